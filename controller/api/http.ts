@@ -1,0 +1,92 @@
+// Small helpers over node:http: Status errors, JSON bodies, a path router.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiErrorBody } from '../../shared/client.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly causes?: { field: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, name: string) => new HttpError(404, 'NotFound', `${what} "${name}" not found`);
+export const badRequest = (message: string) => new HttpError(400, 'BadRequest', message);
+export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
+
+export function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  const body: ApiErrorBody = {
+    kind: 'Status',
+    status: 'Failure',
+    code: err.code,
+    reason: err.reason,
+    message: err.message,
+    ...(err.causes ? { details: { causes: err.causes } } : {}),
+  };
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, err.code, body);
+}
+
+const MAX_BODY = 8 << 20;
+
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export type Params = Record<string, string>;
+export type Handler<C> = (ctx: C, params: Params) => Promise<void> | void;
+
+interface Route<C> {
+  method: string;
+  parts: string[];
+  handler: Handler<C>;
+}
+
+/** Matches `/api/v1/namespaces/:ns/:resource/:name` style patterns. */
+export class Router<C> {
+  private readonly routes: Route<C>[] = [];
+
+  on(method: string, pattern: string, handler: Handler<C>): this {
+    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
+    return this;
+  }
+
+  match(method: string, path: string): { handler: Handler<C>; params: Params } | 'method' | undefined {
+    const segs = path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    let pathMatched = false;
+    for (const r of this.routes) {
+      if (r.parts.length !== segs.length) continue;
+      const params: Params = {};
+      const ok = r.parts.every((p, i) => (p.startsWith(':') ? ((params[p.slice(1)] = segs[i]), true) : p === segs[i]));
+      if (!ok) continue;
+      pathMatched = true;
+      if (r.method === method) return { handler: r.handler, params };
+    }
+    return pathMatched ? 'method' : undefined;
+  }
+}

@@ -1,0 +1,271 @@
+// The controller's HTTP API (docs/api.md): authentication, object reads, list+watch,
+// apply/patch/scale/delete for users, registration and status for agents, and the
+// logs/exec proxy to agents.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { RESOURCES, type ResourceInfo } from '../../shared/resources.js';
+import { parseSelector, matches, type Requirement } from '../../shared/selector.js';
+import type { AnyObject, Event, Pod, WatchEvent } from '../../shared/types.js';
+import { authenticate, type Principal } from '../auth/tokens.js';
+import type { Store, StoredChange } from '../store/store.js';
+import type { Operations } from '../objects/operations.js';
+import type { NodeRegistry } from '../nodes/registry.js';
+import { HttpError, Router, badRequest, forbidden, notFound, readJson, sendError, sendJson, type Params } from './http.js';
+
+export interface ApiContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  who: Principal;
+}
+
+export interface ApiDeps {
+  store: Store;
+  ops: Operations;
+  nodes: NodeRegistry;
+  log: Logger;
+  version: string;
+}
+
+const BOOKMARK_MS = 10_000;
+
+function resourceFor(plural: string): ResourceInfo {
+  const r = RESOURCES.find((x) => x.plural === plural);
+  if (!r) throw notFound('resource', plural);
+  return r;
+}
+
+type FieldReq = { path: string; value: string; negate: boolean };
+
+function parseFieldSelector(text: string | null): FieldReq[] {
+  if (!text) return [];
+  return text.split(',').map((term) => {
+    const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
+    if (!m) throw badRequest(`invalid field selector term "${term}"`);
+    const allowed = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'involvedObject.name', 'involvedObject.kind', 'involvedObject.uid'];
+    if (!allowed.includes(m[1])) throw badRequest(`field selector "${m[1]}" is not supported; use one of ${allowed.join(', ')}`);
+    return { path: m[1], value: m[3], negate: m[2] === '!=' };
+  });
+}
+
+function fieldValue(o: AnyObject, path: string): string {
+  let v: unknown = o;
+  for (const p of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  return v === undefined || v === null ? '' : String(v);
+}
+
+function filterFor(r: ResourceInfo, namespace: string | undefined, labels: Requirement[], fields: FieldReq[]) {
+  return (o: AnyObject) =>
+    o.kind === r.kind &&
+    (namespace === undefined || o.metadata.namespace === namespace) &&
+    matches(labels, o.metadata.labels) &&
+    fields.every((f) => (fieldValue(o, f.path) === f.value) !== f.negate);
+}
+
+export function createApiServer(deps: ApiDeps): Server {
+  const { store, ops, nodes, log } = deps;
+  const router = new Router<ApiContext>();
+
+  const requireAdmin = (c: ApiContext) => {
+    if (c.who.role !== 'admin') throw forbidden('this call needs the admin token');
+  };
+  /** Nodes may read what their pods need; users may read everything. */
+  const requireReader = (c: ApiContext, r: ResourceInfo) => {
+    if (c.who.role === 'admin') return;
+    if (c.who.role === 'node' && ['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'PersistentVolumeClaim'].includes(r.kind)) return;
+    throw forbidden(`a ${c.who.role} token may not read ${r.plural}`);
+  };
+
+  const listOrWatch = (c: ApiContext, p: Params) => {
+    const r = resourceFor(p.resource);
+    requireReader(c, r);
+    if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
+    let labels: Requirement[];
+    try {
+      labels = parseSelector(c.url.searchParams.get('labelSelector') ?? '');
+    } catch (err) {
+      throw badRequest((err as Error).message);
+    }
+    const filter = filterFor(r, p.ns, labels, parseFieldSelector(c.url.searchParams.get('fieldSelector')));
+    if (c.url.searchParams.get('watch') === 'true' || c.url.searchParams.get('watch') === '1') {
+      watch(c, filter, c.url.searchParams.get('resourceVersion'));
+      return;
+    }
+    const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
+    sendJson(c.res, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
+  };
+
+  const watch = (c: ApiContext, filter: (o: AnyObject) => boolean, fromRv: string | null) => {
+    const { res, req } = c;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const send = (e: WatchEvent) => res.write(JSON.stringify(e) + '\n');
+    // Subscribe first, so nothing falls between the replay and the live stream.
+    const queued: StoredChange[] = [];
+    let live = false;
+    let lastRv = 0;
+    const onChange = (ch: StoredChange) => {
+      if (!live) {
+        queued.push(ch);
+        return;
+      }
+      if (ch.rv <= lastRv) return;
+      lastRv = ch.rv;
+      if (filter(ch.object)) send(store.toWatchEvent(ch));
+    };
+    store.changes.on('change', onChange);
+    const bookmark = setInterval(() => {
+      send({ type: 'BOOKMARK', object: { kind: 'Bookmark', metadata: { resourceVersion: String(store.resourceVersion) } } as unknown as AnyObject });
+    }, BOOKMARK_MS);
+    const stop = () => {
+      clearInterval(bookmark);
+      store.changes.off('change', onChange);
+    };
+    req.on('close', stop);
+    res.on('error', stop);
+    if (fromRv !== null && fromRv !== '' && fromRv !== '0') {
+      const since = store.changesSince(Number(fromRv));
+      if (!since) {
+        send({
+          type: 'ERROR',
+          object: { kind: 'Status', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${fromRv} (${store.resourceVersion})` } as unknown as AnyObject,
+        });
+        stop();
+        res.end();
+        return;
+      }
+      for (const ch of since) if (filter(ch.object)) send(store.toWatchEvent(ch));
+      lastRv = since.at(-1)?.rv ?? Number(fromRv);
+    } else {
+      for (const o of store.all()) if (filter(o)) send({ type: 'ADDED', object: o });
+      lastRv = store.resourceVersion;
+    }
+    live = true;
+    for (const ch of queued.splice(0)) onChange(ch);
+  };
+
+  const getOne = (c: ApiContext, p: Params) => {
+    const r = resourceFor(p.resource);
+    requireReader(c, r);
+    const o = store.get(r.kind, r.namespaced ? p.ns : undefined, p.name);
+    if (!o) throw notFound(r.plural, p.name);
+    sendJson(c.res, 200, o);
+  };
+
+  const deleteOne = (c: ApiContext, p: Params) => {
+    requireAdmin(c);
+    const r = resourceFor(p.resource);
+    const gone = ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
+    sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
+  };
+
+  router
+    .on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }))
+    .on('POST', '/api/v1/apply', async (c) => {
+      requireAdmin(c);
+      const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
+      sendJson(c.res, 200, ops.apply(body?.objects as unknown[], body?.dryRun === true));
+    })
+    // Agents
+    .on('POST', '/api/v1/nodes/register', async (c) => {
+      const body = await readJson(c.req);
+      if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
+      sendJson(c.res, 200, nodes.register(c.who, body));
+    })
+    .on('POST', '/api/v1/nodes/:name/heartbeat', async (c, p) => {
+      if (c.who.role !== 'node' || c.who.node !== p.name) throw forbidden(`only node ${p.name} may send its heartbeat`);
+      nodes.heartbeat(p.name, await readJson(c.req));
+      sendJson(c.res, 200, { ok: true });
+    })
+    .on('PUT', '/api/v1/namespaces/:ns/pods/:name/status', async (c, p) => {
+      const pod = ownPod(c, p);
+      const status = (await readJson(c.req)) as Pod['status'];
+      if (!status || typeof status !== 'object' || typeof status.phase !== 'string') throw badRequest('body must be a pod status with a phase');
+      const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
+        x.status = status;
+      });
+      sendJson(c.res, 200, updated ?? pod);
+    })
+    .on('POST', '/api/v1/namespaces/:ns/pods/:name/finalize', async (c, p) => {
+      const pod = ownPod(c, p);
+      const body = (await readJson(c.req)) as { uid?: string } | undefined;
+      if (body?.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body?.uid}`);
+      if (!pod.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `pod ${p.name} is not terminating`);
+      store.delete('Pod', p.ns, p.name);
+      sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
+    })
+    // Users
+    .on('PATCH', '/api/v1/namespaces/:ns/statefulsets/:name', async (c, p) => {
+      requireAdmin(c);
+      const { object, changed } = ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
+      c.res.setHeader('x-berth-changed', String(changed));
+      sendJson(c.res, 200, object);
+    })
+    .on('PUT', '/api/v1/namespaces/:ns/statefulsets/:name/scale', async (c, p) => {
+      requireAdmin(c);
+      const body = (await readJson(c.req)) as { spec?: { replicas?: unknown } } | undefined;
+      const set = ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas);
+      sendJson(c.res, 200, {
+        apiVersion: 'autoscaling/v1',
+        kind: 'Scale',
+        metadata: { name: p.name, namespace: p.ns, resourceVersion: set.metadata.resourceVersion },
+        spec: { replicas: set.spec.replicas },
+        status: { replicas: set.status?.replicas ?? 0 },
+      });
+    })
+    .on('GET', '/api/v1/namespaces/:ns/pods/:name/log', async (c, p) => {
+      requireAdmin(c);
+      await nodes.proxyToAgent(podOf(p), 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.res);
+    })
+    .on('POST', '/api/v1/namespaces/:ns/pods/:name/exec', async (c, p) => {
+      requireAdmin(c);
+      const body = await readJson(c.req);
+      await nodes.proxyToAgent(podOf(p), 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.res);
+    })
+    // Generic reads and deletes
+    .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)
+    .on('GET', '/api/v1/namespaces/:ns/:resource/:name', getOne)
+    .on('DELETE', '/api/v1/namespaces/:ns/:resource/:name', deleteOne)
+    .on('GET', '/api/v1/:resource', listOrWatch)
+    .on('GET', '/api/v1/:resource/:name', (c, p) => getOne(c, { ...p, ns: undefined as unknown as string }))
+    .on('DELETE', '/api/v1/:resource/:name', (c, p) => deleteOne(c, p));
+
+  const enc = encodeURIComponent;
+  const podOf = (p: Params): Pod => {
+    const pod = store.get<Pod>('Pod', p.ns, p.name);
+    if (!pod) throw notFound('pods', p.name);
+    return pod;
+  };
+  const ownPod = (c: ApiContext, p: Params): Pod => {
+    const pod = podOf(p);
+    if (c.who.role !== 'node' || pod.spec.nodeName !== c.who.node) {
+      throw forbidden(`pod ${p.name} is not bound to ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
+    }
+    return pod;
+  };
+
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://controller');
+    const started = Date.now();
+    const handle = async () => {
+      const who = authenticate(store, req.headers.authorization);
+      if (!who) throw new HttpError(401, 'Unauthorized', 'a valid bearer token is required');
+      const m = router.match(req.method ?? 'GET', url.pathname);
+      if (!m) throw new HttpError(404, 'NotFound', `no route for ${url.pathname}`);
+      if (m === 'method') throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
+      await m.handler({ req, res, url, who }, m.params);
+    };
+    handle()
+      .catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          sendError(res, err);
+        } else {
+          log.error({ err, path: url.pathname }, 'request failed');
+          sendError(res, new HttpError(500, 'InternalError', (err as Error).message ?? String(err)));
+        }
+      })
+      .finally(() => log.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'request'));
+  });
+}
+
+export type { Event };

@@ -1,0 +1,233 @@
+// What users do to objects: apply (create or update, all or nothing), merge-patch, scale,
+// delete. Every input is validated again here; a refused request changes nothing.
+import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
+import { resourceForKind } from '../../shared/resources.js';
+import { timestamp, type AnyObject, type Pod, type StatefulSet } from '../../shared/types.js';
+import type { Store } from '../store/store.js';
+import type { EventRecorder } from '../events/recorder.js';
+import { HttpError, notFound } from '../api/http.js';
+
+export interface ApplyResult {
+  kind: string;
+  namespace: string;
+  name: string;
+  result: 'created' | 'configured' | 'unchanged';
+}
+
+export interface ApplyWarning {
+  object: string;
+  field: string;
+  message: string;
+}
+
+/** Fields of a StatefulSet spec that may change after creation (F1). */
+const MUTABLE_SET_FIELDS = ['replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];
+
+function objectLabel(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** The user-owned part of a stored object, for comparing and re-validating. */
+export function userView(o: AnyObject): Record<string, unknown> {
+  const { name, namespace, labels, annotations } = o.metadata;
+  const base = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } };
+  switch (o.kind) {
+    case 'StatefulSet':
+    case 'Service':
+      return { ...base, spec: o.spec };
+    case 'ConfigMap':
+      return { ...base, ...(o.data ? { data: o.data } : {}), ...(o.binaryData ? { binaryData: o.binaryData } : {}) };
+    case 'Secret':
+      return { ...base, type: o.type, ...(o.data ? { data: o.data } : {}) };
+    default:
+      return base;
+  }
+}
+
+function stable(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b))) : val,
+  );
+}
+
+export class Operations {
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventRecorder,
+  ) {}
+
+  apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
+    if (!Array.isArray(raws) || raws.length === 0) throw new HttpError(400, 'BadRequest', 'body must be {"objects": [...]} with at least one object');
+    const causes: { field: string; message: string }[] = [];
+    const warnings: ApplyWarning[] = [];
+    const valid: UserObject[] = [];
+    raws.forEach((raw, i) => {
+      const v = validateObject(raw);
+      const meta = (raw as { kind?: string; metadata?: { name?: string; namespace?: string } } | null) ?? {};
+      const label = `${meta.kind ?? `objects[${i}]`}/${meta.metadata?.namespace ?? 'default'}/${meta.metadata?.name ?? '?'}`;
+      for (const w of v.warnings) warnings.push({ object: label, field: describePath(w.path), message: w.message });
+      if (!v.ok) for (const e of v.errors) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
+      else valid.push(v.object);
+    });
+    const seen = new Set<string>();
+    for (const o of valid) {
+      const k = objectLabel(o.kind, o.metadata.namespace, o.metadata.name);
+      if (seen.has(k)) causes.push({ field: `${k}: metadata.name`, message: 'is defined more than once in this request' });
+      seen.add(k);
+      const cur = this.store.get(o.kind, o.metadata.namespace, o.metadata.name);
+      if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
+        for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
+        if (stable(cur.spec.template) !== stable(o.spec.template)) {
+          warnings.push({
+            object: k,
+            field: 'spec.template',
+            message: 'changed: running pods keep their template until they are deleted (rolling updates are not supported yet)',
+          });
+        }
+      }
+    }
+    if (causes.length > 0) {
+      throw new HttpError(422, 'Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
+    }
+    const results: ApplyResult[] = [];
+    const run = () => {
+      for (const o of valid) results.push(this.applyOne(o, dryRun));
+    };
+    if (dryRun) run();
+    else this.store.transaction(run);
+    return { results, warnings };
+  }
+
+  private applyOne(o: UserObject, dryRun: boolean): ApplyResult {
+    const { namespace, name } = o.metadata;
+    const res = { kind: o.kind, namespace, name };
+    const cur = this.store.get(o.kind, namespace, name);
+    if (!cur) {
+      if (!dryRun) {
+        const created = this.store.create({ ...structuredClone(o), metadata: { ...o.metadata, ...(o.kind === 'StatefulSet' ? { generation: 1 } : {}) } } as never);
+        if (o.kind === 'StatefulSet') this.events.record(created as AnyObject, 'Normal', 'Created', `StatefulSet ${name} created`);
+      }
+      return { ...res, result: 'created' };
+    }
+    if (stable(userView(cur)) === stable(o)) return { ...res, result: 'unchanged' };
+    if (!dryRun) {
+      const next = { ...structuredClone(cur), ...structuredClone(o), metadata: { ...cur.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } } as AnyObject;
+      if (!o.metadata.labels) delete next.metadata.labels;
+      if (!o.metadata.annotations) delete next.metadata.annotations;
+      if (o.kind === 'ConfigMap' || o.kind === 'Secret') {
+        // A key removed from the manifest is removed from the object.
+        for (const f of ['data', 'binaryData'] as const) if (!(f in o)) delete (next as unknown as Record<string, unknown>)[f];
+      }
+      if (cur.kind === 'StatefulSet' && o.kind === 'StatefulSet' && stable(cur.spec) !== stable(o.spec)) {
+        next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
+      }
+      this.store.update(next);
+    }
+    return { ...res, result: 'configured' };
+  }
+
+  /** RFC 7386 merge patch of a StatefulSet, validated as if the result had been applied. */
+  patchStatefulSet(namespace: string, name: string, patch: unknown): { object: StatefulSet; changed: boolean } {
+    const cur = this.store.get<StatefulSet>('StatefulSet', namespace, name);
+    if (!cur) throw notFound('statefulsets.apps', name);
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new HttpError(400, 'BadRequest', 'a merge patch must be a JSON object');
+    const merged = mergePatch(userView(cur), patch) as Record<string, unknown>;
+    const meta = (merged.metadata ?? {}) as Record<string, unknown>;
+    if (meta.name !== name || (meta.namespace ?? 'default') !== namespace) {
+      throw new HttpError(422, 'Invalid', 'metadata.name and metadata.namespace cannot be changed by a patch');
+    }
+    const { results } = this.apply([merged]);
+    return { object: this.store.get<StatefulSet>('StatefulSet', namespace, name)!, changed: results[0].result !== 'unchanged' };
+  }
+
+  scaleStatefulSet(namespace: string, name: string, replicas: unknown): StatefulSet {
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new HttpError(422, 'Invalid', `spec.replicas: must be a non-negative integer, got ${JSON.stringify(replicas)}`, [
+        { field: 'spec.replicas', message: 'must be a non-negative integer' },
+      ]);
+    }
+    return this.patchStatefulSet(namespace, name, { spec: { replicas } }).object;
+  }
+
+  delete(kind: AnyObject['kind'], namespace: string | undefined, name: string, propagation: string | undefined): AnyObject {
+    const r = resourceForKind(kind)!;
+    const cur = this.store.get(kind, namespace, name);
+    if (!cur) throw notFound(r.plural, name);
+    const policy = propagation ?? 'Background';
+    if (!['Background', 'Orphan', 'Foreground'].includes(policy)) {
+      throw new HttpError(400, 'BadRequest', `propagationPolicy must be Background or Orphan, got "${policy}"`);
+    }
+    switch (kind) {
+      case 'StatefulSet':
+        return this.store.transaction(() => this.deleteStatefulSet(cur as StatefulSet, policy === 'Orphan'));
+      case 'Pod':
+        return this.store.transaction(() => this.deletePod(cur as Pod, 'deleted by a user'));
+      case 'PersistentVolumeClaim':
+        throw new HttpError(405, 'MethodNotAllowed', `persistentvolumeclaims "${name}": claims are kept; deleting them (and their data) is not supported yet`);
+      case 'Node':
+        throw new HttpError(405, 'MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
+      default:
+        return this.store.delete(kind, namespace, name)!;
+    }
+  }
+
+  private deleteStatefulSet(set: StatefulSet, orphan: boolean): AnyObject {
+    const owned = this.store
+      .list<Pod>('Pod', set.metadata.namespace)
+      .filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
+    for (const pod of owned) {
+      if (orphan) {
+        this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+          p.metadata.ownerReferences = p.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
+          if (p.metadata.ownerReferences?.length === 0) delete p.metadata.ownerReferences;
+        });
+      } else {
+        // Cascading delete: all pods terminate at once, as Kubernetes' garbage collector does (F17).
+        this.deletePod(pod, `StatefulSet ${set.metadata.name} deleted`);
+      }
+    }
+    return this.store.delete('StatefulSet', set.metadata.namespace, set.metadata.name)!;
+  }
+
+  /** Graceful delete: the pod stays Terminating until its agent reports its containers gone. */
+  deletePod(pod: Pod, why: string): Pod {
+    if (pod.metadata.deletionTimestamp) return pod;
+    const node = pod.spec.nodeName ? this.store.get('Node', undefined, pod.spec.nodeName) : undefined;
+    if (!node) {
+      // Nothing can be running it: no agent will ever confirm.
+      this.store.delete('Pod', pod.metadata.namespace, pod.metadata.name);
+      return pod;
+    }
+    const next = this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+      p.metadata.deletionTimestamp = timestamp();
+    })!;
+    this.events.record(pod, 'Normal', 'Killing', `Stopping pod: ${why}`);
+    return next;
+  }
+}
+
+function immutableChanges(cur: StatefulSet, next: Extract<UserObject, { kind: 'StatefulSet' }>): [string, string][] {
+  const out: [string, string][] = [];
+  const a = cur.spec as unknown as Record<string, unknown>;
+  const b = next.spec as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (MUTABLE_SET_FIELDS.includes(k)) continue;
+    if (stable(a[k]) !== stable(b[k])) {
+      out.push([
+        `spec.${k}`,
+        `Forbidden: updates to statefulset spec for fields other than ${MUTABLE_SET_FIELDS.map((f) => `'${f}'`).join(', ')} are forbidden`,
+      ]);
+    }
+  }
+  return out;
+}
+
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}

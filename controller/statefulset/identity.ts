@@ -1,0 +1,89 @@
+// What the controller stamps on every pod and claim of a set (F3, F4). Pure: the store adds
+// uid, resourceVersion and timestamps when the objects are written.
+import { createHash } from 'node:crypto';
+import {
+  ANN_VOLUME_NODE,
+  ANN_VOLUME_PATH,
+  LABEL_POD_INDEX,
+  LABEL_POD_NAME,
+  LABEL_REVISION,
+  claimName,
+  podName,
+} from '../../shared/naming.js';
+import type { ClaimTemplate } from '../../shared/manifest/schema.js';
+import type { OwnerReference, PersistentVolumeClaim, Pod, PodVolume, StatefulSet } from '../../shared/types.js';
+
+/** Objects before the store assigns uid, resourceVersion and creationTimestamp. */
+export type Unsaved<T extends { metadata: object }> = Omit<T, 'metadata'> & {
+  metadata: Omit<T['metadata'], 'uid' | 'resourceVersion' | 'creationTimestamp'>;
+};
+
+/** `<set>-<hash>` of the pod template: the revision name that labels each pod. */
+export function revisionName(set: StatefulSet): string {
+  const h = createHash('sha256').update(JSON.stringify(set.spec.template)).digest();
+  // Ten characters from a consonant-and-digit alphabet, like Kubernetes' SafeEncodeString.
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let s = '';
+  for (let i = 0; i < 10; i++) s += alphabet[h[i] % alphabet.length];
+  return `${set.metadata.name}-${s}`;
+}
+
+export function setOwnerRef(set: StatefulSet): OwnerReference {
+  return { apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true };
+}
+
+export function newPod(set: StatefulSet, ordinal: number, nodeName: string): Unsaved<Pod> {
+  const name = podName(set.metadata.name, ordinal);
+  const tmpl = set.spec.template;
+  // Claim templates replace template volumes of the same name (F3).
+  const claimNames = new Set(set.spec.volumeClaimTemplates.map((c) => c.metadata.name));
+  const volumes: PodVolume[] = (tmpl.spec.volumes ?? [])
+    .filter((v) => !claimNames.has(v.name))
+    .map((v) => ({ name: v.name, ...(v.emptyDir ? { emptyDir: {} } : {}), ...(v.hostPath ? { hostPath: v.hostPath } : {}) }));
+  for (const c of set.spec.volumeClaimTemplates) {
+    volumes.push({ name: c.metadata.name, persistentVolumeClaim: { claimName: claimName(c.metadata.name, set.metadata.name, ordinal) } });
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: set.metadata.namespace,
+      labels: {
+        ...(tmpl.metadata.labels ?? {}),
+        [LABEL_POD_NAME]: name,
+        [LABEL_POD_INDEX]: String(ordinal),
+        [LABEL_REVISION]: revisionName(set),
+      },
+      ...(tmpl.metadata.annotations ? { annotations: { ...tmpl.metadata.annotations } } : {}),
+      ownerReferences: [setOwnerRef(set)],
+    },
+    spec: {
+      ...structuredClone(tmpl.spec),
+      volumes,
+      nodeName,
+      hostname: name,
+      ...(set.spec.serviceName ? { subdomain: set.spec.serviceName } : {}),
+    },
+    status: { phase: 'Pending' },
+  };
+}
+
+export function newClaim(set: StatefulSet, template: ClaimTemplate, ordinal: number, nodeName: string, hostPath: string): Unsaved<PersistentVolumeClaim> {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: claimName(template.metadata.name, set.metadata.name, ordinal),
+      namespace: set.metadata.namespace,
+      labels: { ...(template.metadata.labels ?? {}), ...(set.spec.selector.matchLabels ?? {}) },
+      annotations: { ...(template.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: nodeName, [ANN_VOLUME_PATH]: hostPath },
+    },
+    spec: { ...structuredClone(template.spec), nodeName, hostPath },
+    status: {
+      phase: 'Bound',
+      accessModes: template.spec.accessModes ?? ['ReadWriteOnce'],
+      ...(template.spec.resources?.requests?.storage !== undefined ? { capacity: { storage: String(template.spec.resources.requests.storage) } } : {}),
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// One sync of a StatefulSet as a pure function (desired, observed) → actions, following
+// Kubernetes' stateful_set_control.go (F6–F8). The controller loop applies the actions to the
+// store; agents turn the resulting pods into containers.
+import { claimName, parentAndOrdinal } from '../../shared/naming.js';
+import type { Node, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
+import { place } from '../placement/place.js';
+import { isAvailable, isCreated, isFinished, isRunningAndReady, isTerminating, msUntilAvailable } from './health.js';
+import { revisionName } from './identity.js';
+
+export type SetAction =
+  /** Create the pod for an ordinal on a node, creating its missing claims first. */
+  | { type: 'createPod'; ordinal: number; node: string; missingClaims: string[] }
+  /** Re-create claims of an existing Pending pod (F6 7c). */
+  | { type: 'createClaims'; ordinal: number; node: string; missingClaims: string[] }
+  | { type: 'deletePod'; name: string; reason: string };
+
+export interface SetObservation {
+  /** Pods owned by this set (claimed by the adoption step), terminating ones included. */
+  pods: Pod[];
+  /** Names of claims that exist in the set's namespace. */
+  claims: Set<string>;
+  /** Ordinal → node where its volume lives (sticky binding). */
+  bindings: Map<number, string>;
+  nodes: Node[];
+  podsPerNode: Map<string, number>;
+  now: number;
+}
+
+export interface SetDecision {
+  actions: SetAction[];
+  status: StatefulSetStatus;
+  /** Re-run the sync after this many ms even if nothing changes (minReadySeconds). */
+  requeueAfterMs?: number;
+  /** Why the set is not progressing, for events and `describe`. */
+  waiting?: string;
+}
+
+export function ordinalRange(set: StatefulSet): { start: number; end: number } {
+  const start = set.spec.ordinals?.start ?? 0;
+  return { start, end: start + set.spec.replicas - 1 };
+}
+
+export function computeStatus(set: StatefulSet, pods: Pod[], now: number): StatefulSetStatus {
+  const rev = revisionName(set);
+  const created = pods.filter(isCreated);
+  const live = created.filter((p) => !isTerminating(p));
+  return {
+    observedGeneration: set.metadata.generation ?? 1,
+    replicas: created.length,
+    readyReplicas: created.filter(isRunningAndReady).length,
+    availableReplicas: created.filter((p) => isAvailable(p, set.spec.minReadySeconds, now)).length,
+    currentReplicas: live.filter((p) => p.metadata.labels?.['controller-revision-hash'] === rev).length,
+    updatedReplicas: live.filter((p) => p.metadata.labels?.['controller-revision-hash'] === rev).length,
+    currentRevision: rev,
+    updateRevision: rev,
+    collisionCount: 0,
+  };
+}
+
+export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): SetDecision {
+  const ordered = set.spec.podManagementPolicy !== 'Parallel';
+  const minReady = set.spec.minReadySeconds;
+  const { start, end } = ordinalRange(set);
+  const status = computeStatus(set, obs.pods, obs.now);
+  const actions: SetAction[] = [];
+  let requeueAfterMs: number | undefined;
+  const requeue = (ms: number | undefined) => {
+    if (ms !== undefined) requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms);
+  };
+  const done = (waiting?: string): SetDecision => ({ actions, status, requeueAfterMs, waiting });
+
+  if (set.metadata.deletionTimestamp) return done();
+
+  const slots = new Map<number, Pod>();
+  const condemned: Pod[] = [];
+  for (const pod of obs.pods) {
+    const { ordinal } = parentAndOrdinal(pod.metadata.name);
+    if (ordinal < 0) continue;
+    if (ordinal >= start && ordinal <= end) slots.set(ordinal, pod);
+    else condemned.push(pod);
+  }
+  condemned.sort((a, b) => parentAndOrdinal(b.metadata.name).ordinal - parentAndOrdinal(a.metadata.name).ordinal);
+  const unavailable = (p: Pod) => isTerminating(p) || !isAvailable(p, minReady, obs.now);
+  // The lowest unavailable in-range pod, else the lowest unavailable condemned one (F6 step 5).
+  let firstUnavailable: Pod | undefined;
+  for (let o = start; o <= end && !firstUnavailable; o++) {
+    const p = slots.get(o);
+    if (p && unavailable(p)) firstUnavailable = p;
+  }
+  if (!firstUnavailable) firstUnavailable = [...condemned].reverse().find(unavailable);
+
+  const missingClaims = (ordinal: number) =>
+    set.spec.volumeClaimTemplates
+      .map((c) => claimName(c.metadata.name, set.metadata.name, ordinal))
+      .filter((n) => !obs.claims.has(n));
+
+  const setPods = obs.pods.slice();
+  const podsPerNode = new Map(obs.podsPerNode);
+  let waiting: string | undefined;
+
+  for (let o = start; o <= end; o++) {
+    const pod = slots.get(o);
+    if (pod && isFinished(pod)) {
+      if (!isTerminating(pod)) actions.push({ type: 'deletePod', name: pod.metadata.name, reason: `pod ${pod.status.phase}: re-created with the same identity` });
+      if (ordered) return done(`waiting for ${pod.metadata.name} (${pod.status.phase}) to be replaced`);
+      continue;
+    }
+    if (!pod) {
+      const where = place({
+        bound: obs.bindings.get(o),
+        nodeSelector: set.spec.template.spec.nodeSelector,
+        nodes: obs.nodes,
+        setPods,
+        podsPerNode,
+      });
+      if (!('node' in where)) {
+        const why = `cannot place ${set.metadata.name}-${o}: ${'wait' in where ? where.wait : where.unplaceable}`;
+        if (ordered) return done(why);
+        waiting ??= why;
+        continue;
+      }
+      actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o) });
+      // Count the new pod so the next placement in this sync spreads past it.
+      setPods.push({ spec: { nodeName: where.node } } as Pod);
+      podsPerNode.set(where.node, (podsPerNode.get(where.node) ?? 0) + 1);
+      if (ordered) return done(`creating ${set.metadata.name}-${o}`);
+      continue;
+    }
+    if (pod.status.phase === 'Pending' && pod.spec.nodeName) {
+      const missing = missingClaims(o);
+      if (missing.length > 0) actions.push({ type: 'createClaims', ordinal: o, node: pod.spec.nodeName, missingClaims: missing });
+    }
+    if (!ordered) continue;
+    if (isTerminating(pod)) return done(`waiting for ${pod.metadata.name} to terminate`);
+    if (!isRunningAndReady(pod)) return done(`waiting for ${pod.metadata.name} to be Running and Ready`);
+    if (!isAvailable(pod, minReady, obs.now)) {
+      requeue(msUntilAvailable(pod, minReady, obs.now));
+      return done(`waiting for ${pod.metadata.name} to be Ready for ${minReady}s (minReadySeconds)`);
+    }
+  }
+
+  // Scale down, highest ordinal first (F6 step 9).
+  for (const pod of condemned) {
+    if (isTerminating(pod)) {
+      if (ordered) return done(`waiting for ${pod.metadata.name} to terminate`);
+      continue;
+    }
+    if (ordered && unavailable(pod) && pod !== firstUnavailable) {
+      requeue(msUntilAvailable(pod, minReady, obs.now));
+      return done(`waiting for ${pod.metadata.name} to be healthy before scaling down`);
+    }
+    actions.push({ type: 'deletePod', name: pod.metadata.name, reason: 'scale down' });
+    if (ordered) return done(`deleting ${pod.metadata.name}`);
+  }
+
+  // Parallel sets still need a wake-up when a pod's minReadySeconds elapses, for status.
+  for (const pod of obs.pods) requeue(msUntilAvailable(pod, minReady, obs.now));
+  return done(waiting);
+}

@@ -1,0 +1,184 @@
+// Schemas for the Kubernetes objects berth accepts. Only fields berth acts on are listed:
+// anything else a user writes is reported as "not supported" (see unsupported.ts), never
+// silently dropped.
+import { z } from 'zod';
+import { DNS1123_LABEL, MAX_LABEL_LENGTH } from '../naming.js';
+
+const labelMap = z.record(z.string(), z.string());
+
+/** A DNS-1123 label, as used for container, port, volume and claim names. */
+const label = z
+  .string()
+  .max(MAX_LABEL_LENGTH)
+  .regex(DNS1123_LABEL, 'must be a lowercase RFC 1123 label (lowercase letters, digits and "-")');
+
+export const metadataSchema = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  labels: labelMap.optional(),
+  annotations: labelMap.optional(),
+});
+
+const intOrString = z.union([z.number().int().min(1).max(65535), z.string().min(1)]);
+
+const execAction = z.object({ command: z.array(z.string()).min(1) });
+const httpGetAction = z.object({
+  path: z.string().default('/'),
+  port: intOrString,
+  host: z.string().optional(),
+  scheme: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+  httpHeaders: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+});
+const tcpSocketAction = z.object({ port: intOrString, host: z.string().optional() });
+
+/** Probe with Kubernetes' defaults (CORE `Probe`). */
+export const probeSchema = z
+  .object({
+    exec: execAction.optional(),
+    httpGet: httpGetAction.optional(),
+    tcpSocket: tcpSocketAction.optional(),
+    initialDelaySeconds: z.number().int().min(0).default(0),
+    periodSeconds: z.number().int().min(1).default(10),
+    timeoutSeconds: z.number().int().min(1).default(1),
+    successThreshold: z.number().int().min(1).default(1),
+    failureThreshold: z.number().int().min(1).default(3),
+  })
+  .refine((p) => [p.exec, p.httpGet, p.tcpSocket].filter(Boolean).length === 1, {
+    message: 'must specify exactly one of exec, httpGet or tcpSocket',
+  });
+
+const envVar = z.object({
+  name: z.string().min(1),
+  value: z.string().optional(),
+  valueFrom: z
+    .object({
+      fieldRef: z.object({ fieldPath: z.string(), apiVersion: z.string().optional() }).optional(),
+    })
+    .optional(),
+});
+
+const quantity = z.union([z.string(), z.number()]);
+
+export const containerSchema = z.object({
+  name: label,
+  image: z.string().min(1, 'must not be empty'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  workingDir: z.string().optional(),
+  env: z.array(envVar).optional(),
+  ports: z
+    .array(
+      z.object({
+        name: label.optional(),
+        containerPort: z.number().int().min(1).max(65535),
+        protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
+      }),
+    )
+    .optional(),
+  readinessProbe: probeSchema.optional(),
+  volumeMounts: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        mountPath: z.string().startsWith('/', 'must be an absolute path'),
+        readOnly: z.boolean().optional(),
+        subPath: z.string().optional(),
+      }),
+    )
+    .optional(),
+  resources: z
+    .object({
+      limits: z.object({ memory: quantity.optional(), cpu: quantity.optional() }).optional(),
+      requests: z.object({ memory: quantity.optional(), cpu: quantity.optional() }).optional(),
+    })
+    .optional(),
+});
+
+const volumeSchema = z.object({
+  name: label,
+  emptyDir: z.object({}).optional(),
+  hostPath: z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).optional(),
+});
+
+export const podSpecSchema = z.object({
+  containers: z.array(containerSchema).min(1, 'must have at least one container'),
+  volumes: z.array(volumeSchema).optional(),
+  restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
+  terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+  nodeSelector: labelMap.optional(),
+});
+
+const labelSelectorSchema = z.object({
+  matchLabels: labelMap.optional(),
+  matchExpressions: z
+    .array(
+      z.object({
+        key: z.string(),
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+const claimTemplateSchema = z.object({
+  metadata: z.object({ name: label, labels: labelMap.optional(), annotations: labelMap.optional() }),
+  spec: z
+    .object({
+      accessModes: z.array(z.string()).optional(),
+      storageClassName: z.string().optional(),
+      resources: z.object({ requests: z.object({ storage: quantity.optional() }).optional() }).optional(),
+    })
+    .default({}),
+});
+
+export const statefulSetSpecSchema = z.object({
+  replicas: z.number().int().min(0).default(1),
+  selector: labelSelectorSchema,
+  serviceName: z.string().default(''),
+  podManagementPolicy: z.enum(['OrderedReady', 'Parallel']).default('OrderedReady'),
+  minReadySeconds: z.number().int().min(0).default(0),
+  ordinals: z.object({ start: z.number().int().min(0).default(0) }).optional(),
+  template: z.object({
+    metadata: z.object({ labels: labelMap.optional(), annotations: labelMap.optional() }).default({}),
+    spec: podSpecSchema,
+  }),
+  volumeClaimTemplates: z.array(claimTemplateSchema).default([]),
+});
+
+export const serviceSpecSchema = z.object({
+  clusterIP: z.string().optional(),
+  type: z.literal('ClusterIP', 'only ClusterIP (headless, clusterIP: None) services are supported').optional(),
+  selector: labelMap.optional(),
+  publishNotReadyAddresses: z.boolean().optional(),
+  ports: z
+    .array(
+      z.object({
+        name: z.string().optional(),
+        port: z.number().int().min(1).max(65535),
+        targetPort: intOrString.optional(),
+        protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
+      }),
+    )
+    .default([]),
+});
+
+export const configMapBodySchema = z.object({
+  data: z.record(z.string(), z.string()).optional(),
+  binaryData: z.record(z.string(), z.base64()).optional(),
+});
+
+export const secretBodySchema = z.object({
+  type: z.string().optional(),
+  data: z.record(z.string(), z.base64('must be base64-encoded')).optional(),
+  stringData: z.record(z.string(), z.string()).optional(),
+});
+
+export type Probe = z.infer<typeof probeSchema>;
+export type Container = z.infer<typeof containerSchema>;
+export type PodSpec = z.infer<typeof podSpecSchema>;
+export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+export type StatefulSetSpec = z.infer<typeof statefulSetSpecSchema>;
+export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
+export type ClaimTemplate = z.infer<typeof claimTemplateSchema>;

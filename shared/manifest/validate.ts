@@ -1,0 +1,233 @@
+// Validation of one user object (already parsed from YAML or JSON). Used by the CLI, where
+// problems get file and line numbers, and again by the controller, which trusts no client.
+import type { z } from 'zod';
+import { dnsLabelProblem, dnsSubdomainProblem, MAX_LABEL_LENGTH, MAX_SET_NAME_LENGTH, DEFAULT_NAMESPACE } from '../naming.js';
+import { selectorMatches } from '../selector.js';
+import {
+  configMapBodySchema,
+  metadataSchema,
+  secretBodySchema,
+  serviceSpecSchema,
+  statefulSetSpecSchema,
+  type ServiceSpec,
+  type StatefulSetSpec,
+} from './schema.js';
+
+export type FieldPath = (string | number)[];
+export interface Problem {
+  path: FieldPath;
+  message: string;
+}
+
+/** What a user may apply, normalised (defaults filled in, unsupported fields removed). */
+export type UserObject =
+  | { apiVersion: 'apps/v1'; kind: 'StatefulSet'; metadata: UserMeta; spec: StatefulSetSpec }
+  | { apiVersion: 'v1'; kind: 'Service'; metadata: UserMeta; spec: ServiceSpec }
+  | { apiVersion: 'v1'; kind: 'ConfigMap'; metadata: UserMeta; data?: Record<string, string>; binaryData?: Record<string, string> }
+  | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string> };
+
+export interface UserMeta {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export type Validation =
+  | { ok: true; object: UserObject; warnings: Problem[] }
+  | { ok: false; errors: Problem[]; warnings: Problem[] };
+
+const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1' };
+const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap and Secret (v1)';
+
+/** Fields the server owns: present in `get -o yaml` output, so re-applying it must not warn. */
+const SERVER_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'managedFields', 'selfLink', 'ownerReferences', 'finalizers']);
+
+export function describePath(path: FieldPath): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
+  return s || '(document)';
+}
+
+function zodProblems(err: z.ZodError, prefix: FieldPath): Problem[] {
+  return err.issues.map((i) => ({ path: [...prefix, ...(i.path as (string | number)[])], message: i.message }));
+}
+
+/**
+ * Paths present in `raw` that the schema dropped: fields berth does not act on.
+ * They become warnings so nothing is ignored silently.
+ */
+export function droppedFields(raw: unknown, parsed: unknown, path: FieldPath = []): FieldPath[] {
+  if (Array.isArray(raw) && Array.isArray(parsed)) {
+    return raw.flatMap((v, i) => droppedFields(v, parsed[i], [...path, i]));
+  }
+  if (raw && typeof raw === 'object' && parsed && typeof parsed === 'object' && !Array.isArray(raw)) {
+    const out: FieldPath[] = [];
+    for (const [k, v] of Object.entries(raw)) {
+      if (!Object.hasOwn(parsed, k)) {
+        if (v !== null && v !== undefined) out.push([...path, k]);
+      } else out.push(...droppedFields(v, (parsed as Record<string, unknown>)[k], [...path, k]));
+    }
+    return out;
+  }
+  return [];
+}
+
+export function validateObject(raw: unknown): Validation {
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, errors: [{ path: [], message: 'a manifest must be a mapping with apiVersion, kind and metadata' }], warnings };
+  }
+  const obj = raw as Record<string, unknown>;
+  const kind = obj.kind;
+  if (typeof kind !== 'string' || kind === '') {
+    return { ok: false, errors: [{ path: ['kind'], message: `is required; berth accepts ${KIND_LIST}` }], warnings };
+  }
+  if (!Object.hasOwn(KINDS, kind)) {
+    return { ok: false, errors: [{ path: ['kind'], message: `unknown kind "${kind}"; berth accepts ${KIND_LIST}` }], warnings };
+  }
+  if (obj.apiVersion !== KINDS[kind]) {
+    errors.push({ path: ['apiVersion'], message: `must be "${KINDS[kind]}" for kind ${kind}, got ${JSON.stringify(obj.apiVersion ?? null)}` });
+  }
+
+  const meta = metadataSchema.safeParse(obj.metadata ?? {});
+  if (!meta.success) {
+    errors.push(...zodProblems(meta.error, ['metadata']));
+    return { ok: false, errors, warnings };
+  }
+  const name = meta.data.name;
+  const nameProblem = kind === 'ConfigMap' || kind === 'Secret' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
+  if (nameProblem) errors.push({ path: ['metadata', 'name'], message: `invalid name "${name}": ${nameProblem}` });
+  const namespace = meta.data.namespace ?? DEFAULT_NAMESPACE;
+  const nsProblem = dnsLabelProblem(namespace);
+  if (nsProblem) errors.push({ path: ['metadata', 'namespace'], message: `invalid namespace "${namespace}": ${nsProblem}` });
+  const metadata: UserMeta = { ...meta.data, namespace };
+  for (const k of Object.keys((obj.metadata as object) ?? {})) {
+    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k)) warnings.push({ path: ['metadata', k], message: 'is not supported by berth yet and is ignored' });
+  }
+
+  let object: UserObject | undefined;
+  const bodyKeys = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+  switch (kind) {
+    case 'StatefulSet': {
+      bodyKeys.add('spec');
+      const spec = statefulSetSpecSchema.safeParse(obj.spec);
+      if (!spec.success) {
+        errors.push(...zodProblems(spec.error, ['spec']));
+        break;
+      }
+      for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
+      errors.push(...statefulSetProblems(name, spec.data));
+      object = { apiVersion: 'apps/v1', kind, metadata, spec: spec.data };
+      break;
+    }
+    case 'Service': {
+      bodyKeys.add('spec');
+      const spec = serviceSpecSchema.safeParse(obj.spec ?? {});
+      if (!spec.success) {
+        errors.push(...zodProblems(spec.error, ['spec']));
+        break;
+      }
+      for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
+      if (spec.data.clusterIP === undefined) {
+        warnings.push({ path: ['spec', 'clusterIP'], message: 'is not set; berth serves every Service as headless (clusterIP: None)' });
+      } else if (spec.data.clusterIP !== 'None') {
+        errors.push({ path: ['spec', 'clusterIP'], message: 'only headless Services (clusterIP: None) are supported' });
+      }
+      object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
+      break;
+    }
+    case 'ConfigMap': {
+      bodyKeys.add('data').add('binaryData');
+      const body = configMapBodySchema.safeParse({ data: obj.data ?? undefined, binaryData: obj.binaryData ?? undefined });
+      if (!body.success) {
+        errors.push(...zodProblems(body.error, []));
+        break;
+      }
+      object = { apiVersion: 'v1', kind, metadata, ...body.data };
+      break;
+    }
+    case 'Secret': {
+      bodyKeys.add('data').add('stringData').add('type');
+      const body = secretBodySchema.safeParse({ type: obj.type, data: obj.data ?? undefined, stringData: obj.stringData ?? undefined });
+      if (!body.success) {
+        errors.push(...zodProblems(body.error, []));
+        break;
+      }
+      // Fold stringData into data as the API server does; stringData wins.
+      const data = { ...(body.data.data ?? {}) };
+      for (const [k, v] of Object.entries(body.data.stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
+      object = { apiVersion: 'v1', kind, metadata, type: body.data.type ?? 'Opaque', data };
+      break;
+    }
+  }
+  for (const k of Object.keys(obj)) {
+    if (!bodyKeys.has(k)) warnings.push({ path: [k], message: 'is not supported by berth yet and is ignored' });
+  }
+  if (errors.length > 0 || !object) return { ok: false, errors, warnings };
+  return { ok: true, object, warnings };
+}
+
+function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
+  const out: Problem[] = [];
+  if (name.length > MAX_SET_NAME_LENGTH) {
+    out.push({
+      path: ['metadata', 'name'],
+      message: `StatefulSet name "${name}" is ${name.length} characters; at most ${MAX_SET_NAME_LENGTH} fit, because the pod label controller-revision-hash "<name>-<hash>" must stay within ${MAX_LABEL_LENGTH}`,
+    });
+  }
+  const start = spec.ordinals?.start ?? 0;
+  const highest = `${name}-${start + Math.max(spec.replicas, 1) - 1}`;
+  if (highest.length > MAX_LABEL_LENGTH) {
+    out.push({ path: ['spec', 'replicas'], message: `pod name "${highest}" would exceed ${MAX_LABEL_LENGTH} characters (it is the pod's hostname)` });
+  }
+  const sel = spec.selector;
+  if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
+    out.push({ path: ['spec', 'selector'], message: 'must not be empty: a StatefulSet needs a selector that matches its template labels' });
+  } else if (!selectorMatches(sel, spec.template.metadata.labels)) {
+    out.push({
+      path: ['spec', 'template', 'metadata', 'labels'],
+      message: `\`selector\` does not match template \`labels\` (selector ${JSON.stringify(sel.matchLabels ?? {})}, labels ${JSON.stringify(spec.template.metadata.labels ?? {})})`,
+    });
+  }
+  if (spec.serviceName !== '') {
+    const p = dnsLabelProblem(spec.serviceName);
+    if (p) out.push({ path: ['spec', 'serviceName'], message: `invalid service name "${spec.serviceName}": ${p}` });
+  }
+  const claims = new Set<string>();
+  spec.volumeClaimTemplates.forEach((c, i) => {
+    if (claims.has(c.metadata.name)) out.push({ path: ['spec', 'volumeClaimTemplates', i, 'metadata', 'name'], message: `duplicate claim template "${c.metadata.name}"` });
+    claims.add(c.metadata.name);
+  });
+  const volumes = new Set<string>();
+  (spec.template.spec.volumes ?? []).forEach((v, i) => {
+    const path = ['spec', 'template', 'spec', 'volumes', i];
+    if (volumes.has(v.name)) out.push({ path: [...path, 'name'], message: `duplicate volume "${v.name}"` });
+    volumes.add(v.name);
+    if (!claims.has(v.name) && [v.emptyDir, v.hostPath].filter(Boolean).length !== 1) {
+      out.push({ path, message: `volume "${v.name}" must specify exactly one of emptyDir or hostPath` });
+    }
+  });
+  const containers = new Set<string>();
+  spec.template.spec.containers.forEach((c, ci) => {
+    const cpath = ['spec', 'template', 'spec', 'containers', ci];
+    if (containers.has(c.name)) out.push({ path: [...cpath, 'name'], message: `duplicate container name "${c.name}"` });
+    containers.add(c.name);
+    const mountPaths = new Set<string>();
+    (c.volumeMounts ?? []).forEach((m, mi) => {
+      if (!claims.has(m.name) && !volumes.has(m.name)) {
+        out.push({
+          path: [...cpath, 'volumeMounts', mi, 'name'],
+          message: `volume mount "${m.name}" matches no volume in spec.template.spec.volumes and no spec.volumeClaimTemplates entry`,
+        });
+      }
+      if (mountPaths.has(m.mountPath)) out.push({ path: [...cpath, 'volumeMounts', mi, 'mountPath'], message: `"${m.mountPath}" is mounted twice` });
+      mountPaths.add(m.mountPath);
+      if (m.subPath !== undefined && (m.subPath.startsWith('/') || m.subPath.split('/').includes('..'))) {
+        out.push({ path: [...cpath, 'volumeMounts', mi, 'subPath'], message: 'must be a relative path without ".."' });
+      }
+    });
+  });
+  return out;
+}

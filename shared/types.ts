@@ -1,0 +1,216 @@
+// Kubernetes-shaped objects as the controller stores them and the API returns them.
+import type { ClaimTemplate, PodSpec, ServiceSpec, StatefulSetSpec } from './manifest/schema.js';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid: string;
+  resourceVersion: string;
+  generation?: number;
+  creationTimestamp: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  lastTransitionTime: string;
+  lastHeartbeatTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface ContainerState {
+  running?: { startedAt: string };
+  waiting?: { reason: string; message?: string };
+  terminated?: { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string };
+}
+
+export interface ContainerStatus {
+  name: string;
+  image: string;
+  imageID?: string;
+  containerID?: string;
+  ready: boolean;
+  started: boolean;
+  restartCount: number;
+  state: ContainerState;
+  lastState?: ContainerState;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export interface PodStatus {
+  phase: PodPhase;
+  conditions?: Condition[];
+  hostIP?: string;
+  podIP?: string;
+  podIPs?: { ip: string }[];
+  startTime?: string;
+  containerStatuses?: ContainerStatus[];
+  reason?: string;
+  message?: string;
+}
+
+export interface Pod {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: ObjectMeta;
+  spec: PodSpec & {
+    nodeName?: string;
+    hostname?: string;
+    subdomain?: string;
+    volumes?: PodVolume[];
+  };
+  status: PodStatus;
+}
+
+/** A pod volume after the controller resolved claim templates into concrete claims. */
+export interface PodVolume {
+  name: string;
+  emptyDir?: Record<string, never>;
+  hostPath?: { path: string };
+  persistentVolumeClaim?: { claimName: string };
+}
+
+export interface StatefulSetStatus {
+  observedGeneration: number;
+  replicas: number;
+  readyReplicas: number;
+  availableReplicas: number;
+  currentReplicas: number;
+  updatedReplicas: number;
+  currentRevision?: string;
+  updateRevision?: string;
+  collisionCount?: number;
+}
+
+export interface StatefulSet {
+  apiVersion: 'apps/v1';
+  kind: 'StatefulSet';
+  metadata: ObjectMeta;
+  spec: StatefulSetSpec;
+  status?: StatefulSetStatus;
+}
+
+export interface Service {
+  apiVersion: 'v1';
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: ServiceSpec;
+}
+
+export interface ConfigMap {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: ObjectMeta;
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+export interface Secret {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: ObjectMeta;
+  type?: string;
+  /** Always base64, as in Kubernetes; stringData is folded into data on apply. */
+  data?: Record<string, string>;
+}
+
+export interface PersistentVolumeClaim {
+  apiVersion: 'v1';
+  kind: 'PersistentVolumeClaim';
+  metadata: ObjectMeta;
+  spec: ClaimTemplate['spec'] & { nodeName?: string; hostPath?: string };
+  status: { phase: 'Pending' | 'Bound' | 'Lost'; capacity?: Record<string, string>; accessModes?: string[] };
+}
+
+export interface NodeFacts {
+  hostname: string;
+  os: string;
+  kernel: string;
+  arch: string;
+  cpuModel: string;
+  cpus: number;
+  memoryBytes: number;
+  memoryAvailableBytes: number;
+  diskBytes: number;
+  diskAvailableBytes: number;
+  dockerVersion?: string;
+  load1?: number;
+}
+
+export interface Node {
+  apiVersion: 'v1';
+  kind: 'Node';
+  metadata: ObjectMeta;
+  spec: { unschedulable?: boolean };
+  status: {
+    conditions: Condition[];
+    addresses: { type: 'InternalIP' | 'Hostname'; address: string }[];
+    nodeInfo: { kubeletVersion: string; osImage: string; kernelVersion: string; architecture: string; containerRuntimeVersion: string };
+    capacity: { cpu: string; memory: string; storage: string };
+    allocatable: { cpu: string; memory: string; storage: string };
+    /** Where the agent keeps volumes and how the controller reaches its API. */
+    agent: { dataDir: string; url: string };
+    facts?: NodeFacts;
+  };
+}
+
+export interface Event {
+  apiVersion: 'v1';
+  kind: 'Event';
+  metadata: ObjectMeta;
+  involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  source: { component: string; host?: string };
+  firstTimestamp: string;
+  lastTimestamp: string;
+  count: number;
+}
+
+export type AnyObject = Pod | StatefulSet | Service | ConfigMap | Secret | PersistentVolumeClaim | Node | Event;
+export type Kind = AnyObject['kind'];
+
+export interface List<T = AnyObject> {
+  apiVersion: 'v1';
+  kind: 'List';
+  metadata: { resourceVersion: string };
+  items: T[];
+}
+
+export interface WatchEvent<T = AnyObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export function isReady(pod: Pod): boolean {
+  return pod.status.phase === 'Running' && readyCondition(pod)?.status === 'True';
+}
+
+export function readyCondition(pod: Pod): Condition | undefined {
+  return pod.status.conditions?.find((c) => c.type === 'Ready');
+}
+
+export function nodeReady(node: Node): boolean {
+  return node.status.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+}
+
+/** RFC 3339 with millisecond precision, as every timestamp berth writes. */
+export function timestamp(ms: number = Date.now()): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,265 @@
+// The StatefulSet reconciler's decisions, without Docker or a store.
+import t from 'tap';
+import { reconcileStatefulSet, type SetObservation } from '../controller/statefulset/reconcile.js';
+import { claimPods } from '../controller/statefulset/adopt.js';
+import { newPod, revisionName } from '../controller/statefulset/identity.js';
+import { statefulSetSpecSchema } from '../shared/manifest/schema.js';
+import type { Node, Pod, StatefulSet } from '../shared/types.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function makeSet(over: Record<string, unknown> = {}, name = 'web'): StatefulSet {
+  const spec = statefulSetSpecSchema.parse({
+    replicas: 3,
+    selector: { matchLabels: { app: 'nginx' } },
+    serviceName: 'nginx',
+    template: { metadata: { labels: { app: 'nginx' } }, spec: { containers: [{ name: 'nginx', image: 'berth.local/web:1' }] } },
+    volumeClaimTemplates: [{ metadata: { name: 'www' } }],
+    ...over,
+  });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name, namespace: 'default', uid: 'set-uid', resourceVersion: '1', creationTimestamp: iso(NOW), generation: 1 },
+    spec,
+  };
+}
+
+function makeNode(name: string, ready = true): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, uid: name, resourceVersion: '1', creationTimestamp: iso(NOW) },
+    spec: {},
+    status: {
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: iso(NOW) }],
+      addresses: [],
+      nodeInfo: { kubeletVersion: '', osImage: '', kernelVersion: '', architecture: '', containerRuntimeVersion: '' },
+      capacity: { cpu: '1', memory: '1Ki', storage: '1Ki' },
+      allocatable: { cpu: '1', memory: '1Ki', storage: '1Ki' },
+      agent: { dataDir: `/data/${name}`, url: 'http://127.0.0.1:1' },
+    },
+  };
+}
+
+type PodState = 'pending' | 'ready' | 'running' | 'terminating' | 'failed';
+
+function makePod(set: StatefulSet, ordinal: number, state: PodState, node = 'n1', readyForMs = 60_000): Pod {
+  const p = newPod(set, ordinal, node) as Pod;
+  p.metadata.uid = `pod-${ordinal}`;
+  p.metadata.resourceVersion = '1';
+  p.metadata.creationTimestamp = iso(NOW - 120_000);
+  const readyAt = iso(NOW - readyForMs);
+  switch (state) {
+    case 'pending':
+      p.status = { phase: 'Pending' };
+      break;
+    case 'running':
+      p.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: readyAt }] };
+      break;
+    case 'ready':
+    case 'terminating':
+      p.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: readyAt }] };
+      if (state === 'terminating') p.metadata.deletionTimestamp = iso(NOW - 1000);
+      break;
+    case 'failed':
+      p.status = { phase: 'Failed' };
+      break;
+  }
+  return p;
+}
+
+function observe(pods: Pod[], over: Partial<SetObservation> = {}): SetObservation {
+  return {
+    pods,
+    claims: new Set(pods.map((p) => `www-${p.metadata.name}`)),
+    bindings: new Map(pods.map((p) => [Number(p.metadata.name.split('-').pop()), p.spec.nodeName!])),
+    nodes: [makeNode('n1'), makeNode('n2')],
+    podsPerNode: new Map(),
+    now: NOW,
+    ...over,
+  };
+}
+
+t.test('OrderedReady creates only the lowest missing ordinal, with its claim first', async (t) => {
+  const set = makeSet();
+  const d = reconcileStatefulSet(set, observe([]));
+  t.same(d.actions, [{ type: 'createPod', ordinal: 0, node: 'n1', missingClaims: ['www-web-0'] }]);
+});
+
+t.test('OrderedReady waits while the predecessor is not Running and Ready', async (t) => {
+  const set = makeSet();
+  for (const state of ['pending', 'running', 'terminating'] as const) {
+    const d = reconcileStatefulSet(set, observe([makePod(set, 0, state)]));
+    t.same(d.actions, [], `web-0 ${state}: nothing happens`);
+    t.match(d.waiting, /web-0/);
+  }
+});
+
+t.test('OrderedReady creates the next ordinal once the previous is Ready, spreading over nodes', async (t) => {
+  const set = makeSet();
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready', 'n1')]));
+  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n2', missingClaims: ['www-web-1'] }]);
+});
+
+t.test('minReadySeconds holds the next ordinal until the window passes and asks for a re-check', async (t) => {
+  const set = makeSet({ minReadySeconds: 10 });
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready', 'n1', 4000)]));
+  t.same(d.actions, []);
+  t.equal(d.requeueAfterMs, 6000);
+  const later = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready', 'n1', 10_000)]));
+  t.equal(later.actions.length, 1);
+  t.equal(d.status.readyReplicas, 1);
+  t.equal(d.status.availableReplicas, 0);
+});
+
+t.test('Parallel creates every missing pod at once, spread across nodes', async (t) => {
+  const set = makeSet({ podManagementPolicy: 'Parallel', replicas: 4 });
+  const d = reconcileStatefulSet(set, observe([]));
+  t.same(
+    d.actions.map((a) => (a.type === 'createPod' ? [a.ordinal, a.node] : a.type)),
+    [
+      [0, 'n1'],
+      [1, 'n2'],
+      [2, 'n1'],
+      [3, 'n2'],
+    ],
+  );
+});
+
+t.test('Parallel does not wait for unready pods and deletes all condemned at once', async (t) => {
+  const set = makeSet({ podManagementPolicy: 'Parallel', replicas: 2 });
+  const pods = [makePod(set, 0, 'pending'), makePod(set, 2, 'ready'), makePod(set, 3, 'running')];
+  const d = reconcileStatefulSet(set, observe(pods));
+  t.same(
+    d.actions.map((a) => [a.type, a.type === 'deletePod' ? a.name : a.ordinal]),
+    [
+      ['createPod', 1],
+      ['deletePod', 'web-3'],
+      ['deletePod', 'web-2'],
+    ],
+  );
+});
+
+t.test('OrderedReady scales down highest first, one at a time, waiting for termination', async (t) => {
+  const set = makeSet({ replicas: 1 });
+  const pods = [makePod(set, 0, 'ready'), makePod(set, 1, 'ready'), makePod(set, 2, 'ready')];
+  const d = reconcileStatefulSet(set, observe(pods));
+  t.same(d.actions, [{ type: 'deletePod', name: 'web-2', reason: 'scale down' }]);
+  pods[2] = makePod(set, 2, 'terminating');
+  const d2 = reconcileStatefulSet(set, observe(pods));
+  t.same(d2.actions, [], 'web-1 is not deleted while web-2 is still terminating');
+  t.equal(d2.status.replicas, 3, 'status.replicas counts terminating and condemned pods');
+});
+
+t.test('OrderedReady scale-down halts while an in-range pod is unhealthy', async (t) => {
+  const set = makeSet({ replicas: 1 });
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'running'), makePod(set, 1, 'ready')]));
+  t.same(d.actions, []);
+});
+
+t.test('firstUnavailable: an unhealthy highest condemned pod is deleted; two unhealthy stall', async (t) => {
+  const set = makeSet({ replicas: 1 });
+  const single = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready'), makePod(set, 1, 'ready'), makePod(set, 2, 'running')]));
+  t.same(single.actions, [{ type: 'deletePod', name: 'web-2', reason: 'scale down' }]);
+  const two = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready'), makePod(set, 1, 'running'), makePod(set, 2, 'running')]));
+  t.same(two.actions, [], 'web-2 is unhealthy and web-1 is the first unavailable: stall');
+});
+
+t.test('a hole is re-created with the same identity on its bound node, even below Ready pods', async (t) => {
+  const set = makeSet();
+  const pods = [makePod(set, 0, 'ready', 'n1'), makePod(set, 2, 'ready', 'n1')];
+  const d = reconcileStatefulSet(set, observe(pods, { bindings: new Map([[0, 'n1'], [1, 'n1'], [2, 'n1']]), claims: new Set(['www-web-0', 'www-web-1', 'www-web-2']) }));
+  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [] }], 'back to n1 where its volume is, not the emptier n2');
+});
+
+t.test('a pod bound to a NotReady node waits; nothing starts elsewhere', async (t) => {
+  const set = makeSet();
+  const d = reconcileStatefulSet(set, observe([], { bindings: new Map([[0, 'n2']]), nodes: [makeNode('n1'), makeNode('n2', false)] }));
+  t.same(d.actions, []);
+  t.match(d.waiting, /bound to node n2, which is not Ready/);
+});
+
+t.test('no Ready node: nothing is created and the reason is given', async (t) => {
+  const set = makeSet();
+  const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1', false)] }));
+  t.same(d.actions, []);
+  t.match(d.waiting, /0\/1 nodes are available: 1 not Ready/);
+});
+
+t.test('nodeSelector restricts placement', async (t) => {
+  const set = makeSet({
+    template: { metadata: { labels: { app: 'nginx' } }, spec: { nodeSelector: { disk: 'ssd' }, containers: [{ name: 'c', image: 'i' }] } },
+  });
+  const ssd = makeNode('n2');
+  ssd.metadata.labels = { disk: 'ssd' };
+  const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1'), ssd] }));
+  t.same(d.actions.map((a) => a.type === 'createPod' && a.node), ['n2']);
+  const none = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1')] }));
+  t.match(none.waiting, /did not match the node selector/);
+});
+
+t.test('a Failed pod is deleted to be re-created; OrderedReady stops there', async (t) => {
+  const set = makeSet();
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'failed')]));
+  t.equal(d.actions.length, 1);
+  t.match(d.actions[0], { type: 'deletePod', name: 'web-0' });
+});
+
+t.test('ordinals.start shifts the range', async (t) => {
+  const set = makeSet({ ordinals: { start: 5 }, replicas: 2 });
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready')]));
+  t.same(d.actions, [{ type: 'createPod', ordinal: 5, node: 'n2', missingClaims: ['www-web-5'] }], 'web-0 is condemned but creation comes first');
+});
+
+t.test('a missing claim of a Pending pod is re-created', async (t) => {
+  const set = makeSet({ podManagementPolicy: 'Parallel', replicas: 1 });
+  const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'pending')], { claims: new Set() }));
+  t.same(d.actions, [{ type: 'createClaims', ordinal: 0, node: 'n1', missingClaims: ['www-web-0'] }]);
+});
+
+t.test('a set being deleted does nothing', async (t) => {
+  const set = makeSet();
+  set.metadata.deletionTimestamp = iso(NOW);
+  t.same(reconcileStatefulSet(set, observe([])).actions, []);
+});
+
+t.test('status counts as F15', async (t) => {
+  const set = makeSet({ replicas: 2, minReadySeconds: 30 });
+  const pods = [makePod(set, 0, 'ready', 'n1', 60_000), makePod(set, 1, 'ready', 'n1', 1000), makePod(set, 2, 'terminating')];
+  const s = reconcileStatefulSet(set, observe(pods)).status;
+  t.match(s, { replicas: 3, readyReplicas: 3, availableReplicas: 2, currentReplicas: 2, updatedReplicas: 2, observedGeneration: 1 });
+  t.equal(s.currentRevision, revisionName(set));
+});
+
+t.test('pod identity: labels, hostname, subdomain, claims replace same-named volumes', async (t) => {
+  const set = makeSet({
+    template: {
+      metadata: { labels: { app: 'nginx' } },
+      spec: { containers: [{ name: 'c', image: 'i' }], volumes: [{ name: 'www', emptyDir: {} }, { name: 'scratch', emptyDir: {} }] },
+    },
+  });
+  const p = newPod(set, 2, 'n1');
+  t.equal(p.metadata.name, 'web-2');
+  t.match(p.metadata.labels, { app: 'nginx', 'statefulset.kubernetes.io/pod-name': 'web-2', 'apps.kubernetes.io/pod-index': '2' });
+  t.match(p.metadata.labels!['controller-revision-hash'], /^web-[a-z0-9]{10}$/);
+  t.equal(p.spec.hostname, 'web-2');
+  t.equal(p.spec.subdomain, 'nginx');
+  t.same(p.spec.volumes, [{ name: 'scratch', emptyDir: {} }, { name: 'www', persistentVolumeClaim: { claimName: 'www-web-2' } }]);
+});
+
+t.test('adoption: orphans named <set>-<n> that match the selector are adopted; others are not', async (t) => {
+  const set = makeSet();
+  const orphan = makePod(set, 1, 'ready');
+  delete orphan.metadata.ownerReferences;
+  const stranger = makePod(makeSet({}, 'db'), 0, 'ready');
+  delete stranger.metadata.ownerReferences;
+  const owned = makePod(set, 0, 'ready');
+  const relabelled = makePod(set, 2, 'ready');
+  relabelled.metadata.labels = { ...relabelled.metadata.labels, app: 'other' };
+  const c = claimPods(set, [orphan, stranger, owned, relabelled]);
+  t.same(c.adopt.map((p) => p.metadata.name), ['web-1']);
+  t.same(c.owned.map((p) => p.metadata.name), ['web-0']);
+  t.same(c.release.map((p) => p.metadata.name), ['web-2']);
+});
