@@ -1,0 +1,194 @@
+// The agent's own HTTP API, which the controller proxies the CLI's logs and exec to.
+// Every route needs `Authorization: Bearer <agent token>`.
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { PodContainers } from '../pods/sync.js';
+import type { DockerRuntime } from '../runtime/docker.js';
+
+export interface AgentApiOptions {
+  host: string;
+  port: number;
+  token: string;
+  runtime: DockerRuntime;
+  findPod: (namespace: string, name: string) => Promise<PodContainers | undefined>;
+  log: Logger;
+}
+
+export interface AgentApi {
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1 << 20;
+
+function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(body);
+}
+
+function authorized(req: http.IncomingMessage, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1].trim());
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** An AbortSignal that fires when the client goes away. */
+function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortController {
+  const ac = new AbortController();
+  res.once('close', () => ac.abort());
+  req.once('aborted', () => ac.abort());
+  return ac;
+}
+
+export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
+  const log = o.log.child({ part: 'api' });
+
+  async function resolveContainer(res: http.ServerResponse, ns: string, name: string, container: string | undefined | null) {
+    const pod = await o.findPod(ns, name);
+    if (!pod || pod.containers.length === 0) {
+      sendStatus(res, 404, 'NotFound', `pods "${name}" not found in namespace "${ns}" on this node`);
+      return undefined;
+    }
+    const c = container ? pod.containers.find((x) => x.name === container) : pod.containers[0];
+    if (!c) {
+      sendStatus(res, 404, 'NotFound', `container ${container} is not valid for pod ${name}`);
+      return undefined;
+    }
+    return c;
+  }
+
+  async function logs(req: http.IncomingMessage, res: http.ServerResponse, url: URL, ns: string, name: string): Promise<void> {
+    const c = await resolveContainer(res, ns, name, url.searchParams.get('container'));
+    if (!c) return;
+    const follow = ['true', '1'].includes(url.searchParams.get('follow') ?? '');
+    const timestamps = ['true', '1'].includes(url.searchParams.get('timestamps') ?? '');
+    const tailRaw = url.searchParams.get('tailLines');
+    let tail: number | undefined;
+    if (tailRaw !== null && tailRaw !== '') {
+      tail = Number(tailRaw);
+      if (!Number.isInteger(tail) || tail < 0) return sendStatus(res, 400, 'BadRequest', `tailLines must be a non-negative integer, not "${tailRaw}"`);
+    }
+    const ac = clientGone(req, res);
+    let started = false;
+    const head = () => {
+      if (started) return;
+      started = true;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+      res.flushHeaders();
+    };
+    if (follow) head();
+    try {
+      await o.runtime.logs(c.id, { follow, timestamps, ...(tail !== undefined ? { tail } : {}) }, (_kind, data) => {
+        head();
+        res.write(data);
+      }, ac.signal);
+      head();
+      res.end();
+    } catch (err) {
+      if (ac.signal.aborted) return;
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker logs failed');
+      if (!started) sendStatus(res, 500, 'InternalError', `logs: ${errorMessage(err)}`);
+      else res.end();
+    }
+  }
+
+  async function exec(req: http.IncomingMessage, res: http.ServerResponse, ns: string, name: string): Promise<void> {
+    let body: { command?: unknown; container?: unknown };
+    try {
+      body = JSON.parse((await readBody(req)) || '{}') as typeof body;
+    } catch (err) {
+      return sendStatus(res, 400, 'BadRequest', `invalid JSON body: ${errorMessage(err)}`);
+    }
+    const command = body.command;
+    if (!Array.isArray(command) || command.length === 0 || !command.every((s) => typeof s === 'string')) {
+      return sendStatus(res, 400, 'BadRequest', 'command must be a non-empty array of strings');
+    }
+    if (body.container !== undefined && typeof body.container !== 'string') return sendStatus(res, 400, 'BadRequest', 'container must be a string');
+    const c = await resolveContainer(res, ns, name, body.container);
+    if (!c) return;
+    const ac = clientGone(req, res);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const frame = (obj: unknown) => res.write(JSON.stringify(obj) + '\n');
+    if (!c.running) {
+      res.end(JSON.stringify({ error: `container ${c.name} is not running` }) + '\n');
+      return;
+    }
+    try {
+      const exitCode = await o.runtime.exec(c.id, command as string[], (kind, data) => frame({ stream: kind, data: data.toString('base64') }), ac.signal);
+      res.end(JSON.stringify({ exitCode }) + '\n');
+    } catch (err) {
+      if (ac.signal.aborted) return;
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker exec failed');
+      res.end(JSON.stringify({ error: errorMessage(err) }) + '\n');
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (!authorized(req, o.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
+    }
+    const m = /^\/pods\/([^/]+)\/([^/]+)\/(log|exec)$/.exec(url.pathname);
+    if (!m) return sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
+    let ns: string;
+    let name: string;
+    try {
+      ns = decodeURIComponent(m[1]);
+      name = decodeURIComponent(m[2]);
+    } catch {
+      return sendStatus(res, 400, 'BadRequest', 'malformed path');
+    }
+    const route = m[3];
+    const want = route === 'log' ? 'GET' : 'POST';
+    if (req.method !== want) {
+      res.setHeader('allow', want);
+      return sendStatus(res, 405, 'MethodNotAllowed', `${route} takes ${want}`);
+    }
+    const handler = route === 'log' ? logs(req, res, url, ns, name) : exec(req, res, ns, name);
+    handler.catch((err) => {
+      log.warn({ pod: `${ns}/${name}`, route, err: errorMessage(err) }, 'agent API request failed');
+      sendStatus(res, 500, 'InternalError', errorMessage(err));
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Following log streams would otherwise hold the server open.
+        server.closeAllConnections();
+      }),
+  };
+}

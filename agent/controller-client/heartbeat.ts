@@ -1,0 +1,46 @@
+// Heartbeats every 2 s; during an outage they back off and the pods keep running.
+import type { NodeFacts } from '../../shared/types.js';
+import { sleep } from '../runtime/docker.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { ControllerConnection } from './connection.js';
+import type { ControllerHealth } from './health.js';
+import { isUnauthorized } from './health.js';
+
+export const HEARTBEAT_INTERVAL_MS = 2000;
+const MAX_BACKOFF_MS = 16_000;
+
+export interface HeartbeatOptions {
+  conn: ControllerConnection;
+  nodeName: string;
+  facts: () => Promise<NodeFacts>;
+  health: ControllerHealth;
+  log: Logger;
+  /** Called on a 401: may register again; resolves true when a new token is in place. */
+  onRejected?: () => Promise<boolean>;
+  intervalMs?: number;
+}
+
+export async function runHeartbeat(o: HeartbeatOptions, signal: AbortSignal): Promise<void> {
+  const interval = o.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+  let delay = interval;
+  let triedRejoin = false;
+  while (!signal.aborted) {
+    try {
+      const facts = await o.facts();
+      await o.conn.api.request('POST', `/api/v1/nodes/${encodeURIComponent(o.nodeName)}/heartbeat`, { facts });
+      o.health.ok();
+      delay = interval;
+      triedRejoin = false;
+    } catch (err) {
+      if (signal.aborted) break;
+      if (!o.health.failed(err, 'heartbeat')) o.log.warn({ err: errorMessage(err) }, 'heartbeat failed');
+      if (isUnauthorized(err) && o.onRejected && !triedRejoin) {
+        triedRejoin = true;
+        if (await o.onRejected()) continue;
+      }
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+    await sleep(delay, signal);
+  }
+}

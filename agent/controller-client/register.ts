@@ -1,0 +1,91 @@
+// Registration: the join token once, then the node token saved in the data directory.
+import path from 'node:path';
+import { ApiClient, ApiError } from '../../shared/client.js';
+import type { NodeFacts } from '../../shared/types.js';
+import { sleep } from '../runtime/docker.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { ControllerHealth } from './health.js';
+import { isUnauthorized, isUnreachable } from './health.js';
+import { readSecret, writeSecret } from './secrets.js';
+
+export interface RegisterBody {
+  name: string;
+  address: string;
+  agentUrl: string;
+  agentToken: string;
+  dataDir: string;
+  facts: NodeFacts;
+  labels?: Record<string, string>;
+}
+
+export interface RegisterOptions {
+  server: string;
+  /** The join token (may be empty when a node token is saved). */
+  joinToken: string;
+  dataDir: string;
+  body: () => Promise<RegisterBody>;
+  health: ControllerHealth;
+  log: Logger;
+  signal: AbortSignal;
+  /** Skip the saved node token (it was just rejected). */
+  preferJoin?: boolean;
+  /** Give up after this many failed attempts instead of retrying forever. */
+  maxAttempts?: number;
+}
+
+export function nodeTokenFile(dataDir: string): string {
+  return path.join(dataDir, 'node-token');
+}
+
+async function post(server: string, token: string, body: RegisterBody): Promise<string> {
+  const api = new ApiClient({ server, token, timeoutMs: 15_000 });
+  const res = await api.request<{ nodeToken?: string }>('POST', '/api/v1/nodes/register', body);
+  if (!res?.nodeToken) throw new Error('the controller answered the registration without a nodeToken');
+  return res.nodeToken;
+}
+
+/**
+ * Registers until it succeeds (or the signal aborts: undefined). Resolves with the node token.
+ * Errors that retrying cannot fix (bad request, no usable token) reject.
+ */
+export async function registerNode(o: RegisterOptions): Promise<string | undefined> {
+  const file = nodeTokenFile(o.dataDir);
+  let delay = 1000;
+  let attempts = 0;
+  let skipSaved = o.preferJoin === true;
+  while (!o.signal.aborted) {
+    attempts++;
+    const saved = skipSaved ? undefined : await readSecret(file);
+    const token = saved ?? o.joinToken;
+    try {
+      if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
+      const nodeToken = await post(o.server, token, await o.body());
+      if (nodeToken !== saved) await writeSecret(file, nodeToken);
+      o.health.ok();
+      o.log.info({ server: o.server, with: saved ? 'node token' : 'join token' }, 'registered with the controller');
+      return nodeToken;
+    } catch (err) {
+      if (saved && isUnauthorized(err) && o.joinToken && o.joinToken !== saved) {
+        o.log.warn({ tokenFile: file }, 'the saved node token was rejected; registering again with the join token');
+        skipSaved = true;
+        continue;
+      }
+      if (isUnauthorized(err) || (err instanceof ApiError && err.status === 403)) {
+        o.log.error(
+          { server: o.server, status: (err as ApiError).status, err: errorMessage(err), with: saved ? 'node token' : 'join token' },
+          saved ? 'the controller rejects the saved node token; pass a join token with --token to register again' : 'the controller rejects the join token',
+        );
+        delay = 30_000;
+      } else if (!isUnreachable(err)) {
+        throw new Error(`registration failed: ${errorMessage(err)}`);
+      } else {
+        o.health.failed(err, 'register');
+      }
+      if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
+      await sleep(delay, o.signal);
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,126 @@
+// Sends each pod's status as soon as it changes, in order, never the same status twice; keeps
+// retrying while the controller is away. Also finalizes terminated pods.
+import { ApiError } from '../../shared/client.js';
+import type { Pod, PodStatus } from '../../shared/types.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { ControllerConnection } from './connection.js';
+import { podPath } from './connection.js';
+import type { ControllerHealth } from './health.js';
+
+interface Entry {
+  namespace: string;
+  name: string;
+  json: string;
+  status: PodStatus;
+  sent?: string;
+  sending?: Promise<void>;
+  retry?: NodeJS.Timeout;
+  delay: number;
+}
+
+export class StatusReporter {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+
+  constructor(
+    private readonly conn: ControllerConnection,
+    private readonly health: ControllerHealth,
+    private readonly log: Logger,
+  ) {}
+
+  /** What the controller already holds for a pod (from a list or watch): no need to send it. */
+  known(pod: Pod): void {
+    const e = this.entries.get(pod.metadata.uid);
+    if (!e && pod.status) {
+      const json = JSON.stringify(pod.status);
+      this.entries.set(pod.metadata.uid, { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, json, status: pod.status, sent: json, delay: 1000 });
+    }
+  }
+
+  update(pod: Pod, status: PodStatus): void {
+    const uid = pod.metadata.uid;
+    const json = JSON.stringify(status);
+    let e = this.entries.get(uid);
+    if (!e) {
+      e = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, json, status, delay: 1000 };
+      this.entries.set(uid, e);
+    }
+    e.json = json;
+    e.status = status;
+    if (e.sent !== json) this.kick(uid, e);
+  }
+
+  forget(uid: string): void {
+    const e = this.entries.get(uid);
+    if (e?.retry) clearTimeout(e.retry);
+    this.entries.delete(uid);
+  }
+
+  /** Waits (at most timeoutMs) until the latest status was sent. */
+  async flush(uid: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.entries.get(uid);
+      if (!e || e.sent === e.json || Date.now() >= deadline) return;
+      if (e.sending) await Promise.race([e.sending, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const e of this.entries.values()) if (e.retry) clearTimeout(e.retry);
+  }
+
+  private kick(uid: string, e: Entry): void {
+    if (e.sending || e.retry || this.stopped) return;
+    e.sending = this.send(uid, e).finally(() => {
+      e.sending = undefined;
+      if (this.entries.get(uid) === e && e.sent !== e.json && !e.retry) this.kick(uid, e);
+    });
+  }
+
+  private async send(uid: string, e: Entry): Promise<void> {
+    const json = e.json;
+    try {
+      await this.conn.api.request('PUT', podPath(e.namespace, e.name, 'status'), e.status);
+      e.sent = json;
+      e.delay = 1000;
+      this.health.ok();
+      this.log.debug({ pod: `${e.namespace}/${e.name}`, phase: e.status.phase }, 'status reported');
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 409)) {
+        // The pod object is gone (or is another pod now): nothing to report to.
+        this.log.debug({ pod: `${e.namespace}/${e.name}`, uid }, 'status not reported: pod is gone');
+        this.forget(uid);
+        return;
+      }
+      if (err instanceof ApiError && err.status >= 400 && err.status < 500 && ![401, 408, 429].includes(err.status)) {
+        // Sending the same body again cannot succeed; the next change is sent as usual.
+        this.log.warn({ pod: `${e.namespace}/${e.name}`, status: err.status, err: errorMessage(err) }, 'the controller refused the pod status');
+        e.sent = json;
+        return;
+      }
+      if (!this.health.failed(err, 'report pod status')) {
+        this.log.warn({ pod: `${e.namespace}/${e.name}`, err: errorMessage(err) }, 'status report failed');
+      }
+      if (this.stopped) return;
+      e.retry = setTimeout(() => {
+        e.retry = undefined;
+        if (this.entries.get(uid) === e && e.sent !== e.json) this.kick(uid, e);
+      }, e.delay);
+      e.delay = Math.min(e.delay * 2, 10_000);
+    }
+  }
+}
+
+/** Tells the controller a terminating pod's containers are gone. A 404 means it already is. */
+export async function finalizePod(conn: ControllerConnection, pod: Pod): Promise<void> {
+  try {
+    await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), { uid: pod.metadata.uid });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return;
+    throw err;
+  }
+}

@@ -1,0 +1,17 @@
+// The agent's logger: JSON lines on stderr, level from BERTH_LOG_LEVEL.
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+export function createLogger(bindings: Record<string, unknown> = {}): Logger {
+  return pino(
+    { level: process.env.BERTH_LOG_LEVEL || 'info', base: { component: 'agent', ...bindings } },
+    pino.destination({ fd: 2, sync: false }),
+  );
+}
+
+/** The message of anything thrown, including dockerode's `{statusCode, json: {message}}` errors. */
+export function errorMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string; reason?: string };
+  return e?.json?.message ?? e?.message ?? String(err);
+}

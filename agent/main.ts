@@ -1,0 +1,191 @@
+// The berth agent: registers the node, heartbeats, watches the pods bound to it and runs them
+// as Docker containers. Pod containers outlive the agent and are adopted on the next start.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { agentUrl, nodeAddress, parseListen } from './controller-client/address.js';
+import { ControllerConnection } from './controller-client/connection.js';
+import { ControllerHealth } from './controller-client/health.js';
+import { runHeartbeat } from './controller-client/heartbeat.js';
+import { runPodWatch } from './controller-client/pod-watch.js';
+import { registerNode, type RegisterBody } from './controller-client/register.js';
+import { loadOrCreateSecret } from './controller-client/secrets.js';
+import { StatusReporter, finalizePod } from './controller-client/status-reporter.js';
+import { startAgentApi } from './api/server.js';
+import { collectStaticFacts, currentFacts } from './facts.js';
+import { createLogger, errorMessage } from './log.js';
+import { PodManager } from './pods/sync.js';
+import { DockerRuntime } from './runtime/docker.js';
+
+export interface AgentOptions {
+  /** Controller URL, e.g. http://10.0.0.1:6443. */
+  server: string;
+  /** Join token; not needed once `<dataDir>/node-token` exists. */
+  token: string;
+  nodeName: string;
+  dataDir: string;
+  /** unix:///var/run/docker.sock, /path/to/sock or tcp://host:port. */
+  dockerHost: string;
+  /** host:port of the agent's API; port 0 picks a free one. */
+  listen: string;
+  advertiseAddress?: string;
+  labels?: Record<string, string>;
+  /** Stops the agent like SIGTERM does. */
+  signal?: AbortSignal;
+}
+
+const RESYNC_INTERVAL_MS = 10_000;
+
+/** Runs until SIGTERM/SIGINT (or opts.signal), then stops its loops and API and resolves. */
+export async function runAgent(opts: AgentOptions): Promise<void> {
+  const log = createLogger({ node: opts.nodeName });
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping the agent; pod containers keep running');
+    stop.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const onAbort = () => stop.abort();
+  if (opts.signal?.aborted) stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const loops: Promise<void>[] = [];
+
+  try {
+    const dataDir = path.resolve(opts.dataDir);
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
+    const runtime = new DockerRuntime(opts.dockerHost);
+    const listen = parseListen(opts.listen);
+    const address = nodeAddress(opts.advertiseAddress, listen.host);
+    const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+
+    const staticFacts = await collectStaticFacts(log);
+    const facts = async () => {
+      if (!staticFacts.dockerVersion) {
+        try {
+          staticFacts.dockerVersion = await runtime.version();
+        } catch (err) {
+          log.debug({ err: errorMessage(err) }, 'docker version unavailable');
+        }
+      }
+      return currentFacts(staticFacts, dataDir);
+    };
+    try {
+      staticFacts.dockerVersion = await runtime.version();
+      log.info({ dockerVersion: staticFacts.dockerVersion, dockerHost: opts.dockerHost || 'default' }, 'docker engine answers');
+    } catch (err) {
+      log.error({ dockerHost: opts.dockerHost, err: errorMessage(err) }, 'docker engine unreachable; pods start once it answers');
+    }
+
+    const conn = new ControllerConnection(opts.server, opts.token);
+    const health = new ControllerHealth(log, conn.server, dataDir);
+    const reporter = new StatusReporter(conn, health, log);
+    cleanups.push(() => reporter.stop());
+    const manager = new PodManager({
+      runtime,
+      nodeName: opts.nodeName,
+      dataDir,
+      hostIP: () => address,
+      status: reporter,
+      finalize: (pod) => finalizePod(conn, pod),
+      log,
+    });
+    cleanups.push(() => manager.stop());
+
+    const api = await startAgentApi({ host: listen.host, port: listen.port, token: agentToken, runtime, findPod: (ns, n) => manager.findPod(ns, n), log });
+    cleanups.push(() => api.close());
+    const url = agentUrl(address, api.port);
+    log.info({ address, agentUrl: url, dataDir }, 'agent API listening');
+
+    const body = async (): Promise<RegisterBody> => ({
+      name: opts.nodeName,
+      address,
+      agentUrl: url,
+      agentToken,
+      dataDir,
+      facts: await facts(),
+      ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
+    });
+    const nodeToken = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal });
+    if (!nodeToken || stop.signal.aborted) return;
+    conn.setToken(nodeToken);
+
+    loops.push(
+      runHeartbeat(
+        {
+          conn,
+          nodeName: opts.nodeName,
+          facts,
+          health,
+          log,
+          // The controller forgot this node: register again with the join token, if there is one.
+          onRejected: async () => {
+            if (!opts.token) return false;
+            try {
+              const t = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, preferJoin: true, maxAttempts: 1 });
+              if (!t) return false;
+              conn.setToken(t);
+              return true;
+            } catch (err) {
+              log.error({ err: errorMessage(err) }, 'registering again with the join token failed');
+              return false;
+            }
+          },
+        },
+        stop.signal,
+      ),
+    );
+    loops.push(
+      runPodWatch(
+        {
+          conn,
+          nodeName: opts.nodeName,
+          handlers: { onList: (pods) => manager.setDesired(pods), onEvent: (type, pod) => manager.onWatchEvent(type, pod) },
+          health,
+          log,
+        },
+        stop.signal,
+      ),
+    );
+    let eventsDown = false;
+    loops.push(
+      runtime.followEvents(
+        opts.nodeName,
+        (e) => manager.onDockerEvent(e),
+        () => {
+          if (eventsDown) log.info('docker events stream reconnected');
+          eventsDown = false;
+          void manager.resync();
+        },
+        (err) => {
+          if (!eventsDown && !stop.signal.aborted) log.warn({ err: errorMessage(err) }, 'docker events stream lost; reconnecting');
+          eventsDown = true;
+        },
+        stop.signal,
+      ),
+    );
+    const resync = setInterval(() => void manager.resync(), RESYNC_INTERVAL_MS);
+    cleanups.push(() => clearInterval(resync));
+
+    log.info({ server: opts.server }, 'agent running');
+    await new Promise<void>((resolve) => {
+      if (stop.signal.aborted) resolve();
+      else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    stop.abort();
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'error while stopping');
+      }
+    }
+    await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 3000))]);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    opts.signal?.removeEventListener('abort', onAbort);
+    log.info('agent stopped');
+    log.flush();
+  }
+}

@@ -1,0 +1,556 @@
+// The sync loop: one worker per pod uid observes Docker, runs the pure plan, executes its
+// actions one at a time, probes readiness and reports status. Triggered by the pod watch,
+// Docker events, probe changes, back-off timers and a periodic resync.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Container } from '../../shared/manifest/schema.js';
+import { DOCKER_LABEL } from '../../shared/naming.js';
+import type { Pod, PodStatus } from '../../shared/types.js';
+import { timestamp } from '../../shared/types.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import { runProbe } from '../probes/handlers.js';
+import { Prober, probeTiming } from '../probes/prober.js';
+import type { DockerEvent, DockerRuntime } from '../runtime/docker.js';
+import { statusCode } from '../runtime/docker.js';
+import type { PodAction } from './plan.js';
+import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, afterRestart, initialBackoff, pickContainers, planPod, remainingGrace, stopOrder } from './plan.js';
+import { ConfigError, createOptions, podDir, podNamespace, pullPolicy, type DirSpec } from './spec.js';
+import { podStatus } from './status.js';
+import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
+
+export interface StatusSink {
+  known(pod: Pod): void;
+  update(pod: Pod, status: PodStatus): void;
+  forget(uid: string): void;
+  flush(uid: string, timeoutMs: number): Promise<void>;
+}
+
+export interface PodManagerOptions {
+  runtime: DockerRuntime;
+  nodeName: string;
+  dataDir: string;
+  /** The node's address: the pods' hostIP. */
+  hostIP: () => string;
+  status: StatusSink;
+  finalize: (pod: Pod) => Promise<void>;
+  log: Logger;
+}
+
+/** A failed step, reported as the container's waiting reason. */
+class StepError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SAFE_UID = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+const MAX_PASSES = 10;
+
+/** Containers of one pod, for the agent's logs and exec API; the first is the default. */
+export interface PodContainers {
+  uid: string;
+  containers: { name: string; id: string; running: boolean }[];
+}
+
+export class PodManager {
+  private readonly desired = new Map<string, Pod>();
+  private readonly workers = new Map<string, PodWorker>();
+  /** Pods finalized here whose DELETED event has not arrived yet. */
+  private readonly finalized = new Set<string>();
+  private listed = false;
+  private stopped = false;
+  private resyncing: Promise<void> | undefined;
+
+  constructor(readonly o: PodManagerOptions) {}
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** The complete set of this node's pods, from a list. */
+  setDesired(pods: Pod[]): void {
+    const next = new Map(pods.filter((p) => p.spec.nodeName === this.o.nodeName).map((p) => [p.metadata.uid, p]));
+    for (const uid of [...this.desired.keys()]) if (!next.has(uid)) this.removeDesired(uid);
+    for (const uid of [...this.finalized]) if (!next.has(uid)) this.finalized.delete(uid);
+    for (const p of next.values()) this.upsert(p);
+    const first = !this.listed;
+    this.listed = true;
+    if (first) this.o.log.info({ pods: next.size }, 'pods of this node listed');
+    void this.resync();
+  }
+
+  onWatchEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
+    if (type === 'DELETED' || pod.spec.nodeName !== this.o.nodeName) {
+      this.finalized.delete(pod.metadata.uid);
+      this.removeDesired(pod.metadata.uid);
+    } else {
+      this.upsert(pod);
+    }
+  }
+
+  onDockerEvent(e: DockerEvent): void {
+    const uid = e.Actor?.Attributes?.[DOCKER_LABEL.podUid];
+    if (uid) this.trigger(uid);
+  }
+
+  /**
+   * Full pass: every desired pod is synced and every container of this node whose pod is not
+   * desired any more is stopped and removed (only once the controller's list has arrived).
+   */
+  resync(): Promise<void> {
+    if (this.resyncing || this.stopped) return this.resyncing ?? Promise.resolve();
+    this.resyncing = (async () => {
+      try {
+        const list = await this.o.runtime.listManaged(this.o.nodeName);
+        for (const uid of this.desired.keys()) this.trigger(uid);
+        if (!this.listed) return;
+        const orphans = new Set(list.map((c) => c.Labels?.[DOCKER_LABEL.podUid] ?? '').filter((uid) => uid && !this.desired.has(uid)));
+        for (const uid of orphans) this.trigger(uid);
+      } catch (err) {
+        this.o.log.warn({ err: errorMessage(err) }, 'docker: listing containers failed');
+      } finally {
+        this.resyncing = undefined;
+      }
+    })();
+    return this.resyncing;
+  }
+
+  /** Finds a pod's containers by namespace and name (desired pod first, then any on this node). */
+  async findPod(namespace: string, name: string): Promise<PodContainers | undefined> {
+    const list = await this.o.runtime.listManaged(this.o.nodeName, { [DOCKER_LABEL.namespace]: namespace, [DOCKER_LABEL.podName]: name });
+    if (list.length === 0) return undefined;
+    const desired = [...this.desired.values()].find((p) => p.metadata.name === name && podNamespace(p) === namespace);
+    const uids = [...new Set(list.map((c) => c.Labels[DOCKER_LABEL.podUid]))];
+    const uid =
+      (desired && uids.includes(desired.metadata.uid) ? desired.metadata.uid : undefined) ??
+      list.find((c) => c.State === 'running')?.Labels[DOCKER_LABEL.podUid] ??
+      uids[0];
+    const mine = list.filter((c) => c.Labels[DOCKER_LABEL.podUid] === uid);
+    const order = (c: (typeof mine)[number]): number => {
+      const cname = c.Labels[DOCKER_LABEL.container];
+      const i = desired?.metadata.uid === uid ? desired.spec.containers.findIndex((s) => s.name === cname) : -1;
+      if (i >= 0) return i;
+      return c.HostConfig?.NetworkMode?.startsWith('container:') ? 1000 : 0;
+    };
+    mine.sort((a, b) => order(a) - order(b));
+    return { uid, containers: mine.map((c) => ({ name: c.Labels[DOCKER_LABEL.container], id: c.Id, running: c.State === 'running' })) };
+  }
+
+  async stop(waitMs = 3000): Promise<void> {
+    this.stopped = true;
+    const busy = [...this.workers.values()].map((w) => w.stop());
+    await Promise.race([Promise.all(busy), new Promise((r) => setTimeout(r, waitMs))]);
+  }
+
+  trigger(uid: string): void {
+    if (this.stopped) return;
+    let w = this.workers.get(uid);
+    if (!w) {
+      const pod = this.desired.get(uid);
+      // Containers of unknown pods are left alone until the controller's list says they are not wanted.
+      if (!pod && !this.listed) return;
+      if (this.finalized.has(uid)) return;
+      w = new PodWorker(this, uid, pod);
+      this.workers.set(uid, w);
+    }
+    w.trigger();
+  }
+
+  /** A worker finished terminating its pod. */
+  workerDone(uid: string, w: PodWorker, finalized: boolean): void {
+    if (this.workers.get(uid) === w) this.workers.delete(uid);
+    if (finalized) this.finalized.add(uid);
+  }
+
+  private upsert(pod: Pod): void {
+    const uid = pod.metadata.uid;
+    const prev = this.desired.get(uid);
+    this.desired.set(uid, pod);
+    if (!prev) this.o.status.known(pod);
+    const w = this.workers.get(uid);
+    if (w) w.setPod(pod);
+    // A status-only change (usually our own report coming back) needs no sync.
+    if (!prev || !w || prev.metadata.deletionTimestamp !== pod.metadata.deletionTimestamp || JSON.stringify(prev.spec) !== JSON.stringify(pod.spec)) {
+      this.trigger(uid);
+    }
+  }
+
+  private removeDesired(uid: string): void {
+    const had = this.desired.delete(uid);
+    const w = this.workers.get(uid);
+    if (w) w.setGone();
+    if (had || w) this.trigger(uid);
+  }
+}
+
+class PodWorker {
+  private pod: Pod | undefined;
+  /** Last known spec, kept after the object is gone (stop order, grace period). */
+  private lastPod: Pod | undefined;
+  private gone = false;
+  private backoff: BackoffMap = {};
+  private backoffLoaded = false;
+  private readonly errors: ErrorMap = {};
+  private readonly probers = new Map<string, { key: string; prober: Prober }>();
+  private lastStatus: PodStatus | undefined;
+  private podIP: string | undefined;
+  private terminationStartedAt: number | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+  private retryMs = 0;
+  private log: Logger;
+
+  constructor(
+    private readonly m: PodManager,
+    private readonly uid: string,
+    pod: Pod | undefined,
+  ) {
+    this.pod = pod;
+    this.lastPod = pod;
+    this.lastStatus = pod?.status;
+    this.log = m.o.log.child(pod ? { pod: `${podNamespace(pod)}/${pod.metadata.name}`, uid } : { uid });
+  }
+
+  setPod(pod: Pod): void {
+    this.pod = pod;
+    this.lastPod = pod;
+    this.gone = false;
+  }
+
+  setGone(): void {
+    this.gone = true;
+    this.pod = undefined;
+  }
+
+  trigger(): void {
+    if (this.done || this.m.isStopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.trigger());
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    for (const p of this.probers.values()) p.prober.stop();
+    this.probers.clear();
+    await this.running;
+  }
+
+  private get o(): PodManagerOptions {
+    return this.m.o;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (let pass = 0; pass < MAX_PASSES && !this.done && !this.m.isStopped; pass++) {
+        this.dirty = false;
+        const again = await this.syncOnce();
+        this.retryMs = 0;
+        if (!again && !this.dirty) return;
+      }
+    } catch (err) {
+      // Docker or the controller is away: back off so an outage does not flood the log.
+      this.retryMs = Math.min(Math.max(this.retryMs * 2, 2000), 30_000);
+      this.log.warn({ err: errorMessage(err), retryInSeconds: this.retryMs / 1000 }, 'pod sync failed; retrying');
+      this.wakeAt(Date.now() + this.retryMs);
+    }
+  }
+
+  private wakeAt(at: number | undefined): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (at === undefined || this.done) return;
+    this.timer = setTimeout(() => this.trigger(), Math.max(0, at - Date.now()) + 20);
+  }
+
+  private async observe(): Promise<ObservedContainer[]> {
+    try {
+      const observed = await this.o.runtime.observe(this.o.nodeName, this.uid);
+      return observed;
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'docker: inspecting the pod containers failed');
+      throw err;
+    }
+  }
+
+  /** One pass; true when it changed something and should look again. */
+  private async syncOnce(): Promise<boolean> {
+    const observed = await this.observe();
+    const pod = this.pod;
+    if (!pod || this.gone || pod.metadata.deletionTimestamp) {
+      await this.terminate(observed);
+      return false;
+    }
+    const now = Date.now();
+    if (!this.backoffLoaded) {
+      this.backoff = initialBackoff(pod.status, observed);
+      this.backoffLoaded = true;
+      if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
+    }
+    const plan = planPod({ pod, observed, backoff: this.backoff, errors: this.errors, now });
+    this.backoff = plan.backoff;
+    this.updateProbers(pod, observed);
+    this.report(pod, observed, now, false);
+    let acted = false;
+    for (const action of plan.actions) {
+      if (this.m.isStopped) break;
+      acted = true;
+      if (!(await this.execute(pod, action, observed))) break;
+    }
+    this.wakeAt(plan.wakeAt);
+    return acted;
+  }
+
+  private report(pod: Pod, observed: ObservedContainer[], now: number, terminating: boolean): void {
+    const ready: Record<string, boolean> = {};
+    for (const [name, p] of this.probers) ready[name] = p.prober.ready;
+    const status = podStatus({
+      pod,
+      observed,
+      ready,
+      backoff: this.backoff,
+      errors: this.errors,
+      ...(this.lastStatus ? { prev: this.lastStatus } : {}),
+      hostIP: this.o.hostIP(),
+      now,
+      terminating,
+    });
+    if (this.lastStatus) {
+      const was = this.lastStatus.conditions?.find((c) => c.type === 'Ready')?.status;
+      const is = status.conditions?.find((c) => c.type === 'Ready')?.status;
+      if (was !== is) this.log.info({ ready: is, phase: status.phase }, is === 'True' ? 'pod is ready' : 'pod is not ready');
+    }
+    this.lastStatus = status;
+    this.o.status.update(pod, status);
+  }
+
+  // ---- readiness probes -------------------------------------------------------------------
+
+  private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
+    const { byName } = pickContainers(pod, observed);
+    const first = byName.get(pod.spec.containers[0].name);
+    if (first?.running && first.ip) this.podIP = first.ip;
+    for (const spec of pod.spec.containers) {
+      const c = byName.get(spec.name);
+      const existing = this.probers.get(spec.name);
+      if (!spec.readinessProbe || !c?.running || c.startedAtMs === undefined) {
+        existing?.prober.stop();
+        this.probers.delete(spec.name);
+        continue;
+      }
+      const key = `${c.id}@${c.startedAtMs}`;
+      if (existing?.key === key) continue;
+      existing?.prober.stop();
+      this.probers.set(spec.name, { key, prober: this.newProber(spec, c) });
+    }
+  }
+
+  private newProber(spec: Container, c: ObservedContainer): Prober {
+    const probe = spec.readinessProbe!;
+    // An adopted container keeps the readiness it had, so an agent restart does not flap Ready.
+    const reported = this.lastStatus?.containerStatuses?.find(
+      (s) => s.name === spec.name && s.containerID === `docker://${c.id}` && s.state.running?.startedAt === timestamp(c.startedAtMs!),
+    );
+    const prober = new Prober({
+      timing: probeTiming(probe),
+      startedAtMs: c.startedAtMs!,
+      initialReady: reported?.ready === true,
+      run: (timeoutMs) => runProbe(probe, spec, { runtime: this.o.runtime, containerId: c.id, ...(this.podIP ? { podIP: this.podIP } : {}) }, timeoutMs),
+      onChange: (ready, outcome) => {
+        this.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
+        this.trigger();
+      },
+    });
+    prober.start();
+    return prober;
+  }
+
+  private stopProber(name: string): void {
+    this.probers.get(name)?.prober.stop();
+    this.probers.delete(name);
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  private fail(container: string, reason: string, message: string): void {
+    const prev = this.errors[container];
+    const delayMs = prev ? Math.min(prev.delayMs * 2, BACKOFF_MAX_MS) : BACKOFF_INITIAL_MS;
+    this.errors[container] = { reason, message, retryAt: Date.now() + delayMs, delayMs };
+    this.log.warn({ container, reason, err: message, retryInSeconds: delayMs / 1000 }, 'container could not be started');
+  }
+
+  private async execute(pod: Pod, a: PodAction, observed: ObservedContainer[]): Promise<boolean> {
+    try {
+      switch (a.type) {
+        case 'create':
+          await this.create(pod, a.index, a.networkOf, observed);
+          break;
+        case 'start':
+          await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
+          if (a.restart) {
+            this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+            this.log.info({ container: a.container, restartCount: this.backoff[a.container].restartCount }, 'container restarted');
+          } else {
+            this.log.info({ container: a.container }, 'container started');
+          }
+          break;
+        case 'restart': {
+          const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
+          this.log.info({ container: a.container, reason: a.reason }, 'restarting container');
+          await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, grace), 'RunContainerError');
+          await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
+          this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+          break;
+        }
+        case 'remove':
+          this.log.info({ container: a.container, id: a.id.slice(0, 12), reason: a.reason }, 'removing container');
+          await this.dockerStep('remove', a.container, () => this.o.runtime.remove(a.id), 'CreateContainerError');
+          break;
+      }
+      if (a.type !== 'remove') delete this.errors[a.container];
+      return true;
+    } catch (err) {
+      if (err instanceof StepError) this.fail(a.container, err.reason, err.message);
+      else this.fail(a.container, 'CreateContainerError', errorMessage(err));
+      return false;
+    }
+  }
+
+  /** Runs one Docker call; failures are logged with the pod name and become a StepError. */
+  private async dockerStep<T>(what: string, container: string, call: () => Promise<T>, reason: string): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      this.log.warn({ container, call: what, status: statusCode(err), err: errorMessage(err) }, `docker ${what} failed`);
+      throw new StepError(reason, errorMessage(err));
+    }
+  }
+
+  private async create(pod: Pod, index: number, networkOf: string | undefined, observed: ObservedContainer[]): Promise<void> {
+    const spec = pod.spec.containers[index];
+    await this.ensureImage(spec);
+    const first = observed.find((o) => o.id === networkOf);
+    let plan;
+    try {
+      plan = createOptions(pod, index, {
+        nodeName: this.o.nodeName,
+        dataDir: this.o.dataDir,
+        hostIP: this.o.hostIP(),
+        ...(networkOf ? { networkOf } : {}),
+        // The first container's address is only known once it runs.
+        ...(first?.ip ? { podIP: first.ip } : this.lastStatus?.podIP ? { podIP: this.lastStatus.podIP } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new StepError('CreateContainerConfigError', err.message);
+      throw err;
+    }
+    await this.prepareDirs(plan.dirs);
+    const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(plan.options), 'CreateContainerError');
+    await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
+    this.log.info({ container: spec.name, id: id.slice(0, 12), image: spec.image }, 'container created and started');
+  }
+
+  private async prepareDirs(dirs: DirSpec[]): Promise<void> {
+    for (const d of dirs) {
+      try {
+        const existed = await fs
+          .stat(d.path)
+          .then(() => true)
+          .catch(() => false);
+        if (existed) continue;
+        await fs.mkdir(d.path, { recursive: true, mode: d.mode });
+        // mkdir's mode is filtered by the umask; emptyDir must be world-writable as in Kubernetes.
+        await fs.chmod(d.path, d.mode);
+      } catch (err) {
+        throw new StepError('CreateContainerError', `cannot create ${d.kind} directory ${d.path}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  private async ensureImage(spec: Container): Promise<void> {
+    const policy = pullPolicy(spec);
+    const present = await this.dockerStep('image inspect', spec.name, () => this.o.runtime.imageExists(spec.image), 'ErrImagePull');
+    if (policy === 'Never') {
+      if (!present) throw new StepError('ErrImageNeverPull', `Container image "${spec.image}" is not present with pull policy of Never`);
+      return;
+    }
+    if (policy === 'IfNotPresent' && present) return;
+    this.log.info({ container: spec.name, image: spec.image, policy }, 'pulling image');
+    let lastLog = 0;
+    try {
+      await this.o.runtime.pull(spec.image, (p) => {
+        const now = Date.now();
+        if (p.status && (now - lastLog > 2000 || /complete|Downloaded|up to date/i.test(p.status))) {
+          lastLog = now;
+          this.log.info({ image: spec.image, layer: p.id, status: p.status, ...p.progressDetail }, 'pull progress');
+        }
+      });
+    } catch (err) {
+      this.log.warn({ container: spec.name, image: spec.image, err: errorMessage(err) }, 'docker pull failed');
+      throw new StepError('ErrImagePull', `failed to pull image "${spec.image}": ${errorMessage(err)}`);
+    }
+    this.log.info({ image: spec.image }, 'image pulled');
+  }
+
+  // ---- termination ------------------------------------------------------------------------
+
+  private async terminate(observed: ObservedContainer[]): Promise<void> {
+    const pod = this.pod && !this.gone ? this.pod : undefined;
+    const spec = pod ?? this.lastPod;
+    if (!spec && observed[0] && this.terminationStartedAt === undefined) {
+      this.log = this.m.o.log.child({ pod: `${observed[0].namespace}/${observed[0].podName}`, uid: this.uid });
+    }
+    this.terminationStartedAt ??= Date.now();
+    const started = this.terminationStartedAt;
+    const grace = spec?.spec.terminationGracePeriodSeconds;
+    const running = stopOrder(spec, observed).filter((c) => c.running || c.status === 'created');
+    if (running.length > 0) {
+      this.log.info({ containers: running.map((c) => c.container), gracePeriodSeconds: grace ?? 'container default' }, 'stopping pod containers');
+    }
+    if (pod) this.report(pod, observed, Date.now(), true);
+    for (const c of running) {
+      if (this.m.isStopped) return;
+      // Without a spec (orphans) Docker applies the StopTimeout set at creation.
+      const t = grace === undefined ? undefined : remainingGrace(grace, started, Date.now());
+      await this.dockerStep('stop', c.container, () => this.o.runtime.stop(c.id, t), 'KillContainerError');
+      this.stopProber(c.container);
+      if (pod) this.report(pod, await this.observe(), Date.now(), true);
+    }
+    for (const c of observed) {
+      await this.dockerStep('remove', c.container, () => this.o.runtime.remove(c.id), 'KillContainerError');
+    }
+    for (const name of [...this.probers.keys()]) this.stopProber(name);
+    if (SAFE_UID.test(this.uid)) {
+      // Only the pod's own folder (emptyDir volumes); claim volumes live elsewhere and are never removed.
+      await fs.rm(path.join(podDir(this.o.dataDir, this.uid)), { recursive: true, force: true }).catch((err) => {
+        this.log.warn({ err: errorMessage(err) }, 'cannot remove the pod directory');
+      });
+    }
+    if (observed.length > 0) this.log.info('pod containers removed');
+    if (pod) {
+      await this.o.status.flush(this.uid, 2000);
+      try {
+        await this.o.finalize(pod);
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 'finalize failed; retrying');
+        throw err;
+      }
+      this.log.info('pod finalized');
+    }
+    this.done = true;
+    this.o.status.forget(this.uid);
+    clearTimeout(this.timer);
+    this.m.workerDone(this.uid, this, pod !== undefined);
+  }
+}

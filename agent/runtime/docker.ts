@@ -1,0 +1,250 @@
+// Thin adapter over dockerode: every call the agent makes to the engine, with Docker's
+// "not an error" answers (304 on stop/start, 404 on remove) folded in.
+import Docker from 'dockerode';
+import { DOCKER_LABEL } from '../../shared/naming.js';
+import type { ObservedContainer } from '../pods/types.js';
+import { Demuxer, type StreamKind } from './demux.js';
+import { dockerConnection, toObserved } from './observe.js';
+
+export interface DockerEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  time: number;
+  timeNano: number;
+}
+
+export interface PullProgress {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
+export function statusCode(err: unknown): number | undefined {
+  return (err as { statusCode?: number })?.statusCode;
+}
+
+/** Writes one demultiplexed chunk; may return a promise to apply back-pressure. */
+export type FrameSink = (kind: StreamKind, data: Buffer) => void;
+
+export class DockerRuntime {
+  /** Calls with a bounded duration. */
+  readonly docker: Docker;
+  /** No timeout: docker-modem's timeout would cut quiet streams and long stops (pitfall 4). */
+  readonly streams: Docker;
+
+  constructor(dockerHost: string, timeoutMs = 60_000) {
+    const conn = dockerConnection(dockerHost);
+    this.docker = new Docker({ ...conn, timeout: timeoutMs });
+    this.streams = new Docker(conn);
+  }
+
+  async version(): Promise<string> {
+    const v = await this.docker.version();
+    return v.Version;
+  }
+
+  labelFilter(nodeName: string, extra: Record<string, string> = {}): string[] {
+    return [`${DOCKER_LABEL.managed}=true`, `${DOCKER_LABEL.node}=${nodeName}`, ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
+  }
+
+  /** This node's managed containers, optionally narrowed by more labels. */
+  listManaged(nodeName: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
+    return this.docker.listContainers({ all: true, filters: { label: this.labelFilter(nodeName, extra) } });
+  }
+
+  async inspect(id: string): Promise<ObservedContainer | undefined> {
+    try {
+      return toObserved(await this.docker.getContainer(id).inspect());
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Inspects every managed container of this node (or of one pod). */
+  async observe(nodeName: string, podUid?: string): Promise<ObservedContainer[]> {
+    const list = await this.listManaged(nodeName, podUid ? { [DOCKER_LABEL.podUid]: podUid } : {});
+    const out = await Promise.all(list.map((c) => this.inspect(c.Id)));
+    return out.filter((o): o is ObservedContainer => o !== undefined);
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Pulls an image; resolves when it is there, rejects with the registry's error. */
+  async pull(image: string, onProgress?: (p: PullProgress) => void): Promise<void> {
+    const stream = await this.streams.pull(image);
+    const output = await new Promise<unknown[]>((resolve, reject) => {
+      this.streams.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])), onProgress);
+    });
+    // followProgress reports failures as output entries, not as err (pitfall 3).
+    const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
+    if (failed) throw new Error(failed.error);
+    if (!(await this.imageExists(image))) throw new Error(`image ${image} is not present after the pull`);
+  }
+
+  async create(options: Docker.ContainerCreateOptions): Promise<string> {
+    const c = await this.docker.createContainer(options);
+    return c.id;
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (statusCode(err) !== 304) throw err;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `t` seconds (the container's StopTimeout when undefined). */
+  async stop(id: string, t?: number): Promise<void> {
+    try {
+      await this.streams.getContainer(id).stop(t === undefined ? {} : { t });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 304 && code !== 404) throw err;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true });
+    } catch (err) {
+      const code = statusCode(err);
+      // 409: a removal is already in progress.
+      if (code !== 404 && !(code === 409 && /already in progress/.test(String((err as Error).message)))) throw err;
+    }
+  }
+
+  /** Runs a command in a running container; resolves with its exit code. */
+  async exec(id: string, cmd: string[], sink: FrameSink, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    const ex = await this.streams.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    const stream = (await ex.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy(): void };
+    await pumpFrames(stream, sink, signal);
+    signal?.throwIfAborted();
+    const info = await ex.inspect();
+    return info.ExitCode ?? -1;
+  }
+
+  /** Writes a container's log; with follow, until the container stops or the signal aborts. */
+  async logs(id: string, opts: { follow: boolean; tail?: number; timestamps: boolean }, sink: FrameSink, signal?: AbortSignal): Promise<void> {
+    const c = this.streams.getContainer(id);
+    const base = { stdout: true, stderr: true, timestamps: opts.timestamps, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
+    if (!opts.follow) {
+      const buf = (await c.logs({ ...base, follow: false })) as unknown as Buffer | string;
+      const d = new Demuxer(sink);
+      d.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf));
+      d.end();
+      return;
+    }
+    const stream = (await c.logs({ ...base, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
+    await pumpFrames(stream, sink, signal);
+  }
+
+  /**
+   * Follows container events for this node's managed containers until the signal aborts,
+   * reconnecting after errors. onConnect runs after every (re)connect, when events may have
+   * been missed (platform notes §1.4).
+   */
+  async followEvents(nodeName: string, onEvent: (e: DockerEvent) => void, onConnect: () => void, onError: (err: unknown) => void, signal: AbortSignal): Promise<void> {
+    let lastNano = 0;
+    while (!signal.aborted) {
+      try {
+        const opts: Docker.GetEventsOptions = {
+          filters: {
+            type: ['container'],
+            label: this.labelFilter(nodeName),
+            event: ['create', 'start', 'die', 'oom', 'kill', 'stop', 'destroy', 'restart', 'pause', 'unpause'],
+          },
+          ...(lastNano ? { since: Number((lastNano / 1e9).toFixed(9)) } : {}),
+        };
+        const s = (await this.streams.getEvents(opts)) as NodeJS.ReadableStream & { destroy(): void };
+        onConnect();
+        let buf = '';
+        await new Promise<void>((done) => {
+          const abort = () => s.destroy();
+          signal.addEventListener('abort', abort, { once: true });
+          const finish = () => {
+            signal.removeEventListener('abort', abort);
+            done();
+          };
+          s.on('data', (chunk: Buffer | string) => {
+            buf += chunk.toString();
+            let i: number;
+            while ((i = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, i).trim();
+              buf = buf.slice(i + 1);
+              if (!line) continue;
+              let e: DockerEvent;
+              try {
+                e = JSON.parse(line) as DockerEvent;
+              } catch {
+                continue;
+              }
+              // The replay after a reconnect starts at `since`: skip what was seen.
+              if (e.timeNano <= lastNano) continue;
+              lastNano = e.timeNano;
+              onEvent(e);
+            }
+          });
+          s.once('end', finish);
+          s.once('close', finish);
+          s.once('error', (err) => {
+            onError(err);
+            finish();
+          });
+        });
+      } catch (err) {
+        if (!signal.aborted) onError(err);
+      }
+      if (!signal.aborted) await sleep(1000, signal);
+    }
+  }
+}
+
+async function pumpFrames(stream: NodeJS.ReadableStream & { destroy(): void }, sink: FrameSink, signal?: AbortSignal): Promise<void> {
+  const d = new Demuxer(sink);
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const abort = () => {
+      stream.destroy();
+      finish();
+    };
+    const finish = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', abort);
+      d.end();
+      if (err) reject(err);
+      else resolve();
+    };
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    stream.on('data', (chunk: Buffer) => d.push(chunk));
+    stream.once('end', () => finish());
+    stream.once('close', () => finish());
+    stream.once('error', (err) => finish(err));
+  });
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// The berth command: the controller, the agent, and kubectl-shaped commands for users.
+import { Command, Option } from 'commander';
+import { VERSION } from '../shared/version.js';
+import { apply } from '../cli/commands/apply.js';
+import { agentOptions, controllerOptions, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
+import { del, type DeleteOptions } from '../cli/commands/delete.js';
+import { describe, type DescribeOptions } from '../cli/commands/describe.js';
+import { exec } from '../cli/commands/exec.js';
+import { get, type GetOptions } from '../cli/commands/get.js';
+import { logs, type LogsOptions } from '../cli/commands/logs.js';
+import { patch, type PatchOptions } from '../cli/commands/patch.js';
+import { scale } from '../cli/commands/scale.js';
+import { version } from '../cli/commands/version.js';
+import { globalsOf } from '../cli/context.js';
+import { printError, SilentFailure } from '../cli/errors.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs a command body; any failure becomes a message on stderr and a non-zero exit status. */
+async function run(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    printError(e);
+    process.exitCode = e instanceof SilentFailure ? e.exitCode : 1;
+  }
+}
+
+// A reader that goes away (`berth get pods -w | head`) ends the command quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+const program = new Command('berth')
+  .description('StatefulSet semantics on bare-metal Docker hosts')
+  .version(VERSION, '--version', 'print the berth version')
+  .option('-n, --namespace <namespace>', 'namespace of the objects', 'default')
+  .option('--server <url>', 'controller URL (default: BERTH_SERVER, then the config file)')
+  .option('--token <token>', 'bearer token (default: BERTH_TOKEN, then the config file)')
+  .showSuggestionAfterError();
+
+// ---- processes ----
+
+const controller = program.command('controller').description('the berth controller');
+controller
+  .command('up')
+  .description('run the controller: store, HTTP API and control loops')
+  .option('--data-dir <dir>', 'where the store, admin.conf and join-token live', '/var/lib/berth/controller')
+  .option('--listen <host:port>', 'address of the HTTP API', '0.0.0.0:7443')
+  .option('--zone <zone>', 'DNS zone of services and pods', 'cluster.local')
+  .option('--node-grace-seconds <n>', 'seconds without heartbeat before a node is NotReady', '5')
+  .action((o: ControllerUpOptions) =>
+    run(async () => {
+      const opts = controllerOptions(o);
+      const { runController } = await import('../controller/main.js');
+      await runController(opts);
+    }),
+  );
+
+program
+  .command('agent')
+  .description('run an agent: registers this host as a node and runs its pods on Docker')
+  .option('--server <url>', 'controller URL (default: BERTH_SERVER)')
+  .option('--token <token>', 'join token (default: BERTH_JOIN_TOKEN)')
+  .option('--node-name <name>', 'node name (default: the hostname)')
+  .option('--data-dir <dir>', 'where volumes and the node token live', '/var/lib/berth/agent')
+  .option('--docker-host <host>', 'Docker engine (default: DOCKER_HOST or unix:///var/run/docker.sock)')
+  .option('--listen <host:port>', 'address of the agent API (logs, exec)', '0.0.0.0:7444')
+  .option('--advertise-address <ip>', 'address the controller and pods use to reach this node')
+  .option('--label <key=value>', 'node label (repeatable)', collect, [])
+  .action((_o: AgentCliOptions, cmd: Command) =>
+    run(async () => {
+      // --server and --token are also global options, so they may land on the program.
+      const opts = agentOptions(cmd.optsWithGlobals<AgentCliOptions>(), process.env);
+      const { runAgent } = await import('../agent/main.js');
+      await runAgent(opts);
+    }),
+  );
+
+// ---- kubectl-shaped commands ----
+
+program
+  .command('apply')
+  .description('create or update objects from manifests, all or nothing')
+  .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
+  .addOption(new Option('--dry-run [strategy]', 'client: only print what would happen; server: validate on the controller').choices(['none', 'client', 'server']))
+  .action((o: { filename: string[]; dryRun?: string | boolean }, cmd: Command) => run(() => apply(o, globalsOf(cmd))));
+
+program
+  .command('get')
+  .description('list objects: pods, statefulsets, services, nodes, pvc, configmaps, secrets, events')
+  .argument('[resource...]', 'KIND [NAME...] or KIND/NAME...')
+  .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
+  .option('--field-selector <selector>', 'field selector, e.g. spec.nodeName=n1')
+  .option('-o, --output <format>', 'wide, json, yaml or name')
+  .option('-w, --watch', 'after listing, print changes as they happen')
+  .option('--watch-only', 'print changes only, without listing first')
+  .option('-A, --all-namespaces', 'list across all namespaces')
+  .option('--show-labels', 'add a LABELS column')
+  .option('--no-headers', 'leave out the header line')
+  .option('--ignore-not-found', 'no error for names that do not exist')
+  .action((args: string[], o: GetOptions & { headers?: boolean }, cmd: Command) =>
+    run(() => get(args, { ...o, noHeaders: o.headers === false }, globalsOf(cmd))),
+  );
+
+program
+  .command('describe')
+  .description('show details of objects, with their events')
+  .argument('[resource...]', 'KIND [NAME...] or KIND/NAME...')
+  .option('-l, --selector <selector>', 'label selector')
+  .option('-A, --all-namespaces', 'across all namespaces')
+  .action((args: string[], o: DescribeOptions, cmd: Command) => run(() => describe(args, o, globalsOf(cmd))));
+
+program
+  .command('delete')
+  .description('delete objects by name, by selector, or as named in manifests')
+  .argument('[resource...]', 'KIND NAME... or KIND/NAME...')
+  .option('-f, --filename <path>', 'delete the objects of these manifests (repeatable)', collect, [])
+  .option('-l, --selector <selector>', 'delete the objects this label selector matches')
+  .option('--all', 'delete every object of the kind in the namespace')
+  .option('--cascade [strategy]', 'background (default) deletes the pods of a set, orphan leaves them running', 'background')
+  .option('--ignore-not-found', 'no error for objects that do not exist')
+  .option('--wait [bool]', 'wait until the objects are gone', 'true')
+  .option('--timeout <duration>', 'how long to wait, e.g. 60s (0: no limit)', '0')
+  .action((args: string[], o: DeleteOptions, cmd: Command) => run(() => del(args, o, globalsOf(cmd))));
+
+program
+  .command('scale')
+  .description('set the number of replicas of a statefulset')
+  .argument('<resource...>', 'statefulset NAME or statefulset/NAME')
+  .option('--replicas <count>', 'the new number of replicas')
+  .action((args: string[], o: { replicas?: string }, cmd: Command) => run(() => scale(args, o, globalsOf(cmd))));
+
+program
+  .command('patch')
+  .description('change fields of a statefulset with a JSON merge patch')
+  .argument('<resource...>', 'statefulset NAME or statefulset/NAME')
+  .option('-p, --patch <json>', 'the patch, e.g. \'{"spec":{"replicas":3}}\'')
+  .option('--type <type>', 'patch type; only merge is supported', 'merge')
+  .action((args: string[], o: PatchOptions, cmd: Command) => run(() => patch(args, o, globalsOf(cmd))));
+
+program
+  .command('exec')
+  .description('run a command in a container of a pod')
+  .argument('<pod>', 'pod name')
+  .argument('[command...]', 'the command, after --')
+  .option('-c, --container <name>', 'container name (default: the first)')
+  .option('-i, --stdin', 'not supported: berth exec does not attach stdin')
+  .option('-t, --tty', 'not supported: berth exec does not allocate a terminal')
+  .action((pod: string, command: string[], o: { container?: string; stdin?: boolean; tty?: boolean }, cmd: Command) =>
+    run(async () => {
+      if (o.stdin || o.tty) process.stderr.write('Warning: berth exec attaches neither stdin nor a terminal; -i and -t are ignored\n');
+      await exec(pod, command, o, globalsOf(cmd));
+    }),
+  );
+
+program
+  .command('logs')
+  .description('print the log of a container in a pod')
+  .argument('<pod>', 'pod name')
+  .option('-c, --container <name>', 'container name (default: the first)')
+  .option('-f, --follow', 'keep streaming new lines')
+  .option('--tail <lines>', 'only the last N lines')
+  .option('--timestamps', 'prefix each line with its time')
+  .action((pod: string, o: LogsOptions, cmd: Command) => run(() => logs(pod, o, globalsOf(cmd))));
+
+program
+  .command('version')
+  .description('print the client and the controller version')
+  .action((_o: unknown, cmd: Command) => run(() => version(globalsOf(cmd))));
+
+await run(async () => {
+  await program.parseAsync(process.argv);
+});

@@ -1,0 +1,82 @@
+// `berth apply -f FILE|DIR|- [--dry-run=client|server]`: every object of every file in one
+// atomic request; nothing reaches the server while any manifest has an error.
+import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.js';
+import type { UserObject } from '../../shared/manifest/validate.js';
+import { resourceForKind, resourcePath } from '../../shared/resources.js';
+import { clientFor, err, out, type Globals } from '../context.js';
+import { CliError, isNotFound, SilentFailure } from '../errors.js';
+import { resourceName } from '../format.js';
+import { loadManifests, readSources } from '../manifests.js';
+
+export interface ApplyOptions {
+  filename: string[];
+  dryRun?: string | boolean;
+}
+
+interface ApplyResponse {
+  results: { kind: string; namespace?: string; name: string; result: string }[];
+  warnings?: { object?: string; field?: string; message: string }[];
+}
+
+export type DryRun = 'none' | 'client' | 'server';
+
+export function parseDryRun(v: string | boolean | undefined): DryRun {
+  if (v === undefined || v === false || v === 'none') return 'none';
+  // A bare --dry-run means client, as kubectl's deprecated form did.
+  if (v === true || v === 'client' || v === 'true') return 'client';
+  if (v === 'server') return 'server';
+  throw new CliError(`invalid --dry-run value "${String(v)}": must be "none", "client" or "server"`);
+}
+
+export function applyLine(kind: string, name: string, result: string, dryRun: DryRun): string {
+  const suffix = dryRun === 'client' ? ' (dry run)' : dryRun === 'server' ? ' (server dry run)' : '';
+  return `${resourceName(kind)}/${name} ${result}${suffix}\n`;
+}
+
+/** Parses and validates -f sources; prints warnings, and on any error prints them all and throws. */
+/** The controller validates again and may repeat a warning printed already from the files. */
+function isRepeat(w: { field?: string; message: string }, local: SourceProblem[]): boolean {
+  return local.some((l) => l.message === w.message && (w.field ?? '').endsWith(l.field));
+}
+
+export async function loadOrFail(files: string[], g: Globals, verb: string): Promise<{ objects: UserObject[]; warnings: SourceProblem[] }> {
+  if (files.length === 0) throw new CliError('must specify -f FILE, a directory or - (stdin)');
+  const loaded = loadManifests(await readSources(files), g.namespace, g.namespaceExplicit);
+  for (const w of loaded.warnings) err(`Warning: ${formatProblem(w)}\n`);
+  if (loaded.errors.length > 0) {
+    for (const e of loaded.errors) err(`error: ${formatProblem(e)}\n`);
+    throw new SilentFailure();
+  }
+  if (loaded.objects.length === 0) throw new CliError(`no objects passed to ${verb}`);
+  return { objects: loaded.objects, warnings: loaded.warnings };
+}
+
+
+export async function apply(opts: ApplyOptions, g: Globals): Promise<void> {
+  const dryRun = parseDryRun(opts.dryRun);
+  const { objects, warnings } = await loadOrFail(opts.filename, g, 'apply');
+
+  const client = clientFor(g);
+
+  if (dryRun === 'client') {
+    // Nothing is sent; only whether each object exists yet.
+    for (const o of objects) {
+      const r = resourceForKind(o.kind)!;
+      let exists = true;
+      try {
+        await client.get(resourcePath(r, o.metadata.namespace, o.metadata.name));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        exists = false;
+      }
+      out(applyLine(o.kind, o.metadata.name, exists ? 'configured' : 'created', dryRun));
+    }
+    return;
+  }
+
+  const res = await client.request<ApplyResponse>('POST', '/api/v1/apply', { objects, dryRun: dryRun === 'server' });
+  for (const w of res.warnings ?? []) {
+    if (!isRepeat(w, warnings)) err(`Warning: ${[w.object, w.field, w.message].filter((x) => x).join(': ')}\n`);
+  }
+  for (const r of res.results ?? []) out(applyLine(r.kind, r.name, r.result, dryRun));
+}

@@ -1,0 +1,59 @@
+// `berth controller up` and `berth agent`: options of the long-running processes (their code
+// is imported by bin/berth.ts only when one starts).
+import { hostname } from 'node:os';
+import { CliError } from '../errors.js';
+
+export interface ControllerUpOptions {
+  dataDir: string;
+  listen: string;
+  zone: string;
+  nodeGraceSeconds: string;
+}
+
+export interface AgentCliOptions {
+  server?: string;
+  token?: string;
+  nodeName?: string;
+  dataDir: string;
+  dockerHost?: string;
+  listen: string;
+  advertiseAddress?: string;
+  label: string[];
+}
+
+export function parseSeconds(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new CliError(`invalid ${flag} value "${v}": must be a positive number of seconds`);
+  return n;
+}
+
+/** `k=v` pairs of repeated --label flags. */
+export function parseLabels(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new CliError(`invalid --label "${p}": must be KEY=VALUE`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+export function controllerOptions(o: ControllerUpOptions) {
+  return { dataDir: o.dataDir, listen: o.listen, zone: o.zone, nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds) };
+}
+
+export function agentOptions(o: AgentCliOptions, env: Record<string, string | undefined>) {
+  const server = o.server || env.BERTH_SERVER;
+  if (!server) throw new CliError('berth agent needs the controller address: --server URL or BERTH_SERVER');
+  return {
+    server,
+    // Empty when the agent registered before and kept its node token in the data directory.
+    token: o.token || env.BERTH_JOIN_TOKEN || '',
+    nodeName: o.nodeName || hostname(),
+    dataDir: o.dataDir,
+    dockerHost: o.dockerHost || env.DOCKER_HOST || 'unix:///var/run/docker.sock',
+    listen: o.listen,
+    advertiseAddress: o.advertiseAddress,
+    labels: parseLabels(o.label),
+  };
+}

@@ -1,0 +1,82 @@
+// Where the CLI finds the controller: flags, then environment, then a config file
+// (BERTH_CONFIG, else ~/.berth/config), each field on its own. The file has the same
+// format as the controller's <data-dir>/admin.conf: YAML with `server` and `token`.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { CliError } from './errors.js';
+
+export interface Connection {
+  server: string;
+  token: string;
+}
+
+export interface ConfigSources {
+  flags: { server?: string; token?: string };
+  env: Record<string, string | undefined>;
+  /** Used when env has no BERTH_CONFIG; usually ~/.berth/config. */
+  defaultPath: string;
+  readFile?: (path: string) => string;
+}
+
+export function defaultConfigPath(home: string = homedir()): string {
+  return join(home, '.berth', 'config');
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
+}
+
+/** `host:port` becomes `http://host:port`; trailing slashes go. */
+export function normalizeServer(server: string): string {
+  const s = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
+  return s.replace(/\/+$/, '');
+}
+
+/**
+ * Reads a config file. A missing default file is no error (undefined); a missing file that
+ * was named explicitly, or one that is not YAML with string keys, is.
+ */
+export function readConfigFile(path: string, explicit: boolean, readFile: (p: string) => string): { server?: string; token?: string } | undefined {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return undefined;
+    throw new CliError(`cannot read config file ${path}${explicit ? ' (named by BERTH_CONFIG)' : ''}: ${code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new CliError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`config file ${path} must be a mapping with "server" and "token"`);
+  const d = doc as Record<string, unknown>;
+  for (const k of ['server', 'token']) {
+    if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'string') throw new CliError(`config file ${path}: "${k}" must be a string`);
+  }
+  return { server: (d.server as string | null) ?? undefined, token: (d.token as string | null) ?? undefined };
+}
+
+export function resolveConnection(src: ConfigSources): Connection {
+  const readFile = src.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  let server = nonEmpty(src.flags.server) ?? nonEmpty(src.env.BERTH_SERVER);
+  let token = nonEmpty(src.flags.token) ?? nonEmpty(src.env.BERTH_TOKEN);
+  let file: string | undefined;
+  if (server === undefined || token === undefined) {
+    const explicit = nonEmpty(src.env.BERTH_CONFIG);
+    file = explicit ?? src.defaultPath;
+    const conf = readConfigFile(file, explicit !== undefined, readFile);
+    server ??= nonEmpty(conf?.server);
+    token ??= nonEmpty(conf?.token);
+  }
+  const where = `--server/--token, BERTH_SERVER/BERTH_TOKEN, or "server:" and "token:" in ${file ?? src.defaultPath} (BERTH_CONFIG names another file, e.g. the controller's <data-dir>/admin.conf)`;
+  if (server === undefined && token === undefined) throw new CliError(`no berth controller configured: set ${where}`);
+  if (server === undefined) throw new CliError(`no controller address: set ${where}`);
+  if (token === undefined) throw new CliError(`no token for ${server}: set ${where}`);
+  return { server: normalizeServer(server), token };
+}

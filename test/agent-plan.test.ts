@@ -1,0 +1,593 @@
+// Pure agent logic: container specs, planning, restart back-off, pod status, probes, addresses.
+import t from 'tap';
+import type { Container } from '../shared/manifest/schema.js';
+import { DOCKER_LABEL, LABEL_POD_INDEX } from '../shared/naming.js';
+import type { Pod, PodStatus } from '../shared/types.js';
+import { agentUrl, firstIPv4, nodeAddress, parseListen } from '../agent/controller-client/address.js';
+import { expand } from '../agent/pods/expand.js';
+import {
+  BACKOFF_INITIAL_MS,
+  BACKOFF_MAX_MS,
+  afterRestart,
+  initialBackoff,
+  nextBackoff,
+  planPod,
+  remainingGrace,
+  stopOrder,
+} from '../agent/pods/plan.js';
+import { memoryBytes, nanoCpus, parseQuantity } from '../agent/pods/quantity.js';
+import { ConfigError, createOptions, dockerName, pullPolicy, resolveEnv } from '../agent/pods/spec.js';
+import { podStatus, type StatusInput } from '../agent/pods/status.js';
+import type { BackoffMap, ObservedContainer } from '../agent/pods/types.js';
+import { applyProbeResult, probeTiming } from '../agent/probes/prober.js';
+import { resolvePort } from '../agent/probes/handlers.js';
+import { demuxBuffer } from '../agent/runtime/demux.js';
+import { dockerConnection, dockerTime, toObserved } from '../agent/runtime/observe.js';
+
+const UID = '0a1b2c3d-1111-2222-3333-444455556666';
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+function container(name: string, extra: Partial<Container> = {}): Container {
+  return { name, image: 'berth.local/busybox:1', imagePullPolicy: 'Never', ...extra } as Container;
+}
+
+function makePod(containers: Container[] = [container('app')], extra: Partial<Pod['spec']> = {}): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'web-1',
+      namespace: 'prod',
+      uid: UID,
+      resourceVersion: '7',
+      creationTimestamp: '2026-01-01T00:00:00.000Z',
+      labels: { app: 'web', [LABEL_POD_INDEX]: '1' },
+    },
+    spec: {
+      containers,
+      terminationGracePeriodSeconds: 30,
+      nodeName: 'n1',
+      hostname: 'web-1',
+      subdomain: 'web',
+      volumes: [],
+      ...extra,
+    } as Pod['spec'],
+    status: { phase: 'Pending' },
+  };
+}
+
+function observed(name: string, extra: Partial<ObservedContainer> = {}): ObservedContainer {
+  return {
+    id: `${name}-id`,
+    name: `berth_${name}_web-1_prod_0a1b2c3d`,
+    podUid: UID,
+    podName: 'web-1',
+    namespace: 'prod',
+    container: name,
+    status: 'running',
+    running: true,
+    exitCode: 0,
+    oomKilled: false,
+    createdAtMs: T0,
+    startedAtMs: T0 + 100,
+    image: 'berth.local/busybox:1',
+    imageID: 'sha256:abc',
+    networkMode: 'bridge',
+    ...extra,
+  };
+}
+
+function exited(name: string, finishedAtMs: number, extra: Partial<ObservedContainer> = {}): ObservedContainer {
+  return observed(name, { status: 'exited', running: false, exitCode: 1, finishedAtMs, ...extra });
+}
+
+t.test('quantities', async (t) => {
+  t.equal(memoryBytes('64Mi'), 64 * 1024 * 1024);
+  t.equal(memoryBytes('1G'), 1e9);
+  t.equal(memoryBytes('500000'), 500000);
+  t.equal(memoryBytes(500000), 500000);
+  t.equal(memoryBytes('1.5Gi'), 1.5 * 2 ** 30);
+  t.equal(memoryBytes('129e6'), 129e6);
+  t.equal(memoryBytes('1k'), 1000);
+  t.equal(memoryBytes('1Ki'), 1024);
+  t.equal(nanoCpus('500m'), 5e8);
+  t.equal(nanoCpus('2'), 2e9);
+  t.equal(nanoCpus(0.25), 2.5e8);
+  t.equal(nanoCpus('1.5'), 1.5e9);
+  t.ok(Math.abs(parseQuantity('100n') - 1e-7) < 1e-18);
+  t.throws(() => parseQuantity('12 Mi'));
+  t.throws(() => parseQuantity('abc'));
+  t.throws(() => parseQuantity('1Mb'));
+});
+
+t.test('$(VAR) expansion follows Kubernetes', async (t) => {
+  const vars: Record<string, string> = { A: 'x', EMPTY: '' };
+  const look = (n: string) => vars[n];
+  t.equal(expand('$(A)', look), 'x');
+  t.equal(expand('pre-$(A)-post', look), 'pre-x-post');
+  t.equal(expand('$(EMPTY)|', look), '|');
+  t.equal(expand('$(MISSING)', look), '$(MISSING)');
+  t.equal(expand('$$(A)', look), '$(A)');
+  t.equal(expand('$$$(A)', look), '$x');
+  t.equal(expand('$$', look), '$');
+  t.equal(expand('a$', look), 'a$');
+  t.equal(expand('$(A', look), '$(A');
+  t.equal(expand('$b', look), '$b');
+  t.equal(expand('no vars', look), 'no vars');
+  t.equal(expand('$(A)$(A)', look), 'xx');
+});
+
+t.test('env: values, fieldRefs and expansion against earlier entries', async (t) => {
+  const c = container('app', {
+    env: [
+      { name: 'NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'HOST', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      { name: 'ORD', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+      { name: 'APP', valueFrom: { fieldRef: { fieldPath: 'metadata.labels["app"]' } } },
+      { name: 'NONE', valueFrom: { fieldRef: { fieldPath: "metadata.labels['nope']" } } },
+      { name: 'GREETING', value: 'hello $(NAME) #$(ORD) $(LATER)' },
+      { name: 'LATER', value: 'late' },
+    ],
+  });
+  const env = resolveEnv(makePod([c]), c, { nodeName: 'n1', hostIP: '10.0.0.5', podIP: '172.17.0.9' });
+  t.same(Object.fromEntries(env), {
+    NAME: 'web-1',
+    NS: 'prod',
+    IP: '172.17.0.9',
+    HOST: '10.0.0.5',
+    ORD: '1',
+    APP: 'web',
+    NONE: '',
+    GREETING: 'hello web-1 #1 $(LATER)',
+    LATER: 'late',
+  });
+  const bad = container('app', { env: [{ name: 'X', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } }] });
+  t.throws(() => resolveEnv(makePod([bad]), bad, { nodeName: 'n1', hostIP: '1.2.3.4' }), { name: 'ConfigError' });
+});
+
+t.test('create options of the first container', async (t) => {
+  const c = container('app', {
+    command: ['/bin/sh', '-c'],
+    args: ['echo $(GREETING) $$(GREETING) $(UNSET)'],
+    workingDir: '/data',
+    env: [{ name: 'GREETING', value: 'hi' }],
+    resources: { limits: { memory: '64Mi', cpu: '500m' } },
+    volumeMounts: [
+      { name: 'www', mountPath: '/data' },
+      { name: 'cfg', mountPath: '/cfg', readOnly: true, subPath: 'conf.d' },
+      { name: 'scratch', mountPath: '/tmp/s' },
+    ],
+  });
+  const pod = makePod([c], {
+    volumes: [
+      { name: 'www', persistentVolumeClaim: { claimName: 'www-web-1' } },
+      { name: 'cfg', hostPath: { path: '/etc/berth-test' } },
+      { name: 'scratch', emptyDir: {} },
+    ],
+    terminationGracePeriodSeconds: 7,
+  } as Partial<Pod['spec']>);
+  const { options, dirs } = createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/var/lib/berth' });
+  t.equal(options.name, 'berth_app_web-1_prod_0a1b2c3d');
+  t.equal(options.name, dockerName(pod, 'app'));
+  t.equal(options.Hostname, 'web-1');
+  t.equal(options.Domainname, 'web.prod.svc.cluster.local');
+  t.same(options.Entrypoint, ['/bin/sh', '-c']);
+  t.same(options.Cmd, ['echo hi $(GREETING) $(UNSET)']);
+  t.equal(options.WorkingDir, '/data');
+  t.equal(options.StopTimeout, 7);
+  t.same(options.Env, ['GREETING=hi']);
+  t.same(options.Labels, {
+    [DOCKER_LABEL.managed]: 'true',
+    [DOCKER_LABEL.node]: 'n1',
+    [DOCKER_LABEL.podUid]: UID,
+    [DOCKER_LABEL.podName]: 'web-1',
+    [DOCKER_LABEL.namespace]: 'prod',
+    [DOCKER_LABEL.container]: 'app',
+  });
+  const h = options.HostConfig!;
+  t.equal(h.Init, true);
+  t.equal(h.NetworkMode, 'bridge');
+  t.same(h.RestartPolicy, { Name: 'no' });
+  t.equal(h.Memory, 64 * 1024 * 1024);
+  t.equal(h.NanoCpus, 5e8);
+  t.same(h.Mounts, [
+    { Type: 'bind', Source: '/var/lib/berth/volumes/prod/www-web-1', Target: '/data', ReadOnly: false },
+    { Type: 'bind', Source: '/etc/berth-test/conf.d', Target: '/cfg', ReadOnly: true },
+    { Type: 'bind', Source: `/var/lib/berth/pods/${UID}/volumes/scratch`, Target: '/tmp/s', ReadOnly: false },
+  ]);
+  t.same(
+    dirs.map((d) => [d.kind, d.path, d.mode.toString(8)]),
+    [
+      ['claim', '/var/lib/berth/volumes/prod/www-web-1', '755'],
+      ['hostPath', '/etc/berth-test', '755'],
+      ['subPath', '/etc/berth-test/conf.d', '755'],
+      ['emptyDir', `/var/lib/berth/pods/${UID}/volumes/scratch`, '777'],
+    ],
+  );
+});
+
+t.test('create options of a second container join the first one network', async (t) => {
+  const pod = makePod([container('app'), container('side', { args: ['x'] })]);
+  const { options } = createOptions(pod, 1, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', networkOf: 'abc123', podIP: '172.17.0.2' });
+  t.equal(options.HostConfig!.NetworkMode, 'container:abc123');
+  t.equal(options.Hostname, undefined);
+  t.equal(options.Domainname, undefined);
+  t.equal(options.Entrypoint, undefined);
+  t.same(options.Cmd, ['x']);
+  t.throws(() => createOptions(pod, 1, { nodeName: 'n1', hostIP: '1.1.1.1', dataDir: '/d' }), { name: 'ConfigError' });
+});
+
+t.test('create options reject bad volumes and quantities', async (t) => {
+  const ctx = { nodeName: 'n1', hostIP: '1.1.1.1', dataDir: '/d' };
+  t.throws(() => createOptions(makePod([container('a', { volumeMounts: [{ name: 'nope', mountPath: '/x' }] })]), 0, ctx), { name: 'ConfigError' });
+  const escape = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '../../etc' }] })], { volumes: [{ name: 'v', emptyDir: {} }] } as Partial<Pod['spec']>);
+  t.throws(() => createOptions(escape, 0, ctx), { name: 'ConfigError' });
+  const abs = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '/etc' }] })], { volumes: [{ name: 'v', emptyDir: {} }] } as Partial<Pod['spec']>);
+  t.throws(() => createOptions(abs, 0, ctx), { name: 'ConfigError' });
+  t.throws(() => createOptions(makePod([container('a', { resources: { limits: { memory: 'lots' } } })]), 0, ctx), { name: 'ConfigError' });
+  const noSubdomain = makePod([container('a')], { subdomain: undefined });
+  t.equal(createOptions(noSubdomain, 0, ctx).options.Domainname, undefined);
+});
+
+t.test('image pull policy defaults', async (t) => {
+  t.equal(pullPolicy({ image: 'busybox' }), 'Always');
+  t.equal(pullPolicy({ image: 'busybox:latest' }), 'Always');
+  t.equal(pullPolicy({ image: 'busybox:1.36' }), 'IfNotPresent');
+  t.equal(pullPolicy({ image: 'registry:5000/team/app' }), 'Always');
+  t.equal(pullPolicy({ image: 'registry:5000/team/app:v2' }), 'IfNotPresent');
+  t.equal(pullPolicy({ image: 'app@sha256:0123' }), 'IfNotPresent');
+  t.equal(pullPolicy({ image: 'busybox', imagePullPolicy: 'Never' }), 'Never');
+});
+
+t.test('plan: a new pod creates its first container, then the others in its network', async (t) => {
+  const pod = makePod([container('app'), container('side')]);
+  let plan = planPod({ pod, observed: [], backoff: {}, errors: {}, now: T0 });
+  t.same(plan.actions, [{ type: 'create', container: 'app', index: 0 }]);
+  plan = planPod({ pod, observed: [observed('app')], backoff: {}, errors: {}, now: T0 });
+  t.same(plan.actions, [{ type: 'create', container: 'side', index: 1, networkOf: 'app-id' }]);
+  plan = planPod({ pod, observed: [observed('app'), observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 })], backoff: {}, errors: {}, now: T0 });
+  t.same(plan.actions, []);
+  t.equal(plan.wakeAt, undefined);
+});
+
+t.test('plan: running containers are adopted as they are', async (t) => {
+  const pod = makePod([container('app'), container('side')]);
+  const obs = [observed('app', { startedAtMs: T0 - 86_400_000 }), observed('side', { networkMode: 'container:app-id', startedAtMs: T0 - 86_000_000 })];
+  t.same(planPod({ pod, observed: obs, backoff: {}, errors: {}, now: T0 }).actions, []);
+});
+
+t.test('plan: a created but never started container is started', async (t) => {
+  const pod = makePod();
+  const obs = [observed('app', { status: 'created', running: false, startedAtMs: undefined })];
+  t.same(planPod({ pod, observed: obs, backoff: {}, errors: {}, now: T0 }).actions, [{ type: 'start', container: 'app', id: 'app-id', restart: false }]);
+});
+
+t.test('plan: crash loop back-off 10s doubling to 300s, reset after 10 min running', async (t) => {
+  const pod = makePod();
+  const finished = T0 + 1000;
+  let obs = [exited('app', finished)];
+  // First crash: wait 10 s from the exit.
+  let plan = planPod({ pod, observed: obs, backoff: {}, errors: {}, now: finished + 1 });
+  t.same(plan.actions, []);
+  t.equal(plan.wakeAt, finished + BACKOFF_INITIAL_MS);
+  t.equal(plan.backoff.app.delayMs, 10_000);
+  t.same(plan.backoff.app.lastTerminated, { exitCode: 1, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:01.000Z' });
+  // Same exit seen again: nothing doubles.
+  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: finished + 5000 });
+  t.equal(plan.backoff.app.delayMs, 10_000);
+  t.same(plan.actions, []);
+  // Time is up: restart in place.
+  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: finished + 10_000 });
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
+  let b: BackoffMap = { app: afterRestart(plan.backoff.app) };
+  t.equal(b.app.restartCount, 1);
+  // It crashes again quickly: 20 s, then 40, 80, 160, 300, 300.
+  const delays: number[] = [];
+  let at = finished;
+  for (let i = 0; i < 6; i++) {
+    at += 60_000;
+    obs = [exited('app', at, { startedAtMs: at - 1000 })];
+    plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at });
+    delays.push(plan.backoff.app.delayMs);
+    b = { app: afterRestart(plan.backoff.app) };
+  }
+  t.same(delays, [20_000, 40_000, 80_000, 160_000, 300_000, BACKOFF_MAX_MS]);
+  t.equal(b.app.restartCount, 7);
+  // Ran for 10 minutes before exiting: back to 10 s.
+  at += 3_600_000;
+  obs = [exited('app', at, { startedAtMs: at - 600_000 })];
+  plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at });
+  t.equal(plan.backoff.app.delayMs, BACKOFF_INITIAL_MS);
+  t.equal(plan.backoff.app.restartCount, 7);
+});
+
+t.test('plan: an exit long ago restarts at once (agent was down)', async (t) => {
+  const plan = planPod({ pod: makePod(), observed: [exited('app', T0)], backoff: {}, errors: {}, now: T0 + 3_600_000 });
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
+});
+
+t.test('nextBackoff counts one exit once and records OOM kills', async (t) => {
+  const c = exited('app', T0 + 5000, { oomKilled: true, exitCode: 137 });
+  const b = nextBackoff(undefined, c, T0 + 5000);
+  t.equal(nextBackoff(b, c, T0 + 9000), b);
+  t.equal(b.lastTerminated?.reason, 'OOMKilled');
+  const done = nextBackoff(undefined, exited('app', T0, { exitCode: 0 }), T0);
+  t.equal(done.lastTerminated?.reason, 'Completed');
+});
+
+t.test('plan: other containers wait while the first one is down, and rejoin its new network', async (t) => {
+  const pod = makePod([container('app'), container('side')]);
+  const side = observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 });
+  // First container crashed: back-off for it, nothing for the sidecar.
+  let plan = planPod({ pod, observed: [exited('app', T0 + 1000), side], backoff: {}, errors: {}, now: T0 + 1001 });
+  t.same(plan.actions, []);
+  // First container restarted later: the sidecar sits in the old namespace and is restarted.
+  plan = planPod({ pod, observed: [observed('app', { startedAtMs: T0 + 20_000 }), side], backoff: {}, errors: {}, now: T0 + 20_001 });
+  t.same(plan.actions, [{ type: 'restart', container: 'side', id: 'side-id', reason: 'the pod network namespace was re-created' }]);
+  // An exited sidecar of a running pod is started (and joins the current namespace).
+  plan = planPod({ pod, observed: [observed('app'), exited('side', T0 + 500, { networkMode: 'container:app-id' })], backoff: {}, errors: {}, now: T0 + 60_000 });
+  t.same(plan.actions, [{ type: 'start', container: 'side', id: 'side-id', restart: true }]);
+  // The first container was replaced (new id): the sidecar is recreated in the new one.
+  plan = planPod({ pod, observed: [observed('app', { id: 'new-id' }), side], backoff: {}, errors: {}, now: T0 });
+  t.same(plan.actions, [
+    { type: 'remove', container: 'side', id: 'side-id', reason: 'its network namespace owner was replaced' },
+    { type: 'create', container: 'side', index: 1, networkOf: 'new-id' },
+  ]);
+});
+
+t.test('plan: duplicates and unknown containers are removed', async (t) => {
+  const pod = makePod();
+  const plan = planPod({
+    pod,
+    observed: [observed('app', { id: 'old', status: 'exited', running: false, createdAtMs: T0 - 10 }), observed('app'), observed('ghost', { id: 'g' })],
+    backoff: {},
+    errors: {},
+    now: T0,
+  });
+  t.same(
+    plan.actions.sort((a, b) => a.container.localeCompare(b.container)),
+    [
+      { type: 'remove', container: 'app', id: 'old', reason: 'duplicate container' },
+      { type: 'remove', container: 'ghost', id: 'g', reason: 'container is not in the pod spec' },
+    ],
+  );
+});
+
+t.test('plan: failed creates wait for their retry time', async (t) => {
+  const pod = makePod();
+  const errors = { app: { reason: 'ErrImageNeverPull', message: 'missing', retryAt: T0 + 10_000, delayMs: 10_000 } };
+  let plan = planPod({ pod, observed: [], backoff: {}, errors, now: T0 });
+  t.same(plan.actions, []);
+  t.equal(plan.wakeAt, T0 + 10_000);
+  plan = planPod({ pod, observed: [], backoff: {}, errors, now: T0 + 10_000 });
+  t.same(plan.actions, [{ type: 'create', container: 'app', index: 0 }]);
+});
+
+t.test('initial back-off keeps reported restart counts of the same containers', async (t) => {
+  const status: PodStatus = {
+    phase: 'Running',
+    containerStatuses: [
+      { name: 'app', image: 'x', ready: true, started: true, restartCount: 4, containerID: 'docker://app-id', state: { running: { startedAt: 'x' } } },
+      { name: 'side', image: 'x', ready: true, started: true, restartCount: 2, containerID: 'docker://other', state: { running: { startedAt: 'x' } } },
+    ],
+  };
+  const b = initialBackoff(status, [observed('app'), observed('side')]);
+  t.same(Object.keys(b), ['app']);
+  t.equal(b.app.restartCount, 4);
+});
+
+t.test('stop order: others in reverse spec order, the network owner last', async (t) => {
+  const pod = makePod([container('a'), container('b'), container('c')]);
+  const obs = [observed('a'), observed('b', { networkMode: 'container:a-id' }), observed('c', { networkMode: 'container:a-id' })];
+  t.same(
+    stopOrder(pod, obs).map((o) => o.container),
+    ['c', 'b', 'a'],
+  );
+  t.same(
+    stopOrder(undefined, [obs[0], obs[1]]).map((o) => o.container),
+    ['b', 'a'],
+  );
+  t.equal(remainingGrace(30, T0, T0), 30);
+  t.equal(remainingGrace(30, T0, T0 + 29_500), 1);
+  t.equal(remainingGrace(30, T0, T0 + 60_000), 1);
+  t.equal(remainingGrace(0, T0, T0), 0);
+});
+
+function statusInput(extra: Partial<StatusInput>): StatusInput {
+  return { pod: makePod(), observed: [], ready: {}, backoff: {}, errors: {}, hostIP: '10.0.0.5', now: T0, terminating: false, ...extra };
+}
+
+t.test('status: creating, running, ready', async (t) => {
+  let s = podStatus(statusInput({}));
+  t.equal(s.phase, 'Pending');
+  t.same(s.containerStatuses![0].state, { waiting: { reason: 'ContainerCreating' } });
+  t.equal(s.hostIP, '10.0.0.5');
+  t.equal(s.startTime, '2026-01-01T00:00:00.000Z');
+  t.same(
+    s.conditions!.map((c) => [c.type, c.status]),
+    [
+      ['PodScheduled', 'True'],
+      ['Initialized', 'True'],
+      ['ContainersReady', 'False'],
+      ['Ready', 'False'],
+    ],
+  );
+  const prev = s;
+  s = podStatus(statusInput({ observed: [observed('app', { ip: '172.17.0.3' })], prev, now: T0 + 5000 }));
+  t.equal(s.phase, 'Running');
+  t.equal(s.podIP, '172.17.0.3');
+  t.same(s.podIPs, [{ ip: '172.17.0.3' }]);
+  t.equal(s.startTime, prev.startTime);
+  const cs = s.containerStatuses![0];
+  t.same(cs, {
+    name: 'app',
+    image: 'berth.local/busybox:1',
+    imageID: 'sha256:abc',
+    containerID: 'docker://app-id',
+    ready: true,
+    started: true,
+    restartCount: 0,
+    state: { running: { startedAt: '2026-01-01T00:00:00.100Z' } },
+  });
+  const ready = s.conditions!.find((c) => c.type === 'Ready')!;
+  t.equal(ready.status, 'True');
+  t.equal(ready.lastTransitionTime, '2026-01-01T00:00:05.000Z');
+  t.equal(s.conditions!.find((c) => c.type === 'PodScheduled')!.lastTransitionTime, prev.conditions![0].lastTransitionTime);
+  // Unchanged inputs later: identical status (nothing to send), transition time kept.
+  const again = podStatus(statusInput({ observed: [observed('app', { ip: '172.17.0.3' })], prev: s, now: T0 + 60_000 }));
+  t.same(again, s);
+});
+
+t.test('status: readiness probe gates Ready; transition time moves only on flips', async (t) => {
+  const pod = makePod([container('app', { readinessProbe: { httpGet: { path: '/', port: 80, scheme: 'HTTP' } } as Container['readinessProbe'] })]);
+  const obs = [observed('app', { ip: '172.17.0.3' })];
+  const s1 = podStatus(statusInput({ pod, observed: obs, ready: { app: false }, now: T0 }));
+  t.equal(s1.phase, 'Running');
+  t.equal(s1.containerStatuses![0].ready, false);
+  const r1 = s1.conditions!.find((c) => c.type === 'Ready')!;
+  t.equal(r1.status, 'False');
+  t.equal(r1.reason, 'ContainersNotReady');
+  t.equal(r1.message, 'containers with unready status: [app]');
+  const s2 = podStatus(statusInput({ pod, observed: obs, ready: { app: true }, prev: s1, now: T0 + 3000 }));
+  t.equal(s2.conditions!.find((c) => c.type === 'Ready')!.lastTransitionTime, '2026-01-01T00:00:03.000Z');
+  const s3 = podStatus(statusInput({ pod, observed: obs, ready: { app: true }, prev: s2, now: T0 + 9000 }));
+  t.equal(s3.conditions!.find((c) => c.type === 'Ready')!.lastTransitionTime, '2026-01-01T00:00:03.000Z');
+  const s4 = podStatus(statusInput({ pod, observed: obs, ready: { app: false }, prev: s3, now: T0 + 12_000 }));
+  const r4 = s4.conditions!.find((c) => c.type === 'Ready')!;
+  t.equal(r4.status, 'False');
+  t.equal(r4.lastTransitionTime, '2026-01-01T00:00:12.000Z');
+});
+
+t.test('status: crash loop, restart count and last state', async (t) => {
+  const obs = [exited('app', T0 + 1000)];
+  const plan = planPod({ pod: makePod(), observed: obs, backoff: { app: { restartCount: 3, delayMs: 0 } }, errors: {}, now: T0 + 1001 });
+  const prev: PodStatus = { phase: 'Running', podIP: '172.17.0.3', startTime: '2025-12-31T00:00:00.000Z' };
+  const s = podStatus(statusInput({ observed: obs, backoff: plan.backoff, prev, now: T0 + 1001 }));
+  t.equal(s.phase, 'Running');
+  t.equal(s.podIP, '172.17.0.3', 'keeps the pod IP while the first container restarts');
+  const cs = s.containerStatuses![0];
+  t.equal(cs.restartCount, 3);
+  t.equal(cs.ready, false);
+  t.equal(cs.started, false);
+  t.equal(cs.state.waiting?.reason, 'CrashLoopBackOff');
+  t.match(cs.state.waiting?.message, /back-off 10s restarting failed container=app pod=web-1/);
+  t.same(cs.lastState, { terminated: { exitCode: 1, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:01.000Z' } });
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
+  // After the restart: running, last state kept.
+  const b = { app: afterRestart(plan.backoff.app) };
+  const s2 = podStatus(statusInput({ observed: [observed('app', { startedAtMs: T0 + 11_000 })], backoff: b, prev: s, now: T0 + 11_000 }));
+  t.equal(s2.containerStatuses![0].restartCount, 4);
+  t.ok(s2.containerStatuses![0].state.running);
+  t.equal(s2.containerStatuses![0].lastState?.terminated?.exitCode, 1);
+});
+
+t.test('status: image errors and termination', async (t) => {
+  const errors = { app: { reason: 'ErrImageNeverPull', message: 'Container image "x" is not present with pull policy of Never', retryAt: T0 + 10_000, delayMs: 10_000 } };
+  const s = podStatus(statusInput({ errors }));
+  t.equal(s.phase, 'Pending');
+  t.same(s.containerStatuses![0].state, { waiting: { reason: 'ErrImageNeverPull', message: errors.app.message } });
+  const t1 = podStatus(statusInput({ observed: [exited('app', T0 + 2000, { exitCode: 143 })], prev: { phase: 'Running' }, terminating: true, now: T0 + 3000 }));
+  t.equal(t1.phase, 'Running', 'phase stays while terminating');
+  t.same(t1.containerStatuses![0].state, {
+    terminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:02.000Z' },
+  });
+});
+
+t.test('probe thresholds', async (t) => {
+  const timing = probeTiming({ successThreshold: 2, failureThreshold: 3 });
+  t.same(probeTiming({}), { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 });
+  let s = { ready: false, successes: 0, failures: 0 };
+  s = applyProbeResult(s, true, timing);
+  t.equal(s.ready, false);
+  s = applyProbeResult(s, true, timing);
+  t.equal(s.ready, true);
+  s = applyProbeResult(s, false, timing);
+  s = applyProbeResult(s, false, timing);
+  t.equal(s.ready, true);
+  s = applyProbeResult(s, true, timing);
+  s = applyProbeResult(s, false, timing);
+  s = applyProbeResult(s, false, timing);
+  t.equal(s.ready, true, 'failures must be consecutive');
+  s = applyProbeResult(s, false, timing);
+  t.equal(s.ready, false);
+  t.equal(applyProbeResult({ ready: false, successes: 0, failures: 5 }, true, probeTiming({})).ready, true);
+});
+
+t.test('probe ports resolve by name', async (t) => {
+  const c = container('app', { ports: [{ name: 'web', containerPort: 8080, protocol: 'TCP' }] });
+  t.equal(resolvePort(80, c), 80);
+  t.equal(resolvePort('81', c), 81);
+  t.equal(resolvePort('web', c), 8080);
+  t.equal(resolvePort('nope', c), undefined);
+});
+
+t.test('listen and advertised addresses', async (t) => {
+  t.same(parseListen('0.0.0.0:7444'), { host: '0.0.0.0', port: 7444 });
+  t.same(parseListen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+  t.same(parseListen(':9000'), { host: '0.0.0.0', port: 9000 });
+  t.same(parseListen('9000'), { host: '0.0.0.0', port: 9000 });
+  t.same(parseListen('[::1]:80'), { host: '::1', port: 80 });
+  t.throws(() => parseListen('host'));
+  t.throws(() => parseListen('h:99999'));
+  const ifaces = {
+    lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
+    docker0: [{ address: '172.17.0.1', family: 'IPv4', internal: false }],
+    eth0: [
+      { address: 'fe80::1', family: 'IPv6', internal: false },
+      { address: '10.1.2.3', family: 'IPv4', internal: false },
+    ],
+  } as unknown as Parameters<typeof firstIPv4>[0];
+  t.equal(firstIPv4(ifaces), '10.1.2.3');
+  t.equal(nodeAddress('192.168.1.9', '0.0.0.0', ifaces), '192.168.1.9');
+  t.equal(nodeAddress(undefined, '127.0.0.1', ifaces), '127.0.0.1');
+  t.equal(nodeAddress(undefined, '0.0.0.0', ifaces), '10.1.2.3');
+  t.equal(nodeAddress(undefined, '::', { lo: ifaces!.lo }), '127.0.0.1');
+  t.equal(agentUrl('10.1.2.3', 7444), 'http://10.1.2.3:7444');
+  t.equal(agentUrl('fd00::1', 7444), 'http://[fd00::1]:7444');
+});
+
+t.test('docker connection strings and inspect mapping', async (t) => {
+  t.same(dockerConnection(''), { socketPath: '/var/run/docker.sock' });
+  t.same(dockerConnection('unix:///tmp/d.sock'), { socketPath: '/tmp/d.sock' });
+  t.same(dockerConnection('/tmp/d.sock'), { socketPath: '/tmp/d.sock' });
+  t.same(dockerConnection('tcp://10.0.0.2:2375'), { protocol: 'http', host: '10.0.0.2', port: 2375 });
+  t.throws(() => dockerConnection('ssh://x'));
+  t.equal(dockerTime('0001-01-01T00:00:00Z'), undefined);
+  t.equal(dockerTime('2026-01-01T00:00:01.123456789Z'), T0 + 1123);
+  const o = toObserved({
+    Id: 'abc',
+    Name: '/berth_app_web-1_prod_0a1b2c3d',
+    Created: '2026-01-01T00:00:00.000000001Z',
+    State: { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 1, ExitCode: 0, Error: '', StartedAt: '2026-01-01T00:00:01Z', FinishedAt: '0001-01-01T00:00:00Z' },
+    Image: 'sha256:img',
+    Config: { Image: 'berth.local/web:1', Labels: { [DOCKER_LABEL.podUid]: UID, [DOCKER_LABEL.container]: 'app', [DOCKER_LABEL.podName]: 'web-1', [DOCKER_LABEL.namespace]: 'prod' } },
+    HostConfig: { NetworkMode: 'bridge' },
+    NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.4' } } },
+  } as never);
+  t.match(o, { id: 'abc', name: 'berth_app_web-1_prod_0a1b2c3d', podUid: UID, container: 'app', running: true, startedAtMs: T0 + 1000, ip: '172.17.0.4', imageID: 'sha256:img' });
+  t.equal(o.finishedAtMs, undefined);
+});
+
+t.test('docker stream demultiplexing', async (t) => {
+  const frame = (type: number, s: string) => {
+    const h = Buffer.alloc(8);
+    h[0] = type;
+    h.writeUInt32BE(Buffer.byteLength(s), 4);
+    return Buffer.concat([h, Buffer.from(s)]);
+  };
+  const frames = demuxBuffer(Buffer.concat([frame(1, 'out\n'), frame(2, 'err\n'), frame(1, 'more')]));
+  t.same(
+    frames.map((f) => [f.kind, f.data.toString()]),
+    [
+      ['stdout', 'out\n'],
+      ['stderr', 'err\n'],
+      ['stdout', 'more'],
+    ],
+  );
+  t.same(
+    demuxBuffer(Buffer.from('plain text from a tty')).map((f) => f.data.toString()),
+    ['plain text from a tty'],
+  );
+});

@@ -1,0 +1,112 @@
+// The controller's API over real HTTP: authentication, validation that changes nothing,
+// immutable fields, list and watch.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { ApiClient, ApiError } from '../shared/client.js';
+import type { StatefulSet, WatchEvent } from '../shared/types.js';
+import { Cluster } from './helpers/cluster.js';
+
+const example = readFileSync(new URL('../examples/web.yaml', import.meta.url), 'utf8');
+
+t.test('controller API', async (t) => {
+  const c = new Cluster('api');
+  t.teardown(() => c.teardown());
+  await c.startController();
+
+  const status = async (token: string | undefined, method: string, path: string, body?: unknown) => {
+    const res = await fetch(c.server + path, {
+      method,
+      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await res.text();
+    return res.status;
+  };
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' }, data: { a: '1' } };
+
+  t.test('every route needs a valid token, and a refused call changes nothing', async (t) => {
+    for (const [m, p, body] of [
+      ['GET', '/version'],
+      ['GET', '/api/v1/pods'],
+      ['GET', '/api/v1/namespaces/default/statefulsets/web'],
+      ['POST', '/api/v1/apply', { objects: [cm] }],
+      ['DELETE', '/api/v1/namespaces/default/configmaps/c1'],
+      ['POST', '/api/v1/nodes/register', {}],
+      ['GET', '/no/such/route'],
+    ] as [string, string, unknown?][]) {
+      t.equal(await status(undefined, m, p, body), 401, `${m} ${p} without a token`);
+      t.equal(await status('admin.wrong', m, p, body), 401, `${m} ${p} with a wrong token`);
+    }
+    t.equal((await c.api.list('/api/v1/configmaps')).items.length, 0, 'nothing was created');
+    t.equal(await status(c.joinToken, 'POST', '/api/v1/apply', { objects: [cm] }), 403, 'the join token cannot apply');
+    t.equal(await status(c.joinToken, 'GET', '/api/v1/secrets'), 403, 'the join token cannot read secrets');
+    t.equal((await c.api.list('/api/v1/configmaps')).items.length, 0);
+  });
+
+  t.test('apply is validated on the server too, all or nothing', async (t) => {
+    const bad = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas: -2, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } };
+    const err = await c.api.request('POST', '/api/v1/apply', { objects: [cm, bad] }).catch((e: ApiError) => e);
+    t.ok(err instanceof ApiError);
+    t.equal((err as ApiError).status, 422);
+    t.match((err as ApiError).body?.details?.causes, [{ field: 'StatefulSet/default/db: spec.replicas', message: /expected number to be >=0/ }]);
+    t.equal((await c.api.list('/api/v1/configmaps')).items.length, 0, 'the valid ConfigMap in the same request was not created');
+  });
+
+  t.test('apply creates, re-apply is unchanged, immutable fields are refused', async (t) => {
+    const { parseManifests } = await import('../shared/manifest/parse.js');
+    const objs = parseManifests(example, 'web.yaml').objects;
+    const first = await c.api.request<{ results: { result: string }[] }>('POST', '/api/v1/apply', { objects: [...objs, cm] });
+    t.same(first.results.map((r) => r.result), ['created', 'created', 'created']);
+    const again = await c.api.request<{ results: { result: string }[] }>('POST', '/api/v1/apply', { objects: [...objs, cm] });
+    t.same(again.results.map((r) => r.result), ['unchanged', 'unchanged', 'unchanged']);
+    const set = await c.api.get<StatefulSet>('/api/v1/namespaces/default/statefulsets/web');
+    t.equal(set.metadata.generation, 1);
+    t.match(set.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'RFC 3339 with milliseconds');
+
+    const changed = structuredClone(objs[1]) as { spec: { serviceName: string } };
+    changed.spec.serviceName = 'other';
+    const err = await c.api.request('POST', '/api/v1/apply', { objects: [changed] }).catch((e: ApiError) => e);
+    t.equal((err as ApiError).status, 422);
+    t.match((err as ApiError).body?.details?.causes, [{ field: 'StatefulSet/default/web: spec.serviceName', message: /Forbidden: updates to statefulset spec/ }]);
+
+    const scaled = await c.api.request<{ spec: { replicas: number } }>('PUT', '/api/v1/namespaces/default/statefulsets/web/scale', { spec: { replicas: 4 } });
+    t.equal(scaled.spec.replicas, 4);
+    const after = await c.api.get<StatefulSet>('/api/v1/namespaces/default/statefulsets/web');
+    t.equal(after.metadata.generation, 2, 'a spec change bumps the generation');
+    const neg = await c.api.request('PUT', '/api/v1/namespaces/default/statefulsets/web/scale', { spec: { replicas: -1 } }).catch((e: ApiError) => e);
+    t.equal((neg as ApiError).status, 422);
+    t.equal((await c.api.get<StatefulSet>('/api/v1/namespaces/default/statefulsets/web')).spec.replicas, 4, 'unchanged');
+    // No node has registered, so the set has no pods; remove it before one does.
+    await c.api.request('DELETE', '/api/v1/namespaces/default/statefulsets/web');
+  });
+
+  t.test('watch streams changes after a resourceVersion, and reports a too-old one', async (t) => {
+    const list = await c.api.list('/api/v1/namespaces/default/configmaps');
+    const seen: WatchEvent[] = [];
+    const ac = new AbortController();
+    const done = c.api.watch('/api/v1/namespaces/default/configmaps', { resourceVersion: list.metadata.resourceVersion }, (e) => {
+      seen.push(e);
+      if (seen.length === 2) ac.abort();
+    }, ac.signal).catch(() => undefined);
+    await c.api.request('POST', '/api/v1/apply', { objects: [{ ...cm, metadata: { name: 'c2' } }] });
+    await c.api.request('DELETE', '/api/v1/namespaces/default/configmaps/c2');
+    await done;
+    t.same(seen.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'c2'], ['DELETED', 'c2']]);
+  });
+
+  t.test('a node token is scoped to its node', async (t) => {
+    const reg = await new ApiClient({ server: c.server, token: c.joinToken }).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
+      name: 'n-api',
+      address: '127.0.0.1',
+      agentUrl: 'http://127.0.0.1:9',
+      agentToken: 'x'.repeat(32),
+      dataDir: '/tmp/n-api',
+      facts: { hostname: 'h', os: 'linux', kernel: 'k', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, memoryAvailableBytes: 1, diskBytes: 1, diskAvailableBytes: 1 },
+    });
+    t.match(reg.nodeToken, /^node\./);
+    t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/other/heartbeat', {}), 403);
+    t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/n-api/heartbeat', {}), 200);
+    t.equal(await status(reg.nodeToken, 'POST', '/api/v1/apply', { objects: [cm] }), 403);
+    t.equal(await status(c.joinToken, 'POST', '/api/v1/nodes/register', { name: 'n-api' }), 422, 'a bad registration names its fields');
+  });
+});

@@ -1,0 +1,228 @@
+// Test bed: a real controller and real agents as separate processes (the built CLI), on one
+// Docker engine, each agent with its own node name and data dir. Everything started here is
+// stopped by PID and every container it made is removed.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import type { Test } from 'tap';
+import { ApiClient } from '../../shared/client.js';
+import { DOCKER_LABEL } from '../../shared/naming.js';
+import type { List, Pod } from '../../shared/types.js';
+
+const pexec = promisify(execFile);
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const BIN = join(ROOT, 'dist/bin/berth.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Skips (or in CI fails) a test that needs a Docker engine when none answers. */
+export async function requireDocker(t: Test): Promise<boolean> {
+  try {
+    await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 20_000 });
+    return true;
+  } catch (err) {
+    const why = `no Docker engine answers (docker info: ${(err as Error).message.split('\n')[0]})`;
+    if (process.env.CI === 'true') t.fail(`${why}; CI needs one (run scripts/setup)`);
+    else t.skip(why, async () => {});
+    return false;
+  }
+}
+
+function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = async () => {
+      try {
+        const v = await fn();
+        if (v !== undefined && v !== false) return resolve(v);
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      setTimeout(tick, everyMs);
+    };
+    void tick();
+  });
+}
+export { waitFor };
+
+export interface AgentProc {
+  name: string;
+  dataDir: string;
+  proc: ChildProcess;
+  log: () => string;
+}
+
+export class Cluster {
+  readonly dir: string;
+  readonly controllerDir: string;
+  controller?: ChildProcess;
+  readonly agents: AgentProc[] = [];
+  api!: ApiClient;
+  server = '';
+  adminToken = '';
+  joinToken = '';
+  private readonly logs = new Map<ChildProcess, string[]>();
+
+  constructor(readonly prefix: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
+    this.controllerDir = join(this.dir, 'controller');
+  }
+
+  private spawnLogged(args: string[], env: Record<string, string> = {}): ChildProcess {
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const buf: string[] = [];
+    this.logs.set(p, buf);
+    p.stdout!.on('data', (d: Buffer) => buf.push(d.toString()));
+    p.stderr!.on('data', (d: Buffer) => buf.push(d.toString()));
+    return p;
+  }
+
+  logOf(p: ChildProcess): string {
+    return (this.logs.get(p) ?? []).join('');
+  }
+
+  async startController(extra: string[] = []): Promise<void> {
+    this.controller = this.spawnLogged(['controller', 'up', '--data-dir', this.controllerDir, '--listen', '127.0.0.1:0', ...extra]);
+    const conf = join(this.controllerDir, 'admin.conf');
+    const started = Date.now();
+    const parsed = await waitFor(
+      'admin.conf',
+      () => {
+        if (!existsSync(conf)) return undefined;
+        const c = YAML.parse(readFileSync(conf, 'utf8')) as { server: string; token: string };
+        // A stale file from a previous start must not count: wait for the new port.
+        return this.logOf(this.controller!).includes(c.server) ? c : undefined;
+      },
+      20_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (${Date.now() - started} ms)\n${this.logOf(this.controller!)}`);
+    });
+    this.server = parsed.server;
+    this.adminToken = parsed.token;
+    this.joinToken = readFileSync(join(this.controllerDir, 'join-token'), 'utf8').trim();
+    this.api = new ApiClient({ server: this.server, token: this.adminToken });
+  }
+
+  async stopController(): Promise<void> {
+    if (this.controller) await stopProcess(this.controller);
+  }
+
+  async startAgent(name: string, extra: string[] = []): Promise<AgentProc> {
+    const dataDir = join(this.dir, `agent-${name}`);
+    const proc = this.spawnLogged(['agent', '--server', this.server, '--token', this.joinToken, '--node-name', name, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extra]);
+    const a: AgentProc = { name, dataDir, proc, log: () => this.logOf(proc) };
+    const existing = this.agents.findIndex((x) => x.name === name);
+    if (existing >= 0) this.agents[existing] = a;
+    else this.agents.push(a);
+    await waitFor(
+      `node ${name} Ready`,
+      async () => {
+        const n = await this.api.get<{ status: { conditions: { type: string; status: string }[] } }>(`/api/v1/nodes/${name}`);
+        return n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') || undefined;
+      },
+      30_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${a.log()}`);
+    });
+    return a;
+  }
+
+  async stopAgent(name: string): Promise<void> {
+    const a = this.agents.find((x) => x.name === name);
+    if (a) await stopProcess(a.proc);
+  }
+
+  /** Runs the CLI against this cluster. */
+  async cli(args: string[], input?: string): Promise<CliResult> {
+    return runCli(args, { BERTH_CONFIG: join(this.controllerDir, 'admin.conf') }, input);
+  }
+
+  async pods(namespace = 'default'): Promise<Pod[]> {
+    return (await this.api.list<Pod>(`/api/v1/namespaces/${namespace}/pods`)).items;
+  }
+
+  async waitForPods(what: string, check: (pods: Pod[]) => boolean, timeoutMs = 90_000): Promise<Pod[]> {
+    let last: Pod[] = [];
+    return waitFor(
+      what,
+      async () => {
+        last = await this.pods();
+        return check(last) ? last : undefined;
+      },
+      timeoutMs,
+      200,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; pods: ${JSON.stringify(last.map((p) => [p.metadata.name, p.status.phase, p.metadata.deletionTimestamp ?? '']))}\n${this.agents.map((a) => a.log().slice(-3000)).join('\n')}`);
+    });
+  }
+
+  async teardown(): Promise<void> {
+    // Stop pods gracefully where the cluster still runs, then processes, then leftovers.
+    try {
+      if (this.api) {
+        for (const s of (await this.api.list(`/api/v1/statefulsets`)).items) {
+          await this.api.request('DELETE', `/api/v1/namespaces/${s.metadata.namespace}/statefulsets/${s.metadata.name}`);
+        }
+        for (const p of await this.pods()) {
+          if (!p.metadata.deletionTimestamp) await this.api.request('DELETE', `/api/v1/namespaces/default/pods/${p.metadata.name}`).catch(() => undefined);
+        }
+        await this.waitForPods('all pods gone', (ps) => ps.length === 0, 30_000).catch(() => undefined);
+      }
+    } catch {
+      /* the cluster may already be down */
+    }
+    for (const a of this.agents) await stopProcess(a.proc);
+    await this.stopController();
+    await removeContainers(this.agents.map((a) => a.name));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    p.stdin.end(input ?? '');
+  });
+}
+
+export async function stopProcess(p: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGTERM');
+  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Removes every container an agent of these node names left behind. */
+export async function removeContainers(nodeNames: string[]): Promise<void> {
+  for (const n of nodeNames) {
+    const { stdout } = await pexec('docker', ['ps', '-aq', '--filter', `label=${DOCKER_LABEL.node}=${n}`]).catch(() => ({ stdout: '' }));
+    const ids = stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await pexec('docker', ['rm', '-f', ...ids]).catch(() => undefined);
+  }
+}
+
+export async function docker(args: string[]): Promise<string> {
+  const { stdout } = await pexec('docker', args, { timeout: 60_000 });
+  return stdout;
+}
+
+export function podReady(p: Pod): boolean {
+  return p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !p.metadata.deletionTimestamp;
+}
+
+export type { List };
