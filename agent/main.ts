@@ -181,7 +181,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         log.warn({ err: errorMessage(err) }, 'error while stopping');
       }
     }
-    await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 3000))]);
+    await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 3000).unref())]);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     opts.signal?.removeEventListener('abort', onAbort);

@@ -191,6 +191,7 @@ t.test('create options of the first container', async (t) => {
   t.equal(h.NetworkMode, 'bridge');
   t.same(h.RestartPolicy, { Name: 'no' });
   t.equal(h.Memory, 64 * 1024 * 1024);
+  t.equal(h.MemorySwap, 64 * 1024 * 1024);
   t.equal(h.NanoCpus, 5e8);
   t.same(h.Mounts, [
     { Type: 'bind', Source: '/var/lib/berth/volumes/prod/www-web-1', Target: '/data', ReadOnly: false },

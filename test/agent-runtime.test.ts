@@ -59,6 +59,7 @@ if (problem) {
       { name: 'GREETING', value: 'hello from $(POD)' },
     ],
     volumeMounts: [{ name: 'data', mountPath: '/data' }],
+    resources: { limits: { memory: '64Mi', cpu: '500m' } },
   } as Container;
   const pod: Pod = {
     apiVersion: 'v1',
@@ -111,6 +112,10 @@ if (problem) {
       if (!greeting) await new Promise((r) => setTimeout(r, 100));
     }
     t.equal(greeting, 'hello from rt-0 $(GREETING)\n', '$(VAR) expanded in args and env, $$ escaped, written through the bind mount');
+
+    const sideInfo = await runtime.docker.getContainer(sideId).inspect();
+    t.same([sideInfo.HostConfig.Memory, sideInfo.HostConfig.NanoCpus, sideInfo.HostConfig.Init], [64 * 1024 * 1024, 5e8, true], 'limits and init');
+    t.equal(sideInfo.HostConfig.NetworkMode, `container:${webId}`);
 
     const h = await execText(webId, ['hostname']);
     t.equal(h.code, 0);

@@ -8,12 +8,27 @@ import type { ControllerConnection } from './connection.js';
 import { podPath } from './connection.js';
 import type { ControllerHealth } from './health.js';
 
+/** The parts of a status that matter, insensitive to key order and to fields the controller may add. */
+export function statusDigest(s: PodStatus | undefined): string {
+  if (!s) return '';
+  return JSON.stringify([
+    s.phase,
+    s.podIP ?? '',
+    (s.conditions ?? []).map((c) => `${c.type}=${c.status}@${c.lastTransitionTime}`).sort(),
+    (s.containerStatuses ?? []).map((c) => [c.name, c.ready, c.restartCount, c.containerID ?? '', Object.keys(c.state ?? {}).sort().join()]),
+  ]);
+}
+
 interface Entry {
   namespace: string;
   name: string;
   json: string;
   status: PodStatus;
   sent?: string;
+  /** Digests of the last statuses sent, to tell late echoes of our own reports from changes made by others. */
+  recent: string[];
+  /** Whether `status` was computed here (not just the controller's copy). */
+  ours: boolean;
   sending?: Promise<void>;
   retry?: NodeJS.Timeout;
   delay: number;
@@ -34,8 +49,31 @@ export class StatusReporter {
     const e = this.entries.get(pod.metadata.uid);
     if (!e && pod.status) {
       const json = JSON.stringify(pod.status);
-      this.entries.set(pod.metadata.uid, { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, json, status: pod.status, sent: json, delay: 1000 });
+      this.entries.set(pod.metadata.uid, {
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name,
+        json,
+        status: pod.status,
+        sent: json,
+        recent: [statusDigest(pod.status)],
+        ours: false,
+        delay: 1000,
+      });
     }
+  }
+
+  /**
+   * The controller's copy of a pod, from the watch. When someone else changed its status (not a
+   * late echo of one of our reports), our latest status is sent again.
+   */
+  reconcile(pod: Pod): void {
+    const e = this.entries.get(pod.metadata.uid);
+    if (!e || !e.ours || e.sending || e.retry || e.sent !== e.json) return;
+    const d = statusDigest(pod.status);
+    if (d === statusDigest(e.status) || e.recent.includes(d)) return;
+    this.log.info({ pod: `${e.namespace}/${e.name}` }, 'pod status was changed by someone else; reporting it again');
+    e.sent = undefined;
+    this.kick(pod.metadata.uid, e);
   }
 
   update(pod: Pod, status: PodStatus): void {
@@ -43,11 +81,12 @@ export class StatusReporter {
     const json = JSON.stringify(status);
     let e = this.entries.get(uid);
     if (!e) {
-      e = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, json, status, delay: 1000 };
+      e = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, json, status, recent: [], ours: true, delay: 1000 };
       this.entries.set(uid, e);
     }
     e.json = json;
     e.status = status;
+    e.ours = true;
     if (e.sent !== json) this.kick(uid, e);
   }
 
@@ -63,7 +102,7 @@ export class StatusReporter {
     for (;;) {
       const e = this.entries.get(uid);
       if (!e || e.sent === e.json || Date.now() >= deadline) return;
-      if (e.sending) await Promise.race([e.sending, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      if (e.sending) await Promise.race([e.sending, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
       else await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -83,12 +122,15 @@ export class StatusReporter {
 
   private async send(uid: string, e: Entry): Promise<void> {
     const json = e.json;
+    const status = e.status;
     try {
-      await this.conn.api.request('PUT', podPath(e.namespace, e.name, 'status'), e.status);
+      // The uid guards against a late report landing on a re-created pod of the same name.
+      await this.conn.api.request('PUT', `${podPath(e.namespace, e.name, 'status')}?uid=${encodeURIComponent(uid)}`, status);
       e.sent = json;
+      e.recent = [...e.recent.slice(-4), statusDigest(status)];
       e.delay = 1000;
       this.health.ok();
-      this.log.debug({ pod: `${e.namespace}/${e.name}`, phase: e.status.phase }, 'status reported');
+      this.log.debug({ pod: `${e.namespace}/${e.name}`, phase: status.phase }, 'status reported');
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 409)) {
         // The pod object is gone (or is another pod now): nothing to report to.
@@ -115,12 +157,15 @@ export class StatusReporter {
   }
 }
 
-/** Tells the controller a terminating pod's containers are gone. A 404 means it already is. */
+/**
+ * Tells the controller a terminating pod's containers are gone. A 404 (no such pod) or 409
+ * (the name now belongs to another uid) means this object is already gone.
+ */
 export async function finalizePod(conn: ControllerConnection, pod: Pod): Promise<void> {
   try {
     await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), { uid: pod.metadata.uid });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return;
+    if (err instanceof ApiError && (err.status === 404 || err.status === 409)) return;
     throw err;
   }
 }

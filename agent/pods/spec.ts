@@ -193,7 +193,11 @@ export function createOptions(pod: Pod, index: number, ctx: CreateContext): Crea
     LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
   };
   try {
-    if (limits?.memory !== undefined) host.Memory = memoryBytes(limits.memory);
+    if (limits?.memory !== undefined) {
+      host.Memory = memoryBytes(limits.memory);
+      // No swap on top of the limit, as in Kubernetes (Docker's default would double it).
+      host.MemorySwap = host.Memory;
+    }
     if (limits?.cpu !== undefined) host.NanoCpus = nanoCpus(limits.cpu);
   } catch (err) {
     throw new ConfigError(`resources.limits: ${(err as Error).message}`);

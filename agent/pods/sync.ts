@@ -21,6 +21,7 @@ import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
 export interface StatusSink {
   known(pod: Pod): void;
+  reconcile(pod: Pod): void;
   update(pod: Pod, status: PodStatus): void;
   forget(uid: string): void;
   flush(uid: string, timeoutMs: number): Promise<void>;
@@ -143,7 +144,7 @@ export class PodManager {
   async stop(waitMs = 3000): Promise<void> {
     this.stopped = true;
     const busy = [...this.workers.values()].map((w) => w.stop());
-    await Promise.race([Promise.all(busy), new Promise((r) => setTimeout(r, waitMs))]);
+    await Promise.race([Promise.all(busy), new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 
   trigger(uid: string): void {
@@ -171,6 +172,7 @@ export class PodManager {
     const prev = this.desired.get(uid);
     this.desired.set(uid, pod);
     if (!prev) this.o.status.known(pod);
+    else this.o.status.reconcile(pod);
     const w = this.workers.get(uid);
     if (w) w.setPod(pod);
     // A status-only change (usually our own report coming back) needs no sync.
@@ -259,6 +261,8 @@ class PodWorker {
         this.retryMs = 0;
         if (!again && !this.dirty) return;
       }
+      // Still changing after many passes: look again shortly rather than spin.
+      if (!this.done && !this.m.isStopped) this.wakeAt(Date.now() + 1000);
     } catch (err) {
       // Docker or the controller is away: back off so an outage does not flood the log.
       this.retryMs = Math.min(Math.max(this.retryMs * 2, 2000), 30_000);
@@ -329,7 +333,7 @@ class PodWorker {
     if (this.lastStatus) {
       const was = this.lastStatus.conditions?.find((c) => c.type === 'Ready')?.status;
       const is = status.conditions?.find((c) => c.type === 'Ready')?.status;
-      if (was !== is) this.log.info({ ready: is, phase: status.phase }, is === 'True' ? 'pod is ready' : 'pod is not ready');
+      if (was !== undefined && was !== is) this.log.info({ ready: is, phase: status.phase }, is === 'True' ? 'pod is ready' : 'pod is not ready');
     }
     this.lastStatus = status;
     this.o.status.update(pod, status);

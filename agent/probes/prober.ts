@@ -1,5 +1,8 @@
 // Readiness probing of one running container (F23). The first probe runs right after the
-// container starts (plus initialDelaySeconds) instead of one period later.
+// container starts (plus initialDelaySeconds) instead of one period later, and until the
+// container is ready for the first time, failed probes are retried sooner (100 ms, doubling up
+// to the period): a freshly started server is noticed within ~100 ms of listening, not a period
+// later. Once it has been ready, probing follows periodSeconds exactly.
 import type { Probe } from '../../shared/manifest/schema.js';
 
 export interface ProbeCounters {
@@ -59,6 +62,8 @@ export class Prober {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
+  /** Retry delay while the container has never been ready; undefined once it has. */
+  private startupRetryMs: number | undefined = 100;
 
   constructor(private readonly opts: ProberOptions) {
     this.counters = { ready: opts.initialReady, successes: 0, failures: 0 };
@@ -97,6 +102,13 @@ export class Prober {
     const before = this.counters.ready;
     this.counters = applyProbeResult(this.counters, outcome.ok, this.opts.timing);
     if (this.counters.ready !== before) this.opts.onChange(this.counters.ready, outcome);
-    this.schedule(began + this.opts.timing.periodSeconds * 1000 - this.now());
+    const periodMs = this.opts.timing.periodSeconds * 1000;
+    if (this.counters.ready || this.opts.initialReady) this.startupRetryMs = undefined;
+    if (this.startupRetryMs !== undefined && this.startupRetryMs < periodMs) {
+      this.schedule(began + this.startupRetryMs - this.now());
+      this.startupRetryMs *= 2;
+      return;
+    }
+    this.schedule(began + periodMs - this.now());
   }
 }

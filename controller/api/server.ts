@@ -180,6 +180,8 @@ export function createApiServer(deps: ApiDeps): Server {
     .on('PUT', '/api/v1/namespaces/:ns/pods/:name/status', async (c, p) => {
       const pod = ownPod(c, p);
       const status = (await readJson(c.req)) as Pod['status'];
+      const uid = c.url.searchParams.get('uid');
+      if (uid !== null && uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${uid}`);
       if (!status || typeof status !== 'object' || typeof status.phase !== 'string') throw badRequest('body must be a pod status with a phase');
       const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
         x.status = status;
