@@ -7,9 +7,10 @@ import { ControllerConnection } from './controller-client/connection.js';
 import { ControllerHealth } from './controller-client/health.js';
 import { runHeartbeat } from './controller-client/heartbeat.js';
 import { runPodWatch } from './controller-client/pod-watch.js';
+import { VERSION } from '../shared/version.js';
 import { registerNode, type RegisterBody } from './controller-client/register.js';
 import { loadOrCreateSecret } from './controller-client/secrets.js';
-import { StatusReporter, finalizePod } from './controller-client/status-reporter.js';
+import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
 import { collectStaticFacts, currentFacts } from './facts.js';
 import { createLogger, errorMessage } from './log.js';
@@ -88,6 +89,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       hostIP: () => address,
       status: reporter,
       finalize: (pod) => finalizePod(conn, pod),
+      event: (pod, type, reason, message) => postPodEvent(conn, pod, type, reason, message, log),
       log,
     });
     cleanups.push(() => manager.stop());
@@ -104,6 +106,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       agentToken,
       dataDir,
       facts: await facts(),
+      version: VERSION,
       ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     });
     const nodeToken = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal });

@@ -59,7 +59,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000);
   const sets = new StatefulSetController(store, ops, events, log);
-  const server = createApiServer({ store, ops, nodes, log, version: VERSION });
+  const server = createApiServer({ store, ops, nodes, events, log, version: VERSION });
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -76,6 +76,14 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     t.equal(await httpGet(web0.status.podIP!), 'web-0', 'the new web-0 serves the file written by the old one');
   });
 
+  t.test('describe ends with the pod\'s events, from controller and agent', async (t) => {
+    const out = await ok(['describe', 'pod', 'web-0']);
+    t.match(out, /Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message/);
+    t.match(out, /Normal\s+Scheduled\s+.*statefulset-controller\s+Successfully assigned default\/web-0/);
+    t.match(out, /Normal\s+Started\s+.*berth-agent\s+Started container nginx/);
+    t.notMatch(out, /Stopping pod/, 'events of the deleted web-0 are not shown for the new one');
+  });
+
   t.test('logs and exec exit codes', async (t) => {
     const logs = await c.cli(['logs', 'web-0']);
     t.equal(logs.code, 0, logs.stderr);

@@ -17,6 +17,8 @@ export interface RegisterBody {
   dataDir: string;
   facts: NodeFacts;
   labels?: Record<string, string>;
+  /** berth's version on this host, shown as the node's VERSION. */
+  version?: string;
 }
 
 export interface RegisterOptions {
@@ -38,11 +40,13 @@ export function nodeTokenFile(dataDir: string): string {
   return path.join(dataDir, 'node-token');
 }
 
-async function post(server: string, token: string, body: RegisterBody): Promise<string> {
+/** Registers with `token`; the answer carries a new node token only for a join (`isJoin`). */
+async function post(server: string, token: string, body: RegisterBody, isJoin: boolean): Promise<string> {
   const api = new ApiClient({ server, token, timeoutMs: 15_000 });
   const res = await api.request<{ nodeToken?: string }>('POST', '/api/v1/nodes/register', body);
-  if (!res?.nodeToken) throw new Error('the controller answered the registration without a nodeToken');
-  return res.nodeToken;
+  if (res?.nodeToken) return res.nodeToken;
+  if (!isJoin) return token; // re-registration keeps the node's credential
+  throw new Error('the controller answered the join without a nodeToken');
 }
 
 /**
@@ -60,7 +64,7 @@ export async function registerNode(o: RegisterOptions): Promise<string | undefin
     const token = saved ?? o.joinToken;
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
-      const nodeToken = await post(o.server, token, await o.body());
+      const nodeToken = await post(o.server, token, await o.body(), !saved);
       if (nodeToken !== saved) await writeSecret(file, nodeToken);
       o.health.ok();
       o.log.info({ server: o.server, with: saved ? 'node token' : 'join token' }, 'registered with the controller');

@@ -169,3 +169,10 @@ export async function finalizePod(conn: ControllerConnection, pod: Pod): Promise
     throw err;
   }
 }
+
+/** Records an event on a pod, best effort: events are for people, never worth a retry loop. */
+export function postPodEvent(conn: ControllerConnection, pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, log: Logger): void {
+  conn.api
+    .request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'events'), { uid: pod.metadata.uid, type, reason, message })
+    .catch((err: unknown) => log.debug({ pod: pod.metadata.name, reason, err: errorMessage(err) }, 'event not recorded'));
+}

@@ -35,6 +35,8 @@ export interface PodManagerOptions {
   hostIP: () => string;
   status: StatusSink;
   finalize: (pod: Pod) => Promise<void>;
+  /** Records a Kubernetes-style event on the pod (for `describe`); must not throw. */
+  event?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   log: Logger;
 }
 
@@ -373,11 +375,17 @@ class PodWorker {
       run: (timeoutMs) => runProbe(probe, spec, { runtime: this.o.runtime, containerId: c.id, ...(this.podIP ? { podIP: this.podIP } : {}) }, timeoutMs),
       onChange: (ready, outcome) => {
         this.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
+        if (!ready) this.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message ?? 'probe failed'}`);
         this.trigger();
       },
     });
     prober.start();
     return prober;
+  }
+
+  private event(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const pod = this.pod ?? this.lastPod;
+    if (pod) this.o.event?.(pod, type, reason, message);
   }
 
   private stopProber(name: string): void {
@@ -392,6 +400,7 @@ class PodWorker {
     const delayMs = prev ? Math.min(prev.delayMs * 2, BACKOFF_MAX_MS) : BACKOFF_INITIAL_MS;
     this.errors[container] = { reason, message, retryAt: Date.now() + delayMs, delayMs };
     this.log.warn({ container, reason, err: message, retryInSeconds: delayMs / 1000 }, 'container could not be started');
+    this.event('Warning', reason === 'ErrImagePull' || reason === 'ErrImageNeverPull' ? reason : 'Failed', `container ${container}: ${message}`);
   }
 
   private async execute(pod: Pod, a: PodAction, observed: ObservedContainer[]): Promise<boolean> {
@@ -405,6 +414,7 @@ class PodWorker {
           if (a.restart) {
             this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
             this.log.info({ container: a.container, restartCount: this.backoff[a.container].restartCount }, 'container restarted');
+            this.event('Normal', 'Started', `Restarted container ${a.container} (restart ${this.backoff[a.container].restartCount})`);
           } else {
             this.log.info({ container: a.container }, 'container started');
           }
@@ -412,6 +422,7 @@ class PodWorker {
         case 'restart': {
           const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
           this.log.info({ container: a.container, reason: a.reason }, 'restarting container');
+          this.event('Normal', 'Killing', `Restarting container ${a.container}: ${a.reason}`);
           await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, grace), 'RunContainerError');
           await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
           this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
@@ -463,6 +474,8 @@ class PodWorker {
     const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(plan.options), 'CreateContainerError');
     await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
     this.log.info({ container: spec.name, id: id.slice(0, 12), image: spec.image }, 'container created and started');
+    this.event('Normal', 'Created', `Created container ${spec.name}`);
+    this.event('Normal', 'Started', `Started container ${spec.name}`);
   }
 
   private async prepareDirs(dirs: DirSpec[]): Promise<void> {
@@ -491,6 +504,7 @@ class PodWorker {
     }
     if (policy === 'IfNotPresent' && present) return;
     this.log.info({ container: spec.name, image: spec.image, policy }, 'pulling image');
+    this.event('Normal', 'Pulling', `Pulling image "${spec.image}"`);
     let lastLog = 0;
     try {
       await this.o.runtime.pull(spec.image, (p) => {
@@ -505,6 +519,7 @@ class PodWorker {
       throw new StepError('ErrImagePull', `failed to pull image "${spec.image}": ${errorMessage(err)}`);
     }
     this.log.info({ image: spec.image }, 'image pulled');
+    this.event('Normal', 'Pulled', `Successfully pulled image "${spec.image}"`);
   }
 
   // ---- termination ------------------------------------------------------------------------
@@ -521,6 +536,7 @@ class PodWorker {
     const running = stopOrder(spec, observed).filter((c) => c.running || c.status === 'created');
     if (running.length > 0) {
       this.log.info({ containers: running.map((c) => c.container), gracePeriodSeconds: grace ?? 'container default' }, 'stopping pod containers');
+      for (const c of running) this.event('Normal', 'Killing', `Stopping container ${c.container}`);
     }
     if (pod) this.report(pod, observed, Date.now(), true);
     for (const c of running) {

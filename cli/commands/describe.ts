@@ -27,7 +27,8 @@ const pods = RESOURCES.find((r) => r.kind === 'Pod')!;
 const events = RESOURCES.find((r) => r.kind === 'Event')!;
 
 async function eventsFor(client: ApiClient, obj: AnyObject): Promise<Event[]> {
-  const query = { fieldSelector: `involvedObject.name=${obj.metadata.name},involvedObject.kind=${obj.kind}` };
+  // The uid keeps events of an earlier object of the same name (a re-created pod) out.
+  const query = { fieldSelector: `involvedObject.name=${obj.metadata.name},involvedObject.kind=${obj.kind},involvedObject.uid=${obj.metadata.uid}` };
   const list = await client.list<Event>(resourcePath(events, obj.metadata.namespace), query);
   // Events of cluster-scoped objects may live in any namespace; those of others only in theirs.
   return (list.items ?? []).filter((e) => obj.metadata.namespace === undefined || (e.involvedObject?.namespace ?? e.metadata.namespace) === obj.metadata.namespace);

@@ -10,6 +10,7 @@ import { authenticate, type Principal } from '../auth/tokens.js';
 import type { Store, StoredChange } from '../store/store.js';
 import type { Operations } from '../objects/operations.js';
 import type { NodeRegistry } from '../nodes/registry.js';
+import type { EventRecorder } from '../events/recorder.js';
 import { HttpError, Router, badRequest, forbidden, notFound, readJson, sendError, sendJson, type Params } from './http.js';
 
 export interface ApiContext {
@@ -23,6 +24,7 @@ export interface ApiDeps {
   store: Store;
   ops: Operations;
   nodes: NodeRegistry;
+  events: EventRecorder;
   log: Logger;
   version: string;
 }
@@ -63,7 +65,7 @@ function filterFor(r: ResourceInfo, namespace: string | undefined, labels: Requi
 }
 
 export function createApiServer(deps: ApiDeps): Server {
-  const { store, ops, nodes, log } = deps;
+  const { store, ops, nodes, events, log } = deps;
   const router = new Router<ApiContext>();
 
   const requireAdmin = (c: ApiContext) => {
@@ -195,6 +197,16 @@ export function createApiServer(deps: ApiDeps): Server {
       if (!pod.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `pod ${p.name} is not terminating`);
       store.delete('Pod', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
+    })
+    .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {
+      const pod = ownPod(c, p);
+      const body = (await readJson(c.req)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
+      if (body?.uid !== undefined && body.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body.uid}`);
+      if (typeof body?.reason !== 'string' || !/^[A-Za-z]{1,64}$/.test(body.reason) || typeof body.message !== 'string' || !['Normal', 'Warning'].includes(body.type ?? '')) {
+        throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
+      }
+      events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);
+      sendJson(c.res, 201, { kind: 'Status', status: 'Success' });
     })
     // Users
     .on('PATCH', '/api/v1/namespaces/:ns/statefulsets/:name', async (c, p) => {

@@ -15,6 +15,7 @@ export class EventRecorder {
     private readonly component: string,
   ) {}
 
+  /** `host`: the node whose agent saw it happen (container events); otherwise the controller did. */
   record(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): void {
     const ns = obj.metadata.namespace ?? 'default';
     const dedupeKey = `${obj.kind}/${ns}/${obj.metadata.name}/${obj.metadata.uid}/${reason}/${message}`;
@@ -37,7 +38,7 @@ export class EventRecorder {
       reason,
       message,
       type,
-      source: { component: this.component, ...(host ? { host } : {}) },
+      source: host ? { component: 'berth-agent', host } : { component: this.component },
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
