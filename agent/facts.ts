@@ -7,15 +7,8 @@ import type { NodeFacts } from '../shared/types.js';
 import type { Logger } from './log.js';
 import { errorMessage } from './log.js';
 
-export interface StaticFacts {
-  hostname: string;
-  os: string;
-  kernel: string;
-  arch: string;
-  cpuModel: string;
-  cpus: number;
-  dockerVersion?: string;
-}
+/** The part of the facts that does not change while the agent runs. */
+export type StaticFacts = Pick<NodeFacts, 'hostname' | 'os' | 'kernel' | 'arch' | 'cpuModel' | 'cpus' | 'dockerVersion'>;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: NodeJS.Timeout | undefined;

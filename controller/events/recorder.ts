@@ -51,8 +51,7 @@ export class EventRecorder {
     for (const e of this.store.list<Event>('Event')) {
       if (Date.parse(e.lastTimestamp) + KEEP_MS < now) this.store.delete('Event', e.metadata.namespace, e.metadata.name);
     }
-    for (const [k, name] of this.recent) {
-      if (!this.store.list<Event>('Event').some((e) => e.metadata.name === name)) this.recent.delete(k);
-    }
+    const kept = new Set(this.store.list<Event>('Event').map((e) => e.metadata.name));
+    for (const [k, name] of this.recent) if (!kept.has(name)) this.recent.delete(k);
   }
 }

@@ -30,6 +30,8 @@ export class Store {
   /** Recent changes, oldest first, for watches that resume from a resourceVersion. */
   private readonly window: StoredChange[] = [];
   private pending: StoredChange[] = [];
+  /** Previous values of what the open transaction wrote, to roll the memory mirror back. */
+  private undo: [string, AnyObject | undefined][] = [];
   private txDepth = 0;
   readonly changes = new EventEmitter<{ change: [StoredChange] }>();
 
@@ -64,7 +66,6 @@ export class Store {
   transaction<T>(fn: () => T): T {
     if (this.txDepth > 0) return fn();
     this.txDepth++;
-    const snapshot = new Map(this.objects);
     const rvBefore = this.rv;
     try {
       const result = this.db.transaction(fn)();
@@ -73,13 +74,16 @@ export class Store {
       for (const c of published) this.publish(c);
       return result;
     } catch (err) {
-      // Roll the memory mirror back too.
-      this.objects.clear();
-      for (const [k, v] of snapshot) this.objects.set(k, v);
+      // SQLite rolled back; roll the memory mirror back too.
+      for (const [k, prev] of this.undo.reverse()) {
+        if (prev) this.objects.set(k, prev);
+        else this.objects.delete(k);
+      }
       this.rv = rvBefore;
       this.pending = [];
       throw err;
     } finally {
+      this.undo = [];
       this.txDepth--;
     }
   }
@@ -119,6 +123,7 @@ export class Store {
     this.db
       .prepare('INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json')
       .run(o.kind, o.metadata.namespace ?? '', o.metadata.name, this.rv, JSON.stringify(o));
+    if (this.txDepth > 0) this.undo.push([k, this.objects.get(k)]);
     this.objects.set(k, o);
     this.record({ rv: this.rv, type, object: o });
   }
@@ -166,6 +171,7 @@ export class Store {
     const cur = this.objects.get(k);
     if (!cur) return undefined;
     this.db.prepare('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?').run(kind, namespace ?? '', name);
+    if (this.txDepth > 0) this.undo.push([k, cur]);
     this.objects.delete(k);
     this.rv++;
     const gone = structuredClone(cur);
