@@ -47,15 +47,35 @@ export const probeSchema = z
     message: 'must specify exactly one of exec, httpGet or tcpSocket',
   });
 
+const keyRef = z.object({ name: z.string().min(1), key: z.string().min(1), optional: z.boolean().optional() });
+
 const envVar = z.object({
   name: z.string().min(1),
   value: z.string().optional(),
   valueFrom: z
     .object({
       fieldRef: z.object({ fieldPath: z.string(), apiVersion: z.string().optional() }).optional(),
+      configMapKeyRef: keyRef.optional(),
+      secretKeyRef: keyRef.optional(),
+    })
+    .refine((v) => [v.fieldRef, v.configMapKeyRef, v.secretKeyRef].filter(Boolean).length === 1, {
+      message: 'must specify exactly one of fieldRef, configMapKeyRef or secretKeyRef',
     })
     .optional(),
 });
+
+const envFromSource = z
+  .object({
+    prefix: z.string().optional(),
+    configMapRef: z.object({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+    secretRef: z.object({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+  })
+  .refine((v) => [v.configMapRef, v.secretRef].filter(Boolean).length === 1, { message: 'must specify exactly one of configMapRef or secretRef' });
+
+/** preStop handlers: exec or httpGet (F22). */
+const lifecycleHandler = z
+  .object({ exec: execAction.optional(), httpGet: httpGetAction.optional(), sleep: z.object({ seconds: z.number().int().min(0) }).optional() })
+  .refine((h) => [h.exec, h.httpGet, h.sleep].filter(Boolean).length === 1, { message: 'must specify exactly one of exec, httpGet or sleep' });
 
 const quantity = z.union([z.string(), z.number()]);
 
@@ -67,6 +87,7 @@ export const containerSchema = z.object({
   args: z.array(z.string()).optional(),
   workingDir: z.string().optional(),
   env: z.array(envVar).optional(),
+  envFrom: z.array(envFromSource).optional(),
   ports: z
     .array(
       z.object({
@@ -77,6 +98,11 @@ export const containerSchema = z.object({
     )
     .optional(),
   readinessProbe: probeSchema.optional(),
+  livenessProbe: probeSchema.optional(),
+  startupProbe: probeSchema.optional(),
+  lifecycle: z.object({ preStop: lifecycleHandler.optional() }).optional(),
+  /** Only on init containers: `Always` makes it a sidecar (F21). */
+  restartPolicy: z.literal('Always', 'only "Always" (a sidecar) is allowed on an init container').optional(),
   volumeMounts: z
     .array(
       z.object({
@@ -95,13 +121,28 @@ export const containerSchema = z.object({
     .optional(),
 });
 
+const keyToPath = z.array(
+  z.object({
+    key: z.string().min(1),
+    path: z.string().min(1).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."'),
+    mode: z.number().int().min(0).max(0o777).optional(),
+  }),
+);
+
 const volumeSchema = z.object({
   name: label,
-  emptyDir: z.object({}).optional(),
+  emptyDir: z.object({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: z.union([z.string(), z.number()]).optional() }).optional(),
   hostPath: z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).optional(),
+  configMap: z
+    .object({ name: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
+    .optional(),
+  secret: z
+    .object({ secretName: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
+    .optional(),
 });
 
 export const podSpecSchema = z.object({
+  initContainers: z.array(containerSchema).optional(),
   containers: z.array(containerSchema).min(1, 'must have at least one container'),
   volumes: z.array(volumeSchema).optional(),
   restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
@@ -145,6 +186,9 @@ export const statefulSetSpecSchema = z.object({
     spec: podSpecSchema,
   }),
   volumeClaimTemplates: z.array(claimTemplateSchema).default([]),
+  persistentVolumeClaimRetentionPolicy: z
+    .object({ whenDeleted: z.enum(['Retain', 'Delete']).default('Retain'), whenScaled: z.enum(['Retain', 'Delete']).default('Retain') })
+    .default({ whenDeleted: 'Retain', whenScaled: 'Retain' }),
 });
 
 export const serviceSpecSchema = z.object({

@@ -205,15 +205,28 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
     const path = ['spec', 'template', 'spec', 'volumes', i];
     if (volumes.has(v.name)) out.push({ path: [...path, 'name'], message: `duplicate volume "${v.name}"` });
     volumes.add(v.name);
-    if (!claims.has(v.name) && [v.emptyDir, v.hostPath].filter(Boolean).length !== 1) {
-      out.push({ path, message: `volume "${v.name}" must specify exactly one of emptyDir or hostPath` });
+    if (!claims.has(v.name) && [v.emptyDir, v.hostPath, v.configMap, v.secret].filter(Boolean).length !== 1) {
+      out.push({ path, message: `volume "${v.name}" must specify exactly one of emptyDir, hostPath, configMap or secret` });
     }
   });
   const containers = new Set<string>();
-  spec.template.spec.containers.forEach((c, ci) => {
-    const cpath = ['spec', 'template', 'spec', 'containers', ci];
+  const all = [
+    ...(spec.template.spec.initContainers ?? []).map((c, i) => ({ c, field: 'initContainers', i, init: true })),
+    ...spec.template.spec.containers.map((c, i) => ({ c, field: 'containers', i, init: false })),
+  ];
+  all.forEach(({ c, field, i: ci, init }) => {
+    const cpath = ['spec', 'template', 'spec', field, ci];
     if (containers.has(c.name)) out.push({ path: [...cpath, 'name'], message: `duplicate container name "${c.name}"` });
     containers.add(c.name);
+    if (!init && c.restartPolicy !== undefined) {
+      out.push({ path: [...cpath, 'restartPolicy'], message: 'is only allowed on init containers (restartPolicy: Always makes a sidecar)' });
+    }
+    if (init && c.restartPolicy !== 'Always') {
+      // Kubernetes: a plain init container runs to completion, so it cannot be probed or get a preStop hook.
+      for (const f of ['readinessProbe', 'livenessProbe', 'startupProbe', 'lifecycle'] as const) {
+        if (c[f] !== undefined) out.push({ path: [...cpath, f], message: 'must not be set on an init container unless it is a sidecar (restartPolicy: Always)' });
+      }
+    }
     const mountPaths = new Set<string>();
     (c.volumeMounts ?? []).forEach((m, mi) => {
       if (!claims.has(m.name) && !volumes.has(m.name)) {
