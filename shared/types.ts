@@ -60,6 +60,8 @@ export interface PodStatus {
   podIPs?: { ip: string }[];
   startTime?: string;
   containerStatuses?: ContainerStatus[];
+  /** Init containers and sidecars (init containers with restartPolicy Always), in order. */
+  initContainerStatuses?: ContainerStatus[];
   reason?: string;
   message?: string;
 }

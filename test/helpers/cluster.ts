@@ -89,8 +89,9 @@ export class Cluster {
     return (this.logs.get(p) ?? []).join('');
   }
 
-  async startController(extra: string[] = []): Promise<void> {
-    this.controller = this.spawnLogged(['controller', 'up', '--data-dir', this.controllerDir, '--listen', '127.0.0.1:0', ...extra]);
+  /** Starts the controller; `listen` defaults to a free port on loopback. */
+  async startController(extra: string[] = [], listen = '127.0.0.1:0'): Promise<void> {
+    this.controller = this.spawnLogged(['controller', 'up', '--data-dir', this.controllerDir, '--listen', listen, ...extra]);
     const conf = join(this.controllerDir, 'admin.conf');
     const started = Date.now();
     const parsed = await waitFor(
@@ -113,6 +114,17 @@ export class Cluster {
 
   async stopController(): Promise<void> {
     if (this.controller) await stopProcess(this.controller);
+  }
+
+  /**
+   * Stops the controller, runs `meanwhile` (e.g. to put back a copy of its data dir) and starts
+   * it again on the same address, so running agents reach it at the URL they know.
+   */
+  async restartController(meanwhile?: () => void | Promise<void>, extra: string[] = []): Promise<void> {
+    const { hostname, port } = new URL(this.server);
+    await this.stopController();
+    await meanwhile?.();
+    await this.startController(extra, `${hostname}:${port}`);
   }
 
   async startAgent(name: string, extra: string[] = []): Promise<AgentProc> {
