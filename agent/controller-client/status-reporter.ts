@@ -126,7 +126,6 @@ export class StatusReporter {
     try {
       // The uid guards against a late report landing on a re-created pod of the same name.
       await this.conn.api.request('PUT', `${podPath(e.namespace, e.name, 'status')}?uid=${encodeURIComponent(uid)}`, status);
-      await this.conn.api.request('PUT', `${podPath(e.namespace, e.name, 'status')}?uid=${encodeURIComponent(uid)}`, status);
       e.sent = json;
       e.recent = [...e.recent.slice(-4), statusDigest(status)];
       e.delay = 1000;
