@@ -7,6 +7,7 @@ import { ControllerConnection } from './controller-client/connection.js';
 import { ControllerHealth } from './controller-client/health.js';
 import { runHeartbeat } from './controller-client/heartbeat.js';
 import { runPodWatch } from './controller-client/pod-watch.js';
+import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
 import { registerNode, type RegisterBody } from './controller-client/register.js';
 import { loadOrCreateSecret } from './controller-client/secrets.js';
@@ -150,6 +151,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         stop.signal,
       ),
     );
+    loops.push(runClaimCleaner({ conn, nodeName: opts.nodeName, dataDir, health, log }, stop.signal));
     let eventsDown = false;
     loops.push(
       runtime.followEvents(

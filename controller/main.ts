@@ -12,6 +12,7 @@ import { NodeRegistry } from './nodes/registry.js';
 import { Operations } from './objects/operations.js';
 import { StatefulSetController } from './statefulset/controller.js';
 import { Store } from './store/store.js';
+import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
   dataDir: string;
@@ -59,6 +60,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000);
   const sets = new StatefulSetController(store, ops, events, log);
+  const claims = new ClaimCollector(store, events, log);
   const server = createApiServer({ store, ops, nodes, events, log, version: VERSION });
 
   await new Promise<void>((ok, fail) => {
@@ -72,6 +74,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   nodes.start();
   sets.start();
+  claims.start();
   const prune = setInterval(() => events.prune(), 60_000);
   prune.unref();
   log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION }, 'controller up');
@@ -85,6 +88,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'controller stopping');
       sets.stop();
+      claims.stop();
       nodes.stop();
       clearInterval(prune);
       server.close(() => done());

@@ -133,7 +133,7 @@ t.test('Parallel does not wait for unready pods and deletes all condemned at onc
   const pods = [makePod(set, 0, 'pending'), makePod(set, 2, 'ready'), makePod(set, 3, 'running')];
   const d = reconcileStatefulSet(set, observe(pods));
   t.same(
-    d.actions.map((a) => [a.type, a.type === 'deletePod' ? a.name : a.ordinal]),
+    d.actions.map((a) => [a.type, a.type === 'deletePod' ? a.name : 'ordinal' in a ? a.ordinal : a.claim]),
     [
       ['createPod', 1],
       ['deletePod', 'web-3'],
@@ -262,4 +262,62 @@ t.test('adoption: orphans named <set>-<n> that match the selector are adopted; o
   t.same(c.adopt.map((p) => p.metadata.name), ['web-1']);
   t.same(c.owned.map((p) => p.metadata.name), ['web-0']);
   t.same(c.release.map((p) => p.metadata.name), ['web-2']);
+});
+
+t.test('retention policy: claim owners follow the F16 table', async (t) => {
+  const { desiredClaimOwners } = await import('../controller/statefulset/retention.js');
+  const policy = (whenScaled: string, whenDeleted: string) => makeSet({ persistentVolumeClaimRetentionPolicy: { whenScaled, whenDeleted } });
+  const condemned = makePod(makeSet(), 3, 'ready');
+  const kinds = (refs: { kind: string }[] | undefined) => (refs ?? []).map((r) => r.kind);
+  t.same(kinds(desiredClaimOwners(policy('Retain', 'Retain'), undefined)), []);
+  t.same(kinds(desiredClaimOwners(policy('Retain', 'Retain'), undefined, condemned)), []);
+  t.same(kinds(desiredClaimOwners(policy('Retain', 'Delete'), undefined)), ['StatefulSet']);
+  t.same(kinds(desiredClaimOwners(policy('Retain', 'Delete'), undefined, condemned)), ['StatefulSet']);
+  t.same(kinds(desiredClaimOwners(policy('Delete', 'Retain'), undefined)), []);
+  t.same(kinds(desiredClaimOwners(policy('Delete', 'Retain'), undefined, condemned)), ['Pod']);
+  t.same(kinds(desiredClaimOwners(policy('Delete', 'Delete'), undefined)), ['StatefulSet']);
+  t.same(kinds(desiredClaimOwners(policy('Delete', 'Delete'), undefined, condemned)), ['Pod'], 'the set reference is replaced');
+  const foreign = [{ apiVersion: 'v1', kind: 'Thing', name: 'x', uid: 'other', controller: true }];
+  t.same(desiredClaimOwners(policy('Delete', 'Delete'), foreign, condemned), foreign, 'a claim another controller owns is left alone');
+});
+
+t.test('whenScaled Delete: the condemned pod owns its claim before it is deleted', async (t) => {
+  const set = makeSet({ replicas: 1, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } });
+  const pods = [makePod(set, 0, 'ready'), makePod(set, 1, 'ready')];
+  const claimObjects = new Map(
+    pods.map((p) => [`www-${p.metadata.name}`, { metadata: { name: `www-${p.metadata.name}` } } as unknown as import('../shared/types.js').PersistentVolumeClaim]),
+  );
+  const d = reconcileStatefulSet(set, observe(pods, { claimObjects }));
+  t.match(d.actions, [
+    { type: 'setClaimOwners', claim: 'www-web-1', ownerReferences: [{ kind: 'Pod', name: 'web-1', uid: 'pod-1' }] },
+    { type: 'deletePod', name: 'web-1' },
+  ]);
+});
+
+t.test('a claim still being deleted holds back its ordinal until it is gone', async (t) => {
+  const set = makeSet({ replicas: 1 });
+  const claimObjects = new Map([['www-web-0', { metadata: { name: 'www-web-0', deletionTimestamp: iso(NOW) } } as unknown as import('../shared/types.js').PersistentVolumeClaim]]);
+  const d = reconcileStatefulSet(set, observe([], { claims: new Set(['www-web-0']), claimObjects }));
+  t.same(d.actions, []);
+  t.match(d.waiting, /claim www-web-0 to be deleted/);
+});
+
+t.test('the claim collector deletes claims whose owner is gone and no pod mounts', async (t) => {
+  const { claimsToCollect } = await import('../controller/volumes/claim-collector.js');
+  const set = makeSet();
+  const pod = makePod(set, 0, 'ready');
+  const claim = (name: string, owner?: { kind: string; uid: string }, deleting = false) =>
+    ({
+      metadata: { name, namespace: 'default', ...(owner ? { ownerReferences: [{ ...owner, name: 'x', apiVersion: 'v1', controller: true }] } : {}), ...(deleting ? { deletionTimestamp: iso(NOW) } : {}) },
+      spec: {},
+    }) as unknown as import('../shared/types.js').PersistentVolumeClaim;
+  const claims = [
+    claim('www-web-0', { kind: 'StatefulSet', uid: 'gone' }), // still mounted by web-0
+    claim('www-web-1', { kind: 'Pod', uid: 'gone-pod' }),
+    claim('www-web-2', { kind: 'Pod', uid: pod.metadata.uid }),
+    claim('www-web-3', { kind: 'StatefulSet', uid: set.metadata.uid }),
+    claim('www-web-4'),
+    claim('www-web-5', { kind: 'Pod', uid: 'gone-pod' }, true),
+  ];
+  t.same(claimsToCollect(claims, [pod], [set]).map((c) => c.metadata.name), ['www-web-1']);
 });

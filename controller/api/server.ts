@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { RESOURCES, type ResourceInfo } from '../../shared/resources.js';
 import { parseSelector, matches, type Requirement } from '../../shared/selector.js';
-import type { AnyObject, Event, Pod, WatchEvent } from '../../shared/types.js';
+import type { AnyObject, Event, PersistentVolumeClaim, Pod, WatchEvent } from '../../shared/types.js';
 import { authenticate, type Principal } from '../auth/tokens.js';
 import type { Store, StoredChange } from '../store/store.js';
 import type { Operations } from '../objects/operations.js';
@@ -196,6 +196,16 @@ export function createApiServer(deps: ApiDeps): Server {
       if (body?.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body?.uid}`);
       if (!pod.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `pod ${p.name} is not terminating`);
       store.delete('Pod', p.ns, p.name);
+      sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
+    })
+    .on('POST', '/api/v1/namespaces/:ns/persistentvolumeclaims/:name/finalize', async (c, p) => {
+      const claim = store.get<PersistentVolumeClaim>('PersistentVolumeClaim', p.ns, p.name);
+      if (!claim) throw notFound('persistentvolumeclaims', p.name);
+      if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node) throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
+      const body = (await readJson(c.req)) as { uid?: string } | undefined;
+      if (body?.uid !== claim.metadata.uid) throw new HttpError(409, 'Conflict', `claim ${p.name} has uid ${claim.metadata.uid}, not ${body?.uid}`);
+      if (!claim.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `claim ${p.name} is not being deleted`);
+      store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {

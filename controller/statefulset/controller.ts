@@ -10,6 +10,7 @@ import type { Store, StoredChange } from '../store/store.js';
 import { claimPods, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { reconcileStatefulSet, type SetAction } from './reconcile.js';
+import { desiredClaimOwners } from './retention.js';
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
 
@@ -54,6 +55,15 @@ export class StatefulSetController {
           const { parent } = parentAndOrdinal(o.metadata.name);
           if (parent && this.store.get('StatefulSet', o.metadata.namespace, parent)) this.enqueue(keyOf(o.metadata.namespace, parent));
         }
+        break;
+      }
+      case 'PersistentVolumeClaim': {
+        // A claim that finished deleting frees its ordinal (the stale-claim wait).
+        const { parent } = parentAndOrdinal(o.metadata.name);
+        const owner = this.store
+          .list<StatefulSet>('StatefulSet', o.metadata.namespace)
+          .find((s) => s.spec.volumeClaimTemplates.some((t) => parent === `${t.metadata.name}-${s.metadata.name}`));
+        if (owner) this.enqueue(keyOf(o.metadata.namespace, owner.metadata.name));
         break;
       }
       case 'Node':
@@ -125,9 +135,11 @@ export class StatefulSetController {
     const nodes = this.store.list<Node>('Node');
     const podsPerNode = new Map<string, number>();
     for (const p of this.store.list<Pod>('Pod')) if (p.spec.nodeName) podsPerNode.set(p.spec.nodeName, (podsPerNode.get(p.spec.nodeName) ?? 0) + 1);
+    const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
     const decision = reconcileStatefulSet(set, {
       pods: claim.owned,
-      claims: new Set(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => c.metadata.name)),
+      claims: new Set(claimObjects.keys()),
+      claimObjects,
       bindings: this.store.bindings(namespace, name),
       nodes,
       podsPerNode,
@@ -164,7 +176,10 @@ export class StatefulSetController {
         for (const claimName of a.missingClaims) {
           const tmpl = set.spec.volumeClaimTemplates.find((t) => claimName === `${t.metadata.name}-${set.metadata.name}-${a.ordinal}`)!;
           const hostPath = volumeHostPath(node.status.agent.dataDir, ns, claimName);
-          this.store.create(newClaim(set, tmpl, a.ordinal, a.node, hostPath) as PersistentVolumeClaim);
+          const fresh = newClaim(set, tmpl, a.ordinal, a.node, hostPath);
+          const owners = desiredClaimOwners(set, undefined);
+          if (owners) fresh.metadata.ownerReferences = owners;
+          this.store.create(fresh as PersistentVolumeClaim);
           this.events.record(set, 'Normal', 'SuccessfulCreate', `create Claim ${claimName} Pod ${set.metadata.name}-${a.ordinal} in StatefulSet ${set.metadata.name} success`);
         }
         if (a.type === 'createClaims') return;
@@ -174,6 +189,12 @@ export class StatefulSetController {
         this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${a.node}`);
         return;
       }
+      case 'setClaimOwners':
+        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, a.claim, (c) => {
+          if (a.ownerReferences) c.metadata.ownerReferences = a.ownerReferences;
+          else delete c.metadata.ownerReferences;
+        });
+        return;
       case 'deletePod': {
         const pod = this.store.get<Pod>('Pod', ns, a.name);
         if (!pod) return;

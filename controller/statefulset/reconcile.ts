@@ -2,23 +2,28 @@
 // Kubernetes' stateful_set_control.go (F6–F8). The controller loop applies the actions to the
 // store; agents turn the resulting pods into containers.
 import { claimName, parentAndOrdinal } from '../../shared/naming.js';
-import type { Node, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
+import type { Node, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
 import { place } from '../placement/place.js';
 import { isAvailable, isCreated, isFinished, isRunningAndReady, isTerminating, msUntilAvailable } from './health.js';
 import { revisionName } from './identity.js';
+import { desiredClaimOwners } from './retention.js';
 
 export type SetAction =
   /** Create the pod for an ordinal on a node, creating its missing claims first. */
   | { type: 'createPod'; ordinal: number; node: string; missingClaims: string[] }
   /** Re-create claims of an existing Pending pod (F6 7c). */
   | { type: 'createClaims'; ordinal: number; node: string; missingClaims: string[] }
-  | { type: 'deletePod'; name: string; reason: string };
+  | { type: 'deletePod'; name: string; reason: string }
+  /** Owner references that carry the retention policy (F16), fixed before any scale-down. */
+  | { type: 'setClaimOwners'; claim: string; ownerReferences: OwnerReference[] | undefined };
 
 export interface SetObservation {
   /** Pods owned by this set (claimed by the adoption step), terminating ones included. */
   pods: Pod[];
   /** Names of claims that exist in the set's namespace. */
   claims: Set<string>;
+  /** The claims themselves, by name (owner references, deletion); optional for callers that only count. */
+  claimObjects?: Map<string, PersistentVolumeClaim>;
   /** Ordinal → node where its volume lives (sticky binding). */
   bindings: Map<number, string>;
   nodes: Node[];
@@ -89,10 +94,20 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
   }
   if (!firstUnavailable) firstUnavailable = [...condemned].reverse().find(unavailable);
 
-  const missingClaims = (ordinal: number) =>
-    set.spec.volumeClaimTemplates
-      .map((c) => claimName(c.metadata.name, set.metadata.name, ordinal))
-      .filter((n) => !obs.claims.has(n));
+  const claimsOf = (ordinal: number) => set.spec.volumeClaimTemplates.map((c) => claimName(c.metadata.name, set.metadata.name, ordinal));
+  const missingClaims = (ordinal: number) => claimsOf(ordinal).filter((n) => !obs.claims.has(n));
+  /** A claim still being deleted (retention policy Delete): its ordinal must wait for a fresh one (F4). */
+  const deletingClaim = (ordinal: number) => claimsOf(ordinal).find((n) => obs.claimObjects?.get(n)?.metadata.deletionTimestamp);
+  const fixOwners = (ordinal: number, condemnedPod?: Pod) => {
+    for (const n of claimsOf(ordinal)) {
+      const claim = obs.claimObjects?.get(n);
+      if (!claim || claim.metadata.deletionTimestamp) continue;
+      const want = desiredClaimOwners(set, claim.metadata.ownerReferences, condemnedPod);
+      if (JSON.stringify(want ?? []) !== JSON.stringify(claim.metadata.ownerReferences ?? [])) {
+        actions.push({ type: 'setClaimOwners', claim: n, ownerReferences: want });
+      }
+    }
+  };
 
   const setPods = obs.pods.slice();
   const podsPerNode = new Map(obs.podsPerNode);
@@ -106,6 +121,13 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
       continue;
     }
     if (!pod) {
+      const stale = deletingClaim(o);
+      if (stale) {
+        const why = `waiting for claim ${stale} to be deleted before ${set.metadata.name}-${o} gets a fresh one`;
+        if (ordered) return done(why);
+        waiting ??= why;
+        continue;
+      }
       const where = place({
         bound: obs.bindings.get(o),
         nodeSelector: set.spec.template.spec.nodeSelector,
@@ -126,6 +148,7 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
       if (ordered) return done(`creating ${set.metadata.name}-${o}`);
       continue;
     }
+    fixOwners(o);
     if (pod.status.phase === 'Pending' && pod.spec.nodeName) {
       const missing = missingClaims(o);
       if (missing.length > 0) actions.push({ type: 'createClaims', ordinal: o, node: pod.spec.nodeName, missingClaims: missing });
@@ -138,6 +161,9 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
       return done(`waiting for ${pod.metadata.name} to be Ready for ${minReady}s (minReadySeconds)`);
     }
   }
+
+  // Claims of condemned pods get their retention owners before any of them is deleted (F6 step 8).
+  for (const pod of condemned) fixOwners(parentAndOrdinal(pod.metadata.name).ordinal, pod);
 
   // Scale down, highest ordinal first (F6 step 9).
   for (const pod of condemned) {
