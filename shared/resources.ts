@@ -36,6 +36,15 @@ export const RESOURCES: ResourceInfo[] = [
     userCreatable: false,
   },
   { kind: 'Node', apiVersion: 'v1', plural: 'nodes', singular: 'node', shortNames: ['no'], namespaced: false, userCreatable: false },
+  {
+    kind: 'ControllerRevision',
+    apiVersion: 'apps/v1',
+    plural: 'controllerrevisions',
+    singular: 'controllerrevision',
+    shortNames: [],
+    namespaced: true,
+    userCreatable: false,
+  },
   { kind: 'Event', apiVersion: 'v1', plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, userCreatable: false },
 ];
 

@@ -28,6 +28,8 @@ export interface Condition {
   status: 'True' | 'False' | 'Unknown';
   lastTransitionTime: string;
   lastHeartbeatTime?: string;
+  /** When the condition last changed reason or saw progress (as Deployments' Progressing). */
+  lastUpdateTime?: string;
   reason?: string;
   message?: string;
 }
@@ -82,9 +84,18 @@ export interface Pod {
 /** A pod volume after the controller resolved claim templates into concrete claims. */
 export interface PodVolume {
   name: string;
-  emptyDir?: Record<string, never>;
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number };
   hostPath?: { path: string };
   persistentVolumeClaim?: { claimName: string };
+  configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+}
+
+/** One key of a ConfigMap or Secret projected into a volume as a file. */
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
 }
 
 export interface StatefulSetStatus {
@@ -97,6 +108,8 @@ export interface StatefulSetStatus {
   currentRevision?: string;
   updateRevision?: string;
   collisionCount?: number;
+  /** `Progressing` (berth: set while a rollout or scale is under way, False when progressDeadlineSeconds passed without progress). */
+  conditions?: Condition[];
 }
 
 export interface StatefulSet {
@@ -185,7 +198,16 @@ export interface Event {
   count: number;
 }
 
-export type AnyObject = Pod | StatefulSet | Service | ConfigMap | Secret | PersistentVolumeClaim | Node | Event;
+/** One version of a set's pod template (F13). */
+export interface ControllerRevision {
+  apiVersion: 'apps/v1';
+  kind: 'ControllerRevision';
+  metadata: ObjectMeta;
+  data: { spec: { template: StatefulSetSpec['template'] } };
+  revision: number;
+}
+
+export type AnyObject = Pod | StatefulSet | Service | ConfigMap | Secret | PersistentVolumeClaim | Node | Event | ControllerRevision;
 export type Kind = AnyObject['kind'];
 
 export interface List<T = AnyObject> {

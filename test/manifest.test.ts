@@ -65,14 +65,14 @@ t.test('a volumeMount with no matching volume or claim', async (t) => {
 t.test('unsupported fields are named in warnings, never dropped silently', async (t) => {
   const y = withSet((s) =>
     s
-      .replace('  serviceName: nginx\n', '  serviceName: nginx\n  updateStrategy:\n    type: OnDelete\n')
-      .replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          livenessProbe:\n            tcpSocket:\n              port: 80\n'),
+      .replace('    spec:\n      containers:\n', '    spec:\n      affinity:\n        nodeAffinity: {}\n      containers:\n')
+      .replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          securityContext:\n            privileged: true\n'),
   );
   const r = parseManifests(y, 'w.yaml');
   t.same(r.errors, []);
   t.same(
     r.warnings.map((w) => `${w.line} ${w.field}`),
-    ['24 spec.updateStrategy', '39 spec.template.spec.containers[0].livenessProbe'],
+    ['33 spec.template.spec.affinity', '39 spec.template.spec.containers[0].securityContext'],
   );
   t.match(r.warnings[0].message, /not supported by berth yet/);
 });

@@ -85,7 +85,7 @@ function observe(pods: Pod[], over: Partial<SetObservation> = {}): SetObservatio
 t.test('OrderedReady creates only the lowest missing ordinal, with its claim first', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([]));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 0, node: 'n1', missingClaims: ['www-web-0'] }]);
+  t.same(d.actions, [{ type: 'createPod', ordinal: 0, node: 'n1', missingClaims: ['www-web-0'], revision: revisionName(set) }]);
 });
 
 t.test('OrderedReady waits while the predecessor is not Running and Ready', async (t) => {
@@ -100,7 +100,7 @@ t.test('OrderedReady waits while the predecessor is not Running and Ready', asyn
 t.test('OrderedReady creates the next ordinal once the previous is Ready, spreading over nodes', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready', 'n1')]));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n2', missingClaims: ['www-web-1'] }]);
+  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n2', missingClaims: ['www-web-1'], revision: revisionName(set) }]);
 });
 
 t.test('minReadySeconds holds the next ordinal until the window passes and asks for a re-check', async (t) => {
@@ -171,7 +171,7 @@ t.test('a hole is re-created with the same identity on its bound node, even belo
   const set = makeSet();
   const pods = [makePod(set, 0, 'ready', 'n1'), makePod(set, 2, 'ready', 'n1')];
   const d = reconcileStatefulSet(set, observe(pods, { bindings: new Map([[0, 'n1'], [1, 'n1'], [2, 'n1']]), claims: new Set(['www-web-0', 'www-web-1', 'www-web-2']) }));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [] }], 'back to n1 where its volume is, not the emptier n2');
+  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [], revision: revisionName(set) }], 'back to n1 where its volume is, not the emptier n2');
 });
 
 t.test('a pod bound to a NotReady node waits; nothing starts elsewhere', async (t) => {
@@ -210,7 +210,7 @@ t.test('a Failed pod is deleted to be re-created; OrderedReady stops there', asy
 t.test('ordinals.start shifts the range', async (t) => {
   const set = makeSet({ ordinals: { start: 5 }, replicas: 2 });
   const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready')]));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 5, node: 'n2', missingClaims: ['www-web-5'] }], 'web-0 is condemned but creation comes first');
+  t.same(d.actions, [{ type: 'createPod', ordinal: 5, node: 'n2', missingClaims: ['www-web-5'], revision: revisionName(set) }], 'web-0 is condemned but creation comes first');
 });
 
 t.test('a missing claim of a Pending pod is re-created', async (t) => {
@@ -320,4 +320,108 @@ t.test('the claim collector deletes claims whose owner is gone and no pod mounts
     claim('www-web-5', { kind: 'Pod', uid: 'gone-pod' }, true),
   ];
   t.same(claimsToCollect(claims, [pod], [set]).map((c) => c.metadata.name), ['www-web-1']);
+});
+
+// --- rolling updates (F9–F11, F13) ---
+
+function atRevision(p: Pod, rev: string): Pod {
+  p.metadata.labels = { ...p.metadata.labels, 'controller-revision-hash': rev };
+  return p;
+}
+const revs = { current: 'web-old', update: 'web-new' };
+
+t.test('RollingUpdate replaces the highest outdated pod first, one at a time, waiting for availability', async (t) => {
+  const set = makeSet();
+  const ready = [0, 1, 2].map((o) => atRevision(makePod(set, o, 'ready'), 'web-old'));
+  const d = reconcileStatefulSet(set, observe(ready, { revisions: revs }));
+  t.same(d.actions, [{ type: 'deletePod', name: 'web-2', reason: 'rolling update to web-new' }]);
+
+  const two = [...ready.slice(0, 2), atRevision(makePod(set, 2, 'running'), 'web-new')];
+  t.same(reconcileStatefulSet(set, observe(two, { revisions: revs })).actions, [], 'web-1 waits until the new web-2 is Ready');
+
+  const twoReady = [...ready.slice(0, 2), atRevision(makePod(set, 2, 'ready'), 'web-new')];
+  t.same(reconcileStatefulSet(set, observe(twoReady, { revisions: revs })).actions, [{ type: 'deletePod', name: 'web-1', reason: 'rolling update to web-new' }]);
+});
+
+t.test('partition: pods below it stay at, and are re-created at, the current revision', async (t) => {
+  const set = makeSet({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 2 } } });
+  const pods = [atRevision(makePod(set, 1, 'ready'), 'web-old'), atRevision(makePod(set, 2, 'ready'), 'web-new')];
+  const d = reconcileStatefulSet(set, observe(pods, { revisions: revs, bindings: new Map([[0, 'n1']]) }));
+  t.same(d.actions, [{ type: 'createPod', ordinal: 0, node: 'n1', missingClaims: ['www-web-0'], revision: 'web-old' }]);
+  const all = [atRevision(makePod(set, 0, 'ready'), 'web-old'), ...pods];
+  t.same(reconcileStatefulSet(set, observe(all, { revisions: revs })).actions, [], 'web-1 below the partition is not updated');
+});
+
+t.test('OnDelete never deletes for an update; new pods get the update revision', async (t) => {
+  const set = makeSet({ updateStrategy: { type: 'OnDelete' } });
+  const pods = [0, 1].map((o) => atRevision(makePod(set, o, 'ready'), 'web-old'));
+  t.same(reconcileStatefulSet(set, observe(pods, { revisions: revs })).actions, [
+    { type: 'createPod', ordinal: 2, node: 'n2', missingClaims: ['www-web-2'], revision: 'web-new' },
+  ]);
+  const three = [...pods, atRevision(makePod(set, 2, 'ready'), 'web-old')];
+  t.same(reconcileStatefulSet(set, observe(three, { revisions: revs })).actions, []);
+});
+
+t.test('better than Kubernetes #67250: a not-Ready pod at an outdated revision is replaced, not waited for', async (t) => {
+  const set = makeSet();
+  // web-2 was updated to a broken revision; the template was then rolled back to web-old.
+  const pods = [atRevision(makePod(set, 0, 'ready'), 'web-old'), atRevision(makePod(set, 1, 'ready'), 'web-old'), atRevision(makePod(set, 2, 'running'), 'web-broken')];
+  const d = reconcileStatefulSet(set, observe(pods, { revisions: { current: 'web-broken', update: 'web-old' } }));
+  t.match(d.actions, [{ type: 'deletePod', name: 'web-2', reason: /not Ready at outdated revision web-broken/ }]);
+  const stillBroken = reconcileStatefulSet(set, observe(pods, { revisions: { current: 'web-old', update: 'web-broken' } }));
+  t.same(stillBroken.actions, [], 'a not-Ready pod already at the update revision is waited for');
+  t.match(stillBroken.waiting, /web-2 to be Running and Ready/);
+});
+
+t.test('maxUnavailable > 1 deletes several outdated pods in one sync, counting unavailable ones', async (t) => {
+  const set = makeSet({ podManagementPolicy: 'Parallel', replicas: 4, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '50%' } } });
+  const pods = [0, 1, 2, 3].map((o) => atRevision(makePod(set, o, 'ready'), 'web-old'));
+  t.same(
+    reconcileStatefulSet(set, observe(pods, { revisions: revs })).actions.map((a) => a.type === 'deletePod' && a.name),
+    ['web-3', 'web-2'],
+  );
+  pods[0] = atRevision(makePod(set, 0, 'running'), 'web-old');
+  t.same(
+    reconcileStatefulSet(set, observe(pods, { revisions: revs })).actions.map((a) => a.type === 'deletePod' && a.name),
+    ['web-3', 'web-0'],
+    'web-0 is unavailable anyway (free to replace); one more from the budget',
+  );
+});
+
+t.test('status: currentRevision moves to the update revision once every pod is updated and ready', async (t) => {
+  const set = makeSet({ replicas: 2 });
+  const mid = reconcileStatefulSet(set, observe([atRevision(makePod(set, 0, 'ready'), 'web-old'), atRevision(makePod(set, 1, 'ready'), 'web-new')], { revisions: revs })).status;
+  t.match(mid, { currentRevision: 'web-old', updateRevision: 'web-new', currentReplicas: 1, updatedReplicas: 1 });
+  const end = reconcileStatefulSet(set, observe([0, 1].map((o) => atRevision(makePod(set, o, 'ready'), 'web-new')), { revisions: revs })).status;
+  t.match(end, { currentRevision: 'web-new', updateRevision: 'web-new', currentReplicas: 2, updatedReplicas: 2 });
+});
+
+t.test('revisions: create, renumber on rollback, truncate to the history limit keeping live ones', async (t) => {
+  const { planRevisions } = await import('../controller/statefulset/revisions.js');
+  const set = makeSet({ revisionHistoryLimit: 1 });
+  const rev = (name: string, revision: number) => ({ metadata: { name }, revision, data: { spec: { template: set.spec.template } } }) as never;
+  const first = planRevisions(set, [], []);
+  t.equal(first.create?.metadata.name, revisionName(set));
+  t.equal(first.create?.revision, 1);
+  const own = revisionName(set);
+  const back = planRevisions(set, [rev(own, 1), rev('web-b', 2), rev('web-c', 3)], []);
+  t.same(back.renumber, { name: own, revision: 4 }, 'rolling back to an old template renumbers it');
+  t.equal(back.create, undefined);
+  t.same(back.truncate, ['web-b'], 'non-live revisions beyond the limit go, oldest first');
+  const used = planRevisions(set, [rev(own, 4), rev('web-b', 2), rev('web-c', 3)], [atRevision(makePod(set, 0, 'ready'), 'web-b')]);
+  t.same(used.truncate, [], 'a revision a pod still uses is kept');
+});
+
+t.test('progress deadline: no progress for progressDeadlineSeconds marks the set failed', async (t) => {
+  const { progressCondition } = await import('../controller/statefulset/progress.js');
+  const set = makeSet({ progressDeadlineSeconds: 30 });
+  const status = reconcileStatefulSet(set, observe([atRevision(makePod(set, 0, 'running'), 'web-new')], { revisions: revs })).status;
+  const first = progressCondition(set, status, NOW).condition;
+  t.match(first, { status: 'True', reason: 'Progressing' });
+  set.status = { ...status, conditions: [first] };
+  const quiet = progressCondition(set, status, NOW + 10_000);
+  t.same(quiet.condition, first, 'unchanged while within the deadline');
+  t.equal(quiet.recheckInMs, 20_000);
+  const late = progressCondition(set, status, NOW + 30_000, 'waiting for web-0 to be Running and Ready').condition;
+  t.match(late, { status: 'False', reason: 'ProgressDeadlineExceeded', message: /timed out progressing: waiting for web-0/ });
 });

@@ -26,9 +26,9 @@ t.test('store', async (t) => {
   t.equal(a.metadata.resourceVersion, '1');
   t.match(a.metadata.uid, /^[0-9a-f-]{36}$/);
   t.throws(() => s.create(cm('a')), /already exists/);
-  const a2 = s.update({ ...a, data: { a: '2' } }, '1');
+  const a2 = s.update({ ...a, data: { a: '2' } } as ConfigMap, '1');
   t.equal(a2.metadata.resourceVersion, '2');
-  t.throws(() => s.update({ ...a, data: { a: '3' } }, '1'), /was modified/, 'optimistic concurrency');
+  t.throws(() => s.update({ ...a, data: { a: '3' } } as ConfigMap, '1'), /was modified/, 'optimistic concurrency');
 
   t.throws(() =>
     s.transaction(() => {

@@ -225,6 +225,11 @@ export function createApiServer(deps: ApiDeps): Server {
       c.res.setHeader('x-berth-changed', String(changed));
       sendJson(c.res, 200, object);
     })
+    .on('POST', '/api/v1/namespaces/:ns/statefulsets/:name/rollback', async (c, p) => {
+      requireAdmin(c);
+      const body = (await readJson(c.req)) as { toRevision?: unknown } | undefined;
+      sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: ops.rollback(p.ns, p.name, body?.toRevision) });
+    })
     .on('PUT', '/api/v1/namespaces/:ns/statefulsets/:name/scale', async (c, p) => {
       requireAdmin(c);
       const body = (await readJson(c.req)) as { spec?: { replicas?: unknown } } | undefined;

@@ -2,7 +2,8 @@
 // delete. Every input is validated again here; a refused request changes nothing.
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
-import { timestamp, type AnyObject, type Pod, type StatefulSet } from '../../shared/types.js';
+import { timestamp, type AnyObject, type ControllerRevision, type Pod, type StatefulSet } from '../../shared/types.js';
+import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { HttpError, notFound } from '../api/http.js';
@@ -77,13 +78,6 @@ export class Operations {
       const cur = this.store.get(o.kind, o.metadata.namespace, o.metadata.name);
       if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
-        if (stable(cur.spec.template) !== stable(o.spec.template)) {
-          warnings.push({
-            object: k,
-            field: 'spec.template',
-            message: 'changed: running pods keep their template until they are deleted (rolling updates are not supported yet)',
-          });
-        }
       }
     }
     if (causes.length > 0) {
@@ -171,7 +165,42 @@ export class Operations {
     }
   }
 
+  /**
+   * `rollout undo`: puts the template of revision `toRevision` (0: the one before the newest)
+   * back into the set, which then rolls out like any template change (F14).
+   */
+  rollback(namespace: string, name: string, toRevision: unknown): string {
+    const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
+    if (!set) throw notFound('statefulsets.apps', name);
+    if (toRevision !== undefined && (typeof toRevision !== 'number' || !Number.isInteger(toRevision) || toRevision < 0)) {
+      throw new HttpError(400, 'BadRequest', `toRevision must be a non-negative integer, got ${JSON.stringify(toRevision)}`);
+    }
+    const revisions = ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', namespace)).sort((a, b) => b.revision - a.revision);
+    let target: ControllerRevision | undefined;
+    if (!toRevision) {
+      if (revisions.length < 2) throw new HttpError(400, 'BadRequest', 'no last revision to roll back to');
+      target = revisions[1];
+    } else {
+      target = revisions.find((r) => r.revision === toRevision);
+      if (!target) throw new HttpError(404, 'NotFound', `unable to find specified revision ${toRevision} in history`);
+    }
+    if (stable(target.data.spec.template) === stable(set.spec.template)) {
+      return `skipped rollback (current template already matches revision ${target.revision})`;
+    }
+    const next = userView(set) as { spec: Record<string, unknown> };
+    next.spec = { ...next.spec, template: structuredClone(target.data.spec.template) };
+    this.apply([next]);
+    return 'rolled back';
+  }
+
   private deleteStatefulSet(set: StatefulSet, orphan: boolean): AnyObject {
+    for (const r of ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', set.metadata.namespace))) {
+      if (orphan) {
+        this.store.mutate<ControllerRevision>('ControllerRevision', r.metadata.namespace, r.metadata.name, (x) => {
+          delete x.metadata.ownerReferences;
+        });
+      } else this.store.delete('ControllerRevision', r.metadata.namespace, r.metadata.name);
+    }
     const owned = this.store
       .list<Pod>('Pod', set.metadata.namespace)
       .filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));

@@ -3,7 +3,8 @@
 // actions in one store transaction.
 import type { Logger } from 'pino';
 import { parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
-import type { Node, PersistentVolumeClaim, Pod, StatefulSet } from '../../shared/types.js';
+import type { ControllerRevision, Node, PersistentVolumeClaim, Pod, StatefulSet } from '../../shared/types.js';
+import { selectorMatches } from '../../shared/selector.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
@@ -11,6 +12,8 @@ import { claimPods, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { reconcileStatefulSet, type SetAction } from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
+import { ownedRevisions, planRevisions } from './revisions.js';
+import { progressCondition } from './progress.js';
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
 
@@ -135,6 +138,14 @@ export class StatefulSetController {
     const nodes = this.store.list<Node>('Node');
     const podsPerNode = new Map<string, number>();
     for (const p of this.store.list<Pod>('Pod')) if (p.spec.nodeName) podsPerNode.set(p.spec.nodeName, (podsPerNode.get(p.spec.nodeName) ?? 0) + 1);
+    const allRevisions = this.store.list<ControllerRevision>('ControllerRevision', namespace);
+    const orphanRevisions = allRevisions.filter(
+      (r) => !r.metadata.ownerReferences?.some((o) => o.controller) && r.metadata.name.startsWith(`${name}-`) && selectorMatches(set.spec.selector, r.metadata.labels),
+    );
+    const revs = ownedRevisions(set, allRevisions);
+    const plan = planRevisions(set, revs, claim.owned);
+    const templates = new Map<string, StatefulSet['spec']['template']>(revs.map((r) => [r.metadata.name, r.data.spec.template]));
+    templates.set(plan.update.name, plan.update.template);
     const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
     const decision = reconcileStatefulSet(set, {
       pods: claim.owned,
@@ -144,10 +155,28 @@ export class StatefulSetController {
       nodes,
       podsPerNode,
       now: Date.now(),
+      revisions: { current: plan.current.name, update: plan.update.name },
     });
+    const progress = progressCondition(set, decision.status, Date.now(), decision.waiting);
+    decision.status.conditions = [progress.condition];
+    if (progress.recheckInMs !== undefined) decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? Infinity, progress.recheckInMs);
 
     this.store.transaction(() => {
-      for (const a of decision.actions) this.apply(set, a, nodes);
+      // Orphaned revisions of a re-created set are adopted, as its pods are (F6 step 1).
+      for (const r of orphanRevisions) {
+        this.store.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
+          x.metadata.ownerReferences = [setOwnerRef(set)];
+        });
+      }
+      if (plan.create) this.store.create(plan.create as ControllerRevision);
+      if (plan.renumber) {
+        const { name: rn, revision } = plan.renumber;
+        this.store.mutate<ControllerRevision>('ControllerRevision', namespace, rn, (x) => {
+          x.revision = revision;
+        });
+      }
+      for (const rn of plan.truncate) this.store.delete('ControllerRevision', namespace, rn);
+      for (const a of decision.actions) this.apply(set, a, nodes, templates);
       const status = decision.status;
       this.store.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
         s.status = status;
@@ -167,7 +196,7 @@ export class StatefulSetController {
     return this.lastWaiting.get(keyOf(namespace, name));
   }
 
-  private apply(set: StatefulSet, a: SetAction, nodes: Node[]): void {
+  private apply(set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
     const ns = set.metadata.namespace!;
     switch (a.type) {
       case 'createPod':
@@ -184,7 +213,8 @@ export class StatefulSetController {
         }
         if (a.type === 'createClaims') return;
         this.store.bind(ns, set.metadata.name, a.ordinal, a.node);
-        const pod = this.store.create(newPod(set, a.ordinal, a.node) as Pod);
+        const template = templates.get(a.revision) ?? set.spec.template;
+        const pod = this.store.create(newPod(set, a.ordinal, a.node, { name: a.revision, template }) as Pod);
         this.events.record(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
         this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${a.node}`);
         return;

@@ -20,7 +20,11 @@ export type Unsaved<T extends { metadata: object }> = Omit<T, 'metadata'> & {
 
 /** `<set>-<hash>` of the pod template: the revision name that labels each pod. */
 export function revisionName(set: StatefulSet): string {
-  const h = createHash('sha256').update(JSON.stringify(set.spec.template)).digest();
+  // Keys sorted: the same template written in another order is the same revision.
+  const canonical = JSON.stringify(set.spec.template, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v,
+  );
+  const h = createHash('sha256').update(canonical).digest();
   // Ten characters from a consonant-and-digit alphabet, like Kubernetes' SafeEncodeString.
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   let s = '';
@@ -32,14 +36,21 @@ export function setOwnerRef(set: StatefulSet): OwnerReference {
   return { apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true };
 }
 
-export function newPod(set: StatefulSet, ordinal: number, nodeName: string): Unsaved<Pod> {
+/** The pod for an ordinal, built from a revision's template (the set's own one by default). */
+export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?: { name: string; template: StatefulSet['spec']['template'] }): Unsaved<Pod> {
   const name = podName(set.metadata.name, ordinal);
-  const tmpl = set.spec.template;
+  const tmpl = rev?.template ?? set.spec.template;
   // Claim templates replace template volumes of the same name (F3).
   const claimNames = new Set(set.spec.volumeClaimTemplates.map((c) => c.metadata.name));
   const volumes: PodVolume[] = (tmpl.spec.volumes ?? [])
     .filter((v) => !claimNames.has(v.name))
-    .map((v) => ({ name: v.name, ...(v.emptyDir ? { emptyDir: {} } : {}), ...(v.hostPath ? { hostPath: v.hostPath } : {}) }));
+    .map((v) => ({
+      name: v.name,
+      ...(v.emptyDir ? { emptyDir: structuredClone(v.emptyDir) } : {}),
+      ...(v.hostPath ? { hostPath: v.hostPath } : {}),
+      ...(v.configMap ? { configMap: structuredClone(v.configMap) } : {}),
+      ...(v.secret ? { secret: structuredClone(v.secret) } : {}),
+    }));
   for (const c of set.spec.volumeClaimTemplates) {
     volumes.push({ name: c.metadata.name, persistentVolumeClaim: { claimName: claimName(c.metadata.name, set.metadata.name, ordinal) } });
   }
@@ -53,7 +64,7 @@ export function newPod(set: StatefulSet, ordinal: number, nodeName: string): Uns
         ...(tmpl.metadata.labels ?? {}),
         [LABEL_POD_NAME]: name,
         [LABEL_POD_INDEX]: String(ordinal),
-        [LABEL_REVISION]: revisionName(set),
+        [LABEL_REVISION]: rev?.name ?? revisionName(set),
       },
       ...(tmpl.metadata.annotations ? { annotations: { ...tmpl.metadata.annotations } } : {}),
       ownerReferences: [setOwnerRef(set)],

@@ -1,7 +1,7 @@
 // One sync of a StatefulSet as a pure function (desired, observed) → actions, following
-// Kubernetes' stateful_set_control.go (F6–F8). The controller loop applies the actions to the
+// Kubernetes' stateful_set_control.go (F6–F11). The controller loop applies the actions to the
 // store; agents turn the resulting pods into containers.
-import { claimName, parentAndOrdinal } from '../../shared/naming.js';
+import { LABEL_REVISION, claimName, parentAndOrdinal } from '../../shared/naming.js';
 import type { Node, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
 import { place } from '../placement/place.js';
 import { isAvailable, isCreated, isFinished, isRunningAndReady, isTerminating, msUntilAvailable } from './health.js';
@@ -10,7 +10,7 @@ import { desiredClaimOwners } from './retention.js';
 
 export type SetAction =
   /** Create the pod for an ordinal on a node, creating its missing claims first. */
-  | { type: 'createPod'; ordinal: number; node: string; missingClaims: string[] }
+  | { type: 'createPod'; ordinal: number; node: string; missingClaims: string[]; revision: string }
   /** Re-create claims of an existing Pending pod (F6 7c). */
   | { type: 'createClaims'; ordinal: number; node: string; missingClaims: string[] }
   | { type: 'deletePod'; name: string; reason: string }
@@ -29,6 +29,8 @@ export interface SetObservation {
   nodes: Node[];
   podsPerNode: Map<string, number>;
   now: number;
+  /** Current and update revision names (F13); both the set's own template hash when omitted. */
+  revisions?: { current: string; update: string };
 }
 
 export interface SetDecision {
@@ -45,28 +47,48 @@ export function ordinalRange(set: StatefulSet): { start: number; end: number } {
   return { start, end: start + set.spec.replicas - 1 };
 }
 
-export function computeStatus(set: StatefulSet, pods: Pod[], now: number): StatefulSetStatus {
-  const rev = revisionName(set);
+const revisionOf = (p: Pod) => p.metadata.labels?.[LABEL_REVISION];
+
+/** Status counters over in-range and condemned pods (F15), with completeRollingUpdate (F13). */
+export function computeStatus(set: StatefulSet, pods: Pod[], now: number, revisions = { current: revisionName(set), update: revisionName(set) }): StatefulSetStatus {
   const created = pods.filter(isCreated);
   const live = created.filter((p) => !isTerminating(p));
-  return {
+  const status: StatefulSetStatus = {
     observedGeneration: set.metadata.generation ?? 1,
     replicas: created.length,
     readyReplicas: created.filter(isRunningAndReady).length,
     availableReplicas: created.filter((p) => isAvailable(p, set.spec.minReadySeconds, now)).length,
-    currentReplicas: live.filter((p) => p.metadata.labels?.['controller-revision-hash'] === rev).length,
-    updatedReplicas: live.filter((p) => p.metadata.labels?.['controller-revision-hash'] === rev).length,
-    currentRevision: rev,
-    updateRevision: rev,
+    currentReplicas: live.filter((p) => revisionOf(p) === revisions.current).length,
+    updatedReplicas: live.filter((p) => revisionOf(p) === revisions.update).length,
+    currentRevision: revisions.current,
+    updateRevision: revisions.update,
     collisionCount: 0,
   };
+  const r = set.spec.replicas;
+  if (status.updatedReplicas === r && status.readyReplicas === r && status.replicas === r) {
+    status.currentRevision = revisions.update;
+    status.currentReplicas = status.updatedReplicas;
+  }
+  return status;
+}
+
+/** maxUnavailable as a count: a percentage of replicas rounded up, never below 1 (F10). */
+export function maxUnavailableOf(set: StatefulSet): number {
+  const v = set.spec.updateStrategy.rollingUpdate?.maxUnavailable ?? 1;
+  const n = typeof v === 'number' ? v : Math.ceil((Number.parseInt(v, 10) * set.spec.replicas) / 100);
+  return Math.max(1, n);
 }
 
 export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): SetDecision {
   const ordered = set.spec.podManagementPolicy !== 'Parallel';
   const minReady = set.spec.minReadySeconds;
   const { start, end } = ordinalRange(set);
-  const status = computeStatus(set, obs.pods, obs.now);
+  const revisions = obs.revisions ?? { current: revisionName(set), update: revisionName(set) };
+  const status = computeStatus(set, obs.pods, obs.now, revisions);
+  const rolling = set.spec.updateStrategy.type === 'RollingUpdate';
+  const partitionStart = start + (rolling ? (set.spec.updateStrategy.rollingUpdate?.partition ?? 0) : 0);
+  /** The revision an ordinal's pod should have: below the partition the current one (F9). */
+  const targetRevision = (ordinal: number) => (rolling && ordinal < partitionStart ? revisions.current : revisions.update);
   const actions: SetAction[] = [];
   let requeueAfterMs: number | undefined;
   const requeue = (ms: number | undefined) => {
@@ -141,7 +163,7 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
         waiting ??= why;
         continue;
       }
-      actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o) });
+      actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o), revision: targetRevision(o) });
       // Count the new pod so the next placement in this sync spreads past it.
       setPods.push({ spec: { nodeName: where.node } } as Pod);
       podsPerNode.set(where.node, (podsPerNode.get(where.node) ?? 0) + 1);
@@ -155,7 +177,15 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
     }
     if (!ordered) continue;
     if (isTerminating(pod)) return done(`waiting for ${pod.metadata.name} to terminate`);
-    if (!isRunningAndReady(pod)) return done(`waiting for ${pod.metadata.name} to be Running and Ready`);
+    if (!isRunningAndReady(pod)) {
+      // Better than Kubernetes (#67250): a pod that is not Ready and not at the revision it
+      // should have cannot become healthy by waiting; replace it instead of stalling forever.
+      if (rolling && revisionOf(pod) !== targetRevision(o)) {
+        actions.push({ type: 'deletePod', name: pod.metadata.name, reason: `not Ready at outdated revision ${revisionOf(pod)}: replacing it at ${targetRevision(o)}` });
+        return done(`replacing ${pod.metadata.name}, not Ready at an outdated revision`);
+      }
+      return done(`waiting for ${pod.metadata.name} to be Running and Ready`);
+    }
     if (!isAvailable(pod, minReady, obs.now)) {
       requeue(msUntilAvailable(pod, minReady, obs.now));
       return done(`waiting for ${pod.metadata.name} to be Ready for ${minReady}s (minReadySeconds)`);
@@ -181,5 +211,43 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
 
   // Parallel sets still need a wake-up when a pod's minReadySeconds elapses, for status.
   for (const pod of obs.pods) requeue(msUntilAvailable(pod, minReady, obs.now));
-  return done(waiting);
+  if (!rolling) return done(waiting);
+
+  // Rolling update (F9, F10): highest ordinal first, down to the partition; scaling came first.
+  const budget = maxUnavailableOf(set);
+  const outdated = (p: Pod) => revisionOf(p) !== revisions.update && !isTerminating(p);
+  if (budget === 1) {
+    for (let o = end; o >= partitionStart; o--) {
+      const pod = slots.get(o);
+      if (!pod) return done(waiting ?? `waiting for ${set.metadata.name}-${o} to be created`);
+      if (outdated(pod)) {
+        actions.push({ type: 'deletePod', name: pod.metadata.name, reason: `rolling update to ${revisions.update}` });
+        return done(`updating ${pod.metadata.name}`);
+      }
+      if (unavailable(pod)) {
+        requeue(msUntilAvailable(pod, minReady, obs.now));
+        return done(`waiting for ${pod.metadata.name} to be available at ${revisions.update}`);
+      }
+    }
+    return done(waiting);
+  }
+  // maxUnavailable > 1: unavailable pods anywhere in range use up the budget (F10).
+  let unavailableCount = 0;
+  for (let o = start; o <= end; o++) {
+    const pod = slots.get(o);
+    if (!pod || unavailable(pod)) unavailableCount++;
+  }
+  let remaining = budget - unavailableCount;
+  for (let o = end; o >= partitionStart; o--) {
+    const pod = slots.get(o);
+    if (!pod || !outdated(pod)) continue;
+    // Parallel: an outdated pod that is already unavailable costs nothing more (1.37 fix).
+    if (!ordered && unavailable(pod)) {
+      actions.push({ type: 'deletePod', name: pod.metadata.name, reason: `rolling update to ${revisions.update}` });
+    } else if (remaining > 0) {
+      actions.push({ type: 'deletePod', name: pod.metadata.name, reason: `rolling update to ${revisions.update}` });
+      remaining--;
+    }
+  }
+  return done(waiting ?? (actions.some((a) => a.type === 'deletePod') ? 'rolling update in progress' : undefined));
 }

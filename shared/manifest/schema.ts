@@ -180,6 +180,20 @@ export const statefulSetSpecSchema = z.object({
   serviceName: z.string().default(''),
   podManagementPolicy: z.enum(['OrderedReady', 'Parallel']).default('OrderedReady'),
   minReadySeconds: z.number().int().min(0).default(0),
+  updateStrategy: z
+    .object({
+      type: z.enum(['RollingUpdate', 'OnDelete']).default('RollingUpdate'),
+      rollingUpdate: z
+        .object({
+          partition: z.number().int().min(0).default(0),
+          maxUnavailable: z.union([z.number().int().min(1, 'must be at least 1'), z.string().regex(/^[1-9][0-9]*%$/, 'must be an integer or a percentage like "25%"')]).default(1),
+        })
+        .optional(),
+    })
+    .default({ type: 'RollingUpdate' }),
+  revisionHistoryLimit: z.number().int().default(10),
+  /** berth extension: a rollout without progress for this long is marked failed (as Deployments do). */
+  progressDeadlineSeconds: z.number().int().min(1).optional(),
   ordinals: z.object({ start: z.number().int().min(0).default(0) }).optional(),
   template: z.object({
     metadata: z.object({ labels: labelMap.optional(), annotations: labelMap.optional() }).default({}),
