@@ -14,8 +14,13 @@ import { loadOrCreateSecret } from './controller-client/secrets.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
 import { collectStaticFacts, currentFacts } from './facts.js';
+import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
+import { podNamespace } from './pods/spec.js';
+import { ClusterDns } from './dns/service.js';
+import type { HostPort } from './dns/forward.js';
+import { DEFAULT_ZONE } from '../shared/naming.js';
 import { DockerRuntime } from './runtime/docker.js';
 
 export interface AgentOptions {
@@ -31,8 +36,21 @@ export interface AgentOptions {
   listen: string;
   advertiseAddress?: string;
   labels?: Record<string, string>;
+  /** Docker network the pods attach to; default `bridge`. */
+  podNetwork?: string;
+  /** Cluster DNS; undefined: none (pods keep Docker's resolv.conf). */
+  dns?: AgentDnsOptions;
   /** Stops the agent like SIGTERM does. */
   signal?: AbortSignal;
+}
+
+export interface AgentDnsOptions {
+  /** Where to answer; undefined: the pod network's gateway and 127.0.0.1, port 53. */
+  listen?: HostPort[];
+  /** Resolvers for names outside the zone; undefined: the nameservers in /etc/resolv.conf. */
+  upstreams?: HostPort[];
+  /** Record and negative TTL in seconds. */
+  ttl: number;
 }
 
 const RESYNC_INTERVAL_MS = 10_000;
@@ -83,16 +101,29 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const health = new ControllerHealth(log, conn.server, dataDir);
     const reporter = new StatusReporter(conn, health, log);
     cleanups.push(() => reporter.stop());
+    // Set below: the config manager wakes pods waiting for an object, the pod manager uses it.
+    let retryConfig: (uid: string) => void = () => {};
+    const config = new ConfigManager({ conn, dataDir, log, onAvailable: (uid) => retryConfig(uid) });
+    const podNetwork = opts.podNetwork ?? 'bridge';
+    let zone = DEFAULT_ZONE;
+    let dns: ClusterDns | undefined;
     const manager = new PodManager({
       runtime,
       nodeName: opts.nodeName,
       dataDir,
       hostIP: () => address,
+      // Known once registered: the zone comes from the controller, the DNS address from binding.
+      podNetwork: (pod) => {
+        const resolv = dns?.podResolvConf(podNamespace(pod));
+        return { network: podNetwork, zone, ...(resolv ? { dns: resolv } : {}) };
+      },
       status: reporter,
       finalize: (pod) => finalizePod(conn, pod),
       event: (pod, type, reason, message) => postPodEvent(conn, pod, type, reason, message, log),
+      config,
       log,
     });
+    retryConfig = (uid) => manager.retryConfig(uid);
     cleanups.push(() => manager.stop());
 
     const api = await startAgentApi({ host: listen.host, port: listen.port, token: agentToken, runtime, findPod: (ns, n) => manager.findPod(ns, n), log });
@@ -110,9 +141,18 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       version: VERSION,
       ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     });
-    const nodeToken = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal });
-    if (!nodeToken || stop.signal.aborted) return;
-    conn.setToken(nodeToken);
+    const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal });
+    if (!registration || stop.signal.aborted) return;
+    conn.setToken(registration.nodeToken);
+    zone = registration.zone ?? DEFAULT_ZONE;
+
+    // Cluster DNS before the pod watch, so the first containers already get its address.
+    if (opts.dns) {
+      const d = new ClusterDns({ conn, health, log, runtime, podNetwork, ttl: opts.dns.ttl, ...(opts.dns.listen ? { listen: opts.dns.listen } : {}), ...(opts.dns.upstreams ? { upstreams: opts.dns.upstreams } : {}) }, zone);
+      cleanups.push(() => d.stop());
+      loops.push(...(await d.start(stop.signal)));
+      dns = d;
+    }
 
     loops.push(
       runHeartbeat(
@@ -128,7 +168,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
             try {
               const t = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, preferJoin: true, maxAttempts: 1 });
               if (!t) return false;
-              conn.setToken(t);
+              conn.setToken(t.nodeToken);
+              if (t.zone && t.zone !== zone) {
+                zone = t.zone;
+                dns?.setZone(zone);
+              }
               return true;
             } catch (err) {
               log.error({ err: errorMessage(err) }, 'registering again with the join token failed');
@@ -144,7 +188,16 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         {
           conn,
           nodeName: opts.nodeName,
-          handlers: { onList: (pods) => manager.setDesired(pods), onEvent: (type, pod) => manager.onWatchEvent(type, pod) },
+          handlers: {
+            onList: (pods) => {
+              config.setPods(pods);
+              manager.setDesired(pods);
+            },
+            onEvent: (type, pod) => {
+              config.onPodEvent(type, pod);
+              manager.onWatchEvent(type, pod);
+            },
+          },
           health,
           log,
         },
@@ -152,6 +205,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       ),
     );
     loops.push(runClaimCleaner({ conn, nodeName: opts.nodeName, dataDir, health, log }, stop.signal));
+    // Keeps mounted configMap and secret volumes current.
+    loops.push(config.run(health, stop.signal));
     let eventsDown = false;
     loops.push(
       runtime.followEvents(

@@ -10,6 +10,7 @@ import { exec } from '../cli/commands/exec.js';
 import { get, type GetOptions } from '../cli/commands/get.js';
 import { logs, type LogsOptions } from '../cli/commands/logs.js';
 import { patch, type PatchOptions } from '../cli/commands/patch.js';
+import { rolloutHistory, rolloutRestart, rolloutStatusCommand, rolloutUndo, type HistoryOptions, type StatusOptions } from '../cli/commands/rollout.js';
 import { scale } from '../cli/commands/scale.js';
 import { version } from '../cli/commands/version.js';
 import { globalsOf } from '../cli/context.js';
@@ -72,6 +73,10 @@ program
   .option('--listen <host:port>', 'address of the agent API (logs, exec)', '0.0.0.0:7444')
   .option('--advertise-address <ip>', 'address the controller and pods use to reach this node')
   .option('--label <key=value>', 'node label (repeatable)', collect, [])
+  .option('--pod-network <name>', 'Docker network the pods attach to', 'bridge')
+  .option('--dns-listen <addrs>', 'ADDR[:PORT],... where the agent answers cluster DNS (port 53 by default; "none": no DNS) (default: the pod network\'s gateway and 127.0.0.1)')
+  .option('--dns-upstream <addrs>', 'ADDR[:PORT],... resolvers for names outside the zone ("none": refuse them) (default: the nameservers in /etc/resolv.conf)')
+  .option('--dns-ttl <seconds>', 'TTL of DNS records and of negative answers', '5')
   .action((_o: AgentCliOptions, cmd: Command) =>
     run(async () => {
       // --server and --token are also global options, so they may land on the program.
@@ -92,7 +97,7 @@ program
 
 program
   .command('get')
-  .description('list objects: pods, statefulsets, services, nodes, pvc, configmaps, secrets, events')
+  .description('list objects: pods, statefulsets, services, nodes, pvc, configmaps, secrets, controllerrevisions, events')
   .argument('[resource...]', 'KIND [NAME...] or KIND/NAME...')
   .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
   .option('--field-selector <selector>', 'field selector, e.g. spec.nodeName=n1')
@@ -142,6 +147,33 @@ program
   .option('-p, --patch <json>', 'the patch, e.g. \'{"spec":{"replicas":3}}\'')
   .option('--type <type>', 'patch type; only merge is supported', 'merge')
   .action((args: string[], o: PatchOptions, cmd: Command) => run(() => patch(args, o, globalsOf(cmd))));
+
+const rollout = program.command('rollout').description('follow, list, undo and restart the rollouts of a statefulset');
+rollout
+  .command('status')
+  .description('wait until the rollout of a statefulset is complete, showing its progress')
+  .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
+  .option('-w, --watch [bool]', 'wait for the rollout to finish; false: print the status once', 'true')
+  .option('--timeout <duration>', 'how long to wait, e.g. 30s or 5m (0: no limit)', '0')
+  .action((args: string[], o: StatusOptions, cmd: Command) => run(() => rolloutStatusCommand(args, o, globalsOf(cmd))));
+rollout
+  .command('history')
+  .description('list the revisions of a statefulset')
+  .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
+  .option('--revision <n>', 'show the pod template of this revision')
+  .option('-o, --output <format>', 'json or yaml: print the ControllerRevision objects')
+  .action((args: string[], o: HistoryOptions, cmd: Command) => run(() => rolloutHistory(args, o, globalsOf(cmd))));
+rollout
+  .command('undo')
+  .description('roll a statefulset back to an earlier revision')
+  .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
+  .option('--to-revision <n>', 'the revision to go back to (0: the previous one)', '0')
+  .action((args: string[], o: { toRevision?: string }, cmd: Command) => run(() => rolloutUndo(args, o, globalsOf(cmd))));
+rollout
+  .command('restart')
+  .description('replace the pods of a statefulset one by one, as a rolling update does')
+  .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
+  .action((args: string[], _o: unknown, cmd: Command) => run(() => rolloutRestart(args, globalsOf(cmd))));
 
 program
   .command('exec')

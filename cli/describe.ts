@@ -1,8 +1,10 @@
 // `berth describe` text, laid out like kubectl's describers. Pure: objects, related pods and
 // events, and `now` in, text out.
 import type { Container, LabelSelector, Probe } from '../shared/manifest/schema.js';
+import YAML from 'yaml';
 import type {
   ConfigMap,
+  ControllerRevision,
   ContainerState,
   ContainerStatus,
   Event,
@@ -184,12 +186,12 @@ function fieldValue(pod: Pod | undefined, fieldPath: string): string {
   return known[fieldPath] ?? '';
 }
 
-function describeContainers(w: PrefixWriter, containers: Container[], statuses: ContainerStatus[] | undefined, pod: Pod | undefined, space: string): void {
+function describeContainers(w: PrefixWriter, containers: Container[], statuses: ContainerStatus[] | undefined, pod: Pod | undefined, space: string, title = 'Containers'): void {
   if (containers.length === 0) {
-    w.write(0, `${space}Containers:\t${NONE}\n`);
+    w.write(0, `${space}${title}:\t${NONE}\n`);
     return;
   }
-  w.write(0, `${space}Containers:\n`);
+  w.write(0, `${space}${title}:\n`);
   const nameIndent = space ? ' ' : '';
   for (const c of containers) {
     const status = statuses?.find((s) => s.name === c.name);
@@ -220,7 +222,9 @@ function describeContainers(w: PrefixWriter, containers: Container[], statuses: 
       w.write(2, `${kind === 'limits' ? 'Limits' : 'Requests'}:\n`);
       for (const n of names) w.write(3, `${n}:\t${list![n]}\n`);
     }
+    if (c.livenessProbe) w.write(2, `Liveness:\t${describeProbe(c.livenessProbe)}\n`);
     if (c.readinessProbe) w.write(2, `Readiness:\t${describeProbe(c.readinessProbe)}\n`);
+    if (c.startupProbe) w.write(2, `Startup:\t${describeProbe(c.startupProbe)}\n`);
     const env = c.env ?? [];
     w.write(2, `Environment:${env.length === 0 ? `\t${NONE}` : ''}\n`);
     for (const e of env) {
@@ -259,8 +263,16 @@ function describeVolumes(w: PrefixWriter, volumes: PodVolume[] | undefined, spac
       w.write(2, 'HostPathType:\t\n');
     } else if (v.emptyDir) {
       w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n");
-      w.write(2, 'Medium:\t\n');
-      w.write(2, 'SizeLimit:\t<unset>\n');
+      w.write(2, `Medium:\t${v.emptyDir.medium ?? ''}\n`);
+      w.write(2, `SizeLimit:\t${v.emptyDir.sizeLimit ?? '<unset>'}\n`);
+    } else if (v.configMap) {
+      w.write(2, 'Type:\tConfigMap (a volume populated by a ConfigMap)\n');
+      w.write(2, `Name:\t${v.configMap.name}\n`);
+      w.write(2, `Optional:\t${v.configMap.optional === true}\n`);
+    } else if (v.secret) {
+      w.write(2, 'Type:\tSecret (a volume populated by a Secret)\n');
+      w.write(2, `SecretName:\t${v.secret.secretName}\n`);
+      w.write(2, `Optional:\t${v.secret.optional === true}\n`);
     } else {
       w.write(2, 'Type:\t<unknown>\n');
     }
@@ -309,6 +321,7 @@ export function describePod(pod: Pod, events: Event[], now: number): string {
   }
   const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
   if (owner) w.write(0, `Controlled By:\t${owner.kind}/${owner.name}\n`);
+  if (pod.spec?.initContainers?.length) describeContainers(w, pod.spec.initContainers, pod.status?.initContainerStatuses, pod, '', 'Init Containers');
   describeContainers(w, pod.spec?.containers ?? [], pod.status?.containerStatuses, pod, '');
   const conditions = pod.status?.conditions ?? [];
   if (conditions.length > 0) {
@@ -344,6 +357,17 @@ export function podPhaseCounts(pods: Pod[]): { running: number; waiting: number;
   return n;
 }
 
+/** kubectl's DescribePodTemplate: `Pod Template:` and the template's labels, containers, volumes. */
+export function describePodTemplate(w: PrefixWriter, tpl: StatefulSet['spec']['template'] | undefined): void {
+  w.write(0, 'Pod Template:\n');
+  labelsMultiline(w, 'Labels', tpl?.metadata?.labels, '  ');
+  if (Object.keys(tpl?.metadata?.annotations ?? {}).length > 0) annotationsMultiline(w, 'Annotations', tpl?.metadata?.annotations, '  ');
+  if (tpl?.spec?.initContainers?.length) describeContainers(w, tpl.spec.initContainers, undefined, undefined, '  ', 'Init Containers');
+  describeContainers(w, tpl?.spec?.containers ?? [], undefined, undefined, '  ');
+  describeVolumes(w, tpl?.spec?.volumes as PodVolume[] | undefined, '  ');
+  labelsMultiline(w, 'Node-Selectors', tpl?.spec?.nodeSelector, '  ');
+}
+
 /** `pods` are the set's own pods (controlled by it). */
 export function describeStatefulSet(sts: StatefulSet, pods: Pod[], events: Event[], now: number): string {
   const w = new PrefixWriter();
@@ -354,17 +378,17 @@ export function describeStatefulSet(sts: StatefulSet, pods: Pod[], events: Event
   labelsMultiline(w, 'Labels', sts.metadata.labels);
   annotationsMultiline(w, 'Annotations', sts.metadata.annotations);
   w.write(0, `Replicas:\t${spec?.replicas ?? 0} desired | ${sts.status?.replicas ?? 0} total\n`);
+  const strategy = spec?.updateStrategy;
+  w.write(0, `Update Strategy:\t${strategy?.type ?? 'RollingUpdate'}\n`);
+  if ((strategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
+    w.write(1, `Partition:\t${strategy?.rollingUpdate?.partition ?? 0}\n`);
+    if (strategy?.rollingUpdate?.maxUnavailable !== undefined) w.write(1, `MaxUnavailable:\t${strategy.rollingUpdate.maxUnavailable}\n`);
+  }
   w.write(0, `Pod Management Policy:\t${spec?.podManagementPolicy ?? 'OrderedReady'}\n`);
   w.write(0, `Service Name:\t${spec?.serviceName || NONE}\n`);
   const c = podPhaseCounts(pods);
   w.write(0, `Pods Status:\t${c.running} Running / ${c.waiting} Waiting / ${c.succeeded} Succeeded / ${c.failed} Failed\n`);
-  const tpl = spec?.template;
-  w.write(0, 'Pod Template:\n');
-  labelsMultiline(w, 'Labels', tpl?.metadata?.labels, '  ');
-  if (Object.keys(tpl?.metadata?.annotations ?? {}).length > 0) annotationsMultiline(w, 'Annotations', tpl?.metadata?.annotations, '  ');
-  describeContainers(w, tpl?.spec?.containers ?? [], undefined, undefined, '  ');
-  describeVolumes(w, tpl?.spec?.volumes as PodVolume[] | undefined, '  ');
-  labelsMultiline(w, 'Node-Selectors', tpl?.spec?.nodeSelector, '  ');
+  describePodTemplate(w, spec?.template);
   const claims = spec?.volumeClaimTemplates ?? [];
   if (claims.length === 0) w.write(0, `Volume Claims:\t${NONE}\n`);
   else {
@@ -527,6 +551,19 @@ export function describeSecret(secret: Secret, events: Event[], now: number): st
   w.write(0, '\nData\n====\n');
   for (const k of Object.keys(secret.data ?? {}).sort()) w.write(0, `${k}:\t${Buffer.from(secret.data![k], 'base64').length} bytes\n`);
   w.write(0, '\n');
+  describeEvents(w, events, now);
+  return w.toString();
+}
+
+export function describeRevision(rev: ControllerRevision, events: Event[], now: number): string {
+  const w = new PrefixWriter();
+  meta(w, rev);
+  labelsMultiline(w, 'Labels', rev.metadata.labels);
+  const owner = rev.metadata.ownerReferences?.find((r) => r.controller);
+  w.write(0, `Controlled By:\t${owner ? `${owner.kind}/${owner.name}` : NONE}\n`);
+  w.write(0, `Revision:\t${rev.revision}\n`);
+  // The template as YAML, outside the column alignment.
+  w.raw(`Data:\n${YAML.stringify(rev.data?.spec ?? {}).replace(/^/gm, '  ')}`);
   describeEvents(w, events, now);
   return w.toString();
 }

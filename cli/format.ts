@@ -55,29 +55,55 @@ export interface PodColumns {
   restarts: number;
 }
 
-/** READY, STATUS and RESTARTS as kubectl's printPod computes them. */
+/** READY, STATUS and RESTARTS as kubectl's printPod computes them, init containers included. */
 export function podColumns(pod: Pod): PodColumns {
   const statuses = pod.status?.containerStatuses ?? [];
-  const total = pod.spec?.containers?.length ?? statuses.length;
+  const initSpecs = pod.spec?.initContainers ?? [];
+  // Sidecars (restartable init containers) count in READY like app containers.
+  const sidecars = new Set(initSpecs.filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  const total = (pod.spec?.containers?.length ?? statuses.length) + sidecars.size;
   let reason: string = pod.status?.reason || pod.status?.phase || 'Unknown';
   let restarts = 0;
+  let sidecarRestarts = 0;
   let readyContainers = 0;
-  let hasRunning = false;
-  // Last to first, so the first container's reason wins.
-  for (let i = statuses.length - 1; i >= 0; i--) {
-    const c = statuses[i];
+  let initializing = false;
+  const inits = pod.status?.initContainerStatuses ?? [];
+  for (let i = 0; i < inits.length; i++) {
+    const c = inits[i];
     restarts += c.restartCount ?? 0;
+    if (sidecars.has(c.name)) sidecarRestarts += c.restartCount ?? 0;
     const st = c.state ?? {};
-    if (st.waiting && st.waiting.reason) reason = st.waiting.reason;
-    else if (st.terminated && st.terminated.reason) reason = st.terminated.reason;
-    else if (st.terminated) reason = `ExitCode:${st.terminated.exitCode}`;
-    else if (c.ready && st.running) {
-      hasRunning = true;
-      readyContainers++;
+    if (st.terminated && st.terminated.exitCode === 0) continue;
+    if (sidecars.has(c.name) && c.started) {
+      if (c.ready) readyContainers++;
+      continue;
     }
+    if (st.terminated) reason = st.terminated.reason ? `Init:${st.terminated.reason}` : `Init:ExitCode:${st.terminated.exitCode}`;
+    else if (st.waiting?.reason && st.waiting.reason !== 'PodInitializing') reason = `Init:${st.waiting.reason}`;
+    else reason = `Init:${i}/${initSpecs.length || inits.length}`;
+    initializing = true;
+    break;
   }
-  if (reason === 'Completed' && hasRunning) {
-    reason = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
+  const initialized = pod.status?.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True') ?? false;
+  if (!initializing || initialized) {
+    restarts = sidecarRestarts;
+    let hasRunning = false;
+    // Last to first, so the first container's reason wins.
+    for (let i = statuses.length - 1; i >= 0; i--) {
+      const c = statuses[i];
+      restarts += c.restartCount ?? 0;
+      const st = c.state ?? {};
+      if (st.waiting && st.waiting.reason) reason = st.waiting.reason;
+      else if (st.terminated && st.terminated.reason) reason = st.terminated.reason;
+      else if (st.terminated) reason = `ExitCode:${st.terminated.exitCode}`;
+      else if (c.ready && st.running) {
+        hasRunning = true;
+        readyContainers++;
+      }
+    }
+    if (reason === 'Completed' && hasRunning) {
+      reason = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
+    }
   }
   if (pod.metadata.deletionTimestamp) reason = pod.status?.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
   return { ready: `${readyContainers}/${total}`, status: reason, restarts };
@@ -235,6 +261,15 @@ const COLUMNS: { [K in Kind]: Columns<Extract<AnyObject, { kind: K }>> } = {
     headers: ['NAME', 'TYPE', 'DATA', 'AGE'],
     wideHeaders: [],
     row: (s: Secret, now) => [s.metadata.name, s.type || 'Opaque', String(Object.keys(s.data ?? {}).length), since(s.metadata.creationTimestamp, now)],
+    wide: () => [],
+  },
+  ControllerRevision: {
+    headers: ['NAME', 'CONTROLLER', 'REVISION', 'AGE'],
+    wideHeaders: [],
+    row: (r, now) => {
+      const owner = r.metadata.ownerReferences?.find((o) => o.controller);
+      return [r.metadata.name, owner ? `statefulset.apps/${owner.name}` : NONE, String(r.revision), since(r.metadata.creationTimestamp, now)];
+    },
     wide: () => [],
   },
   Event: {

@@ -58,7 +58,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000);
+  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone);
   const sets = new StatefulSetController(store, ops, events, log);
   const claims = new ClaimCollector(store, events, log);
   const server = createApiServer({ store, ops, nodes, events, log, version: VERSION });

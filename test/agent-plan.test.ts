@@ -8,18 +8,20 @@ import { expand } from '../agent/pods/expand.js';
 import {
   BACKOFF_INITIAL_MS,
   BACKOFF_MAX_MS,
+  HOLDER,
   afterRestart,
   initialBackoff,
   nextBackoff,
   planPod,
   remainingGrace,
-  stopOrder,
+  stopGroups,
 } from '../agent/pods/plan.js';
 import { memoryBytes, nanoCpus, parseQuantity } from '../agent/pods/quantity.js';
 import { ConfigError, createOptions, dockerName, pullPolicy, resolveEnv } from '../agent/pods/spec.js';
 import { podStatus, type StatusInput } from '../agent/pods/status.js';
 import type { BackoffMap, ObservedContainer } from '../agent/pods/types.js';
-import { applyProbeResult, probeTiming } from '../agent/probes/prober.js';
+import { applyProbeResult, Prober, probeSlot, probeTiming, type ProbeOutcome } from '../agent/probes/prober.js';
+import { holderOptions } from '../agent/pods/holder.js';
 import { resolvePort } from '../agent/probes/handlers.js';
 import { demuxBuffer } from '../agent/runtime/demux.js';
 import { dockerConnection, dockerTime, toObserved } from '../agent/runtime/observe.js';
@@ -379,16 +381,19 @@ t.test('initial back-off keeps reported restart counts of the same containers', 
   t.equal(b.app.restartCount, 4);
 });
 
-t.test('stop order: others in reverse spec order, the network owner last', async (t) => {
+t.test('stop order: app containers together, the network owner last', async (t) => {
   const pod = makePod([container('a'), container('b'), container('c')]);
   const obs = [observed('a'), observed('b', { networkMode: 'container:a-id' }), observed('c', { networkMode: 'container:a-id' })];
+  const g = stopGroups(pod, obs);
   t.same(
-    stopOrder(pod, obs).map((o) => o.container),
-    ['c', 'b', 'a'],
+    g.groups.map((grp) => grp.map((o) => o.container).sort()),
+    [['a', 'b', 'c']],
   );
+  t.equal(g.owner?.container, 'a', 'the first container stops after the others (they use its network)');
+  t.equal(stopGroups(pod, [obs[0]]).owner, undefined, 'alone, it needs no waiting');
   t.same(
-    stopOrder(undefined, [obs[0], obs[1]]).map((o) => o.container),
-    ['b', 'a'],
+    stopGroups(undefined, [obs[0], obs[1]]).groups.map((grp) => grp.map((o) => o.container)),
+    [['b'], ['a']],
   );
   t.equal(remainingGrace(30, T0, T0), 30);
   t.equal(remainingGrace(30, T0, T0 + 29_500), 1);
@@ -494,6 +499,225 @@ t.test('status: image errors and termination', async (t) => {
   t.same(t1.containerStatuses![0].state, {
     terminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:02.000Z' },
   });
+});
+
+// ---- init containers, sidecars, holder ----
+
+const sidecar = (name: string, extra: Partial<Container> = {}) => container(name, { restartPolicy: 'Always', ...extra });
+
+function initPod(inits: Container[], apps: Container[] = [container('app')]): Pod {
+  return makePod(apps, { initContainers: inits } as Partial<Pod['spec']>);
+}
+
+/** A container in the holder's network, started `at`. */
+function joined(name: string, at: number, extra: Partial<ObservedContainer> = {}): ObservedContainer {
+  return observed(name, { networkMode: `container:${HOLDER}-id`, startedAtMs: at, ...extra });
+}
+
+const holder = (extra: Partial<ObservedContainer> = {}) => observed(HOLDER, { startedAtMs: T0, ip: '172.17.0.7', ...extra });
+const plan = (pod: Pod, obs: ObservedContainer[], extra: Partial<Parameters<typeof planPod>[0]> = {}) =>
+  planPod({ pod, observed: obs, backoff: {}, errors: {}, now: T0 + 60_000, ...extra });
+
+t.test('holder: created first, from the first app image, owning network and hostname', async (t) => {
+  const pod = initPod([container('setup')], [container('app', { image: 'berth.local/web:1' })]);
+  t.same(plan(pod, []).actions, [{ type: 'create', container: HOLDER, index: 0, kind: 'holder' }]);
+  const o = holderOptions(pod, 'n1');
+  t.equal(o.Image, 'berth.local/web:1');
+  t.same(o.Entrypoint, ['/bin/sh', '-c', 'exec sleep 2147483647']);
+  t.equal(o.Hostname, 'web-1');
+  t.equal(o.HostConfig?.Init, true);
+  t.equal(o.Labels?.[DOCKER_LABEL.container], HOLDER);
+  t.equal(o.name, dockerName(pod, HOLDER));
+  // Init containers and (with a holder) the first app container join it.
+  const init = createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', networkOf: 'h', init: true });
+  t.equal(init.options.name, dockerName(pod, 'setup'));
+  t.equal(init.options.HostConfig?.NetworkMode, 'container:h');
+  t.equal(init.options.Hostname, undefined);
+  t.equal(createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', networkOf: 'h' }).options.HostConfig?.NetworkMode, 'container:h');
+  t.throws(() => createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', init: true }), { name: 'ConfigError' });
+  t.same(plan(makePod(), []).actions, [{ type: 'create', container: 'app', index: 0 }], 'no init containers: no holder');
+});
+
+t.test('init containers run one after the other, then all app containers', async (t) => {
+  const pod = initPod([container('a'), container('b')], [container('app'), container('app2')]);
+  const h = holder();
+  t.same(plan(pod, [h]).actions, [{ type: 'create', container: 'a', index: 0, networkOf: h.id, kind: 'init' }]);
+  t.same(plan(pod, [h, joined('a', T0 + 100)]).actions, [], 'a runs: wait');
+  const aDone = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
+  t.same(plan(pod, [h, aDone]).actions, [{ type: 'create', container: 'b', index: 1, networkOf: h.id, kind: 'init' }]);
+  const bDone = joined('b', T0 + 300, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 400 });
+  t.same(plan(pod, [h, aDone, bDone]).actions, [
+    { type: 'create', container: 'app', index: 0, networkOf: h.id },
+    { type: 'create', container: 'app2', index: 1, networkOf: h.id },
+  ]);
+  t.same(plan(pod, [h, aDone, bDone, joined('app', T0 + 500), joined('app2', T0 + 500)]).actions, []);
+  // Once an app container ran in this sandbox, init containers are not run again.
+  t.same(plan(pod, [h, joined('app', T0 + 500), joined('app2', T0 + 500)]).actions, []);
+});
+
+t.test('a failing init container is retried with back-off; the pod waits', async (t) => {
+  const pod = initPod([container('a'), container('b')]);
+  const h = holder();
+  const failed = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + 1000 });
+  let p = planPod({ pod, observed: [h, failed], backoff: {}, errors: {}, now: T0 + 1001 });
+  t.same(p.actions, []);
+  t.same(p.backingOff, ['a']);
+  t.equal(p.wakeAt, T0 + 1000 + BACKOFF_INITIAL_MS);
+  p = planPod({ pod, observed: [h, failed], backoff: p.backoff, errors: {}, now: T0 + 5000 });
+  t.same(p.backingOff, [], 'the BackOff event comes once per exit');
+  p = planPod({ pod, observed: [h, failed], backoff: p.backoff, errors: {}, now: T0 + 1000 + BACKOFF_INITIAL_MS });
+  t.same(p.actions, [{ type: 'start', container: 'a', id: 'a-id', restart: true }]);
+});
+
+t.test('sidecars: started (and past their startup probe) before the next init container; restarted with back-off', async (t) => {
+  const pod = initPod([sidecar('proxy', { startupProbe: { exec: { command: ['true'] } } as Container['startupProbe'] }), container('setup')]);
+  const h = holder();
+  t.same(plan(pod, [h]).actions, [{ type: 'create', container: 'proxy', index: 0, networkOf: h.id, kind: 'init' }]);
+  const proxy = joined('proxy', T0 + 100);
+  t.same(plan(pod, [h, proxy]).actions, [], 'startup probe not passed yet');
+  t.same(plan(pod, [h, proxy], { started: { proxy: true } }).actions, [{ type: 'create', container: 'setup', index: 1, networkOf: h.id, kind: 'init' }]);
+  const setupDone = joined('setup', T0 + 200, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 300 });
+  t.same(plan(pod, [h, proxy, setupDone], { started: { proxy: true } }).actions, [{ type: 'create', container: 'app', index: 0, networkOf: h.id }]);
+  // After initialization a crashed sidecar is restarted after its back-off; the app is left alone.
+  const crashed = joined('proxy', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 50_000 });
+  const p = plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 50_001 });
+  t.same(p.actions, []);
+  t.same(p.backingOff, ['proxy'], 'a sidecar restarts even after exit code 0');
+  t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000 }).actions, [{ type: 'start', container: 'proxy', id: 'proxy-id', restart: true }]);
+});
+
+t.test('holder down: everything stops, the holder restarts, init containers run again', async (t) => {
+  const pod = initPod([container('setup')]);
+  const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
+  const app = joined('app', T0 + 300);
+  const dead = holder({ running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 50_000 });
+  let p = planPod({ pod, observed: [dead, setupDone, app], backoff: {}, errors: {}, now: T0 + 50_001 });
+  t.same(p.actions, [{ type: 'stop', container: 'app', id: 'app-id', reason: 'the pod sandbox stopped' }]);
+  t.same(p.backingOff, [HOLDER]);
+  const appStopped = joined('app', T0 + 300, { running: false, status: 'exited', exitCode: 143, finishedAtMs: T0 + 50_100 });
+  p = planPod({ pod, observed: [dead, setupDone, appStopped], backoff: p.backoff, errors: {}, now: T0 + 60_000 });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }]);
+  // Started again: the old runs do not count; setup runs again at once, then the app.
+  const again = holder({ startedAtMs: T0 + 60_100 });
+  p = planPod({ pod, observed: [again, setupDone, appStopped], backoff: {}, errors: {}, now: T0 + 60_200 });
+  t.same(p.actions, [{ type: 'start', container: 'setup', id: 'setup-id', restart: true }]);
+  // A container still running from before the restart is stopped first.
+  p = planPod({ pod, observed: [again, setupDone, app], backoff: {}, errors: {}, now: T0 + 60_200 });
+  t.same(p.actions, [
+    { type: 'stop', container: 'app', id: 'app-id', reason: 'the pod sandbox was re-created' },
+    { type: 'start', container: 'setup', id: 'setup-id', restart: true },
+  ]);
+  // A holder replaced by a new one: containers of the old one are removed.
+  p = planPod({ pod, observed: [holder({ id: 'new-holder' }), setupDone], backoff: {}, errors: {}, now: T0 + 60_200 });
+  t.same(p.actions, [
+    { type: 'remove', container: 'setup', id: 'setup-id', reason: 'its network namespace owner was replaced' },
+    { type: 'create', container: 'setup', index: 0, networkOf: 'new-holder', kind: 'init' },
+  ]);
+});
+
+t.test('a failed liveness or startup probe restarts exactly the run it watched', async (t) => {
+  const pod = makePod([container('app'), container('side')]);
+  const obs = [observed('app'), observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 })];
+  const unhealthy = { side: { id: 'side-id', startedAtMs: T0 + 200, probe: 'liveness' as const, message: 'x' } };
+  t.same(plan(pod, obs, { unhealthy }).actions, [{ type: 'restart', container: 'side', id: 'side-id', reason: 'liveness probe failed', probe: 'liveness' }]);
+  t.same(plan(pod, obs, { unhealthy: { side: { ...unhealthy.side, startedAtMs: T0 } } }).actions, [], 'an older run: nothing');
+});
+
+t.test('stop order with a holder: app containers, sidecars in reverse, the holder last', async (t) => {
+  const pod = initPod([sidecar('s1'), container('setup'), sidecar('s2')], [container('app'), container('app2')]);
+  const obs = [holder(), joined('s1', T0 + 1), joined('s2', T0 + 2), joined('app', T0 + 3), joined('app2', T0 + 3)];
+  const g = stopGroups(pod, obs);
+  t.same(
+    g.groups.map((grp) => grp.map((o) => o.container).sort()),
+    [['app', 'app2'], ['s2'], ['s1'], [HOLDER]],
+  );
+  t.equal(g.owner, undefined);
+  t.same(
+    stopGroups(undefined, obs).groups.map((grp) => grp.map((o) => o.container).sort()),
+    [['app', 'app2', 's1', 's2'], [HOLDER]],
+    'orphans: the holder last',
+  );
+});
+
+t.test('status: init containers, Initialized, PodInitializing', async (t) => {
+  const pod = initPod([container('a'), container('b')]);
+  const h = holder();
+  let s = podStatus(statusInput({ pod, observed: [h, joined('a', T0 + 100)] }));
+  t.equal(s.phase, 'Pending');
+  t.same(s.initContainerStatuses!.map((c) => [c.name, Object.keys(c.state)[0], c.ready]), [
+    ['a', 'running', false],
+    ['b', 'waiting', false],
+  ]);
+  t.equal(s.initContainerStatuses![1].state.waiting?.reason, 'PodInitializing');
+  t.equal(s.containerStatuses![0].state.waiting?.reason, 'PodInitializing');
+  t.equal(s.podIP, '172.17.0.7', 'the holder has the pod IP');
+  const init = s.conditions!.find((c) => c.type === 'Initialized')!;
+  t.same([init.status, init.reason, init.message], ['False', 'ContainersNotInitialized', 'containers with incomplete status: [a b]']);
+
+  const aFailed = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 2, finishedAtMs: T0 + 900 });
+  const b = { a: { restartCount: 1, delayMs: 20_000 } };
+  s = podStatus(statusInput({ pod, observed: [h, aFailed], backoff: b }));
+  t.equal(s.initContainerStatuses![0].state.waiting?.reason, 'CrashLoopBackOff');
+  t.equal(s.initContainerStatuses![0].lastState?.terminated?.exitCode, 2);
+  t.equal(s.initContainerStatuses![0].restartCount, 1);
+
+  const aDone = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 900 });
+  const bDone = joined('b', T0 + 1000, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 1100 });
+  s = podStatus(statusInput({ pod, observed: [h, aDone, bDone] }));
+  t.same(s.initContainerStatuses![0].state.terminated, { exitCode: 0, reason: 'Completed', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:00.900Z' });
+  t.equal(s.initContainerStatuses![0].ready, true, 'a completed init container counts as ready');
+  t.equal(s.conditions!.find((c) => c.type === 'Initialized')!.status, 'True');
+  t.equal(s.containerStatuses![0].state.waiting?.reason, 'ContainerCreating');
+  s = podStatus(statusInput({ pod, observed: [h, aDone, bDone, joined('app', T0 + 1200)], prev: s }));
+  t.equal(s.phase, 'Running');
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+});
+
+t.test('status: sidecar readiness and startup gate Ready', async (t) => {
+  const probe = { tcpSocket: { port: 8080 } } as Container['readinessProbe'];
+  const pod = initPod([sidecar('proxy', { readinessProbe: probe, startupProbe: probe })], [container('app', { startupProbe: probe })]);
+  const obs = [holder(), joined('proxy', T0 + 100), joined('app', T0 + 200)];
+  let s = podStatus(statusInput({ pod, observed: obs, ready: {}, started: { proxy: true } }));
+  t.match(s.initContainerStatuses![0], { name: 'proxy', started: true, ready: false });
+  t.match(s.containerStatuses![0], { name: 'app', started: false, ready: false }, 'not ready before its startup probe passed');
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.message, 'containers with unready status: [proxy app]');
+  s = podStatus(statusInput({ pod, observed: obs, ready: { proxy: true }, started: { proxy: true, app: true } }));
+  t.equal(s.conditions!.find((c) => c.type === 'ContainersReady')!.status, 'True');
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+});
+
+t.test('probers: startup counts one failure per period; liveness gives up after failureThreshold', async (t) => {
+  t.equal(probeSlot(1000, 1000, 1000), 0);
+  t.equal(probeSlot(1999, 1000, 1000), 0);
+  t.equal(probeSlot(2000, 1000, 1000), 1);
+  t.equal(probeTiming({ successThreshold: 3 }, 'liveness').successThreshold, 1, 'liveness and startup use 1');
+  const run = (kind: 'startup' | 'liveness', results: boolean[]) =>
+    new Promise<{ ok: boolean; runs: number; failures: number[]; ms: number }>((resolve) => {
+      let runs = 0;
+      const failures: number[] = [];
+      const began = Date.now();
+      const p = new Prober({
+        kind,
+        timing: probeTiming({ periodSeconds: 1, failureThreshold: 2 }, kind),
+        startedAtMs: began,
+        run: async (): Promise<ProbeOutcome> => ({ ok: results[Math.min(runs++, results.length - 1)] }),
+        onChange: (ok) => resolve({ ok, runs, failures, ms: Date.now() - began }),
+        onFailure: (_o, n) => failures.push(n),
+      });
+      p.start();
+    });
+  const fails = await run('startup', [false]);
+  t.equal(fails.ok, false);
+  t.same(fails.failures, [1, 2], 'one counted failure per period');
+  t.ok(fails.runs > 2, `retried within the first period (${fails.runs} probes)`);
+  t.ok(fails.ms >= 900 && fails.ms < 1900, `gave up in the second period (${fails.ms} ms)`);
+  const passes = await run('startup', [false, false, true]);
+  t.equal(passes.ok, true);
+  t.ok(passes.ms < 900, `passed within the first period thanks to fast retries (${passes.ms} ms)`);
+  const dies = await run('liveness', [true, false, false]);
+  t.equal(dies.ok, false);
+  t.equal(dies.runs, 3, 'probed every period, not faster');
+  t.ok(dies.ms >= 1900, `two periods after the first probe (${dies.ms} ms)`);
 });
 
 t.test('probe thresholds', async (t) => {

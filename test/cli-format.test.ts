@@ -124,6 +124,52 @@ t.test('pod READY, STATUS and RESTARTS', async (t) => {
   t.equal(podColumns(pod([running], { deleting: true, reason: 'NodeLost' })).status, 'Unknown');
 });
 
+t.test('pod STATUS with init containers and sidecars follows kubectl', async (t) => {
+  const initPod = (inits: ContainerStatus[], apps: ContainerStatus[], o: { sidecars?: string[]; initialized?: boolean; ready?: boolean; phase?: Pod['status']['phase'] } = {}): Pod => {
+    const p = pod(apps, { containers: Math.max(apps.length, 1), phase: o.phase ?? 'Pending' });
+    p.spec.initContainers = inits.map((s) => ({ name: s.name, image: 'img', ...(o.sidecars?.includes(s.name) ? { restartPolicy: 'Always' as const } : {}) }));
+    p.status.initContainerStatuses = inits;
+    p.status.conditions = [
+      { type: 'Initialized', status: o.initialized ? 'True' : 'False', lastTransitionTime: ago(S) },
+      { type: 'Ready', status: o.ready ? 'True' : 'False', lastTransitionTime: ago(S) },
+    ];
+    return p;
+  };
+  const waitingInit = (name: string, reason = 'PodInitializing') => containerStatus(name, { waiting: { reason } });
+  const done = (name: string) => containerStatus(name, { terminated: { exitCode: 0, reason: 'Completed' } }, { ready: true });
+  const appWaiting = containerStatus('c0', { waiting: { reason: 'PodInitializing' } });
+
+  t.same(podColumns(initPod([waitingInit('a'), waitingInit('b')], [appWaiting])), { ready: '0/1', status: 'Init:0/2', restarts: 0 }, 'nothing ran yet');
+  const runningInit = containerStatus('b', { running: { startedAt: ago(S) } }, { started: true });
+  t.equal(podColumns(initPod([done('a'), runningInit], [appWaiting])).status, 'Init:1/2', 'the second one runs');
+  const crashing = containerStatus('a', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 3 });
+  t.same(podColumns(initPod([crashing, waitingInit('b')], [appWaiting])), { ready: '0/1', status: 'Init:CrashLoopBackOff', restarts: 3 }, 'init restarts count while initializing');
+  const failed = containerStatus('a', { terminated: { exitCode: 1, reason: 'Error' } }, { restartCount: 1 });
+  t.equal(podColumns(initPod([failed, waitingInit('b')], [appWaiting])).status, 'Init:Error');
+  t.equal(podColumns(initPod([containerStatus('a', { terminated: { exitCode: 2 } })], [appWaiting])).status, 'Init:ExitCode:2', 'terminated without reason');
+  t.equal(podColumns(initPod([waitingInit('a', 'ErrImageNeverPull')], [appWaiting])).status, 'Init:ErrImageNeverPull');
+
+  // All init containers done, app containers not created yet: their PodInitializing shows.
+  t.same(podColumns(initPod([done('a'), done('b')], [appWaiting], { initialized: true })), { ready: '0/1', status: 'PodInitializing', restarts: 0 });
+  const app = containerStatus('c0', { running: { startedAt: ago(S) } }, { ready: true, started: true, restartCount: 1 });
+  t.same(podColumns(initPod([done('a')], [app], { initialized: true, ready: true, phase: 'Running' })), { ready: '1/1', status: 'Running', restarts: 1 }, 'init restarts no longer count');
+
+  // A sidecar counts in READY once started; its restarts count after initialization.
+  const side = containerStatus('side', { running: { startedAt: ago(S) } }, { ready: true, started: true, restartCount: 2 });
+  t.same(podColumns(initPod([side, done('b')], [app], { sidecars: ['side'], initialized: true, ready: true, phase: 'Running' })), { ready: '2/2', status: 'Running', restarts: 3 });
+  const sideUnready = containerStatus('side', { running: { startedAt: ago(S) } }, { ready: false, started: true });
+  t.same(podColumns(initPod([sideUnready, done('b')], [app], { sidecars: ['side'], initialized: true, phase: 'Running' })), { ready: '1/2', status: 'Running', restarts: 1 });
+  const sideStarting = containerStatus('side', { running: { startedAt: ago(S) } }, { started: false });
+  t.same(podColumns(initPod([sideStarting, waitingInit('b')], [appWaiting], { sidecars: ['side'] })), { ready: '0/2', status: 'Init:0/2', restarts: 0 }, 'a sidecar before its startup probe passed holds the sequence');
+  t.equal(podColumns({ ...initPod([waitingInit('a')], [appWaiting]), metadata: meta('web-0', { deletionTimestamp: ago(S) }) }).status, 'Terminating');
+
+  const described = initPod([done('a')], [app], { initialized: true, ready: true, phase: 'Running' });
+  described.spec.containers[0].livenessProbe = { exec: { command: ['true'] }, initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 };
+  const text = describePod(described, [], NOW);
+  t.match(text, /\nInit Containers:\n  a:\n[^]*State:\s+Terminated\n\s+Reason:\s+Completed\n[^]*\nContainers:\n  c0:\n/);
+  t.match(text, /Liveness:\s+exec \[true\] delay=0s timeout=1s period=5s #success=1 #failure=3\n/);
+});
+
 t.test('tables: kubectl tabwriter alignment', async (t) => {
   const p = pod([containerStatus('c0', { running: { startedAt: ago(S) } }, { ready: true })]);
   p.status.podIP = '10.0.0.5';

@@ -77,6 +77,15 @@ t.test('unsupported fields are named in warnings, never dropped silently', async
   t.match(r.warnings[0].message, /not supported by berth yet/);
 });
 
+t.test('liveness and startup probes need successThreshold 1', async (t) => {
+  const r = parseManifests(
+    withSet((y) => y.replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          livenessProbe:\n            tcpSocket:\n              port: 80\n            successThreshold: 2\n')),
+    'l.yaml',
+  );
+  t.match(r.errors, [{ field: 'spec.template.spec.containers[0].livenessProbe.successThreshold', message: 'must be 1' }]);
+  t.same(parseManifests(withSet((y) => y.replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          startupProbe:\n            tcpSocket:\n              port: 80\n')), 's.yaml').errors, []);
+});
+
 t.test('several documents: every error is reported, the valid ones are kept', async (t) => {
   const r = parseManifests('kind: Nope\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok.conf\ndata:\n  a: b\n---\n', 'm.yaml');
   t.equal(r.objects.length, 1);

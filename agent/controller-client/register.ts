@@ -40,20 +40,28 @@ export function nodeTokenFile(dataDir: string): string {
   return path.join(dataDir, 'node-token');
 }
 
+/** What the controller tells a registered agent. */
+export interface Registration {
+  nodeToken: string;
+  /** The cluster DNS zone (controllers before it was sent: undefined). */
+  zone?: string;
+}
+
 /** Registers with `token`; the answer carries a new node token only for a join (`isJoin`). */
-async function post(server: string, token: string, body: RegisterBody, isJoin: boolean): Promise<string> {
+async function post(server: string, token: string, body: RegisterBody, isJoin: boolean): Promise<Registration> {
   const api = new ApiClient({ server, token, timeoutMs: 15_000 });
-  const res = await api.request<{ nodeToken?: string }>('POST', '/api/v1/nodes/register', body);
-  if (res?.nodeToken) return res.nodeToken;
-  if (!isJoin) return token; // re-registration keeps the node's credential
+  const res = await api.request<{ nodeToken?: string; zone?: string }>('POST', '/api/v1/nodes/register', body);
+  const zone = typeof res?.zone === 'string' && res.zone ? { zone: res.zone } : {};
+  if (res?.nodeToken) return { nodeToken: res.nodeToken, ...zone };
+  if (!isJoin) return { nodeToken: token, ...zone }; // re-registration keeps the node's credential
   throw new Error('the controller answered the join without a nodeToken');
 }
 
 /**
- * Registers until it succeeds (or the signal aborts: undefined). Resolves with the node token.
- * Errors that retrying cannot fix (bad request, no usable token) reject.
+ * Registers until it succeeds (or the signal aborts: undefined). Resolves with the node token
+ * and the zone. Errors that retrying cannot fix (bad request, no usable token) reject.
  */
-export async function registerNode(o: RegisterOptions): Promise<string | undefined> {
+export async function registerNode(o: RegisterOptions): Promise<Registration | undefined> {
   const file = nodeTokenFile(o.dataDir);
   let delay = 1000;
   let attempts = 0;
@@ -64,11 +72,11 @@ export async function registerNode(o: RegisterOptions): Promise<string | undefin
     const token = saved ?? o.joinToken;
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
-      const nodeToken = await post(o.server, token, await o.body(), !saved);
-      if (nodeToken !== saved) await writeSecret(file, nodeToken);
+      const reg = await post(o.server, token, await o.body(), !saved);
+      if (reg.nodeToken !== saved) await writeSecret(file, reg.nodeToken);
       o.health.ok();
-      o.log.info({ server: o.server, with: saved ? 'node token' : 'join token' }, 'registered with the controller');
-      return nodeToken;
+      o.log.info({ server: o.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
+      return reg;
     } catch (err) {
       if (saved && isUnauthorized(err) && o.joinToken && o.joinToken !== saved) {
         o.log.warn({ tokenFile: file }, 'the saved node token was rejected; registering again with the join token');

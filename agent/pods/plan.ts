@@ -1,5 +1,12 @@
-// Pure decisions for one pod: which containers to create, start, restart or remove, given what
-// Docker shows, the restart back-off and the clock. The sync loop executes the actions.
+// Pure decisions for one pod: which containers to create, start, restart, stop or remove, given
+// what Docker shows, the restart back-off, the probes and the clock. The sync loop executes the
+// actions.
+//
+// Network namespace: a pod without init containers keeps it in its first app container, which
+// the others join. A pod with init containers (or sidecars) gets a holder container (`POD`, like
+// Kubernetes' pause container) that owns network and hostname, because its first container runs
+// to completion; every container of the pod joins the holder.
+import type { Container } from '../../shared/manifest/schema.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
 import type { BackoffMap, BackoffState, ErrorMap, ObservedContainer } from './types.js';
@@ -9,12 +16,38 @@ export const BACKOFF_MAX_MS = 300_000;
 /** A container that ran this long before exiting starts over at the initial back-off. */
 export const BACKOFF_RESET_MS = 600_000;
 
+/** Container label of the holder. Upper case, so it cannot clash with a (DNS label) container name. */
+export const HOLDER = 'POD';
+
+export type ContainerKind = 'init' | 'sidecar' | 'app';
+
+export interface PodContainer {
+  spec: Container;
+  kind: ContainerKind;
+  /** Index in spec.initContainers (init, sidecar) or spec.containers (app). */
+  index: number;
+}
+
 export type PodAction =
-  | { type: 'create'; container: string; index: number; networkOf?: string }
+  /** kind `init` indexes spec.initContainers; `holder` creates the pod's holder. */
+  | { type: 'create'; container: string; index: number; networkOf?: string; kind?: 'init' | 'holder' }
   | { type: 'start'; container: string; id: string; restart: boolean }
-  /** Stop and start a running container, e.g. to join the first container's new network namespace. */
-  | { type: 'restart'; container: string; id: string; reason: string }
+  /**
+   * Stop and start a running container: to join the first container's new network namespace,
+   * or (probe set) because its liveness or startup probe failed.
+   */
+  | { type: 'restart'; container: string; id: string; reason: string; probe?: 'liveness' | 'startup' }
+  /** Stop a running container that sits in a pod sandbox that is gone or was re-created. */
+  | { type: 'stop'; container: string; id: string; reason: string }
   | { type: 'remove'; container: string; id: string; reason: string };
+
+/** A liveness or startup probe gave up on one run of a container. */
+export interface Unhealthy {
+  id: string;
+  startedAtMs: number;
+  probe: 'liveness' | 'startup';
+  message: string;
+}
 
 export interface PlanInput {
   pod: Pod;
@@ -23,6 +56,10 @@ export interface PlanInput {
   backoff: BackoffMap;
   errors: ErrorMap;
   now: number;
+  /** Containers with a startupProbe whose current run passed it. */
+  started?: Record<string, boolean>;
+  /** Containers to restart because a probe gave up on them. */
+  unhealthy?: Record<string, Unhealthy>;
 }
 
 export interface Plan {
@@ -31,14 +68,34 @@ export interface Plan {
   backoff: BackoffMap;
   /** When to look again (a back-off or retry ends), if anything is waiting. */
   wakeAt?: number;
+  /** Containers whose latest exit put them into back-off in this plan (for a BackOff event). */
+  backingOff: string[];
+}
+
+export function isSidecar(c: Pick<Container, 'restartPolicy'>): boolean {
+  return c.restartPolicy === 'Always';
+}
+
+/** Whether the pod's network namespace lives in a holder container. */
+export function hasHolder(pod: Pod): boolean {
+  return (pod.spec.initContainers?.length ?? 0) > 0;
+}
+
+/** Init containers and sidecars in order, then the app containers. */
+export function podContainers(pod: Pod): PodContainer[] {
+  return [
+    ...(pod.spec.initContainers ?? []).map((spec, index): PodContainer => ({ spec, kind: isSidecar(spec) ? 'sidecar' : 'init', index })),
+    ...pod.spec.containers.map((spec, index): PodContainer => ({ spec, kind: 'app', index })),
+  ];
 }
 
 /**
- * Picks one Docker container per spec container: a running one first, else the newest.
- * Everything else (duplicates, containers the spec does not name) is extra.
+ * Picks one Docker container per spec container (and the holder): a running one first, else
+ * the newest. Everything else (duplicates, containers the spec does not name) is extra.
  */
 export function pickContainers(pod: Pod, observed: ObservedContainer[]): { byName: Map<string, ObservedContainer>; extras: ObservedContainer[] } {
-  const names = new Set(pod.spec.containers.map((c) => c.name));
+  const names = new Set(podContainers(pod).map((c) => c.spec.name));
+  if (hasHolder(pod)) names.add(HOLDER);
   const byName = new Map<string, ObservedContainer>();
   const extras: ObservedContainer[] = [];
   const sorted = [...observed].sort((a, b) => Number(b.running) - Number(a.running) || b.createdAtMs - a.createdAtMs);
@@ -49,6 +106,56 @@ export function pickContainers(pod: Pod, observed: ObservedContainer[]): { byNam
   return { byName, extras };
 }
 
+/** The container that owns the pod's network namespace, if it exists. */
+export function networkOwner(pod: Pod, byName: Map<string, ObservedContainer>): ObservedContainer | undefined {
+  return byName.get(hasHolder(pod) ? HOLDER : pod.spec.containers[0].name);
+}
+
+/** Whether the container ran (or runs) in the holder's current sandbox. */
+function inSandbox(c: ObservedContainer, holder: ObservedContainer): boolean {
+  return c.startedAtMs !== undefined && holder.startedAtMs !== undefined && c.startedAtMs >= holder.startedAtMs && c.networkMode === `container:${holder.id}`;
+}
+
+function completed(c: ObservedContainer | undefined, holder: ObservedContainer): boolean {
+  return c !== undefined && !c.running && c.exitCode === 0 && inSandbox(c, holder);
+}
+
+/** Running and, with a startupProbe, past it. */
+function startedOk(pc: PodContainer, c: ObservedContainer | undefined, started: Record<string, boolean>): boolean {
+  return c?.running === true && (!pc.spec.startupProbe || started[pc.spec.name] === true);
+}
+
+export interface InitProgress {
+  /** Initialized condition: every init container completed and every sidecar started. */
+  initialized: boolean;
+  /** Init containers (and sidecars) not done yet, in order. */
+  pending: string[];
+}
+
+/**
+ * How far a pod's initialization is. A pod counts as initialized once an app container ran in
+ * the current sandbox, so init containers are not run again after the pod started (as in
+ * Kubernetes), unless the sandbox itself is re-created.
+ */
+export function initProgress(pod: Pod, byName: Map<string, ObservedContainer>, started: Record<string, boolean> = {}): InitProgress {
+  const inits = podContainers(pod).filter((c) => c.kind !== 'app');
+  if (inits.length === 0) return { initialized: true, pending: [] };
+  const holder = byName.get(HOLDER);
+  if (!holder?.running) return { initialized: false, pending: inits.map((c) => c.spec.name) };
+  const appRan = pod.spec.containers.some((s) => {
+    const c = byName.get(s.name);
+    return c !== undefined && inSandbox(c, holder);
+  });
+  if (appRan) return { initialized: true, pending: [] };
+  const pending = inits
+    .filter((pc) => {
+      const c = byName.get(pc.spec.name);
+      return pc.kind === 'init' ? !completed(c, holder) : !(startedOk(pc, c, started) && c !== undefined && inSandbox(c, holder));
+    })
+    .map((pc) => pc.spec.name);
+  return { initialized: pending.length === 0, pending };
+}
+
 function exitKey(c: ObservedContainer): string {
   return `${c.id}@${c.finishedAtMs ?? 0}`;
 }
@@ -56,6 +163,16 @@ function exitKey(c: ObservedContainer): string {
 export function terminationReason(c: ObservedContainer): string {
   if (c.oomKilled) return 'OOMKilled';
   return c.exitCode === 0 ? 'Completed' : 'Error';
+}
+
+/** How an exited container's last run ended, as lastState.terminated. */
+export function terminatedState(c: ObservedContainer, now: number): NonNullable<BackoffState['lastTerminated']> {
+  return {
+    exitCode: c.exitCode,
+    reason: terminationReason(c),
+    ...(c.startedAtMs !== undefined ? { startedAt: timestamp(c.startedAtMs) } : {}),
+    finishedAt: timestamp(c.finishedAtMs ?? now),
+  };
 }
 
 /** Accounts for an exited container's latest exit once: the next restart time, doubling the delay. */
@@ -70,12 +187,7 @@ export function nextBackoff(prev: BackoffState | undefined, c: ObservedContainer
     delayMs,
     restartAt: finished + delayMs,
     handledExit: key,
-    lastTerminated: {
-      exitCode: c.exitCode,
-      reason: terminationReason(c),
-      ...(c.startedAtMs !== undefined ? { startedAt: timestamp(c.startedAtMs) } : {}),
-      finishedAt: timestamp(finished),
-    },
+    lastTerminated: terminatedState(c, now),
   };
 }
 
@@ -86,11 +198,12 @@ export function afterRestart(b: BackoffState | undefined): BackoffState {
 
 /**
  * Restart counts to start from when the agent first sees a pod: the counts it reported before
- * (status.containerStatuses) for the same Docker containers, so an agent restart keeps them.
+ * (status.containerStatuses and initContainerStatuses) for the same Docker containers, so an
+ * agent restart keeps them.
  */
 export function initialBackoff(status: PodStatus | undefined, observed: ObservedContainer[]): BackoffMap {
   const out: BackoffMap = {};
-  for (const cs of status?.containerStatuses ?? []) {
+  for (const cs of [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])]) {
     const id = cs.containerID?.replace(/^docker:\/\//, '');
     if (!id || !observed.some((o) => o.id === id && o.container === cs.name)) continue;
     out[cs.name] = {
@@ -102,81 +215,214 @@ export function initialBackoff(status: PodStatus | undefined, observed: Observed
   return out;
 }
 
+/** Shared bookkeeping of one planning pass. */
+class Planner {
+  readonly actions: PodAction[] = [];
+  readonly backoff: BackoffMap;
+  readonly backingOff: string[] = [];
+  wakeAt: number | undefined;
+  /** Containers that got an action in this pass: nothing more for them until the next one. */
+  readonly busy = new Set<string>();
+
+  constructor(readonly input: PlanInput) {
+    this.backoff = { ...input.backoff };
+  }
+
+  wake(t: number): void {
+    this.wakeAt = this.wakeAt === undefined ? t : Math.min(this.wakeAt, t);
+  }
+
+  /** A failed create or start of this container is still waiting for its retry time. */
+  blocked(name: string): boolean {
+    const err = this.input.errors[name];
+    if (err === undefined || err.retryAt <= this.input.now) return false;
+    this.wake(err.retryAt);
+    return true;
+  }
+
+  push(a: PodAction): void {
+    this.actions.push(a);
+    this.busy.add(a.container);
+  }
+
+  /** An exited container that ran before: start it again once its back-off is over. */
+  restartAfterBackoff(name: string, c: ObservedContainer): void {
+    const prev = this.backoff[name];
+    const b = nextBackoff(prev, c, this.input.now);
+    this.backoff[name] = b;
+    if ((b.restartAt ?? 0) <= this.input.now) {
+      if (!this.blocked(name)) this.push({ type: 'start', container: name, id: c.id, restart: true });
+    } else {
+      if (b !== prev) this.backingOff.push(name);
+      this.wake(b.restartAt!);
+    }
+  }
+
+  /** Restarts for containers a liveness or startup probe gave up on (their current run only). */
+  unhealthy(byName: Map<string, ObservedContainer>): void {
+    for (const [name, u] of Object.entries(this.input.unhealthy ?? {})) {
+      const c = byName.get(name);
+      if (!c?.running || c.id !== u.id || c.startedAtMs !== u.startedAtMs) continue;
+      this.push({ type: 'restart', container: name, id: c.id, reason: `${u.probe} probe failed`, probe: u.probe });
+    }
+  }
+
+  result(): Plan {
+    return { actions: this.actions, backoff: this.backoff, backingOff: this.backingOff, ...(this.wakeAt !== undefined ? { wakeAt: this.wakeAt } : {}) };
+  }
+}
+
 export function planPod(input: PlanInput): Plan {
-  const { pod, now, errors } = input;
-  const specs = pod.spec.containers;
+  const { pod } = input;
   const { byName, extras } = pickContainers(pod, input.observed);
-  const actions: PodAction[] = extras.map((o) => ({
-    type: 'remove',
-    container: o.container,
-    id: o.id,
-    reason: byName.has(o.container) ? 'duplicate container' : 'container is not in the pod spec',
-  }));
-  const backoff: BackoffMap = { ...input.backoff };
-  let wakeAt: number | undefined;
-  const wake = (t: number) => {
-    wakeAt = wakeAt === undefined ? t : Math.min(wakeAt, t);
-  };
+  const p = new Planner(input);
+  for (const o of extras) {
+    p.actions.push({
+      type: 'remove',
+      container: o.container,
+      id: o.id,
+      reason: byName.has(o.container) ? 'duplicate container' : 'container is not in the pod spec',
+    });
+  }
+  p.unhealthy(byName);
+  if (hasHolder(pod)) planWithHolder(p, byName);
+  else planFirstOwns(p, byName);
+  return p.result();
+}
+
+/** A pod without init containers: its first app container owns the network namespace. */
+function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void {
+  const specs = p.input.pod.spec.containers;
   const first = byName.get(specs[0].name);
-
   specs.forEach((spec, index) => {
+    if (p.busy.has(spec.name)) return;
     const c = byName.get(spec.name);
-    const err = errors[spec.name];
-    const blocked = err !== undefined && err.retryAt > now;
-    if (blocked) wake(err.retryAt);
-
     if (index > 0) {
       // The others live in the first container's network namespace: nothing to do until it runs.
-      if (!first?.running) return;
+      if (!first?.running || p.busy.has(specs[0].name)) return;
       if (c && c.networkMode !== `container:${first.id}`) {
-        actions.push({ type: 'remove', container: spec.name, id: c.id, reason: 'its network namespace owner was replaced' });
-        if (!blocked) actions.push({ type: 'create', container: spec.name, index, networkOf: first.id });
+        p.push({ type: 'remove', container: spec.name, id: c.id, reason: 'its network namespace owner was replaced' });
+        if (!p.blocked(spec.name)) p.actions.push({ type: 'create', container: spec.name, index, networkOf: first.id });
         return;
       }
     }
     const networkOf = index > 0 ? first!.id : undefined;
     if (!c) {
-      if (!blocked) actions.push({ type: 'create', container: spec.name, index, ...(networkOf ? { networkOf } : {}) });
+      if (!p.blocked(spec.name)) p.push({ type: 'create', container: spec.name, index, ...(networkOf ? { networkOf } : {}) });
       return;
     }
     if (c.running) {
       // Started before the first container's latest start: it sits in a dead network namespace.
       if (index > 0 && first!.startedAtMs !== undefined && (c.startedAtMs ?? 0) < first!.startedAtMs) {
-        actions.push({ type: 'restart', container: spec.name, id: c.id, reason: 'the pod network namespace was re-created' });
+        p.push({ type: 'restart', container: spec.name, id: c.id, reason: 'the pod network namespace was re-created' });
       }
       return;
     }
     if (c.startedAtMs === undefined) {
-      if (!blocked) actions.push({ type: 'start', container: spec.name, id: c.id, restart: false });
+      if (!p.blocked(spec.name)) p.push({ type: 'start', container: spec.name, id: c.id, restart: false });
       return;
     }
-    const b = nextBackoff(backoff[spec.name], c, now);
-    backoff[spec.name] = b;
-    if ((b.restartAt ?? 0) <= now) {
-      if (!blocked) actions.push({ type: 'start', container: spec.name, id: c.id, restart: true });
-    } else {
-      wake(b.restartAt!);
-    }
+    p.restartAfterBackoff(spec.name, c);
   });
-  return { actions, backoff, ...(wakeAt !== undefined ? { wakeAt } : {}) };
+}
+
+/** A pod with init containers: holder first, then the init sequence, then sidecars and app containers. */
+function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void {
+  const { pod } = p.input;
+  const started = p.input.started ?? {};
+  const byName = new Map(found);
+  const holder = byName.get(HOLDER);
+  byName.delete(HOLDER);
+
+  if (!holder?.running) {
+    // Kubernetes kills every container of a pod whose sandbox is gone, and starts over.
+    for (const [name, c] of byName) {
+      if (c.running && !p.busy.has(name)) p.push({ type: 'stop', container: name, id: c.id, reason: 'the pod sandbox stopped' });
+    }
+    if (p.blocked(HOLDER)) return;
+    if (!holder) p.push({ type: 'create', container: HOLDER, index: 0, kind: 'holder' });
+    else if (holder.startedAtMs === undefined) p.push({ type: 'start', container: HOLDER, id: holder.id, restart: false });
+    else p.restartAfterBackoff(HOLDER, holder);
+    return;
+  }
+
+  for (const [name, c] of [...byName]) {
+    if (p.busy.has(name)) continue;
+    if (c.networkMode !== `container:${holder.id}`) {
+      // Gone from this pass's view: it is created again when its turn comes.
+      p.actions.push({ type: 'remove', container: name, id: c.id, reason: 'its network namespace owner was replaced' });
+      byName.delete(name);
+    } else if (c.running && (c.startedAtMs ?? 0) < holder.startedAtMs!) {
+      p.push({ type: 'stop', container: name, id: c.id, reason: 'the pod sandbox was re-created' });
+    }
+  }
+
+  /** Moves one container towards running; true when it runs. */
+  const ensure = (pc: PodContainer): boolean => {
+    const name = pc.spec.name;
+    const c = byName.get(name);
+    if (p.busy.has(name)) return false;
+    if (!c) {
+      if (!p.blocked(name)) {
+        p.push({ type: 'create', container: name, index: pc.index, networkOf: holder.id, ...(pc.kind === 'app' ? {} : { kind: 'init' as const }) });
+      }
+      return false;
+    }
+    if (c.running) return true;
+    if (c.startedAtMs === undefined) {
+      if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: false });
+    } else if (c.startedAtMs < holder.startedAtMs!) {
+      // It ran in an earlier sandbox: run it again now, without back-off.
+      if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: true });
+    } else {
+      p.restartAfterBackoff(name, c);
+    }
+    return false;
+  };
+
+  const all = podContainers(pod);
+  const inits = all.filter((pc) => pc.kind !== 'app');
+  let initialized = initProgress(pod, found, started).initialized;
+  if (!initialized) {
+    // In order: an init container must complete and a sidecar must have started before the next.
+    initialized = true;
+    for (const pc of inits) {
+      const c = byName.get(pc.spec.name);
+      if (pc.kind === 'init' && completed(c, holder)) continue;
+      const running = ensure(pc);
+      if (pc.kind === 'sidecar' && running && startedOk(pc, c, started)) continue;
+      initialized = false;
+      break;
+    }
+  }
+  if (!initialized) return;
+  for (const pc of all) if (pc.kind !== 'init') ensure(pc);
 }
 
 /**
- * The order to stop a terminating pod's containers: the others in reverse spec order, then
- * the first (network-owning) container last. With no pod spec (orphans), the container
- * whose network mode is not `container:` is the first.
+ * The order to stop a terminating pod's containers, as groups: each group stops in parallel
+ * (preStop hooks first), the groups one after the other (F21, F22):
+ * app containers (and a running init container), then sidecars in reverse order, then the
+ * holder. In a pod without holder the first app container owns the network: it is in the first
+ * group but stops last (`owner`). With no pod spec (orphans), the containers that joined another
+ * one's network go first.
  */
-export function stopOrder(pod: Pod | undefined, observed: ObservedContainer[]): ObservedContainer[] {
-  const index = (o: ObservedContainer): number => {
-    if (pod) {
-      const i = pod.spec.containers.findIndex((c) => c.name === o.container);
-      if (i === 0 && !o.networkMode.startsWith('container:')) return -1;
-      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
-    }
-    return o.networkMode.startsWith('container:') ? 1 : -1;
-  };
-  // Highest index first; the first container (-1) last.
-  return [...observed].sort((a, b) => index(b) - index(a));
+export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[]): { groups: ObservedContainer[][]; owner?: ObservedContainer } {
+  const holders = observed.filter((o) => o.container === HOLDER);
+  const rest = observed.filter((o) => o.container !== HOLDER);
+  if (!pod) {
+    const joined = rest.filter((o) => o.networkMode.startsWith('container:'));
+    const owners = rest.filter((o) => !o.networkMode.startsWith('container:'));
+    return { groups: [joined, owners, holders].filter((g) => g.length > 0) };
+  }
+  const kinds = new Map(podContainers(pod).map((pc) => [pc.spec.name, pc]));
+  const sidecars = rest
+    .filter((o) => kinds.get(o.container)?.kind === 'sidecar')
+    .sort((a, b) => kinds.get(b.container)!.index - kinds.get(a.container)!.index);
+  const first = rest.filter((o) => kinds.get(o.container)?.kind !== 'sidecar');
+  const groups = [first, ...sidecars.map((s) => [s]), holders].filter((g) => g.length > 0);
+  const owner = hasHolder(pod) ? undefined : first.find((o) => o.container === pod.spec.containers[0].name && !o.networkMode.startsWith('container:'));
+  return { groups, ...(owner && first.length > 1 ? { owner } : {}) };
 }
 
 /** Seconds each stop may take so the whole termination fits the grace period. */

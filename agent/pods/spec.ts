@@ -1,17 +1,18 @@
 // Pure translation of a pod's container into Docker's create options: names, labels, env with
-// downward-API fields, `$(VAR)` expansion, volumes, limits.
+// downward-API fields, ConfigMaps and Secrets, `$(VAR)` expansion, volumes, limits.
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Container } from '../../shared/manifest/schema.js';
 import { DEFAULT_NAMESPACE, DEFAULT_ZONE, DOCKER_LABEL, volumeHostPath } from '../../shared/naming.js';
 import type { Pod, PodVolume } from '../../shared/types.js';
+import { envFromVars, keyRefValue } from '../config/env.js';
+import { ConfigError, type ConfigWarning } from '../config/errors.js';
+import { payloadFromSources, payloadHasPath } from '../config/payload.js';
+import { NO_SOURCES, type ConfigSources } from '../config/sources.js';
 import { expand } from './expand.js';
 import { memoryBytes, nanoCpus } from './quantity.js';
 
-/** A pod spec that cannot be turned into a container (bad volume, quantity, subPath). */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 export function podNamespace(pod: Pod): string {
   return pod.metadata.namespace ?? DEFAULT_NAMESPACE;
@@ -37,9 +38,34 @@ export function containerLabels(pod: Pod, container: string, nodeName: string): 
   };
 }
 
-/** `<subdomain>.<namespace>.svc.cluster.local`, or undefined without a subdomain. */
-export function podDomain(pod: Pod): string | undefined {
-  return pod.spec.subdomain ? `${pod.spec.subdomain}.${podNamespace(pod)}.svc.${DEFAULT_ZONE}` : undefined;
+/** `<subdomain>.<namespace>.svc.<zone>`, or undefined without a subdomain. */
+export function podDomain(pod: Pod, zone: string = DEFAULT_ZONE): string | undefined {
+  return pod.spec.subdomain ? `${pod.spec.subdomain}.${podNamespace(pod)}.svc.${zone}` : undefined;
+}
+
+/** Where a pod's network lives and how it resolves names (the agent's --pod-network and cluster DNS). */
+export interface PodNetworkContext {
+  /** Docker network of the pod; default `bridge`. */
+  network?: string;
+  /** Cluster DNS zone, for the pod's domain; default cluster.local. */
+  zone?: string;
+  /** The pod's resolv.conf: the agent's DNS address, search list, options. Undefined: Docker's default. */
+  dns?: { servers: string[]; search: string[]; options: string[] };
+}
+
+/** Network, hostname and DNS settings of the container that owns a pod's network namespace. */
+export function applyPodNetwork(options: Docker.ContainerCreateOptions, pod: Pod, net: PodNetworkContext = {}): Docker.ContainerCreateOptions {
+  const host = (options.HostConfig ??= {});
+  host.NetworkMode = net.network ?? 'bridge';
+  if (net.dns) {
+    host.Dns = net.dns.servers;
+    host.DnsSearch = net.dns.search;
+    host.DnsOptions = net.dns.options;
+  }
+  options.Hostname = pod.spec.hostname ?? pod.metadata.name;
+  const domain = podDomain(pod, net.zone);
+  if (domain) options.Domainname = domain;
+  return options;
 }
 
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
@@ -58,6 +84,8 @@ export interface EnvContext {
   nodeName: string;
   hostIP: string;
   podIP?: string;
+  /** The ConfigMaps and Secrets the pod refers to, fetched for this creation. */
+  config?: ConfigSources;
 }
 
 const FIELD_MAP = /^metadata\.(labels|annotations)\[(?:'([^']*)'|"([^"]*)")\]$/;
@@ -92,21 +120,45 @@ export function fieldRefValue(pod: Pod, fieldPath: string, ctx: EnvContext): str
 
 /** The container's environment, in order, with `$(VAR)` in values expanded against earlier entries. */
 export function resolveEnv(pod: Pod, c: Container, ctx: EnvContext): Map<string, string> {
+  return containerEnv(pod, c, ctx).env;
+}
+
+/**
+ * The environment as the kubelet builds it: envFrom first, then env (which wins on a repeated
+ * name); `$(VAR)` in env values sees both. Also the warnings (envFrom keys skipped).
+ */
+export function containerEnv(pod: Pod, c: Container, ctx: EnvContext): { env: Map<string, string>; warnings: ConfigWarning[] } {
+  const ns = podNamespace(pod);
+  const sources = ctx.config ?? NO_SOURCES;
   const vars = new Map<string, string>();
+  const set = (name: string, value: string) => {
+    // A repeated name takes the later value and place, as in Kubernetes.
+    vars.delete(name);
+    vars.set(name, value);
+  };
+  const from = envFromVars(c, sources, ns);
+  const warnings = [...from.warnings];
+  for (const [k, v] of from.vars) set(k, v);
   for (const e of c.env ?? []) {
-    let value = '';
+    let value: string | undefined = '';
     if (e.value !== undefined) {
       value = expand(e.value, (n) => vars.get(n));
     } else if (e.valueFrom?.fieldRef) {
-      const v = fieldRefValue(pod, e.valueFrom.fieldRef.fieldPath, ctx);
-      if (v === undefined) throw new ConfigError(`env ${e.name}: unsupported fieldRef "${e.valueFrom.fieldRef.fieldPath}"`);
-      value = v;
+      const fieldPath = e.valueFrom.fieldRef.fieldPath;
+      value = fieldRefValue(pod, fieldPath, ctx);
+      if (value === undefined) throw new ConfigError(`env ${e.name}: unsupported fieldRef "${fieldPath}"`);
+      if (fieldPath.startsWith('status.podIP') && ctx.podIP === undefined) {
+        warnings.push({ reason: 'PodIPUnknown', message: `env ${e.name}: the pod has no address before its first container runs; ${fieldPath} is empty` });
+      }
+    } else if (e.valueFrom?.configMapKeyRef) {
+      value = keyRefValue('configMap', e.valueFrom.configMapKeyRef, sources, ns, e.name);
+    } else if (e.valueFrom?.secretKeyRef) {
+      value = keyRefValue('secret', e.valueFrom.secretKeyRef, sources, ns, e.name);
     }
-    // A repeated name takes the later value, as in Kubernetes.
-    vars.delete(e.name);
-    vars.set(e.name, value);
+    // An optional reference to something missing leaves the variable out.
+    if (value !== undefined) set(e.name, value);
   }
-  return vars;
+  return { env: vars, warnings };
 }
 
 /** A directory the agent creates before the container starts. */
@@ -131,8 +183,12 @@ export interface MountSpec {
   ReadOnly: boolean;
 }
 
-/** Bind mounts for a container's volumeMounts, and the directories they need. */
-export function containerMounts(pod: Pod, c: Container, dataDir: string): { mounts: MountSpec[]; dirs: DirSpec[] } {
+/**
+ * Bind mounts for a container's volumeMounts, and the directories they need. configMap and
+ * secret volumes (written by the agent before the container is created) are always read-only;
+ * with `sources`, a subPath into one must name a file or directory of its payload.
+ */
+export function containerMounts(pod: Pod, c: Container, dataDir: string, sources?: ConfigSources): { mounts: MountSpec[]; dirs: DirSpec[] } {
   const volumes = new Map(podVolumes(pod).map((v) => [v.name, v]));
   const mounts: MountSpec[] = [];
   const dirs: DirSpec[] = [];
@@ -140,14 +196,18 @@ export function containerMounts(pod: Pod, c: Container, dataDir: string): { moun
     const v = volumes.get(vm.name);
     if (!v) throw new ConfigError(`volumeMount ${vm.name}: the pod has no volume of that name`);
     let source: string;
-    if (v.persistentVolumeClaim) {
+    const projected = v.configMap !== undefined || v.secret !== undefined;
+    if (projected) {
+      source = emptyDirPath(dataDir, pod.metadata.uid, v.name);
+    } else if (v.persistentVolumeClaim) {
       source = volumeHostPath(dataDir, podNamespace(pod), v.persistentVolumeClaim.claimName);
       dirs.push({ path: source, mode: 0o755, kind: 'claim' });
     } else if (v.hostPath) {
       source = v.hostPath.path;
       dirs.push({ path: source, mode: 0o755, kind: 'hostPath' });
     } else {
-      // emptyDir, and volumes without a source, which Kubernetes also treats as emptyDir.
+      // emptyDir (medium Memory: a tmpfs the agent mounts there first), and volumes without a
+      // source, which Kubernetes also treats as emptyDir.
       source = emptyDirPath(dataDir, pod.metadata.uid, v.name);
       dirs.push({ path: source, mode: 0o777, kind: 'emptyDir' });
     }
@@ -156,32 +216,45 @@ export function containerMounts(pod: Pod, c: Container, dataDir: string): { moun
       if (path.posix.isAbsolute(vm.subPath) || sub === '..' || sub.startsWith('../')) {
         throw new ConfigError(`volumeMount ${vm.name}: subPath "${vm.subPath}" must be a relative path inside the volume`);
       }
-      source = path.join(source, sub);
-      dirs.push({ path: source, mode: 0o755, kind: 'subPath' });
+      if (projected) {
+        // A single key (or directory of keys); like the kubelet's, such a mount sees later updates only after a restart.
+        const files = sources ? payloadFromSources(v, sources, podNamespace(pod)) : undefined;
+        if (files && !payloadHasPath(files, sub)) throw new ConfigError(`volumeMount ${vm.name}: subPath "${vm.subPath}" is not a key of the volume's ${v.configMap ? 'ConfigMap' : 'Secret'}`);
+        source = path.join(source, sub);
+      } else {
+        source = path.join(source, sub);
+        dirs.push({ path: source, mode: 0o755, kind: 'subPath' });
+      }
     }
-    mounts.push({ Type: 'bind', Source: source, Target: vm.mountPath, ReadOnly: vm.readOnly === true });
+    mounts.push({ Type: 'bind', Source: source, Target: vm.mountPath, ReadOnly: projected || vm.readOnly === true });
   }
   return { mounts, dirs };
 }
 
 export interface CreateContext extends EnvContext {
   dataDir: string;
-  /** Id of the pod's first container, whose network namespace the others join. */
+  /** Id of the container that owns the pod's network namespace (holder or first container), for all others to join. */
   networkOf?: string;
+  /** `index` refers to spec.initContainers (init containers and sidecars). */
+  init?: boolean;
+  /** Network and DNS of the container that owns the pod's network namespace. */
+  podNetwork?: PodNetworkContext;
 }
 
 export interface CreatePlan {
   options: Docker.ContainerCreateOptions;
   dirs: DirSpec[];
+  /** For Warning events (envFrom keys that are not valid variable names). */
+  warnings: ConfigWarning[];
 }
 
-/** Docker create options for `pod.spec.containers[index]`. Throws ConfigError. */
+/** Docker create options for `pod.spec.containers[index]` (`initContainers` with ctx.init). Throws ConfigError. */
 export function createOptions(pod: Pod, index: number, ctx: CreateContext): CreatePlan {
-  const c = pod.spec.containers[index];
+  const c = ctx.init ? pod.spec.initContainers?.[index] : pod.spec.containers[index];
   if (!c) throw new ConfigError(`pod has no container #${index}`);
-  const env = resolveEnv(pod, c, ctx);
+  const { env, warnings } = containerEnv(pod, c, ctx);
   const lookup = (n: string) => env.get(n);
-  const { mounts, dirs } = containerMounts(pod, c, ctx.dataDir);
+  const { mounts, dirs } = containerMounts(pod, c, ctx.dataDir, ctx.config);
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   const limits = c.resources?.limits;
   const host: Docker.HostConfig = {
@@ -210,18 +283,15 @@ export function createOptions(pod: Pod, index: number, ctx: CreateContext): Crea
     StopTimeout: grace,
     HostConfig: host,
   };
-  if (index === 0) {
-    host.NetworkMode = 'bridge';
-    options.Hostname = pod.spec.hostname ?? pod.metadata.name;
-    const domain = podDomain(pod);
-    if (domain) options.Domainname = domain;
+  if (index === 0 && !ctx.init && !ctx.networkOf) {
+    applyPodNetwork(options, pod, ctx.podNetwork);
   } else {
-    if (!ctx.networkOf) throw new ConfigError(`container ${c.name}: the pod's first container is not running`);
+    if (!ctx.networkOf) throw new ConfigError(`container ${c.name}: the pod's network namespace owner is not running`);
     // Docker forbids Hostname here; the container inherits the first container's.
     host.NetworkMode = `container:${ctx.networkOf}`;
   }
   if (c.command) options.Entrypoint = c.command.map((s) => expand(s, lookup));
   if (c.args) options.Cmd = c.args.map((s) => expand(s, lookup));
   if (c.workingDir) options.WorkingDir = c.workingDir;
-  return { options, dirs };
+  return { options, dirs, warnings };
 }

@@ -1,7 +1,7 @@
-// Pure PodStatus from what Docker shows, the readiness probes and the previous status.
+// Pure PodStatus from what Docker shows, the probes and the previous status.
 import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
-import { pickContainers, terminationReason } from './plan.js';
+import { HOLDER, hasHolder, initProgress, networkOwner, pickContainers, podContainers, terminatedState, type PodContainer } from './plan.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
 export interface StatusInput {
@@ -9,6 +9,8 @@ export interface StatusInput {
   observed: ObservedContainer[];
   /** Readiness of containers that have a readinessProbe, by container name. */
   ready: Record<string, boolean>;
+  /** Containers with a startupProbe whose current run passed it. */
+  started?: Record<string, boolean>;
   backoff: BackoffMap;
   errors: ErrorMap;
   /** The status last computed (or the one the controller holds): keeps transition times. */
@@ -18,31 +20,42 @@ export interface StatusInput {
   terminating: boolean;
 }
 
-function containerStatus(input: StatusInput, index: number, c: ObservedContainer | undefined): ContainerStatus {
-  const spec = input.pod.spec.containers[index];
+interface PodView {
+  initialized: boolean;
+  holder?: ObservedContainer;
+}
+
+function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContainer | undefined, view: PodView): ContainerStatus {
+  const spec = pc.spec;
   const b = input.backoff[spec.name];
   const err = input.errors[spec.name];
+  // Kubernetes shows containers that wait for the init sequence as PodInitializing.
+  const pending = pc.kind !== 'app' || !view.initialized ? 'PodInitializing' : 'ContainerCreating';
+  const waiting = (): ContainerState => ({ waiting: err ? { reason: err.reason, message: err.message } : { reason: pending } });
   let state: ContainerState;
   let lastState: ContainerState | undefined = b?.lastTerminated ? { terminated: b.lastTerminated } : undefined;
   let ready = false;
   let started = false;
-  if (!c) {
-    state = { waiting: err ? { reason: err.reason, message: err.message } : { reason: 'ContainerCreating' } };
+  // Ran in an earlier sandbox of the pod: waits for its turn again.
+  const stale = view.holder !== undefined && c !== undefined && !c.running && c.startedAtMs !== undefined && c.startedAtMs < (view.holder.startedAtMs ?? 0);
+  if (!c || stale) {
+    state = waiting();
   } else if (c.running) {
     state = { running: { startedAt: timestamp(c.startedAtMs ?? c.createdAtMs) } };
-    started = true;
-    ready = spec.readinessProbe ? input.ready[spec.name] === true : true;
+    if (pc.kind === 'init') {
+      started = true;
+    } else {
+      started = !spec.startupProbe || input.started?.[spec.name] === true;
+      ready = started && (spec.readinessProbe ? input.ready[spec.name] === true : true);
+    }
   } else if (c.startedAtMs === undefined) {
-    state = { waiting: err ? { reason: err.reason, message: err.message } : { reason: 'ContainerCreating' } };
+    state = waiting();
   } else {
-    const terminated: NonNullable<ContainerState['terminated']> = {
-      exitCode: c.exitCode,
-      reason: terminationReason(c),
-      startedAt: timestamp(c.startedAtMs),
-      finishedAt: timestamp(c.finishedAtMs ?? input.now),
-    };
-    if (input.terminating) {
+    const terminated = terminatedState(c, input.now);
+    if (input.terminating || (pc.kind === 'init' && c.exitCode === 0)) {
       state = { terminated };
+      // A completed init container counts as ready, as in Kubernetes.
+      ready = pc.kind === 'init' && c.exitCode === 0;
     } else {
       const delay = Math.round((b?.delayMs ?? 0) / 1000);
       state = {
@@ -77,29 +90,38 @@ function condition(prev: PodStatus | undefined, type: string, ok: boolean, now: 
 export function podStatus(input: StatusInput): PodStatus {
   const { pod, prev, now } = input;
   const { byName } = pickContainers(pod, input.observed);
-  const statuses = pod.spec.containers.map((spec, i) => containerStatus(input, i, byName.get(spec.name)));
+  const progress = initProgress(pod, byName, input.started ?? {});
+  const holder = hasHolder(pod) ? byName.get(HOLDER) : undefined;
+  const view: PodView = { initialized: progress.initialized, ...(holder ? { holder } : {}) };
+  const all = podContainers(pod);
+  const statusOf = (pc: PodContainer) => containerStatus(input, pc, byName.get(pc.spec.name), view);
+  const initStatuses = all.filter((pc) => pc.kind !== 'app').map(statusOf);
+  const statuses = all.filter((pc) => pc.kind === 'app').map(statusOf);
   const allStarted = pod.spec.containers.every((spec) => {
     const c = byName.get(spec.name);
     return (c !== undefined && c.startedAtMs !== undefined) || (input.backoff[spec.name]?.restartCount ?? 0) > 0;
   });
   // Phase never goes back from Running (restartPolicy Always: no Succeeded or Failed either).
-  const phase = prev?.phase === 'Running' || allStarted ? 'Running' : 'Pending';
-  const notReady = statuses.filter((s) => !s.ready).map((s) => s.name);
+  const phase = prev?.phase === 'Running' || (allStarted && progress.initialized) ? 'Running' : 'Pending';
+  // Sidecars count for readiness like app containers (F21).
+  const sidecars = new Set(all.filter((pc) => pc.kind === 'sidecar').map((pc) => pc.spec.name));
+  const notReady = [...initStatuses.filter((s) => sidecars.has(s.name)), ...statuses].filter((s) => !s.ready).map((s) => s.name);
   const containersReady = notReady.length === 0;
   const message = `containers with unready status: [${notReady.join(' ')}]`;
-  const first = byName.get(pod.spec.containers[0].name);
-  const podIP = first?.running && first.ip ? first.ip : prev?.podIP;
+  const owner = networkOwner(pod, byName);
+  const podIP = owner?.running && owner.ip ? owner.ip : prev?.podIP;
   return {
     phase,
     conditions: [
       condition(prev, 'PodScheduled', true, now),
-      condition(prev, 'Initialized', true, now),
+      condition(prev, 'Initialized', progress.initialized, now, 'ContainersNotInitialized', `containers with incomplete status: [${progress.pending.join(' ')}]`),
       condition(prev, 'ContainersReady', containersReady, now, 'ContainersNotReady', message),
-      condition(prev, 'Ready', phase === 'Running' && containersReady, now, 'ContainersNotReady', message),
+      condition(prev, 'Ready', phase === 'Running' && containersReady && progress.initialized, now, 'ContainersNotReady', message),
     ],
     hostIP: input.hostIP,
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: prev?.startTime ?? timestamp(now),
+    ...(initStatuses.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
   };
 }

@@ -1,21 +1,36 @@
 // The sync loop: one worker per pod uid observes Docker, runs the pure plan, executes its
-// actions one at a time, probes readiness and reports status. Triggered by the pod watch,
+// actions one at a time, runs the probes and reports status. Triggered by the pod watch,
 // Docker events, probe changes, back-off timers and a periodic resync.
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Container } from '../../shared/manifest/schema.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
-import { timestamp } from '../../shared/types.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
-import { runProbe } from '../probes/handlers.js';
-import { Prober, probeTiming } from '../probes/prober.js';
+import type { PodConfigSource } from '../config/manager.js';
+import { releaseMounts } from '../config/mounts.js';
 import type { DockerEvent, DockerRuntime } from '../runtime/docker.js';
 import { statusCode } from '../runtime/docker.js';
+import { holderExitHint, holderOptions } from './holder.js';
 import type { PodAction } from './plan.js';
-import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, afterRestart, initialBackoff, pickContainers, planPod, remainingGrace, stopOrder } from './plan.js';
-import { ConfigError, createOptions, podDir, podNamespace, pullPolicy, type DirSpec } from './spec.js';
+import {
+  BACKOFF_INITIAL_MS,
+  BACKOFF_MAX_MS,
+  BACKOFF_RESET_MS,
+  HOLDER,
+  afterRestart,
+  initialBackoff,
+  networkOwner,
+  pickContainers,
+  planPod,
+  podContainers,
+  remainingGrace,
+  stopGroups,
+  terminatedState,
+} from './plan.js';
+import { runPreStop } from './prestop.js';
+import { PodProbes } from './probes.js';
+import { ConfigError, createOptions, podDir, podNamespace, pullPolicy, type DirSpec, type PodNetworkContext } from './spec.js';
 import { podStatus } from './status.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
@@ -37,6 +52,10 @@ export interface PodManagerOptions {
   finalize: (pod: Pod) => Promise<void>;
   /** Records a Kubernetes-style event on the pod (for `describe`); must not throw. */
   event?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+  /** ConfigMaps, Secrets and their volumes; without it references to them are not found. */
+  config?: PodConfigSource;
+  /** Docker network, zone and resolv.conf of a pod (the agent's --pod-network and cluster DNS). */
+  podNetwork?: (pod: Pod) => PodNetworkContext;
   log: Logger;
 }
 
@@ -132,7 +151,8 @@ export class PodManager {
       (desired && uids.includes(desired.metadata.uid) ? desired.metadata.uid : undefined) ??
       list.find((c) => c.State === 'running')?.Labels[DOCKER_LABEL.podUid] ??
       uids[0];
-    const mine = list.filter((c) => c.Labels[DOCKER_LABEL.podUid] === uid);
+    // The holder is berth's, not the user's: no logs or exec there.
+    const mine = list.filter((c) => c.Labels[DOCKER_LABEL.podUid] === uid && c.Labels[DOCKER_LABEL.container] !== HOLDER);
     const order = (c: (typeof mine)[number]): number => {
       const cname = c.Labels[DOCKER_LABEL.container];
       const i = desired?.metadata.uid === uid ? desired.spec.containers.findIndex((s) => s.name === cname) : -1;
@@ -161,6 +181,13 @@ export class PodManager {
       this.workers.set(uid, w);
     }
     w.trigger();
+  }
+
+  /** A ConfigMap or Secret the pod refers to appeared or changed: retry a container waiting for one now, not after its back-off. */
+  retryConfig(uid: string): void {
+    if (!this.desired.has(uid)) return;
+    this.workers.get(uid)?.clearConfigErrors();
+    this.trigger(uid);
   }
 
   /** A worker finished terminating its pod. */
@@ -199,7 +226,9 @@ class PodWorker {
   private backoff: BackoffMap = {};
   private backoffLoaded = false;
   private readonly errors: ErrorMap = {};
-  private readonly probers = new Map<string, { key: string; prober: Prober }>();
+  private readonly probes: PodProbes;
+  /** Containers (by id) whose preStop hook ran during termination. */
+  private readonly preStopRan = new Set<string>();
   private lastStatus: PodStatus | undefined;
   private podIP: string | undefined;
   private terminationStartedAt: number | undefined;
@@ -219,6 +248,13 @@ class PodWorker {
     this.lastPod = pod;
     this.lastStatus = pod?.status;
     this.log = m.o.log.child(pod ? { pod: `${podNamespace(pod)}/${pod.metadata.name}`, uid } : { uid });
+    this.probes = new PodProbes({
+      runtime: m.o.runtime,
+      log: this.log,
+      podIP: () => this.podIP,
+      event: (type, reason, message) => this.event(type, reason, message),
+      changed: () => this.trigger(),
+    });
   }
 
   setPod(pod: Pod): void {
@@ -230,6 +266,10 @@ class PodWorker {
   setGone(): void {
     this.gone = true;
     this.pod = undefined;
+  }
+
+  clearConfigErrors(): void {
+    for (const [name, e] of Object.entries(this.errors)) if (e.reason === 'CreateContainerConfigError') delete this.errors[name];
   }
 
   trigger(): void {
@@ -246,8 +286,7 @@ class PodWorker {
 
   async stop(): Promise<void> {
     clearTimeout(this.timer);
-    for (const p of this.probers.values()) p.prober.stop();
-    this.probers.clear();
+    this.probes.stopAll();
     await this.running;
   }
 
@@ -304,9 +343,10 @@ class PodWorker {
       this.backoffLoaded = true;
       if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
     }
-    const plan = planPod({ pod, observed, backoff: this.backoff, errors: this.errors, now });
-    this.backoff = plan.backoff;
     this.updateProbers(pod, observed);
+    const plan = planPod({ pod, observed, backoff: this.backoff, errors: this.errors, now, started: this.probes.started, unhealthy: this.probes.unhealthy });
+    this.backoff = plan.backoff;
+    for (const name of plan.backingOff) this.backingOffEvent(pod, name, observed);
     this.report(pod, observed, now, false);
     let acted = false;
     for (const action of plan.actions) {
@@ -319,12 +359,11 @@ class PodWorker {
   }
 
   private report(pod: Pod, observed: ObservedContainer[], now: number, terminating: boolean): void {
-    const ready: Record<string, boolean> = {};
-    for (const [name, p] of this.probers) ready[name] = p.prober.ready;
     const status = podStatus({
       pod,
       observed,
-      ready,
+      ready: this.probes.ready,
+      started: this.probes.started,
       backoff: this.backoff,
       errors: this.errors,
       ...(this.lastStatus ? { prev: this.lastStatus } : {}),
@@ -341,56 +380,29 @@ class PodWorker {
     this.o.status.update(pod, status);
   }
 
-  // ---- readiness probes -------------------------------------------------------------------
+  // ---- probes -----------------------------------------------------------------------------
 
   private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
-    const { byName } = pickContainers(pod, observed);
-    const first = byName.get(pod.spec.containers[0].name);
-    if (first?.running && first.ip) this.podIP = first.ip;
-    for (const spec of pod.spec.containers) {
-      const c = byName.get(spec.name);
-      const existing = this.probers.get(spec.name);
-      if (!spec.readinessProbe || !c?.running || c.startedAtMs === undefined) {
-        existing?.prober.stop();
-        this.probers.delete(spec.name);
-        continue;
-      }
-      const key = `${c.id}@${c.startedAtMs}`;
-      if (existing?.key === key) continue;
-      existing?.prober.stop();
-      this.probers.set(spec.name, { key, prober: this.newProber(spec, c) });
-    }
+    const owner = networkOwner(pod, pickContainers(pod, observed).byName);
+    if (owner?.running && owner.ip) this.podIP = owner.ip;
+    this.probes.update(pod, observed, this.lastStatus);
   }
 
-  private newProber(spec: Container, c: ObservedContainer): Prober {
-    const probe = spec.readinessProbe!;
-    // An adopted container keeps the readiness it had, so an agent restart does not flap Ready.
-    const reported = this.lastStatus?.containerStatuses?.find(
-      (s) => s.name === spec.name && s.containerID === `docker://${c.id}` && s.state.running?.startedAt === timestamp(c.startedAtMs!),
-    );
-    const prober = new Prober({
-      timing: probeTiming(probe),
-      startedAtMs: c.startedAtMs!,
-      initialReady: reported?.ready === true,
-      run: (timeoutMs) => runProbe(probe, spec, { runtime: this.o.runtime, containerId: c.id, ...(this.podIP ? { podIP: this.podIP } : {}) }, timeoutMs),
-      onChange: (ready, outcome) => {
-        this.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
-        if (!ready) this.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message ?? 'probe failed'}`);
-        this.trigger();
-      },
-    });
-    prober.start();
-    return prober;
+  /** A container's latest exit put it into back-off (for the holder: the sandbox is re-created after it). */
+  private backingOffEvent(pod: Pod, name: string, observed: ObservedContainer[]): void {
+    if (name === HOLDER) {
+      const h = observed.find((o) => o.container === HOLDER);
+      const code = h?.exitCode ?? 0;
+      this.log.warn({ exitCode: code, retryInSeconds: (this.backoff[name]?.delayMs ?? 0) / 1000 }, holderExitHint(code));
+      this.event('Warning', 'SandboxChanged', `Pod sandbox exited with code ${code} (${holderExitHint(code)}); it will be re-created`);
+      return;
+    }
+    this.event('Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${pod.metadata.name}`);
   }
 
   private event(type: 'Normal' | 'Warning', reason: string, message: string): void {
     const pod = this.pod ?? this.lastPod;
     if (pod) this.o.event?.(pod, type, reason, message);
-  }
-
-  private stopProber(name: string): void {
-    this.probers.get(name)?.prober.stop();
-    this.probers.delete(name);
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -407,7 +419,8 @@ class PodWorker {
     try {
       switch (a.type) {
         case 'create':
-          await this.create(pod, a.index, a.networkOf, observed);
+          if (a.kind === 'holder') await this.createHolder(pod);
+          else await this.create(pod, a.index, a.networkOf, observed, a.kind === 'init');
           break;
         case 'start':
           await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
@@ -420,12 +433,23 @@ class PodWorker {
           }
           break;
         case 'restart': {
+          if (a.probe) {
+            await this.probeRestart(pod, a.container, a.id);
+            break;
+          }
           const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
           this.log.info({ container: a.container, reason: a.reason }, 'restarting container');
           this.event('Normal', 'Killing', `Restarting container ${a.container}: ${a.reason}`);
           await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, grace), 'RunContainerError');
           await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
           this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+          break;
+        }
+        case 'stop': {
+          this.log.info({ container: a.container, reason: a.reason }, 'stopping container');
+          if (a.container !== HOLDER) this.event('Normal', 'Killing', `Stopping container ${a.container}: ${a.reason}`);
+          this.probes.stop(a.container);
+          await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, pod.spec.terminationGracePeriodSeconds ?? 30), 'KillContainerError');
           break;
         }
         case 'remove':
@@ -452,24 +476,88 @@ class PodWorker {
     }
   }
 
-  private async create(pod: Pod, index: number, networkOf: string | undefined, observed: ObservedContainer[]): Promise<void> {
-    const spec = pod.spec.containers[index];
+  /**
+   * A liveness or startup probe gave up: preStop hook, stop within the grace period, then start
+   * again at once (restartCount + 1, the run that ended as lastState). As in Kubernetes, only
+   * the first such restart is immediate: a container that keeps failing waits out the usual
+   * back-off (10 s, 20 s, ...), restarted by the plan like a crashed one.
+   */
+  private async probeRestart(pod: Pod, name: string, id: string): Promise<void> {
+    const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
+    const begun = Date.now();
+    this.probes.stop(name);
+    await this.preStop(pod, name, id, begun + grace * 1000);
+    await this.dockerStep('stop', name, () => this.o.runtime.stop(id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
+    this.probes.handled(name);
+    const ended = await this.o.runtime.inspect(id).catch(() => undefined);
+    const prev = this.backoff[name];
+    const ran = ended?.startedAtMs !== undefined ? (ended.finishedAtMs ?? Date.now()) - ended.startedAtMs : 0;
+    if (prev && prev.delayMs > 0 && ran < BACKOFF_RESET_MS) {
+      this.log.info({ container: name }, 'container stopped after a failed probe; it restarts after its back-off');
+      return;
+    }
+    await this.dockerStep('start', name, () => this.o.runtime.start(id), 'RunContainerError');
+    this.backoff = {
+      ...this.backoff,
+      [name]: {
+        ...afterRestart(prev),
+        // Half the initial delay, so the next failure (which doubles it) waits the initial back-off.
+        delayMs: BACKOFF_INITIAL_MS / 2,
+        ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
+      },
+    };
+    this.log.info({ container: name, restartCount: this.backoff[name].restartCount }, 'container restarted after a failed probe');
+    this.event('Normal', 'Started', `Restarted container ${name} (restart ${this.backoff[name].restartCount})`);
+  }
+
+  /** The pod's holder: owns network namespace and hostname for init containers, sidecars and app containers. */
+  private async createHolder(pod: Pod): Promise<void> {
+    await this.ensureImage(pod.spec.containers[0], HOLDER);
+    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(holderOptions(pod, this.o.nodeName, this.o.podNetwork?.(pod))), 'CreateContainerError');
+    await this.dockerStep('start', HOLDER, () => this.o.runtime.start(id), 'RunContainerError');
+    this.log.info({ id: id.slice(0, 12), image: pod.spec.containers[0].image }, 'pod network holder created and started');
+  }
+
+  /**
+   * Runs a container's preStop hook once per call, bounded by `deadline`; a failure is an event,
+   * never a reason not to stop the container.
+   */
+  private async preStop(pod: Pod, name: string, id: string, deadline: number): Promise<void> {
+    const spec = podContainers(pod).find((pc) => pc.spec.name === name)?.spec;
+    if (!spec?.lifecycle?.preStop) return;
+    this.log.info({ container: name }, 'running preStop hook');
+    const r = await runPreStop(spec, { runtime: this.o.runtime, containerId: id, ...(this.podIP ? { podIP: this.podIP } : {}) }, deadline);
+    if (r && !r.ok) {
+      this.log.warn({ container: name, err: r.message }, 'preStop hook failed');
+      this.event('Warning', 'FailedPreStopHook', `PreStopHook failed for container ${name}: ${r.message}`);
+    }
+  }
+
+  private async create(pod: Pod, index: number, networkOf: string | undefined, observed: ObservedContainer[], init = false): Promise<void> {
+    const spec = init ? pod.spec.initContainers![index] : pod.spec.containers[index];
     await this.ensureImage(spec);
     const first = observed.find((o) => o.id === networkOf);
     let plan;
     try {
+      // ConfigMaps and Secrets as they are now; also writes the pod's configMap/secret volumes.
+      const config = await this.o.config?.prepare(pod);
+      for (const w of config?.warnings ?? []) this.event('Warning', w.reason, w.message);
       plan = createOptions(pod, index, {
         nodeName: this.o.nodeName,
         dataDir: this.o.dataDir,
         hostIP: this.o.hostIP(),
         ...(networkOf ? { networkOf } : {}),
+        ...(init ? { init } : {}),
+        podNetwork: this.o.podNetwork?.(pod),
         // The first container's address is only known once it runs.
         ...(first?.ip ? { podIP: first.ip } : this.lastStatus?.podIP ? { podIP: this.lastStatus.podIP } : {}),
+        ...(config ? { config: config.sources } : {}),
       });
     } catch (err) {
       if (err instanceof ConfigError) throw new StepError('CreateContainerConfigError', err.message);
       throw err;
     }
+    for (const w of plan.warnings) this.event('Warning', w.reason, `container ${spec.name}: ${w.message}`);
     await this.prepareDirs(plan.dirs);
     const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(plan.options), 'CreateContainerError');
     await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
@@ -495,9 +583,10 @@ class PodWorker {
     }
   }
 
-  private async ensureImage(spec: Container): Promise<void> {
+  /** `as`: the container the failure is reported for, when the image serves another one (the holder). */
+  private async ensureImage(spec: Container, as = spec.name): Promise<void> {
     const policy = pullPolicy(spec);
-    const present = await this.dockerStep('image inspect', spec.name, () => this.o.runtime.imageExists(spec.image), 'ErrImagePull');
+    const present = await this.dockerStep('image inspect', as, () => this.o.runtime.imageExists(spec.image), 'ErrImagePull');
     if (policy === 'Never') {
       if (!present) throw new StepError('ErrImageNeverPull', `Container image "${spec.image}" is not present with pull policy of Never`);
       return;
@@ -515,7 +604,7 @@ class PodWorker {
         }
       });
     } catch (err) {
-      this.log.warn({ container: spec.name, image: spec.image, err: errorMessage(err) }, 'docker pull failed');
+      this.log.warn({ container: as, image: spec.image, err: errorMessage(err) }, 'docker pull failed');
       throw new StepError('ErrImagePull', `failed to pull image "${spec.image}": ${errorMessage(err)}`);
     }
     this.log.info({ image: spec.image }, 'image pulled');
@@ -523,6 +612,39 @@ class PodWorker {
   }
 
   // ---- termination ------------------------------------------------------------------------
+
+  /**
+   * Stops one group of containers in parallel, each after its preStop hook; the grace period,
+   * counted from the start of the termination, covers hooks and stops. The network owner (in a
+   * pod without holder) runs its hook with the others but stops after them.
+   */
+  private async stopGroup(spec: Pod | undefined, group: ObservedContainer[], owner: ObservedContainer | undefined, grace: number | undefined, started: number): Promise<void> {
+    const hook = async (c: ObservedContainer) => {
+      if (!spec || grace === undefined || grace <= 0 || !c.running || this.preStopRan.has(c.id)) return;
+      this.preStopRan.add(c.id);
+      await this.preStop(spec, c.container, c.id, started + grace * 1000);
+    };
+    // Without a spec (orphans) Docker applies the StopTimeout set at creation.
+    const stop = (c: ObservedContainer) =>
+      this.dockerStep('stop', c.container, () => this.o.runtime.stop(c.id, grace === undefined ? undefined : remainingGrace(grace, started, Date.now())), 'KillContainerError');
+    const others = group.filter((c) => c !== owner);
+    const otherStops = others.map(async (c) => {
+      await hook(c);
+      await stop(c);
+    });
+    const all = [...otherStops];
+    if (owner && group.includes(owner)) {
+      all.push(
+        (async () => {
+          await hook(owner);
+          await Promise.allSettled(otherStops);
+          await stop(owner);
+        })(),
+      );
+    }
+    const failed = (await Promise.allSettled(all)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
 
   private async terminate(observed: ObservedContainer[]): Promise<void> {
     const pod = this.pod && !this.gone ? this.pod : undefined;
@@ -533,29 +655,35 @@ class PodWorker {
     this.terminationStartedAt ??= Date.now();
     const started = this.terminationStartedAt;
     const grace = spec?.spec.terminationGracePeriodSeconds;
-    const running = stopOrder(spec, observed).filter((c) => c.running || c.status === 'created');
+    // No probe may restart anything from here on.
+    this.probes.stopAll();
+    const { groups, owner } = stopGroups(spec, observed.filter((c) => c.running || c.status === 'created'));
+    const running = groups.flat();
     if (running.length > 0) {
       this.log.info({ containers: running.map((c) => c.container), gracePeriodSeconds: grace ?? 'container default' }, 'stopping pod containers');
-      for (const c of running) this.event('Normal', 'Killing', `Stopping container ${c.container}`);
+      for (const c of running) if (c.container !== HOLDER) this.event('Normal', 'Killing', `Stopping container ${c.container}`);
     }
     if (pod) this.report(pod, observed, Date.now(), true);
-    for (const c of running) {
+    for (const group of groups) {
       if (this.m.isStopped) return;
-      // Without a spec (orphans) Docker applies the StopTimeout set at creation.
-      const t = grace === undefined ? undefined : remainingGrace(grace, started, Date.now());
-      await this.dockerStep('stop', c.container, () => this.o.runtime.stop(c.id, t), 'KillContainerError');
-      this.stopProber(c.container);
+      await this.stopGroup(spec, group, owner, grace, started);
       if (pod) this.report(pod, await this.observe(), Date.now(), true);
     }
     for (const c of observed) {
       await this.dockerStep('remove', c.container, () => this.o.runtime.remove(c.id), 'KillContainerError');
     }
-    for (const name of [...this.probers.keys()]) this.stopProber(name);
+    this.probes.stopAll();
     if (SAFE_UID.test(this.uid)) {
-      // Only the pod's own folder (emptyDir volumes); claim volumes live elsewhere and are never removed.
-      await fs.rm(path.join(podDir(this.o.dataDir, this.uid)), { recursive: true, force: true }).catch((err) => {
-        this.log.warn({ err: errorMessage(err) }, 'cannot remove the pod directory');
-      });
+      // Only the pod's own folder (emptyDir, configMap and secret volumes); claim volumes live
+      // elsewhere and are never removed. Its tmpfs mounts go first: rm must not reach into a mount.
+      const dir = podDir(this.o.dataDir, this.uid);
+      if (await releaseMounts(dir, this.log)) {
+        await fs.rm(dir, { recursive: true, force: true }).catch((err) => {
+          this.log.warn({ err: errorMessage(err) }, 'cannot remove the pod directory');
+        });
+      } else {
+        this.log.warn({ path: dir }, 'something is still mounted below the pod directory; leaving it');
+      }
     }
     if (observed.length > 0) this.log.info('pod containers removed');
     if (pod) {

@@ -25,9 +25,9 @@ export interface ObservedContainer {
   image: string;
   /** The image id (sha256:...). */
   imageID: string;
-  /** IPv4 address on its own network (only the pod's first container has one). */
+  /** IPv4 address on its own network (only the owner of the pod's network, holder or first container, has one). */
   ip?: string;
-  /** HostConfig.NetworkMode: `bridge` for the first container, `container:<id>` for the others. */
+  /** HostConfig.NetworkMode: `bridge` for the network owner, `container:<id>` for the others. */
   networkMode: string;
 }
 

@@ -1,6 +1,8 @@
 // `berth controller up` and `berth agent`: options of the long-running processes (their code
 // is imported by bin/berth.ts only when one starts).
 import { hostname } from 'node:os';
+import { dnsSubdomainProblem } from '../../shared/naming.js';
+import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
 
 export interface ControllerUpOptions {
@@ -19,6 +21,10 @@ export interface AgentCliOptions {
   listen: string;
   advertiseAddress?: string;
   label: string[];
+  podNetwork: string;
+  dnsListen?: string;
+  dnsUpstream?: string;
+  dnsTtl: string;
 }
 
 export function parseSeconds(flag: string, v: string): number {
@@ -38,8 +44,31 @@ export function parseLabels(pairs: string[]): Record<string, string> {
   return out;
 }
 
+/** A DNS zone: lower-case, without the trailing dot. */
+export function parseZone(v: string): string {
+  const z = v.trim().toLowerCase().replace(/\.$/, '');
+  const problem = dnsSubdomainProblem(z);
+  if (problem) throw new CliError(`invalid --zone "${v}": ${problem}`);
+  return z;
+}
+
 export function controllerOptions(o: ControllerUpOptions) {
-  return { dataDir: o.dataDir, listen: o.listen, zone: o.zone, nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds) };
+  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds) };
+}
+
+/** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */
+export function agentDnsOptions(o: Pick<AgentCliOptions, 'dnsListen' | 'dnsUpstream' | 'dnsTtl'>) {
+  const ttl = Number(o.dnsTtl);
+  if (!/^\d+$/.test(o.dnsTtl.trim()) || ttl > 3600) throw new CliError(`invalid --dns-ttl "${o.dnsTtl}": must be whole seconds from 0 to 3600`);
+  if (o.dnsListen?.trim() === 'none') return undefined;
+  try {
+    const listen = o.dnsListen === undefined ? undefined : parseHostPortList(o.dnsListen, 53, '--dns-listen', true);
+    if (listen && listen.length === 0) throw new Error('--dns-listen: no address given (write "none" to turn DNS off)');
+    const upstreams = o.dnsUpstream === undefined ? undefined : o.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(o.dnsUpstream, 53, '--dns-upstream');
+    return { ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) };
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }
 
 export function agentOptions(o: AgentCliOptions, env: Record<string, string | undefined>) {
@@ -55,5 +84,7 @@ export function agentOptions(o: AgentCliOptions, env: Record<string, string | un
     listen: o.listen,
     advertiseAddress: o.advertiseAddress,
     labels: parseLabels(o.label),
+    podNetwork: o.podNetwork || 'bridge',
+    dns: agentDnsOptions(o),
   };
 }

@@ -9,6 +9,7 @@ import {
   describeNode,
   describePod,
   describePvc,
+  describeRevision,
   describeSecret,
   describeService,
   describeStatefulSet,
@@ -65,6 +66,8 @@ export async function describeObject(client: ApiClient, obj: AnyObject, now = Da
       return describeConfigMap(obj as ConfigMap, ev, now);
     case 'Secret':
       return describeSecret(obj as Secret, ev, now);
+    case 'ControllerRevision':
+      return describeRevision(obj, ev, now);
     case 'Event':
       throw new CliError('describe does not support events; use "berth get events"');
   }

@@ -3,7 +3,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { dnsSubdomainProblem } from '../../shared/naming.js';
+import { DEFAULT_ZONE, dnsSubdomainProblem } from '../../shared/naming.js';
 import { nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
@@ -50,6 +50,8 @@ export class NodeRegistry {
     private readonly events: EventRecorder,
     private readonly log: Logger,
     private readonly graceMs: number,
+    /** Cluster DNS zone, told to every agent in the registration answer. */
+    private readonly zone: string = DEFAULT_ZONE,
   ) {
     // After a controller restart every node gets a full grace period to check in.
     const now = Date.now();
@@ -65,7 +67,7 @@ export class NodeRegistry {
     clearInterval(this.timer);
   }
 
-  register(who: Principal, body: unknown): { nodeToken?: string; name: string } {
+  register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string } {
     const parsed = registerSchema.safeParse(body);
     if (!parsed.success) {
       throw new HttpError(
@@ -125,8 +127,8 @@ export class NodeRegistry {
     this.lastWritten.set(r.name, Date.now());
     this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
-    if (who.role === 'join') return { name: r.name, nodeToken: issueToken(this.store, 'node', r.name, 'node') };
-    return { name: r.name };
+    if (who.role === 'join') return { name: r.name, zone: this.zone, nodeToken: issueToken(this.store, 'node', r.name, 'node') };
+    return { name: r.name, zone: this.zone };
   }
 
   heartbeat(name: string, body: unknown): void {

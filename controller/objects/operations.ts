@@ -22,7 +22,17 @@ export interface ApplyWarning {
 }
 
 /** Fields of a StatefulSet spec that may change after creation (F1). */
-const MUTABLE_SET_FIELDS = ['replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];
+const MUTABLE_SET_FIELDS = [
+  'replicas',
+  'ordinals',
+  'template',
+  'updateStrategy',
+  'revisionHistoryLimit',
+  'persistentVolumeClaimRetentionPolicy',
+  'minReadySeconds',
+  // berth's own field, mutable as on Deployments.
+  'progressDeadlineSeconds',
+];
 
 function objectLabel(kind: string, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;

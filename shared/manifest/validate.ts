@@ -227,6 +227,9 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
         if (c[f] !== undefined) out.push({ path: [...cpath, f], message: 'must not be set on an init container unless it is a sidecar (restartPolicy: Always)' });
       }
     }
+    for (const f of ['livenessProbe', 'startupProbe'] as const) {
+      if (c[f] && c[f].successThreshold !== 1) out.push({ path: [...cpath, f, 'successThreshold'], message: 'must be 1' });
+    }
     const mountPaths = new Set<string>();
     (c.volumeMounts ?? []).forEach((m, mi) => {
       if (!claims.has(m.name) && !volumes.has(m.name)) {
