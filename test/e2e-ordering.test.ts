@@ -34,11 +34,7 @@ t.test('OrderedReady scale-down', async (t) => {
   t.teardown(() => c.teardown());
   await c.startController();
   await c.startAgent(`ord-${process.pid}`);
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
 
   await ok(['apply', '-f', '-'], manifest);
   await c.waitForPods('3 Ready', (ps) => ps.filter(podReady).length === 3);

@@ -142,11 +142,7 @@ t.test('ConfigMaps and Secrets reach the pods of a StatefulSet', async (t) => {
   await c.startController();
   const agent = await c.startAgent(node);
 
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
   const exec = (pod: string, script: string, container = 'app') => c.cli(['exec', pod, '-c', container, '--', 'sh', '-c', script]);
   const out = async (pod: string, script: string, container = 'app') => {
     const r = await exec(pod, script, container);

@@ -44,11 +44,7 @@ t.test('pod lifecycle on Docker', async (t) => {
   const node = `lc-${process.pid}`;
   await c.startAgent(node);
 
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
   const pod = async (name: string) => byName(await c.pods(), name);
   const events = async (name: string) => (await c.api.list<Event>('/api/v1/namespaces/default/events', { fieldSelector: `involvedObject.name=${name}` })).items;
   // Host directories the containers write to: they outlive the pods.

@@ -11,11 +11,7 @@ t.test('replicated example', async (t) => {
   t.teardown(() => c.teardown());
   await c.startController();
   await c.startAgent(`rep-${process.pid}`);
-  const ok = async (args: string[]) => {
-    const r = await c.cli(args);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
 
   t.match(await ok(['apply', '-f', join(ROOT, 'examples/replicated.yaml')]), /statefulset\.apps\/db created/);
   const pods = await c.waitForPods('db-0..2 Ready', (ps) => ['db-0', 'db-1', 'db-2'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))), 120_000);

@@ -36,11 +36,7 @@ t.test('claim retention policy', async (t) => {
   await c.startController();
   await c.startAgent(`ret-${process.pid}`);
 
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
   const claims = async () => (await c.api.list<PersistentVolumeClaim>('/api/v1/namespaces/default/persistentvolumeclaims')).items;
   const claimPath = async (name: string) => (await claims()).find((x) => x.metadata.name === name)!.spec.hostPath!;
   const ready = (names: string[]) => c.waitForPods(names.join(','), (ps) => names.every((n) => ps.some((p) => p.metadata.name === n && podReady(p))));

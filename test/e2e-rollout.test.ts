@@ -38,11 +38,7 @@ t.test('rolling updates', async (t) => {
   t.teardown(() => c.teardown());
   await c.startController();
   await c.startAgent(`roll-${process.pid}`);
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
   const set = async () => JSON.parse(await ok(['get', 'sts', 'web', '-o', 'json'])) as StatefulSet;
   const env = async (pod: string) => (await ok(['exec', pod, '--', 'sh', '-c', 'echo $VERSION'])).trim();
   const versions = async () => Promise.all(['web-0', 'web-1', 'web-2'].map(env));

@@ -25,11 +25,7 @@ t.test('StatefulSet end to end on Docker', async (t) => {
   await c.startAgent(nodeA);
   await c.startAgent(nodeB);
 
-  const ok = async (args: string[], input?: string) => {
-    const r = await c.cli(args, input);
-    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => c.ok(args, input);
   const claim = async (name: string) => JSON.parse(await ok(['get', 'pvc', name, '-o', 'json'])) as PersistentVolumeClaim;
 
   t.test('apply creates pods in order, each after its predecessor is Ready', async (t) => {

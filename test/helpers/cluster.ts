@@ -157,6 +157,13 @@ export class Cluster {
     return runCli(args, { BERTH_CONFIG: join(this.controllerDir, 'admin.conf') }, input);
   }
 
+  /** Runs the CLI and returns its stdout; a non-zero exit throws with what it printed. */
+  async ok(args: string[], input?: string): Promise<string> {
+    const r = await this.cli(args, input);
+    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  }
+
   async pods(namespace = 'default'): Promise<Pod[]> {
     return (await this.api.list<Pod>(`/api/v1/namespaces/${namespace}/pods`)).items;
   }
