@@ -130,7 +130,9 @@ t.test('StatefulSet end to end on Docker', async (t) => {
 
   t.test('orphan delete leaves the containers running; re-creating the set adopts them', async (t) => {
     const before = (await c.pods()).filter((p) => p.metadata.name.startsWith('web-par-'));
-    const ids = async () => (await docker(['ps', '-q', '--no-trunc', '--filter', 'label=dev.berth.pod.name=web-par-0'])).trim();
+    // By pod uid: other runs on this engine may have a web-par-0 of their own.
+    const uid = before.find((p) => p.metadata.name === 'web-par-0')!.metadata.uid;
+    const ids = async () => (await docker(['ps', '-q', '--no-trunc', '--filter', `label=dev.berth.pod.uid=${uid}`])).trim();
     const running = await ids();
     t.not(running, '', 'web-par-0 has a running container');
     t.match(await ok(['delete', 'sts', 'web-par', '--cascade=orphan']), /statefulset\.apps "web-par" deleted/);

@@ -269,14 +269,13 @@ export class ClusterDns {
   }
 
   private async discoverGateway(first: boolean): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
     try {
       // Bounded: a hung engine must not hold up the pod watch, which starts after this.
-      const info = (await Promise.race([
-        this.o.runtime.docker.getNetwork(this.o.podNetwork).inspect(),
-        sleep(5000).then(() => {
-          throw new Error('docker network inspect took over 5 s');
-        }),
-      ])) as NetworkInspect;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('docker network inspect took over 5 s')), 5000);
+      });
+      const info = (await Promise.race([this.o.runtime.docker.getNetwork(this.o.podNetwork).inspect(), timeout])) as NetworkInspect;
       const gw = networkGateway(info);
       if (!gw) this.o.log.warn({ network: this.o.podNetwork }, 'the pod network has no IPv4 gateway; pods get Docker\'s default DNS');
       return gw;
@@ -291,6 +290,8 @@ export class ClusterDns {
         );
       }
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
