@@ -159,7 +159,8 @@ export class DnsListener {
   }
 }
 
-function bindUdp(s: dgram.Socket, host: string, port: number): Promise<void> {
+/** Resolves once the socket listens; rejects with the error that kept it from listening. */
+function listening(s: dgram.Socket | net.Server, start: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       s.off('listening', onListening);
@@ -171,22 +172,14 @@ function bindUdp(s: dgram.Socket, host: string, port: number): Promise<void> {
     };
     s.once('error', onError);
     s.once('listening', onListening);
-    s.bind({ address: host, port, exclusive: true });
+    start();
   });
 }
 
+function bindUdp(s: dgram.Socket, host: string, port: number): Promise<void> {
+  return listening(s, () => s.bind({ address: host, port, exclusive: true }));
+}
+
 function listenTcp(s: net.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
-      s.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = () => {
-      s.off('error', onError);
-      resolve();
-    };
-    s.once('error', onError);
-    s.once('listening', onListening);
-    s.listen({ host, port, exclusive: true });
-  });
+  return listening(s, () => s.listen({ host, port, exclusive: true }));
 }

@@ -1,5 +1,5 @@
 // `berth get KIND [NAME...] [-l SEL] [-o wide|json|yaml|name] [-w] [-A]`
-import { ApiError, type ApiClient, type ApiErrorBody } from '../../shared/client.js';
+import { ApiError, type ApiClient } from '../../shared/client.js';
 import { resourcePath } from '../../shared/resources.js';
 import { parseSelector } from '../../shared/selector.js';
 import type { AnyObject } from '../../shared/types.js';
@@ -8,6 +8,7 @@ import { CliError, errorLines, isNotFound, SilentFailure } from '../errors.js';
 import { renderTable, sortObjects, tableHeaders, tableRow, type TableOptions } from '../format.js';
 import { namesOf, parseOutputFormat, serialize, toJson, toYaml, type OutputFormat } from '../output.js';
 import { TableWriter } from '../tabwriter.js';
+import { listWatch } from '../list-watch.js';
 import { parseTargets, type Target } from '../targets.js';
 
 export interface GetOptions {
@@ -111,12 +112,6 @@ export async function get(args: string[], opts: GetOptions, g: Globals): Promise
 
 // ---- watch ----
 
-const WATCH_RETRY_MS = 1000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Prints watched objects one at a time: table rows under a single header, or documents. */
 class WatchPrinter {
   private readonly table = new TableWriter();
@@ -162,39 +157,22 @@ async function watch(client: ApiClient, target: Target, opts: GetOptions, g: Glo
     for (const o of objs) printed.set(o.metadata.uid, o.metadata.resourceVersion);
   };
 
-  const relist = async (first: boolean): Promise<string> => {
-    const list = await client.list<AnyObject>(path, query);
-    const items = sortObjects(list.items ?? []);
-    if (first) {
-      if (name !== undefined && items.length === 0) {
-        throw new ApiError(404, `${target.resource.plural} "${name}" not found`, { kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: '' });
-      }
-      if (!opts.watchOnly) show(items);
-    } else {
-      show(items.filter((o) => printed.get(o.metadata.uid) !== o.metadata.resourceVersion));
-    }
-    return list.metadata?.resourceVersion ?? '';
-  };
-
-  let rv = await relist(true);
-  for (;;) {
-    let expired = false;
-    try {
-      await client.watch<AnyObject>(path, { ...query, resourceVersion: rv || undefined }, (ev) => {
-        if (ev.type === 'ERROR') {
-          const status = ev.object as unknown as ApiErrorBody;
-          if (status.code === 410) expired = true;
-          else throw new ApiError(status.code ?? 500, status.message ?? 'watch failed', status);
-          return;
-        }
-        if (ev.object?.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
-        if (ev.type !== 'BOOKMARK') show([ev.object]);
-      });
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 410)) throw e;
-      expired = true;
-    }
-    if (expired) rv = await relist(false);
-    else await sleep(WATCH_RETRY_MS); // the server ended the stream; resume from the last version
+  const first = await client.list<AnyObject>(path, query);
+  const items = sortObjects(first.items ?? []);
+  if (name !== undefined && items.length === 0) {
+    throw new ApiError(404, `${target.resource.plural} "${name}" not found`, { kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: '' });
   }
+  if (!opts.watchOnly) show(items);
+  else for (const o of items) printed.set(o.metadata.uid, o.metadata.resourceVersion);
+  // Runs until interrupted; after a relist only what changed is printed.
+  await listWatch<AnyObject>(
+    client,
+    path,
+    query,
+    {
+      sync: (all) => show(sortObjects(all).filter((o) => printed.get(o.metadata.uid) !== o.metadata.resourceVersion)),
+      event: (_type, o) => show([o]),
+    },
+    new AbortController().signal,
+  );
 }

@@ -1,5 +1,4 @@
 // `berth rollout status|history|undo|restart statefulset/NAME`, as kubectl rollout does them.
-import { ApiError, type ApiClient, type ApiErrorBody } from '../../shared/client.js';
 import { resourceForKind, resourcePath } from '../../shared/resources.js';
 import type { AnyObject, ControllerRevision, Pod, StatefulSet } from '../../shared/types.js';
 import { clientFor, out, type Globals } from '../context.js';
@@ -22,6 +21,7 @@ import {
 } from '../rollout.js';
 import { parseSingleTarget } from '../targets.js';
 import { parseBool } from './delete.js';
+import { listWatch } from '../list-watch.js';
 
 const STS = resourceForKind('StatefulSet')!;
 const REVISIONS = resourceForKind('ControllerRevision')!;
@@ -38,78 +38,6 @@ function setName(args: string[], verb: string): string {
 export interface StatusOptions {
   watch?: string | boolean;
   timeout?: string;
-}
-
-const RETRY_MS = 1000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}
-
-interface InformerHandlers<T> {
-  /** Every object, after the first list and after a relist. */
-  sync(items: T[]): void;
-  event(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void;
-}
-
-/**
- * List, then watch from the list's resourceVersion; resumes a stream the server ended, lists
- * again when the version expired, waits out an unreachable controller or a dropped stream. Ends when `signal`
- * aborts; a handler that throws ends it with that error.
- */
-async function listWatch<T extends AnyObject>(
-  client: ApiClient,
-  path: string,
-  query: Record<string, string | undefined>,
-  h: InformerHandlers<T>,
-  signal: AbortSignal,
-): Promise<void> {
-  const relist = async (): Promise<string> => {
-    const list = await client.list<T>(path, query);
-    if (!signal.aborted) h.sync(list.items ?? []);
-    return list.metadata?.resourceVersion ?? '';
-  };
-  // undefined: list (again) before watching.
-  let rv: string | undefined;
-  while (!signal.aborted) {
-    let expired = false;
-    try {
-      rv ??= await relist();
-      await client.watch<T>(
-        path,
-        { ...query, resourceVersion: rv || undefined },
-        (ev) => {
-          if (signal.aborted) return;
-          if (ev.type === 'ERROR') {
-            const status = ev.object as unknown as ApiErrorBody;
-            if (status.code === 410) expired = true;
-            else throw new ApiError(status.code ?? 500, status.message ?? 'watch failed', status);
-            return;
-          }
-          if (ev.object?.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
-          if (ev.type !== 'BOOKMARK') h.event(ev.type, ev.object);
-        },
-        signal,
-      );
-    } catch (e) {
-      if (signal.aborted) return;
-      if (e instanceof ApiError && e.status === 410) expired = true;
-      // An answer of the server is final; a broken or refused connection (a restarting
-      // controller) is tried again.
-      else if (e instanceof ApiError && e.status !== 0) throw e;
-    }
-    if (signal.aborted) return;
-    if (expired) rv = undefined;
-    else await sleep(RETRY_MS, signal); // the stream ended; resume from the last version
-  }
 }
 
 export async function rolloutStatusCommand(args: string[], opts: StatusOptions, g: Globals): Promise<void> {
