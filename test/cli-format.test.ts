@@ -1,7 +1,7 @@
 // The CLI's pure parts: AGE, pod columns, table alignment, names, config precedence,
 // describe text and manifest loading.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../shared/client.js';
@@ -303,6 +303,7 @@ t.test('targets: KIND NAME..., KIND/NAME..., KIND,KIND', async (t) => {
 
 t.test('config: flags, then env, then BERTH_CONFIG, then the default file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-cli-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fileA = join(dir, 'a.conf');
   const fileDefault = join(dir, 'default.conf');
   writeFileSync(fileA, 'server: http://file-a:7443\ntoken: token-a\n');
