@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { waitFor } from './lib.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'dist/bin/berth.js');
@@ -16,7 +17,6 @@ const REPLICAS = Number(values.replicas);
 const ROUNDS = Number(values.rounds);
 const IMAGE = 'berth.local/web:1';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The baseline an operator would script by hand: start, then poll the port, one by one. */
 function baseline(round) {
@@ -69,19 +69,6 @@ function cli(env, args, input) {
   return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
 }
 
-async function waitFor(what, fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function berthRound(dir, round) {
   const conf = join(dir, 'controller/admin.conf');

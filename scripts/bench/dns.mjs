@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { waitFor } from './lib.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'dist/bin/berth.js');
@@ -24,21 +25,7 @@ const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const ZONE = 'cluster.local';
 const NODE = `bench-dns-${process.pid}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what, fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** A port free for both UDP and TCP on loopback (checked for TCP; dnsmasq and the agent bind both). */
 async function freePort() {
