@@ -171,7 +171,14 @@ export interface Node {
   apiVersion: 'v1';
   kind: 'Node';
   metadata: ObjectMeta;
-  spec: { unschedulable?: boolean };
+  spec: {
+    /** Cordoned: no new pods are placed here. */
+    unschedulable?: boolean;
+    /** This node's slice of the cluster CIDR, given by the controller (host-gw pod network). */
+    podCIDR?: string;
+    /** Declared dead by `berth node forget`: its pods may be re-homed, its credential no longer works. */
+    forgotten?: boolean;
+  };
   status: {
     conditions: Condition[];
     addresses: { type: 'InternalIP' | 'Hostname'; address: string }[];

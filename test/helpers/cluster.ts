@@ -76,8 +76,10 @@ export class Cluster {
     this.controllerDir = join(this.dir, 'controller');
   }
 
-  private spawnLogged(args: string[], env: Record<string, string> = {}): ChildProcess {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs the built CLI; `wrapper` runs it through another command (e.g. nsenter into a netns). */
+  protected spawnLogged(args: string[], env: Record<string, string> = {}, wrapper: string[] = []): ChildProcess {
+    const [cmd, ...pre] = wrapper.length > 0 ? [...wrapper, process.execPath] : [process.execPath];
+    const p = spawn(cmd, [...pre, BIN, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const buf: string[] = [];
     this.logs.set(p, buf);
     p.stdout!.on('data', (d: Buffer) => buf.push(d.toString()));
@@ -127,9 +129,14 @@ export class Cluster {
     await this.startController(extra, `${hostname}:${port}`);
   }
 
+  /** Arguments every test agent gets: how to reach and join this cluster's controller. */
+  protected agentArgs(name: string, dataDir: string): string[] {
+    return ['agent', '--server', this.server, '--token', this.joinToken, '--node-name', name, '--data-dir', dataDir];
+  }
+
   async startAgent(name: string, extra: string[] = []): Promise<AgentProc> {
     const dataDir = join(this.dir, `agent-${name}`);
-    const proc = this.spawnLogged(['agent', '--server', this.server, '--token', this.joinToken, '--node-name', name, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extra]);
+    const proc = this.spawnLogged([...this.agentArgs(name, dataDir), '--listen', '127.0.0.1:0', ...extra]);
     const a: AgentProc = { name, dataDir, proc, log: () => this.logOf(proc) };
     const existing = this.agents.findIndex((x) => x.name === name);
     if (existing >= 0) this.agents[existing] = a;
