@@ -1,12 +1,13 @@
-// The agent's logger: JSON lines on stderr, level from BERTH_LOG_LEVEL.
+// The agent's logger: JSON lines on stderr (readable lines on a terminal), level from BERTH_LOG_LEVEL.
 import pino from 'pino';
+import { logDestination } from '../shared/log.js';
 
 export type Logger = pino.Logger;
 
 export function createLogger(bindings: Record<string, unknown> = {}): Logger {
   return pino(
     { level: process.env.BERTH_LOG_LEVEL || 'info', base: { component: 'agent', ...bindings } },
-    pino.destination({ fd: 2, sync: false }),
+    logDestination({ sync: false }),
   );
 }
 

@@ -13,15 +13,21 @@ import { registerNode, type RegisterBody } from './controller-client/register.js
 import { loadOrCreateSecret } from './controller-client/secrets.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
+import { loadOrCreateAgentCert } from './api/cert.js';
+import { establishTrust } from './controller-client/trust.js';
 import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
-import { podNamespace } from './pods/spec.js';
+import { podNamespace, usesClusterDns } from './pods/spec.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';
 import { DEFAULT_ZONE } from '../shared/naming.js';
-import { DockerRuntime } from './runtime/docker.js';
+import { DockerRuntime, sleep } from './runtime/docker.js';
+import { ensurePodBridge } from './network/bridge.js';
+import { HostGw } from './network/host-gw.js';
+import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
+import type { Pod } from '../shared/types.js';
 
 export interface AgentOptions {
   /** Controller URL, e.g. http://10.0.0.1:6443. */
@@ -36,10 +42,18 @@ export interface AgentOptions {
   listen: string;
   advertiseAddress?: string;
   labels?: Record<string, string>;
-  /** Docker network the pods attach to; default `bridge`. */
+  /**
+   * Docker network the pods attach to; default `bridge` (the CLI's default is `auto`). `auto`: a
+   * bridge on the node's podCIDR with routes to the other nodes' podCIDRs (host-gw); without a
+   * podCIDR Docker's `bridge`.
+   */
   podNetwork?: string;
   /** Cluster DNS; undefined: none (pods keep Docker's resolv.conf). */
   dns?: AgentDnsOptions;
+  /** `sha256:<hex>` hashes of the controller CA to accept at the first join. */
+  caHashes?: string[];
+  /** Trust whatever CA the controller presents at the first join (development only). */
+  insecureSkipCaVerification?: boolean;
   /** Stops the agent like SIGTERM does. */
   signal?: AbortSignal;
 }
@@ -97,14 +111,20 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       log.error({ dockerHost: opts.dockerHost, err: errorMessage(err) }, 'docker engine unreachable; pods start once it answers');
     }
 
-    const conn = new ControllerConnection(opts.server, opts.token);
+    // The controller's CA first: a wrong --ca-hash ends the agent before anything is sent.
+    const tls = await establishTrust({ server: opts.server, dataDir, caHashes: opts.caHashes ?? [], insecureSkipCaVerification: opts.insecureSkipCaVerification === true, log, signal: stop.signal });
+    if (stop.signal.aborted) return;
+    const conn = new ControllerConnection(opts.server, opts.token, undefined, tls);
     const health = new ControllerHealth(log, conn.server, dataDir);
     const reporter = new StatusReporter(conn, health, log);
+    // Back after an outage or a new registration: the controller may have marked our pods Unknown.
+    health.onRecovered(() => reporter.resendAll());
     cleanups.push(() => reporter.stop());
     // Set below: the config manager wakes pods waiting for an object, the pod manager uses it.
     let retryConfig: (uid: string) => void = () => {};
     const config = new ConfigManager({ conn, dataDir, log, onAvailable: (uid) => retryConfig(uid) });
-    const podNetwork = opts.podNetwork ?? 'bridge';
+    // `auto` is resolved once the registration tells this node its podCIDR.
+    let podNetwork = opts.podNetwork ?? 'bridge';
     let zone = DEFAULT_ZONE;
     let dns: ClusterDns | undefined;
     const manager = new PodManager({
@@ -114,10 +134,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       hostIP: () => address,
       // Known once registered: the zone comes from the controller, the DNS address from binding.
       podNetwork: (pod) => {
-        const resolv = dns?.podResolvConf(podNamespace(pod));
+        const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
         return { network: podNetwork, zone, ...(resolv ? { dns: resolv } : {}) };
       },
       status: reporter,
+      disconnectedSince: () => health.disconnectedSince,
       finalize: (pod) => finalizePod(conn, pod),
       event: (pod, type, reason, message) => postPodEvent(conn, pod, type, reason, message, log),
       config,
@@ -126,9 +147,28 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     retryConfig = (uid) => manager.retryConfig(uid);
     cleanups.push(() => manager.stop());
 
-    const api = await startAgentApi({ host: listen.host, port: listen.port, token: agentToken, runtime, findPod: (ns, n) => manager.findPod(ns, n), log });
+    // The pods bound here as the controller last showed them, for the pods-by-phase gauge.
+    const boundPods = new Map<string, Pod>();
+    collectAgentState({
+      podPhases: () => [...boundPods.values()].map((p) => p.status?.phase ?? 'Pending'),
+      containerStates: async () => (await runtime.listManaged(opts.nodeName)).map((c) => c.State),
+      controllerReachable: () => !health.unreachable,
+    });
+    const agentCert = await loadOrCreateAgentCert(dataDir, address);
+    const api = await startAgentApi({
+      tls: { key: agentCert.keyPem, cert: agentCert.certPem },
+      host: listen.host,
+      port: listen.port,
+      token: agentToken,
+      runtime,
+      findPod: (ns, n) => manager.findPod(ns, n),
+      dataDir,
+      log,
+      metrics: () => agentMetrics.render(),
+    });
     cleanups.push(() => api.close());
-    const url = agentUrl(address, api.port);
+    // The agent API speaks https only; the controller pins agentCert.
+    const url = agentUrl(address, api.port).replace(/^http:/, 'https:');
     log.info({ address, agentUrl: url, dataDir }, 'agent API listening');
 
     const body = async (): Promise<RegisterBody> => ({
@@ -136,15 +176,36 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       address,
       agentUrl: url,
       agentToken,
+      agentCertificate: agentCert.certPem,
       dataDir,
       facts: await facts(),
       version: VERSION,
       ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     });
-    const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal });
+    const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, ...(tls ? { tls } : {}) });
     if (!registration || stop.signal.aborted) return;
     conn.setToken(registration.nodeToken);
     zone = registration.zone ?? DEFAULT_ZONE;
+
+    if (podNetwork === 'auto') {
+      const { podCIDR, clusterCIDR } = registration;
+      podNetwork = 'bridge';
+      if (!podCIDR || !clusterCIDR) {
+        log.warn('the controller gave this node no podCIDR: pods use Docker\'s "bridge" network and only this host reaches them');
+      } else {
+        for (let attempt = 1; attempt <= 5 && !stop.signal.aborted; attempt++) {
+          try {
+            podNetwork = await ensurePodBridge(runtime, podCIDR, log);
+            break;
+          } catch (err) {
+            log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');
+            if (attempt < 5) await sleep(2000, stop.signal);
+          }
+        }
+        const gw = new HostGw({ conn, health, log, self: { name: opts.nodeName, address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
+        loops.push(...(await gw.start(stop.signal)));
+      }
+    }
 
     // Cluster DNS before the pod watch, so the first containers already get its address.
     if (opts.dns) {
@@ -166,7 +227,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           onRejected: async () => {
             if (!opts.token) return false;
             try {
-              const t = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, preferJoin: true, maxAttempts: 1 });
+              const t = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, preferJoin: true, maxAttempts: 1, ...(tls ? { tls } : {}) });
               if (!t) return false;
               conn.setToken(t.nodeToken);
               if (t.zone && t.zone !== zone) {
@@ -190,10 +251,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           nodeName: opts.nodeName,
           handlers: {
             onList: (pods) => {
+              boundPods.clear();
+              for (const p of pods) if (p.spec.nodeName === opts.nodeName) boundPods.set(p.metadata.uid, p);
               config.setPods(pods);
               manager.setDesired(pods);
             },
             onEvent: (type, pod) => {
+              if (type === 'DELETED' || pod.spec.nodeName !== opts.nodeName) boundPods.delete(pod.metadata.uid);
+              else boundPods.set(pod.metadata.uid, pod);
               config.onPodEvent(type, pod);
               manager.onWatchEvent(type, pod);
             },

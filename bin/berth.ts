@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { apply } from '../cli/commands/apply.js';
+import { cordon, drain, uncordon, type DrainOptions } from '../cli/commands/cordon.js';
 import { agentOptions, controllerOptions, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
 import { del, type DeleteOptions } from '../cli/commands/delete.js';
 import { describe, type DescribeOptions } from '../cli/commands/describe.js';
@@ -14,7 +15,10 @@ import { rolloutHistory, rolloutRestart, rolloutStatusCommand, rolloutUndo, type
 import { scale } from '../cli/commands/scale.js';
 import { version } from '../cli/commands/version.js';
 import { globalsOf } from '../cli/context.js';
+import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
+import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
 import { printError, SilentFailure } from '../cli/errors.js';
+import { nodeForget, podMove, type MoveOptions } from '../cli/commands/host-loss.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -42,6 +46,7 @@ const program = new Command('berth')
   .option('-n, --namespace <namespace>', 'namespace of the objects', 'default')
   .option('--server <url>', 'controller URL (default: BERTH_SERVER, then the config file)')
   .option('--token <token>', 'bearer token (default: BERTH_TOKEN, then the config file)')
+  .option('--certificate-authority <file>', 'CA certificate (PEM) to trust for the controller (default: certificate-authority-data in the config file)')
   .showSuggestionAfterError();
 
 // ---- processes ----
@@ -54,11 +59,17 @@ controller
   .option('--listen <host:port>', 'address of the HTTP API', '0.0.0.0:7443')
   .option('--zone <zone>', 'DNS zone of services and pods', 'cluster.local')
   .option('--node-grace-seconds <n>', 'seconds without heartbeat before a node is NotReady', '5')
-  .action((o: ControllerUpOptions) =>
+  .option('--cluster-cidr <cidr>', 'IPv4 network the pod subnets of the nodes are cut from', '10.244.0.0/16')
+  .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod subnet', '24')
+  .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
+  .option('--advertise-address <addr>', 'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)', collect, [])
+  .option('--insecure', 'serve plain HTTP without TLS: development only')
+  .action((o: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
     run(async () => {
       const opts = controllerOptions(o);
+      const tls = controllerTlsOptions(o);
       const { runController } = await import('../controller/main.js');
-      await runController(opts);
+      await runController({ ...opts, ...tls, ...(o.manifests ? { manifestsDir: o.manifests } : {}) });
     }),
   );
 
@@ -73,16 +84,20 @@ program
   .option('--listen <host:port>', 'address of the agent API (logs, exec)', '0.0.0.0:7444')
   .option('--advertise-address <ip>', 'address the controller and pods use to reach this node')
   .option('--label <key=value>', 'node label (repeatable)', collect, [])
-  .option('--pod-network <name>', 'Docker network the pods attach to', 'bridge')
+  .option('--pod-network <name>', 'Docker network the pods attach to; "auto": a bridge on the node\'s podCIDR with routes to the other nodes', 'auto')
   .option('--dns-listen <addrs>', 'ADDR[:PORT],... where the agent answers cluster DNS (port 53 by default; "none": no DNS) (default: the pod network\'s gateway and 127.0.0.1)')
   .option('--dns-upstream <addrs>', 'ADDR[:PORT],... resolvers for names outside the zone ("none": refuse them) (default: the nameservers in /etc/resolv.conf)')
   .option('--dns-ttl <seconds>', 'TTL of DNS records and of negative answers', '5')
+  .option('--ca-hash <sha256:hex>', 'hash of the controller CA\'s public key to trust at the first join (repeatable; default: BERTH_CA_HASH; printed by "berth controller up")', collect, [])
+  .option('--insecure-skip-ca-verification', 'join without checking the controller CA (trusts whatever answers): development only')
   .action((_o: AgentCliOptions, cmd: Command) =>
     run(async () => {
       // --server and --token are also global options, so they may land on the program.
-      const opts = agentOptions(cmd.optsWithGlobals<AgentCliOptions>(), process.env);
+      const all = cmd.optsWithGlobals<AgentCliOptions & { caHash?: string[]; insecureSkipCaVerification?: boolean }>();
+      const opts = agentOptions(all, process.env);
+      const tls = agentTlsOptions(all);
       const { runAgent } = await import('../agent/main.js');
-      await runAgent(opts);
+      await runAgent({ ...opts, ...tls });
     }),
   );
 
@@ -93,7 +108,9 @@ program
   .description('create or update objects from manifests, all or nothing')
   .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
   .addOption(new Option('--dry-run [strategy]', 'client: only print what would happen; server: validate on the controller').choices(['none', 'client', 'server']))
-  .action((o: { filename: string[]; dryRun?: string | boolean }, cmd: Command) => run(() => apply(o, globalsOf(cmd))));
+  .option('--wait', 'wait until the applied statefulsets are rolled out, printing each pod\'s progress')
+  .option('--timeout <duration>', 'how long --wait waits, e.g. 5m (0: no limit)', '5m')
+  .action((o: { filename: string[]; dryRun?: string | boolean; wait?: boolean; timeout?: string }, cmd: Command) => run(() => apply(o, globalsOf(cmd))));
 
 program
   .command('get')
@@ -108,6 +125,8 @@ program
   .option('--show-labels', 'add a LABELS column')
   .option('--no-headers', 'leave out the header line')
   .option('--ignore-not-found', 'no error for names that do not exist')
+  .option('--for <kind/name>', 'events only: those about this object, e.g. pod/web-0')
+  .option('--types <types>', 'events only: Normal, Warning or both (comma-separated)')
   .action((args: string[], o: GetOptions & { headers?: boolean }, cmd: Command) =>
     run(() => get(args, { ...o, noHeaders: o.headers === false }, globalsOf(cmd))),
   );
@@ -147,6 +166,28 @@ program
   .option('-p, --patch <json>', 'the patch, e.g. \'{"spec":{"replicas":3}}\'')
   .option('--type <type>', 'patch type; only merge is supported', 'merge')
   .action((args: string[], o: PatchOptions, cmd: Command) => run(() => patch(args, o, globalsOf(cmd))));
+
+program
+  .command('cordon')
+  .description('mark a node unschedulable: no new pods are placed on it')
+  .argument('<node>', 'node name')
+  .action((node: string, _o: unknown, cmd: Command) => run(() => cordon(node, globalsOf(cmd))));
+
+program
+  .command('uncordon')
+  .description('mark a node schedulable again')
+  .argument('<node>', 'node name')
+  .action((node: string, _o: unknown, cmd: Command) => run(() => uncordon(node, globalsOf(cmd))));
+
+program
+  .command('drain')
+  .description('cordon a node and evict its pods, waiting until they are gone')
+  .argument('<node>', 'node name')
+  .option('--timeout <duration>', 'how long to wait for the pods to terminate, e.g. 2m (0: no limit)', '0')
+  .option('--force', 'also evict pods that no StatefulSet controls')
+  .option('--delete-emptydir-data', 'also evict pods with emptyDir volumes (their data is lost)')
+  .option('--ignore-daemonsets', 'accepted for kubectl compatibility (berth has no DaemonSets)')
+  .action((node: string, o: DrainOptions, cmd: Command) => run(() => drain(node, o, globalsOf(cmd))));
 
 const rollout = program.command('rollout').description('follow, list, undo and restart the rollouts of a statefulset');
 rollout
@@ -199,6 +240,43 @@ program
   .option('--tail <lines>', 'only the last N lines')
   .option('--timestamps', 'prefix each line with its time')
   .action((pod: string, o: LogsOptions, cmd: Command) => run(() => logs(pod, o, globalsOf(cmd))));
+
+const nodeCmd = program.command('node').description('nodes after a host loss (docs/host-loss.md)');
+nodeCmd
+  .command('forget')
+  .description('declare a NotReady node dead: revoke its credential and remove its pods so they can be moved')
+  .argument('<node>', 'node name')
+  .action((name: string, _o: unknown, cmd: Command) => run(() => nodeForget(name, globalsOf(cmd))));
+
+const podCmd = program.command('pod').description('pods after a host loss (docs/host-loss.md)');
+podCmd
+  .command('move')
+  .description('re-home a pod of a statefulset to another node, stopping it on the old one first')
+  .argument('<pod>', 'pod name, e.g. web-1')
+  .option('--to <node>', 'the node the pod moves to (Ready, not cordoned)')
+  .option('--copy-volume', "copy the pod's volumes from the old node (it must be Ready)")
+  .option('--empty-volume', 'start on the new node with empty volumes (the old data stays on the old node)')
+  .option('--timeout <duration>', 'how long to wait for the pod to run on the new node, e.g. 5m (0: no limit)', '10m')
+  .option('--no-wait', 'start the move and return')
+  .action((pod: string, o: MoveOptions, cmd: Command) => run(() => podMove(pod, o, globalsOf(cmd))));
+
+const token = program.command('token').description('join tokens and node credentials');
+token
+  .command('create')
+  .description('create a join token and print it')
+  .option('--ttl <duration>', 'how long the token is valid, e.g. 30m, 24h, 7d (0: never expires)', '24h')
+  .option('--description <text>', 'what the token is for, shown by token list')
+  .option('--print-join-command', 'print the whole berth agent command line instead of the token')
+  .action((o: TokenCreateOptions, cmd: Command) => run(() => tokenCreate(o, globalsOf(cmd))));
+token
+  .command('list')
+  .description('list join tokens and node credentials (never their secrets)')
+  .action((_o: unknown, cmd: Command) => run(() => tokenList(globalsOf(cmd))));
+token
+  .command('revoke')
+  .description('revoke a token or a node credential by its ID')
+  .argument('<id>', 'token ID (the part before the dot), as token list shows it')
+  .action((id: string, _o: unknown, cmd: Command) => run(() => tokenRevoke(id, globalsOf(cmd))));
 
 program
   .command('version')

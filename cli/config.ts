@@ -1,6 +1,7 @@
 // Where the CLI finds the controller: flags, then environment, then a config file
 // (BERTH_CONFIG, else ~/.berth/config), each field on its own. The file has the same
-// format as the controller's <data-dir>/admin.conf: YAML with `server` and `token`.
+// format as the controller's <data-dir>/admin.conf: YAML with `server`, `token` and
+// `certificate-authority-data` (base64 PEM of the CA to trust, as in a kubeconfig).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +11,12 @@ import { CliError } from './errors.js';
 export interface Connection {
   server: string;
   token: string;
+  /** PEM of the CA to trust for an https server (undefined: the system's CAs). */
+  ca?: string;
 }
 
 export interface ConfigSources {
-  flags: { server?: string; token?: string };
+  flags: { server?: string; token?: string; certificateAuthority?: string };
   env: Record<string, string | undefined>;
   /** Used when env has no BERTH_CONFIG; usually ~/.berth/config. */
   defaultPath: string;
@@ -38,7 +41,7 @@ export function normalizeServer(server: string): string {
  * Reads a config file. A missing default file is no error (undefined); a missing file that
  * was named explicitly, or one that is not YAML with string keys, is.
  */
-export function readConfigFile(path: string, explicit: boolean, readFile: (p: string) => string): { server?: string; token?: string } | undefined {
+export function readConfigFile(path: string, explicit: boolean, readFile: (p: string) => string): { server?: string; token?: string; ca?: string } | undefined {
   let text: string;
   try {
     text = readFile(path);
@@ -59,13 +62,34 @@ export function readConfigFile(path: string, explicit: boolean, readFile: (p: st
   for (const k of ['server', 'token']) {
     if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'string') throw new CliError(`config file ${path}: "${k}" must be a string`);
   }
-  return { server: (d.server as string | null) ?? undefined, token: (d.token as string | null) ?? undefined };
+  const caData = d['certificate-authority-data'];
+  if (caData !== undefined && caData !== null && typeof caData !== 'string') throw new CliError(`config file ${path}: "certificate-authority-data" must be a string`);
+  let ca: string | undefined;
+  if (typeof caData === 'string' && caData.trim() !== '') {
+    ca = Buffer.from(caData.trim(), 'base64').toString('utf8');
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`config file ${path}: "certificate-authority-data" must be a base64-encoded PEM certificate`);
+  }
+  return { server: (d.server as string | null) ?? undefined, token: (d.token as string | null) ?? undefined, ...(ca ? { ca } : {}) };
+}
+
+/** The PEM of --certificate-authority FILE. */
+function readCaFile(path: string, readFile: (p: string) => string): string {
+  let pem: string;
+  try {
+    pem = readFile(path);
+  } catch (err) {
+    throw new CliError(`cannot read --certificate-authority ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`--certificate-authority ${path} is not a PEM certificate`);
+  return pem;
 }
 
 export function resolveConnection(src: ConfigSources): Connection {
   const readFile = src.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   let server = nonEmpty(src.flags.server) ?? nonEmpty(src.env.BERTH_SERVER);
   let token = nonEmpty(src.flags.token) ?? nonEmpty(src.env.BERTH_TOKEN);
+  const caFile = nonEmpty(src.flags.certificateAuthority) ?? nonEmpty(src.env.BERTH_CERTIFICATE_AUTHORITY);
+  let ca = caFile ? readCaFile(caFile, readFile) : undefined;
   let file: string | undefined;
   if (server === undefined || token === undefined) {
     const explicit = nonEmpty(src.env.BERTH_CONFIG);
@@ -73,10 +97,11 @@ export function resolveConnection(src: ConfigSources): Connection {
     const conf = readConfigFile(file, explicit !== undefined, readFile);
     server ??= nonEmpty(conf?.server);
     token ??= nonEmpty(conf?.token);
+    ca ??= conf?.ca;
   }
   const where = `--server/--token, BERTH_SERVER/BERTH_TOKEN, or "server:" and "token:" in ${file ?? src.defaultPath} (BERTH_CONFIG names another file, e.g. the controller's <data-dir>/admin.conf)`;
   if (server === undefined && token === undefined) throw new CliError(`no berth controller configured: set ${where}`);
   if (server === undefined) throw new CliError(`no controller address: set ${where}`);
   if (token === undefined) throw new CliError(`no token for ${server}: set ${where}`);
-  return { server: normalizeServer(server), token };
+  return { server: normalizeServer(server), token, ...(ca ? { ca } : {}) };
 }

@@ -10,6 +10,8 @@ export interface Globals {
   namespaceExplicit: boolean;
   server?: string;
   token?: string;
+  /** --certificate-authority FILE. */
+  certificateAuthority?: string;
 }
 
 function root(cmd: Command): Command {
@@ -20,18 +22,19 @@ function root(cmd: Command): Command {
 
 export function globalsOf(cmd: Command): Globals {
   const r = root(cmd);
-  const o = r.opts<{ namespace?: string; server?: string; token?: string }>();
+  const o = r.opts<{ namespace?: string; server?: string; token?: string; certificateAuthority?: string }>();
   return {
     namespace: o.namespace || DEFAULT_NAMESPACE,
     namespaceExplicit: r.getOptionValueSource('namespace') === 'cli',
     server: o.server,
     token: o.token,
+    ...(o.certificateAuthority ? { certificateAuthority: o.certificateAuthority } : {}),
   };
 }
 
 export function clientFor(g: Globals): ApiClient {
-  const conn = resolveConnection({ flags: { server: g.server, token: g.token }, env: process.env, defaultPath: defaultConfigPath() });
-  return new ApiClient(conn);
+  const conn = resolveConnection({ flags: { server: g.server, token: g.token, certificateAuthority: g.certificateAuthority }, env: process.env, defaultPath: defaultConfigPath() });
+  return new ApiClient({ server: conn.server, token: conn.token, ...(conn.ca ? { tls: { ca: conn.ca } } : {}) });
 }
 
 export function out(text: string): void {

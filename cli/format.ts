@@ -1,6 +1,7 @@
 // The columns of `berth get`, computed like kubectl's printers. Pure: objects and `now` in,
 // strings out.
 import { resourceForKind } from '../shared/resources.js';
+import { formatBytes } from '../shared/quantity.js';
 import type { AnyObject, ConfigMap, Event, Kind, Node, Pod, Secret, Service } from '../shared/types.js';
 import { TableWriter } from './tabwriter.js';
 
@@ -243,8 +244,9 @@ const COLUMNS: { [K in Kind]: Columns<Extract<AnyObject, { kind: K }>> } = {
       orUnknown(n.status?.nodeInfo?.kernelVersion),
       orUnknown(n.status?.nodeInfo?.containerRuntimeVersion),
       orUnknown(n.status?.capacity?.cpu),
-      orUnknown(n.status?.capacity?.memory),
-      orUnknown(n.status?.capacity?.storage),
+      // From the host facts when reported, in short binary units (7.7Gi rather than 8046552Ki).
+      n.status?.facts ? formatBytes(n.status.facts.memoryBytes) : orUnknown(n.status?.capacity?.memory),
+      n.status?.facts ? formatBytes(n.status.facts.diskBytes) : orUnknown(n.status?.capacity?.storage),
     ],
   },
   ConfigMap: {

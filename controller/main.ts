@@ -6,11 +6,17 @@ import YAML from 'yaml';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
-import { issueToken } from './auth/tokens.js';
+import { issueToken, newToken } from './auth/tokens.js';
+import { joinAddress, joinCommand, urlOf } from './tls/join.js';
+import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
 import { EventRecorder } from './events/recorder.js';
+import { ManifestDirectory } from './manifests/directory.js';
+import { ControllerMetrics, MetricsAuth } from './metrics/controller-metrics.js';
 import { NodeRegistry } from './nodes/registry.js';
+import type { PodNetworkPlan } from './network/cidr.js';
 import { Operations } from './objects/operations.js';
 import { StatefulSetController } from './statefulset/controller.js';
+import { MoveController } from './moves/controller.js';
 import { Store } from './store/store.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
@@ -19,6 +25,14 @@ export interface ControllerOptions {
   listen: string;
   zone: string;
   nodeGraceSeconds: number;
+  /** Addresses or names agents use to reach the controller (serving certificate SANs, join command). */
+  advertiseAddresses?: string[];
+  /** Plain HTTP, no certificates: development only. */
+  insecure?: boolean;
+  /** Manifest directory; default `<dataDir>/manifests`. */
+  manifestsDir?: string;
+  /** Pod network plan (--cluster-cidr, --node-cidr-mask-size); undefined: nodes get no podCIDR. */
+  podNetwork?: PodNetworkPlan;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -49,8 +63,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   let adminToken: string | undefined;
   if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
   if (!store.getMeta('initialized') || !adminToken) {
-    adminToken = issueToken(store, 'admin', 'admin', 'admin');
-    const joinToken = issueToken(store, 'join', 'join', 'join');
+    adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
+    const joinToken = issueToken(store, 'join', 'join', { description: 'created by controller up' });
     writeSecretFile(joinPath, `${joinToken}\n`);
     store.setMeta('initialized', new Date().toISOString());
     log.info({ dataDir }, 'initialized a new controller store with an admin and a join token');
@@ -58,10 +72,36 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone);
+  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork);
   const sets = new StatefulSetController(store, ops, events, log);
   const claims = new ClaimCollector(store, events, log);
-  const server = createApiServer({ store, ops, nodes, events, log, version: VERSION });
+  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
+  // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
+  const metricsTokenPath = `${dataDir}/metrics-token`;
+  if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
+  const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
+  const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges(), syncDurations: sets.syncDurations });
+  const advertise = opts.advertiseAddresses ?? [];
+  const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise));
+  if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');
+  if (pki?.issuedServing) log.info({ pki: pkiDir(dataDir) }, 'issued the serving certificate');
+  // Known once the port is bound (it may be 0).
+  let joinServer = '';
+  const server = createApiServer({
+    store,
+    ops,
+    nodes,
+    events,
+    log,
+    version: VERSION,
+    metrics,
+    metricsAuth: new MetricsAuth(metricsToken),
+    moves,
+    // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
+    ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
+    tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
+  });
+  const manifests = new ManifestDirectory({ dir: resolve(opts.manifestsDir ?? `${dataDir}/manifests`), store, ops, events, log });
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -69,19 +109,39 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   });
   const bound = server.address() as AddressInfo;
   const advertised = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const serverUrl = `http://${advertised.includes(':') ? `[${advertised}]` : advertised}:${bound.port}`;
-  writeSecretFile(adminConfPath, YAML.stringify({ server: serverUrl, token: adminToken }));
+  const scheme = pki ? 'https' : 'http';
+  const serverUrl = urlOf(scheme, advertised, bound.port);
+  joinServer = urlOf(scheme, joinAddress(advertise, host), bound.port);
+  const joinCommandPath = `${dataDir}/join-command`;
+  const firstJoinCommand = !existsSync(joinCommandPath);
+  const joinLine = existsSync(joinPath) ? joinCommand(joinServer, readFileSync(joinPath, 'utf8').trim(), pki?.caHash) : undefined;
+  // Before admin.conf, so whoever waits for admin.conf finds the join command too.
+  if (joinLine) writeSecretFile(joinCommandPath, `${joinLine}\n`);
+  writeSecretFile(
+    adminConfPath,
+    YAML.stringify({ server: serverUrl, token: adminToken, ...(pki ? { 'certificate-authority-data': Buffer.from(pki.ca.certPem).toString('base64') } : {}) }),
+  );
 
   nodes.start();
   sets.start();
   claims.start();
+  moves.start();
+  await manifests.start();
   const prune = setInterval(() => events.prune(), 60_000);
   prune.unref();
   log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION }, 'controller up');
+  if (opts.insecure) {
+    const warning = 'INSECURE: serving plain HTTP without TLS (--insecure); tokens cross the network in the clear. Use this for development only.';
+    log.warn({ listen: `${bound.address}:${bound.port}` }, warning);
+    process.stderr.write(`\n*** WARNING: ${warning} ***\n\n`);
+  }
   process.stderr.write(
     `berth controller listening on ${serverUrl}\n` +
       `  admin credentials: ${adminConfPath} (export BERTH_CONFIG=${adminConfPath})\n` +
-      `  join an agent:     berth agent --server ${serverUrl} --token $(cat ${joinPath})\n`,
+      (pki ? `  CA certificate:    ${pkiDir(dataDir)}/ca.crt (${pki.caHash})\n` : '') +
+      (joinLine && firstJoinCommand
+        ? `\nTo join a host, run this on it (also in ${joinCommandPath}):\n\n  ${joinLine}\n\n`
+        : `  join a host:       run the command in ${joinCommandPath} on it (more tokens: berth token create --print-join-command)\n`),
   );
 
   await new Promise<void>((done) => {
@@ -89,6 +149,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       log.info({ signal }, 'controller stopping');
       sets.stop();
       claims.stop();
+      moves.stop();
       nodes.stop();
       clearInterval(prune);
       server.close(() => done());
@@ -98,5 +159,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  // A file change being applied finishes before the store closes.
+  await manifests.stop();
   store.close();
 }

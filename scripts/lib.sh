@@ -31,6 +31,13 @@ pidfile_pid() {
   return 0
 }
 
+# True if PID runs. A zombie does not count: an init that is slow to reap
+# orphans (or never does) would keep it visible to kill -0.
+pid_running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed -E 's/^.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 # pid_alive PIDFILE [MATCH]
 # True if the pidfile names a running process. With MATCH, the process's
 # command line must also contain MATCH, so a recycled PID is not mistaken
@@ -39,7 +46,7 @@ pid_alive() {
   local pid
   pid=$(pidfile_pid "$1")
   [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  pid_running "$pid" || return 1
   if [ -n "${2:-}" ]; then
     [ -r "/proc/$pid/cmdline" ] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
@@ -79,10 +86,10 @@ stop_pidfile() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 $((timeout * 10))); do
-    kill -0 "$pid" 2>/dev/null || break
+    pid_running "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_running "$pid"; then
     warn "PID $pid did not exit after ${timeout}s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2

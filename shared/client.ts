@@ -1,4 +1,10 @@
-// HTTP client for the controller's API, used by the CLI and the agents.
+// HTTP client for the controller's API, used by the CLI and the agents. It speaks https with
+// a pinned CA (global fetch on Node 20 cannot be given one), and http for --insecure.
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
+import type { ClientTls } from './tls.js';
 import type { AnyObject, List, WatchEvent } from './types.js';
 
 export class ApiError extends Error {
@@ -26,17 +32,101 @@ export interface ClientOptions {
   token: string;
   /** Per-request timeout for non-streaming calls. */
   timeoutMs?: number;
+  /** Whom to trust for an https server; default: the system's CAs. */
+  tls?: ClientTls;
+}
+
+/** TLS failures (a certificate the pinned CA did not sign, a wrong name) are worded as such. */
+const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS|SSL|EPROTO/;
+
+/** Node's request options for a trust setting. */
+export function tlsRequestOptions(tls: ClientTls | undefined): https.RequestOptions {
+  if (!tls) return {};
+  if (tls.insecureSkipVerify) return { rejectUnauthorized: false };
+  const want = tls.fingerprint256;
+  return {
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(want
+      ? {
+          // A pinned self-signed certificate: its fingerprint is the identity, not a host name.
+          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+            cert.fingerprint256 === want ? undefined : new Error(`certificate fingerprint ${cert.fingerprint256} is not the pinned ${want}`),
+        }
+      : {}),
+  };
+}
+
+export interface FetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+/**
+ * A fetch over node:http/https that can trust a given CA or pinned certificate; resolves with
+ * a fetch Response whose body streams. Network and TLS errors reject as Node raises them.
+ */
+export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: ClientTls): Promise<Response> {
+  const url = new URL(target);
+  const { signal } = init;
+  const payload = init.body === undefined ? undefined : Buffer.from(init.body);
+  const headers = { ...(init.headers ?? {}), ...(payload !== undefined ? { 'content-length': String(payload.length) } : {}) };
+  const secure = url.protocol === 'https:';
+  if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol} (use https:// or http://)`));
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise<Response>((resolve, reject) => {
+    const opts: https.RequestOptions = { method: init.method ?? 'GET', headers, ...(secure ? tlsRequestOptions(tls) : {}) };
+    const req = (secure ? https : http).request(url, opts, (msg) => {
+      // Aborting later (the end of a watch) ends the body stream like fetch does.
+      if (signal) {
+        const onLateAbort = () => msg.destroy(abortError(signal));
+        signal.addEventListener('abort', onLateAbort, { once: true });
+        msg.once('close', () => signal.removeEventListener('abort', onLateAbort));
+      }
+      resolve(toResponse(msg));
+    });
+    const onAbort = () => req.destroy(abortError(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    req.once('response', () => signal?.removeEventListener('abort', onAbort));
+    req.end(payload);
+  });
+}
+
+/** The IncomingMessage as a fetch Response, so callers stream it the same way. */
+function toResponse(msg: http.IncomingMessage): Response {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(msg.headers)) {
+    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+    else if (v !== undefined) headers.set(k, v);
+  }
+  const status = msg.statusCode ?? 502;
+  const noBody = status === 204 || status === 304;
+  if (noBody) msg.resume();
+  return new Response(noBody ? null : (Readable.toWeb(msg) as unknown as ReadableStream<Uint8Array>), { status, statusText: msg.statusMessage ?? '', headers });
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason as Error | undefined;
+  if (reason instanceof Error && (reason.name === 'AbortError' || reason.name === 'TimeoutError')) return reason;
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
 }
 
 export class ApiClient {
   readonly server: string;
   private readonly token: string;
   private readonly timeoutMs: number;
+  private readonly tls: ClientTls | undefined;
 
   constructor(opts: ClientOptions) {
     this.server = opts.server.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.tls = opts.tls;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -47,16 +137,18 @@ export class ApiClient {
   async raw(method: string, path: string, body?: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(this.server + path, {
-        method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
+      res = await this.send(method, path, body, signal, contentType);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
-      throw new ApiError(0, `cannot reach the berth controller at ${this.server}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (TLS_ERROR.test(code) || TLS_ERROR.test((err as Error).message)) {
+        throw new ApiError(
+          0,
+          `TLS verification of the berth controller at ${this.server} failed: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
+            'its certificate is not signed by the CA this client trusts (certificate-authority-data in the config file, or --certificate-authority)',
+        );
+      }
+      throw new ApiError(0, `cannot reach the berth controller at ${this.server}: ${code || (err as Error).message}`);
     }
     if (!res.ok) {
       const text = await res.text();
@@ -69,6 +161,12 @@ export class ApiClient {
       throw new ApiError(res.status, parsed?.message ?? (text || `HTTP ${res.status}`), parsed);
     }
     return res;
+  }
+
+  private send(method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<Response> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = this.headers(payload === undefined ? {} : { 'content-type': contentType });
+    return fetchWithTls(this.server + path, { method, headers, ...(payload !== undefined ? { body: payload } : {}), ...(signal ? { signal } : {}) }, this.tls);
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {

@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ApiClient, ApiError } from '../shared/client.js';
+import { ApiError, fetchWithTls, type FetchInit } from '../shared/client.js';
+import { fingerprint256 } from '../shared/tls.js';
 import { DOCKER_LABEL, volumeHostPath } from '../shared/naming.js';
 import type { Event, Node, PersistentVolumeClaim, Pod, PodStatus } from '../shared/types.js';
 import { runAgent, type AgentOptions } from '../agent/main.js';
@@ -83,6 +84,7 @@ t.test('the agent against a real controller', async (t) => {
     const opts: AgentOptions = {
       server: c.server,
       token,
+      caHashes: [c.caHash()],
       nodeName: node,
       // Relative on purpose: the agent must register an absolute path.
       dataDir: path.relative(process.cwd(), dataDirOf(node)),
@@ -211,7 +213,7 @@ t.test('the agent against a real controller', async (t) => {
     const node = await until('node A registered and Ready', async () => ((await nodeReady(nodeA)) ? getNode(nodeA) : undefined));
     t.equal(await nodeEvents(nodeA, 'Registered'), 1, 'registered as a new node, with the join token');
     t.same(node!.status.addresses.find((a) => a.type === 'InternalIP'), { type: 'InternalIP', address: '127.0.0.1' });
-    t.match(node!.status.agent.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    t.match(node!.status.agent.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     t.not(node!.status.agent.url, 'http://127.0.0.1:0');
     t.equal(node!.status.agent.dataDir, dataA, 'the data dir is registered as an absolute path');
     t.match(node!.metadata.labels, { zone: 'test', 'kubernetes.io/hostname': nodeA });
@@ -222,7 +224,7 @@ t.test('the agent against a real controller', async (t) => {
     t.equal(st.mode & 0o777, 0o600);
     const nodeToken = await readToken(dataA);
     t.not(nodeToken, c.joinToken);
-    const asNode = new ApiClient({ server: c.server, token: nodeToken });
+    const asNode = c.client(nodeToken);
     t.same(await asNode.request('POST', heartbeatPath(nodeA), { facts: node!.status.facts }), { ok: true }, 'the saved token is the node token the controller issued');
     t.equal(await statusOf(asNode.request('POST', heartbeatPath(nodeB), {})), 403, 'and only for this node');
     t.equal((await fs.stat(path.join(dataA, 'agent-token'))).mode & 0o777, 0o600);
@@ -276,6 +278,11 @@ t.test('the agent against a real controller', async (t) => {
     const url = (await getNode(nodeA))!.status.agent.url;
     const token = (await fs.readFile(path.join(dataA, 'agent-token'), 'utf8')).trim();
     const auth = { authorization: `Bearer ${token}` };
+    // The agent API is https with the agent's own certificate, pinned as the controller does.
+    const agentCert = await fs.readFile(path.join(dataA, 'agent.crt'), 'utf8');
+    const fetch = (u: string, init: FetchInit = {}) => fetchWithTls(u, init, { ca: agentCert, fingerprint256: fingerprint256(agentCert) });
+    t.match(url, /^https:/, 'the agent API is https');
+    await t.rejects(globalThis.fetch(`${url}/pods/${NS}/web-0/log`, { headers: auth }), 'a client that does not trust the agent certificate gets no answer');
     t.equal((await fetch(`${url}/pods/${NS}/web-0/log`)).status, 401);
     t.equal((await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     t.equal((await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: `Bearer ${c.adminToken}` } })).status, 401, 'the admin token is not the agent token');
@@ -385,7 +392,7 @@ t.test('the agent against a real controller', async (t) => {
     // only one the controller lets write a pod's status is its node, so the write uses its token.
     const forced = structuredClone(after.status);
     forced.conditions = forced.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False', lastTransitionTime: new Date().toISOString() } : c));
-    await new ApiClient({ server: c.server, token: savedToken }).request('PUT', `${statusPath('web-0')}?uid=${after.metadata.uid}`, forced);
+    await c.client(savedToken).request('PUT', `${statusPath('web-0')}?uid=${after.metadata.uid}`, forced);
     await until('status reported again', () => answered('PUT', statusPath('web-0')) > putsBefore + 1);
     t.same(ready(await getPod('web-0')), ready(before), 'the Ready condition the agent knows is back');
     await sleep(500);
@@ -469,7 +476,7 @@ t.test('the agent against a real controller', async (t) => {
     await until('node B Ready again', () => nodeReady(nodeB));
     t.equal(await nodeEvents(nodeB, 'Registered'), 1, 'registered with the join token');
     await until('heartbeats with the new token', () => answered('POST', heartbeatPath(nodeB)) >= 1, 10_000);
-    const asNode = new ApiClient({ server: c.server, token: fresh });
+    const asNode = c.client(fresh);
     t.same(await asNode.request('POST', heartbeatPath(nodeB), {}), { ok: true }, 'the new node token is the one the controller issued');
   });
 });

@@ -2,7 +2,7 @@
 // immutable fields, list and watch.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { ApiClient, ApiError } from '../shared/client.js';
+import { ApiError, fetchWithTls } from '../shared/client.js';
 import type { StatefulSet, WatchEvent } from '../shared/types.js';
 import { Cluster } from './helpers/cluster.js';
 
@@ -14,11 +14,15 @@ t.test('controller API', async (t) => {
   await c.startController();
 
   const status = async (token: string | undefined, method: string, path: string, body?: unknown) => {
-    const res = await fetch(c.server + path, {
-      method,
-      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const res = await fetchWithTls(
+      c.server + path,
+      {
+        method,
+        headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      },
+      { ca: c.ca },
+    );
     await res.text();
     return res.status;
   };
@@ -95,7 +99,7 @@ t.test('controller API', async (t) => {
   });
 
   t.test('a node token is scoped to its node', async (t) => {
-    const reg = await new ApiClient({ server: c.server, token: c.joinToken }).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
+    const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
       name: 'n-api',
       address: '127.0.0.1',
       agentUrl: 'http://127.0.0.1:9',
@@ -103,7 +107,7 @@ t.test('controller API', async (t) => {
       dataDir: '/tmp/n-api',
       facts: { hostname: 'h', os: 'linux', kernel: 'k', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, memoryAvailableBytes: 1, diskBytes: 1, diskAvailableBytes: 1 },
     });
-    t.match(reg.nodeToken, /^node\./);
+    t.match(reg.nodeToken, /^[a-z0-9]{6}\./, 'tokens are <id>.<secret>');
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/other/heartbeat', {}), 403);
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/n-api/heartbeat', {}), 200);
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/apply', { objects: [cm] }), 403);

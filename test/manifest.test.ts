@@ -65,14 +65,14 @@ t.test('a volumeMount with no matching volume or claim', async (t) => {
 t.test('unsupported fields are named in warnings, never dropped silently', async (t) => {
   const y = withSet((s) =>
     s
-      .replace('    spec:\n      containers:\n', '    spec:\n      affinity:\n        nodeAffinity: {}\n      containers:\n')
+      .replace('    spec:\n      containers:\n', '    spec:\n      schedulingGates:\n        - name: x\n      containers:\n')
       .replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          securityContext:\n            privileged: true\n'),
   );
   const r = parseManifests(y, 'w.yaml');
   t.same(r.errors, []);
   t.same(
     r.warnings.map((w) => `${w.line} ${w.field}`),
-    ['33 spec.template.spec.affinity', '39 spec.template.spec.containers[0].securityContext'],
+    ['33 spec.template.spec.schedulingGates', '39 spec.template.spec.containers[0].securityContext'],
   );
   t.match(r.warnings[0].message, /not supported by berth yet/);
 });

@@ -76,7 +76,6 @@ function observe(pods: Pod[], over: Partial<SetObservation> = {}): SetObservatio
     claims: new Set(pods.map((p) => `www-${p.metadata.name}`)),
     bindings: new Map(pods.map((p) => [Number(p.metadata.name.split('-').pop()), p.spec.nodeName!])),
     nodes: [makeNode('n1'), makeNode('n2')],
-    podsPerNode: new Map(),
     now: NOW,
     ...over,
   };
@@ -133,7 +132,7 @@ t.test('Parallel does not wait for unready pods and deletes all condemned at onc
   const pods = [makePod(set, 0, 'pending'), makePod(set, 2, 'ready'), makePod(set, 3, 'running')];
   const d = reconcileStatefulSet(set, observe(pods));
   t.same(
-    d.actions.map((a) => [a.type, a.type === 'deletePod' ? a.name : 'ordinal' in a ? a.ordinal : a.claim]),
+    d.actions.map((a) => [a.type, a.type === 'deletePod' ? a.name : 'ordinal' in a ? a.ordinal : 'claim' in a ? a.claim : a.name]),
     [
       ['createPod', 1],
       ['deletePod', 'web-3'],
@@ -174,18 +173,44 @@ t.test('a hole is re-created with the same identity on its bound node, even belo
   t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [], revision: revisionName(set) }], 'back to n1 where its volume is, not the emptier n2');
 });
 
-t.test('a pod bound to a NotReady node waits; nothing starts elsewhere', async (t) => {
+t.test('a pod bound to a NotReady node waits Pending, unscheduled; nothing starts elsewhere', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([], { bindings: new Map([[0, 'n2']]), nodes: [makeNode('n1'), makeNode('n2', false)] }));
-  t.same(d.actions, []);
-  t.match(d.waiting, /bound to node n2, which is not Ready/);
+  t.same(d.actions, [{ type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: 'bound to node n2, which is not Ready' }]);
+  t.match(d.waiting, /cannot place web-0: bound to node n2, which is not Ready/);
+  const gone = reconcileStatefulSet(set, observe([], { bindings: new Map([[0, 'n9']]) }));
+  t.same(gone.actions, [], 'bound to a node that is not registered (or held by a move): no pod yet');
+  t.match(gone.waiting, /bound to node n9, which is not registered/);
 });
 
-t.test('no Ready node: nothing is created and the reason is given', async (t) => {
+t.test('no Ready node: the pod is created Pending without a node, and the reason is given', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1', false)] }));
-  t.same(d.actions, []);
-  t.match(d.waiting, /0\/1 nodes are available: 1 not Ready/);
+  t.same(d.actions, [{ type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: '0/1 nodes are available: 1 node(s) were not Ready.' }]);
+  t.match(d.waiting, /cannot place web-0: 0\/1 nodes are available: 1 node\(s\) were not Ready\./);
+});
+
+t.test('an unscheduled pod: marked once per reason, placed when a node fits, OrderedReady gating unchanged', async (t) => {
+  const set = makeSet();
+  const unscheduled = (ordinal: number, message?: string) => {
+    const p = makePod(set, ordinal, 'pending');
+    delete p.spec.nodeName;
+    if (message) p.status.conditions = [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: iso(NOW) }];
+    return p;
+  };
+  const obs = (pods: Pod[], nodes: Node[]) => observe(pods, { nodes, bindings: new Map(), claims: new Set() });
+  const still = reconcileStatefulSet(set, obs([unscheduled(0)], [makeNode('n1', false)]));
+  t.same(still.actions, [{ type: 'markUnschedulable', name: 'web-0', message: '0/1 nodes are available: 1 node(s) were not Ready.' }]);
+  const same = reconcileStatefulSet(set, obs([unscheduled(0, '0/1 nodes are available: 1 node(s) were not Ready.')], [makeNode('n1', false)]));
+  t.same(same.actions, [], 'the same reason again changes nothing');
+  t.match(same.waiting, /cannot place web-0/);
+  const placed = reconcileStatefulSet(set, obs([unscheduled(0, 'x')], [makeNode('n1', false), makeNode('n2')]));
+  t.same(placed.actions, [{ type: 'bindPod', name: 'web-0', ordinal: 0, node: 'n2', missingClaims: ['www-web-0'] }], 'a node became Ready: the pod is bound, its claim created there');
+  t.match(placed.waiting, /waiting for web-0 to be Running and Ready/, 'OrderedReady still waits for it to be Ready');
+
+  const par = makeSet({ podManagementPolicy: 'Parallel' });
+  const d = reconcileStatefulSet(par, observe([], { nodes: [makeNode('n1', false)] }));
+  t.same(d.actions.map((a) => [a.type, a.type === 'createPod' && a.node === undefined]), [['createPod', true], ['createPod', true], ['createPod', true]], 'Parallel: every pod is created, all unscheduled');
 });
 
 t.test('nodeSelector restricts placement', async (t) => {
@@ -197,7 +222,7 @@ t.test('nodeSelector restricts placement', async (t) => {
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1'), ssd] }));
   t.same(d.actions.map((a) => a.type === 'createPod' && a.node), ['n2']);
   const none = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1')] }));
-  t.match(none.waiting, /did not match the node selector/);
+  t.match(none.waiting, /0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector\./);
 });
 
 t.test('a Failed pod is deleted to be re-created; OrderedReady stops there', async (t) => {

@@ -1,11 +1,15 @@
 // The agent's own HTTP API, which the controller proxies the CLI's logs and exec to.
-// Every route needs `Authorization: Bearer <agent token>`.
+// Every route needs `Authorization: Bearer <agent token>`; it serves https with a certificate
+// of its own, which the controller pinned at registration.
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
+import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
 import type { PodContainers } from '../pods/sync.js';
+import { claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 
 export interface AgentApiOptions {
@@ -14,7 +18,13 @@ export interface AgentApiOptions {
   token: string;
   runtime: DockerRuntime;
   findPod: (namespace: string, name: string) => Promise<PodContainers | undefined>;
+  /** The agent's data dir: enables the volume archive routes (pod moves). */
+  dataDir?: string;
   log: Logger;
+  /** Key and certificate (PEM) to serve https with; undefined: plain http. */
+  tls?: { key: string; cert: string };
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => Promise<string>;
 }
 
 export interface AgentApi {
@@ -145,12 +155,46 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     }
   }
 
-  const server = http.createServer((req, res) => {
+  /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
+  function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
+    let where: ReturnType<typeof claimDir>;
+    try {
+      where = claimDir(dataDir, decodeURIComponent(rawNs), decodeURIComponent(rawClaim));
+    } catch {
+      return sendStatus(res, 400, 'BadRequest', 'malformed path');
+    }
+    if ('problem' in where) return sendStatus(res, 400, 'BadRequest', where.problem);
+    const dir = where.dir;
+    const reply = (code: number, reason: string, message: string) => sendStatus(res, code, reason, message);
+    if (req.method !== 'GET' && req.method !== 'PUT') {
+      res.setHeader('allow', 'GET, PUT');
+      return sendStatus(res, 405, 'MethodNotAllowed', 'a volume archive takes GET or PUT');
+    }
+    const work = req.method === 'GET' ? sendVolumeArchive(res, dir, reply, log) : receiveVolumeArchive(req, res, dir, reply, log);
+    work.catch((err: unknown) => {
+      log.warn({ dir, err: errorMessage(err) }, 'volume archive request failed');
+      sendStatus(res, 500, 'InternalError', errorMessage(err));
+    });
+  }
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (!authorized(req, o.token)) {
       res.setHeader('www-authenticate', 'Bearer');
       return sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
     }
+    if (url.pathname === '/metrics' && req.method === 'GET' && o.metrics) {
+      o.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+        (err: unknown) => sendStatus(res, 500, 'InternalError', errorMessage(err)),
+      );
+      return;
+    }
+    const vol = /^\/volumes\/([^/]+)\/([^/]+)\/archive$/.exec(url.pathname);
+    if (vol && o.dataDir) return volumeArchive(req, res, o.dataDir, vol[1], vol[2]);
     const m = /^\/pods\/([^/]+)\/([^/]+)\/(log|exec)$/.exec(url.pathname);
     if (!m) return sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
     let ns: string;
@@ -172,7 +216,8 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       log.warn({ pod: `${ns}/${name}`, route, err: errorMessage(err) }, 'agent API request failed');
       sendStatus(res, 500, 'InternalError', errorMessage(err));
     });
-  });
+  };
+  const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

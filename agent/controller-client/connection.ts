@@ -1,5 +1,6 @@
 // The agent's ApiClient; its token changes from the join token to the node token.
 import { ApiClient } from '../../shared/client.js';
+import type { ClientTls } from '../../shared/tls.js';
 
 export class ControllerConnection {
   private client: ApiClient;
@@ -8,8 +9,10 @@ export class ControllerConnection {
     readonly server: string,
     token: string,
     private readonly timeoutMs = 10_000,
+    /** The controller's CA (saved at the first join), or none for an http controller. */
+    readonly tls?: ClientTls,
   ) {
-    this.client = new ApiClient({ server, token, timeoutMs });
+    this.client = new ApiClient({ server, token, timeoutMs, ...(tls ? { tls } : {}) });
   }
 
   get api(): ApiClient {
@@ -17,7 +20,7 @@ export class ControllerConnection {
   }
 
   setToken(token: string): void {
-    this.client = new ApiClient({ server: this.server, token, timeoutMs: this.timeoutMs });
+    this.client = new ApiClient({ server: this.server, token, timeoutMs: this.timeoutMs, ...(this.tls ? { tls: this.tls } : {}) });
   }
 }
 

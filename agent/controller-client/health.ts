@@ -17,6 +17,9 @@ export function isUnauthorized(err: unknown): boolean {
 export class ControllerHealth {
   private down = false;
   private rejected = false;
+  /** When the controller stopped answering (or started rejecting this node). */
+  private lostAt: number | undefined;
+  private readonly recoveredListeners: (() => void)[] = [];
 
   constructor(
     private readonly log: Logger,
@@ -28,11 +31,24 @@ export class ControllerHealth {
     return this.down;
   }
 
+  /** Since when (ms) this agent has not reached the controller; undefined while it does. */
+  get disconnectedSince(): number | undefined {
+    return this.lostAt;
+  }
+
+  /** Called whenever the controller answers again after an outage or a rejection. */
+  onRecovered(listener: () => void): void {
+    this.recoveredListeners.push(listener);
+  }
+
   ok(): void {
     if (this.down) this.log.info({ server: this.server }, 'controller reachable again');
     if (this.rejected) this.log.info({ server: this.server }, 'controller accepts the node token again');
+    const recovered = this.down || this.rejected;
     this.down = false;
     this.rejected = false;
+    this.lostAt = undefined;
+    if (recovered) for (const l of this.recoveredListeners) l();
   }
 
   /** Records a failed call; returns true when it was an outage or a rejected token (already logged). */
@@ -46,6 +62,7 @@ export class ControllerHealth {
         );
       }
       this.rejected = true;
+      this.lostAt ??= Date.now();
       return true;
     }
     if (isUnreachable(err)) {
@@ -53,6 +70,7 @@ export class ControllerHealth {
         this.log.warn({ server: this.server, call: what, err: errorMessage(err) }, 'controller unreachable; pods keep running, retrying');
       }
       this.down = true;
+      this.lostAt ??= Date.now();
       return true;
     }
     return false;

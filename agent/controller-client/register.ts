@@ -1,6 +1,7 @@
 // Registration: the join token once, then the node token saved in the data directory.
 import path from 'node:path';
 import { ApiClient, ApiError } from '../../shared/client.js';
+import type { ClientTls } from '../../shared/tls.js';
 import type { NodeFacts } from '../../shared/types.js';
 import { sleep } from '../runtime/docker.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,8 @@ export interface RegisterBody {
   address: string;
   agentUrl: string;
   agentToken: string;
+  /** The agent API's self-signed certificate (PEM), which the controller pins. */
+  agentCertificate?: string;
   dataDir: string;
   facts: NodeFacts;
   labels?: Record<string, string>;
@@ -34,6 +37,8 @@ export interface RegisterOptions {
   preferJoin?: boolean;
   /** Give up after this many failed attempts instead of retrying forever. */
   maxAttempts?: number;
+  /** Whom to trust for an https controller (see trust.ts). */
+  tls?: ClientTls;
 }
 
 export function nodeTokenFile(dataDir: string): string {
@@ -45,13 +50,19 @@ export interface Registration {
   nodeToken: string;
   /** The cluster DNS zone (controllers before it was sent: undefined). */
   zone?: string;
+  /** This node's pod subnet and the whole pod network (undefined: the controller gave none). */
+  podCIDR?: string;
+  clusterCIDR?: string;
 }
 
 /** Registers with `token`; the answer carries a new node token only for a join (`isJoin`). */
-async function post(server: string, token: string, body: RegisterBody, isJoin: boolean): Promise<Registration> {
-  const api = new ApiClient({ server, token, timeoutMs: 15_000 });
-  const res = await api.request<{ nodeToken?: string; zone?: string }>('POST', '/api/v1/nodes/register', body);
-  const zone = typeof res?.zone === 'string' && res.zone ? { zone: res.zone } : {};
+async function post(server: string, token: string, body: RegisterBody, isJoin: boolean, tls: ClientTls | undefined): Promise<Registration> {
+  const api = new ApiClient({ server, token, timeoutMs: 15_000, ...(tls ? { tls } : {}) });
+  const res = await api.request<{ nodeToken?: string; zone?: string; podCIDR?: string; clusterCIDR?: string }>('POST', '/api/v1/nodes/register', body);
+  const zone = {
+    ...(typeof res?.zone === 'string' && res.zone ? { zone: res.zone } : {}),
+    ...(typeof res?.podCIDR === 'string' && typeof res.clusterCIDR === 'string' ? { podCIDR: res.podCIDR, clusterCIDR: res.clusterCIDR } : {}),
+  };
   if (res?.nodeToken) return { nodeToken: res.nodeToken, ...zone };
   if (!isJoin) return { nodeToken: token, ...zone }; // re-registration keeps the node's credential
   throw new Error('the controller answered the join without a nodeToken');
@@ -72,7 +83,7 @@ export async function registerNode(o: RegisterOptions): Promise<Registration | u
     const token = saved ?? o.joinToken;
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
-      const reg = await post(o.server, token, await o.body(), !saved);
+      const reg = await post(o.server, token, await o.body(), !saved, o.tls);
       if (reg.nodeToken !== saved) await writeSecret(file, reg.nodeToken);
       o.health.ok();
       o.log.info({ server: o.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');

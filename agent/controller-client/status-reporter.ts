@@ -2,6 +2,7 @@
 // retrying while the controller is away. Also finalizes terminated pods.
 import { ApiError } from '../../shared/client.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
+import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
@@ -32,6 +33,8 @@ interface Entry {
   sending?: Promise<void>;
   retry?: NodeJS.Timeout;
   delay: number;
+  /** The pod's fencing epoch: the controller refuses reports from an older copy. */
+  epoch?: string;
 }
 
 export class StatusReporter {
@@ -87,7 +90,25 @@ export class StatusReporter {
     e.json = json;
     e.status = status;
     e.ours = true;
+    e.epoch = pod.metadata.annotations?.[ANN_FENCING_EPOCH];
     if (e.sent !== json) this.kick(uid, e);
+  }
+
+  /**
+   * Sends every status computed here again, changed or not: after an outage or a
+   * re-registration the controller may hold anything (e.g. Unknown from the node-lost check).
+   */
+  resendAll(): void {
+    for (const [uid, e] of this.entries) {
+      if (!e.ours) continue;
+      e.sent = undefined;
+      if (e.retry) {
+        clearTimeout(e.retry);
+        e.retry = undefined;
+      }
+      e.delay = 1000;
+      this.kick(uid, e);
+    }
   }
 
   forget(uid: string): void {
@@ -125,7 +146,8 @@ export class StatusReporter {
     const status = e.status;
     try {
       // The uid guards against a late report landing on a re-created pod of the same name.
-      await this.conn.api.request('PUT', `${podPath(e.namespace, e.name, 'status')}?uid=${encodeURIComponent(uid)}`, status);
+      const epoch = e.epoch ? `&epoch=${encodeURIComponent(e.epoch)}` : '';
+      await this.conn.api.request('PUT', `${podPath(e.namespace, e.name, 'status')}?uid=${encodeURIComponent(uid)}${epoch}`, status);
       e.sent = json;
       e.recent = [...e.recent.slice(-4), statusDigest(status)];
       e.delay = 1000;
@@ -163,7 +185,8 @@ export class StatusReporter {
  */
 export async function finalizePod(conn: ControllerConnection, pod: Pod): Promise<void> {
   try {
-    await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), { uid: pod.metadata.uid });
+    const epoch = pod.metadata.annotations?.[ANN_FENCING_EPOCH];
+    await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), { uid: pod.metadata.uid, ...(epoch ? { epoch } : {}) });
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 409)) return;
     throw err;

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Packet } from 'dns2';
+import { addDnsCounts } from '../metrics/agent-metrics.js';
 import { ReplyCache } from './cache.js';
 import { Forwarder, formatHostPort, type HostPort } from './forward.js';
 import { RCODE } from './lookup.js';
@@ -149,7 +150,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'bound'; id: number; results: BindResult[] }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: Record<string, unknown>; msg: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | { type: 'counts'; counts: Record<string, number> };
 
 /** The compiled worker next to this module; absent when running from TypeScript sources. */
 export function workerFile(): URL | undefined {
@@ -184,6 +186,8 @@ export class ThreadBackend implements DnsBackend {
         this.pending.delete(m.id);
       } else if (m.type === 'log') {
         this.log(m.level, m.obj, m.msg);
+      } else if (m.type === 'counts') {
+        addDnsCounts(m.counts);
       }
     });
     w.on('error', (err) => this.log('error', { err: err.message }, 'DNS worker failed'));

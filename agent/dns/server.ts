@@ -7,6 +7,7 @@ import { TCPServer, UDPServer, type Packet } from 'dns2';
 import { RCODE } from './lookup.js';
 import { headerOnly, type Outcome, type Transport } from './wire.js';
 import type { HostPort } from './forward.js';
+import { countReply } from '../metrics/dns-counts.js';
 
 export interface DnsRequestHandler {
   handle(req: Packet, transport: Transport, client: string | undefined): Outcome;
@@ -29,6 +30,7 @@ class CachingUdpServer extends UDPServer {
   override handle(data: Buffer, rinfo: dgram.RemoteInfo): void {
     const hit = this.fast?.(data);
     if (hit) {
+      countReply(hit);
       this.send(hit, rinfo.port, rinfo.address);
       return;
     }
@@ -51,6 +53,7 @@ export interface DnsListenerOptions {
 type Send = (message: Buffer) => unknown;
 
 function safeSend(send: Send, buf: Buffer): void {
+  countReply(buf);
   try {
     const r = send(buf);
     if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).catch(() => undefined);

@@ -2,12 +2,20 @@
 // (backend.ts, ThreadBackend).
 import { parentPort } from 'node:worker_threads';
 import { LocalBackend, type FromWorker, type ToWorker } from './backend.js';
+import { takeReplyCounts } from '../metrics/dns-counts.js';
 
 const port = parentPort;
 if (!port) throw new Error('agent/dns/worker.js runs as a worker thread');
 
 const post = (m: FromWorker) => port.postMessage(m);
 const backend = new LocalBackend((level, obj, msg) => post({ type: 'log', level, obj, msg }));
+
+// Reply counts go to the main thread, which serves /metrics.
+const sendCounts = () => {
+  const counts = takeReplyCounts();
+  if (Object.keys(counts).length > 0) post({ type: 'counts', counts });
+};
+setInterval(sendCounts, 2000).unref();
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
@@ -22,6 +30,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'stop':
       void backend.stop().then(() => {
+        sendCounts();
         post({ type: 'stopped' });
         port.close();
       });

@@ -53,10 +53,24 @@ export interface PodNetworkContext {
   dns?: { servers: string[]; search: string[]; options: string[] };
 }
 
+/**
+ * Whether the pod's resolv.conf names the cluster DNS (Kubernetes' dnsPolicy): ClusterFirst
+ * does, except for hostNetwork pods, which keep the host's unless ClusterFirstWithHostNet.
+ */
+export function usesClusterDns(pod: Pod): boolean {
+  const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
+  return policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !pod.spec.hostNetwork);
+}
+
 /** Network, hostname and DNS settings of the container that owns a pod's network namespace. */
 export function applyPodNetwork(options: Docker.ContainerCreateOptions, pod: Pod, net: PodNetworkContext = {}): Docker.ContainerCreateOptions {
   const host = (options.HostConfig ??= {});
-  host.NetworkMode = net.network ?? 'bridge';
+  host.NetworkMode = pod.spec.hostNetwork ? 'host' : (net.network ?? 'bridge');
+  // hostNetwork: the host's addresses, ports and name, as in Kubernetes.
+  if (pod.spec.hostNetwork) {
+    if (net.dns) Object.assign(host, { Dns: net.dns.servers, DnsSearch: net.dns.search, DnsOptions: net.dns.options });
+    return options;
+  }
   if (net.dns) {
     host.Dns = net.dns.servers;
     host.DnsSearch = net.dns.search;

@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import type { Container } from '../../shared/manifest/schema.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
+import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, LABEL_FENCING_EPOCH, epochOf, parseDuration } from '../../shared/fencing.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -33,6 +34,7 @@ import { PodProbes } from './probes.js';
 import { ConfigError, createOptions, podDir, podNamespace, pullPolicy, type DirSpec, type PodNetworkContext } from './spec.js';
 import { podStatus } from './status.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
+import { describePull } from '../metrics/pull-progress.js';
 
 export interface StatusSink {
   known(pod: Pod): void;
@@ -54,6 +56,11 @@ export interface PodManagerOptions {
   event?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   /** ConfigMaps, Secrets and their volumes; without it references to them are not found. */
   config?: PodConfigSource;
+  /**
+   * Since when the controller has been out of reach (undefined: reachable). Pods whose set asks
+   * for self-fencing (berth.io/disconnect-stop-after) are stopped once that lasts long enough.
+   */
+  disconnectedSince?: () => number | undefined;
   /** Docker network, zone and resolv.conf of a pod (the agent's --pod-network and cluster DNS). */
   podNetwork?: (pod: Pod) => PodNetworkContext;
   log: Logger;
@@ -72,6 +79,11 @@ class StepError extends Error {
 const SAFE_UID = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 const MAX_PASSES = 10;
 
+/** Every container carries its pod's fencing epoch, so a stale copy is recognisable on its own. */
+function withEpoch<T extends { Labels?: Record<string, string> }>(options: T, pod: Pod): T {
+  return { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_FENCING_EPOCH]: String(epochOf(pod.metadata.annotations?.[ANN_FENCING_EPOCH])) } };
+}
+
 /** Containers of one pod, for the agent's logs and exec API; the first is the default. */
 export interface PodContainers {
   uid: string;
@@ -86,8 +98,50 @@ export class PodManager {
   private listed = false;
   private stopped = false;
   private resyncing: Promise<void> | undefined;
+  /** Pods stopped by self-fencing, by uid, with the delay that stopped them. */
+  private readonly fenced = new Map<string, string>();
+  private readonly fenceTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly o: PodManagerOptions) {}
+  constructor(readonly o: PodManagerOptions) {
+    if (o.disconnectedSince) {
+      this.fenceTimer = setInterval(() => this.checkDisconnected(), 1000);
+      this.fenceTimer.unref();
+    }
+  }
+
+  isFenced(uid: string): boolean {
+    return this.fenced.has(uid);
+  }
+
+  /**
+   * Self-fencing: without the controller pods keep running (static stability) unless their set
+   * asks to stop them after a while, so that another node may take over without two copies.
+   * When the controller answers again, the stopped pods start again and the event says why.
+   */
+  checkDisconnected(now = Date.now()): void {
+    if (this.stopped) return;
+    const since = this.o.disconnectedSince?.();
+    if (since === undefined) {
+      for (const [uid, after] of this.fenced) {
+        this.fenced.delete(uid);
+        const pod = this.desired.get(uid);
+        if (pod) {
+          this.o.log.info({ pod: `${podNamespace(pod)}/${pod.metadata.name}` }, 'controller reachable again: starting the self-fenced pod');
+          this.o.event?.(pod, 'Warning', 'DisconnectStopped', `stopped after ${after} without reaching the controller (${ANN_DISCONNECT_STOP_AFTER}); starting it again`);
+        }
+        this.trigger(uid);
+      }
+      return;
+    }
+    for (const [uid, pod] of this.desired) {
+      const after = pod.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
+      const ms = after === undefined ? undefined : parseDuration(after);
+      if (ms === undefined || this.fenced.has(uid) || pod.metadata.deletionTimestamp || now - since < ms) continue;
+      this.fenced.set(uid, after!);
+      this.o.log.warn({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, after }, `controller unreachable for ${after}: stopping the pod (${ANN_DISCONNECT_STOP_AFTER})`);
+      this.trigger(uid);
+    }
+  }
 
   get isStopped(): boolean {
     return this.stopped;
@@ -131,6 +185,15 @@ export class PodManager {
         for (const uid of this.desired.keys()) this.trigger(uid);
         if (!this.listed) return;
         const orphans = new Set(list.map((c) => c.Labels?.[DOCKER_LABEL.podUid] ?? '').filter((uid) => uid && !this.desired.has(uid)));
+        // Fencing: a container from an older epoch of a pod this node runs now is stale.
+        // (A pod re-homed elsewhere and back always has a new uid, so it is an orphan too.)
+        for (const c of list) {
+          const uid = c.Labels?.[DOCKER_LABEL.podUid];
+          const current = [...this.desired.values()].find((p) => p.metadata.name === c.Labels?.[DOCKER_LABEL.podName] && podNamespace(p) === c.Labels?.[DOCKER_LABEL.namespace]);
+          if (uid && current && current.metadata.uid !== uid && epochOf(c.Labels?.[LABEL_FENCING_EPOCH]) < epochOf(current.metadata.annotations?.[ANN_FENCING_EPOCH])) {
+            this.o.log.warn({ pod: current.metadata.name, uid, staleEpoch: c.Labels?.[LABEL_FENCING_EPOCH] }, 'stopping a container of an older fencing epoch');
+          }
+        }
         for (const uid of orphans) this.trigger(uid);
       } catch (err) {
         this.o.log.warn({ err: errorMessage(err) }, 'docker: listing containers failed');
@@ -165,6 +228,7 @@ export class PodManager {
 
   async stop(waitMs = 3000): Promise<void> {
     this.stopped = true;
+    clearInterval(this.fenceTimer);
     const busy = [...this.workers.values()].map((w) => w.stop());
     await Promise.race([Promise.all(busy), new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
@@ -337,6 +401,10 @@ class PodWorker {
       await this.terminate(observed);
       return false;
     }
+    if (this.m.isFenced(this.uid)) {
+      await this.stopFenced(pod, observed);
+      return false;
+    }
     const now = Date.now();
     if (!this.backoffLoaded) {
       this.backoff = initialBackoff(pod.status, observed);
@@ -371,6 +439,8 @@ class PodWorker {
       now,
       terminating,
     });
+    // A hostNetwork pod's address is the node's (Docker reports none for the host network).
+    if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.o.hostIP(), podIPs: [{ ip: this.o.hostIP() }] });
     if (this.lastStatus) {
       const was = this.lastStatus.conditions?.find((c) => c.type === 'Ready')?.status;
       const is = status.conditions?.find((c) => c.type === 'Ready')?.status;
@@ -385,6 +455,7 @@ class PodWorker {
   private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
     const owner = networkOwner(pod, pickContainers(pod, observed).byName);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
+    if (pod.spec.hostNetwork) this.podIP = this.o.hostIP();
     this.probes.update(pod, observed, this.lastStatus);
   }
 
@@ -513,7 +584,7 @@ class PodWorker {
   /** The pod's holder: owns network namespace and hostname for init containers, sidecars and app containers. */
   private async createHolder(pod: Pod): Promise<void> {
     await this.ensureImage(pod.spec.containers[0], HOLDER);
-    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(holderOptions(pod, this.o.nodeName, this.o.podNetwork?.(pod))), 'CreateContainerError');
+    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(withEpoch(holderOptions(pod, this.o.nodeName, this.o.podNetwork?.(pod)), pod)), 'CreateContainerError');
     await this.dockerStep('start', HOLDER, () => this.o.runtime.start(id), 'RunContainerError');
     this.log.info({ id: id.slice(0, 12), image: pod.spec.containers[0].image }, 'pod network holder created and started');
   }
@@ -550,7 +621,7 @@ class PodWorker {
         ...(init ? { init } : {}),
         podNetwork: this.o.podNetwork?.(pod),
         // The first container's address is only known once it runs.
-        ...(first?.ip ? { podIP: first.ip } : this.lastStatus?.podIP ? { podIP: this.lastStatus.podIP } : {}),
+        ...(pod.spec.hostNetwork ? { podIP: this.o.hostIP() } : first?.ip ? { podIP: first.ip } : this.lastStatus?.podIP ? { podIP: this.lastStatus.podIP } : {}),
         ...(config ? { config: config.sources } : {}),
       });
     } catch (err) {
@@ -559,7 +630,7 @@ class PodWorker {
     }
     for (const w of plan.warnings) this.event('Warning', w.reason, `container ${spec.name}: ${w.message}`);
     await this.prepareDirs(plan.dirs);
-    const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(plan.options), 'CreateContainerError');
+    const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(withEpoch(plan.options, pod)), 'CreateContainerError');
     await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
     this.log.info({ container: spec.name, id: id.slice(0, 12), image: spec.image }, 'container created and started');
     this.event('Normal', 'Created', `Created container ${spec.name}`);
@@ -594,13 +665,19 @@ class PodWorker {
     if (policy === 'IfNotPresent' && present) return;
     this.log.info({ container: spec.name, image: spec.image, policy }, 'pulling image');
     this.event('Normal', 'Pulling', `Pulling image "${spec.image}"`);
-    let lastLog = 0;
+    let lastLog = Date.now();
+    let lastEvent = Date.now();
     try {
-      await this.o.runtime.pull(spec.image, (p) => {
+      await this.o.runtime.pull(spec.image, (_p, summary) => {
+        // One line for all layers every ~2 s; the pod's Pulling event less often, to keep events few.
         const now = Date.now();
-        if (p.status && (now - lastLog > 2000 || /complete|Downloaded|up to date/i.test(p.status))) {
-          lastLog = now;
-          this.log.info({ image: spec.image, layer: p.id, status: p.status, ...p.progressDetail }, 'pull progress');
+        if (now - lastLog < 2000) return;
+        lastLog = now;
+        const line = describePull(spec.image, summary);
+        this.log.info({ image: spec.image, ...summary }, line);
+        if (now - lastEvent >= 10_000) {
+          lastEvent = now;
+          this.event('Normal', 'Pulling', line);
         }
       });
     } catch (err) {
@@ -644,6 +721,22 @@ class PodWorker {
     }
     const failed = (await Promise.allSettled(all)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** Self-fencing: the pod's containers stop (preStop, grace) but stay, as do its volumes. */
+  private async stopFenced(pod: Pod, observed: ObservedContainer[]): Promise<void> {
+    this.probes.stopAll();
+    const { groups, owner } = stopGroups(pod, observed.filter((c) => c.running));
+    if (groups.flat().length === 0) return;
+    const started = Date.now();
+    for (const group of groups) {
+      if (this.m.isStopped) return;
+      await this.stopGroup(pod, group, owner, pod.spec.terminationGracePeriodSeconds, started);
+    }
+    // Their preStop hooks run again on the next stop.
+    for (const c of groups.flat()) this.preStopRan.delete(c.id);
+    this.log.warn('pod stopped (self-fencing); it starts again once the controller answers');
+    this.report(pod, await this.observe(), Date.now(), false);
   }
 
   private async terminate(observed: ObservedContainer[]): Promise<void> {

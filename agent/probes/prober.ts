@@ -10,6 +10,7 @@
 // - liveness: every periodSeconds from initialDelaySeconds on; failureThreshold failures in a row
 //   end it (the container is then restarted).
 import type { Probe } from '../../shared/manifest/schema.js';
+import { probeResults } from '../metrics/agent-metrics.js';
 
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
@@ -135,6 +136,7 @@ export class Prober {
       outcome = { ok: false, message: (err as Error).message };
     }
     if (this.stopped) return;
+    probeResults.inc({ type: this.kind, result: outcome.ok ? 'success' : 'failure' });
     const periodMs = this.opts.timing.periodSeconds * 1000;
     if (this.kind === 'readiness') {
       const before = this.counters.ready;

@@ -4,6 +4,8 @@ import Docker from 'dockerode';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
 import { Demuxer, type StreamKind } from './demux.js';
+import { imagePullBytes, imagePulls } from '../metrics/agent-metrics.js';
+import { PullProgressTracker, type PullSummary } from '../metrics/pull-progress.js';
 import { dockerConnection, toObserved } from './observe.js';
 
 export interface DockerEvent {
@@ -80,15 +82,25 @@ export class DockerRuntime {
   }
 
   /** Pulls an image; resolves when it is there, rejects with the registry's error. */
-  async pull(image: string, onProgress?: (p: PullProgress) => void): Promise<void> {
-    const stream = await this.streams.pull(image);
-    const output = await new Promise<unknown[]>((resolve, reject) => {
-      this.streams.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])), onProgress);
-    });
-    // followProgress reports failures as output entries, not as err (pitfall 3).
-    const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
-    if (failed) throw new Error(failed.error);
-    if (!(await this.imageExists(image))) throw new Error(`image ${image} is not present after the pull`);
+  async pull(image: string, onProgress?: (p: PullProgress, summary: PullSummary) => void): Promise<void> {
+    const tracker = new PullProgressTracker();
+    try {
+      const stream = await this.streams.pull(image);
+      const output = await new Promise<unknown[]>((resolve, reject) => {
+        this.streams.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])), (p: PullProgress) => {
+          imagePullBytes.inc({}, tracker.add(p));
+          onProgress?.(p, tracker.summary());
+        });
+      });
+      // followProgress reports failures as output entries, not as err (pitfall 3).
+      const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
+      if (failed) throw new Error(failed.error);
+      if (!(await this.imageExists(image))) throw new Error(`image ${image} is not present after the pull`);
+      imagePulls.inc({ result: 'success' });
+    } catch (err) {
+      imagePulls.inc({ result: 'failure' });
+      throw err;
+    }
   }
 
   async create(options: Docker.ContainerCreateOptions): Promise<string> {

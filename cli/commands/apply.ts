@@ -7,10 +7,16 @@ import { clientFor, err, out, type Globals } from '../context.js';
 import { CliError, isNotFound, SilentFailure } from '../errors.js';
 import { resourceName } from '../format.js';
 import { loadManifests, readSources } from '../manifests.js';
+import { parseDuration } from '../rollout.js';
+import { rolloutStatusCommand } from './rollout.js';
 
 export interface ApplyOptions {
   filename: string[];
   dryRun?: string | boolean;
+  /** Wait until the applied StatefulSets are rolled out, printing per-pod progress. */
+  wait?: boolean;
+  /** Limit of --wait, as a duration (default 5m; 0: no limit). */
+  timeout?: string;
 }
 
 interface ApplyResponse {
@@ -79,4 +85,19 @@ export async function apply(opts: ApplyOptions, g: Globals): Promise<void> {
     if (!isRepeat(w, warnings)) err(`Warning: ${[w.object, w.field, w.message].filter((x) => x).join(': ')}\n`);
   }
   for (const r of res.results ?? []) out(applyLine(r.kind, r.name, r.result, dryRun));
+  if (opts.wait && dryRun === 'none') {
+    const sets = (res.results ?? []).filter((r) => r.kind === 'StatefulSet');
+    await waitForRollouts(sets.map((r) => ({ namespace: r.namespace ?? g.namespace, name: r.name })), parseDuration('--timeout', opts.timeout ?? '5m'), g);
+  }
+}
+
+/** `apply --wait`: `rollout status` for each set in turn, within one overall time limit. */
+async function waitForRollouts(sets: { namespace: string; name: string }[], timeoutMs: number, g: Globals): Promise<void> {
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+  for (const s of sets) {
+    if (sets.length > 1) out(`Waiting for ${resourceName('StatefulSet')}/${s.name}:\n`);
+    const left = deadline ? deadline - Date.now() : 0;
+    if (deadline && left <= 0) throw new CliError('timed out waiting for the condition');
+    await rolloutStatusCommand([`statefulset/${s.name}`], { watch: true, timeout: deadline ? `${left}ms` : '0' }, { ...g, namespace: s.namespace });
+  }
 }

@@ -4,12 +4,15 @@ import { hostname } from 'node:os';
 import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../controller/network/cidr.js';
 
 export interface ControllerUpOptions {
   dataDir: string;
   listen: string;
   zone: string;
   nodeGraceSeconds: string;
+  clusterCidr?: string;
+  nodeCidrMaskSize?: string;
 }
 
 export interface AgentCliOptions {
@@ -53,7 +56,13 @@ export function parseZone(v: string): string {
 }
 
 export function controllerOptions(o: ControllerUpOptions) {
-  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds) };
+  let podNetwork;
+  try {
+    podNetwork = validatePodNetworkPlan(o.clusterCidr ?? DEFAULT_CLUSTER_CIDR, o.nodeCidrMaskSize ?? DEFAULT_NODE_CIDR_MASK_SIZE);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds), podNetwork };
 }
 
 /** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */
@@ -84,7 +93,7 @@ export function agentOptions(o: AgentCliOptions, env: Record<string, string | un
     listen: o.listen,
     advertiseAddress: o.advertiseAddress,
     labels: parseLabels(o.label),
-    podNetwork: o.podNetwork || 'bridge',
+    podNetwork: o.podNetwork || 'auto',
     dns: agentDnsOptions(o),
   };
 }

@@ -21,6 +21,38 @@ export interface GetOptions {
   showLabels?: boolean;
   noHeaders?: boolean;
   ignoreNotFound?: boolean;
+  /** Events only: those about this object (KIND/NAME), as kubectl's `events --for`. */
+  for?: string;
+  /** Events only: comma-separated types to show (Normal, Warning). */
+  types?: string;
+}
+
+const EVENT_TYPES = ['Normal', 'Warning'];
+
+/** Turns --for into a field selector and --types into a filter; both need `get events`. */
+export function eventOptions(targets: Target[], opts: GetOptions): { opts: GetOptions; keep: (o: AnyObject) => boolean } {
+  if (opts.for === undefined && opts.types === undefined) return { opts, keep: () => true };
+  if (targets.length !== 1 || targets[0].resource.kind !== 'Event') throw new CliError('--for and --types apply to events only: berth get events --for pod/NAME --types Warning');
+  const fields = opts.fieldSelector ? [opts.fieldSelector] : [];
+  if (opts.for !== undefined) {
+    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(opts.for.trim());
+    if (!m) throw new CliError(`--for must be KIND/NAME, e.g. pod/web-0, got "${opts.for}"`);
+    const [object] = parseTargets([`${m[1]}/${m[2]}`]);
+    fields.push(`involvedObject.kind=${object.resource.kind}`, `involvedObject.name=${m[2]}`);
+  }
+  let types: Set<string> | undefined;
+  if (opts.types !== undefined) {
+    types = new Set();
+    for (const raw of opts.types.split(',').map((x) => x.trim())) {
+      const t = EVENT_TYPES.find((x) => x.toLowerCase() === raw.toLowerCase());
+      if (!t) throw new CliError(`--types: invalid event type "${raw}": must be Normal or Warning`);
+      types.add(t);
+    }
+  }
+  return {
+    opts: { ...opts, fieldSelector: fields.length > 0 ? fields.join(',') : undefined },
+    keep: (o) => !types || types.has((o as { type?: string }).type ?? ''),
+  };
 }
 
 export function checkSelector(selector: string | undefined): void {
@@ -46,16 +78,17 @@ function namespaceFor(target: Target, g: Globals, all: boolean): string | undefi
   return target.resource.namespaced && !all ? g.namespace : undefined;
 }
 
-export async function get(args: string[], opts: GetOptions, g: Globals): Promise<void> {
-  const format = parseOutputFormat(opts.output);
-  checkSelector(opts.selector);
+export async function get(args: string[], given: GetOptions, g: Globals): Promise<void> {
+  const format = parseOutputFormat(given.output);
+  checkSelector(given.selector);
   const targets = parseTargets(args);
+  const { opts, keep } = eventOptions(targets, given);
   const all = opts.allNamespaces === true;
   if (all && targets.some((t) => t.names.length > 0)) throw new CliError('a resource cannot be retrieved by name across all namespaces');
   const client = clientFor(g);
   if (opts.watch || opts.watchOnly) {
     if (targets.length !== 1 || targets[0].names.length > 1) throw new CliError('you may only specify a single resource type (and at most one name) with --watch');
-    return watch(client, targets[0], opts, g, format);
+    return watch(client, targets[0], opts, g, format, keep);
   }
 
   const groups: { target: Target; items: AnyObject[] }[] = [];
@@ -64,7 +97,7 @@ export async function get(args: string[], opts: GetOptions, g: Globals): Promise
     const ns = namespaceFor(t, g, all);
     if (t.names.length === 0) {
       const list = await client.list<AnyObject>(resourcePath(t.resource, ns), listQuery(opts));
-      groups.push({ target: t, items: sortObjects(list.items ?? []) });
+      groups.push({ target: t, items: sortObjects((list.items ?? []).filter(keep)) });
       continue;
     }
     const items: AnyObject[] = [];
@@ -139,7 +172,7 @@ class WatchPrinter {
   }
 }
 
-async function watch(client: ApiClient, target: Target, opts: GetOptions, g: Globals, format: OutputFormat): Promise<void> {
+async function watch(client: ApiClient, target: Target, opts: GetOptions, g: Globals, format: OutputFormat, keep: (o: AnyObject) => boolean): Promise<void> {
   const all = opts.allNamespaces === true;
   const path = resourcePath(target.resource, namespaceFor(target, g, all));
   const name = target.names[0];
@@ -152,7 +185,8 @@ async function watch(client: ApiClient, target: Target, opts: GetOptions, g: Glo
   );
   // resourceVersion last printed per object, so a relist only prints what changed.
   const printed = new Map<string, string>();
-  const show = (objs: AnyObject[]) => {
+  const show = (all: AnyObject[]) => {
+    const objs = all.filter(keep);
     printer.print(objs);
     for (const o of objs) printed.set(o.metadata.uid, o.metadata.resourceVersion);
   };

@@ -2,6 +2,8 @@
 // apply/patch/scale/delete for users, registration and status for agents, and the
 // logs/exec proxy to agents.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { addTokenRoutes, type TokenRouteDeps } from '../auth/routes.js';
 import type { Logger } from 'pino';
 import { RESOURCES, type ResourceInfo } from '../../shared/resources.js';
 import { parseSelector, matches, type Requirement } from '../../shared/selector.js';
@@ -11,6 +13,10 @@ import type { Store, StoredChange } from '../store/store.js';
 import type { Operations } from '../objects/operations.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { EventRecorder } from '../events/recorder.js';
+import type { MoveController } from '../moves/controller.js';
+import { ANN_FENCING_EPOCH, epochOf } from '../../shared/fencing.js';
+import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metrics.js';
+import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
 import { HttpError, Router, badRequest, forbidden, notFound, readJson, sendError, sendJson, type Params } from './http.js';
 
 export interface ApiContext {
@@ -27,6 +33,16 @@ export interface ApiDeps {
   events: EventRecorder;
   log: Logger;
   version: string;
+  /** Serving key and certificate (PEM); undefined: plain HTTP (--insecure). */
+  tls?: { key: string; cert: string };
+  /** Join command and node revocation for the token routes. */
+  tokens?: Omit<TokenRouteDeps, 'store'>;
+  /** /metrics and the agents' metrics through /api/v1/nodes/NAME/proxy/metrics. */
+  metrics?: ControllerMetrics;
+  /** Accepts the dedicated metrics token on the metrics routes. */
+  metricsAuth?: MetricsAuth;
+  /** `berth pod move` (docs/host-loss.md). */
+  moves?: MoveController;
 }
 
 const BOOKMARK_MS = 10_000;
@@ -64,9 +80,58 @@ function filterFor(r: ResourceInfo, namespace: string | undefined, labels: Requi
     fields.every((f) => (fieldValue(o, f.path) === f.value) !== f.negate);
 }
 
+type WatchListener = (ch: StoredChange) => void;
+
+/**
+ * Routes each store change only to the watches that can match it: by kind, and for watches
+ * with a spec.nodeName field selector (every agent's pod watch) by kind and node. A change to
+ * one node's pod then costs that node's watches, not one filter call per open watch.
+ */
+class WatchHub {
+  private readonly byIndex = new Map<string, Set<WatchListener>>();
+  private last?: { ch: StoredChange; line: string };
+
+  constructor(private readonly store: Store) {
+    store.changes.on('change', (ch) => this.dispatch(ch));
+  }
+
+  static index(kind: string, nodeName?: string): string {
+    return nodeName === undefined ? kind : `${kind}\0${nodeName}`;
+  }
+
+  add(index: string, fn: WatchListener): void {
+    let set = this.byIndex.get(index);
+    if (!set) {
+      set = new Set();
+      this.byIndex.set(index, set);
+    }
+    set.add(fn);
+  }
+
+  remove(index: string, fn: WatchListener): void {
+    const set = this.byIndex.get(index);
+    set?.delete(fn);
+    if (set?.size === 0) this.byIndex.delete(index);
+  }
+
+  /** The change as a watch stream line, serialized once however many watches send it. */
+  line(ch: StoredChange): string {
+    if (this.last?.ch !== ch) this.last = { ch, line: JSON.stringify(this.store.toWatchEvent(ch)) + '\n' };
+    return this.last.line;
+  }
+
+  private dispatch(ch: StoredChange): void {
+    const kind = ch.object.kind;
+    this.byIndex.get(kind)?.forEach((fn) => fn(ch));
+    const node = (ch.object as { spec?: { nodeName?: unknown } }).spec?.nodeName;
+    if (typeof node === 'string' && node !== '') this.byIndex.get(WatchHub.index(kind, node))?.forEach((fn) => fn(ch));
+  }
+}
+
 export function createApiServer(deps: ApiDeps): Server {
   const { store, ops, nodes, events, log } = deps;
   const router = new Router<ApiContext>();
+  const hub = new WatchHub(store);
 
   const requireAdmin = (c: ApiContext) => {
     if (c.who.role !== 'admin') throw forbidden('this call needs the admin token');
@@ -88,16 +153,19 @@ export function createApiServer(deps: ApiDeps): Server {
     } catch (err) {
       throw badRequest((err as Error).message);
     }
-    const filter = filterFor(r, p.ns, labels, parseFieldSelector(c.url.searchParams.get('fieldSelector')));
+    const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
+    const filter = filterFor(r, p.ns, labels, fields);
     if (c.url.searchParams.get('watch') === 'true' || c.url.searchParams.get('watch') === '1') {
-      watch(c, filter, c.url.searchParams.get('resourceVersion'));
+      const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
+      watch(c, filter, c.url.searchParams.get('resourceVersion'), WatchHub.index(r.kind, onNode?.value));
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
     sendJson(c.res, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
-  const watch = (c: ApiContext, filter: (o: AnyObject) => boolean, fromRv: string | null) => {
+  /** `index`: which changes can match the filter (see WatchHub). */
+  const watch = (c: ApiContext, filter: (o: AnyObject) => boolean, fromRv: string | null, index: string) => {
     const { res, req } = c;
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
@@ -113,15 +181,21 @@ export function createApiServer(deps: ApiDeps): Server {
       }
       if (ch.rv <= lastRv) return;
       lastRv = ch.rv;
-      if (filter(ch.object)) send(store.toWatchEvent(ch));
+      if (filter(ch.object)) res.write(hub.line(ch));
     };
-    store.changes.on('change', onChange);
+    hub.add(index, onChange);
+    const resource = c.url.pathname.split('/').at(-1) ?? '';
+    deps.metrics?.watchOpened(resource);
     const bookmark = setInterval(() => {
       send({ type: 'BOOKMARK', object: { kind: 'Bookmark', metadata: { resourceVersion: String(store.resourceVersion) } } as unknown as AnyObject });
     }, BOOKMARK_MS);
+    let stopped = false;
     const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      deps.metrics?.watchClosed(resource);
       clearInterval(bookmark);
-      store.changes.off('change', onChange);
+      hub.remove(index, onChange);
     };
     req.on('close', stop);
     res.on('error', stop);
@@ -161,6 +235,7 @@ export function createApiServer(deps: ApiDeps): Server {
     sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   };
 
+  addTokenRoutes(router, { store, ...deps.tokens });
   router
     .on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }))
     .on('POST', '/api/v1/apply', async (c) => {
@@ -184,6 +259,7 @@ export function createApiServer(deps: ApiDeps): Server {
       const status = (await readJson(c.req)) as Pod['status'];
       const uid = c.url.searchParams.get('uid');
       if (uid !== null && uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${uid}`);
+      rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
       if (!status || typeof status !== 'object' || typeof status.phase !== 'string') throw badRequest('body must be a pod status with a phase');
       const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
         x.status = status;
@@ -194,6 +270,7 @@ export function createApiServer(deps: ApiDeps): Server {
       const pod = ownPod(c, p);
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
       if (body?.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body?.uid}`);
+      rejectStaleEpoch(pod, (body as { epoch?: unknown }).epoch);
       if (!pod.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `pod ${p.name} is not terminating`);
       store.delete('Pod', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
@@ -219,9 +296,31 @@ export function createApiServer(deps: ApiDeps): Server {
       sendJson(c.res, 201, { kind: 'Status', status: 'Success' });
     })
     // Users
+    .on('POST', '/api/v1/nodes/:name/forget', (c, p) => {
+      requireAdmin(c);
+      const { node, removedPods } = nodes.forget(p.name);
+      sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: `node ${p.name} forgotten`, details: { node, removedPods } });
+    })
+    .on('POST', '/api/v1/namespaces/:ns/pods/:name/move', async (c, p) => {
+      requireAdmin(c);
+      if (!deps.moves) throw new HttpError(501, 'NotImplemented', 'this controller does not move pods');
+      sendJson(c.res, 200, deps.moves.request(p.ns, p.name, await readJson(c.req)));
+    })
+    .on('GET', '/api/v1/namespaces/:ns/pods/:name/move', (c, p) => {
+      requireAdmin(c);
+      const move = deps.moves?.forPod(p.ns, p.name);
+      if (!move) throw notFound('pod moves', p.name);
+      sendJson(c.res, 200, move);
+    })
     .on('PATCH', '/api/v1/namespaces/:ns/statefulsets/:name', async (c, p) => {
       requireAdmin(c);
       const { object, changed } = ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
+      c.res.setHeader('x-berth-changed', String(changed));
+      sendJson(c.res, 200, object);
+    })
+    .on('PATCH', '/api/v1/nodes/:name', async (c, p) => {
+      requireAdmin(c);
+      const { object, changed } = ops.patchNode(p.name, await readJson(c.req));
       c.res.setHeader('x-berth-changed', String(changed));
       sendJson(c.res, 200, object);
     })
@@ -259,7 +358,29 @@ export function createApiServer(deps: ApiDeps): Server {
     .on('GET', '/api/v1/:resource/:name', (c, p) => getOne(c, { ...p, ns: undefined as unknown as string }))
     .on('DELETE', '/api/v1/:resource/:name', (c, p) => deleteOne(c, p));
 
+  /** The admin token or the metrics token: Prometheus needs nothing else. */
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const who = authenticate(store, req.headers.authorization);
+    if (who?.role !== 'admin' && !deps.metricsAuth?.accepts(req.headers.authorization)) {
+      throw new HttpError(401, 'Unauthorized', 'metrics need the admin token or the metrics token');
+    }
+    if (url.pathname === '/metrics') {
+      const text = await deps.metrics!.render();
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    const node = decodeURIComponent(url.pathname.split('/')[4]);
+    await nodes.proxyToNode(node, 'GET', '/metrics', undefined, req, res);
+  };
+
   const enc = encodeURIComponent;
+  /** A report from a copy of the pod older than its binding's epoch: the pod moved meanwhile. */
+  const rejectStaleEpoch = (pod: Pod, sent: unknown) => {
+    if (sent === undefined || sent === null || sent === '') return;
+    const current = epochOf(pod.metadata.annotations?.[ANN_FENCING_EPOCH]);
+    if (Number(sent) < current) throw new HttpError(409, 'Conflict', `pod ${pod.metadata.name} has fencing epoch ${current}; a report from epoch ${String(sent)} is stale`);
+  };
   const podOf = (p: Params): Pod => {
     const pod = store.get<Pod>('Pod', p.ns, p.name);
     if (!pod) throw notFound('pods', p.name);
@@ -273,10 +394,17 @@ export function createApiServer(deps: ApiDeps): Server {
     return pod;
   };
 
-  return createServer((req, res) => {
+  const serve = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
+    // An https.Server has the same listen/close/closeAllConnections as an http.Server.
+    deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handler) as unknown as Server) : createServer(handler);
+  return serve((req, res) => {
     const url = new URL(req.url ?? '/', 'http://controller');
     const started = Date.now();
     const handle = async () => {
+      if (req.method === 'GET' && deps.metrics && (url.pathname === '/metrics' || /^\/api\/v1\/nodes\/[^/]+\/proxy\/metrics$/.test(url.pathname))) {
+        await serveMetrics(req, res, url);
+        return;
+      }
       const who = authenticate(store, req.headers.authorization);
       if (!who) throw new HttpError(401, 'Unauthorized', 'a valid bearer token is required');
       const m = router.match(req.method ?? 'GET', url.pathname);
@@ -293,7 +421,10 @@ export function createApiServer(deps: ApiDeps): Server {
           sendError(res, new HttpError(500, 'InternalError', (err as Error).message ?? String(err)));
         }
       })
-      .finally(() => log.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'request'));
+      .finally(() => {
+        deps.metrics?.request(req.method ?? 'GET', url.pathname, res.statusCode);
+        log.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'request');
+      });
   });
 }
 

@@ -1,9 +1,22 @@
-// Bearer tokens. Only their SHA-256 is stored, so a copy of the store holds no credential.
-import { createHash, randomBytes } from 'node:crypto';
-import type { Store } from '../store/store.js';
+// Bearer tokens `<id>.<secret>`. Only the SHA-256 of the whole token is stored, so a copy of
+// the store holds no credential; the id is kept in the clear so a token can be listed and
+// revoked. Tokens from before ids (`admin.…`, `join.…`) keep working under a derived id.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { Store, StoredToken } from '../store/store.js';
 
 export type Principal = { role: 'admin' } | { role: 'join' } | { role: 'node'; node: string };
 
+export type TokenRole = 'admin' | 'join' | 'node';
+
+export interface IssueOptions {
+  /** Lifetime in milliseconds; undefined or 0: never expires. */
+  ttlMs?: number;
+  description?: string;
+}
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A token with a random prefix (used for credentials that are not API tokens, e.g. metrics). */
 export function newToken(prefix: string): string {
   return `${prefix}.${randomBytes(24).toString('base64url')}`;
 }
@@ -12,19 +25,67 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export function authenticate(store: Store, header: string | undefined): Principal | undefined {
+function newId(store: Store): string {
+  const taken = new Set(store.listTokens().map((t) => t.id));
+  for (;;) {
+    let id = '';
+    for (let i = 0; i < 6; i++) id += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
+    if (!taken.has(id)) return id;
+  }
+}
+
+export function expired(t: Pick<StoredToken, 'expires'>, now = Date.now()): boolean {
+  return t.expires !== null && Date.parse(t.expires) <= now;
+}
+
+export function authenticate(store: Store, header: string | undefined, now = Date.now()): Principal | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!m) return undefined;
   const found = store.findToken(hashToken(m[1]));
-  if (!found) return undefined;
+  if (!found || expired(found, now)) return undefined;
   if (found.role === 'admin') return { role: 'admin' };
   if (found.role === 'join') return { role: 'join' };
   if (found.role === 'node') return { role: 'node', node: found.subject };
   return undefined;
 }
 
-export function issueToken(store: Store, role: 'admin' | 'join' | 'node', subject: string, prefix: string): string {
-  const token = newToken(prefix);
-  store.addToken(hashToken(token), role, subject);
+/** Makes and stores a token; returns it (the only time its secret is seen). */
+export function issueToken(store: Store, role: TokenRole, subject: string, opts: IssueOptions = {}): string {
+  const id = newId(store);
+  const token = `${id}.${randomBytes(24).toString('base64url')}`;
+  store.addToken(hashToken(token), role, subject, {
+    id,
+    ...(opts.ttlMs ? { expires: new Date(Date.now() + opts.ttlMs).toISOString() } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
+  });
   return token;
+}
+
+/** The id part of a token (`<id>.<secret>`). */
+export function tokenId(token: string): string {
+  return token.split('.')[0] ?? '';
+}
+
+/** Token records as the API lists them: never a secret nor a hash. */
+export interface TokenInfo {
+  id: string;
+  role: string;
+  /** The node of a node credential; the role otherwise. */
+  subject: string;
+  created: string;
+  expires?: string;
+  description?: string;
+  expired?: boolean;
+}
+
+export function tokenInfo(t: StoredToken, now = Date.now()): TokenInfo {
+  return {
+    id: t.id,
+    role: t.role,
+    subject: t.subject,
+    created: t.created,
+    ...(t.expires ? { expires: t.expires } : {}),
+    ...(t.description ? { description: t.description } : {}),
+    ...(expired(t, now) ? { expired: true } : {}),
+  };
 }

@@ -1,14 +1,19 @@
 // Nodes: registration with the join token, per-node credentials, heartbeats and the
 // Ready condition, and the proxy for the CLI's logs and exec to a pod's agent.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tlsRequestOptions } from '../../shared/client.js';
+import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_ZONE, dnsSubdomainProblem } from '../../shared/naming.js';
 import { nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
+import { REASON_NODE_LOST } from '../../shared/fencing.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store } from '../store/store.js';
+import { allocateNodeCidr, type PodNetworkPlan } from '../network/cidr.js';
 import { HttpError, badRequest, forbidden } from '../api/http.js';
 
 const factsSchema = z.object({
@@ -31,6 +36,8 @@ const registerSchema = z.object({
   address: z.string().min(1),
   agentUrl: z.url(),
   agentToken: z.string().min(16),
+  /** The agent API's self-signed certificate (PEM), pinned when the controller calls the agent. */
+  agentCertificate: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }).optional(),
   dataDir: z.string().startsWith('/', 'must be an absolute path'),
   facts: factsSchema,
   labels: z.record(z.string(), z.string()).optional(),
@@ -44,6 +51,8 @@ export class NodeRegistry {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  /** When the timer last checked heartbeats, to notice that this process was too busy to. */
+  private lastCheck?: number;
 
   constructor(
     private readonly store: Store,
@@ -52,6 +61,8 @@ export class NodeRegistry {
     private readonly graceMs: number,
     /** Cluster DNS zone, told to every agent in the registration answer. */
     private readonly zone: string = DEFAULT_ZONE,
+    /** Cluster CIDR and node subnet size; undefined: nodes get no podCIDR. */
+    private readonly podNetwork?: PodNetworkPlan,
   ) {
     // After a controller restart every node gets a full grace period to check in.
     const now = Date.now();
@@ -59,7 +70,17 @@ export class NodeRegistry {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.checkHeartbeats(), Math.min(1000, this.graceMs / 2));
+    const everyMs = Math.min(1000, this.graceMs / 2);
+    this.timer = setInterval(() => {
+      // A check that runs late means this process was busy (a long sync), not that the agents
+      // were silent: their heartbeats are waiting in socket buffers, read after this timer.
+      // The time lost does not count against them.
+      const now = Date.now();
+      const late = this.lastCheck === undefined ? 0 : now - this.lastCheck - everyMs;
+      this.lastCheck = now;
+      if (late > 0) for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + late);
+      this.checkHeartbeats(now);
+    }, everyMs);
     this.timer.unref();
   }
 
@@ -67,7 +88,7 @@ export class NodeRegistry {
     clearInterval(this.timer);
   }
 
-  register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string } {
+  register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string } {
     const parsed = registerSchema.safeParse(body);
     if (!parsed.success) {
       throw new HttpError(
@@ -82,12 +103,15 @@ export class NodeRegistry {
     if (nameProblem) throw badRequest(`invalid node name "${r.name}": ${nameProblem}`);
     const existing = this.store.get<Node>('Node', undefined, r.name);
     if (who.role === 'node' && who.node !== r.name) throw forbidden(`a node token for ${who.node} cannot register ${r.name}`);
-    if (who.role === 'join' && existing) {
+    if (who.role === 'join' && existing && !existing.spec.forgotten) {
       // A second machine claiming a registered name would take over its pods and volumes.
       throw new HttpError(409, 'AlreadyExists', `node "${r.name}" is already registered; an agent re-registers with its node token`);
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     const now = timestamp();
+    const { podCIDR, problem: noPodCidr } = this.podCidrFor(r.name, existing);
+    // A forgotten node that registers again (join token) is a member again, with a new credential.
+    const { podCIDR: _old, forgotten: _forgotten, ...otherSpec } = existing?.spec ?? {};
     const node: Node = {
       apiVersion: 'v1',
       kind: 'Node',
@@ -101,7 +125,7 @@ export class NodeRegistry {
           'kubernetes.io/arch': r.facts.arch,
         },
       },
-      spec: existing?.spec ?? {},
+      spec: { ...otherSpec, ...(podCIDR ? { podCIDR } : {}) },
       status: {
         conditions: [readyCondition(existing, true, 'AgentReady', 'berth agent is posting ready status', now)],
         addresses: [
@@ -120,25 +144,53 @@ export class NodeRegistry {
         facts: r.facts,
       },
     };
+    if (r.agentCertificate) {
+      try {
+        // Parsing it now: a broken certificate is refused before anything is stored.
+        fingerprint256(r.agentCertificate);
+      } catch (err) {
+        throw new HttpError(422, 'Invalid', `invalid registration: agentCertificate: ${(err as Error).message}`, [{ field: 'agentCertificate', message: (err as Error).message }]);
+      }
+    } else if (r.agentUrl.startsWith('https:')) {
+      throw new HttpError(422, 'Invalid', 'invalid registration: agentCertificate: required for an https agentUrl', [{ field: 'agentCertificate', message: 'required for an https agentUrl' }]);
+    }
     this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
+    if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
     if (existing) this.store.update(node);
     else this.store.create(node);
+    if (noPodCidr) this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
     this.lastSeen.set(r.name, Date.now());
     this.lastWritten.set(r.name, Date.now());
     this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
-    if (who.role === 'join') return { name: r.name, zone: this.zone, nodeToken: issueToken(this.store, 'node', r.name, 'node') };
-    return { name: r.name, zone: this.zone };
+    const net = podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr } : {};
+    if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
+    return { name: r.name, zone: this.zone, ...net };
+  }
+
+  /** The node's pod subnet: the one it holds (sticky), else a free one; none when none is left. */
+  private podCidrFor(name: string, existing: Node | undefined): { podCIDR?: string; problem?: string } {
+    const held = existing?.spec.podCIDR;
+    if (!this.podNetwork) return held ? { podCIDR: held } : {};
+    const others = this.store.list<Node>('Node').filter((n) => n.metadata.name !== name).map((n) => n.spec.podCIDR);
+    const a = allocateNodeCidr(this.podNetwork, held, others);
+    if ('error' in a) {
+      this.log.warn({ node: name, clusterCidr: this.podNetwork.clusterCidr }, `node ${name} gets no pod subnet: ${a.error}`);
+      return { problem: a.error };
+    }
+    if (!a.reused) this.log.info({ node: name, podCIDR: a.podCidr, previous: held }, 'pod subnet assigned to the node');
+    return { podCIDR: a.podCidr };
   }
 
   heartbeat(name: string, body: unknown): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new HttpError(404, 'NotFound', `node "${name}" is not registered`);
-    const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     const now = Date.now();
     this.lastSeen.set(name, now);
     const becameReady = !nodeReady(node);
     if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
+    // Validated only when written: most heartbeats only refresh lastSeen.
+    const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     this.lastWritten.set(name, now);
     this.store.mutate<Node>('Node', undefined, name, (n) => {
       const ts = timestamp(now);
@@ -161,22 +213,120 @@ export class NodeRegistry {
         });
         this.events.record(node, 'Warning', 'NodeNotReady', `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`);
         this.log.warn({ node: node.metadata.name }, 'node missed heartbeats: NotReady');
+        this.markPodsLost(node.metadata.name, now);
       }
     }
+  }
+
+  /**
+   * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
+   * they may still run there, so nothing replaces them (F18); the agent reports again when back.
+   */
+  markPodsLost(nodeName: string, now = Date.now()): void {
+    const ts = timestamp(now);
+    const message = `node ${nodeName} which was running the pod is not responding`;
+    this.store.transaction(() => {
+      for (const pod of this.store.list<Pod>('Pod')) {
+        if (pod.spec.nodeName !== nodeName || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
+        this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+          const prev = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
+          const lost = {
+            status: 'False' as const,
+            reason: REASON_NODE_LOST,
+            message,
+            lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : ts,
+          };
+          // The reason lives on the conditions: `get pods` shows the phase, Unknown.
+          p.status.phase = 'Unknown';
+          delete p.status.reason;
+          p.status.message = message;
+          p.status.conditions = [...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'), { type: 'ContainersReady', ...lost }, { type: 'Ready', ...lost }];
+          for (const c of p.status.containerStatuses ?? []) c.ready = false;
+        });
+      }
+    });
+  }
+
+  /**
+   * `berth node forget`: an admin declares a NotReady node dead. Its credential is revoked and
+   * its pods leave the store (nobody can confirm them gone otherwise); its ordinals stay bound
+   * there, because their volumes are there, until `berth pod move` re-homes them.
+   */
+  forget(name: string): { node: Node; removedPods: string[] } {
+    const node = this.store.get<Node>('Node', undefined, name);
+    if (!node) throw new HttpError(404, 'NotFound', `nodes "${name}" not found`);
+    if (nodeReady(node)) {
+      throw new HttpError(
+        409,
+        'Conflict',
+        `node ${name} is Ready: its agent is alive, so it cannot be forgotten. Move its pods away with "berth pod move POD --to NODE --copy-volume", ` +
+          `or stop its agent, wait until the node is NotReady, then forget it`,
+      );
+    }
+    const removedPods: string[] = [];
+    const updated = this.store.transaction(() => {
+      const n = this.store.mutate<Node>('Node', undefined, name, (x) => {
+        x.spec.forgotten = true;
+      })!;
+      for (const pod of this.store.list<Pod>('Pod')) {
+        if (pod.spec.nodeName !== name) continue;
+        this.store.delete('Pod', pod.metadata.namespace, pod.metadata.name);
+        removedPods.push(`${pod.metadata.namespace}/${pod.metadata.name}`);
+        this.events.record(pod, 'Warning', 'NodeForgotten', `pod ${pod.metadata.name} removed: node ${name} was forgotten; if the node comes back its agent stops the pod`);
+      }
+      this.store.deleteTokens('node', name);
+      return n;
+    });
+    this.events.record(updated, 'Warning', 'NodeForgotten', `Node ${name} forgotten: credential revoked, ${removedPods.length} pod(s) removed; ordinals bound to it wait for berth pod move`);
+    this.log.warn({ node: name, pods: removedPods }, 'node forgotten');
+    return { node: updated, removedPods };
+  }
+
+  /** Seconds since each node's last heartbeat (or since this controller started). */
+  heartbeatAges(now = Date.now()): Map<string, number> {
+    return new Map([...this.lastSeen].filter(([name]) => this.store.get('Node', undefined, name)).map(([name, t]) => [name, (now - t) / 1000]));
+  }
+
+  /** A revoked node credential: the node is NotReady now, not after the grace period. */
+  credentialRevoked(name: string, now = Date.now()): void {
+    const node = this.store.get<Node>('Node', undefined, name);
+    if (!node) return;
+    this.lastSeen.set(name, 0);
+    if (!nodeReady(node)) return;
+    this.store.mutate<Node>('Node', undefined, name, (n) => {
+      n.status.conditions = [readyCondition(n, false, 'CredentialRevoked', 'the node credential was revoked', timestamp(now))];
+    });
+    this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (its credential was revoked)`);
+    this.log.warn({ node: name }, 'node credential revoked: NotReady');
+    this.markPodsLost(name, now);
   }
 
   /** Streams a request through to the agent that runs the pod. */
   async proxyToAgent(pod: Pod, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const nodeName = pod.spec.nodeName;
-    const node = nodeName ? this.store.get<Node>('Node', undefined, nodeName) : undefined;
-    const token = nodeName ? this.store.getMeta(`agent-token/${nodeName}`) : undefined;
-    if (!node || !token) throw new HttpError(503, 'ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
+    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName) || !this.store.getMeta(`agent-token/${nodeName}`)) {
+      throw new HttpError(503, 'ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
+    }
+    await this.proxyToNode(nodeName, method, path, body, req, res);
+  }
+
+  /** Streams a request through to a node's agent, with the agent's token. */
+  async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const node = this.store.get<Node>('Node', undefined, nodeName);
+    const token = this.store.getMeta(`agent-token/${nodeName}`);
+    if (!node || !token) throw new HttpError(404, 'NotFound', `node "${nodeName}" is not registered`);
     const target = new URL(path, node.status.agent.url);
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    // The agent's own certificate, as it registered it: nobody else gets the agent token.
+    const cert = this.store.getMeta(`agent-cert/${nodeName}`);
+    const secure = target.protocol === 'https:';
+    if (secure && !cert) throw new HttpError(503, 'ServiceUnavailable', `node ${nodeName} registered no agent certificate; restart its agent`);
+    const request = secure ? httpsRequest : httpRequest;
     await new Promise<void>((resolve, reject) => {
-      const up = httpRequest(
+      const up = request(
         target,
         {
+          ...(secure && cert ? tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }) : {}),
           method,
           headers: {
             authorization: `Bearer ${token}`,

@@ -2,7 +2,7 @@
 // delete. Every input is validated again here; a refused request changes nothing.
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
-import { timestamp, type AnyObject, type ControllerRevision, type Pod, type StatefulSet } from '../../shared/types.js';
+import { timestamp, type AnyObject, type ControllerRevision, type Node, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -142,6 +142,51 @@ export class Operations {
     }
     const { results } = this.apply([merged]);
     return { object: this.store.get<StatefulSet>('StatefulSet', namespace, name)!, changed: results[0].result !== 'unchanged' };
+  }
+
+  /**
+   * RFC 7386 merge patch of a node. Only `spec.unschedulable` (cordon, uncordon) and
+   * `metadata.labels` may change; anything else is refused, naming the field.
+   */
+  patchNode(name: string, patch: unknown): { object: Node; changed: boolean } {
+    const cur = this.store.get<Node>('Node', undefined, name);
+    if (!cur) throw notFound('nodes', name);
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new HttpError(400, 'BadRequest', 'a merge patch must be a JSON object');
+    const causes: { field: string; message: string }[] = [];
+    const p = patch as { metadata?: unknown; spec?: unknown };
+    for (const k of Object.keys(p)) if (k !== 'metadata' && k !== 'spec') causes.push({ field: k, message: 'may not be changed; a node patch may set spec.unschedulable and metadata.labels' });
+    const spec = (p.spec ?? {}) as Record<string, unknown>;
+    const meta = (p.metadata ?? {}) as Record<string, unknown>;
+    if (typeof spec !== 'object' || Array.isArray(spec)) causes.push({ field: 'spec', message: 'must be an object' });
+    else {
+      for (const k of Object.keys(spec)) if (k !== 'unschedulable') causes.push({ field: `spec.${k}`, message: 'may not be changed by a patch' });
+      if (spec.unschedulable !== undefined && spec.unschedulable !== null && typeof spec.unschedulable !== 'boolean') causes.push({ field: 'spec.unschedulable', message: 'must be true or false' });
+    }
+    if (typeof meta !== 'object' || Array.isArray(meta)) causes.push({ field: 'metadata', message: 'must be an object' });
+    else {
+      for (const k of Object.keys(meta)) if (k !== 'labels') causes.push({ field: `metadata.${k}`, message: 'may not be changed by a patch' });
+      const labels = meta.labels;
+      if (labels !== undefined && labels !== null) {
+        if (typeof labels !== 'object' || Array.isArray(labels)) causes.push({ field: 'metadata.labels', message: 'must be a map of strings' });
+        else {
+          for (const [k, v] of Object.entries(labels)) {
+            if (!/^([A-Za-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(k)) causes.push({ field: `metadata.labels.${k}`, message: 'invalid label key' });
+            else if (k === 'kubernetes.io/hostname') causes.push({ field: `metadata.labels.${k}`, message: 'is set by berth from the node name' });
+            else if (v !== null && (typeof v !== 'string' || !/^(([A-Za-z0-9][A-Za-z0-9._-]{0,61})?[A-Za-z0-9])?$/.test(v))) causes.push({ field: `metadata.labels.${k}`, message: 'must be a valid label value (up to 63 letters, digits, "-", "_", ".")' });
+          }
+        }
+      }
+    }
+    if (causes.length > 0) throw new HttpError(422, 'Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
+    const next = mergePatch(structuredClone(cur), patch) as Node;
+    if (next.spec.unschedulable === false) delete next.spec.unschedulable;
+    if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
+    if (stable(next) === stable(cur)) return { object: cur, changed: false };
+    const object = this.store.update(next);
+    if (!!cur.spec.unschedulable !== !!object.spec.unschedulable) {
+      this.events.record(object, 'Normal', object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable', `Node ${name} status is now: ${object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable'}`);
+    }
+    return { object, changed: true };
   }
 
   scaleStatefulSet(namespace: string, name: string, replicas: unknown): StatefulSet {

@@ -1,49 +1,373 @@
-// Choosing a node for an ordinal. Pure. An ordinal that already has a node (its volume lives
-// there) always goes back to it; a new ordinal goes to the Ready, schedulable node that
-// matches the template's nodeSelector and runs the fewest pods of the set, then the fewest pods.
-import { matches, requirementsOf } from '../../shared/selector.js';
+// Choosing a node for a pod, as the Kubernetes scheduler would (docs/placement.md). Pure.
+// An ordinal that already has a node (its volume lives there) only ever goes back to it; a new
+// one goes to a node that passes every filter (Ready, schedulable, not forgotten, nodeSelector
+// and node affinity, host ports, memory and disk, pod (anti-)affinity, topology spread), the
+// best by preference, then spread: fewest pods of the set, then fewest pods.
+//
+// Cost: a PlacementView is built once per sync in O(nodes + pods); each placement is
+// O(nodes × constraints), never O(nodes × pods).
+import type { LabelSelector, NodeSelectorTerm, PodAffinityTerm, PodSpec } from '../../shared/manifest/schema.js';
+import { matches, requirementsOf, type Requirement } from '../../shared/selector.js';
 import { nodeReady, type Node, type Pod } from '../../shared/types.js';
+import { usageOf, type NodeUsage, type PodDemand } from './usage.js';
 
 export type Placement = { node: string } | { wait: string } | { unplaceable: string };
 
-export interface PlacementInput {
+export interface PlacementRequest {
+  namespace: string;
+  labels: Record<string, string>;
+  spec: Pick<PodSpec, 'nodeSelector' | 'affinity' | 'topologySpreadConstraints' | 'hostNetwork'>;
+  demand: PodDemand;
+  /** The pod's claims: the node each already lives on (none: not created yet) and its size. */
+  claims: { node?: string; bytes: number }[];
   /** Node recorded for this ordinal (sticky binding), if any. */
   bound?: string;
-  nodeSelector?: Record<string, string>;
-  nodes: Node[];
-  /** Pods of the same set, to spread. */
-  setPods: Pod[];
-  /** Pod count per node across everything, to balance. */
-  podsPerNode: Map<string, number>;
+  /** The set's selector: its pods are spread by default and, with hostNetwork, never share a host. */
+  setSelector: LabelSelector;
 }
 
-export function place(input: PlacementInput): Placement {
-  if (input.bound !== undefined) {
-    const node = input.nodes.find((n) => n.metadata.name === input.bound);
-    if (!node) return { wait: `bound to node ${input.bound}, which is not registered` };
-    if (!nodeReady(node)) return { wait: `bound to node ${input.bound}, which is not Ready` };
-    return { node: input.bound };
+interface PlacedPod {
+  namespace: string;
+  labels: Record<string, string>;
+  node: string;
+  terminating: boolean;
+}
+
+/** The cluster as placement sees it during one sync; `assume` adds what this sync placed. */
+export class PlacementView {
+  readonly nodes: Node[];
+  private readonly byName = new Map<string, Node>();
+  private readonly usage: Map<string, NodeUsage>;
+  private readonly pods: PlacedPod[] = [];
+  /** Pods matching a (namespaces, selector, terminating?) key, per node; filled on first use. */
+  private readonly counts = new Map<string, { namespaces: string[] | undefined; reqs: Requirement[]; terminating: boolean; perNode: Map<string, number> }>();
+  private readonly eligible = new Map<string, Set<Node>>();
+  /** Number of selector scans, for tests that check placement does not rescan pods. */
+  scans = 0;
+
+  constructor(nodes: Node[], pods: Iterable<Pod>, usage: Map<string, NodeUsage>) {
+    this.nodes = nodes;
+    for (const n of nodes) this.byName.set(n.metadata.name, n);
+    this.usage = new Map(usage);
+    for (const p of pods) {
+      if (!p.spec.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+      this.pods.push({ namespace: p.metadata.namespace ?? 'default', labels: p.metadata.labels ?? {}, node: p.spec.nodeName, terminating: !!p.metadata.deletionTimestamp });
+    }
   }
-  const selector = requirementsOf({ matchLabels: input.nodeSelector ?? {} });
-  const ready = input.nodes.filter((n) => nodeReady(n));
-  const schedulable = ready.filter((n) => !n.spec.unschedulable);
-  const candidates = schedulable.filter((n) => matches(selector, n.metadata.labels));
-  if (candidates.length === 0) {
-    const total = input.nodes.length;
-    const why = [
-      total - ready.length > 0 ? `${total - ready.length} not Ready` : '',
-      ready.length - schedulable.length > 0 ? `${ready.length - schedulable.length} cordoned` : '',
-      schedulable.length > 0 ? `${schedulable.length} did not match the node selector` : '',
-    ].filter(Boolean);
-    return { unplaceable: `0/${total} nodes are available${why.length ? `: ${why.join(', ')}` : ''}` };
+
+  /** Nodes (not forgotten) that pass nodeSelector and required node affinity; cached per template. */
+  nodesMatching(spec: PlacementRequest['spec']): Set<Node> {
+    const key = JSON.stringify([spec.nodeSelector ?? null, spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? null]);
+    let set = this.eligible.get(key);
+    if (!set) {
+      const selector = requirementsOf({ matchLabels: spec.nodeSelector ?? {} });
+      set = new Set(this.nodes.filter((n) => !n.spec.forgotten && nodeMatches(spec, n, selector)));
+      this.eligible.set(key, set);
+    }
+    return set;
   }
-  const perSet = new Map<string, number>();
-  for (const p of input.setPods) if (p.spec.nodeName) perSet.set(p.spec.nodeName, (perSet.get(p.spec.nodeName) ?? 0) + 1);
-  const score = (n: Node) => [perSet.get(n.metadata.name) ?? 0, input.podsPerNode.get(n.metadata.name) ?? 0];
-  candidates.sort((a, b) => {
-    const [sa, ta] = score(a);
-    const [sb, tb] = score(b);
-    return sa - sb || ta - tb || a.metadata.name.localeCompare(b.metadata.name);
+
+  node(name: string): Node | undefined {
+    return this.byName.get(name);
+  }
+
+  usageOf(node: string): NodeUsage {
+    return usageOf(this.usage, node);
+  }
+
+  /** Pods per node in `namespaces` (undefined: all) matching `selector`. */
+  matching(namespaces: string[] | undefined, selector: LabelSelector | undefined, terminating: boolean): Map<string, number> {
+    const key = JSON.stringify([namespaces ?? null, selector ?? null, terminating]);
+    let c = this.counts.get(key);
+    if (!c) {
+      this.scans++;
+      // A missing selector matches no pods, as in Kubernetes' affinity terms.
+      const reqs: Requirement[] = selector ? requirementsOf(selector) : [{ key: '', operator: 'In', values: [] }];
+      const perNode = new Map<string, number>();
+      for (const p of this.pods) {
+        if (countable(p, namespaces, reqs, terminating)) perNode.set(p.node, (perNode.get(p.node) ?? 0) + 1);
+      }
+      c = { namespaces, reqs, terminating, perNode };
+      this.counts.set(key, c);
+    }
+    return c.perNode;
+  }
+
+  /** Counts a pod placed during this sync, so the next placement sees it. */
+  assume(req: Pick<PlacementRequest, 'namespace' | 'labels' | 'demand' | 'claims'>, node: string): void {
+    const u = this.usageOf(node);
+    const next: NodeUsage = { pods: u.pods + 1, memory: u.memory + req.demand.memory, storage: u.storage + req.demand.ephemeralStorage + claimBytesFor(req, node), hostPorts: new Set(u.hostPorts) };
+    for (const p of req.demand.hostPorts) next.hostPorts.add(p);
+    this.usage.set(node, next);
+    const placed: PlacedPod = { namespace: req.namespace, labels: req.labels, node, terminating: false };
+    this.pods.push(placed);
+    for (const c of this.counts.values()) {
+      if (countable(placed, c.namespaces, c.reqs, c.terminating)) c.perNode.set(node, (c.perNode.get(node) ?? 0) + 1);
+    }
+  }
+}
+
+function countable(p: PlacedPod, namespaces: string[] | undefined, reqs: Requirement[], terminating: boolean): boolean {
+  return (terminating || !p.terminating) && (namespaces === undefined || namespaces.includes(p.namespace)) && matches(reqs, p.labels);
+}
+
+function claimBytesFor(req: Pick<PlacementRequest, 'claims'>, node: string): number {
+  let n = 0;
+  for (const c of req.claims) if (c.node !== node) n += c.bytes;
+  return n;
+}
+
+// ---- filters ----
+
+const NOT_READY = 'node(s) were not Ready';
+const FORGOTTEN = 'node(s) were forgotten';
+const UNSCHEDULABLE = 'node(s) were unschedulable';
+const NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
+const HOST_NETWORK = 'node(s) already ran a host-network pod of this set';
+const PORTS = "node(s) didn't have free ports for the requested pod ports";
+const MEMORY = 'Insufficient memory';
+const EPHEMERAL = 'Insufficient ephemeral-storage';
+const STORAGE = 'node(s) did not have enough free storage';
+const POD_AFFINITY = "node(s) didn't match pod affinity rules";
+const POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
+const SPREAD = "node(s) didn't match pod topology spread constraints";
+
+/** Whether a node satisfies one node selector term: expressions and fields all hold. */
+export function termMatches(term: NodeSelectorTerm, node: Node): boolean {
+  const exprs = term.matchExpressions ?? [];
+  const fields = term.matchFields ?? [];
+  // An empty term matches no node (Kubernetes' NodeSelectorTerm).
+  if (exprs.length === 0 && fields.length === 0) return false;
+  const labels = node.metadata.labels ?? {};
+  for (const e of exprs) {
+    const has = Object.hasOwn(labels, e.key);
+    const v = labels[e.key];
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+        if (!has || !values.includes(v)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(v)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      case 'Gt':
+      case 'Lt': {
+        if (!has || !/^-?[0-9]+$/.test(v)) return false;
+        const a = Number(v);
+        const b = Number(values[0]);
+        if (e.operator === 'Gt' ? !(a > b) : !(a < b)) return false;
+      }
+    }
+  }
+  for (const f of fields) {
+    const inValues = f.values.includes(node.metadata.name);
+    if (f.operator === 'In' ? !inValues : inValues) return false;
+  }
+  return true;
+}
+
+/** nodeSelector and required node affinity (terms ORed). */
+export function nodeMatches(spec: PlacementRequest['spec'], node: Node, selector = requirementsOf({ matchLabels: spec.nodeSelector ?? {} })): boolean {
+  if (!matches(selector, node.metadata.labels)) return false;
+  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  return !terms || terms.some((t) => termMatches(t, node));
+}
+
+/** Free memory and disk of a node: what its facts report, less what pods there already requested. */
+export function freeResources(node: Node, u: NodeUsage): { memory: number; disk: number } {
+  const f = node.status.facts;
+  // A node that has not reported facts yet is not filtered on resources.
+  if (!f) return { memory: Infinity, disk: Infinity };
+  return {
+    memory: Math.max(0, Math.min(f.memoryBytes - u.memory, f.memoryAvailableBytes)),
+    disk: Math.max(0, Math.min(f.diskBytes - u.storage, f.diskAvailableBytes)),
+  };
+}
+
+/** Per term: pods matching it per topology domain of `key`. */
+function domainCounts(nodes: Iterable<Node>, key: string, perNode: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const n of nodes) {
+    const v = n.metadata.labels?.[key];
+    if (v === undefined) continue;
+    out.set(v, (out.get(v) ?? 0) + (perNode.get(n.metadata.name) ?? 0));
+  }
+  return out;
+}
+
+function termNamespaces(term: PodAffinityTerm, own: string): string[] {
+  return term.namespaces && term.namespaces.length > 0 ? term.namespaces : [own];
+}
+
+interface Check {
+  /** The first filter the node fails, or undefined when it fits. */
+  reasons(node: Node): string[] | undefined;
+}
+
+/** Filters that only look at the node itself and what runs on it (also used for bound ordinals). */
+function nodeLocalCheck(view: PlacementView, req: PlacementRequest): Check {
+  const setOnNode = req.spec.hostNetwork ? view.matching([req.namespace], req.setSelector, true) : undefined;
+  const antiTerms = (req.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((term) => {
+    const perNode = view.matching(termNamespaces(term, req.namespace), term.labelSelector, true);
+    return { term, domains: domainCounts(view.nodes, term.topologyKey, perNode) };
   });
-  return { node: candidates[0].metadata.name };
+  return {
+    reasons(node) {
+      const name = node.metadata.name;
+      const u = view.usageOf(name);
+      if (setOnNode && (setOnNode.get(name) ?? 0) > 0) return [HOST_NETWORK];
+      if (req.demand.hostPorts.some((p) => u.hostPorts.has(p))) return [PORTS];
+      const free = freeResources(node, u);
+      const out: string[] = [];
+      if (req.demand.memory > 0 && req.demand.memory > free.memory) out.push(MEMORY);
+      if (req.demand.ephemeralStorage > 0 && req.demand.ephemeralStorage > free.disk) out.push(EPHEMERAL);
+      else if (req.demand.ephemeralStorage + claimBytesFor(req, name) > free.disk) out.push(STORAGE);
+      if (out.length > 0) return out;
+      for (const { term, domains } of antiTerms) {
+        const v = node.metadata.labels?.[term.topologyKey];
+        if (v !== undefined && (domains.get(v) ?? 0) > 0) return [POD_ANTI_AFFINITY];
+      }
+      return undefined;
+    },
+  };
+}
+
+function fitError(total: number, failed: Map<string, number>): string {
+  if (total === 0) return '0/0 nodes are available: no nodes are registered.';
+  const parts = [...failed].map(([reason, n]) => `${n} ${reason}`).sort();
+  return `0/${total} nodes are available: ${parts.join(', ')}.`;
+}
+
+export function place(view: PlacementView, req: PlacementRequest): Placement {
+  if (req.bound !== undefined) return placeBound(view, req, req.bound);
+  const failed = new Map<string, number>();
+  const fail = (reasons: string[]) => {
+    for (const r of reasons) failed.set(r, (failed.get(r) ?? 0) + 1);
+  };
+  // Nodes that may hold pods of this template: they define the topology domains.
+  const eligible = view.nodesMatching(req.spec);
+  const matchesSelector = eligible;
+  const local = nodeLocalCheck(view, req);
+  const affinity = req.spec.affinity;
+
+  const hardSpread = (req.spec.topologySpreadConstraints ?? []).map((c) => spreadOf(view, eligible, req, c));
+  const affinityTerms = (affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((term) => {
+    const namespaces = termNamespaces(term, req.namespace);
+    const perNode = view.matching(namespaces, term.labelSelector, true);
+    let total = 0;
+    for (const n of perNode.values()) total += n;
+    // The first pod of a group that attracts itself may go anywhere (Kubernetes does the same).
+    const self = total === 0 && namespaces.includes(req.namespace) && !!term.labelSelector && matches(requirementsOf(term.labelSelector), req.labels);
+    return { term, self, domains: domainCounts(view.nodes, term.topologyKey, perNode) };
+  });
+
+  const candidates: Node[] = [];
+  for (const n of view.nodes) {
+    if (!nodeReady(n)) fail([NOT_READY]);
+    else if (n.spec.forgotten) fail([FORGOTTEN]);
+    else if (n.spec.unschedulable) fail([UNSCHEDULABLE]);
+    else if (!matchesSelector.has(n)) fail([NODE_AFFINITY]);
+    else {
+      const why = local.reasons(n);
+      if (why) fail(why);
+      else if (
+        affinityTerms.some(({ term, self, domains }) => {
+          if (self) return false;
+          const v = n.metadata.labels?.[term.topologyKey];
+          return v === undefined || (domains.get(v) ?? 0) === 0;
+        })
+      ) {
+        fail([POD_AFFINITY]);
+      } else if (hardSpread.some((s) => s.hard && !s.allows(n))) fail([SPREAD]);
+      else candidates.push(n);
+    }
+  }
+  if (candidates.length === 0) return { unplaceable: fitError(view.nodes.length, failed) };
+
+  // Scores: preferences first (higher is better), then soft spread, then the default spread.
+  const preferredNode = affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  const preferredPods = [
+    ...(affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => ({ ...p, sign: 1 })),
+    ...(affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => ({ ...p, sign: -1 })),
+  ].map((p) => {
+    const perNode = view.matching(termNamespaces(p.podAffinityTerm, req.namespace), p.podAffinityTerm.labelSelector, false);
+    return { weight: p.weight * p.sign, key: p.podAffinityTerm.topologyKey, domains: domainCounts(view.nodes, p.podAffinityTerm.topologyKey, perNode) };
+  });
+  const softSpread = hardSpread.filter((s) => !s.hard);
+  const setPods = view.matching([req.namespace], req.setSelector, false);
+  // Lexicographic: [-preference, soft spread, pods of the set, pods], then the name.
+  let best: Node | undefined;
+  let b0 = 0;
+  let b1 = 0;
+  let b2 = 0;
+  let b3 = 0;
+  for (const n of candidates) {
+    let pref = 0;
+    for (const p of preferredNode) if (termMatches(p.preference, n)) pref += p.weight;
+    for (const p of preferredPods) {
+      const v = n.metadata.labels?.[p.key];
+      if (v !== undefined) pref += p.weight * (p.domains.get(v) ?? 0);
+    }
+    let soft = 0;
+    for (const s of softSpread) soft += s.countIn(n);
+    const s0 = -pref;
+    const s2 = setPods.get(n.metadata.name) ?? 0;
+    const s3 = view.usageOf(n.metadata.name).pods;
+    const better =
+      !best ||
+      s0 < b0 ||
+      (s0 === b0 && (soft < b1 || (soft === b1 && (s2 < b2 || (s2 === b2 && (s3 < b3 || (s3 === b3 && n.metadata.name < best.metadata.name)))))));
+    if (better) {
+      best = n;
+      b0 = s0;
+      b1 = soft;
+      b2 = s2;
+      b3 = s3;
+    }
+  }
+  return { node: best!.metadata.name };
+}
+
+/**
+ * One topology spread constraint: pods matching its selector per domain of its key, over the
+ * nodes the pod may use. A node fits if placing there keeps (count + self − min) ≤ maxSkew.
+ */
+function spreadOf(view: PlacementView, eligible: Iterable<Node>, req: PlacementRequest, c: NonNullable<PlacementRequest['spec']['topologySpreadConstraints']>[number]) {
+  const perNode = view.matching([req.namespace], c.labelSelector, false);
+  const domains = domainCounts(eligible, c.topologyKey, perNode);
+  let min = domains.size === 0 ? 0 : Math.min(...domains.values());
+  // Fewer domains than minDomains: the missing ones count as empty.
+  if (c.minDomains !== undefined && domains.size < c.minDomains) min = 0;
+  const self = c.labelSelector && matches(requirementsOf(c.labelSelector), req.labels) ? 1 : 0;
+  return {
+    hard: c.whenUnsatisfiable === 'DoNotSchedule',
+    allows(n: Node): boolean {
+      const v = n.metadata.labels?.[c.topologyKey];
+      if (v === undefined) return false;
+      return (domains.get(v) ?? 0) + self - min <= c.maxSkew;
+    },
+    countIn(n: Node): number {
+      const v = n.metadata.labels?.[c.topologyKey];
+      return v === undefined ? Infinity : (domains.get(v) ?? 0);
+    },
+  };
+}
+
+/** An ordinal whose volume lives on a node goes back there or waits for it. */
+function placeBound(view: PlacementView, req: PlacementRequest, name: string): Placement {
+  const node = view.node(name);
+  const prefix = `bound to node ${name}`;
+  if (!node) return { wait: `${prefix}, which is not registered` };
+  if (node.spec.forgotten) return { wait: `${prefix}, which was forgotten` };
+  if (!nodeReady(node)) return { wait: `${prefix}, which is not Ready` };
+  if (node.spec.unschedulable) return { wait: `${prefix}, which is cordoned: its volume lives there; uncordon ${name} or move the pod (berth pod move)` };
+  const why = nodeLocalCheck(view, req).reasons(node);
+  if (why) return { wait: `${prefix}, where its volume lives: ${why.join(', ')}` };
+  return { node: name };
 }

@@ -3,19 +3,53 @@
 // actions in one store transaction.
 import type { Logger } from 'pino';
 import { parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
-import type { ControllerRevision, Node, PersistentVolumeClaim, Pod, StatefulSet } from '../../shared/types.js';
+import { timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
+import { nodeUsage } from '../placement/usage.js';
 import { selectorMatches } from '../../shared/selector.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
 import { claimPods, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
-import { reconcileStatefulSet, type SetAction } from './reconcile.js';
+import { reconcileStatefulSet, unschedulableMessage, type SetAction } from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
 import { ownedRevisions, planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
+import { heldOrdinals } from '../moves/controller.js';
+import type { PodMove } from '../moves/decide.js';
+
+/** PodScheduled, as the scheduler sets it. */
+function scheduledCondition(scheduled: boolean, message?: string): Condition {
+  return scheduled
+    ? { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp() }
+    : { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: timestamp() };
+}
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
+
+/** Binding placeholder of an ordinal held by a pod move: placement waits on it. */
+const MOVING = '\u0000moving';
+
+/** Waiting reasons of host loss in words that say what to do. */
+function explainHostLoss(waiting: string, set: StatefulSet, nodes: Node[], moving: Map<number, PodMove>): string {
+  const held = /bound to node \u0000moving, which is not registered/;
+  if (held.test(waiting)) {
+    const ordinal = Number(/cannot place \S+-(\d+):/.exec(waiting)?.[1]);
+    const m = moving.get(ordinal);
+    return waiting.replace(held, m ? `being moved from ${m.from} to ${m.to} (${m.phase})` : 'being moved');
+  }
+  const bound = /bound to node (\S+), which (?:is not Ready|was forgotten)/.exec(waiting);
+  const node = bound && nodes.find((n) => n.metadata.name === bound[1]);
+  if (bound && node?.spec.forgotten) {
+    const pod = /cannot place (\S+):/.exec(waiting)?.[1] ?? `${set.metadata.name}-N`;
+    return waiting.replace(
+      bound[0],
+      `bound to node ${bound[1]}, which was forgotten (its volume is there): re-home it with "berth pod move ${pod} --to NODE --empty-volume", or bring ${bound[1]} back`,
+    );
+  }
+  return waiting;
+}
 
 export class StatefulSetController {
   private readonly queue = new Set<string>();
@@ -51,6 +85,8 @@ export class StatefulSetController {
         this.enqueue(keyOf(o.metadata.namespace, o.metadata.name));
         break;
       case 'Pod': {
+        // A pod gone frees its node's resources and ports: unscheduled pods may fit now.
+        if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (w.startsWith('cannot place')) this.enqueue(k);
         const ref = controllerOf(o);
         if (ref?.kind === 'StatefulSet') this.enqueue(keyOf(o.metadata.namespace, ref.name));
         else {
@@ -136,8 +172,9 @@ export class StatefulSetController {
     }
 
     const nodes = this.store.list<Node>('Node');
-    const podsPerNode = new Map<string, number>();
-    for (const p of this.store.list<Pod>('Pod')) if (p.spec.nodeName) podsPerNode.set(p.spec.nodeName, (podsPerNode.get(p.spec.nodeName) ?? 0) + 1);
+    const clusterPods = this.store.list<Pod>('Pod');
+    // Only a sync that places a pod pays for the usage of every node.
+    const usage = () => nodeUsage(clusterPods, this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
     const allRevisions = this.store.list<ControllerRevision>('ControllerRevision', namespace);
     const orphanRevisions = allRevisions.filter(
       (r) => !r.metadata.ownerReferences?.some((o) => o.controller) && r.metadata.name.startsWith(`${name}-`) && selectorMatches(set.spec.selector, r.metadata.labels),
@@ -147,16 +184,28 @@ export class StatefulSetController {
     const templates = new Map<string, StatefulSet['spec']['template']>(revs.map((r) => [r.metadata.name, r.data.spec.template]));
     templates.set(plan.update.name, plan.update.template);
     const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
+    // An ordinal being moved (`berth pod move`) gets no pod anywhere until it is re-homed.
+    const bindings = this.store.bindings(namespace, name);
+    const moving = heldOrdinals(this.store, namespace, name);
+    for (const o of moving.keys()) bindings.set(o, MOVING);
     const decision = reconcileStatefulSet(set, {
       pods: claim.owned,
       claims: new Set(claimObjects.keys()),
       claimObjects,
-      bindings: this.store.bindings(namespace, name),
+      bindings,
       nodes,
-      podsPerNode,
+      usage,
+      clusterPods,
       now: Date.now(),
       revisions: { current: plan.current.name, update: plan.update.name },
     });
+    if (decision.waiting) decision.waiting = explainHostLoss(decision.waiting, set, nodes, moving);
+    // Pods say why they are not scheduled in the same words as the set.
+    const explain = (pod: string, message: string) => explainHostLoss(`cannot place ${pod}: ${message}`, set, nodes, moving).slice(`cannot place ${pod}: `.length);
+    for (const a of decision.actions) {
+      if (a.type === 'markUnschedulable') a.message = explain(a.name, a.message);
+      else if (a.type === 'createPod' && a.unschedulable !== undefined) a.unschedulable = explain(`${name}-${a.ordinal}`, a.unschedulable);
+    }
     const progress = progressCondition(set, decision.status, Date.now(), decision.waiting);
     decision.status.conditions = [progress.condition];
     if (progress.recheckInMs !== undefined) decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? Infinity, progress.recheckInMs);
@@ -184,7 +233,11 @@ export class StatefulSetController {
     });
 
     if (decision.waiting !== this.lastWaiting.get(key)) {
-      if (decision.waiting?.startsWith('cannot place')) this.events.record(set, 'Warning', 'FailedScheduling', decision.waiting);
+      // FailedScheduling goes to the pods (above); a set without a pod yet (its binding's node
+      // is not registered, or the ordinal is being moved) says it here.
+      if (decision.waiting?.startsWith('cannot place') && !decision.actions.some((a) => a.type === 'createPod' || a.type === 'markUnschedulable')) {
+        this.events.record(set, 'Warning', 'FailedScheduling', decision.waiting);
+      }
       if (decision.waiting) this.lastWaiting.set(key, decision.waiting);
       else this.lastWaiting.delete(key);
     }
@@ -200,23 +253,62 @@ export class StatefulSetController {
     const ns = set.metadata.namespace!;
     switch (a.type) {
       case 'createPod':
+        if (a.node === undefined) {
+          // Unscheduled: no agent sees it (they watch spec.nodeName) until placement binds it.
+          const template = templates.get(a.revision) ?? set.spec.template;
+          const fresh = newPod(set, a.ordinal, '', { name: a.revision, template }) as Pod;
+          delete fresh.spec.nodeName;
+          fresh.status = { phase: 'Pending', conditions: [scheduledCondition(false, a.unschedulable)] };
+          const pod = this.store.create(fresh);
+          this.events.record(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+          this.events.record(pod, 'Warning', 'FailedScheduling', a.unschedulable ?? 'no node fits');
+          return;
+        }
+      // falls through
+      case 'bindPod':
       case 'createClaims': {
-        const node = nodes.find((n) => n.metadata.name === a.node)!;
+        const target = a.node!;
+        const node = nodes.find((n) => n.metadata.name === target)!;
         for (const claimName of a.missingClaims) {
           const tmpl = set.spec.volumeClaimTemplates.find((t) => claimName === `${t.metadata.name}-${set.metadata.name}-${a.ordinal}`)!;
           const hostPath = volumeHostPath(node.status.agent.dataDir, ns, claimName);
-          const fresh = newClaim(set, tmpl, a.ordinal, a.node, hostPath);
+          const fresh = newClaim(set, tmpl, a.ordinal, target, hostPath);
           const owners = desiredClaimOwners(set, undefined);
           if (owners) fresh.metadata.ownerReferences = owners;
           this.store.create(fresh as PersistentVolumeClaim);
           this.events.record(set, 'Normal', 'SuccessfulCreate', `create Claim ${claimName} Pod ${set.metadata.name}-${a.ordinal} in StatefulSet ${set.metadata.name} success`);
         }
         if (a.type === 'createClaims') return;
-        this.store.bind(ns, set.metadata.name, a.ordinal, a.node);
+        this.store.bind(ns, set.metadata.name, a.ordinal, target);
+        if (a.type === 'bindPod') {
+          const epoch = this.store.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
+          const pod = this.store.mutate<Pod>('Pod', ns, a.name, (p) => {
+            p.spec.nodeName = target;
+            p.metadata.annotations = { ...(p.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch) };
+            p.status = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), scheduledCondition(true)] };
+          });
+          if (pod) this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${a.name} to ${target}`);
+          return;
+        }
         const template = templates.get(a.revision) ?? set.spec.template;
-        const pod = this.store.create(newPod(set, a.ordinal, a.node, { name: a.revision, template }) as Pod);
+        const epoch = this.store.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
+        const pod = this.store.create(newPod(set, a.ordinal, target, { name: a.revision, template }, epoch) as Pod);
         this.events.record(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
-        this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${a.node}`);
+        this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${target}`);
+        return;
+      }
+      case 'markUnschedulable': {
+        // The message may have been explained above: compare what is stored, so an unchanged
+        // reason writes nothing (a write would trigger another sync).
+        const cur = this.store.get<Pod>('Pod', ns, a.name);
+        if (!cur || unschedulableMessage(cur) === a.message) return;
+        const pod = this.store.mutate<Pod>('Pod', ns, a.name, (p) => {
+          const prev = p.status.conditions?.find((c) => c.type === 'PodScheduled');
+          const next = scheduledCondition(false, a.message);
+          if (prev?.status === 'False') next.lastTransitionTime = prev.lastTransitionTime;
+          p.status = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), next] };
+        });
+        if (pod) this.events.record(pod, 'Warning', 'FailedScheduling', a.message);
         return;
       }
       case 'setClaimOwners':
@@ -228,6 +320,9 @@ export class StatefulSetController {
       case 'deletePod': {
         const pod = this.store.get<Pod>('Pod', ns, a.name);
         if (!pod) return;
+        // Its node is lost: nobody could confirm the deletion; it waits until the node is back
+        // (or forgotten) instead of hanging Terminating (F18).
+        if (pod.status.phase === 'Unknown') return;
         this.ops.deletePod(pod, a.reason);
         this.events.record(set, 'Normal', 'SuccessfulDelete', `delete Pod ${a.name} in StatefulSet ${set.metadata.name} successful`);
         return;

@@ -11,6 +11,7 @@ import {
   podName,
 } from '../../shared/naming.js';
 import type { ClaimTemplate } from '../../shared/manifest/schema.js';
+import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import type { OwnerReference, PersistentVolumeClaim, Pod, PodVolume, StatefulSet } from '../../shared/types.js';
 
 /** Objects before the store assigns uid, resourceVersion and creationTimestamp. */
@@ -37,9 +38,12 @@ export function setOwnerRef(set: StatefulSet): OwnerReference {
 }
 
 /** The pod for an ordinal, built from a revision's template (the set's own one by default). */
-export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?: { name: string; template: StatefulSet['spec']['template'] }): Unsaved<Pod> {
+export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?: { name: string; template: StatefulSet['spec']['template'] }, epoch = 1): Unsaved<Pod> {
   const name = podName(set.metadata.name, ordinal);
   const tmpl = rev?.template ?? set.spec.template;
+  // The binding's fencing epoch, and the set's self-fencing delay for the agent (host loss).
+  const stopAfter = set.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
+  const annotations = { ...(tmpl.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch), ...(stopAfter !== undefined ? { [ANN_DISCONNECT_STOP_AFTER]: stopAfter } : {}) };
   // Claim templates replace template volumes of the same name (F3).
   const claimNames = new Set(set.spec.volumeClaimTemplates.map((c) => c.metadata.name));
   const volumes: PodVolume[] = (tmpl.spec.volumes ?? [])
@@ -66,7 +70,7 @@ export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?
         [LABEL_POD_INDEX]: String(ordinal),
         [LABEL_REVISION]: rev?.name ?? revisionName(set),
       },
-      ...(tmpl.metadata.annotations ? { annotations: { ...tmpl.metadata.annotations } } : {}),
+      annotations,
       ownerReferences: [setOwnerRef(set)],
     },
     spec: {

@@ -1,16 +1,25 @@
 // One sync of a StatefulSet as a pure function (desired, observed) → actions, following
 // Kubernetes' stateful_set_control.go (F6–F11). The controller loop applies the actions to the
 // store; agents turn the resulting pods into containers.
-import { LABEL_REVISION, claimName, parentAndOrdinal } from '../../shared/naming.js';
+import { LABEL_POD_INDEX, LABEL_POD_NAME, LABEL_REVISION, claimName, parentAndOrdinal, podName } from '../../shared/naming.js';
+import { bytesOf } from '../../shared/quantity.js';
 import type { Node, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
-import { place } from '../placement/place.js';
+import { place, PlacementView, type PlacementRequest } from '../placement/place.js';
+import { nodeUsage, podDemand, type NodeUsage } from '../placement/usage.js';
 import { isAvailable, isCreated, isFinished, isRunningAndReady, isTerminating, msUntilAvailable } from './health.js';
 import { revisionName } from './identity.js';
 import { desiredClaimOwners } from './retention.js';
 
 export type SetAction =
-  /** Create the pod for an ordinal on a node, creating its missing claims first. */
-  | { type: 'createPod'; ordinal: number; node: string; missingClaims: string[]; revision: string }
+  /**
+   * Create the pod for an ordinal on a node, creating its missing claims first; without a node
+   * it is created Pending and unscheduled, `unschedulable` saying why (PodScheduled=False).
+   */
+  | { type: 'createPod'; ordinal: number; node?: string; missingClaims: string[]; revision: string; unschedulable?: string }
+  /** Place an existing unscheduled pod: set its node, record the binding, create its claims there. */
+  | { type: 'bindPod'; name: string; ordinal: number; node: string; missingClaims: string[] }
+  /** An unscheduled pod still cannot be placed, for a new reason (condition and FailedScheduling event). */
+  | { type: 'markUnschedulable'; name: string; message: string }
   /** Re-create claims of an existing Pending pod (F6 7c). */
   | { type: 'createClaims'; ordinal: number; node: string; missingClaims: string[] }
   | { type: 'deletePod'; name: string; reason: string }
@@ -27,7 +36,13 @@ export interface SetObservation {
   /** Ordinal → node where its volume lives (sticky binding). */
   bindings: Map<number, string>;
   nodes: Node[];
-  podsPerNode: Map<string, number>;
+  /**
+   * What every node carries (nodeUsage of all pods and claims), or a function computing it, called
+   * only when something is placed; computed from `pods` when omitted.
+   */
+  usage?: Map<string, NodeUsage> | (() => Map<string, NodeUsage>);
+  /** Every pod of the cluster, for pod (anti-)affinity and topology spread; `pods` when omitted. */
+  clusterPods?: Pod[];
   now: number;
   /** Current and update revision names (F13); both the set's own template hash when omitted. */
   revisions?: { current: string; update: string };
@@ -77,6 +92,12 @@ export function maxUnavailableOf(set: StatefulSet): number {
   const v = set.spec.updateStrategy.rollingUpdate?.maxUnavailable ?? 1;
   const n = typeof v === 'number' ? v : Math.ceil((Number.parseInt(v, 10) * set.spec.replicas) / 100);
   return Math.max(1, n);
+}
+
+/** The PodScheduled=False message of an unscheduled pod, if it has one. */
+export function unschedulableMessage(pod: Pod): string | undefined {
+  const c = pod.status.conditions?.find((x) => x.type === 'PodScheduled');
+  return c?.status === 'False' ? c.message : undefined;
 }
 
 export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): SetDecision {
@@ -131,8 +152,29 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
     }
   };
 
-  const setPods = obs.pods.slice();
-  const podsPerNode = new Map(obs.podsPerNode);
+  // Built on first use: a set with nothing to place costs no placement work.
+  let view: PlacementView | undefined;
+  const placementView = () => {
+    if (view) return view;
+    const all = obs.clusterPods ?? obs.pods;
+    const usage = typeof obs.usage === 'function' ? obs.usage() : (obs.usage ?? nodeUsage(all, obs.claimObjects?.values()));
+    return (view = new PlacementView(obs.nodes, all, usage));
+  };
+  const templateDemand = podDemand(set.spec.template.spec);
+  const claimBytes = new Map(set.spec.volumeClaimTemplates.map((c) => [c.metadata.name, bytesOf(c.spec.resources?.requests?.storage)]));
+  const placementOf = (o: number, spec: Pod['spec'] | StatefulSet['spec']['template']['spec'], labels: Record<string, string>, demand = templateDemand): PlacementRequest => {
+    const claims = set.spec.volumeClaimTemplates.map((c) => {
+      const claim = obs.claimObjects?.get(claimName(c.metadata.name, set.metadata.name, o));
+      return { node: claim?.spec.nodeName, bytes: claimBytes.get(c.metadata.name) ?? 0 };
+    });
+    // The binding, else the node an existing claim lives on: the data decides. Without claims
+    // there is no data to go back to, and the pod is placed afresh, as in Kubernetes (unless
+    // the ordinal is held: bound to no registered node, as during a pod move).
+    const binding = obs.bindings.get(o);
+    const held = binding !== undefined && !obs.nodes.some((n) => n.metadata.name === binding);
+    const bound = claims.length > 0 ? (binding ?? claims.find((c) => c.node)?.node) : held ? binding : undefined;
+    return { namespace: set.metadata.namespace ?? 'default', labels, spec, demand, claims, bound, setSelector: set.spec.selector };
+  };
   let waiting: string | undefined;
 
   for (let o = start; o <= end; o++) {
@@ -150,25 +192,45 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
         waiting ??= why;
         continue;
       }
-      const where = place({
-        bound: obs.bindings.get(o),
-        nodeSelector: set.spec.template.spec.nodeSelector,
-        nodes: obs.nodes,
-        setPods,
-        podsPerNode,
-      });
-      if (!('node' in where)) {
-        const why = `cannot place ${set.metadata.name}-${o}: ${'wait' in where ? where.wait : where.unplaceable}`;
+      const name = podName(set.metadata.name, o);
+      const req = placementOf(o, set.spec.template.spec, { ...(set.spec.template.metadata.labels ?? {}), [LABEL_POD_NAME]: name, [LABEL_POD_INDEX]: String(o) });
+      const v = placementView();
+      const where = place(v, req);
+      if ('node' in where) {
+        actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o), revision: targetRevision(o) });
+        // Count the new pod so the next placement in this sync spreads past it.
+        v.assume(req, where.node);
+        if (ordered) return done(`creating ${name}`);
+        continue;
+      }
+      const why = `cannot place ${name}: ${'wait' in where ? where.wait : where.unplaceable}`;
+      // A binding to a node that is not registered (or an ordinal held by a move) gets no pod yet.
+      if (req.bound !== undefined && !v.node(req.bound)) {
         if (ordered) return done(why);
         waiting ??= why;
         continue;
       }
-      actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o), revision: targetRevision(o) });
-      // Count the new pod so the next placement in this sync spreads past it.
-      setPods.push({ spec: { nodeName: where.node } } as Pod);
-      podsPerNode.set(where.node, (podsPerNode.get(where.node) ?? 0) + 1);
-      if (ordered) return done(`creating ${set.metadata.name}-${o}`);
+      // As in Kubernetes, the pod exists and stays Pending until a node fits.
+      actions.push({ type: 'createPod', ordinal: o, missingClaims: [], revision: targetRevision(o), unschedulable: 'wait' in where ? where.wait : where.unplaceable });
+      if (ordered) return done(why);
+      waiting ??= why;
       continue;
+    }
+    if (!pod.spec.nodeName && !isTerminating(pod) && !(rolling && revisionOf(pod) !== targetRevision(o))) {
+      // Unscheduled: place it now if a node fits (an outdated one is replaced below instead).
+      const req = placementOf(o, pod.spec, pod.metadata.labels ?? {}, podDemand(pod.spec));
+      const v = placementView();
+      const where = place(v, req);
+      if ('node' in where) {
+        actions.push({ type: 'bindPod', name: pod.metadata.name, ordinal: o, node: where.node, missingClaims: missingClaims(o) });
+        v.assume(req, where.node);
+      } else {
+        const message = 'wait' in where ? where.wait : where.unplaceable;
+        if (unschedulableMessage(pod) !== message) actions.push({ type: 'markUnschedulable', name: pod.metadata.name, message });
+        waiting ??= `cannot place ${pod.metadata.name}: ${message}`;
+        if (ordered) return done(`cannot place ${pod.metadata.name}: ${message}`);
+        continue;
+      }
     }
     fixOwners(o);
     if (pod.status.phase === 'Pending' && pod.spec.nodeName) {

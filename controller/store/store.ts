@@ -23,9 +23,33 @@ function key(kind: string, namespace: string | undefined, name: string): string 
   return `${kind}/${namespace ?? ''}/${name}`;
 }
 
+// One collator each: localeCompare with options builds a new one per call, which dominated lists.
+const byNamespace = new Intl.Collator();
+const byName = new Intl.Collator(undefined, { numeric: true });
+const listOrder = (a: AnyObject, b: AnyObject) => byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
+
+/** A bearer token's record; only the hash of its secret is kept. */
+export interface StoredToken {
+  id: string;
+  role: string;
+  subject: string;
+  created: string;
+  expires: string | null;
+  description: string | null;
+}
+
 export class Store {
   private readonly db: Database.Database;
   private readonly objects = new Map<string, AnyObject>();
+  /** The keys of each kind's objects, so a list does not walk every object of every kind. */
+  private readonly keysByKind = new Map<string, Set<string>>();
+  /**
+   * Each kind's objects in list order and where each key sits: an update replaces its object in
+   * place, an addition or removal drops the kind's entry (sorted again on the next list).
+   */
+  private readonly sorted = new Map<string, { items: AnyObject[]; at: Map<string, number> }>();
+  /** Compiled statements by SQL text: compiling costs more than most of the queries. */
+  private readonly statements = new Map<string, Database.Statement>();
   private rv = 0;
   /** Recent changes, oldest first, for watches that resume from a resourceVersion. */
   private readonly window: StoredChange[] = [];
@@ -45,10 +69,19 @@ export class Store {
       CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, subject TEXT NOT NULL, created TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS bindings (namespace TEXT NOT NULL, statefulset TEXT NOT NULL, ordinal INTEGER NOT NULL, node TEXT NOT NULL, PRIMARY KEY (namespace, statefulset, ordinal));
     `);
+    // Stores from before fencing epochs: every existing binding starts at epoch 1.
+    const bindingColumns = this.db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[];
+    if (!bindingColumns.some((c) => c.name === 'epoch')) this.db.exec('ALTER TABLE bindings ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1');
+    // Stores from before token ids: every token gets an id (the start of its hash), no expiry.
+    const tokenColumns = this.db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
+    if (!tokenColumns.some((c) => c.name === 'id')) {
+      this.db.exec('ALTER TABLE tokens ADD COLUMN id TEXT; ALTER TABLE tokens ADD COLUMN expires TEXT; ALTER TABLE tokens ADD COLUMN description TEXT');
+      this.db.exec('UPDATE tokens SET id = substr(hash, 1, 6) WHERE id IS NULL');
+    }
     this.changes.setMaxListeners(0);
     for (const row of this.db.prepare('SELECT json FROM objects').all() as { json: string }[]) {
       const o = JSON.parse(row.json) as AnyObject;
-      this.objects.set(key(o.kind, o.metadata.namespace, o.metadata.name), o);
+      this.put(key(o.kind, o.metadata.namespace, o.metadata.name), o);
     }
     const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'rv'").get() as { value: string } | undefined;
     this.rv = stored ? Number(stored.value) : 0;
@@ -76,8 +109,8 @@ export class Store {
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       for (const [k, prev] of this.undo.reverse()) {
-        if (prev) this.objects.set(k, prev);
-        else this.objects.delete(k);
+        if (prev) this.put(k, prev);
+        else this.drop(k);
       }
       this.rv = rvBefore;
       this.pending = [];
@@ -94,8 +127,42 @@ export class Store {
     this.changes.emit('change', c);
   }
 
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  /** Sets an object in the memory mirror and its kind's index. */
+  private put(k: string, o: AnyObject): void {
+    let keys = this.keysByKind.get(o.kind);
+    if (!keys) {
+      keys = new Set();
+      this.keysByKind.set(o.kind, keys);
+    }
+    if (!keys.has(k)) {
+      keys.add(k);
+      this.sorted.delete(o.kind);
+    } else {
+      const cached = this.sorted.get(o.kind);
+      if (cached) cached.items[cached.at.get(k)!] = o;
+    }
+    this.objects.set(k, o);
+  }
+
+  private drop(k: string): void {
+    const o = this.objects.get(k);
+    if (!o) return;
+    this.objects.delete(k);
+    this.keysByKind.get(o.kind)?.delete(k);
+    this.sorted.delete(o.kind);
+  }
+
   private record(c: StoredChange): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
+    this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
     if (this.txDepth > 0) this.pending.push(c);
     else this.publish(c);
   }
@@ -104,12 +171,16 @@ export class Store {
     return this.objects.get(key(kind, namespace, name)) as T | undefined;
   }
 
+  /** A kind's objects by namespace, then name (numbers in names by value). */
   list<T extends AnyObject>(kind: T['kind'], namespace?: string): T[] {
-    const out: T[] = [];
-    for (const o of this.objects.values()) {
-      if (o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace)) out.push(o as T);
+    let cached = this.sorted.get(kind);
+    if (!cached) {
+      const items = [...(this.keysByKind.get(kind) ?? [])].map((k) => this.objects.get(k)!).sort(listOrder);
+      cached = { items, at: new Map(items.map((o, i) => [key(o.kind, o.metadata.namespace, o.metadata.name), i])) };
+      this.sorted.set(kind, cached);
     }
-    return out.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name, undefined, { numeric: true }));
+    if (namespace === undefined) return cached.items.slice() as T[];
+    return cached.items.filter((o) => o.metadata.namespace === namespace) as T[];
   }
 
   all(): AnyObject[] {
@@ -120,11 +191,15 @@ export class Store {
     this.rv++;
     o.metadata.resourceVersion = String(this.rv);
     const k = key(o.kind, o.metadata.namespace, o.metadata.name);
-    this.db
-      .prepare('INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json')
-      .run(o.kind, o.metadata.namespace ?? '', o.metadata.name, this.rv, JSON.stringify(o));
+    this.sql('INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json').run(
+      o.kind,
+      o.metadata.namespace ?? '',
+      o.metadata.name,
+      this.rv,
+      JSON.stringify(o),
+    );
     if (this.txDepth > 0) this.undo.push([k, this.objects.get(k)]);
-    this.objects.set(k, o);
+    this.put(k, o);
     this.record({ rv: this.rv, type, object: o });
   }
 
@@ -163,16 +238,20 @@ export class Store {
     const next = structuredClone(cur);
     fn(next);
     if (JSON.stringify(next) === JSON.stringify(cur)) return cur;
-    return this.update(next);
+    // `next` is a private copy already: written as update() would, without cloning it again.
+    next.metadata.uid = cur.metadata.uid;
+    next.metadata.creationTimestamp = cur.metadata.creationTimestamp;
+    this.write(next, 'MODIFIED');
+    return next;
   }
 
   delete(kind: Kind, namespace: string | undefined, name: string): AnyObject | undefined {
     const k = key(kind, namespace, name);
     const cur = this.objects.get(k);
     if (!cur) return undefined;
-    this.db.prepare('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?').run(kind, namespace ?? '', name);
+    this.sql('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?').run(kind, namespace ?? '', name);
     if (this.txDepth > 0) this.undo.push([k, cur]);
-    this.objects.delete(k);
+    this.drop(k);
     this.rv++;
     const gone = structuredClone(cur);
     gone.metadata.resourceVersion = String(this.rv);
@@ -195,19 +274,31 @@ export class Store {
   // --- small tables that are not API objects ---
 
   getMeta(k: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
+    return (this.sql('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
   }
 
   setMeta(k: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(k, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(k, value);
   }
 
-  addToken(hash: string, role: string, subject: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO tokens (hash, role, subject, created) VALUES (?, ?, ?, ?)').run(hash, role, subject, timestamp());
+  addToken(hash: string, role: string, subject: string, extra: { id?: string; expires?: string; description?: string } = {}): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO tokens (hash, role, subject, created, id, expires, description) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(hash, role, subject, timestamp(), extra.id ?? hash.slice(0, 6), extra.expires ?? null, extra.description ?? null);
   }
 
-  findToken(hash: string): { role: string; subject: string } | undefined {
-    return this.db.prepare('SELECT role, subject FROM tokens WHERE hash = ?').get(hash) as { role: string; subject: string } | undefined;
+  findToken(hash: string): StoredToken | undefined {
+    return this.sql('SELECT id, role, subject, created, expires, description FROM tokens WHERE hash = ?').get(hash) as StoredToken | undefined;
+  }
+
+  /** Every token without its hash, oldest first. */
+  listTokens(): StoredToken[] {
+    return this.sql('SELECT id, role, subject, created, expires, description FROM tokens ORDER BY created, id').all() as StoredToken[];
+  }
+
+  /** Deletes the tokens with this id; how many there were. */
+  deleteTokenById(id: string): number {
+    return this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
   }
 
   deleteTokens(role: string, subject: string): void {
@@ -215,11 +306,36 @@ export class Store {
   }
 
   bindings(namespace: string, set: string): Map<number, string> {
-    const rows = this.db.prepare('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as { ordinal: number; node: string }[];
+    const rows = this.sql('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as { ordinal: number; node: string }[];
     return new Map(rows.map((r) => [r.ordinal, r.node]));
   }
 
+  /**
+   * Binds an ordinal to a node. Re-homing it to another node bumps its fencing epoch, so
+   * copies still running on the old node are recognisably stale.
+   */
   bind(namespace: string, set: string, ordinal: number, node: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO bindings (namespace, statefulset, ordinal, node) VALUES (?, ?, ?, ?)').run(namespace, set, ordinal, node);
+    this.db
+      .prepare(
+        'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
+          'ON CONFLICT(namespace, statefulset, ordinal) DO UPDATE SET epoch = CASE WHEN bindings.node = excluded.node THEN bindings.epoch ELSE bindings.epoch + 1 END, node = excluded.node',
+      )
+      .run(namespace, set, ordinal, node);
+  }
+
+  /** An ordinal's binding with its fencing epoch. */
+  binding(namespace: string, set: string, ordinal: number): { node: string; epoch: number } | undefined {
+    return this.db.prepare('SELECT node, epoch FROM bindings WHERE namespace = ? AND statefulset = ? AND ordinal = ?').get(namespace, set, ordinal) as
+      | { node: string; epoch: number }
+      | undefined;
+  }
+
+  /** Meta entries whose key starts with `prefix` (e.g. pending pod moves). */
+  listMeta(prefix: string): { key: string; value: string }[] {
+    return this.sql('SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key').all(prefix.length, prefix) as { key: string; value: string }[];
+  }
+
+  deleteMeta(k: string): void {
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(k);
   }
 }

@@ -72,15 +72,12 @@ function cli(env, args, input) {
 
 async function berthRound(dir, round) {
   const conf = join(dir, 'controller/admin.conf');
-  const { server, token } = Object.fromEntries(
-    readFileSync(conf, 'utf8').split('\n').filter(Boolean).map((l) => l.split(/:\s(.+)/).slice(0, 2)),
-  );
   const env = { BERTH_CONFIG: conf };
   const name = `bench${round}`;
-  const headers = { authorization: `Bearer ${token}` };
+  // Through the CLI, which trusts the controller's CA from admin.conf.
+  const pods = () => JSON.parse(cli(env, ['get', 'pods', '-l', `app=${name}`, '-o', 'json']));
   const ready = async () => {
-    const res = await fetch(`${server}/api/v1/namespaces/default/pods?labelSelector=app%3D${name}`, { headers });
-    const list = await res.json();
+    const list = pods();
     const n = list.items.filter((p) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
     return n === REPLICAS;
   };
@@ -90,8 +87,7 @@ async function berthRound(dir, round) {
   const ms = performance.now() - t0;
   cli(env, ['delete', 'statefulset', name]);
   await waitFor(`${name} pods gone`, async () => {
-    const res = await fetch(`${server}/api/v1/namespaces/default/pods?labelSelector=app%3D${name}`, { headers });
-    return (await res.json()).items.length === 0;
+    return pods().items.length === 0;
   }, 120_000);
   return ms;
 }
@@ -111,7 +107,8 @@ async function main() {
     const conf = readFileSync(join(dir, 'controller/admin.conf'), 'utf8');
     const server = /server: (\S+)/.exec(conf)[1];
     const join_ = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
-    start(['agent', '--server', server, '--token', join_, '--node-name', `bench-${process.pid}`, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0']);
+    const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
+    start(['agent', '--server', server, '--token', join_, ...(caHash ? ['--ca-hash', caHash] : []), '--node-name', `bench-${process.pid}`, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0', '--pod-network', 'bridge']);
     await waitFor('agent registered', () => cli({ BERTH_CONFIG: join(dir, 'controller/admin.conf') }, ['get', 'nodes', '-o', 'name']).includes('node/'), 30_000);
 
     const base = [];

@@ -123,10 +123,11 @@ async function main() {
     await waitFor('controller', () => existsSync(conf), 20_000);
     const server = /server: (\S+)/.exec(readFileSync(conf, 'utf8'))[1];
     const joinToken = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
+    const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
     const berthPort = await freePort();
     const agent = start(
       process.execPath,
-      [BIN, 'agent', '--server', server, '--token', joinToken, '--node-name', NODE, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0', '--dns-listen', `127.0.0.1:${berthPort}`, '--dns-upstream', 'none'],
+      [BIN, 'agent', '--server', server, '--token', joinToken, ...(caHash ? ['--ca-hash', caHash] : []), '--node-name', NODE, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0', '--pod-network', 'bridge', '--dns-listen', `127.0.0.1:${berthPort}`, '--dns-upstream', 'none'],
       { BERTH_LOG_LEVEL: 'warn' },
     );
     await waitFor('agent registered', () => cli(['get', 'nodes', '-o', 'name']).includes(`node/${NODE}`), 30_000);

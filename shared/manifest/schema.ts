@@ -3,6 +3,7 @@
 // silently dropped.
 import { z } from 'zod';
 import { DNS1123_LABEL, MAX_LABEL_LENGTH } from '../naming.js';
+import { isQuantity } from '../quantity.js';
 
 const labelMap = z.record(z.string(), z.string());
 
@@ -78,6 +79,9 @@ const lifecycleHandler = z
   .refine((h) => [h.exec, h.httpGet, h.sleep].filter(Boolean).length === 1, { message: 'must specify exactly one of exec, httpGet or sleep' });
 
 const quantity = z.union([z.string(), z.number()]);
+/** A quantity that must parse: "512Mi", "1G", "250m", 2. */
+const checkedQuantity = quantity.refine(isQuantity, 'must be a quantity such as 512Mi, 1G, 250m or 2');
+const resourceList = z.object({ memory: checkedQuantity.optional(), cpu: checkedQuantity.optional(), 'ephemeral-storage': checkedQuantity.optional() });
 
 export const containerSchema = z.object({
   name: label,
@@ -113,12 +117,7 @@ export const containerSchema = z.object({
       }),
     )
     .optional(),
-  resources: z
-    .object({
-      limits: z.object({ memory: quantity.optional(), cpu: quantity.optional() }).optional(),
-      requests: z.object({ memory: quantity.optional(), cpu: quantity.optional() }).optional(),
-    })
-    .optional(),
+  resources: z.object({ limits: resourceList.optional(), requests: resourceList.optional() }).optional(),
 });
 
 const keyToPath = z.array(
@@ -141,15 +140,6 @@ const volumeSchema = z.object({
     .optional(),
 });
 
-export const podSpecSchema = z.object({
-  initContainers: z.array(containerSchema).optional(),
-  containers: z.array(containerSchema).min(1, 'must have at least one container'),
-  volumes: z.array(volumeSchema).optional(),
-  restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
-  terminationGracePeriodSeconds: z.number().int().min(0).default(30),
-  nodeSelector: labelMap.optional(),
-});
-
 const labelSelectorSchema = z.object({
   matchLabels: labelMap.optional(),
   matchExpressions: z
@@ -163,13 +153,83 @@ const labelSelectorSchema = z.object({
     .optional(),
 });
 
+// Placement (docs/placement.md): node affinity, pod (anti-)affinity, topology spread.
+const nodeSelectorRequirement = z
+  .object({
+    key: z.string().min(1),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']),
+    values: z.array(z.string()).optional(),
+  })
+  .superRefine((r, ctx) => {
+    const n = r.values?.length ?? 0;
+    if ((r.operator === 'In' || r.operator === 'NotIn') && n === 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `must not be empty for operator ${r.operator}` });
+    if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && n > 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `must be empty for operator ${r.operator}` });
+    if ((r.operator === 'Gt' || r.operator === 'Lt') && (n !== 1 || !/^-?[0-9]+$/.test(r.values![0]))) {
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `must be exactly one integer for operator ${r.operator}` });
+    }
+  });
+const nodeSelectorTerm = z.object({
+  matchExpressions: z.array(nodeSelectorRequirement).optional(),
+  matchFields: z
+    .array(
+      z.object({
+        key: z.literal('metadata.name', 'only metadata.name is supported in matchFields'),
+        operator: z.enum(['In', 'NotIn'], 'must be In or NotIn in matchFields'),
+        values: z.array(z.string()).min(1, 'must not be empty'),
+      }),
+    )
+    .optional(),
+});
+const weight = z.number().int().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100');
+const podAffinityTerm = z.object({
+  labelSelector: labelSelectorSchema.optional(),
+  topologyKey: z.string().min(1, 'must not be empty'),
+  namespaces: z.array(z.string()).optional(),
+});
+const podAffinitySchema = z.object({
+  requiredDuringSchedulingIgnoredDuringExecution: z.array(podAffinityTerm).optional(),
+  preferredDuringSchedulingIgnoredDuringExecution: z.array(z.object({ weight, podAffinityTerm })).optional(),
+});
+const affinitySchema = z.object({
+  nodeAffinity: z
+    .object({
+      requiredDuringSchedulingIgnoredDuringExecution: z.object({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1, 'must have at least one term') }).optional(),
+      preferredDuringSchedulingIgnoredDuringExecution: z.array(z.object({ weight, preference: nodeSelectorTerm })).optional(),
+    })
+    .optional(),
+  podAffinity: podAffinitySchema.optional(),
+  podAntiAffinity: podAffinitySchema.optional(),
+});
+const topologySpreadConstraint = z.object({
+  maxSkew: z.number().int().min(1, 'must be at least 1'),
+  topologyKey: z.string().min(1, 'must not be empty'),
+  whenUnsatisfiable: z.enum(['DoNotSchedule', 'ScheduleAnyway']),
+  labelSelector: labelSelectorSchema.optional(),
+  minDomains: z.number().int().min(1, 'must be at least 1').optional(),
+});
+
+export const podSpecSchema = z.object({
+  initContainers: z.array(containerSchema).optional(),
+  containers: z.array(containerSchema).min(1, 'must have at least one container'),
+  volumes: z.array(volumeSchema).optional(),
+  restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
+  terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+  nodeSelector: labelMap.optional(),
+  affinity: affinitySchema.optional(),
+  topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
+  /** The pod uses the host's network namespace: its container ports are host ports. */
+  hostNetwork: z.boolean().optional(),
+  /** The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet) or the host's (Default). */
+  dnsPolicy: z.enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default'], 'must be ClusterFirst, ClusterFirstWithHostNet or Default').optional(),
+});
+
 const claimTemplateSchema = z.object({
   metadata: z.object({ name: label, labels: labelMap.optional(), annotations: labelMap.optional() }),
   spec: z
     .object({
       accessModes: z.array(z.string()).optional(),
       storageClassName: z.string().optional(),
-      resources: z.object({ requests: z.object({ storage: quantity.optional() }).optional() }).optional(),
+      resources: z.object({ requests: z.object({ storage: checkedQuantity.optional() }).optional() }).optional(),
     })
     .default({}),
 });
@@ -237,6 +297,10 @@ export type Probe = z.infer<typeof probeSchema>;
 export type Container = z.infer<typeof containerSchema>;
 export type PodSpec = z.infer<typeof podSpecSchema>;
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+export type Affinity = z.infer<typeof affinitySchema>;
+export type NodeSelectorTerm = z.infer<typeof nodeSelectorTerm>;
+export type PodAffinityTerm = z.infer<typeof podAffinityTerm>;
+export type TopologySpreadConstraint = z.infer<typeof topologySpreadConstraint>;
 export type StatefulSetSpec = z.infer<typeof statefulSetSpecSchema>;
 export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
 export type ClaimTemplate = z.infer<typeof claimTemplateSchema>;

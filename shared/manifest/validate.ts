@@ -3,6 +3,7 @@
 import type { z } from 'zod';
 import { dnsLabelProblem, dnsSubdomainProblem, MAX_LABEL_LENGTH, MAX_SET_NAME_LENGTH, DEFAULT_NAMESPACE } from '../naming.js';
 import { selectorMatches } from '../selector.js';
+import { ANN_DISCONNECT_STOP_AFTER, disconnectStopAfterProblem } from '../fencing.js';
 import {
   configMapBodySchema,
   metadataSchema,
@@ -119,6 +120,9 @@ export function validateObject(raw: unknown): Validation {
       }
       for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
       errors.push(...statefulSetProblems(name, spec.data));
+      const stopAfter = metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
+      const stopAfterProblem = stopAfter === undefined ? undefined : disconnectStopAfterProblem(stopAfter);
+      if (stopAfterProblem) errors.push({ path: ['metadata', 'annotations', ANN_DISCONNECT_STOP_AFTER], message: stopAfterProblem });
       object = { apiVersion: 'apps/v1', kind, metadata, spec: spec.data };
       break;
     }

@@ -69,6 +69,8 @@ export class Cluster {
   server = '';
   adminToken = '';
   joinToken = '';
+  /** PEM of the controller's CA (certificate-authority-data of admin.conf); '' for --insecure. */
+  ca = '';
   private readonly logs = new Map<ChildProcess, string[]>();
 
   constructor(readonly prefix: string) {
@@ -100,7 +102,7 @@ export class Cluster {
       'admin.conf',
       () => {
         if (!existsSync(conf)) return undefined;
-        const c = YAML.parse(readFileSync(conf, 'utf8')) as { server: string; token: string };
+        const c = YAML.parse(readFileSync(conf, 'utf8')) as { server: string; token: string; 'certificate-authority-data'?: string };
         // A stale file from a previous start must not count: wait for the new port.
         return this.logOf(this.controller!).includes(c.server) ? c : undefined;
       },
@@ -111,7 +113,20 @@ export class Cluster {
     this.server = parsed.server;
     this.adminToken = parsed.token;
     this.joinToken = readFileSync(join(this.controllerDir, 'join-token'), 'utf8').trim();
-    this.api = new ApiClient({ server: this.server, token: this.adminToken });
+    this.ca = parsed['certificate-authority-data'] ? Buffer.from(parsed['certificate-authority-data'], 'base64').toString('utf8') : '';
+    this.api = this.client(this.adminToken);
+  }
+
+  /** An API client of this cluster with another token (a join or node token), trusting its CA. */
+  client(token: string): ApiClient {
+    return new ApiClient({ server: this.server, token, ...(this.ca ? { tls: { ca: this.ca } } : {}) });
+  }
+
+  /** `sha256:<hex>` of the controller's CA, from the join command it wrote; '' for --insecure. */
+  caHash(): string {
+    const file = join(this.controllerDir, 'join-command');
+    if (!existsSync(file)) return '';
+    return /--ca-hash (sha256:[0-9a-f]{64})/.exec(readFileSync(file, 'utf8'))?.[1] ?? '';
   }
 
   async stopController(): Promise<void> {
@@ -131,12 +146,15 @@ export class Cluster {
 
   /** Arguments every test agent gets: how to reach and join this cluster's controller. */
   protected agentArgs(name: string, dataDir: string): string[] {
-    return ['agent', '--server', this.server, '--token', this.joinToken, '--node-name', name, '--data-dir', dataDir];
+    const hash = this.caHash();
+    return ['agent', '--server', this.server, '--token', this.joinToken, ...(hash ? ['--ca-hash', hash] : []), '--node-name', name, '--data-dir', dataDir];
   }
 
   async startAgent(name: string, extra: string[] = []): Promise<AgentProc> {
     const dataDir = join(this.dir, `agent-${name}`);
-    const proc = this.spawnLogged([...this.agentArgs(name, dataDir), '--listen', '127.0.0.1:0', ...extra]);
+    // Agents sharing one engine and one network namespace share Docker's bridge (no host-gw).
+    const network = extra.some((a) => a === '--pod-network' || a.startsWith('--pod-network=')) ? [] : ['--pod-network', 'bridge'];
+    const proc = this.spawnLogged([...this.agentArgs(name, dataDir), '--listen', '127.0.0.1:0', ...network, ...extra]);
     const a: AgentProc = { name, dataDir, proc, log: () => this.logOf(proc) };
     const existing = this.agents.findIndex((x) => x.name === name);
     if (existing >= 0) this.agents[existing] = a;
@@ -207,8 +225,13 @@ export class Cluster {
     }
     for (const a of this.agents) await stopProcess(a.proc);
     await this.stopController();
-    await removeContainers(this.agents.map((a) => a.name));
+    await this.removeLeftoverContainers();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Removes containers the agents left behind (on the one engine they all share here). */
+  protected async removeLeftoverContainers(): Promise<void> {
+    await removeContainers(this.agents.map((a) => a.name));
   }
 }
 

@@ -1,0 +1,117 @@
+// host-gw: this host routes every other node's podCIDR via that node's address (no overlay), and
+// keeps the firewall rules that let Docker forward pod traffic unmasqueraded. Nodes come from a
+// list+watch; everything is checked again periodically, since Docker may rewrite its rules.
+import type { Node } from '../../shared/types.js';
+import type { ControllerConnection } from '../controller-client/connection.js';
+import type { ControllerHealth } from '../controller-client/health.js';
+import { runListWatch } from '../controller-client/list-watch.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import { firewallState, iptables, ip, listPodRoutes } from './commands.js';
+import { desiredRoutes, desiredRules, planFirewall, planRoutes, type Self } from './plan.js';
+
+export interface HostGwOptions {
+  conn: ControllerConnection;
+  health: ControllerHealth;
+  log: Logger;
+  self: Self;
+  podCidr: string;
+  clusterCidr: string;
+  /** How often routes and rules are checked without a node change. */
+  resyncMs?: number;
+}
+
+export class HostGw {
+  private readonly nodes = new Map<string, Node>();
+  private listed = false;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private lastError = '';
+
+  constructor(private readonly o: HostGwOptions) {}
+
+  /** Applies the firewall rules once, then keeps routes current until the signal aborts. */
+  async start(signal: AbortSignal): Promise<Promise<void>[]> {
+    await this.syncFirewall();
+    const timer = setInterval(() => this.schedule(true), this.o.resyncMs ?? 30_000);
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    const watch = runListWatch<Node>(
+      {
+        conn: this.o.conn,
+        health: this.o.health,
+        log: this.o.log,
+        path: '/api/v1/nodes',
+        query: {},
+        what: 'nodes',
+        handlers: {
+          onList: (items) => {
+            this.nodes.clear();
+            for (const n of items) this.nodes.set(n.metadata.name, n);
+            this.listed = true;
+            this.schedule(false);
+          },
+          onEvent: (type, n) => {
+            if (type === 'DELETED') this.nodes.delete(n.metadata.name);
+            else this.nodes.set(n.metadata.name, n);
+            this.schedule(false);
+          },
+        },
+      },
+      signal,
+    );
+    return [watch];
+  }
+
+  /** One sync at a time; changes during a sync cause one more. */
+  private schedule(firewall: boolean): void {
+    if (this.pending) return;
+    this.pending = true;
+    this.running = this.running.then(async () => {
+      this.pending = false;
+      if (firewall) await this.syncFirewall();
+      await this.syncRoutes();
+    });
+  }
+
+  private async syncRoutes(): Promise<void> {
+    // Before the first list, "no nodes" would remove every route.
+    if (!this.listed) return;
+    try {
+      const desired = desiredRoutes([...this.nodes.values()], this.o.self, this.o.clusterCidr);
+      const cmds = planRoutes(desired, await listPodRoutes());
+      for (const c of cmds) {
+        await ip(c);
+        this.o.log.info({ command: `ip ${c.join(' ')}` }, c.includes('del') ? 'pod route removed' : 'pod route set');
+      }
+      this.ok();
+    } catch (err) {
+      this.failed('routes', err);
+    }
+  }
+
+  private async syncFirewall(): Promise<void> {
+    try {
+      const state = await firewallState();
+      if (state.dockerUser === undefined) this.o.log.debug('no DOCKER-USER chain: Docker does not manage iptables here');
+      for (const c of planFirewall(desiredRules(this.o.clusterCidr, this.o.podCidr), state)) {
+        await iptables(c);
+        this.o.log.info({ command: `iptables ${c.join(' ')}` }, 'pod network firewall rule set');
+      }
+      this.ok();
+    } catch (err) {
+      this.failed('firewall', err);
+    }
+  }
+
+  private ok(): void {
+    this.lastError = '';
+  }
+
+  /** Logs a failure once until it changes (a missing CAP_NET_ADMIN repeats every resync). */
+  private failed(what: string, err: unknown): void {
+    const msg = errorMessage(err);
+    if (msg === this.lastError) return;
+    this.lastError = msg;
+    this.o.log.error({ err: msg }, `cannot set the pod network ${what}: pods on other hosts may not reach this host's pods (the agent needs root or CAP_NET_ADMIN)`);
+  }
+}

@@ -1,0 +1,82 @@
+// `berth node forget NODE` and `berth pod move POD --to NODE (--copy-volume | --empty-volume)`:
+// the operator's two tools after a host is lost (docs/host-loss.md).
+import type { PodMove } from '../../controller/moves/decide.js';
+import { clientFor, out, type Globals } from '../context.js';
+import { CliError } from '../errors.js';
+import { parseDuration } from '../rollout.js';
+
+const enc = encodeURIComponent;
+
+export async function nodeForget(name: string, g: Globals): Promise<void> {
+  const res = await clientFor(g).request<{ details?: { removedPods?: string[] } }>('POST', `/api/v1/nodes/${enc(name)}/forget`, {});
+  const removed = res?.details?.removedPods ?? [];
+  out(`node/${name} forgotten: its credential is revoked${removed.length ? `, pods removed: ${removed.join(', ')}` : ''}\n`);
+  if (removed.length) out(`their ordinals stay bound to ${name} (their volumes are there); re-home them with: berth pod move POD --to NODE --empty-volume\n`);
+  out(`if ${name} comes back, its agent registers again with the join token and stops the pods that moved away\n`);
+}
+
+export interface MoveOptions {
+  to?: string;
+  copyVolume?: boolean;
+  emptyVolume?: boolean;
+  timeout?: string;
+  wait?: boolean;
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.ceil(bytes / 1024)} KB`;
+  return `${Math.round(bytes / 1024 / 1024)} MB`;
+}
+
+/** The progress lines a move state is worth, in order; printed once each. */
+export function progressLines(m: PodMove): string[] {
+  const lines = [m.fromForgotten ? `pod/${m.pod} leaves forgotten node ${m.from} (its agent stops it there if it comes back)` : `pod/${m.pod} stopping on ${m.from}`];
+  if (m.phase === 'stopping') return lines;
+  if (m.volume === 'copy') {
+    // A claim's line once its size is known (or once it is copied).
+    for (const c of m.claims) {
+      const bytes = m.bytes?.[c];
+      if (bytes !== undefined) lines.push(`copying ${c} (${sizeText(bytes)})`);
+      else if (m.copied.includes(c)) lines.push(`copying ${c}`);
+    }
+  }
+  if (m.phase === 'copying') return lines;
+  if (m.phase === 'failed') return [...lines, `move failed: ${m.message ?? 'unknown reason'}`];
+  const old = Object.values(m.oldPaths ?? {});
+  lines.push(`bound to ${m.to}${m.epoch !== undefined ? ` (fencing epoch ${m.epoch})` : ''}; the old data stays on ${old.length ? old.join(', ') : m.from}`);
+  if (m.phase === 'done') lines.push(`started on ${m.to}`);
+  return lines;
+}
+
+export async function podMove(pod: string, o: MoveOptions, g: Globals): Promise<void> {
+  if (!o.to) throw new CliError('--to NODE is required: the node the pod moves to');
+  if (o.copyVolume === o.emptyVolume) {
+    throw new CliError('choose one of --copy-volume (copy the data from the old node; it must be reachable) or --empty-volume (start with empty volumes)');
+  }
+  const timeoutMs = parseDuration('--timeout', o.timeout ?? '10m');
+  const client = clientFor(g);
+  const path = `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`;
+  let move = await client.request<PodMove>('POST', path, { to: o.to, volume: o.copyVolume ? 'copy' : 'empty' });
+  const printed = new Set<string>();
+  const show = (m: PodMove) => {
+    for (const line of progressLines(m)) {
+      const key = line.startsWith('copying ') ? line.split(' ')[1] : line;
+      if (printed.has(key)) continue;
+      printed.add(key);
+      out(`${line}\n`);
+    }
+  };
+  show(move);
+  if (o.wait === false) return;
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+  let lastMessage = '';
+  while (move.phase !== 'done' && move.phase !== 'failed') {
+    if (Date.now() > deadline) throw new CliError(`timed out after ${o.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`);
+    await new Promise((r) => setTimeout(r, 500));
+    move = await client.request<PodMove>('GET', path);
+    show(move);
+    if (move.message && move.message !== lastMessage && /NotReady|failed|retrying/.test(move.message)) out(`  ${move.message}\n`);
+    lastMessage = move.message ?? '';
+  }
+  if (move.phase === 'failed') throw new CliError(`moving ${pod} failed: ${move.message ?? 'unknown reason'}`);
+}

@@ -1,0 +1,33 @@
+// TLS flags of `berth controller up` and `berth agent`, checked before anything starts.
+import { advertiseProblem } from '../controller/tls/join.js';
+import { parseCaHash } from '../shared/tls.js';
+import { CliError } from './errors.js';
+
+/** `--advertise-address` values, each repeatable or a comma list. */
+export function parseAdvertiseAddresses(values: string[]): string[] {
+  const out: string[] = [];
+  for (const v of values.flatMap((x) => x.split(','))) {
+    const a = v.trim();
+    if (a === '') continue;
+    const problem = advertiseProblem(a);
+    if (problem) throw new CliError(`invalid --advertise-address "${a}": ${problem}`);
+    if (!out.includes(a)) out.push(a);
+  }
+  return out;
+}
+
+export function controllerTlsOptions(o: { advertiseAddress?: string[]; insecure?: boolean }) {
+  return { advertiseAddresses: parseAdvertiseAddresses(o.advertiseAddress ?? []), insecure: o.insecure === true };
+}
+
+/** CA pins from --ca-hash, else from BERTH_CA_HASH (as --server and --token fall back to the environment). */
+export function agentTlsOptions(o: { caHash?: string[]; insecureSkipCaVerification?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  let caHashes: string[];
+  const given = o.caHash && o.caHash.some((x) => x.trim() !== '') ? o.caHash : [env.BERTH_CA_HASH ?? ''];
+  try {
+    caHashes = given.flatMap((x) => x.split(',')).filter((x) => x.trim() !== '').map(parseCaHash);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { caHashes, insecureSkipCaVerification: o.insecureSkipCaVerification === true };
+}

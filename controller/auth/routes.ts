@@ -1,0 +1,56 @@
+// Admin routes for tokens (docs/api.md): create join tokens, list every credential, revoke
+// one by id. A revoked node credential makes the node NotReady at once.
+import { z } from 'zod';
+import { HttpError, forbidden, notFound, readJson, sendJson, type Router } from '../api/http.js';
+import type { ApiContext } from '../api/server.js';
+import type { Store } from '../store/store.js';
+import { issueToken, tokenInfo } from './tokens.js';
+
+export interface TokenRouteDeps {
+  store: Store;
+  /** What an agent runs to join with a token (undefined: not known). */
+  joinCommand?: (token: string) => string;
+  /** Called after a node credential is revoked. */
+  onNodeRevoked?: (node: string) => void;
+}
+
+/** Longest lifetime of a join token: a year. */
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
+
+const createSchema = z.strictObject({
+  ttlSeconds: z.number().int('must be whole seconds').min(0, 'must not be negative').max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (a year)`).optional(),
+  description: z.string().max(256, 'must be at most 256 characters').optional(),
+});
+
+function requireAdmin(c: ApiContext): void {
+  if (c.who.role !== 'admin') throw forbidden('tokens need the admin token');
+}
+
+export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps): void {
+  const { store } = deps;
+  router
+    .on('GET', '/api/v1/tokens', (c) => {
+      requireAdmin(c);
+      sendJson(c.res, 200, { apiVersion: 'v1', kind: 'TokenList', items: store.listTokens().map((t) => tokenInfo(t)) });
+    })
+    .on('POST', '/api/v1/tokens', async (c) => {
+      requireAdmin(c);
+      const parsed = createSchema.safeParse((await readJson(c.req)) ?? {});
+      if (!parsed.success) {
+        const causes = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+        throw new HttpError(422, 'Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+      }
+      const { ttlSeconds, description } = parsed.data;
+      const token = issueToken(store, 'join', 'join', { ...(ttlSeconds ? { ttlMs: ttlSeconds * 1000 } : {}), ...(description ? { description } : {}) });
+      const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
+      sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
+    })
+    .on('DELETE', '/api/v1/tokens/:id', (c, p) => {
+      requireAdmin(c);
+      const found = store.listTokens().find((t) => t.id === p.id);
+      if (!found) throw notFound('tokens', p.id);
+      store.deleteTokenById(p.id);
+      if (found.role === 'node') deps.onNodeRevoked?.(found.subject);
+      sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: p.id, kind: 'tokens' } });
+    });
+}

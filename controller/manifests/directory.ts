@@ -1,0 +1,189 @@
+// The manifest directory (`berth controller up --manifests DIR`): every `.yaml`, `.yml` and
+// `.json` file in it is applied like `berth apply -f FILE`, kept applied as it changes, and its
+// objects are deleted when it is removed (also when that happened while the controller was down).
+import { readFile, mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.js';
+import type { Kind } from '../../shared/types.js';
+import { loadManifests } from '../../cli/manifests.js';
+import { HttpError } from '../api/http.js';
+import type { EventRecorder } from '../events/recorder.js';
+import type { Operations } from '../objects/operations.js';
+import type { Store } from '../store/store.js';
+import { filesGone, isManifestFile, ownedBy, planFile, refKey, refOf, type AppliedFiles, type ObjectRef } from './plan.js';
+
+/** Store meta key holding AppliedFiles as JSON. */
+const META_KEY = 'manifest-files';
+
+export interface ManifestDirectoryOptions {
+  dir: string;
+  store: Store;
+  ops: Operations;
+  events: EventRecorder;
+  log: Logger;
+}
+
+export class ManifestDirectory {
+  private watcher?: FSWatcher;
+  private chain: Promise<void> = Promise.resolve();
+  /** Files refused because another file defines the same object: retried after every change. */
+  private readonly blocked = new Set<string>();
+  private readonly log: Logger;
+
+  constructor(private readonly o: ManifestDirectoryOptions) {
+    this.log = o.log.child({ part: 'manifests', dir: o.dir });
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    const seen = new Set<string>();
+    let ready = false;
+    const w = chokidar.watch(this.o.dir, {
+      ignoreInitial: false,
+      atomic: true,
+      depth: 0,
+      awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 },
+    });
+    this.watcher = w;
+    const name = (path: string): string | undefined => {
+      const n = basename(path);
+      return join(this.o.dir, n) === path && isManifestFile(n) ? n : undefined;
+    };
+    w.on('add', (path) => {
+      const n = name(path);
+      if (!n) return;
+      if (!ready) seen.add(n);
+      this.enqueue(() => this.sync(n));
+    });
+    w.on('change', (path) => {
+      const n = name(path);
+      if (n) this.enqueue(() => this.sync(n));
+    });
+    w.on('unlink', (path) => {
+      const n = name(path);
+      if (n) this.enqueue(() => this.remove(n));
+    });
+    w.on('error', (err) => this.log.error({ err }, 'watching the manifest directory failed'));
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    ready = true;
+    // Files removed while the controller was down: their objects go now.
+    for (const f of filesGone(this.applied(), seen)) this.enqueue(() => this.remove(f));
+    await this.idle();
+    this.log.info({ files: seen.size }, 'watching the manifest directory');
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.close();
+    await this.idle();
+  }
+
+  /** Resolves once every queued change has been handled. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.log.error({ err }, 'manifest directory change failed'));
+  }
+
+  private applied(): AppliedFiles {
+    const raw = this.o.store.getMeta(META_KEY);
+    return raw ? (JSON.parse(raw) as AppliedFiles) : {};
+  }
+
+  private record(file: string, refs: ObjectRef[] | undefined): void {
+    const all = this.applied();
+    if (refs) all[file] = refs;
+    else delete all[file];
+    this.o.store.setMeta(META_KEY, JSON.stringify(all));
+  }
+
+  private async sync(file: string): Promise<void> {
+    const path = join(this.o.dir, file);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.remove(file);
+      return this.refuse(file, [{ file: path, line: 1, field: '(file)', message: `cannot read: ${(err as Error).message}` }]);
+    }
+    const loaded = loadManifests([{ file: path, text }], 'default', false);
+    for (const w of loaded.warnings) this.log.warn({ file }, formatProblem(w));
+    if (loaded.errors.length > 0) return this.refuse(file, loaded.errors);
+
+    const plan = planFile(file, loaded.objects, this.applied());
+    if (plan.conflicts.length > 0) {
+      this.blocked.add(file);
+      return this.refuse(
+        file,
+        plan.conflicts.map((c) => ({ file: path, line: 1, field: 'metadata.name', message: `${c.ref.kind} "${c.ref.name}" is already defined by ${c.file}` })),
+      );
+    }
+    let summary: string[] = [];
+    if (plan.apply.length > 0) {
+      try {
+        const { results } = this.o.ops.apply(plan.apply);
+        summary = results.filter((r) => r.result !== 'unchanged').map((r) => `${r.kind}/${r.name} ${r.result}`);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        const causes = err.causes ?? [{ field: '', message: err.message }];
+        return this.refuse(file, causes.map((c) => ({ file: path, line: 1, field: c.field, message: c.message })));
+      }
+    }
+    const deleted = this.deleteOwned(file, plan.delete);
+    this.record(file, loaded.objects.map(refOf));
+    this.blocked.delete(file);
+    if (summary.length + deleted.length > 0) {
+      const message = `applied ${file}: ${[...summary, ...deleted.map((d) => `${d} deleted`)].join(', ')}`;
+      this.log.info({ file }, message);
+      this.o.events.record(fileObject(file), 'Normal', 'Applied', message);
+    }
+    if (deleted.length > 0) this.retryBlocked();
+  }
+
+  private async remove(file: string): Promise<void> {
+    const refs = this.applied()[file];
+    this.blocked.delete(file);
+    if (!refs) return;
+    const deleted = this.deleteOwned(file, refs);
+    this.record(file, undefined);
+    const message = `removed ${file}: ${deleted.length > 0 ? deleted.map((d) => `${d} deleted`).join(', ') : 'nothing to delete'}`;
+    this.log.info({ file }, message);
+    this.o.events.record(fileObject(file), 'Normal', 'Removed', message);
+    this.retryBlocked();
+  }
+
+  /** Normal deletes (pods terminate, claims stay unless the retention policy says otherwise). */
+  private deleteOwned(file: string, refs: ObjectRef[]): string[] {
+    const out: string[] = [];
+    for (const r of refs) {
+      const cur = this.o.store.get(r.kind as Kind, r.namespace, r.name);
+      if (!cur || !ownedBy(cur.metadata.annotations, file)) continue;
+      try {
+        this.o.ops.delete(r.kind as Kind, r.namespace, r.name, undefined);
+        out.push(`${r.kind}/${r.name}`);
+      } catch (err) {
+        this.log.warn({ file, object: refKey(r), err: (err as Error).message }, 'deleting an object of a manifest file failed');
+      }
+    }
+    return out;
+  }
+
+  private retryBlocked(): void {
+    for (const f of [...this.blocked]) this.enqueue(() => this.sync(f));
+  }
+
+  /** A bad file changes nothing: what its last good version applied keeps running. */
+  private refuse(file: string, problems: SourceProblem[]): void {
+    for (const p of problems) this.log.warn({ file }, `manifest file refused: ${formatProblem(p)}`);
+    const message = `${file} not applied, nothing changed: ${problems.map(formatProblem).join('; ')}`.slice(0, 1024);
+    this.o.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);
+  }
+}
+
+/** Events about a file are recorded on a `ManifestFile` object named after it, in `default`. */
+function fileObject(file: string) {
+  return { kind: 'ManifestFile' as Kind, metadata: { name: file, namespace: 'default' } } as never;
+}

@@ -1,0 +1,134 @@
+// The controller's /metrics: object counts read from the store at scrape time, plus counters
+// and histograms fed by the API server and the StatefulSet loop as things happen.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { MetricsRegistry } from '../../shared/metrics.js';
+import { RESOURCES } from '../../shared/resources.js';
+import type { Node, Pod, StatefulSet } from '../../shared/types.js';
+import type { Store } from '../store/store.js';
+
+export interface ControllerMetricsSources {
+  store: Store;
+  /** Seconds since each node's last heartbeat. */
+  heartbeatAges: () => Map<string, number>;
+  /** The StatefulSet loop's bounded list of sync durations in ms. */
+  syncDurations?: number[];
+}
+
+const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const PLURALS = new Set(RESOURCES.map((r) => r.plural));
+
+/**
+ * The route pattern of a request path, so a label never carries object names
+ * (`/api/v1/namespaces/default/pods/web-0` → `/api/v1/namespaces/:ns/pods/:name`).
+ */
+export function routeOf(path: string): string {
+  const segs = path.split('/').filter(Boolean);
+  if (segs[0] !== 'api' || segs[1] !== 'v1') return segs.length <= 1 ? `/${segs.join('/')}` : '/:other';
+  const out = ['api', 'v1'];
+  let i = 2;
+  if (segs[i] === 'namespaces' && segs.length > i + 1) {
+    out.push('namespaces', ':ns');
+    i += 2;
+  }
+  if (i < segs.length) {
+    const resource = segs[i];
+    out.push(PLURALS.has(resource) || resource === 'apply' ? resource : ':resource');
+    i++;
+  }
+  if (i < segs.length) {
+    out.push(segs[i] === 'register' ? 'register' : ':name');
+    i++;
+  }
+  // Subresources (status, log, exec, scale, proxy/metrics, ...) are fixed words.
+  for (; i < segs.length; i++) out.push(/^[a-z]+$/.test(segs[i]) ? segs[i] : ':param');
+  return `/${out.join('/')}`;
+}
+
+export class ControllerMetrics {
+  readonly registry = new MetricsRegistry();
+  private readonly requests = this.registry.counter('berth_api_requests_total', 'API requests by route pattern, method and HTTP status code.');
+  private readonly watchers = this.registry.gauge('berth_api_watchers', 'Open watch streams by resource.');
+  private readonly syncSeconds = this.registry.histogram('berth_statefulset_sync_duration_seconds', 'Time one StatefulSet reconcile (sync) took.', SYNC_BUCKETS);
+
+  constructor(src: ControllerMetricsSources) {
+    const pods = this.registry.gauge('berth_pods', 'Pods by namespace and phase (Terminating for pods being deleted).');
+    const setReplicas = this.registry.gauge('berth_statefulset_replicas', 'Desired replicas (spec.replicas) of each StatefulSet.');
+    const setCurrent = this.registry.gauge('berth_statefulset_status_replicas', 'Pods the StatefulSet controller has created (status.replicas).');
+    const setReady = this.registry.gauge('berth_statefulset_ready_replicas', 'Ready pods of each StatefulSet (status.readyReplicas).');
+    const setUpdated = this.registry.gauge('berth_statefulset_updated_replicas', 'Pods at the update revision (status.updatedReplicas).');
+    const nodes = this.registry.gauge('berth_nodes', 'Nodes by Ready condition status (True, False, Unknown).');
+    const heartbeat = this.registry.gauge('berth_node_heartbeat_age_seconds', 'Seconds since the last heartbeat of each node\'s agent.');
+    const rv = this.registry.gauge('berth_store_resource_version', 'Current resourceVersion of the store (grows with every write).');
+
+    this.registry.collect(() => {
+      const { store } = src;
+      pods.reset();
+      for (const p of store.list<Pod>('Pod')) {
+        const phase = p.metadata.deletionTimestamp ? 'Terminating' : p.status?.phase ?? 'Pending';
+        pods.inc({ namespace: p.metadata.namespace ?? '', phase });
+      }
+      for (const g of [setReplicas, setCurrent, setReady, setUpdated]) g.reset();
+      for (const s of store.list<StatefulSet>('StatefulSet')) {
+        const l = { namespace: s.metadata.namespace ?? '', statefulset: s.metadata.name };
+        setReplicas.set(l, s.spec.replicas ?? 1);
+        setCurrent.set(l, s.status?.replicas ?? 0);
+        setReady.set(l, s.status?.readyReplicas ?? 0);
+        setUpdated.set(l, s.status?.updatedReplicas ?? 0);
+      }
+      nodes.reset();
+      for (const status of ['True', 'False', 'Unknown']) nodes.set({ status }, 0);
+      for (const n of store.list<Node>('Node')) {
+        const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+        nodes.inc({ status: ready });
+      }
+      heartbeat.reset();
+      for (const [node, age] of src.heartbeatAges()) heartbeat.set({ node }, age);
+      rv.set({}, store.resourceVersion);
+    });
+
+    if (src.syncDurations) {
+      // The loop keeps a bounded window of durations; observing each push keeps the histogram cumulative.
+      const arr = src.syncDurations;
+      const push = arr.push.bind(arr);
+      arr.push = (...ms: number[]) => {
+        for (const v of ms) this.syncSeconds.observe({}, v / 1000);
+        return push(...ms);
+      };
+    }
+  }
+
+  request(method: string, path: string, code: number): void {
+    this.requests.inc({ route: routeOf(path), method, code: String(code) });
+  }
+
+  watchOpened(resource: string): void {
+    this.watchers.inc({ resource });
+  }
+
+  watchClosed(resource: string): void {
+    this.watchers.inc({ resource }, -1);
+  }
+
+  render(): Promise<string> {
+    return this.registry.render();
+  }
+}
+
+/** The scrape credential: the admin token, or the metrics token in `<data-dir>/metrics-token`. */
+export class MetricsAuth {
+  private readonly hash: Buffer | undefined;
+
+  constructor(metricsToken: string | undefined) {
+    this.hash = metricsToken ? sha256(metricsToken) : undefined;
+  }
+
+  accepts(header: string | undefined): boolean {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!m || !this.hash) return false;
+    return timingSafeEqual(sha256(m[1]), this.hash);
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,356 @@
+// Applies pod moves (decide.ts) to the store. A move lives in the store's meta table under
+// `move/<ns>/<set>/<ordinal>`, so a controller restart picks it up where it stopped.
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tlsRequestOptions } from '../../shared/client.js';
+import { fingerprint256 } from '../../shared/tls.js';
+import type { Logger } from 'pino';
+import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
+import { isReady, nodeReady, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { HttpError, badRequest, notFound } from '../api/http.js';
+import type { EventRecorder } from '../events/recorder.js';
+import type { Operations } from '../objects/operations.js';
+import type { Store, StoredChange } from '../store/store.js';
+import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView, type PodMove, type VolumeMode } from './decide.js';
+
+const PREFIX = 'move/';
+const keyOf = (ns: string, set: string, ordinal: number) => `${PREFIX}${ns}/${set}/${ordinal}`;
+
+export function nodeView(node: Node | undefined): NodeView | undefined {
+  if (!node) return undefined;
+  return { ready: nodeReady(node), forgotten: node.spec.forgotten === true, cordoned: node.spec.unschedulable === true };
+}
+
+/** Moves of a set that keep the set controller away from their ordinals, by ordinal. */
+export function heldOrdinals(store: Store, namespace: string, set: string): Map<number, PodMove> {
+  const out = new Map<number, PodMove>();
+  for (const { value } of store.listMeta(`${PREFIX}${namespace}/${set}/`)) {
+    const m = JSON.parse(value) as PodMove;
+    if (holdsOrdinal(m)) out.set(m.ordinal, m);
+  }
+  return out;
+}
+
+export class MoveController {
+  private timer?: NodeJS.Timeout;
+  private readonly copying = new Map<string, string>();
+  private running = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly ops: Operations,
+    private readonly events: EventRecorder,
+    private readonly log: Logger,
+    /** Wakes the set controller for a set (after a binding changed). */
+    private readonly resyncSet: (namespace: string, set: string) => void,
+    /** Moves a claim's data between agents (from undefined: an empty volume on `to`). */
+    private readonly transfer: VolumeTransfer = agentTransfer,
+  ) {}
+
+  start(): void {
+    this.store.changes.on('change', this.onChange);
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.store.changes.off('change', this.onChange);
+  }
+
+  private tickScheduled = false;
+  private readonly onChange = (c: StoredChange) => {
+    if ((c.object.kind !== 'Pod' && c.object.kind !== 'Node') || this.tickScheduled) return;
+    // One look per batch of changes.
+    this.tickScheduled = true;
+    setImmediate(() => {
+      this.tickScheduled = false;
+      this.tick();
+    });
+  };
+
+  /** Starts a move (or returns the one under way for that pod: the call is idempotent). */
+  request(namespace: string, pod: string, body: unknown): PodMove {
+    const b = (body ?? {}) as { to?: unknown; volume?: unknown };
+    if (typeof b.to !== 'string' || b.to === '') throw badRequest('to: the target node name is required');
+    if (b.volume !== 'copy' && b.volume !== 'empty') throw badRequest('volume: must be "copy" (--copy-volume) or "empty" (--empty-volume)');
+    const { parent, ordinal } = parentAndOrdinal(pod);
+    const set = parent ? this.store.get<StatefulSet>('StatefulSet', namespace, parent) : undefined;
+    if (!set || ordinal < 0) throw notFound('pods', `${pod} (no StatefulSet owns that ordinal)`);
+    const existing = this.get(namespace, set.metadata.name, ordinal);
+    if (existing && !isFinished(existing)) {
+      if (existing.to === b.to && existing.volume === b.volume) return existing;
+      throw new HttpError(409, 'Conflict', `pod ${pod} is already being moved to ${existing.to} (${existing.phase}); wait for it to finish`);
+    }
+    const binding = this.store.binding(namespace, set.metadata.name, ordinal);
+    if (!binding) throw new HttpError(409, 'Conflict', `pod ${pod} is not bound to any node yet; nothing to move`);
+    const nodeOf = (n: string) => this.store.get<Node>('Node', undefined, n);
+    const fromNode = nodeView(nodeOf(binding.node));
+    const problem = moveRequestProblem({ pod, from: binding.node, to: b.to, volume: b.volume, fromNode, toNode: nodeView(nodeOf(b.to)) });
+    if (problem) throw new HttpError(409, 'Conflict', problem);
+    const move: PodMove = {
+      namespace,
+      set: set.metadata.name,
+      ordinal,
+      pod: podName(set.metadata.name, ordinal),
+      from: binding.node,
+      to: b.to,
+      volume: b.volume,
+      ...(fromNode?.forgotten ? { fromForgotten: true } : {}),
+      claims: set.spec.volumeClaimTemplates.map((t) => claimName(t.metadata.name, set.metadata.name, ordinal)),
+      copied: [],
+      phase: 'stopping',
+      message: `stopping on ${binding.node}`,
+      startedAt: new Date().toISOString(),
+    };
+    this.save(move);
+    this.events.record(set, 'Normal', 'MoveStarted', `moving pod ${move.pod} from ${move.from} to ${move.to} (${b.volume === 'copy' ? 'copying its volumes' : 'with empty volumes'})`);
+    this.tick();
+    return move;
+  }
+
+  get(namespace: string, set: string, ordinal: number): PodMove | undefined {
+    const v = this.store.getMeta(keyOf(namespace, set, ordinal));
+    return v ? (JSON.parse(v) as PodMove) : undefined;
+  }
+
+  /** The latest move of a pod, for `berth pod move` progress. */
+  forPod(namespace: string, pod: string): PodMove | undefined {
+    const { parent, ordinal } = parentAndOrdinal(pod);
+    return parent && ordinal >= 0 ? this.get(namespace, parent, ordinal) : undefined;
+  }
+
+  private save(move: PodMove): void {
+    move.updatedAt = new Date().toISOString();
+    this.store.setMeta(keyOf(move.namespace, move.set, move.ordinal), JSON.stringify(move));
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        for (const { value } of this.store.listMeta(PREFIX)) {
+          const move = JSON.parse(value) as PodMove;
+          if (isFinished(move)) continue;
+          try {
+            this.step(move);
+          } catch (err) {
+            this.log.error({ err, pod: move.pod }, 'pod move step failed; retrying');
+          }
+        }
+      } while (this.again);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private observe(move: PodMove): MoveObservation {
+    const pod = this.store.get<Pod>('Pod', move.namespace, move.pod);
+    const copying = this.copying.get(keyOf(move.namespace, move.set, move.ordinal));
+    return {
+      ...(pod
+        ? { pod: { node: pod.spec.nodeName, terminating: !!pod.metadata.deletionTimestamp, running: pod.status.phase === 'Running', ready: isReady(pod) } }
+        : {}),
+      fromNode: nodeView(this.store.get<Node>('Node', undefined, move.from)),
+      toNode: nodeView(this.store.get<Node>('Node', undefined, move.to)),
+      boundTo: this.store.binding(move.namespace, move.set, move.ordinal)?.node,
+      ...(copying ? { copying } : {}),
+    };
+  }
+
+  private step(move: PodMove): void {
+    for (let i = 0; i < 10; i++) {
+      const s = decideMove(move, this.observe(move));
+      const set = this.store.get<StatefulSet>('StatefulSet', move.namespace, move.set);
+      const note = (type: 'Normal' | 'Warning', reason: string, message: string) => {
+        if (set) this.events.record(set, type, reason, `pod ${move.pod}: ${message}`);
+      };
+      switch (s.type) {
+        case 'wait':
+          if (move.message !== s.message) {
+            move.message = s.message;
+            this.save(move);
+          }
+          return;
+        case 'deletePod': {
+          const pod = this.store.get<Pod>('Pod', move.namespace, move.pod);
+          if (pod) this.store.transaction(() => this.ops.deletePod(pod, `moving to ${move.to}`));
+          move.message = s.message;
+          this.save(move);
+          return;
+        }
+        case 'phase':
+          move.phase = s.phase;
+          move.message = s.message;
+          this.save(move);
+          if (s.phase === 'done') note('Normal', 'MoveCompleted', `${s.message}; the old data stays on ${move.from}${this.oldPathsText(move)}`);
+          continue;
+        case 'fail':
+          move.phase = 'failed';
+          move.message = s.message;
+          this.save(move);
+          note('Warning', 'MoveFailed', s.message);
+          return;
+        case 'copy':
+          move.message = s.message;
+          this.save(move);
+          this.startCopy(move, s.claim);
+          return;
+        case 'rehome':
+          this.rehome(move);
+          note('Normal', 'MoveRehomed', `bound to ${move.to} (fencing epoch ${move.epoch}); the old data stays on ${move.from}${this.oldPathsText(move)}`);
+          this.resyncSet(move.namespace, move.set);
+          continue;
+      }
+    }
+  }
+
+  private oldPathsText(move: PodMove): string {
+    const paths = Object.values(move.oldPaths ?? {});
+    return paths.length ? ` at ${paths.join(', ')}` : '';
+  }
+
+  /** Claims and binding to the target node, in one transaction; the epoch goes up with the binding. */
+  private rehome(move: PodMove): void {
+    const to = this.store.get<Node>('Node', undefined, move.to);
+    if (!to) throw new Error(`target node ${move.to} is gone`);
+    this.store.transaction(() => {
+      move.oldPaths ??= {};
+      for (const c of move.claims) {
+        const claim = this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c);
+        if (!claim) continue;
+        if (claim.spec.nodeName !== move.to && claim.spec.hostPath) move.oldPaths[c] = `${claim.spec.nodeName}:${claim.spec.hostPath}`;
+        const hostPath = volumeHostPath(to.status.agent.dataDir, move.namespace, c);
+        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c, (x) => {
+          x.spec.nodeName = move.to;
+          x.spec.hostPath = hostPath;
+          x.metadata.annotations = { ...(x.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: move.to, [ANN_VOLUME_PATH]: hostPath };
+        });
+      }
+      this.store.bind(move.namespace, move.set, move.ordinal, move.to);
+      move.epoch = this.store.binding(move.namespace, move.set, move.ordinal)?.epoch;
+      move.phase = 'starting';
+      move.message = `starting on ${move.to}`;
+      this.save(move);
+    });
+  }
+
+  private startCopy(move: PodMove, claim: string): void {
+    const key = keyOf(move.namespace, move.set, move.ordinal);
+    this.copying.set(key, claim);
+    this.transfer(this.store, move.namespace, claim, move.volume === 'copy' ? move.from : undefined, move.to, (bytes) => {
+      const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
+      cur.bytes = { ...(cur.bytes ?? {}), [claim]: bytes };
+      cur.message = `copying ${claim} (${formatBytes(bytes)})`;
+      this.save(cur);
+    })
+      .then(() => {
+        const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
+        if (!cur.copied.includes(claim)) cur.copied.push(claim);
+        this.save(cur);
+        this.log.info({ pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume }, move.volume === 'copy' ? 'volume copied' : 'empty volume prepared');
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ pod: move.pod, claim, err: (err as Error).message }, 'volume copy failed; retrying');
+        const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
+        cur.message = `copying ${claim} failed (${(err as Error).message}); retrying`;
+        this.save(cur);
+      })
+      .finally(() => {
+        this.copying.delete(key);
+        setTimeout(() => this.tick(), 500).unref();
+      });
+  }
+}
+
+export type VolumeTransfer = (store: Store, namespace: string, claim: string, from: string | undefined, to: string, onSize: (bytes: number) => void) => Promise<void>;
+
+/** Through the agents' archive routes: a copy, or an empty archive for an empty volume. */
+export const agentTransfer: VolumeTransfer = (store, namespace, claim, from, to, onSize) =>
+  from === undefined ? emptyVolume(store, namespace, claim, to) : copyVolume(store, namespace, claim, from, to, onSize);
+
+/** An empty tar (two zero blocks) into the target: any old directory there is set aside. */
+export function emptyVolume(store: Store, namespace: string, claim: string, to: string): Promise<void> {
+  const path = `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
+  return new Promise<void>((resolve, reject) => {
+    const put = agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar' }, (up) => {
+      let text = '';
+      up.on('data', (d: Buffer) => (text += d.toString()));
+      up.on('end', () => (up.statusCode === 200 ? resolve() : reject(new Error(`node ${to} answered ${up.statusCode}: ${text.slice(0, 300)}`))));
+    });
+    put.on('error', (err) => reject(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
+    put.end(Buffer.alloc(1024));
+  });
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(0)} MB`;
+}
+
+/** A request to a node's agent with its token, over TLS pinned to the certificate it registered. */
+function agentRequest(store: Store, node: string, path: string, method: string, headers: Record<string, string>, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  const n = store.get<Node>('Node', undefined, node);
+  const token = store.getMeta(`agent-token/${node}`);
+  if (!n || !token) throw new Error(`node ${node} has no agent API registered`);
+  const url = new URL(path, n.status.agent.url);
+  const opts: RequestOptions = { method, headers: { ...headers, authorization: `Bearer ${token}` } };
+  if (url.protocol !== 'https:') return httpRequest(url, opts, onResponse);
+  const cert = store.getMeta(`agent-cert/${node}`);
+  if (!cert) throw new Error(`node ${node} registered no agent certificate`);
+  return httpsRequest(url, { ...tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }), ...opts }, onResponse);
+}
+
+/**
+ * Streams a tar of a claim's directory from the old node's agent straight into the new
+ * node's agent (GET …/archive piped into PUT …/archive); nothing is buffered here.
+ */
+export function copyVolume(store: Store, namespace: string, claim: string, from: string, to: string, onSize: (bytes: number) => void): Promise<void> {
+  const path = `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
+  return new Promise<void>((resolve, reject) => {
+    const get = agentRequest(store, from, path, 'GET', {}, (down) => {
+      if (down.statusCode === 404) {
+        // The pod never wrote to this claim: nothing to copy, the new node starts it empty.
+        down.resume();
+        onSize(0);
+        resolve();
+        return;
+      }
+      if (down.statusCode !== 200) {
+        down.resume();
+        reject(new Error(`node ${from} answered ${down.statusCode} for the archive of ${claim}`));
+        return;
+      }
+      const size = Number(down.headers['x-berth-volume-bytes']);
+      if (Number.isFinite(size)) onSize(size);
+      let put: ClientRequest;
+      try {
+        put = agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar' }, (up) => {
+          let text = '';
+          up.on('data', (d: Buffer) => (text += d.toString()));
+          up.on('end', () => (up.statusCode === 200 ? resolve() : reject(new Error(`node ${to} answered ${up.statusCode}: ${text.slice(0, 300)}`))));
+        });
+      } catch (err) {
+        down.destroy();
+        reject(err as Error);
+        return;
+      }
+      put.on('error', (err) => reject(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
+      down.on('error', (err) => put.destroy(err));
+      down.pipe(put);
+    });
+    get.on('error', (err) => reject(new Error(`cannot reach the agent of ${from}: ${err.message}`)));
+    get.end();
+  });
+}

@@ -1,0 +1,132 @@
+// Re-homing an ordinal to another node (`berth pod move`) as a pure function
+// (move, observed) → next step. The move controller persists the move, observes the store and
+// applies the step; every step is safe to repeat after a controller restart.
+//
+// At most one pod per identity (F18): the ordinal leaves its old node only once that node
+// confirmed its pod is gone, or the node was declared dead (`berth node forget`).
+
+export type MovePhase = 'stopping' | 'copying' | 'rehoming' | 'starting' | 'done' | 'failed';
+export type VolumeMode = 'copy' | 'empty';
+
+export interface PodMove {
+  namespace: string;
+  set: string;
+  ordinal: number;
+  pod: string;
+  from: string;
+  to: string;
+  volume: VolumeMode;
+  /** The old node was forgotten when the move began: nothing to stop there. */
+  fromForgotten?: boolean;
+  /** The ordinal's claims (from the set's claim templates). */
+  claims: string[];
+  /** Claims whose data already arrived on the target node. */
+  copied: string[];
+  /** Bytes per claim as the old node reported them, for progress output. */
+  bytes?: Record<string, number>;
+  /** Where the old data stays on the old node (never deleted). */
+  oldPaths?: Record<string, string>;
+  phase: MovePhase;
+  /** What the move is waiting for right now, or why it failed. */
+  message?: string;
+  startedAt: string;
+  updatedAt?: string;
+  /** Fencing epoch of the binding once re-homed. */
+  epoch?: number;
+}
+
+export interface NodeView {
+  ready: boolean;
+  forgotten: boolean;
+  cordoned: boolean;
+}
+
+export interface MoveObservation {
+  /** The pod of the ordinal, if the store has one. */
+  pod?: { node?: string; terminating: boolean; running: boolean; ready: boolean };
+  fromNode?: NodeView;
+  toNode?: NodeView;
+  /** Where the binding points now. */
+  boundTo?: string;
+  /** A copy of this claim is under way in this controller process. */
+  copying?: string;
+}
+
+export type MoveStep =
+  | { type: 'wait'; message: string }
+  | { type: 'deletePod'; message: string }
+  | { type: 'phase'; phase: MovePhase; message: string }
+  | { type: 'copy'; claim: string; message: string }
+  | { type: 'rehome'; message: string }
+  | { type: 'fail'; message: string };
+
+/** Whether the set controller must leave the ordinal alone (no pod anywhere) for now. */
+export function holdsOrdinal(move: PodMove): boolean {
+  return move.phase === 'stopping' || move.phase === 'copying' || move.phase === 'rehoming';
+}
+
+export function isFinished(move: PodMove): boolean {
+  return move.phase === 'done' || move.phase === 'failed';
+}
+
+/** Checks a move request before anything changes; a problem is returned as a message. */
+export function moveRequestProblem(req: { pod: string; from: string; to: string; volume: VolumeMode; fromNode?: NodeView; toNode?: NodeView }): string | undefined {
+  if (req.to === req.from) return `pod ${req.pod} is already bound to node ${req.to}`;
+  if (!req.toNode) return `target node "${req.to}" is not registered (see berth get nodes)`;
+  if (req.toNode.forgotten) return `target node ${req.to} was forgotten; it must register again first`;
+  if (!req.toNode.ready) return `target node ${req.to} is not Ready`;
+  if (req.toNode.cordoned) return `target node ${req.to} is cordoned (spec.unschedulable); uncordon it or choose another node`;
+  const from = req.fromNode;
+  if (from && !from.ready && !from.forgotten) {
+    return (
+      `node ${req.from} is NotReady but may still run ${req.pod}: moving it now could run two copies. ` +
+      `Bring ${req.from} back, or, if it is dead, declare it with "berth node forget ${req.from}" first`
+    );
+  }
+  if (req.volume === 'copy' && (!from || from.forgotten)) {
+    return `--copy-volume needs the old node ${req.from}, which was forgotten and cannot be reached; use --empty-volume (its data stays on ${req.from})`;
+  }
+  return undefined;
+}
+
+export function decideMove(move: PodMove, obs: MoveObservation): MoveStep {
+  const from = obs.fromNode;
+  switch (move.phase) {
+    case 'done':
+    case 'failed':
+      return { type: 'wait', message: move.message ?? move.phase };
+    case 'stopping': {
+      const pod = obs.pod;
+      if (pod && pod.node === move.to && obs.boundTo === move.to) return { type: 'phase', phase: 'starting', message: `starting on ${move.to}` };
+      // A pod that is on no node (placement is waiting) runs nowhere: it simply goes.
+      if (pod && pod.node !== move.from) return pod.terminating ? { type: 'wait', message: `removing the unplaced ${move.pod}` } : { type: 'deletePod', message: `removing the unplaced ${move.pod}` };
+      if (pod) {
+        if (from && !from.ready && !from.forgotten) return { type: 'wait', message: `node ${move.from} is NotReady; waiting for it to confirm ${move.pod} stopped (or: berth node forget ${move.from})` };
+        if (!pod.terminating) return { type: 'deletePod', message: `stopping on ${move.from}` };
+        return { type: 'wait', message: `stopping on ${move.from}` };
+      }
+      if (move.claims.length > 0) return { type: 'phase', phase: 'copying', message: move.volume === 'copy' ? 'copying data' : `preparing empty volumes on ${move.to}` };
+      return { type: 'phase', phase: 'rehoming', message: `re-homing to ${move.to}` };
+    }
+    case 'copying': {
+      // --empty-volume "copies" an empty archive: whatever an earlier stay left at the target
+      // path is set aside (never deleted) and the pod starts on an empty directory.
+      const empty = move.volume === 'empty';
+      if (!empty && (!from || from.forgotten)) return { type: 'fail', message: `node ${move.from} was forgotten during the copy; move again with --empty-volume` };
+      const next = move.claims.find((c) => !move.copied.includes(c));
+      if (!next) return { type: 'phase', phase: 'rehoming', message: `re-homing to ${move.to}` };
+      const what = empty ? `preparing an empty ${next} on ${move.to}` : `copying ${next}`;
+      if (obs.copying === next) return { type: 'wait', message: what };
+      if (!empty && !from?.ready) return { type: 'wait', message: `node ${move.from} is NotReady; the copy continues when it is back` };
+      if (!obs.toNode?.ready) return { type: 'wait', message: `node ${move.to} is NotReady; the copy continues when it is back` };
+      return { type: 'copy', claim: next, message: what };
+    }
+    case 'rehoming':
+      return { type: 'rehome', message: `re-homing to ${move.to}` };
+    case 'starting': {
+      const pod = obs.pod;
+      if (pod && pod.node === move.to && pod.running && pod.ready && !pod.terminating) return { type: 'phase', phase: 'done', message: `started on ${move.to}` };
+      return { type: 'wait', message: `starting on ${move.to}` };
+    }
+  }
+}

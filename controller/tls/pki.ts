@@ -1,0 +1,111 @@
+// The controller's PKI in <data-dir>/pki/: a CA made once (10 years) and a serving
+// certificate it signs, made again whenever the set of names and addresses changes.
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { certificateSans, createCertificate, keyMatches, normalizeV6, type KeyAndCert } from '../../shared/certs.js';
+import { caHash } from '../../shared/tls.js';
+
+export const CA_DAYS = 3650;
+export const SERVING_DAYS = 365;
+/** A serving certificate closer than this to its end is made again at start. */
+const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
+
+export interface ControllerPki {
+  ca: KeyAndCert;
+  serving: KeyAndCert;
+  /** `sha256:<hex>` of the CA's public key: what agents pass as --ca-hash. */
+  caHash: string;
+  /** Whether the CA was made by this call (first start). */
+  createdCa: boolean;
+  /** Whether the serving certificate was (re)made by this call. */
+  issuedServing: boolean;
+}
+
+export function pkiDir(dataDir: string): string {
+  return join(dataDir, 'pki');
+}
+
+/** Writes atomically with mode 0600 (keys) or 0644 (certificates). */
+function writeFileAtomic(path: string, text: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+function normalizeSan(s: string): string {
+  return isIP(s) === 6 ? normalizeV6(s) : s.toLowerCase();
+}
+
+/**
+ * The names a serving certificate needs: loopback, localhost, the host name, every
+ * non-internal interface address and the advertise addresses. Sorted, without duplicates.
+ */
+export function servingSans(advertise: string[], interfaces = networkInterfaces(), host = hostname()): string[] {
+  const set = new Set<string>(['127.0.0.1', '::1', 'localhost']);
+  if (host) set.add(host);
+  for (const infos of Object.values(interfaces)) {
+    for (const i of infos ?? []) {
+      if (i.internal) continue;
+      // Link-local IPv6 addresses carry a zone and are no way to reach a controller.
+      if (i.family === 'IPv6' && i.address.toLowerCase().startsWith('fe80:')) continue;
+      set.add(i.address);
+    }
+  }
+  for (const a of advertise) set.add(a);
+  return [...set].sort();
+}
+
+/** Whether the certificate carries exactly these SANs. */
+export function sansEqual(certPem: string, wanted: string[]): boolean {
+  const have = new Set(certificateSans(certPem).map(normalizeSan));
+  const want = new Set(wanted.map(normalizeSan));
+  return have.size === want.size && [...want].every((s) => have.has(s));
+}
+
+function readPair(dir: string, name: string): KeyAndCert | undefined {
+  const key = join(dir, `${name}.key`);
+  const crt = join(dir, `${name}.crt`);
+  if (!existsSync(key) || !existsSync(crt)) return undefined;
+  const pair = { keyPem: readFileSync(key, 'utf8'), certPem: readFileSync(crt, 'utf8') };
+  if (!keyMatches(pair.keyPem, pair.certPem)) throw new Error(`${key} is not the key of ${crt}; remove both to have them made again`);
+  return pair;
+}
+
+function writePair(dir: string, name: string, pair: KeyAndCert): void {
+  writeFileAtomic(join(dir, `${name}.key`), pair.keyPem, 0o600);
+  writeFileAtomic(join(dir, `${name}.crt`), pair.certPem, 0o644);
+}
+
+function expiresSoon(certPem: string, now = Date.now()): boolean {
+  return new Date(new X509Certificate(certPem).validTo).getTime() - now < RENEW_BEFORE_MS;
+}
+
+function signedBy(certPem: string, caPem: string): boolean {
+  const cert = new X509Certificate(certPem);
+  const ca = new X509Certificate(caPem);
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+/** Loads or makes the CA and the serving certificate for these SANs. */
+export function ensurePki(dataDir: string, sans: string[]): ControllerPki {
+  const dir = pkiDir(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let ca = readPair(dir, 'ca');
+  const createdCa = !ca;
+  if (!ca) {
+    ca = createCertificate({ commonName: 'berth-ca', days: CA_DAYS, isCa: true });
+    writePair(dir, 'ca', ca);
+  }
+  let serving = readPair(dir, 'server');
+  let issuedServing = false;
+  if (!serving || createdCa || !sansEqual(serving.certPem, sans) || !signedBy(serving.certPem, ca.certPem) || expiresSoon(serving.certPem)) {
+    serving = createCertificate({ commonName: 'berth-controller', days: SERVING_DAYS, sans, issuer: ca });
+    writePair(dir, 'server', serving);
+    issuedServing = true;
+  }
+  return { ca, serving, caHash: caHash(ca.certPem), createdCa, issuedServing };
+}

@@ -1,0 +1,107 @@
+// HTTP(S) client for the scale benchmark: node:http or node:https with keep-alive agents,
+// depending on the controller's admin.conf (a CA in it means the controller speaks TLS).
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+/** Reads admin.conf (flat YAML): server, token and, when the controller speaks TLS, its CA. */
+export function readAdminConf(file) {
+  const fields = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([\w-]+):\s*(.*)$/.exec(line);
+    if (m) fields[m[1]] = m[2].trim().replace(/^["']|["']$/g, '');
+  }
+  let ca;
+  if (fields['certificate-authority-data']) ca = Buffer.from(fields['certificate-authority-data'], 'base64').toString('utf8');
+  else if (fields['certificate-authority']) ca = readFileSync(resolve(dirname(file), fields['certificate-authority']), 'utf8');
+  return { server: fields.server, token: fields.token, ca };
+}
+
+/** A client for one server; `ca` (PEM) is only used for https URLs. */
+export function connect({ server, ca }) {
+  const base = new URL(server);
+  const tls = base.protocol === 'https:';
+  const mod = tls ? https : http;
+  const tlsOpts = tls && ca ? { ca } : {};
+  const newAgent = (opts = {}) => new mod.Agent({ keepAlive: true, ...tlsOpts, ...opts });
+
+  /** One request; resolves { status, body } (parsed JSON when it is JSON). Never rejects on HTTP status. */
+  function request(agent, method, path, token, body, timeoutMs = 30_000) {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((ok, fail) => {
+      const req = mod.request(
+        {
+          ...tlsOpts,
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          method,
+          path,
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed = text;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              /* not JSON */
+            }
+            ok({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', fail);
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
+      req.on('error', fail);
+      req.end(payload);
+    });
+  }
+
+  /**
+   * A watch stream (one connection of its own): calls onEvent for every line. Resolves when the
+   * stream ends; `close()` ends it from this side.
+   */
+  function watch(path, token, onEvent) {
+    let req;
+    const done = new Promise((ok, fail) => {
+      req = mod.request(
+        { ...tlsOpts, protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'GET', path, agent: false, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            fail(new Error(`watch ${path}: HTTP ${res.statusCode}`));
+            return;
+          }
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            buf += chunk;
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim()) onEvent(JSON.parse(line));
+            }
+          });
+          res.on('end', ok);
+          res.on('close', ok);
+          res.on('error', ok);
+        },
+      );
+      req.on('error', (err) => (req.destroyed ? ok() : fail(err)));
+      req.end();
+    });
+    return { done, close: () => req.destroy() };
+  }
+
+  return { tls, newAgent, request, watch };
+}

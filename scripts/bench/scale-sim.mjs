@@ -1,0 +1,249 @@
+// Simulated agents for the scale benchmark (a worker thread runs a slice of them): what a real
+// agent does over HTTP, without containers. Each node registers with the join token (or is
+// given a token, for the baseline server), heartbeats every 2 s with facts, keeps a pod
+// list+watch open (fieldSelector spec.nodeName=<node>), reports each of its pods Running and
+// Ready through the status route, and finalizes pods that are being deleted.
+import { parentPort, workerData } from 'node:worker_threads';
+import { connect } from './scale-http.mjs';
+
+const { server, ca, joinToken, names, tokens, watchPods, heartbeatMs } = workerData;
+const client = connect({ server, ca });
+const enc = encodeURIComponent;
+
+const stats = {
+  registered: 0,
+  registerErrors: 0,
+  heartbeats: 0,
+  heartbeatErrors: 0,
+  statusReports: 0,
+  statusErrors: 0,
+  finalized: 0,
+  watchRestarts: 0,
+  lastError: '',
+};
+/** Heartbeat round-trip times (ms) since the last `resetLatency`. */
+let latencies = [];
+let stopped = false;
+
+const facts = (name) => ({
+  hostname: name,
+  os: 'Debian GNU/Linux 12 (bookworm)',
+  kernel: '6.1.0-sim',
+  arch: 'amd64',
+  cpuModel: 'simulated',
+  cpus: 8,
+  memoryBytes: 32 * 2 ** 30,
+  memoryAvailableBytes: 24 * 2 ** 30 + Math.floor(Math.random() * 2 ** 20),
+  diskBytes: 500 * 2 ** 30,
+  diskAvailableBytes: 400 * 2 ** 30,
+  dockerVersion: '24.0.0',
+  load1: Math.random(),
+});
+
+function noteError(what, err) {
+  stats.lastError = `${what}: ${err?.message ?? err}`;
+}
+
+class SimNode {
+  constructor(name, token) {
+    this.name = name;
+    this.token = token;
+    // One keep-alive connection for calls, as the agent's fetch pool has; the watch has its own.
+    this.agent = client.newAgent({ maxSockets: 2 });
+    /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
+    this.pods = new Map();
+    this.stream = undefined;
+  }
+
+  async register() {
+    const body = {
+      name: this.name,
+      address: '127.0.0.1',
+      agentUrl: `http://127.0.0.1:1/${this.name}`,
+      agentToken: `sim-agent-token-${this.name}-0123456789`,
+      dataDir: `/var/lib/berth-sim/${this.name}`,
+      facts: facts(this.name),
+      version: 'sim',
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await client.request(this.agent, 'POST', '/api/v1/nodes/register', joinToken, body);
+        if (res.status === 200 && res.body?.nodeToken) {
+          this.token = res.body.nodeToken;
+          stats.registered++;
+          return;
+        }
+        throw new Error(`HTTP ${res.status}: ${res.body?.message ?? ''}`);
+      } catch (err) {
+        stats.registerErrors++;
+        noteError('register', err);
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  startHeartbeats() {
+    const beat = async () => {
+      if (stopped) return;
+      const t0 = performance.now();
+      try {
+        const res = await client.request(this.agent, 'POST', `/api/v1/nodes/${enc(this.name)}/heartbeat`, this.token, { facts: facts(this.name) }, 10_000);
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+        stats.heartbeats++;
+        latencies.push(performance.now() - t0);
+      } catch (err) {
+        stats.heartbeatErrors++;
+        noteError('heartbeat', err);
+      }
+      if (!stopped) this.timer = setTimeout(beat, heartbeatMs);
+    };
+    // Spread the nodes over the interval, as independently started agents are.
+    this.timer = setTimeout(beat, Math.random() * heartbeatMs);
+  }
+
+  /** List, then watch from the list's resourceVersion; again when the stream ends. */
+  async runPodWatch() {
+    const q = `fieldSelector=${enc(`spec.nodeName=${this.name}`)}`;
+    while (!stopped) {
+      try {
+        const list = await client.request(this.agent, 'GET', `/api/v1/pods?${q}`, this.token);
+        if (list.status !== 200) throw new Error(`list: HTTP ${list.status}`);
+        for (const p of list.body.items) this.onPod('ADDED', p);
+        let rv = list.body.metadata.resourceVersion;
+        this.stream = client.watch(`/api/v1/pods?${q}&watch=true&resourceVersion=${rv}`, this.token, (e) => {
+          if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
+          if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
+          this.onPod(e.type, e.object);
+        });
+        await this.stream.done;
+      } catch (err) {
+        noteError('watch', err);
+      }
+      if (stopped) return;
+      stats.watchRestarts++;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  onPod(type, pod) {
+    const uid = pod.metadata.uid;
+    if (type === 'DELETED') {
+      this.pods.delete(uid);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      // No containers to stop: the pod is finalized at once.
+      if (this.pods.get(uid) !== 'finalizing') {
+        this.pods.set(uid, 'finalizing');
+        void this.finalize(pod);
+      }
+      return;
+    }
+    // Reported again when someone else changed it (the controller marks a lost node's pods
+    // Unknown), as the agent's status reporter does.
+    if (this.pods.get(uid) === 'reporting' || isRunningReady(pod)) return;
+    this.pods.set(uid, 'reporting');
+    void this.reportReady(pod).finally(() => {
+      if (this.pods.get(uid) === 'reporting') this.pods.set(uid, 'reported');
+    });
+  }
+
+  async reportReady(pod) {
+    const now = new Date().toISOString();
+    const status = {
+      phase: 'Running',
+      hostIP: '127.0.0.1',
+      podIP: '10.244.0.2',
+      podIPs: [{ ip: '10.244.0.2' }],
+      startTime: now,
+      conditions: ['Initialized', 'ContainersReady', 'Ready', 'PodScheduled'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+      containerStatuses: pod.spec.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        imageID: 'sha256:0000',
+        containerID: `docker://${pod.metadata.uid}`,
+        ready: true,
+        started: true,
+        restartCount: 0,
+        state: { running: { startedAt: now } },
+      })),
+    };
+    const path = `/api/v1/namespaces/${enc(pod.metadata.namespace ?? 'default')}/pods/${enc(pod.metadata.name)}/status?uid=${enc(pod.metadata.uid)}`;
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        const res = await client.request(this.agent, 'PUT', path, this.token, status);
+        if (res.status === 200) {
+          stats.statusReports++;
+          return;
+        }
+        if (res.status === 404 || res.status === 409) return; // the pod is gone
+        throw new Error(`HTTP ${res.status}: ${res.body?.message ?? ''}`);
+      } catch (err) {
+        stats.statusErrors++;
+        noteError('status', err);
+        await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** attempt, 10_000)));
+      }
+    }
+  }
+
+  async finalize(pod) {
+    try {
+      const path = `/api/v1/namespaces/${enc(pod.metadata.namespace ?? 'default')}/pods/${enc(pod.metadata.name)}/finalize`;
+      const res = await client.request(this.agent, 'POST', path, this.token, { uid: pod.metadata.uid });
+      if (res.status === 200) stats.finalized++;
+    } catch (err) {
+      noteError('finalize', err);
+      this.pods.delete(pod.metadata.uid); // tried again on the next event or list
+    }
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    this.stream?.close();
+    this.agent.destroy();
+  }
+}
+
+function isRunningReady(pod) {
+  return pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool(items, limit, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+const nodes = names.map((n, i) => new SimNode(n, tokens?.[i]));
+
+parentPort.on('message', async (m) => {
+  switch (m.type) {
+    case 'start': {
+      try {
+        if (joinToken) await pool(nodes, 25, (n) => n.register());
+        for (const n of nodes) n.startHeartbeats();
+        if (watchPods) for (const n of nodes) void n.runPodWatch();
+        parentPort.postMessage({ type: 'started' });
+      } catch (err) {
+        parentPort.postMessage({ type: 'failed', error: String(err?.message ?? err) });
+      }
+      break;
+    }
+    case 'stats': {
+      const l = latencies;
+      if (m.resetLatency) latencies = [];
+      parentPort.postMessage({ type: 'stats', stats: { ...stats }, latencies: l });
+      break;
+    }
+    case 'stop':
+      stopped = true;
+      for (const n of nodes) n.stop();
+      parentPort.postMessage({ type: 'stopped' });
+      break;
+  }
+});

@@ -1,0 +1,426 @@
+// Host loss without Docker: move decisions, fencing epochs in the store, NotReady marking,
+// node forget and re-registration, the self-fencing annotation, the move controller on a real
+// store (including a controller restart in the middle of a move).
+import t, { type Test } from 'tap';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Store } from '../controller/store/store.js';
+import { EventRecorder } from '../controller/events/recorder.js';
+import { Operations } from '../controller/objects/operations.js';
+import { NodeRegistry } from '../controller/nodes/registry.js';
+import { StatefulSetController } from '../controller/statefulset/controller.js';
+import { MoveController, type VolumeTransfer } from '../controller/moves/controller.js';
+import { decideMove, holdsOrdinal, moveRequestProblem, type MoveObservation, type NodeView, type PodMove } from '../controller/moves/decide.js';
+import { authenticate, issueToken } from '../controller/auth/tokens.js';
+import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, disconnectStopAfterProblem, parseDuration } from '../shared/fencing.js';
+import { validateObject } from '../shared/manifest/validate.js';
+import { progressLines } from '../cli/commands/host-loss.js';
+import { ApiError } from '../shared/client.js';
+import type { ControllerConnection } from '../agent/controller-client/connection.js';
+import { ControllerHealth } from '../agent/controller-client/health.js';
+import { StatusReporter } from '../agent/controller-client/status-reporter.js';
+import { nodeReady, type Event, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../shared/types.js';
+
+const log = pino({ level: 'silent' });
+const ready: NodeView = { ready: true, forgotten: false, cordoned: false };
+const notReady: NodeView = { ready: false, forgotten: false, cordoned: false };
+const forgotten: NodeView = { ready: false, forgotten: true, cordoned: false };
+
+function move(over: Partial<PodMove> = {}): PodMove {
+  return {
+    namespace: 'default',
+    set: 'web',
+    ordinal: 1,
+    pod: 'web-1',
+    from: 'h2',
+    to: 'h4',
+    volume: 'copy',
+    claims: ['data-web-1'],
+    copied: [],
+    phase: 'stopping',
+    startedAt: new Date(0).toISOString(),
+    ...over,
+  };
+}
+
+t.test('move decisions', async (t) => {
+  const obs = (o: Partial<MoveObservation>): MoveObservation => ({ fromNode: ready, toNode: ready, boundTo: 'h2', ...o });
+  const running = { node: 'h2', terminating: false, running: true, ready: true };
+  t.match(decideMove(move(), obs({ pod: running })), { type: 'deletePod' }, 'a Ready old node: graceful delete first');
+  t.match(decideMove(move(), obs({ pod: { ...running, terminating: true } })), { type: 'wait', message: 'stopping on h2' }, 'then wait for the agent to confirm');
+  t.match(decideMove(move(), obs({ pod: { ...running, terminating: true }, fromNode: notReady })), { type: 'wait', message: /NotReady/ }, 'old node lost mid-stop: wait, never skip');
+  t.match(decideMove(move(), obs({})), { type: 'phase', phase: 'copying' }, 'pod gone: copy');
+  t.match(decideMove(move({ volume: 'empty' }), obs({})), { type: 'phase', phase: 'copying', message: /empty volumes on h4/ }, 'pod gone, empty volume: prepare it');
+  t.match(decideMove(move({ volume: 'empty', phase: 'copying' }), obs({ fromNode: forgotten })), { type: 'copy', claim: 'data-web-1', message: /empty data-web-1/ }, 'the old node does not matter');
+  t.match(decideMove(move({ volume: 'empty', claims: [] }), obs({})), { type: 'phase', phase: 'rehoming' }, 'no claims: re-home');
+  t.match(decideMove(move({ phase: 'copying' }), obs({})), { type: 'copy', claim: 'data-web-1' });
+  t.match(decideMove(move({ phase: 'copying' }), obs({ copying: 'data-web-1' })), { type: 'wait' }, 'one copy at a time');
+  t.match(decideMove(move({ phase: 'copying' }), obs({ fromNode: notReady })), { type: 'wait', message: /NotReady/ });
+  t.match(decideMove(move({ phase: 'copying' }), obs({ fromNode: forgotten })), { type: 'fail', message: /--empty-volume/ });
+  t.match(decideMove(move({ phase: 'copying', copied: ['data-web-1'] }), obs({})), { type: 'phase', phase: 'rehoming' });
+  t.match(decideMove(move({ phase: 'rehoming' }), obs({})), { type: 'rehome' });
+  t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4' })), { type: 'wait', message: 'starting on h4' });
+  t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4', pod: { ...running, node: 'h4' } })), { type: 'phase', phase: 'done', message: 'started on h4' });
+  t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4', pod: { ...running, node: 'h4', ready: false } })), { type: 'wait' });
+  t.ok(holdsOrdinal(move()) && holdsOrdinal(move({ phase: 'copying' })) && holdsOrdinal(move({ phase: 'rehoming' })), 'no pod anywhere until re-homed');
+  t.notOk(holdsOrdinal(move({ phase: 'starting' })) || holdsOrdinal(move({ phase: 'done' })));
+});
+
+t.test('move requests that could run two copies, or cannot work, are refused', async (t) => {
+  const req = { pod: 'web-1', from: 'h2', to: 'h4', volume: 'copy' as const, fromNode: ready, toNode: ready };
+  t.equal(moveRequestProblem(req), undefined);
+  t.match(moveRequestProblem({ ...req, fromNode: notReady }), /NotReady but may still run web-1.*berth node forget h2/);
+  t.equal(moveRequestProblem({ ...req, fromNode: forgotten, volume: 'empty' }), undefined);
+  t.match(moveRequestProblem({ ...req, fromNode: forgotten }), /--copy-volume.*forgotten.*--empty-volume/);
+  t.match(moveRequestProblem({ ...req, toNode: { ...ready, cordoned: true } }), /cordoned/);
+  t.match(moveRequestProblem({ ...req, toNode: notReady }), /not Ready/);
+  t.match(moveRequestProblem({ ...req, toNode: undefined }), /not registered/);
+  t.match(moveRequestProblem({ ...req, to: 'h2' }), /already bound/);
+});
+
+t.test('CLI progress lines', async (t) => {
+  t.same(progressLines(move()), ['pod/web-1 stopping on h2']);
+  t.same(progressLines(move({ fromForgotten: true, volume: 'empty' })), ['pod/web-1 leaves forgotten node h2 (its agent stops it there if it comes back)']);
+  t.same(progressLines(move({ phase: 'copying', bytes: { 'data-web-1': 12 * 1024 * 1024 } })), ['pod/web-1 stopping on h2', 'copying data-web-1 (12 MB)']);
+  t.same(progressLines(move({ phase: 'done', copied: ['data-web-1'], bytes: { 'data-web-1': 2048 }, epoch: 2, oldPaths: { 'data-web-1': 'h2:/d/volumes/default/data-web-1' } })), [
+    'pod/web-1 stopping on h2',
+    'copying data-web-1 (2 KB)',
+    'bound to h4 (fencing epoch 2); the old data stays on h2:/d/volumes/default/data-web-1',
+    'started on h4',
+  ]);
+});
+
+t.test('self-fencing annotation', async (t) => {
+  t.equal(parseDuration('30s'), 30_000);
+  t.equal(parseDuration('1.5m'), 90_000);
+  t.equal(parseDuration('500ms'), 500);
+  t.equal(parseDuration('30'), undefined);
+  t.equal(disconnectStopAfterProblem('30s'), undefined);
+  t.match(disconnectStopAfterProblem('soon'), /not a duration/);
+  t.match(disconnectStopAfterProblem('200ms'), /shorter than 1s/);
+  const manifest = (value: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'web', annotations: { [ANN_DISCONNECT_STOP_AFTER]: value } },
+    spec: {
+      replicas: 1,
+      serviceName: 'web',
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'berth.local/web:1' }] } },
+    },
+  });
+  t.ok(validateObject(manifest('30s')).ok);
+  const bad = validateObject(manifest('thirty seconds'));
+  t.notOk(bad.ok);
+  if (!bad.ok) t.match(bad.errors, [{ path: ['metadata', 'annotations', ANN_DISCONNECT_STOP_AFTER], message: /not a duration/ }], 'the error names the field');
+});
+
+function tempStore(t: Test): { file: string; open: () => Store } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-host-loss-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'berth.db');
+  return { file, open: () => new Store(file) };
+}
+
+t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
+  const { file, open } = tempStore(t);
+  // A store from before epochs.
+  const db = new Database(file);
+  db.exec('CREATE TABLE bindings (namespace TEXT NOT NULL, statefulset TEXT NOT NULL, ordinal INTEGER NOT NULL, node TEXT NOT NULL, PRIMARY KEY (namespace, statefulset, ordinal))');
+  db.prepare('INSERT INTO bindings VALUES (?, ?, ?, ?)').run('default', 'web', 0, 'h1');
+  db.close();
+  const s = open();
+  t.same(s.binding('default', 'web', 0), { node: 'h1', epoch: 1 }, 'existing bindings start at epoch 1');
+  s.bind('default', 'web', 0, 'h1');
+  t.equal(s.binding('default', 'web', 0)?.epoch, 1, 'binding again to the same node keeps the epoch');
+  s.bind('default', 'web', 0, 'h3');
+  t.same(s.binding('default', 'web', 0), { node: 'h3', epoch: 2 }, 're-homing bumps it');
+  s.bind('default', 'web', 1, 'h2');
+  t.equal(s.binding('default', 'web', 1)?.epoch, 1);
+  t.same([...s.bindings('default', 'web')], [
+    [0, 'h3'],
+    [1, 'h2'],
+  ]);
+  s.close();
+  const again = open();
+  t.equal(again.binding('default', 'web', 0)?.epoch, 2, 'durable');
+  again.close();
+});
+
+// A controller without HTTP: store, registry, set controller and move controller.
+function world(t: Test) {
+  const { open } = tempStore(t);
+  const store = open();
+  const events = new EventRecorder(store, 'statefulset-controller');
+  const ops = new Operations(store, events);
+  const nodes = new NodeRegistry(store, events, log, 5000);
+  const sets = new StatefulSetController(store, ops, events, log);
+  const transfers: string[] = [];
+  const transfer: VolumeTransfer = async (_s, _ns, claim, from, to, onSize) => {
+    transfers.push(`${claim}:${from ?? 'empty'}->${to}`);
+    onSize(0);
+  };
+  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`), transfer);
+  t.teardown(() => {
+    moves.stop();
+    store.close();
+  });
+  const register = (name: string, token: string) => {
+    const who = authenticate(store, `Bearer ${token}`)!;
+    return nodes.register(who, {
+      name,
+      address: `10.0.0.${name.slice(1)}`,
+      agentUrl: `http://10.0.0.${name.slice(1)}:10250`,
+      agentToken: `agent-token-of-${name}-0123456789`,
+      dataDir: `/var/lib/berth/${name}`,
+      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 2 ** 32, memoryAvailableBytes: 2 ** 31, diskBytes: 2 ** 40, diskAvailableBytes: 2 ** 39 },
+    });
+  };
+  const join = issueToken(store, 'join', 'join');
+  const nodeTokens = new Map<string, string>();
+  for (const n of ['h1', 'h2', 'h3', 'h4']) nodeTokens.set(n, register(n, join).nodeToken!);
+  const set = (replicas: number, annotations: Record<string, string> = {}) => {
+    const r = ops.apply([
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'web', namespace: 'default', annotations },
+        spec: {
+          replicas,
+          serviceName: 'web',
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'berth.local/web:1' }] } },
+          volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: '1Gi' } } } }],
+        },
+      },
+    ]);
+    return r;
+  };
+  const pod = (name: string) => store.get<Pod>('Pod', 'default', name);
+  const runAll = () => {
+    for (const p of store.list<Pod>('Pod')) {
+      if (p.status.phase === 'Running' || p.metadata.deletionTimestamp) continue;
+      store.mutate<Pod>('Pod', 'default', p.metadata.name, (x) => {
+        x.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] };
+      });
+    }
+  };
+  /** What an agent does when it confirms a terminated pod. */
+  const finalizeTerminating = () => {
+    for (const p of store.list<Pod>('Pod')) if (p.metadata.deletionTimestamp) store.delete('Pod', 'default', p.metadata.name);
+  };
+  /** Syncs until placement settled (pods are created, then bound). */
+  const settle = () => {
+    for (let i = 0; i < 4; i++) sets.sync('default/web');
+  };
+  /** Lets the (fake) transfers finish and the moves go on. */
+  const drive = async () => {
+    for (let i = 0; i < 5; i++) {
+      moves.tick();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  return { transfers, transfer, drive, store, events, ops, nodes, sets, moves, register, join, nodeTokens, set, pod, runAll, finalizeTerminating, settle };
+}
+
+const eventsOf = (store: Store, reason: string) => store.list<Event>('Event').filter((e) => e.reason === reason);
+
+t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-register', async (t) => {
+  const w = world(t);
+  w.set(3, { [ANN_DISCONNECT_STOP_AFTER]: '30s' });
+  w.settle();
+  const placed = Object.fromEntries(w.store.list<Pod>('Pod').map((p) => [p.metadata.name, p.spec.nodeName]));
+  t.equal(new Set(Object.values(placed)).size, 3, 'one pod per host');
+  const victim = placed['web-1']!;
+  t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '1', 'pods carry the fencing epoch');
+  t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER], '30s', 'and the self-fencing delay of their set');
+  w.runAll();
+
+  // Every node but the victim keeps heartbeating.
+  const now = Date.now() + 6000;
+  for (const n of ['h1', 'h2', 'h3', 'h4']) if (n !== victim) w.nodes.heartbeat(n, {});
+  (w.nodes as unknown as { lastSeen: Map<string, number> }).lastSeen.forEach((_v, k, m) => k !== victim && m.set(k, now));
+  w.nodes.checkHeartbeats(now);
+  t.notOk(nodeReady(w.store.get<Node>('Node', undefined, victim)!), 'the silent node is NotReady after the grace period');
+  const lost = w.pod('web-1')!;
+  t.equal(lost.status.phase, 'Unknown');
+  t.match(lost.status.conditions?.find((c) => c.type === 'Ready'), { status: 'False', reason: 'NodeLost', message: new RegExp(victim) });
+  t.equal(w.pod('web-0')?.status.phase, 'Running', 'other pods untouched');
+
+  w.settle();
+  t.equal(w.store.list<Pod>('Pod').length, 3, 'nothing re-created');
+  t.equal(w.pod('web-1')?.spec.nodeName, victim, 'web-1 runs on no other host');
+  t.notOk(w.pod('web-1')?.metadata.deletionTimestamp, 'and is not deleted');
+  // Even a scale-down leaves the Unknown pod alone until its node is back.
+  w.ops.scaleStatefulSet('default', 'web', 1);
+  w.settle();
+  t.notOk(w.pod('web-1')?.metadata.deletionTimestamp, 'an Unknown pod is never deleted');
+  w.ops.scaleStatefulSet('default', 'web', 3);
+
+  // A move while the node may still run the pod: refused.
+  t.throws(() => w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' }), /NotReady but may still run web-1/);
+  // Forget: refused while Ready.
+  const readyOne = ['h1', 'h2', 'h3', 'h4'].find((n) => n !== victim)!;
+  t.throws(() => w.nodes.forget(readyOne), /is Ready.*berth pod move/);
+  const res = w.nodes.forget(victim);
+  t.same(res.removedPods, ['default/web-1']);
+  t.equal(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, true);
+  t.equal(authenticate(w.store, `Bearer ${w.nodeTokens.get(victim)}`), undefined, 'its credential is revoked');
+  t.notOk(w.pod('web-1'), 'its pods left the store');
+  t.ok(eventsOf(w.store, 'NodeForgotten').length >= 2, 'with events');
+
+  w.settle();
+  t.notOk(w.pod('web-1')?.spec.nodeName, 'the ordinal stays bound to the forgotten node: its pod is on no node');
+  t.equal(w.store.binding('default', 'web', 1)?.node, victim);
+  t.match(w.pod('web-1')?.status.conditions?.find((c) => c.type === 'PodScheduled')?.message, /bound to node h\d, which was forgotten/, 'and waits');
+  t.match(
+    eventsOf(w.store, 'FailedScheduling').map((e) => e.message),
+    [/bound to node h\d, which was forgotten \(its volume is there\): re-home it with "berth pod move web-1 --to NODE --empty-volume"/],
+    'the set says how to proceed',
+  );
+
+  // A forgotten node may join again with the join token: a member again, with a new credential.
+  const again = w.register(victim, w.join);
+  t.ok(again.nodeToken, 'a new node credential');
+  t.notOk(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, 'forgotten is cleared');
+  // A node that was not forgotten cannot be taken over with the join token.
+  t.throws(() => w.register(readyOne, w.join), /already registered/);
+  w.settle();
+  t.equal(w.pod('web-1')?.spec.nodeName, victim, 'the ordinal comes back on its node');
+});
+
+t.test('pod move with empty volumes from a forgotten node; the move survives a controller restart', async (t) => {
+  const w = world(t);
+  w.set(3);
+  w.settle();
+  w.runAll();
+  const victim = w.pod('web-1')!.spec.nodeName!;
+  const target = 'h4';
+  t.notOk(w.store.list<Pod>('Pod').some((p) => p.spec.nodeName === target), 'h4 runs nothing yet');
+  w.store.mutate<Node>('Node', undefined, victim, (n) => {
+    n.status.conditions = [{ type: 'Ready', status: 'False', lastTransitionTime: new Date().toISOString() }];
+  });
+  w.nodes.forget(victim);
+  t.throws(() => w.moves.request('default', 'web-1', { to: target, volume: 'copy' }), /--copy-volume needs the old node.*--empty-volume/);
+  t.throws(() => w.moves.request('default', 'web-1', { to: target, volume: 'sideways' }), /volume: must be/);
+  const started = w.moves.request('default', 'web-1', { to: target, volume: 'empty' });
+  t.same(w.moves.request('default', 'web-1', { to: target, volume: 'empty' }).startedAt, started.startedAt, 'asking again is idempotent');
+  await w.drive();
+  const m = w.moves.forPod('default', 'web-1')!;
+  t.equal(m.phase, 'starting', 'nothing to stop: an empty volume prepared, then re-homed');
+  t.same(w.transfers, ['data-web-1:empty->h4'], 'the target directory is emptied (set aside), not reused');
+  t.equal(m.epoch, 2);
+  const claim = w.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'data-web-1')!;
+  t.equal(claim.spec.nodeName, target, 'the claim moved');
+  t.equal(claim.spec.hostPath, `/var/lib/berth/${target}/volumes/default/data-web-1`);
+  t.match(m.oldPaths, { 'data-web-1': `${victim}:/var/lib/berth/${victim}/volumes/default/data-web-1` }, 'where the old data stays');
+  w.settle();
+  const moved = w.pod('web-1')!;
+  t.equal(moved.spec.nodeName, target, 'the set controller creates the pod on the new node');
+  t.equal(moved.metadata.annotations?.[ANN_FENCING_EPOCH], '2', 'with the new epoch');
+  w.runAll();
+  w.moves.tick();
+  t.equal(w.moves.forPod('default', 'web-1')?.phase, 'done');
+  t.ok(eventsOf(w.store, 'MoveCompleted').length === 1);
+});
+
+t.test('pod move from a Ready node: graceful stop first, held ordinal, restart mid-way', async (t) => {
+  const w = world(t);
+  w.set(3);
+  w.settle();
+  w.runAll();
+  const from = w.pod('web-1')!.spec.nodeName!;
+  w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' });
+  t.ok(w.pod('web-1')?.metadata.deletionTimestamp, 'the pod is deleted gracefully on its node');
+  t.equal(w.pod('web-1')?.spec.nodeName, from);
+  w.moves.tick();
+  t.equal(w.moves.forPod('default', 'web-1')?.phase, 'stopping', 'waits for the agent to confirm');
+
+  // The controller restarts while the pod is terminating: a new move controller picks it up.
+  const moves2 = new MoveController(w.store, w.ops, w.events, log, (ns, set) => w.sets.enqueue(`${ns}/${set}`), w.transfer);
+  t.teardown(() => moves2.stop());
+  w.finalizeTerminating();
+  w.settle();
+  t.notOk(w.pod('web-1'), 'the set controller does not re-create a pod being moved');
+  t.match(w.sets.waitingReason('default', 'web'), /being moved from .* to h4/);
+  for (let i = 0; i < 5; i++) {
+    moves2.tick();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.equal(moves2.forPod('default', 'web-1')?.phase, 'starting');
+  t.equal(w.store.binding('default', 'web', 1)?.node, 'h4');
+  w.settle();
+  t.equal(w.pod('web-1')?.spec.nodeName, 'h4');
+  t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '2');
+});
+
+t.test('pod move --copy-volume: stop, copy every claim from the old node, re-home', async (t) => {
+  const w = world(t);
+  w.set(2);
+  w.settle();
+  w.runAll();
+  const from = w.pod('web-1')!.spec.nodeName!;
+  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  await w.drive();
+  t.same(w.transfers, [], 'nothing is copied while the pod may still run');
+  w.finalizeTerminating();
+  await w.drive();
+  t.same(w.transfers, [`data-web-1:${from}->h4`]);
+  t.match(w.moves.forPod('default', 'web-1'), { phase: 'starting', copied: ['data-web-1'], bytes: { 'data-web-1': 0 }, epoch: 2 });
+});
+
+t.test('copy moves refuse a NotReady old node and need both agents', async (t) => {
+  const w = world(t);
+  w.set(2);
+  w.settle();
+  w.runAll();
+  const from = w.pod('web-1')!.spec.nodeName!;
+  w.store.mutate<Node>('Node', undefined, 'h4', (n) => {
+    n.spec.unschedulable = true;
+  });
+  t.throws(() => w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' }), /cordoned/);
+  t.throws(() => w.moves.request('default', 'web-1', { to: from, volume: 'copy' }), /already bound/);
+  t.throws(() => w.moves.request('default', 'web-9', { to: 'h3', volume: 'copy' }), /not bound to any node/);
+  t.throws(() => w.moves.request('default', 'web-1', {}), /to: the target node name is required/);
+});
+
+t.test('agent: after an outage every status is sent again, with the fencing epoch', async (t) => {
+  const sent: string[] = [];
+  let down = false;
+  const conn = {
+    api: {
+      request: async (_method: string, path: string) => {
+        if (down) throw new ApiError(0, 'connection refused');
+        sent.push(path);
+        return {};
+      },
+    },
+  } as unknown as ControllerConnection;
+  const health = new ControllerHealth(log, 'http://controller', '/tmp');
+  const reporter = new StatusReporter(conn, health, log);
+  t.teardown(() => reporter.stop());
+  health.onRecovered(() => reporter.resendAll());
+  const pod = { metadata: { name: 'web-1', namespace: 'default', uid: 'u1', annotations: { [ANN_FENCING_EPOCH]: '3' } } } as unknown as Pod;
+  const status: Pod['status'] = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(0).toISOString() }] };
+  reporter.update(pod, status);
+  await reporter.flush('u1', 2000);
+  t.same(sent, ['/api/v1/namespaces/default/pods/web-1/status?uid=u1&epoch=3']);
+  reporter.update(pod, status);
+  await reporter.flush('u1', 2000);
+  t.equal(sent.length, 1, 'an unchanged status is not sent twice');
+
+  t.equal(health.disconnectedSince, undefined);
+  down = true;
+  const before = Date.now();
+  health.failed(new ApiError(0, 'connection refused'), 'heartbeat');
+  t.ok(health.disconnectedSince! >= before, 'the outage start is known (for self-fencing)');
+  down = false;
+  health.ok();
+  t.equal(health.disconnectedSince, undefined);
+  await reporter.flush('u1', 2000);
+  t.equal(sent.length, 2, 'back: the same status is sent again (the controller may hold Unknown)');
+});

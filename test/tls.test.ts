@@ -1,0 +1,309 @@
+// Secure join: TLS by default, CA pinning with --ca-hash, the saved CA, tokens that can be
+// listed, revoked and expire, 401s that change nothing, and the agent API that only answers
+// the controller.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { authenticate, hashToken, issueToken } from '../controller/auth/tokens.js';
+import { ensurePki, sansEqual, servingSans } from '../controller/tls/pki.js';
+import { joinCommand } from '../controller/tls/join.js';
+import { Store } from '../controller/store/store.js';
+import { parseTtl } from '../cli/commands/token.js';
+import { parseAdvertiseAddresses } from '../cli/tls-options.js';
+import { ApiError, fetchWithTls } from '../shared/client.js';
+import { caHash, fingerprint256, parseCaHash } from '../shared/tls.js';
+import type { Node } from '../shared/types.js';
+import { Cluster, requireDocker, runCli, stopProcess, waitFor } from './helpers/cluster.js';
+
+/** A test cluster whose agents can be given another CA hash (or none). */
+class TlsCluster extends Cluster {
+  /** undefined: the controller's; '': no --ca-hash at all. */
+  caHashOverride: string | undefined;
+
+  protected override agentArgs(name: string, dataDir: string): string[] {
+    const args = super.agentArgs(name, dataDir);
+    if (this.caHashOverride === undefined) return args;
+    const i = args.indexOf('--ca-hash');
+    if (i >= 0) args.splice(i, 2);
+    return this.caHashOverride === '' ? args : [...args, '--ca-hash', this.caHashOverride];
+  }
+
+  argsFor(name: string, dataDir: string): string[] {
+    return this.agentArgs(name, dataDir);
+  }
+}
+
+const facts = { hostname: 'h', os: 'linux', kernel: 'k', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, memoryAvailableBytes: 1, diskBytes: 1, diskAvailableBytes: 1 };
+const registration = (name: string) => ({ name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/x', facts });
+
+/** The HTTP status a call failed with; 0 when it did not fail. */
+const statusOf = (p: Promise<unknown>) => p.then(() => 0, (e: unknown) => (e instanceof ApiError ? e.status : -1));
+
+const nodeReadyStatus = (n: Node) => n.status.conditions.find((c) => c.type === 'Ready')?.status;
+
+t.test('PKI: CA kept, serving certificate made again when its names change; kubeadm hash format', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-pki-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = ensurePki(dir, ['127.0.0.1', '::1', 'localhost']);
+  t.ok(first.createdCa && first.issuedServing);
+  const again = ensurePki(dir, ['localhost', '0:0:0:0:0:0:0:1', '127.0.0.1']);
+  t.notOk(again.createdCa || again.issuedServing, 'same names (any order, any IPv6 spelling): nothing new');
+  const more = ensurePki(dir, ['127.0.0.1', '::1', 'localhost', '10.9.8.7', 'berth.example']);
+  t.notOk(more.createdCa, 'the CA is kept');
+  t.ok(more.issuedServing, 'a new name: a new serving certificate');
+  t.equal(more.caHash, first.caHash);
+  t.ok(sansEqual(more.serving.certPem, ['berth.example', '10.9.8.7', 'localhost', '::1', '127.0.0.1']));
+  t.equal(statSync(join(dir, 'pki/ca.key')).mode & 0o777, 0o600);
+  // The same hash as `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum`.
+  const pub = execFileSync('openssl', ['x509', '-pubkey', '-noout', '-in', join(dir, 'pki/ca.crt')]);
+  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: pub });
+  const { createHash } = await import('node:crypto');
+  t.equal(first.caHash, `sha256:${createHash('sha256').update(der).digest('hex')}`);
+  t.equal(caHash(first.ca.certPem), first.caHash);
+  t.ok(servingSans(['10.0.0.5'], {}, 'h1').includes('10.0.0.5'));
+  t.same(servingSans([], { eth0: [{ address: '192.0.2.9', family: 'IPv4', internal: false, netmask: '', mac: '', cidr: null }] }, 'h1'), ['127.0.0.1', '192.0.2.9', '::1', 'h1', 'localhost']);
+});
+
+t.test('flags and formats', async (t) => {
+  t.equal(parseCaHash('SHA256:' + 'A'.repeat(64)), 'sha256:' + 'a'.repeat(64));
+  t.throws(() => parseCaHash('md5:abc'), /invalid --ca-hash "md5:abc"/);
+  t.same(parseAdvertiseAddresses(['10.0.0.1,berth.example', '10.0.0.1', 'fd00::1']), ['10.0.0.1', 'berth.example', 'fd00::1']);
+  t.throws(() => parseAdvertiseAddresses(['bad_name!']), /invalid --advertise-address "bad_name!"/);
+  t.equal(parseTtl('24h'), 86_400);
+  t.equal(parseTtl('7d'), 7 * 86_400);
+  t.equal(parseTtl('0'), 0);
+  t.throws(() => parseTtl('soon'), /--ttl/);
+  t.equal(joinCommand('https://10.0.0.1:7443', 'ab.cd', 'sha256:00'), 'berth agent --server https://10.0.0.1:7443 --token ab.cd --ca-hash sha256:00');
+  t.equal(joinCommand('http://10.0.0.1:7443', 'ab.cd', 'sha256:00'), 'berth agent --server http://10.0.0.1:7443 --token ab.cd', 'no --ca-hash over http');
+});
+
+t.test('a store from before token ids keeps its tokens working', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-tokens-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'berth.db');
+  const old = new Database(file);
+  old.exec('CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, subject TEXT NOT NULL, created TEXT NOT NULL)');
+  old.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?)').run(hashToken('admin.old-secret'), 'admin', 'admin', '2026-01-01T00:00:00.000Z');
+  old.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?)').run(hashToken('node.old-node'), 'node', 'n1', '2026-01-01T00:00:00.000Z');
+  old.close();
+  const store = new Store(file);
+  t.teardown(() => store.close());
+  t.same(authenticate(store, 'Bearer admin.old-secret'), { role: 'admin' });
+  t.same(authenticate(store, 'Bearer node.old-node'), { role: 'node', node: 'n1' });
+  const listed = store.listTokens();
+  t.equal(listed.length, 2);
+  t.ok(listed.every((x) => /^[0-9a-f]{6}$/.test(x.id)), 'old tokens get an id');
+  const fresh = issueToken(store, 'join', 'join', { ttlMs: 60_000, description: 'd' });
+  t.match(fresh, /^[a-z0-9]{6}\.[A-Za-z0-9_-]+$/);
+  t.same(authenticate(store, `Bearer ${fresh}`), { role: 'join' });
+  t.equal(authenticate(store, `Bearer ${fresh}`, Date.now() + 61_000), undefined, 'expired');
+  store.deleteTokenById(listed.find((x) => x.role === 'node')!.id);
+  t.equal(authenticate(store, 'Bearer node.old-node'), undefined, 'revoked');
+});
+
+t.test('secure join', async (t) => {
+  if (!(await requireDocker(t))) return;
+  const c = new TlsCluster('tls');
+  t.teardown(() => c.teardown());
+  await c.startController();
+
+  t.test('the controller serves https with its own CA and writes the join command', async (t) => {
+    t.match(c.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    t.ok(c.ca.includes('BEGIN CERTIFICATE'), 'admin.conf carries certificate-authority-data');
+    const line = readFileSync(join(c.controllerDir, 'join-command'), 'utf8');
+    t.match(line, /^berth agent --server https:\/\/\S+:\d+ --token [a-z0-9]{6}\.\S+ --ca-hash sha256:[0-9a-f]{64}\n$/);
+    t.ok(line.includes(c.joinToken));
+    for (const f of ['join-command', 'admin.conf', 'pki/ca.key', 'pki/server.key']) {
+      t.equal(statSync(join(c.controllerDir, f)).mode & 0o777, 0o600, `${f} is 0600`);
+    }
+    t.match(c.logOf(c.controller!), /To join a host, run this on it/);
+  });
+
+  t.test('a wrong CA hash is refused: the agent exits non-zero and nothing is registered', async (t) => {
+    const dataDir = join(c.dir, 'agent-wrong');
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    c.caHashOverride = wrong;
+    const r = await runCli([...c.argsFor('wrong', dataDir), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'], { BERTH_LOG_LEVEL: 'warn' });
+    c.caHashOverride = undefined;
+    t.not(r.code, 0, 'non-zero exit');
+    t.match(r.stderr, /does not present a CA with the given --ca-hash/);
+    t.match(r.stderr, wrong);
+    t.notOk(existsSync(join(dataDir, 'ca.crt')), 'no CA saved');
+    t.same((await c.api.list('/api/v1/nodes')).items, [], 'no node registered');
+  });
+
+  t.test('without --ca-hash and without a saved CA the agent refuses', async (t) => {
+    c.caHashOverride = '';
+    const r = await runCli([...c.argsFor('nohash', join(c.dir, 'agent-nohash')), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'], { BERTH_LOG_LEVEL: 'warn' });
+    c.caHashOverride = undefined;
+    t.not(r.code, 0);
+    t.match(r.stderr, /--ca-hash/);
+    t.match(r.stderr, /--insecure-skip-ca-verification/);
+    t.same((await c.api.list('/api/v1/nodes')).items, []);
+  });
+
+  t.test('the right hash joins; the agent restarts with the saved CA alone', async (t) => {
+    const a = await c.startAgent('tls-a', ['--dns-listen', 'none']);
+    t.ok(existsSync(join(a.dataDir, 'ca.crt')), 'CA saved');
+    t.equal(readFileSync(join(a.dataDir, 'ca.crt'), 'utf8').trim(), c.ca.trim());
+    await c.stopAgent('tls-a');
+    await waitFor('tls-a NotReady', async () => nodeReadyStatus(await c.api.get<Node>('/api/v1/nodes/tls-a')) !== 'True' || undefined, 30_000);
+    c.caHashOverride = '';
+    await c.startAgent('tls-a', ['--dns-listen', 'none']);
+    c.caHashOverride = undefined;
+    t.pass('Ready again without --ca-hash');
+  });
+
+  t.test('the agent API answers only the controller', async (t) => {
+    const node = await c.api.get<Node>('/api/v1/nodes/tls-a');
+    const url = node.status.agent.url;
+    t.match(url, /^https:/);
+    const dataDir = join(c.dir, 'agent-tls-a');
+    const cert = readFileSync(join(dataDir, 'agent.crt'), 'utf8');
+    const pinned = { ca: cert, fingerprint256: fingerprint256(cert) };
+    const status = async (headers: Record<string, string>) => {
+      const res = await fetchWithTls(`${url}/pods/default/x-0/log`, { headers }, pinned);
+      await res.text();
+      return res.status;
+    };
+    t.equal(await status({}), 401, 'no token');
+    t.equal(await status({ authorization: 'Bearer wrong' }), 401, 'a wrong token');
+    t.equal(await status({ authorization: `Bearer ${c.adminToken}` }), 401, 'the admin token');
+    const nodeToken = readFileSync(join(dataDir, 'node-token'), 'utf8').trim();
+    t.equal(await status({ authorization: `Bearer ${nodeToken}` }), 401, 'the node token');
+    const agentToken = readFileSync(join(dataDir, 'agent-token'), 'utf8').trim();
+    t.equal(await status({ authorization: `Bearer ${agentToken}` }), 404, 'the agent token (what the controller sends) gets through');
+    await t.rejects(fetchWithTls(`${url}/pods/default/x-0/log`, { headers: { authorization: `Bearer ${agentToken}` } }, { ca: c.ca }), 'a client that does not pin the agent certificate gets no answer');
+  });
+
+  t.test('the CLI checks the controller against its CA', async (t) => {
+    t.equal((await c.cli(['get', 'nodes', '-o', 'name'])).stdout.trim(), 'node/tls-a', 'CA from admin.conf');
+    const caFile = join(c.controllerDir, 'pki/ca.crt');
+    const ok = await runCli(['--server', c.server, '--token', c.adminToken, '--certificate-authority', caFile, 'get', 'nodes', '-o', 'name'], { BERTH_CONFIG: join(c.dir, 'none.conf') });
+    t.equal(ok.code, 0, ok.stderr);
+
+    const other = new Cluster('tls-other');
+    t.teardown(() => other.teardown());
+    await other.startController();
+    t.not(other.ca, c.ca, 'another controller has another CA');
+    const bad = await runCli(['--server', c.server, '--token', c.adminToken, '--certificate-authority', join(other.controllerDir, 'pki/ca.crt'), 'get', 'nodes'], {
+      BERTH_CONFIG: join(c.dir, 'none.conf'),
+    });
+    t.not(bad.code, 0);
+    t.match(bad.stderr, /TLS verification of the berth controller at https:\/\/127\.0\.0\.1:\d+ failed/);
+    t.match(bad.stderr, /certificate-authority/);
+    const none = await runCli(['--server', c.server, '--token', c.adminToken, 'get', 'nodes'], { BERTH_CONFIG: join(c.dir, 'none.conf') });
+    t.not(none.code, 0, 'no CA at all: the system CAs do not know this one');
+    t.match(none.stderr, /TLS verification/);
+  });
+
+  t.test('calls without a token or with a wrong one get 401 and change nothing', async (t) => {
+    const before = await c.api.get<{ items: { id: string }[] }>('/api/v1/tokens');
+    const cmBefore = (await c.api.list('/api/v1/configmaps')).items.length;
+    const id = before.items[0].id;
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' }, data: { a: '1' } };
+    for (const token of [undefined, 'wrong', `${id}.wrong-secret`]) {
+      for (const [method, path, body] of [
+        ['GET', '/api/v1/tokens'],
+        ['POST', '/api/v1/tokens', { ttlSeconds: 60 }],
+        ['DELETE', `/api/v1/tokens/${id}`],
+        ['POST', '/api/v1/apply', { objects: [cm] }],
+        ['POST', '/api/v1/nodes/register', registration('sneaky')],
+      ] as [string, string, unknown?][]) {
+        const res = await fetchWithTls(
+          c.server + path,
+          { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) },
+          { ca: c.ca },
+        );
+        await res.text();
+        t.equal(res.status, 401, `${method} ${path} with ${token ?? 'no token'}`);
+      }
+    }
+    t.same(await c.api.get('/api/v1/tokens'), before, 'tokens unchanged');
+    t.equal((await c.api.list('/api/v1/configmaps')).items.length, cmBefore, 'no configmap created');
+    t.same((await c.api.list<Node>('/api/v1/nodes')).items.map((n) => n.metadata.name), ['tls-a'], 'no node registered');
+    const join_ = c.client(c.joinToken);
+    t.equal(await statusOf(join_.get('/api/v1/tokens')), 403, 'a join token may not list tokens');
+  });
+
+  t.test('token create, list and revoke', async (t) => {
+    const created = (await c.ok(['token', 'create', '--ttl', '1h', '--description', 'rack 4'])).trim();
+    t.match(created, /^[a-z0-9]{6}\.\S+$/);
+    const [id, secret] = created.split('.');
+    const list = await c.ok(['token', 'list']);
+    t.match(list, /^ID\s+ROLE\s+NODE\/SUBJECT\s+CREATED\s+EXPIRES\s+DESCRIPTION/);
+    t.match(list, new RegExp(`${id}\\s+join\\s+-\\s+\\S+\\s+\\S+ \\(\\d+m\\)\\s+rack 4`));
+    t.match(list, /\s+node\s+tls-a\s+/, 'node credentials are listed');
+    t.notMatch(list, secret, 'never the secret');
+    t.notMatch(list, c.joinToken.split('.')[1]);
+
+    const line = (await c.ok(['token', 'create', '--print-join-command'])).trim();
+    t.match(line, /^berth agent --server https:\/\/\S+ --token [a-z0-9]{6}\.\S+ --ca-hash sha256:[0-9a-f]{64}$/);
+    t.ok(line.endsWith(c.caHash()));
+
+    // The new token joins (a registration as an agent sends it).
+    const reg = await c.client(created).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('tok-n1'));
+    t.ok(reg.nodeToken);
+    t.match(await c.ok(['token', 'revoke', id]), /revoked/);
+    t.notMatch(await c.ok(['token', 'list']), new RegExp(`^${id}\\s`, 'm'));
+    t.equal(await statusOf(c.client(created).request('POST', '/api/v1/nodes/register', registration('tok-n2'))), 401, 'a revoked join token cannot join');
+
+    const short = (await c.ok(['token', 'create', '--ttl', '1s'])).trim();
+    const listed = (await c.api.get<{ items: { id: string; expires?: string }[] }>('/api/v1/tokens')).items.find((x) => x.id === short.split('.')[0]);
+    const expires = Date.parse(listed?.expires ?? '');
+    t.ok(expires > Date.now() - 5000 && expires < Date.now() + 5000, 'expires in about a second');
+    await waitFor('the short token to expire', () => Date.now() > expires + 50 || undefined, 10_000);
+    t.equal(await statusOf(c.client(short).request('POST', '/api/v1/nodes/register', registration('tok-n3'))), 401, 'an expired join token cannot join');
+    t.match(await c.ok(['token', 'list']), /\(expired\)/);
+
+    const countBefore = (await c.api.get<{ items: unknown[] }>('/api/v1/tokens')).items.length;
+    const bad = await c.cli(['token', 'create', '--ttl', 'soon']);
+    t.not(bad.code, 0);
+    t.match(bad.stderr, /--ttl/);
+    const unknown = await c.cli(['token', 'revoke', 'zzzzzz']);
+    t.not(unknown.code, 0);
+    t.match(unknown.stderr, /not found/);
+    await t.rejects(c.api.request('POST', '/api/v1/tokens', { ttlSeconds: -1 }), { status: 422, message: /ttlSeconds/ });
+    t.equal((await c.api.get<{ items: unknown[] }>('/api/v1/tokens')).items.length, countBefore, 'bad input created nothing');
+    // Clean up the node registered by hand (no agent behind it).
+    await c.api.request('DELETE', '/api/v1/nodes/tok-n1').catch(() => undefined);
+  });
+
+  t.test('a revoked node credential gets 401, its node goes NotReady and the agent cannot rejoin', async (t) => {
+    const a = c.agents.find((x) => x.name === 'tls-a')!;
+    const nodeToken = readFileSync(join(a.dataDir, 'node-token'), 'utf8').trim();
+    const tokens = await c.api.get<{ items: { id: string; role: string; subject: string }[] }>('/api/v1/tokens');
+    const cred = tokens.items.find((x) => x.role === 'node' && x.subject === 'tls-a')!;
+    t.ok(cred, 'the node credential is listed');
+    t.equal(cred.id, nodeToken.split('.')[0]);
+    await c.ok(['token', 'revoke', cred.id]);
+    const node = await waitFor('tls-a NotReady', async () => {
+      const n = await c.api.get<Node>('/api/v1/nodes/tls-a');
+      return nodeReadyStatus(n) !== 'True' ? n : undefined;
+    }, 30_000);
+    t.ok(node);
+    const err = await c.client(nodeToken).request('POST', '/api/v1/nodes/tls-a/heartbeat', {}).catch((e: unknown) => e);
+    t.ok(err instanceof ApiError && err.status === 401, 'heartbeat with the revoked credential: 401');
+    const err2 = await c.client(nodeToken).get('/api/v1/namespaces/default/pods').catch((e: unknown) => e);
+    t.ok(err2 instanceof ApiError && err2.status === 401, 'reads with the revoked credential: 401');
+    // The agent falls back to the join token, which may not take a registered name.
+    await waitFor('the agent to be refused', () => /already registered/.test(a.log()) || undefined, 60_000);
+    t.equal(nodeReadyStatus(await c.api.get<Node>('/api/v1/nodes/tls-a')), 'False', 'still NotReady');
+    await stopProcess(a.proc);
+  });
+
+  t.test('--insecure serves plain http and says so', async (t) => {
+    const dev = new Cluster('tls-insecure');
+    t.teardown(() => dev.teardown());
+    await dev.startController(['--insecure']);
+    t.match(dev.server, /^http:\/\//);
+    t.equal(dev.ca, '');
+    t.match(dev.logOf(dev.controller!), /WARNING: INSECURE: serving plain HTTP/);
+    const line = readFileSync(join(dev.controllerDir, 'join-command'), 'utf8').trim();
+    t.match(line, /^berth agent --server http:\/\/\S+ --token \S+$/, 'no --ca-hash');
+    t.equal((await dev.cli(['get', 'nodes', '-o', 'name'])).code, 0);
+  });
+});
