@@ -214,6 +214,18 @@ export interface ControllerRevision {
   revision: number;
 }
 
+/** Token records as the API lists them: never a secret nor a hash. */
+export interface TokenInfo {
+  id: string;
+  role: string;
+  /** The node of a node credential; the role otherwise. */
+  subject: string;
+  created: string;
+  expires?: string;
+  description?: string;
+  expired?: boolean;
+}
+
 export type AnyObject = Pod | StatefulSet | Service | ConfigMap | Secret | PersistentVolumeClaim | Node | Event | ControllerRevision;
 export type Kind = AnyObject['kind'];
 

@@ -5,6 +5,7 @@ import type { Event } from '../shared/types.js';
 import { eventOptions } from '../cli/commands/get.js';
 import { parseTargets } from '../cli/targets.js';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { sleeperSet } from './helpers/manifests.js';
 
 const ev = (type: string) => ({ kind: 'Event', type, metadata: { name: 'e', uid: 'u', resourceVersion: '1' } }) as unknown as Event;
 
@@ -29,28 +30,8 @@ t.test('--for and --types', async (t) => {
   t.throws(() => eventOptions(parseTargets(['pods']), { types: 'Warning' }), /apply to events only/);
 });
 
-const manifest = (name: string, ready: string, deadline = '') => `
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-spec:
-  replicas: 2
-${deadline}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-          readinessProbe:
-            exec: {command: ["${ready}"]}
-            periodSeconds: 1
-`;
+const manifest = (name: string, ready: string, deadline = '') =>
+  sleeperSet({ name, replicas: 2, grace: 1, readiness: ready, ...(deadline ? { spec: deadline } : {}) });
 
 t.test('events and apply --wait on a cluster', async (t) => {
   if (!(await requireDocker(t))) return;

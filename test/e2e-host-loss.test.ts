@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { DOCKER_LABEL } from '../shared/naming.js';
 import type { Node, Pod } from '../shared/types.js';
 import { Cluster, docker, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { sleeperSet } from './helpers/manifests.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const SET = `
@@ -184,25 +185,8 @@ t.test('without the controller: pods keep running, unless the set asks for self-
   await c.startAgent('n1');
   const sets = ['steady', 'fenced']
     .map(
-      (name) => `
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-${name === 'fenced' ? '  annotations:\n    berth.io/disconnect-stop-after: "3s"\n' : ''}spec:
-  serviceName: ${name}
-  replicas: 1
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 1; done"]
-`,
+      (name) =>
+        sleeperSet({ name, spec: `  serviceName: ${name}`, ...(name === 'fenced' ? { annotations: { 'berth.io/disconnect-stop-after': '3s' } } : {}) }),
     )
     .join('---\n');
   const bad = await c.cli(['apply', '-f', '-'], sets.replace('"3s"', '"soon"'));

@@ -7,6 +7,7 @@ import type { UserObject } from '../shared/manifest/validate.js';
 import type { ConfigMap, Event, PersistentVolumeClaim, StatefulSet } from '../shared/types.js';
 import { ANN_MANIFEST_FILE, filesGone, isManifestFile, ownedBy, planFile } from '../controller/manifests/plan.js';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { sleeperSet } from './helpers/manifests.js';
 
 const cm = (name: string, namespace = 'default'): UserObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { k: 'v' } });
 const ref = (name: string, kind = 'ConfigMap', namespace = 'default') => ({ kind, namespace, name });
@@ -65,27 +66,7 @@ t.test('manifest file names', async (t) => {
   for (const n of ['a.txt', '.a.yaml', 'a.yaml.tmp', 'a.yaml~', 'yaml']) t.notOk(isManifestFile(n), n);
 });
 
-const setManifest = (replicas: number, extra = '') => `
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-          volumeMounts: [{name: data, mountPath: /data}]
-  volumeClaimTemplates:
-    - metadata: {name: data}
-${extra}`;
+const setManifest = (replicas: number, extra = '') => sleeperSet({ name: 'web', replicas, volume: true }) + extra;
 
 const configMap = (name: string) => `---
 apiVersion: v1
@@ -143,14 +124,14 @@ t.test('manifest directory on a real controller and agent', async (t) => {
 
   await t.test('a broken file changes nothing and is reported with file, line and field', async (t) => {
     const before = await set();
-    // replicas must be a number: a schema error on line 7.
+    // replicas must be a number: a schema error on line 6.
     put('web.yaml', setManifest(2).replace('replicas: 2', 'replicas: two'));
     const warning = await waitFor(
       'InvalidManifest warning',
       async () => (await events()).find((e) => e.type === 'Warning' && e.reason === 'InvalidManifest' && e.involvedObject.name === 'web.yaml'),
       20_000,
     );
-    t.match(warning.message, /web\.yaml:7: spec\.replicas: /);
+    t.match(warning.message, /web\.yaml:6: spec\.replicas: /);
     t.match(warning.involvedObject, { kind: 'ManifestFile', name: 'web.yaml' });
     put('bad.yaml', 'kind: [unclosed\n');
     const yamlWarning = await waitFor(

@@ -13,6 +13,7 @@ import { ApiError, fetchWithTls } from '../shared/client.js';
 import { fingerprint256 } from '../shared/tls.js';
 import type { Node } from '../shared/types.js';
 import { Cluster, podReady, requireDocker, waitFor, type AgentProc } from './helpers/cluster.js';
+import { sleeperSet } from './helpers/manifests.js';
 
 const pexec = promisify(execFile);
 
@@ -276,27 +277,7 @@ t.test('pull progress folds layer messages into one summary', async (t) => {
 
 // ---- a running cluster ----
 
-const manifest = `
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: probed
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: probed}}
-  template:
-    metadata: {labels: {app: probed}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-          readinessProbe:
-            exec: {command: ["true"]}
-            periodSeconds: 1
-`;
+const manifest = sleeperSet({ name: 'probed', readiness: 'true' });
 
 function loopbackDnsPort(a: AgentProc): number | undefined {
   const m = /"address":"127\.0\.0\.1:(\d+)","msg":"DNS listening"/.exec(a.log());

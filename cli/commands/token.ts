@@ -4,6 +4,7 @@ import { humanDuration } from '../format.js';
 import { parseDuration } from '../rollout.js';
 import { clientFor, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
+import type { TokenInfo } from '../../shared/types.js';
 
 export interface TokenCreateOptions {
   ttl?: string;
@@ -11,15 +12,6 @@ export interface TokenCreateOptions {
   printJoinCommand?: boolean;
 }
 
-interface TokenInfo {
-  id: string;
-  role: string;
-  subject: string;
-  created: string;
-  expires?: string;
-  description?: string;
-  expired?: boolean;
-}
 
 /** `24h`, `30m`, `7d`, `1h30m` or seconds; 0: never expires. In whole seconds. */
 export function parseTtl(v: string | undefined): number {

@@ -3,6 +3,7 @@
 // revoked. Tokens from before ids (`admin.…`, `join.…`) keep working under a derived id.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Store, StoredToken } from '../store/store.js';
+import type { TokenInfo } from '../../shared/types.js';
 
 export type Principal = { role: 'admin' } | { role: 'join' } | { role: 'node'; node: string };
 
@@ -66,17 +67,7 @@ export function tokenId(token: string): string {
   return token.split('.')[0] ?? '';
 }
 
-/** Token records as the API lists them: never a secret nor a hash. */
-export interface TokenInfo {
-  id: string;
-  role: string;
-  /** The node of a node credential; the role otherwise. */
-  subject: string;
-  created: string;
-  expires?: string;
-  description?: string;
-  expired?: boolean;
-}
+export type { TokenInfo };
 
 export function tokenInfo(t: StoredToken, now = Date.now()): TokenInfo {
   return {
