@@ -320,7 +320,7 @@ async function main() {
     if (controller) await stopProcess(controller);
     rmSync(dir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void cleanup().then(() => process.exit(130)));
   try {
     const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
     controller = spawn(process.execPath, [...nodeArgs, BIN, 'controller', 'up', '--data-dir', controllerDir, '--listen', '127.0.0.1:0', ...(values.insecure ? ['--insecure'] : []),
