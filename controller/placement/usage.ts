@@ -2,6 +2,7 @@
 // per sync from the store (O(pods + claims)); placement then reads it per node in O(1) and
 // adds what it places, so nothing walks all pods per placement.
 import type { PodSpec } from '../../shared/manifest/schema.js';
+import { LABEL_REVISION } from '../../shared/naming.js';
 import { bytesOf } from '../../shared/quantity.js';
 import type { PersistentVolumeClaim, Pod } from '../../shared/types.js';
 
@@ -51,17 +52,31 @@ export function podDemand(spec: Pick<PodSpec, 'containers' | 'initContainers' | 
   return { memory: peak('memory'), ephemeralStorage: peak('ephemeral-storage'), hostPorts: [...new Set(hostPorts)] };
 }
 
+/**
+ * Pods of one revision share their template, so their demand is computed once per revision
+ * (the store hands out a new object for every status update, so object identity would not do).
+ */
+const demandByRevision = new Map<string, PodDemand>();
+
+function demandOf(pod: Pod): PodDemand {
+  const rev = pod.metadata.labels?.[LABEL_REVISION];
+  if (!rev) return podDemand(pod.spec);
+  const key = `${pod.metadata.namespace ?? ''}/${rev}`;
+  let d = demandByRevision.get(key);
+  if (!d) {
+    if (demandByRevision.size > 10_000) demandByRevision.clear();
+    demandByRevision.set(key, (d = podDemand(pod.spec)));
+  }
+  return d;
+}
+
 /** Usage per node name, from every pod and claim the store holds. */
 export function nodeUsage(pods: Iterable<Pod>, claims: Iterable<PersistentVolumeClaim> = []): Map<string, NodeUsage> {
   const usage = new Map<string, NodeUsage>();
-  const demands = new WeakMap<object, PodDemand>();
   for (const pod of pods) {
     const node = pod.spec.nodeName;
     if (!node || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-    // Pods of one template share their containers array only by value; cache per spec object.
-    let d = demands.get(pod.spec);
-    if (!d) demands.set(pod.spec, (d = podDemand(pod.spec)));
-    addPod(usage, node, d);
+    addPod(usage, node, demandOf(pod));
   }
   for (const c of claims) {
     if (!c.spec.nodeName) continue;

@@ -18,6 +18,8 @@ export function claimPods(set: StatefulSet, podsInNamespace: Pod[]): PodClaim {
   const out: PodClaim = { owned: [], adopt: [], release: [] };
   for (const pod of podsInNamespace) {
     const ref = controllerOf(pod);
+    // Most pods of a namespace belong to other sets: skip them before parsing names.
+    if (ref && ref.uid !== set.metadata.uid) continue;
     const belongs = parentAndOrdinal(pod.metadata.name).parent === set.metadata.name && selectorMatches(set.spec.selector, pod.metadata.labels);
     if (ref?.uid === set.metadata.uid) {
       if (belongs) out.owned.push(pod);

@@ -3,7 +3,7 @@
 // actions in one store transaction.
 import type { Logger } from 'pino';
 import { parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
-import { timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { nodeReady, timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import { selectorMatches } from '../../shared/selector.js';
@@ -55,6 +55,8 @@ export class StatefulSetController {
   private readonly queue = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastWaiting = new Map<string, string>();
+  /** What of each node placement depends on, apart from host facts (see onChange). */
+  private readonly nodeSignatures = new Map<string, string>();
   private scheduled = false;
   private stopped = false;
   /** Sync durations in ms, most recent last (for benchmarks and metrics). */
@@ -105,9 +107,21 @@ export class StatefulSetController {
         if (owner) this.enqueue(keyOf(o.metadata.namespace, owner.metadata.name));
         break;
       }
-      case 'Node':
-        for (const set of this.store.list<StatefulSet>('StatefulSet')) this.enqueue(keyOf(set.metadata.namespace, set.metadata.name));
+      case 'Node': {
+        // Heartbeats rewrite every node now and then with fresh host facts; only a change that
+        // can alter a decision (readiness, cordon, labels, forget) wakes every set. Fresh facts
+        // wake just the sets with pods waiting for a node.
+        const sig = c.type === 'DELETED' ? undefined : nodeSignature(o);
+        const changed = sig !== this.nodeSignatures.get(o.metadata.name);
+        if (sig === undefined) this.nodeSignatures.delete(o.metadata.name);
+        else this.nodeSignatures.set(o.metadata.name, sig);
+        if (changed) {
+          for (const set of this.store.list<StatefulSet>('StatefulSet')) this.enqueue(keyOf(set.metadata.namespace, set.metadata.name));
+        } else {
+          for (const key of this.lastWaiting.keys()) this.enqueue(key);
+        }
         break;
+      }
     }
   };
 
@@ -115,24 +129,32 @@ export class StatefulSetController {
     this.queue.add(key);
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    // Batch all changes of this tick into one pass.
+    // Changes that arrive while a key waits are folded into its one sync.
     setImmediate(() => this.drain());
   }
 
+  /**
+   * Syncs one key per turn of the event loop, so heartbeats and status reports waiting in
+   * sockets are read between syncs (a long queue must not starve them into NotReady).
+   */
   private drain(): void {
     this.scheduled = false;
-    const keys = [...this.queue];
-    this.queue.clear();
-    for (const key of keys) {
-      const t0 = performance.now();
-      try {
-        this.sync(key);
-      } catch (err) {
-        this.log.error({ err, statefulset: key }, 'sync failed; retrying in 1s');
-        this.requeueAfter(key, 1000);
-      }
-      this.syncDurations.push(performance.now() - t0);
-      if (this.syncDurations.length > 1000) this.syncDurations.shift();
+    const next = this.queue.values().next();
+    if (next.done || this.stopped) return;
+    const key = next.value;
+    this.queue.delete(key);
+    const t0 = performance.now();
+    try {
+      this.sync(key);
+    } catch (err) {
+      this.log.error({ err, statefulset: key }, 'sync failed; retrying in 1s');
+      this.requeueAfter(key, 1000);
+    }
+    this.syncDurations.push(performance.now() - t0);
+    if (this.syncDurations.length > 1000) this.syncDurations.shift();
+    if (this.queue.size > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
     }
   }
 
@@ -329,4 +351,8 @@ export class StatefulSetController {
       }
     }
   }
+}
+
+function nodeSignature(n: Node): string {
+  return JSON.stringify([nodeReady(n), n.spec, n.metadata.labels ?? {}, n.metadata.annotations ?? {}, n.status.addresses]);
 }
