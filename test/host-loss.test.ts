@@ -424,3 +424,42 @@ t.test('agent: after an outage every status is sent again, with the fencing epoc
   await reporter.flush('u1', 2000);
   t.equal(sent.length, 2, 'back: the same status is sent again (the controller may hold Unknown)');
 });
+
+t.test('an overloaded controller does not declare nodes lost; a quiet one does', async (t) => {
+  const { open } = tempStore(t);
+  const store = open();
+  const events = new EventRecorder(store, 'statefulset-controller');
+  const nodes = new NodeRegistry(store, events, log, 1000);
+  const join = issueToken(store, 'join', 'join');
+  nodes.register(authenticate(store, `Bearer ${join}`)!, {
+    name: 'h1',
+    address: '10.0.0.1',
+    agentUrl: 'http://10.0.0.1:10250',
+    agentToken: 'agent-token-of-h1-0123456789',
+    dataDir: '/var/lib/berth/h1',
+    facts: { hostname: 'h1', os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 2 ** 32, memoryAvailableBytes: 2 ** 31, diskBytes: 2 ** 40, diskAvailableBytes: 2 ** 39 },
+  });
+  nodes.start();
+  t.teardown(() => {
+    nodes.stop();
+    store.close();
+  });
+  const ready = () => nodeReady(store.get<Node>('Node', undefined, 'h1')!);
+  // A loop busy with many short tasks (as thousands of status reports make it) for 3 grace
+  // periods: timers still run on time, but heartbeats could be waiting unread.
+  const until = Date.now() + 3000;
+  await new Promise<void>((done) => {
+    const chunk = () => {
+      const end = Date.now() + 40;
+      while (Date.now() < end) {
+        /* busy */
+      }
+      if (Date.now() < until) setImmediate(chunk);
+      else done();
+    };
+    chunk();
+  });
+  t.ok(ready(), 'no heartbeat for 3 s while the loop was saturated: still Ready');
+  await new Promise((r) => setTimeout(r, 2500));
+  t.notOk(ready(), 'a quiet controller that hears nothing for the grace period marks the node NotReady');
+});

@@ -2,6 +2,7 @@
 // Ready condition, and the proxy for the CLI's logs and exec to a pod's agent.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
 import { tlsRequestOptions } from '../../shared/client.js';
 import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
@@ -44,6 +45,9 @@ const registerSchema = z.object({
   version: z.string().optional(),
 });
 
+/** Event-loop utilization above which heartbeats are probably waiting unread in sockets. */
+const OVERLOADED_UTILIZATION = 0.9;
+
 /** How often a heartbeat that changes nothing but the time is written to the store. */
 const HEARTBEAT_WRITE_MS = 30_000;
 
@@ -69,6 +73,9 @@ export class NodeRegistry {
     for (const n of store.list<Node>('Node')) this.lastSeen.set(n.metadata.name, now);
   }
 
+  private lastElu = performance.eventLoopUtilization();
+  private lastOverloadLog = 0;
+
   start(): void {
     const everyMs = Math.min(1000, this.graceMs / 2);
     this.timer = setInterval(() => {
@@ -76,9 +83,20 @@ export class NodeRegistry {
       // were silent: their heartbeats are waiting in socket buffers, read after this timer.
       // The time lost does not count against them.
       const now = Date.now();
-      const late = this.lastCheck === undefined ? 0 : now - this.lastCheck - everyMs;
+      const since = this.lastCheck === undefined ? 0 : now - this.lastCheck;
+      const late = since - everyMs;
       this.lastCheck = now;
-      if (late > 0) for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + late);
+      // Likewise a loop that was busy almost all the time (a burst of thousands of status
+      // reports) reads heartbeats seconds after they arrived: that whole interval is not
+      // counted, so an overloaded controller never declares healthy nodes lost.
+      const elu = performance.eventLoopUtilization(this.lastElu);
+      this.lastElu = performance.eventLoopUtilization();
+      const uncounted = elu.utilization > OVERLOADED_UTILIZATION ? since : late;
+      if (elu.utilization > OVERLOADED_UTILIZATION && now - this.lastOverloadLog > 30_000) {
+        this.lastOverloadLog = now;
+        this.log.warn({ utilization: Number(elu.utilization.toFixed(2)) }, 'controller overloaded: missing heartbeats are not counted until it catches up');
+      }
+      if (uncounted > 0) for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
       this.checkHeartbeats(now);
     }, everyMs);
     this.timer.unref();

@@ -26,6 +26,9 @@ function scheduledCondition(scheduled: boolean, message?: string): Condition {
     : { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: timestamp() };
 }
 
+/** A sync longer than this is logged: the event loop serves nothing else meanwhile. */
+const SLOW_SYNC_MS = 500;
+
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
 
 /** Binding placeholder of an ordinal held by a pod move: placement waits on it. */
@@ -150,8 +153,11 @@ export class StatefulSetController {
       this.log.error({ err, statefulset: key }, 'sync failed; retrying in 1s');
       this.requeueAfter(key, 1000);
     }
-    this.syncDurations.push(performance.now() - t0);
+    const ms = performance.now() - t0;
+    this.syncDurations.push(ms);
     if (this.syncDurations.length > 1000) this.syncDurations.shift();
+    // Nothing else runs meanwhile (heartbeats wait): worth knowing when it happens.
+    if (ms > SLOW_SYNC_MS) this.log.warn({ statefulset: key, ms: Math.round(ms) }, 'slow StatefulSet sync');
     if (this.queue.size > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.drain());

@@ -19,6 +19,11 @@ const stats = {
   statusErrors: 0,
   finalized: 0,
   watchRestarts: 0,
+  /** Longest time between two successful heartbeats of one node, and the slowest heartbeat (ms). */
+  maxHeartbeatGapMs: 0,
+  maxHeartbeatMs: 0,
+  /** Longest delay of a heartbeat timer in this thread beyond its due time (ms): simulator load. */
+  maxTimerLateMs: 0,
   lastError: '',
 };
 /** Heartbeat round-trip times (ms) since the last `resetLatency`. */
@@ -84,18 +89,26 @@ class SimNode {
   }
 
   startHeartbeats() {
+    let due = 0;
+    let lastOk = 0;
     const beat = async () => {
       if (stopped) return;
       const t0 = performance.now();
+      if (due > 0) stats.maxTimerLateMs = Math.max(stats.maxTimerLateMs, t0 - due);
       try {
         const res = await client.request(this.agent, 'POST', `/api/v1/nodes/${enc(this.name)}/heartbeat`, this.token, { facts: facts(this.name) }, 10_000);
         if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
         stats.heartbeats++;
-        latencies.push(performance.now() - t0);
+        const t1 = performance.now();
+        latencies.push(t1 - t0);
+        stats.maxHeartbeatMs = Math.max(stats.maxHeartbeatMs, t1 - t0);
+        if (lastOk > 0) stats.maxHeartbeatGapMs = Math.max(stats.maxHeartbeatGapMs, t1 - lastOk);
+        lastOk = t1;
       } catch (err) {
         stats.heartbeatErrors++;
         noteError('heartbeat', err);
       }
+      due = performance.now() + heartbeatMs;
       if (!stopped) this.timer = setTimeout(beat, heartbeatMs);
     };
     // Spread the nodes over the interval, as independently started agents are.

@@ -13,7 +13,7 @@
 // --node-grace-seconds is passed to the controller (default: the controller's own default).
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -115,7 +115,7 @@ class Simulator {
   async stats(resetLatency = false) {
     const all = await this.ask({ type: 'stats', resetLatency }, 'stats');
     const sum = {};
-    for (const { stats } of all) for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    for (const { stats } of all) for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
     sum.lastError = all.map((a) => a.stats.lastError).filter(Boolean)[0] ?? '';
     return { ...sum, latencies: all.flatMap((a) => a.latencies) };
   }
@@ -331,6 +331,7 @@ async function main() {
     });
     let controllerLog = '';
     controller.stderr.on('data', (d) => (controllerLog = (controllerLog + d.toString()).slice(-4000)));
+    if (process.env.BENCH_CONTROLLER_LOG) controller.stderr.pipe(createWriteStream(process.env.BENCH_CONTROLLER_LOG));
     const confFile = join(controllerDir, 'admin.conf');
     const conf = await waitFor('admin.conf', () => existsSync(confFile) && controllerLog.includes('listening') && readAdminConf(confFile), 20_000);
     const joinToken = readFileSync(join(controllerDir, 'join-token'), 'utf8').trim();
@@ -406,7 +407,18 @@ async function main() {
       `\nsimulator: ${s.registered} registered, ${s.heartbeats} heartbeats (${s.heartbeatErrors} failed), ${s.statusReports} status reports (${s.statusErrors} failed), ` +
         `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
     );
-    console.log('StatefulSet sync durations: not exposed by the controller (see --cpu-prof)');
+    console.log(
+      `heartbeats: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
+        `(interval ${HEARTBEAT_MS / 1000} s), slowest heartbeat ${(s.maxHeartbeatMs / 1000).toFixed(1)} s, simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(1)} s`,
+    );
+    const metrics = await client.request(admin, 'GET', '/metrics', conf.token);
+    const sum = Number(/^berth_statefulset_sync_duration_seconds_sum(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
+    const count = Number(/^berth_statefulset_sync_duration_seconds_count(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
+    console.log(
+      metrics.status === 200 && count > 0
+        ? `StatefulSet syncs (from /metrics): ${count}, mean ${((sum / count) * 1000).toFixed(1)} ms`
+        : `StatefulSet sync durations: /metrics answered ${metrics.status}`,
+    );
     admin.destroy();
   } finally {
     await cleanup();
