@@ -73,14 +73,14 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork);
-  const sets = new StatefulSetController(store, ops, events, log);
+  const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
+  const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
   const claims = new ClaimCollector(store, events, log);
   const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
   const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
-  const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges(), syncDurations: sets.syncDurations });
   const advertise = opts.advertiseAddresses ?? [];
   const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise));
   if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');

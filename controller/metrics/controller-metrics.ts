@@ -10,8 +10,6 @@ export interface ControllerMetricsSources {
   store: Store;
   /** Seconds since each node's last heartbeat. */
   heartbeatAges: () => Map<string, number>;
-  /** The StatefulSet loop's bounded list of sync durations in ms. */
-  syncDurations?: number[];
 }
 
 const SYNC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -85,16 +83,11 @@ export class ControllerMetrics {
       for (const [node, age] of src.heartbeatAges()) heartbeat.set({ node }, age);
       rv.set({}, store.resourceVersion);
     });
+  }
 
-    if (src.syncDurations) {
-      // The loop keeps a bounded window of durations; observing each push keeps the histogram cumulative.
-      const arr = src.syncDurations;
-      const push = arr.push.bind(arr);
-      arr.push = (...ms: number[]) => {
-        for (const v of ms) this.syncSeconds.observe({}, v / 1000);
-        return push(...ms);
-      };
-    }
+  /** One StatefulSet sync took `ms` milliseconds. */
+  observeSync(ms: number): void {
+    this.syncSeconds.observe({}, ms / 1000);
   }
 
   request(method: string, path: string, code: number): void {

@@ -62,14 +62,14 @@ export class StatefulSetController {
   private readonly nodeSignatures = new Map<string, string>();
   private scheduled = false;
   private stopped = false;
-  /** Sync durations in ms, most recent last (for benchmarks and metrics). */
-  readonly syncDurations: number[] = [];
 
   constructor(
     private readonly store: Store,
     private readonly ops: Operations,
     private readonly events: EventRecorder,
     private readonly log: Logger,
+    /** Told how long each sync took, in ms (metrics). */
+    private readonly onSynced: (ms: number) => void = () => {},
   ) {}
 
   start(): void {
@@ -154,8 +154,7 @@ export class StatefulSetController {
       this.requeueAfter(key, 1000);
     }
     const ms = performance.now() - t0;
-    this.syncDurations.push(ms);
-    if (this.syncDurations.length > 1000) this.syncDurations.shift();
+    this.onSynced(ms);
     // Nothing else runs meanwhile (heartbeats wait): worth knowing when it happens.
     if (ms > SLOW_SYNC_MS) this.log.warn({ statefulset: key, ms: Math.round(ms) }, 'slow StatefulSet sync');
     if (this.queue.size > 0 && !this.scheduled) {
