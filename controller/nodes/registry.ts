@@ -223,6 +223,7 @@ export class NodeRegistry {
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
   checkHeartbeats(now = Date.now()): void {
+    const lost: string[] = [];
     for (const node of this.store.list<Node>('Node')) {
       const seen = this.lastSeen.get(node.metadata.name) ?? 0;
       if (nodeReady(node) && now - seen > this.graceMs) {
@@ -231,21 +232,25 @@ export class NodeRegistry {
         });
         this.events.record(node, 'Warning', 'NodeNotReady', `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`);
         this.log.warn({ node: node.metadata.name }, 'node missed heartbeats: NotReady');
-        this.markPodsLost(node.metadata.name, now);
+        lost.push(node.metadata.name);
       }
     }
+    // One pass over the pods for all nodes lost in this check.
+    if (lost.length > 0) this.markPodsLost(lost, now);
   }
 
   /**
    * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
    * they may still run there, so nothing replaces them (F18); the agent reports again when back.
    */
-  markPodsLost(nodeName: string, now = Date.now()): void {
+  markPodsLost(nodeNames: string | string[], now = Date.now()): void {
+    const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
-    const message = `node ${nodeName} which was running the pod is not responding`;
     this.store.transaction(() => {
       for (const pod of this.store.list<Pod>('Pod')) {
-        if (pod.spec.nodeName !== nodeName || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
+        const nodeName = pod.spec.nodeName;
+        if (nodeName === undefined || !lost.has(nodeName) || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
+        const message = `node ${nodeName} which was running the pod is not responding`;
         this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
           const prev = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
           const lost = {
