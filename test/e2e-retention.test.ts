@@ -5,29 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PersistentVolumeClaim } from '../shared/types.js';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { sleeperSet } from './helpers/manifests.js';
 
-const set = (name: string, replicas: number, whenScaled: string, whenDeleted: string) => `
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  persistentVolumeClaimRetentionPolicy: {whenScaled: ${whenScaled}, whenDeleted: ${whenDeleted}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-          volumeMounts: [{name: data, mountPath: /data}]
-  volumeClaimTemplates:
-    - metadata: {name: data}
-`;
+const set = (name: string, replicas: number, whenScaled: string, whenDeleted: string) =>
+  sleeperSet({ name, replicas, volume: true, spec: `  persistentVolumeClaimRetentionPolicy: {whenScaled: ${whenScaled}, whenDeleted: ${whenDeleted}}` });
 
 t.test('claim retention policy', async (t) => {
   if (!(await requireDocker(t))) return;
