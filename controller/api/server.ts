@@ -17,14 +17,9 @@ import type { MoveController } from '../moves/controller.js';
 import { ANN_FENCING_EPOCH, epochOf } from '../../shared/fencing.js';
 import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metrics.js';
 import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
-import { HttpError, Router, badRequest, forbidden, notFound, readJson, sendError, sendJson, type Params } from './http.js';
-
-export interface ApiContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  who: Principal;
-}
+import type { ApiContext } from './context.js';
+import { StatusError, badRequest, forbidden, notFound } from '../errors.js';
+import { Router, readJson, sendError, sendJson, type Params } from './http.js';
 
 export interface ApiDeps {
   store: Store;
@@ -258,7 +253,7 @@ export function createApiServer(deps: ApiDeps): Server {
       const pod = ownPod(c, p);
       const status = (await readJson(c.req)) as Pod['status'];
       const uid = c.url.searchParams.get('uid');
-      if (uid !== null && uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${uid}`);
+      if (uid !== null && uid !== pod.metadata.uid) throw new StatusError('Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${uid}`);
       rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
       if (!status || typeof status !== 'object' || typeof status.phase !== 'string') throw badRequest('body must be a pod status with a phase');
       const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
@@ -269,9 +264,9 @@ export function createApiServer(deps: ApiDeps): Server {
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/finalize', async (c, p) => {
       const pod = ownPod(c, p);
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
-      if (body?.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body?.uid}`);
+      if (body?.uid !== pod.metadata.uid) throw new StatusError('Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body?.uid}`);
       rejectStaleEpoch(pod, (body as { epoch?: unknown }).epoch);
-      if (!pod.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `pod ${p.name} is not terminating`);
+      if (!pod.metadata.deletionTimestamp) throw new StatusError('Conflict', `pod ${p.name} is not terminating`);
       store.delete('Pod', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
@@ -280,15 +275,15 @@ export function createApiServer(deps: ApiDeps): Server {
       if (!claim) throw notFound('persistentvolumeclaims', p.name);
       if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node) throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
-      if (body?.uid !== claim.metadata.uid) throw new HttpError(409, 'Conflict', `claim ${p.name} has uid ${claim.metadata.uid}, not ${body?.uid}`);
-      if (!claim.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `claim ${p.name} is not being deleted`);
+      if (body?.uid !== claim.metadata.uid) throw new StatusError('Conflict', `claim ${p.name} has uid ${claim.metadata.uid}, not ${body?.uid}`);
+      if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
       store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {
       const pod = ownPod(c, p);
       const body = (await readJson(c.req)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
-      if (body?.uid !== undefined && body.uid !== pod.metadata.uid) throw new HttpError(409, 'Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body.uid}`);
+      if (body?.uid !== undefined && body.uid !== pod.metadata.uid) throw new StatusError('Conflict', `pod ${p.name} has uid ${pod.metadata.uid}, not ${body.uid}`);
       if (typeof body?.reason !== 'string' || !/^[A-Za-z]{1,64}$/.test(body.reason) || typeof body.message !== 'string' || !['Normal', 'Warning'].includes(body.type ?? '')) {
         throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
       }
@@ -303,7 +298,7 @@ export function createApiServer(deps: ApiDeps): Server {
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/move', async (c, p) => {
       requireAdmin(c);
-      if (!deps.moves) throw new HttpError(501, 'NotImplemented', 'this controller does not move pods');
+      if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
       sendJson(c.res, 200, deps.moves.request(p.ns, p.name, await readJson(c.req)));
     })
     .on('GET', '/api/v1/namespaces/:ns/pods/:name/move', (c, p) => {
@@ -362,7 +357,7 @@ export function createApiServer(deps: ApiDeps): Server {
   const serveMetrics = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const who = authenticate(store, req.headers.authorization);
     if (who?.role !== 'admin' && !deps.metricsAuth?.accepts(req.headers.authorization)) {
-      throw new HttpError(401, 'Unauthorized', 'metrics need the admin token or the metrics token');
+      throw new StatusError('Unauthorized', 'metrics need the admin token or the metrics token');
     }
     if (url.pathname === '/metrics') {
       const text = await deps.metrics!.render();
@@ -379,7 +374,7 @@ export function createApiServer(deps: ApiDeps): Server {
   const rejectStaleEpoch = (pod: Pod, sent: unknown) => {
     if (sent === undefined || sent === null || sent === '') return;
     const current = epochOf(pod.metadata.annotations?.[ANN_FENCING_EPOCH]);
-    if (Number(sent) < current) throw new HttpError(409, 'Conflict', `pod ${pod.metadata.name} has fencing epoch ${current}; a report from epoch ${String(sent)} is stale`);
+    if (Number(sent) < current) throw new StatusError('Conflict', `pod ${pod.metadata.name} has fencing epoch ${current}; a report from epoch ${String(sent)} is stale`);
   };
   const podOf = (p: Params): Pod => {
     const pod = store.get<Pod>('Pod', p.ns, p.name);
@@ -406,19 +401,19 @@ export function createApiServer(deps: ApiDeps): Server {
         return;
       }
       const who = authenticate(store, req.headers.authorization);
-      if (!who) throw new HttpError(401, 'Unauthorized', 'a valid bearer token is required');
+      if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
       const m = router.match(req.method ?? 'GET', url.pathname);
-      if (!m) throw new HttpError(404, 'NotFound', `no route for ${url.pathname}`);
-      if (m === 'method') throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
+      if (!m) throw new StatusError('NotFound', `no route for ${url.pathname}`);
+      if (m === 'method') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
       await m.handler({ req, res, url, who }, m.params);
     };
     handle()
       .catch((err: unknown) => {
-        if (err instanceof HttpError) {
+        if (err instanceof StatusError) {
           sendError(res, err);
         } else {
           log.error({ err, path: url.pathname }, 'request failed');
-          sendError(res, new HttpError(500, 'InternalError', (err as Error).message ?? String(err)));
+          sendError(res, new StatusError('InternalError', (err as Error).message ?? String(err)));
         }
       })
       .finally(() => {

@@ -1,8 +1,9 @@
 // Admin routes for tokens (docs/api.md): create join tokens, list every credential, revoke
 // one by id. A revoked node credential makes the node NotReady at once.
 import { z } from 'zod';
-import { HttpError, forbidden, notFound, readJson, sendJson, type Router } from '../api/http.js';
-import type { ApiContext } from '../api/server.js';
+import { StatusError, forbidden, notFound } from '../errors.js';
+import { readJson, sendJson, type Router } from '../api/http.js';
+import type { ApiContext } from '../api/context.js';
 import type { Store } from '../store/store.js';
 import { issueToken, tokenInfo } from './tokens.js';
 
@@ -38,7 +39,7 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       const parsed = createSchema.safeParse((await readJson(c.req)) ?? {});
       if (!parsed.success) {
         const causes = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-        throw new HttpError(422, 'Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+        throw new StatusError('Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
       }
       const { ttlSeconds, description } = parsed.data;
       const token = issueToken(store, 'join', 'join', { ...(ttlSeconds ? { ttlMs: ttlSeconds * 1000 } : {}), ...(description ? { description } : {}) });
