@@ -1,5 +1,5 @@
 // TLS flags of `berth controller up` and `berth agent`, checked before anything starts.
-import { advertiseProblem } from '../controller/tls/join.js';
+import { advertiseProblem } from '../shared/hostport.js';
 import { parseCaHash } from '../shared/tls.js';
 import { CliError } from './errors.js';
 

@@ -13,7 +13,7 @@ import { EventRecorder } from './events/recorder.js';
 import { ManifestDirectory } from './manifests/directory.js';
 import { ControllerMetrics, MetricsAuth } from './metrics/controller-metrics.js';
 import { NodeRegistry } from './nodes/registry.js';
-import type { PodNetworkPlan } from './network/cidr.js';
+import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
 import { StatefulSetController } from './statefulset/controller.js';
 import { MoveController } from './moves/controller.js';

@@ -1,4 +1,5 @@
-// `ADDR[:PORT]` flag values: the agent's --dns-listen and --dns-upstream.
+// Host values of flags: `ADDR[:PORT]` (the agent's --dns-listen and --dns-upstream) and
+// --advertise-address.
 import net from 'node:net';
 
 export interface HostPort {
@@ -40,4 +41,11 @@ export function parseHostPortList(text: string, defaultPort: number, what: strin
 
 export function formatHostPort(h: HostPort): string {
   return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+/** Checks one --advertise-address value: an IP address or a DNS name. */
+export function advertiseProblem(value: string): string | undefined {
+  if (net.isIP(value)) return undefined;
+  if (/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i.test(value)) return undefined;
+  return 'must be an IP address or a DNS name';
 }

@@ -21,12 +21,13 @@ import {
   since,
   tableRow,
 } from '../cli/format.js';
-import { loadManifests } from '../cli/manifests.js';
+import { loadManifests } from '../shared/manifest/load.js';
 import { listOf, namesOf, parseOutputFormat, serialize, toYaml } from '../cli/output.js';
 import { tabwrite, TableWriter, TABLE_TABS } from '../cli/tabwriter.js';
 import { parseTargets } from '../cli/targets.js';
 import { handleFrame, type ExecOutcome } from '../cli/commands/exec.js';
-import { propagationPolicy, parseTimeout } from '../cli/commands/delete.js';
+import { propagationPolicy } from '../cli/commands/delete.js';
+import { parseTimeout } from '../cli/flags.js';
 import { parseReplicas } from '../cli/commands/scale.js';
 import { parsePatch } from '../cli/commands/patch.js';
 import { parseLabels } from '../cli/commands/daemons.js';

@@ -20,7 +20,7 @@ import {
   rfc3339,
   rolloutStatus,
   undoLine,
-} from '../cli/rollout.js';
+} from '../cli/rollout-progress.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 const UID = 'set-uid';

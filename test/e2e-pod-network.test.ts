@@ -5,7 +5,7 @@
 // All traffic stays on the bridge and namespaces the test bed creates.
 import t from 'tap';
 import type { Node, Pod } from '../shared/types.js';
-import { ipInNet, parseCidr } from '../controller/network/cidr.js';
+import { ipInNet, parseCidr } from '../shared/net/cidr.js';
 import { requireDocker, waitFor } from './helpers/cluster.js';
 import { HostCluster } from './helpers/hosts.js';
 

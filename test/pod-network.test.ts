@@ -12,7 +12,7 @@ import {
   parseCidr,
   subnetCount,
   validatePodNetworkPlan,
-} from '../controller/network/cidr.js';
+} from '../shared/net/cidr.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { Store } from '../controller/store/store.js';

@@ -1,6 +1,6 @@
 // Heartbeats every 2 s; during an outage they back off and the pods keep running.
 import type { NodeFacts } from '../../shared/types.js';
-import { sleep } from '../runtime/docker.js';
+import { sleep } from '../../shared/async.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';

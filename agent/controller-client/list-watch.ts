@@ -1,7 +1,7 @@
-// List, then watch from the list's resourceVersion; relist when the stream ends, fails, goes
-// quiet or reports 410 Expired. The informer loop every agent-side view of the store uses.
-import type { AnyObject, WatchEvent } from '../../shared/types.js';
-import { sleep } from '../runtime/docker.js';
+// The agent's views of the store: the shared list-then-watch loop, with the agent's retry
+// pacing, a dead-stream timeout and reachability reported to the controller health tracker.
+import { listWatch } from '../../shared/async.js';
+import type { AnyObject } from '../../shared/types.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
@@ -27,52 +27,23 @@ export interface ListWatchOptions<T extends AnyObject> {
   idleTimeoutMs?: number;
 }
 
-export async function runListWatch<T extends AnyObject>(o: ListWatchOptions<T>, signal: AbortSignal): Promise<void> {
-  const idleMs = o.idleTimeoutMs ?? 35_000;
-  let delay = 500;
-  while (!signal.aborted) {
-    const stream = new AbortController();
-    const abort = () => stream.abort();
-    signal.addEventListener('abort', abort, { once: true });
-    let idle: NodeJS.Timeout | undefined;
-    const touch = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        o.log.warn(`${o.what} watch went quiet; listing again`);
-        stream.abort();
-      }, idleMs);
-    };
-    try {
-      const list = await o.conn.api.list<T>(o.path, o.query);
-      o.health.ok();
-      o.handlers.onList(list.items);
-      let rv = list.metadata.resourceVersion;
-      touch();
-      await o.conn.api.watch<T>(
-        o.path,
-        { ...o.query, resourceVersion: rv },
-        (e: WatchEvent<T>) => {
-          touch();
-          if (e.type === 'ERROR') {
-            o.log.debug({ status: e.object }, `${o.what} watch expired; listing again`);
-            stream.abort();
-            return;
-          }
-          if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
-          if (e.type === 'BOOKMARK') return;
-          o.handlers.onEvent(e.type, e.object);
-        },
-        stream.signal,
-      );
-      delay = 500;
-    } catch (err) {
-      if (signal.aborted) break;
-      if (!stream.signal.aborted && !o.health.failed(err, `watch ${o.what}`)) o.log.warn({ err: errorMessage(err) }, `${o.what} watch failed`);
-      delay = Math.min(delay * 2, 10_000);
-    } finally {
-      clearTimeout(idle);
-      signal.removeEventListener('abort', abort);
-    }
-    await sleep(delay, signal);
-  }
+export function runListWatch<T extends AnyObject>(opts: ListWatchOptions<T>, signal: AbortSignal): Promise<void> {
+  const { handlers, health, log, what } = opts;
+  return listWatch<T>(
+    () => opts.conn.api,
+    opts.path,
+    opts.query,
+    { sync: (items) => handlers.onList(items), event: (type, obj) => handlers.onEvent(type, obj) },
+    signal,
+    {
+      idleTimeoutMs: opts.idleTimeoutMs ?? 35_000,
+      retryMs: 500,
+      maxRetryMs: 10_000,
+      onListed: () => health.ok(),
+      onIdle: () => log.warn(`${what} watch went quiet; listing again`),
+      onError: (err) => {
+        if (!health.failed(err, `watch ${what}`)) log.warn({ err: errorMessage(err) }, `${what} watch failed`);
+      },
+    },
+  );
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ApiClient, ApiError } from '../../shared/client.js';
 import type { ClientTls } from '../../shared/tls.js';
 import type { NodeFacts } from '../../shared/types.js';
-import { sleep } from '../runtime/docker.js';
+import { sleep } from '../../shared/async.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerHealth } from './health.js';

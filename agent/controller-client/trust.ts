@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { caHash, fetchPeerChain, pickPinnedCa, type ClientTls } from '../../shared/tls.js';
-import { sleep } from '../runtime/docker.js';
+import { sleep } from '../../shared/async.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 

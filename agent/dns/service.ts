@@ -10,7 +10,7 @@ import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { DockerRuntime } from '../runtime/docker.js';
-import { sleep } from '../runtime/docker.js';
+import { sleep } from '../../shared/async.js';
 import { LocalBackend, ThreadBackend, workerFile, type BackendLog, type BindResult, type DnsBackend, type ZoneUpdate } from './backend.js';
 import { formatHostPort, resolvConfNameservers, type HostPort } from './forward.js';
 import { DEFAULT_NDOTS } from './lookup.js';

@@ -1,11 +1,17 @@
 // Docker's pull progress comes as one message per layer step; this folds them into one line
 // (layers done/total, bytes) for the log and the pod's Pulling event, and counts new bytes.
-import type { PullProgress } from '../runtime/docker.js';
 
 interface Layer {
   current: number;
   total: number;
   done: boolean;
+}
+
+/** One progress message of an image pull, as the engine streams it. */
+export interface PullProgress {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
 }
 
 export interface PullSummary {

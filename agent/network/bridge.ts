@@ -3,7 +3,7 @@
 import type { Logger } from '../log.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
-import { firstHost, parseCidr } from '../../controller/network/cidr.js';
+import { firstHost, parseCidr } from '../../shared/net/cidr.js';
 import { AUTO_BRIDGE, AUTO_NETWORK, planBridge, type ExistingNetwork } from './plan.js';
 
 interface Inspect {

@@ -2,7 +2,7 @@
 // have, compared with what it has, as the `ip` and `iptables` commands that close the gap.
 import { isIPv4 } from 'node:net';
 import type { Node } from '../../shared/types.js';
-import { netContains, tryParseCidr } from '../../controller/network/cidr.js';
+import { netContains, tryParseCidr } from '../../shared/net/cidr.js';
 
 /** Routes berth installs carry this protocol number, so it finds (and removes) only its own. */
 export const ROUTE_PROTO = '147';

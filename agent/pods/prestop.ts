@@ -2,7 +2,7 @@
 import type { Container } from '../../shared/manifest/schema.js';
 import { httpProbe, resolvePort } from '../probes/handlers.js';
 import type { DockerRuntime } from '../runtime/docker.js';
-import { sleep } from '../runtime/docker.js';
+import { sleep } from '../../shared/async.js';
 
 export interface HookResult {
   ok: boolean;

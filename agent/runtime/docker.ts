@@ -5,7 +5,8 @@ import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
 import { Demuxer, type StreamKind } from './demux.js';
 import { imagePullBytes, imagePulls } from '../metrics/agent-metrics.js';
-import { PullProgressTracker, type PullSummary } from '../metrics/pull-progress.js';
+import { PullProgressTracker, type PullProgress, type PullSummary } from '../metrics/pull-progress.js';
+import { sleep } from '../../shared/async.js';
 import { dockerConnection, toObserved } from './observe.js';
 
 export interface DockerEvent {
@@ -14,12 +15,6 @@ export interface DockerEvent {
   Actor: { ID: string; Attributes: Record<string, string> };
   time: number;
   timeNano: number;
-}
-
-export interface PullProgress {
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
 }
 
 export function statusCode(err: unknown): number | undefined {
@@ -245,18 +240,5 @@ async function pumpFrames(stream: NodeJS.ReadableStream & { destroy(): void }, s
     stream.once('end', () => finish());
     stream.once('close', () => finish());
     stream.once('error', (err) => finish(err));
-  });
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
   });
 }

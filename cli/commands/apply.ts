@@ -4,10 +4,11 @@ import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.j
 import type { UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind, resourcePath } from '../../shared/resources.js';
 import { clientFor, err, out, type Globals } from '../context.js';
+import { loadOrFail } from '../manifest-input.js';
 import { CliError, isNotFound, SilentFailure } from '../errors.js';
 import { resourceName } from '../format.js';
-import { loadManifests, readSources } from '../manifests.js';
-import { parseDuration } from '../rollout.js';
+import { loadManifests, readSources } from '../../shared/manifest/load.js';
+import { parseDuration } from '../rollout-progress.js';
 import { rolloutStatusCommand } from './rollout.js';
 
 export interface ApplyOptions {
@@ -39,24 +40,10 @@ export function applyLine(kind: string, name: string, result: string, dryRun: Dr
   return `${resourceName(kind)}/${name} ${result}${suffix}\n`;
 }
 
-/** Parses and validates -f sources; prints warnings, and on any error prints them all and throws. */
 /** The controller validates again and may repeat a warning printed already from the files. */
 function isRepeat(w: { field?: string; message: string }, local: SourceProblem[]): boolean {
   return local.some((l) => l.message === w.message && (w.field ?? '').endsWith(l.field));
 }
-
-export async function loadOrFail(files: string[], g: Globals, verb: string): Promise<{ objects: UserObject[]; warnings: SourceProblem[] }> {
-  if (files.length === 0) throw new CliError('must specify -f FILE, a directory or - (stdin)');
-  const loaded = loadManifests(await readSources(files), g.namespace, g.namespaceExplicit);
-  for (const w of loaded.warnings) err(`Warning: ${formatProblem(w)}\n`);
-  if (loaded.errors.length > 0) {
-    for (const e of loaded.errors) err(`error: ${formatProblem(e)}\n`);
-    throw new SilentFailure();
-  }
-  if (loaded.objects.length === 0) throw new CliError(`no objects passed to ${verb}`);
-  return { objects: loaded.objects, warnings: loaded.warnings };
-}
-
 
 export async function apply(opts: ApplyOptions, g: Globals): Promise<void> {
   const dryRun = parseDryRun(opts.dryRun);

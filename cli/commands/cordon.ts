@@ -6,7 +6,7 @@ import type { ApiClient } from '../../shared/client.js';
 import type { Node, Pod, PodVolume } from '../../shared/types.js';
 import { clientFor, err, out, type Globals } from '../context.js';
 import { CliError, errorLines, SilentFailure } from '../errors.js';
-import { parseTimeout } from './delete.js';
+import { parseTimeout } from '../flags.js';
 
 export interface DrainOptions {
   timeout?: string;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
-import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../controller/network/cidr.js';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 
 export interface ControllerUpOptions {
   dataDir: string;

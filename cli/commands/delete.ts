@@ -5,10 +5,11 @@ import { queryString } from '../../shared/client.js';
 import { resourceForKind, resourcePath, type ResourceInfo } from '../../shared/resources.js';
 import type { AnyObject } from '../../shared/types.js';
 import { clientFor, err, out, type Globals } from '../context.js';
+import { parseBool, parseTimeout } from '../flags.js';
 import { CliError, errorLines, isNotFound, SilentFailure } from '../errors.js';
 import { resourceName, sortObjects } from '../format.js';
 import { parseTargets } from '../targets.js';
-import { loadOrFail } from './apply.js';
+import { loadOrFail } from '../manifest-input.js';
 import { checkSelector } from './get.js';
 
 export interface DeleteOptions {
@@ -33,23 +34,6 @@ export function propagationPolicy(cascade: string | boolean | undefined): 'Backg
   if (v === 'orphan' || v === 'false') return 'Orphan';
   if (v === 'foreground') throw new CliError('--cascade=foreground is not supported by berth; use background or orphan');
   throw new CliError(`invalid --cascade value "${v}": must be "background" or "orphan"`);
-}
-
-export function parseBool(flag: string, v: string | boolean | undefined, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new CliError(`invalid ${flag} value "${v}": must be true or false`);
-}
-
-/** `30s`, `2m`, `1h`, or plain seconds; 0 waits without limit. */
-export function parseTimeout(v: string | undefined): number {
-  if (v === undefined || v === '') return 0;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new CliError(`invalid --timeout value "${v}": use e.g. 30s, 2m or 1h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
 }
 
 export function deletedLine(kind: string, name: string): string {

@@ -8,7 +8,7 @@ import { CliError, errorLines, isNotFound, SilentFailure } from '../errors.js';
 import { renderTable, sortObjects, tableHeaders, tableRow, type TableOptions } from '../format.js';
 import { namesOf, parseOutputFormat, serialize, toJson, toYaml, type OutputFormat } from '../output.js';
 import { TableWriter } from '../tabwriter.js';
-import { listWatch } from '../list-watch.js';
+import { listWatch } from '../../shared/async.js';
 import { parseTargets, type Target } from '../targets.js';
 
 export interface GetOptions {

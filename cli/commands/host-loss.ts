@@ -1,9 +1,9 @@
 // `berth node forget NODE` and `berth pod move POD --to NODE (--copy-volume | --empty-volume)`:
 // the operator's two tools after a host is lost (docs/host-loss.md).
-import type { PodMove } from '../../controller/moves/decide.js';
+import type { PodMove } from '../../shared/moves.js';
 import { clientFor, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
-import { parseDuration } from '../rollout.js';
+import { parseDuration } from '../rollout-progress.js';
 
 const enc = encodeURIComponent;
 

@@ -18,10 +18,10 @@ import {
   revisionText,
   rolloutStatus,
   undoLine,
-} from '../rollout.js';
+} from '../rollout-progress.js';
 import { parseSingleTarget } from '../targets.js';
-import { parseBool } from './delete.js';
-import { listWatch } from '../list-watch.js';
+import { parseBool } from '../flags.js';
+import { listWatch } from '../../shared/async.js';
 
 const STS = resourceForKind('StatefulSet')!;
 const REVISIONS = resourceForKind('ControllerRevision')!;

@@ -1,7 +1,7 @@
 // `berth token create|list|revoke`: join tokens and node credentials, like kubeadm's.
 import { tabwrite, TABLE_TABS } from '../tabwriter.js';
 import { humanDuration } from '../format.js';
-import { parseDuration } from '../rollout.js';
+import { parseDuration } from '../rollout-progress.js';
 import { clientFor, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
 import type { TokenInfo } from '../../shared/types.js';

@@ -1,21 +1,7 @@
-// Small helpers over node:http: Status errors, JSON bodies, a path router.
+// Small helpers over node:http: Status responses for the errors of ../errors.ts, JSON bodies, a path router.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiErrorBody } from '../../shared/client.js';
-
-export class HttpError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly causes?: { field: string; message: string }[],
-  ) {
-    super(message);
-  }
-}
-
-export const notFound = (what: string, name: string) => new HttpError(404, 'NotFound', `${what} "${name}" not found`);
-export const badRequest = (message: string) => new HttpError(400, 'BadRequest', message);
-export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
+import { StatusError, badRequest } from '../errors.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -23,7 +9,7 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: HttpError): void {
+export function sendError(res: ServerResponse, err: StatusError): void {
   const body: ApiErrorBody = {
     kind: 'Status',
     status: 'Failure',
@@ -46,7 +32,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new StatusError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');

@@ -7,8 +7,8 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.js';
 import type { Kind } from '../../shared/types.js';
-import { loadManifests } from '../../cli/manifests.js';
-import { HttpError } from '../api/http.js';
+import { loadManifests } from '../../shared/manifest/load.js';
+import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store } from '../store/store.js';
@@ -127,7 +127,7 @@ export class ManifestDirectory {
         const { results } = this.o.ops.apply(plan.apply);
         summary = results.filter((r) => r.result !== 'unchanged').map((r) => `${r.kind}/${r.name} ${r.result}`);
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
+        if (!(err instanceof StatusError)) throw err;
         const causes = err.causes ?? [{ field: '', message: err.message }];
         return this.refuse(file, causes.map((c) => ({ file: path, line: 1, field: c.field, message: c.message })));
       }

@@ -7,11 +7,12 @@ import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
 import { isReady, nodeReady, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
-import { HttpError, badRequest, notFound } from '../api/http.js';
+import { StatusError, badRequest, notFound } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
-import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView, type PodMove, type VolumeMode } from './decide.js';
+import type { PodMove, VolumeMode } from '../../shared/moves.js';
+import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView } from './decide.js';
 
 const PREFIX = 'move/';
 const keyOf = (ns: string, set: string, ordinal: number) => `${PREFIX}${ns}/${set}/${ordinal}`;
@@ -84,14 +85,14 @@ export class MoveController {
     const existing = this.get(namespace, set.metadata.name, ordinal);
     if (existing && !isFinished(existing)) {
       if (existing.to === b.to && existing.volume === b.volume) return existing;
-      throw new HttpError(409, 'Conflict', `pod ${pod} is already being moved to ${existing.to} (${existing.phase}); wait for it to finish`);
+      throw new StatusError('Conflict', `pod ${pod} is already being moved to ${existing.to} (${existing.phase}); wait for it to finish`);
     }
     const binding = this.store.binding(namespace, set.metadata.name, ordinal);
-    if (!binding) throw new HttpError(409, 'Conflict', `pod ${pod} is not bound to any node yet; nothing to move`);
+    if (!binding) throw new StatusError('Conflict', `pod ${pod} is not bound to any node yet; nothing to move`);
     const nodeOf = (n: string) => this.store.get<Node>('Node', undefined, n);
     const fromNode = nodeView(nodeOf(binding.node));
     const problem = moveRequestProblem({ pod, from: binding.node, to: b.to, volume: b.volume, fromNode, toNode: nodeView(nodeOf(b.to)) });
-    if (problem) throw new HttpError(409, 'Conflict', problem);
+    if (problem) throw new StatusError('Conflict', problem);
     const move: PodMove = {
       namespace,
       set: set.metadata.name,

@@ -14,8 +14,8 @@ import { issueToken } from '../auth/tokens.js';
 import { REASON_NODE_LOST } from '../../shared/fencing.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store } from '../store/store.js';
-import { allocateNodeCidr, type PodNetworkPlan } from '../network/cidr.js';
-import { HttpError, badRequest, forbidden } from '../api/http.js';
+import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
+import { StatusError, badRequest, forbidden } from '../errors.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -109,10 +109,7 @@ export class NodeRegistry {
   register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string } {
     const parsed = registerSchema.safeParse(body);
     if (!parsed.success) {
-      throw new HttpError(
-        422,
-        'Invalid',
-        `invalid registration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      throw new StatusError('Invalid', `invalid registration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
       );
     }
@@ -123,7 +120,7 @@ export class NodeRegistry {
     if (who.role === 'node' && who.node !== r.name) throw forbidden(`a node token for ${who.node} cannot register ${r.name}`);
     if (who.role === 'join' && existing && !existing.spec.forgotten) {
       // A second machine claiming a registered name would take over its pods and volumes.
-      throw new HttpError(409, 'AlreadyExists', `node "${r.name}" is already registered; an agent re-registers with its node token`);
+      throw new StatusError('AlreadyExists', `node "${r.name}" is already registered; an agent re-registers with its node token`);
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     const now = timestamp();
@@ -167,10 +164,10 @@ export class NodeRegistry {
         // Parsing it now: a broken certificate is refused before anything is stored.
         fingerprint256(r.agentCertificate);
       } catch (err) {
-        throw new HttpError(422, 'Invalid', `invalid registration: agentCertificate: ${(err as Error).message}`, [{ field: 'agentCertificate', message: (err as Error).message }]);
+        throw new StatusError('Invalid', `invalid registration: agentCertificate: ${(err as Error).message}`, [{ field: 'agentCertificate', message: (err as Error).message }]);
       }
     } else if (r.agentUrl.startsWith('https:')) {
-      throw new HttpError(422, 'Invalid', 'invalid registration: agentCertificate: required for an https agentUrl', [{ field: 'agentCertificate', message: 'required for an https agentUrl' }]);
+      throw new StatusError('Invalid', 'invalid registration: agentCertificate: required for an https agentUrl', [{ field: 'agentCertificate', message: 'required for an https agentUrl' }]);
     }
     this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
     if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
@@ -202,7 +199,7 @@ export class NodeRegistry {
 
   heartbeat(name: string, body: unknown): void {
     const node = this.store.get<Node>('Node', undefined, name);
-    if (!node) throw new HttpError(404, 'NotFound', `node "${name}" is not registered`);
+    if (!node) throw new StatusError('NotFound', `node "${name}" is not registered`);
     const now = Date.now();
     this.lastSeen.set(name, now);
     const becameReady = !nodeReady(node);
@@ -277,12 +274,9 @@ export class NodeRegistry {
    */
   forget(name: string): { node: Node; removedPods: string[] } {
     const node = this.store.get<Node>('Node', undefined, name);
-    if (!node) throw new HttpError(404, 'NotFound', `nodes "${name}" not found`);
+    if (!node) throw new StatusError('NotFound', `nodes "${name}" not found`);
     if (nodeReady(node)) {
-      throw new HttpError(
-        409,
-        'Conflict',
-        `node ${name} is Ready: its agent is alive, so it cannot be forgotten. Move its pods away with "berth pod move POD --to NODE --copy-volume", ` +
+      throw new StatusError('Conflict', `node ${name} is Ready: its agent is alive, so it cannot be forgotten. Move its pods away with "berth pod move POD --to NODE --copy-volume", ` +
           `or stop its agent, wait until the node is NotReady, then forget it`,
       );
     }
@@ -328,7 +322,7 @@ export class NodeRegistry {
   async proxyToAgent(pod: Pod, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const nodeName = pod.spec.nodeName;
     if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName) || !this.store.getMeta(`agent-token/${nodeName}`)) {
-      throw new HttpError(503, 'ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
+      throw new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
     }
     await this.proxyToNode(nodeName, method, path, body, req, res);
   }
@@ -337,13 +331,13 @@ export class NodeRegistry {
   async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const node = this.store.get<Node>('Node', undefined, nodeName);
     const token = this.store.getMeta(`agent-token/${nodeName}`);
-    if (!node || !token) throw new HttpError(404, 'NotFound', `node "${nodeName}" is not registered`);
+    if (!node || !token) throw new StatusError('NotFound', `node "${nodeName}" is not registered`);
     const target = new URL(path, node.status.agent.url);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     // The agent's own certificate, as it registered it: nobody else gets the agent token.
     const cert = this.store.getMeta(`agent-cert/${nodeName}`);
     const secure = target.protocol === 'https:';
-    if (secure && !cert) throw new HttpError(503, 'ServiceUnavailable', `node ${nodeName} registered no agent certificate; restart its agent`);
+    if (secure && !cert) throw new StatusError('ServiceUnavailable', `node ${nodeName} registered no agent certificate; restart its agent`);
     const request = secure ? httpsRequest : httpRequest;
     await new Promise<void>((resolve, reject) => {
       const up = request(
@@ -364,7 +358,7 @@ export class NodeRegistry {
           upRes.on('error', resolve);
         },
       );
-      up.on('error', (err) => reject(new HttpError(502, 'BadGateway', `cannot reach the agent of node ${nodeName} at ${node.status.agent.url}: ${err.message}`)));
+      up.on('error', (err) => reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${node.status.agent.url}: ${err.message}`)));
       // The CLI hanging up (Ctrl-C on `logs -f`) ends the upstream request too.
       req.on('close', () => up.destroy());
       up.end(payload);

@@ -6,7 +6,7 @@ import { timestamp, type AnyObject, type ControllerRevision, type Node, type Pod
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
-import { HttpError, notFound } from '../api/http.js';
+import { StatusError, notFound } from '../errors.js';
 
 export interface ApplyResult {
   kind: string;
@@ -68,7 +68,7 @@ export class Operations {
   ) {}
 
   apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
-    if (!Array.isArray(raws) || raws.length === 0) throw new HttpError(400, 'BadRequest', 'body must be {"objects": [...]} with at least one object');
+    if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
     const valid: UserObject[] = [];
@@ -91,7 +91,7 @@ export class Operations {
       }
     }
     if (causes.length > 0) {
-      throw new HttpError(422, 'Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
+      throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
     }
     const results: ApplyResult[] = [];
     const run = () => {
@@ -134,11 +134,11 @@ export class Operations {
   patchStatefulSet(namespace: string, name: string, patch: unknown): { object: StatefulSet; changed: boolean } {
     const cur = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!cur) throw notFound('statefulsets.apps', name);
-    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new HttpError(400, 'BadRequest', 'a merge patch must be a JSON object');
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
     const merged = mergePatch(userView(cur), patch) as Record<string, unknown>;
     const meta = (merged.metadata ?? {}) as Record<string, unknown>;
     if (meta.name !== name || (meta.namespace ?? 'default') !== namespace) {
-      throw new HttpError(422, 'Invalid', 'metadata.name and metadata.namespace cannot be changed by a patch');
+      throw new StatusError('Invalid', 'metadata.name and metadata.namespace cannot be changed by a patch');
     }
     const { results } = this.apply([merged]);
     return { object: this.store.get<StatefulSet>('StatefulSet', namespace, name)!, changed: results[0].result !== 'unchanged' };
@@ -151,7 +151,7 @@ export class Operations {
   patchNode(name: string, patch: unknown): { object: Node; changed: boolean } {
     const cur = this.store.get<Node>('Node', undefined, name);
     if (!cur) throw notFound('nodes', name);
-    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new HttpError(400, 'BadRequest', 'a merge patch must be a JSON object');
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
     const causes: { field: string; message: string }[] = [];
     const p = patch as { metadata?: unknown; spec?: unknown };
     for (const k of Object.keys(p)) if (k !== 'metadata' && k !== 'spec') causes.push({ field: k, message: 'may not be changed; a node patch may set spec.unschedulable and metadata.labels' });
@@ -177,7 +177,7 @@ export class Operations {
         }
       }
     }
-    if (causes.length > 0) throw new HttpError(422, 'Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
+    if (causes.length > 0) throw new StatusError('Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
     const next = mergePatch(structuredClone(cur), patch) as Node;
     if (next.spec.unschedulable === false) delete next.spec.unschedulable;
     if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
@@ -191,7 +191,7 @@ export class Operations {
 
   scaleStatefulSet(namespace: string, name: string, replicas: unknown): StatefulSet {
     if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      throw new HttpError(422, 'Invalid', `spec.replicas: must be a non-negative integer, got ${JSON.stringify(replicas)}`, [
+      throw new StatusError('Invalid', `spec.replicas: must be a non-negative integer, got ${JSON.stringify(replicas)}`, [
         { field: 'spec.replicas', message: 'must be a non-negative integer' },
       ]);
     }
@@ -204,7 +204,7 @@ export class Operations {
     if (!cur) throw notFound(r.plural, name);
     const policy = propagation ?? 'Background';
     if (!['Background', 'Orphan', 'Foreground'].includes(policy)) {
-      throw new HttpError(400, 'BadRequest', `propagationPolicy must be Background or Orphan, got "${policy}"`);
+      throw new StatusError('BadRequest', `propagationPolicy must be Background or Orphan, got "${policy}"`);
     }
     switch (kind) {
       case 'StatefulSet':
@@ -212,9 +212,9 @@ export class Operations {
       case 'Pod':
         return this.store.transaction(() => this.deletePod(cur as Pod, 'deleted by a user'));
       case 'PersistentVolumeClaim':
-        throw new HttpError(405, 'MethodNotAllowed', `persistentvolumeclaims "${name}": claims are kept; deleting them (and their data) is not supported yet`);
+        throw new StatusError('MethodNotAllowed', `persistentvolumeclaims "${name}": claims are kept; deleting them (and their data) is not supported yet`);
       case 'Node':
-        throw new HttpError(405, 'MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
+        throw new StatusError('MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
       default:
         return this.store.delete(kind, namespace, name)!;
     }
@@ -228,16 +228,16 @@ export class Operations {
     const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!set) throw notFound('statefulsets.apps', name);
     if (toRevision !== undefined && (typeof toRevision !== 'number' || !Number.isInteger(toRevision) || toRevision < 0)) {
-      throw new HttpError(400, 'BadRequest', `toRevision must be a non-negative integer, got ${JSON.stringify(toRevision)}`);
+      throw new StatusError('BadRequest', `toRevision must be a non-negative integer, got ${JSON.stringify(toRevision)}`);
     }
     const revisions = ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', namespace)).sort((a, b) => b.revision - a.revision);
     let target: ControllerRevision | undefined;
     if (!toRevision) {
-      if (revisions.length < 2) throw new HttpError(400, 'BadRequest', 'no last revision to roll back to');
+      if (revisions.length < 2) throw new StatusError('BadRequest', 'no last revision to roll back to');
       target = revisions[1];
     } else {
       target = revisions.find((r) => r.revision === toRevision);
-      if (!target) throw new HttpError(404, 'NotFound', `unable to find specified revision ${toRevision} in history`);
+      if (!target) throw new StatusError('NotFound', `unable to find specified revision ${toRevision} in history`);
     }
     if (stable(target.data.spec.template) === stable(set.spec.template)) {
       return `skipped rollback (current template already matches revision ${target.revision})`;

@@ -17,7 +17,7 @@ import { desiredClaimOwners } from './retention.js';
 import { ownedRevisions, planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/controller.js';
-import type { PodMove } from '../moves/decide.js';
+import type { PodMove } from '../../shared/moves.js';
 
 /** PodScheduled, as the scheduler sets it. */
 function scheduledCondition(scheduled: boolean, message?: string): Condition {

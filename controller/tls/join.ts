@@ -30,10 +30,3 @@ export function urlOf(scheme: 'http' | 'https', host: string, port: number): str
 export function joinCommand(server: string, token: string, caHash: string | undefined): string {
   return `berth agent --server ${server} --token ${token}${caHash && server.startsWith('https:') ? ` --ca-hash ${caHash}` : ''}`;
 }
-
-/** Checks one --advertise-address value: an IP address or a DNS name. */
-export function advertiseProblem(value: string): string | undefined {
-  if (isIP(value)) return undefined;
-  if (/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i.test(value)) return undefined;
-  return 'must be an IP address or a DNS name';
-}

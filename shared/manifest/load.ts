@@ -1,10 +1,13 @@
-// Reading `-f FILE|DIR|-` into validated objects for apply and delete.
+// Reading manifest files (`-f FILE|DIR|-` of apply and delete, the controller's manifest
+// directory) into validated objects.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { parseManifests, type SourceProblem } from '../shared/manifest/parse.js';
-import type { UserObject } from '../shared/manifest/validate.js';
-import { CliError } from './errors.js';
+import { parseManifests, type SourceProblem } from './parse.js';
+import type { UserObject } from './validate.js';
+
+/** A path named for reading that does not exist or cannot be read. */
+export class ManifestSourceError extends Error {}
 
 export interface ManifestSource {
   file: string;
@@ -38,14 +41,14 @@ export async function readSources(paths: string[], stdin: () => Promise<string> 
     try {
       isDir = (await stat(p)).isDirectory();
     } catch {
-      throw new CliError(`the path "${p}" does not exist`);
+      throw new ManifestSourceError(`the path "${p}" does not exist`);
     }
     const files = isDir ? (await readdir(p)).filter((f) => MANIFEST_EXT.test(f)).sort().map((f) => join(p, f)) : [p];
     for (const f of files) {
       try {
         out.push({ file: f, text: await readFile(f, 'utf8') });
       } catch (err) {
-        throw new CliError(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ManifestSourceError(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
   }

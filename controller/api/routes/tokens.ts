@@ -1,10 +1,11 @@
 // Admin routes for tokens (docs/api.md): create join tokens, list every credential, revoke
 // one by id. A revoked node credential makes the node NotReady at once.
 import { z } from 'zod';
-import { HttpError, forbidden, notFound, readJson, sendJson, type Router } from '../api/http.js';
-import type { ApiContext } from '../api/server.js';
-import type { Store } from '../store/store.js';
-import { issueToken, tokenInfo } from './tokens.js';
+import { StatusError, notFound } from '../../errors.js';
+import { readJson, sendJson, type Router } from '../http.js';
+import { requireAdmin, type ApiContext } from '../context.js';
+import type { Store } from '../../store/store.js';
+import { issueToken, tokenInfo } from '../../auth/tokens.js';
 
 export interface TokenRouteDeps {
   store: Store;
@@ -22,23 +23,21 @@ const createSchema = z.strictObject({
   description: z.string().max(256, 'must be at most 256 characters').optional(),
 });
 
-function requireAdmin(c: ApiContext): void {
-  if (c.who.role !== 'admin') throw forbidden('tokens need the admin token');
-}
+const TOKENS_ADMIN = 'tokens need the admin token';
 
 export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps): void {
   const { store } = deps;
   router
     .on('GET', '/api/v1/tokens', (c) => {
-      requireAdmin(c);
+      requireAdmin(c, TOKENS_ADMIN);
       sendJson(c.res, 200, { apiVersion: 'v1', kind: 'TokenList', items: store.listTokens().map((t) => tokenInfo(t)) });
     })
     .on('POST', '/api/v1/tokens', async (c) => {
-      requireAdmin(c);
+      requireAdmin(c, TOKENS_ADMIN);
       const parsed = createSchema.safeParse((await readJson(c.req)) ?? {});
       if (!parsed.success) {
         const causes = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-        throw new HttpError(422, 'Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+        throw new StatusError('Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
       }
       const { ttlSeconds, description } = parsed.data;
       const token = issueToken(store, 'join', 'join', { ...(ttlSeconds ? { ttlMs: ttlSeconds * 1000 } : {}), ...(description ? { description } : {}) });
@@ -46,7 +45,7 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
     })
     .on('DELETE', '/api/v1/tokens/:id', (c, p) => {
-      requireAdmin(c);
+      requireAdmin(c, TOKENS_ADMIN);
       const found = store.listTokens().find((t) => t.id === p.id);
       if (!found) throw notFound('tokens', p.id);
       store.deleteTokenById(p.id);

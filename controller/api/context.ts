@@ -1,0 +1,36 @@
+// What every API route handler gets (the request, the response, the parsed URL and the
+// authenticated caller), and the authorization checks routes run before their work.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pod } from '../../shared/types.js';
+import type { Principal } from '../auth/tokens.js';
+import { forbidden } from '../errors.js';
+import type { Handler, Params } from './http.js';
+
+export interface ApiContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  who: Principal;
+}
+
+export type ApiHandler = Handler<ApiContext>;
+
+export function requireAdmin(c: ApiContext, message = 'this call needs the admin token'): void {
+  if (c.who.role !== 'admin') throw forbidden(message);
+}
+
+/** The handler, run only for the admin token. */
+export function adminOnly(handler: ApiHandler): ApiHandler {
+  return (c: ApiContext, p: Params) => {
+    requireAdmin(c);
+    return handler(c, p);
+  };
+}
+
+/** The pod, if it is bound to the calling node; only that node's agent reports on it. */
+export function requireOwnPod(c: ApiContext, pod: Pod): Pod {
+  if (c.who.role !== 'node' || pod.spec.nodeName !== c.who.node) {
+    throw forbidden(`pod ${pod.metadata.name} is not bound to ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
+  }
+  return pod;
+}

@@ -1,0 +1,119 @@
+// Generic object routes: apply (all or nothing), list or watch with label and field
+// selectors, get and delete, for every kind of shared/resources.ts.
+import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
+import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
+import type { AnyObject } from '../../../shared/types.js';
+import { badRequest, forbidden, notFound } from '../../errors.js';
+import type { Operations } from '../../objects/operations.js';
+import type { Store } from '../../store/store.js';
+import { adminOnly, type ApiContext } from '../context.js';
+import { readJson, sendJson, type Params, type Router } from '../http.js';
+import { serveWatch, WatchHub, type WatchDeps } from './watch.js';
+
+export interface ObjectRouteDeps extends WatchDeps {
+  store: Store;
+  ops: Operations;
+}
+
+/** Kinds a node may read: what its pods need, and the nodes for the pod network. */
+const NODE_READABLE = new Set(['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'PersistentVolumeClaim']);
+
+const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'involvedObject.name', 'involvedObject.kind', 'involvedObject.uid'];
+
+type FieldRequirement = { path: string; value: string; negate: boolean };
+
+function resourceFor(plural: string): ResourceInfo {
+  const r = RESOURCES.find((x) => x.plural === plural);
+  if (!r) throw notFound('resource', plural);
+  return r;
+}
+
+/** Nodes may read what their pods need; users may read everything. */
+function requireReader(c: ApiContext, r: ResourceInfo): void {
+  if (c.who.role === 'admin') return;
+  if (c.who.role === 'node' && NODE_READABLE.has(r.kind)) return;
+  throw forbidden(`a ${c.who.role} token may not read ${r.plural}`);
+}
+
+function parseFieldSelector(text: string | null): FieldRequirement[] {
+  if (!text) return [];
+  return text.split(',').map((term) => {
+    const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
+    if (!m) throw badRequest(`invalid field selector term "${term}"`);
+    if (!FIELD_SELECTORS.includes(m[1])) throw badRequest(`field selector "${m[1]}" is not supported; use one of ${FIELD_SELECTORS.join(', ')}`);
+    return { path: m[1], value: m[3], negate: m[2] === '!=' };
+  });
+}
+
+function parseLabelSelector(text: string | null): Requirement[] {
+  try {
+    return parseSelector(text ?? '');
+  } catch (err) {
+    throw badRequest((err as Error).message);
+  }
+}
+
+function fieldValue(o: AnyObject, path: string): string {
+  let v: unknown = o;
+  for (const p of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  return v === undefined || v === null ? '' : String(v);
+}
+
+function filterFor(r: ResourceInfo, namespace: string | undefined, labels: Requirement[], fields: FieldRequirement[]) {
+  return (o: AnyObject) =>
+    o.kind === r.kind &&
+    (namespace === undefined || o.metadata.namespace === namespace) &&
+    matches(labels, o.metadata.labels) &&
+    fields.every((f) => (fieldValue(o, f.path) === f.value) !== f.negate);
+}
+
+export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDeps): void {
+  const { store, ops } = deps;
+
+  const listOrWatch = (c: ApiContext, p: Params) => {
+    const r = resourceFor(p.resource);
+    requireReader(c, r);
+    if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
+    const labels = parseLabelSelector(c.url.searchParams.get('labelSelector'));
+    const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
+    const filter = filterFor(r, p.ns, labels, fields);
+    const watch = c.url.searchParams.get('watch');
+    if (watch === 'true' || watch === '1') {
+      const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
+      serveWatch(deps, c, filter, c.url.searchParams.get('resourceVersion'), WatchHub.index(r.kind, onNode?.value));
+      return;
+    }
+    const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
+    sendJson(c.res, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
+  };
+
+  const getOne = (c: ApiContext, p: Params) => {
+    const r = resourceFor(p.resource);
+    requireReader(c, r);
+    const o = store.get(r.kind, r.namespaced ? p.ns : undefined, p.name);
+    if (!o) throw notFound(r.plural, p.name);
+    sendJson(c.res, 200, o);
+  };
+
+  const deleteOne = adminOnly((c: ApiContext, p: Params) => {
+    const r = resourceFor(p.resource);
+    const gone = ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
+    sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
+  });
+
+  router
+    .on(
+      'POST',
+      '/api/v1/apply',
+      adminOnly(async (c) => {
+        const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
+        sendJson(c.res, 200, ops.apply(body?.objects as unknown[], body?.dryRun === true));
+      }),
+    )
+    .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)
+    .on('GET', '/api/v1/namespaces/:ns/:resource/:name', getOne)
+    .on('DELETE', '/api/v1/namespaces/:ns/:resource/:name', deleteOne)
+    .on('GET', '/api/v1/:resource', listOrWatch)
+    .on('GET', '/api/v1/:resource/:name', (c, p) => getOne(c, { ...p, ns: undefined as unknown as string }))
+    .on('DELETE', '/api/v1/:resource/:name', deleteOne);
+}

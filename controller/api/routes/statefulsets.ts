@@ -1,0 +1,42 @@
+// User routes on a StatefulSet beyond apply: patch (kubectl's merge patch), the scale
+// subresource and rollback to a revision.
+import type { Operations } from '../../objects/operations.js';
+import { adminOnly, type ApiContext } from '../context.js';
+import { readJson, sendJson, type Router } from '../http.js';
+
+export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Operations }): void {
+  const { ops } = deps;
+  router
+    .on(
+      'PATCH',
+      '/api/v1/namespaces/:ns/statefulsets/:name',
+      adminOnly(async (c, p) => {
+        const { object, changed } = ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
+        c.res.setHeader('x-berth-changed', String(changed));
+        sendJson(c.res, 200, object);
+      }),
+    )
+    .on(
+      'POST',
+      '/api/v1/namespaces/:ns/statefulsets/:name/rollback',
+      adminOnly(async (c, p) => {
+        const body = (await readJson(c.req)) as { toRevision?: unknown } | undefined;
+        sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: ops.rollback(p.ns, p.name, body?.toRevision) });
+      }),
+    )
+    .on(
+      'PUT',
+      '/api/v1/namespaces/:ns/statefulsets/:name/scale',
+      adminOnly(async (c, p) => {
+        const body = (await readJson(c.req)) as { spec?: { replicas?: unknown } } | undefined;
+        const set = ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas);
+        sendJson(c.res, 200, {
+          apiVersion: 'autoscaling/v1',
+          kind: 'Scale',
+          metadata: { name: p.name, namespace: p.ns, resourceVersion: set.metadata.resourceVersion },
+          spec: { replicas: set.spec.replicas },
+          status: { replicas: set.status?.replicas ?? 0 },
+        });
+      }),
+    );
+}
