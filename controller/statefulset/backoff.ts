@@ -49,7 +49,10 @@ export function backoffDelay(failures: number, o: BackoffOptions = DEFAULT_BACKO
 }
 
 interface KeyState {
+  /** Failures since the last success or change: they set the delay. */
   failures: number;
+  /** Failures since the last success. */
+  streak: number;
   error: string;
   repeats: number;
   retryAt: number;
@@ -68,15 +71,15 @@ export class SyncBackoff {
     const repeats = changed ? 1 : prev.repeats + 1;
     const delayMs = backoffDelay(failures, this.options);
     const retryAt = now + delayMs;
-    this.keys.set(key, { failures, error, repeats, retryAt });
+    this.keys.set(key, { failures, streak: (prev?.streak ?? 0) + 1, error, repeats, retryAt });
     return { delayMs, retryAt, failures, changed, repeats };
   }
 
-  /** The key synced: forget its failures. Returns how many there were in a row (0 if none). */
+  /** The key synced: forget its failures. Returns how many there were since the last success. */
   succeeded(key: string): number {
     const prev = this.keys.get(key);
     this.keys.delete(key);
-    return prev?.failures ?? 0;
+    return prev?.streak ?? 0;
   }
 
   /**
