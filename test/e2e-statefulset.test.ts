@@ -194,6 +194,7 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     );
     t.equal(status.currentRevision, status.updateRevision, 'no rollout: the adopted revision is the update revision');
     t.match(await ok(['get', 'sts', 'web']), /^web\s+2\/2\s+/m);
+    t.match(await ok(['rollout', 'status', 'sts/web', '--timeout=30s']), /statefulset rolling update complete 2 pods at revision web-/);
     const log = c.logOf(c.controller!);
     t.notMatch(log, /ConflictError/, 'no ConflictError in the controller log');
     t.notMatch(log, /StatefulSet sync failed/, 'no failed sync');
