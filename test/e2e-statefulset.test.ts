@@ -151,6 +151,53 @@ t.test('StatefulSet end to end on Docker', async (t) => {
       'the same pods, adopted, not re-created',
     );
     t.equal(await ids(), running, 'and the same container');
+    const synced = await waitFor(
+      'web-par 3/3 Ready',
+      async () => {
+        const s = JSON.parse(await ok(['get', 'sts', 'web-par', '-o', 'json'])) as StatefulSet;
+        return s.status?.readyReplicas === 3 ? s : undefined;
+      },
+      30_000,
+    );
+    t.match(synced.status, { replicas: 3, readyReplicas: 3, updatedReplicas: 3 }, 'the set syncs after adopting: its status counts the pods');
+  });
+
+  t.test('tutorial flow: orphan delete, re-apply with 2 replicas: web-0 and web-1 adopted, web-2 deleted, 2/2 Ready', async (t) => {
+    // Left by the scale test: web-0..web-2 Ready.
+    const before = (await c.pods()).filter((p) => p.metadata.name.startsWith('web-') && !p.metadata.name.startsWith('web-par'));
+    t.same(readyNames(before), ['web-0', 'web-1', 'web-2']);
+    const uid = (n: string) => byName(before, n).metadata.uid;
+    t.match(await ok(['delete', 'sts', 'web', '--cascade=orphan']), /statefulset\.apps "web" deleted/);
+    const orphans = (await c.pods()).filter((p) => /^web-\d+$/.test(p.metadata.name));
+    t.ok(orphans.length === 3 && orphans.every((p) => !p.metadata.ownerReferences?.length && podReady(p)), 'the three pods keep running, without owner');
+
+    // examples/web.yaml has the same template and replicas: 2.
+    t.match(await ok(['apply', '-f', join(ROOT, 'examples/web.yaml')]), /statefulset\.apps\/web created/);
+    const set = JSON.parse(await ok(['get', 'sts', 'web', '-o', 'json'])) as StatefulSet;
+    const after = await c.waitForPods(
+      'web-0 and web-1 adopted, web-2 gone',
+      (ps) => {
+        const web = ps.filter((p) => /^web-\d+$/.test(p.metadata.name));
+        return web.map((p) => p.metadata.name).sort().join() === 'web-0,web-1' && web.every((p) => p.metadata.ownerReferences?.[0]?.uid === set.metadata.uid && podReady(p));
+      },
+      60_000,
+    );
+    t.equal(byName(after, 'web-0').metadata.uid, uid('web-0'), 'web-0 is the same pod');
+    t.equal(byName(after, 'web-1').metadata.uid, uid('web-1'), 'web-1 is the same pod');
+    const status = await waitFor(
+      'status 2/2',
+      async () => {
+        const s = (JSON.parse(await ok(['get', 'sts', 'web', '-o', 'json'])) as StatefulSet).status;
+        return s?.replicas === 2 && s.readyReplicas === 2 ? s : undefined;
+      },
+      30_000,
+    );
+    t.equal(status.currentRevision, status.updateRevision, 'no rollout: the adopted revision is the update revision');
+    t.match(await ok(['get', 'sts', 'web']), /^web\s+2\/2\s+/m);
+    t.match(await ok(['rollout', 'status', 'sts/web', '--timeout=30s']), /statefulset rolling update complete 2 pods at revision web-/);
+    const log = c.logOf(c.controller!);
+    t.notMatch(log, /ConflictError/, 'no ConflictError in the controller log');
+    t.notMatch(log, /StatefulSet sync failed/, 'no failed sync');
   });
 
   t.test('cascading delete removes the pods and keeps the claims', async (t) => {

@@ -1,10 +1,10 @@
 // The StatefulSet reconciler's decisions, without Docker or a store.
 import t from 'tap';
-import { reconcileStatefulSet, type SetObservation } from '../controller/statefulset/reconcile.js';
+import { computeStatus, reconcileStatefulSet, type SetObservation } from '../controller/statefulset/reconcile.js';
 import { claimPods } from '../controller/statefulset/adopt.js';
 import { newPod, revisionName } from '../controller/statefulset/identity.js';
 import { statefulSetSpecSchema } from '../shared/manifest/schema.js';
-import type { Node, Pod, StatefulSet } from '../shared/types.js';
+import type { ControllerRevision, Node, Pod, StatefulSet } from '../shared/types.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -435,6 +435,69 @@ t.test('revisions: create, renumber on rollback, truncate to the history limit k
   t.same(back.truncate, ['web-b'], 'non-live revisions beyond the limit go, oldest first');
   const used = planRevisions(set, [rev(own, 4), rev('web-b', 2), rev('web-c', 3)], [atRevision(makePod(set, 0, 'ready'), 'web-b')]);
   t.same(used.truncate, [], 'a revision a pod still uses is kept');
+});
+
+t.test('revision adoption: orphans named <set>-<hash> that match the selector; not another set\'s, not an owned one', async (t) => {
+  const { claimRevisions } = await import('../controller/statefulset/adopt.js');
+  const set = makeSet();
+  const rev = (name: string, labels: Record<string, string>, owner?: string) =>
+    ({
+      metadata: { name, namespace: 'default', labels, ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'x', uid: owner, controller: true }] } : {}) },
+      revision: 1,
+      data: { spec: { template: set.spec.template } },
+    }) as ControllerRevision;
+  const c = claimRevisions(set, [
+    rev('web-bbbbbbbbbb', { app: 'nginx' }),
+    rev('web-par-cccccccccc', { app: 'nginx' }),
+    rev('web-dddddddddd', { app: 'other' }),
+    rev('web-ffffffffff', { app: 'nginx' }, 'set-uid'),
+    rev('web-gggggggggg', { app: 'nginx' }, 'another-uid'),
+  ]);
+  t.same(c.adopt.map((r) => r.metadata.name), ['web-bbbbbbbbbb']);
+  t.same(c.owned.map((r) => r.metadata.name), ['web-ffffffffff']);
+  t.same([...c.taken].sort(), ['web-dddddddddd', 'web-gggggggggg', 'web-par-cccccccccc']);
+});
+
+t.test('revisions: an existing revision with the template is reused under its name; a taken name raises collisionCount', async (t) => {
+  const { planRevisions } = await import('../controller/statefulset/revisions.js');
+  const set = makeSet();
+  const other = makeSet({ template: { metadata: { labels: { app: 'nginx' } }, spec: { containers: [{ name: 'nginx', image: 'berth.local/web:2' }] } } });
+  const rev = (name: string, revision: number, template = set.spec.template) => ({ metadata: { name }, revision, data: { spec: { template } } }) as never;
+  const own = revisionName(set);
+
+  // What an orphan delete leaves behind: the revision of this very template, from the old set.
+  const adopted = planRevisions(set, [rev(own, 3)], []);
+  t.equal(adopted.create, undefined, 'not created again');
+  t.same(adopted.update, { name: own, template: set.spec.template, revision: 3 });
+  t.equal(adopted.collisionCount, 0);
+
+  // Made under a collisionCount the new set does not know: found by its data, not its name.
+  const earlier = planRevisions(set, [rev(revisionName(set, 1), 2), rev(own, 1, other.spec.template)], []);
+  t.equal(earlier.create, undefined);
+  t.equal(earlier.update.name, revisionName(set, 1));
+  t.equal(earlier.collisionCount, 0);
+
+  // The name is held by other data (a hash collision): Kubernetes counts it and hashes again.
+  const clash = planRevisions(set, [rev(own, 1, other.spec.template)], []);
+  t.equal(clash.collisionCount, 1);
+  t.equal(clash.create?.metadata.name, revisionName(set, 1));
+  t.not(revisionName(set, 1), own);
+  t.equal(clash.create?.revision, 2);
+  t.equal(clash.update.name, revisionName(set, 1));
+
+  // The name is held by a revision the set may not adopt.
+  const foreign = planRevisions(set, [], [], new Set([own]));
+  t.equal(foreign.collisionCount, 1);
+  t.equal(foreign.create?.metadata.name, revisionName(set, 1));
+
+  // The count is kept: the next sync names the same revision without a collision.
+  set.status = { ...computeStatus(set, [], NOW), collisionCount: 1 };
+  t.equal(revisionName(set), revisionName(set, 1), 'the name follows status.collisionCount');
+  const next = planRevisions(set, [rev(own, 1, other.spec.template), rev(revisionName(set, 1), 2)], []);
+  t.equal(next.create, undefined);
+  t.equal(next.collisionCount, 1);
+  const status = reconcileStatefulSet(set, observe([], { revisions: { current: next.current.name, update: next.update.name, collisionCount: next.collisionCount } })).status;
+  t.equal(status.collisionCount, 1, 'status carries the count');
 });
 
 t.test('progress deadline: no progress for progressDeadlineSeconds marks the set failed', async (t) => {

@@ -1,8 +1,9 @@
-// Which pods a set owns (F6 step 1, F17): its own, plus orphans that match its selector and
-// are named `<set>-<n>` (adopted); owned pods that stopped matching are released. Pure.
+// Which pods and revisions a set owns (F6 step 1, F17): its own, plus orphans that match its
+// selector and are named `<set>-<n>` (pods) or `<set>-<hash>` (revisions), adopted; owned pods
+// that stopped matching are released. Pure.
 import { parentAndOrdinal } from '../../shared/naming.js';
 import { selectorMatches } from '../../shared/selector.js';
-import type { Pod, StatefulSet } from '../../shared/types.js';
+import type { ControllerRevision, Pod, StatefulSet } from '../../shared/types.js';
 
 export interface PodClaim {
   owned: Pod[];
@@ -10,8 +11,8 @@ export interface PodClaim {
   release: Pod[];
 }
 
-export function controllerOf(pod: Pod) {
-  return pod.metadata.ownerReferences?.find((r) => r.controller);
+export function controllerOf(o: Pick<Pod, 'metadata'>) {
+  return o.metadata.ownerReferences?.find((r) => r.controller);
 }
 
 export function claimPods(set: StatefulSet, podsInNamespace: Pod[]): PodClaim {
@@ -27,6 +28,38 @@ export function claimPods(set: StatefulSet, podsInNamespace: Pod[]): PodClaim {
     } else if (!ref && belongs && !pod.metadata.deletionTimestamp) {
       out.adopt.push(pod);
     }
+  }
+  return out;
+}
+
+export interface RevisionClaim {
+  owned: ControllerRevision[];
+  /** Orphans this set takes over in this sync (a set re-created after an orphan delete). */
+  adopt: ControllerRevision[];
+  /** Names of the namespace's other revisions: no new revision of this set may have one. */
+  taken: Set<string>;
+}
+
+/**
+ * As Kubernetes' ClaimControllerRevisions: orphaned revisions whose labels match the selector are
+ * adopted. The name must also be `<set>-<hash>` (a hash has no dash), so a set never takes the
+ * revisions of another set whose name starts with its own (`web` and `web-par`).
+ */
+export function claimRevisions(set: StatefulSet, revisionsInNamespace: ControllerRevision[]): RevisionClaim {
+  const out: RevisionClaim = { owned: [], adopt: [], taken: new Set() };
+  const prefix = `${set.metadata.name}-`;
+  for (const r of revisionsInNamespace) {
+    const ref = controllerOf(r);
+    if (ref?.uid === set.metadata.uid) out.owned.push(r);
+    else if (
+      !ref &&
+      !r.metadata.deletionTimestamp &&
+      r.metadata.name.startsWith(prefix) &&
+      /^[^-]+$/.test(r.metadata.name.slice(prefix.length)) &&
+      selectorMatches(set.spec.selector, r.metadata.labels)
+    ) {
+      out.adopt.push(r);
+    } else out.taken.add(r.metadata.name);
   }
   return out;
 }

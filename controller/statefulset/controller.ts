@@ -6,18 +6,18 @@ import { parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
 import { nodeReady, timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
-import { selectorMatches } from '../../shared/selector.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
-import { claimPods, controllerOf } from './adopt.js';
+import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { reconcileStatefulSet, unschedulableMessage, type SetAction } from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
-import { ownedRevisions, planRevisions } from './revisions.js';
+import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/controller.js';
 import type { PodMove } from '../../shared/moves.js';
+import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
 
 /** PodScheduled, as the scheduler sets it. */
 function scheduledCondition(scheduled: boolean, message?: string): Condition {
@@ -60,6 +60,8 @@ export class StatefulSetController {
   private readonly lastWaiting = new Map<string, string>();
   /** What of each node placement depends on, apart from host facts (see onChange). */
   private readonly nodeSignatures = new Map<string, string>();
+  /** Failing syncs are retried later and later, per set (like client-go's rate-limited queue). */
+  private readonly backoff: SyncBackoff;
   private scheduled = false;
   private stopped = false;
 
@@ -70,7 +72,10 @@ export class StatefulSetController {
     private readonly log: Logger,
     /** Told how long each sync took, in ms (metrics). */
     private readonly onSynced: (ms: number) => void = () => {},
-  ) {}
+    backoff: BackoffOptions = DEFAULT_BACKOFF,
+  ) {
+    this.backoff = new SyncBackoff(backoff);
+  }
 
   start(): void {
     this.store.changes.on('change', this.onChange);
@@ -86,18 +91,23 @@ export class StatefulSetController {
   private readonly onChange = (c: StoredChange) => {
     const o = c.object;
     switch (o.kind) {
-      case 'StatefulSet':
-        this.enqueue(keyOf(o.metadata.namespace, o.metadata.name));
+      case 'StatefulSet': {
+        // A failing sync writes nothing to its set: a change came from outside (an edit, a
+        // scale, a delete), which may be the fix, so it is tried at once.
+        const key = keyOf(o.metadata.namespace, o.metadata.name);
+        this.backoff.reset(key);
+        this.enqueue(key);
         break;
+      }
       case 'Pod': {
         // A pod gone frees its node's resources and ports: unscheduled pods may fit now.
-        if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (w.startsWith('cannot place')) this.enqueue(k);
+        if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (w.startsWith('cannot place')) this.wake(k);
         const ref = controllerOf(o);
-        if (ref?.kind === 'StatefulSet') this.enqueue(keyOf(o.metadata.namespace, ref.name));
+        if (ref?.kind === 'StatefulSet') this.wake(keyOf(o.metadata.namespace, ref.name));
         else {
           // An orphan may be adopted by a set of its name's parent.
           const { parent } = parentAndOrdinal(o.metadata.name);
-          if (parent && this.store.get('StatefulSet', o.metadata.namespace, parent)) this.enqueue(keyOf(o.metadata.namespace, parent));
+          if (parent && this.store.get('StatefulSet', o.metadata.namespace, parent)) this.wake(keyOf(o.metadata.namespace, parent));
         }
         break;
       }
@@ -107,7 +117,7 @@ export class StatefulSetController {
         const owner = this.store
           .list<StatefulSet>('StatefulSet', o.metadata.namespace)
           .find((s) => s.spec.volumeClaimTemplates.some((t) => parent === `${t.metadata.name}-${s.metadata.name}`));
-        if (owner) this.enqueue(keyOf(o.metadata.namespace, owner.metadata.name));
+        if (owner) this.wake(keyOf(o.metadata.namespace, owner.metadata.name));
         break;
       }
       case 'Node': {
@@ -119,15 +129,21 @@ export class StatefulSetController {
         if (sig === undefined) this.nodeSignatures.delete(o.metadata.name);
         else this.nodeSignatures.set(o.metadata.name, sig);
         if (changed) {
-          for (const set of this.store.list<StatefulSet>('StatefulSet')) this.enqueue(keyOf(set.metadata.namespace, set.metadata.name));
+          for (const set of this.store.list<StatefulSet>('StatefulSet')) this.wake(keyOf(set.metadata.namespace, set.metadata.name));
         } else {
-          for (const key of this.lastWaiting.keys()) this.enqueue(key);
+          for (const key of this.lastWaiting.keys()) this.wake(key);
         }
         break;
       }
     }
   };
 
+  /** A change that may matter to the set; a set backing off after failed syncs waits for its retry. */
+  private wake(key: string): void {
+    if (!this.backoff.waiting(key, Date.now())) this.enqueue(key);
+  }
+
+  /** Syncs the set soon, whatever its back-off. */
   enqueue(key: string): void {
     this.queue.add(key);
     if (this.scheduled || this.stopped) return;
@@ -149,9 +165,10 @@ export class StatefulSetController {
     const t0 = performance.now();
     try {
       this.sync(key);
+      const failures = this.backoff.succeeded(key);
+      if (failures > 0) this.log.info({ statefulset: key, failures }, 'StatefulSet sync succeeded after failing');
     } catch (err) {
-      this.log.error({ err, statefulset: key }, 'sync failed; retrying in 1s');
-      this.requeueAfter(key, 1000);
+      this.syncFailed(key, err);
     }
     const ms = performance.now() - t0;
     this.onSynced(ms);
@@ -161,6 +178,30 @@ export class StatefulSetController {
       this.scheduled = true;
       setImmediate(() => this.drain());
     }
+  }
+
+  /**
+   * Retries with back-off. Logs a warning (without a stack) when the error is new for the set,
+   * and only at debug while the same error repeats; a Warning FailedSync event on the set says
+   * it to the user (`describe`, `get events`), counted when it repeats.
+   */
+  private syncFailed(key: string, err: unknown): void {
+    const error = errorKey(err);
+    const f = this.backoff.failed(key, error, Date.now());
+    if (f.changed) {
+      this.log.warn({ statefulset: key, error, failures: f.failures, retryInMs: f.delayMs }, 'StatefulSet sync failed');
+      this.log.debug({ statefulset: key, stack: err instanceof Error ? err.stack : undefined }, 'where the StatefulSet sync failed');
+    } else {
+      this.log.debug({ statefulset: key, error, failures: f.failures, repeats: f.repeats, retryInMs: f.delayMs }, 'StatefulSet sync failed again with the same error');
+    }
+    const [namespace, name] = key.split('/');
+    try {
+      const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
+      if (set) this.events.record(set, 'Warning', 'FailedSync', `sync failed (${error.kind}${error.code ? ` ${error.code}` : ''}): ${error.message}`);
+    } catch (recordErr) {
+      this.log.debug({ statefulset: key, error: errorKey(recordErr) }, 'could not record the FailedSync event');
+    }
+    this.requeueAfter(key, f.delayMs);
   }
 
   private requeueAfter(key: string, ms: number): void {
@@ -202,12 +243,11 @@ export class StatefulSetController {
     const clusterPods = this.store.list<Pod>('Pod');
     // Only a sync that places a pod pays for the usage of every node.
     const usage = () => nodeUsage(clusterPods, this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
-    const allRevisions = this.store.list<ControllerRevision>('ControllerRevision', namespace);
-    const orphanRevisions = allRevisions.filter(
-      (r) => !r.metadata.ownerReferences?.some((o) => o.controller) && r.metadata.name.startsWith(`${name}-`) && selectorMatches(set.spec.selector, r.metadata.labels),
-    );
-    const revs = ownedRevisions(set, allRevisions);
-    const plan = planRevisions(set, revs, claim.owned);
+    // Revisions left by an orphan delete of an earlier set of this name are adopted, and the
+    // plan sees them in this same sync: a template they already hold is reused, not re-created.
+    const revClaim = claimRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', namespace));
+    const revs = [...revClaim.owned, ...revClaim.adopt];
+    const plan = planRevisions(set, revs, claim.owned, revClaim.taken);
     const templates = new Map<string, StatefulSet['spec']['template']>(revs.map((r) => [r.metadata.name, r.data.spec.template]));
     templates.set(plan.update.name, plan.update.template);
     const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
@@ -224,7 +264,7 @@ export class StatefulSetController {
       usage,
       clusterPods,
       now: Date.now(),
-      revisions: { current: plan.current.name, update: plan.update.name },
+      revisions: { current: plan.current.name, update: plan.update.name, collisionCount: plan.collisionCount },
     });
     if (decision.waiting) decision.waiting = explainHostLoss(decision.waiting, set, nodes, moving);
     // Pods say why they are not scheduled in the same words as the set.
@@ -239,9 +279,9 @@ export class StatefulSetController {
 
     this.store.transaction(() => {
       // Orphaned revisions of a re-created set are adopted, as its pods are (F6 step 1).
-      for (const r of orphanRevisions) {
+      for (const r of revClaim.adopt) {
         this.store.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
-          x.metadata.ownerReferences = [setOwnerRef(set)];
+          x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []).filter((o) => !o.controller), setOwnerRef(set)];
         });
       }
       if (plan.create) this.store.create(plan.create as ControllerRevision);

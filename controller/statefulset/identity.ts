@@ -19,13 +19,23 @@ export type Unsaved<T extends { metadata: object }> = Omit<T, 'metadata'> & {
   metadata: Omit<T['metadata'], 'uid' | 'resourceVersion' | 'creationTimestamp'>;
 };
 
-/** `<set>-<hash>` of the pod template: the revision name that labels each pod. */
-export function revisionName(set: StatefulSet): string {
-  // Keys sorted: the same template written in another order is the same revision.
-  const canonical = JSON.stringify(set.spec.template, (_k, v: unknown) =>
+/** The template as JSON with object keys sorted: the same template written in another order is equal. */
+export function canonicalTemplate(template: StatefulSet['spec']['template']): string {
+  return JSON.stringify(template, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v,
   );
-  const h = createHash('sha256').update(canonical).digest();
+}
+
+/**
+ * `<set>-<hash>` of the pod template: the revision name that labels each pod. A non-zero
+ * `collisionCount` goes into the hash, so a name taken by a revision with other data gives way
+ * to a fresh one (F13; Kubernetes' HashControllerRevision).
+ */
+export function revisionName(set: StatefulSet, collisionCount = set.status?.collisionCount ?? 0): string {
+  const hash = createHash('sha256').update(canonicalTemplate(set.spec.template));
+  // Zero adds nothing: names of sets that never had a collision stay what they always were.
+  if (collisionCount > 0) hash.update(String(collisionCount));
+  const h = hash.digest();
   // Ten characters from a consonant-and-digit alphabet, like Kubernetes' SafeEncodeString.
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   let s = '';

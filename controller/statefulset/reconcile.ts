@@ -44,8 +44,11 @@ export interface SetObservation {
   /** Every pod of the cluster, for pod (anti-)affinity and topology spread; `pods` when omitted. */
   clusterPods?: Pod[];
   now: number;
-  /** Current and update revision names (F13); both the set's own template hash when omitted. */
-  revisions?: { current: string; update: string };
+  /**
+   * Current and update revision names (F13), both the set's own template hash when omitted, and
+   * status.collisionCount (the set's own when omitted).
+   */
+  revisions?: Revisions;
 }
 
 export interface SetDecision {
@@ -62,10 +65,16 @@ export function ordinalRange(set: StatefulSet): { start: number; end: number } {
   return { start, end: start + set.spec.replicas - 1 };
 }
 
+export interface Revisions {
+  current: string;
+  update: string;
+  collisionCount?: number;
+}
+
 const revisionOf = (p: Pod) => p.metadata.labels?.[LABEL_REVISION];
 
 /** Status counters over in-range and condemned pods (F15), with completeRollingUpdate (F13). */
-export function computeStatus(set: StatefulSet, pods: Pod[], now: number, revisions = { current: revisionName(set), update: revisionName(set) }): StatefulSetStatus {
+export function computeStatus(set: StatefulSet, pods: Pod[], now: number, revisions: Revisions = { current: revisionName(set), update: revisionName(set) }): StatefulSetStatus {
   const created = pods.filter(isCreated);
   const live = created.filter((p) => !isTerminating(p));
   const status: StatefulSetStatus = {
@@ -77,7 +86,7 @@ export function computeStatus(set: StatefulSet, pods: Pod[], now: number, revisi
     updatedReplicas: live.filter((p) => revisionOf(p) === revisions.update).length,
     currentRevision: revisions.current,
     updateRevision: revisions.update,
-    collisionCount: 0,
+    collisionCount: revisions.collisionCount ?? set.status?.collisionCount ?? 0,
   };
   const r = set.spec.replicas;
   if (status.updatedReplicas === r && status.readyReplicas === r && status.replicas === r) {

@@ -2,7 +2,7 @@
 // update target, which ControllerRevision objects to create, renumber (rollback) or drop. Pure.
 import { LABEL_REVISION } from '../../shared/naming.js';
 import type { ControllerRevision, Pod, StatefulSet } from '../../shared/types.js';
-import { revisionName, setOwnerRef, type Unsaved } from './identity.js';
+import { canonicalTemplate, revisionName, setOwnerRef, type Unsaved } from './identity.js';
 
 export type Template = StatefulSet['spec']['template'];
 
@@ -14,20 +14,45 @@ export interface RevisionPlan {
   renumber?: { name: string; revision: number };
   /** Old revisions beyond revisionHistoryLimit that no pod uses. */
   truncate: string[];
+  /** status.collisionCount: raised while the name of a new revision is taken by other data. */
+  collisionCount: number;
 }
 
 export function ownedRevisions(set: StatefulSet, all: ControllerRevision[]): ControllerRevision[] {
   return all.filter((r) => r.metadata.ownerReferences?.some((o) => o.controller && o.uid === set.metadata.uid));
 }
 
-export function planRevisions(set: StatefulSet, revisions: ControllerRevision[], pods: Pod[]): RevisionPlan {
-  const updateName = revisionName(set);
+/** Collisions tried before giving up on a name (each one needs a hash clash, so a few at most). */
+const MAX_COLLISIONS = 100;
+
+/**
+ * `revisions`: the set's own revisions, those it adopts in this sync included; `taken`: names of
+ * other revisions in the namespace, which a new revision cannot have. Follows Kubernetes'
+ * getStatefulSetRevisions: a revision with the set's template is reused (renumbered if it is
+ * not the newest), whatever its name; otherwise a new one is created, under a name no existing
+ * revision has, raising collisionCount until one is free (F13).
+ */
+export function planRevisions(set: StatefulSet, revisions: ControllerRevision[], pods: Pod[], taken: ReadonlySet<string> = new Set()): RevisionPlan {
+  let collisionCount = set.status?.collisionCount ?? 0;
   const max = revisions.reduce((m, r) => Math.max(m, r.revision), 0);
-  const existing = revisions.find((r) => r.metadata.name === updateName);
+  const template = canonicalTemplate(set.spec.template);
+  const equal = revisions.filter((r) => canonicalTemplate(r.data.spec.template) === template);
+  const named = revisionName(set, collisionCount);
+  // The one named after the template if it is there, else the newest with the same template.
+  const existing = equal.find((r) => r.metadata.name === named) ?? equal.sort((a, b) => b.revision - a.revision)[0];
+  let updateName = existing?.metadata.name ?? named;
+  if (!existing) {
+    const names = new Set([...taken, ...revisions.map((r) => r.metadata.name)]);
+    while (names.has(updateName)) {
+      if (++collisionCount > (set.status?.collisionCount ?? 0) + MAX_COLLISIONS) throw new Error(`no free ControllerRevision name for StatefulSet ${set.metadata.name} after ${MAX_COLLISIONS} collisions`);
+      updateName = revisionName(set, collisionCount);
+    }
+  }
   const plan: RevisionPlan = {
     update: { name: updateName, template: set.spec.template, revision: existing?.revision ?? max + 1 },
     current: { name: updateName, template: set.spec.template },
     truncate: [],
+    collisionCount,
   };
   if (!existing) {
     plan.create = {
