@@ -9,7 +9,7 @@ import { runHeartbeat } from './controller-client/heartbeat.js';
 import { runPodWatch } from './controller-client/pod-watch.js';
 import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
-import { registerNode, type RegisterBody } from './controller-client/register.js';
+import { registerNode, type RegisterBody, type Registration } from './controller-client/register.js';
 import { loadOrCreateSecret } from './controller-client/secrets.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
@@ -28,7 +28,10 @@ import { sleep } from '../shared/async.js';
 import { ensurePodBridge } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
-import type { Pod } from '../shared/types.js';
+import type { NodeFacts } from '../shared/types.js';
+import type { ClientTls } from '../shared/tls.js';
+import type { Logger } from './log.js';
+import { PodDirectory } from './pods/directory.js';
 
 export interface AgentOptions {
   /** Controller URL, e.g. http://10.0.0.1:6443. */
@@ -70,248 +73,341 @@ export interface AgentDnsOptions {
 
 const RESYNC_INTERVAL_MS = 10_000;
 
-/** Runs until SIGTERM/SIGINT (or opts.signal), then stops its loops and API and resolves. */
-export async function runAgent(opts: AgentOptions): Promise<void> {
-  const log = createLogger({ node: opts.nodeName });
-  const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    log.info({ signal: sig }, 'stopping the agent; pod containers keep running');
-    stop.abort();
+/** The host as the agent finds it: its engine, address, identity and facts. */
+interface Host {
+  dataDir: string;
+  runtime: DockerRuntime;
+  listen: { host: string; port: number };
+  address: string;
+  agentToken: string;
+  facts: () => Promise<NodeFacts>;
+}
+
+/** The link to the controller once its CA is trusted. */
+interface ControllerLink {
+  tls: ClientTls | undefined;
+  conn: ControllerConnection;
+  health: ControllerHealth;
+  reporter: StatusReporter;
+}
+
+/** What the controller told this node when it registered; `zone` follows later registrations. */
+interface Membership {
+  registration: Registration;
+  body: () => Promise<RegisterBody>;
+  zone: string;
+}
+
+/** Stops the agent on SIGTERM/SIGINT or opts.signal; runs cleanups in reverse order and waits for loops. */
+class Lifetime {
+  readonly stop = new AbortController();
+  readonly cleanups: (() => Promise<void> | void)[] = [];
+  readonly loops: Promise<void>[] = [];
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.log.info({ signal: sig }, 'stopping the agent; pod containers keep running');
+    this.stop.abort();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  const onAbort = () => stop.abort();
-  if (opts.signal?.aborted) stop.abort();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const loops: Promise<void>[] = [];
+  private readonly onAbort = () => this.stop.abort();
 
-  try {
-    const dataDir = path.resolve(opts.dataDir);
-    await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
-    const runtime = new DockerRuntime(opts.dockerHost);
-    const listen = parseListen(opts.listen);
-    const address = nodeAddress(opts.advertiseAddress, listen.host);
-    const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+  constructor(
+    private readonly log: Logger,
+    private readonly outer?: AbortSignal,
+  ) {
+    process.on('SIGTERM', this.onSignal);
+    process.on('SIGINT', this.onSignal);
+    if (outer?.aborted) this.stop.abort();
+    outer?.addEventListener('abort', this.onAbort, { once: true });
+  }
 
-    const staticFacts = await collectStaticFacts(log);
-    const facts = async () => {
-      if (!staticFacts.dockerVersion) {
-        try {
-          staticFacts.dockerVersion = await runtime.version();
-        } catch (err) {
-          log.debug({ err: errorMessage(err) }, 'docker version unavailable');
-        }
-      }
-      return currentFacts(staticFacts, dataDir);
-    };
-    try {
-      staticFacts.dockerVersion = await runtime.version();
-      log.info({ dockerVersion: staticFacts.dockerVersion, dockerHost: opts.dockerHost || 'default' }, 'docker engine answers');
-    } catch (err) {
-      log.error({ dockerHost: opts.dockerHost, err: errorMessage(err) }, 'docker engine unreachable; pods start once it answers');
-    }
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
 
-    // The controller's CA first: a wrong --ca-hash ends the agent before anything is sent.
-    const tls = await establishTrust({ server: opts.server, dataDir, caHashes: opts.caHashes ?? [], insecureSkipCaVerification: opts.insecureSkipCaVerification === true, log, signal: stop.signal });
-    if (stop.signal.aborted) return;
-    const conn = new ControllerConnection(opts.server, opts.token, undefined, tls);
-    const health = new ControllerHealth(log, conn.server, dataDir);
-    const reporter = new StatusReporter(conn, health, log);
-    // Back after an outage or a new registration: the controller may have marked our pods Unknown.
-    health.onRecovered(() => reporter.resendAll());
-    cleanups.push(() => reporter.stop());
-    // Set below: the config manager wakes pods waiting for an object, the pod manager uses it.
-    let retryConfig: (uid: string) => void = () => {};
-    const config = new ConfigManager({ conn, dataDir, log, onAvailable: (uid) => retryConfig(uid) });
-    // `auto` is resolved once the registration tells this node its podCIDR.
-    let podNetwork = opts.podNetwork ?? 'bridge';
-    let zone = DEFAULT_ZONE;
-    let dns: ClusterDns | undefined;
-    const manager = new PodManager({
-      runtime,
-      nodeName: opts.nodeName,
-      dataDir,
-      hostIP: () => address,
-      // Known once registered: the zone comes from the controller, the DNS address from binding.
-      podNetwork: (pod) => {
-        const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
-        return { network: podNetwork, zone, ...(resolv ? { dns: resolv } : {}) };
-      },
-      status: reporter,
-      disconnectedSince: () => health.disconnectedSince,
-      finalize: (pod) => finalizePod(conn, pod),
-      event: (pod, type, reason, message) => postPodEvent(conn, pod, type, reason, message, log),
-      config,
-      log,
+  stopped(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.signal.aborted) resolve();
+      else this.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    retryConfig = (uid) => manager.retryConfig(uid);
-    cleanups.push(() => manager.stop());
+  }
 
-    // The pods bound here as the controller last showed them, for the pods-by-phase gauge.
-    const boundPods = new Map<string, Pod>();
-    collectAgentState({
-      podPhases: () => [...boundPods.values()].map((p) => p.status?.phase ?? 'Pending'),
-      containerStates: async () => (await runtime.listManaged(opts.nodeName)).map((c) => c.State),
-      controllerReachable: () => !health.unreachable,
-    });
-    const agentCert = await loadOrCreateAgentCert(dataDir, address);
-    const api = await startAgentApi({
-      tls: { key: agentCert.keyPem, cert: agentCert.certPem },
-      host: listen.host,
-      port: listen.port,
-      token: agentToken,
-      runtime,
-      findPod: (ns, n) => manager.findPod(ns, n),
-      dataDir,
-      log,
-      metrics: () => agentMetrics.render(),
-    });
-    cleanups.push(() => api.close());
-    // The agent API speaks https only; the controller pins agentCert.
-    const url = agentUrl(address, api.port).replace(/^http:/, 'https:');
-    log.info({ address, agentUrl: url, dataDir }, 'agent API listening');
-
-    const body = async (): Promise<RegisterBody> => ({
-      name: opts.nodeName,
-      address,
-      agentUrl: url,
-      agentToken,
-      agentCertificate: agentCert.certPem,
-      dataDir,
-      facts: await facts(),
-      version: VERSION,
-      ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
-    });
-    const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, ...(tls ? { tls } : {}) });
-    if (!registration || stop.signal.aborted) return;
-    conn.setToken(registration.nodeToken);
-    zone = registration.zone ?? DEFAULT_ZONE;
-
-    if (podNetwork === 'auto') {
-      const { podCIDR, clusterCIDR } = registration;
-      podNetwork = 'bridge';
-      if (!podCIDR || !clusterCIDR) {
-        log.warn('the controller gave this node no podCIDR: pods use Docker\'s "bridge" network and only this host reaches them');
-      } else {
-        for (let attempt = 1; attempt <= 5 && !stop.signal.aborted; attempt++) {
-          try {
-            podNetwork = await ensurePodBridge(runtime, podCIDR, log);
-            break;
-          } catch (err) {
-            log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');
-            if (attempt < 5) await sleep(2000, stop.signal);
-          }
-        }
-        const gw = new HostGw({ conn, health, log, self: { name: opts.nodeName, address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
-        loops.push(...(await gw.start(stop.signal)));
-      }
-    }
-
-    // Cluster DNS before the pod watch, so the first containers already get its address.
-    if (opts.dns) {
-      const d = new ClusterDns({ conn, health, log, runtime, podNetwork, ttl: opts.dns.ttl, ...(opts.dns.listen ? { listen: opts.dns.listen } : {}), ...(opts.dns.upstreams ? { upstreams: opts.dns.upstreams } : {}) }, zone);
-      cleanups.push(() => d.stop());
-      loops.push(...(await d.start(stop.signal)));
-      dns = d;
-    }
-
-    loops.push(
-      runHeartbeat(
-        {
-          conn,
-          nodeName: opts.nodeName,
-          facts,
-          health,
-          log,
-          // The controller forgot this node: register again with the join token, if there is one.
-          onRejected: async () => {
-            if (!opts.token) return false;
-            try {
-              const t = await registerNode({ server: opts.server, joinToken: opts.token, dataDir, body, health, log, signal: stop.signal, preferJoin: true, maxAttempts: 1, ...(tls ? { tls } : {}) });
-              if (!t) return false;
-              conn.setToken(t.nodeToken);
-              if (t.zone && t.zone !== zone) {
-                zone = t.zone;
-                dns?.setZone(zone);
-              }
-              return true;
-            } catch (err) {
-              log.error({ err: errorMessage(err) }, 'registering again with the join token failed');
-              return false;
-            }
-          },
-        },
-        stop.signal,
-      ),
-    );
-    loops.push(
-      runPodWatch(
-        {
-          conn,
-          nodeName: opts.nodeName,
-          handlers: {
-            onList: (pods) => {
-              boundPods.clear();
-              for (const p of pods) if (p.spec.nodeName === opts.nodeName) boundPods.set(p.metadata.uid, p);
-              config.setPods(pods);
-              manager.setDesired(pods);
-            },
-            onEvent: (type, pod) => {
-              if (type === 'DELETED' || pod.spec.nodeName !== opts.nodeName) boundPods.delete(pod.metadata.uid);
-              else boundPods.set(pod.metadata.uid, pod);
-              config.onPodEvent(type, pod);
-              manager.onWatchEvent(type, pod);
-            },
-          },
-          health,
-          log,
-        },
-        stop.signal,
-      ),
-    );
-    loops.push(runClaimCleaner({ conn, nodeName: opts.nodeName, dataDir, health, log }, stop.signal));
-    // Keeps mounted configMap and secret volumes current.
-    loops.push(config.run(health, stop.signal));
-    let eventsDown = false;
-    loops.push(
-      runtime.followEvents(
-        opts.nodeName,
-        (e) => manager.onDockerEvent(e),
-        () => {
-          if (eventsDown) log.info('docker events stream reconnected');
-          eventsDown = false;
-          void manager.resync();
-        },
-        (err) => {
-          if (!eventsDown && !stop.signal.aborted) log.warn({ err: errorMessage(err) }, 'docker events stream lost; reconnecting');
-          eventsDown = true;
-        },
-        stop.signal,
-      ),
-    );
-    const resync = setInterval(() => void manager.resync(), RESYNC_INTERVAL_MS);
-    cleanups.push(() => clearInterval(resync));
-
-    log.info({ server: opts.server }, 'agent running');
-    await new Promise<void>((resolve) => {
-      if (stop.signal.aborted) resolve();
-      else stop.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-  } finally {
-    stop.abort();
-    for (const c of cleanups.reverse()) {
+  async close(): Promise<void> {
+    this.stop.abort();
+    for (const c of this.cleanups.reverse()) {
       try {
         await c();
       } catch (err) {
-        log.warn({ err: errorMessage(err) }, 'error while stopping');
+        this.log.warn({ err: errorMessage(err) }, 'error while stopping');
       }
     }
-    await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 3000).unref())]);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.race([Promise.allSettled(this.loops), new Promise((r) => setTimeout(r, 3000).unref())]);
+    process.off('SIGTERM', this.onSignal);
+    process.off('SIGINT', this.onSignal);
+    this.outer?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** Runs until SIGTERM/SIGINT (or opts.signal), then stops its loops and API and resolves. */
+export async function runAgent(opts: AgentOptions): Promise<void> {
+  const log = createLogger({ node: opts.nodeName });
+  const life = new Lifetime(log, opts.signal);
+  try {
+    const host = await bootHost(opts, log);
+    // The controller's CA first: a wrong --ca-hash ends the agent before anything is sent.
+    const link = await bootTrust(opts, host, life, log);
+    if (life.signal.aborted) return;
+    // The pods bound here as the controller last showed them (logs, exec and metrics use them).
+    const directory = new PodDirectory(host.runtime, opts.nodeName);
+    const api = await bootApi(host, directory, life, link, log);
+    const member = await bootRegistration(opts, host, link, api, life, log);
+    if (!member) return;
+    const podNetwork = await bootNetwork(opts, host, link, member.registration, life, log);
+    // Cluster DNS before the pods, so the first containers already get its address.
+    const dns = await bootDns(opts, host, link, podNetwork, member.zone, life, log);
+    const pods = bootPods(opts, host, link, podNetwork, member, dns, life, log);
+    startLoops(opts, host, link, member, dns, directory, pods, life, log);
+    log.info({ server: opts.server }, 'agent running');
+    await life.stopped();
+  } finally {
+    await life.close();
     log.info('agent stopped');
     log.flush();
   }
+}
+
+async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
+  const dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const runtime = new DockerRuntime(opts.dockerHost);
+  const listen = parseListen(opts.listen);
+  const address = nodeAddress(opts.advertiseAddress, listen.host);
+  const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+  const staticFacts = await collectStaticFacts(log);
+  try {
+    staticFacts.dockerVersion = await runtime.version();
+    log.info({ dockerVersion: staticFacts.dockerVersion, dockerHost: opts.dockerHost || 'default' }, 'docker engine answers');
+  } catch (err) {
+    log.error({ dockerHost: opts.dockerHost, err: errorMessage(err) }, 'docker engine unreachable; pods start once it answers');
+  }
+  const facts = async () => {
+    if (!staticFacts.dockerVersion) {
+      try {
+        staticFacts.dockerVersion = await runtime.version();
+      } catch (err) {
+        log.debug({ err: errorMessage(err) }, 'docker version unavailable');
+      }
+    }
+    return currentFacts(staticFacts, dataDir);
+  };
+  return { dataDir, runtime, listen, address, agentToken, facts };
+}
+
+async function bootTrust(opts: AgentOptions, host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
+  const tls = await establishTrust({
+    server: opts.server,
+    dataDir: host.dataDir,
+    caHashes: opts.caHashes ?? [],
+    insecureSkipCaVerification: opts.insecureSkipCaVerification === true,
+    log,
+    signal: life.signal,
+  });
+  const conn = new ControllerConnection(opts.server, opts.token, undefined, tls);
+  const health = new ControllerHealth(log, conn.server, host.dataDir);
+  const reporter = new StatusReporter(conn, health, log);
+  // Back after an outage or a new registration: the controller may have marked our pods Unknown.
+  health.onRecovered(() => reporter.resendAll());
+  life.cleanups.push(() => reporter.stop());
+  return { tls, conn, health, reporter };
+}
+
+/** The agent API (logs, exec, volume copies, metrics): its https URL and the certificate the controller pins. */
+async function bootApi(host: Host, directory: PodDirectory, life: Lifetime, link: ControllerLink, log: Logger): Promise<{ url: string; certificate: string }> {
+  collectAgentState({
+    podPhases: () => directory.pods().map((p) => p.status?.phase ?? 'Pending'),
+    containerStates: async () => (await host.runtime.listManaged(directory.nodeName)).map((c) => c.State),
+    controllerReachable: () => !link.health.unreachable,
+  });
+  const agentCert = await loadOrCreateAgentCert(host.dataDir, host.address);
+  const api = await startAgentApi({
+    tls: { key: agentCert.keyPem, cert: agentCert.certPem },
+    host: host.listen.host,
+    port: host.listen.port,
+    token: host.agentToken,
+    runtime: host.runtime,
+    findPod: (ns, n) => directory.find(ns, n),
+    dataDir: host.dataDir,
+    log,
+    metrics: () => agentMetrics.render(),
+  });
+  life.cleanups.push(() => api.close());
+  // The agent API speaks https only; the controller pins agentCert.
+  const url = agentUrl(host.address, api.port).replace(/^http:/, 'https:');
+  log.info({ address: host.address, agentUrl: url, dataDir: host.dataDir }, 'agent API listening');
+  return { url, certificate: agentCert.certPem };
+}
+
+/** Registers (with the join token the first time, the node token afterwards); undefined when stopped first. */
+async function bootRegistration(
+  opts: AgentOptions,
+  host: Host,
+  link: ControllerLink,
+  api: { url: string; certificate: string },
+  life: Lifetime,
+  log: Logger,
+): Promise<Membership | undefined> {
+  const body = async (): Promise<RegisterBody> => ({
+    name: opts.nodeName,
+    address: host.address,
+    agentUrl: api.url,
+    agentToken: host.agentToken,
+    agentCertificate: api.certificate,
+    dataDir: host.dataDir,
+    facts: await host.facts(),
+    version: VERSION,
+    ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
+  });
+  const tls = link.tls ? { tls: link.tls } : {};
+  const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir: host.dataDir, body, health: link.health, log, signal: life.signal, ...tls });
+  if (!registration || life.signal.aborted) return undefined;
+  link.conn.setToken(registration.nodeToken);
+  return { registration, body, zone: registration.zone ?? DEFAULT_ZONE };
+}
+
+/**
+ * The Docker network of the pods: the one named by --pod-network, or for `auto` a bridge on
+ * the node's podCIDR with host-gw routes to the other nodes (Docker's `bridge` without one).
+ */
+async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink, registration: Registration, life: Lifetime, log: Logger): Promise<string> {
+  const wanted = opts.podNetwork ?? 'bridge';
+  if (wanted !== 'auto') return wanted;
+  const { podCIDR, clusterCIDR } = registration;
+  if (!podCIDR || !clusterCIDR) {
+    log.warn('the controller gave this node no podCIDR: pods use Docker\'s "bridge" network and only this host reaches them');
+    return 'bridge';
+  }
+  let network = 'bridge';
+  for (let attempt = 1; attempt <= 5 && !life.signal.aborted; attempt++) {
+    try {
+      network = await ensurePodBridge(host.runtime, podCIDR, log);
+      break;
+    } catch (err) {
+      log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');
+      if (attempt < 5) await sleep(2000, life.signal);
+    }
+  }
+  const gw = new HostGw({ conn: link.conn, health: link.health, log, self: { name: opts.nodeName, address: host.address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
+  life.loops.push(...(await gw.start(life.signal)));
+  return network;
+}
+
+async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, zone: string, life: Lifetime, log: Logger): Promise<ClusterDns | undefined> {
+  if (!opts.dns) return undefined;
+  const { listen, upstreams, ttl } = opts.dns;
+  const dns = new ClusterDns({ conn: link.conn, health: link.health, log, runtime: host.runtime, podNetwork, ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) }, zone);
+  life.cleanups.push(() => dns.stop());
+  life.loops.push(...(await dns.start(life.signal)));
+  return dns;
+}
+
+/** ConfigMaps and Secrets for the pods, and the pod manager that runs them. */
+function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, member: Membership, dns: ClusterDns | undefined, life: Lifetime, log: Logger): { config: ConfigManager; manager: PodManager } {
+  const { conn, health, reporter } = link;
+  const config = new ConfigManager({ conn, dataDir: host.dataDir, log });
+  const manager = new PodManager({
+    runtime: host.runtime,
+    nodeName: opts.nodeName,
+    dataDir: host.dataDir,
+    hostIP: () => host.address,
+    podNetwork: (pod) => {
+      const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
+      return { network: podNetwork, zone: member.zone, ...(resolv ? { dns: resolv } : {}) };
+    },
+    status: reporter,
+    disconnectedSince: () => health.disconnectedSince,
+    finalize: (pod) => finalizePod(conn, pod),
+    event: (pod, type, reason, message) => postPodEvent(conn, pod, type, reason, message, log),
+    config,
+    log,
+  });
+  life.cleanups.push(() => manager.stop());
+  return { config, manager };
+}
+
+/** Heartbeats, the pod watch, claim clean-up, config updates, Docker events and the periodic resync. */
+function startLoops(
+  opts: AgentOptions,
+  host: Host,
+  link: ControllerLink,
+  member: Membership,
+  dns: ClusterDns | undefined,
+  directory: PodDirectory,
+  { config, manager }: { config: ConfigManager; manager: PodManager },
+  life: Lifetime,
+  log: Logger,
+): void {
+  const { conn, health } = link;
+  const { signal, loops } = life;
+  // The controller forgot this node: register again with the join token, if there is one.
+  const registerAgain = async (): Promise<boolean> => {
+    if (!opts.token) return false;
+    try {
+      const tls = link.tls ? { tls: link.tls } : {};
+      const again = await registerNode({ server: opts.server, joinToken: opts.token, dataDir: host.dataDir, body: member.body, health, log, signal, preferJoin: true, maxAttempts: 1, ...tls });
+      if (!again) return false;
+      conn.setToken(again.nodeToken);
+      if (again.zone && again.zone !== member.zone) {
+        member.zone = again.zone;
+        dns?.setZone(again.zone);
+      }
+      return true;
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'registering again with the join token failed');
+      return false;
+    }
+  };
+  loops.push(runHeartbeat({ conn, nodeName: opts.nodeName, facts: host.facts, health, log, onRejected: registerAgain }, signal));
+  loops.push(
+    runPodWatch(
+      {
+        conn,
+        nodeName: opts.nodeName,
+        handlers: {
+          onList: (pods) => {
+            directory.setAll(pods);
+            config.setPods(pods);
+            manager.setDesired(pods);
+          },
+          onEvent: (type, pod) => {
+            directory.onEvent(type, pod);
+            config.onPodEvent(type, pod);
+            manager.onWatchEvent(type, pod);
+          },
+        },
+        health,
+        log,
+      },
+      signal,
+    ),
+  );
+  loops.push(runClaimCleaner({ conn, nodeName: opts.nodeName, dataDir: host.dataDir, health, log }, signal));
+  // Keeps mounted configMap and secret volumes current.
+  loops.push(config.run(health, signal));
+  let eventsDown = false;
+  loops.push(
+    host.runtime.followEvents(
+      opts.nodeName,
+      (e) => manager.onDockerEvent(e),
+      () => {
+        if (eventsDown) log.info('docker events stream reconnected');
+        eventsDown = false;
+        void manager.resync();
+      },
+      (err) => {
+        if (!eventsDown && !signal.aborted) log.warn({ err: errorMessage(err) }, 'docker events stream lost; reconnecting');
+        eventsDown = true;
+      },
+      signal,
+    ),
+  );
+  const resync = setInterval(() => void manager.resync(), RESYNC_INTERVAL_MS);
+  life.cleanups.push(() => clearInterval(resync));
 }

@@ -316,7 +316,8 @@ function manager(dataDir: string, objects: Map<string, ConfigMap | Secret>, moun
   const woken: string[] = [];
   const log = createLogger({ test: 'agent-config' });
   log.level = 'silent';
-  const m = new ConfigManager({ conn, dataDir, log, onAvailable: (uid) => woken.push(uid), ...(mount ? { mountTmpfs: mount } : {}) });
+  const m = new ConfigManager({ conn, dataDir, log, ...(mount ? { mountTmpfs: mount } : {}) });
+  m.onAvailable((uid) => woken.push(uid));
   return { m, woken };
 }
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
-import type { PodContainers } from '../pods/sync.js';
+import type { PodContainers } from '../pods/directory.js';
 import { claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 

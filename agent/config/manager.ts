@@ -26,14 +26,14 @@ export interface PreparedConfig {
 /** What the pod sync needs: called before each container is created. */
 export interface PodConfigSource {
   prepare(pod: Pod): Promise<PreparedConfig>;
+  /** Calls `listener` with a pod's uid when an object the pod refers to appears or changes. */
+  onAvailable?(listener: (uid: string) => void): void;
 }
 
 export interface ConfigManagerOptions {
   conn: ControllerConnection;
   dataDir: string;
   log: Logger;
-  /** A ConfigMap or Secret the pod refers to appeared or changed (retry a container waiting for it). */
-  onAvailable?: (uid: string) => void;
   /** Mounts a tmpfs (tests replace it). */
   mountTmpfs?: (dir: string, mode: number, sizeBytes?: number) => Promise<void>;
 }
@@ -69,8 +69,14 @@ export class ConfigManager implements PodConfigSource {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** resourceVersion of the object last written per volume directory: never go back to an older one. */
   private readonly written = new Map<string, number>();
+  /** Woken when a ConfigMap or Secret a pod refers to appears or changes (retry a container waiting for it). */
+  private readonly availableListeners: ((uid: string) => void)[] = [];
 
   constructor(private readonly o: ConfigManagerOptions) {}
+
+  onAvailable(listener: (uid: string) => void): void {
+    this.availableListeners.push(listener);
+  }
 
   // ---- before a container is created ------------------------------------------------------
 
@@ -285,7 +291,7 @@ export class ConfigManager implements PodConfigSource {
       if (podNamespace(pod) !== ns || pod.metadata.deletionTimestamp) continue;
       const refs = podConfigRefs(pod);
       if (!(kind === 'configMap' ? refs.configMaps : refs.secrets).has(name)) continue;
-      this.o.onAvailable?.(pod.metadata.uid);
+      for (const listener of this.availableListeners) listener(pod.metadata.uid);
       for (const v of podVolumes(pod)) {
         const src = projectedSource(v);
         if (src?.kind === kind && src.name === name) void this.update(pod, v, src, obj);

@@ -84,12 +84,6 @@ function withEpoch<T extends { Labels?: Record<string, string> }>(options: T, po
   return { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_FENCING_EPOCH]: String(epochOf(pod.metadata.annotations?.[ANN_FENCING_EPOCH])) } };
 }
 
-/** Containers of one pod, for the agent's logs and exec API; the first is the default. */
-export interface PodContainers {
-  uid: string;
-  containers: { name: string; id: string; running: boolean }[];
-}
-
 export class PodManager {
   private readonly desired = new Map<string, Pod>();
   private readonly workers = new Map<string, PodWorker>();
@@ -103,6 +97,7 @@ export class PodManager {
   private readonly fenceTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly o: PodManagerOptions) {
+    o.config?.onAvailable?.((uid) => this.retryConfig(uid));
     if (o.disconnectedSince) {
       this.fenceTimer = setInterval(() => this.checkDisconnected(), 1000);
       this.fenceTimer.unref();
@@ -202,28 +197,6 @@ export class PodManager {
       }
     })();
     return this.resyncing;
-  }
-
-  /** Finds a pod's containers by namespace and name (desired pod first, then any on this node). */
-  async findPod(namespace: string, name: string): Promise<PodContainers | undefined> {
-    const list = await this.o.runtime.listManaged(this.o.nodeName, { [DOCKER_LABEL.namespace]: namespace, [DOCKER_LABEL.podName]: name });
-    if (list.length === 0) return undefined;
-    const desired = [...this.desired.values()].find((p) => p.metadata.name === name && podNamespace(p) === namespace);
-    const uids = [...new Set(list.map((c) => c.Labels[DOCKER_LABEL.podUid]))];
-    const uid =
-      (desired && uids.includes(desired.metadata.uid) ? desired.metadata.uid : undefined) ??
-      list.find((c) => c.State === 'running')?.Labels[DOCKER_LABEL.podUid] ??
-      uids[0];
-    // The holder is berth's, not the user's: no logs or exec there.
-    const mine = list.filter((c) => c.Labels[DOCKER_LABEL.podUid] === uid && c.Labels[DOCKER_LABEL.container] !== HOLDER);
-    const order = (c: (typeof mine)[number]): number => {
-      const cname = c.Labels[DOCKER_LABEL.container];
-      const i = desired?.metadata.uid === uid ? desired.spec.containers.findIndex((s) => s.name === cname) : -1;
-      if (i >= 0) return i;
-      return c.HostConfig?.NetworkMode?.startsWith('container:') ? 1000 : 0;
-    };
-    mine.sort((a, b) => order(a) - order(b));
-    return { uid, containers: mine.map((c) => ({ name: c.Labels[DOCKER_LABEL.container], id: c.Id, running: c.State === 'running' })) };
   }
 
   async stop(waitMs = 3000): Promise<void> {
