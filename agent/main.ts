@@ -1,6 +1,7 @@
 // The berth agent: registers the node, heartbeats, watches the pods bound to it and runs them
 // as Docker containers. Pod containers outlive the agent and are adopted on the next start.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { agentUrl, nodeAddress, parseListen } from './controller-client/address.js';
 import { ControllerConnection } from './controller-client/connection.js';
@@ -19,6 +20,7 @@ import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
+import { DEFAULT_PAUSE_BINARY, PauseImage } from './pods/pause.js';
 import { podNamespace, usesClusterDns } from './pods/spec.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';
@@ -54,6 +56,8 @@ export interface AgentOptions {
   caHashes?: string[];
   /** Trust whatever CA the controller presents at the first join (development only). */
   insecureSkipCaVerification?: boolean;
+  /** Statically linked catatonit the pause image is built from (default /usr/bin/catatonit). */
+  pauseBinary?: string;
   /** Stops the agent like SIGTERM does. */
   signal?: AbortSignal;
 }
@@ -127,6 +131,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let podNetwork = opts.podNetwork ?? 'bridge';
     let zone = DEFAULT_ZONE;
     let dns: ClusterDns | undefined;
+    const pause = new PauseImage(runtime, opts.pauseBinary ?? DEFAULT_PAUSE_BINARY, log);
+    // Built now, in the background, retried until the engine and the binary are there; a holder
+    // created earlier (or after the image was removed) builds it itself.
+    loops.push(pause.setup(stop.signal, sleep));
     const manager = new PodManager({
       runtime,
       nodeName: opts.nodeName,
@@ -137,6 +145,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
         return { network: podNetwork, zone, ...(resolv ? { dns: resolv } : {}) };
       },
+      pauseImage: () => pause.ensure(),
+      bootedAtMs: Date.now() - os.uptime() * 1000,
       status: reporter,
       disconnectedSince: () => health.disconnectedSince,
       finalize: (pod) => finalizePod(conn, pod),
