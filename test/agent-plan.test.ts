@@ -628,21 +628,25 @@ t.test('holder down: everything stops, the holder restarts at once, init contain
   ]);
 });
 
-t.test('a holder that exits soon after its start backs off; a removed one is re-created at once', async (t) => {
+t.test('a re-created holder that exits again soon after its start backs off; a removed one is re-created at once', async (t) => {
   const pod = initPod([container('setup')]);
   const app = joined('app', T0 + 300, { running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 2000 });
   const quick = holder({ running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + HOLDER_STABLE_MS - 1 });
   let p = planPod({ pod, observed: [quick, app], backoff: {}, errors: {}, now: T0 + HOLDER_STABLE_MS });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }], 'its first exit: at once, however short it ran');
+  t.equal(p.sandboxChanged, true);
+  // After a re-creation, exiting soon again backs off from the initial delay.
+  const b = { [HOLDER]: { restartCount: 1, delayMs: 0 } };
+  p = planPod({ pod, observed: [quick, app], backoff: b, errors: {}, now: T0 + HOLDER_STABLE_MS });
   t.same(p.actions, []);
   t.same(p.backingOff, [HOLDER]);
   t.equal(p.sandboxChanged, true);
   t.equal(p.wakeAt, T0 + HOLDER_STABLE_MS - 1 + BACKOFF_INITIAL_MS);
-  // After an immediate re-creation, exiting quickly again backs off from the initial delay.
-  const b = { [HOLDER]: { restartCount: 1, delayMs: 0 } };
-  const again = holder({ startedAtMs: T0 + 60_000, running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 61_000 });
-  p = planPod({ pod, observed: [again, app], backoff: b, errors: {}, now: T0 + 61_001 });
-  t.same(p.actions, []);
   t.equal(p.backoff[HOLDER].delayMs, BACKOFF_INITIAL_MS);
+  // One that ran long enough is re-created at once again.
+  const later = holder({ startedAtMs: T0 + 60_000, running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 60_000 + HOLDER_STABLE_MS });
+  p = planPod({ pod, observed: [later, app], backoff: { [HOLDER]: { restartCount: 3, delayMs: 40_000 } }, errors: {}, now: T0 + 80_000 });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }]);
   // Removed (docker rm): the pod's containers ran in a sandbox that is gone.
   p = planPod({ pod, observed: [app], backoff: {}, errors: {}, now: T0 + 61_001 });
   t.same(p.actions, [{ type: 'create', container: HOLDER, index: 0, kind: 'holder' }]);

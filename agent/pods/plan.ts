@@ -10,8 +10,8 @@
 // Sandbox: the network owner's current run (and, after a reboot, the host's current boot). A
 // container whose run ended because its sandbox went away did not crash: it is started again at
 // once, without back-off, and shown as waiting (ContainerCreating / PodInitializing), never as
-// CrashLoopBackOff. A holder that ran for a while is re-created at once too (kubelet: the
-// sandbox is re-created on the next sync); one that keeps exiting quickly backs off.
+// CrashLoopBackOff. The holder is re-created at once too (kubelet: the sandbox is re-created on
+// the next sync); only one that keeps exiting soon after its re-creation backs off.
 import type { Container } from '../../shared/manifest/schema.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
@@ -21,7 +21,7 @@ export const BACKOFF_INITIAL_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
 /** A container that ran this long before exiting starts over at the initial back-off. */
 export const BACKOFF_RESET_MS = 600_000;
-/** A holder that ran at least this long before it exited is re-created at once (shorter runs back off). */
+/** A holder that ran at least this long before it exited is re-created at once (shorter runs back off after its first re-creation). */
 export const HOLDER_STABLE_MS = 10_000;
 
 /** Container label of the holder. Upper case, so it cannot clash with a (DNS label) container name. */
@@ -424,8 +424,10 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
     } else {
       if (p.newExit(HOLDER, holder)) p.sandboxChanged = true;
       const ran = (holder.finishedAtMs ?? p.input.now) - holder.startedAtMs;
-      // Killed, or the host or engine restarted: re-created at once. Exiting fast again backs off.
-      if (ran >= HOLDER_STABLE_MS || beforeBoot(holder, p.input.bootedAtMs)) p.restartNow(HOLDER, holder);
+      const first = (p.backoff[HOLDER]?.restartCount ?? 0) === 0;
+      // Killed, or the host or engine restarted: re-created at once. A re-created holder that
+      // exits again soon after its start backs off like a crashing container.
+      if (first || ran >= HOLDER_STABLE_MS || beforeBoot(holder, p.input.bootedAtMs)) p.restartNow(HOLDER, holder);
       else p.restartAfterBackoff(HOLDER, holder);
     }
     return;
