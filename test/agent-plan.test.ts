@@ -540,6 +540,17 @@ t.test('holder: created first, from the pause image, owning network and hostname
   t.same(plan(makePod(), []).actions, [{ type: 'create', container: 'app', index: 0 }], 'no init containers: no holder');
 });
 
+t.test('a running holder made by an older agent (app image, /bin/sh) is adopted as it is', async (t) => {
+  const pod = initPod([container('setup')], [container('app', { image: 'berth.local/web:1' })]);
+  const old = holder({ image: 'berth.local/web:1' });
+  const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
+  const p = plan(pod, [old, setupDone, joined('app', T0 + 300)]);
+  t.same(p.actions, []);
+  t.equal(p.sandboxChanged, false);
+  const s = podStatus(statusInput({ pod, observed: [old, setupDone, joined('app', T0 + 300)] }));
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+});
+
 t.test('init containers run one after the other, then all app containers', async (t) => {
   const pod = initPod([container('a'), container('b')], [container('app'), container('app2')]);
   const h = holder();
