@@ -133,8 +133,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let dns: ClusterDns | undefined;
     const pause = new PauseImage(runtime, opts.pauseBinary ?? DEFAULT_PAUSE_BINARY, log);
     // Built now, in the background, retried until the engine and the binary are there; a holder
-    // created earlier (or after the image was removed) builds it itself.
-    loops.push(pause.setup(stop.signal, sleep));
+    // created earlier (or after the image was removed) builds it itself. Pods that could not
+    // create their holder meanwhile try again as soon as it is there.
+    let onPauseReady: () => void = () => {};
+    loops.push(pause.setup(stop.signal, sleep, () => onPauseReady()));
     const manager = new PodManager({
       runtime,
       nodeName: opts.nodeName,
@@ -155,6 +157,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       log,
     });
     retryConfig = (uid) => manager.retryConfig(uid);
+    onPauseReady = () => manager.retryHolders();
     cleanups.push(() => manager.stop());
 
     // The pods bound here as the controller last showed them, for the pods-by-phase gauge.

@@ -116,9 +116,15 @@ t.test('PauseImage: built once when missing, shared by concurrent callers, retri
   e2.failNext = 2;
   const waits: number[] = [];
   const p2 = new PauseImage(e2, bin, log);
-  await p2.setup(new AbortController().signal, async (ms) => {
-    waits.push(ms);
-  });
+  let readyCalls = 0;
+  await p2.setup(
+    new AbortController().signal,
+    async (ms) => {
+      waits.push(ms);
+    },
+    () => readyCalls++,
+  );
   t.same(waits, [2000, 4000]);
+  t.equal(readyCalls, 1, 'waiting pods are told once it is there');
   t.equal(p2.ready, pauseImageTag(sha));
 });

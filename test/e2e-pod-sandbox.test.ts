@@ -2,11 +2,13 @@
 // pause image (built by the agent at start from /usr/bin/catatonit), so a pod whose image has no
 // shell (only static binaries, like a distroless image) initializes and runs; and when the
 // holder is killed, the pod is re-created at once (no crash back-off) and its status never shows
-// CrashLoopBackOff meanwhile.
+// CrashLoopBackOff meanwhile. An agent without the pause binary says so and catches up once it is
+// installed.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Event, Pod } from '../shared/types.js';
 import { DOCKER_LABEL } from '../shared/naming.js';
@@ -32,7 +34,7 @@ async function buildDistroless(): Promise<void> {
   });
 }
 
-t.test('pod sandbox on Docker: pause image, distroless pod, holder killed', async (t) => {
+t.test('pod sandbox on Docker: pause image, distroless pod, holder killed, missing pause binary', async (t) => {
   if (!(await requireDocker(t))) return;
   t.ok(existsSync(CATATONIT), `${CATATONIT} exists (package catatonit; scripts/setup installs it)`);
   t.ok(existsSync(BUSYBOX), `${BUSYBOX} exists (package busybox-static)`);
@@ -139,4 +141,26 @@ t.test('pod sandbox on Docker: pause image, distroless pod, holder killed', asyn
   t.equal(changed.length, 1, 'one SandboxChanged event');
   t.match(changed[0], { type: 'Normal', message: 'Pod sandbox changed, it will be killed and re-created.' });
   t.notOk(events.some((e) => e.reason === 'BackOff'), 'no BackOff event');
+
+  // An agent whose pause binary is missing: the pod waits with a warning naming it, and runs
+  // once the binary is there, without the agent being restarted.
+  const node2 = `sb2-${process.pid}`;
+  const missing = join(c.dir, 'catatonit');
+  const agent2 = await c.startAgent(node2, ['--pause-binary', missing]);
+  const set2 = JSON.parse(JSON.stringify(set).replaceAll('nosh', 'late').replaceAll(node, node2));
+  await c.ok(['apply', '-f', '-'], JSON.stringify(set2));
+  const warned = await waitFor(
+    'a warning naming the missing pause binary',
+    async () => (await c.api.list<Event>('/api/v1/namespaces/default/events', { fieldSelector: 'involvedObject.name=late-0' })).items.find((e) => e.type === 'Warning' && e.message.includes(missing)),
+    30_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${agent2.log().slice(-3000)}`);
+  });
+  t.match(warned.message, /apt-get install catatonit/, 'the warning says what to install');
+  t.match(agent2.log(), /cannot build the pause image/, 'the agent logs it as an error');
+  t.notOk(podReady((await c.pods()).find((p) => p.metadata.name === 'late-0')!), 'the pod is not Ready meanwhile');
+  copyFileSync(CATATONIT, missing);
+  const installed = Date.now();
+  await c.waitForPods('late-0 Ready', (ps) => ps.some((p) => p.metadata.name === 'late-0' && podReady(p)), 90_000);
+  t.comment(`late-0 Ready ${((Date.now() - installed) / 1000).toFixed(1)} s after the binary appeared`);
 });

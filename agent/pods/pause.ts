@@ -135,14 +135,16 @@ export class PauseImage {
 
   /**
    * At agent start: builds the image, retrying (2 s, doubling to 60 s) while the engine or the
-   * binary is missing, each failure logged as an error. Resolves once it is there or on abort.
+   * binary is missing, each failure logged as an error. Resolves once it is there (after
+   * `onReady`) or on abort.
    */
-  async setup(signal: AbortSignal, sleep: (ms: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+  async setup(signal: AbortSignal, sleep: (ms: number, signal: AbortSignal) => Promise<void>, onReady?: () => void): Promise<void> {
     let delay = 2000;
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         await this.ensure();
         if (attempt > 1) this.log.info({ image: this.ready, attempt }, 'pause image ready');
+        onReady?.();
         return;
       } catch (err) {
         this.log.error(

@@ -137,11 +137,11 @@ export function beforeBoot(c: ObservedContainer, bootedAtMs: number | undefined)
 }
 
 /**
- * Whether a container that ran sits in (or ended with) a sandbox that is gone: it exited and
- * the host rebooted since it started, its holder is not running or was started (or replaced) after it, or (without
- * holder) it joined the first container's namespace before that container's latest start or
- * while it is down. Such a container did not crash and is not ready. The network owner itself
- * only counts after a reboot.
+ * Whether a container that ran sits in (or ended with) a sandbox that is gone: it exited and the
+ * host rebooted since it started, its holder is not running or was started (or replaced) after
+ * it, or (without holder) it joined the first container's namespace before that container's
+ * latest start or while it is down. Such a container did not crash and is not ready. The
+ * network owner itself only counts after a reboot.
  */
 export function sandboxGone(pod: Pod, byName: Map<string, ObservedContainer>, c: ObservedContainer, bootedAtMs?: number): boolean {
   if (c.startedAtMs === undefined) return false;

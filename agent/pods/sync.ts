@@ -258,6 +258,13 @@ export class PodManager {
     this.trigger(uid);
   }
 
+  /** The pause image is there (again): pods waiting to create their holder try now, not after their back-off. */
+  retryHolders(): void {
+    for (const [uid, w] of this.workers) {
+      if (w.clearHolderError()) this.trigger(uid);
+    }
+  }
+
   /** A worker finished terminating its pod. */
   workerDone(uid: string, w: PodWorker, finalized: boolean): void {
     if (this.workers.get(uid) === w) this.workers.delete(uid);
@@ -334,6 +341,13 @@ class PodWorker {
   setGone(): void {
     this.gone = true;
     this.pod = undefined;
+  }
+
+  /** Forgets a failed holder creation; true when there was one. */
+  clearHolderError(): boolean {
+    if (!this.errors[HOLDER]) return false;
+    delete this.errors[HOLDER];
+    return true;
   }
 
   clearConfigErrors(): void {
