@@ -1,6 +1,7 @@
 // The berth agent: registers the node, heartbeats, watches the pods bound to it and runs them
 // as Docker containers. Pod containers outlive the agent and are adopted on the next start.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { agentUrl, nodeAddress, parseListen } from './controller-client/address.js';
 import { ControllerConnection } from './controller-client/connection.js';
@@ -19,6 +20,7 @@ import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
+import { DEFAULT_PAUSE_BINARY, PauseImage } from './pods/pause.js';
 import { podNamespace, usesClusterDns } from './pods/spec.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';
@@ -58,6 +60,8 @@ export interface AgentOptions {
   caHashes?: string[];
   /** Trust whatever CA the controller presents at the first join (development only). */
   insecureSkipCaVerification?: boolean;
+  /** Statically linked catatonit the pause image is built from (default /usr/bin/catatonit). */
+  pauseBinary?: string;
   /** Stops the agent like SIGTERM does. */
   signal?: AbortSignal;
 }
@@ -308,10 +312,11 @@ async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, pod
   return dns;
 }
 
-/** ConfigMaps and Secrets for the pods, and the pod manager that runs them. */
+/** ConfigMaps and Secrets for the pods, the pause image of their holders, and the pod manager that runs them. */
 function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, member: Membership, dns: ClusterDns | undefined, life: Lifetime, log: Logger): { config: ConfigManager; manager: PodManager } {
   const { conn, health, reporter } = link;
   const config = new ConfigManager({ conn, dataDir: host.dataDir, log });
+  const pause = new PauseImage(host.runtime, opts.pauseBinary ?? DEFAULT_PAUSE_BINARY, log);
   const manager = new PodManager({
     runtime: host.runtime,
     nodeName: opts.nodeName,
@@ -321,6 +326,8 @@ function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwo
       const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
       return { network: podNetwork, zone: member.zone, ...(resolv ? { dns: resolv } : {}) };
     },
+    pauseImage: () => pause.ensure(),
+    bootedAtMs: Date.now() - os.uptime() * 1000,
     status: reporter,
     disconnectedSince: () => health.disconnectedSince,
     finalize: (pod) => finalizePod(conn, pod),
@@ -329,6 +336,10 @@ function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwo
     log,
   });
   life.cleanups.push(() => manager.stop());
+  // Built now, in the background, retried until the engine and the binary are there; a holder
+  // created earlier (or after the image was removed) builds it itself. Pods that could not
+  // create their holder meanwhile try again as soon as it is there.
+  life.loops.push(pause.setup(life.signal, sleep, () => manager.retryHolders()));
   return { config, manager };
 }
 

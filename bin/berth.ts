@@ -88,6 +88,7 @@ program
   .option('--dns-listen <addrs>', 'ADDR[:PORT],... where the agent answers cluster DNS (port 53 by default; "none": no DNS) (default: the pod network\'s gateway and 127.0.0.1)')
   .option('--dns-upstream <addrs>', 'ADDR[:PORT],... resolvers for names outside the zone ("none": refuse them) (default: the nameservers in /etc/resolv.conf)')
   .option('--dns-ttl <seconds>', 'TTL of DNS records and of negative answers', '5')
+  .option('--pause-binary <path>', 'statically linked catatonit the pods\' network holder image is built from (package catatonit)', '/usr/bin/catatonit')
   .option('--ca-hash <sha256:hex>', 'hash of the controller CA\'s public key to trust at the first join (repeatable; default: BERTH_CA_HASH; printed by "berth controller up")', collect, [])
   .option('--insecure-skip-ca-verification', 'join without checking the controller CA (trusts whatever answers): development only')
   .action((_o: AgentCliOptions, cmd: Command) =>

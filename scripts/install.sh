@@ -18,7 +18,7 @@
 #                         (BERTH_AGENT_ARGS / BERTH_CONTROLLER_ARGS)
 #   --no-start            install only; do not enable or start the unit
 #   --skip-node           do not check or install Node.js
-#   --skip-docker         agent: do not check or install the Docker engine
+#   --skip-docker         agent: do not check or install the Docker engine and catatonit
 #   -h, --help
 # Environment: BERTH_UNIT_DIR (default /etc/systemd/system) and BERTH_DEFAULT_DIR
 # (default /etc/default) say where the unit and the environment file go.
@@ -139,6 +139,15 @@ if [ "$role" = agent ] && [ $skip_docker = 0 ]; then
     log "installing docker.io"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io
+    changed=1
+  fi
+  # The agent builds the pods' pause image from it (berth agent --pause-binary).
+  if [ -x /usr/bin/catatonit ]; then
+    log "catatonit installed"
+  else
+    log "installing catatonit"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends catatonit
     changed=1
   fi
 fi

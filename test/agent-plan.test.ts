@@ -9,6 +9,7 @@ import {
   BACKOFF_INITIAL_MS,
   BACKOFF_MAX_MS,
   HOLDER,
+  HOLDER_STABLE_MS,
   afterRestart,
   initialBackoff,
   nextBackoff,
@@ -518,14 +519,15 @@ const holder = (extra: Partial<ObservedContainer> = {}) => observed(HOLDER, { st
 const plan = (pod: Pod, obs: ObservedContainer[], extra: Partial<Parameters<typeof planPod>[0]> = {}) =>
   planPod({ pod, observed: obs, backoff: {}, errors: {}, now: T0 + 60_000, ...extra });
 
-t.test('holder: created first, from the first app image, owning network and hostname', async (t) => {
+t.test('holder: created first, from the pause image, owning network and hostname', async (t) => {
   const pod = initPod([container('setup')], [container('app', { image: 'berth.local/web:1' })]);
   t.same(plan(pod, []).actions, [{ type: 'create', container: HOLDER, index: 0, kind: 'holder' }]);
-  const o = holderOptions(pod, 'n1');
-  t.equal(o.Image, 'berth.local/web:1');
-  t.same(o.Entrypoint, ['/bin/sh', '-c', 'exec sleep 2147483647']);
+  t.equal(plan(pod, []).sandboxChanged, false, 'a new pod: no sandbox changed');
+  const o = holderOptions(pod, 'n1', 'berth.local/pause:0123456789abcdef');
+  t.equal(o.Image, 'berth.local/pause:0123456789abcdef', 'not the app image');
+  t.same(o.Entrypoint, ['/pause', '-P']);
   t.equal(o.Hostname, 'web-1');
-  t.equal(o.HostConfig?.Init, true);
+  t.equal(o.HostConfig?.Init, false, 'catatonit is PID 1 itself');
   t.equal(o.Labels?.[DOCKER_LABEL.container], HOLDER);
   t.equal(o.name, dockerName(pod, HOLDER));
   // Init containers and (with a holder) the first app container join it.
@@ -536,6 +538,17 @@ t.test('holder: created first, from the first app image, owning network and host
   t.equal(createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', networkOf: 'h' }).options.HostConfig?.NetworkMode, 'container:h');
   t.throws(() => createOptions(pod, 0, { nodeName: 'n1', hostIP: '10.0.0.5', dataDir: '/d', init: true }), { name: 'ConfigError' });
   t.same(plan(makePod(), []).actions, [{ type: 'create', container: 'app', index: 0 }], 'no init containers: no holder');
+});
+
+t.test('a running holder made by an older agent (app image, /bin/sh) is adopted as it is', async (t) => {
+  const pod = initPod([container('setup')], [container('app', { image: 'berth.local/web:1' })]);
+  const old = holder({ image: 'berth.local/web:1' });
+  const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
+  const p = plan(pod, [old, setupDone, joined('app', T0 + 300)]);
+  t.same(p.actions, []);
+  t.equal(p.sandboxChanged, false);
+  const s = podStatus(statusInput({ pod, observed: [old, setupDone, joined('app', T0 + 300)] }));
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
 });
 
 t.test('init containers run one after the other, then all app containers', async (t) => {
@@ -586,21 +599,32 @@ t.test('sidecars: started (and past their startup probe) before the next init co
   t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000 }).actions, [{ type: 'start', container: 'proxy', id: 'proxy-id', restart: true }]);
 });
 
-t.test('holder down: everything stops, the holder restarts, init containers run again', async (t) => {
+t.test('holder down: everything stops, the holder restarts at once, init containers run again', async (t) => {
   const pod = initPod([container('setup')]);
   const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
   const app = joined('app', T0 + 300);
   const dead = holder({ running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 50_000 });
   let p = planPod({ pod, observed: [dead, setupDone, app], backoff: {}, errors: {}, now: T0 + 50_001 });
-  t.same(p.actions, [{ type: 'stop', container: 'app', id: 'app-id', reason: 'the pod sandbox stopped' }]);
-  t.same(p.backingOff, [HOLDER]);
+  t.same(p.actions, [
+    { type: 'stop', container: 'app', id: 'app-id', reason: 'the pod sandbox stopped' },
+    { type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true },
+  ]);
+  t.same(p.backingOff, [], 'no back-off: the holder ran for 50 s');
+  t.equal(p.sandboxChanged, true);
+  t.equal(p.wakeAt, undefined);
   const appStopped = joined('app', T0 + 300, { running: false, status: 'exited', exitCode: 143, finishedAtMs: T0 + 50_100 });
-  p = planPod({ pod, observed: [dead, setupDone, appStopped], backoff: p.backoff, errors: {}, now: T0 + 60_000 });
-  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }]);
+  p = planPod({ pod, observed: [dead, setupDone, appStopped], backoff: p.backoff, errors: {}, now: T0 + 50_200 });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }], 'the start failed or is not seen yet: again');
+  t.equal(p.sandboxChanged, false, 'the same exit is one sandbox change');
   // Started again: the old runs do not count; setup runs again at once, then the app.
   const again = holder({ startedAtMs: T0 + 60_100 });
   p = planPod({ pod, observed: [again, setupDone, appStopped], backoff: {}, errors: {}, now: T0 + 60_200 });
   t.same(p.actions, [{ type: 'start', container: 'setup', id: 'setup-id', restart: true }]);
+  const setupAgain = joined('setup', T0 + 60_300, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 60_400 });
+  p = planPod({ pod, observed: [again, setupAgain, appStopped], backoff: {}, errors: {}, now: T0 + 60_500 });
+  t.same(p.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }], 'the app stopped with its sandbox starts at once');
+  t.same(p.backingOff, []);
+  t.same(p.backoff.app, { restartCount: 0, delayMs: 0, handledExit: `app-id@${T0 + 50_100}`, lastTerminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00.300Z', finishedAt: '2026-01-01T00:00:50.100Z' } });
   // A container still running from before the restart is stopped first.
   p = planPod({ pod, observed: [again, setupDone, app], backoff: {}, errors: {}, now: T0 + 60_200 });
   t.same(p.actions, [
@@ -613,6 +637,108 @@ t.test('holder down: everything stops, the holder restarts, init containers run 
     { type: 'remove', container: 'setup', id: 'setup-id', reason: 'its network namespace owner was replaced' },
     { type: 'create', container: 'setup', index: 0, networkOf: 'new-holder', kind: 'init' },
   ]);
+});
+
+t.test('a re-created holder that exits again soon after its start backs off; a removed one is re-created at once', async (t) => {
+  const pod = initPod([container('setup')]);
+  const app = joined('app', T0 + 300, { running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 2000 });
+  const quick = holder({ running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + HOLDER_STABLE_MS - 1 });
+  let p = planPod({ pod, observed: [quick, app], backoff: {}, errors: {}, now: T0 + HOLDER_STABLE_MS });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }], 'its first exit: at once, however short it ran');
+  t.equal(p.sandboxChanged, true);
+  // After a re-creation, exiting soon again backs off from the initial delay.
+  const b = { [HOLDER]: { restartCount: 1, delayMs: 0 } };
+  p = planPod({ pod, observed: [quick, app], backoff: b, errors: {}, now: T0 + HOLDER_STABLE_MS });
+  t.same(p.actions, []);
+  t.same(p.backingOff, [HOLDER]);
+  t.equal(p.sandboxChanged, true);
+  t.equal(p.wakeAt, T0 + HOLDER_STABLE_MS - 1 + BACKOFF_INITIAL_MS);
+  t.equal(p.backoff[HOLDER].delayMs, BACKOFF_INITIAL_MS);
+  // One that ran long enough is re-created at once again.
+  const later = holder({ startedAtMs: T0 + 60_000, running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 60_000 + HOLDER_STABLE_MS });
+  p = planPod({ pod, observed: [later, app], backoff: { [HOLDER]: { restartCount: 3, delayMs: 40_000 } }, errors: {}, now: T0 + 80_000 });
+  t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }]);
+  // Removed (docker rm): the pod's containers ran in a sandbox that is gone.
+  p = planPod({ pod, observed: [app], backoff: {}, errors: {}, now: T0 + 61_001 });
+  t.same(p.actions, [{ type: 'create', container: HOLDER, index: 0, kind: 'holder' }]);
+  t.equal(p.sandboxChanged, true);
+  // An engine error creating it: retried after its delay, no second event meanwhile.
+  const errors = { [HOLDER]: { reason: 'CreateContainerError', message: 'x', retryAt: T0 + 70_000, delayMs: 10_000 } };
+  p = planPod({ pod, observed: [app], backoff: {}, errors, now: T0 + 61_001 });
+  t.same(p.actions, []);
+  t.equal(p.sandboxChanged, false);
+  t.equal(p.wakeAt, T0 + 70_000);
+});
+
+t.test('status while the holder is down or re-created: waiting, not ready, never CrashLoopBackOff', async (t) => {
+  const pod = initPod([container('setup')]);
+  const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
+  const dead = holder({ running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 50_000 });
+  const reasons = (s: PodStatus) => [...s.initContainerStatuses!, ...s.containerStatuses!].map((c) => [c.name, c.state.waiting?.reason ?? Object.keys(c.state)[0], c.ready]);
+  const prev = podStatus(statusInput({ pod, observed: [holder(), setupDone, joined('app', T0 + 300)] }));
+  t.equal(prev.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+  // The holder died, the app still runs (about to be stopped).
+  let s = podStatus(statusInput({ pod, observed: [dead, setupDone, joined('app', T0 + 300)], prev, now: T0 + 50_001 }));
+  t.same(reasons(s), [
+    ['setup', 'PodInitializing', false],
+    ['app', 'running', false],
+  ]);
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
+  t.equal(s.phase, 'Running');
+  // Stopped with its sandbox; no back-off state yet ("back-off 0s" was shown here before).
+  const appStopped = joined('app', T0 + 300, { running: false, status: 'exited', exitCode: 143, finishedAtMs: T0 + 50_100 });
+  s = podStatus(statusInput({ pod, observed: [dead, setupDone, appStopped], prev: s, now: T0 + 50_200 }));
+  t.same(reasons(s), [
+    ['setup', 'PodInitializing', false],
+    ['app', 'PodInitializing', false],
+  ]);
+  // Holder back: setup runs again, the app waits for it.
+  const again = holder({ startedAtMs: T0 + 50_300 });
+  s = podStatus(statusInput({ pod, observed: [again, setupDone, appStopped], prev: s, now: T0 + 50_400 }));
+  t.same(reasons(s), [
+    ['setup', 'PodInitializing', false],
+    ['app', 'PodInitializing', false],
+  ]);
+  const setupAgain = joined('setup', T0 + 50_500, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 50_600 });
+  s = podStatus(statusInput({ pod, observed: [again, setupAgain, appStopped], prev: s, now: T0 + 50_700 }));
+  t.same(reasons(s), [
+    ['setup', 'terminated', true],
+    ['app', 'ContainerCreating', false],
+  ]);
+  // A crash in the current sandbox is still CrashLoopBackOff.
+  const crashed = joined('app', T0 + 50_800, { running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + 51_000 });
+  s = podStatus(statusInput({ pod, observed: [again, setupAgain, crashed], backoff: { app: { restartCount: 1, delayMs: 10_000 } }, prev: s, now: T0 + 51_001 }));
+  t.equal(s.containerStatuses![0].state.waiting?.reason, 'CrashLoopBackOff');
+});
+
+t.test('after a host reboot: exited containers start at once and wait as ContainerCreating', async (t) => {
+  const pod = makePod([container('app'), container('side')]);
+  const booted = T0 + 3_600_000;
+  const now = booted + 30_000;
+  const first = observed('app', { running: false, status: 'exited', exitCode: 255, finishedAtMs: T0 + 3_000_000 });
+  const side = observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200, running: false, status: 'exited', exitCode: 255, finishedAtMs: T0 + 3_000_000 });
+  let p = planPod({ pod, observed: [first, side], backoff: {}, errors: {}, now, bootedAtMs: booted });
+  t.same(p.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
+  t.same(p.backingOff, []);
+  t.equal(p.sandboxChanged, true);
+  let s = podStatus(statusInput({ pod, observed: [first, side], now, bootedAtMs: booted }));
+  t.same(
+    s.containerStatuses!.map((c) => c.state.waiting?.reason),
+    ['ContainerCreating', 'ContainerCreating'],
+  );
+  t.equal(s.containerStatuses![0].lastState, undefined);
+  // The first runs again: the other one, from before the reboot, follows at once.
+  const firstAgain = observed('app', { startedAtMs: now + 100 });
+  p = planPod({ pod, observed: [firstAgain, side], backoff: p.backoff, errors: {}, now: now + 200, bootedAtMs: booted });
+  t.same(p.actions, [{ type: 'start', container: 'side', id: 'side-id', restart: true }]);
+  t.equal(p.sandboxChanged, false);
+  s = podStatus(statusInput({ pod, observed: [firstAgain, side], now: now + 200, bootedAtMs: booted }));
+  t.equal(s.containerStatuses![1].state.waiting?.reason, 'ContainerCreating');
+  // Without a reboot, the same exit is a crash with back-off.
+  p = planPod({ pod, observed: [first, side], backoff: {}, errors: {}, now: T0 + 3_000_001 });
+  t.same(p.actions, []);
+  t.same(p.backingOff, ['app']);
+  t.equal(p.sandboxChanged, false);
 });
 
 t.test('a failed liveness or startup probe restarts exactly the run it watched', async (t) => {

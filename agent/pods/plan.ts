@@ -6,6 +6,12 @@
 // the others join. A pod with init containers (or sidecars) gets a holder container (`POD`, like
 // Kubernetes' pause container) that owns network and hostname, because its first container runs
 // to completion; every container of the pod joins the holder.
+//
+// Sandbox: the network owner's current run (and, after a reboot, the host's current boot). A
+// container whose run ended because its sandbox went away did not crash: it is started again at
+// once, without back-off, and shown as waiting (ContainerCreating / PodInitializing), never as
+// CrashLoopBackOff. The holder is re-created at once too (kubelet: the sandbox is re-created on
+// the next sync); only one that keeps exiting soon after its re-creation backs off.
 import type { Container } from '../../shared/manifest/schema.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
@@ -15,6 +21,8 @@ export const BACKOFF_INITIAL_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
 /** A container that ran this long before exiting starts over at the initial back-off. */
 export const BACKOFF_RESET_MS = 600_000;
+/** A holder that ran at least this long before it exited is re-created at once (shorter runs back off after its first re-creation). */
+export const HOLDER_STABLE_MS = 10_000;
 
 /** Container label of the holder. Upper case, so it cannot clash with a (DNS label) container name. */
 export const HOLDER = 'POD';
@@ -60,6 +68,8 @@ export interface PlanInput {
   started?: Record<string, boolean>;
   /** Containers to restart because a probe gave up on them. */
   unhealthy?: Record<string, Unhealthy>;
+  /** When the host booted (epoch ms): runs started before it ended with the reboot. */
+  bootedAtMs?: number;
 }
 
 export interface Plan {
@@ -70,6 +80,11 @@ export interface Plan {
   wakeAt?: number;
   /** Containers whose latest exit put them into back-off in this plan (for a BackOff event). */
   backingOff: string[];
+  /**
+   * The pod's sandbox went away and this plan is the first to see it (for the SandboxChanged
+   * event): the holder exited or vanished, or (without holder) the host rebooted under it.
+   */
+  sandboxChanged: boolean;
 }
 
 export function isSidecar(c: Pick<Container, 'restartPolicy'>): boolean {
@@ -114,6 +129,29 @@ export function networkOwner(pod: Pod, byName: Map<string, ObservedContainer>): 
 /** Whether the container ran (or runs) in the holder's current sandbox. */
 function inSandbox(c: ObservedContainer, holder: ObservedContainer): boolean {
   return c.startedAtMs !== undefined && holder.startedAtMs !== undefined && c.startedAtMs >= holder.startedAtMs && c.networkMode === `container:${holder.id}`;
+}
+
+/** The container's latest run started before the host's current boot. */
+export function beforeBoot(c: ObservedContainer, bootedAtMs: number | undefined): boolean {
+  return bootedAtMs !== undefined && c.startedAtMs !== undefined && c.startedAtMs < bootedAtMs;
+}
+
+/**
+ * Whether a container that ran sits in (or ended with) a sandbox that is gone: it exited and the
+ * host rebooted since it started, its holder is not running or was started (or replaced) after
+ * it, or (without holder) it joined the first container's namespace before that container's
+ * latest start or while it is down. Such a container did not crash and is not ready. The
+ * network owner itself only counts after a reboot.
+ */
+export function sandboxGone(pod: Pod, byName: Map<string, ObservedContainer>, c: ObservedContainer, bootedAtMs?: number): boolean {
+  if (c.startedAtMs === undefined) return false;
+  // Only for exited containers: a running one cannot predate the boot (unless the clock moved).
+  if (!c.running && beforeBoot(c, bootedAtMs)) return true;
+  const owner = networkOwner(pod, byName);
+  if (c.container === HOLDER || owner?.id === c.id) return false;
+  if (!owner?.running) return true;
+  if (hasHolder(pod)) return !inSandbox(c, owner);
+  return c.networkMode !== `container:${owner.id}` || c.startedAtMs < (owner.startedAtMs ?? 0);
 }
 
 function completed(c: ObservedContainer | undefined, holder: ObservedContainer): boolean {
@@ -220,6 +258,7 @@ class Planner {
   readonly actions: PodAction[] = [];
   readonly backoff: BackoffMap;
   readonly backingOff: string[] = [];
+  sandboxChanged = false;
   wakeAt: number | undefined;
   /** Containers that got an action in this pass: nothing more for them until the next one. */
   readonly busy = new Set<string>();
@@ -258,6 +297,29 @@ class Planner {
     }
   }
 
+  /**
+   * An exited container whose sandbox went away: start it again at once, without back-off and
+   * without counting towards it; its run is remembered as lastState.
+   */
+  restartNow(name: string, c: ObservedContainer): void {
+    const prev = this.backoff[name];
+    const key = exitKey(c);
+    if (prev?.handledExit !== key) {
+      this.backoff[name] = {
+        restartCount: prev?.restartCount ?? 0,
+        delayMs: prev?.delayMs ?? 0,
+        handledExit: key,
+        lastTerminated: terminatedState(c, this.input.now),
+      };
+    }
+    if (!this.blocked(name)) this.push({ type: 'start', container: name, id: c.id, restart: true });
+  }
+
+  /** Whether this exit of the network owner was seen before (it is the sandbox going away once). */
+  newExit(name: string, c: ObservedContainer): boolean {
+    return this.backoff[name]?.handledExit !== exitKey(c);
+  }
+
   /** Restarts for containers a liveness or startup probe gave up on (their current run only). */
   unhealthy(byName: Map<string, ObservedContainer>): void {
     for (const [name, u] of Object.entries(this.input.unhealthy ?? {})) {
@@ -268,7 +330,13 @@ class Planner {
   }
 
   result(): Plan {
-    return { actions: this.actions, backoff: this.backoff, backingOff: this.backingOff, ...(this.wakeAt !== undefined ? { wakeAt: this.wakeAt } : {}) };
+    return {
+      actions: this.actions,
+      backoff: this.backoff,
+      backingOff: this.backingOff,
+      sandboxChanged: this.sandboxChanged,
+      ...(this.wakeAt !== undefined ? { wakeAt: this.wakeAt } : {}),
+    };
   }
 }
 
@@ -322,6 +390,12 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
       if (!p.blocked(spec.name)) p.push({ type: 'start', container: spec.name, id: c.id, restart: false });
       return;
     }
+    if (sandboxGone(p.input.pod, byName, c, p.input.bootedAtMs)) {
+      // The host rebooted under it, or it ran in an earlier namespace of the first container.
+      if (index === 0 && p.newExit(spec.name, c)) p.sandboxChanged = true;
+      p.restartNow(spec.name, c);
+      return;
+    }
     p.restartAfterBackoff(spec.name, c);
   });
 }
@@ -339,10 +413,23 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
     for (const [name, c] of byName) {
       if (c.running && !p.busy.has(name)) p.push({ type: 'stop', container: name, id: c.id, reason: 'the pod sandbox stopped' });
     }
-    if (p.blocked(HOLDER)) return;
-    if (!holder) p.push({ type: 'create', container: HOLDER, index: 0, kind: 'holder' });
-    else if (holder.startedAtMs === undefined) p.push({ type: 'start', container: HOLDER, id: holder.id, restart: false });
-    else p.restartAfterBackoff(HOLDER, holder);
+    if (!holder) {
+      // Gone (removed): a pod that ran has its sandbox re-created.
+      if (!p.blocked(HOLDER)) {
+        if ([...byName.values()].some((c) => c.startedAtMs !== undefined)) p.sandboxChanged = true;
+        p.push({ type: 'create', container: HOLDER, index: 0, kind: 'holder' });
+      }
+    } else if (holder.startedAtMs === undefined) {
+      if (!p.blocked(HOLDER)) p.push({ type: 'start', container: HOLDER, id: holder.id, restart: false });
+    } else {
+      if (p.newExit(HOLDER, holder)) p.sandboxChanged = true;
+      const ran = (holder.finishedAtMs ?? p.input.now) - holder.startedAtMs;
+      const first = (p.backoff[HOLDER]?.restartCount ?? 0) === 0;
+      // Killed, or the host or engine restarted: re-created at once. A re-created holder that
+      // exits again soon after its start backs off like a crashing container.
+      if (first || ran >= HOLDER_STABLE_MS || beforeBoot(holder, p.input.bootedAtMs)) p.restartNow(HOLDER, holder);
+      else p.restartAfterBackoff(HOLDER, holder);
+    }
     return;
   }
 
@@ -371,9 +458,9 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
     if (c.running) return true;
     if (c.startedAtMs === undefined) {
       if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: false });
-    } else if (c.startedAtMs < holder.startedAtMs!) {
+    } else if (sandboxGone(pod, found, c, p.input.bootedAtMs)) {
       // It ran in an earlier sandbox: run it again now, without back-off.
-      if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: true });
+      p.restartNow(name, c);
     } else {
       p.restartAfterBackoff(name, c);
     }

@@ -1,7 +1,7 @@
 // Pure PodStatus from what Docker shows, the probes and the previous status.
 import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
-import { HOLDER, hasHolder, initProgress, networkOwner, pickContainers, podContainers, terminatedState, type PodContainer } from './plan.js';
+import { initProgress, networkOwner, pickContainers, podContainers, sandboxGone, terminatedState, type PodContainer } from './plan.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
 export interface StatusInput {
@@ -18,11 +18,13 @@ export interface StatusInput {
   hostIP: string;
   now: number;
   terminating: boolean;
+  /** When the host booted (epoch ms): runs started before it ended with the reboot. */
+  bootedAtMs?: number;
 }
 
 interface PodView {
   initialized: boolean;
-  holder?: ObservedContainer;
+  byName: Map<string, ObservedContainer>;
 }
 
 function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContainer | undefined, view: PodView): ContainerStatus {
@@ -36,9 +38,10 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
   let lastState: ContainerState | undefined = b?.lastTerminated ? { terminated: b.lastTerminated } : undefined;
   let ready = false;
   let started = false;
-  // Ran in an earlier sandbox of the pod: waits for its turn again.
-  const stale = view.holder !== undefined && c !== undefined && !c.running && c.startedAtMs !== undefined && c.startedAtMs < (view.holder.startedAtMs ?? 0);
-  if (!c || stale) {
+  // Its sandbox went away (holder down or re-created, host rebooted): it did not crash, it
+  // waits to be started again in the new sandbox, and is not ready meanwhile.
+  const gone = c !== undefined && !input.terminating && sandboxGone(input.pod, view.byName, c, input.bootedAtMs);
+  if (!c || (gone && !c.running)) {
     state = waiting();
   } else if (c.running) {
     state = { running: { startedAt: timestamp(c.startedAtMs ?? c.createdAtMs) } };
@@ -46,7 +49,7 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
       started = true;
     } else {
       started = !spec.startupProbe || input.started?.[spec.name] === true;
-      ready = started && (spec.readinessProbe ? input.ready[spec.name] === true : true);
+      ready = !gone && started && (spec.readinessProbe ? input.ready[spec.name] === true : true);
     }
   } else if (c.startedAtMs === undefined) {
     state = waiting();
@@ -91,8 +94,7 @@ export function podStatus(input: StatusInput): PodStatus {
   const { pod, prev, now } = input;
   const { byName } = pickContainers(pod, input.observed);
   const progress = initProgress(pod, byName, input.started ?? {});
-  const holder = hasHolder(pod) ? byName.get(HOLDER) : undefined;
-  const view: PodView = { initialized: progress.initialized, ...(holder ? { holder } : {}) };
+  const view: PodView = { initialized: progress.initialized, byName };
   const all = podContainers(pod);
   const statusOf = (pc: PodContainer) => containerStatus(input, pc, byName.get(pc.spec.name), view);
   const initStatuses = all.filter((pc) => pc.kind !== 'app').map(statusOf);

@@ -12,7 +12,7 @@ import type { PodConfigSource } from '../config/manager.js';
 import { releaseMounts } from '../config/mounts.js';
 import type { DockerEvent, DockerRuntime } from '../runtime/docker.js';
 import { statusCode } from '../runtime/docker.js';
-import { holderExitHint, holderOptions } from './holder.js';
+import { holderOptions } from './holder.js';
 import type { PodAction } from './plan.js';
 import {
   BACKOFF_INITIAL_MS,
@@ -63,6 +63,10 @@ export interface PodManagerOptions {
   disconnectedSince?: () => number | undefined;
   /** Docker network, zone and resolv.conf of a pod (the agent's --pod-network and cluster DNS). */
   podNetwork?: (pod: Pod) => PodNetworkContext;
+  /** The pause image of the pods' holders (built first when it is missing): PauseImage.ensure. */
+  pauseImage: () => Promise<string>;
+  /** When this host booted (epoch ms): containers started before ran in a sandbox the reboot took away. */
+  bootedAtMs?: number;
   log: Logger;
 }
 
@@ -227,6 +231,13 @@ export class PodManager {
     this.trigger(uid);
   }
 
+  /** The pause image is there (again): pods waiting to create their holder try now, not after their back-off. */
+  retryHolders(): void {
+    for (const [uid, w] of this.workers) {
+      if (w.clearHolderError()) this.trigger(uid);
+    }
+  }
+
   /** A worker finished terminating its pod. */
   workerDone(uid: string, w: PodWorker, finalized: boolean): void {
     if (this.workers.get(uid) === w) this.workers.delete(uid);
@@ -303,6 +314,13 @@ class PodWorker {
   setGone(): void {
     this.gone = true;
     this.pod = undefined;
+  }
+
+  /** Forgets a failed holder creation; true when there was one. */
+  clearHolderError(): boolean {
+    if (!this.errors[HOLDER]) return false;
+    delete this.errors[HOLDER];
+    return true;
   }
 
   clearConfigErrors(): void {
@@ -385,8 +403,22 @@ class PodWorker {
       if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
     }
     this.updateProbers(pod, observed);
-    const plan = planPod({ pod, observed, backoff: this.backoff, errors: this.errors, now, started: this.probes.started, unhealthy: this.probes.unhealthy });
+    const plan = planPod({
+      pod,
+      observed,
+      backoff: this.backoff,
+      errors: this.errors,
+      now,
+      started: this.probes.started,
+      unhealthy: this.probes.unhealthy,
+      ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
+    });
     this.backoff = plan.backoff;
+    if (plan.sandboxChanged) {
+      // The kubelet's event and wording when a pod sandbox has to be re-created.
+      this.log.info('pod sandbox changed; it is re-created and the containers started again');
+      this.event('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+    }
     for (const name of plan.backingOff) this.backingOffEvent(pod, name, observed);
     this.report(pod, observed, now, false);
     let acted = false;
@@ -411,6 +443,7 @@ class PodWorker {
       hostIP: this.o.hostIP(),
       now,
       terminating,
+      ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
     });
     // A hostNetwork pod's address is the node's (Docker reports none for the host network).
     if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.o.hostIP(), podIPs: [{ ip: this.o.hostIP() }] });
@@ -432,13 +465,15 @@ class PodWorker {
     this.probes.update(pod, observed, this.lastStatus);
   }
 
-  /** A container's latest exit put it into back-off (for the holder: the sandbox is re-created after it). */
+  /** A container's latest exit put it into back-off (for the holder: it exited soon after its start). */
   private backingOffEvent(pod: Pod, name: string, observed: ObservedContainer[]): void {
     if (name === HOLDER) {
-      const h = observed.find((o) => o.container === HOLDER);
+      const h = pickContainers(pod, observed).byName.get(HOLDER);
       const code = h?.exitCode ?? 0;
-      this.log.warn({ exitCode: code, retryInSeconds: (this.backoff[name]?.delayMs ?? 0) / 1000 }, holderExitHint(code));
-      this.event('Warning', 'SandboxChanged', `Pod sandbox exited with code ${code} (${holderExitHint(code)}); it will be re-created`);
+      const ran = h?.startedAtMs !== undefined && h.finishedAtMs !== undefined ? Math.max(0, Math.round((h.finishedAtMs - h.startedAtMs) / 1000)) : 0;
+      const delay = (this.backoff[name]?.delayMs ?? 0) / 1000;
+      this.log.warn({ exitCode: code, ranSeconds: ran, retryInSeconds: delay }, 'the pod network holder keeps exiting; re-creating the sandbox after a back-off');
+      this.event('Warning', 'BackOff', `Back-off re-creating the pod sandbox: it exited with code ${code} after ${ran}s; next try in ${delay}s`);
       return;
     }
     this.event('Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${pod.metadata.name}`);
@@ -556,10 +591,10 @@ class PodWorker {
 
   /** The pod's holder: owns network namespace and hostname for init containers, sidecars and app containers. */
   private async createHolder(pod: Pod): Promise<void> {
-    await this.ensureImage(pod.spec.containers[0], HOLDER);
-    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(withEpoch(holderOptions(pod, this.o.nodeName, this.o.podNetwork?.(pod)), pod)), 'CreateContainerError');
+    const image = await this.dockerStep('pause image', HOLDER, () => this.o.pauseImage(), 'CreateContainerError');
+    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(withEpoch(holderOptions(pod, this.o.nodeName, image, this.o.podNetwork?.(pod)), pod)), 'CreateContainerError');
     await this.dockerStep('start', HOLDER, () => this.o.runtime.start(id), 'RunContainerError');
-    this.log.info({ id: id.slice(0, 12), image: pod.spec.containers[0].image }, 'pod network holder created and started');
+    this.log.info({ id: id.slice(0, 12), image }, 'pod network holder created and started');
   }
 
   /**

@@ -76,6 +76,28 @@ export class DockerRuntime {
     }
   }
 
+  /** The image's labels ({} when it has none); undefined when no image has this name. */
+  async imageLabels(image: string): Promise<Record<string, string> | undefined> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return info.Config?.Labels ?? {};
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** `docker import`: an image from a root file system tarball, with Dockerfile `changes`. */
+  async importImage(tar: Buffer, tag: string, changes: string[]): Promise<void> {
+    const [repo, version] = tag.split(/:(?=[^:/]+$)/);
+    const stream = await this.docker.importImage(tar as unknown as NodeJS.ReadableStream, { repo, tag: version ?? 'latest', changes } as unknown as object);
+    const output = await new Promise<unknown[]>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])));
+    });
+    const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
+    if (failed) throw new Error(failed.error);
+  }
+
   /** Pulls an image; resolves when it is there, rejects with the registry's error. */
   async pull(image: string, onProgress?: (p: PullProgress, summary: PullSummary) => void): Promise<void> {
     const tracker = new PullProgressTracker();

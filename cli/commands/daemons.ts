@@ -28,6 +28,7 @@ export interface AgentCliOptions {
   dnsListen?: string;
   dnsUpstream?: string;
   dnsTtl: string;
+  pauseBinary?: string;
 }
 
 export function parseSeconds(flag: string, v: string): number {
@@ -95,5 +96,6 @@ export function agentOptions(o: AgentCliOptions, env: Record<string, string | un
     labels: parseLabels(o.label),
     podNetwork: o.podNetwork || 'auto',
     dns: agentDnsOptions(o),
+    ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}),
   };
 }
