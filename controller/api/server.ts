@@ -282,6 +282,7 @@ export function createApiServer(deps: ApiDeps): Server {
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
       if (body?.uid !== claim.metadata.uid) throw new HttpError(409, 'Conflict', `claim ${p.name} has uid ${claim.metadata.uid}, not ${body?.uid}`);
       if (!claim.metadata.deletionTimestamp) throw new HttpError(409, 'Conflict', `claim ${p.name} is not being deleted`);
+      if ((claim.metadata.finalizers?.length ?? 0) > 0) throw new HttpError(409, 'Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
       store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })

@@ -2,10 +2,53 @@
 // policy (F16): a claim owned by a pod goes once that pod object is gone, one owned by a set
 // once the set is gone — and in both cases only once no pod mounts it any more. Deleting marks
 // the claim; the agent of its node removes the directory and finalizes it.
+//
+// Standalone claims (applied by a user) carry Kubernetes' pvc-protection finalizer: one a user
+// deleted stays Terminating while a pod uses it; then the finalizer goes and the agent of its
+// node removes the data the same way (an unbound claim has no data and is removed at once).
 import type { Logger } from 'pino';
-import { timestamp, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { PVC_PROTECTION, timestamp, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store, StoredChange } from '../store/store.js';
+
+/** A claim a user applied (not made from a set's claim template): a user may delete it. */
+export function isStandaloneClaim(c: PersistentVolumeClaim): boolean {
+  return c.metadata.finalizers?.includes(PVC_PROTECTION) ?? false;
+}
+
+/**
+ * Pods that use a claim, as pvc-protection counts them: placed on a node (only those can have
+ * touched its data) and not finished; terminating ones count until they are gone. Sorted names.
+ */
+export function claimUsers(claim: PersistentVolumeClaim, pods: Pod[]): string[] {
+  const ns = claim.metadata.namespace ?? 'default';
+  return pods
+    .filter(
+      (p) =>
+        (p.metadata.namespace ?? 'default') === ns &&
+        !!p.spec.nodeName &&
+        p.status?.phase !== 'Succeeded' &&
+        p.status?.phase !== 'Failed' &&
+        (p.spec.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claim.metadata.name),
+    )
+    .map((p) => p.metadata.name)
+    .sort();
+}
+
+/**
+ * Deleted standalone claims no pod uses any more: `release` drops the protection so the agent
+ * of the claim's node removes the data; `remove` deletes a claim that was never bound. Pure.
+ */
+export function protectedClaimsToRelease(claims: PersistentVolumeClaim[], pods: Pod[]): { claim: PersistentVolumeClaim; action: 'release' | 'remove' }[] {
+  const inUse = new Set<string>();
+  for (const p of pods) {
+    if (!p.spec.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    for (const v of p.spec.volumes ?? []) if (v.persistentVolumeClaim) inUse.add(`${p.metadata.namespace ?? 'default'}/${v.persistentVolumeClaim.claimName}`);
+  }
+  return claims
+    .filter((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c) && !inUse.has(`${c.metadata.namespace ?? 'default'}/${c.metadata.name}`))
+    .map((claim) => ({ claim, action: claim.spec.nodeName ? 'release' : 'remove' }));
+}
 
 /** Claims to delete now. Pure. */
 export function claimsToCollect(claims: PersistentVolumeClaim[], pods: Pod[], sets: StatefulSet[]): PersistentVolumeClaim[] {
@@ -57,6 +100,7 @@ export class ClaimCollector {
   }
 
   collect(): void {
+    this.release();
     const doomed = claimsToCollect(
       this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'),
       this.store.list<Pod>('Pod'),
@@ -70,6 +114,26 @@ export class ClaimCollector {
       const why = `its owner ${owner.kind} ${owner.name} is gone and the retention policy says Delete`;
       this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: ${why}`);
       this.log.info({ claim: `${c.metadata.namespace}/${c.metadata.name}`, node: c.spec.nodeName }, 'deleting claim (retention policy)');
+    }
+  }
+
+  /** Deleted standalone claims whose last pod is gone (pvc-protection). */
+  private release(): void {
+    const todo = protectedClaimsToRelease(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'), this.store.list<Pod>('Pod'));
+    for (const { claim: c, action } of todo) {
+      const ns = c.metadata.namespace ?? 'default';
+      const log = { claim: `${ns}/${c.metadata.name}`, node: c.spec.nodeName };
+      if (action === 'remove') {
+        this.store.delete('PersistentVolumeClaim', ns, c.metadata.name);
+        this.log.info(log, 'deleted claim (never bound: no data)');
+        continue;
+      }
+      this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
+        x.metadata.finalizers = x.metadata.finalizers?.filter((f) => f !== PVC_PROTECTION);
+        if (x.metadata.finalizers?.length === 0) delete x.metadata.finalizers;
+      });
+      this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`);
+      this.log.info(log, 'deleting claim (deleted by a user, no longer in use)');
     }
   }
 }
