@@ -197,7 +197,7 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
     const names = [...claimsOf(o), ...req.claims.flatMap((c) => (c.name === undefined ? [] : [c.name]))];
     const out = names.filter((n) => {
       const c = obs.claimObjects?.get(n);
-      return c !== undefined && !c.spec.nodeName && !c.metadata.deletionTimestamp;
+      return c !== undefined && !c.spec.nodeName && !c.metadata.deletionTimestamp && !boundNow.has(n);
     });
     for (const n of out) boundNow.set(n, node);
     return [...new Set(out)];
