@@ -4,7 +4,7 @@ import { describePath, validateObject, type UserObject } from '../../shared/mani
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
 import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
-import { claimUsers, isStandaloneClaim } from '../volumes/claim-collector.js';
+import { claimUsers, isStandaloneClaim, releaseClaim } from '../volumes/claim-collector.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -329,8 +329,10 @@ export class Operations {
     const users = claimUsers(next, this.store.list<Pod>('Pod', namespace));
     if (users.length > 0) {
       this.events.record(next, 'Normal', 'WaitingForPodsToStop', `claim ${name} is in use by ${users.join(', ')}: it and its data are deleted once no pod uses it`);
+      return next;
     }
-    return next;
+    releaseClaim(this.store, this.events, next, next.spec.nodeName ? 'release' : 'remove');
+    return this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name) ?? next;
   }
 
   /** Graceful delete: the pod stays Terminating until its agent reports its containers gone. */

@@ -120,20 +120,26 @@ export class ClaimCollector {
   /** Deleted standalone claims whose last pod is gone (pvc-protection). */
   private release(): void {
     const todo = protectedClaimsToRelease(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'), this.store.list<Pod>('Pod'));
-    for (const { claim: c, action } of todo) {
-      const ns = c.metadata.namespace ?? 'default';
-      const log = { claim: `${ns}/${c.metadata.name}`, node: c.spec.nodeName };
-      if (action === 'remove') {
-        this.store.delete('PersistentVolumeClaim', ns, c.metadata.name);
-        this.log.info(log, 'deleted claim (never bound: no data)');
-        continue;
-      }
-      this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
-        x.metadata.finalizers = x.metadata.finalizers?.filter((f) => f !== PVC_PROTECTION);
-        if (x.metadata.finalizers?.length === 0) delete x.metadata.finalizers;
-      });
-      this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`);
-      this.log.info(log, 'deleting claim (deleted by a user, no longer in use)');
+    for (const { claim, action } of todo) {
+      releaseClaim(this.store, this.events, claim, action);
+      this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (never bound: no data)' : 'deleting claim (deleted by a user, no longer in use)');
     }
   }
+}
+
+/**
+ * Ends the protection of a deleted claim no pod uses: an unbound one is removed (it has no
+ * data), a bound one loses its finalizer so the agent of its node deletes the data and it.
+ */
+export function releaseClaim(store: Store, events: EventRecorder, c: PersistentVolumeClaim, action: 'release' | 'remove'): void {
+  const ns = c.metadata.namespace ?? 'default';
+  if (action === 'remove') {
+    store.delete('PersistentVolumeClaim', ns, c.metadata.name);
+    return;
+  }
+  store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
+    x.metadata.finalizers = x.metadata.finalizers?.filter((f) => f !== PVC_PROTECTION);
+    if (x.metadata.finalizers?.length === 0) delete x.metadata.finalizers;
+  });
+  events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`);
 }
