@@ -17,6 +17,7 @@ import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/controller.js';
 import { authenticate, issueToken } from '../controller/auth/tokens.js';
+import { MoveController } from '../controller/moves/controller.js';
 import { claimDirToRemove } from '../agent/volumes/claim-cleaner.js';
 import { containerMounts } from '../agent/pods/spec.js';
 import { parseManifests } from '../shared/manifest/parse.js';
@@ -296,7 +297,7 @@ t.test('agent: a claim volume mounts its node directory, read-only when the volu
 /** What an HttpError thrown by the operations should match. */
 const httpError = (o: object) => o as unknown as Error;
 
-t.test('store: apply Pending, bind on first use, refuse spec changes, delete waits for the pods, then releases', async (t) => {
+t.test('store: apply Pending, bind on first use, no move away, refuse spec changes, delete waits for the pods, then releases', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-claims-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new Store(join(dir, 'store.db'));
@@ -335,6 +336,10 @@ t.test('store: apply Pending, bind on first use, refuse spec changes, delete wai
     spec: { nodeName: 'h1', hostPath: '/var/lib/berth/h1/volumes/default/shared-data' },
     status: { phase: 'Bound', capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'] },
   });
+
+  // A move elsewhere could only leave the pod Pending: refused.
+  const moves = new MoveController(store, ops, events, log, () => {});
+  t.throws(() => moves.request('default', 'redis-0', { to: 'h2', volume: 'empty' }), httpError({ code: 409, message: /uses persistentvolumeclaim "shared-data", which is bound to node h1/ }));
 
   // Re-applying the same manifest changes nothing and keeps the binding; a spec change is refused.
   t.same(ops.apply([pvc]).results.map((r) => r.result), ['unchanged']);
