@@ -1,6 +1,7 @@
 // Removes the data of claims the controller deletes (retention policy Delete, or a standalone
-// claim a user deleted once no pod uses it), then finalizes them. Only directories below <dataDir>/volumes/ are ever removed: a claim naming any other
-// path is refused, so no controller answer can make the agent delete arbitrary host data.
+// claim a user deleted, once no pod uses it), then finalizes them. Only directories below
+// <dataDir>/volumes/ are ever removed: a claim naming any other path is refused, so no
+// controller answer can make the agent delete arbitrary host data.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PersistentVolumeClaim } from '../../shared/types.js';

@@ -308,10 +308,11 @@ export class Operations {
   }
 
   /**
-   * A standalone claim is marked for deletion (Terminating); the claim collector removes its
-   * protection once no pod uses it, then the agent of its node deletes the data and the claim
-   * (an unbound claim has no data and goes at once). Claims made from a set's claim templates
-   * are deleted only by its retention policy.
+   * A standalone claim is marked for deletion (Terminating). Its protection goes once no pod
+   * uses it (here if none does, else by the claim collector when the last one is gone); then
+   * the agent of its node deletes the data and the claim (an unbound claim has no data and is
+   * removed then). Claims made from a set's claim templates are deleted only by its retention
+   * policy.
    */
   private deleteClaim(claim: PersistentVolumeClaim): PersistentVolumeClaim {
     const { namespace, name } = claim.metadata;

@@ -138,7 +138,7 @@ const volumeSchema = z.object({
   secret: z
     .object({ secretName: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
     .optional(),
-  /** A standalone PersistentVolumeClaim of the pod's namespace (docs/placement.md, "Claims"). */
+  /** A standalone PersistentVolumeClaim of the pod's namespace (docs/placement.md, "Standalone claims"). */
   persistentVolumeClaim: z
     .object({
       claimName: z.string().min(1, 'must not be empty').regex(DNS1123_SUBDOMAIN, 'must be a lowercase RFC 1123 subdomain (lowercase letters, digits, "-" and ".")'),
