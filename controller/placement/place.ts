@@ -1,8 +1,9 @@
 // Choosing a node for a pod, as the Kubernetes scheduler would (docs/placement.md). Pure.
 // An ordinal that already has a node (its volume lives there) only ever goes back to it; a new
 // one goes to a node that passes every filter (Ready, schedulable, not forgotten, nodeSelector
-// and node affinity, the node of a bound standalone claim, host ports, memory and disk, pod (anti-)affinity, topology spread), the
-// best by preference, then spread: fewest pods of the set, then fewest pods.
+// and node affinity, the node of a bound standalone claim, host ports, memory and disk, pod
+// (anti-)affinity, topology spread), the best by preference, then spread: fewest pods of the
+// set, then fewest pods.
 //
 // Cost: a PlacementView is built once per sync in O(nodes + pods); each placement is
 // O(nodes × constraints), never O(nodes × pods).
