@@ -2,7 +2,7 @@
 // (missing, being deleted, bound elsewhere), binding on first use in the reconciler, the
 // pvc-protection decisions, and the whole flow on a real store.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -92,6 +92,13 @@ spec:
     requests:
       storage: 1Gi
 `;
+
+t.test('manifest: the shared-claim example parses without warnings', async (t) => {
+  const r = parseManifests(readFileSync(new URL('../examples/shared-claim.yaml', import.meta.url), 'utf8'), 'shared-claim.yaml');
+  t.same(r.errors, []);
+  t.same(r.warnings, []);
+  t.same(r.objects.map((o) => `${o.kind}/${o.metadata.name}`), ['PersistentVolumeClaim/shared-data', 'StatefulSet/share']);
+});
 
 t.test('manifest: a PersistentVolumeClaim is accepted with its storage class; bad fields are named', async (t) => {
   const ok = parseManifests(PVC_YAML, 'pvc.yaml');

@@ -1,48 +1,16 @@
-// A standalone PersistentVolumeClaim end to end (two agents on one engine): pods naming a
-// missing claim stay Pending; once it exists, the first pod binds it to its node and the
-// second ordinal of a Parallel set follows it there although another node is Ready; both see
-// the same file; deleting the claim while in use is not completed; once the set is gone the
-// claim and its directory go.
+// A standalone PersistentVolumeClaim end to end (examples/shared-claim.yaml, two agents on one
+// engine): pods naming a missing claim stay Pending; once it exists, the first pod binds it to
+// its node and the second ordinal of a Parallel set follows it there although another node is
+// Ready; both see the same file; deleting the claim while in use is not completed; once the set
+// is gone the claim and its directory go.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PersistentVolumeClaim, Pod } from '../shared/types.js';
-import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { Cluster, podReady, requireDocker, ROOT, waitFor } from './helpers/cluster.js';
 
-const CLAIM = `apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: shared-data
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: local-path
-  resources:
-    requests:
-      storage: 1Gi
-`;
-
-const SET = `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: share
-spec:
-  replicas: 2
-  podManagementPolicy: Parallel
-  selector: {matchLabels: {app: share}}
-  template:
-    metadata: {labels: {app: share}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: main
-          image: berth.local/busybox:1
-          imagePullPolicy: Never
-          command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-          volumeMounts: [{name: data, mountPath: /data}]
-      volumes:
-        - name: data
-          persistentVolumeClaim: {claimName: shared-data}
-`;
+// The example, split: the set is applied before its claim exists.
+const [CLAIM, SET] = readFileSync(join(ROOT, 'examples/shared-claim.yaml'), 'utf8').split(/^---$/m);
 
 t.test('standalone PersistentVolumeClaim shared by two ordinals', async (t) => {
   if (!(await requireDocker(t))) return;
