@@ -283,6 +283,8 @@ t.test('protection: a deleted standalone claim is released only when no placed, 
   t.same(protectedClaimsToRelease([claim], [otherNs]).map((r) => r.action), ['release'], 'a pod of another namespace names another claim');
   t.same(protectedClaimsToRelease([makeClaim('never-used', { deleting: true })], []).map((r) => r.action), ['remove'], 'never bound: no data anywhere');
   t.same(protectedClaimsToRelease([makeClaim('kept')], []), [], 'not deleted: kept');
+  t.same(protectedClaimsToRelease([claim], [], new Set(['n1'])).map((r) => r.action), ['remove'], 'its node was forgotten: no agent will confirm; the record goes, the data is not touched');
+  t.same(protectedClaimsToRelease([claim], [running], new Set(['n1'])), [], 'but not while a pod still uses it');
   t.same(protectedClaimsToRelease([makeClaim('www-web-0', { node: 'n1', deleting: true, standalone: false })], []), [], 'template claims follow the retention policy only');
 });
 

@@ -4,7 +4,7 @@ import { describePath, validateObject, type UserObject } from '../../shared/mani
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
 import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
-import { claimUsers, isStandaloneClaim, releaseClaim } from '../volumes/claim-collector.js';
+import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -310,8 +310,8 @@ export class Operations {
   /**
    * A standalone claim is marked for deletion (Terminating). Its protection goes once no pod
    * uses it (here if none does, else by the claim collector when the last one is gone); then
-   * the agent of its node deletes the data and the claim (an unbound claim has no data and is
-   * removed then). Claims made from a set's claim templates are deleted only by its retention
+   * the agent of its node deletes the data and the claim (an unbound claim, or one on a
+   * forgotten node, is removed then without touching any data). Claims made from a set's claim templates are deleted only by its retention
    * policy.
    */
   private deleteClaim(claim: PersistentVolumeClaim): PersistentVolumeClaim {
@@ -332,7 +332,7 @@ export class Operations {
       this.events.record(next, 'Normal', 'WaitingForPodsToStop', `claim ${name} is in use by ${users.join(', ')}: it and its data are deleted once no pod uses it`);
       return next;
     }
-    releaseClaim(this.store, this.events, next, next.spec.nodeName ? 'release' : 'remove');
+    for (const { action } of protectedClaimsToRelease([next], [], forgottenNodes(this.store))) releaseClaim(this.store, this.events, next, action);
     return this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name) ?? next;
   }
 

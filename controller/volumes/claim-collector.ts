@@ -7,7 +7,7 @@
 // deleted stays Terminating while a pod uses it; then the finalizer goes and the agent of its
 // node removes the data the same way (an unbound claim has no data and is removed at once).
 import type { Logger } from 'pino';
-import { PVC_PROTECTION, timestamp, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { PVC_PROTECTION, timestamp, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store, StoredChange } from '../store/store.js';
 
@@ -37,9 +37,15 @@ export function claimUsers(claim: PersistentVolumeClaim, pods: Pod[]): string[] 
 
 /**
  * Deleted standalone claims no pod uses any more: `release` drops the protection so the agent
- * of the claim's node removes the data; `remove` deletes a claim that was never bound. Pure.
+ * of the claim's node removes the data; `remove` deletes the object of a claim that was never
+ * bound (no data anywhere) or whose node was forgotten (no agent will ever confirm; the data
+ * there is left alone). Pure.
  */
-export function protectedClaimsToRelease(claims: PersistentVolumeClaim[], pods: Pod[]): { claim: PersistentVolumeClaim; action: 'release' | 'remove' }[] {
+export function protectedClaimsToRelease(
+  claims: PersistentVolumeClaim[],
+  pods: Pod[],
+  forgottenNodes: ReadonlySet<string> = new Set(),
+): { claim: PersistentVolumeClaim; action: 'release' | 'remove' }[] {
   const inUse = new Set<string>();
   for (const p of pods) {
     if (!p.spec.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
@@ -47,7 +53,12 @@ export function protectedClaimsToRelease(claims: PersistentVolumeClaim[], pods: 
   }
   return claims
     .filter((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c) && !inUse.has(`${c.metadata.namespace ?? 'default'}/${c.metadata.name}`))
-    .map((claim) => ({ claim, action: claim.spec.nodeName ? 'release' : 'remove' }));
+    .map((claim) => ({ claim, action: claim.spec.nodeName && !forgottenNodes.has(claim.spec.nodeName) ? 'release' : 'remove' }));
+}
+
+/** Names of nodes declared dead with `berth node forget`. */
+export function forgottenNodes(store: Store): Set<string> {
+  return new Set(store.list<Node>('Node').flatMap((n) => (n.spec.forgotten ? [n.metadata.name] : [])));
 }
 
 /** Claims to delete now. Pure. */
@@ -119,10 +130,11 @@ export class ClaimCollector {
 
   /** Deleted standalone claims whose last pod is gone (pvc-protection). */
   private release(): void {
-    const todo = protectedClaimsToRelease(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'), this.store.list<Pod>('Pod'));
-    for (const { claim, action } of todo) {
+    const claims = this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim');
+    if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
+    for (const { claim, action } of protectedClaimsToRelease(claims, this.store.list<Pod>('Pod'), forgottenNodes(this.store))) {
       releaseClaim(this.store, this.events, claim, action);
-      this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (never bound: no data)' : 'deleting claim (deleted by a user, no longer in use)');
+      this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)');
     }
   }
 }
@@ -135,6 +147,7 @@ export function releaseClaim(store: Store, events: EventRecorder, c: PersistentV
   const ns = c.metadata.namespace ?? 'default';
   if (action === 'remove') {
     store.delete('PersistentVolumeClaim', ns, c.metadata.name);
+    if (c.spec.nodeName) events.record(c, 'Normal', 'Deleted', `claim ${c.metadata.name} removed without its data: its node ${c.spec.nodeName} was forgotten (the directory ${c.spec.hostPath} there is left in place)`);
     return;
   }
   store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
