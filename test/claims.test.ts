@@ -390,3 +390,54 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   collector.collect();
   t.equal(claim('unused'), undefined, 'never bound: removed at once');
 });
+
+t.test('store: a claim bound to a forgotten node can be deleted and applied again, binding anew; no data is touched', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-claims-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new Store(join(dir, 'store.db'));
+  t.teardown(() => store.close());
+  const log = pino({ level: 'silent' });
+  const events = new EventRecorder(store, 'statefulset-controller');
+  const ops = new Operations(store, events);
+  const nodes = new NodeRegistry(store, events, log, 5000);
+  const sets = new StatefulSetController(store, ops, events, log);
+  const joinToken = issueToken(store, 'join', 'join');
+  for (const name of ['h1', 'h2']) {
+    nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
+      name,
+      address: '10.0.0.1',
+      agentUrl: 'http://10.0.0.1:7444',
+      agentToken: `agent-token-of-${name}-0123456789`,
+      dataDir: `/var/lib/berth/${name}`,
+      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 8 * 2 ** 30, memoryAvailableBytes: 8 * 2 ** 30, diskBytes: 100 * 2 ** 30, diskAvailableBytes: 100 * 2 ** 30 },
+    });
+  }
+  const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
+  ops.apply([pvc, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: sharingSet().spec }]);
+  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  const claim = () => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'shared-data');
+  t.equal(claim()!.spec.nodeName, 'h1');
+
+  // h1 dies and is forgotten: the pods come back Pending, held by the claim.
+  store.mutate<Node>('Node', undefined, 'h1', (n) => {
+    n.status.conditions = [{ type: 'Ready', status: 'False', lastTransitionTime: iso(NOW) }];
+  });
+  nodes.forget('h1');
+  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  const pods = () => store.list<Pod>('Pod', 'default');
+  t.same(pods().map((p) => p.spec.nodeName), [undefined, undefined]);
+  t.match(pods()[0].status.conditions, [{ type: 'PodScheduled', status: 'False', message: /volume node affinity conflict/ }]);
+
+  // Deleting it removes the object at once (no agent can confirm; the host's data is not touched).
+  ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
+  t.equal(claim(), undefined);
+  t.ok(store.list<Event>('Event').some((e) => e.reason === 'Deleted' && /its node h1 was forgotten/.test(e.message)));
+  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  t.match(pods()[0].status.conditions, [{ type: 'PodScheduled', status: 'False', message: /persistentvolumeclaim "shared-data" not found/ }]);
+
+  // Applied again: the next placement binds it to h2, and both pods go there.
+  ops.apply([pvc]);
+  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  t.same(pods().map((p) => p.spec.nodeName), ['h2', 'h2']);
+  t.match(claim(), { spec: { nodeName: 'h2', hostPath: '/var/lib/berth/h2/volumes/default/shared-data' }, status: { phase: 'Bound' } });
+});
