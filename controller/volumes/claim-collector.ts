@@ -111,12 +111,10 @@ export class ClaimCollector {
   }
 
   collect(): void {
-    this.release();
-    const doomed = claimsToCollect(
-      this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'),
-      this.store.list<Pod>('Pod'),
-      this.store.list<StatefulSet>('StatefulSet'),
-    );
+    const claims = this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim');
+    const pods = this.store.list<Pod>('Pod');
+    this.release(claims, pods);
+    const doomed = claimsToCollect(claims, pods, this.store.list<StatefulSet>('StatefulSet'));
     for (const c of doomed) {
       const owner = c.metadata.ownerReferences!.find((r) => r.controller)!;
       this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
@@ -129,10 +127,9 @@ export class ClaimCollector {
   }
 
   /** Deleted standalone claims whose last pod is gone (pvc-protection). */
-  private release(): void {
-    const claims = this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim');
+  private release(claims: PersistentVolumeClaim[], pods: Pod[]): void {
     if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
-    for (const { claim, action } of protectedClaimsToRelease(claims, this.store.list<Pod>('Pod'), forgottenNodes(this.store))) {
+    for (const { claim, action } of protectedClaimsToRelease(claims, pods, forgottenNodes(this.store))) {
       releaseClaim(this.store, this.events, claim, action);
       this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)');
     }
