@@ -463,6 +463,7 @@ export function describePvc(pvc: PersistentVolumeClaim, pods: Pod[], events: Eve
   w.write(0, `Node:\t${pvc.spec?.nodeName ?? NONE}\n`);
   labelsMultiline(w, 'Labels', pvc.metadata.labels);
   annotationsMultiline(w, 'Annotations', pvc.metadata.annotations);
+  w.write(0, `Finalizers:\t[${(pvc.metadata.finalizers ?? []).join(' ')}]\n`);
   const requested = pvc.spec?.resources?.requests?.storage;
   w.write(0, `Capacity:\t${pvc.status?.capacity?.storage ?? (requested === undefined ? '' : String(requested))}\n`);
   w.write(0, `Access Modes:\t${accessModesShort(pvc.status?.accessModes ?? pvc.spec?.accessModes)}\n`);

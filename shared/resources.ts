@@ -33,7 +33,7 @@ export const RESOURCES: ResourceInfo[] = [
     singular: 'persistentvolumeclaim',
     shortNames: ['pvc'],
     namespaced: true,
-    userCreatable: false,
+    userCreatable: true,
   },
   { kind: 'Node', apiVersion: 'v1', plural: 'nodes', singular: 'node', shortNames: ['no'], namespaced: false, userCreatable: false },
   {

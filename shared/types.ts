@@ -18,6 +18,8 @@ export interface ObjectMeta {
   generation?: number;
   creationTimestamp: string;
   deletionTimestamp?: string;
+  /** Set by berth: `kubernetes.io/pvc-protection` on standalone claims (docs/api.md). */
+  finalizers?: string[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
@@ -86,7 +88,7 @@ export interface PodVolume {
   name: string;
   emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number };
   hostPath?: { path: string };
-  persistentVolumeClaim?: { claimName: string };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
 }
@@ -144,11 +146,18 @@ export interface Secret {
   data?: Record<string, string>;
 }
 
+/** Finalizer of standalone claims: removed once no pod uses the claim (Kubernetes' pvc-protection). */
+export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
+
+/**
+ * A claim: made by a StatefulSet from a claim template (bound when created), or applied by a
+ * user (standalone: Pending until the first pod using it is placed, then bound to that node).
+ */
 export interface PersistentVolumeClaim {
   apiVersion: 'v1';
   kind: 'PersistentVolumeClaim';
   metadata: ObjectMeta;
-  spec: ClaimTemplate['spec'] & { nodeName?: string; hostPath?: string };
+  spec: ClaimTemplate['spec'] & { volumeMode?: 'Filesystem'; nodeName?: string; hostPath?: string };
   status: { phase: 'Pending' | 'Bound' | 'Lost'; capacity?: Record<string, string>; accessModes?: string[] };
 }
 

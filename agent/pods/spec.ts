@@ -240,7 +240,7 @@ export function containerMounts(pod: Pod, c: Container, dataDir: string, sources
         dirs.push({ path: source, mode: 0o755, kind: 'subPath' });
       }
     }
-    mounts.push({ Type: 'bind', Source: source, Target: vm.mountPath, ReadOnly: projected || vm.readOnly === true });
+    mounts.push({ Type: 'bind', Source: source, Target: vm.mountPath, ReadOnly: projected || vm.readOnly === true || v.persistentVolumeClaim?.readOnly === true });
   }
   return { mounts, dirs };
 }

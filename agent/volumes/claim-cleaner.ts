@@ -1,6 +1,7 @@
-// Removes the data of claims the controller deletes (retention policy Delete), then finalizes
-// them. Only directories below <dataDir>/volumes/ are ever removed: a claim naming any other
-// path is refused, so no controller answer can make the agent delete arbitrary host data.
+// Removes the data of claims the controller deletes (retention policy Delete, or a standalone
+// claim a user deleted, once no pod uses it), then finalizes them. Only directories below
+// <dataDir>/volumes/ are ever removed: a claim naming any other path is refused, so no
+// controller answer can make the agent delete arbitrary host data.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PersistentVolumeClaim } from '../../shared/types.js';
@@ -30,7 +31,8 @@ export interface ClaimCleanerOptions {
 export function runClaimCleaner(o: ClaimCleanerOptions, signal: AbortSignal): Promise<void> {
   const busy = new Set<string>();
   const handle = (claim: PersistentVolumeClaim) => {
-    if (!claim.metadata.deletionTimestamp || busy.has(claim.metadata.uid)) return;
+    // A finalizer (pvc-protection: pods still use it) holds the data until the controller drops it.
+    if (!claim.metadata.deletionTimestamp || (claim.metadata.finalizers?.length ?? 0) > 0 || busy.has(claim.metadata.uid)) return;
     busy.add(claim.metadata.uid);
     void remove(o, claim).finally(() => busy.delete(claim.metadata.uid));
   };
@@ -57,7 +59,7 @@ async function remove(o: ClaimCleanerOptions, claim: PersistentVolumeClaim): Pro
   }
   try {
     await fs.rm(dir, { recursive: true, force: true });
-    log.info({ path: dir }, 'claim data deleted (retention policy Delete)');
+    log.info({ path: dir }, 'claim data deleted');
     await o.conn.api.request('POST', `/api/v1/namespaces/${encodeURIComponent(claim.metadata.namespace ?? 'default')}/persistentvolumeclaims/${encodeURIComponent(claim.metadata.name)}/finalize`, {
       uid: claim.metadata.uid,
     });

@@ -3,7 +3,7 @@
 import type { ApiClient } from '../../shared/client.js';
 import { queryString } from '../../shared/client.js';
 import { resourceForKind, resourcePath, type ResourceInfo } from '../../shared/resources.js';
-import type { AnyObject } from '../../shared/types.js';
+import { PVC_PROTECTION, type AnyObject, type PersistentVolumeClaim } from '../../shared/types.js';
 import { clientFor, err, out, type Globals } from '../context.js';
 import { parseBool, parseTimeout } from '../flags.js';
 import { CliError, errorLines, isNotFound, SilentFailure } from '../errors.js';
@@ -81,6 +81,15 @@ async function waitGone(client: ApiClient, v: Victim, uid: string | undefined, d
   }
 }
 
+/** A claim pods still use stays Terminating (pvc-protection): say so, as waiting may take long. */
+async function notePvcInUse(c: ApiClient, path: string, name: string, wait: boolean): Promise<void> {
+  const cur = await c.get<PersistentVolumeClaim>(path).catch(() => undefined);
+  if (!cur?.metadata.finalizers?.includes(PVC_PROTECTION)) return;
+  err(
+    `persistentvolumeclaim "${name}" is in use by pods (see \`berth describe pvc ${name}\`): it is Terminating, and it and its data are removed once no pod uses it${wait ? '; waiting (Ctrl-C or --wait=false to stop waiting)' : ''}\n`,
+  );
+}
+
 export async function del(args: string[], opts: DeleteOptions, g: Globals): Promise<void> {
   checkSelector(opts.selector);
   const policy = propagationPolicy(opts.cascade);
@@ -103,6 +112,7 @@ export async function del(args: string[], opts: DeleteOptions, g: Globals): Prom
       const uid = wait ? (await c.get<AnyObject>(path)).metadata.uid : undefined;
       await c.request<unknown>('DELETE', path + queryString({ propagationPolicy: policy }));
       out(deletedLine(v.resource.kind, v.name));
+      if (v.resource.kind === 'PersistentVolumeClaim') await notePvcInUse(c, path, v.name, wait);
       pending.push({ v, uid });
     } catch (e) {
       if (isNotFound(e) && opts.ignoreNotFound) continue;

@@ -93,6 +93,13 @@ export class MoveController {
     const fromNode = nodeView(nodeOf(binding.node));
     const problem = moveRequestProblem({ pod, from: binding.node, to: b.to, volume: b.volume, fromNode, toNode: nodeView(nodeOf(b.to)) });
     if (problem) throw new StatusError('Conflict', problem);
+    // A standalone claim holds every pod using it on its node: a move could only leave the pod Pending.
+    for (const v of set.spec.template.spec.volumes ?? []) {
+      const c = v.persistentVolumeClaim ? this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, v.persistentVolumeClaim.claimName) : undefined;
+      if (c?.spec.nodeName && c.spec.nodeName !== b.to) {
+        throw new StatusError('Conflict', `pod ${pod} uses persistentvolumeclaim "${c.metadata.name}", which is bound to node ${c.spec.nodeName}: pods using it run only there, so it cannot move to ${b.to}`);
+      }
+    }
     const move: PodMove = {
       namespace,
       set: set.metadata.name,

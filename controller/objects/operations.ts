@@ -2,7 +2,9 @@
 // delete. Every input is validated again here; a refused request changes nothing.
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
-import { timestamp, type AnyObject, type ControllerRevision, type Node, type Pod, type StatefulSet } from '../../shared/types.js';
+import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
+import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -34,6 +36,15 @@ const MUTABLE_SET_FIELDS = [
   'progressDeadlineSeconds',
 ];
 
+/** Annotations berth writes on a claim when it binds it: kept across applies, not compared. */
+const CLAIM_SERVER_ANNOTATIONS = [ANN_VOLUME_NODE, ANN_VOLUME_PATH];
+
+function withoutKeys(m: Record<string, string> | undefined, keys: string[]): Record<string, string> | undefined {
+  if (!m) return m;
+  const out = Object.fromEntries(Object.entries(m).filter(([k]) => !keys.includes(k)));
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 function objectLabel(kind: string, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
 }
@@ -50,6 +61,12 @@ export function userView(o: AnyObject): Record<string, unknown> {
       return { ...base, ...(o.data ? { data: o.data } : {}), ...(o.binaryData ? { binaryData: o.binaryData } : {}) };
     case 'Secret':
       return { ...base, type: o.type, ...(o.data ? { data: o.data } : {}) };
+    case 'PersistentVolumeClaim': {
+      const { nodeName: _n, hostPath: _h, ...spec } = o.spec;
+      const ann = withoutKeys(annotations, CLAIM_SERVER_ANNOTATIONS);
+      const { annotations: _a, ...metadata } = base.metadata;
+      return { ...base, metadata: { ...metadata, ...(ann ? { annotations: ann } : {}) }, spec };
+    }
     default:
       return base;
   }
@@ -89,6 +106,12 @@ export class Operations {
       if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
       }
+      if (cur?.kind === 'PersistentVolumeClaim' && o.kind === 'PersistentVolumeClaim') {
+        if (cur.metadata.deletionTimestamp) causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
+        else if (stable((userView(cur) as { spec: unknown }).spec) !== stable(o.spec)) {
+          causes.push({ field: `${k}: spec`, message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change' });
+        }
+      }
     }
     if (causes.length > 0) {
       throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
@@ -107,7 +130,12 @@ export class Operations {
     const res = { kind: o.kind, namespace, name };
     const cur = this.store.get(o.kind, namespace, name);
     if (!cur) {
-      if (!dryRun) {
+      if (!dryRun && o.kind === 'PersistentVolumeClaim') {
+        // Pending until the first pod using it is placed (WaitForFirstConsumer); protected
+        // from deletion while pods use it.
+        const created = this.store.create({ ...structuredClone(o), metadata: { ...o.metadata, finalizers: [PVC_PROTECTION] }, status: { phase: 'Pending' } } as never);
+        this.events.record(created as AnyObject, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+      } else if (!dryRun) {
         const created = this.store.create({ ...structuredClone(o), metadata: { ...o.metadata, ...(o.kind === 'StatefulSet' ? { generation: 1 } : {}) } } as never);
         if (o.kind === 'StatefulSet') this.events.record(created as AnyObject, 'Normal', 'Created', `StatefulSet ${name} created`);
       }
@@ -118,6 +146,12 @@ export class Operations {
       const next = { ...structuredClone(cur), ...structuredClone(o), metadata: { ...cur.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } } as AnyObject;
       if (!o.metadata.labels) delete next.metadata.labels;
       if (!o.metadata.annotations) delete next.metadata.annotations;
+      if (cur.kind === 'PersistentVolumeClaim' && next.kind === 'PersistentVolumeClaim') {
+        // The spec cannot change (checked above): keep where the claim is bound, and the annotations saying so.
+        next.spec = structuredClone(cur.spec);
+        const server = Object.fromEntries(Object.entries(cur.metadata.annotations ?? {}).filter(([k]) => CLAIM_SERVER_ANNOTATIONS.includes(k)));
+        if (Object.keys(server).length > 0) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), ...server };
+      }
       if (o.kind === 'ConfigMap' || o.kind === 'Secret') {
         // A key removed from the manifest is removed from the object.
         for (const f of ['data', 'binaryData'] as const) if (!(f in o)) delete (next as unknown as Record<string, unknown>)[f];
@@ -212,7 +246,7 @@ export class Operations {
       case 'Pod':
         return this.store.transaction(() => this.deletePod(cur as Pod, 'deleted by a user'));
       case 'PersistentVolumeClaim':
-        throw new StatusError('MethodNotAllowed', `persistentvolumeclaims "${name}": claims are kept; deleting them (and their data) is not supported yet`);
+        return this.store.transaction(() => this.deleteClaim(cur as PersistentVolumeClaim));
       case 'Node':
         throw new StatusError('MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
       default:
@@ -271,6 +305,32 @@ export class Operations {
       }
     }
     return this.store.delete('StatefulSet', set.metadata.namespace, set.metadata.name)!;
+  }
+
+  /**
+   * A standalone claim is marked for deletion (Terminating). Its protection goes once no pod
+   * uses it (here if none does, else by the claim collector when the last one is gone); then
+   * the agent of its node deletes the data and the claim (an unbound claim, or one on a
+   * forgotten node, is removed then without touching any data). Claims made from a set's claim templates are deleted only by its retention
+   * policy.
+   */
+  private deleteClaim(claim: PersistentVolumeClaim): PersistentVolumeClaim {
+    const { namespace, name } = claim.metadata;
+    if (claim.metadata.deletionTimestamp) return claim;
+    if (!isStandaloneClaim(claim)) {
+      throw new StatusError('MethodNotAllowed', `persistentvolumeclaims "${name}": this claim belongs to a StatefulSet's volumeClaimTemplates; it and its data are kept, and deleted only by the set's persistentVolumeClaimRetentionPolicy`,
+      );
+    }
+    const next = this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name, (c) => {
+      c.metadata.deletionTimestamp = timestamp();
+    })!;
+    const users = claimUsers(next, this.store.list<Pod>('Pod', namespace));
+    if (users.length > 0) {
+      this.events.record(next, 'Normal', 'WaitingForPodsToStop', `claim ${name} is in use by ${users.join(', ')}: it and its data are deleted once no pod uses it`);
+      return next;
+    }
+    for (const { action } of protectedClaimsToRelease([next], [], forgottenNodes(this.store))) releaseClaim(this.store, this.events, next, action);
+    return this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name) ?? next;
   }
 
   /** Graceful delete: the pod stays Terminating until its agent reports its containers gone. */

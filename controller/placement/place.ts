@@ -1,8 +1,9 @@
 // Choosing a node for a pod, as the Kubernetes scheduler would (docs/placement.md). Pure.
 // An ordinal that already has a node (its volume lives there) only ever goes back to it; a new
 // one goes to a node that passes every filter (Ready, schedulable, not forgotten, nodeSelector
-// and node affinity, host ports, memory and disk, pod (anti-)affinity, topology spread), the
-// best by preference, then spread: fewest pods of the set, then fewest pods.
+// and node affinity, the node of a bound standalone claim, host ports, memory and disk, pod
+// (anti-)affinity, topology spread), the best by preference, then spread: fewest pods of the
+// set, then fewest pods.
 //
 // Cost: a PlacementView is built once per sync in O(nodes + pods); each placement is
 // O(nodes × constraints), never O(nodes × pods).
@@ -13,13 +14,26 @@ import { usageOf, type NodeUsage, type PodDemand } from './usage.js';
 
 export type Placement = { node: string } | { wait: string } | { unplaceable: string };
 
+/**
+ * One claim of a pod. Claims from the set's templates are created where the pod goes; a
+ * standalone claim (named by the pod, `name` set) must exist and not be being deleted, and
+ * once bound to a node it takes every pod using it there.
+ */
+export interface ClaimRef {
+  node?: string;
+  bytes: number;
+  name?: string;
+  missing?: boolean;
+  deleting?: boolean;
+}
+
 export interface PlacementRequest {
   namespace: string;
   labels: Record<string, string>;
   spec: Pick<PodSpec, 'nodeSelector' | 'affinity' | 'topologySpreadConstraints' | 'hostNetwork'>;
   demand: PodDemand;
-  /** The pod's claims: the node each already lives on (none: not created yet) and its size. */
-  claims: { node?: string; bytes: number }[];
+  /** The pod's claims: the node each already lives on (none: not created or not bound yet) and its size. */
+  claims: ClaimRef[];
   /** Node recorded for this ordinal (sticky binding), if any. */
   bound?: string;
   /** The set's selector: its pods are spread by default and, with hostNetwork, never share a host. */
@@ -131,6 +145,21 @@ const STORAGE = 'node(s) did not have enough free storage';
 const POD_AFFINITY = "node(s) didn't match pod affinity rules";
 const POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
 const SPREAD = "node(s) didn't match pod topology spread constraints";
+const VOLUME_CONFLICT = 'node(s) had volume node affinity conflict';
+
+/** Why no node can take a pod because of its claims (Kubernetes' words), or undefined. Pure. */
+export function claimProblem(claims: ClaimRef[]): string | undefined {
+  const missing = claims.find((c) => c.missing);
+  if (missing) return `persistentvolumeclaim "${missing.name}" not found`;
+  const deleting = claims.find((c) => c.deleting);
+  if (deleting) return `persistentvolumeclaim "${deleting.name}" is being deleted`;
+  return undefined;
+}
+
+/** The nodes the pod's claims are bound to: a pod may only go to a node that is all of them. Pure. */
+export function claimNodes(claims: ClaimRef[]): string[] {
+  return [...new Set(claims.flatMap((c) => (c.node === undefined ? [] : [c.node])))];
+}
 
 /** Whether a node satisfies one node selector term: expressions and fields all hold. */
 export function termMatches(term: NodeSelectorTerm, node: Node): boolean {
@@ -245,7 +274,10 @@ function fitError(total: number, failed: Map<string, number>): string {
 }
 
 export function place(view: PlacementView, req: PlacementRequest): Placement {
+  const problem = claimProblem(req.claims);
+  if (problem) return { unplaceable: `0/${view.nodes.length} nodes are available: ${problem}.` };
   if (req.bound !== undefined) return placeBound(view, req, req.bound);
+  const pinned = claimNodes(req.claims);
   const failed = new Map<string, number>();
   const fail = (reasons: string[]) => {
     for (const r of reasons) failed.set(r, (failed.get(r) ?? 0) + 1);
@@ -273,6 +305,7 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
     else if (n.spec.forgotten) fail([FORGOTTEN]);
     else if (n.spec.unschedulable) fail([UNSCHEDULABLE]);
     else if (!matchesSelector.has(n)) fail([NODE_AFFINITY]);
+    else if (pinned.some((p) => p !== n.metadata.name)) fail([VOLUME_CONFLICT]);
     else {
       const why = local.reasons(n);
       if (why) fail(why);
@@ -367,6 +400,10 @@ function placeBound(view: PlacementView, req: PlacementRequest, name: string): P
   if (node.spec.forgotten) return { wait: `${prefix}, which was forgotten` };
   if (!nodeReady(node)) return { wait: `${prefix}, which is not Ready` };
   if (node.spec.unschedulable) return { wait: `${prefix}, which is cordoned: its volume lives there; uncordon ${name} or move the pod (berth pod move)` };
+  const elsewhere = req.claims.filter((c) => c.node !== undefined && c.node !== name);
+  if (elsewhere.length > 0) {
+    return { wait: `${prefix}, where its volume lives, but ${VOLUME_CONFLICT}: ${elsewhere.map((c) => `persistentvolumeclaim "${c.name}" is bound to node ${c.node}`).join(', ')}` };
+  }
   const why = nodeLocalCheck(view, req).reasons(node);
   if (why) return { wait: `${prefix}, where its volume lives: ${why.join(', ')}` };
   return { node: name };

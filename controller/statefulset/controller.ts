@@ -2,7 +2,7 @@
 // key one sync = observe the store, decide with reconcileStatefulSet (pure), apply the
 // actions in one store transaction.
 import type { Logger } from 'pino';
-import { parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
+import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
 import { nodeReady, timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
@@ -18,6 +18,7 @@ import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/controller.js';
 import type { PodMove } from '../../shared/moves.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
+import { isStandaloneClaim } from '../volumes/claim-collector.js';
 
 /** PodScheduled, as the scheduler sets it. */
 function scheduledCondition(scheduled: boolean, message?: string): Condition {
@@ -112,12 +113,22 @@ export class StatefulSetController {
         break;
       }
       case 'PersistentVolumeClaim': {
-        // A claim that finished deleting frees its ordinal (the stale-claim wait).
+        // A claim that finished deleting frees its ordinal (the stale-claim wait); a standalone
+        // claim that appears (or changes) may let pods naming it be placed.
         const { parent } = parentAndOrdinal(o.metadata.name);
-        const owner = this.store
-          .list<StatefulSet>('StatefulSet', o.metadata.namespace)
-          .find((s) => s.spec.volumeClaimTemplates.some((t) => parent === `${t.metadata.name}-${s.metadata.name}`));
-        if (owner) this.wake(keyOf(o.metadata.namespace, owner.metadata.name));
+        const name = o.metadata.name;
+        const names = (vs: { persistentVolumeClaim?: { claimName: string } }[] | undefined) => (vs ?? []).some((v) => v.persistentVolumeClaim?.claimName === name);
+        const users = new Set<string>();
+        // Pods of older revisions may name it too; only standalone claims pay for that scan.
+        if (isStandaloneClaim(o)) for (const p of this.store.list<Pod>('Pod', o.metadata.namespace)) {
+          const ref = controllerOf(p);
+          if (ref?.kind === 'StatefulSet' && names(p.spec.volumes)) users.add(ref.name);
+        }
+        for (const s of this.store.list<StatefulSet>('StatefulSet', o.metadata.namespace)) {
+          if (users.has(s.metadata.name) || names(s.spec.template.spec.volumes) || s.spec.volumeClaimTemplates.some((t) => parent === `${t.metadata.name}-${s.metadata.name}`)) {
+            this.wake(keyOf(o.metadata.namespace, s.metadata.name));
+          }
+        }
         break;
       }
       case 'Node': {
@@ -316,6 +327,28 @@ export class StatefulSetController {
     return this.lastWaiting.get(keyOf(namespace, name));
   }
 
+  /**
+   * Binds a claim to the node of the first pod that uses it (WaitForFirstConsumer): the agent
+   * there creates its directory. A claim bound meanwhile to another node aborts the sync's
+   * transaction (retried), so no pod is ever placed away from its data.
+   */
+  private bindClaim(ns: string, name: string, node: Node, pod: string): void {
+    const cur = this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name);
+    if (!cur || cur.metadata.deletionTimestamp) throw new Error(`claim ${name} vanished or is being deleted while placing ${pod}`);
+    if (cur.spec.nodeName === node.metadata.name) return;
+    if (cur.spec.nodeName) throw new Error(`claim ${name} is bound to ${cur.spec.nodeName}, not ${node.metadata.name}`);
+    const hostPath = volumeHostPath(node.status.agent.dataDir, ns, name);
+    const claim = this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name, (c) => {
+      c.spec.nodeName = node.metadata.name;
+      c.spec.hostPath = hostPath;
+      c.metadata.annotations = { ...(c.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: node.metadata.name, [ANN_VOLUME_PATH]: hostPath };
+      const storage = c.spec.resources?.requests?.storage;
+      c.status = { phase: 'Bound', accessModes: c.spec.accessModes ?? ['ReadWriteOnce'], ...(storage !== undefined ? { capacity: { storage: String(storage) } } : {}) };
+    })!;
+    this.events.record(claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
+    this.log.info({ claim: `${ns}/${name}`, node: node.metadata.name, pod }, 'claim bound on first use');
+  }
+
   private apply(set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
     const ns = set.metadata.namespace!;
     switch (a.type) {
@@ -336,6 +369,7 @@ export class StatefulSetController {
       case 'createClaims': {
         const target = a.node!;
         const node = nodes.find((n) => n.metadata.name === target)!;
+        if (a.type !== 'createClaims') for (const c of a.bindClaims ?? []) this.bindClaim(ns, c, node, `${set.metadata.name}-${a.ordinal}`);
         for (const claimName of a.missingClaims) {
           const tmpl = set.spec.volumeClaimTemplates.find((t) => claimName === `${t.metadata.name}-${set.metadata.name}-${a.ordinal}`)!;
           const hostPath = volumeHostPath(node.status.agent.dataDir, ns, claimName);

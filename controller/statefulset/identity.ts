@@ -64,6 +64,7 @@ export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?
       ...(v.hostPath ? { hostPath: v.hostPath } : {}),
       ...(v.configMap ? { configMap: structuredClone(v.configMap) } : {}),
       ...(v.secret ? { secret: structuredClone(v.secret) } : {}),
+      ...(v.persistentVolumeClaim ? { persistentVolumeClaim: structuredClone(v.persistentVolumeClaim) } : {}),
     }));
   for (const c of set.spec.volumeClaimTemplates) {
     volumes.push({ name: c.metadata.name, persistentVolumeClaim: { claimName: claimName(c.metadata.name, set.metadata.name, ordinal) } });

@@ -4,7 +4,7 @@
 import { LABEL_POD_INDEX, LABEL_POD_NAME, LABEL_REVISION, claimName, parentAndOrdinal, podName } from '../../shared/naming.js';
 import { bytesOf } from '../../shared/quantity.js';
 import type { Node, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StatefulSetStatus } from '../../shared/types.js';
-import { place, PlacementView, type PlacementRequest } from '../placement/place.js';
+import { place, PlacementView, type ClaimRef, type PlacementRequest } from '../placement/place.js';
 import { nodeUsage, podDemand, type NodeUsage } from '../placement/usage.js';
 import { isAvailable, isCreated, isFinished, isRunningAndReady, isTerminating, msUntilAvailable } from './health.js';
 import { revisionName } from './identity.js';
@@ -15,9 +15,9 @@ export type SetAction =
    * Create the pod for an ordinal on a node, creating its missing claims first; without a node
    * it is created Pending and unscheduled, `unschedulable` saying why (PodScheduled=False).
    */
-  | { type: 'createPod'; ordinal: number; node?: string; missingClaims: string[]; revision: string; unschedulable?: string }
+  | { type: 'createPod'; ordinal: number; node?: string; missingClaims: string[]; revision: string; unschedulable?: string; bindClaims?: string[] }
   /** Place an existing unscheduled pod: set its node, record the binding, create its claims there. */
-  | { type: 'bindPod'; name: string; ordinal: number; node: string; missingClaims: string[] }
+  | { type: 'bindPod'; name: string; ordinal: number; node: string; missingClaims: string[]; bindClaims?: string[] }
   /** An unscheduled pod still cannot be placed, for a new reason (condition and FailedScheduling event). */
   | { type: 'markUnschedulable'; name: string; message: string }
   /** Re-create claims of an existing Pending pod (F6 7c). */
@@ -171,10 +171,13 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
   };
   const templateDemand = podDemand(set.spec.template.spec);
   const claimBytes = new Map(set.spec.volumeClaimTemplates.map((c) => [c.metadata.name, bytesOf(c.spec.resources?.requests?.storage)]));
+  const templateNames = new Set(set.spec.volumeClaimTemplates.map((c) => c.metadata.name));
+  /** Standalone claims bound by placements earlier in this sync (first use binds, below). */
+  const boundNow = new Map<string, string>();
   const placementOf = (o: number, spec: Pod['spec'] | StatefulSet['spec']['template']['spec'], labels: Record<string, string>, demand = templateDemand): PlacementRequest => {
     const claims = set.spec.volumeClaimTemplates.map((c) => {
       const claim = obs.claimObjects?.get(claimName(c.metadata.name, set.metadata.name, o));
-      return { node: claim?.spec.nodeName, bytes: claimBytes.get(c.metadata.name) ?? 0 };
+      return { node: claim?.spec.nodeName ?? boundNow.get(claimName(c.metadata.name, set.metadata.name, o)), bytes: claimBytes.get(c.metadata.name) ?? 0 };
     });
     // The binding, else the node an existing claim lives on: the data decides. Without claims
     // there is no data to go back to, and the pod is placed afresh, as in Kubernetes (unless
@@ -182,8 +185,33 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
     const binding = obs.bindings.get(o);
     const held = binding !== undefined && !obs.nodes.some((n) => n.metadata.name === binding);
     const bound = claims.length > 0 ? (binding ?? claims.find((c) => c.node)?.node) : held ? binding : undefined;
-    return { namespace: set.metadata.namespace ?? 'default', labels, spec, demand, claims, bound, setSelector: set.spec.selector };
+    return { namespace: set.metadata.namespace ?? 'default', labels, spec, demand, claims: [...claims, ...standaloneClaims(spec)], bound, setSelector: set.spec.selector };
   };
+  /** Claims the pod names itself (persistentVolumeClaim volumes that are not claim templates). */
+  const standaloneClaims = (spec: Pod['spec'] | StatefulSet['spec']['template']['spec']): ClaimRef[] => {
+    const names = new Set<string>();
+    for (const v of (spec.volumes ?? []) as { name: string; persistentVolumeClaim?: { claimName: string } }[]) {
+      if (v.persistentVolumeClaim && !templateNames.has(v.name)) names.add(v.persistentVolumeClaim.claimName);
+    }
+    return [...names].map((name) => {
+      const c = obs.claimObjects?.get(name);
+      return { name, node: c?.spec.nodeName ?? boundNow.get(name), bytes: bytesOf(c?.spec.resources?.requests?.storage), missing: !c, deleting: !!c?.metadata.deletionTimestamp };
+    });
+  };
+  /**
+   * Existing claims of a pod not bound to a node yet (standalone ones, or claims created ahead
+   * of the set): the first pod placed binds them to its node (WaitForFirstConsumer).
+   */
+  const claimsToBind = (o: number, req: PlacementRequest, node: string): string[] => {
+    const names = [...claimsOf(o), ...req.claims.flatMap((c) => (c.name === undefined ? [] : [c.name]))];
+    const out = names.filter((n) => {
+      const c = obs.claimObjects?.get(n);
+      return c !== undefined && !c.spec.nodeName && !c.metadata.deletionTimestamp && !boundNow.has(n);
+    });
+    for (const n of out) boundNow.set(n, node);
+    return [...new Set(out)];
+  };
+  const withBinds = (names: string[]) => (names.length > 0 ? { bindClaims: names } : {});
   let waiting: string | undefined;
 
   for (let o = start; o <= end; o++) {
@@ -206,7 +234,7 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
       const v = placementView();
       const where = place(v, req);
       if ('node' in where) {
-        actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o), revision: targetRevision(o) });
+        actions.push({ type: 'createPod', ordinal: o, node: where.node, missingClaims: missingClaims(o), revision: targetRevision(o), ...withBinds(claimsToBind(o, req, where.node)) });
         // Count the new pod so the next placement in this sync spreads past it.
         v.assume(req, where.node);
         if (ordered) return done(`creating ${name}`);
@@ -231,7 +259,7 @@ export function reconcileStatefulSet(set: StatefulSet, obs: SetObservation): Set
       const v = placementView();
       const where = place(v, req);
       if ('node' in where) {
-        actions.push({ type: 'bindPod', name: pod.metadata.name, ordinal: o, node: where.node, missingClaims: missingClaims(o) });
+        actions.push({ type: 'bindPod', name: pod.metadata.name, ordinal: o, node: where.node, missingClaims: missingClaims(o), ...withBinds(claimsToBind(o, req, where.node)) });
         v.assume(req, where.node);
       } else {
         const message = 'wait' in where ? where.wait : where.unplaceable;

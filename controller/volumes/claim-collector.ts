@@ -2,10 +2,64 @@
 // policy (F16): a claim owned by a pod goes once that pod object is gone, one owned by a set
 // once the set is gone — and in both cases only once no pod mounts it any more. Deleting marks
 // the claim; the agent of its node removes the directory and finalizes it.
+//
+// Standalone claims (applied by a user) carry Kubernetes' pvc-protection finalizer: one a user
+// deleted stays Terminating while a pod uses it; then the finalizer goes and the agent of its
+// node removes the data the same way (an unbound claim has no data and is removed at once).
 import type { Logger } from 'pino';
-import { timestamp, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { PVC_PROTECTION, timestamp, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store, StoredChange } from '../store/store.js';
+
+/** A claim a user applied (not made from a set's claim template): a user may delete it. */
+export function isStandaloneClaim(c: PersistentVolumeClaim): boolean {
+  return c.metadata.finalizers?.includes(PVC_PROTECTION) ?? false;
+}
+
+/**
+ * Pods that use a claim, as pvc-protection counts them: placed on a node (only those can have
+ * touched its data) and not finished; terminating ones count until they are gone. Sorted names.
+ */
+export function claimUsers(claim: PersistentVolumeClaim, pods: Pod[]): string[] {
+  const ns = claim.metadata.namespace ?? 'default';
+  return pods
+    .filter(
+      (p) =>
+        (p.metadata.namespace ?? 'default') === ns &&
+        !!p.spec.nodeName &&
+        p.status?.phase !== 'Succeeded' &&
+        p.status?.phase !== 'Failed' &&
+        (p.spec.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claim.metadata.name),
+    )
+    .map((p) => p.metadata.name)
+    .sort();
+}
+
+/**
+ * Deleted standalone claims no pod uses any more: `release` drops the protection so the agent
+ * of the claim's node removes the data; `remove` deletes the object of a claim that was never
+ * bound (no data anywhere) or whose node was forgotten (no agent will ever confirm; the data
+ * there is left alone). Pure.
+ */
+export function protectedClaimsToRelease(
+  claims: PersistentVolumeClaim[],
+  pods: Pod[],
+  forgottenNodes: ReadonlySet<string> = new Set(),
+): { claim: PersistentVolumeClaim; action: 'release' | 'remove' }[] {
+  const inUse = new Set<string>();
+  for (const p of pods) {
+    if (!p.spec.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    for (const v of p.spec.volumes ?? []) if (v.persistentVolumeClaim) inUse.add(`${p.metadata.namespace ?? 'default'}/${v.persistentVolumeClaim.claimName}`);
+  }
+  return claims
+    .filter((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c) && !inUse.has(`${c.metadata.namespace ?? 'default'}/${c.metadata.name}`))
+    .map((claim) => ({ claim, action: claim.spec.nodeName && !forgottenNodes.has(claim.spec.nodeName) ? 'release' : 'remove' }));
+}
+
+/** Names of nodes declared dead with `berth node forget`. */
+export function forgottenNodes(store: Store): Set<string> {
+  return new Set(store.list<Node>('Node').flatMap((n) => (n.spec.forgotten ? [n.metadata.name] : [])));
+}
 
 /** Claims to delete now. Pure. */
 export function claimsToCollect(claims: PersistentVolumeClaim[], pods: Pod[], sets: StatefulSet[]): PersistentVolumeClaim[] {
@@ -57,11 +111,10 @@ export class ClaimCollector {
   }
 
   collect(): void {
-    const doomed = claimsToCollect(
-      this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'),
-      this.store.list<Pod>('Pod'),
-      this.store.list<StatefulSet>('StatefulSet'),
-    );
+    const claims = this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim');
+    const pods = this.store.list<Pod>('Pod');
+    this.release(claims, pods);
+    const doomed = claimsToCollect(claims, pods, this.store.list<StatefulSet>('StatefulSet'));
     for (const c of doomed) {
       const owner = c.metadata.ownerReferences!.find((r) => r.controller)!;
       this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
@@ -72,4 +125,31 @@ export class ClaimCollector {
       this.log.info({ claim: `${c.metadata.namespace}/${c.metadata.name}`, node: c.spec.nodeName }, 'deleting claim (retention policy)');
     }
   }
+
+  /** Deleted standalone claims whose last pod is gone (pvc-protection). */
+  private release(claims: PersistentVolumeClaim[], pods: Pod[]): void {
+    if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
+    for (const { claim, action } of protectedClaimsToRelease(claims, pods, forgottenNodes(this.store))) {
+      releaseClaim(this.store, this.events, claim, action);
+      this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)');
+    }
+  }
+}
+
+/**
+ * Ends the protection of a deleted claim no pod uses: an unbound one is removed (it has no
+ * data), a bound one loses its finalizer so the agent of its node deletes the data and it.
+ */
+export function releaseClaim(store: Store, events: EventRecorder, c: PersistentVolumeClaim, action: 'release' | 'remove'): void {
+  const ns = c.metadata.namespace ?? 'default';
+  if (action === 'remove') {
+    store.delete('PersistentVolumeClaim', ns, c.metadata.name);
+    if (c.spec.nodeName) events.record(c, 'Normal', 'Deleted', `claim ${c.metadata.name} removed without its data: its node ${c.spec.nodeName} was forgotten (the directory ${c.spec.hostPath} there is left in place)`);
+    return;
+  }
+  store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
+    x.metadata.finalizers = x.metadata.finalizers?.filter((f) => f !== PVC_PROTECTION);
+    if (x.metadata.finalizers?.length === 0) delete x.metadata.finalizers;
+  });
+  events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`);
 }

@@ -2,7 +2,7 @@
 // anything else a user writes is reported as "not supported" (see unsupported.ts), never
 // silently dropped.
 import { z } from 'zod';
-import { DNS1123_LABEL, MAX_LABEL_LENGTH } from '../naming.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, MAX_LABEL_LENGTH } from '../naming.js';
 import { isQuantity } from '../quantity.js';
 
 const labelMap = z.record(z.string(), z.string());
@@ -138,6 +138,13 @@ const volumeSchema = z.object({
   secret: z
     .object({ secretName: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
     .optional(),
+  /** A standalone PersistentVolumeClaim of the pod's namespace (docs/placement.md, "Standalone claims"). */
+  persistentVolumeClaim: z
+    .object({
+      claimName: z.string().min(1, 'must not be empty').regex(DNS1123_SUBDOMAIN, 'must be a lowercase RFC 1123 subdomain (lowercase letters, digits, "-" and ".")'),
+      readOnly: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 const labelSelectorSchema = z.object({
@@ -234,6 +241,18 @@ const claimTemplateSchema = z.object({
     .default({}),
 });
 
+/** Access modes a claim may ask for; on a local volume every pod using it runs on one node. */
+export const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
+
+/** A standalone PersistentVolumeClaim (v1): access modes and a size are required, as in Kubernetes. */
+export const claimSpecSchema = z.object({
+  // Required: checked in validate.ts, which names what is missing.
+  accessModes: z.array(z.enum(ACCESS_MODES, `must be one of ${ACCESS_MODES.join(', ')}`)).optional(),
+  storageClassName: z.string().optional(),
+  volumeMode: z.literal('Filesystem', 'only "Filesystem" volumes are supported (local directories)').optional(),
+  resources: z.object({ requests: z.object({ storage: checkedQuantity.optional() }).optional() }).optional(),
+});
+
 export const statefulSetSpecSchema = z.object({
   replicas: z.number().int().min(0).default(1),
   selector: labelSelectorSchema,
@@ -304,3 +323,4 @@ export type TopologySpreadConstraint = z.infer<typeof topologySpreadConstraint>;
 export type StatefulSetSpec = z.infer<typeof statefulSetSpecSchema>;
 export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
 export type ClaimTemplate = z.infer<typeof claimTemplateSchema>;
+export type ClaimSpec = z.infer<typeof claimSpecSchema>;

@@ -4,12 +4,15 @@ import type { z } from 'zod';
 import { dnsLabelProblem, dnsSubdomainProblem, MAX_LABEL_LENGTH, MAX_SET_NAME_LENGTH, DEFAULT_NAMESPACE } from '../naming.js';
 import { selectorMatches } from '../selector.js';
 import { ANN_DISCONNECT_STOP_AFTER, disconnectStopAfterProblem } from '../fencing.js';
+import { bytesOf, isQuantity } from '../quantity.js';
 import {
+  claimSpecSchema,
   configMapBodySchema,
   metadataSchema,
   secretBodySchema,
   serviceSpecSchema,
   statefulSetSpecSchema,
+  type ClaimSpec,
   type ServiceSpec,
   type StatefulSetSpec,
 } from './schema.js';
@@ -25,7 +28,8 @@ export type UserObject =
   | { apiVersion: 'apps/v1'; kind: 'StatefulSet'; metadata: UserMeta; spec: StatefulSetSpec }
   | { apiVersion: 'v1'; kind: 'Service'; metadata: UserMeta; spec: ServiceSpec }
   | { apiVersion: 'v1'; kind: 'ConfigMap'; metadata: UserMeta; data?: Record<string, string>; binaryData?: Record<string, string> }
-  | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string> };
+  | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string> }
+  | { apiVersion: 'v1'; kind: 'PersistentVolumeClaim'; metadata: UserMeta; spec: ClaimSpec };
 
 export interface UserMeta {
   name: string;
@@ -38,8 +42,11 @@ export type Validation =
   | { ok: true; object: UserObject; warnings: Problem[] }
   | { ok: false; errors: Problem[]; warnings: Problem[] };
 
-const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1' };
-const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap and Secret (v1)';
+const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1', PersistentVolumeClaim: 'v1' };
+const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)';
+
+/** Fields of a claim's spec berth fills in when it binds the claim (shown by `get -o yaml`). */
+const SERVER_CLAIM_SPEC = ['nodeName', 'hostPath', 'volumeName'];
 
 /** Fields the server owns: present in `get -o yaml` output, so re-applying it must not warn. */
 const SERVER_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'managedFields', 'selfLink', 'ownerReferences', 'finalizers']);
@@ -98,7 +105,7 @@ export function validateObject(raw: unknown): Validation {
     return { ok: false, errors, warnings };
   }
   const name = meta.data.name;
-  const nameProblem = kind === 'ConfigMap' || kind === 'Secret' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
+  const nameProblem = kind === 'ConfigMap' || kind === 'Secret' || kind === 'PersistentVolumeClaim' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
   if (nameProblem) errors.push({ path: ['metadata', 'name'], message: `invalid name "${name}": ${nameProblem}` });
   const namespace = meta.data.namespace ?? DEFAULT_NAMESPACE;
   const nsProblem = dnsLabelProblem(namespace);
@@ -142,6 +149,26 @@ export function validateObject(raw: unknown): Validation {
       object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
       break;
     }
+    case 'PersistentVolumeClaim': {
+      bodyKeys.add('spec');
+      const raw = obj.spec && typeof obj.spec === 'object' && !Array.isArray(obj.spec) ? { ...(obj.spec as Record<string, unknown>) } : obj.spec;
+      if (raw && typeof raw === 'object') {
+        for (const k of SERVER_CLAIM_SPEC) {
+          if (!Object.hasOwn(raw, k)) continue;
+          warnings.push({ path: ['spec', k], message: 'is set by berth when the claim is bound (to the node of the first pod that uses it) and is ignored' });
+          delete (raw as Record<string, unknown>)[k];
+        }
+      }
+      const spec = claimSpecSchema.safeParse(raw ?? {});
+      if (!spec.success) {
+        errors.push(...zodProblems(spec.error, ['spec']));
+        break;
+      }
+      for (const p of droppedFields(raw, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
+      errors.push(...claimProblems(spec.data));
+      object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
+      break;
+    }
     case 'ConfigMap': {
       bodyKeys.add('data').add('binaryData');
       const body = configMapBodySchema.safeParse({ data: obj.data ?? undefined, binaryData: obj.binaryData ?? undefined });
@@ -171,6 +198,21 @@ export function validateObject(raw: unknown): Validation {
   }
   if (errors.length > 0 || !object) return { ok: false, errors, warnings };
   return { ok: true, object, warnings };
+}
+
+/** What Kubernetes requires of a claim: at least one access mode and a storage request. */
+function claimProblems(spec: ClaimSpec): Problem[] {
+  const out: Problem[] = [];
+  if (!spec.accessModes || spec.accessModes.length === 0) {
+    out.push({ path: ['spec', 'accessModes'], message: 'is required: at least 1 access mode, e.g. [ReadWriteOnce]' });
+  }
+  const storage = spec.resources?.requests?.storage;
+  if (storage === undefined) {
+    out.push({ path: ['spec', 'resources', 'requests', 'storage'], message: 'is required: the size of the volume, e.g. 1Gi' });
+  } else if (isQuantity(storage) && !(bytesOf(storage) > 0)) {
+    out.push({ path: ['spec', 'resources', 'requests', 'storage'], message: 'must be greater than zero' });
+  }
+  return out;
 }
 
 function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
@@ -209,8 +251,8 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
     const path = ['spec', 'template', 'spec', 'volumes', i];
     if (volumes.has(v.name)) out.push({ path: [...path, 'name'], message: `duplicate volume "${v.name}"` });
     volumes.add(v.name);
-    if (!claims.has(v.name) && [v.emptyDir, v.hostPath, v.configMap, v.secret].filter(Boolean).length !== 1) {
-      out.push({ path, message: `volume "${v.name}" must specify exactly one of emptyDir, hostPath, configMap or secret` });
+    if (!claims.has(v.name) && [v.emptyDir, v.hostPath, v.configMap, v.secret, v.persistentVolumeClaim].filter(Boolean).length !== 1) {
+      out.push({ path, message: `volume "${v.name}" must specify exactly one of emptyDir, hostPath, configMap, secret or persistentVolumeClaim` });
     }
   });
   const containers = new Set<string>();

@@ -74,6 +74,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
       rejectOtherUid('claim', p.name, claim.metadata.uid, body?.uid);
       if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
+      if ((claim.metadata.finalizers?.length ?? 0) > 0) throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
       store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
