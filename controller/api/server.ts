@@ -3,6 +3,9 @@
 // logs/exec proxy to agents.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
+import { rejectUpgrade } from '../../shared/upgrade.js';
 import { addTokenRoutes, type TokenRouteDeps } from '../auth/routes.js';
 import type { Logger } from 'pino';
 import { RESOURCES, type ResourceInfo } from '../../shared/resources.js';
@@ -397,7 +400,27 @@ export function createApiServer(deps: ApiDeps): Server {
   const serve = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
     // An https.Server has the same listen/close/closeAllConnections as an http.Server.
     deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handler) as unknown as Server) : createServer(handler);
-  return serve((req, res) => {
+  /** The exec stream: the same exec route, upgraded (docs/api.md, "Exec stream"). */
+  const upgrade = async (req: IncomingMessage, socket: Duplex, url: URL) => {
+    const who = authenticate(store, req.headers.authorization);
+    if (!who) throw new HttpError(401, 'Unauthorized', 'a valid bearer token is required');
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (!m) throw new HttpError(404, 'NotFound', `no upgrade route for ${url.pathname}`);
+    if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
+    if (who.role !== 'admin') throw forbidden('this call needs the admin token');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) throw badRequest(`exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+    let p: Params;
+    try {
+      p = { ns: decodeURIComponent(m[1]), name: decodeURIComponent(m[2]) };
+    } catch {
+      throw badRequest('malformed path');
+    }
+    const problem = parseExecQuery(url.searchParams);
+    if ('problem' in problem) throw badRequest(problem.problem);
+    await nodes.upgradeToAgent(podOf(p), `/pods/${enc(p.ns)}/${enc(p.name)}/exec${url.search}`, EXEC_PROTOCOL, req, socket);
+  };
+
+  const server = serve((req, res) => {
     const url = new URL(req.url ?? '/', 'http://controller');
     const started = Date.now();
     const handle = async () => {
@@ -426,6 +449,30 @@ export function createApiServer(deps: ApiDeps): Server {
         log.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'request');
       });
   });
+  // Upgraded connections are no longer the HTTP server's: closeAllConnections ends them too.
+  const streams = new Set<Duplex>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    streams.add(socket);
+    socket.once('close', () => streams.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (head.length > 0) socket.unshift(head);
+    const url = new URL(req.url ?? '/', 'http://controller');
+    upgrade(req, socket, url).then(
+      () => deps.metrics?.request(req.method ?? 'POST', url.pathname, 101),
+      (err: unknown) => {
+        const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message ?? String(err));
+        if (!(err instanceof HttpError)) log.error({ err, path: url.pathname }, 'upgrade failed');
+        rejectUpgrade(socket, e.code, e.reason, e.message);
+        deps.metrics?.request(req.method ?? 'POST', url.pathname, e.code);
+      },
+    );
+  });
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const s of streams) s.destroy();
+  };
+  return server;
 }
 
 export type { Event };
