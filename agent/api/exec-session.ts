@@ -31,7 +31,7 @@ export interface ExecSessionOptions {
   exec: AttachedExec;
   stdin: boolean;
   tty: boolean;
-  /** Whether the container still runs (asked when the command's stream ends). */
+  /** Whether the container still runs, not restarted meanwhile (asked when the command's stream ends). */
   containerRunning: () => Promise<boolean>;
   containerName: string;
   log: Logger;
@@ -128,7 +128,8 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
         }
         const running = await o.containerRunning();
         if (!running) {
-          return failureStatus(REASON_CONTAINER_STOPPED, `container ${o.containerName} stopped while the command ran${code !== undefined ? ` (exit code ${code})` : ''}`, code);
+          const ended = `container ${o.containerName} stopped while the command ran`;
+          return failureStatus(REASON_CONTAINER_STOPPED, code !== undefined ? `${ended} (exit code ${code})` : ended, code);
         }
         if (code === undefined) return failureStatus('InternalError', 'the engine reported no exit code for the command');
         return exitStatus(code);

@@ -170,6 +170,8 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     const c = await resolveContainer(reply, ns, name, r.container);
     if (!c) return;
     if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
+    // The container the command runs in: the same one only while it runs with the same start.
+    const startedAt = (await o.runtime.inspect(c.id))?.startedAtMs;
     let exec: AttachedExec;
     try {
       exec = await o.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty });
@@ -190,7 +192,10 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       stdin: r.stdin,
       tty: r.tty,
       containerName: c.name,
-      containerRunning: async () => (await o.runtime.inspect(c.id))?.running ?? false,
+      containerRunning: async () => {
+        const now = await o.runtime.inspect(c.id);
+        return now?.running === true && now.startedAtMs === startedAt;
+      },
       log,
     });
   }
