@@ -1,6 +1,7 @@
 // `berth exec POD [-i] [-t] [-c CONTAINER] -- COMMAND...`: runs a command in a pod's container
 // over the exec stream (docs/api.md, "Exec stream"): stdin in with -i, a terminal with -t,
 // output out, and the command's exit code as berth's.
+import type { Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { resourcePath } from '../../shared/resources.js';
 import {
@@ -130,6 +131,8 @@ export async function exec(podArg: string, command: string[], opts: ExecOptions,
   const tty = opts.tty === true;
   const query = execQuery({ command, ...(opts.container !== undefined ? { container: opts.container } : {}), stdin, tty });
   const socket = await clientFor(g).upgrade('POST', resourcePath(podResource, g.namespace, pod, 'exec') + query, EXEC_PROTOCOL);
+  // A controller that vanishes without closing the connection is noticed, not waited for.
+  (socket as Socket).setKeepAlive?.(true, 15_000);
 
   // With -i and -t on a terminal, keys go to the command as typed (Ctrl-C included).
   const raw = stdin && tty && process.stdin.isTTY === true;

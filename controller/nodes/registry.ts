@@ -385,7 +385,11 @@ export class NodeRegistry {
         agent.pipe(client);
         // An end is passed on by pipe() after what it carried; an error or reset ends both.
         client.once('close', () => agent.destroy());
-        agent.once('close', () => (client.writableEnded ? undefined : client.end()));
+        agent.once('close', () => {
+          if (!client.writableEnded) client.end();
+          // A client that reads no more does not hold the connection open for ever.
+          setTimeout(() => client.destroy(), 30_000).unref();
+        });
         client.on('error', () => agent.destroy());
         agent.on('error', () => client.end());
         resolve();
