@@ -79,6 +79,8 @@ t.test('berth exec streams', async (t) => {
     t.same([r.code, r.stdout.toString(), r.stderr], [7, 'out\n', 'err\n']);
     const i = await run(['exec', '-i', 'bb-0', '--', 'sh', '-c', 'exit 7'], Buffer.from('ignored'));
     t.equal(i.code, 7, 'with -i too');
+    const signalled = await run(['exec', 'bb-0', '--', 'sh', '-c', 'kill -9 $$']);
+    t.same([signalled.code, signalled.stderr], [137, ''], 'a command killed by a signal in a running container: its code, no message');
     const missing = await run(['exec', 'bb-0', '--', 'no-such-command']);
     t.not(missing.code, 0, 'a command that does not exist fails');
   });

@@ -126,7 +126,13 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
           await new Promise((r) => setTimeout(r, 50));
           code = await exec.exitCode();
         }
-        const running = await o.containerRunning();
+        let running = await o.containerRunning();
+        // A killed container ends the command with a signal's code (128+N) a moment before the
+        // engine marks the container exited: such an end gets a second look for up to a second.
+        for (let i = 0; running && code !== undefined && code > 128 && i < 10; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          running = await o.containerRunning();
+        }
         if (!running) {
           const ended = `container ${o.containerName} stopped while the command ran`;
           return failureStatus(REASON_CONTAINER_STOPPED, code !== undefined ? `${ended} (exit code ${code})` : ended, code);
