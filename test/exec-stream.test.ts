@@ -1,4 +1,5 @@
-// The exec stream's framing, request query, resize and status (shared/exec-stream.ts).
+// The exec stream's framing, request query, resize and status (shared/exec-stream.ts), and the status
+// an agent sends when a command ends (agent/api/exec-session.ts).
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import {
@@ -17,6 +18,7 @@ import {
   parseResize,
   statusOutcome,
 } from '../shared/exec-stream.js';
+import { endStatus } from '../agent/api/exec-session.js';
 
 t.test('a frame is channel, uint32 BE length, payload', async (t) => {
   t.same([...encodeFrame(CH_STDOUT, Buffer.from('hi'))], [1, 0, 0, 0, 2, 0x68, 0x69]);
@@ -93,4 +95,14 @@ t.test('the status decides the exit code by its fields', async (t) => {
   t.same(statusOutcome(asBytes(failureStatus('InternalError', 'engine gone'))), { exitCode: 1, message: 'engine gone' });
   t.same(statusOutcome(asBytes(failureStatus('X', 'odd code', 300))), { exitCode: 1, message: 'odd code' }, 'codes outside 1..255 become 1');
   t.match(statusOutcome(Buffer.from('nope')), { exitCode: 1, message: /not valid JSON/ });
+});
+
+t.test('the end of a command: its exit code, unless its container stopped under it', async (t) => {
+  t.same(endStatus(0, true, 'main'), exitStatus(0));
+  t.same(endStatus(7, true, 'main'), exitStatus(7));
+  t.same(endStatus(137, true, 'main'), exitStatus(137), 'a signal in a running container is the end of the command itself');
+  t.match(endStatus(137, false, 'main'), { status: 'Failure', reason: 'ContainerStopped', details: { causes: [{ reason: 'ExitCode', message: '137' }] } });
+  t.same(statusOutcome(Buffer.from(JSON.stringify(endStatus(137, false, 'main')))), { exitCode: 137, message: 'container main stopped while the command ran (exit code 137)' });
+  t.same(statusOutcome(Buffer.from(JSON.stringify(endStatus(undefined, false, 'main')))).exitCode, 1, 'no exit code: 1');
+  t.match(endStatus(undefined, true, 'main'), { status: 'Failure', reason: 'InternalError' });
 });

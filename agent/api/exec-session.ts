@@ -37,6 +37,16 @@ export interface ExecSessionOptions {
   log: Logger;
 }
 
+/** The status of a command whose stream ended: its exit code, unless its container went away. */
+export function endStatus(exitCode: number | undefined, containerStillRunning: boolean, containerName: string): ExecStatus {
+  if (!containerStillRunning) {
+    const ended = `container ${containerName} stopped while the command ran`;
+    return failureStatus(REASON_CONTAINER_STOPPED, exitCode !== undefined ? `${ended} (exit code ${exitCode})` : ended, exitCode);
+  }
+  if (exitCode === undefined) return failureStatus('InternalError', 'the engine reported no exit code for the command');
+  return exitStatus(exitCode);
+}
+
 /** Runs until the command ends or either side goes away; never rejects. */
 export function runExecSession(o: ExecSessionOptions): Promise<void> {
   const { client, exec, log } = o;
@@ -133,12 +143,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
           await new Promise((r) => setTimeout(r, 100));
           running = await o.containerRunning();
         }
-        if (!running) {
-          const ended = `container ${o.containerName} stopped while the command ran`;
-          return failureStatus(REASON_CONTAINER_STOPPED, code !== undefined ? `${ended} (exit code ${code})` : ended, code);
-        }
-        if (code === undefined) return failureStatus('InternalError', 'the engine reported no exit code for the command');
-        return exitStatus(code);
+        return endStatus(code, running, o.containerName);
       } catch (err) {
         return failureStatus('InternalError', `cannot read the exit code of the command: ${errorMessage(err)}`);
       }

@@ -163,7 +163,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
   }
 
   /** The exec stream (docs/api.md): POST /pods/NS/NAME/exec?command=... with Upgrade. */
-  async function execStream(req: http.IncomingMessage, socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+  async function execStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
     const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
     const r = parseExecQuery(url.searchParams);
     if ('problem' in r) return reply(400, 'BadRequest', r.problem);
@@ -285,7 +285,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     } catch {
       return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
     }
-    execStream(req, socket, url, ns, name).catch((err: unknown) => {
+    execStream(socket, url, ns, name).catch((err: unknown) => {
       log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'exec stream failed');
       socket.destroy();
     });
