@@ -7,7 +7,7 @@ import { cordon, drain, uncordon, type DrainOptions } from '../cli/commands/cord
 import { agentOptions, controllerOptions, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
 import { del, type DeleteOptions } from '../cli/commands/delete.js';
 import { describe, type DescribeOptions } from '../cli/commands/describe.js';
-import { exec } from '../cli/commands/exec.js';
+import { exec, type ExecOptions } from '../cli/commands/exec.js';
 import { get, type GetOptions } from '../cli/commands/get.js';
 import { logs, type LogsOptions } from '../cli/commands/logs.js';
 import { patch, type PatchOptions } from '../cli/commands/patch.js';
@@ -223,14 +223,9 @@ program
   .argument('<pod>', 'pod name')
   .argument('[command...]', 'the command, after --')
   .option('-c, --container <name>', 'container name (default: the first)')
-  .option('-i, --stdin', 'not supported: berth exec does not attach stdin')
-  .option('-t, --tty', 'not supported: berth exec does not allocate a terminal')
-  .action((pod: string, command: string[], o: { container?: string; stdin?: boolean; tty?: boolean }, cmd: Command) =>
-    run(async () => {
-      if (o.stdin || o.tty) process.stderr.write('Warning: berth exec attaches neither stdin nor a terminal; -i and -t are ignored\n');
-      await exec(pod, command, o, globalsOf(cmd));
-    }),
-  );
+  .option('-i, --stdin', "pass berth's stdin to the command (its end closes the command's stdin)")
+  .option('-t, --tty', 'run the command in a terminal (with -i on a terminal: raw keys, window size followed)')
+  .action((pod: string, command: string[], o: ExecOptions, cmd: Command) => run(() => exec(pod, command, o, globalsOf(cmd))));
 
 program
   .command('logs')

@@ -2,7 +2,7 @@
 // a pinned CA (global fetch on Node 20 cannot be given one), and http for --insecure.
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 import type { ClientTls } from './tls.js';
 import type { AnyObject, List, WatchEvent } from './types.js';
@@ -140,27 +140,52 @@ export class ApiClient {
       res = await this.send(method, path, body, signal, contentType);
     } catch (err) {
       if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (TLS_ERROR.test(code) || TLS_ERROR.test((err as Error).message)) {
-        throw new ApiError(
-          0,
-          `TLS verification of the berth controller at ${this.server} failed: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
-            'its certificate is not signed by the CA this client trusts (certificate-authority-data in the config file, or --certificate-authority)',
-        );
-      }
-      throw new ApiError(0, `cannot reach the berth controller at ${this.server}: ${code || (err as Error).message}`);
+      throw this.unreachable(err);
     }
-    if (!res.ok) {
-      const text = await res.text();
-      let parsed: ApiErrorBody | undefined;
-      try {
-        parsed = JSON.parse(text) as ApiErrorBody;
-      } catch {
-        /* not JSON */
-      }
-      throw new ApiError(res.status, parsed?.message ?? (text || `HTTP ${res.status}`), parsed);
-    }
+    if (!res.ok) throw errorOfBody(res.status, await res.text());
     return res;
+  }
+
+  /** A network or TLS failure, worded for the user. */
+  private unreachable(err: unknown): ApiError {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (TLS_ERROR.test(code) || TLS_ERROR.test((err as Error).message)) {
+      return new ApiError(
+        0,
+        `TLS verification of the berth controller at ${this.server} failed: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
+          'its certificate is not signed by the CA this client trusts (certificate-authority-data in the config file, or --certificate-authority)',
+      );
+    }
+    return new ApiError(0, `cannot reach the berth controller at ${this.server}: ${code || (err as Error).message}`);
+  }
+
+  /**
+   * An HTTP/1.1 Upgrade to `protocol`: resolves with the raw bidirectional stream once the
+   * server answers 101; any other answer rejects as an ApiError with the server's Status.
+   */
+  upgrade(method: string, path: string, protocol: string): Promise<Duplex> {
+    const url = new URL(this.server + path);
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') return Promise.reject(new ApiError(0, `unsupported URL scheme ${url.protocol} (use https:// or http://)`));
+    return new Promise<Duplex>((resolve, reject) => {
+      const req = (secure ? https : http).request(url, {
+        method,
+        headers: this.headers({ connection: 'Upgrade', upgrade: protocol, 'content-length': '0' }),
+        ...(secure ? tlsRequestOptions(this.tls) : {}),
+      });
+      req.once('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      req.once('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.once('end', () => reject(errorOfBody(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8'))));
+        res.once('error', (err) => reject(this.unreachable(err)));
+      });
+      req.once('error', (err) => reject(this.unreachable(err)));
+      req.end();
+    });
   }
 
   private send(method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<Response> {
@@ -196,6 +221,17 @@ export class ApiClient {
     const res = await this.raw('GET', path + queryString({ ...query, watch: 'true' }), undefined, signal);
     await readLines(res, (line) => onEvent(JSON.parse(line) as WatchEvent<T>));
   }
+}
+
+/** The ApiError of a non-2xx answer, with its Status body when it has one. */
+function errorOfBody(status: number, text: string): ApiError {
+  let parsed: ApiErrorBody | undefined;
+  try {
+    parsed = JSON.parse(text) as ApiErrorBody;
+  } catch {
+    /* not JSON */
+  }
+  return new ApiError(status, parsed?.message ?? (text || `HTTP ${status}`), parsed);
 }
 
 export function queryString(q: Record<string, string | undefined>): string {

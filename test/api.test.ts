@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ApiError, fetchWithTls } from '../shared/client.js';
 import type { StatefulSet, WatchEvent } from '../shared/types.js';
 import { Cluster } from './helpers/cluster.js';
+import { EXEC_PROTOCOL, execQuery } from '../shared/exec-stream.js';
 
 const example = readFileSync(new URL('../examples/web.yaml', import.meta.url), 'utf8');
 
@@ -112,5 +113,29 @@ t.test('controller API', async (t) => {
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/n-api/heartbeat', {}), 200);
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/apply', { objects: [cm] }), 403);
     t.equal(await status(c.joinToken, 'POST', '/api/v1/nodes/register', { name: 'n-api' }), 422, 'a bad registration names its fields');
+  });
+
+  t.test('the exec stream upgrade is for the admin token only and checks its request first', async (t) => {
+    const path = (pod: string, query: string) => `/api/v1/namespaces/default/pods/${pod}/exec${query}`;
+    const refused = async (token: string, p: string, protocol = EXEC_PROTOCOL, method = 'POST') => {
+      const err = await c.client(token).upgrade(method, p, protocol).then(
+        (socket) => {
+          socket.destroy();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      t.ok(err instanceof ApiError, `${method} ${p} is refused before the switch`);
+      return err as ApiError;
+    };
+    const q = execQuery({ command: ['true'], stdin: true, tty: false });
+    t.equal((await refused('admin.wrong', path('web-0', q))).status, 401, 'a wrong token');
+    t.equal((await refused(c.joinToken, path('web-0', q))).status, 403, 'the join token');
+    t.equal((await refused(c.adminToken, path('web-0', '?stdin=true'))).status, 400, 'no command');
+    t.match((await refused(c.adminToken, path('web-0', '?command=ls&tty=maybe'))).message, /tty must be true or false/);
+    t.equal((await refused(c.adminToken, path('web-0', q), 'websocket')).status, 400, 'another protocol');
+    t.equal((await refused(c.adminToken, path('web-0', q), EXEC_PROTOCOL, 'GET')).status, 405, 'GET');
+    t.equal((await refused(c.adminToken, path('nope-0', q))).status, 404, 'an unknown pod');
+    t.equal((await refused(c.adminToken, `/api/v1/namespaces/default/pods/nope-0/log${q}`)).status, 404, 'no other route upgrades');
   });
 });

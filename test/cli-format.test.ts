@@ -25,7 +25,6 @@ import { loadManifests } from '../shared/manifest/load.js';
 import { listOf, namesOf, parseOutputFormat, serialize, toYaml } from '../cli/output.js';
 import { tabwrite, TableWriter, TABLE_TABS } from '../cli/tabwriter.js';
 import { parseTargets } from '../cli/targets.js';
-import { handleFrame, type ExecOutcome } from '../cli/commands/exec.js';
 import { propagationPolicy } from '../cli/commands/delete.js';
 import { parseTimeout } from '../cli/flags.js';
 import { parseReplicas } from '../cli/commands/scale.js';
@@ -413,14 +412,6 @@ t.test('manifests: namespace from -n, conflicts, duplicates across files', async
 });
 
 t.test('command helpers', async (t) => {
-  const outcome: ExecOutcome = {};
-  const written: string[] = [];
-  handleFrame({ stream: 'stdout', data: Buffer.from('out\n').toString('base64') }, outcome, (s, d) => written.push(`${s}:${d.toString()}`));
-  handleFrame({ stream: 'stderr', data: Buffer.from('err\n').toString('base64') }, outcome, (s, d) => written.push(`${s}:${d.toString()}`));
-  handleFrame({ exitCode: 3 }, outcome, () => t.fail('no output'));
-  t.same(written, ['stdout:out\n', 'stderr:err\n']);
-  t.same(outcome, { exitCode: 3 });
-
   t.equal(propagationPolicy(undefined), 'Background');
   t.equal(propagationPolicy('orphan'), 'Orphan');
   t.equal(propagationPolicy(true), 'Background');

@@ -10,7 +10,11 @@ import { errorMessage } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
 import type { PodContainers } from '../pods/directory.js';
 import { claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { Duplex } from 'node:stream';
+import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
+import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
+import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
+import { runExecSession } from './exec-session.js';
 
 export interface AgentApiOptions {
   host: string;
@@ -33,6 +37,8 @@ export interface AgentApi {
 }
 
 const MAX_BODY = 1 << 20;
+
+type Reply = (code: number, reason: string, message: string) => void;
 
 function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string): void {
   if (res.headersSent) {
@@ -74,15 +80,16 @@ function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortC
 export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
   const log = o.log.child({ part: 'api' });
 
-  async function resolveContainer(res: http.ServerResponse, ns: string, name: string, container: string | undefined | null) {
+  async function resolveContainer(res: http.ServerResponse | Reply, ns: string, name: string, container: string | undefined | null) {
+    const reply: Reply = typeof res === 'function' ? res : (code, reason, message) => sendStatus(res, code, reason, message);
     const pod = await o.findPod(ns, name);
     if (!pod || pod.containers.length === 0) {
-      sendStatus(res, 404, 'NotFound', `pods "${name}" not found in namespace "${ns}" on this node`);
+      reply(404, 'NotFound', `pods "${name}" not found in namespace "${ns}" on this node`);
       return undefined;
     }
     const c = container ? pod.containers.find((x) => x.name === container) : pod.containers[0];
     if (!c) {
-      sendStatus(res, 404, 'NotFound', `container ${container} is not valid for pod ${name}`);
+      reply(404, 'NotFound', `container ${container} is not valid for pod ${name}`);
       return undefined;
     }
     return c;
@@ -155,6 +162,44 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     }
   }
 
+  /** The exec stream (docs/api.md): POST /pods/NS/NAME/exec?command=... with Upgrade. */
+  async function execStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    const r = parseExecQuery(url.searchParams);
+    if ('problem' in r) return reply(400, 'BadRequest', r.problem);
+    const c = await resolveContainer(reply, ns, name, r.container);
+    if (!c) return;
+    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
+    // The container the command runs in: the same one only while it runs with the same start.
+    const startedAt = (await o.runtime.inspect(c.id))?.startedAtMs;
+    let exec: AttachedExec;
+    try {
+      exec = await o.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty });
+    } catch (err) {
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker exec failed');
+      const code = statusCode(err);
+      return reply(code === 409 ? 409 : 500, code === 409 ? 'Conflict' : 'InternalError', `exec in container ${c.name}: ${errorMessage(err)}`);
+    }
+    if (socket.destroyed) {
+      exec.stream.destroy();
+      return;
+    }
+    acceptUpgrade(socket, EXEC_PROTOCOL);
+    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin: r.stdin, tty: r.tty }, 'exec stream started');
+    await runExecSession({
+      client: socket,
+      exec,
+      stdin: r.stdin,
+      tty: r.tty,
+      containerName: c.name,
+      containerRunning: async () => {
+        const now = await o.runtime.inspect(c.id);
+        return now?.running === true && now.startedAtMs === startedAt;
+      },
+      log,
+    });
+  }
+
   /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
   function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
     let where: ReturnType<typeof claimDir>;
@@ -219,6 +264,32 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
   };
   const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
+  // Upgraded connections are the server's no more: close() ends them itself.
+  const streams = new Set<Duplex>();
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    streams.add(socket);
+    socket.once('close', () => streams.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (head.length > 0) socket.unshift(head);
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (!authorized(req, o.token)) return rejectUpgrade(socket, 401, 'Unauthorized', 'a valid agent token is required');
+    const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
+    if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
+    if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) return rejectUpgrade(socket, 400, 'BadRequest', `exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+    let ns: string;
+    let name: string;
+    try {
+      ns = decodeURIComponent(m[1]);
+      name = decodeURIComponent(m[2]);
+    } catch {
+      return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
+    }
+    execStream(socket, url, ns, name).catch((err: unknown) => {
+      log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'exec stream failed');
+      socket.destroy();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -232,8 +303,9 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Following log streams would otherwise hold the server open.
+        // Following log streams and exec streams would otherwise hold the server open.
         server.closeAllConnections();
+        for (const s of streams) s.destroy();
       }),
   };
 }

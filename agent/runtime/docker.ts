@@ -1,5 +1,6 @@
 // Thin adapter over dockerode: every call the agent makes to the engine, with Docker's
 // "not an error" answers (304 on stop/start, 404 on remove) folded in.
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
@@ -19,6 +20,14 @@ export interface DockerEvent {
 
 export function statusCode(err: unknown): number | undefined {
   return (err as { statusCode?: number })?.statusCode;
+}
+
+/** An attached exec (DockerRuntime.execAttach). */
+export interface AttachedExec {
+  stream: Duplex;
+  resize(size: { width: number; height: number }): Promise<void>;
+  /** The command's exit code; undefined while it runs (or when the engine has none). */
+  exitCode(): Promise<number | undefined>;
 }
 
 /** Writes one demultiplexed chunk; may return a promise to apply back-pressure. */
@@ -162,6 +171,28 @@ export class DockerRuntime {
     signal?.throwIfAborted();
     const info = await ex.inspect();
     return info.ExitCode ?? -1;
+  }
+
+  /**
+   * Creates an exec with stdin and/or a TTY and attaches to it: `stream` is the engine's hijacked
+   * connection (write: the command's stdin, end(): closes it; read: its output, multiplexed
+   * unless `tty`). Creating fails on a container that is not running.
+   */
+  async execAttach(id: string, cmd: string[], opts: { stdin: boolean; tty: boolean }): Promise<AttachedExec> {
+    const ex = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdin: opts.stdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty });
+    // The stream outlives docker's request timeout, so it comes from the client without one.
+    const started = this.streams.getExec(ex.id);
+    const stream = (await started.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty })) as Duplex;
+    return {
+      stream,
+      resize: async (s) => {
+        await this.docker.getExec(ex.id).resize({ w: s.width, h: s.height });
+      },
+      exitCode: async () => {
+        const info = await this.docker.getExec(ex.id).inspect();
+        return info.Running ? undefined : (info.ExitCode ?? undefined);
+      },
+    };
   }
 
   /** Writes a container's log; with follow, until the container stops or the signal aborts. */

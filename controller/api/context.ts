@@ -1,6 +1,7 @@
 // What every API route handler gets (the request, the response, the parsed URL and the
 // authenticated caller), and the authorization checks routes run before their work.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
 import { forbidden } from '../errors.js';
@@ -15,7 +16,15 @@ export interface ApiContext {
 
 export type ApiHandler = Handler<ApiContext>;
 
-export function requireAdmin(c: ApiContext, message = 'this call needs the admin token'): void {
+/** An HTTP Upgrade request (the exec stream): the connection itself instead of a response. */
+export interface UpgradeContext {
+  req: IncomingMessage;
+  socket: Duplex;
+  url: URL;
+  who: Principal;
+}
+
+export function requireAdmin(c: Pick<ApiContext, 'who'>, message = 'this call needs the admin token'): void {
   if (c.who.role !== 'admin') throw forbidden(message);
 }
 

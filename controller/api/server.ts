@@ -2,6 +2,8 @@
 // the route modules in routes/, and turns the errors of ../errors.ts into Status responses.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { rejectUpgrade } from '../../shared/upgrade.js';
 import type { Logger } from 'pino';
 import { authenticate } from '../auth/tokens.js';
 import { StatusError } from '../errors.js';
@@ -17,7 +19,7 @@ import { addAgentRoutes } from './routes/agents.js';
 import { isMetricsPath, serveMetrics } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
-import { addPodRoutes } from './routes/pods.js';
+import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchHub } from './routes/watch.js';
@@ -83,6 +85,43 @@ export function createApiServer(deps: ApiDeps): Server {
       });
   };
   // An https.Server has the same listen/close/closeAllConnections as an http.Server.
-  return deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server) : createServer(handle);
+  const server = deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server) : createServer(handle);
+  serveUpgrades(server, deps);
+  return server;
+}
+
+/**
+ * Upgraded connections (the exec stream): authenticated like requests, every error answered
+ * before switching. They are no longer the HTTP server's, so closeAllConnections ends them too.
+ */
+function serveUpgrades(server: Server, deps: ApiDeps): void {
+  const { store, log, metrics } = deps;
+  const streams = new Set<Duplex>();
+  const upgrade = async (req: IncomingMessage, socket: Duplex, url: URL) => {
+    const who = authenticate(store, req.headers.authorization);
+    if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
+    await upgradeExec(deps, { req, socket, url, who });
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    streams.add(socket);
+    socket.once('close', () => streams.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (head.length > 0) socket.unshift(head);
+    const url = new URL(req.url ?? '/', 'http://controller');
+    upgrade(req, socket, url).then(
+      () => metrics?.request(req.method ?? 'POST', url.pathname, 101),
+      (err: unknown) => {
+        if (!(err instanceof StatusError)) log.error({ err, path: url.pathname }, 'upgrade failed');
+        const e = err instanceof StatusError ? err : new StatusError('InternalError', (err as Error).message ?? String(err));
+        rejectUpgrade(socket, e.code, e.reason, e.message);
+        metrics?.request(req.method ?? 'POST', url.pathname, e.code);
+      },
+    );
+  });
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const s of streams) s.destroy();
+  };
 }
 

@@ -2,7 +2,9 @@
 // Ready condition, and the proxy for the CLI's logs and exec to a pod's agent.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import { tlsRequestOptions } from '../../shared/client.js';
 import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
@@ -16,6 +18,7 @@ import type { EventRecorder } from '../events/recorder.js';
 import type { Store } from '../store/store.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { StatusError, badRequest, forbidden } from '../errors.js';
+import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -327,23 +330,94 @@ export class NodeRegistry {
     await this.proxyToNode(nodeName, method, path, body, req, res);
   }
 
-  /** Streams a request through to a node's agent, with the agent's token. */
-  async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** How to reach a node's agent: its URL for `path`, its token and its pinned certificate. */
+  private agentTarget(nodeName: string, path: string) {
     const node = this.store.get<Node>('Node', undefined, nodeName);
     const token = this.store.getMeta(`agent-token/${nodeName}`);
     if (!node || !token) throw new StatusError('NotFound', `node "${nodeName}" is not registered`);
     const target = new URL(path, node.status.agent.url);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
     // The agent's own certificate, as it registered it: nobody else gets the agent token.
     const cert = this.store.getMeta(`agent-cert/${nodeName}`);
     const secure = target.protocol === 'https:';
     if (secure && !cert) throw new StatusError('ServiceUnavailable', `node ${nodeName} registered no agent certificate; restart its agent`);
-    const request = secure ? httpsRequest : httpRequest;
+    return {
+      target,
+      token,
+      url: node.status.agent.url,
+      request: secure ? httpsRequest : httpRequest,
+      tls: secure && cert ? tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }) : {},
+    };
+  }
+
+  /**
+   * Carries an HTTP Upgrade (the exec stream) through to the agent that runs the pod: the
+   * agent's 101 is passed on and then the bytes both ways, each direction pausing while the
+   * other side is slow; its error answer is passed on as it is. Either connection ending
+   * ends the other.
+   */
+  upgradeToAgent(pod: Pod, path: string, protocol: string, req: IncomingMessage, client: Duplex): Promise<void> {
+    const nodeName = pod.spec.nodeName;
+    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName) || !this.store.getMeta(`agent-token/${nodeName}`)) {
+      throw new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
+    }
+    const { target, token, url, request, tls } = this.agentTarget(nodeName, path);
+    return new Promise<void>((resolve, reject) => {
+      const up = request(target, { ...tls, method: req.method ?? 'POST', headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: protocol, 'content-length': '0' } });
+      const clientGone = () => up.destroy();
+      client.once('close', clientGone);
+      up.once('upgrade', (upRes, agent: Duplex, head: Buffer) => {
+        client.off('close', clientGone);
+        if (client.destroyed) {
+          agent.destroy();
+          return resolve();
+        }
+        acceptUpgrade(client, String(upRes.headers.upgrade ?? protocol));
+        if (head.length > 0) client.write(head);
+        // A host that vanishes without a FIN is noticed by keep-alive probes, not never.
+        for (const s of [client, agent] as Socket[]) s.setKeepAlive?.(true, 15_000);
+        client.pipe(agent);
+        agent.pipe(client);
+        // An end is passed on by pipe() after what it carried; an error or reset ends both.
+        client.once('close', () => agent.destroy());
+        agent.once('close', () => {
+          if (!client.writableEnded) client.end();
+          // A client that reads no more does not hold the connection open for ever.
+          setTimeout(() => client.destroy(), 30_000).unref();
+        });
+        client.on('error', () => agent.destroy());
+        agent.on('error', () => client.end());
+        resolve();
+      });
+      up.once('response', (upRes) => {
+        client.off('close', clientGone);
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.once('end', () => {
+          rawResponse(client, upRes.statusCode ?? 502, String(upRes.headers['content-type'] ?? 'application/octet-stream'), Buffer.concat(chunks));
+          resolve();
+        });
+        upRes.once('error', () => {
+          client.destroy();
+          resolve();
+        });
+      });
+      up.once('error', (err) => {
+        client.off('close', clientGone);
+        reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${url}: ${err.message}`));
+      });
+      up.end();
+    });
+  }
+
+  /** Streams a request through to a node's agent, with the agent's token. */
+  async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { target, token, url, request, tls } = this.agentTarget(nodeName, path);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     await new Promise<void>((resolve, reject) => {
       const up = request(
         target,
         {
-          ...(secure && cert ? tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }) : {}),
+          ...tls,
           method,
           headers: {
             authorization: `Bearer ${token}`,
@@ -358,7 +432,7 @@ export class NodeRegistry {
           upRes.on('error', resolve);
         },
       );
-      up.on('error', (err) => reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${node.status.agent.url}: ${err.message}`)));
+      up.on('error', (err) => reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${url}: ${err.message}`)));
       // The CLI hanging up (Ctrl-C on `logs -f`) ends the upstream request too.
       req.on('close', () => up.destroy());
       up.end(payload);

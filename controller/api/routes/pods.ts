@@ -1,11 +1,12 @@
-// User routes on one pod: logs and exec (proxied to the agent of the pod's node) and
-// `berth pod move` (docs/host-loss.md).
+// User routes on one pod: logs and exec (proxied to the agent of the pod's node; exec also as
+// an upgraded stream) and `berth pod move` (docs/host-loss.md).
+import { EXEC_PROTOCOL, parseExecQuery } from '../../../shared/exec-stream.js';
 import type { Pod } from '../../../shared/types.js';
-import { StatusError, notFound } from '../../errors.js';
+import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { MoveController } from '../../moves/controller.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Store } from '../../store/store.js';
-import { adminOnly, type ApiContext } from '../context.js';
+import { adminOnly, requireAdmin, type ApiContext, type UpgradeContext } from '../context.js';
 import { readJson, sendJson, type Params, type Router } from '../http.js';
 
 export interface PodRouteDeps {
@@ -15,14 +16,35 @@ export interface PodRouteDeps {
 }
 
 const enc = encodeURIComponent;
+const EXEC_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/;
+
+function podOf(store: Store, p: Params): Pod {
+  const pod = store.get<Pod>('Pod', p.ns, p.name);
+  if (!pod) throw notFound('pods', p.name);
+  return pod;
+}
+
+/** The exec stream: the exec route, upgraded (docs/api.md, "Exec stream"); checked before switching. */
+export async function upgradeExec(deps: PodRouteDeps, c: UpgradeContext): Promise<void> {
+  const { req, url } = c;
+  const m = EXEC_PATH.exec(url.pathname);
+  if (!m) throw new StatusError('NotFound', `no upgrade route for ${url.pathname}`);
+  if (req.method !== 'POST') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
+  requireAdmin(c);
+  if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) throw badRequest(`exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+  let p: Params;
+  try {
+    p = { ns: decodeURIComponent(m[1]), name: decodeURIComponent(m[2]) };
+  } catch {
+    throw badRequest('malformed path');
+  }
+  const query = parseExecQuery(url.searchParams);
+  if ('problem' in query) throw badRequest(query.problem);
+  await deps.nodes.upgradeToAgent(podOf(deps.store, p), `/pods/${enc(p.ns)}/${enc(p.name)}/exec${url.search}`, EXEC_PROTOCOL, req, c.socket);
+}
 
 export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): void {
   const { store, nodes } = deps;
-  const podOf = (p: Params): Pod => {
-    const pod = store.get<Pod>('Pod', p.ns, p.name);
-    if (!pod) throw notFound('pods', p.name);
-    return pod;
-  };
 
   router
     .on(
@@ -46,7 +68,7 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       'GET',
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
-        await nodes.proxyToAgent(podOf(p), 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.res);
+        await nodes.proxyToAgent(podOf(store, p), 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.res);
       }),
     )
     .on(
@@ -54,7 +76,7 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       '/api/v1/namespaces/:ns/pods/:name/exec',
       adminOnly(async (c, p) => {
         const body = await readJson(c.req);
-        await nodes.proxyToAgent(podOf(p), 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.res);
+        await nodes.proxyToAgent(podOf(store, p), 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.res);
       }),
     );
 }
