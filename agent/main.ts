@@ -19,12 +19,11 @@ import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
-import { podNamespace, usesClusterDns } from './pods/spec.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';
 import { DEFAULT_ZONE } from '../shared/naming.js';
 import { DockerRuntime, sleep } from './runtime/docker.js';
-import { ensurePodBridge } from './network/bridge.js';
+import { ensurePodBridge, podNetworkIpam, type PodIpam } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
 import type { Pod } from '../shared/types.js';
@@ -127,15 +126,17 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let podNetwork = opts.podNetwork ?? 'bridge';
     let zone = DEFAULT_ZONE;
     let dns: ClusterDns | undefined;
+    // Set when the agent made the pod network on the podCIDR: it picks the pod addresses itself.
+    let ipam: PodIpam | undefined;
     const manager = new PodManager({
       runtime,
       nodeName: opts.nodeName,
       dataDir,
       hostIP: () => address,
       // Known once registered: the zone comes from the controller, the DNS address from binding.
-      podNetwork: (pod) => {
-        const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
-        return { network: podNetwork, zone, ...(resolv ? { dns: resolv } : {}) };
+      podNetwork: () => {
+        const server = dns?.podNameserver;
+        return { network: podNetwork, zone, ...(server ? { dnsServer: server } : {}), ...(ipam ? { ipam } : {}) };
       },
       status: reporter,
       disconnectedSince: () => health.disconnectedSince,
@@ -196,6 +197,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         for (let attempt = 1; attempt <= 5 && !stop.signal.aborted; attempt++) {
           try {
             podNetwork = await ensurePodBridge(runtime, podCIDR, log);
+            ipam = await podNetworkIpam(runtime, podNetwork, podCIDR);
+            if (ipam) log.info({ network: podNetwork, podCIDR, gateway: ipam.gateway }, 'pod addresses are picked by the agent');
             break;
           } catch (err) {
             log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');

@@ -18,6 +18,8 @@ export interface StatusInput {
   hostIP: string;
   now: number;
   terminating: boolean;
+  /** Whether the pod has a holder (usesHolder); default: when it has init containers. */
+  holder?: boolean;
 }
 
 interface PodView {
@@ -89,9 +91,9 @@ function condition(prev: PodStatus | undefined, type: string, ok: boolean, now: 
 
 export function podStatus(input: StatusInput): PodStatus {
   const { pod, prev, now } = input;
-  const { byName } = pickContainers(pod, input.observed);
+  const { byName } = pickContainers(pod, input.observed, input.holder);
   const progress = initProgress(pod, byName, input.started ?? {});
-  const holder = hasHolder(pod) ? byName.get(HOLDER) : undefined;
+  const holder = hasHolder(pod, input.holder) ? byName.get(HOLDER) : undefined;
   const view: PodView = { initialized: progress.initialized, ...(holder ? { holder } : {}) };
   const all = podContainers(pod);
   const statusOf = (pc: PodContainer) => containerStatus(input, pc, byName.get(pc.spec.name), view);
@@ -108,7 +110,7 @@ export function podStatus(input: StatusInput): PodStatus {
   const notReady = [...initStatuses.filter((s) => sidecars.has(s.name)), ...statuses].filter((s) => !s.ready).map((s) => s.name);
   const containersReady = notReady.length === 0;
   const message = `containers with unready status: [${notReady.join(' ')}]`;
-  const owner = networkOwner(pod, byName);
+  const owner = networkOwner(pod, byName, input.holder);
   const podIP = owner?.running && owner.ip ? owner.ip : prev?.podIP;
   return {
     phase,
