@@ -8,12 +8,37 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Node, Pod } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../controller/network/cidr.js';
 import { Cluster, requireDocker, waitFor } from './helpers/cluster.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const NS = 'default.svc.cluster.local';
+const DNSUTILS = 'berth.local/dnsutils:1';
+const pexec = promisify(execFile);
+
+/** A pod with dig (scripts/images builds the image from the host's dnsutils) on one host. */
+const digManifest = (host: string) => `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: dig}
+spec:
+  serviceName: ''
+  replicas: 1
+  selector: {matchLabels: {app: dig}}
+  template:
+    metadata: {labels: {app: dig}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      nodeSelector: {kubernetes.io/hostname: ${host}}
+      containers:
+        - name: dig
+          image: ${DNSUTILS}
+          imagePullPolicy: Never
+          command: [sleep, "3600"]
+`;
 
 /** A set whose pods write their environment's POD_IP at their first instruction, then sleep. */
 const setManifest = (name: string, replicas: number) => `
@@ -120,6 +145,24 @@ t.test('pod network: the agent answers pods, and POD_IP is known from the start'
     t.match(dockerName, /^berth_c_/, `${neighbour.metadata.name} runs as ${dockerName}`);
     const byContainerName = await c.cli(['exec', asker.metadata.name, '--', 'nslookup', '-type=a', dockerName]);
     t.notMatch(byContainerName.stdout, neighbour.status.podIP!, 'a Docker container name does not resolve');
+  });
+
+  t.test('dig inside a pod: PTR and A answered by the agent', async (t) => {
+    // Builds only what is missing; the simulated hosts' engines get the image from this one.
+    await pexec('bash', ['scripts/images'], { timeout: 300_000 });
+    const host = pods[0].spec.nodeName!;
+    await pexec('bash', ['-c', `docker save ${DNSUTILS} | docker -H unix://${c.host(host).dockerSock} load`], { timeout: 300_000, maxBuffer: 16 << 20 });
+    await c.ok(['apply', '-f', '-'], digManifest(host));
+    await c.waitForPods('dig-0 running', (ps) => ps.some((p) => p.metadata.name === 'dig-0' && running(p)), 90_000);
+    const gateway = cidrOf.get(host)!.replace(/0\/24$/, '1');
+    for (const p of pods) {
+      const out = await c.ok(['exec', 'dig-0', '--', 'dig', '+time=2', '+tries=2', '-x', p.status.podIP!]);
+      t.match(out, new RegExp(`^;; SERVER: ${gateway.replace(/\./g, '\\.')}#53`, 'm'), `dig -x ${p.status.podIP}: answered by the agent (${gateway})`);
+      t.match(out, new RegExp(`\\sPTR\\s+${p.metadata.name}\\.web\\.${NS.replace(/\./g, '\\.')}\\.$`, 'm'), `PTR → ${p.metadata.name}.web.${NS}`);
+      t.notMatch(out, 'berth_', 'never a Docker container name');
+      const a = await c.ok(['exec', 'dig-0', '--', 'dig', '+time=2', '+tries=2', '+short', '+search', `${p.metadata.name}.web`]);
+      t.equal(a.trim(), p.status.podIP, `A ${p.metadata.name}.web through the search list`);
+    }
   });
 
   t.test('a pod keeps its address when its container is re-created and after an agent restart', async (t) => {
