@@ -328,7 +328,9 @@ export class PodManager {
         if (!inUse.has(ip) || owner === undefined) inUse.set(ip, owner);
       }
       for (const [other, ip] of this.reserved) if (other !== uid) inUse.set(ip, other);
-      const choice = choosePodAddress({ cidr: ipam.cidr, reserved: [ipam.gateway], inUse, uid, recorded, avoid, ...(this.lastAddress ? { after: this.lastAddress } : {}) });
+      const mine = this.reserved.get(uid);
+      const known = mine && !recorded.includes(mine) ? [...recorded, mine] : recorded;
+      const choice = choosePodAddress({ cidr: ipam.cidr, reserved: [ipam.gateway], inUse, uid, recorded: known, avoid, ...(this.lastAddress ? { after: this.lastAddress } : {}) });
       if ('error' in choice) throw new StepError('CreateContainerError', choice.error);
       this.reserved.set(uid, choice.ip);
       if (!choice.reused) this.lastAddress = choice.ip;
@@ -714,10 +716,8 @@ class PodWorker {
     const net: PodNetworkContext = { network: node.network, zone: node.zone, resolvConf };
     if (!owner || !node.ipam || pod.spec.hostNetwork) return net;
     const file = path.join(dir, POD_IP_FILE);
-    const recorded = [
-      ...observed.map((o) => o.podIp).filter((ip): ip is string => ip !== undefined),
-      ...((await fs.readFile(file, 'utf8').catch(() => '')).trim() || []),
-    ];
+    const fromFile = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+    const recorded = [...observed.map((o) => o.podIp).filter((ip): ip is string => ip !== undefined), ...(fromFile ? [fromFile] : [])];
     const ip = await this.m.podAddress(node.ipam, this.uid, recorded, avoid);
     await writeIfChanged(file, `${ip}\n`).catch((err) => this.log.warn({ err: errorMessage(err) }, 'cannot record the pod address in the pod directory'));
     return { ...net, ip };
