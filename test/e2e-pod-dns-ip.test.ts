@@ -72,6 +72,28 @@ spec:
           command: [sh, -c, 'echo "POD_IP=$POD_IP" > /tmp/first; exec sleep 3600']
 `;
 
+const noneManifest = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: dnsnone}
+spec:
+  serviceName: ''
+  replicas: 1
+  selector: {matchLabels: {app: dnsnone}}
+  template:
+    metadata: {labels: {app: dnsnone}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      dnsPolicy: None
+      dnsConfig:
+        nameservers: [192.0.2.1]
+        searches: [a.example]
+        options: [{name: ndots, value: "2"}, {name: edns0}]
+      containers:
+        - {name: a, image: berth.local/busybox:1, imagePullPolicy: Never, command: [sleep, "3600"]}
+        - {name: b, image: berth.local/busybox:1, imagePullPolicy: Never, command: [sleep, "3600"]}
+`;
+
 const running = (p: Pod) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !!p.status.podIP;
 
 t.test('pod network: the agent answers pods, and POD_IP is known from the start', async (t) => {
@@ -209,4 +231,15 @@ t.test('Docker\'s default bridge: POD_IP of a single-container pod is its addres
   const written = readFileSync(join(agent.dataDir, 'pods', p.metadata.uid, 'resolv.conf'), 'utf8');
   t.equal(resolv, written, 'the resolv.conf the agent wrote in the pod directory');
   t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
+
+  // dnsPolicy None: only dnsConfig, in every container of the pod.
+  await c.ok(['apply', '-f', '-'], noneManifest);
+  await c.waitForPods('dnsnone-0 running', (ps) => ps.some((x) => x.metadata.name === 'dnsnone-0' && running(x)), 90_000);
+  for (const container of ['a', 'b']) {
+    t.equal(
+      await c.ok(['exec', 'dnsnone-0', '-c', container, '--', 'cat', '/etc/resolv.conf']),
+      'nameserver 192.0.2.1\nsearch a.example\noptions ndots:2 edns0\n',
+      `dnsPolicy None: dnsConfig only (container ${container})`,
+    );
+  }
 });
