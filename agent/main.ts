@@ -21,13 +21,12 @@ import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
 import { PodManager } from './pods/sync.js';
 import { DEFAULT_PAUSE_BINARY, PauseImage } from './pods/pause.js';
-import { podNamespace, usesClusterDns } from './pods/spec.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';
 import { DEFAULT_ZONE } from '../shared/naming.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { sleep } from '../shared/async.js';
-import { ensurePodBridge } from './network/bridge.js';
+import { ensurePodBridge, podNetworkIpam, type PodIpam } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
 import type { NodeFacts } from '../shared/types.js';
@@ -166,7 +165,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     if (!member) return;
     const podNetwork = await bootNetwork(opts, host, link, member.registration, life, log);
     // Cluster DNS before the pods, so the first containers already get its address.
-    const dns = await bootDns(opts, host, link, podNetwork, member.zone, life, log);
+    const dns = await bootDns(opts, host, link, podNetwork.network, member.zone, life, log);
     const pods = bootPods(opts, host, link, podNetwork, member, dns, life, log);
     startLoops(opts, host, link, member, dns, directory, pods, life, log);
     log.info({ server: opts.server }, 'agent running');
@@ -276,22 +275,32 @@ async function bootRegistration(
   return { registration, body, zone: registration.zone ?? DEFAULT_ZONE };
 }
 
+/** The Docker network of the pods, and the pod address allocator when the agent made that network. */
+interface PodNetwork {
+  network: string;
+  /** Set when the agent made the pod network on the podCIDR: it picks the pod addresses itself. */
+  ipam?: PodIpam;
+}
+
 /**
  * The Docker network of the pods: the one named by --pod-network, or for `auto` a bridge on
  * the node's podCIDR with host-gw routes to the other nodes (Docker's `bridge` without one).
  */
-async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink, registration: Registration, life: Lifetime, log: Logger): Promise<string> {
+async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink, registration: Registration, life: Lifetime, log: Logger): Promise<PodNetwork> {
   const wanted = opts.podNetwork ?? 'bridge';
-  if (wanted !== 'auto') return wanted;
+  if (wanted !== 'auto') return { network: wanted };
   const { podCIDR, clusterCIDR } = registration;
   if (!podCIDR || !clusterCIDR) {
     log.warn('the controller gave this node no podCIDR: pods use Docker\'s "bridge" network and only this host reaches them');
-    return 'bridge';
+    return { network: 'bridge' };
   }
   let network = 'bridge';
+  let ipam: PodIpam | undefined;
   for (let attempt = 1; attempt <= 5 && !life.signal.aborted; attempt++) {
     try {
       network = await ensurePodBridge(host.runtime, podCIDR, log);
+      ipam = await podNetworkIpam(host.runtime, network, podCIDR);
+      if (ipam) log.info({ network, podCIDR, gateway: ipam.gateway }, 'pod addresses are picked by the agent');
       break;
     } catch (err) {
       log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');
@@ -300,7 +309,7 @@ async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink,
   }
   const gw = new HostGw({ conn: link.conn, health: link.health, log, self: { name: opts.nodeName, address: host.address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
   life.loops.push(...(await gw.start(life.signal)));
-  return network;
+  return { network, ...(ipam ? { ipam } : {}) };
 }
 
 async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, zone: string, life: Lifetime, log: Logger): Promise<ClusterDns | undefined> {
@@ -313,7 +322,7 @@ async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, pod
 }
 
 /** ConfigMaps and Secrets for the pods, the pause image of their holders, and the pod manager that runs them. */
-function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, member: Membership, dns: ClusterDns | undefined, life: Lifetime, log: Logger): { config: ConfigManager; manager: PodManager } {
+function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: PodNetwork, member: Membership, dns: ClusterDns | undefined, life: Lifetime, log: Logger): { config: ConfigManager; manager: PodManager } {
   const { conn, health, reporter } = link;
   const config = new ConfigManager({ conn, dataDir: host.dataDir, log });
   const pause = new PauseImage(host.runtime, opts.pauseBinary ?? DEFAULT_PAUSE_BINARY, log);
@@ -322,9 +331,9 @@ function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwo
     nodeName: opts.nodeName,
     dataDir: host.dataDir,
     hostIP: () => host.address,
-    podNetwork: (pod) => {
-      const resolv = usesClusterDns(pod) ? dns?.podResolvConf(podNamespace(pod)) : undefined;
-      return { network: podNetwork, zone: member.zone, ...(resolv ? { dns: resolv } : {}) };
+    podNetwork: () => {
+      const server = dns?.podNameserver;
+      return { network: podNetwork.network, zone: member.zone, ...(server ? { dnsServer: server } : {}), ...(podNetwork.ipam ? { ipam: podNetwork.ipam } : {}) };
     },
     pauseImage: () => pause.ensure(),
     bootedAtMs: Date.now() - os.uptime() * 1000,

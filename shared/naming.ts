@@ -21,6 +21,8 @@ export const DOCKER_LABEL = {
   namespace: 'dev.berth.pod.namespace',
   container: 'dev.berth.container',
   role: 'dev.berth.role',
+  /** The address the agent gave the pod on its pod network (agent/network/ipam.ts). */
+  podIP: 'dev.berth.pod.ip',
 } as const;
 
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -371,16 +371,20 @@ t.test('flags, resolv.conf and the pod network gateway', async (t) => {
   t.equal(networkGateway({ Driver: 'host', IPAM: { Config: [] } }, ifaces), undefined);
 });
 
-t.test('the container that owns a pod\'s network gets the network, domain and resolv.conf', async (t) => {
+t.test('the container that owns a pod\'s network gets the network, domain, address and resolv.conf', async (t) => {
   const p = pod('web-0', undefined);
-  const o = applyPodNetwork({ HostConfig: {} }, p, { network: 'pods', zone: 'cluster.internal', dns: { servers: ['172.31.5.1'], search: ['default.svc.cluster.internal', 'svc.cluster.internal', 'cluster.internal'], options: ['ndots:5'] } });
+  const o = applyPodNetwork({ HostConfig: {}, Labels: { a: 'b' } }, p, { network: 'pods', zone: 'cluster.internal', resolvConf: '/data/pods/u/resolv.conf', ip: '10.244.1.7' });
   t.match(o, {
     Hostname: 'web-0',
     Domainname: 'nginx.default.svc.cluster.internal',
-    HostConfig: { NetworkMode: 'pods', Dns: ['172.31.5.1'], DnsSearch: ['default.svc.cluster.internal', 'svc.cluster.internal', 'cluster.internal'], DnsOptions: ['ndots:5'] },
+    HostConfig: { NetworkMode: 'pods', Mounts: [{ Type: 'bind', Source: '/data/pods/u/resolv.conf', Target: '/etc/resolv.conf', ReadOnly: true }] },
+    NetworkingConfig: { EndpointsConfig: { pods: { IPAMConfig: { IPv4Address: '10.244.1.7' } } } },
+    Labels: { a: 'b', 'dev.berth.pod.ip': '10.244.1.7' },
   });
+  t.notOk('Dns' in o.HostConfig!, 'no Docker DNS settings: the file is the pod\'s resolv.conf');
   const d = applyPodNetwork({ HostConfig: {} }, p);
   t.equal(d.HostConfig!.NetworkMode, 'bridge');
   t.equal(d.Domainname, 'nginx.default.svc.cluster.local');
-  t.notOk('Dns' in d.HostConfig!, 'without the agent\'s DNS, Docker\'s default resolv.conf');
+  t.equal(d.NetworkingConfig, undefined, 'without an address from the agent Docker picks one');
+  t.equal(d.HostConfig!.Mounts, undefined, 'without a file, Docker\'s resolv.conf');
 });

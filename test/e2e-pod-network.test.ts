@@ -144,10 +144,11 @@ t.test('host-gw pod network across hosts', async (t) => {
 
   t.test('a pod fetches from a pod on another host by DNS name, without NAT', async (t) => {
     t.not(client.spec.nodeName, serverHost, `client on ${client.spec.nodeName}, server on ${serverHost}`);
-    // On a user-defined network Docker's resolver (127.0.0.11) forwards to the servers it was given.
-    const id = (await c.docker(clientHost, ['ps', '-q', '--filter', 'name=berth_c_client-0_'])).trim();
+    // The pod asks the agent directly, not Docker's resolver (127.0.0.11).
     const gateway = cidrOf.get(clientHost)!.replace(/0\/24$/, '1');
-    t.equal((await c.docker(clientHost, ['inspect', '-f', '{{json .HostConfig.Dns}}', id])).trim(), JSON.stringify([gateway]), 'the agent DNS of the client\'s host, on its pod bridge');
+    const resolv = await c.ok(['exec', 'client-0', '--', 'cat', '/etc/resolv.conf']);
+    t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'), 'the agent DNS of the client\'s host, on its pod bridge');
+    t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
     let last = '';
     const page = await waitFor(
       'the page from web-2',

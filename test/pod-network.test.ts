@@ -29,7 +29,8 @@ import {
   planRoutes,
   type FirewallState,
 } from '../agent/network/plan.js';
-import { applyPodNetwork, usesClusterDns } from '../agent/pods/spec.js';
+import { applyPodNetwork } from '../agent/pods/spec.js';
+import { podDnsType } from '../agent/pods/resolv.js';
 import { chainOf } from '../agent/network/commands.js';
 import { controllerOptions } from '../cli/commands/daemons.js';
 
@@ -214,16 +215,17 @@ t.test('pod bridge: create, adopt, replace when unused, keep when in use', async
 t.test('hostNetwork and dnsPolicy', async (t) => {
   const pod = (spec: Partial<Pod['spec']>): Pod =>
     ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'default', uid: 'u' }, spec: { containers: [{ name: 'c', image: 'i' }], subdomain: 'web', ...spec } }) as unknown as Pod;
-  t.ok(usesClusterDns(pod({})), 'ClusterFirst');
-  t.notOk(usesClusterDns(pod({ hostNetwork: true })), 'ClusterFirst with hostNetwork: the host\'s resolv.conf');
-  t.ok(usesClusterDns(pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' })));
-  t.ok(usesClusterDns(pod({ dnsPolicy: 'ClusterFirstWithHostNet' })));
-  t.notOk(usesClusterDns(pod({ dnsPolicy: 'Default' })));
-  const dns = { servers: ['10.244.1.1'], search: ['default.svc.cluster.local'], options: ['ndots:5'] };
-  const host = applyPodNetwork({}, pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), { network: 'berth', dns });
+  t.equal(podDnsType(pod({})), 'cluster', 'ClusterFirst');
+  t.equal(podDnsType(pod({ hostNetwork: true })), 'host', 'ClusterFirst with hostNetwork: the host\'s resolv.conf');
+  t.equal(podDnsType(pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' })), 'cluster');
+  t.equal(podDnsType(pod({ dnsPolicy: 'ClusterFirstWithHostNet' })), 'cluster');
+  t.equal(podDnsType(pod({ dnsPolicy: 'Default' })), 'host');
+  t.equal(podDnsType(pod({ dnsPolicy: 'None' })), 'none');
+  const host = applyPodNetwork({}, pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), { network: 'berth', resolvConf: '/p/resolv.conf', ip: '10.244.1.9' });
   t.equal(host.HostConfig?.NetworkMode, 'host');
   t.equal(host.Hostname, undefined, 'the host\'s name');
-  t.same(host.HostConfig?.Dns, ['10.244.1.1']);
+  t.equal(host.NetworkingConfig, undefined, 'the host\'s addresses');
+  t.same(host.HostConfig?.Mounts, [{ Type: 'bind', Source: '/p/resolv.conf', Target: '/etc/resolv.conf', ReadOnly: true }], 'the pod\'s resolv.conf');
   const plain = applyPodNetwork({}, pod({}), { network: 'berth' });
   t.equal(plain.HostConfig?.NetworkMode, 'berth');
   t.equal(plain.Hostname, 'web-0');

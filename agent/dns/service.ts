@@ -13,7 +13,6 @@ import type { DockerRuntime } from '../runtime/docker.js';
 import { sleep } from '../../shared/async.js';
 import { LocalBackend, ThreadBackend, workerFile, type BackendLog, type BindResult, type DnsBackend, type ZoneUpdate } from './backend.js';
 import { formatHostPort, resolvConfNameservers, type HostPort } from './forward.js';
-import { DEFAULT_NDOTS } from './lookup.js';
 import { isLocalAddress, networkGateway, type NetworkInspect } from './network.js';
 import {
   buildNamespaceZone,
@@ -24,13 +23,6 @@ import {
   type EndpointPod,
   type NamespaceZone,
 } from './records.js';
-
-/** resolv.conf settings of a pod's first container (Docker's Dns, DnsSearch, DnsOptions). */
-export interface PodDnsConfig {
-  servers: string[];
-  search: string[];
-  options: string[];
-}
 
 export interface ClusterDnsOptions {
   conn: ControllerConnection;
@@ -141,10 +133,9 @@ export class ClusterDns {
     return this.zone;
   }
 
-  /** resolv.conf for a pod in `namespace`, or undefined when this agent serves no address its pods reach. */
-  podResolvConf(namespace: string): PodDnsConfig | undefined {
-    if (!this.podServer) return undefined;
-    return { servers: [this.podServer], search: [`${namespace}.svc.${this.zone}`, `svc.${this.zone}`, this.zone], options: [`ndots:${DEFAULT_NDOTS}`] };
+  /** The nameserver of the pods' resolv.conf (agent/pods/resolv.ts), or undefined when this agent serves no address its pods reach. */
+  get podNameserver(): string | undefined {
+    return this.podServer;
   }
 
   // ---- data ----

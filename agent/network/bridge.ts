@@ -5,11 +5,12 @@ import type { DockerRuntime } from '../runtime/docker.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import { firstHost, parseCidr } from '../../shared/net/cidr.js';
 import { AUTO_BRIDGE, AUTO_NETWORK, planBridge, type ExistingNetwork } from './plan.js';
+import { networkGateway, type NetworkInspect } from '../dns/network.js';
 
-interface Inspect {
+interface Inspect extends NetworkInspect {
   Id: string;
-  IPAM?: { Config?: { Subnet?: string }[] | null } | null;
-  Containers?: Record<string, unknown> | null;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
+  Containers?: Record<string, { IPv4Address?: string }> | null;
 }
 
 async function inspect(runtime: DockerRuntime, name: string): Promise<Inspect | undefined> {
@@ -66,4 +67,33 @@ export async function ensurePodBridge(runtime: DockerRuntime, podCidr: string, l
       break;
   }
   return AUTO_NETWORK;
+}
+
+/** Where the agent hands out pod addresses itself: the pod network's subnet (the podCIDR) and its gateway. */
+export interface PodIpam {
+  network: string;
+  cidr: string;
+  gateway: string;
+}
+
+/**
+ * The pod network's address plan when the network really has the podCIDR as its subnet (a kept
+ * mismatching network gets none: Docker picks the addresses there).
+ */
+export async function podNetworkIpam(runtime: DockerRuntime, network: string, podCidr: string): Promise<PodIpam | undefined> {
+  const info = await inspect(runtime, network);
+  if (!info || !existing(info)?.subnets.includes(podCidr)) return undefined;
+  const gateway = networkGateway(info);
+  return gateway ? { network, cidr: podCidr, gateway } : undefined;
+}
+
+/** Addresses on a Docker network, by container id (`docker network inspect`: running containers). */
+export async function networkAddresses(runtime: DockerRuntime, network: string): Promise<Map<string, string>> {
+  const info = await inspect(runtime, network);
+  const out = new Map<string, string>();
+  for (const [id, c] of Object.entries(info?.Containers ?? {})) {
+    const ip = c.IPv4Address?.split('/')[0];
+    if (ip) out.set(id, ip);
+  }
+  return out;
 }

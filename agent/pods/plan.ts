@@ -70,6 +70,8 @@ export interface PlanInput {
   unhealthy?: Record<string, Unhealthy>;
   /** When the host booted (epoch ms): runs started before it ended with the reboot. */
   bootedAtMs?: number;
+  /** Whether the pod has a holder (usesHolder); default: when it has init containers. */
+  holder?: boolean;
 }
 
 export interface Plan {
@@ -91,9 +93,33 @@ export function isSidecar(c: Pick<Container, 'restartPolicy'>): boolean {
   return c.restartPolicy === 'Always';
 }
 
-/** Whether the pod's network namespace lives in a holder container. */
-export function hasHolder(pod: Pod): boolean {
-  return (pod.spec.initContainers?.length ?? 0) > 0;
+/**
+ * Whether the pod's network namespace lives in a holder container: `holder` when the caller
+ * decided (see usesHolder), else when the pod has init containers.
+ */
+export function hasHolder(pod: Pod, holder?: boolean): boolean {
+  return holder ?? (pod.spec.initContainers?.length ?? 0) > 0;
+}
+
+/** Whether a container's environment reads the pod's address (downward API status.podIP/podIPs). */
+export function readsPodIP(c: Container): boolean {
+  return (c.env ?? []).some((e) => e.valueFrom?.fieldRef?.fieldPath.startsWith('status.podIP') === true);
+}
+
+/**
+ * When a pod gets a holder: with init containers (their first container exits); and where the
+ * agent cannot give the pod its address before creating its first container (Docker's default
+ * `bridge` network and networks the agent did not make: `staticAddress` false) when that first
+ * container reads status.podIP, so the address exists before it is created. hostNetwork pods
+ * have the host's address and need none. A pod whose containers exist keeps the layout they show
+ * (an agent upgrade does not move a running pod into a holder).
+ */
+export function usesHolder(pod: Pod, observed: ObservedContainer[], staticAddress: boolean): boolean {
+  if ((pod.spec.initContainers?.length ?? 0) > 0) return true;
+  if (observed.some((o) => o.container === HOLDER)) return true;
+  const first = pod.spec.containers[0];
+  if (observed.some((o) => o.container === first.name && !o.networkMode.startsWith('container:'))) return false;
+  return !pod.spec.hostNetwork && !staticAddress && readsPodIP(first);
 }
 
 /** Init containers and sidecars in order, then the app containers. */
@@ -108,9 +134,9 @@ export function podContainers(pod: Pod): PodContainer[] {
  * Picks one Docker container per spec container (and the holder): a running one first, else
  * the newest. Everything else (duplicates, containers the spec does not name) is extra.
  */
-export function pickContainers(pod: Pod, observed: ObservedContainer[]): { byName: Map<string, ObservedContainer>; extras: ObservedContainer[] } {
+export function pickContainers(pod: Pod, observed: ObservedContainer[], holder?: boolean): { byName: Map<string, ObservedContainer>; extras: ObservedContainer[] } {
   const names = new Set(podContainers(pod).map((c) => c.spec.name));
-  if (hasHolder(pod)) names.add(HOLDER);
+  if (hasHolder(pod, holder)) names.add(HOLDER);
   const byName = new Map<string, ObservedContainer>();
   const extras: ObservedContainer[] = [];
   const sorted = [...observed].sort((a, b) => Number(b.running) - Number(a.running) || b.createdAtMs - a.createdAtMs);
@@ -122,8 +148,8 @@ export function pickContainers(pod: Pod, observed: ObservedContainer[]): { byNam
 }
 
 /** The container that owns the pod's network namespace, if it exists. */
-export function networkOwner(pod: Pod, byName: Map<string, ObservedContainer>): ObservedContainer | undefined {
-  return byName.get(hasHolder(pod) ? HOLDER : pod.spec.containers[0].name);
+export function networkOwner(pod: Pod, byName: Map<string, ObservedContainer>, holder?: boolean): ObservedContainer | undefined {
+  return byName.get(hasHolder(pod, holder) ? HOLDER : pod.spec.containers[0].name);
 }
 
 /** Whether the container ran (or runs) in the holder's current sandbox. */
@@ -143,14 +169,14 @@ export function beforeBoot(c: ObservedContainer, bootedAtMs: number | undefined)
  * latest start or while it is down. Such a container did not crash and is not ready. The
  * network owner itself only counts after a reboot.
  */
-export function sandboxGone(pod: Pod, byName: Map<string, ObservedContainer>, c: ObservedContainer, bootedAtMs?: number): boolean {
+export function sandboxGone(pod: Pod, byName: Map<string, ObservedContainer>, c: ObservedContainer, bootedAtMs?: number, holder?: boolean): boolean {
   if (c.startedAtMs === undefined) return false;
   // Only for exited containers: a running one cannot predate the boot (unless the clock moved).
   if (!c.running && beforeBoot(c, bootedAtMs)) return true;
-  const owner = networkOwner(pod, byName);
+  const owner = networkOwner(pod, byName, holder);
   if (c.container === HOLDER || owner?.id === c.id) return false;
   if (!owner?.running) return true;
-  if (hasHolder(pod)) return !inSandbox(c, owner);
+  if (hasHolder(pod, holder)) return !inSandbox(c, owner);
   return c.networkMode !== `container:${owner.id}` || c.startedAtMs < (owner.startedAtMs ?? 0);
 }
 
@@ -342,7 +368,7 @@ class Planner {
 
 export function planPod(input: PlanInput): Plan {
   const { pod } = input;
-  const { byName, extras } = pickContainers(pod, input.observed);
+  const { byName, extras } = pickContainers(pod, input.observed, input.holder);
   const p = new Planner(input);
   for (const o of extras) {
     p.actions.push({
@@ -353,7 +379,7 @@ export function planPod(input: PlanInput): Plan {
     });
   }
   p.unhealthy(byName);
-  if (hasHolder(pod)) planWithHolder(p, byName);
+  if (hasHolder(pod, input.holder)) planWithHolder(p, byName);
   else planFirstOwns(p, byName);
   return p.result();
 }
@@ -390,7 +416,7 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
       if (!p.blocked(spec.name)) p.push({ type: 'start', container: spec.name, id: c.id, restart: false });
       return;
     }
-    if (sandboxGone(p.input.pod, byName, c, p.input.bootedAtMs)) {
+    if (sandboxGone(p.input.pod, byName, c, p.input.bootedAtMs, p.input.holder)) {
       // The host rebooted under it, or it ran in an earlier namespace of the first container.
       if (index === 0 && p.newExit(spec.name, c)) p.sandboxChanged = true;
       p.restartNow(spec.name, c);
@@ -400,7 +426,7 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
   });
 }
 
-/** A pod with init containers: holder first, then the init sequence, then sidecars and app containers. */
+/** A pod with a holder: holder first, then the init sequence, then sidecars and app containers. */
 function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void {
   const { pod } = p.input;
   const started = p.input.started ?? {};
@@ -458,7 +484,7 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
     if (c.running) return true;
     if (c.startedAtMs === undefined) {
       if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: false });
-    } else if (sandboxGone(pod, found, c, p.input.bootedAtMs)) {
+    } else if (sandboxGone(pod, found, c, p.input.bootedAtMs, p.input.holder)) {
       // It ran in an earlier sandbox: run it again now, without back-off.
       p.restartNow(name, c);
     } else {
@@ -494,7 +520,7 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
  * group but stops last (`owner`). With no pod spec (orphans), the containers that joined another
  * one's network go first.
  */
-export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[]): { groups: ObservedContainer[][]; owner?: ObservedContainer } {
+export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[], holder?: boolean): { groups: ObservedContainer[][]; owner?: ObservedContainer } {
   const holders = observed.filter((o) => o.container === HOLDER);
   const rest = observed.filter((o) => o.container !== HOLDER);
   if (!pod) {
@@ -508,7 +534,7 @@ export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[]):
     .sort((a, b) => kinds.get(b.container)!.index - kinds.get(a.container)!.index);
   const first = rest.filter((o) => kinds.get(o.container)?.kind !== 'sidecar');
   const groups = [first, ...sidecars.map((s) => [s]), holders].filter((g) => g.length > 0);
-  const owner = hasHolder(pod) ? undefined : first.find((o) => o.container === pod.spec.containers[0].name && !o.networkMode.startsWith('container:'));
+  const owner = hasHolder(pod, holder) ? undefined : first.find((o) => o.container === pod.spec.containers[0].name && !o.networkMode.startsWith('container:'));
   return { groups, ...(owner && first.length > 1 ? { owner } : {}) };
 }
 

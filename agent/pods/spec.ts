@@ -49,36 +49,45 @@ export interface PodNetworkContext {
   network?: string;
   /** Cluster DNS zone, for the pod's domain; default cluster.local. */
   zone?: string;
-  /** The pod's resolv.conf: the agent's DNS address, search list, options. Undefined: Docker's default. */
-  dns?: { servers: string[]; search: string[]; options: string[] };
+  /**
+   * Host path of the pod's resolv.conf (agent/pods/resolv.ts), bind-mounted read-only at
+   * /etc/resolv.conf into every container of the pod. Undefined: Docker's.
+   */
+  resolvConf?: string;
+  /** The pod's address, given to Docker for the container that owns the pod's network (agent/network/ipam.ts). */
+  ip?: string;
 }
 
-/**
- * Whether the pod's resolv.conf names the cluster DNS (Kubernetes' dnsPolicy): ClusterFirst
- * does, except for hostNetwork pods, which keep the host's unless ClusterFirstWithHostNet.
- */
-export function usesClusterDns(pod: Pod): boolean {
-  const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
-  return policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !pod.spec.hostNetwork);
+/** Container label with the address the agent gave the pod (re-adopted after a restart of the agent). */
+export const POD_IP_LABEL = DOCKER_LABEL.podIP;
+
+/** The read-only bind mount of the pod's resolv.conf. */
+export function resolvConfMount(source: string): MountSpec {
+  return { Type: 'bind', Source: source, Target: '/etc/resolv.conf', ReadOnly: true };
 }
 
-/** Network, hostname and DNS settings of the container that owns a pod's network namespace. */
+function addResolvConf(host: Docker.HostConfig, net: PodNetworkContext): void {
+  if (!net.resolvConf) return;
+  const mounts = ((host.Mounts ??= []) as MountSpec[]).filter((m) => m.Target !== '/etc/resolv.conf');
+  mounts.push(resolvConfMount(net.resolvConf));
+  host.Mounts = mounts;
+}
+
+/** Network, hostname, address and resolv.conf of the container that owns a pod's network namespace. */
 export function applyPodNetwork(options: Docker.ContainerCreateOptions, pod: Pod, net: PodNetworkContext = {}): Docker.ContainerCreateOptions {
   const host = (options.HostConfig ??= {});
-  host.NetworkMode = pod.spec.hostNetwork ? 'host' : (net.network ?? 'bridge');
+  const network = net.network ?? 'bridge';
+  host.NetworkMode = pod.spec.hostNetwork ? 'host' : network;
+  addResolvConf(host, net);
   // hostNetwork: the host's addresses, ports and name, as in Kubernetes.
-  if (pod.spec.hostNetwork) {
-    if (net.dns) Object.assign(host, { Dns: net.dns.servers, DnsSearch: net.dns.search, DnsOptions: net.dns.options });
-    return options;
-  }
-  if (net.dns) {
-    host.Dns = net.dns.servers;
-    host.DnsSearch = net.dns.search;
-    host.DnsOptions = net.dns.options;
-  }
+  if (pod.spec.hostNetwork) return options;
   options.Hostname = pod.spec.hostname ?? pod.metadata.name;
   const domain = podDomain(pod, net.zone);
   if (domain) options.Domainname = domain;
+  if (net.ip) {
+    options.NetworkingConfig = { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: net.ip } } } };
+    options.Labels = { ...(options.Labels ?? {}), [POD_IP_LABEL]: net.ip };
+  }
   return options;
 }
 
@@ -162,7 +171,7 @@ export function containerEnv(pod: Pod, c: Container, ctx: EnvContext): { env: Ma
       value = fieldRefValue(pod, fieldPath, ctx);
       if (value === undefined) throw new ConfigError(`env ${e.name}: unsupported fieldRef "${fieldPath}"`);
       if (fieldPath.startsWith('status.podIP') && ctx.podIP === undefined) {
-        warnings.push({ reason: 'PodIPUnknown', message: `env ${e.name}: the pod has no address before its first container runs; ${fieldPath} is empty` });
+        warnings.push({ reason: 'PodIPUnknown', message: `env ${e.name}: the pod's address is not known yet; ${fieldPath} is empty` });
       }
     } else if (e.valueFrom?.configMapKeyRef) {
       value = keyRefValue('configMap', e.valueFrom.configMapKeyRef, sources, ns, e.name);
@@ -303,6 +312,7 @@ export function createOptions(pod: Pod, index: number, ctx: CreateContext): Crea
     if (!ctx.networkOf) throw new ConfigError(`container ${c.name}: the pod's network namespace owner is not running`);
     // Docker forbids Hostname here; the container inherits the first container's.
     host.NetworkMode = `container:${ctx.networkOf}`;
+    if (ctx.podNetwork) addResolvConf(host, ctx.podNetwork);
   }
   if (c.command) options.Entrypoint = c.command.map((s) => expand(s, lookup));
   if (c.args) options.Cmd = c.args.map((s) => expand(s, lookup));

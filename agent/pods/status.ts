@@ -20,6 +20,8 @@ export interface StatusInput {
   terminating: boolean;
   /** When the host booted (epoch ms): runs started before it ended with the reboot. */
   bootedAtMs?: number;
+  /** Whether the pod has a holder (usesHolder); default: when it has init containers. */
+  holder?: boolean;
 }
 
 interface PodView {
@@ -40,7 +42,7 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
   let started = false;
   // Its sandbox went away (holder down or re-created, host rebooted): it did not crash, it
   // waits to be started again in the new sandbox, and is not ready meanwhile.
-  const gone = c !== undefined && !input.terminating && sandboxGone(input.pod, view.byName, c, input.bootedAtMs);
+  const gone = c !== undefined && !input.terminating && sandboxGone(input.pod, view.byName, c, input.bootedAtMs, input.holder);
   if (!c || (gone && !c.running)) {
     state = waiting();
   } else if (c.running) {
@@ -92,7 +94,7 @@ function condition(prev: PodStatus | undefined, type: string, ok: boolean, now: 
 
 export function podStatus(input: StatusInput): PodStatus {
   const { pod, prev, now } = input;
-  const { byName } = pickContainers(pod, input.observed);
+  const { byName } = pickContainers(pod, input.observed, input.holder);
   const progress = initProgress(pod, byName, input.started ?? {});
   const view: PodView = { initialized: progress.initialized, byName };
   const all = podContainers(pod);
@@ -110,7 +112,7 @@ export function podStatus(input: StatusInput): PodStatus {
   const notReady = [...initStatuses.filter((s) => sidecars.has(s.name)), ...statuses].filter((s) => !s.ready).map((s) => s.name);
   const containersReady = notReady.length === 0;
   const message = `containers with unready status: [${notReady.join(' ')}]`;
-  const owner = networkOwner(pod, byName);
+  const owner = networkOwner(pod, byName, input.holder);
   const podIP = owner?.running && owner.ip ? owner.ip : prev?.podIP;
   return {
     phase,

@@ -2,8 +2,10 @@
 // actions one at a time, runs the probes and reports status. Triggered by the pod watch,
 // Docker events, probe changes, back-off timers and a periodic resync.
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
 import type { Container } from '../../shared/manifest/schema.js';
-import { DOCKER_LABEL } from '../../shared/naming.js';
+import { DEFAULT_ZONE, DOCKER_LABEL } from '../../shared/naming.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, LABEL_FENCING_EPOCH, epochOf, parseDuration } from '../../shared/fencing.js';
 import type { Pod, PodStatus } from '../../shared/types.js';
 import type { Logger } from '../log.js';
@@ -24,6 +26,7 @@ import {
   networkOwner,
   pickContainers,
   planPod,
+  usesHolder,
   podContainers,
   remainingGrace,
   stopGroups,
@@ -31,7 +34,10 @@ import {
 } from './plan.js';
 import { runPreStop } from './prestop.js';
 import { PodProbes } from './probes.js';
-import { ConfigError, createOptions, podDir, podNamespace, pullPolicy, type DirSpec, type PodNetworkContext } from './spec.js';
+import { ConfigError, createOptions, podDir, podNamespace, POD_IP_LABEL, pullPolicy, type DirSpec, type PodNetworkContext } from './spec.js';
+import { parseResolvConf, podResolvConf, renderResolvConf, type ResolvConf } from './resolv.js';
+import { choosePodAddress } from '../network/ipam.js';
+import { networkAddresses, type PodIpam } from '../network/bridge.js';
 import { podStatus } from './status.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 import { describePull } from '../metrics/pull-progress.js';
@@ -61,13 +67,52 @@ export interface PodManagerOptions {
    * for self-fencing (berth.io/disconnect-stop-after) are stopped once that lasts long enough.
    */
   disconnectedSince?: () => number | undefined;
-  /** Docker network, zone and resolv.conf of a pod (the agent's --pod-network and cluster DNS). */
-  podNetwork?: (pod: Pod) => PodNetworkContext;
+  /** The pods' Docker network, zone, the agent's DNS address and address plan (the agent's --pod-network and cluster DNS). */
+  podNetwork?: () => NodeNetwork;
+  /** The host's resolv.conf (for dnsPolicy Default and the host's search list); default: read /etc/resolv.conf. */
+  hostResolvConf?: () => Promise<ResolvConf>;
   /** The pause image of the pods' holders (built first when it is missing): PauseImage.ensure. */
   pauseImage: () => Promise<string>;
   /** When this host booted (epoch ms): containers started before ran in a sandbox the reboot took away. */
   bootedAtMs?: number;
   log: Logger;
+}
+
+/** What the agent knows about the pod network of this node. */
+export interface NodeNetwork {
+  /** Docker network of the pods. */
+  network: string;
+  zone: string;
+  /** The agent's DNS address as pods reach it; undefined: it serves none they reach. */
+  dnsServer?: string;
+  /** The agent picks pod addresses itself (its own pod network on the podCIDR); undefined: Docker picks them. */
+  ipam?: PodIpam;
+}
+
+/** Pod files in the pod directory. */
+const RESOLV_FILE = 'resolv.conf';
+const POD_IP_FILE = 'pod-ip';
+
+/**
+ * The host's resolv.conf; with only loopback nameservers (systemd-resolved's stub), the one
+ * behind it, as Docker does for its containers.
+ */
+export async function readHostResolvConf(): Promise<ResolvConf> {
+  const main = parseResolvConf(await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+  if (main.nameservers.some((n) => !n.startsWith('127.') && n !== '::1')) return main;
+  const resolved = await fs.readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => undefined);
+  return resolved === undefined ? main : parseResolvConf(resolved);
+}
+
+/** Writes a file only when its content changed (write and rename: readers never see half of it). */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  const old = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (old === text) return;
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, text, { mode: 0o644 });
+  await fs.chmod(tmp, 0o644);
+  await fs.rename(tmp, file);
 }
 
 /** A failed step, reported as the container's waiting reason. */
@@ -99,6 +144,10 @@ export class PodManager {
   /** Pods stopped by self-fencing, by uid, with the delay that stopped them. */
   private readonly fenced = new Map<string, string>();
   private readonly fenceTimer: NodeJS.Timeout | undefined;
+  /** Pod addresses handed out and not yet seen on a container, by pod uid. */
+  private readonly reserved = new Map<string, string>();
+  private lastAddress: string | undefined;
+  private allocating: Promise<unknown> = Promise.resolve();
 
   constructor(readonly o: PodManagerOptions) {
     o.config?.onAvailable?.((uid) => this.retryConfig(uid));
@@ -238,8 +287,52 @@ export class PodManager {
     }
   }
 
+  get node(): NodeNetwork {
+    return this.o.podNetwork?.() ?? { network: 'bridge', zone: DEFAULT_ZONE };
+  }
+
+  /**
+   * The pod's address on the agent's pod network: the one it had (container label, pod
+   * directory), else a free one. In use: the network's containers, every container labelled
+   * with an address (created ones have no address on the network yet) and the addresses handed
+   * out here. One allocation at a time, so two pods never get the same address.
+   */
+  podAddress(ipam: PodIpam, uid: string, recorded: string[], avoid: string[]): Promise<string> {
+    const run = this.allocating.then(async () => {
+      const inUse = new Map<string, string | undefined>();
+      const labelled = await this.o.runtime.docker.listContainers({ all: true, filters: { label: [POD_IP_LABEL] } });
+      const uidOf = new Map<string, string | undefined>();
+      for (const c of labelled) {
+        uidOf.set(c.Id, c.Labels?.[DOCKER_LABEL.podUid]);
+        const ip = c.Labels?.[POD_IP_LABEL];
+        if (ip && !(inUse.has(ip) && inUse.get(ip) !== c.Labels?.[DOCKER_LABEL.podUid])) inUse.set(ip, c.Labels?.[DOCKER_LABEL.podUid]);
+      }
+      for (const [id, ip] of await networkAddresses(this.o.runtime, ipam.network)) {
+        const owner = uidOf.get(id);
+        if (!inUse.has(ip) || owner === undefined) inUse.set(ip, owner);
+      }
+      for (const [other, ip] of this.reserved) if (other !== uid) inUse.set(ip, other);
+      const mine = this.reserved.get(uid);
+      const known = mine && !recorded.includes(mine) ? [...recorded, mine] : recorded;
+      const choice = choosePodAddress({ cidr: ipam.cidr, reserved: [ipam.gateway], inUse, uid, recorded: known, avoid, ...(this.lastAddress ? { after: this.lastAddress } : {}) });
+      if ('error' in choice) throw new StepError('CreateContainerError', choice.error);
+      this.reserved.set(uid, choice.ip);
+      if (!choice.reused) this.lastAddress = choice.ip;
+      return choice.ip;
+    });
+    this.allocating = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether another container than `id` holds `ip` on the network (a concurrent creation took it). */
+  async addressTaken(network: string, ip: string, id: string): Promise<boolean> {
+    for (const [other, addr] of await networkAddresses(this.o.runtime, network)) if (addr === ip && other !== id) return true;
+    return false;
+  }
+
   /** A worker finished terminating its pod. */
   workerDone(uid: string, w: PodWorker, finalized: boolean): void {
+    this.reserved.delete(uid);
     if (this.workers.get(uid) === w) this.workers.delete(uid);
     if (finalized) this.finalized.add(uid);
   }
@@ -279,6 +372,10 @@ class PodWorker {
   private readonly preStopRan = new Set<string>();
   private lastStatus: PodStatus | undefined;
   private podIP: string | undefined;
+  /** Whether the pod's network lives in a holder (usesHolder), from the last sync. */
+  private holder: boolean | undefined;
+  /** resolv.conf warnings already reported. */
+  private readonly dnsWarned = new Set<string>();
   private terminationStartedAt: number | undefined;
   private running: Promise<void> | undefined;
   private dirty = false;
@@ -402,6 +499,7 @@ class PodWorker {
       this.backoffLoaded = true;
       if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
     }
+    this.holder = usesHolder(pod, observed, this.m.node.ipam !== undefined);
     this.updateProbers(pod, observed);
     const plan = planPod({
       pod,
@@ -411,6 +509,7 @@ class PodWorker {
       now,
       started: this.probes.started,
       unhealthy: this.probes.unhealthy,
+      holder: this.holder,
       ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
     });
     this.backoff = plan.backoff;
@@ -444,6 +543,7 @@ class PodWorker {
       now,
       terminating,
       ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
+      ...(this.holder !== undefined ? { holder: this.holder } : {}),
     });
     // A hostNetwork pod's address is the node's (Docker reports none for the host network).
     if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.o.hostIP(), podIPs: [{ ip: this.o.hostIP() }] });
@@ -459,7 +559,7 @@ class PodWorker {
   // ---- probes -----------------------------------------------------------------------------
 
   private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
-    const owner = networkOwner(pod, pickContainers(pod, observed).byName);
+    const owner = networkOwner(pod, pickContainers(pod, observed, this.holder).byName, this.holder);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
     if (pod.spec.hostNetwork) this.podIP = this.o.hostIP();
     this.probes.update(pod, observed, this.lastStatus);
@@ -468,7 +568,7 @@ class PodWorker {
   /** A container's latest exit put it into back-off (for the holder: it exited soon after its start). */
   private backingOffEvent(pod: Pod, name: string, observed: ObservedContainer[]): void {
     if (name === HOLDER) {
-      const h = pickContainers(pod, observed).byName.get(HOLDER);
+      const h = pickContainers(pod, observed, this.holder).byName.get(HOLDER);
       const code = h?.exitCode ?? 0;
       const ran = h?.startedAtMs !== undefined && h.finishedAtMs !== undefined ? Math.max(0, Math.round((h.finishedAtMs - h.startedAtMs) / 1000)) : 0;
       const delay = (this.backoff[name]?.delayMs ?? 0) / 1000;
@@ -498,7 +598,7 @@ class PodWorker {
     try {
       switch (a.type) {
         case 'create':
-          if (a.kind === 'holder') await this.createHolder(pod);
+          if (a.kind === 'holder') await this.createHolder(pod, observed);
           else await this.create(pod, a.index, a.networkOf, observed, a.kind === 'init');
           break;
         case 'start':
@@ -590,11 +690,70 @@ class PodWorker {
   }
 
   /** The pod's holder: owns network namespace and hostname for init containers, sidecars and app containers. */
-  private async createHolder(pod: Pod): Promise<void> {
+  private async createHolder(pod: Pod, observed: ObservedContainer[]): Promise<void> {
     const image = await this.dockerStep('pause image', HOLDER, () => this.o.pauseImage(), 'CreateContainerError');
-    const id = await this.dockerStep('create', HOLDER, () => this.o.runtime.create(withEpoch(holderOptions(pod, this.o.nodeName, image, this.o.podNetwork?.(pod)), pod)), 'CreateContainerError');
-    await this.dockerStep('start', HOLDER, () => this.o.runtime.start(id), 'RunContainerError');
+    const id = await this.createOwner(pod, HOLDER, observed, (net) => holderOptions(pod, this.o.nodeName, image, net));
     this.log.info({ id: id.slice(0, 12), image }, 'pod network holder created and started');
+  }
+
+  /**
+   * The pod's network for one of its containers: writes the pod's resolv.conf (for the network
+   * owner, or when missing) and, for the owner on the agent's own pod network, picks its address.
+   */
+  private async podNetwork(pod: Pod, observed: ObservedContainer[], owner: boolean, avoid: string[] = []): Promise<PodNetworkContext> {
+    const node = this.m.node;
+    const dir = podDir(this.o.dataDir, this.uid);
+    const resolvConf = path.join(dir, RESOLV_FILE);
+    const exists = await fs
+      .stat(resolvConf)
+      .then(() => true)
+      .catch(() => false);
+    if (owner || !exists) {
+      const host = await (this.o.hostResolvConf ?? readHostResolvConf)();
+      const r = podResolvConf(pod, { ...(node.dnsServer ? { clusterServer: node.dnsServer } : {}), zone: node.zone, host });
+      for (const w of r.warnings) {
+        if (this.dnsWarned.has(w.message)) continue;
+        this.dnsWarned.add(w.message);
+        this.event('Warning', w.reason, w.message);
+      }
+      try {
+        await writeIfChanged(resolvConf, renderResolvConf(r.conf));
+      } catch (err) {
+        throw new StepError('CreateContainerError', `cannot write the pod's resolv.conf ${resolvConf}: ${errorMessage(err)}`);
+      }
+    }
+    const net: PodNetworkContext = { network: node.network, zone: node.zone, resolvConf };
+    if (!owner || !node.ipam || pod.spec.hostNetwork) return net;
+    const file = path.join(dir, POD_IP_FILE);
+    const fromFile = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+    const recorded = [...observed.map((o) => o.podIp).filter((ip): ip is string => ip !== undefined), ...(fromFile ? [fromFile] : [])];
+    const ip = await this.m.podAddress(node.ipam, this.uid, recorded, avoid);
+    await writeIfChanged(file, `${ip}\n`).catch((err) => this.log.warn({ err: errorMessage(err) }, 'cannot record the pod address in the pod directory'));
+    return { ...net, ip };
+  }
+
+  /**
+   * Creates and starts the container that owns the pod's network. With an address the agent
+   * picked, a start that fails because another container took the address in the meantime is
+   * retried with another address (what Docker says is not read: the network shows the holder).
+   */
+  private async createOwner(pod: Pod, name: string, observed: ObservedContainer[], build: (net: PodNetworkContext) => Docker.ContainerCreateOptions): Promise<string> {
+    const avoid: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const net = await this.podNetwork(pod, observed, true, avoid);
+      const options = withEpoch(build(net), pod);
+      const id = await this.dockerStep('create', name, () => this.o.runtime.create(options), 'CreateContainerError');
+      try {
+        await this.dockerStep('start', name, () => this.o.runtime.start(id), 'RunContainerError');
+        return id;
+      } catch (err) {
+        const taken = net.ip !== undefined && net.network !== undefined && (await this.m.addressTaken(net.network, net.ip, id).catch(() => false));
+        if (!taken || attempt >= 3) throw err;
+        this.log.warn({ container: name, ip: net.ip }, 'the pod address was taken by another container; trying another');
+        await this.dockerStep('remove', name, () => this.o.runtime.remove(id), 'CreateContainerError');
+        avoid.push(net.ip!);
+      }
+    }
   }
 
   /**
@@ -616,30 +775,59 @@ class PodWorker {
     const spec = init ? pod.spec.initContainers![index] : pod.spec.containers[index];
     await this.ensureImage(spec);
     const first = observed.find((o) => o.id === networkOf);
-    let plan;
+    // ConfigMaps and Secrets as they are now; also writes the pod's configMap/secret volumes.
+    let config;
     try {
-      // ConfigMaps and Secrets as they are now; also writes the pod's configMap/secret volumes.
-      const config = await this.o.config?.prepare(pod);
-      for (const w of config?.warnings ?? []) this.event('Warning', w.reason, w.message);
-      plan = createOptions(pod, index, {
-        nodeName: this.o.nodeName,
-        dataDir: this.o.dataDir,
-        hostIP: this.o.hostIP(),
-        ...(networkOf ? { networkOf } : {}),
-        ...(init ? { init } : {}),
-        podNetwork: this.o.podNetwork?.(pod),
-        // The first container's address is only known once it runs.
-        ...(pod.spec.hostNetwork ? { podIP: this.o.hostIP() } : first?.ip ? { podIP: first.ip } : this.lastStatus?.podIP ? { podIP: this.lastStatus.podIP } : {}),
-        ...(config ? { config: config.sources } : {}),
-      });
+      config = await this.o.config?.prepare(pod);
     } catch (err) {
       if (err instanceof ConfigError) throw new StepError('CreateContainerConfigError', err.message);
       throw err;
     }
-    for (const w of plan.warnings) this.event('Warning', w.reason, `container ${spec.name}: ${w.message}`);
-    await this.prepareDirs(plan.dirs);
-    const id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(withEpoch(plan.options, pod)), 'CreateContainerError');
-    await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
+    for (const w of config?.warnings ?? []) this.event('Warning', w.reason, w.message);
+    let warnings: { reason: string; message: string }[] = [];
+    let dirs: DirSpec[] = [];
+    const build = (net: PodNetworkContext): Docker.ContainerCreateOptions => {
+      try {
+        const plan = createOptions(pod, index, {
+          nodeName: this.o.nodeName,
+          dataDir: this.o.dataDir,
+          hostIP: this.o.hostIP(),
+          ...(networkOf ? { networkOf } : {}),
+          ...(init ? { init } : {}),
+          podNetwork: net,
+          // The address: the host's, the one the agent picked, or the network owner's (holder or first container).
+          ...(pod.spec.hostNetwork
+            ? { podIP: this.o.hostIP() }
+            : net.ip
+              ? { podIP: net.ip }
+              : first?.ip
+                ? { podIP: first.ip }
+                : this.lastStatus?.podIP
+                  ? { podIP: this.lastStatus.podIP }
+                  : {}),
+          ...(config ? { config: config.sources } : {}),
+        });
+        warnings = plan.warnings;
+        dirs = plan.dirs;
+        return plan.options;
+      } catch (err) {
+        if (err instanceof ConfigError) throw new StepError('CreateContainerConfigError', err.message);
+        throw err;
+      }
+    };
+    let id: string;
+    if (networkOf) {
+      const options = build(await this.podNetwork(pod, observed, false));
+      await this.prepareDirs(dirs);
+      id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(withEpoch(options, pod)), 'CreateContainerError');
+      await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
+    } else {
+      // Checked before any address is picked.
+      build({});
+      await this.prepareDirs(dirs);
+      id = await this.createOwner(pod, spec.name, observed, build);
+    }
+    for (const w of warnings) this.event('Warning', w.reason, `container ${spec.name}: ${w.message}`);
     this.log.info({ container: spec.name, id: id.slice(0, 12), image: spec.image }, 'container created and started');
     this.event('Normal', 'Created', `Created container ${spec.name}`);
     this.event('Normal', 'Started', `Started container ${spec.name}`);
@@ -734,7 +922,7 @@ class PodWorker {
   /** Self-fencing: the pod's containers stop (preStop, grace) but stay, as do its volumes. */
   private async stopFenced(pod: Pod, observed: ObservedContainer[]): Promise<void> {
     this.probes.stopAll();
-    const { groups, owner } = stopGroups(pod, observed.filter((c) => c.running));
+    const { groups, owner } = stopGroups(pod, observed.filter((c) => c.running), usesHolder(pod, observed, this.m.node.ipam !== undefined));
     if (groups.flat().length === 0) return;
     const started = Date.now();
     for (const group of groups) {
@@ -758,7 +946,7 @@ class PodWorker {
     const grace = spec?.spec.terminationGracePeriodSeconds;
     // No probe may restart anything from here on.
     this.probes.stopAll();
-    const { groups, owner } = stopGroups(spec, observed.filter((c) => c.running || c.status === 'created'));
+    const { groups, owner } = stopGroups(spec, observed.filter((c) => c.running || c.status === 'created'), spec ? usesHolder(spec, observed, this.m.node.ipam !== undefined) : undefined);
     const running = groups.flat();
     if (running.length > 0) {
       this.log.info({ containers: running.map((c) => c.container), gracePeriodSeconds: grace ?? 'container default' }, 'stopping pod containers');

@@ -27,6 +27,8 @@ export interface ObservedContainer {
   imageID: string;
   /** IPv4 address on its own network (only the owner of the pod's network, holder or first container, has one). */
   ip?: string;
+  /** The address the agent gave the pod (label), on the container that owns the pod's network. */
+  podIp?: string;
   /** HostConfig.NetworkMode: `bridge` for the network owner, `container:<id>` for the others. */
   networkMode: string;
 }

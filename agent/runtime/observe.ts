@@ -38,6 +38,7 @@ export function toObserved(info: Docker.ContainerInspectInfo): ObservedContainer
     image: info.Config?.Image ?? '',
     imageID: info.Image,
     ...(running && ip ? { ip } : {}),
+    ...(labels[DOCKER_LABEL.podIP] ? { podIp: labels[DOCKER_LABEL.podIP] } : {}),
     networkMode: info.HostConfig?.NetworkMode ?? '',
   };
 }

@@ -2,6 +2,7 @@
 // anything else a user writes is reported as "not supported" (see unsupported.ts), never
 // silently dropped.
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, MAX_LABEL_LENGTH } from '../naming.js';
 import { isQuantity } from '../quantity.js';
 
@@ -215,6 +216,28 @@ const topologySpreadConstraint = z.object({
   minDomains: z.number().int().min(1, 'must be at least 1').optional(),
 });
 
+/** Kubernetes' limits for a pod's resolv.conf (MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars). */
+export const MAX_DNS_NAMESERVERS = 3;
+export const MAX_DNS_SEARCHES = 32;
+export const MAX_DNS_SEARCH_CHARS = 2048;
+
+const dnsConfigSchema = z.object({
+  nameservers: z
+    .array(z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address'))
+    .max(MAX_DNS_NAMESERVERS, `must have at most ${MAX_DNS_NAMESERVERS} nameservers`)
+    .optional(),
+  searches: z
+    .array(
+      z
+        .string()
+        .refine((s) => s === '.' || (s.replace(/\.$/, '').length <= 253 && DNS1123_SUBDOMAIN.test(s.replace(/\.$/, ''))), 'must be a lowercase DNS domain such as "example.com"'),
+    )
+    .max(MAX_DNS_SEARCHES, `must have at most ${MAX_DNS_SEARCHES} search domains`)
+    .refine((l) => l.join(' ').length <= MAX_DNS_SEARCH_CHARS, `must be at most ${MAX_DNS_SEARCH_CHARS} characters in all`)
+    .optional(),
+  options: z.array(z.object({ name: z.string().min(1, 'must not be empty').regex(/^[^\s:]+$/, 'must be one word without ":" or spaces'), value: z.string().regex(/^\S*$/, 'must not contain spaces').optional() })).optional(),
+});
+
 export const podSpecSchema = z.object({
   initContainers: z.array(containerSchema).optional(),
   containers: z.array(containerSchema).min(1, 'must have at least one container'),
@@ -226,8 +249,17 @@ export const podSpecSchema = z.object({
   topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
   /** The pod uses the host's network namespace: its container ports are host ports. */
   hostNetwork: z.boolean().optional(),
-  /** The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet) or the host's (Default). */
-  dnsPolicy: z.enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default'], 'must be ClusterFirst, ClusterFirstWithHostNet or Default').optional(),
+  /**
+   * The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet),
+   * the host's (Default) or only dnsConfig (None).
+   */
+  dnsPolicy: z.enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'], 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None').optional(),
+  /** Added to what dnsPolicy gives (Kubernetes' PodDNSConfig). */
+  dnsConfig: dnsConfigSchema.optional(),
+}).superRefine((spec, ctx) => {
+  if (spec.dnsPolicy === 'None' && (spec.dnsConfig?.nameservers ?? []).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['dnsConfig', 'nameservers'], message: 'must name at least one nameserver when dnsPolicy is None' });
+  }
 });
 
 const claimTemplateSchema = z.object({
@@ -315,6 +347,7 @@ export const secretBodySchema = z.object({
 export type Probe = z.infer<typeof probeSchema>;
 export type Container = z.infer<typeof containerSchema>;
 export type PodSpec = z.infer<typeof podSpecSchema>;
+export type PodDnsConfig = z.infer<typeof dnsConfigSchema>;
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 export type Affinity = z.infer<typeof affinitySchema>;
 export type NodeSelectorTerm = z.infer<typeof nodeSelectorTerm>;
