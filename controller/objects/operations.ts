@@ -2,7 +2,8 @@
 // delete. Every input is validated again here; a refused request changes nothing.
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
-import { timestamp, type AnyObject, type ControllerRevision, type Node, type Pod, type StatefulSet } from '../../shared/types.js';
+import { timestamp, type AnyObject, type ControllerRevision, type Node, type Pod, type Service, type StatefulSet } from '../../shared/types.js';
+import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../network/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -65,6 +66,8 @@ export class Operations {
   constructor(
     private readonly store: Store,
     private readonly events: EventRecorder,
+    /** --service-cluster-ip-range: where Services' virtual IPs come from. */
+    private readonly serviceRange: string = DEFAULT_SERVICE_CIDR,
   ) {}
 
   apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
@@ -88,6 +91,24 @@ export class Operations {
       const cur = this.store.get(o.kind, o.metadata.namespace, o.metadata.name);
       if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
+      }
+    }
+    // Virtual IPs: kept from the stored Service, else allocated (distinct within the request too).
+    const taken = new Set(
+      this.store
+        .list<Service>('Service')
+        .map((s) => s.spec.clusterIP)
+        .filter((ip): ip is string => !!ip && ip !== 'None'),
+    );
+    for (const o of valid) {
+      if (o.kind !== 'Service') continue;
+      const k = objectLabel(o.kind, o.metadata.namespace, o.metadata.name);
+      const cur = this.store.get<Service>('Service', o.metadata.namespace, o.metadata.name);
+      const r = this.clusterIPFor(o.spec, cur, taken, `${o.metadata.namespace}/${o.metadata.name}`);
+      if ('error' in r) causes.push({ field: `${k}: ${r.field}`, message: r.error });
+      else {
+        o.spec = { ...o.spec, clusterIP: r.ip, clusterIPs: [r.ip] };
+        if (r.ip !== 'None') taken.add(r.ip);
       }
     }
     if (causes.length > 0) {
@@ -128,6 +149,25 @@ export class Operations {
       this.store.update(next);
     }
     return { ...res, result: 'configured' };
+  }
+
+  /**
+   * The clusterIP a Service gets: the stored one (immutable, as in Kubernetes), else the user's
+   * (honoured when in the range and free), else a free one. `taken` holds the other Services'.
+   */
+  private clusterIPFor(spec: Service['spec'], cur: Service | undefined, taken: Set<string>, key: string): { ip: string } | { field: string; error: string } {
+    const requested = spec.clusterIP || spec.clusterIPs?.[0] || undefined;
+    const field = spec.clusterIP ? 'spec.clusterIP' : 'spec.clusterIPs';
+    const held = cur?.spec.clusterIP;
+    // A Service stored before virtual IPs existed has none: it gets one like a new Service.
+    if (held) {
+      if (requested !== undefined && requested !== held) return { field, error: `field is immutable: the Service has ${held}; delete and re-create it to change it` };
+      return { ip: held };
+    }
+    if (requested === 'None') return { ip: 'None' };
+    const others = [...taken];
+    const a = allocateClusterIP(this.serviceRange, requested, others, key);
+    return 'error' in a ? { field, error: a.error } : a;
   }
 
   /** RFC 7386 merge patch of a StatefulSet, validated as if the result had been applied. */
