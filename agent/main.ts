@@ -26,6 +26,7 @@ import { DEFAULT_ZONE } from '../shared/naming.js';
 import { DockerRuntime, sleep } from './runtime/docker.js';
 import { ensurePodBridge } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
+import { ServiceProxy } from './network/service-proxy.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
 import type { Pod } from '../shared/types.js';
 
@@ -127,6 +128,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let podNetwork = opts.podNetwork ?? 'bridge';
     let zone = DEFAULT_ZONE;
     let dns: ClusterDns | undefined;
+    let proxy: ServiceProxy | undefined;
     const manager = new PodManager({
       runtime,
       nodeName: opts.nodeName,
@@ -202,14 +204,23 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
             if (attempt < 5) await sleep(2000, stop.signal);
           }
         }
-        const gw = new HostGw({ conn, health, log, self: { name: opts.nodeName, address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
+        const onBridge = podNetwork !== 'bridge';
+        const serviceCidr = onBridge ? registration.serviceCIDR : undefined;
+        const gw = new HostGw({ conn, health, log, self: { name: opts.nodeName, address }, podCidr: podCIDR, clusterCidr: clusterCIDR, ...(serviceCidr ? { serviceCidr } : {}) });
         loops.push(...(await gw.start(stop.signal)));
+        // Only an agent that owns the host's pod network programs service rules: several agents
+        // sharing one host (`--pod-network bridge`, the test mode) never write them at once.
+        if (onBridge) {
+          proxy = new ServiceProxy({ log });
+          proxy.start(stop.signal);
+        }
       }
     }
+    if (proxy && !opts.dns) loops.push(...proxy.watch(conn, health, stop.signal));
 
     // Cluster DNS before the pod watch, so the first containers already get its address.
     if (opts.dns) {
-      const d = new ClusterDns({ conn, health, log, runtime, podNetwork, ttl: opts.dns.ttl, ...(opts.dns.listen ? { listen: opts.dns.listen } : {}), ...(opts.dns.upstreams ? { upstreams: opts.dns.upstreams } : {}) }, zone);
+      const d = new ClusterDns({ conn, health, log, runtime, podNetwork, ttl: opts.dns.ttl, ...(proxy ? { observer: proxy } : {}), ...(opts.dns.listen ? { listen: opts.dns.listen } : {}), ...(opts.dns.upstreams ? { upstreams: opts.dns.upstreams } : {}) }, zone);
       cleanups.push(() => d.stop());
       loops.push(...(await d.start(stop.signal)));
       dns = d;

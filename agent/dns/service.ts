@@ -8,6 +8,7 @@ import type { ControllerConnection } from '../controller-client/connection.js';
 import type { ControllerHealth } from '../controller-client/health.js';
 import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
+import type { ClusterObserver } from '../network/service-proxy.js';
 import { errorMessage } from '../log.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 import { sleep } from '../runtime/docker.js';
@@ -49,6 +50,8 @@ export interface ClusterDnsOptions {
   upstreamTimeoutMs?: number;
   /** Answer in a worker thread (default: yes, when the compiled worker is there). */
   thread?: boolean;
+  /** Also gets every pod and service the watches deliver (the ClusterIP service rules). */
+  observer?: ClusterObserver;
 }
 
 const GATEWAY_RETRY_MS = 5000;
@@ -150,6 +153,7 @@ export class ClusterDns {
   // ---- data ----
 
   private setPods(items: Pod[]): void {
+    this.o.observer?.setPods(items);
     for (const ns of this.podsByNs.keys()) this.dirty.add(ns);
     this.podsByNs.clear();
     this.podNs.clear();
@@ -159,6 +163,7 @@ export class ClusterDns {
   }
 
   private podEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
+    this.o.observer?.podEvent(type, pod);
     const uid = pod.metadata.uid;
     if (type === 'DELETED') {
       const ns = this.podNs.get(uid);
@@ -186,6 +191,7 @@ export class ClusterDns {
   }
 
   private setServices(items: Service[]): void {
+    this.o.observer?.setServices(items);
     for (const ns of this.servicesByNs.keys()) this.dirty.add(ns);
     this.servicesByNs.clear();
     for (const s of items) this.putService(toDnsService(s));
@@ -194,6 +200,7 @@ export class ClusterDns {
   }
 
   private serviceEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', svc: Service): void {
+    this.o.observer?.serviceEvent(type, svc);
     const s = toDnsService(svc);
     if (type === 'DELETED') {
       this.servicesByNs.get(s.namespace)?.delete(s.name);
