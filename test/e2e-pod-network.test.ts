@@ -228,7 +228,12 @@ t.test('host-gw pod network across hosts', async (t) => {
     t.equal(filter.split('\n').filter((l) => l === '-A DOCKER-USER -j BERTH-FORWARD').length, 1, 'one DOCKER-USER jump');
     t.equal(filter.split('\n').filter((l) => l.startsWith('-A BERTH-FORWARD')).length, 2, 'two forward rules');
     t.equal(nat.split('\n').filter((l) => l === '-A POSTROUTING -j BERTH-POSTROUTING').length, 1, 'one POSTROUTING jump');
-    t.equal(nat.split('\n').filter((l) => l.startsWith('-A BERTH-POSTROUTING')).length, 1, 'one no-NAT rule');
+    t.same(
+      nat.split('\n').filter((l) => l.startsWith('-A BERTH-POSTROUTING')),
+      ['-A BERTH-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE', `-A BERTH-POSTROUTING -s ${cidrOf.get(h)} -d ${c.clusterCidr} -j ACCEPT`],
+      'the service masquerade rule, then one no-NAT rule',
+    );
+    t.equal(nat.split('\n').filter((l) => l === '-A PREROUTING -j BERTH-SERVICES').length, 1, 'one PREROUTING jump to the service rules');
     const r = await waitFor(
       'the page again after the restarts',
       async () => {
