@@ -27,6 +27,7 @@ import { DockerRuntime, sleep } from './runtime/docker.js';
 import { ensurePodBridge } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
 import { ServiceProxy } from './network/service-proxy.js';
+import { AUTO_BRIDGE } from './network/plan.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
 import type { Pod } from '../shared/types.js';
 
@@ -211,7 +212,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         // Only an agent that owns the host's pod network programs service rules: several agents
         // sharing one host (`--pod-network bridge`, the test mode) never write them at once.
         if (onBridge) {
-          proxy = new ServiceProxy({ log });
+          proxy = new ServiceProxy({ log, bridge: AUTO_BRIDGE });
           proxy.start(stop.signal);
         }
       }

@@ -18,7 +18,9 @@ import type { Pod, Service } from '../shared/types.js';
 import {
   DEFAULT_AFFINITY_SECONDS,
   planServiceRules,
+  portsWithoutHairpin,
   probability,
+  savedAfter,
   sepChain,
   serviceEndpoints,
   serviceTeardown,
@@ -301,6 +303,24 @@ t.test('rules: random choice over endpoints, DNAT, hairpin masquerade, jumps onc
   t.notOk(gone.some((l) => l.includes('KUBE-') || l.includes('DOCKER')), 'foreign chains are not named');
 });
 
+t.test('rules after a known write: stale chains go, jumps are not added again', async (t) => {
+  const two = { ...web3, endpoints: [web3.endpoints[0], web3.endpoints[2]] };
+  const lines = planServiceRules([two], savedAfter([web3])).split('\n');
+  t.same(lines.filter((l) => l.startsWith('-X')), [`-X ${sepChain(web3, web3.endpoints[1])}`]);
+  t.notOk(lines.some((l) => l.startsWith('-I') || l.startsWith('-D')), 'the jumps are known to be there');
+  t.same(planServiceRules([two], savedAfter([two])), planServiceRules([two], { nat: [...savedAfter([two]).nat], filter: [...savedAfter([two]).filter] }));
+});
+
+t.test('hairpin: the pod bridge ports still without it', async (t) => {
+  const out = [
+    '7: veth1a2b@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master berth0 state UP \\    link/ether 7e:65:aa:ae:99:fd brd ff:ff:ff:ff:ff:ff \\    veth \\    bridge_slave state forwarding priority 32 cost 2 hairpin off guard off',
+    '9: veth3c4d@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master berth0 state UP \\    veth \\    bridge_slave state forwarding priority 32 cost 2 hairpin on guard off',
+    '',
+  ].join('\n');
+  t.same(portsWithoutHairpin(out), ['veth1a2b']);
+  t.same(portsWithoutHairpin(''), []);
+});
+
 t.test('rules: UDP and ClientIP affinity with xt_recent', async (t) => {
   const sp: ServicePortEndpoints = { id: 'default/dns:dns', clusterIP: '10.96.0.53', port: 53, protocol: 'udp', affinitySeconds: 10800, endpoints: [{ ip: '10.244.1.7', port: 5353, pod: 'd-0' }, { ip: '10.244.2.7', port: 5353, pod: 'd-1' }] };
   const svc = svcChain(sp);
@@ -347,11 +367,15 @@ t.test('teardown removes the jumps and every berth service chain, nothing else',
 
 t.test('the proxy loop: applies after both lists, on readiness changes, retries failures', async (t) => {
   const restored: string[] = [];
+  let saves = 0;
   let fail = 0;
   const proxy = new ServiceProxy({
     log: pino({ level: 'silent' }),
     resyncMs: 60_000,
-    save: async (table) => (table === 'nat' ? empty.nat : empty.filter),
+    save: async (table) => {
+      saves++;
+      return table === 'nat' ? empty.nat : empty.filter;
+    },
     restore: async (text) => {
       if (fail > 0) {
         fail--;
@@ -379,6 +403,7 @@ t.test('the proxy loop: applies after both lists, on readiness changes, retries 
   await settle();
   t.equal(restored.length, 2, 'a readiness change writes the rules');
   t.notMatch(restored[1], /10\.244\.2\.5/, 'without the pod that is not Ready');
+  t.equal(saves, 2, 'the tables were read once (nat and filter), at the first write only');
   fail = 1;
   proxy.serviceEvent('DELETED', svc);
   await settle();

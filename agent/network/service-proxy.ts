@@ -9,8 +9,8 @@ import type { ControllerHealth } from '../controller-client/health.js';
 import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
-import { CommandError, iptablesRestore, iptablesSave } from './commands.js';
-import { planServiceRules, serviceEndpoints, toProxyPod, toProxyService, type ProxyPod, type ProxyService, type SavedTables } from './services.js';
+import { CommandError, ip, iptablesRestore, iptablesSave } from './commands.js';
+import { planServiceRules, portsWithoutHairpin, savedAfter, serviceEndpoints, toProxyPod, toProxyService, type ProxyPod, type ProxyService, type SavedTables } from './services.js';
 
 /** Receives the pods and services of the cluster as the watches deliver them. */
 export interface ClusterObserver {
@@ -22,6 +22,8 @@ export interface ClusterObserver {
 
 export interface ServiceProxyOptions {
   log: Logger;
+  /** The pod bridge: its ports get hairpin mode before their pods become endpoints; undefined: none. */
+  bridge?: string;
   /** How often the rules are written again without a change (Docker or an admin may flush them). */
   resyncMs?: number;
   /** Seams for tests of the loop; default the iptables commands. */
@@ -40,6 +42,8 @@ export class ServiceProxy implements ClusterObserver {
   private force = false;
   private running: Promise<void> = Promise.resolve();
   private applied = '';
+  private known: SavedTables | undefined;
+  private hairpinError = '';
   private lastError = '';
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -129,11 +133,19 @@ export class ServiceProxy implements ClusterObserver {
     const key = JSON.stringify(ports);
     if (!force && key === this.applied) return;
     const started = Date.now();
+    if (this.o.bridge) await this.hairpin(this.o.bridge);
     try {
-      const save = this.o.save ?? iptablesSave;
-      const [nat, filter] = await Promise.all([save('nat'), save('filter')]);
-      const saved: SavedTables = { nat, filter };
+      // The tables are read at the first write, after a failure and at each resync; in between,
+      // what the last write left is known (a readiness change costs one iptables-restore).
+      let saved = force ? undefined : this.known;
+      if (!saved) {
+        const save = this.o.save ?? iptablesSave;
+        const [nat, filter] = await Promise.all([save('nat'), save('filter')]);
+        saved = { nat, filter };
+      }
+      this.known = undefined;
       await (this.o.restore ?? iptablesRestore)(planServiceRules(ports, saved));
+      this.known = savedAfter(ports);
       const first = this.applies === 0;
       this.applies++;
       this.lastApplyMs = Date.now() - started;
@@ -147,6 +159,20 @@ export class ServiceProxy implements ClusterObserver {
       this.retryMs = RETRY_MIN_MS;
     } catch (err) {
       this.failed(err);
+    }
+  }
+
+  /** Hairpin mode on every port of the pod bridge (a pod reaching itself through a VIP). */
+  private async hairpin(bridge: string): Promise<void> {
+    try {
+      for (const port of portsWithoutHairpin(await ip(['-d', '-o', 'link', 'show', 'master', bridge]))) {
+        await ip(['link', 'set', 'dev', port, 'type', 'bridge_slave', 'hairpin', 'on']);
+        this.o.log.debug({ port, bridge }, 'hairpin mode set on a pod bridge port');
+      }
+    } catch (err) {
+      const msg = errorMessage(err);
+      if (msg !== this.hairpinError) this.o.log.warn({ err: msg, bridge }, 'cannot set hairpin mode on the pod bridge: a pod may not reach itself through a virtual IP');
+      this.hairpinError = msg;
     }
   }
 

@@ -250,6 +250,22 @@ export function planServiceRules(ports: ServicePortEndpoints[], saved: SavedTabl
   return ['*nat', ...nat, 'COMMIT', '*filter', ...filter, 'COMMIT', ''].join('\n');
 }
 
+/**
+ * What iptables-save would print of berth's service chains right after `planServiceRules(ports)`
+ * was restored: lets the next change skip reading the tables (a periodic resync reads them).
+ */
+export function savedAfter(ports: ServicePortEndpoints[]): SavedTables {
+  const nat = [`:${SERVICES_CHAIN} - [0:0]`, `:${MARK_MASQ_CHAIN} - [0:0]`];
+  for (const sp of ports) {
+    if (sp.endpoints.length === 0) continue;
+    nat.push(`:${svcChain(sp)} - [0:0]`);
+    for (const ep of sp.endpoints) nat.push(`:${sepChain(sp, ep)} - [0:0]`);
+  }
+  nat.push(`-A PREROUTING -j ${SERVICES_CHAIN}`, `-A OUTPUT -j ${SERVICES_CHAIN}`);
+  const filter = [`:${SERVICES_CHAIN} - [0:0]`, ...['INPUT', 'FORWARD', 'OUTPUT'].map((p) => `-A ${p} ${NEW_ONLY.join(' ')}`)];
+  return { nat, filter };
+}
+
 function order(chain: string): number {
   return chain === SERVICES_CHAIN ? 0 : chain === MARK_MASQ_CHAIN ? 1 : chain.startsWith(SVC_PREFIX) ? 2 : 3;
 }
@@ -265,4 +281,18 @@ export function serviceTeardown(saved: SavedTables): string {
   for (const parent of ['INPUT', 'FORWARD', 'OUTPUT']) for (const r of jumps(saved.filter, parent, SERVICES_CHAIN)) filter.push(`-D ${parent} ${r.join(' ')}`);
   for (const c of filterOwned) filter.push(`-X ${c}`);
   return ['*nat', ...nat, 'COMMIT', '*filter', ...filter, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * The ports of the pod bridge without hairpin mode, from `ip -d -o link show master <bridge>`.
+ * A pod reaching itself through a virtual IP is DNATed back to the port its packet came in on;
+ * the bridge sends it there only in hairpin mode (kubelet's hairpin-veth mode does the same).
+ */
+export function portsWithoutHairpin(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)[@:]/.exec(line.trim());
+    if (m && /\bbridge_slave\b/.test(line) && /\bhairpin off\b/.test(line)) out.push(m[1]);
+  }
+  return out;
 }
