@@ -44,6 +44,7 @@ export class ServiceProxy implements ClusterObserver {
   private applied = '';
   private known: SavedTables | undefined;
   private hairpinError = '';
+  private endpointIPs = new Set<string>();
   private lastError = '';
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -133,7 +134,10 @@ export class ServiceProxy implements ClusterObserver {
     const key = JSON.stringify(ports);
     if (!force && key === this.applied) return;
     const started = Date.now();
-    if (this.o.bridge) await this.hairpin(this.o.bridge);
+    // Hairpin before a new endpoint is in the rules; a removal does not wait for it.
+    const ips = new Set(ports.flatMap((p) => p.endpoints.map((e) => e.ip)));
+    const added = [...ips].some((x) => !this.endpointIPs.has(x));
+    if (this.o.bridge && added) await this.hairpin(this.o.bridge);
     try {
       // The tables are read at the first write, after a failure and at each resync; in between,
       // what the last write left is known (a readiness change costs one iptables-restore).
@@ -146,6 +150,7 @@ export class ServiceProxy implements ClusterObserver {
       this.known = undefined;
       await (this.o.restore ?? iptablesRestore)(planServiceRules(ports, saved));
       this.known = savedAfter(ports);
+      this.endpointIPs = ips;
       const first = this.applies === 0;
       this.applies++;
       this.lastApplyMs = Date.now() - started;
@@ -160,6 +165,8 @@ export class ServiceProxy implements ClusterObserver {
     } catch (err) {
       this.failed(err);
     }
+    // Ports of pods started since (hairpin mode is per port), also when no endpoint was added.
+    if (this.o.bridge && !added) await this.hairpin(this.o.bridge);
   }
 
   /** Hairpin mode on every port of the pod bridge (a pod reaching itself through a VIP). */
