@@ -2,6 +2,7 @@
 // bridge): every node gets a podCIDR, pods get addresses in it, a pod fetches a page from a pod
 // on another host by its cluster DNS name and the server sees the client's pod IP (no NAT),
 // hostNetwork pods answer with their host's address, and a forgotten node's route goes away.
+// (ClusterIP services on the same test bed: test/e2e-cluster-ip.test.ts.)
 // All traffic stays on the bridge and namespaces the test bed creates.
 import t from 'tap';
 import type { Node, Pod } from '../shared/types.js';
@@ -108,7 +109,8 @@ t.test('host-gw pod network across hosts', async (t) => {
 
   t.test('each host routes the other hosts\' podCIDRs via their addresses', async (t) => {
     for (const h of c.hosts) {
-      const want = c.hosts.filter((o) => o.name !== h.name).map((o) => `${cidrOf.get(o.name)} via ${o.address}`).sort();
+      // And the service range on the pod bridge (docs/network.md, ClusterIP Services).
+      const want = [...c.hosts.filter((o) => o.name !== h.name).map((o) => `${cidrOf.get(o.name)} via ${o.address}`), `${c.serviceCidr} dev berth0`].sort();
       const got = await waitFor(
         `routes on ${h.name}`,
         async () => {
@@ -268,6 +270,6 @@ t.test('host-gw pod network across hosts', async (t) => {
     );
     const left = await c.inHost(clientHost, ['ip', '-4', 'route', 'show', 'proto', '147']);
     t.notMatch(left, cidr, `no route to ${gone.name}'s ${cidr}`);
-    t.equal(left.trim().split('\n').filter(Boolean).length, 1, 'the route to the remaining host stays');
+    t.equal(left.trim().split('\n').filter((l) => l.includes(' via ')).length, 1, 'the route to the remaining host stays');
   });
 });
