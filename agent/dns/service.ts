@@ -153,7 +153,7 @@ export class ClusterDns {
   // ---- data ----
 
   private setPods(items: Pod[]): void {
-    this.o.observer?.setPods(items);
+    this.tell((o) => o.setPods(items));
     for (const ns of this.podsByNs.keys()) this.dirty.add(ns);
     this.podsByNs.clear();
     this.podNs.clear();
@@ -163,7 +163,7 @@ export class ClusterDns {
   }
 
   private podEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
-    this.o.observer?.podEvent(type, pod);
+    this.tell((o) => o.podEvent(type, pod));
     const uid = pod.metadata.uid;
     if (type === 'DELETED') {
       const ns = this.podNs.get(uid);
@@ -191,7 +191,7 @@ export class ClusterDns {
   }
 
   private setServices(items: Service[]): void {
-    this.o.observer?.setServices(items);
+    this.tell((o) => o.setServices(items));
     for (const ns of this.servicesByNs.keys()) this.dirty.add(ns);
     this.servicesByNs.clear();
     for (const s of items) this.putService(toDnsService(s));
@@ -200,7 +200,7 @@ export class ClusterDns {
   }
 
   private serviceEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', svc: Service): void {
-    this.o.observer?.serviceEvent(type, svc);
+    this.tell((o) => o.serviceEvent(type, svc));
     const s = toDnsService(svc);
     if (type === 'DELETED') {
       this.servicesByNs.get(s.namespace)?.delete(s.name);
@@ -216,6 +216,16 @@ export class ClusterDns {
     if (!m) this.servicesByNs.set(s.namespace, (m = new Map()));
     m.set(s.name, s);
     this.dirty.add(s.namespace);
+  }
+
+  /** Passes watch data on; a failure there never stops DNS. */
+  private tell(fn: (o: ClusterObserver) => void): void {
+    if (!this.o.observer) return;
+    try {
+      fn(this.o.observer);
+    } catch (err) {
+      this.o.log.error({ err: errorMessage(err) }, 'the service rules could not take a watch update');
+    }
   }
 
   /** Rebuilds once per turn of the event loop, however many events a watch chunk carried. */
