@@ -2,8 +2,9 @@
 // test/helpers/hosts.ts; every iptables rule lives in a host's netns, none on the real host):
 // a pod on a host without web pods reaches all three Ready web pods through the virtual IP, a
 // pod reaches itself through it, a pod that stops being Ready is out of the rules within a
-// second of its Ready=False in the API, the host itself reaches the VIP, a service without
-// endpoints refuses at once, DNS answers the VIP, and a deleted service's rules go away.
+// second of its Ready=False in the API, ClientIP affinity keeps a client on one pod, the host
+// itself reaches the VIP, a service without endpoints refuses at once, DNS answers the VIP (A,
+// PTR, SRV), and a deleted service's rules go away.
 import t from 'tap';
 import type { Pod, Service } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../controller/network/cidr.js';
@@ -21,6 +22,14 @@ metadata: {name: websvc}
 spec:
   selector: {app: ciweb}
   ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: ciweb}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
 ---
 apiVersion: v1
 kind: Service
@@ -120,6 +129,10 @@ t.test('ClusterIP services across hosts', async (t) => {
       250,
     );
     t.equal(answer, vip);
+    const ptr = (await c.inHost(clientHost, ['dig', '@127.0.0.1', '+short', '+time=2', '+tries=1', '-x', vip])).trim();
+    t.equal(ptr, `websvc.default.svc.${ZONE}.`, 'PTR of the VIP: the service name');
+    const srv = (await c.inHost(clientHost, ['dig', '@127.0.0.1', '+short', '+time=2', '+tries=1', `_http._tcp.websvc.default.svc.${ZONE}`, 'SRV'])).trim();
+    t.equal(srv, `0 100 80 websvc.default.svc.${ZONE}.`, 'SRV: the service name');
   });
 
   const run = async (pod: string, n: number, url = 'http://websvc/') => {
@@ -142,6 +155,12 @@ t.test('ClusterIP services across hosts', async (t) => {
       throw new Error(`${err.message}: ${last}\n${await c.inHost(clientHost, ['iptables-save', '-t', 'nat'])}`);
     });
     t.same([...names.keys()].sort(), WEB, `30 requests: ${JSON.stringify([...names])}`);
+  });
+
+  t.test('sessionAffinity ClientIP: one client stays with one pod', async (t) => {
+    const r = await run('client-0', 12, 'http://sticky/');
+    t.equal([...r.names.values()].reduce((a, b) => a + b, 0), 12, `every request answered: ${r.out.slice(0, 300)}`);
+    t.equal(r.names.size, 1, `12 requests, one pod: ${JSON.stringify([...r.names])}`);
   });
 
   t.test('a pod reaches itself through the VIP (hairpin masquerade)', async (t) => {
@@ -200,8 +219,9 @@ t.test('ClusterIP services across hosts', async (t) => {
     t.pass('Ready again: back in the rules');
   });
 
-  t.test('a deleted service\'s rules go away on every host', async (t) => {
+  t.test('deleted services\' rules go away on every host', async (t) => {
     await c.ok(['delete', 'svc', 'websvc']);
+    await c.ok(['delete', 'svc', 'sticky']);
     for (const h of c.hosts) {
       await waitFor(
         `no rule for ${vip} on ${h.name}`,
