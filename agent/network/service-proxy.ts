@@ -86,8 +86,15 @@ export class ServiceProxy implements ClusterObserver {
   }
 
   podEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
-    if (type === 'DELETED') this.pods.delete(pod.metadata.uid);
-    else this.pods.set(pod.metadata.uid, toProxyPod(pod));
+    if (type === 'DELETED') {
+      if (!this.pods.delete(pod.metadata.uid)) return;
+    } else {
+      const next = toProxyPod(pod);
+      const old = this.pods.get(pod.metadata.uid);
+      // Most pod updates (container states, events) change nothing the rules depend on.
+      if (old && JSON.stringify(old) === JSON.stringify(next)) return;
+      this.pods.set(pod.metadata.uid, next);
+    }
     this.schedule(false);
   }
 
