@@ -28,6 +28,8 @@ import { DockerRuntime } from './runtime/docker.js';
 import { sleep } from '../shared/async.js';
 import { ensurePodBridge, podNetworkIpam, type PodIpam } from './network/bridge.js';
 import { HostGw } from './network/host-gw.js';
+import { ServiceProxy } from './network/service-proxy.js';
+import { AUTO_BRIDGE } from './network/plan.js';
 import { agentMetrics, collectAgentState } from './metrics/agent-metrics.js';
 import type { NodeFacts } from '../shared/types.js';
 import type { ClientTls } from '../shared/tls.js';
@@ -165,7 +167,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     if (!member) return;
     const podNetwork = await bootNetwork(opts, host, link, member.registration, life, log);
     // Cluster DNS before the pods, so the first containers already get its address.
-    const dns = await bootDns(opts, host, link, podNetwork.network, member.zone, life, log);
+    const dns = await bootDns(opts, host, link, podNetwork, member.zone, life, log);
     const pods = bootPods(opts, host, link, podNetwork, member, dns, life, log);
     startLoops(opts, host, link, member, dns, directory, pods, life, log);
     log.info({ server: opts.server }, 'agent running');
@@ -280,6 +282,11 @@ interface PodNetwork {
   network: string;
   /** Set when the agent made the pod network on the podCIDR: it picks the pod addresses itself. */
   ipam?: PodIpam;
+  /**
+   * Service virtual IPs, programmed only by an agent that owns the host's pod network: several
+   * agents sharing one host (`--pod-network bridge`, the test mode) never write them at once.
+   */
+  proxy?: ServiceProxy;
 }
 
 /**
@@ -307,15 +314,28 @@ async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink,
       if (attempt < 5) await sleep(2000, life.signal);
     }
   }
-  const gw = new HostGw({ conn: link.conn, health: link.health, log, self: { name: opts.nodeName, address: host.address }, podCidr: podCIDR, clusterCidr: clusterCIDR });
+  const onBridge = network !== 'bridge';
+  const serviceCidr = onBridge ? registration.serviceCIDR : undefined;
+  const gw = new HostGw({ conn: link.conn, health: link.health, log, self: { name: opts.nodeName, address: host.address }, podCidr: podCIDR, clusterCidr: clusterCIDR, ...(serviceCidr ? { serviceCidr } : {}) });
   life.loops.push(...(await gw.start(life.signal)));
-  return { network, ...(ipam ? { ipam } : {}) };
+  if (!onBridge) return { network, ...(ipam ? { ipam } : {}) };
+  const proxy = new ServiceProxy({ log, bridge: AUTO_BRIDGE });
+  proxy.start(life.signal);
+  return { network, ...(ipam ? { ipam } : {}), proxy };
 }
 
-async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: string, zone: string, life: Lifetime, log: Logger): Promise<ClusterDns | undefined> {
-  if (!opts.dns) return undefined;
+/** Cluster DNS; its watch of pods and services also feeds the service proxy (which watches them itself without DNS). */
+async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: PodNetwork, zone: string, life: Lifetime, log: Logger): Promise<ClusterDns | undefined> {
+  const { proxy } = podNetwork;
+  if (!opts.dns) {
+    if (proxy) life.loops.push(...proxy.watch(link.conn, link.health, life.signal));
+    return undefined;
+  }
   const { listen, upstreams, ttl } = opts.dns;
-  const dns = new ClusterDns({ conn: link.conn, health: link.health, log, runtime: host.runtime, podNetwork, ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) }, zone);
+  const dns = new ClusterDns(
+    { conn: link.conn, health: link.health, log, runtime: host.runtime, podNetwork: podNetwork.network, ttl, ...(proxy ? { observer: proxy } : {}), ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) },
+    zone,
+  );
   life.cleanups.push(() => dns.stop());
   life.loops.push(...(await dns.start(life.signal)));
   return dns;

@@ -61,6 +61,7 @@ controller
   .option('--node-grace-seconds <n>', 'seconds without heartbeat before a node is NotReady', '5')
   .option('--cluster-cidr <cidr>', 'IPv4 network the pod subnets of the nodes are cut from', '10.244.0.0/16')
   .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod subnet', '24')
+  .option('--service-cluster-ip-range <cidr>', 'IPv4 network the virtual IPs of ClusterIP Services come from (must not overlap --cluster-cidr)', '10.96.0.0/16')
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
   .option('--advertise-address <addr>', 'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)', collect, [])
   .option('--insecure', 'serve plain HTTP without TLS: development only')

@@ -447,7 +447,7 @@ export function describeService(svc: Service, pods: Pod[], events: Event[], now:
     w.write(0, `Endpoints:\t${serviceEndpoints(svc, pods, i)}\n`);
   });
   if ((svc.spec?.ports ?? []).length === 0) w.write(0, `Endpoints:\t${serviceEndpoints(svc, pods)}\n`);
-  w.write(0, 'Session Affinity:\tNone\n');
+  w.write(0, `Session Affinity:\t${svc.spec?.sessionAffinity ?? 'None'}\n`);
   if (svc.spec?.publishNotReadyAddresses) w.write(0, 'Publish Not Ready Addresses:\ttrue\n');
   describeEvents(w, events, now);
   return w.toString();

@@ -216,7 +216,6 @@ const COLUMNS: { [K in Kind]: Columns<Extract<AnyObject, { kind: K }>> } = {
   Service: {
     headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
     wideHeaders: ['SELECTOR'],
-    // berth serves every Service as headless, also those that do not say so.
     row: (s, now) => [s.metadata.name, s.spec?.type ?? 'ClusterIP', s.spec?.clusterIP || 'None', NONE, servicePorts(s), since(s.metadata.creationTimestamp, now)],
     wide: (s) => [formatLabels(s.spec?.selector)],
   },

@@ -15,6 +15,7 @@ import { ControllerMetrics, MetricsAuth } from './metrics/controller-metrics.js'
 import { NodeRegistry } from './nodes/registry.js';
 import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
+import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { StatefulSetController } from './statefulset/controller.js';
 import { MoveController } from './moves/controller.js';
 import { Store } from './store/store.js';
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   manifestsDir?: string;
   /** Pod network plan (--cluster-cidr, --node-cidr-mask-size); undefined: nodes get no podCIDR. */
   podNetwork?: PodNetworkPlan;
+  /** --service-cluster-ip-range, validated; default 10.96.0.0/16. */
+  serviceRange?: string;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -71,8 +74,9 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   }
 
   const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork);
+  const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
+  const ops = new Operations(store, events, serviceRange);
+  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork, serviceRange);
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
   const claims = new ClaimCollector(store, events, log);
@@ -129,7 +133,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   await manifests.start();
   const prune = setInterval(() => events.prune(), 60_000);
   prune.unref();
-  log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION }, 'controller up');
+  log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange }, 'controller up');
   if (opts.insecure) {
     const warning = 'INSECURE: serving plain HTTP without TLS (--insecure); tokens cross the network in the clear. Use this for development only.';
     log.warn({ listen: `${bound.address}:${bound.port}` }, warning);

@@ -213,6 +213,8 @@ t.test('other kinds: columns', async (t) => {
 
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: meta('nginx'), spec: { clusterIP: 'None', selector: { app: 'nginx' }, ports: [{ port: 80, protocol: 'TCP' }, { port: 81, protocol: 'UDP' }] } } as unknown as Service;
   t.same(tableRow(svc, { now: NOW, wide: true }), ['nginx', 'ClusterIP', 'None', '<none>', '80/TCP,81/UDP', '90s', 'app=nginx']);
+  const vip = { ...svc, spec: { ...svc.spec, clusterIP: '10.96.12.7', clusterIPs: ['10.96.12.7'] } } as Service;
+  t.same(tableRow(vip, { now: NOW }), ['nginx', 'ClusterIP', '10.96.12.7', '<none>', '80/TCP,81/UDP', '90s'], 'a ClusterIP service shows its virtual IP');
 
   const pvc = {
     apiVersion: 'v1',

@@ -2,6 +2,7 @@
 // bridge): every node gets a podCIDR, pods get addresses in it, a pod fetches a page from a pod
 // on another host by its cluster DNS name and the server sees the client's pod IP (no NAT),
 // hostNetwork pods answer with their host's address, and a forgotten node's route goes away.
+// (ClusterIP services on the same test bed: test/e2e-cluster-ip.test.ts.)
 // All traffic stays on the bridge and namespaces the test bed creates.
 import t from 'tap';
 import type { Node, Pod } from '../shared/types.js';
@@ -108,7 +109,8 @@ t.test('host-gw pod network across hosts', async (t) => {
 
   t.test('each host routes the other hosts\' podCIDRs via their addresses', async (t) => {
     for (const h of c.hosts) {
-      const want = c.hosts.filter((o) => o.name !== h.name).map((o) => `${cidrOf.get(o.name)} via ${o.address}`).sort();
+      // And the service range on the pod bridge (docs/network.md, ClusterIP Services).
+      const want = [...c.hosts.filter((o) => o.name !== h.name).map((o) => `${cidrOf.get(o.name)} via ${o.address}`), `${c.serviceCidr} dev berth0`].sort();
       const got = await waitFor(
         `routes on ${h.name}`,
         async () => {
@@ -229,7 +231,12 @@ t.test('host-gw pod network across hosts', async (t) => {
     t.equal(filter.split('\n').filter((l) => l === '-A DOCKER-USER -j BERTH-FORWARD').length, 1, 'one DOCKER-USER jump');
     t.equal(filter.split('\n').filter((l) => l.startsWith('-A BERTH-FORWARD')).length, 2, 'two forward rules');
     t.equal(nat.split('\n').filter((l) => l === '-A POSTROUTING -j BERTH-POSTROUTING').length, 1, 'one POSTROUTING jump');
-    t.equal(nat.split('\n').filter((l) => l.startsWith('-A BERTH-POSTROUTING')).length, 1, 'one no-NAT rule');
+    t.same(
+      nat.split('\n').filter((l) => l.startsWith('-A BERTH-POSTROUTING')),
+      ['-A BERTH-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE', `-A BERTH-POSTROUTING -s ${cidrOf.get(h)} -d ${c.clusterCidr} -j ACCEPT`],
+      'the service masquerade rule, then one no-NAT rule',
+    );
+    t.equal(nat.split('\n').filter((l) => l === '-A PREROUTING -j BERTH-SERVICES').length, 1, 'one PREROUTING jump to the service rules');
     const r = await waitFor(
       'the page again after the restarts',
       async () => {
@@ -264,6 +271,6 @@ t.test('host-gw pod network across hosts', async (t) => {
     );
     const left = await c.inHost(clientHost, ['ip', '-4', 'route', 'show', 'proto', '147']);
     t.notMatch(left, cidr, `no route to ${gone.name}'s ${cidr}`);
-    t.equal(left.trim().split('\n').filter(Boolean).length, 1, 'the route to the remaining host stays');
+    t.equal(left.trim().split('\n').filter((l) => l.includes(' via ')).length, 1, 'the route to the remaining host stays');
   });
 });

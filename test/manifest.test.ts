@@ -99,10 +99,13 @@ t.test('secrets: stringData folds into base64 data; bad base64 is refused', asyn
   t.match(bad.errors, [{ field: 'data.password', line: 6, message: /base64/ }]);
 });
 
-t.test('a non-headless Service is refused; a missing clusterIP warns', async (t) => {
+t.test('a ClusterIP Service is accepted; a clusterIP that is no address is refused', async (t) => {
   const svc = (extra: string) => `apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n${extra}  ports:\n    - port: 80\n`;
-  t.match(parseManifests(svc('  clusterIP: 10.0.0.1\n'), 'x.yaml').errors, [{ field: 'spec.clusterIP' }]);
-  t.match(parseManifests(svc(''), 'x.yaml').warnings, [{ field: 'spec.clusterIP', message: /headless/ }]);
+  t.same(parseManifests(svc('  clusterIP: 10.96.0.1\n'), 'x.yaml').errors, []);
+  t.same(parseManifests(svc(''), 'x.yaml').errors, []);
+  t.same(parseManifests(svc(''), 'x.yaml').warnings, [], 'no clusterIP: one is allocated, nothing to warn about');
+  t.match(parseManifests(svc('  clusterIP: 10.96.0\n'), 'x.yaml').errors, [{ field: 'spec.clusterIP', message: /IPv4/ }]);
+  t.match(parseManifests(svc('  type: LoadBalancer\n'), 'x.yaml').errors, [{ field: 'spec.type' }]);
 });
 
 t.test('kind: List items are validated with their own paths', async (t) => {

@@ -27,6 +27,7 @@ import {
   planBridge,
   planFirewall,
   planRoutes,
+  serviceRangeRoute,
   type FirewallState,
 } from '../agent/network/plan.js';
 import { applyPodNetwork } from '../agent/pods/spec.js';
@@ -151,7 +152,17 @@ t.test('routes: desired from nodes, planned against the current table', async (t
   t.same(planRoutes(want, want), [], 'nothing to do when current');
   t.same(planRoutes([], want).length, 2, 'a node that went away: its route is removed');
   t.same(desiredRoutes(nodes, { name: 'h1', address: '10.250.0.11' }, 'not a cidr'), []);
+  // The service range on the pod bridge, so the host reaches virtual IPs without a default route.
+  const svcRoute = serviceRangeRoute('10.96.0.0/16', 'berth0');
+  t.same(svcRoute, [{ dst: '10.96.0.0/16', dev: 'berth0' }]);
+  t.same(serviceRangeRoute(undefined, 'berth0'), []);
+  t.same(planRoutes([...want, ...svcRoute], want), [['-4', 'route', 'replace', '10.96.0.0/16', 'dev', 'berth0', 'proto', '147']]);
+  const withSvc = parseRoutes('10.244.1.0/24 via 10.250.0.12 dev eth0\n10.244.2.0/24 via 10.250.0.13 dev eth0\n10.96.0.0/16 dev berth0 scope link src 10.244.0.1\n');
+  t.same(planRoutes([...want, ...svcRoute], withSvc), [], 'the service route is recognized');
+  t.same(planRoutes(want, withSvc), [['-4', 'route', 'del', '10.96.0.0/16', 'dev', 'berth0', 'proto', '147']], 'and removed when not wanted');
 });
+
+const MASQ = ['-m', 'mark', '--mark', '0x4000/0x4000', '-j', 'MASQUERADE'];
 
 t.test('firewall: berth chains, jumps first, idempotent, removable', async (t) => {
   const rules = desiredRules('10.244.0.0/16', '10.244.1.0/24');
@@ -165,12 +176,13 @@ t.test('firewall: berth chains, jumps first, idempotent, removable', async (t) =
     ['-t', 'filter', '-A', FORWARD_CHAIN, '-d', '10.244.0.0/16', '-j', 'ACCEPT'],
     ['-t', 'filter', '-I', 'DOCKER-USER', '1', '-j', FORWARD_CHAIN],
     ['-t', 'nat', '-N', POSTROUTING_CHAIN],
+    ['-t', 'nat', '-A', POSTROUTING_CHAIN, ...MASQ],
     ['-t', 'nat', '-A', POSTROUTING_CHAIN, '-s', '10.244.1.0/24', '-d', '10.244.0.0/16', '-j', 'ACCEPT'],
     ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', POSTROUTING_CHAIN],
   ]);
   const applied: FirewallState = {
     forwardChain: [`-N ${FORWARD_CHAIN}`, `-A ${FORWARD_CHAIN} -s 10.244.0.0/16 -j ACCEPT`, `-A ${FORWARD_CHAIN} -d 10.244.0.0/16 -j ACCEPT`],
-    postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`],
+    postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`],
     dockerUser: ['-N DOCKER-USER', `-A DOCKER-USER -j ${FORWARD_CHAIN}`, '-A DOCKER-USER -j RETURN'],
     postrouting: ['-P POSTROUTING ACCEPT', `-A POSTROUTING -j ${POSTROUTING_CHAIN}`, '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE'],
   };
@@ -185,10 +197,19 @@ t.test('firewall: berth chains, jumps first, idempotent, removable', async (t) =
   };
   t.same(planFirewall(rules, drifted), [
     ['-t', 'nat', '-D', POSTROUTING_CHAIN, '-s', '10.244.7.0/24', '-d', '10.244.0.0/16', '-j', 'RETURN'],
+    ['-t', 'nat', '-A', POSTROUTING_CHAIN, ...MASQ],
     ['-t', 'nat', '-A', POSTROUTING_CHAIN, '-s', '10.244.1.0/24', '-d', '10.244.0.0/16', '-j', 'ACCEPT'],
     ['-t', 'nat', '-D', 'POSTROUTING', '-j', POSTROUTING_CHAIN],
     ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', POSTROUTING_CHAIN],
   ]);
+  // A chain of an older version (the no-NAT rule only): the masquerade rule goes in first.
+  const older: FirewallState = { ...applied, postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`] };
+  t.same(planFirewall(rules, older), [['-t', 'nat', '-I', POSTROUTING_CHAIN, '1', ...MASQ]], 'the masquerade rule is inserted ahead of the no-NAT rule');
+  const swapped: FirewallState = { ...applied, postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`, `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`] };
+  t.same(planFirewall(rules, swapped), [
+    ['-t', 'nat', '-D', POSTROUTING_CHAIN, ...MASQ],
+    ['-t', 'nat', '-I', POSTROUTING_CHAIN, '1', ...MASQ],
+  ], 'rules in the wrong order are put in order');
   t.same(
     planFirewall(rules, { postrouting: [] }).filter((c) => c.includes('DOCKER-USER')),
     [],

@@ -30,6 +30,8 @@ export interface DnsService {
   selector?: Record<string, string>;
   publishNotReadyAddresses: boolean;
   ports: { name?: string; port: number; protocol: string }[];
+  /** The virtual IP of a ClusterIP service; undefined: headless (answered with endpoints). */
+  clusterIP?: string;
 }
 
 export interface SrvRecord {
@@ -111,6 +113,7 @@ export function toDnsService(s: Service): DnsService {
     ...(s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? { selector: { ...s.spec.selector } } : {}),
     publishNotReadyAddresses: s.spec?.publishNotReadyAddresses === true,
     ports: (s.spec?.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name.toLowerCase() } : {}), port: p.port, protocol: (p.protocol ?? 'TCP').toLowerCase() })),
+    ...(s.spec?.clusterIP && isIPv4(s.spec.clusterIP) ? { clusterIP: s.spec.clusterIP } : {}),
   };
 }
 
@@ -193,6 +196,10 @@ export function buildNamespaceZone(namespace: string, pods: Iterable<EndpointPod
   const nsName = `${namespace.toLowerCase()}.svc.${z}`;
   for (const svc of svcList) {
     const svcName = `${svc.name}.${nsName}`;
+    if (svc.clusterIP) {
+      addClusterIPService(names, ptr, svc, svcName);
+      continue;
+    }
     // One endpoint per (pod, address), named by hostname when the pod's subdomain is this service.
     const endpoints: { ip: string; fqdn: string }[] = [];
     for (const p of podList) {
@@ -232,6 +239,28 @@ export function buildNamespaceZone(namespace: string, pods: Iterable<EndpointPod
     for (const s of r.srv) s.weight = w;
   }
   return { namespace, names, ptr, podIPs };
+}
+
+/**
+ * A ClusterIP service, as CoreDNS answers it: the name is its virtual IP (endpoints or not), SRV
+ * records point at the service name, the VIP's PTR is the service name, and no per-pod names.
+ */
+function addClusterIPService(names: Map<string, NameRecords>, ptr: Map<string, string[]>, svc: DnsService, svcName: string): void {
+  const rec = entry(names, svcName);
+  addIP(rec, svc.clusterIP!);
+  for (const port of svc.ports) {
+    rec.srv.push({ priority: 0, weight: 0, port: port.port, target: svcName });
+    if (!port.name) continue;
+    const proto = `_${port.protocol}.${svcName}`;
+    entry(names, proto);
+    entry(names, `_${port.name}.${proto}`).srv.push({ priority: 0, weight: 0, port: port.port, target: svcName });
+  }
+  const rev = reverseName(svc.clusterIP!);
+  if (rev) {
+    const list = ptr.get(rev) ?? [];
+    if (!list.includes(svcName)) list.push(svcName);
+    ptr.set(rev, list);
+  }
 }
 
 /** Joins per-namespace zones into the snapshot the server answers from. */

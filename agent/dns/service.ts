@@ -8,6 +8,7 @@ import type { ControllerConnection } from '../controller-client/connection.js';
 import type { ControllerHealth } from '../controller-client/health.js';
 import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
+import type { ClusterObserver } from '../network/service-proxy.js';
 import { errorMessage } from '../log.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 import { sleep } from '../../shared/async.js';
@@ -41,6 +42,8 @@ export interface ClusterDnsOptions {
   upstreamTimeoutMs?: number;
   /** Answer in a worker thread (default: yes, when the compiled worker is there). */
   thread?: boolean;
+  /** Also gets every pod and service the watches deliver (the ClusterIP service rules). */
+  observer?: ClusterObserver;
 }
 
 const GATEWAY_RETRY_MS = 5000;
@@ -141,6 +144,7 @@ export class ClusterDns {
   // ---- data ----
 
   private setPods(items: Pod[]): void {
+    this.tell((o) => o.setPods(items));
     for (const ns of this.podsByNs.keys()) this.dirty.add(ns);
     this.podsByNs.clear();
     this.podNs.clear();
@@ -150,6 +154,7 @@ export class ClusterDns {
   }
 
   private podEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
+    this.tell((o) => o.podEvent(type, pod));
     const uid = pod.metadata.uid;
     if (type === 'DELETED') {
       const ns = this.podNs.get(uid);
@@ -177,6 +182,7 @@ export class ClusterDns {
   }
 
   private setServices(items: Service[]): void {
+    this.tell((o) => o.setServices(items));
     for (const ns of this.servicesByNs.keys()) this.dirty.add(ns);
     this.servicesByNs.clear();
     for (const s of items) this.putService(toDnsService(s));
@@ -185,6 +191,7 @@ export class ClusterDns {
   }
 
   private serviceEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', svc: Service): void {
+    this.tell((o) => o.serviceEvent(type, svc));
     const s = toDnsService(svc);
     if (type === 'DELETED') {
       this.servicesByNs.get(s.namespace)?.delete(s.name);
@@ -200,6 +207,16 @@ export class ClusterDns {
     if (!m) this.servicesByNs.set(s.namespace, (m = new Map()));
     m.set(s.name, s);
     this.dirty.add(s.namespace);
+  }
+
+  /** Passes watch data on; a failure there never stops DNS. */
+  private tell(fn: (o: ClusterObserver) => void): void {
+    if (!this.o.observer) return;
+    try {
+      fn(this.o.observer);
+    } catch (err) {
+      this.o.log.error({ err: errorMessage(err) }, 'the service rules could not take a watch update');
+    }
   }
 
   /** Rebuilds once per turn of the event loop, however many events a watch chunk carried. */

@@ -1,6 +1,6 @@
 // Thin adapters over the `ip` and `iptables` commands (iproute2 and iptables): they run in the
 // agent's network namespace, which is the host's.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { DOCKER_USER_CHAIN, FORWARD_CHAIN, POSTROUTING_CHAIN, ROUTE_PROTO, parseRoutes, type FirewallState, type PodRoute } from './plan.js';
 
 export class CommandError extends Error {
@@ -64,4 +64,26 @@ export async function firewallState(): Promise<FirewallState> {
     ...(dockerUser ? { dockerUser } : {}),
     ...(postrouting ? { postrouting } : {}),
   };
+}
+
+/** `iptables-save -t <table>` as lines. */
+export async function iptablesSave(table: 'nat' | 'filter'): Promise<string[]> {
+  return (await run('iptables-save', ['-t', table])).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+}
+
+/** `iptables-restore -w 5 --noflush` with `text` on stdin: all of it applies, or none (one transaction per table). */
+export function iptablesRestore(text: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = ['-w', '5', '--noflush'];
+    const child = spawn('iptables-restore', args, { stdio: ['pipe', 'ignore', 'pipe'], timeout: timeoutMs });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err: NodeJS.ErrnoException) => reject(new CommandError(`iptables-restore ${args.join(' ')}`, err.code, err.message)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new CommandError(`iptables-restore ${args.join(' ')}`, code ?? signal ?? undefined, stderr));
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(text);
+  });
 }

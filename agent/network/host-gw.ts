@@ -8,7 +8,7 @@ import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { firewallState, iptables, ip, listPodRoutes } from './commands.js';
-import { desiredRoutes, desiredRules, planFirewall, planRoutes, type Self } from './plan.js';
+import { AUTO_BRIDGE, desiredRoutes, desiredRules, planFirewall, planRoutes, serviceRangeRoute, type Self } from './plan.js';
 
 export interface HostGwOptions {
   conn: ControllerConnection;
@@ -17,6 +17,8 @@ export interface HostGwOptions {
   self: Self;
   podCidr: string;
   clusterCidr: string;
+  /** The service range, routed to the pod bridge so the host reaches virtual IPs; undefined: none. */
+  serviceCidr?: string;
   /** How often routes and rules are checked without a node change. */
   resyncMs?: number;
 }
@@ -77,7 +79,8 @@ export class HostGw {
     // Before the first list, "no nodes" would remove every route.
     if (!this.listed) return;
     try {
-      const desired = desiredRoutes([...this.nodes.values()], this.o.self, this.o.clusterCidr);
+      // The service range last: should the bridge be missing, the pod routes are set before the failure.
+      const desired = [...desiredRoutes([...this.nodes.values()], this.o.self, this.o.clusterCidr), ...serviceRangeRoute(this.o.serviceCidr, AUTO_BRIDGE)];
       const cmds = planRoutes(desired, await listPodRoutes());
       for (const c of cmds) {
         await ip(c);

@@ -13,10 +13,12 @@ export const POSTROUTING_CHAIN = 'BERTH-POSTROUTING';
 export const DOCKER_USER_CHAIN = 'DOCKER-USER';
 
 export interface PodRoute {
-  /** Another node's podCIDR. */
+  /** Another node's podCIDR (or the service range). */
   dst: string;
   /** That node's InternalIP. */
-  via: string;
+  via?: string;
+  /** Instead of `via`: a directly attached device (the service range on the pod bridge). */
+  dev?: string;
   /** For logs: whose subnet it is. */
   node?: string;
 }
@@ -51,28 +53,42 @@ export function desiredRoutes(nodes: Node[], self: Self, clusterCidr: string): P
   return [...out.values()];
 }
 
-/** Parses `ip -4 route show proto 147` output: `10.244.2.0/24 via 10.250.7.3 dev eth0 ...`. */
+/**
+ * The route that makes the service range reachable from the host itself (docs/network.md): a
+ * host without a default route could not send to a virtual IP before the nat OUTPUT rules
+ * rewrite it, and the pod bridge's address is a source every pod can answer.
+ */
+export function serviceRangeRoute(serviceCidr: string | undefined, bridge: string): PodRoute[] {
+  return serviceCidr && tryParseCidr(serviceCidr) ? [{ dst: serviceCidr, dev: bridge }] : [];
+}
+
+/** Parses `ip -4 route show proto 147` output: `10.244.2.0/24 via 10.250.7.3 dev eth0 ...` or `10.96.0.0/16 dev berth0 ...`. */
 export function parseRoutes(text: string): PodRoute[] {
   const out: PodRoute[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(\S+)\s+via\s+(\S+)/.exec(line.trim());
+    const m = /^(\S+)\s+(via|dev)\s+(\S+)/.exec(line.trim());
     if (!m) continue;
     // `ip` prints a /32 without the length.
-    out.push({ dst: m[1].includes('/') ? m[1] : `${m[1]}/32`, via: m[2] });
+    const dst = m[1].includes('/') ? m[1] : `${m[1]}/32`;
+    out.push(m[2] === 'via' ? { dst, via: m[3] } : { dst, dev: m[3] });
   }
   return out;
+}
+
+function nextHop(r: PodRoute): string[] {
+  return r.via ? ['via', r.via] : ['dev', r.dev ?? ''];
 }
 
 /** `ip` arguments that turn the current berth routes into the desired ones. */
 export function planRoutes(desired: PodRoute[], current: PodRoute[]): string[][] {
   const cmds: string[][] = [];
-  const have = new Map(current.map((r) => [r.dst, r.via]));
+  const have = new Map(current.map((r) => [r.dst, nextHop(r).join(' ')]));
   const want = new Set(desired.map((r) => r.dst));
   for (const r of desired) {
-    if (have.get(r.dst) !== r.via) cmds.push(['-4', 'route', 'replace', r.dst, 'via', r.via, 'proto', ROUTE_PROTO]);
+    if (have.get(r.dst) !== nextHop(r).join(' ')) cmds.push(['-4', 'route', 'replace', r.dst, ...nextHop(r), 'proto', ROUTE_PROTO]);
   }
   for (const r of current) {
-    if (!want.has(r.dst)) cmds.push(['-4', 'route', 'del', r.dst, 'via', r.via, 'proto', ROUTE_PROTO]);
+    if (!want.has(r.dst)) cmds.push(['-4', 'route', 'del', r.dst, ...nextHop(r), 'proto', ROUTE_PROTO]);
   }
   return cmds;
 }
@@ -87,6 +103,9 @@ export interface Rule {
 /** The rules of the berth chains for this node. */
 export function desiredRules(clusterCidr: string, podCidr: string): Rule[] {
   return [
+    // Connections the service rules marked (a pod reaching itself through a virtual IP, see
+    // services.ts) are masqueraded, as kube-proxy's KUBE-POSTROUTING does; before the no-NAT rule.
+    { table: 'nat', chain: POSTROUTING_CHAIN, args: ['-m', 'mark', '--mark', '0x4000/0x4000', '-j', 'MASQUERADE'] },
     // Docker 20.10's FORWARD policy is DROP and it only lets replies and published ports into a
     // bridge: accept everything from and to the pod network (as flannel does).
     { table: 'filter', chain: FORWARD_CHAIN, args: ['-s', clusterCidr, '-j', 'ACCEPT'] },
@@ -121,13 +140,27 @@ export function chainRules(lines: string[] | undefined, chain: string): string[]
 
 const same = (a: string[], b: string[]) => a.length === b.length && a.every((w, i) => w === b[i]);
 
-/** Commands for one berth chain: create it if missing, delete unwanted rules, append missing ones. */
+/**
+ * Commands for one berth chain: create it if missing, delete unwanted rules, then put missing
+ * or misplaced rules where the desired order has them (appended at the end, else inserted).
+ */
 function planChain(table: Rule['table'], chain: string, lines: string[] | undefined, want: string[][]): string[][] {
   const cmds: string[][] = [];
   if (lines === undefined) cmds.push(['-t', table, '-N', chain]);
   const have = chainRules(lines, chain);
   for (const r of have) if (!want.some((w) => same(w, r))) cmds.push(['-t', table, '-D', chain, ...r]);
-  for (const w of want) if (!have.some((r) => same(w, r))) cmds.push(['-t', table, '-A', chain, ...w]);
+  const cur = have.filter((r) => want.some((w) => same(w, r)));
+  want.forEach((w, i) => {
+    if (cur[i] && same(cur[i], w)) return;
+    const at = cur.findIndex((r, j) => j > i && same(r, w));
+    if (at >= 0) {
+      cmds.push(['-t', table, '-D', chain, ...w]);
+      cur.splice(at, 1);
+    }
+    if (i >= cur.length) cmds.push(['-t', table, '-A', chain, ...w]);
+    else cmds.push(['-t', table, '-I', chain, String(i + 1), ...w]);
+    cur.splice(i, 0, w);
+  });
   return cmds;
 }
 

@@ -5,6 +5,7 @@ import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
+import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
 
 export interface ControllerUpOptions {
   dataDir: string;
@@ -13,6 +14,7 @@ export interface ControllerUpOptions {
   nodeGraceSeconds: string;
   clusterCidr?: string;
   nodeCidrMaskSize?: string;
+  serviceClusterIpRange?: string;
 }
 
 export interface AgentCliOptions {
@@ -58,12 +60,14 @@ export function parseZone(v: string): string {
 
 export function controllerOptions(o: ControllerUpOptions) {
   let podNetwork;
+  let serviceRange;
   try {
     podNetwork = validatePodNetworkPlan(o.clusterCidr ?? DEFAULT_CLUSTER_CIDR, o.nodeCidrMaskSize ?? DEFAULT_NODE_CIDR_MASK_SIZE);
+    serviceRange = validateServiceRange(o.serviceClusterIpRange ?? DEFAULT_SERVICE_CIDR, podNetwork.clusterCidr);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds), podNetwork };
+  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds), podNetwork, serviceRange };
 }
 
 /** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */

@@ -70,6 +70,8 @@ export class NodeRegistry {
     private readonly zone: string = DEFAULT_ZONE,
     /** Cluster CIDR and node subnet size; undefined: nodes get no podCIDR. */
     private readonly podNetwork?: PodNetworkPlan,
+    /** --service-cluster-ip-range: told to agents, which route it to their pod bridge (docs/network.md). */
+    private readonly serviceRange?: string,
   ) {
     // After a controller restart every node gets a full grace period to check in.
     const now = Date.now();
@@ -181,7 +183,7 @@ export class NodeRegistry {
     this.lastWritten.set(r.name, Date.now());
     this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
-    const net = podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr } : {};
+    const net = podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
     return { name: r.name, zone: this.zone, ...net };
   }

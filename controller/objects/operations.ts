@@ -3,8 +3,9 @@
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
-import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type Service, type StatefulSet } from '../../shared/types.js';
 import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
+import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -82,6 +83,8 @@ export class Operations {
   constructor(
     private readonly store: Store,
     private readonly events: EventRecorder,
+    /** --service-cluster-ip-range: where Services' virtual IPs come from. */
+    private readonly serviceRange: string = DEFAULT_SERVICE_CIDR,
   ) {}
 
   apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
@@ -111,6 +114,24 @@ export class Operations {
         else if (stable((userView(cur) as { spec: unknown }).spec) !== stable(o.spec)) {
           causes.push({ field: `${k}: spec`, message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change' });
         }
+      }
+    }
+    // Virtual IPs: kept from the stored Service, else allocated (distinct within the request too).
+    const taken = new Set(
+      this.store
+        .list<Service>('Service')
+        .map((s) => s.spec.clusterIP)
+        .filter((ip): ip is string => !!ip && ip !== 'None'),
+    );
+    for (const o of valid) {
+      if (o.kind !== 'Service') continue;
+      const k = objectLabel(o.kind, o.metadata.namespace, o.metadata.name);
+      const cur = this.store.get<Service>('Service', o.metadata.namespace, o.metadata.name);
+      const r = this.clusterIPFor(o.spec, cur, taken, `${o.metadata.namespace}/${o.metadata.name}`);
+      if ('error' in r) causes.push({ field: `${k}: ${r.field}`, message: r.error });
+      else {
+        o.spec = { ...o.spec, clusterIP: r.ip, clusterIPs: [r.ip] };
+        if (r.ip !== 'None') taken.add(r.ip);
       }
     }
     if (causes.length > 0) {
@@ -162,6 +183,25 @@ export class Operations {
       this.store.update(next);
     }
     return { ...res, result: 'configured' };
+  }
+
+  /**
+   * The clusterIP a Service gets: the stored one (immutable, as in Kubernetes), else the user's
+   * (honoured when in the range and free), else a free one. `taken` holds the other Services'.
+   */
+  private clusterIPFor(spec: Service['spec'], cur: Service | undefined, taken: Set<string>, key: string): { ip: string } | { field: string; error: string } {
+    const requested = spec.clusterIP || spec.clusterIPs?.[0] || undefined;
+    const field = spec.clusterIP ? 'spec.clusterIP' : 'spec.clusterIPs';
+    const held = cur?.spec.clusterIP;
+    // A Service stored before virtual IPs existed has none: it gets one like a new Service.
+    if (held) {
+      if (requested !== undefined && requested !== held) return { field, error: `field is immutable: the Service has ${held}; delete and re-create it to change it` };
+      return { ip: held };
+    }
+    if (requested === 'None') return { ip: 'None' };
+    const others = [...taken];
+    const a = allocateClusterIP(this.serviceRange, requested, others, key);
+    return 'error' in a ? { field, error: a.error } : a;
   }
 
   /** RFC 7386 merge patch of a StatefulSet, validated as if the result had been applied. */

@@ -317,8 +317,15 @@ export const statefulSetSpecSchema = z.object({
 });
 
 export const serviceSpecSchema = z.object({
+  /** "None": headless; an IPv4 address of --service-cluster-ip-range; unset: allocated at create. */
   clusterIP: z.string().optional(),
-  type: z.literal('ClusterIP', 'only ClusterIP (headless, clusterIP: None) services are supported').optional(),
+  /** Kubernetes' dual-stack list; berth is IPv4 only, so at most one address, equal to clusterIP. */
+  clusterIPs: z.array(z.string()).max(1, 'berth allocates IPv4 only: at most one address').optional(),
+  type: z.literal('ClusterIP', 'only ClusterIP services (a virtual IP, or headless with clusterIP: None) are supported').optional(),
+  sessionAffinity: z.enum(['None', 'ClientIP'], 'must be None or ClientIP').optional(),
+  sessionAffinityConfig: z
+    .object({ clientIP: z.object({ timeoutSeconds: z.number().int().min(1, 'must be between 1 and 86400').max(86400, 'must be between 1 and 86400').optional() }).optional() })
+    .optional(),
   selector: labelMap.optional(),
   publishNotReadyAddresses: z.boolean().optional(),
   ports: z

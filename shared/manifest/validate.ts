@@ -1,6 +1,7 @@
 // Validation of one user object (already parsed from YAML or JSON). Used by the CLI, where
 // problems get file and line numbers, and again by the controller, which trusts no client.
 import type { z } from 'zod';
+import { isIPv4 } from 'node:net';
 import { dnsLabelProblem, dnsSubdomainProblem, MAX_LABEL_LENGTH, MAX_SET_NAME_LENGTH, DEFAULT_NAMESPACE } from '../naming.js';
 import { selectorMatches } from '../selector.js';
 import { ANN_DISCONNECT_STOP_AFTER, disconnectStopAfterProblem } from '../fencing.js';
@@ -141,11 +142,7 @@ export function validateObject(raw: unknown): Validation {
         break;
       }
       for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
-      if (spec.data.clusterIP === undefined) {
-        warnings.push({ path: ['spec', 'clusterIP'], message: 'is not set; berth serves every Service as headless (clusterIP: None)' });
-      } else if (spec.data.clusterIP !== 'None') {
-        errors.push({ path: ['spec', 'clusterIP'], message: 'only headless Services (clusterIP: None) are supported' });
-      }
+      errors.push(...serviceProblems(spec.data));
       object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
       break;
     }
@@ -291,5 +288,18 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
       }
     });
   });
+  return out;
+}
+
+/** Checks of a Service spec the schema cannot express (the range is checked by the controller). */
+function serviceProblems(spec: ServiceSpec): Problem[] {
+  const out: Problem[] = [];
+  const ip = spec.clusterIP;
+  if (ip !== undefined && ip !== '' && ip !== 'None' && !isIPv4(ip)) out.push({ path: ['spec', 'clusterIP'], message: `must be "None" or an IPv4 address, got "${ip}"` });
+  const ips = spec.clusterIPs;
+  if (ips && ips.length > 0 && ip !== undefined && ip !== '' && ips[0] !== ip) out.push({ path: ['spec', 'clusterIPs'], message: `must start with spec.clusterIP (${ip}), got ${ips[0]}` });
+  if (ips && ips.length > 0 && (ip === undefined || ip === '') && ips[0] !== 'None' && !isIPv4(ips[0])) out.push({ path: ['spec', 'clusterIPs', 0], message: `must be "None" or an IPv4 address, got "${ips[0]}"` });
+  if (spec.sessionAffinityConfig && spec.sessionAffinity !== 'ClientIP') out.push({ path: ['spec', 'sessionAffinityConfig'], message: 'is only allowed with sessionAffinity: ClientIP' });
+  if (spec.sessionAffinity === 'ClientIP' && (ip === 'None' || ips?.[0] === 'None')) out.push({ path: ['spec', 'sessionAffinity'], message: 'ClientIP needs a virtual IP; a headless Service (clusterIP: None) has none' });
   return out;
 }

@@ -68,14 +68,19 @@ async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-let clusterCidrFlag: Promise<boolean> | undefined;
-/** Whether this build's `controller up` takes --cluster-cidr. */
-function controllerTakesClusterCidr(): Promise<boolean> {
-  clusterCidrFlag ??= pexec(process.execPath, [BIN, 'controller', 'up', '--help']).then(
-    ({ stdout }) => stdout.includes('--cluster-cidr'),
-    () => false,
+let controllerHelp: Promise<string> | undefined;
+/** `controller up --help` of this build, to pass only the flags it knows. */
+function controllerUpHelp(): Promise<string> {
+  controllerHelp ??= pexec(process.execPath, [BIN, 'controller', 'up', '--help']).then(
+    ({ stdout }) => stdout,
+    () => '',
   );
-  return clusterCidrFlag;
+  return controllerHelp;
+}
+
+/** Whether this build's `controller up` takes --cluster-cidr. */
+async function controllerTakesClusterCidr(): Promise<boolean> {
+  return (await controllerUpHelp()).includes('--cluster-cidr');
 }
 
 export class HostCluster extends Cluster {
@@ -84,6 +89,8 @@ export class HostCluster extends Cluster {
   readonly stateDir: string;
   readonly lanCidr: string;
   readonly clusterCidr: string;
+  /** The run's --service-cluster-ip-range (dev-cluster picks one that misses the pod range). */
+  readonly serviceCidr: string;
   /** The controller's address on the LAN. */
   readonly bridgeAddress: string;
   readonly bridge: string;
@@ -99,6 +106,7 @@ export class HostCluster extends Cluster {
     this.stateDir = need(run, 'STATE', 'init');
     this.lanCidr = need(run, 'LAN_CIDR', 'init');
     this.clusterCidr = need(run, 'CLUSTER_CIDR', 'init');
+    this.serviceCidr = need(run, 'SERVICE_CIDR', 'init');
     this.bridgeAddress = need(run, 'BRIDGE_ADDR', 'init');
     this.bridge = need(run, 'BRIDGE', 'init');
     writeFileSync(join(this.stateDir, 'cluster-dir'), `${this.dir}\n`);
@@ -201,7 +209,11 @@ export class HostCluster extends Cluster {
     });
   }
 
+  /** Also on restarts: the default service range could overlap the run's pod range. */
   override async startController(extra: string[] = [], listen = `${this.bridgeAddress}:0`): Promise<void> {
+    if (!extra.includes('--service-cluster-ip-range') && (await controllerUpHelp()).includes('--service-cluster-ip-range')) {
+      extra = [...extra, '--service-cluster-ip-range', this.serviceCidr];
+    }
     await super.startController(extra, listen);
     if (this.controller) this.recordPid('controller', this.controller);
   }
