@@ -57,4 +57,5 @@ t.test('replicated MySQL example (MariaDB)', async (t) => {
   t.ok([...servers].every((s) => ['100', '101', '102'].includes(s)), `mysql-read reaches set members (server ids ${[...servers].join(', ')})`);
 
   t.match(await ok(['get', 'pods']), /mysql-2\s+2\/2\s+Running/, 'both containers of mysql-2 Ready');
+  t.comment(`checks done after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

@@ -92,4 +92,5 @@ t.test('Redis Cluster example', async (t) => {
   );
   t.ok(seen, 'the others know its current address');
   t.same((await readAll()).trim().split('\n'), expected, 'every key still reads back');
+  t.comment(`checks done after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
