@@ -55,7 +55,7 @@ SQL
   say "initialised"
 else
   # Restored from a backup (as root) or owned by another uid: the server runs as mysql.
-  chown -R mysql:mysql "$datadir"
+  find "$datadir" \! -user mysql -exec chown mysql:mysql {} +
 fi
 
 exec "$@" --user=mysql
