@@ -1,6 +1,7 @@
 // examples/mysql-replicated.yaml end to end on MariaDB (berth.local/db:1): three pods come up in
 // order (mysql-1 clones mysql-0, mysql-2 clones mysql-1), a row written on the primary is read
-// on a replica and through the mysql-read Service from another pod.
+// on a replica and through the mysql-read Service from another pod; a deleted replica comes back
+// with its data and replicates again.
 import t from 'tap';
 import { join } from 'node:path';
 import { Cluster, ROOT, createPodNetwork, docker, podReady, requireDocker, requireImage, waitFor } from './helpers/cluster.js';
@@ -57,5 +58,22 @@ t.test('replicated MySQL example (MariaDB)', async (t) => {
   t.ok([...servers].every((s) => ['100', '101', '102'].includes(s)), `mysql-read reaches set members (server ids ${[...servers].join(', ')})`);
 
   t.match(await ok(['get', 'pods']), /mysql-2\s+2\/2\s+Running/, 'both containers of mysql-2 Ready');
+
+  // A replica that is deleted comes back on its volume: no second clone, replication goes on.
+  const uid = pods.find((p) => p.metadata.name === 'mysql-2')!.metadata.uid;
+  await ok(['delete', 'pod', 'mysql-2']);
+  await c.waitForPods('mysql-2 back and Ready', (ps) => ps.some((p) => p.metadata.name === 'mysql-2' && p.metadata.uid !== uid && podReady(p)), 120_000);
+  await sql('mysql-0', "INSERT INTO test.messages VALUES ('after the restart')");
+  const after = await waitFor(
+    'the second row on mysql-2',
+    async () => {
+      const rows = (await sql('mysql-2', 'SELECT message FROM test.messages ORDER BY message')).trim();
+      return rows.includes('after the restart') ? rows : undefined;
+    },
+    60_000,
+    500,
+  );
+  t.equal(after, 'after the restart\nhello from mysql-0', 'mysql-2 came back and replicates again');
+  t.match(await ok(['logs', 'mysql-2', '-c', 'clone-mysql']), /^\+ exit 0$/m, 'clone-mysql found the data on the volume and did not clone again');
   t.comment(`checks done after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
