@@ -185,11 +185,11 @@ t.test('volume payloads: every key, items, modes, binaryData', async (t) => {
   t.same(
     sec.map((f) => [f.path, f.mode.toString(8), f.data.toString()]),
     [
-      ['mode', '600', 'from-secret'],
-      ['password', '600', 's3cret'],
-      ['user', '600', 'admin'],
+      ['mode', '644', 'from-secret'],
+      ['password', '644', 's3cret'],
+      ['user', '644', 'admin'],
     ],
-    'secret files default to 0600',
+    'secret files default to 0644, as in Kubernetes',
   );
   const secMode = volumePayload(projectedSource({ name: 's', secret: { secretName: 'db', defaultMode: 0o440, items: [{ key: 'user', path: 'u' }] } })!, sources.secrets.db, 'prod', 's');
   t.same(secMode.map((f) => [f.path, f.mode.toString(8)]), [['u', '440']]);
@@ -348,7 +348,7 @@ t.test('prepare writes the volumes; without tmpfs secrets sit in a 0700 director
   const vol = (name: string) => path.join(dataDir, 'pods', UID, 'volumes', name);
   t.equal((await fs.stat(vol('sec'))).mode & 0o777, 0o700, 'secret directory on disk: root only');
   t.equal((await fs.stat(vol('mem'))).mode & 0o777, 0o777, 'memory emptyDir falls back to a plain emptyDir');
-  t.equal((await fs.stat(path.join(vol('sec'), 'password'))).mode & 0o777, 0o600);
+  t.equal((await fs.stat(path.join(vol('sec'), 'password'))).mode & 0o777, 0o644, 'secret file: default mode 0644');
   t.equal(await fs.readFile(path.join(vol('sec'), 'password'), 'utf8'), 's3cret');
   t.equal(await fs.readFile(path.join(vol('cfg'), 'mode'), 'utf8'), 'fast');
   t.same((await m.prepare(pod)).warnings, [], 'set up once: no second warning');

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Packet, TCPServer, UDPServer } from 'dns2';
 import type { Pod } from '../shared/types.js';
-import { Cluster, docker, podReady, requireDocker, waitFor, type AgentProc } from './helpers/cluster.js';
+import { Cluster, createPodNetwork, docker, podReady, requireDocker, waitFor, type AgentProc } from './helpers/cluster.js';
 
 const pexec = promisify(execFile);
 const ZONE = 'cluster.internal';
@@ -164,47 +164,10 @@ async function fakeUpstream(): Promise<{ port: number; seen: string[]; close: ()
   };
 }
 
-/**
- * Removes networks earlier runs of this test could not remove (Docker 20.10 sometimes keeps a
- * stale endpoint count after containers are removed, until dockerd restarts): only
- * `berth-dns-<pid>` networks without containers whose process is gone.
- */
-async function sweepNetworks(): Promise<void> {
-  const names = (await docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => /^berth-dns-\d+$/.test(n));
-  for (const n of names) {
-    const pid = Number(n.slice('berth-dns-'.length));
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) continue;
-    const containers = (await docker(['network', 'inspect', '-f', '{{len .Containers}}', n]).catch(() => '1')).trim();
-    if (containers === '0') await docker(['network', 'rm', n]).catch(() => undefined);
-  }
-}
-
-/** A user-defined bridge network with a random 172.31.x.0/24 subnet. */
-async function createNetwork(name: string): Promise<string> {
-  await sweepNetworks();
-  let last: unknown;
-  for (let i = 0; i < 20; i++) {
-    const x = 100 + Math.floor(Math.random() * 150);
-    try {
-      await docker(['network', 'create', '--subnet', `172.31.${x}.0/24`, name]);
-      return `172.31.${x}.1`;
-    } catch (err) {
-      last = err; // the subnet overlaps another network: try another
-    }
-  }
-  throw last;
-}
 
 t.test('cluster DNS answered by every agent', async (t) => {
   if (!(await requireDocker(t))) return;
-  const netName = `berth-dns-${process.pid}`;
-  const gateway = await createNetwork(netName);
+  const { name: netName, gateway } = await createPodNetwork('berth-dns');
   const upstream = await fakeUpstream();
   const c = new Cluster('dns');
   t.teardown(async () => {

@@ -41,7 +41,7 @@ export interface ConfigManagerOptions {
 const PLURAL: Record<SourceKind, string> = { configMap: 'configmaps', secret: 'secrets' };
 const KIND_NAME: Record<SourceKind, string> = { configMap: 'configmap', secret: 'secret' };
 
-/** Root of a secret tmpfs: files carry their own modes (0600 by default). */
+/** Root of a secret tmpfs: files carry their own modes (0644 by default). */
 const SECRET_TMPFS_MODE = 0o755;
 /** Without tmpfs the secret files sit on disk: keep other host users out. */
 const SECRET_DIR_FALLBACK_MODE = 0o700;

@@ -5,8 +5,8 @@ import { ConfigError } from './errors.js';
 import { objectData, type ConfigSources, type SourceKind } from './sources.js';
 
 export const CONFIGMAP_DEFAULT_MODE = 0o644;
-/** Secrets are readable by the owner (root) only unless the manifest says otherwise. */
-export const SECRET_DEFAULT_MODE = 0o600;
+/** As in Kubernetes (SecretVolumeSourceDefaultMode): readable by every user of the container. */
+export const SECRET_DEFAULT_MODE = 0o644;
 
 export interface FileProjection {
   /** Relative path inside the volume. */

@@ -35,6 +35,19 @@ export async function requireDocker(t: Test): Promise<boolean> {
   }
 }
 
+/** Skips (or in CI fails) a test whose offline image is missing (scripts/images builds them all). */
+export async function requireImage(t: Test, image: string): Promise<boolean> {
+  try {
+    await pexec('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { timeout: 20_000 });
+    return true;
+  } catch {
+    const why = `image ${image} is missing (run scripts/images)`;
+    if (process.env.CI === 'true') t.fail(why);
+    else t.skip(why, async () => {});
+    return false;
+  }
+}
+
 function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -268,6 +281,49 @@ export async function removeContainers(nodeNames: string[]): Promise<void> {
 export async function docker(args: string[]): Promise<string> {
   const { stdout } = await pexec('docker', args, { timeout: 60_000 });
   return stdout;
+}
+
+/**
+ * Removes `<prefix>-<pid>` networks earlier runs could not remove (Docker 20.10 sometimes keeps a
+ * stale endpoint count after containers are removed, until dockerd restarts): only those without
+ * containers whose process is gone.
+ */
+async function sweepNetworks(prefix: string): Promise<void> {
+  const names = (await docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith(`${prefix}-`) && /^\d+$/.test(n.slice(prefix.length + 1)));
+  for (const n of names) {
+    const pid = Number(n.slice(prefix.length + 1));
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) continue;
+    const containers = (await docker(['network', 'inspect', '-f', '{{len .Containers}}', n]).catch(() => '1')).trim();
+    if (containers === '0') await docker(['network', 'rm', n]).catch(() => undefined);
+  }
+}
+
+/**
+ * A user-defined bridge network `<prefix>-<pid>` with a random 172.31.x.0/24 subnet, for agents
+ * started with `--pod-network NAME --dns-listen GATEWAY:53,127.0.0.1:0`: their pods then get this
+ * cluster's DNS even while other agents on the same engine hold docker0's port 53. The caller
+ * removes it (`docker network rm`) after the cluster's teardown.
+ */
+export async function createPodNetwork(prefix: string): Promise<{ name: string; gateway: string }> {
+  const name = `${prefix}-${process.pid}`;
+  await sweepNetworks(prefix);
+  let last: unknown;
+  for (let i = 0; i < 20; i++) {
+    const x = 100 + Math.floor(Math.random() * 150);
+    try {
+      await docker(['network', 'create', '--subnet', `172.31.${x}.0/24`, name]);
+      return { name, gateway: `172.31.${x}.1` };
+    } catch (err) {
+      last = err; // the subnet overlaps another network: try another
+    }
+  }
+  throw last;
 }
 
 export function podReady(p: Pod): boolean {

@@ -34,7 +34,7 @@ export interface HostClusterOptions {
 const NODE_READY_MS = 60_000;
 
 /** KEY=VALUE lines, as scripts/dev-cluster prints them. */
-function parseKeyValues(out: string): Record<string, string> {
+export function parseKeyValues(out: string): Record<string, string> {
   const kv: Record<string, string> = {};
   for (const line of out.split('\n')) {
     const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
