@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { claimNodes, claimProblem, place, PlacementView, type PlacementRequest } from '../controller/placement/place.js';
 import { nodeUsage, podDemand } from '../controller/placement/usage.js';
-import { reconcileStatefulSet } from '../controller/statefulset/reconcile.js';
+import { describeWaiting, reconcileStatefulSet } from '../controller/statefulset/reconcile.js';
 import { newPod } from '../controller/statefulset/identity.js';
 import { ClaimCollector, claimUsers, protectedClaimsToRelease } from '../controller/volumes/claim-collector.js';
 import { Store } from '../controller/store/store.js';
@@ -240,7 +240,7 @@ t.test('binding: a missing or deleting claim leaves the pods Pending and unsched
     { type: 'createPod', ordinal: 0, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
     { type: 'createPod', ordinal: 1, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
   ]);
-  t.match(missing.waiting, /cannot place redis-0: 0\/2 nodes are available: persistentvolumeclaim "shared-data" not found\./);
+  t.match(describeWaiting(missing.waiting!), /cannot place redis-0: 0\/2 nodes are available: persistentvolumeclaim "shared-data" not found\./);
   const deleting = reconcileStatefulSet(sharingSet(), observe([makeClaim('shared-data', { deleting: true })]));
   t.match(deleting.actions, [{ type: 'createPod', ordinal: 0, unschedulable: /is being deleted/ }, { type: 'createPod', ordinal: 1 }]);
 

@@ -248,7 +248,7 @@ t.test('sticky binding: back to the node of the volume, or wait naming it', asyn
   t.same(place(view(nodes, [pod('db-0', 'a'), pod('db-1', 'a')]), request({}, { bound: 'a' })), { node: 'a' }, 'not the emptier b');
   t.same(place(view(nodes), request({}, { bound: 'c' })), { wait: 'bound to node c, which is not Ready' });
   t.match(place(view(nodes), request({}, { bound: 'd' })), { wait: /^bound to node d, which is cordoned: its volume lives there; uncordon d or move the pod/ });
-  t.same(place(view(nodes), request({}, { bound: 'e' })), { wait: 'bound to node e, which was forgotten' });
+  t.match(place(view(nodes), request({}, { bound: 'e' })), { wait: /^bound to node e, which was forgotten \(its volume is there\): re-home it with "berth pod move POD --to NODE --empty-volume", or bring e back$/ });
   t.same(place(view(nodes), request({}, { bound: 'zz' })), { wait: 'bound to node zz, which is not registered' });
   t.same(place(view(nodes), request(mem('2Gi'), { bound: 'f' })), { wait: 'bound to node f, where its volume lives: Insufficient memory' });
   t.same(place(view(nodes), request({ nodeSelector: { disk: 'ssd' } }, { bound: 'b' })), { node: 'b' }, 'a changed selector does not pull a pod away from its data');

@@ -1,6 +1,6 @@
 // The StatefulSet reconciler's decisions, without Docker or a store.
 import t from 'tap';
-import { computeStatus, reconcileStatefulSet, type SetObservation } from '../controller/statefulset/reconcile.js';
+import { computeStatus, describeWaiting, reconcileStatefulSet, runForAll, type SetAction, type SetObservation, type Step } from '../controller/statefulset/reconcile.js';
 import { claimPods } from '../controller/statefulset/adopt.js';
 import { newPod, revisionName } from '../controller/statefulset/identity.js';
 import { statefulSetSpecSchema } from '../shared/manifest/schema.js';
@@ -92,7 +92,7 @@ t.test('OrderedReady waits while the predecessor is not Running and Ready', asyn
   for (const state of ['pending', 'running', 'terminating'] as const) {
     const d = reconcileStatefulSet(set, observe([makePod(set, 0, state)]));
     t.same(d.actions, [], `web-0 ${state}: nothing happens`);
-    t.match(d.waiting, /web-0/);
+    t.match(describeWaiting(d.waiting!), /web-0/);
   }
 });
 
@@ -177,17 +177,17 @@ t.test('a pod bound to a NotReady node waits Pending, unscheduled; nothing start
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([], { bindings: new Map([[0, 'n2']]), nodes: [makeNode('n1'), makeNode('n2', false)] }));
   t.same(d.actions, [{ type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: 'bound to node n2, which is not Ready' }]);
-  t.match(d.waiting, /cannot place web-0: bound to node n2, which is not Ready/);
+  t.match(describeWaiting(d.waiting!), /cannot place web-0: bound to node n2, which is not Ready/);
   const gone = reconcileStatefulSet(set, observe([], { bindings: new Map([[0, 'n9']]) }));
   t.same(gone.actions, [], 'bound to a node that is not registered (or held by a move): no pod yet');
-  t.match(gone.waiting, /bound to node n9, which is not registered/);
+  t.match(describeWaiting(gone.waiting!), /bound to node n9, which is not registered/);
 });
 
 t.test('no Ready node: the pod is created Pending without a node, and the reason is given', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1', false)] }));
   t.same(d.actions, [{ type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: '0/1 nodes are available: 1 node(s) were not Ready.' }]);
-  t.match(d.waiting, /cannot place web-0: 0\/1 nodes are available: 1 node\(s\) were not Ready\./);
+  t.match(describeWaiting(d.waiting!), /cannot place web-0: 0\/1 nodes are available: 1 node\(s\) were not Ready\./);
 });
 
 t.test('an unscheduled pod: marked once per reason, placed when a node fits, OrderedReady gating unchanged', async (t) => {
@@ -203,10 +203,10 @@ t.test('an unscheduled pod: marked once per reason, placed when a node fits, Ord
   t.same(still.actions, [{ type: 'markUnschedulable', name: 'web-0', message: '0/1 nodes are available: 1 node(s) were not Ready.' }]);
   const same = reconcileStatefulSet(set, obs([unscheduled(0, '0/1 nodes are available: 1 node(s) were not Ready.')], [makeNode('n1', false)]));
   t.same(same.actions, [], 'the same reason again changes nothing');
-  t.match(same.waiting, /cannot place web-0/);
+  t.match(describeWaiting(same.waiting!), /cannot place web-0/);
   const placed = reconcileStatefulSet(set, obs([unscheduled(0, 'x')], [makeNode('n1', false), makeNode('n2')]));
   t.same(placed.actions, [{ type: 'bindPod', name: 'web-0', ordinal: 0, node: 'n2', missingClaims: ['www-web-0'] }], 'a node became Ready: the pod is bound, its claim created there');
-  t.match(placed.waiting, /waiting for web-0 to be Running and Ready/, 'OrderedReady still waits for it to be Ready');
+  t.match(describeWaiting(placed.waiting!), /waiting for web-0 to be Running and Ready/, 'OrderedReady still waits for it to be Ready');
 
   const par = makeSet({ podManagementPolicy: 'Parallel' });
   const d = reconcileStatefulSet(par, observe([], { nodes: [makeNode('n1', false)] }));
@@ -222,7 +222,7 @@ t.test('nodeSelector restricts placement', async (t) => {
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1'), ssd] }));
   t.same(d.actions.map((a) => a.type === 'createPod' && a.node), ['n2']);
   const none = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1')] }));
-  t.match(none.waiting, /0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector\./);
+  t.match(describeWaiting(none.waiting!), /0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector\./);
 });
 
 t.test('a Failed pod is deleted to be re-created; OrderedReady stops there', async (t) => {
@@ -324,7 +324,7 @@ t.test('a claim still being deleted holds back its ordinal until it is gone', as
   const claimObjects = new Map([['www-web-0', { metadata: { name: 'www-web-0', deletionTimestamp: iso(NOW) } } as unknown as import('../shared/types.js').PersistentVolumeClaim]]);
   const d = reconcileStatefulSet(set, observe([], { claims: new Set(['www-web-0']), claimObjects }));
   t.same(d.actions, []);
-  t.match(d.waiting, /claim www-web-0 to be deleted/);
+  t.match(describeWaiting(d.waiting!), /claim www-web-0 to be deleted/);
 });
 
 t.test('the claim collector deletes claims whose owner is gone and no pod mounts', async (t) => {
@@ -395,7 +395,7 @@ t.test('better than Kubernetes #67250: a not-Ready pod at an outdated revision i
   t.match(d.actions, [{ type: 'deletePod', name: 'web-2', reason: /not Ready at outdated revision web-broken/ }]);
   const stillBroken = reconcileStatefulSet(set, observe(pods, { revisions: { current: 'web-old', update: 'web-broken' } }));
   t.same(stillBroken.actions, [], 'a not-Ready pod already at the update revision is waited for');
-  t.match(stillBroken.waiting, /web-2 to be Running and Ready/);
+  t.match(describeWaiting(stillBroken.waiting!), /web-2 to be Running and Ready/);
 });
 
 t.test('maxUnavailable > 1 deletes several outdated pods in one sync, counting unavailable ones', async (t) => {
@@ -512,4 +512,22 @@ t.test('progress deadline: no progress for progressDeadlineSeconds marks the set
   t.equal(quiet.recheckInMs, 20_000);
   const late = progressCondition(set, status, NOW + 30_000, 'waiting for web-0 to be Running and Ready').condition;
   t.match(late, { status: 'False', reason: 'ProgressDeadlineExceeded', message: /timed out progressing: waiting for web-0/ });
+});
+
+t.test('runForAll stops an ordered run at the first stop; a parallel run goes on and keeps the first reported waiting', async (t) => {
+  const del = (name: string): SetAction => ({ type: 'deletePod', name, reason: 'test' });
+  const steps: Record<number, Step> = {
+    0: { actions: [del('a')], stop: false },
+    1: { actions: [del('b')], stop: true, waiting: { kind: 'creating', pod: 'web-1' } },
+    2: { actions: [del('c')], stop: true, waiting: { kind: 'notReady', pod: 'web-2' }, report: true },
+    3: { actions: [del('d')], stop: true, waiting: { kind: 'terminating', pod: 'web-3' }, report: true },
+  };
+  const ordered = runForAll([0, 1, 2, 3], (i) => steps[i], true);
+  t.same(ordered.actions.map((a) => (a as { name: string }).name), ['a', 'b'], 'ordered: nothing after the first stop');
+  t.equal(ordered.stopped, true);
+  t.same(ordered.waiting, { kind: 'creating', pod: 'web-1' }, 'ordered: the stop says why');
+  const parallel = runForAll([0, 1, 2, 3], (i) => steps[i], false);
+  t.same(parallel.actions.map((a) => (a as { name: string }).name), ['a', 'b', 'c', 'd'], 'parallel: every step acts');
+  t.equal(parallel.stopped, false);
+  t.same(parallel.waiting, { kind: 'notReady', pod: 'web-2' }, 'parallel: the first reported waiting, not an unreported one');
 });

@@ -10,6 +10,7 @@
 import type { LabelSelector, NodeSelectorTerm, PodAffinityTerm, PodSpec } from '../../shared/manifest/schema.js';
 import { matches, requirementsOf, type Requirement } from '../../shared/selector.js';
 import { nodeReady, type Node, type Pod } from '../../shared/types.js';
+import { LABEL_POD_NAME } from '../../shared/naming.js';
 import { usageOf, type NodeUsage, type PodDemand } from './usage.js';
 
 export type Placement = { node: string } | { wait: string } | { unplaceable: string };
@@ -397,7 +398,10 @@ function placeBound(view: PlacementView, req: PlacementRequest, name: string): P
   const node = view.node(name);
   const prefix = `bound to node ${name}`;
   if (!node) return { wait: `${prefix}, which is not registered` };
-  if (node.spec.forgotten) return { wait: `${prefix}, which was forgotten` };
+  if (node.spec.forgotten) {
+    const pod = req.labels[LABEL_POD_NAME] ?? 'POD';
+    return { wait: `${prefix}, which was forgotten (its volume is there): re-home it with "berth pod move ${pod} --to NODE --empty-volume", or bring ${name} back` };
+  }
   if (!nodeReady(node)) return { wait: `${prefix}, which is not Ready` };
   if (node.spec.unschedulable) return { wait: `${prefix}, which is cordoned: its volume lives there; uncordon ${name} or move the pod (berth pod move)` };
   const elsewhere = req.claims.filter((c) => c.node !== undefined && c.node !== name);

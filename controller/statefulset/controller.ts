@@ -11,12 +11,11 @@ import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
-import { reconcileStatefulSet, unschedulableMessage, type SetAction } from './reconcile.js';
+import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMessage, type SetAction, type WaitingReason } from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/controller.js';
-import type { PodMove } from '../../shared/moves.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
 
@@ -32,33 +31,10 @@ const SLOW_SYNC_MS = 500;
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
 
-/** Binding placeholder of an ordinal held by a pod move: placement waits on it. */
-const MOVING = '\u0000moving';
-
-/** Waiting reasons of host loss in words that say what to do. */
-function explainHostLoss(waiting: string, set: StatefulSet, nodes: Node[], moving: Map<number, PodMove>): string {
-  const held = /bound to node \u0000moving, which is not registered/;
-  if (held.test(waiting)) {
-    const ordinal = Number(/cannot place \S+-(\d+):/.exec(waiting)?.[1]);
-    const m = moving.get(ordinal);
-    return waiting.replace(held, m ? `being moved from ${m.from} to ${m.to} (${m.phase})` : 'being moved');
-  }
-  const bound = /bound to node (\S+), which (?:is not Ready|was forgotten)/.exec(waiting);
-  const node = bound && nodes.find((n) => n.metadata.name === bound[1]);
-  if (bound && node?.spec.forgotten) {
-    const pod = /cannot place (\S+):/.exec(waiting)?.[1] ?? `${set.metadata.name}-N`;
-    return waiting.replace(
-      bound[0],
-      `bound to node ${bound[1]}, which was forgotten (its volume is there): re-home it with "berth pod move ${pod} --to NODE --empty-volume", or bring ${bound[1]} back`,
-    );
-  }
-  return waiting;
-}
-
 export class StatefulSetController {
   private readonly queue = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly lastWaiting = new Map<string, string>();
+  private readonly lastWaiting = new Map<string, { reason: WaitingReason; text: string }>();
   /** What of each node placement depends on, apart from host facts (see onChange). */
   private readonly nodeSignatures = new Map<string, string>();
   /** Failing syncs are retried later and later, per set (like client-go's rate-limited queue). */
@@ -102,7 +78,7 @@ export class StatefulSetController {
       }
       case 'Pod': {
         // A pod gone frees its node's resources and ports: unscheduled pods may fit now.
-        if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (w.startsWith('cannot place')) this.wake(k);
+        if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (isPlacementWait(w.reason)) this.wake(k);
         const ref = controllerOf(o);
         if (ref?.kind === 'StatefulSet') this.wake(keyOf(o.metadata.namespace, ref.name));
         else {
@@ -262,29 +238,21 @@ export class StatefulSetController {
     const templates = new Map<string, StatefulSet['spec']['template']>(revs.map((r) => [r.metadata.name, r.data.spec.template]));
     templates.set(plan.update.name, plan.update.template);
     const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
-    // An ordinal being moved (`berth pod move`) gets no pod anywhere until it is re-homed.
-    const bindings = this.store.bindings(namespace, name);
-    const moving = heldOrdinals(this.store, namespace, name);
-    for (const o of moving.keys()) bindings.set(o, MOVING);
     const decision = reconcileStatefulSet(set, {
       pods: claim.owned,
       claims: new Set(claimObjects.keys()),
       claimObjects,
-      bindings,
+      bindings: this.store.bindings(namespace, name),
+      // An ordinal being moved (`berth pod move`) gets no pod anywhere until it is re-homed.
+      held: heldOrdinals(this.store, namespace, name),
       nodes,
       usage,
       clusterPods,
       now: Date.now(),
       revisions: { current: plan.current.name, update: plan.update.name, collisionCount: plan.collisionCount },
     });
-    if (decision.waiting) decision.waiting = explainHostLoss(decision.waiting, set, nodes, moving);
-    // Pods say why they are not scheduled in the same words as the set.
-    const explain = (pod: string, message: string) => explainHostLoss(`cannot place ${pod}: ${message}`, set, nodes, moving).slice(`cannot place ${pod}: `.length);
-    for (const a of decision.actions) {
-      if (a.type === 'markUnschedulable') a.message = explain(a.name, a.message);
-      else if (a.type === 'createPod' && a.unschedulable !== undefined) a.unschedulable = explain(`${name}-${a.ordinal}`, a.unschedulable);
-    }
-    const progress = progressCondition(set, decision.status, Date.now(), decision.waiting);
+    const waiting = decision.waiting && describeWaiting(decision.waiting);
+    const progress = progressCondition(set, decision.status, Date.now(), waiting);
     decision.status.conditions = [progress.condition];
     if (progress.recheckInMs !== undefined) decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? Infinity, progress.recheckInMs);
 
@@ -310,13 +278,13 @@ export class StatefulSetController {
       });
     });
 
-    if (decision.waiting !== this.lastWaiting.get(key)) {
+    if (waiting !== this.lastWaiting.get(key)?.text) {
       // FailedScheduling goes to the pods (above); a set without a pod yet (its binding's node
       // is not registered, or the ordinal is being moved) says it here.
-      if (decision.waiting?.startsWith('cannot place') && !decision.actions.some((a) => a.type === 'createPod' || a.type === 'markUnschedulable')) {
-        this.events.record(set, 'Warning', 'FailedScheduling', decision.waiting);
+      if (waiting && isPlacementWait(decision.waiting) && !decision.actions.some((a) => a.type === 'createPod' || a.type === 'markUnschedulable')) {
+        this.events.record(set, 'Warning', 'FailedScheduling', waiting);
       }
-      if (decision.waiting) this.lastWaiting.set(key, decision.waiting);
+      if (decision.waiting && waiting) this.lastWaiting.set(key, { reason: decision.waiting, text: waiting });
       else this.lastWaiting.delete(key);
     }
     if (decision.requeueAfterMs !== undefined) this.requeueAfter(key, decision.requeueAfterMs + 5);
@@ -324,7 +292,7 @@ export class StatefulSetController {
 
   /** Why the set is not progressing right now, for `describe`. */
   waitingReason(namespace: string, name: string): string | undefined {
-    return this.lastWaiting.get(keyOf(namespace, name));
+    return this.lastWaiting.get(keyOf(namespace, name))?.text;
   }
 
   /**
