@@ -87,13 +87,3 @@ export async function podNetworkIpam(runtime: DockerRuntime, network: string, po
   return gateway ? { network, cidr: podCidr, gateway } : undefined;
 }
 
-/** Addresses on a Docker network, by container id (`docker network inspect`: running containers). */
-export async function networkAddresses(runtime: DockerRuntime, network: string): Promise<Map<string, string>> {
-  const info = await inspect(runtime, network);
-  const out = new Map<string, string>();
-  for (const [id, c] of Object.entries(info?.Containers ?? {})) {
-    const ip = c.IPv4Address?.split('/')[0];
-    if (ip) out.set(id, ip);
-  }
-  return out;
-}

@@ -3,7 +3,7 @@
 // needs only the engine and the pod watch, so the API can serve it before the pods run.
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { Pod } from '../../shared/types.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import { HOLDER } from './plan.js';
 import { podNamespace } from './spec.js';
 
@@ -17,7 +17,7 @@ export class PodDirectory {
   private readonly bound = new Map<string, Pod>();
 
   constructor(
-    private readonly runtime: Pick<DockerRuntime, 'listManaged'>,
+    private readonly runtime: Pick<ContainerRuntime, 'listManaged'>,
     readonly nodeName: string,
   ) {}
 

@@ -1,7 +1,7 @@
 // preStop hooks (F22): run before a container is sent its stop signal, within the grace period.
 import type { Container } from '../../shared/manifest/schema.js';
 import { httpProbe, resolvePort } from '../probes/handlers.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import { sleep } from '../../shared/async.js';
 
 export interface HookResult {
@@ -16,7 +16,7 @@ export interface HookResult {
  */
 export async function runPreStop(
   spec: Container,
-  ctx: { runtime: DockerRuntime; containerId: string; podIP?: string },
+  ctx: { runtime: ContainerRuntime; containerId: string; podIP?: string },
   deadline: number,
   signal?: AbortSignal,
 ): Promise<HookResult | undefined> {

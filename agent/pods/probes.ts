@@ -7,7 +7,7 @@ import { timestamp } from '../../shared/types.js';
 import type { Logger } from '../log.js';
 import { runProbe } from '../probes/handlers.js';
 import { Prober, probeTiming, type ProbeKind, type ProbeOutcome } from '../probes/prober.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import { pickContainers, podContainers, type Unhealthy } from './plan.js';
 import type { ObservedContainer } from './types.js';
 
@@ -24,7 +24,7 @@ interface ProbeSet {
 }
 
 export interface PodProbesOptions {
-  runtime: DockerRuntime;
+  runtime: ContainerRuntime;
   log: Logger;
   /** The pod's IP for httpGet and tcpSocket probes. */
   podIP: () => string | undefined;

@@ -12,7 +12,8 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { PodConfigSource } from '../config/manager.js';
 import { releaseMounts } from '../config/mounts.js';
-import type { DockerEvent, DockerRuntime } from '../runtime/docker.js';
+import type { DockerEvent } from '../runtime/docker.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import { statusCode } from '../runtime/docker.js';
 import { holderOptions } from './holder.js';
 import type { PodAction } from './plan.js';
@@ -37,7 +38,7 @@ import { PodProbes } from './probes.js';
 import { ConfigError, createOptions, podDir, podNamespace, POD_IP_LABEL, pullPolicy, type DirSpec, type PodNetworkContext } from './spec.js';
 import { parseResolvConf, podResolvConf, renderResolvConf, type ResolvConf } from './resolv.js';
 import { choosePodAddress } from '../network/ipam.js';
-import { networkAddresses, type PodIpam } from '../network/bridge.js';
+import type { PodIpam } from '../network/bridge.js';
 import { podStatus } from './status.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 import { describePull } from '../metrics/pull-progress.js';
@@ -51,7 +52,7 @@ export interface StatusSink {
 }
 
 export interface PodManagerOptions {
-  runtime: DockerRuntime;
+  runtime: ContainerRuntime;
   nodeName: string;
   dataDir: string;
   /** The node's address: the pods' hostIP. */
@@ -300,14 +301,14 @@ export class PodManager {
   podAddress(ipam: PodIpam, uid: string, recorded: string[], avoid: string[]): Promise<string> {
     const run = this.allocating.then(async () => {
       const inUse = new Map<string, string | undefined>();
-      const labelled = await this.o.runtime.docker.listContainers({ all: true, filters: { label: [POD_IP_LABEL] } });
+      const labelled = await this.o.runtime.listLabelled(POD_IP_LABEL);
       const uidOf = new Map<string, string | undefined>();
       for (const c of labelled) {
         uidOf.set(c.Id, c.Labels?.[DOCKER_LABEL.podUid]);
         const ip = c.Labels?.[POD_IP_LABEL];
         if (ip && !(inUse.has(ip) && inUse.get(ip) !== c.Labels?.[DOCKER_LABEL.podUid])) inUse.set(ip, c.Labels?.[DOCKER_LABEL.podUid]);
       }
-      for (const [id, ip] of await networkAddresses(this.o.runtime, ipam.network)) {
+      for (const [id, ip] of await this.o.runtime.networkAddresses(ipam.network)) {
         const owner = uidOf.get(id);
         if (!inUse.has(ip) || owner === undefined) inUse.set(ip, owner);
       }
@@ -326,7 +327,7 @@ export class PodManager {
 
   /** Whether another container than `id` holds `ip` on the network (a concurrent creation took it). */
   async addressTaken(network: string, ip: string, id: string): Promise<boolean> {
-    for (const [other, addr] of await networkAddresses(this.o.runtime, network)) if (addr === ip && other !== id) return true;
+    for (const [other, addr] of await this.o.runtime.networkAddresses(network)) if (addr === ip && other !== id) return true;
     return false;
   }
 

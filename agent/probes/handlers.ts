@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Container, Probe } from '../../shared/manifest/schema.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ProbeOutcome } from './prober.js';
 
 /** A probe port: a number, a numeric string, or the name of one of the container's ports. */
@@ -13,7 +13,7 @@ export function resolvePort(port: number | string, container: Pick<Container, 'p
   return container.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-export async function execProbe(runtime: DockerRuntime, containerId: string, command: string[], timeoutMs: number): Promise<ProbeOutcome> {
+export async function execProbe(runtime: ContainerRuntime, containerId: string, command: string[], timeoutMs: number): Promise<ProbeOutcome> {
   let output = '';
   let code: number;
   try {
@@ -78,7 +78,7 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
 }
 
 /** One run of a container's readiness probe against the pod's IP. */
-export function runProbe(probe: Probe, container: Container, ctx: { runtime: DockerRuntime; containerId: string; podIP?: string }, timeoutMs: number): Promise<ProbeOutcome> {
+export function runProbe(probe: Probe, container: Container, ctx: { runtime: ContainerRuntime; containerId: string; podIP?: string }, timeoutMs: number): Promise<ProbeOutcome> {
   if (probe.exec) return execProbe(ctx.runtime, ctx.containerId, probe.exec.command, timeoutMs);
   if (probe.httpGet) {
     const port = resolvePort(probe.httpGet.port, container);

@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
 import { Demuxer, type StreamKind } from './demux.js';
+import type { ContainerRuntime, FrameSink } from './runtime.js';
 import { imagePullBytes, imagePulls } from '../metrics/agent-metrics.js';
 import { PullProgressTracker, type PullProgress, type PullSummary } from '../metrics/pull-progress.js';
 import { sleep } from '../../shared/async.js';
@@ -30,10 +31,8 @@ export interface AttachedExec {
   exitCode(): Promise<number | undefined>;
 }
 
-/** Writes one demultiplexed chunk; may return a promise to apply back-pressure. */
-export type FrameSink = (kind: StreamKind, data: Buffer) => void;
 
-export class DockerRuntime {
+export class DockerRuntime implements ContainerRuntime {
   /** Calls with a bounded duration. */
   readonly docker: Docker;
   /** No timeout: docker-modem's timeout would cut quiet streams and long stops (pitfall 4). */
@@ -57,6 +56,24 @@ export class DockerRuntime {
   /** This node's managed containers, optionally narrowed by more labels. */
   listManaged(nodeName: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({ all: true, filters: { label: this.labelFilter(nodeName, extra) } });
+  }
+
+  listLabelled(label: string): Promise<Docker.ContainerInfo[]> {
+    return this.docker.listContainers({ all: true, filters: { label: [label] } });
+  }
+
+  async networkAddresses(network: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    try {
+      const info = (await this.docker.getNetwork(network).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+      for (const [id, c] of Object.entries(info.Containers ?? {})) {
+        const ip = c.IPv4Address?.split('/')[0];
+        if (ip) out.set(id, ip);
+      }
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    return out;
   }
 
   async inspect(id: string): Promise<ObservedContainer | undefined> {
