@@ -65,12 +65,12 @@ controller
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
   .option('--advertise-address <addr>', 'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)', collect, [])
   .option('--insecure', 'serve plain HTTP without TLS: development only')
-  .action((o: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
+  .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
     run(async () => {
-      const opts = controllerOptions(o);
-      const tls = controllerTlsOptions(o);
+      const opts = controllerOptions(options);
+      const tls = controllerTlsOptions(options);
       const { runController } = await import('../controller/main.js');
-      await runController({ ...opts, ...tls, ...(o.manifests ? { manifestsDir: o.manifests } : {}) });
+      await runController({ ...opts, ...tls, ...(options.manifests ? { manifestsDir: options.manifests } : {}) });
     }),
   );
 
@@ -129,8 +129,8 @@ program
   .option('--ignore-not-found', 'no error for names that do not exist')
   .option('--for <kind/name>', 'events only: those about this object, e.g. pod/web-0')
   .option('--types <types>', 'events only: Normal, Warning or both (comma-separated)')
-  .action((args: string[], o: GetOptions & { headers?: boolean }, cmd: Command) =>
-    run(() => get(args, { ...o, noHeaders: o.headers === false }, globalsOf(cmd))),
+  .action((args: string[], opts: GetOptions & { headers?: boolean }, cmd: Command) =>
+    run(() => get(args, { ...opts, noHeaders: opts.headers === false }, globalsOf(cmd))),
   );
 
 program
@@ -139,7 +139,7 @@ program
   .argument('[resource...]', 'KIND [NAME...] or KIND/NAME...')
   .option('-l, --selector <selector>', 'label selector')
   .option('-A, --all-namespaces', 'across all namespaces')
-  .action((args: string[], o: DescribeOptions, cmd: Command) => run(() => describe(args, o, globalsOf(cmd))));
+  .action((args: string[], opts: DescribeOptions, cmd: Command) => run(() => describe(args, opts, globalsOf(cmd))));
 
 program
   .command('delete')
@@ -152,7 +152,7 @@ program
   .option('--ignore-not-found', 'no error for objects that do not exist')
   .option('--wait [bool]', 'wait until the objects are gone', 'true')
   .option('--timeout <duration>', 'how long to wait, e.g. 60s (0: no limit)', '0')
-  .action((args: string[], o: DeleteOptions, cmd: Command) => run(() => del(args, o, globalsOf(cmd))));
+  .action((args: string[], opts: DeleteOptions, cmd: Command) => run(() => del(args, opts, globalsOf(cmd))));
 
 program
   .command('scale')
@@ -167,7 +167,7 @@ program
   .argument('<resource...>', 'statefulset NAME or statefulset/NAME')
   .option('-p, --patch <json>', 'the patch, e.g. \'{"spec":{"replicas":3}}\'')
   .option('--type <type>', 'patch type; only merge is supported', 'merge')
-  .action((args: string[], o: PatchOptions, cmd: Command) => run(() => patch(args, o, globalsOf(cmd))));
+  .action((args: string[], opts: PatchOptions, cmd: Command) => run(() => patch(args, opts, globalsOf(cmd))));
 
 program
   .command('cordon')
@@ -189,7 +189,7 @@ program
   .option('--force', 'also evict pods that no StatefulSet controls')
   .option('--delete-emptydir-data', 'also evict pods with emptyDir volumes (their data is lost)')
   .option('--ignore-daemonsets', 'accepted for kubectl compatibility (berth has no DaemonSets)')
-  .action((node: string, o: DrainOptions, cmd: Command) => run(() => drain(node, o, globalsOf(cmd))));
+  .action((node: string, opts: DrainOptions, cmd: Command) => run(() => drain(node, opts, globalsOf(cmd))));
 
 const rollout = program.command('rollout').description('follow, list, undo and restart the rollouts of a statefulset');
 rollout
@@ -198,14 +198,14 @@ rollout
   .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
   .option('-w, --watch [bool]', 'wait for the rollout to finish; false: print the status once', 'true')
   .option('--timeout <duration>', 'how long to wait, e.g. 30s or 5m (0: no limit)', '0')
-  .action((args: string[], o: StatusOptions, cmd: Command) => run(() => rolloutStatusCommand(args, o, globalsOf(cmd))));
+  .action((args: string[], opts: StatusOptions, cmd: Command) => run(() => rolloutStatusCommand(args, opts, globalsOf(cmd))));
 rollout
   .command('history')
   .description('list the revisions of a statefulset')
   .argument('<resource...>', 'statefulset/NAME or statefulset NAME')
   .option('--revision <n>', 'show the pod template of this revision')
   .option('-o, --output <format>', 'json or yaml: print the ControllerRevision objects')
-  .action((args: string[], o: HistoryOptions, cmd: Command) => run(() => rolloutHistory(args, o, globalsOf(cmd))));
+  .action((args: string[], opts: HistoryOptions, cmd: Command) => run(() => rolloutHistory(args, opts, globalsOf(cmd))));
 rollout
   .command('undo')
   .description('roll a statefulset back to an earlier revision')
@@ -226,7 +226,7 @@ program
   .option('-c, --container <name>', 'container name (default: the first)')
   .option('-i, --stdin', "pass berth's stdin to the command (its end closes the command's stdin)")
   .option('-t, --tty', 'run the command in a terminal (with -i on a terminal: raw keys, window size followed)')
-  .action((pod: string, command: string[], o: ExecOptions, cmd: Command) => run(() => exec(pod, command, o, globalsOf(cmd))));
+  .action((pod: string, command: string[], opts: ExecOptions, cmd: Command) => run(() => exec(pod, command, opts, globalsOf(cmd))));
 
 program
   .command('logs')
@@ -236,7 +236,7 @@ program
   .option('-f, --follow', 'keep streaming new lines')
   .option('--tail <lines>', 'only the last N lines')
   .option('--timestamps', 'prefix each line with its time')
-  .action((pod: string, o: LogsOptions, cmd: Command) => run(() => logs(pod, o, globalsOf(cmd))));
+  .action((pod: string, opts: LogsOptions, cmd: Command) => run(() => logs(pod, opts, globalsOf(cmd))));
 
 const nodeCmd = program.command('node').description('nodes after a host loss (docs/host-loss.md)');
 nodeCmd
@@ -255,7 +255,7 @@ podCmd
   .option('--empty-volume', 'start on the new node with empty volumes (the old data stays on the old node)')
   .option('--timeout <duration>', 'how long to wait for the pod to run on the new node, e.g. 5m (0: no limit)', '10m')
   .option('--no-wait', 'start the move and return')
-  .action((pod: string, o: MoveOptions, cmd: Command) => run(() => podMove(pod, o, globalsOf(cmd))));
+  .action((pod: string, opts: MoveOptions, cmd: Command) => run(() => podMove(pod, opts, globalsOf(cmd))));
 
 const token = program.command('token').description('join tokens and node credentials');
 token
@@ -264,7 +264,7 @@ token
   .option('--ttl <duration>', 'how long the token is valid, e.g. 30m, 24h, 7d (0: never expires)', '24h')
   .option('--description <text>', 'what the token is for, shown by token list')
   .option('--print-join-command', 'print the whole berth agent command line instead of the token')
-  .action((o: TokenCreateOptions, cmd: Command) => run(() => tokenCreate(o, globalsOf(cmd))));
+  .action((opts: TokenCreateOptions, cmd: Command) => run(() => tokenCreate(opts, globalsOf(cmd))));
 token
   .command('list')
   .description('list join tokens and node credentials (never their secrets)')

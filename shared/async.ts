@@ -64,11 +64,11 @@ export async function listWatch<T extends AnyObject>(
   query: Record<string, string | undefined>,
   h: ListWatchHandlers<T>,
   signal: AbortSignal,
-  o: ListWatchOptions = {},
+  opts: ListWatchOptions = {},
 ): Promise<void> {
-  const baseRetry = o.retryMs ?? 1000;
-  const maxRetry = o.maxRetryMs ?? baseRetry;
-  const onError = o.onError ?? failFinal;
+  const baseRetry = opts.retryMs ?? 1000;
+  const maxRetry = opts.maxRetryMs ?? baseRetry;
+  const onError = opts.onError ?? failFinal;
   const client = typeof clientOf === 'function' ? clientOf : () => clientOf;
   let retry = baseRetry;
   // undefined: list (again) before watching.
@@ -79,19 +79,19 @@ export async function listWatch<T extends AnyObject>(
     signal.addEventListener('abort', abort, { once: true });
     let idle: NodeJS.Timeout | undefined;
     const touch = () => {
-      if (o.idleTimeoutMs === undefined) return;
+      if (opts.idleTimeoutMs === undefined) return;
       clearTimeout(idle);
       idle = setTimeout(() => {
-        o.onIdle?.();
+        opts.onIdle?.();
         rv = undefined;
         stream.abort();
-      }, o.idleTimeoutMs);
+      }, opts.idleTimeoutMs);
     };
     let failed = false;
     try {
       if (rv === undefined) {
         const list = await client().list<T>(path, query);
-        o.onListed?.();
+        opts.onListed?.();
         if (signal.aborted) break;
         h.sync(list.items ?? []);
         rv = list.metadata?.resourceVersion ?? '';

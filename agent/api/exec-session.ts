@@ -48,8 +48,8 @@ export function endStatus(exitCode: number | undefined, containerStillRunning: b
 }
 
 /** Runs until the command ends or either side goes away; never rejects. */
-export function runExecSession(o: ExecSessionOptions): Promise<void> {
-  const { client, exec, log } = o;
+export function runExecSession(opts: ExecSessionOptions): Promise<void> {
+  const { client, exec, log } = opts;
   const docker = exec.stream;
   return new Promise<void>((resolve) => {
     let finished = false;
@@ -64,7 +64,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
 
     // controller → command
     const decoder = new FrameDecoder();
-    let stdinOpen = o.stdin;
+    let stdinOpen = opts.stdin;
     client.on('data', (chunk: Buffer) => {
       let frames;
       try {
@@ -74,7 +74,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
       }
       for (const f of frames) {
         if (f.channel === CH_STDIN) {
-          if (!stdinOpen) return finish(failureStatus('BadRequest', o.stdin ? 'stdin data after stdin was closed' : 'stdin data, but the exec was not started with stdin=true'));
+          if (!stdinOpen) return finish(failureStatus('BadRequest', opts.stdin ? 'stdin data after stdin was closed' : 'stdin data, but the exec was not started with stdin=true'));
           if (f.payload.length > 0 && !docker.write(f.payload)) {
             client.pause();
             docker.once('drain', () => client.resume());
@@ -86,7 +86,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
             docker.end();
           }
         } else if (f.channel === CH_RESIZE) {
-          if (!o.tty) continue;
+          if (!opts.tty) continue;
           const size = parseResize(f.payload);
           if ('problem' in size) return finish(failureStatus('BadRequest', size.problem));
           exec.resize(size).catch((err: unknown) => log.debug({ err: errorMessage(err) }, 'exec resize failed'));
@@ -111,7 +111,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
         client.once('drain', () => docker.resume());
       }
     };
-    const demux = o.tty ? undefined : new Demuxer((kind, data) => send(kind === 'stderr' ? CH_STDERR : CH_STDOUT, data));
+    const demux = opts.tty ? undefined : new Demuxer((kind, data) => send(kind === 'stderr' ? CH_STDERR : CH_STDOUT, data));
     docker.on('data', (chunk: Buffer) => (demux ? demux.push(chunk) : send(CH_STDOUT, chunk)));
     let ended = false;
     const onEnd = () => {
@@ -123,7 +123,7 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
     docker.once('end', onEnd);
     docker.once('close', onEnd);
     docker.on('error', (err) => {
-      log.warn({ container: o.containerName, err: errorMessage(err) }, 'exec stream from the engine failed');
+      log.warn({ container: opts.containerName, err: errorMessage(err) }, 'exec stream from the engine failed');
       onEnd();
     });
 
@@ -136,14 +136,14 @@ export function runExecSession(o: ExecSessionOptions): Promise<void> {
           await new Promise((r) => setTimeout(r, 50));
           code = await exec.exitCode();
         }
-        let running = await o.containerRunning();
+        let running = await opts.containerRunning();
         // A killed container ends the command with a signal's code (128+N) a moment before the
         // engine marks the container exited: such an end gets a second look for up to a second.
         for (let i = 0; running && code !== undefined && code > 128 && i < 10; i++) {
           await new Promise((r) => setTimeout(r, 100));
-          running = await o.containerRunning();
+          running = await opts.containerRunning();
         }
-        return endStatus(code, running, o.containerName);
+        return endStatus(code, running, opts.containerName);
       } catch (err) {
         return failureStatus('InternalError', `cannot read the exit code of the command: ${errorMessage(err)}`);
       }

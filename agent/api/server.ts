@@ -77,12 +77,12 @@ function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortC
   return ac;
 }
 
-export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
-  const log = o.log.child({ part: 'api' });
+export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
+  const log = opts.log.child({ part: 'api' });
 
   async function resolveContainer(res: http.ServerResponse | Reply, ns: string, name: string, container: string | undefined | null) {
     const reply: Reply = typeof res === 'function' ? res : (code, reason, message) => sendStatus(res, code, reason, message);
-    const pod = await o.findPod(ns, name);
+    const pod = await opts.findPod(ns, name);
     if (!pod || pod.containers.length === 0) {
       reply(404, 'NotFound', `pods "${name}" not found in namespace "${ns}" on this node`);
       return undefined;
@@ -116,7 +116,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     };
     if (follow) head();
     try {
-      await o.runtime.logs(c.id, { follow, timestamps, ...(tail !== undefined ? { tail } : {}) }, (_kind, data) => {
+      await opts.runtime.logs(c.id, { follow, timestamps, ...(tail !== undefined ? { tail } : {}) }, (_kind, data) => {
         head();
         res.write(data);
       }, ac.signal);
@@ -153,7 +153,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       return;
     }
     try {
-      const exitCode = await o.runtime.exec(c.id, command as string[], (kind, data) => frame({ stream: kind, data: data.toString('base64') }), ac.signal);
+      const exitCode = await opts.runtime.exec(c.id, command as string[], (kind, data) => frame({ stream: kind, data: data.toString('base64') }), ac.signal);
       res.end(JSON.stringify({ exitCode }) + '\n');
     } catch (err) {
       if (ac.signal.aborted) return;
@@ -171,10 +171,10 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     if (!c) return;
     if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
     // The container the command runs in: the same one only while it runs with the same start.
-    const startedAt = (await o.runtime.inspect(c.id))?.startedAtMs;
+    const startedAt = (await opts.runtime.inspect(c.id))?.startedAtMs;
     let exec: AttachedExec;
     try {
-      exec = await o.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty });
+      exec = await opts.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty });
     } catch (err) {
       log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker exec failed');
       const code = statusCode(err);
@@ -193,7 +193,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       tty: r.tty,
       containerName: c.name,
       containerRunning: async () => {
-        const now = await o.runtime.inspect(c.id);
+        const now = await opts.runtime.inspect(c.id);
         return now?.running === true && now.startedAtMs === startedAt;
       },
       log,
@@ -224,12 +224,12 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (!authorized(req, o.token)) {
+    if (!authorized(req, opts.token)) {
       res.setHeader('www-authenticate', 'Bearer');
       return sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
     }
-    if (url.pathname === '/metrics' && req.method === 'GET' && o.metrics) {
-      o.metrics().then(
+    if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
+      opts.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
           res.end(text);
@@ -239,7 +239,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       return;
     }
     const vol = /^\/volumes\/([^/]+)\/([^/]+)\/archive$/.exec(url.pathname);
-    if (vol && o.dataDir) return volumeArchive(req, res, o.dataDir, vol[1], vol[2]);
+    if (vol && opts.dataDir) return volumeArchive(req, res, opts.dataDir, vol[1], vol[2]);
     const m = /^\/pods\/([^/]+)\/([^/]+)\/(log|exec)$/.exec(url.pathname);
     if (!m) return sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
     let ns: string;
@@ -262,7 +262,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
       sendStatus(res, 500, 'InternalError', errorMessage(err));
     });
   };
-  const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }, onRequest) : http.createServer(onRequest);
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
   // Upgraded connections are the server's no more: close() ends them itself.
   const streams = new Set<Duplex>();
@@ -272,7 +272,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
     socket.on('error', () => socket.destroy());
     if (head.length > 0) socket.unshift(head);
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (!authorized(req, o.token)) return rejectUpgrade(socket, 401, 'Unauthorized', 'a valid agent token is required');
+    if (!authorized(req, opts.token)) return rejectUpgrade(socket, 401, 'Unauthorized', 'a valid agent token is required');
     const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
     if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');
@@ -292,7 +292,7 @@ export async function startAgentApi(o: AgentApiOptions): Promise<AgentApi> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host, () => {
+    server.listen(opts.port, opts.host, () => {
       server.off('error', reject);
       resolve();
     });

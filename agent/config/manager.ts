@@ -72,7 +72,7 @@ export class ConfigManager implements PodConfigSource {
   /** Woken when a ConfigMap or Secret a pod refers to appears or changes (retry a container waiting for it). */
   private readonly availableListeners: ((uid: string) => void)[] = [];
 
-  constructor(private readonly o: ConfigManagerOptions) {}
+  constructor(private readonly opts: ConfigManagerOptions) {}
 
   onAvailable(listener: (uid: string) => void): void {
     this.availableListeners.push(listener);
@@ -95,7 +95,7 @@ export class ConfigManager implements PodConfigSource {
     const warnings: ConfigWarning[] = [];
     // As the kubelet does, every volume of the pod is set up before any of its containers starts.
     for (const v of podVolumes(pod)) {
-      const dir = emptyDirPath(this.o.dataDir, pod.metadata.uid, v.name);
+      const dir = emptyDirPath(this.opts.dataDir, pod.metadata.uid, v.name);
       const src = projectedSource(v);
       if (src) {
         const obj = src.kind === 'configMap' ? sources.configMaps[src.name] : sources.secrets[src.name];
@@ -104,7 +104,7 @@ export class ConfigManager implements PodConfigSource {
           const w = await this.ensureDir(dir, src.kind === 'secret' ? 'secret' : 'configMap');
           if (w) warnings.push({ reason: 'FailedMount', message: `volume ${v.name}: ${w}` });
           if (obj && this.isStale(dir, obj)) return;
-          if (await writeAtomic(dir, files)) this.o.log.debug({ pod: pod.metadata.name, volume: v.name, files: files.length }, 'volume written');
+          if (await writeAtomic(dir, files)) this.opts.log.debug({ pod: pod.metadata.name, volume: v.name, files: files.length }, 'volume written');
         });
       } else if (v.emptyDir?.medium === 'Memory') {
         let size: number | undefined;
@@ -122,7 +122,7 @@ export class ConfigManager implements PodConfigSource {
 
   private async fetch<T extends ConfigMap | Secret>(kind: SourceKind, ns: string, name: string): Promise<T | undefined> {
     try {
-      return await this.o.conn.api.get<T>(`/api/v1/namespaces/${encodeURIComponent(ns)}/${PLURAL[kind]}/${encodeURIComponent(name)}`);
+      return await this.opts.conn.api.get<T>(`/api/v1/namespaces/${encodeURIComponent(ns)}/${PLURAL[kind]}/${encodeURIComponent(name)}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       throw new ConfigError(`failed to read ${KIND_NAME[kind]} "${name}": ${errorMessage(err)}`);
@@ -155,9 +155,9 @@ export class ConfigManager implements PodConfigSource {
     await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o755 });
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await (this.o.mountTmpfs ?? mountTmpfs)(dir, tmpfsMode, sizeBytes);
+      await (this.opts.mountTmpfs ?? mountTmpfs)(dir, tmpfsMode, sizeBytes);
       await setUp();
-      this.o.log.info({ path: dir, ...(sizeBytes !== undefined ? { sizeBytes } : {}) }, 'tmpfs mounted for pod volume');
+      this.opts.log.info({ path: dir, ...(sizeBytes !== undefined ? { sizeBytes } : {}) }, 'tmpfs mounted for pod volume');
       return undefined;
     } catch (err) {
       const fallback = kind === 'secret' ? SECRET_DIR_FALLBACK_MODE : EMPTYDIR_MODE;
@@ -168,7 +168,7 @@ export class ConfigManager implements PodConfigSource {
           ? `cannot mount a tmpfs for the secret (${why}); its files are kept on disk in a directory only root may enter`
           : `cannot mount a tmpfs for the memory-backed emptyDir (${why}); it is a directory on disk`;
       await setUp();
-      this.o.log.warn({ path: dir }, message);
+      this.opts.log.warn({ path: dir }, message);
       return message;
     }
   }
@@ -218,7 +218,7 @@ export class ConfigManager implements PodConfigSource {
   }
 
   private forget(uid: string): void {
-    const prefix = podDir(this.o.dataDir, uid) + path.sep;
+    const prefix = podDir(this.opts.dataDir, uid) + path.sep;
     for (const dir of [...this.written.keys()]) if (dir.startsWith(prefix)) this.written.delete(dir);
   }
 
@@ -230,12 +230,12 @@ export class ConfigManager implements PodConfigSource {
     if (pod.metadata.deletionTimestamp) return;
     for (const v of podVolumes(pod)) {
       const src = projectedSource(v);
-      if (!src || !(await currentVersion(emptyDirPath(this.o.dataDir, pod.metadata.uid, v.name)))) continue;
+      if (!src || !(await currentVersion(emptyDirPath(this.opts.dataDir, pod.metadata.uid, v.name)))) continue;
       try {
         const obj = await this.fetch<ConfigMap | Secret>(src.kind, podNamespace(pod), src.name);
         if (obj) await this.update(pod, v, src, obj);
       } catch (err) {
-        this.o.log.debug({ pod: pod.metadata.name, volume: v.name, err: errorMessage(err) }, 'volume refresh skipped');
+        this.opts.log.debug({ pod: pod.metadata.name, volume: v.name, err: errorMessage(err) }, 'volume refresh skipped');
       }
     }
   }
@@ -245,12 +245,12 @@ export class ConfigManager implements PodConfigSource {
     const loop = <T extends ConfigMap | Secret>(kind: SourceKind) =>
       runListWatch<T>(
         {
-          conn: this.o.conn,
+          conn: this.opts.conn,
           path: `/api/v1/${PLURAL[kind]}`,
           query: {},
           what: PLURAL[kind],
           health,
-          log: this.o.log,
+          log: this.opts.log,
           handlers: {
             onList: (items) => {
               const keys = new Set<string>();
@@ -300,8 +300,8 @@ export class ConfigManager implements PodConfigSource {
   }
 
   private async update(pod: Pod, v: PodVolume, src: ProjectedSource, obj: ConfigMap | Secret): Promise<void> {
-    const dir = emptyDirPath(this.o.dataDir, pod.metadata.uid, v.name);
-    const log = this.o.log.child({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, volume: v.name });
+    const dir = emptyDirPath(this.opts.dataDir, pod.metadata.uid, v.name);
+    const log = this.opts.log.child({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, volume: v.name });
     await this.locked(dir, async () => {
       // Only volumes already set up for a container; the first write happens in prepare().
       if (!(await currentVersion(dir)) || this.isStale(dir, obj)) return;

@@ -21,23 +21,23 @@ export interface HeartbeatOptions {
   intervalMs?: number;
 }
 
-export async function runHeartbeat(o: HeartbeatOptions, signal: AbortSignal): Promise<void> {
-  const interval = o.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal): Promise<void> {
+  const interval = opts.intervalMs ?? HEARTBEAT_INTERVAL_MS;
   let delay = interval;
   let triedRejoin = false;
   while (!signal.aborted) {
     try {
-      const facts = await o.facts();
-      await o.conn.api.request('POST', `/api/v1/nodes/${encodeURIComponent(o.nodeName)}/heartbeat`, { facts });
-      o.health.ok();
+      const facts = await opts.facts();
+      await opts.conn.api.request('POST', `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`, { facts });
+      opts.health.ok();
       delay = interval;
       triedRejoin = false;
     } catch (err) {
       if (signal.aborted) break;
-      if (!o.health.failed(err, 'heartbeat')) o.log.warn({ err: errorMessage(err) }, 'heartbeat failed');
-      if (isUnauthorized(err) && o.onRejected && !triedRejoin) {
+      if (!opts.health.failed(err, 'heartbeat')) opts.log.warn({ err: errorMessage(err) }, 'heartbeat failed');
+      if (isUnauthorized(err) && opts.onRejected && !triedRejoin) {
         triedRejoin = true;
-        if (await o.onRejected()) continue;
+        if (await opts.onRejected()) continue;
       }
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     }

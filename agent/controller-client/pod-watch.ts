@@ -21,9 +21,9 @@ export interface PodWatchOptions {
   idleTimeoutMs?: number;
 }
 
-export function runPodWatch(o: PodWatchOptions, signal: AbortSignal): Promise<void> {
+export function runPodWatch(opts: PodWatchOptions, signal: AbortSignal): Promise<void> {
   return runListWatch<Pod>(
-    { ...o, path: '/api/v1/pods', query: { fieldSelector: `spec.nodeName=${o.nodeName}` }, what: 'pod', handlers: { onList: (p) => o.handlers.onList(p), onEvent: (t, p) => o.handlers.onEvent(t, p) } },
+    { ...opts, path: '/api/v1/pods', query: { fieldSelector: `spec.nodeName=${opts.nodeName}` }, what: 'pod', handlers: { onList: (p) => opts.handlers.onList(p), onEvent: (t, p) => opts.handlers.onEvent(t, p) } },
     signal,
   );
 }

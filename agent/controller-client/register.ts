@@ -75,41 +75,41 @@ async function post(server: string, token: string, body: RegisterBody, isJoin: b
  * Registers until it succeeds (or the signal aborts: undefined). Resolves with the node token
  * and the zone. Errors that retrying cannot fix (bad request, no usable token) reject.
  */
-export async function registerNode(o: RegisterOptions): Promise<Registration | undefined> {
-  const file = nodeTokenFile(o.dataDir);
+export async function registerNode(opts: RegisterOptions): Promise<Registration | undefined> {
+  const file = nodeTokenFile(opts.dataDir);
   let delay = 1000;
   let attempts = 0;
-  let skipSaved = o.preferJoin === true;
-  while (!o.signal.aborted) {
+  let skipSaved = opts.preferJoin === true;
+  while (!opts.signal.aborted) {
     attempts++;
     const saved = skipSaved ? undefined : await readSecret(file);
-    const token = saved ?? o.joinToken;
+    const token = saved ?? opts.joinToken;
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
-      const reg = await post(o.server, token, await o.body(), !saved, o.tls);
+      const reg = await post(opts.server, token, await opts.body(), !saved, opts.tls);
       if (reg.nodeToken !== saved) await writeSecret(file, reg.nodeToken);
-      o.health.ok();
-      o.log.info({ server: o.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
+      opts.health.ok();
+      opts.log.info({ server: opts.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
       return reg;
     } catch (err) {
-      if (saved && isUnauthorized(err) && o.joinToken && o.joinToken !== saved) {
-        o.log.warn({ tokenFile: file }, 'the saved node token was rejected; registering again with the join token');
+      if (saved && isUnauthorized(err) && opts.joinToken && opts.joinToken !== saved) {
+        opts.log.warn({ tokenFile: file }, 'the saved node token was rejected; registering again with the join token');
         skipSaved = true;
         continue;
       }
       if (isUnauthorized(err) || (err instanceof ApiError && err.status === 403)) {
-        o.log.error(
-          { server: o.server, status: (err as ApiError).status, err: errorMessage(err), with: saved ? 'node token' : 'join token' },
+        opts.log.error(
+          { server: opts.server, status: (err as ApiError).status, err: errorMessage(err), with: saved ? 'node token' : 'join token' },
           saved ? 'the controller rejects the saved node token; pass a join token with --token to register again' : 'the controller rejects the join token',
         );
         delay = 30_000;
       } else if (!isUnreachable(err)) {
         throw new Error(`registration failed: ${errorMessage(err)}`);
       } else {
-        o.health.failed(err, 'register');
+        opts.health.failed(err, 'register');
       }
-      if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
-      await sleep(delay, o.signal);
+      if (opts.maxAttempts !== undefined && attempts >= opts.maxAttempts) throw err;
+      await sleep(delay, opts.signal);
       delay = Math.min(delay * 2, 30_000);
     }
   }

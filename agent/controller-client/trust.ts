@@ -25,56 +25,56 @@ export function caFile(dataDir: string): string {
 export class TrustError extends Error {}
 
 /** The trust for an https controller; undefined for http (a controller run with --insecure). */
-export async function establishTrust(o: TrustOptions): Promise<ClientTls | undefined> {
-  if (!o.server.startsWith('https:')) {
-    o.log.warn({ server: o.server }, 'INSECURE: the controller URL is plain http; tokens cross the network in the clear');
+export async function establishTrust(opts: TrustOptions): Promise<ClientTls | undefined> {
+  if (!opts.server.startsWith('https:')) {
+    opts.log.warn({ server: opts.server }, 'INSECURE: the controller URL is plain http; tokens cross the network in the clear');
     return undefined;
   }
-  const file = caFile(o.dataDir);
+  const file = caFile(opts.dataDir);
   const saved = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
   if (saved) {
     const hash = caHash(saved);
-    if (o.caHashes.length > 0 && !o.caHashes.includes(hash)) {
-      throw new TrustError(`the CA saved in ${file} (${hash}) does not match --ca-hash ${o.caHashes.join(', ')}; remove ${file} to join another cluster`);
+    if (opts.caHashes.length > 0 && !opts.caHashes.includes(hash)) {
+      throw new TrustError(`the CA saved in ${file} (${hash}) does not match --ca-hash ${opts.caHashes.join(', ')}; remove ${file} to join another cluster`);
     }
     return { ca: saved };
   }
-  if (o.caHashes.length === 0 && !o.insecureSkipCaVerification) {
+  if (opts.caHashes.length === 0 && !opts.insecureSkipCaVerification) {
     throw new TrustError(
-      `refusing to join ${o.server} without knowing its CA: pass --ca-hash sha256:... (printed by "berth controller up", also in its <data-dir>/join-command), ` +
+      `refusing to join ${opts.server} without knowing its CA: pass --ca-hash sha256:... (printed by "berth controller up", also in its <data-dir>/join-command), ` +
         'or --insecure-skip-ca-verification to trust whatever answers (development only)',
     );
   }
   let delay = 1000;
-  while (!o.signal.aborted) {
+  while (!opts.signal.aborted) {
     let chain: string[];
     try {
-      chain = await fetchPeerChain(o.server);
+      chain = await fetchPeerChain(opts.server);
     } catch (err) {
-      o.log.warn({ server: o.server, err: errorMessage(err) }, 'cannot reach the controller to fetch its CA; retrying');
-      await sleep(delay, o.signal);
+      opts.log.warn({ server: opts.server, err: errorMessage(err) }, 'cannot reach the controller to fetch its CA; retrying');
+      await sleep(delay, opts.signal);
       delay = Math.min(delay * 2, 30_000);
       continue;
     }
     let ca: string;
-    if (o.caHashes.length > 0) {
+    if (opts.caHashes.length > 0) {
       try {
-        ca = pickPinnedCa(chain, o.caHashes, o.server);
+        ca = pickPinnedCa(chain, opts.caHashes, opts.server);
       } catch (err) {
         throw new TrustError((err as Error).message);
       }
     } else {
       ca = chain[chain.length - 1];
-      const warning = `INSECURE: --insecure-skip-ca-verification: trusting the CA ${caHash(ca)} that ${o.server} presented without checking it`;
-      o.log.warn({ server: o.server, caHash: caHash(ca) }, warning);
+      const warning = `INSECURE: --insecure-skip-ca-verification: trusting the CA ${caHash(ca)} that ${opts.server} presented without checking it`;
+      opts.log.warn({ server: opts.server, caHash: caHash(ca) }, warning);
       process.stderr.write(`\n*** WARNING: ${warning} ***\n\n`);
     }
-    await fs.mkdir(o.dataDir, { recursive: true });
+    await fs.mkdir(opts.dataDir, { recursive: true });
     await fs.writeFile(file, ca, { mode: 0o644 });
-    o.log.info({ caFile: file, caHash: caHash(ca) }, 'saved the controller CA; only it is trusted from now on');
+    opts.log.info({ caFile: file, caHash: caHash(ca) }, 'saved the controller CA; only it is trusted from now on');
     return { ca };
   }
   return undefined;

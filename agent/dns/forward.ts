@@ -68,10 +68,10 @@ export class Forwarder {
 
   constructor(
     readonly upstreams: HostPort[],
-    private readonly o: ForwarderOptions = {},
+    private readonly opts: ForwarderOptions = {},
   ) {
-    this.timeoutMs = o.timeoutMs ?? 2000;
-    this.maxInFlight = o.maxInFlight ?? 1024;
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.maxInFlight = opts.maxInFlight ?? 1024;
   }
 
   get enabled(): boolean {
@@ -107,7 +107,7 @@ export class Forwarder {
     if (!s) {
       s = dgram.createSocket(family);
       s.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
-      s.on('error', (err) => this.o.onError?.(err));
+      s.on('error', (err) => this.opts.onError?.(err));
       this.sockets.set(family, s);
     }
     return s;

@@ -264,7 +264,7 @@ function addClusterIPService(names: Map<string, NameRecords>, ptr: Map<string, s
 }
 
 /** Joins per-namespace zones into the snapshot the server answers from. */
-export function assembleZone(namespaces: Iterable<NamespaceZone>, o: ZoneOptions & { synced: boolean; serial: number }): ZoneSnapshot {
+export function assembleZone(namespaces: Iterable<NamespaceZone>, opts: ZoneOptions & { synced: boolean; serial: number }): ZoneSnapshot {
   const byNs = new Map<string, NamespaceZone>();
   const ptr = new Map<string, string[]>();
   const podIPs = new Map<string, string>();
@@ -276,16 +276,16 @@ export function assembleZone(namespaces: Iterable<NamespaceZone>, o: ZoneOptions
     }
     for (const [ip, ns] of nz.podIPs) podIPs.set(ip, ns);
   }
-  return { zone: normalizeZone(o.zone), ttl: o.ttl, synced: o.synced, serial: o.serial, namespaces: byNs, ptr, podIPs };
+  return { zone: normalizeZone(opts.zone), ttl: opts.ttl, synced: opts.synced, serial: opts.serial, namespaces: byNs, ptr, podIPs };
 }
 
 /** Builds the whole zone at once (tests, and the first build). */
-export function buildZone(pods: Pod[], services: Service[], o: ZoneOptions & { synced?: boolean; serial?: number }): ZoneSnapshot {
+export function buildZone(pods: Pod[], services: Service[], opts: ZoneOptions & { synced?: boolean; serial?: number }): ZoneSnapshot {
   const ep = pods.map(toEndpointPod);
   const svc = services.map(toDnsService);
   const namespaces = new Set([...ep.map((p) => p.namespace), ...svc.map((s) => s.namespace)]);
   return assembleZone(
-    [...namespaces].map((ns) => buildNamespaceZone(ns, ep, svc, o.zone)),
-    { ...o, synced: o.synced ?? true, serial: o.serial ?? Math.floor(Date.now() / 1000) },
+    [...namespaces].map((ns) => buildNamespaceZone(ns, ep, svc, opts.zone)),
+    { ...opts, synced: opts.synced ?? true, serial: opts.serial ?? Math.floor(Date.now() / 1000) },
   );
 }

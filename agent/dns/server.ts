@@ -73,13 +73,13 @@ export class DnsListener {
   ) {}
 
   /** Binds UDP and TCP on the same address and port (a free one for port 0), or rejects. */
-  static async bind(addr: HostPort, handler: DnsRequestHandler, o: DnsListenerOptions = {}): Promise<DnsListener> {
+  static async bind(addr: HostPort, handler: DnsRequestHandler, opts: DnsListenerOptions = {}): Promise<DnsListener> {
     const family = addr.host.includes(':') ? 'udp6' : 'udp4';
     let lastErr: unknown;
     for (let attempt = 0; attempt < (addr.port === 0 ? 8 : 1); attempt++) {
       const udp = new CachingUdpServer({ type: family });
-      const tcp = new (TCPServer as unknown as new (o: { idleTimeout: number }) => TCPServer)({ idleTimeout: o.tcpIdleMs ?? 10_000 });
-      tcp.maxConnections = o.maxTcpConnections ?? 512;
+      const tcp = new (TCPServer as unknown as new (o: { idleTimeout: number }) => TCPServer)({ idleTimeout: opts.tcpIdleMs ?? 10_000 });
+      tcp.maxConnections = opts.maxTcpConnections ?? 512;
       try {
         await bindUdp(udp, addr.host, addr.port);
       } catch (err) {

@@ -70,12 +70,12 @@ export class ClusterDns {
   private stopped = false;
 
   constructor(
-    private readonly o: ClusterDnsOptions,
+    private readonly opts: ClusterDnsOptions,
     zone: string,
   ) {
     this.zone = normalizeZone(zone);
-    const log: BackendLog = (level, obj, msg) => this.o.log[level](obj, msg);
-    const file = o.thread === false ? undefined : workerFile();
+    const log: BackendLog = (level, obj, msg) => this.opts.log[level](obj, msg);
+    const file = opts.thread === false ? undefined : workerFile();
     this.backend = file ? new ThreadBackend(file, log, () => this.fullUpdate()) : new LocalBackend(log);
     this.backend.update(this.fullUpdate());
   }
@@ -91,14 +91,14 @@ export class ClusterDns {
    */
   async start(signal: AbortSignal): Promise<Promise<void>[]> {
     const loops: Promise<void>[] = [];
-    this.configuredUpstreams = this.o.upstreams ?? (await this.readResolvConf());
+    this.configuredUpstreams = this.opts.upstreams ?? (await this.readResolvConf());
     this.gateway = await this.discoverGateway(true);
-    const wanted = this.o.listen ?? [...(this.gateway ? [{ host: this.gateway, port: 53 }] : []), { host: '127.0.0.1', port: 53 }];
+    const wanted = this.opts.listen ?? [...(this.gateway ? [{ host: this.gateway, port: 53 }] : []), { host: '127.0.0.1', port: 53 }];
     for (const a of wanted) await this.bind(a);
     this.updatePodServer();
     this.updateForwarder();
     if (!this.gateway) loops.push(this.retryGateway(signal));
-    const common = { conn: this.o.conn, health: this.o.health, log: this.o.log, query: {} };
+    const common = { conn: this.opts.conn, health: this.opts.health, log: this.opts.log, query: {} };
     loops.push(
       runListWatch<Pod>(
         { ...common, path: '/api/v1/pods', what: 'dns pods', handlers: { onList: (items) => this.setPods(items), onEvent: (t, p) => this.podEvent(t, p) } },
@@ -109,8 +109,8 @@ export class ClusterDns {
         signal,
       ),
     );
-    this.o.log.info(
-      { zone: this.zone, listen: this.addresses, podNameserver: this.podServer ?? null, upstreams: this.upstreams.map(formatHostPort), ttl: this.o.ttl },
+    this.opts.log.info(
+      { zone: this.zone, listen: this.addresses, podNameserver: this.podServer ?? null, upstreams: this.upstreams.map(formatHostPort), ttl: this.opts.ttl },
       this.listeners.length > 0 ? 'cluster DNS serving' : 'cluster DNS serves no address',
     );
     return loops;
@@ -125,7 +125,7 @@ export class ClusterDns {
   setZone(zone: string): void {
     const z = normalizeZone(zone);
     if (z === this.zone) return;
-    this.o.log.info({ from: this.zone, to: z }, 'cluster DNS zone changed');
+    this.opts.log.info({ from: this.zone, to: z }, 'cluster DNS zone changed');
     this.zone = z;
     for (const ns of this.built.keys()) this.dirty.add(ns);
     for (const ns of this.podsByNs.keys()) this.dirty.add(ns);
@@ -211,11 +211,11 @@ export class ClusterDns {
 
   /** Passes watch data on; a failure there never stops DNS. */
   private tell(fn: (o: ClusterObserver) => void): void {
-    if (!this.o.observer) return;
+    if (!this.opts.observer) return;
     try {
-      fn(this.o.observer);
+      fn(this.opts.observer);
     } catch (err) {
-      this.o.log.error({ err: errorMessage(err) }, 'the service rules could not take a watch update');
+      this.opts.log.error({ err: errorMessage(err) }, 'the service rules could not take a watch update');
     }
   }
 
@@ -246,13 +246,13 @@ export class ClusterDns {
     this.dirty.clear();
     this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
     this.synced = this.podsListed && this.servicesListed;
-    this.backend.update({ zone: this.zone, ttl: this.o.ttl, synced: this.synced, serial: this.serial, changed, removed: [...this.removed] });
+    this.backend.update({ zone: this.zone, ttl: this.opts.ttl, synced: this.synced, serial: this.serial, changed, removed: [...this.removed] });
     this.removed.clear();
   }
 
   /** The whole zone as one update (the first one, and for a restarted worker). */
   private fullUpdate(): ZoneUpdate {
-    return { zone: this.zone, ttl: this.o.ttl, synced: this.synced, serial: this.serial, changed: [...this.built.values()], removed: [], full: true };
+    return { zone: this.zone, ttl: this.opts.ttl, synced: this.synced, serial: this.serial, changed: [...this.built.values()], removed: [], full: true };
   }
 
   // ---- listening ----
@@ -261,7 +261,7 @@ export class ClusterDns {
     for (const r of await this.backend.bind([a])) {
       if (r.ok) {
         this.listeners.push(r);
-        this.o.log.info({ address: formatHostPort(r) }, 'DNS listening');
+        this.opts.log.info({ address: formatHostPort(r) }, 'DNS listening');
         continue;
       }
       const why =
@@ -272,7 +272,7 @@ export class ClusterDns {
             : r.code === 'EACCES'
               ? 'port 53 needs root or CAP_NET_BIND_SERVICE'
               : (r.message ?? 'bind failed');
-      this.o.log.warn({ address: r.address, code: r.code, err: r.message }, `cannot serve DNS on ${r.address}: ${why}`);
+      this.opts.log.warn({ address: r.address, code: r.code, err: r.message }, `cannot serve DNS on ${r.address}: ${why}`);
     }
   }
 
@@ -283,17 +283,17 @@ export class ClusterDns {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('docker network inspect took over 5 s')), 5000);
       });
-      const info = (await Promise.race([this.o.runtime.docker.getNetwork(this.o.podNetwork).inspect(), timeout])) as NetworkInspect;
+      const info = (await Promise.race([this.opts.runtime.docker.getNetwork(this.opts.podNetwork).inspect(), timeout])) as NetworkInspect;
       const gw = networkGateway(info);
-      if (!gw) this.o.log.warn({ network: this.o.podNetwork }, 'the pod network has no IPv4 gateway; pods get Docker\'s default DNS');
+      if (!gw) this.opts.log.warn({ network: this.opts.podNetwork }, 'the pod network has no IPv4 gateway; pods get Docker\'s default DNS');
       return gw;
     } catch (err) {
       if (first) {
         const notFound = (err as { statusCode?: number }).statusCode === 404;
-        this.o.log.warn(
-          { network: this.o.podNetwork, err: errorMessage(err) },
+        this.opts.log.warn(
+          { network: this.opts.podNetwork, err: errorMessage(err) },
           notFound
-            ? `pod network "${this.o.podNetwork}" does not exist (docker network create it); DNS for pods starts once it does`
+            ? `pod network "${this.opts.podNetwork}" does not exist (docker network create it); DNS for pods starts once it does`
             : 'cannot inspect the pod network; DNS for pods starts once Docker answers',
         );
       }
@@ -310,10 +310,10 @@ export class ClusterDns {
       const gw = await this.discoverGateway(false);
       if (!gw) continue;
       this.gateway = gw;
-      if (!this.o.listen) await this.bind({ host: gw, port: 53 });
+      if (!this.opts.listen) await this.bind({ host: gw, port: 53 });
       this.updatePodServer();
       this.updateForwarder();
-      this.o.log.info({ gateway: gw, podNameserver: this.podServer ?? null }, 'pod network found');
+      this.opts.log.info({ gateway: gw, podNameserver: this.podServer ?? null }, 'pod network found');
     }
   }
 
@@ -329,17 +329,17 @@ export class ClusterDns {
     const self = (u: HostPort) =>
       this.listeners.some((l) => l.port === u.port && (l.host === u.host || ((l.host === '0.0.0.0' || l.host === '::') && isLocalAddress(u.host))));
     const ups = this.configuredUpstreams.filter((u) => !self(u));
-    for (const u of this.configuredUpstreams) if (self(u)) this.o.log.warn({ upstream: formatHostPort(u) }, 'not forwarding to this agent\'s own DNS address');
+    for (const u of this.configuredUpstreams) if (self(u)) this.opts.log.warn({ upstream: formatHostPort(u) }, 'not forwarding to this agent\'s own DNS address');
     this.upstreams = ups;
-    this.backend.setUpstreams(ups, this.o.upstreamTimeoutMs ?? 2000);
+    this.backend.setUpstreams(ups, this.opts.upstreamTimeoutMs ?? 2000);
   }
 
   private async readResolvConf(): Promise<HostPort[]> {
-    const file = this.o.resolvConf ?? '/etc/resolv.conf';
+    const file = this.opts.resolvConf ?? '/etc/resolv.conf';
     try {
       return resolvConfNameservers(await fs.readFile(file, 'utf8'));
     } catch (err) {
-      this.o.log.warn({ file, err: errorMessage(err) }, 'no upstream resolvers: names outside the cluster zone get REFUSED');
+      this.opts.log.warn({ file, err: errorMessage(err) }, 'no upstream resolvers: names outside the cluster zone get REFUSED');
       return [];
     }
   }

@@ -120,10 +120,10 @@ export interface HandleOptions {
 }
 
 /** What to do with one parsed request. */
-export function handleRequest(req: Packet, zone: ZoneSnapshot, o: HandleOptions): Outcome {
+export function handleRequest(req: Packet, zone: ZoneSnapshot, options: HandleOptions): Outcome {
   // Replies are never answered, so the server cannot be used to reflect traffic.
   if (req.header.qr) return { kind: 'drop' };
-  const limit = replyLimit(req, o.transport);
+  const limit = replyLimit(req, options.transport);
   try {
     if (req.header.opcode !== 0) return { kind: 'reply', buffer: errorReply(req, RCODE.NOTIMP, limit) };
     const opts = req.additionals.filter((r) => r && r.type === TYPE.OPT);
@@ -132,16 +132,16 @@ export function handleRequest(req: Packet, zone: ZoneSnapshot, o: HandleOptions)
     const q = req.questions[0];
     if (q.type === TYPE.OPT) return { kind: 'reply', buffer: errorReply(req, RCODE.FORMERR, limit) };
     if ((q.class !== CLASS_IN && q.class !== CLASS_ANY) || q.type === TYPE.AXFR || q.type === TYPE.IXFR) {
-      return { kind: 'reply', buffer: errorReply(req, RCODE.REFUSED, limit, o.recursion) };
+      return { kind: 'reply', buffer: errorReply(req, RCODE.REFUSED, limit, options.recursion) };
     }
-    const ctx: LookupContext = { ...(o.client ? { client: o.client } : {}), ...(o.ndots !== undefined ? { ndots: o.ndots } : {}) };
+    const ctx: LookupContext = { ...(options.client ? { client: options.client } : {}), ...(options.ndots !== undefined ? { ndots: options.ndots } : {}) };
     const r: Resolution = lookup(zone, q.name, q.type, ctx);
     if (r.kind === 'forward') {
-      if (!o.recursion) return { kind: 'reply', buffer: errorReply(req, RCODE.REFUSED, limit) };
+      if (!options.recursion) return { kind: 'reply', buffer: errorReply(req, RCODE.REFUSED, limit) };
       return { kind: 'forward', request: req, limit };
     }
     if (r.shuffleType !== undefined) shuffle(r.answers, r.shuffleType);
-    const res = baseReply(req, r.rcode, r.aa, o.recursion);
+    const res = baseReply(req, r.rcode, r.aa, options.recursion);
     res.answers = r.answers.map(resource);
     res.authorities = r.authorities.map(resource);
     res.additionals = [...r.additionals.map(resource), ...res.additionals];

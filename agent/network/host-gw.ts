@@ -30,18 +30,18 @@ export class HostGw {
   private pending = false;
   private lastError = '';
 
-  constructor(private readonly o: HostGwOptions) {}
+  constructor(private readonly opts: HostGwOptions) {}
 
   /** Applies the firewall rules once, then keeps routes current until the signal aborts. */
   async start(signal: AbortSignal): Promise<Promise<void>[]> {
     await this.syncFirewall();
-    const timer = setInterval(() => this.schedule(true), this.o.resyncMs ?? 30_000);
+    const timer = setInterval(() => this.schedule(true), this.opts.resyncMs ?? 30_000);
     signal.addEventListener('abort', () => clearInterval(timer), { once: true });
     const watch = runListWatch<Node>(
       {
-        conn: this.o.conn,
-        health: this.o.health,
-        log: this.o.log,
+        conn: this.opts.conn,
+        health: this.opts.health,
+        log: this.opts.log,
         path: '/api/v1/nodes',
         query: {},
         what: 'nodes',
@@ -80,11 +80,11 @@ export class HostGw {
     if (!this.listed) return;
     try {
       // The service range last: should the bridge be missing, the pod routes are set before the failure.
-      const desired = [...desiredRoutes([...this.nodes.values()], this.o.self, this.o.clusterCidr), ...serviceRangeRoute(this.o.serviceCidr, AUTO_BRIDGE)];
+      const desired = [...desiredRoutes([...this.nodes.values()], this.opts.self, this.opts.clusterCidr), ...serviceRangeRoute(this.opts.serviceCidr, AUTO_BRIDGE)];
       const cmds = planRoutes(desired, await listPodRoutes());
       for (const c of cmds) {
         await ip(c);
-        this.o.log.info({ command: `ip ${c.join(' ')}` }, c.includes('del') ? 'pod route removed' : 'pod route set');
+        this.opts.log.info({ command: `ip ${c.join(' ')}` }, c.includes('del') ? 'pod route removed' : 'pod route set');
       }
       this.ok();
     } catch (err) {
@@ -95,10 +95,10 @@ export class HostGw {
   private async syncFirewall(): Promise<void> {
     try {
       const state = await firewallState();
-      if (state.dockerUser === undefined) this.o.log.debug('no DOCKER-USER chain: Docker does not manage iptables here');
-      for (const c of planFirewall(desiredRules(this.o.clusterCidr, this.o.podCidr), state)) {
+      if (state.dockerUser === undefined) this.opts.log.debug('no DOCKER-USER chain: Docker does not manage iptables here');
+      for (const c of planFirewall(desiredRules(this.opts.clusterCidr, this.opts.podCidr), state)) {
         await iptables(c);
-        this.o.log.info({ command: `iptables ${c.join(' ')}` }, 'pod network firewall rule set');
+        this.opts.log.info({ command: `iptables ${c.join(' ')}` }, 'pod network firewall rule set');
       }
       this.ok();
     } catch (err) {
@@ -115,6 +115,6 @@ export class HostGw {
     const msg = errorMessage(err);
     if (msg === this.lastError) return;
     this.lastError = msg;
-    this.o.log.error({ err: msg }, `cannot set the pod network ${what}: pods on other hosts may not reach this host's pods (the agent needs root or CAP_NET_ADMIN)`);
+    this.opts.log.error({ err: msg }, `cannot set the pod network ${what}: pods on other hosts may not reach this host's pods (the agent needs root or CAP_NET_ADMIN)`);
   }
 }

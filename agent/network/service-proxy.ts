@@ -53,11 +53,11 @@ export class ServiceProxy implements ClusterObserver {
   applies = 0;
   lastApplyMs = 0;
 
-  constructor(private readonly o: ServiceProxyOptions) {}
+  constructor(private readonly opts: ServiceProxyOptions) {}
 
   /** Periodic rewrite until the signal aborts. */
   start(signal: AbortSignal): void {
-    const timer = setInterval(() => this.schedule(true), this.o.resyncMs ?? 30_000);
+    const timer = setInterval(() => this.schedule(true), this.opts.resyncMs ?? 30_000);
     signal.addEventListener(
       'abort',
       () => {
@@ -71,7 +71,7 @@ export class ServiceProxy implements ClusterObserver {
 
   /** Its own list+watch of pods and services, when cluster DNS (which shares its watches) is off. */
   watch(conn: ControllerConnection, health: ControllerHealth, signal: AbortSignal): Promise<void>[] {
-    const common = { conn, health, log: this.o.log, query: {} };
+    const common = { conn, health, log: this.opts.log, query: {} };
     return [
       runListWatch<Pod>({ ...common, path: '/api/v1/pods', what: 'service pods', handlers: { onList: (i) => this.setPods(i), onEvent: (t, p) => this.podEvent(t, p) } }, signal),
       runListWatch<Service>({ ...common, path: '/api/v1/services', what: 'services', handlers: { onList: (i) => this.setServices(i), onEvent: (t, s) => this.serviceEvent(t, s) } }, signal),
@@ -144,18 +144,18 @@ export class ServiceProxy implements ClusterObserver {
     // Hairpin before a new endpoint is in the rules; a removal does not wait for it.
     const ips = new Set(ports.flatMap((p) => p.endpoints.map((e) => e.ip)));
     const added = [...ips].some((x) => !this.endpointIPs.has(x));
-    if (this.o.bridge && added) await this.hairpin(this.o.bridge);
+    if (this.opts.bridge && added) await this.hairpin(this.opts.bridge);
     try {
       // The tables are read at the first write, after a failure and at each resync; in between,
       // what the last write left is known (a readiness change costs one iptables-restore).
       let saved = force ? undefined : this.known;
       if (!saved) {
-        const save = this.o.save ?? iptablesSave;
+        const save = this.opts.save ?? iptablesSave;
         const [nat, filter] = await Promise.all([save('nat'), save('filter')]);
         saved = { nat, filter };
       }
       this.known = undefined;
-      await (this.o.restore ?? iptablesRestore)(planServiceRules(ports, saved));
+      await (this.opts.restore ?? iptablesRestore)(planServiceRules(ports, saved));
       this.known = savedAfter(ports);
       this.endpointIPs = ips;
       const first = this.applies === 0;
@@ -164,16 +164,16 @@ export class ServiceProxy implements ClusterObserver {
       const changed = key !== this.applied;
       this.applied = key;
       const summary = { servicePorts: ports.length, endpoints: ports.reduce((n, p) => n + p.endpoints.length, 0), ms: this.lastApplyMs };
-      if (this.lastError) this.o.log.info(summary, 'service rules applied again after a failure');
-      else if (first) this.o.log.info(summary, 'service rules applied');
-      else if (changed) this.o.log.debug(summary, 'service rules updated');
+      if (this.lastError) this.opts.log.info(summary, 'service rules applied again after a failure');
+      else if (first) this.opts.log.info(summary, 'service rules applied');
+      else if (changed) this.opts.log.debug(summary, 'service rules updated');
       this.lastError = '';
       this.retryMs = RETRY_MIN_MS;
     } catch (err) {
       this.failed(err);
     }
     // Ports of pods started since (hairpin mode is per port), also when no endpoint was added.
-    if (this.o.bridge && !added) await this.hairpin(this.o.bridge);
+    if (this.opts.bridge && !added) await this.hairpin(this.opts.bridge);
   }
 
   /** Hairpin mode on every port of the pod bridge (a pod reaching itself through a VIP). */
@@ -181,11 +181,11 @@ export class ServiceProxy implements ClusterObserver {
     try {
       for (const port of portsWithoutHairpin(await ip(['-d', '-o', 'link', 'show', 'master', bridge]))) {
         await ip(['link', 'set', 'dev', port, 'type', 'bridge_slave', 'hairpin', 'on']);
-        this.o.log.debug({ port, bridge }, 'hairpin mode set on a pod bridge port');
+        this.opts.log.debug({ port, bridge }, 'hairpin mode set on a pod bridge port');
       }
     } catch (err) {
       const msg = errorMessage(err);
-      if (msg !== this.hairpinError) this.o.log.warn({ err: msg, bridge }, 'cannot set hairpin mode on the pod bridge: a pod may not reach itself through a virtual IP');
+      if (msg !== this.hairpinError) this.opts.log.warn({ err: msg, bridge }, 'cannot set hairpin mode on the pod bridge: a pod may not reach itself through a virtual IP');
       this.hairpinError = msg;
     }
   }
@@ -195,13 +195,13 @@ export class ServiceProxy implements ClusterObserver {
     const missing = err instanceof CommandError && err.code === 'ENOENT';
     const msg = missing ? `${err.command.split(' ')[0]} not found (install iptables)` : errorMessage(err);
     if (msg !== this.lastError) {
-      this.o.log.error({ err: msg, retryMs: this.retryMs }, 'cannot program the ClusterIP service rules: virtual IPs do not answer on this host until this works (DNS still answers; the agent needs root or CAP_NET_ADMIN and iptables)');
+      this.opts.log.error({ err: msg, retryMs: this.retryMs }, 'cannot program the ClusterIP service rules: virtual IPs do not answer on this host until this works (DNS still answers; the agent needs root or CAP_NET_ADMIN and iptables)');
     }
     this.lastError = msg;
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.schedule(true), this.retryMs);
     this.retryTimer.unref();
-    this.retryMs = Math.min(this.retryMs * 2, this.o.resyncMs ?? 30_000);
+    this.retryMs = Math.min(this.retryMs * 2, this.opts.resyncMs ?? 30_000);
   }
 }

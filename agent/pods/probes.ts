@@ -40,7 +40,7 @@ export class PodProbes {
   /** Restart requests from liveness and startup probes, until the sync loop carries them out. */
   private readonly unhealthyMap: Record<string, Unhealthy> = {};
 
-  constructor(private readonly o: PodProbesOptions) {}
+  constructor(private readonly opts: PodProbesOptions) {}
 
   /** Readiness of containers with a readinessProbe that may run it (started). */
   get ready(): Record<string, boolean> {
@@ -113,7 +113,7 @@ export class PodProbes {
       set.startup = this.prober('startup', spec.startupProbe!, spec, c, c.startedAtMs!, false, (ok, outcome) => {
         if (this.sets.get(spec.name) !== set) return;
         if (ok) {
-          this.o.log.info({ container: spec.name }, 'startup probe succeeded');
+          this.opts.log.info({ container: spec.name }, 'startup probe succeeded');
           set.started = true;
           set.startup = undefined;
           // Readiness and liveness begin (with their initial delays) once the startup probe passed.
@@ -121,7 +121,7 @@ export class PodProbes {
         } else {
           this.restartFor(set, spec, 'startup', outcome);
         }
-        this.o.changed();
+        this.opts.changed();
       });
       set.startup.start();
     }
@@ -131,9 +131,9 @@ export class PodProbes {
   private afterStartup(set: ProbeSet, spec: Container, c: ObservedContainer, fromMs: number, initialReady: boolean): void {
     if (spec.readinessProbe) {
       set.readiness = this.prober('readiness', spec.readinessProbe, spec, c, fromMs, initialReady, (ready, outcome) => {
-        this.o.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
-        if (!ready) this.o.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message ?? 'probe failed'}`);
-        this.o.changed();
+        this.opts.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
+        if (!ready) this.opts.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message ?? 'probe failed'}`);
+        this.opts.changed();
       });
       set.readiness.start();
     }
@@ -141,15 +141,15 @@ export class PodProbes {
       set.liveness = this.prober('liveness', spec.livenessProbe, spec, c, fromMs, true, (_ok, outcome) => {
         if (this.sets.get(spec.name) !== set) return;
         this.restartFor(set, spec, 'liveness', outcome);
-        this.o.changed();
+        this.opts.changed();
       });
       set.liveness.start();
     }
   }
 
   private restartFor(set: ProbeSet, spec: Container, probe: 'liveness' | 'startup', outcome: ProbeOutcome): void {
-    this.o.log.warn({ container: spec.name, probe: outcome.message }, `${probe} probe failed; restarting the container`);
-    this.o.event('Normal', 'Killing', `Container ${spec.name} failed ${probe} probe, will be restarted`);
+    this.opts.log.warn({ container: spec.name, probe: outcome.message }, `${probe} probe failed; restarting the container`);
+    this.opts.event('Normal', 'Killing', `Container ${spec.name} failed ${probe} probe, will be restarted`);
     this.unhealthyMap[spec.name] = { id: set.id, startedAtMs: set.startedAtMs, probe, message: outcome.message ?? 'probe failed' };
   }
 
@@ -168,13 +168,13 @@ export class PodProbes {
       startedAtMs: fromMs,
       initialReady,
       run: (timeoutMs) => {
-        const podIP = this.o.podIP();
-        return runProbe(probe, spec, { runtime: this.o.runtime, containerId: c.id, ...(podIP ? { podIP } : {}) }, timeoutMs);
+        const podIP = this.opts.podIP();
+        return runProbe(probe, spec, { runtime: this.opts.runtime, containerId: c.id, ...(podIP ? { podIP } : {}) }, timeoutMs);
       },
       onChange,
       ...(kind === 'readiness'
         ? {}
-        : { onFailure: (outcome: ProbeOutcome) => this.o.event('Warning', 'Unhealthy', `${PROBE_NAME[kind]} probe failed: ${outcome.message ?? 'probe failed'}`) }),
+        : { onFailure: (outcome: ProbeOutcome) => this.opts.event('Warning', 'Unhealthy', `${PROBE_NAME[kind]} probe failed: ${outcome.message ?? 'probe failed'}`) }),
     });
   }
 }

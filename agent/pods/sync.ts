@@ -150,9 +150,9 @@ export class PodManager {
   private lastAddress: string | undefined;
   private allocating: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly o: PodManagerOptions) {
-    o.config?.onAvailable?.((uid) => this.retryConfig(uid));
-    if (o.disconnectedSince) {
+  constructor(readonly opts: PodManagerOptions) {
+    opts.config?.onAvailable?.((uid) => this.retryConfig(uid));
+    if (opts.disconnectedSince) {
       this.fenceTimer = setInterval(() => this.checkDisconnected(), 1000);
       this.fenceTimer.unref();
     }
@@ -169,14 +169,14 @@ export class PodManager {
    */
   checkDisconnected(now = Date.now()): void {
     if (this.stopped) return;
-    const since = this.o.disconnectedSince?.();
+    const since = this.opts.disconnectedSince?.();
     if (since === undefined) {
       for (const [uid, after] of this.fenced) {
         this.fenced.delete(uid);
         const pod = this.desired.get(uid);
         if (pod) {
-          this.o.log.info({ pod: `${podNamespace(pod)}/${pod.metadata.name}` }, 'controller reachable again: starting the self-fenced pod');
-          this.o.event?.(pod, 'Warning', 'DisconnectStopped', `stopped after ${after} without reaching the controller (${ANN_DISCONNECT_STOP_AFTER}); starting it again`);
+          this.opts.log.info({ pod: `${podNamespace(pod)}/${pod.metadata.name}` }, 'controller reachable again: starting the self-fenced pod');
+          this.opts.event?.(pod, 'Warning', 'DisconnectStopped', `stopped after ${after} without reaching the controller (${ANN_DISCONNECT_STOP_AFTER}); starting it again`);
         }
         this.trigger(uid);
       }
@@ -187,7 +187,7 @@ export class PodManager {
       const ms = after === undefined ? undefined : parseDuration(after);
       if (ms === undefined || this.fenced.has(uid) || pod.metadata.deletionTimestamp || now - since < ms) continue;
       this.fenced.set(uid, after!);
-      this.o.log.warn({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, after }, `controller unreachable for ${after}: stopping the pod (${ANN_DISCONNECT_STOP_AFTER})`);
+      this.opts.log.warn({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, after }, `controller unreachable for ${after}: stopping the pod (${ANN_DISCONNECT_STOP_AFTER})`);
       this.trigger(uid);
     }
   }
@@ -198,18 +198,18 @@ export class PodManager {
 
   /** The complete set of this node's pods, from a list. */
   setDesired(pods: Pod[]): void {
-    const next = new Map(pods.filter((p) => p.spec.nodeName === this.o.nodeName).map((p) => [p.metadata.uid, p]));
+    const next = new Map(pods.filter((p) => p.spec.nodeName === this.opts.nodeName).map((p) => [p.metadata.uid, p]));
     for (const uid of [...this.desired.keys()]) if (!next.has(uid)) this.removeDesired(uid);
     for (const uid of [...this.finalized]) if (!next.has(uid)) this.finalized.delete(uid);
     for (const p of next.values()) this.upsert(p);
     const first = !this.listed;
     this.listed = true;
-    if (first) this.o.log.info({ pods: next.size }, 'pods of this node listed');
+    if (first) this.opts.log.info({ pods: next.size }, 'pods of this node listed');
     void this.resync();
   }
 
   onWatchEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
-    if (type === 'DELETED' || pod.spec.nodeName !== this.o.nodeName) {
+    if (type === 'DELETED' || pod.spec.nodeName !== this.opts.nodeName) {
       this.finalized.delete(pod.metadata.uid);
       this.removeDesired(pod.metadata.uid);
     } else {
@@ -230,7 +230,7 @@ export class PodManager {
     if (this.resyncing || this.stopped) return this.resyncing ?? Promise.resolve();
     this.resyncing = (async () => {
       try {
-        const list = await this.o.runtime.listManaged(this.o.nodeName);
+        const list = await this.opts.runtime.listManaged(this.opts.nodeName);
         for (const uid of this.desired.keys()) this.trigger(uid);
         if (!this.listed) return;
         const orphans = new Set(list.map((c) => c.Labels?.[DOCKER_LABEL.podUid] ?? '').filter((uid) => uid && !this.desired.has(uid)));
@@ -240,12 +240,12 @@ export class PodManager {
           const uid = c.Labels?.[DOCKER_LABEL.podUid];
           const current = [...this.desired.values()].find((p) => p.metadata.name === c.Labels?.[DOCKER_LABEL.podName] && podNamespace(p) === c.Labels?.[DOCKER_LABEL.namespace]);
           if (uid && current && current.metadata.uid !== uid && epochOf(c.Labels?.[LABEL_FENCING_EPOCH]) < epochOf(current.metadata.annotations?.[ANN_FENCING_EPOCH])) {
-            this.o.log.warn({ pod: current.metadata.name, uid, staleEpoch: c.Labels?.[LABEL_FENCING_EPOCH] }, 'stopping a container of an older fencing epoch');
+            this.opts.log.warn({ pod: current.metadata.name, uid, staleEpoch: c.Labels?.[LABEL_FENCING_EPOCH] }, 'stopping a container of an older fencing epoch');
           }
         }
         for (const uid of orphans) this.trigger(uid);
       } catch (err) {
-        this.o.log.warn({ err: errorMessage(err) }, 'docker: listing containers failed');
+        this.opts.log.warn({ err: errorMessage(err) }, 'docker: listing containers failed');
       } finally {
         this.resyncing = undefined;
       }
@@ -289,7 +289,7 @@ export class PodManager {
   }
 
   get node(): NodeNetwork {
-    return this.o.podNetwork?.() ?? { network: 'bridge', zone: DEFAULT_ZONE };
+    return this.opts.podNetwork?.() ?? { network: 'bridge', zone: DEFAULT_ZONE };
   }
 
   /**
@@ -301,14 +301,14 @@ export class PodManager {
   podAddress(ipam: PodIpam, uid: string, recorded: string[], avoid: string[]): Promise<string> {
     const run = this.allocating.then(async () => {
       const inUse = new Map<string, string | undefined>();
-      const labelled = await this.o.runtime.listLabelled(POD_IP_LABEL);
+      const labelled = await this.opts.runtime.listLabelled(POD_IP_LABEL);
       const uidOf = new Map<string, string | undefined>();
       for (const c of labelled) {
         uidOf.set(c.Id, c.Labels?.[DOCKER_LABEL.podUid]);
         const ip = c.Labels?.[POD_IP_LABEL];
         if (ip && !(inUse.has(ip) && inUse.get(ip) !== c.Labels?.[DOCKER_LABEL.podUid])) inUse.set(ip, c.Labels?.[DOCKER_LABEL.podUid]);
       }
-      for (const [id, ip] of await this.o.runtime.networkAddresses(ipam.network)) {
+      for (const [id, ip] of await this.opts.runtime.networkAddresses(ipam.network)) {
         const owner = uidOf.get(id);
         if (!inUse.has(ip) || owner === undefined) inUse.set(ip, owner);
       }
@@ -327,7 +327,7 @@ export class PodManager {
 
   /** Whether another container than `id` holds `ip` on the network (a concurrent creation took it). */
   async addressTaken(network: string, ip: string, id: string): Promise<boolean> {
-    for (const [other, addr] of await this.o.runtime.networkAddresses(network)) if (addr === ip && other !== id) return true;
+    for (const [other, addr] of await this.opts.runtime.networkAddresses(network)) if (addr === ip && other !== id) return true;
     return false;
   }
 
@@ -342,8 +342,8 @@ export class PodManager {
     const uid = pod.metadata.uid;
     const prev = this.desired.get(uid);
     this.desired.set(uid, pod);
-    if (!prev) this.o.status.known(pod);
-    else this.o.status.reconcile(pod);
+    if (!prev) this.opts.status.known(pod);
+    else this.opts.status.reconcile(pod);
     const w = this.workers.get(uid);
     if (w) w.setPod(pod);
     // A status-only change (usually our own report coming back) needs no sync.
@@ -393,9 +393,9 @@ class PodWorker {
     this.pod = pod;
     this.lastPod = pod;
     this.lastStatus = pod?.status;
-    this.log = m.o.log.child(pod ? { pod: `${podNamespace(pod)}/${pod.metadata.name}`, uid } : { uid });
+    this.log = m.opts.log.child(pod ? { pod: `${podNamespace(pod)}/${pod.metadata.name}`, uid } : { uid });
     this.probes = new PodProbes({
-      runtime: m.o.runtime,
+      runtime: m.opts.runtime,
       log: this.log,
       podIP: () => this.podIP,
       event: (type, reason, message) => this.event(type, reason, message),
@@ -443,8 +443,8 @@ class PodWorker {
     await this.running;
   }
 
-  private get o(): PodManagerOptions {
-    return this.m.o;
+  private get opts(): PodManagerOptions {
+    return this.m.opts;
   }
 
   private async loop(): Promise<void> {
@@ -474,7 +474,7 @@ class PodWorker {
 
   private async observe(): Promise<ObservedContainer[]> {
     try {
-      const observed = await this.o.runtime.observe(this.o.nodeName, this.uid);
+      const observed = await this.opts.runtime.observe(this.opts.nodeName, this.uid);
       return observed;
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'docker: inspecting the pod containers failed');
@@ -511,7 +511,7 @@ class PodWorker {
       started: this.probes.started,
       unhealthy: this.probes.unhealthy,
       holder: this.holder,
-      ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
+      ...(this.opts.bootedAtMs !== undefined ? { bootedAtMs: this.opts.bootedAtMs } : {}),
     });
     this.backoff = plan.backoff;
     if (plan.sandboxChanged) {
@@ -540,21 +540,21 @@ class PodWorker {
       backoff: this.backoff,
       errors: this.errors,
       ...(this.lastStatus ? { prev: this.lastStatus } : {}),
-      hostIP: this.o.hostIP(),
+      hostIP: this.opts.hostIP(),
       now,
       terminating,
-      ...(this.o.bootedAtMs !== undefined ? { bootedAtMs: this.o.bootedAtMs } : {}),
+      ...(this.opts.bootedAtMs !== undefined ? { bootedAtMs: this.opts.bootedAtMs } : {}),
       ...(this.holder !== undefined ? { holder: this.holder } : {}),
     });
     // A hostNetwork pod's address is the node's (Docker reports none for the host network).
-    if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.o.hostIP(), podIPs: [{ ip: this.o.hostIP() }] });
+    if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.opts.hostIP(), podIPs: [{ ip: this.opts.hostIP() }] });
     if (this.lastStatus) {
       const was = this.lastStatus.conditions?.find((c) => c.type === 'Ready')?.status;
       const is = status.conditions?.find((c) => c.type === 'Ready')?.status;
       if (was !== undefined && was !== is) this.log.info({ ready: is, phase: status.phase }, is === 'True' ? 'pod is ready' : 'pod is not ready');
     }
     this.lastStatus = status;
-    this.o.status.update(pod, status);
+    this.opts.status.update(pod, status);
   }
 
   // ---- probes -----------------------------------------------------------------------------
@@ -562,7 +562,7 @@ class PodWorker {
   private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
     const owner = networkOwner(pod, pickContainers(pod, observed, this.holder).byName, this.holder);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
-    if (pod.spec.hostNetwork) this.podIP = this.o.hostIP();
+    if (pod.spec.hostNetwork) this.podIP = this.opts.hostIP();
     this.probes.update(pod, observed, this.lastStatus);
   }
 
@@ -582,7 +582,7 @@ class PodWorker {
 
   private event(type: 'Normal' | 'Warning', reason: string, message: string): void {
     const pod = this.pod ?? this.lastPod;
-    if (pod) this.o.event?.(pod, type, reason, message);
+    if (pod) this.opts.event?.(pod, type, reason, message);
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -603,7 +603,7 @@ class PodWorker {
           else await this.create(pod, a.index, a.networkOf, observed, a.kind === 'init');
           break;
         case 'start':
-          await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
+          await this.dockerStep('start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
           if (a.restart) {
             this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
             this.log.info({ container: a.container, restartCount: this.backoff[a.container].restartCount }, 'container restarted');
@@ -620,8 +620,8 @@ class PodWorker {
           const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
           this.log.info({ container: a.container, reason: a.reason }, 'restarting container');
           this.event('Normal', 'Killing', `Restarting container ${a.container}: ${a.reason}`);
-          await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, grace), 'RunContainerError');
-          await this.dockerStep('start', a.container, () => this.o.runtime.start(a.id), 'RunContainerError');
+          await this.dockerStep('stop', a.container, () => this.opts.runtime.stop(a.id, grace), 'RunContainerError');
+          await this.dockerStep('start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
           this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
           break;
         }
@@ -629,12 +629,12 @@ class PodWorker {
           this.log.info({ container: a.container, reason: a.reason }, 'stopping container');
           if (a.container !== HOLDER) this.event('Normal', 'Killing', `Stopping container ${a.container}: ${a.reason}`);
           this.probes.stop(a.container);
-          await this.dockerStep('stop', a.container, () => this.o.runtime.stop(a.id, pod.spec.terminationGracePeriodSeconds ?? 30), 'KillContainerError');
+          await this.dockerStep('stop', a.container, () => this.opts.runtime.stop(a.id, pod.spec.terminationGracePeriodSeconds ?? 30), 'KillContainerError');
           break;
         }
         case 'remove':
           this.log.info({ container: a.container, id: a.id.slice(0, 12), reason: a.reason }, 'removing container');
-          await this.dockerStep('remove', a.container, () => this.o.runtime.remove(a.id), 'CreateContainerError');
+          await this.dockerStep('remove', a.container, () => this.opts.runtime.remove(a.id), 'CreateContainerError');
           break;
       }
       if (a.type !== 'remove') delete this.errors[a.container];
@@ -667,16 +667,16 @@ class PodWorker {
     const begun = Date.now();
     this.probes.stop(name);
     await this.preStop(pod, name, id, begun + grace * 1000);
-    await this.dockerStep('stop', name, () => this.o.runtime.stop(id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
+    await this.dockerStep('stop', name, () => this.opts.runtime.stop(id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
     this.probes.handled(name);
-    const ended = await this.o.runtime.inspect(id).catch(() => undefined);
+    const ended = await this.opts.runtime.inspect(id).catch(() => undefined);
     const prev = this.backoff[name];
     const ran = ended?.startedAtMs !== undefined ? (ended.finishedAtMs ?? Date.now()) - ended.startedAtMs : 0;
     if (prev && prev.delayMs > 0 && ran < BACKOFF_RESET_MS) {
       this.log.info({ container: name }, 'container stopped after a failed probe; it restarts after its back-off');
       return;
     }
-    await this.dockerStep('start', name, () => this.o.runtime.start(id), 'RunContainerError');
+    await this.dockerStep('start', name, () => this.opts.runtime.start(id), 'RunContainerError');
     this.backoff = {
       ...this.backoff,
       [name]: {
@@ -692,8 +692,8 @@ class PodWorker {
 
   /** The pod's holder: owns network namespace and hostname for init containers, sidecars and app containers. */
   private async createHolder(pod: Pod, observed: ObservedContainer[]): Promise<void> {
-    const image = await this.dockerStep('pause image', HOLDER, () => this.o.pauseImage(), 'CreateContainerError');
-    const id = await this.createOwner(pod, HOLDER, observed, (net) => holderOptions(pod, this.o.nodeName, image, net));
+    const image = await this.dockerStep('pause image', HOLDER, () => this.opts.pauseImage(), 'CreateContainerError');
+    const id = await this.createOwner(pod, HOLDER, observed, (net) => holderOptions(pod, this.opts.nodeName, image, net));
     this.log.info({ id: id.slice(0, 12), image }, 'pod network holder created and started');
   }
 
@@ -703,14 +703,14 @@ class PodWorker {
    */
   private async podNetwork(pod: Pod, observed: ObservedContainer[], owner: boolean, avoid: string[] = []): Promise<PodNetworkContext> {
     const node = this.m.node;
-    const dir = podDir(this.o.dataDir, this.uid);
+    const dir = podDir(this.opts.dataDir, this.uid);
     const resolvConf = path.join(dir, RESOLV_FILE);
     const exists = await fs
       .stat(resolvConf)
       .then(() => true)
       .catch(() => false);
     if (owner || !exists) {
-      const host = await (this.o.hostResolvConf ?? readHostResolvConf)();
+      const host = await (this.opts.hostResolvConf ?? readHostResolvConf)();
       const r = podResolvConf(pod, { ...(node.dnsServer ? { clusterServer: node.dnsServer } : {}), zone: node.zone, host });
       for (const w of r.warnings) {
         if (this.dnsWarned.has(w.message)) continue;
@@ -743,15 +743,15 @@ class PodWorker {
     for (let attempt = 1; ; attempt++) {
       const net = await this.podNetwork(pod, observed, true, avoid);
       const options = withEpoch(build(net), pod);
-      const id = await this.dockerStep('create', name, () => this.o.runtime.create(options), 'CreateContainerError');
+      const id = await this.dockerStep('create', name, () => this.opts.runtime.create(options), 'CreateContainerError');
       try {
-        await this.dockerStep('start', name, () => this.o.runtime.start(id), 'RunContainerError');
+        await this.dockerStep('start', name, () => this.opts.runtime.start(id), 'RunContainerError');
         return id;
       } catch (err) {
         const taken = net.ip !== undefined && net.network !== undefined && (await this.m.addressTaken(net.network, net.ip, id).catch(() => false));
         if (!taken || attempt >= 3) throw err;
         this.log.warn({ container: name, ip: net.ip }, 'the pod address was taken by another container; trying another');
-        await this.dockerStep('remove', name, () => this.o.runtime.remove(id), 'CreateContainerError');
+        await this.dockerStep('remove', name, () => this.opts.runtime.remove(id), 'CreateContainerError');
         avoid.push(net.ip!);
       }
     }
@@ -765,7 +765,7 @@ class PodWorker {
     const spec = podContainers(pod).find((pc) => pc.spec.name === name)?.spec;
     if (!spec?.lifecycle?.preStop) return;
     this.log.info({ container: name }, 'running preStop hook');
-    const r = await runPreStop(spec, { runtime: this.o.runtime, containerId: id, ...(this.podIP ? { podIP: this.podIP } : {}) }, deadline);
+    const r = await runPreStop(spec, { runtime: this.opts.runtime, containerId: id, ...(this.podIP ? { podIP: this.podIP } : {}) }, deadline);
     if (r && !r.ok) {
       this.log.warn({ container: name, err: r.message }, 'preStop hook failed');
       this.event('Warning', 'FailedPreStopHook', `PreStopHook failed for container ${name}: ${r.message}`);
@@ -779,7 +779,7 @@ class PodWorker {
     // ConfigMaps and Secrets as they are now; also writes the pod's configMap/secret volumes.
     let config;
     try {
-      config = await this.o.config?.prepare(pod);
+      config = await this.opts.config?.prepare(pod);
     } catch (err) {
       if (err instanceof ConfigError) throw new StepError('CreateContainerConfigError', err.message);
       throw err;
@@ -790,15 +790,15 @@ class PodWorker {
     const build = (net: PodNetworkContext): Docker.ContainerCreateOptions => {
       try {
         const plan = createOptions(pod, index, {
-          nodeName: this.o.nodeName,
-          dataDir: this.o.dataDir,
-          hostIP: this.o.hostIP(),
+          nodeName: this.opts.nodeName,
+          dataDir: this.opts.dataDir,
+          hostIP: this.opts.hostIP(),
           ...(networkOf ? { networkOf } : {}),
           ...(init ? { init } : {}),
           podNetwork: net,
           // The address: the host's, the one the agent picked, or the network owner's (holder or first container).
           ...(pod.spec.hostNetwork
-            ? { podIP: this.o.hostIP() }
+            ? { podIP: this.opts.hostIP() }
             : net.ip
               ? { podIP: net.ip }
               : first?.ip
@@ -820,8 +820,8 @@ class PodWorker {
     if (networkOf) {
       const options = build(await this.podNetwork(pod, observed, false));
       await this.prepareDirs(dirs);
-      id = await this.dockerStep('create', spec.name, () => this.o.runtime.create(withEpoch(options, pod)), 'CreateContainerError');
-      await this.dockerStep('start', spec.name, () => this.o.runtime.start(id), 'RunContainerError');
+      id = await this.dockerStep('create', spec.name, () => this.opts.runtime.create(withEpoch(options, pod)), 'CreateContainerError');
+      await this.dockerStep('start', spec.name, () => this.opts.runtime.start(id), 'RunContainerError');
     } else {
       // Checked before any address is picked.
       build({});
@@ -854,7 +854,7 @@ class PodWorker {
   /** `as`: the container the failure is reported for, when the image serves another one (the holder). */
   private async ensureImage(spec: Container, as = spec.name): Promise<void> {
     const policy = pullPolicy(spec);
-    const present = await this.dockerStep('image inspect', as, () => this.o.runtime.imageExists(spec.image), 'ErrImagePull');
+    const present = await this.dockerStep('image inspect', as, () => this.opts.runtime.imageExists(spec.image), 'ErrImagePull');
     if (policy === 'Never') {
       if (!present) throw new StepError('ErrImageNeverPull', `Container image "${spec.image}" is not present with pull policy of Never`);
       return;
@@ -865,7 +865,7 @@ class PodWorker {
     let lastLog = Date.now();
     let lastEvent = Date.now();
     try {
-      await this.o.runtime.pull(spec.image, (_p, summary) => {
+      await this.opts.runtime.pull(spec.image, (_p, summary) => {
         // One line for all layers every ~2 s; the pod's Pulling event less often, to keep events few.
         const now = Date.now();
         if (now - lastLog < 2000) return;
@@ -900,7 +900,7 @@ class PodWorker {
     };
     // Without a spec (orphans) Docker applies the StopTimeout set at creation.
     const stop = (c: ObservedContainer) =>
-      this.dockerStep('stop', c.container, () => this.o.runtime.stop(c.id, grace === undefined ? undefined : remainingGrace(grace, started, Date.now())), 'KillContainerError');
+      this.dockerStep('stop', c.container, () => this.opts.runtime.stop(c.id, grace === undefined ? undefined : remainingGrace(grace, started, Date.now())), 'KillContainerError');
     const others = group.filter((c) => c !== owner);
     const otherStops = others.map(async (c) => {
       await hook(c);
@@ -940,7 +940,7 @@ class PodWorker {
     const pod = this.pod && !this.gone ? this.pod : undefined;
     const spec = pod ?? this.lastPod;
     if (!spec && observed[0] && this.terminationStartedAt === undefined) {
-      this.log = this.m.o.log.child({ pod: `${observed[0].namespace}/${observed[0].podName}`, uid: this.uid });
+      this.log = this.m.opts.log.child({ pod: `${observed[0].namespace}/${observed[0].podName}`, uid: this.uid });
     }
     this.terminationStartedAt ??= Date.now();
     const started = this.terminationStartedAt;
@@ -960,13 +960,13 @@ class PodWorker {
       if (pod) this.report(pod, await this.observe(), Date.now(), true);
     }
     for (const c of observed) {
-      await this.dockerStep('remove', c.container, () => this.o.runtime.remove(c.id), 'KillContainerError');
+      await this.dockerStep('remove', c.container, () => this.opts.runtime.remove(c.id), 'KillContainerError');
     }
     this.probes.stopAll();
     if (SAFE_UID.test(this.uid)) {
       // Only the pod's own folder (emptyDir, configMap and secret volumes); claim volumes live
       // elsewhere and are never removed. Its tmpfs mounts go first: rm must not reach into a mount.
-      const dir = podDir(this.o.dataDir, this.uid);
+      const dir = podDir(this.opts.dataDir, this.uid);
       if (await releaseMounts(dir, this.log)) {
         await fs.rm(dir, { recursive: true, force: true }).catch((err) => {
           this.log.warn({ err: errorMessage(err) }, 'cannot remove the pod directory');
@@ -977,9 +977,9 @@ class PodWorker {
     }
     if (observed.length > 0) this.log.info('pod containers removed');
     if (pod) {
-      await this.o.status.flush(this.uid, 2000);
+      await this.opts.status.flush(this.uid, 2000);
       try {
-        await this.o.finalize(pod);
+        await this.opts.finalize(pod);
       } catch (err) {
         this.log.warn({ err: errorMessage(err) }, 'finalize failed; retrying');
         throw err;
@@ -987,7 +987,7 @@ class PodWorker {
       this.log.info('pod finalized');
     }
     this.done = true;
-    this.o.status.forget(this.uid);
+    this.opts.status.forget(this.uid);
     clearTimeout(this.timer);
     this.m.workerDone(this.uid, this, pod !== undefined);
   }

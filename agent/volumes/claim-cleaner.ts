@@ -28,31 +28,31 @@ export interface ClaimCleanerOptions {
   log: Logger;
 }
 
-export function runClaimCleaner(o: ClaimCleanerOptions, signal: AbortSignal): Promise<void> {
+export function runClaimCleaner(opts: ClaimCleanerOptions, signal: AbortSignal): Promise<void> {
   const busy = new Set<string>();
   const handle = (claim: PersistentVolumeClaim) => {
     // A finalizer (pvc-protection: pods still use it) holds the data until the controller drops it.
     if (!claim.metadata.deletionTimestamp || (claim.metadata.finalizers?.length ?? 0) > 0 || busy.has(claim.metadata.uid)) return;
     busy.add(claim.metadata.uid);
-    void remove(o, claim).finally(() => busy.delete(claim.metadata.uid));
+    void remove(opts, claim).finally(() => busy.delete(claim.metadata.uid));
   };
   return runListWatch<PersistentVolumeClaim>(
     {
-      conn: o.conn,
+      conn: opts.conn,
       path: '/api/v1/persistentvolumeclaims',
-      query: { fieldSelector: `spec.nodeName=${o.nodeName}` },
+      query: { fieldSelector: `spec.nodeName=${opts.nodeName}` },
       what: 'claim',
       handlers: { onList: (claims) => claims.forEach(handle), onEvent: (type, c) => type !== 'DELETED' && handle(c) },
-      health: o.health,
-      log: o.log,
+      health: opts.health,
+      log: opts.log,
     },
     signal,
   );
 }
 
-async function remove(o: ClaimCleanerOptions, claim: PersistentVolumeClaim): Promise<void> {
-  const log = o.log.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}` });
-  const dir = claimDirToRemove(o.dataDir, claim);
+async function remove(opts: ClaimCleanerOptions, claim: PersistentVolumeClaim): Promise<void> {
+  const log = opts.log.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}` });
+  const dir = claimDirToRemove(opts.dataDir, claim);
   if (dir instanceof Error) {
     log.error({ err: dir.message }, 'refusing to delete claim data');
     return;
@@ -60,7 +60,7 @@ async function remove(o: ClaimCleanerOptions, claim: PersistentVolumeClaim): Pro
   try {
     await fs.rm(dir, { recursive: true, force: true });
     log.info({ path: dir }, 'claim data deleted');
-    await o.conn.api.request('POST', `/api/v1/namespaces/${encodeURIComponent(claim.metadata.namespace ?? 'default')}/persistentvolumeclaims/${encodeURIComponent(claim.metadata.name)}/finalize`, {
+    await opts.conn.api.request('POST', `/api/v1/namespaces/${encodeURIComponent(claim.metadata.namespace ?? 'default')}/persistentvolumeclaims/${encodeURIComponent(claim.metadata.name)}/finalize`, {
       uid: claim.metadata.uid,
     });
   } catch (err) {

@@ -58,48 +58,48 @@ export function parseZone(v: string): string {
   return z;
 }
 
-export function controllerOptions(o: ControllerUpOptions) {
+export function controllerOptions(opts: ControllerUpOptions) {
   let podNetwork;
   let serviceRange;
   try {
-    podNetwork = validatePodNetworkPlan(o.clusterCidr ?? DEFAULT_CLUSTER_CIDR, o.nodeCidrMaskSize ?? DEFAULT_NODE_CIDR_MASK_SIZE);
-    serviceRange = validateServiceRange(o.serviceClusterIpRange ?? DEFAULT_SERVICE_CIDR, podNetwork.clusterCidr);
+    podNetwork = validatePodNetworkPlan(opts.clusterCidr ?? DEFAULT_CLUSTER_CIDR, opts.nodeCidrMaskSize ?? DEFAULT_NODE_CIDR_MASK_SIZE);
+    serviceRange = validateServiceRange(opts.serviceClusterIpRange ?? DEFAULT_SERVICE_CIDR, podNetwork.clusterCidr);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  return { dataDir: o.dataDir, listen: o.listen, zone: parseZone(o.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', o.nodeGraceSeconds), podNetwork, serviceRange };
+  return { dataDir: opts.dataDir, listen: opts.listen, zone: parseZone(opts.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds), podNetwork, serviceRange };
 }
 
 /** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */
-export function agentDnsOptions(o: Pick<AgentCliOptions, 'dnsListen' | 'dnsUpstream' | 'dnsTtl'>) {
-  const ttl = Number(o.dnsTtl);
-  if (!/^\d+$/.test(o.dnsTtl.trim()) || ttl > 3600) throw new CliError(`invalid --dns-ttl "${o.dnsTtl}": must be whole seconds from 0 to 3600`);
-  if (o.dnsListen?.trim() === 'none') return undefined;
+export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUpstream' | 'dnsTtl'>) {
+  const ttl = Number(opts.dnsTtl);
+  if (!/^\d+$/.test(opts.dnsTtl.trim()) || ttl > 3600) throw new CliError(`invalid --dns-ttl "${opts.dnsTtl}": must be whole seconds from 0 to 3600`);
+  if (opts.dnsListen?.trim() === 'none') return undefined;
   try {
-    const listen = o.dnsListen === undefined ? undefined : parseHostPortList(o.dnsListen, 53, '--dns-listen', true);
+    const listen = opts.dnsListen === undefined ? undefined : parseHostPortList(opts.dnsListen, 53, '--dns-listen', true);
     if (listen && listen.length === 0) throw new Error('--dns-listen: no address given (write "none" to turn DNS off)');
-    const upstreams = o.dnsUpstream === undefined ? undefined : o.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(o.dnsUpstream, 53, '--dns-upstream');
+    const upstreams = opts.dnsUpstream === undefined ? undefined : opts.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(opts.dnsUpstream, 53, '--dns-upstream');
     return { ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) };
   } catch (err) {
     throw new CliError((err as Error).message);
   }
 }
 
-export function agentOptions(o: AgentCliOptions, env: Record<string, string | undefined>) {
-  const server = o.server || env.BERTH_SERVER;
+export function agentOptions(opts: AgentCliOptions, env: Record<string, string | undefined>) {
+  const server = opts.server || env.BERTH_SERVER;
   if (!server) throw new CliError('berth agent needs the controller address: --server URL or BERTH_SERVER');
   return {
     server,
     // Empty when the agent registered before and kept its node token in the data directory.
-    token: o.token || env.BERTH_JOIN_TOKEN || '',
-    nodeName: o.nodeName || hostname(),
-    dataDir: o.dataDir,
-    dockerHost: o.dockerHost || env.DOCKER_HOST || 'unix:///var/run/docker.sock',
-    listen: o.listen,
-    advertiseAddress: o.advertiseAddress,
-    labels: parseLabels(o.label),
-    podNetwork: o.podNetwork || 'auto',
-    dns: agentDnsOptions(o),
-    ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}),
+    token: opts.token || env.BERTH_JOIN_TOKEN || '',
+    nodeName: opts.nodeName || hostname(),
+    dataDir: opts.dataDir,
+    dockerHost: opts.dockerHost || env.DOCKER_HOST || 'unix:///var/run/docker.sock',
+    listen: opts.listen,
+    advertiseAddress: opts.advertiseAddress,
+    labels: parseLabels(opts.label),
+    podNetwork: opts.podNetwork || 'auto',
+    dns: agentDnsOptions(opts),
+    ...(opts.pauseBinary ? { pauseBinary: opts.pauseBinary } : {}),
   };
 }

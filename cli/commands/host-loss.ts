@@ -48,15 +48,15 @@ export function progressLines(m: PodMove): string[] {
   return lines;
 }
 
-export async function podMove(pod: string, o: MoveOptions, g: Globals): Promise<void> {
-  if (!o.to) throw new CliError('--to NODE is required: the node the pod moves to');
-  if (o.copyVolume === o.emptyVolume) {
+export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
+  if (!opts.to) throw new CliError('--to NODE is required: the node the pod moves to');
+  if (opts.copyVolume === opts.emptyVolume) {
     throw new CliError('choose one of --copy-volume (copy the data from the old node; it must be reachable) or --empty-volume (start with empty volumes)');
   }
-  const timeoutMs = parseDuration('--timeout', o.timeout ?? '10m');
+  const timeoutMs = parseDuration('--timeout', opts.timeout ?? '10m');
   const client = clientFor(g);
   const path = `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`;
-  let move = await client.request<PodMove>('POST', path, { to: o.to, volume: o.copyVolume ? 'copy' : 'empty' });
+  let move = await client.request<PodMove>('POST', path, { to: opts.to, volume: opts.copyVolume ? 'copy' : 'empty' });
   const printed = new Set<string>();
   const show = (m: PodMove) => {
     for (const line of progressLines(m)) {
@@ -67,11 +67,11 @@ export async function podMove(pod: string, o: MoveOptions, g: Globals): Promise<
     }
   };
   show(move);
-  if (o.wait === false) return;
+  if (opts.wait === false) return;
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
   let lastMessage = '';
   while (move.phase !== 'done' && move.phase !== 'failed') {
-    if (Date.now() > deadline) throw new CliError(`timed out after ${o.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`);
+    if (Date.now() > deadline) throw new CliError(`timed out after ${opts.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`);
     await new Promise((r) => setTimeout(r, 500));
     move = await client.request<PodMove>('GET', path);
     show(move);

@@ -22,13 +22,13 @@ export function parseTtl(v: string | undefined): number {
   return Math.round(ms / 1000);
 }
 
-export async function tokenCreate(o: TokenCreateOptions, g: Globals): Promise<void> {
-  const ttlSeconds = parseTtl(o.ttl ?? '24h');
+export async function tokenCreate(opts: TokenCreateOptions, g: Globals): Promise<void> {
+  const ttlSeconds = parseTtl(opts.ttl ?? '24h');
   const created = await clientFor(g).request<TokenInfo & { token: string; joinCommand?: string }>('POST', '/api/v1/tokens', {
     ttlSeconds,
-    ...(o.description ? { description: o.description } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
   });
-  if (o.printJoinCommand) {
+  if (opts.printJoinCommand) {
     if (!created.joinCommand) throw new CliError('the controller did not send a join command; run "berth agent --server URL --token TOKEN" with this token: ' + created.token);
     out(`${created.joinCommand}\n`);
   } else {

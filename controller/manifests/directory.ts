@@ -32,15 +32,15 @@ export class ManifestDirectory {
   private readonly blocked = new Set<string>();
   private readonly log: Logger;
 
-  constructor(private readonly o: ManifestDirectoryOptions) {
-    this.log = o.log.child({ part: 'manifests', dir: o.dir });
+  constructor(private readonly opts: ManifestDirectoryOptions) {
+    this.log = opts.log.child({ part: 'manifests', dir: opts.dir });
   }
 
   async start(): Promise<void> {
-    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
     const seen = new Set<string>();
     let ready = false;
-    const w = chokidar.watch(this.o.dir, {
+    const w = chokidar.watch(this.opts.dir, {
       ignoreInitial: false,
       atomic: true,
       depth: 0,
@@ -49,7 +49,7 @@ export class ManifestDirectory {
     this.watcher = w;
     const name = (path: string): string | undefined => {
       const n = basename(path);
-      return join(this.o.dir, n) === path && isManifestFile(n) ? n : undefined;
+      return join(this.opts.dir, n) === path && isManifestFile(n) ? n : undefined;
     };
     w.on('add', (path) => {
       const n = name(path);
@@ -89,7 +89,7 @@ export class ManifestDirectory {
   }
 
   private applied(): AppliedFiles {
-    const raw = this.o.store.getMeta(META_KEY);
+    const raw = this.opts.store.getMeta(META_KEY);
     return raw ? (JSON.parse(raw) as AppliedFiles) : {};
   }
 
@@ -97,11 +97,11 @@ export class ManifestDirectory {
     const all = this.applied();
     if (refs) all[file] = refs;
     else delete all[file];
-    this.o.store.setMeta(META_KEY, JSON.stringify(all));
+    this.opts.store.setMeta(META_KEY, JSON.stringify(all));
   }
 
   private async sync(file: string): Promise<void> {
-    const path = join(this.o.dir, file);
+    const path = join(this.opts.dir, file);
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -124,7 +124,7 @@ export class ManifestDirectory {
     let summary: string[] = [];
     if (plan.apply.length > 0) {
       try {
-        const { results } = this.o.ops.apply(plan.apply);
+        const { results } = this.opts.ops.apply(plan.apply);
         summary = results.filter((r) => r.result !== 'unchanged').map((r) => `${r.kind}/${r.name} ${r.result}`);
       } catch (err) {
         if (!(err instanceof StatusError)) throw err;
@@ -138,7 +138,7 @@ export class ManifestDirectory {
     if (summary.length + deleted.length > 0) {
       const message = `applied ${file}: ${[...summary, ...deleted.map((d) => `${d} deleted`)].join(', ')}`;
       this.log.info({ file }, message);
-      this.o.events.record(fileObject(file), 'Normal', 'Applied', message);
+      this.opts.events.record(fileObject(file), 'Normal', 'Applied', message);
     }
     if (deleted.length > 0) this.retryBlocked();
   }
@@ -151,7 +151,7 @@ export class ManifestDirectory {
     this.record(file, undefined);
     const message = `removed ${file}: ${deleted.length > 0 ? deleted.map((d) => `${d} deleted`).join(', ') : 'nothing to delete'}`;
     this.log.info({ file }, message);
-    this.o.events.record(fileObject(file), 'Normal', 'Removed', message);
+    this.opts.events.record(fileObject(file), 'Normal', 'Removed', message);
     this.retryBlocked();
   }
 
@@ -159,10 +159,10 @@ export class ManifestDirectory {
   private deleteOwned(file: string, refs: ObjectRef[]): string[] {
     const out: string[] = [];
     for (const r of refs) {
-      const cur = this.o.store.get(r.kind as Kind, r.namespace, r.name);
+      const cur = this.opts.store.get(r.kind as Kind, r.namespace, r.name);
       if (!cur || !ownedBy(cur.metadata.annotations, file)) continue;
       try {
-        this.o.ops.delete(r.kind as Kind, r.namespace, r.name, undefined);
+        this.opts.ops.delete(r.kind as Kind, r.namespace, r.name, undefined);
         out.push(`${r.kind}/${r.name}`);
       } catch (err) {
         this.log.warn({ file, object: refKey(r), err: (err as Error).message }, 'deleting an object of a manifest file failed');
@@ -179,7 +179,7 @@ export class ManifestDirectory {
   private refuse(file: string, problems: SourceProblem[]): void {
     for (const p of problems) this.log.warn({ file }, `manifest file refused: ${formatProblem(p)}`);
     const message = `${file} not applied, nothing changed: ${problems.map(formatProblem).join('; ')}`.slice(0, 1024);
-    this.o.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);
+    this.opts.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);
   }
 }
 

@@ -42,10 +42,10 @@ export interface Failure {
 }
 
 /** min(max, base · 2^(failures − 1)). */
-export function backoffDelay(failures: number, o: BackoffOptions = DEFAULT_BACKOFF): number {
+export function backoffDelay(failures: number, opts: BackoffOptions = DEFAULT_BACKOFF): number {
   if (failures <= 0) return 0;
   // 2^n overflows to Infinity long after the cap is reached; min keeps it finite.
-  return Math.min(o.maxMs, o.baseMs * 2 ** Math.min(failures - 1, 64));
+  return Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(failures - 1, 64));
 }
 
 interface KeyState {
