@@ -426,6 +426,33 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
   });
 }
 
+/**
+ * The holder is not running: Kubernetes kills every container of a pod whose sandbox is gone,
+ * and starts over with a new sandbox.
+ */
+function planSandboxDown(p: Planner, holder: ObservedContainer | undefined, byName: Map<string, ObservedContainer>): void {
+  for (const [name, c] of byName) {
+    if (c.running && !p.busy.has(name)) p.push({ type: 'stop', container: name, id: c.id, reason: 'the pod sandbox stopped' });
+  }
+  if (!holder) {
+    // Gone (removed): a pod that ran has its sandbox re-created.
+    if (!p.blocked(HOLDER)) {
+      if ([...byName.values()].some((c) => c.startedAtMs !== undefined)) p.sandboxChanged = true;
+      p.push({ type: 'create', container: HOLDER, index: 0, kind: 'holder' });
+    }
+  } else if (holder.startedAtMs === undefined) {
+    if (!p.blocked(HOLDER)) p.push({ type: 'start', container: HOLDER, id: holder.id, restart: false });
+  } else {
+    if (p.newExit(HOLDER, holder)) p.sandboxChanged = true;
+    const ran = (holder.finishedAtMs ?? p.input.now) - holder.startedAtMs;
+    const first = (p.backoff[HOLDER]?.restartCount ?? 0) === 0;
+    // Killed, or the host or engine restarted: re-created at once. A re-created holder that
+    // exits again soon after its start backs off like a crashing container.
+    if (first || ran >= HOLDER_STABLE_MS || beforeBoot(holder, p.input.bootedAtMs)) p.restartNow(HOLDER, holder);
+    else p.restartAfterBackoff(HOLDER, holder);
+  }
+}
+
 /** A pod with a holder: holder first, then the init sequence, then sidecars and app containers. */
 function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void {
   const { pod } = p.input;
@@ -435,27 +462,7 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
   byName.delete(HOLDER);
 
   if (!holder?.running) {
-    // Kubernetes kills every container of a pod whose sandbox is gone, and starts over.
-    for (const [name, c] of byName) {
-      if (c.running && !p.busy.has(name)) p.push({ type: 'stop', container: name, id: c.id, reason: 'the pod sandbox stopped' });
-    }
-    if (!holder) {
-      // Gone (removed): a pod that ran has its sandbox re-created.
-      if (!p.blocked(HOLDER)) {
-        if ([...byName.values()].some((c) => c.startedAtMs !== undefined)) p.sandboxChanged = true;
-        p.push({ type: 'create', container: HOLDER, index: 0, kind: 'holder' });
-      }
-    } else if (holder.startedAtMs === undefined) {
-      if (!p.blocked(HOLDER)) p.push({ type: 'start', container: HOLDER, id: holder.id, restart: false });
-    } else {
-      if (p.newExit(HOLDER, holder)) p.sandboxChanged = true;
-      const ran = (holder.finishedAtMs ?? p.input.now) - holder.startedAtMs;
-      const first = (p.backoff[HOLDER]?.restartCount ?? 0) === 0;
-      // Killed, or the host or engine restarted: re-created at once. A re-created holder that
-      // exits again soon after its start backs off like a crashing container.
-      if (first || ran >= HOLDER_STABLE_MS || beforeBoot(holder, p.input.bootedAtMs)) p.restartNow(HOLDER, holder);
-      else p.restartAfterBackoff(HOLDER, holder);
-    }
+    planSandboxDown(p, holder, byName);
     return;
   }
 
