@@ -1,4 +1,4 @@
-// Pure: the answer to one question from a zone snapshot (statefulset-semantics §2.2–2.4):
+// Pure: the answer to one question from a zone snapshot (docs/design/statefulset-semantics.md §2.2–2.4):
 // records, NXDOMAIN vs NODATA with the SOA, PTR, and what has to go upstream.
 import { DNS_SCHEMA_VERSION, type NameRecords, type ZoneSnapshot } from './records.js';
 

@@ -1,5 +1,5 @@
-// Pure: which DNS names and records the cluster's pods and services make (statefulset-semantics
-// §2.1–2.2), built per namespace so a change rebuilds only its namespace.
+// Pure: which DNS names and records the cluster's pods and services make (docs/design/
+// statefulset-semantics.md §2.1–2.2), built per namespace so a change rebuilds only its namespace.
 import { isIPv4, isIPv6 } from 'node:net';
 import { DEFAULT_NAMESPACE } from '../../shared/naming.js';
 import type { Pod, Service } from '../../shared/types.js';

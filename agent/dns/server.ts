@@ -1,6 +1,6 @@
 // The dns2 3.1.1 adapter: a UDP and a TCP server on one address. dns2 parses each message and
 // frames TCP; berth decides every reply (wire.ts) and never lets a handler throw or reject
-// (platform notes §2.3: an async handler that throws would end the process).
+// (dns2 does not catch them: an async handler that throws would end the process).
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { TCPServer, UDPServer, type Packet } from 'dns2';

@@ -1,5 +1,5 @@
 // One DNS message in, one out: validation (QR, opcode, FORMERR, EDNS version), the answer from
-// the zone, EDNS echo and sizing with TC=1 (platform notes §2). Nothing here throws: every
+// the zone, EDNS echo and sizing with TC=1 (docs/dns.md). Nothing here throws: every
 // failure becomes an error reply.
 import { Packet, type Resource } from 'dns2';
 import { RCODE, TYPE, lookup, type LookupContext, type Record, type Resolution } from './lookup.js';

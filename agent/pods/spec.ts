@@ -281,7 +281,8 @@ export function createOptions(pod: Pod, index: number, ctx: CreateContext): Crea
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   const limits = c.resources?.limits;
   const host: Docker.HostConfig = {
-    // tini as PID 1 so SIGTERM reaches the process (platform notes, pitfall 1).
+    // tini as PID 1 so SIGTERM reaches the process (a shell or a program that is PID 1 ignores it
+    // unless it installs a handler).
     Init: true,
     // The agent restarts containers itself, with back-off.
     RestartPolicy: { Name: 'no' },

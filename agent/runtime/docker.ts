@@ -35,7 +35,7 @@ export interface AttachedExec {
 export class DockerRuntime implements ContainerRuntime {
   /** Calls with a bounded duration. */
   readonly docker: Docker;
-  /** No timeout: docker-modem's timeout would cut quiet streams and long stops (pitfall 4). */
+  /** No timeout: docker-modem's timeout would cut quiet streams and long stops. */
   readonly streams: Docker;
 
   constructor(dockerHost: string, timeoutMs = 60_000) {
@@ -135,7 +135,7 @@ export class DockerRuntime implements ContainerRuntime {
           onProgress?.(p, tracker.summary());
         });
       });
-      // followProgress reports failures as output entries, not as err (pitfall 3).
+      // followProgress reports failures as output entries, not as err.
       const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
       if (failed) throw new Error(failed.error);
       if (!(await this.imageExists(image))) throw new Error(`image ${image} is not present after the pull`);
@@ -229,8 +229,8 @@ export class DockerRuntime implements ContainerRuntime {
 
   /**
    * Follows container events for this node's managed containers until the signal aborts,
-   * reconnecting after errors. onConnect runs after every (re)connect, when events may have
-   * been missed (platform notes §1.4).
+   * reconnecting after errors (the stream ends when dockerd restarts). onConnect runs after
+   * every (re)connect, when events may have been missed, so the caller resyncs.
    */
   async followEvents(nodeName: string, onEvent: (e: DockerEvent) => void, onConnect: () => void, onError: (err: unknown) => void, signal: AbortSignal): Promise<void> {
     let lastNano = 0;
