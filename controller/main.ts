@@ -16,8 +16,8 @@ import { NodeRegistry } from './nodes/registry.js';
 import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
-import { StatefulSetController } from './statefulset/controller.js';
-import { MoveController } from './moves/controller.js';
+import { StatefulSetController } from './statefulset/sync-loop.js';
+import { MoveController } from './moves/move-controller.js';
 import { Store } from './store/store.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 

@@ -10,7 +10,7 @@ import { Store } from '../controller/store/store.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
-import { StatefulSetController } from '../controller/statefulset/controller.js';
+import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import type { Event, Node, PersistentVolumeClaim, Pod } from '../shared/types.js';
 

@@ -11,7 +11,7 @@ import { Store } from '../controller/store/store.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
-import { StatefulSetController } from '../controller/statefulset/controller.js';
+import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import type { BackoffOptions } from '../controller/statefulset/backoff.js';
 import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import { timestamp, type ControllerRevision, type Event, type Pod, type StatefulSet } from '../shared/types.js';

@@ -9,7 +9,7 @@ import { authenticate } from '../auth/tokens.js';
 import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metrics.js';
-import type { MoveController } from '../moves/controller.js';
+import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store } from '../store/store.js';

@@ -3,7 +3,7 @@
 import { EXEC_PROTOCOL, parseExecQuery } from '../../../shared/exec-stream.js';
 import type { Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
-import type { MoveController } from '../../moves/controller.js';
+import type { MoveController } from '../../moves/move-controller.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Store } from '../../store/store.js';
 import { adminOnly, requireAdmin, type ApiContext, type UpgradeContext } from '../context.js';

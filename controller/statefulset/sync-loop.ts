@@ -2,7 +2,7 @@
 // key one sync = observe the store, decide with reconcileStatefulSet (pure), apply the
 // actions in one store transaction.
 import type { Logger } from 'pino';
-import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, parentAndOrdinal, volumeHostPath } from '../../shared/naming.js';
+import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
 import { nodeReady, timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
@@ -15,7 +15,7 @@ import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMe
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
-import { heldOrdinals } from '../moves/controller.js';
+import { heldOrdinals } from '../moves/move-controller.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
 
@@ -91,7 +91,7 @@ export class StatefulSetController {
       case 'PersistentVolumeClaim': {
         // A claim that finished deleting frees its ordinal (the stale-claim wait); a standalone
         // claim that appears (or changes) may let pods naming it be placed.
-        const { parent } = parentAndOrdinal(o.metadata.name);
+        const { ordinal } = parentAndOrdinal(o.metadata.name);
         const name = o.metadata.name;
         const names = (vs: { persistentVolumeClaim?: { claimName: string } }[] | undefined) => (vs ?? []).some((v) => v.persistentVolumeClaim?.claimName === name);
         const users = new Set<string>();
@@ -101,7 +101,7 @@ export class StatefulSetController {
           if (ref?.kind === 'StatefulSet' && names(p.spec.volumes)) users.add(ref.name);
         }
         for (const s of this.store.list<StatefulSet>('StatefulSet', o.metadata.namespace)) {
-          if (users.has(s.metadata.name) || names(s.spec.template.spec.volumes) || s.spec.volumeClaimTemplates.some((t) => parent === `${t.metadata.name}-${s.metadata.name}`)) {
+          if (users.has(s.metadata.name) || names(s.spec.template.spec.volumes) || s.spec.volumeClaimTemplates.some((t) => claimName(t.metadata.name, s.metadata.name, ordinal) === name)) {
             this.wake(keyOf(o.metadata.namespace, s.metadata.name));
           }
         }
@@ -337,7 +337,7 @@ export class StatefulSetController {
       case 'createClaims': {
         const target = a.node!;
         const node = nodes.find((n) => n.metadata.name === target)!;
-        if (a.type !== 'createClaims') for (const c of a.bindClaims ?? []) this.bindClaim(ns, c, node, `${set.metadata.name}-${a.ordinal}`);
+        if (a.type !== 'createClaims') for (const c of a.bindClaims ?? []) this.bindClaim(ns, c, node, podName(set.metadata.name, a.ordinal));
         for (const claimName of a.missingClaims) {
           const tmpl = set.spec.volumeClaimTemplates.find((t) => claimName === `${t.metadata.name}-${set.metadata.name}-${a.ordinal}`)!;
           const hostPath = volumeHostPath(node.status.agent.dataDir, ns, claimName);
