@@ -5,10 +5,7 @@ import { logDestination } from '../shared/log.js';
 export type Logger = pino.Logger;
 
 export function createLogger(bindings: Record<string, unknown> = {}): Logger {
-  return pino(
-    { level: process.env.BERTH_LOG_LEVEL || 'info', base: { component: 'agent', ...bindings } },
-    logDestination({ sync: false }),
-  );
+  return pino({ level: process.env.BERTH_LOG_LEVEL || 'info', base: { component: 'agent', ...bindings } }, logDestination({ sync: false }));
 }
 
 /** The message of anything thrown, including dockerode's `{statusCode, json: {message}}` errors. */

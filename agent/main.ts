@@ -271,7 +271,16 @@ async function bootRegistration(
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
   });
   const tls = link.tls ? { tls: link.tls } : {};
-  const registration = await registerNode({ server: opts.server, joinToken: opts.token, dataDir: host.dataDir, body, health: link.health, log, signal: life.signal, ...tls });
+  const registration = await registerNode({
+    server: opts.server,
+    joinToken: opts.token,
+    dataDir: host.dataDir,
+    body,
+    health: link.health,
+    log,
+    signal: life.signal,
+    ...tls,
+  });
   if (!registration || life.signal.aborted) return undefined;
   link.conn.setToken(registration.nodeToken);
   return { registration, body, zone: registration.zone ?? DEFAULT_ZONE };
@@ -310,13 +319,24 @@ async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink,
       if (ipam) log.info({ network, podCIDR, gateway: ipam.gateway }, 'pod addresses are picked by the agent');
       break;
     } catch (err) {
-      log.error({ err: errorMessage(err), attempt }, attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network');
+      log.error(
+        { err: errorMessage(err), attempt },
+        attempt < 5 ? 'cannot set up the pod network; trying again' : 'cannot set up the pod network: pods use Docker\'s "bridge" network',
+      );
       if (attempt < 5) await sleep(2000, life.signal);
     }
   }
   const onBridge = network !== 'bridge';
   const serviceCidr = onBridge ? registration.serviceCIDR : undefined;
-  const gw = new HostGw({ conn: link.conn, health: link.health, log, self: { name: opts.nodeName, address: host.address }, podCidr: podCIDR, clusterCidr: clusterCIDR, ...(serviceCidr ? { serviceCidr } : {}) });
+  const gw = new HostGw({
+    conn: link.conn,
+    health: link.health,
+    log,
+    self: { name: opts.nodeName, address: host.address },
+    podCidr: podCIDR,
+    clusterCidr: clusterCIDR,
+    ...(serviceCidr ? { serviceCidr } : {}),
+  });
   life.loops.push(...(await gw.start(life.signal)));
   if (!onBridge) return { network, ...(ipam ? { ipam } : {}) };
   const proxy = new ServiceProxy({ log, bridge: AUTO_BRIDGE });
@@ -325,7 +345,15 @@ async function bootNetwork(opts: AgentOptions, host: Host, link: ControllerLink,
 }
 
 /** Cluster DNS; its watch of pods and services also feeds the service proxy (which watches them itself without DNS). */
-async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: PodNetwork, zone: string, life: Lifetime, log: Logger): Promise<ClusterDns | undefined> {
+async function bootDns(
+  opts: AgentOptions,
+  host: Host,
+  link: ControllerLink,
+  podNetwork: PodNetwork,
+  zone: string,
+  life: Lifetime,
+  log: Logger,
+): Promise<ClusterDns | undefined> {
   const { proxy } = podNetwork;
   if (!opts.dns) {
     if (proxy) life.loops.push(...proxy.watch(link.conn, link.health, life.signal));
@@ -333,7 +361,17 @@ async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, pod
   }
   const { listen, upstreams, ttl } = opts.dns;
   const dns = new ClusterDns(
-    { conn: link.conn, health: link.health, log, runtime: host.runtime, podNetwork: podNetwork.network, ttl, ...(proxy ? { observer: proxy } : {}), ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) },
+    {
+      conn: link.conn,
+      health: link.health,
+      log,
+      runtime: host.runtime,
+      podNetwork: podNetwork.network,
+      ttl,
+      ...(proxy ? { observer: proxy } : {}),
+      ...(listen ? { listen } : {}),
+      ...(upstreams ? { upstreams } : {}),
+    },
     zone,
   );
   life.cleanups.push(() => dns.stop());
@@ -342,7 +380,16 @@ async function bootDns(opts: AgentOptions, host: Host, link: ControllerLink, pod
 }
 
 /** ConfigMaps and Secrets for the pods, the pause image of their holders, and the pod manager that runs them. */
-function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwork: PodNetwork, member: Membership, dns: ClusterDns | undefined, life: Lifetime, log: Logger): { config: ConfigManager; manager: PodManager } {
+function bootPods(
+  opts: AgentOptions,
+  host: Host,
+  link: ControllerLink,
+  podNetwork: PodNetwork,
+  member: Membership,
+  dns: ClusterDns | undefined,
+  life: Lifetime,
+  log: Logger,
+): { config: ConfigManager; manager: PodManager } {
   const { conn, health, reporter } = link;
   const config = new ConfigManager({ conn, dataDir: host.dataDir, log });
   const pause = new PauseImage(host.runtime, opts.pauseBinary ?? DEFAULT_PAUSE_BINARY, log);
@@ -353,7 +400,12 @@ function bootPods(opts: AgentOptions, host: Host, link: ControllerLink, podNetwo
     hostIP: () => host.address,
     podNetwork: () => {
       const server = dns?.podNameserver;
-      return { network: podNetwork.network, zone: member.zone, ...(server ? { dnsServer: server } : {}), ...(podNetwork.ipam ? { ipam: podNetwork.ipam } : {}) };
+      return {
+        network: podNetwork.network,
+        zone: member.zone,
+        ...(server ? { dnsServer: server } : {}),
+        ...(podNetwork.ipam ? { ipam: podNetwork.ipam } : {}),
+      };
     },
     pauseImage: () => pause.ensure(),
     bootedAtMs: Date.now() - os.uptime() * 1000,
@@ -391,7 +443,18 @@ function startLoops(
     if (!opts.token) return false;
     try {
       const tls = link.tls ? { tls: link.tls } : {};
-      const again = await registerNode({ server: opts.server, joinToken: opts.token, dataDir: host.dataDir, body: member.body, health, log, signal, preferJoin: true, maxAttempts: 1, ...tls });
+      const again = await registerNode({
+        server: opts.server,
+        joinToken: opts.token,
+        dataDir: host.dataDir,
+        body: member.body,
+        health,
+        log,
+        signal,
+        preferJoin: true,
+        maxAttempts: 1,
+        ...tls,
+      });
       if (!again) return false;
       conn.setToken(again.nodeToken);
       if (again.zone && again.zone !== member.zone) {

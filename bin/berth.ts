@@ -60,10 +60,15 @@ controller
   .option('--zone <zone>', 'DNS zone of services and pods', 'cluster.local')
   .option('--node-grace-seconds <n>', 'seconds without heartbeat before a node is NotReady', '5')
   .option('--cluster-cidr <cidr>', 'IPv4 network the pod subnets of the nodes are cut from', '10.244.0.0/16')
-  .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod subnet', '24')
+  .option('--node-cidr-mask-size <n>', "prefix length of each node's pod subnet", '24')
   .option('--service-cluster-ip-range <cidr>', 'IPv4 network the virtual IPs of ClusterIP Services come from (must not overlap --cluster-cidr)', '10.96.0.0/16')
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
-  .option('--advertise-address <addr>', 'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)', collect, [])
+  .option(
+    '--advertise-address <addr>',
+    'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)',
+    collect,
+    [],
+  )
   .option('--insecure', 'serve plain HTTP without TLS: development only')
   .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
     run(async () => {
@@ -86,11 +91,19 @@ program
   .option('--advertise-address <ip>', 'address the controller and pods use to reach this node')
   .option('--label <key=value>', 'node label (repeatable)', collect, [])
   .option('--pod-network <name>', 'Docker network the pods attach to; "auto": a bridge on the node\'s podCIDR with routes to the other nodes', 'auto')
-  .option('--dns-listen <addrs>', 'ADDR[:PORT],... where the agent answers cluster DNS (port 53 by default; "none": no DNS) (default: the pod network\'s gateway and 127.0.0.1)')
+  .option(
+    '--dns-listen <addrs>',
+    'ADDR[:PORT],... where the agent answers cluster DNS (port 53 by default; "none": no DNS) (default: the pod network\'s gateway and 127.0.0.1)',
+  )
   .option('--dns-upstream <addrs>', 'ADDR[:PORT],... resolvers for names outside the zone ("none": refuse them) (default: the nameservers in /etc/resolv.conf)')
   .option('--dns-ttl <seconds>', 'TTL of DNS records and of negative answers', '5')
-  .option('--pause-binary <path>', 'statically linked catatonit the pods\' network holder image is built from (package catatonit)', '/usr/bin/catatonit')
-  .option('--ca-hash <sha256:hex>', 'hash of the controller CA\'s public key to trust at the first join (repeatable; default: BERTH_CA_HASH; printed by "berth controller up")', collect, [])
+  .option('--pause-binary <path>', "statically linked catatonit the pods' network holder image is built from (package catatonit)", '/usr/bin/catatonit')
+  .option(
+    '--ca-hash <sha256:hex>',
+    'hash of the controller CA\'s public key to trust at the first join (repeatable; default: BERTH_CA_HASH; printed by "berth controller up")',
+    collect,
+    [],
+  )
   .option('--insecure-skip-ca-verification', 'join without checking the controller CA (trusts whatever answers): development only')
   .action((_o: AgentCliOptions, cmd: Command) =>
     run(async () => {
@@ -109,8 +122,10 @@ program
   .command('apply')
   .description('create or update objects from manifests, all or nothing')
   .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
-  .addOption(new Option('--dry-run [strategy]', 'client: only print what would happen; server: validate on the controller').choices(['none', 'client', 'server']))
-  .option('--wait', 'wait until the applied statefulsets are rolled out, printing each pod\'s progress')
+  .addOption(
+    new Option('--dry-run [strategy]', 'client: only print what would happen; server: validate on the controller').choices(['none', 'client', 'server']),
+  )
+  .option('--wait', "wait until the applied statefulsets are rolled out, printing each pod's progress")
   .option('--timeout <duration>', 'how long --wait waits, e.g. 5m (0: no limit)', '5m')
   .action((o: { filename: string[]; dryRun?: string | boolean; wait?: boolean; timeout?: string }, cmd: Command) => run(() => apply(o, globalsOf(cmd))));
 

@@ -63,11 +63,13 @@ export function readConfigFile(path: string, explicit: boolean, readFile: (p: st
     if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'string') throw new CliError(`config file ${path}: "${k}" must be a string`);
   }
   const caData = d['certificate-authority-data'];
-  if (caData !== undefined && caData !== null && typeof caData !== 'string') throw new CliError(`config file ${path}: "certificate-authority-data" must be a string`);
+  if (caData !== undefined && caData !== null && typeof caData !== 'string')
+    throw new CliError(`config file ${path}: "certificate-authority-data" must be a string`);
   let ca: string | undefined;
   if (typeof caData === 'string' && caData.trim() !== '') {
     ca = Buffer.from(caData.trim(), 'base64').toString('utf8');
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`config file ${path}: "certificate-authority-data" must be a base64-encoded PEM certificate`);
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new CliError(`config file ${path}: "certificate-authority-data" must be a base64-encoded PEM certificate`);
   }
   return { server: (d.server as string | null) ?? undefined, token: (d.token as string | null) ?? undefined, ...(ca ? { ca } : {}) };
 }

@@ -33,7 +33,11 @@ export function globalsOf(cmd: Command): Globals {
 }
 
 export function clientFor(g: Globals): ApiClient {
-  const conn = resolveConnection({ flags: { server: g.server, token: g.token, certificateAuthority: g.certificateAuthority }, env: process.env, defaultPath: defaultConfigPath() });
+  const conn = resolveConnection({
+    flags: { server: g.server, token: g.token, certificateAuthority: g.certificateAuthority },
+    env: process.env,
+    defaultPath: defaultConfigPath(),
+  });
   return new ApiClient({ server: conn.server, token: conn.token, ...(conn.ca ? { tls: { ca: conn.ca } } : {}) });
 }
 

@@ -110,7 +110,10 @@ function listMultiline(w: PrefixWriter, title: string, items: string[]): void {
   items.forEach((item, i) => w.write(0, `${i === 0 ? `${title}:` : ''}\t${item}\n`));
 }
 
-function meta(w: PrefixWriter, o: { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } }): void {
+function meta(
+  w: PrefixWriter,
+  o: { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } },
+): void {
   w.write(0, `Name:\t${o.metadata.name}\n`);
   if (o.metadata.namespace !== undefined) w.write(0, `Namespace:\t${o.metadata.namespace}\n`);
 }
@@ -186,7 +189,14 @@ function fieldValue(pod: Pod | undefined, fieldPath: string): string {
   return known[fieldPath] ?? '';
 }
 
-function describeContainers(w: PrefixWriter, containers: Container[], statuses: ContainerStatus[] | undefined, pod: Pod | undefined, space: string, title = 'Containers'): void {
+function describeContainers(
+  w: PrefixWriter,
+  containers: Container[],
+  statuses: ContainerStatus[] | undefined,
+  pod: Pod | undefined,
+  space: string,
+  title = 'Containers',
+): void {
   if (containers.length === 0) {
     w.write(0, `${space}${title}:\t${NONE}\n`);
     return;
@@ -458,7 +468,12 @@ export function describePvc(pvc: PersistentVolumeClaim, pods: Pod[], events: Eve
   const w = new PrefixWriter();
   meta(w, pvc);
   w.write(0, `StorageClass:\t${pvc.spec?.storageClassName || 'local-path'}\n`);
-  w.write(0, pvc.metadata.deletionTimestamp ? `Status:\tTerminating (lasts ${since(pvc.metadata.deletionTimestamp, now)})\n` : `Status:\t${pvc.status?.phase ?? 'Pending'}\n`);
+  w.write(
+    0,
+    pvc.metadata.deletionTimestamp
+      ? `Status:\tTerminating (lasts ${since(pvc.metadata.deletionTimestamp, now)})\n`
+      : `Status:\t${pvc.status?.phase ?? 'Pending'}\n`,
+  );
   w.write(0, `Volume:\t${pvc.spec?.hostPath ?? ''}\n`);
   w.write(0, `Node:\t${pvc.spec?.nodeName ?? NONE}\n`);
   labelsMultiline(w, 'Labels', pvc.metadata.labels);
@@ -468,7 +483,9 @@ export function describePvc(pvc: PersistentVolumeClaim, pods: Pod[], events: Eve
   w.write(0, `Capacity:\t${pvc.status?.capacity?.storage ?? (requested === undefined ? '' : String(requested))}\n`);
   w.write(0, `Access Modes:\t${accessModesShort(pvc.status?.accessModes ?? pvc.spec?.accessModes)}\n`);
   w.write(0, 'VolumeMode:\tFilesystem\n');
-  const users = pods.filter((p) => ((p.spec?.volumes ?? []) as PodVolume[]).some((v) => v.persistentVolumeClaim?.claimName === pvc.metadata.name)).map((p) => p.metadata.name);
+  const users = pods
+    .filter((p) => ((p.spec?.volumes ?? []) as PodVolume[]).some((v) => v.persistentVolumeClaim?.claimName === pvc.metadata.name))
+    .map((p) => p.metadata.name);
   listMultiline(w, 'Used By', users.sort());
   describeEvents(w, events, now);
   return w.toString();

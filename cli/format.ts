@@ -94,8 +94,8 @@ export function podColumns(pod: Pod): PodColumns {
       const c = statuses[i];
       restarts += c.restartCount ?? 0;
       const st = c.state ?? {};
-      if (st.waiting && st.waiting.reason) reason = st.waiting.reason;
-      else if (st.terminated && st.terminated.reason) reason = st.terminated.reason;
+      if (st.waiting?.reason) reason = st.waiting.reason;
+      else if (st.terminated?.reason) reason = st.terminated.reason;
       else if (st.terminated) reason = `ExitCode:${st.terminated.exitCode}`;
       else if (c.ready && st.running) {
         hasRunning = true;
@@ -216,7 +216,14 @@ const COLUMNS: { [K in Kind]: Columns<Extract<AnyObject, { kind: K }>> } = {
   Service: {
     headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
     wideHeaders: ['SELECTOR'],
-    row: (s, now) => [s.metadata.name, s.spec?.type ?? 'ClusterIP', s.spec?.clusterIP || 'None', NONE, servicePorts(s), since(s.metadata.creationTimestamp, now)],
+    row: (s, now) => [
+      s.metadata.name,
+      s.spec?.type ?? 'ClusterIP',
+      s.spec?.clusterIP || 'None',
+      NONE,
+      servicePorts(s),
+      since(s.metadata.creationTimestamp, now),
+    ],
     wide: (s) => [formatLabels(s.spec?.selector)],
   },
   PersistentVolumeClaim: {
@@ -283,12 +290,7 @@ const COLUMNS: { [K in Kind]: Columns<Extract<AnyObject, { kind: K }>> } = {
 
 export function tableHeaders(kind: Kind, opts: Omit<TableOptions, 'now'>): string[] {
   const c = COLUMNS[kind];
-  return [
-    ...(opts.allNamespaces ? ['NAMESPACE'] : []),
-    ...c.headers,
-    ...(opts.wide ? c.wideHeaders : []),
-    ...(opts.showLabels ? ['LABELS'] : []),
-  ];
+  return [...(opts.allNamespaces ? ['NAMESPACE'] : []), ...c.headers, ...(opts.wide ? c.wideHeaders : []), ...(opts.showLabels ? ['LABELS'] : [])];
 }
 
 export function tableRow(obj: AnyObject, opts: TableOptions): string[] {

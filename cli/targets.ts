@@ -20,7 +20,10 @@ export function parseTargets(args: string[]): Target[] {
     const out: Target[] = [];
     for (const a of args) {
       const i = a.indexOf('/');
-      if (i <= 0 || i === a.length - 1) throw new CliError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'berth get statefulset/web'), got "${a}"`);
+      if (i <= 0 || i === a.length - 1)
+        throw new CliError(
+          `there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'berth get statefulset/web'), got "${a}"`,
+        );
       const resource = resourceOf(a.slice(0, i));
       const name = a.slice(i + 1);
       const t = out.find((x) => x.resource === resource);

@@ -23,9 +23,12 @@ export function controllerTlsOptions(o: { advertiseAddress?: string[]; insecure?
 /** CA pins from --ca-hash, else from BERTH_CA_HASH (as --server and --token fall back to the environment). */
 export function agentTlsOptions(o: { caHash?: string[]; insecureSkipCaVerification?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   let caHashes: string[];
-  const given = o.caHash && o.caHash.some((x) => x.trim() !== '') ? o.caHash : [env.BERTH_CA_HASH ?? ''];
+  const given = o.caHash?.some((x) => x.trim() !== '') ? o.caHash : [env.BERTH_CA_HASH ?? ''];
   try {
-    caHashes = given.flatMap((x) => x.split(',')).filter((x) => x.trim() !== '').map(parseCaHash);
+    caHashes = given
+      .flatMap((x) => x.split(','))
+      .filter((x) => x.trim() !== '')
+      .map(parseCaHash);
   } catch (err) {
     throw new CliError((err as Error).message);
   }

@@ -34,14 +34,20 @@ export function createCertificate(req: CertRequest): KeyAndCert {
   // A minute back, so a peer whose clock is a little behind accepts a fresh certificate.
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + req.days * DAY_MS);
-  const subject = [{ name: 'commonName', value: req.commonName }, { name: 'organizationName', value: 'berth' }];
+  const subject = [
+    { name: 'commonName', value: req.commonName },
+    { name: 'organizationName', value: 'berth' },
+  ];
   cert.setSubject(subject);
   const issuerCert = req.issuer ? forge.pki.certificateFromPem(req.issuer.certPem) : undefined;
   cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
   const extensions: Record<string, unknown>[] = [{ name: 'subjectKeyIdentifier' }];
   if (issuerCert) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes() });
   if (req.isCa) {
-    extensions.push({ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true });
+    extensions.push(
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    );
   } else {
     extensions.push(
       { name: 'basicConstraints', cA: false, critical: true },

@@ -31,7 +31,11 @@ function labelText(labels: Labels): string {
 }
 
 function keyOf(labels: Labels): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
 abstract class Family {
@@ -174,13 +178,15 @@ export class MetricsRegistry {
   }
 
   async render(): Promise<string> {
-    await Promise.all(this.collectors.map(async (c) => {
-      try {
-        await c();
-      } catch {
-        /* stale values beat a failed scrape */
-      }
-    }));
+    await Promise.all(
+      this.collectors.map(async (c) => {
+        try {
+          await c();
+        } catch {
+          /* stale values beat a failed scrape */
+        }
+      }),
+    );
     return this.families.map((f) => f.render()).join('');
   }
 }

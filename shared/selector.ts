@@ -27,6 +27,7 @@ export function matches(reqs: Requirement[], labels: Record<string, string> | un
       case 'DoesNotExist':
         return !has;
     }
+    return false;
   });
 }
 
@@ -59,7 +60,10 @@ export function parseSelector(text: string): Requirement[] {
     if ((m = /^([A-Za-z0-9._/-]+)\s*(==|=|!=)\s*([A-Za-z0-9._-]*)$/.exec(t))) {
       reqs.push({ key: m[1], operator: m[2] === '!=' ? 'NotIn' : 'In', values: [m[3]] });
     } else if ((m = /^([A-Za-z0-9._/-]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(t))) {
-      const values = m[3].split(',').map((v) => v.trim()).filter((v) => v !== '');
+      const values = m[3]
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
       reqs.push({ key: m[1], operator: m[2] === 'in' ? 'In' : 'NotIn', values });
     } else if ((m = /^!([A-Za-z0-9._/-]+)$/.exec(t))) {
       reqs.push({ key: m[1], operator: 'DoesNotExist', values: [] });

@@ -22,7 +22,8 @@ export function caHash(certPemOrDer: string | Buffer): string {
 /** Checks and normalizes a `--ca-hash` value; throws naming the flag. */
 export function parseCaHash(value: string): string {
   const v = value.trim().toLowerCase();
-  if (!/^sha256:[0-9a-f]{64}$/.test(v)) throw new Error(`invalid --ca-hash "${value}": must be sha256: followed by 64 hex digits (printed by "berth controller up")`);
+  if (!/^sha256:[0-9a-f]{64}$/.test(v))
+    throw new Error(`invalid --ca-hash "${value}": must be sha256: followed by 64 hex digits (printed by "berth controller up")`);
   return v;
 }
 
@@ -51,7 +52,7 @@ export function fetchPeerChain(url: string, timeoutMs = 10_000): Promise<string[
       const chain: string[] = [];
       const seen = new Set<string>();
       let c: DetailedPeerCertificate | PeerCertificate | undefined = socket.getPeerCertificate(true);
-      while (c && c.raw && !seen.has(c.fingerprint256)) {
+      while (c?.raw && !seen.has(c.fingerprint256)) {
         seen.add(c.fingerprint256);
         chain.push(derToPem(c.raw));
         c = (c as DetailedPeerCertificate).issuerCertificate;

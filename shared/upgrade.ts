@@ -16,7 +16,9 @@ export function rawResponse(socket: Duplex, code: number, contentType: string, b
   }
   socket.end(
     Buffer.concat([
-      Buffer.from(`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n`),
+      Buffer.from(
+        `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n`,
+      ),
       data,
     ]),
   );

@@ -32,7 +32,13 @@ function configMap(name: string, data: Record<string, string>, binaryData?: Reco
 }
 
 function secret(name: string, plain: Record<string, string>): Secret {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: meta(name), type: 'Opaque', data: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, b64(v)])) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta(name),
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, b64(v)])),
+  };
 }
 
 function container(extra: Partial<Container> = {}): Container {
@@ -44,14 +50,25 @@ function makePod(c: Container, volumes: PodVolume[] = [], init: Container[] = []
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { ...meta('web-1'), uid: UID, labels: { app: 'web', [LABEL_POD_INDEX]: '1' } },
-    spec: { containers: [c], ...(init.length ? { initContainers: init } : {}), terminationGracePeriodSeconds: 30, nodeName: 'n1', hostname: 'web-1', volumes } as Pod['spec'],
+    spec: {
+      containers: [c],
+      ...(init.length ? { initContainers: init } : {}),
+      terminationGracePeriodSeconds: 30,
+      nodeName: 'n1',
+      hostname: 'web-1',
+      volumes,
+    } as Pod['spec'],
     status: { phase: 'Pending' },
   };
 }
 
 const sources: ConfigSources = {
   configMaps: {
-    app: configMap('app', { mode: 'fast', 'log.level': 'debug', '1bad': 'x', 'app.conf': 'a=1\n', 'has space': 'y' }, { blob: b64(Buffer.from([0, 1, 2, 255])) }),
+    app: configMap(
+      'app',
+      { mode: 'fast', 'log.level': 'debug', '1bad': 'x', 'app.conf': 'a=1\n', 'has space': 'y' },
+      { blob: b64(Buffer.from([0, 1, 2, 255])) },
+    ),
   },
   secrets: { db: secret('db', { user: 'admin', password: 's3cret', mode: 'from-secret' }) },
 };
@@ -68,7 +85,10 @@ t.test('keyRef values, optional and missing', async (t) => {
   t.equal(keyRefValue('configMap', { name: 'app', key: 'nope', optional: true }, sources, 'prod', 'M'), undefined);
   t.equal(keyRefValue('secret', { name: 'db', key: 'nope', optional: true }, sources, 'prod', 'M'), undefined);
   t.equal(keyRefValue('configMap', { name: 'app', key: 'blob', optional: true }, sources, 'prod', 'M'), undefined, 'binaryData is not an env source');
-  t.throws(() => keyRefValue('configMap', { name: 'nope', key: 'x' }, sources, 'prod', 'M'), { name: 'ConfigError', message: /configmap "nope" not found.*key "x"/ });
+  t.throws(() => keyRefValue('configMap', { name: 'nope', key: 'x' }, sources, 'prod', 'M'), {
+    name: 'ConfigError',
+    message: /configmap "nope" not found.*key "x"/,
+  });
   t.throws(() => keyRefValue('configMap', { name: 'app', key: 'x' }, sources, 'prod', 'M'), { message: "couldn't find key x in ConfigMap prod/app (env M)" });
   t.throws(() => keyRefValue('secret', { name: 'nope', key: 'k' }, sources, 'prod', 'S'), { message: /secret "nope" not found/ });
   t.throws(() => keyRefValue('secret', { name: 'db', key: 'k' }, sources, 'prod', 'S'), { message: "couldn't find key k in Secret prod/db (env S)" });
@@ -95,9 +115,18 @@ t.test('envFrom: prefix, invalid names skipped with a warning, later source wins
     },
   ]);
   const prefixed = envFromVars({ envFrom: [{ prefix: 'P_', configMapRef: { name: 'app' } }] }, sources, 'prod');
-  t.ok(prefixed.vars.some(([k]) => k === 'P_1bad'), 'a prefix can make a key valid');
-  t.same(prefixed.warnings[0].message, 'Keys [P_has space] from the EnvFrom configMap prod/app were skipped since they are considered invalid environment variable names.');
-  t.throws(() => envFromVars({ envFrom: [{ configMapRef: { name: 'gone' } }] }, sources, 'prod'), { name: 'ConfigError', message: /configmap "gone" not found/ });
+  t.ok(
+    prefixed.vars.some(([k]) => k === 'P_1bad'),
+    'a prefix can make a key valid',
+  );
+  t.same(
+    prefixed.warnings[0].message,
+    'Keys [P_has space] from the EnvFrom configMap prod/app were skipped since they are considered invalid environment variable names.',
+  );
+  t.throws(() => envFromVars({ envFrom: [{ configMapRef: { name: 'gone' } }] }, sources, 'prod'), {
+    name: 'ConfigError',
+    message: /configmap "gone" not found/,
+  });
   t.throws(() => envFromVars({ envFrom: [{ secretRef: { name: 'gone' } }] }, sources, 'prod'), { message: /secret "gone" not found/ });
 });
 
@@ -115,18 +144,21 @@ t.test('container env: envFrom first, env wins, $(VAR) sees both, fieldRefs', as
     ],
   });
   const { env, warnings } = containerEnv(makePod(c), c, { nodeName: 'n1', hostIP: '10.0.0.5', config: sources });
-  t.same([...env], [
-    ['app.conf', 'a=1\n'],
-    ['log.level', 'debug'],
-    ['password', 's3cret'],
-    ['user', 'admin'],
-    ['mode', 'from-env'],
-    ['PASSWORD', 's3cret'],
-    ['LEVEL', 'debug'],
-    ['POD', 'web-1'],
-    ['URL', 'admin@web-1:from-env/debug/$(OPTIONAL)'],
-    ['RAW', 'a=1\n'],
-  ]);
+  t.same(
+    [...env],
+    [
+      ['app.conf', 'a=1\n'],
+      ['log.level', 'debug'],
+      ['password', 's3cret'],
+      ['user', 'admin'],
+      ['mode', 'from-env'],
+      ['PASSWORD', 's3cret'],
+      ['LEVEL', 'debug'],
+      ['POD', 'web-1'],
+      ['URL', 'admin@web-1:from-env/debug/$(OPTIONAL)'],
+      ['RAW', 'a=1\n'],
+    ],
+  );
   t.equal(warnings.length, 1);
   const ip = container({ env: [{ name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] });
   const first = containerEnv(makePod(ip), ip, { nodeName: 'n1', hostIP: '10.0.0.5' });
@@ -142,7 +174,17 @@ t.test('the objects a pod refers to', async (t) => {
     env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's2', key: 'k' } } }],
   });
   const init = container({ name: 'init', env: [{ name: 'Y', valueFrom: { configMapKeyRef: { name: 'b', key: 'k' } } }] });
-  const refs = podConfigRefs(makePod(c, [{ name: 'v', configMap: { name: 'c' } }, { name: 'w', secret: { secretName: 's3' } }, { name: 'e', emptyDir: {} }], [init]));
+  const refs = podConfigRefs(
+    makePod(
+      c,
+      [
+        { name: 'v', configMap: { name: 'c' } },
+        { name: 'w', secret: { secretName: 's3' } },
+        { name: 'e', emptyDir: {} },
+      ],
+      [init],
+    ),
+  );
   t.same([...refs.configMaps].sort(), ['a', 'b', 'c']);
   t.same([...refs.secrets].sort(), ['s1', 's2', 's3']);
 });
@@ -165,7 +207,17 @@ t.test('volume payloads: every key, items, modes, binaryData', async (t) => {
   t.equal(all.find((f) => f.path === 'app.conf')!.data.toString(), 'a=1\n');
 
   const items = volumePayload(
-    projectedSource({ name: 'v', configMap: { name: 'app', defaultMode: 0o640, items: [{ key: 'app.conf', path: 'conf/renamed.conf', mode: 0o600 }, { key: 'mode', path: 'mode.txt' }] } })!,
+    projectedSource({
+      name: 'v',
+      configMap: {
+        name: 'app',
+        defaultMode: 0o640,
+        items: [
+          { key: 'app.conf', path: 'conf/renamed.conf', mode: 0o600 },
+          { key: 'mode', path: 'mode.txt' },
+        ],
+      },
+    })!,
     cm,
     'prod',
     'v',
@@ -191,15 +243,32 @@ t.test('volume payloads: every key, items, modes, binaryData', async (t) => {
     ],
     'secret files default to 0644, as in Kubernetes',
   );
-  const secMode = volumePayload(projectedSource({ name: 's', secret: { secretName: 'db', defaultMode: 0o440, items: [{ key: 'user', path: 'u' }] } })!, sources.secrets.db, 'prod', 's');
-  t.same(secMode.map((f) => [f.path, f.mode.toString(8)]), [['u', '440']]);
+  const secMode = volumePayload(
+    projectedSource({ name: 's', secret: { secretName: 'db', defaultMode: 0o440, items: [{ key: 'user', path: 'u' }] } })!,
+    sources.secrets.db,
+    'prod',
+    's',
+  );
+  t.same(
+    secMode.map((f) => [f.path, f.mode.toString(8)]),
+    [['u', '440']],
+  );
 });
 
 t.test('volume payloads: missing objects and keys, unsafe paths', async (t) => {
   const src = projectedSource({ name: 'v', configMap: { name: 'gone' } })!;
   t.throws(() => volumePayload(src, undefined, 'prod', 'v'), { name: 'ConfigError', message: 'configmap "gone" not found (volume v)' });
   t.same(volumePayload({ ...src, optional: true }, undefined, 'prod', 'v'), [], 'an optional missing object gives an empty volume');
-  const missingKey = projectedSource({ name: 'v', secret: { secretName: 'db', items: [{ key: 'nope', path: 'x' }, { key: 'user', path: 'u' }] } })!;
+  const missingKey = projectedSource({
+    name: 'v',
+    secret: {
+      secretName: 'db',
+      items: [
+        { key: 'nope', path: 'x' },
+        { key: 'user', path: 'u' },
+      ],
+    },
+  })!;
   t.throws(() => volumePayload(missingKey, sources.secrets.db, 'prod', 'v'), { message: "couldn't find key nope in Secret prod/db (volume v)" });
   t.same(
     volumePayload({ ...missingKey, optional: true }, sources.secrets.db, 'prod', 'v').map((f) => f.path),
@@ -245,7 +314,10 @@ t.test('configMap and secret volumes are mounted read-only; subPath names a key'
     message: /subPath "nope" is not a key/,
   });
   const withWarning = container({ envFrom: [{ configMapRef: { name: 'app' } }] });
-  t.equal(createOptions(makePod(withWarning), 0, { nodeName: 'n1', hostIP: '1.1.1.1', dataDir: '/d', config: sources }).warnings[0].reason, 'InvalidEnvironmentVariableNames');
+  t.equal(
+    createOptions(makePod(withWarning), 0, { nodeName: 'n1', hostIP: '1.1.1.1', dataDir: '/d', config: sources }).warnings[0].reason,
+    'InvalidEnvironmentVariableNames',
+  );
 });
 
 t.test('mountinfo parsing and what to unmount', async (t) => {
@@ -262,12 +334,16 @@ t.test('mountinfo parsing and what to unmount', async (t) => {
   t.same(entries[1], { mountPoint: '/var/lib/berth/pods/u1/volumes/sec', fsType: 'tmpfs' });
   t.equal(entries[2].mountPoint, '/var/lib/berth/pods/u1/volumes/with space');
   t.equal(entries[3].fsType, 'tmpfs', 'optional fields before the separator are skipped');
-  t.same(mountsUnder(entries, '/var/lib/berth/pods/u1/'), [
-    '/var/lib/berth/pods/u1/volumes/sec',
-    '/var/lib/berth/pods/u1/volumes/sec/inner',
-    '/var/lib/berth/pods/u1/volumes/with space',
-    '/var/lib/berth/pods/u1/volumes/sec',
-  ], 'newest first; u10 is not below u1');
+  t.same(
+    mountsUnder(entries, '/var/lib/berth/pods/u1/'),
+    [
+      '/var/lib/berth/pods/u1/volumes/sec',
+      '/var/lib/berth/pods/u1/volumes/sec/inner',
+      '/var/lib/berth/pods/u1/volumes/with space',
+      '/var/lib/berth/pods/u1/volumes/sec',
+    ],
+    'newest first; u10 is not below u1',
+  );
   t.same(mountsUnder(entries, '/var/lib/berth/pods/u2'), []);
   t.equal(tmpfsOptions(0o755), 'nosuid,nodev,mode=0755');
   t.equal(tmpfsOptions(0o777, 16 * 1024 * 1024), 'nosuid,nodev,mode=0777,size=16777216');
@@ -296,10 +372,18 @@ t.test('atomic writer: ..data swap, modes, renames, no-op when unchanged', async
   t.equal(await fs.readFile(path.join(dir, 'c'), 'utf8'), 'three');
   const entries = (await fs.readdir(dir)).sort();
   t.equal(entries.filter((e) => e.startsWith('..2')).length, 1, 'old versions are removed');
-  t.same(entries.filter((e) => !e.startsWith('..')), ['a', 'c'], 'names the new version lacks are removed');
+  t.same(
+    entries.filter((e) => !e.startsWith('..')),
+    ['a', 'c'],
+    'names the new version lacks are removed',
+  );
 
   t.equal(await writeAtomic(dir, []), true);
-  t.same((await fs.readdir(dir)).filter((e) => !e.startsWith('..')), [], 'an empty payload leaves an empty volume');
+  t.same(
+    (await fs.readdir(dir)).filter((e) => !e.startsWith('..')),
+    [],
+    'an empty payload leaves an empty volume',
+  );
 });
 
 /** A ConfigManager against an in-memory controller. */
@@ -343,7 +427,11 @@ t.test('prepare writes the volumes; without tmpfs secrets sit in a 0700 director
   objects.set(cmPath('app'), configMap('app', { mode: 'fast' }));
   const prepared = await m.prepare(pod);
   t.same(Object.keys(prepared.sources.configMaps), ['app']);
-  t.same(prepared.warnings.map((w) => w.reason), ['FailedMount', 'FailedMount'], 'one warning per volume that is not a tmpfs');
+  t.same(
+    prepared.warnings.map((w) => w.reason),
+    ['FailedMount', 'FailedMount'],
+    'one warning per volume that is not a tmpfs',
+  );
   t.match(prepared.warnings[0].message, /volume sec: cannot mount a tmpfs .*mounting needs root/);
   const vol = (name: string) => path.join(dataDir, 'pods', UID, 'volumes', name);
   t.equal((await fs.stat(vol('sec'))).mode & 0o777, 0o700, 'secret directory on disk: root only');

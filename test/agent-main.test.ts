@@ -36,10 +36,11 @@ const podPath = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`;
 const statusPath = (name: string) => `${podPath(name)}/status`;
 const heartbeatPath = (node: string) => `/api/v1/nodes/${node}/heartbeat`;
 /** The HTTP status a controller call failed with (0: it did not fail). */
-const statusOf = (call: Promise<unknown>) => call.then(
-  () => 0,
-  (err: unknown) => (err instanceof ApiError ? err.status : -1),
-);
+const statusOf = (call: Promise<unknown>) =>
+  call.then(
+    () => 0,
+    (err: unknown) => (err instanceof ApiError ? err.status : -1),
+  );
 
 /** A one-replica StatefulSet whose pod runs on `node`. */
 function statefulSet(name: string, node: string, containers: object[], volumes: object[] = [], claims: string[] = []): object {
@@ -55,7 +56,10 @@ function statefulSet(name: string, node: string, containers: object[], volumes: 
         metadata: { labels: { app: name } },
         spec: { nodeSelector: { 'kubernetes.io/hostname': node }, terminationGracePeriodSeconds: 5, containers, volumes },
       },
-      volumeClaimTemplates: claims.map((c) => ({ metadata: { name: c }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } })),
+      volumeClaimTemplates: claims.map((c) => ({
+        metadata: { name: c },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      })),
     },
   };
 }
@@ -93,7 +97,13 @@ t.test('the agent against a real controller', async (t) => {
       labels: { zone: 'test' },
       signal: stop.signal,
     };
-    agents.set(node, { stop, done: runAgent(opts).then(() => undefined, (err: unknown) => err) });
+    agents.set(node, {
+      stop,
+      done: runAgent(opts).then(
+        () => undefined,
+        (err: unknown) => err,
+      ),
+    });
   }
 
   /** Stops an agent like SIGTERM does; resolves with what runAgent threw, if anything. */
@@ -193,7 +203,14 @@ t.test('the agent against a real controller', async (t) => {
     image: WEB,
     imagePullPolicy: 'Never',
     ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }],
-    readinessProbe: { httpGet: { path: '/', port: 'http', scheme: 'HTTP' }, periodSeconds: 1, initialDelaySeconds: 0, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 },
+    readinessProbe: {
+      httpGet: { path: '/', port: 'http', scheme: 'HTTP' },
+      periodSeconds: 1,
+      initialDelaySeconds: 0,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 1,
+    },
     volumeMounts: [{ name: 'www', mountPath: '/srv/www' }],
   };
   const side = {
@@ -212,7 +229,10 @@ t.test('the agent against a real controller', async (t) => {
     startAgent(nodeA);
     const node = await until('node A registered and Ready', async () => ((await nodeReady(nodeA)) ? getNode(nodeA) : undefined));
     t.equal(await nodeEvents(nodeA, 'Registered'), 1, 'registered as a new node, with the join token');
-    t.same(node!.status.addresses.find((a) => a.type === 'InternalIP'), { type: 'InternalIP', address: '127.0.0.1' });
+    t.same(
+      node!.status.addresses.find((a) => a.type === 'InternalIP'),
+      { type: 'InternalIP', address: '127.0.0.1' },
+    );
     t.match(node!.status.agent.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     t.not(node!.status.agent.url, 'http://127.0.0.1:0');
     t.equal(node!.status.agent.dataDir, dataA, 'the data dir is registered as an absolute path');
@@ -225,7 +245,11 @@ t.test('the agent against a real controller', async (t) => {
     const nodeToken = await readToken(dataA);
     t.not(nodeToken, c.joinToken);
     const asNode = c.client(nodeToken);
-    t.same(await asNode.request('POST', heartbeatPath(nodeA), { facts: node!.status.facts }), { ok: true }, 'the saved token is the node token the controller issued');
+    t.same(
+      await asNode.request('POST', heartbeatPath(nodeA), { facts: node!.status.facts }),
+      { ok: true },
+      'the saved token is the node token the controller issued',
+    );
     t.equal(await statusOf(asNode.request('POST', heartbeatPath(nodeB), {})), 403, 'and only for this node');
     t.equal((await fs.stat(path.join(dataA, 'agent-token'))).mode & 0o777, 0o600);
     await until('a heartbeat from the agent', () => answered('POST', heartbeatPath(nodeA)) > 1);
@@ -253,14 +277,21 @@ t.test('the agent against a real controller', async (t) => {
       const h = history.get('web-0');
       return h && ready({ status: h.at(-1) } as Pod)?.status === 'True' ? h : undefined;
     });
-    t.ok(statuses.some((p) => p.containerStatuses?.some((c) => c.state.waiting?.reason === 'ContainerCreating')), 'reported ContainerCreating first');
+    t.ok(
+      statuses.some((p) => p.containerStatuses?.some((c) => c.state.waiting?.reason === 'ContainerCreating')),
+      'reported ContainerCreating first',
+    );
     // The store keeps a status only when it differs, so a report sent twice shows up as a
     // status PUT that changed nothing. The first status (Pending) is the controller's own.
     await until('request log and watch to agree', () => answered('PUT', statusPath('web-0')) === statuses.length - 1, 3000).catch(() => undefined);
     t.equal(answered('PUT', statusPath('web-0')), statuses.length - 1, 'every status report changed the pod: none was sent twice');
     const claimDir = volumeHostPath(dataA, NS, 'www-web-0');
     t.ok((await fs.stat(claimDir)).isDirectory(), 'claim directory created');
-    t.equal((await c.api.get<PersistentVolumeClaim>(`/api/v1/namespaces/${NS}/persistentvolumeclaims/www-web-0`)).spec.hostPath, claimDir, 'where the claim says');
+    t.equal(
+      (await c.api.get<PersistentVolumeClaim>(`/api/v1/namespaces/${NS}/persistentvolumeclaims/www-web-0`)).spec.hostPath,
+      claimDir,
+      'where the claim says',
+    );
     const containers = await runtime.listManaged(nodeA);
     t.equal(containers.length, 2);
     t.ok(containers.every((c) => c.Labels[DOCKER_LABEL.podUid] === pod.metadata.uid));
@@ -285,7 +316,11 @@ t.test('the agent against a real controller', async (t) => {
     await t.rejects(globalThis.fetch(`${url}/pods/${NS}/web-0/log`, { headers: auth }), 'a client that does not trust the agent certificate gets no answer');
     t.equal((await fetch(`${url}/pods/${NS}/web-0/log`)).status, 401);
     t.equal((await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
-    t.equal((await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: `Bearer ${c.adminToken}` } })).status, 401, 'the admin token is not the agent token');
+    t.equal(
+      (await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: `Bearer ${c.adminToken}` } })).status,
+      401,
+      'the admin token is not the agent token',
+    );
     const missing = await fetch(`${url}/pods/${NS}/nope/log`, { headers: auth });
     t.equal(missing.status, 404);
     t.match(await missing.json(), { kind: 'Status', code: 404 });
@@ -306,7 +341,11 @@ t.test('the agent against a real controller', async (t) => {
     ac.abort();
 
     const exec = async (body: object) => {
-      const res = await fetch(`${url}/pods/${NS}/web-0/exec`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${url}/pods/${NS}/web-0/exec`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, lines: await frames(res) };
     };
     const h = await exec({ command: ['hostname'] });
@@ -340,7 +379,9 @@ t.test('the agent against a real controller', async (t) => {
     const before = (await getPod('web-0'))!.status;
     const id = before.containerStatuses![0].containerID!.replace('docker://', '');
     await runtime.docker.getContainer(id).kill();
-    const waiting = await until('CrashLoopBackOff', () => history.get('web-0')!.find((s) => s.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'));
+    const waiting = await until('CrashLoopBackOff', () =>
+      history.get('web-0')!.find((s) => s.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'),
+    );
     t.equal(waiting.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
     t.equal(waiting.containerStatuses![0].lastState?.terminated?.exitCode, 137);
     t.equal(waiting.podIP, before.podIP, 'pod IP kept while the first container waits');
@@ -354,7 +395,10 @@ t.test('the agent against a real controller', async (t) => {
     );
     t.equal(back.containerStatuses![0].containerID, before.containerStatuses![0].containerID, 'same container, restarted in place');
     t.equal(back.containerStatuses![1].containerID, before.containerStatuses![1].containerID);
-    t.ok(Date.parse(back.containerStatuses![1].state.running!.startedAt) >= Date.parse(back.containerStatuses![0].state.running!.startedAt), 'sidecar restarted after it');
+    t.ok(
+      Date.parse(back.containerStatuses![1].state.running!.startedAt) >= Date.parse(back.containerStatuses![0].state.running!.startedAt),
+      'sidecar restarted after it',
+    );
     t.equal(back.containerStatuses![0].lastState?.terminated?.exitCode, 137);
     const sideId = back.containerStatuses![1].containerID!.replace('docker://', '');
     let out = '';
@@ -443,7 +487,10 @@ t.test('the agent against a real controller', async (t) => {
     t.ok(await c.api.get(`/api/v1/namespaces/${NS}/persistentvolumeclaims/www-web-0`), 'the claim stays');
     const last = history.get('web-0')!.at(-1)!;
     t.equal(last.phase, 'Running', 'phase stays while terminating');
-    t.ok(last.containerStatuses!.some((c) => c.state.terminated), 'terminated states reported');
+    t.ok(
+      last.containerStatuses!.some((c) => c.state.terminated),
+      'terminated states reported',
+    );
   });
 
   t.test('containers of pods the controller no longer has are removed', async (t) => {

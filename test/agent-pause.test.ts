@@ -39,7 +39,7 @@ t.test('only a statically linked ELF executable can be the pause binary', async 
   t.equal(staticElfProblem(Buffer.from('#!/bin/sh\necho hi\n'.padEnd(80))), 'not an ELF executable');
   t.equal(staticElfProblem(elf([1, 1]).subarray(0, 100)), 'a truncated ELF file');
   t.match(staticElfProblem(readFileSync(process.execPath)), /linked dynamically/, 'node itself is dynamic');
-  if (existsSync('/usr/bin/catatonit')) t.equal(staticElfProblem(readFileSync('/usr/bin/catatonit')), undefined, 'Debian\'s catatonit is static');
+  if (existsSync('/usr/bin/catatonit')) t.equal(staticElfProblem(readFileSync('/usr/bin/catatonit')), undefined, "Debian's catatonit is static");
 });
 
 t.test('the pause tarball is a ustar archive tar reads', async (t) => {
@@ -57,7 +57,11 @@ t.test('the pause tarball is a ustar archive tar reads', async (t) => {
   t.match(listing, /^-rwxr-xr-x root\/root\s+12 .* pause\n$/);
 });
 
-function fakeEngine(): PauseRuntime & { images: Map<string, Record<string, string>>; imports: { tag: string; changes: string[]; size: number }[]; failNext: number } {
+function fakeEngine(): PauseRuntime & {
+  images: Map<string, Record<string, string>>;
+  imports: { tag: string; changes: string[]; size: number }[];
+  failNext: number;
+} {
   const e = {
     images: new Map<string, Record<string, string>>(),
     imports: [] as { tag: string; changes: string[]; size: number }[],
@@ -106,7 +110,9 @@ t.test('PauseImage: built once when missing, shared by concurrent callers, retri
   t.equal(engine.imports.length, 2, 'removed meanwhile: built again');
 
   // A missing or dynamic binary: a clear error naming the path and the package.
-  await t.rejects(new PauseImage(engine, join(dir, 'nope'), log).ensure(), { message: new RegExp(`cannot read the pause binary ${join(dir, 'nope')}.*apt-get install catatonit`) });
+  await t.rejects(new PauseImage(engine, join(dir, 'nope'), log).ensure(), {
+    message: new RegExp(`cannot read the pause binary ${join(dir, 'nope')}.*apt-get install catatonit`),
+  });
   const dyn = join(dir, 'dyn');
   writeFileSync(dyn, elf([3]));
   await t.rejects(new PauseImage(engine, dyn, log).ensure(), /is linked dynamically.*catatonit/);

@@ -18,7 +18,7 @@ import {
   stopGroups,
 } from '../agent/pods/plan.js';
 import { memoryBytes, nanoCpus, parseQuantity } from '../agent/pods/quantity.js';
-import { ConfigError, createOptions, dockerName, pullPolicy, resolveEnv } from '../agent/pods/spec.js';
+import { createOptions, dockerName, pullPolicy, resolveEnv } from '../agent/pods/spec.js';
 import { podStatus, type StatusInput } from '../agent/pods/status.js';
 import type { BackoffMap, ObservedContainer } from '../agent/pods/types.js';
 import { applyProbeResult, Prober, probeSlot, probeTiming, type ProbeOutcome } from '../agent/probes/prober.js';
@@ -226,9 +226,13 @@ t.test('create options of a second container join the first one network', async 
 t.test('create options reject bad volumes and quantities', async (t) => {
   const ctx = { nodeName: 'n1', hostIP: '1.1.1.1', dataDir: '/d' };
   t.throws(() => createOptions(makePod([container('a', { volumeMounts: [{ name: 'nope', mountPath: '/x' }] })]), 0, ctx), { name: 'ConfigError' });
-  const escape = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '../../etc' }] })], { volumes: [{ name: 'v', emptyDir: {} }] } as Partial<Pod['spec']>);
-  t.throws(() => createOptions(escape, 0, ctx), { name: 'ConfigError' });
-  const abs = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '/etc' }] })], { volumes: [{ name: 'v', emptyDir: {} }] } as Partial<Pod['spec']>);
+  const escaping = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '../../etc' }] })], {
+    volumes: [{ name: 'v', emptyDir: {} }],
+  } as Partial<Pod['spec']>);
+  t.throws(() => createOptions(escaping, 0, ctx), { name: 'ConfigError' });
+  const abs = makePod([container('a', { volumeMounts: [{ name: 'v', mountPath: '/x', subPath: '/etc' }] })], {
+    volumes: [{ name: 'v', emptyDir: {} }],
+  } as Partial<Pod['spec']>);
   t.throws(() => createOptions(abs, 0, ctx), { name: 'ConfigError' });
   t.throws(() => createOptions(makePod([container('a', { resources: { limits: { memory: 'lots' } } })]), 0, ctx), { name: 'ConfigError' });
   const noSubdomain = makePod([container('a')], { subdomain: undefined });
@@ -251,7 +255,13 @@ t.test('plan: a new pod creates its first container, then the others in its netw
   t.same(plan.actions, [{ type: 'create', container: 'app', index: 0 }]);
   plan = planPod({ pod, observed: [observed('app')], backoff: {}, errors: {}, now: T0 });
   t.same(plan.actions, [{ type: 'create', container: 'side', index: 1, networkOf: 'app-id' }]);
-  plan = planPod({ pod, observed: [observed('app'), observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 })], backoff: {}, errors: {}, now: T0 });
+  plan = planPod({
+    pod,
+    observed: [observed('app'), observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 })],
+    backoff: {},
+    errors: {},
+    now: T0,
+  });
   t.same(plan.actions, []);
   t.equal(plan.wakeAt, undefined);
 });
@@ -331,7 +341,13 @@ t.test('plan: other containers wait while the first one is down, and rejoin its 
   plan = planPod({ pod, observed: [observed('app', { startedAtMs: T0 + 20_000 }), side], backoff: {}, errors: {}, now: T0 + 20_001 });
   t.same(plan.actions, [{ type: 'restart', container: 'side', id: 'side-id', reason: 'the pod network namespace was re-created' }]);
   // An exited sidecar of a running pod is started (and joins the current namespace).
-  plan = planPod({ pod, observed: [observed('app'), exited('side', T0 + 500, { networkMode: 'container:app-id' })], backoff: {}, errors: {}, now: T0 + 60_000 });
+  plan = planPod({
+    pod,
+    observed: [observed('app'), exited('side', T0 + 500, { networkMode: 'container:app-id' })],
+    backoff: {},
+    errors: {},
+    now: T0 + 60_000,
+  });
   t.same(plan.actions, [{ type: 'start', container: 'side', id: 'side-id', restart: true }]);
   // The first container was replaced (new id): the sidecar is recreated in the new one.
   plan = planPod({ pod, observed: [observed('app', { id: 'new-id' }), side], backoff: {}, errors: {}, now: T0 });
@@ -491,7 +507,9 @@ t.test('status: crash loop, restart count and last state', async (t) => {
 });
 
 t.test('status: image errors and termination', async (t) => {
-  const errors = { app: { reason: 'ErrImageNeverPull', message: 'Container image "x" is not present with pull policy of Never', retryAt: T0 + 10_000, delayMs: 10_000 } };
+  const errors = {
+    app: { reason: 'ErrImageNeverPull', message: 'Container image "x" is not present with pull policy of Never', retryAt: T0 + 10_000, delayMs: 10_000 },
+  };
   const s = podStatus(statusInput({ errors }));
   t.equal(s.phase, 'Pending');
   t.same(s.containerStatuses![0].state, { waiting: { reason: 'ErrImageNeverPull', message: errors.app.message } });
@@ -596,7 +614,9 @@ t.test('sidecars: started (and past their startup probe) before the next init co
   const p = plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 50_001 });
   t.same(p.actions, []);
   t.same(p.backingOff, ['proxy'], 'a sidecar restarts even after exit code 0');
-  t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000 }).actions, [{ type: 'start', container: 'proxy', id: 'proxy-id', restart: true }]);
+  t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000 }).actions, [
+    { type: 'start', container: 'proxy', id: 'proxy-id', restart: true },
+  ]);
 });
 
 t.test('holder down: everything stops, the holder restarts at once, init containers run again', async (t) => {
@@ -624,7 +644,12 @@ t.test('holder down: everything stops, the holder restarts at once, init contain
   p = planPod({ pod, observed: [again, setupAgain, appStopped], backoff: {}, errors: {}, now: T0 + 60_500 });
   t.same(p.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }], 'the app stopped with its sandbox starts at once');
   t.same(p.backingOff, []);
-  t.same(p.backoff.app, { restartCount: 0, delayMs: 0, handledExit: `app-id@${T0 + 50_100}`, lastTerminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00.300Z', finishedAt: '2026-01-01T00:00:50.100Z' } });
+  t.same(p.backoff.app, {
+    restartCount: 0,
+    delayMs: 0,
+    handledExit: `app-id@${T0 + 50_100}`,
+    lastTerminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00.300Z', finishedAt: '2026-01-01T00:00:50.100Z' },
+  });
   // A container still running from before the restart is stopped first.
   p = planPod({ pod, observed: [again, setupDone, app], backoff: {}, errors: {}, now: T0 + 60_200 });
   t.same(p.actions, [
@@ -674,7 +699,8 @@ t.test('status while the holder is down or re-created: waiting, not ready, never
   const pod = initPod([container('setup')]);
   const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
   const dead = holder({ running: false, status: 'exited', exitCode: 137, finishedAtMs: T0 + 50_000 });
-  const reasons = (s: PodStatus) => [...s.initContainerStatuses!, ...s.containerStatuses!].map((c) => [c.name, c.state.waiting?.reason ?? Object.keys(c.state)[0], c.ready]);
+  const reasons = (s: PodStatus) =>
+    [...s.initContainerStatuses!, ...s.containerStatuses!].map((c) => [c.name, c.state.waiting?.reason ?? Object.keys(c.state)[0], c.ready]);
   const prev = podStatus(statusInput({ pod, observed: [holder(), setupDone, joined('app', T0 + 300)] }));
   t.equal(prev.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
   // The holder died, the app still runs (about to be stopped).
@@ -707,7 +733,9 @@ t.test('status while the holder is down or re-created: waiting, not ready, never
   ]);
   // A crash in the current sandbox is still CrashLoopBackOff.
   const crashed = joined('app', T0 + 50_800, { running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + 51_000 });
-  s = podStatus(statusInput({ pod, observed: [again, setupAgain, crashed], backoff: { app: { restartCount: 1, delayMs: 10_000 } }, prev: s, now: T0 + 51_001 }));
+  s = podStatus(
+    statusInput({ pod, observed: [again, setupAgain, crashed], backoff: { app: { restartCount: 1, delayMs: 10_000 } }, prev: s, now: T0 + 51_001 }),
+  );
   t.equal(s.containerStatuses![0].state.waiting?.reason, 'CrashLoopBackOff');
 });
 
@@ -716,7 +744,14 @@ t.test('after a host reboot: exited containers start at once and wait as Contain
   const booted = T0 + 3_600_000;
   const now = booted + 30_000;
   const first = observed('app', { running: false, status: 'exited', exitCode: 255, finishedAtMs: T0 + 3_000_000 });
-  const side = observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200, running: false, status: 'exited', exitCode: 255, finishedAtMs: T0 + 3_000_000 });
+  const side = observed('side', {
+    networkMode: 'container:app-id',
+    startedAtMs: T0 + 200,
+    running: false,
+    status: 'exited',
+    exitCode: 255,
+    finishedAtMs: T0 + 3_000_000,
+  });
   let p = planPod({ pod, observed: [first, side], backoff: {}, errors: {}, now, bootedAtMs: booted });
   t.same(p.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
   t.same(p.backingOff, []);
@@ -770,10 +805,13 @@ t.test('status: init containers, Initialized, PodInitializing', async (t) => {
   const h = holder();
   let s = podStatus(statusInput({ pod, observed: [h, joined('a', T0 + 100)] }));
   t.equal(s.phase, 'Pending');
-  t.same(s.initContainerStatuses!.map((c) => [c.name, Object.keys(c.state)[0], c.ready]), [
-    ['a', 'running', false],
-    ['b', 'waiting', false],
-  ]);
+  t.same(
+    s.initContainerStatuses!.map((c) => [c.name, Object.keys(c.state)[0], c.ready]),
+    [
+      ['a', 'running', false],
+      ['b', 'waiting', false],
+    ],
+  );
   t.equal(s.initContainerStatuses![1].state.waiting?.reason, 'PodInitializing');
   t.equal(s.containerStatuses![0].state.waiting?.reason, 'PodInitializing');
   t.equal(s.podIP, '172.17.0.7', 'the holder has the pod IP');
@@ -790,7 +828,12 @@ t.test('status: init containers, Initialized, PodInitializing', async (t) => {
   const aDone = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 900 });
   const bDone = joined('b', T0 + 1000, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 1100 });
   s = podStatus(statusInput({ pod, observed: [h, aDone, bDone] }));
-  t.same(s.initContainerStatuses![0].state.terminated, { exitCode: 0, reason: 'Completed', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:00.900Z' });
+  t.same(s.initContainerStatuses![0].state.terminated, {
+    exitCode: 0,
+    reason: 'Completed',
+    startedAt: '2026-01-01T00:00:00.100Z',
+    finishedAt: '2026-01-01T00:00:00.900Z',
+  });
   t.equal(s.initContainerStatuses![0].ready, true, 'a completed init container counts as ready');
   t.equal(s.conditions!.find((c) => c.type === 'Initialized')!.status, 'True');
   t.equal(s.containerStatuses![0].state.waiting?.reason, 'ContainerCreating');
@@ -911,13 +954,37 @@ t.test('docker connection strings and inspect mapping', async (t) => {
     Id: 'abc',
     Name: '/berth_app_web-1_prod_0a1b2c3d',
     Created: '2026-01-01T00:00:00.000000001Z',
-    State: { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 1, ExitCode: 0, Error: '', StartedAt: '2026-01-01T00:00:01Z', FinishedAt: '0001-01-01T00:00:00Z' },
+    State: {
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: 1,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: '2026-01-01T00:00:01Z',
+      FinishedAt: '0001-01-01T00:00:00Z',
+    },
     Image: 'sha256:img',
-    Config: { Image: 'berth.local/web:1', Labels: { [DOCKER_LABEL.podUid]: UID, [DOCKER_LABEL.container]: 'app', [DOCKER_LABEL.podName]: 'web-1', [DOCKER_LABEL.namespace]: 'prod' } },
+    Config: {
+      Image: 'berth.local/web:1',
+      Labels: { [DOCKER_LABEL.podUid]: UID, [DOCKER_LABEL.container]: 'app', [DOCKER_LABEL.podName]: 'web-1', [DOCKER_LABEL.namespace]: 'prod' },
+    },
     HostConfig: { NetworkMode: 'bridge' },
     NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.4' } } },
   } as never);
-  t.match(o, { id: 'abc', name: 'berth_app_web-1_prod_0a1b2c3d', podUid: UID, container: 'app', running: true, startedAtMs: T0 + 1000, ip: '172.17.0.4', imageID: 'sha256:img' });
+  t.match(o, {
+    id: 'abc',
+    name: 'berth_app_web-1_prod_0a1b2c3d',
+    podUid: UID,
+    container: 'app',
+    running: true,
+    startedAtMs: T0 + 1000,
+    ip: '172.17.0.4',
+    imageID: 'sha256:img',
+  });
   t.equal(o.finishedAtMs, undefined);
 });
 

@@ -185,7 +185,11 @@ t.test('Ansible role: controller and agents, idempotent', async (t) => {
   if (first.code !== 0) {
     const logs = ['ctl', ...agents].map((h) => {
       const d = join(hostDir(h), 'log');
-      return existsSync(d) ? readdirSync(d).map((f) => readFileSync(join(d, f), 'utf8').slice(-3000)).join('\n') : '';
+      return existsSync(d)
+        ? readdirSync(d)
+            .map((f) => readFileSync(join(d, f), 'utf8').slice(-3000))
+            .join('\n')
+        : '';
     });
     t.comment(first.out.slice(-8000));
     t.comment(logs.join('\n'));
@@ -212,7 +216,9 @@ t.test('Ansible role: controller and agents, idempotent', async (t) => {
     90_000,
     500,
   ).catch((err: Error) => {
-    const logs = agents.map((a) => (existsSync(join(hostDir(a), 'log', 'berth-agent.log')) ? readFileSync(join(hostDir(a), 'log', 'berth-agent.log'), 'utf8').slice(-3000) : '')).join('\n');
+    const logs = agents
+      .map((a) => (existsSync(join(hostDir(a), 'log', 'berth-agent.log')) ? readFileSync(join(hostDir(a), 'log', 'berth-agent.log'), 'utf8').slice(-3000) : ''))
+      .join('\n');
     throw new Error(`${err.message}\n${logs}`);
   });
   t.same(nodes.map((n) => n.metadata.name).sort(), agents.slice().sort(), 'the agents joined as nodes');
@@ -224,7 +230,7 @@ t.test('Ansible role: controller and agents, idempotent', async (t) => {
   if (existsSync(joinCommand)) {
     const line = readFileSync(joinCommand, 'utf8').trim();
     const server = /--server[= ](\S+)/.exec(line)?.[1];
-    t.match(envFile, `BERTH_SERVER=${server}\n`, 'the server is the join command\'s, unchanged');
+    t.match(envFile, `BERTH_SERVER=${server}\n`, "the server is the join command's, unchanged");
   }
   for (const h of ['ctl', ...agents]) {
     const role = h === 'ctl' ? 'controller' : 'agent';
@@ -293,12 +299,32 @@ t.test('the role renders the units of scripts/systemd', async (t) => {
     const vars = { berth_prefix: '/usr/local', berth_envfile: `/etc/default/berth-${role}`, [`berth_${role}_data_dir`]: `/var/lib/berth/${role}` };
     const r = await run(
       'ansible',
-      ['localhost', '-c', 'local', '-m', 'template', '-a', `src=${join(ROOT, `scripts/ansible/roles/berth/templates/berth-${role}.service.j2`)} dest=${dest}`, '-e', JSON.stringify(vars)],
-      { ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False', ANSIBLE_LOCAL_TEMP: dir, ANSIBLE_REMOTE_TEMP: dir },
+      [
+        'localhost',
+        '-c',
+        'local',
+        '-m',
+        'template',
+        '-a',
+        `src=${join(ROOT, `scripts/ansible/roles/berth/templates/berth-${role}.service.j2`)} dest=${dest}`,
+        '-e',
+        JSON.stringify(vars),
+      ],
+      {
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_LOCALHOST_WARNING: 'False',
+        ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False',
+        ANSIBLE_LOCAL_TEMP: dir,
+        ANSIBLE_REMOTE_TEMP: dir,
+      },
     );
     if (r.code !== 0) t.comment(r.out);
     t.equal(r.code, 0, `ansible template berth-${role}`);
     if (r.code !== 0) continue;
-    t.same(settings(readFileSync(dest, 'utf8')), settings(readFileSync(join(ROOT, `scripts/systemd/berth-${role}.service`), 'utf8')), `berth-${role}.service: same settings with the default variables`);
+    t.same(
+      settings(readFileSync(dest, 'utf8')),
+      settings(readFileSync(join(ROOT, `scripts/systemd/berth-${role}.service`), 'utf8')),
+      `berth-${role}.service: same settings with the default variables`,
+    );
   }
 });

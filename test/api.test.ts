@@ -49,7 +49,16 @@ t.test('controller API', async (t) => {
   });
 
   t.test('apply is validated on the server too, all or nothing', async (t) => {
-    const bad = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas: -2, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } };
+    const bad = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db' },
+      spec: {
+        replicas: -2,
+        selector: { matchLabels: { a: 'b' } },
+        template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+      },
+    };
     const err = await c.api.request('POST', '/api/v1/apply', { objects: [cm, bad] }).catch((e: ApiError) => e);
     t.ok(err instanceof ApiError);
     t.equal((err as ApiError).status, 422);
@@ -61,9 +70,15 @@ t.test('controller API', async (t) => {
     const { parseManifests } = await import('../shared/manifest/parse.js');
     const objs = parseManifests(example, 'web.yaml').objects;
     const first = await c.api.request<{ results: { result: string }[] }>('POST', '/api/v1/apply', { objects: [...objs, cm] });
-    t.same(first.results.map((r) => r.result), ['created', 'created', 'created']);
+    t.same(
+      first.results.map((r) => r.result),
+      ['created', 'created', 'created'],
+    );
     const again = await c.api.request<{ results: { result: string }[] }>('POST', '/api/v1/apply', { objects: [...objs, cm] });
-    t.same(again.results.map((r) => r.result), ['unchanged', 'unchanged', 'unchanged']);
+    t.same(
+      again.results.map((r) => r.result),
+      ['unchanged', 'unchanged', 'unchanged'],
+    );
     const set = await c.api.get<StatefulSet>('/api/v1/namespaces/default/statefulsets/web');
     t.equal(set.metadata.generation, 1);
     t.match(set.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'RFC 3339 with milliseconds');
@@ -72,7 +87,9 @@ t.test('controller API', async (t) => {
     changed.spec.serviceName = 'other';
     const err = await c.api.request('POST', '/api/v1/apply', { objects: [changed] }).catch((e: ApiError) => e);
     t.equal((err as ApiError).status, 422);
-    t.match((err as ApiError).body?.details?.causes, [{ field: 'StatefulSet/default/web: spec.serviceName', message: /Forbidden: updates to statefulset spec/ }]);
+    t.match((err as ApiError).body?.details?.causes, [
+      { field: 'StatefulSet/default/web: spec.serviceName', message: /Forbidden: updates to statefulset spec/ },
+    ]);
 
     const scaled = await c.api.request<{ spec: { replicas: number } }>('PUT', '/api/v1/namespaces/default/statefulsets/web/scale', { spec: { replicas: 4 } });
     t.equal(scaled.spec.replicas, 4);
@@ -89,14 +106,27 @@ t.test('controller API', async (t) => {
     const list = await c.api.list('/api/v1/namespaces/default/configmaps');
     const seen: WatchEvent[] = [];
     const ac = new AbortController();
-    const done = c.api.watch('/api/v1/namespaces/default/configmaps', { resourceVersion: list.metadata.resourceVersion }, (e) => {
-      seen.push(e);
-      if (seen.length === 2) ac.abort();
-    }, ac.signal).catch(() => undefined);
+    const done = c.api
+      .watch(
+        '/api/v1/namespaces/default/configmaps',
+        { resourceVersion: list.metadata.resourceVersion },
+        (e) => {
+          seen.push(e);
+          if (seen.length === 2) ac.abort();
+        },
+        ac.signal,
+      )
+      .catch(() => undefined);
     await c.api.request('POST', '/api/v1/apply', { objects: [{ ...cm, metadata: { name: 'c2' } }] });
     await c.api.request('DELETE', '/api/v1/namespaces/default/configmaps/c2');
     await done;
-    t.same(seen.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'c2'], ['DELETED', 'c2']]);
+    t.same(
+      seen.map((e) => [e.type, e.object.metadata.name]),
+      [
+        ['ADDED', 'c2'],
+        ['DELETED', 'c2'],
+      ],
+    );
   });
 
   t.test('a node token is scoped to its node', async (t) => {
@@ -106,7 +136,18 @@ t.test('controller API', async (t) => {
       agentUrl: 'http://127.0.0.1:9',
       agentToken: 'x'.repeat(32),
       dataDir: '/tmp/n-api',
-      facts: { hostname: 'h', os: 'linux', kernel: 'k', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, memoryAvailableBytes: 1, diskBytes: 1, diskAvailableBytes: 1 },
+      facts: {
+        hostname: 'h',
+        os: 'linux',
+        kernel: 'k',
+        arch: 'x64',
+        cpuModel: 'c',
+        cpus: 2,
+        memoryBytes: 1,
+        memoryAvailableBytes: 1,
+        diskBytes: 1,
+        diskAvailableBytes: 1,
+      },
     });
     t.match(reg.nodeToken, /^[a-z0-9]{6}\./, 'tokens are <id>.<secret>');
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/other/heartbeat', {}), 403);
@@ -118,13 +159,16 @@ t.test('controller API', async (t) => {
   t.test('the exec stream upgrade is for the admin token only and checks its request first', async (t) => {
     const path = (pod: string, query: string) => `/api/v1/namespaces/default/pods/${pod}/exec${query}`;
     const refused = async (token: string, p: string, protocol = EXEC_PROTOCOL, method = 'POST') => {
-      const err = await c.client(token).upgrade(method, p, protocol).then(
-        (socket) => {
-          socket.destroy();
-          return undefined;
-        },
-        (e: unknown) => e,
-      );
+      const err = await c
+        .client(token)
+        .upgrade(method, p, protocol)
+        .then(
+          (socket) => {
+            socket.destroy();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
       t.ok(err instanceof ApiError, `${method} ${p} is refused before the switch`);
       return err as ApiError;
     };

@@ -58,7 +58,11 @@ function makeClaim(name: string, o: { node?: string; deleting?: boolean; standal
       ...(o.standalone === false ? {} : { finalizers: [PVC_PROTECTION] }),
       ...(o.deleting ? { deletionTimestamp: iso(NOW) } : {}),
     },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...(o.node ? { nodeName: o.node, hostPath: `/data/${o.node}/volumes/default/${name}` } : {}) },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '1Gi' } },
+      ...(o.node ? { nodeName: o.node, hostPath: `/data/${o.node}/volumes/default/${name}` } : {}),
+    },
     status: { phase: o.node ? 'Bound' : 'Pending' },
   };
 }
@@ -78,7 +82,12 @@ function sharingSet(over: Record<string, unknown> = {}): StatefulSet {
     },
     ...over,
   });
-  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default', uid: 'set-uid', resourceVersion: '1', creationTimestamp: iso(NOW), generation: 1 }, spec };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'redis', namespace: 'default', uid: 'set-uid', resourceVersion: '1', creationTimestamp: iso(NOW), generation: 1 },
+    spec,
+  };
 }
 
 const PVC_YAML = `apiVersion: v1
@@ -97,14 +106,24 @@ t.test('manifest: the shared-claim example parses without warnings', async (t) =
   const r = parseManifests(readFileSync(new URL('../examples/shared-claim.yaml', import.meta.url), 'utf8'), 'shared-claim.yaml');
   t.same(r.errors, []);
   t.same(r.warnings, []);
-  t.same(r.objects.map((o) => `${o.kind}/${o.metadata.name}`), ['PersistentVolumeClaim/shared-data', 'StatefulSet/share']);
+  t.same(
+    r.objects.map((o) => `${o.kind}/${o.metadata.name}`),
+    ['PersistentVolumeClaim/shared-data', 'StatefulSet/share'],
+  );
 });
 
 t.test('manifest: a PersistentVolumeClaim is accepted with its storage class; bad fields are named', async (t) => {
   const ok = parseManifests(PVC_YAML, 'pvc.yaml');
   t.same(ok.errors, []);
   t.same(ok.warnings, []);
-  t.match(ok.objects, [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'shared-data', namespace: 'default' }, spec: { storageClassName: 'local-path', accessModes: ['ReadWriteOnce'] } }]);
+  t.match(ok.objects, [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'shared-data', namespace: 'default' },
+      spec: { storageClassName: 'local-path', accessModes: ['ReadWriteOnce'] },
+    },
+  ]);
 
   const bad = (spec: unknown) => {
     const v = validateObject({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'c' }, spec });
@@ -112,14 +131,26 @@ t.test('manifest: a PersistentVolumeClaim is accepted with its storage class; ba
   };
   t.match(bad({ resources: { requests: { storage: '1Gi' } } }), ['spec.accessModes: is required: at least 1 access mode, e.g. [ReadWriteOnce]']);
   t.match(bad({ accessModes: [], resources: { requests: { storage: '1Gi' } } }), ['spec.accessModes: is required']);
-  t.match(bad({ accessModes: ['ReadWriteSometimes'], resources: { requests: { storage: '1Gi' } } }), [/^spec\.accessModes\[0\]: must be one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod/]);
+  t.match(bad({ accessModes: ['ReadWriteSometimes'], resources: { requests: { storage: '1Gi' } } }), [
+    /^spec\.accessModes\[0\]: must be one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod/,
+  ]);
   t.match(bad({ accessModes: ['ReadWriteOnce'] }), ['spec.resources.requests.storage: is required: the size of the volume, e.g. 1Gi']);
   t.match(bad({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: 'lots' } } }), [/^spec\.resources\.requests\.storage: must be a quantity/]);
   t.match(bad({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '0' } } }), ['spec.resources.requests.storage: must be greater than zero']);
   t.match(bad({ accessModes: ['ReadWriteOnce'], volumeMode: 'Block', resources: { requests: { storage: '1Gi' } } }), [/^spec\.volumeMode: only "Filesystem"/]);
-  const badName = validateObject({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'Data/x' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+  const badName = validateObject({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'Data/x' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  });
   t.match(badName, { ok: false, errors: [{ path: ['metadata', 'name'] }] });
-  const wrongVersion = validateObject({ apiVersion: 'apps/v1', kind: 'PersistentVolumeClaim', metadata: { name: 'c' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+  const wrongVersion = validateObject({
+    apiVersion: 'apps/v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'c' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  });
   t.match(wrongVersion, { ok: false, errors: [{ path: ['apiVersion'], message: 'must be "v1" for kind PersistentVolumeClaim, got "apps/v1"' }] });
 
   // Unknown fields are warned about; fields berth fills in when binding are ignored, saying so.
@@ -133,9 +164,13 @@ t.test('manifest: a PersistentVolumeClaim is accepted with its storage class; ba
   t.equal(w.ok, true);
   t.same(
     w.warnings.map((p) => `${describePath(p.path)}: ${p.message}`),
-    ['spec.nodeName: is set by berth when the claim is bound (to the node of the first pod that uses it) and is ignored', 'spec.selector: is not supported by berth yet and is ignored'],
+    [
+      'spec.nodeName: is set by berth when the claim is bound (to the node of the first pod that uses it) and is ignored',
+      'spec.selector: is not supported by berth yet and is ignored',
+    ],
   );
-  if (w.ok && w.object.kind === 'PersistentVolumeClaim') t.equal((w.object.spec as Record<string, unknown>).nodeName, undefined, 'nodeName is not taken from the manifest');
+  if (w.ok && w.object.kind === 'PersistentVolumeClaim')
+    t.equal((w.object.spec as Record<string, unknown>).nodeName, undefined, 'nodeName is not taken from the manifest');
 });
 
 t.test('manifest: a pod template may mount a claim by name, read-only or not; one source per volume', async (t) => {
@@ -146,15 +181,26 @@ t.test('manifest: a pod template may mount a claim by name, read-only or not; on
       metadata: { name: 'redis' },
       spec: {
         selector: { matchLabels: { app: 'redis' } },
-        template: { metadata: { labels: { app: 'redis' } }, spec: { containers: [{ name: 'r', image: 'i', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], volumes } },
+        template: {
+          metadata: { labels: { app: 'redis' } },
+          spec: { containers: [{ name: 'r', image: 'i', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], volumes },
+        },
       },
     });
   t.match(set([{ name: 'data', persistentVolumeClaim: { claimName: 'shared-data', readOnly: true } }]), { ok: true, warnings: [] });
   t.match(set([{ name: 'data', persistentVolumeClaim: { claimName: 'shared-data' }, emptyDir: {} }]), {
     ok: false,
-    errors: [{ path: ['spec', 'template', 'spec', 'volumes', 0], message: 'volume "data" must specify exactly one of emptyDir, hostPath, configMap, secret or persistentVolumeClaim' }],
+    errors: [
+      {
+        path: ['spec', 'template', 'spec', 'volumes', 0],
+        message: 'volume "data" must specify exactly one of emptyDir, hostPath, configMap, secret or persistentVolumeClaim',
+      },
+    ],
   });
-  t.match(set([{ name: 'data', persistentVolumeClaim: { claimName: '' } }]), { ok: false, errors: [{ path: ['spec', 'template', 'spec', 'volumes', 0, 'persistentVolumeClaim', 'claimName'] }] });
+  t.match(set([{ name: 'data', persistentVolumeClaim: { claimName: '' } }]), {
+    ok: false,
+    errors: [{ path: ['spec', 'template', 'spec', 'volumes', 0, 'persistentVolumeClaim', 'claimName'] }],
+  });
   t.match(set([{ name: 'data', persistentVolumeClaim: { claimName: 'Bad_Name' } }]), {
     ok: false,
     errors: [{ path: ['spec', 'template', 'spec', 'volumes', 0, 'persistentVolumeClaim', 'claimName'], message: /RFC 1123 subdomain/ }],
@@ -175,8 +221,12 @@ t.test('placement: a claim that is missing or being deleted keeps the pod off ev
   t.equal(claimProblem([{ name: 'x', bytes: 0, deleting: true }]), 'persistentvolumeclaim "x" is being deleted');
   t.equal(claimProblem([{ bytes: 0 }, { name: 'x', bytes: 0, node: 'n1' }]), undefined);
   const v = viewOf([makeNode('n1'), makeNode('n2')]);
-  t.same(place(v, request([{ name: 'shared-data', bytes: 0, missing: true }])), { unplaceable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' });
-  t.same(place(v, request([{ name: 'shared-data', bytes: 0, deleting: true }], 'n1')), { unplaceable: '0/2 nodes are available: persistentvolumeclaim "shared-data" is being deleted.' });
+  t.same(place(v, request([{ name: 'shared-data', bytes: 0, missing: true }])), {
+    unplaceable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.',
+  });
+  t.same(place(v, request([{ name: 'shared-data', bytes: 0, deleting: true }], 'n1')), {
+    unplaceable: '0/2 nodes are available: persistentvolumeclaim "shared-data" is being deleted.',
+  });
 });
 
 t.test('placement: a bound claim takes the pod to its node only; other nodes have a volume node affinity conflict', async (t) => {
@@ -187,15 +237,38 @@ t.test('placement: a bound claim takes the pod to its node only; other nodes hav
   t.same(place(v, request([{ name: 'shared-data', bytes: 0, node: 'n2' }])), { node: 'n2' });
   t.same(place(v, request([{ name: 'shared-data', bytes: 0 }])), { node: 'n1' }, 'unbound: placed as usual');
   const down = viewOf([makeNode('n1'), makeNode('n2', false)]);
-  t.same(place(down, request([{ name: 'shared-data', bytes: 0, node: 'n2' }])), { unplaceable: '0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) were not Ready.' });
+  t.same(place(down, request([{ name: 'shared-data', bytes: 0, node: 'n2' }])), {
+    unplaceable: '0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) were not Ready.',
+  });
   // Two claims bound to different nodes: no node fits.
-  t.same(place(viewOf([makeNode('n1'), makeNode('n2')]), request([{ name: 'a', bytes: 0, node: 'n1' }, { name: 'b', bytes: 0, node: 'n2' }])), {
-    unplaceable: '0/2 nodes are available: 2 node(s) had volume node affinity conflict.',
-  });
+  t.same(
+    place(
+      viewOf([makeNode('n1'), makeNode('n2')]),
+      request([
+        { name: 'a', bytes: 0, node: 'n1' },
+        { name: 'b', bytes: 0, node: 'n2' },
+      ]),
+    ),
+    {
+      unplaceable: '0/2 nodes are available: 2 node(s) had volume node affinity conflict.',
+    },
+  );
   // An ordinal bound (by its own volume) to n1 while its shared claim lives on n2 waits, saying why.
-  t.same(place(viewOf([makeNode('n1'), makeNode('n2')]), request([{ bytes: 0, node: 'n1' }, { name: 'shared-data', bytes: 0, node: 'n2' }], 'n1')), {
-    wait: 'bound to node n1, where its volume lives, but node(s) had volume node affinity conflict: persistentvolumeclaim "shared-data" is bound to node n2',
-  });
+  t.same(
+    place(
+      viewOf([makeNode('n1'), makeNode('n2')]),
+      request(
+        [
+          { bytes: 0, node: 'n1' },
+          { name: 'shared-data', bytes: 0, node: 'n2' },
+        ],
+        'n1',
+      ),
+    ),
+    {
+      wait: 'bound to node n1, where its volume lives, but node(s) had volume node affinity conflict: persistentvolumeclaim "shared-data" is bound to node n2',
+    },
+  );
 });
 
 // ---- binding in the reconciler ----
@@ -234,34 +307,48 @@ t.test('binding: the first pod placed binds an unbound claim; the second ordinal
   ]);
 });
 
-t.test('binding: a missing or deleting claim leaves the pods Pending and unscheduled; an existing unscheduled pod is placed once the claim exists', async (t) => {
-  const missing = reconcileStatefulSet(sharingSet(), observe([]));
-  t.match(missing.actions, [
-    { type: 'createPod', ordinal: 0, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
-    { type: 'createPod', ordinal: 1, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
-  ]);
-  t.match(describeWaiting(missing.waiting!), /cannot place redis-0: 0\/2 nodes are available: persistentvolumeclaim "shared-data" not found\./);
-  const deleting = reconcileStatefulSet(sharingSet(), observe([makeClaim('shared-data', { deleting: true })]));
-  t.match(deleting.actions, [{ type: 'createPod', ordinal: 0, unschedulable: /is being deleted/ }, { type: 'createPod', ordinal: 1 }]);
+t.test(
+  'binding: a missing or deleting claim leaves the pods Pending and unscheduled; an existing unscheduled pod is placed once the claim exists',
+  async (t) => {
+    const missing = reconcileStatefulSet(sharingSet(), observe([]));
+    t.match(missing.actions, [
+      { type: 'createPod', ordinal: 0, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
+      { type: 'createPod', ordinal: 1, node: undefined, unschedulable: '0/2 nodes are available: persistentvolumeclaim "shared-data" not found.' },
+    ]);
+    t.match(describeWaiting(missing.waiting!), /cannot place redis-0: 0\/2 nodes are available: persistentvolumeclaim "shared-data" not found\./);
+    const deleting = reconcileStatefulSet(sharingSet(), observe([makeClaim('shared-data', { deleting: true })]));
+    t.match(deleting.actions, [
+      { type: 'createPod', ordinal: 0, unschedulable: /is being deleted/ },
+      { type: 'createPod', ordinal: 1 },
+    ]);
 
-  const set = sharingSet();
-  const unscheduled = [0, 1].map((o) => {
-    const p = newPod(set, o, '') as Pod;
-    delete p.spec.nodeName;
-    p.metadata.uid = `p${o}`;
-    p.status = { phase: 'Pending' };
-    return p;
-  });
-  const d = reconcileStatefulSet(set, observe([makeClaim('shared-data')], unscheduled));
-  t.match(d.actions, [
-    { type: 'bindPod', name: 'redis-0', node: 'n1', bindClaims: ['shared-data'] },
-    { type: 'bindPod', name: 'redis-1', node: 'n1' },
-  ]);
-});
+    const set = sharingSet();
+    const unscheduled = [0, 1].map((o) => {
+      const p = newPod(set, o, '') as Pod;
+      delete p.spec.nodeName;
+      p.metadata.uid = `p${o}`;
+      p.status = { phase: 'Pending' };
+      return p;
+    });
+    const d = reconcileStatefulSet(set, observe([makeClaim('shared-data')], unscheduled));
+    t.match(d.actions, [
+      { type: 'bindPod', name: 'redis-0', node: 'n1', bindClaims: ['shared-data'] },
+      { type: 'bindPod', name: 'redis-1', node: 'n1' },
+    ]);
+  },
+);
 
 t.test('binding: with the claim node NotReady, pods wait with the conflict reason instead of going elsewhere', async (t) => {
   const d = reconcileStatefulSet(sharingSet(), observe([makeClaim('shared-data', { node: 'n2' })], [], [makeNode('n1'), makeNode('n2', false)]));
-  t.match(d.actions, [{ type: 'createPod', ordinal: 0, node: undefined, unschedulable: '0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) were not Ready.' }, { type: 'createPod' }]);
+  t.match(d.actions, [
+    {
+      type: 'createPod',
+      ordinal: 0,
+      node: undefined,
+      unschedulable: '0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) were not Ready.',
+    },
+    { type: 'createPod' },
+  ]);
 });
 
 // ---- pvc-protection ----
@@ -278,14 +365,33 @@ t.test('protection: a deleted standalone claim is released only when no placed, 
   const terminating = { ...running, metadata: { ...running.metadata, deletionTimestamp: iso(NOW) } };
   t.same(protectedClaimsToRelease([claim], [terminating]), [], 'a terminating pod still uses it');
   const failed = { ...running, status: { phase: 'Failed' as const } };
-  t.same(protectedClaimsToRelease([claim], [failed, unscheduled]).map((r) => [r.claim.metadata.name, r.action]), [['shared-data', 'release']]);
+  t.same(
+    protectedClaimsToRelease([claim], [failed, unscheduled]).map((r) => [r.claim.metadata.name, r.action]),
+    [['shared-data', 'release']],
+  );
   const otherNs = { ...running, metadata: { ...running.metadata, namespace: 'other' } };
-  t.same(protectedClaimsToRelease([claim], [otherNs]).map((r) => r.action), ['release'], 'a pod of another namespace names another claim');
-  t.same(protectedClaimsToRelease([makeClaim('never-used', { deleting: true })], []).map((r) => r.action), ['remove'], 'never bound: no data anywhere');
+  t.same(
+    protectedClaimsToRelease([claim], [otherNs]).map((r) => r.action),
+    ['release'],
+    'a pod of another namespace names another claim',
+  );
+  t.same(
+    protectedClaimsToRelease([makeClaim('never-used', { deleting: true })], []).map((r) => r.action),
+    ['remove'],
+    'never bound: no data anywhere',
+  );
   t.same(protectedClaimsToRelease([makeClaim('kept')], []), [], 'not deleted: kept');
-  t.same(protectedClaimsToRelease([claim], [], new Set(['n1'])).map((r) => r.action), ['remove'], 'its node was forgotten: no agent will confirm; the record goes, the data is not touched');
+  t.same(
+    protectedClaimsToRelease([claim], [], new Set(['n1'])).map((r) => r.action),
+    ['remove'],
+    'its node was forgotten: no agent will confirm; the record goes, the data is not touched',
+  );
   t.same(protectedClaimsToRelease([claim], [running], new Set(['n1'])), [], 'but not while a pod still uses it');
-  t.same(protectedClaimsToRelease([makeClaim('www-web-0', { node: 'n1', deleting: true, standalone: false })], []), [], 'template claims follow the retention policy only');
+  t.same(
+    protectedClaimsToRelease([makeClaim('www-web-0', { node: 'n1', deleting: true, standalone: false })], []),
+    [],
+    'template claims follow the retention policy only',
+  );
 });
 
 t.test('agent: a claim volume mounts its node directory, read-only when the volume says so; only that directory may be removed', async (t) => {
@@ -325,12 +431,26 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
       agentUrl: 'http://10.0.0.1:7444',
       agentToken: `agent-token-of-${name}-0123456789`,
       dataDir: `/var/lib/berth/${name}`,
-      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 8 * 2 ** 30, memoryAvailableBytes: 8 * 2 ** 30, diskBytes: 100 * 2 ** 30, diskAvailableBytes: 100 * 2 ** 30 },
+      facts: {
+        hostname: name,
+        os: 'linux',
+        kernel: '6',
+        arch: 'amd64',
+        cpuModel: 'x',
+        cpus: 2,
+        memoryBytes: 8 * 2 ** 30,
+        memoryAvailableBytes: 8 * 2 ** 30,
+        diskBytes: 100 * 2 ** 30,
+        diskAvailableBytes: 100 * 2 ** 30,
+      },
     });
   }
   const claim = (name = 'shared-data') => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', name);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
-  t.same(ops.apply([pvc]).results.map((r) => r.result), ['created']);
+  t.same(
+    ops.apply([pvc]).results.map((r) => r.result),
+    ['created'],
+  );
   t.match(claim(), { metadata: { finalizers: [PVC_PROTECTION] }, status: { phase: 'Pending' } });
   t.equal(claim()!.spec.nodeName, undefined);
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'WaitForFirstConsumer' && e.involvedObject.name === 'shared-data'));
@@ -339,7 +459,14 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   ops.apply([{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: set.spec }]);
   for (let i = 0; i < 3; i++) sets.sync('default/redis');
   const pods = store.list<Pod>('Pod', 'default');
-  t.same(pods.map((p) => [p.metadata.name, p.spec.nodeName]).sort(), [['redis-0', 'h1'], ['redis-1', 'h1']], 'both ordinals on the node of the claim, though h2 is Ready and empty');
+  t.same(
+    pods.map((p) => [p.metadata.name, p.spec.nodeName]).sort(),
+    [
+      ['redis-0', 'h1'],
+      ['redis-1', 'h1'],
+    ],
+    'both ordinals on the node of the claim, though h2 is Ready and empty',
+  );
   t.match(claim(), {
     metadata: { annotations: { 'berth.dev/node': 'h1', 'berth.dev/host-path': '/var/lib/berth/h1/volumes/default/shared-data' } },
     spec: { nodeName: 'h1', hostPath: '/var/lib/berth/h1/volumes/default/shared-data' },
@@ -348,17 +475,29 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
 
   // A move elsewhere could only leave the pod Pending: refused.
   const moves = new MoveController(store, ops, events, log, () => {});
-  t.throws(() => moves.request('default', 'redis-0', { to: 'h2', volume: 'empty' }), httpError({ code: 409, message: /uses persistentvolumeclaim "shared-data", which is bound to node h1/ }));
+  t.throws(
+    () => moves.request('default', 'redis-0', { to: 'h2', volume: 'empty' }),
+    httpError({ code: 409, message: /uses persistentvolumeclaim "shared-data", which is bound to node h1/ }),
+  );
 
   // Re-applying the same manifest changes nothing and keeps the binding; a spec change is refused.
-  t.same(ops.apply([pvc]).results.map((r) => r.result), ['unchanged']);
+  t.same(
+    ops.apply([pvc]).results.map((r) => r.result),
+    ['unchanged'],
+  );
   const labelled = structuredClone(pvc);
   labelled.metadata.labels = { team: 'a' };
-  t.same(ops.apply([labelled]).results.map((r) => r.result), ['configured']);
+  t.same(
+    ops.apply([labelled]).results.map((r) => r.result),
+    ['configured'],
+  );
   t.match(claim(), { metadata: { labels: { team: 'a' }, annotations: { 'berth.dev/node': 'h1' } }, spec: { nodeName: 'h1' } });
   const bigger = structuredClone(pvc) as { spec: { resources: { requests: { storage: string } } } };
   bigger.spec.resources.requests.storage = '2Gi';
-  t.throws(() => ops.apply([bigger]), httpError({ code: 422, causes: [{ field: 'PersistentVolumeClaim/default/shared-data: spec', message: /Forbidden: spec is immutable after creation/ }] }));
+  t.throws(
+    () => ops.apply([bigger]),
+    httpError({ code: 422, causes: [{ field: 'PersistentVolumeClaim/default/shared-data: spec', message: /Forbidden: spec is immutable after creation/ }] }),
+  );
 
   // Deleting while in use: Terminating, the finalizer stays, nothing for an agent to do yet.
   ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
@@ -371,7 +510,10 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   // A new pod naming it is not placed.
   store.delete('Pod', 'default', 'redis-1');
   sets.sync('default/redis');
-  t.match(store.get<Pod>('Pod', 'default', 'redis-1'), { spec: { nodeName: undefined }, status: { conditions: [{ type: 'PodScheduled', status: 'False', message: /persistentvolumeclaim "shared-data" is being deleted/ }] } });
+  t.match(store.get<Pod>('Pod', 'default', 'redis-1'), {
+    spec: { nodeName: undefined },
+    status: { conditions: [{ type: 'PodScheduled', status: 'False', message: /persistentvolumeclaim "shared-data" is being deleted/ }] },
+  });
   collector.collect();
   t.same(claim()!.metadata.finalizers, [PVC_PROTECTION], 'redis-0 still uses it');
 
@@ -384,7 +526,10 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   // Template claims keep their rule; a never-used claim goes at once.
   t.throws(() => ops.delete('PersistentVolumeClaim', 'default', 'nope', undefined), httpError({ code: 404 }));
   store.create({ ...makeClaim('www-web-0', { node: 'h1', standalone: false }), metadata: { name: 'www-web-0', namespace: 'default' } } as never);
-  t.throws(() => ops.delete('PersistentVolumeClaim', 'default', 'www-web-0', undefined), httpError({ code: 405, message: /persistentVolumeClaimRetentionPolicy/ }));
+  t.throws(
+    () => ops.delete('PersistentVolumeClaim', 'default', 'www-web-0', undefined),
+    httpError({ code: 405, message: /persistentVolumeClaimRetentionPolicy/ }),
+  );
   ops.apply([{ ...structuredClone(pvc), metadata: { name: 'unused', namespace: 'default' } }]);
   ops.delete('PersistentVolumeClaim', 'default', 'unused', undefined);
   collector.collect();
@@ -409,7 +554,18 @@ t.test('store: a claim bound to a forgotten node can be deleted and applied agai
       agentUrl: 'http://10.0.0.1:7444',
       agentToken: `agent-token-of-${name}-0123456789`,
       dataDir: `/var/lib/berth/${name}`,
-      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 8 * 2 ** 30, memoryAvailableBytes: 8 * 2 ** 30, diskBytes: 100 * 2 ** 30, diskAvailableBytes: 100 * 2 ** 30 },
+      facts: {
+        hostname: name,
+        os: 'linux',
+        kernel: '6',
+        arch: 'amd64',
+        cpuModel: 'x',
+        cpus: 2,
+        memoryBytes: 8 * 2 ** 30,
+        memoryAvailableBytes: 8 * 2 ** 30,
+        diskBytes: 100 * 2 ** 30,
+        diskAvailableBytes: 100 * 2 ** 30,
+      },
     });
   }
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
@@ -425,7 +581,10 @@ t.test('store: a claim bound to a forgotten node can be deleted and applied agai
   nodes.forget('h1');
   for (let i = 0; i < 3; i++) sets.sync('default/redis');
   const pods = () => store.list<Pod>('Pod', 'default');
-  t.same(pods().map((p) => p.spec.nodeName), [undefined, undefined]);
+  t.same(
+    pods().map((p) => p.spec.nodeName),
+    [undefined, undefined],
+  );
   t.match(pods()[0].status.conditions, [{ type: 'PodScheduled', status: 'False', message: /volume node affinity conflict/ }]);
 
   // Deleting it removes the object at once (no agent can confirm; the host's data is not touched).
@@ -438,6 +597,9 @@ t.test('store: a claim bound to a forgotten node can be deleted and applied agai
   // Applied again: the next placement binds it to h2, and both pods go there.
   ops.apply([pvc]);
   for (let i = 0; i < 3; i++) sets.sync('default/redis');
-  t.same(pods().map((p) => p.spec.nodeName), ['h2', 'h2']);
+  t.same(
+    pods().map((p) => p.spec.nodeName),
+    ['h2', 'h2'],
+  );
   t.match(claim(), { spec: { nodeName: 'h2', hostPath: '/var/lib/berth/h2/volumes/default/shared-data' }, status: { phase: 'Bound' } });
 });

@@ -69,7 +69,10 @@ t.test('events and apply --wait on a cluster', async (t) => {
     const lines = (text: string) => text.trim().split('\n').slice(1);
     const forPod = await c.ok(['get', 'events', '--for', 'pod/web-0']);
     t.ok(lines(forPod).length > 0, 'events of web-0');
-    t.ok(lines(forPod).every((l) => /\spod\/web-0\s/.test(l)), forPod);
+    t.ok(
+      lines(forPod).every((l) => /\spod\/web-0\s/.test(l)),
+      forPod,
+    );
     const bySelector = await c.ok(['get', 'events', '--field-selector', 'involvedObject.name=web-0']);
     t.equal(lines(bySelector).length, lines(forPod).length, 'the same as the field selector');
     // An image that is not there and may not be pulled: a Warning.
@@ -83,7 +86,10 @@ t.test('events and apply --wait on a cluster', async (t) => {
       30_000,
       500,
     );
-    t.ok(lines(warnings).every((l) => /^\S+\s+\S+\s+Warning\s/.test(l)), warnings);
+    t.ok(
+      lines(warnings).every((l) => /^\S+\s+\S+\s+Warning\s/.test(l)),
+      warnings,
+    );
     const bad = await c.cli(['get', 'events', '--types', 'Fatal']);
     t.equal(bad.code, 1);
     t.match(bad.stderr, /--types: invalid event type "Fatal"/);

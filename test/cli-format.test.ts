@@ -9,18 +9,7 @@ import type { ContainerStatus, Event, Node, PersistentVolumeClaim, Pod, Secret, 
 import { resolveConnection, normalizeServer } from '../cli/config.js';
 import { describeEvents, describePod, describeSecret, PrefixWriter, selectorString } from '../cli/describe.js';
 import { errorLines, CliError } from '../cli/errors.js';
-import {
-  accessModesShort,
-  humanDuration,
-  nodeRoles,
-  nodeStatus,
-  objectName,
-  podColumns,
-  renderTable,
-  resourceName,
-  since,
-  tableRow,
-} from '../cli/format.js';
+import { accessModesShort, humanDuration, nodeRoles, nodeStatus, objectName, podColumns, renderTable, resourceName, since, tableRow } from '../cli/format.js';
 import { loadManifests } from '../shared/manifest/load.js';
 import { listOf, namesOf, parseOutputFormat, serialize, toYaml } from '../cli/output.js';
 import { tabwrite, TableWriter, TABLE_TABS } from '../cli/tabwriter.js';
@@ -125,7 +114,11 @@ t.test('pod READY, STATUS and RESTARTS', async (t) => {
 });
 
 t.test('pod STATUS with init containers and sidecars follows kubectl', async (t) => {
-  const initPod = (inits: ContainerStatus[], apps: ContainerStatus[], o: { sidecars?: string[]; initialized?: boolean; ready?: boolean; phase?: Pod['status']['phase'] } = {}): Pod => {
+  const initPod = (
+    inits: ContainerStatus[],
+    apps: ContainerStatus[],
+    o: { sidecars?: string[]; initialized?: boolean; ready?: boolean; phase?: Pod['status']['phase'] } = {},
+  ): Pod => {
     const p = pod(apps, { containers: Math.max(apps.length, 1), phase: o.phase ?? 'Pending' });
     p.spec.initContainers = inits.map((s) => ({ name: s.name, image: 'img', ...(o.sidecars?.includes(s.name) ? { restartPolicy: 'Always' as const } : {}) }));
     p.status.initContainerStatuses = inits;
@@ -143,7 +136,11 @@ t.test('pod STATUS with init containers and sidecars follows kubectl', async (t)
   const runningInit = containerStatus('b', { running: { startedAt: ago(S) } }, { started: true });
   t.equal(podColumns(initPod([done('a'), runningInit], [appWaiting])).status, 'Init:1/2', 'the second one runs');
   const crashing = containerStatus('a', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 3 });
-  t.same(podColumns(initPod([crashing, waitingInit('b')], [appWaiting])), { ready: '0/1', status: 'Init:CrashLoopBackOff', restarts: 3 }, 'init restarts count while initializing');
+  t.same(
+    podColumns(initPod([crashing, waitingInit('b')], [appWaiting])),
+    { ready: '0/1', status: 'Init:CrashLoopBackOff', restarts: 3 },
+    'init restarts count while initializing',
+  );
   const failed = containerStatus('a', { terminated: { exitCode: 1, reason: 'Error' } }, { restartCount: 1 });
   t.equal(podColumns(initPod([failed, waitingInit('b')], [appWaiting])).status, 'Init:Error');
   t.equal(podColumns(initPod([containerStatus('a', { terminated: { exitCode: 2 } })], [appWaiting])).status, 'Init:ExitCode:2', 'terminated without reason');
@@ -152,21 +149,44 @@ t.test('pod STATUS with init containers and sidecars follows kubectl', async (t)
   // All init containers done, app containers not created yet: their PodInitializing shows.
   t.same(podColumns(initPod([done('a'), done('b')], [appWaiting], { initialized: true })), { ready: '0/1', status: 'PodInitializing', restarts: 0 });
   const app = containerStatus('c0', { running: { startedAt: ago(S) } }, { ready: true, started: true, restartCount: 1 });
-  t.same(podColumns(initPod([done('a')], [app], { initialized: true, ready: true, phase: 'Running' })), { ready: '1/1', status: 'Running', restarts: 1 }, 'init restarts no longer count');
+  t.same(
+    podColumns(initPod([done('a')], [app], { initialized: true, ready: true, phase: 'Running' })),
+    { ready: '1/1', status: 'Running', restarts: 1 },
+    'init restarts no longer count',
+  );
 
   // A sidecar counts in READY once started; its restarts count after initialization.
   const side = containerStatus('side', { running: { startedAt: ago(S) } }, { ready: true, started: true, restartCount: 2 });
-  t.same(podColumns(initPod([side, done('b')], [app], { sidecars: ['side'], initialized: true, ready: true, phase: 'Running' })), { ready: '2/2', status: 'Running', restarts: 3 });
+  t.same(podColumns(initPod([side, done('b')], [app], { sidecars: ['side'], initialized: true, ready: true, phase: 'Running' })), {
+    ready: '2/2',
+    status: 'Running',
+    restarts: 3,
+  });
   const sideUnready = containerStatus('side', { running: { startedAt: ago(S) } }, { ready: false, started: true });
-  t.same(podColumns(initPod([sideUnready, done('b')], [app], { sidecars: ['side'], initialized: true, phase: 'Running' })), { ready: '1/2', status: 'Running', restarts: 1 });
+  t.same(podColumns(initPod([sideUnready, done('b')], [app], { sidecars: ['side'], initialized: true, phase: 'Running' })), {
+    ready: '1/2',
+    status: 'Running',
+    restarts: 1,
+  });
   const sideStarting = containerStatus('side', { running: { startedAt: ago(S) } }, { started: false });
-  t.same(podColumns(initPod([sideStarting, waitingInit('b')], [appWaiting], { sidecars: ['side'] })), { ready: '0/2', status: 'Init:0/2', restarts: 0 }, 'a sidecar before its startup probe passed holds the sequence');
+  t.same(
+    podColumns(initPod([sideStarting, waitingInit('b')], [appWaiting], { sidecars: ['side'] })),
+    { ready: '0/2', status: 'Init:0/2', restarts: 0 },
+    'a sidecar before its startup probe passed holds the sequence',
+  );
   t.equal(podColumns({ ...initPod([waitingInit('a')], [appWaiting]), metadata: meta('web-0', { deletionTimestamp: ago(S) }) }).status, 'Terminating');
 
   const described = initPod([done('a')], [app], { initialized: true, ready: true, phase: 'Running' });
-  described.spec.containers[0].livenessProbe = { exec: { command: ['true'] }, initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 };
+  described.spec.containers[0].livenessProbe = {
+    exec: { command: ['true'] },
+    initialDelaySeconds: 0,
+    periodSeconds: 5,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+  };
   const text = describePod(described, [], NOW);
-  t.match(text, /\nInit Containers:\n  a:\n[^]*State:\s+Terminated\n\s+Reason:\s+Completed\n[^]*\nContainers:\n  c0:\n/);
+  t.match(text, /\nInit Containers:\n  a:\n[\s\S]*State:\s+Terminated\n\s+Reason:\s+Completed\n[\s\S]*\nContainers:\n  c0:\n/);
   t.match(text, /Liveness:\s+exec \[true\] delay=0s timeout=1s period=5s #success=1 #failure=3\n/);
 });
 
@@ -175,7 +195,10 @@ t.test('tables: kubectl tabwriter alignment', async (t) => {
   p.status.podIP = '10.0.0.5';
   const longer = { ...p, metadata: meta('web-10'), spec: { ...p.spec, nodeName: undefined } } as Pod;
   const table = renderTable('Pod', [p, longer], { now: NOW });
-  t.equal(table, ['NAME     READY   STATUS    RESTARTS   AGE', 'web-0    1/1     Running   0          90s', 'web-10   1/1     Running   0          90s', ''].join('\n'));
+  t.equal(
+    table,
+    ['NAME     READY   STATUS    RESTARTS   AGE', 'web-0    1/1     Running   0          90s', 'web-10   1/1     Running   0          90s', ''].join('\n'),
+  );
 
   const wide = renderTable('Pod', [p, longer], { now: NOW, wide: true, allNamespaces: true });
   const lines = wide.split('\n');
@@ -183,9 +206,22 @@ t.test('tables: kubectl tabwriter alignment', async (t) => {
   t.match(lines[1], /^default     web-0    1\/1     Running   0          90s   10\.0\.0\.5   n1$/);
   t.match(lines[2], /^default     web-10   .*   10\.0\.0\.5   <none>$/);
 
-  t.equal(new TableWriter().format([['A', 'B'], ['x', 'y']]), 'A     B\nx     y\n', 'a column is at least 6 wide');
+  t.equal(
+    new TableWriter().format([
+      ['A', 'B'],
+      ['x', 'y'],
+    ]),
+    'A     B\nx     y\n',
+    'a column is at least 6 wide',
+  );
   const tw = new TableWriter();
-  t.equal(tw.format([['NAME', 'AGE'], ['a', '1s']]), 'NAME   AGE\na      1s\n');
+  t.equal(
+    tw.format([
+      ['NAME', 'AGE'],
+      ['a', '1s'],
+    ]),
+    'NAME   AGE\na      1s\n',
+  );
   t.equal(tw.format([['longer-name', '2s']]), 'longer-name   2s\n', 'widths grow between batches');
   t.equal(tw.format([['b', '3s']]), 'b             3s\n', 'and are remembered');
 
@@ -197,7 +233,9 @@ t.test('tabwrite follows Go column blocks (describe layout)', async (t) => {
   t.equal(
     tabwrite(text, { minWidth: 0, padding: 2 }),
     // A line without a tab ends a block: "Name:" stands alone, "  IP:" aligns with what follows.
-    ['Name:  web-0', 'IPs:', '  IP:           10.0.0.1', 'Controlled By:  StatefulSet/web', 'Port:           web  80/TCP', 'TargetPort:     80/TCP', ''].join('\n'),
+    ['Name:  web-0', 'IPs:', '  IP:           10.0.0.1', 'Controlled By:  StatefulSet/web', 'Port:           web  80/TCP', 'TargetPort:     80/TCP', ''].join(
+      '\n',
+    ),
   );
 });
 
@@ -206,12 +244,34 @@ t.test('other kinds: columns', async (t) => {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: meta('web'),
-    spec: { replicas: 3, template: { spec: { containers: [{ name: 'nginx', image: 'web:1' }, { name: 'side', image: 'busybox' }] } } },
+    spec: {
+      replicas: 3,
+      template: {
+        spec: {
+          containers: [
+            { name: 'nginx', image: 'web:1' },
+            { name: 'side', image: 'busybox' },
+          ],
+        },
+      },
+    },
     status: { readyReplicas: 2 },
   } as unknown as StatefulSet;
   t.same(tableRow(sts, { now: NOW, wide: true }), ['web', '2/3', '90s', 'nginx,side', 'web:1,busybox']);
 
-  const svc = { apiVersion: 'v1', kind: 'Service', metadata: meta('nginx'), spec: { clusterIP: 'None', selector: { app: 'nginx' }, ports: [{ port: 80, protocol: 'TCP' }, { port: 81, protocol: 'UDP' }] } } as unknown as Service;
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta('nginx'),
+    spec: {
+      clusterIP: 'None',
+      selector: { app: 'nginx' },
+      ports: [
+        { port: 80, protocol: 'TCP' },
+        { port: 81, protocol: 'UDP' },
+      ],
+    },
+  } as unknown as Service;
   t.same(tableRow(svc, { now: NOW, wide: true }), ['nginx', 'ClusterIP', 'None', '<none>', '80/TCP,81/UDP', '90s', 'app=nginx']);
   const vip = { ...svc, spec: { ...svc.spec, clusterIP: '10.96.12.7', clusterIPs: ['10.96.12.7'] } } as Service;
   t.same(tableRow(vip, { now: NOW }), ['nginx', 'ClusterIP', '10.96.12.7', '<none>', '80/TCP,81/UDP', '90s'], 'a ClusterIP service shows its virtual IP');
@@ -234,13 +294,32 @@ t.test('other kinds: columns', async (t) => {
     status: {
       conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: ago(S) }],
       addresses: [{ type: 'InternalIP', address: '192.168.1.5' }],
-      nodeInfo: { kubeletVersion: 'berth/0.1.0', osImage: 'Debian 12', kernelVersion: '6.1.0', architecture: 'amd64', containerRuntimeVersion: 'docker://24.0.0' },
+      nodeInfo: {
+        kubeletVersion: 'berth/0.1.0',
+        osImage: 'Debian 12',
+        kernelVersion: '6.1.0',
+        architecture: 'amd64',
+        containerRuntimeVersion: 'docker://24.0.0',
+      },
       capacity: { cpu: '4', memory: '8Gi', storage: '100Gi' },
     },
   } as unknown as Node;
   t.equal(nodeStatus(node), 'NotReady,SchedulingDisabled');
   t.equal(nodeRoles(node), 'control-plane,db');
-  t.same(tableRow(node, { now: NOW, wide: true }), ['n1', 'NotReady,SchedulingDisabled', 'control-plane,db', '90s', 'berth/0.1.0', '192.168.1.5', 'Debian 12', '6.1.0', 'docker://24.0.0', '4', '8Gi', '100Gi']);
+  t.same(tableRow(node, { now: NOW, wide: true }), [
+    'n1',
+    'NotReady,SchedulingDisabled',
+    'control-plane,db',
+    '90s',
+    'berth/0.1.0',
+    '192.168.1.5',
+    'Debian 12',
+    '6.1.0',
+    'docker://24.0.0',
+    '4',
+    '8Gi',
+    '100Gi',
+  ]);
   t.equal(nodeRoles({ ...node, metadata: { ...node.metadata, labels: {} } }), '<none>');
 
   const ev = {
@@ -313,14 +392,22 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
   const missing = join(dir, 'missing.conf');
 
   t.same(resolveConnection({ flags: {}, env: {}, defaultPath: fileDefault }), { server: 'http://default:7443', token: 'token-default' }, 'default file last');
-  t.same(resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA }, defaultPath: fileDefault }), { server: 'http://file-a:7443', token: 'token-a' }, 'BERTH_CONFIG over the default');
+  t.same(
+    resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA }, defaultPath: fileDefault }),
+    { server: 'http://file-a:7443', token: 'token-a' },
+    'BERTH_CONFIG over the default',
+  );
   t.same(
     resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA, BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 'env-token' }, defaultPath: fileDefault }),
     { server: 'http://env:1', token: 'env-token' },
     'env over files',
   );
   t.same(
-    resolveConnection({ flags: { server: 'http://flag:2', token: 'flag-token' }, env: { BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 'env-token' }, defaultPath: fileDefault }),
+    resolveConnection({
+      flags: { server: 'http://flag:2', token: 'flag-token' },
+      env: { BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 'env-token' },
+      defaultPath: fileDefault,
+    }),
     { server: 'http://flag:2', token: 'flag-token' },
     'flags over env',
   );
@@ -330,7 +417,12 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
     'each field from its own first source',
   );
   t.same(
-    resolveConnection({ flags: {}, env: { BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 't' }, defaultPath: missing, readFile: () => t.fail('no file needed') as never }),
+    resolveConnection({
+      flags: {},
+      env: { BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 't' },
+      defaultPath: missing,
+      readFile: () => t.fail('no file needed') as never,
+    }),
     { server: 'http://env:1', token: 't' },
     'no file is read when flags and env suffice',
   );
@@ -338,7 +430,10 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
   t.equal(normalizeServer('https://x:1//'), 'https://x:1');
 
   t.throws(() => resolveConnection({ flags: {}, env: {}, defaultPath: missing }), /no berth controller configured/, 'nothing anywhere: a clear error');
-  t.throws(() => resolveConnection({ flags: {}, env: { BERTH_CONFIG: missing }, defaultPath: fileDefault }), /cannot read config file .*missing\.conf \(named by BERTH_CONFIG\): ENOENT/);
+  t.throws(
+    () => resolveConnection({ flags: {}, env: { BERTH_CONFIG: missing }, defaultPath: fileDefault }),
+    /cannot read config file .*missing\.conf \(named by BERTH_CONFIG\): ENOENT/,
+  );
   t.throws(() => resolveConnection({ flags: { server: 'http://x' }, env: {}, defaultPath: missing }), /no token for http:\/\/x/);
   const bad = join(dir, 'bad.conf');
   writeFileSync(bad, 'server: [unclosed\n');
@@ -347,10 +442,13 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
 
 t.test('errors: one line, or Error from server with causes', async (t) => {
   t.same(errorLines(new CliError('boom')), ['error: boom']);
-  t.same(errorLines(new ApiError(0, 'cannot reach the berth controller at http://h:1: ECONNREFUSED')), ['error: cannot reach the berth controller at http://h:1: ECONNREFUSED']);
-  t.same(errorLines(new ApiError(404, 'pods "x" not found', { kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: 'pods "x" not found' })), [
-    'Error from server (NotFound): pods "x" not found',
+  t.same(errorLines(new ApiError(0, 'cannot reach the berth controller at http://h:1: ECONNREFUSED')), [
+    'error: cannot reach the berth controller at http://h:1: ECONNREFUSED',
   ]);
+  t.same(
+    errorLines(new ApiError(404, 'pods "x" not found', { kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: 'pods "x" not found' })),
+    ['Error from server (NotFound): pods "x" not found'],
+  );
   const invalid = new ApiError(422, '1 problem', {
     kind: 'Status',
     status: 'Failure',
@@ -383,34 +481,79 @@ t.test('describe: kubectl-like text ending with events', async (t) => {
   t.match(text, /\nEvents: +<none>\n$/);
 
   const w = new PrefixWriter();
-  const ev = { type: 'Warning', reason: 'FailedScheduling', message: 'no node', source: { component: 'statefulset-controller' }, firstTimestamp: ago(2 * M), lastTimestamp: ago(2 * M), count: 1 } as Event;
+  const ev = {
+    type: 'Warning',
+    reason: 'FailedScheduling',
+    message: 'no node',
+    source: { component: 'statefulset-controller' },
+    firstTimestamp: ago(2 * M),
+    lastTimestamp: ago(2 * M),
+    count: 1,
+  } as Event;
   describeEvents(w, [ev], NOW);
-  t.equal(w.toString(), 'Events:\n  Type     Reason            Age   From                    Message\n  ----     ------            ----  ----                    -------\n  Warning  FailedScheduling  2m    statefulset-controller  no node\n');
+  t.equal(
+    w.toString(),
+    'Events:\n  Type     Reason            Age   From                    Message\n  ----     ------            ----  ----                    -------\n  Warning  FailedScheduling  2m    statefulset-controller  no node\n',
+  );
 
-  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: meta('db'), type: 'Opaque', data: { password: Buffer.from('hunter22').toString('base64') } } as unknown as Secret;
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta('db'),
+    type: 'Opaque',
+    data: { password: Buffer.from('hunter22').toString('base64') },
+  } as unknown as Secret;
   const st = describeSecret(secret, [], NOW);
   t.match(st, /password: +8 bytes\n/);
   t.notMatch(st, /hunter22/, 'values never shown');
   t.match(st, /Events: +<none>\n$/);
 
-  t.equal(selectorString({ matchLabels: { b: '2', a: '1' }, matchExpressions: [{ key: 'c', operator: 'In', values: ['y', 'x'] }, { key: 'd', operator: 'DoesNotExist' }] }), 'a=1,b=2,c in (x,y),!d');
+  t.equal(
+    selectorString({
+      matchLabels: { b: '2', a: '1' },
+      matchExpressions: [
+        { key: 'c', operator: 'In', values: ['y', 'x'] },
+        { key: 'd', operator: 'DoesNotExist' },
+      ],
+    }),
+    'a=1,b=2,c in (x,y),!d',
+  );
 });
 
 t.test('manifests: namespace from -n, conflicts, duplicates across files', async (t) => {
-  const svc = (name: string, ns?: string) => `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n${ns ? `  namespace: ${ns}\n` : ''}spec:\n  clusterIP: None\n`;
+  const svc = (name: string, ns?: string) =>
+    `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n${ns ? `  namespace: ${ns}\n` : ''}spec:\n  clusterIP: None\n`;
   const plain = loadManifests([{ file: 'a.yaml', text: svc('a') + '---\n' + svc('b', 'other') }], 'team', false);
   t.same(plain.errors, []);
-  t.same(plain.objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`), ['team/a', 'other/b'], 'objects without a namespace take -n');
+  t.same(
+    plain.objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+    ['team/a', 'other/b'],
+    'objects without a namespace take -n',
+  );
 
   const conflict = loadManifests([{ file: 'a.yaml', text: svc('a') + '---\n' + svc('b', 'other') }], 'team', true);
   t.equal(conflict.errors.length, 1);
   t.match(conflict.errors[0], { file: 'a.yaml', line: 12, field: 'metadata.namespace', message: /does not match the namespace "team"/ });
 
-  const dup = loadManifests([{ file: 'a.yaml', text: svc('a') }, { file: 'b.yaml', text: '# comment\n' + svc('a') }], 'default', false);
+  const dup = loadManifests(
+    [
+      { file: 'a.yaml', text: svc('a') },
+      { file: 'b.yaml', text: '# comment\n' + svc('a') },
+    ],
+    'default',
+    false,
+  );
   t.match(dup.errors, [{ file: 'b.yaml', line: 5, field: 'metadata.name', message: /also defined at a\.yaml:4/ }]);
 
-  const list = loadManifests([{ file: 'l.yaml', text: 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c, namespace: x}\n' }], 'default', false);
-  t.same(list.objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`), ['x/c']);
+  const list = loadManifests(
+    [{ file: 'l.yaml', text: 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c, namespace: x}\n' }],
+    'default',
+    false,
+  );
+  t.same(
+    list.objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+    ['x/c'],
+  );
 });
 
 t.test('command helpers', async (t) => {

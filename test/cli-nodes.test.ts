@@ -15,7 +15,13 @@ function node(name: string, over: { ready?: boolean; unschedulable?: boolean; fa
     status: {
       conditions: [{ type: 'Ready', status: over.ready === false ? 'False' : 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' }],
       addresses: [{ type: 'InternalIP', address: '10.0.0.7' }],
-      nodeInfo: { kubeletVersion: '0.1.0', osImage: 'Debian GNU/Linux 12', kernelVersion: '6.1.0-18-amd64', architecture: 'amd64', containerRuntimeVersion: 'docker://20.10.24' },
+      nodeInfo: {
+        kubeletVersion: '0.1.0',
+        osImage: 'Debian GNU/Linux 12',
+        kernelVersion: '6.1.0-18-amd64',
+        architecture: 'amd64',
+        containerRuntimeVersion: 'docker://20.10.24',
+      },
       capacity: { cpu: '2', memory: '8046552Ki', storage: '102687672Ki' },
       allocatable: { cpu: '2', memory: '6000000Ki', storage: '50000000Ki' },
       agent: { dataDir: '/var/lib/berth/agent', url: 'http://10.0.0.7:7444' },
@@ -40,7 +46,11 @@ function node(name: string, over: { ready?: boolean; unschedulable?: boolean; fa
 }
 
 t.test('get nodes: NAME STATUS ROLES AGE VERSION; cordoned nodes say SchedulingDisabled', async (t) => {
-  const nodes = [node('n1'), node('n2', { unschedulable: true }), node('n3', { ready: false, unschedulable: true, labels: { 'node-role.kubernetes.io/db': '' } })];
+  const nodes = [
+    node('n1'),
+    node('n2', { unschedulable: true }),
+    node('n3', { ready: false, unschedulable: true, labels: { 'node-role.kubernetes.io/db': '' } }),
+  ];
   t.equal(
     renderTable('Node', nodes, { now: NOW }),
     [

@@ -37,7 +37,14 @@ function set(o: SetOverrides = {}): StatefulSet {
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: { name: 'web', namespace: 'default', uid: UID, resourceVersion: '7', generation: o.generation ?? 2, creationTimestamp: new Date(NOW).toISOString() },
+    metadata: {
+      name: 'web',
+      namespace: 'default',
+      uid: UID,
+      resourceVersion: '7',
+      generation: o.generation ?? 2,
+      creationTimestamp: new Date(NOW).toISOString(),
+    },
     spec: {
       replicas,
       selector: { matchLabels: { app: 'web' } },
@@ -89,7 +96,15 @@ t.test('status: rolling update by revision', async (t) => {
   });
   t.same(rolloutStatus(set()), { message: 'statefulset rolling update complete 3 pods at revision web-aaa...', done: true });
   // A partition of 0 is no partition.
-  t.same(rolloutStatus(set({ strategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } }, status: { updateRevision: 'web-bbb', updatedReplicas: 2 } })).done, false);
+  t.same(
+    rolloutStatus(
+      set({
+        strategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } },
+        status: { updateRevision: 'web-bbb', updatedReplicas: 2 },
+      }),
+    ).done,
+    false,
+  );
 });
 
 t.test('status: partitioned', async (t) => {
@@ -121,7 +136,10 @@ t.test('status: progress deadline', async (t) => {
   const s = set({ status: { readyReplicas: 2, conditions: [cond] } });
   const e = t.throws(() => rolloutStatus(s)) as unknown as Error;
   t.ok(e instanceof ProgressDeadlineError);
-  t.same(errorLines(e).join('\n').split('\n'), ['error: statefulset "web" exceeded its progress deadline', 'StatefulSet "web" has timed out progressing: web-2 is not Ready.']);
+  t.same(errorLines(e).join('\n').split('\n'), [
+    'error: statefulset "web" exceeded its progress deadline',
+    'StatefulSet "web" has timed out progressing: web-2 is not Ready.',
+  ]);
   // A condition that is still progressing is no error.
   t.same(rolloutStatus(set({ status: { readyReplicas: 2, conditions: [{ ...cond, status: 'True', reason: 'Progressing' }] } })).done, false);
   // Not yet observed: the deadline may be from the spec before.
@@ -284,7 +302,10 @@ t.test('durations', async (t) => {
 t.test('get controllerrevisions', async (t) => {
   t.equal(resolveResource('controllerrevisions')?.kind, 'ControllerRevision');
   t.equal(resolveResource('controllerrevision.apps')?.kind, 'ControllerRevision');
-  t.equal(renderTable('ControllerRevision', [rev(1)], { now: NOW + 5000 }), 'NAME     CONTROLLER             REVISION   AGE\nweb-r1   statefulset.apps/web   1          5s\n');
+  t.equal(
+    renderTable('ControllerRevision', [rev(1)], { now: NOW + 5000 }),
+    'NAME     CONTROLLER             REVISION   AGE\nweb-r1   statefulset.apps/web   1          5s\n',
+  );
 });
 
 t.test('describe statefulset: update strategy', async (t) => {

@@ -68,7 +68,10 @@ t.test('allocator: a free address of the range, the requested one when usable, c
 
 t.test('--service-cluster-ip-range: validated, must not overlap --cluster-cidr', async (t) => {
   t.equal(validateServiceRange(DEFAULT_SERVICE_CIDR, '10.244.0.0/16'), '10.96.0.0/16');
-  t.throws(() => validateServiceRange('10.244.128.0/20', '10.244.0.0/16'), /--service-cluster-ip-range 10.244.128.0\/20: it overlaps --cluster-cidr 10.244.0.0\/16/);
+  t.throws(
+    () => validateServiceRange('10.244.128.0/20', '10.244.0.0/16'),
+    /--service-cluster-ip-range 10.244.128.0\/20: it overlaps --cluster-cidr 10.244.0.0\/16/,
+  );
   t.throws(() => validateServiceRange('10.0.0.0/8', '10.244.0.0/16'), /overlaps --cluster-cidr/);
   t.throws(() => validateServiceRange('10.96.0.1/16', '10.244.0.0/16'), /--service-cluster-ip-range "10.96.0.1\/16": host bits/);
   t.throws(() => validateServiceRange('10.96.0.0/31', '10.244.0.0/16'), /at least two addresses/);
@@ -79,7 +82,8 @@ t.test('--service-cluster-ip-range: validated, must not overlap --cluster-cidr',
 });
 
 t.test('manifest: clusterIP, clusterIPs and session affinity are checked', async (t) => {
-  const svc = (spec: Record<string, unknown>) => validateObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { selector: { a: 'b' }, ports: [{ port: 80 }], ...spec } });
+  const svc = (spec: Record<string, unknown>) =>
+    validateObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { selector: { a: 'b' }, ports: [{ port: 80 }], ...spec } });
   t.ok(svc({}).ok, 'no clusterIP: allocated later');
   t.ok(svc({ clusterIP: '10.96.0.5', clusterIPs: ['10.96.0.5'] }).ok);
   t.ok(svc({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }).ok);
@@ -90,7 +94,9 @@ t.test('manifest: clusterIP, clusterIPs and session affinity are checked', async
   t.same(bad({ clusterIP: 'ten' }), ['spec.clusterIP']);
   t.same(bad({ clusterIP: '10.96.0.5', clusterIPs: ['10.96.0.6'] }), ['spec.clusterIPs']);
   t.same(bad({ sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }), ['spec.sessionAffinityConfig']);
-  t.same(bad({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), ['spec.sessionAffinityConfig.clientIP.timeoutSeconds']);
+  t.same(bad({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), [
+    'spec.sessionAffinityConfig.clientIP.timeoutSeconds',
+  ]);
   t.same(bad({ sessionAffinity: 'ClientIP', clusterIP: 'None' }), ['spec.sessionAffinity']);
   t.same(bad({ type: 'NodePort' }), ['spec.type']);
 });
@@ -112,10 +118,18 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
   let store = new Store(file);
   const range = '10.96.0.0/24';
   let ops = new Operations(store, new EventRecorder(store, 'test'), range);
-  const manifest = (name: string, spec: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }], ...spec } });
+  const manifest = (name: string, spec: Record<string, unknown> = {}) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name },
+    spec: { selector: { app: name }, ports: [{ port: 80 }], ...spec },
+  });
   const get = (name: string) => store.get<Service>('Service', 'default', name)!;
 
-  t.same(ops.apply([manifest('web'), manifest('db'), manifest('hl', { clusterIP: 'None' })]).results.map((r) => r.result), ['created', 'created', 'created']);
+  t.same(
+    ops.apply([manifest('web'), manifest('db'), manifest('hl', { clusterIP: 'None' })]).results.map((r) => r.result),
+    ['created', 'created', 'created'],
+  );
   const web = get('web').spec.clusterIP!;
   const db = get('db').spec.clusterIP!;
   t.match(web, /^10\.96\.0\.\d+$/);
@@ -136,14 +150,22 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
   t.equal(get('web').spec.clusterIP, web, 'nothing changed');
   t.same(causesOf(() => ops.apply([manifest('hl')])).code, 0, 'a headless service re-applied without clusterIP stays headless');
   t.equal(get('hl').spec.clusterIP, 'None');
-  t.same(causesOf(() => ops.apply([manifest('hl', { clusterIP: '10.96.0.9' })])).fields, ['Service/default/hl: spec.clusterIP'], 'headless to ClusterIP is refused');
+  t.same(
+    causesOf(() => ops.apply([manifest('hl', { clusterIP: '10.96.0.9' })])).fields,
+    ['Service/default/hl: spec.clusterIP'],
+    'headless to ClusterIP is refused',
+  );
 
   const outside = causesOf(() => ops.apply([manifest('x', { clusterIP: '10.97.0.1' }), manifest('y')]));
   t.equal(outside.code, 422);
   t.same(outside.fields, ['Service/default/x: spec.clusterIP']);
   t.equal(store.get('Service', 'default', 'y'), undefined, 'a refused request creates nothing');
   t.same(causesOf(() => ops.apply([manifest('x', { clusterIP: db })])).fields, ['Service/default/x: spec.clusterIP'], 'a taken address is refused');
-  t.same(causesOf(() => ops.apply([manifest('x', { clusterIP: '10.96.0.77' }), manifest('z', { clusterIP: '10.96.0.77' })])).fields, ['Service/default/z: spec.clusterIP'], 'twice in one request');
+  t.same(
+    causesOf(() => ops.apply([manifest('x', { clusterIP: '10.96.0.77' }), manifest('z', { clusterIP: '10.96.0.77' })])).fields,
+    ['Service/default/z: spec.clusterIP'],
+    'twice in one request',
+  );
 
   t.same(ops.apply([manifest('mine', { clusterIP: '10.96.0.77' })]).results[0].result, 'created');
   t.equal(get('mine').spec.clusterIP, '10.96.0.77', 'a requested free address is honoured');
@@ -168,18 +190,45 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
 
 // ---- agent side ----
 
-function pod(name: string, ip: string | undefined, o: { ready?: boolean; labels?: Record<string, string>; ns?: string; deleting?: boolean; ports?: { name?: string; containerPort: number; protocol?: string }[] } = {}): Pod {
+function pod(
+  name: string,
+  ip: string | undefined,
+  o: {
+    ready?: boolean;
+    labels?: Record<string, string>;
+    ns?: string;
+    deleting?: boolean;
+    ports?: { name?: string; containerPort: number; protocol?: string }[];
+  } = {},
+): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: o.ns ?? 'default', uid: `uid-${name}`, resourceVersion: '1', creationTimestamp: '', labels: o.labels ?? { app: 'web' }, ...(o.deleting ? { deletionTimestamp: 'x' } : {}) },
+    metadata: {
+      name,
+      namespace: o.ns ?? 'default',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      creationTimestamp: '',
+      labels: o.labels ?? { app: 'web' },
+      ...(o.deleting ? { deletionTimestamp: 'x' } : {}),
+    },
     spec: { containers: [{ name: 'c', image: 'i', ports: o.ports ?? [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
-    status: { phase: 'Running', ...(ip ? { podIP: ip } : {}), conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '' }] },
+    status: {
+      phase: 'Running',
+      ...(ip ? { podIP: ip } : {}),
+      conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '' }],
+    },
   } as unknown as Pod;
 }
 
 function service(name: string, spec: Partial<Service['spec']>, ns = 'default'): Service {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, uid: `svc-${name}`, resourceVersion: '1', creationTimestamp: '' }, spec: { selector: { app: 'web' }, ports: [], ...spec } as Service['spec'] };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ns, uid: `svc-${name}`, resourceVersion: '1', creationTimestamp: '' },
+    spec: { selector: { app: 'web' }, ports: [], ...spec } as Service['spec'],
+  };
 }
 
 t.test('endpoints: Ready selected pods, target port by number or container port name', async (t) => {
@@ -217,10 +266,19 @@ t.test('endpoints: Ready selected pods, target port by number or container port 
     'not Ready, terminating, without address, other labels or namespace are left out; a pod without the named port too; SCTP is not proxied',
   );
   const pna = toProxyService(service('web', { clusterIP: '10.96.0.10', publishNotReadyAddresses: true, ports: [{ port: 80, protocol: 'TCP' }] }))!;
-  t.same(serviceEndpoints([pna], pods.map(toProxyPod))[0].endpoints.map((e) => e.pod), ['noname', 'web-0', 'web-1', 'web-2', 'web-3'], 'publishNotReadyAddresses: not Ready ones too');
+  t.same(
+    serviceEndpoints([pna], pods.map(toProxyPod))[0].endpoints.map((e) => e.pod),
+    ['noname', 'web-0', 'web-1', 'web-2', 'web-3'],
+    'publishNotReadyAddresses: not Ready ones too',
+  );
   const aff = toProxyService(service('a', { clusterIP: '10.96.0.11', sessionAffinity: 'ClientIP', ports: [{ port: 80, protocol: 'TCP' }] }))!;
   t.equal(aff.affinitySeconds, DEFAULT_AFFINITY_SECONDS, 'ClientIP affinity: 10800 s by default');
-  t.equal(toProxyService(service('a', { clusterIP: '10.96.0.11', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [] }))!.affinitySeconds, 60);
+  t.equal(
+    toProxyService(
+      service('a', { clusterIP: '10.96.0.11', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [] }),
+    )!.affinitySeconds,
+    60,
+  );
 });
 
 const web3: ServicePortEndpoints = {
@@ -234,7 +292,10 @@ const web3: ServicePortEndpoints = {
     { ip: '10.244.3.5', port: 8080, pod: 'web-2' },
   ],
 };
-const empty: SavedTables = { nat: [':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', '-A POSTROUTING -j BERTH-POSTROUTING'], filter: [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A FORWARD -j DOCKER-USER'] };
+const empty: SavedTables = {
+  nat: [':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', '-A POSTROUTING -j BERTH-POSTROUTING'],
+  filter: [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A FORWARD -j DOCKER-USER'],
+};
 type SavedTables = { nat: string[]; filter: string[] };
 
 t.test('rules: random choice over endpoints, DNAT, hairpin masquerade, jumps once', async (t) => {
@@ -242,7 +303,10 @@ t.test('rules: random choice over endpoints, DNAT, hairpin masquerade, jumps onc
   const svc = svcChain(web3);
   const seps = web3.endpoints.map((e) => sepChain(web3, e));
   t.match(svc, /^BERTH-SVC-[A-Z2-7]{16}$/);
-  t.ok(seps.every((s) => /^BERTH-SEP-[A-Z2-7]{16}$/.test(s) && s.length <= 28), 'chain names fit iptables\' 28 characters');
+  t.ok(
+    seps.every((s) => /^BERTH-SEP-[A-Z2-7]{16}$/.test(s) && s.length <= 28),
+    "chain names fit iptables' 28 characters",
+  );
   t.same(text.split('\n'), [
     '*nat',
     ':BERTH-SERVICES - [0:0]',
@@ -271,43 +335,89 @@ t.test('rules: random choice over endpoints, DNAT, hairpin masquerade, jumps onc
     'COMMIT',
     '',
   ]);
-  t.same([0, 1, 2, 3].map((i) => probability(i, 4)), ['0.2500000000', '0.3333333333', '0.5000000000', '1.0000000000'], 'each endpoint equally likely');
+  t.same(
+    [0, 1, 2, 3].map((i) => probability(i, 4)),
+    ['0.2500000000', '0.3333333333', '0.5000000000', '1.0000000000'],
+    'each endpoint equally likely',
+  );
   t.equal(planServiceRules([web3], empty), text, 'the same inputs give the same text (agents on one host write identical rules)');
 
   // As iptables-save prints the tables after that restore.
   const applied: SavedTables = {
-    nat: [...empty.nat, ':BERTH-SERVICES - [0:0]', ':BERTH-MARK-MASQ - [0:0]', `:${svc} - [0:0]`, ...seps.map((s) => `:${s} - [0:0]`), '-A PREROUTING -j BERTH-SERVICES', '-A OUTPUT -j BERTH-SERVICES'],
-    filter: [...empty.filter, ':BERTH-SERVICES - [0:0]', '-A INPUT -m conntrack --ctstate NEW -j BERTH-SERVICES', '-A FORWARD -m conntrack --ctstate NEW -j BERTH-SERVICES', '-A OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES', '-A OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES'],
+    nat: [
+      ...empty.nat,
+      ':BERTH-SERVICES - [0:0]',
+      ':BERTH-MARK-MASQ - [0:0]',
+      `:${svc} - [0:0]`,
+      ...seps.map((s) => `:${s} - [0:0]`),
+      '-A PREROUTING -j BERTH-SERVICES',
+      '-A OUTPUT -j BERTH-SERVICES',
+    ],
+    filter: [
+      ...empty.filter,
+      ':BERTH-SERVICES - [0:0]',
+      '-A INPUT -m conntrack --ctstate NEW -j BERTH-SERVICES',
+      '-A FORWARD -m conntrack --ctstate NEW -j BERTH-SERVICES',
+      '-A OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES',
+      '-A OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES',
+    ],
   };
   const again = planServiceRules([web3], applied).split('\n');
-  t.notOk(again.some((l) => l.startsWith('-I ')), 'existing jumps are not added again');
-  t.same(again.filter((l) => l.startsWith('-D ')), ['-D OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES'], 'a duplicate jump is removed');
+  t.notOk(
+    again.some((l) => l.startsWith('-I ')),
+    'existing jumps are not added again',
+  );
+  t.same(
+    again.filter((l) => l.startsWith('-D ')),
+    ['-D OUTPUT -m conntrack --ctstate NEW -j BERTH-SERVICES'],
+    'a duplicate jump is removed',
+  );
 
   // web-1 not Ready any more: its endpoint chain goes, the others stay.
   const two = { ...web3, endpoints: [web3.endpoints[0], web3.endpoints[2]] };
   const lines = planServiceRules([two], applied).split('\n');
   t.ok(lines.includes(`-A ${svc} -m statistic --mode random --probability 0.5000000000 -j ${seps[0]}`));
   t.ok(lines.includes(`-A ${svc} -j ${seps[2]}`));
-  t.notOk(lines.some((l) => l.startsWith('-A') && l.includes(seps[1])), 'no rule reaches web-1');
+  t.notOk(
+    lines.some((l) => l.startsWith('-A') && l.includes(seps[1])),
+    'no rule reaches web-1',
+  );
   t.ok(lines.indexOf(`:${seps[1]} - [0:0]`) < lines.indexOf(`-X ${seps[1]}`), 'its chain is emptied, then deleted');
 
   // No endpoints: REJECT in filter, nothing in nat.
   const none = planServiceRules([{ ...web3, endpoints: [] }], applied).split('\n');
-  t.ok(none.includes('-A BERTH-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment default/web:http -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable'));
+  t.ok(
+    none.includes(
+      '-A BERTH-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment default/web:http -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
+    ),
+  );
   t.ok(none.includes(`-X ${svc}`) && seps.every((s) => none.includes(`-X ${s}`)), 'all its nat chains are deleted');
-  t.notOk(none.some((l) => l.startsWith('-A BERTH-SERVICES -d 10.96.0.10')) && none.indexOf('*filter') > none.findIndex((l) => l.startsWith('-A BERTH-SERVICES -d 10.96.0.10')), 'the REJECT rule is in the filter table');
+  t.notOk(
+    none.some((l) => l.startsWith('-A BERTH-SERVICES -d 10.96.0.10')) &&
+      none.indexOf('*filter') > none.findIndex((l) => l.startsWith('-A BERTH-SERVICES -d 10.96.0.10')),
+    'the REJECT rule is in the filter table',
+  );
 
   // Service deleted: everything of it goes; chains of others are not berth's and are untouched.
   const gone = planServiceRules([], { ...applied, nat: [...applied.nat, ':KUBE-SVC-XYZ - [0:0]', ':DOCKER - [0:0]'] }).split('\n');
   t.same(gone.filter((l) => l.startsWith('-X')).sort(), [svc, ...seps].map((s) => `-X ${s}`).sort());
-  t.notOk(gone.some((l) => l.includes('KUBE-') || l.includes('DOCKER')), 'foreign chains are not named');
+  t.notOk(
+    gone.some((l) => l.includes('KUBE-') || l.includes('DOCKER')),
+    'foreign chains are not named',
+  );
 });
 
 t.test('rules after a known write: stale chains go, jumps are not added again', async (t) => {
   const two = { ...web3, endpoints: [web3.endpoints[0], web3.endpoints[2]] };
   const lines = planServiceRules([two], savedAfter([web3])).split('\n');
-  t.same(lines.filter((l) => l.startsWith('-X')), [`-X ${sepChain(web3, web3.endpoints[1])}`]);
-  t.notOk(lines.some((l) => l.startsWith('-I') || l.startsWith('-D')), 'the jumps are known to be there');
+  t.same(
+    lines.filter((l) => l.startsWith('-X')),
+    [`-X ${sepChain(web3, web3.endpoints[1])}`],
+  );
+  t.notOk(
+    lines.some((l) => l.startsWith('-I') || l.startsWith('-D')),
+    'the jumps are known to be there',
+  );
   t.same(planServiceRules([two], savedAfter([two])), planServiceRules([two], { nat: [...savedAfter([two]).nat], filter: [...savedAfter([two]).filter] }));
 });
 
@@ -322,7 +432,17 @@ t.test('hairpin: the pod bridge ports still without it', async (t) => {
 });
 
 t.test('rules: UDP and ClientIP affinity with xt_recent', async (t) => {
-  const sp: ServicePortEndpoints = { id: 'default/dns:dns', clusterIP: '10.96.0.53', port: 53, protocol: 'udp', affinitySeconds: 10800, endpoints: [{ ip: '10.244.1.7', port: 5353, pod: 'd-0' }, { ip: '10.244.2.7', port: 5353, pod: 'd-1' }] };
+  const sp: ServicePortEndpoints = {
+    id: 'default/dns:dns',
+    clusterIP: '10.96.0.53',
+    port: 53,
+    protocol: 'udp',
+    affinitySeconds: 10800,
+    endpoints: [
+      { ip: '10.244.1.7', port: 5353, pod: 'd-0' },
+      { ip: '10.244.2.7', port: 5353, pod: 'd-1' },
+    ],
+  };
   const svc = svcChain(sp);
   const [a, b] = sp.endpoints.map((e) => sepChain(sp, e));
   const lines = planServiceRules([sp], empty).split('\n');
@@ -340,7 +460,17 @@ t.test('rules: UDP and ClientIP affinity with xt_recent', async (t) => {
 
 t.test('teardown removes the jumps and every berth service chain, nothing else', async (t) => {
   const saved: SavedTables = {
-    nat: [':PREROUTING ACCEPT [0:0]', ':BERTH-SERVICES - [0:0]', ':BERTH-MARK-MASQ - [0:0]', ':BERTH-SVC-AAAA - [0:0]', ':BERTH-SEP-BBBB - [0:0]', ':BERTH-POSTROUTING - [0:0]', ':DOCKER - [0:0]', '-A PREROUTING -j BERTH-SERVICES', '-A OUTPUT -j BERTH-SERVICES'],
+    nat: [
+      ':PREROUTING ACCEPT [0:0]',
+      ':BERTH-SERVICES - [0:0]',
+      ':BERTH-MARK-MASQ - [0:0]',
+      ':BERTH-SVC-AAAA - [0:0]',
+      ':BERTH-SEP-BBBB - [0:0]',
+      ':BERTH-POSTROUTING - [0:0]',
+      ':DOCKER - [0:0]',
+      '-A PREROUTING -j BERTH-SERVICES',
+      '-A OUTPUT -j BERTH-SERVICES',
+    ],
     filter: [':BERTH-SERVICES - [0:0]', ':BERTH-FORWARD - [0:0]', '-A FORWARD -m conntrack --ctstate NEW -j BERTH-SERVICES', '-A FORWARD -j DOCKER-USER'],
   };
   t.same(serviceTeardown(saved).split('\n'), [
@@ -415,7 +545,15 @@ t.test('the proxy loop: applies after both lists, on readiness changes, retries 
 
 t.test('DNS: a ClusterIP service answers its virtual IP, SRV names the service, PTR of the VIP', async (t) => {
   const pods = [pod('web-0', '10.244.1.5'), pod('web-1', '10.244.2.5')];
-  const z = buildZone(pods, [service('vip', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }), service('hl', { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }), service('empty', { clusterIP: '10.96.0.11', selector: { app: 'none' }, ports: [] })], { zone: 'cluster.local', ttl: 5, serial: 1 });
+  const z = buildZone(
+    pods,
+    [
+      service('vip', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }),
+      service('hl', { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }),
+      service('empty', { clusterIP: '10.96.0.11', selector: { app: 'none' }, ports: [] }),
+    ],
+    { zone: 'cluster.local', ttl: 5, serial: 1 },
+  );
   const a = lookup(z, 'vip.default.svc.cluster.local', TYPE.A, {});
   t.match(a, { kind: 'answer', answers: [{ type: TYPE.A, address: '10.96.0.10' }] });
   t.equal(a.kind === 'answer' ? a.answers.length : 0, 1, 'only the virtual IP');
@@ -428,5 +566,10 @@ t.test('DNS: a ClusterIP service answers its virtual IP, SRV names the service, 
   t.equal(srv.kind === 'answer' ? srv.answers.length : 0, 1);
   const ptr = lookup(z, '10.0.96.10.in-addr.arpa', TYPE.PTR, {});
   t.match(ptr, { kind: 'answer', answers: [{ type: TYPE.PTR, domain: 'vip.default.svc.cluster.local' }] });
-  t.equal(lookup(z, 'web-0.vip.default.svc.cluster.local', TYPE.A, {}).kind === 'answer' && (lookup(z, 'web-0.vip.default.svc.cluster.local', TYPE.A, {}) as { rcode: number }).rcode !== 0, true, 'no per-pod names under a ClusterIP service');
+  t.equal(
+    lookup(z, 'web-0.vip.default.svc.cluster.local', TYPE.A, {}).kind === 'answer' &&
+      (lookup(z, 'web-0.vip.default.svc.cluster.local', TYPE.A, {}) as { rcode: number }).rcode !== 0,
+    true,
+    'no per-pod names under a ClusterIP service',
+  );
 });

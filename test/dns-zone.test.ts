@@ -16,7 +16,11 @@ import { applyPodNetwork } from '../agent/pods/spec.js';
 
 const Z = 'cluster.local';
 
-function pod(name: string, ip: string | string[] | undefined, o: { ready?: boolean; labels?: Record<string, string>; subdomain?: string | null; ns?: string; deleting?: boolean; phase?: Pod['status']['phase'] } = {}): Pod {
+function pod(
+  name: string,
+  ip: string | string[] | undefined,
+  o: { ready?: boolean; labels?: Record<string, string>; subdomain?: string | null; ns?: string; deleting?: boolean; phase?: Pod['status']['phase'] } = {},
+): Pod {
   const ips = ip === undefined ? [] : Array.isArray(ip) ? ip : [ip];
   return {
     apiVersion: 'v1',
@@ -39,7 +43,15 @@ function pod(name: string, ip: string | string[] | undefined, o: { ready?: boole
   };
 }
 
-function svc(name: string, o: { selector?: Record<string, string> | null; ports?: { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }[]; pna?: boolean; ns?: string } = {}): Service {
+function svc(
+  name: string,
+  o: {
+    selector?: Record<string, string> | null;
+    ports?: { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }[];
+    pna?: boolean;
+    ns?: string;
+  } = {},
+): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -59,7 +71,11 @@ function ans(z: ZoneSnapshot, name: string, type: number, client?: string): Answ
   if (r.kind !== 'answer') throw new Error(`${name}: expected an answer, got ${r.kind}`);
   return r;
 }
-const addrs = (r: Answer, type: number = TYPE.A) => r.answers.filter((x) => x.type === type).map((x) => x.address).sort();
+const addrs = (r: Answer, type: number = TYPE.A) =>
+  r.answers
+    .filter((x) => x.type === type)
+    .map((x) => x.address)
+    .sort();
 
 const basic = () =>
   buildZone([pod('web-0', '10.0.0.5'), pod('web-1', '10.0.0.6'), pod('web-2', '10.0.0.7', { ready: false })], [svc('nginx')], { zone: Z, ttl: 5, serial: 42 });
@@ -89,7 +105,7 @@ t.test('records of a headless service and its StatefulSet pods', async (t) => {
       ['web-0.nginx.default.svc.cluster.local', TYPE.A, '10.0.0.5'],
       ['web-1.nginx.default.svc.cluster.local', TYPE.A, '10.0.0.6'],
     ],
-    'the targets\' addresses in the additional section',
+    "the targets' addresses in the additional section",
   );
   t.same(ans(z, 'nginx.default.svc.cluster.local', TYPE.SRV).answers.length, 2, 'SRV on the service name: every endpoint and port');
 
@@ -101,7 +117,18 @@ t.test('records of a headless service and its StatefulSet pods', async (t) => {
 
 t.test('NXDOMAIN vs NODATA, with the SOA and the negative TTL', async (t) => {
   const z = basic();
-  const soa = { name: Z, type: TYPE.SOA, ttl: 5, primary: 'ns.dns.cluster.local', admin: 'hostmaster.cluster.local', serial: 42, refresh: 7200, retry: 1800, expiration: 86400, minimum: 5 };
+  const soa = {
+    name: Z,
+    type: TYPE.SOA,
+    ttl: 5,
+    primary: 'ns.dns.cluster.local',
+    admin: 'hostmaster.cluster.local',
+    serial: 42,
+    refresh: 7200,
+    retry: 1800,
+    expiration: 86400,
+    minimum: 5,
+  };
   const nx = (name: string, type: number = TYPE.A) => {
     const r = ans(z, name, type);
     t.equal(r.rcode, RCODE.NXDOMAIN, `${name} ${type}: NXDOMAIN`);
@@ -157,7 +184,11 @@ t.test('readiness, termination and publishNotReadyAddresses', async (t) => {
   t.same(addrs(ans(z, 'nginx.default.svc.cluster.local', TYPE.A)), ['10.0.0.5'], 'only ready, non-terminating pods');
   t.equal(ans(z, 'web-2.nginx.default.svc.cluster.local', TYPE.A).rcode, RCODE.NXDOMAIN, 'a terminating pod drops out');
   const p = buildZone(pods, [svc('nginx', { pna: true })], { zone: Z, ttl: 5 });
-  t.same(addrs(ans(p, 'nginx.default.svc.cluster.local', TYPE.A)), ['10.0.0.5', '10.0.0.6', '10.0.0.7'], 'publishNotReadyAddresses: every pod with an address, terminating too, not failed ones');
+  t.same(
+    addrs(ans(p, 'nginx.default.svc.cluster.local', TYPE.A)),
+    ['10.0.0.5', '10.0.0.6', '10.0.0.7'],
+    'publishNotReadyAddresses: every pod with an address, terminating too, not failed ones',
+  );
   t.same(addrs(ans(p, 'web-1.nginx.default.svc.cluster.local', TYPE.A)), ['10.0.0.6']);
   t.equal(ans(p, 'web-4.nginx.default.svc.cluster.local', TYPE.A).rcode, RCODE.NXDOMAIN, 'a pod without address has no record');
 });
@@ -168,21 +199,36 @@ t.test('hostnames, dashed addresses, IPv6, several services', async (t) => {
     pod('other', '10.0.0.9', { subdomain: null }),
     pod('x-0', '10.1.0.1', { labels: { app: 'x' }, ns: 'prod', subdomain: 'xs' }),
   ];
-  const z = buildZone(pods, [svc('nginx'), svc('peers'), svc('xs', { ns: 'prod', selector: { app: 'x' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { port: 9000 }] })], { zone: Z, ttl: 5 });
+  const z = buildZone(
+    pods,
+    [svc('nginx'), svc('peers'), svc('xs', { ns: 'prod', selector: { app: 'x' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { port: 9000 }] })],
+    { zone: Z, ttl: 5 },
+  );
   t.same(addrs(ans(z, 'web-0.nginx.default.svc.cluster.local', TYPE.AAAA), TYPE.AAAA), ['fd00::5'], 'AAAA for a pod with an IPv6 address');
   t.same(addrs(ans(z, 'nginx.default.svc.cluster.local', TYPE.AAAA), TYPE.AAAA), ['fd00::5']);
   t.same(addrs(ans(z, '10-0-0-9.nginx.default.svc.cluster.local', TYPE.A)), ['10.0.0.9'], 'a pod without subdomain is named by its dashed address');
   t.same(addrs(ans(z, '10-0-0-5.peers.default.svc.cluster.local', TYPE.A)), ['10.0.0.5'], 'hostname only under the service its subdomain names');
   t.equal(ans(z, 'web-0.peers.default.svc.cluster.local', TYPE.A).rcode, RCODE.NXDOMAIN);
   t.same(
-    ans(z, '5.0.0.10.in-addr.arpa', TYPE.PTR).answers.map((r) => r.domain).sort(),
+    ans(z, '5.0.0.10.in-addr.arpa', TYPE.PTR)
+      .answers.map((r) => r.domain)
+      .sort(),
     ['10-0-0-5.peers.default.svc.cluster.local', 'web-0.nginx.default.svc.cluster.local'],
     'one PTR per service',
   );
   const rev6 = reverseName('fd00::5')!;
   t.equal(rev6, '5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa');
-  t.same(ans(z, rev6, TYPE.PTR).answers.map((r) => r.domain).sort(), ['fd00--5.peers.default.svc.cluster.local', 'web-0.nginx.default.svc.cluster.local']);
-  t.same(ans(z, '_dns._udp.xs.prod.svc.cluster.local', TYPE.SRV).answers.map((r) => [r.port, r.target]), [[53, 'x-0.xs.prod.svc.cluster.local']], '_udp for UDP ports, other namespaces');
+  t.same(
+    ans(z, rev6, TYPE.PTR)
+      .answers.map((r) => r.domain)
+      .sort(),
+    ['fd00--5.peers.default.svc.cluster.local', 'web-0.nginx.default.svc.cluster.local'],
+  );
+  t.same(
+    ans(z, '_dns._udp.xs.prod.svc.cluster.local', TYPE.SRV).answers.map((r) => [r.port, r.target]),
+    [[53, 'x-0.xs.prod.svc.cluster.local']],
+    '_udp for UDP ports, other namespaces',
+  );
   t.equal(ans(z, 'xs.prod.svc.cluster.local', TYPE.SRV).answers.length, 2, 'unnamed ports only under the service name');
   t.equal(dashedIP('::1'), '0--1');
   t.equal(dashedIP('fd00::'), 'fd00--0');
@@ -190,8 +236,15 @@ t.test('hostnames, dashed addresses, IPv6, several services', async (t) => {
 });
 
 t.test('SRV weights as CoreDNS: 100 / N, at least 1', async (t) => {
-  const three = buildZone([0, 1, 2].map((i) => pod(`web-${i}`, `10.0.0.${i + 1}`)), [svc('nginx')], { zone: Z, ttl: 5 });
-  t.same(ans(three, '_web._tcp.nginx.default.svc.cluster.local', TYPE.SRV).answers.map((r) => r.weight), [33, 33, 33]);
+  const three = buildZone(
+    [0, 1, 2].map((i) => pod(`web-${i}`, `10.0.0.${i + 1}`)),
+    [svc('nginx')],
+    { zone: Z, ttl: 5 },
+  );
+  t.same(
+    ans(three, '_web._tcp.nginx.default.svc.cluster.local', TYPE.SRV).answers.map((r) => r.weight),
+    [33, 33, 33],
+  );
   const many = buildZone(
     Array.from({ length: 150 }, (_, i) => pod(`web-${i}`, `10.0.${i >> 8}.${i & 255}`)),
     [svc('nginx')],
@@ -215,7 +268,7 @@ t.test('names match case-insensitively; answers keep the asked case', async (t) 
   t.equal(lookup(other, 'web-0.nginx.default.svc.cluster.local', TYPE.A).kind, 'forward', 'another zone is outside');
 });
 
-t.test('outside the zone: upstream, or the pod\'s search list applied for relative names', async (t) => {
+t.test("outside the zone: upstream, or the pod's search list applied for relative names", async (t) => {
   const z = basic();
   t.equal(lookup(z, 'example.com', TYPE.A).kind, 'forward');
   t.equal(lookup(z, 'web-0.nginx', TYPE.A).kind, 'forward', 'unknown client: as asked');
@@ -251,13 +304,24 @@ t.test('message handling: flags, EDNS, errors', async (t) => {
   const r = reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { edns: 4096 }), z, udp));
   t.match(r.header, { id: 4242, qr: 1, aa: 1, rd: 1, ra: 0, tc: 0, rcode: 0 });
   const opt = r.additionals.find((x) => x.type === TYPE.OPT);
-  t.equal(opt?.class, MAX_UDP_PAYLOAD, 'OPT echoed with berth\'s payload size');
-  t.notOk(reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A), z, udp)).additionals.some((x) => x.type === TYPE.OPT), 'no OPT without EDNS');
+  t.equal(opt?.class, MAX_UDP_PAYLOAD, "OPT echoed with berth's payload size");
+  t.notOk(
+    reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A), z, udp)).additionals.some((x) => x.type === TYPE.OPT),
+    'no OPT without EDNS',
+  );
   t.equal(reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A), z, { ...udp, recursion: true })).header.ra, 1, 'RA with upstreams');
 
   t.same(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { qr: true }), z, udp), { kind: 'drop' }, 'replies are ignored');
-  t.equal(reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { opcode: 2 }), z, udp)).header.rcode, RCODE.NOTIMP, 'other opcodes: NOTIMP');
-  t.equal(reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { extraQ: true }), z, udp)).header.rcode, RCODE.FORMERR, 'two questions: FORMERR');
+  t.equal(
+    reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { opcode: 2 }), z, udp)).header.rcode,
+    RCODE.NOTIMP,
+    'other opcodes: NOTIMP',
+  );
+  t.equal(
+    reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { extraQ: true }), z, udp)).header.rcode,
+    RCODE.FORMERR,
+    'two questions: FORMERR',
+  );
   const bad = reply(handleRequest(query('web-0.nginx.default.svc.cluster.local', TYPE.A, { edns: 1232, version: 1 }), z, udp));
   t.equal(bad.header.rcode, RCODE.BADVERS, 'EDNS version 1: BADVERS');
   t.equal(reply(handleRequest(query('cluster.local', TYPE.AXFR), z, udp)).header.rcode, RCODE.REFUSED, 'zone transfer refused');
@@ -283,7 +347,10 @@ t.test('message handling: UDP size, TC=1, TCP', async (t) => {
   t.equal(small.questions[0].name, name, 'the question is kept');
   const e512 = reply(handleRequest(query(name, TYPE.A, { edns: 512 }), z, udp));
   t.equal(e512.header.tc, 1, 'EDNS 512: TC=1');
-  t.ok(e512.additionals.some((x) => x.type === TYPE.OPT), 'the truncated reply still carries OPT');
+  t.ok(
+    e512.additionals.some((x) => x.type === TYPE.OPT),
+    'the truncated reply still carries OPT',
+  );
   const big = handleRequest(query(name, TYPE.A, { edns: 4096 }), z, udp);
   t.equal(reply(big).answers.length, 60, 'EDNS 1232: all 60 fit');
   t.ok(big.kind === 'reply' && big.buffer.length <= MAX_UDP_PAYLOAD);
@@ -295,8 +362,13 @@ t.test('message handling: UDP size, TC=1, TCP', async (t) => {
   t.equal(srvTcp.additionals.length, 60);
 
   const orders = new Set<string>();
-  for (let i = 0; i < 20; i++) orders.add(reply(handleRequest(query(name, TYPE.A, { edns: 1232 }), z, udp)).answers.map((a) => a.address).join());
-  t.ok(orders.size > 1, 'the service\'s addresses come in a different order');
+  for (let i = 0; i < 20; i++)
+    orders.add(
+      reply(handleRequest(query(name, TYPE.A, { edns: 1232 }), z, udp))
+        .answers.map((a) => a.address)
+        .join(),
+    );
+  t.ok(orders.size > 1, "the service's addresses come in a different order");
 });
 
 t.test('reply cache: same bytes, same reply, new id; shuffled service answers; cleared per zone', async (t) => {
@@ -341,14 +413,21 @@ t.test('flags, resolv.conf and the pod network gateway', async (t) => {
   t.same(parseHostPort('10.0.0.1:5353', 53, 'x'), { host: '10.0.0.1', port: 5353 });
   t.same(parseHostPort('::1', 53, 'x'), { host: '::1', port: 53 });
   t.same(parseHostPort('[fd00::1]:54', 53, 'x'), { host: 'fd00::1', port: 54 });
-  t.same(parseHostPortList('127.0.0.1:0, 172.17.0.1', 53, 'x', true), [{ host: '127.0.0.1', port: 0 }, { host: '172.17.0.1', port: 53 }]);
+  t.same(parseHostPortList('127.0.0.1:0, 172.17.0.1', 53, 'x', true), [
+    { host: '127.0.0.1', port: 0 },
+    { host: '172.17.0.1', port: 53 },
+  ]);
   t.throws(() => parseHostPort('localhost:53', 53, '--dns-listen'), /not an IP address/);
   t.throws(() => parseHostPort('10.0.0.1:0', 53, '--dns-upstream'), /bad port/);
   t.throws(() => parseHostPort('10.0.0.1:x', 53, '--dns-upstream'), /bad port/);
 
   t.same(agentDnsOptions({ dnsTtl: '5' }), { ttl: 5 }, 'defaults: gateway + loopback, resolv.conf');
   t.equal(agentDnsOptions({ dnsTtl: '5', dnsListen: 'none' }), undefined, 'DNS off');
-  t.same(agentDnsOptions({ dnsTtl: '30', dnsListen: '127.0.0.1:5300', dnsUpstream: 'none' }), { ttl: 30, listen: [{ host: '127.0.0.1', port: 5300 }], upstreams: [] });
+  t.same(agentDnsOptions({ dnsTtl: '30', dnsListen: '127.0.0.1:5300', dnsUpstream: 'none' }), {
+    ttl: 30,
+    listen: [{ host: '127.0.0.1', port: 5300 }],
+    upstreams: [],
+  });
   t.throws(() => agentDnsOptions({ dnsTtl: '-1' }), /--dns-ttl/);
   t.throws(() => agentDnsOptions({ dnsTtl: '5', dnsListen: 'eth0' }), /not an IP address/);
   t.equal(parseZone('Cluster.Internal.'), 'cluster.internal');
@@ -365,15 +444,28 @@ t.test('flags, resolv.conf and the pod network gateway', async (t) => {
   t.notOk(inSubnet('172.18.0.1', '172.17.0.0/16'));
   const ifaces = { docker0: [{ address: '172.17.0.1', family: 'IPv4' }], 'br-0123456789ab': [{ address: '172.31.5.1', family: 'IPv4' }] } as never;
   t.equal(networkGateway({ Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.5.0.0/24', Gateway: '10.5.0.254' }] } }, ifaces), '10.5.0.254', 'IPAM gateway');
-  t.equal(networkGateway({ Driver: 'bridge', Options: { 'com.docker.network.bridge.name': 'docker0' }, IPAM: { Config: [{ Subnet: '172.17.0.0/16' }] } }, ifaces), '172.17.0.1', 'default bridge: docker0\'s address');
-  t.equal(networkGateway({ Id: '0123456789abcdef', Driver: 'bridge', IPAM: { Config: [{ Subnet: '172.31.5.0/24' }] } }, ifaces), '172.31.5.1', 'user-defined: br-<id>');
+  t.equal(
+    networkGateway({ Driver: 'bridge', Options: { 'com.docker.network.bridge.name': 'docker0' }, IPAM: { Config: [{ Subnet: '172.17.0.0/16' }] } }, ifaces),
+    '172.17.0.1',
+    "default bridge: docker0's address",
+  );
+  t.equal(
+    networkGateway({ Id: '0123456789abcdef', Driver: 'bridge', IPAM: { Config: [{ Subnet: '172.31.5.0/24' }] } }, ifaces),
+    '172.31.5.1',
+    'user-defined: br-<id>',
+  );
   t.equal(networkGateway({ Id: 'ffff', Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.7.8.0/24' }] } }, {}), '10.7.8.1', 'else the first host');
   t.equal(networkGateway({ Driver: 'host', IPAM: { Config: [] } }, ifaces), undefined);
 });
 
-t.test('the container that owns a pod\'s network gets the network, domain, address and resolv.conf', async (t) => {
+t.test("the container that owns a pod's network gets the network, domain, address and resolv.conf", async (t) => {
   const p = pod('web-0', undefined);
-  const o = applyPodNetwork({ HostConfig: {}, Labels: { a: 'b' } }, p, { network: 'pods', zone: 'cluster.internal', resolvConf: '/data/pods/u/resolv.conf', ip: '10.244.1.7' });
+  const o = applyPodNetwork({ HostConfig: {}, Labels: { a: 'b' } }, p, {
+    network: 'pods',
+    zone: 'cluster.internal',
+    resolvConf: '/data/pods/u/resolv.conf',
+    ip: '10.244.1.7',
+  });
   t.match(o, {
     Hostname: 'web-0',
     Domainname: 'nginx.default.svc.cluster.internal',
@@ -381,10 +473,10 @@ t.test('the container that owns a pod\'s network gets the network, domain, addre
     NetworkingConfig: { EndpointsConfig: { pods: { IPAMConfig: { IPv4Address: '10.244.1.7' } } } },
     Labels: { a: 'b', 'dev.berth.pod.ip': '10.244.1.7' },
   });
-  t.notOk('Dns' in o.HostConfig!, 'no Docker DNS settings: the file is the pod\'s resolv.conf');
+  t.notOk('Dns' in o.HostConfig!, "no Docker DNS settings: the file is the pod's resolv.conf");
   const d = applyPodNetwork({ HostConfig: {} }, p);
   t.equal(d.HostConfig!.NetworkMode, 'bridge');
   t.equal(d.Domainname, 'nginx.default.svc.cluster.local');
   t.equal(d.NetworkingConfig, undefined, 'without an address from the agent Docker picks one');
-  t.equal(d.HostConfig!.Mounts, undefined, 'without a file, Docker\'s resolv.conf');
+  t.equal(d.HostConfig!.Mounts, undefined, "without a file, Docker's resolv.conf");
 });

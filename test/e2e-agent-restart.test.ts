@@ -27,8 +27,14 @@ async function containersOf(node: string): Promise<Map<string, ContainerState>> 
   const ids = (await docker(['ps', '-aq', '--no-trunc', '--filter', `label=${DOCKER_LABEL.node}=${node}`])).split('\n').filter(Boolean);
   const out = new Map<string, ContainerState>();
   if (ids.length === 0) return out;
-  const inspected = JSON.parse(await docker(['inspect', ...ids])) as { Id: string; Name: string; RestartCount: number; State: { Running: boolean; StartedAt: string } }[];
-  for (const c of inspected) out.set(c.Id, { id: c.Id, name: c.Name.replace(/^\//, ''), running: c.State.Running, startedAt: c.State.StartedAt, restartCount: c.RestartCount });
+  const inspected = JSON.parse(await docker(['inspect', ...ids])) as {
+    Id: string;
+    Name: string;
+    RestartCount: number;
+    State: { Running: boolean; StartedAt: string };
+  }[];
+  for (const c of inspected)
+    out.set(c.Id, { id: c.Id, name: c.Name.replace(/^\//, ''), running: c.State.Running, startedAt: c.State.StartedAt, restartCount: c.RestartCount });
   return out;
 }
 
@@ -53,7 +59,15 @@ t.test('an agent restart leaves its pods running and Ready', async (t) => {
           nodeSelector: { 'kubernetes.io/hostname': node },
           terminationGracePeriodSeconds: 2,
           volumes: [{ name: 'www', emptyDir: {} }],
-          initContainers: [{ name: 'page', image: BUSYBOX, imagePullPolicy: 'Never', command: ['/bin/sh', '-c', 'hostname > /www/index.html'], volumeMounts: [{ name: 'www', mountPath: '/www' }] }],
+          initContainers: [
+            {
+              name: 'page',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['/bin/sh', '-c', 'hostname > /www/index.html'],
+              volumeMounts: [{ name: 'www', mountPath: '/www' }],
+            },
+          ],
           containers: [
             {
               name: 'web',
@@ -134,7 +148,11 @@ t.test('an agent restart leaves its pods running and Ready', async (t) => {
     );
   }
   t.ok(samples > 10, `the pods were watched during the restart (${samples} samples)`);
-  t.same([...problems].map(([what, ms]) => `${what} at +${ms} ms`), [], 'pods stayed Ready (and the node too) throughout');
+  t.same(
+    [...problems].map(([what, ms]) => `${what} at +${ms} ms`),
+    [],
+    'pods stayed Ready (and the node too) throughout',
+  );
   if (problems.size > 0) {
     // When the new agent got where, for the record.
     const lines = again
@@ -152,5 +170,8 @@ t.test('an agent restart leaves its pods running and Ready', async (t) => {
   }
   t.notMatch(again.log(), /container created and started|removing container|restarting container/, 'the new agent created, removed or restarted nothing');
   const final = await c.pods();
-  t.ok(final.every((p) => (p.status.containerStatuses ?? []).every((s) => s.restartCount === 0)), 'restart counts are still 0');
+  t.ok(
+    final.every((p) => (p.status.containerStatuses ?? []).every((s) => s.restartCount === 0)),
+    'restart counts are still 0',
+  );
 });

@@ -86,12 +86,17 @@ spec:
           command: [sleep, "3600"]
 `;
 
-const ready = (p: Pod | undefined) => !!p && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !!p.status.podIP;
+const ready = (p: Pod | undefined) =>
+  !!p && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !!p.status.podIP;
 
 /** The names in a run of responses, with counts. */
 function tally(out: string): Map<string, number> {
   const m = new Map<string, number>();
-  for (const line of out.split('\n').map((l) => l.trim()).filter(Boolean)) m.set(line, (m.get(line) ?? 0) + 1);
+  for (const line of out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean))
+    m.set(line, (m.get(line) ?? 0) + 1);
   return m;
 }
 
@@ -104,7 +109,11 @@ t.test('ClusterIP services across hosts', async (t) => {
 
   await c.ok(['apply', '-f', '-'], webManifest(clientHost));
   await c.ok(['apply', '-f', '-'], clientManifest(clientHost));
-  const pods = await c.waitForPods('web and client pods Ready', (ps) => [...WEB, 'client-0'].every((n) => ready(ps.find((p) => p.metadata.name === n))), 120_000);
+  const pods = await c.waitForPods(
+    'web and client pods Ready',
+    (ps) => [...WEB, 'client-0'].every((n) => ready(ps.find((p) => p.metadata.name === n))),
+    120_000,
+  );
   const byName = new Map(pods.map((p) => [p.metadata.name, p]));
   const svc = await c.api.get<Service>('/api/v1/namespaces/default/services/websvc');
   const vip = svc.spec.clusterIP!;
@@ -159,14 +168,22 @@ t.test('ClusterIP services across hosts', async (t) => {
 
   t.test('sessionAffinity ClientIP: one client stays with one pod', async (t) => {
     const r = await run('client-0', 12, 'http://sticky/');
-    t.equal([...r.names.values()].reduce((a, b) => a + b, 0), 12, `every request answered: ${r.out.slice(0, 300)}`);
+    t.equal(
+      [...r.names.values()].reduce((a, b) => a + b, 0),
+      12,
+      `every request answered: ${r.out.slice(0, 300)}`,
+    );
     t.equal(r.names.size, 1, `12 requests, one pod: ${JSON.stringify([...r.names])}`);
   });
 
   t.test('a pod reaches itself through the VIP (hairpin masquerade)', async (t) => {
     const r = await run('web-0', 30);
     t.ok(r.names.has('web-0'), `web-0 answered web-0 itself: ${JSON.stringify([...r.names])} ${r.out.slice(0, 400)}`);
-    t.equal([...r.names.values()].reduce((a, b) => a + b, 0), 30, 'every request answered');
+    t.equal(
+      [...r.names.values()].reduce((a, b) => a + b, 0),
+      30,
+      'every request answered',
+    );
   });
 
   t.test('the host itself reaches the VIP', async (t) => {
@@ -219,7 +236,7 @@ t.test('ClusterIP services across hosts', async (t) => {
     t.pass('Ready again: back in the rules');
   });
 
-  t.test('deleted services\' rules go away on every host', async (t) => {
+  t.test("deleted services' rules go away on every host", async (t) => {
     await c.ok(['delete', 'svc', 'websvc']);
     await c.ok(['delete', 'svc', 'sticky']);
     for (const h of c.hosts) {

@@ -164,7 +164,6 @@ async function fakeUpstream(): Promise<{ port: number; seen: string[]; close: ()
   };
 }
 
-
 t.test('cluster DNS answered by every agent', async (t) => {
   if (!(await requireDocker(t))) return;
   const { name: netName, gateway } = await createPodNetwork('berth-dns');
@@ -211,7 +210,10 @@ t.test('cluster DNS answered by every agent', async (t) => {
       const srv = await dig(port, [`_web._tcp.nginx.${NS}`, 'SRV']);
       t.same(values(srv.answer, 'SRV').sort(), [`0 50 80 web-0.nginx.${NS}.`, `0 50 80 web-1.nginx.${NS}.`]);
       t.same(
-        srv.additional.filter((x) => x[3] === 'A').map((x) => `${x[0]} ${x[4]}`).sort(),
+        srv.additional
+          .filter((x) => x[3] === 'A')
+          .map((x) => `${x[0]} ${x[4]}`)
+          .sort(),
         [`web-0.nginx.${NS}. ${ip0}`, `web-1.nginx.${NS}. ${ip1}`].sort(),
         'A records of the targets in the additional section',
       );
@@ -237,7 +239,7 @@ t.test('cluster DNS answered by every agent', async (t) => {
 
   t.test('EDNS: OPT echoed, replies sized, BADVERS', async (t) => {
     const e = await dig(portA, ['+bufsize=4096', `web-0.nginx.${NS}`]);
-    t.match(e.raw, /; EDNS: version: 0, flags:; udp: 1232/, 'OPT echoed with berth\'s 1232');
+    t.match(e.raw, /; EDNS: version: 0, flags:; udp: 1232/, "OPT echoed with berth's 1232");
     t.notMatch((await dig(portA, ['+noedns', `web-0.nginx.${NS}`])).raw, /OPT PSEUDOSECTION/, 'no OPT without EDNS');
     t.equal((await dig(portA, ['+edns=1', '+noednsnegotiation', `web-0.nginx.${NS}`])).status, 'BADVERS');
   });
@@ -250,7 +252,10 @@ t.test('cluster DNS answered by every agent', async (t) => {
     t.same(values((await dig(portB, ['+tcp', 'outside.example'])).answer, 'A'), ['192.0.2.10'], 'over TCP');
     t.equal((await dig(portA, ['missing.example'])).status, 'NXDOMAIN', "the upstream's NXDOMAIN");
     t.ok(upstream.seen.filter((n) => n === 'outside.example').length >= 2, 'the upstream was asked');
-    t.notOk(upstream.seen.some((n) => n.endsWith(ZONE)), 'cluster names never go upstream');
+    t.notOk(
+      upstream.seen.some((n) => n.endsWith(ZONE)),
+      'cluster names never go upstream',
+    );
   });
 
   t.test('inside a pod: resolv.conf, nslookup of the pod and service names', async (t) => {
@@ -258,7 +263,7 @@ t.test('cluster DNS answered by every agent', async (t) => {
     t.match(resolv, `search ${NS} svc.${ZONE} ${ZONE}`, 'search list');
     t.match(resolv, /options .*ndots:5/, 'ndots:5');
     // The agent's file, not Docker's embedded resolver (127.0.0.11) of user-defined networks.
-    t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'), 'the agent\'s gateway address');
+    t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'), "the agent's gateway address");
     t.notMatch(resolv, '127.0.0.11');
 
     const short = await c.cli(['exec', 'web-0', '--', 'nslookup', 'web-1.nginx']);
@@ -293,10 +298,15 @@ t.test('cluster DNS answered by every agent', async (t) => {
       let eventAt = 0;
       let watchLive = false;
       const watching = c.api
-        .watch<Pod>('/api/v1/namespaces/default/pods', { fieldSelector: 'metadata.name=web-1' }, (e) => {
-          watchLive = true;
-          if (!eventAt && e.type === 'MODIFIED' && changed(e.object)) eventAt = Date.now();
-        }, ac.signal)
+        .watch<Pod>(
+          '/api/v1/namespaces/default/pods',
+          { fieldSelector: 'metadata.name=web-1' },
+          (e) => {
+            watchLive = true;
+            if (!eventAt && e.type === 'MODIFIED' && changed(e.object)) eventAt = Date.now();
+          },
+          ac.signal,
+        )
         .catch(() => undefined);
       await waitFor('watch started', () => watchLive || undefined, 5000, 20);
       const deadline = Date.now() + 20_000;
@@ -341,7 +351,9 @@ t.test('cluster DNS answered by every agent', async (t) => {
       const digMs = [da - eventAt, db - eventAt];
       samples.push(...ms);
       digSamples.push(...digMs);
-      t.comment(`${what}: answers changed ${ms[0]} ms (agent a, runs the pod) and ${ms[1]} ms (agent b) after the controller's status change; dig saw it after ${digMs.join(' and ')} ms`);
+      t.comment(
+        `${what}: answers changed ${ms[0]} ms (agent a, runs the pod) and ${ms[1]} ms (agent b) after the controller's status change; dig saw it after ${digMs.join(' and ')} ms`,
+      );
     };
     const notReady = (p: Pod) => !podReady(p);
     await measure('web-1 not ready', () => ok(['exec', 'web-1', '--', 'touch', '/tmp/down']), notReady, true);
@@ -351,11 +363,21 @@ t.test('cluster DNS answered by every agent', async (t) => {
     t.same(values((await dig(portA, [`_web._tcp.nginx.${NS}`, 'SRV'])).answer, 'SRV'), [`0 100 80 web-0.nginx.${NS}.`], 'and its SRV record');
 
     await ok(['apply', '-f', '-'], webManifest(true));
-    await waitFor('publishNotReadyAddresses on both agents', async () => ((await dig(portA, [name])).status === 'NOERROR' && (await dig(portB, [name])).status === 'NOERROR') || undefined, 10_000, 20);
+    await waitFor(
+      'publishNotReadyAddresses on both agents',
+      async () => ((await dig(portA, [name])).status === 'NOERROR' && (await dig(portB, [name])).status === 'NOERROR') || undefined,
+      10_000,
+      20,
+    );
     t.same(values((await dig(portA, [name])).answer, 'A'), [ip1], 'publishNotReadyAddresses: the not-ready pod is published');
     t.same(values((await dig(portB, [`nginx.${NS}`])).answer, 'A').sort(), [ip0, ip1].sort());
     await ok(['apply', '-f', '-'], webManifest(false));
-    await waitFor('back to ready-only', async () => ((await dig(portA, [name])).status === 'NXDOMAIN' && (await dig(portB, [name])).status === 'NXDOMAIN') || undefined, 10_000, 20);
+    await waitFor(
+      'back to ready-only',
+      async () => ((await dig(portA, [name])).status === 'NXDOMAIN' && (await dig(portB, [name])).status === 'NXDOMAIN') || undefined,
+      10_000,
+      20,
+    );
 
     await measure('web-1 ready again', () => ok(['exec', 'web-1', '--', 'rm', '/tmp/down']), podReady, false);
     for (let i = 2; i <= 3; i++) {
@@ -391,7 +413,10 @@ t.test('cluster DNS answered by every agent', async (t) => {
     const srv = await dig(portA, [`_p._tcp.${name}`, 'SRV']);
     t.match(srv.raw, /Truncated, retrying in TCP mode/, '60 SRV and their addresses exceed 1232 bytes');
     t.equal(values(srv.answer, 'SRV').length, 60);
-    t.ok(values(srv.answer, 'SRV').every((v) => v.startsWith('0 1 9 big-')), 'weight 100/60 → 1');
+    t.ok(
+      values(srv.answer, 'SRV').every((v) => v.startsWith('0 1 9 big-')),
+      'weight 100/60 → 1',
+    );
     t.equal(srv.additional.filter((x) => x[3] === 'A').length, 60);
     // Pods of agent b, which does not serve its pods' gateway, get the host's resolv.conf (the
     // kubelet's fallback without a cluster DNS), never the gateway nor Docker's resolver.
@@ -399,8 +424,8 @@ t.test('cluster DNS answered by every agent', async (t) => {
     if (onB) {
       const resolv = await ok(['exec', onB.metadata.name, '--', 'cat', '/etc/resolv.conf']);
       t.notMatch(resolv, `nameserver ${gateway}`, 'not the gateway agent b does not serve');
-      t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
-      t.notMatch(resolv, 'ndots:5', 'the host\'s options');
+      t.notMatch(resolv, '127.0.0.11', "not Docker's embedded resolver");
+      t.notMatch(resolv, 'ndots:5', "the host's options");
     }
     await ok(['delete', 'sts', 'big']);
   });
@@ -493,7 +518,8 @@ t.test('cluster DNS answered by every agent', async (t) => {
             }
           }
           const all = Buffer.concat(frames);
-          if (i % 20 === 0) s.write(all.subarray(0, 1 + rand(all.length))); // part of a message, then silence
+          if (i % 20 === 0)
+            s.write(all.subarray(0, 1 + rand(all.length))); // part of a message, then silence
           else s.end(all);
         });
       });
@@ -504,7 +530,9 @@ t.test('cluster DNS answered by every agent', async (t) => {
         while (next < TCP_CONNS) await conn(next++);
       }),
     );
-    t.comment(`fuzz: ${UDP_PACKETS} UDP datagrams (${replies} answered), ${TCP_CONNS} TCP connections with ${tcpFrames} frames (${tcpReplies} reply chunks) in ${Date.now() - started} ms`);
+    t.comment(
+      `fuzz: ${UDP_PACKETS} UDP datagrams (${replies} answered), ${TCP_CONNS} TCP connections with ${tcpFrames} frames (${tcpReplies} reply chunks) in ${Date.now() - started} ms`,
+    );
 
     t.equal(a.proc.exitCode, null, 'the agent is still running');
     t.ok(await check(), 'and answers over UDP');

@@ -38,7 +38,9 @@ t.test('berth exec streams', async (t) => {
     p.stdout!.on('data', (d: Buffer) => out.push(d));
     p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     p.stdin!.on('error', () => undefined);
-    const done = new Promise<Run>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr, ms: Date.now() - started })));
+    const done = new Promise<Run>((resolve) =>
+      p.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr, ms: Date.now() - started })),
+    );
     if (input !== undefined) p.stdin!.end(input);
     return { p, done, stdout: () => Buffer.concat(out).toString() };
   };

@@ -101,12 +101,22 @@ t.test('host loss on simulated hosts', async (t) => {
     await c.stopHost('h2');
     const stopped = Date.now() - t0;
     const notReadyMs = (await notReady) - t0;
-    t.comment(`h2 NotReady ${notReadyMs} ms after its agent was sent SIGTERM (agent and dockerd both stopped after ${stopped} ms; grace 5 s, heartbeat every 2 s)`);
-    const lost = await waitFor(`${victim} Unknown`, async () => {
-      const p = await pod(victim);
-      return p?.status.phase === 'Unknown' ? p : undefined;
-    }, 10_000, 100);
-    t.match(lost.status.conditions?.find((x) => x.type === 'Ready'), { status: 'False', reason: 'NodeLost', message: /h2/ });
+    t.comment(
+      `h2 NotReady ${notReadyMs} ms after its agent was sent SIGTERM (agent and dockerd both stopped after ${stopped} ms; grace 5 s, heartbeat every 2 s)`,
+    );
+    const lost = await waitFor(
+      `${victim} Unknown`,
+      async () => {
+        const p = await pod(victim);
+        return p?.status.phase === 'Unknown' ? p : undefined;
+      },
+      10_000,
+      100,
+    );
+    t.match(
+      lost.status.conditions?.find((x) => x.type === 'Ready'),
+      { status: 'False', reason: 'NodeLost', message: /h2/ },
+    );
     t.match(await c.ok(['get', 'pods']), new RegExp(`${victim}\\s+\\S+\\s+Unknown`), 'get pods shows Unknown');
     await waitFor(`${victim} withdrawn from DNS`, async () => ((await digA('h1', victim)) === '' ? true : undefined), 30_000, 250);
     t.pass(`dig ${victim} from h1's netns answers no address`);
@@ -184,18 +194,22 @@ t.test('without the controller: pods keep running, unless the set asks for self-
   await c.startController();
   await c.startAgent('n1');
   const sets = ['steady', 'fenced']
-    .map(
-      (name) =>
-        sleeperSet({ name, spec: `  serviceName: ${name}`, ...(name === 'fenced' ? { annotations: { 'berth.io/disconnect-stop-after': '3s' } } : {}) }),
+    .map((name) =>
+      sleeperSet({ name, spec: `  serviceName: ${name}`, ...(name === 'fenced' ? { annotations: { 'berth.io/disconnect-stop-after': '3s' } } : {}) }),
     )
     .join('---\n');
   const bad = await c.cli(['apply', '-f', '-'], sets.replace('"3s"', '"soon"'));
   t.not(bad.code, 0);
   t.match(bad.stderr, /berth\.io\/disconnect-stop-after.*not a duration/, 'a bad delay is refused, naming the field');
   await c.ok(['apply', '-f', '-'], sets);
-  const pods = await c.waitForPods('steady-0 and fenced-0 Running', (ps) => ['steady-0', 'fenced-0'].every((n) => ps.some((p) => p.metadata.name === n && p.status.phase === 'Running')), 90_000);
+  const pods = await c.waitForPods(
+    'steady-0 and fenced-0 Running',
+    (ps) => ['steady-0', 'fenced-0'].every((n) => ps.some((p) => p.metadata.name === n && p.status.phase === 'Running')),
+    90_000,
+  );
   const uid = (n: string) => pods.find((p) => p.metadata.name === n)!.metadata.uid;
-  const running = async (n: string) => (await docker(['ps', '-q', '--filter', `label=${DOCKER_LABEL.podUid}=${uid(n)}`, '--filter', `label=${DOCKER_LABEL.container}=main`])).trim();
+  const running = async (n: string) =>
+    (await docker(['ps', '-q', '--filter', `label=${DOCKER_LABEL.podUid}=${uid(n)}`, '--filter', `label=${DOCKER_LABEL.container}=main`])).trim();
   t.ok(await running('steady-0'));
   t.ok(await running('fenced-0'));
 

@@ -114,13 +114,18 @@ t.test('three hosts on one machine', async (t) => {
     }
     const roots = await Promise.all(c.hosts.map((h) => c.docker(h.name, ['info', '--format', '{{.DockerRootDir}}'])));
     t.equal(new Set(roots.map((s) => s.trim())).size, 3, 'three distinct engines');
-    t.ok(roots.every((r) => r.startsWith(c.stateDir)), 'each keeps its data in the run\'s state dir');
+    t.ok(
+      roots.every((r) => r.startsWith(c.stateDir)),
+      "each keeps its data in the run's state dir",
+    );
   });
 
   t.test('a 3-replica set puts one pod on each host', async (t) => {
     await c.ok(['apply', '-f', '-'], SET);
     const pods = await c.waitForPods('spread-0..2 Ready', (ps) => readySpread(ps).length === 3, 120_000);
-    const nodes = readySpread(pods).map((p) => p.spec.nodeName).sort();
+    const nodes = readySpread(pods)
+      .map((p) => p.spec.nodeName)
+      .sort();
     t.same(nodes, ['h1', 'h2', 'h3'], 'one pod per host');
     for (const p of readySpread(pods)) {
       const ids = await c.docker(p.spec.nodeName!, ['ps', '-q', '--filter', `label=${DOCKER_LABEL.podUid}=${p.metadata.uid}`]);
@@ -143,7 +148,11 @@ t.test('three hosts on one machine', async (t) => {
     await c.startHostAgent('h2');
     t.ok(nodeReady(await node('h2')), 'h2 Ready again');
     const pods = await c.waitForPods('spread pods Ready again', (ps) => readySpread(ps).length === 3, 120_000);
-    t.equal(pods.find((p) => p.spec.nodeName === 'h2' && p.metadata.name.startsWith('spread-'))?.metadata.uid, pod.metadata.uid, 'the same pod, adopted by the new agent');
+    t.equal(
+      pods.find((p) => p.spec.nodeName === 'h2' && p.metadata.name.startsWith('spread-'))?.metadata.uid,
+      pod.metadata.uid,
+      'the same pod, adopted by the new agent',
+    );
   });
 
   t.test('stopHost loses the host; startHost brings it back Ready', async (t) => {
@@ -162,7 +171,13 @@ t.test('three hosts on one machine', async (t) => {
     t.equal((await node('h3')).status.addresses.find((a) => a.type === 'InternalIP')?.address, h.address, 'same address');
     await c.docker('h3', ['version']);
     const pods = await c.waitForPods('spread pods Ready after h3 came back', (ps) => readySpread(ps).length === 3, 120_000);
-    t.same(readySpread(pods).map((p) => p.spec.nodeName).sort(), ['h1', 'h2', 'h3'], 'still one pod per host');
+    t.same(
+      readySpread(pods)
+        .map((p) => p.spec.nodeName)
+        .sort(),
+      ['h1', 'h2', 'h3'],
+      'still one pod per host',
+    );
   });
 
   t.test('addHost brings one more Ready host', async (t) => {
@@ -194,7 +209,10 @@ t.test('three hosts on one machine', async (t) => {
     t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.stateDir), 'no mounts left below the state dir');
     t.same(dockerdPids.filter(alive), [], 'every dockerd stopped');
     t.same(processesOfContainers(containerIds), [], 'no container process left');
-    t.ok(agents.every((p) => p.exitCode !== null || p.signalCode !== null), 'every agent stopped');
+    t.ok(
+      agents.every((p) => p.exitCode !== null || p.signalCode !== null),
+      'every agent stopped',
+    );
     t.ok(c.controller!.exitCode !== null || c.controller!.signalCode !== null, 'controller stopped');
     t.notOk(existsSync(c.stateDir), 'state dir removed');
     t.notOk(existsSync(c.dir), 'controller dir removed');

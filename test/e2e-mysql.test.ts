@@ -55,7 +55,10 @@ t.test('replicated MySQL example (MariaDB)', async (t) => {
   t.equal(viaService, 'hello from mysql-0', 'read through mysql-read from another pod');
   const servers = new Set<string>();
   for (let i = 0; i < 6; i++) servers.add((await sql('mysql-2', 'SELECT @@server_id', 'mysql-read')).trim());
-  t.ok([...servers].every((s) => ['100', '101', '102'].includes(s)), `mysql-read reaches set members (server ids ${[...servers].join(', ')})`);
+  t.ok(
+    [...servers].every((s) => ['100', '101', '102'].includes(s)),
+    `mysql-read reaches set members (server ids ${[...servers].join(', ')})`,
+  );
 
   t.match(await ok(['get', 'pods']), /mysql-2\s+2\/2\s+Running/, 'both containers of mysql-2 Ready');
 

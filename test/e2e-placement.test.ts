@@ -51,7 +51,10 @@ t.test('placement, cordon, drain and uncordon with two agents', async (t) => {
 
   await t.test('a pod that fits no node is Pending with the reason, and placed when a node appears', async (t) => {
     await ok(['apply', '-f', '-'], manifest);
-    const pods = await c.waitForPods('spread-0 Ready, spread-1 unschedulable', (ps) => podReady(byName(ps, 'spread-0')!) && scheduled(byName(ps, 'spread-1'))?.status === 'False');
+    const pods = await c.waitForPods(
+      'spread-0 Ready, spread-1 unschedulable',
+      (ps) => podReady(byName(ps, 'spread-0')!) && scheduled(byName(ps, 'spread-1'))?.status === 'False',
+    );
     const pending = byName(pods, 'spread-1')!;
     t.equal(pending.spec.nodeName, undefined, 'no node');
     t.equal(pending.status.phase, 'Pending');
@@ -89,7 +92,9 @@ t.test('placement, cordon, drain and uncordon with two agents', async (t) => {
     t.match(r.stdout, new RegExp(`^node/${b} cordoned\\nevicting pod default/spread-1\\npod/spread-1 evicted\\n`));
     t.match(r.stdout, new RegExp(`note: default/spread-1 keep their volumes on ${b}: their replacements stay Pending until "berth uncordon ${b}"`));
     t.match(r.stdout, new RegExp(`node/${b} drained\\n$`));
-    const pods = await c.waitForPods('spread-1 re-created and waiting for its node', (ps) => /which is cordoned/.test(scheduled(byName(ps, 'spread-1'))?.message ?? ''));
+    const pods = await c.waitForPods('spread-1 re-created and waiting for its node', (ps) =>
+      /which is cordoned/.test(scheduled(byName(ps, 'spread-1'))?.message ?? ''),
+    );
     t.equal(byName(pods, 'spread-1')!.spec.nodeName, undefined, 'not started elsewhere: its volume is on the cordoned node');
     t.match(scheduled(byName(pods, 'spread-1'))?.message, `bound to node ${b}, which is cordoned`);
     t.match(await ok(['get', 'nodes', b]), /Ready,SchedulingDisabled/);

@@ -87,9 +87,29 @@ const statefulSet = {
         ],
         volumes: [
           { name: 'config', configMap: { name: 'app-config' } },
-          { name: 'renamed', configMap: { name: 'app-config', defaultMode: 0o640, items: [{ key: 'app.conf', path: 'conf/renamed.conf', mode: 0o600 }, { key: 'mode', path: 'mode.txt' }] } },
+          {
+            name: 'renamed',
+            configMap: {
+              name: 'app-config',
+              defaultMode: 0o640,
+              items: [
+                { key: 'app.conf', path: 'conf/renamed.conf', mode: 0o600 },
+                { key: 'mode', path: 'mode.txt' },
+              ],
+            },
+          },
           { name: 'secret', secret: { secretName: 'db' } },
-          { name: 'secret-modes', secret: { secretName: 'db', defaultMode: 0o440, items: [{ key: 'password', path: 'password', mode: 0o400 }, { key: 'user', path: 'user' }] } },
+          {
+            name: 'secret-modes',
+            secret: {
+              secretName: 'db',
+              defaultMode: 0o440,
+              items: [
+                { key: 'password', path: 'password', mode: 0o400 },
+                { key: 'user', path: 'user' },
+              ],
+            },
+          },
           { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
         ],
       },
@@ -208,7 +228,10 @@ t.test('ConfigMaps and Secrets reach the pods of a StatefulSet', async (t) => {
     t.equal((await out(POD, 'od -An -tu1 /etc/config/blob')).trim().split(/\s+/).join(' '), '0 1 2 255', 'binaryData');
     t.equal(await out(POD, 'cat /etc/secret/password'), 's3cret');
     t.equal(
-      await out(POD, 'stat -L -c "%a %n" /etc/config/mode /etc/secret/password /etc/renamed/conf/renamed.conf /etc/renamed/mode.txt /etc/secret-modes/password /etc/secret-modes/user'),
+      await out(
+        POD,
+        'stat -L -c "%a %n" /etc/config/mode /etc/secret/password /etc/renamed/conf/renamed.conf /etc/renamed/mode.txt /etc/secret-modes/password /etc/secret-modes/user',
+      ),
       '644 /etc/config/mode\n644 /etc/secret/password\n600 /etc/renamed/conf/renamed.conf\n640 /etc/renamed/mode.txt\n400 /etc/secret-modes/password\n440 /etc/secret-modes/user\n',
       'configMap 0644, secret 0644, item mode, defaultMode (configMap and secret)',
     );

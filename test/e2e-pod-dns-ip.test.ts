@@ -114,7 +114,11 @@ t.test('pod network: the agent answers pods, and POD_IP is known from the start'
       t.equal((await c.ok(['exec', p.metadata.name, '--', 'hostname', '-i'])).trim(), ip, `${p.metadata.name}: hostname -i`);
       t.equal((await c.ok(['exec', p.metadata.name, '--', 'hostname'])).trim(), p.metadata.name, `${p.metadata.name}: /etc/hostname is the pod name`);
       const id = (await c.docker(p.spec.nodeName!, ['ps', '-q', '--filter', `name=berth_c_${p.metadata.name}_`])).trim();
-      t.equal((await c.docker(p.spec.nodeName!, ['inspect', '-f', '{{index .Config.Labels "dev.berth.pod.ip"}}', id])).trim(), ip, `${p.metadata.name}: the address the agent gave it`);
+      t.equal(
+        (await c.docker(p.spec.nodeName!, ['inspect', '-f', '{{index .Config.Labels "dev.berth.pod.ip"}}', id])).trim(),
+        ip,
+        `${p.metadata.name}: the address the agent gave it`,
+      );
     }
     const events = await c.ok(['describe', 'pod', 'web-0']);
     t.notMatch(events, 'PodIPUnknown', 'no PodIPUnknown warning');
@@ -128,7 +132,7 @@ t.test('pod network: the agent answers pods, and POD_IP is known from the start'
       t.equal(resolv.split('\n').filter((l) => l.startsWith('nameserver')).length, 1, 'only the agent');
       t.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local\b/m, 'the cluster search list first');
       t.match(resolv, /^options ndots:5$/m);
-      t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
+      t.notMatch(resolv, '127.0.0.11', "not Docker's embedded resolver");
     }
   });
 
@@ -195,12 +199,20 @@ t.test('pod network: the agent answers pods, and POD_IP is known from the start'
     const recreate = async (what: string) => {
       const id = await containerId();
       await c.docker(host, ['rm', '-f', id]);
-      const fresh = await waitFor(`${p.metadata.name}: a new container (${what})`, async () => {
-        const x = await containerId();
-        return x && x !== id ? x : undefined;
-      }, 60_000);
+      const fresh = await waitFor(
+        `${p.metadata.name}: a new container (${what})`,
+        async () => {
+          const x = await containerId();
+          return x && x !== id ? x : undefined;
+        },
+        60_000,
+      );
       const now = (
-        await c.waitForPods(`${p.metadata.name} running in the new container`, (ps) => ps.some((x) => x.metadata.name === p.metadata.name && running(x) && x.status.containerStatuses?.[0]?.containerID === `docker://${fresh}`), 60_000)
+        await c.waitForPods(
+          `${p.metadata.name} running in the new container`,
+          (ps) => ps.some((x) => x.metadata.name === p.metadata.name && running(x) && x.status.containerStatuses?.[0]?.containerID === `docker://${fresh}`),
+          60_000,
+        )
       ).find((x) => x.metadata.name === p.metadata.name)!;
       t.equal(now.status.podIP, p.status.podIP, `${what}: the same address ${p.status.podIP}`);
       t.equal((await c.ok(['exec', p.metadata.name, '--', 'cat', '/tmp/first'])).trim(), `POD_IP=${p.status.podIP}`, `${what}: POD_IP`);
@@ -212,7 +224,7 @@ t.test('pod network: the agent answers pods, and POD_IP is known from the start'
   });
 });
 
-t.test('Docker\'s default bridge: POD_IP of a single-container pod is its address', async (t) => {
+t.test("Docker's default bridge: POD_IP of a single-container pod is its address", async (t) => {
   if (!(await requireDocker(t))) return;
   const c = new Cluster('podipbr');
   t.teardown(() => c.teardown());
@@ -220,7 +232,9 @@ t.test('Docker\'s default bridge: POD_IP of a single-container pod is its addres
   const node = `podipbr-${process.pid}`;
   const agent = await c.startAgent(node);
   await c.ok(['apply', '-f', '-'], setManifest('ipb', 1));
-  const p = (await c.waitForPods('ipb-0 running', (ps) => ps.some((x) => x.metadata.name === 'ipb-0' && running(x)), 90_000)).find((x) => x.metadata.name === 'ipb-0')!;
+  const p = (await c.waitForPods('ipb-0 running', (ps) => ps.some((x) => x.metadata.name === 'ipb-0' && running(x)), 90_000)).find(
+    (x) => x.metadata.name === 'ipb-0',
+  )!;
   const ip = p.status.podIP!;
   t.match(ip, /^\d+\.\d+\.\d+\.\d+$/, `status.podIP ${ip}`);
   t.equal((await c.ok(['exec', 'ipb-0', '--', 'cat', '/tmp/first'])).trim(), `POD_IP=${ip}`, 'POD_IP in the environment from the first instruction');
@@ -230,7 +244,7 @@ t.test('Docker\'s default bridge: POD_IP of a single-container pod is its addres
   const resolv = await c.ok(['exec', 'ipb-0', '--', 'cat', '/etc/resolv.conf']);
   const written = readFileSync(join(agent.dataDir, 'pods', p.metadata.uid, 'resolv.conf'), 'utf8');
   t.equal(resolv, written, 'the resolv.conf the agent wrote in the pod directory');
-  t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
+  t.notMatch(resolv, '127.0.0.11', "not Docker's embedded resolver");
 
   // dnsPolicy None: only dnsConfig, in every container of the pod.
   await c.ok(['apply', '-f', '-'], noneManifest);

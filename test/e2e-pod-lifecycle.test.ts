@@ -62,10 +62,30 @@ t.test('pod lifecycle on Docker', async (t) => {
     statefulSet('init', node, {
       volumes: [{ name: 'work', emptyDir: {} }],
       initContainers: [
-        { name: 'first', image: BUSYBOX, imagePullPolicy: 'Never', command: sh('test -f /work/tried || { touch /work/tried; exit 1; }; echo first >> /work/order'), volumeMounts: [{ name: 'work', mountPath: '/work' }] },
-        { name: 'second', image: BUSYBOX, imagePullPolicy: 'Never', command: sh('echo "second $(hostname)" >> /work/order'), volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+        {
+          name: 'first',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: sh('test -f /work/tried || { touch /work/tried; exit 1; }; echo first >> /work/order'),
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
+        {
+          name: 'second',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: sh('echo "second $(hostname)" >> /work/order'),
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
       ],
-      containers: [{ name: 'app', image: BUSYBOX, imagePullPolicy: 'Never', command: sh('echo app >> /work/order; exec sleep 100000'), volumeMounts: [{ name: 'work', mountPath: '/work' }] }],
+      containers: [
+        {
+          name: 'app',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: sh('echo app >> /work/order; exec sleep 100000'),
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
+      ],
     }),
     // A sidecar serving :8080 on the pod's localhost; both record how they were stopped.
     statefulSet('side', node, {
@@ -89,7 +109,9 @@ t.test('pod lifecycle on Docker', async (t) => {
           image: BUSYBOX,
           imagePullPolicy: 'Never',
           // The TERM handler takes a second, so a sidecar stopped at the same time would write first.
-          command: sh('trap "sleep 1; echo main-term >> /log/order; exit 0" TERM; wget -qO /log/fetched http://localhost:8080/; while :; do sleep 1 & wait; done'),
+          command: sh(
+            'trap "sleep 1; echo main-term >> /log/order; exit 0" TERM; wget -qO /log/fetched http://localhost:8080/; while :; do sleep 1 & wait; done',
+          ),
           lifecycle: { preStop: { exec: { command: sh('echo prestop >> /log/order; sleep 1') } } },
           volumeMounts: [{ name: 'log', mountPath: '/log' }],
         },
@@ -124,13 +146,27 @@ t.test('pod lifecycle on Docker', async (t) => {
     // Never passes its startup probe: restarted after failureThreshold periods.
     statefulSet('nostart', node, {
       containers: [
-        { name: 'app', image: BUSYBOX, imagePullPolicy: 'Never', command: ['sleep', '100000'], startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 2 } },
+        {
+          name: 'app',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: ['sleep', '100000'],
+          startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 2 },
+        },
       ],
     }),
     // Exits at once; each start is recorded on the host.
     statefulSet('crash', node, {
       volumes: [{ name: 'log', hostPath: { path: crashLog } }],
-      containers: [{ name: 'app', image: BUSYBOX, imagePullPolicy: 'Never', command: sh('date +%s >> /log/starts; exit 1'), volumeMounts: [{ name: 'log', mountPath: '/log' }] }],
+      containers: [
+        {
+          name: 'app',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: sh('date +%s >> /log/starts; exit 1'),
+          volumeMounts: [{ name: 'log', mountPath: '/log' }],
+        },
+      ],
     }),
     // OrderedReady with a readiness probe that never passes: web-1 must not appear.
     statefulSet(
@@ -165,14 +201,26 @@ t.test('pod lifecycle on Docker', async (t) => {
     const p = byName(ready, 'init-0')!;
     t.equal(cond(p, 'Initialized'), 'True');
     const [first, second] = p.status.initContainerStatuses!;
-    t.match(first, { name: 'first', restartCount: 1, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } });
+    t.match(first, {
+      name: 'first',
+      restartCount: 1,
+      ready: true,
+      state: { terminated: { exitCode: 0, reason: 'Completed' } },
+      lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+    });
     t.match(second, { name: 'second', restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
     const retried = Date.parse(first.state.terminated!.startedAt!) - Date.parse(first.lastState!.terminated!.finishedAt!);
     t.ok(retried >= 9_500 && retried < 15_000, `the failed init container was retried after its 10 s back-off (${retried} ms)`);
-    t.ok(Date.parse(p.status.containerStatuses![0].state.running!.startedAt) >= Date.parse(second.state.terminated!.finishedAt!), 'the app started after the last init container finished');
+    t.ok(
+      Date.parse(p.status.containerStatuses![0].state.running!.startedAt) >= Date.parse(second.state.terminated!.finishedAt!),
+      'the app started after the last init container finished',
+    );
     t.equal((await ok(['exec', 'init-0', '--', 'cat', '/work/order'])).trim(), 'first\nsecond init-0\napp', 'in order, with the pod hostname');
     t.match(await ok(['get', 'pods', 'init-0']), /init-0\s+1\/1\s+Running\s+0\s+/, 'init restarts do not count once initialized');
-    t.ok((await events('init-0')).some((e) => e.reason === 'BackOff' && /Back-off restarting failed container first in pod init-0/.test(e.message)), 'BackOff event');
+    t.ok(
+      (await events('init-0')).some((e) => e.reason === 'BackOff' && /Back-off restarting failed container first in pod init-0/.test(e.message)),
+      'BackOff event',
+    );
   });
 
   t.test('a sidecar shares the pod network and counts for readiness', async (t) => {
@@ -180,23 +228,36 @@ t.test('pod lifecycle on Docker', async (t) => {
     const p = byName(pods, 'side-0')!;
     t.match(p.status.initContainerStatuses, [{ name: 'proxy', started: true, ready: true, state: { running: {} } }]);
     t.match(await ok(['get', 'pods', 'side-0']), /side-0\s+2\/2\s+Running\s+0\s+/);
-    t.match(await ok(['exec', 'side-0', '--', 'wget', '-qO-', 'http://localhost:8080/']), /It works!/, 'the main container (the default for exec) reaches the sidecar on localhost');
+    t.match(
+      await ok(['exec', 'side-0', '--', 'wget', '-qO-', 'http://localhost:8080/']),
+      /It works!/,
+      'the main container (the default for exec) reaches the sidecar on localhost',
+    );
     t.match(readFileSync(join(sideLog, 'fetched'), 'utf8'), /It works!/, 'the main container started after the sidecar was up');
   });
 
   t.test('a liveness probe failure restarts the container in place', async (t) => {
-    const before = (await c.waitForPods('live-0 Running', (ps) => byName(ps, 'live-0')?.status.containerStatuses?.[0]?.state.running !== undefined, 20_000)).find(
-      (p) => p.metadata.name === 'live-0',
-    )!;
+    const before = (
+      await c.waitForPods('live-0 Running', (ps) => byName(ps, 'live-0')?.status.containerStatuses?.[0]?.state.running !== undefined, 20_000)
+    ).find((p) => p.metadata.name === 'live-0')!;
     await ok(['exec', 'live-0', '--', 'rm', '/tmp/healthy']);
-    const after = byName(await c.waitForPods('live-0 restarted', (ps) => (byName(ps, 'live-0')?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 20_000), 'live-0')!;
+    const after = byName(
+      await c.waitForPods('live-0 restarted', (ps) => (byName(ps, 'live-0')?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 20_000),
+      'live-0',
+    )!;
     t.equal(after.metadata.uid, before.metadata.uid, 'the same pod');
     const cs = after.status.containerStatuses![0];
     t.equal(cs.containerID, before.status.containerStatuses![0].containerID, 'the same container, restarted');
     t.ok(cs.lastState?.terminated, 'the killed run is the last state');
     const ev = await events('live-0');
-    t.ok(ev.some((e) => e.type === 'Warning' && e.reason === 'Unhealthy' && /^Liveness probe failed: /.test(e.message)), 'Unhealthy event');
-    t.ok(ev.some((e) => e.reason === 'Killing' && e.message === 'Container app failed liveness probe, will be restarted'), 'Killing event');
+    t.ok(
+      ev.some((e) => e.type === 'Warning' && e.reason === 'Unhealthy' && /^Liveness probe failed: /.test(e.message)),
+      'Unhealthy event',
+    );
+    t.ok(
+      ev.some((e) => e.reason === 'Killing' && e.message === 'Container app failed liveness probe, will be restarted'),
+      'Killing event',
+    );
     await waitFor('live-0 running again', async () => ((await pod('live-0'))?.status.containerStatuses?.[0]?.state.running ? true : undefined), 10_000);
   });
 
@@ -205,12 +266,20 @@ t.test('pod lifecycle on Docker', async (t) => {
     const cs = p.status.containerStatuses![0];
     t.equal(cs.restartCount, 0, 'the liveness probe did not run before the startup probe passed');
     t.equal(cs.started, true);
-    const startedFor = Date.parse(cond(p, 'Ready') === 'True' ? p.status.conditions!.find((x) => x.type === 'Ready')!.lastTransitionTime : '') - Date.parse(cs.state.running!.startedAt);
+    const startedFor =
+      Date.parse(cond(p, 'Ready') === 'True' ? p.status.conditions!.find((x) => x.type === 'Ready')!.lastTransitionTime : '') -
+      Date.parse(cs.state.running!.startedAt);
     t.ok(startedFor >= 3_500, `not ready before the server listened (${startedFor} ms after the start)`);
 
-    const ns = byName(await c.waitForPods('nostart-0 restarted', (ps) => (byName(ps, 'nostart-0')?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 20_000), 'nostart-0')!;
+    const ns = byName(
+      await c.waitForPods('nostart-0 restarted', (ps) => (byName(ps, 'nostart-0')?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 20_000),
+      'nostart-0',
+    )!;
     t.equal(ns.status.containerStatuses![0].ready, false);
-    t.ok((await events('nostart-0')).some((e) => e.reason === 'Unhealthy' && /^Startup probe failed: /.test(e.message)), 'Unhealthy event for the startup probe');
+    t.ok(
+      (await events('nostart-0')).some((e) => e.reason === 'Unhealthy' && /^Startup probe failed: /.test(e.message)),
+      'Unhealthy event for the startup probe',
+    );
   });
 
   t.test('OrderedReady: an unready web-0 keeps gate-1 from being created', async (t) => {
@@ -218,13 +287,21 @@ t.test('pod lifecycle on Docker', async (t) => {
     // Well past the time gate-1 would take to appear if gate-0 counted as Ready.
     await sleep(Math.max(0, applied + 8_000 - Date.now()));
     const gate = (await c.pods()).filter((p) => p.metadata.name.startsWith('gate-'));
-    t.same(gate.map((p) => p.metadata.name), ['gate-0']);
+    t.same(
+      gate.map((p) => p.metadata.name),
+      ['gate-0'],
+    );
     t.equal(cond(gate[0], 'Ready'), 'False');
     t.match(await ok(['get', 'pods', 'gate-0']), /gate-0\s+0\/1\s+Running\s+0\s+/);
   });
 
   t.test('a crash-looping container is restarted after 10 s, then 20 s', async (t) => {
-    const starts = await waitFor('three starts', () => (lines(crashLog, 'starts').length >= 3 ? lines(crashLog, 'starts').map(Number) : undefined), 60_000, 500);
+    const starts = await waitFor(
+      'three starts',
+      () => (lines(crashLog, 'starts').length >= 3 ? lines(crashLog, 'starts').map(Number) : undefined),
+      60_000,
+      500,
+    );
     const gaps = [starts[1] - starts[0], starts[2] - starts[1]];
     t.ok(gaps[0] >= 9 && gaps[0] <= 13, `first back-off about 10 s (${gaps[0]} s)`);
     t.ok(gaps[1] >= 19 && gaps[1] <= 24, `second back-off about 20 s (${gaps[1]} s)`);
@@ -236,10 +313,14 @@ t.test('pod lifecycle on Docker', async (t) => {
   t.test('termination: preStop before SIGTERM, the sidecar after the main container', async (t) => {
     const before = (await pod('side-0'))!;
     await ok(['delete', 'pod', 'side-0']);
-    await c.waitForPods('side-0 replaced', (ps) => {
-      const p = byName(ps, 'side-0');
-      return p !== undefined && p.metadata.uid !== before.metadata.uid;
-    }, 30_000);
+    await c.waitForPods(
+      'side-0 replaced',
+      (ps) => {
+        const p = byName(ps, 'side-0');
+        return p !== undefined && p.metadata.uid !== before.metadata.uid;
+      },
+      30_000,
+    );
     // The new side-0 appends again; the first three lines are the old pod's termination.
     t.same(lines(sideLog, 'order').slice(0, 3), ['prestop', 'main-term', 'side-term']);
     const ev = await events('side-0');

@@ -107,14 +107,18 @@ t.test('host-gw pod network across hosts', async (t) => {
     for (const cidr of cidrOf.values()) t.ok(ipInNet(cidr.split('/')[0], cluster), `${cidr} in ${c.clusterCidr}`);
   });
 
-  t.test('each host routes the other hosts\' podCIDRs via their addresses', async (t) => {
+  t.test("each host routes the other hosts' podCIDRs via their addresses", async (t) => {
     for (const h of c.hosts) {
       // And the service range on the pod bridge (docs/network.md, ClusterIP Services).
       const want = [...c.hosts.filter((o) => o.name !== h.name).map((o) => `${cidrOf.get(o.name)} via ${o.address}`), `${c.serviceCidr} dev berth0`].sort();
       const got = await waitFor(
         `routes on ${h.name}`,
         async () => {
-          const lines = (await c.inHost(h.name, ['ip', '-4', 'route', 'show', 'proto', '147'])).split('\n').map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')).filter(Boolean).sort();
+          const lines = (await c.inHost(h.name, ['ip', '-4', 'route', 'show', 'proto', '147']))
+            .split('\n')
+            .map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '))
+            .filter(Boolean)
+            .sort();
           return JSON.stringify(lines) === JSON.stringify(want) ? lines : undefined;
         },
         30_000,
@@ -129,9 +133,13 @@ t.test('host-gw pod network across hosts', async (t) => {
   });
 
   await c.ok(['apply', '-f', '-'], webManifest);
-  const web = await c.waitForPods('web pods running', (ps) => ['web-0', 'web-1', 'web-2'].every((n) => ps.some((p) => p.metadata.name === n && running(p))), 120_000);
+  const web = await c.waitForPods(
+    'web pods running',
+    (ps) => ['web-0', 'web-1', 'web-2'].every((n) => ps.some((p) => p.metadata.name === n && running(p))),
+    120_000,
+  );
 
-  t.test('pod IPs lie in their node\'s podCIDR', async (t) => {
+  t.test("pod IPs lie in their node's podCIDR", async (t) => {
     for (const p of web.filter((x) => x.metadata.name.startsWith('web-'))) {
       const cidr = cidrOf.get(p.spec.nodeName ?? '') ?? '';
       t.ok(ipInNet(p.status.podIP ?? '', parseCidr(cidr, 'podCIDR')), `${p.metadata.name} ${p.status.podIP} in ${cidr} (${p.spec.nodeName})`);
@@ -142,15 +150,17 @@ t.test('host-gw pod network across hosts', async (t) => {
   const serverHost = server.spec.nodeName!;
   const clientHost = c.hosts.map((h) => h.name).find((h) => h !== serverHost)!;
   await c.ok(['apply', '-f', '-'], clientManifest(clientHost));
-  const client = (await c.waitForPods('client running', (ps) => ps.some((p) => p.metadata.name === 'client-0' && running(p)), 120_000)).find((p) => p.metadata.name === 'client-0')!;
+  const client = (await c.waitForPods('client running', (ps) => ps.some((p) => p.metadata.name === 'client-0' && running(p)), 120_000)).find(
+    (p) => p.metadata.name === 'client-0',
+  )!;
 
   t.test('a pod fetches from a pod on another host by DNS name, without NAT', async (t) => {
     t.not(client.spec.nodeName, serverHost, `client on ${client.spec.nodeName}, server on ${serverHost}`);
     // The pod asks the agent directly, not Docker's resolver (127.0.0.11).
     const gateway = cidrOf.get(clientHost)!.replace(/0\/24$/, '1');
     const resolv = await c.ok(['exec', 'client-0', '--', 'cat', '/etc/resolv.conf']);
-    t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'), 'the agent DNS of the client\'s host, on its pod bridge');
-    t.notMatch(resolv, '127.0.0.11', 'not Docker\'s embedded resolver');
+    t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'), "the agent DNS of the client's host, on its pod bridge");
+    t.notMatch(resolv, '127.0.0.11', "not Docker's embedded resolver");
     let last = '';
     const page = await waitFor(
       'the page from web-2',
@@ -179,18 +189,20 @@ t.test('host-gw pod network across hosts', async (t) => {
     t.match(log, client.status.podIP!, `the server saw the client pod IP ${client.status.podIP}`);
   });
 
-  t.test('hostNetwork pods: the host\'s address, in DNS too', async (t) => {
+  t.test("hostNetwork pods: the host's address, in DNS too", async (t) => {
     await c.ok(['apply', '-f', '-'], hostNetManifest);
-    const hn = (await c.waitForPods('hostNetwork pods running', (ps) => ['hn-0', 'hn-1'].every((n) => ps.some((p) => p.metadata.name === n && running(p))), 120_000)).filter((p) =>
-      p.metadata.name.startsWith('hn-'),
-    );
+    const hn = (
+      await c.waitForPods('hostNetwork pods running', (ps) => ['hn-0', 'hn-1'].every((n) => ps.some((p) => p.metadata.name === n && running(p))), 120_000)
+    ).filter((p) => p.metadata.name.startsWith('hn-'));
     t.not(hn[0].spec.nodeName, hn[1].spec.nodeName, 'never two on one host');
     for (const p of hn) t.equal(p.status.podIP, c.host(p.spec.nodeName!).address, `${p.metadata.name}: podIP = address of ${p.spec.nodeName}`);
     for (const p of hn) {
       const answer = await waitFor(
         `DNS of ${p.metadata.name}`,
         async () => {
-          const out = (await c.inHost(clientHost, ['dig', '@127.0.0.1', '+short', '+time=2', '+tries=1', `${p.metadata.name}.hn.default.svc.${ZONE}`, 'A'])).trim();
+          const out = (
+            await c.inHost(clientHost, ['dig', '@127.0.0.1', '+short', '+time=2', '+tries=1', `${p.metadata.name}.hn.default.svc.${ZONE}`, 'A'])
+          ).trim();
           return out === p.status.podIP ? out : undefined;
         },
         20_000,
@@ -249,7 +261,7 @@ t.test('host-gw pod network across hosts', async (t) => {
     t.match(r, /It works!/, 'the running client still reaches web-2');
   });
 
-  t.test('a forgotten node\'s route goes away', async (t) => {
+  t.test("a forgotten node's route goes away", async (t) => {
     const gone = c.hosts.find((h) => h.name !== clientHost)!;
     await c.stopHost(gone.name);
     await waitFor(
@@ -271,6 +283,13 @@ t.test('host-gw pod network across hosts', async (t) => {
     );
     const left = await c.inHost(clientHost, ['ip', '-4', 'route', 'show', 'proto', '147']);
     t.notMatch(left, cidr, `no route to ${gone.name}'s ${cidr}`);
-    t.equal(left.trim().split('\n').filter((l) => l.includes(' via ')).length, 1, 'the route to the remaining host stays');
+    t.equal(
+      left
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes(' via ')).length,
+      1,
+      'the route to the remaining host stays',
+    );
   });
 });

@@ -59,7 +59,11 @@ t.test('pod sandbox on Docker: pause image, distroless pod, holder killed, missi
   // The agent built (or found) the pause image of this catatonit.
   const sha = createHash('sha256').update(readFileSync(CATATONIT)).digest('hex');
   const pauseTag = `berth.local/pause:${sha.slice(0, 16)}`;
-  const label = await waitFor('pause image', () => docker(['image', 'inspect', '-f', '{{index .Config.Labels "berth.io/pause-sha256"}}', pauseTag]).catch(() => undefined), 30_000);
+  const label = await waitFor(
+    'pause image',
+    () => docker(['image', 'inspect', '-f', '{{index .Config.Labels "berth.io/pause-sha256"}}', pauseTag]).catch(() => undefined),
+    30_000,
+  );
   t.equal(label.trim(), sha, 'the pause image holds this catatonit');
 
   const set = {
@@ -99,7 +103,9 @@ t.test('pod sandbox on Docker: pause image, distroless pod, holder killed, missi
     (await docker(['ps', '-aq', '--no-trunc', '--filter', `label=${DOCKER_LABEL.node}=${node}`, '--filter', `label=${DOCKER_LABEL.container}=POD`])).trim();
   const holder = await holderId();
   t.ok(holder, 'the pod has a holder');
-  const [image, entrypoint, init] = (await docker(['inspect', '-f', '{{.Config.Image}}|{{json .Config.Entrypoint}}|{{.HostConfig.Init}}', holder])).trim().split('|');
+  const [image, entrypoint, init] = (await docker(['inspect', '-f', '{{.Config.Image}}|{{json .Config.Entrypoint}}|{{.HostConfig.Init}}', holder]))
+    .trim()
+    .split('|');
   t.equal(image, pauseTag, 'the holder runs the pause image');
   t.equal(entrypoint, '["/pause","-P"]');
   t.equal(init, 'false');
@@ -133,14 +139,20 @@ t.test('pod sandbox on Docker: pause image, distroless pod, holder killed, missi
   t.comment(`Ready again ${seconds.toFixed(1)} s after the holder was killed; states seen: ${[...reasons].join(' ')}`);
   t.ok(seconds < 6, `Ready again within 6 s of the kill, without crash back-off (took ${seconds.toFixed(1)} s)`);
   t.ok(sawNotReady, 'the pod was reported not ready meanwhile');
-  t.notOk([...reasons].some((r) => r.endsWith(':CrashLoopBackOff')), 'no container was reported in CrashLoopBackOff');
+  t.notOk(
+    [...reasons].some((r) => r.endsWith(':CrashLoopBackOff')),
+    'no container was reported in CrashLoopBackOff',
+  );
   t.not(await holderId(), '', 'a holder runs again');
 
   const events = (await c.api.list<Event>('/api/v1/namespaces/default/events', { fieldSelector: 'involvedObject.name=nosh-0' })).items;
   const changed = events.filter((e) => e.reason === 'SandboxChanged');
   t.equal(changed.length, 1, 'one SandboxChanged event');
   t.match(changed[0], { type: 'Normal', message: 'Pod sandbox changed, it will be killed and re-created.' });
-  t.notOk(events.some((e) => e.reason === 'BackOff'), 'no BackOff event');
+  t.notOk(
+    events.some((e) => e.reason === 'BackOff'),
+    'no BackOff event',
+  );
 
   // An agent whose pause binary is missing: the pod waits with a warning naming it, and runs
   // once the binary is there, without the agent being restarted.
@@ -151,7 +163,10 @@ t.test('pod sandbox on Docker: pause image, distroless pod, holder killed, missi
   await c.ok(['apply', '-f', '-'], JSON.stringify(set2));
   const warned = await waitFor(
     'a warning naming the missing pause binary',
-    async () => (await c.api.list<Event>('/api/v1/namespaces/default/events', { fieldSelector: 'involvedObject.name=late-0' })).items.find((e) => e.type === 'Warning' && e.message.includes(missing)),
+    async () =>
+      (await c.api.list<Event>('/api/v1/namespaces/default/events', { fieldSelector: 'involvedObject.name=late-0' })).items.find(
+        (e) => e.type === 'Warning' && e.message.includes(missing),
+      ),
     30_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}\n${agent2.log().slice(-3000)}`);

@@ -21,13 +21,25 @@ t.test('standalone PersistentVolumeClaim shared by two ordinals', async (t) => {
   await c.startAgent(a);
   await c.startAgent(b);
   const ok = (args: string[], input?: string) => c.ok(args, input);
-  const claim = async () => (await c.api.list<PersistentVolumeClaim>('/api/v1/namespaces/default/persistentvolumeclaims')).items.find((x) => x.metadata.name === 'shared-data');
+  const claim = async () =>
+    (await c.api.list<PersistentVolumeClaim>('/api/v1/namespaces/default/persistentvolumeclaims')).items.find((x) => x.metadata.name === 'shared-data');
   const scheduledMessage = (p: Pod) => p.status.conditions?.find((x) => x.type === 'PodScheduled' && x.status === 'False')?.message;
 
   // The set first: its pods wait for the claim, Pending, without a node.
   await ok(['apply', '-f', '-'], SET);
-  const waiting = await c.waitForPods('pods waiting for their claim', (ps) => ps.length === 2 && ps.every((p) => /persistentvolumeclaim "shared-data" not found/.test(scheduledMessage(p) ?? '')), 30_000);
-  t.same(waiting.map((p) => [p.status.phase, p.spec.nodeName]), [['Pending', undefined], ['Pending', undefined]], 'Pending, unscheduled');
+  const waiting = await c.waitForPods(
+    'pods waiting for their claim',
+    (ps) => ps.length === 2 && ps.every((p) => /persistentvolumeclaim "shared-data" not found/.test(scheduledMessage(p) ?? '')),
+    30_000,
+  );
+  t.same(
+    waiting.map((p) => [p.status.phase, p.spec.nodeName]),
+    [
+      ['Pending', undefined],
+      ['Pending', undefined],
+    ],
+    'Pending, unscheduled',
+  );
 
   const applied = await ok(['apply', '-f', '-'], CLAIM);
   t.match(applied, /persistentvolumeclaim\/shared-data created/);

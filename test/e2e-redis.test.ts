@@ -40,7 +40,10 @@ t.test('Redis Cluster example', async (t) => {
   let pods = await c.waitForPods('redis-cluster-0..5 Ready', allReady, 180_000);
   t.comment(`6 pods Ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const ips = PODS.map((n) => pods.find((p) => p.metadata.name === n)!.status.podIP!);
-  t.ok(ips.every((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)), `every pod has an address (${ips.join(' ')})`);
+  t.ok(
+    ips.every((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)),
+    `every pod has an address (${ips.join(' ')})`,
+  );
   // POD_IP (downward API status.podIP) is set from the container's first instruction, so each
   // node announces its own pod address (--cluster-announce-ip).
   for (const [i, pod] of PODS.entries()) {
@@ -68,7 +71,11 @@ t.test('Redis Cluster example', async (t) => {
   const id = myself.split(' ')[0];
   const uid = pods.find((p) => p.metadata.name === PODS[0])!.metadata.uid;
   await ok(['delete', 'pod', PODS[0]]);
-  pods = await c.waitForPods('redis-cluster-0 back and Ready', (ps) => allReady(ps) && ps.find((p) => p.metadata.name === PODS[0])!.metadata.uid !== uid, 120_000);
+  pods = await c.waitForPods(
+    'redis-cluster-0 back and Ready',
+    (ps) => allReady(ps) && ps.find((p) => p.metadata.name === PODS[0])!.metadata.uid !== uid,
+    120_000,
+  );
   const newIp = pods.find((p) => p.metadata.name === PODS[0])!.status.podIP!;
   t.comment(`redis-cluster-0 was ${ips[0]}, is ${newIp}`);
   t.equal((await cli(PODS[0], 'cluster', 'myid')).trim(), id, 'same node ID (nodes.conf on its volume)');

@@ -14,11 +14,19 @@ t.test('replicated example', async (t) => {
   const ok = (args: string[], input?: string) => c.ok(args, input);
 
   t.match(await ok(['apply', '-f', join(ROOT, 'examples/replicated.yaml')]), /statefulset\.apps\/db created/);
-  const pods = await c.waitForPods('db-0..2 Ready', (ps) => ['db-0', 'db-1', 'db-2'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))), 120_000);
+  const pods = await c.waitForPods(
+    'db-0..2 Ready',
+    (ps) => ['db-0', 'db-1', 'db-2'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
+    120_000,
+  );
   const created = (n: string) => Date.parse(pods.find((p) => p.metadata.name === n)!.metadata.creationTimestamp);
   t.ok(created('db-0') < created('db-1') && created('db-1') < created('db-2'), 'in order');
 
-  for (const [i, role] of [[0, 'primary'], [1, 'replica'], [2, 'replica']] as const) {
+  for (const [i, role] of [
+    [0, 'primary'],
+    [1, 'replica'],
+    [2, 'replica'],
+  ] as const) {
     const pod = `db-${i}`;
     t.equal((await ok(['exec', pod, '-c', 'db', '--', 'cat', '/data/conf.d/server-id.cnf'])).trim(), `[mysqld]\nserver-id=${100 + i}`, `${pod} server-id`);
     const files = (await ok(['exec', pod, '-c', 'db', '--', 'ls', '/data/conf.d'])).trim().split('\n').sort();

@@ -32,7 +32,10 @@ t.test('claim retention policy', async (t) => {
 
     await ok(['scale', 'sts', 'ret', '--replicas=1']);
     await waitFor('claim data-ret-1 gone', async () => ((await claims()).some((x) => x.metadata.name === 'data-ret-1') ? undefined : true), 60_000);
-    t.notOk((await c.pods()).some((p) => p.metadata.name === 'ret-1'), 'the pod went first');
+    t.notOk(
+      (await c.pods()).some((p) => p.metadata.name === 'ret-1'),
+      'the pod went first',
+    );
     t.notOk(existsSync(dir1), 'its directory is removed');
     t.equal(readFileSync(join(await claimPath('data-ret-0'), 'file'), 'utf8').trim(), 'zero', 'the in-range claim is untouched');
     const events = await ok(['get', 'events']);

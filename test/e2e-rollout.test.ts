@@ -42,8 +42,7 @@ t.test('rolling updates', async (t) => {
   const set = async () => JSON.parse(await ok(['get', 'sts', 'web', '-o', 'json'])) as StatefulSet;
   const env = async (pod: string) => (await ok(['exec', pod, '--', 'sh', '-c', 'echo $VERSION'])).trim();
   const versions = async () => Promise.all(['web-0', 'web-1', 'web-2'].map(env));
-  const allReadyAt = (rev: string) => (ps: Pod[]) =>
-    ps.length === 3 && ps.every((p) => podReady(p) && p.metadata.labels?.['controller-revision-hash'] === rev);
+  const allReadyAt = (rev: string) => (ps: Pod[]) => ps.length === 3 && ps.every((p) => podReady(p) && p.metadata.labels?.['controller-revision-hash'] === rev);
   const rolledOut = async () => {
     const s = await set();
     await c.waitForPods(`all at ${s.status?.updateRevision}`, allReadyAt((await set()).status!.updateRevision!), 120_000);
@@ -65,7 +64,10 @@ t.test('rolling updates', async (t) => {
     const readyAt = (n: string) => Date.parse(after.find((p) => p.metadata.name === n)!.status.conditions!.find((x) => x.type === 'Ready')!.lastTransitionTime);
     t.ok(created('web-2') < created('web-1') && created('web-1') < created('web-0'), 'highest ordinal first');
     t.ok(created('web-1') >= readyAt('web-2') && created('web-0') >= readyAt('web-1'), 'each only after the previous one was Ready');
-    t.ok(after.every((p) => before.find((b) => b.metadata.name === p.metadata.name)!.metadata.uid !== p.metadata.uid), 'every pod was re-created');
+    t.ok(
+      after.every((p) => before.find((b) => b.metadata.name === p.metadata.name)!.metadata.uid !== p.metadata.uid),
+      'every pod was re-created',
+    );
     t.same(
       await Promise.all(['web-0', 'web-1', 'web-2'].map(async (p) => (await ok(['exec', p, '--', 'cat', '/data/history'])).trim())),
       ['v1\nv2', 'v1\nv2', 'v1\nv2'],
@@ -78,7 +80,10 @@ t.test('rolling updates', async (t) => {
   t.test('partition 2 updates only web-2; a deleted web-0 comes back at the old revision', async (t) => {
     await ok(['apply', '-f', '-'], manifest('v3', '  updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 2}}'));
     const v3 = (await set()).status!.updateRevision!;
-    await c.waitForPods('web-2 at v3', (ps) => ps.filter(podReady).length === 3 && ps.some((p) => p.metadata.name === 'web-2' && p.metadata.labels?.['controller-revision-hash'] === v3));
+    await c.waitForPods(
+      'web-2 at v3',
+      (ps) => ps.filter(podReady).length === 3 && ps.some((p) => p.metadata.name === 'web-2' && p.metadata.labels?.['controller-revision-hash'] === v3),
+    );
     t.match(await ok(['rollout', 'status', 'sts/web', '--timeout=60s']), /partitioned roll out complete: 1 new pods have been updated/);
     t.same(await versions(), ['v2', 'v2', 'v3']);
     const old = (await c.pods()).find((p) => p.metadata.name === 'web-0')!;
@@ -115,7 +120,10 @@ t.test('rolling updates', async (t) => {
     await rolledOut();
     const after = await c.pods();
     const created = (n: string) => Date.parse(after.find((p) => p.metadata.name === n)!.metadata.creationTimestamp);
-    t.ok(after.every((p) => before.find((b) => b.metadata.name === p.metadata.name)!.metadata.uid !== p.metadata.uid), 'all re-created');
+    t.ok(
+      after.every((p) => before.find((b) => b.metadata.name === p.metadata.name)!.metadata.uid !== p.metadata.uid),
+      'all re-created',
+    );
     t.ok(created('web-2') < created('web-1') && created('web-1') < created('web-0'), 'in reverse order');
   });
 
@@ -124,7 +132,14 @@ t.test('rolling updates', async (t) => {
     await c.waitForPods('web-2 broken', (ps) => ps.some((p) => p.metadata.name === 'web-2' && !podReady(p) && p.status.phase === 'Running'));
     await new Promise((r) => setTimeout(r, 2000));
     const pods = await c.pods();
-    t.same(pods.filter((p) => p.metadata.name !== 'web-2').map((p) => [p.metadata.name, podReady(p)]), [['web-0', true], ['web-1', true]], 'web-1 and web-0 untouched');
+    t.same(
+      pods.filter((p) => p.metadata.name !== 'web-2').map((p) => [p.metadata.name, podReady(p)]),
+      [
+        ['web-0', true],
+        ['web-1', true],
+      ],
+      'web-1 and web-0 untouched',
+    );
     const status = await c.cli(['rollout', 'status', 'statefulset/web', '--timeout=30s']);
     t.not(status.code, 0, 'rollout status fails');
     t.match(status.stderr, /exceeded its progress deadline/);
@@ -133,12 +148,17 @@ t.test('rolling updates', async (t) => {
 
     const broken = pods.find((p) => p.metadata.name === 'web-2')!;
     await ok(['rollout', 'undo', 'statefulset/web']);
-    const fixed = await c.waitForPods('web-2 replaced without a manual delete', (ps) => ps.some((p) => p.metadata.name === 'web-2' && p.metadata.uid !== broken.metadata.uid && podReady(p)));
+    const fixed = await c.waitForPods('web-2 replaced without a manual delete', (ps) =>
+      ps.some((p) => p.metadata.name === 'web-2' && p.metadata.uid !== broken.metadata.uid && podReady(p)),
+    );
     t.ok(fixed, 'web-2 replaced');
     await rolledOut();
     t.same(await versions(), ['v6', 'v6', 'v6']);
     const events = (await c.api.list<Event>('/api/v1/namespaces/default/events')).items;
-    t.ok(events.some((e) => e.reason === 'SuccessfulDelete' && e.involvedObject.name === 'web'), 'the controller deleted it');
+    t.ok(
+      events.some((e) => e.reason === 'SuccessfulDelete' && e.involvedObject.name === 'web'),
+      'the controller deleted it',
+    );
     t.match(await env('web-2'), 'v6');
     t.not(v1, (await set()).status!.updateRevision);
   });

@@ -8,7 +8,11 @@ import { Cluster, ROOT, docker, podReady, requireDocker, waitFor } from './helpe
 
 const readyTime = (p: Pod) => Date.parse(p.status.conditions!.find((c) => c.type === 'Ready')!.lastTransitionTime);
 const byName = (pods: Pod[], name: string) => pods.find((p) => p.metadata.name === name)!;
-const readyNames = (pods: Pod[]) => pods.filter(podReady).map((p) => p.metadata.name).sort();
+const readyNames = (pods: Pod[]) =>
+  pods
+    .filter(podReady)
+    .map((p) => p.metadata.name)
+    .sort();
 
 async function httpGet(ip: string, path = '/'): Promise<string> {
   const res = await fetch(`http://${ip}${path}`, { signal: AbortSignal.timeout(5000) });
@@ -35,7 +39,10 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     const pods = await c.waitForPods('web-0 and web-1 Ready', (ps) => readyNames(ps).join() === 'web-0,web-1');
     const web0 = byName(pods, 'web-0');
     const web1 = byName(pods, 'web-1');
-    t.ok(Date.parse(web1.metadata.creationTimestamp) >= readyTime(web0), `web-1 created (${web1.metadata.creationTimestamp}) after web-0 was Ready (${web0.status.conditions![0].lastTransitionTime})`);
+    t.ok(
+      Date.parse(web1.metadata.creationTimestamp) >= readyTime(web0),
+      `web-1 created (${web1.metadata.creationTimestamp}) after web-0 was Ready (${web0.status.conditions![0].lastTransitionTime})`,
+    );
     t.not(web0.spec.nodeName, web1.spec.nodeName, 'the two pods are spread over both agents');
     t.match(web0.metadata.labels, { 'statefulset.kubernetes.io/pod-name': 'web-0', 'apps.kubernetes.io/pod-index': '0' });
 
@@ -66,13 +73,15 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     t.equal(await httpGet(before.status.podIP!), 'web-0');
 
     t.match(await ok(['delete', 'pod', 'web-0']), /pod "web-0" deleted/);
-    const after = await c.waitForPods('web-0 re-created and Ready', (ps) => ps.some((p) => p.metadata.name === 'web-0' && p.metadata.uid !== before.metadata.uid && podReady(p)));
+    const after = await c.waitForPods('web-0 re-created and Ready', (ps) =>
+      ps.some((p) => p.metadata.name === 'web-0' && p.metadata.uid !== before.metadata.uid && podReady(p)),
+    );
     const web0 = byName(after, 'web-0');
     t.equal(web0.spec.nodeName, before.spec.nodeName, 'the identity returns to the node that holds its volume');
     t.equal(await httpGet(web0.status.podIP!), 'web-0', 'the new web-0 serves the file written by the old one');
   });
 
-  t.test('describe ends with the pod\'s events, from controller and agent', async (t) => {
+  t.test("describe ends with the pod's events, from controller and agent", async (t) => {
     const out = await ok(['describe', 'pod', 'web-0']);
     t.match(out, /Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message/);
     t.match(out, /Normal\s+Scheduled\s+.*statefulset-controller\s+Successfully assigned default\/web-0/);
@@ -93,14 +102,28 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     t.match(await ok(['scale', 'statefulset', 'web', '--replicas=5']), /statefulset\.apps\/web scaled/);
     const five = await c.waitForPods('5 Ready', (ps) => readyNames(ps).length === 5, 120_000);
     for (let i = 1; i < 5; i++) {
-      t.ok(Date.parse(byName(five, `web-${i}`).metadata.creationTimestamp) >= readyTime(byName(five, `web-${i - 1}`)) || i === 1, `web-${i} after web-${i - 1} Ready`);
+      t.ok(
+        Date.parse(byName(five, `web-${i}`).metadata.creationTimestamp) >= readyTime(byName(five, `web-${i - 1}`)) || i === 1,
+        `web-${i} after web-${i - 1} Ready`,
+      );
     }
     for (const n of ['web-2', 'web-3', 'web-4']) await ok(['exec', n, '--', 'sh', '-c', `echo ${n} > /usr/share/nginx/html/index.html`]);
     await ok(['scale', 'sts', 'web', '--replicas=3']);
-    const three = await c.waitForPods('scaled down to 3', (ps) => ps.map((p) => p.metadata.name).sort().join() === 'web-0,web-1,web-2', 120_000);
+    const three = await c.waitForPods(
+      'scaled down to 3',
+      (ps) =>
+        ps
+          .map((p) => p.metadata.name)
+          .sort()
+          .join() === 'web-0,web-1,web-2',
+      120_000,
+    );
     t.same(readyNames(three), ['web-0', 'web-1', 'web-2']);
     const names = (await ok(['get', 'pvc', '-o', 'name'])).trim().split('\n').sort();
-    t.same(names, [0, 1, 2, 3, 4].map((i) => `persistentvolumeclaim/www-web-${i}`));
+    t.same(
+      names,
+      [0, 1, 2, 3, 4].map((i) => `persistentvolumeclaim/www-web-${i}`),
+    );
     for (const i of [3, 4]) {
       const p = (await claim(`www-web-${i}`)).spec.hostPath!;
       t.equal(readFileSync(join(p, 'index.html'), 'utf8').trim(), `web-${i}`, `www-web-${i} keeps its data`);
@@ -125,7 +148,10 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     );
     const lastCreated = Math.max(...pods.map((p) => Date.parse(p.metadata.creationTimestamp)));
     const firstReady = Math.min(...pods.map(readyTime));
-    t.ok(lastCreated <= firstReady, `all three created (last ${new Date(lastCreated).toISOString()}) before any was Ready (first ${new Date(firstReady).toISOString()})`);
+    t.ok(
+      lastCreated <= firstReady,
+      `all three created (last ${new Date(lastCreated).toISOString()}) before any was Ready (first ${new Date(firstReady).toISOString()})`,
+    );
   });
 
   t.test('orphan delete leaves the containers running; re-creating the set adopts them', async (t) => {
@@ -139,14 +165,20 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     await new Promise((r) => setTimeout(r, 3000));
     const orphans = (await c.pods()).filter((p) => p.metadata.name.startsWith('web-par-'));
     t.equal(orphans.length, 3, 'pods remain');
-    t.ok(orphans.every((p) => !p.metadata.ownerReferences?.length && podReady(p)), 'without owner, still Ready');
+    t.ok(
+      orphans.every((p) => !p.metadata.ownerReferences?.length && podReady(p)),
+      'without owner, still Ready',
+    );
     t.equal(await ids(), running, 'the same container is still running');
 
     await ok(['apply', '-f', join(ROOT, 'examples/web-parallel.yaml')]);
     const set = JSON.parse(await ok(['get', 'sts', 'web-par', '-o', 'json'])) as StatefulSet;
     const adopted = await c.waitForPods('adopted', (ps) => ps.filter((p) => p.metadata.ownerReferences?.[0]?.uid === set.metadata.uid).length === 3);
     t.same(
-      adopted.filter((p) => p.metadata.name.startsWith('web-par-')).map((p) => p.metadata.uid).sort(),
+      adopted
+        .filter((p) => p.metadata.name.startsWith('web-par-'))
+        .map((p) => p.metadata.uid)
+        .sort(),
       before.map((p) => p.metadata.uid).sort(),
       'the same pods, adopted, not re-created',
     );
@@ -178,7 +210,12 @@ t.test('StatefulSet end to end on Docker', async (t) => {
       'web-0 and web-1 adopted, web-2 gone',
       (ps) => {
         const web = ps.filter((p) => /^web-\d+$/.test(p.metadata.name));
-        return web.map((p) => p.metadata.name).sort().join() === 'web-0,web-1' && web.every((p) => p.metadata.ownerReferences?.[0]?.uid === set.metadata.uid && podReady(p));
+        return (
+          web
+            .map((p) => p.metadata.name)
+            .sort()
+            .join() === 'web-0,web-1' && web.every((p) => p.metadata.ownerReferences?.[0]?.uid === set.metadata.uid && podReady(p))
+        );
       },
       60_000,
     );
@@ -206,6 +243,10 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     const claims = (await ok(['get', 'pvc', '-o', 'name'])).trim().split('\n');
     t.equal(claims.length, 8, '5 claims of web and 3 of web-par remain');
     t.ok(existsSync((await claim('www-web-0')).spec.hostPath!), 'volume directories are never deleted');
-    await waitFor('no containers left', async () => ((await docker(['ps', '-aq', '--filter', `label=dev.berth.node=${nodeA}`])).trim() === '' ? true : undefined), 30_000);
+    await waitFor(
+      'no containers left',
+      async () => ((await docker(['ps', '-aq', '--filter', `label=dev.berth.node=${nodeA}`])).trim() === '' ? true : undefined),
+      30_000,
+    );
   });
 });

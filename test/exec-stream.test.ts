@@ -48,7 +48,10 @@ t.test('a partial frame is held until the rest arrives', async (t) => {
   const f = encodeFrame(CH_STDOUT, Buffer.from('hello'));
   t.same(d.push(f.subarray(0, 6)), []);
   t.equal(d.pending, 6);
-  t.same(d.push(f.subarray(6)).map((x) => x.payload.toString()), ['hello']);
+  t.same(
+    d.push(f.subarray(6)).map((x) => x.payload.toString()),
+    ['hello'],
+  );
 });
 
 t.test('large data is split into frames of at most MAX_FRAME bytes', async (t) => {
@@ -57,7 +60,10 @@ t.test('large data is split into frames of at most MAX_FRAME bytes', async (t) =
   t.equal(frames.length, 3);
   const d = new FrameDecoder();
   const back = frames.flatMap((f) => d.push(f));
-  t.same(back.map((f) => f.payload.length), [MAX_FRAME, MAX_FRAME, 10]);
+  t.same(
+    back.map((f) => f.payload.length),
+    [MAX_FRAME, MAX_FRAME, 10],
+  );
   t.ok(Buffer.concat(back.map((f) => f.payload)).equals(data), 'the bytes come back in order');
 });
 
@@ -102,7 +108,10 @@ t.test('the end of a command: its exit code, unless its container stopped under 
   t.same(endStatus(7, true, 'main'), exitStatus(7));
   t.same(endStatus(137, true, 'main'), exitStatus(137), 'a signal in a running container is the end of the command itself');
   t.match(endStatus(137, false, 'main'), { status: 'Failure', reason: 'ContainerStopped', details: { causes: [{ reason: 'ExitCode', message: '137' }] } });
-  t.same(statusOutcome(Buffer.from(JSON.stringify(endStatus(137, false, 'main')))), { exitCode: 137, message: 'container main stopped while the command ran (exit code 137)' });
+  t.same(statusOutcome(Buffer.from(JSON.stringify(endStatus(137, false, 'main')))), {
+    exitCode: 137,
+    message: 'container main stopped while the command ran (exit code 137)',
+  });
   t.same(statusOutcome(Buffer.from(JSON.stringify(endStatus(undefined, false, 'main')))).exitCode, 1, 'no exit code: 1');
   t.match(endStatus(undefined, true, 'main'), { status: 'Failure', reason: 'InternalError' });
 });

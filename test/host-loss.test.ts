@@ -23,7 +23,7 @@ import { ApiError } from '../shared/client.js';
 import type { ControllerConnection } from '../agent/controller-client/connection.js';
 import { ControllerHealth } from '../agent/controller-client/health.js';
 import { StatusReporter } from '../agent/controller-client/status-reporter.js';
-import { nodeReady, type Event, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../shared/types.js';
+import { nodeReady, type Event, type Node, type PersistentVolumeClaim, type Pod } from '../shared/types.js';
 
 const log = pino({ level: 'silent' });
 const ready: NodeView = { ready: true, forgotten: false, cordoned: false };
@@ -51,11 +51,27 @@ t.test('move decisions', async (t) => {
   const obs = (o: Partial<MoveObservation>): MoveObservation => ({ fromNode: ready, toNode: ready, boundTo: 'h2', ...o });
   const running = { node: 'h2', terminating: false, running: true, ready: true };
   t.match(decideMove(move(), obs({ pod: running })), { type: 'deletePod' }, 'a Ready old node: graceful delete first');
-  t.match(decideMove(move(), obs({ pod: { ...running, terminating: true } })), { type: 'wait', message: 'stopping on h2' }, 'then wait for the agent to confirm');
-  t.match(decideMove(move(), obs({ pod: { ...running, terminating: true }, fromNode: notReady })), { type: 'wait', message: /NotReady/ }, 'old node lost mid-stop: wait, never skip');
+  t.match(
+    decideMove(move(), obs({ pod: { ...running, terminating: true } })),
+    { type: 'wait', message: 'stopping on h2' },
+    'then wait for the agent to confirm',
+  );
+  t.match(
+    decideMove(move(), obs({ pod: { ...running, terminating: true }, fromNode: notReady })),
+    { type: 'wait', message: /NotReady/ },
+    'old node lost mid-stop: wait, never skip',
+  );
   t.match(decideMove(move(), obs({})), { type: 'phase', phase: 'copying' }, 'pod gone: copy');
-  t.match(decideMove(move({ volume: 'empty' }), obs({})), { type: 'phase', phase: 'copying', message: /empty volumes on h4/ }, 'pod gone, empty volume: prepare it');
-  t.match(decideMove(move({ volume: 'empty', phase: 'copying' }), obs({ fromNode: forgotten })), { type: 'copy', claim: 'data-web-1', message: /empty data-web-1/ }, 'the old node does not matter');
+  t.match(
+    decideMove(move({ volume: 'empty' }), obs({})),
+    { type: 'phase', phase: 'copying', message: /empty volumes on h4/ },
+    'pod gone, empty volume: prepare it',
+  );
+  t.match(
+    decideMove(move({ volume: 'empty', phase: 'copying' }), obs({ fromNode: forgotten })),
+    { type: 'copy', claim: 'data-web-1', message: /empty data-web-1/ },
+    'the old node does not matter',
+  );
   t.match(decideMove(move({ volume: 'empty', claims: [] }), obs({})), { type: 'phase', phase: 'rehoming' }, 'no claims: re-home');
   t.match(decideMove(move({ phase: 'copying' }), obs({})), { type: 'copy', claim: 'data-web-1' });
   t.match(decideMove(move({ phase: 'copying' }), obs({ copying: 'data-web-1' })), { type: 'wait' }, 'one copy at a time');
@@ -64,7 +80,11 @@ t.test('move decisions', async (t) => {
   t.match(decideMove(move({ phase: 'copying', copied: ['data-web-1'] }), obs({})), { type: 'phase', phase: 'rehoming' });
   t.match(decideMove(move({ phase: 'rehoming' }), obs({})), { type: 'rehome' });
   t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4' })), { type: 'wait', message: 'starting on h4' });
-  t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4', pod: { ...running, node: 'h4' } })), { type: 'phase', phase: 'done', message: 'started on h4' });
+  t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4', pod: { ...running, node: 'h4' } })), {
+    type: 'phase',
+    phase: 'done',
+    message: 'started on h4',
+  });
   t.match(decideMove(move({ phase: 'starting' }), obs({ boundTo: 'h4', pod: { ...running, node: 'h4', ready: false } })), { type: 'wait' });
   t.ok(holdsOrdinal(move()) && holdsOrdinal(move({ phase: 'copying' })) && holdsOrdinal(move({ phase: 'rehoming' })), 'no pod anywhere until re-homed');
   t.notOk(holdsOrdinal(move({ phase: 'starting' })) || holdsOrdinal(move({ phase: 'done' })));
@@ -86,12 +106,17 @@ t.test('CLI progress lines', async (t) => {
   t.same(progressLines(move()), ['pod/web-1 stopping on h2']);
   t.same(progressLines(move({ fromForgotten: true, volume: 'empty' })), ['pod/web-1 leaves forgotten node h2 (its agent stops it there if it comes back)']);
   t.same(progressLines(move({ phase: 'copying', bytes: { 'data-web-1': 12 * 1024 * 1024 } })), ['pod/web-1 stopping on h2', 'copying data-web-1 (12 MB)']);
-  t.same(progressLines(move({ phase: 'done', copied: ['data-web-1'], bytes: { 'data-web-1': 2048 }, epoch: 2, oldPaths: { 'data-web-1': 'h2:/d/volumes/default/data-web-1' } })), [
-    'pod/web-1 stopping on h2',
-    'copying data-web-1 (2 KB)',
-    'bound to h4 (fencing epoch 2); the old data stays on h2:/d/volumes/default/data-web-1',
-    'started on h4',
-  ]);
+  t.same(
+    progressLines(
+      move({ phase: 'done', copied: ['data-web-1'], bytes: { 'data-web-1': 2048 }, epoch: 2, oldPaths: { 'data-web-1': 'h2:/d/volumes/default/data-web-1' } }),
+    ),
+    [
+      'pod/web-1 stopping on h2',
+      'copying data-web-1 (2 KB)',
+      'bound to h4 (fencing epoch 2); the old data stays on h2:/d/volumes/default/data-web-1',
+      'started on h4',
+    ],
+  );
 });
 
 t.test('self-fencing annotation', async (t) => {
@@ -130,7 +155,9 @@ t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
   const { file, open } = tempStore(t);
   // A store from before epochs.
   const db = new Database(file);
-  db.exec('CREATE TABLE bindings (namespace TEXT NOT NULL, statefulset TEXT NOT NULL, ordinal INTEGER NOT NULL, node TEXT NOT NULL, PRIMARY KEY (namespace, statefulset, ordinal))');
+  db.exec(
+    'CREATE TABLE bindings (namespace TEXT NOT NULL, statefulset TEXT NOT NULL, ordinal INTEGER NOT NULL, node TEXT NOT NULL, PRIMARY KEY (namespace, statefulset, ordinal))',
+  );
   db.prepare('INSERT INTO bindings VALUES (?, ?, ?, ?)').run('default', 'web', 0, 'h1');
   db.close();
   const s = open();
@@ -141,10 +168,13 @@ t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
   t.same(s.binding('default', 'web', 0), { node: 'h3', epoch: 2 }, 're-homing bumps it');
   s.bind('default', 'web', 1, 'h2');
   t.equal(s.binding('default', 'web', 1)?.epoch, 1);
-  t.same([...s.bindings('default', 'web')], [
-    [0, 'h3'],
-    [1, 'h2'],
-  ]);
+  t.same(
+    [...s.bindings('default', 'web')],
+    [
+      [0, 'h3'],
+      [1, 'h2'],
+    ],
+  );
   s.close();
   const again = open();
   t.equal(again.binding('default', 'web', 0)?.epoch, 2, 'durable');
@@ -177,7 +207,18 @@ function world(t: Test) {
       agentUrl: `http://10.0.0.${name.slice(1)}:10250`,
       agentToken: `agent-token-of-${name}-0123456789`,
       dataDir: `/var/lib/berth/${name}`,
-      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 2 ** 32, memoryAvailableBytes: 2 ** 31, diskBytes: 2 ** 40, diskAvailableBytes: 2 ** 39 },
+      facts: {
+        hostname: name,
+        os: 'linux',
+        kernel: '6',
+        arch: 'amd64',
+        cpuModel: 'x',
+        cpus: 2,
+        memoryBytes: 2 ** 32,
+        memoryAvailableBytes: 2 ** 31,
+        diskBytes: 2 ** 40,
+        diskAvailableBytes: 2 ** 39,
+      },
     });
   };
   const join = issueToken(store, 'join', 'join');
@@ -244,12 +285,17 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   // Every node but the victim keeps heartbeating.
   const now = Date.now() + 6000;
   for (const n of ['h1', 'h2', 'h3', 'h4']) if (n !== victim) w.nodes.heartbeat(n, {});
-  (w.nodes as unknown as { lastSeen: Map<string, number> }).lastSeen.forEach((_v, k, m) => k !== victim && m.set(k, now));
+  (w.nodes as unknown as { lastSeen: Map<string, number> }).lastSeen.forEach((_v, k, m) => {
+    if (k !== victim) m.set(k, now);
+  });
   w.nodes.checkHeartbeats(now);
   t.notOk(nodeReady(w.store.get<Node>('Node', undefined, victim)!), 'the silent node is NotReady after the grace period');
   const lost = w.pod('web-1')!;
   t.equal(lost.status.phase, 'Unknown');
-  t.match(lost.status.conditions?.find((c) => c.type === 'Ready'), { status: 'False', reason: 'NodeLost', message: new RegExp(victim) });
+  t.match(
+    lost.status.conditions?.find((c) => c.type === 'Ready'),
+    { status: 'False', reason: 'NodeLost', message: new RegExp(victim) },
+  );
   t.equal(w.pod('web-0')?.status.phase, 'Running', 'other pods untouched');
 
   w.settle();
@@ -301,7 +347,10 @@ t.test('pod move with empty volumes from a forgotten node; the move survives a c
   w.runAll();
   const victim = w.pod('web-1')!.spec.nodeName!;
   const target = 'h4';
-  t.notOk(w.store.list<Pod>('Pod').some((p) => p.spec.nodeName === target), 'h4 runs nothing yet');
+  t.notOk(
+    w.store.list<Pod>('Pod').some((p) => p.spec.nodeName === target),
+    'h4 runs nothing yet',
+  );
   w.store.mutate<Node>('Node', undefined, victim, (n) => {
     n.status.conditions = [{ type: 'Ready', status: 'False', lastTransitionTime: new Date().toISOString() }];
   });
@@ -438,7 +487,18 @@ t.test('an overloaded controller does not declare nodes lost; a quiet one does',
     agentUrl: 'http://10.0.0.1:10250',
     agentToken: 'agent-token-of-h1-0123456789',
     dataDir: '/var/lib/berth/h1',
-    facts: { hostname: 'h1', os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 2 ** 32, memoryAvailableBytes: 2 ** 31, diskBytes: 2 ** 40, diskAvailableBytes: 2 ** 39 },
+    facts: {
+      hostname: 'h1',
+      os: 'linux',
+      kernel: '6',
+      arch: 'amd64',
+      cpuModel: 'x',
+      cpus: 2,
+      memoryBytes: 2 ** 32,
+      memoryAvailableBytes: 2 ** 31,
+      diskBytes: 2 ** 40,
+      diskAvailableBytes: 2 ** 39,
+    },
   });
   nodes.start();
   t.teardown(() => {

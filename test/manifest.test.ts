@@ -13,7 +13,10 @@ t.test('the example parses into a Service and a StatefulSet with defaults', asyn
   const r = parseManifests(good, 'web.yaml');
   t.same(r.errors, []);
   t.same(r.warnings, []);
-  t.same(r.objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), ['Service/default/nginx', 'StatefulSet/default/web']);
+  t.same(
+    r.objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),
+    ['Service/default/nginx', 'StatefulSet/default/web'],
+  );
   const set = r.objects[1];
   if (set.kind !== 'StatefulSet') throw new Error('expected a StatefulSet');
   t.equal(set.spec.podManagementPolicy, 'OrderedReady');
@@ -30,7 +33,9 @@ t.test('not YAML: file and line', async (t) => {
 
 t.test('unknown kind', async (t) => {
   const r = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n', 'd.yaml');
-  t.same(r.errors.map(formatProblem), ['d.yaml:2: kind: unknown kind "Deployment"; berth accepts StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)']);
+  t.same(r.errors.map(formatProblem), [
+    'd.yaml:2: kind: unknown kind "Deployment"; berth accepts StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)',
+  ]);
 });
 
 t.test('invalid names', async (t) => {
@@ -40,24 +45,36 @@ t.test('invalid names', async (t) => {
     ['a..b', /must not contain "\.\."/],
     ['w'.repeat(53), /is 53 characters; at most 52 fit/],
   ] as const) {
-    const r = parseManifests(withSet((y) => y.replace('kind: StatefulSet\nmetadata:\n  name: web\n', `kind: StatefulSet\nmetadata:\n  name: ${JSON.stringify(name)}\n`)), 'n.yaml');
+    const r = parseManifests(
+      withSet((y) => y.replace('kind: StatefulSet\nmetadata:\n  name: web\n', `kind: StatefulSet\nmetadata:\n  name: ${JSON.stringify(name)}\n`)),
+      'n.yaml',
+    );
     t.equal(r.objects.length, 1, `only the Service is valid (${name})`);
     t.match(r.errors[0], { file: 'n.yaml', line: 21, field: 'metadata.name', message: expect });
   }
 });
 
 t.test('negative replicas names the line of replicas', async (t) => {
-  const r = parseManifests(withSet((y) => y.replace('replicas: 2', 'replicas: -1')), 'r.yaml');
+  const r = parseManifests(
+    withSet((y) => y.replace('replicas: 2', 'replicas: -1')),
+    'r.yaml',
+  );
   t.match(r.errors, [{ line: 24, field: 'spec.replicas', message: /expected number to be >=0/ }]);
 });
 
 t.test('selector that does not match the template labels', async (t) => {
-  const r = parseManifests(withSet((y) => y.replace('    matchLabels:\n      app: nginx', '    matchLabels:\n      app: other')), 's.yaml');
+  const r = parseManifests(
+    withSet((y) => y.replace('    matchLabels:\n      app: nginx', '    matchLabels:\n      app: other')),
+    's.yaml',
+  );
   t.match(r.errors, [{ field: 'spec.template.metadata.labels', message: /`selector` does not match template `labels`/ }]);
 });
 
 t.test('a volumeMount with no matching volume or claim', async (t) => {
-  const r = parseManifests(withSet((y) => y.replace('            - name: www\n', '            - name: wwx\n')), 'v.yaml');
+  const r = parseManifests(
+    withSet((y) => y.replace('            - name: www\n', '            - name: wwx\n')),
+    'v.yaml',
+  );
   t.match(r.errors, [{ field: 'spec.template.spec.containers[0].volumeMounts[0].name', message: /"wwx" matches no volume/ }]);
   t.equal(r.errors[0].line, 47);
 });
@@ -79,11 +96,27 @@ t.test('unsupported fields are named in warnings, never dropped silently', async
 
 t.test('liveness and startup probes need successThreshold 1', async (t) => {
   const r = parseManifests(
-    withSet((y) => y.replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          livenessProbe:\n            tcpSocket:\n              port: 80\n            successThreshold: 2\n')),
+    withSet((y) =>
+      y.replace(
+        '          imagePullPolicy: Never\n',
+        '          imagePullPolicy: Never\n          livenessProbe:\n            tcpSocket:\n              port: 80\n            successThreshold: 2\n',
+      ),
+    ),
     'l.yaml',
   );
   t.match(r.errors, [{ field: 'spec.template.spec.containers[0].livenessProbe.successThreshold', message: 'must be 1' }]);
-  t.same(parseManifests(withSet((y) => y.replace('          imagePullPolicy: Never\n', '          imagePullPolicy: Never\n          startupProbe:\n            tcpSocket:\n              port: 80\n')), 's.yaml').errors, []);
+  t.same(
+    parseManifests(
+      withSet((y) =>
+        y.replace(
+          '          imagePullPolicy: Never\n',
+          '          imagePullPolicy: Never\n          startupProbe:\n            tcpSocket:\n              port: 80\n',
+        ),
+      ),
+      's.yaml',
+    ).errors,
+    [],
+  );
 });
 
 t.test('several documents: every error is reported, the valid ones are kept', async (t) => {

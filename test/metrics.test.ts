@@ -172,9 +172,7 @@ function checkHistogram(f: Family): void {
 }
 
 const value = (fams: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined =>
-  [...fams.values()]
-    .flatMap((f) => f.samples)
-    .find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  [...fams.values()].flatMap((f) => f.samples).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
 // ---- unit ----
 
@@ -300,10 +298,11 @@ t.test('metrics of a running cluster', async (t) => {
     return parseExposition(await res.text());
   };
   /** The HTTP status of a refused request (0: it succeeded). */
-  const statusOf = (p: Promise<unknown>) => p.then(
-    () => 0,
-    (e: unknown) => (e instanceof ApiError ? e.status : -1),
-  );
+  const statusOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 0,
+      (e: unknown) => (e instanceof ApiError ? e.status : -1),
+    );
 
   await t.test('controller /metrics', async (t) => {
     const fams = await waitFor(
@@ -387,7 +386,8 @@ t.test('metrics of a running cluster', async (t) => {
     const token = readFileSync(join(agent.dataDir, 'agent-token'), 'utf8').trim();
     const certFile = join(agent.dataDir, 'agent.crt');
     const cert = existsSync(certFile) ? readFileSync(certFile, 'utf8') : undefined;
-    const get = (authorization: string) => fetchWithTls(`${url}/metrics`, { headers: { authorization } }, cert ? { ca: cert, fingerprint256: fingerprint256(cert) } : undefined);
+    const get = (authorization: string) =>
+      fetchWithTls(`${url}/metrics`, { headers: { authorization } }, cert ? { ca: cert, fingerprint256: fingerprint256(cert) } : undefined);
     const res = await get(`Bearer ${token}`);
     t.equal(res.status, 200);
     t.ok(parseExposition(await res.text()).has('berth_agent_pods'));

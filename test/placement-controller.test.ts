@@ -34,7 +34,18 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
       agentUrl: 'http://10.0.0.1:7444',
       agentToken: `agent-token-of-${name}-0123456789`,
       dataDir: `/var/lib/berth/${name}`,
-      facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes, memoryAvailableBytes: memoryBytes, diskBytes: 100 * GI, diskAvailableBytes: 100 * GI },
+      facts: {
+        hostname: name,
+        os: 'linux',
+        kernel: '6',
+        arch: 'amd64',
+        cpuModel: 'x',
+        cpus: 2,
+        memoryBytes,
+        memoryAvailableBytes: memoryBytes,
+        diskBytes: 100 * GI,
+        diskAvailableBytes: 100 * GI,
+      },
     });
   register('h1', 4 * GI);
   ops.apply([
@@ -46,7 +57,10 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
         replicas: 2,
         podManagementPolicy: 'Parallel',
         selector: { matchLabels: { app: 'db' } },
-        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'berth.local/web:1', resources: { requests: { memory: '3Gi' } } }] } },
+        template: {
+          metadata: { labels: { app: 'db' } },
+          spec: { containers: [{ name: 'db', image: 'berth.local/web:1', resources: { requests: { memory: '3Gi' } } }] },
+        },
         volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: '1Gi' } } } }],
       },
     },
@@ -59,7 +73,9 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
   const pending = pod('db-1');
   t.equal(pending.spec.nodeName, undefined, 'db-1 exists without a node');
   t.equal(pending.status.phase, 'Pending');
-  t.match(pending.status.conditions, [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }]);
+  t.match(pending.status.conditions, [
+    { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' },
+  ]);
   t.same(
     failed().map((e) => [e.involvedObject.kind, e.involvedObject.name, e.message]),
     [['Pod', 'db-1', '0/1 nodes are available: 1 Insufficient memory.']],

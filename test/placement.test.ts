@@ -38,7 +38,13 @@ function node(name: string, o: NodeOpts = {}): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name, uid: name, resourceVersion: '1', creationTimestamp: '2026-01-01T00:00:00.000Z', labels: { 'kubernetes.io/hostname': name, ...(o.labels ?? {}) } },
+    metadata: {
+      name,
+      uid: name,
+      resourceVersion: '1',
+      creationTimestamp: '2026-01-01T00:00:00.000Z',
+      labels: { 'kubernetes.io/hostname': name, ...(o.labels ?? {}) },
+    },
     spec: { ...(o.unschedulable ? { unschedulable: true } : {}), ...(o.forgotten ? { forgotten: true } : {}) },
     status: {
       conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' }],
@@ -54,7 +60,13 @@ function node(name: string, o: NodeOpts = {}): Node {
 
 type Spec = Parameters<typeof podSpecSchema.parse>[0];
 
-function pod(name: string, nodeName: string | undefined, labels: Record<string, string> = { app: 'db' }, spec: Record<string, unknown> = {}, namespace = 'default'): Pod {
+function pod(
+  name: string,
+  nodeName: string | undefined,
+  labels: Record<string, string> = { app: 'db' },
+  spec: Record<string, unknown> = {},
+  namespace = 'default',
+): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -67,7 +79,15 @@ function pod(name: string, nodeName: string | undefined, labels: Record<string, 
 /** A placement request for a pod of set "db" (selector app=db) with this template spec. */
 function request(spec: Record<string, unknown> = {}, over: Partial<PlacementRequest> = {}): PlacementRequest {
   const parsed = podSpecSchema.parse({ containers: [{ name: 'c', image: 'i' }], ...spec } as Spec);
-  return { namespace: 'default', labels: { app: 'db' }, spec: parsed, demand: podDemand(parsed), claims: [], setSelector: { matchLabels: { app: 'db' } }, ...over };
+  return {
+    namespace: 'default',
+    labels: { app: 'db' },
+    spec: parsed,
+    demand: podDemand(parsed),
+    claims: [],
+    setSelector: { matchLabels: { app: 'db' } },
+    ...over,
+  };
 }
 
 function view(nodes: Node[], pods: Pod[] = [], claims: PersistentVolumeClaim[] = []): PlacementView {
@@ -93,14 +113,28 @@ t.test('every filter has its reason; counts are summed and sorted as the schedul
   t.same(place(view([]), request()), { unplaceable: '0/0 nodes are available: no nodes are registered.' });
   // The exact shape Kubernetes users know.
   const three = [node('n1', { labels: { zone: 'b' } }), node('n2', { memory: GI }), node('n3', { memory: GI })];
-  t.same(place(view(three), request({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['b'] }] }] } } }, ...mem('2Gi') })), {
-    unplaceable: "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient memory.",
-  });
+  t.same(
+    place(
+      view(three),
+      request({
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['b'] }] }] },
+          },
+        },
+        ...mem('2Gi'),
+      }),
+    ),
+    {
+      unplaceable: "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient memory.",
+    },
+  );
 });
 
 t.test('node affinity: operators, matchFields, terms ORed, expressions ANDed', async (t) => {
   const n = node('n7', { labels: { zone: 'a', gen: '5', ssd: '' } });
-  const term = (matchExpressions: unknown[], matchFields?: unknown[]) => ({ matchExpressions, ...(matchFields ? { matchFields } : {}) }) as Parameters<typeof termMatches>[0];
+  const term = (matchExpressions: unknown[], matchFields?: unknown[]) =>
+    ({ matchExpressions, ...(matchFields ? { matchFields } : {}) }) as Parameters<typeof termMatches>[0];
   t.ok(termMatches(term([{ key: 'zone', operator: 'In', values: ['a', 'b'] }]), n));
   t.notOk(termMatches(term([{ key: 'zone', operator: 'NotIn', values: ['a'] }]), n));
   t.ok(termMatches(term([{ key: 'rack', operator: 'NotIn', values: ['x'] }]), n), 'NotIn holds for a missing label');
@@ -109,13 +143,25 @@ t.test('node affinity: operators, matchFields, terms ORed, expressions ANDed', a
   t.ok(termMatches(term([{ key: 'gen', operator: 'Gt', values: ['4'] }]), n));
   t.notOk(termMatches(term([{ key: 'gen', operator: 'Lt', values: ['5'] }]), n));
   t.notOk(termMatches(term([{ key: 'zone', operator: 'Gt', values: ['1'] }]), n), 'Gt on a non-integer label fails');
-  t.notOk(termMatches(term([{ key: 'zone', operator: 'In', values: ['a'] }, { key: 'gen', operator: 'Lt', values: ['3'] }]), n), 'expressions are ANDed');
+  t.notOk(
+    termMatches(
+      term([
+        { key: 'zone', operator: 'In', values: ['a'] },
+        { key: 'gen', operator: 'Lt', values: ['3'] },
+      ]),
+      n,
+    ),
+    'expressions are ANDed',
+  );
   t.ok(termMatches(term([], [{ key: 'metadata.name', operator: 'In', values: ['n7'] }]), n));
   t.notOk(termMatches(term([], [{ key: 'metadata.name', operator: 'NotIn', values: ['n7'] }]), n));
   t.notOk(termMatches(term([]), n), 'an empty term matches nothing');
   const nodes = [node('a', { labels: { zone: 'x' } }), node('b', { labels: { zone: 'y' } }), node('c', { labels: { zone: 'z' } })];
   const affinity = (terms: unknown[]) => ({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } } });
-  const ored = affinity([{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z'] }] }, { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['b'] }] }]);
+  const ored = affinity([
+    { matchExpressions: [{ key: 'zone', operator: 'In', values: ['z'] }] },
+    { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['b'] }] },
+  ]);
   const v = view(nodes, [pod('x-0', 'b', { app: 'other' })]);
   t.same(place(v, request(ored)), { node: 'c' }, 'terms are ORed; c has fewer pods than b');
 });
@@ -124,9 +170,19 @@ t.test('default spread: fewest pods of the set, then fewest pods; preferred node
   const nodes = [node('a'), node('b'), node('c')];
   const pods = [pod('db-0', 'a'), pod('x-0', 'b', { app: 'x' }), pod('x-1', 'b', { app: 'x' })];
   t.same(place(view(nodes, pods), request()), { node: 'c' });
-  t.same(place(view(nodes, [...pods, pod('db-1', 'c')]), request()), { node: 'b' }, 'b and the set: 0 pods each on b; b carries more pods but a has one of the set');
+  t.same(
+    place(view(nodes, [...pods, pod('db-1', 'c')]), request()),
+    { node: 'b' },
+    'b and the set: 0 pods each on b; b carries more pods but a has one of the set',
+  );
   const prefer = {
-    affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['a'] }] } }] } },
+    affinity: {
+      nodeAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 10, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['a'] }] } },
+        ],
+      },
+    },
   };
   t.same(place(view(nodes, pods), request(prefer)), { node: 'a' }, 'a preferred node wins over spreading');
   // Placements in one sync see each other.
@@ -152,36 +208,92 @@ t.test('topology spread: maxSkew over a zone label, DoNotSchedule and ScheduleAn
   const full = [pod('db-0', 'a1'), pod('db-1', 'b1')];
   t.same(place(view(nodes, full), request(spread('DoNotSchedule'))), { node: 'a2' }, 'skew 1 allowed: zone a gets the third pod, on its emptier node');
   const both = [pod('db-0', 'a1'), pod('db-1', 'b1'), pod('db-2', 'a2')];
-  t.same(place(view([nodes[0], nodes[1], nodes[3]], both), request(spread('DoNotSchedule'))), { node: 'a1' }, 'zone a is the only domain: its minimum moves with it');
-  t.same(place(view([nodes[3]]), request(spread('DoNotSchedule'))), {
-    unplaceable: "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints.",
-  }, 'a node without the topology label does not fit');
+  t.same(
+    place(view([nodes[0], nodes[1], nodes[3]], both), request(spread('DoNotSchedule'))),
+    { node: 'a1' },
+    'zone a is the only domain: its minimum moves with it',
+  );
+  t.same(
+    place(view([nodes[3]]), request(spread('DoNotSchedule'))),
+    {
+      unplaceable: "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints.",
+    },
+    'a node without the topology label does not fit',
+  );
   t.same(place(view(nodes, both), request(spread('ScheduleAnyway'))), { node: 'b1' }, 'ScheduleAnyway prefers the emptier zone');
   const cordoned = [node('a1', { labels: { zone: 'a' } }), node('b1', { labels: { zone: 'b' }, unschedulable: true })];
-  t.same(place(view(cordoned, [pod('db-0', 'a1')]), request(spread('DoNotSchedule'))), {
-    unplaceable: "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) were unschedulable.",
-  }, 'a cordoned node still counts as a domain (as Kubernetes counts tainted nodes)');
-  t.same(place(view([nodes[0]], [pod('db-0', 'a1')]), request(spread('DoNotSchedule', { minDomains: 2 }))), {
-    unplaceable: "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints.",
-  }, 'fewer domains than minDomains: the missing one counts as empty');
+  t.same(
+    place(view(cordoned, [pod('db-0', 'a1')]), request(spread('DoNotSchedule'))),
+    {
+      unplaceable: "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) were unschedulable.",
+    },
+    'a cordoned node still counts as a domain (as Kubernetes counts tainted nodes)',
+  );
+  t.same(
+    place(view([nodes[0]], [pod('db-0', 'a1')]), request(spread('DoNotSchedule', { minDomains: 2 }))),
+    {
+      unplaceable: "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints.",
+    },
+    'fewer domains than minDomains: the missing one counts as empty',
+  );
 });
 
 t.test('pod anti-affinity and affinity on hostname', async (t) => {
   const nodes = [node('a'), node('b')];
-  const anti = { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }] } } };
+  const anti = {
+    affinity: {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }],
+      },
+    },
+  };
   t.same(place(view(nodes, [pod('db-0', 'a')]), request(anti)), { node: 'b' });
-  t.same(place(view(nodes, [pod('db-0', 'a'), pod('db-1', 'b')]), request(anti)), { unplaceable: "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules." });
+  t.same(place(view(nodes, [pod('db-0', 'a'), pod('db-1', 'b')]), request(anti)), {
+    unplaceable: "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.",
+  });
   const term = pod('db-0', 'a');
   term.metadata.deletionTimestamp = '2026-01-01T00:00:00.000Z';
-  t.same(place(view(nodes, [term, pod('db-1', 'b')]), request(anti)), { unplaceable: "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules." }, 'a terminating pod still counts');
-  const softAnti = { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'cache' } } } }] } } };
-  t.same(place(view(nodes, [pod('cache-0', 'a', { app: 'cache' }), pod('db-0', 'b')]), request(softAnti)), { node: 'b' }, 'preferred anti-affinity outweighs the default spread');
-  const withCache = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'cache' } } }] } } };
+  t.same(
+    place(view(nodes, [term, pod('db-1', 'b')]), request(anti)),
+    { unplaceable: "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules." },
+    'a terminating pod still counts',
+  );
+  const softAnti = {
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'cache' } } } },
+        ],
+      },
+    },
+  };
+  t.same(
+    place(view(nodes, [pod('cache-0', 'a', { app: 'cache' }), pod('db-0', 'b')]), request(softAnti)),
+    { node: 'b' },
+    'preferred anti-affinity outweighs the default spread',
+  );
+  const withCache = {
+    affinity: {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'cache' } } }],
+      },
+    },
+  };
   t.same(place(view(nodes, [pod('cache-0', 'b', { app: 'cache' })]), request(withCache)), { node: 'b' });
   t.same(place(view(nodes), request(withCache)), { unplaceable: "0/2 nodes are available: 2 node(s) didn't match pod affinity rules." });
-  const self = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }] } } };
+  const self = {
+    affinity: {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }],
+      },
+    },
+  };
   t.same(place(view(nodes), request(self)), { node: 'a' }, 'the first pod of a group that attracts itself may go anywhere');
-  t.same(place(view([node('a')], [pod('other-ns', 'a', { app: 'db' }, {}, 'prod')]), request(anti)), { node: 'a' }, 'terms look at the pod\'s namespace by default');
+  t.same(
+    place(view([node('a')], [pod('other-ns', 'a', { app: 'db' }, {}, 'prod')]), request(anti)),
+    { node: 'a' },
+    "terms look at the pod's namespace by default",
+  );
 });
 
 t.test('hostNetwork: two pods of a set never share a host; host ports never collide', async (t) => {
@@ -196,7 +308,9 @@ t.test('hostNetwork: two pods of a set never share a host; host ports never coll
   t.same(place(v, request(hn)), { unplaceable: '0/2 nodes are available: 2 node(s) already ran a host-network pod of this set.' });
   const other = pod('pg-0', 'a', { app: 'pg' }, { hostNetwork: true, containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 5432 }] }] });
   t.same(place(view(nodes, [other]), request(hn)), { node: 'b' });
-  t.same(place(view([node('a')], [other]), request(hn)), { unplaceable: "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports." });
+  t.same(place(view([node('a')], [other]), request(hn)), {
+    unplaceable: "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.",
+  });
   t.same(place(view(nodes, [other]), request()), { node: 'b' }, 'without hostNetwork ports do not matter (b is emptier)');
   t.same(podDemand(podSpecSchema.parse(hn)).hostPorts, ['TCP/5432']);
 });
@@ -215,7 +329,12 @@ t.test('resource arithmetic: requests, sidecars, init containers, facts, claims'
   const d = podDemand(spec);
   t.equal(d.memory, 1024 * MI + 100 * MI, 'the init container with the sidecar before it beats the app containers (600Mi)');
   t.equal(d.ephemeralStorage, 5 * GI);
-  const small = podDemand(podSpecSchema.parse({ containers: [{ name: 'a', image: 'i', resources: { requests: { memory: '1Gi' } } }], initContainers: [{ name: 's', image: 'i', restartPolicy: 'Always', resources: { requests: { memory: '1Gi' } } }] }));
+  const small = podDemand(
+    podSpecSchema.parse({
+      containers: [{ name: 'a', image: 'i', resources: { requests: { memory: '1Gi' } } }],
+      initContainers: [{ name: 's', image: 'i', restartPolicy: 'Always', resources: { requests: { memory: '1Gi' } } }],
+    }),
+  );
   t.equal(small.memory, 2 * GI, 'sidecars run with the app containers');
 
   const pods = [pod('x-0', 'a', { app: 'x' }, mem('3Gi')), pod('x-1', 'a', { app: 'x' }, mem('1Gi'))];
@@ -235,23 +354,48 @@ t.test('resource arithmetic: requests, sidecars, init containers, facts, claims'
   // Disk: ephemeral-storage plus claims not yet on the node.
   const disk = [node('a', { disk: 20 * GI }), node('b', { disk: 20 * GI })];
   const claims = [{ node: 'a', bytes: 15 * GI }];
-  t.same(place(view(disk, [], [claim]), request({}, { claims: [{ bytes: 15 * GI }] })), { node: 'b' }, 'a holds a 10Gi claim: 10Gi free is too little for a new 15Gi claim');
-  t.same(place(view([disk[0]], [], [claim]), request({}, { claims: [{ bytes: 15 * GI }] })), { unplaceable: '0/1 nodes are available: 1 node(s) did not have enough free storage.' });
-  t.same(place(view([node('a', { disk: 20 * GI })]), request({}, { claims, bound: 'a' })), { node: 'a' }, 'a claim already on the node needs no new space');
-  t.same(place(view([node('a', { diskAvailable: GI })]), request({ containers: [{ name: 'c', image: 'i', resources: { requests: { 'ephemeral-storage': '2Gi' } } }] })), {
-    unplaceable: '0/1 nodes are available: 1 Insufficient ephemeral-storage.',
+  t.same(
+    place(view(disk, [], [claim]), request({}, { claims: [{ bytes: 15 * GI }] })),
+    { node: 'b' },
+    'a holds a 10Gi claim: 10Gi free is too little for a new 15Gi claim',
+  );
+  t.same(place(view([disk[0]], [], [claim]), request({}, { claims: [{ bytes: 15 * GI }] })), {
+    unplaceable: '0/1 nodes are available: 1 node(s) did not have enough free storage.',
   });
+  t.same(place(view([node('a', { disk: 20 * GI })]), request({}, { claims, bound: 'a' })), { node: 'a' }, 'a claim already on the node needs no new space');
+  t.same(
+    place(
+      view([node('a', { diskAvailable: GI })]),
+      request({ containers: [{ name: 'c', image: 'i', resources: { requests: { 'ephemeral-storage': '2Gi' } } }] }),
+    ),
+    {
+      unplaceable: '0/1 nodes are available: 1 Insufficient ephemeral-storage.',
+    },
+  );
 });
 
 t.test('sticky binding: back to the node of the volume, or wait naming it', async (t) => {
-  const nodes = [node('a'), node('b'), node('c', { ready: false }), node('d', { unschedulable: true }), node('e', { forgotten: true }), node('f', { memory: GI })];
+  const nodes = [
+    node('a'),
+    node('b'),
+    node('c', { ready: false }),
+    node('d', { unschedulable: true }),
+    node('e', { forgotten: true }),
+    node('f', { memory: GI }),
+  ];
   t.same(place(view(nodes, [pod('db-0', 'a'), pod('db-1', 'a')]), request({}, { bound: 'a' })), { node: 'a' }, 'not the emptier b');
   t.same(place(view(nodes), request({}, { bound: 'c' })), { wait: 'bound to node c, which is not Ready' });
   t.match(place(view(nodes), request({}, { bound: 'd' })), { wait: /^bound to node d, which is cordoned: its volume lives there; uncordon d or move the pod/ });
-  t.match(place(view(nodes), request({}, { bound: 'e' })), { wait: /^bound to node e, which was forgotten \(its volume is there\): re-home it with "berth pod move POD --to NODE --empty-volume", or bring e back$/ });
+  t.match(place(view(nodes), request({}, { bound: 'e' })), {
+    wait: /^bound to node e, which was forgotten \(its volume is there\): re-home it with "berth pod move POD --to NODE --empty-volume", or bring e back$/,
+  });
   t.same(place(view(nodes), request({}, { bound: 'zz' })), { wait: 'bound to node zz, which is not registered' });
   t.same(place(view(nodes), request(mem('2Gi'), { bound: 'f' })), { wait: 'bound to node f, where its volume lives: Insufficient memory' });
-  t.same(place(view(nodes), request({ nodeSelector: { disk: 'ssd' } }, { bound: 'b' })), { node: 'b' }, 'a changed selector does not pull a pod away from its data');
+  t.same(
+    place(view(nodes), request({ nodeSelector: { disk: 'ssd' } }, { bound: 'b' })),
+    { node: 'b' },
+    'a changed selector does not pull a pod away from its data',
+  );
 });
 
 t.test('cost: 1,000 placements on 1,000 nodes scan the pods once per selector, not per placement', async (t) => {
@@ -261,7 +405,13 @@ t.test('cost: 1,000 placements on 1,000 nodes scan the pods once per selector, n
   const spec = {
     ...mem('64Mi'),
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'db' } } }],
-    affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } } }] } },
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 1, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } } },
+        ],
+      },
+    },
   };
   const perNode = new Map<string, number>();
   for (let i = 0; i < 1000; i++) {
@@ -280,14 +430,21 @@ t.test('manifest schema: placement fields are accepted and checked, naming the f
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: { name: 'db' },
-    spec: { selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } } },
+    spec: {
+      selector: { matchLabels: { app: 'db' } },
+      template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } },
+    },
   });
   const good = validateObject(
     base({
       hostNetwork: true,
       affinity: {
-        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['3'] }] }] } },
-        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }] },
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['3'] }] }] },
+        },
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }],
+        },
       },
       topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }],
     }),
@@ -298,15 +455,55 @@ t.test('manifest schema: placement fields are accepted and checked, naming the f
     const v = validateObject(base(spec));
     return v.ok ? [] : v.errors.map((e) => `${e.path.join('.')}: ${e.message}`);
   };
-  t.match(errorsOf({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['x'] }] }] } } } }), [
-    'spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.0.matchExpressions.0.values: must be exactly one integer for operator Gt',
+  t.match(
+    errorsOf({
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['x'] }] }] },
+        },
+      },
+    }),
+    [
+      'spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.0.matchExpressions.0.values: must be exactly one integer for operator Gt',
+    ],
+  );
+  t.match(
+    errorsOf({
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'In' }] }] } },
+      },
+    }),
+    [/values: must not be empty for operator In/],
+  );
+  t.match(
+    errorsOf({
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.labels', operator: 'In', values: ['x'] }] }] },
+        },
+      },
+    }),
+    [/matchFields.0.key: only metadata.name/],
+  );
+  t.match(errorsOf({ topologySpreadConstraints: [{ maxSkew: 0, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }] }), [
+    /topologySpreadConstraints.0.maxSkew: must be at least 1/,
   ]);
-  t.match(errorsOf({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'In' }] }] } } } }), [/values: must not be empty for operator In/]);
-  t.match(errorsOf({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.labels', operator: 'In', values: ['x'] }] }] } } } }), [/matchFields.0.key: only metadata.name/]);
-  t.match(errorsOf({ topologySpreadConstraints: [{ maxSkew: 0, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }] }), [/topologySpreadConstraints.0.maxSkew: must be at least 1/]);
-  t.match(errorsOf({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'Maybe' }] }), [/topologySpreadConstraints.0.whenUnsatisfiable/]);
-  t.match(errorsOf({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 0, podAffinityTerm: { topologyKey: 'x' } }] } } }), [/weight: must be between 1 and 100/]);
-  t.match(errorsOf({ containers: [{ name: 'c', image: 'i', resources: { requests: { memory: 'lots' } } }] }), [/containers.0.resources.requests.memory: must be a quantity/]);
+  t.match(errorsOf({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'Maybe' }] }), [
+    /topologySpreadConstraints.0.whenUnsatisfiable/,
+  ]);
+  t.match(
+    errorsOf({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 0, podAffinityTerm: { topologyKey: 'x' } }] } } }),
+    [/weight: must be between 1 and 100/],
+  );
+  t.match(errorsOf({ containers: [{ name: 'c', image: 'i', resources: { requests: { memory: 'lots' } } }] }), [
+    /containers.0.resources.requests.memory: must be a quantity/,
+  ]);
   t.match(errorsOf({ hostNetwork: 'yes' }), [/hostNetwork/]);
-  t.ok(statefulSetSpecSchema.safeParse({ selector: {}, template: { spec: { containers: [{ name: 'c', image: 'i', resources: { requests: { 'ephemeral-storage': '1Gi' } } }] } } }).success, 'ephemeral-storage is a known resource');
+  t.ok(
+    statefulSetSpecSchema.safeParse({
+      selector: {},
+      template: { spec: { containers: [{ name: 'c', image: 'i', resources: { requests: { 'ephemeral-storage': '1Gi' } } }] } },
+    }).success,
+    'ephemeral-storage is a known resource',
+  );
 });

@@ -64,10 +64,22 @@ t.test('IPAM: a pod keeps its recorded address unless another pod holds it', asy
   t.same(choosePodAddress(base), { ip: '10.244.1.40', reused: true }, 'recorded and free: kept (agent restart, container re-created)');
   t.same(choosePodAddress({ ...base, inUse: new Map([['10.244.1.40', UID]]) }), { ip: '10.244.1.40', reused: true }, 'held by the same pod: kept');
   t.same(choosePodAddress({ ...base, inUse: new Map([['10.244.1.40', 'other']]) }), { ip: '10.244.1.10', reused: false }, 'held by another pod: a new one');
-  t.same(choosePodAddress({ ...base, inUse: new Map([['10.244.1.40', undefined]]) }), { ip: '10.244.1.10', reused: false }, 'held by a container that is not a pod: a new one');
-  t.same(choosePodAddress({ ...base, recorded: ['10.244.2.40'] }), { ip: '10.244.1.10', reused: false }, 'recorded outside the podCIDR (a new podCIDR): a new one');
+  t.same(
+    choosePodAddress({ ...base, inUse: new Map([['10.244.1.40', undefined]]) }),
+    { ip: '10.244.1.10', reused: false },
+    'held by a container that is not a pod: a new one',
+  );
+  t.same(
+    choosePodAddress({ ...base, recorded: ['10.244.2.40'] }),
+    { ip: '10.244.1.10', reused: false },
+    'recorded outside the podCIDR (a new podCIDR): a new one',
+  );
   t.same(choosePodAddress({ ...base, recorded: ['10.244.1.1'] }), { ip: '10.244.1.10', reused: false }, 'never the gateway');
-  t.same(choosePodAddress({ ...base, avoid: ['10.244.1.40', '10.244.1.10'] }), { ip: '10.244.1.11', reused: false }, 'addresses that failed just now are avoided');
+  t.same(
+    choosePodAddress({ ...base, avoid: ['10.244.1.40', '10.244.1.10'] }),
+    { ip: '10.244.1.11', reused: false },
+    'addresses that failed just now are avoided',
+  );
 });
 
 const HOST: ResolvConf = { nameservers: ['127.0.0.53', '192.0.2.53'], searches: ['corp.example'], options: ['edns0', 'timeout:2'] };
@@ -75,7 +87,11 @@ const input = { clusterServer: '10.244.1.1', zone: 'cluster.local', host: HOST }
 
 t.test('resolv.conf: ClusterFirst', async (t) => {
   const r = podResolvConf(pod(), input);
-  t.same(r.conf, { nameservers: ['10.244.1.1'], searches: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'], options: ['ndots:5'] });
+  t.same(r.conf, {
+    nameservers: ['10.244.1.1'],
+    searches: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'],
+    options: ['ndots:5'],
+  });
   t.same(r.warnings, []);
   t.equal(
     renderResolvConf(r.conf),
@@ -90,31 +106,63 @@ t.test('resolv.conf: ClusterFirst', async (t) => {
 
 t.test('resolv.conf: Default, hostNetwork, and ClusterFirst without cluster DNS', async (t) => {
   const d = podResolvConf(pod({ dnsPolicy: 'Default' }), input);
-  t.same(d.conf, { nameservers: ['192.0.2.53'], searches: ['corp.example'], options: ['edns0', 'timeout:2'] }, 'the host\'s, less loopback nameservers a pod cannot reach');
+  t.same(
+    d.conf,
+    { nameservers: ['192.0.2.53'], searches: ['corp.example'], options: ['edns0', 'timeout:2'] },
+    "the host's, less loopback nameservers a pod cannot reach",
+  );
   const h = podResolvConf(pod({ hostNetwork: true }), input);
-  t.same(h.conf.nameservers, ['127.0.0.53', '192.0.2.53'], 'hostNetwork with ClusterFirst: the host\'s, loopback included (same network namespace)');
+  t.same(h.conf.nameservers, ['127.0.0.53', '192.0.2.53'], "hostNetwork with ClusterFirst: the host's, loopback included (same network namespace)");
   const none = podResolvConf(pod(), { zone: 'cluster.local', host: HOST });
-  t.same(none.conf.nameservers, ['192.0.2.53'], 'no cluster DNS address: the host\'s');
-  t.same(none.warnings.map((w) => w.reason), ['MissingClusterDNS']);
+  t.same(none.conf.nameservers, ['192.0.2.53'], "no cluster DNS address: the host's");
+  t.same(
+    none.warnings.map((w) => w.reason),
+    ['MissingClusterDNS'],
+  );
   t.same(hostResolvForPod({ nameservers: ['::1', '127.0.0.1'], searches: [], options: [] }, false).nameservers, []);
 });
 
 t.test('resolv.conf: None and dnsConfig merged as the kubelet does', async (t) => {
-  const n = podResolvConf(pod({ dnsPolicy: 'None', dnsConfig: { nameservers: ['192.0.2.1'], searches: ['a.example'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] } }), input);
-  t.same(n.conf, { nameservers: ['192.0.2.1'], searches: ['a.example'], options: ['ndots:2', 'edns0'] }, 'None: only dnsConfig');
-  const merged = podResolvConf(
-    pod({ dnsConfig: { nameservers: ['10.244.1.1', '192.0.2.1'], searches: ['svc.cluster.local', 'b.example'], options: [{ name: 'ndots', value: '1' }, { name: 'single-request-reopen' }] } }),
+  const n = podResolvConf(
+    pod({ dnsPolicy: 'None', dnsConfig: { nameservers: ['192.0.2.1'], searches: ['a.example'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] } }),
     input,
   );
-  t.same(merged.conf, {
-    nameservers: ['10.244.1.1', '192.0.2.1'],
-    searches: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example', 'b.example'],
-    options: ['ndots:1', 'single-request-reopen'],
-  }, 'ClusterFirst + dnsConfig: appended without duplicates, options overridden by name');
-  t.same(mergeOptions(['ndots:5', 'rotate'], [{ name: 'rotate', value: '' }, { name: 'attempts', value: '3' }]), ['ndots:5', 'rotate', 'attempts:3']);
+  t.same(n.conf, { nameservers: ['192.0.2.1'], searches: ['a.example'], options: ['ndots:2', 'edns0'] }, 'None: only dnsConfig');
+  const merged = podResolvConf(
+    pod({
+      dnsConfig: {
+        nameservers: ['10.244.1.1', '192.0.2.1'],
+        searches: ['svc.cluster.local', 'b.example'],
+        options: [{ name: 'ndots', value: '1' }, { name: 'single-request-reopen' }],
+      },
+    }),
+    input,
+  );
+  t.same(
+    merged.conf,
+    {
+      nameservers: ['10.244.1.1', '192.0.2.1'],
+      searches: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example', 'b.example'],
+      options: ['ndots:1', 'single-request-reopen'],
+    },
+    'ClusterFirst + dnsConfig: appended without duplicates, options overridden by name',
+  );
+  t.same(
+    mergeOptions(
+      ['ndots:5', 'rotate'],
+      [
+        { name: 'rotate', value: '' },
+        { name: 'attempts', value: '3' },
+      ],
+    ),
+    ['ndots:5', 'rotate', 'attempts:3'],
+  );
   const many = podResolvConf(pod({ dnsConfig: { nameservers: ['192.0.2.1', '192.0.2.2', '192.0.2.3'] } }), input);
   t.same(many.conf.nameservers, ['10.244.1.1', '192.0.2.1', '192.0.2.2'], 'at most 3 nameservers');
-  t.same(many.warnings.map((w) => w.reason), ['DNSConfigForming']);
+  t.same(
+    many.warnings.map((w) => w.reason),
+    ['DNSConfigForming'],
+  );
   const searches = Array.from({ length: 31 }, (_, i) => `s${i}.example`);
   const long = podResolvConf(pod({ dnsConfig: { searches } }), input);
   t.equal(long.conf.searches.length, 32, 'at most 32 search domains');
@@ -122,11 +170,14 @@ t.test('resolv.conf: None and dnsConfig merged as the kubelet does', async (t) =
 });
 
 t.test('resolv.conf parsing', async (t) => {
-  t.same(parseResolvConf('# c\nnameserver 10.0.0.2\nnameserver 10.0.0.3 ; x\ndomain a.example\nsearch b.example c.example\noptions ndots:2\noptions rotate\n'), {
-    nameservers: ['10.0.0.2', '10.0.0.3'],
-    searches: ['b.example', 'c.example'],
-    options: ['ndots:2', 'rotate'],
-  });
+  t.same(
+    parseResolvConf('# c\nnameserver 10.0.0.2\nnameserver 10.0.0.3 ; x\ndomain a.example\nsearch b.example c.example\noptions ndots:2\noptions rotate\n'),
+    {
+      nameservers: ['10.0.0.2', '10.0.0.3'],
+      searches: ['b.example', 'c.example'],
+      options: ['ndots:2', 'rotate'],
+    },
+  );
 });
 
 t.test('dnsPolicy and dnsConfig in manifests: clear field errors', async (t) => {
@@ -141,7 +192,10 @@ spec:
     spec:
       containers: [{name: c, image: i}]
 ${spec}`;
-  const ok = parseManifests(set('      dnsPolicy: None\n      dnsConfig: {nameservers: [192.0.2.1], searches: [a.example], options: [{name: ndots, value: "2"}]}\n'), 's.yaml');
+  const ok = parseManifests(
+    set('      dnsPolicy: None\n      dnsConfig: {nameservers: [192.0.2.1], searches: [a.example], options: [{name: ndots, value: "2"}]}\n'),
+    's.yaml',
+  );
   t.same(ok.errors, []);
   t.same(ok.warnings, [], 'dnsConfig is supported, not dropped');
   const errs = (spec: string) => parseManifests(set(spec), 's.yaml').errors.map(formatProblem).join('\n');
@@ -160,7 +214,7 @@ t.test('a holder where the address cannot be known before the first container', 
   t.notOk(usesHolder(plain, [], false), 'a pod that does not read its address: none');
   t.ok(usesHolder(readsIP, [], false), 'reads status.podIP, Docker picks the address: holder');
   t.notOk(usesHolder(readsIP, [], true), 'reads status.podIP, the agent picks the address: none');
-  t.notOk(usesHolder(pod({ hostNetwork: true }, [reads]), [], false), 'hostNetwork: the host\'s address, none');
+  t.notOk(usesHolder(pod({ hostNetwork: true }, [reads]), [], false), "hostNetwork: the host's address, none");
   t.ok(usesHolder(pod({ initContainers: [{ name: 'init', image: 'i' } as Container] }), [], true), 'init containers: holder');
   t.notOk(usesHolder(readsIP, [observed('app')], false), 'a running pod without holder keeps its layout');
   t.ok(usesHolder(readsIP, [observed(HOLDER)], true), 'a pod with a holder keeps it');
@@ -169,6 +223,6 @@ t.test('a holder where the address cannot be known before the first container', 
   const plan2 = planPod({ pod: readsIP, observed: [observed(HOLDER)], backoff: {}, errors: {}, now: 10, holder: true });
   t.same(plan2.actions, [{ type: 'create', container: 'app', index: 0, networkOf: `${HOLDER}-id` }], 'then the app container joins it');
   const env = createOptions(readsIP, 0, { nodeName: 'n', hostIP: '192.0.2.9', dataDir: '/d', networkOf: `${HOLDER}-id`, podIP: '172.17.0.5' });
-  t.ok(env.options.Env?.includes('POD_IP=172.17.0.5'), 'its environment has the holder\'s address');
+  t.ok(env.options.Env?.includes('POD_IP=172.17.0.5'), "its environment has the holder's address");
   t.same(env.warnings, [], 'no PodIPUnknown warning');
 });

@@ -6,13 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import {
-  allocateNodeCidr,
-  fitsPlan,
-  parseCidr,
-  subnetCount,
-  validatePodNetworkPlan,
-} from '../shared/net/cidr.js';
+import { allocateNodeCidr, fitsPlan, parseCidr, subnetCount, validatePodNetworkPlan } from '../shared/net/cidr.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { Store } from '../controller/store/store.js';
@@ -80,7 +74,18 @@ t.test('registry: podCIDR on registration, sticky across restarts, a warning whe
     agentUrl: 'http://192.0.2.1:7444',
     agentToken: 'x'.repeat(32),
     dataDir: '/var/lib/berth/agent',
-    facts: { hostname: name, os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'c', cpus: 2, memoryBytes: 1e9, memoryAvailableBytes: 1e9, diskBytes: 1e10, diskAvailableBytes: 1e10 },
+    facts: {
+      hostname: name,
+      os: 'linux',
+      kernel: '6',
+      arch: 'amd64',
+      cpuModel: 'c',
+      cpus: 2,
+      memoryBytes: 1e9,
+      memoryAvailableBytes: 1e9,
+      diskBytes: 1e10,
+      diskAvailableBytes: 1e10,
+    },
   });
   const joiner = { role: 'join' } as const;
   let store = new Store(dbFile(dir));
@@ -122,7 +127,13 @@ const node = (name: string, address: string, podCIDR?: string, extra: Partial<No
     kind: 'Node',
     metadata: { name, uid: name, resourceVersion: '1', creationTimestamp: '' },
     spec: { ...(podCIDR ? { podCIDR } : {}), ...extra },
-    status: { conditions: [], addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
+    status: {
+      conditions: [],
+      addresses: [
+        { type: 'InternalIP', address },
+        { type: 'Hostname', address: name },
+      ],
+    },
   }) as unknown as Node;
 
 t.test('routes: desired from nodes, planned against the current table', async (t) => {
@@ -141,8 +152,13 @@ t.test('routes: desired from nodes, planned against the current table', async (t
     { dst: '10.244.1.0/24', via: '10.250.0.12', node: 'h2' },
     { dst: '10.244.2.0/24', via: '10.250.0.13', node: 'h3' },
   ]);
-  const current = parseRoutes('10.244.2.0/24 via 10.250.0.99 dev eth0 \n10.244.9.0/24 via 10.250.0.19 dev eth0\n10.244.8.1 via 10.250.0.18 dev eth0\nbroken line\n');
-  t.same(current.map((r) => r.dst), ['10.244.2.0/24', '10.244.9.0/24', '10.244.8.1/32']);
+  const current = parseRoutes(
+    '10.244.2.0/24 via 10.250.0.99 dev eth0 \n10.244.9.0/24 via 10.250.0.19 dev eth0\n10.244.8.1 via 10.250.0.18 dev eth0\nbroken line\n',
+  );
+  t.same(
+    current.map((r) => r.dst),
+    ['10.244.2.0/24', '10.244.9.0/24', '10.244.8.1/32'],
+  );
   t.same(planRoutes(want, current), [
     ['-4', 'route', 'replace', '10.244.1.0/24', 'via', '10.250.0.12', 'proto', '147'],
     ['-4', 'route', 'replace', '10.244.2.0/24', 'via', '10.250.0.13', 'proto', '147'],
@@ -157,7 +173,9 @@ t.test('routes: desired from nodes, planned against the current table', async (t
   t.same(svcRoute, [{ dst: '10.96.0.0/16', dev: 'berth0' }]);
   t.same(serviceRangeRoute(undefined, 'berth0'), []);
   t.same(planRoutes([...want, ...svcRoute], want), [['-4', 'route', 'replace', '10.96.0.0/16', 'dev', 'berth0', 'proto', '147']]);
-  const withSvc = parseRoutes('10.244.1.0/24 via 10.250.0.12 dev eth0\n10.244.2.0/24 via 10.250.0.13 dev eth0\n10.96.0.0/16 dev berth0 scope link src 10.244.0.1\n');
+  const withSvc = parseRoutes(
+    '10.244.1.0/24 via 10.250.0.12 dev eth0\n10.244.2.0/24 via 10.250.0.13 dev eth0\n10.96.0.0/16 dev berth0 scope link src 10.244.0.1\n',
+  );
   t.same(planRoutes([...want, ...svcRoute], withSvc), [], 'the service route is recognized');
   t.same(planRoutes(want, withSvc), [['-4', 'route', 'del', '10.96.0.0/16', 'dev', 'berth0', 'proto', '147']], 'and removed when not wanted');
 });
@@ -182,7 +200,11 @@ t.test('firewall: berth chains, jumps first, idempotent, removable', async (t) =
   ]);
   const applied: FirewallState = {
     forwardChain: [`-N ${FORWARD_CHAIN}`, `-A ${FORWARD_CHAIN} -s 10.244.0.0/16 -j ACCEPT`, `-A ${FORWARD_CHAIN} -d 10.244.0.0/16 -j ACCEPT`],
-    postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`],
+    postroutingChain: [
+      `-N ${POSTROUTING_CHAIN}`,
+      `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`,
+      `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`,
+    ],
     dockerUser: ['-N DOCKER-USER', `-A DOCKER-USER -j ${FORWARD_CHAIN}`, '-A DOCKER-USER -j RETURN'],
     postrouting: ['-P POSTROUTING ACCEPT', `-A POSTROUTING -j ${POSTROUTING_CHAIN}`, '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE'],
   };
@@ -203,13 +225,27 @@ t.test('firewall: berth chains, jumps first, idempotent, removable', async (t) =
     ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', POSTROUTING_CHAIN],
   ]);
   // A chain of an older version (the no-NAT rule only): the masquerade rule goes in first.
-  const older: FirewallState = { ...applied, postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`] };
+  const older: FirewallState = {
+    ...applied,
+    postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`],
+  };
   t.same(planFirewall(rules, older), [['-t', 'nat', '-I', POSTROUTING_CHAIN, '1', ...MASQ]], 'the masquerade rule is inserted ahead of the no-NAT rule');
-  const swapped: FirewallState = { ...applied, postroutingChain: [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`, `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`] };
-  t.same(planFirewall(rules, swapped), [
-    ['-t', 'nat', '-D', POSTROUTING_CHAIN, ...MASQ],
-    ['-t', 'nat', '-I', POSTROUTING_CHAIN, '1', ...MASQ],
-  ], 'rules in the wrong order are put in order');
+  const swapped: FirewallState = {
+    ...applied,
+    postroutingChain: [
+      `-N ${POSTROUTING_CHAIN}`,
+      `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`,
+      `-A ${POSTROUTING_CHAIN} ${MASQ.join(' ')}`,
+    ],
+  };
+  t.same(
+    planFirewall(rules, swapped),
+    [
+      ['-t', 'nat', '-D', POSTROUTING_CHAIN, ...MASQ],
+      ['-t', 'nat', '-I', POSTROUTING_CHAIN, '1', ...MASQ],
+    ],
+    'rules in the wrong order are put in order',
+  );
   t.same(
     planFirewall(rules, { postrouting: [] }).filter((c) => c.includes('DOCKER-USER')),
     [],
@@ -235,26 +271,46 @@ t.test('pod bridge: create, adopt, replace when unused, keep when in use', async
 
 t.test('hostNetwork and dnsPolicy', async (t) => {
   const pod = (spec: Partial<Pod['spec']>): Pod =>
-    ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'default', uid: 'u' }, spec: { containers: [{ name: 'c', image: 'i' }], subdomain: 'web', ...spec } }) as unknown as Pod;
+    ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'default', uid: 'u' },
+      spec: { containers: [{ name: 'c', image: 'i' }], subdomain: 'web', ...spec },
+    }) as unknown as Pod;
   t.equal(podDnsType(pod({})), 'cluster', 'ClusterFirst');
-  t.equal(podDnsType(pod({ hostNetwork: true })), 'host', 'ClusterFirst with hostNetwork: the host\'s resolv.conf');
+  t.equal(podDnsType(pod({ hostNetwork: true })), 'host', "ClusterFirst with hostNetwork: the host's resolv.conf");
   t.equal(podDnsType(pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' })), 'cluster');
   t.equal(podDnsType(pod({ dnsPolicy: 'ClusterFirstWithHostNet' })), 'cluster');
   t.equal(podDnsType(pod({ dnsPolicy: 'Default' })), 'host');
   t.equal(podDnsType(pod({ dnsPolicy: 'None' })), 'none');
-  const host = applyPodNetwork({}, pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), { network: 'berth', resolvConf: '/p/resolv.conf', ip: '10.244.1.9' });
+  const host = applyPodNetwork({}, pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), {
+    network: 'berth',
+    resolvConf: '/p/resolv.conf',
+    ip: '10.244.1.9',
+  });
   t.equal(host.HostConfig?.NetworkMode, 'host');
-  t.equal(host.Hostname, undefined, 'the host\'s name');
-  t.equal(host.NetworkingConfig, undefined, 'the host\'s addresses');
-  t.same(host.HostConfig?.Mounts, [{ Type: 'bind', Source: '/p/resolv.conf', Target: '/etc/resolv.conf', ReadOnly: true }], 'the pod\'s resolv.conf');
+  t.equal(host.Hostname, undefined, "the host's name");
+  t.equal(host.NetworkingConfig, undefined, "the host's addresses");
+  t.same(host.HostConfig?.Mounts, [{ Type: 'bind', Source: '/p/resolv.conf', Target: '/etc/resolv.conf', ReadOnly: true }], "the pod's resolv.conf");
   const plain = applyPodNetwork({}, pod({}), { network: 'berth' });
   t.equal(plain.HostConfig?.NetworkMode, 'berth');
   t.equal(plain.Hostname, 'web-0');
 });
 
 t.test('chains picked from a whole-table listing', async (t) => {
-  const nat = ['-P POSTROUTING ACCEPT', '-N DOCKER', `-N ${POSTROUTING_CHAIN}`, `-A POSTROUTING -j ${POSTROUTING_CHAIN}`, '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE', `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`];
-  t.same(chainOf(nat, 'POSTROUTING'), ['-P POSTROUTING ACCEPT', `-A POSTROUTING -j ${POSTROUTING_CHAIN}`, '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE']);
+  const nat = [
+    '-P POSTROUTING ACCEPT',
+    '-N DOCKER',
+    `-N ${POSTROUTING_CHAIN}`,
+    `-A POSTROUTING -j ${POSTROUTING_CHAIN}`,
+    '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE',
+    `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`,
+  ];
+  t.same(chainOf(nat, 'POSTROUTING'), [
+    '-P POSTROUTING ACCEPT',
+    `-A POSTROUTING -j ${POSTROUTING_CHAIN}`,
+    '-A POSTROUTING -s 10.244.1.0/24 ! -o berth0 -j MASQUERADE',
+  ]);
   t.same(chainOf(nat, POSTROUTING_CHAIN), [`-N ${POSTROUTING_CHAIN}`, `-A ${POSTROUTING_CHAIN} -s 10.244.1.0/24 -d 10.244.0.0/16 -j ACCEPT`]);
   t.equal(chainOf(nat, FORWARD_CHAIN), undefined, 'missing chain');
   t.same(chainOf(nat, 'DOCKER'), ['-N DOCKER'], 'empty chain');

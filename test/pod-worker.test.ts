@@ -72,7 +72,6 @@ function harness(t: Test, behaviour?: (name: string) => Behaviour, images = [IMA
   return { runtime, manager, statuses, finalized, events };
 }
 
-
 async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -113,7 +112,9 @@ t.test('init containers run one at a time in the pause holder, then the app cont
 t.test('a failing init container keeps the pod Pending and the app container uncreated', async (t) => {
   const h = harness(t, (name) => (name === 'init-a' ? { exit: 1 } : { run: true }));
   h.manager.setDesired([makePod({ initContainers: [container('init-a')] })]);
-  const s = await until('init failure reported', () => h.statuses.find((x) => x.initContainerStatuses?.[0].lastState?.terminated?.exitCode === 1 || x.initContainerStatuses?.[0].state.terminated?.exitCode === 1));
+  const s = await until('init failure reported', () =>
+    h.statuses.find((x) => x.initContainerStatuses?.[0].lastState?.terminated?.exitCode === 1 || x.initContainerStatuses?.[0].state.terminated?.exitCode === 1),
+  );
   t.equal(s.phase, 'Pending');
   t.same(h.runtime.byContainer('app'), [], 'no app container while init fails');
   t.equal(s.conditions?.find((c) => c.type === 'Initialized')?.status, 'False');
@@ -125,7 +126,10 @@ t.test('an image that is not there with imagePullPolicy Never: ErrImageNeverPull
   const s = await until('ErrImageNeverPull', () => h.statuses.find((x) => x.containerStatuses?.[0].state.waiting?.reason === 'ErrImageNeverPull'));
   t.equal(s.phase, 'Pending');
   t.same(h.runtime.containers.size, 0, 'no container created');
-  t.notOk(h.runtime.calls.some((c) => c.startsWith('pull')), 'never pulled');
+  t.notOk(
+    h.runtime.calls.some((c) => c.startsWith('pull')),
+    'never pulled',
+  );
 });
 
 t.test('a crashed container is reported with its exit code and waits out the back-off', async (t) => {

@@ -1,6 +1,14 @@
 // The StatefulSet reconciler's decisions, without Docker or a store.
 import t from 'tap';
-import { computeStatus, describeWaiting, reconcileStatefulSet, runForAll, type SetAction, type SetObservation, type Step } from '../controller/statefulset/reconcile.js';
+import {
+  computeStatus,
+  describeWaiting,
+  reconcileStatefulSet,
+  runForAll,
+  type SetAction,
+  type SetObservation,
+  type Step,
+} from '../controller/statefulset/reconcile.js';
 import { claimPods } from '../controller/statefulset/adopt.js';
 import { newPod, revisionName } from '../controller/statefulset/identity.js';
 import { statefulSetSpecSchema } from '../shared/manifest/schema.js';
@@ -169,8 +177,22 @@ t.test('firstUnavailable: an unhealthy highest condemned pod is deleted; two unh
 t.test('a hole is re-created with the same identity on its bound node, even below Ready pods', async (t) => {
   const set = makeSet();
   const pods = [makePod(set, 0, 'ready', 'n1'), makePod(set, 2, 'ready', 'n1')];
-  const d = reconcileStatefulSet(set, observe(pods, { bindings: new Map([[0, 'n1'], [1, 'n1'], [2, 'n1']]), claims: new Set(['www-web-0', 'www-web-1', 'www-web-2']) }));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [], revision: revisionName(set) }], 'back to n1 where its volume is, not the emptier n2');
+  const d = reconcileStatefulSet(
+    set,
+    observe(pods, {
+      bindings: new Map([
+        [0, 'n1'],
+        [1, 'n1'],
+        [2, 'n1'],
+      ]),
+      claims: new Set(['www-web-0', 'www-web-1', 'www-web-2']),
+    }),
+  );
+  t.same(
+    d.actions,
+    [{ type: 'createPod', ordinal: 1, node: 'n1', missingClaims: [], revision: revisionName(set) }],
+    'back to n1 where its volume is, not the emptier n2',
+  );
 });
 
 t.test('a pod bound to a NotReady node waits Pending, unscheduled; nothing starts elsewhere', async (t) => {
@@ -186,7 +208,9 @@ t.test('a pod bound to a NotReady node waits Pending, unscheduled; nothing start
 t.test('no Ready node: the pod is created Pending without a node, and the reason is given', async (t) => {
   const set = makeSet();
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1', false)] }));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: '0/1 nodes are available: 1 node(s) were not Ready.' }]);
+  t.same(d.actions, [
+    { type: 'createPod', ordinal: 0, missingClaims: [], revision: revisionName(set), unschedulable: '0/1 nodes are available: 1 node(s) were not Ready.' },
+  ]);
   t.match(describeWaiting(d.waiting!), /cannot place web-0: 0\/1 nodes are available: 1 node\(s\) were not Ready\./);
 });
 
@@ -205,12 +229,24 @@ t.test('an unscheduled pod: marked once per reason, placed when a node fits, Ord
   t.same(same.actions, [], 'the same reason again changes nothing');
   t.match(describeWaiting(same.waiting!), /cannot place web-0/);
   const placed = reconcileStatefulSet(set, obs([unscheduled(0, 'x')], [makeNode('n1', false), makeNode('n2')]));
-  t.same(placed.actions, [{ type: 'bindPod', name: 'web-0', ordinal: 0, node: 'n2', missingClaims: ['www-web-0'] }], 'a node became Ready: the pod is bound, its claim created there');
+  t.same(
+    placed.actions,
+    [{ type: 'bindPod', name: 'web-0', ordinal: 0, node: 'n2', missingClaims: ['www-web-0'] }],
+    'a node became Ready: the pod is bound, its claim created there',
+  );
   t.match(describeWaiting(placed.waiting!), /waiting for web-0 to be Running and Ready/, 'OrderedReady still waits for it to be Ready');
 
   const par = makeSet({ podManagementPolicy: 'Parallel' });
   const d = reconcileStatefulSet(par, observe([], { nodes: [makeNode('n1', false)] }));
-  t.same(d.actions.map((a) => [a.type, a.type === 'createPod' && a.node === undefined]), [['createPod', true], ['createPod', true], ['createPod', true]], 'Parallel: every pod is created, all unscheduled');
+  t.same(
+    d.actions.map((a) => [a.type, a.type === 'createPod' && a.node === undefined]),
+    [
+      ['createPod', true],
+      ['createPod', true],
+      ['createPod', true],
+    ],
+    'Parallel: every pod is created, all unscheduled',
+  );
 });
 
 t.test('nodeSelector restricts placement', async (t) => {
@@ -220,7 +256,10 @@ t.test('nodeSelector restricts placement', async (t) => {
   const ssd = makeNode('n2');
   ssd.metadata.labels = { disk: 'ssd' };
   const d = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1'), ssd] }));
-  t.same(d.actions.map((a) => a.type === 'createPod' && a.node), ['n2']);
+  t.same(
+    d.actions.map((a) => a.type === 'createPod' && a.node),
+    ['n2'],
+  );
   const none = reconcileStatefulSet(set, observe([], { nodes: [makeNode('n1')] }));
   t.match(describeWaiting(none.waiting!), /0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector\./);
 });
@@ -235,7 +274,11 @@ t.test('a Failed pod is deleted to be re-created; OrderedReady stops there', asy
 t.test('ordinals.start shifts the range', async (t) => {
   const set = makeSet({ ordinals: { start: 5 }, replicas: 2 });
   const d = reconcileStatefulSet(set, observe([makePod(set, 0, 'ready')]));
-  t.same(d.actions, [{ type: 'createPod', ordinal: 5, node: 'n2', missingClaims: ['www-web-5'], revision: revisionName(set) }], 'web-0 is condemned but creation comes first');
+  t.same(
+    d.actions,
+    [{ type: 'createPod', ordinal: 5, node: 'n2', missingClaims: ['www-web-5'], revision: revisionName(set) }],
+    'web-0 is condemned but creation comes first',
+  );
 });
 
 t.test('a missing claim of a Pending pod is re-created', async (t) => {
@@ -262,7 +305,13 @@ t.test('pod identity: labels, hostname, subdomain, claims replace same-named vol
   const set = makeSet({
     template: {
       metadata: { labels: { app: 'nginx' } },
-      spec: { containers: [{ name: 'c', image: 'i' }], volumes: [{ name: 'www', emptyDir: {} }, { name: 'scratch', emptyDir: {} }] },
+      spec: {
+        containers: [{ name: 'c', image: 'i' }],
+        volumes: [
+          { name: 'www', emptyDir: {} },
+          { name: 'scratch', emptyDir: {} },
+        ],
+      },
     },
   });
   const p = newPod(set, 2, 'n1');
@@ -271,7 +320,10 @@ t.test('pod identity: labels, hostname, subdomain, claims replace same-named vol
   t.match(p.metadata.labels!['controller-revision-hash'], /^web-[a-z0-9]{10}$/);
   t.equal(p.spec.hostname, 'web-2');
   t.equal(p.spec.subdomain, 'nginx');
-  t.same(p.spec.volumes, [{ name: 'scratch', emptyDir: {} }, { name: 'www', persistentVolumeClaim: { claimName: 'www-web-2' } }]);
+  t.same(p.spec.volumes, [
+    { name: 'scratch', emptyDir: {} },
+    { name: 'www', persistentVolumeClaim: { claimName: 'www-web-2' } },
+  ]);
 });
 
 t.test('adoption: orphans named <set>-<n> that match the selector are adopted; others are not', async (t) => {
@@ -284,9 +336,18 @@ t.test('adoption: orphans named <set>-<n> that match the selector are adopted; o
   const relabelled = makePod(set, 2, 'ready');
   relabelled.metadata.labels = { ...relabelled.metadata.labels, app: 'other' };
   const c = claimPods(set, [orphan, stranger, owned, relabelled]);
-  t.same(c.adopt.map((p) => p.metadata.name), ['web-1']);
-  t.same(c.owned.map((p) => p.metadata.name), ['web-0']);
-  t.same(c.release.map((p) => p.metadata.name), ['web-2']);
+  t.same(
+    c.adopt.map((p) => p.metadata.name),
+    ['web-1'],
+  );
+  t.same(
+    c.owned.map((p) => p.metadata.name),
+    ['web-0'],
+  );
+  t.same(
+    c.release.map((p) => p.metadata.name),
+    ['web-2'],
+  );
 });
 
 t.test('retention policy: claim owners follow the F16 table', async (t) => {
@@ -310,7 +371,10 @@ t.test('whenScaled Delete: the condemned pod owns its claim before it is deleted
   const set = makeSet({ replicas: 1, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } });
   const pods = [makePod(set, 0, 'ready'), makePod(set, 1, 'ready')];
   const claimObjects = new Map(
-    pods.map((p) => [`www-${p.metadata.name}`, { metadata: { name: `www-${p.metadata.name}` } } as unknown as import('../shared/types.js').PersistentVolumeClaim]),
+    pods.map((p) => [
+      `www-${p.metadata.name}`,
+      { metadata: { name: `www-${p.metadata.name}` } } as unknown as import('../shared/types.js').PersistentVolumeClaim,
+    ]),
   );
   const d = reconcileStatefulSet(set, observe(pods, { claimObjects }));
   t.match(d.actions, [
@@ -321,7 +385,9 @@ t.test('whenScaled Delete: the condemned pod owns its claim before it is deleted
 
 t.test('a claim still being deleted holds back its ordinal until it is gone', async (t) => {
   const set = makeSet({ replicas: 1 });
-  const claimObjects = new Map([['www-web-0', { metadata: { name: 'www-web-0', deletionTimestamp: iso(NOW) } } as unknown as import('../shared/types.js').PersistentVolumeClaim]]);
+  const claimObjects = new Map([
+    ['www-web-0', { metadata: { name: 'www-web-0', deletionTimestamp: iso(NOW) } } as unknown as import('../shared/types.js').PersistentVolumeClaim],
+  ]);
   const d = reconcileStatefulSet(set, observe([], { claims: new Set(['www-web-0']), claimObjects }));
   t.same(d.actions, []);
   t.match(describeWaiting(d.waiting!), /claim www-web-0 to be deleted/);
@@ -333,7 +399,12 @@ t.test('the claim collector deletes claims whose owner is gone and no pod mounts
   const pod = makePod(set, 0, 'ready');
   const claim = (name: string, owner?: { kind: string; uid: string }, deleting = false) =>
     ({
-      metadata: { name, namespace: 'default', ...(owner ? { ownerReferences: [{ ...owner, name: 'x', apiVersion: 'v1', controller: true }] } : {}), ...(deleting ? { deletionTimestamp: iso(NOW) } : {}) },
+      metadata: {
+        name,
+        namespace: 'default',
+        ...(owner ? { ownerReferences: [{ ...owner, name: 'x', apiVersion: 'v1', controller: true }] } : {}),
+        ...(deleting ? { deletionTimestamp: iso(NOW) } : {}),
+      },
       spec: {},
     }) as unknown as import('../shared/types.js').PersistentVolumeClaim;
   const claims = [
@@ -344,7 +415,10 @@ t.test('the claim collector deletes claims whose owner is gone and no pod mounts
     claim('www-web-4'),
     claim('www-web-5', { kind: 'Pod', uid: 'gone-pod' }, true),
   ];
-  t.same(claimsToCollect(claims, [pod], [set]).map((c) => c.metadata.name), ['www-web-1']);
+  t.same(
+    claimsToCollect(claims, [pod], [set]).map((c) => c.metadata.name),
+    ['www-web-1'],
+  );
 });
 
 // --- rolling updates (F9–F11, F13) ---
@@ -365,7 +439,9 @@ t.test('RollingUpdate replaces the highest outdated pod first, one at a time, wa
   t.same(reconcileStatefulSet(set, observe(two, { revisions: revs })).actions, [], 'web-1 waits until the new web-2 is Ready');
 
   const twoReady = [...ready.slice(0, 2), atRevision(makePod(set, 2, 'ready'), 'web-new')];
-  t.same(reconcileStatefulSet(set, observe(twoReady, { revisions: revs })).actions, [{ type: 'deletePod', name: 'web-1', reason: 'rolling update to web-new' }]);
+  t.same(reconcileStatefulSet(set, observe(twoReady, { revisions: revs })).actions, [
+    { type: 'deletePod', name: 'web-1', reason: 'rolling update to web-new' },
+  ]);
 });
 
 t.test('partition: pods below it stay at, and are re-created at, the current revision', async (t) => {
@@ -390,7 +466,11 @@ t.test('OnDelete never deletes for an update; new pods get the update revision',
 t.test('better than Kubernetes #67250: a not-Ready pod at an outdated revision is replaced, not waited for', async (t) => {
   const set = makeSet();
   // web-2 was updated to a broken revision; the template was then rolled back to web-old.
-  const pods = [atRevision(makePod(set, 0, 'ready'), 'web-old'), atRevision(makePod(set, 1, 'ready'), 'web-old'), atRevision(makePod(set, 2, 'running'), 'web-broken')];
+  const pods = [
+    atRevision(makePod(set, 0, 'ready'), 'web-old'),
+    atRevision(makePod(set, 1, 'ready'), 'web-old'),
+    atRevision(makePod(set, 2, 'running'), 'web-broken'),
+  ];
   const d = reconcileStatefulSet(set, observe(pods, { revisions: { current: 'web-broken', update: 'web-old' } }));
   t.match(d.actions, [{ type: 'deletePod', name: 'web-2', reason: /not Ready at outdated revision web-broken/ }]);
   const stillBroken = reconcileStatefulSet(set, observe(pods, { revisions: { current: 'web-old', update: 'web-broken' } }));
@@ -415,9 +495,18 @@ t.test('maxUnavailable > 1 deletes several outdated pods in one sync, counting u
 
 t.test('status: currentRevision moves to the update revision once every pod is updated and ready', async (t) => {
   const set = makeSet({ replicas: 2 });
-  const mid = reconcileStatefulSet(set, observe([atRevision(makePod(set, 0, 'ready'), 'web-old'), atRevision(makePod(set, 1, 'ready'), 'web-new')], { revisions: revs })).status;
+  const mid = reconcileStatefulSet(
+    set,
+    observe([atRevision(makePod(set, 0, 'ready'), 'web-old'), atRevision(makePod(set, 1, 'ready'), 'web-new')], { revisions: revs }),
+  ).status;
   t.match(mid, { currentRevision: 'web-old', updateRevision: 'web-new', currentReplicas: 1, updatedReplicas: 1 });
-  const end = reconcileStatefulSet(set, observe([0, 1].map((o) => atRevision(makePod(set, o, 'ready'), 'web-new')), { revisions: revs })).status;
+  const end = reconcileStatefulSet(
+    set,
+    observe(
+      [0, 1].map((o) => atRevision(makePod(set, o, 'ready'), 'web-new')),
+      { revisions: revs },
+    ),
+  ).status;
   t.match(end, { currentRevision: 'web-new', updateRevision: 'web-new', currentReplicas: 2, updatedReplicas: 2 });
 });
 
@@ -437,12 +526,17 @@ t.test('revisions: create, renumber on rollback, truncate to the history limit k
   t.same(used.truncate, [], 'a revision a pod still uses is kept');
 });
 
-t.test('revision adoption: orphans named <set>-<hash> that match the selector; not another set\'s, not an owned one', async (t) => {
+t.test("revision adoption: orphans named <set>-<hash> that match the selector; not another set's, not an owned one", async (t) => {
   const { claimRevisions } = await import('../controller/statefulset/adopt.js');
   const set = makeSet();
   const rev = (name: string, labels: Record<string, string>, owner?: string) =>
     ({
-      metadata: { name, namespace: 'default', labels, ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'x', uid: owner, controller: true }] } : {}) },
+      metadata: {
+        name,
+        namespace: 'default',
+        labels,
+        ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'x', uid: owner, controller: true }] } : {}),
+      },
       revision: 1,
       data: { spec: { template: set.spec.template } },
     }) as ControllerRevision;
@@ -453,8 +547,14 @@ t.test('revision adoption: orphans named <set>-<hash> that match the selector; n
     rev('web-ffffffffff', { app: 'nginx' }, 'set-uid'),
     rev('web-gggggggggg', { app: 'nginx' }, 'another-uid'),
   ]);
-  t.same(c.adopt.map((r) => r.metadata.name), ['web-bbbbbbbbbb']);
-  t.same(c.owned.map((r) => r.metadata.name), ['web-ffffffffff']);
+  t.same(
+    c.adopt.map((r) => r.metadata.name),
+    ['web-bbbbbbbbbb'],
+  );
+  t.same(
+    c.owned.map((r) => r.metadata.name),
+    ['web-ffffffffff'],
+  );
   t.same([...c.taken].sort(), ['web-dddddddddd', 'web-gggggggggg', 'web-par-cccccccccc']);
 });
 
@@ -496,7 +596,10 @@ t.test('revisions: an existing revision with the template is reused under its na
   const next = planRevisions(set, [rev(own, 1, other.spec.template), rev(revisionName(set, 1), 2)], []);
   t.equal(next.create, undefined);
   t.equal(next.collisionCount, 1);
-  const status = reconcileStatefulSet(set, observe([], { revisions: { current: next.current.name, update: next.update.name, collisionCount: next.collisionCount } })).status;
+  const status = reconcileStatefulSet(
+    set,
+    observe([], { revisions: { current: next.current.name, update: next.update.name, collisionCount: next.collisionCount } }),
+  ).status;
   t.equal(status.collisionCount, 1, 'status carries the count');
 });
 
@@ -523,11 +626,19 @@ t.test('runForAll stops an ordered run at the first stop; a parallel run goes on
     3: { actions: [del('d')], stop: true, waiting: { kind: 'terminating', pod: 'web-3' }, report: true },
   };
   const ordered = runForAll([0, 1, 2, 3], (i) => steps[i], true);
-  t.same(ordered.actions.map((a) => (a as { name: string }).name), ['a', 'b'], 'ordered: nothing after the first stop');
+  t.same(
+    ordered.actions.map((a) => (a as { name: string }).name),
+    ['a', 'b'],
+    'ordered: nothing after the first stop',
+  );
   t.equal(ordered.stopped, true);
   t.same(ordered.waiting, { kind: 'creating', pod: 'web-1' }, 'ordered: the stop says why');
   const parallel = runForAll([0, 1, 2, 3], (i) => steps[i], false);
-  t.same(parallel.actions.map((a) => (a as { name: string }).name), ['a', 'b', 'c', 'd'], 'parallel: every step acts');
+  t.same(
+    parallel.actions.map((a) => (a as { name: string }).name),
+    ['a', 'b', 'c', 'd'],
+    'parallel: every step acts',
+  );
   t.equal(parallel.stopped, false);
   t.same(parallel.waiting, { kind: 'notReady', pod: 'web-2' }, 'parallel: the first reported waiting, not an unreported one');
 });

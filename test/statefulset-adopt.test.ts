@@ -67,7 +67,18 @@ function setup(t: Test, backoff?: BackoffOptions) {
     agentUrl: 'http://10.0.0.1:7444',
     agentToken: 'agent-token-of-h1-0123456789',
     dataDir: '/var/lib/berth/h1',
-    facts: { hostname: 'h1', os: 'linux', kernel: '6', arch: 'amd64', cpuModel: 'x', cpus: 2, memoryBytes: 8 * GI, memoryAvailableBytes: 8 * GI, diskBytes: 100 * GI, diskAvailableBytes: 100 * GI },
+    facts: {
+      hostname: 'h1',
+      os: 'linux',
+      kernel: '6',
+      arch: 'amd64',
+      cpuModel: 'x',
+      cpus: 2,
+      memoryBytes: 8 * GI,
+      memoryAvailableBytes: 8 * GI,
+      diskBytes: 100 * GI,
+      diskAvailableBytes: 100 * GI,
+    },
   });
   const pods = () => store.list<Pod>('Pod', 'default');
   const set = () => store.get<StatefulSet>('StatefulSet', 'default', 'web')!;
@@ -86,10 +97,19 @@ function setup(t: Test, backoff?: BackoffOptions) {
   /** Syncs (any error fails the test) and lets pods run until nothing changes. */
   const settle = () => {
     for (let i = 0; i < 30; i++) {
-      const before = store.list('Pod').map((p) => p.metadata.resourceVersion).join();
+      const before = store
+        .list('Pod')
+        .map((p) => p.metadata.resourceVersion)
+        .join();
       sets.sync('default/web');
       agentReports();
-      if (store.list('Pod').map((p) => p.metadata.resourceVersion).join() === before) return;
+      if (
+        store
+          .list('Pod')
+          .map((p) => p.metadata.resourceVersion)
+          .join() === before
+      )
+        return;
     }
     throw new Error('the set did not settle in 30 syncs');
   };
@@ -100,13 +120,21 @@ t.test('re-created after an orphan delete, a set adopts the pods and revisions a
   const { store, ops, lines, pods, set, revisions, settle } = setup(t);
   ops.apply([webSet(3)]);
   settle();
-  t.same(pods().filter((p) => p.status.phase === 'Running').map((p) => p.metadata.name), ['web-0', 'web-1', 'web-2']);
+  t.same(
+    pods()
+      .filter((p) => p.status.phase === 'Running')
+      .map((p) => p.metadata.name),
+    ['web-0', 'web-1', 'web-2'],
+  );
   const [oldRev] = revisions();
   t.equal(revisions().length, 1);
   const uids = new Map(pods().map((p) => [p.metadata.name, p.metadata.uid]));
 
   ops.delete('StatefulSet', 'default', 'web', 'Orphan');
-  t.ok(pods().every((p) => !p.metadata.ownerReferences?.length), 'pods are orphans');
+  t.ok(
+    pods().every((p) => !p.metadata.ownerReferences?.length),
+    'pods are orphans',
+  );
   t.notOk(revisions()[0].metadata.ownerReferences?.length, 'so is the revision');
 
   ops.apply([webSet(2)]);
@@ -127,7 +155,14 @@ t.test('re-created after an orphan delete, a set adopts the pods and revisions a
     ],
     'web-0 and web-1 adopted, not re-created; web-2 deleted',
   );
-  t.match(set().status, { replicas: 2, readyReplicas: 2, updatedReplicas: 2, currentRevision: oldRev.metadata.name, updateRevision: oldRev.metadata.name, collisionCount: 0 });
+  t.match(set().status, {
+    replicas: 2,
+    readyReplicas: 2,
+    updatedReplicas: 2,
+    currentRevision: oldRev.metadata.name,
+    updateRevision: oldRev.metadata.name,
+    collisionCount: 0,
+  });
   t.same(
     store
       .list<Event>('Event')
@@ -137,7 +172,11 @@ t.test('re-created after an orphan delete, a set adopts the pods and revisions a
     ['adopted pod web-0', 'adopted pod web-1', 'adopted pod web-2', 'delete Pod web-2 in StatefulSet web successful'],
     'three pods adopted, web-2 deleted, nothing created',
   );
-  t.same(lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'nothing warned');
+  t.same(
+    lines.filter((l) => l.level >= 40).map((l) => l.msg),
+    [],
+    'nothing warned',
+  );
 });
 
 t.test('a template change after adoption rolls out under a new revision', async (t) => {
@@ -163,7 +202,12 @@ t.test('a sync that keeps failing backs off, warns once and records FailedSync; 
   store.create<Pod>({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'web-0', namespace: 'default', labels: { app: 'nginx' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'other', uid: 'other-uid', controller: true }] },
+    metadata: {
+      name: 'web-0',
+      namespace: 'default',
+      labels: { app: 'nginx' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'other', uid: 'other-uid', controller: true }],
+    },
     spec: { containers: [{ name: 'c', image: 'berth.local/web:1' }] },
     status: { phase: 'Pending' },
   } as never);

@@ -37,7 +37,11 @@ t.test('store', async (t) => {
       throw new Error('boom');
     }),
   );
-  t.same(s.list('ConfigMap').map((o) => o.metadata.name), ['a'], 'memory rolled back');
+  t.same(
+    s.list('ConfigMap').map((o) => o.metadata.name),
+    ['a'],
+    'memory rolled back',
+  );
   t.equal(s.get<ConfigMap>('ConfigMap', 'default', 'a')?.data?.a, '2');
   t.equal(s.resourceVersion, 2);
   t.equal(seen.length, 2, 'watchers saw nothing of the failed transaction');
@@ -46,18 +50,28 @@ t.test('store', async (t) => {
     s.create(cm('b'));
     s.create(cm('c'));
   });
-  t.same(seen.map((c) => [c.type, c.object.metadata.name, c.rv]), [
-    ['ADDED', 'a', 1],
-    ['MODIFIED', 'a', 2],
-    ['ADDED', 'b', 3],
-    ['ADDED', 'c', 4],
-  ]);
-  t.same(s.changesSince(2)?.map((c) => c.rv), [3, 4]);
+  t.same(
+    seen.map((c) => [c.type, c.object.metadata.name, c.rv]),
+    [
+      ['ADDED', 'a', 1],
+      ['MODIFIED', 'a', 2],
+      ['ADDED', 'b', 3],
+      ['ADDED', 'c', 4],
+    ],
+  );
+  t.same(
+    s.changesSince(2)?.map((c) => c.rv),
+    [3, 4],
+  );
   t.same(s.changesSince(4), []);
   s.close();
 
   const reopened = new Store(file);
-  t.same(reopened.list('ConfigMap').map((o) => o.metadata.name), ['a', 'b', 'c'], 'durable, and the failed transaction left nothing on disk');
+  t.same(
+    reopened.list('ConfigMap').map((o) => o.metadata.name),
+    ['a', 'b', 'c'],
+    'durable, and the failed transaction left nothing on disk',
+  );
   t.equal(reopened.resourceVersion, 4);
   t.equal(reopened.changesSince(1), undefined, 'after a restart old resourceVersions are too old: clients list again');
   reopened.close();

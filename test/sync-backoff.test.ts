@@ -10,7 +10,10 @@ t.test('the delay doubles from the base up to the cap', async (t) => {
   );
   t.equal(backoffDelay(5000), DEFAULT_BACKOFF.maxMs, 'no overflow after many failures');
   t.equal(backoffDelay(0), 0);
-  t.same([1, 2, 3].map((n) => backoffDelay(n, { baseMs: 5, maxMs: 12 })), [5, 10, 12]);
+  t.same(
+    [1, 2, 3].map((n) => backoffDelay(n, { baseMs: 5, maxMs: 12 })),
+    [5, 10, 12],
+  );
 });
 
 t.test('per key: delays grow, a retry is pending until due, other keys are unaffected', async (t) => {

@@ -36,11 +36,26 @@ class TlsCluster extends Cluster {
   }
 }
 
-const facts = { hostname: 'h', os: 'linux', kernel: 'k', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, memoryAvailableBytes: 1, diskBytes: 1, diskAvailableBytes: 1 };
+const facts = {
+  hostname: 'h',
+  os: 'linux',
+  kernel: 'k',
+  arch: 'x64',
+  cpuModel: 'c',
+  cpus: 2,
+  memoryBytes: 1,
+  memoryAvailableBytes: 1,
+  diskBytes: 1,
+  diskAvailableBytes: 1,
+};
 const registration = (name: string) => ({ name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/x', facts });
 
 /** The HTTP status a call failed with; 0 when it did not fail. */
-const statusOf = (p: Promise<unknown>) => p.then(() => 0, (e: unknown) => (e instanceof ApiError ? e.status : -1));
+const statusOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 0,
+    (e: unknown) => (e instanceof ApiError ? e.status : -1),
+  );
 
 const nodeReadyStatus = (n: Node) => n.status.conditions.find((c) => c.type === 'Ready')?.status;
 
@@ -64,7 +79,13 @@ t.test('PKI: CA kept, serving certificate made again when its names change; kube
   t.equal(first.caHash, `sha256:${createHash('sha256').update(der).digest('hex')}`);
   t.equal(caHash(first.ca.certPem), first.caHash);
   t.ok(servingSans(['10.0.0.5'], {}, 'h1').includes('10.0.0.5'));
-  t.same(servingSans([], { eth0: [{ address: '192.0.2.9', family: 'IPv4', internal: false, netmask: '', mac: '', cidr: null }] }, 'h1'), ['127.0.0.1', '192.0.2.9', '::1', 'h1', 'localhost']);
+  t.same(servingSans([], { eth0: [{ address: '192.0.2.9', family: 'IPv4', internal: false, netmask: '', mac: '', cidr: null }] }, 'h1'), [
+    '127.0.0.1',
+    '192.0.2.9',
+    '::1',
+    'h1',
+    'localhost',
+  ]);
 });
 
 t.test('flags and formats', async (t) => {
@@ -95,7 +116,10 @@ t.test('a store from before token ids keeps its tokens working', async (t) => {
   t.same(authenticate(store, 'Bearer node.old-node'), { role: 'node', node: 'n1' });
   const listed = store.listTokens();
   t.equal(listed.length, 2);
-  t.ok(listed.every((x) => /^[0-9a-f]{6}$/.test(x.id)), 'old tokens get an id');
+  t.ok(
+    listed.every((x) => /^[0-9a-f]{6}$/.test(x.id)),
+    'old tokens get an id',
+  );
   const fresh = issueToken(store, 'join', 'join', { ttlMs: 60_000, description: 'd' });
   t.match(fresh, /^[a-z0-9]{6}\.[A-Za-z0-9_-]+$/);
   t.same(authenticate(store, `Bearer ${fresh}`), { role: 'join' });
@@ -126,7 +150,9 @@ t.test('secure join', async (t) => {
     const dataDir = join(c.dir, 'agent-wrong');
     const wrong = `sha256:${'0'.repeat(64)}`;
     c.caHashOverride = wrong;
-    const r = await runCli([...c.argsFor('wrong', dataDir), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'], { BERTH_LOG_LEVEL: 'warn' });
+    const r = await runCli([...c.argsFor('wrong', dataDir), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'], {
+      BERTH_LOG_LEVEL: 'warn',
+    });
     c.caHashOverride = undefined;
     t.not(r.code, 0, 'non-zero exit');
     t.match(r.stderr, /does not present a CA with the given --ca-hash/);
@@ -137,7 +163,10 @@ t.test('secure join', async (t) => {
 
   t.test('without --ca-hash and without a saved CA the agent refuses', async (t) => {
     c.caHashOverride = '';
-    const r = await runCli([...c.argsFor('nohash', join(c.dir, 'agent-nohash')), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'], { BERTH_LOG_LEVEL: 'warn' });
+    const r = await runCli(
+      [...c.argsFor('nohash', join(c.dir, 'agent-nohash')), '--listen', '127.0.0.1:0', '--dns-listen', 'none', '--pod-network', 'bridge'],
+      { BERTH_LOG_LEVEL: 'warn' },
+    );
     c.caHashOverride = undefined;
     t.not(r.code, 0);
     t.match(r.stderr, /--ca-hash/);
@@ -176,22 +205,30 @@ t.test('secure join', async (t) => {
     t.equal(await status({ authorization: `Bearer ${nodeToken}` }), 401, 'the node token');
     const agentToken = readFileSync(join(dataDir, 'agent-token'), 'utf8').trim();
     t.equal(await status({ authorization: `Bearer ${agentToken}` }), 404, 'the agent token (what the controller sends) gets through');
-    await t.rejects(fetchWithTls(`${url}/pods/default/x-0/log`, { headers: { authorization: `Bearer ${agentToken}` } }, { ca: c.ca }), 'a client that does not pin the agent certificate gets no answer');
+    await t.rejects(
+      fetchWithTls(`${url}/pods/default/x-0/log`, { headers: { authorization: `Bearer ${agentToken}` } }, { ca: c.ca }),
+      'a client that does not pin the agent certificate gets no answer',
+    );
   });
 
   t.test('the CLI checks the controller against its CA', async (t) => {
     t.equal((await c.cli(['get', 'nodes', '-o', 'name'])).stdout.trim(), 'node/tls-a', 'CA from admin.conf');
     const caFile = join(c.controllerDir, 'pki/ca.crt');
-    const ok = await runCli(['--server', c.server, '--token', c.adminToken, '--certificate-authority', caFile, 'get', 'nodes', '-o', 'name'], { BERTH_CONFIG: join(c.dir, 'none.conf') });
+    const ok = await runCli(['--server', c.server, '--token', c.adminToken, '--certificate-authority', caFile, 'get', 'nodes', '-o', 'name'], {
+      BERTH_CONFIG: join(c.dir, 'none.conf'),
+    });
     t.equal(ok.code, 0, ok.stderr);
 
     const other = new Cluster('tls-other');
     t.teardown(() => other.teardown());
     await other.startController();
     t.not(other.ca, c.ca, 'another controller has another CA');
-    const bad = await runCli(['--server', c.server, '--token', c.adminToken, '--certificate-authority', join(other.controllerDir, 'pki/ca.crt'), 'get', 'nodes'], {
-      BERTH_CONFIG: join(c.dir, 'none.conf'),
-    });
+    const bad = await runCli(
+      ['--server', c.server, '--token', c.adminToken, '--certificate-authority', join(other.controllerDir, 'pki/ca.crt'), 'get', 'nodes'],
+      {
+        BERTH_CONFIG: join(c.dir, 'none.conf'),
+      },
+    );
     t.not(bad.code, 0);
     t.match(bad.stderr, /TLS verification of the berth controller at https:\/\/127\.0\.0\.1:\d+ failed/);
     t.match(bad.stderr, /certificate-authority/);
@@ -215,7 +252,11 @@ t.test('secure join', async (t) => {
       ] as [string, string, unknown?][]) {
         const res = await fetchWithTls(
           c.server + path,
-          { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) },
+          {
+            method,
+            headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+            ...(body ? { body: JSON.stringify(body) } : {}),
+          },
           { ca: c.ca },
         );
         await res.text();
@@ -224,7 +265,11 @@ t.test('secure join', async (t) => {
     }
     t.same(await c.api.get('/api/v1/tokens'), before, 'tokens unchanged');
     t.equal((await c.api.list('/api/v1/configmaps')).items.length, cmBefore, 'no configmap created');
-    t.same((await c.api.list<Node>('/api/v1/nodes')).items.map((n) => n.metadata.name), ['tls-a'], 'no node registered');
+    t.same(
+      (await c.api.list<Node>('/api/v1/nodes')).items.map((n) => n.metadata.name),
+      ['tls-a'],
+      'no node registered',
+    );
     const join_ = c.client(c.joinToken);
     t.equal(await statusOf(join_.get('/api/v1/tokens')), 403, 'a join token may not list tokens');
   });
@@ -280,14 +325,24 @@ t.test('secure join', async (t) => {
     t.ok(cred, 'the node credential is listed');
     t.equal(cred.id, nodeToken.split('.')[0]);
     await c.ok(['token', 'revoke', cred.id]);
-    const node = await waitFor('tls-a NotReady', async () => {
-      const n = await c.api.get<Node>('/api/v1/nodes/tls-a');
-      return nodeReadyStatus(n) !== 'True' ? n : undefined;
-    }, 30_000);
+    const node = await waitFor(
+      'tls-a NotReady',
+      async () => {
+        const n = await c.api.get<Node>('/api/v1/nodes/tls-a');
+        return nodeReadyStatus(n) !== 'True' ? n : undefined;
+      },
+      30_000,
+    );
     t.ok(node);
-    const err = await c.client(nodeToken).request('POST', '/api/v1/nodes/tls-a/heartbeat', {}).catch((e: unknown) => e);
+    const err = await c
+      .client(nodeToken)
+      .request('POST', '/api/v1/nodes/tls-a/heartbeat', {})
+      .catch((e: unknown) => e);
     t.ok(err instanceof ApiError && err.status === 401, 'heartbeat with the revoked credential: 401');
-    const err2 = await c.client(nodeToken).get('/api/v1/namespaces/default/pods').catch((e: unknown) => e);
+    const err2 = await c
+      .client(nodeToken)
+      .get('/api/v1/namespaces/default/pods')
+      .catch((e: unknown) => e);
     t.ok(err2 instanceof ApiError && err2.status === 401, 'reads with the revoked credential: 401');
     // The agent falls back to the join token, which may not take a registered name.
     await waitFor('the agent to be refused', () => /already registered/.test(a.log()) || undefined, 60_000);

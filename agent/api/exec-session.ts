@@ -66,7 +66,7 @@ export function runExecSession(opts: ExecSessionOptions): Promise<void> {
     const decoder = new FrameDecoder();
     let stdinOpen = opts.stdin;
     client.on('data', (chunk: Buffer) => {
-      let frames;
+      let frames: ReturnType<FrameDecoder['push']>;
       try {
         frames = decoder.push(chunk);
       } catch (err) {
@@ -74,7 +74,10 @@ export function runExecSession(opts: ExecSessionOptions): Promise<void> {
       }
       for (const f of frames) {
         if (f.channel === CH_STDIN) {
-          if (!stdinOpen) return finish(failureStatus('BadRequest', opts.stdin ? 'stdin data after stdin was closed' : 'stdin data, but the exec was not started with stdin=true'));
+          if (!stdinOpen)
+            return finish(
+              failureStatus('BadRequest', opts.stdin ? 'stdin data after stdin was closed' : 'stdin data, but the exec was not started with stdin=true'),
+            );
           if (f.payload.length > 0 && !docker.write(f.payload)) {
             client.pause();
             docker.once('drain', () => client.resume());

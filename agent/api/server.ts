@@ -116,10 +116,15 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     };
     if (follow) head();
     try {
-      await opts.runtime.logs(c.id, { follow, timestamps, ...(tail !== undefined ? { tail } : {}) }, (_kind, data) => {
-        head();
-        res.write(data);
-      }, ac.signal);
+      await opts.runtime.logs(
+        c.id,
+        { follow, timestamps, ...(tail !== undefined ? { tail } : {}) },
+        (_kind, data) => {
+          head();
+          res.write(data);
+        },
+        ac.signal,
+      );
       head();
       res.end();
     } catch (err) {
@@ -206,14 +211,19 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     try {
       where = claimDir(dataDir, decodeURIComponent(rawNs), decodeURIComponent(rawClaim));
     } catch {
-      return sendStatus(res, 400, 'BadRequest', 'malformed path');
+      sendStatus(res, 400, 'BadRequest', 'malformed path');
+      return;
     }
-    if ('problem' in where) return sendStatus(res, 400, 'BadRequest', where.problem);
+    if ('problem' in where) {
+      sendStatus(res, 400, 'BadRequest', where.problem);
+      return;
+    }
     const dir = where.dir;
     const reply = (code: number, reason: string, message: string) => sendStatus(res, code, reason, message);
     if (req.method !== 'GET' && req.method !== 'PUT') {
       res.setHeader('allow', 'GET, PUT');
-      return sendStatus(res, 405, 'MethodNotAllowed', 'a volume archive takes GET or PUT');
+      sendStatus(res, 405, 'MethodNotAllowed', 'a volume archive takes GET or PUT');
+      return;
     }
     const work = req.method === 'GET' ? sendVolumeArchive(res, dir, reply, log) : receiveVolumeArchive(req, res, dir, reply, log);
     work.catch((err: unknown) => {
@@ -226,7 +236,8 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (!authorized(req, opts.token)) {
       res.setHeader('www-authenticate', 'Bearer');
-      return sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
+      sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
+      return;
     }
     if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
       opts.metrics().then(
@@ -239,22 +250,30 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       return;
     }
     const vol = /^\/volumes\/([^/]+)\/([^/]+)\/archive$/.exec(url.pathname);
-    if (vol && opts.dataDir) return volumeArchive(req, res, opts.dataDir, vol[1], vol[2]);
+    if (vol && opts.dataDir) {
+      volumeArchive(req, res, opts.dataDir, vol[1], vol[2]);
+      return;
+    }
     const m = /^\/pods\/([^/]+)\/([^/]+)\/(log|exec)$/.exec(url.pathname);
-    if (!m) return sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
+    if (!m) {
+      sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
+      return;
+    }
     let ns: string;
     let name: string;
     try {
       ns = decodeURIComponent(m[1]);
       name = decodeURIComponent(m[2]);
     } catch {
-      return sendStatus(res, 400, 'BadRequest', 'malformed path');
+      sendStatus(res, 400, 'BadRequest', 'malformed path');
+      return;
     }
     const route = m[3];
     const want = route === 'log' ? 'GET' : 'POST';
     if (req.method !== want) {
       res.setHeader('allow', want);
-      return sendStatus(res, 405, 'MethodNotAllowed', `${route} takes ${want}`);
+      sendStatus(res, 405, 'MethodNotAllowed', `${route} takes ${want}`);
+      return;
     }
     const handler = route === 'log' ? logs(req, res, url, ns, name) : exec(req, res, ns, name);
     handler.catch((err) => {
@@ -276,7 +295,8 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
     if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');
-    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) return rejectUpgrade(socket, 400, 'BadRequest', `exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL)
+      return rejectUpgrade(socket, 400, 'BadRequest', `exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
     let ns: string;
     let name: string;
     try {

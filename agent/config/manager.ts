@@ -305,7 +305,7 @@ export class ConfigManager implements PodConfigSource {
     await this.locked(dir, async () => {
       // Only volumes already set up for a container; the first write happens in prepare().
       if (!(await currentVersion(dir)) || this.isStale(dir, obj)) return;
-      let files;
+      let files: ReturnType<typeof volumePayload>;
       try {
         files = volumePayload(src, obj, podNamespace(pod), v.name);
       } catch (err) {

@@ -23,7 +23,13 @@ export interface PodWatchOptions {
 
 export function runPodWatch(opts: PodWatchOptions, signal: AbortSignal): Promise<void> {
   return runListWatch<Pod>(
-    { ...opts, path: '/api/v1/pods', query: { fieldSelector: `spec.nodeName=${opts.nodeName}` }, what: 'pod', handlers: { onList: (p) => opts.handlers.onList(p), onEvent: (t, p) => opts.handlers.onEvent(t, p) } },
+    {
+      ...opts,
+      path: '/api/v1/pods',
+      query: { fieldSelector: `spec.nodeName=${opts.nodeName}` },
+      what: 'pod',
+      handlers: { onList: (p) => opts.handlers.onList(p), onEvent: (t, p) => opts.handlers.onEvent(t, p) },
+    },
     signal,
   );
 }

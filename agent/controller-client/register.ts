@@ -60,7 +60,11 @@ export interface Registration {
 /** Registers with `token`; the answer carries a new node token only for a join (`isJoin`). */
 async function post(server: string, token: string, body: RegisterBody, isJoin: boolean, tls: ClientTls | undefined): Promise<Registration> {
   const api = new ApiClient({ server, token, timeoutMs: 15_000, ...(tls ? { tls } : {}) });
-  const res = await api.request<{ nodeToken?: string; zone?: string; podCIDR?: string; clusterCIDR?: string; serviceCIDR?: string }>('POST', '/api/v1/nodes/register', body);
+  const res = await api.request<{ nodeToken?: string; zone?: string; podCIDR?: string; clusterCIDR?: string; serviceCIDR?: string }>(
+    'POST',
+    '/api/v1/nodes/register',
+    body,
+  );
   const zone = {
     ...(typeof res?.zone === 'string' && res.zone ? { zone: res.zone } : {}),
     ...(typeof res?.podCIDR === 'string' && typeof res.clusterCIDR === 'string' ? { podCIDR: res.podCIDR, clusterCIDR: res.clusterCIDR } : {}),

@@ -16,7 +16,15 @@ export function statusDigest(s: PodStatus | undefined): string {
     s.phase,
     s.podIP ?? '',
     (s.conditions ?? []).map((c) => `${c.type}=${c.status}@${c.lastTransitionTime}`).sort(),
-    (s.containerStatuses ?? []).map((c) => [c.name, c.ready, c.restartCount, c.containerID ?? '', Object.keys(c.state ?? {}).sort().join()]),
+    (s.containerStatuses ?? []).map((c) => [
+      c.name,
+      c.ready,
+      c.restartCount,
+      c.containerID ?? '',
+      Object.keys(c.state ?? {})
+        .sort()
+        .join(),
+    ]),
   ]);
 }
 
@@ -71,7 +79,7 @@ export class StatusReporter {
    */
   reconcile(pod: Pod): void {
     const e = this.entries.get(pod.metadata.uid);
-    if (!e || !e.ours || e.sending || e.retry || e.sent !== e.json) return;
+    if (!e?.ours || e.sending || e.retry || e.sent !== e.json) return;
     const d = statusDigest(pod.status);
     if (d === statusDigest(e.status) || e.recent.includes(d)) return;
     this.log.info({ pod: `${e.namespace}/${e.name}` }, 'pod status was changed by someone else; reporting it again');
@@ -186,7 +194,10 @@ export class StatusReporter {
 export async function finalizePod(conn: ControllerConnection, pod: Pod): Promise<void> {
   try {
     const epoch = pod.metadata.annotations?.[ANN_FENCING_EPOCH];
-    await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), { uid: pod.metadata.uid, ...(epoch ? { epoch } : {}) });
+    await conn.api.request('POST', podPath(pod.metadata.namespace ?? 'default', pod.metadata.name, 'finalize'), {
+      uid: pod.metadata.uid,
+      ...(epoch ? { epoch } : {}),
+    });
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 409)) return;
     throw err;

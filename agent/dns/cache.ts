@@ -67,7 +67,8 @@ function fixedBlocks(reply: Buffer, type: number): Entry['shuffle'] {
   const size = 12 + rdlen;
   for (let i = 0; i < count; i++) {
     const o = offset + i * size;
-    if (o + size > reply.length || reply[o] !== 0xc0 || reply[o + 1] !== 0x0c || reply.readUInt16BE(o + 2) !== type || reply.readUInt16BE(o + 10) !== rdlen) return undefined;
+    if (o + size > reply.length || reply[o] !== 0xc0 || reply[o + 1] !== 0x0c || reply.readUInt16BE(o + 2) !== type || reply.readUInt16BE(o + 10) !== rdlen)
+      return undefined;
   }
   return { offset, size, count };
 }

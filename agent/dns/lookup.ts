@@ -154,7 +154,15 @@ export function lookup(z: ZoneSnapshot, qname: string, qtype: number, ctx: Looku
     if (!targets) return { kind: 'forward' };
     const owner = qname.replace(/\.+$/, '');
     const answers = qtype === TYPE.PTR || qtype === TYPE.ANY ? targets.map((domain) => ({ name: owner, type: TYPE.PTR, ttl: z.ttl, domain })) : [];
-    return { kind: 'answer', rcode: RCODE.NOERROR, aa: true, answers, authorities: answers.length === 0 ? [soaRecord(z)] : [], additionals: [], cacheable: true };
+    return {
+      kind: 'answer',
+      rcode: RCODE.NOERROR,
+      aa: true,
+      answers,
+      authorities: answers.length === 0 ? [soaRecord(z)] : [],
+      additionals: [],
+      cacheable: true,
+    };
   }
   if (z.synced) {
     // A client that sent a relative name as is (busybox nslookup does for names with a dot)

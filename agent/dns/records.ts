@@ -112,7 +112,11 @@ export function toDnsService(s: Service): DnsService {
     name: s.metadata.name.toLowerCase(),
     ...(s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? { selector: { ...s.spec.selector } } : {}),
     publishNotReadyAddresses: s.spec?.publishNotReadyAddresses === true,
-    ports: (s.spec?.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name.toLowerCase() } : {}), port: p.port, protocol: (p.protocol ?? 'TCP').toLowerCase() })),
+    ports: (s.spec?.ports ?? []).map((p) => ({
+      ...(p.name ? { name: p.name.toLowerCase() } : {}),
+      port: p.port,
+      protocol: (p.protocol ?? 'TCP').toLowerCase(),
+    })),
     ...(s.spec?.clusterIP && isIPv4(s.spec.clusterIP) ? { clusterIP: s.spec.clusterIP } : {}),
   };
 }

@@ -15,15 +15,7 @@ import { sleep } from '../../shared/async.js';
 import { LocalBackend, ThreadBackend, workerFile, type BackendLog, type BindResult, type DnsBackend, type ZoneUpdate } from './backend.js';
 import { formatHostPort, resolvConfNameservers, type HostPort } from './forward.js';
 import { isLocalAddress, networkGateway, type NetworkInspect } from './network.js';
-import {
-  buildNamespaceZone,
-  normalizeZone,
-  toDnsService,
-  toEndpointPod,
-  type DnsService,
-  type EndpointPod,
-  type NamespaceZone,
-} from './records.js';
+import { buildNamespaceZone, normalizeZone, toDnsService, toEndpointPod, type DnsService, type EndpointPod, type NamespaceZone } from './records.js';
 
 export interface ClusterDnsOptions {
   conn: ControllerConnection;
@@ -105,7 +97,12 @@ export class ClusterDns {
         signal,
       ),
       runListWatch<Service>(
-        { ...common, path: '/api/v1/services', what: 'dns services', handlers: { onList: (items) => this.setServices(items), onEvent: (t, s) => this.serviceEvent(t, s) } },
+        {
+          ...common,
+          path: '/api/v1/services',
+          what: 'dns services',
+          handlers: { onList: (items) => this.setServices(items), onEvent: (t, s) => this.serviceEvent(t, s) },
+        },
         signal,
       ),
     );
@@ -285,7 +282,7 @@ export class ClusterDns {
       });
       const info = (await Promise.race([this.opts.runtime.docker.getNetwork(this.opts.podNetwork).inspect(), timeout])) as NetworkInspect;
       const gw = networkGateway(info);
-      if (!gw) this.opts.log.warn({ network: this.opts.podNetwork }, 'the pod network has no IPv4 gateway; pods get Docker\'s default DNS');
+      if (!gw) this.opts.log.warn({ network: this.opts.podNetwork }, "the pod network has no IPv4 gateway; pods get Docker's default DNS");
       return gw;
     } catch (err) {
       if (first) {
@@ -320,8 +317,7 @@ export class ClusterDns {
   /** Pods get this agent as nameserver only where it really answers on port 53 of their gateway. */
   private updatePodServer(): void {
     const gw = this.gateway;
-    this.podServer =
-      gw && this.listeners.some((l) => l.port === 53 && (l.host === gw || l.host === '0.0.0.0')) ? gw : undefined;
+    this.podServer = gw && this.listeners.some((l) => l.port === 53 && (l.host === gw || l.host === '0.0.0.0')) ? gw : undefined;
   }
 
   /** Upstreams, less this agent's own addresses (a resolv.conf naming 127.0.0.1 would loop). */
@@ -329,7 +325,8 @@ export class ClusterDns {
     const self = (u: HostPort) =>
       this.listeners.some((l) => l.port === u.port && (l.host === u.host || ((l.host === '0.0.0.0' || l.host === '::') && isLocalAddress(u.host))));
     const ups = this.configuredUpstreams.filter((u) => !self(u));
-    for (const u of this.configuredUpstreams) if (self(u)) this.opts.log.warn({ upstream: formatHostPort(u) }, 'not forwarding to this agent\'s own DNS address');
+    for (const u of this.configuredUpstreams)
+      if (self(u)) this.opts.log.warn({ upstream: formatHostPort(u) }, "not forwarding to this agent's own DNS address");
     this.upstreams = ups;
     this.backend.setUpstreams(ups, this.opts.upstreamTimeoutMs ?? 2000);
   }

@@ -49,7 +49,16 @@ function ednsRecord(): Resource {
 
 function baseReply(req: Packet, rcode: number, aa: boolean, ra: boolean): Packet {
   const res = new Packet();
-  res.header = new Packet.Header({ id: req.header.id, qr: 1, opcode: req.header.opcode, aa: aa ? 1 : 0, tc: 0, rd: req.header.rd ? 1 : 0, ra: ra ? 1 : 0, rcode });
+  res.header = new Packet.Header({
+    id: req.header.id,
+    qr: 1,
+    opcode: req.header.opcode,
+    aa: aa ? 1 : 0,
+    tc: 0,
+    rd: req.header.rd ? 1 : 0,
+    ra: ra ? 1 : 0,
+    rcode,
+  });
   res.questions = req.questions.slice(0, 1);
   if (optOf(req)) res.additionals.push(ednsRecord());
   return res;
@@ -97,13 +106,17 @@ export function fitForwarded(reply: Buffer, req: Packet, limit: number): Buffer 
 
 function shuffle(records: Record[], type: number): void {
   const idx: number[] = [];
-  records.forEach((r, i) => r.type === type && idx.push(i));
+  records.forEach((r, i) => {
+    if (r.type === type) idx.push(i);
+  });
   const picked = idx.map((i) => records[i]);
   for (let i = picked.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [picked[i], picked[j]] = [picked[j], picked[i]];
   }
-  idx.forEach((pos, k) => (records[pos] = picked[k]));
+  idx.forEach((pos, k) => {
+    records[pos] = picked[k];
+  });
 }
 
 function resource(r: Record): Resource {

@@ -5,8 +5,14 @@ import { takeReplyCounts } from './dns-counts.js';
 
 export const agentMetrics = new MetricsRegistry();
 
-export const probeResults = agentMetrics.counter('berth_agent_probe_results_total', 'Probe runs by probe type (readiness, liveness, startup) and result (success, failure).');
-export const dnsQueries = agentMetrics.counter('berth_agent_dns_queries_total', 'Cluster DNS replies by response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...).');
+export const probeResults = agentMetrics.counter(
+  'berth_agent_probe_results_total',
+  'Probe runs by probe type (readiness, liveness, startup) and result (success, failure).',
+);
+export const dnsQueries = agentMetrics.counter(
+  'berth_agent_dns_queries_total',
+  'Cluster DNS replies by response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...).',
+);
 export const imagePullBytes = agentMetrics.counter('berth_agent_image_pull_bytes_total', 'Bytes of image layers downloaded by pulls.');
 export const imagePulls = agentMetrics.counter('berth_agent_image_pulls_total', 'Image pulls by result (success, failure).');
 imagePullBytes.inc({}, 0);

@@ -86,4 +86,3 @@ export async function podNetworkIpam(runtime: DockerRuntime, network: string, po
   const gateway = networkGateway(info);
   return gateway ? { network, cidr: podCidr, gateway } : undefined;
 }
-

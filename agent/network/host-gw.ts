@@ -80,7 +80,10 @@ export class HostGw {
     if (!this.listed) return;
     try {
       // The service range last: should the bridge be missing, the pod routes are set before the failure.
-      const desired = [...desiredRoutes([...this.nodes.values()], this.opts.self, this.opts.clusterCidr), ...serviceRangeRoute(this.opts.serviceCidr, AUTO_BRIDGE)];
+      const desired = [
+        ...desiredRoutes([...this.nodes.values()], this.opts.self, this.opts.clusterCidr),
+        ...serviceRangeRoute(this.opts.serviceCidr, AUTO_BRIDGE),
+      ];
       const cmds = planRoutes(desired, await listPodRoutes());
       for (const c of cmds) {
         await ip(c);
@@ -115,6 +118,9 @@ export class HostGw {
     const msg = errorMessage(err);
     if (msg === this.lastError) return;
     this.lastError = msg;
-    this.opts.log.error({ err: msg }, `cannot set the pod network ${what}: pods on other hosts may not reach this host's pods (the agent needs root or CAP_NET_ADMIN)`);
+    this.opts.log.error(
+      { err: msg },
+      `cannot set the pod network ${what}: pods on other hosts may not reach this host's pods (the agent needs root or CAP_NET_ADMIN)`,
+    );
   }
 }

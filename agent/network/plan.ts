@@ -189,7 +189,8 @@ export function planFirewall(desired: Rule[], state: FirewallState): string[][] 
 /** `iptables` arguments that remove everything berth added (for `docs/network.md` and tests). */
 export function firewallTeardown(state: FirewallState): string[][] {
   const cmds: string[][] = [];
-  for (const r of chainRules(state.dockerUser, DOCKER_USER_CHAIN)) if (same(r, ['-j', FORWARD_CHAIN])) cmds.push(['-t', 'filter', '-D', DOCKER_USER_CHAIN, ...r]);
+  for (const r of chainRules(state.dockerUser, DOCKER_USER_CHAIN))
+    if (same(r, ['-j', FORWARD_CHAIN])) cmds.push(['-t', 'filter', '-D', DOCKER_USER_CHAIN, ...r]);
   for (const r of chainRules(state.postrouting, 'POSTROUTING')) if (same(r, ['-j', POSTROUTING_CHAIN])) cmds.push(['-t', 'nat', '-D', 'POSTROUTING', ...r]);
   if (state.forwardChain !== undefined) cmds.push(['-t', 'filter', '-F', FORWARD_CHAIN], ['-t', 'filter', '-X', FORWARD_CHAIN]);
   if (state.postroutingChain !== undefined) cmds.push(['-t', 'nat', '-F', POSTROUTING_CHAIN], ['-t', 'nat', '-X', POSTROUTING_CHAIN]);

@@ -10,7 +10,17 @@ import { runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { CommandError, ip, iptablesRestore, iptablesSave } from './commands.js';
-import { planServiceRules, portsWithoutHairpin, savedAfter, serviceEndpoints, toProxyPod, toProxyService, type ProxyPod, type ProxyService, type SavedTables } from './services.js';
+import {
+  planServiceRules,
+  portsWithoutHairpin,
+  savedAfter,
+  serviceEndpoints,
+  toProxyPod,
+  toProxyService,
+  type ProxyPod,
+  type ProxyService,
+  type SavedTables,
+} from './services.js';
 
 /** Receives the pods and services of the cluster as the watches deliver them. */
 export interface ClusterObserver {
@@ -73,8 +83,14 @@ export class ServiceProxy implements ClusterObserver {
   watch(conn: ControllerConnection, health: ControllerHealth, signal: AbortSignal): Promise<void>[] {
     const common = { conn, health, log: this.opts.log, query: {} };
     return [
-      runListWatch<Pod>({ ...common, path: '/api/v1/pods', what: 'service pods', handlers: { onList: (i) => this.setPods(i), onEvent: (t, p) => this.podEvent(t, p) } }, signal),
-      runListWatch<Service>({ ...common, path: '/api/v1/services', what: 'services', handlers: { onList: (i) => this.setServices(i), onEvent: (t, s) => this.serviceEvent(t, s) } }, signal),
+      runListWatch<Pod>(
+        { ...common, path: '/api/v1/pods', what: 'service pods', handlers: { onList: (i) => this.setPods(i), onEvent: (t, p) => this.podEvent(t, p) } },
+        signal,
+      ),
+      runListWatch<Service>(
+        { ...common, path: '/api/v1/services', what: 'services', handlers: { onList: (i) => this.setServices(i), onEvent: (t, s) => this.serviceEvent(t, s) } },
+        signal,
+      ),
     ];
   }
 
@@ -185,7 +201,8 @@ export class ServiceProxy implements ClusterObserver {
       }
     } catch (err) {
       const msg = errorMessage(err);
-      if (msg !== this.hairpinError) this.opts.log.warn({ err: msg, bridge }, 'cannot set hairpin mode on the pod bridge: a pod may not reach itself through a virtual IP');
+      if (msg !== this.hairpinError)
+        this.opts.log.warn({ err: msg, bridge }, 'cannot set hairpin mode on the pod bridge: a pod may not reach itself through a virtual IP');
       this.hairpinError = msg;
     }
   }
@@ -195,7 +212,10 @@ export class ServiceProxy implements ClusterObserver {
     const missing = err instanceof CommandError && err.code === 'ENOENT';
     const msg = missing ? `${err.command.split(' ')[0]} not found (install iptables)` : errorMessage(err);
     if (msg !== this.lastError) {
-      this.opts.log.error({ err: msg, retryMs: this.retryMs }, 'cannot program the ClusterIP service rules: virtual IPs do not answer on this host until this works (DNS still answers; the agent needs root or CAP_NET_ADMIN and iptables)');
+      this.opts.log.error(
+        { err: msg, retryMs: this.retryMs },
+        'cannot program the ClusterIP service rules: virtual IPs do not answer on this host until this works (DNS still answers; the agent needs root or CAP_NET_ADMIN and iptables)',
+      );
     }
     this.lastError = msg;
     if (this.stopped) return;

@@ -69,7 +69,12 @@ export function toProxyService(s: Service): ProxyService | undefined {
     ...(affinity !== undefined ? { affinitySeconds: affinity } : {}),
     ports: (s.spec.ports ?? [])
       .filter((p) => (p.protocol ?? 'TCP') !== 'SCTP')
-      .map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: (p.protocol ?? 'TCP') === 'UDP' ? ('udp' as const) : ('tcp' as const) })),
+      .map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+        protocol: (p.protocol ?? 'TCP') === 'UDP' ? ('udp' as const) : ('tcp' as const),
+      })),
   };
 }
 
@@ -78,7 +83,8 @@ export function toProxyPod(p: Pod): ProxyPod {
   const phase = p.status?.phase;
   const namedPorts: ProxyPod['namedPorts'] = [];
   for (const c of p.spec?.containers ?? []) {
-    for (const port of c.ports ?? []) if (port.name) namedPorts.push({ name: port.name, port: port.containerPort, protocol: (port.protocol ?? 'TCP').toLowerCase() });
+    for (const port of c.ports ?? [])
+      if (port.name) namedPorts.push({ name: port.name, port: port.containerPort, protocol: (port.protocol ?? 'TCP').toLowerCase() });
   }
   return {
     namespace: p.metadata.namespace ?? DEFAULT_NAMESPACE,
@@ -239,7 +245,9 @@ export function planServiceRules(ports: ServicePortEndpoints[], saved: SavedTabl
       natRules.push(`-A ${chain} -p ${sp.protocol}${recent} -m ${sp.protocol} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
     }
   }
-  const stale = savedChains(saved.nat).filter((c) => (c.startsWith(SVC_PREFIX) || c.startsWith(SEP_PREFIX)) && !wanted.has(c)).sort();
+  const stale = savedChains(saved.nat)
+    .filter((c) => (c.startsWith(SVC_PREFIX) || c.startsWith(SEP_PREFIX)) && !wanted.has(c))
+    .sort();
   for (const c of [...wanted].sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0))) nat.push(`:${c} - [0:0]`);
   for (const c of stale) nat.push(`:${c} - [0:0]`);
   nat.push(...natRules);

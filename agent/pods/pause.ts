@@ -127,7 +127,8 @@ export class PauseImage {
       `ENTRYPOINT ${JSON.stringify(PAUSE_COMMAND)}`,
       `LABEL ${PAUSE_LABEL}=${sha256}`,
     ]);
-    if (pauseImageDecision(sha256, await this.runtime.imageLabels(tag)) !== 'present') throw new Error(`the pause image ${tag} is not present after the import`);
+    if (pauseImageDecision(sha256, await this.runtime.imageLabels(tag)) !== 'present')
+      throw new Error(`the pause image ${tag} is not present after the import`);
     this.log.info({ image: tag, ms: Date.now() - started }, 'pause image built');
     this.ready = tag;
     return tag;

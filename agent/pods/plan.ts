@@ -134,7 +134,11 @@ export function podContainers(pod: Pod): PodContainer[] {
  * Picks one Docker container per spec container (and the holder): a running one first, else
  * the newest. Everything else (duplicates, containers the spec does not name) is extra.
  */
-export function pickContainers(pod: Pod, observed: ObservedContainer[], holder?: boolean): { byName: Map<string, ObservedContainer>; extras: ObservedContainer[] } {
+export function pickContainers(
+  pod: Pod,
+  observed: ObservedContainer[],
+  holder?: boolean,
+): { byName: Map<string, ObservedContainer>; extras: ObservedContainer[] } {
   const names = new Set(podContainers(pod).map((c) => c.spec.name));
   if (hasHolder(pod, holder)) names.add(HOLDER);
   const byName = new Map<string, ObservedContainer>();
@@ -527,7 +531,11 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
  * group but stops last (`owner`). With no pod spec (orphans), the containers that joined another
  * one's network go first.
  */
-export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[], holder?: boolean): { groups: ObservedContainer[][]; owner?: ObservedContainer } {
+export function stopGroups(
+  pod: Pod | undefined,
+  observed: ObservedContainer[],
+  holder?: boolean,
+): { groups: ObservedContainer[][]; owner?: ObservedContainer } {
   const holders = observed.filter((o) => o.container === HOLDER);
   const rest = observed.filter((o) => o.container !== HOLDER);
   if (!pod) {
@@ -536,9 +544,7 @@ export function stopGroups(pod: Pod | undefined, observed: ObservedContainer[], 
     return { groups: [joined, owners, holders].filter((g) => g.length > 0) };
   }
   const kinds = new Map(podContainers(pod).map((pc) => [pc.spec.name, pc]));
-  const sidecars = rest
-    .filter((o) => kinds.get(o.container)?.kind === 'sidecar')
-    .sort((a, b) => kinds.get(b.container)!.index - kinds.get(a.container)!.index);
+  const sidecars = rest.filter((o) => kinds.get(o.container)?.kind === 'sidecar').sort((a, b) => kinds.get(b.container)!.index - kinds.get(a.container)!.index);
   const first = rest.filter((o) => kinds.get(o.container)?.kind !== 'sidecar');
   const groups = [first, ...sidecars.map((s) => [s]), holders].filter((g) => g.length > 0);
   const owner = hasHolder(pod, holder) ? undefined : first.find((o) => o.container === pod.spec.containers[0].name && !o.networkMode.startsWith('container:'));

@@ -40,7 +40,9 @@ export async function runPreStop(
         },
         signal ? AbortSignal.any([timeout, signal]) : timeout,
       );
-      return code === 0 ? { ok: true } : { ok: false, message: `command ${JSON.stringify(hook.exec.command)} exited with ${code}${output ? `: ${output.trim().slice(0, 200)}` : ''}` };
+      return code === 0
+        ? { ok: true }
+        : { ok: false, message: `command ${JSON.stringify(hook.exec.command)} exited with ${code}${output ? `: ${output.trim().slice(0, 200)}` : ''}` };
     } catch (err) {
       if (timeout.aborted) return { ok: false, message: 'the hook outlived the grace period' };
       return { ok: false, message: (err as Error).message };
@@ -52,7 +54,13 @@ export async function runPreStop(
     const host = hook.httpGet.host ?? ctx.podIP;
     if (!host) return { ok: false, message: 'the pod has no IP' };
     const r = await httpProbe(
-      { scheme: hook.httpGet.scheme ?? 'HTTP', host, port, path: hook.httpGet.path ?? '/', ...(hook.httpGet.httpHeaders ? { headers: hook.httpGet.httpHeaders } : {}) },
+      {
+        scheme: hook.httpGet.scheme ?? 'HTTP',
+        host,
+        port,
+        path: hook.httpGet.path ?? '/',
+        ...(hook.httpGet.httpHeaders ? { headers: hook.httpGet.httpHeaders } : {}),
+      },
       left,
     );
     return r.ok ? { ok: true } : { ok: false, message: r.message ?? 'HTTP request failed' };

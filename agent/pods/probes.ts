@@ -131,7 +131,10 @@ export class PodProbes {
   private afterStartup(set: ProbeSet, spec: Container, c: ObservedContainer, fromMs: number, initialReady: boolean): void {
     if (spec.readinessProbe) {
       set.readiness = this.prober('readiness', spec.readinessProbe, spec, c, fromMs, initialReady, (ready, outcome) => {
-        this.opts.log.info({ container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) }, ready ? 'readiness probe succeeded' : 'readiness probe failed');
+        this.opts.log.info(
+          { container: spec.name, ready, ...(outcome.message ? { probe: outcome.message } : {}) },
+          ready ? 'readiness probe succeeded' : 'readiness probe failed',
+        );
         if (!ready) this.opts.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message ?? 'probe failed'}`);
         this.opts.changed();
       });
@@ -174,7 +177,10 @@ export class PodProbes {
       onChange,
       ...(kind === 'readiness'
         ? {}
-        : { onFailure: (outcome: ProbeOutcome) => this.opts.event('Warning', 'Unhealthy', `${PROBE_NAME[kind]} probe failed: ${outcome.message ?? 'probe failed'}`) }),
+        : {
+            onFailure: (outcome: ProbeOutcome) =>
+              this.opts.event('Warning', 'Unhealthy', `${PROBE_NAME[kind]} probe failed: ${outcome.message ?? 'probe failed'}`),
+          }),
     });
   }
 }

@@ -116,7 +116,10 @@ export function podResolvConf(pod: Pod, input: PodResolvInput): PodResolv {
     conf = { nameservers: [], searches: [], options: [] };
   } else {
     if (type === 'cluster') {
-      warnings.push({ reason: 'MissingClusterDNS', message: 'this node serves no cluster DNS address the pod can reach: the pod uses the host\'s resolv.conf ("Default" policy)' });
+      warnings.push({
+        reason: 'MissingClusterDNS',
+        message: 'this node serves no cluster DNS address the pod can reach: the pod uses the host\'s resolv.conf ("Default" policy)',
+      });
     }
     conf = { nameservers: [...host.nameservers], searches: [...host.searches], options: [...host.options] };
   }
@@ -129,7 +132,10 @@ export function podResolvConf(pod: Pod, input: PodResolvInput): PodResolv {
     };
   }
   if (conf.nameservers.length > MAX_DNS_NAMESERVERS) {
-    warnings.push({ reason: 'DNSConfigForming', message: `nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: ${conf.nameservers.slice(0, MAX_DNS_NAMESERVERS).join(' ')}` });
+    warnings.push({
+      reason: 'DNSConfigForming',
+      message: `nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: ${conf.nameservers.slice(0, MAX_DNS_NAMESERVERS).join(' ')}`,
+    });
     conf.nameservers = conf.nameservers.slice(0, MAX_DNS_NAMESERVERS);
   }
   const searches: string[] = [];
@@ -141,7 +147,10 @@ export function podResolvConf(pod: Pod, input: PodResolvInput): PodResolv {
     chars += add;
   }
   if (searches.length < conf.searches.length) {
-    warnings.push({ reason: 'DNSConfigForming', message: `search line limits were exceeded, some search paths have been omitted, the applied search line is: ${searches.join(' ')}` });
+    warnings.push({
+      reason: 'DNSConfigForming',
+      message: `search line limits were exceeded, some search paths have been omitted, the applied search line is: ${searches.join(' ')}`,
+    });
     conf.searches = searches;
   }
   conf.nameservers = conf.nameservers.filter((n) => isIP(n) !== 0);

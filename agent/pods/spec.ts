@@ -242,14 +242,20 @@ export function containerMounts(pod: Pod, c: Container, dataDir: string, sources
       if (projected) {
         // A single key (or directory of keys); like the kubelet's, such a mount sees later updates only after a restart.
         const files = sources ? payloadFromSources(v, sources, podNamespace(pod)) : undefined;
-        if (files && !payloadHasPath(files, sub)) throw new ConfigError(`volumeMount ${vm.name}: subPath "${vm.subPath}" is not a key of the volume's ${v.configMap ? 'ConfigMap' : 'Secret'}`);
+        if (files && !payloadHasPath(files, sub))
+          throw new ConfigError(`volumeMount ${vm.name}: subPath "${vm.subPath}" is not a key of the volume's ${v.configMap ? 'ConfigMap' : 'Secret'}`);
         source = path.join(source, sub);
       } else {
         source = path.join(source, sub);
         dirs.push({ path: source, mode: 0o755, kind: 'subPath' });
       }
     }
-    mounts.push({ Type: 'bind', Source: source, Target: vm.mountPath, ReadOnly: projected || vm.readOnly === true || v.persistentVolumeClaim?.readOnly === true });
+    mounts.push({
+      Type: 'bind',
+      Source: source,
+      Target: vm.mountPath,
+      ReadOnly: projected || vm.readOnly === true || v.persistentVolumeClaim?.readOnly === true,
+    });
   }
   return { mounts, dirs };
 }

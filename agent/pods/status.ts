@@ -118,7 +118,14 @@ export function podStatus(input: StatusInput): PodStatus {
     phase,
     conditions: [
       condition(prev, 'PodScheduled', true, now),
-      condition(prev, 'Initialized', progress.initialized, now, 'ContainersNotInitialized', `containers with incomplete status: [${progress.pending.join(' ')}]`),
+      condition(
+        prev,
+        'Initialized',
+        progress.initialized,
+        now,
+        'ContainersNotInitialized',
+        `containers with incomplete status: [${progress.pending.join(' ')}]`,
+      ),
       condition(prev, 'ContainersReady', containersReady, now, 'ContainersNotReady', message),
       condition(prev, 'Ready', phase === 'Running' && containersReady && progress.initialized, now, 'ContainersNotReady', message),
     ],

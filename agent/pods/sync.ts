@@ -10,7 +10,7 @@ import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, LABEL_FENCING_EPOCH, epoc
 import type { Pod, PodStatus } from '../../shared/types.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
-import type { PodConfigSource } from '../config/manager.js';
+import type { PodConfigSource, PreparedConfig } from '../config/manager.js';
 import { releaseMounts } from '../config/mounts.js';
 import type { DockerEvent } from '../runtime/docker.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
@@ -176,7 +176,12 @@ export class PodManager {
         const pod = this.desired.get(uid);
         if (pod) {
           this.opts.log.info({ pod: `${podNamespace(pod)}/${pod.metadata.name}` }, 'controller reachable again: starting the self-fenced pod');
-          this.opts.event?.(pod, 'Warning', 'DisconnectStopped', `stopped after ${after} without reaching the controller (${ANN_DISCONNECT_STOP_AFTER}); starting it again`);
+          this.opts.event?.(
+            pod,
+            'Warning',
+            'DisconnectStopped',
+            `stopped after ${after} without reaching the controller (${ANN_DISCONNECT_STOP_AFTER}); starting it again`,
+          );
         }
         this.trigger(uid);
       }
@@ -187,7 +192,10 @@ export class PodManager {
       const ms = after === undefined ? undefined : parseDuration(after);
       if (ms === undefined || this.fenced.has(uid) || pod.metadata.deletionTimestamp || now - since < ms) continue;
       this.fenced.set(uid, after!);
-      this.opts.log.warn({ pod: `${podNamespace(pod)}/${pod.metadata.name}`, after }, `controller unreachable for ${after}: stopping the pod (${ANN_DISCONNECT_STOP_AFTER})`);
+      this.opts.log.warn(
+        { pod: `${podNamespace(pod)}/${pod.metadata.name}`, after },
+        `controller unreachable for ${after}: stopping the pod (${ANN_DISCONNECT_STOP_AFTER})`,
+      );
       this.trigger(uid);
     }
   }
@@ -238,9 +246,19 @@ export class PodManager {
         // (A pod re-homed elsewhere and back always has a new uid, so it is an orphan too.)
         for (const c of list) {
           const uid = c.Labels?.[DOCKER_LABEL.podUid];
-          const current = [...this.desired.values()].find((p) => p.metadata.name === c.Labels?.[DOCKER_LABEL.podName] && podNamespace(p) === c.Labels?.[DOCKER_LABEL.namespace]);
-          if (uid && current && current.metadata.uid !== uid && epochOf(c.Labels?.[LABEL_FENCING_EPOCH]) < epochOf(current.metadata.annotations?.[ANN_FENCING_EPOCH])) {
-            this.opts.log.warn({ pod: current.metadata.name, uid, staleEpoch: c.Labels?.[LABEL_FENCING_EPOCH] }, 'stopping a container of an older fencing epoch');
+          const current = [...this.desired.values()].find(
+            (p) => p.metadata.name === c.Labels?.[DOCKER_LABEL.podName] && podNamespace(p) === c.Labels?.[DOCKER_LABEL.namespace],
+          );
+          if (
+            uid &&
+            current &&
+            current.metadata.uid !== uid &&
+            epochOf(c.Labels?.[LABEL_FENCING_EPOCH]) < epochOf(current.metadata.annotations?.[ANN_FENCING_EPOCH])
+          ) {
+            this.opts.log.warn(
+              { pod: current.metadata.name, uid, staleEpoch: c.Labels?.[LABEL_FENCING_EPOCH] },
+              'stopping a container of an older fencing epoch',
+            );
           }
         }
         for (const uid of orphans) this.trigger(uid);
@@ -315,7 +333,15 @@ export class PodManager {
       for (const [other, ip] of this.reserved) if (other !== uid) inUse.set(ip, other);
       const mine = this.reserved.get(uid);
       const known = mine && !recorded.includes(mine) ? [...recorded, mine] : recorded;
-      const choice = choosePodAddress({ cidr: ipam.cidr, reserved: [ipam.gateway], inUse, uid, recorded: known, avoid, ...(this.lastAddress ? { after: this.lastAddress } : {}) });
+      const choice = choosePodAddress({
+        cidr: ipam.cidr,
+        reserved: [ipam.gateway],
+        inUse,
+        uid,
+        recorded: known,
+        avoid,
+        ...(this.lastAddress ? { after: this.lastAddress } : {}),
+      });
       if ('error' in choice) throw new StepError('CreateContainerError', choice.error);
       this.reserved.set(uid, choice.ip);
       if (!choice.reused) this.lastAddress = choice.ip;
@@ -573,7 +599,10 @@ class PodWorker {
       const code = h?.exitCode ?? 0;
       const ran = h?.startedAtMs !== undefined && h.finishedAtMs !== undefined ? Math.max(0, Math.round((h.finishedAtMs - h.startedAtMs) / 1000)) : 0;
       const delay = (this.backoff[name]?.delayMs ?? 0) / 1000;
-      this.log.warn({ exitCode: code, ranSeconds: ran, retryInSeconds: delay }, 'the pod network holder keeps exiting; re-creating the sandbox after a back-off');
+      this.log.warn(
+        { exitCode: code, ranSeconds: ran, retryInSeconds: delay },
+        'the pod network holder keeps exiting; re-creating the sandbox after a back-off',
+      );
       this.event('Warning', 'BackOff', `Back-off re-creating the pod sandbox: it exited with code ${code} after ${ran}s; next try in ${delay}s`);
       return;
     }
@@ -738,7 +767,12 @@ class PodWorker {
    * picked, a start that fails because another container took the address in the meantime is
    * retried with another address (what Docker says is not read: the network shows the holder).
    */
-  private async createOwner(pod: Pod, name: string, observed: ObservedContainer[], build: (net: PodNetworkContext) => Docker.ContainerCreateOptions): Promise<string> {
+  private async createOwner(
+    pod: Pod,
+    name: string,
+    observed: ObservedContainer[],
+    build: (net: PodNetworkContext) => Docker.ContainerCreateOptions,
+  ): Promise<string> {
     const avoid: string[] = [];
     for (let attempt = 1; ; attempt++) {
       const net = await this.podNetwork(pod, observed, true, avoid);
@@ -777,7 +811,7 @@ class PodWorker {
     await this.ensureImage(spec);
     const first = observed.find((o) => o.id === networkOf);
     // ConfigMaps and Secrets as they are now; also writes the pod's configMap/secret volumes.
-    let config;
+    let config: PreparedConfig | undefined;
     try {
       config = await this.opts.config?.prepare(pod);
     } catch (err) {
@@ -892,7 +926,13 @@ class PodWorker {
    * counted from the start of the termination, covers hooks and stops. The network owner (in a
    * pod without holder) runs its hook with the others but stops after them.
    */
-  private async stopGroup(spec: Pod | undefined, group: ObservedContainer[], owner: ObservedContainer | undefined, grace: number | undefined, started: number): Promise<void> {
+  private async stopGroup(
+    spec: Pod | undefined,
+    group: ObservedContainer[],
+    owner: ObservedContainer | undefined,
+    grace: number | undefined,
+    started: number,
+  ): Promise<void> {
     const hook = async (c: ObservedContainer) => {
       if (!spec || grace === undefined || grace <= 0 || !c.running || this.preStopRan.has(c.id)) return;
       this.preStopRan.add(c.id);
@@ -900,7 +940,12 @@ class PodWorker {
     };
     // Without a spec (orphans) Docker applies the StopTimeout set at creation.
     const stop = (c: ObservedContainer) =>
-      this.dockerStep('stop', c.container, () => this.opts.runtime.stop(c.id, grace === undefined ? undefined : remainingGrace(grace, started, Date.now())), 'KillContainerError');
+      this.dockerStep(
+        'stop',
+        c.container,
+        () => this.opts.runtime.stop(c.id, grace === undefined ? undefined : remainingGrace(grace, started, Date.now())),
+        'KillContainerError',
+      );
     const others = group.filter((c) => c !== owner);
     const otherStops = others.map(async (c) => {
       await hook(c);
@@ -923,7 +968,11 @@ class PodWorker {
   /** Self-fencing: the pod's containers stop (preStop, grace) but stay, as do its volumes. */
   private async stopFenced(pod: Pod, observed: ObservedContainer[]): Promise<void> {
     this.probes.stopAll();
-    const { groups, owner } = stopGroups(pod, observed.filter((c) => c.running), usesHolder(pod, observed, this.m.node.ipam !== undefined));
+    const { groups, owner } = stopGroups(
+      pod,
+      observed.filter((c) => c.running),
+      usesHolder(pod, observed, this.m.node.ipam !== undefined),
+    );
     if (groups.flat().length === 0) return;
     const started = Date.now();
     for (const group of groups) {
@@ -947,7 +996,11 @@ class PodWorker {
     const grace = spec?.spec.terminationGracePeriodSeconds;
     // No probe may restart anything from here on.
     this.probes.stopAll();
-    const { groups, owner } = stopGroups(spec, observed.filter((c) => c.running || c.status === 'created'), spec ? usesHolder(spec, observed, this.m.node.ipam !== undefined) : undefined);
+    const { groups, owner } = stopGroups(
+      spec,
+      observed.filter((c) => c.running || c.status === 'created'),
+      spec ? usesHolder(spec, observed, this.m.node.ipam !== undefined) : undefined,
+    );
     const running = groups.flat();
     if (running.length > 0) {
       this.log.info({ containers: running.map((c) => c.container), gracePeriodSeconds: grace ?? 'container default' }, 'stopping pod containers');

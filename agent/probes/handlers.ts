@@ -78,7 +78,12 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
 }
 
 /** One run of a container's readiness probe against the pod's IP. */
-export function runProbe(probe: Probe, container: Container, ctx: { runtime: ContainerRuntime; containerId: string; podIP?: string }, timeoutMs: number): Promise<ProbeOutcome> {
+export function runProbe(
+  probe: Probe,
+  container: Container,
+  ctx: { runtime: ContainerRuntime; containerId: string; podIP?: string },
+  timeoutMs: number,
+): Promise<ProbeOutcome> {
   if (probe.exec) return execProbe(ctx.runtime, ctx.containerId, probe.exec.command, timeoutMs);
   if (probe.httpGet) {
     const port = resolvePort(probe.httpGet.port, container);
@@ -86,7 +91,13 @@ export function runProbe(probe: Probe, container: Container, ctx: { runtime: Con
     const host = probe.httpGet.host ?? ctx.podIP;
     if (!host) return Promise.resolve({ ok: false, message: 'the pod has no IP yet' });
     return httpProbe(
-      { scheme: probe.httpGet.scheme ?? 'HTTP', host, port, path: probe.httpGet.path ?? '/', ...(probe.httpGet.httpHeaders ? { headers: probe.httpGet.httpHeaders } : {}) },
+      {
+        scheme: probe.httpGet.scheme ?? 'HTTP',
+        host,
+        port,
+        path: probe.httpGet.path ?? '/',
+        ...(probe.httpGet.httpHeaders ? { headers: probe.httpGet.httpHeaders } : {}),
+      },
       timeoutMs,
     );
   }

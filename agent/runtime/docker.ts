@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
-import { Demuxer, type StreamKind } from './demux.js';
+import { Demuxer } from './demux.js';
 import type { ContainerRuntime, FrameSink } from './runtime.js';
 import { imagePullBytes, imagePulls } from '../metrics/agent-metrics.js';
 import { PullProgressTracker, type PullProgress, type PullSummary } from '../metrics/pull-progress.js';
@@ -30,7 +30,6 @@ export interface AttachedExec {
   /** The command's exit code; undefined while it runs (or when the engine has none). */
   exitCode(): Promise<number | undefined>;
 }
-
 
 export class DockerRuntime implements ContainerRuntime {
   /** Calls with a bounded duration. */
@@ -130,10 +129,14 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       const stream = await this.streams.pull(image);
       const output = await new Promise<unknown[]>((resolve, reject) => {
-        this.streams.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])), (p: PullProgress) => {
-          imagePullBytes.inc({}, tracker.add(p));
-          onProgress?.(p, tracker.summary());
-        });
+        this.streams.modem.followProgress(
+          stream,
+          (err, out) => (err ? reject(err) : resolve(out ?? [])),
+          (p: PullProgress) => {
+            imagePullBytes.inc({}, tracker.add(p));
+            onProgress?.(p, tracker.summary());
+          },
+        );
       });
       // followProgress reports failures as output entries, not as err.
       const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
@@ -232,7 +235,13 @@ export class DockerRuntime implements ContainerRuntime {
    * reconnecting after errors (the stream ends when dockerd restarts). onConnect runs after
    * every (re)connect, when events may have been missed, so the caller resyncs.
    */
-  async followEvents(nodeName: string, onEvent: (e: DockerEvent) => void, onConnect: () => void, onError: (err: unknown) => void, signal: AbortSignal): Promise<void> {
+  async followEvents(
+    nodeName: string,
+    onEvent: (e: DockerEvent) => void,
+    onConnect: () => void,
+    onError: (err: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     let lastNano = 0;
     while (!signal.aborted) {
       try {

@@ -81,7 +81,11 @@ export async function receiveVolumeArchive(req: http.IncomingMessage, res: http.
   if (code !== 0 || aborted) {
     // Only our own half-written copy goes; the volume itself was not touched.
     await fs.rm(incoming, { recursive: true, force: true }).catch(() => {});
-    return reply(aborted ? 400 : 500, aborted ? 'BadRequest' : 'InternalError', `unpacking the archive failed${aborted ? ' (upload aborted)' : `: ${stderr.slice(0, 300)}`}`);
+    return reply(
+      aborted ? 400 : 500,
+      aborted ? 'BadRequest' : 'InternalError',
+      `unpacking the archive failed${aborted ? ' (upload aborted)' : `: ${stderr.slice(0, 300)}`}`,
+    );
   }
   let setAside: string | undefined;
   if (await exists(dir)) {
@@ -91,5 +95,7 @@ export async function receiveVolumeArchive(req: http.IncomingMessage, res: http.
   await fs.rename(incoming, dir);
   log.info({ dir, previousDataKeptAt: setAside }, 'volume data received');
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ kind: 'Status', status: 'Success', message: `unpacked into ${dir}`, ...(setAside ? { details: { previousDataKeptAt: setAside } } : {}) }));
+  res.end(
+    JSON.stringify({ kind: 'Status', status: 'Success', message: `unpacked into ${dir}`, ...(setAside ? { details: { previousDataKeptAt: setAside } } : {}) }),
+  );
 }

@@ -60,9 +60,13 @@ async function remove(opts: ClaimCleanerOptions, claim: PersistentVolumeClaim): 
   try {
     await fs.rm(dir, { recursive: true, force: true });
     log.info({ path: dir }, 'claim data deleted');
-    await opts.conn.api.request('POST', `/api/v1/namespaces/${encodeURIComponent(claim.metadata.namespace ?? 'default')}/persistentvolumeclaims/${encodeURIComponent(claim.metadata.name)}/finalize`, {
-      uid: claim.metadata.uid,
-    });
+    await opts.conn.api.request(
+      'POST',
+      `/api/v1/namespaces/${encodeURIComponent(claim.metadata.namespace ?? 'default')}/persistentvolumeclaims/${encodeURIComponent(claim.metadata.name)}/finalize`,
+      {
+        uid: claim.metadata.uid,
+      },
+    );
   } catch (err) {
     // The next list (relist or restart) tries again.
     log.warn({ err: errorMessage(err) }, 'deleting claim data failed');

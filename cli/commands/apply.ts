@@ -1,13 +1,11 @@
 // `berth apply -f FILE|DIR|- [--dry-run=client|server]`: every object of every file in one
 // atomic request; nothing reaches the server while any manifest has an error.
-import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.js';
-import type { UserObject } from '../../shared/manifest/validate.js';
+import type { SourceProblem } from '../../shared/manifest/parse.js';
 import { resourceForKind, resourcePath } from '../../shared/resources.js';
 import { clientFor, err, out, type Globals } from '../context.js';
 import { loadOrFail } from '../manifest-input.js';
-import { CliError, isNotFound, SilentFailure } from '../errors.js';
+import { CliError, isNotFound } from '../errors.js';
 import { resourceName } from '../format.js';
-import { loadManifests, readSources } from '../../shared/manifest/load.js';
 import { parseDuration } from '../rollout-progress.js';
 import { rolloutStatusCommand } from './rollout.js';
 
@@ -74,7 +72,11 @@ export async function apply(opts: ApplyOptions, g: Globals): Promise<void> {
   for (const r of res.results ?? []) out(applyLine(r.kind, r.name, r.result, dryRun));
   if (opts.wait && dryRun === 'none') {
     const sets = (res.results ?? []).filter((r) => r.kind === 'StatefulSet');
-    await waitForRollouts(sets.map((r) => ({ namespace: r.namespace ?? g.namespace, name: r.name })), parseDuration('--timeout', opts.timeout ?? '5m'), g);
+    await waitForRollouts(
+      sets.map((r) => ({ namespace: r.namespace ?? g.namespace, name: r.name })),
+      parseDuration('--timeout', opts.timeout ?? '5m'),
+      g,
+    );
   }
 }
 

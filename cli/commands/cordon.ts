@@ -44,18 +44,24 @@ export async function uncordon(name: string | undefined, g: Globals): Promise<vo
 }
 
 /** A StatefulSet pod with claims: its volumes, and so its replacement, stay on the node. */
-const keepsVolume = (p: Pod) => p.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'StatefulSet') && (p.spec.volumes as PodVolume[] | undefined)?.some((v) => v.persistentVolumeClaim);
+const keepsVolume = (p: Pod) =>
+  p.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'StatefulSet') &&
+  (p.spec.volumes as PodVolume[] | undefined)?.some((v) => v.persistentVolumeClaim);
 
 /** Why a pod may not be evicted without a flag, as kubectl's drain filters say it. */
 export function drainProblems(pods: Pod[], opts: DrainOptions): string[] {
   const out: string[] = [];
   const unmanaged = pods.filter((p) => !p.metadata.ownerReferences?.some((r) => r.controller));
   if (unmanaged.length > 0 && !opts.force) {
-    out.push(`cannot delete Pods that declare no controller (use --force to override): ${unmanaged.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`);
+    out.push(
+      `cannot delete Pods that declare no controller (use --force to override): ${unmanaged.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`,
+    );
   }
   const local = pods.filter((p) => p.spec.volumes?.some((v) => v.emptyDir));
   if (local.length > 0 && !opts.deleteEmptydirData) {
-    out.push(`cannot delete Pods with local storage (use --delete-emptydir-data to override): ${local.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`);
+    out.push(
+      `cannot delete Pods with local storage (use --delete-emptydir-data to override): ${local.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`,
+    );
   }
   return out;
 }

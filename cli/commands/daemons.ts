@@ -67,7 +67,14 @@ export function controllerOptions(opts: ControllerUpOptions) {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  return { dataDir: opts.dataDir, listen: opts.listen, zone: parseZone(opts.zone), nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds), podNetwork, serviceRange };
+  return {
+    dataDir: opts.dataDir,
+    listen: opts.listen,
+    zone: parseZone(opts.zone),
+    nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds),
+    podNetwork,
+    serviceRange,
+  };
 }
 
 /** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */
@@ -78,7 +85,8 @@ export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUp
   try {
     const listen = opts.dnsListen === undefined ? undefined : parseHostPortList(opts.dnsListen, 53, '--dns-listen', true);
     if (listen && listen.length === 0) throw new Error('--dns-listen: no address given (write "none" to turn DNS off)');
-    const upstreams = opts.dnsUpstream === undefined ? undefined : opts.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(opts.dnsUpstream, 53, '--dns-upstream');
+    const upstreams =
+      opts.dnsUpstream === undefined ? undefined : opts.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(opts.dnsUpstream, 53, '--dns-upstream');
     return { ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) };
   } catch (err) {
     throw new CliError((err as Error).message);

@@ -32,7 +32,9 @@ async function eventsFor(client: ApiClient, obj: AnyObject): Promise<Event[]> {
   const query = { fieldSelector: `involvedObject.name=${obj.metadata.name},involvedObject.kind=${obj.kind},involvedObject.uid=${obj.metadata.uid}` };
   const list = await client.list<Event>(resourcePath(events, obj.metadata.namespace), query);
   // Events of cluster-scoped objects may live in any namespace; those of others only in theirs.
-  return (list.items ?? []).filter((e) => obj.metadata.namespace === undefined || (e.involvedObject?.namespace ?? e.metadata.namespace) === obj.metadata.namespace);
+  return (list.items ?? []).filter(
+    (e) => obj.metadata.namespace === undefined || (e.involvedObject?.namespace ?? e.metadata.namespace) === obj.metadata.namespace,
+  );
 }
 
 async function listPods(client: ApiClient, namespace: string | undefined, query: Record<string, string | undefined> = {}): Promise<Pod[]> {

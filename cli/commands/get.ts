@@ -32,7 +32,8 @@ const EVENT_TYPES = ['Normal', 'Warning'];
 /** Turns --for into a field selector and --types into a filter; both need `get events`. */
 export function eventOptions(targets: Target[], opts: GetOptions): { opts: GetOptions; keep: (o: AnyObject) => boolean } {
   if (opts.for === undefined && opts.types === undefined) return { opts, keep: () => true };
-  if (targets.length !== 1 || targets[0].resource.kind !== 'Event') throw new CliError('--for and --types apply to events only: berth get events --for pod/NAME --types Warning');
+  if (targets.length !== 1 || targets[0].resource.kind !== 'Event')
+    throw new CliError('--for and --types apply to events only: berth get events --for pod/NAME --types Warning');
   const fields = opts.fieldSelector ? [opts.fieldSelector] : [];
   if (opts.for !== undefined) {
     const m = /^([^/\s]+)\/([^/\s]+)$/.exec(opts.for.trim());
@@ -87,7 +88,8 @@ export async function get(args: string[], given: GetOptions, g: Globals): Promis
   if (all && targets.some((t) => t.names.length > 0)) throw new CliError('a resource cannot be retrieved by name across all namespaces');
   const client = clientFor(g);
   if (opts.watch || opts.watchOnly) {
-    if (targets.length !== 1 || targets[0].names.length > 1) throw new CliError('you may only specify a single resource type (and at most one name) with --watch');
+    if (targets.length !== 1 || targets[0].names.length > 1)
+      throw new CliError('you may only specify a single resource type (and at most one name) with --watch');
     return watch(client, targets[0], opts, g, format, keep);
   }
 

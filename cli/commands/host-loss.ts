@@ -30,7 +30,9 @@ function sizeText(bytes: number): string {
 
 /** The progress lines a move state is worth, in order; printed once each. */
 export function progressLines(m: PodMove): string[] {
-  const lines = [m.fromForgotten ? `pod/${m.pod} leaves forgotten node ${m.from} (its agent stops it there if it comes back)` : `pod/${m.pod} stopping on ${m.from}`];
+  const lines = [
+    m.fromForgotten ? `pod/${m.pod} leaves forgotten node ${m.from} (its agent stops it there if it comes back)` : `pod/${m.pod} stopping on ${m.from}`,
+  ];
   if (m.phase === 'stopping') return lines;
   if (m.volume === 'copy') {
     // A claim's line once its size is known (or once it is copied).
@@ -71,7 +73,10 @@ export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promi
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
   let lastMessage = '';
   while (move.phase !== 'done' && move.phase !== 'failed') {
-    if (Date.now() > deadline) throw new CliError(`timed out after ${opts.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`);
+    if (Date.now() > deadline)
+      throw new CliError(
+        `timed out after ${opts.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`,
+      );
     await new Promise((r) => setTimeout(r, 500));
     move = await client.request<PodMove>('GET', path);
     show(move);

@@ -1,6 +1,6 @@
 // `berth rollout status|history|undo|restart statefulset/NAME`, as kubectl rollout does them.
 import { resourceForKind, resourcePath } from '../../shared/resources.js';
-import type { AnyObject, ControllerRevision, Pod, StatefulSet } from '../../shared/types.js';
+import type { ControllerRevision, Pod, StatefulSet } from '../../shared/types.js';
 import { clientFor, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
 import { selectorString } from '../describe.js';
@@ -139,7 +139,8 @@ export async function rolloutHistory(args: string[], opts: HistoryOptions, g: Gl
   const name = setName(args, 'history');
   const revision = parseRevision('--revision', opts.revision);
   const format = opts.output ?? '';
-  if (format !== '' && format !== 'json' && format !== 'yaml') throw new CliError(`unable to match a printer suitable for the output format "${format}", allowed formats are: json,yaml`);
+  if (format !== '' && format !== 'json' && format !== 'yaml')
+    throw new CliError(`unable to match a printer suitable for the output format "${format}", allowed formats are: json,yaml`);
   const client = clientFor(g);
   const sts = await client.get<StatefulSet>(resourcePath(STS, g.namespace, name));
   const list = await client.list<ControllerRevision>(resourcePath(REVISIONS, g.namespace));

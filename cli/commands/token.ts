@@ -12,7 +12,6 @@ export interface TokenCreateOptions {
   printJoinCommand?: boolean;
 }
 
-
 /** `24h`, `30m`, `7d`, `1h30m` or seconds; 0: never expires. In whole seconds. */
 export function parseTtl(v: string | undefined): number {
   const text = (v ?? '').trim();
@@ -29,7 +28,8 @@ export async function tokenCreate(opts: TokenCreateOptions, g: Globals): Promise
     ...(opts.description ? { description: opts.description } : {}),
   });
   if (opts.printJoinCommand) {
-    if (!created.joinCommand) throw new CliError('the controller did not send a join command; run "berth agent --server URL --token TOKEN" with this token: ' + created.token);
+    if (!created.joinCommand)
+      throw new CliError('the controller did not send a join command; run "berth agent --server URL --token TOKEN" with this token: ' + created.token);
     out(`${created.joinCommand}\n`);
   } else {
     out(`${created.token}\n`);

@@ -63,12 +63,19 @@ export class Router<C> {
   }
 
   match(method: string, path: string): { handler: Handler<C>; params: Params } | 'method' | undefined {
-    const segs = path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const segs = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     let pathMatched = false;
     for (const r of this.routes) {
       if (r.parts.length !== segs.length) continue;
       const params: Params = {};
-      const ok = r.parts.every((p, i) => (p.startsWith(':') ? ((params[p.slice(1)] = segs[i]), true) : p === segs[i]));
+      const ok = r.parts.every((p, i) => {
+        if (!p.startsWith(':')) return p === segs[i];
+        params[p.slice(1)] = segs[i];
+        return true;
+      });
       if (!ok) continue;
       pathMatched = true;
       if (r.method === method) return { handler: r.handler, params };

@@ -124,4 +124,3 @@ function serveUpgrades(server: Server, deps: ApiDeps): void {
     for (const s of streams) s.destroy();
   };
 }
-

@@ -129,7 +129,10 @@ export class ManifestDirectory {
       } catch (err) {
         if (!(err instanceof StatusError)) throw err;
         const causes = err.causes ?? [{ field: '', message: err.message }];
-        return this.refuse(file, causes.map((c) => ({ file: path, line: 1, field: c.field, message: c.message })));
+        return this.refuse(
+          file,
+          causes.map((c) => ({ file: path, line: 1, field: c.field, message: c.message })),
+        );
       }
     }
     const deleted = this.deleteOwned(file, plan.delete);

@@ -46,7 +46,11 @@ export class ControllerMetrics {
   readonly registry = new MetricsRegistry();
   private readonly requests = this.registry.counter('berth_api_requests_total', 'API requests by route pattern, method and HTTP status code.');
   private readonly watchers = this.registry.gauge('berth_api_watchers', 'Open watch streams by resource.');
-  private readonly syncSeconds = this.registry.histogram('berth_statefulset_sync_duration_seconds', 'Time one StatefulSet reconcile (sync) took.', SYNC_BUCKETS);
+  private readonly syncSeconds = this.registry.histogram(
+    'berth_statefulset_sync_duration_seconds',
+    'Time one StatefulSet reconcile (sync) took.',
+    SYNC_BUCKETS,
+  );
 
   constructor(src: ControllerMetricsSources) {
     const pods = this.registry.gauge('berth_pods', 'Pods by namespace and phase (Terminating for pods being deleted).');
@@ -55,14 +59,14 @@ export class ControllerMetrics {
     const setReady = this.registry.gauge('berth_statefulset_ready_replicas', 'Ready pods of each StatefulSet (status.readyReplicas).');
     const setUpdated = this.registry.gauge('berth_statefulset_updated_replicas', 'Pods at the update revision (status.updatedReplicas).');
     const nodes = this.registry.gauge('berth_nodes', 'Nodes by Ready condition status (True, False, Unknown).');
-    const heartbeat = this.registry.gauge('berth_node_heartbeat_age_seconds', 'Seconds since the last heartbeat of each node\'s agent.');
+    const heartbeat = this.registry.gauge('berth_node_heartbeat_age_seconds', "Seconds since the last heartbeat of each node's agent.");
     const rv = this.registry.gauge('berth_store_resource_version', 'Current resourceVersion of the store (grows with every write).');
 
     this.registry.collect(() => {
       const { store } = src;
       pods.reset();
       for (const p of store.list<Pod>('Pod')) {
-        const phase = p.metadata.deletionTimestamp ? 'Terminating' : p.status?.phase ?? 'Pending';
+        const phase = p.metadata.deletionTimestamp ? 'Terminating' : (p.status?.phase ?? 'Pending');
         pods.inc({ namespace: p.metadata.namespace ?? '', phase });
       }
       for (const g of [setReplicas, setCurrent, setReady, setUpdated]) g.reset();

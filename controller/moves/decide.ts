@@ -42,7 +42,14 @@ export function isFinished(move: PodMove): boolean {
 }
 
 /** Checks a move request before anything changes; a problem is returned as a message. */
-export function moveRequestProblem(req: { pod: string; from: string; to: string; volume: VolumeMode; fromNode?: NodeView; toNode?: NodeView }): string | undefined {
+export function moveRequestProblem(req: {
+  pod: string;
+  from: string;
+  to: string;
+  volume: VolumeMode;
+  fromNode?: NodeView;
+  toNode?: NodeView;
+}): string | undefined {
   if (req.to === req.from) return `pod ${req.pod} is already bound to node ${req.to}`;
   if (!req.toNode) return `target node "${req.to}" is not registered (see berth get nodes)`;
   if (req.toNode.forgotten) return `target node ${req.to} was forgotten; it must register again first`;
@@ -71,20 +78,26 @@ export function decideMove(move: PodMove, obs: MoveObservation): MoveStep {
       const pod = obs.pod;
       if (pod && pod.node === move.to && obs.boundTo === move.to) return { type: 'phase', phase: 'starting', message: `starting on ${move.to}` };
       // A pod that is on no node (placement is waiting) runs nowhere: it simply goes.
-      if (pod && pod.node !== move.from) return pod.terminating ? { type: 'wait', message: `removing the unplaced ${move.pod}` } : { type: 'deletePod', message: `removing the unplaced ${move.pod}` };
+      if (pod && pod.node !== move.from)
+        return pod.terminating
+          ? { type: 'wait', message: `removing the unplaced ${move.pod}` }
+          : { type: 'deletePod', message: `removing the unplaced ${move.pod}` };
       if (pod) {
-        if (from && !from.ready && !from.forgotten) return { type: 'wait', message: `node ${move.from} is NotReady; waiting for it to confirm ${move.pod} stopped (or: berth node forget ${move.from})` };
+        if (from && !from.ready && !from.forgotten)
+          return { type: 'wait', message: `node ${move.from} is NotReady; waiting for it to confirm ${move.pod} stopped (or: berth node forget ${move.from})` };
         if (!pod.terminating) return { type: 'deletePod', message: `stopping on ${move.from}` };
         return { type: 'wait', message: `stopping on ${move.from}` };
       }
-      if (move.claims.length > 0) return { type: 'phase', phase: 'copying', message: move.volume === 'copy' ? 'copying data' : `preparing empty volumes on ${move.to}` };
+      if (move.claims.length > 0)
+        return { type: 'phase', phase: 'copying', message: move.volume === 'copy' ? 'copying data' : `preparing empty volumes on ${move.to}` };
       return { type: 'phase', phase: 'rehoming', message: `re-homing to ${move.to}` };
     }
     case 'copying': {
       // --empty-volume "copies" an empty archive: whatever an earlier stay left at the target
       // path is set aside (never deleted) and the pod starts on an empty directory.
       const empty = move.volume === 'empty';
-      if (!empty && (!from || from.forgotten)) return { type: 'fail', message: `node ${move.from} was forgotten during the copy; move again with --empty-volume` };
+      if (!empty && (!from || from.forgotten))
+        return { type: 'fail', message: `node ${move.from} was forgotten during the copy; move again with --empty-volume` };
       const next = move.claims.find((c) => !move.copied.includes(c));
       if (!next) return { type: 'phase', phase: 'rehoming', message: `re-homing to ${move.to}` };
       const what = empty ? `preparing an empty ${next} on ${move.to}` : `copying ${next}`;
@@ -97,7 +110,8 @@ export function decideMove(move: PodMove, obs: MoveObservation): MoveStep {
       return { type: 'rehome', message: `re-homing to ${move.to}` };
     case 'starting': {
       const pod = obs.pod;
-      if (pod && pod.node === move.to && pod.running && pod.ready && !pod.terminating) return { type: 'phase', phase: 'done', message: `started on ${move.to}` };
+      if (pod && pod.node === move.to && pod.running && pod.ready && !pod.terminating)
+        return { type: 'phase', phase: 'done', message: `started on ${move.to}` };
       return { type: 'wait', message: `starting on ${move.to}` };
     }
   }

@@ -11,7 +11,7 @@ import { StatusError, badRequest, notFound } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
-import type { PodMove, VolumeMode } from '../../shared/moves.js';
+import type { PodMove } from '../../shared/moves.js';
 import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView } from './decide.js';
 
 const PREFIX = 'move/';
@@ -95,9 +95,14 @@ export class MoveController {
     if (problem) throw new StatusError('Conflict', problem);
     // A standalone claim holds every pod using it on its node: a move could only leave the pod Pending.
     for (const v of set.spec.template.spec.volumes ?? []) {
-      const c = v.persistentVolumeClaim ? this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, v.persistentVolumeClaim.claimName) : undefined;
+      const c = v.persistentVolumeClaim
+        ? this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, v.persistentVolumeClaim.claimName)
+        : undefined;
       if (c?.spec.nodeName && c.spec.nodeName !== b.to) {
-        throw new StatusError('Conflict', `pod ${pod} uses persistentvolumeclaim "${c.metadata.name}", which is bound to node ${c.spec.nodeName}: pods using it run only there, so it cannot move to ${b.to}`);
+        throw new StatusError(
+          'Conflict',
+          `pod ${pod} uses persistentvolumeclaim "${c.metadata.name}", which is bound to node ${c.spec.nodeName}: pods using it run only there, so it cannot move to ${b.to}`,
+        );
       }
     }
     const move: PodMove = {
@@ -116,7 +121,12 @@ export class MoveController {
       startedAt: new Date().toISOString(),
     };
     this.save(move);
-    this.events.record(set, 'Normal', 'MoveStarted', `moving pod ${move.pod} from ${move.from} to ${move.to} (${b.volume === 'copy' ? 'copying its volumes' : 'with empty volumes'})`);
+    this.events.record(
+      set,
+      'Normal',
+      'MoveStarted',
+      `moving pod ${move.pod} from ${move.from} to ${move.to} (${b.volume === 'copy' ? 'copying its volumes' : 'with empty volumes'})`,
+    );
     this.tick();
     return move;
   }
@@ -266,7 +276,10 @@ export class MoveController {
         const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
         if (!cur.copied.includes(claim)) cur.copied.push(claim);
         this.save(cur);
-        this.log.info({ pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume }, move.volume === 'copy' ? 'volume copied' : 'empty volume prepared');
+        this.log.info(
+          { pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume },
+          move.volume === 'copy' ? 'volume copied' : 'empty volume prepared',
+        );
       })
       .catch((err: unknown) => {
         this.log.warn({ pod: move.pod, claim, err: (err as Error).message }, 'volume copy failed; retrying');
@@ -281,7 +294,14 @@ export class MoveController {
   }
 }
 
-export type VolumeTransfer = (store: Store, namespace: string, claim: string, from: string | undefined, to: string, onSize: (bytes: number) => void) => Promise<void>;
+export type VolumeTransfer = (
+  store: Store,
+  namespace: string,
+  claim: string,
+  from: string | undefined,
+  to: string,
+  onSize: (bytes: number) => void,
+) => Promise<void>;
 
 /** Through the agents' archive routes: a copy, or an empty archive for an empty volume. */
 export const agentTransfer: VolumeTransfer = (store, namespace, claim, from, to, onSize) =>
@@ -308,7 +328,14 @@ export function formatBytes(n: number): string {
 }
 
 /** A request to a node's agent with its token, over TLS pinned to the certificate it registered. */
-function agentRequest(store: Store, node: string, path: string, method: string, headers: Record<string, string>, onResponse: (res: IncomingMessage) => void): ClientRequest {
+function agentRequest(
+  store: Store,
+  node: string,
+  path: string,
+  method: string,
+  headers: Record<string, string>,
+  onResponse: (res: IncomingMessage) => void,
+): ClientRequest {
   const n = store.get<Node>('Node', undefined, node);
   const token = store.getMeta(`agent-token/${node}`);
   if (!n || !token) throw new Error(`node ${node} has no agent API registered`);

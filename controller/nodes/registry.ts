@@ -114,7 +114,9 @@ export class NodeRegistry {
   register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string } {
     const parsed = registerSchema.safeParse(body);
     if (!parsed.success) {
-      throw new StatusError('Invalid', `invalid registration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      throw new StatusError(
+        'Invalid',
+        `invalid registration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
       );
     }
@@ -169,21 +171,32 @@ export class NodeRegistry {
         // Parsing it now: a broken certificate is refused before anything is stored.
         fingerprint256(r.agentCertificate);
       } catch (err) {
-        throw new StatusError('Invalid', `invalid registration: agentCertificate: ${(err as Error).message}`, [{ field: 'agentCertificate', message: (err as Error).message }]);
+        throw new StatusError('Invalid', `invalid registration: agentCertificate: ${(err as Error).message}`, [
+          { field: 'agentCertificate', message: (err as Error).message },
+        ]);
       }
     } else if (r.agentUrl.startsWith('https:')) {
-      throw new StatusError('Invalid', 'invalid registration: agentCertificate: required for an https agentUrl', [{ field: 'agentCertificate', message: 'required for an https agentUrl' }]);
+      throw new StatusError('Invalid', 'invalid registration: agentCertificate: required for an https agentUrl', [
+        { field: 'agentCertificate', message: 'required for an https agentUrl' },
+      ]);
     }
     this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
     if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
     if (existing) this.store.update(node);
     else this.store.create(node);
-    if (noPodCidr) this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
+    if (noPodCidr)
+      this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
     this.lastSeen.set(r.name, Date.now());
     this.lastWritten.set(r.name, Date.now());
-    this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
+    this.events.record(
+      this.store.get<Node>('Node', undefined, r.name)!,
+      'Normal',
+      existing ? 'Reregistered' : 'Registered',
+      `Node ${r.name} registered (${r.agentUrl})`,
+    );
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
-    const net = podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
+    const net =
+      podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
     return { name: r.name, zone: this.zone, ...net };
   }
@@ -192,7 +205,10 @@ export class NodeRegistry {
   private podCidrFor(name: string, existing: Node | undefined): { podCIDR?: string; problem?: string } {
     const held = existing?.spec.podCIDR;
     if (!this.podNetwork) return held ? { podCIDR: held } : {};
-    const others = this.store.list<Node>('Node').filter((n) => n.metadata.name !== name).map((n) => n.spec.podCIDR);
+    const others = this.store
+      .list<Node>('Node')
+      .filter((n) => n.metadata.name !== name)
+      .map((n) => n.spec.podCIDR);
     const a = allocateNodeCidr(this.podNetwork, held, others);
     if ('error' in a) {
       this.log.warn({ node: name, clusterCidr: this.podNetwork.clusterCidr }, `node ${name} gets no pod subnet: ${a.error}`);
@@ -232,7 +248,12 @@ export class NodeRegistry {
         this.store.mutate<Node>('Node', undefined, node.metadata.name, (n) => {
           n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
         });
-        this.events.record(node, 'Warning', 'NodeNotReady', `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`);
+        this.events.record(
+          node,
+          'Warning',
+          'NodeNotReady',
+          `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`,
+        );
         this.log.warn({ node: node.metadata.name }, 'node missed heartbeats: NotReady');
         lost.push(node.metadata.name);
       }
@@ -265,7 +286,11 @@ export class NodeRegistry {
           p.status.phase = 'Unknown';
           delete p.status.reason;
           p.status.message = message;
-          p.status.conditions = [...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'), { type: 'ContainersReady', ...lost }, { type: 'Ready', ...lost }];
+          p.status.conditions = [
+            ...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'),
+            { type: 'ContainersReady', ...lost },
+            { type: 'Ready', ...lost },
+          ];
           for (const c of p.status.containerStatuses ?? []) c.ready = false;
         });
       }
@@ -281,7 +306,9 @@ export class NodeRegistry {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `nodes "${name}" not found`);
     if (nodeReady(node)) {
-      throw new StatusError('Conflict', `node ${name} is Ready: its agent is alive, so it cannot be forgotten. Move its pods away with "berth pod move POD --to NODE --copy-volume", ` +
+      throw new StatusError(
+        'Conflict',
+        `node ${name} is Ready: its agent is alive, so it cannot be forgotten. Move its pods away with "berth pod move POD --to NODE --copy-volume", ` +
           `or stop its agent, wait until the node is NotReady, then forget it`,
       );
     }
@@ -294,12 +321,22 @@ export class NodeRegistry {
         if (pod.spec.nodeName !== name) continue;
         this.store.delete('Pod', pod.metadata.namespace, pod.metadata.name);
         removedPods.push(`${pod.metadata.namespace}/${pod.metadata.name}`);
-        this.events.record(pod, 'Warning', 'NodeForgotten', `pod ${pod.metadata.name} removed: node ${name} was forgotten; if the node comes back its agent stops the pod`);
+        this.events.record(
+          pod,
+          'Warning',
+          'NodeForgotten',
+          `pod ${pod.metadata.name} removed: node ${name} was forgotten; if the node comes back its agent stops the pod`,
+        );
       }
       this.store.deleteTokens('node', name);
       return n;
     });
-    this.events.record(updated, 'Warning', 'NodeForgotten', `Node ${name} forgotten: credential revoked, ${removedPods.length} pod(s) removed; ordinals bound to it wait for berth pod move`);
+    this.events.record(
+      updated,
+      'Warning',
+      'NodeForgotten',
+      `Node ${name} forgotten: credential revoked, ${removedPods.length} pod(s) removed; ordinals bound to it wait for berth pod move`,
+    );
     this.log.warn({ node: name, pods: removedPods }, 'node forgotten');
     return { node: updated, removedPods };
   }
@@ -364,7 +401,11 @@ export class NodeRegistry {
     }
     const { target, token, url, request, tls } = this.agentTarget(nodeName, path);
     return new Promise<void>((resolve, reject) => {
-      const up = request(target, { ...tls, method: req.method ?? 'POST', headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: protocol, 'content-length': '0' } });
+      const up = request(target, {
+        ...tls,
+        method: req.method ?? 'POST',
+        headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: protocol, 'content-length': '0' },
+      });
       const clientGone = () => up.destroy();
       client.once('close', clientGone);
       up.once('upgrade', (upRes, agent: Duplex, head: Buffer) => {

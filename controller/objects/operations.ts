@@ -3,7 +3,17 @@
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
-import { PVC_PROTECTION, timestamp, type AnyObject, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type Service, type StatefulSet } from '../../shared/types.js';
+import {
+  PVC_PROTECTION,
+  timestamp,
+  type AnyObject,
+  type ControllerRevision,
+  type Node,
+  type PersistentVolumeClaim,
+  type Pod,
+  type Service,
+  type StatefulSet,
+} from '../../shared/types.js';
 import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
@@ -53,7 +63,11 @@ function objectLabel(kind: string, namespace: string, name: string): string {
 /** The user-owned part of a stored object, for comparing and re-validating. */
 export function userView(o: AnyObject): Record<string, unknown> {
   const { name, namespace, labels, annotations } = o.metadata;
-  const base = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } };
+  const base = {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+  };
   switch (o.kind) {
     case 'StatefulSet':
     case 'Service':
@@ -110,9 +124,13 @@ export class Operations {
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
       }
       if (cur?.kind === 'PersistentVolumeClaim' && o.kind === 'PersistentVolumeClaim') {
-        if (cur.metadata.deletionTimestamp) causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
+        if (cur.metadata.deletionTimestamp)
+          causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
         else if (stable((userView(cur) as { spec: unknown }).spec) !== stable(o.spec)) {
-          causes.push({ field: `${k}: spec`, message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change' });
+          causes.push({
+            field: `${k}: spec`,
+            message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change',
+          });
         }
       }
     }
@@ -154,17 +172,28 @@ export class Operations {
       if (!dryRun && o.kind === 'PersistentVolumeClaim') {
         // Pending until the first pod using it is placed (WaitForFirstConsumer); protected
         // from deletion while pods use it.
-        const created = this.store.create({ ...structuredClone(o), metadata: { ...o.metadata, finalizers: [PVC_PROTECTION] }, status: { phase: 'Pending' } } as never);
+        const created = this.store.create({
+          ...structuredClone(o),
+          metadata: { ...o.metadata, finalizers: [PVC_PROTECTION] },
+          status: { phase: 'Pending' },
+        } as never);
         this.events.record(created as AnyObject, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
       } else if (!dryRun) {
-        const created = this.store.create({ ...structuredClone(o), metadata: { ...o.metadata, ...(o.kind === 'StatefulSet' ? { generation: 1 } : {}) } } as never);
+        const created = this.store.create({
+          ...structuredClone(o),
+          metadata: { ...o.metadata, ...(o.kind === 'StatefulSet' ? { generation: 1 } : {}) },
+        } as never);
         if (o.kind === 'StatefulSet') this.events.record(created as AnyObject, 'Normal', 'Created', `StatefulSet ${name} created`);
       }
       return { ...res, result: 'created' };
     }
     if (stable(userView(cur)) === stable(o)) return { ...res, result: 'unchanged' };
     if (!dryRun) {
-      const next = { ...structuredClone(cur), ...structuredClone(o), metadata: { ...cur.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } } as AnyObject;
+      const next = {
+        ...structuredClone(cur),
+        ...structuredClone(o),
+        metadata: { ...cur.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations },
+      } as AnyObject;
       if (!o.metadata.labels) delete next.metadata.labels;
       if (!o.metadata.annotations) delete next.metadata.annotations;
       if (cur.kind === 'PersistentVolumeClaim' && next.kind === 'PersistentVolumeClaim') {
@@ -195,7 +224,8 @@ export class Operations {
     const held = cur?.spec.clusterIP;
     // A Service stored before virtual IPs existed has none: it gets one like a new Service.
     if (held) {
-      if (requested !== undefined && requested !== held) return { field, error: `field is immutable: the Service has ${held}; delete and re-create it to change it` };
+      if (requested !== undefined && requested !== held)
+        return { field, error: `field is immutable: the Service has ${held}; delete and re-create it to change it` };
       return { ip: held };
     }
     if (requested === 'None') return { ip: 'None' };
@@ -228,13 +258,16 @@ export class Operations {
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
     const causes: { field: string; message: string }[] = [];
     const p = patch as { metadata?: unknown; spec?: unknown };
-    for (const k of Object.keys(p)) if (k !== 'metadata' && k !== 'spec') causes.push({ field: k, message: 'may not be changed; a node patch may set spec.unschedulable and metadata.labels' });
+    for (const k of Object.keys(p))
+      if (k !== 'metadata' && k !== 'spec')
+        causes.push({ field: k, message: 'may not be changed; a node patch may set spec.unschedulable and metadata.labels' });
     const spec = (p.spec ?? {}) as Record<string, unknown>;
     const meta = (p.metadata ?? {}) as Record<string, unknown>;
     if (typeof spec !== 'object' || Array.isArray(spec)) causes.push({ field: 'spec', message: 'must be an object' });
     else {
       for (const k of Object.keys(spec)) if (k !== 'unschedulable') causes.push({ field: `spec.${k}`, message: 'may not be changed by a patch' });
-      if (spec.unschedulable !== undefined && spec.unschedulable !== null && typeof spec.unschedulable !== 'boolean') causes.push({ field: 'spec.unschedulable', message: 'must be true or false' });
+      if (spec.unschedulable !== undefined && spec.unschedulable !== null && typeof spec.unschedulable !== 'boolean')
+        causes.push({ field: 'spec.unschedulable', message: 'must be true or false' });
     }
     if (typeof meta !== 'object' || Array.isArray(meta)) causes.push({ field: 'metadata', message: 'must be an object' });
     else {
@@ -244,21 +277,29 @@ export class Operations {
         if (typeof labels !== 'object' || Array.isArray(labels)) causes.push({ field: 'metadata.labels', message: 'must be a map of strings' });
         else {
           for (const [k, v] of Object.entries(labels)) {
-            if (!/^([A-Za-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(k)) causes.push({ field: `metadata.labels.${k}`, message: 'invalid label key' });
+            if (!/^([A-Za-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(k))
+              causes.push({ field: `metadata.labels.${k}`, message: 'invalid label key' });
             else if (k === 'kubernetes.io/hostname') causes.push({ field: `metadata.labels.${k}`, message: 'is set by berth from the node name' });
-            else if (v !== null && (typeof v !== 'string' || !/^(([A-Za-z0-9][A-Za-z0-9._-]{0,61})?[A-Za-z0-9])?$/.test(v))) causes.push({ field: `metadata.labels.${k}`, message: 'must be a valid label value (up to 63 letters, digits, "-", "_", ".")' });
+            else if (v !== null && (typeof v !== 'string' || !/^(([A-Za-z0-9][A-Za-z0-9._-]{0,61})?[A-Za-z0-9])?$/.test(v)))
+              causes.push({ field: `metadata.labels.${k}`, message: 'must be a valid label value (up to 63 letters, digits, "-", "_", ".")' });
           }
         }
       }
     }
-    if (causes.length > 0) throw new StatusError('Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
+    if (causes.length > 0)
+      throw new StatusError('Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
     const next = mergePatch(structuredClone(cur), patch) as Node;
     if (next.spec.unschedulable === false) delete next.spec.unschedulable;
     if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
     if (stable(next) === stable(cur)) return { object: cur, changed: false };
     const object = this.store.update(next);
     if (!!cur.spec.unschedulable !== !!object.spec.unschedulable) {
-      this.events.record(object, 'Normal', object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable', `Node ${name} status is now: ${object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable'}`);
+      this.events.record(
+        object,
+        'Normal',
+        object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable',
+        `Node ${name} status is now: ${object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable'}`,
+      );
     }
     return { object, changed: true };
   }
@@ -358,7 +399,9 @@ export class Operations {
     const { namespace, name } = claim.metadata;
     if (claim.metadata.deletionTimestamp) return claim;
     if (!isStandaloneClaim(claim)) {
-      throw new StatusError('MethodNotAllowed', `persistentvolumeclaims "${name}": this claim belongs to a StatefulSet's volumeClaimTemplates; it and its data are kept, and deleted only by the set's persistentVolumeClaimRetentionPolicy`,
+      throw new StatusError(
+        'MethodNotAllowed',
+        `persistentvolumeclaims "${name}": this claim belongs to a StatefulSet's volumeClaimTemplates; it and its data are kept, and deleted only by the set's persistentVolumeClaimRetentionPolicy`,
       );
     }
     const next = this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name, (c) => {
@@ -366,7 +409,12 @@ export class Operations {
     })!;
     const users = claimUsers(next, this.store.list<Pod>('Pod', namespace));
     if (users.length > 0) {
-      this.events.record(next, 'Normal', 'WaitingForPodsToStop', `claim ${name} is in use by ${users.join(', ')}: it and its data are deleted once no pod uses it`);
+      this.events.record(
+        next,
+        'Normal',
+        'WaitingForPodsToStop',
+        `claim ${name} is in use by ${users.join(', ')}: it and its data are deleted once no pod uses it`,
+      );
       return next;
     }
     for (const { action } of protectedClaimsToRelease([next], [], forgottenNodes(this.store))) releaseClaim(this.store, this.events, next, action);

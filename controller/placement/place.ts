@@ -66,7 +66,12 @@ export class PlacementView {
     this.usage = new Map(usage);
     for (const p of pods) {
       if (!p.spec.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
-      this.pods.push({ namespace: p.metadata.namespace ?? 'default', labels: p.metadata.labels ?? {}, node: p.spec.nodeName, terminating: !!p.metadata.deletionTimestamp });
+      this.pods.push({
+        namespace: p.metadata.namespace ?? 'default',
+        labels: p.metadata.labels ?? {},
+        node: p.spec.nodeName,
+        terminating: !!p.metadata.deletionTimestamp,
+      });
     }
   }
 
@@ -111,7 +116,12 @@ export class PlacementView {
   /** Counts a pod placed during this sync, so the next placement sees it. */
   assume(req: Pick<PlacementRequest, 'namespace' | 'labels' | 'demand' | 'claims'>, node: string): void {
     const u = this.usageOf(node);
-    const next: NodeUsage = { pods: u.pods + 1, memory: u.memory + req.demand.memory, storage: u.storage + req.demand.ephemeralStorage + claimBytesFor(req, node), hostPorts: new Set(u.hostPorts) };
+    const next: NodeUsage = {
+      pods: u.pods + 1,
+      memory: u.memory + req.demand.memory,
+      storage: u.storage + req.demand.ephemeralStorage + claimBytesFor(req, node),
+      hostPorts: new Set(u.hostPorts),
+    };
     for (const p of req.demand.hostPorts) next.hostPorts.add(p);
     this.usage.set(node, next);
     const placed: PlacedPod = { namespace: req.namespace, labels: req.labels, node, terminating: false };
@@ -372,7 +382,12 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
  * One topology spread constraint: pods matching its selector per domain of its key, over the
  * nodes the pod may use. A node fits if placing there keeps (count + self − min) ≤ maxSkew.
  */
-function spreadOf(view: PlacementView, eligible: Iterable<Node>, req: PlacementRequest, c: NonNullable<PlacementRequest['spec']['topologySpreadConstraints']>[number]) {
+function spreadOf(
+  view: PlacementView,
+  eligible: Iterable<Node>,
+  req: PlacementRequest,
+  c: NonNullable<PlacementRequest['spec']['topologySpreadConstraints']>[number],
+) {
   const perNode = view.matching([req.namespace], c.labelSelector, false);
   const domains = domainCounts(eligible, c.topologyKey, perNode);
   let min = domains.size === 0 ? 0 : Math.min(...domains.values());
@@ -400,13 +415,17 @@ function placeBound(view: PlacementView, req: PlacementRequest, name: string): P
   if (!node) return { wait: `${prefix}, which is not registered` };
   if (node.spec.forgotten) {
     const pod = req.labels[LABEL_POD_NAME] ?? 'POD';
-    return { wait: `${prefix}, which was forgotten (its volume is there): re-home it with "berth pod move ${pod} --to NODE --empty-volume", or bring ${name} back` };
+    return {
+      wait: `${prefix}, which was forgotten (its volume is there): re-home it with "berth pod move ${pod} --to NODE --empty-volume", or bring ${name} back`,
+    };
   }
   if (!nodeReady(node)) return { wait: `${prefix}, which is not Ready` };
   if (node.spec.unschedulable) return { wait: `${prefix}, which is cordoned: its volume lives there; uncordon ${name} or move the pod (berth pod move)` };
   const elsewhere = req.claims.filter((c) => c.node !== undefined && c.node !== name);
   if (elsewhere.length > 0) {
-    return { wait: `${prefix}, where its volume lives, but ${VOLUME_CONFLICT}: ${elsewhere.map((c) => `persistentvolumeclaim "${c.name}" is bound to node ${c.node}`).join(', ')}` };
+    return {
+      wait: `${prefix}, where its volume lives, but ${VOLUME_CONFLICT}: ${elsewhere.map((c) => `persistentvolumeclaim "${c.name}" is bound to node ${c.node}`).join(', ')}`,
+    };
   }
   const why = nodeLocalCheck(view, req).reasons(node);
   if (why) return { wait: `${prefix}, where its volume lives: ${why.join(', ')}` };

@@ -1,15 +1,7 @@
 // What the controller stamps on every pod and claim of a set (F3, F4). Pure: the store adds
 // uid, resourceVersion and timestamps when the objects are written.
 import { createHash } from 'node:crypto';
-import {
-  ANN_VOLUME_NODE,
-  ANN_VOLUME_PATH,
-  LABEL_POD_INDEX,
-  LABEL_POD_NAME,
-  LABEL_REVISION,
-  claimName,
-  podName,
-} from '../../shared/naming.js';
+import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, LABEL_POD_INDEX, LABEL_POD_NAME, LABEL_REVISION, claimName, podName } from '../../shared/naming.js';
 import type { ClaimTemplate } from '../../shared/manifest/schema.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import type { OwnerReference, PersistentVolumeClaim, Pod, PodVolume, StatefulSet } from '../../shared/types.js';
@@ -48,12 +40,22 @@ export function setOwnerRef(set: StatefulSet): OwnerReference {
 }
 
 /** The pod for an ordinal, built from a revision's template (the set's own one by default). */
-export function newPod(set: StatefulSet, ordinal: number, nodeName: string, rev?: { name: string; template: StatefulSet['spec']['template'] }, epoch = 1): Unsaved<Pod> {
+export function newPod(
+  set: StatefulSet,
+  ordinal: number,
+  nodeName: string,
+  rev?: { name: string; template: StatefulSet['spec']['template'] },
+  epoch = 1,
+): Unsaved<Pod> {
   const name = podName(set.metadata.name, ordinal);
   const tmpl = rev?.template ?? set.spec.template;
   // The binding's fencing epoch, and the set's self-fencing delay for the agent (host loss).
   const stopAfter = set.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
-  const annotations = { ...(tmpl.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch), ...(stopAfter !== undefined ? { [ANN_DISCONNECT_STOP_AFTER]: stopAfter } : {}) };
+  const annotations = {
+    ...(tmpl.metadata.annotations ?? {}),
+    [ANN_FENCING_EPOCH]: String(epoch),
+    ...(stopAfter !== undefined ? { [ANN_DISCONNECT_STOP_AFTER]: stopAfter } : {}),
+  };
   // Claim templates replace template volumes of the same name (F3).
   const claimNames = new Set(set.spec.volumeClaimTemplates.map((c) => c.metadata.name));
   const volumes: PodVolume[] = (tmpl.spec.volumes ?? [])

@@ -33,7 +33,9 @@ export function progressCondition(set: StatefulSet, status: StatefulSetStatus, n
   const since = Date.parse(prev.lastUpdateTime ?? prev.lastTransitionTime);
   if (prev.reason === 'ProgressDeadlineExceeded' || now - since >= deadlineMs) {
     const why = waiting ? `: ${waiting}` : '';
-    return { condition: make(false, 'ProgressDeadlineExceeded', `StatefulSet "${name}" has timed out progressing${why}.`, prev.lastUpdateTime ?? timestamp(since)) };
+    return {
+      condition: make(false, 'ProgressDeadlineExceeded', `StatefulSet "${name}" has timed out progressing${why}.`, prev.lastUpdateTime ?? timestamp(since)),
+    };
   }
   return { condition: prev, recheckInMs: since + deadlineMs - now };
 }

@@ -180,7 +180,12 @@ const revisionOf = (p: Pod) => p.metadata.labels?.[LABEL_REVISION];
 type PodTemplateSpec = Pod['spec'] | StatefulSet['spec']['template']['spec'];
 
 /** Status counters over in-range and condemned pods (F15), with completeRollingUpdate (F13). */
-export function computeStatus(set: StatefulSet, pods: Pod[], now: number, revisions: Revisions = { current: revisionName(set), update: revisionName(set) }): StatefulSetStatus {
+export function computeStatus(
+  set: StatefulSet,
+  pods: Pod[],
+  now: number,
+  revisions: Revisions = { current: revisionName(set), update: revisionName(set) },
+): StatefulSetStatus {
   const created = pods.filter(isCreated);
   const live = created.filter((p) => !isTerminating(p));
   const status: StatefulSetStatus = {
@@ -254,7 +259,9 @@ class SetSync {
       else this.condemned.push(pod);
     }
     this.condemned.sort((a, b) => parentAndOrdinal(b.metadata.name).ordinal - parentAndOrdinal(a.metadata.name).ordinal);
-    this.firstUnavailable = this.ordinals().map((o) => this.slots.get(o)).find((p) => p !== undefined && this.unavailable(p));
+    this.firstUnavailable = this.ordinals()
+      .map((o) => this.slots.get(o))
+      .find((p) => p !== undefined && this.unavailable(p));
     this.firstUnavailable ??= [...this.condemned].reverse().find((p) => this.unavailable(p));
     this.templateDemand = podDemand(set.spec.template.spec);
     this.claimBytes = new Map(set.spec.volumeClaimTemplates.map((c) => [c.metadata.name, bytesOf(c.spec.resources?.requests?.storage)]));
@@ -319,7 +326,13 @@ class SetSync {
     }
     return [...names].map((name) => {
       const c = this.obs.claimObjects?.get(name);
-      return { name, node: c?.spec.nodeName ?? this.boundNow.get(name), bytes: bytesOf(c?.spec.resources?.requests?.storage), missing: !c, deleting: !!c?.metadata.deletionTimestamp };
+      return {
+        name,
+        node: c?.spec.nodeName ?? this.boundNow.get(name),
+        bytes: bytesOf(c?.spec.resources?.requests?.storage),
+        missing: !c,
+        deleting: !!c?.metadata.deletionTimestamp,
+      };
     });
   }
 
@@ -359,7 +372,15 @@ class SetSync {
     const binding = this.obs.bindings.get(o);
     const unregistered = binding !== undefined && !this.obs.nodes.some((n) => n.metadata.name === binding);
     const bound = claims.length > 0 ? (binding ?? claims.find((c) => c.node)?.node) : unregistered ? binding : undefined;
-    return { namespace: set.metadata.namespace ?? 'default', labels, spec, demand, claims: [...claims, ...this.standaloneClaims(spec)], bound, setSelector: set.spec.selector };
+    return {
+      namespace: set.metadata.namespace ?? 'default',
+      labels,
+      spec,
+      demand,
+      claims: [...claims, ...this.standaloneClaims(spec)],
+      bound,
+      setSelector: set.spec.selector,
+    };
   }
 
   /** Places one pod: its node (counted for the next placement of this sync) or why none fits. */
@@ -380,7 +401,9 @@ class SetSync {
   processReplica(o: number): Step {
     const pod = this.slots.get(o);
     if (pod && isFinished(pod)) {
-      const actions: SetAction[] = isTerminating(pod) ? [] : [{ type: 'deletePod', name: pod.metadata.name, reason: `pod ${pod.status.phase}: re-created with the same identity` }];
+      const actions: SetAction[] = isTerminating(pod)
+        ? []
+        : [{ type: 'deletePod', name: pod.metadata.name, reason: `pod ${pod.status.phase}: re-created with the same identity` }];
       return halt({ kind: 'replacingFailed', pod: pod.metadata.name, phase: pod.status.phase }, actions);
     }
     if (!pod) return this.createReplica(o);
@@ -413,7 +436,9 @@ class SetSync {
     const where = this.placeOne(o, req);
     const revision = this.targetRevision(o);
     if ('node' in where) {
-      return halt({ kind: 'creating', pod: name }, [{ type: 'createPod', ordinal: o, node: where.node, missingClaims: this.missingClaims(o), revision, ...where.binds }]);
+      return halt({ kind: 'creating', pod: name }, [
+        { type: 'createPod', ordinal: o, node: where.node, missingClaims: this.missingClaims(o), revision, ...where.binds },
+      ]);
     }
     const waiting: WaitingReason = { kind: 'unplaceable', pod: name, message: where.message };
     // A binding to a node that is not registered gets no pod yet.
@@ -477,7 +502,9 @@ class SetSync {
     const update = this.revisions.update;
     const outdated = (p: Pod) => revisionOf(p) !== update && !isTerminating(p);
     const replace = (p: Pod): SetAction => ({ type: 'deletePod', name: p.metadata.name, reason: `rolling update to ${update}` });
-    const range = this.ordinals().filter((o) => o >= this.partitionStart).reverse();
+    const range = this.ordinals()
+      .filter((o) => o >= this.partitionStart)
+      .reverse();
     if (maxUnavailableOf(this.set) === 1) {
       for (const o of range) {
         const pod = this.slots.get(o);

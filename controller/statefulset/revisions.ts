@@ -44,7 +44,8 @@ export function planRevisions(set: StatefulSet, revisions: ControllerRevision[],
   if (!existing) {
     const names = new Set([...taken, ...revisions.map((r) => r.metadata.name)]);
     while (names.has(updateName)) {
-      if (++collisionCount > (set.status?.collisionCount ?? 0) + MAX_COLLISIONS) throw new Error(`no free ControllerRevision name for StatefulSet ${set.metadata.name} after ${MAX_COLLISIONS} collisions`);
+      if (++collisionCount > (set.status?.collisionCount ?? 0) + MAX_COLLISIONS)
+        throw new Error(`no free ControllerRevision name for StatefulSet ${set.metadata.name} after ${MAX_COLLISIONS} collisions`);
       updateName = revisionName(set, collisionCount);
     }
   }

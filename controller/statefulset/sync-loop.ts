@@ -3,7 +3,16 @@
 // actions in one store transaction.
 import type { Logger } from 'pino';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
-import { nodeReady, timestamp, type Condition, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
+import {
+  nodeReady,
+  timestamp,
+  type Condition,
+  type ControllerRevision,
+  type Node,
+  type PersistentVolumeClaim,
+  type Pod,
+  type StatefulSet,
+} from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -93,15 +102,21 @@ export class StatefulSetController {
         // claim that appears (or changes) may let pods naming it be placed.
         const { ordinal } = parentAndOrdinal(o.metadata.name);
         const name = o.metadata.name;
-        const names = (vs: { persistentVolumeClaim?: { claimName: string } }[] | undefined) => (vs ?? []).some((v) => v.persistentVolumeClaim?.claimName === name);
+        const names = (vs: { persistentVolumeClaim?: { claimName: string } }[] | undefined) =>
+          (vs ?? []).some((v) => v.persistentVolumeClaim?.claimName === name);
         const users = new Set<string>();
         // Pods of older revisions may name it too; only standalone claims pay for that scan.
-        if (isStandaloneClaim(o)) for (const p of this.store.list<Pod>('Pod', o.metadata.namespace)) {
-          const ref = controllerOf(p);
-          if (ref?.kind === 'StatefulSet' && names(p.spec.volumes)) users.add(ref.name);
-        }
+        if (isStandaloneClaim(o))
+          for (const p of this.store.list<Pod>('Pod', o.metadata.namespace)) {
+            const ref = controllerOf(p);
+            if (ref?.kind === 'StatefulSet' && names(p.spec.volumes)) users.add(ref.name);
+          }
         for (const s of this.store.list<StatefulSet>('StatefulSet', o.metadata.namespace)) {
-          if (users.has(s.metadata.name) || names(s.spec.template.spec.volumes) || s.spec.volumeClaimTemplates.some((t) => claimName(t.metadata.name, s.metadata.name, ordinal) === name)) {
+          if (
+            users.has(s.metadata.name) ||
+            names(s.spec.template.spec.volumes) ||
+            s.spec.volumeClaimTemplates.some((t) => claimName(t.metadata.name, s.metadata.name, ordinal) === name)
+          ) {
             this.wake(keyOf(o.metadata.namespace, s.metadata.name));
           }
         }
@@ -179,7 +194,10 @@ export class StatefulSetController {
       this.log.warn({ statefulset: key, error, failures: f.failures, retryInMs: f.delayMs }, 'StatefulSet sync failed');
       this.log.debug({ statefulset: key, stack: err instanceof Error ? err.stack : undefined }, 'where the StatefulSet sync failed');
     } else {
-      this.log.debug({ statefulset: key, error, failures: f.failures, repeats: f.repeats, retryInMs: f.delayMs }, 'StatefulSet sync failed again with the same error');
+      this.log.debug(
+        { statefulset: key, error, failures: f.failures, repeats: f.repeats, retryInMs: f.delayMs },
+        'StatefulSet sync failed again with the same error',
+      );
     }
     const [namespace, name] = key.split('/');
     try {
@@ -311,7 +329,11 @@ export class StatefulSetController {
       c.spec.hostPath = hostPath;
       c.metadata.annotations = { ...(c.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: node.metadata.name, [ANN_VOLUME_PATH]: hostPath };
       const storage = c.spec.resources?.requests?.storage;
-      c.status = { phase: 'Bound', accessModes: c.spec.accessModes ?? ['ReadWriteOnce'], ...(storage !== undefined ? { capacity: { storage: String(storage) } } : {}) };
+      c.status = {
+        phase: 'Bound',
+        accessModes: c.spec.accessModes ?? ['ReadWriteOnce'],
+        ...(storage !== undefined ? { capacity: { storage: String(storage) } } : {}),
+      };
     })!;
     this.events.record(claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
     this.log.info({ claim: `${ns}/${name}`, node: node.metadata.name, pod }, 'claim bound on first use');
@@ -320,6 +342,7 @@ export class StatefulSetController {
   private apply(set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
     const ns = set.metadata.namespace!;
     switch (a.type) {
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: a placed new pod continues as bindPod
       case 'createPod':
         if (a.node === undefined) {
           // Unscheduled: no agent sees it (they watch spec.nodeName) until placement binds it.
@@ -332,7 +355,7 @@ export class StatefulSetController {
           this.events.record(pod, 'Warning', 'FailedScheduling', a.unschedulable ?? 'no node fits');
           return;
         }
-      // falls through
+      // falls through: a new pod placed on a node is bound as an existing one is
       case 'bindPod':
       case 'createClaims': {
         const target = a.node!;
@@ -345,7 +368,12 @@ export class StatefulSetController {
           const owners = desiredClaimOwners(set, undefined);
           if (owners) fresh.metadata.ownerReferences = owners;
           this.store.create(fresh as PersistentVolumeClaim);
-          this.events.record(set, 'Normal', 'SuccessfulCreate', `create Claim ${claimName} Pod ${set.metadata.name}-${a.ordinal} in StatefulSet ${set.metadata.name} success`);
+          this.events.record(
+            set,
+            'Normal',
+            'SuccessfulCreate',
+            `create Claim ${claimName} Pod ${set.metadata.name}-${a.ordinal} in StatefulSet ${set.metadata.name} success`,
+          );
         }
         if (a.type === 'createClaims') return;
         this.store.bind(ns, set.metadata.name, a.ordinal, target);

@@ -26,7 +26,8 @@ function key(kind: string, namespace: string | undefined, name: string): string 
 // One collator each: localeCompare with options builds a new one per call, which dominated lists.
 const byNamespace = new Intl.Collator();
 const byName = new Intl.Collator(undefined, { numeric: true });
-const listOrder = (a: AnyObject, b: AnyObject) => byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
+const listOrder = (a: AnyObject, b: AnyObject) =>
+  byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
 
 /** A bearer token's record; only the hash of its secret is kept. */
 export interface StoredToken {
@@ -191,13 +192,9 @@ export class Store {
     this.rv++;
     o.metadata.resourceVersion = String(this.rv);
     const k = key(o.kind, o.metadata.namespace, o.metadata.name);
-    this.sql('INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json').run(
-      o.kind,
-      o.metadata.namespace ?? '',
-      o.metadata.name,
-      this.rv,
-      JSON.stringify(o),
-    );
+    this.sql(
+      'INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json',
+    ).run(o.kind, o.metadata.namespace ?? '', o.metadata.name, this.rv, JSON.stringify(o));
     if (this.txDepth > 0) this.undo.push([k, this.objects.get(k)]);
     this.put(k, o);
     this.record({ rv: this.rv, type, object: o });
@@ -306,7 +303,10 @@ export class Store {
   }
 
   bindings(namespace: string, set: string): Map<number, string> {
-    const rows = this.sql('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as { ordinal: number; node: string }[];
+    const rows = this.sql('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as {
+      ordinal: number;
+      node: string;
+    }[];
     return new Map(rows.map((r) => [r.ordinal, r.node]));
   }
 

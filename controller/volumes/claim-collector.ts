@@ -131,7 +131,10 @@ export class ClaimCollector {
     if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
     for (const { claim, action } of protectedClaimsToRelease(claims, pods, forgottenNodes(this.store))) {
       releaseClaim(this.store, this.events, claim, action);
-      this.log.info({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName }, action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)');
+      this.log.info(
+        { claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName },
+        action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)',
+      );
     }
   }
 }
@@ -144,7 +147,13 @@ export function releaseClaim(store: Store, events: EventRecorder, c: PersistentV
   const ns = c.metadata.namespace ?? 'default';
   if (action === 'remove') {
     store.delete('PersistentVolumeClaim', ns, c.metadata.name);
-    if (c.spec.nodeName) events.record(c, 'Normal', 'Deleted', `claim ${c.metadata.name} removed without its data: its node ${c.spec.nodeName} was forgotten (the directory ${c.spec.hostPath} there is left in place)`);
+    if (c.spec.nodeName)
+      events.record(
+        c,
+        'Normal',
+        'Deleted',
+        `claim ${c.metadata.name} removed without its data: its node ${c.spec.nodeName} was forgotten (the directory ${c.spec.hostPath} there is left in place)`,
+      );
     return;
   }
   store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {

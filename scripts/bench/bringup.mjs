@@ -17,7 +17,6 @@ const REPLICAS = Number(values.replicas);
 const ROUNDS = Number(values.rounds);
 const IMAGE = 'berth.local/web:1';
 
-
 /** The baseline an operator would script by hand: start, then poll the port, one by one. */
 function baseline(round) {
   const tag = `${process.pid}`;
@@ -36,7 +35,10 @@ function baseline(round) {
 }
 
 function cleanupBaseline(tag) {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.bench=${tag}`]).toString().split('\n').filter(Boolean);
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.bench=${tag}`])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
   if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
@@ -69,7 +71,6 @@ function cli(env, args, input) {
   return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
 }
 
-
 async function berthRound(dir, round) {
   const conf = join(dir, 'controller/admin.conf');
   const env = { BERTH_CONFIG: conf };
@@ -86,9 +87,13 @@ async function berthRound(dir, round) {
   await waitFor(`${name} all Ready`, ready, 300_000);
   const ms = performance.now() - t0;
   cli(env, ['delete', 'statefulset', name]);
-  await waitFor(`${name} pods gone`, async () => {
-    return pods().items.length === 0;
-  }, 120_000);
+  await waitFor(
+    `${name} pods gone`,
+    async () => {
+      return pods().items.length === 0;
+    },
+    120_000,
+  );
   return ms;
 }
 
@@ -108,8 +113,27 @@ async function main() {
     const server = /server: (\S+)/.exec(conf)[1];
     const join_ = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
     const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
-    start(['agent', '--server', server, '--token', join_, ...(caHash ? ['--ca-hash', caHash] : []), '--node-name', `bench-${process.pid}`, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0', '--pod-network', 'bridge']);
-    await waitFor('agent registered', () => cli({ BERTH_CONFIG: join(dir, 'controller/admin.conf') }, ['get', 'nodes', '-o', 'name']).includes('node/'), 30_000);
+    start([
+      'agent',
+      '--server',
+      server,
+      '--token',
+      join_,
+      ...(caHash ? ['--ca-hash', caHash] : []),
+      '--node-name',
+      `bench-${process.pid}`,
+      '--data-dir',
+      join(dir, 'agent'),
+      '--listen',
+      '127.0.0.1:0',
+      '--pod-network',
+      'bridge',
+    ]);
+    await waitFor(
+      'agent registered',
+      () => cli({ BERTH_CONFIG: join(dir, 'controller/admin.conf') }, ['get', 'nodes', '-o', 'name']).includes('node/'),
+      30_000,
+    );
 
     const base = [];
     const berth = [];
@@ -131,7 +155,10 @@ async function main() {
       await new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)));
     }
     cleanupBaseline(`${process.pid}`);
-    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=bench-${process.pid}`]).toString().split('\n').filter(Boolean);
+    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=bench-${process.pid}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
     if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }

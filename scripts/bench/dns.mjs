@@ -26,7 +26,6 @@ const RATE = Number(values.rate);
 const ZONE = 'cluster.local';
 const NODE = `bench-dns-${process.pid}`;
 
-
 /** A port free for both UDP and TCP on loopback (checked for TCP; dnsmasq and the agent bind both). */
 async function freePort() {
   return new Promise((resolve, reject) => {
@@ -117,7 +116,8 @@ async function main() {
     return p;
   };
   const conf = join(dir, 'controller/admin.conf');
-  const cli = (args, input) => execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, BERTH_CONFIG: conf }, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+  const cli = (args, input) =>
+    execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, BERTH_CONFIG: conf }, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
   try {
     start(process.execPath, [BIN, 'controller', 'up', '--data-dir', join(dir, 'controller'), '--listen', '127.0.0.1:0'], { BERTH_LOG_LEVEL: 'warn' });
     await waitFor('controller', () => existsSync(conf), 20_000);
@@ -127,7 +127,27 @@ async function main() {
     const berthPort = await freePort();
     const agent = start(
       process.execPath,
-      [BIN, 'agent', '--server', server, '--token', joinToken, ...(caHash ? ['--ca-hash', caHash] : []), '--node-name', NODE, '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0', '--pod-network', 'bridge', '--dns-listen', `127.0.0.1:${berthPort}`, '--dns-upstream', 'none'],
+      [
+        BIN,
+        'agent',
+        '--server',
+        server,
+        '--token',
+        joinToken,
+        ...(caHash ? ['--ca-hash', caHash] : []),
+        '--node-name',
+        NODE,
+        '--data-dir',
+        join(dir, 'agent'),
+        '--listen',
+        '127.0.0.1:0',
+        '--pod-network',
+        'bridge',
+        '--dns-listen',
+        `127.0.0.1:${berthPort}`,
+        '--dns-upstream',
+        'none',
+      ],
       { BERTH_LOG_LEVEL: 'warn' },
     );
     await waitFor('agent registered', () => cli(['get', 'nodes', '-o', 'name']).includes(`node/${NODE}`), 30_000);
@@ -136,13 +156,22 @@ async function main() {
       `${REPLICAS} pods Ready`,
       () => {
         const list = JSON.parse(cli(['get', 'pods', '-o', 'json'])).items.filter((p) => p.metadata.labels?.app === 'dnsbench');
-        const ready = list.filter((p) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.podIP);
+        const ready = list.filter(
+          (p) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.podIP,
+        );
         return ready.length === REPLICAS ? ready : undefined;
       },
       180_000,
     );
     const svc = `web.default.svc.${ZONE}`;
-    await waitFor('DNS has every pod', () => dig(berthPort, [svc]).split('\n').filter((l) => l && !l.startsWith(';')).length === REPLICAS, 20_000);
+    await waitFor(
+      'DNS has every pod',
+      () =>
+        dig(berthPort, [svc])
+          .split('\n')
+          .filter((l) => l && !l.startsWith(';')).length === REPLICAS,
+      20_000,
+    );
 
     // The same records for dnsmasq.
     const dmPort = await freePort();
@@ -174,7 +203,13 @@ async function main() {
     writeFileSync(qfile, queries.join('\n') + '\n');
     const ufile = join(dir, 'queries-unique.txt');
     const mixCase = (name) => name.replace(/[a-z]/g, (ch) => (Math.random() < 0.5 ? ch.toUpperCase() : ch));
-    writeFileSync(ufile, Array.from({ length: 300_000 }, (_, i) => { const [n, ty] = queries[i % queries.length].split(' '); return `${mixCase(n)} ${ty}`; }).join('\n') + '\n');
+    writeFileSync(
+      ufile,
+      Array.from({ length: 300_000 }, (_, i) => {
+        const [n, ty] = queries[i % queries.length].split(' ');
+        return `${mixCase(n)} ${ty}`;
+      }).join('\n') + '\n',
+    );
     start(dnsmasqBin, ['--keep-in-foreground', `--conf-file=${join(dir, 'dnsmasq.conf')}`, '--user=root', '--log-facility=-']);
     await waitFor('dnsmasq', () => dig(dmPort, [`${pods[0].metadata.name}.${svc}`]).includes(pods[0].status.podIP), 10_000);
 
@@ -186,7 +221,9 @@ async function main() {
       if (a === b) same++;
       else console.log(`  answers differ for ${q}:\n    berth   ${a}\n    dnsmasq ${b}`);
     }
-    console.log(`query mix: ${queries.length} questions (pod A, PTR, service A with ${REPLICAS} records, SRV, NXDOMAIN, NODATA); ${same} answered alike by both`);
+    console.log(
+      `query mix: ${queries.length} questions (pod A, PTR, service A with ${REPLICAS} records, SRV, NXDOMAIN, NODATA); ${same} answered alike by both`,
+    );
 
     const run = (file, title) => {
       const results = {};
@@ -207,9 +244,13 @@ async function main() {
       return results;
     };
     const repeated = run(qfile, `${queries.length} questions over and over (${SECONDS} s per run, dnsperf -c 4, on the same cores):`);
-    const unique = run(ufile, 'every question unique (mixed letter case), so the agent\'s reply cache never hits:');
-    console.log(`\nratio berth / dnsmasq (qps): ${(repeated['berth agent'].qps / repeated.dnsmasq.qps).toFixed(2)} repeated questions, ${(unique['berth agent'].qps / unique.dnsmasq.qps).toFixed(2)} unique questions`);
-    console.log(`p99 at ${RATE} qps: berth ${repeated['berth agent'].p99.toFixed(2)} / ${unique['berth agent'].p99.toFixed(2)} ms, dnsmasq ${repeated.dnsmasq.p99.toFixed(2)} / ${unique.dnsmasq.p99.toFixed(2)} ms (repeated / unique)`);
+    const unique = run(ufile, "every question unique (mixed letter case), so the agent's reply cache never hits:");
+    console.log(
+      `\nratio berth / dnsmasq (qps): ${(repeated['berth agent'].qps / repeated.dnsmasq.qps).toFixed(2)} repeated questions, ${(unique['berth agent'].qps / unique.dnsmasq.qps).toFixed(2)} unique questions`,
+    );
+    console.log(
+      `p99 at ${RATE} qps: berth ${repeated['berth agent'].p99.toFixed(2)} / ${unique['berth agent'].p99.toFixed(2)} ms, dnsmasq ${repeated.dnsmasq.p99.toFixed(2)} / ${unique.dnsmasq.p99.toFixed(2)} ms (repeated / unique)`,
+    );
     void agent;
   } finally {
     try {
@@ -223,7 +264,10 @@ async function main() {
       p.kill('SIGTERM');
       await new Promise((r) => p.once('exit', r));
     }
-    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${NODE}`]).toString().split('\n').filter(Boolean);
+    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${NODE}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
     if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }

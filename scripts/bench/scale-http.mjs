@@ -74,7 +74,16 @@ export function connect({ server, ca }) {
     let req;
     const done = new Promise((ok, fail) => {
       req = mod.request(
-        { ...tlsOpts, protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'GET', path, agent: false, headers: { authorization: `Bearer ${token}` } },
+        {
+          ...tlsOpts,
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          method: 'GET',
+          path,
+          agent: false,
+          headers: { authorization: `Bearer ${token}` },
+        },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();

@@ -115,7 +115,8 @@ class Simulator {
   async stats(resetLatency = false) {
     const all = await this.ask({ type: 'stats', resetLatency }, 'stats');
     const sum = {};
-    for (const { stats } of all) for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
+    for (const { stats } of all)
+      for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
     sum.lastError = all.map((a) => a.stats.lastError).filter(Boolean)[0] ?? '';
     return { ...sum, latencies: all.flatMap((a) => a.latencies) };
   }
@@ -188,7 +189,9 @@ class PodObserver {
     const agent = this.client.newAgent();
     const list = await this.client.request(agent, 'GET', '/api/v1/pods', this.token);
     for (const p of list.body.items) this.apply('ADDED', p);
-    this.podWatch = this.client.watch(`/api/v1/pods?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, this.token, (e) => this.apply(e.type, e.object));
+    this.podWatch = this.client.watch(`/api/v1/pods?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, this.token, (e) =>
+      this.apply(e.type, e.object),
+    );
     const nodes = await this.client.request(agent, 'GET', '/api/v1/nodes', this.token);
     const ready = new Map();
     this.nodeWatch = this.client.watch(`/api/v1/nodes?watch=true&resourceVersion=${nodes.body.metadata.resourceVersion}`, this.token, (e) => {
@@ -228,7 +231,10 @@ class PodObserver {
     const hist = new Map();
     for (let i = 0; i < NODES - perNode.size; i++) hist.set(0, (hist.get(0) ?? 0) + 1);
     for (const n of perNode.values()) hist.set(n, (hist.get(n) ?? 0) + 1);
-    return [...hist.entries()].sort((a, b) => a[0] - b[0]).map(([pods, nodes]) => `${nodes} node${nodes === 1 ? '' : 's'} × ${pods}`).join(', ');
+    return [...hist.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([pods, nodes]) => `${nodes} node${nodes === 1 ? '' : 's'} × ${pods}`)
+      .join(', ');
   }
 
   stop() {
@@ -277,7 +283,29 @@ function stopProcess(p, timeoutMs = 20_000) {
 function selfSigned(dir) {
   const key = join(dir, 'baseline-key.pem');
   const cert = join(dir, 'baseline-cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key, cert, ca: readFileSync(cert, 'utf8') };
 }
 
@@ -286,7 +314,9 @@ async function runBaseline(dir, names, tls) {
   const file = join(dir, 'baseline-tokens.json');
   writeFileSync(file, JSON.stringify(tokens.map((t, i) => [createHash('sha256').update(t).digest('hex'), names[i]])));
   const cert = tls ? selfSigned(dir) : undefined;
-  const proc = spawn(process.execPath, [join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let sim;
   try {
     const port = await new Promise((ok, fail) => {
@@ -323,12 +353,25 @@ async function main() {
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void cleanup().then(() => process.exit(130)));
   try {
     const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-    controller = spawn(process.execPath, [...nodeArgs, BIN, 'controller', 'up', '--data-dir', controllerDir, '--listen', '127.0.0.1:0', ...(values.insecure ? ['--insecure'] : []),
-      ...(values['node-grace-seconds'] ? ['--node-grace-seconds', values['node-grace-seconds']] : []),
-    ], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
-    });
+    controller = spawn(
+      process.execPath,
+      [
+        ...nodeArgs,
+        BIN,
+        'controller',
+        'up',
+        '--data-dir',
+        controllerDir,
+        '--listen',
+        '127.0.0.1:0',
+        ...(values.insecure ? ['--insecure'] : []),
+        ...(values['node-grace-seconds'] ? ['--node-grace-seconds', values['node-grace-seconds']] : []),
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
+      },
+    );
     let controllerLog = '';
     controller.stderr.on('data', (d) => (controllerLog = (controllerLog + d.toString()).slice(-4000)));
     if (process.env.BENCH_CONTROLLER_LOG) controller.stderr.pipe(createWriteStream(process.env.BENCH_CONTROLLER_LOG));
@@ -343,7 +386,9 @@ async function main() {
 
     console.log(`berth scale benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods (${total} pods), ${WORKERS} simulator threads`);
     const grace = values['node-grace-seconds'] ? `, node grace ${values['node-grace-seconds']} s` : '';
-    console.log(`controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'}), ${process.version}${grace}${profDir ? `, CPU profile to ${profDir}` : ''}\n`);
+    console.log(
+      `controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'}), ${process.version}${grace}${profDir ? `, CPU profile to ${profDir}` : ''}\n`,
+    );
     await sleep(2000);
     const memIdle = memory(pid);
     console.log(`controller idle: ${fmtMem(memIdle)}`);
@@ -381,7 +426,9 @@ async function main() {
     let fill;
     if (SETS > 1) {
       fill = await applyAndWait(client, conf.token, observer, setNames.slice(0, -1));
-      console.log(`\n${SETS - 1} sets × ${PER_SET} pods applied at once: all bound in ${(fill.boundMs / 1000).toFixed(1)} s, all Ready in ${(fill.readyMs / 1000).toFixed(1)} s`);
+      console.log(
+        `\n${SETS - 1} sets × ${PER_SET} pods applied at once: all bound in ${(fill.boundMs / 1000).toFixed(1)} s, all Ready in ${(fill.readyMs / 1000).toFixed(1)} s`,
+      );
       await sleep(3000);
     }
     const timed = setNames.at(-1);
@@ -395,7 +442,10 @@ async function main() {
     // 3. Memory and store with everything in place; heartbeat CPU again, now with the pods.
     await sleep(3000);
     const memPods = memory(pid);
-    const dbBytes = ['berth.db', 'berth.db-wal'].map((f) => join(controllerDir, f)).filter(existsSync).reduce((s, f) => s + statSync(f).size, 0);
+    const dbBytes = ['berth.db', 'berth.db-wal']
+      .map((f) => join(controllerDir, f))
+      .filter(existsSync)
+      .reduce((s, f) => s + statSync(f).size, 0);
     console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(memPods)}`);
     console.log(`SQLite store (berth.db + WAL): ${(dbBytes / 2 ** 20).toFixed(1)} MiB`);
     const hbPods = await cpuWindow(pid, sim);

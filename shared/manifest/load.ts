@@ -43,7 +43,12 @@ export async function readSources(paths: string[], stdin: () => Promise<string> 
     } catch {
       throw new ManifestSourceError(`the path "${p}" does not exist`);
     }
-    const files = isDir ? (await readdir(p)).filter((f) => MANIFEST_EXT.test(f)).sort().map((f) => join(p, f)) : [p];
+    const files = isDir
+      ? (await readdir(p))
+          .filter((f) => MANIFEST_EXT.test(f))
+          .sort()
+          .map((f) => join(p, f))
+      : [p];
     for (const f of files) {
       try {
         out.push({ file: f, text: await readFile(f, 'utf8') });

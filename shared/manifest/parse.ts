@@ -58,7 +58,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     if (raw === null || raw === undefined) continue; // an empty document, e.g. a trailing `---`
     const entries: { raw: unknown; prefix: FieldPath }[] =
       raw && typeof raw === 'object' && (raw as { kind?: unknown }).kind === 'List' && Array.isArray((raw as { items?: unknown }).items)
-        ? ((raw as { items: unknown[] }).items.map((item, i) => ({ raw: item, prefix: ['items', i] })))
+        ? (raw as { items: unknown[] }).items.map((item, i) => ({ raw: item, prefix: ['items', i] }))
         : [{ raw, prefix: [] }];
     for (const e of entries) {
       const v = validateObject(e.raw);

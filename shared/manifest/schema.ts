@@ -9,10 +9,7 @@ import { isQuantity } from '../quantity.js';
 const labelMap = z.record(z.string(), z.string());
 
 /** A DNS-1123 label, as used for container, port, volume and claim names. */
-const label = z
-  .string()
-  .max(MAX_LABEL_LENGTH)
-  .regex(DNS1123_LABEL, 'must be a lowercase RFC 1123 label (lowercase letters, digits and "-")');
+const label = z.string().max(MAX_LABEL_LENGTH).regex(DNS1123_LABEL, 'must be a lowercase RFC 1123 label (lowercase letters, digits and "-")');
 
 export const metadataSchema = z.object({
   name: z.string(),
@@ -124,7 +121,10 @@ export const containerSchema = z.object({
 const keyToPath = z.array(
   z.object({
     key: z.string().min(1),
-    path: z.string().min(1).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."'),
+    path: z
+      .string()
+      .min(1)
+      .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."'),
     mode: z.number().int().min(0).max(0o777).optional(),
   }),
 );
@@ -134,15 +134,28 @@ const volumeSchema = z.object({
   emptyDir: z.object({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: z.union([z.string(), z.number()]).optional() }).optional(),
   hostPath: z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).optional(),
   configMap: z
-    .object({ name: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
+    .object({
+      name: z.string().min(1),
+      items: keyToPath.optional(),
+      defaultMode: z.number().int().min(0).max(0o777).optional(),
+      optional: z.boolean().optional(),
+    })
     .optional(),
   secret: z
-    .object({ secretName: z.string().min(1), items: keyToPath.optional(), defaultMode: z.number().int().min(0).max(0o777).optional(), optional: z.boolean().optional() })
+    .object({
+      secretName: z.string().min(1),
+      items: keyToPath.optional(),
+      defaultMode: z.number().int().min(0).max(0o777).optional(),
+      optional: z.boolean().optional(),
+    })
     .optional(),
   /** A standalone PersistentVolumeClaim of the pod's namespace (docs/placement.md, "Standalone claims"). */
   persistentVolumeClaim: z
     .object({
-      claimName: z.string().min(1, 'must not be empty').regex(DNS1123_SUBDOMAIN, 'must be a lowercase RFC 1123 subdomain (lowercase letters, digits, "-" and ".")'),
+      claimName: z
+        .string()
+        .min(1, 'must not be empty')
+        .regex(DNS1123_SUBDOMAIN, 'must be a lowercase RFC 1123 subdomain (lowercase letters, digits, "-" and ".")'),
       readOnly: z.boolean().optional(),
     })
     .optional(),
@@ -170,8 +183,10 @@ const nodeSelectorRequirement = z
   })
   .superRefine((r, ctx) => {
     const n = r.values?.length ?? 0;
-    if ((r.operator === 'In' || r.operator === 'NotIn') && n === 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `must not be empty for operator ${r.operator}` });
-    if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && n > 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `must be empty for operator ${r.operator}` });
+    if ((r.operator === 'In' || r.operator === 'NotIn') && n === 0)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `must not be empty for operator ${r.operator}` });
+    if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && n > 0)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `must be empty for operator ${r.operator}` });
     if ((r.operator === 'Gt' || r.operator === 'Lt') && (n !== 1 || !/^-?[0-9]+$/.test(r.values![0]))) {
       ctx.addIssue({ code: 'custom', path: ['values'], message: `must be exactly one integer for operator ${r.operator}` });
     }
@@ -201,7 +216,9 @@ const podAffinitySchema = z.object({
 const affinitySchema = z.object({
   nodeAffinity: z
     .object({
-      requiredDuringSchedulingIgnoredDuringExecution: z.object({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1, 'must have at least one term') }).optional(),
+      requiredDuringSchedulingIgnoredDuringExecution: z
+        .object({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1, 'must have at least one term') })
+        .optional(),
       preferredDuringSchedulingIgnoredDuringExecution: z.array(z.object({ weight, preference: nodeSelectorTerm })).optional(),
     })
     .optional(),
@@ -230,37 +247,54 @@ const dnsConfigSchema = z.object({
     .array(
       z
         .string()
-        .refine((s) => s === '.' || (s.replace(/\.$/, '').length <= 253 && DNS1123_SUBDOMAIN.test(s.replace(/\.$/, ''))), 'must be a lowercase DNS domain such as "example.com"'),
+        .refine(
+          (s) => s === '.' || (s.replace(/\.$/, '').length <= 253 && DNS1123_SUBDOMAIN.test(s.replace(/\.$/, ''))),
+          'must be a lowercase DNS domain such as "example.com"',
+        ),
     )
     .max(MAX_DNS_SEARCHES, `must have at most ${MAX_DNS_SEARCHES} search domains`)
     .refine((l) => l.join(' ').length <= MAX_DNS_SEARCH_CHARS, `must be at most ${MAX_DNS_SEARCH_CHARS} characters in all`)
     .optional(),
-  options: z.array(z.object({ name: z.string().min(1, 'must not be empty').regex(/^[^\s:]+$/, 'must be one word without ":" or spaces'), value: z.string().regex(/^\S*$/, 'must not contain spaces').optional() })).optional(),
+  options: z
+    .array(
+      z.object({
+        name: z
+          .string()
+          .min(1, 'must not be empty')
+          .regex(/^[^\s:]+$/, 'must be one word without ":" or spaces'),
+        value: z.string().regex(/^\S*$/, 'must not contain spaces').optional(),
+      }),
+    )
+    .optional(),
 });
 
-export const podSpecSchema = z.object({
-  initContainers: z.array(containerSchema).optional(),
-  containers: z.array(containerSchema).min(1, 'must have at least one container'),
-  volumes: z.array(volumeSchema).optional(),
-  restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
-  terminationGracePeriodSeconds: z.number().int().min(0).default(30),
-  nodeSelector: labelMap.optional(),
-  affinity: affinitySchema.optional(),
-  topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
-  /** The pod uses the host's network namespace: its container ports are host ports. */
-  hostNetwork: z.boolean().optional(),
-  /**
-   * The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet),
-   * the host's (Default) or only dnsConfig (None).
-   */
-  dnsPolicy: z.enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'], 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None').optional(),
-  /** Added to what dnsPolicy gives (Kubernetes' PodDNSConfig). */
-  dnsConfig: dnsConfigSchema.optional(),
-}).superRefine((spec, ctx) => {
-  if (spec.dnsPolicy === 'None' && (spec.dnsConfig?.nameservers ?? []).length === 0) {
-    ctx.addIssue({ code: 'custom', path: ['dnsConfig', 'nameservers'], message: 'must name at least one nameserver when dnsPolicy is None' });
-  }
-});
+export const podSpecSchema = z
+  .object({
+    initContainers: z.array(containerSchema).optional(),
+    containers: z.array(containerSchema).min(1, 'must have at least one container'),
+    volumes: z.array(volumeSchema).optional(),
+    restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
+    terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+    nodeSelector: labelMap.optional(),
+    affinity: affinitySchema.optional(),
+    topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
+    /** The pod uses the host's network namespace: its container ports are host ports. */
+    hostNetwork: z.boolean().optional(),
+    /**
+     * The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet),
+     * the host's (Default) or only dnsConfig (None).
+     */
+    dnsPolicy: z
+      .enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'], 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None')
+      .optional(),
+    /** Added to what dnsPolicy gives (Kubernetes' PodDNSConfig). */
+    dnsConfig: dnsConfigSchema.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.dnsPolicy === 'None' && (spec.dnsConfig?.nameservers ?? []).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['dnsConfig', 'nameservers'], message: 'must name at least one nameserver when dnsPolicy is None' });
+    }
+  });
 
 const claimTemplateSchema = z.object({
   metadata: z.object({ name: label, labels: labelMap.optional(), annotations: labelMap.optional() }),
@@ -297,7 +331,9 @@ export const statefulSetSpecSchema = z.object({
       rollingUpdate: z
         .object({
           partition: z.number().int().min(0).default(0),
-          maxUnavailable: z.union([z.number().int().min(1, 'must be at least 1'), z.string().regex(/^[1-9][0-9]*%$/, 'must be an integer or a percentage like "25%"')]).default(1),
+          maxUnavailable: z
+            .union([z.number().int().min(1, 'must be at least 1'), z.string().regex(/^[1-9][0-9]*%$/, 'must be an integer or a percentage like "25%"')])
+            .default(1),
         })
         .optional(),
     })
@@ -324,7 +360,11 @@ export const serviceSpecSchema = z.object({
   type: z.literal('ClusterIP', 'only ClusterIP services (a virtual IP, or headless with clusterIP: None) are supported').optional(),
   sessionAffinity: z.enum(['None', 'ClientIP'], 'must be None or ClientIP').optional(),
   sessionAffinityConfig: z
-    .object({ clientIP: z.object({ timeoutSeconds: z.number().int().min(1, 'must be between 1 and 86400').max(86400, 'must be between 1 and 86400').optional() }).optional() })
+    .object({
+      clientIP: z
+        .object({ timeoutSeconds: z.number().int().min(1, 'must be between 1 and 86400').max(86400, 'must be between 1 and 86400').optional() })
+        .optional(),
+    })
     .optional(),
   selector: labelMap.optional(),
   publishNotReadyAddresses: z.boolean().optional(),

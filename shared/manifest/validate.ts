@@ -39,9 +39,7 @@ export interface UserMeta {
   annotations?: Record<string, string>;
 }
 
-export type Validation =
-  | { ok: true; object: UserObject; warnings: Problem[] }
-  | { ok: false; errors: Problem[]; warnings: Problem[] };
+export type Validation = { ok: true; object: UserObject; warnings: Problem[] } | { ok: false; errors: Problem[]; warnings: Problem[] };
 
 const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1', PersistentVolumeClaim: 'v1' };
 const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)';
@@ -50,7 +48,17 @@ const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret and Persist
 const SERVER_CLAIM_SPEC = ['nodeName', 'hostPath', 'volumeName'];
 
 /** Fields the server owns: present in `get -o yaml` output, so re-applying it must not warn. */
-const SERVER_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'managedFields', 'selfLink', 'ownerReferences', 'finalizers']);
+const SERVER_METADATA = new Set([
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'managedFields',
+  'selfLink',
+  'ownerReferences',
+  'finalizers',
+]);
 
 export function describePath(path: FieldPath): string {
   let s = '';
@@ -113,7 +121,8 @@ export function validateObject(raw: unknown): Validation {
   if (nsProblem) errors.push({ path: ['metadata', 'namespace'], message: `invalid namespace "${namespace}": ${nsProblem}` });
   const metadata: UserMeta = { ...meta.data, namespace };
   for (const k of Object.keys((obj.metadata as object) ?? {})) {
-    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k)) warnings.push({ path: ['metadata', k], message: 'is not supported by berth yet and is ignored' });
+    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k))
+      warnings.push({ path: ['metadata', k], message: 'is not supported by berth yet and is ignored' });
   }
 
   let object: UserObject | undefined;
@@ -240,7 +249,8 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
   }
   const claims = new Set<string>();
   spec.volumeClaimTemplates.forEach((c, i) => {
-    if (claims.has(c.metadata.name)) out.push({ path: ['spec', 'volumeClaimTemplates', i, 'metadata', 'name'], message: `duplicate claim template "${c.metadata.name}"` });
+    if (claims.has(c.metadata.name))
+      out.push({ path: ['spec', 'volumeClaimTemplates', i, 'metadata', 'name'], message: `duplicate claim template "${c.metadata.name}"` });
     claims.add(c.metadata.name);
   });
   const volumes = new Set<string>();
@@ -267,7 +277,8 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
     if (init && c.restartPolicy !== 'Always') {
       // Kubernetes: a plain init container runs to completion, so it cannot be probed or get a preStop hook.
       for (const f of ['readinessProbe', 'livenessProbe', 'startupProbe', 'lifecycle'] as const) {
-        if (c[f] !== undefined) out.push({ path: [...cpath, f], message: 'must not be set on an init container unless it is a sidecar (restartPolicy: Always)' });
+        if (c[f] !== undefined)
+          out.push({ path: [...cpath, f], message: 'must not be set on an init container unless it is a sidecar (restartPolicy: Always)' });
       }
     }
     for (const f of ['livenessProbe', 'startupProbe'] as const) {
@@ -295,11 +306,16 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
 function serviceProblems(spec: ServiceSpec): Problem[] {
   const out: Problem[] = [];
   const ip = spec.clusterIP;
-  if (ip !== undefined && ip !== '' && ip !== 'None' && !isIPv4(ip)) out.push({ path: ['spec', 'clusterIP'], message: `must be "None" or an IPv4 address, got "${ip}"` });
+  if (ip !== undefined && ip !== '' && ip !== 'None' && !isIPv4(ip))
+    out.push({ path: ['spec', 'clusterIP'], message: `must be "None" or an IPv4 address, got "${ip}"` });
   const ips = spec.clusterIPs;
-  if (ips && ips.length > 0 && ip !== undefined && ip !== '' && ips[0] !== ip) out.push({ path: ['spec', 'clusterIPs'], message: `must start with spec.clusterIP (${ip}), got ${ips[0]}` });
-  if (ips && ips.length > 0 && (ip === undefined || ip === '') && ips[0] !== 'None' && !isIPv4(ips[0])) out.push({ path: ['spec', 'clusterIPs', 0], message: `must be "None" or an IPv4 address, got "${ips[0]}"` });
-  if (spec.sessionAffinityConfig && spec.sessionAffinity !== 'ClientIP') out.push({ path: ['spec', 'sessionAffinityConfig'], message: 'is only allowed with sessionAffinity: ClientIP' });
-  if (spec.sessionAffinity === 'ClientIP' && (ip === 'None' || ips?.[0] === 'None')) out.push({ path: ['spec', 'sessionAffinity'], message: 'ClientIP needs a virtual IP; a headless Service (clusterIP: None) has none' });
+  if (ips && ips.length > 0 && ip !== undefined && ip !== '' && ips[0] !== ip)
+    out.push({ path: ['spec', 'clusterIPs'], message: `must start with spec.clusterIP (${ip}), got ${ips[0]}` });
+  if (ips && ips.length > 0 && (ip === undefined || ip === '') && ips[0] !== 'None' && !isIPv4(ips[0]))
+    out.push({ path: ['spec', 'clusterIPs', 0], message: `must be "None" or an IPv4 address, got "${ips[0]}"` });
+  if (spec.sessionAffinityConfig && spec.sessionAffinity !== 'ClientIP')
+    out.push({ path: ['spec', 'sessionAffinityConfig'], message: 'is only allowed with sessionAffinity: ClientIP' });
+  if (spec.sessionAffinity === 'ClientIP' && (ip === 'None' || ips?.[0] === 'None'))
+    out.push({ path: ['spec', 'sessionAffinity'], message: 'ClientIP needs a virtual IP; a headless Service (clusterIP: None) has none' });
   return out;
 }

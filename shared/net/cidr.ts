@@ -81,7 +81,9 @@ export function validatePodNetworkPlan(clusterCidr: string, nodeMaskSize: number
   if (!/^\d+$/.test(text) || size > 32) throw new Error(`invalid --node-cidr-mask-size "${nodeMaskSize}": must be a whole number from 1 to 30`);
   if (size > 30) throw new Error(`invalid --node-cidr-mask-size ${size}: a node subnet needs room for a gateway and pods (at most 30)`);
   if (size < net.bits) {
-    throw new Error(`invalid --node-cidr-mask-size ${size}: node subnets must be smaller than --cluster-cidr ${formatNet(net)} (mask size at least ${net.bits})`);
+    throw new Error(
+      `invalid --node-cidr-mask-size ${size}: node subnets must be smaller than --cluster-cidr ${formatNet(net)} (mask size at least ${net.bits})`,
+    );
   }
   return { clusterCidr: formatNet(net), nodeMaskSize: size };
 }
@@ -121,5 +123,7 @@ export function allocateNodeCidr(plan: PodNetworkPlan, current: string | undefin
     const base = cluster.base + i * step;
     if (!used.has(base)) return { podCidr: formatNet({ base, bits: plan.nodeMaskSize }), reused: false };
   }
-  return { error: `the cluster CIDR ${plan.clusterCidr} has no free /${plan.nodeMaskSize} left (${count} subnets, all held by other nodes): delete unused nodes or restart the controller with a larger --cluster-cidr or --node-cidr-mask-size` };
+  return {
+    error: `the cluster CIDR ${plan.clusterCidr} has no free /${plan.nodeMaskSize} left (${count} subnets, all held by other nodes): delete unused nodes or restart the controller with a larger --cluster-cidr or --node-cidr-mask-size`,
+  };
 }

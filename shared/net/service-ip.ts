@@ -23,7 +23,9 @@ export function validateServiceRange(serviceCidr: string, clusterCidr: string): 
   if (net.bits > 30) throw new Error(`invalid --service-cluster-ip-range "${serviceCidr}": it must hold at least two addresses (a /30 or larger)`);
   const pods = parseCidr(clusterCidr, '--cluster-cidr');
   if (overlaps(net, pods)) {
-    throw new Error(`invalid --service-cluster-ip-range ${formatNet(net)}: it overlaps --cluster-cidr ${formatNet(pods)}; service addresses and pod addresses must not overlap`);
+    throw new Error(
+      `invalid --service-cluster-ip-range ${formatNet(net)}: it overlaps --cluster-cidr ${formatNet(pods)}; service addresses and pod addresses must not overlap`,
+    );
   }
   return formatNet(net);
 }
@@ -56,7 +58,10 @@ export function allocateClusterIP(range: string, requested: string | undefined, 
     if (used.has(n)) return { error: `${requested} is already allocated to another Service` };
     return { ip: requested };
   }
-  if (used.size >= count) return { error: `the service range ${range} is full (${count} addresses): delete unused Services or restart the controller with a larger --service-cluster-ip-range` };
+  if (used.size >= count)
+    return {
+      error: `the service range ${range} is full (${count} addresses): delete unused Services or restart the controller with a larger --service-cluster-ip-range`,
+    };
   const start = createHash('sha256').update(key).digest().readUInt32BE(0) % count;
   for (let i = 0; i < count; i++) {
     const n = first + ((start + i) % count);

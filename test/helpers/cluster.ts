@@ -217,7 +217,9 @@ export class Cluster {
       timeoutMs,
       200,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; pods: ${JSON.stringify(last.map((p) => [p.metadata.name, p.status.phase, p.metadata.deletionTimestamp ?? '']))}\n${this.agents.map((a) => a.log().slice(-3000)).join('\n')}`);
+      throw new Error(
+        `${err.message}; pods: ${JSON.stringify(last.map((p) => [p.metadata.name, p.status.phase, p.metadata.deletionTimestamp ?? '']))}\n${this.agents.map((a) => a.log().slice(-3000)).join('\n')}`,
+      );
     });
   }
 
@@ -289,7 +291,9 @@ export async function docker(args: string[]): Promise<string> {
  * containers whose process is gone.
  */
 async function sweepNetworks(prefix: string): Promise<void> {
-  const names = (await docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith(`${prefix}-`) && /^\d+$/.test(n.slice(prefix.length + 1)));
+  const names = (await docker(['network', 'ls', '--format', '{{.Name}}']))
+    .split('\n')
+    .filter((n) => n.startsWith(`${prefix}-`) && /^\d+$/.test(n.slice(prefix.length + 1)));
   for (const n of names) {
     const pid = Number(n.slice(prefix.length + 1));
     let alive = true;

@@ -51,12 +51,18 @@ export class FakeRuntime implements ContainerRuntime {
   /** Ends a running container as a crash would. */
   exit(id: string, code: number): void {
     const c = this.containers.get(id);
-    if (!c || c.status !== 'running') return;
+    if (c?.status !== 'running') return;
     Object.assign(c, { status: 'exited', exitCode: code, finishedAtMs: this.tick() });
   }
 
   private info(c: FakeContainer): Docker.ContainerInfo {
-    return { Id: c.id, Names: [`/${c.name}`], Labels: c.labels, State: c.status, HostConfig: { NetworkMode: c.options.HostConfig?.NetworkMode ?? 'bridge' } } as unknown as Docker.ContainerInfo;
+    return {
+      Id: c.id,
+      Names: [`/${c.name}`],
+      Labels: c.labels,
+      State: c.status,
+      HostConfig: { NetworkMode: c.options.HostConfig?.NetworkMode ?? 'bridge' },
+    } as unknown as Docker.ContainerInfo;
   }
 
   async listManaged(nodeName: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
@@ -122,7 +128,8 @@ export class FakeRuntime implements ContainerRuntime {
   async create(options: Docker.ContainerCreateOptions): Promise<string> {
     if (!options.Image || !this.images.has(options.Image)) throw Object.assign(new Error(`No such image: ${options.Image}`), { statusCode: 404 });
     const name = options.name ?? `c${this.next}`;
-    if ([...this.containers.values()].some((c) => c.name === name)) throw Object.assign(new Error(`Conflict. The container name "/${name}" is already in use`), { statusCode: 409 });
+    if ([...this.containers.values()].some((c) => c.name === name))
+      throw Object.assign(new Error(`Conflict. The container name "/${name}" is already in use`), { statusCode: 409 });
     const id = `${String(this.next++).padStart(4, '0')}${'f'.repeat(60)}`;
     this.containers.set(id, { id, name, options, labels: { ...(options.Labels ?? {}) }, status: 'created', exitCode: 0, createdAtMs: this.tick() });
     this.calls.push(`create ${name}`);

@@ -20,7 +20,8 @@ export interface AgentRouteDeps {
 function rejectStaleEpoch(pod: Pod, sent: unknown): void {
   if (sent === undefined || sent === null || sent === '') return;
   const current = epochOf(pod.metadata.annotations?.[ANN_FENCING_EPOCH]);
-  if (Number(sent) < current) throw new StatusError('Conflict', `pod ${pod.metadata.name} has fencing epoch ${current}; a report from epoch ${String(sent)} is stale`);
+  if (Number(sent) < current)
+    throw new StatusError('Conflict', `pod ${pod.metadata.name} has fencing epoch ${current}; a report from epoch ${String(sent)} is stale`);
 }
 
 function rejectOtherUid(what: string, name: string, uid: string, sent: unknown): void {
@@ -70,11 +71,13 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
     .on('POST', '/api/v1/namespaces/:ns/persistentvolumeclaims/:name/finalize', async (c, p) => {
       const claim = store.get<PersistentVolumeClaim>('PersistentVolumeClaim', p.ns, p.name);
       if (!claim) throw notFound('persistentvolumeclaims', p.name);
-      if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node) throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
+      if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node)
+        throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
       const body = (await readJson(c.req)) as { uid?: string } | undefined;
       rejectOtherUid('claim', p.name, claim.metadata.uid, body?.uid);
       if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
-      if ((claim.metadata.finalizers?.length ?? 0) > 0) throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
+      if ((claim.metadata.finalizers?.length ?? 0) > 0)
+        throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
       store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
@@ -82,7 +85,12 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       const pod = ownPod(c, p);
       const body = (await readJson(c.req)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
       if (body?.uid !== undefined) rejectOtherUid('pod', p.name, pod.metadata.uid, body.uid);
-      if (typeof body?.reason !== 'string' || !/^[A-Za-z]{1,64}$/.test(body.reason) || typeof body.message !== 'string' || !['Normal', 'Warning'].includes(body.type ?? '')) {
+      if (
+        typeof body?.reason !== 'string' ||
+        !/^[A-Za-z]{1,64}$/.test(body.reason) ||
+        typeof body.message !== 'string' ||
+        !['Normal', 'Warning'].includes(body.type ?? '')
+      ) {
         throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
       }
       events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);

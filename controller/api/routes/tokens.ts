@@ -19,7 +19,12 @@ export interface TokenRouteDeps {
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 
 const createSchema = z.strictObject({
-  ttlSeconds: z.number().int('must be whole seconds').min(0, 'must not be negative').max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (a year)`).optional(),
+  ttlSeconds: z
+    .number()
+    .int('must be whole seconds')
+    .min(0, 'must not be negative')
+    .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (a year)`)
+    .optional(),
   description: z.string().max(256, 'must be at most 256 characters').optional(),
 });
 

@@ -103,7 +103,13 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     if (!since) {
       send({
         type: 'ERROR',
-        object: { kind: 'Status', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${fromRv} (${store.resourceVersion})` } as unknown as AnyObject,
+        object: {
+          kind: 'Status',
+          status: 'Failure',
+          code: 410,
+          reason: 'Expired',
+          message: `too old resource version: ${fromRv} (${store.resourceVersion})`,
+        } as unknown as AnyObject,
       });
       stop();
       res.end();
