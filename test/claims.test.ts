@@ -2,6 +2,7 @@
 // (missing, being deleted, bound elsewhere), binding on first use in the reconciler, the
 // pvc-protection decisions, and the whole flow on a real store.
 import t from 'tap';
+import { registerNodes } from './helpers/nodes.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,6 @@ import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
-import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import { MoveController } from '../controller/moves/move-controller.js';
 import { claimDirToRemove } from '../agent/volumes/claim-cleaner.js';
 import { containerMounts } from '../agent/pods/spec.js';
@@ -423,28 +423,7 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log);
   const collector = new ClaimCollector(store, events, log);
-  const joinToken = issueToken(store, 'join', 'join');
-  for (const name of ['h1', 'h2']) {
-    nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
-      name,
-      address: '10.0.0.1',
-      agentUrl: 'http://10.0.0.1:7444',
-      agentToken: `agent-token-of-${name}-0123456789`,
-      dataDir: `/var/lib/berth/${name}`,
-      facts: {
-        hostname: name,
-        os: 'linux',
-        kernel: '6',
-        arch: 'amd64',
-        cpuModel: 'x',
-        cpus: 2,
-        memoryBytes: 8 * 2 ** 30,
-        memoryAvailableBytes: 8 * 2 ** 30,
-        diskBytes: 100 * 2 ** 30,
-        diskAvailableBytes: 100 * 2 ** 30,
-      },
-    });
-  }
+  registerNodes(store, nodes, ['h1', 'h2']);
   const claim = (name = 'shared-data') => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', name);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
   t.same(
@@ -546,28 +525,7 @@ t.test('store: a claim bound to a forgotten node can be deleted and applied agai
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log);
-  const joinToken = issueToken(store, 'join', 'join');
-  for (const name of ['h1', 'h2']) {
-    nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
-      name,
-      address: '10.0.0.1',
-      agentUrl: 'http://10.0.0.1:7444',
-      agentToken: `agent-token-of-${name}-0123456789`,
-      dataDir: `/var/lib/berth/${name}`,
-      facts: {
-        hostname: name,
-        os: 'linux',
-        kernel: '6',
-        arch: 'amd64',
-        cpuModel: 'x',
-        cpus: 2,
-        memoryBytes: 8 * 2 ** 30,
-        memoryAvailableBytes: 8 * 2 ** 30,
-        diskBytes: 100 * 2 ** 30,
-        diskAvailableBytes: 100 * 2 ** 30,
-      },
-    });
-  }
+  registerNodes(store, nodes, ['h1', 'h2']);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
   ops.apply([pvc, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: sharingSet().spec }]);
   for (let i = 0; i < 3; i++) sets.sync('default/redis');

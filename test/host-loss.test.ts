@@ -2,6 +2,7 @@
 // node forget and re-registration, the self-fencing annotation, the move controller on a real
 // store (including a controller restart in the middle of a move).
 import t, { type Test } from 'tap';
+import { registerNodes } from './helpers/nodes.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -480,26 +481,13 @@ t.test('an overloaded controller does not declare nodes lost; a quiet one does',
   const store = open();
   const events = new EventRecorder(store, 'statefulset-controller');
   const nodes = new NodeRegistry(store, events, log, 1000);
-  const join = issueToken(store, 'join', 'join');
-  nodes.register(authenticate(store, `Bearer ${join}`)!, {
-    name: 'h1',
-    address: '10.0.0.1',
-    agentUrl: 'http://10.0.0.1:10250',
-    agentToken: 'agent-token-of-h1-0123456789',
-    dataDir: '/var/lib/berth/h1',
-    facts: {
-      hostname: 'h1',
-      os: 'linux',
-      kernel: '6',
-      arch: 'amd64',
-      cpuModel: 'x',
-      cpus: 2,
-      memoryBytes: 2 ** 32,
-      memoryAvailableBytes: 2 ** 31,
-      diskBytes: 2 ** 40,
-      diskAvailableBytes: 2 ** 39,
+  registerNodes(store, nodes, [
+    {
+      name: 'h1',
+      agentUrl: 'http://10.0.0.1:10250',
+      facts: { memoryBytes: 2 ** 32, memoryAvailableBytes: 2 ** 31, diskBytes: 2 ** 40, diskAvailableBytes: 2 ** 39 },
     },
-  });
+  ]);
   nodes.start();
   t.teardown(() => {
     nodes.stop();

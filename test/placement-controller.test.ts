@@ -2,6 +2,7 @@
 // created Pending with PodScheduled=False, are not rewritten while the reason stays the same,
 // and are bound once a node with room registers; node patches (cordon) are validated.
 import t from 'tap';
+import { registerNodes } from './helpers/nodes.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,6 @@ import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
-import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import type { Event, Node, PersistentVolumeClaim, Pod } from '../shared/types.js';
 
 const GI = 2 ** 30;
@@ -26,27 +26,7 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log);
-  const joinToken = issueToken(store, 'join', 'join');
-  const register = (name: string, memoryBytes: number) =>
-    nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
-      name,
-      address: '10.0.0.1',
-      agentUrl: 'http://10.0.0.1:7444',
-      agentToken: `agent-token-of-${name}-0123456789`,
-      dataDir: `/var/lib/berth/${name}`,
-      facts: {
-        hostname: name,
-        os: 'linux',
-        kernel: '6',
-        arch: 'amd64',
-        cpuModel: 'x',
-        cpus: 2,
-        memoryBytes,
-        memoryAvailableBytes: memoryBytes,
-        diskBytes: 100 * GI,
-        diskAvailableBytes: 100 * GI,
-      },
-    });
+  const register = (name: string, memoryBytes: number) => registerNodes(store, nodes, [{ name, facts: { memoryBytes, memoryAvailableBytes: memoryBytes } }]);
   register('h1', 4 * GI);
   ops.apply([
     {

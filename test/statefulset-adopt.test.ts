@@ -2,6 +2,7 @@
 // delete adopts the pods and revisions of the old one and converges; a sync that keeps failing
 // backs off, warns once per error and says so in a FailedSync event.
 import t, { type Test } from 'tap';
+import { registerNodes } from './helpers/nodes.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +14,10 @@ import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import type { BackoffOptions } from '../controller/statefulset/backoff.js';
-import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import { timestamp, type ControllerRevision, type Event, type Pod, type StatefulSet } from '../shared/types.js';
 import { waitFor } from './helpers/cluster.js';
 
-const GI = 2 ** 30;
+const _GI = 2 ** 30;
 
 function webSet(replicas: number, image = 'berth.local/web:1') {
   return {
@@ -60,26 +60,7 @@ function setup(t: Test, backoff?: BackoffOptions) {
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, backoff);
-  const joinToken = issueToken(store, 'join', 'join');
-  nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
-    name: 'h1',
-    address: '10.0.0.1',
-    agentUrl: 'http://10.0.0.1:7444',
-    agentToken: 'agent-token-of-h1-0123456789',
-    dataDir: '/var/lib/berth/h1',
-    facts: {
-      hostname: 'h1',
-      os: 'linux',
-      kernel: '6',
-      arch: 'amd64',
-      cpuModel: 'x',
-      cpus: 2,
-      memoryBytes: 8 * GI,
-      memoryAvailableBytes: 8 * GI,
-      diskBytes: 100 * GI,
-      diskAvailableBytes: 100 * GI,
-    },
-  });
+  registerNodes(store, nodes, ['h1']);
   const pods = () => store.list<Pod>('Pod', 'default');
   const set = () => store.get<StatefulSet>('StatefulSet', 'default', 'web')!;
   const revisions = () => store.list<ControllerRevision>('ControllerRevision', 'default');
