@@ -19,7 +19,7 @@ import { establishTrust } from './controller-client/trust.js';
 import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
-import { PodManager } from './pods/sync.js';
+import { PodManager } from './pods/manager.js';
 import { DEFAULT_PAUSE_BINARY, PauseImage } from './pods/pause.js';
 import { ClusterDns } from './dns/service.js';
 import type { HostPort } from './dns/forward.js';

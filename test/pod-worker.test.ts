@@ -9,7 +9,7 @@ import { DOCKER_LABEL } from '../shared/naming.js';
 import type { Pod, PodStatus } from '../shared/types.js';
 import { createLogger } from '../agent/log.js';
 import { HOLDER } from '../agent/pods/plan.js';
-import { PodManager, type StatusSink } from '../agent/pods/sync.js';
+import { PodManager, type StatusSink } from '../agent/pods/manager.js';
 import { FakeRuntime, type Behaviour } from './helpers/fake-runtime.js';
 
 const IMAGE = 'berth.local/busybox:1';
