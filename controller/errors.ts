@@ -42,12 +42,6 @@ export class StatusError extends Error {
   }
 }
 
-export function isStatusError(err: unknown, reason?: StatusReason): err is StatusError {
-  return err instanceof StatusError && (reason === undefined || err.reason === reason);
-}
-
 export const badRequest = (message: string) => new StatusError('BadRequest', message);
 export const forbidden = (message: string) => new StatusError('Forbidden', message);
 export const notFound = (what: string, name: string) => new StatusError('NotFound', `${what} "${name}" not found`);
-export const conflict = (message: string) => new StatusError('Conflict', message);
-export const invalid = (message: string, causes?: StatusCause[]) => new StatusError('Invalid', message, causes);

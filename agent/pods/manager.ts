@@ -12,7 +12,6 @@ import type { NodeNetwork, PodManagerOptions } from './options.js';
 import { PodWorker } from './worker.js';
 
 export type { NodeNetwork, PodManagerOptions, StatusSink } from './options.js';
-export { readHostResolvConf } from './steps/files.js';
 
 export class PodManager {
   private readonly desired = new Map<string, Pod>();
