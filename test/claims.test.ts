@@ -2,21 +2,13 @@
 // (missing, being deleted, bound elsewhere), binding on first use in the reconciler, the
 // pvc-protection decisions, and the whole flow on a real store.
 import t from 'tap';
-import { registerNodes } from './helpers/nodes.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
+import { controllerOnStore, registerNodes } from './helpers/store-harness.js';
+import { readFileSync } from 'node:fs';
 import { claimNodes, claimProblem, place, PlacementView, type PlacementRequest } from '../controller/placement/place.js';
 import { nodeUsage, podDemand } from '../controller/placement/usage.js';
 import { describeWaiting, reconcileStatefulSet } from '../controller/statefulset/reconcile.js';
 import { newPod } from '../controller/statefulset/identity.js';
 import { ClaimCollector, claimUsers, protectedClaimsToRelease } from '../controller/volumes/claim-collector.js';
-import { Store } from '../controller/store/store.js';
-import { EventRecorder } from '../controller/events/recorder.js';
-import { Operations } from '../controller/objects/operations.js';
-import { NodeRegistry } from '../controller/nodes/registry.js';
-import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { MoveController } from '../controller/moves/move-controller.js';
 import { claimDirToRemove } from '../agent/volumes/claim-cleaner.js';
 import { containerMounts } from '../agent/pods/spec.js';
@@ -413,15 +405,7 @@ t.test('agent: a claim volume mounts its node directory, read-only when the volu
 const httpError = (o: object) => o as unknown as Error;
 
 t.test('store: apply Pending, bind on first use, no move away, refuse spec changes, delete waits for the pods, then releases', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-claims-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
-  t.teardown(() => store.close());
-  const log = pino({ level: 'silent' });
-  const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, 5000);
-  const sets = new StatefulSetController(store, ops, events, log);
+  const { store, log, events, ops, nodes, sets } = controllerOnStore(t, 'claims');
   const collector = new ClaimCollector(store, events, log);
   registerNodes(store, nodes, ['h1', 'h2']);
   const claim = (name = 'shared-data') => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', name);
@@ -516,15 +500,7 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
 });
 
 t.test('store: a claim bound to a forgotten node can be deleted and applied again, binding anew; no data is touched', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-claims-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
-  t.teardown(() => store.close());
-  const log = pino({ level: 'silent' });
-  const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, 5000);
-  const sets = new StatefulSetController(store, ops, events, log);
+  const { store, ops, nodes, sets } = controllerOnStore(t, 'claims');
   registerNodes(store, nodes, ['h1', 'h2']);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
   ops.apply([pvc, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: sharingSet().spec }]);

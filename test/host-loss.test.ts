@@ -2,7 +2,7 @@
 // node forget and re-registration, the self-fencing annotation, the move controller on a real
 // store (including a controller restart in the middle of a move).
 import t, { type Test } from 'tap';
-import { registerNodes } from './helpers/nodes.js';
+import { registerNodes } from './helpers/store-harness.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

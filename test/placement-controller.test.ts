@@ -2,30 +2,13 @@
 // created Pending with PodScheduled=False, are not rewritten while the reason stays the same,
 // and are bound once a node with room registers; node patches (cordon) are validated.
 import t from 'tap';
-import { registerNodes } from './helpers/nodes.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { Store } from '../controller/store/store.js';
-import { EventRecorder } from '../controller/events/recorder.js';
-import { Operations } from '../controller/objects/operations.js';
-import { NodeRegistry } from '../controller/nodes/registry.js';
-import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
+import { controllerOnStore, registerNodes } from './helpers/store-harness.js';
 import type { Event, Node, PersistentVolumeClaim, Pod } from '../shared/types.js';
 
 const GI = 2 ** 30;
 
 t.test('unschedulable, stable while nothing changes, placed when a node registers', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-placement-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
-  t.teardown(() => store.close());
-  const log = pino({ level: 'silent' });
-  const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, 5000);
-  const sets = new StatefulSetController(store, ops, events, log);
+  const { store, ops, nodes, sets } = controllerOnStore(t, 'placement');
   const register = (name: string, memoryBytes: number) => registerNodes(store, nodes, [{ name, facts: { memoryBytes, memoryAvailableBytes: memoryBytes } }]);
   register('h1', 4 * GI);
   ops.apply([

@@ -2,7 +2,7 @@
 // delete adopts the pods and revisions of the old one and converges; a sync that keeps failing
 // backs off, warns once per error and says so in a FailedSync event.
 import t, { type Test } from 'tap';
-import { registerNodes } from './helpers/nodes.js';
+import { registerNodes } from './helpers/store-harness.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,8 +1,17 @@
-// Registering simulated nodes straight into a NodeRegistry (no agent, no HTTP), for tests of
-// the controller's logic on a real store.
-import type { Store } from '../../controller/store/store.js';
+// The controller's logic on a real store without HTTP or agents: a store in a temporary
+// directory with the StatefulSet loop beside it, and simulated nodes registered straight into
+// the NodeRegistry.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Test } from 'tap';
 import { authenticate, issueToken } from '../../controller/auth/tokens.js';
-import type { NodeRegistry } from '../../controller/nodes/registry.js';
+import { EventRecorder } from '../../controller/events/recorder.js';
+import { NodeRegistry } from '../../controller/nodes/registry.js';
+import { Operations } from '../../controller/objects/operations.js';
+import { StatefulSetController } from '../../controller/statefulset/sync-loop.js';
+import { Store } from '../../controller/store/store.js';
 import type { NodeFacts } from '../../shared/types.js';
 
 const GI = 2 ** 30;
@@ -41,4 +50,18 @@ export function registerNodes(store: Store, nodes: NodeRegistry, list: (string |
       },
     });
   }
+}
+
+/** A store, its event recorder, operations, node registry (5 s grace) and StatefulSet loop; removed at the end of the test. */
+export function controllerOnStore(t: Test, prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new Store(join(dir, 'store.db'));
+  t.teardown(() => store.close());
+  const log = pino({ level: 'silent' });
+  const events = new EventRecorder(store, 'statefulset-controller');
+  const ops = new Operations(store, events);
+  const nodes = new NodeRegistry(store, events, log, 5000);
+  const sets = new StatefulSetController(store, ops, events, log);
+  return { store, log, events, ops, nodes, sets };
 }
