@@ -63,6 +63,8 @@ controller
   .option('--node-cidr-mask-size <n>', "prefix length of each node's pod subnet", '24')
   .option('--service-cluster-ip-range <cidr>', 'IPv4 network the virtual IPs of ClusterIP Services come from (must not overlap --cluster-cidr)', '10.96.0.0/16')
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
+  .option('--max-replicas-per-set <n>', 'largest spec.replicas a StatefulSet may ask for', '10000')
+  .option('--max-pods <n>', 'largest sum of spec.replicas over all StatefulSets', '20000')
   .option(
     '--advertise-address <addr>',
     'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)',

@@ -16,6 +16,7 @@ import { NodeRegistry } from './nodes/registry.js';
 import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
+import { DEFAULT_POD_LIMITS, type PodLimits } from '../shared/limits.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
 import { Store } from './store/store.js';
@@ -36,7 +37,12 @@ export interface ControllerOptions {
   podNetwork?: PodNetworkPlan;
   /** --service-cluster-ip-range, validated; default 10.96.0.0/16. */
   serviceRange?: string;
+  /** --max-replicas-per-set and --max-pods. */
+  limits?: PodLimits;
 }
+
+/** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
+const SHUTDOWN_DEADLINE_MS = 8_000;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
@@ -75,10 +81,11 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   const events = new EventRecorder(store, 'statefulset-controller');
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
-  const ops = new Operations(store, events, serviceRange);
+  const limits = opts.limits ?? DEFAULT_POD_LIMITS;
+  const ops = new Operations(store, events, serviceRange, limits);
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork, serviceRange);
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
-  const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
+  const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);
   const claims = new ClaimCollector(store, events, log);
   const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
@@ -151,6 +158,12 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   await new Promise<void>((done) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'controller stopping');
+      // Whatever is still running (a long sync, a client that does not let go), the process
+      // ends within SHUTDOWN_DEADLINE_MS of the signal: systemd and operators can rely on it.
+      setTimeout(() => {
+        log.error({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'controller did not stop in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
       sets.stop();
       claims.stop();
       moves.stop();

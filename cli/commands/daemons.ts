@@ -6,6 +6,7 @@ import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
+import { DEFAULT_POD_LIMITS } from '../../shared/limits.js';
 
 export interface ControllerUpOptions {
   dataDir: string;
@@ -15,6 +16,8 @@ export interface ControllerUpOptions {
   clusterCidr?: string;
   nodeCidrMaskSize?: string;
   serviceClusterIpRange?: string;
+  maxReplicasPerSet?: string;
+  maxPods?: string;
 }
 
 export interface AgentCliOptions {
@@ -31,6 +34,13 @@ export interface AgentCliOptions {
   dnsUpstream?: string;
   dnsTtl: string;
   pauseBinary?: string;
+}
+
+/** A whole number from 1 up, e.g. a limit. */
+export function parseCount(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`invalid ${flag} value "${v}": must be a whole number from 1 up`);
+  return n;
 }
 
 export function parseSeconds(flag: string, v: string): number {
@@ -74,6 +84,10 @@ export function controllerOptions(opts: ControllerUpOptions) {
     nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds),
     podNetwork,
     serviceRange,
+    limits: {
+      maxReplicasPerSet: parseCount('--max-replicas-per-set', opts.maxReplicasPerSet ?? String(DEFAULT_POD_LIMITS.maxReplicasPerSet)),
+      maxPods: parseCount('--max-pods', opts.maxPods ?? String(DEFAULT_POD_LIMITS.maxPods)),
+    },
   };
 }
 

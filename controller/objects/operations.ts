@@ -20,6 +20,8 @@ import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound } from '../errors.js';
+import { replicaLimitProblems } from './limits.js';
+import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
 
 export interface ApplyResult {
   kind: string;
@@ -99,6 +101,8 @@ export class Operations {
     private readonly events: EventRecorder,
     /** --service-cluster-ip-range: where Services' virtual IPs come from. */
     private readonly serviceRange: string = DEFAULT_SERVICE_CIDR,
+    /** --max-replicas-per-set and --max-pods. */
+    private readonly limits: PodLimits = DEFAULT_POD_LIMITS,
   ) {}
 
   apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
@@ -132,6 +136,12 @@ export class Operations {
             message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change',
           });
         }
+      }
+    }
+    const sets = valid.filter((o) => o.kind === 'StatefulSet');
+    if (sets.length > 0) {
+      for (const p of replicaLimitProblems(sets, this.store.list<StatefulSet>('StatefulSet'), this.limits)) {
+        causes.push({ field: `${objectLabel('StatefulSet', p.set.metadata.namespace ?? 'default', p.set.metadata.name)}: ${p.field}`, message: p.message });
       }
     }
     // Virtual IPs: kept from the stored Service, else allocated (distinct within the request too).

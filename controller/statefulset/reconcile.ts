@@ -51,6 +51,11 @@ export interface SetObservation {
   revisions?: Revisions;
   /** Ordinals held by a pod move (`berth pod move`): they get no pod anywhere until re-homed. */
   held?: Map<number, HeldOrdinal>;
+  /**
+   * At most this many pods are created in this sync (slow start); the rest wait for the next
+   * sync, which the decision asks for at once (requeueAfterMs 0). Unbounded when omitted.
+   */
+  maxCreates?: number;
 }
 
 /** A move holding an ordinal, as the waiting reason names it. */
@@ -74,6 +79,8 @@ export type WaitingReason =
   | { kind: 'replacingFailed'; pod: string; phase: string }
   | { kind: 'claimDeleting'; pod: string; claim: string }
   | { kind: 'creating'; pod: string }
+  /** This sync created as many pods as it may (slow start); the next sync creates more. */
+  | { kind: 'batchFull'; pod: string }
   | { kind: 'held'; pod: string; move: HeldOrdinal }
   /** No node fits, or the node holding the pod's volume cannot take it now (the scheduler's message). */
   | { kind: 'unplaceable'; pod: string; message: string }
@@ -105,6 +112,8 @@ export function describeWaiting(w: WaitingReason): string {
       return `waiting for claim ${w.claim} to be deleted before ${w.pod} gets a fresh one`;
     case 'creating':
       return `creating ${w.pod}`;
+    case 'batchFull':
+      return `creating pods in batches; ${w.pod} is in the next one`;
     case 'held':
       return `cannot place ${w.pod}: ${heldMessage(w.move)}`;
     case 'unplaceable':
@@ -241,6 +250,8 @@ class SetSync {
   private readonly templateNames: Set<string>;
   /** Standalone claims bound by placements earlier in this sync (first use binds, below). */
   private readonly boundNow = new Map<string, string>();
+  /** Pods created by this sync so far (bounded by obs.maxCreates). */
+  created = 0;
 
   constructor(
     readonly set: StatefulSet,
@@ -431,11 +442,16 @@ class SetSync {
     if (stale) return halt({ kind: 'claimDeleting', pod: name, claim: stale }, [], true);
     const move = this.obs.held?.get(o);
     if (move) return halt({ kind: 'held', pod: name, move }, [], true);
+    if (this.obs.maxCreates !== undefined && this.created >= this.obs.maxCreates) {
+      this.requeue(0);
+      return halt({ kind: 'batchFull', pod: name }, [], true);
+    }
     const labels = { ...(this.set.spec.template.metadata.labels ?? {}), [LABEL_POD_NAME]: name, [LABEL_POD_INDEX]: String(o) };
     const req = this.placementOf(o, this.set.spec.template.spec, labels);
     const where = this.placeOne(o, req);
     const revision = this.targetRevision(o);
     if ('node' in where) {
+      this.created++;
       return halt({ kind: 'creating', pod: name }, [
         { type: 'createPod', ordinal: o, node: where.node, missingClaims: this.missingClaims(o), revision, ...where.binds },
       ]);
@@ -444,6 +460,7 @@ class SetSync {
     // A binding to a node that is not registered gets no pod yet.
     if (where.boundUnregistered) return halt(waiting, [], true);
     // As in Kubernetes, the pod exists and stays Pending until a node fits.
+    this.created++;
     return halt(waiting, [{ type: 'createPod', ordinal: o, missingClaims: [], revision, unschedulable: where.message }], true);
   }
 

@@ -27,6 +27,8 @@ import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/move-controller.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
+import { SlowStart } from '../objects/limits.js';
+import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
 
 /** PodScheduled, as the scheduler sets it. */
 function scheduledCondition(scheduled: boolean, message?: string): Condition {
@@ -48,6 +50,10 @@ export class StatefulSetController {
   private readonly nodeSignatures = new Map<string, string>();
   /** Failing syncs are retried later and later, per set (like client-go's rate-limited queue). */
   private readonly backoff: SyncBackoff;
+  /** How many pods each set's next sync may create (slow start). */
+  private readonly slowStart = new SlowStart();
+  /** Sets stored over --max-replicas-per-set (before it was lowered), by the replicas they ask for. */
+  private readonly overLimit = new Map<string, number>();
   private scheduled = false;
   private stopped = false;
 
@@ -59,6 +65,7 @@ export class StatefulSetController {
     /** Told how long each sync took, in ms (metrics). */
     private readonly onSynced: (ms: number) => void = () => {},
     backoff: BackoffOptions = DEFAULT_BACKOFF,
+    private readonly limits: PodLimits = DEFAULT_POD_LIMITS,
   ) {
     this.backoff = new SyncBackoff(backoff);
   }
@@ -224,8 +231,11 @@ export class StatefulSetController {
     const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!set) {
       this.lastWaiting.delete(key);
+      this.slowStart.forget(key);
+      this.overLimit.delete(key);
       return;
     }
+    if (this.refuseOverLimit(key, set)) return;
     const claim = claimPods(set, this.store.list<Pod>('Pod', namespace));
     if (claim.adopt.length > 0 || claim.release.length > 0) {
       this.store.transaction(() => {
@@ -268,6 +278,7 @@ export class StatefulSetController {
       clusterPods,
       now: Date.now(),
       revisions: { current: plan.current.name, update: plan.update.name, collisionCount: plan.collisionCount },
+      maxCreates: this.slowStart.size(key),
     });
     const waiting = decision.waiting && describeWaiting(decision.waiting);
     const progress = progressCondition(set, decision.status, Date.now(), waiting);
@@ -296,6 +307,7 @@ export class StatefulSetController {
       });
     });
 
+    this.slowStart.record(key, decision.actions.filter((a) => a.type === 'createPod').length);
     if (waiting !== this.lastWaiting.get(key)?.text) {
       // FailedScheduling goes to the pods (above); a set without a pod yet (its binding's node
       // is not registered, or the ordinal is being moved) says it here.
@@ -306,6 +318,26 @@ export class StatefulSetController {
       else this.lastWaiting.delete(key);
     }
     if (decision.requeueAfterMs !== undefined) this.requeueAfter(key, decision.requeueAfterMs + 5);
+  }
+
+  /**
+   * A set stored with more replicas than --max-replicas-per-set (the flag was lowered since) is
+   * not synced: its pods stay as they are until it is scaled within the limit. Said once per
+   * change, as a Warning event.
+   */
+  private refuseOverLimit(key: string, set: StatefulSet): boolean {
+    const replicas = set.spec.replicas;
+    if (replicas <= this.limits.maxReplicasPerSet) {
+      this.overLimit.delete(key);
+      return false;
+    }
+    if (this.overLimit.get(key) !== replicas) {
+      this.overLimit.set(key, replicas);
+      const message = `spec.replicas ${replicas} is over the controller's --max-replicas-per-set of ${this.limits.maxReplicasPerSet}: not synced until it is scaled within it`;
+      this.log.warn({ statefulset: key, replicas, limit: this.limits.maxReplicasPerSet }, 'StatefulSet over the replica limit is not synced');
+      this.events.record(set, 'Warning', 'ReplicasOverLimit', message);
+    }
+    return true;
   }
 
   /** Why the set is not progressing right now, for `describe`. */

@@ -320,7 +320,7 @@ export const claimSpecSchema = z.object({
 });
 
 export const statefulSetSpecSchema = z.object({
-  replicas: z.number().int().min(0).default(1),
+  replicas: z.number().int().min(0).max(2_147_483_647).default(1),
   selector: labelSelectorSchema,
   serviceName: z.string().default(''),
   podManagementPolicy: z.enum(['OrderedReady', 'Parallel']).default('OrderedReady'),
