@@ -17,7 +17,8 @@ import { createLogger } from '../agent/log.js';
 import { envFromVars, isEnvVarName, keyRefValue } from '../agent/config/env.js';
 import { mountedAt, mountsUnder, parseMountInfo, readMounts, releaseMounts, tmpfsOptions } from '../agent/config/mounts.js';
 import { payloadHasPath, payloadPathProblem, projectedSource, volumePayload } from '../agent/config/payload.js';
-import { podConfigRefs, type ConfigSources } from '../agent/config/sources.js';
+import type { ConfigSources } from '../agent/config/sources.js';
+import { podConfigRefs } from '../shared/config-refs.js';
 import { containerEnv, createOptions } from '../agent/pods/spec.js';
 
 const UID = '0a1b2c3d-1111-2222-3333-444455556666';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
-import { StatusError } from '../controller/errors.js';
+import type { StatusError } from '../controller/errors.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { replicaLimitProblems, SlowStart } from '../controller/objects/limits.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';

@@ -16,7 +16,8 @@ import { currentVersion, writeAtomic } from './atomic.js';
 import { ConfigError, type ConfigWarning } from './errors.js';
 import { mountedAt, mountTmpfs } from './mounts.js';
 import { projectedSource, volumePayload, type ProjectedSource } from './payload.js';
-import { podConfigRefs, type ConfigSources, type SourceKind } from './sources.js';
+import { podConfigRefs } from '../../shared/config-refs.js';
+import type { ConfigSources, SourceKind } from './sources.js';
 
 export interface PreparedConfig {
   sources: ConfigSources;

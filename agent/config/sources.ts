@@ -1,7 +1,6 @@
 // The ConfigMaps and Secrets a pod refers to, as fetched from the controller for one container
 // creation. Absent names were not found.
-import type { Container } from '../../shared/manifest/schema.js';
-import type { ConfigMap, Pod, PodVolume, Secret } from '../../shared/types.js';
+import type { ConfigMap, Secret } from '../../shared/types.js';
 
 export interface ConfigSources {
   configMaps: Record<string, ConfigMap>;
@@ -11,33 +10,6 @@ export interface ConfigSources {
 export const NO_SOURCES: ConfigSources = { configMaps: {}, secrets: {} };
 
 export type SourceKind = 'configMap' | 'secret';
-
-export interface ConfigRefs {
-  configMaps: Set<string>;
-  secrets: Set<string>;
-}
-
-function containerRefs(c: Container, refs: ConfigRefs): void {
-  for (const e of c.envFrom ?? []) {
-    if (e.configMapRef) refs.configMaps.add(e.configMapRef.name);
-    if (e.secretRef) refs.secrets.add(e.secretRef.name);
-  }
-  for (const e of c.env ?? []) {
-    if (e.valueFrom?.configMapKeyRef) refs.configMaps.add(e.valueFrom.configMapKeyRef.name);
-    if (e.valueFrom?.secretKeyRef) refs.secrets.add(e.valueFrom.secretKeyRef.name);
-  }
-}
-
-/** Names of every ConfigMap and Secret the pod uses (env, envFrom and volumes, all containers). */
-export function podConfigRefs(pod: Pod): ConfigRefs {
-  const refs: ConfigRefs = { configMaps: new Set(), secrets: new Set() };
-  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) containerRefs(c, refs);
-  for (const v of (pod.spec.volumes ?? []) as PodVolume[]) {
-    if (v.configMap) refs.configMaps.add(v.configMap.name);
-    if (v.secret) refs.secrets.add(v.secret.secretName);
-  }
-  return refs;
-}
 
 /** The bytes of every key of a ConfigMap (data and binaryData) or Secret (base64 data). */
 export function objectData(kind: SourceKind, obj: ConfigMap | Secret): Map<string, Buffer> {

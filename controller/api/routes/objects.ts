@@ -2,7 +2,8 @@
 // selectors, get and delete, for every kind of shared/resources.ts.
 import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
-import type { AnyObject } from '../../../shared/types.js';
+import type { AnyObject, Pod } from '../../../shared/types.js';
+import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
 import { badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/store.js';
@@ -15,7 +16,10 @@ export interface ObjectRouteDeps extends WatchDeps {
   ops: Operations;
 }
 
-/** Kinds a node may read: what its pods need, and the nodes for the pod network. */
+/**
+ * Kinds a node may read: what its pods need, and the nodes for the pod network. Of ConfigMaps
+ * and Secrets only those its pods refer to (NodeAccess), on get, list and watch alike.
+ */
 const NODE_READABLE = new Set(['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'PersistentVolumeClaim']);
 
 const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'involvedObject.name', 'involvedObject.kind', 'involvedObject.uid'];
@@ -33,6 +37,13 @@ function requireReader(c: ApiContext, r: ResourceInfo): void {
   if (c.who.role === 'admin') return;
   if (c.who.role === 'node' && NODE_READABLE.has(r.kind)) return;
   throw forbidden(`a ${c.who.role} token may not read ${r.plural}`);
+}
+
+/** For a node credential and a node-scoped kind, the check of each object; else undefined. */
+function nodeScope(c: ApiContext, r: ResourceInfo, access: NodeAccess): ((o: AnyObject) => boolean) | undefined {
+  if (c.who.role !== 'node' || !NODE_SCOPED_KINDS.has(r.kind)) return undefined;
+  const node = c.who.node;
+  return (o) => access.allows(node, o);
 }
 
 function parseFieldSelector(text: string | null): FieldRequirement[] {
@@ -69,6 +80,11 @@ function filterFor(r: ResourceInfo, namespace: string | undefined, labels: Requi
 
 export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDeps): void {
   const { store, ops } = deps;
+  // Kept current before any watch hears of a change, so a watch filters with the pods as they are now.
+  const access = new NodeAccess(store.list<Pod>('Pod'));
+  store.changes.prependListener('change', (ch) => {
+    if (ch.object.kind === 'Pod') access.podChanged(ch.object, ch.type === 'DELETED');
+  });
 
   const listOrWatch = (c: ApiContext, p: Params) => {
     const r = resourceFor(p.resource);
@@ -76,7 +92,9 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
     const labels = parseLabelSelector(c.url.searchParams.get('labelSelector'));
     const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
-    const filter = filterFor(r, p.ns, labels, fields);
+    const selected = filterFor(r, p.ns, labels, fields);
+    const scope = nodeScope(c, r, access);
+    const filter = scope ? (o: AnyObject) => selected(o) && scope(o) : selected;
     const watch = c.url.searchParams.get('watch');
     if (watch === 'true' || watch === '1') {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
@@ -91,6 +109,10 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const r = resourceFor(p.resource);
     requireReader(c, r);
     const o = store.get(r.kind, r.namespaced ? p.ns : undefined, p.name);
+    // Refused whether or not it exists, so a node learns nothing of objects its pods do not use.
+    const scope = nodeScope(c, r, access);
+    const ref = { kind: r.kind, metadata: { namespace: p.ns, name: p.name } } as AnyObject;
+    if (scope && !scope(ref)) throw forbidden(`${r.plural} "${p.name}" is forbidden: no pod bound to node ${(c.who as { node: string }).node} refers to it`);
     if (!o) throw notFound(r.plural, p.name);
     sendJson(c.res, 200, o);
   };
