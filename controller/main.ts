@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
-import { issueToken, newToken } from './auth/tokens.js';
+import { expired, issueToken, JOIN_TOKEN_TTL_MS, newToken, tokenId } from './auth/tokens.js';
 import { joinAddress, joinCommand, urlOf } from './tls/join.js';
 import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
 import { EventRecorder } from './events/recorder.js';
@@ -60,6 +60,16 @@ function writeSecretFile(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** When the join token of `<data-dir>/join-token` stops working, said at start. */
+function joinTokenNotice(store: Store, token: string | undefined): string {
+  const stored = token ? store.listTokens().find((t) => t.id === tokenId(token)) : undefined;
+  const more = 'berth token create --print-join-command';
+  if (!stored) return `  the join token in join-token is revoked: for a new one, run ${more}\n`;
+  if (!stored.expires) return '  the join token in join-token never expires (revoke it with berth token revoke when hosts have joined)\n';
+  if (expired(stored)) return `  the join token in join-token expired at ${stored.expires}: for a new one, run ${more}\n`;
+  return `  the join token in join-token expires at ${stored.expires} (after that: ${more})\n`;
+}
+
 export async function runController(opts: ControllerOptions): Promise<void> {
   const log = createLogger('berth-controller');
   const dataDir = resolve(opts.dataDir);
@@ -73,7 +83,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
   if (!store.getMeta('initialized') || !adminToken) {
     adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
-    const joinToken = issueToken(store, 'join', 'join', { description: 'created by controller up' });
+    const joinToken = issueToken(store, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS });
     writeSecretFile(joinPath, `${joinToken}\n`);
     store.setMeta('initialized', new Date().toISOString());
     log.info({ dataDir }, 'initialized a new controller store with an admin and a join token');
@@ -152,7 +162,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       (pki ? `  CA certificate:    ${pkiDir(dataDir)}/ca.crt (${pki.caHash})\n` : '') +
       (joinLine && firstJoinCommand
         ? `\nTo join a host, run this on it (also in ${joinCommandPath}):\n\n  ${joinLine}\n\n`
-        : `  join a host:       run the command in ${joinCommandPath} on it (more tokens: berth token create --print-join-command)\n`),
+        : `  join a host:       run the command in ${joinCommandPath} on it (more tokens: berth token create --print-join-command)\n`) +
+      joinTokenNotice(store, existsSync(joinPath) ? readFileSync(joinPath, 'utf8').trim() : undefined),
   );
 
   await new Promise<void>((done) => {

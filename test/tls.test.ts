@@ -304,6 +304,19 @@ t.test('secure join', async (t) => {
     t.equal(await statusOf(c.client(short).request('POST', '/api/v1/nodes/register', registration('tok-n3'))), 401, 'an expired join token cannot join');
     t.match(await c.ok(['token', 'list']), /\(expired\)/);
 
+    // Like kubeadm's: a join token asked for without a lifetime lasts a day; 0 means never.
+    const day = await c.api.request<{ id: string; expires?: string }>('POST', '/api/v1/tokens', {});
+    const left = Date.parse(day.expires ?? '') - Date.now();
+    t.ok(left > 23.9 * 3600_000 && left <= 24 * 3600_000, `a join token without ttlSeconds expires in 24 h (${left} ms)`);
+    const never = await c.api.request<{ id: string; expires?: string }>('POST', '/api/v1/tokens', { ttlSeconds: 0 });
+    t.equal(never.expires, undefined, 'ttlSeconds 0: never expires');
+    t.match(await c.ok(['token', 'list']), new RegExp(`${never.id}\\s+join\\s+-\\s+\\S+\\s+<never>`), 'listed as <never>');
+    const first = (await c.api.get<{ items: { role: string; description?: string; expires?: string }[] }>('/api/v1/tokens')).items.find(
+      (x) => x.role === 'join' && x.description === 'created by controller up',
+    );
+    t.ok(first?.expires, 'the join token controller up makes expires');
+    t.match(c.logOf(c.controller!), `the join token in join-token expires at ${first?.expires}`, 'controller up says when');
+
     const countBefore = (await c.api.get<{ items: unknown[] }>('/api/v1/tokens')).items.length;
     const bad = await c.cli(['token', 'create', '--ttl', 'soon']);
     t.not(bad.code, 0);

@@ -15,6 +15,9 @@ export interface IssueOptions {
   description?: string;
 }
 
+/** Lifetime of a join token when none is asked for: a day, like kubeadm's bootstrap tokens. */
+export const JOIN_TOKEN_TTL_MS = 24 * 3600 * 1000;
+
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** A token with a random prefix (used for credentials that are not API tokens, e.g. metrics). */

@@ -5,7 +5,7 @@ import { StatusError, notFound } from '../../errors.js';
 import { readJson, sendJson, type Router } from '../http.js';
 import { requireAdmin, type ApiContext } from '../context.js';
 import type { Store } from '../../store/store.js';
-import { issueToken, tokenInfo } from '../../auth/tokens.js';
+import { issueToken, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
 
 export interface TokenRouteDeps {
   store: Store;
@@ -19,6 +19,7 @@ export interface TokenRouteDeps {
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 
 const createSchema = z.strictObject({
+  /** Omitted: 24 h; 0: never expires. */
   ttlSeconds: z
     .number()
     .int('must be whole seconds')
@@ -45,7 +46,9 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
         throw new StatusError('Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
       }
       const { ttlSeconds, description } = parsed.data;
-      const token = issueToken(store, 'join', 'join', { ...(ttlSeconds ? { ttlMs: ttlSeconds * 1000 } : {}), ...(description ? { description } : {}) });
+      // No ttlSeconds: a day, as kubeadm; 0: never expires.
+      const ttlMs = ttlSeconds === undefined ? JOIN_TOKEN_TTL_MS : ttlSeconds * 1000;
+      const token = issueToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
       const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
       sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
     })
