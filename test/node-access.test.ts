@@ -1,7 +1,11 @@
+// Revoking a token (or its expiry) closes the watches and streams it holds open.
 // A node credential reads only the ConfigMaps and Secrets that pods bound to its node refer to
 // (like Kubernetes' Node authorizer): get, list and watch alike, and a watch stops sending an
 // object once no pod of the node refers to it. The index behind it, tested on its own first.
+import { EventEmitter } from 'node:events';
 import t from 'tap';
+import { OpenStreams } from '../controller/api/open-streams.js';
+import type { Store } from '../controller/store/store.js';
 import { NodeAccess } from '../controller/auth/node-access.js';
 import type { ApiError } from '../shared/client.js';
 import { ANN_FENCING_EPOCH } from '../shared/fencing.js';
@@ -196,4 +200,67 @@ t.test('a node credential gets, lists and watches only the Secrets and ConfigMap
   t.equal(await code(n1.get('/api/v1/namespaces/default/secrets/s1')), 403, 'get of s1 is forbidden now');
   ac.abort();
   await watching;
+});
+
+t.test('OpenStreams closes what a token holds when it is revoked or expires, and nothing of other tokens', async (t) => {
+  const revocations = new EventEmitter<{ revoked: [string[]] }>();
+  const open = new OpenStreams({ revocations } as unknown as Store);
+  const closed: string[] = [];
+  const untrackA = open.track({ role: 'admin', token: { id: 'a' } }, () => closed.push('a1'));
+  open.track({ role: 'admin', token: { id: 'a' } }, () => closed.push('a2'));
+  open.track({ role: 'node', node: 'n', token: { id: 'b' } }, () => closed.push('b'));
+  open.track({ role: 'join', token: { id: 'c', expires: Date.now() + 100 } }, () => closed.push('c'));
+  untrackA();
+  revocations.emit('revoked', ['a']);
+  t.same(closed, ['a2'], 'a stream that ended is not closed again; the other one of token a is');
+  t.equal(open.count('a'), 0);
+  t.equal(open.count('b'), 1, 'token b keeps its stream');
+  await waitFor('the expiring token’s stream closed', () => (closed.includes('c') ? true : undefined), 5000, 20);
+  t.same(closed, ['a2', 'c']);
+});
+
+t.test('revoking a node credential ends its open watch at once', async (t) => {
+  const c = new Cluster('revoke-watch');
+  t.teardown(() => c.teardown());
+  await c.startController(['--insecure']);
+  const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
+    name: 'n1',
+    address: '127.0.0.1',
+    agentUrl: 'http://127.0.0.1:9',
+    agentToken: 'x'.repeat(32),
+    dataDir: '/tmp/n1',
+    facts: FACTS,
+  });
+  const node = c.client(reg.nodeToken);
+  const svc = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'default' },
+    spec: { selector: { app: name }, ports: [{ port: 80 }] },
+  });
+  const seen: string[] = [];
+  let endedAt: number | undefined;
+  const watching = node
+    .watch<AnyObject>('/api/v1/services', {}, (e) => {
+      if (e.type !== 'BOOKMARK') seen.push(e.object.metadata.name);
+    })
+    .catch(() => {})
+    .finally(() => {
+      endedAt = Date.now();
+    });
+  await c.api.request('POST', '/api/v1/apply', { objects: [svc('before-revoke')] });
+  await waitFor('the watch sees a Service', () => (seen.includes('before-revoke') ? true : undefined), 10_000);
+  t.equal(endedAt, undefined, 'the watch is open');
+  const tokens = await c.api.get<{ items: { id: string; role: string; subject: string }[] }>('/api/v1/tokens');
+  const cred = tokens.items.find((x) => x.role === 'node' && x.subject === 'n1')!;
+  const revokedAt = Date.now();
+  await c.api.request('DELETE', `/api/v1/tokens/${cred.id}`);
+  await Promise.race([watching, new Promise((r) => setTimeout(r, 5000))]);
+  t.ok(
+    endedAt !== undefined && endedAt - revokedAt < 1000,
+    `the watch ended ${endedAt === undefined ? 'not within 5 s' : `${endedAt - revokedAt} ms`} after the revoke`,
+  );
+  await c.api.request('POST', '/api/v1/apply', { objects: [svc('after-revoke')] });
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(seen, ['before-revoke'], 'nothing arrived after the revoke');
 });

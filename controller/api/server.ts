@@ -14,6 +14,7 @@ import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store } from '../store/store.js';
 import type { ApiContext } from './context.js';
+import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
 import { addAgentRoutes } from './routes/agents.js';
 import { isMetricsPath, serveMetrics } from './routes/metrics.js';
@@ -59,11 +60,17 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
 export function createApiServer(deps: ApiDeps): Server {
   const { store, log, metrics } = deps;
   const router = apiRouter(deps);
+  const open = new OpenStreams(store);
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (metrics && isMetricsPath(req.method, url.pathname)) return serveMetrics({ ...deps, metrics }, req, res, url);
     const who = authenticate(store, req.headers.authorization);
     if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
+    // A watch or log stream ends the moment its token is revoked or expires.
+    res.once(
+      'close',
+      open.track(who, () => req.socket.destroy()),
+    );
     const m = router.match(req.method ?? 'GET', url.pathname);
     if (!m) throw new StatusError('NotFound', `no route for ${url.pathname}`);
     if (m === 'method') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
@@ -86,7 +93,7 @@ export function createApiServer(deps: ApiDeps): Server {
   };
   // An https.Server has the same listen/close/closeAllConnections as an http.Server.
   const server = deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server) : createServer(handle);
-  serveUpgrades(server, deps);
+  serveUpgrades(server, deps, open);
   return server;
 }
 
@@ -94,12 +101,16 @@ export function createApiServer(deps: ApiDeps): Server {
  * Upgraded connections (the exec stream): authenticated like requests, every error answered
  * before switching. They are no longer the HTTP server's, so closeAllConnections ends them too.
  */
-function serveUpgrades(server: Server, deps: ApiDeps): void {
+function serveUpgrades(server: Server, deps: ApiDeps, open: OpenStreams): void {
   const { store, log, metrics } = deps;
   const streams = new Set<Duplex>();
   const upgrade = async (req: IncomingMessage, socket: Duplex, url: URL) => {
     const who = authenticate(store, req.headers.authorization);
     if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
+    socket.once(
+      'close',
+      open.track(who, () => socket.destroy()),
+    );
     await upgradeExec(deps, { req, socket, url, who });
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

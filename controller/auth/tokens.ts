@@ -5,7 +5,14 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Store, StoredToken } from '../store/store.js';
 import type { TokenInfo } from '../../shared/types.js';
 
-export type Principal = { role: 'admin' } | { role: 'join' } | { role: 'node'; node: string };
+/** Who a request comes from; `token` says which token (its id and end), for closing what it opened when it is revoked. */
+export type Principal = ({ role: 'admin' } | { role: 'join' } | { role: 'node'; node: string }) & { token?: TokenRef };
+
+export interface TokenRef {
+  id: string;
+  /** ms since the epoch; undefined: never expires. */
+  expires?: number;
+}
 
 export type TokenRole = 'admin' | 'join' | 'node';
 
@@ -47,9 +54,10 @@ export function authenticate(store: Store, header: string | undefined, now = Dat
   if (!m) return undefined;
   const found = store.findToken(hashToken(m[1]));
   if (!found || expired(found, now)) return undefined;
-  if (found.role === 'admin') return { role: 'admin' };
-  if (found.role === 'join') return { role: 'join' };
-  if (found.role === 'node') return { role: 'node', node: found.subject };
+  const token: TokenRef = { id: found.id, ...(found.expires ? { expires: Date.parse(found.expires) } : {}) };
+  if (found.role === 'admin') return { role: 'admin', token };
+  if (found.role === 'join') return { role: 'join', token };
+  if (found.role === 'node') return { role: 'node', node: found.subject, token };
   return undefined;
 }
 

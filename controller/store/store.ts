@@ -59,6 +59,8 @@ export class Store {
   private undo: [string, AnyObject | undefined][] = [];
   private txDepth = 0;
   readonly changes = new EventEmitter<{ change: [StoredChange] }>();
+  /** Ids of tokens just deleted (revoked), so what they opened (watches, streams) can be closed. */
+  readonly revocations = new EventEmitter<{ revoked: [ids: string[]] }>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -295,11 +297,15 @@ export class Store {
 
   /** Deletes the tokens with this id; how many there were. */
   deleteTokenById(id: string): number {
-    return this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
+    const n = this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
+    if (n > 0) this.revocations.emit('revoked', [id]);
+    return n;
   }
 
   deleteTokens(role: string, subject: string): void {
+    const ids = (this.sql('SELECT id FROM tokens WHERE role = ? AND subject = ?').all(role, subject) as { id: string }[]).map((r) => r.id);
     this.db.prepare('DELETE FROM tokens WHERE role = ? AND subject = ?').run(role, subject);
+    if (ids.length > 0) this.revocations.emit('revoked', ids);
   }
 
   bindings(namespace: string, set: string): Map<number, string> {

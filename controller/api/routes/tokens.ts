@@ -56,8 +56,15 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       requireAdmin(c, TOKENS_ADMIN);
       const found = store.listTokens().find((t) => t.id === p.id);
       if (!found) throw notFound('tokens', p.id);
-      store.deleteTokenById(p.id);
-      if (found.role === 'node') deps.onNodeRevoked?.(found.subject);
+      const revoke = () => {
+        store.deleteTokenById(p.id);
+        if (found.role === 'node') deps.onNodeRevoked?.(found.subject);
+      };
+      // Revoking closes everything the token holds open, this request included: a caller
+      // revoking its own token gets the answer first.
+      const self = c.who.token?.id === p.id;
+      if (!self) revoke();
       sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: p.id, kind: 'tokens' } });
+      if (self) c.res.once('finish', revoke);
     });
 }
