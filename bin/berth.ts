@@ -70,6 +70,12 @@ controller
     [],
   )
   .option('--insecure', 'serve plain HTTP without TLS: development only')
+  .option(
+    '--pod-security <level>',
+    'what pod templates may do: baseline (no host namespaces, privileged containers, extra capabilities, host ports or hostPath outside --allowed-host-paths) or privileged (everything)',
+    'baseline',
+  )
+  .option('--allowed-host-paths <dirs>', 'host directories hostPath volumes may use under --pod-security baseline (comma list or repeatable)', collect, [])
   .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
     run(async () => {
       const opts = controllerOptions(options);

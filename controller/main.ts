@@ -1,5 +1,5 @@
 // `berth controller up`: the store, the API server and the control loops in one process.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
@@ -19,6 +19,8 @@ import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
 import { Store } from './store/store.js';
+import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
+import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
@@ -36,6 +38,8 @@ export interface ControllerOptions {
   podNetwork?: PodNetworkPlan;
   /** --service-cluster-ip-range, validated; default 10.96.0.0/16. */
   serviceRange?: string;
+  /** --pod-security and --allowed-host-paths; default baseline with no host paths. */
+  podSecurity?: PodSecurityPolicy;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -57,9 +61,10 @@ function writeSecretFile(path: string, text: string): void {
 export async function runController(opts: ControllerOptions): Promise<void> {
   const log = createLogger('berth-controller');
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   const { host, port } = parseListen(opts.listen);
-  const store = new Store(`${dataDir}/berth.db`);
+  const store = new Store(storeFile(dataDir));
+  restrictStoreFiles(storeFile(dataDir));
 
   const adminConfPath = `${dataDir}/admin.conf`;
   const joinPath = `${dataDir}/join-token`;
@@ -75,7 +80,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   const events = new EventRecorder(store, 'statefulset-controller');
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
-  const ops = new Operations(store, events, serviceRange);
+  const ops = new Operations(store, events, serviceRange, opts.podSecurity ?? { level: 'baseline', allowedHostPaths: [] });
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork, serviceRange);
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
