@@ -1,5 +1,6 @@
 // `berth controller up`: the store, the API server and the control loops in one process.
-import { chmodSync, existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeSecretFile } from '../shared/file-modes.js';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
@@ -48,14 +49,6 @@ export function parseListen(listen: string): { host: string; port: number } {
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`--listen port must be at most 65535, got ${port}`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-/** Writes a file atomically with the given mode, so readers never see half a file. */
-function writeSecretFile(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
 }
 
 export async function runController(opts: ControllerOptions): Promise<void> {

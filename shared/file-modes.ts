@@ -1,5 +1,5 @@
 // Forcing the modes of files that hold credentials (docs/security.md, "Files").
-import { chmodSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 
 /** Chmods each existing file to `mode`; a file that does not exist is no error. */
 export function chmodExisting(files: string[], mode: number): void {
@@ -10,4 +10,12 @@ export function chmodExisting(files: string[], mode: number): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+}
+
+/** Writes a file atomically with mode 0600, so readers never see half a file. */
+export function writeSecretFile(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
 }
