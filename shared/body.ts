@@ -100,3 +100,55 @@ export function checkValueDepth(value: unknown, max = MAX_BODY_DEPTH, what = 'do
     for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
 }
+
+/** Widest indentation (with "- " and "? " indicators) a YAML line may have: block nesting needs a column per level. */
+export const MAX_YAML_INDENT = 1000;
+
+/**
+ * Why YAML text nests too deeply to parse safely (the yaml package recurses per level and runs
+ * out of memory at a few thousand), with its line; undefined if it is fine. Flow collections
+ * (`[`, `{`) are counted outside quotes and comments; block nesting is bounded by indentation.
+ */
+export function yamlDepthProblem(text: string, max = MAX_BODY_DEPTH): { line: number; message: string } | undefined {
+  let depth = 0;
+  let line = 1;
+  let quote = '';
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      lineStart = true;
+      indent = 0;
+      if (quote === "'" || quote === '"') continue; // quoted scalars may span lines
+      continue;
+    }
+    if (quote) {
+      if (quote === '"' && c === '\\') i++;
+      else if (c === quote) {
+        if (quote === "'" && text[i + 1] === "'") i++;
+        else quote = '';
+      }
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ' || c === '\t' || ((c === '-' || c === '?') && (text[i + 1] === ' ' || text[i + 1] === '\n'))) {
+        if (++indent > MAX_YAML_INDENT) return { line, message: `indented more than ${MAX_YAML_INDENT} columns: nesting that deep is refused` };
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl - 1;
+    } else if (c === '"' || c === "'") {
+      const prev = i === 0 ? ' ' : text[i - 1];
+      if (/[\s[{,:]/.test(prev) || depth > 0) quote = c;
+    } else if (c === '[' || c === '{') {
+      if (++depth > max) return { line, message: `flow collections nest more than ${max} levels deep` };
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return undefined;
+}
