@@ -44,7 +44,7 @@ t.test('berth version without a controller: the client line, then an error and a
   const r = await runCli(['version', '--server', 'http://127.0.0.1:1', '--token', 'x'], ENV);
   t.equal(r.stdout, `Client Version: ${VERSION}\n`);
   t.not(r.code, 0);
-  t.match(r.stderr, /^error: .*\n$/);
+  t.match(r.stderr, /^warning: http:\/\/127\.0\.0\.1:1 is plain http: .*\nerror: .*\n$/, 'the plain-http warning, then one error line');
 });
 
 t.test('berth --version prints the version and a newline', async (t) => {
