@@ -99,7 +99,9 @@ controller
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      process.stdout.write(`new admin token ${r.id} written to ${r.adminConf} (export BERTH_CONFIG=${r.adminConf}); the old admin tokens still work until revoked\n`);
+      process.stdout.write(
+        `new admin token ${r.id} written to ${r.adminConf} (export BERTH_CONFIG=${r.adminConf}); the old admin tokens still work until revoked\n`,
+      );
     }),
   );
 

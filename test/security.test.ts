@@ -109,7 +109,11 @@ t.test('deeply nested JSON bodies are refused with 400, on the controller and th
   t.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, 'the StatefulSet did not change');
   t.same(after.spec, before.spec);
   // A body at the limit still gets through to validation.
-  const atLimit = await c.call('PATCH', '/api/v1/namespaces/default/statefulsets/web', `{"metadata":{"annotations":{"x":"1"}},"z":${'['.repeat(97)}${']'.repeat(97)}}`);
+  const atLimit = await c.call(
+    'PATCH',
+    '/api/v1/namespaces/default/statefulsets/web',
+    `{"metadata":{"annotations":{"x":"1"}},"z":${'['.repeat(97)}${']'.repeat(97)}}`,
+  );
   t.not(atLimit.status, 400, `nesting of 99 levels is not refused for its depth (${atLimit.status})`);
 
   const dir = mkdtempSync(join(tmpdir(), 'berth-security-agent-'));
@@ -174,7 +178,15 @@ t.test("ConfigMap and Secret keys follow Kubernetes' key rule, and their data is
   t.equal(big.status, 422, 'a 7 MiB ConfigMap is refused');
   t.match(causesOf(big), [{ field: 'ConfigMap/default/big: data', message: /at most 1048576/ }]);
   const bigBinary = await c.json('POST', '/api/v1/apply', {
-    objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bin' }, data: { a: 'x'.repeat(600_000) }, binaryData: { b: Buffer.alloc(600_000).toString('base64') } }],
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'bin' },
+        data: { a: 'x'.repeat(600_000) },
+        binaryData: { b: Buffer.alloc(600_000).toString('base64') },
+      },
+    ],
   });
   t.equal(bigBinary.status, 422, 'data and binaryData count together');
   t.equal(c.store.list('ConfigMap').length + c.store.list('Secret').length, 0, 'nothing was created');
@@ -214,13 +226,21 @@ t.test('pod security baseline refuses host namespaces, privileged containers and
     ['hostnet', { hostNetwork: true }, 'spec.template.spec.hostNetwork'],
     ['hostpid', { hostPID: true }, 'spec.template.spec.hostPID'],
     ['hostipc', { hostIPC: true }, 'spec.template.spec.hostIPC'],
-    ['priv', { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] }, 'spec.template.spec.containers[0].securityContext.privileged'],
+    [
+      'priv',
+      { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] },
+      'spec.template.spec.containers[0].securityContext.privileged',
+    ],
     [
       'caps',
       { containers: [{ name: 'c', image: 'busybox', securityContext: { capabilities: { add: ['NET_BIND_SERVICE', 'SYS_ADMIN'] } } }] },
       'spec.template.spec.containers[0].securityContext.capabilities.add[1]',
     ],
-    ['hostport', { containers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80, hostPort: 80 }] }] }, 'spec.template.spec.containers[0].ports[0].hostPort'],
+    [
+      'hostport',
+      { containers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80, hostPort: 80 }] }] },
+      'spec.template.spec.containers[0].ports[0].hostPort',
+    ],
   ];
   for (const [name, spec, field] of cases) {
     const r = await c.json('POST', '/api/v1/apply', { objects: [statefulSet(name, spec)] });

@@ -23,7 +23,10 @@ export function prepareDataDir(dataDir: string): void {
   chmodSync(dataDir, 0o700);
   const pki = join(dataDir, 'pki');
   if (existsSync(pki)) chmodSync(pki, 0o700);
-  chmodExisting(SECRET_FILES.map((f) => join(dataDir, f)), 0o600);
+  chmodExisting(
+    SECRET_FILES.map((f) => join(dataDir, f)),
+    0o600,
+  );
   // Before the store opens: new -wal and -shm files then get 0600 too.
   restrictStoreFiles(storeFile(dataDir));
 }

@@ -70,7 +70,8 @@ export function podSecurityProblems(rawSpec: unknown, policy: PodSecurityPolicy,
   const out: Problem[] = [];
   const refuse = (path: FieldPath, message: string) => out.push({ path: [...prefix, ...path], message: `${message} (pod security level baseline)` });
   for (const f of ['hostNetwork', 'hostPID', 'hostIPC']) {
-    if (spec[f] === true) refuse([f], 'must not be true: sharing the host\'s namespaces is forbidden; start the controller with --pod-security privileged to allow it');
+    if (spec[f] === true)
+      refuse([f], "must not be true: sharing the host's namespaces is forbidden; start the controller with --pod-security privileged to allow it");
   }
   arr(spec.volumes).forEach((v, i) => {
     const hp = obj(obj(v)?.hostPath);
@@ -92,11 +93,15 @@ export function podSecurityProblems(rawSpec: unknown, policy: PodSecurityPolicy,
       arr(obj(sc?.capabilities)?.add).forEach((cap, k) => {
         const name = String(cap).toUpperCase().replace(/^CAP_/, '');
         if (!BASELINE_CAPABILITIES.has(name))
-          refuse([field, ci, 'securityContext', 'capabilities', 'add', k], `"${String(cap)}" is forbidden: only ${[...BASELINE_CAPABILITIES].join(', ')} may be added`);
+          refuse(
+            [field, ci, 'securityContext', 'capabilities', 'add', k],
+            `"${String(cap)}" is forbidden: only ${[...BASELINE_CAPABILITIES].join(', ')} may be added`,
+          );
       });
       arr(obj(c)?.ports).forEach((p, pi) => {
         const hostPort = obj(p)?.hostPort;
-        if (hostPort !== undefined && hostPort !== null && hostPort !== 0) refuse([field, ci, 'ports', pi, 'hostPort'], 'must be unset or 0: host ports are forbidden');
+        if (hostPort !== undefined && hostPort !== null && hostPort !== 0)
+          refuse([field, ci, 'ports', pi, 'hostPort'], 'must be unset or 0: host ports are forbidden');
       });
     });
   }

@@ -419,7 +419,11 @@ export const configMapBodySchema = z
     for (const v of Object.values(b.data ?? {})) total += Buffer.byteLength(v, 'utf8');
     for (const v of Object.values(b.binaryData ?? {})) total += base64Bytes(v);
     if (total > MAX_CONFIG_BYTES)
-      ctx.addIssue({ code: 'custom', path: [b.data ? 'data' : 'binaryData'], message: `data and binaryData hold ${total} bytes; a ConfigMap may hold at most ${MAX_CONFIG_BYTES} (1 MiB)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [b.data ? 'data' : 'binaryData'],
+        message: `data and binaryData hold ${total} bytes; a ConfigMap may hold at most ${MAX_CONFIG_BYTES} (1 MiB)`,
+      });
   });
 
 export const secretBodySchema = z
@@ -435,7 +439,11 @@ export const secretBodySchema = z
     for (const [k, v] of Object.entries(b.stringData ?? {})) sizes.set(k, Buffer.byteLength(v, 'utf8'));
     const total = [...sizes.values()].reduce((a, n) => a + n, 0);
     if (total > MAX_CONFIG_BYTES)
-      ctx.addIssue({ code: 'custom', path: [b.data ? 'data' : 'stringData'], message: `data holds ${total} bytes; a Secret may hold at most ${MAX_CONFIG_BYTES} (1 MiB)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [b.data ? 'data' : 'stringData'],
+        message: `data holds ${total} bytes; a Secret may hold at most ${MAX_CONFIG_BYTES} (1 MiB)`,
+      });
   });
 
 export type Probe = z.infer<typeof probeSchema>;

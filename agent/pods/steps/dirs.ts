@@ -37,7 +37,10 @@ export async function checkSubPathContained(d: DirSpec): Promise<void> {
   const root = await fs.realpath(d.root);
   const real = await realpathOfExisting(d.path);
   if (!inside(root, real)) {
-    throw new StepError('CreateContainerConfigError', `subPath ${path.relative(d.root, d.path)} resolves to ${real}, outside its volume ${d.root} (a symlink in the volume); refused`);
+    throw new StepError(
+      'CreateContainerConfigError',
+      `subPath ${path.relative(d.root, d.path)} resolves to ${real}, outside its volume ${d.root} (a symlink in the volume); refused`,
+    );
   }
 }
 
