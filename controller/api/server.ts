@@ -86,7 +86,9 @@ export function createApiServer(deps: ApiDeps): Server {
       });
   };
   // An https.Server has the same listen/close/closeAllConnections as an http.Server.
-  const server = deps.tls ? (createHttpsServer({ ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server) : createServer(handle);
+  const server = deps.tls
+    ? (createHttpsServer({ ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server)
+    : createServer(handle);
   serveUpgrades(server, deps);
   return server;
 }
