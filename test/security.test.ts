@@ -26,6 +26,7 @@ import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { fetchWithTls, type ApiErrorBody } from '../shared/client.js';
 import type { StatefulSet } from '../shared/types.js';
 import { Cluster, runCli } from './helpers/cluster.js';
+import { agentOptions, controllerOptions } from '../cli/commands/daemons.js';
 
 interface Reply {
   status: number;
@@ -250,6 +251,12 @@ t.test('pod security baseline refuses host namespaces, privileged containers and
   t.equal(c.store.list('StatefulSet').length, 0, 'nothing was created');
   const ok = await c.json('POST', '/api/v1/apply', { objects: [statefulSet('allowed', { volumes: [{ name: 'h', hostPath: { path: '/srv/data/app' } }] })] });
   t.equal(ok.status, 200, 'a hostPath below --allowed-host-paths is accepted');
+  const flags = { dataDir: '/tmp/x', listen: '127.0.0.1:0', zone: 'cluster.local', nodeGraceSeconds: '5' };
+  t.same(controllerOptions(flags).podSecurity, { level: 'baseline', allowedHostPaths: [] }, 'controller up defaults to baseline');
+  t.same(controllerOptions({ ...flags, allowedHostPaths: ['/srv/,/data//x'] }).podSecurity.allowedHostPaths, ['/srv', '/data/x']);
+  t.throws(() => controllerOptions({ ...flags, podSecurity: 'restricted' }), /invalid --pod-security "restricted": must be baseline or privileged/);
+  t.throws(() => controllerOptions({ ...flags, allowedHostPaths: ['/'] }), /--allowed-host-paths entry "\/"/);
+  t.throws(() => controllerOptions({ ...flags, allowedHostPaths: ['srv'] }), /must be an absolute path/);
   const priv = await controller(t, { level: 'privileged', allowedHostPaths: [] });
   t.equal((await priv.json('POST', '/api/v1/apply', { objects: [statefulSet('hn', { hostNetwork: true })] })).status, 200, 'privileged accepts hostNetwork');
   await answersWithin1s(t, c);
@@ -339,6 +346,10 @@ t.test('a --server without a scheme means https and never sends the token in the
   received.length = 0;
   const clear = await runCli(['get', 'nodes', '--server', `http://127.0.0.1:${port}`, '--token', secret], env);
   t.match(clear.stderr, /warning: http:\/\/127\.0\.0\.1:\d+ is plain http/, 'an explicit http:// URL warns on stderr');
+
+  // The agent's --server likewise.
+  const agent = agentOptions({ server: '10.0.0.1:7443', dataDir: '/tmp/x', listen: '127.0.0.1:0', label: [], podNetwork: 'auto', dnsTtl: '5' }, {});
+  t.equal(agent.server, 'https://10.0.0.1:7443', 'berth agent --server without a scheme means https');
 
   // Against the https controller, a URL without a scheme just works.
   const caFile = join(c.dir, 'ca.pem');
