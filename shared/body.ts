@@ -86,22 +86,6 @@ export function parseJsonBody(bytes: Uint8Array, max = MAX_BODY_DEPTH): unknown 
   }
 }
 
-/**
- * Throws BodyError if a decoded value (e.g. from YAML, whose parser checks nothing) nests
- * deeper than `max`. Iterative, so the check itself cannot exhaust the stack.
- */
-export function checkValueDepth(value: unknown, max = MAX_BODY_DEPTH, what = 'document'): void {
-  const stack: [unknown, number][] = [[value, 0]];
-  const seen = new Set<object>();
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (!v || typeof v !== 'object' || seen.has(v)) continue;
-    if (d + 1 > max) throw new BodyError(`${what} nests arrays and objects more than ${max} levels deep`);
-    seen.add(v);
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
-  }
-}
-
 /** Widest indentation (with "- " and "? " indicators) a YAML line may have: block nesting needs a column per level. */
 export const MAX_YAML_INDENT = 1000;
 

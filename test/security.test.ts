@@ -26,6 +26,7 @@ import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { fetchWithTls, type ApiErrorBody } from '../shared/client.js';
 import type { StatefulSet } from '../shared/types.js';
 import { Cluster, runCli } from './helpers/cluster.js';
+import { parseManifests } from '../shared/manifest/parse.js';
 import { agentOptions, controllerOptions } from '../cli/commands/daemons.js';
 
 interface Reply {
@@ -96,7 +97,7 @@ const statefulSet = (name: string, podSpec: Record<string, unknown>) => ({
 
 const causesOf = (r: Reply) => (r.body.details?.causes ?? []) as { field: string; message: string }[];
 
-t.test('deeply nested JSON bodies are refused with 400, on the controller and the agent', async (t) => {
+t.test('deeply nested JSON bodies are refused with 400, on the controller and the agent, and deeply nested YAML manifests with an error', async (t) => {
   const c = await controller(t);
   t.equal((await c.json('POST', '/api/v1/apply', { objects: [statefulSet('web', {})] })).status, 200);
   const before = c.store.get<StatefulSet>('StatefulSet', 'default', 'web')!;
@@ -116,6 +117,13 @@ t.test('deeply nested JSON bodies are refused with 400, on the controller and th
     `{"metadata":{"annotations":{"x":"1"}},"z":${'['.repeat(97)}${']'.repeat(97)}}`,
   );
   t.not(atLimit.status, 400, `nesting of 99 levels is not refused for its depth (${atLimit.status})`);
+
+  // Manifest YAML (the CLI and the manifest directory) is checked before the YAML parser runs.
+  const yamlDeep = parseManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\ndata: ${'['.repeat(100_000)}\n`, 'deep.yaml');
+  t.match(yamlDeep.errors, [{ file: 'deep.yaml', line: 4, field: '(yaml)', message: /more than 100 levels deep/ }], 'deeply nested YAML is an error');
+  t.equal(yamlDeep.objects.length, 0);
+  const blockDeep = parseManifests(`a:\n${'- '.repeat(2000)}x\n`, 'block.yaml');
+  t.match(blockDeep.errors, [{ line: 2, message: /indented more than 1000 columns/ }], 'deeply nested block YAML too');
 
   const dir = mkdtempSync(join(tmpdir(), 'berth-security-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
