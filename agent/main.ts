@@ -1,5 +1,6 @@
 // The berth agent: registers the node, heartbeats, watches the pods bound to it and runs them
 // as Docker containers. Pod containers outlive the agent and are adopted on the next start.
+import { restrictCredentialFiles } from './credential-files.js';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -182,6 +183,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
   const dataDir = path.resolve(opts.dataDir);
   await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
+  restrictCredentialFiles(dataDir);
   const runtime = new DockerRuntime(opts.dockerHost);
   const listen = parseListen(opts.listen);
   const address = nodeAddress(opts.advertiseAddress, listen.host);

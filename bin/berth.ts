@@ -17,7 +17,7 @@ import { version } from '../cli/commands/version.js';
 import { globalsOf } from '../cli/context.js';
 import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
-import { printError, SilentFailure } from '../cli/errors.js';
+import { CliError, printError, SilentFailure } from '../cli/errors.js';
 import { nodeForget, podMove, type MoveOptions } from '../cli/commands/host-loss.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -44,7 +44,7 @@ const program = new Command('berth')
   .description('StatefulSet semantics on bare-metal Docker hosts')
   .version(VERSION, '--version', 'print the berth version')
   .option('-n, --namespace <namespace>', 'namespace of the objects', 'default')
-  .option('--server <url>', 'controller URL (default: BERTH_SERVER, then the config file)')
+  .option('--server <url>', 'controller URL; without a scheme https:// (default: BERTH_SERVER, then the config file)')
   .option('--token <token>', 'bearer token (default: BERTH_TOKEN, then the config file)')
   .option('--certificate-authority <file>', 'CA certificate (PEM) to trust for the controller (default: certificate-authority-data in the config file)')
   .showSuggestionAfterError();
@@ -72,6 +72,12 @@ controller
     [],
   )
   .option('--insecure', 'serve plain HTTP without TLS: development only')
+  .option(
+    '--pod-security <level>',
+    'what pod templates may do: baseline (no host namespaces, privileged containers, extra capabilities, host ports or hostPath outside --allowed-host-paths) or privileged (everything)',
+    'baseline',
+  )
+  .option('--allowed-host-paths <dirs>', 'host directories hostPath volumes may use under --pod-security baseline (comma list or repeatable)', collect, [])
   .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
     run(async () => {
       const opts = controllerOptions(options);
@@ -81,10 +87,30 @@ controller
     }),
   );
 
+controller
+  .command('reset-admin')
+  .description('make a new admin token and write a new admin.conf with it (on the controller host, as root; the controller may run or not)')
+  .option('--data-dir <dir>', "the controller's data dir", '/var/lib/berth/controller')
+  .action((o: { dataDir: string }) =>
+    run(async () => {
+      if (process.getuid?.() !== 0) throw new CliError('berth controller reset-admin must run as root: it writes the store and admin.conf of the controller');
+      const { resetAdmin } = await import('../controller/auth/reset-admin.js');
+      let r;
+      try {
+        r = resetAdmin(o.dataDir);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      process.stdout.write(
+        `new admin token ${r.id} written to ${r.adminConf} (export BERTH_CONFIG=${r.adminConf}); the old admin tokens still work until revoked\n`,
+      );
+    }),
+  );
+
 program
   .command('agent')
   .description('run an agent: registers this host as a node and runs its pods on Docker')
-  .option('--server <url>', 'controller URL (default: BERTH_SERVER)')
+  .option('--server <url>', 'controller URL; without a scheme https:// (default: BERTH_SERVER)')
   .option('--token <token>', 'join token (default: BERTH_JOIN_TOKEN)')
   .option('--node-name <name>', 'node name (default: the hostname)')
   .option('--data-dir <dir>', 'where volumes and the node token live', '/var/lib/berth/agent')

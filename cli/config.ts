@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { CliError } from './errors.js';
+import { normalizeServer } from '../shared/server-url.js';
 
 export interface Connection {
   server: string;
@@ -31,11 +32,8 @@ function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
 }
 
-/** `host:port` becomes `http://host:port`; trailing slashes go. */
-export function normalizeServer(server: string): string {
-  const s = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
-  return s.replace(/\/+$/, '');
-}
+/** `host:port` becomes `https://host:port`; trailing slashes go (shared/server-url.ts). */
+export { normalizeServer };
 
 /**
  * Reads a config file. A missing default file is no error (undefined); a missing file that

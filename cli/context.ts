@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ApiClient } from '../shared/client.js';
 import { DEFAULT_NAMESPACE } from '../shared/naming.js';
 import { defaultConfigPath, resolveConnection } from './config.js';
+import { plainHttpWarning } from '../shared/server-url.js';
 
 export interface Globals {
   namespace: string;
@@ -38,6 +39,8 @@ export function clientFor(g: Globals): ApiClient {
     env: process.env,
     defaultPath: defaultConfigPath(),
   });
+  const warning = plainHttpWarning(conn.server);
+  if (warning) process.stderr.write(`${warning}\n`);
   return new ApiClient({ server: conn.server, token: conn.token, ...(conn.ca ? { tls: { ca: conn.ca } } : {}) });
 }
 

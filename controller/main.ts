@@ -1,5 +1,6 @@
 // `berth controller up`: the store, the API server and the control loops in one process.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeSecretFile } from '../shared/file-modes.js';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
@@ -20,6 +21,8 @@ import { DEFAULT_POD_LIMITS, type PodLimits } from '../shared/limits.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
 import { Store } from './store/store.js';
+import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
+import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
@@ -39,6 +42,8 @@ export interface ControllerOptions {
   serviceRange?: string;
   /** --max-replicas-per-set and --max-pods. */
   limits?: PodLimits;
+  /** --pod-security and --allowed-host-paths; default baseline with no host paths. */
+  podSecurity?: PodSecurityPolicy;
 }
 
 /** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
@@ -50,14 +55,6 @@ export function parseListen(listen: string): { host: string; port: number } {
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`--listen port must be at most 65535, got ${port}`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-/** Writes a file atomically with the given mode, so readers never see half a file. */
-function writeSecretFile(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
 }
 
 /** When the join token of `<data-dir>/join-token` stops working, said at start. */
@@ -73,9 +70,10 @@ function joinTokenNotice(store: Store, token: string | undefined): string {
 export async function runController(opts: ControllerOptions): Promise<void> {
   const log = createLogger('berth-controller');
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   const { host, port } = parseListen(opts.listen);
-  const store = new Store(`${dataDir}/berth.db`);
+  const store = new Store(storeFile(dataDir));
+  restrictStoreFiles(storeFile(dataDir));
 
   const adminConfPath = `${dataDir}/admin.conf`;
   const joinPath = `${dataDir}/join-token`;
@@ -92,7 +90,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const events = new EventRecorder(store, 'statefulset-controller');
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
-  const ops = new Operations(store, events, serviceRange, limits);
+  const ops = new Operations(store, events, serviceRange, opts.podSecurity ?? { level: 'baseline', allowedHostPaths: [] }, limits);
   const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork, serviceRange);
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);

@@ -85,3 +85,24 @@ export function pickPinnedCa(chain: string[], hashes: string[], server: string):
       'refusing to join: check the hash printed by "berth controller up" (<data-dir>/join-command)',
   );
 }
+
+/**
+ * What berth's API servers (controller and agent) negotiate: TLS 1.3, or TLS 1.2 with a
+ * forward-secret ECDHE key exchange and an AEAD cipher only (no static-RSA suites such as
+ * AES128-SHA, no CBC). Clients that offer TLS 1.3 get it (docs/security.md, "TLS").
+ */
+export const SERVER_TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_AES_128_GCM_SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;

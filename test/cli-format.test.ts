@@ -426,7 +426,11 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
     { server: 'http://env:1', token: 't' },
     'no file is read when flags and env suffice',
   );
-  t.equal(resolveConnection({ flags: { server: '10.0.0.1:7443/', token: 't' }, env: {}, defaultPath: missing }).server, 'http://10.0.0.1:7443');
+  t.equal(
+    resolveConnection({ flags: { server: '10.0.0.1:7443/', token: 't' }, env: {}, defaultPath: missing }).server,
+    'https://10.0.0.1:7443',
+    'no scheme means https',
+  );
   t.equal(normalizeServer('https://x:1//'), 'https://x:1');
 
   t.throws(() => resolveConnection({ flags: {}, env: {}, defaultPath: missing }), /no berth controller configured/, 'nothing anywhere: a clear error');

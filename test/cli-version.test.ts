@@ -28,7 +28,7 @@ const ENV = { BERTH_CONFIG: '/dev/null', BERTH_SERVER: '', BERTH_TOKEN: '' };
 t.test('berth version prints both versions, each on a line of its own', async (t) => {
   const url = await versionServer(t, { version: '9.8.7' });
   const r = await runCli(['version', '--server', url, '--token', 'x'], ENV);
-  t.equal(r.stderr, '');
+  t.equal(r.stderr, `warning: ${url} is plain http: the token crosses the network unencrypted (use https:// or a URL without a scheme)\n`);
   t.equal(r.code, 0);
   t.equal(r.stdout, `Client Version: ${VERSION}\nServer Version: 9.8.7\n`);
 });
@@ -44,7 +44,7 @@ t.test('berth version without a controller: the client line, then an error and a
   const r = await runCli(['version', '--server', 'http://127.0.0.1:1', '--token', 'x'], ENV);
   t.equal(r.stdout, `Client Version: ${VERSION}\n`);
   t.not(r.code, 0);
-  t.match(r.stderr, /^error: .*\n$/);
+  t.match(r.stderr, /^warning: http:\/\/127\.0\.0\.1:1 is plain http: .*\nerror: .*\n$/, 'the plain-http warning, then one error line');
 });
 
 t.test('berth --version prints the version and a newline', async (t) => {

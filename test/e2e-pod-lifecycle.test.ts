@@ -40,7 +40,8 @@ t.test('pod lifecycle on Docker', async (t) => {
   if (!(await requireDocker(t))) return;
   const c = new Cluster('lifecycle');
   t.teardown(() => c.teardown());
-  await c.startController();
+  // The pods write to host directories below logs/: allowed under the baseline pod security level.
+  await c.startController(['--allowed-host-paths', join(c.dir, 'logs')]);
   const node = `lc-${process.pid}`;
   await c.startAgent(node);
 

@@ -95,7 +95,8 @@ const running = (p: Pod) => p.status.phase === 'Running' && p.status.conditions?
 
 t.test('host-gw pod network across hosts', async (t) => {
   if (!(await requireDocker(t))) return;
-  const c = await HostCluster.create(t, 'podnet', 3);
+  // hostNetwork pods need the privileged pod security level.
+  const c = await HostCluster.create(t, 'podnet', 3, { controllerArgs: ['--pod-security', 'privileged'] });
 
   const nodes = (await c.api.list<Node>('/api/v1/nodes')).items;
   const cidrOf = new Map(nodes.map((n) => [n.metadata.name, n.spec.podCIDR ?? '']));
@@ -232,7 +233,7 @@ t.test('host-gw pod network across hosts', async (t) => {
     const h = clientHost;
     const netBefore = (await c.docker(h, ['network', 'inspect', '-f', '{{.Id}}', 'berth'])).trim();
     // The same flags as before: another --cluster-cidr would give the nodes new subnets.
-    await c.restartController(undefined, ['--cluster-cidr', c.clusterCidr]);
+    await c.restartController(undefined, ['--cluster-cidr', c.clusterCidr, '--pod-security', 'privileged']);
     await c.stopHostAgent(h);
     await c.startHostAgent(h);
     const after = (await c.api.list<Node>('/api/v1/nodes')).items;

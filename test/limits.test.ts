@@ -45,7 +45,7 @@ function setup(t: Test, limits: PodLimits) {
   t.teardown(() => store.close());
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events, undefined, limits);
+  const ops = new Operations(store, events, undefined, undefined, limits);
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, DEFAULT_BACKOFF, limits);
   t.teardown(() => sets.stop());
@@ -176,7 +176,7 @@ t.test('a set stored over a lowered --max-replicas-per-set is not synced and say
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   {
     const store = new Store(join(dir, 'store.db'));
-    new Operations(store, new EventRecorder(store, 'test'), undefined, { maxReplicasPerSet: 100, maxPods: 100 }).apply([set('web', 100)]);
+    new Operations(store, new EventRecorder(store, 'test'), undefined, undefined, { maxReplicasPerSet: 100, maxPods: 100 }).apply([set('web', 100)]);
     store.close();
   }
   const store = new Store(join(dir, 'store.db'));
@@ -184,7 +184,7 @@ t.test('a set stored over a lowered --max-replicas-per-set is not synced and say
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const limits = { maxReplicasPerSet: 10, maxPods: 100 };
-  const ops = new Operations(store, events, undefined, limits);
+  const ops = new Operations(store, events, undefined, undefined, limits);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, DEFAULT_BACKOFF, limits);
   registerNodes(store, new NodeRegistry(store, events, log, 5000), ['h1']);
   sets.sync('default/web');

@@ -15,6 +15,8 @@ import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/do
 import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
+import { BodyError, parseJsonBody } from '../../shared/body.js';
+import { SERVER_TLS_OPTIONS } from '../../shared/tls.js';
 
 export interface AgentApiOptions {
   host: string;
@@ -58,15 +60,16 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
+/** The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty. */
+async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new Error('request body too large');
+    if (size > MAX_BODY) throw new BodyError(`request body exceeds ${MAX_BODY} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return parseJsonBody(Buffer.concat(chunks));
 }
 
 /** An AbortSignal that fires when the client goes away. */
@@ -138,10 +141,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   async function exec(req: http.IncomingMessage, res: http.ServerResponse, ns: string, name: string): Promise<void> {
     let body: { command?: unknown; container?: unknown };
     try {
-      body = JSON.parse((await readBody(req)) || '{}') as typeof body;
+      body = ((await readJsonBody(req)) ?? {}) as typeof body;
     } catch (err) {
-      return sendStatus(res, 400, 'BadRequest', `invalid JSON body: ${errorMessage(err)}`);
+      if (!(err instanceof BodyError)) throw err;
+      return sendStatus(res, 400, 'BadRequest', err.message);
     }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return sendStatus(res, 400, 'BadRequest', 'the body must be a JSON object');
     const command = body.command;
     if (!Array.isArray(command) || command.length === 0 || !command.every((s) => typeof s === 'string')) {
       return sendStatus(res, 400, 'BadRequest', 'command must be a non-empty array of strings');
@@ -281,7 +286,7 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       sendStatus(res, 500, 'InternalError', errorMessage(err));
     });
   };
-  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
+  const server = opts.tls ? https.createServer({ ...SERVER_TLS_OPTIONS, key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
   // Upgraded connections are the server's no more: close() ends them itself.
   const streams = new Set<Duplex>();

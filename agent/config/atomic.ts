@@ -4,7 +4,8 @@
 //   <dir>/<top-level name> -> ..data/<top-level name> what the container sees
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { FileProjection } from './payload.js';
+import { payloadPathProblem, type FileProjection } from './payload.js';
+import { ConfigError } from './errors.js';
 
 const DATA = '..data';
 const DATA_TMP = '..data_tmp';
@@ -56,6 +57,12 @@ export async function writeAtomic(dir: string, files: FileProjection[], now = ne
   const old = await currentVersion(dir);
   if (old && (await sameContent(path.join(dir, old), files))) return false;
 
+  // Defence in depth: payload.ts refuses such paths already; nothing is written outside the volume.
+  for (const f of files) {
+    const rel = path.relative('/v', path.join('/v', f.path));
+    if (payloadPathProblem(f.path) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
+      throw new ConfigError(`refusing to write "${f.path}": it is not a path inside the volume ${dir}`);
+  }
   const version = await fs.mkdtemp(path.join(dir, versionPrefix(now)));
   await fs.chmod(version, 0o755);
   for (const f of files) {

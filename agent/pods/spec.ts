@@ -189,6 +189,8 @@ export interface DirSpec {
   path: string;
   mode: number;
   kind: 'claim' | 'emptyDir' | 'hostPath' | 'subPath';
+  /** For a subPath: the volume's directory, which the subPath must stay inside after symlinks resolve. */
+  root?: string;
 }
 
 export function podDir(dataDir: string, uid: string): string {
@@ -246,8 +248,9 @@ export function containerMounts(pod: Pod, c: Container, dataDir: string, sources
           throw new ConfigError(`volumeMount ${vm.name}: subPath "${vm.subPath}" is not a key of the volume's ${v.configMap ? 'ConfigMap' : 'Secret'}`);
         source = path.join(source, sub);
       } else {
+        const root = source;
         source = path.join(source, sub);
-        dirs.push({ path: source, mode: 0o755, kind: 'subPath' });
+        dirs.push({ path: source, mode: 0o755, kind: 'subPath', root });
       }
     }
     mounts.push({

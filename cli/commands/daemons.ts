@@ -4,6 +4,8 @@ import { hostname } from 'node:os';
 import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
+import { POD_SECURITY_LEVELS, parseAllowedHostPaths, type PodSecurityLevel } from '../../shared/manifest/pod-security.js';
+import { normalizeServer, plainHttpWarning } from '../../shared/server-url.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS } from '../../shared/limits.js';
@@ -18,6 +20,8 @@ export interface ControllerUpOptions {
   serviceClusterIpRange?: string;
   maxReplicasPerSet?: string;
   maxPods?: string;
+  podSecurity?: string;
+  allowedHostPaths?: string[];
 }
 
 export interface AgentCliOptions {
@@ -77,9 +81,19 @@ export function controllerOptions(opts: ControllerUpOptions) {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+  const level = opts.podSecurity ?? 'baseline';
+  if (!(POD_SECURITY_LEVELS as readonly string[]).includes(level))
+    throw new CliError(`invalid --pod-security "${level}": must be ${POD_SECURITY_LEVELS.join(' or ')}`);
+  let allowedHostPaths: string[];
+  try {
+    allowedHostPaths = parseAllowedHostPaths(opts.allowedHostPaths ?? []);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   return {
     dataDir: opts.dataDir,
     listen: opts.listen,
+    podSecurity: { level: level as PodSecurityLevel, allowedHostPaths },
     zone: parseZone(opts.zone),
     nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds),
     podNetwork,
@@ -110,8 +124,11 @@ export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUp
 export function agentOptions(opts: AgentCliOptions, env: Record<string, string | undefined>) {
   const server = opts.server || env.BERTH_SERVER;
   if (!server) throw new CliError('berth agent needs the controller address: --server URL or BERTH_SERVER');
+  const url = normalizeServer(server.trim());
+  const warning = plainHttpWarning(url);
+  if (warning) process.stderr.write(`${warning}\n`);
   return {
-    server,
+    server: url,
     // Empty when the agent registered before and kept its node token in the data directory.
     token: opts.token || env.BERTH_JOIN_TOKEN || '',
     nodeName: opts.nodeName || hostname(),

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiErrorBody } from '../../shared/client.js';
 import { StatusError, badRequest } from '../errors.js';
+import { BodyError, parseJsonBody } from '../../shared/body.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -27,6 +28,7 @@ export function sendError(res: ServerResponse, err: StatusError): void {
 
 const MAX_BODY = 8 << 20;
 
+/** The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty. */
 export async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -35,12 +37,11 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new StatusError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return undefined;
   try {
-    return JSON.parse(text);
+    return parseJsonBody(Buffer.concat(chunks));
   } catch (err) {
-    throw badRequest(`request body is not valid JSON: ${(err as Error).message}`);
+    if (err instanceof BodyError) throw badRequest(err.message);
+    throw err;
   }
 }
 

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { rejectUpgrade } from '../../shared/upgrade.js';
+import { SERVER_TLS_OPTIONS } from '../../shared/tls.js';
 import type { Logger } from 'pino';
 import { authenticate } from '../auth/tokens.js';
 import { StatusError } from '../errors.js';
@@ -92,7 +93,9 @@ export function createApiServer(deps: ApiDeps): Server {
       });
   };
   // An https.Server has the same listen/close/closeAllConnections as an http.Server.
-  const server = deps.tls ? (createHttpsServer({ key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server) : createServer(handle);
+  const server = deps.tls
+    ? (createHttpsServer({ ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server)
+    : createServer(handle);
   serveUpgrades(server, deps, open);
   return server;
 }

@@ -1,6 +1,7 @@
 // What users do to objects: apply (create or update, all or nothing), merge-patch, scale,
 // delete. Every input is validated again here; a refused request changes nothing.
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
+import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
 import {
@@ -101,6 +102,8 @@ export class Operations {
     private readonly events: EventRecorder,
     /** --service-cluster-ip-range: where Services' virtual IPs come from. */
     private readonly serviceRange: string = DEFAULT_SERVICE_CIDR,
+    /** --pod-security and --allowed-host-paths: what a StatefulSet's pod template may do. */
+    private readonly podSecurity: PodSecurityPolicy = PRIVILEGED_POLICY,
     /** --max-replicas-per-set and --max-pods. */
     private readonly limits: PodLimits = DEFAULT_POD_LIMITS,
   ) {}
@@ -115,8 +118,13 @@ export class Operations {
       const meta = (raw as { kind?: string; metadata?: { name?: string; namespace?: string } } | null) ?? {};
       const label = `${meta.kind ?? `objects[${i}]`}/${meta.metadata?.namespace ?? 'default'}/${meta.metadata?.name ?? '?'}`;
       for (const w of v.warnings) warnings.push({ object: label, field: describePath(w.path), message: w.message });
-      if (!v.ok) for (const e of v.errors) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
-      else valid.push(v.object);
+      const problems = v.ok ? [] : [...v.errors];
+      if (v.ok && v.object.kind === 'StatefulSet') {
+        const template = (raw as { spec?: { template?: { spec?: unknown } } }).spec?.template?.spec;
+        problems.push(...podSecurityProblems(template, this.podSecurity, ['spec', 'template', 'spec']));
+      }
+      for (const e of problems) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
+      if (v.ok && problems.length === 0) valid.push(v.object);
     });
     const seen = new Set<string>();
     for (const o of valid) {

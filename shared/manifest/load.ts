@@ -1,5 +1,6 @@
 // Reading manifest files (`-f FILE|DIR|-` of apply and delete, the controller's manifest
 // directory) into validated objects.
+import { yamlDepthProblem } from '../body.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
@@ -72,6 +73,7 @@ interface EntryInfo {
  * them when the file has no errors (it fills in "default" and loses whether one was written).
  */
 function entryInfo(text: string): EntryInfo[] {
+  if (yamlDepthProblem(text)) return [];
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc });
   if (!Array.isArray(docs)) return [];

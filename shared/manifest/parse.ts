@@ -1,5 +1,6 @@
 // Reading manifest files: YAML (several documents, or a `kind: List`) into validated
 // objects, with every problem pointing at file, line and field.
+import { yamlDepthProblem } from '../body.js';
 import { LineCounter, parseAllDocuments, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { describePath, validateObject, type FieldPath, type UserObject } from './validate.js';
 
@@ -39,6 +40,8 @@ function lineOf(doc: Document, lc: LineCounter, path: FieldPath): number {
 }
 
 export function parseManifests(text: string, file: string): ParsedManifests {
+  const deep = yamlDepthProblem(text);
+  if (deep) return { objects: [], errors: [{ file, line: deep.line, field: '(yaml)', message: `not accepted: ${deep.message}` }], warnings: [] };
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
   const out: ParsedManifests = { objects: [], errors: [], warnings: [] };

@@ -380,16 +380,71 @@ export const serviceSpecSchema = z.object({
     .default([]),
 });
 
-export const configMapBodySchema = z.object({
-  data: z.record(z.string(), z.string()).optional(),
-  binaryData: z.record(z.string(), z.base64()).optional(),
-});
+/** Kubernetes' limit of a ConfigMap's data plus binaryData, and of a Secret's data (MaxSecretSize): 1 MiB. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Kubernetes' IsConfigMapKey: also the key rule of Secrets. */
+export const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+export const MAX_CONFIG_KEY_LENGTH = 253;
 
-export const secretBodySchema = z.object({
-  type: z.string().optional(),
-  data: z.record(z.string(), z.base64('must be base64-encoded')).optional(),
-  stringData: z.record(z.string(), z.string()).optional(),
-});
+/** Why a ConfigMap or Secret key is invalid (Kubernetes' IsConfigMapKey), or undefined. */
+export function configKeyProblem(key: string): string | undefined {
+  if (key.length > MAX_CONFIG_KEY_LENGTH) return `must be no more than ${MAX_CONFIG_KEY_LENGTH} characters`;
+  if (!CONFIG_KEY.test(key)) return "must consist of alphanumeric characters, '-', '_' or '.' (no '/')";
+  if (key === '.' || key === '..') return `must not be '${key}'`;
+  if (key.startsWith('..')) return "must not start with '..'";
+  return undefined;
+}
+
+/** A record of ConfigMap or Secret keys; a bad key is an issue at its own path. */
+const configRecord = <T extends z.ZodType>(value: T) =>
+  z.record(z.string(), value).superRefine((rec, ctx) => {
+    for (const k of Object.keys(rec)) {
+      const p = configKeyProblem(k);
+      if (p) ctx.addIssue({ code: 'custom', path: [k], message: `invalid key ${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}...` : k)}: ${p}` });
+    }
+  });
+
+const base64Bytes = (v: string) => Buffer.byteLength(v, 'base64');
+
+export const configMapBodySchema = z
+  .object({
+    data: configRecord(z.string()).optional(),
+    binaryData: configRecord(z.base64()).optional(),
+  })
+  .superRefine((b, ctx) => {
+    for (const k of Object.keys(b.binaryData ?? {})) {
+      if (b.data && Object.hasOwn(b.data, k)) ctx.addIssue({ code: 'custom', path: ['binaryData', k], message: `duplicate of key "${k}" in data` });
+    }
+    let total = 0;
+    for (const v of Object.values(b.data ?? {})) total += Buffer.byteLength(v, 'utf8');
+    for (const v of Object.values(b.binaryData ?? {})) total += base64Bytes(v);
+    if (total > MAX_CONFIG_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: [b.data ? 'data' : 'binaryData'],
+        message: `data and binaryData hold ${total} bytes; a ConfigMap may hold at most ${MAX_CONFIG_BYTES} (1 MiB)`,
+      });
+  });
+
+export const secretBodySchema = z
+  .object({
+    type: z.string().optional(),
+    data: configRecord(z.base64('must be base64-encoded')).optional(),
+    stringData: configRecord(z.string()).optional(),
+  })
+  .superRefine((b, ctx) => {
+    // As Kubernetes: stringData is folded into data (its keys win), then the total is checked.
+    const sizes = new Map<string, number>();
+    for (const [k, v] of Object.entries(b.data ?? {})) sizes.set(k, base64Bytes(v));
+    for (const [k, v] of Object.entries(b.stringData ?? {})) sizes.set(k, Buffer.byteLength(v, 'utf8'));
+    const total = [...sizes.values()].reduce((a, n) => a + n, 0);
+    if (total > MAX_CONFIG_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: [b.data ? 'data' : 'stringData'],
+        message: `data holds ${total} bytes; a Secret may hold at most ${MAX_CONFIG_BYTES} (1 MiB)`,
+      });
+  });
 
 export type Probe = z.infer<typeof probeSchema>;
 export type Container = z.infer<typeof containerSchema>;

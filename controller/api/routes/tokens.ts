@@ -5,7 +5,7 @@ import { StatusError, notFound } from '../../errors.js';
 import { readJson, sendJson, type Router } from '../http.js';
 import { requireAdmin, type ApiContext } from '../context.js';
 import type { Store } from '../../store/store.js';
-import { issueToken, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
+import { expired, issueToken, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
 
 export interface TokenRouteDeps {
   store: Store;
@@ -56,6 +56,13 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       requireAdmin(c, TOKENS_ADMIN);
       const found = store.listTokens().find((t) => t.id === p.id);
       if (!found) throw notFound('tokens', p.id);
+      if (found.role === 'admin' && !store.listTokens().some((t) => t.role === 'admin' && t.id !== p.id && !expired(t))) {
+        throw new StatusError(
+          'Conflict',
+          `token ${p.id} is the last admin token; revoking it would lock every administrator out. ` +
+            'Make another first (berth controller reset-admin --data-dir DIR on the controller host), then revoke this one',
+        );
+      }
       const revoke = () => {
         store.deleteTokenById(p.id);
         if (found.role === 'node') deps.onNodeRevoked?.(found.subject);
