@@ -63,6 +63,7 @@ controller
   .option('--node-cidr-mask-size <n>', "prefix length of each node's pod subnet", '24')
   .option('--service-cluster-ip-range <cidr>', 'IPv4 network the virtual IPs of ClusterIP Services come from (must not overlap --cluster-cidr)', '10.96.0.0/16')
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
+  .option('--store-sync <mode>', 'full: every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits', 'full')
   .option(
     '--advertise-address <addr>',
     'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)',

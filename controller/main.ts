@@ -1,8 +1,9 @@
 // `berth controller up`: the store, the API server and the control loops in one process.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
+import { mkdirDurableSync, writeFileDurableSync } from '../shared/fs-durable.js';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
@@ -18,7 +19,8 @@ import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
-import { Store } from './store/store.js';
+import { lockDataDir } from './store/lock.js';
+import { Store, type StoreSynchronous } from './store/store.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
@@ -36,6 +38,8 @@ export interface ControllerOptions {
   podNetwork?: PodNetworkPlan;
   /** --service-cluster-ip-range, validated; default 10.96.0.0/16. */
   serviceRange?: string;
+  /** --store-sync; default full (docs/operations.md#durability). */
+  storeSync?: StoreSynchronous;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -46,30 +50,33 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-/** Writes a file atomically with the given mode, so readers never see half a file. */
+/** Writes a file atomically and durably with mode 0600, so readers never see half a file. */
 function writeSecretFile(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileDurableSync(path, text, 0o600);
 }
 
 export async function runController(opts: ControllerOptions): Promise<void> {
   const log = createLogger('berth-controller');
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirDurableSync(dataDir, 0o700);
   const { host, port } = parseListen(opts.listen);
-  const store = new Store(`${dataDir}/berth.db`);
+  // Before the store opens: a second controller on this data dir ends here, before listening.
+  const lock = lockDataDir(dataDir);
+  const store = new Store(`${dataDir}/berth.db`, { synchronous: opts.storeSync ?? 'full' });
 
   const adminConfPath = `${dataDir}/admin.conf`;
   const joinPath = `${dataDir}/join-token`;
   let adminToken: string | undefined;
   if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
   if (!store.getMeta('initialized') || !adminToken) {
-    adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
-    const joinToken = issueToken(store, 'join', 'join', { description: 'created by controller up' });
+    // Both tokens and the mark in one commit; a crash before admin.conf is written issues them again.
+    const joinToken = store.transaction(() => {
+      adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
+      const join = issueToken(store, 'join', 'join', { description: 'created by controller up' });
+      store.setMeta('initialized', new Date().toISOString());
+      return join;
+    });
     writeSecretFile(joinPath, `${joinToken}\n`);
-    store.setMeta('initialized', new Date().toISOString());
     log.info({ dataDir }, 'initialized a new controller store with an admin and a join token');
   }
 
@@ -166,4 +173,5 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   // A file change being applied finishes before the store closes.
   await manifests.stop();
   store.close();
+  lock.release();
 }

@@ -15,6 +15,7 @@ export interface ControllerUpOptions {
   clusterCidr?: string;
   nodeCidrMaskSize?: string;
   serviceClusterIpRange?: string;
+  storeSync?: string;
 }
 
 export interface AgentCliOptions {
@@ -58,6 +59,12 @@ export function parseZone(v: string): string {
   return z;
 }
 
+/** --store-sync: how the controller's SQLite store syncs its commits (docs/operations.md#durability). */
+export function parseStoreSync(v: string): 'full' | 'normal' {
+  if (v === 'full' || v === 'normal') return v;
+  throw new CliError(`invalid --store-sync value "${v}": must be full or normal`);
+}
+
 export function controllerOptions(opts: ControllerUpOptions) {
   let podNetwork;
   let serviceRange;
@@ -74,6 +81,7 @@ export function controllerOptions(opts: ControllerUpOptions) {
     nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds),
     podNetwork,
     serviceRange,
+    storeSync: parseStoreSync(opts.storeSync ?? 'full'),
   };
 }
 
