@@ -106,6 +106,11 @@ export class Store {
     this.db.close();
   }
 
+  /** SQLite's `synchronous` of this connection: 2 is FULL, 1 NORMAL. */
+  get synchronous(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
+  }
+
   get resourceVersion(): number {
     return this.rv;
   }
