@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { controllerOptions } from '../cli/commands/daemons.js';
 import { DataDirInUseError, lockDataDir } from '../controller/store/lock.js';
 import { Store, type StoredChange } from '../controller/store/store.js';
 import type { ConfigMap } from '../shared/types.js';
@@ -184,4 +185,11 @@ t.test('data dir lock: a second holder fails at once naming the holder, the lock
   const second = lockDataDir(dir);
   t.equal(readFileSync(join(dir, 'lock.pid'), 'utf8'), `${process.pid}\n`);
   second.release();
+});
+
+t.test('--store-sync: full by default, normal when asked, any other value refused naming the flag', async (t) => {
+  const base = { dataDir: '/d', listen: ':1', zone: 'cluster.local', nodeGraceSeconds: '5' };
+  t.equal(controllerOptions(base).storeSync, 'full');
+  t.equal(controllerOptions({ ...base, storeSync: 'normal' }).storeSync, 'normal');
+  t.throws(() => controllerOptions({ ...base, storeSync: 'off' }), { message: 'invalid --store-sync value "off": must be full or normal' });
 });

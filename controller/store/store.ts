@@ -209,7 +209,10 @@ export class Store {
 
   /** The object row and the counter in meta commit together (one transaction). */
   private write(o: AnyObject, type: StoredChange['type']): void {
-    if (this.txDepth === 0) return this.transaction(() => this.write(o, type));
+    if (this.txDepth === 0) {
+      this.transaction(() => this.write(o, type));
+      return;
+    }
     this.rv++;
     o.metadata.resourceVersion = String(this.rv);
     const k = key(o.kind, o.metadata.namespace, o.metadata.name);

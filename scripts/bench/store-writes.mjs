@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, dir: { type: 'string', default: tmpdir() }, sync: { type: 'string', default: 'full' } } });
+const { values } = parseArgs({
+  options: { count: { type: 'string', default: '1000' }, dir: { type: 'string', default: tmpdir() }, sync: { type: 'string', default: 'full' } },
+});
 const count = Number(values.count);
 const { Store } = await import(new URL('../../dist/controller/store/store.js', import.meta.url).href);
 
