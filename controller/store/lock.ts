@@ -81,6 +81,8 @@ export function lockDataDir(dataDir: string, opts: { pidWaitMs?: number } = {}):
   const db = new Database(file, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
+    // Nothing is ever written: no journal file beside the lock.
+    db.pragma('journal_mode = MEMORY');
     // Takes SQLite's EXCLUSIVE lock on the file now; never committed, so nothing is written.
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
