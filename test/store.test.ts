@@ -193,3 +193,26 @@ t.test('--store-sync: full by default, normal when asked, any other value refuse
   t.equal(controllerOptions({ ...base, storeSync: 'normal' }).storeSync, 'normal');
   t.throws(() => controllerOptions({ ...base, storeSync: 'off' }), { message: 'invalid --store-sync value "off": must be full or normal' });
 });
+
+t.test('a watcher that writes when it sees a change commits its own write, published at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'berth.db');
+  const s = new Store(file);
+  const seen: string[] = [];
+  s.changes.on('change', (c) => {
+    seen.push(`${c.type} ${c.object.metadata.name} ${c.rv}`);
+    if (c.object.metadata.name === 'x') s.create(cm('follows-x'));
+  });
+  s.create(cm('x'));
+  t.same(seen, ['ADDED x 1', 'ADDED follows-x 2']);
+  s.close();
+  const reopened = new Store(file);
+  t.same(
+    reopened.list('ConfigMap').map((o) => o.metadata.name),
+    ['follows-x', 'x'],
+    'both on disk',
+  );
+  t.equal(reopened.resourceVersion, 2);
+  reopened.close();
+});

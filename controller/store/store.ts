@@ -120,12 +120,9 @@ export class Store {
     if (this.txDepth > 0) return fn();
     this.txDepth++;
     const rvBefore = this.rv;
+    let result: T;
     try {
-      const result = this.db.transaction(fn)();
-      const published = this.pending;
-      this.pending = [];
-      for (const c of published) this.publish(c);
-      return result;
+      result = this.db.transaction(fn)();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       for (const [k, prev] of this.undo.reverse()) {
@@ -139,6 +136,12 @@ export class Store {
       this.undo = [];
       this.txDepth--;
     }
+    // Committed. Published outside the transaction, so a listener that writes (every write is a
+    // transaction) commits its own, and one that throws cannot roll back what is on disk.
+    const published = this.pending;
+    this.pending = [];
+    for (const c of published) this.publish(c);
+    return result;
   }
 
   private publish(c: StoredChange): void {
