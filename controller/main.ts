@@ -20,7 +20,8 @@ import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../shared/limits.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
-import { Store } from './store/store.js';
+import { lockDataDir } from './store/lock.js';
+import { Store, type StoreSynchronous } from './store/store.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
@@ -44,6 +45,8 @@ export interface ControllerOptions {
   limits?: PodLimits;
   /** --pod-security and --allowed-host-paths; default baseline with no host paths. */
   podSecurity?: PodSecurityPolicy;
+  /** --store-sync; default full (docs/operations.md#durability). */
+  storeSync?: StoreSynchronous;
 }
 
 /** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
@@ -72,7 +75,9 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const dataDir = resolve(opts.dataDir);
   prepareDataDir(dataDir);
   const { host, port } = parseListen(opts.listen);
-  const store = new Store(storeFile(dataDir));
+  // Before the store opens: a second controller on this data dir ends here, before listening.
+  const lock = lockDataDir(dataDir);
+  const store = new Store(storeFile(dataDir), { synchronous: opts.storeSync ?? 'full' });
   restrictStoreFiles(storeFile(dataDir));
 
   const adminConfPath = `${dataDir}/admin.conf`;
@@ -80,10 +85,14 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   let adminToken: string | undefined;
   if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
   if (!store.getMeta('initialized') || !adminToken) {
-    adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
-    const joinToken = issueToken(store, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS });
+    // Both tokens and the mark in one commit; a crash before admin.conf is written issues them again.
+    const joinToken = store.transaction(() => {
+      adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
+      const join = issueToken(store, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS });
+      store.setMeta('initialized', new Date().toISOString());
+      return join;
+    });
     writeSecretFile(joinPath, `${joinToken}\n`);
-    store.setMeta('initialized', new Date().toISOString());
     log.info({ dataDir }, 'initialized a new controller store with an admin and a join token');
   }
 
@@ -188,4 +197,5 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   // A file change being applied finishes before the store closes.
   await manifests.stop();
   store.close();
+  lock.release();
 }

@@ -1,5 +1,6 @@
 // Forcing the modes of files that hold credentials (docs/security.md, "Files").
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
+import { writeFileDurableSync } from './fs-durable.js';
 
 /** Chmods each existing file to `mode`; a file that does not exist is no error. */
 export function chmodExisting(files: string[], mode: number): void {
@@ -12,10 +13,7 @@ export function chmodExisting(files: string[], mode: number): void {
   }
 }
 
-/** Writes a file atomically with mode 0600, so readers never see half a file. */
+/** Writes a file atomically and durably with mode 0600, so readers never see half a file. */
 export function writeSecretFile(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileDurableSync(path, text, 0o600);
 }

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { certificateSans, createCertificate, keyMatches, normalizeV6, type KeyAndCert } from '../../shared/certs.js';
-import { writeSecret } from '../controller-client/secrets.js';
+import { writeFileDurable } from '../../shared/fs-durable.js';
 
 const DAYS = 3650;
 
@@ -26,7 +26,9 @@ export async function loadOrCreateAgentCert(dataDir: string, address: string): P
   const wanted = isIP(address) === 6 ? normalizeV6(address) : address;
   if (keyPem && certPem && keyMatches(keyPem, certPem) && certificateSans(certPem).includes(wanted)) return { keyPem, certPem };
   const made = createCertificate({ commonName: `berth-agent ${hostname()}`, days: DAYS, sans: [...new Set([address, '127.0.0.1', 'localhost'])] });
-  await writeSecret(keyFile, made.keyPem.trimEnd());
-  await fs.writeFile(certFile, made.certPem, { mode: 0o644 });
+  await fs.mkdir(dataDir, { recursive: true });
+  // Key first: a crash between the two leaves a pair that does not match, made again at start.
+  await writeFileDurable(keyFile, `${made.keyPem.trimEnd()}\n`, 0o600);
+  await writeFileDurable(certFile, made.certPem, 0o644);
   return made;
 }

@@ -2,8 +2,11 @@
 //   <dir>/..2026_11_22_03_49_13.123456789/<files>   one directory per version
 //   <dir>/..data -> ..2026_11_22_03_49_13.123456789  switched with a rename (atomic)
 //   <dir>/<top-level name> -> ..data/<top-level name> what the container sees
+// Every file and directory of a version is fsynced before the switch and `dir` after it, so
+// after a power cut `..data` names a complete version: the old one or the new one.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fsyncDir } from '../../shared/fs-durable.js';
 import { payloadPathProblem, type FileProjection } from './payload.js';
 import { ConfigError } from './errors.js';
 
@@ -65,13 +68,22 @@ export async function writeAtomic(dir: string, files: FileProjection[], now = ne
   }
   const version = await fs.mkdtemp(path.join(dir, versionPrefix(now)));
   await fs.chmod(version, 0o755);
+  const dirs = new Set<string>([version]);
   for (const f of files) {
     const full = path.join(version, f.path);
     await fs.mkdir(path.dirname(full), { recursive: true, mode: 0o755 });
-    await fs.writeFile(full, f.data, { mode: f.mode });
-    // writeFile's mode is filtered by the umask.
-    await fs.chmod(full, f.mode);
+    for (let d = path.dirname(full); d !== version; d = path.dirname(d)) dirs.add(d);
+    const h = await fs.open(full, 'w', f.mode);
+    try {
+      // The open's mode is filtered by the umask.
+      await h.chmod(f.mode);
+      await h.writeFile(f.data);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
   }
+  for (const d of dirs) await fsyncDir(d);
 
   // New top-level names first (they dangle until the switch), then the switch itself.
   const top = new Set(files.map((f) => f.path.split('/')[0]));
@@ -85,7 +97,10 @@ export async function writeAtomic(dir: string, files: FileProjection[], now = ne
   const tmp = path.join(dir, DATA_TMP);
   await fs.rm(tmp, { force: true });
   await fs.symlink(path.basename(version), tmp);
+  // The version directory and the new top-level links are entries of `dir`: on disk before the switch.
+  await fsyncDir(dir);
   await fs.rename(tmp, path.join(dir, DATA));
+  await fsyncDir(dir);
 
   // Then what the new version no longer has, and the old versions.
   for (const entry of await fs.readdir(dir)) {

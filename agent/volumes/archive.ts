@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
+import { fsyncDir, fsyncTree } from '../../shared/fs-durable.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, volumeHostPath } from '../../shared/naming.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -87,12 +89,15 @@ export async function receiveVolumeArchive(req: http.IncomingMessage, res: http.
       `unpacking the archive failed${aborted ? ' (upload aborted)' : `: ${stderr.slice(0, 300)}`}`,
     );
   }
+  // The copy is on disk before it is published, and the renames are after (one parent for both).
+  await fsyncTree(incoming);
   let setAside: string | undefined;
   if (await exists(dir)) {
     setAside = `${dir}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await fs.rename(dir, setAside);
   }
   await fs.rename(incoming, dir);
+  await fsyncDir(path.dirname(dir));
   log.info({ dir, previousDataKeptAt: setAside }, 'volume data received');
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(

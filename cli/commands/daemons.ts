@@ -22,6 +22,7 @@ export interface ControllerUpOptions {
   maxPods?: string;
   podSecurity?: string;
   allowedHostPaths?: string[];
+  storeSync?: string;
 }
 
 export interface AgentCliOptions {
@@ -72,6 +73,12 @@ export function parseZone(v: string): string {
   return z;
 }
 
+/** --store-sync: how the controller's SQLite store syncs its commits (docs/operations.md#durability). */
+export function parseStoreSync(v: string): 'full' | 'normal' {
+  if (v === 'full' || v === 'normal') return v;
+  throw new CliError(`invalid --store-sync value "${v}": must be full or normal`);
+}
+
 export function controllerOptions(opts: ControllerUpOptions) {
   let podNetwork;
   let serviceRange;
@@ -102,6 +109,7 @@ export function controllerOptions(opts: ControllerUpOptions) {
       maxReplicasPerSet: parseCount('--max-replicas-per-set', opts.maxReplicasPerSet ?? String(DEFAULT_POD_LIMITS.maxReplicasPerSet)),
       maxPods: parseCount('--max-pods', opts.maxPods ?? String(DEFAULT_POD_LIMITS.maxPods)),
     },
+    storeSync: parseStoreSync(opts.storeSync ?? 'full'),
   };
 }
 

@@ -48,9 +48,12 @@ export class EventRecorder {
 
   /** Drops events older than an hour, as the API server's TTL does. */
   prune(now = Date.now()): void {
-    for (const e of this.store.list<Event>('Event')) {
-      if (Date.parse(e.lastTimestamp) + KEEP_MS < now) this.store.delete('Event', e.metadata.namespace, e.metadata.name);
-    }
+    // One commit (one fsync) for the whole sweep, not one per event.
+    this.store.transaction(() => {
+      for (const e of this.store.list<Event>('Event')) {
+        if (Date.parse(e.lastTimestamp) + KEEP_MS < now) this.store.delete('Event', e.metadata.namespace, e.metadata.name);
+      }
+    });
     const kept = new Set(this.store.list<Event>('Event').map((e) => e.metadata.name));
     for (const [k, name] of this.recent) if (!kept.has(name)) this.recent.delete(k);
   }

@@ -202,9 +202,12 @@ export class MoveController {
           return;
         case 'deletePod': {
           const pod = this.store.get<Pod>('Pod', move.namespace, move.pod);
-          if (pod) this.store.transaction(() => this.ops.deletePod(pod, `moving to ${move.to}`));
-          move.message = s.message;
-          this.save(move);
+          // The deletion and the move's record in one commit.
+          this.store.transaction(() => {
+            if (pod) this.ops.deletePod(pod, `moving to ${move.to}`);
+            move.message = s.message;
+            this.save(move);
+          });
           return;
         }
         case 'phase':

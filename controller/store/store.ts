@@ -39,6 +39,13 @@ export interface StoredToken {
   description: string | null;
 }
 
+export interface StoreOptions {
+  /** SQLite's `synchronous`: `full` (default) fsyncs every commit; `normal` only at checkpoints. */
+  synchronous?: StoreSynchronous;
+}
+
+export type StoreSynchronous = 'full' | 'normal';
+
 export class Store {
   private readonly db: Database.Database;
   private readonly objects = new Map<string, AnyObject>();
@@ -62,10 +69,13 @@ export class Store {
   /** Ids of tokens just deleted (revoked), so what they opened (watches, streams) can be closed. */
   readonly revocations = new EventEmitter<{ revoked: [ids: string[]] }>();
 
-  constructor(file: string) {
+  constructor(file: string, opts: StoreOptions = {}) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: every commit is fsynced to the WAL before it returns, so an acknowledged write
+    // (a fencing epoch, a token, a move) survives a power cut. NORMAL in WAL mode syncs only at
+    // checkpoints and a power cut can undo the last commits (docs/operations.md#durability).
+    this.db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, namespace, name));
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,12 +96,21 @@ export class Store {
       const o = JSON.parse(row.json) as AnyObject;
       this.put(key(o.kind, o.metadata.namespace, o.metadata.name), o);
     }
+    // The highest resourceVersion ever handed out: meta's counter (it also counts deletions) or
+    // any object's, whichever is larger, so a counter behind the objects (a store written by a
+    // build that committed them apart) can never hand out a resourceVersion twice.
     const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'rv'").get() as { value: string } | undefined;
-    this.rv = stored ? Number(stored.value) : 0;
+    const newest = this.db.prepare('SELECT max(rv) AS rv FROM objects').get() as { rv: number | null };
+    this.rv = Math.max(stored ? Number(stored.value) : 0, newest.rv ?? 0);
   }
 
   close(): void {
     this.db.close();
+  }
+
+  /** SQLite's `synchronous` of this connection: 2 is FULL, 1 NORMAL. */
+  get synchronous(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   get resourceVersion(): number {
@@ -103,12 +122,9 @@ export class Store {
     if (this.txDepth > 0) return fn();
     this.txDepth++;
     const rvBefore = this.rv;
+    let result: T;
     try {
-      const result = this.db.transaction(fn)();
-      const published = this.pending;
-      this.pending = [];
-      for (const c of published) this.publish(c);
-      return result;
+      result = this.db.transaction(fn)();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       for (const [k, prev] of this.undo.reverse()) {
@@ -122,6 +138,12 @@ export class Store {
       this.undo = [];
       this.txDepth--;
     }
+    // Committed. Published outside the transaction, so a listener that writes (every write is a
+    // transaction) commits its own, and one that throws cannot roll back what is on disk.
+    const published = this.pending;
+    this.pending = [];
+    for (const c of published) this.publish(c);
+    return result;
   }
 
   private publish(c: StoredChange): void {
@@ -164,10 +186,10 @@ export class Store {
     this.sorted.delete(o.kind);
   }
 
+  /** Within the write's transaction: the counter, and the change published after commit. */
   private record(c: StoredChange): void {
     this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
-    if (this.txDepth > 0) this.pending.push(c);
-    else this.publish(c);
+    this.pending.push(c);
   }
 
   get<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string): T | undefined {
@@ -190,14 +212,19 @@ export class Store {
     return [...this.objects.values()];
   }
 
+  /** The object row and the counter in meta commit together (one transaction). */
   private write(o: AnyObject, type: StoredChange['type']): void {
+    if (this.txDepth === 0) {
+      this.transaction(() => this.write(o, type));
+      return;
+    }
     this.rv++;
     o.metadata.resourceVersion = String(this.rv);
     const k = key(o.kind, o.metadata.namespace, o.metadata.name);
     this.sql(
       'INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json',
     ).run(o.kind, o.metadata.namespace ?? '', o.metadata.name, this.rv, JSON.stringify(o));
-    if (this.txDepth > 0) this.undo.push([k, this.objects.get(k)]);
+    this.undo.push([k, this.objects.get(k)]);
     this.put(k, o);
     this.record({ rv: this.rv, type, object: o });
   }
@@ -248,8 +275,9 @@ export class Store {
     const k = key(kind, namespace, name);
     const cur = this.objects.get(k);
     if (!cur) return undefined;
+    if (this.txDepth === 0) return this.transaction(() => this.delete(kind, namespace, name));
     this.sql('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?').run(kind, namespace ?? '', name);
-    if (this.txDepth > 0) this.undo.push([k, cur]);
+    this.undo.push([k, cur]);
     this.drop(k);
     this.rv++;
     const gone = structuredClone(cur);

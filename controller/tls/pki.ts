@@ -1,11 +1,12 @@
 // The controller's PKI in <data-dir>/pki/: a CA made once (10 years) and a serving
 // certificate it signs, made again whenever the set of names and addresses changes.
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { certificateSans, createCertificate, keyMatches, normalizeV6, type KeyAndCert } from '../../shared/certs.js';
+import { mkdirDurableSync, writeFileDurableSync } from '../../shared/fs-durable.js';
 import { caHash } from '../../shared/tls.js';
 
 export const CA_DAYS = 3650;
@@ -28,12 +29,9 @@ export function pkiDir(dataDir: string): string {
   return join(dataDir, 'pki');
 }
 
-/** Writes atomically with mode 0600 (keys) or 0644 (certificates). */
+/** Writes atomically and durably with mode 0600 (keys) or 0644 (certificates). */
 function writeFileAtomic(path: string, text: string, mode: number): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
+  writeFileDurableSync(path, text, mode);
 }
 
 function normalizeSan(s: string): string {
@@ -93,7 +91,7 @@ function signedBy(certPem: string, caPem: string): boolean {
 /** Loads or makes the CA and the serving certificate for these SANs. */
 export function ensurePki(dataDir: string, sans: string[]): ControllerPki {
   const dir = pkiDir(dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirDurableSync(dir, 0o700);
   let ca = readPair(dir, 'ca');
   const createdCa = !ca;
   if (!ca) {

@@ -1,6 +1,7 @@
 // Files of a pod the agent writes in the pod's directory: its resolv.conf and its address.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurable } from '../../../shared/fs-durable.js';
 import { parseResolvConf, type ResolvConf } from '../resolv.js';
 
 export const RESOLV_FILE = 'resolv.conf';
@@ -22,8 +23,5 @@ export async function writeIfChanged(file: string, text: string): Promise<void> 
   const old = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return;
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, text, { mode: 0o644 });
-  await fs.chmod(tmp, 0o644);
-  await fs.rename(tmp, file);
+  await writeFileDurable(file, text, 0o644);
 }
