@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
+import { heartbeatMissed } from './liveness.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -57,6 +58,13 @@ const HEARTBEAT_WRITE_MS = 30_000;
 export class NodeRegistry {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
+  /**
+   * The last call this process received from each node's agent, for the fencing wait of
+   * `forget` (docs/host-loss.md). Unlike lastSeen it is never shifted nor reset by a revocation.
+   */
+  private readonly lastContact = new Map<string, number>();
+  /** When this process began judging heartbeats (see liveness.ts). */
+  private startedAt: number;
   private timer?: NodeJS.Timeout;
   /** When the timer last checked heartbeats, to notice that this process was too busy to. */
   private lastCheck?: number;
@@ -72,10 +80,17 @@ export class NodeRegistry {
     private readonly podNetwork?: PodNetworkPlan,
     /** --service-cluster-ip-range: told to agents, which route it to their pod bridge (docs/network.md). */
     private readonly serviceRange?: string,
+    /** The clock; tests pass a fake one. */
+    private readonly clock: () => number = Date.now,
   ) {
-    // After a controller restart every node gets a full grace period to check in.
-    const now = Date.now();
-    for (const n of store.list<Node>('Node')) this.lastSeen.set(n.metadata.name, now);
+    // After a controller restart no node is judged before the restart grace (liveness.ts); its
+    // agent may have been told nothing for a while, so contact counts from now.
+    const now = clock();
+    this.startedAt = now;
+    for (const n of store.list<Node>('Node')) {
+      this.lastSeen.set(n.metadata.name, now);
+      this.lastContact.set(n.metadata.name, now);
+    }
   }
 
   private lastElu = performance.eventLoopUtilization();
@@ -87,7 +102,7 @@ export class NodeRegistry {
       // A check that runs late means this process was busy (a long sync), not that the agents
       // were silent: their heartbeats are waiting in socket buffers, read after this timer.
       // The time lost does not count against them.
-      const now = Date.now();
+      const now = this.clock();
       const since = this.lastCheck === undefined ? 0 : now - this.lastCheck;
       const late = since - everyMs;
       this.lastCheck = now;
@@ -101,7 +116,10 @@ export class NodeRegistry {
         this.lastOverloadLog = now;
         this.log.warn({ utilization: Number(elu.utilization.toFixed(2)) }, 'controller overloaded: missing heartbeats are not counted until it catches up');
       }
-      if (uncounted > 0) for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
+      if (uncounted > 0) {
+        for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
+        this.startedAt += uncounted;
+      }
       this.checkHeartbeats(now);
     }, everyMs);
     this.timer.unref();
@@ -186,8 +204,9 @@ export class NodeRegistry {
     else this.store.create(node);
     if (noPodCidr)
       this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
-    this.lastSeen.set(r.name, Date.now());
-    this.lastWritten.set(r.name, Date.now());
+    this.lastSeen.set(r.name, this.clock());
+    this.lastWritten.set(r.name, this.clock());
+    this.lastContact.set(r.name, this.clock());
     this.events.record(
       this.store.get<Node>('Node', undefined, r.name)!,
       'Normal',
@@ -221,8 +240,9 @@ export class NodeRegistry {
   heartbeat(name: string, body: unknown): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `node "${name}" is not registered`);
-    const now = Date.now();
+    const now = this.clock();
     this.lastSeen.set(name, now);
+    this.lastContact.set(name, now);
     const becameReady = !nodeReady(node);
     if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
@@ -240,11 +260,11 @@ export class NodeRegistry {
   }
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
-  checkHeartbeats(now = Date.now()): void {
+  checkHeartbeats(now = this.clock()): void {
     const lost: string[] = [];
     for (const node of this.store.list<Node>('Node')) {
-      const seen = this.lastSeen.get(node.metadata.name) ?? 0;
-      if (nodeReady(node) && now - seen > this.graceMs) {
+      const seen = this.lastSeen.get(node.metadata.name);
+      if (nodeReady(node) && heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs })) {
         this.store.mutate<Node>('Node', undefined, node.metadata.name, (n) => {
           n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
         });
@@ -252,9 +272,10 @@ export class NodeRegistry {
           node,
           'Warning',
           'NodeNotReady',
-          `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`,
+          `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat within the grace period)`,
         );
-        this.log.warn({ node: node.metadata.name }, 'node missed heartbeats: NotReady');
+        const silentSeconds = Math.round((now - (seen ?? this.startedAt)) / 1000);
+        this.log.warn({ node: node.metadata.name, silentSeconds }, 'node missed heartbeats: NotReady');
         lost.push(node.metadata.name);
       }
     }
@@ -266,7 +287,7 @@ export class NodeRegistry {
    * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
    * they may still run there, so nothing replaces them (F18); the agent reports again when back.
    */
-  markPodsLost(nodeNames: string | string[], now = Date.now()): void {
+  markPodsLost(nodeNames: string | string[], now = this.clock()): void {
     const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
     this.store.transaction(() => {
@@ -342,15 +363,17 @@ export class NodeRegistry {
   }
 
   /** Seconds since each node's last heartbeat (or since this controller started). */
-  heartbeatAges(now = Date.now()): Map<string, number> {
+  heartbeatAges(now = this.clock()): Map<string, number> {
     return new Map([...this.lastSeen].filter(([name]) => this.store.get('Node', undefined, name)).map(([name, t]) => [name, (now - t) / 1000]));
   }
 
   /** A revoked node credential: the node is NotReady now, not after the grace period. */
-  credentialRevoked(name: string, now = Date.now()): void {
+  credentialRevoked(name: string, now = this.clock()): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) return;
     this.lastSeen.set(name, 0);
+    // Its agent may have been heard a moment ago; from now on it is refused.
+    this.lastContact.set(name, Math.max(this.lastContact.get(name) ?? 0, now));
     if (!nodeReady(node)) return;
     this.store.mutate<Node>('Node', undefined, name, (n) => {
       n.status.conditions = [readyCondition(n, false, 'CredentialRevoked', 'the node credential was revoked', timestamp(now))];
