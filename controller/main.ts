@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
+import { watchBufferLimit } from './api/routes/watch.js';
 import { issueToken, newToken } from './auth/tokens.js';
 import { joinAddress, joinCommand, urlOf } from './tls/join.js';
 import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
@@ -101,6 +102,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     metrics,
     metricsAuth: new MetricsAuth(metricsToken),
     moves,
+    watchBufferBytes: watchBufferLimit(),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },

@@ -41,6 +41,8 @@ export interface ApiDeps {
   metricsAuth?: MetricsAuth;
   /** `berth pod move` (docs/host-loss.md). */
   moves?: MoveController;
+  /** Unsent bytes after which a watch ends with 410 Expired (routes/watch.ts). */
+  watchBufferBytes?: number;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
