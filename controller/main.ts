@@ -81,7 +81,15 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
   const claims = new ClaimCollector(store, events, log);
-  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
+  const moves = new MoveController(
+    store,
+    ops,
+    events,
+    log,
+    (ns, set) => sets.enqueue(`${ns}/${set}`),
+    undefined,
+    (node) => nodes.fencingWaitOf(node).remainingMs,
+  );
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);

@@ -66,6 +66,8 @@ export function createApiServer(deps: ApiDeps): Server {
     if (metrics && isMetricsPath(req.method, url.pathname)) return serveMetrics({ ...deps, metrics }, req, res, url);
     const who = authenticate(store, req.headers.authorization);
     if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
+    // Any call of an agent shows it still reaches the controller (the fencing wait of forget).
+    if (who.role === 'node' && who.node) deps.nodes.contact(who.node);
     const m = router.match(req.method ?? 'GET', url.pathname);
     if (!m) throw new StatusError('NotFound', `no route for ${url.pathname}`);
     if (m === 'method') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);

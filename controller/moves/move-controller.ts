@@ -48,6 +48,8 @@ export class MoveController {
     private readonly resyncSet: (namespace: string, set: string) => void,
     /** Moves a claim's data between agents (from undefined: an empty volume on `to`). */
     private readonly transfer: VolumeTransfer = agentTransfer,
+    /** How long a node's self-fencing pods may still run, in ms (NodeRegistry.fencingWaitOf). */
+    private readonly fencingRemaining: (node: string) => number = () => 0,
   ) {}
 
   start(): void {
@@ -91,7 +93,15 @@ export class MoveController {
     if (!binding) throw new StatusError('Conflict', `pod ${pod} is not bound to any node yet; nothing to move`);
     const nodeOf = (n: string) => this.store.get<Node>('Node', undefined, n);
     const fromNode = nodeView(nodeOf(binding.node));
-    const problem = moveRequestProblem({ pod, from: binding.node, to: b.to, volume: b.volume, fromNode, toNode: nodeView(nodeOf(b.to)) });
+    const problem = moveRequestProblem({
+      pod,
+      from: binding.node,
+      to: b.to,
+      volume: b.volume,
+      fromNode,
+      toNode: nodeView(nodeOf(b.to)),
+      ...(fromNode && !fromNode.ready && !fromNode.forgotten ? { fencingRemainingMs: this.fencingRemaining(binding.node) } : {}),
+    });
     if (problem) throw new StatusError('Conflict', problem);
     // A standalone claim holds every pod using it on its node: a move could only leave the pod Pending.
     for (const v of set.spec.template.spec.volumes ?? []) {

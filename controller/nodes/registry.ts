@@ -20,6 +20,7 @@ import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js'
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
+import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -333,6 +334,14 @@ export class NodeRegistry {
           `or stop its agent, wait until the node is NotReady, then forget it`,
       );
     }
+    // A node that is only cut off still runs its pods until they stop by themselves: their
+    // ordinals may not go elsewhere before that (docs/host-loss.md, "berth node forget").
+    if (!node.spec.forgotten) {
+      const now = this.clock();
+      const w = this.fencingWaitOf(name, now);
+      const problem = fencingProblem(name, w, now, this.lastContactOf(name), `Try again then, or run "berth node forget ${name} --wait".`);
+      if (problem) throw new StatusError('Conflict', problem, undefined, secondsUp(w.remainingMs));
+    }
     const removedPods: string[] = [];
     const updated = this.store.transaction(() => {
       const n = this.store.mutate<Node>('Node', undefined, name, (x) => {
@@ -360,6 +369,22 @@ export class NodeRegistry {
     );
     this.log.warn({ node: name, pods: removedPods }, 'node forgotten');
     return { node: updated, removedPods };
+  }
+
+  /** A call from the node's agent arrived (any call: the agent counts them all as contact). */
+  contact(name: string): void {
+    if (this.lastContact.has(name) || this.store.get('Node', undefined, name)) this.lastContact.set(name, this.clock());
+  }
+
+  /** The last call this process received from the node's agent (its start, if none since). */
+  lastContactOf(name: string): number {
+    return this.lastContact.get(name) ?? this.startedAt;
+  }
+
+  /** How long the node's self-fencing pods may still run (fencing-wait.ts). */
+  fencingWaitOf(name: string, now = this.clock()): FencingWait {
+    const pods = this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name);
+    return fencingWait(pods, this.lastContactOf(name), now);
   }
 
   /** Seconds since each node's last heartbeat (or since this controller started). */
