@@ -258,7 +258,7 @@ nodeCmd
   .command('forget')
   .description('declare a NotReady node dead: revoke its credential and remove its pods so they can be moved')
   .argument('<node>', 'node name')
-  .option('--wait', "if its self-fencing pods may still run, wait until they have stopped, then forget it (default: refuse, saying how long remains)")
+  .option('--wait', 'if its self-fencing pods may still run, wait until they have stopped, then forget it (default: refuse, saying how long remains)')
   .option('--timeout <duration>', 'with --wait: give up after this long, e.g. 10m (0: no limit)', '0')
   .action((name: string, opts: ForgetOptions, cmd: Command) => run(() => nodeForget(name, globalsOf(cmd), opts)));
 

@@ -20,6 +20,7 @@ import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController } from './moves/move-controller.js';
 import { Store } from './store/store.js';
+import { KeyedRetry } from './retry/keyed-retry.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
@@ -141,7 +142,17 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   claims.start();
   moves.start();
   await manifests.start();
-  const prune = setInterval(() => events.prune(), 60_000);
+  // A failed pruning is tried again at the next minute, logged once per change of error.
+  const pruning = new KeyedRetry(log, 'event pruning', 'task');
+  const prune = setInterval(() => {
+    if (!pruning.due('prune')) return;
+    try {
+      events.prune();
+      pruning.succeeded('prune');
+    } catch (err) {
+      pruning.failed('prune', err);
+    }
+  }, 60_000);
   prune.unref();
   log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange }, 'controller up');
   if (opts.insecure) {

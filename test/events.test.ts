@@ -2,7 +2,6 @@
 // similar events with too many different messages fold into a combined one, a restarted
 // controller keeps counting on the stored events, and NodeNotReady repeats are recognised.
 import t from 'tap';
-import { pino } from 'pino';
 import { COMBINED_PREFIX, EventRecorder, MAX_SIMILAR_MESSAGES, correlate } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import type { Event, Node } from '../shared/types.js';

@@ -3,7 +3,7 @@
 // process: refused with the time left (409, retryAfterSeconds, Retry-After), then `--wait`.
 import t from 'tap';
 import { fencingProblem, fencingWait, SELF_FENCING_SLACK_MS } from '../controller/nodes/fencing-wait.js';
-import { ApiError, fetchWithTls } from '../shared/client.js';
+import { type ApiError, fetchWithTls } from '../shared/client.js';
 import { ANN_DISCONNECT_STOP_AFTER } from '../shared/fencing.js';
 import { nodeReady, type Node, type Pod } from '../shared/types.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
@@ -81,7 +81,11 @@ spec:
       containers: [{name: web, image: berth.local/web:1}]
 `,
   );
-  await waitFor('web-0 placed on h2', async () => ((await c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0')).spec.nodeName === 'h2' ? true : undefined), 20_000);
+  await waitFor(
+    'web-0 placed on h2',
+    async () => ((await c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0')).spec.nodeName === 'h2' ? true : undefined),
+    20_000,
+  );
   // The agent's last call: a status report. Then it goes silent.
   await agent.request('PUT', '/api/v1/namespaces/default/pods/web-0/status', { phase: 'Running' });
   const lastCall = Date.now();

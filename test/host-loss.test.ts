@@ -278,7 +278,26 @@ function world(t: Test) {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
-  return { time, transfers, transfer, drive, store, events, ops, nodes, sets, moves, register, join, nodeTokens, set, pod, runAll, finalizeTerminating, settle };
+  return {
+    time,
+    transfers,
+    transfer,
+    drive,
+    store,
+    events,
+    ops,
+    nodes,
+    sets,
+    moves,
+    register,
+    join,
+    nodeTokens,
+    set,
+    pod,
+    runAll,
+    finalizeTerminating,
+    settle,
+  };
 }
 
 const eventsOf = (store: Store, reason: string) => store.list<Event>('Event').filter((e) => e.reason === reason);
@@ -341,7 +360,10 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   })();
   t.equal(early?.reason, 'Conflict', 'forget too early: refused');
   t.equal(early?.retryAfterSeconds, 53, 'retry after 53 s');
-  t.match(early?.message, /default\/web-1: berth\.io\/disconnect-stop-after "30s" \+ 30s termination grace \+ 3s to notice.*last reached the controller 10s ago, so 53s remain.*--wait/);
+  t.match(
+    early?.message,
+    /default\/web-1: berth\.io\/disconnect-stop-after "30s" \+ 30s termination grace \+ 3s to notice.*last reached the controller 10s ago, so 53s remain.*--wait/,
+  );
   t.notOk(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, 'nothing changed');
   t.ok(w.pod('web-1'), 'its pod is still in the store');
   w.time.now += 52_000;

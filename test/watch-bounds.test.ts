@@ -54,9 +54,7 @@ t.test('a watcher that never reads is ended with 410 Expired; one that reads get
   // The stalled watcher: sends its request, then never reads.
   const sock = connect({ host: hostname, port: Number(port) });
   await new Promise<void>((ok) => sock.once('connect', () => ok()));
-  sock.write(
-    `GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`,
-  );
+  sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`);
   sock.pause();
   await new Promise((r) => setTimeout(r, 300));
 
@@ -75,7 +73,14 @@ t.test('a watcher that never reads is ended with 410 Expired; one that reads get
   await waitFor('the reading watcher to see every object', () => seen.size >= count, 60_000);
   t.equal(seen.size, count, 'the reading watcher saw all 256 objects');
   t.equal(lists, 1, 'and never had to list again');
-  if (lists !== 1) t.comment(c.logOf(c.controller!).split('\n').filter((l) => l.includes('watch ended')).join('\n'));
+  if (lists !== 1)
+    t.comment(
+      c
+        .logOf(c.controller!)
+        .split('\n')
+        .filter((l) => l.includes('watch ended'))
+        .join('\n'),
+    );
   await waitFor('the controller to give up on the stalled watcher', () => /watch ended: the client reads too slowly/.test(c.logOf(c.controller!)), 10_000);
 
   // Now the stalled watcher reads: what was queued for it, then the final ERROR, then the end.
@@ -104,7 +109,9 @@ t.test('a watcher that never reads is ended with 410 Expired; one that reads get
   t.match(c.logOf(c.controller!), /watch ended: the client reads too slowly/, 'the controller logged why');
 
   // The reading watcher is still live.
-  await c.api.request('POST', '/api/v1/apply', { objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after', namespace: 'default' }, data: {} }] });
+  await c.api.request('POST', '/api/v1/apply', {
+    objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after', namespace: 'default' }, data: {} }],
+  });
   await waitFor('the reading watcher to see one more', () => seen.has('after'), 10_000);
   t.pass('the reading watcher still receives');
   stop.abort();
@@ -119,7 +126,13 @@ t.test('listWatch lists again after a watch that ends with the 410 Expired ERROR
     res.writeHead(200, { 'content-type': 'application/json' });
     if (url.searchParams.get('watch') !== 'true') {
       lists++;
-      const items = lists === 1 ? [{ kind: 'ConfigMap', metadata: { name: 'a' } }] : [{ kind: 'ConfigMap', metadata: { name: 'a' } }, { kind: 'ConfigMap', metadata: { name: 'b' } }];
+      const items =
+        lists === 1
+          ? [{ kind: 'ConfigMap', metadata: { name: 'a' } }]
+          : [
+              { kind: 'ConfigMap', metadata: { name: 'a' } },
+              { kind: 'ConfigMap', metadata: { name: 'b' } },
+            ];
       res.end(JSON.stringify({ items, metadata: { resourceVersion: String(lists * 10) } }));
       return;
     }

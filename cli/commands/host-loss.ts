@@ -35,7 +35,8 @@ export async function nodeForget(name: string, g: Globals, opts: ForgetOptions =
     } catch (e) {
       const after = fencingRetryAfter(e);
       if (!opts.wait || after === undefined) throw e;
-      if (Date.now() + after * 1000 > deadline) throw new CliError(`the self-fencing pods of node ${name} may run for ${after}s more, past --timeout ${opts.timeout}; nothing was changed`);
+      if (Date.now() + after * 1000 > deadline)
+        throw new CliError(`the self-fencing pods of node ${name} may run for ${after}s more, past --timeout ${opts.timeout}; nothing was changed`);
       out(`waiting ${after}s for the self-fencing pods of node ${name} to have stopped\n`);
       await new Promise((r) => setTimeout(r, after * 1000));
     }

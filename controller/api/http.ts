@@ -17,7 +17,12 @@ export function sendError(res: ServerResponse, err: StatusError): void {
     reason: err.reason,
     message: err.message,
     ...(err.causes || err.retryAfterSeconds !== undefined
-      ? { details: { ...(err.causes ? { causes: err.causes } : {}), ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}) } }
+      ? {
+          details: {
+            ...(err.causes ? { causes: err.causes } : {}),
+            ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
+          },
+        }
       : {}),
   };
   if (res.headersSent) {

@@ -20,6 +20,7 @@ import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js'
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
+import { KeyedRetry } from '../retry/keyed-retry.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 
 const factsSchema = z.object({
@@ -67,6 +68,10 @@ export class NodeRegistry {
   /** When this process began judging heartbeats (see liveness.ts). */
   private startedAt: number;
   private timer?: NodeJS.Timeout;
+  /** A failed NotReady marking is retried with back-off, per node (and per node's pods). */
+  private readonly lifecycle: KeyedRetry;
+  /** NotReady nodes whose pods are still to be marked Unknown (the marking failed). */
+  private readonly podsLostPending = new Set<string>();
   /** When the timer last checked heartbeats, to notice that this process was too busy to. */
   private lastCheck?: number;
 
@@ -86,6 +91,7 @@ export class NodeRegistry {
   ) {
     // After a controller restart no node is judged before the restart grace (liveness.ts); its
     // agent may have been told nothing for a while, so contact counts from now.
+    this.lifecycle = new KeyedRetry(log, 'node lifecycle', 'node', undefined, clock);
     const now = clock();
     this.startedAt = now;
     for (const n of store.list<Node>('Node')) {
@@ -244,6 +250,7 @@ export class NodeRegistry {
     const now = this.clock();
     this.lastSeen.set(name, now);
     this.lastContact.set(name, now);
+    this.podsLostPending.delete(name);
     const becameReady = !nodeReady(node);
     if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
@@ -264,24 +271,38 @@ export class NodeRegistry {
   checkHeartbeats(now = this.clock()): void {
     const lost: string[] = [];
     for (const node of this.store.list<Node>('Node')) {
-      const seen = this.lastSeen.get(node.metadata.name);
-      if (nodeReady(node) && heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs })) {
-        this.store.mutate<Node>('Node', undefined, node.metadata.name, (n) => {
+      const name = node.metadata.name;
+      const seen = this.lastSeen.get(name);
+      if (!nodeReady(node) || !heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs })) continue;
+      if (!this.lifecycle.due(name)) continue;
+      try {
+        this.store.mutate<Node>('Node', undefined, name, (n) => {
           n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
         });
-        this.events.record(
-          node,
-          'Warning',
-          'NodeNotReady',
-          `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat within the grace period)`,
-        );
-        const silentSeconds = Math.round((now - (seen ?? this.startedAt)) / 1000);
-        this.log.warn({ node: node.metadata.name, silentSeconds }, 'node missed heartbeats: NotReady');
-        lost.push(node.metadata.name);
+        this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
+        this.lifecycle.succeeded(name);
+      } catch (err) {
+        // Tried again at a later check, once its back-off is over.
+        this.lifecycle.failed(name, err, { step: 'mark NotReady' });
+        continue;
       }
+      const silentSeconds = Math.round((now - (seen ?? this.startedAt)) / 1000);
+      this.log.warn({ node: name, silentSeconds }, 'node missed heartbeats: NotReady');
+      lost.push(name);
+      this.podsLostPending.add(name);
     }
-    // One pass over the pods for all nodes lost in this check.
-    if (lost.length > 0) this.markPodsLost(lost, now);
+    // One pass over the pods for all nodes lost (and not yet done) in this check.
+    const pending = [...this.podsLostPending].filter((n) => this.lifecycle.due(`${n}/pods`));
+    if (pending.length === 0) return;
+    try {
+      this.markPodsLost(pending, now);
+      for (const n of pending) {
+        this.podsLostPending.delete(n);
+        this.lifecycle.succeeded(`${n}/pods`);
+      }
+    } catch (err) {
+      for (const n of pending) this.lifecycle.failed(`${n}/pods`, err, { step: 'mark its pods Unknown' });
+    }
   }
 
   /**
