@@ -18,7 +18,7 @@ import { globalsOf } from '../cli/context.js';
 import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
 import { CliError, printError, SilentFailure } from '../cli/errors.js';
-import { nodeForget, podMove, type MoveOptions } from '../cli/commands/host-loss.js';
+import { nodeForget, podMove, type ForgetOptions, type MoveOptions } from '../cli/commands/host-loss.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -287,7 +287,9 @@ nodeCmd
   .command('forget')
   .description('declare a NotReady node dead: revoke its credential and remove its pods so they can be moved')
   .argument('<node>', 'node name')
-  .action((name: string, _o: unknown, cmd: Command) => run(() => nodeForget(name, globalsOf(cmd))));
+  .option('--wait', 'if its self-fencing pods may still run, wait until they have stopped, then forget it (default: refuse, saying how long remains)')
+  .option('--timeout <duration>', 'with --wait: give up after this long, e.g. 10m (0: no limit)', '0')
+  .action((name: string, opts: ForgetOptions, cmd: Command) => run(() => nodeForget(name, globalsOf(cmd), opts)));
 
 const podCmd = program.command('pod').description('pods after a host loss (docs/host-loss.md)');
 podCmd

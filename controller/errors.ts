@@ -36,6 +36,8 @@ export class StatusError extends Error {
     readonly reason: StatusReason,
     message: string,
     readonly causes?: StatusCause[],
+    /** When the same request may succeed: `details.retryAfterSeconds` and a Retry-After header. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.code = STATUS_CODES[reason];

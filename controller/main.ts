@@ -8,6 +8,7 @@ import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
 import { expired, issueToken, JOIN_TOKEN_TTL_MS, newToken, tokenId } from './auth/tokens.js';
+import { watchBufferLimit } from './api/routes/watch.js';
 import { joinAddress, joinCommand, urlOf } from './tls/join.js';
 import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
 import { EventRecorder } from './events/recorder.js';
@@ -24,6 +25,7 @@ import { lockDataDir } from './store/lock.js';
 import { Store, type StoreSynchronous } from './store/store.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
+import { KeyedRetry } from './retry/keyed-retry.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
 export interface ControllerOptions {
@@ -104,7 +106,15 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);
   const claims = new ClaimCollector(store, events, log);
-  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
+  const moves = new MoveController(
+    store,
+    ops,
+    events,
+    log,
+    (ns, set) => sets.enqueue(`${ns}/${set}`),
+    undefined,
+    (node) => nodes.fencingWaitOf(node).remainingMs,
+  );
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
@@ -125,6 +135,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     metrics,
     metricsAuth: new MetricsAuth(metricsToken),
     moves,
+    watchBufferBytes: watchBufferLimit(),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
@@ -155,7 +166,17 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   claims.start();
   moves.start();
   await manifests.start();
-  const prune = setInterval(() => events.prune(), 60_000);
+  // A failed pruning is tried again at the next minute, logged once per change of error.
+  const pruning = new KeyedRetry(log, 'event pruning', 'task');
+  const prune = setInterval(() => {
+    if (!pruning.due('prune')) return;
+    try {
+      events.prune();
+      pruning.succeeded('prune');
+    } catch (err) {
+      pruning.failed('prune', err);
+    }
+  }, 60_000);
   prune.unref();
   log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange }, 'controller up');
   if (opts.insecure) {

@@ -24,7 +24,8 @@ export interface ApiErrorBody {
   code: number;
   reason: string;
   message: string;
-  details?: { causes?: { field: string; message: string }[] };
+  /** retryAfterSeconds: when the same request may succeed (Kubernetes' StatusDetails). */
+  details?: { causes?: { field: string; message: string }[]; retryAfterSeconds?: number };
 }
 
 export interface ClientOptions {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Store } from '../controller/store/store.js';
+import type { StatusError } from '../controller/errors.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
@@ -188,14 +189,24 @@ function world(t: Test) {
   const store = open();
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events);
-  const nodes = new NodeRegistry(store, events, log, 5000);
+  /** The registry's clock: tests move it forward. */
+  const time = { now: Date.now() };
+  const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, () => time.now);
   const sets = new StatefulSetController(store, ops, events, log);
   const transfers: string[] = [];
   const transfer: VolumeTransfer = async (_s, _ns, claim, from, to, onSize) => {
     transfers.push(`${claim}:${from ?? 'empty'}->${to}`);
     onSize(0);
   };
-  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`), transfer);
+  const moves = new MoveController(
+    store,
+    ops,
+    events,
+    log,
+    (ns, set) => sets.enqueue(`${ns}/${set}`),
+    transfer,
+    (n) => nodes.fencingWaitOf(n).remainingMs,
+  );
   t.teardown(() => {
     moves.stop();
     store.close();
@@ -267,7 +278,26 @@ function world(t: Test) {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
-  return { transfers, transfer, drive, store, events, ops, nodes, sets, moves, register, join, nodeTokens, set, pod, runAll, finalizeTerminating, settle };
+  return {
+    time,
+    transfers,
+    transfer,
+    drive,
+    store,
+    events,
+    ops,
+    nodes,
+    sets,
+    moves,
+    register,
+    join,
+    nodeTokens,
+    set,
+    pod,
+    runAll,
+    finalizeTerminating,
+    settle,
+  };
 }
 
 const eventsOf = (store: Store, reason: string) => store.list<Event>('Event').filter((e) => e.reason === reason);
@@ -283,8 +313,9 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER], '30s', 'and the self-fencing delay of their set');
   w.runAll();
 
-  // Every node but the victim keeps heartbeating.
-  const now = Date.now() + 6000;
+  // Every node but the victim keeps heartbeating; 10 s after the start (past the restart grace).
+  w.time.now += 10_000;
+  const now = w.time.now;
   for (const n of ['h1', 'h2', 'h3', 'h4']) if (n !== victim) w.nodes.heartbeat(n, {});
   (w.nodes as unknown as { lastSeen: Map<string, number> }).lastSeen.forEach((_v, k, m) => {
     if (k !== victim) m.set(k, now);
@@ -309,11 +340,35 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   t.notOk(w.pod('web-1')?.metadata.deletionTimestamp, 'an Unknown pod is never deleted');
   w.ops.scaleStatefulSet('default', 'web', 3);
 
-  // A move while the node may still run the pod: refused.
-  t.throws(() => w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' }), /NotReady but may still run web-1/);
+  // Its pods stop by themselves 30 s (stop-after) + 30 s (termination grace) + 3 s after its
+  // agent last reached the controller (at registration, 10 s ago): 53 s remain.
+  t.throws(
+    () => w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' }),
+    /NotReady but may still run web-1.*berth node forget h\d" first \(possible in 53s, once its self-fencing pods have stopped/,
+    'a move while the node may still run the pod: refused, saying when forget becomes possible',
+  );
   // Forget: refused while Ready.
   const readyOne = ['h1', 'h2', 'h3', 'h4'].find((n) => n !== victim)!;
   t.throws(() => w.nodes.forget(readyOne), /is Ready.*berth pod move/);
+  // Refused while its self-fencing pods may still run, saying exactly how long remains.
+  const early = (() => {
+    try {
+      w.nodes.forget(victim);
+    } catch (err) {
+      return err as StatusError;
+    }
+  })();
+  t.equal(early?.reason, 'Conflict', 'forget too early: refused');
+  t.equal(early?.retryAfterSeconds, 53, 'retry after 53 s');
+  t.match(
+    early?.message,
+    /default\/web-1: berth\.io\/disconnect-stop-after "30s" \+ 30s termination grace \+ 3s to notice.*last reached the controller 10s ago, so 53s remain.*--wait/,
+  );
+  t.notOk(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, 'nothing changed');
+  t.ok(w.pod('web-1'), 'its pod is still in the store');
+  w.time.now += 52_000;
+  t.throws(() => w.nodes.forget(victim), /so 1s remain/, 'one second before: still refused');
+  w.time.now += 1000;
   const res = w.nodes.forget(victim);
   t.same(res.removedPods, ['default/web-1']);
   t.equal(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, true);
@@ -509,6 +564,8 @@ t.test('an overloaded controller does not declare nodes lost; a quiet one does',
     chunk();
   });
   t.ok(ready(), 'no heartbeat for 3 s while the loop was saturated: still Ready');
-  await new Promise((r) => setTimeout(r, 2500));
+  // The saturated 3 s did not count, not even towards the restart grace (1 s + 2 s + 2 s): no
+  // node is judged before 8 s after the start.
+  await new Promise((r) => setTimeout(r, 6500));
   t.notOk(ready(), 'a quiet controller that hears nothing for the grace period marks the node NotReady');
 });

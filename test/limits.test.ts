@@ -16,7 +16,7 @@ import { reconcileStatefulSet } from '../controller/statefulset/reconcile.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { Store } from '../controller/store/store.js';
 import type { PodLimits } from '../shared/limits.js';
-import { DEFAULT_BACKOFF } from '../controller/statefulset/backoff.js';
+import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
 import type { Event, Node, Pod, StatefulSet } from '../shared/types.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { registerNodes } from './helpers/store-harness.js';

@@ -13,7 +13,7 @@ import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
-import type { BackoffOptions } from '../controller/statefulset/backoff.js';
+import type { BackoffOptions } from '../controller/retry/backoff.js';
 import { timestamp, type ControllerRevision, type Event, type Pod, type StatefulSet } from '../shared/types.js';
 import { waitFor } from './helpers/cluster.js';
 

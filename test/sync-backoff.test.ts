@@ -1,6 +1,6 @@
 // Back-off of failing StatefulSet syncs, with a fake clock.
 import t from 'tap';
-import { DEFAULT_BACKOFF, SyncBackoff, backoffDelay, errorKey } from '../controller/statefulset/backoff.js';
+import { DEFAULT_BACKOFF, SyncBackoff, backoffDelay, errorKey } from '../controller/retry/backoff.js';
 import { ConflictError } from '../controller/store/store.js';
 
 t.test('the delay doubles from the base up to the cap', async (t) => {

@@ -3,12 +3,44 @@
 import type { PodMove } from '../../shared/moves.js';
 import { clientFor, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
+import { ApiError } from '../../shared/client.js';
 import { parseDuration } from '../rollout-progress.js';
 
 const enc = encodeURIComponent;
 
-export async function nodeForget(name: string, g: Globals): Promise<void> {
-  const res = await clientFor(g).request<{ details?: { removedPods?: string[] } }>('POST', `/api/v1/nodes/${enc(name)}/forget`, {});
+export interface ForgetOptions {
+  wait?: boolean;
+  timeout?: string;
+}
+
+/**
+ * A forget refused only because the node's self-fencing pods may still run: how long to wait
+ * (the controller's retryAfterSeconds), else undefined.
+ */
+export function fencingRetryAfter(e: unknown): number | undefined {
+  if (!(e instanceof ApiError) || e.status !== 409) return undefined;
+  const s = e.body?.details?.retryAfterSeconds;
+  return typeof s === 'number' && s >= 0 ? s : undefined;
+}
+
+export async function nodeForget(name: string, g: Globals, opts: ForgetOptions = {}): Promise<void> {
+  const client = clientFor(g);
+  const timeoutMs = parseDuration('--timeout', opts.timeout ?? '0');
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+  let res: { details?: { removedPods?: string[] } } | undefined;
+  for (;;) {
+    try {
+      res = await client.request<{ details?: { removedPods?: string[] } }>('POST', `/api/v1/nodes/${enc(name)}/forget`, {});
+      break;
+    } catch (e) {
+      const after = fencingRetryAfter(e);
+      if (!opts.wait || after === undefined) throw e;
+      if (Date.now() + after * 1000 > deadline)
+        throw new CliError(`the self-fencing pods of node ${name} may run for ${after}s more, past --timeout ${opts.timeout}; nothing was changed`);
+      out(`waiting ${after}s for the self-fencing pods of node ${name} to have stopped\n`);
+      await new Promise((r) => setTimeout(r, after * 1000));
+    }
+  }
   const removed = res?.details?.removedPods ?? [];
   out(`node/${name} forgotten: its credential is revoked${removed.length ? `, pods removed: ${removed.join(', ')}` : ''}\n`);
   if (removed.length) out(`their ordinals stay bound to ${name} (their volumes are there); re-home them with: berth pod move POD --to NODE --empty-volume\n`);

@@ -17,12 +17,20 @@ export function sendError(res: ServerResponse, err: StatusError): void {
     code: err.code,
     reason: err.reason,
     message: err.message,
-    ...(err.causes ? { details: { causes: err.causes } } : {}),
+    ...(err.causes || err.retryAfterSeconds !== undefined
+      ? {
+          details: {
+            ...(err.causes ? { causes: err.causes } : {}),
+            ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
+          },
+        }
+      : {}),
   };
   if (res.headersSent) {
     res.end();
     return;
   }
+  if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(err.retryAfterSeconds));
   sendJson(res, err.code, body);
 }
 

@@ -43,6 +43,8 @@ export interface ApiDeps {
   metricsAuth?: MetricsAuth;
   /** `berth pod move` (docs/host-loss.md). */
   moves?: MoveController;
+  /** Unsent bytes after which a watch ends with 410 Expired (routes/watch.ts). */
+  watchBufferBytes?: number;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
@@ -72,6 +74,8 @@ export function createApiServer(deps: ApiDeps): Server {
       'close',
       open.track(who, () => req.socket.destroy()),
     );
+    // Any call of an agent shows it still reaches the controller (the fencing wait of forget).
+    if (who.role === 'node' && who.node) deps.nodes.contact(who.node);
     const m = router.match(req.method ?? 'GET', url.pathname);
     if (!m) throw new StatusError('NotFound', `no route for ${url.pathname}`);
     if (m === 'method') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);

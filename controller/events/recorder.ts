@@ -1,60 +1,131 @@
-// Kubernetes-style Events: what happened to an object, deduplicated by reason and message,
-// shown by `describe` and `get events`.
+// Kubernetes-style Events: what happened to an object, shown by `describe` and `get events`.
+// Repeats are correlated as client-go's EventCorrelator does: events are similar when they
+// share involved object, reason, type and source; the same message again within 10 minutes
+// counts up (`count`, `lastTimestamp`) on the one event instead of adding another; after 10
+// different messages of similar events within 10 minutes, further ones are folded into one
+// "(combined from similar events)" event. Messages carry no changing numbers (seconds, byte
+// counts) so that repeats are recognised.
 import { randomBytes } from 'node:crypto';
 import { timestamp, type AnyObject, type Event } from '../../shared/types.js';
 import type { Store } from '../store/store.js';
 
 const DEDUPE_MS = 10 * 60_000;
 const KEEP_MS = 60 * 60_000;
+/** Different messages of similar events kept apart within DEDUPE_MS (client-go: maxEvents 10). */
+export const MAX_SIMILAR_MESSAGES = 10;
+export const COMBINED_PREFIX = '(combined from similar events): ';
+
+/** What makes events similar: involved object (with its uid), reason, type and source. */
+export function similarKey(e: Pick<Event, 'involvedObject' | 'reason' | 'type' | 'source'>): string {
+  const o = e.involvedObject;
+  return JSON.stringify([o.kind, o.namespace ?? 'default', o.name, o.uid ?? '', e.reason, e.type, e.source.component, e.source.host ?? '']);
+}
+
+interface Similar {
+  /** Event name by message, for messages seen within the window. */
+  byMessage: Map<string, { name: string; last: number }>;
+  /** The event that collects the overflow, once there is one. */
+  combined?: { name: string; last: number };
+}
+
+export type Correlation = { action: 'create'; message: string } | { action: 'update'; name: string; message: string };
+
+/**
+ * Where an event goes: onto an existing one (same message, or the combined one once there are
+ * too many different messages) or into a new one. Pure apart from reading `group`.
+ */
+export function correlate(group: Similar | undefined, message: string, now: number): Correlation {
+  const fresh = (x?: { last: number }) => x !== undefined && x.last + DEDUPE_MS >= now;
+  const same = group?.byMessage.get(message);
+  if (fresh(same)) return { action: 'update', name: same!.name, message };
+  const distinct = [...(group?.byMessage.values() ?? [])].filter((x) => fresh(x)).length;
+  if (distinct < MAX_SIMILAR_MESSAGES) return { action: 'create', message };
+  const combined = `${COMBINED_PREFIX}${message}`;
+  if (fresh(group?.combined)) return { action: 'update', name: group!.combined!.name, message: combined };
+  return { action: 'create', message: combined };
+}
 
 export class EventRecorder {
-  private readonly recent = new Map<string, string>();
+  private readonly groups = new Map<string, Similar>();
+  private loaded = false;
 
   constructor(
     private readonly store: Store,
     private readonly component: string,
+    private readonly clock: () => number = Date.now,
   ) {}
+
+  /** After a restart the events still in the store are repeats' targets too. */
+  private load(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    for (const e of this.store.list<Event>('Event')) this.remember(e, Date.parse(e.lastTimestamp));
+  }
+
+  private remember(e: Event, last: number): void {
+    const key = similarKey(e);
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { byMessage: new Map() };
+      this.groups.set(key, g);
+    }
+    const entry = { name: e.metadata.name, last };
+    if (e.message.startsWith(COMBINED_PREFIX)) g.combined = entry;
+    else g.byMessage.set(e.message, entry);
+  }
 
   /** `host`: the node whose agent saw it happen (container events); otherwise the controller did. */
   record(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): void {
+    this.load();
     const ns = obj.metadata.namespace ?? 'default';
-    const dedupeKey = `${obj.kind}/${ns}/${obj.metadata.name}/${obj.metadata.uid}/${reason}/${message}`;
-    const now = timestamp();
-    const existingName = this.recent.get(dedupeKey);
-    if (existingName) {
-      const updated = this.store.mutate<Event>('Event', ns, existingName, (e) => {
-        if (Date.parse(e.lastTimestamp) + DEDUPE_MS < Date.now()) return;
+    const nowMs = this.clock();
+    const now = timestamp(nowMs);
+    const involvedObject = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
+    const source = host ? { component: 'berth-agent', host } : { component: this.component };
+    const key = similarKey({ involvedObject, reason, type, source });
+    const c = correlate(this.groups.get(key), message, nowMs);
+    if (c.action === 'update') {
+      const updated = this.store.mutate<Event>('Event', ns, c.name, (e) => {
         e.count += 1;
         e.lastTimestamp = now;
+        e.message = c.message;
       });
-      if (updated && updated.lastTimestamp === now) return;
+      if (updated) {
+        this.remember(updated, nowMs);
+        return;
+      }
     }
     const name = `${obj.metadata.name}.${randomBytes(8).toString('hex')}`;
-    this.store.create<Event>({
+    const created = this.store.create<Event>({
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace: ns },
-      involvedObject: { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid },
+      involvedObject,
       reason,
-      message,
+      message: c.message,
       type,
-      source: host ? { component: 'berth-agent', host } : { component: this.component },
+      source,
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
     });
-    this.recent.set(dedupeKey, name);
+    this.remember(created, nowMs);
   }
 
   /** Drops events older than an hour, as the API server's TTL does. */
-  prune(now = Date.now()): void {
+  prune(now = this.clock()): void {
+    this.load();
     // One commit (one fsync) for the whole sweep, not one per event.
     this.store.transaction(() => {
       for (const e of this.store.list<Event>('Event')) {
         if (Date.parse(e.lastTimestamp) + KEEP_MS < now) this.store.delete('Event', e.metadata.namespace, e.metadata.name);
       }
     });
-    const kept = new Set(this.store.list<Event>('Event').map((e) => e.metadata.name));
-    for (const [k, name] of this.recent) if (!kept.has(name)) this.recent.delete(k);
+    // What is past the dedupe window is never a target again.
+    for (const [key, g] of this.groups) {
+      for (const [m, x] of g.byMessage) if (x.last + DEDUPE_MS < now) g.byMessage.delete(m);
+      if (g.combined && g.combined.last + DEDUPE_MS < now) delete g.combined;
+      if (g.byMessage.size === 0 && !g.combined) this.groups.delete(key);
+    }
   }
 }

@@ -12,6 +12,8 @@ import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store } from '../store/store.js';
+import { KeyedRetry } from '../retry/keyed-retry.js';
+import type { BackoffOptions } from '../retry/backoff.js';
 import { filesGone, isManifestFile, ownedBy, planFile, refKey, refOf, type AppliedFiles, type ObjectRef } from './plan.js';
 
 /** Store meta key holding AppliedFiles as JSON. */
@@ -31,9 +33,14 @@ export class ManifestDirectory {
   /** Files refused because another file defines the same object: retried after every change. */
   private readonly blocked = new Set<string>();
   private readonly log: Logger;
+  /** A file whose apply or removal fails (the store refuses a write) is retried with back-off. */
+  private readonly retry: KeyedRetry;
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
-  constructor(private readonly opts: ManifestDirectoryOptions) {
+  constructor(private readonly opts: ManifestDirectoryOptions & { backoff?: BackoffOptions }) {
     this.log = opts.log.child({ part: 'manifests', dir: opts.dir });
+    this.retry = new KeyedRetry(this.log, 'manifest file', 'file', opts.backoff);
   }
 
   async start(): Promise<void> {
@@ -55,26 +62,29 @@ export class ManifestDirectory {
       const n = name(path);
       if (!n) return;
       if (!ready) seen.add(n);
-      this.enqueue(() => this.sync(n));
+      this.enqueueFile(n, () => this.sync(n));
     });
     w.on('change', (path) => {
       const n = name(path);
-      if (n) this.enqueue(() => this.sync(n));
+      if (n) this.enqueueFile(n, () => this.sync(n));
     });
     w.on('unlink', (path) => {
       const n = name(path);
-      if (n) this.enqueue(() => this.remove(n));
+      if (n) this.enqueueFile(n, () => this.remove(n));
     });
     w.on('error', (err) => this.log.error({ err }, 'watching the manifest directory failed'));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
     ready = true;
     // Files removed while the controller was down: their objects go now.
-    for (const f of filesGone(this.applied(), seen)) this.enqueue(() => this.remove(f));
+    for (const f of filesGone(this.applied(), seen)) this.enqueueFile(f, () => this.remove(f));
     await this.idle();
     this.log.info({ files: seen.size }, 'watching the manifest directory');
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
     await this.watcher?.close();
     await this.idle();
   }
@@ -86,6 +96,38 @@ export class ManifestDirectory {
 
   private enqueue(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: unknown) => this.log.error({ err }, 'manifest directory change failed'));
+  }
+
+  /**
+   * A change of one file, after the ones before it. A failure is retried with back-off (as a
+   * sync, which reads the file afresh and removes the objects of a file that is gone); a new
+   * change of the file replaces the pending retry and starts again from the base delay.
+   */
+  private enqueueFile(file: string, fn: () => Promise<void>, isRetry = false): void {
+    if (this.stopped) return;
+    if (!isRetry) {
+      clearTimeout(this.retryTimers.get(file));
+      this.retryTimers.delete(file);
+      this.retry.changed(file);
+    }
+    this.enqueue(async () => {
+      try {
+        await fn();
+        this.retry.succeeded(file);
+        clearTimeout(this.retryTimers.get(file));
+        this.retryTimers.delete(file);
+      } catch (err) {
+        const f = this.retry.failed(file, err);
+        if (this.stopped) return;
+        clearTimeout(this.retryTimers.get(file));
+        const t = setTimeout(() => {
+          this.retryTimers.delete(file);
+          this.enqueueFile(file, () => this.sync(file), true);
+        }, f.delayMs);
+        t.unref();
+        this.retryTimers.set(file, t);
+      }
+    });
   }
 
   private applied(): AppliedFiles {
@@ -175,7 +217,7 @@ export class ManifestDirectory {
   }
 
   private retryBlocked(): void {
-    for (const f of [...this.blocked]) this.enqueue(() => this.sync(f));
+    for (const f of [...this.blocked]) this.enqueueFile(f, () => this.sync(f));
   }
 
   /** A bad file changes nothing: what its last good version applied keeps running. */

@@ -49,6 +49,8 @@ export function moveRequestProblem(req: {
   volume: VolumeMode;
   fromNode?: NodeView;
   toNode?: NodeView;
+  /** How long the old node's self-fencing pods may still run (nodes/fencing-wait.ts). */
+  fencingRemainingMs?: number;
 }): string | undefined {
   if (req.to === req.from) return `pod ${req.pod} is already bound to node ${req.to}`;
   if (!req.toNode) return `target node "${req.to}" is not registered (see berth get nodes)`;
@@ -59,7 +61,10 @@ export function moveRequestProblem(req: {
   if (from && !from.ready && !from.forgotten) {
     return (
       `node ${req.from} is NotReady but may still run ${req.pod}: moving it now could run two copies. ` +
-      `Bring ${req.from} back, or, if it is dead, declare it with "berth node forget ${req.from}" first`
+      `Bring ${req.from} back, or, if it is dead, declare it with "berth node forget ${req.from}" first` +
+      (req.fencingRemainingMs && req.fencingRemainingMs > 0
+        ? ` (possible in ${Math.ceil(req.fencingRemainingMs / 1000)}s, once its self-fencing pods have stopped; "berth node forget ${req.from} --wait" waits for that)`
+        : '')
     );
   }
   if (req.volume === 'copy' && (!from || from.forgotten)) {

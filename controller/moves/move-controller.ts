@@ -12,6 +12,7 @@ import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
 import type { PodMove } from '../../shared/moves.js';
+import { KeyedRetry } from '../retry/keyed-retry.js';
 import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView } from './decide.js';
 
 const PREFIX = 'move/';
@@ -38,6 +39,8 @@ export class MoveController {
   private running = false;
   private again = false;
   private stopped = false;
+  /** A move step that throws (the store refuses a write, a node vanished) is retried with back-off, per move. */
+  private readonly retry: KeyedRetry;
 
   constructor(
     private readonly store: Store,
@@ -48,7 +51,11 @@ export class MoveController {
     private readonly resyncSet: (namespace: string, set: string) => void,
     /** Moves a claim's data between agents (from undefined: an empty volume on `to`). */
     private readonly transfer: VolumeTransfer = agentTransfer,
-  ) {}
+    /** How long a node's self-fencing pods may still run, in ms (NodeRegistry.fencingWaitOf). */
+    private readonly fencingRemaining: (node: string) => number = () => 0,
+  ) {
+    this.retry = new KeyedRetry(log, 'pod move step', 'move');
+  }
 
   start(): void {
     this.store.changes.on('change', this.onChange);
@@ -65,7 +72,15 @@ export class MoveController {
 
   private tickScheduled = false;
   private readonly onChange = (c: StoredChange) => {
-    if ((c.object.kind !== 'Pod' && c.object.kind !== 'Node') || this.tickScheduled) return;
+    if (c.object.kind !== 'Pod' && c.object.kind !== 'Node') return;
+    // What a move looks at changed: a move backing off after a failed step tries again at once.
+    if (c.object.kind === 'Pod') this.retry.changed(`${c.object.metadata.namespace ?? 'default'}/${c.object.metadata.name}`);
+    else
+      for (const { value } of this.store.listMeta(PREFIX)) {
+        const m = JSON.parse(value) as PodMove;
+        if (!isFinished(m) && (m.from === c.object.metadata.name || m.to === c.object.metadata.name)) this.retry.changed(`${m.namespace}/${m.pod}`);
+      }
+    if (this.tickScheduled) return;
     // One look per batch of changes.
     this.tickScheduled = true;
     setImmediate(() => {
@@ -91,7 +106,15 @@ export class MoveController {
     if (!binding) throw new StatusError('Conflict', `pod ${pod} is not bound to any node yet; nothing to move`);
     const nodeOf = (n: string) => this.store.get<Node>('Node', undefined, n);
     const fromNode = nodeView(nodeOf(binding.node));
-    const problem = moveRequestProblem({ pod, from: binding.node, to: b.to, volume: b.volume, fromNode, toNode: nodeView(nodeOf(b.to)) });
+    const problem = moveRequestProblem({
+      pod,
+      from: binding.node,
+      to: b.to,
+      volume: b.volume,
+      fromNode,
+      toNode: nodeView(nodeOf(b.to)),
+      ...(fromNode && !fromNode.ready && !fromNode.forgotten ? { fencingRemainingMs: this.fencingRemaining(binding.node) } : {}),
+    });
     if (problem) throw new StatusError('Conflict', problem);
     // A standalone claim holds every pod using it on its node: a move could only leave the pod Pending.
     for (const v of set.spec.template.spec.volumes ?? []) {
@@ -159,11 +182,18 @@ export class MoveController {
         this.again = false;
         for (const { value } of this.store.listMeta(PREFIX)) {
           const move = JSON.parse(value) as PodMove;
-          if (isFinished(move)) continue;
+          const key = `${move.namespace}/${move.pod}`;
+          if (isFinished(move)) {
+            this.retry.drop(key);
+            continue;
+          }
+          // The 1 s timer ticks; a move whose step failed is tried again when its back-off is over.
+          if (!this.retry.due(key)) continue;
           try {
             this.step(move);
+            this.retry.succeeded(key);
           } catch (err) {
-            this.log.error({ err, pod: move.pod }, 'pod move step failed; retrying');
+            this.retry.failed(key, err, { phase: move.phase });
           }
         }
       } while (this.again);

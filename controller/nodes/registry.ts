@@ -19,6 +19,9 @@ import type { Store } from '../store/store.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
+import { heartbeatMissed } from './liveness.js';
+import { KeyedRetry } from '../retry/keyed-retry.js';
+import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -57,7 +60,18 @@ const HEARTBEAT_WRITE_MS = 30_000;
 export class NodeRegistry {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
+  /**
+   * The last call this process received from each node's agent, for the fencing wait of
+   * `forget` (docs/host-loss.md). Unlike lastSeen it is never shifted nor reset by a revocation.
+   */
+  private readonly lastContact = new Map<string, number>();
+  /** When this process began judging heartbeats (see liveness.ts). */
+  private startedAt: number;
   private timer?: NodeJS.Timeout;
+  /** A failed NotReady marking is retried with back-off, per node (and per node's pods). */
+  private readonly lifecycle: KeyedRetry;
+  /** NotReady nodes whose pods are still to be marked Unknown (the marking failed). */
+  private readonly podsLostPending = new Set<string>();
   /** When the timer last checked heartbeats, to notice that this process was too busy to. */
   private lastCheck?: number;
 
@@ -72,10 +86,18 @@ export class NodeRegistry {
     private readonly podNetwork?: PodNetworkPlan,
     /** --service-cluster-ip-range: told to agents, which route it to their pod bridge (docs/network.md). */
     private readonly serviceRange?: string,
+    /** The clock; tests pass a fake one. */
+    private readonly clock: () => number = Date.now,
   ) {
-    // After a controller restart every node gets a full grace period to check in.
-    const now = Date.now();
-    for (const n of store.list<Node>('Node')) this.lastSeen.set(n.metadata.name, now);
+    // After a controller restart no node is judged before the restart grace (liveness.ts); its
+    // agent may have been told nothing for a while, so contact counts from now.
+    this.lifecycle = new KeyedRetry(log, 'node lifecycle', 'node', undefined, clock);
+    const now = clock();
+    this.startedAt = now;
+    for (const n of store.list<Node>('Node')) {
+      this.lastSeen.set(n.metadata.name, now);
+      this.lastContact.set(n.metadata.name, now);
+    }
   }
 
   private lastElu = performance.eventLoopUtilization();
@@ -87,7 +109,7 @@ export class NodeRegistry {
       // A check that runs late means this process was busy (a long sync), not that the agents
       // were silent: their heartbeats are waiting in socket buffers, read after this timer.
       // The time lost does not count against them.
-      const now = Date.now();
+      const now = this.clock();
       const since = this.lastCheck === undefined ? 0 : now - this.lastCheck;
       const late = since - everyMs;
       this.lastCheck = now;
@@ -101,7 +123,10 @@ export class NodeRegistry {
         this.lastOverloadLog = now;
         this.log.warn({ utilization: Number(elu.utilization.toFixed(2)) }, 'controller overloaded: missing heartbeats are not counted until it catches up');
       }
-      if (uncounted > 0) for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
+      if (uncounted > 0) {
+        for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
+        this.startedAt += uncounted;
+      }
       this.checkHeartbeats(now);
     }, everyMs);
     this.timer.unref();
@@ -186,8 +211,9 @@ export class NodeRegistry {
     else this.store.create(node);
     if (noPodCidr)
       this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
-    this.lastSeen.set(r.name, Date.now());
-    this.lastWritten.set(r.name, Date.now());
+    this.lastSeen.set(r.name, this.clock());
+    this.lastWritten.set(r.name, this.clock());
+    this.lastContact.set(r.name, this.clock());
     this.events.record(
       this.store.get<Node>('Node', undefined, r.name)!,
       'Normal',
@@ -221,8 +247,10 @@ export class NodeRegistry {
   heartbeat(name: string, body: unknown): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `node "${name}" is not registered`);
-    const now = Date.now();
+    const now = this.clock();
     this.lastSeen.set(name, now);
+    this.lastContact.set(name, now);
+    this.podsLostPending.delete(name);
     const becameReady = !nodeReady(node);
     if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
@@ -240,33 +268,48 @@ export class NodeRegistry {
   }
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
-  checkHeartbeats(now = Date.now()): void {
+  checkHeartbeats(now = this.clock()): void {
     const lost: string[] = [];
     for (const node of this.store.list<Node>('Node')) {
-      const seen = this.lastSeen.get(node.metadata.name) ?? 0;
-      if (nodeReady(node) && now - seen > this.graceMs) {
-        this.store.mutate<Node>('Node', undefined, node.metadata.name, (n) => {
+      const name = node.metadata.name;
+      const seen = this.lastSeen.get(name);
+      if (!nodeReady(node) || !heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs })) continue;
+      if (!this.lifecycle.due(name)) continue;
+      try {
+        this.store.mutate<Node>('Node', undefined, name, (n) => {
           n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
         });
-        this.events.record(
-          node,
-          'Warning',
-          'NodeNotReady',
-          `Node ${node.metadata.name} status is now: NodeNotReady (no heartbeat for ${Math.round((now - seen) / 1000)}s)`,
-        );
-        this.log.warn({ node: node.metadata.name }, 'node missed heartbeats: NotReady');
-        lost.push(node.metadata.name);
+        this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
+        this.lifecycle.succeeded(name);
+      } catch (err) {
+        // Tried again at a later check, once its back-off is over.
+        this.lifecycle.failed(name, err, { step: 'mark NotReady' });
+        continue;
       }
+      const silentSeconds = Math.round((now - (seen ?? this.startedAt)) / 1000);
+      this.log.warn({ node: name, silentSeconds }, 'node missed heartbeats: NotReady');
+      lost.push(name);
+      this.podsLostPending.add(name);
     }
-    // One pass over the pods for all nodes lost in this check.
-    if (lost.length > 0) this.markPodsLost(lost, now);
+    // One pass over the pods for all nodes lost (and not yet done) in this check.
+    const pending = [...this.podsLostPending].filter((n) => this.lifecycle.due(`${n}/pods`));
+    if (pending.length === 0) return;
+    try {
+      this.markPodsLost(pending, now);
+      for (const n of pending) {
+        this.podsLostPending.delete(n);
+        this.lifecycle.succeeded(`${n}/pods`);
+      }
+    } catch (err) {
+      for (const n of pending) this.lifecycle.failed(`${n}/pods`, err, { step: 'mark its pods Unknown' });
+    }
   }
 
   /**
    * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
    * they may still run there, so nothing replaces them (F18); the agent reports again when back.
    */
-  markPodsLost(nodeNames: string | string[], now = Date.now()): void {
+  markPodsLost(nodeNames: string | string[], now = this.clock()): void {
     const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
     this.store.transaction(() => {
@@ -312,6 +355,14 @@ export class NodeRegistry {
           `or stop its agent, wait until the node is NotReady, then forget it`,
       );
     }
+    // A node that is only cut off still runs its pods until they stop by themselves: their
+    // ordinals may not go elsewhere before that (docs/host-loss.md, "berth node forget").
+    if (!node.spec.forgotten) {
+      const now = this.clock();
+      const w = this.fencingWaitOf(name, now);
+      const problem = fencingProblem(name, w, now, this.lastContactOf(name), `Try again then, or run "berth node forget ${name} --wait".`);
+      if (problem) throw new StatusError('Conflict', problem, undefined, secondsUp(w.remainingMs));
+    }
     const removedPods: string[] = [];
     const updated = this.store.transaction(() => {
       const n = this.store.mutate<Node>('Node', undefined, name, (x) => {
@@ -341,16 +392,34 @@ export class NodeRegistry {
     return { node: updated, removedPods };
   }
 
+  /** A call from the node's agent arrived (any call: the agent counts them all as contact). */
+  contact(name: string): void {
+    if (this.lastContact.has(name) || this.store.get('Node', undefined, name)) this.lastContact.set(name, this.clock());
+  }
+
+  /** The last call this process received from the node's agent (its start, if none since). */
+  lastContactOf(name: string): number {
+    return this.lastContact.get(name) ?? this.startedAt;
+  }
+
+  /** How long the node's self-fencing pods may still run (fencing-wait.ts). */
+  fencingWaitOf(name: string, now = this.clock()): FencingWait {
+    const pods = this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name);
+    return fencingWait(pods, this.lastContactOf(name), now);
+  }
+
   /** Seconds since each node's last heartbeat (or since this controller started). */
-  heartbeatAges(now = Date.now()): Map<string, number> {
+  heartbeatAges(now = this.clock()): Map<string, number> {
     return new Map([...this.lastSeen].filter(([name]) => this.store.get('Node', undefined, name)).map(([name, t]) => [name, (now - t) / 1000]));
   }
 
   /** A revoked node credential: the node is NotReady now, not after the grace period. */
-  credentialRevoked(name: string, now = Date.now()): void {
+  credentialRevoked(name: string, now = this.clock()): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) return;
     this.lastSeen.set(name, 0);
+    // Its agent may have been heard a moment ago; from now on it is refused.
+    this.lastContact.set(name, Math.max(this.lastContact.get(name) ?? 0, now));
     if (!nodeReady(node)) return;
     this.store.mutate<Node>('Node', undefined, name, (n) => {
       n.status.conditions = [readyCondition(n, false, 'CredentialRevoked', 'the node credential was revoked', timestamp(now))];

@@ -25,7 +25,7 @@ import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
 import { heldOrdinals } from '../moves/move-controller.js';
-import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from '../retry/backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
 import { SlowStart } from '../objects/limits.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';

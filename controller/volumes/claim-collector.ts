@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { PVC_PROTECTION, timestamp, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store, StoredChange } from '../store/store.js';
+import { KeyedRetry } from '../retry/keyed-retry.js';
 
 /** A claim a user applied (not made from a set's claim template): a user may delete it. */
 export function isStandaloneClaim(c: PersistentVolumeClaim): boolean {
@@ -80,12 +81,20 @@ export function claimsToCollect(claims: PersistentVolumeClaim[], pods: Pod[], se
 
 export class ClaimCollector {
   private scheduled = false;
+  private stopped = false;
+  private retryTimer?: NodeJS.Timeout;
+  private retryAt = 0;
+  /** A claim whose deletion or release fails is retried with back-off, per claim. */
+  readonly retry: KeyedRetry;
 
   constructor(
     private readonly store: Store,
     private readonly events: EventRecorder,
     private readonly log: Logger,
-  ) {}
+    retry?: KeyedRetry,
+  ) {
+    this.retry = retry ?? new KeyedRetry(log, 'claim collection', 'claim');
+  }
 
   start(): void {
     this.store.changes.on('change', this.onChange);
@@ -93,21 +102,55 @@ export class ClaimCollector {
   }
 
   stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.store.changes.off('change', this.onChange);
   }
 
   private readonly onChange = (c: StoredChange) => {
     if (c.type === 'DELETED' && (c.object.kind === 'Pod' || c.object.kind === 'StatefulSet')) this.schedule();
-    else if (c.object.kind === 'PersistentVolumeClaim' && c.type !== 'DELETED') this.schedule();
+    else if (c.object.kind === 'PersistentVolumeClaim' && c.type !== 'DELETED') {
+      // The claim changed: one backing off is tried again at once.
+      this.retry.changed(claimKey(c.object as PersistentVolumeClaim));
+      this.schedule();
+    } else if (c.object.kind === 'PersistentVolumeClaim') this.retry.drop(claimKey(c.object as PersistentVolumeClaim));
   };
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       this.collect();
     });
+  }
+
+  /** Looks again once the earliest failed claim's back-off is over. */
+  private scheduleRetry(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.stopped || (this.retryTimer && at >= this.retryAt)) return;
+    clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedule();
+    }, ms);
+    this.retryTimer.unref();
+  }
+
+  /** Runs one claim's step; a failure is retried with back-off and does not stop the others. */
+  private attempt(c: PersistentVolumeClaim, fn: () => void): void {
+    const key = claimKey(c);
+    if (!this.retry.due(key)) {
+      this.scheduleRetry(this.retry.waitMs(key));
+      return;
+    }
+    try {
+      fn();
+      this.retry.succeeded(key);
+    } catch (err) {
+      this.scheduleRetry(this.retry.failed(key, err).delayMs);
+    }
   }
 
   collect(): void {
@@ -116,13 +159,15 @@ export class ClaimCollector {
     this.release(claims, pods);
     const doomed = claimsToCollect(claims, pods, this.store.list<StatefulSet>('StatefulSet'));
     for (const c of doomed) {
-      const owner = c.metadata.ownerReferences!.find((r) => r.controller)!;
-      this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
-        x.metadata.deletionTimestamp = timestamp();
+      this.attempt(c, () => {
+        const owner = c.metadata.ownerReferences!.find((r) => r.controller)!;
+        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
+          x.metadata.deletionTimestamp = timestamp();
+        });
+        const why = `its owner ${owner.kind} ${owner.name} is gone and the retention policy says Delete`;
+        this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: ${why}`);
+        this.log.info({ claim: claimKey(c), node: c.spec.nodeName }, 'deleting claim (retention policy)');
       });
-      const why = `its owner ${owner.kind} ${owner.name} is gone and the retention policy says Delete`;
-      this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: ${why}`);
-      this.log.info({ claim: `${c.metadata.namespace}/${c.metadata.name}`, node: c.spec.nodeName }, 'deleting claim (retention policy)');
     }
   }
 
@@ -130,14 +175,18 @@ export class ClaimCollector {
   private release(claims: PersistentVolumeClaim[], pods: Pod[]): void {
     if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
     for (const { claim, action } of protectedClaimsToRelease(claims, pods, forgottenNodes(this.store))) {
-      releaseClaim(this.store, this.events, claim, action);
-      this.log.info(
-        { claim: `${claim.metadata.namespace}/${claim.metadata.name}`, node: claim.spec.nodeName },
-        action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)',
-      );
+      this.attempt(claim, () => {
+        releaseClaim(this.store, this.events, claim, action);
+        this.log.info(
+          { claim: claimKey(claim), node: claim.spec.nodeName },
+          action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)',
+        );
+      });
     }
   }
 }
+
+const claimKey = (c: PersistentVolumeClaim) => `${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
 
 /**
  * Ends the protection of a deleted claim no pod uses: an unbound one is removed (it has no

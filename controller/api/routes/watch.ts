@@ -1,12 +1,41 @@
 // Watch streams: one JSON line per change, from a resourceVersion (replayed from the store's
 // window of recent changes, 410 Expired when it is older) or from a full listing, with
-// bookmarks every 10 s so clients can tell a quiet stream from a dead one.
+// bookmarks every 10 s so clients can tell a quiet stream from a dead one. A watcher that does
+// not read is not buffered for without bound: once its unsent bytes pass a limit the watch ends
+// with a 410 Expired ERROR, as Kubernetes' watch cache ends a watcher that falls behind, and the
+// client lists again.
 import type { AnyObject, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
 import type { Store, StoredChange } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 
 const BOOKMARK_MS = 10_000;
+
+/** Unsent bytes a watch may hold before it is ended (docs/api.md); BERTH_WATCH_BUFFER_BYTES overrides it. */
+export const WATCH_BUFFER_LIMIT_BYTES = 16 * 1024 * 1024;
+/** How long an ended watch may take to drain its last bytes before its connection is cut. */
+const DRAIN_AFTER_END_MS = 30_000;
+
+/** The limit from BERTH_WATCH_BUFFER_BYTES, or the default; a bad value is an error naming it. */
+export function watchBufferLimit(env: string | undefined = process.env.BERTH_WATCH_BUFFER_BYTES): number {
+  if (env === undefined || env === '') return WATCH_BUFFER_LIMIT_BYTES;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1024) throw new Error(`BERTH_WATCH_BUFFER_BYTES must be a whole number of bytes, at least 1024; got "${env}"`);
+  return n;
+}
+
+/** Whether a watch whose response holds `unsent` bytes must end. Pure. */
+export function watchOverflowed(unsent: number, limit: number): boolean {
+  return unsent > limit;
+}
+
+/** The final event of a watch that fell behind (Kubernetes: "too old resource version"). */
+export function expiredEvent(message: string): WatchEvent {
+  return {
+    type: 'ERROR',
+    object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Expired', code: 410, message } as unknown as AnyObject,
+  };
+}
 
 type WatchListener = (ch: StoredChange) => void;
 
@@ -60,19 +89,31 @@ export interface WatchDeps {
   store: Store;
   hub: WatchHub;
   metrics?: ControllerMetrics;
+  /** Unsent bytes after which a watch ends with 410 Expired (default WATCH_BUFFER_LIMIT_BYTES). */
+  watchBufferBytes?: number;
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /** Streams the changes that pass `filter`; `index` says which changes can match it (see WatchHub). */
 export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject) => boolean, fromRv: string | null, index: string): void {
   const { store, hub, metrics } = deps;
+  const limit = deps.watchBufferBytes ?? WATCH_BUFFER_LIMIT_BYTES;
   const { res, req } = c;
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
   res.flushHeaders();
-  const send = (e: WatchEvent) => res.write(JSON.stringify(e) + '\n');
+  let stopped = false;
   // Subscribe first, so nothing falls between the replay and the live stream.
   const queued: StoredChange[] = [];
   let live = false;
   let lastRv = 0;
+  /** Writes a line unless the watch ended; ends it when the client has fallen too far behind. */
+  const write = (line: string) => {
+    if (stopped) return;
+    res.write(line);
+    // writableLength: what the response and its socket still hold, unsent.
+    if (watchOverflowed(res.writableLength, limit)) expire();
+  };
+  const send = (e: WatchEvent) => write(JSON.stringify(e) + '\n');
   const onChange = (ch: StoredChange) => {
     if (!live) {
       queued.push(ch);
@@ -80,7 +121,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     }
     if (ch.rv <= lastRv) return;
     lastRv = ch.rv;
-    if (filter(ch.object)) res.write(hub.line(ch));
+    if (filter(ch.object)) write(hub.line(ch));
   };
   hub.add(index, onChange);
   const resource = c.url.pathname.split('/').at(-1) ?? '';
@@ -88,7 +129,6 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const bookmark = setInterval(() => {
     send({ type: 'BOOKMARK', object: { kind: 'Bookmark', metadata: { resourceVersion: String(store.resourceVersion) } } as unknown as AnyObject });
   }, BOOKMARK_MS);
-  let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
@@ -96,21 +136,23 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     clearInterval(bookmark);
     hub.remove(index, onChange);
   };
+  /** The client reads too slowly: nothing more is queued for it; it lists again on the 410. */
+  const expire = () => {
+    const unsent = res.writableLength;
+    stop();
+    deps.log?.warn({ resource, unsent, limit, resourceVersion: lastRv }, 'watch ended: the client reads too slowly (410 Expired; it lists again)');
+    res.end(JSON.stringify(expiredEvent(`watch expired: the client fell ${unsent} bytes behind (limit ${limit}); list again`)) + '\n');
+    // A client that never reads again does not hold the connection (and the buffer) for ever.
+    const cut = setTimeout(() => res.destroy(), DRAIN_AFTER_END_MS);
+    cut.unref();
+    res.once('close', () => clearTimeout(cut));
+  };
   req.on('close', stop);
   res.on('error', stop);
   if (fromRv !== null && fromRv !== '' && fromRv !== '0') {
     const since = store.changesSince(Number(fromRv));
     if (!since) {
-      send({
-        type: 'ERROR',
-        object: {
-          kind: 'Status',
-          status: 'Failure',
-          code: 410,
-          reason: 'Expired',
-          message: `too old resource version: ${fromRv} (${store.resourceVersion})`,
-        } as unknown as AnyObject,
-      });
+      send(expiredEvent(`too old resource version: ${fromRv} (${store.resourceVersion})`));
       stop();
       res.end();
       return;
@@ -121,6 +163,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     for (const o of store.all()) if (filter(o)) send({ type: 'ADDED', object: o });
     lastRv = store.resourceVersion;
   }
+  if (stopped) return;
   live = true;
   for (const ch of queued.splice(0)) onChange(ch);
 }

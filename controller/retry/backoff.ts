@@ -91,6 +91,11 @@ export class SyncBackoff {
     if (prev) this.keys.set(key, { ...prev, failures: 0, retryAt: 0 });
   }
 
+  /** When the key's retry is due (0 or undefined: now). */
+  retryAt(key: string): number | undefined {
+    return this.keys.get(key)?.retryAt;
+  }
+
   /** A retry of the key is due later than `now`: other wake-ups wait for it. */
   waiting(key: string, now: number): boolean {
     const s = this.keys.get(key);

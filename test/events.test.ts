@@ -1,0 +1,63 @@
+// Event correlation as client-go's EventCorrelator does it: repeats count up on one event,
+// similar events with too many different messages fold into a combined one, a restarted
+// controller keeps counting on the stored events, and NodeNotReady repeats are recognised.
+import t from 'tap';
+import { COMBINED_PREFIX, EventRecorder, MAX_SIMILAR_MESSAGES, correlate } from '../controller/events/recorder.js';
+import { NodeRegistry } from '../controller/nodes/registry.js';
+import type { Event, Node } from '../shared/types.js';
+import { controllerOnStore, registerNodes } from './helpers/store-harness.js';
+
+const set = { kind: 'StatefulSet' as const, metadata: { name: 'web', namespace: 'default', uid: 'u1' } } as never;
+
+t.test('correlate: same message updates, new ones are created up to the limit, then combined', async (t) => {
+  t.same(correlate(undefined, 'a', 0), { action: 'create', message: 'a' });
+  const group = { byMessage: new Map([['a', { name: 'e1', last: 0 }]]) };
+  t.same(correlate(group, 'a', 1000), { action: 'update', name: 'e1', message: 'a' });
+  t.same(correlate(group, 'a', 11 * 60_000), { action: 'create', message: 'a' }, 'past the 10 minute window: a new event');
+  const full = { byMessage: new Map(Array.from({ length: MAX_SIMILAR_MESSAGES }, (_, i) => [`m${i}`, { name: `e${i}`, last: 0 }])) };
+  t.same(correlate(full, 'other', 1000), { action: 'create', message: `${COMBINED_PREFIX}other` });
+  t.same(correlate({ ...full, combined: { name: 'c', last: 0 } }, 'more', 1000), { action: 'update', name: 'c', message: `${COMBINED_PREFIX}more` });
+});
+
+t.test('recorder: repeats count up; type and source tell events apart; a restart keeps counting', async (t) => {
+  const { store } = controllerOnStore(t, 'events');
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const rec = new EventRecorder(store, 'statefulset-controller', () => now);
+  const list = () => store.list<Event>('Event').filter((e) => e.involvedObject.name === 'web');
+  rec.record(set, 'Warning', 'FailedSync', 'boom');
+  now += 5000;
+  rec.record(set, 'Warning', 'FailedSync', 'boom');
+  t.equal(list().length, 1, 'one event for a repeat');
+  t.match(list()[0], { count: 2, firstTimestamp: '2026-01-01T00:00:00.000Z', lastTimestamp: '2026-01-01T00:00:05.000Z' });
+  rec.record(set, 'Normal', 'FailedSync', 'boom');
+  rec.record(set, 'Warning', 'FailedSync', 'boom', 'h1');
+  t.equal(list().length, 3, 'another type or another source is another event');
+  const restarted = new EventRecorder(store, 'statefulset-controller', () => now);
+  restarted.record(set, 'Warning', 'FailedSync', 'boom');
+  t.equal(list().find((e) => e.type === 'Warning' && !e.source.host)?.count, 3, 'after a restart the stored event counts up');
+  for (let i = 0; i < MAX_SIMILAR_MESSAGES + 5; i++) restarted.record(set, 'Normal', 'MoveStarted', `moving pod web-${i}`);
+  const moves = list().filter((e) => e.reason === 'MoveStarted');
+  t.equal(moves.length, MAX_SIMILAR_MESSAGES + 1, 'ten different messages, then one combined event');
+  t.match(
+    moves.find((e) => e.message.startsWith(COMBINED_PREFIX)),
+    { count: 5, message: `${COMBINED_PREFIX}moving pod web-${MAX_SIMILAR_MESSAGES + 4}` },
+  );
+});
+
+t.test('a node that goes NotReady twice has one NodeNotReady event counted twice', async (t) => {
+  const { store, log } = controllerOnStore(t, 'events-node');
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const clock = () => now;
+  const nodes = new NodeRegistry(store, new EventRecorder(store, 'node-controller', clock), log, 5000, undefined, undefined, undefined, clock);
+  registerNodes(store, nodes, ['h1']);
+  now += 10_000;
+  nodes.checkHeartbeats(now);
+  t.notOk(store.get<Node>('Node', undefined, 'h1')!.status.conditions[0].status === 'True', 'NotReady after 10 s of silence');
+  nodes.heartbeat('h1', {});
+  now += 47_000;
+  nodes.checkHeartbeats(now);
+  const notReady = store.list<Event>('Event').filter((e) => e.reason === 'NodeNotReady');
+  t.equal(notReady.length, 1, 'one event');
+  t.equal(notReady[0].count, 2, 'counted twice');
+  t.notMatch(notReady[0].message, /\d+s\b/, 'the message carries no seconds');
+});

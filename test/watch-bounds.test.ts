@@ -1,0 +1,165 @@
+// Watch streams are bounded: a watcher that never reads is ended with a 410 Expired ERROR once
+// its unsent bytes pass the limit (BERTH_WATCH_BUFFER_BYTES), what the controller held for it
+// stays within that limit, and a watcher that reads keeps receiving everything through
+// listWatch. A real controller process over real HTTP.
+import t from 'tap';
+import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { ApiClient } from '../shared/client.js';
+import { listWatch } from '../shared/async.js';
+import { expiredEvent, watchBufferLimit, watchOverflowed, WATCH_BUFFER_LIMIT_BYTES } from '../controller/api/routes/watch.js';
+import type { AnyObject } from '../shared/types.js';
+import { Cluster, waitFor } from './helpers/cluster.js';
+
+const MIB = 1024 * 1024;
+
+t.test('the limit: default 16 MiB, from the environment, bad values refused by name', async (t) => {
+  t.equal(watchBufferLimit(undefined), 16 * MIB);
+  t.equal(WATCH_BUFFER_LIMIT_BYTES, 16 * MIB);
+  t.equal(watchBufferLimit('1048576'), MIB);
+  t.throws(() => watchBufferLimit('lots'), /BERTH_WATCH_BUFFER_BYTES must be a whole number/);
+  t.throws(() => watchBufferLimit('10'), /at least 1024/);
+  t.notOk(watchOverflowed(MIB, MIB), 'at the limit: still open');
+  t.ok(watchOverflowed(MIB + 1, MIB), 'past it: ended');
+  t.match(expiredEvent('x'), { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 } });
+});
+
+t.test('a watcher that never reads is ended with 410 Expired; one that reads gets every object', async (t) => {
+  const c = new Cluster('watch-bounds');
+  t.teardown(() => c.teardown());
+  // Well above one apply's burst (8 objects of 256 KiB arrive in one turn of the event loop), so
+  // a reader on this busy machine never falls that far behind.
+  process.env.BERTH_WATCH_BUFFER_BYTES = String(12 * MIB);
+  try {
+    await c.startController(['--insecure']);
+  } finally {
+    delete process.env.BERTH_WATCH_BUFFER_BYTES;
+  }
+  const { hostname, port } = new URL(c.server);
+
+  // The reading watcher, as agents and the CLI watch.
+  const seen = new Set<string>();
+  let lists = 0;
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  const running = listWatch<AnyObject>(
+    c.api,
+    '/api/v1/namespaces/default/configmaps',
+    {},
+    { sync: (items) => items.forEach((o) => seen.add(o.metadata.name)), event: (type, o) => type !== 'DELETED' && seen.add(o.metadata.name) },
+    stop.signal,
+    { onListed: () => lists++ },
+  );
+
+  // The stalled watcher: sends its request, then never reads.
+  const sock = connect({ host: hostname, port: Number(port) });
+  await new Promise<void>((ok) => sock.once('connect', () => ok()));
+  sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`);
+  sock.pause();
+  await new Promise((r) => setTimeout(r, 300));
+
+  // 256 ConfigMaps of 256 KiB: 64 MiB the stalled watcher would have to buffer.
+  const value = 'x'.repeat(256 * 1024);
+  const count = 256;
+  for (let batch = 0; batch < count; batch += 8) {
+    const objects = Array.from({ length: 8 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${batch + i}`, namespace: 'default' },
+      data: { v: value },
+    }));
+    await c.api.request('POST', '/api/v1/apply', { objects });
+  }
+  await waitFor('the reading watcher to see every object', () => seen.size >= count, 60_000);
+  t.equal(seen.size, count, 'the reading watcher saw all 256 objects');
+  t.equal(lists, 1, 'and never had to list again');
+  if (lists !== 1)
+    t.comment(
+      c
+        .logOf(c.controller!)
+        .split('\n')
+        .filter((l) => l.includes('watch ended'))
+        .join('\n'),
+    );
+  await waitFor('the controller to give up on the stalled watcher', () => /watch ended: the client reads too slowly/.test(c.logOf(c.controller!)), 10_000);
+
+  // Now the stalled watcher reads: what was queued for it, then the final ERROR, then the end.
+  let received = 0;
+  const chunks: Buffer[] = [];
+  sock.on('data', (d: Buffer) => {
+    received += d.length;
+    chunks.push(d);
+    // Only the tail matters; keep memory of the test small.
+    if (chunks.length > 8) chunks.shift();
+  });
+  sock.resume();
+  await new Promise<void>((ok) => sock.once('end', () => ok()));
+  sock.destroy();
+  // Everything the controller held for it is delivered before the end: this is what it buffered.
+  t.comment(`the stalled watcher received ${(received / MIB).toFixed(1)} MiB before the end`);
+  t.ok(received < 12 * MIB + 8 * MIB, `${(received / MIB).toFixed(1)} MiB: the limit plus at most one burst and the kernel's buffers, not the 64 MiB written`);
+  const tail = Buffer.concat(chunks).toString('utf8');
+  const lines = tail
+    .split('\r\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => l.trim());
+  const last = JSON.parse(lines.at(-1)!) as { type: string; object: Record<string, unknown> };
+  t.match(last, { type: 'ERROR', object: { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 } }, 'its last event is 410 Expired');
+  t.ok(tail.endsWith('0\r\n\r\n'), 'and the chunked response ended');
+  t.match(c.logOf(c.controller!), /watch ended: the client reads too slowly/, 'the controller logged why');
+
+  // The reading watcher is still live.
+  await c.api.request('POST', '/api/v1/apply', {
+    objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after', namespace: 'default' }, data: {} }],
+  });
+  await waitFor('the reading watcher to see one more', () => seen.has('after'), 10_000);
+  t.pass('the reading watcher still receives');
+  stop.abort();
+  await running;
+});
+
+t.test('listWatch lists again after a watch that ends with the 410 Expired ERROR', async (t) => {
+  let lists = 0;
+  let watches = 0;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (url.searchParams.get('watch') !== 'true') {
+      lists++;
+      const items =
+        lists === 1
+          ? [{ kind: 'ConfigMap', metadata: { name: 'a' } }]
+          : [
+              { kind: 'ConfigMap', metadata: { name: 'a' } },
+              { kind: 'ConfigMap', metadata: { name: 'b' } },
+            ];
+      res.end(JSON.stringify({ items, metadata: { resourceVersion: String(lists * 10) } }));
+      return;
+    }
+    watches++;
+    // The first watch falls behind and is expired; the second stays open.
+    if (watches === 1) res.end(JSON.stringify(expiredEvent('watch expired')) + '\n');
+    else res.write('');
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const syncs: string[][] = [];
+  const stop = new AbortController();
+  const running = listWatch<AnyObject>(
+    new ApiClient({ server: `http://127.0.0.1:${port}`, token: 't' }),
+    '/api/v1/configmaps',
+    {},
+    { sync: (items) => syncs.push(items.map((o) => o.metadata.name)), event: () => {} },
+    stop.signal,
+    { retryMs: 10 },
+  );
+  await waitFor('a second list', () => syncs.length >= 2, 5000);
+  stop.abort();
+  await running;
+  t.same(syncs.slice(0, 2), [['a'], ['a', 'b']], 'listed again and synced the full set');
+  t.equal(watches >= 2, true, 'then watched again');
+});
