@@ -131,6 +131,22 @@ export class ChaosBed {
     });
   }
 
+  /** For `ms`: every observation of a node not Ready or a pod of the set not Ready (polled every 200 ms), with when. */
+  async watchFlaps(ms: number): Promise<string[]> {
+    const flaps: string[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < ms) {
+      try {
+        for (const n of await this.nodes()) if (!nodeIsReady(n)) flaps.push(`+${Date.now() - t0} ms node ${n.metadata.name} NotReady`);
+        for (const p of await this.setPods()) if (!podReady(p)) flaps.push(`+${Date.now() - t0} ms pod ${p.metadata.name} ${p.status.phase} not Ready`);
+      } catch (err) {
+        flaps.push(`+${Date.now() - t0} ms ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return flaps;
+  }
+
   /** Prints the table as a comment and writes it under .tap/chaos/. */
   report(t: Test): void {
     t.comment(`\n${this.figures.write()}`);

@@ -26,7 +26,11 @@ const ms = (v: number | null | undefined) => (v === undefined ? '–' : v === nu
 export function table(rows: Figure[]): string {
   const head = '| scenario | samples | violations | bytes lost | detect | recover | note |';
   const sep = '|---|---:|---:|---:|---:|---:|---|';
-  return [head, sep, ...rows.map((r) => `| ${r.scenario} | ${r.samples} | ${r.violations} | ${r.bytesLost} | ${ms(r.detectMs)} | ${ms(r.recoverMs)} | ${r.note ?? ''} |`)].join('\n');
+  return [
+    head,
+    sep,
+    ...rows.map((r) => `| ${r.scenario} | ${r.samples} | ${r.violations} | ${r.bytesLost} | ${ms(r.detectMs)} | ${ms(r.recoverMs)} | ${r.note ?? ''} |`),
+  ].join('\n');
 }
 
 export class Figures {
