@@ -88,11 +88,8 @@ t.test('chaos: the controller disk is full', async (t) => {
   let failure: ApiError | undefined;
   for (let i = 0; i < 20 && !failure; i++) {
     try {
-      await c.api.request('POST', '/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `full-${i}` },
-        data: { k: 'v'.repeat(100_000) },
+      await c.api.request('POST', '/api/v1/apply', {
+        objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `full-${i}`, namespace: 'default' }, data: { k: 'v'.repeat(100_000) } }],
       });
     } catch (err) {
       if (err instanceof ApiError) failure = err;

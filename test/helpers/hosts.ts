@@ -164,10 +164,10 @@ export class HostCluster extends Cluster {
   }
 
   /**
-   * Starts the host's agent inside its netns and waits until its node is Ready. `wrapper` runs
-   * node through another command inside the netns (e.g. faketime).
+   * Starts the host's agent inside its netns and waits until its node is Ready. `env` is added to
+   * the agent's environment (e.g. LD_PRELOAD of libfaketime).
    */
-  async startHostAgent(name: string, extra: string[] = [], wrapper: string[] = []): Promise<AgentProc> {
+  async startHostAgent(name: string, extra: string[] = [], env: Record<string, string> = {}): Promise<AgentProc> {
     const h = this.host(name);
     if (h.agent && h.agent.proc.exitCode === null && h.agent.proc.signalCode === null) throw new Error(`the agent of ${name} is running`);
     const args = [
@@ -182,7 +182,7 @@ export class HostCluster extends Cluster {
       ...(this.hostAgentArgs.get(name) ?? []),
       ...extra,
     ];
-    const proc = this.spawnLogged(args, {}, ['nsenter', `--net=/var/run/netns/${h.netns}`, ...wrapper]);
+    const proc = this.spawnLogged(args, env, ['nsenter', `--net=/var/run/netns/${h.netns}`]);
     const a: AgentProc = { name, dataDir: h.dataDir, proc, log: () => this.logOf(proc) };
     this.recordPid(`agent-${name}`, proc);
     const i = this.agents.findIndex((x) => x.name === name);
