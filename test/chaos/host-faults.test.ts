@@ -54,8 +54,10 @@ t.test('chaos: faults of one host', async (t) => {
     const h = await hostOf(0);
     const pod = (await podOn(h)).metadata.name;
     const t0 = Date.now();
+    // Watched from before the fault, so the time is the change's, not the end of the fault's command.
+    const notReady = notReadyAt(h, 30_000);
     await c.killHostAgent(h);
-    const detected = await notReadyAt(h, 30_000);
+    const detected = await notReady;
     t.ok(detected, `${h} NotReady after its agent was killed`);
     await sleep(2000);
     t.ok(ranOn(pod, h, t0) > 0 && ranOn(pod, h, Date.now() - 1000) > 0, `${pod} kept running on ${h} without its agent`);
@@ -129,9 +131,10 @@ t.test('chaos: faults of one host', async (t) => {
     const h = await hostOf(0);
     const pod = (await podOn(h)).metadata.name;
     const t0 = Date.now();
+    const notReady = notReadyAt(h, 30_000);
     await c.partition(h, 'controller');
     try {
-      const detected = await notReadyAt(h, 30_000);
+      const detected = await notReady;
       t.ok(detected, `${h} NotReady`);
       await sleep(Math.max(0, t0 + (FENCE_S - 2) * 1000 - Date.now()));
       t.ok(ranOn(pod, h, t0 + (FENCE_S - 3) * 1000) > 0, `${pod} still ran on ${h} ${FENCE_S - 3} s after the split (static stability)`);
@@ -177,10 +180,11 @@ t.test('chaos: faults of one host', async (t) => {
     t.ok(s0, 'the rolling update began');
     const h = await hostOf(0);
     const t0 = Date.now();
+    const notReady = notReadyAt(h, 30_000);
     await c.killHost(h);
     // host-kill waited until every process of the engine was gone.
     mon.confirmDead(h);
-    const detected = await notReadyAt(h, 30_000);
+    const detected = await notReady;
     t.ok(detected, `${h} NotReady`);
     await sleep(5000);
     const t1 = Date.now();

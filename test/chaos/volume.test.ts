@@ -63,8 +63,9 @@ t.test('chaos: volumes', async (t) => {
       t.ok(copying, 'the copy began', { output: m.output() });
       const killed = victim === 'source' ? from : to;
       const t0 = Date.now();
+      const notReady = whenTrue(async () => !nodeIsReady(await bed.node(killed)), 30_000);
       await c.killHostAgent(killed);
-      const detected = await whenTrue(async () => !nodeIsReady(await bed.node(killed)), 30_000);
+      const detected = await notReady;
       await sleep(2000);
       const t1 = Date.now();
       await c.startHostAgent(killed);
