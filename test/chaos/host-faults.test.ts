@@ -160,8 +160,19 @@ t.test('chaos: faults of one host', async (t) => {
 
   await bed.scenario(t, '5b. a host partitioned from its peers only: nothing is marked NotReady, nothing stops', async (t) => {
     const h = await hostOf(1);
+    const peer = c.hosts.find((x) => x.name !== h)!;
+    const peerAgent = new URL((await bed.node(peer.name)).status.agent.url);
+    /** Whether a TCP connection from h's namespace to the peer's agent port opens within 2 s. */
+    const reachesPeer = () =>
+      c.inHost(h, [
+        process.execPath,
+        '-e',
+        `const s = require('net').connect(${peerAgent.port}, '${peerAgent.hostname}'); s.on('connect', () => { console.log('open'); process.exit(0); }); s.on('error', () => process.exit(0)); setTimeout(() => process.exit(0), 2000);`,
+      ]).then((out) => out.includes('open'));
+    t.ok(await reachesPeer(), `${h} reaches ${peer.name}'s agent before the split`);
     await c.partition(h, 'peers');
     try {
+      t.notOk(await reachesPeer(), `${h} does not reach ${peer.name}'s agent during the split`);
       const flaps = await bed.watchFlaps(15_000);
       t.same(flaps.slice(0, 20), [], `every node Ready and every pod Ready for 15 s (${flaps.length} observations)`);
       const t1 = Date.now();
