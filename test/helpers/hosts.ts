@@ -95,6 +95,9 @@ export class HostCluster extends Cluster {
   readonly bridgeAddress: string;
   readonly bridge: string;
   private readonly hostAgentArgs = new Map<string, string[]>();
+  /** Arguments of the first controller start, for starts after a kill. */
+  private controllerStartArgs: string[] = [];
+  private readonly partitioned = new Set<string>();
   private tornDown?: Promise<void>;
 
   private constructor(
@@ -124,7 +127,8 @@ export class HostCluster extends Cluster {
     const c = new HostCluster(prefix, run, opts);
     t.teardown(() => c.teardown());
     const cidr = (await controllerTakesClusterCidr()) ? ['--cluster-cidr', c.clusterCidr] : [];
-    await c.startController([...cidr, ...(opts.controllerArgs ?? [])]);
+    c.controllerStartArgs = [...cidr, ...(opts.controllerArgs ?? [])];
+    await c.startController(c.controllerStartArgs);
     // Engines in parallel (each takes a few seconds), then the agents.
     const made = await allSettled(Array.from({ length: hosts }, () => c.createHost([])));
     await allSettled(made.map((h) => c.startHostAgent(h.name)));
@@ -159,8 +163,11 @@ export class HostCluster extends Cluster {
     return h;
   }
 
-  /** Starts the host's agent inside its netns and waits until its node is Ready. */
-  async startHostAgent(name: string, extra: string[] = []): Promise<AgentProc> {
+  /**
+   * Starts the host's agent inside its netns and waits until its node is Ready. `env` is added to
+   * the agent's environment (e.g. LD_PRELOAD of libfaketime).
+   */
+  async startHostAgent(name: string, extra: string[] = [], env: Record<string, string> = {}): Promise<AgentProc> {
     const h = this.host(name);
     if (h.agent && h.agent.proc.exitCode === null && h.agent.proc.signalCode === null) throw new Error(`the agent of ${name} is running`);
     const args = [
@@ -175,7 +182,7 @@ export class HostCluster extends Cluster {
       ...(this.hostAgentArgs.get(name) ?? []),
       ...extra,
     ];
-    const proc = this.spawnLogged(args, {}, ['nsenter', `--net=/var/run/netns/${h.netns}`]);
+    const proc = this.spawnLogged(args, env, ['nsenter', `--net=/var/run/netns/${h.netns}`]);
     const a: AgentProc = { name, dataDir: h.dataDir, proc, log: () => this.logOf(proc) };
     this.recordPid(`agent-${name}`, proc);
     const i = this.agents.findIndex((x) => x.name === name);
@@ -244,6 +251,55 @@ export class HostCluster extends Cluster {
     await this.startHostAgent(name);
   }
 
+  /** SIGKILL of the controller; its data dir stays. */
+  async killController(): Promise<void> {
+    const p = this.controller;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** The controller again, on its data dir and address (running agents know only that URL). */
+  async startControllerAgain(): Promise<void> {
+    const { hostname, port } = new URL(this.server);
+    await this.startController(this.controllerStartArgs, `${hostname}:${port}`);
+  }
+
+  /** SIGKILL of the host's agent; its containers keep running. */
+  async killHostAgent(name: string): Promise<void> {
+    const p = this.host(name).agent?.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Only the host's dockerd, stopped gracefully (without live-restore its containers stop with it). */
+  async stopDockerd(name: string): Promise<void> {
+    await this.script(['dockerd-stop', name]);
+  }
+
+  async startDockerd(name: string): Promise<void> {
+    await this.script(['dockerd-start', name]);
+  }
+
+  /** Power loss: SIGKILL of the agent and of every process of the host's engine (containers included). */
+  async killHost(name: string): Promise<void> {
+    await Promise.all([this.killHostAgent(name), this.script(['host-kill', name])]);
+  }
+
+  /** Drops the host's traffic to and from the controller, or to and from the other hosts. */
+  async partition(name: string, from: 'controller' | 'peers'): Promise<void> {
+    this.partitioned.add(name);
+    await this.script(['partition', name, from]);
+  }
+
+  async heal(name: string): Promise<void> {
+    await this.script(['heal', name]);
+    this.partitioned.delete(name);
+  }
+
   /** docker CLI against that host's engine. */
   async docker(name: string, args: string[]): Promise<string> {
     const { stdout } = await pexec('docker', ['-H', `unix://${this.host(name).dockerSock}`, ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
@@ -260,6 +316,7 @@ export class HostCluster extends Cluster {
   override teardown(): Promise<void> {
     this.tornDown ??= (async () => {
       try {
+        for (const h of this.partitioned) await this.heal(h).catch(() => undefined);
         await super.teardown();
       } finally {
         await this.script(['down']);
