@@ -164,11 +164,13 @@ t.test('chaos: faults of one host', async (t) => {
     const peerAgent = new URL((await bed.node(peer.name)).status.agent.url);
     /** Whether a TCP connection from h's namespace to the peer's agent port opens within 2 s. */
     const reachesPeer = () =>
-      c.inHost(h, [
-        process.execPath,
-        '-e',
-        `const s = require('net').connect(${peerAgent.port}, '${peerAgent.hostname}'); s.on('connect', () => { console.log('open'); process.exit(0); }); s.on('error', () => process.exit(0)); setTimeout(() => process.exit(0), 2000);`,
-      ]).then((out) => out.includes('open'));
+      c
+        .inHost(h, [
+          process.execPath,
+          '-e',
+          `const s = require('net').connect(${peerAgent.port}, '${peerAgent.hostname}'); s.on('connect', () => { console.log('open'); process.exit(0); }); s.on('error', () => process.exit(0)); setTimeout(() => process.exit(0), 2000);`,
+        ])
+        .then((out) => out.includes('open'));
     t.ok(await reachesPeer(), `${h} reaches ${peer.name}'s agent before the split`);
     await c.partition(h, 'peers');
     try {
