@@ -6,7 +6,9 @@ import path from 'node:path';
 import { agentUrl, nodeAddress, parseListen } from './controller-client/address.js';
 import { ControllerConnection } from './controller-client/connection.js';
 import { ControllerHealth } from './controller-client/health.js';
-import { runHeartbeat } from './controller-client/heartbeat.js';
+import { HeartbeatWake, runHeartbeat } from './controller-client/heartbeat.js';
+import { EngineMonitor } from './runtime/engine-monitor.js';
+import { runtimeCondition, runtimeUnreachableMessage } from './runtime/engine-health.js';
 import { runPodWatch } from './controller-client/pod-watch.js';
 import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
@@ -467,7 +469,24 @@ function startLoops(
       return false;
     }
   };
-  loops.push(runHeartbeat({ conn, nodeName: opts.nodeName, facts: host.facts, health, log, onRejected: registerAgain }, signal));
+  // The engine: while it does not answer the node reports ContainerRuntimeReady=False and the
+  // pods not Ready (docs/host-loss.md); the next heartbeat goes at once.
+  const wake = new HeartbeatWake();
+  const engine = new EngineMonitor({
+    ping: (ms) => host.runtime.ping(ms),
+    log,
+    onChange: (h) => {
+      manager.setEngineDown(h.reachable ? undefined : runtimeUnreachableMessage(h));
+      wake.wake();
+    },
+  });
+  loops.push(engine.run(signal));
+  loops.push(
+    runHeartbeat(
+      { conn, nodeName: opts.nodeName, facts: host.facts, conditions: () => [runtimeCondition(engine.health)], health, log, onRejected: registerAgain, wake },
+      signal,
+    ),
+  );
   loops.push(
     runPodWatch(
       {
@@ -507,6 +526,8 @@ function startLoops(
       (err) => {
         if (!eventsDown && !signal.aborted) log.warn({ err: errorMessage(err) }, 'docker events stream lost; reconnecting');
         eventsDown = true;
+        // The engine may be gone: ask now rather than at the next ping.
+        engine.checkSoon();
       },
       signal,
     ),

@@ -10,7 +10,7 @@ import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_ZONE, dnsSubdomainProblem } from '../../shared/naming.js';
-import { nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
+import { CONDITION_RUNTIME_READY, nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
 import { REASON_NODE_LOST } from '../../shared/fencing.js';
@@ -47,6 +47,51 @@ const registerSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   version: z.string().optional(),
 });
+
+/** Node conditions an agent judges itself and sends with its heartbeat (docs/host-loss.md). */
+const AGENT_CONDITION_TYPES = [CONDITION_RUNTIME_READY] as const;
+
+const agentConditionSchema = z.object({
+  type: z.enum(AGENT_CONDITION_TYPES),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().max(128).optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * The agent-judged conditions of a heartbeat body, as the node will hold them; entries of other
+ * types or malformed ones are ignored (an older agent sends none). The transition time moves
+ * only when the status flips.
+ */
+export function agentConditions(body: unknown, node: Node, now: string): Condition[] {
+  const sent = (body as { conditions?: unknown } | undefined)?.conditions;
+  if (!Array.isArray(sent)) return [];
+  const out = new Map<string, Condition>();
+  for (const raw of sent) {
+    const c = agentConditionSchema.safeParse(raw);
+    if (!c.success) continue;
+    const prev = node.status.conditions.find((x) => x.type === c.data.type);
+    out.set(c.data.type, {
+      type: c.data.type,
+      status: c.data.status,
+      ...(c.data.reason ? { reason: c.data.reason } : {}),
+      ...(c.data.message ? { message: c.data.message.slice(0, 1024) } : {}),
+      lastHeartbeatTime: now,
+      lastTransitionTime: prev && prev.status === c.data.status ? prev.lastTransitionTime : now,
+    });
+  }
+  return [...out.values()];
+}
+
+/** Whether the agent-judged conditions differ in status or reason from what the node holds. */
+function agentConditionsChanged(node: Node, next: Condition[]): boolean {
+  const held = node.status.conditions.filter((c) => (AGENT_CONDITION_TYPES as readonly string[]).includes(c.type));
+  if (held.length !== next.length) return true;
+  return next.some((c) => {
+    const h = held.find((x) => x.type === c.type);
+    return !h || h.status !== c.status || h.reason !== c.reason;
+  });
+}
 
 /** Event-loop utilization above which heartbeats are probably waiting unread in sockets. */
 const OVERLOADED_UTILIZATION = 0.9;
@@ -224,19 +269,37 @@ export class NodeRegistry {
     const now = Date.now();
     this.lastSeen.set(name, now);
     const becameReady = !nodeReady(node);
-    if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
+    const conditions = agentConditions(body, node, timestamp(now));
+    const changed = agentConditionsChanged(node, conditions);
+    if (!becameReady && !changed && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     this.lastWritten.set(name, now);
     this.store.mutate<Node>('Node', undefined, name, (n) => {
       const ts = timestamp(now);
-      n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts)];
+      n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts), ...conditions];
       if (facts.success) {
         n.status.facts = facts.data;
         Object.assign(n.status, capacityOf(facts.data));
       }
     });
     if (becameReady) this.events.record(node, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
+    if (changed) this.recordRuntimeChange(node, conditions);
+  }
+
+  /** The event and log line of a change of the node's ContainerRuntimeReady condition. */
+  private recordRuntimeChange(node: Node, conditions: Condition[]): void {
+    const c = conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
+    const was = node.status.conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
+    if (!c || c.status === (was?.status ?? 'True')) return;
+    const name = node.metadata.name;
+    if (c.status === 'True') {
+      this.events.record(node, 'Normal', 'ContainerRuntimeReady', `Node ${name}: the container runtime answers again`);
+      this.log.info({ node: name }, 'node container runtime ready again');
+    } else {
+      this.events.record(node, 'Warning', c.reason ?? 'ContainerRuntimeNotReady', `Node ${name}: ${c.message ?? 'container runtime not ready'}; no new pods are placed here`);
+      this.log.warn({ node: name, reason: c.reason }, 'node container runtime not ready');
+    }
   }
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
