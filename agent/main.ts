@@ -14,6 +14,7 @@ import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
 import { registerNode, type RegisterBody, type Registration } from './controller-client/register.js';
 import { loadOrCreateSecret } from './controller-client/secrets.js';
+import { loadOrCreateIdentity, type AgentIdentity } from './controller-client/identity.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
 import { loadOrCreateAgentCert } from './api/cert.js';
@@ -87,6 +88,8 @@ interface Host {
   listen: { host: string; port: number };
   address: string;
   agentToken: string;
+  /** The key that proves this is the agent that registered the name (shared/node-identity.ts). */
+  identity: AgentIdentity;
   facts: () => Promise<NodeFacts>;
 }
 
@@ -188,6 +191,7 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
   const listen = parseListen(opts.listen);
   const address = nodeAddress(opts.advertiseAddress, listen.host);
   const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+  const identity = await loadOrCreateIdentity(dataDir);
   const staticFacts = await collectStaticFacts(log);
   try {
     staticFacts.dockerVersion = await runtime.version();
@@ -205,7 +209,7 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
     }
     return currentFacts(staticFacts, dataDir);
   };
-  return { dataDir, runtime, listen, address, agentToken, facts };
+  return { dataDir, runtime, listen, address, agentToken, identity, facts };
 }
 
 async function bootTrust(opts: AgentOptions, host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
@@ -270,6 +274,7 @@ async function bootRegistration(
     dataDir: host.dataDir,
     facts: await host.facts(),
     version: VERSION,
+    identity: host.identity.proof(opts.nodeName),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
   });
   const tls = link.tls ? { tls: link.tls } : {};

@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
+import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -46,6 +47,8 @@ const registerSchema = z.object({
   facts: factsSchema,
   labels: z.record(z.string(), z.string()).optional(),
   version: z.string().optional(),
+  /** The agent's identity key and a fresh signature by it (shared/node-identity.ts). */
+  identity: z.object({ publicKey: z.string(), time: z.number(), signature: z.string() }).optional(),
 });
 
 /** Node conditions an agent judges itself and sends with its heartbeat (docs/host-loss.md). */
@@ -170,9 +173,16 @@ export class NodeRegistry {
     if (nameProblem) throw badRequest(`invalid node name "${r.name}": ${nameProblem}`);
     const existing = this.store.get<Node>('Node', undefined, r.name);
     if (who.role === 'node' && who.node !== r.name) throw forbidden(`a node token for ${who.node} cannot register ${r.name}`);
-    if (who.role === 'join' && existing && !existing.spec.forgotten) {
-      // A second machine claiming a registered name would take over its pods and volumes.
-      throw new StatusError('AlreadyExists', `node "${r.name}" is already registered; an agent re-registers with its node token`);
+    const identityKey = this.checkIdentity(r.name, r.identity);
+    // A join for a registered name: only the agent holding the identity key recorded for it (one
+    // that lost its node token); a second machine claiming the name would take over its pods and volumes.
+    const rejoin = who.role === 'join' && existing !== undefined && !existing.spec.forgotten;
+    if (rejoin && (identityKey === undefined || identityKey !== this.store.getMeta(`agent-identity/${r.name}`))) {
+      throw new StatusError(
+        'AlreadyExists',
+        `node "${r.name}" is already registered by an agent with another identity key (${r.dataDir}/agent-identity.key); ` +
+          `an agent re-registers with its node token or its identity key. If the machine that had this name is gone for good: berth node forget ${r.name}`,
+      );
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     const now = timestamp();
@@ -226,6 +236,9 @@ export class NodeRegistry {
       ]);
     }
     this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
+    if (identityKey) this.store.setMeta(`agent-identity/${r.name}`, identityKey);
+    // The credential the agent lost stops working: it gets a new one below.
+    if (rejoin) this.store.deleteTokens('node', r.name);
     if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
     if (existing) this.store.update(node);
     else this.store.create(node);
@@ -244,6 +257,19 @@ export class NodeRegistry {
       podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
     return { name: r.name, zone: this.zone, ...net };
+  }
+
+  /** The canonical identity key of a registration whose proof holds; a proof that does not hold is refused. */
+  private checkIdentity(name: string, proof: IdentityProof | undefined): string | undefined {
+    if (!proof) return undefined;
+    const problem = identityProofProblem(proof, name, Date.now());
+    const key = canonicalPublicKey(proof.publicKey);
+    if (problem || !key) {
+      const message = problem ?? 'publicKey: not an ed25519 public key';
+      const field = `identity.${message.split(':')[0]}`;
+      throw new StatusError('Invalid', `invalid registration: ${field}: ${message.slice(message.indexOf(':') + 2)}`, [{ field, message }]);
+    }
+    return key;
   }
 
   /** The node's pod subnet: the one it holds (sticky), else a free one; none when none is left. */

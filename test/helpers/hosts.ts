@@ -244,6 +244,18 @@ export class HostCluster extends Cluster {
     await this.startHostAgent(name);
   }
 
+  /** Only the host's dockerd stopped (by its pidfile, scripts/dev-cluster engine-stop); its agent keeps running. */
+  async stopEngine(name: string): Promise<void> {
+    this.host(name);
+    await this.script(['engine-stop', name]);
+  }
+
+  /** The host's dockerd again (scripts/dev-cluster engine-start). */
+  async startEngine(name: string): Promise<void> {
+    this.host(name);
+    await this.script(['engine-start', name]);
+  }
+
   /** docker CLI against that host's engine. */
   async docker(name: string, args: string[]): Promise<string> {
     const { stdout } = await pexec('docker', ['-H', `unix://${this.host(name).dockerSock}`, ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
