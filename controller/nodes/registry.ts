@@ -177,11 +177,20 @@ export class NodeRegistry {
     // A join for a registered name: only the agent holding the identity key recorded for it (one
     // that lost its node token); a second machine claiming the name would take over its pods and volumes.
     const rejoin = who.role === 'join' && existing !== undefined && !existing.spec.forgotten;
-    if (rejoin && (identityKey === undefined || identityKey !== this.store.getMeta(`agent-identity/${r.name}`))) {
+    const recordedKey = this.store.getMeta(`agent-identity/${r.name}`);
+    if (rejoin && (identityKey === undefined || identityKey !== recordedKey)) {
+      const why =
+        recordedKey === undefined
+          ? 'no identity key is recorded for it'
+          : recordedKey === ''
+            ? 'its node credential was revoked'
+            : identityKey === undefined
+              ? 'this registration proves no identity key'
+              : `this agent's identity key (${r.dataDir}/agent-identity.key) is not the one recorded for it`;
       throw new StatusError(
         'AlreadyExists',
-        `node "${r.name}" is already registered by an agent with another identity key (${r.dataDir}/agent-identity.key); ` +
-          `an agent re-registers with its node token or its identity key. If the machine that had this name is gone for good: berth node forget ${r.name}`,
+        `node "${r.name}" is already registered and ${why}; an agent re-registers with its node token or its identity key. ` +
+          `If the machine that had this name is gone for good: berth node forget ${r.name}`,
       );
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
@@ -439,6 +448,8 @@ export class NodeRegistry {
   credentialRevoked(name: string, now = Date.now()): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) return;
+    // A revoked node is out until it is forgotten: its identity key no longer buys a new credential.
+    this.store.setMeta(`agent-identity/${name}`, '');
     this.lastSeen.set(name, 0);
     if (!nodeReady(node)) return;
     this.store.mutate<Node>('Node', undefined, name, (n) => {
