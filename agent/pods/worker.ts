@@ -219,13 +219,9 @@ export class PodWorker {
     this.timer = setTimeout(() => this.trigger(), Math.max(0, at - Date.now()) + 20);
   }
 
-  /** The pod's containers; a failure is logged by the sync loop. */
-  private async observe(): Promise<ObservedContainer[]> {
-    try {
-      return await this.opts.runtime.observe(this.opts.nodeName, this.uid);
-    } catch (err) {
-      throw new Error(`docker: inspecting the pod containers failed: ${errorMessage(err)}`);
-    }
+  /** The pod's containers; a failure is logged (once per change) by the sync loop. */
+  private observe(): Promise<ObservedContainer[]> {
+    return this.opts.runtime.observe(this.opts.nodeName, this.uid);
   }
 
   /** One pass; true when it changed something and should look again. */
