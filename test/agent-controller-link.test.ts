@@ -3,12 +3,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { ApiError } from '../shared/client.js';
-import {
-  AGENT_HEARTBEAT_INTERVAL_MS,
-  AGENT_HEARTBEAT_RETRY_MAX_MS,
-  AGENT_HEARTBEAT_TIMEOUT_MS,
-  heartbeatDelay,
-} from '../shared/heartbeat.js';
+import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_RETRY_MAX_MS, AGENT_HEARTBEAT_TIMEOUT_MS, heartbeatDelay } from '../shared/heartbeat.js';
 import { ControllerHealth, DisconnectClock } from '../agent/controller-client/health.js';
 
 t.test('heartbeats: every 2 s while answered; retries start at 250 ms and never wait more than 2 s', async (t) => {

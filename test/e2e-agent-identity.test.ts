@@ -26,7 +26,10 @@ t.test('a lost node-token file', async (t) => {
   await waitFor('the new node token saved', () => existsSync(tokenFile) || undefined, 10_000);
   const node = await c.api.get<Node>(`/api/v1/nodes/${name}`);
   t.equal(node.metadata.uid, created, 'the same Node object');
-  t.ok(node.status.conditions.some((x) => x.type === 'Ready' && x.status === 'True'), 'Ready, without an admin');
+  t.ok(
+    node.status.conditions.some((x) => x.type === 'Ready' && x.status === 'True'),
+    'Ready, without an admin',
+  );
   t.match(again.log(), /registered with the controller/);
   t.notMatch(again.log(), /already registered/);
   const tokens = await c.api.get<{ items: { role: string; subject: string }[] }>('/api/v1/tokens');

@@ -75,12 +75,19 @@ t.test('engine loss on a simulated host', async (t) => {
   const logBefore = agent.log().length;
   const t0 = Date.now();
   // Watched from the moment dockerd is sent SIGTERM (it stops its containers first).
-  const conditionFalse = waitFor('ContainerRuntimeReady=False', async () => ((await runtime(victim))?.status === 'False' ? Date.now() : undefined), 30_000, 100);
+  const conditionFalse = waitFor(
+    'ContainerRuntimeReady=False',
+    async () => ((await runtime(victim))?.status === 'False' ? Date.now() : undefined),
+    30_000,
+    100,
+  );
   const podNotReady = waitFor(
     'web-0 not Ready',
     async () => {
       const p = await web0();
-      return p.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'False' && x.reason === 'ContainerRuntimeUnreachable') ? Date.now() : undefined;
+      return p.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'False' && x.reason === 'ContainerRuntimeUnreachable')
+        ? Date.now()
+        : undefined;
     },
     30_000,
     100,
@@ -91,7 +98,9 @@ t.test('engine loss on a simulated host', async (t) => {
   const condMs = (await conditionFalse) - t0;
   const podMs = (await podNotReady) - t0;
   const dnsMs = (await dnsGone) - t0;
-  t.comment(`dockerd of ${victim} stopped after ${stopped} ms; ContainerRuntimeReady=False after ${condMs} ms, web-0 Ready=False after ${podMs} ms, out of DNS after ${dnsMs} ms`);
+  t.comment(
+    `dockerd of ${victim} stopped after ${stopped} ms; ContainerRuntimeReady=False after ${condMs} ms, web-0 Ready=False after ${podMs} ms, out of DNS after ${dnsMs} ms`,
+  );
   t.ok(condMs <= GRACE_MS, `node condition within the ${GRACE_MS} ms grace period (${condMs} ms)`);
   t.ok(podMs <= GRACE_MS, `pod not Ready within the grace period (${podMs} ms)`);
   t.match(await runtime(victim), { status: 'False', reason: 'ContainerRuntimeUnreachable', message: /container runtime does not answer/ });
@@ -103,7 +112,11 @@ t.test('engine loss on a simulated host', async (t) => {
   const still = await web0();
   t.equal(still.spec.nodeName, victim, 'web-0 is still bound there');
   t.notOk(still.metadata.deletionTimestamp, 'and not deleted');
-  const outageLog = agent.log().slice(logBefore).split('\n').filter((l) => l.trim() !== '');
+  const outageLog = agent
+    .log()
+    .slice(logBefore)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   t.ok(outageLog.length <= 12, `the agent logged ${outageLog.length} lines during the outage`);
   if (outageLog.length > 12) t.comment(outageLog.join('\n'));
 
@@ -111,7 +124,12 @@ t.test('engine loss on a simulated host', async (t) => {
   await c.startEngine(victim);
   const started = Date.now() - t1;
   const back = await waitFor('web-0 Ready again', async () => (podReady(await web0()) ? Date.now() : undefined), 60_000, 100);
-  const conditionTrue = await waitFor('ContainerRuntimeReady=True', async () => ((await runtime(victim))?.status === 'True' ? Date.now() : undefined), 30_000, 100);
+  const conditionTrue = await waitFor(
+    'ContainerRuntimeReady=True',
+    async () => ((await runtime(victim))?.status === 'True' ? Date.now() : undefined),
+    30_000,
+    100,
+  );
   const newIp = (await web0()).status.podIP!;
   const dnsBack = await waitFor('web-0 back in DNS', async () => ((await digA(other)) === newIp ? Date.now() : undefined), 30_000, 200);
   t.comment(

@@ -104,7 +104,14 @@ t.test('the controller takes ContainerRuntimeReady from a heartbeat and ignores 
     ],
   };
   t.same(agentConditions(body, n, 'now'), [
-    { type: 'ContainerRuntimeReady', status: 'False', reason: 'ContainerRuntimeUnreachable', message: 'gone', lastHeartbeatTime: 'now', lastTransitionTime: 'now' },
+    {
+      type: 'ContainerRuntimeReady',
+      status: 'False',
+      reason: 'ContainerRuntimeUnreachable',
+      message: 'gone',
+      lastHeartbeatTime: 'now',
+      lastTransitionTime: 'now',
+    },
   ]);
   const held = node([
     { type: 'Ready', status: 'True', lastTransitionTime: 'r' },
@@ -123,5 +130,13 @@ t.test('placement and get nodes see a node without a runtime', async (t) => {
   t.equal(nodeRuntimeReady(down), false);
   t.equal(nodeRuntimeReady(node([{ type: 'Ready', status: 'True', lastTransitionTime: 'r' }])), true, 'not reported: ready');
   t.equal(nodeStatus(down), 'Ready,ContainerRuntimeNotReady');
-  t.equal(nodeStatus(node([{ type: 'Ready', status: 'False', lastTransitionTime: 'r' }, { type: 'ContainerRuntimeReady', status: 'False', lastTransitionTime: 'r' }])), 'NotReady');
+  t.equal(
+    nodeStatus(
+      node([
+        { type: 'Ready', status: 'False', lastTransitionTime: 'r' },
+        { type: 'ContainerRuntimeReady', status: 'False', lastTransitionTime: 'r' },
+      ]),
+    ),
+    'NotReady',
+  );
 });

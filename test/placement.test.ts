@@ -53,7 +53,13 @@ function node(name: string, o: NodeOpts = {}): Node {
         { type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
         ...(o.runtimeReady === undefined
           ? []
-          : [{ type: 'ContainerRuntimeReady', status: o.runtimeReady ? ('True' as const) : ('False' as const), lastTransitionTime: '2026-01-01T00:00:00.000Z' }]),
+          : [
+              {
+                type: 'ContainerRuntimeReady',
+                status: o.runtimeReady ? ('True' as const) : ('False' as const),
+                lastTransitionTime: '2026-01-01T00:00:00.000Z',
+              },
+            ]),
       ],
       addresses: [],
       nodeInfo: { kubeletVersion: '', osImage: '', kernelVersion: '', architecture: '', containerRuntimeVersion: '' },

@@ -230,6 +230,9 @@ t.test('a pod first seen while the engine is away is reported not Ready', async 
   };
   h.manager.setDesired([p]);
   const s = await until('a report', () => h.statuses[0]);
-  t.match(s.conditions?.find((c) => c.type === 'Ready'), { status: 'False', reason: 'ContainerRuntimeUnreachable' });
+  t.match(
+    s.conditions?.find((c) => c.type === 'Ready'),
+    { status: 'False', reason: 'ContainerRuntimeUnreachable' },
+  );
   t.same(h.runtime.calls, [], 'no engine calls');
 });

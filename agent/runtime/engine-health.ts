@@ -53,7 +53,13 @@ export function runtimeUnreachableMessage(h: EngineHealth): string {
 /** The node condition the heartbeat carries. */
 export function runtimeCondition(h: EngineHealth): Condition {
   return h.reachable
-    ? { type: CONDITION_RUNTIME_READY, status: 'True', reason: REASON_RUNTIME_READY, message: 'container runtime answers', lastTransitionTime: timestamp(h.since) }
+    ? {
+        type: CONDITION_RUNTIME_READY,
+        status: 'True',
+        reason: REASON_RUNTIME_READY,
+        message: 'container runtime answers',
+        lastTransitionTime: timestamp(h.since),
+      }
     : {
         type: CONDITION_RUNTIME_READY,
         status: 'False',

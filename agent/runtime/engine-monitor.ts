@@ -64,7 +64,8 @@ export class EngineMonitor {
       const prev = this.state;
       this.state = observeEngine(prev, result, Date.now());
       const change = engineTransition(prev, this.state);
-      if (change === 'lost') this.opts.log.error({ err: this.state.error }, `${runtimeUnreachableMessage(this.state)}; pods are reported not Ready until it answers`);
+      if (change === 'lost')
+        this.opts.log.error({ err: this.state.error }, `${runtimeUnreachableMessage(this.state)}; pods are reported not Ready until it answers`);
       if (change === 'back') this.opts.log.info({ downSeconds: Math.round((this.state.since - prev.since) / 100) / 10 }, 'container runtime answers again');
       if (change) this.opts.onChange(this.state);
     })().finally(() => {

@@ -332,7 +332,12 @@ export class NodeRegistry {
       this.events.record(node, 'Normal', 'ContainerRuntimeReady', `Node ${name}: the container runtime answers again`);
       this.log.info({ node: name }, 'node container runtime ready again');
     } else {
-      this.events.record(node, 'Warning', c.reason ?? 'ContainerRuntimeNotReady', `Node ${name}: ${c.message ?? 'container runtime not ready'}; no new pods are placed here`);
+      this.events.record(
+        node,
+        'Warning',
+        c.reason ?? 'ContainerRuntimeNotReady',
+        `Node ${name}: ${c.message ?? 'container runtime not ready'}; no new pods are placed here`,
+      );
       this.log.warn({ node: name, reason: c.reason }, 'node container runtime not ready');
     }
   }
