@@ -7,12 +7,15 @@ import path from 'node:path';
 import { agentUrl, nodeAddress, parseListen } from './controller-client/address.js';
 import { ControllerConnection } from './controller-client/connection.js';
 import { ControllerHealth } from './controller-client/health.js';
-import { runHeartbeat } from './controller-client/heartbeat.js';
+import { HeartbeatWake, runHeartbeat } from './controller-client/heartbeat.js';
+import { EngineMonitor } from './runtime/engine-monitor.js';
+import { runtimeCondition, runtimeUnreachableMessage } from './runtime/engine-health.js';
 import { runPodWatch } from './controller-client/pod-watch.js';
 import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
 import { registerNode, type RegisterBody, type Registration } from './controller-client/register.js';
 import { loadOrCreateSecret } from './controller-client/secrets.js';
+import { loadOrCreateIdentity, type AgentIdentity } from './controller-client/identity.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
 import { loadOrCreateAgentCert } from './api/cert.js';
@@ -86,6 +89,8 @@ interface Host {
   listen: { host: string; port: number };
   address: string;
   agentToken: string;
+  /** The key that proves this is the agent that registered the name (shared/node-identity.ts). */
+  identity: AgentIdentity;
   facts: () => Promise<NodeFacts>;
 }
 
@@ -188,6 +193,7 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
   const listen = parseListen(opts.listen);
   const address = nodeAddress(opts.advertiseAddress, listen.host);
   const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+  const identity = await loadOrCreateIdentity(dataDir);
   const staticFacts = await collectStaticFacts(log);
   try {
     staticFacts.dockerVersion = await runtime.version();
@@ -205,7 +211,7 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
     }
     return currentFacts(staticFacts, dataDir);
   };
-  return { dataDir, runtime, listen, address, agentToken, facts };
+  return { dataDir, runtime, listen, address, agentToken, identity, facts };
 }
 
 async function bootTrust(opts: AgentOptions, host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
@@ -270,6 +276,7 @@ async function bootRegistration(
     dataDir: host.dataDir,
     facts: await host.facts(),
     version: VERSION,
+    identity: host.identity.proof(opts.nodeName),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
   });
   const tls = link.tls ? { tls: link.tls } : {};
@@ -469,7 +476,24 @@ function startLoops(
       return false;
     }
   };
-  loops.push(runHeartbeat({ conn, nodeName: opts.nodeName, facts: host.facts, health, log, onRejected: registerAgain }, signal));
+  // The engine: while it does not answer the node reports ContainerRuntimeReady=False and the
+  // pods not Ready (docs/host-loss.md); the next heartbeat goes at once.
+  const wake = new HeartbeatWake();
+  const engine = new EngineMonitor({
+    ping: (ms) => host.runtime.ping(ms),
+    log,
+    onChange: (h) => {
+      manager.setEngineDown(h.reachable ? undefined : runtimeUnreachableMessage(h));
+      wake.wake();
+    },
+  });
+  loops.push(engine.run(signal));
+  loops.push(
+    runHeartbeat(
+      { conn, nodeName: opts.nodeName, facts: host.facts, conditions: () => [runtimeCondition(engine.health)], health, log, onRejected: registerAgain, wake },
+      signal,
+    ),
+  );
   loops.push(
     runPodWatch(
       {
@@ -509,6 +533,8 @@ function startLoops(
       (err) => {
         if (!eventsDown && !signal.aborted) log.warn({ err: errorMessage(err) }, 'docker events stream lost; reconnecting');
         eventsDown = true;
+        // The engine may be gone: ask now rather than at the next ping.
+        engine.checkSoon();
       },
       signal,
     ),

@@ -135,6 +135,8 @@ export function accessModesShort(modes: string[] | undefined): string {
 export function nodeStatus(node: Node): string {
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
   const parts = [ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown'];
+  const runtime = node.status?.conditions?.find((c) => c.type === 'ContainerRuntimeReady');
+  if (ready?.status === 'True' && runtime && runtime.status !== 'True') parts.push('ContainerRuntimeNotReady');
   if (node.spec?.unschedulable) parts.push('SchedulingDisabled');
   return parts.join(',');
 }

@@ -39,6 +39,8 @@ export interface ListWatchOptions {
   onListed?(): void;
   /** The stream went quiet for idleTimeoutMs and is listed again. */
   onIdle?(): void;
+  /** Every event of the stream, bookmarks included: the server is there. */
+  onAlive?(): void;
 }
 
 /** An ERROR event of a watch, as the error the client would have thrown for it. */
@@ -103,6 +105,7 @@ export async function listWatch<T extends AnyObject>(
         (ev) => {
           if (signal.aborted) return;
           touch();
+          opts.onAlive?.();
           if (ev.type === 'ERROR') {
             const err = watchError(ev as WatchEvent<AnyObject>);
             if (err.status !== 410) throw err;

@@ -262,6 +262,18 @@ export function nodeReady(node: Node): boolean {
   return node.status.conditions.find((c) => c.type === 'Ready')?.status === 'True';
 }
 
+/** Node condition the agent reports: whether its container engine answers. */
+export const CONDITION_RUNTIME_READY = 'ContainerRuntimeReady';
+
+/**
+ * Whether new pods may go to the node as far as its container engine goes: true unless its
+ * agent reports ContainerRuntimeReady other than True (absent: an agent that does not report it).
+ */
+export function nodeRuntimeReady(node: Node): boolean {
+  const c = node.status.conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
+  return c === undefined || c.status === 'True';
+}
+
 /** RFC 3339 with millisecond precision, as every timestamp berth writes. */
 export function timestamp(ms: number = Date.now()): string {
   return new Date(ms).toISOString();

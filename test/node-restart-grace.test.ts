@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
-import { AGENT_HEARTBEAT_INTERVAL_MS, heartbeatMissed, restartGraceMs } from '../controller/nodes/liveness.js';
+import { heartbeatMissed, restartGraceMs } from '../controller/nodes/liveness.js';
 import { Store } from '../controller/store/store.js';
-import { AGENT_HEARTBEAT_RETRY_MAX_MS } from '../shared/heartbeat.js';
+import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_RETRY_MAX_MS } from '../shared/heartbeat.js';
 import { nodeReady, type Event, type Node } from '../shared/types.js';
 import { registerNodes } from './helpers/store-harness.js';
 

@@ -20,6 +20,8 @@ interface NodeOpts {
   disk?: number;
   diskAvailable?: number;
   noFacts?: boolean;
+  /** The agent's ContainerRuntimeReady condition; undefined: not reported. */
+  runtimeReady?: boolean;
 }
 
 function node(name: string, o: NodeOpts = {}): Node {
@@ -47,7 +49,18 @@ function node(name: string, o: NodeOpts = {}): Node {
     },
     spec: { ...(o.unschedulable ? { unschedulable: true } : {}), ...(o.forgotten ? { forgotten: true } : {}) },
     status: {
-      conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' }],
+      conditions: [
+        { type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+        ...(o.runtimeReady === undefined
+          ? []
+          : [
+              {
+                type: 'ContainerRuntimeReady',
+                status: o.runtimeReady ? ('True' as const) : ('False' as const),
+                lastTransitionTime: '2026-01-01T00:00:00.000Z',
+              },
+            ]),
+      ],
       addresses: [],
       nodeInfo: { kubeletVersion: '', osImage: '', kernelVersion: '', architecture: '', containerRuntimeVersion: '' },
       capacity: { cpu: '4', memory: '8Gi', storage: '100Gi' },
@@ -506,4 +519,12 @@ t.test('manifest schema: placement fields are accepted and checked, naming the f
     }).success,
     'ephemeral-storage is a known resource',
   );
+});
+
+t.test('a node whose container runtime does not answer gets no new pod; a bound ordinal waits for it', async (t) => {
+  const nodes = [node('a', { runtimeReady: false, memory: 64 * GI }), node('b', { runtimeReady: true }), node('c')];
+  t.same(place(view(nodes), request()), { node: 'b' }, 'not the roomier a');
+  t.same(place(view([nodes[0]]), request()), { unplaceable: '0/1 nodes are available: 1 node(s) had a container runtime that does not answer.' });
+  t.same(place(view(nodes), request({}, { bound: 'a' })), { wait: 'bound to node a, whose container runtime does not answer' });
+  t.same(place(view(nodes), request({}, { bound: 'c' })), { node: 'c' }, 'a node that reports no runtime condition is placed on as before');
 });

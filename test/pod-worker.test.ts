@@ -169,3 +169,70 @@ t.test('a container of this node whose pod is not desired is removed once the li
   await until('orphan removed', () => h.runtime.containers.size === 0);
   t.ok(h.runtime.calls.some((c) => c.startsWith('remove berth_app_web-0')));
 });
+
+t.test('engine lost: every pod reported not Ready at once and nothing is tried; engine back: the pods converge and are Ready again', async (t) => {
+  const h = harness(t);
+  h.manager.setDesired([makePod()]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  h.runtime.unreachable = 'connect ENOENT /run/docker.sock';
+  const before = h.statuses.length;
+  h.manager.setEngineDown('container runtime does not answer: connect ENOENT /run/docker.sock');
+  const lost = h.statuses[before];
+  t.ok(lost, 'a status is reported at once');
+  const cond = (s: PodStatus, type: string) => s.conditions?.find((c) => c.type === type);
+  t.match(cond(lost, 'Ready'), { status: 'False', reason: 'ContainerRuntimeUnreachable', message: /connect ENOENT/ });
+  t.match(cond(lost, 'ContainersReady'), { status: 'False', reason: 'ContainerRuntimeUnreachable' });
+  t.equal(lost.phase, 'Running', 'the phase stays: the containers may still run');
+  t.equal(lost.containerStatuses?.[0].ready, false);
+  // Triggers while the engine is away (docker events, resync, a pod change) do nothing.
+  const calls = h.runtime.calls.length;
+  h.manager.trigger('0a1b2c3d-1111-2222-3333-444455556666');
+  await h.manager.resync();
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(h.runtime.calls.length, calls, 'no engine calls while it is away');
+  t.notOk(h.statuses.slice(before + 1).some(ready), 'never Ready while the engine is away');
+  // dockerd comes back without live-restore: the container was stopped with it.
+  h.runtime.stopAll();
+  h.runtime.unreachable = undefined;
+  const back = h.statuses.length;
+  h.manager.setEngineDown(undefined);
+  const again = await until('Ready again', () => h.statuses.slice(back).find(ready), 15_000);
+  t.equal(cond(again, 'Ready')?.reason, undefined, 'the reason is gone');
+  t.equal(h.runtime.byContainer('app').filter((c) => c.status === 'running').length, 1, 'one app container runs');
+});
+
+t.test('engine back with the container still running (live-restore): Ready again without a restart', async (t) => {
+  const h = harness(t);
+  h.manager.setDesired([makePod()]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  const starts = h.runtime.calls.filter((c) => c.startsWith('start')).length;
+  h.runtime.unreachable = 'connect ECONNREFUSED';
+  h.manager.setEngineDown('container runtime does not answer: connect ECONNREFUSED');
+  t.notOk(ready(h.statuses[h.statuses.length - 1]));
+  h.runtime.unreachable = undefined;
+  const back = h.statuses.length;
+  h.manager.setEngineDown(undefined);
+  await until('Ready again', () => h.statuses.slice(back).find(ready));
+  t.equal(h.runtime.calls.filter((c) => c.startsWith('start')).length, starts, 'nothing started again');
+});
+
+t.test('a pod first seen while the engine is away is reported not Ready', async (t) => {
+  const h = harness(t);
+  h.runtime.unreachable = 'connect ENOENT';
+  h.manager.setEngineDown('container runtime does not answer: connect ENOENT');
+  const p = makePod();
+  p.status = {
+    phase: 'Running',
+    conditions: [
+      { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+      { type: 'ContainersReady', status: 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    ],
+  };
+  h.manager.setDesired([p]);
+  const s = await until('a report', () => h.statuses[0]);
+  t.match(
+    s.conditions?.find((c) => c.type === 'Ready'),
+    { status: 'False', reason: 'ContainerRuntimeUnreachable' },
+  );
+  t.same(h.runtime.calls, [], 'no engine calls');
+});

@@ -14,18 +14,57 @@ export function isUnauthorized(err: unknown): boolean {
   return err instanceof ApiError && err.status === 401;
 }
 
+/**
+ * The self-fencing clock (docs/host-loss.md): once a call fails, the agent counts itself
+ * disconnected since its last successful contact with the controller (any call: heartbeat, watch
+ * event, status report), not since the failure. A call that hangs until its timeout does not
+ * delay the clock by that timeout.
+ */
+export class DisconnectClock {
+  private lastContact: number;
+  private lostAt: number | undefined;
+
+  /** `start`: when the agent started; it counts as the last contact until a call succeeds. */
+  constructor(start: number) {
+    this.lastContact = start;
+  }
+
+  contact(now: number): void {
+    if (now > this.lastContact) this.lastContact = now;
+    this.lostAt = undefined;
+  }
+
+  failure(): void {
+    this.lostAt ??= this.lastContact;
+  }
+
+  /** Since when the agent is disconnected; undefined while the last call succeeded. */
+  get since(): number | undefined {
+    return this.lostAt;
+  }
+
+  get lastContactAt(): number {
+    return this.lastContact;
+  }
+}
+
 export class ControllerHealth {
   private down = false;
   private rejected = false;
-  /** When the controller stopped answering (or started rejecting this node). */
-  private lostAt: number | undefined;
+  private readonly clock: DisconnectClock;
   private readonly recoveredListeners: (() => void)[] = [];
 
   constructor(
     private readonly log: Logger,
     private readonly server: string,
     private readonly dataDir: string,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.now = now;
+    this.clock = new DisconnectClock(now());
+  }
+
+  private readonly now: () => number;
 
   get unreachable(): boolean {
     return this.down;
@@ -33,7 +72,13 @@ export class ControllerHealth {
 
   /** Since when (ms) this agent has not reached the controller; undefined while it does. */
   get disconnectedSince(): number | undefined {
-    return this.lostAt;
+    return this.clock.since;
+  }
+
+  /** A sign of life from the controller that is not an answer to a call (a watch event). */
+  contact(): void {
+    if (this.down || this.rejected) this.ok();
+    else this.clock.contact(this.now());
   }
 
   /** Called whenever the controller answers again after an outage or a rejection. */
@@ -47,7 +92,7 @@ export class ControllerHealth {
     const recovered = this.down || this.rejected;
     this.down = false;
     this.rejected = false;
-    this.lostAt = undefined;
+    this.clock.contact(this.now());
     if (recovered) for (const l of this.recoveredListeners) l();
   }
 
@@ -62,7 +107,7 @@ export class ControllerHealth {
         );
       }
       this.rejected = true;
-      this.lostAt ??= Date.now();
+      this.clock.failure();
       return true;
     }
     if (isUnreachable(err)) {
@@ -70,7 +115,7 @@ export class ControllerHealth {
         this.log.warn({ server: this.server, call: what, err: errorMessage(err) }, 'controller unreachable; pods keep running, retrying');
       }
       this.down = true;
-      this.lostAt ??= Date.now();
+      this.clock.failure();
       return true;
     }
     return false;

@@ -1,36 +1,84 @@
-// Heartbeats every 2 s; during an outage they back off and the pods keep running.
-import type { NodeFacts } from '../../shared/types.js';
-import { sleep } from '../../shared/async.js';
+// Heartbeats every 2 s with the node's facts and its own conditions (the container runtime);
+// while the controller is away they are retried every 2 s at most (shared/heartbeat.ts) and the
+// pods keep running. A condition change is sent at once, not at the next beat.
+import type { Condition, NodeFacts } from '../../shared/types.js';
+import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_TIMEOUT_MS, heartbeatDelay } from '../../shared/heartbeat.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
 import type { ControllerHealth } from './health.js';
 import { isUnauthorized } from './health.js';
 
-export const HEARTBEAT_INTERVAL_MS = 2000;
-const MAX_BACKOFF_MS = 16_000;
+export const HEARTBEAT_INTERVAL_MS = AGENT_HEARTBEAT_INTERVAL_MS;
 
 export interface HeartbeatOptions {
   conn: ControllerConnection;
   nodeName: string;
   facts: () => Promise<NodeFacts>;
+  /** Conditions the agent judges itself (ContainerRuntimeReady), sent with every heartbeat. */
+  conditions?: () => Condition[];
   health: ControllerHealth;
   log: Logger;
   /** Called on a 401: may register again; resolves true when a new token is in place. */
   onRejected?: () => Promise<boolean>;
   intervalMs?: number;
+  timeoutMs?: number;
+  /** Sends the next heartbeat now instead of after the pause. */
+  wake?: HeartbeatWake;
+}
+
+/** Cuts the pause before the next heartbeat short (a condition changed). */
+export class HeartbeatWake {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+
+  wake(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  /** Resolves after `ms`, at a wake, or when the signal aborts. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.pending || signal.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        this.resolve = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.resolve = done;
+    });
+  }
 }
 
 export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal): Promise<void> {
   const interval = opts.intervalMs ?? HEARTBEAT_INTERVAL_MS;
-  let delay = interval;
+  const timeoutMs = opts.timeoutMs ?? AGENT_HEARTBEAT_TIMEOUT_MS;
+  const wake = opts.wake ?? new HeartbeatWake();
+  let failures = 0;
   let triedRejoin = false;
   while (!signal.aborted) {
     try {
       const facts = await opts.facts();
-      await opts.conn.api.request('POST', `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`, { facts });
+      const conditions = opts.conditions?.() ?? [];
+      // Its own timeout, shorter than the node grace period: a half-open connection is
+      // abandoned and the next attempt opens a new one (shared/heartbeat.ts).
+      const res = await opts.conn.api.raw(
+        'POST',
+        `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`,
+        { facts, ...(conditions.length > 0 ? { conditions } : {}) },
+        AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      );
+      await res.text();
       opts.health.ok();
-      delay = interval;
+      failures = 0;
       triedRejoin = false;
     } catch (err) {
       if (signal.aborted) break;
@@ -39,8 +87,8 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
         triedRejoin = true;
         if (await opts.onRejected()) continue;
       }
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      failures++;
     }
-    await sleep(delay, signal);
+    await wake.wait(heartbeatDelay(failures, interval), signal);
   }
 }

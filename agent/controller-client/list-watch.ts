@@ -40,6 +40,8 @@ export function runListWatch<T extends AnyObject>(opts: ListWatchOptions<T>, sig
       retryMs: 500,
       maxRetryMs: 10_000,
       onListed: () => health.ok(),
+      // A watch event is contact with the controller too (the self-fencing clock, health.ts).
+      onAlive: () => health.contact(),
       onIdle: () => log.warn(`${what} watch went quiet; listing again`),
       onError: (err) => {
         if (!health.failed(err, `watch ${what}`)) log.warn({ err: errorMessage(err) }, `${what} watch failed`);

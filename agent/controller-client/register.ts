@@ -9,6 +9,70 @@ import { errorMessage } from '../log.js';
 import type { ControllerHealth } from './health.js';
 import { isUnauthorized, isUnreachable } from './health.js';
 import { readSecret, writeSecret } from './secrets.js';
+import type { IdentityProof } from '../../shared/node-identity.js';
+
+/** Node tokens not written yet, by file: the retry writes the newest one. */
+const unsaved = new Map<string, { token: string }>();
+
+/** The pause before the next attempt to write the node token after `failures` failed ones. */
+export function tokenWriteDelay(failures: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, failures - 1), 60_000);
+}
+
+/**
+ * Saves the node token. A failed write (full disk, read-only data directory) does not stop the
+ * agent: the token stays in memory, the write is retried with back-off in the background (the
+ * returned `retrying`), and each different failure is logged once. Should the agent stop before
+ * it is written, the next start joins again with the join token and its identity key and gets a
+ * new credential (docs/security.md).
+ */
+export async function saveNodeToken(
+  file: string,
+  token: string,
+  log: Logger,
+  signal: AbortSignal,
+  write: (file: string, value: string) => Promise<void> = writeSecret,
+): Promise<{ saved: boolean; retrying?: Promise<void> }> {
+  const pending = unsaved.get(file);
+  if (pending) {
+    pending.token = token;
+    return { saved: false };
+  }
+  try {
+    await write(file, token);
+    return { saved: true };
+  } catch (err) {
+    const state = { token };
+    unsaved.set(file, state);
+    let failures = 1;
+    let logged = errorMessage(err);
+    log.error(
+      { tokenFile: file, err: logged },
+      'cannot save the node token; the agent keeps it in memory and tries again (a restart before then joins again with the join token and its identity key)',
+    );
+    const retrying = (async () => {
+      while (!signal.aborted) {
+        await sleep(tokenWriteDelay(failures), signal);
+        if (signal.aborted) break;
+        const writing = state.token;
+        try {
+          await write(file, writing);
+          if (state.token === writing) {
+            log.info({ tokenFile: file, attempts: failures + 1 }, 'node token saved');
+            break;
+          }
+        } catch (e) {
+          failures++;
+          const m = errorMessage(e);
+          if (m !== logged) log.error({ tokenFile: file, err: m }, 'cannot save the node token; still trying');
+          logged = m;
+        }
+      }
+      unsaved.delete(file);
+    })();
+    return { saved: false, retrying };
+  }
+}
 
 export interface RegisterBody {
   name: string;
@@ -22,6 +86,8 @@ export interface RegisterBody {
   labels?: Record<string, string>;
   /** berth's version on this host, shown as the node's VERSION. */
   version?: string;
+  /** The agent's identity key and a fresh signature (a join for a name registered before needs it). */
+  identity?: IdentityProof;
 }
 
 export interface RegisterOptions {
@@ -39,6 +105,8 @@ export interface RegisterOptions {
   maxAttempts?: number;
   /** Whom to trust for an https controller (see trust.ts). */
   tls?: ClientTls;
+  /** How the node token is written (default: writeSecret). */
+  writeToken?: (file: string, value: string) => Promise<void>;
 }
 
 export function nodeTokenFile(dataDir: string): string {
@@ -91,7 +159,7 @@ export async function registerNode(opts: RegisterOptions): Promise<Registration 
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
       const reg = await post(opts.server, token, await opts.body(), !saved, opts.tls);
-      if (reg.nodeToken !== saved) await writeSecret(file, reg.nodeToken);
+      if (reg.nodeToken !== saved) await saveNodeToken(file, reg.nodeToken, opts.log, opts.signal, opts.writeToken);
       opts.health.ok();
       opts.log.info({ server: opts.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
       return reg;

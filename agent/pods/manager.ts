@@ -28,12 +28,35 @@ export class PodManager {
   private readonly reserved = new Map<string, string>();
   private lastAddress: string | undefined;
   private allocating: Promise<unknown> = Promise.resolve();
+  private engineProblem: string | undefined;
 
   constructor(readonly opts: PodManagerOptions) {
     opts.config?.onAvailable?.((uid) => this.retryConfig(uid));
     if (opts.disconnectedSince) {
       this.fenceTimer = setInterval(() => this.checkDisconnected(), 1000);
       this.fenceTimer.unref();
+    }
+  }
+
+  /** Why the container engine does not answer; undefined while it does. */
+  get engineDown(): string | undefined {
+    return this.engineProblem;
+  }
+
+  /**
+   * The engine stopped (a message) or started (undefined) answering. Stopped: every pod is
+   * reported not Ready and no worker runs. Started: every pod is synced again — its containers
+   * may have been restarted by the engine (live-restore) or not — and the orphans looked at.
+   */
+  setEngineDown(problem: string | undefined): void {
+    const was = this.engineProblem;
+    this.engineProblem = problem;
+    if (this.stopped) return;
+    if (problem !== undefined && was === undefined) {
+      for (const w of this.workers.values()) w.engineLost(problem);
+    } else if (problem === undefined && was !== undefined) {
+      for (const uid of new Set([...this.desired.keys(), ...this.workers.keys()])) this.trigger(uid);
+      void this.resync();
     }
   }
 
@@ -114,7 +137,7 @@ export class PodManager {
    * desired any more is stopped and removed (only once the controller's list has arrived).
    */
   resync(): Promise<void> {
-    if (this.resyncing || this.stopped) return this.resyncing ?? Promise.resolve();
+    if (this.resyncing || this.stopped || this.engineProblem !== undefined) return this.resyncing ?? Promise.resolve();
     this.resyncing = (async () => {
       try {
         const list = await this.opts.runtime.listManaged(this.opts.nodeName);
@@ -167,6 +190,8 @@ export class PodManager {
       if (this.finalized.has(uid)) return;
       w = new PodWorker(this, uid, pod);
       this.workers.set(uid, w);
+      // A pod first seen while the engine is away is not Ready either, whatever it was.
+      if (this.engineProblem !== undefined) w.engineLost(this.engineProblem);
     }
     w.trigger();
   }

@@ -100,6 +100,12 @@ export class PodProbes {
     for (const name of [...this.sets.keys()]) this.stop(name);
   }
 
+  /** Stops every prober and drops their restart requests (failures while the engine was away say nothing of the containers). */
+  reset(): void {
+    this.stopAll();
+    for (const name of Object.keys(this.unhealthyMap)) delete this.unhealthyMap[name];
+  }
+
   private newSet(spec: Container, c: ObservedContainer, key: string, reported: PodStatus | undefined): ProbeSet {
     // An adopted container keeps what was reported for this very run, so an agent restart
     // neither flaps Ready nor runs its startup probe again.

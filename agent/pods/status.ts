@@ -136,3 +136,34 @@ export function podStatus(input: StatusInput): PodStatus {
     containerStatuses: statuses,
   };
 }
+
+/**
+ * The status of a pod while the container engine does not answer: nothing about its containers
+ * can be known, so it is not Ready (ContainersReady and Ready False with `reason`) and no
+ * container counts as ready; phase, address and everything else stay as last seen. A finished
+ * pod is left as it is. Undefined when there is no status to start from.
+ */
+export function runtimeLostStatus(prev: PodStatus | undefined, reason: string, message: string, now: number): PodStatus | undefined {
+  if (!prev) return undefined;
+  if (prev.phase === 'Succeeded' || prev.phase === 'Failed') return prev;
+  const notReady = (type: string): Condition => {
+    const old = prev.conditions?.find((c) => c.type === type);
+    return {
+      type,
+      status: 'False',
+      lastTransitionTime: old && old.status === 'False' ? old.lastTransitionTime : timestamp(now),
+      reason,
+      message,
+    };
+  };
+  const others = (prev.conditions ?? []).filter((c) => c.type !== 'ContainersReady' && c.type !== 'Ready');
+  const unready = (list: ContainerStatus[] | undefined) => list?.map((c) => ({ ...c, ready: false }));
+  const init = unready(prev.initContainerStatuses);
+  const app = unready(prev.containerStatuses);
+  return {
+    ...prev,
+    conditions: [...others, notReady('ContainersReady'), notReady('Ready')],
+    ...(init ? { initContainerStatuses: init } : {}),
+    ...(app ? { containerStatuses: app } : {}),
+  };
+}

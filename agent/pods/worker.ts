@@ -28,7 +28,8 @@ import { runPreStop } from './prestop.js';
 import { PodProbes } from './probes.js';
 import { ConfigError, createOptions, podDir, podNamespace, type DirSpec, type PodNetworkContext } from './spec.js';
 import type { PodIpam } from '../network/bridge.js';
-import { podStatus } from './status.js';
+import { podStatus, runtimeLostStatus } from './status.js';
+import { REASON_RUNTIME_UNREACHABLE } from '../runtime/engine-health.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
 import { engineStep, StepError, type StepContext } from './steps/context.js';
@@ -48,6 +49,8 @@ export interface WorkerHost {
   readonly isStopped: boolean;
   readonly node: NodeNetwork;
   isFenced(uid: string): boolean;
+  /** Why the container engine does not answer; undefined while it does. */
+  readonly engineDown: string | undefined;
   podAddress(ipam: PodIpam, uid: string, recorded: string[], avoid: string[]): Promise<string>;
   addressTaken(network: string, ip: string, id: string): Promise<boolean>;
   workerDone(uid: string, w: PodWorker, finalized: boolean): void;
@@ -81,6 +84,8 @@ export class PodWorker {
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private retryMs = 0;
+  /** The last sync failure logged: the same one again is not logged again. */
+  private loggedFailure: string | undefined;
   private log: Logger;
 
   constructor(
@@ -124,7 +129,9 @@ export class PodWorker {
   }
 
   trigger(): void {
-    if (this.done || this.m.isStopped) return;
+    // Without an engine there is nothing to observe or do: the manager triggers every pod
+    // again once it answers.
+    if (this.done || this.m.isStopped || this.m.engineDown !== undefined) return;
     if (this.running) {
       this.dirty = true;
       return;
@@ -133,6 +140,22 @@ export class PodWorker {
       this.running = undefined;
       if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.trigger());
     });
+  }
+
+  /**
+   * The engine stopped answering: the pod is reported not Ready (its containers cannot be seen)
+   * and its probes stop; they start again from scratch with the next sync once it answers.
+   */
+  engineLost(message: string): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.probes.reset();
+    const pod = this.pod;
+    if (!pod || this.done) return;
+    const status = runtimeLostStatus(this.lastStatus, REASON_RUNTIME_UNREACHABLE, message, Date.now());
+    if (!status) return;
+    this.lastStatus = status;
+    this.opts.status.update(pod, status);
   }
 
   async stop(): Promise<void> {
@@ -170,14 +193,21 @@ export class PodWorker {
         this.dirty = false;
         const again = await this.syncOnce();
         this.retryMs = 0;
+        if (this.loggedFailure !== undefined) this.log.info('pod sync works again');
+        this.loggedFailure = undefined;
         if (!again && !this.dirty) return;
       }
       // Still changing after many passes: look again shortly rather than spin.
       if (!this.done && !this.m.isStopped) this.wakeAt(Date.now() + 1000);
     } catch (err) {
-      // Docker or the controller is away: back off so an outage does not flood the log.
+      // The engine went away meanwhile: the manager triggers the pod again once it answers.
+      if (this.m.engineDown !== undefined) return;
+      // Docker or the controller is away: back off, and log a failure once, not at every retry.
       this.retryMs = Math.min(Math.max(this.retryMs * 2, 2000), 30_000);
-      this.log.warn({ err: errorMessage(err), retryInSeconds: this.retryMs / 1000 }, 'pod sync failed; retrying');
+      const message = errorMessage(err);
+      if (message !== this.loggedFailure) this.log.warn({ err: message, retryInSeconds: this.retryMs / 1000 }, 'pod sync failed; retrying');
+      else this.log.debug({ err: message, retryInSeconds: this.retryMs / 1000 }, 'pod sync failed again');
+      this.loggedFailure = message;
       this.wakeAt(Date.now() + this.retryMs);
     }
   }
@@ -189,14 +219,9 @@ export class PodWorker {
     this.timer = setTimeout(() => this.trigger(), Math.max(0, at - Date.now()) + 20);
   }
 
-  private async observe(): Promise<ObservedContainer[]> {
-    try {
-      const observed = await this.opts.runtime.observe(this.opts.nodeName, this.uid);
-      return observed;
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'docker: inspecting the pod containers failed');
-      throw err;
-    }
+  /** The pod's containers; a failure is logged (once per change) by the sync loop. */
+  private observe(): Promise<ObservedContainer[]> {
+    return this.opts.runtime.observe(this.opts.nodeName, this.uid);
   }
 
   /** One pass; true when it changed something and should look again. */
@@ -270,13 +295,18 @@ export class PodWorker {
       const is = status.conditions?.find((c) => c.type === 'Ready')?.status;
       if (was !== undefined && was !== is) this.log.info({ ready: is, phase: status.phase }, is === 'True' ? 'pod is ready' : 'pod is not ready');
     }
-    this.lastStatus = status;
-    this.opts.status.update(pod, status);
+    const reported = this.m.engineDown !== undefined ? (runtimeLostStatus(status, REASON_RUNTIME_UNREACHABLE, this.m.engineDown, now) ?? status) : status;
+    this.lastStatus = reported;
+    this.opts.status.update(pod, reported);
   }
 
   // ---- probes -----------------------------------------------------------------------------
 
   private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
+    if (this.m.engineDown !== undefined) {
+      this.probes.reset();
+      return;
+    }
     const owner = networkOwner(pod, pickContainers(pod, observed, this.holder).byName, this.holder);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
     if (pod.spec.hostNetwork) this.podIP = this.opts.hostIP();

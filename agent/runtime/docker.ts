@@ -43,6 +43,17 @@ export class DockerRuntime implements ContainerRuntime {
     this.streams = new Docker(conn);
   }
 
+  /** Rejects when the engine does not answer within `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<void> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const ping = (this.docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal: signal });
+    ping.catch(() => undefined);
+    await Promise.race([
+      ping,
+      new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs} ms`)), { once: true })),
+    ]);
+  }
+
   async version(): Promise<string> {
     const v = await this.docker.version();
     return v.Version;

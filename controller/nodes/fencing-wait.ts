@@ -3,7 +3,7 @@
 // caller passes the pods, the node's last contact and the time.
 import { ANN_DISCONNECT_STOP_AFTER, parseDuration } from '../../shared/fencing.js';
 import type { Pod } from '../../shared/types.js';
-import { AGENT_HEARTBEAT_INTERVAL_MS } from './liveness.js';
+import { AGENT_HEARTBEAT_INTERVAL_MS } from '../../shared/heartbeat.js';
 
 /**
  * What the agent adds to the delay itself: it notices the outage at its next failed call (one

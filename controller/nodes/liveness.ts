@@ -1,9 +1,6 @@
 // When the controller may judge a node by its heartbeats: a pure function of the times, so a
 // test drives it with a fake clock (docs/host-loss.md, "What happens when a host goes away").
-import { AGENT_HEARTBEAT_RETRY_MAX_MS } from '../../shared/heartbeat.js';
-
-/** How often a connected agent sends a heartbeat (agent/controller-client/heartbeat.ts). */
-export const AGENT_HEARTBEAT_INTERVAL_MS = 2_000;
+import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_RETRY_MAX_MS } from '../../shared/heartbeat.js';
 
 /**
  * After a start the controller has heard from nobody: an agent that retried while it was away

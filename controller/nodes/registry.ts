@@ -10,7 +10,7 @@ import { fingerprint256 } from '../../shared/tls.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_ZONE, dnsSubdomainProblem } from '../../shared/naming.js';
-import { nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
+import { CONDITION_RUNTIME_READY, nodeReady, timestamp, type Condition, type Node, type NodeFacts, type Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
 import { REASON_NODE_LOST } from '../../shared/fencing.js';
@@ -22,6 +22,7 @@ import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
+import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
 
 const factsSchema = z.object({
   hostname: z.string(),
@@ -49,7 +50,54 @@ const registerSchema = z.object({
   facts: factsSchema,
   labels: z.record(z.string(), z.string()).optional(),
   version: z.string().optional(),
+  /** The agent's identity key and a fresh signature by it (shared/node-identity.ts). */
+  identity: z.object({ publicKey: z.string(), time: z.number(), signature: z.string() }).optional(),
 });
+
+/** Node conditions an agent judges itself and sends with its heartbeat (docs/host-loss.md). */
+const AGENT_CONDITION_TYPES = [CONDITION_RUNTIME_READY] as const;
+
+const agentConditionSchema = z.object({
+  type: z.enum(AGENT_CONDITION_TYPES),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().max(128).optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * The agent-judged conditions of a heartbeat body, as the node will hold them; entries of other
+ * types or malformed ones are ignored (an older agent sends none). The transition time moves
+ * only when the status flips.
+ */
+export function agentConditions(body: unknown, node: Node, now: string): Condition[] {
+  const sent = (body as { conditions?: unknown } | undefined)?.conditions;
+  if (!Array.isArray(sent)) return [];
+  const out = new Map<string, Condition>();
+  for (const raw of sent) {
+    const c = agentConditionSchema.safeParse(raw);
+    if (!c.success) continue;
+    const prev = node.status.conditions.find((x) => x.type === c.data.type);
+    out.set(c.data.type, {
+      type: c.data.type,
+      status: c.data.status,
+      ...(c.data.reason ? { reason: c.data.reason } : {}),
+      ...(c.data.message ? { message: c.data.message.slice(0, 1024) } : {}),
+      lastHeartbeatTime: now,
+      lastTransitionTime: prev && prev.status === c.data.status ? prev.lastTransitionTime : now,
+    });
+  }
+  return [...out.values()];
+}
+
+/** Whether the agent-judged conditions differ in status or reason from what the node holds. */
+function agentConditionsChanged(node: Node, next: Condition[]): boolean {
+  const held = node.status.conditions.filter((c) => (AGENT_CONDITION_TYPES as readonly string[]).includes(c.type));
+  if (held.length !== next.length) return true;
+  return next.some((c) => {
+    const h = held.find((x) => x.type === c.type);
+    return !h || h.status !== c.status || h.reason !== c.reason;
+  });
+}
 
 /** Event-loop utilization above which heartbeats are probably waiting unread in sockets. */
 const OVERLOADED_UTILIZATION = 0.9;
@@ -150,9 +198,25 @@ export class NodeRegistry {
     if (nameProblem) throw badRequest(`invalid node name "${r.name}": ${nameProblem}`);
     const existing = this.store.get<Node>('Node', undefined, r.name);
     if (who.role === 'node' && who.node !== r.name) throw forbidden(`a node token for ${who.node} cannot register ${r.name}`);
-    if (who.role === 'join' && existing && !existing.spec.forgotten) {
-      // A second machine claiming a registered name would take over its pods and volumes.
-      throw new StatusError('AlreadyExists', `node "${r.name}" is already registered; an agent re-registers with its node token`);
+    const identityKey = this.checkIdentity(r.name, r.identity);
+    // A join for a registered name: only the agent holding the identity key recorded for it (one
+    // that lost its node token); a second machine claiming the name would take over its pods and volumes.
+    const rejoin = who.role === 'join' && existing !== undefined && !existing.spec.forgotten;
+    const recordedKey = this.store.getMeta(`agent-identity/${r.name}`);
+    if (rejoin && (identityKey === undefined || identityKey !== recordedKey)) {
+      const why =
+        recordedKey === undefined
+          ? 'no identity key is recorded for it'
+          : recordedKey === ''
+            ? 'its node credential was revoked'
+            : identityKey === undefined
+              ? 'this registration proves no identity key'
+              : `this agent's identity key (${r.dataDir}/agent-identity.key) is not the one recorded for it`;
+      throw new StatusError(
+        'AlreadyExists',
+        `node "${r.name}" is already registered and ${why}; an agent re-registers with its node token or its identity key. ` +
+          `If the machine that had this name is gone for good: berth node forget ${r.name}`,
+      );
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     const now = timestamp();
@@ -206,6 +270,9 @@ export class NodeRegistry {
       ]);
     }
     this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
+    if (identityKey) this.store.setMeta(`agent-identity/${r.name}`, identityKey);
+    // The credential the agent lost stops working: it gets a new one below.
+    if (rejoin) this.store.deleteTokens('node', r.name);
     if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
     if (existing) this.store.update(node);
     else this.store.create(node);
@@ -225,6 +292,19 @@ export class NodeRegistry {
       podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
     return { name: r.name, zone: this.zone, ...net };
+  }
+
+  /** The canonical identity key of a registration whose proof holds; a proof that does not hold is refused. */
+  private checkIdentity(name: string, proof: IdentityProof | undefined): string | undefined {
+    if (!proof) return undefined;
+    const problem = identityProofProblem(proof, name, Date.now());
+    const key = canonicalPublicKey(proof.publicKey);
+    if (problem || !key) {
+      const message = problem ?? 'publicKey: not an ed25519 public key';
+      const field = `identity.${message.split(':')[0]}`;
+      throw new StatusError('Invalid', `invalid registration: ${field}: ${message.slice(message.indexOf(':') + 2)}`, [{ field, message }]);
+    }
+    return key;
   }
 
   /** The node's pod subnet: the one it holds (sticky), else a free one; none when none is left. */
@@ -252,19 +332,42 @@ export class NodeRegistry {
     this.lastContact.set(name, now);
     this.podsLostPending.delete(name);
     const becameReady = !nodeReady(node);
-    if (!becameReady && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
+    const conditions = agentConditions(body, node, timestamp(now));
+    const changed = agentConditionsChanged(node, conditions);
+    if (!becameReady && !changed && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     this.lastWritten.set(name, now);
     this.store.mutate<Node>('Node', undefined, name, (n) => {
       const ts = timestamp(now);
-      n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts)];
+      n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts), ...conditions];
       if (facts.success) {
         n.status.facts = facts.data;
         Object.assign(n.status, capacityOf(facts.data));
       }
     });
     if (becameReady) this.events.record(node, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
+    if (changed) this.recordRuntimeChange(node, conditions);
+  }
+
+  /** The event and log line of a change of the node's ContainerRuntimeReady condition. */
+  private recordRuntimeChange(node: Node, conditions: Condition[]): void {
+    const c = conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
+    const was = node.status.conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
+    if (!c || c.status === (was?.status ?? 'True')) return;
+    const name = node.metadata.name;
+    if (c.status === 'True') {
+      this.events.record(node, 'Normal', 'ContainerRuntimeReady', `Node ${name}: the container runtime answers again`);
+      this.log.info({ node: name }, 'node container runtime ready again');
+    } else {
+      this.events.record(
+        node,
+        'Warning',
+        c.reason ?? 'ContainerRuntimeNotReady',
+        `Node ${name}: ${c.message ?? 'container runtime not ready'}; no new pods are placed here`,
+      );
+      this.log.warn({ node: name, reason: c.reason }, 'node container runtime not ready');
+    }
   }
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
@@ -417,6 +520,8 @@ export class NodeRegistry {
   credentialRevoked(name: string, now = this.clock()): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) return;
+    // A revoked node is out until it is forgotten: its identity key no longer buys a new credential.
+    this.store.setMeta(`agent-identity/${name}`, '');
     this.lastSeen.set(name, 0);
     // Its agent may have been heard a moment ago; from now on it is refused.
     this.lastContact.set(name, Math.max(this.lastContact.get(name) ?? 0, now));

@@ -9,7 +9,7 @@
 // O(nodes × constraints), never O(nodes × pods).
 import type { LabelSelector, NodeSelectorTerm, PodAffinityTerm, PodSpec } from '../../shared/manifest/schema.js';
 import { matches, requirementsOf, type Requirement } from '../../shared/selector.js';
-import { nodeReady, type Node, type Pod } from '../../shared/types.js';
+import { nodeReady, nodeRuntimeReady, type Node, type Pod } from '../../shared/types.js';
 import { LABEL_POD_NAME } from '../../shared/naming.js';
 import { usageOf, type NodeUsage, type PodDemand } from './usage.js';
 
@@ -145,6 +145,7 @@ function claimBytesFor(req: Pick<PlacementRequest, 'claims'>, node: string): num
 // ---- filters ----
 
 const NOT_READY = 'node(s) were not Ready';
+const RUNTIME_NOT_READY = 'node(s) had a container runtime that does not answer';
 const FORGOTTEN = 'node(s) were forgotten';
 const UNSCHEDULABLE = 'node(s) were unschedulable';
 const NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
@@ -313,6 +314,7 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
   const candidates: Node[] = [];
   for (const n of view.nodes) {
     if (!nodeReady(n)) fail([NOT_READY]);
+    else if (!nodeRuntimeReady(n)) fail([RUNTIME_NOT_READY]);
     else if (n.spec.forgotten) fail([FORGOTTEN]);
     else if (n.spec.unschedulable) fail([UNSCHEDULABLE]);
     else if (!matchesSelector.has(n)) fail([NODE_AFFINITY]);
@@ -420,6 +422,7 @@ function placeBound(view: PlacementView, req: PlacementRequest, name: string): P
     };
   }
   if (!nodeReady(node)) return { wait: `${prefix}, which is not Ready` };
+  if (!nodeRuntimeReady(node)) return { wait: `${prefix}, whose container runtime does not answer` };
   if (node.spec.unschedulable) return { wait: `${prefix}, which is cordoned: its volume lives there; uncordon ${name} or move the pod (berth pod move)` };
   const elsewhere = req.claims.filter((c) => c.node !== undefined && c.node !== name);
   if (elsewhere.length > 0) {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
 import {
   nodeReady,
+  nodeRuntimeReady,
   timestamp,
   type Condition,
   type ControllerRevision,
@@ -461,5 +462,5 @@ export class StatefulSetController {
 }
 
 function nodeSignature(n: Node): string {
-  return JSON.stringify([nodeReady(n), n.spec, n.metadata.labels ?? {}, n.metadata.annotations ?? {}, n.status.addresses]);
+  return JSON.stringify([nodeReady(n), nodeRuntimeReady(n), n.spec, n.metadata.labels ?? {}, n.metadata.annotations ?? {}, n.status.addresses]);
 }

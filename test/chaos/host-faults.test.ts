@@ -72,7 +72,7 @@ t.test('chaos: faults of one host', async (t) => {
     const pod = (await podOn(h)).metadata.name;
     const t0 = Date.now();
     const left = podNotReadyAt(pod, (GRACE_S + 10) * 1000);
-    await c.stopDockerd(h);
+    await c.stopEngine(h);
     // Without live-restore (scripts/dev-cluster starts dockerd without it) its containers stopped with it.
     mon.confirmDead(h);
     const leftAt = await left;
@@ -84,7 +84,7 @@ t.test('chaos: faults of one host', async (t) => {
     const runtime = node.status.conditions.find((x) => x.type === 'ContainerRuntimeReady');
     t.equal(runtime?.status, 'False', `${h} reports ContainerRuntimeReady=False while its engine is down`, { conditions: node.status.conditions });
     const t1 = Date.now();
-    await c.startDockerd(h);
+    await c.startEngine(h);
     mon.alive(h);
     const ready = await bed.waitReady('after dockerd started again');
     t.ok(nodeIsReady(await bed.node(h)), `${h} Ready`);

@@ -28,6 +28,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: string[] = [];
   private next = 1;
   private clock = 0;
+  /** Set: the engine does not answer, every call fails with this error (a stopped dockerd). */
+  unreachable: string | undefined;
 
   constructor(
     images: string[] = [],
@@ -41,6 +43,15 @@ export class FakeRuntime implements ContainerRuntime {
   private tick(): number {
     this.clock = Math.max(Date.now(), this.clock + 1);
     return this.clock;
+  }
+
+  private answer(): void {
+    if (this.unreachable !== undefined) throw new Error(this.unreachable);
+  }
+
+  /** A dockerd restarted without live-restore: every running container was stopped. */
+  stopAll(): void {
+    for (const c of this.containers.values()) if (c.status === 'running') Object.assign(c, { status: 'exited', exitCode: 143, finishedAtMs: this.tick() });
   }
 
   /** The pod container name (berth label) of a container, for assertions. */
@@ -66,19 +77,23 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async listManaged(nodeName: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
+    this.answer();
     const want = { [DOCKER_LABEL.node]: nodeName, ...extra };
     return [...this.containers.values()].filter((c) => Object.entries(want).every(([k, v]) => c.labels[k] === v)).map((c) => this.info(c));
   }
 
   async listLabelled(label: string): Promise<Docker.ContainerInfo[]> {
+    this.answer();
     return [...this.containers.values()].filter((c) => label in c.labels).map((c) => this.info(c));
   }
 
   async networkAddresses(): Promise<Map<string, string>> {
+    this.answer();
     return new Map([...this.containers.values()].filter((c) => c.status === 'running' && c.ip).map((c) => [c.id, c.ip!]));
   }
 
   async inspect(id: string): Promise<ObservedContainer | undefined> {
+    this.answer();
     const c = this.containers.get(id);
     if (!c) return undefined;
     const l = c.labels;
@@ -104,28 +119,34 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async observe(nodeName: string, podUid?: string): Promise<ObservedContainer[]> {
+    this.answer();
     const list = await this.listManaged(nodeName, podUid ? { [DOCKER_LABEL.podUid]: podUid } : {});
     return (await Promise.all(list.map((c) => this.inspect(c.Id)))).filter((o): o is ObservedContainer => o !== undefined);
   }
 
   async imageExists(image: string): Promise<boolean> {
+    this.answer();
     return this.images.has(image);
   }
 
   async imageLabels(image: string): Promise<Record<string, string> | undefined> {
+    this.answer();
     return this.images.has(image) ? {} : undefined;
   }
 
   async importImage(_tar: Buffer, tag: string): Promise<void> {
+    this.answer();
     this.images.add(tag);
   }
 
   async pull(image: string): Promise<void> {
+    this.answer();
     this.calls.push(`pull ${image}`);
     throw Object.assign(new Error(`pull access denied for ${image}`), { statusCode: 404 });
   }
 
   async create(options: Docker.ContainerCreateOptions): Promise<string> {
+    this.answer();
     if (!options.Image || !this.images.has(options.Image)) throw Object.assign(new Error(`No such image: ${options.Image}`), { statusCode: 404 });
     const name = options.name ?? `c${this.next}`;
     if ([...this.containers.values()].some((c) => c.name === name))
@@ -137,6 +158,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async start(id: string): Promise<void> {
+    this.answer();
     const c = this.containers.get(id);
     if (!c) throw Object.assign(new Error(`No such container: ${id}`), { statusCode: 404 });
     this.calls.push(`start ${c.name}`);
@@ -148,6 +170,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async stop(id: string): Promise<void> {
+    this.answer();
     const c = this.containers.get(id);
     if (!c) return;
     this.calls.push(`stop ${c.name}`);
@@ -155,6 +178,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async remove(id: string): Promise<void> {
+    this.answer();
     const c = this.containers.get(id);
     if (!c) return;
     this.calls.push(`remove ${c.name}`);
@@ -162,6 +186,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async exec(_id: string, _cmd: string[], _sink: FrameSink): Promise<number> {
+    this.answer();
     return 0;
   }
 }

@@ -275,15 +275,6 @@ export class HostCluster extends Cluster {
     await exited;
   }
 
-  /** Only the host's dockerd, stopped gracefully (without live-restore its containers stop with it). */
-  async stopDockerd(name: string): Promise<void> {
-    await this.script(['dockerd-stop', name]);
-  }
-
-  async startDockerd(name: string): Promise<void> {
-    await this.script(['dockerd-start', name]);
-  }
-
   /** Power loss: SIGKILL of the agent and of every process of the host's engine (containers included). */
   async killHost(name: string): Promise<void> {
     await Promise.all([this.killHostAgent(name), this.script(['host-kill', name])]);
@@ -298,6 +289,18 @@ export class HostCluster extends Cluster {
   async heal(name: string): Promise<void> {
     await this.script(['heal', name]);
     this.partitioned.delete(name);
+  }
+
+  /** Only the host's dockerd stopped (by its pidfile, scripts/dev-cluster engine-stop; without live-restore its containers stop with it); its agent keeps running. */
+  async stopEngine(name: string): Promise<void> {
+    this.host(name);
+    await this.script(['engine-stop', name]);
+  }
+
+  /** The host's dockerd again (scripts/dev-cluster engine-start). */
+  async startEngine(name: string): Promise<void> {
+    this.host(name);
+    await this.script(['engine-start', name]);
   }
 
   /** docker CLI against that host's engine. */
