@@ -17,7 +17,8 @@ import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
-import { MoveController } from './moves/move-controller.js';
+import { MoveController, agentTransfer } from './moves/move-controller.js';
+import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { Store } from './store/store.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   listen: string;
   zone: string;
   nodeGraceSeconds: number;
+  /** How `pod move --copy-volume` aborts and retries copies; defaults when undefined. */
+  volumeCopy?: CopyPolicy;
   /** Addresses or names agents use to reach the controller (serving certificate SANs, join command). */
   advertiseAddresses?: string[];
   /** Plain HTTP, no certificates: development only. */
@@ -80,7 +83,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms));
   const claims = new ClaimCollector(store, events, log);
-  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`));
+  const moves = new MoveController(store, ops, events, log, (ns, set) => sets.enqueue(`${ns}/${set}`), agentTransfer, opts.volumeCopy ?? DEFAULT_COPY_POLICY);
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);

@@ -21,6 +21,7 @@ export interface MoveOptions {
   emptyVolume?: boolean;
   timeout?: string;
   wait?: boolean;
+  cancel?: boolean;
 }
 
 function sizeText(bytes: number): string {
@@ -44,13 +45,23 @@ export function progressLines(m: PodMove): string[] {
   }
   if (m.phase === 'copying') return lines;
   if (m.phase === 'failed') return [...lines, `move failed: ${m.message ?? 'unknown reason'}`];
+  if (m.phase === 'cancelled') return [...lines, `move ${m.message ?? 'cancelled'}`];
   const old = Object.values(m.oldPaths ?? {});
   lines.push(`bound to ${m.to}${m.epoch !== undefined ? ` (fencing epoch ${m.epoch})` : ''}; the old data stays on ${old.length ? old.join(', ') : m.from}`);
   if (m.phase === 'done') lines.push(`started on ${m.to}`);
   return lines;
 }
 
+/** `berth pod move POD --cancel`: the ordinal goes back to its old node (if it was not re-homed yet). */
+async function cancelMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
+  if (opts.to || opts.copyVolume || opts.emptyVolume) throw new CliError('--cancel takes no --to, --copy-volume or --empty-volume');
+  const m = await clientFor(g).request<PodMove>('DELETE', `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`);
+  if (m.phase === 'cancelled') out(`pod/${m.pod}: move to ${m.to} ${m.message ?? 'cancelled'}\n`);
+  else out(`pod/${m.pod}: nothing to cancel, its move to ${m.to} ended (${m.phase}${m.message ? `: ${m.message}` : ''})\n`);
+}
+
 export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
+  if (opts.cancel) return cancelMove(pod, opts, g);
   if (!opts.to) throw new CliError('--to NODE is required: the node the pod moves to');
   if (opts.copyVolume === opts.emptyVolume) {
     throw new CliError('choose one of --copy-volume (copy the data from the old node; it must be reachable) or --empty-volume (start with empty volumes)');
@@ -72,7 +83,7 @@ export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promi
   if (opts.wait === false) return;
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
   let lastMessage = '';
-  while (move.phase !== 'done' && move.phase !== 'failed') {
+  while (move.phase !== 'done' && move.phase !== 'failed' && move.phase !== 'cancelled') {
     if (Date.now() > deadline)
       throw new CliError(
         `timed out after ${opts.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`,
@@ -84,4 +95,5 @@ export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promi
     lastMessage = move.message ?? '';
   }
   if (move.phase === 'failed') throw new CliError(`moving ${pod} failed: ${move.message ?? 'unknown reason'}`);
+  if (move.phase === 'cancelled') throw new CliError(`the move of ${pod} was cancelled`);
 }
