@@ -52,3 +52,16 @@ export interface CopyAttempts {
  * ends its side of the copy (source: stops packing; target: discards the partial copy).
  */
 export const STALL_TIMEOUT_HEADER = 'x-berth-stall-timeout-seconds';
+
+/** How copies of volume data are retried (`berth controller up --volume-copy-*`). */
+export interface CopyPolicy {
+  /** An attempt is aborted when no byte moved for this long. */
+  stallMs: number;
+  /** Attempts per claim before the move fails. */
+  maxAttempts: number;
+  /** Wait after the first failed attempt; doubles after each further one, up to backoffMaxMs. */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}
+
+export const DEFAULT_COPY_POLICY: CopyPolicy = { stallMs: 30_000, maxAttempts: 5, backoffInitialMs: 2_000, backoffMaxMs: 300_000 };

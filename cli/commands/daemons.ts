@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
-import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../controller/moves/decide.js';
+import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../shared/moves.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
 

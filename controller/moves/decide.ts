@@ -5,7 +5,9 @@
 // At most one pod per identity (F18): the ordinal leaves its old node only once that node
 // confirmed its pod is gone, or the node was declared dead (`berth node forget`).
 
-import type { CopyAttempts, MovePhase, PodMove, VolumeMode } from '../../shared/moves.js';
+import { DEFAULT_COPY_POLICY, type CopyAttempts, type CopyPolicy, type MovePhase, type PodMove, type VolumeMode } from '../../shared/moves.js';
+
+export { DEFAULT_COPY_POLICY, type CopyPolicy };
 
 export interface NodeView {
   ready: boolean;
@@ -25,19 +27,6 @@ export interface MoveObservation {
   /** Now, in ms since the epoch (for the back-off between copy attempts). */
   now?: number;
 }
-
-/** How copies of volume data are retried (`berth controller up --volume-copy-*`). */
-export interface CopyPolicy {
-  /** An attempt is aborted when no byte moved for this long. */
-  stallMs: number;
-  /** Attempts per claim before the move fails. */
-  maxAttempts: number;
-  /** Wait after the first failed attempt; doubles after each further one, up to backoffMaxMs. */
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-}
-
-export const DEFAULT_COPY_POLICY: CopyPolicy = { stallMs: 30_000, maxAttempts: 5, backoffInitialMs: 2_000, backoffMaxMs: 300_000 };
 
 /** The wait after the attempts-th failed attempt: initial, doubling, capped. */
 export function copyBackoffMs(attempts: number, policy: CopyPolicy): number {
