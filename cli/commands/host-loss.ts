@@ -55,9 +55,16 @@ export function progressLines(m: PodMove): string[] {
 /** `berth pod move POD --cancel`: the ordinal goes back to its old node (if it was not re-homed yet). */
 async function cancelMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
   if (opts.to || opts.copyVolume || opts.emptyVolume) throw new CliError('--cancel takes no --to, --copy-volume or --empty-volume');
-  const m = await clientFor(g).request<PodMove>('DELETE', `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`);
-  if (m.phase === 'cancelled') out(`pod/${m.pod}: move to ${m.to} ${m.message ?? 'cancelled'}\n`);
-  else out(`pod/${m.pod}: nothing to cancel, its move to ${m.to} ended (${m.phase}${m.message ? `: ${m.message}` : ''})\n`);
+  const client = clientFor(g);
+  const path = `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`;
+  const before = await client.request<PodMove>('GET', path);
+  const over = before.phase === 'cancelled' || before.phase === 'done' || (before.phase === 'failed' && !before.held);
+  if (over) {
+    out(`pod/${before.pod}: nothing to cancel, its move to ${before.to} ended (${before.phase}${before.message ? `: ${before.message}` : ''})\n`);
+    return;
+  }
+  const m = await client.request<PodMove>('DELETE', path);
+  out(`pod/${m.pod}: move to ${m.to} ${m.message ?? m.phase}\n`);
 }
 
 export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {

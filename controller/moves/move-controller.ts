@@ -447,6 +447,17 @@ class Attempt {
   }
 }
 
+/** The message of a Status body an agent answered, or the body itself. */
+function statusMessage(body: string): string {
+  try {
+    const m = (JSON.parse(body) as { message?: unknown }).message;
+    if (typeof m === 'string') return m.trim();
+  } catch {
+    /* not JSON */
+  }
+  return body.trim();
+}
+
 /** The status a PUT …/archive answered: resolves the attempt on 200, fails it otherwise. */
 function onUploadAnswer(a: Attempt, to: string): (up: IncomingMessage) => void {
   return (up) => {
@@ -454,7 +465,7 @@ function onUploadAnswer(a: Attempt, to: string): (up: IncomingMessage) => void {
     a.progress();
     let text = '';
     up.on('data', (d: Buffer) => (text += d.toString()));
-    up.on('end', () => a.finish(up.statusCode === 200 ? undefined : new Error(`node ${to} answered ${up.statusCode}: ${text.slice(0, 300)}`)));
+    up.on('end', () => a.finish(up.statusCode === 200 ? undefined : new Error(`node ${to} answered ${up.statusCode}: ${statusMessage(text).slice(0, 300)}`)));
     up.on('error', (err) => a.finish(new Error(`the answer of ${to} broke off: ${err.message}`)));
   };
 }
