@@ -18,7 +18,7 @@ import { sleeperSet } from './helpers/manifests.js';
 const pexec = promisify(execFile);
 const POD = 'vc-0';
 const CLAIM = `data-${POD}`;
-const STALL_S = 2;
+const STALL_S = 3;
 
 /** Bytes of the files under a directory (a partial copy grows while it arrives). */
 function bytesUnder(dir: string): number {
@@ -47,7 +47,7 @@ t.test('pod move --copy-volume on two hosts: data intact, killed and stalled att
       '--volume-copy-backoff-seconds',
       '1',
       '--volume-copy-backoff-max-seconds',
-      '4',
+      '8',
     ],
   });
   t.comment(`two hosts up in ${Date.now() - t0} ms`);
@@ -170,7 +170,7 @@ t.test('pod move --copy-volume on two hosts: data intact, killed and stalled att
     t.match(failed.lastError, new RegExp(`node ${from} sent no data for ${STALL_S} s`), 'aborted for lack of data from the source');
     await waitFor('the partial copy discarded', async () => (incomingOn(to).length === 0 ? true : undefined), 5_000, 50);
     t.pass('the target discarded its partial copy while the source was still frozen');
-    await new Promise((r) => setTimeout(r, Math.max(0, frozenAt + 4000 - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(0, frozenAt + (STALL_S + 2) * 1000 - Date.now())));
     process.kill(agentPid, 'SIGCONT');
     resumed = true;
     const r = await cli;

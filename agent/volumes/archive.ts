@@ -175,8 +175,12 @@ export async function receiveVolumeArchive(
   };
   const incoming = copies.begin(dir, abort);
   // The sender went away before the answer (the controller gave up, the connection broke).
-  res.once('close', () => {
+  const cutOff = () => {
     if (!res.writableEnded) abort('the upload was cut off');
+  };
+  res.once('close', cutOff);
+  req.once('close', () => {
+    if (!req.complete) cutOff();
   });
   const watch = stallWatch(stallTimeoutMs(req), () => abort('no data arrived within the stall timeout'));
   try {
