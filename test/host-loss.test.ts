@@ -30,6 +30,7 @@ import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, disconnectStopAfterProblem, parseDuration } from '../shared/fencing.js';
 import { validateObject } from '../shared/manifest/validate.js';
 import { progressLines } from '../cli/commands/host-loss.js';
+import { volumeCopyPolicy } from '../cli/commands/daemons.js';
 import { ApiError } from '../shared/client.js';
 import type { ControllerConnection } from '../agent/controller-client/connection.js';
 import { ControllerHealth } from '../agent/controller-client/health.js';
@@ -663,4 +664,24 @@ t.test('cancelling a move aborts the copy under way and keeps it cancelled', asy
   await w.drive();
   t.match(w.moves.forPod('default', 'web-1'), { phase: 'cancelled' }, 'the aborted attempt does not overwrite the cancelled move');
   t.notOk(w.moves.forPod('default', 'web-1')?.copyAttempts?.lastError);
+});
+
+t.test('controller flags of volume copies: defaults, values, bad values named', async (t) => {
+  const base = { dataDir: '/d', listen: ':1', zone: 'cluster.local', nodeGraceSeconds: '5' };
+  t.same(volumeCopyPolicy(base), DEFAULT_COPY_POLICY, 'defaults: 30 s stall, 5 attempts, 2 s doubling to 5 min');
+  t.same(
+    volumeCopyPolicy({
+      ...base,
+      volumeCopyStallSeconds: '2.5',
+      volumeCopyAttempts: '3',
+      volumeCopyBackoffSeconds: '1',
+      volumeCopyBackoffMaxSeconds: '8',
+    }),
+    { stallMs: 2500, maxAttempts: 3, backoffInitialMs: 1000, backoffMaxMs: 8000 },
+  );
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyStallSeconds: '0' }), /--volume-copy-stall-seconds/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '0' }), /--volume-copy-attempts.*from 1 to 1000/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '2.5' }), /--volume-copy-attempts/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: 'soon' }), /--volume-copy-backoff-seconds/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: '10', volumeCopyBackoffMaxSeconds: '5' }), /--volume-copy-backoff-max-seconds.*at least/);
 });
