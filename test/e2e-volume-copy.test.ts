@@ -57,8 +57,7 @@ t.test('pod move --copy-volume on two hosts: data intact, killed and stalled att
   /** sha256sum's lines for the claim's files, as the pod sees them. */
   const checksum = async () => (await c.ok(['exec', POD, '--', 'sh', '-c', 'cd /data && sha256sum blob small/one'])).trim();
   /** The same lines computed here from the claim's directory on a host. */
-  const hostChecksum = (host: string) =>
-    ['blob', 'small/one'].map((f) => `${sha(readFileSync(join(volumesOf(host), CLAIM, f)))}  ${f}`).join('\n');
+  const hostChecksum = (host: string) => ['blob', 'small/one'].map((f) => `${sha(readFileSync(join(volumesOf(host), CLAIM, f)))}  ${f}`).join('\n');
   /** Writes the pod's data straight into its volume on its host (known bytes, known checksums). */
   const writeData = (host: string, mb: number) => {
     const dir = join(volumesOf(host), CLAIM);
@@ -73,7 +72,9 @@ t.test('pod move --copy-volume on two hosts: data intact, killed and stalled att
     c.waitForPods(`${POD} Ready on ${host}`, (ps) => ps.some((p) => p.metadata.name === POD && p.spec.nodeName === host && podReady(p)), 90_000);
   /** Caps the host's outgoing traffic, so that a copy from it takes seconds. */
   const throttle = async (host: string, on: boolean) => {
-    const args = on ? ['qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', '32mbit', 'burst', '64kb', 'latency', '400ms'] : ['qdisc', 'del', 'dev', 'eth0', 'root'];
+    const args = on
+      ? ['qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', '32mbit', 'burst', '64kb', 'latency', '400ms']
+      : ['qdisc', 'del', 'dev', 'eth0', 'root'];
     await c.inHost(host, ['tc', ...args]);
   };
   const podEvents = async (reason: string) =>
@@ -199,7 +200,11 @@ t.test('pod move --copy-volume on two hosts: data intact, killed and stalled att
     const r = await c.cli(['pod', 'move', POD, '--to', to, '--copy-volume', '--timeout', '2m']);
     t.comment(`gave up after ${Date.now() - started} ms:\n${r.stdout.trim()}\n${r.stderr.trim()}`);
     t.not(r.code, 0, 'the CLI exits non-zero');
-    t.match(r.stderr, new RegExp(`copying ${CLAIM} from ${from} to ${to} failed 5 times; last error: node ${to} answered 500: unpacking the archive failed`), 'naming the claim and the last error');
+    t.match(
+      r.stderr,
+      new RegExp(`copying ${CLAIM} from ${from} to ${to} failed 5 times; last error: node ${to} answered 500: unpacking the archive failed`),
+      'naming the claim and the last error',
+    );
     const m = await move();
     t.match(m, { phase: 'failed', held: true });
     const failed = await podEvents('VolumeCopyFailed');

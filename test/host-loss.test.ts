@@ -534,7 +534,10 @@ t.test('copy attempts: back-off doubling up to a cap, then the move fails and ho
     '2 s doubling, at most 5 min',
   );
   const obs: MoveObservation = { fromNode: ready, toNode: ready, boundTo: 'h2', now: Date.parse('2026-01-01T00:00:10Z') };
-  const failedOnce = move({ phase: 'copying', copyAttempts: { claim: 'data-web-1', attempts: 1, lastError: 'node h2 sent no data for 30 s', retryAt: '2026-01-01T00:00:12Z' } });
+  const failedOnce = move({
+    phase: 'copying',
+    copyAttempts: { claim: 'data-web-1', attempts: 1, lastError: 'node h2 sent no data for 30 s', retryAt: '2026-01-01T00:00:12Z' },
+  });
   t.match(
     decideMove(failedOnce, obs, p),
     { type: 'wait', message: 'copying data-web-1 failed (attempt 1 of 5: node h2 sent no data for 30 s); retrying at 00:00:12 UTC' },
@@ -595,7 +598,13 @@ t.test('a copy that keeps failing: attempts survive a controller restart, the mo
   t.ok(wait >= 290 && wait <= 305, `next attempt after the first back-off (${wait} ms)`);
   t.match(
     w.store.list<Event>('Event').filter((e) => e.reason === 'VolumeCopyAttemptFailed'),
-    [{ type: 'Warning', involvedObject: { kind: 'Pod', name: 'web-1' }, message: /attempt 1 of 3 at copying data-web-1 from h\d to h4 failed: .*No space left/ }],
+    [
+      {
+        type: 'Warning',
+        involvedObject: { kind: 'Pod', name: 'web-1' },
+        message: /attempt 1 of 3 at copying data-web-1 from h\d to h4 failed: .*No space left/,
+      },
+    ],
   );
 
   // A controller restart: the attempts and the time of the next one are in the store.
@@ -683,5 +692,8 @@ t.test('controller flags of volume copies: defaults, values, bad values named', 
   t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '0' }), /--volume-copy-attempts.*from 1 to 1000/);
   t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '2.5' }), /--volume-copy-attempts/);
   t.throws(() => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: 'soon' }), /--volume-copy-backoff-seconds/);
-  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: '10', volumeCopyBackoffMaxSeconds: '5' }), /--volume-copy-backoff-max-seconds.*at least/);
+  t.throws(
+    () => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: '10', volumeCopyBackoffMaxSeconds: '5' }),
+    /--volume-copy-backoff-max-seconds.*at least/,
+  );
 });

@@ -110,7 +110,12 @@ t.test('an upload that stalls or breaks off leaves no partial copy; a complete o
 
   // A whole one.
   const whole = put({ [STALL_TIMEOUT_HEADER]: '5' });
-  const status = new Promise<number | undefined>((r) => whole.on('response', (res) => (res.resume(), r(res.statusCode))));
+  const status = new Promise<number | undefined>((r) =>
+    whole.on('response', (res) => {
+      res.resume();
+      r(res.statusCode);
+    }),
+  );
   whole.end(tarball);
   t.equal(await status, 200);
   t.equal(readFileSync(join(dir, 'big')).length, 4 << 20, 'the data is in place');

@@ -217,7 +217,12 @@ export async function receiveVolumeArchive(
     log.info({ dir, previousDataKeptAt: setAside }, 'volume data received');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify({ kind: 'Status', status: 'Success', message: `unpacked into ${dir}`, ...(setAside ? { details: { previousDataKeptAt: setAside } } : {}) }),
+      JSON.stringify({
+        kind: 'Status',
+        status: 'Success',
+        message: `unpacked into ${dir}`,
+        ...(setAside ? { details: { previousDataKeptAt: setAside } } : {}),
+      }),
     );
   } finally {
     watch.stop();

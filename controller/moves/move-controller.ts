@@ -275,7 +275,12 @@ export class MoveController {
 
   private podEvent(move: PodMove, type: 'Normal' | 'Warning', reason: string, message: string): void {
     // No uid: the pod object was removed when it was stopped for the move (berth get events --for pod/NAME shows these).
-    this.events.record({ kind: 'Pod', metadata: { name: move.pod, namespace: move.namespace, uid: '', resourceVersion: '', creationTimestamp: '' } }, type, reason, message);
+    this.events.record(
+      { kind: 'Pod', metadata: { name: move.pod, namespace: move.namespace, uid: '', resourceVersion: '', creationTimestamp: '' } },
+      type,
+      reason,
+      message,
+    );
   }
 
   private oldPathsText(move: PodMove): string {
@@ -408,7 +413,7 @@ class Attempt {
   private settle!: (err?: Error) => void;
 
   constructor(
-    private readonly opts: TransferOptions,
+    opts: TransferOptions,
     /** What the stall is called when it happens (which leg stopped moving). */
     private readonly stalled: () => string,
   ) {
