@@ -59,6 +59,10 @@ controller
   .option('--listen <host:port>', 'address of the HTTP API', '0.0.0.0:7443')
   .option('--zone <zone>', 'DNS zone of services and pods', 'cluster.local')
   .option('--node-grace-seconds <n>', 'seconds without heartbeat before a node is NotReady', '5')
+  .option('--volume-copy-stall-seconds <n>', 'pod move --copy-volume: abort an attempt when no byte moved for this long', '30')
+  .option('--volume-copy-attempts <n>', 'pod move --copy-volume: attempts per volume before the move fails', '5')
+  .option('--volume-copy-backoff-seconds <n>', 'pod move --copy-volume: wait after the first failed attempt (doubles each time)', '2')
+  .option('--volume-copy-backoff-max-seconds <n>', 'pod move --copy-volume: longest wait between attempts', '300')
   .option('--cluster-cidr <cidr>', 'IPv4 network the pod subnets of the nodes are cut from', '10.244.0.0/16')
   .option('--node-cidr-mask-size <n>', "prefix length of each node's pod subnet", '24')
   .option('--service-cluster-ip-range <cidr>', 'IPv4 network the virtual IPs of ClusterIP Services come from (must not overlap --cluster-cidr)', '10.96.0.0/16')
@@ -301,6 +305,7 @@ podCmd
   .option('--empty-volume', 'start on the new node with empty volumes (the old data stays on the old node)')
   .option('--timeout <duration>', 'how long to wait for the pod to run on the new node, e.g. 5m (0: no limit)', '10m')
   .option('--no-wait', 'start the move and return')
+  .option('--cancel', 'cancel the move under way (or failed) of the pod: it starts again on its old node, where its data is')
   .action((pod: string, opts: MoveOptions, cmd: Command) => run(() => podMove(pod, opts, globalsOf(cmd))));
 
 const token = program.command('token').description('join tokens and node credentials');

@@ -20,7 +20,8 @@ import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../shared/limits.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
-import { MoveController } from './moves/move-controller.js';
+import { MoveController, agentTransfer } from './moves/move-controller.js';
+import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { Store, type StoreSynchronous } from './store/store.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   listen: string;
   zone: string;
   nodeGraceSeconds: number;
+  /** How `pod move --copy-volume` aborts and retries copies; defaults when undefined. */
+  volumeCopy?: CopyPolicy;
   /** Addresses or names agents use to reach the controller (serving certificate SANs, join command). */
   advertiseAddresses?: string[];
   /** Plain HTTP, no certificates: development only. */
@@ -112,7 +115,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     events,
     log,
     (ns, set) => sets.enqueue(`${ns}/${set}`),
-    undefined,
+    agentTransfer,
+    opts.volumeCopy ?? DEFAULT_COPY_POLICY,
     (node) => nodes.fencingWaitOf(node).remainingMs,
   );
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.

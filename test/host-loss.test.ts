@@ -15,12 +15,23 @@ import { Operations } from '../controller/objects/operations.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { MoveController, type VolumeTransfer } from '../controller/moves/move-controller.js';
-import { decideMove, holdsOrdinal, moveRequestProblem, type MoveObservation, type NodeView } from '../controller/moves/decide.js';
+import {
+  DEFAULT_COPY_POLICY,
+  cancelProblem,
+  copyBackoffMs,
+  decideMove,
+  holdsOrdinal,
+  moveRequestProblem,
+  type CopyPolicy,
+  type MoveObservation,
+  type NodeView,
+} from '../controller/moves/decide.js';
 import type { PodMove } from '../shared/moves.js';
 import { authenticate, issueToken } from '../controller/auth/tokens.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, disconnectStopAfterProblem, parseDuration } from '../shared/fencing.js';
 import { validateObject } from '../shared/manifest/validate.js';
 import { progressLines } from '../cli/commands/host-loss.js';
+import { volumeCopyPolicy } from '../cli/commands/daemons.js';
 import { ApiError } from '../shared/client.js';
 import type { ControllerConnection } from '../agent/controller-client/connection.js';
 import { ControllerHealth } from '../agent/controller-client/health.js';
@@ -184,7 +195,7 @@ t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
 });
 
 // A controller without HTTP: store, registry, set controller and move controller.
-function world(t: Test) {
+function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy } = {}) {
   const { open } = tempStore(t);
   const store = open();
   const events = new EventRecorder(store, 'statefulset-controller');
@@ -194,10 +205,12 @@ function world(t: Test) {
   const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, () => time.now);
   const sets = new StatefulSetController(store, ops, events, log);
   const transfers: string[] = [];
-  const transfer: VolumeTransfer = async (_s, _ns, claim, from, to, onSize) => {
-    transfers.push(`${claim}:${from ?? 'empty'}->${to}`);
-    onSize(0);
-  };
+  const transfer: VolumeTransfer =
+    opts.transfer ??
+    (async (_s, _ns, claim, from, to, onSize) => {
+      transfers.push(`${claim}:${from ?? 'empty'}->${to}`);
+      onSize(0);
+    });
   const moves = new MoveController(
     store,
     ops,
@@ -205,6 +218,7 @@ function world(t: Test) {
     log,
     (ns, set) => sets.enqueue(`${ns}/${set}`),
     transfer,
+    opts.policy,
     (n) => nodes.fencingWaitOf(n).remainingMs,
   );
   t.teardown(() => {
@@ -571,4 +585,176 @@ t.test('an overloaded controller does not declare nodes lost; a quiet one does',
   // node is judged before 8 s after the start.
   await new Promise((r) => setTimeout(r, 6500));
   t.notOk(ready(), 'a quiet controller that hears nothing for the grace period marks the node NotReady');
+});
+
+t.test('copy attempts: back-off doubling up to a cap, then the move fails and holds the ordinal', async (t) => {
+  const p = DEFAULT_COPY_POLICY;
+  t.same(
+    [1, 2, 3, 4, 5, 8, 9, 40].map((n) => copyBackoffMs(n, p)),
+    [2000, 4000, 8000, 16000, 32000, 256000, 300000, 300000],
+    '2 s doubling, at most 5 min',
+  );
+  const obs: MoveObservation = { fromNode: ready, toNode: ready, boundTo: 'h2', now: Date.parse('2026-01-01T00:00:10Z') };
+  const failedOnce = move({
+    phase: 'copying',
+    copyAttempts: { claim: 'data-web-1', attempts: 1, lastError: 'node h2 sent no data for 30 s', retryAt: '2026-01-01T00:00:12Z' },
+  });
+  t.match(
+    decideMove(failedOnce, obs, p),
+    { type: 'wait', message: 'copying data-web-1 failed (attempt 1 of 5: node h2 sent no data for 30 s); retrying at 00:00:12 UTC' },
+    'no new attempt before the back-off ran out',
+  );
+  t.match(decideMove(failedOnce, { ...obs, now: Date.parse('2026-01-01T00:00:12Z') }, p), { type: 'copy', claim: 'data-web-1' }, 'then the next attempt');
+  t.match(
+    decideMove(failedOnce, { ...obs, fromNode: notReady, now: Date.parse('2026-01-01T00:00:13Z') }, p),
+    { type: 'wait', message: /NotReady/ },
+    'a NotReady node is waited for, without spending attempts',
+  );
+  const spent = move({ phase: 'copying', copyAttempts: { claim: 'data-web-1', attempts: 5, lastError: 'node h4 answered 500: disk full' } });
+  const fail = decideMove(spent, obs, p);
+  t.match(fail, { type: 'fail', reason: 'VolumeCopyFailed', hold: true, claim: 'data-web-1' }, 'after the last attempt: failed, held');
+  t.match(fail.message, /copying data-web-1 from h2 to h4 failed 5 times; last error: node h4 answered 500: disk full/);
+  t.match(fail.message, /berth pod move web-1 --cancel/, 'saying what the operator can do');
+  t.match(
+    decideMove(move({ phase: 'copying', copyAttempts: { claim: 'data-web-1', attempts: 5 } }), obs, p),
+    { type: 'fail', message: /the controller restarted during the attempt/ },
+    'an attempt cut by a controller restart counts',
+  );
+  t.match(
+    decideMove(move({ phase: 'copying', copied: ['data-web-1'], claims: ['data-web-1', 'logs-web-1'], copyAttempts: spent.copyAttempts }), obs, p),
+    { type: 'copy', claim: 'logs-web-1' },
+    'attempts count per claim',
+  );
+  const failed = move({ phase: 'failed', held: true });
+  t.ok(holdsOrdinal(failed), 'a failed copy holds the ordinal');
+  t.notOk(holdsOrdinal(move({ phase: 'failed' })), 'other failures do not');
+  t.notOk(holdsOrdinal(move({ phase: 'cancelled' })));
+  t.equal(cancelProblem(failed), undefined);
+  t.equal(cancelProblem(move({ phase: 'copying' })), undefined);
+  t.match(cancelProblem(move({ phase: 'starting', epoch: 2 })), /already re-homed to h4 \(fencing epoch 2\); move it back with berth pod move web-1 --to h2/);
+});
+
+t.test('a copy that keeps failing: attempts survive a controller restart, the move fails held, cancel and re-run', async (t) => {
+  const policy: CopyPolicy = { stallMs: 1000, maxAttempts: 3, backoffInitialMs: 300, backoffMaxMs: 400 };
+  let failing = true;
+  const calls: { claim: string; stallMs: number }[] = [];
+  const transfer: VolumeTransfer = async (_s, _ns, claim, _from, _to, onSize, o) => {
+    calls.push({ claim, stallMs: o.stallMs });
+    if (failing) throw new Error('node h4 answered 500: No space left on device');
+    onSize(7);
+  };
+  const w = world(t, { transfer, policy });
+  w.set(2);
+  w.settle();
+  w.runAll();
+  const from = w.pod('web-1')!.spec.nodeName!;
+  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  w.finalizeTerminating();
+  await w.drive();
+  t.equal(calls.length, 1, 'one attempt, then a back-off');
+  t.same(calls[0], { claim: 'data-web-1', stallMs: 1000 }, 'with the stall timeout of the policy');
+  const m1 = w.moves.forPod('default', 'web-1')!;
+  t.match(m1.copyAttempts, { claim: 'data-web-1', attempts: 1, lastError: /No space left/ });
+  const wait = Date.parse(m1.copyAttempts!.retryAt!) - Date.parse(m1.updatedAt!);
+  t.ok(wait >= 290 && wait <= 305, `next attempt after the first back-off (${wait} ms)`);
+  t.match(
+    w.store.list<Event>('Event').filter((e) => e.reason === 'VolumeCopyAttemptFailed'),
+    [
+      {
+        type: 'Warning',
+        involvedObject: { kind: 'Pod', name: 'web-1' },
+        message: /attempt 1 of 3 at copying data-web-1 from h\d to h4 failed: .*No space left/,
+      },
+    ],
+  );
+
+  // A controller restart: the attempts and the time of the next one are in the store.
+  w.moves.stop();
+  const moves2 = new MoveController(w.store, w.ops, w.events, log, (ns, set) => w.sets.enqueue(`${ns}/${set}`), transfer, policy);
+  t.teardown(() => moves2.stop());
+  moves2.tick();
+  t.equal(calls.length, 1, 'the restarted controller waits for the back-off too');
+  for (let i = 0; i < 200 && moves2.forPod('default', 'web-1')?.phase === 'copying'; i++) {
+    moves2.tick();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const m = moves2.forPod('default', 'web-1')!;
+  t.equal(calls.length, 3, 'three attempts in all');
+  t.match(m, { phase: 'failed', held: true, copyAttempts: { attempts: 3 } });
+  t.match(m.message, /copying data-web-1 from h\d to h4 failed 3 times; last error: node h4 answered 500: No space left on device/);
+  const failedEvents = w.store.list<Event>('Event').filter((e) => e.reason === 'VolumeCopyFailed');
+  t.match(failedEvents, [{ type: 'Warning', involvedObject: { kind: 'Pod', name: 'web-1', namespace: 'default' }, message: /data-web-1.*No space left/ }]);
+  t.ok(eventsOf(w.store, 'MoveFailed').length === 1, 'and MoveFailed on the set');
+  w.settle();
+  t.notOk(w.pod('web-1'), 'held: no pod anywhere');
+  t.equal(w.store.binding('default', 'web', 1)?.node, from, 'still bound to the old node (its data is there)');
+  t.match(w.sets.waitingReason('default', 'web'), /move from h\d to h4 failed.*berth pod move web-1 --cancel/);
+  moves2.tick();
+  t.equal(calls.length, 3, 'no more attempts');
+
+  // Cancel: the ordinal goes back to the old node.
+  const c = moves2.cancel('default', 'web-1');
+  t.match(c, { phase: 'cancelled', held: false });
+  w.settle();
+  t.equal(w.pod('web-1')?.spec.nodeName, from, 'the pod starts again on the old node');
+  t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '1', 'with the same epoch');
+  t.same(moves2.cancel('default', 'web-1').phase, 'cancelled', 'cancelling again changes nothing');
+
+  // Moving it again starts over, with fresh attempts.
+  w.runAll();
+  failing = false;
+  moves2.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  w.finalizeTerminating();
+  for (let i = 0; i < 5; i++) {
+    moves2.tick();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.match(moves2.forPod('default', 'web-1'), { phase: 'starting', copied: ['data-web-1'], epoch: 2 });
+  t.notOk(moves2.forPod('default', 'web-1')?.copyAttempts, 'attempts cleared once the claim arrived');
+  t.throws(() => moves2.cancel('default', 'web-1'), /already re-homed to h4 \(fencing epoch 2\)/, 'a re-homed move cannot be cancelled');
+});
+
+t.test('cancelling a move aborts the copy under way and keeps it cancelled', async (t) => {
+  let signal: AbortSignal | undefined;
+  const transfer: VolumeTransfer = (_s, _ns, _claim, _from, _to, _onSize, o) =>
+    new Promise((_resolve, reject) => {
+      signal = o.signal;
+      o.signal?.addEventListener('abort', () => reject(o.signal!.reason as Error));
+    });
+  const w = world(t, { transfer });
+  w.set(2);
+  w.settle();
+  w.runAll();
+  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  w.finalizeTerminating();
+  await w.drive();
+  t.ok(signal && !signal.aborted, 'a copy is under way');
+  w.moves.cancel('default', 'web-1');
+  t.ok(signal?.aborted, 'cancel aborts it');
+  await w.drive();
+  t.match(w.moves.forPod('default', 'web-1'), { phase: 'cancelled' }, 'the aborted attempt does not overwrite the cancelled move');
+  t.notOk(w.moves.forPod('default', 'web-1')?.copyAttempts?.lastError);
+});
+
+t.test('controller flags of volume copies: defaults, values, bad values named', async (t) => {
+  const base = { dataDir: '/d', listen: ':1', zone: 'cluster.local', nodeGraceSeconds: '5' };
+  t.same(volumeCopyPolicy(base), DEFAULT_COPY_POLICY, 'defaults: 30 s stall, 5 attempts, 2 s doubling to 5 min');
+  t.same(
+    volumeCopyPolicy({
+      ...base,
+      volumeCopyStallSeconds: '2.5',
+      volumeCopyAttempts: '3',
+      volumeCopyBackoffSeconds: '1',
+      volumeCopyBackoffMaxSeconds: '8',
+    }),
+    { stallMs: 2500, maxAttempts: 3, backoffInitialMs: 1000, backoffMaxMs: 8000 },
+  );
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyStallSeconds: '0' }), /--volume-copy-stall-seconds/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '0' }), /--volume-copy-attempts.*from 1 to 1000/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyAttempts: '2.5' }), /--volume-copy-attempts/);
+  t.throws(() => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: 'soon' }), /--volume-copy-backoff-seconds/);
+  t.throws(
+    () => volumeCopyPolicy({ ...base, volumeCopyBackoffSeconds: '10', volumeCopyBackoffMaxSeconds: '5' }),
+    /--volume-copy-backoff-max-seconds.*at least/,
+  );
 });

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
 import type { PodContainers } from '../pods/directory.js';
-import { claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
+import { IncomingCopies, claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
 import type { Duplex } from 'node:stream';
 import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
 import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
@@ -82,6 +82,9 @@ function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortC
 
 export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   const log = opts.log.child({ part: 'api' });
+  // Partial volume copies left by an earlier run of this agent (killed mid-copy) go first.
+  const copies = opts.dataDir ? new IncomingCopies(opts.dataDir, log) : undefined;
+  await copies?.sweep();
 
   async function resolveContainer(res: http.ServerResponse | Reply, ns: string, name: string, container: string | undefined | null) {
     const reply: Reply = typeof res === 'function' ? res : (code, reason, message) => sendStatus(res, code, reason, message);
@@ -230,7 +233,7 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       sendStatus(res, 405, 'MethodNotAllowed', 'a volume archive takes GET or PUT');
       return;
     }
-    const work = req.method === 'GET' ? sendVolumeArchive(res, dir, reply, log) : receiveVolumeArchive(req, res, dir, reply, log);
+    const work = req.method === 'GET' ? sendVolumeArchive(req, res, dir, reply, log) : receiveVolumeArchive(req, res, dir, reply, log, copies!);
     work.catch((err: unknown) => {
       log.warn({ dir, err: errorMessage(err) }, 'volume archive request failed');
       sendStatus(res, 500, 'InternalError', errorMessage(err));
@@ -288,6 +291,9 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   };
   const server = opts.tls ? https.createServer({ ...SERVER_TLS_OPTIONS, key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
+  // A volume archive upload may take longer than Node's default limit on a whole request (5 min);
+  // it has its own stall timeout instead (archive.ts). Headers still have to arrive in time.
+  server.requestTimeout = 0;
   // Upgraded connections are the server's no more: close() ends them itself.
   const streams = new Set<Duplex>();
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

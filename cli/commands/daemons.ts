@@ -6,6 +6,7 @@ import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
 import { POD_SECURITY_LEVELS, parseAllowedHostPaths, type PodSecurityLevel } from '../../shared/manifest/pod-security.js';
 import { normalizeServer, plainHttpWarning } from '../../shared/server-url.js';
+import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../shared/moves.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS } from '../../shared/limits.js';
@@ -15,6 +16,10 @@ export interface ControllerUpOptions {
   listen: string;
   zone: string;
   nodeGraceSeconds: string;
+  volumeCopyStallSeconds?: string;
+  volumeCopyAttempts?: string;
+  volumeCopyBackoffSeconds?: string;
+  volumeCopyBackoffMaxSeconds?: string;
   clusterCidr?: string;
   nodeCidrMaskSize?: string;
   serviceClusterIpRange?: string;
@@ -79,6 +84,27 @@ export function parseStoreSync(v: string): 'full' | 'normal' {
   throw new CliError(`invalid --store-sync value "${v}": must be full or normal`);
 }
 
+/** --volume-copy-*: how `pod move --copy-volume` aborts and retries a copy (docs/host-loss.md). */
+export function volumeCopyPolicy(opts: ControllerUpOptions): CopyPolicy {
+  const d = DEFAULT_COPY_POLICY;
+  const attemptsText = opts.volumeCopyAttempts ?? String(d.maxAttempts);
+  const maxAttempts = Number(attemptsText);
+  if (!/^\d+$/.test(attemptsText.trim()) || maxAttempts < 1 || maxAttempts > 1000)
+    throw new CliError(`invalid --volume-copy-attempts value "${attemptsText}": must be a whole number from 1 to 1000`);
+  const secs = (flag: string, v: string | undefined, dflt: number) => (v === undefined ? dflt : parseSeconds(flag, v) * 1000);
+  const policy = {
+    stallMs: secs('--volume-copy-stall-seconds', opts.volumeCopyStallSeconds, d.stallMs),
+    maxAttempts,
+    backoffInitialMs: secs('--volume-copy-backoff-seconds', opts.volumeCopyBackoffSeconds, d.backoffInitialMs),
+    backoffMaxMs: secs('--volume-copy-backoff-max-seconds', opts.volumeCopyBackoffMaxSeconds, d.backoffMaxMs),
+  };
+  if (policy.backoffMaxMs < policy.backoffInitialMs)
+    throw new CliError(
+      `invalid --volume-copy-backoff-max-seconds value "${opts.volumeCopyBackoffMaxSeconds}": must be at least --volume-copy-backoff-seconds (${policy.backoffInitialMs / 1000})`,
+    );
+  return policy;
+}
+
 export function controllerOptions(opts: ControllerUpOptions) {
   let podNetwork;
   let serviceRange;
@@ -103,6 +129,7 @@ export function controllerOptions(opts: ControllerUpOptions) {
     podSecurity: { level: level as PodSecurityLevel, allowedHostPaths },
     zone: parseZone(opts.zone),
     nodeGraceSeconds: parseSeconds('--node-grace-seconds', opts.nodeGraceSeconds),
+    volumeCopy: volumeCopyPolicy(opts),
     podNetwork,
     serviceRange,
     limits: {

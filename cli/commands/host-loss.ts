@@ -53,6 +53,7 @@ export interface MoveOptions {
   emptyVolume?: boolean;
   timeout?: string;
   wait?: boolean;
+  cancel?: boolean;
 }
 
 function sizeText(bytes: number): string {
@@ -76,13 +77,30 @@ export function progressLines(m: PodMove): string[] {
   }
   if (m.phase === 'copying') return lines;
   if (m.phase === 'failed') return [...lines, `move failed: ${m.message ?? 'unknown reason'}`];
+  if (m.phase === 'cancelled') return [...lines, `move ${m.message ?? 'cancelled'}`];
   const old = Object.values(m.oldPaths ?? {});
   lines.push(`bound to ${m.to}${m.epoch !== undefined ? ` (fencing epoch ${m.epoch})` : ''}; the old data stays on ${old.length ? old.join(', ') : m.from}`);
   if (m.phase === 'done') lines.push(`started on ${m.to}`);
   return lines;
 }
 
+/** `berth pod move POD --cancel`: the ordinal goes back to its old node (if it was not re-homed yet). */
+async function cancelMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
+  if (opts.to || opts.copyVolume || opts.emptyVolume) throw new CliError('--cancel takes no --to, --copy-volume or --empty-volume');
+  const client = clientFor(g);
+  const path = `/api/v1/namespaces/${enc(g.namespace)}/pods/${enc(pod)}/move`;
+  const before = await client.request<PodMove>('GET', path);
+  const over = before.phase === 'cancelled' || before.phase === 'done' || (before.phase === 'failed' && !before.held);
+  if (over) {
+    out(`pod/${before.pod}: nothing to cancel, its move to ${before.to} ended (${before.phase}${before.message ? `: ${before.message}` : ''})\n`);
+    return;
+  }
+  const m = await client.request<PodMove>('DELETE', path);
+  out(`pod/${m.pod}: move to ${m.to} ${m.message ?? m.phase}\n`);
+}
+
 export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promise<void> {
+  if (opts.cancel) return cancelMove(pod, opts, g);
   if (!opts.to) throw new CliError('--to NODE is required: the node the pod moves to');
   if (opts.copyVolume === opts.emptyVolume) {
     throw new CliError('choose one of --copy-volume (copy the data from the old node; it must be reachable) or --empty-volume (start with empty volumes)');
@@ -104,7 +122,7 @@ export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promi
   if (opts.wait === false) return;
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
   let lastMessage = '';
-  while (move.phase !== 'done' && move.phase !== 'failed') {
+  while (move.phase !== 'done' && move.phase !== 'failed' && move.phase !== 'cancelled') {
     if (Date.now() > deadline)
       throw new CliError(
         `timed out after ${opts.timeout}; the move goes on (${move.phase}: ${move.message ?? ''}); follow it with berth get pod ${pod} -o wide`,
@@ -116,4 +134,5 @@ export async function podMove(pod: string, opts: MoveOptions, g: Globals): Promi
     lastMessage = move.message ?? '';
   }
   if (move.phase === 'failed') throw new CliError(`moving ${pod} failed: ${move.message ?? 'unknown reason'}`);
+  if (move.phase === 'cancelled') throw new CliError(`the move of ${pod} was cancelled`);
 }

@@ -5,7 +5,9 @@
 // At most one pod per identity (F18): the ordinal leaves its old node only once that node
 // confirmed its pod is gone, or the node was declared dead (`berth node forget`).
 
-import type { MovePhase, PodMove, VolumeMode } from '../../shared/moves.js';
+import { DEFAULT_COPY_POLICY, type CopyAttempts, type CopyPolicy, type MovePhase, type PodMove, type VolumeMode } from '../../shared/moves.js';
+
+export { DEFAULT_COPY_POLICY, type CopyPolicy };
 
 export interface NodeView {
   ready: boolean;
@@ -22,6 +24,30 @@ export interface MoveObservation {
   boundTo?: string;
   /** A copy of this claim is under way in this controller process. */
   copying?: string;
+  /** Now, in ms since the epoch (for the back-off between copy attempts). */
+  now?: number;
+}
+
+/** The wait after the attempts-th failed attempt: initial, doubling, capped. */
+export function copyBackoffMs(attempts: number, policy: CopyPolicy): number {
+  const n = Math.max(1, attempts);
+  return Math.min(policy.backoffMaxMs, policy.backoffInitialMs * 2 ** Math.min(n - 1, 30));
+}
+
+/** What failing the attempt under way does to a move's copy attempts: the next time, or the end. */
+export function copyAttemptFailed(move: PodMove, claim: string, error: string, now: number, policy: CopyPolicy): CopyAttempts {
+  const attempts = move.copyAttempts?.claim === claim ? move.copyAttempts.attempts : 1;
+  const last = attempts >= policy.maxAttempts;
+  return { claim, attempts, lastError: error, ...(last ? {} : { retryAt: new Date(now + copyBackoffMs(attempts, policy)).toISOString() }) };
+}
+
+/** The copy attempts once the attempt for `claim` starts. */
+export function copyAttemptStarted(move: PodMove, claim: string): CopyAttempts {
+  return { claim, attempts: (move.copyAttempts?.claim === claim ? move.copyAttempts.attempts : 0) + 1 };
+}
+
+function clock(iso: string): string {
+  return `${iso.slice(11, 19)} UTC`;
 }
 
 export type MoveStep =
@@ -30,15 +56,25 @@ export type MoveStep =
   | { type: 'phase'; phase: MovePhase; message: string }
   | { type: 'copy'; claim: string; message: string }
   | { type: 'rehome'; message: string }
-  | { type: 'fail'; message: string };
+  /** hold: the ordinal stays held (no pod anywhere) until the move is re-run or cancelled. */
+  | { type: 'fail'; message: string; reason: 'MoveFailed' | 'VolumeCopyFailed'; hold?: boolean; claim?: string };
 
 /** Whether the set controller must leave the ordinal alone (no pod anywhere) for now. */
 export function holdsOrdinal(move: PodMove): boolean {
-  return move.phase === 'stopping' || move.phase === 'copying' || move.phase === 'rehoming';
+  return move.phase === 'stopping' || move.phase === 'copying' || move.phase === 'rehoming' || (move.phase === 'failed' && move.held === true);
 }
 
+/** Nothing more happens to a finished move; a new `berth pod move` replaces it. */
 export function isFinished(move: PodMove): boolean {
-  return move.phase === 'done' || move.phase === 'failed';
+  return move.phase === 'done' || move.phase === 'failed' || move.phase === 'cancelled';
+}
+
+/** Whether `berth pod move --cancel` can still give the ordinal back to its old node. */
+export function cancelProblem(move: PodMove): string | undefined {
+  if (move.phase === 'stopping' || move.phase === 'copying' || (move.phase === 'failed' && move.held)) return undefined;
+  if (move.phase === 'rehoming' || move.phase === 'starting' || move.phase === 'done')
+    return `pod ${move.pod} was already re-homed to ${move.to}${move.epoch !== undefined ? ` (fencing epoch ${move.epoch})` : ''}; move it back with berth pod move ${move.pod} --to ${move.from}`;
+  return undefined;
 }
 
 /** Checks a move request before anything changes; a problem is returned as a message. */
@@ -73,11 +109,12 @@ export function moveRequestProblem(req: {
   return undefined;
 }
 
-export function decideMove(move: PodMove, obs: MoveObservation): MoveStep {
+export function decideMove(move: PodMove, obs: MoveObservation, policy: CopyPolicy = DEFAULT_COPY_POLICY): MoveStep {
   const from = obs.fromNode;
   switch (move.phase) {
     case 'done':
     case 'failed':
+    case 'cancelled':
       return { type: 'wait', message: move.message ?? move.phase };
     case 'stopping': {
       const pod = obs.pod;
@@ -102,11 +139,30 @@ export function decideMove(move: PodMove, obs: MoveObservation): MoveStep {
       // path is set aside (never deleted) and the pod starts on an empty directory.
       const empty = move.volume === 'empty';
       if (!empty && (!from || from.forgotten))
-        return { type: 'fail', message: `node ${move.from} was forgotten during the copy; move again with --empty-volume` };
+        return { type: 'fail', reason: 'MoveFailed', message: `node ${move.from} was forgotten during the copy; move again with --empty-volume` };
       const next = move.claims.find((c) => !move.copied.includes(c));
       if (!next) return { type: 'phase', phase: 'rehoming', message: `re-homing to ${move.to}` };
       const what = empty ? `preparing an empty ${next} on ${move.to}` : `copying ${next}`;
       if (obs.copying === next) return { type: 'wait', message: what };
+      const tries = move.copyAttempts?.claim === next ? move.copyAttempts : undefined;
+      if (tries && tries.attempts >= policy.maxAttempts) {
+        const last = tries.lastError ?? 'the controller restarted during the attempt';
+        return {
+          type: 'fail',
+          reason: 'VolumeCopyFailed',
+          hold: true,
+          claim: next,
+          message:
+            `${empty ? `preparing an empty ${next} on ${move.to}` : `copying ${next} from ${move.from} to ${move.to}`} failed ${tries.attempts} times; last error: ${last}. ` +
+            `The data stays on ${move.from} and ${move.pod} runs nowhere until you move it again (berth pod move ${move.pod} --to NODE) ` +
+            `or cancel the move (berth pod move ${move.pod} --cancel: it starts again on ${move.from})`,
+        };
+      }
+      if (tries?.retryAt && obs.now !== undefined && obs.now < Date.parse(tries.retryAt))
+        return {
+          type: 'wait',
+          message: `${what} failed (attempt ${tries.attempts} of ${policy.maxAttempts}: ${tries.lastError ?? 'unknown error'}); retrying at ${clock(tries.retryAt)}`,
+        };
       if (!empty && !from?.ready) return { type: 'wait', message: `node ${move.from} is NotReady; the copy continues when it is back` };
       if (!obs.toNode?.ready) return { type: 'wait', message: `node ${move.to} is NotReady; the copy continues when it is back` };
       return { type: 'copy', claim: next, message: what };

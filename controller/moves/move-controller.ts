@@ -11,9 +11,21 @@ import { StatusError, badRequest, notFound } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
 import type { Store, StoredChange } from '../store/store.js';
-import type { PodMove } from '../../shared/moves.js';
+import { STALL_TIMEOUT_HEADER, type PodMove } from '../../shared/moves.js';
+import {
+  DEFAULT_COPY_POLICY,
+  cancelProblem,
+  copyAttemptFailed,
+  copyAttemptStarted,
+  decideMove,
+  holdsOrdinal,
+  isFinished,
+  moveRequestProblem,
+  type CopyPolicy,
+  type MoveObservation,
+  type NodeView,
+} from './decide.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
-import { decideMove, holdsOrdinal, isFinished, moveRequestProblem, type MoveObservation, type NodeView } from './decide.js';
 
 const PREFIX = 'move/';
 const keyOf = (ns: string, set: string, ordinal: number) => `${PREFIX}${ns}/${set}/${ordinal}`;
@@ -35,7 +47,7 @@ export function heldOrdinals(store: Store, namespace: string, set: string): Map<
 
 export class MoveController {
   private timer?: NodeJS.Timeout;
-  private readonly copying = new Map<string, string>();
+  private readonly copying = new Map<string, { claim: string; abort: AbortController }>();
   private running = false;
   private again = false;
   private stopped = false;
@@ -51,6 +63,7 @@ export class MoveController {
     private readonly resyncSet: (namespace: string, set: string) => void,
     /** Moves a claim's data between agents (from undefined: an empty volume on `to`). */
     private readonly transfer: VolumeTransfer = agentTransfer,
+    private readonly policy: CopyPolicy = DEFAULT_COPY_POLICY,
     /** How long a node's self-fencing pods may still run, in ms (NodeRegistry.fencingWaitOf). */
     private readonly fencingRemaining: (node: string) => number = () => 0,
   ) {
@@ -67,6 +80,7 @@ export class MoveController {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const c of this.copying.values()) c.abort.abort(new Error('the controller is stopping'));
     this.store.changes.off('change', this.onChange);
   }
 
@@ -154,6 +168,27 @@ export class MoveController {
     return move;
   }
 
+  /**
+   * `berth pod move POD --cancel`: gives an ordinal that was not re-homed yet back to its old
+   * node (a copy under way is aborted; whatever arrived on the target is discarded by its agent).
+   */
+  cancel(namespace: string, pod: string): PodMove {
+    const move = this.forPod(namespace, pod);
+    if (!move) throw notFound('pod moves', pod);
+    const problem = cancelProblem(move);
+    if (problem) throw new StatusError('Conflict', problem);
+    if (isFinished(move) && !holdsOrdinal(move)) return move;
+    this.copying.get(keyOf(move.namespace, move.set, move.ordinal))?.abort.abort(new Error('the move was cancelled'));
+    move.phase = 'cancelled';
+    move.held = false;
+    move.message = `cancelled; ${move.pod} starts again on ${move.from}, where its data is`;
+    this.save(move);
+    const set = this.store.get<StatefulSet>('StatefulSet', move.namespace, move.set);
+    if (set) this.events.record(set, 'Normal', 'MoveCancelled', `pod ${move.pod}: move to ${move.to} ${move.message}`);
+    this.resyncSet(move.namespace, move.set);
+    return move;
+  }
+
   get(namespace: string, set: string, ordinal: number): PodMove | undefined {
     const v = this.store.getMeta(keyOf(namespace, set, ordinal));
     return v ? (JSON.parse(v) as PodMove) : undefined;
@@ -204,7 +239,7 @@ export class MoveController {
 
   private observe(move: PodMove): MoveObservation {
     const pod = this.store.get<Pod>('Pod', move.namespace, move.pod);
-    const copying = this.copying.get(keyOf(move.namespace, move.set, move.ordinal));
+    const copying = this.copying.get(keyOf(move.namespace, move.set, move.ordinal))?.claim;
     return {
       ...(pod
         ? { pod: { node: pod.spec.nodeName, terminating: !!pod.metadata.deletionTimestamp, running: pod.status.phase === 'Running', ready: isReady(pod) } }
@@ -213,12 +248,13 @@ export class MoveController {
       toNode: nodeView(this.store.get<Node>('Node', undefined, move.to)),
       boundTo: this.store.binding(move.namespace, move.set, move.ordinal)?.node,
       ...(copying ? { copying } : {}),
+      now: Date.now(),
     };
   }
 
   private step(move: PodMove): void {
     for (let i = 0; i < 10; i++) {
-      const s = decideMove(move, this.observe(move));
+      const s = decideMove(move, this.observe(move), this.policy);
       const set = this.store.get<StatefulSet>('StatefulSet', move.namespace, move.set);
       const note = (type: 'Normal' | 'Warning', reason: string, message: string) => {
         if (set) this.events.record(set, type, reason, `pod ${move.pod}: ${message}`);
@@ -249,11 +285,15 @@ export class MoveController {
         case 'fail':
           move.phase = 'failed';
           move.message = s.message;
+          if (s.hold) move.held = true;
           this.save(move);
           note('Warning', 'MoveFailed', s.message);
+          if (s.reason !== 'MoveFailed') this.podEvent(move, 'Warning', s.reason, s.message);
+          if (s.hold) this.resyncSet(move.namespace, move.set);
           return;
         case 'copy':
           move.message = s.message;
+          move.copyAttempts = copyAttemptStarted(move, s.claim);
           this.save(move);
           this.startCopy(move, s.claim);
           return;
@@ -264,6 +304,16 @@ export class MoveController {
           continue;
       }
     }
+  }
+
+  private podEvent(move: PodMove, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    // No uid: the pod object was removed when it was stopped for the move (berth get events --for pod/NAME shows these).
+    this.events.record(
+      { kind: 'Pod', metadata: { name: move.pod, namespace: move.namespace, uid: '', resourceVersion: '', creationTimestamp: '' } },
+      type,
+      reason,
+      message,
+    );
   }
 
   private oldPathsText(move: PodMove): string {
@@ -298,16 +348,34 @@ export class MoveController {
 
   private startCopy(move: PodMove, claim: string): void {
     const key = keyOf(move.namespace, move.set, move.ordinal);
-    this.copying.set(key, claim);
-    this.transfer(this.store, move.namespace, claim, move.volume === 'copy' ? move.from : undefined, move.to, (bytes) => {
-      const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
-      cur.bytes = { ...(cur.bytes ?? {}), [claim]: bytes };
-      cur.message = `copying ${claim} (${formatBytes(bytes)})`;
-      this.save(cur);
-    })
+    const abort = new AbortController();
+    this.copying.set(key, { claim, abort });
+    /** The same move, still copying (not cancelled, not replaced by a new one meanwhile). */
+    const current = (): PodMove | undefined => {
+      const cur = this.get(move.namespace, move.set, move.ordinal);
+      return cur && cur.startedAt === move.startedAt && cur.phase === 'copying' ? cur : undefined;
+    };
+    const from = move.volume === 'copy' ? move.from : undefined;
+    this.transfer(
+      this.store,
+      move.namespace,
+      claim,
+      from,
+      move.to,
+      (bytes) => {
+        const cur = current();
+        if (!cur) return;
+        cur.bytes = { ...(cur.bytes ?? {}), [claim]: bytes };
+        cur.message = `copying ${claim} (${formatBytes(bytes)})`;
+        this.save(cur);
+      },
+      { stallMs: this.policy.stallMs, signal: abort.signal },
+    )
       .then(() => {
-        const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
+        const cur = current();
+        if (!cur) return;
         if (!cur.copied.includes(claim)) cur.copied.push(claim);
+        delete cur.copyAttempts;
         this.save(cur);
         this.log.info(
           { pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume },
@@ -315,16 +383,38 @@ export class MoveController {
         );
       })
       .catch((err: unknown) => {
-        this.log.warn({ pod: move.pod, claim, err: (err as Error).message }, 'volume copy failed; retrying');
-        const cur = this.get(move.namespace, move.set, move.ordinal) ?? move;
-        cur.message = `copying ${claim} failed (${(err as Error).message}); retrying`;
+        const message = (err as Error).message;
+        const cur = current();
+        if (!cur) {
+          this.log.info({ pod: move.pod, claim, err: message }, 'volume copy ended after its move was cancelled or replaced');
+          return;
+        }
+        const tries = copyAttemptFailed(cur, claim, message, Date.now(), this.policy);
+        cur.copyAttempts = tries;
+        const next = tries.retryAt ? `; next attempt at ${tries.retryAt}` : '; no attempts left';
+        cur.message = `copying ${claim} failed (attempt ${tries.attempts} of ${this.policy.maxAttempts}: ${message})${tries.retryAt ? '; retrying' : ''}`;
         this.save(cur);
+        this.log.warn({ pod: move.pod, claim, attempt: tries.attempts, retryAt: tries.retryAt, err: message }, 'volume copy failed');
+        this.podEvent(
+          cur,
+          'Warning',
+          'VolumeCopyAttemptFailed',
+          `attempt ${tries.attempts} of ${this.policy.maxAttempts} at copying ${claim} from ${from ?? '(empty)'} to ${move.to} failed: ${message}${next}`,
+        );
       })
       .finally(() => {
-        this.copying.delete(key);
-        setTimeout(() => this.tick(), 500).unref();
+        if (this.copying.get(key)?.abort === abort) this.copying.delete(key);
+        // The next decision (a retry waits for its time; the 1 s timer looks again).
+        setImmediate(() => this.tick());
       });
   }
+}
+
+export interface TransferOptions {
+  /** Abort when no byte moved for this long (on either leg). */
+  stallMs: number;
+  /** Aborts the transfer (a cancelled move, a stopping controller). */
+  signal?: AbortSignal;
 }
 
 export type VolumeTransfer = (
@@ -334,24 +424,110 @@ export type VolumeTransfer = (
   from: string | undefined,
   to: string,
   onSize: (bytes: number) => void,
+  opts: TransferOptions,
 ) => Promise<void>;
 
 /** Through the agents' archive routes: a copy, or an empty archive for an empty volume. */
-export const agentTransfer: VolumeTransfer = (store, namespace, claim, from, to, onSize) =>
-  from === undefined ? emptyVolume(store, namespace, claim, to) : copyVolume(store, namespace, claim, from, to, onSize);
+export const agentTransfer: VolumeTransfer = (store, namespace, claim, from, to, onSize, opts) =>
+  from === undefined ? emptyVolume(store, namespace, claim, to, opts) : copyVolume(store, namespace, claim, from, to, onSize, opts);
+
+const archivePath = (namespace: string, claim: string) => `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
+
+/**
+ * One attempt's requests and its watchdog: whatever ends it first (an error, a stall, the abort
+ * signal) destroys every request it made, so both agents see their connection close and end
+ * their side (the source stops packing, the target discards its partial copy).
+ */
+class Attempt {
+  private readonly requests: { destroy(): void }[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private done = false;
+  readonly promise: Promise<void>;
+  private settle!: (err?: Error) => void;
+
+  constructor(
+    opts: TransferOptions,
+    /** What the stall is called when it happens (which leg stopped moving). */
+    private readonly stalled: () => string,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+    this.timer = setTimeout(() => this.finish(new Error(`${this.stalled()} for ${opts.stallMs / 1000} s`)), opts.stallMs);
+    this.timer.unref();
+    const onAbort = () => this.finish(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
+    if (opts.signal?.aborted) queueMicrotask(onAbort);
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    void this.promise.catch(() => {}).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Something moved: the stall clock starts again. */
+  progress(): void {
+    if (!this.done) this.timer.refresh();
+  }
+
+  track<T extends { destroy(): void }>(r: T): T {
+    this.requests.push(r);
+    if (this.done) r.destroy();
+    return r;
+  }
+
+  finish(err?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    if (err) for (const r of this.requests) r.destroy();
+    this.settle(err);
+  }
+}
+
+/** The message of a Status body an agent answered, or the body itself. */
+function statusMessage(body: string): string {
+  try {
+    const m = (JSON.parse(body) as { message?: unknown }).message;
+    if (typeof m === 'string') return m.trim();
+  } catch {
+    /* not JSON */
+  }
+  return body.trim();
+}
+
+/** The status a PUT …/archive answered: resolves the attempt on 200, fails it otherwise. */
+function onUploadAnswer(a: Attempt, to: string): (up: IncomingMessage) => void {
+  return (up) => {
+    a.track(up);
+    a.progress();
+    let text = '';
+    up.on('data', (d: Buffer) => (text += d.toString()));
+    up.on('end', () => a.finish(up.statusCode === 200 ? undefined : new Error(`node ${to} answered ${up.statusCode}: ${statusMessage(text).slice(0, 300)}`)));
+    up.on('error', (err) => a.finish(new Error(`the answer of ${to} broke off: ${err.message}`)));
+  };
+}
 
 /** An empty tar (two zero blocks) into the target: any old directory there is set aside. */
-export function emptyVolume(store: Store, namespace: string, claim: string, to: string): Promise<void> {
-  const path = `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
-  return new Promise<void>((resolve, reject) => {
-    const put = agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar' }, (up) => {
-      let text = '';
-      up.on('data', (d: Buffer) => (text += d.toString()));
-      up.on('end', () => (up.statusCode === 200 ? resolve() : reject(new Error(`node ${to} answered ${up.statusCode}: ${text.slice(0, 300)}`))));
-    });
-    put.on('error', (err) => reject(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
+export function emptyVolume(store: Store, namespace: string, claim: string, to: string, opts: TransferOptions): Promise<void> {
+  const a = new Attempt(opts, () => `node ${to} did not answer`);
+  try {
+    const put = a.track(
+      agentRequest(
+        store,
+        to,
+        archivePath(namespace, claim),
+        'PUT',
+        { 'content-type': 'application/x-tar', [STALL_TIMEOUT_HEADER]: String(opts.stallMs / 1000) },
+        onUploadAnswer(a, to),
+      ),
+    );
+    put.on('error', (err) => a.finish(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
     put.end(Buffer.alloc(1024));
-  });
+  } catch (err) {
+    a.finish(err as Error);
+  }
+  return a.promise;
 }
 
 export function formatBytes(n: number): string {
@@ -382,43 +558,73 @@ function agentRequest(
 
 /**
  * Streams a tar of a claim's directory from the old node's agent straight into the new
- * node's agent (GET …/archive piped into PUT …/archive); nothing is buffered here.
+ * node's agent (GET …/archive piped into PUT …/archive); nothing is buffered here. The attempt
+ * fails when no byte moved for opts.stallMs: the source sent nothing, or the target took nothing
+ * (back-pressure stops the source leg too), or the target did not answer once all was sent.
  */
-export function copyVolume(store: Store, namespace: string, claim: string, from: string, to: string, onSize: (bytes: number) => void): Promise<void> {
-  const path = `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
-  return new Promise<void>((resolve, reject) => {
-    const get = agentRequest(store, from, path, 'GET', {}, (down) => {
-      if (down.statusCode === 404) {
-        // The pod never wrote to this claim: nothing to copy, the new node starts it empty.
-        down.resume();
-        onSize(0);
-        resolve();
-        return;
-      }
-      if (down.statusCode !== 200) {
-        down.resume();
-        reject(new Error(`node ${from} answered ${down.statusCode} for the archive of ${claim}`));
-        return;
-      }
-      const size = Number(down.headers['x-berth-volume-bytes']);
-      if (Number.isFinite(size)) onSize(size);
-      let put: ClientRequest;
-      try {
-        put = agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar' }, (up) => {
-          let text = '';
-          up.on('data', (d: Buffer) => (text += d.toString()));
-          up.on('end', () => (up.statusCode === 200 ? resolve() : reject(new Error(`node ${to} answered ${up.statusCode}: ${text.slice(0, 300)}`))));
-        });
-      } catch (err) {
-        down.destroy();
-        reject(err as Error);
-        return;
-      }
-      put.on('error', (err) => reject(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
-      down.on('error', (err) => put.destroy(err));
-      down.pipe(put);
-    });
-    get.on('error', (err) => reject(new Error(`cannot reach the agent of ${from}: ${err.message}`)));
-    get.end();
+export function copyVolume(
+  store: Store,
+  namespace: string,
+  claim: string,
+  from: string,
+  to: string,
+  onSize: (bytes: number) => void,
+  opts: TransferOptions,
+): Promise<void> {
+  const path = archivePath(namespace, claim);
+  const stallHeader = { [STALL_TIMEOUT_HEADER]: String(opts.stallMs / 1000) };
+  let put: ClientRequest | undefined;
+  let sent = false;
+  const a = new Attempt(opts, () => {
+    if (!put) return `node ${from} sent no archive`;
+    if (sent) return `node ${to} did not confirm the copy`;
+    return put.writableNeedDrain ? `node ${to} took no data` : `node ${from} sent no data`;
   });
+  try {
+    const get = a.track(
+      agentRequest(store, from, path, 'GET', stallHeader, (down) => {
+        a.track(down);
+        a.progress();
+        if (a.finished) return;
+        if (down.statusCode === 404) {
+          // The pod never wrote to this claim: nothing to copy, the new node starts it empty.
+          down.resume();
+          onSize(0);
+          a.finish();
+          return;
+        }
+        if (down.statusCode !== 200) {
+          down.resume();
+          a.finish(new Error(`node ${from} answered ${down.statusCode} for the archive of ${claim}`));
+          return;
+        }
+        const size = Number(down.headers['x-berth-volume-bytes']);
+        if (Number.isFinite(size)) onSize(size);
+        try {
+          put = a.track(agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar', ...stallHeader }, onUploadAnswer(a, to)));
+        } catch (err) {
+          a.finish(err as Error);
+          return;
+        }
+        put.on('error', (err) => a.finish(new Error(`cannot reach the agent of ${to}: ${err.message}`)));
+        put.on('drain', () => a.progress());
+        down.on('data', () => a.progress());
+        down.on('end', () => {
+          sent = true;
+          a.progress();
+        });
+        // A source that goes away mid-archive: its stream ends without 'end'.
+        down.on('close', () => {
+          if (!down.complete) a.finish(new Error(`the archive from ${from} broke off`));
+        });
+        down.on('error', (err) => a.finish(new Error(`the archive from ${from} broke off: ${err.message}`)));
+        down.pipe(put);
+      }),
+    );
+    get.on('error', (err) => a.finish(new Error(`cannot reach the agent of ${from}: ${err.message}`)));
+    get.end();
+  } catch (err) {
+    a.finish(err as Error);
+  }
+  return a.promise;
 }

@@ -100,7 +100,9 @@ export function isPlacementWait(w: WaitingReason | undefined): boolean {
   return w?.kind === 'unplaceable' || w?.kind === 'held';
 }
 
-function heldMessage(move: HeldOrdinal): string {
+function heldMessage(pod: string, move: HeldOrdinal): string {
+  if (move.phase === 'failed')
+    return `its move from ${move.from} to ${move.to} failed; it runs nowhere until it is moved again (berth pod move ${pod} --to NODE) or the move is cancelled (berth pod move ${pod} --cancel)`;
   return `being moved from ${move.from} to ${move.to} (${move.phase})`;
 }
 
@@ -115,7 +117,7 @@ export function describeWaiting(w: WaitingReason): string {
     case 'batchFull':
       return `creating pods in batches; ${w.pod} is in the next one`;
     case 'held':
-      return `cannot place ${w.pod}: ${heldMessage(w.move)}`;
+      return `cannot place ${w.pod}: ${heldMessage(w.pod, w.move)}`;
     case 'unplaceable':
       return `cannot place ${w.pod}: ${w.message}`;
     case 'terminating':
@@ -468,7 +470,7 @@ class SetSync {
   private bindReplica(pod: Pod, o: number): Step {
     const name = pod.metadata.name;
     const move = this.obs.held?.get(o);
-    const where = move ? { message: heldMessage(move) } : this.placeOne(o, this.placementOf(o, pod.spec, pod.metadata.labels ?? {}, podDemand(pod.spec)));
+    const where = move ? { message: heldMessage(name, move) } : this.placeOne(o, this.placementOf(o, pod.spec, pod.metadata.labels ?? {}, podDemand(pod.spec)));
     if ('node' in where) return go([{ type: 'bindPod', name, ordinal: o, node: where.node, missingClaims: this.missingClaims(o), ...where.binds }]);
     const actions: SetAction[] = unschedulableMessage(pod) !== where.message ? [{ type: 'markUnschedulable', name, message: where.message }] : [];
     return halt(move ? { kind: 'held', pod: name, move } : { kind: 'unplaceable', pod: name, message: where.message }, actions, true);

@@ -65,6 +65,14 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       }),
     )
     .on(
+      'DELETE',
+      '/api/v1/namespaces/:ns/pods/:name/move',
+      adminOnly((c, p) => {
+        if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
+        sendJson(c.res, 200, deps.moves.cancel(p.ns, p.name));
+      }),
+    )
+    .on(
       'GET',
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
