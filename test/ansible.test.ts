@@ -5,17 +5,15 @@
 // nothing. Also scripts/install.sh into the same prefix, and `systemd-analyze verify` on the
 // units it writes when that binary exists.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { ROOT, removeContainers, runCli, waitFor } from './helpers/cluster.js';
 import { requireCommand, requireDocker } from './helpers/prereq.js';
 
-const pexec = promisify(execFile);
 const PLAYBOOK = join(ROOT, 'scripts/ansible/site.yml');
 const INSTALL_SH = join(ROOT, 'scripts/install.sh');
 

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
-import type { Test } from 'tap';
 import { ApiClient } from '../../shared/client.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { List, Pod } from '../../shared/types.js';
