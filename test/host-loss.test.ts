@@ -396,7 +396,11 @@ t.test('pod move with empty volumes from a forgotten node, with controller resta
   await w.drive();
   const m = w.moves.forPod('default', 'web-1')!;
   t.equal(m.phase, 'starting', 'nothing to stop: an empty volume prepared, then re-homed');
-  t.same(w.transfers.slice(1), ['data-web-1:empty->h4'], 'the new controller prepares the volume again: the target directory is emptied (set aside), not reused');
+  t.same(
+    w.transfers.slice(1),
+    ['data-web-1:empty->h4'],
+    'the new controller prepares the volume again: the target directory is emptied (set aside), not reused',
+  );
   t.equal(m.epoch, 2);
   const claim = w.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'data-web-1')!;
   t.equal(claim.spec.nodeName, target, 'the claim moved');
