@@ -70,8 +70,8 @@ t.test('the closing lines of several runs add up; indented subtest summaries do 
 });
 
 t.test('in CI, BERTH_TEST_SKIP is refused before anything runs', async (t) => {
-  // main() checks it first; nothing else is started.
-  const r = await pexec('bash', [join(ROOT, '.ci/run')], { env: { ...process.env, CI: 'true', BERTH_TEST_SKIP: 'docker' } }).then(
+  // main() checks it first; nothing else is started (the timeout ends a run that would go on).
+  const r = await pexec('bash', [join(ROOT, '.ci/run')], { env: { ...process.env, CI: 'true', BERTH_TEST_SKIP: 'docker' }, timeout: 30_000 }).then(
     () => ({ code: 0, stdout: '', stderr: '' }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );
