@@ -19,6 +19,7 @@ import { mountedAt, mountsUnder, parseMountInfo, readMounts, releaseMounts, tmpf
 import { payloadHasPath, payloadPathProblem, projectedSource, volumePayload } from '../agent/config/payload.js';
 import type { ConfigSources } from '../agent/config/sources.js';
 import { podConfigRefs } from '../shared/config-refs.js';
+import { requireRoot } from './helpers/prereq.js';
 import { containerEnv, createOptions } from '../agent/pods/spec.js';
 
 const UID = '0a1b2c3d-1111-2222-3333-444455556666';
@@ -454,7 +455,8 @@ t.test('prepare writes the volumes; without tmpfs secrets sit in a 0700 director
   t.same(woken, [UID], 'objects the pod does not use wake nobody');
 });
 
-t.test('as root: tmpfs mounts, released before the pod directory goes', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+t.test('as root: tmpfs mounts, released before the pod directory goes', async (t) => {
+  if (!(await requireRoot(t))) return;
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-config-'));
   const log = createLogger({ test: 'agent-config' });
   log.level = 'silent';

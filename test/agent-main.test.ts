@@ -11,7 +11,8 @@ import { DOCKER_LABEL, volumeHostPath } from '../shared/naming.js';
 import type { Event, Node, PersistentVolumeClaim, Pod, PodStatus } from '../shared/types.js';
 import { runAgent, type AgentOptions } from '../agent/main.js';
 import { DockerRuntime } from '../agent/runtime/docker.js';
-import { Cluster, removeContainers, requireDocker } from './helpers/cluster.js';
+import { Cluster, removeContainers } from './helpers/cluster.js';
+import { requireDocker, requireImage } from './helpers/prereq.js';
 
 process.env.BERTH_LOG_LEVEL ??= 'warn';
 
@@ -66,14 +67,8 @@ function statefulSet(name: string, node: string, containers: object[], volumes: 
 
 t.test('the agent against a real controller', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireImage(t, BUSYBOX, WEB))) return;
   const runtime = new DockerRuntime(process.env.DOCKER_HOST ?? '');
-  for (const image of [BUSYBOX, WEB]) {
-    if (!(await runtime.imageExists(image))) {
-      if (process.env.CI === 'true') t.fail(`image ${image} is missing (run scripts/images)`);
-      else t.skip(`image ${image} is missing (run scripts/images)`, async () => {});
-      return;
-    }
-  }
 
   const c = new Cluster('agent-main');
   const nodeA = `am-${process.pid}-a`;

@@ -1,5 +1,5 @@
 // The agent's Docker adapter against a real engine, with the offline images from scripts/images.
-// Skipped without a Docker engine, except in CI, where a missing engine is a failure.
+// Without an engine or the images it fails, unless BERTH_TEST_SKIP names them (test/helpers/prereq.ts).
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -11,28 +11,14 @@ import type { Pod } from '../shared/types.js';
 import { runProbe } from '../agent/probes/handlers.js';
 import { createOptions } from '../agent/pods/spec.js';
 import { DockerRuntime } from '../agent/runtime/docker.js';
+import { requireDocker, requireImage } from './helpers/prereq.js';
 
 const BUSYBOX = 'berth.local/busybox:1';
 const WEB = 'berth.local/web:1';
 const runtime = new DockerRuntime(process.env.DOCKER_HOST ?? '');
 
-async function dockerProblem(): Promise<string | undefined> {
-  try {
-    await runtime.docker.ping();
-  } catch (err) {
-    return `no Docker engine answers (${(err as Error).message})`;
-  }
-  for (const image of [BUSYBOX, WEB]) {
-    if (!(await runtime.imageExists(image))) return `image ${image} is missing (run scripts/images)`;
-  }
-  return undefined;
-}
-
-const problem = await dockerProblem();
-if (problem) {
-  if (process.env.CI === 'true') t.fail(`the Docker runtime test needs a Docker engine in CI: ${problem}`);
-  else t.plan(0, `skipped: ${problem}`);
-} else {
+const ready = (await requireDocker(t)) && (await requireImage(t, BUSYBOX, WEB));
+if (ready) {
   const nodeName = `rt-${randomUUID().slice(0, 8)}`;
   const uid = randomUUID();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-agent-rt-'));

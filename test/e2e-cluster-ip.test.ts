@@ -9,6 +9,7 @@ import t from 'tap';
 import type { Pod, Service } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../shared/net/cidr.js';
 import { requireDocker, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const ZONE = 'cluster.local';
@@ -102,6 +103,7 @@ function tally(out: string): Map<string, number> {
 
 t.test('ClusterIP services across hosts', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   // The run's --service-cluster-ip-range comes from scripts/dev-cluster (it misses the pod range).
   const c = await HostCluster.create(t, 'clusterip', 3);
   const range = c.serviceCidr;

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { DOCKER_LABEL } from '../shared/naming.js';
 import type { Node, Pod } from '../shared/types.js';
 import { Cluster, docker, podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { sleeperSet } from './helpers/manifests.js';
 import { HostCluster } from './helpers/hosts.js';
 
@@ -69,6 +70,7 @@ const webPods = (ps: Pod[]) => ps.filter((p) => /^web-\d+$/.test(p.metadata.name
 
 t.test('host loss on simulated hosts', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   const c = await HostCluster.create(t, 'e2e-host-loss', 3);
   const node = (name: string) => c.api.get<Node>(`/api/v1/nodes/${name}`);
   const pod = async (name: string) => (await c.pods()).find((p) => p.metadata.name === name);

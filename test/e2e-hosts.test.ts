@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { DOCKER_LABEL } from '../shared/naming.js';
 import type { Node, Pod } from '../shared/types.js';
 import { podReady, requireDocker, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const pexec = promisify(execFile);
@@ -84,6 +85,7 @@ function alive(pid: number): boolean {
 
 t.test('three hosts on one machine', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   const started = Date.now();
   const c = await HostCluster.create(t, 'e2e-hosts', 3);
   t.comment(`3 hosts up (LAN ${c.lanCidr}, pods ${c.clusterCidr}) in ${Date.now() - started} ms`);
@@ -223,6 +225,7 @@ t.test('three hosts on one machine', async (t) => {
 
 t.test('a start that fails half-way leaves nothing behind', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   const root = '/var/lib/berth/dev-cluster';
   const ownRuns = () =>
     existsSync(root)

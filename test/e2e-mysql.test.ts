@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Service } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../shared/net/cidr.js';
 import { ROOT, podReady, requireDocker, requireImage, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const pexec = promisify(execFile);
@@ -21,6 +22,7 @@ const HOSTS = 2;
 
 t.test('replicated MySQL example (MariaDB)', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   if (!(await requireImage(t, IMAGE))) return;
   // Two hosts, so that clones, replication and reads through the VIP also cross hosts; the image
   // (about 330 MB) is loaded into each host's engine.

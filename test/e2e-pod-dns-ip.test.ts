@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Node, Pod } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../shared/net/cidr.js';
 import { Cluster, requireDocker, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const NS = 'default.svc.cluster.local';
@@ -98,6 +99,7 @@ const running = (p: Pod) => p.status.phase === 'Running' && p.status.conditions?
 
 t.test('pod network: the agent answers pods, and POD_IP is known from the start', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   const c = await HostCluster.create(t, 'poddns', 2);
   await c.ok(['apply', '-f', '-'], setManifest('web', 3));
   const names = ['web-0', 'web-1', 'web-2'];

@@ -8,6 +8,7 @@ import t from 'tap';
 import type { Node, Pod } from '../shared/types.js';
 import { ipInNet, parseCidr } from '../shared/net/cidr.js';
 import { requireDocker, waitFor } from './helpers/cluster.js';
+import { requireRoot } from './helpers/prereq.js';
 import { HostCluster } from './helpers/hosts.js';
 
 const ZONE = 'cluster.local';
@@ -95,6 +96,7 @@ const running = (p: Pod) => p.status.phase === 'Running' && p.status.conditions?
 
 t.test('host-gw pod network across hosts', async (t) => {
   if (!(await requireDocker(t))) return;
+  if (!(await requireRoot(t))) return;
   // hostNetwork pods need the privileged pod security level.
   const c = await HostCluster.create(t, 'podnet', 3, { controllerArgs: ['--pod-security', 'privileged'] });
 

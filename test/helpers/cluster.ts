@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
-import type { Test } from 'tap';
 import { ApiClient } from '../../shared/client.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { List, Pod } from '../../shared/types.js';
@@ -22,31 +21,8 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Skips (or in CI fails) a test that needs a Docker engine when none answers. */
-export async function requireDocker(t: Test): Promise<boolean> {
-  try {
-    await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 20_000 });
-    return true;
-  } catch (err) {
-    const why = `no Docker engine answers (docker info: ${(err as Error).message.split('\n')[0]})`;
-    if (process.env.CI === 'true') t.fail(`${why}; CI needs one (run scripts/setup)`);
-    else t.skip(why, async () => {});
-    return false;
-  }
-}
-
-/** Skips (or in CI fails) a test whose offline image is missing (scripts/images builds them all). */
-export async function requireImage(t: Test, image: string): Promise<boolean> {
-  try {
-    await pexec('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { timeout: 20_000 });
-    return true;
-  } catch {
-    const why = `image ${image} is missing (run scripts/images)`;
-    if (process.env.CI === 'true') t.fail(why);
-    else t.skip(why, async () => {});
-    return false;
-  }
-}
+// Prerequisites (Docker engine, images, root, tools): see ./prereq.ts.
+export { requireDocker, requireImage } from './prereq.js';
 
 function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

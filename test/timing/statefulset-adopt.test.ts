@@ -2,20 +2,20 @@
 // delete adopts the pods and revisions of the old one and converges; a sync that keeps failing
 // backs off, warns once per error and says so in a FailedSync event.
 import t, { type Test } from 'tap';
-import { registerNodes } from './helpers/store-harness.js';
+import { registerNodes } from '../helpers/store-harness.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { Store } from '../controller/store/store.js';
-import { EventRecorder } from '../controller/events/recorder.js';
-import { Operations } from '../controller/objects/operations.js';
-import { NodeRegistry } from '../controller/nodes/registry.js';
-import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
-import type { BackoffOptions } from '../controller/retry/backoff.js';
-import { timestamp, type ControllerRevision, type Event, type Pod, type StatefulSet } from '../shared/types.js';
-import { waitFor } from './helpers/cluster.js';
+import { Store } from '../../controller/store/store.js';
+import { EventRecorder } from '../../controller/events/recorder.js';
+import { Operations } from '../../controller/objects/operations.js';
+import { NodeRegistry } from '../../controller/nodes/registry.js';
+import { StatefulSetController } from '../../controller/statefulset/sync-loop.js';
+import type { BackoffOptions } from '../../controller/retry/backoff.js';
+import { timestamp, type ControllerRevision, type Event, type Pod, type StatefulSet } from '../../shared/types.js';
+import { waitFor } from '../helpers/cluster.js';
 
 const _GI = 2 ** 30;
 

@@ -8,8 +8,8 @@ import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Packet, TCPServer, UDPServer } from 'dns2';
-import type { Pod } from '../shared/types.js';
-import { Cluster, createPodNetwork, docker, podReady, requireDocker, waitFor, type AgentProc } from './helpers/cluster.js';
+import type { Pod } from '../../shared/types.js';
+import { Cluster, createPodNetwork, docker, podReady, requireDocker, waitFor, type AgentProc } from '../helpers/cluster.js';
 
 const pexec = promisify(execFile);
 const ZONE = 'cluster.internal';
@@ -473,14 +473,12 @@ t.test('cluster DNS answered by every agent', async (t) => {
     sock.on('message', () => replies++);
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
     const UDP_PACKETS = 30_000;
-    let checks = 0;
     for (let i = 0; i < UDP_PACKETS; i++) {
       sock.send(packet(i), portA, '127.0.0.1');
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 1));
       if (i % 5000 === 4999) {
         const answered = await check();
         t.ok(answered, `a correct question is answered after ${i + 1} packets`, answered ? {} : { diag: lastCheck, log: a.log().slice(-3000) });
-        checks++;
       }
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -538,7 +536,6 @@ t.test('cluster DNS answered by every agent', async (t) => {
     t.ok(await check(), 'and answers over UDP');
     const viaTcp = await dig(portA, ['+tcp', `web-0.nginx.${NS}`]);
     t.same(values(viaTcp.answer, 'A'), [ip0], 'and over TCP');
-    t.equal(checks, UDP_PACKETS / 5000);
   });
 
   t.test('with the controller away, agents answer from the last data', async (t) => {

@@ -1,0 +1,126 @@
+// Prerequisites of tests: a Docker engine, the offline images, root, ansible, other tools.
+//
+// A missing prerequisite FAILS the test that needs it, naming what is missing and how to get it.
+// To run the rest of the suite on a machine that lacks some of them, name them explicitly:
+//
+//   BERTH_TEST_SKIP=docker,root npm test
+//
+// Then the tests needing them are skipped (tap counts them as skipped) with a reason that names
+// the variable. Nothing skips without that variable, and CI (.ci/run) fails on any skip.
+//
+// Use in a test (return at once when it answers false: the test has failed or was skipped):
+//
+//   import { requireDocker, requireImage, requireRoot, requireCommand } from './helpers/prereq.js';
+//   t.test('...', async (t) => {
+//     if (!(await requireDocker(t))) return;
+//     if (!(await requireImage(t, 'berth.local/redis:7'))) return;
+//     if (!(await requireRoot(t))) return;
+//     if (!(await requireCommand(t, 'ansible', 'ansible-playbook', ['--version']))) return;
+//     ...
+//   });
+//
+// A prerequisite this file does not know yet: add its name to PREREQS (so BERTH_TEST_SKIP accepts
+// it) and check it with `requirePrereq(t, name, async () => problem | undefined)`.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Test } from 'tap';
+
+const pexec = promisify(execFile);
+
+/** Names BERTH_TEST_SKIP accepts, with what each stands for. */
+export const PREREQS = {
+  docker: 'a Docker engine answering `docker info` (scripts/setup)',
+  images: 'the offline images berth.local/* (scripts/images)',
+  root: 'running as root (network namespaces, bridges, iptables, tmpfs mounts)',
+  ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
+  systemd: 'systemd-analyze, to verify unit files (the systemd package)',
+} as const;
+export type PrereqName = keyof typeof PREREQS;
+
+/** A tap Test, or the root `t`. */
+type PrereqTest = Test;
+
+/** Names listed in BERTH_TEST_SKIP (comma- or space-separated), and any it lists that are unknown. */
+export function skipList(env: string | undefined = process.env.BERTH_TEST_SKIP): { names: Set<string>; unknown: string[] } {
+  const names = new Set(
+    (env ?? '')
+      .split(/[,\s]+/)
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  return { names, unknown: [...names].filter((n) => !(n in PREREQS)) };
+}
+
+/**
+ * Checks one prerequisite: `problem` answers undefined when it is there, else what is missing.
+ * Missing and not named in BERTH_TEST_SKIP: the test fails. Named there: the test is skipped.
+ * Answers whether the test may go on.
+ */
+export async function requirePrereq(t: PrereqTest, name: PrereqName, problem: () => Promise<string | undefined> | string | undefined): Promise<boolean> {
+  const { names, unknown } = skipList();
+  if (unknown.length > 0) {
+    t.fail(`BERTH_TEST_SKIP names unknown prerequisites: ${unknown.join(', ')} (known: ${Object.keys(PREREQS).join(', ')})`);
+    return false;
+  }
+  let why: string | undefined;
+  try {
+    why = await problem();
+  } catch (err) {
+    why = `checking ${name} failed: ${(err as Error).message}`;
+  }
+  if (why === undefined) return true;
+  if (names.has(name)) {
+    t.skip(`${why} (skipped: BERTH_TEST_SKIP names ${name})`, async () => {});
+  } else {
+    t.fail(`missing prerequisite ${name}: ${why}; needs ${PREREQS[name]}. Set BERTH_TEST_SKIP=${name} to skip such tests instead`);
+  }
+  return false;
+}
+
+/** The first line of an exec error, for messages. */
+function firstLine(err: unknown): string {
+  return ((err as Error).message ?? String(err)).split('\n')[0] ?? '';
+}
+
+/** A Docker engine answers `docker info`. */
+export function requireDocker(t: PrereqTest): Promise<boolean> {
+  return requirePrereq(t, 'docker', async () => {
+    try {
+      await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 20_000 });
+      return undefined;
+    } catch (err) {
+      return `no Docker engine answers (docker info: ${firstLine(err)})`;
+    }
+  });
+}
+
+/** Each image is in the local engine (scripts/images builds them; nothing is ever pulled). */
+export function requireImage(t: PrereqTest, ...images: string[]): Promise<boolean> {
+  return requirePrereq(t, 'images', async () => {
+    for (const image of images) {
+      try {
+        await pexec('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { timeout: 20_000 });
+      } catch {
+        return `image ${image} is missing (run scripts/images)`;
+      }
+    }
+    return undefined;
+  });
+}
+
+/** The test process runs as root. */
+export function requireRoot(t: PrereqTest): Promise<boolean> {
+  return requirePrereq(t, 'root', () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.()})`));
+}
+
+/** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */
+export function requireCommand(t: PrereqTest, name: PrereqName, cmd: string, args: string[]): Promise<boolean> {
+  return requirePrereq(t, name, async () => {
+    try {
+      await pexec(cmd, args, { timeout: 60_000 });
+      return undefined;
+    } catch (err) {
+      return `${cmd} ${args.join(' ')} fails (${firstLine(err)})`;
+    }
+  });
+}
