@@ -183,8 +183,11 @@ t.test("ConfigMap and Secret keys follow Kubernetes' key rule, and their data is
   });
   t.equal(secret.status, 422, 'a Secret key with a path is refused');
   t.match(causesOf(secret), [{ field: 'Secret/default/s: stringData.../etc/shadow' }]);
-  const big = await c.json('POST', '/api/v1/apply', { objects: [cm('big', { a: 'x'.repeat(7 << 20) })] });
-  t.equal(big.status, 422, 'a 7 MiB ConfigMap is refused');
+  // 1.2 MiB: over a ConfigMap's 1 MiB, under the 1.5 MiB every object may have (413 past that).
+  const big = await c.json('POST', '/api/v1/apply', { objects: [cm('big', { a: 'x'.repeat(1200 << 10) })] });
+  t.equal(big.status, 422, 'a 1.2 MiB ConfigMap is refused');
+  const huge = await c.json('POST', '/api/v1/apply', { objects: [cm('huge', { a: 'x'.repeat(7 << 20) })] });
+  t.equal(huge.status, 413, 'a 7 MiB ConfigMap is refused as too large');
   t.match(causesOf(big), [{ field: 'ConfigMap/default/big: data', message: /at most 1048576/ }]);
   const bigBinary = await c.json('POST', '/api/v1/apply', {
     objects: [
@@ -404,5 +407,92 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
     const best = await handshake(port, {});
     t.equal(best.protocol, 'TLSv1.3', `${name}: a client offering TLS 1.3 gets it`);
   }
+  await answersWithin1s(t, c);
+});
+
+/** A node registered with a join token, its credential, and a pod of a set placed on it. */
+async function nodeWithPod(t: Test) {
+  const c = await controller(t, { level: 'privileged', allowedHostPaths: [] });
+  const join = issueToken(c.store, 'join', 'join');
+  const facts = {
+    hostname: 'n1',
+    os: 'linux',
+    kernel: '6',
+    arch: 'x64',
+    cpuModel: 'c',
+    cpus: 2,
+    memoryBytes: 2 ** 33,
+    memoryAvailableBytes: 2 ** 33,
+    diskBytes: 2 ** 36,
+    diskAvailableBytes: 2 ** 36,
+  };
+  const reg = await c.json(
+    'POST',
+    '/api/v1/nodes/register',
+    { name: 'n1', address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/n1', facts },
+    join,
+  );
+  t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
+  const nodeToken = reg.body.nodeToken as string;
+  // The pod as the StatefulSet loop would store it, bound to n1.
+  const now = new Date().toISOString();
+  c.store.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web-0', namespace: 'default', uid: 'u0', resourceVersion: '', creationTimestamp: now },
+    spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }] },
+    status: { phase: 'Pending' },
+  } as never);
+  return { ...c, nodeToken, facts };
+}
+
+t.test("a node's malformed or oversized pod status is refused (422, 413) and changes nothing; readers keep working", async (t) => {
+  const c = await nodeWithPod(t);
+  const path = '/api/v1/namespaces/default/pods/web-0/status';
+  const before = c.store.get('Pod', 'default', 'web-0')!;
+  const bad = await c.json('PUT', path, { phase: 'Running', conditions: 'x' }, c.nodeToken);
+  t.equal(bad.status, 422, 'conditions that are not a list: 422');
+  t.match(causesOf(bad), [{ field: 'status.conditions' }], 'the cause names status.conditions');
+  const phase = await c.json('PUT', path, { phase: 'Exploded' }, c.nodeToken);
+  t.equal(phase.status, 422, 'an unknown phase: 422');
+  const huge = await c.json('PUT', path, { phase: 'Running', message: 'x'.repeat(7 << 20) }, c.nodeToken);
+  t.equal(huge.status, 413, 'a 7 MiB status: 413');
+  t.equal(c.store.get('Pod', 'default', 'web-0')!.metadata.resourceVersion, before.metadata.resourceVersion, 'the pod did not change');
+  const good = await c.json(
+    'PUT',
+    path,
+    { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
+    c.nodeToken,
+  );
+  t.equal(good.status, 200, 'a well-formed status is stored');
+  const list = await c.call('GET', '/api/v1/pods');
+  t.equal(list.status, 200, 'admins still list pods');
+  await answersWithin1s(t, c);
+});
+
+t.test('a malformed heartbeat is refused with 422 naming the field and changes nothing', async (t) => {
+  const c = await nodeWithPod(t);
+  const node = () => c.store.get('Node', undefined, 'n1')!;
+  const before = node().metadata.resourceVersion;
+  for (const body of [{ facts: { ...c.facts, cpus: 'many' } }, { conditions: 'x' }, { conditions: [{ type: 'ContainerRuntimeReady', status: 'Maybe' }] }]) {
+    const r = await c.json('POST', '/api/v1/nodes/n1/heartbeat', body, c.nodeToken);
+    t.equal(r.status, 422, `heartbeat ${JSON.stringify(body).slice(0, 60)}: 422`);
+    t.ok(causesOf(r).length > 0 && causesOf(r)[0].field !== '', `names the field (${causesOf(r)[0]?.field})`);
+  }
+  const big = await c.call('POST', '/api/v1/nodes/n1/heartbeat', JSON.stringify({ facts: c.facts, pad: 'x'.repeat(100 << 10) }), c.nodeToken);
+  t.equal(big.status, 413, 'a heartbeat over 64 KiB: 413');
+  t.equal(node().metadata.resourceVersion, before, 'the node did not change');
+  t.equal((await c.json('POST', '/api/v1/nodes/n1/heartbeat', { facts: c.facts }, c.nodeToken)).status, 200, 'a good heartbeat is taken');
+  await answersWithin1s(t, c);
+});
+
+t.test('an object over 1.5 MiB is refused with 413 naming it, and nothing of the request is applied', async (t) => {
+  const c = await controller(t);
+  const small = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'small' }, data: { a: '1' } };
+  const big = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'big' }, data: { a: Buffer.alloc(1200 << 10).toString('base64') } };
+  const r = await c.json('POST', '/api/v1/apply', { objects: [small, big] });
+  t.equal(r.status, 413);
+  t.match(r.body.message, /Secret\/big is \d+ bytes, over the limit of 1572864 bytes/);
+  t.equal(c.store.get('ConfigMap', 'default', 'small'), undefined, 'the small one in the same request was not applied');
   await answersWithin1s(t, c);
 });

@@ -34,15 +34,24 @@ export function sendError(res: ServerResponse, err: StatusError): void {
   sendJson(res, err.code, body);
 }
 
-const MAX_BODY = 8 << 20;
+/** Largest request body of any route (an apply of many objects). */
+export const MAX_BODY = 8 << 20;
 
-/** The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty. */
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+/** Largest body of the small calls agents make (heartbeat, registration, events): 64 KiB. */
+export const SMALL_BODY = 64 << 10;
+
+/**
+ * The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty.
+ * A body over `limit` bytes is refused (413) without reading the rest of it.
+ */
+export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new StatusError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
+    if (size > limit) throw tooLarge(limit);
     chunks.push(c as Buffer);
   }
   try {
@@ -51,6 +60,10 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     if (err instanceof BodyError) throw badRequest(err.message);
     throw err;
   }
+}
+
+function tooLarge(limit: number): StatusError {
+  return new StatusError('RequestEntityTooLarge', `request body exceeds ${limit} bytes`);
 }
 
 export type Params = Record<string, string>;

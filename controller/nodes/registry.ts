@@ -24,19 +24,22 @@ import { KeyedRetry } from '../retry/keyed-retry.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
 
+const fact = z.string().max(256);
+const amount = z.number().min(0).max(Number.MAX_SAFE_INTEGER);
+
 const factsSchema = z.object({
-  hostname: z.string(),
-  os: z.string(),
-  kernel: z.string(),
-  arch: z.string(),
-  cpuModel: z.string(),
-  cpus: z.number(),
-  memoryBytes: z.number(),
-  memoryAvailableBytes: z.number(),
-  diskBytes: z.number(),
-  diskAvailableBytes: z.number(),
-  dockerVersion: z.string().optional(),
-  load1: z.number().optional(),
+  hostname: fact,
+  os: fact,
+  kernel: fact,
+  arch: fact,
+  cpuModel: fact,
+  cpus: amount,
+  memoryBytes: amount,
+  memoryAvailableBytes: amount,
+  diskBytes: amount,
+  diskAvailableBytes: amount,
+  dockerVersion: fact.optional(),
+  load1: amount.optional(),
 });
 
 const registerSchema = z.object({
@@ -65,8 +68,27 @@ const agentConditionSchema = z.object({
 });
 
 /**
+ * A heartbeat body: host facts and the agent's own conditions. Malformed bodies are refused
+ * (422) whole; conditions of types this controller does not know (a newer agent's) are ignored.
+ */
+const heartbeatSchema = z.object({
+  facts: factsSchema.optional(),
+  conditions: z
+    .array(
+      z.object({
+        type: z.string().max(256),
+        status: z.enum(['True', 'False', 'Unknown']),
+        reason: z.string().max(128).optional(),
+        message: z.string().max(4096).optional(),
+      }),
+    )
+    .max(16)
+    .optional(),
+});
+
+/**
  * The agent-judged conditions of a heartbeat body, as the node will hold them; entries of other
- * types or malformed ones are ignored (an older agent sends none). The transition time moves
+ * types are ignored (an older agent sends none). The transition time moves
  * only when the status flips.
  */
 export function agentConditions(body: unknown, node: Node, now: string): Condition[] {
@@ -327,6 +349,11 @@ export class NodeRegistry {
   heartbeat(name: string, body: unknown): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `node "${name}" is not registered`);
+    const valid = heartbeatSchema.safeParse(body ?? {});
+    if (!valid.success) {
+      const causes = valid.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+      throw new StatusError('Invalid', `invalid heartbeat: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+    }
     const now = this.clock();
     this.lastSeen.set(name, now);
     this.lastContact.set(name, now);

@@ -8,7 +8,8 @@ import type { EventRecorder } from '../../events/recorder.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Store } from '../../store/store.js';
 import { requireOwnPod, type ApiContext } from '../context.js';
-import { readJson, sendJson, type Params, type Router } from '../http.js';
+import { readJson, sendJson, SMALL_BODY, type Params, type Router } from '../http.js';
+import { podStatusSchema, STATUS_BODY_LIMIT } from '../../../shared/status-schema.js';
 
 export interface AgentRouteDeps {
   store: Store;
@@ -38,22 +39,27 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
 
   router
     .on('POST', '/api/v1/nodes/register', async (c) => {
-      const body = await readJson(c.req);
+      const body = await readJson(c.req, SMALL_BODY);
       if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
       sendJson(c.res, 200, nodes.register(c.who, body));
     })
     .on('POST', '/api/v1/nodes/:name/heartbeat', async (c, p) => {
       if (c.who.role !== 'node' || c.who.node !== p.name) throw forbidden(`only node ${p.name} may send its heartbeat`);
-      nodes.heartbeat(p.name, await readJson(c.req));
+      nodes.heartbeat(p.name, await readJson(c.req, SMALL_BODY));
       sendJson(c.res, 200, { ok: true });
     })
     .on('PUT', '/api/v1/namespaces/:ns/pods/:name/status', async (c, p) => {
       const pod = ownPod(c, p);
-      const status = (await readJson(c.req)) as Pod['status'];
+      const body = await readJson(c.req, STATUS_BODY_LIMIT);
       const uid = c.url.searchParams.get('uid');
       if (uid !== null) rejectOtherUid('pod', p.name, pod.metadata.uid, uid);
       rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
-      if (!status || typeof status !== 'object' || typeof status.phase !== 'string') throw badRequest('body must be a pod status with a phase');
+      const parsed = podStatusSchema.safeParse(body);
+      if (!parsed.success) {
+        const causes = parsed.error.issues.map((i) => ({ field: `status.${i.path.join('.')}`.replace(/\.$/, ''), message: i.message }));
+        throw new StatusError('Invalid', `invalid pod status: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+      }
+      const status = parsed.data as Pod['status'];
       const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
         x.status = status;
       });
@@ -61,7 +67,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/finalize', async (c, p) => {
       const pod = ownPod(c, p);
-      const body = (await readJson(c.req)) as { uid?: string; epoch?: unknown } | undefined;
+      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string; epoch?: unknown } | undefined;
       rejectOtherUid('pod', p.name, pod.metadata.uid, body?.uid);
       rejectStaleEpoch(pod, body?.epoch);
       if (!pod.metadata.deletionTimestamp) throw new StatusError('Conflict', `pod ${p.name} is not terminating`);
@@ -73,7 +79,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       if (!claim) throw notFound('persistentvolumeclaims', p.name);
       if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node)
         throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
-      const body = (await readJson(c.req)) as { uid?: string } | undefined;
+      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string } | undefined;
       rejectOtherUid('claim', p.name, claim.metadata.uid, body?.uid);
       if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
       if ((claim.metadata.finalizers?.length ?? 0) > 0)
@@ -83,7 +89,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {
       const pod = ownPod(c, p);
-      const body = (await readJson(c.req)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
+      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
       if (body?.uid !== undefined) rejectOtherUid('pod', p.name, pod.metadata.uid, body.uid);
       if (
         typeof body?.reason !== 'string' ||

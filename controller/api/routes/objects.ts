@@ -4,7 +4,7 @@ import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
 import type { AnyObject, Pod } from '../../../shared/types.js';
 import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
-import { badRequest, forbidden, notFound } from '../../errors.js';
+import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/store.js';
 import { adminOnly, type ApiContext } from '../context.js';
@@ -44,6 +44,20 @@ function nodeScope(c: ApiContext, r: ResourceInfo, access: NodeAccess): ((o: Any
   if (c.who.role !== 'node' || !NODE_SCOPED_KINDS.has(r.kind)) return undefined;
   const node = c.who.node;
   return (o) => access.allows(node, o);
+}
+
+/** Largest object a request may store, serialized: etcd's default request limit, as in Kubernetes. */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+/** 413 naming the first object of an apply that is over MAX_OBJECT_BYTES; nothing is applied. */
+function refuseLargeObjects(objects: unknown[]): void {
+  objects.forEach((o, i) => {
+    const size = Buffer.byteLength(JSON.stringify(o) ?? '');
+    if (size <= MAX_OBJECT_BYTES) return;
+    const m = (o as { kind?: unknown; metadata?: { name?: unknown } } | null) ?? {};
+    const what = typeof m.kind === 'string' && typeof m.metadata?.name === 'string' ? `${m.kind}/${m.metadata.name}` : `objects[${i}]`;
+    throw new StatusError('RequestEntityTooLarge', `${what} is ${size} bytes, over the limit of ${MAX_OBJECT_BYTES} bytes per object; nothing was changed`);
+  });
 }
 
 function parseFieldSelector(text: string | null): FieldRequirement[] {
@@ -129,6 +143,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       '/api/v1/apply',
       adminOnly(async (c) => {
         const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
+        if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
         sendJson(c.res, 200, ops.apply(body?.objects as unknown[], body?.dryRun === true));
       }),
     )
