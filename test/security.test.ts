@@ -496,3 +496,42 @@ t.test('an object over 1.5 MiB is refused with 413 naming it, and nothing of the
   t.equal(c.store.get('ConfigMap', 'default', 'small'), undefined, 'the small one in the same request was not applied');
   await answersWithin1s(t, c);
 });
+
+t.test('a node sets its labels at first registration only, never berth.io/ ones, and an admin can remove any label', async (t) => {
+  const c = await nodeWithPod(t);
+  const join = issueToken(c.store, 'join', 'join');
+  const reg = (name: string, labels: Record<string, string>, token: string) =>
+    c.json(
+      'POST',
+      '/api/v1/nodes/register',
+      { name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'y'.repeat(32), dataDir: `/tmp/${name}`, facts: c.facts, labels },
+      token,
+    );
+  const restricted = await reg('n2', { 'berth.io/role': 'db' }, join);
+  t.equal(restricted.status, 422, 'a berth.io/ label: 422');
+  t.match(causesOf(restricted), [{ field: 'labels.berth.io/role', message: /may not set labels under berth.io\// }]);
+  const role = await reg('n2', { 'node-role.kubernetes.io/control-plane': '' }, join);
+  t.equal(role.status, 422, 'a node-role label: 422');
+  const long = await reg('n2', { ['k'.repeat(300)]: 'v' }, join);
+  t.equal(long.status, 422, 'a 300-character key: 422');
+  t.equal(c.store.get('Node', undefined, 'n2'), undefined, 'no node n2 was registered');
+
+  // An admin label on n1, then n1 re-registers with its own token and labels of its own.
+  t.equal((await c.json('PATCH', '/api/v1/nodes/n1', { metadata: { labels: { zone: 'a' } } })).status, 200);
+  const again = await reg('n1', { zone: 'b', extra: 'x' }, c.nodeToken);
+  t.equal(again.status, 200, 'n1 re-registers');
+  const labels = (c.store.get('Node', undefined, 'n1') as { metadata: { labels: Record<string, string> } }).metadata.labels;
+  t.equal(labels.zone, 'a', 'the admin label stays');
+  t.equal(labels.extra, undefined, 'labels of a re-registration are not taken');
+
+  // A label stored with a bad key (as before keys were checked) can be removed by an admin.
+  c.store.mutate('Node', undefined, 'n1', (n: { metadata: { labels?: Record<string, string> } }) => {
+    n.metadata.labels = { ...n.metadata.labels, ['k'.repeat(300)]: 'v' };
+  });
+  const removed = await c.json('PATCH', '/api/v1/nodes/n1', { metadata: { labels: { ['k'.repeat(300)]: null } } });
+  t.equal(removed.status, 200, 'removing it: 200');
+  t.notOk(Object.keys((c.store.get('Node', undefined, 'n1') as { metadata: { labels: Record<string, string> } }).metadata.labels).some((k) => k.length > 63));
+  const bad = await c.json('PATCH', '/api/v1/nodes/n1', { metadata: { labels: { ['k'.repeat(300)]: 'v' } } });
+  t.equal(bad.status, 422, 'adding one: 422');
+  await answersWithin1s(t, c);
+});

@@ -22,6 +22,7 @@ import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
+import { labelKeyProblem, labelValueProblem, NODE_RESTRICTED_LABEL_PREFIXES } from '../../shared/labels.js';
 import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
 
 const fact = z.string().max(256);
@@ -51,7 +52,17 @@ const registerSchema = z.object({
   agentCertificate: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }).optional(),
   dataDir: z.string().startsWith('/', 'must be an absolute path'),
   facts: factsSchema,
-  labels: z.record(z.string(), z.string()).optional(),
+  /** Taken at the first registration only (Kubernetes' NodeRestriction); never berth.io/ or node-role.kubernetes.io/. */
+  labels: z
+    .record(z.string(), z.string())
+    .superRefine((labels, ctx) => {
+      for (const [k, v] of Object.entries(labels)) {
+        const restricted = NODE_RESTRICTED_LABEL_PREFIXES.find((p) => k.startsWith(p));
+        const problem = restricted ? `a node may not set labels under ${restricted}` : (labelKeyProblem(k) ?? labelValueProblem(v));
+        if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+      }
+    })
+    .optional(),
   version: z.string().optional(),
   /** The agent's identity key and a fresh signature by it (shared/node-identity.ts). */
   identity: z.object({ publicKey: z.string(), time: z.number(), signature: z.string() }).optional(),
@@ -250,9 +261,10 @@ export class NodeRegistry {
       kind: 'Node',
       metadata: {
         ...((existing?.metadata ?? { name: r.name }) as Node['metadata']),
+        // A node's own labels count at its first registration only: after that they are the
+        // administrator's (berth label node), and a re-registration cannot undo them.
         labels: {
-          ...(existing?.metadata.labels ?? {}),
-          ...(r.labels ?? {}),
+          ...(existing ? existing.metadata.labels : r.labels),
           'kubernetes.io/hostname': r.name,
           'kubernetes.io/os': 'linux',
           'kubernetes.io/arch': r.facts.arch,

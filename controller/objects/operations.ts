@@ -22,6 +22,7 @@ import type { Store } from '../store/store.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound } from '../errors.js';
 import { replicaLimitProblems } from './limits.js';
+import { labelKeyProblem, labelValueProblem } from '../../shared/labels.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
 
 export interface ApplyResult {
@@ -295,11 +296,13 @@ export class Operations {
         if (typeof labels !== 'object' || Array.isArray(labels)) causes.push({ field: 'metadata.labels', message: 'must be a map of strings' });
         else {
           for (const [k, v] of Object.entries(labels)) {
-            if (!/^([A-Za-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(k))
-              causes.push({ field: `metadata.labels.${k}`, message: 'invalid label key' });
-            else if (k === 'kubernetes.io/hostname') causes.push({ field: `metadata.labels.${k}`, message: 'is set by berth from the node name' });
-            else if (v !== null && (typeof v !== 'string' || !/^(([A-Za-z0-9][A-Za-z0-9._-]{0,61})?[A-Za-z0-9])?$/.test(v)))
-              causes.push({ field: `metadata.labels.${k}`, message: 'must be a valid label value (up to 63 letters, digits, "-", "_", ".")' });
+            if (k === 'kubernetes.io/hostname') causes.push({ field: `metadata.labels.${k}`, message: 'is set by berth from the node name' });
+            // Removing a label is always allowed, whatever its key (one set before keys were checked).
+            else if (v === null) continue;
+            else {
+              const problem = labelKeyProblem(k) ?? labelValueProblem(v);
+              if (problem) causes.push({ field: `metadata.labels.${k}`, message: problem });
+            }
           }
         }
       }
