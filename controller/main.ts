@@ -105,7 +105,17 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
   const ops = new Operations(store, events, serviceRange, opts.podSecurity ?? { level: 'baseline', allowedHostPaths: [] }, limits);
-  const nodes = new NodeRegistry(store, events, log, opts.nodeGraceSeconds * 1000, opts.zone, opts.podNetwork, serviceRange);
+  const nodes = new NodeRegistry(
+    store,
+    events,
+    log,
+    opts.nodeGraceSeconds * 1000,
+    opts.zone,
+    opts.podNetwork,
+    serviceRange,
+    undefined,
+    opts.insecure ? 'any' : 'https-only',
+  );
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);
   const claims = new ClaimCollector(store, events, log);

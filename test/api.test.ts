@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ApiError, fetchWithTls } from '../shared/client.js';
 import type { StatefulSet, WatchEvent } from '../shared/types.js';
 import { Cluster } from './helpers/cluster.js';
+import { agentCertPem } from './helpers/agent-cert.js';
 import { EXEC_PROTOCOL, execQuery } from '../shared/exec-stream.js';
 
 const example = readFileSync(new URL('../examples/web.yaml', import.meta.url), 'utf8');
@@ -133,7 +134,8 @@ t.test('controller API', async (t) => {
     const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
       name: 'n-api',
       address: '127.0.0.1',
-      agentUrl: 'http://127.0.0.1:9',
+      agentUrl: 'https://127.0.0.1:9',
+      agentCertificate: await agentCertPem(),
       agentToken: 'x'.repeat(32),
       dataDir: '/tmp/n-api',
       facts: {

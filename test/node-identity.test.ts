@@ -122,3 +122,33 @@ t.test('a node token that cannot be written is kept and written later; each diff
   t.same(ok, { saved: true });
   t.equal(readFileSync(file, 'utf8').trim(), 'tok-3');
 });
+
+t.test("an agent's URL and certificate pin change only in a registration its identity key signed; plain http is refused without --insecure", async (t) => {
+  const { store, events, log } = controllerOnStore(t, 'agent-endpoint');
+  const { NodeRegistry } = await import('../controller/nodes/registry.js');
+  const { agentCertPem } = await import('./helpers/agent-cert.js');
+  const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, undefined, 'https-only');
+  const cert = await agentCertPem();
+  const identity = await loadOrCreateIdentity(tempDir(t));
+  const join = authenticate(store, `Bearer ${issueToken(store, 'join', 'join')}`)!;
+  const at = (url: string, withIdentity: boolean) => ({ ...body('h1', withIdentity ? identity : undefined), agentUrl: url, agentCertificate: cert });
+  const plain = (() => {
+    try {
+      nodes.register(join, body('h2', identity));
+    } catch (err) {
+      return err as { code?: number; message: string };
+    }
+  })();
+  t.equal(plain?.code, 422, 'an http agent URL is refused');
+  t.match(plain?.message ?? '', /agentUrl: must be https/);
+  nodes.register(join, at('https://10.0.0.1:7444', true));
+  const node = { role: 'node' as const, node: 'h1' };
+  const urlOf = () => (store.get('Node', undefined, 'h1') as { status: { agent: { url: string } } }).status.agent.url;
+  t.throws(() => nodes.register(node, at('https://127.0.0.1:18999', false)), { code: 403 }, 'a node token alone cannot move the agent URL');
+  t.throws(() => nodes.register(node, { ...at('https://10.0.0.1:7444', false), agentCertificate: undefined }), { code: 403 }, 'nor drop the pin');
+  t.equal(urlOf(), 'https://10.0.0.1:7444', 'the URL is unchanged');
+  nodes.register(node, at('https://10.0.0.1:7444', false));
+  t.pass('re-registering at the same URL and certificate needs no proof');
+  nodes.register(node, at('https://10.0.0.1:7555', true));
+  t.equal(urlOf(), 'https://10.0.0.1:7555', 'a registration signed by its identity key moves it');
+});

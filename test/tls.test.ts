@@ -17,6 +17,7 @@ import { ApiError, fetchWithTls } from '../shared/client.js';
 import { caHash, fingerprint256, parseCaHash } from '../shared/tls.js';
 import type { Node } from '../shared/types.js';
 import { Cluster, requireDocker, runCli, stopProcess, waitFor } from './helpers/cluster.js';
+import { agentCertPem } from './helpers/agent-cert.js';
 
 /** A test cluster whose agents can be given another CA hash (or none). */
 class TlsCluster extends Cluster {
@@ -48,7 +49,16 @@ const facts = {
   diskBytes: 1,
   diskAvailableBytes: 1,
 };
-const registration = (name: string) => ({ name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/x', facts });
+const AGENT_CERT = await agentCertPem();
+const registration = (name: string) => ({
+  name,
+  address: '127.0.0.1',
+  agentUrl: 'https://127.0.0.1:9',
+  agentCertificate: AGENT_CERT,
+  agentToken: 'x'.repeat(32),
+  dataDir: '/tmp/x',
+  facts,
+});
 
 /** The HTTP status a call failed with; 0 when it did not fail. */
 const statusOf = (p: Promise<unknown>) =>

@@ -169,6 +169,8 @@ export class NodeRegistry {
     private readonly serviceRange?: string,
     /** The clock; tests pass a fake one. */
     private readonly clock: () => number = Date.now,
+    /** `https-only` unless the controller runs --insecure: plain http agent URLs are refused. */
+    private readonly agentTransport: 'https-only' | 'any' = 'any',
   ) {
     // After a controller restart no node is judged before the restart grace (liveness.ts); its
     // agent may have been told nothing for a while, so contact counts from now.
@@ -252,6 +254,7 @@ export class NodeRegistry {
       );
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
+    this.checkAgentEndpoint(r, existing, identityKey, recordedKey);
     const now = timestamp();
     const { podCIDR, problem: noPodCidr } = this.podCidrFor(r.name, existing);
     // A forgotten node that registers again (join token) is a member again, with a new credential.
@@ -326,6 +329,31 @@ export class NodeRegistry {
       podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
     return { name: r.name, zone: this.zone, ...net };
+  }
+
+  /**
+   * Where the controller sends logs, exec and volume copies (with the agent token) is the agent's
+   * URL and pinned certificate: plain http is refused unless the controller runs --insecure, and a
+   * registered node changes either only by a registration its identity key signed, so a stolen
+   * node credential alone cannot point the controller somewhere else. A node without a recorded
+   * key (registered before identity keys) records one with that registration.
+   */
+  private checkAgentEndpoint(
+    r: { name: string; agentUrl: string; agentCertificate?: string },
+    existing: Node | undefined,
+    key?: string,
+    recorded?: string,
+  ): void {
+    if (this.agentTransport === 'https-only' && !r.agentUrl.startsWith('https:')) {
+      throw new StatusError('Invalid', 'invalid registration: agentUrl: must be https (plain http only when the controller runs --insecure)', [
+        { field: 'agentUrl', message: 'must be https (plain http only when the controller runs --insecure)' },
+      ]);
+    }
+    if (!existing || existing.spec.forgotten) return;
+    const changed = existing.status.agent.url !== r.agentUrl || (this.store.getMeta(`agent-cert/${r.name}`) ?? '') !== (r.agentCertificate ?? '');
+    if (changed && (key === undefined || (recorded !== undefined && recorded !== '' && key !== recorded) || recorded === '')) {
+      throw forbidden(`node ${r.name} may change its agent URL or certificate only in a registration signed by its identity key`);
+    }
   }
 
   /** The canonical identity key of a registration whose proof holds; a proof that does not hold is refused. */
