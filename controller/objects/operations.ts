@@ -280,6 +280,11 @@ export class Operations {
     for (const k of Object.keys(p))
       if (k !== 'metadata' && k !== 'spec')
         causes.push({ field: k, message: 'may not be changed; a node patch may set spec.unschedulable and metadata.labels' });
+    // null in a merge patch removes the field: a node keeps its spec, metadata and name labels.
+    if (p.spec === null) causes.push({ field: 'spec', message: 'may not be removed' });
+    if (p.metadata === null) causes.push({ field: 'metadata', message: 'may not be removed' });
+    if ((p.metadata as { labels?: unknown } | null | undefined)?.labels === null)
+      causes.push({ field: 'metadata.labels', message: 'may not be removed as a whole; remove labels one by one (null for each key)' });
     const spec = (p.spec ?? {}) as Record<string, unknown>;
     const meta = (p.metadata ?? {}) as Record<string, unknown>;
     if (typeof spec !== 'object' || Array.isArray(spec)) causes.push({ field: 'spec', message: 'must be an object' });
