@@ -508,6 +508,16 @@ function onUploadAnswer(a: Attempt, to: string): (up: IncomingMessage) => void {
   };
 }
 
+/**
+ * The stall timeout handed to the agents: longer than the controller's own, so the controller,
+ * which sees both legs and can name the side that stopped, aborts first; the agents' timers only
+ * end their side when the controller is gone too.
+ */
+export const AGENT_STALL_MARGIN_MS = 2_000;
+function agentStallHeader(stallMs: number): Record<string, string> {
+  return { [STALL_TIMEOUT_HEADER]: String((stallMs + AGENT_STALL_MARGIN_MS) / 1000) };
+}
+
 /** An empty tar (two zero blocks) into the target: any old directory there is set aside. */
 export function emptyVolume(store: Store, namespace: string, claim: string, to: string, opts: TransferOptions): Promise<void> {
   const a = new Attempt(opts, () => `node ${to} did not answer`);
@@ -518,7 +528,7 @@ export function emptyVolume(store: Store, namespace: string, claim: string, to: 
         to,
         archivePath(namespace, claim),
         'PUT',
-        { 'content-type': 'application/x-tar', [STALL_TIMEOUT_HEADER]: String(opts.stallMs / 1000) },
+        { 'content-type': 'application/x-tar', ...agentStallHeader(opts.stallMs) },
         onUploadAnswer(a, to),
       ),
     );
@@ -572,7 +582,7 @@ export function copyVolume(
   opts: TransferOptions,
 ): Promise<void> {
   const path = archivePath(namespace, claim);
-  const stallHeader = { [STALL_TIMEOUT_HEADER]: String(opts.stallMs / 1000) };
+  const stallHeader = agentStallHeader(opts.stallMs);
   let put: ClientRequest | undefined;
   let sent = false;
   const a = new Attempt(opts, () => {
