@@ -118,7 +118,7 @@ export class LeaderElector extends EventEmitter<{
   started: [LeaderFence];
   stopped: [StopReason];
   leader: [LeaderInfo | undefined];
-  /** A renewal etcd answered, with the monotonic time it was sent. */
+  /** A grant or renewal etcd answered, with the monotonic time it was sent. */
   renewed: [sentAt: number];
 }> {
   readonly identity: string;
@@ -262,6 +262,7 @@ export class LeaderElector extends EventEmitter<{
       finish,
     };
     this.term = term;
+    this.emit('renewed', sentAt);
     if (this.stopping) {
       await this.endTerm(term, 'stopped');
       return;

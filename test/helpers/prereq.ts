@@ -34,6 +34,7 @@ export const PREREQS = {
   root: 'running as root (network namespaces, bridges, iptables, tmpfs mounts)',
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
+  etcd: 'the etcd server binary, /usr/bin/etcd or BERTH_ETCD (scripts/setup installs etcd-server)',
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 

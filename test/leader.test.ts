@@ -1,0 +1,231 @@
+// Leader election (controller/ha/leader.ts) against real etcd processes (test/helpers/etcd-proc.ts):
+// one leader among two candidates; a clean stop hands over at once; a leader cut from etcd, or
+// whose etcd member hangs, stops acting before its lease could have ended and before the other
+// starts; writes fenced by the leadership key commit for the current leader only. All times come
+// from one monotonic clock (performance.now), the electors' own.
+import t, { type Test } from 'tap';
+import { Etcd3 } from 'etcd3';
+import { performance } from 'node:perf_hooks';
+import { type LeaderFence, LeaderElector, type StopReason } from '../controller/ha/leader.js';
+import { cuttableProxy, startEtcd } from './helpers/etcd-proc.js';
+
+const now = () => performance.now();
+const TTL_MS = 5000;
+const MARGIN_MS = 1500;
+
+interface Recorded {
+  readonly name: string;
+  readonly elector: LeaderElector;
+  readonly client: Etcd3;
+  starts: { at: number; fence: LeaderFence }[];
+  aborts: number[];
+  stops: { at: number; reason: StopReason }[];
+  /** Send time of the last grant or renewal etcd answered, and how many were answered. */
+  lastRenewSentAt?: number;
+  renewals: number;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const start = now();
+  while (!cond()) {
+    if (now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return now();
+}
+
+/** A candidate with its own etcd client, recording when it starts and stops leading. */
+function candidate(t: Test, name: string, prefix: string, hosts: string[]): Recorded {
+  const client = new Etcd3({ hosts });
+  const rec: Recorded = {
+    name,
+    client,
+    starts: [],
+    aborts: [],
+    stops: [],
+    renewals: 0,
+    elector: new LeaderElector({
+      client,
+      prefix,
+      identity: name,
+      ttlSeconds: TTL_MS / 1000,
+      renewMs: 1500,
+      marginMs: MARGIN_MS,
+      onStartedLeading: (fence, signal) => {
+        rec.starts.push({ at: now(), fence });
+        signal.addEventListener('abort', () => rec.aborts.push(now()));
+      },
+      onStoppedLeading: (reason) => rec.stops.push({ at: now(), reason }),
+    }),
+  };
+  rec.elector.on('renewed', (sentAt) => {
+    rec.lastRenewSentAt = sentAt;
+    rec.renewals++;
+  });
+  rec.elector.start();
+  t.teardown(async () => {
+    await rec.elector.stop();
+    client.close();
+  });
+  return rec;
+}
+
+/** Writes `value` to `key` in a transaction fenced by `fence`; whether it committed. */
+async function fencedPut(client: Etcd3, fence: LeaderFence, key: string, value: string): Promise<boolean> {
+  const res = await client.if(fence.key, 'Create', '==', fence.revision).then(client.put(key).value(value)).commit();
+  return res.succeeded;
+}
+
+t.test('leader election on a 1-member etcd', async (t) => {
+  const etcd = await startEtcd(t, { members: 1 });
+  if (!etcd) return;
+  const observer = new Etcd3({ hosts: etcd.endpoints });
+  t.teardown(() => observer.close());
+
+  t.test('of two candidates exactly one leads, and both name it', async (t) => {
+    const a = candidate(t, 'a', '/two', etcd.endpoints);
+    const b = candidate(t, 'b', '/two', etcd.endpoints);
+    await waitFor('one leads', () => a.elector.isLeader() || b.elector.isLeader(), 5000);
+    // Over two renewal periods the answer stays the same.
+    for (let i = 0; i < 30; i++) {
+      t.equal([a, b].filter((c) => c.elector.isLeader()).length, 1, 'exactly one leads');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const leader = a.elector.isLeader() ? a : b;
+    const follower = leader === a ? b : a;
+    t.equal(leader.starts.length, 1, 'the leader started once');
+    t.equal(follower.starts.length, 0, 'the other never started');
+    t.equal(leader.elector.leader()?.identity, leader.name, 'the leader names itself');
+    t.equal(follower.elector.leader()?.identity, leader.name, 'the follower names the leader');
+    t.equal(follower.elector.leader()?.revision, leader.starts[0]?.fence.revision, 'both see the same fence revision');
+    t.match(leader.starts[0]?.fence.key, /^\/two\/leader\/[0-9a-f]+$/, 'the key is <prefix>/leader/<lease id in hex>');
+  });
+
+  t.test("the leader's stop() hands over within 1 s; it stopped acting first", async (t) => {
+    const a = candidate(t, 'a', '/stop', etcd.endpoints);
+    await waitFor('a leads', () => a.elector.isLeader(), 5000);
+    const b = candidate(t, 'b', '/stop', etcd.endpoints);
+    await waitFor('b follows a', () => b.elector.leader()?.identity === 'a', 5000);
+    const stopAt = now();
+    await a.elector.stop();
+    const bAt = await waitFor('b leads', () => b.starts.length > 0, 5000);
+    const handover = bAt - stopAt;
+    t.comment(`stop() → other leads: ${handover.toFixed(0)} ms`);
+    t.ok(handover < 1000, `the other leads within 1 s (${handover.toFixed(0)} ms)`);
+    t.same(
+      a.stops.map((s) => s.reason),
+      ['stopped'],
+      'the old leader stopped with reason stopped',
+    );
+    t.ok((a.aborts[0] ?? Number.POSITIVE_INFINITY) < (b.starts[0]?.at ?? 0), 'the old signal aborted before the new leader started');
+    t.equal(a.elector.isLeader(), false, 'the old leader says it does not lead');
+  });
+
+  t.test('a leader cut from etcd without revoking stops before its lease could end; the other leads after, within 8 s', async (t) => {
+    const proxy = await cuttableProxy(t, etcd.endpoints[0] as string);
+    const a = candidate(t, 'a', '/cut', [proxy.url]);
+    await waitFor('a leads', () => a.elector.isLeader(), 5000);
+    const b = candidate(t, 'b', '/cut', etcd.endpoints);
+    await waitFor('b follows a', () => b.elector.leader()?.identity === 'a', 5000);
+    const aFence = a.starts[0]?.fence as LeaderFence;
+    t.ok(await fencedPut(observer, aFence, '/cut/data', 'a'), "a write fenced by a's key commits while a leads");
+    // The lease has been renewed (not only granted) before the cut.
+    await waitFor('a renewed its lease twice', () => a.renewals >= 3, 5000);
+
+    // The observer sees when etcd deletes a's key: its lease ended.
+    let deletedAt: number | undefined;
+    const watch = await observer.watch().key(aFence.key).create();
+    t.teardown(() => watch.cancel());
+    watch.on('delete', () => {
+      deletedAt ??= now();
+    });
+
+    const cutAt = now();
+    proxy.cut();
+    const bAt = await waitFor('b leads', () => b.starts.length > 0, 10_000);
+    const abortedAt = a.aborts[0];
+    const lastRenew = a.lastRenewSentAt as number;
+    t.ok(abortedAt !== undefined, "a's signal aborted");
+    if (abortedAt === undefined) return;
+    t.comment(
+      `cut → a stops acting ${(abortedAt - cutAt).toFixed(0)} ms; last answered renewal sent ${(cutAt - lastRenew).toFixed(0)} ms before the cut; ` +
+        `key deleted ${deletedAt === undefined ? '?' : (deletedAt - cutAt).toFixed(0)} ms; b leads ${(bAt - cutAt).toFixed(0)} ms`,
+    );
+    t.same(
+      a.stops.map((s) => s.reason),
+      ['renew-deadline'],
+      'a stopped because no renewal was answered in time',
+    );
+    t.ok(abortedAt < lastRenew + TTL_MS, 'a stopped before its lease could have ended (last renewal sent + TTL)');
+    t.ok(abortedAt - lastRenew >= TTL_MS - MARGIN_MS, 'a acted until its own deadline (last renewal sent + TTL − margin)');
+    t.ok(abortedAt - lastRenew < TTL_MS - MARGIN_MS + 500, 'a stopped within 500 ms of that deadline');
+    t.ok(deletedAt !== undefined && abortedAt < deletedAt, 'a stopped before etcd deleted its key');
+    t.ok(abortedAt < bAt, 'a stopped before b started');
+    t.ok(bAt - cutAt < 8000, `b leads within 8 s of the cut (${(bAt - cutAt).toFixed(0)} ms)`);
+
+    const bFence = b.starts[0]?.fence as LeaderFence;
+    t.ok(bFence.revision > aFence.revision, "b's fence revision is higher");
+    t.ok(await fencedPut(observer, bFence, '/cut/data', 'b'), "a write fenced by b's key commits");
+    t.notOk(await fencedPut(observer, aFence, '/cut/data', 'a-late'), "a write fenced by a's old key does not commit");
+    t.equal((await observer.get('/cut/data').string()) ?? '', 'b', 'the data holds the leader’s write');
+
+    // Reconnected, a campaigns again: it follows b, and leads when b stops.
+    proxy.restore();
+    await waitFor('a follows b again', () => a.elector.leader()?.identity === 'b' && !a.elector.isLeader(), 15_000);
+    t.pass('after the connection is back, a campaigns again and follows b');
+    await b.elector.stop();
+    await waitFor('a leads again', () => a.starts.length === 2, 3000);
+    t.ok((a.starts[1]?.fence.revision ?? 0) > bFence.revision, "a's new term has a new, higher fence revision");
+    t.equal(a.elector.isLeader(), true, 'a leads again');
+  });
+});
+
+t.test('leader election on a 3-member etcd: the member the leader talks to hangs (SIGSTOP)', async (t) => {
+  const etcd = await startEtcd(t, { members: 3 });
+  if (!etcd) return;
+  const [m0, m1] = etcd.members;
+  if (!m0 || !m1) throw new Error('three members expected');
+  const observer = new Etcd3({ hosts: [etcd.endpoints[2] as string] });
+  t.teardown(() => observer.close());
+  const a = candidate(t, 'a', '/hang', [m0.clientUrl]);
+  await waitFor('a leads', () => a.elector.isLeader(), 5000);
+  const b = candidate(t, 'b', '/hang', [m1.clientUrl]);
+  await waitFor('b follows a', () => b.elector.leader()?.identity === 'a', 5000);
+  const aFence = a.starts[0]?.fence as LeaderFence;
+  await waitFor('a renewed its lease twice', () => a.renewals >= 3, 5000);
+  let deletedAt: number | undefined;
+  const watch = await observer.watch().key(aFence.key).create();
+  t.teardown(() => watch.cancel());
+  watch.on('delete', () => {
+    deletedAt ??= now();
+  });
+
+  // Whether the hung member is etcd's own (Raft) leader: then etcd elects another first, and its
+  // new leader renews every lease by a full TTL, so the lease ends later (docs/ha.md).
+  const m0Status = await a.client.maintenance.status();
+  const raftLeaderHangs = String(m0Status.header.member_id) === String(m0Status.leader);
+  const pausedAt = now();
+  m0.pause();
+  t.teardown(() => m0.resume());
+  const bAt = await waitFor('b leads', () => b.starts.length > 0, 20_000);
+  const abortedAt = a.aborts[0];
+  const lastRenew = a.lastRenewSentAt as number;
+  t.ok(abortedAt !== undefined, "a's signal aborted");
+  if (abortedAt === undefined) return;
+  t.comment(
+    `pause → a stops acting ${(abortedAt - pausedAt).toFixed(0)} ms; key deleted ${deletedAt === undefined ? '?' : (deletedAt - pausedAt).toFixed(0)} ms; ` +
+      `b leads ${(bAt - pausedAt).toFixed(0)} ms; the hung member was ${raftLeaderHangs ? '' : 'not '}etcd's Raft leader`,
+  );
+  t.same(
+    a.stops.map((s) => s.reason),
+    ['renew-deadline'],
+    'a stopped because no renewal was answered in time',
+  );
+  t.ok(abortedAt < lastRenew + TTL_MS, 'a stopped before its lease could have ended (last renewal sent + TTL)');
+  t.ok(abortedAt - lastRenew < TTL_MS - MARGIN_MS + 500, 'a stopped within 500 ms of its own deadline');
+  t.ok(deletedAt !== undefined && abortedAt < deletedAt, 'a stopped before etcd deleted its key');
+  t.ok(abortedAt < bAt, 'a stopped before b started');
+  const bFence = b.starts[0]?.fence as LeaderFence;
+  t.ok(await fencedPut(observer, bFence, '/hang/data', 'b'), "a write fenced by b's key commits");
+  t.notOk(await fencedPut(observer, aFence, '/hang/data', 'a-late'), "a write fenced by a's old key does not commit");
+});
