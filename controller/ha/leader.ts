@@ -115,7 +115,8 @@ interface Term {
 }
 
 export class LeaderElector extends EventEmitter<{
-  started: [LeaderFence];
+  /** Started leading: the term's fence, and its signal that aborts when the term ends. */
+  started: [LeaderFence, AbortSignal];
   stopped: [StopReason];
   leader: [LeaderInfo | undefined];
   /** A grant or renewal etcd answered, with the monotonic time it was sent. */
@@ -175,7 +176,9 @@ export class LeaderElector extends EventEmitter<{
   /** Whether this controller leads now: elected, and its lease certainly alive for `margin` more. */
   isLeader(): boolean {
     const t = this.term;
-    return !!t?.leading && !t.ended && mayAct({ lastRenewSentAt: t.lastRenewSentAt, grantedTtlMs: t.grantedTtlMs, marginMs: this.timing.marginMs, now: this.now() });
+    return (
+      !!t?.leading && !t.ended && mayAct({ lastRenewSentAt: t.lastRenewSentAt, grantedTtlMs: t.grantedTtlMs, marginMs: this.timing.marginMs, now: this.now() })
+    );
   }
 
   /** The fence of the current term while leading. */
@@ -314,7 +317,7 @@ export class LeaderElector extends EventEmitter<{
     term.leading = { fence, abort: new AbortController() };
     this.setCurrent({ identity: this.identity, key: term.key, revision: seen.revision });
     this.log.info({ identity: this.identity, key: fence.key, revision: fence.revision }, 'leader election: leading');
-    this.emit('started', fence);
+    this.emit('started', fence, term.leading.abort.signal);
     try {
       this.onStarted?.(fence, term.leading.abort.signal);
     } catch (err) {
