@@ -229,3 +229,50 @@ t.test('leader election on a 3-member etcd: the member the leader talks to hangs
   t.ok(await fencedPut(observer, bFence, '/hang/data', 'b'), "a write fenced by b's key commits");
   t.notOk(await fencedPut(observer, aFence, '/hang/data', 'a-late'), "a write fenced by a's old key does not commit");
 });
+
+t.test('leader election on a 3-member etcd that loses quorum: nobody acts until it is back, then one leads', async (t) => {
+  const etcd = await startEtcd(t, { members: 3 });
+  if (!etcd) return;
+  const [m0, m1, m2] = etcd.members;
+  if (!m0 || !m1 || !m2) throw new Error('three members expected');
+  const a = candidate(t, 'a', '/quorum', [m0.clientUrl]);
+  await waitFor('a leads', () => a.elector.isLeader(), 5000);
+  const b = candidate(t, 'b', '/quorum', [m1.clientUrl]);
+  await waitFor('b follows a', () => b.elector.leader()?.identity === 'a', 5000);
+  await waitFor('a renewed its lease twice', () => a.renewals >= 3, 5000);
+  const aFence = a.starts[0]?.fence as LeaderFence;
+
+  const lostAt = now();
+  m1.pause();
+  m2.pause();
+  t.teardown(() => {
+    m1.resume();
+    m2.resume();
+  });
+  const abortedAt = await waitFor("a's signal aborts", () => a.aborts.length > 0, 6000);
+  const lastRenew = a.lastRenewSentAt as number;
+  t.ok(abortedAt < lastRenew + TTL_MS, 'a stopped before its lease could have ended (last renewal sent + TTL)');
+  // Without quorum no lease can be granted nor renewed: nobody leads for the rest of the TTL and beyond.
+  for (let i = 0; i < 40; i++) {
+    if (a.elector.isLeader() || b.elector.isLeader()) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(a.elector.isLeader() || b.elector.isLeader(), false, 'nobody leads while etcd has no quorum (4 s checked)');
+  t.equal(b.starts.length, 0, 'b never started');
+  t.equal(a.starts.length, 1, 'a did not start again');
+
+  const backAt = now();
+  m1.resume();
+  m2.resume();
+  const ledAt = await waitFor('one leads again', () => a.elector.isLeader() || b.elector.isLeader(), 15_000);
+  t.comment(
+    `quorum lost → a stops acting ${(abortedAt - lostAt).toFixed(0)} ms; quorum back → ${a.elector.isLeader() ? 'a' : 'b'} leads ${(ledAt - backAt).toFixed(0)} ms later`,
+  );
+  t.ok(ledAt - backAt < TTL_MS + 3000, `a leader within TTL + 3 s of quorum coming back (${(ledAt - backAt).toFixed(0)} ms)`);
+  const newFence = (a.elector.isLeader() ? a.elector.fence() : b.elector.fence()) as LeaderFence;
+  t.ok(newFence.revision > aFence.revision, 'the new term has a higher fence revision');
+  const observer = new Etcd3({ hosts: [m2.clientUrl] });
+  t.teardown(() => observer.close());
+  t.ok(await fencedPut(observer, newFence, '/quorum/data', 'new'), 'a write fenced by the new key commits');
+  t.notOk(await fencedPut(observer, aFence, '/quorum/data', 'old'), 'a write fenced by the old key does not commit');
+});

@@ -14,7 +14,7 @@
 // then etcd has long given the lease away and another controller leads. Here the holder times
 // its lease from when each renewal was SENT and stops acting `margin` before the earliest moment
 // etcd could end it (controller/ha/decide.ts), whether or not etcd can be reached to say so.
-import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Watcher } from 'etcd3';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Fence } from '../store/types.js';
@@ -139,6 +139,12 @@ export class LeaderElector extends EventEmitter<{
   /** Wakes the campaign loop to read the candidates again (a watch event, a renewal tick). */
   private wake: () => void = () => {};
   private pauseTimer: NodeJS.Timeout | undefined;
+  /**
+   * Leases of ended terms that could not be revoked (etcd unreachable then). Their keys would
+   * stay the lowest until their TTL runs out, counted again from the moment etcd has a leader:
+   * each new term revokes them first, so a recovered connection hands over at once.
+   */
+  private readonly unrevoked = new Set<string>();
 
   constructor(opts: LeaderElectorOptions) {
     super();
@@ -227,6 +233,7 @@ export class LeaderElector extends EventEmitter<{
   private async campaign(): Promise<void> {
     while (!this.stopping) {
       try {
+        await this.revokeLeftovers();
         await this.runTerm();
       } catch (err) {
         if (!this.stopping) this.log.warn({ err: (err as Error).message }, 'leader election: campaign failed; trying again');
@@ -424,12 +431,24 @@ export class LeaderElector extends EventEmitter<{
     term.finish();
     if (this.term === term) this.term = undefined;
     if (reason !== 'lease-lost') {
-      try {
-        await this.client.leaseClient.leaseRevoke({ ID: term.leaseId }, this.callDeadline(this.timing.renewMs));
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, reason }, 'leader election: revoking the lease failed; it ends by its TTL');
-      }
+      this.unrevoked.add(term.leaseId);
+      await this.revokeLeftovers();
     }
+  }
+
+  /** Revokes the leases of ended terms (best effort; a lease etcd no longer knows is done). */
+  private async revokeLeftovers(): Promise<void> {
+    await Promise.all(
+      [...this.unrevoked].map(async (id) => {
+        try {
+          await this.client.leaseClient.leaseRevoke({ ID: id }, this.callDeadline(this.timing.renewMs));
+          this.unrevoked.delete(id);
+        } catch (err) {
+          if (err instanceof EtcdLeaseInvalidError) this.unrevoked.delete(id);
+          else this.log.warn({ err: (err as Error).message, lease: id }, 'leader election: revoking an old lease failed; it ends by its TTL');
+        }
+      }),
+    );
   }
 
   /** Any change under the prefix wakes the campaign loop at once (a leader gone, a new candidate). */
