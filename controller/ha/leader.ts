@@ -139,6 +139,7 @@ export class LeaderElector extends EventEmitter<{
   /** Wakes the campaign loop to read the candidates again (a watch event, a renewal tick). */
   private wake: () => void = () => {};
   private pauseTimer: NodeJS.Timeout | undefined;
+  private lastCampaignError: string | undefined;
   /**
    * Leases of ended terms that could not be revoked (etcd unreachable then). Their keys would
    * stay the lowest until their TTL runs out, counted again from the moment etcd has a leader:
@@ -235,8 +236,12 @@ export class LeaderElector extends EventEmitter<{
       try {
         await this.revokeLeftovers();
         await this.runTerm();
+        this.lastCampaignError = undefined;
       } catch (err) {
-        if (!this.stopping) this.log.warn({ err: (err as Error).message }, 'leader election: campaign failed; trying again');
+        // Logged once per change of error, not every renewal period of an outage.
+        const message = (err as Error).message;
+        if (!this.stopping && message !== this.lastCampaignError) this.log.warn({ err: message }, 'leader election: campaign failed; trying again');
+        this.lastCampaignError = message;
       }
       if (this.stopping) break;
       await new Promise<void>((done) => {
@@ -314,6 +319,12 @@ export class LeaderElector extends EventEmitter<{
       return;
     }
     if (seen.kind === 'follow') {
+      // Cannot happen to a leader (a key created later has a higher revision); if it does, the
+      // rule that made it leader no longer holds.
+      if (term.leading) {
+        await this.endTerm(term, 'key-lost');
+        return;
+      }
       this.setCurrent({ identity: seen.leader.identity, key: seen.leader.key, revision: seen.leader.createRevision });
       return;
     }
