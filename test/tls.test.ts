@@ -424,4 +424,28 @@ t.test('secure join', async (t) => {
     t.match(line, /^berth agent --server http:\/\/\S+ --token \S+$/, 'no --ca-hash');
     t.equal((await dev.cli(['get', 'nodes', '-o', 'name'])).code, 0);
   });
+
+  t.test('with --insecure the controller has no client certificate and its agents refuse every API call', async (t) => {
+    const dev = new Cluster('tls-insecure-agent');
+    t.teardown(() => dev.teardown());
+    await dev.startController(['--insecure']);
+    t.notOk(existsSync(join(dev.controllerDir, 'pki')), 'no pki/: no CA, no client certificate');
+    const a = await dev.startAgent('insecure-a', ['--dns-listen', 'none']);
+    t.match(a.log(), /pinned no cluster CA, so its API \(logs, exec, volume copies, metrics\) refuses every call/, 'the agent says so');
+    const proxied = await dev.api.raw('GET', '/api/v1/nodes/insecure-a/proxy/metrics').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(proxied instanceof ApiError && proxied.status === 503, 'the node metrics through the controller: 503');
+    t.match((proxied as ApiError).message, /--insecure/, 'naming --insecure');
+    const url = (await dev.api.get<Node>('/api/v1/nodes/insecure-a')).status.agent.url;
+    const cert = readFileSync(join(a.dataDir, 'agent.crt'), 'utf8');
+    const direct = await fetchWithTls(
+      `${url}/metrics`,
+      { headers: { authorization: `Bearer ${dev.adminToken}` } },
+      { ca: cert, fingerprint256: fingerprint256(cert) },
+    );
+    await direct.text();
+    t.equal(direct.status, 401, 'the agent API itself: 401');
+  });
 });
