@@ -15,7 +15,7 @@ import { Store } from '../controller/store/store.js';
 import { parseTtl } from '../cli/commands/token.js';
 import { parseAdvertiseAddresses } from '../cli/tls-options.js';
 import { ApiError, fetchWithTls } from '../shared/client.js';
-import { caHash, fingerprint256, parseCaHash } from '../shared/tls.js';
+import { caHash, controllerClientProblem, fingerprint256, parseCaHash } from '../shared/tls.js';
 import type { Node } from '../shared/types.js';
 import { Cluster, requireDocker, runCli, stopProcess, waitFor } from './helpers/cluster.js';
 import { agentCertPem } from './helpers/agent-cert.js';
@@ -129,6 +129,22 @@ t.test("PKI: the controller's client certificate is clientAuth only, for berth-c
   const expiring = ensurePki(dir, ['127.0.0.1']);
   t.ok(expiring.issuedClient, 'expiring within 30 days: made again');
   t.not(expiring.client.certPem, short.certPem);
+});
+
+t.test('the agent API takes a TLS client only when the CA verified it and its subject is exactly the controller', async (t) => {
+  const controller = { CN: 'berth-controller', O: 'berth:controllers' };
+  t.equal(controllerClientProblem({ authorized: true, subject: controller }), undefined, 'the controller');
+  t.match(controllerClientProblem({ authorized: false }), /no client certificate/);
+  t.match(controllerClientProblem({ authorized: false, subject: {} }), /no client certificate/);
+  t.match(controllerClientProblem({ authorized: false, subject: controller }), /did not issue/, 'the right subject, not verified by the CA');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller', O: 'berth' } }), /not the controller/, 'another O');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'system:node:n1', O: 'berth:controllers' } }), /not the controller/, 'another CN');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller' } }), /not the controller/, 'no O');
+  t.match(
+    controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller', O: ['berth:controllers', 'other'] } }),
+    /not the controller/,
+    'O given twice',
+  );
 });
 
 t.test('flags and formats', async (t) => {
