@@ -49,7 +49,7 @@ const registerSchema = z.object({
   agentUrl: z.url(),
   /**
    * Sent by agents before the controller's client certificate replaced it: accepted and ignored,
-   * never stored (docs/security.md, "Upgrading"); to be removed in the next release.
+   * never stored (docs/security.md, "Upgrading from the agent token"); to be refused in the next release.
    */
   agentToken: z.unknown().optional(),
   /** The agent API's self-signed certificate (PEM), pinned when the controller calls the agent. */
