@@ -187,6 +187,24 @@ t.test('a store from before token ids keeps its tokens working', async (t) => {
   t.equal(authenticate(store, 'Bearer node.old-node'), undefined, 'revoked');
 });
 
+t.test("a store written by an older version loses its agent tokens at the controller's start", async (t) => {
+  const c = new Cluster('tls-old-agent-tokens');
+  t.teardown(() => c.teardown());
+  await c.startController();
+  const file = join(c.controllerDir, 'berth.db');
+  await c.restartController(() => {
+    const db = new Database(file);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('agent-token/old-1', 'a'.repeat(64));
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('agent-token/old-2', 'b'.repeat(64));
+    db.close();
+  });
+  t.match(c.logOf(c.controller!), /"count":2[^\n]*deleted the agent tokens an older version stored/, 'it says how many');
+  await c.stopController();
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.same(db.prepare("SELECT key FROM meta WHERE key LIKE 'agent-token/%'").all(), [], 'no agent-token/ row left');
+});
+
 t.test('secure join', async (t) => {
   if (!(await requireDocker(t))) return;
   const c = new TlsCluster('tls');
