@@ -14,7 +14,6 @@ import { runPodWatch } from './controller-client/pod-watch.js';
 import { runClaimCleaner } from './volumes/claim-cleaner.js';
 import { VERSION } from '../shared/version.js';
 import { registerNode, type RegisterBody, type Registration } from './controller-client/register.js';
-import { loadOrCreateSecret } from './controller-client/secrets.js';
 import { loadOrCreateIdentity, type AgentIdentity } from './controller-client/identity.js';
 import { StatusReporter, finalizePod, postPodEvent } from './controller-client/status-reporter.js';
 import { startAgentApi } from './api/server.js';
@@ -88,7 +87,6 @@ interface Host {
   runtime: DockerRuntime;
   listen: { host: string; port: number };
   address: string;
-  agentToken: string;
   /** The key that proves this is the agent that registered the name (shared/node-identity.ts). */
   identity: AgentIdentity;
   facts: () => Promise<NodeFacts>;
@@ -192,7 +190,8 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
   const runtime = new DockerRuntime(opts.dockerHost);
   const listen = parseListen(opts.listen);
   const address = nodeAddress(opts.advertiseAddress, listen.host);
-  const agentToken = await loadOrCreateSecret(path.join(dataDir, 'agent-token'));
+  // Older agents kept a bearer token for their API here; the controller's client certificate replaced it.
+  await fs.rm(path.join(dataDir, 'agent-token'), { force: true });
   const identity = await loadOrCreateIdentity(dataDir);
   const staticFacts = await collectStaticFacts(log);
   try {
@@ -211,7 +210,7 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
     }
     return currentFacts(staticFacts, dataDir);
   };
-  return { dataDir, runtime, listen, address, agentToken, identity, facts };
+  return { dataDir, runtime, listen, address, identity, facts };
 }
 
 async function bootTrust(opts: AgentOptions, host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
@@ -241,10 +240,10 @@ async function bootApi(host: Host, directory: PodDirectory, life: Lifetime, link
   });
   const agentCert = await loadOrCreateAgentCert(host.dataDir, host.address);
   const api = await startAgentApi({
-    tls: { key: agentCert.keyPem, cert: agentCert.certPem },
+    // Only the controller's client certificate, signed by the CA pinned at the join, opens it.
+    tls: { key: agentCert.keyPem, cert: agentCert.certPem, ...(link.tls?.ca ? { clientCa: link.tls.ca } : {}) },
     host: host.listen.host,
     port: host.listen.port,
-    token: host.agentToken,
     runtime: host.runtime,
     findPod: (ns, n) => directory.find(ns, n),
     dataDir: host.dataDir,
@@ -252,6 +251,8 @@ async function bootApi(host: Host, directory: PodDirectory, life: Lifetime, link
     metrics: () => agentMetrics.render(),
   });
   life.cleanups.push(() => api.close());
+  if (!link.tls?.ca)
+    log.warn('the controller is plain http (--insecure): this agent pinned no cluster CA, so its API (logs, exec, volume copies, metrics) refuses every call');
   // The agent API speaks https only; the controller pins agentCert.
   const url = agentUrl(host.address, api.port).replace(/^http:/, 'https:');
   log.info({ address: host.address, agentUrl: url, dataDir: host.dataDir }, 'agent API listening');
@@ -271,7 +272,6 @@ async function bootRegistration(
     name: opts.nodeName,
     address: host.address,
     agentUrl: api.url,
-    agentToken: host.agentToken,
     agentCertificate: api.certificate,
     dataDir: host.dataDir,
     facts: await host.facts(),

@@ -14,7 +14,7 @@ import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
 import { EventRecorder } from './events/recorder.js';
 import { ManifestDirectory } from './manifests/directory.js';
 import { ControllerMetrics, MetricsAuth } from './metrics/controller-metrics.js';
-import { NodeRegistry } from './nodes/registry.js';
+import { forgetAgentTokens, NodeRegistry } from './nodes/registry.js';
 import type { PodNetworkPlan } from '../shared/net/cidr.js';
 import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
@@ -101,6 +101,16 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     log.info({ dataDir }, 'initialized a new controller store with an admin and a join token');
   }
 
+  const advertise = opts.advertiseAddresses ?? [];
+  const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise));
+  if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');
+  if (pki?.issuedServing) log.info({ pki: pkiDir(dataDir) }, 'issued the serving certificate');
+  if (pki?.issuedClient) log.info({ pki: pkiDir(dataDir) }, "issued the controller's client certificate for the agents' API");
+  // What the controller presents to every agent it calls; none with --insecure (no agent API call then).
+  const agentClient = pki ? { key: pki.client.keyPem, cert: pki.client.certPem } : undefined;
+  const staleAgentTokens = forgetAgentTokens(store);
+  if (staleAgentTokens > 0) log.info({ count: staleAgentTokens }, 'deleted the agent tokens an older version stored: agents now take the client certificate');
+
   const events = new EventRecorder(store, 'statefulset-controller');
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
@@ -115,6 +125,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     serviceRange,
     undefined,
     opts.insecure ? 'any' : 'https-only',
+    agentClient,
   );
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);
@@ -125,7 +136,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     events,
     log,
     (ns, set) => sets.enqueue(`${ns}/${set}`),
-    agentTransfer,
+    agentTransfer(agentClient),
     opts.volumeCopy ?? DEFAULT_COPY_POLICY,
     (node) => nodes.fencingWaitOf(node).remainingMs,
   );
@@ -133,10 +144,6 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
   const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
-  const advertise = opts.advertiseAddresses ?? [];
-  const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise));
-  if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');
-  if (pki?.issuedServing) log.info({ pki: pkiDir(dataDir) }, 'issued the serving certificate');
   // Known once the port is bound (it may be 0).
   let joinServer = '';
   const server = createApiServer({

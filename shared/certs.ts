@@ -1,5 +1,5 @@
-// X.509 certificates for the controller's CA, its serving certificate and the agents' own
-// certificates. Node's crypto makes the keys; node-forge only assembles and signs the
+// X.509 certificates for the controller's CA, its serving and client certificates and the
+// agents' own certificates. Node's crypto makes the keys; node-forge only assembles and signs the
 // certificates (Node cannot build one); Node signs them.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -12,6 +12,13 @@ export interface KeyAndCert {
 
 export interface CertRequest {
   commonName: string;
+  /** The subject's O; default `berth`. */
+  organization?: string;
+  /**
+   * What a leaf certificate is for (its extKeyUsage): `server` (default) serverAuth only,
+   * `client` clientAuth only. Ignored for a CA.
+   */
+  usage?: 'server' | 'client';
   /** DNS names and IP addresses the certificate is valid for. */
   sans?: string[];
   days: number;
@@ -36,7 +43,7 @@ export function createCertificate(req: CertRequest): KeyAndCert {
   cert.validity.notAfter = new Date(Date.now() + req.days * DAY_MS);
   const subject = [
     { name: 'commonName', value: req.commonName },
-    { name: 'organizationName', value: 'berth' },
+    { name: 'organizationName', value: req.organization ?? 'berth' },
   ];
   cert.setSubject(subject);
   const issuerCert = req.issuer ? forge.pki.certificateFromPem(req.issuer.certPem) : undefined;
@@ -51,8 +58,10 @@ export function createCertificate(req: CertRequest): KeyAndCert {
   } else {
     extensions.push(
       { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      req.usage === 'client'
+        ? { name: 'keyUsage', digitalSignature: true, critical: true }
+        : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      req.usage === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
     );
   }
   if (req.sans && req.sans.length > 0) {

@@ -43,9 +43,11 @@ const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS|SSL|EPROT
 /** Node's request options for a trust setting. */
 export function tlsRequestOptions(tls: ClientTls | undefined): https.RequestOptions {
   if (!tls) return {};
-  if (tls.insecureSkipVerify) return { rejectUnauthorized: false };
+  const client = tls.clientCertificate ? { key: tls.clientCertificate.key, cert: tls.clientCertificate.cert } : {};
+  if (tls.insecureSkipVerify) return { rejectUnauthorized: false, ...client };
   const want = tls.fingerprint256;
   return {
+    ...client,
     ...(tls.ca ? { ca: tls.ca } : {}),
     ...(want
       ? {

@@ -11,6 +11,38 @@ export interface ClientTls {
   insecureSkipVerify?: boolean;
   /** Trust exactly the certificate with this SHA-256 fingerprint (`AB:CD:...`, as Node prints it). */
   fingerprint256?: string;
+  /** Key and certificate (PEM) to present: the controller's client certificate when it calls an agent. */
+  clientCertificate?: { key: string; cert: string };
+}
+
+/**
+ * The subject of the controller's client certificate (controller/tls/pki.ts): the one identity
+ * the agents' API accepts (docs/security.md, "The agent's API"). The controller's serving
+ * certificate, signed by the same CA, has O=berth and serverAuth only.
+ */
+export const CONTROLLER_CLIENT_SUBJECT = { commonName: 'berth-controller', organization: 'berth:controllers' } as const;
+
+/** What a TLS server knows of its client: Node's `socket.authorized` and the peer certificate's subject. */
+export interface TlsPeer {
+  /** The client sent a certificate that the server's `ca` verified (chain, dates, clientAuth purpose). */
+  authorized: boolean;
+  /** Node's subject of the peer certificate (a repeated attribute is an array); undefined without one. */
+  subject?: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Why a TLS client is not the controller (undefined when it is): its certificate must verify
+ * against the cluster CA and carry exactly the controller client subject, so a certificate
+ * the CA signed for something else, or a self-signed one with that subject, is refused.
+ */
+export function controllerClientProblem(peer: TlsPeer): string | undefined {
+  if (!peer.subject || Object.keys(peer.subject).length === 0) return 'no client certificate';
+  if (!peer.authorized) return 'a client certificate the cluster CA did not issue for client authentication';
+  const { CN, O } = peer.subject;
+  if (CN !== CONTROLLER_CLIENT_SUBJECT.commonName || O !== CONTROLLER_CLIENT_SUBJECT.organization) {
+    return `a client certificate for CN=${String(CN)}, O=${String(O)}, not the controller`;
+  }
+  return undefined;
 }
 
 /** `sha256:` + hex SHA-256 of the certificate's DER SubjectPublicKeyInfo. */

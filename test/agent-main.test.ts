@@ -221,6 +221,9 @@ t.test('the agent against a real controller', async (t) => {
   };
 
   t.test('registers, runs a pod and reports it Ready', async (t) => {
+    // What an older version left: a bearer token for the agent API, deleted at start.
+    await fs.mkdir(dataA, { recursive: true });
+    await fs.writeFile(path.join(dataA, 'agent-token'), `${'a'.repeat(64)}\n`, { mode: 0o600 });
     startAgent(nodeA);
     const node = await until('node A registered and Ready', async () => ((await nodeReady(nodeA)) ? getNode(nodeA) : undefined));
     t.equal(await nodeEvents(nodeA, 'Registered'), 1, 'registered as a new node, with the join token');
@@ -246,7 +249,7 @@ t.test('the agent against a real controller', async (t) => {
       'the saved token is the node token the controller issued',
     );
     t.equal(await statusOf(asNode.request('POST', heartbeatPath(nodeB), {})), 403, 'and only for this node');
-    t.equal((await fs.stat(path.join(dataA, 'agent-token'))).mode & 0o777, 0o600);
+    await t.rejects(fs.stat(path.join(dataA, 'agent-token')), { code: 'ENOENT' }, 'the agent-token file of an older version is gone');
     await until('a heartbeat from the agent', () => answered('POST', heartbeatPath(nodeA)) > 1);
 
     await apply(statefulSet('web', nodeA, [web, side], [{ name: 'scratch', emptyDir: {} }], ['www']));
@@ -302,34 +305,40 @@ t.test('the agent against a real controller', async (t) => {
 
   t.test('agent API: auth, logs and exec', async (t) => {
     const url = (await getNode(nodeA))!.status.agent.url;
-    const token = (await fs.readFile(path.join(dataA, 'agent-token'), 'utf8')).trim();
-    const auth = { authorization: `Bearer ${token}` };
+    // The controller's client certificate, which the agent API takes, and nothing else.
+    const pki = path.join(c.controllerDir, 'pki');
+    const controllerClient = {
+      key: await fs.readFile(path.join(pki, 'controller-client.key'), 'utf8'),
+      cert: await fs.readFile(path.join(pki, 'controller-client.crt'), 'utf8'),
+    };
     // The agent API is https with the agent's own certificate, pinned as the controller does.
     const agentCert = await fs.readFile(path.join(dataA, 'agent.crt'), 'utf8');
-    const fetch = (u: string, init: FetchInit = {}) => fetchWithTls(u, init, { ca: agentCert, fingerprint256: fingerprint256(agentCert) });
+    const pinned = { ca: agentCert, fingerprint256: fingerprint256(agentCert) };
+    const bare = (u: string, init: FetchInit = {}) => fetchWithTls(u, init, pinned);
+    const fetch = (u: string, init: FetchInit = {}) => fetchWithTls(u, init, { ...pinned, clientCertificate: controllerClient });
     t.match(url, /^https:/, 'the agent API is https');
-    await t.rejects(globalThis.fetch(`${url}/pods/${NS}/web-0/log`, { headers: auth }), 'a client that does not trust the agent certificate gets no answer');
-    t.equal((await fetch(`${url}/pods/${NS}/web-0/log`)).status, 401);
-    t.equal((await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    await t.rejects(globalThis.fetch(`${url}/pods/${NS}/web-0/log`), 'a client that does not trust the agent certificate gets no answer');
+    t.equal((await bare(`${url}/pods/${NS}/web-0/log`)).status, 401, 'no client certificate');
+    t.equal((await bare(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     t.equal(
-      (await fetch(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: `Bearer ${c.adminToken}` } })).status,
+      (await bare(`${url}/pods/${NS}/web-0/log`, { headers: { authorization: `Bearer ${c.adminToken}` } })).status,
       401,
-      'the admin token is not the agent token',
+      'the admin token opens nothing on the agent',
     );
-    const missing = await fetch(`${url}/pods/${NS}/nope/log`, { headers: auth });
+    const missing = await fetch(`${url}/pods/${NS}/nope/log`);
     t.equal(missing.status, 404);
     t.match(await missing.json(), { kind: 'Status', code: 404 });
-    t.equal((await fetch(`${url}/pods/${NS}/web-0/log?container=nope`, { headers: auth })).status, 404);
-    const log = await fetch(`${url}/pods/${NS}/web-0/log?container=side&tailLines=5`, { headers: auth });
+    t.equal((await fetch(`${url}/pods/${NS}/web-0/log?container=nope`)).status, 404);
+    const log = await fetch(`${url}/pods/${NS}/web-0/log?container=side&tailLines=5`);
     t.equal(log.status, 200);
     t.match(log.headers.get('content-type'), /text\/plain/);
     t.equal((await log.text()).trim(), 'started 0 on 127.0.0.1');
-    const ts = await (await fetch(`${url}/pods/${NS}/web-0/log?container=side&timestamps=true`, { headers: auth })).text();
+    const ts = await (await fetch(`${url}/pods/${NS}/web-0/log?container=side&timestamps=true`)).text();
     t.match(ts, /^\d{4}-\d\d-\d\dT\S+ started 0/);
 
     // Follow: the stream stays open; aborting it must not hurt the agent.
     const ac = new AbortController();
-    const follow = await fetch(`${url}/pods/${NS}/web-0/log?container=side&follow=true`, { headers: auth, signal: ac.signal });
+    const follow = await fetch(`${url}/pods/${NS}/web-0/log?container=side&follow=true`, { signal: ac.signal });
     const reader = follow.body!.getReader();
     const first = await reader.read();
     t.match(Buffer.from(first.value!).toString(), /started 0/);
@@ -338,7 +347,7 @@ t.test('the agent against a real controller', async (t) => {
     const exec = async (body: object) => {
       const res = await fetch(`${url}/pods/${NS}/web-0/exec`, {
         method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
       return { status: res.status, lines: await frames(res) };

@@ -136,7 +136,6 @@ t.test(`${REQUESTS} mutated requests: no 5xx, the controller lives, its memory s
     address: '127.0.0.1',
     agentUrl: 'https://127.0.0.1:9',
     agentCertificate: await agentCertPem(),
-    agentToken: 'x'.repeat(32),
     dataDir: '/tmp/fz',
     facts: FACTS,
   });

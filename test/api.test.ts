@@ -136,7 +136,6 @@ t.test('controller API', async (t) => {
       address: '127.0.0.1',
       agentUrl: 'https://127.0.0.1:9',
       agentCertificate: await agentCertPem(),
-      agentToken: 'x'.repeat(32),
       dataDir: '/tmp/n-api',
       facts: {
         hostname: 'h',

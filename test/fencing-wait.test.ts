@@ -46,7 +46,6 @@ t.test('API and CLI: forget refused with the time left, then --wait forgets once
     name: 'h2',
     address: '127.0.0.2',
     agentUrl: 'http://127.0.0.2:1',
-    agentToken: 'agent-token-of-h2-0123456789',
     dataDir: '/var/lib/berth/h2',
     facts: {
       hostname: 'h2',

@@ -253,7 +253,6 @@ function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy }
       name,
       address: `10.0.0.${name.slice(1)}`,
       agentUrl: `http://10.0.0.${name.slice(1)}:10250`,
-      agentToken: `agent-token-of-${name}-0123456789`,
       dataDir: `/var/lib/berth/${name}`,
       facts: {
         hostname: name,

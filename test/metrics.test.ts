@@ -3,7 +3,7 @@
 // controller, for itself and for its agent.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MetricsRegistry } from '../shared/metrics.js';
@@ -380,18 +380,22 @@ t.test('metrics of a running cluster', async (t) => {
     t.equal(await statusOf(c.client(c.adminToken).raw('GET', '/api/v1/nodes/no-such-node/proxy/metrics')), 404);
   });
 
-  await t.test('the agent serves /metrics itself with its own token only', async (t) => {
+  await t.test("the agent serves /metrics itself to the controller's client certificate only", async (t) => {
     const n = await c.api.get<Node>(`/api/v1/nodes/${node}`);
     const url = n.status.agent.url;
-    const token = readFileSync(join(agent.dataDir, 'agent-token'), 'utf8').trim();
-    const certFile = join(agent.dataDir, 'agent.crt');
-    const cert = existsSync(certFile) ? readFileSync(certFile, 'utf8') : undefined;
-    const get = (authorization: string) =>
-      fetchWithTls(`${url}/metrics`, { headers: { authorization } }, cert ? { ca: cert, fingerprint256: fingerprint256(cert) } : undefined);
-    const res = await get(`Bearer ${token}`);
+    const cert = readFileSync(join(agent.dataDir, 'agent.crt'), 'utf8');
+    const pki = join(c.controllerDir, 'pki');
+    const controllerClient = { key: readFileSync(join(pki, 'controller-client.key'), 'utf8'), cert: readFileSync(join(pki, 'controller-client.crt'), 'utf8') };
+    const get = (authorization: string, clientCertificate?: { key: string; cert: string }) =>
+      fetchWithTls(
+        `${url}/metrics`,
+        { headers: { authorization } },
+        { ca: cert, fingerprint256: fingerprint256(cert), ...(clientCertificate ? { clientCertificate } : {}) },
+      );
+    const res = await get('', controllerClient);
     t.equal(res.status, 200);
     t.ok(parseExposition(await res.text()).has('berth_agent_pods'));
-    t.equal((await get(`Bearer ${c.adminToken}`)).status, 401, 'the admin token is not the agent token');
+    t.equal((await get(`Bearer ${c.adminToken}`)).status, 401, 'the admin token opens nothing on the agent');
     t.equal((await get('Bearer wrong')).status, 401);
   });
 });

@@ -101,7 +101,6 @@ t.test('a node credential gets, lists and watches only the Secrets and ConfigMap
       name,
       address: '127.0.0.1',
       agentUrl: 'http://127.0.0.1:9',
-      agentToken: 'x'.repeat(32),
       dataDir: `/tmp/${name}`,
       facts: FACTS,
     });
@@ -227,7 +226,6 @@ t.test('revoking a node credential ends its open watch at once', async (t) => {
     name: 'n1',
     address: '127.0.0.1',
     agentUrl: 'http://127.0.0.1:9',
-    agentToken: 'x'.repeat(32),
     dataDir: '/tmp/n1',
     facts: FACTS,
   });

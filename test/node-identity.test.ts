@@ -25,7 +25,6 @@ function body(name: string, identity: AgentIdentity | undefined, now = Date.now(
     name,
     address: '10.0.0.1',
     agentUrl: 'http://10.0.0.1:7444',
-    agentToken: `agent-token-of-${name}-0123456789`,
     dataDir: `/var/lib/berth/${name}`,
     facts: {
       hostname: name,

@@ -72,7 +72,6 @@ t.test('registry: podCIDR on registration, sticky across restarts, a warning whe
     name,
     address: `192.0.2.${name.length}`,
     agentUrl: 'http://192.0.2.1:7444',
-    agentToken: 'x'.repeat(32),
     dataDir: '/var/lib/berth/agent',
     facts: {
       hostname: name,

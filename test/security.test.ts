@@ -12,7 +12,8 @@ import YAML from 'yaml';
 import { createApiServer } from '../controller/api/server.js';
 import { issueToken } from '../controller/auth/tokens.js';
 import { EventRecorder } from '../controller/events/recorder.js';
-import { NodeRegistry } from '../controller/nodes/registry.js';
+import { forgetAgentTokens, NodeRegistry } from '../controller/nodes/registry.js';
+import { ControllerMetrics } from '../controller/metrics/controller-metrics.js';
 import { Operations } from '../controller/objects/operations.js';
 import { Store } from '../controller/store/store.js';
 import { ensurePki } from '../controller/tls/pki.js';
@@ -24,6 +25,9 @@ import { prepareDirs } from '../agent/pods/steps/dirs.js';
 import type { DockerRuntime } from '../agent/runtime/docker.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { fetchWithTls, type ApiErrorBody } from '../shared/client.js';
+import { createCertificate } from '../shared/certs.js';
+import { fingerprint256 } from '../shared/tls.js';
+import { randomBytes } from 'node:crypto';
 import type { StatefulSet } from '../shared/types.js';
 import { Cluster, runCli } from './helpers/cluster.js';
 import { parseManifests } from '../shared/manifest/parse.js';
@@ -41,8 +45,11 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events, undefined, policy);
-  const nodes = new NodeRegistry(store, events, log, 5000);
   const pki = ensurePki(dir, ['127.0.0.1']);
+  const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, undefined, 'any', {
+    key: pki.client.keyPem,
+    cert: pki.client.certPem,
+  });
   const server = createApiServer({
     store,
     ops,
@@ -50,6 +57,7 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     events,
     log,
     version: 'test',
+    metrics: new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() }),
     tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem },
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -72,7 +80,7 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     return { status: res.status, body: text ? (JSON.parse(text) as Reply['body']) : ({} as Reply['body']) };
   };
   const json = (method: string, path: string, body: unknown, token = admin) => call(method, path, JSON.stringify(body), token);
-  return { dir, store, url, port, admin, ca: pki.ca.certPem, call, json };
+  return { dir, store, url, port, admin, ca: pki.ca.certPem, pki, call, json };
 }
 
 /** The controller still serves GET /api/v1/nodes, within a second (measured). */
@@ -131,17 +139,16 @@ t.test('deeply nested JSON bodies are refused with 400, on the controller and th
   const agent = await startAgentApi({
     host: '127.0.0.1',
     port: 0,
-    token: 'agent-token-0123456789',
     runtime: {} as DockerRuntime,
     findPod: async () => undefined,
     log: pino({ level: 'silent' }),
-    tls: { key: cert.keyPem, cert: cert.certPem },
+    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
   });
   t.teardown(() => agent.close());
   const res = await fetchWithTls(
     `https://127.0.0.1:${agent.port}/pods/default/web-0/exec`,
-    { method: 'POST', headers: { authorization: 'Bearer agent-token-0123456789' }, body: `{"command":${'['.repeat(100_000)}${']'.repeat(100_000)}}` },
-    { ca: cert.certPem },
+    { method: 'POST', body: `{"command":${'['.repeat(100_000)}${']'.repeat(100_000)}}` },
+    { ca: cert.certPem, clientCertificate: { key: c.pki.client.keyPem, cert: c.pki.client.certPem } },
   );
   const body = JSON.parse(await res.text()) as { message: string };
   t.equal(res.status, 400, 'the agent API refuses it too');
@@ -317,7 +324,7 @@ t.test('the data dir is 0700 and the store and credential files 0600 after a sta
   chmodSync(join(cluster.controllerDir, 'berth.db'), 0o644);
   await cluster.startController();
   t.equal(statSync(cluster.controllerDir).mode & 0o777, 0o700, 'data dir 0700');
-  for (const f of ['berth.db', 'berth.db-wal', 'berth.db-shm', 'admin.conf', 'join-token', 'join-command', 'metrics-token']) {
+  for (const f of ['berth.db', 'berth.db-wal', 'berth.db-shm', 'admin.conf', 'join-token', 'join-command', 'metrics-token', 'pki/controller-client.key']) {
     const p = join(cluster.controllerDir, f);
     t.ok(existsSync(p), `${f} exists`);
     t.equal(statSync(p).mode & 0o777, 0o600, `${f} 0600`);
@@ -329,9 +336,9 @@ t.test('the data dir is 0700 and the store and credential files 0600 after a sta
   // The agent's credentials likewise.
   const agentDir = mkdtempSync(join(tmpdir(), 'berth-security-agentdir-'));
   t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
-  for (const f of ['node-token', 'agent-token', 'agent.key']) writeFileSync(join(agentDir, f), 'secret', { mode: 0o644 });
+  for (const f of ['node-token', 'agent.key']) writeFileSync(join(agentDir, f), 'secret', { mode: 0o644 });
   restrictCredentialFiles(agentDir);
-  for (const f of ['node-token', 'agent-token', 'agent.key']) t.equal(statSync(join(agentDir, f)).mode & 0o777, 0o600, `agent ${f} 0600`);
+  for (const f of ['node-token', 'agent.key']) t.equal(statSync(join(agentDir, f)).mode & 0o777, 0o600, `agent ${f} 0600`);
 });
 
 t.test('a --server without a scheme means https and never sends the token in the clear', async (t) => {
@@ -378,11 +385,10 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
   const agent = await startAgentApi({
     host: '127.0.0.1',
     port: 0,
-    token: 'agent-token-0123456789',
     runtime: {} as DockerRuntime,
     findPod: async () => undefined,
     log: pino({ level: 'silent' }),
-    tls: { key: cert.keyPem, cert: cert.certPem },
+    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
   });
   t.teardown(() => agent.close());
   const handshake = (port: number, opts: { ciphers?: string; maxVersion?: 'TLSv1.2' }) =>
@@ -410,6 +416,110 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
   await answersWithin1s(t, c);
 });
 
+t.test("the store holds no agent credential after registration, and the agent API answers only the controller's client certificate", async (t) => {
+  const c = await controller(t);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-security-mtls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const agentCert = await loadOrCreateAgentCert(dir, '127.0.0.1');
+  const agent = await startAgentApi({
+    host: '127.0.0.1',
+    port: 0,
+    runtime: {} as DockerRuntime,
+    findPod: async () => undefined,
+    log: pino({ level: 'silent' }),
+    tls: { key: agentCert.keyPem, cert: agentCert.certPem, clientCa: c.ca },
+    metrics: async () => 'berth_agent_pods{phase="Running"} 1\n',
+  });
+  t.teardown(() => agent.close());
+
+  // An agent of the previous version still sends a bearer token for its API: accepted, ignored, never stored.
+  const oldToken = `old-agent-token-${randomBytes(16).toString('hex')}`;
+  const reg = await c.json(
+    'POST',
+    '/api/v1/nodes/register',
+    {
+      name: 'n1',
+      address: '127.0.0.1',
+      agentUrl: `https://127.0.0.1:${agent.port}`,
+      agentCertificate: agentCert.certPem,
+      agentToken: oldToken,
+      dataDir: '/tmp/n1',
+      facts: {
+        hostname: 'n1',
+        os: 'linux',
+        kernel: '6',
+        arch: 'x64',
+        cpuModel: 'c',
+        cpus: 2,
+        memoryBytes: 1,
+        memoryAvailableBytes: 1,
+        diskBytes: 1,
+        diskAvailableBytes: 1,
+      },
+    },
+    issueToken(c.store, 'join', 'join'),
+  );
+  t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
+  const meta = c.store.listMeta('');
+  t.same(
+    meta.filter((m) => m.key.startsWith('agent-token/')),
+    [],
+    'no agent-token/ row in the meta table',
+  );
+  t.notOk(
+    meta.some((m) => m.value.includes(oldToken)),
+    'no meta value holds the token the agent sent',
+  );
+  const clientKeyBody = c.pki.client.keyPem.split('\n')[1];
+  for (const f of ['berth.db', 'berth.db-wal']) {
+    const bytes = existsSync(join(c.dir, f)) ? readFileSync(join(c.dir, f)) : Buffer.alloc(0);
+    t.equal(bytes.indexOf(oldToken), -1, `${f}: the agent's token is nowhere in the file`);
+    t.equal(bytes.indexOf('PRIVATE KEY'), -1, `${f}: no private key`);
+    t.equal(bytes.indexOf(clientKeyBody), -1, `${f}: not the controller's client key`);
+  }
+
+  const pinned = { ca: agentCert.certPem, fingerprint256: fingerprint256(agentCert.certPem) };
+  const metrics = async (headers: Record<string, string>, client?: { keyPem: string; certPem: string }) => {
+    const res = await fetchWithTls(
+      `https://127.0.0.1:${agent.port}/metrics`,
+      { headers },
+      {
+        ...pinned,
+        ...(client ? { clientCertificate: { key: client.keyPem, cert: client.certPem } } : {}),
+      },
+    );
+    return { status: res.status, body: await res.text() };
+  };
+  const refused = await metrics({});
+  t.equal(refused.status, 401, 'no client certificate: 401');
+  t.match(JSON.parse(refused.body), { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 401, reason: 'Unauthorized' }, 'a Status as before');
+  const selfSigned = createCertificate({ commonName: 'berth-controller', organization: 'berth:controllers', usage: 'client', days: 1 });
+  t.equal((await metrics({}, selfSigned)).status, 401, 'a self-signed client certificate with the controller subject: 401');
+  const nodeLike = createCertificate({ commonName: 'system:node:n1', organization: 'berth:nodes', usage: 'client', days: 1, issuer: c.pki.ca });
+  t.equal((await metrics({}, nodeLike)).status, 401, 'a client certificate the cluster CA signed for a node-like subject: 401');
+  const wrongO = createCertificate({ commonName: 'berth-controller', organization: 'berth', usage: 'client', days: 1, issuer: c.pki.ca });
+  t.equal((await metrics({}, wrongO)).status, 401, 'signed by the cluster CA, CN berth-controller but O berth: 401');
+  t.equal((await metrics({}, c.pki.serving)).status, 401, "the controller's serving certificate (serverAuth only, O berth): 401");
+  t.equal((await metrics({}, c.pki.ca)).status, 401, 'the CA certificate itself: 401');
+  t.equal((await metrics({ authorization: `Bearer ${c.admin}` })).status, 401, 'the admin bearer token: 401');
+  t.equal((await metrics({ authorization: `Bearer ${oldToken}` })).status, 401, "the agent's old bearer token: 401");
+  const ok = await metrics({}, c.pki.client);
+  t.equal(ok.status, 200, "the controller's client certificate: 200");
+  t.match(ok.body, /berth_agent_pods/);
+
+  // The controller presents it on its own calls (here the node metrics proxy).
+  const proxied = await fetchWithTls(`${c.url}/api/v1/nodes/n1/proxy/metrics`, { headers: { authorization: `Bearer ${c.admin}` } }, { ca: c.ca });
+  t.equal(proxied.status, 200, 'through the controller: 200');
+  t.match(await proxied.text(), /berth_agent_pods/);
+
+  // A store written by an older version: its agent tokens are deleted at start.
+  c.store.setMeta('agent-token/old-node', 'x'.repeat(64));
+  t.equal(forgetAgentTokens(c.store), 1, 'one agent token deleted');
+  t.same(c.store.listMeta('agent-token/'), [], 'none left');
+  t.ok(c.store.getMeta('agent-cert/n1'), 'the pinned agent certificates stay');
+  await answersWithin1s(t, c);
+});
+
 /** A node registered with a join token, its credential, and a pod of a set placed on it. */
 async function nodeWithPod(t: Test) {
   const c = await controller(t, { level: 'privileged', allowedHostPaths: [] });
@@ -429,7 +539,7 @@ async function nodeWithPod(t: Test) {
   const reg = await c.json(
     'POST',
     '/api/v1/nodes/register',
-    { name: 'n1', address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/n1', facts },
+    { name: 'n1', address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', dataDir: '/tmp/n1', facts },
     join,
   );
   t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
@@ -504,7 +614,7 @@ t.test('a node sets its labels at first registration only, never berth.io/ ones,
     c.json(
       'POST',
       '/api/v1/nodes/register',
-      { name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'y'.repeat(32), dataDir: `/tmp/${name}`, facts: c.facts, labels },
+      { name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', dataDir: `/tmp/${name}`, facts: c.facts, labels },
       token,
     );
   const restricted = await reg('n2', { 'berth.io/role': 'db' }, join);

@@ -3,7 +3,8 @@
 // the controller.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +15,7 @@ import { Store } from '../controller/store/store.js';
 import { parseTtl } from '../cli/commands/token.js';
 import { parseAdvertiseAddresses } from '../cli/tls-options.js';
 import { ApiError, fetchWithTls } from '../shared/client.js';
-import { caHash, fingerprint256, parseCaHash } from '../shared/tls.js';
+import { caHash, controllerClientProblem, fingerprint256, parseCaHash } from '../shared/tls.js';
 import type { Node } from '../shared/types.js';
 import { Cluster, requireDocker, runCli, stopProcess, waitFor } from './helpers/cluster.js';
 import { agentCertPem } from './helpers/agent-cert.js';
@@ -55,7 +56,6 @@ const registration = (name: string) => ({
   address: '127.0.0.1',
   agentUrl: 'https://127.0.0.1:9',
   agentCertificate: AGENT_CERT,
-  agentToken: 'x'.repeat(32),
   dataDir: '/tmp/x',
   facts,
 });
@@ -98,6 +98,55 @@ t.test('PKI: CA kept, serving certificate made again when its names change; kube
   ]);
 });
 
+t.test("PKI: the controller's client certificate is clientAuth only, for berth-controller/berth:controllers, and follows the CA", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-pki-client-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = ensurePki(dir, ['127.0.0.1']);
+  t.ok(first.issuedClient, 'issued at the first start');
+  const cert = new X509Certificate(first.client.certPem);
+  t.equal(cert.subject, 'CN=berth-controller\nO=berth:controllers');
+  t.ok(cert.checkIssued(new X509Certificate(first.ca.certPem)), 'signed by the cluster CA');
+  t.same(cert.keyUsage, ['1.3.6.1.5.5.7.3.2'], 'extKeyUsage clientAuth only');
+  t.same(new X509Certificate(first.serving.certPem).keyUsage, ['1.3.6.1.5.5.7.3.1'], 'the serving certificate: serverAuth only');
+  const days = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
+  t.ok(days > 364 && days <= 365, `valid a year (${days.toFixed(1)} days)`);
+  t.equal(statSync(join(dir, 'pki/controller-client.key')).mode & 0o777, 0o600, 'its key 0600');
+  t.equal(readFileSync(join(dir, 'pki/controller-client.crt'), 'utf8'), first.client.certPem);
+  const again = ensurePki(dir, ['127.0.0.1']);
+  t.notOk(again.issuedClient, 'kept at the next start');
+  t.equal(again.client.certPem, first.client.certPem);
+  // A new CA (its files removed): the client certificate is made again, signed by it.
+  rmSync(join(dir, 'pki/ca.key'));
+  rmSync(join(dir, 'pki/ca.crt'));
+  const renewed = ensurePki(dir, ['127.0.0.1']);
+  t.ok(renewed.createdCa && renewed.issuedClient, 'a new CA: a new client certificate');
+  t.ok(new X509Certificate(renewed.client.certPem).checkIssued(new X509Certificate(renewed.ca.certPem)));
+  // One within 30 days of its end is made again.
+  const { createCertificate } = await import('../shared/certs.js');
+  const short = createCertificate({ commonName: 'berth-controller', organization: 'berth:controllers', usage: 'client', days: 10, issuer: renewed.ca });
+  writeFileSync(join(dir, 'pki/controller-client.key'), short.keyPem);
+  writeFileSync(join(dir, 'pki/controller-client.crt'), short.certPem);
+  const expiring = ensurePki(dir, ['127.0.0.1']);
+  t.ok(expiring.issuedClient, 'expiring within 30 days: made again');
+  t.not(expiring.client.certPem, short.certPem);
+});
+
+t.test('the agent API takes a TLS client only when the CA verified it and its subject is exactly the controller', async (t) => {
+  const controller = { CN: 'berth-controller', O: 'berth:controllers' };
+  t.equal(controllerClientProblem({ authorized: true, subject: controller }), undefined, 'the controller');
+  t.match(controllerClientProblem({ authorized: false }), /no client certificate/);
+  t.match(controllerClientProblem({ authorized: false, subject: {} }), /no client certificate/);
+  t.match(controllerClientProblem({ authorized: false, subject: controller }), /did not issue/, 'the right subject, not verified by the CA');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller', O: 'berth' } }), /not the controller/, 'another O');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'system:node:n1', O: 'berth:controllers' } }), /not the controller/, 'another CN');
+  t.match(controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller' } }), /not the controller/, 'no O');
+  t.match(
+    controllerClientProblem({ authorized: true, subject: { CN: 'berth-controller', O: ['berth:controllers', 'other'] } }),
+    /not the controller/,
+    'O given twice',
+  );
+});
+
 t.test('flags and formats', async (t) => {
   t.equal(parseCaHash('SHA256:' + 'A'.repeat(64)), 'sha256:' + 'a'.repeat(64));
   t.throws(() => parseCaHash('md5:abc'), /invalid --ca-hash "md5:abc"/);
@@ -136,6 +185,24 @@ t.test('a store from before token ids keeps its tokens working', async (t) => {
   t.equal(authenticate(store, `Bearer ${fresh}`, Date.now() + 61_000), undefined, 'expired');
   store.deleteTokenById(listed.find((x) => x.role === 'node')!.id);
   t.equal(authenticate(store, 'Bearer node.old-node'), undefined, 'revoked');
+});
+
+t.test("a store written by an older version loses its agent tokens at the controller's start", async (t) => {
+  const c = new Cluster('tls-old-agent-tokens');
+  t.teardown(() => c.teardown());
+  await c.startController();
+  const file = join(c.controllerDir, 'berth.db');
+  await c.restartController(() => {
+    const db = new Database(file);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('agent-token/old-1', 'a'.repeat(64));
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('agent-token/old-2', 'b'.repeat(64));
+    db.close();
+  });
+  t.match(c.logOf(c.controller!), /"count":2[^\n]*deleted the agent tokens an older version stored/, 'it says how many');
+  await c.stopController();
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.same(db.prepare("SELECT key FROM meta WHERE key LIKE 'agent-token/%'").all(), [], 'no agent-token/ row left');
 });
 
 t.test('secure join', async (t) => {
@@ -196,27 +263,34 @@ t.test('secure join', async (t) => {
     t.pass('Ready again without --ca-hash');
   });
 
-  t.test('the agent API answers only the controller', async (t) => {
+  t.test("the agent API answers only the controller's client certificate", async (t) => {
     const node = await c.api.get<Node>('/api/v1/nodes/tls-a');
     const url = node.status.agent.url;
     t.match(url, /^https:/);
     const dataDir = join(c.dir, 'agent-tls-a');
+    t.notOk(existsSync(join(dataDir, 'agent-token')), 'the agent keeps no agent token');
     const cert = readFileSync(join(dataDir, 'agent.crt'), 'utf8');
-    const pinned = { ca: cert, fingerprint256: fingerprint256(cert) };
-    const status = async (headers: Record<string, string>) => {
-      const res = await fetchWithTls(`${url}/pods/default/x-0/log`, { headers }, pinned);
+    const controllerClient = {
+      key: readFileSync(join(c.controllerDir, 'pki/controller-client.key'), 'utf8'),
+      cert: readFileSync(join(c.controllerDir, 'pki/controller-client.crt'), 'utf8'),
+    };
+    const status = async (headers: Record<string, string>, clientCertificate?: { key: string; cert: string }) => {
+      const res = await fetchWithTls(
+        `${url}/pods/default/x-0/log`,
+        { headers },
+        { ca: cert, fingerprint256: fingerprint256(cert), ...(clientCertificate ? { clientCertificate } : {}) },
+      );
       await res.text();
       return res.status;
     };
-    t.equal(await status({}), 401, 'no token');
-    t.equal(await status({ authorization: 'Bearer wrong' }), 401, 'a wrong token');
+    t.equal(await status({}), 401, 'no client certificate');
+    t.equal(await status({ authorization: 'Bearer wrong' }), 401, 'a bearer token');
     t.equal(await status({ authorization: `Bearer ${c.adminToken}` }), 401, 'the admin token');
     const nodeToken = readFileSync(join(dataDir, 'node-token'), 'utf8').trim();
     t.equal(await status({ authorization: `Bearer ${nodeToken}` }), 401, 'the node token');
-    const agentToken = readFileSync(join(dataDir, 'agent-token'), 'utf8').trim();
-    t.equal(await status({ authorization: `Bearer ${agentToken}` }), 404, 'the agent token (what the controller sends) gets through');
+    t.equal(await status({}, controllerClient), 404, "the controller's client certificate (what the controller presents) gets through");
     await t.rejects(
-      fetchWithTls(`${url}/pods/default/x-0/log`, { headers: { authorization: `Bearer ${agentToken}` } }, { ca: c.ca }),
+      fetchWithTls(`${url}/pods/default/x-0/log`, {}, { ca: c.ca, clientCertificate: controllerClient }),
       'a client that does not pin the agent certificate gets no answer',
     );
   });
@@ -383,5 +457,29 @@ t.test('secure join', async (t) => {
     const line = readFileSync(join(dev.controllerDir, 'join-command'), 'utf8').trim();
     t.match(line, /^berth agent --server http:\/\/\S+ --token \S+$/, 'no --ca-hash');
     t.equal((await dev.cli(['get', 'nodes', '-o', 'name'])).code, 0);
+  });
+
+  t.test('with --insecure the controller has no client certificate and its agents refuse every API call', async (t) => {
+    const dev = new Cluster('tls-insecure-agent');
+    t.teardown(() => dev.teardown());
+    await dev.startController(['--insecure']);
+    t.notOk(existsSync(join(dev.controllerDir, 'pki')), 'no pki/: no CA, no client certificate');
+    const a = await dev.startAgent('insecure-a', ['--dns-listen', 'none']);
+    t.match(a.log(), /pinned no cluster CA, so its API \(logs, exec, volume copies, metrics\) refuses every call/, 'the agent says so');
+    const proxied = await dev.api.raw('GET', '/api/v1/nodes/insecure-a/proxy/metrics').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(proxied instanceof ApiError && proxied.status === 503, 'the node metrics through the controller: 503');
+    t.match((proxied as ApiError).message, /--insecure/, 'naming --insecure');
+    const url = (await dev.api.get<Node>('/api/v1/nodes/insecure-a')).status.agent.url;
+    const cert = readFileSync(join(a.dataDir, 'agent.crt'), 'utf8');
+    const direct = await fetchWithTls(
+      `${url}/metrics`,
+      { headers: { authorization: `Bearer ${dev.adminToken}` } },
+      { ca: cert, fingerprint256: fingerprint256(cert) },
+    );
+    await direct.text();
+    t.equal(direct.status, 401, 'the agent API itself: 401');
   });
 });

@@ -1,10 +1,11 @@
 // The agent's own HTTP API, which the controller proxies the CLI's logs and exec to.
-// Every route needs `Authorization: Bearer <agent token>`; it serves https with a certificate
-// of its own, which the controller pinned at registration.
-import { timingSafeEqual } from 'node:crypto';
+// It serves https with a certificate of its own, which the controller pinned at registration,
+// and every route needs the controller's client certificate: signed by the cluster CA the agent
+// pinned at its join, with the controller's subject (docs/security.md, "The agent's API").
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../../shared/metrics.js';
@@ -16,19 +17,22 @@ import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
-import { SERVER_TLS_OPTIONS } from '../../shared/tls.js';
+import { controllerClientProblem, SERVER_TLS_OPTIONS } from '../../shared/tls.js';
 
 export interface AgentApiOptions {
   host: string;
   port: number;
-  token: string;
   runtime: DockerRuntime;
   findPod: (namespace: string, name: string) => Promise<PodContainers | undefined>;
   /** The agent's data dir: enables the volume archive routes (pod moves). */
   dataDir?: string;
   log: Logger;
-  /** Key and certificate (PEM) to serve https with; undefined: plain http. */
-  tls?: { key: string; cert: string };
+  /**
+   * Key and certificate (PEM) to serve https with, and the cluster CA (PEM) the controller's
+   * client certificate must be signed by. Without either (plain http, or an agent of a plain-http
+   * controller, which pinned no CA) every route answers 401.
+   */
+  tls?: { key: string; cert: string; clientCa?: string };
   /** Prometheus text for GET /metrics. */
   metrics?: () => Promise<string>;
 }
@@ -52,13 +56,16 @@ function sendStatus(res: http.ServerResponse, code: number, reason: string, mess
   res.end(body);
 }
 
-function authorized(req: http.IncomingMessage, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1].trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+/** Why the request is not the controller's (undefined when it is): see controllerClientProblem. */
+function unauthorized(req: http.IncomingMessage, clientCa: string | undefined): string | undefined {
+  if (!clientCa) return 'this agent pinned no cluster CA (it joined a plain-http controller) and accepts no client';
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return 'plain http';
+  const peer = socket.getPeerCertificate();
+  return controllerClientProblem({ authorized: socket.authorized === true, subject: peer?.subject as Record<string, string | string[]> | undefined });
 }
+
+const UNAUTHORIZED = "the agent API takes only the controller's client certificate, signed by the cluster CA";
 
 /** The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty. */
 async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
@@ -82,6 +89,8 @@ function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortC
 
 export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   const log = opts.log.child({ part: 'api' });
+  // Only over TLS: plain http carries no client certificate.
+  const clientCa = opts.tls?.clientCa;
   // Partial volume copies left by an earlier run of this agent (killed mid-copy) go first.
   const copies = opts.dataDir ? new IncomingCopies(opts.dataDir, log) : undefined;
   await copies?.sweep();
@@ -242,9 +251,10 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (!authorized(req, opts.token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      sendStatus(res, 401, 'Unauthorized', 'a valid agent token is required');
+    const problem = unauthorized(req, clientCa);
+    if (problem) {
+      log.debug({ method: req.method, path: url.pathname, peer: req.socket.remoteAddress, problem }, 'agent API call refused');
+      sendStatus(res, 401, 'Unauthorized', UNAUTHORIZED);
       return;
     }
     if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
@@ -289,7 +299,19 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       sendStatus(res, 500, 'InternalError', errorMessage(err));
     });
   };
-  const server = opts.tls ? https.createServer({ ...SERVER_TLS_OPTIONS, key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
+  // The client certificate is asked for but not required by the handshake: a client without the
+  // right one gets a 401 Status like any refused call, not a TLS alert.
+  const server = opts.tls
+    ? https.createServer(
+        {
+          ...SERVER_TLS_OPTIONS,
+          key: opts.tls.key,
+          cert: opts.tls.cert,
+          ...(clientCa ? { requestCert: true, rejectUnauthorized: false, ca: clientCa } : {}),
+        },
+        onRequest,
+      )
+    : http.createServer(onRequest);
   server.on('clientError', (_err, socket) => socket.destroy());
   // A volume archive upload may take longer than Node's default limit on a whole request (5 min);
   // it has its own stall timeout instead (archive.ts). Headers still have to arrive in time.
@@ -302,7 +324,11 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     socket.on('error', () => socket.destroy());
     if (head.length > 0) socket.unshift(head);
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (!authorized(req, opts.token)) return rejectUpgrade(socket, 401, 'Unauthorized', 'a valid agent token is required');
+    const problem = unauthorized(req, clientCa);
+    if (problem) {
+      log.debug({ method: req.method, path: url.pathname, peer: req.socket.remoteAddress, problem }, 'agent API call refused');
+      return rejectUpgrade(socket, 401, 'Unauthorized', UNAUTHORIZED);
+    }
     const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
     if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');

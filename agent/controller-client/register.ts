@@ -78,7 +78,6 @@ export interface RegisterBody {
   name: string;
   address: string;
   agentUrl: string;
-  agentToken: string;
   /** The agent API's self-signed certificate (PEM), which the controller pins. */
   agentCertificate?: string;
   dataDir: string;

@@ -1,5 +1,4 @@
-// Small secrets the agent keeps in its data directory (node token, agent token), mode 0600.
-import { randomBytes } from 'node:crypto';
+// Small secrets the agent keeps in its data directory (the node token), mode 0600.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -20,12 +19,4 @@ export async function writeSecret(file: string, value: string): Promise<void> {
   await fs.writeFile(tmp, value + '\n', { mode: 0o600 });
   await fs.chmod(tmp, 0o600);
   await fs.rename(tmp, file);
-}
-
-export async function loadOrCreateSecret(file: string): Promise<string> {
-  const existing = await readSecret(file);
-  if (existing) return existing;
-  const token = randomBytes(32).toString('hex');
-  await writeSecret(file, token);
-  return token;
 }

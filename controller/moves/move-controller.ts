@@ -1,9 +1,8 @@
 // Applies pod moves (decide.ts) to the store. A move lives in the store's meta table under
 // `move/<ns>/<set>/<ordinal>`, so a controller restart picks it up where it stopped.
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tlsRequestOptions } from '../../shared/client.js';
-import { fingerprint256 } from '../../shared/tls.js';
+import { agentEndpoint, type AgentClientCertificate } from '../nodes/agent-endpoint.js';
 import type { Logger } from 'pino';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
 import { isReady, nodeReady, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
@@ -62,7 +61,7 @@ export class MoveController {
     /** Wakes the set controller for a set (after a binding changed). */
     private readonly resyncSet: (namespace: string, set: string) => void,
     /** Moves a claim's data between agents (from undefined: an empty volume on `to`). */
-    private readonly transfer: VolumeTransfer = agentTransfer,
+    private readonly transfer: VolumeTransfer = agentTransfer(undefined),
     private readonly policy: CopyPolicy = DEFAULT_COPY_POLICY,
     /** How long a node's self-fencing pods may still run, in ms (NodeRegistry.fencingWaitOf). */
     private readonly fencingRemaining: (node: string) => number = () => 0,
@@ -427,9 +426,15 @@ export type VolumeTransfer = (
   opts: TransferOptions,
 ) => Promise<void>;
 
-/** Through the agents' archive routes: a copy, or an empty archive for an empty volume. */
-export const agentTransfer: VolumeTransfer = (store, namespace, claim, from, to, onSize, opts) =>
-  from === undefined ? emptyVolume(store, namespace, claim, to, opts) : copyVolume(store, namespace, claim, from, to, onSize, opts);
+/**
+ * Through the agents' archive routes, presenting the controller's client certificate: a copy,
+ * or an empty archive for an empty volume. Without a client certificate (--insecure) every
+ * transfer fails saying so.
+ */
+export const agentTransfer =
+  (client: AgentClientCertificate | undefined): VolumeTransfer =>
+  (store, namespace, claim, from, to, onSize, opts) =>
+    from === undefined ? emptyVolume(store, namespace, claim, to, opts, client) : copyVolume(store, namespace, claim, from, to, onSize, opts, client);
 
 const archivePath = (namespace: string, claim: string) => `/volumes/${encodeURIComponent(namespace)}/${encodeURIComponent(claim)}/archive`;
 
@@ -519,12 +524,20 @@ function agentStallHeader(stallMs: number): Record<string, string> {
 }
 
 /** An empty tar (two zero blocks) into the target: any old directory there is set aside. */
-export function emptyVolume(store: Store, namespace: string, claim: string, to: string, opts: TransferOptions): Promise<void> {
+export function emptyVolume(
+  store: Store,
+  namespace: string,
+  claim: string,
+  to: string,
+  opts: TransferOptions,
+  client: AgentClientCertificate | undefined,
+): Promise<void> {
   const a = new Attempt(opts, () => `node ${to} did not answer`);
   try {
     const put = a.track(
       agentRequest(
         store,
+        client,
         to,
         archivePath(namespace, claim),
         'PUT',
@@ -546,24 +559,18 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(0)} MB`;
 }
 
-/** A request to a node's agent with its token, over TLS pinned to the certificate it registered. */
+/** A request to a node's agent with the controller's client certificate, over TLS pinned to the certificate the agent registered. */
 function agentRequest(
   store: Store,
+  client: AgentClientCertificate | undefined,
   node: string,
   path: string,
   method: string,
   headers: Record<string, string>,
   onResponse: (res: IncomingMessage) => void,
 ): ClientRequest {
-  const n = store.get<Node>('Node', undefined, node);
-  const token = store.getMeta(`agent-token/${node}`);
-  if (!n || !token) throw new Error(`node ${node} has no agent API registered`);
-  const url = new URL(path, n.status.agent.url);
-  const opts: RequestOptions = { method, headers: { ...headers, authorization: `Bearer ${token}` } };
-  if (url.protocol !== 'https:') return httpRequest(url, opts, onResponse);
-  const cert = store.getMeta(`agent-cert/${node}`);
-  if (!cert) throw new Error(`node ${node} registered no agent certificate`);
-  return httpsRequest(url, { ...tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }), ...opts }, onResponse);
+  const { target, tls } = agentEndpoint(store, node, path, client);
+  return httpsRequest(target, { ...tls, method, headers }, onResponse);
 }
 
 /**
@@ -580,6 +587,7 @@ export function copyVolume(
   to: string,
   onSize: (bytes: number) => void,
   opts: TransferOptions,
+  client: AgentClientCertificate | undefined,
 ): Promise<void> {
   const path = archivePath(namespace, claim);
   const stallHeader = agentStallHeader(opts.stallMs);
@@ -592,7 +600,7 @@ export function copyVolume(
   });
   try {
     const get = a.track(
-      agentRequest(store, from, path, 'GET', stallHeader, (down) => {
+      agentRequest(store, client, from, path, 'GET', stallHeader, (down) => {
         a.track(down);
         a.progress();
         if (a.finished) return;
@@ -611,7 +619,7 @@ export function copyVolume(
         const size = Number(down.headers['x-berth-volume-bytes']);
         if (Number.isFinite(size)) onSize(size);
         try {
-          put = a.track(agentRequest(store, to, path, 'PUT', { 'content-type': 'application/x-tar', ...stallHeader }, onUploadAnswer(a, to)));
+          put = a.track(agentRequest(store, client, to, path, 'PUT', { 'content-type': 'application/x-tar', ...stallHeader }, onUploadAnswer(a, to)));
         } catch (err) {
           a.finish(err as Error);
           return;

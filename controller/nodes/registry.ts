@@ -1,12 +1,12 @@
 // Nodes: registration with the join token, per-node credentials, heartbeats and the
 // Ready condition, and the proxy for the CLI's logs and exec to a pod's agent.
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { tlsRequestOptions } from '../../shared/client.js';
 import { fingerprint256 } from '../../shared/tls.js';
+import { agentEndpoint, AgentUnavailable, type AgentClientCertificate } from './agent-endpoint.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_ZONE, dnsSubdomainProblem } from '../../shared/naming.js';
@@ -47,7 +47,11 @@ const registerSchema = z.object({
   name: z.string(),
   address: z.string().min(1),
   agentUrl: z.url(),
-  agentToken: z.string().min(16),
+  /**
+   * Sent by agents before the controller's client certificate replaced it: accepted and ignored,
+   * never stored (docs/security.md, "Upgrading from the agent token"); to be refused in the next release.
+   */
+  agentToken: z.unknown().optional(),
   /** The agent API's self-signed certificate (PEM), pinned when the controller calls the agent. */
   agentCertificate: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }).optional(),
   dataDir: z.string().startsWith('/', 'must be an absolute path'),
@@ -67,6 +71,17 @@ const registerSchema = z.object({
   /** The agent's identity key and a fresh signature by it (shared/node-identity.ts). */
   identity: z.object({ publicKey: z.string(), time: z.number(), signature: z.string() }).optional(),
 });
+
+/**
+ * Deletes the agent tokens an older build kept in plain text in the meta table
+ * (`agent-token/<node>`): the agents' API takes the controller's client certificate instead
+ * (docs/security.md, "The agent's API"). Returns how many there were.
+ */
+export function forgetAgentTokens(store: Store): number {
+  const rows = store.listMeta('agent-token/');
+  if (rows.length > 0) store.transaction(() => rows.forEach(({ key }) => store.deleteMeta(key)));
+  return rows.length;
+}
 
 /** Node conditions an agent judges itself and sends with its heartbeat (docs/host-loss.md). */
 const AGENT_CONDITION_TYPES = [CONDITION_RUNTIME_READY] as const;
@@ -171,6 +186,8 @@ export class NodeRegistry {
     private readonly clock: () => number = Date.now,
     /** `https-only` unless the controller runs --insecure: plain http agent URLs are refused. */
     private readonly agentTransport: 'https-only' | 'any' = 'any',
+    /** What the controller presents to agents (controller/tls/pki.ts); undefined with --insecure: no agent is called. */
+    private readonly agentClient?: AgentClientCertificate,
   ) {
     // After a controller restart no node is judged before the restart grace (liveness.ts); its
     // agent may have been told nothing for a while, so contact counts from now.
@@ -306,7 +323,6 @@ export class NodeRegistry {
         { field: 'agentCertificate', message: 'required for an https agentUrl' },
       ]);
     }
-    this.store.setMeta(`agent-token/${r.name}`, r.agentToken);
     if (identityKey) this.store.setMeta(`agent-identity/${r.name}`, identityKey);
     // The credential the agent lost stops working: it gets a new one below.
     if (rejoin) this.store.deleteTokens('node', r.name);
@@ -332,7 +348,7 @@ export class NodeRegistry {
   }
 
   /**
-   * Where the controller sends logs, exec and volume copies (with the agent token) is the agent's
+   * Where the controller sends logs, exec and volume copies (with its client certificate) is the agent's
    * URL and pinned certificate: plain http is refused unless the controller runs --insecure, and a
    * registered node changes either only by a registration its identity key signed, so a stolen
    * node credential alone cannot point the controller somewhere else. A node without a recorded
@@ -604,29 +620,20 @@ export class NodeRegistry {
   /** Streams a request through to the agent that runs the pod. */
   async proxyToAgent(pod: Pod, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const nodeName = pod.spec.nodeName;
-    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName) || !this.store.getMeta(`agent-token/${nodeName}`)) {
+    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName)) {
       throw new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
     }
     await this.proxyToNode(nodeName, method, path, body, req, res);
   }
 
-  /** How to reach a node's agent: its URL for `path`, its token and its pinned certificate. */
+  /** How to reach a node's agent: its URL for `path`, its pinned certificate and the controller's client certificate. */
   private agentTarget(nodeName: string, path: string) {
-    const node = this.store.get<Node>('Node', undefined, nodeName);
-    const token = this.store.getMeta(`agent-token/${nodeName}`);
-    if (!node || !token) throw new StatusError('NotFound', `node "${nodeName}" is not registered`);
-    const target = new URL(path, node.status.agent.url);
-    // The agent's own certificate, as it registered it: nobody else gets the agent token.
-    const cert = this.store.getMeta(`agent-cert/${nodeName}`);
-    const secure = target.protocol === 'https:';
-    if (secure && !cert) throw new StatusError('ServiceUnavailable', `node ${nodeName} registered no agent certificate; restart its agent`);
-    return {
-      target,
-      token,
-      url: node.status.agent.url,
-      request: secure ? httpsRequest : httpRequest,
-      tls: secure && cert ? tlsRequestOptions({ ca: cert, fingerprint256: fingerprint256(cert) }) : {},
-    };
+    try {
+      return agentEndpoint(this.store, nodeName, path, this.agentClient);
+    } catch (err) {
+      if (err instanceof AgentUnavailable) throw new StatusError(err.reason, err.message);
+      throw err;
+    }
   }
 
   /**
@@ -637,15 +644,15 @@ export class NodeRegistry {
    */
   upgradeToAgent(pod: Pod, path: string, protocol: string, req: IncomingMessage, client: Duplex): Promise<void> {
     const nodeName = pod.spec.nodeName;
-    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName) || !this.store.getMeta(`agent-token/${nodeName}`)) {
+    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName)) {
       throw new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
     }
-    const { target, token, url, request, tls } = this.agentTarget(nodeName, path);
+    const { target, url, tls } = this.agentTarget(nodeName, path);
     return new Promise<void>((resolve, reject) => {
-      const up = request(target, {
+      const up = httpsRequest(target, {
         ...tls,
         method: req.method ?? 'POST',
-        headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: protocol, 'content-length': '0' },
+        headers: { connection: 'Upgrade', upgrade: protocol, 'content-length': '0' },
       });
       const clientGone = () => up.destroy();
       client.once('close', clientGone);
@@ -693,18 +700,17 @@ export class NodeRegistry {
     });
   }
 
-  /** Streams a request through to a node's agent, with the agent's token. */
+  /** Streams a request through to a node's agent, with the controller's client certificate. */
   async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { target, token, url, request, tls } = this.agentTarget(nodeName, path);
+    const { target, url, tls } = this.agentTarget(nodeName, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     await new Promise<void>((resolve, reject) => {
-      const up = request(
+      const up = httpsRequest(
         target,
         {
           ...tls,
           method,
           headers: {
-            authorization: `Bearer ${token}`,
             ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
           },
         },

@@ -6,7 +6,7 @@ import { chmodExisting } from '../../shared/file-modes.js';
 import { join } from 'node:path';
 
 /** Files of the data dir that hold credentials or the store. */
-const SECRET_FILES = ['admin.conf', 'join-token', 'join-command', 'metrics-token'];
+const SECRET_FILES = ['admin.conf', 'join-token', 'join-command', 'metrics-token', 'pki/ca.key', 'pki/server.key', 'pki/controller-client.key'];
 
 export function storeFile(dataDir: string): string {
   return join(dataDir, 'berth.db');

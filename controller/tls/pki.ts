@@ -1,5 +1,6 @@
-// The controller's PKI in <data-dir>/pki/: a CA made once (10 years) and a serving
-// certificate it signs, made again whenever the set of names and addresses changes.
+// The controller's PKI in <data-dir>/pki/: a CA made once (10 years), a serving certificate
+// it signs, made again whenever the set of names and addresses changes, and the client
+// certificate the controller presents to the agents' API (docs/security.md).
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -7,11 +8,12 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { certificateSans, createCertificate, keyMatches, normalizeV6, type KeyAndCert } from '../../shared/certs.js';
 import { mkdirDurableSync, writeFileDurableSync } from '../../shared/fs-durable.js';
-import { caHash } from '../../shared/tls.js';
+import { caHash, CONTROLLER_CLIENT_SUBJECT } from '../../shared/tls.js';
 
 export const CA_DAYS = 3650;
 export const SERVING_DAYS = 365;
-/** A serving certificate closer than this to its end is made again at start. */
+export const CLIENT_DAYS = 365;
+/** A serving or client certificate closer than this to its end is made again at start. */
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface ControllerPki {
@@ -23,7 +25,14 @@ export interface ControllerPki {
   createdCa: boolean;
   /** Whether the serving certificate was (re)made by this call. */
   issuedServing: boolean;
+  /** The controller's client certificate for the agents' API: clientAuth only, CONTROLLER_CLIENT_SUBJECT. */
+  client: KeyAndCert;
+  /** Whether the client certificate was (re)made by this call. */
+  issuedClient: boolean;
 }
+
+/** `<data-dir>/pki/controller-client.{key,crt}`: files only, never in the store. */
+export const CLIENT_NAME = 'controller-client';
 
 export function pkiDir(dataDir: string): string {
   return join(dataDir, 'pki');
@@ -88,7 +97,7 @@ function signedBy(certPem: string, caPem: string): boolean {
   return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
-/** Loads or makes the CA and the serving certificate for these SANs. */
+/** Loads or makes the CA, the serving certificate for these SANs and the controller's client certificate. */
 export function ensurePki(dataDir: string, sans: string[]): ControllerPki {
   const dir = pkiDir(dataDir);
   mkdirDurableSync(dir, 0o700);
@@ -105,5 +114,18 @@ export function ensurePki(dataDir: string, sans: string[]): ControllerPki {
     writePair(dir, 'server', serving);
     issuedServing = true;
   }
-  return { ca, serving, caHash: caHash(ca.certPem), createdCa, issuedServing };
+  let client = readPair(dir, CLIENT_NAME);
+  let issuedClient = false;
+  if (!client || createdCa || !signedBy(client.certPem, ca.certPem) || expiresSoon(client.certPem)) {
+    client = createCertificate({
+      commonName: CONTROLLER_CLIENT_SUBJECT.commonName,
+      organization: CONTROLLER_CLIENT_SUBJECT.organization,
+      usage: 'client',
+      days: CLIENT_DAYS,
+      issuer: ca,
+    });
+    writePair(dir, CLIENT_NAME, client);
+    issuedClient = true;
+  }
+  return { ca, serving, caHash: caHash(ca.certPem), createdCa, issuedServing, client, issuedClient };
 }

@@ -65,7 +65,6 @@ class SimNode {
       name: this.name,
       address: '127.0.0.1',
       agentUrl: `http://127.0.0.1:1/${this.name}`,
-      agentToken: `sim-agent-token-${this.name}-0123456789`,
       dataDir: `/var/lib/berth-sim/${this.name}`,
       facts: facts(this.name),
       version: 'sim',

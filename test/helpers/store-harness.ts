@@ -33,7 +33,6 @@ export function registerNodes(store: Store, nodes: NodeRegistry, list: (string |
       name: n.name,
       address,
       agentUrl: n.agentUrl ?? `http://${address}:7444`,
-      agentToken: `agent-token-of-${n.name}-0123456789`,
       dataDir: `/var/lib/berth/${n.name}`,
       facts: {
         hostname: n.name,
