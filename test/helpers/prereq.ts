@@ -34,6 +34,7 @@ export const PREREQS = {
   root: 'running as root (network namespaces, bridges, iptables, tmpfs mounts)',
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
+  etcd: 'the etcd server binary, `etcd` on the PATH (scripts/setup installs etcd-server)',
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
@@ -111,6 +112,11 @@ export function requireImage(t: PrereqTest, ...images: string[]): Promise<boolea
 /** The test process runs as root. */
 export function requireRoot(t: PrereqTest): Promise<boolean> {
   return requirePrereq(t, 'root', () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.()})`));
+}
+
+/** The etcd server binary runs (`etcd --version`); tests start their own members (test/helpers/etcd.ts). */
+export function requireEtcd(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'etcd', 'etcd', ['--version']);
 }
 
 /** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */
