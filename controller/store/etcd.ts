@@ -26,7 +26,18 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { CompareResult, CompareTarget, Etcd3, type ICompare, type IKeyValue, type IRequestOp, type IWatchResponse, SortOrder, SortTarget, type Watcher } from 'etcd3';
+import {
+  CompareResult,
+  CompareTarget,
+  Etcd3,
+  type ICompare,
+  type IKeyValue,
+  type IRequestOp,
+  type IWatchResponse,
+  SortOrder,
+  SortTarget,
+  type Watcher,
+} from 'etcd3';
 import { timestamp, type AnyObject, type Kind, type WatchEvent } from '../../shared/types.js';
 import {
   type Binding,
@@ -424,7 +435,10 @@ class Core {
       void this.restart(err);
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`etcd watch on ${this.layout.prefix}/ not established within ${this.watchTimeoutMs} ms`)), this.watchTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`etcd watch on ${this.layout.prefix}/ not established within ${this.watchTimeoutMs} ms`)),
+        this.watchTimeoutMs,
+      );
       w.once('connected', () => {
         clearTimeout(timer);
         resolve();
@@ -641,9 +655,7 @@ class EtcdTx implements StoreTx {
       if (e?.t === 'meta') out.set(key, e.value);
       else out.delete(key);
     }
-    return [...out]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, value]) => ({ key, value }));
+    return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, value]) => ({ key, value }));
   }
 
   findToken(hash: string): StoredToken | undefined {
@@ -877,7 +889,8 @@ export class EtcdStore implements Store {
       const tx = new EtcdTx(core.mirror, layout);
       const result = fn(tx);
       if (tx.writes.size === 0) return result;
-      if (tx.writes.size > MAX_TXN_OPS) throw new Error(`a transaction writes at most ${MAX_TXN_OPS} keys (etcd's --max-txn-ops); this one writes ${tx.writes.size}`);
+      if (tx.writes.size > MAX_TXN_OPS)
+        throw new Error(`a transaction writes at most ${MAX_TXN_OPS} keys (etcd's --max-txn-ops); this one writes ${tx.writes.size}`);
 
       const fence = this.fence?.key !== undefined ? { key: this.fence.key, revision: this.fence.revision ?? 0 } : undefined;
       const compare: ICompare[] = [];
@@ -895,10 +908,23 @@ export class EtcdStore implements Store {
           catchUp.push({ key, rev });
         }
         for (const range of tx.ranges) {
-          compare.push({ key: Buffer.from(range), range_end: prefixEnd(range), target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: tx.snapshot + 1 });
+          compare.push({
+            key: Buffer.from(range),
+            range_end: prefixEnd(range),
+            target: CompareTarget.Mod,
+            result: CompareResult.Less,
+            mod_revision: tx.snapshot + 1,
+          });
           // The newest key of the range: the mirror must have seen it before fn runs again.
           failure.push({
-            request_range: { key: Buffer.from(range), range_end: prefixEnd(range), keys_only: true, limit: 1, sort_target: SortTarget.Mod, sort_order: SortOrder.Descend },
+            request_range: {
+              key: Buffer.from(range),
+              range_end: prefixEnd(range),
+              keys_only: true,
+              limit: 1,
+              sort_target: SortTarget.Mod,
+              sort_order: SortOrder.Descend,
+            },
           });
           catchUp.push({ rev: 0 });
         }
@@ -907,9 +933,22 @@ export class EtcdStore implements Store {
         // mirror's revision (a deletion is not seen by this compare), and the written keys
         // must still be as the mirror had them.
         const all = `${layout.prefix}/`;
-        compare.push({ key: Buffer.from(all), range_end: prefixEnd(all), target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: tx.snapshot + 1 });
+        compare.push({
+          key: Buffer.from(all),
+          range_end: prefixEnd(all),
+          target: CompareTarget.Mod,
+          result: CompareResult.Less,
+          mod_revision: tx.snapshot + 1,
+        });
         failure.push({
-          request_range: { key: Buffer.from(all), range_end: prefixEnd(all), keys_only: true, limit: 1, sort_target: SortTarget.Mod, sort_order: SortOrder.Descend },
+          request_range: {
+            key: Buffer.from(all),
+            range_end: prefixEnd(all),
+            keys_only: true,
+            limit: 1,
+            sort_target: SortTarget.Mod,
+            sort_order: SortOrder.Descend,
+          },
         });
         catchUp.push({ rev: 0 });
         for (const key of tx.writes.keys()) {
