@@ -19,6 +19,8 @@ export interface CertRequest {
   isCa?: boolean;
   /** Signs with this CA; undefined: self-signed. */
   issuer?: KeyAndCert;
+  /** Also valid as a TLS client certificate (extended key usage clientAuth). */
+  clientAuth?: boolean;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -52,7 +54,7 @@ export function createCertificate(req: CertRequest): KeyAndCert {
     extensions.push(
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'extKeyUsage', serverAuth: true, ...(req.clientAuth ? { clientAuth: true } : {}) },
     );
   }
   if (req.sans && req.sans.length > 0) {

@@ -2,13 +2,14 @@
 // broken connection and across compaction, a member restart, transactions that read more keys
 // than etcd compares one by one, a three-member cluster, and what writes cost.
 import { Etcd3 } from 'etcd3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EtcdStore } from '../controller/store/etcd.js';
 import { Store as SqliteFileStore } from '../controller/store/store.js';
+import { createCertificate } from '../shared/certs.js';
 import type { StoredChange } from '../controller/store/types.js';
 import type { ConfigMap } from '../shared/types.js';
 import { type EtcdCluster, freePort, startEtcd, startEtcdCluster } from './helpers/etcd.js';
@@ -104,7 +105,7 @@ if (etcd) {
     return seen;
   };
 
-  t.test('keys: objects, meta, tokens and bindings where docs/ha.md says', async (t) => {
+  t.test('the key layout: objects, meta, tokens and bindings under the prefix', async (t) => {
     const p = prefix();
     const s = await open(t, p);
     await s.create(configMap('d', 'a'));
@@ -300,6 +301,52 @@ if (etcd) {
     await cluster.stopMember(2);
     await stores[0]!.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: '10' }));
     t.ok(await eventually(() => stores[1]!.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === '10'), 'two of three members still commit');
+  });
+
+  t.test('unreachable endpoints: open rejects, naming them', async (t) => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const err = await EtcdStore.open({ endpoints: [url], prefix: '/nowhere' }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    t.match(err?.message, url);
+  });
+
+  t.test('TLS with client certificates: a store with the CA, certificate and key works; without a certificate it cannot open', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-tls-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = createCertificate({ commonName: 'etcd test CA', days: 1, isCa: true });
+    const server = createCertificate({ commonName: 'etcd', sans: ['127.0.0.1'], days: 1, issuer: ca, clientAuth: true });
+    const controller = createCertificate({ commonName: 'controller', days: 1, issuer: ca, clientAuth: true });
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const files = {
+      ca: file('ca.pem', ca.certPem),
+      serverCert: file('server.pem', server.certPem),
+      serverKey: file('server-key.pem', server.keyPem),
+      cert: file('controller.pem', controller.certPem),
+      key: file('controller-key.pem', controller.keyPem),
+    };
+    const secure = await startEtcd(t, { tls: { ca: files.ca, cert: files.serverCert, key: files.serverKey, clientCertAuth: true } });
+    if (!secure) return;
+    t.match(secure.endpoints[0], /^https:/);
+    const s = await EtcdStore.open({ endpoints: secure.endpoints, ca: files.ca, cert: files.cert, key: files.key });
+    t.teardown(() => s.close());
+    await s.create(configMap('d', 'a'));
+    t.ok(s.get('ConfigMap', 'd', 'a'), 'written and read over TLS');
+    const noCert = await EtcdStore.open({ endpoints: secure.endpoints, ca: files.ca }).then(
+      (x) => x.close().then(() => undefined),
+      (e: Error) => e,
+    );
+    t.ok(noCert instanceof Error, `without a client certificate: ${noCert?.message.split('\n')[0]}`);
+    const halfPair = await EtcdStore.open({ endpoints: secure.endpoints, ca: files.ca, cert: files.cert }).then(
+      (x) => x.close().then(() => undefined),
+      (e: Error) => e,
+    );
+    t.match(halfPair?.message, /cert and key/, 'a certificate without its key: refused');
   });
 
   t.test('measured: sequential creates, watch-applied changes, opening 10,000 objects', async (t) => {

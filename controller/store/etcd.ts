@@ -428,23 +428,28 @@ class Core {
       w.request.start_revision = this.mirror.revision + 1;
     });
     w.on('data', (res) => this.apply(res));
+    let established = false;
     w.on('error', (err) => {
-      // The watch was cancelled (compacted start revision, or ended by etcd): start over.
-      if (this.closed || this.watcher !== w) return;
+      // Cancelled once running (its start revision compacted away, or ended by etcd): start
+      // over. Before it ran, the caller below gets the error.
+      if (!established || this.closed || this.watcher !== w) return;
       this.watcher = undefined;
       void this.restart(err);
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`etcd watch on ${this.layout.prefix}/ not established within ${this.watchTimeoutMs} ms`)),
-        this.watchTimeoutMs,
-      );
+      const timer = setTimeout(() => {
+        if (this.watcher === w) this.watcher = undefined;
+        void w.cancel().catch(() => {});
+        reject(new Error(`etcd watch on ${this.layout.prefix}/ not established within ${this.watchTimeoutMs} ms`));
+      }, this.watchTimeoutMs);
       w.once('connected', () => {
         clearTimeout(timer);
+        established = true;
         resolve();
       });
       w.once('error', (err) => {
         clearTimeout(timer);
+        if (this.watcher === w) this.watcher = undefined;
         reject(err);
       });
     });
@@ -822,7 +827,7 @@ export class EtcdStore implements Store {
       await core.load();
     } catch (err) {
       await core.close();
-      throw err;
+      throw new Error(`etcd at ${opts.endpoints.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     return new EtcdStore(core);
   }

@@ -9,7 +9,8 @@
 //   const cluster = await startEtcdCluster(t);  // three members, one Raft cluster
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,11 +51,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function healthy(clientUrl: string): Promise<boolean> {
+/** TLS for the members' client URLs: PEM files. With `clientCertAuth`, clients must present a certificate the CA signed. */
+export interface EtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCertAuth?: boolean;
+}
+
+async function healthy(clientUrl: string, tls?: EtcdTls): Promise<boolean> {
   try {
-    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as { health?: string };
-    return body.health === 'true';
+    if (!tls) {
+      const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      return ((await res.json()) as { health?: string }).health === 'true';
+    }
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${clientUrl}/health`,
+        { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key), timeout: 1000 },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on('end', () => resolve(text));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end();
+    });
+    return (JSON.parse(body) as { health?: string }).health === 'true';
   } catch {
     return false;
   }
@@ -66,10 +94,14 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 /** One etcd member process on its ports; its log is kept for messages. */
-function launch(m: EtcdMember, initialCluster: string, token: string, log: string[]): ChildProcess {
+function launch(m: EtcdMember, initialCluster: string, token: string, log: string[], tls?: EtcdTls): ChildProcess {
+  const tlsArgs = tls
+    ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, ...(tls.clientCertAuth ? ['--client-cert-auth'] : [])]
+    : [];
   const proc = spawn(
     'etcd',
     [
+      ...tlsArgs,
       '--name',
       m.name,
       '--data-dir',
@@ -107,7 +139,7 @@ function launch(m: EtcdMember, initialCluster: string, token: string, log: strin
  * Starts `size` etcd members forming one cluster on loopback; resolves once every member
  * answers /health. Undefined when etcd is missing (the test has failed or was skipped).
  */
-export async function startEtcdCluster(t: Test, size = 3): Promise<EtcdCluster | undefined> {
+export async function startEtcdCluster(t: Test, size = 3, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster | undefined> {
   if (!(await requireEtcd(t))) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
   const token = `berth-test-${randomBytes(6).toString('hex')}`;
@@ -116,7 +148,7 @@ export async function startEtcdCluster(t: Test, size = 3): Promise<EtcdCluster |
     const name = `m${i}`;
     members.push({
       name,
-      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      clientUrl: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`,
       peerUrl: `http://127.0.0.1:${await freePort()}`,
       dataDir: join(dir, `${name}.etcd`),
       pidfile: join(dir, `${name}.pid`),
@@ -143,7 +175,7 @@ export async function startEtcdCluster(t: Test, size = 3): Promise<EtcdCluster |
   const waitHealthy = async (list: EtcdMember[]) => {
     const deadline = Date.now() + 30_000;
     for (const m of list) {
-      while (!(await healthy(m.clientUrl))) {
+      while (!(await healthy(m.clientUrl, opts.tls))) {
         const i = members.indexOf(m);
         if (!m.proc || m.proc.exitCode !== null) throw new Error(`etcd member ${m.name} exited: ${logs[i]!.join('').slice(-2000)}`);
         if (Date.now() > deadline) throw new Error(`etcd member ${m.name} not healthy at ${m.clientUrl} within 30 s: ${logs[i]!.join('').slice(-2000)}`);
@@ -154,7 +186,7 @@ export async function startEtcdCluster(t: Test, size = 3): Promise<EtcdCluster |
   const startMember = async (i: number) => {
     const m = members[i]!;
     if (m.proc) return;
-    m.proc = launch(m, initialCluster, token, logs[i]!);
+    m.proc = launch(m, initialCluster, token, logs[i]!, opts.tls);
     await waitHealthy([m]);
   };
   let stopped = false;
@@ -166,12 +198,12 @@ export async function startEtcdCluster(t: Test, size = 3): Promise<EtcdCluster |
   };
   t.teardown(stop);
 
-  for (let i = 0; i < members.length; i++) members[i]!.proc = launch(members[i]!, initialCluster, token, logs[i]!);
+  for (let i = 0; i < members.length; i++) members[i]!.proc = launch(members[i]!, initialCluster, token, logs[i]!, opts.tls);
   await waitHealthy(members);
   return { members, endpoints: members.map((m) => m.clientUrl), stopMember, startMember, stop };
 }
 
 /** One etcd member on loopback (see startEtcdCluster). */
-export function startEtcd(t: Test): Promise<EtcdCluster | undefined> {
-  return startEtcdCluster(t, 1);
+export function startEtcd(t: Test, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster | undefined> {
+  return startEtcdCluster(t, 1, opts);
 }
