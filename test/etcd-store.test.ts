@@ -256,6 +256,55 @@ if (etcd) {
     }
   });
 
+  t.test('a key the transaction writes, deleted by another writer before the commit: not written over', async (t) => {
+    const p = prefix();
+    const r = await relay(t, etcd.endpoints[0]!);
+    const s = await open(t, p, [r.url]);
+    await s.create(configMap('d', 'a', { v: '1' }));
+    const seen: (string | undefined)[] = [];
+    r.hold();
+    await client.delete().key(`${p}/ConfigMap/d/a`);
+    const written = s.transaction((tx) => {
+      seen.push(tx.get<ConfigMap>('ConfigMap', 'd', 'a')?.data?.v);
+      return tx.mutate<ConfigMap>('ConfigMap', 'd', 'a', (o) => void (o.data = { v: '2' }));
+    });
+    await new Promise((res) => setTimeout(res, 200));
+    r.release();
+    t.equal(await written, undefined, 'the second run found nothing to mutate');
+    t.same(seen, ['1', undefined], 'fn ran on the stale mirror, then again without the object');
+    t.equal(s.get('ConfigMap', 'd', 'a'), undefined);
+    t.equal(await client.get(`${p}/ConfigMap/d/a`).string(), null, 'still deleted in etcd');
+  });
+
+  t.test("more writes in one transaction than etcd's --max-txn-ops: a clear error, nothing written", async (t) => {
+    const p = prefix();
+    const s = await open(t, p);
+    const rv = s.resourceVersion;
+    const err = await s
+      .transaction((tx) => {
+        for (let i = 0; i < 129; i++) tx.create(configMap('d', `o-${i}`));
+      })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    t.match(err?.message, /at most 128 keys.*writes 129/);
+    t.same(s.list('ConfigMap'), []);
+    t.equal(s.resourceVersion, rv);
+  });
+
+  t.test('with --max-txn-ops raised on etcd and maxTxnOps on the store: 600 writes in one transaction', async (t) => {
+    const big = await startEtcd(t, { args: ['--max-txn-ops', '1000'] });
+    if (!big) return;
+    const s = await EtcdStore.open({ endpoints: big.endpoints, maxTxnOps: 1000 });
+    t.teardown(() => s.close());
+    await s.transaction((tx) => {
+      for (let i = 0; i < 600; i++) tx.create(configMap('d', `o-${i}`));
+    });
+    t.equal(s.list('ConfigMap').length, 600);
+    t.equal(new Set(s.list('ConfigMap').map((o) => o.metadata.resourceVersion)).size, 1, 'one revision for all of them');
+  });
+
   t.test('a member restart: the store reconnects and goes on', async (t) => {
     const own = await startEtcd(t);
     if (!own) return;

@@ -16,12 +16,20 @@
 // one transaction share one revision.
 //
 // Transactions are optimistic: fn runs against the mirror with its writes buffered, and the
-// commit is one etcd Txn that compares the mod revision of every key fn read or wrote with what
+// commit is one etcd Txn that compares the mod revision of every key fn wrote or read with what
 // the mirror had (0: absent), and for every range fn listed that no key in it changed after the
-// mirror's revision (a range compare; a deletion inside a listed range is not seen by it). A
-// failed compare means the mirror was behind: wait until the watch caught up with what failed,
-// run fn again (at most MAX_ATTEMPTS times, then ConflictError). The fence compare (the
-// leadership key's create revision) failing is FencedError, without retry.
+// mirror's revision (a range compare: it catches creations and updates in the range, not a
+// deletion). Written keys are always compared one by one; when a Txn would hold more compares
+// than etcd allows (--max-txn-ops, `maxTxnOps`), keys only read are compared by their
+// directory instead, or by the whole prefix. A failed compare means the mirror was behind: wait
+// until the watch has seen what failed, run fn again (at most MAX_ATTEMPTS times, then
+// ConflictError). The fence compare (the leadership key's create revision) failing is
+// FencedError, without retry. A write resolves once the watch applied its revision, so the
+// next read of this store sees it.
+//
+// If the watch is cancelled (its start revision was compacted away while disconnected), the
+// store lists the prefix again, publishes the difference as changes, and its window of changes
+// starts anew: a watch resuming from before gets undefined (410).
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -64,6 +72,11 @@ export interface EtcdStoreOptions {
   prefix?: string;
   /** How long a write waits for its commit to come back through the watch. Default 30 s. */
   watchTimeoutMs?: number;
+  /**
+   * The etcd members' --max-txn-ops (default 128): a transaction writes at most this many keys
+   * (fewer when fenced), and compares at most this many keys or ranges.
+   */
+  maxTxnOps?: number;
 }
 
 /** Changes kept for watches that resume from a resourceVersion (as the SQLite store). */
@@ -71,7 +84,7 @@ const WATCH_WINDOW = 5000;
 /** Runs of a transaction's fn whose commit found the mirror behind, before ConflictError. */
 const MAX_ATTEMPTS = 10;
 /** etcd's default --max-txn-ops: compares, success ops and failure ops each at most this many. */
-const MAX_TXN_OPS = 128;
+const DEFAULT_MAX_TXN_OPS = 128;
 /** Keys per page when listing the prefix (gRPC messages are limited to 4 MiB). */
 const PAGE = 1000;
 /** How long a failed commit waits for the mirror to catch up before running fn again. */
@@ -326,6 +339,7 @@ class Core {
     readonly client: Etcd3,
     readonly layout: Layout,
     readonly watchTimeoutMs: number,
+    readonly maxTxnOps: number,
   ) {
     this.mirror = new Mirror(layout);
     this.changes.setMaxListeners(0);
@@ -799,6 +813,61 @@ class EtcdTx implements StoreTx {
   }
 }
 
+/** A Txn's compares, the failure ops that read what each compared, and what the mirror must reach. */
+function checks(
+  tx: EtcdTx,
+  layout: Layout,
+  fence: { key: string; revision: number } | undefined,
+  maxOps: number,
+): { compare: ICompare[]; failure: IRequestOp[]; catchUp: CatchUp[] } {
+  const compare: ICompare[] = [];
+  const failure: IRequestOp[] = [];
+  const catchUp: CatchUp[] = [];
+  if (fence) {
+    compare.push({ key: Buffer.from(fence.key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: fence.revision });
+    failure.push({ request_range: { key: Buffer.from(fence.key), keys_only: true } });
+  }
+  const point = (key: string, rev: number) => {
+    compare.push({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev });
+    failure.push({ request_range: { key: Buffer.from(key), keys_only: true } });
+    catchUp.push({ key, rev });
+  };
+  // Nothing in the range changed after the mirror's revision: catches creations and updates in
+  // it, not deletions (etcd compares only keys that exist).
+  const range = (prefix: string) => {
+    const end = prefixEnd(prefix);
+    compare.push({ key: Buffer.from(prefix), range_end: end, target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: tx.snapshot + 1 });
+    // The newest key of the range: the mirror must have seen it before fn runs again.
+    failure.push({
+      request_range: { key: Buffer.from(prefix), range_end: end, keys_only: true, limit: 1, sort_target: SortTarget.Mod, sort_order: SortOrder.Descend },
+    });
+    catchUp.push({ rev: 0 });
+  };
+  // Written keys always one by one (a deletion by another writer must fail the commit, not be
+  // written over); then the ranges listed; then keys only read, one by one while they fit, else
+  // by their directory, else the whole prefix.
+  const written = [...tx.writes.keys()];
+  if (compare.length + written.length > maxOps) {
+    throw new Error(`a transaction writes at most ${maxOps - compare.length} keys (etcd's --max-txn-ops); this one writes ${written.length}`);
+  }
+  for (const key of written) point(key, tx.reads.get(key) ?? 0);
+  const readOnly = [...tx.reads].filter(([key]) => !tx.writes.has(key));
+  const room = maxOps - compare.length;
+  if (tx.ranges.size + readOnly.length <= room) {
+    for (const prefix of tx.ranges) range(prefix);
+    for (const [key, rev] of readOnly) point(key, rev);
+    return { compare, failure, catchUp };
+  }
+  const dirs = new Set(tx.ranges);
+  for (const [key] of readOnly) dirs.add(key.slice(0, key.lastIndexOf('/') + 1));
+  // A directory inside another range already compared is covered by it.
+  const sorted = [...dirs].sort();
+  const covering = sorted.filter((d, i) => !sorted.slice(0, i).some((o) => d.startsWith(o)));
+  if (covering.length <= room) for (const prefix of covering) range(prefix);
+  else range(`${layout.prefix}/`);
+  return { compare, failure, catchUp };
+}
+
 /** The controller's store in etcd; `fenced(...)` views share its client, mirror and watch. */
 export class EtcdStore implements Store {
   readonly backend = 'etcd' as const;
@@ -822,7 +891,7 @@ export class EtcdStore implements Store {
         }
       : undefined;
     const client = new Etcd3({ hosts: opts.endpoints, credentials });
-    const core = new Core(client, new Layout(prefix), opts.watchTimeoutMs ?? 30_000);
+    const core = new Core(client, new Layout(prefix), opts.watchTimeoutMs ?? 30_000, opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS);
     try {
       await core.load();
     } catch (err) {
@@ -894,73 +963,8 @@ export class EtcdStore implements Store {
       const tx = new EtcdTx(core.mirror, layout);
       const result = fn(tx);
       if (tx.writes.size === 0) return result;
-      if (tx.writes.size > MAX_TXN_OPS)
-        throw new Error(`a transaction writes at most ${MAX_TXN_OPS} keys (etcd's --max-txn-ops); this one writes ${tx.writes.size}`);
-
       const fence = this.fence?.key !== undefined ? { key: this.fence.key, revision: this.fence.revision ?? 0 } : undefined;
-      const compare: ICompare[] = [];
-      const failure: IRequestOp[] = [];
-      const catchUp: CatchUp[] = [];
-      if (fence) {
-        compare.push({ key: Buffer.from(fence.key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: fence.revision });
-        failure.push({ request_range: { key: Buffer.from(fence.key), keys_only: true } });
-      }
-      const room = MAX_TXN_OPS - compare.length;
-      if (tx.reads.size + tx.ranges.size <= room) {
-        for (const [key, rev] of tx.reads) {
-          compare.push({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev });
-          failure.push({ request_range: { key: Buffer.from(key), keys_only: true } });
-          catchUp.push({ key, rev });
-        }
-        for (const range of tx.ranges) {
-          compare.push({
-            key: Buffer.from(range),
-            range_end: prefixEnd(range),
-            target: CompareTarget.Mod,
-            result: CompareResult.Less,
-            mod_revision: tx.snapshot + 1,
-          });
-          // The newest key of the range: the mirror must have seen it before fn runs again.
-          failure.push({
-            request_range: {
-              key: Buffer.from(range),
-              range_end: prefixEnd(range),
-              keys_only: true,
-              limit: 1,
-              sort_target: SortTarget.Mod,
-              sort_order: SortOrder.Descend,
-            },
-          });
-          catchUp.push({ rev: 0 });
-        }
-      } else {
-        // Too many to compare one by one: nothing under the prefix may have changed since the
-        // mirror's revision (a deletion is not seen by this compare), and the written keys
-        // must still be as the mirror had them.
-        const all = `${layout.prefix}/`;
-        compare.push({
-          key: Buffer.from(all),
-          range_end: prefixEnd(all),
-          target: CompareTarget.Mod,
-          result: CompareResult.Less,
-          mod_revision: tx.snapshot + 1,
-        });
-        failure.push({
-          request_range: {
-            key: Buffer.from(all),
-            range_end: prefixEnd(all),
-            keys_only: true,
-            limit: 1,
-            sort_target: SortTarget.Mod,
-            sort_order: SortOrder.Descend,
-          },
-        });
-        catchUp.push({ rev: 0 });
-        for (const key of tx.writes.keys()) {
-          if (compare.length >= MAX_TXN_OPS) break;
-          compare.push({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: tx.reads.get(key) ?? 0 });
-        }
-      }
+      const { compare, failure, catchUp } = checks(tx, layout, fence, core.maxTxnOps);
       const success: IRequestOp[] = [];
       for (const [key, e] of tx.writes) {
         if (e === null) success.push({ request_delete_range: { key: Buffer.from(key) } });

@@ -94,7 +94,15 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 /** One etcd member process on its ports; its log is kept for messages. */
-function launch(m: EtcdMember, initialCluster: string, token: string, log: string[], tls?: EtcdTls): ChildProcess {
+/** How test members are started: TLS on their client URLs, more etcd flags. */
+export interface EtcdOptions {
+  tls?: EtcdTls;
+  /** More flags for every member, e.g. ['--max-txn-ops', '1000']. */
+  args?: string[];
+}
+
+function launch(m: EtcdMember, initialCluster: string, token: string, log: string[], opts: EtcdOptions): ChildProcess {
+  const tls = opts.tls;
   const tlsArgs = tls
     ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, ...(tls.clientCertAuth ? ['--client-cert-auth'] : [])]
     : [];
@@ -102,6 +110,7 @@ function launch(m: EtcdMember, initialCluster: string, token: string, log: strin
     'etcd',
     [
       ...tlsArgs,
+      ...(opts.args ?? []),
       '--name',
       m.name,
       '--data-dir',
@@ -139,7 +148,7 @@ function launch(m: EtcdMember, initialCluster: string, token: string, log: strin
  * Starts `size` etcd members forming one cluster on loopback; resolves once every member
  * answers /health. Undefined when etcd is missing (the test has failed or was skipped).
  */
-export async function startEtcdCluster(t: Test, size = 3, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster | undefined> {
+export async function startEtcdCluster(t: Test, size = 3, opts: EtcdOptions = {}): Promise<EtcdCluster | undefined> {
   if (!(await requireEtcd(t))) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
   const token = `berth-test-${randomBytes(6).toString('hex')}`;
@@ -186,7 +195,7 @@ export async function startEtcdCluster(t: Test, size = 3, opts: { tls?: EtcdTls 
   const startMember = async (i: number) => {
     const m = members[i]!;
     if (m.proc) return;
-    m.proc = launch(m, initialCluster, token, logs[i]!, opts.tls);
+    m.proc = launch(m, initialCluster, token, logs[i]!, opts);
     await waitHealthy([m]);
   };
   let stopped = false;
@@ -198,12 +207,12 @@ export async function startEtcdCluster(t: Test, size = 3, opts: { tls?: EtcdTls 
   };
   t.teardown(stop);
 
-  for (let i = 0; i < members.length; i++) members[i]!.proc = launch(members[i]!, initialCluster, token, logs[i]!, opts.tls);
+  for (let i = 0; i < members.length; i++) members[i]!.proc = launch(members[i]!, initialCluster, token, logs[i]!, opts);
   await waitHealthy(members);
   return { members, endpoints: members.map((m) => m.clientUrl), stopMember, startMember, stop };
 }
 
 /** One etcd member on loopback (see startEtcdCluster). */
-export function startEtcd(t: Test, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster | undefined> {
+export function startEtcd(t: Test, opts: EtcdOptions = {}): Promise<EtcdCluster | undefined> {
   return startEtcdCluster(t, 1, opts);
 }
