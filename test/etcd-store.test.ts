@@ -347,9 +347,38 @@ if (etcd) {
       stores.flatMap((s) => [1, 2, 3].map(() => s.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: String(Number(o.data?.n) + 1) })))),
     );
     t.ok(await eventually(() => stores.every((s) => s.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === '9')), 'all 9 increments, on every member');
-    await cluster.stopMember(2);
-    await stores[0]!.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: '10' }));
-    t.ok(await eventually(() => stores[1]!.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === '10'), 'two of three members still commit');
+    const everywhere = await open(t, '/three', cluster.endpoints);
+    for (let stop = 0; stop < 3; stop++) {
+      // One member down at a time: the two others still commit, and a store given every
+      // member's endpoint goes on writing and watching through them.
+      await cluster.stopMember(stop);
+      const up = stores[(stop + 1) % 3]!;
+      await up.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: `up-${stop}` }));
+      t.ok(
+        await eventually(() => everywhere.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === `up-${stop}`),
+        `member ${stop} down: the store on every endpoint sees the write`,
+      );
+      let wrote: string | undefined;
+      for (let i = 0; i < 20 && wrote === undefined; i++) {
+        wrote = await everywhere
+          .mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: `all-${stop}` }))
+          .then(
+            () => 'ok',
+            () => undefined,
+          );
+        if (wrote === undefined) await new Promise((r) => setTimeout(r, 250));
+      }
+      t.equal(wrote, 'ok', `member ${stop} down: the store on every endpoint writes`);
+      t.ok(await eventually(() => up.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === `all-${stop}`), 'and a store on a live member sees it');
+      await cluster.startMember(stop);
+    }
+  });
+
+  t.test('a fence with a key but no create revision is refused', async (t) => {
+    const s = await open(t, prefix());
+    t.throws(() => s.fenced({ key: '/leader' }), /create revision/);
+    t.throws(() => s.fenced({ key: '/leader', revision: 0 }), /create revision/);
+    t.ok(s.fenced({}), 'no key: no fence');
   });
 
   t.test('unreachable endpoints: open rejects, naming them', async (t) => {

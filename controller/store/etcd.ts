@@ -953,6 +953,9 @@ export class EtcdStore implements Store {
   }
 
   fenced(fence: Fence): Store {
+    if (fence.key !== undefined && !(Number.isInteger(fence.revision) && fence.revision! > 0)) {
+      throw new Error(`fence ${fence.key}: its create revision is needed (a positive integer), got ${fence.revision}`);
+    }
     return new EtcdStore(this.core, fence);
   }
 
@@ -963,7 +966,7 @@ export class EtcdStore implements Store {
       const tx = new EtcdTx(core.mirror, layout);
       const result = fn(tx);
       if (tx.writes.size === 0) return result;
-      const fence = this.fence?.key !== undefined ? { key: this.fence.key, revision: this.fence.revision ?? 0 } : undefined;
+      const fence = this.fence?.key !== undefined ? { key: this.fence.key, revision: this.fence.revision! } : undefined;
       const { compare, failure, catchUp } = checks(tx, layout, fence, core.maxTxnOps);
       const success: IRequestOp[] = [];
       for (const [key, e] of tx.writes) {
