@@ -146,10 +146,21 @@ function launch(m: EtcdMember, initialCluster: string, token: string, log: strin
 
 /**
  * Starts `size` etcd members forming one cluster on loopback; resolves once every member
- * answers /health. Undefined when etcd is missing (the test has failed or was skipped).
+ * answers /health. Undefined when etcd is missing (the test has failed or was skipped). Ports
+ * are free when chosen but may be taken before etcd binds them: a start that fails is retried
+ * on new ports, three times in all.
  */
 export async function startEtcdCluster(t: Test, size = 3, opts: EtcdOptions = {}): Promise<EtcdCluster | undefined> {
   if (!(await requireEtcd(t))) return undefined;
+  for (let attempt = 1; ; attempt++) {
+    const cluster = await startOnce(t, size, opts).catch((err: Error) => err);
+    if (!(cluster instanceof Error)) return cluster;
+    if (attempt >= 3) throw cluster;
+    t.comment(`etcd did not start (${cluster.message.split('\n')[0]}); again on new ports`);
+  }
+}
+
+async function startOnce(t: Test, size: number, opts: EtcdOptions): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
   const token = `berth-test-${randomBytes(6).toString('hex')}`;
   const members: EtcdMember[] = [];
@@ -186,7 +197,8 @@ export async function startEtcdCluster(t: Test, size = 3, opts: EtcdOptions = {}
     for (const m of list) {
       while (!(await healthy(m.clientUrl, opts.tls))) {
         const i = members.indexOf(m);
-        if (!m.proc || m.proc.exitCode !== null) throw new Error(`etcd member ${m.name} exited: ${logs[i]!.join('').slice(-2000)}`);
+        if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null)
+          throw new Error(`etcd member ${m.name} exited: ${logs[i]!.join('').slice(-2000)}`);
         if (Date.now() > deadline) throw new Error(`etcd member ${m.name} not healthy at ${m.clientUrl} within 30 s: ${logs[i]!.join('').slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -208,7 +220,12 @@ export async function startEtcdCluster(t: Test, size = 3, opts: EtcdOptions = {}
   t.teardown(stop);
 
   for (let i = 0; i < members.length; i++) members[i]!.proc = launch(members[i]!, initialCluster, token, logs[i]!, opts);
-  await waitHealthy(members);
+  try {
+    await waitHealthy(members);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return { members, endpoints: members.map((m) => m.clientUrl), stopMember, startMember, stop };
 }
 
