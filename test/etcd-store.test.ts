@@ -2,7 +2,7 @@
 // broken connection and across compaction, a member restart, transactions that read more keys
 // than etcd compares one by one, a three-member cluster, and what writes cost.
 import { Etcd3 } from 'etcd3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -308,6 +308,8 @@ if (etcd) {
   t.test('a member restart: the store reconnects and goes on', async (t) => {
     const own = await startEtcd(t);
     if (!own) return;
+    const member = own.members[0]!;
+    t.equal(readFileSync(member.pidfile, 'utf8').trim(), String(member.proc?.pid), 'the pidfile names the running member');
     const s = await open(t, '/restart', own.endpoints);
     await s.create(configMap('d', 'a'));
     await own.stopMember(0);
@@ -315,6 +317,7 @@ if (etcd) {
       () => 'ok',
       (e: Error) => e.message,
     );
+    t.notOk(existsSync(member.pidfile), 'stopped: no pidfile');
     await own.startMember(0);
     t.comment(`a write while the member was down: ${await during}`);
     let ok = false;

@@ -457,6 +457,8 @@ export function storeContract(t: Test, opts: StoreContractOptions): void {
     t.test('two stores on the same data: concurrent writes to one object all land, none lost', async (t) => {
       const { store: s1, again } = await fresh(t);
       const s2 = await again();
+      const seen1 = record(t, s1);
+      const seen2 = record(t, s2);
       await s1.create(configMap('d', 'counter', { n: '0' }));
       t.ok(await eventually(() => s2.get('ConfigMap', 'd', 'counter') !== undefined), 'the second store sees the object');
       const bump = (s: Store) => s.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: String(Number(o.data?.n) + 1) }));
@@ -490,6 +492,13 @@ export function storeContract(t: Test, opts: StoreContractOptions): void {
           () => s1.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === '10' && s2.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === '10',
         ),
         '8 more increments, all landed, both stores agree',
+      );
+      const order = (seen: StoredChange[]) => seen.map((c) => `${c.type} ${c.rv} ${(c.object as ConfigMap).data?.n}`);
+      t.same(order(seen1), order(seen2), 'both stores emitted the same changes in the same order');
+      t.equal(seen1.length, 11, 'one change per write: the create and 10 increments');
+      t.ok(
+        seen1.every((c, i) => i === 0 || c.rv > seen1[i - 1]!.rv),
+        'in increasing resourceVersion order',
       );
     });
 
