@@ -377,6 +377,20 @@ if (etcd) {
     }
   });
 
+  t.test('the change window keeps the newest 5,000 changes, whole revisions: older resourceVersions get 410', async (t) => {
+    const s = await open(t, prefix());
+    const revisions: number[] = [];
+    for (let i = 0; i < 51; i++) {
+      await s.transaction((tx) => {
+        for (let j = 0; j < 100; j++) tx.create(configMap('d', `o-${i * 100 + j}`));
+      });
+      revisions.push(s.resourceVersion);
+    }
+    t.equal(s.changesSince(revisions[0]! - 1), undefined, 'the first revision (100 changes) left the window: 410');
+    t.equal(s.changesSince(revisions[0]!)?.length, 5000, 'after it: the newest 5,000');
+    t.equal(s.changesSince(revisions[49]!)?.length, 100);
+  });
+
   t.test('a fence with a key but no create revision is refused', async (t) => {
     const s = await open(t, prefix());
     t.throws(() => s.fenced({ key: '/leader' }), /create revision/);
