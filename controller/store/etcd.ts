@@ -56,7 +56,6 @@ import {
   type Store,
   type StoredChange,
   type StoredToken,
-  type StoreReader,
   type StoreTx,
   type TokenExtra,
 } from './types.js';
@@ -309,7 +308,7 @@ class Mirror {
     return [...this.tokens];
   }
 
-  set_(namespace: string, set: string): Map<number, Binding> {
+  setBindings(namespace: string, set: string): Map<number, Binding> {
     return this.sets.get(`${namespace}/${set}`) ?? new Map();
   }
 }
@@ -704,7 +703,7 @@ class EtcdTx implements StoreTx {
   bindings(namespace: string, set: string): Map<number, string> {
     const range = this.layout.setRange(namespace, set);
     this.ranges.add(range);
-    const out = new Map([...this.m.set_(namespace, set)].map(([o, b]) => [o, b.node]));
+    const out = new Map([...this.m.setBindings(namespace, set)].map(([o, b]) => [o, b.node]));
     for (const [k, e] of this.pending(range)) {
       if (e?.t === 'binding') out.set(e.b.ordinal, e.b.node);
       else out.delete(Number(k.slice(range.length)));
@@ -918,11 +917,6 @@ export class EtcdStore implements Store {
     return this.core.layout.prefix;
   }
 
-  /** A read-only view of the mirror (reads through a transaction view that is never committed). */
-  private get reader(): StoreReader {
-    return new EtcdTx(this.core.mirror, this.core.layout);
-  }
-
   get<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string): T | undefined {
     return this.core.mirror.object(this.core.layout.object(kind, namespace, name)) as T | undefined;
   }
@@ -942,13 +936,16 @@ export class EtcdStore implements Store {
     return this.core.mirror.token(hash);
   }
   listTokens(): StoredToken[] {
-    return this.reader.listTokens();
+    return this.core.mirror
+      .tokenEntries()
+      .map(([, t]) => t)
+      .sort(tokenOrder);
   }
   bindings(namespace: string, set: string): Map<number, string> {
-    return this.reader.bindings(namespace, set);
+    return new Map([...this.core.mirror.setBindings(namespace, set)].map(([ordinal, b]) => [ordinal, b.node]));
   }
   binding(namespace: string, set: string, ordinal: number): Binding | undefined {
-    const b = this.core.mirror.set_(namespace, set).get(ordinal);
+    const b = this.core.mirror.setBindings(namespace, set).get(ordinal);
     return b ? { ...b } : undefined;
   }
 
