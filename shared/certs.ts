@@ -26,6 +26,8 @@ export interface CertRequest {
   isCa?: boolean;
   /** Signs with this CA; undefined: self-signed. */
   issuer?: KeyAndCert;
+  /** Also valid as a TLS client certificate (extended key usage clientAuth). */
+  clientAuth?: boolean;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -61,7 +63,7 @@ export function createCertificate(req: CertRequest): KeyAndCert {
       req.usage === 'client'
         ? { name: 'keyUsage', digitalSignature: true, critical: true }
         : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      req.usage === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
+      req.usage === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true, ...(req.clientAuth ? { clientAuth: true } : {}) },
     );
   }
   if (req.sans && req.sans.length > 0) {

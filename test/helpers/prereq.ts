@@ -114,6 +114,11 @@ export function requireRoot(t: PrereqTest): Promise<boolean> {
   return requirePrereq(t, 'root', () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.()})`));
 }
 
+/** The etcd server binary runs (`etcd --version`); tests start their own members (test/helpers/etcd.ts). */
+export function requireEtcd(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'etcd', process.env.BERTH_ETCD ?? 'etcd', ['--version']);
+}
+
 /** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */
 export function requireCommand(t: PrereqTest, name: PrereqName, cmd: string, args: string[]): Promise<boolean> {
   return requirePrereq(t, name, async () => {
