@@ -3,7 +3,6 @@
 // than etcd compares one by one, a three-member cluster, and what writes cost.
 import { Etcd3 } from 'etcd3';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -12,62 +11,8 @@ import { Store as SqliteFileStore } from '../controller/store/store.js';
 import { createCertificate } from '../shared/certs.js';
 import type { StoredChange } from '../controller/store/types.js';
 import type { ConfigMap } from '../shared/types.js';
-import { type EtcdCluster, freePort, startEtcd, startEtcdCluster } from './helpers/etcd.js';
+import { type EtcdCluster, cuttableProxy, freePort, startEtcd } from './helpers/etcd.js';
 import { configMap } from './helpers/store-contract.js';
-
-/**
- * A loopback TCP relay to etcd that the test can cut (every connection dropped, new ones
- * refused) and restore, or hold (what etcd sends is kept back) and release.
- */
-async function relay(t: Test, target: string): Promise<{ url: string; cut(): void; restore(): void; hold(): void; release(): void }> {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<Socket>();
-  let open = true;
-  let held: [Socket, Buffer][] | undefined;
-  const server: Server = createServer((client) => {
-    if (!open) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(Number(port), hostname);
-    sockets.add(client);
-    sockets.add(upstream);
-    client.on('data', (d: Buffer) => upstream.write(d));
-    upstream.on('data', (d: Buffer) => (held ? held.push([client, d]) : client.write(d)));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  const listenPort = await freePort();
-  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return {
-    url: `http://127.0.0.1:${listenPort}`,
-    cut() {
-      open = false;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      open = true;
-    },
-    hold() {
-      held ??= [];
-    },
-    release() {
-      const chunks = held ?? [];
-      held = undefined;
-      for (const [socket, d] of chunks) if (!socket.destroyed) socket.write(d);
-    },
-  };
-}
 
 async function eventually(check: () => boolean, ms = 20_000): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -151,7 +96,7 @@ if (etcd) {
 
   t.test('a broken connection: the watch resumes where it was and misses nothing', async (t) => {
     const p = prefix();
-    const r = await relay(t, etcd.endpoints[0]!);
+    const r = await cuttableProxy(t, etcd.endpoints[0]!);
     const s = await open(t, p, [r.url]);
     await s.create(configMap('d', 'a', { v: '0' }));
     const rv = s.resourceVersion;
@@ -178,7 +123,7 @@ if (etcd) {
 
   t.test('compacted while cut off: the store lists again, publishes the difference, and older resourceVersions get 410', async (t) => {
     const p = prefix();
-    const r = await relay(t, etcd.endpoints[0]!);
+    const r = await cuttableProxy(t, etcd.endpoints[0]!);
     const s = await open(t, p, [r.url]);
     await s.create(configMap('d', 'kept', { v: '0' }));
     await s.create(configMap('d', 'changed', { v: '0' }));
@@ -236,7 +181,7 @@ if (etcd) {
     t.equal(s.getMeta('sum'), '200');
     // Another writer changes one of them while what etcd sends this store is held back: fn
     // runs on a mirror that has not seen it, the commit fails, and fn runs again on the new value.
-    const r = await relay(t, etcd.endpoints[0]!);
+    const r = await cuttableProxy(t, etcd.endpoints[0]!);
     const behind = await open(t, p, [r.url]);
     for (let v = 1; v <= 3; v++) {
       const reads: number[] = [];
@@ -258,7 +203,7 @@ if (etcd) {
 
   t.test('a key the transaction writes, deleted by another writer before the commit: not written over', async (t) => {
     const p = prefix();
-    const r = await relay(t, etcd.endpoints[0]!);
+    const r = await cuttableProxy(t, etcd.endpoints[0]!);
     const s = await open(t, p, [r.url]);
     await s.create(configMap('d', 'a', { v: '1' }));
     const seen: (string | undefined)[] = [];
@@ -341,7 +286,7 @@ if (etcd) {
   });
 
   t.test('three members: stores on different members see one order of writes', async (t) => {
-    const cluster: EtcdCluster | undefined = await startEtcdCluster(t, 3);
+    const cluster: EtcdCluster | undefined = await startEtcd(t, { members: 3 });
     if (!cluster) return;
     const stores = await Promise.all(cluster.endpoints.map((e) => open(t, '/three', [e])));
     await stores[0]!.create(configMap('d', 'counter', { n: '0' }));

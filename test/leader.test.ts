@@ -1,4 +1,4 @@
-// Leader election (controller/ha/leader.ts) against real etcd processes (test/helpers/etcd-proc.ts):
+// Leader election (controller/ha/leader.ts) against real etcd processes (test/helpers/etcd.ts):
 // one leader among two candidates; a clean stop hands over at once; a leader cut from etcd, or
 // whose etcd member hangs, stops acting before its lease could have ended and before the other
 // starts; writes fenced by the leadership key commit for the current leader only. All times come
@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { Etcd3 } from 'etcd3';
 import { performance } from 'node:perf_hooks';
 import { type LeaderFence, LeaderElector, type StopReason } from '../controller/ha/leader.js';
-import { cuttableProxy, startEtcd } from './helpers/etcd-proc.js';
+import { cuttableProxy, startEtcd } from './helpers/etcd.js';
 
 const now = () => performance.now();
 const TTL_MS = 5000;

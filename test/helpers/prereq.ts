@@ -34,7 +34,7 @@ export const PREREQS = {
   root: 'running as root (network namespaces, bridges, iptables, tmpfs mounts)',
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
-  etcd: 'the etcd server binary, /usr/bin/etcd or BERTH_ETCD (scripts/setup installs etcd-server)',
+  etcd: 'the etcd server binary, `etcd` on PATH or BERTH_ETCD (scripts/setup installs etcd-server: /usr/bin/etcd)',
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
@@ -114,9 +114,14 @@ export function requireRoot(t: PrereqTest): Promise<boolean> {
   return requirePrereq(t, 'root', () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.()})`));
 }
 
+/** The etcd server binary tests run: BERTH_ETCD, else `etcd` on PATH. */
+export function etcdBinary(): string {
+  return process.env.BERTH_ETCD ?? 'etcd';
+}
+
 /** The etcd server binary runs (`etcd --version`); tests start their own members (test/helpers/etcd.ts). */
 export function requireEtcd(t: PrereqTest): Promise<boolean> {
-  return requireCommand(t, 'etcd', process.env.BERTH_ETCD ?? 'etcd', ['--version']);
+  return requireCommand(t, 'etcd', etcdBinary(), ['--version']);
 }
 
 /** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */
