@@ -15,6 +15,10 @@ import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { Operations } from '../controller/objects/operations.js';
 import { Store } from '../controller/store/store.js';
+import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
+import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
+import type { PodLimits } from '../shared/limits.js';
+import { registration } from './helpers/node-fixture.js';
 import { ensurePki } from '../controller/tls/pki.js';
 import { startAgentApi } from '../agent/api/server.js';
 import { loadOrCreateAgentCert } from '../agent/api/cert.js';
@@ -23,9 +27,10 @@ import { writeAtomic } from '../agent/config/atomic.js';
 import { prepareDirs } from '../agent/pods/steps/dirs.js';
 import type { DockerRuntime } from '../agent/runtime/docker.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
-import { fetchWithTls, type ApiErrorBody } from '../shared/client.js';
-import type { StatefulSet } from '../shared/types.js';
-import { Cluster, runCli } from './helpers/cluster.js';
+import { ApiClient, fetchWithTls, type ApiErrorBody } from '../shared/client.js';
+import type { AnyObject, Pod, StatefulSet, WatchEvent } from '../shared/types.js';
+import { ANN_FENCING_EPOCH } from '../shared/fencing.js';
+import { Cluster, runCli, waitFor } from './helpers/cluster.js';
 import { parseManifests } from '../shared/manifest/parse.js';
 import { agentOptions, controllerOptions } from '../cli/commands/daemons.js';
 
@@ -34,14 +39,24 @@ interface Reply {
   body: ApiErrorBody & Record<string, unknown>;
 }
 
+interface ControllerExtras {
+  /** --max-replicas-per-set and --max-pods; default the controller's. */
+  limits?: PodLimits;
+  /** Run the StatefulSet loop too (pods are created and bound as in `controller up`). */
+  sets?: boolean;
+  /** --watch-buffer-total-bytes; default the controller's. */
+  watchBufferTotalBytes?: number;
+}
+
 /** An in-process controller API (store, operations, node registry) serving https on loopback. */
-async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baseline', allowedHostPaths: [] }) {
+async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baseline', allowedHostPaths: [] }, extras: ControllerExtras = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-security-'));
   const store = new Store(join(dir, 'berth.db'));
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
-  const ops = new Operations(store, events, undefined, policy);
+  const ops = new Operations(store, events, undefined, policy, extras.limits);
   const nodes = new NodeRegistry(store, events, log, 5000);
+  const sets = extras.sets ? new StatefulSetController(store, ops, events, log, () => {}, DEFAULT_BACKOFF, extras.limits) : undefined;
   const pki = ensurePki(dir, ['127.0.0.1']);
   const server = createApiServer({
     store,
@@ -51,9 +66,12 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     log,
     version: 'test',
     tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem },
+    ...(extras.watchBufferTotalBytes ? { watchBufferTotalBytes: extras.watchBufferTotalBytes } : {}),
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  sets?.start();
   t.teardown(async () => {
+    sets?.stop();
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
     store.close();
@@ -72,7 +90,9 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     return { status: res.status, body: text ? (JSON.parse(text) as Reply['body']) : ({} as Reply['body']) };
   };
   const json = (method: string, path: string, body: unknown, token = admin) => call(method, path, JSON.stringify(body), token);
-  return { dir, store, url, port, admin, ca: pki.ca.certPem, call, json };
+  /** A streaming client (watches) with `token`. */
+  const client = (token: string) => new ApiClient({ server: url, token, tls: { ca: pki.ca.certPem } });
+  return { dir, store, nodes, url, port, admin, ca: pki.ca.certPem, call, json, client };
 }
 
 /** The controller still serves GET /api/v1/nodes, within a second (measured). */
@@ -414,24 +434,9 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
 async function nodeWithPod(t: Test) {
   const c = await controller(t, { level: 'privileged', allowedHostPaths: [] });
   const join = issueToken(c.store, 'join', 'join');
-  const facts = {
-    hostname: 'n1',
-    os: 'linux',
-    kernel: '6',
-    arch: 'x64',
-    cpuModel: 'c',
-    cpus: 2,
-    memoryBytes: 2 ** 33,
-    memoryAvailableBytes: 2 ** 33,
-    diskBytes: 2 ** 36,
-    diskAvailableBytes: 2 ** 36,
-  };
-  const reg = await c.json(
-    'POST',
-    '/api/v1/nodes/register',
-    { name: 'n1', address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(32), dataDir: '/tmp/n1', facts },
-    join,
-  );
+  const body = registration('n1');
+  const facts = body.facts;
+  const reg = await c.json('POST', '/api/v1/nodes/register', body, join);
   t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
   const nodeToken = reg.body.nodeToken as string;
   // The pod as the StatefulSet loop would store it, bound to n1.
@@ -501,12 +506,7 @@ t.test('a node sets its labels at first registration only, never berth.io/ ones,
   const c = await nodeWithPod(t);
   const join = issueToken(c.store, 'join', 'join');
   const reg = (name: string, labels: Record<string, string>, token: string) =>
-    c.json(
-      'POST',
-      '/api/v1/nodes/register',
-      { name, address: '127.0.0.1', agentUrl: 'http://127.0.0.1:9', agentToken: 'y'.repeat(32), dataDir: `/tmp/${name}`, facts: c.facts, labels },
-      token,
-    );
+    c.json('POST', '/api/v1/nodes/register', registration(name, { facts: c.facts, labels }), token);
   const restricted = await reg('n2', { 'berth.io/role': 'db' }, join);
   t.equal(restricted.status, 422, 'a berth.io/ label: 422');
   t.match(causesOf(restricted), [{ field: 'labels.berth.io/role', message: /may not set labels under berth.io\// }]);
@@ -535,3 +535,135 @@ t.test('a node sets its labels at first registration only, never berth.io/ ones,
   t.equal(bad.status, 422, 'adding one: 422');
   await answersWithin1s(t, c);
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const secretOf = (name: string, value = 'x') => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: { k: Buffer.from(value).toString('base64') } });
+/** A set of one pod on `node` whose container takes its environment from the Secrets `secrets`. */
+const setOnNode = (name: string, node: string, secrets: string[]) =>
+  statefulSet(name, {
+    nodeSelector: { 'kubernetes.io/hostname': node },
+    containers: [{ name: 'c', image: 'busybox', envFrom: secrets.map((s) => ({ secretRef: { name: s } })) }],
+  });
+
+/** Registers each node over HTTP with a join token and a first heartbeat; their node credentials. */
+async function joinNodes(c: Awaited<ReturnType<typeof controller>>, names: string[], extra: Record<string, unknown> = {}) {
+  const join = issueToken(c.store, 'join', 'join');
+  const tokens: Record<string, string> = {};
+  for (const name of names) {
+    const reg = await c.json('POST', '/api/v1/nodes/register', registration(name, extra), join);
+    if (reg.status !== 200) throw new Error(`registering ${name}: ${reg.status} ${reg.body.message}`);
+    tokens[name] = reg.body.nodeToken as string;
+    await c.json('POST', `/api/v1/nodes/${name}/heartbeat`, {}, tokens[name]);
+  }
+  return tokens;
+}
+
+/** Waits until each pod is bound to its node, as the StatefulSet loop binds it. */
+async function bound(c: Awaited<ReturnType<typeof controller>>, want: Record<string, string>) {
+  await waitFor(
+    `pods bound: ${JSON.stringify(want)}`,
+    () => Object.entries(want).every(([pod, node]) => c.store.get<Pod>('Pod', 'default', pod)?.spec.nodeName === node) || undefined,
+    20_000,
+    20,
+  );
+}
+
+t.test(
+  "a node credential lists, gets and watches only the Secrets its node's pods use; an expired join token gets 401 and token list shows expiries",
+  async (t) => {
+    const c = await controller(t, undefined, { sets: true });
+    const tokens = await joinNodes(c, ['n1', 'n2']);
+    const apply = (objects: unknown[]) => c.json('POST', '/api/v1/apply', { objects });
+    t.equal((await apply([secretOf('s1'), secretOf('s2'), secretOf('unused'), setOnNode('a', 'n1', ['s1']), setOnNode('b', 'n2', ['s2'])])).status, 200);
+    await bound(c, { 'a-0': 'n1', 'b-0': 'n2' });
+    const names = (r: Reply) => (r.body.items as { metadata: { name: string } }[]).map((o) => o.metadata.name).sort();
+
+    const all = await c.call('GET', '/api/v1/secrets', undefined, tokens.n1);
+    t.equal(all.status, 200);
+    t.same(names(all), ['s1'], 'GET /api/v1/secrets as n1: only s1');
+    const inNs = await c.call('GET', '/api/v1/namespaces/default/secrets', undefined, tokens.n1);
+    t.same(names(inNs), ['s1'], 'GET /api/v1/namespaces/default/secrets as n1: only s1');
+    t.same(names(await c.call('GET', '/api/v1/secrets')), ['s1', 's2', 'unused'], 'the admin lists all three');
+    for (const name of ['s2', 'unused', 'missing']) {
+      const r = await c.call('GET', `/api/v1/namespaces/default/secrets/${name}`, undefined, tokens.n1);
+      t.equal(r.status, 403, `GET of secret ${name} as n1: 403`);
+      t.notOk(JSON.stringify(r.body).includes(Buffer.from('x').toString('base64') + '"'), 'the answer holds no secret data');
+    }
+    t.equal((await c.call('GET', '/api/v1/namespaces/default/secrets/s1', undefined, tokens.n1)).status, 200, 'GET of s1 as n1: 200');
+
+    // A watch by n1 from now on.
+    const rv = (all.body.metadata as { resourceVersion: string }).resourceVersion;
+    const seen: string[] = [];
+    const ac = new AbortController();
+    t.teardown(() => ac.abort());
+    const watching = c
+      .client(tokens.n1)
+      .watch<AnyObject>(
+        '/api/v1/secrets',
+        { resourceVersion: rv },
+        (e: WatchEvent<AnyObject>) => {
+          if (e.type !== 'BOOKMARK') seen.push(`${e.type} ${e.object.metadata.name}`);
+        },
+        ac.signal,
+      )
+      .catch(() => {});
+    t.equal((await apply([secretOf('s2', 'two'), secretOf('s1', 'one')])).status, 200);
+    await waitFor('n1 sees s1 change', () => seen.includes('MODIFIED s1') || undefined, 10_000, 20);
+    t.same(seen, ['MODIFIED s1'], 'the change of s2, applied first, never arrived; that of s1 did');
+
+    // a-0 goes as in the cluster: scaled to 0, finalized by its node's agent.
+    t.equal((await c.json('PUT', '/api/v1/namespaces/default/statefulsets/a/scale', { spec: { replicas: 0 } })).status, 200);
+    const a0 = await waitFor(
+      'a-0 terminating',
+      () => {
+        const p = c.store.get<Pod>('Pod', 'default', 'a-0');
+        return p?.metadata.deletionTimestamp ? p : undefined;
+      },
+      10_000,
+      20,
+    );
+    const fin = await c.json('POST', '/api/v1/namespaces/default/pods/a-0/finalize', { uid: a0.metadata.uid, epoch: a0.metadata.annotations?.[ANN_FENCING_EPOCH] }, tokens.n1);
+    t.equal(fin.status, 200, 'n1 finalizes a-0');
+    const before = seen.length;
+    t.equal((await apply([secretOf('s1', 'after')])).status, 200);
+    // An admin watch from the same point is the control: the change was sent to watchers.
+    const adminSaw: string[] = [];
+    const ac2 = new AbortController();
+    const control = c
+      .client(c.admin)
+      .watch<AnyObject>('/api/v1/secrets', { resourceVersion: rv }, (e) => void (e.type === 'MODIFIED' && adminSaw.push(e.object.metadata.name)), ac2.signal)
+      .catch(() => {});
+    await waitFor('the admin watch sees s1 modified twice', () => adminSaw.filter((n) => n === 's1').length >= 2 || undefined, 10_000, 20);
+    ac2.abort();
+    await control;
+    await sleep(300);
+    t.same(seen.slice(before), [], 'no event of s1 reached n1 once no pod of n1 refers to it');
+    t.equal((await c.call('GET', '/api/v1/namespaces/default/secrets/s1', undefined, tokens.n1)).status, 403, 'GET of s1 as n1 is 403 now');
+    ac.abort();
+    await watching;
+
+    // A join token past its expiry registers nothing.
+    const shortLived = issueToken(c.store, 'join', 'join', { ttlMs: 100, description: 'short-lived' });
+    const lasting = issueToken(c.store, 'join', 'join', { ttlMs: 3_600_000, description: 'lasting' });
+    await sleep(200);
+    const late = await c.json('POST', '/api/v1/nodes/register', registration('n3'), shortLived);
+    t.equal(late.status, 401, 'registering with an expired join token: 401');
+    t.equal(c.store.get('Node', undefined, 'n3'), undefined, 'no node n3');
+    t.equal(c.store.listTokens().filter((x) => x.role === 'node').length, 2, 'no node credential was made');
+
+    // berth token list shows each token's expiry.
+    const caFile = join(c.dir, 'ca.pem');
+    writeFileSync(caFile, c.ca);
+    const list = await runCli(['token', 'list', '--server', c.url, '--token', c.admin, '--certificate-authority', caFile], {
+      BERTH_CONFIG: '/dev/null',
+      BERTH_SERVER: '',
+      BERTH_TOKEN: '',
+    });
+    t.equal(list.code, 0, list.stderr);
+    const row = (token: string) => list.stdout.split('\n').find((l) => l.startsWith(token.split('.')[0] + ' ')) ?? '';
+    t.match(row(shortLived), /\d{4}-\d\d-\d\dT[\d:.]+Z \(expired\)/, `the expired join token's row says when and that it expired: ${row(shortLived)}`);
+    t.match(row(lasting), /\d{4}-\d\d-\d\dT[\d:.]+Z \((59m|1h)/, `the other one's row says when it expires: ${row(lasting)}`);
+    t.notOk(list.stdout.includes(shortLived.split('.')[1]), 'no secret is shown');
+    await answersWithin1s(t, c);
+  },
+);
