@@ -667,3 +667,69 @@ t.test(
     await answersWithin1s(t, c);
   },
 );
+
+t.test(
+  'replicas over --max-replicas-per-set get 422 naming spec.replicas; a set at the limit starts in slow-start batches while the API answers; SIGTERM ends the controller within 10 s',
+  async (t) => {
+    const limit = 2000;
+    const c = await controller(t, undefined, { sets: true, limits: { maxReplicasPerSet: limit, maxPods: limit } });
+    await joinNodes(c, ['n1', 'n2', 'n3']);
+    const parallel = (name: string, replicas: number) => {
+      const s = statefulSet(name, {});
+      return { ...s, spec: { ...s.spec, replicas, podManagementPolicy: 'Parallel' } };
+    };
+    const bomb = await c.json('POST', '/api/v1/apply', { objects: [parallel('bomb', 1_000_000_000)] });
+    t.equal(bomb.status, 422, 'replicas: 1000000000 is refused');
+    t.match(causesOf(bomb), [{ field: 'StatefulSet/default/bomb: spec.replicas', message: new RegExp(`at most ${limit} .*--max-replicas-per-set.*got 1000000000`) }]);
+    t.equal(c.store.get('StatefulSet', 'default', 'bomb'), undefined, 'no StatefulSet was stored');
+    t.equal(c.store.list('Pod').length, 0, 'no pod was created');
+
+    // Pods per sync of the set: the store's own change stream, as the limits test counts them.
+    const perSync: number[] = [];
+    let last = 0;
+    const onChange = (ch: { type: string; object: AnyObject }) => {
+      if (ch.object.kind === 'StatefulSet' && ch.type === 'MODIFIED') {
+        const n = c.store.list('Pod', 'default').length;
+        perSync.push(n - last);
+        last = n;
+      }
+    };
+    c.store.changes.on('change', onChange);
+    t.teardown(() => void c.store.changes.off('change', onChange));
+    const started = performance.now();
+    t.equal((await c.json('POST', '/api/v1/apply', { objects: [parallel('big', limit)] })).status, 200, `a Parallel set of ${limit} (the limit) is accepted`);
+    // GET /api/v1/nodes one after the other while the pods are created: the slowest answer.
+    let slowest = 0;
+    let asked = 0;
+    while (c.store.list('Pod', 'default').length < limit && performance.now() - started < 120_000) {
+      const t0 = performance.now();
+      const r = await c.call('GET', '/api/v1/nodes');
+      if (r.status !== 200) t.fail(`GET /api/v1/nodes answered ${r.status}`);
+      slowest = Math.max(slowest, performance.now() - t0);
+      asked++;
+    }
+    const took = performance.now() - started;
+    t.equal(c.store.list('Pod', 'default').length, limit, `all ${limit} pods created`);
+    const batches = perSync.filter((n) => n > 0);
+    t.equal(batches[0], 16, 'the first batch is 16 pods');
+    t.ok(
+      batches.every((n) => n <= 500),
+      `no batch over 500 pods (${batches.join(', ')})`,
+    );
+    t.ok(slowest < 1000, `the slowest of ${asked} GET /api/v1/nodes during the burst took ${slowest.toFixed(1)} ms (< 1000)`);
+    t.comment(`${limit} pods in ${Math.round(took)} ms over ${batches.length} syncs; ${asked} GET /api/v1/nodes meanwhile, the slowest ${slowest.toFixed(1)} ms`);
+    await answersWithin1s(t, c);
+
+    // A controller process busy creating 10,000 pods (the default limit) ends on SIGTERM.
+    const cluster = new Cluster('security-sigterm');
+    t.teardown(() => cluster.teardown());
+    await cluster.startController(['--insecure']);
+    await cluster.ok(['apply', '-f', '-'], JSON.stringify(parallel('big', 10_000)));
+    const proc = cluster.controller!;
+    const gone = new Promise<number>((resolve) => proc.once('exit', () => resolve(performance.now())));
+    const sent = performance.now();
+    proc.kill('SIGTERM');
+    const ended = await Promise.race([gone, sleep(15_000).then(() => undefined)]);
+    t.ok(ended !== undefined && ended - sent < 10_000, `the controller ended ${ended === undefined ? 'not within 15 s' : `${Math.round(ended - sent)} ms`} after SIGTERM`);
+  },
+);
