@@ -780,3 +780,103 @@ t.test(
     t.ok(ended !== undefined && ended - sent < 10_000, `the controller ended ${ended === undefined ? 'not within 15 s' : `${Math.round(ended - sent)} ms`} after SIGTERM`);
   },
 );
+
+t.test('revoking a token closes its open watch and log stream at once, and nothing made after the revoke reaches it', async (t) => {
+  const c = await controller(t, undefined, { sets: true });
+  // An agent API in front of a container runtime whose log never ends: a line every 50 ms.
+  const agentDir = mkdtempSync(join(tmpdir(), 'berth-security-logs-'));
+  t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
+  const cert = await loadOrCreateAgentCert(agentDir, '127.0.0.1');
+  const agentToken = 'agent-token-of-n1-0123456789';
+  let lines = 0;
+  const runtime = {
+    logs: async (_id: string, _opts: unknown, sink: (kind: 'stdout', data: Buffer) => void, signal?: AbortSignal) => {
+      while (!signal?.aborted) {
+        sink('stdout', Buffer.from(`line ${lines++}\n`));
+        await sleep(50);
+      }
+    },
+  } as unknown as DockerRuntime;
+  const agent = await startAgentApi({
+    host: '127.0.0.1',
+    port: 0,
+    token: agentToken,
+    runtime,
+    findPod: async () => ({ uid: 'u', containers: [{ name: 'c', id: 'container-id', running: true }] }),
+    log: pino({ level: 'silent' }),
+    tls: { key: cert.keyPem, cert: cert.certPem },
+  });
+  t.teardown(() => agent.close());
+  const tokens = await joinNodes(c, ['n1'], { agentUrl: `https://127.0.0.1:${agent.port}`, agentToken, agentCertificate: cert.certPem });
+  t.equal((await c.json('POST', '/api/v1/apply', { objects: [secretOf('s1'), setOnNode('web', 'n1', ['s1', 'late'])] })).status, 200);
+  await bound(c, { 'web-0': 'n1' });
+  const tokenIdOf = async (role: string, subject: string) =>
+    ((await c.call('GET', '/api/v1/tokens')).body.items as { id: string; role: string; subject: string }[]).find((x) => x.role === role && x.subject === subject)!.id;
+
+  // The node's watch of Secrets, open.
+  const seen: string[] = [];
+  let watchEnded: number | undefined;
+  const watching = c
+    .client(tokens.n1)
+    .watch<AnyObject>('/api/v1/secrets', {}, (e) => void (e.type !== 'BOOKMARK' && seen.push(`${e.type} ${e.object.metadata.name}`)))
+    .catch(() => {})
+    .finally(() => (watchEnded = performance.now()));
+  await waitFor('the node watch lists s1', () => seen.includes('ADDED s1') || undefined, 10_000, 20);
+  // The control: an admin watch of Secrets from now on.
+  const rv = ((await c.call('GET', '/api/v1/secrets')).body.metadata as { resourceVersion: string }).resourceVersion;
+  const adminSaw: string[] = [];
+  const stopControl = new AbortController();
+  const control = c
+    .client(c.admin)
+    .watch<AnyObject>('/api/v1/secrets', { resourceVersion: rv }, (e) => void (e.type === 'ADDED' && adminSaw.push(e.object.metadata.name)), stopControl.signal)
+    .catch(() => {});
+
+  // A following log stream of web-0 under a second admin token.
+  const admin2 = issueToken(c.store, 'admin', 'admin', { description: 'second' });
+  const logRes = await fetchWithTls(`${c.url}/api/v1/namespaces/default/pods/web-0/log?follow=true`, { headers: { authorization: `Bearer ${admin2}` } }, { ca: c.ca });
+  t.equal(logRes.status, 200, 'the log stream is open');
+  const chunks: { at: number; bytes: number }[] = [];
+  let logEnded: number | undefined;
+  const reading = (async () => {
+    const reader = logRes.body!.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push({ at: performance.now(), bytes: value.length });
+      }
+    } catch {
+      /* cut */
+    }
+    logEnded = performance.now();
+  })();
+  await waitFor('log lines arrive', () => chunks.length >= 3 || undefined, 10_000, 20);
+
+  const nodeRevoked = performance.now();
+  t.equal((await c.call('DELETE', `/api/v1/tokens/${await tokenIdOf('node', 'n1')}`)).status, 200, "n1's credential is revoked");
+  await Promise.race([watching, sleep(5000)]);
+  t.ok(watchEnded !== undefined && watchEnded - nodeRevoked < 1000, `the node's watch ended ${watchEnded === undefined ? 'not within 5 s' : `${Math.round(watchEnded - nodeRevoked)} ms`} after the revoke`);
+
+  const adminRevoked = performance.now();
+  t.equal((await c.call('DELETE', `/api/v1/tokens/${admin2.split('.')[0]}`)).status, 200, 'the second admin token is revoked');
+  await Promise.race([reading, sleep(5000)]);
+  t.ok(logEnded !== undefined && logEnded - adminRevoked < 1000, `the log stream ended ${logEnded === undefined ? 'not within 5 s' : `${Math.round(logEnded - adminRevoked)} ms`} after the revoke`);
+  const linesAtRevoke = lines;
+  await sleep(300);
+  const late = chunks.filter((x) => x.at > adminRevoked + 100);
+  t.same(late, [], 'no log bytes arrived from 100 ms after the revoke on');
+  t.ok(lines <= linesAtRevoke + 1, `the agent stopped producing log lines too (${lines - linesAtRevoke} after)`);
+
+  t.equal((await c.json('POST', '/api/v1/apply', { objects: [secretOf('late', 'made after the revoke')] })).status, 200);
+  await waitFor('the admin watch sees the new Secret', () => adminSaw.includes('late') || undefined, 10_000, 20);
+  await sleep(200);
+  t.notOk(
+    seen.some((l) => l.includes('late')),
+    `the Secret made after the revoke never reached the node (it saw ${seen.join(', ')})`,
+  );
+  t.equal((await c.call('GET', '/api/v1/secrets', undefined, tokens.n1)).status, 401, 'the revoked credential gets 401');
+  t.equal((await c.call('GET', '/api/v1/nodes', undefined, admin2)).status, 401, 'so does the revoked admin token');
+  stopControl.abort();
+  await control;
+  await answersWithin1s(t, c);
+});
