@@ -5,7 +5,10 @@ import t, { type Test } from 'tap';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { listWatch } from '../shared/async.js';
 import { spawn } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -18,7 +21,7 @@ import { Operations } from '../controller/objects/operations.js';
 import { Store } from '../controller/store/store.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
-import type { PodLimits } from '../shared/limits.js';
+import { WATCH_BUFFER_TOTAL_BYTES, type PodLimits } from '../shared/limits.js';
 import { registration } from './helpers/node-fixture.js';
 import { ensurePki } from '../controller/tls/pki.js';
 import { startAgentApi } from '../agent/api/server.js';
@@ -594,6 +597,12 @@ function probeNodes(c: { url: string; admin: string; ca: string }) {
   };
 }
 
+/** A full garbage collection, to measure what is held rather than what is garbage. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 /** Registers each node over HTTP with a join token and a first heartbeat; their node credentials. */
 async function joinNodes(c: Awaited<ReturnType<typeof controller>>, names: string[], extra: Record<string, unknown> = {}) {
   const join = issueToken(c.store, 'join', 'join');
@@ -879,4 +888,129 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
   stopControl.abort();
   await control;
   await answersWithin1s(t, c);
+});
+
+t.test('a 7 MiB pod status is 413; 60 watches of a node that never read are ended (410 Expired or cut) and the controller memory stays bounded', async (t) => {
+  const MIB = 1 << 20;
+  // The controller's default; BERTH_TEST_WATCH_TOTAL=4294967296 shows the same scenario without
+  // a budget worth the name (docs/security.md, Limits, has both measurements).
+  const budget = Number(process.env.BERTH_TEST_WATCH_TOTAL ?? WATCH_BUFFER_TOTAL_BYTES);
+  const c = await controller(t, undefined, { sets: true, watchBufferTotalBytes: budget });
+  const tokens = await joinNodes(c, ['n1']);
+  // 20 Secrets of 512 KiB that a pod of n1 uses: every watch of n1 that starts from a listing is
+  // sent 13 MiB of its own (0.7 MiB each as base64 in JSON), under the 16 MiB of one watch.
+  const bulk = Array.from({ length: 20 }, (_, i) => `bulk-${i}`);
+  for (let i = 0; i < bulk.length; i += 5) {
+    const r = await c.json('POST', '/api/v1/apply', { objects: bulk.slice(i, i + 5).map((n) => secretOf(n, n.padEnd(512 << 10, '.'))) });
+    t.equal(r.status, 200, `Secrets ${bulk[i]}.. applied`);
+  }
+  t.equal((await c.json('POST', '/api/v1/apply', { objects: [secretOf('blob'), setOnNode('web', 'n1', ['blob', ...bulk])] })).status, 200);
+  await bound(c, { 'web-0': 'n1' });
+
+  const pod = () => c.store.get<Pod>('Pod', 'default', 'web-0')!;
+  const rvBefore = pod().metadata.resourceVersion;
+  const huge = await c.json('PUT', '/api/v1/namespaces/default/pods/web-0/status', { phase: 'Running', message: 'x'.repeat(7 * MIB) }, tokens.n1);
+  t.equal(huge.status, 413, 'a 7 MiB pod status: 413');
+  t.equal(pod().metadata.resourceVersion, rvBefore, 'the pod did not change');
+
+  // A watcher that reads, as an agent's.
+  const values = new Map<string, string>();
+  let lists = 0;
+  const stopReader = new AbortController();
+  const reader = listWatch<AnyObject>(
+    c.client(tokens.n1),
+    '/api/v1/namespaces/default/secrets',
+    {},
+    {
+      sync: (items) => items.forEach((o) => values.set(o.metadata.name, (o as unknown as { data: { k: string } }).data.k)),
+      event: (_type, o) => values.set(o.metadata.name, (o as unknown as { data: { k: string } }).data.k),
+    },
+    stopReader.signal,
+    { onListed: () => lists++ },
+  );
+  t.teardown(() => stopReader.abort());
+  await waitFor('the reader listed', () => values.size === bulk.length + 1 || undefined, 10_000, 20);
+
+  const rss = () => process.memoryUsage().rss;
+  /** What the process holds once garbage is collected: its JS heap and the memory outside it (Buffers, TLS). */
+  const held = () => {
+    collectGarbage();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const heldBefore = held();
+  const rssBefore = rss();
+  let peak = rssBefore;
+  // 60 watches that send their request and never read.
+  const stalled: ReturnType<typeof tlsConnect>[] = [];
+  t.teardown(() => stalled.forEach((s) => s.destroy()));
+  for (let i = 0; i < 60; i++) {
+    stalled.push(
+      await new Promise<ReturnType<typeof tlsConnect>>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: c.port, ca: c.ca }, () => {
+          s.write(`GET /api/v1/namespaces/default/secrets?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${tokens.n1}\r\n\r\n`);
+          s.pause();
+          resolve(s);
+        });
+        s.once('error', reject);
+      }),
+    );
+    await sleep(20);
+    peak = Math.max(peak, rss());
+  }
+
+  // Then 10 changes of 512 KiB, sent to every watch still open.
+  const changes = 10;
+  let last = '';
+  for (let i = 0; i < changes; i++) {
+    last = `${i}-`.padEnd(512 << 10, String.fromCharCode(97 + i));
+    const r = await c.json('POST', '/api/v1/apply', { objects: [secretOf('blob', last)] });
+    if (r.status !== 200) t.fail(`change ${i}: ${r.status} ${r.body.message}`);
+    peak = Math.max(peak, rss());
+  }
+  const lastB64 = Buffer.from(last).toString('base64');
+  await waitFor('the reading watcher has the last change', () => values.get('blob') === lastB64 || undefined, 30_000, 20);
+  peak = Math.max(peak, rss());
+  t.pass('the reading watcher received the last change');
+  // While the stalled connections are still open: what the watches hold now.
+  const heldStalled = held();
+  const rssStalled = rss();
+  t.comment(`the reading watcher listed ${lists} time(s)`);
+  await answersWithin1s(t, c);
+
+  // Now the stalled ones read: each ends with the 410 Expired ERROR, or was cut.
+  const endings = await Promise.all(
+    stalled.map(
+      (s) =>
+        new Promise<'410' | 'cut' | 'open'>((resolve) => {
+          let tail = '';
+          const timer = setTimeout(() => resolve('open'), 20_000);
+          s.on('data', (d: Buffer) => (tail = (tail + d.toString('latin1')).slice(-4096)));
+          s.once('close', () => {
+            clearTimeout(timer);
+            resolve(/"reason":"Expired","code":410/.test(tail) && tail.endsWith('0\r\n\r\n') ? '410' : 'cut');
+          });
+          s.once('end', () => s.destroy());
+          s.resume();
+        }),
+    ),
+  );
+  const count = (k: string) => endings.filter((e) => e === k).length;
+  t.equal(count('open'), 0, `every stalled watch was ended (${count('410')} with 410 Expired, ${count('cut')} cut)`);
+  await sleep(200);
+  const heldAfter = held();
+  const rssAfter = rss();
+  const mib = (n: number) => `${(n / MIB).toFixed(0)} MiB`;
+  t.comment(
+    `60 stalled watches (13 MiB listing each) and ${changes} changes of 512 KiB, --watch-buffer-total-bytes ${mib(budget)}: ` +
+      `RSS before ${mib(rssBefore)}, peak ${mib(peak)} (+${mib(peak - rssBefore)}), with the watches stalled ${mib(rssStalled)}, after ${mib(rssAfter)}; ` +
+      `heap and buffers after GC: before ${mib(heldBefore)}, with the watches stalled ${mib(heldStalled)} (+${mib(heldStalled - heldBefore)}), after ${mib(heldAfter)}`,
+  );
+  t.ok(
+    heldStalled - heldBefore < budget + 32 * MIB,
+    `the stalled watches hold ${mib(heldStalled - heldBefore)} after GC: within the budget of ${mib(budget)} (and 32 MiB of slack)`,
+  );
+  t.ok(peak - rssBefore < 1024 * MIB, `RSS grew ${mib(peak - rssBefore)} at most (< 1 GiB; mostly garbage of the listings sent and dropped)`);
+  stopReader.abort();
+  await reader;
 });
