@@ -680,7 +680,12 @@ t.test(
       10_000,
       20,
     );
-    const fin = await c.json('POST', '/api/v1/namespaces/default/pods/a-0/finalize', { uid: a0.metadata.uid, epoch: a0.metadata.annotations?.[ANN_FENCING_EPOCH] }, tokens.n1);
+    const fin = await c.json(
+      'POST',
+      '/api/v1/namespaces/default/pods/a-0/finalize',
+      { uid: a0.metadata.uid, epoch: a0.metadata.annotations?.[ANN_FENCING_EPOCH] },
+      tokens.n1,
+    );
     t.equal(fin.status, 200, 'n1 finalizes a-0');
     const before = seen.length;
     t.equal((await apply([secretOf('s1', 'after')])).status, 200);
@@ -738,7 +743,9 @@ t.test(
     };
     const bomb = await c.json('POST', '/api/v1/apply', { objects: [parallel('bomb', 1_000_000_000)] });
     t.equal(bomb.status, 422, 'replicas: 1000000000 is refused');
-    t.match(causesOf(bomb), [{ field: 'StatefulSet/default/bomb: spec.replicas', message: new RegExp(`at most ${limit} .*--max-replicas-per-set.*got 1000000000`) }]);
+    t.match(causesOf(bomb), [
+      { field: 'StatefulSet/default/bomb: spec.replicas', message: new RegExp(`at most ${limit} .*--max-replicas-per-set.*got 1000000000`) },
+    ]);
     t.equal(c.store.get('StatefulSet', 'default', 'bomb'), undefined, 'no StatefulSet was stored');
     t.equal(c.store.list('Pod').length, 0, 'no pod was created');
 
@@ -773,7 +780,9 @@ t.test(
     );
     t.ok(asked > 0 && slowest < 1000, `the slowest of ${asked} GET /api/v1/nodes during the burst took ${slowest.toFixed(1)} ms (< 1000)`);
     t.equal(failed, 0, 'every one answered 200');
-    t.comment(`${limit} pods in ${Math.round(took)} ms over ${batches.length} syncs; ${asked} GET /api/v1/nodes meanwhile, the slowest ${slowest.toFixed(1)} ms`);
+    t.comment(
+      `${limit} pods in ${Math.round(took)} ms over ${batches.length} syncs; ${asked} GET /api/v1/nodes meanwhile, the slowest ${slowest.toFixed(1)} ms`,
+    );
     await answersWithin1s(t, c);
 
     // A controller process busy creating 10,000 pods (the default limit) ends on SIGTERM.
@@ -786,7 +795,10 @@ t.test(
     const sent = performance.now();
     proc.kill('SIGTERM');
     const ended = await Promise.race([gone, sleep(15_000).then(() => undefined)]);
-    t.ok(ended !== undefined && ended - sent < 10_000, `the controller ended ${ended === undefined ? 'not within 15 s' : `${Math.round(ended - sent)} ms`} after SIGTERM`);
+    t.ok(
+      ended !== undefined && ended - sent < 10_000,
+      `the controller ended ${ended === undefined ? 'not within 15 s' : `${Math.round(ended - sent)} ms`} after SIGTERM`,
+    );
   },
 );
 
@@ -820,7 +832,9 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
   t.equal((await c.json('POST', '/api/v1/apply', { objects: [secretOf('s1'), setOnNode('web', 'n1', ['s1', 'late'])] })).status, 200);
   await bound(c, { 'web-0': 'n1' });
   const tokenIdOf = async (role: string, subject: string) =>
-    ((await c.call('GET', '/api/v1/tokens')).body.items as { id: string; role: string; subject: string }[]).find((x) => x.role === role && x.subject === subject)!.id;
+    ((await c.call('GET', '/api/v1/tokens')).body.items as { id: string; role: string; subject: string }[]).find(
+      (x) => x.role === role && x.subject === subject,
+    )!.id;
 
   // The node's watch of Secrets, open.
   const seen: string[] = [];
@@ -842,7 +856,11 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
 
   // A following log stream of web-0 under a second admin token.
   const admin2 = issueToken(c.store, 'admin', 'admin', { description: 'second' });
-  const logRes = await fetchWithTls(`${c.url}/api/v1/namespaces/default/pods/web-0/log?follow=true`, { headers: { authorization: `Bearer ${admin2}` } }, { ca: c.ca });
+  const logRes = await fetchWithTls(
+    `${c.url}/api/v1/namespaces/default/pods/web-0/log?follow=true`,
+    { headers: { authorization: `Bearer ${admin2}` } },
+    { ca: c.ca },
+  );
   t.equal(logRes.status, 200, 'the log stream is open');
   const chunks: { at: number; bytes: number }[] = [];
   let logEnded: number | undefined;
@@ -864,12 +882,18 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
   const nodeRevoked = performance.now();
   t.equal((await c.call('DELETE', `/api/v1/tokens/${await tokenIdOf('node', 'n1')}`)).status, 200, "n1's credential is revoked");
   await Promise.race([watching, sleep(5000)]);
-  t.ok(watchEnded !== undefined && watchEnded - nodeRevoked < 1000, `the node's watch ended ${watchEnded === undefined ? 'not within 5 s' : `${Math.round(watchEnded - nodeRevoked)} ms`} after the revoke`);
+  t.ok(
+    watchEnded !== undefined && watchEnded - nodeRevoked < 1000,
+    `the node's watch ended ${watchEnded === undefined ? 'not within 5 s' : `${Math.round(watchEnded - nodeRevoked)} ms`} after the revoke`,
+  );
 
   const adminRevoked = performance.now();
   t.equal((await c.call('DELETE', `/api/v1/tokens/${admin2.split('.')[0]}`)).status, 200, 'the second admin token is revoked');
   await Promise.race([reading, sleep(5000)]);
-  t.ok(logEnded !== undefined && logEnded - adminRevoked < 1000, `the log stream ended ${logEnded === undefined ? 'not within 5 s' : `${Math.round(logEnded - adminRevoked)} ms`} after the revoke`);
+  t.ok(
+    logEnded !== undefined && logEnded - adminRevoked < 1000,
+    `the log stream ended ${logEnded === undefined ? 'not within 5 s' : `${Math.round(logEnded - adminRevoked)} ms`} after the revoke`,
+  );
   const linesAtRevoke = lines;
   await sleep(300);
   const late = chunks.filter((x) => x.at > adminRevoked + 100);

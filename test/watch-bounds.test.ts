@@ -30,8 +30,28 @@ t.test('the limit: default 16 MiB, from the environment, bad values refused by n
 t.test('the total: past --watch-buffer-total-bytes the watch holding the most ends with 410, and one that ended but still holds the most is cut', async (t) => {
   t.equal(WATCH_BUFFER_TOTAL_BYTES, 64 * MIB, 'default 64 MiB');
   t.equal(new WatchBudget().limit, 64 * MIB);
-  t.equal(watchToShed([['a', 10], ['b', 30]], 40), undefined, 'at the budget: none');
-  t.equal(watchToShed([['a', 10], ['b', 31]], 40), 'b', 'past it: the one holding the most');
+  t.equal(
+    watchToShed(
+      [
+        ['a', 10],
+        ['b', 30],
+      ],
+      40,
+    ),
+    undefined,
+    'at the budget: none',
+  );
+  t.equal(
+    watchToShed(
+      [
+        ['a', 10],
+        ['b', 31],
+      ],
+      40,
+    ),
+    'b',
+    'past it: the one holding the most',
+  );
   t.equal(watchToShed([], 0), undefined);
 
   // Watches as the budget sees them: bytes unsent; shedding a live one ends it (its 410 adds a
