@@ -983,8 +983,9 @@ t.test('a 7 MiB pod status is 413; 60 watches of a node that never read are ende
     peak = Math.max(peak, rss());
   }
 
-  // Then 10 changes of 512 KiB, sent to every watch still open.
-  const changes = 10;
+  // Then 16 changes of 512 KiB, sent to every watch still open: 13 + 11 MiB, so even a watch the
+  // total left open passes its own 16 MiB (and the kernel's socket buffers) and is ended.
+  const changes = 16;
   let last = '';
   for (let i = 0; i < changes; i++) {
     last = `${i}-`.padEnd(512 << 10, String.fromCharCode(97 + i));
@@ -1034,7 +1035,9 @@ t.test('a 7 MiB pod status is 413; 60 watches of a node that never read are ende
     heldStalled - heldBefore < budget + 32 * MIB,
     `the stalled watches hold ${mib(heldStalled - heldBefore)} after GC: within the budget of ${mib(budget)} (and 32 MiB of slack)`,
   );
-  t.ok(peak - rssBefore < 1024 * MIB, `RSS grew ${mib(peak - rssBefore)} at most (< 1 GiB; mostly garbage of the listings sent and dropped)`);
+  // RSS follows V8's collections too (each listing is made, sent in part and dropped): a loose
+  // bound, where the same run without the total grows by about 2.4 GiB.
+  t.ok(peak - rssBefore < 1536 * MIB, `RSS grew ${mib(peak - rssBefore)} at most (< 1.5 GiB)`);
   stopReader.abort();
   await reader;
 });
