@@ -214,7 +214,15 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const counted: BudgetedWatch = {
     unsent: () => res.writableLength,
     live: () => !stopped,
-    shed: () => (stopped ? res.destroy() : expire(budget?.limit)),
+    shed: () => (stopped ? cut() : expire(budget?.limit)),
+  };
+  /** Ended, yet still holding the most unsent bytes while all watches together are over the budget. */
+  const cut = () => {
+    deps.log?.warn(
+      { resource, unsent: res.writableLength, limit: budget?.limit },
+      'watch connection cut: its client read nothing of its end while all watches together held over --watch-buffer-total-bytes',
+    );
+    res.destroy();
   };
   const recount = budget ? () => budget.update(counted) : undefined;
   /** Writes a line unless the watch ended; ends it when the client has fallen too far behind. */
