@@ -1032,8 +1032,8 @@ t.test('a 7 MiB pod status is 413; 60 watches of a node that never read are ende
       `heap and buffers after GC: before ${mib(heldBefore)}, with the watches stalled ${mib(heldStalled)} (+${mib(heldStalled - heldBefore)}), after ${mib(heldAfter)}`,
   );
   t.ok(
-    heldStalled - heldBefore < budget + 32 * MIB,
-    `the stalled watches hold ${mib(heldStalled - heldBefore)} after GC: within the budget of ${mib(budget)} (and 32 MiB of slack)`,
+    heldStalled - heldBefore < budget + 64 * MIB,
+    `the stalled watches hold ${mib(heldStalled - heldBefore)} after GC: within the budget of ${mib(budget)} and 64 MiB for the rest (the store's window of recent changes...)`,
   );
   // RSS follows V8's collections too (each listing is made, sent in part and dropped): a loose
   // bound, where the same run without the total grows by about 2.4 GiB.
