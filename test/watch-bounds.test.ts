@@ -201,6 +201,44 @@ t.test('a watcher that never reads is ended with 410 Expired; one that reads get
   await running;
 });
 
+t.test('controller up --watch-buffer-total-bytes: a stalled watcher under its own limit is ended once the total passes it', async (t) => {
+  const c = new Cluster('watch-total');
+  t.teardown(() => c.teardown());
+  await c.startController(['--insecure', '--watch-buffer-total-bytes', String(MIB)]);
+  const { hostname, port } = new URL(c.server);
+  const sock = connect({ host: hostname, port: Number(port) });
+  await new Promise<void>((ok) => sock.once('connect', () => ok()));
+  t.teardown(() => sock.destroy());
+  sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`);
+  sock.pause();
+  await new Promise((r) => setTimeout(r, 300));
+  // 8 MiB of changes: past the 1 MiB total and the kernel's socket buffers, far under the 16 MiB of one watch.
+  const value = 'x'.repeat(256 * 1024);
+  for (let batch = 0; batch < 32; batch += 8) {
+    const objects = Array.from({ length: 8 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${batch + i}`, namespace: 'default' },
+      data: { v: value },
+    }));
+    await c.api.request('POST', '/api/v1/apply', { objects });
+  }
+  await waitFor('the controller to end the stalled watcher for the total', () => /passed --watch-buffer-total-bytes/.test(c.logOf(c.controller!)), 10_000);
+  let tail = '';
+  sock.on('data', (d: Buffer) => {
+    tail = (tail + d.toString('latin1')).slice(-4096);
+  });
+  sock.resume();
+  await new Promise<void>((ok) => sock.once('end', () => ok()));
+  t.match(
+    tail,
+    /"reason":"Expired","code":410,"message":"watch expired: all watches together hold over 1048576 unsent bytes/,
+    'it ends with 410 Expired naming the total',
+  );
+  t.ok(tail.endsWith('0\r\n\r\n'), 'and the chunked response ended');
+  t.ok(Array.isArray((await c.api.list('/api/v1/nodes')).items), 'the controller still answers');
+});
+
 t.test('listWatch lists again after a watch that ends with the 410 Expired ERROR', async (t) => {
   let lists = 0;
   let watches = 0;
