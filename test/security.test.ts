@@ -553,7 +553,7 @@ const setOnNode = (name: string, node: string, secrets: string[]) =>
  * Asks GET /api/v1/nodes again and again from a child process, each time on a new TLS
  * connection, until stopped; then the slowest answer (ms) and how many were asked.
  */
-function probeNodes(c: { url: string; admin: string; ca: string }) {
+function probeNodes(t: Test, c: { url: string; admin: string; ca: string }) {
   const script = `
     import { request } from 'node:https';
     const [url, token, ca] = [process.env.URL, process.env.TOKEN, process.env.CA];
@@ -574,6 +574,10 @@ function probeNodes(c: { url: string; admin: string; ca: string }) {
     process.stdout.write(JSON.stringify({ slowest, asked, failed }));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, URL: c.url, TOKEN: c.admin, CA: c.ca } });
+  // Should the test end before stop(), the prober goes with it.
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -764,7 +768,7 @@ t.test(
     // GET /api/v1/nodes one after the other, each on a new TLS connection as the CLI asks, from
     // another process (so the client's own work does not wait for the controller's event loop)
     // while the pods are created: the slowest answer.
-    const prober = probeNodes(c);
+    const prober = probeNodes(t, c);
     await prober.ready;
     const started = performance.now();
     t.equal((await c.json('POST', '/api/v1/apply', { objects: [parallel('big', limit)] })).status, 200, `a Parallel set of ${limit} (the limit) is accepted`);
