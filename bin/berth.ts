@@ -69,6 +69,7 @@ controller
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
   .option('--max-replicas-per-set <n>', 'largest spec.replicas a StatefulSet may ask for', '10000')
   .option('--max-pods <n>', 'largest sum of spec.replicas over all StatefulSets', '20000')
+  .option('--watch-buffer-total-bytes <n>', 'unsent bytes all watches together may hold; past it the watch holding the most ends with 410 Expired', '67108864')
   .option('--store-sync <mode>', 'full: every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits', 'full')
   .option(
     '--advertise-address <addr>',

@@ -52,6 +52,8 @@ export interface ControllerOptions {
   podSecurity?: PodSecurityPolicy;
   /** --store-sync; default full (docs/operations.md#durability). */
   storeSync?: StoreSynchronous;
+  /** --watch-buffer-total-bytes: unsent bytes all watches together may hold; default 64 MiB. */
+  watchBufferTotalBytes?: number;
 }
 
 /** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
@@ -157,6 +159,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     metricsAuth: new MetricsAuth(metricsToken),
     moves,
     watchBufferBytes: watchBufferLimit(),
+    ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },

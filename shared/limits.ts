@@ -1,5 +1,5 @@
-// Controller-wide bounds on how much the manifests may ask for (`controller up` flags), shared
-// by the controller, which enforces them, and the CLI, which parses the flags.
+// Controller-wide bounds on how much the manifests and the watchers may ask for (`controller up`
+// flags), shared by the controller, which enforces them, and the CLI, which parses the flags.
 
 export interface PodLimits {
   /** `--max-replicas-per-set`: the largest spec.replicas any one set may ask for. */
@@ -13,3 +13,10 @@ export interface PodLimits {
  * one set may hold all 10,000.
  */
 export const DEFAULT_POD_LIMITS: PodLimits = { maxReplicasPerSet: 10_000, maxPods: 20_000 };
+
+/**
+ * `--watch-buffer-total-bytes`: unsent bytes all open watches together may hold (each one also
+ * at most BERTH_WATCH_BUFFER_BYTES, 16 MiB); past it the watch holding the most is ended with
+ * 410 Expired (docs/security.md, Limits).
+ */
+export const WATCH_BUFFER_TOTAL_BYTES = 64 * 1024 * 1024;

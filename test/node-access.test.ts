@@ -11,6 +11,7 @@ import type { ApiError } from '../shared/client.js';
 import { ANN_FENCING_EPOCH } from '../shared/fencing.js';
 import type { AnyObject, Pod, WatchEvent } from '../shared/types.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { registration } from './helpers/node-fixture.js';
 
 function pod(name: string, node: string | undefined, secrets: string[], configMaps: string[] = []): Pod {
   return {
@@ -46,19 +47,6 @@ t.test('NodeAccess allows an object while a pod bound to the node refers to it',
   a.podChanged(pod('p3', 'n1', ['s3']), false);
   t.ok(a.allows('n1', obj('Secret', 's3')), 'a pod bound later opens its secret');
 });
-
-const FACTS = {
-  hostname: 'h',
-  os: 'linux',
-  kernel: 'k',
-  arch: 'x64',
-  cpuModel: 'c',
-  cpus: 2,
-  memoryBytes: 8 * 2 ** 30,
-  memoryAvailableBytes: 8 * 2 ** 30,
-  diskBytes: 100 * 2 ** 30,
-  diskAvailableBytes: 100 * 2 ** 30,
-};
 
 function setOn(name: string, node: string, secret: string, configMap: string) {
   return {
@@ -97,13 +85,7 @@ t.test('a node credential gets, lists and watches only the Secrets and ConfigMap
   await c.startController(['--insecure']);
   const tokens: Record<string, string> = {};
   for (const name of ['n1', 'n2']) {
-    const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
-      name,
-      address: '127.0.0.1',
-      agentUrl: 'http://127.0.0.1:9',
-      dataDir: `/tmp/${name}`,
-      facts: FACTS,
-    });
+    const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration(name));
     tokens[name] = reg.nodeToken;
     await c.client(reg.nodeToken).request('POST', `/api/v1/nodes/${name}/heartbeat`, {});
   }
@@ -222,13 +204,7 @@ t.test('revoking a node credential ends its open watch at once', async (t) => {
   const c = new Cluster('revoke-watch');
   t.teardown(() => c.teardown());
   await c.startController(['--insecure']);
-  const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
-    name: 'n1',
-    address: '127.0.0.1',
-    agentUrl: 'http://127.0.0.1:9',
-    dataDir: '/tmp/n1',
-    facts: FACTS,
-  });
+  const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n1'));
   const node = c.client(reg.nodeToken);
   const svc = (name: string) => ({
     apiVersion: 'v1',

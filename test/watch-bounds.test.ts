@@ -1,13 +1,16 @@
 // Watch streams are bounded: a watcher that never reads is ended with a 410 Expired ERROR once
-// its unsent bytes pass the limit (BERTH_WATCH_BUFFER_BYTES), what the controller held for it
-// stays within that limit, and a watcher that reads keeps receiving everything through
-// listWatch. A real controller process over real HTTP.
+// its unsent bytes pass the limit (BERTH_WATCH_BUFFER_BYTES), and all watches together once
+// their total passes --watch-buffer-total-bytes (the one holding the most is ended); what the
+// controller held for it stays within that limit, and a watcher that reads keeps receiving
+// everything through listWatch. A real controller process over real HTTP.
 import t from 'tap';
 import { connect } from 'node:net';
 import { createServer } from 'node:http';
 import { ApiClient } from '../shared/client.js';
 import { listWatch } from '../shared/async.js';
-import { expiredEvent, watchBufferLimit, watchOverflowed, WATCH_BUFFER_LIMIT_BYTES } from '../controller/api/routes/watch.js';
+import { expiredEvent, watchBufferLimit, watchOverflowed, watchToShed, WatchBudget, WATCH_BUFFER_LIMIT_BYTES } from '../controller/api/routes/watch.js';
+import { WATCH_BUFFER_TOTAL_BYTES } from '../shared/limits.js';
+import { controllerOptions } from '../cli/commands/daemons.js';
 import type { AnyObject } from '../shared/types.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 
@@ -22,6 +25,86 @@ t.test('the limit: default 16 MiB, from the environment, bad values refused by n
   t.notOk(watchOverflowed(MIB, MIB), 'at the limit: still open');
   t.ok(watchOverflowed(MIB + 1, MIB), 'past it: ended');
   t.match(expiredEvent('x'), { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 } });
+});
+
+t.test('the total: past --watch-buffer-total-bytes the watch holding the most ends with 410, and one that ended but still holds the most is cut', async (t) => {
+  t.equal(WATCH_BUFFER_TOTAL_BYTES, 64 * MIB, 'default 64 MiB');
+  t.equal(new WatchBudget().limit, 64 * MIB);
+  t.equal(
+    watchToShed(
+      [
+        ['a', 10],
+        ['b', 30],
+      ],
+      40,
+    ),
+    undefined,
+    'at the budget: none',
+  );
+  t.equal(
+    watchToShed(
+      [
+        ['a', 10],
+        ['b', 31],
+      ],
+      40,
+    ),
+    'b',
+    'past it: the one holding the most',
+  );
+  t.equal(watchToShed([], 0), undefined);
+
+  // Watches as the budget sees them: bytes unsent; shedding a live one ends it (its 410 adds a
+  // few bytes), shedding an ended one cuts it (it holds nothing then).
+  const watch = () => {
+    const w = {
+      bytes: 0,
+      ended: false,
+      cut: false,
+      unsent: () => (w.cut ? 0 : w.bytes),
+      live: () => !w.ended,
+      shed: () => {
+        if (w.ended) w.cut = true;
+        else {
+          w.ended = true;
+          w.bytes += 5;
+        }
+      },
+    };
+    return w;
+  };
+  const budget = new WatchBudget(100);
+  const [a, b, c] = [watch(), watch(), watch()];
+  for (const w of [a, b, c]) budget.add(w);
+  a.bytes = 40;
+  budget.update(a);
+  b.bytes = 50;
+  budget.update(b);
+  t.equal(budget.total, 90);
+  t.notOk(a.ended || b.ended, 'within the budget nothing ends');
+  c.bytes = 20;
+  budget.update(c);
+  t.ok(b.ended, 'past it, b (holding the most) is ended');
+  t.notOk(a.ended || c.ended, 'the others are not');
+  t.equal(budget.total, 115, "b's 410 is counted while it drains");
+  a.bytes = 41;
+  budget.update(a);
+  t.ok(b.cut, 'over again with b still holding the most: b is cut');
+  t.notOk(a.ended, 'a stays');
+  t.equal(budget.total, 61);
+  t.equal(budget.size, 2, 'b is no longer counted');
+  a.bytes = 0;
+  budget.update(a);
+  t.equal(budget.total, 20, 'a read what it held');
+  budget.remove(c);
+  budget.update(c);
+  t.equal(budget.total, 0, 'a removed watch is not counted again');
+
+  const flags = { dataDir: '/tmp/x', listen: '127.0.0.1:0', zone: 'cluster.local', nodeGraceSeconds: '5' };
+  t.equal(controllerOptions(flags).watchBufferTotalBytes, 64 * MIB, 'controller up: 64 MiB unless --watch-buffer-total-bytes says otherwise');
+  t.equal(controllerOptions({ ...flags, watchBufferTotalBytes: '268435456' }).watchBufferTotalBytes, 256 * MIB);
+  t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '1000' }), /invalid --watch-buffer-total-bytes value "1000": must be at least 1048576/);
+  t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '64Mi' }), /invalid --watch-buffer-total-bytes value "64Mi"/);
 });
 
 t.test('a watcher that never reads is ended with 410 Expired; one that reads gets every object', async (t) => {
@@ -116,6 +199,44 @@ t.test('a watcher that never reads is ended with 410 Expired; one that reads get
   t.pass('the reading watcher still receives');
   stop.abort();
   await running;
+});
+
+t.test('controller up --watch-buffer-total-bytes: a stalled watcher under its own limit is ended once the total passes it', async (t) => {
+  const c = new Cluster('watch-total');
+  t.teardown(() => c.teardown());
+  await c.startController(['--insecure', '--watch-buffer-total-bytes', String(MIB)]);
+  const { hostname, port } = new URL(c.server);
+  const sock = connect({ host: hostname, port: Number(port) });
+  await new Promise<void>((ok) => sock.once('connect', () => ok()));
+  t.teardown(() => sock.destroy());
+  sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`);
+  sock.pause();
+  await new Promise((r) => setTimeout(r, 300));
+  // 8 MiB of changes: past the 1 MiB total and the kernel's socket buffers, far under the 16 MiB of one watch.
+  const value = 'x'.repeat(256 * 1024);
+  for (let batch = 0; batch < 32; batch += 8) {
+    const objects = Array.from({ length: 8 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${batch + i}`, namespace: 'default' },
+      data: { v: value },
+    }));
+    await c.api.request('POST', '/api/v1/apply', { objects });
+  }
+  await waitFor('the controller to end the stalled watcher for the total', () => /passed --watch-buffer-total-bytes/.test(c.logOf(c.controller!)), 10_000);
+  let tail = '';
+  sock.on('data', (d: Buffer) => {
+    tail = (tail + d.toString('latin1')).slice(-4096);
+  });
+  sock.resume();
+  await new Promise<void>((ok) => sock.once('end', () => ok()));
+  t.match(
+    tail,
+    /"reason":"Expired","code":410,"message":"watch expired: all watches together hold over 1048576 unsent bytes/,
+    'it ends with 410 Expired naming the total',
+  );
+  t.ok(tail.endsWith('0\r\n\r\n'), 'and the chunked response ended');
+  t.ok(Array.isArray((await c.api.list('/api/v1/nodes')).items), 'the controller still answers');
 });
 
 t.test('listWatch lists again after a watch that ends with the 410 Expired ERROR', async (t) => {

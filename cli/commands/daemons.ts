@@ -9,7 +9,7 @@ import { normalizeServer, plainHttpWarning } from '../../shared/server-url.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../shared/moves.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
-import { DEFAULT_POD_LIMITS } from '../../shared/limits.js';
+import { DEFAULT_POD_LIMITS, WATCH_BUFFER_TOTAL_BYTES } from '../../shared/limits.js';
 
 export interface ControllerUpOptions {
   dataDir: string;
@@ -28,6 +28,7 @@ export interface ControllerUpOptions {
   podSecurity?: string;
   allowedHostPaths?: string[];
   storeSync?: string;
+  watchBufferTotalBytes?: string;
 }
 
 export interface AgentCliOptions {
@@ -76,6 +77,13 @@ export function parseZone(v: string): string {
   const problem = dnsSubdomainProblem(z);
   if (problem) throw new CliError(`invalid --zone "${v}": ${problem}`);
   return z;
+}
+
+/** --watch-buffer-total-bytes: a whole number of bytes, at least 1 MiB. */
+export function parseWatchBufferTotal(v: string): number {
+  const n = parseCount('--watch-buffer-total-bytes', v);
+  if (n < 1 << 20) throw new CliError(`invalid --watch-buffer-total-bytes value "${v}": must be at least 1048576 (1 MiB)`);
+  return n;
 }
 
 /** --store-sync: how the controller's SQLite store syncs its commits (docs/operations.md#durability). */
@@ -137,6 +145,7 @@ export function controllerOptions(opts: ControllerUpOptions) {
       maxPods: parseCount('--max-pods', opts.maxPods ?? String(DEFAULT_POD_LIMITS.maxPods)),
     },
     storeSync: parseStoreSync(opts.storeSync ?? 'full'),
+    watchBufferTotalBytes: parseWatchBufferTotal(opts.watchBufferTotalBytes ?? String(WATCH_BUFFER_TOTAL_BYTES)),
   };
 }
 

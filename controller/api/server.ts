@@ -24,7 +24,7 @@ import { addObjectRoutes } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
-import { WatchHub } from './routes/watch.js';
+import { WatchBudget, WatchHub } from './routes/watch.js';
 
 export interface ApiDeps {
   store: Store;
@@ -45,6 +45,8 @@ export interface ApiDeps {
   moves?: MoveController;
   /** Unsent bytes after which a watch ends with 410 Expired (routes/watch.ts). */
   watchBufferBytes?: number;
+  /** Unsent bytes all watches together may hold (routes/watch.ts, WatchBudget). */
+  watchBufferTotalBytes?: number;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
@@ -56,7 +58,7 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
   addStatefulSetRoutes(router, deps);
-  addObjectRoutes(router, { ...deps, hub: new WatchHub(deps.store) });
+  addObjectRoutes(router, { ...deps, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
   return router;
 }
 

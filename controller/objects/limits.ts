@@ -58,6 +58,9 @@ export function replicaLimitProblems(requested: SetRef[], stored: SetRef[], limi
  * `initial`. Keeps one large Parallel set from holding the event loop (API, heartbeats) for long.
  * Creating a pod here is a store write that cannot fail the way an API call can, so the first
  * batch is 16 rather than the ReplicaSet's 1: a set of up to 16 is still made in one sync.
+ * A batch is also bounded in time: the next one grows only as far as the last one's pace fits in
+ * `targetMs`, and shrinks to fit after a slow one (never below `initial`), since a request waits for up to two syncs (TLS handshake,
+ * then the request) and must be answered within a second (docs/security.md, Limits).
  */
 export class SlowStart {
   private readonly sizes = new Map<string, number>();
@@ -66,17 +69,21 @@ export class SlowStart {
     readonly initial = 16,
     /** Kubernetes' burstReplicas for the ReplicaSet controller. */
     readonly max = 500,
+    /** How long one sync's batch may hold the event loop. */
+    readonly targetMs = 100,
   ) {}
 
   size(key: string): number {
     return this.sizes.get(key) ?? this.initial;
   }
 
-  /** After a sync that created `created` pods with a batch of `size(key)`. */
-  record(key: string, created: number): void {
+  /** After a sync that created `created` pods with a batch of `size(key)`, taking `ms` if known. */
+  record(key: string, created: number, ms?: number): void {
     const size = this.size(key);
-    if (created >= size) this.sizes.set(key, Math.min(this.max, size * 2));
-    else this.sizes.delete(key);
+    if (created < size) return void this.sizes.delete(key);
+    // What fits in the time target at this batch's pace, if it was timed.
+    const fits = ms === undefined || ms <= 0 ? Infinity : Math.floor((size * this.targetMs) / ms);
+    this.sizes.set(key, Math.max(this.initial, Math.min(this.max, size * 2, fits)));
   }
 
   forget(key: string): void {

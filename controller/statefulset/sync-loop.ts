@@ -228,6 +228,7 @@ export class StatefulSetController {
   }
 
   sync(key: string): void {
+    const began = performance.now();
     const [namespace, name] = key.split('/');
     const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!set) {
@@ -308,7 +309,7 @@ export class StatefulSetController {
       });
     });
 
-    this.slowStart.record(key, decision.actions.filter((a) => a.type === 'createPod').length);
+    this.slowStart.record(key, decision.actions.filter((a) => a.type === 'createPod').length, performance.now() - began);
     if (waiting !== this.lastWaiting.get(key)?.text) {
       // FailedScheduling goes to the pods (above); a set without a pod yet (its binding's node
       // is not registered, or the ordinal is being moved) says it here.

@@ -13,8 +13,7 @@ import { Operations } from '../../controller/objects/operations.js';
 import { StatefulSetController } from '../../controller/statefulset/sync-loop.js';
 import { Store } from '../../controller/store/store.js';
 import type { NodeFacts } from '../../shared/types.js';
-
-const GI = 2 ** 30;
+import { nodeFacts } from './node-fixture.js';
 
 export interface TestNode {
   name: string;
@@ -34,19 +33,7 @@ export function registerNodes(store: Store, nodes: NodeRegistry, list: (string |
       address,
       agentUrl: n.agentUrl ?? `http://${address}:7444`,
       dataDir: `/var/lib/berth/${n.name}`,
-      facts: {
-        hostname: n.name,
-        os: 'linux',
-        kernel: '6',
-        arch: 'amd64',
-        cpuModel: 'x',
-        cpus: 2,
-        memoryBytes: 8 * GI,
-        memoryAvailableBytes: 8 * GI,
-        diskBytes: 100 * GI,
-        diskAvailableBytes: 100 * GI,
-        ...n.facts,
-      },
+      facts: nodeFacts(n.name, n.facts),
     });
   }
 }

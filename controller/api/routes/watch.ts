@@ -3,13 +3,17 @@
 // bookmarks every 10 s so clients can tell a quiet stream from a dead one. A watcher that does
 // not read is not buffered for without bound: once its unsent bytes pass a limit the watch ends
 // with a 410 Expired ERROR, as Kubernetes' watch cache ends a watcher that falls behind, and the
-// client lists again.
+// client lists again. All watches together are bounded too (WatchBudget): past that total the
+// watch holding the most unsent bytes is ended the same way (docs/security.md, Limits).
+import { WATCH_BUFFER_TOTAL_BYTES } from '../../../shared/limits.js';
 import type { AnyObject, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
 import type { Store, StoredChange } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 
 const BOOKMARK_MS = 10_000;
+
+export { WATCH_BUFFER_TOTAL_BYTES };
 
 /** Unsent bytes a watch may hold before it is ended (docs/api.md); BERTH_WATCH_BUFFER_BYTES overrides it. */
 export const WATCH_BUFFER_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -35,6 +39,102 @@ export function expiredEvent(message: string): WatchEvent {
     type: 'ERROR',
     object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Expired', code: 410, message } as unknown as AnyObject,
   };
+}
+
+/**
+ * Which watch to shed when all of them together hold more than `budget` unsent bytes: the one
+ * holding the most; undefined while the total is within the budget. Pure.
+ */
+export function watchToShed<W>(unsent: Iterable<[W, number]>, budget: number): W | undefined {
+  let total = 0;
+  let worst: W | undefined;
+  let most = -1;
+  for (const [w, n] of unsent) {
+    total += n;
+    if (n > most) {
+      worst = w;
+      most = n;
+    }
+  }
+  return total > budget ? worst : undefined;
+}
+
+/** One watch as the budget sees it. */
+export interface BudgetedWatch {
+  /** Bytes its response still holds, unsent. */
+  unsent(): number;
+  /** Whether it still sends changes (false once it ended and only drains its last bytes). */
+  live(): boolean;
+  /** Live: end it with 410 Expired. Ended: cut its connection, dropping what it still holds. */
+  shed(): void;
+}
+
+/**
+ * The controller-wide bound on unsent watch bytes. Each watch reports its unsent bytes after
+ * every write and whenever a write reaches the socket; when the total passes the budget the
+ * watch holding the most is shed: a live one ends with 410 Expired (the client lists again),
+ * and one that already ended but still holds the most is cut. So a slow watcher, not the
+ * others, pays for its backlog, and many stalled watchers hold at most the budget together.
+ */
+export class WatchBudget {
+  private readonly sizes = new Map<BudgetedWatch, number>();
+  private sum = 0;
+  private shedding = false;
+
+  constructor(readonly limit: number = WATCH_BUFFER_TOTAL_BYTES) {}
+
+  /** Unsent bytes of all open watches, as last reported. */
+  get total(): number {
+    return this.sum;
+  }
+
+  /** How many watches are counted (open, or ended and still draining). */
+  get size(): number {
+    return this.sizes.size;
+  }
+
+  /** Counts a watch from now until `remove`. */
+  add(w: BudgetedWatch): void {
+    if (!this.sizes.has(w)) this.sizes.set(w, 0);
+    this.update(w);
+  }
+
+  /** Records the watch's unsent bytes now, shedding watches while the total is over the budget. */
+  update(w: BudgetedWatch): void {
+    const before = this.sizes.get(w);
+    if (before === undefined) return;
+    const n = w.unsent();
+    this.sum += n - before;
+    this.sizes.set(w, n);
+    if (this.sum > this.limit && !this.shedding) this.shed();
+  }
+
+  /** The watch's connection closed (or was cut): it holds nothing any more. */
+  remove(w: BudgetedWatch): void {
+    this.sum -= this.sizes.get(w) ?? 0;
+    this.sizes.delete(w);
+  }
+
+  private shed(): void {
+    this.shedding = true;
+    try {
+      for (;;) {
+        const worst = watchToShed(this.sizes, this.limit);
+        if (!worst) return;
+        if (worst.live()) {
+          // Its 410 is on its way: one watch ended per write. Should it still hold the most
+          // when the total is over again, it is cut then.
+          worst.shed();
+          this.update(worst);
+          return;
+        }
+        worst.shed();
+        this.remove(worst);
+      }
+    } finally {
+      this.shedding = false;
+    }
+  }
 }
 
 type WatchListener = (ch: StoredChange) => void;
@@ -91,6 +191,8 @@ export interface WatchDeps {
   metrics?: ControllerMetrics;
   /** Unsent bytes after which a watch ends with 410 Expired (default WATCH_BUFFER_LIMIT_BYTES). */
   watchBufferBytes?: number;
+  /** The bound on all watches together; none: only each watch's own limit. */
+  budget?: WatchBudget;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -106,12 +208,30 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const queued: StoredChange[] = [];
   let live = false;
   let lastRv = 0;
+  // Counted in the controller-wide budget (from below, once it can be shed) until the
+  // connection closes; each write reports again once it reached the socket.
+  const budget = deps.budget;
+  const counted: BudgetedWatch = {
+    unsent: () => res.writableLength,
+    live: () => !stopped,
+    shed: () => (stopped ? cut() : expire(budget?.limit)),
+  };
+  /** Ended, yet still holding the most unsent bytes while all watches together are over the budget. */
+  const cut = () => {
+    deps.log?.warn(
+      { resource, unsent: res.writableLength, limit: budget?.limit },
+      'watch connection cut: its client read nothing of its end while all watches together held over --watch-buffer-total-bytes',
+    );
+    res.destroy();
+  };
+  const recount = budget ? () => budget.update(counted) : undefined;
   /** Writes a line unless the watch ended; ends it when the client has fallen too far behind. */
   const write = (line: string) => {
     if (stopped) return;
-    res.write(line);
+    res.write(line, recount);
     // writableLength: what the response and its socket still hold, unsent.
     if (watchOverflowed(res.writableLength, limit)) expire();
+    recount?.();
   };
   const send = (e: WatchEvent) => write(JSON.stringify(e) + '\n');
   const onChange = (ch: StoredChange) => {
@@ -136,17 +256,33 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     clearInterval(bookmark);
     hub.remove(index, onChange);
   };
-  /** The client reads too slowly: nothing more is queued for it; it lists again on the 410. */
-  const expire = () => {
+  /**
+   * The client reads too slowly (or, `total` given, holds the most while all watches together
+   * hold more than that): nothing more is queued for it; it lists again on the 410.
+   */
+  const expire = (total?: number) => {
     const unsent = res.writableLength;
     stop();
-    deps.log?.warn({ resource, unsent, limit, resourceVersion: lastRv }, 'watch ended: the client reads too slowly (410 Expired; it lists again)');
-    res.end(JSON.stringify(expiredEvent(`watch expired: the client fell ${unsent} bytes behind (limit ${limit}); list again`)) + '\n');
+    const why =
+      total === undefined
+        ? `the client fell ${unsent} bytes behind (limit ${limit})`
+        : `all watches together hold over ${total} unsent bytes and this client the most, ${unsent} bytes`;
+    deps.log?.warn(
+      { resource, unsent, limit: total ?? limit, resourceVersion: lastRv },
+      total === undefined
+        ? 'watch ended: the client reads too slowly (410 Expired; it lists again)'
+        : 'watch ended: the unsent bytes of all watches passed --watch-buffer-total-bytes and this client holds the most (410 Expired; it lists again)',
+    );
+    res.end(JSON.stringify(expiredEvent(`watch expired: ${why}; list again`)) + '\n', recount);
     // A client that never reads again does not hold the connection (and the buffer) for ever.
     const cut = setTimeout(() => res.destroy(), DRAIN_AFTER_END_MS);
     cut.unref();
     res.once('close', () => clearTimeout(cut));
   };
+  if (budget) {
+    res.once('close', () => budget.remove(counted));
+    budget.add(counted);
+  }
   req.on('close', stop);
   res.on('error', stop);
   if (fromRv !== null && fromRv !== '' && fromRv !== '0') {
