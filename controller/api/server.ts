@@ -18,6 +18,7 @@ import type { ApiContext } from './context.js';
 import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
 import { addAgentRoutes } from './routes/agents.js';
+import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
 import { isMetricsPath, serveMetrics } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   moves?: MoveController;
   /** Unsent bytes after which a watch ends with 410 Expired (routes/watch.ts). */
   watchBufferBytes?: number;
+  /** `GET /api/v1/backup`; undefined: no such route. */
+  backup?: BackupRouteDeps;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
@@ -52,6 +55,7 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
   addTokenRoutes(router, { store: deps.store, ...deps.tokens });
+  if (deps.backup) addBackupRoute(router, deps.backup);
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
