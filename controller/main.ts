@@ -151,7 +151,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     metricsAuth: new MetricsAuth(metricsToken),
     moves,
     watchBufferBytes: watchBufferLimit(),
-    backup: { snapshot: () => takeSqliteSnapshot(store, dataDir), controllerVersion: VERSION },
+    backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, resolve(opts.manifestsDir ?? `${dataDir}/manifests`)), controllerVersion: VERSION },
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },

@@ -3,7 +3,7 @@
 // the same file.
 //
 //   {"kind":"BerthBackup","version":1,"createdAt":…,"backend":"sqlite","resourceVersion":…,…}   header
-//   {"type":"file","path":"pki/ca.key","mode":384,"data":"<base64>"}                          data-dir files
+//   {"type":"file","path":"pki/ca.key","mode":384,"data":"<base64>"}                          files: CA, manifests
 //   {"type":"meta","key":"…","value":"…"}
 //   {"type":"object","object":{…}}                                                           API objects
 //   {"type":"token","hash":"…","id":"…","role":"…",…}                                        token hashes
@@ -86,6 +86,17 @@ export const BACKUP_FILES: { path: string; mode: number }[] = [
   { path: 'metrics-token', mode: 0o600 },
 ];
 
+/** Files of the manifest directory travel as `manifests/NAME` (one level, no hidden names). */
+export const MANIFESTS_PREFIX = 'manifests/';
+
+/** Whether a backup may carry a file at this path (relative to the data dir). */
+export function isBackupFilePath(path: string): boolean {
+  if (BACKUP_FILES.some((f) => f.path === path)) return true;
+  if (!path.startsWith(MANIFESTS_PREFIX)) return false;
+  const name = path.slice(MANIFESTS_PREFIX.length);
+  return /^[^/\\.][^/\\]*$/.test(name) && ![...name].some((ch) => ch.charCodeAt(0) < 0x20) && Buffer.byteLength(name) <= 255;
+}
+
 /** A backup file that cannot be restored; the message says where and why. */
 export class BackupFormatError extends Error {
   override name = 'BackupFormatError';
@@ -130,7 +141,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 function recordProblem(r: Record<string, unknown>): string | undefined {
   switch (r.type) {
     case 'file': {
-      if (!isString(r.path) || !BACKUP_FILES.some((f) => f.path === r.path)) return `file path ${JSON.stringify(r.path)} is not one a backup carries`;
+      if (!isString(r.path) || !isBackupFilePath(r.path)) return `file path ${JSON.stringify(r.path)} is not one a backup carries`;
       if (!isCount(r.mode) || r.mode > 0o777) return 'file mode must be a permission number';
       if (!isString(r.data) || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.data)) return 'file data must be base64';
       return undefined;

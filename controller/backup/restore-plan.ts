@@ -14,6 +14,11 @@
 //   `berth pod move`; never a million of them between a backup and its restore). Every pod and
 //   binding of the restored controller is then newer than any copy an agent still holds from
 //   before the restore, and no epoch is ever handed out twice.
+//
+// The record of which objects came from which file of the manifest directory is dropped: a
+// restored controller started with another --manifests dir, or before the files are back, would
+// otherwise delete every object of a file it remembers and does not find. At start it applies
+// the files it finds, which take their objects over again; objects of files no longer there stay.
 import { ANN_FENCING_EPOCH, epochOf } from '../../shared/fencing.js';
 import {
   BACKUP_FILES,
@@ -25,6 +30,7 @@ import {
   type TokenRecord,
 } from '../../shared/backup-format.js';
 import type { AnyObject } from '../../shared/types.js';
+import { META_KEY as MANIFEST_FILES_META } from '../manifests/directory.js';
 
 export const EPOCH_STEP = 1_000_000;
 /** No store hands out more resourceVersions a second than this. */
@@ -88,7 +94,10 @@ export function planRestore(header: BackupHeader, records: BackupRecord[], sourc
         if (!Number.isSafeInteger(rv) || rv < 1) throw new BackupFormatError(`object ${k} has resourceVersion ${JSON.stringify(o.metadata.resourceVersion)}`);
         objectsMax = Math.max(objectsMax, rv);
         if (o.kind === 'Pod') {
-          o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epochOf(o.metadata.annotations?.[ANN_FENCING_EPOCH]) + EPOCH_STEP) };
+          o.metadata.annotations = {
+            ...(o.metadata.annotations ?? {}),
+            [ANN_FENCING_EPOCH]: String(epochOf(o.metadata.annotations?.[ANN_FENCING_EPOCH]) + EPOCH_STEP),
+          };
         }
         objects.set(k, { object: o, rv });
         break;
@@ -107,6 +116,7 @@ export function planRestore(header: BackupHeader, records: BackupRecord[], sourc
   }
   const ca = BACKUP_FILES.filter((f) => f.path.startsWith('pki/ca.')).map((f) => files.has(f.path));
   if (ca.some(Boolean) && !ca.every(Boolean)) throw new BackupFormatError('the backup has only one of pki/ca.crt and pki/ca.key');
+  meta.delete(MANIFEST_FILES_META);
   const resourceVersion = restoredResourceVersion(header, source.now, objectsMax);
   meta.set('rv', String(resourceVersion));
   meta.set('restoredAt', source.now.toISOString());

@@ -74,7 +74,10 @@ function writeStore(file: string, plan: RestorePlan): void {
 }
 
 function stampOf(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export async function restoreBackup(file: string, dataDirArg: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
@@ -102,9 +105,11 @@ export async function restoreBackup(file: string, dataDirArg: string, opts: Rest
   let existing: string[] | undefined;
   if (existsSync(dataDir)) {
     if (!statSync(dataDir).isDirectory()) throw new RestoreError(`--data-dir ${dataDir} exists and is not a directory; nothing was restored`);
-    // Throws DataDirInUseError while a controller runs on it.
-    lock = lockDataDir(dataDir, { pidWaitMs: 0 });
-    existing = readdirSync(dataDir).filter((n) => !LOCK_FILES.has(n));
+    const names = readdirSync(dataDir);
+    existing = names.filter((n) => !LOCK_FILES.has(n));
+    // A controller's dir: DataDirInUseError while one runs on it, --force or not. Any other
+    // non-empty dir is refused before a lock file is made in it.
+    if (names.includes('lock') || existing.length === 0 || opts.force) lock = lockDataDir(dataDir, { pidWaitMs: 0 });
   }
   let tmp: string | undefined;
   try {
@@ -115,9 +120,11 @@ export async function restoreBackup(file: string, dataDirArg: string, opts: Rest
       );
     }
     tmp = mkdtempSync(join(parent, `${basename(dataDir)}.restore-`));
-    const pki = join(tmp, 'pki');
-    if (plan.files.some((f) => f.path.startsWith('pki/'))) mkdirSync(pki, { mode: 0o700 });
-    for (const f of plan.files) writeFileSync(join(tmp, f.path), Buffer.from(f.data, 'base64'), { mode: f.mode });
+    for (const f of plan.files) {
+      const path = join(tmp, f.path);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(path, Buffer.from(f.data, 'base64'), { mode: f.mode });
+    }
     writeStore(storeFile(tmp), plan);
     restrictStoreFiles(storeFile(tmp));
     await fsyncTree(tmp);

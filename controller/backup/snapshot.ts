@@ -9,7 +9,8 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKUP_FILES, type BackupRecord } from '../../shared/backup-format.js';
+import { BACKUP_FILES, MANIFESTS_PREFIX, type BackupRecord, type FileRecord } from '../../shared/backup-format.js';
+import { isManifestFile } from '../manifests/plan.js';
 import type { AnyObject } from '../../shared/types.js';
 
 /** What a backup needs of the store. */
@@ -38,8 +39,20 @@ function removeStaleCopies(dataDir: string): void {
   }
 }
 
-/** A snapshot of a SQLite store (controller/store/store.ts's tables) and of the data-dir files. */
-export async function takeSqliteSnapshot(store: BackupStore, dataDir: string): Promise<Snapshot> {
+/** The manifest files of the directory the controller keeps applied (controller/manifests/directory.ts). */
+function manifestFiles(dir: string | undefined): FileRecord[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && isManifestFile(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((e) => ({ type: 'file', path: `${MANIFESTS_PREFIX}${e.name}`, mode: 0o600, data: readFileSync(join(dir, e.name)).toString('base64') }));
+}
+
+/**
+ * A snapshot of a SQLite store (controller/store/store.ts's tables), of the data-dir files and
+ * of the manifest directory's files.
+ */
+export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, manifestsDir?: string): Promise<Snapshot> {
   removeStaleCopies(dataDir);
   const dir = mkdtempSync(join(dataDir, `${TMP_PREFIX}${process.pid}-`));
   let db: Database.Database | undefined;
@@ -51,13 +64,13 @@ export async function takeSqliteSnapshot(store: BackupStore, dataDir: string): P
     const stored = opened.prepare("SELECT value FROM meta WHERE key = 'rv'").get() as { value: string } | undefined;
     const newest = opened.prepare('SELECT max(rv) AS rv FROM objects').get() as { rv: number | null };
     const resourceVersion = Math.max(stored ? Number(stored.value) : 0, newest.rv ?? 0);
-    // Read now, with the copy: the files never change while the controller runs.
-    const files: BackupRecord[] = BACKUP_FILES.filter((f) => existsSync(join(dataDir, f.path))).map((f) => ({
-      type: 'file',
-      path: f.path,
-      mode: f.mode,
-      data: readFileSync(join(dataDir, f.path)).toString('base64'),
-    }));
+    // Read with the copy: the CA and the metrics token never change while the controller runs.
+    const files: BackupRecord[] = [
+      ...BACKUP_FILES.filter((f) => existsSync(join(dataDir, f.path))).map(
+        (f): FileRecord => ({ type: 'file', path: f.path, mode: f.mode, data: readFileSync(join(dataDir, f.path)).toString('base64') }),
+      ),
+      ...manifestFiles(manifestsDir),
+    ];
     return {
       backend: 'sqlite',
       resourceVersion,
