@@ -9,7 +9,7 @@
 // removed by the next run.
 import { existsSync, promises as fs, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BackupDecoder } from '../../shared/backup-format.js';
+import { BackupDecoder, BackupFormatError } from '../../shared/backup-format.js';
 import { fsyncDir } from '../../shared/fs-durable.js';
 import { clientFor, err, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
@@ -64,10 +64,15 @@ export async function controllerBackup(file: string, g: Globals): Promise<Backup
     let bytes = 0;
     const decoder = new BackupDecoder(() => records++);
     if (!res.body) throw new Error('the controller sent no body');
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      decoder.push(chunk);
-      await fh.write(chunk);
-      bytes += chunk.length;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        decoder.push(chunk);
+        await fh.write(chunk);
+        bytes += chunk.length;
+      }
+    } catch (e) {
+      if (e instanceof BackupFormatError) throw e;
+      throw new Error(`the connection broke off after ${bytes} bytes (${(e as Error).message})`);
     }
     const header = decoder.finish();
     await fh.sync();
