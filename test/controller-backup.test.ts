@@ -176,8 +176,8 @@ t.test('controller backup and restore', async (t) => {
 
   await t.test('an interrupted backup leaves no FILE and the older FILE as it was', async (t) => {
     const before = readFileSync(file);
-    for (const mode of ['stall', 'cut'] as const) {
-      const r = await relay(new URL(c.server), 256 * 1024, mode);
+    for (const mode of ['stall-term', 'stall', 'cut'] as const) {
+      const r = await relay(new URL(c.server), 256 * 1024, mode === 'cut' ? 'cut' : 'stall');
       t.teardown(() => r.server.close());
       const p = spawn(process.execPath, [BIN, '--server', r.url, 'controller', 'backup', file], {
         env: { ...process.env, ...env },
@@ -187,14 +187,21 @@ t.test('controller backup and restore', async (t) => {
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
       const tmp = `${file}.tmp-${p.pid}`;
-      if (mode === 'stall') {
+      if (mode !== 'cut') {
         await waitFor('the partial download', () => (existsSync(tmp) && statSync(tmp).size > 0) || undefined, 20_000).catch((err: Error) => {
           throw new Error(`${err.message}; relayed ${r.sent()} bytes; the command said: ${stderr}`);
         });
         t.equal(statSync(tmp).mode & 0o777, 0o600, 'the partial file is 0600 too');
-        p.kill('SIGKILL');
-        await exited;
-        t.ok(existsSync(tmp), `kill -9 after ${statSync(tmp).size} bytes leaves only ${tmp}`);
+        const size = statSync(tmp).size;
+        if (mode === 'stall-term') {
+          p.kill('SIGTERM');
+          t.equal(await exited, 143, 'SIGTERM ends the command (143)');
+          t.notOk(existsSync(tmp), `SIGTERM after ${size} bytes removes the partial file`);
+        } else {
+          p.kill('SIGKILL');
+          await exited;
+          t.ok(existsSync(tmp), `kill -9 after ${size} bytes leaves only ${tmp}`);
+        }
       } else {
         const code = await exited;
         t.equal(code, 1, 'a cut connection fails the command');
