@@ -14,6 +14,7 @@ import { EPOCH_STEP, planRestore, restoredResourceVersion, RV_PER_SECOND, RV_SKE
 import { restoreBackup, RestoreError } from '../controller/backup/restore.js';
 import { lockDataDir, DataDirInUseError } from '../controller/store/lock.js';
 import { Store } from '../controller/store/store.js';
+import { routeOf } from '../controller/metrics/controller-metrics.js';
 
 function tmp(t: Test, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
@@ -243,4 +244,8 @@ t.test('restore refuses: a bad file, a non-empty dir, a locked dir; --force move
   const notDir = join(dir, 'plain');
   writeFileSync(notDir, '');
   await t.rejects(restoreBackup(file, notDir), RestoreError);
+});
+
+t.test('the backup route has its own metrics label', async (t) => {
+  t.equal(routeOf('/api/v1/backup'), '/api/v1/backup');
 });

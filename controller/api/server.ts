@@ -55,7 +55,7 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
   addTokenRoutes(router, { store: deps.store, ...deps.tokens });
-  if (deps.backup) addBackupRoute(router, deps.backup);
+  if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
