@@ -333,4 +333,6 @@ t.test('controller backup and restore', async (t) => {
       'nothing moved aside, no temporary dir',
     );
   });
+  // No agent runs: stopped here, teardown does not wait for pods to go.
+  await r.stopController();
 });
