@@ -108,14 +108,17 @@ t.test('controller backup and restore', async (t) => {
     ['1', '1'],
     'the pods start at fencing epoch 1',
   );
-  // About 3 MB, so a stalled or cut transfer below is cut in the middle of the store.
-  const big = Array.from({ length: 8 }, (_, i) => ({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: `big-${i}` },
-    data: { blob: 'x'.repeat(400_000) },
-  }));
-  await c.api.request('POST', '/api/v1/apply', { objects: big });
+  // About 16 MB, more than loopback's socket buffers hold: a stalled or cut transfer below is
+  // cut in the middle of the store, with the controller still sending.
+  for (let b = 0; b < 4; b++) {
+    const big = Array.from({ length: 10 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `big-${b * 10 + i}` },
+      data: { blob: 'x'.repeat(400_000) },
+    }));
+    await c.api.request('POST', '/api/v1/apply', { objects: big });
+  }
 
   // Sequential writes during the backup: a consistent copy holds w-0 … w-k and none after.
   let writing = true;
@@ -215,6 +218,32 @@ t.test('controller backup and restore', async (t) => {
       readdirSync(c.dir).filter((n) => n.startsWith('backup.jsonl.tmp-')),
       [],
       "the next run removed the killed run's partial file",
+    );
+
+    // The controller stops while it sends: its shutdown ends the connection, the command fails.
+    const r = await relay(new URL(c.server), 256 * 1024, 'stall');
+    t.teardown(() => r.server.close());
+    const p = spawn(process.execPath, [BIN, '--server', r.url, 'controller', 'backup', file], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+    const tmp = `${file}.tmp-${p.pid}`;
+    await waitFor('the partial download', () => (existsSync(tmp) && statSync(tmp).size > 0) || undefined, 20_000);
+    await c.stopController();
+    // A paused relay does not notice its upstream is gone: the network to a dead controller breaks.
+    r.server.close();
+    t.equal(await exited, 1, 'a controller stopping mid-backup fails the command');
+    t.match(stderr, /the backup did not complete: .*backup.jsonl was not written/, stderr.trim());
+    t.notOk(existsSync(tmp), 'no partial file');
+    t.match(c.logOf(c.controller!), /backup not sent whole/, 'the controller was still sending when it stopped');
+    t.same(readFileSync(file), before, 'FILE is still the earlier backup, whole');
+    t.same(
+      readdirSync(c.controllerDir).filter((n) => n.startsWith('.backup-')),
+      [],
+      'the controller removed its copy as it stopped',
     );
   });
 
