@@ -116,7 +116,7 @@ controller
 controller
   .command('backup')
   .description('save a consistent snapshot of the running controller (store, token hashes, CA key) to FILE, through its API with the admin token')
-  .argument('<file>', 'where the backup goes (written whole or not at all, mode 0600)')
+  .argument('<file>', 'where the backup goes (written whole or not at all, mode 0600); - for stdout (the exit status says whether it was whole)')
   .action((file: string, _o: unknown, cmd: Command) => run(() => controllerBackupCommand(file, globalsOf(cmd))));
 
 controller

@@ -169,6 +169,10 @@ t.test('controller backup and restore', async (t) => {
     'the CA key as on disk',
   );
 
+  const piped = await runCli(['controller', 'backup', '-'], env);
+  t.equal(piped.code, 0, `backup - exits 0: ${piped.stderr}`);
+  t.ok(decodeBackup(Buffer.from(piped.stdout)).header.resourceVersion >= header.resourceVersion, 'backup - writes a whole backup to stdout');
+
   t.equal(await status(() => c.client(c.joinToken).raw('GET', '/api/v1/backup')), 403, 'a join token may not take a backup');
   t.equal(await status(() => c.client(n1.nodeToken).raw('GET', '/api/v1/backup')), 403, 'nor a node token');
 

@@ -91,7 +91,32 @@ export async function controllerBackup(file: string, g: Globals): Promise<Backup
   }
 }
 
+/**
+ * `berth controller backup -`: the stream to stdout as it arrives (to encrypt it on the way,
+ * e.g. `| age -r KEY > FILE.age`), checked the same way; the exit status says whether it was
+ * whole, since what was written cannot be taken back. Never to a terminal.
+ */
+export async function controllerBackupToStdout(g: Globals): Promise<void> {
+  if (process.stdout.isTTY) throw new CliError('refusing to write a backup (it holds the CA key) to a terminal; name a FILE or redirect stdout');
+  const res = await clientFor(g).raw('GET', '/api/v1/backup');
+  const decoder = new BackupDecoder();
+  let bytes = 0;
+  try {
+    if (!res.body) throw new Error('the controller sent no body');
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      decoder.push(chunk);
+      if (!process.stdout.write(chunk)) await new Promise((ok) => process.stdout.once('drain', ok));
+      bytes += chunk.length;
+    }
+    decoder.finish();
+  } catch (e) {
+    const why = e instanceof BackupFormatError ? e.message : `the connection broke off after ${bytes} bytes (${(e as Error).message})`;
+    throw new CliError(`the backup did not complete: ${why}; what went to stdout is not a usable backup`);
+  }
+}
+
 export async function controllerBackupCommand(file: string, g: Globals): Promise<void> {
+  if (file === '-') return controllerBackupToStdout(g);
   const s = await controllerBackup(file, g);
   out(`backup of resourceVersion ${s.resourceVersion} taken at ${s.createdAt} written to ${s.file} (${s.records} records, ${s.bytes} bytes)\n`);
   err(`${s.file} holds the cluster CA key and every token hash: keep it as secret as the CA key\n`);
