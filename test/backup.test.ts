@@ -177,12 +177,16 @@ t.test('snapshot and restore: a data dir the store opens, with the CA and manife
   );
   const dir = tmp(t, 'restore');
   const file = join(dir, 'b.jsonl');
-  writeFileSync(file, text);
+  // A backup claiming mode 0666 for the CA key does not get it.
+  const widened = decoded.records.map((r) => (r.type === 'file' && r.path === 'pki/ca.key' ? { ...r, mode: 0o666 } : r));
+  writeFileSync(file, encode(widened, decoded.header));
   const target = join(dir, 'new', 'data');
   const r = await restoreBackup(file, target);
   t.equal(r.objects, 1);
   t.equal(statSync(target).mode & 0o777, 0o700, 'data dir 0700');
   t.equal(statSync(join(target, 'pki/ca.key')).mode & 0o777, 0o600, 'CA key 0600');
+  t.equal(statSync(join(target, 'pki/ca.crt')).mode & 0o777, 0o644, 'CA certificate 0644');
+  t.equal(statSync(join(target, 'manifests/web.yaml')).mode & 0o777, 0o600, 'manifest 0600');
   t.equal(statSync(join(target, 'berth.db')).mode & 0o777, 0o600, 'store 0600');
   t.equal(readFileSync(join(target, 'pki/ca.key'), 'utf8'), 'KEY');
   t.equal(readFileSync(join(target, 'manifests/web.yaml'), 'utf8'), 'kind: ConfigMap\n');

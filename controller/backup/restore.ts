@@ -9,9 +9,9 @@
 // non-empty target is refused; with `force` it is renamed to DIR.before-restore-TIME, never
 // deleted.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { decodeBackup, type BackupHeader } from '../../shared/backup-format.js';
+import { BACKUP_FILES, decodeBackup, type BackupHeader } from '../../shared/backup-format.js';
 import { fsyncDirSync, fsyncTree, mkdirDurableSync } from '../../shared/fs-durable.js';
 import { lockDataDir, type DataDirLock } from '../store/lock.js';
 import { restrictStoreFiles, storeFile } from '../store/permissions.js';
@@ -123,7 +123,9 @@ export async function restoreBackup(file: string, dataDirArg: string, opts: Rest
     for (const f of plan.files) {
       const path = join(tmp, f.path);
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      writeFileSync(path, Buffer.from(f.data, 'base64'), { mode: f.mode });
+      writeFileSync(path, Buffer.from(f.data, 'base64'), { mode: 0o600 });
+      // The mode a controller gives the file, whatever the backup says and the umask would make.
+      chmodSync(path, BACKUP_FILES.find((b) => b.path === f.path)?.mode ?? 0o600);
     }
     writeStore(storeFile(tmp), plan);
     restrictStoreFiles(storeFile(tmp));
