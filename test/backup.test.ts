@@ -155,7 +155,7 @@ async function storeBackup(t: Test): Promise<{ dataDir: string; text: string; st
   store.setMeta('initialized', 'yes');
   const snap = await takeSqliteSnapshot(store, dataDir, join(dataDir, 'manifests'));
   const e = new BackupEncoder();
-  let text = e.header({ createdAt: new Date().toISOString(), backend: snap.backend, resourceVersion: snap.resourceVersion, controllerVersion: 'test' });
+  let text = e.header({ createdAt: snap.takenAt.toISOString(), backend: snap.backend, resourceVersion: snap.resourceVersion, controllerVersion: 'test' });
   for (const r of snap.records()) text += e.record(r);
   text += e.end();
   snap.close();

@@ -22,6 +22,8 @@ export interface Snapshot {
   backend: string;
   /** The highest resourceVersion handed out as of the copy. */
   resourceVersion: number;
+  /** When the copy was complete: the moment it shows. */
+  takenAt: Date;
   /** The records, read from the copy as they are iterated. */
   records(): Iterable<BackupRecord>;
   /** Removes the copy. */
@@ -59,6 +61,7 @@ export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, ma
   try {
     const file = join(dir, 'berth.db');
     await store.backup(file);
+    const takenAt = new Date();
     db = new Database(file, { readonly: true, fileMustExist: true });
     const opened = db;
     const stored = opened.prepare("SELECT value FROM meta WHERE key = 'rv'").get() as { value: string } | undefined;
@@ -74,6 +77,7 @@ export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, ma
     return {
       backend: 'sqlite',
       resourceVersion,
+      takenAt,
       *records() {
         yield* files;
         for (const r of opened.prepare('SELECT key, value FROM meta ORDER BY key').iterate() as Iterable<{ key: string; value: string }>) {

@@ -38,7 +38,7 @@ export function addBackupRoute(router: Router<ApiContext>, deps: BackupRouteCont
     };
     try {
       const enc = new BackupEncoder();
-      const createdAt = new Date().toISOString();
+      const createdAt = snap.takenAt.toISOString();
       c.res.writeHead(200, {
         'content-type': 'application/x-ndjson',
         'cache-control': 'no-store',
