@@ -19,6 +19,7 @@ import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
 import { CliError, printError, SilentFailure } from '../cli/errors.js';
 import { nodeForget, podMove, type ForgetOptions, type MoveOptions } from '../cli/commands/host-loss.js';
+import { controllerBackupCommand } from '../cli/commands/controller-backup.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -109,6 +110,38 @@ controller
       }
       process.stdout.write(
         `new admin token ${r.id} written to ${r.adminConf} (export BERTH_CONFIG=${r.adminConf}); the old admin tokens still work until revoked\n`,
+      );
+    }),
+  );
+
+controller
+  .command('backup')
+  .description('save a consistent snapshot of the running controller (store, token hashes, CA key) to FILE, through its API with the admin token')
+  .argument('<file>', 'where the backup goes (written whole or not at all, mode 0600); - for stdout (the exit status says whether it was whole)')
+  .action((file: string, _o: unknown, cmd: Command) => run(() => controllerBackupCommand(file, globalsOf(cmd))));
+
+controller
+  .command('restore')
+  .description('make a controller data dir from a backup (the controller stopped); epochs and resourceVersions move past the old ones')
+  .argument('<file>', 'a file written by berth controller backup')
+  .requiredOption('--data-dir <dir>', 'the data dir to create')
+  .option('--force', 'move a non-empty data dir aside to DIR.before-restore-TIME (never deleted) instead of refusing')
+  .action((file: string, o: { dataDir: string; force?: boolean }) =>
+    run(async () => {
+      const { restoreBackup } = await import('../controller/backup/restore.js');
+      let r;
+      try {
+        r = await restoreBackup(file, o.dataDir, { force: o.force === true });
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      process.stdout.write(
+        `restored the backup taken at ${r.header.createdAt} (resourceVersion ${r.header.resourceVersion}) into ${r.dataDir}: ` +
+          `${r.objects} objects, ${r.tokens} tokens, ${r.bindings} bindings\n` +
+          (r.movedAside ? `  the data dir that was there is now ${r.movedAside}\n` : '') +
+          `  resourceVersions continue after ${r.resourceVersion}; every fencing epoch went up by ${r.epochStep}\n` +
+          `  start the controller on it: berth controller up --data-dir ${r.dataDir} (it writes a new admin.conf and join token)\n` +
+          '  nodes that joined after the backup get 401 and register again with their join token, or need berth agent --token\n',
       );
     }),
   );

@@ -23,6 +23,7 @@ import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
+import { takeSqliteSnapshot } from './backup/snapshot.js';
 import { Store, type StoreSynchronous } from './store/store.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
@@ -160,6 +161,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     moves,
     watchBufferBytes: watchBufferLimit(),
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
+    backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, resolve(opts.manifestsDir ?? `${dataDir}/manifests`)), controllerVersion: VERSION },
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },

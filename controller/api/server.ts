@@ -18,6 +18,7 @@ import type { ApiContext } from './context.js';
 import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
 import { addAgentRoutes } from './routes/agents.js';
+import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
 import { isMetricsPath, serveMetrics } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   watchBufferBytes?: number;
   /** Unsent bytes all watches together may hold (routes/watch.ts, WatchBudget). */
   watchBufferTotalBytes?: number;
+  /** `GET /api/v1/backup`; undefined: no such route. */
+  backup?: BackupRouteDeps;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
@@ -54,6 +57,7 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
   addTokenRoutes(router, { store: deps.store, ...deps.tokens });
+  if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);

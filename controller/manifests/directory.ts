@@ -17,7 +17,7 @@ import type { BackoffOptions } from '../retry/backoff.js';
 import { filesGone, isManifestFile, ownedBy, planFile, refKey, refOf, type AppliedFiles, type ObjectRef } from './plan.js';
 
 /** Store meta key holding AppliedFiles as JSON. */
-const META_KEY = 'manifest-files';
+export const META_KEY = 'manifest-files';
 
 export interface ManifestDirectoryOptions {
   dir: string;

@@ -30,7 +30,7 @@ export function routeOf(path: string): string {
   }
   if (i < segs.length) {
     const resource = segs[i];
-    out.push(PLURALS.has(resource) || resource === 'apply' ? resource : ':resource');
+    out.push(PLURALS.has(resource) || resource === 'apply' || resource === 'backup' ? resource : ':resource');
     i++;
   }
   if (i < segs.length) {

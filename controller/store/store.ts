@@ -372,4 +372,9 @@ export class Store {
   deleteMeta(k: string): void {
     this.db.prepare('DELETE FROM meta WHERE key = ?').run(k);
   }
+
+  /** A consistent copy of the whole store in `file`, while it runs (SQLite's online backup). */
+  async backup(file: string): Promise<void> {
+    await this.db.backup(file);
+  }
 }
