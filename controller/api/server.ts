@@ -13,7 +13,7 @@ import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metri
 import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import type { ApiContext } from './context.js';
 import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
@@ -51,7 +51,7 @@ export interface ApiDeps {
 function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
-  addTokenRoutes(router, { store: deps.store, ...deps.tokens });
+  addTokenRoutes(router, { store: deps.store, onRevokeFailed: (id, err) => deps.log.error({ err, token: id }, 'revoking a token failed'), ...deps.tokens });
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);

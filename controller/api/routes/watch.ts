@@ -6,7 +6,7 @@
 // client lists again.
 import type { AnyObject, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
-import type { Store, StoredChange } from '../../store/store.js';
+import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 
 const BOOKMARK_MS = 10_000;
