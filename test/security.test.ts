@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { createApiServer } from '../controller/api/server.js';
-import { issueToken } from '../controller/auth/tokens.js';
+import { createToken } from '../controller/auth/tokens.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { Operations } from '../controller/objects/operations.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import { ensurePki } from '../controller/tls/pki.js';
 import { startAgentApi } from '../agent/api/server.js';
 import { loadOrCreateAgentCert } from '../agent/api/cert.js';
@@ -37,7 +37,7 @@ interface Reply {
 /** An in-process controller API (store, operations, node registry) serving https on loopback. */
 async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baseline', allowedHostPaths: [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-security-'));
-  const store = new Store(join(dir, 'berth.db'));
+  const store = new SqliteStore(join(dir, 'berth.db'));
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events, undefined, policy);
@@ -56,12 +56,12 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
   t.teardown(async () => {
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
-  const admin = issueToken(store, 'admin', 'admin', { description: 'test' });
+  const admin = await createToken(store, 'admin', 'admin', { description: 'test' });
   const call = async (method: string, path: string, body?: string | Buffer, token = admin): Promise<Reply> => {
     const res = await fetchWithTls(
       url + path,
@@ -313,7 +313,7 @@ t.test('the data dir is 0700 and the store and credential files 0600 after a sta
   // A data dir left readable by an older version, with a world-readable store.
   mkdirSync(cluster.controllerDir, { mode: 0o755 });
   chmodSync(cluster.controllerDir, 0o755);
-  new Store(join(cluster.controllerDir, 'berth.db')).close();
+  await new SqliteStore(join(cluster.controllerDir, 'berth.db')).close();
   chmodSync(join(cluster.controllerDir, 'berth.db'), 0o644);
   await cluster.startController();
   t.equal(statSync(cluster.controllerDir).mode & 0o777, 0o700, 'data dir 0700');
@@ -413,7 +413,7 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
 /** A node registered with a join token, its credential, and a pod of a set placed on it. */
 async function nodeWithPod(t: Test) {
   const c = await controller(t, { level: 'privileged', allowedHostPaths: [] });
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const facts = {
     hostname: 'n1',
     os: 'linux',
@@ -436,7 +436,7 @@ async function nodeWithPod(t: Test) {
   const nodeToken = reg.body.nodeToken as string;
   // The pod as the StatefulSet loop would store it, bound to n1.
   const now = new Date().toISOString();
-  c.store.create({
+  await c.store.create({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'web-0', namespace: 'default', uid: 'u0', resourceVersion: '', creationTimestamp: now },
@@ -499,7 +499,7 @@ t.test('an object over 1.5 MiB is refused with 413 naming it, and nothing of the
 
 t.test('a node sets its labels at first registration only, never berth.io/ ones, and an admin can remove any label', async (t) => {
   const c = await nodeWithPod(t);
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const reg = (name: string, labels: Record<string, string>, token: string) =>
     c.json(
       'POST',
@@ -525,7 +525,7 @@ t.test('a node sets its labels at first registration only, never berth.io/ ones,
   t.equal(labels.extra, undefined, 'labels of a re-registration are not taken');
 
   // A label stored with a bad key (as before keys were checked) can be removed by an admin.
-  c.store.mutate('Node', undefined, 'n1', (n: { metadata: { labels?: Record<string, string> } }) => {
+  await c.store.mutate('Node', undefined, 'n1', (n: { metadata: { labels?: Record<string, string> } }) => {
     n.metadata.labels = { ...n.metadata.labels, ['k'.repeat(300)]: 'v' };
   });
   const removed = await c.json('PATCH', '/api/v1/nodes/n1', { metadata: { labels: { ['k'.repeat(300)]: null } } });

@@ -2,7 +2,7 @@
 // the store holds no credential; the id is kept in the clear so a token can be listed and
 // revoked. Tokens from before ids (`admin.…`, `join.…`) keep working under a derived id.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import type { StoreReader, StoredToken, StoreTx } from '../store/types.js';
+import type { Store, StoreReader, StoredToken, StoreTx } from '../store/types.js';
 import type { TokenInfo } from '../../shared/types.js';
 
 /** Who a request comes from; `token` says which token (its id and end), for closing what it opened when it is revoked. */
@@ -71,6 +71,11 @@ export function issueToken(tx: StoreTx, role: TokenRole, subject: string, opts: 
     ...(opts.description ? { description: opts.description } : {}),
   });
   return token;
+}
+
+/** Makes and stores a token in a transaction of its own; resolves to it once stored. */
+export function createToken(store: Store, role: TokenRole, subject: string, opts: IssueOptions = {}): Promise<string> {
+  return store.transaction((tx) => issueToken(tx, role, subject, opts));
 }
 
 /** The id part of a token (`<id>.<secret>`). */

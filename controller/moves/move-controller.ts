@@ -116,8 +116,11 @@ export class MoveController {
   }
 
   /** Starts a move (or returns the one under way for that pod: the call is idempotent). */
-  request(namespace: string, pod: string, body: unknown): Promise<PodMove> {
-    return this.exclusive(() => this.requestNow(namespace, pod, body));
+  async request(namespace: string, pod: string, body: unknown): Promise<PodMove> {
+    const move = await this.exclusive(() => this.requestNow(namespace, pod, body));
+    // Its first step (the pod's graceful stop) is taken before the answer.
+    await this.tick().catch((err: unknown) => this.log.error({ err }, 'pod moves: a pass failed'));
+    return move;
   }
 
   private async requestNow(namespace: string, pod: string, body: unknown): Promise<PodMove> {
@@ -180,7 +183,6 @@ export class MoveController {
       'MoveStarted',
       `moving pod ${move.pod} from ${move.from} to ${move.to} (${b.volume === 'copy' ? 'copying its volumes' : 'with empty volumes'})`,
     );
-    this.kick();
     return move;
   }
 

@@ -5,7 +5,7 @@ import { StatusError, notFound } from '../../errors.js';
 import { readJson, sendJson, type Router } from '../http.js';
 import { requireAdmin, type ApiContext } from '../context.js';
 import type { Store } from '../../store/types.js';
-import { expired, issueToken, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
+import { createToken, expired, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
 
 export interface TokenRouteDeps {
   store: Store;
@@ -50,7 +50,7 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       const { ttlSeconds, description } = parsed.data;
       // No ttlSeconds: a day, as kubeadm; 0: never expires.
       const ttlMs = ttlSeconds === undefined ? JOIN_TOKEN_TTL_MS : ttlSeconds * 1000;
-      const token = await store.transaction((tx) => issueToken(tx, 'join', 'join', { ttlMs, ...(description ? { description } : {}) }));
+      const token = await createToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
       const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
       sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
     })
