@@ -109,11 +109,11 @@ t.test('registry: podCIDR on registration, sticky across restarts, a warning whe
   await store.close();
   store = new SqliteStore(dbFile(dir));
   reg = new NodeRegistry(store, new EventRecorder(store, 'test'), log, 5000, 'cluster.local', small);
-  t.match(reg.register({ role: 'node', node: 'n-b' }, body('n-b')), { podCIDR: '10.9.1.0/24' }, 'sticky after a restart');
-  t.match(reg.register({ role: 'node', node: 'n-a' }, body('n-a')), { podCIDR: '10.9.0.0/24' });
+  t.match(await reg.register({ role: 'node', node: 'n-b' }, body('n-b')), { podCIDR: '10.9.1.0/24' }, 'sticky after a restart');
+  t.match(await reg.register({ role: 'node', node: 'n-a' }, body('n-a')), { podCIDR: '10.9.0.0/24' });
   // A node that goes away frees its subnet for the next one.
   await store.delete('Node', undefined, 'n-a');
-  t.match(reg.register({ role: 'node', node: 'n-c' }, body('n-c')), { podCIDR: '10.9.0.0/24' }, 'a freed subnet is given again');
+  t.match(await reg.register({ role: 'node', node: 'n-c' }, body('n-c')), { podCIDR: '10.9.0.0/24' }, 'a freed subnet is given again');
   await store.close();
 });
 

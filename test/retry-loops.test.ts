@@ -12,7 +12,7 @@ import { NodeRegistry } from '../controller/nodes/registry.js';
 import { ClaimCollector } from '../controller/volumes/claim-collector.js';
 import { ManifestDirectory } from '../controller/manifests/directory.js';
 import { MoveController } from '../controller/moves/move-controller.js';
-import type { Store } from '../controller/store/types.js';
+import type { Store, StoreTx } from '../controller/store/types.js';
 import { nodeReady, type ConfigMap, type Node, type PersistentVolumeClaim, type Pod } from '../shared/types.js';
 import { controllerOnStore, registerNodes } from './helpers/store-harness.js';
 import { waitFor } from './helpers/cluster.js';
@@ -24,13 +24,21 @@ function recorder(): RetryLog & { lines: Line[]; warnings: (re: RegExp) => Line[
   return { lines, warn: at('warn'), info: at('info'), debug: at('debug'), warnings: (re) => lines.filter((l) => l.level === 'warn' && re.test(l.msg)) };
 }
 
-/** Makes the store's mutate throw for objects of `kind` while `failing()` says so. */
+/** Makes the store's mutate (in a transaction or on its own) throw for objects of `kind` while `failing()` says so. */
 function failMutate(store: Store, kind: string, failing: () => boolean): void {
-  const orig = store.mutate.bind(store);
-  (store as unknown as { mutate: typeof store.mutate }).mutate = ((k: string, ...rest: unknown[]) => {
-    if (k === kind && failing()) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
-    return (orig as (...a: unknown[]) => unknown)(k, ...rest);
-  }) as typeof store.mutate;
+  const orig = store.transaction.bind(store);
+  const failingTx = (tx: StoreTx): StoreTx =>
+    new Proxy(tx, {
+      get(target, prop) {
+        if (prop !== 'mutate') return Reflect.get(target, prop);
+        return (k: string, ...rest: unknown[]) => {
+          if (k === kind && failing()) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+          return (target.mutate as (...a: unknown[]) => unknown)(k, ...rest);
+        };
+      },
+    });
+  (store as unknown as { transaction: typeof store.transaction }).transaction = ((fn: (tx: StoreTx) => unknown) =>
+    orig((tx) => fn(failingTx(tx)))) as typeof store.transaction;
 }
 
 t.test('KeyedRetry: 1 s doubling to 5 min per key, reset on success or change, one warning per change of error', async (t) => {
@@ -73,7 +81,7 @@ t.test('node lifecycle: a failed NotReady marking is retried with back-off, not 
   let failing = true;
   failMutate(store, 'Node', () => failing);
   now += 10_000;
-  t.doesNotThrow(() => nodes.checkHeartbeats(now), 'a store failure does not escape the check');
+  await t.resolves(nodes.checkHeartbeats(now), 'a store failure does not escape the check');
   t.ok(nodeReady(store.get<Node>('Node', undefined, 'h1')!), 'not marked yet');
   now += 500;
   await nodes.checkHeartbeats(now);
