@@ -13,7 +13,7 @@ import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metri
 import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store } from '../store/types.js';
+import { ConflictError, FencedError, type Store } from '../store/types.js';
 import type { ApiContext } from './context.js';
 import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
@@ -88,6 +88,10 @@ export function createApiServer(deps: ApiDeps): Server {
     route(req, res, url)
       .catch((err: unknown) => {
         if (err instanceof StatusError) return sendError(res, err);
+        // The store's refusals (store/types.ts): a write that lost a race, or one made after this
+        // controller lost its fence; the client may try again.
+        if (err instanceof ConflictError) return sendError(res, new StatusError('Conflict', err.message));
+        if (err instanceof FencedError) return sendError(res, new StatusError('ServiceUnavailable', err.message));
         log.error({ err, path: url.pathname }, 'request failed');
         sendError(res, new StatusError('InternalError', (err as Error).message ?? String(err)));
       })
