@@ -197,7 +197,9 @@ export class SqliteStore implements Store {
     this.announcing = true;
     let failure: { err: unknown } | undefined;
     try {
-      for (let next = this.outbox.shift(); next; next = this.outbox.shift()) {
+      // By index: a listener's write appends while this runs.
+      for (let i = 0; i < this.outbox.length; i++) {
+        const next = this.outbox[i];
         try {
           if ('change' in next) this.publish(next.change);
           else this.revocations.emit('revoked', next.revoked);
@@ -206,6 +208,7 @@ export class SqliteStore implements Store {
         }
       }
     } finally {
+      this.outbox.length = 0;
       this.announcing = false;
     }
     if (failure) throw failure.err;
