@@ -24,7 +24,8 @@ import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { takeSqliteSnapshot } from './backup/snapshot.js';
-import { Store, type StoreSynchronous } from './store/store.js';
+import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
+import type { StoreReader } from './store/types.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { KeyedRetry } from './retry/keyed-retry.js';
@@ -69,7 +70,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /** When the join token of `<data-dir>/join-token` stops working, said at start. */
-function joinTokenNotice(store: Store, token: string | undefined): string {
+function joinTokenNotice(store: StoreReader, token: string | undefined): string {
   const stored = token ? store.listTokens().find((t) => t.id === tokenId(token)) : undefined;
   const more = 'berth token create --print-join-command';
   if (!stored) return `  the join token in join-token is revoked: for a new one, run ${more}\n`;
@@ -85,7 +86,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const { host, port } = parseListen(opts.listen);
   // Before the store opens: a second controller on this data dir ends here, before listening.
   const lock = lockDataDir(dataDir);
-  const store = new Store(storeFile(dataDir), { synchronous: opts.storeSync ?? 'full' });
+  const store = new SqliteStore(storeFile(dataDir), { synchronous: opts.storeSync ?? 'full' });
   restrictStoreFiles(storeFile(dataDir));
 
   const adminConfPath = `${dataDir}/admin.conf`;
@@ -94,10 +95,10 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
   if (!store.getMeta('initialized') || !adminToken) {
     // Both tokens and the mark in one commit; a crash before admin.conf is written issues them again.
-    const joinToken = store.transaction(() => {
-      adminToken = issueToken(store, 'admin', 'admin', { description: 'admin.conf' });
-      const join = issueToken(store, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS });
-      store.setMeta('initialized', new Date().toISOString());
+    const joinToken = await store.transaction((tx) => {
+      adminToken = issueToken(tx, 'admin', 'admin', { description: 'admin.conf' });
+      const join = issueToken(tx, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS });
+      tx.setMeta('initialized', new Date().toISOString());
       return join;
     });
     writeSecretFile(joinPath, `${joinToken}\n`);
@@ -111,7 +112,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (pki?.issuedClient) log.info({ pki: pkiDir(dataDir) }, "issued the controller's client certificate for the agents' API");
   // What the controller presents to every agent it calls; none with --insecure (no agent API call then).
   const agentClient = pki ? { key: pki.client.keyPem, cert: pki.client.certPem } : undefined;
-  const staleAgentTokens = forgetAgentTokens(store);
+  const staleAgentTokens = await forgetAgentTokens(store);
   if (staleAgentTokens > 0) log.info({ count: staleAgentTokens }, 'deleted the agent tokens an older version stored: agents now take the client certificate');
 
   const events = new EventRecorder(store, 'statefulset-controller');
@@ -196,12 +197,10 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const pruning = new KeyedRetry(log, 'event pruning', 'task');
   const prune = setInterval(() => {
     if (!pruning.due('prune')) return;
-    try {
-      events.prune();
-      pruning.succeeded('prune');
-    } catch (err) {
-      pruning.failed('prune', err);
-    }
+    events.prune().then(
+      () => pruning.succeeded('prune'),
+      (err: unknown) => pruning.failed('prune', err),
+    );
   }, 60_000);
   prune.unref();
   log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange }, 'controller up');
@@ -243,6 +242,6 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   });
   // A file change being applied finishes before the store closes.
   await manifests.stop();
-  store.close();
+  await store.close();
   lock.release();
 }

@@ -63,7 +63,9 @@ export function createCertificate(req: CertRequest): KeyAndCert {
       req.usage === 'client'
         ? { name: 'keyUsage', digitalSignature: true, critical: true }
         : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      req.usage === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true, ...(req.clientAuth ? { clientAuth: true } : {}) },
+      req.usage === 'client'
+        ? { name: 'extKeyUsage', clientAuth: true }
+        : { name: 'extKeyUsage', serverAuth: true, ...(req.clientAuth ? { clientAuth: true } : {}) },
     );
   }
   if (req.sans && req.sans.length > 0) {

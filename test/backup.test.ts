@@ -13,7 +13,7 @@ import { takeSqliteSnapshot } from '../controller/backup/snapshot.js';
 import { EPOCH_STEP, planRestore, restoredResourceVersion, RV_PER_SECOND, RV_SKEW_SECONDS } from '../controller/backup/restore-plan.js';
 import { restoreBackup, RestoreError } from '../controller/backup/restore.js';
 import { lockDataDir, DataDirInUseError } from '../controller/store/lock.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore as Store } from '../controller/store/sqlite.js';
 import { routeOf } from '../controller/metrics/controller-metrics.js';
 
 function tmp(t: Test, prefix: string): string {
@@ -148,11 +148,11 @@ async function storeBackup(t: Test): Promise<{ dataDir: string; text: string; st
   writeFileSync(join(dataDir, 'manifests/.hidden.yaml'), 'x');
   const store = new Store(join(dataDir, 'berth.db'));
   t.teardown(() => store.close());
-  store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'one', namespace: 'default' }, data: { k: 'v' } } as unknown as AnyObject);
-  store.bind('default', 'web', 0, 'n1');
-  store.bind('default', 'web', 0, 'n2');
-  store.addToken('hash-1', 'node', 'n1', { id: 'node01' });
-  store.setMeta('initialized', 'yes');
+  await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'one', namespace: 'default' }, data: { k: 'v' } } as unknown as AnyObject);
+  await store.bind('default', 'web', 0, 'n1');
+  await store.bind('default', 'web', 0, 'n2');
+  await store.addToken('hash-1', 'node', 'n1', { id: 'node01' });
+  await store.setMeta('initialized', 'yes');
   const snap = await takeSqliteSnapshot(store, dataDir, join(dataDir, 'manifests'));
   const e = new BackupEncoder();
   let text = e.header({ createdAt: snap.takenAt.toISOString(), backend: snap.backend, resourceVersion: snap.resourceVersion, controllerVersion: 'test' });
@@ -202,7 +202,12 @@ t.test('snapshot and restore: a data dir the store opens, with the CA and manife
     restored.resourceVersion > store.resourceVersion + RV_SKEW_SECONDS * RV_PER_SECOND - 1,
     `resourceVersion ${restored.resourceVersion} far past ${store.resourceVersion}`,
   );
-  const next = restored.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'two', namespace: 'default' }, data: {} } as unknown as AnyObject);
+  const next = await restored.create({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'two', namespace: 'default' },
+    data: {},
+  } as unknown as AnyObject);
   t.equal(Number(next.metadata.resourceVersion), r.resourceVersion + 1, 'the next write continues after it');
   t.equal(restored.changesSince(store.resourceVersion), undefined, "a watcher resuming from the old controller's resourceVersion must list again (410)");
   t.ok(restored.getMeta('restoredAt'));

@@ -407,11 +407,11 @@ const httpError = (o: object) => o as unknown as Error;
 t.test('store: apply Pending, bind on first use, no move away, refuse spec changes, delete waits for the pods, then releases', async (t) => {
   const { store, log, events, ops, nodes, sets } = controllerOnStore(t, 'claims');
   const collector = new ClaimCollector(store, events, log);
-  registerNodes(store, nodes, ['h1', 'h2']);
+  await registerNodes(store, nodes, ['h1', 'h2']);
   const claim = (name = 'shared-data') => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', name);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
   t.same(
-    ops.apply([pvc]).results.map((r) => r.result),
+    (await ops.apply([pvc])).results.map((r) => r.result),
     ['created'],
   );
   t.match(claim(), { metadata: { finalizers: [PVC_PROTECTION] }, status: { phase: 'Pending' } });
@@ -419,8 +419,8 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'WaitForFirstConsumer' && e.involvedObject.name === 'shared-data'));
 
   const set = sharingSet();
-  ops.apply([{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: set.spec }]);
-  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  await ops.apply([{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: set.spec }]);
+  for (let i = 0; i < 3; i++) await sets.sync('default/redis');
   const pods = store.list<Pod>('Pod', 'default');
   t.same(
     pods.map((p) => [p.metadata.name, p.spec.nodeName]).sort(),
@@ -438,82 +438,82 @@ t.test('store: apply Pending, bind on first use, no move away, refuse spec chang
 
   // A move elsewhere could only leave the pod Pending: refused.
   const moves = new MoveController(store, ops, events, log, () => {});
-  t.throws(
-    () => moves.request('default', 'redis-0', { to: 'h2', volume: 'empty' }),
+  await t.rejects(
+    moves.request('default', 'redis-0', { to: 'h2', volume: 'empty' }),
     httpError({ code: 409, message: /uses persistentvolumeclaim "shared-data", which is bound to node h1/ }),
   );
 
   // Re-applying the same manifest changes nothing and keeps the binding; a spec change is refused.
   t.same(
-    ops.apply([pvc]).results.map((r) => r.result),
+    (await ops.apply([pvc])).results.map((r) => r.result),
     ['unchanged'],
   );
   const labelled = structuredClone(pvc);
   labelled.metadata.labels = { team: 'a' };
   t.same(
-    ops.apply([labelled]).results.map((r) => r.result),
+    (await ops.apply([labelled])).results.map((r) => r.result),
     ['configured'],
   );
   t.match(claim(), { metadata: { labels: { team: 'a' }, annotations: { 'berth.dev/node': 'h1' } }, spec: { nodeName: 'h1' } });
   const bigger = structuredClone(pvc) as { spec: { resources: { requests: { storage: string } } } };
   bigger.spec.resources.requests.storage = '2Gi';
-  t.throws(
-    () => ops.apply([bigger]),
+  await t.rejects(
+    ops.apply([bigger]),
     httpError({ code: 422, causes: [{ field: 'PersistentVolumeClaim/default/shared-data: spec', message: /Forbidden: spec is immutable after creation/ }] }),
   );
 
   // Deleting while in use: Terminating, the finalizer stays, nothing for an agent to do yet.
-  ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
+  await ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
   t.ok(claim()!.metadata.deletionTimestamp);
-  collector.collect();
+  await collector.collect();
   t.same(claim()!.metadata.finalizers, [PVC_PROTECTION], 'still protected: redis-0 and redis-1 use it');
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'WaitingForPodsToStop' && /redis-0, redis-1/.test(e.message)));
-  t.throws(() => ops.apply([pvc]), httpError({ code: 422, causes: [{ message: /being deleted/ }] }), 'no re-apply while Terminating');
+  await t.rejects(ops.apply([pvc]), httpError({ code: 422, causes: [{ message: /being deleted/ }] }), 'no re-apply while Terminating');
 
   // A new pod naming it is not placed.
-  store.delete('Pod', 'default', 'redis-1');
-  sets.sync('default/redis');
+  await store.delete('Pod', 'default', 'redis-1');
+  await sets.sync('default/redis');
   t.match(store.get<Pod>('Pod', 'default', 'redis-1'), {
     spec: { nodeName: undefined },
     status: { conditions: [{ type: 'PodScheduled', status: 'False', message: /persistentvolumeclaim "shared-data" is being deleted/ }] },
   });
-  collector.collect();
+  await collector.collect();
   t.same(claim()!.metadata.finalizers, [PVC_PROTECTION], 'redis-0 still uses it');
 
-  ops.delete('StatefulSet', 'default', 'redis', undefined);
-  for (const p of store.list<Pod>('Pod', 'default')) store.delete('Pod', 'default', p.metadata.name);
-  collector.collect();
+  await ops.delete('StatefulSet', 'default', 'redis', undefined);
+  for (const p of store.list<Pod>('Pod', 'default')) await store.delete('Pod', 'default', p.metadata.name);
+  await collector.collect();
   t.equal(claim()!.metadata.finalizers, undefined, 'released: the agent of h1 may delete the data now');
   t.ok(claim()!.metadata.deletionTimestamp, 'still Terminating until the agent confirms');
 
   // Template claims keep their rule; a never-used claim goes at once.
-  t.throws(() => ops.delete('PersistentVolumeClaim', 'default', 'nope', undefined), httpError({ code: 404 }));
-  store.create({ ...makeClaim('www-web-0', { node: 'h1', standalone: false }), metadata: { name: 'www-web-0', namespace: 'default' } } as never);
-  t.throws(
-    () => ops.delete('PersistentVolumeClaim', 'default', 'www-web-0', undefined),
+  await t.rejects(ops.delete('PersistentVolumeClaim', 'default', 'nope', undefined), httpError({ code: 404 }));
+  await store.create({ ...makeClaim('www-web-0', { node: 'h1', standalone: false }), metadata: { name: 'www-web-0', namespace: 'default' } } as never);
+  await t.rejects(
+    ops.delete('PersistentVolumeClaim', 'default', 'www-web-0', undefined),
     httpError({ code: 405, message: /persistentVolumeClaimRetentionPolicy/ }),
   );
-  ops.apply([{ ...structuredClone(pvc), metadata: { name: 'unused', namespace: 'default' } }]);
-  ops.delete('PersistentVolumeClaim', 'default', 'unused', undefined);
-  collector.collect();
+  await ops.apply([{ ...structuredClone(pvc), metadata: { name: 'unused', namespace: 'default' } }]);
+  await ops.delete('PersistentVolumeClaim', 'default', 'unused', undefined);
+  await collector.collect();
   t.equal(claim('unused'), undefined, 'never bound: removed at once');
 });
 
 t.test('store: a claim bound to a forgotten node can be deleted and applied again, binding anew; no data is touched', async (t) => {
   const { store, ops, nodes, sets } = controllerOnStore(t, 'claims');
-  registerNodes(store, nodes, ['h1', 'h2']);
+  await registerNodes(store, nodes, ['h1', 'h2']);
   const pvc = parseManifests(PVC_YAML, 'pvc.yaml').objects[0];
-  ops.apply([pvc, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: sharingSet().spec }]);
-  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  await ops.apply([pvc, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'default' }, spec: sharingSet().spec }]);
+  for (let i = 0; i < 3; i++) await sets.sync('default/redis');
   const claim = () => store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'shared-data');
   t.equal(claim()!.spec.nodeName, 'h1');
 
   // h1 dies and is forgotten: the pods come back Pending, held by the claim.
-  store.mutate<Node>('Node', undefined, 'h1', (n) => {
+  await store.mutate<Node>('Node', undefined, 'h1', (n) => {
     n.status.conditions = [{ type: 'Ready', status: 'False', lastTransitionTime: iso(NOW) }];
   });
-  nodes.forget('h1');
-  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  await nodes.forget('h1');
+  for (let i = 0; i < 3; i++) await sets.sync('default/redis');
   const pods = () => store.list<Pod>('Pod', 'default');
   t.same(
     pods().map((p) => p.spec.nodeName),
@@ -522,15 +522,15 @@ t.test('store: a claim bound to a forgotten node can be deleted and applied agai
   t.match(pods()[0].status.conditions, [{ type: 'PodScheduled', status: 'False', message: /volume node affinity conflict/ }]);
 
   // Deleting it removes the object at once (no agent can confirm; the host's data is not touched).
-  ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
+  await ops.delete('PersistentVolumeClaim', 'default', 'shared-data', undefined);
   t.equal(claim(), undefined);
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'Deleted' && /its node h1 was forgotten/.test(e.message)));
-  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  for (let i = 0; i < 3; i++) await sets.sync('default/redis');
   t.match(pods()[0].status.conditions, [{ type: 'PodScheduled', status: 'False', message: /persistentvolumeclaim "shared-data" not found/ }]);
 
   // Applied again: the next placement binds it to h2, and both pods go there.
-  ops.apply([pvc]);
-  for (let i = 0; i < 3; i++) sets.sync('default/redis');
+  await ops.apply([pvc]);
+  for (let i = 0; i < 3; i++) await sets.sync('default/redis');
   t.same(
     pods().map((p) => p.spec.nodeName),
     ['h2', 'h2'],

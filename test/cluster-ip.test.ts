@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { allocateClusterIP, DEFAULT_SERVICE_CIDR, validateServiceRange } from '../shared/net/service-ip.js';
 import { controllerOptions } from '../cli/commands/daemons.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
 import { StatusError } from '../controller/errors.js';
@@ -101,9 +101,9 @@ t.test('manifest: clusterIP, clusterIPs and session affinity are checked', async
   t.same(bad({ type: 'NodePort' }), ['spec.type']);
 });
 
-function causesOf(fn: () => unknown): { code: number; fields: string[] } {
+async function causesOf(fn: () => unknown): Promise<{ code: number; fields: string[] }> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (err instanceof StatusError) return { code: err.code, fields: (err.causes ?? []).map((c) => c.field) };
     throw err;
@@ -115,7 +115,7 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
   const dir = mkdtempSync(join(tmpdir(), 'berth-clusterip-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  let store = new Store(file);
+  let store = new SqliteStore(file);
   const range = '10.96.0.0/24';
   let ops = new Operations(store, new EventRecorder(store, 'test'), range);
   const manifest = (name: string, spec: Record<string, unknown> = {}) => ({
@@ -127,7 +127,7 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
   const get = (name: string) => store.get<Service>('Service', 'default', name)!;
 
   t.same(
-    ops.apply([manifest('web'), manifest('db'), manifest('hl', { clusterIP: 'None' })]).results.map((r) => r.result),
+    (await ops.apply([manifest('web'), manifest('db'), manifest('hl', { clusterIP: 'None' })])).results.map((r) => r.result),
     ['created', 'created', 'created'],
   );
   const web = get('web').spec.clusterIP!;
@@ -139,53 +139,53 @@ t.test('apply: a virtual IP at create, sticky, immutable, freed at delete, kept 
   t.equal(get('hl').spec.clusterIP, 'None', 'headless stays headless');
   t.same(get('hl').spec.clusterIPs, ['None']);
 
-  t.same(ops.apply([manifest('web')]).results[0].result, 'unchanged', 'the same manifest again: unchanged, same address');
-  t.same(ops.apply([manifest('web', { ports: [{ port: 81 }] })]).results[0].result, 'configured');
+  t.same((await ops.apply([manifest('web')])).results[0].result, 'unchanged', 'the same manifest again: unchanged, same address');
+  t.same((await ops.apply([manifest('web', { ports: [{ port: 81 }] })])).results[0].result, 'configured');
   t.equal(get('web').spec.clusterIP, web, 'an update keeps the address');
-  t.same(ops.apply([manifest('web', { clusterIP: web })]).results[0].result, 'configured', 'naming the held address is fine');
+  t.same((await ops.apply([manifest('web', { clusterIP: web })])).results[0].result, 'configured', 'naming the held address is fine');
 
-  const changed = causesOf(() => ops.apply([manifest('web', { clusterIP: '10.96.0.200' })]));
+  const changed = await causesOf(() => ops.apply([manifest('web', { clusterIP: '10.96.0.200' })]));
   t.equal(changed.code, 422);
   t.same(changed.fields, ['Service/default/web: spec.clusterIP'], 'clusterIP is immutable');
   t.equal(get('web').spec.clusterIP, web, 'nothing changed');
-  t.same(causesOf(() => ops.apply([manifest('hl')])).code, 0, 'a headless service re-applied without clusterIP stays headless');
+  t.same((await causesOf(() => ops.apply([manifest('hl')]))).code, 0, 'a headless service re-applied without clusterIP stays headless');
   t.equal(get('hl').spec.clusterIP, 'None');
   t.same(
-    causesOf(() => ops.apply([manifest('hl', { clusterIP: '10.96.0.9' })])).fields,
+    (await causesOf(() => ops.apply([manifest('hl', { clusterIP: '10.96.0.9' })]))).fields,
     ['Service/default/hl: spec.clusterIP'],
     'headless to ClusterIP is refused',
   );
 
-  const outside = causesOf(() => ops.apply([manifest('x', { clusterIP: '10.97.0.1' }), manifest('y')]));
+  const outside = await causesOf(() => ops.apply([manifest('x', { clusterIP: '10.97.0.1' }), manifest('y')]));
   t.equal(outside.code, 422);
   t.same(outside.fields, ['Service/default/x: spec.clusterIP']);
   t.equal(store.get('Service', 'default', 'y'), undefined, 'a refused request creates nothing');
-  t.same(causesOf(() => ops.apply([manifest('x', { clusterIP: db })])).fields, ['Service/default/x: spec.clusterIP'], 'a taken address is refused');
+  t.same((await causesOf(() => ops.apply([manifest('x', { clusterIP: db })]))).fields, ['Service/default/x: spec.clusterIP'], 'a taken address is refused');
   t.same(
-    causesOf(() => ops.apply([manifest('x', { clusterIP: '10.96.0.77' }), manifest('z', { clusterIP: '10.96.0.77' })])).fields,
+    (await causesOf(() => ops.apply([manifest('x', { clusterIP: '10.96.0.77' }), manifest('z', { clusterIP: '10.96.0.77' })]))).fields,
     ['Service/default/z: spec.clusterIP'],
     'twice in one request',
   );
 
-  t.same(ops.apply([manifest('mine', { clusterIP: '10.96.0.77' })]).results[0].result, 'created');
+  t.same((await ops.apply([manifest('mine', { clusterIP: '10.96.0.77' })])).results[0].result, 'created');
   t.equal(get('mine').spec.clusterIP, '10.96.0.77', 'a requested free address is honoured');
-  t.same(ops.apply([manifest('mine', { clusterIP: '10.96.0.77' })]).results[0].result, 'unchanged');
-  ops.delete('Service', 'default', 'mine', undefined);
-  t.same(ops.apply([manifest('other', { clusterIP: '10.96.0.77' })]).results[0].result, 'created', 'the address is free again after the delete');
+  t.same((await ops.apply([manifest('mine', { clusterIP: '10.96.0.77' })])).results[0].result, 'unchanged');
+  await ops.delete('Service', 'default', 'mine', undefined);
+  t.same((await ops.apply([manifest('other', { clusterIP: '10.96.0.77' })])).results[0].result, 'created', 'the address is free again after the delete');
 
-  const dry = ops.apply([manifest('dry')], true);
+  const dry = await ops.apply([manifest('dry')], true);
   t.same(dry.results[0].result, 'created');
   t.equal(store.get('Service', 'default', 'dry'), undefined, 'a dry run stores nothing');
 
-  store.close();
-  store = new Store(file);
+  await store.close();
+  store = new SqliteStore(file);
   ops = new Operations(store, new EventRecorder(store, 'test'), range);
   t.equal(get('web').spec.clusterIP, web, 'after a restart the address is the same');
-  t.same(ops.apply([manifest('web')]).results[0].result, 'unchanged', 'and the last manifest is unchanged');
-  const fresh = ops.apply([manifest('new')]);
+  t.same((await ops.apply([manifest('web')])).results[0].result, 'unchanged', 'and the last manifest is unchanged');
+  const fresh = await ops.apply([manifest('new')]);
   t.same(fresh.results[0].result, 'created');
   t.notOk([web, db, '10.96.0.77'].includes(get('new').spec.clusterIP!), 'a new service does not get a held address');
-  store.close();
+  await store.close();
 });
 
 // ---- agent side ----

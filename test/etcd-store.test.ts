@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EtcdStore } from '../controller/store/etcd.js';
-import { Store as SqliteFileStore } from '../controller/store/store.js';
+import { SqliteStore as SqliteFileStore } from '../controller/store/sqlite.js';
 import { createCertificate } from '../shared/certs.js';
 import type { StoredChange } from '../controller/store/types.js';
 import type { ConfigMap } from '../shared/types.js';

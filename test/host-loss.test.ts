@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore, type Store } from '../controller/store/sqlite.js';
 import type { StatusError } from '../controller/errors.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { Operations } from '../controller/objects/operations.js';
@@ -26,7 +26,7 @@ import {
   type NodeView,
 } from '../controller/moves/decide.js';
 import type { PodMove } from '../shared/moves.js';
-import { authenticate, issueToken } from '../controller/auth/tokens.js';
+import { authenticate, createToken } from '../controller/auth/tokens.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, disconnectStopAfterProblem, parseDuration } from '../shared/fencing.js';
 import { validateObject } from '../shared/manifest/validate.js';
 import { progressLines } from '../cli/commands/host-loss.js';
@@ -160,7 +160,7 @@ function tempStore(t: Test): { file: string; open: () => Store } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-host-loss-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  return { file, open: () => new Store(file) };
+  return { file, open: () => new SqliteStore(file) };
 }
 
 t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
@@ -174,11 +174,11 @@ t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
   db.close();
   const s = open();
   t.same(s.binding('default', 'web', 0), { node: 'h1', epoch: 1 }, 'existing bindings start at epoch 1');
-  s.bind('default', 'web', 0, 'h1');
+  await s.bind('default', 'web', 0, 'h1');
   t.equal(s.binding('default', 'web', 0)?.epoch, 1, 'binding again to the same node keeps the epoch');
-  s.bind('default', 'web', 0, 'h3');
+  await s.bind('default', 'web', 0, 'h3');
   t.same(s.binding('default', 'web', 0), { node: 'h3', epoch: 2 }, 're-homing bumps it');
-  s.bind('default', 'web', 1, 'h2');
+  await s.bind('default', 'web', 1, 'h2');
   t.equal(s.binding('default', 'web', 1)?.epoch, 1);
   t.same(
     [...s.bindings('default', 'web')],
@@ -187,15 +187,15 @@ t.test('fencing epochs: migration and bumps on re-homing', async (t) => {
       [1, 'h2'],
     ],
   );
-  s.close();
+  await s.close();
   const again = open();
   t.equal(again.binding('default', 'web', 0)?.epoch, 2, 'durable');
-  again.close();
+  await again.close();
 });
 
 // A controller without HTTP: store, registry, set controller and move controller, on a store in a
 // file, so that restart() can stop every part, close the store and start new parts on it again.
-function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy } = {}) {
+async function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy } = {}) {
   const { open } = tempStore(t);
   const transfers: string[] = [];
   /** While set, transfers start and never end: a controller that dies mid-transfer. */
@@ -232,18 +232,18 @@ function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy }
   };
   const c = boot();
   let closed = false;
-  const shutdown = () => {
+  const shutdown = async () => {
     if (closed) return;
     closed = true;
     c.moves.stop();
     c.sets.stop();
     c.nodes.stop();
-    c.store.close();
+    await c.store.close();
   };
   t.teardown(shutdown);
   /** A controller restart: every part stops and the store is closed; new parts start on the same file. */
-  const restart = () => {
-    shutdown();
+  const restart = async () => {
+    await shutdown();
     Object.assign(c, boot());
     closed = false;
   };
@@ -268,11 +268,11 @@ function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy }
       },
     });
   };
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const nodeTokens = new Map<string, string>();
-  for (const n of ['h1', 'h2', 'h3', 'h4']) nodeTokens.set(n, register(n, join).nodeToken!);
-  const set = (replicas: number, annotations: Record<string, string> = {}) => {
-    const r = c.ops.apply([
+  for (const n of ['h1', 'h2', 'h3', 'h4']) nodeTokens.set(n, (await register(n, join)).nodeToken!);
+  const set = async (replicas: number, annotations: Record<string, string> = {}) => {
+    const r = await c.ops.apply([
       {
         apiVersion: 'apps/v1',
         kind: 'StatefulSet',
@@ -290,26 +290,26 @@ function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy }
     return r;
   };
   const pod = (name: string) => c.store.get<Pod>('Pod', 'default', name);
-  const runAll = () => {
+  const runAll = async () => {
     for (const p of c.store.list<Pod>('Pod')) {
       if (p.status.phase === 'Running' || p.metadata.deletionTimestamp) continue;
-      c.store.mutate<Pod>('Pod', 'default', p.metadata.name, (x) => {
+      await c.store.mutate<Pod>('Pod', 'default', p.metadata.name, (x) => {
         x.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] };
       });
     }
   };
   /** What an agent does when it confirms a terminated pod. */
-  const finalizeTerminating = () => {
-    for (const p of c.store.list<Pod>('Pod')) if (p.metadata.deletionTimestamp) c.store.delete('Pod', 'default', p.metadata.name);
+  const finalizeTerminating = async () => {
+    for (const p of c.store.list<Pod>('Pod')) if (p.metadata.deletionTimestamp) await c.store.delete('Pod', 'default', p.metadata.name);
   };
   /** Syncs until placement settled (pods are created, then bound). */
-  const settle = () => {
-    for (let i = 0; i < 4; i++) c.sets.sync('default/web');
+  const settle = async () => {
+    for (let i = 0; i < 4; i++) await c.sets.sync('default/web');
   };
   /** Lets the (fake) transfers finish and the moves go on. */
   const drive = async () => {
     for (let i = 0; i < 5; i++) {
-      c.moves.tick();
+      await c.moves.tick();
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -319,24 +319,24 @@ function world(t: Test, opts: { transfer?: VolumeTransfer; policy?: CopyPolicy }
 const eventsOf = (store: Store, reason: string) => store.list<Event>('Event').filter((e) => e.reason === reason);
 
 t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-register', async (t) => {
-  const w = world(t);
-  w.set(3, { [ANN_DISCONNECT_STOP_AFTER]: '30s' });
-  w.settle();
+  const w = await world(t);
+  await w.set(3, { [ANN_DISCONNECT_STOP_AFTER]: '30s' });
+  await w.settle();
   const placed = Object.fromEntries(w.store.list<Pod>('Pod').map((p) => [p.metadata.name, p.spec.nodeName]));
   t.equal(new Set(Object.values(placed)).size, 3, 'one pod per host');
   const victim = placed['web-1']!;
   t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '1', 'pods carry the fencing epoch');
   t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER], '30s', 'and the self-fencing delay of their set');
-  w.runAll();
+  await w.runAll();
 
   // Every node but the victim keeps heartbeating; 10 s after the start (past the restart grace).
   w.time.now += 10_000;
   const now = w.time.now;
-  for (const n of ['h1', 'h2', 'h3', 'h4']) if (n !== victim) w.nodes.heartbeat(n, {});
+  for (const n of ['h1', 'h2', 'h3', 'h4']) if (n !== victim) await w.nodes.heartbeat(n, {});
   (w.nodes as unknown as { lastSeen: Map<string, number> }).lastSeen.forEach((_v, k, m) => {
     if (k !== victim) m.set(k, now);
   });
-  w.nodes.checkHeartbeats(now);
+  await w.nodes.checkHeartbeats(now);
   t.notOk(nodeReady(w.store.get<Node>('Node', undefined, victim)!), 'the silent node is NotReady after the grace period');
   const lost = w.pod('web-1')!;
   t.equal(lost.status.phase, 'Unknown');
@@ -346,30 +346,30 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   );
   t.equal(w.pod('web-0')?.status.phase, 'Running', 'other pods untouched');
 
-  w.settle();
+  await w.settle();
   t.equal(w.store.list<Pod>('Pod').length, 3, 'nothing re-created');
   t.equal(w.pod('web-1')?.spec.nodeName, victim, 'web-1 runs on no other host');
   t.notOk(w.pod('web-1')?.metadata.deletionTimestamp, 'and is not deleted');
   // Even a scale-down leaves the Unknown pod alone until its node is back.
-  w.ops.scaleStatefulSet('default', 'web', 1);
-  w.settle();
+  await w.ops.scaleStatefulSet('default', 'web', 1);
+  await w.settle();
   t.notOk(w.pod('web-1')?.metadata.deletionTimestamp, 'an Unknown pod is never deleted');
-  w.ops.scaleStatefulSet('default', 'web', 3);
+  await w.ops.scaleStatefulSet('default', 'web', 3);
 
   // Its pods stop by themselves 30 s (stop-after) + 30 s (termination grace) + 3 s after its
   // agent last reached the controller (at registration, 10 s ago): 53 s remain.
-  t.throws(
-    () => w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' }),
+  await t.rejects(
+    w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' }),
     /NotReady but may still run web-1.*berth node forget h\d" first \(possible in 53s, once its self-fencing pods have stopped/,
     'a move while the node may still run the pod: refused, saying when forget becomes possible',
   );
   // Forget: refused while Ready.
   const readyOne = ['h1', 'h2', 'h3', 'h4'].find((n) => n !== victim)!;
-  t.throws(() => w.nodes.forget(readyOne), /is Ready.*berth pod move/);
+  await t.rejects(w.nodes.forget(readyOne), /is Ready.*berth pod move/);
   // Refused while its self-fencing pods may still run, saying exactly how long remains.
-  const early = (() => {
+  const early = await (async () => {
     try {
-      w.nodes.forget(victim);
+      await w.nodes.forget(victim);
     } catch (err) {
       return err as StatusError;
     }
@@ -383,16 +383,16 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   t.notOk(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, 'nothing changed');
   t.ok(w.pod('web-1'), 'its pod is still in the store');
   w.time.now += 52_000;
-  t.throws(() => w.nodes.forget(victim), /so 1s remain/, 'one second before: still refused');
+  await t.rejects(w.nodes.forget(victim), /so 1s remain/, 'one second before: still refused');
   w.time.now += 1000;
-  const res = w.nodes.forget(victim);
+  const res = await w.nodes.forget(victim);
   t.same(res.removedPods, ['default/web-1']);
   t.equal(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, true);
   t.equal(authenticate(w.store, `Bearer ${w.nodeTokens.get(victim)}`), undefined, 'its credential is revoked');
   t.notOk(w.pod('web-1'), 'its pods left the store');
   t.ok(eventsOf(w.store, 'NodeForgotten').length >= 2, 'with events');
 
-  w.settle();
+  await w.settle();
   t.notOk(w.pod('web-1')?.spec.nodeName, 'the ordinal stays bound to the forgotten node: its pod is on no node');
   t.equal(w.store.binding('default', 'web', 1)?.node, victim);
   t.match(w.pod('web-1')?.status.conditions?.find((c) => c.type === 'PodScheduled')?.message, /bound to node h\d, which was forgotten/, 'and waits');
@@ -403,41 +403,41 @@ t.test('NotReady: pods Unknown (NodeLost), never replaced elsewhere; forget; re-
   );
 
   // A forgotten node may join again with the join token: a member again, with a new credential.
-  const again = w.register(victim, w.join);
+  const again = await w.register(victim, w.join);
   t.ok(again.nodeToken, 'a new node credential');
   t.notOk(w.store.get<Node>('Node', undefined, victim)?.spec.forgotten, 'forgotten is cleared');
   // A node that was not forgotten cannot be taken over with the join token.
-  t.throws(() => w.register(readyOne, w.join), /already registered/);
-  w.settle();
+  await t.rejects(w.register(readyOne, w.join), /already registered/);
+  await w.settle();
   t.equal(w.pod('web-1')?.spec.nodeName, victim, 'the ordinal comes back on its node');
 });
 
 t.test('pod move with empty volumes from a forgotten node, with controller restarts during the volume transfer and before the pod runs', async (t) => {
-  const w = world(t);
-  w.set(3);
-  w.settle();
-  w.runAll();
+  const w = await world(t);
+  await w.set(3);
+  await w.settle();
+  await w.runAll();
   const victim = w.pod('web-1')!.spec.nodeName!;
   const target = 'h4';
   t.notOk(
     w.store.list<Pod>('Pod').some((p) => p.spec.nodeName === target),
     'h4 runs nothing yet',
   );
-  w.store.mutate<Node>('Node', undefined, victim, (n) => {
+  await w.store.mutate<Node>('Node', undefined, victim, (n) => {
     n.status.conditions = [{ type: 'Ready', status: 'False', lastTransitionTime: new Date().toISOString() }];
   });
-  w.nodes.forget(victim);
-  t.throws(() => w.moves.request('default', 'web-1', { to: target, volume: 'copy' }), /--copy-volume needs the old node.*--empty-volume/);
-  t.throws(() => w.moves.request('default', 'web-1', { to: target, volume: 'sideways' }), /volume: must be/);
+  await w.nodes.forget(victim);
+  await t.rejects(w.moves.request('default', 'web-1', { to: target, volume: 'copy' }), /--copy-volume needs the old node.*--empty-volume/);
+  await t.rejects(w.moves.request('default', 'web-1', { to: target, volume: 'sideways' }), /volume: must be/);
   // The first controller dies while it prepares the empty volume.
   w.hang.transfers = true;
-  const started = w.moves.request('default', 'web-1', { to: target, volume: 'empty' });
-  t.same(w.moves.request('default', 'web-1', { to: target, volume: 'empty' }).startedAt, started.startedAt, 'asking again is idempotent');
+  const started = await w.moves.request('default', 'web-1', { to: target, volume: 'empty' });
+  t.same((await w.moves.request('default', 'web-1', { to: target, volume: 'empty' })).startedAt, started.startedAt, 'asking again is idempotent');
   await w.drive();
   t.same(w.transfers, ['data-web-1:empty->h4 (never ends)'], 'the transfer started');
   t.not(w.moves.forPod('default', 'web-1')?.phase, 'starting', 'and has not finished');
   const oldMoves = w.moves;
-  w.restart();
+  await w.restart();
   w.hang.transfers = false;
   t.not(w.moves, oldMoves, 'a new move controller on the reopened store');
   t.match(w.moves.forPod('default', 'web-1'), { to: target, volume: 'empty', startedAt: started.startedAt }, 'the move is read back from the store');
@@ -454,74 +454,74 @@ t.test('pod move with empty volumes from a forgotten node, with controller resta
   t.equal(claim.spec.nodeName, target, 'the claim moved');
   t.equal(claim.spec.hostPath, `/var/lib/berth/${target}/volumes/default/data-web-1`);
   t.match(m.oldPaths, { 'data-web-1': `${victim}:/var/lib/berth/${victim}/volumes/default/data-web-1` }, 'where the old data stays');
-  w.settle();
+  await w.settle();
   const moved = w.pod('web-1')!;
   t.equal(moved.spec.nodeName, target, 'the set controller creates the pod on the new node');
   t.equal(moved.metadata.annotations?.[ANN_FENCING_EPOCH], '2', 'with the new epoch');
-  w.restart();
+  await w.restart();
   t.equal(w.moves.forPod('default', 'web-1')?.phase, 'starting', 'after a second restart the move waits for the pod');
-  w.runAll();
-  w.moves.tick();
+  await w.runAll();
+  await w.moves.tick();
   t.equal(w.moves.forPod('default', 'web-1')?.phase, 'done');
   t.equal(eventsOf(w.store, 'MoveCompleted').length, 1);
   t.same(w.transfers.slice(1), ['data-web-1:empty->h4'], 'the volume was not prepared again after the second restart');
 });
 
 t.test('pod move from a Ready node: graceful stop first, held ordinal, a controller restart while the pod stops', async (t) => {
-  const w = world(t);
-  w.set(3);
-  w.settle();
-  w.runAll();
+  const w = await world(t);
+  await w.set(3);
+  await w.settle();
+  await w.runAll();
   const from = w.pod('web-1')!.spec.nodeName!;
-  w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' });
+  await w.moves.request('default', 'web-1', { to: 'h4', volume: 'empty' });
   t.ok(w.pod('web-1')?.metadata.deletionTimestamp, 'the pod is deleted gracefully on its node');
   t.equal(w.pod('web-1')?.spec.nodeName, from);
-  w.moves.tick();
+  await w.moves.tick();
   t.equal(w.moves.forPod('default', 'web-1')?.phase, 'stopping', 'waits for the agent to confirm');
 
   // The controller restarts while the pod is terminating: new parts on the reopened store pick it up.
-  w.restart();
+  await w.restart();
   t.equal(w.moves.forPod('default', 'web-1')?.phase, 'stopping', 'the move is read back from the store');
-  w.finalizeTerminating();
-  w.settle();
+  await w.finalizeTerminating();
+  await w.settle();
   t.notOk(w.pod('web-1'), 'the set controller does not re-create a pod being moved');
   t.match(w.sets.waitingReason('default', 'web'), /being moved from .* to h4/);
   await w.drive();
   t.equal(w.moves.forPod('default', 'web-1')?.phase, 'starting');
   t.equal(w.store.binding('default', 'web', 1)?.node, 'h4');
-  w.settle();
+  await w.settle();
   t.equal(w.pod('web-1')?.spec.nodeName, 'h4');
   t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '2');
 });
 
 t.test('pod move --copy-volume: stop, copy every claim from the old node, re-home', async (t) => {
-  const w = world(t);
-  w.set(2);
-  w.settle();
-  w.runAll();
+  const w = await world(t);
+  await w.set(2);
+  await w.settle();
+  await w.runAll();
   const from = w.pod('web-1')!.spec.nodeName!;
-  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  await w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
   await w.drive();
   t.same(w.transfers, [], 'nothing is copied while the pod may still run');
-  w.finalizeTerminating();
+  await w.finalizeTerminating();
   await w.drive();
   t.same(w.transfers, [`data-web-1:${from}->h4`]);
   t.match(w.moves.forPod('default', 'web-1'), { phase: 'starting', copied: ['data-web-1'], bytes: { 'data-web-1': 0 }, epoch: 2 });
 });
 
 t.test('copy moves refuse a NotReady old node and need both agents', async (t) => {
-  const w = world(t);
-  w.set(2);
-  w.settle();
-  w.runAll();
+  const w = await world(t);
+  await w.set(2);
+  await w.settle();
+  await w.runAll();
   const from = w.pod('web-1')!.spec.nodeName!;
-  w.store.mutate<Node>('Node', undefined, 'h4', (n) => {
+  await w.store.mutate<Node>('Node', undefined, 'h4', (n) => {
     n.spec.unschedulable = true;
   });
-  t.throws(() => w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' }), /cordoned/);
-  t.throws(() => w.moves.request('default', 'web-1', { to: from, volume: 'copy' }), /already bound/);
-  t.throws(() => w.moves.request('default', 'web-9', { to: 'h3', volume: 'copy' }), /not bound to any node/);
-  t.throws(() => w.moves.request('default', 'web-1', {}), /to: the target node name is required/);
+  await t.rejects(w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' }), /cordoned/);
+  await t.rejects(w.moves.request('default', 'web-1', { to: from, volume: 'copy' }), /already bound/);
+  await t.rejects(w.moves.request('default', 'web-9', { to: 'h3', volume: 'copy' }), /not bound to any node/);
+  await t.rejects(w.moves.request('default', 'web-1', {}), /to: the target node name is required/);
 });
 
 t.test('agent: after an outage every status is sent again, with the fencing epoch', async (t) => {
@@ -620,13 +620,13 @@ t.test('a copy that keeps failing: attempts survive a controller restart, the mo
     if (failing) throw new Error('node h4 answered 500: No space left on device');
     onSize(7);
   };
-  const w = world(t, { transfer, policy });
-  w.set(2);
-  w.settle();
-  w.runAll();
+  const w = await world(t, { transfer, policy });
+  await w.set(2);
+  await w.settle();
+  await w.runAll();
   const from = w.pod('web-1')!.spec.nodeName!;
-  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
-  w.finalizeTerminating();
+  await w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  await w.finalizeTerminating();
   await w.drive();
   t.equal(calls.length, 1, 'one attempt, then a back-off');
   t.same(calls[0], { claim: 'data-web-1', stallMs: 1000 }, 'with the stall timeout of the policy');
@@ -649,10 +649,10 @@ t.test('a copy that keeps failing: attempts survive a controller restart, the mo
   w.moves.stop();
   const moves2 = new MoveController(w.store, w.ops, w.events, log, (ns, set) => w.sets.enqueue(`${ns}/${set}`), transfer, policy);
   t.teardown(() => moves2.stop());
-  moves2.tick();
+  await moves2.tick();
   t.equal(calls.length, 1, 'the restarted controller waits for the back-off too');
   for (let i = 0; i < 200 && moves2.forPod('default', 'web-1')?.phase === 'copying'; i++) {
-    moves2.tick();
+    await moves2.tick();
     await new Promise((r) => setTimeout(r, 10));
   }
   const m = moves2.forPod('default', 'web-1')!;
@@ -662,33 +662,33 @@ t.test('a copy that keeps failing: attempts survive a controller restart, the mo
   const failedEvents = w.store.list<Event>('Event').filter((e) => e.reason === 'VolumeCopyFailed');
   t.match(failedEvents, [{ type: 'Warning', involvedObject: { kind: 'Pod', name: 'web-1', namespace: 'default' }, message: /data-web-1.*No space left/ }]);
   t.ok(eventsOf(w.store, 'MoveFailed').length === 1, 'and MoveFailed on the set');
-  w.settle();
+  await w.settle();
   t.notOk(w.pod('web-1'), 'held: no pod anywhere');
   t.equal(w.store.binding('default', 'web', 1)?.node, from, 'still bound to the old node (its data is there)');
   t.match(w.sets.waitingReason('default', 'web'), /move from h\d to h4 failed.*berth pod move web-1 --cancel/);
-  moves2.tick();
+  await moves2.tick();
   t.equal(calls.length, 3, 'no more attempts');
 
   // Cancel: the ordinal goes back to the old node.
-  const c = moves2.cancel('default', 'web-1');
+  const c = await moves2.cancel('default', 'web-1');
   t.match(c, { phase: 'cancelled', held: false });
-  w.settle();
+  await w.settle();
   t.equal(w.pod('web-1')?.spec.nodeName, from, 'the pod starts again on the old node');
   t.equal(w.pod('web-1')?.metadata.annotations?.[ANN_FENCING_EPOCH], '1', 'with the same epoch');
-  t.same(moves2.cancel('default', 'web-1').phase, 'cancelled', 'cancelling again changes nothing');
+  t.same((await moves2.cancel('default', 'web-1')).phase, 'cancelled', 'cancelling again changes nothing');
 
   // Moving it again starts over, with fresh attempts.
-  w.runAll();
+  await w.runAll();
   failing = false;
-  moves2.request('default', 'web-1', { to: 'h4', volume: 'copy' });
-  w.finalizeTerminating();
+  await moves2.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  await w.finalizeTerminating();
   for (let i = 0; i < 5; i++) {
-    moves2.tick();
+    await moves2.tick();
     await new Promise((r) => setTimeout(r, 5));
   }
   t.match(moves2.forPod('default', 'web-1'), { phase: 'starting', copied: ['data-web-1'], epoch: 2 });
   t.notOk(moves2.forPod('default', 'web-1')?.copyAttempts, 'attempts cleared once the claim arrived');
-  t.throws(() => moves2.cancel('default', 'web-1'), /already re-homed to h4 \(fencing epoch 2\)/, 'a re-homed move cannot be cancelled');
+  await t.rejects(moves2.cancel('default', 'web-1'), /already re-homed to h4 \(fencing epoch 2\)/, 'a re-homed move cannot be cancelled');
 });
 
 t.test('cancelling a move aborts the copy under way and keeps it cancelled', async (t) => {
@@ -698,15 +698,15 @@ t.test('cancelling a move aborts the copy under way and keeps it cancelled', asy
       signal = o.signal;
       o.signal?.addEventListener('abort', () => reject(o.signal!.reason as Error));
     });
-  const w = world(t, { transfer });
-  w.set(2);
-  w.settle();
-  w.runAll();
-  w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
-  w.finalizeTerminating();
+  const w = await world(t, { transfer });
+  await w.set(2);
+  await w.settle();
+  await w.runAll();
+  await w.moves.request('default', 'web-1', { to: 'h4', volume: 'copy' });
+  await w.finalizeTerminating();
   await w.drive();
   t.ok(signal && !signal.aborted, 'a copy is under way');
-  w.moves.cancel('default', 'web-1');
+  await w.moves.cancel('default', 'web-1');
   t.ok(signal?.aborted, 'cancel aborts it');
   await w.drive();
   t.match(w.moves.forPod('default', 'web-1'), { phase: 'cancelled' }, 'the aborted attempt does not overwrite the cancelled move');

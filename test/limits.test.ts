@@ -14,7 +14,7 @@ import { NodeRegistry } from '../controller/nodes/registry.js';
 import { Operations } from '../controller/objects/operations.js';
 import { reconcileStatefulSet } from '../controller/statefulset/reconcile.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import type { PodLimits } from '../shared/limits.js';
 import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
 import type { Event, Node, Pod, StatefulSet } from '../shared/types.js';
@@ -41,7 +41,7 @@ const ref = (name: string, replicas: number) => ({ metadata: { name, namespace: 
 function setup(t: Test, limits: PodLimits) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-limits-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
+  const store = new SqliteStore(join(dir, 'store.db'));
   t.teardown(() => store.close());
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
@@ -97,8 +97,8 @@ t.test('SlowStart doubles after each full batch up to the cap and the time targe
 
 t.test('a sync creates at most maxCreates pods and asks to be run again at once', async (t) => {
   const { store, ops, nodes } = setup(t, { maxReplicasPerSet: 1000, maxPods: 1000 });
-  registerNodes(store, nodes, ['h1']);
-  ops.apply([set('web', 40)]);
+  await registerNodes(store, nodes, ['h1']);
+  await ops.apply([set('web', 40)]);
   const web = store.get<StatefulSet>('StatefulSet', 'default', 'web')!;
   const decision = reconcileStatefulSet(web, {
     pods: [],
@@ -121,35 +121,35 @@ t.test('a sync creates at most maxCreates pods and asks to be run again at once'
 
 t.test('apply and scale over --max-replicas-per-set or --max-pods get 422 naming spec.replicas and change nothing', async (t) => {
   const { store, ops } = setup(t, { maxReplicasPerSet: 50, maxPods: 80 });
-  const refused = (fn: () => unknown) => {
+  const refused = async (fn: () => unknown) => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       return err as StatusError;
     }
     throw new Error('not refused');
   };
-  const bomb = refused(() => ops.apply([set('bomb', 1_000_000_000)]));
+  const bomb = await refused(() => ops.apply([set('bomb', 1_000_000_000)]));
   t.equal(bomb.code, 422);
   t.equal(bomb.causes?.[0].field, 'StatefulSet/default/bomb: spec.replicas');
   t.match(bomb.causes?.[0].message ?? '', /at most 50/);
   t.equal(store.get('StatefulSet', 'default', 'bomb'), undefined, 'nothing stored');
 
-  ops.apply([set('a', 50)]);
-  const total = refused(() => ops.apply([set('b', 40)]));
+  await ops.apply([set('a', 50)]);
+  const total = await refused(() => ops.apply([set('b', 40)]));
   t.equal(total.code, 422);
   t.match(total.causes?.[0].message ?? '', /90 pods .*--max-pods of 80/);
   t.equal(store.get('StatefulSet', 'default', 'b'), undefined);
 
-  const scale = refused(() => ops.scaleStatefulSet('default', 'a', 51));
+  const scale = await refused(() => ops.scaleStatefulSet('default', 'a', 51));
   t.equal(scale.code, 422);
   t.equal(store.get<StatefulSet>('StatefulSet', 'default', 'a')?.spec.replicas, 50, 'scale refused: replicas unchanged');
-  t.equal(ops.scaleStatefulSet('default', 'a', 10).spec.replicas, 10, 'scaling down works');
+  t.equal((await ops.scaleStatefulSet('default', 'a', 10)).spec.replicas, 10, 'scaling down works');
 });
 
 t.test('a Parallel set of 3,000 is created in slow-start batches while timers keep firing', async (t) => {
   const { store, ops, nodes, sets } = setup(t, { maxReplicasPerSet: 10_000, maxPods: 10_000 });
-  registerNodes(store, nodes, ['h1', 'h2', 'h3']);
+  await registerNodes(store, nodes, ['h1', 'h2', 'h3']);
   const perSync: number[] = [];
   let last = 0;
   store.changes.on('change', (c) => {
@@ -171,7 +171,7 @@ t.test('a Parallel set of 3,000 is created in slow-start batches while timers ke
   t.teardown(() => clearInterval(tick));
   sets.start();
   const started = performance.now();
-  ops.apply([set('big', 3000)]);
+  await ops.apply([set('big', 3000)]);
   await waitFor('3,000 pods', () => store.list<Pod>('Pod', 'default').length === 3000 || undefined, 120_000, 50);
   const took = performance.now() - started;
   clearInterval(tick);
@@ -189,25 +189,25 @@ t.test('a set stored over a lowered --max-replicas-per-set is not synced and say
   const dir = mkdtempSync(join(tmpdir(), 'berth-limits-lowered-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   {
-    const store = new Store(join(dir, 'store.db'));
-    new Operations(store, new EventRecorder(store, 'test'), undefined, undefined, { maxReplicasPerSet: 100, maxPods: 100 }).apply([set('web', 100)]);
-    store.close();
+    const store = new SqliteStore(join(dir, 'store.db'));
+    await new Operations(store, new EventRecorder(store, 'test'), undefined, undefined, { maxReplicasPerSet: 100, maxPods: 100 }).apply([set('web', 100)]);
+    await store.close();
   }
-  const store = new Store(join(dir, 'store.db'));
+  const store = new SqliteStore(join(dir, 'store.db'));
   t.teardown(() => store.close());
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const limits = { maxReplicasPerSet: 10, maxPods: 100 };
   const ops = new Operations(store, events, undefined, undefined, limits);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, DEFAULT_BACKOFF, limits);
-  registerNodes(store, new NodeRegistry(store, events, log, 5000), ['h1']);
-  sets.sync('default/web');
-  sets.sync('default/web');
+  await registerNodes(store, new NodeRegistry(store, events, log, 5000), ['h1']);
+  await sets.sync('default/web');
+  await sets.sync('default/web');
   t.equal(store.list('Pod', 'default').length, 0, 'no pod created');
   const warned = store.list<Event>('Event', 'default').filter((e) => e.reason === 'ReplicasOverLimit');
   t.equal(warned.length, 1, 'one ReplicasOverLimit event');
   t.match(warned[0]?.message ?? '', /100 is over .*--max-replicas-per-set of 10/);
-  ops.scaleStatefulSet('default', 'web', 10);
-  sets.sync('default/web');
+  await ops.scaleStatefulSet('default', 'web', 10);
+  await sets.sync('default/web');
   t.ok(store.list('Pod', 'default').length > 0, 'scaled within the limit, the set is synced again');
 });

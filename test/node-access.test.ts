@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import t from 'tap';
 import { OpenStreams } from '../controller/api/open-streams.js';
-import type { Store } from '../controller/store/store.js';
+import type { Store } from '../controller/store/types.js';
 import { NodeAccess } from '../controller/auth/node-access.js';
 import type { ApiError } from '../shared/client.js';
 import { ANN_FENCING_EPOCH } from '../shared/fencing.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
-import { authenticate, issueToken } from '../controller/auth/tokens.js';
+import { authenticate, createToken } from '../controller/auth/tokens.js';
 import { identityProofProblem, IDENTITY_MAX_SKEW_MS } from '../shared/node-identity.js';
 import { identityKeyFile, loadOrCreateIdentity, type AgentIdentity } from '../agent/controller-client/identity.js';
 import { saveNodeToken, tokenWriteDelay } from '../agent/controller-client/register.js';
@@ -62,36 +62,36 @@ t.test('the identity key is made once, kept mode 0600, and signs proofs only for
 
 t.test('registration: same key → fresh credential (the old one revoked); other key, no key or a revoked node → 409 naming node forget', async (t) => {
   const { store, nodes } = controllerOnStore(t, 'identity');
-  const join = authenticate(store, `Bearer ${issueToken(store, 'join', 'join')}`)!;
+  const join = authenticate(store, `Bearer ${await createToken(store, 'join', 'join')}`)!;
   const key = await loadOrCreateIdentity(tempDir(t));
-  const first = nodes.register(join, body('h1', key));
+  const first = await nodes.register(join, body('h1', key));
   t.ok(first.nodeToken);
   // The node-token file was lost: the agent joins again with the join token and its key.
-  const again = nodes.register(join, body('h1', key));
+  const again = await nodes.register(join, body('h1', key));
   t.ok(again.nodeToken, 'a new credential');
   t.not(again.nodeToken, first.nodeToken);
   t.equal(authenticate(store, `Bearer ${first.nodeToken}`), undefined, 'the lost one no longer works');
   t.match(authenticate(store, `Bearer ${again.nodeToken}`), { role: 'node', node: 'h1' });
 
   const stranger = await loadOrCreateIdentity(tempDir(t));
-  t.throws(() => nodes.register(join, body('h1', stranger)), { code: 409, message: /already registered.*not the one recorded.*berth node forget h1/ });
-  t.throws(() => nodes.register(join, body('h1', undefined)), { code: 409, message: /proves no identity key.*berth node forget h1/ });
+  await t.rejects(nodes.register(join, body('h1', stranger)), { code: 409, message: /already registered.*not the one recorded.*berth node forget h1/ });
+  await t.rejects(nodes.register(join, body('h1', undefined)), { code: 409, message: /proves no identity key.*berth node forget h1/ });
   t.ok(authenticate(store, `Bearer ${again.nodeToken}`), 'refusals change nothing');
 
   const forged = { ...body('h1', key), identity: { ...key.proof('h1'), signature: stranger.proof('h1').signature } };
-  t.throws(() => nodes.register(join, forged), { code: 422, message: /identity\.signature/ }, 'a signature by another key is refused naming the field');
+  await t.rejects(nodes.register(join, forged), { code: 422, message: /identity\.signature/ }, 'a signature by another key is refused naming the field');
 
   // An older registration without a key: a join cannot take the name.
-  nodes.register(join, body('old', undefined));
-  t.throws(() => nodes.register(join, body('old', key)), { code: 409, message: /no identity key is recorded.*berth node forget old/ });
+  await nodes.register(join, body('old', undefined));
+  await t.rejects(nodes.register(join, body('old', key)), { code: 409, message: /no identity key is recorded.*berth node forget old/ });
   // ...until its agent re-registers with its node token and a key.
-  const oldToken = nodes.register(join, body('old2', undefined)).nodeToken!;
-  nodes.register(authenticate(store, `Bearer ${oldToken}`)!, body('old2', key));
-  t.ok(nodes.register(join, body('old2', key)).nodeToken, 'the key recorded at a node-token registration counts');
+  const oldToken = (await nodes.register(join, body('old2', undefined))).nodeToken!;
+  await nodes.register(authenticate(store, `Bearer ${oldToken}`)!, body('old2', key));
+  t.ok((await nodes.register(join, body('old2', key))).nodeToken, 'the key recorded at a node-token registration counts');
 
   // An admin revoked the node's credential: the key no longer buys a new one.
-  nodes.credentialRevoked('h1');
-  t.throws(() => nodes.register(join, body('h1', key)), { code: 409, message: /credential was revoked.*berth node forget h1/ });
+  await nodes.credentialRevoked('h1');
+  await t.rejects(nodes.register(join, body('h1', key)), { code: 409, message: /credential was revoked.*berth node forget h1/ });
 });
 
 t.test('a node token that cannot be written is kept and written later; each different failure is logged once', async (t) => {
@@ -129,25 +129,25 @@ t.test("an agent's URL and certificate pin change only in a registration its ide
   const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, undefined, 'https-only');
   const cert = await agentCertPem();
   const identity = await loadOrCreateIdentity(tempDir(t));
-  const join = authenticate(store, `Bearer ${issueToken(store, 'join', 'join')}`)!;
+  const join = authenticate(store, `Bearer ${await createToken(store, 'join', 'join')}`)!;
   const at = (url: string, withIdentity: boolean) => ({ ...body('h1', withIdentity ? identity : undefined), agentUrl: url, agentCertificate: cert });
-  const plain = (() => {
+  const plain = await (async () => {
     try {
-      nodes.register(join, body('h2', identity));
+      await nodes.register(join, body('h2', identity));
     } catch (err) {
       return err as { code?: number; message: string };
     }
   })();
   t.equal(plain?.code, 422, 'an http agent URL is refused');
   t.match(plain?.message ?? '', /agentUrl: must be https/);
-  nodes.register(join, at('https://10.0.0.1:7444', true));
+  await nodes.register(join, at('https://10.0.0.1:7444', true));
   const node = { role: 'node' as const, node: 'h1' };
   const urlOf = () => (store.get('Node', undefined, 'h1') as { status: { agent: { url: string } } }).status.agent.url;
-  t.throws(() => nodes.register(node, at('https://127.0.0.1:18999', false)), { code: 403 }, 'a node token alone cannot move the agent URL');
-  t.throws(() => nodes.register(node, { ...at('https://10.0.0.1:7444', false), agentCertificate: undefined }), { code: 403 }, 'nor drop the pin');
+  await t.rejects(nodes.register(node, at('https://127.0.0.1:18999', false)), { code: 403 }, 'a node token alone cannot move the agent URL');
+  await t.rejects(nodes.register(node, { ...at('https://10.0.0.1:7444', false), agentCertificate: undefined }), { code: 403 }, 'nor drop the pin');
   t.equal(urlOf(), 'https://10.0.0.1:7444', 'the URL is unchanged');
-  nodes.register(node, at('https://10.0.0.1:7444', false));
+  await nodes.register(node, at('https://10.0.0.1:7444', false));
   t.pass('re-registering at the same URL and certificate needs no proof');
-  nodes.register(node, at('https://10.0.0.1:7555', true));
+  await nodes.register(node, at('https://10.0.0.1:7555', true));
   t.equal(urlOf(), 'https://10.0.0.1:7555', 'a registration signed by its identity key moves it');
 });

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
 import { heartbeatMissed, restartGraceMs } from '../controller/nodes/liveness.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_RETRY_MAX_MS } from '../shared/heartbeat.js';
 import { nodeReady, type Event, type Node } from '../shared/types.js';
 import { registerNodes } from './helpers/store-harness.js';
@@ -41,14 +41,14 @@ t.test('a restarted controller keeps nodes whose agents retry every 2 s Ready; a
   let now = 1_700_000_000_000;
   const clock = () => now;
   {
-    const store = new Store(path);
+    const store = new SqliteStore(path);
     const nodes = new NodeRegistry(store, new EventRecorder(store, 'test'), log, 5000, undefined, undefined, undefined, clock);
-    registerNodes(store, nodes, ['h1', 'h2', 'h3']);
-    store.close();
+    await registerNodes(store, nodes, ['h1', 'h2', 'h3']);
+    await store.close();
   }
   // The controller is away for 20 s; the agents back off, at most 2 s between tries.
   now += 20_000;
-  const store = new Store(path);
+  const store = new SqliteStore(path);
   t.teardown(() => store.close());
   const events = new EventRecorder(store, 'test');
   const nodes = new NodeRegistry(store, events, log, 5000, undefined, undefined, undefined, clock);
@@ -57,14 +57,14 @@ t.test('a restarted controller keeps nodes whose agents retry every 2 s Ready; a
   // after the start; h3 never comes back.
   for (let ms = 0; ms <= 12_000; ms += 500) {
     if (ms === 4000) {
-      nodes.heartbeat('h1', {});
-      nodes.heartbeat('h2', {});
+      await nodes.heartbeat('h1', {});
+      await nodes.heartbeat('h2', {});
     }
     if (ms > 4000 && ms % 2000 === 0) {
-      nodes.heartbeat('h1', {});
-      nodes.heartbeat('h2', {});
+      await nodes.heartbeat('h1', {});
+      await nodes.heartbeat('h2', {});
     }
-    nodes.checkHeartbeats(now);
+    await nodes.checkHeartbeats(now);
     if (ms <= 9000) t.ok(ready('h3'), `h3 not judged ${ms} ms after the restart`);
     t.ok(ready('h1') && ready('h2'), `h1 and h2 Ready ${ms} ms after the restart`);
     now += 500;

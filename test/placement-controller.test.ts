@@ -10,8 +10,8 @@ const GI = 2 ** 30;
 t.test('unschedulable, stable while nothing changes, placed when a node registers', async (t) => {
   const { store, ops, nodes, sets } = controllerOnStore(t, 'placement');
   const register = (name: string, memoryBytes: number) => registerNodes(store, nodes, [{ name, facts: { memoryBytes, memoryAvailableBytes: memoryBytes } }]);
-  register('h1', 4 * GI);
-  ops.apply([
+  await register('h1', 4 * GI);
+  await ops.apply([
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -30,7 +30,7 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
   ]);
   const pod = (name: string) => store.get<Pod>('Pod', 'default', name)!;
   const failed = () => store.list<Event>('Event').filter((e) => e.reason === 'FailedScheduling');
-  for (let i = 0; i < 3; i++) sets.sync('default/db');
+  for (let i = 0; i < 3; i++) await sets.sync('default/db');
 
   t.equal(pod('db-0').spec.nodeName, 'h1');
   const pending = pod('db-1');
@@ -46,29 +46,29 @@ t.test('unschedulable, stable while nothing changes, placed when a node register
   );
   t.notOk(store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'data-db-1'), 'no claim before a node is chosen');
   const rv = pod('db-1').metadata.resourceVersion;
-  for (let i = 0; i < 3; i++) sets.sync('default/db');
+  for (let i = 0; i < 3; i++) await sets.sync('default/db');
   t.equal(pod('db-1').metadata.resourceVersion, rv, 'the same reason writes nothing');
   t.equal(failed()[0].count, 1);
 
   // Cordon h1: the reason changes for the pod that waits.
-  t.throws(() => ops.patchNode('h1', { spec: { unschedulable: 'yes' } }), /spec\.unschedulable: must be true or false/);
-  t.throws(() => ops.patchNode('h1', { status: {} }), /status: may not be changed/);
-  t.throws(() => ops.patchNode('h9', { spec: { unschedulable: true } }), /not found/);
-  t.equal(ops.patchNode('h1', { spec: { unschedulable: true } }).changed, true);
-  t.equal(ops.patchNode('h1', { spec: { unschedulable: true } }).changed, false, 'cordoning twice changes nothing');
+  await t.rejects(ops.patchNode('h1', { spec: { unschedulable: 'yes' } }), /spec\.unschedulable: must be true or false/);
+  await t.rejects(ops.patchNode('h1', { status: {} }), /status: may not be changed/);
+  await t.rejects(ops.patchNode('h9', { spec: { unschedulable: true } }), /not found/);
+  t.equal((await ops.patchNode('h1', { spec: { unschedulable: true } })).changed, true);
+  t.equal((await ops.patchNode('h1', { spec: { unschedulable: true } })).changed, false, 'cordoning twice changes nothing');
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'NodeNotSchedulable'));
-  sets.sync('default/db');
+  await sets.sync('default/db');
   t.match(pod('db-1').status.conditions?.[0].message, '0/1 nodes are available: 1 node(s) were unschedulable.');
   t.equal(pod('db-0').spec.nodeName, 'h1', 'cordoning leaves running pods alone');
 
-  register('h2', 8 * GI);
-  sets.sync('default/db');
+  await register('h2', 8 * GI);
+  await sets.sync('default/db');
   const placed = pod('db-1');
   t.equal(placed.spec.nodeName, 'h2', 'placed on the new node');
   t.match(placed.status.conditions, [{ type: 'PodScheduled', status: 'True' }]);
   t.equal(store.binding('default', 'db', 1)?.node, 'h2', 'the binding is recorded');
   t.equal(store.get<PersistentVolumeClaim>('PersistentVolumeClaim', 'default', 'data-db-1')?.spec.nodeName, 'h2', 'the claim is created there');
   t.ok(store.list<Event>('Event').some((e) => e.reason === 'Scheduled' && e.message === 'Successfully assigned default/db-1 to h2'));
-  t.same(ops.patchNode('h1', { spec: { unschedulable: null }, metadata: { labels: { zone: 'a' } } }).object.spec, {}, 'uncordoned');
+  t.same((await ops.patchNode('h1', { spec: { unschedulable: null }, metadata: { labels: { zone: 'a' } } })).object.spec, {}, 'uncordoned');
   t.equal(store.get<Node>('Node', undefined, 'h1')?.metadata.labels?.zone, 'a', 'labels may be set');
 });

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { allocateNodeCidr, fitsPlan, parseCidr, subnetCount, validatePodNetworkPlan } from '../shared/net/cidr.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { NodeRegistry } from '../controller/nodes/registry.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import type { Event, Node, Pod } from '../shared/types.js';
 import {
   FORWARD_CHAIN,
@@ -87,15 +87,15 @@ t.test('registry: podCIDR on registration, sticky across restarts, a warning whe
     },
   });
   const joiner = { role: 'join' } as const;
-  let store = new Store(dbFile(dir));
+  let store = new SqliteStore(dbFile(dir));
   let reg = new NodeRegistry(store, new EventRecorder(store, 'test'), log, 5000, 'cluster.local', small);
-  const a = reg.register(joiner, body('n-a'));
-  const b = reg.register(joiner, body('n-b'));
+  const a = await reg.register(joiner, body('n-a'));
+  const b = await reg.register(joiner, body('n-b'));
   t.match(a, { podCIDR: '10.9.0.0/24', clusterCIDR: '10.9.0.0/23', zone: 'cluster.local' });
   t.match(b, { podCIDR: '10.9.1.0/24', clusterCIDR: '10.9.0.0/23' });
   t.equal(store.get<Node>('Node', undefined, 'n-b')?.spec.podCIDR, '10.9.1.0/24', 'stored in spec.podCIDR');
 
-  const c = reg.register(joiner, body('n-c'));
+  const c = await reg.register(joiner, body('n-c'));
   t.equal(c.podCIDR, undefined, 'exhausted: registers without a podCIDR');
   t.equal(c.clusterCIDR, undefined);
   t.ok(store.get<Node>('Node', undefined, 'n-c'), 'the node is registered all the same');
@@ -105,15 +105,15 @@ t.test('registry: podCIDR on registration, sticky across restarts, a warning whe
   t.match(warning?.message, /no free \/24 left/);
 
   // The controller restarts: same store file, new registry; re-registration keeps the subnets.
-  store.close();
-  store = new Store(dbFile(dir));
+  await store.close();
+  store = new SqliteStore(dbFile(dir));
   reg = new NodeRegistry(store, new EventRecorder(store, 'test'), log, 5000, 'cluster.local', small);
-  t.match(reg.register({ role: 'node', node: 'n-b' }, body('n-b')), { podCIDR: '10.9.1.0/24' }, 'sticky after a restart');
-  t.match(reg.register({ role: 'node', node: 'n-a' }, body('n-a')), { podCIDR: '10.9.0.0/24' });
+  t.match(await reg.register({ role: 'node', node: 'n-b' }, body('n-b')), { podCIDR: '10.9.1.0/24' }, 'sticky after a restart');
+  t.match(await reg.register({ role: 'node', node: 'n-a' }, body('n-a')), { podCIDR: '10.9.0.0/24' });
   // A node that goes away frees its subnet for the next one.
-  store.delete('Node', undefined, 'n-a');
-  t.match(reg.register({ role: 'node', node: 'n-c' }, body('n-c')), { podCIDR: '10.9.0.0/24' }, 'a freed subnet is given again');
-  store.close();
+  await store.delete('Node', undefined, 'n-a');
+  t.match(await reg.register({ role: 'node', node: 'n-c' }, body('n-c')), { podCIDR: '10.9.0.0/24' }, 'a freed subnet is given again');
+  await store.close();
 });
 
 function dbFile(dir: string): string {

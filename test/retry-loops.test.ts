@@ -12,7 +12,7 @@ import { NodeRegistry } from '../controller/nodes/registry.js';
 import { ClaimCollector } from '../controller/volumes/claim-collector.js';
 import { ManifestDirectory } from '../controller/manifests/directory.js';
 import { MoveController } from '../controller/moves/move-controller.js';
-import type { Store } from '../controller/store/store.js';
+import type { Store, StoreTx } from '../controller/store/types.js';
 import { nodeReady, type ConfigMap, type Node, type PersistentVolumeClaim, type Pod } from '../shared/types.js';
 import { controllerOnStore, registerNodes } from './helpers/store-harness.js';
 import { waitFor } from './helpers/cluster.js';
@@ -24,13 +24,21 @@ function recorder(): RetryLog & { lines: Line[]; warnings: (re: RegExp) => Line[
   return { lines, warn: at('warn'), info: at('info'), debug: at('debug'), warnings: (re) => lines.filter((l) => l.level === 'warn' && re.test(l.msg)) };
 }
 
-/** Makes the store's mutate throw for objects of `kind` while `failing()` says so. */
+/** Makes the store's mutate (in a transaction or on its own) throw for objects of `kind` while `failing()` says so. */
 function failMutate(store: Store, kind: string, failing: () => boolean): void {
-  const orig = store.mutate.bind(store);
-  (store as unknown as { mutate: typeof store.mutate }).mutate = ((k: string, ...rest: unknown[]) => {
-    if (k === kind && failing()) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
-    return (orig as (...a: unknown[]) => unknown)(k, ...rest);
-  }) as typeof store.mutate;
+  const orig = store.transaction.bind(store);
+  const failingTx = (tx: StoreTx): StoreTx =>
+    new Proxy(tx, {
+      get(target, prop) {
+        if (prop !== 'mutate') return Reflect.get(target, prop);
+        return (k: string, ...rest: unknown[]) => {
+          if (k === kind && failing()) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+          return (target.mutate as (...a: unknown[]) => unknown)(k, ...rest);
+        };
+      },
+    });
+  (store as unknown as { transaction: typeof store.transaction }).transaction = ((fn: (tx: StoreTx) => unknown) =>
+    orig((tx) => fn(failingTx(tx)))) as typeof store.transaction;
 }
 
 t.test('KeyedRetry: 1 s doubling to 5 min per key, reset on success or change, one warning per change of error', async (t) => {
@@ -69,14 +77,14 @@ t.test('node lifecycle: a failed NotReady marking is retried with back-off, not 
   const log = recorder();
   const nodes = new NodeRegistry(store, new EventRecorder(store, 'test'), pino({ level: 'silent' }), 5000, undefined, undefined, undefined, () => now);
   (nodes as unknown as { lifecycle: KeyedRetry }).lifecycle = new KeyedRetry(log, 'node lifecycle', 'node', undefined, () => now);
-  registerNodes(store, nodes, ['h1']);
+  await registerNodes(store, nodes, ['h1']);
   let failing = true;
   failMutate(store, 'Node', () => failing);
   now += 10_000;
-  t.doesNotThrow(() => nodes.checkHeartbeats(now), 'a store failure does not escape the check');
+  await t.resolves(nodes.checkHeartbeats(now), 'a store failure does not escape the check');
   t.ok(nodeReady(store.get<Node>('Node', undefined, 'h1')!), 'not marked yet');
   now += 500;
-  nodes.checkHeartbeats(now);
+  await nodes.checkHeartbeats(now);
   t.equal(
     log.warnings(/node lifecycle failed/).length + log.lines.filter((l) => l.msg === 'node lifecycle failed again with the same error').length,
     1,
@@ -84,7 +92,7 @@ t.test('node lifecycle: a failed NotReady marking is retried with back-off, not 
   );
   failing = false;
   now += 600;
-  nodes.checkHeartbeats(now);
+  await nodes.checkHeartbeats(now);
   t.notOk(nodeReady(store.get<Node>('Node', undefined, 'h1')!), 'marked NotReady once the back-off is over');
   t.match(log.lines.at(-1), { level: 'info', msg: 'node lifecycle succeeded after failing' });
 });
@@ -100,8 +108,8 @@ t.test('claim collection: a failed deletion is retried with back-off; the others
       spec: { resources: { requests: { storage: '1Gi' } }, nodeName: 'h1', hostPath: `/x/${name}` },
       status: { phase: 'Bound' },
     }) as unknown as PersistentVolumeClaim;
-  store.create(claim('a'));
-  store.create(claim('b'));
+  await store.create(claim('a'));
+  await store.create(claim('b'));
   let failures = 0;
   const orig = store.mutate.bind(store);
   (store as unknown as { mutate: unknown }).mutate = ((k: string, ns: string, name: string, fn: never) => {
@@ -158,8 +166,8 @@ t.test('manifest directory: a failed apply of a file is retried with back-off', 
 
 t.test('pod moves: a failing step is retried with back-off, logged once', async (t) => {
   const { store, events, ops, nodes, sets } = controllerOnStore(t, 'retry-moves');
-  registerNodes(store, nodes, ['h1', 'h2']);
-  ops.apply([
+  await registerNodes(store, nodes, ['h1', 'h2']);
+  await ops.apply([
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -172,7 +180,7 @@ t.test('pod moves: a failing step is retried with back-off, logged once', async 
       },
     },
   ]);
-  for (let i = 0; i < 3; i++) sets.sync('default/web');
+  for (let i = 0; i < 3; i++) await sets.sync('default/web');
   const from = store.get<Pod>('Pod', 'default', 'web-0')!.spec.nodeName!;
   const to = from === 'h1' ? 'h2' : 'h1';
   const lines: { msg: string; level: number }[] = [];
@@ -182,12 +190,12 @@ t.test('pod moves: a failing step is retried with back-off, logged once', async 
   // Writes of pods fail (the step that stops the pod) until the store answers again.
   let failing = true;
   failMutate(store, 'Pod', () => failing);
-  moves.request('default', 'web-0', { to, volume: 'empty' });
-  for (let i = 0; i < 5; i++) moves.tick();
+  await moves.request('default', 'web-0', { to, volume: 'empty' });
+  for (let i = 0; i < 5; i++) await moves.tick();
   t.equal(lines.filter((l) => l.level === 40 && /pod move step failed/.test(l.msg)).length, 1, 'five ticks, one attempt, one warning');
   failing = false;
   await new Promise((r) => setTimeout(r, 1100));
-  moves.tick();
+  await moves.tick();
   t.ok(store.get<Pod>('Pod', 'default', 'web-0')?.metadata.deletionTimestamp, 'after the back-off the step runs: the pod is stopping');
   t.ok(lines.some((l) => l.msg === 'pod move step succeeded after failing'));
 });

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { createApiServer } from '../controller/api/server.js';
-import { issueToken } from '../controller/auth/tokens.js';
+import { createToken } from '../controller/auth/tokens.js';
 import { EventRecorder } from '../controller/events/recorder.js';
 import { forgetAgentTokens, NodeRegistry } from '../controller/nodes/registry.js';
 import { ControllerMetrics } from '../controller/metrics/controller-metrics.js';
 import { Operations } from '../controller/objects/operations.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
 import { WATCH_BUFFER_TOTAL_BYTES, type PodLimits } from '../shared/limits.js';
@@ -59,7 +59,7 @@ interface ControllerExtras {
 /** An in-process controller API (store, operations, node registry) serving https on loopback. */
 async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baseline', allowedHostPaths: [] }, extras: ControllerExtras = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-security-'));
-  const store = new Store(join(dir, 'berth.db'));
+  const store = new SqliteStore(join(dir, 'berth.db'));
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events, undefined, policy, extras.limits);
@@ -86,12 +86,12 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     sets?.stop();
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
-  const admin = issueToken(store, 'admin', 'admin', { description: 'test' });
+  const admin = await createToken(store, 'admin', 'admin', { description: 'test' });
   const call = async (method: string, path: string, body?: string | Buffer, token = admin): Promise<Reply> => {
     const res = await fetchWithTls(
       url + path,
@@ -344,7 +344,7 @@ t.test('the data dir is 0700 and the store and credential files 0600 after a sta
   // A data dir left readable by an older version, with a world-readable store.
   mkdirSync(cluster.controllerDir, { mode: 0o755 });
   chmodSync(cluster.controllerDir, 0o755);
-  new Store(join(cluster.controllerDir, 'berth.db')).close();
+  await new SqliteStore(join(cluster.controllerDir, 'berth.db')).close();
   chmodSync(join(cluster.controllerDir, 'berth.db'), 0o644);
   await cluster.startController();
   t.equal(statSync(cluster.controllerDir).mode & 0o777, 0o700, 'data dir 0700');
@@ -481,7 +481,7 @@ t.test("the store holds no agent credential after registration, and the agent AP
         diskAvailableBytes: 1,
       },
     },
-    issueToken(c.store, 'join', 'join'),
+    await createToken(c.store, 'join', 'join'),
   );
   t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
   const meta = c.store.listMeta('');
@@ -537,7 +537,7 @@ t.test("the store holds no agent credential after registration, and the agent AP
   t.match(await proxied.text(), /berth_agent_pods/);
 
   // A store written by an older version: its agent tokens are deleted at start.
-  c.store.setMeta('agent-token/old-node', 'x'.repeat(64));
+  await c.store.setMeta('agent-token/old-node', 'x'.repeat(64));
   t.equal(forgetAgentTokens(c.store), 1, 'one agent token deleted');
   t.same(c.store.listMeta('agent-token/'), [], 'none left');
   t.ok(c.store.getMeta('agent-cert/n1'), 'the pinned agent certificates stay');
@@ -547,7 +547,7 @@ t.test("the store holds no agent credential after registration, and the agent AP
 /** A node registered with a join token, its credential, and a pod of a set placed on it. */
 async function nodeWithPod(t: Test) {
   const c = await controller(t, { level: 'privileged', allowedHostPaths: [] });
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const body = registration('n1');
   const facts = body.facts;
   const reg = await c.json('POST', '/api/v1/nodes/register', body, join);
@@ -555,7 +555,7 @@ async function nodeWithPod(t: Test) {
   const nodeToken = reg.body.nodeToken as string;
   // The pod as the StatefulSet loop would store it, bound to n1.
   const now = new Date().toISOString();
-  c.store.create({
+  await c.store.create({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'web-0', namespace: 'default', uid: 'u0', resourceVersion: '', creationTimestamp: now },
@@ -618,7 +618,7 @@ t.test('an object over 1.5 MiB is refused with 413 naming it, and nothing of the
 
 t.test('a node sets its labels at first registration only, never berth.io/ ones, and an admin can remove any label', async (t) => {
   const c = await nodeWithPod(t);
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const reg = (name: string, labels: Record<string, string>, token: string) =>
     c.json('POST', '/api/v1/nodes/register', registration(name, { facts: c.facts, labels }), token);
   const restricted = await reg('n2', { 'berth.io/role': 'db' }, join);
@@ -639,7 +639,7 @@ t.test('a node sets its labels at first registration only, never berth.io/ ones,
   t.equal(labels.extra, undefined, 'labels of a re-registration are not taken');
 
   // A label stored with a bad key (as before keys were checked) can be removed by an admin.
-  c.store.mutate('Node', undefined, 'n1', (n: { metadata: { labels?: Record<string, string> } }) => {
+  await c.store.mutate('Node', undefined, 'n1', (n: { metadata: { labels?: Record<string, string> } }) => {
     n.metadata.labels = { ...n.metadata.labels, ['k'.repeat(300)]: 'v' };
   });
   const removed = await c.json('PATCH', '/api/v1/nodes/n1', { metadata: { labels: { ['k'.repeat(300)]: null } } });
@@ -719,7 +719,7 @@ function collectGarbage(): void {
 
 /** Registers each node over HTTP with a join token and a first heartbeat; their node credentials. */
 async function joinNodes(c: Awaited<ReturnType<typeof controller>>, names: string[], extra: Record<string, unknown> = {}) {
-  const join = issueToken(c.store, 'join', 'join');
+  const join = await createToken(c.store, 'join', 'join');
   const tokens: Record<string, string> = {};
   for (const name of names) {
     const reg = await c.json('POST', '/api/v1/nodes/register', registration(name, extra), join);
@@ -820,8 +820,8 @@ t.test(
     await watching;
 
     // A join token past its expiry registers nothing.
-    const shortLived = issueToken(c.store, 'join', 'join', { ttlMs: 100, description: 'short-lived' });
-    const lasting = issueToken(c.store, 'join', 'join', { ttlMs: 3_600_000, description: 'lasting' });
+    const shortLived = await createToken(c.store, 'join', 'join', { ttlMs: 100, description: 'short-lived' });
+    const lasting = await createToken(c.store, 'join', 'join', { ttlMs: 3_600_000, description: 'lasting' });
     await sleep(200);
     const late = await c.json('POST', '/api/v1/nodes/register', registration('n3'), shortLived);
     t.equal(late.status, 401, 'registering with an expired join token: 401');
@@ -967,7 +967,7 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
     .catch(() => {});
 
   // A following log stream of web-0 under a second admin token.
-  const admin2 = issueToken(c.store, 'admin', 'admin', { description: 'second' });
+  const admin2 = await createToken(c.store, 'admin', 'admin', { description: 'second' });
   const logRes = await fetchWithTls(
     `${c.url}/api/v1/namespaces/default/pods/web-0/log?follow=true`,
     { headers: { authorization: `Bearer ${admin2}` } },

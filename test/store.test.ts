@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controllerOptions } from '../cli/commands/daemons.js';
 import { DataDirInUseError, lockDataDir } from '../controller/store/lock.js';
-import { Store, type StoredChange } from '../controller/store/store.js';
+import { SqliteStore, type StoredChange, type StoreTx } from '../controller/store/sqlite.js';
 import type { ConfigMap } from '../shared/types.js';
 
 const cm = (name: string, a = '1'): Omit<ConfigMap, 'metadata'> & { metadata: { name: string; namespace: string } } => ({
@@ -21,24 +21,26 @@ t.test('store', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  const s = new Store(file);
+  const s = new SqliteStore(file);
 
   const seen: StoredChange[] = [];
   s.changes.on('change', (c) => seen.push(c));
-  const a = s.create(cm('a'));
+  const a = await s.create(cm('a'));
   t.equal(a.metadata.resourceVersion, '1');
   t.match(a.metadata.uid, /^[0-9a-f-]{36}$/);
-  t.throws(() => s.create(cm('a')), /already exists/);
-  const a2 = s.update({ ...a, data: { a: '2' } } as ConfigMap, '1');
+  await t.rejects(s.create(cm('a')), /already exists/);
+  const a2 = await s.update({ ...a, data: { a: '2' } } as ConfigMap, '1');
   t.equal(a2.metadata.resourceVersion, '2');
-  t.throws(() => s.update({ ...a, data: { a: '3' } } as ConfigMap, '1'), /was modified/, 'optimistic concurrency');
+  await t.rejects(s.update({ ...a, data: { a: '3' } } as ConfigMap, '1'), /was modified/, 'optimistic concurrency');
 
-  t.throws(() =>
-    s.transaction(() => {
-      s.create(cm('b'));
-      s.delete('ConfigMap', 'default', 'a');
+  await t.rejects(
+    s.transaction((tx) => {
+      tx.create(cm('b'));
+      tx.delete('ConfigMap', 'default', 'a');
       throw new Error('boom');
     }),
+    /boom/,
+    "the transaction rejects with its function's error",
   );
   t.same(
     s.list('ConfigMap').map((o) => o.metadata.name),
@@ -49,10 +51,15 @@ t.test('store', async (t) => {
   t.equal(s.resourceVersion, 2);
   t.equal(seen.length, 2, 'watchers saw nothing of the failed transaction');
 
-  s.transaction(() => {
-    s.create(cm('b'));
-    s.create(cm('c'));
+  const inside: string[] = [];
+  const last = await s.transaction((tx) => {
+    tx.create(cm('b'));
+    inside.push(...tx.list('ConfigMap').map((o) => o.metadata.name));
+    t.equal(seen.length, 2, 'watchers see nothing before commit');
+    return tx.create(cm('c'));
   });
+  t.same(inside, ['a', 'b'], 'a transaction reads its own writes');
+  t.equal(last.metadata.resourceVersion, '4', "it resolves with its function's result");
   t.same(
     seen.map((c) => [c.type, c.object.metadata.name, c.rv]),
     [
@@ -67,9 +74,9 @@ t.test('store', async (t) => {
     [3, 4],
   );
   t.same(s.changesSince(4), []);
-  s.close();
+  await s.close();
 
-  const reopened = new Store(file);
+  const reopened = new SqliteStore(file);
   t.same(
     reopened.list('ConfigMap').map((o) => o.metadata.name),
     ['a', 'b', 'c'],
@@ -77,39 +84,39 @@ t.test('store', async (t) => {
   );
   t.equal(reopened.resourceVersion, 4);
   t.equal(reopened.changesSince(1), undefined, 'after a restart old resourceVersions are too old: clients list again');
-  reopened.close();
+  await reopened.close();
 });
 
 t.test('every commit is synced (synchronous=FULL) unless the store is opened with normal', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const full = new Store(join(dir, 'a.db'));
+  const full = new SqliteStore(join(dir, 'a.db'));
   t.equal(full.synchronous, 2, 'FULL by default');
-  full.close();
-  const normal = new Store(join(dir, 'b.db'), { synchronous: 'normal' });
+  await full.close();
+  const normal = new SqliteStore(join(dir, 'b.db'), { synchronous: 'normal' });
   t.equal(normal.synchronous, 1, 'NORMAL when asked');
-  normal.close();
+  await normal.close();
 });
 
 t.test('an object and the resourceVersion counter commit together: a failed counter write leaves no object', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  let s = new Store(file);
-  s.create(cm('a'));
-  s.create(cm('b'));
-  s.close();
+  let s = new SqliteStore(file);
+  await s.create(cm('a'));
+  await s.create(cm('b'));
+  await s.close();
   // The counter's write fails from resourceVersion 3 on, as a crash between the two would have.
   const raw = new Database(file);
   raw.exec("CREATE TRIGGER no_rv_3 BEFORE UPDATE ON meta WHEN NEW.key = 'rv' AND NEW.value = '3' BEGIN SELECT RAISE(ABORT, 'counter write failed'); END");
   raw.close();
 
-  s = new Store(file);
+  s = new SqliteStore(file);
   const seen: StoredChange[] = [];
   s.changes.on('change', (c) => seen.push(c));
-  t.throws(() => s.create(cm('c')), /counter write failed/);
-  t.throws(() => s.delete('ConfigMap', 'default', 'a'), /counter write failed/);
-  t.throws(() => s.update({ ...s.get<ConfigMap>('ConfigMap', 'default', 'b')!, data: { a: '2' } }), /counter write failed/);
+  await t.rejects(s.create(cm('c')), /counter write failed/);
+  await t.rejects(s.delete('ConfigMap', 'default', 'a'), /counter write failed/);
+  await t.rejects(s.update({ ...s.get<ConfigMap>('ConfigMap', 'default', 'b')!, data: { a: '2' } }), /counter write failed/);
   t.same(
     s.list('ConfigMap').map((o) => [o.metadata.name, o.metadata.resourceVersion]),
     [
@@ -120,7 +127,7 @@ t.test('an object and the resourceVersion counter commit together: a failed coun
   );
   t.equal(s.resourceVersion, 2);
   t.same(seen, [], 'nothing published');
-  s.close();
+  await s.close();
 
   const check = new Database(file, { readonly: true });
   t.same(
@@ -138,9 +145,9 @@ t.test('a resourceVersion counter behind the objects never hands out a resourceV
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  const s = new Store(file);
-  for (const n of ['a', 'b', 'c']) s.create(cm(n));
-  s.close();
+  const s = new SqliteStore(file);
+  for (const n of ['a', 'b', 'c']) await s.create(cm(n));
+  await s.close();
 
   // As a store written by a build that committed object and counter apart and crashed between:
   // an object at resourceVersion 7 while the counter says 2.
@@ -151,22 +158,22 @@ t.test('a resourceVersion counter behind the objects never hands out a resourceV
   raw.prepare("UPDATE meta SET value = '2' WHERE key = 'rv'").run();
   raw.close();
 
-  const reopened = new Store(file);
+  const reopened = new SqliteStore(file);
   t.equal(reopened.resourceVersion, 7, 'the newest object counts');
-  const d = reopened.create(cm('d'));
+  const d = await reopened.create(cm('d'));
   t.equal(d.metadata.resourceVersion, '8', 'the next write is above every stored resourceVersion');
   const versions = reopened.list('ConfigMap').map((o) => Number(o.metadata.resourceVersion));
   t.equal(new Set(versions).size, versions.length, 'no two objects share a resourceVersion');
-  reopened.close();
+  await reopened.close();
 
   // The counter ahead of the objects (the last write was a deletion) counts as well.
   const raw2 = new Database(file);
   raw2.prepare("UPDATE meta SET value = '20' WHERE key = 'rv'").run();
   raw2.close();
-  const again = new Store(file);
+  const again = new SqliteStore(file);
   t.equal(again.resourceVersion, 20);
-  t.equal(again.create(cm('e')).metadata.resourceVersion, '21');
-  again.close();
+  t.equal((await again.create(cm('e'))).metadata.resourceVersion, '21');
+  await again.close();
 });
 
 t.test('data dir lock: a second holder fails at once naming the holder, the lock is free again after release', async (t) => {
@@ -198,21 +205,99 @@ t.test('a watcher that writes when it sees a change commits its own write, publi
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'berth.db');
-  const s = new Store(file);
+  const s = new SqliteStore(file);
   const seen: string[] = [];
   s.changes.on('change', (c) => {
     seen.push(`${c.type} ${c.object.metadata.name} ${c.rv}`);
-    if (c.object.metadata.name === 'x') s.create(cm('follows-x'));
+    if (c.object.metadata.name === 'x') s.create(cm('follows-x')).catch((err: unknown) => seen.push(`failed: ${err}`));
   });
-  s.create(cm('x'));
+  await s.create(cm('x'));
   t.same(seen, ['ADDED x 1', 'ADDED follows-x 2']);
-  s.close();
-  const reopened = new Store(file);
+  await s.close();
+  const reopened = new SqliteStore(file);
   t.same(
     reopened.list('ConfigMap').map((o) => o.metadata.name),
     ['follows-x', 'x'],
     'both on disk',
   );
   t.equal(reopened.resourceVersion, 2);
-  reopened.close();
+  await reopened.close();
+});
+
+t.test('a transaction: its tx writes only while it is open, its function must be synchronous, store writes inside it are refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = new SqliteStore(join(dir, 'berth.db'));
+  let kept: StoreTx | undefined;
+  await s.transaction((tx) => {
+    kept = tx;
+    tx.create(cm('a'));
+  });
+  t.throws(() => kept!.create(cm('late')), /transaction is over/, 'a tx kept past its transaction cannot write');
+  await t.rejects(
+    s.transaction(async (tx) => {
+      tx.create(cm('b'));
+    }),
+    /must be synchronous/,
+  );
+  let nested: Promise<unknown> | undefined;
+  await s.transaction((tx) => {
+    tx.create(cm('c'));
+    nested = s.create(cm('d'));
+  });
+  await t.rejects(nested!, /must go through its tx/, 'a store write inside a transaction is refused');
+  t.same(
+    s.list('ConfigMap').map((o) => o.metadata.name),
+    ['a', 'c'],
+    'what went through the tx was written, nothing else',
+  );
+  t.equal(s.backend, 'sqlite');
+  t.equal(s.fenced({ key: 'k', revision: 1 }), s, 'no fence with SQLite: the data dir lock keeps other controllers out');
+  await s.close();
+});
+
+t.test('meta, tokens and bindings roll back with their transaction; revocations are told after commit only', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = new SqliteStore(join(dir, 'berth.db'));
+  const revoked: string[][] = [];
+  s.revocations.on('revoked', (ids) => revoked.push(ids));
+  await s.addToken('h1', 'node', 'n1', { id: 'aaaaaa' });
+  await s.bind('default', 'web', 0, 'n1');
+  await t.rejects(
+    s.transaction((tx) => {
+      tx.setMeta('k', 'v');
+      tx.bind('default', 'web', 0, 'n2');
+      t.equal(tx.binding('default', 'web', 0)?.epoch, 2, 'the tx reads its own binding');
+      t.equal(tx.deleteTokenById('aaaaaa'), 1);
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  t.equal(s.getMeta('k'), undefined);
+  t.same(s.binding('default', 'web', 0), { node: 'n1', epoch: 1 });
+  t.equal(s.findToken('h1')?.id, 'aaaaaa');
+  t.same(revoked, [], 'nothing told of a revocation that was rolled back');
+  t.equal(await s.deleteTokenById('aaaaaa'), 1);
+  t.same(revoked, [['aaaaaa']]);
+  await s.close();
+});
+
+t.test('backup: a consistent copy of a store in use', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = new SqliteStore(join(dir, 'berth.db'));
+  await s.create(cm('a'));
+  await s.setMeta('k', 'v');
+  await s.backup(join(dir, 'copy.db'));
+  await s.create(cm('b'));
+  const copy = new SqliteStore(join(dir, 'copy.db'));
+  t.same(
+    copy.list('ConfigMap').map((o) => o.metadata.name),
+    ['a'],
+  );
+  t.equal(copy.getMeta('k'), 'v');
+  t.equal(copy.resourceVersion, 1);
+  await copy.close();
+  await s.close();
 });

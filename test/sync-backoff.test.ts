@@ -1,7 +1,7 @@
 // Back-off of failing StatefulSet syncs, with a fake clock.
 import t from 'tap';
 import { DEFAULT_BACKOFF, SyncBackoff, backoffDelay, errorKey } from '../controller/retry/backoff.js';
-import { ConflictError } from '../controller/store/store.js';
+import { ConflictError } from '../controller/store/sqlite.js';
 
 t.test('the delay doubles from the base up to the cap', async (t) => {
   t.same(

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { authenticate, hashToken, issueToken } from '../controller/auth/tokens.js';
+import { authenticate, hashToken, createToken } from '../controller/auth/tokens.js';
 import { ensurePki, sansEqual, servingSans } from '../controller/tls/pki.js';
 import { joinCommand } from '../controller/tls/join.js';
-import { Store } from '../controller/store/store.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
 import { parseTtl } from '../cli/commands/token.js';
 import { parseAdvertiseAddresses } from '../cli/tls-options.js';
 import { ApiError, fetchWithTls } from '../shared/client.js';
@@ -169,7 +169,7 @@ t.test('a store from before token ids keeps its tokens working', async (t) => {
   old.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?)').run(hashToken('admin.old-secret'), 'admin', 'admin', '2026-01-01T00:00:00.000Z');
   old.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?)').run(hashToken('node.old-node'), 'node', 'n1', '2026-01-01T00:00:00.000Z');
   old.close();
-  const store = new Store(file);
+  const store = new SqliteStore(file);
   t.teardown(() => store.close());
   t.match(authenticate(store, 'Bearer admin.old-secret'), { role: 'admin', token: { id: String } });
   t.match(authenticate(store, 'Bearer node.old-node'), { role: 'node', node: 'n1', token: { id: String } });
@@ -179,11 +179,11 @@ t.test('a store from before token ids keeps its tokens working', async (t) => {
     listed.every((x) => /^[0-9a-f]{6}$/.test(x.id)),
     'old tokens get an id',
   );
-  const fresh = issueToken(store, 'join', 'join', { ttlMs: 60_000, description: 'd' });
+  const fresh = await createToken(store, 'join', 'join', { ttlMs: 60_000, description: 'd' });
   t.match(fresh, /^[a-z0-9]{6}\.[A-Za-z0-9_-]+$/);
   t.match(authenticate(store, `Bearer ${fresh}`), { role: 'join', token: { id: fresh.split('.')[0], expires: Number } });
   t.equal(authenticate(store, `Bearer ${fresh}`, Date.now() + 61_000), undefined, 'expired');
-  store.deleteTokenById(listed.find((x) => x.role === 'node')!.id);
+  await store.deleteTokenById(listed.find((x) => x.role === 'node')!.id);
   t.equal(authenticate(store, 'Bearer node.old-node'), undefined, 'revoked');
 });
 

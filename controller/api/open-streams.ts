@@ -2,7 +2,7 @@
 // answered), so that revoking the token closes it at once, and a token that expires while a
 // stream is open closes it then: a revoked credential receives nothing more.
 import type { Principal } from '../auth/tokens.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 
 /** setTimeout's longest delay; a later expiry is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

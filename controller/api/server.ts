@@ -13,7 +13,7 @@ import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metri
 import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store } from '../store/store.js';
+import { ConflictError, FencedError, type Store } from '../store/types.js';
 import type { ApiContext } from './context.js';
 import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
@@ -56,7 +56,7 @@ export interface ApiDeps {
 function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
-  addTokenRoutes(router, { store: deps.store, ...deps.tokens });
+  addTokenRoutes(router, { store: deps.store, onRevokeFailed: (id, err) => deps.log.error({ err, token: id }, 'revoking a token failed'), ...deps.tokens });
   if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
@@ -94,6 +94,10 @@ export function createApiServer(deps: ApiDeps): Server {
     route(req, res, url)
       .catch((err: unknown) => {
         if (err instanceof StatusError) return sendError(res, err);
+        // The store's refusals (store/types.ts): a write that lost a race, or one made after this
+        // controller lost its fence; the client may try again.
+        if (err instanceof ConflictError) return sendError(res, new StatusError('Conflict', err.message));
+        if (err instanceof FencedError) return sendError(res, new StatusError('ServiceUnavailable', err.message));
         log.error({ err, path: url.pathname }, 'request failed');
         sendError(res, new StatusError('InternalError', (err as Error).message ?? String(err)));
       })

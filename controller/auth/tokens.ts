@@ -2,7 +2,7 @@
 // the store holds no credential; the id is kept in the clear so a token can be listed and
 // revoked. Tokens from before ids (`admin.…`, `join.…`) keep working under a derived id.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import type { Store, StoredToken } from '../store/store.js';
+import type { Store, StoreReader, StoredToken, StoreTx } from '../store/types.js';
 import type { TokenInfo } from '../../shared/types.js';
 
 /** Who a request comes from; `token` says which token (its id and end), for closing what it opened when it is revoked. */
@@ -36,7 +36,7 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function newId(store: Store): string {
+function newId(store: StoreReader): string {
   const taken = new Set(store.listTokens().map((t) => t.id));
   for (;;) {
     let id = '';
@@ -49,7 +49,7 @@ export function expired(t: Pick<StoredToken, 'expires'>, now = Date.now()): bool
   return t.expires !== null && Date.parse(t.expires) <= now;
 }
 
-export function authenticate(store: Store, header: string | undefined, now = Date.now()): Principal | undefined {
+export function authenticate(store: StoreReader, header: string | undefined, now = Date.now()): Principal | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!m) return undefined;
   const found = store.findToken(hashToken(m[1]));
@@ -61,16 +61,21 @@ export function authenticate(store: Store, header: string | undefined, now = Dat
   return undefined;
 }
 
-/** Makes and stores a token; returns it (the only time its secret is seen). */
-export function issueToken(store: Store, role: TokenRole, subject: string, opts: IssueOptions = {}): string {
-  const id = newId(store);
+/** Makes a token and stores it as part of the transaction `tx`; returns it (the only time its secret is seen). */
+export function issueToken(tx: StoreTx, role: TokenRole, subject: string, opts: IssueOptions = {}): string {
+  const id = newId(tx);
   const token = `${id}.${randomBytes(24).toString('base64url')}`;
-  store.addToken(hashToken(token), role, subject, {
+  tx.addToken(hashToken(token), role, subject, {
     id,
     ...(opts.ttlMs ? { expires: new Date(Date.now() + opts.ttlMs).toISOString() } : {}),
     ...(opts.description ? { description: opts.description } : {}),
   });
   return token;
+}
+
+/** Makes and stores a token in a transaction of its own; resolves to it once stored. */
+export function createToken(store: Store, role: TokenRole, subject: string, opts: IssueOptions = {}): Promise<string> {
+  return store.transaction((tx) => issueToken(tx, role, subject, opts));
 }
 
 /** The id part of a token (`<id>.<secret>`). */

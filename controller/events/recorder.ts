@@ -7,7 +7,7 @@
 // counts) so that repeats are recognised.
 import { randomBytes } from 'node:crypto';
 import { timestamp, type AnyObject, type Event } from '../../shared/types.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreReader, StoreTx } from '../store/types.js';
 
 const DEDUPE_MS = 10 * 60_000;
 const KEEP_MS = 60 * 60_000;
@@ -48,6 +48,8 @@ export function correlate(group: Similar | undefined, message: string, now: numb
 export class EventRecorder {
   private readonly groups = new Map<string, Similar>();
   private loaded = false;
+  /** record() and prune() one after the other: a repeat must see the event the one before it wrote. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -56,10 +58,10 @@ export class EventRecorder {
   ) {}
 
   /** After a restart the events still in the store are repeats' targets too. */
-  private load(): void {
+  private load(store: StoreReader): void {
     if (this.loaded) return;
     this.loaded = true;
-    for (const e of this.store.list<Event>('Event')) this.remember(e, Date.parse(e.lastTimestamp));
+    for (const e of store.list<Event>('Event')) this.remember(e, Date.parse(e.lastTimestamp));
   }
 
   private remember(e: Event, last: number): void {
@@ -74,9 +76,24 @@ export class EventRecorder {
     else g.byMessage.set(e.message, entry);
   }
 
-  /** `host`: the node whose agent saw it happen (container events); otherwise the controller did. */
-  record(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): void {
-    this.load();
+  /** Runs fn after every record() and prune() before it has finished. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Records an event in its own transaction. `host`: the node whose agent saw it happen
+   * (container events); otherwise the controller did.
+   */
+  record(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): Promise<void> {
+    return this.serial(() => this.store.transaction((tx) => this.recordIn(tx, obj, type, reason, message, host)));
+  }
+
+  /** Records an event as part of the transaction `tx` (committed, or not, with its other writes). */
+  recordIn(tx: StoreTx, obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): void {
+    this.load(tx);
     const ns = obj.metadata.namespace ?? 'default';
     const nowMs = this.clock();
     const now = timestamp(nowMs);
@@ -85,7 +102,7 @@ export class EventRecorder {
     const key = similarKey({ involvedObject, reason, type, source });
     const c = correlate(this.groups.get(key), message, nowMs);
     if (c.action === 'update') {
-      const updated = this.store.mutate<Event>('Event', ns, c.name, (e) => {
+      const updated = tx.mutate<Event>('Event', ns, c.name, (e) => {
         e.count += 1;
         e.lastTimestamp = now;
         e.message = c.message;
@@ -96,7 +113,7 @@ export class EventRecorder {
       }
     }
     const name = `${obj.metadata.name}.${randomBytes(8).toString('hex')}`;
-    const created = this.store.create<Event>({
+    const created = tx.create<Event>({
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace: ns },
@@ -113,19 +130,21 @@ export class EventRecorder {
   }
 
   /** Drops events older than an hour, as the API server's TTL does. */
-  prune(now = this.clock()): void {
-    this.load();
-    // One commit (one fsync) for the whole sweep, not one per event.
-    this.store.transaction(() => {
-      for (const e of this.store.list<Event>('Event')) {
-        if (Date.parse(e.lastTimestamp) + KEEP_MS < now) this.store.delete('Event', e.metadata.namespace, e.metadata.name);
+  prune(now = this.clock()): Promise<void> {
+    return this.serial(async () => {
+      this.load(this.store);
+      // One commit (one fsync) for the whole sweep, not one per event.
+      await this.store.transaction((tx) => {
+        for (const e of tx.list<Event>('Event')) {
+          if (Date.parse(e.lastTimestamp) + KEEP_MS < now) tx.delete('Event', e.metadata.namespace, e.metadata.name);
+        }
+      });
+      // What is past the dedupe window is never a target again.
+      for (const [key, g] of this.groups) {
+        for (const [m, x] of g.byMessage) if (x.last + DEDUPE_MS < now) g.byMessage.delete(m);
+        if (g.combined && g.combined.last + DEDUPE_MS < now) delete g.combined;
+        if (g.byMessage.size === 0 && !g.combined) this.groups.delete(key);
       }
     });
-    // What is past the dedupe window is never a target again.
-    for (const [key, g] of this.groups) {
-      for (const [m, x] of g.byMessage) if (x.last + DEDUPE_MS < now) g.byMessage.delete(m);
-      if (g.combined && g.combined.last + DEDUPE_MS < now) delete g.combined;
-      if (g.byMessage.size === 0 && !g.combined) this.groups.delete(key);
-    }
   }
 }

@@ -11,7 +11,7 @@ import { loadManifests } from '../../shared/manifest/load.js';
 import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 import type { BackoffOptions } from '../retry/backoff.js';
 import { filesGone, isManifestFile, ownedBy, planFile, refKey, refOf, type AppliedFiles, type ObjectRef } from './plan.js';
@@ -135,11 +135,14 @@ export class ManifestDirectory {
     return raw ? (JSON.parse(raw) as AppliedFiles) : {};
   }
 
-  private record(file: string, refs: ObjectRef[] | undefined): void {
-    const all = this.applied();
-    if (refs) all[file] = refs;
-    else delete all[file];
-    this.opts.store.setMeta(META_KEY, JSON.stringify(all));
+  private async record(file: string, refs: ObjectRef[] | undefined): Promise<void> {
+    await this.opts.store.transaction((tx) => {
+      const raw = tx.getMeta(META_KEY);
+      const all = raw ? (JSON.parse(raw) as AppliedFiles) : {};
+      if (refs) all[file] = refs;
+      else delete all[file];
+      tx.setMeta(META_KEY, JSON.stringify(all));
+    });
   }
 
   private async sync(file: string): Promise<void> {
@@ -166,7 +169,7 @@ export class ManifestDirectory {
     let summary: string[] = [];
     if (plan.apply.length > 0) {
       try {
-        const { results } = this.opts.ops.apply(plan.apply);
+        const { results } = await this.opts.ops.apply(plan.apply);
         summary = results.filter((r) => r.result !== 'unchanged').map((r) => `${r.kind}/${r.name} ${r.result}`);
       } catch (err) {
         if (!(err instanceof StatusError)) throw err;
@@ -177,13 +180,13 @@ export class ManifestDirectory {
         );
       }
     }
-    const deleted = this.deleteOwned(file, plan.delete);
-    this.record(file, loaded.objects.map(refOf));
+    const deleted = await this.deleteOwned(file, plan.delete);
+    await this.record(file, loaded.objects.map(refOf));
     this.blocked.delete(file);
     if (summary.length + deleted.length > 0) {
       const message = `applied ${file}: ${[...summary, ...deleted.map((d) => `${d} deleted`)].join(', ')}`;
       this.log.info({ file }, message);
-      this.opts.events.record(fileObject(file), 'Normal', 'Applied', message);
+      await this.opts.events.record(fileObject(file), 'Normal', 'Applied', message);
     }
     if (deleted.length > 0) this.retryBlocked();
   }
@@ -192,22 +195,22 @@ export class ManifestDirectory {
     const refs = this.applied()[file];
     this.blocked.delete(file);
     if (!refs) return;
-    const deleted = this.deleteOwned(file, refs);
-    this.record(file, undefined);
+    const deleted = await this.deleteOwned(file, refs);
+    await this.record(file, undefined);
     const message = `removed ${file}: ${deleted.length > 0 ? deleted.map((d) => `${d} deleted`).join(', ') : 'nothing to delete'}`;
     this.log.info({ file }, message);
-    this.opts.events.record(fileObject(file), 'Normal', 'Removed', message);
+    await this.opts.events.record(fileObject(file), 'Normal', 'Removed', message);
     this.retryBlocked();
   }
 
   /** Normal deletes (pods terminate, claims stay unless the retention policy says otherwise). */
-  private deleteOwned(file: string, refs: ObjectRef[]): string[] {
+  private async deleteOwned(file: string, refs: ObjectRef[]): Promise<string[]> {
     const out: string[] = [];
     for (const r of refs) {
       const cur = this.opts.store.get(r.kind as Kind, r.namespace, r.name);
       if (!cur || !ownedBy(cur.metadata.annotations, file)) continue;
       try {
-        this.opts.ops.delete(r.kind as Kind, r.namespace, r.name, undefined);
+        await this.opts.ops.delete(r.kind as Kind, r.namespace, r.name, undefined);
         out.push(`${r.kind}/${r.name}`);
       } catch (err) {
         this.log.warn({ file, object: refKey(r), err: (err as Error).message }, 'deleting an object of a manifest file failed');
@@ -221,10 +224,10 @@ export class ManifestDirectory {
   }
 
   /** A bad file changes nothing: what its last good version applied keeps running. */
-  private refuse(file: string, problems: SourceProblem[]): void {
+  private async refuse(file: string, problems: SourceProblem[]): Promise<void> {
     for (const p of problems) this.log.warn({ file }, `manifest file refused: ${formatProblem(p)}`);
     const message = `${file} not applied, nothing changed: ${problems.map(formatProblem).join('; ')}`.slice(0, 1024);
-    this.opts.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);
+    await this.opts.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { MetricsRegistry } from '../../shared/metrics.js';
 import { RESOURCES } from '../../shared/resources.js';
 import type { Node, Pod, StatefulSet } from '../../shared/types.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 
 export interface ControllerMetricsSources {
   store: Store;

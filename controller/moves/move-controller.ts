@@ -9,7 +9,7 @@ import { isReady, nodeReady, type Node, type PersistentVolumeClaim, type Pod, ty
 import { StatusError, badRequest, notFound } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store, StoredChange } from '../store/store.js';
+import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.js';
 import { STALL_TIMEOUT_HEADER, type PodMove } from '../../shared/moves.js';
 import {
   DEFAULT_COPY_POLICY,
@@ -25,6 +25,7 @@ import {
   type NodeView,
 } from './decide.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
+import { KeyedSerial } from '../serial.js';
 
 const PREFIX = 'move/';
 const keyOf = (ns: string, set: string, ordinal: number) => `${PREFIX}${ns}/${set}/${ordinal}`;
@@ -35,7 +36,7 @@ export function nodeView(node: Node | undefined): NodeView | undefined {
 }
 
 /** Moves of a set that keep the set controller away from their ordinals, by ordinal. */
-export function heldOrdinals(store: Store, namespace: string, set: string): Map<number, PodMove> {
+export function heldOrdinals(store: StoreReader, namespace: string, set: string): Map<number, PodMove> {
   const out = new Map<number, PodMove>();
   for (const { value } of store.listMeta(`${PREFIX}${namespace}/${set}/`)) {
     const m = JSON.parse(value) as PodMove;
@@ -47,9 +48,15 @@ export function heldOrdinals(store: Store, namespace: string, set: string): Map<
 export class MoveController {
   private timer?: NodeJS.Timeout;
   private readonly copying = new Map<string, { claim: string; abort: AbortController }>();
-  private running = false;
+  /** The pass over the moves under way, and whether something asked for another after it. */
+  private ticking?: Promise<void>;
   private again = false;
   private stopped = false;
+  /**
+   * Every change of a move (a request, a cancel, a step, the end of a copy) one at a time: each
+   * reads the move and writes it back, so two must not interleave.
+   */
+  private readonly serial = new KeyedSerial();
   /** A move step that throws (the store refuses a write, a node vanished) is retried with back-off, per move. */
   private readonly retry: KeyedRetry;
 
@@ -71,9 +78,9 @@ export class MoveController {
 
   start(): void {
     this.store.changes.on('change', this.onChange);
-    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer = setInterval(() => this.kick(), 1000);
     this.timer.unref();
-    this.tick();
+    this.kick();
   }
 
   stop(): void {
@@ -98,12 +105,24 @@ export class MoveController {
     this.tickScheduled = true;
     setImmediate(() => {
       this.tickScheduled = false;
-      this.tick();
+      this.kick();
     });
   };
 
+  /** One change of a move at a time (see `serial`). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial.run('moves', fn);
+  }
+
   /** Starts a move (or returns the one under way for that pod: the call is idempotent). */
-  request(namespace: string, pod: string, body: unknown): PodMove {
+  async request(namespace: string, pod: string, body: unknown): Promise<PodMove> {
+    const move = await this.exclusive(() => this.requestNow(namespace, pod, body));
+    // Its first step (the pod's graceful stop) is taken before the answer.
+    await this.tick().catch((err: unknown) => this.log.error({ err }, 'pod moves: a pass failed'));
+    return move;
+  }
+
+  private async requestNow(namespace: string, pod: string, body: unknown): Promise<PodMove> {
     const b = (body ?? {}) as { to?: unknown; volume?: unknown };
     if (typeof b.to !== 'string' || b.to === '') throw badRequest('to: the target node name is required');
     if (b.volume !== 'copy' && b.volume !== 'empty') throw badRequest('volume: must be "copy" (--copy-volume) or "empty" (--empty-volume)');
@@ -156,14 +175,13 @@ export class MoveController {
       message: `stopping on ${binding.node}`,
       startedAt: new Date().toISOString(),
     };
-    this.save(move);
-    this.events.record(
+    await this.save(move);
+    await this.events.record(
       set,
       'Normal',
       'MoveStarted',
       `moving pod ${move.pod} from ${move.from} to ${move.to} (${b.volume === 'copy' ? 'copying its volumes' : 'with empty volumes'})`,
     );
-    this.tick();
     return move;
   }
 
@@ -171,7 +189,11 @@ export class MoveController {
    * `berth pod move POD --cancel`: gives an ordinal that was not re-homed yet back to its old
    * node (a copy under way is aborted; whatever arrived on the target is discarded by its agent).
    */
-  cancel(namespace: string, pod: string): PodMove {
+  cancel(namespace: string, pod: string): Promise<PodMove> {
+    return this.exclusive(() => this.cancelNow(namespace, pod));
+  }
+
+  private async cancelNow(namespace: string, pod: string): Promise<PodMove> {
     const move = this.forPod(namespace, pod);
     if (!move) throw notFound('pod moves', pod);
     const problem = cancelProblem(move);
@@ -181,9 +203,9 @@ export class MoveController {
     move.phase = 'cancelled';
     move.held = false;
     move.message = `cancelled; ${move.pod} starts again on ${move.from}, where its data is`;
-    this.save(move);
+    await this.save(move);
     const set = this.store.get<StatefulSet>('StatefulSet', move.namespace, move.set);
-    if (set) this.events.record(set, 'Normal', 'MoveCancelled', `pod ${move.pod}: move to ${move.to} ${move.message}`);
+    if (set) await this.events.record(set, 'Normal', 'MoveCancelled', `pod ${move.pod}: move to ${move.to} ${move.message}`);
     this.resyncSet(move.namespace, move.set);
     return move;
   }
@@ -199,22 +221,33 @@ export class MoveController {
     return parent && ordinal >= 0 ? this.get(namespace, parent, ordinal) : undefined;
   }
 
-  private save(move: PodMove): void {
-    move.updatedAt = new Date().toISOString();
-    this.store.setMeta(keyOf(move.namespace, move.set, move.ordinal), JSON.stringify(move));
+  private save(move: PodMove): Promise<void> {
+    return this.store.transaction((tx) => this.saveIn(tx, move));
   }
 
-  tick(): void {
-    if (this.stopped) return;
-    if (this.running) {
+  /** Writes the move as part of the transaction `tx`. */
+  private saveIn(tx: StoreTx, move: PodMove): void {
+    move.updatedAt = new Date().toISOString();
+    tx.setMeta(keyOf(move.namespace, move.set, move.ordinal), JSON.stringify(move));
+  }
+
+  /** A tick whose failure is logged (the timer and the change listener start them). */
+  private kick(): void {
+    this.tick().catch((err: unknown) => this.log.error({ err }, 'pod moves: a pass failed'));
+  }
+
+  /** One pass over the moves; resolves once it (and any pass asked for meanwhile) is done. */
+  tick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.ticking) {
       this.again = true;
-      return;
+      return this.ticking;
     }
-    this.running = true;
-    try {
+    const pass = this.exclusive(async () => {
       do {
         this.again = false;
         for (const { value } of this.store.listMeta(PREFIX)) {
+          if (this.stopped) return;
           const move = JSON.parse(value) as PodMove;
           const key = `${move.namespace}/${move.pod}`;
           if (isFinished(move)) {
@@ -224,16 +257,19 @@ export class MoveController {
           // The 1 s timer ticks; a move whose step failed is tried again when its back-off is over.
           if (!this.retry.due(key)) continue;
           try {
-            this.step(move);
+            await this.step(move);
             this.retry.succeeded(key);
           } catch (err) {
             this.retry.failed(key, err, { phase: move.phase });
           }
         }
       } while (this.again);
-    } finally {
-      this.running = false;
-    }
+    });
+    const ticking = pass.finally(() => {
+      if (this.ticking === ticking) this.ticking = undefined;
+    });
+    this.ticking = ticking;
+    return ticking;
   }
 
   private observe(move: PodMove): MoveObservation {
@@ -251,63 +287,67 @@ export class MoveController {
     };
   }
 
-  private step(move: PodMove): void {
+  private async step(move: PodMove): Promise<void> {
     for (let i = 0; i < 10; i++) {
       const s = decideMove(move, this.observe(move), this.policy);
       const set = this.store.get<StatefulSet>('StatefulSet', move.namespace, move.set);
-      const note = (type: 'Normal' | 'Warning', reason: string, message: string) => {
-        if (set) this.events.record(set, type, reason, `pod ${move.pod}: ${message}`);
+      const note = async (type: 'Normal' | 'Warning', reason: string, message: string) => {
+        if (set) await this.events.record(set, type, reason, `pod ${move.pod}: ${message}`);
       };
       switch (s.type) {
         case 'wait':
           if (move.message !== s.message) {
             move.message = s.message;
-            this.save(move);
+            await this.save(move);
           }
           return;
         case 'deletePod': {
           const pod = this.store.get<Pod>('Pod', move.namespace, move.pod);
           // The deletion and the move's record in one commit.
-          this.store.transaction(() => {
-            if (pod) this.ops.deletePod(pod, `moving to ${move.to}`);
+          await this.store.transaction((tx) => {
+            if (pod) this.ops.deletePod(tx, pod, `moving to ${move.to}`);
             move.message = s.message;
-            this.save(move);
+            this.saveIn(tx, move);
           });
           return;
         }
         case 'phase':
           move.phase = s.phase;
           move.message = s.message;
-          this.save(move);
-          if (s.phase === 'done') note('Normal', 'MoveCompleted', `${s.message}; the old data stays on ${move.from}${this.oldPathsText(move)}`);
+          await this.save(move);
+          if (s.phase === 'done') await note('Normal', 'MoveCompleted', `${s.message}; the old data stays on ${move.from}${this.oldPathsText(move)}`);
           continue;
         case 'fail':
           move.phase = 'failed';
           move.message = s.message;
           if (s.hold) move.held = true;
-          this.save(move);
-          note('Warning', 'MoveFailed', s.message);
-          if (s.reason !== 'MoveFailed') this.podEvent(move, 'Warning', s.reason, s.message);
+          await this.save(move);
+          await note('Warning', 'MoveFailed', s.message);
+          if (s.reason !== 'MoveFailed') await this.podEvent(move, 'Warning', s.reason, s.message);
           if (s.hold) this.resyncSet(move.namespace, move.set);
           return;
         case 'copy':
           move.message = s.message;
           move.copyAttempts = copyAttemptStarted(move, s.claim);
-          this.save(move);
+          await this.save(move);
           this.startCopy(move, s.claim);
           return;
         case 'rehome':
-          this.rehome(move);
-          note('Normal', 'MoveRehomed', `bound to ${move.to} (fencing epoch ${move.epoch}); the old data stays on ${move.from}${this.oldPathsText(move)}`);
+          await this.rehome(move);
+          await note(
+            'Normal',
+            'MoveRehomed',
+            `bound to ${move.to} (fencing epoch ${move.epoch}); the old data stays on ${move.from}${this.oldPathsText(move)}`,
+          );
           this.resyncSet(move.namespace, move.set);
           continue;
       }
     }
   }
 
-  private podEvent(move: PodMove, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  private podEvent(move: PodMove, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     // No uid: the pod object was removed when it was stopped for the move (berth get events --for pod/NAME shows these).
-    this.events.record(
+    return this.events.record(
       { kind: 'Pod', metadata: { name: move.pod, namespace: move.namespace, uid: '', resourceVersion: '', creationTimestamp: '' } },
       type,
       reason,
@@ -321,27 +361,27 @@ export class MoveController {
   }
 
   /** Claims and binding to the target node, in one transaction; the epoch goes up with the binding. */
-  private rehome(move: PodMove): void {
+  private async rehome(move: PodMove): Promise<void> {
     const to = this.store.get<Node>('Node', undefined, move.to);
     if (!to) throw new Error(`target node ${move.to} is gone`);
-    this.store.transaction(() => {
+    await this.store.transaction((tx) => {
       move.oldPaths ??= {};
       for (const c of move.claims) {
-        const claim = this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c);
+        const claim = tx.get<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c);
         if (!claim) continue;
         if (claim.spec.nodeName !== move.to && claim.spec.hostPath) move.oldPaths[c] = `${claim.spec.nodeName}:${claim.spec.hostPath}`;
         const hostPath = volumeHostPath(to.status.agent.dataDir, move.namespace, c);
-        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c, (x) => {
+        tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', move.namespace, c, (x) => {
           x.spec.nodeName = move.to;
           x.spec.hostPath = hostPath;
           x.metadata.annotations = { ...(x.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: move.to, [ANN_VOLUME_PATH]: hostPath };
         });
       }
-      this.store.bind(move.namespace, move.set, move.ordinal, move.to);
-      move.epoch = this.store.binding(move.namespace, move.set, move.ordinal)?.epoch;
+      tx.bind(move.namespace, move.set, move.ordinal, move.to);
+      move.epoch = tx.binding(move.namespace, move.set, move.ordinal)?.epoch;
       move.phase = 'starting';
       move.message = `starting on ${move.to}`;
-      this.save(move);
+      this.saveIn(tx, move);
     });
   }
 
@@ -362,49 +402,56 @@ export class MoveController {
       from,
       move.to,
       (bytes) => {
-        const cur = current();
-        if (!cur) return;
-        cur.bytes = { ...(cur.bytes ?? {}), [claim]: bytes };
-        cur.message = `copying ${claim} (${formatBytes(bytes)})`;
-        this.save(cur);
+        this.exclusive(async () => {
+          const cur = current();
+          if (!cur) return;
+          cur.bytes = { ...(cur.bytes ?? {}), [claim]: bytes };
+          cur.message = `copying ${claim} (${formatBytes(bytes)})`;
+          await this.save(cur);
+        }).catch((err: unknown) => this.log.warn({ pod: move.pod, claim, err: (err as Error).message }, 'recording the size of a volume copy failed'));
       },
       { stallMs: this.policy.stallMs, signal: abort.signal },
     )
-      .then(() => {
-        const cur = current();
-        if (!cur) return;
-        if (!cur.copied.includes(claim)) cur.copied.push(claim);
-        delete cur.copyAttempts;
-        this.save(cur);
-        this.log.info(
-          { pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume },
-          move.volume === 'copy' ? 'volume copied' : 'empty volume prepared',
-        );
-      })
-      .catch((err: unknown) => {
-        const message = (err as Error).message;
-        const cur = current();
-        if (!cur) {
-          this.log.info({ pod: move.pod, claim, err: message }, 'volume copy ended after its move was cancelled or replaced');
-          return;
-        }
-        const tries = copyAttemptFailed(cur, claim, message, Date.now(), this.policy);
-        cur.copyAttempts = tries;
-        const next = tries.retryAt ? `; next attempt at ${tries.retryAt}` : '; no attempts left';
-        cur.message = `copying ${claim} failed (attempt ${tries.attempts} of ${this.policy.maxAttempts}: ${message})${tries.retryAt ? '; retrying' : ''}`;
-        this.save(cur);
-        this.log.warn({ pod: move.pod, claim, attempt: tries.attempts, retryAt: tries.retryAt, err: message }, 'volume copy failed');
-        this.podEvent(
-          cur,
-          'Warning',
-          'VolumeCopyAttemptFailed',
-          `attempt ${tries.attempts} of ${this.policy.maxAttempts} at copying ${claim} from ${from ?? '(empty)'} to ${move.to} failed: ${message}${next}`,
-        );
-      })
+      .then(
+        () =>
+          this.exclusive(async () => {
+            const cur = current();
+            if (!cur) return;
+            if (!cur.copied.includes(claim)) cur.copied.push(claim);
+            delete cur.copyAttempts;
+            await this.save(cur);
+            this.log.info(
+              { pod: move.pod, claim, from: move.from, to: move.to, volume: move.volume },
+              move.volume === 'copy' ? 'volume copied' : 'empty volume prepared',
+            );
+          }),
+        (err: unknown) =>
+          this.exclusive(async () => {
+            const message = (err as Error).message;
+            const cur = current();
+            if (!cur) {
+              this.log.info({ pod: move.pod, claim, err: message }, 'volume copy ended after its move was cancelled or replaced');
+              return;
+            }
+            const tries = copyAttemptFailed(cur, claim, message, Date.now(), this.policy);
+            cur.copyAttempts = tries;
+            const next = tries.retryAt ? `; next attempt at ${tries.retryAt}` : '; no attempts left';
+            cur.message = `copying ${claim} failed (attempt ${tries.attempts} of ${this.policy.maxAttempts}: ${message})${tries.retryAt ? '; retrying' : ''}`;
+            await this.save(cur);
+            this.log.warn({ pod: move.pod, claim, attempt: tries.attempts, retryAt: tries.retryAt, err: message }, 'volume copy failed');
+            await this.podEvent(
+              cur,
+              'Warning',
+              'VolumeCopyAttemptFailed',
+              `attempt ${tries.attempts} of ${this.policy.maxAttempts} at copying ${claim} from ${from ?? '(empty)'} to ${move.to} failed: ${message}${next}`,
+            );
+          }),
+      )
+      .catch((err: unknown) => this.log.warn({ pod: move.pod, claim, err: (err as Error).message }, 'recording the end of a volume copy failed'))
       .finally(() => {
         if (this.copying.get(key)?.abort === abort) this.copying.delete(key);
         // The next decision (a retry waits for its time; the 1 s timer looks again).
-        setImmediate(() => this.tick());
+        setImmediate(() => this.kick());
       });
   }
 }
@@ -417,7 +464,7 @@ export interface TransferOptions {
 }
 
 export type VolumeTransfer = (
-  store: Store,
+  store: StoreReader,
   namespace: string,
   claim: string,
   from: string | undefined,
@@ -525,7 +572,7 @@ function agentStallHeader(stallMs: number): Record<string, string> {
 
 /** An empty tar (two zero blocks) into the target: any old directory there is set aside. */
 export function emptyVolume(
-  store: Store,
+  store: StoreReader,
   namespace: string,
   claim: string,
   to: string,
@@ -561,7 +608,7 @@ export function formatBytes(n: number): string {
 
 /** A request to a node's agent with the controller's client certificate, over TLS pinned to the certificate the agent registered. */
 function agentRequest(
-  store: Store,
+  store: StoreReader,
   client: AgentClientCertificate | undefined,
   node: string,
   path: string,
@@ -580,7 +627,7 @@ function agentRequest(
  * (back-pressure stops the source leg too), or the target did not answer once all was sent.
  */
 export function copyVolume(
-  store: Store,
+  store: StoreReader,
   namespace: string,
   claim: string,
   from: string,

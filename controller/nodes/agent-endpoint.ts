@@ -6,7 +6,7 @@ import type { RequestOptions } from 'node:https';
 import { tlsRequestOptions } from '../../shared/client.js';
 import { fingerprint256 } from '../../shared/tls.js';
 import type { Node } from '../../shared/types.js';
-import type { Store } from '../store/store.js';
+import type { StoreReader } from '../store/types.js';
 
 /** The controller's client certificate (PEM); undefined for a controller run with --insecure. */
 export interface AgentClientCertificate {
@@ -34,7 +34,7 @@ export interface AgentEndpoint {
 }
 
 /** Where and how to call `path` on a node's agent; throws AgentUnavailable saying why not. */
-export function agentEndpoint(store: Store, nodeName: string, path: string, client: AgentClientCertificate | undefined): AgentEndpoint {
+export function agentEndpoint(store: StoreReader, nodeName: string, path: string, client: AgentClientCertificate | undefined): AgentEndpoint {
   const node = store.get<Node>('Node', undefined, nodeName);
   if (!node) throw new AgentUnavailable('NotFound', `node "${nodeName}" is not registered`);
   const url = node.status.agent.url;

@@ -15,12 +15,13 @@ import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
 import { REASON_NODE_LOST } from '../../shared/fencing.js';
 import type { EventRecorder } from '../events/recorder.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
+import { KeyedSerial } from '../serial.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 import { labelKeyProblem, labelValueProblem, NODE_RESTRICTED_LABEL_PREFIXES } from '../../shared/labels.js';
 import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
@@ -77,9 +78,9 @@ const registerSchema = z.object({
  * (`agent-token/<node>`): the agents' API takes the controller's client certificate instead
  * (docs/security.md, "The agent's API"). Returns how many there were.
  */
-export function forgetAgentTokens(store: Store): number {
+export async function forgetAgentTokens(store: Store): Promise<number> {
   const rows = store.listMeta('agent-token/');
-  if (rows.length > 0) store.transaction(() => rows.forEach(({ key }) => store.deleteMeta(key)));
+  if (rows.length > 0) await store.transaction((tx) => rows.forEach(({ key }) => tx.deleteMeta(key)));
   return rows.length;
 }
 
@@ -170,6 +171,10 @@ export class NodeRegistry {
   private readonly podsLostPending = new Set<string>();
   /** When the timer last checked heartbeats, to notice that this process was too busy to. */
   private lastCheck?: number;
+  /** Each node's registration, heartbeats and lifecycle changes, one at a time. */
+  private readonly perNode = new KeyedSerial();
+  /** A heartbeat check under way: the timer skips a tick rather than start a second. */
+  private checking = false;
 
   constructor(
     private readonly store: Store,
@@ -227,7 +232,13 @@ export class NodeRegistry {
         for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
         this.startedAt += uncounted;
       }
-      this.checkHeartbeats(now);
+      if (this.checking) return;
+      this.checking = true;
+      this.checkHeartbeats(now)
+        .catch((err: unknown) => this.log.error({ err }, 'checking heartbeats failed'))
+        .finally(() => {
+          this.checking = false;
+        });
     }, everyMs);
     this.timer.unref();
   }
@@ -236,7 +247,15 @@ export class NodeRegistry {
     clearInterval(this.timer);
   }
 
-  register(who: Principal, body: unknown): { nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string } {
+  async register(who: Principal, body: unknown): Promise<{ nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string }> {
+    const name = (body as { name?: unknown } | null | undefined)?.name;
+    return this.perNode.run(typeof name === 'string' ? name : '', () => this.registerNow(who, body));
+  }
+
+  private async registerNow(
+    who: Principal,
+    body: unknown,
+  ): Promise<{ nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string }> {
     const parsed = registerSchema.safeParse(body);
     if (!parsed.success) {
       throw new StatusError(
@@ -323,27 +342,24 @@ export class NodeRegistry {
         { field: 'agentCertificate', message: 'required for an https agentUrl' },
       ]);
     }
-    if (identityKey) this.store.setMeta(`agent-identity/${r.name}`, identityKey);
-    // The credential the agent lost stops working: it gets a new one below.
-    if (rejoin) this.store.deleteTokens('node', r.name);
-    if (r.agentCertificate) this.store.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
-    if (existing) this.store.update(node);
-    else this.store.create(node);
-    if (noPodCidr)
-      this.events.record(this.store.get<Node>('Node', undefined, r.name)!, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
+    // The node, its agent's credentials and its new node token in one commit.
+    const nodeToken = await this.store.transaction((tx) => {
+      if (identityKey) tx.setMeta(`agent-identity/${r.name}`, identityKey);
+      // The credential the agent lost stops working: it gets a new one below.
+      if (rejoin) tx.deleteTokens('node', r.name);
+      if (r.agentCertificate) tx.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
+      const stored = existing ? tx.update(node) : tx.create(node);
+      if (noPodCidr) this.events.recordIn(tx, stored, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
+      this.events.recordIn(tx, stored, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
+      return who.role === 'join' ? issueToken(tx, 'node', r.name) : undefined;
+    });
     this.lastSeen.set(r.name, this.clock());
     this.lastWritten.set(r.name, this.clock());
     this.lastContact.set(r.name, this.clock());
-    this.events.record(
-      this.store.get<Node>('Node', undefined, r.name)!,
-      'Normal',
-      existing ? 'Reregistered' : 'Registered',
-      `Node ${r.name} registered (${r.agentUrl})`,
-    );
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
     const net =
       podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
-    if (who.role === 'join') return { name: r.name, zone: this.zone, ...net, nodeToken: issueToken(this.store, 'node', r.name) };
+    if (nodeToken !== undefined) return { name: r.name, zone: this.zone, ...net, nodeToken };
     return { name: r.name, zone: this.zone, ...net };
   }
 
@@ -402,7 +418,11 @@ export class NodeRegistry {
     return { podCIDR: a.podCidr };
   }
 
-  heartbeat(name: string, body: unknown): void {
+  heartbeat(name: string, body: unknown): Promise<void> {
+    return this.perNode.run(name, () => this.heartbeatNow(name, body));
+  }
+
+  private async heartbeatNow(name: string, body: unknown): Promise<void> {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `node "${name}" is not registered`);
     const valid = heartbeatSchema.safeParse(body ?? {});
@@ -421,7 +441,7 @@ export class NodeRegistry {
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     this.lastWritten.set(name, now);
-    this.store.mutate<Node>('Node', undefined, name, (n) => {
+    await this.store.mutate<Node>('Node', undefined, name, (n) => {
       const ts = timestamp(now);
       n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts), ...conditions];
       if (facts.success) {
@@ -429,21 +449,21 @@ export class NodeRegistry {
         Object.assign(n.status, capacityOf(facts.data));
       }
     });
-    if (becameReady) this.events.record(node, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
-    if (changed) this.recordRuntimeChange(node, conditions);
+    if (becameReady) await this.events.record(node, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
+    if (changed) await this.recordRuntimeChange(node, conditions);
   }
 
   /** The event and log line of a change of the node's ContainerRuntimeReady condition. */
-  private recordRuntimeChange(node: Node, conditions: Condition[]): void {
+  private async recordRuntimeChange(node: Node, conditions: Condition[]): Promise<void> {
     const c = conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
     const was = node.status.conditions.find((x) => x.type === CONDITION_RUNTIME_READY);
     if (!c || c.status === (was?.status ?? 'True')) return;
     const name = node.metadata.name;
     if (c.status === 'True') {
-      this.events.record(node, 'Normal', 'ContainerRuntimeReady', `Node ${name}: the container runtime answers again`);
+      await this.events.record(node, 'Normal', 'ContainerRuntimeReady', `Node ${name}: the container runtime answers again`);
       this.log.info({ node: name }, 'node container runtime ready again');
     } else {
-      this.events.record(
+      await this.events.record(
         node,
         'Warning',
         c.reason ?? 'ContainerRuntimeNotReady',
@@ -454,24 +474,34 @@ export class NodeRegistry {
   }
 
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
-  checkHeartbeats(now = this.clock()): void {
+  async checkHeartbeats(now = this.clock()): Promise<void> {
     const lost: string[] = [];
-    for (const node of this.store.list<Node>('Node')) {
-      const name = node.metadata.name;
-      const seen = this.lastSeen.get(name);
-      if (!nodeReady(node) || !heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs })) continue;
-      if (!this.lifecycle.due(name)) continue;
-      try {
-        this.store.mutate<Node>('Node', undefined, name, (n) => {
-          n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
-        });
-        this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
-        this.lifecycle.succeeded(name);
-      } catch (err) {
-        // Tried again at a later check, once its back-off is over.
-        this.lifecycle.failed(name, err, { step: 'mark NotReady' });
-        continue;
-      }
+    for (const listed of this.store.list<Node>('Node')) {
+      const name = listed.metadata.name;
+      const missed = (node: Node | undefined, seen: number | undefined) =>
+        !!node && nodeReady(node) && heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs });
+      if (!missed(listed, this.lastSeen.get(name))) continue;
+      // Judged again and marked behind the node's heartbeat in progress, on the node as it is then.
+      const marked = await this.perNode.run(name, async () => {
+        const node = this.store.get<Node>('Node', undefined, name);
+        const seen = this.lastSeen.get(name);
+        if (!node || !missed(node, seen)) return undefined;
+        if (!this.lifecycle.due(name)) return undefined;
+        try {
+          await this.store.mutate<Node>('Node', undefined, name, (n) => {
+            n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
+          });
+          await this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
+          this.lifecycle.succeeded(name);
+        } catch (err) {
+          // Tried again at a later check, once its back-off is over.
+          this.lifecycle.failed(name, err, { step: 'mark NotReady' });
+          return undefined;
+        }
+        return { seen };
+      });
+      if (!marked) continue;
+      const { seen } = marked;
       const silentSeconds = Math.round((now - (seen ?? this.startedAt)) / 1000);
       this.log.warn({ node: name, silentSeconds }, 'node missed heartbeats: NotReady');
       lost.push(name);
@@ -481,7 +511,7 @@ export class NodeRegistry {
     const pending = [...this.podsLostPending].filter((n) => this.lifecycle.due(`${n}/pods`));
     if (pending.length === 0) return;
     try {
-      this.markPodsLost(pending, now);
+      await this.markPodsLost(pending, now);
       for (const n of pending) {
         this.podsLostPending.delete(n);
         this.lifecycle.succeeded(`${n}/pods`);
@@ -495,15 +525,15 @@ export class NodeRegistry {
    * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
    * they may still run there, so nothing replaces them (F18); the agent reports again when back.
    */
-  markPodsLost(nodeNames: string | string[], now = this.clock()): void {
+  async markPodsLost(nodeNames: string | string[], now = this.clock()): Promise<void> {
     const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
-    this.store.transaction(() => {
-      for (const pod of this.store.list<Pod>('Pod')) {
+    await this.store.transaction((tx) => {
+      for (const pod of tx.list<Pod>('Pod')) {
         const nodeName = pod.spec.nodeName;
         if (nodeName === undefined || !lost.has(nodeName) || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
         const message = `node ${nodeName} which was running the pod is not responding`;
-        this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+        tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
           const prev = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
           const lost = {
             status: 'False' as const,
@@ -531,7 +561,11 @@ export class NodeRegistry {
    * its pods leave the store (nobody can confirm them gone otherwise); its ordinals stay bound
    * there, because their volumes are there, until `berth pod move` re-homes them.
    */
-  forget(name: string): { node: Node; removedPods: string[] } {
+  forget(name: string): Promise<{ node: Node; removedPods: string[] }> {
+    return this.perNode.run(name, () => this.forgetNow(name));
+  }
+
+  private async forgetNow(name: string): Promise<{ node: Node; removedPods: string[] }> {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new StatusError('NotFound', `nodes "${name}" not found`);
     if (nodeReady(node)) {
@@ -549,26 +583,28 @@ export class NodeRegistry {
       const problem = fencingProblem(name, w, now, this.lastContactOf(name), `Try again then, or run "berth node forget ${name} --wait".`);
       if (problem) throw new StatusError('Conflict', problem, undefined, secondsUp(w.remainingMs));
     }
-    const removedPods: string[] = [];
-    const updated = this.store.transaction(() => {
-      const n = this.store.mutate<Node>('Node', undefined, name, (x) => {
+    let removedPods: string[] = [];
+    const updated = await this.store.transaction((tx) => {
+      removedPods = [];
+      const n = tx.mutate<Node>('Node', undefined, name, (x) => {
         x.spec.forgotten = true;
       })!;
-      for (const pod of this.store.list<Pod>('Pod')) {
+      for (const pod of tx.list<Pod>('Pod')) {
         if (pod.spec.nodeName !== name) continue;
-        this.store.delete('Pod', pod.metadata.namespace, pod.metadata.name);
+        tx.delete('Pod', pod.metadata.namespace, pod.metadata.name);
         removedPods.push(`${pod.metadata.namespace}/${pod.metadata.name}`);
-        this.events.record(
+        this.events.recordIn(
+          tx,
           pod,
           'Warning',
           'NodeForgotten',
           `pod ${pod.metadata.name} removed: node ${name} was forgotten; if the node comes back its agent stops the pod`,
         );
       }
-      this.store.deleteTokens('node', name);
+      tx.deleteTokens('node', name);
       return n;
     });
-    this.events.record(
+    await this.events.record(
       updated,
       'Warning',
       'NodeForgotten',
@@ -600,21 +636,25 @@ export class NodeRegistry {
   }
 
   /** A revoked node credential: the node is NotReady now, not after the grace period. */
-  credentialRevoked(name: string, now = this.clock()): void {
+  credentialRevoked(name: string, now = this.clock()): Promise<void> {
+    return this.perNode.run(name, () => this.credentialRevokedNow(name, now));
+  }
+
+  private async credentialRevokedNow(name: string, now: number): Promise<void> {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) return;
     // A revoked node is out until it is forgotten: its identity key no longer buys a new credential.
-    this.store.setMeta(`agent-identity/${name}`, '');
+    await this.store.setMeta(`agent-identity/${name}`, '');
     this.lastSeen.set(name, 0);
     // Its agent may have been heard a moment ago; from now on it is refused.
     this.lastContact.set(name, Math.max(this.lastContact.get(name) ?? 0, now));
     if (!nodeReady(node)) return;
-    this.store.mutate<Node>('Node', undefined, name, (n) => {
+    await this.store.mutate<Node>('Node', undefined, name, (n) => {
       n.status.conditions = [readyCondition(n, false, 'CredentialRevoked', 'the node credential was revoked', timestamp(now))];
     });
-    this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (its credential was revoked)`);
+    await this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (its credential was revoked)`);
     this.log.warn({ node: name }, 'node credential revoked: NotReady');
-    this.markPodsLost(name, now);
+    await this.markPodsLost(name, now);
   }
 
   /** Streams a request through to the agent that runs the pod. */

@@ -18,7 +18,7 @@ import {
 import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreReader, StoreTx } from '../store/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound } from '../errors.js';
 import { replicaLimitProblems } from './limits.js';
@@ -109,7 +109,7 @@ export class Operations {
     private readonly limits: PodLimits = DEFAULT_POD_LIMITS,
   ) {}
 
-  apply(raws: unknown[], dryRun = false): { results: ApplyResult[]; warnings: ApplyWarning[] } {
+  async apply(raws: unknown[], dryRun = false): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
     if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
@@ -174,40 +174,37 @@ export class Operations {
     if (causes.length > 0) {
       throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
     }
-    const results: ApplyResult[] = [];
-    const run = () => {
-      for (const o of valid) results.push(this.applyOne(o, dryRun));
-    };
-    if (dryRun) run();
-    else this.store.transaction(run);
+    if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
+    const results = await this.store.transaction((tx) => valid.map((o) => this.applyOne(tx, tx, o)));
     return { results, warnings };
   }
 
-  private applyOne(o: UserObject, dryRun: boolean): ApplyResult {
+  /** One object of an apply: written through `tx`, or only compared when there is none (dry run). */
+  private applyOne(reader: StoreReader, tx: StoreTx | undefined, o: UserObject): ApplyResult {
     const { namespace, name } = o.metadata;
     const res = { kind: o.kind, namespace, name };
-    const cur = this.store.get(o.kind, namespace, name);
+    const cur = reader.get(o.kind, namespace, name);
     if (!cur) {
-      if (!dryRun && o.kind === 'PersistentVolumeClaim') {
+      if (tx && o.kind === 'PersistentVolumeClaim') {
         // Pending until the first pod using it is placed (WaitForFirstConsumer); protected
         // from deletion while pods use it.
-        const created = this.store.create({
+        const created = tx.create({
           ...structuredClone(o),
           metadata: { ...o.metadata, finalizers: [PVC_PROTECTION] },
           status: { phase: 'Pending' },
         } as never);
-        this.events.record(created as AnyObject, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
-      } else if (!dryRun) {
-        const created = this.store.create({
+        this.events.recordIn(tx, created as AnyObject, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+      } else if (tx) {
+        const created = tx.create({
           ...structuredClone(o),
           metadata: { ...o.metadata, ...(o.kind === 'StatefulSet' ? { generation: 1 } : {}) },
         } as never);
-        if (o.kind === 'StatefulSet') this.events.record(created as AnyObject, 'Normal', 'Created', `StatefulSet ${name} created`);
+        if (o.kind === 'StatefulSet') this.events.recordIn(tx, created as AnyObject, 'Normal', 'Created', `StatefulSet ${name} created`);
       }
       return { ...res, result: 'created' };
     }
     if (stable(userView(cur)) === stable(o)) return { ...res, result: 'unchanged' };
-    if (!dryRun) {
+    if (tx) {
       const next = {
         ...structuredClone(cur),
         ...structuredClone(o),
@@ -228,7 +225,7 @@ export class Operations {
       if (cur.kind === 'StatefulSet' && o.kind === 'StatefulSet' && stable(cur.spec) !== stable(o.spec)) {
         next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
       }
-      this.store.update(next);
+      tx.update(next);
     }
     return { ...res, result: 'configured' };
   }
@@ -254,7 +251,7 @@ export class Operations {
   }
 
   /** RFC 7386 merge patch of a StatefulSet, validated as if the result had been applied. */
-  patchStatefulSet(namespace: string, name: string, patch: unknown): { object: StatefulSet; changed: boolean } {
+  async patchStatefulSet(namespace: string, name: string, patch: unknown): Promise<{ object: StatefulSet; changed: boolean }> {
     const cur = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!cur) throw notFound('statefulsets.apps', name);
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
@@ -263,7 +260,7 @@ export class Operations {
     if (meta.name !== name || (meta.namespace ?? 'default') !== namespace) {
       throw new StatusError('Invalid', 'metadata.name and metadata.namespace cannot be changed by a patch');
     }
-    const { results } = this.apply([merged]);
+    const { results } = await this.apply([merged]);
     return { object: this.store.get<StatefulSet>('StatefulSet', namespace, name)!, changed: results[0].result !== 'unchanged' };
   }
 
@@ -271,7 +268,7 @@ export class Operations {
    * RFC 7386 merge patch of a node. Only `spec.unschedulable` (cordon, uncordon) and
    * `metadata.labels` may change; anything else is refused, naming the field.
    */
-  patchNode(name: string, patch: unknown): { object: Node; changed: boolean } {
+  async patchNode(name: string, patch: unknown): Promise<{ object: Node; changed: boolean }> {
     const cur = this.store.get<Node>('Node', undefined, name);
     if (!cur) throw notFound('nodes', name);
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
@@ -318,9 +315,9 @@ export class Operations {
     if (next.spec.unschedulable === false) delete next.spec.unschedulable;
     if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
     if (stable(next) === stable(cur)) return { object: cur, changed: false };
-    const object = this.store.update(next);
+    const object = await this.store.update(next);
     if (!!cur.spec.unschedulable !== !!object.spec.unschedulable) {
-      this.events.record(
+      await this.events.record(
         object,
         'Normal',
         object.spec.unschedulable ? 'NodeNotSchedulable' : 'NodeSchedulable',
@@ -330,16 +327,16 @@ export class Operations {
     return { object, changed: true };
   }
 
-  scaleStatefulSet(namespace: string, name: string, replicas: unknown): StatefulSet {
+  async scaleStatefulSet(namespace: string, name: string, replicas: unknown): Promise<StatefulSet> {
     if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
       throw new StatusError('Invalid', `spec.replicas: must be a non-negative integer, got ${JSON.stringify(replicas)}`, [
         { field: 'spec.replicas', message: 'must be a non-negative integer' },
       ]);
     }
-    return this.patchStatefulSet(namespace, name, { spec: { replicas } }).object;
+    return (await this.patchStatefulSet(namespace, name, { spec: { replicas } })).object;
   }
 
-  delete(kind: AnyObject['kind'], namespace: string | undefined, name: string, propagation: string | undefined): AnyObject {
+  async delete(kind: AnyObject['kind'], namespace: string | undefined, name: string, propagation: string | undefined): Promise<AnyObject> {
     const r = resourceForKind(kind)!;
     const cur = this.store.get(kind, namespace, name);
     if (!cur) throw notFound(r.plural, name);
@@ -349,15 +346,15 @@ export class Operations {
     }
     switch (kind) {
       case 'StatefulSet':
-        return this.store.transaction(() => this.deleteStatefulSet(cur as StatefulSet, policy === 'Orphan'));
+        return this.store.transaction((tx) => this.deleteStatefulSet(tx, cur as StatefulSet, policy === 'Orphan'));
       case 'Pod':
-        return this.store.transaction(() => this.deletePod(cur as Pod, 'deleted by a user'));
+        return this.store.transaction((tx) => this.deletePod(tx, cur as Pod, 'deleted by a user'));
       case 'PersistentVolumeClaim':
-        return this.store.transaction(() => this.deleteClaim(cur as PersistentVolumeClaim));
+        return this.store.transaction((tx) => this.deleteClaim(tx, cur as PersistentVolumeClaim));
       case 'Node':
         throw new StatusError('MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
       default:
-        return this.store.delete(kind, namespace, name)!;
+        return (await this.store.delete(kind, namespace, name))!;
     }
   }
 
@@ -365,7 +362,7 @@ export class Operations {
    * `rollout undo`: puts the template of revision `toRevision` (0: the one before the newest)
    * back into the set, which then rolls out like any template change (F14).
    */
-  rollback(namespace: string, name: string, toRevision: unknown): string {
+  async rollback(namespace: string, name: string, toRevision: unknown): Promise<string> {
     const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!set) throw notFound('statefulsets.apps', name);
     if (toRevision !== undefined && (typeof toRevision !== 'number' || !Number.isInteger(toRevision) || toRevision < 0)) {
@@ -385,33 +382,33 @@ export class Operations {
     }
     const next = userView(set) as { spec: Record<string, unknown> };
     next.spec = { ...next.spec, template: structuredClone(target.data.spec.template) };
-    this.apply([next]);
+    await this.apply([next]);
     return 'rolled back';
   }
 
-  private deleteStatefulSet(set: StatefulSet, orphan: boolean): AnyObject {
-    for (const r of ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', set.metadata.namespace))) {
+  private deleteStatefulSet(tx: StoreTx, set: StatefulSet, orphan: boolean): AnyObject {
+    for (const r of ownedRevisions(set, tx.list<ControllerRevision>('ControllerRevision', set.metadata.namespace))) {
       if (orphan) {
-        this.store.mutate<ControllerRevision>('ControllerRevision', r.metadata.namespace, r.metadata.name, (x) => {
+        tx.mutate<ControllerRevision>('ControllerRevision', r.metadata.namespace, r.metadata.name, (x) => {
           delete x.metadata.ownerReferences;
         });
-      } else this.store.delete('ControllerRevision', r.metadata.namespace, r.metadata.name);
+      } else tx.delete('ControllerRevision', r.metadata.namespace, r.metadata.name);
     }
-    const owned = this.store
+    const owned = tx
       .list<Pod>('Pod', set.metadata.namespace)
       .filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
     for (const pod of owned) {
       if (orphan) {
-        this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+        tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
           p.metadata.ownerReferences = p.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
           if (p.metadata.ownerReferences?.length === 0) delete p.metadata.ownerReferences;
         });
       } else {
         // Cascading delete: all pods terminate at once, as Kubernetes' garbage collector does (F17).
-        this.deletePod(pod, `StatefulSet ${set.metadata.name} deleted`);
+        this.deletePod(tx, pod, `StatefulSet ${set.metadata.name} deleted`);
       }
     }
-    return this.store.delete('StatefulSet', set.metadata.namespace, set.metadata.name)!;
+    return tx.delete('StatefulSet', set.metadata.namespace, set.metadata.name)!;
   }
 
   /**
@@ -421,7 +418,7 @@ export class Operations {
    * forgotten node, is removed then without touching any data). Claims made from a set's claim templates are deleted only by its retention
    * policy.
    */
-  private deleteClaim(claim: PersistentVolumeClaim): PersistentVolumeClaim {
+  private deleteClaim(tx: StoreTx, claim: PersistentVolumeClaim): PersistentVolumeClaim {
     const { namespace, name } = claim.metadata;
     if (claim.metadata.deletionTimestamp) return claim;
     if (!isStandaloneClaim(claim)) {
@@ -430,12 +427,13 @@ export class Operations {
         `persistentvolumeclaims "${name}": this claim belongs to a StatefulSet's volumeClaimTemplates; it and its data are kept, and deleted only by the set's persistentVolumeClaimRetentionPolicy`,
       );
     }
-    const next = this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name, (c) => {
+    const next = tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name, (c) => {
       c.metadata.deletionTimestamp = timestamp();
     })!;
-    const users = claimUsers(next, this.store.list<Pod>('Pod', namespace));
+    const users = claimUsers(next, tx.list<Pod>('Pod', namespace));
     if (users.length > 0) {
-      this.events.record(
+      this.events.recordIn(
+        tx,
         next,
         'Normal',
         'WaitingForPodsToStop',
@@ -443,23 +441,23 @@ export class Operations {
       );
       return next;
     }
-    for (const { action } of protectedClaimsToRelease([next], [], forgottenNodes(this.store))) releaseClaim(this.store, this.events, next, action);
-    return this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name) ?? next;
+    for (const { action } of protectedClaimsToRelease([next], [], forgottenNodes(tx))) releaseClaim(tx, this.events, next, action);
+    return tx.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, name) ?? next;
   }
 
-  /** Graceful delete: the pod stays Terminating until its agent reports its containers gone. */
-  deletePod(pod: Pod, why: string): Pod {
+  /** Graceful delete, part of the transaction `tx`: the pod stays Terminating until its agent reports its containers gone. */
+  deletePod(tx: StoreTx, pod: Pod, why: string): Pod {
     if (pod.metadata.deletionTimestamp) return pod;
-    const node = pod.spec.nodeName ? this.store.get('Node', undefined, pod.spec.nodeName) : undefined;
+    const node = pod.spec.nodeName ? tx.get('Node', undefined, pod.spec.nodeName) : undefined;
     if (!node) {
       // Nothing can be running it: no agent will ever confirm.
-      this.store.delete('Pod', pod.metadata.namespace, pod.metadata.name);
+      tx.delete('Pod', pod.metadata.namespace, pod.metadata.name);
       return pod;
     }
-    const next = this.store.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+    const next = tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
       p.metadata.deletionTimestamp = timestamp();
     })!;
-    this.events.record(pod, 'Normal', 'Killing', `Stopping pod: ${why}`);
+    this.events.recordIn(tx, pod, 'Normal', 'Killing', `Stopping pod: ${why}`);
     return next;
   }
 }

@@ -18,7 +18,7 @@ import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store, StoredChange } from '../store/store.js';
+import type { Store, StoredChange, StoreTx } from '../store/types.js';
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMessage, type SetAction, type WaitingReason } from './reconcile.js';
@@ -56,6 +56,8 @@ export class StatefulSetController {
   /** Sets stored over --max-replicas-per-set (before it was lowered), by the replicas they ask for. */
   private readonly overLimit = new Map<string, number>();
   private scheduled = false;
+  /** A sync is under way: syncs run one at a time, never two of one set at once. */
+  private draining = false;
   private stopped = false;
 
   constructor(
@@ -156,29 +158,36 @@ export class StatefulSetController {
   /** Syncs the set soon, whatever its back-off. */
   enqueue(key: string): void {
     this.queue.add(key);
-    if (this.scheduled || this.stopped) return;
+    if (this.scheduled || this.draining || this.stopped) return;
     this.scheduled = true;
     // Changes that arrive while a key waits are folded into its one sync.
-    setImmediate(() => this.drain());
+    setImmediate(() => this.drainSoon());
   }
 
   /**
    * Syncs one key per turn of the event loop, so heartbeats and status reports waiting in
    * sockets are read between syncs (a long queue must not starve them into NotReady).
    */
-  private drain(): void {
+  private drainSoon(): void {
+    this.drain().catch((err: unknown) => this.log.error({ err }, 'StatefulSet sync loop failed'));
+  }
+
+  private async drain(): Promise<void> {
     this.scheduled = false;
     const next = this.queue.values().next();
     if (next.done || this.stopped) return;
     const key = next.value;
     this.queue.delete(key);
+    this.draining = true;
     const t0 = performance.now();
     try {
-      this.sync(key);
+      await this.sync(key);
       const failures = this.backoff.succeeded(key);
       if (failures > 0) this.log.info({ statefulset: key, failures }, 'StatefulSet sync succeeded after failing');
     } catch (err) {
-      this.syncFailed(key, err);
+      await this.syncFailed(key, err);
+    } finally {
+      this.draining = false;
     }
     const ms = performance.now() - t0;
     this.onSynced(ms);
@@ -186,7 +195,7 @@ export class StatefulSetController {
     if (ms > SLOW_SYNC_MS) this.log.warn({ statefulset: key, ms: Math.round(ms) }, 'slow StatefulSet sync');
     if (this.queue.size > 0 && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.drain());
+      setImmediate(() => this.drainSoon());
     }
   }
 
@@ -195,7 +204,7 @@ export class StatefulSetController {
    * and only at debug while the same error repeats; a Warning FailedSync event on the set says
    * it to the user (`describe`, `get events`), counted when it repeats.
    */
-  private syncFailed(key: string, err: unknown): void {
+  private async syncFailed(key: string, err: unknown): Promise<void> {
     const error = errorKey(err);
     const f = this.backoff.failed(key, error, Date.now());
     if (f.changed) {
@@ -210,7 +219,7 @@ export class StatefulSetController {
     const [namespace, name] = key.split('/');
     try {
       const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
-      if (set) this.events.record(set, 'Warning', 'FailedSync', `sync failed (${error.kind}${error.code ? ` ${error.code}` : ''}): ${error.message}`);
+      if (set) await this.events.record(set, 'Warning', 'FailedSync', `sync failed (${error.kind}${error.code ? ` ${error.code}` : ''}): ${error.message}`);
     } catch (recordErr) {
       this.log.debug({ statefulset: key, error: errorKey(recordErr) }, 'could not record the FailedSync event');
     }
@@ -227,7 +236,7 @@ export class StatefulSetController {
     this.timers.set(key, t);
   }
 
-  sync(key: string): void {
+  async sync(key: string): Promise<void> {
     const began = performance.now();
     const [namespace, name] = key.split('/');
     const set = this.store.get<StatefulSet>('StatefulSet', namespace, name);
@@ -237,18 +246,18 @@ export class StatefulSetController {
       this.overLimit.delete(key);
       return;
     }
-    if (this.refuseOverLimit(key, set)) return;
+    if (await this.refuseOverLimit(key, set)) return;
     const claim = claimPods(set, this.store.list<Pod>('Pod', namespace));
     if (claim.adopt.length > 0 || claim.release.length > 0) {
-      this.store.transaction(() => {
+      await this.store.transaction((tx) => {
         for (const p of claim.adopt) {
-          this.store.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
+          tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
             x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []), setOwnerRef(set)];
           });
-          this.events.record(set, 'Normal', 'Adopted', `adopted pod ${p.metadata.name}`);
+          this.events.recordIn(tx, set, 'Normal', 'Adopted', `adopted pod ${p.metadata.name}`);
         }
         for (const p of claim.release) {
-          this.store.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
+          tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
             x.metadata.ownerReferences = x.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
           });
         }
@@ -287,24 +296,24 @@ export class StatefulSetController {
     decision.status.conditions = [progress.condition];
     if (progress.recheckInMs !== undefined) decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? Infinity, progress.recheckInMs);
 
-    this.store.transaction(() => {
+    await this.store.transaction((tx) => {
       // Orphaned revisions of a re-created set are adopted, as its pods are (F6 step 1).
       for (const r of revClaim.adopt) {
-        this.store.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
+        tx.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
           x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []).filter((o) => !o.controller), setOwnerRef(set)];
         });
       }
-      if (plan.create) this.store.create(plan.create as ControllerRevision);
+      if (plan.create) tx.create(plan.create as ControllerRevision);
       if (plan.renumber) {
         const { name: rn, revision } = plan.renumber;
-        this.store.mutate<ControllerRevision>('ControllerRevision', namespace, rn, (x) => {
+        tx.mutate<ControllerRevision>('ControllerRevision', namespace, rn, (x) => {
           x.revision = revision;
         });
       }
-      for (const rn of plan.truncate) this.store.delete('ControllerRevision', namespace, rn);
-      for (const a of decision.actions) this.apply(set, a, nodes, templates);
+      for (const rn of plan.truncate) tx.delete('ControllerRevision', namespace, rn);
+      for (const a of decision.actions) this.apply(tx, set, a, nodes, templates);
       const status = decision.status;
-      this.store.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
+      tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
         s.status = status;
       });
     });
@@ -314,7 +323,7 @@ export class StatefulSetController {
       // FailedScheduling goes to the pods (above); a set without a pod yet (its binding's node
       // is not registered, or the ordinal is being moved) says it here.
       if (waiting && isPlacementWait(decision.waiting) && !decision.actions.some((a) => a.type === 'createPod' || a.type === 'markUnschedulable')) {
-        this.events.record(set, 'Warning', 'FailedScheduling', waiting);
+        await this.events.record(set, 'Warning', 'FailedScheduling', waiting);
       }
       if (decision.waiting && waiting) this.lastWaiting.set(key, { reason: decision.waiting, text: waiting });
       else this.lastWaiting.delete(key);
@@ -327,7 +336,7 @@ export class StatefulSetController {
    * not synced: its pods stay as they are until it is scaled within the limit. Said once per
    * change, as a Warning event.
    */
-  private refuseOverLimit(key: string, set: StatefulSet): boolean {
+  private async refuseOverLimit(key: string, set: StatefulSet): Promise<boolean> {
     const replicas = set.spec.replicas;
     if (replicas <= this.limits.maxReplicasPerSet) {
       this.overLimit.delete(key);
@@ -337,7 +346,7 @@ export class StatefulSetController {
       this.overLimit.set(key, replicas);
       const message = `spec.replicas ${replicas} is over the controller's --max-replicas-per-set of ${this.limits.maxReplicasPerSet}: not synced until it is scaled within it`;
       this.log.warn({ statefulset: key, replicas, limit: this.limits.maxReplicasPerSet }, 'StatefulSet over the replica limit is not synced');
-      this.events.record(set, 'Warning', 'ReplicasOverLimit', message);
+      await this.events.record(set, 'Warning', 'ReplicasOverLimit', message);
     }
     return true;
   }
@@ -352,13 +361,13 @@ export class StatefulSetController {
    * there creates its directory. A claim bound meanwhile to another node aborts the sync's
    * transaction (retried), so no pod is ever placed away from its data.
    */
-  private bindClaim(ns: string, name: string, node: Node, pod: string): void {
-    const cur = this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name);
+  private bindClaim(tx: StoreTx, ns: string, name: string, node: Node, pod: string): void {
+    const cur = tx.get<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name);
     if (!cur || cur.metadata.deletionTimestamp) throw new Error(`claim ${name} vanished or is being deleted while placing ${pod}`);
     if (cur.spec.nodeName === node.metadata.name) return;
     if (cur.spec.nodeName) throw new Error(`claim ${name} is bound to ${cur.spec.nodeName}, not ${node.metadata.name}`);
     const hostPath = volumeHostPath(node.status.agent.dataDir, ns, name);
-    const claim = this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name, (c) => {
+    const claim = tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name, (c) => {
       c.spec.nodeName = node.metadata.name;
       c.spec.hostPath = hostPath;
       c.metadata.annotations = { ...(c.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: node.metadata.name, [ANN_VOLUME_PATH]: hostPath };
@@ -369,11 +378,11 @@ export class StatefulSetController {
         ...(storage !== undefined ? { capacity: { storage: String(storage) } } : {}),
       };
     })!;
-    this.events.record(claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
+    this.events.recordIn(tx, claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
     this.log.info({ claim: `${ns}/${name}`, node: node.metadata.name, pod }, 'claim bound on first use');
   }
 
-  private apply(set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
+  private apply(tx: StoreTx, set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
     const ns = set.metadata.namespace!;
     switch (a.type) {
       // biome-ignore lint/suspicious/noFallthroughSwitchClause: a placed new pod continues as bindPod
@@ -384,9 +393,9 @@ export class StatefulSetController {
           const fresh = newPod(set, a.ordinal, '', { name: a.revision, template }) as Pod;
           delete fresh.spec.nodeName;
           fresh.status = { phase: 'Pending', conditions: [scheduledCondition(false, a.unschedulable)] };
-          const pod = this.store.create(fresh);
-          this.events.record(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
-          this.events.record(pod, 'Warning', 'FailedScheduling', a.unschedulable ?? 'no node fits');
+          const pod = tx.create(fresh);
+          this.events.recordIn(tx, set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+          this.events.recordIn(tx, pod, 'Warning', 'FailedScheduling', a.unschedulable ?? 'no node fits');
           return;
         }
       // falls through: a new pod placed on a node is bound as an existing one is
@@ -394,15 +403,16 @@ export class StatefulSetController {
       case 'createClaims': {
         const target = a.node!;
         const node = nodes.find((n) => n.metadata.name === target)!;
-        if (a.type !== 'createClaims') for (const c of a.bindClaims ?? []) this.bindClaim(ns, c, node, podName(set.metadata.name, a.ordinal));
+        if (a.type !== 'createClaims') for (const c of a.bindClaims ?? []) this.bindClaim(tx, ns, c, node, podName(set.metadata.name, a.ordinal));
         for (const claimName of a.missingClaims) {
           const tmpl = set.spec.volumeClaimTemplates.find((t) => claimName === `${t.metadata.name}-${set.metadata.name}-${a.ordinal}`)!;
           const hostPath = volumeHostPath(node.status.agent.dataDir, ns, claimName);
           const fresh = newClaim(set, tmpl, a.ordinal, target, hostPath);
           const owners = desiredClaimOwners(set, undefined);
           if (owners) fresh.metadata.ownerReferences = owners;
-          this.store.create(fresh as PersistentVolumeClaim);
-          this.events.record(
+          tx.create(fresh as PersistentVolumeClaim);
+          this.events.recordIn(
+            tx,
             set,
             'Normal',
             'SuccessfulCreate',
@@ -410,52 +420,52 @@ export class StatefulSetController {
           );
         }
         if (a.type === 'createClaims') return;
-        this.store.bind(ns, set.metadata.name, a.ordinal, target);
+        tx.bind(ns, set.metadata.name, a.ordinal, target);
         if (a.type === 'bindPod') {
-          const epoch = this.store.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
-          const pod = this.store.mutate<Pod>('Pod', ns, a.name, (p) => {
+          const epoch = tx.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
+          const pod = tx.mutate<Pod>('Pod', ns, a.name, (p) => {
             p.spec.nodeName = target;
             p.metadata.annotations = { ...(p.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch) };
             p.status = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), scheduledCondition(true)] };
           });
-          if (pod) this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${a.name} to ${target}`);
+          if (pod) this.events.recordIn(tx, pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${a.name} to ${target}`);
           return;
         }
         const template = templates.get(a.revision) ?? set.spec.template;
-        const epoch = this.store.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
-        const pod = this.store.create(newPod(set, a.ordinal, target, { name: a.revision, template }, epoch) as Pod);
-        this.events.record(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
-        this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${target}`);
+        const epoch = tx.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
+        const pod = tx.create(newPod(set, a.ordinal, target, { name: a.revision, template }, epoch) as Pod);
+        this.events.recordIn(tx, set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+        this.events.recordIn(tx, pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${target}`);
         return;
       }
       case 'markUnschedulable': {
         // The message may have been explained above: compare what is stored, so an unchanged
         // reason writes nothing (a write would trigger another sync).
-        const cur = this.store.get<Pod>('Pod', ns, a.name);
+        const cur = tx.get<Pod>('Pod', ns, a.name);
         if (!cur || unschedulableMessage(cur) === a.message) return;
-        const pod = this.store.mutate<Pod>('Pod', ns, a.name, (p) => {
+        const pod = tx.mutate<Pod>('Pod', ns, a.name, (p) => {
           const prev = p.status.conditions?.find((c) => c.type === 'PodScheduled');
           const next = scheduledCondition(false, a.message);
           if (prev?.status === 'False') next.lastTransitionTime = prev.lastTransitionTime;
           p.status = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), next] };
         });
-        if (pod) this.events.record(pod, 'Warning', 'FailedScheduling', a.message);
+        if (pod) this.events.recordIn(tx, pod, 'Warning', 'FailedScheduling', a.message);
         return;
       }
       case 'setClaimOwners':
-        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, a.claim, (c) => {
+        tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, a.claim, (c) => {
           if (a.ownerReferences) c.metadata.ownerReferences = a.ownerReferences;
           else delete c.metadata.ownerReferences;
         });
         return;
       case 'deletePod': {
-        const pod = this.store.get<Pod>('Pod', ns, a.name);
+        const pod = tx.get<Pod>('Pod', ns, a.name);
         if (!pod) return;
         // Its node is lost: nobody could confirm the deletion; it waits until the node is back
         // (or forgotten) instead of hanging Terminating (F18).
         if (pod.status.phase === 'Unknown') return;
-        this.ops.deletePod(pod, a.reason);
-        this.events.record(set, 'Normal', 'SuccessfulDelete', `delete Pod ${a.name} in StatefulSet ${set.metadata.name} successful`);
+        this.ops.deletePod(tx, pod, a.reason);
+        this.events.recordIn(tx, set, 'Normal', 'SuccessfulDelete', `delete Pod ${a.name} in StatefulSet ${set.metadata.name} successful`);
         return;
       }
     }

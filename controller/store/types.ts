@@ -6,9 +6,9 @@
 // its promise resolves (SQLite: fsynced commit; etcd: committed by a quorum), and watchers see
 // its changes only after that.
 //
-// One resourceVersion order covers everything the store holds (objects, meta, tokens,
-// bindings): a write's changes carry a resourceVersion greater than any before it. SQLite counts
-// writes; etcd's is its revision (the mod revision of the keys a transaction wrote).
+// One resourceVersion order covers the objects: a write's changes carry a resourceVersion greater
+// than any before it. SQLite counts object writes; etcd's is its revision (the mod revision of the
+// keys a transaction wrote), which meta, token and binding writes move on too.
 import type { EventEmitter } from 'node:events';
 import type { AnyObject, Kind, WatchEvent } from '../../shared/types.js';
 

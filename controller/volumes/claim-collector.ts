@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { PVC_PROTECTION, timestamp, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
-import type { Store, StoredChange } from '../store/store.js';
+import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 
 /** A claim a user applied (not made from a set's claim template): a user may delete it. */
@@ -58,7 +58,7 @@ export function protectedClaimsToRelease(
 }
 
 /** Names of nodes declared dead with `berth node forget`. */
-export function forgottenNodes(store: Store): Set<string> {
+export function forgottenNodes(store: StoreReader): Set<string> {
   return new Set(store.list<Node>('Node').flatMap((n) => (n.spec.forgotten ? [n.metadata.name] : [])));
 }
 
@@ -82,6 +82,9 @@ export function claimsToCollect(claims: PersistentVolumeClaim[], pods: Pod[], se
 export class ClaimCollector {
   private scheduled = false;
   private stopped = false;
+  /** The pass under way, and whether a change asked for another after it. */
+  private collecting?: Promise<void>;
+  private again = false;
   private retryTimer?: NodeJS.Timeout;
   private retryAt = 0;
   /** A claim whose deletion or release fails is retried with back-off, per claim. */
@@ -121,7 +124,7 @@ export class ClaimCollector {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.collect();
+      this.collect().catch((err: unknown) => this.log.error({ err }, 'claim collection failed'));
     });
   }
 
@@ -139,44 +142,66 @@ export class ClaimCollector {
   }
 
   /** Runs one claim's step; a failure is retried with back-off and does not stop the others. */
-  private attempt(c: PersistentVolumeClaim, fn: () => void): void {
+  private async attempt(c: PersistentVolumeClaim, fn: () => Promise<void>): Promise<void> {
     const key = claimKey(c);
     if (!this.retry.due(key)) {
       this.scheduleRetry(this.retry.waitMs(key));
       return;
     }
     try {
-      fn();
+      await fn();
       this.retry.succeeded(key);
     } catch (err) {
       this.scheduleRetry(this.retry.failed(key, err).delayMs);
     }
   }
 
-  collect(): void {
+  /**
+   * One pass over the claims. Passes never overlap: a change during one is looked at by the
+   * next, which starts once this one is done.
+   */
+  async collect(): Promise<void> {
+    if (this.collecting) {
+      this.again = true;
+      return this.collecting;
+    }
+    this.collecting = (async () => {
+      do {
+        this.again = false;
+        await this.collectOnce();
+      } while (this.again && !this.stopped);
+    })();
+    try {
+      await this.collecting;
+    } finally {
+      this.collecting = undefined;
+    }
+  }
+
+  private async collectOnce(): Promise<void> {
     const claims = this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim');
     const pods = this.store.list<Pod>('Pod');
-    this.release(claims, pods);
+    await this.release(claims, pods);
     const doomed = claimsToCollect(claims, pods, this.store.list<StatefulSet>('StatefulSet'));
     for (const c of doomed) {
-      this.attempt(c, () => {
+      await this.attempt(c, async () => {
         const owner = c.metadata.ownerReferences!.find((r) => r.controller)!;
-        this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
+        const why = `its owner ${owner.kind} ${owner.name} is gone and the retention policy says Delete`;
+        await this.store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', c.metadata.namespace, c.metadata.name, (x) => {
           x.metadata.deletionTimestamp = timestamp();
         });
-        const why = `its owner ${owner.kind} ${owner.name} is gone and the retention policy says Delete`;
-        this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: ${why}`);
+        await this.events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: ${why}`);
         this.log.info({ claim: claimKey(c), node: c.spec.nodeName }, 'deleting claim (retention policy)');
       });
     }
   }
 
   /** Deleted standalone claims whose last pod is gone (pvc-protection). */
-  private release(claims: PersistentVolumeClaim[], pods: Pod[]): void {
+  private async release(claims: PersistentVolumeClaim[], pods: Pod[]): Promise<void> {
     if (!claims.some((c) => c.metadata.deletionTimestamp && isStandaloneClaim(c))) return;
     for (const { claim, action } of protectedClaimsToRelease(claims, pods, forgottenNodes(this.store))) {
-      this.attempt(claim, () => {
-        releaseClaim(this.store, this.events, claim, action);
+      await this.attempt(claim, async () => {
+        await this.store.transaction((tx) => releaseClaim(tx, this.events, claim, action));
         this.log.info(
           { claim: claimKey(claim), node: claim.spec.nodeName },
           action === 'remove' ? 'deleted claim (no data to remove on a live node)' : 'deleting claim (deleted by a user, no longer in use)',
@@ -192,12 +217,13 @@ const claimKey = (c: PersistentVolumeClaim) => `${c.metadata.namespace ?? 'defau
  * Ends the protection of a deleted claim no pod uses: an unbound one is removed (it has no
  * data), a bound one loses its finalizer so the agent of its node deletes the data and it.
  */
-export function releaseClaim(store: Store, events: EventRecorder, c: PersistentVolumeClaim, action: 'release' | 'remove'): void {
+export function releaseClaim(tx: StoreTx, events: EventRecorder, c: PersistentVolumeClaim, action: 'release' | 'remove'): void {
   const ns = c.metadata.namespace ?? 'default';
   if (action === 'remove') {
-    store.delete('PersistentVolumeClaim', ns, c.metadata.name);
+    tx.delete('PersistentVolumeClaim', ns, c.metadata.name);
     if (c.spec.nodeName)
-      events.record(
+      events.recordIn(
+        tx,
         c,
         'Normal',
         'Deleted',
@@ -205,9 +231,15 @@ export function releaseClaim(store: Store, events: EventRecorder, c: PersistentV
       );
     return;
   }
-  store.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
+  tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, c.metadata.name, (x) => {
     x.metadata.finalizers = x.metadata.finalizers?.filter((f) => f !== PVC_PROTECTION);
     if (x.metadata.finalizers?.length === 0) delete x.metadata.finalizers;
   });
-  events.record(c, 'Normal', 'Deleting', `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`);
+  events.recordIn(
+    tx,
+    c,
+    'Normal',
+    'Deleting',
+    `Deleting claim ${c.metadata.name} and its data on ${c.spec.nodeName}: deleted by a user and no pod uses it any more`,
+  );
 }

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
-import { authenticate, issueToken } from '../../controller/auth/tokens.js';
+import { authenticate, createToken } from '../../controller/auth/tokens.js';
 import { EventRecorder } from '../../controller/events/recorder.js';
 import { NodeRegistry } from '../../controller/nodes/registry.js';
 import { Operations } from '../../controller/objects/operations.js';
 import { StatefulSetController } from '../../controller/statefulset/sync-loop.js';
-import { Store } from '../../controller/store/store.js';
+import { SqliteStore, type Store } from '../../controller/store/sqlite.js';
 import type { NodeFacts } from '../../shared/types.js';
 import { nodeFacts } from './node-fixture.js';
 
@@ -23,12 +23,12 @@ export interface TestNode {
 }
 
 /** Registers each node with a join token, as an agent would, with 8 GiB of memory and 100 GiB of disk unless `facts` say otherwise. */
-export function registerNodes(store: Store, nodes: NodeRegistry, list: (string | TestNode)[]): void {
-  const joinToken = issueToken(store, 'join', 'join');
+export async function registerNodes(store: Store, nodes: NodeRegistry, list: (string | TestNode)[]): Promise<void> {
+  const joinToken = await createToken(store, 'join', 'join');
   for (const item of list) {
     const n = typeof item === 'string' ? { name: item } : item;
     const address = n.address ?? '10.0.0.1';
-    nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
+    await nodes.register(authenticate(store, `Bearer ${joinToken}`)!, {
       name: n.name,
       address,
       agentUrl: n.agentUrl ?? `http://${address}:7444`,
@@ -42,7 +42,7 @@ export function registerNodes(store: Store, nodes: NodeRegistry, list: (string |
 export function controllerOnStore(t: Test, prefix: string) {
   const dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
+  const store = new SqliteStore(join(dir, 'store.db'));
   t.teardown(() => store.close());
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { Store } from '../../controller/store/store.js';
+import { SqliteStore } from '../../controller/store/sqlite.js';
 import { EventRecorder } from '../../controller/events/recorder.js';
 import { Operations } from '../../controller/objects/operations.js';
 import { NodeRegistry } from '../../controller/nodes/registry.js';
@@ -43,10 +43,10 @@ interface LogLine {
   stack?: string;
 }
 
-function setup(t: Test, backoff?: BackoffOptions) {
+async function setup(t: Test, backoff?: BackoffOptions) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-sts-adopt-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new Store(join(dir, 'store.db'));
+  const store = new SqliteStore(join(dir, 'store.db'));
   t.teardown(() => store.close());
   const lines: LogLine[] = [];
   const sink = new Writable({
@@ -60,30 +60,30 @@ function setup(t: Test, backoff?: BackoffOptions) {
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, backoff);
-  registerNodes(store, nodes, ['h1']);
+  await registerNodes(store, nodes, ['h1']);
   const pods = () => store.list<Pod>('Pod', 'default');
   const set = () => store.get<StatefulSet>('StatefulSet', 'default', 'web')!;
   const revisions = () => store.list<ControllerRevision>('ControllerRevision', 'default');
   /** What the agent would report: pods with a node run and turn Ready; deleted ones go away. */
-  const agentReports = () => {
+  const agentReports = async () => {
     for (const p of pods()) {
-      if (p.metadata.deletionTimestamp) store.delete('Pod', 'default', p.metadata.name);
+      if (p.metadata.deletionTimestamp) await store.delete('Pod', 'default', p.metadata.name);
       else if (p.spec.nodeName && p.status.phase !== 'Running') {
-        store.mutate<Pod>('Pod', 'default', p.metadata.name, (x) => {
+        await store.mutate<Pod>('Pod', 'default', p.metadata.name, (x) => {
           x.status = { ...x.status, phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: timestamp() }] };
         });
       }
     }
   };
   /** Syncs (any error fails the test) and lets pods run until nothing changes. */
-  const settle = () => {
+  const settle = async () => {
     for (let i = 0; i < 30; i++) {
       const before = store
         .list('Pod')
         .map((p) => p.metadata.resourceVersion)
         .join();
-      sets.sync('default/web');
-      agentReports();
+      await sets.sync('default/web');
+      await agentReports();
       if (
         store
           .list('Pod')
@@ -98,9 +98,9 @@ function setup(t: Test, backoff?: BackoffOptions) {
 }
 
 t.test('re-created after an orphan delete, a set adopts the pods and revisions and scales down', async (t) => {
-  const { store, ops, lines, pods, set, revisions, settle } = setup(t);
-  ops.apply([webSet(3)]);
-  settle();
+  const { store, ops, lines, pods, set, revisions, settle } = await setup(t);
+  await ops.apply([webSet(3)]);
+  await settle();
   t.same(
     pods()
       .filter((p) => p.status.phase === 'Running')
@@ -111,17 +111,17 @@ t.test('re-created after an orphan delete, a set adopts the pods and revisions a
   t.equal(revisions().length, 1);
   const uids = new Map(pods().map((p) => [p.metadata.name, p.metadata.uid]));
 
-  ops.delete('StatefulSet', 'default', 'web', 'Orphan');
+  await ops.delete('StatefulSet', 'default', 'web', 'Orphan');
   t.ok(
     pods().every((p) => !p.metadata.ownerReferences?.length),
     'pods are orphans',
   );
   t.notOk(revisions()[0].metadata.ownerReferences?.length, 'so is the revision');
 
-  ops.apply([webSet(2)]);
+  await ops.apply([webSet(2)]);
   const uid = set().metadata.uid;
   t.not(uid, oldRev.metadata.ownerReferences![0].uid, 'a new set');
-  settle();
+  await settle();
 
   t.same(
     revisions().map((r) => [r.metadata.name, r.revision, r.metadata.ownerReferences?.map((o) => o.uid)]),
@@ -161,12 +161,12 @@ t.test('re-created after an orphan delete, a set adopts the pods and revisions a
 });
 
 t.test('a template change after adoption rolls out under a new revision', async (t) => {
-  const { ops, pods, set, revisions, settle } = setup(t);
-  ops.apply([webSet(2)]);
-  settle();
-  ops.delete('StatefulSet', 'default', 'web', 'Orphan');
-  ops.apply([webSet(2, 'berth.local/web:2')]);
-  settle();
+  const { ops, pods, set, revisions, settle } = await setup(t);
+  await ops.apply([webSet(2)]);
+  await settle();
+  await ops.delete('StatefulSet', 'default', 'web', 'Orphan');
+  await ops.apply([webSet(2, 'berth.local/web:2')]);
+  await settle();
   t.equal(revisions().length, 2, 'the adopted one and a new one');
   t.ok(revisions().every((r) => r.metadata.ownerReferences?.[0]?.uid === set().metadata.uid));
   t.same(
@@ -178,9 +178,9 @@ t.test('a template change after adoption rolls out under a new revision', async 
 
 t.test('a sync that keeps failing backs off, warns once and records FailedSync; a change retries at once', async (t) => {
   const backoff = { baseMs: 50, maxMs: 400 };
-  const { store, ops, sets, lines, pods, set } = setup(t, backoff);
+  const { store, ops, sets, lines, pods, set } = await setup(t, backoff);
   // web-0 exists, controlled by something else: creating the set's own web-0 fails every time.
-  store.create<Pod>({
+  await store.create<Pod>({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -192,7 +192,7 @@ t.test('a sync that keeps failing backs off, warns once and records FailedSync; 
     spec: { containers: [{ name: 'c', image: 'berth.local/web:1' }] },
     status: { phase: 'Pending' },
   } as never);
-  ops.apply([webSet(1)]);
+  await ops.apply([webSet(1)]);
   sets.start();
   t.teardown(() => sets.stop());
   const failures = () => lines.filter((l) => l.statefulset === 'default/web' && /^StatefulSet sync failed/.test(l.msg));
@@ -221,7 +221,7 @@ t.test('a sync that keeps failing backs off, warns once and records FailedSync; 
   const m = failures().length;
   await waitFor('another failure', () => (failures().length > m ? true : undefined), 2000, 2);
   const last = failures()[m].time;
-  ops.patchNode('h1', { metadata: { labels: { rack: 'r1' } } });
+  await ops.patchNode('h1', { metadata: { labels: { rack: 'r1' } } });
   const patchedAt = Date.now();
   await waitFor('the retry after the node change', () => (failures().length > m + 1 ? true : undefined), 2000, 2);
   t.ok(patchedAt < last + 300, `the node changed while the set waited (${patchedAt - last} ms after the failure)`);
@@ -231,13 +231,13 @@ t.test('a sync that keeps failing backs off, warns once and records FailedSync; 
   const n = failures().length;
   await waitFor('another failure', () => (failures().length > n ? true : undefined), 2000, 2);
   const before = failures()[n].time;
-  ops.scaleStatefulSet('default', 'web', 2);
+  await ops.scaleStatefulSet('default', 'web', 2);
   await waitFor('a sync right after the change', () => (failures().length > n + 1 ? true : undefined), 2000, 2);
   t.ok(failures()[n + 1].time - before < 300, `synced ${failures()[n + 1].time - before} ms after the last failure, not 400`);
   t.equal(failures()[n + 1].level, 20, 'still the same error: no new warning');
 
   // The cause goes away: the next retry succeeds, and says so.
-  store.delete('Pod', 'default', 'web-0');
+  await store.delete('Pod', 'default', 'web-0');
   await waitFor('web-0 of the set', () => (pods().some((p) => p.metadata.ownerReferences?.[0]?.uid === set().metadata.uid) ? true : undefined), 2000);
   await waitFor('recovery logged', () => lines.find((l) => l.msg === 'StatefulSet sync succeeded after failing'), 1000);
 });

@@ -6,7 +6,7 @@ import type { PersistentVolumeClaim, Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { EventRecorder } from '../../events/recorder.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/types.js';
 import { requireOwnPod, type ApiContext } from '../context.js';
 import { readJson, sendJson, SMALL_BODY, type Params, type Router } from '../http.js';
 import { podStatusSchema, STATUS_BODY_LIMIT } from '../../../shared/status-schema.js';
@@ -41,11 +41,11 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
     .on('POST', '/api/v1/nodes/register', async (c) => {
       const body = await readJson(c.req, SMALL_BODY);
       if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
-      sendJson(c.res, 200, nodes.register(c.who, body));
+      sendJson(c.res, 200, await nodes.register(c.who, body));
     })
     .on('POST', '/api/v1/nodes/:name/heartbeat', async (c, p) => {
       if (c.who.role !== 'node' || c.who.node !== p.name) throw forbidden(`only node ${p.name} may send its heartbeat`);
-      nodes.heartbeat(p.name, await readJson(c.req, SMALL_BODY));
+      await nodes.heartbeat(p.name, await readJson(c.req, SMALL_BODY));
       sendJson(c.res, 200, { ok: true });
     })
     .on('PUT', '/api/v1/namespaces/:ns/pods/:name/status', async (c, p) => {
@@ -60,7 +60,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
         throw new StatusError('Invalid', `invalid pod status: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
       }
       const status = parsed.data as Pod['status'];
-      const updated = store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
+      const updated = await store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
         x.status = status;
       });
       sendJson(c.res, 200, updated ?? pod);
@@ -71,7 +71,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       rejectOtherUid('pod', p.name, pod.metadata.uid, body?.uid);
       rejectStaleEpoch(pod, body?.epoch);
       if (!pod.metadata.deletionTimestamp) throw new StatusError('Conflict', `pod ${p.name} is not terminating`);
-      store.delete('Pod', p.ns, p.name);
+      await store.delete('Pod', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
     .on('POST', '/api/v1/namespaces/:ns/persistentvolumeclaims/:name/finalize', async (c, p) => {
@@ -84,7 +84,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
       if ((claim.metadata.finalizers?.length ?? 0) > 0)
         throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
-      store.delete('PersistentVolumeClaim', p.ns, p.name);
+      await store.delete('PersistentVolumeClaim', p.ns, p.name);
       sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
     })
     .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {
@@ -99,7 +99,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       ) {
         throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
       }
-      events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);
+      await events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);
       sendJson(c.res, 201, { kind: 'Status', status: 'Success' });
     });
 }

@@ -6,7 +6,7 @@ import { authenticate } from '../../auth/tokens.js';
 import { StatusError } from '../../errors.js';
 import type { ControllerMetrics, MetricsAuth } from '../../metrics/controller-metrics.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/types.js';
 
 export interface MetricsRouteDeps {
   store: Store;

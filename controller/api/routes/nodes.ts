@@ -10,8 +10,8 @@ export function addNodeRoutes(router: Router<ApiContext>, deps: { ops: Operation
     .on(
       'POST',
       '/api/v1/nodes/:name/forget',
-      adminOnly((c, p) => {
-        const { node, removedPods } = nodes.forget(p.name);
+      adminOnly(async (c, p) => {
+        const { node, removedPods } = await nodes.forget(p.name);
         sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: `node ${p.name} forgotten`, details: { node, removedPods } });
       }),
     )
@@ -19,7 +19,7 @@ export function addNodeRoutes(router: Router<ApiContext>, deps: { ops: Operation
       'PATCH',
       '/api/v1/nodes/:name',
       adminOnly(async (c, p) => {
-        const { object, changed } = ops.patchNode(p.name, await readJson(c.req));
+        const { object, changed } = await ops.patchNode(p.name, await readJson(c.req));
         c.res.setHeader('x-berth-changed', String(changed));
         sendJson(c.res, 200, object);
       }),

@@ -6,7 +6,7 @@ import type { AnyObject, Pod } from '../../../shared/types.js';
 import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
 import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/types.js';
 import { adminOnly, type ApiContext } from '../context.js';
 import { readJson, sendJson, type Params, type Router } from '../http.js';
 import { serveWatch, WatchHub, type WatchDeps } from './watch.js';
@@ -131,9 +131,9 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     sendJson(c.res, 200, o);
   };
 
-  const deleteOne = adminOnly((c: ApiContext, p: Params) => {
+  const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
     const r = resourceFor(p.resource);
-    const gone = ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
+    const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
     sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   });
 
@@ -144,7 +144,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       adminOnly(async (c) => {
         const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
         if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
-        sendJson(c.res, 200, ops.apply(body?.objects as unknown[], body?.dryRun === true));
+        sendJson(c.res, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
       }),
     )
     .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)

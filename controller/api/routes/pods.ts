@@ -5,7 +5,7 @@ import type { Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { MoveController } from '../../moves/move-controller.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/types.js';
 import { adminOnly, requireAdmin, type ApiContext, type UpgradeContext } from '../context.js';
 import { readJson, sendJson, type Params, type Router } from '../http.js';
 
@@ -52,7 +52,8 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       '/api/v1/namespaces/:ns/pods/:name/move',
       adminOnly(async (c, p) => {
         if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
-        sendJson(c.res, 200, deps.moves.request(p.ns, p.name, await readJson(c.req)));
+        const body = await readJson(c.req);
+        sendJson(c.res, 200, await deps.moves.request(p.ns, p.name, body));
       }),
     )
     .on(
@@ -67,9 +68,9 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
     .on(
       'DELETE',
       '/api/v1/namespaces/:ns/pods/:name/move',
-      adminOnly((c, p) => {
+      adminOnly(async (c, p) => {
         if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
-        sendJson(c.res, 200, deps.moves.cancel(p.ns, p.name));
+        sendJson(c.res, 200, await deps.moves.cancel(p.ns, p.name));
       }),
     )
     .on(

@@ -11,7 +11,7 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
       'PATCH',
       '/api/v1/namespaces/:ns/statefulsets/:name',
       adminOnly(async (c, p) => {
-        const { object, changed } = ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
+        const { object, changed } = await ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
         c.res.setHeader('x-berth-changed', String(changed));
         sendJson(c.res, 200, object);
       }),
@@ -21,7 +21,7 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
       '/api/v1/namespaces/:ns/statefulsets/:name/rollback',
       adminOnly(async (c, p) => {
         const body = (await readJson(c.req)) as { toRevision?: unknown } | undefined;
-        sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: ops.rollback(p.ns, p.name, body?.toRevision) });
+        sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: await ops.rollback(p.ns, p.name, body?.toRevision) });
       }),
     )
     .on(
@@ -29,7 +29,7 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
       '/api/v1/namespaces/:ns/statefulsets/:name/scale',
       adminOnly(async (c, p) => {
         const body = (await readJson(c.req)) as { spec?: { replicas?: unknown } } | undefined;
-        const set = ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas);
+        const set = await ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas);
         sendJson(c.res, 200, {
           apiVersion: 'autoscaling/v1',
           kind: 'Scale',

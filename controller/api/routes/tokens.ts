@@ -4,15 +4,17 @@ import { z } from 'zod';
 import { StatusError, notFound } from '../../errors.js';
 import { readJson, sendJson, type Router } from '../http.js';
 import { requireAdmin, type ApiContext } from '../context.js';
-import type { Store } from '../../store/store.js';
-import { expired, issueToken, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
+import type { Store } from '../../store/types.js';
+import { createToken, expired, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
 
 export interface TokenRouteDeps {
   store: Store;
   /** What an agent runs to join with a token (undefined: not known). */
   joinCommand?: (token: string) => string;
   /** Called after a node credential is revoked. */
-  onNodeRevoked?: (node: string) => void;
+  onNodeRevoked?: (node: string) => Promise<void> | void;
+  /** A revocation of the caller's own token (made after its answer) failed. */
+  onRevokeFailed?: (id: string, err: unknown) => void;
 }
 
 /** Longest lifetime of a join token: a year. */
@@ -48,11 +50,11 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       const { ttlSeconds, description } = parsed.data;
       // No ttlSeconds: a day, as kubeadm; 0: never expires.
       const ttlMs = ttlSeconds === undefined ? JOIN_TOKEN_TTL_MS : ttlSeconds * 1000;
-      const token = issueToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
+      const token = await createToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
       const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
       sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
     })
-    .on('DELETE', '/api/v1/tokens/:id', (c, p) => {
+    .on('DELETE', '/api/v1/tokens/:id', async (c, p) => {
       requireAdmin(c, TOKENS_ADMIN);
       const found = store.listTokens().find((t) => t.id === p.id);
       if (!found) throw notFound('tokens', p.id);
@@ -63,15 +65,18 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
             'Make another first (berth controller reset-admin --data-dir DIR on the controller host), then revoke this one',
         );
       }
-      const revoke = () => {
-        store.deleteTokenById(p.id);
-        if (found.role === 'node') deps.onNodeRevoked?.(found.subject);
+      const revoke = async () => {
+        await store.deleteTokenById(p.id);
+        if (found.role === 'node') await deps.onNodeRevoked?.(found.subject);
       };
       // Revoking closes everything the token holds open, this request included: a caller
       // revoking its own token gets the answer first.
       const self = c.who.token?.id === p.id;
-      if (!self) revoke();
+      if (!self) await revoke();
       sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: p.id, kind: 'tokens' } });
-      if (self) c.res.once('finish', revoke);
+      if (self)
+        c.res.once('finish', () => {
+          revoke().catch((err: unknown) => deps.onRevokeFailed?.(p.id, err));
+        });
     });
 }

@@ -8,7 +8,7 @@
 import { WATCH_BUFFER_TOTAL_BYTES } from '../../../shared/limits.js';
 import type { AnyObject, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
-import type { Store, StoredChange } from '../../store/store.js';
+import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 
 const BOOKMARK_MS = 10_000;

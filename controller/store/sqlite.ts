@@ -1,21 +1,27 @@
-// The controller's state: every object in SQLite (durable), mirrored in memory (fast lists),
-// with one resourceVersion counter and a window of recent changes for watches.
+// The controller's state in SQLite (the default store, docs/operations.md): every object in one
+// file (durable), mirrored in memory (fast lists), with one resourceVersion counter and a window
+// of recent changes for watches. Implements the Store of types.ts: reads from memory (and the
+// small tables from the file, so a token written by `berth controller reset-admin` counts at
+// once); each write is one SQLite transaction, run when it is called, and its promise resolves
+// once it is committed (fsynced with synchronous=FULL).
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { timestamp, type AnyObject, type Kind, type WatchEvent } from '../../shared/types.js';
+import {
+  ConflictError,
+  type Binding,
+  type Fence,
+  type NewObject,
+  type Store,
+  type StoredChange,
+  type StoredToken,
+  type StoreTx,
+  type TokenExtra,
+} from './types.js';
 
-export interface StoredChange {
-  rv: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  object: AnyObject;
-}
-
-export type NewObject<T extends AnyObject = AnyObject> = Omit<T, 'metadata'> & {
-  metadata: Omit<T['metadata'], 'uid' | 'resourceVersion' | 'creationTimestamp'> & Partial<Pick<T['metadata'], 'uid' | 'creationTimestamp'>>;
-};
-
-export class ConflictError extends Error {}
+export { ConflictError, FencedError } from './types.js';
+export type { Binding, Fence, NewObject, Store, StoredChange, StoredToken, StoreReader, StoreTx, TokenExtra } from './types.js';
 
 const WATCH_WINDOW = 5000;
 
@@ -29,16 +35,6 @@ const byName = new Intl.Collator(undefined, { numeric: true });
 const listOrder = (a: AnyObject, b: AnyObject) =>
   byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
 
-/** A bearer token's record; only the hash of its secret is kept. */
-export interface StoredToken {
-  id: string;
-  role: string;
-  subject: string;
-  created: string;
-  expires: string | null;
-  description: string | null;
-}
-
 export interface StoreOptions {
   /** SQLite's `synchronous`: `full` (default) fsyncs every commit; `normal` only at checkpoints. */
   synchronous?: StoreSynchronous;
@@ -46,7 +42,8 @@ export interface StoreOptions {
 
 export type StoreSynchronous = 'full' | 'normal';
 
-export class Store {
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly objects = new Map<string, AnyObject>();
   /** The keys of each kind's objects, so a list does not walk every object of every kind. */
@@ -62,9 +59,16 @@ export class Store {
   /** Recent changes, oldest first, for watches that resume from a resourceVersion. */
   private readonly window: StoredChange[] = [];
   private pending: StoredChange[] = [];
+  /** Token ids the open transaction deleted, announced after commit. */
+  private pendingRevoked: string[] = [];
   /** Previous values of what the open transaction wrote, to roll the memory mirror back. */
   private undo: [string, AnyObject | undefined][] = [];
-  private txDepth = 0;
+  private inTx = false;
+  /** Committed changes and revocations not yet announced, oldest first (see announce). */
+  private readonly outbox: ({ change: StoredChange } | { revoked: string[] })[] = [];
+  private announcing = false;
+  /** What `transaction(fn)` hands to fn: this store's reads and its synchronous writes. */
+  private readonly tx: StoreTx;
   readonly changes = new EventEmitter<{ change: [StoredChange] }>();
   /** Ids of tokens just deleted (revoked), so what they opened (watches, streams) can be closed. */
   readonly revocations = new EventEmitter<{ revoked: [ids: string[]] }>();
@@ -102,10 +106,25 @@ export class Store {
     const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'rv'").get() as { value: string } | undefined;
     const newest = this.db.prepare('SELECT max(rv) AS rv FROM objects').get() as { rv: number | null };
     this.rv = Math.max(stored ? Number(stored.value) : 0, newest.rv ?? 0);
+    this.tx = this.txView();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
+  }
+
+  /** A consistent copy of the store file while it is in use (SQLite's online backup). */
+  async backup(file: string): Promise<void> {
+    await this.db.backup(file);
+  }
+
+  /**
+   * SQLite has no fence to hold: one controller per data dir is enforced by the data dir's lock
+   * (lock.ts) before the store opens, so no other controller can write. The writes of the
+   * returned store are this store's.
+   */
+  fenced(_fence: Fence): Store {
+    return this;
   }
 
   /** SQLite's `synchronous` of this connection: 2 is FULL, 1 NORMAL. */
@@ -117,14 +136,33 @@ export class Store {
     return this.rv;
   }
 
-  /** Runs fn atomically: SQLite transaction, and watchers see its changes only after commit. */
-  transaction<T>(fn: () => T): T {
-    if (this.txDepth > 0) return fn();
-    this.txDepth++;
+  /**
+   * Runs fn in one SQLite transaction, at once (fn runs exactly once, before this returns);
+   * resolves with its result after commit, or rejects with its error after rolling back disk and
+   * memory. Watchers see its changes only after commit.
+   */
+  transaction<T>(fn: (tx: StoreTx) => T): Promise<T> {
+    try {
+      return Promise.resolve(this.run(fn));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private run<T>(fn: (tx: StoreTx) => T): T {
+    if (this.inTx) throw new Error('a store write inside a transaction must go through its tx');
+    this.inTx = true;
     const rvBefore = this.rv;
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      result = this.db.transaction(() => {
+        const r = fn(this.tx);
+        if (r instanceof Promise) {
+          r.catch(() => {});
+          throw new Error('a transaction function must be synchronous');
+        }
+        return r;
+      })();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       for (const [k, prev] of this.undo.reverse()) {
@@ -133,17 +171,47 @@ export class Store {
       }
       this.rv = rvBefore;
       this.pending = [];
+      this.pendingRevoked = [];
       throw err;
     } finally {
       this.undo = [];
-      this.txDepth--;
+      this.inTx = false;
     }
-    // Committed. Published outside the transaction, so a listener that writes (every write is a
-    // transaction) commits its own, and one that throws cannot roll back what is on disk.
-    const published = this.pending;
+    // Committed. Announced outside the transaction, so a listener that writes commits its own
+    // transaction, and one that throws cannot roll back what is on disk.
+    for (const change of this.pending) this.outbox.push({ change });
+    if (this.pendingRevoked.length > 0) this.outbox.push({ revoked: this.pendingRevoked });
     this.pending = [];
-    for (const c of published) this.publish(c);
+    this.pendingRevoked = [];
+    this.announce();
     return result;
+  }
+
+  /**
+   * Publishes what committed, in commit order: a write made by a listener while this runs is
+   * queued behind the changes still to be told, so every watcher sees resourceVersions in order.
+   * A listener's error reaches the writer once everything is told.
+   */
+  private announce(): void {
+    if (this.announcing) return;
+    this.announcing = true;
+    let failure: { err: unknown } | undefined;
+    try {
+      // By index: a listener's write appends while this runs.
+      for (let i = 0; i < this.outbox.length; i++) {
+        const next = this.outbox[i];
+        try {
+          if ('change' in next) this.publish(next.change);
+          else this.revocations.emit('revoked', next.revoked);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    } finally {
+      this.outbox.length = 0;
+      this.announcing = false;
+    }
+    if (failure) throw failure.err;
   }
 
   private publish(c: StoredChange): void {
@@ -192,6 +260,11 @@ export class Store {
     this.pending.push(c);
   }
 
+  /** Writes are made only through a transaction's tx, while it is open. */
+  private writing(): void {
+    if (!this.inTx) throw new Error('a store transaction is over: its tx can no longer write');
+  }
+
   get<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string): T | undefined {
     return this.objects.get(key(kind, namespace, name)) as T | undefined;
   }
@@ -214,10 +287,7 @@ export class Store {
 
   /** The object row and the counter in meta commit together (one transaction). */
   private write(o: AnyObject, type: StoredChange['type']): void {
-    if (this.txDepth === 0) {
-      this.transaction(() => this.write(o, type));
-      return;
-    }
+    this.writing();
     this.rv++;
     o.metadata.resourceVersion = String(this.rv);
     const k = key(o.kind, o.metadata.namespace, o.metadata.name);
@@ -229,7 +299,7 @@ export class Store {
     this.record({ rv: this.rv, type, object: o });
   }
 
-  create<T extends AnyObject>(input: NewObject<T>): T {
+  private txCreate<T extends AnyObject>(input: NewObject<T>): T {
     const o = structuredClone(input) as unknown as T;
     if (this.get(o.kind, o.metadata.namespace, o.metadata.name)) {
       throw new ConflictError(`${o.kind} "${o.metadata.name}" already exists`);
@@ -244,7 +314,7 @@ export class Store {
    * Replaces an object. With `expectRv`, fails with ConflictError if it changed meanwhile
    * (optimistic concurrency, as Kubernetes' resourceVersion).
    */
-  update<T extends AnyObject>(o: T, expectRv?: string): T {
+  private txUpdate<T extends AnyObject>(o: T, expectRv?: string): T {
     const cur = this.get(o.kind, o.metadata.namespace, o.metadata.name);
     if (!cur) throw new ConflictError(`${o.kind} "${o.metadata.name}" does not exist`);
     if (expectRv !== undefined && cur.metadata.resourceVersion !== expectRv) {
@@ -258,7 +328,7 @@ export class Store {
   }
 
   /** Applies fn to a copy of the current object and writes it if it changed. */
-  mutate<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string, fn: (o: T) => void): T | undefined {
+  private txMutate<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string, fn: (o: T) => void): T | undefined {
     const cur = this.get<T>(kind, namespace, name);
     if (!cur) return undefined;
     const next = structuredClone(cur);
@@ -271,11 +341,11 @@ export class Store {
     return next;
   }
 
-  delete(kind: Kind, namespace: string | undefined, name: string): AnyObject | undefined {
+  private txDelete(kind: Kind, namespace: string | undefined, name: string): AnyObject | undefined {
     const k = key(kind, namespace, name);
     const cur = this.objects.get(k);
     if (!cur) return undefined;
-    if (this.txDepth === 0) return this.transaction(() => this.delete(kind, namespace, name));
+    this.writing();
     this.sql('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?').run(kind, namespace ?? '', name);
     this.undo.push([k, cur]);
     this.drop(k);
@@ -304,11 +374,13 @@ export class Store {
     return (this.sql('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
   }
 
-  setMeta(k: string, value: string): void {
+  private txSetMeta(k: string, value: string): void {
+    this.writing();
     this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(k, value);
   }
 
-  addToken(hash: string, role: string, subject: string, extra: { id?: string; expires?: string; description?: string } = {}): void {
+  private txAddToken(hash: string, role: string, subject: string, extra: TokenExtra = {}): void {
+    this.writing();
     this.db
       .prepare('INSERT OR REPLACE INTO tokens (hash, role, subject, created, id, expires, description) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(hash, role, subject, timestamp(), extra.id ?? hash.slice(0, 6), extra.expires ?? null, extra.description ?? null);
@@ -324,16 +396,18 @@ export class Store {
   }
 
   /** Deletes the tokens with this id; how many there were. */
-  deleteTokenById(id: string): number {
+  private txDeleteTokenById(id: string): number {
+    this.writing();
     const n = this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
-    if (n > 0) this.revocations.emit('revoked', [id]);
+    if (n > 0) this.pendingRevoked.push(id);
     return n;
   }
 
-  deleteTokens(role: string, subject: string): void {
+  private txDeleteTokens(role: string, subject: string): void {
+    this.writing();
     const ids = (this.sql('SELECT id FROM tokens WHERE role = ? AND subject = ?').all(role, subject) as { id: string }[]).map((r) => r.id);
     this.db.prepare('DELETE FROM tokens WHERE role = ? AND subject = ?').run(role, subject);
-    if (ids.length > 0) this.revocations.emit('revoked', ids);
+    this.pendingRevoked.push(...ids);
   }
 
   bindings(namespace: string, set: string): Map<number, string> {
@@ -348,7 +422,8 @@ export class Store {
    * Binds an ordinal to a node. Re-homing it to another node bumps its fencing epoch, so
    * copies still running on the old node are recognisably stale.
    */
-  bind(namespace: string, set: string, ordinal: number, node: string): void {
+  private txBind(namespace: string, set: string, ordinal: number, node: string): void {
+    this.writing();
     this.db
       .prepare(
         'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
@@ -358,9 +433,9 @@ export class Store {
   }
 
   /** An ordinal's binding with its fencing epoch. */
-  binding(namespace: string, set: string, ordinal: number): { node: string; epoch: number } | undefined {
+  binding(namespace: string, set: string, ordinal: number): Binding | undefined {
     return this.db.prepare('SELECT node, epoch FROM bindings WHERE namespace = ? AND statefulset = ? AND ordinal = ?').get(namespace, set, ordinal) as
-      | { node: string; epoch: number }
+      | Binding
       | undefined;
   }
 
@@ -369,12 +444,79 @@ export class Store {
     return this.sql('SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key').all(prefix.length, prefix) as { key: string; value: string }[];
   }
 
-  deleteMeta(k: string): void {
+  private txDeleteMeta(k: string): void {
+    this.writing();
     this.db.prepare('DELETE FROM meta WHERE key = ?').run(k);
   }
 
-  /** A consistent copy of the whole store in `file`, while it runs (SQLite's online backup). */
-  async backup(file: string): Promise<void> {
-    await this.db.backup(file);
+  /** The transaction view: reads see the transaction's own writes (same connection, same mirror). */
+  private txView(): StoreTx {
+    const s = this;
+    return {
+      get resourceVersion() {
+        return s.rv;
+      },
+      get: (kind, namespace, name) => s.get(kind, namespace, name),
+      list: (kind, namespace) => s.list(kind, namespace),
+      all: () => s.all(),
+      getMeta: (k) => s.getMeta(k),
+      listMeta: (prefix) => s.listMeta(prefix),
+      findToken: (hash) => s.findToken(hash),
+      listTokens: () => s.listTokens(),
+      bindings: (namespace, set) => s.bindings(namespace, set),
+      binding: (namespace, set, ordinal) => s.binding(namespace, set, ordinal),
+      create: (input) => s.txCreate(input),
+      update: (o, expectRv) => s.txUpdate(o, expectRv),
+      mutate: (kind, namespace, name, fn) => s.txMutate(kind, namespace, name, fn),
+      delete: (kind, namespace, name) => s.txDelete(kind, namespace, name),
+      setMeta: (k, value) => s.txSetMeta(k, value),
+      deleteMeta: (k) => s.txDeleteMeta(k),
+      addToken: (hash, role, subject, extra) => s.txAddToken(hash, role, subject, extra),
+      deleteTokenById: (id) => s.txDeleteTokenById(id),
+      deleteTokens: (role, subject) => s.txDeleteTokens(role, subject),
+      bind: (namespace, set, ordinal, node) => s.txBind(namespace, set, ordinal, node),
+    };
+  }
+
+  // --- one-write shorthands: each is transaction((tx) => tx.<same>(…)) ---
+
+  create<T extends AnyObject>(input: NewObject<T>): Promise<T> {
+    return this.transaction((tx) => tx.create(input));
+  }
+
+  update<T extends AnyObject>(o: T, expectRv?: string): Promise<T> {
+    return this.transaction((tx) => tx.update(o, expectRv));
+  }
+
+  mutate<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string, fn: (o: T) => void): Promise<T | undefined> {
+    return this.transaction((tx) => tx.mutate(kind, namespace, name, fn));
+  }
+
+  delete(kind: Kind, namespace: string | undefined, name: string): Promise<AnyObject | undefined> {
+    return this.transaction((tx) => tx.delete(kind, namespace, name));
+  }
+
+  setMeta(k: string, value: string): Promise<void> {
+    return this.transaction((tx) => tx.setMeta(k, value));
+  }
+
+  deleteMeta(k: string): Promise<void> {
+    return this.transaction((tx) => tx.deleteMeta(k));
+  }
+
+  addToken(hash: string, role: string, subject: string, extra?: TokenExtra): Promise<void> {
+    return this.transaction((tx) => tx.addToken(hash, role, subject, extra));
+  }
+
+  deleteTokenById(id: string): Promise<number> {
+    return this.transaction((tx) => tx.deleteTokenById(id));
+  }
+
+  deleteTokens(role: string, subject: string): Promise<void> {
+    return this.transaction((tx) => tx.deleteTokens(role, subject));
+  }
+
+  bind(namespace: string, set: string, ordinal: number, node: string): Promise<void> {
+    return this.transaction((tx) => tx.bind(namespace, set, ordinal, node));
   }
 }
