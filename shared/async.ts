@@ -31,8 +31,8 @@ export interface ListWatchOptions {
   maxRetryMs?: number;
   /**
    * A failed list or watch: return normally to try again after the pause, throw to end the loop.
-   * Default: an answer of the server other than 410 is final; a broken or refused connection
-   * (a restarting controller) is tried again.
+   * Default: an answer of the server other than 410 or 503 is final; a broken or refused
+   * connection (a restarting controller; the client tried every controller it knows) is tried again.
    */
   onError?(err: unknown): void;
   /** Each successful list. */
@@ -50,7 +50,8 @@ function watchError(ev: WatchEvent<AnyObject>): ApiError {
 }
 
 function failFinal(err: unknown): void {
-  if (err instanceof ApiError && err.status !== 0 && err.status !== 410) throw err;
+  // 503: no controller could serve just now (each was tried); it may a moment later.
+  if (err instanceof ApiError && err.status !== 0 && err.status !== 410 && err.status !== 503) throw err;
 }
 
 /**
