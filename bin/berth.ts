@@ -85,6 +85,12 @@ controller
     collect,
     [],
   )
+  .option(
+    '--api-servers <urls>',
+    'URL of every controller serving this cluster, this one included (repeatable or comma list): the join command and admin.conf list them all (docs/ha-clients.md)',
+    collect,
+    [],
+  )
   .option('--insecure', 'serve plain HTTP without TLS: development only')
   .option(
     '--pod-security <level>',
@@ -92,7 +98,7 @@ controller
     'baseline',
   )
   .option('--allowed-host-paths <dirs>', 'host directories hostPath volumes may use under --pod-security baseline (comma list or repeatable)', collect, [])
-  .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
+  .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean; apiServers?: string[] }) =>
     run(async () => {
       const opts = controllerOptions(options);
       const tls = controllerTlsOptions(options);

@@ -17,6 +17,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A watch stream without any event (bookmarks included) for this long is presumed dead: the
+ * controller bookmarks every 10 s, so a controller that vanished without closing the connection
+ * is left, and the watch resumed on another, after at most this long.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 35_000;
+
 export interface ListWatchHandlers<T> {
   /** The complete set of matching objects, after the first list and after every relist. */
   sync(items: T[]): void;

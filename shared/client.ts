@@ -223,7 +223,13 @@ export class ApiClient {
   }
 
   /** raw(), also saying which server answered. */
-  private async rawOn(method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<{ res: Response; index: number }> {
+  private async rawOn(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    contentType: string,
+  ): Promise<{ res: Response; index: number }> {
     const call = this.begin(method);
     let index: number | undefined = call.start;
     while (index !== undefined) {
@@ -272,7 +278,10 @@ export class ApiClient {
       const f = one(server, err);
       if (f.tls) return new ApiError(0, `${f.text}; ${tlsHint}`);
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      return new ApiError(0, `cannot reach the berth controller at ${server}: ${code && !(err instanceof ConnectTimeoutError) ? code : (err as Error).message}`);
+      return new ApiError(
+        0,
+        `cannot reach the berth controller at ${server}: ${code && !(err instanceof ConnectTimeoutError) ? code : (err as Error).message}`,
+      );
     }
     const all = call.failures.map((x) => one(x.server, x.err));
     return new ApiError(
