@@ -391,7 +391,11 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
   writeFileSync(fileDefault, 'server: http://default:7443\ntoken: token-default\n');
   const missing = join(dir, 'missing.conf');
 
-  t.same(resolveConnection({ flags: {}, env: {}, defaultPath: fileDefault }), { server: 'http://default:7443', servers: ['http://default:7443'], token: 'token-default' }, 'default file last');
+  t.same(
+    resolveConnection({ flags: {}, env: {}, defaultPath: fileDefault }),
+    { server: 'http://default:7443', servers: ['http://default:7443'], token: 'token-default' },
+    'default file last',
+  );
   t.same(
     resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA }, defaultPath: fileDefault }),
     { server: 'http://file-a:7443', servers: ['http://file-a:7443'], token: 'token-a' },

@@ -82,7 +82,11 @@ t.test('CLI config: --server repeated or a comma list; BERTH_SERVER a comma list
     'https://c3:7443',
   ]);
   t.same(resolveConnection({ flags: { token: 't' }, env: { BERTH_SERVER: 'c1:1, c2:1' }, defaultPath: conf }).servers, ['https://c1:1', 'https://c2:1']);
-  t.same(resolveConnection({ flags: { server: 'x:1' }, env: { BERTH_SERVER: 'c1:1,c2:1', BERTH_CONFIG: conf }, defaultPath: conf }).servers, ['https://x:1'], 'flags replace the whole list');
+  t.same(
+    resolveConnection({ flags: { server: 'x:1' }, env: { BERTH_SERVER: 'c1:1,c2:1', BERTH_CONFIG: conf }, defaultPath: conf }).servers,
+    ['https://x:1'],
+    'flags replace the whole list',
+  );
   writeFileSync(conf, 'server: https://a:1\nservers: https://b:1\ntoken: t\n');
   t.throws(() => resolveConnection({ flags: {}, env: { BERTH_CONFIG: conf }, defaultPath: conf }), /"servers" must be a list of controller URLs/);
   t.throws(
@@ -121,7 +125,11 @@ t.test('controller: --api-servers lists every controller in the join command and
     joinCommand(['https://c1:7443', 'https://c2:7443'], 'tok', 'sha256:ab'),
     'berth agent --server https://c1:7443 --server https://c2:7443 --token tok --ca-hash sha256:ab',
   );
-  t.equal(joinCommand('https://c1:7443', 'tok', 'sha256:ab'), 'berth agent --server https://c1:7443 --token tok --ca-hash sha256:ab', 'one controller: as before');
+  t.equal(
+    joinCommand('https://c1:7443', 'tok', 'sha256:ab'),
+    'berth agent --server https://c1:7443 --token tok --ca-hash sha256:ab',
+    'one controller: as before',
+  );
   t.equal(joinCommand(['http://c1:7443'], 'tok', undefined), 'berth agent --server http://c1:7443 --token tok');
   t.same(clusterServers('https://127.0.0.1:7443', 'https://10.0.0.1:7443', []), { adminConf: ['https://127.0.0.1:7443'], join: ['https://10.0.0.1:7443'] });
   t.same(clusterServers('https://127.0.0.1:7443', 'https://10.0.0.1:7443', ['https://10.0.0.1:7443', 'https://10.0.0.2:7443']), {
