@@ -5,7 +5,7 @@
 // client, a watch, the real `berth` command and an agent's heartbeat loop and disconnect clock
 // work through the loss of one controller.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -30,7 +30,7 @@ import { ControllerHealth } from '../agent/controller-client/health.js';
 import { runHeartbeat } from '../agent/controller-client/heartbeat.js';
 import { registerNode } from '../agent/controller-client/register.js';
 import { agentCertPem } from './helpers/agent-cert.js';
-import { runCli } from './helpers/cluster.js';
+import { Cluster, runCli } from './helpers/cluster.js';
 
 const log = pino({ level: 'silent' });
 const GI = 2 ** 30;
@@ -446,4 +446,29 @@ t.test('the berth command works through admin.conf listing a dead controller fir
   const none = await runCli(['get', 'nodes'], { BERTH_CONFIG: conf });
   t.equal(none.code, 1);
   t.match(none.stderr, /cannot reach any of the 3 berth controllers tried/);
+});
+
+t.test('controller up --api-servers: admin.conf, the join command and token create list every controller', async (t) => {
+  const c = new Cluster('multi-apiservers');
+  t.teardown(() => c.teardown());
+  const probe = net.createServer();
+  const port = await listen(probe);
+  await new Promise<void>((ok) => probe.close(() => ok()));
+  const self = `https://127.0.0.1:${port}`;
+  await c.startController(['--api-servers', `${self},c2.example:7443`, '--api-servers', 'https://c3.example:7443'], `127.0.0.1:${port}`);
+  const conf = YAML.parse(readFileSync(join(c.controllerDir, 'admin.conf'), 'utf8')) as { server: string; servers?: string[] };
+  t.equal(conf.server, self, 'server: stays this controller');
+  t.same(conf.servers, [self, 'https://c2.example:7443', 'https://c3.example:7443'], 'servers: every controller, this one first');
+  const join1 = readFileSync(join(c.controllerDir, 'join-command'), 'utf8');
+  t.match(
+    join1,
+    new RegExp(
+      `^berth agent --server ${self} --server https://c2\\.example:7443 --server https://c3\\.example:7443 --token \\S+ --ca-hash sha256:[0-9a-f]{64}\\n$`,
+    ),
+  );
+  const created = await c.ok(['token', 'create', '--print-join-command']);
+  t.match(created, /--server https:\/\/127\.0\.0\.1:\d+ --server https:\/\/c2\.example:7443 --server https:\/\/c3\.example:7443 --token /);
+  const bad = await runCli(['controller', 'up', '--data-dir', join(c.dir, 'bad'), '--api-servers', 'http://c2:7443'], {});
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /invalid --api-servers "http:\/\/c2:7443": this controller serves https, so every URL must be https:\/\//);
 });
