@@ -24,6 +24,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export const WATCH_IDLE_TIMEOUT_MS = 35_000;
 
+/**
+ * A signal that aborts with `signal` or after `ms` with a TimeoutError, on a timer this holds
+ * strongly: a composite of AbortSignal.timeout() (AbortSignal.any) can be garbage collected
+ * before its timer fires on Node 20 (nodejs/node#57736), and a call on a connection that went
+ * silent would then never end. `clear` stops the timer once the call is done.
+ */
+export function deadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(signal.reason);
+  const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    clear: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export interface ListWatchHandlers<T> {
   /** The complete set of matching objects, after the first list and after every relist. */
   sync(items: T[]): void;

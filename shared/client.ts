@@ -367,9 +367,25 @@ export class ApiClient {
     );
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    const res = await this.raw(method, path, body, AbortSignal.timeout(this.timeoutMs), contentType);
-    const text = await res.text();
+  /**
+   * A call whose answer is read whole. `signal` replaces the client's own time limit. An answer
+   * that breaks off or runs out of time while its body is read counts against its server too, so
+   * the next call starts with the next one.
+   */
+  async request<T>(method: string, path: string, body?: unknown, contentType?: string, signal?: AbortSignal): Promise<T> {
+    const limit = signal ?? AbortSignal.timeout(this.timeoutMs);
+    const { res, index } = await this.rawOn(method, path, body, limit, contentType ?? 'application/json');
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      const name = (err as Error).name;
+      const timedOut = name === 'TimeoutError' || (limit.reason instanceof Error && limit.reason.name === 'TimeoutError');
+      if (name === 'AbortError' && !timedOut) throw err;
+      this.pool.record({ start: index, tries: this.pool.servers.length, method }, index, 'dropped');
+      if (timedOut) throw err;
+      throw new ApiError(0, `the answer of ${this.pool.servers[index]} broke off: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 

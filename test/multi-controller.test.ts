@@ -6,6 +6,7 @@
 // work through the loss of one controller.
 import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -30,7 +31,9 @@ import { ControllerHealth } from '../agent/controller-client/health.js';
 import { runHeartbeat } from '../agent/controller-client/heartbeat.js';
 import { registerNode } from '../agent/controller-client/register.js';
 import { agentCertPem } from './helpers/agent-cert.js';
-import { Cluster, runCli } from './helpers/cluster.js';
+import { BIN, Cluster, runCli, stopProcess } from './helpers/cluster.js';
+import { caHash } from '../shared/tls.js';
+import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_TIMEOUT_MS, heartbeatDelay } from '../shared/heartbeat.js';
 
 const log = pino({ level: 'silent' });
 const GI = 2 ** 30;
@@ -472,3 +475,87 @@ t.test('controller up --api-servers: admin.conf, the join command and token crea
   t.equal(bad.code, 1);
   t.match(bad.stderr, /invalid --api-servers "http:\/\/c2:7443": this controller serves https, so every URL must be https:\/\//);
 });
+
+t.test(
+  'a berth agent process joins past a dead first controller, saves the list, heartbeats through a controller loss and restarts with the saved list',
+  async (t) => {
+    const c = await cluster(t);
+    const a = await c.api();
+    const b = await c.api();
+    const proxy = await freezableProxy(c, a.port);
+    const hole = await blackhole(c);
+    const dataDir = join(c.dir, 'agent');
+    const procs: ChildProcess[] = [];
+    t.teardown(async () => {
+      for (const p of procs) await stopProcess(p);
+    });
+    const output: string[] = [];
+    const start = (servers: string[]) => {
+      const p = spawn(
+        process.execPath,
+        [
+          BIN,
+          'agent',
+          ...servers.flatMap((s) => ['--server', s]),
+          '--token',
+          issueToken(c.store, 'join', 'join'),
+          '--ca-hash',
+          caHash(c.ca),
+          '--node-name',
+          'n1',
+          '--data-dir',
+          dataDir,
+          '--listen',
+          '127.0.0.1:0',
+          // No Docker engine: the agent says so and goes on registering and heartbeating.
+          '--docker-host',
+          `unix://${join(c.dir, 'no-docker.sock')}`,
+          '--pod-network',
+          'bridge',
+          '--dns-listen',
+          'none',
+        ],
+        { env: { ...process.env, BERTH_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      p.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+      p.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+      procs.push(p);
+      return p;
+    };
+    const age = () => c.nodes.heartbeatAges().get('n1') ?? Number.POSITIVE_INFINITY;
+    const beating = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (age() >= 1 && Date.now() < until) await sleep(100);
+      return age() < 1;
+    };
+
+    const first = start([hole.url, proxy.url, b.url]);
+    // Registered (the answer reached the agent) and heartbeating, not just registered on the controller's side.
+    for (let i = 0; i < 200 && !output.join('').includes('agent running'); i++) await sleep(100);
+    const joined = await beating(20_000);
+    t.ok(joined, 'registered and heartbeating past the dead first controller');
+    if (!joined) t.comment(output.join(''));
+    t.equal(readFileSync(join(dataDir, 'servers'), 'utf8'), `${hole.url}\n${proxy.url}\n${b.url}\n`, 'the list is saved in the data dir');
+    proxy.freeze();
+    let worst = 0;
+    for (let i = 0; i < 60; i++) {
+      await sleep(100);
+      worst = Math.max(worst, age());
+    }
+    // One interval, one heartbeat timeout on the frozen controller, the first retry: 4.25 s.
+    const bound = (AGENT_HEARTBEAT_INTERVAL_MS + AGENT_HEARTBEAT_TIMEOUT_MS + heartbeatDelay(1)) / 1000 + 0.5;
+    t.ok(worst < bound, `through the freeze of its controller the node was silent at most ${worst.toFixed(2)} s (< ${bound} s; grace: 5 s)`);
+    t.ok(await beating(3000), 'heartbeats arrive');
+    await stopProcess(first);
+
+    // The old heartbeats age first, so a fresh one shows the new process.
+    while (age() < 2.5) await sleep(100);
+    output.length = 0;
+    start([]);
+    const again = await beating(20_000);
+    t.ok(again, 'started without --server, it heartbeats again');
+    if (!again) t.comment(output.join(''));
+    t.match(output.join(''), /controllers from the saved list/, 'from the saved list');
+    t.match(output.join(''), new RegExp(`"servers":\\["${hole.url}","${proxy.url}","${b.url}"\\]`), 'all three, in order');
+  },
+);
