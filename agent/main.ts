@@ -19,6 +19,8 @@ import { StatusReporter, finalizePod, postPodEvent } from './controller-client/s
 import { startAgentApi } from './api/server.js';
 import { loadOrCreateAgentCert } from './api/cert.js';
 import { establishTrust } from './controller-client/trust.js';
+import { agentServers } from './controller-client/servers.js';
+import { ServerPool } from '../shared/failover.js';
 import { collectStaticFacts, currentFacts } from './facts.js';
 import { ConfigManager } from './config/manager.js';
 import { createLogger, errorMessage } from './log.js';
@@ -40,8 +42,13 @@ import type { Logger } from './log.js';
 import { PodDirectory } from './pods/directory.js';
 
 export interface AgentOptions {
-  /** Controller URL, e.g. http://10.0.0.1:6443. */
-  server: string;
+  /** Controller URL, e.g. https://10.0.0.1:7443 (with `servers`: ignored). */
+  server?: string;
+  /**
+   * URLs of the controllers, tried in turn (docs/ha-clients.md); saved in `<dataDir>/servers`.
+   * Empty or absent with no `server`: the saved list.
+   */
+  servers?: string[];
   /** Join token; not needed once `<dataDir>/node-token` exists. */
   token: string;
   nodeName: string;
@@ -94,6 +101,8 @@ interface Host {
 
 /** The link to the controller once its CA is trusted. */
 interface ControllerLink {
+  /** The controllers, and the one that last answered. */
+  pool: ServerPool;
   tls: ClientTls | undefined;
   conn: ControllerConnection;
   health: ControllerHealth;
@@ -161,8 +170,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const life = new Lifetime(log, opts.signal);
   try {
     const host = await bootHost(opts, log);
+    const servers = await agentServers(opts.servers?.length ? opts.servers : opts.server ? [opts.server] : [], host.dataDir, log);
     // The controller's CA first: a wrong --ca-hash ends the agent before anything is sent.
-    const link = await bootTrust(opts, host, life, log);
+    const link = await bootTrust(opts, servers, host, life, log);
     if (life.signal.aborted) return;
     // The pods bound here as the controller last showed them (logs, exec and metrics use them).
     const directory = new PodDirectory(host.runtime, opts.nodeName);
@@ -174,7 +184,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const dns = await bootDns(opts, host, link, podNetwork, member.zone, life, log);
     const pods = bootPods(opts, host, link, podNetwork, member, dns, life, log);
     startLoops(opts, host, link, member, dns, directory, pods, life, log);
-    log.info({ server: opts.server }, 'agent running');
+    log.info({ servers: link.pool.servers }, 'agent running');
     await life.stopped();
   } finally {
     await life.close();
@@ -213,22 +223,23 @@ async function bootHost(opts: AgentOptions, log: Logger): Promise<Host> {
   return { dataDir, runtime, listen, address, identity, facts };
 }
 
-async function bootTrust(opts: AgentOptions, host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
+async function bootTrust(opts: AgentOptions, servers: string[], host: Host, life: Lifetime, log: Logger): Promise<ControllerLink> {
+  const pool = new ServerPool(servers);
   const tls = await establishTrust({
-    server: opts.server,
+    servers,
     dataDir: host.dataDir,
     caHashes: opts.caHashes ?? [],
     insecureSkipCaVerification: opts.insecureSkipCaVerification === true,
     log,
     signal: life.signal,
   });
-  const conn = new ControllerConnection(opts.server, opts.token, undefined, tls);
-  const health = new ControllerHealth(log, conn.server, host.dataDir);
+  const conn = new ControllerConnection(pool, opts.token, undefined, tls);
+  const health = new ControllerHealth(log, servers.join(','), host.dataDir);
   const reporter = new StatusReporter(conn, health, log);
   // Back after an outage or a new registration: the controller may have marked our pods Unknown.
   health.onRecovered(() => reporter.resendAll());
   life.cleanups.push(() => reporter.stop());
-  return { tls, conn, health, reporter };
+  return { pool, tls, conn, health, reporter };
 }
 
 /** The agent API (logs, exec, volume copies, metrics): its https URL and the certificate the controller pins. */
@@ -281,7 +292,7 @@ async function bootRegistration(
   });
   const tls = link.tls ? { tls: link.tls } : {};
   const registration = await registerNode({
-    server: opts.server,
+    servers: link.pool,
     joinToken: opts.token,
     dataDir: host.dataDir,
     body,
@@ -453,7 +464,7 @@ function startLoops(
     try {
       const tls = link.tls ? { tls: link.tls } : {};
       const again = await registerNode({
-        server: opts.server,
+        servers: link.pool,
         joinToken: opts.token,
         dataDir: host.dataDir,
         body: member.body,

@@ -25,6 +25,11 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Like collect, without a default: an absent flag stays undefined (global and command options merge). */
+function collectServers(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** Runs a command body; any failure becomes a message on stderr and a non-zero exit status. */
 async function run(body: () => Promise<void>): Promise<void> {
   try {
@@ -45,7 +50,11 @@ const program = new Command('berth')
   .description('StatefulSet semantics on bare-metal Docker hosts')
   .version(VERSION, '--version', 'print the berth version')
   .option('-n, --namespace <namespace>', 'namespace of the objects', 'default')
-  .option('--server <url>', 'controller URL; without a scheme https:// (default: BERTH_SERVER, then the config file)')
+  .option(
+    '--server <url>',
+    'controller URL; without a scheme https://; repeatable or a comma list for several controllers (default: BERTH_SERVER, then the config file)',
+    collectServers,
+  )
   .option('--token <token>', 'bearer token (default: BERTH_TOKEN, then the config file)')
   .option('--certificate-authority <file>', 'CA certificate (PEM) to trust for the controller (default: certificate-authority-data in the config file)')
   .showSuggestionAfterError();
@@ -78,6 +87,12 @@ controller
     collect,
     [],
   )
+  .option(
+    '--api-servers <urls>',
+    'URL of every controller serving this cluster, this one included (repeatable or comma list): the join command and admin.conf list them all (docs/ha-clients.md)',
+    collect,
+    [],
+  )
   .option('--insecure', 'serve plain HTTP without TLS: development only')
   .option(
     '--pod-security <level>',
@@ -85,7 +100,7 @@ controller
     'baseline',
   )
   .option('--allowed-host-paths <dirs>', 'host directories hostPath volumes may use under --pod-security baseline (comma list or repeatable)', collect, [])
-  .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean }) =>
+  .action((options: ControllerUpOptions & { manifests?: string; advertiseAddress?: string[]; insecure?: boolean; apiServers?: string[] }) =>
     run(async () => {
       const opts = controllerOptions(options);
       const tls = controllerTlsOptions(options);
@@ -149,7 +164,11 @@ controller
 program
   .command('agent')
   .description('run an agent: registers this host as a node and runs its pods on Docker')
-  .option('--server <url>', 'controller URL; without a scheme https:// (default: BERTH_SERVER)')
+  .option(
+    '--server <url>',
+    'controller URL; without a scheme https://; repeatable or a comma list for several controllers (default: BERTH_SERVER, then the list saved in --data-dir)',
+    collectServers,
+  )
   .option('--token <token>', 'join token (default: BERTH_JOIN_TOKEN)')
   .option('--node-name <name>', 'node name (default: the hostname)')
   .option('--data-dir <dir>', 'where volumes and the node token live', '/var/lib/berth/agent')

@@ -9,7 +9,8 @@ export interface Globals {
   namespace: string;
   /** Whether -n was given, so manifests without a namespace take it. */
   namespaceExplicit: boolean;
-  server?: string;
+  /** --server, repeatable (each may be a comma list). */
+  server?: string | string[];
   token?: string;
   /** --certificate-authority FILE. */
   certificateAuthority?: string;
@@ -23,7 +24,7 @@ function root(cmd: Command): Command {
 
 export function globalsOf(cmd: Command): Globals {
   const r = root(cmd);
-  const o = r.opts<{ namespace?: string; server?: string; token?: string; certificateAuthority?: string }>();
+  const o = r.opts<{ namespace?: string; server?: string | string[]; token?: string; certificateAuthority?: string }>();
   return {
     namespace: o.namespace || DEFAULT_NAMESPACE,
     namespaceExplicit: r.getOptionValueSource('namespace') === 'cli',
@@ -39,9 +40,11 @@ export function clientFor(g: Globals): ApiClient {
     env: process.env,
     defaultPath: defaultConfigPath(),
   });
-  const warning = plainHttpWarning(conn.server);
-  if (warning) process.stderr.write(`${warning}\n`);
-  return new ApiClient({ server: conn.server, token: conn.token, ...(conn.ca ? { tls: { ca: conn.ca } } : {}) });
+  for (const s of conn.servers) {
+    const warning = plainHttpWarning(s);
+    if (warning) process.stderr.write(`${warning}\n`);
+  }
+  return new ApiClient({ server: conn.servers, token: conn.token, ...(conn.ca ? { tls: { ca: conn.ca } } : {}) });
 }
 
 export function out(text: string): void {

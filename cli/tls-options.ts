@@ -2,6 +2,8 @@
 import { advertiseProblem } from '../shared/hostport.js';
 import { parseCaHash } from '../shared/tls.js';
 import { CliError } from './errors.js';
+import { serverListProblem, splitServerList } from '../shared/failover.js';
+import { normalizeServer } from '../shared/server-url.js';
 
 /** `--advertise-address` values, each repeatable or a comma list. */
 export function parseAdvertiseAddresses(values: string[]): string[] {
@@ -16,8 +18,26 @@ export function parseAdvertiseAddresses(values: string[]): string[] {
   return out;
 }
 
-export function controllerTlsOptions(o: { advertiseAddress?: string[]; insecure?: boolean }) {
-  return { advertiseAddresses: parseAdvertiseAddresses(o.advertiseAddress ?? []), insecure: o.insecure === true };
+/**
+ * `--api-servers`: the URL of every controller of the cluster, each repeatable or a comma list;
+ * https (http with --insecure), without a scheme https.
+ */
+export function parseApiServers(values: string[], insecure: boolean): string[] {
+  const urls = [...new Set(splitServerList(values).map(normalizeServer))];
+  const problem = serverListProblem(urls);
+  if (problem) throw new CliError(`invalid --api-servers: ${problem}`);
+  const want = insecure ? 'http:' : 'https:';
+  const wrong = urls.find((u) => new URL(u).protocol !== want);
+  if (wrong)
+    throw new CliError(
+      `invalid --api-servers "${wrong}": this controller serves ${insecure ? 'plain http (--insecure)' : 'https'}, so every URL must be ${want}//`,
+    );
+  return urls;
+}
+
+export function controllerTlsOptions(o: { advertiseAddress?: string[]; insecure?: boolean; apiServers?: string[] }) {
+  const insecure = o.insecure === true;
+  return { advertiseAddresses: parseAdvertiseAddresses(o.advertiseAddress ?? []), insecure, apiServers: parseApiServers(o.apiServers ?? [], insecure) };
 }
 
 /** CA pins from --ca-hash, else from BERTH_CA_HASH (as --server and --token fall back to the environment). */

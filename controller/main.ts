@@ -9,7 +9,7 @@ import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
 import { expired, issueToken, JOIN_TOKEN_TTL_MS, newToken, tokenId } from './auth/tokens.js';
 import { watchBufferLimit } from './api/routes/watch.js';
-import { joinAddress, joinCommand, urlOf } from './tls/join.js';
+import { clusterServers, joinAddress, joinCommand, urlOf } from './tls/join.js';
 import { ensurePki, pkiDir, servingSans } from './tls/pki.js';
 import { EventRecorder } from './events/recorder.js';
 import { ManifestDirectory } from './manifests/directory.js';
@@ -42,6 +42,8 @@ export interface ControllerOptions {
   advertiseAddresses?: string[];
   /** Plain HTTP, no certificates: development only. */
   insecure?: boolean;
+  /** URLs of every controller serving this cluster's API (--api-servers): listed in the join command and admin.conf. */
+  apiServers?: string[];
   /** Manifest directory; default `<dataDir>/manifests`. */
   manifestsDir?: string;
   /** Pod network plan (--cluster-cidr, --node-cidr-mask-size); undefined: nodes get no podCIDR. */
@@ -149,7 +151,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
   const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
   // Known once the port is bound (it may be 0).
-  let joinServer = '';
+  let joinServers: string[] = [];
   const server = createApiServer({
     store,
     ops,
@@ -165,7 +167,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, resolve(opts.manifestsDir ?? `${dataDir}/manifests`)), controllerVersion: VERSION },
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
-    tokens: { joinCommand: (token) => joinCommand(joinServer, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
+    tokens: { joinCommand: (token) => joinCommand(joinServers, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
   });
   const manifests = new ManifestDirectory({ dir: resolve(opts.manifestsDir ?? `${dataDir}/manifests`), store, ops, events, log });
 
@@ -177,15 +179,22 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const advertised = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const scheme = pki ? 'https' : 'http';
   const serverUrl = urlOf(scheme, advertised, bound.port);
-  joinServer = urlOf(scheme, joinAddress(advertise, host), bound.port);
+  const listed = clusterServers(serverUrl, urlOf(scheme, joinAddress(advertise, host), bound.port), opts.apiServers ?? []);
+  joinServers = listed.join;
   const joinCommandPath = `${dataDir}/join-command`;
   const firstJoinCommand = !existsSync(joinCommandPath);
-  const joinLine = existsSync(joinPath) ? joinCommand(joinServer, readFileSync(joinPath, 'utf8').trim(), pki?.caHash) : undefined;
+  const joinLine = existsSync(joinPath) ? joinCommand(joinServers, readFileSync(joinPath, 'utf8').trim(), pki?.caHash) : undefined;
   // Before admin.conf, so whoever waits for admin.conf finds the join command too.
   if (joinLine) writeSecretFile(joinCommandPath, `${joinLine}\n`);
   writeSecretFile(
     adminConfPath,
-    YAML.stringify({ server: serverUrl, token: adminToken, ...(pki ? { 'certificate-authority-data': Buffer.from(pki.ca.certPem).toString('base64') } : {}) }),
+    YAML.stringify({
+      server: serverUrl,
+      // Every controller, for clients that fail over (docs/ha-clients.md); `server` stays the first.
+      ...(listed.adminConf.length > 1 ? { servers: listed.adminConf } : {}),
+      token: adminToken,
+      ...(pki ? { 'certificate-authority-data': Buffer.from(pki.ca.certPem).toString('base64') } : {}),
+    }),
   );
 
   nodes.start();

@@ -9,7 +9,7 @@
 #   --package FILE        install this tarball (made by `npm pack`)
 #   --version VERSION     else install berth@VERSION from the npm registry (default: the latest)
 #   --prefix DIR          install under DIR (default /usr/local): DIR/bin/berth
-#   --server URL          agent: the controller's URL            (BERTH_SERVER)
+#   --server URL          agent: the controller's URL            (BERTH_SERVER; repeat for each controller)
 #   --token TOKEN         agent: the join token                  (BERTH_JOIN_TOKEN)
 #   --ca-hash sha256:HEX  agent: the controller's CA hash        (BERTH_CA_HASH)
 #   --join "COMMAND"      agent: the line in the controller's <data-dir>/join-command,
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     --package) package=${2:?--package needs a file}; shift ;;
     --version) version=${2:?--version needs a version}; shift ;;
     --prefix) prefix=${2:?--prefix needs a directory}; shift ;;
-    --server) server=${2:?--server needs a URL}; shift ;;
+    --server) server=${server:+$server,}${2:?--server needs a URL}; shift ;;
     --token) token=${2:?--token needs a token}; shift ;;
     --ca-hash) ca_hash=${2:?--ca-hash needs sha256:HEX}; shift ;;
     --join) join=${2:?--join needs the join command}; shift ;;
@@ -71,15 +71,17 @@ prefix=${prefix%/}
 unit=berth-$role
 changed=0 # set when the unit must be (re)started to pick something up
 
-# The words of a join command: `berth agent --server URL --token T --ca-hash H`.
+# The words of a join command: `berth agent --server URL --token T --ca-hash H`, with one
+# --server per controller when there are several (they become one comma list).
 if [ -n "$join" ]; then
   [ "$role" = agent ] || die "--join is for agents"
   read -r -a words <<<"$join"
+  server=''
   for ((i = 0; i < ${#words[@]}; i++)); do
     w=${words[i]} next=${words[i + 1]-}
     case $w in
-      --server) server=$next ;;
-      --server=*) server=${w#*=} ;;
+      --server) server=${server:+$server,}$next ;;
+      --server=*) server=${server:+$server,}${w#*=} ;;
       --token) token=$next ;;
       --token=*) token=${w#*=} ;;
       --ca-hash) ca_hash=$next ;;

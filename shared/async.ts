@@ -17,6 +17,34 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A watch stream without any event (bookmarks included) for this long is presumed dead: the
+ * controller bookmarks every 10 s, so a controller that vanished without closing the connection
+ * is left, and the watch resumed on another, after at most this long.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 35_000;
+
+/**
+ * A signal that aborts with `signal` or after `ms` with a TimeoutError, on a timer this holds
+ * strongly: a composite of AbortSignal.timeout() (AbortSignal.any) can be garbage collected
+ * before its timer fires on Node 20 (nodejs/node#57736), and a call on a connection that went
+ * silent would then never end. `clear` stops the timer once the call is done.
+ */
+export function deadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(signal.reason);
+  const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    clear: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export interface ListWatchHandlers<T> {
   /** The complete set of matching objects, after the first list and after every relist. */
   sync(items: T[]): void;
@@ -31,8 +59,8 @@ export interface ListWatchOptions {
   maxRetryMs?: number;
   /**
    * A failed list or watch: return normally to try again after the pause, throw to end the loop.
-   * Default: an answer of the server other than 410 is final; a broken or refused connection
-   * (a restarting controller) is tried again.
+   * Default: an answer of the server other than 410 or 503 is final; a broken or refused
+   * connection (a restarting controller; the client tried every controller it knows) is tried again.
    */
   onError?(err: unknown): void;
   /** Each successful list. */
@@ -50,7 +78,8 @@ function watchError(ev: WatchEvent<AnyObject>): ApiError {
 }
 
 function failFinal(err: unknown): void {
-  if (err instanceof ApiError && err.status !== 0 && err.status !== 410) throw err;
+  // 503: no controller could serve just now (each was tried); it may a moment later.
+  if (err instanceof ApiError && err.status !== 0 && err.status !== 410 && err.status !== 503) throw err;
 }
 
 /**

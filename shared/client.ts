@@ -5,6 +5,7 @@ import https from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 import type { ClientTls } from './tls.js';
+import { ServerPool } from './failover.js';
 import type { AnyObject, List, WatchEvent } from './types.js';
 
 export class ApiError extends Error {
@@ -29,7 +30,12 @@ export interface ApiErrorBody {
 }
 
 export interface ClientOptions {
-  server: string;
+  /** The controller's URL, or the URLs of several controllers serving the same API (docs/ha-clients.md). */
+  server?: string | readonly string[];
+  /** The pool to share with other clients (its servers, and the one that last worked); default: one per list of URLs in this process. */
+  pool?: ServerPool;
+  /** Per-try limit on setting up a new connection; default 3 s with several servers, none with one. */
+  connectTimeoutMs?: number;
   token: string;
   /** Per-request timeout for non-streaming calls. */
   timeoutMs?: number;
@@ -64,11 +70,49 @@ export interface FetchInit {
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal?: AbortSignal;
+  /** A new connection not set up (TCP, and TLS for https) within this long fails: a dead host is left quickly. */
+  connectTimeoutMs?: number;
+}
+
+/** Errors raised before a connection to the server was set up (nothing of the request reached it). */
+const beforeConnection = new WeakSet<object>();
+
+/** Whether the request failed before a connection to the server stood (refused, no route, TLS handshake, connect timeout). */
+export function failedBeforeConnection(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && beforeConnection.has(err);
+}
+
+/** No TCP (and TLS) connection within the connect timeout. */
+export class ConnectTimeoutError extends Error {
+  readonly code = 'ECONNECTTIMEOUT';
+  constructor(host: string, ms: number) {
+    super(`no connection to ${host} within ${ms} ms`);
+    this.name = 'ConnectTimeoutError';
+  }
+}
+
+/** Starts the connect timeout of a new socket and notes when the connection stands. */
+function watchConnection(req: http.ClientRequest, secure: boolean, host: string, timeoutMs: number | undefined, connected: () => void): void {
+  req.once('socket', (socket) => {
+    // A kept-alive socket is connected already.
+    if (req.reusedSocket) {
+      connected();
+      return;
+    }
+    const timer = timeoutMs !== undefined ? setTimeout(() => req.destroy(new ConnectTimeoutError(host, timeoutMs)), timeoutMs) : undefined;
+    const done = () => {
+      clearTimeout(timer);
+      connected();
+    };
+    socket.once(secure ? 'secureConnect' : 'connect', done);
+    socket.once('close', () => clearTimeout(timer));
+  });
 }
 
 /**
  * A fetch over node:http/https that can trust a given CA or pinned certificate; resolves with
- * a fetch Response whose body streams. Network and TLS errors reject as Node raises them.
+ * a fetch Response whose body streams. Network and TLS errors reject as Node raises them;
+ * failedBeforeConnection tells those that happened before a connection stood.
  */
 export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: ClientTls): Promise<Response> {
   const url = new URL(target);
@@ -80,6 +124,7 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
   if (signal?.aborted) return Promise.reject(abortError(signal));
   return new Promise<Response>((resolve, reject) => {
     const opts: https.RequestOptions = { method: init.method ?? 'GET', headers, ...(secure ? tlsRequestOptions(tls) : {}) };
+    let connected = false;
     const req = (secure ? https : http).request(url, opts, (msg) => {
       // Aborting later (the end of a watch) ends the body stream like fetch does.
       if (signal) {
@@ -89,10 +134,12 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
       }
       resolve(toResponse(msg));
     });
+    watchConnection(req, secure, url.host, init.connectTimeoutMs, () => (connected = true));
     const onAbort = () => req.destroy(abortError(signal!));
     signal?.addEventListener('abort', onAbort, { once: true });
     req.once('error', (err) => {
       signal?.removeEventListener('abort', onAbort);
+      if (!connected) beforeConnection.add(err);
       reject(err);
     });
     req.once('response', () => signal?.removeEventListener('abort', onAbort));
@@ -119,63 +166,175 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
 }
 
+/** The connect timeout of each try when a client has several controllers to choose from. */
+export const FAILOVER_CONNECT_TIMEOUT_MS = 3000;
+
+/** One call's way through the pool: where it started and how many servers it tried. */
+interface CallState {
+  start: number;
+  tries: number;
+  method: string;
+  /** Why each tried server failed, for the error when none served. */
+  failures: { server: string; err: unknown }[];
+}
+
 export class ApiClient {
-  readonly server: string;
+  readonly pool: ServerPool;
   private readonly token: string;
   private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number | undefined;
   private readonly tls: ClientTls | undefined;
 
   constructor(opts: ClientOptions) {
-    this.server = opts.server.replace(/\/+$/, '');
+    this.pool = opts.pool ?? ServerPool.for(typeof opts.server === 'string' ? [opts.server] : (opts.server ?? []));
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? (this.pool.servers.length > 1 ? FAILOVER_CONNECT_TIMEOUT_MS : undefined);
     this.tls = opts.tls;
+  }
+
+  /** The server the next call starts with (the one that last worked). */
+  get server(): string {
+    return this.pool.current;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { authorization: `Bearer ${this.token}`, ...extra };
   }
 
-  /** A raw request; the caller handles the body (used for streams). */
-  async raw(method: string, path: string, body?: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.send(method, path, body, signal, contentType);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
-      throw this.unreachable(err);
-    }
-    if (!res.ok) throw errorOfBody(res.status, await res.text());
-    return res;
+  private begin(method: string): CallState {
+    return { start: this.pool.preferred, tries: 0, method, failures: [] };
   }
 
-  /** A network or TLS failure, worded for the user. */
-  private unreachable(err: unknown): ApiError {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (TLS_ERROR.test(code) || TLS_ERROR.test((err as Error).message)) {
+  /**
+   * A failed try: records it and returns the server to try now, or undefined when the call
+   * ends (all tried, the caller's signal ended it, or the request may have been acted upon).
+   */
+  private tryFailed(call: CallState, index: number, err: unknown, signal: AbortSignal | undefined): number | undefined {
+    call.failures.push({ server: this.pool.servers[index], err });
+    // The caller's own abort is no failure of the server; its own deadline is.
+    const name = (err as Error).name;
+    if (name === 'AbortError' && !(signal?.reason instanceof Error && signal.reason.name === 'TimeoutError')) return undefined;
+    const next = this.pool.record(call, index, failedBeforeConnection(err) ? 'unreachable' : 'dropped');
+    return signal?.aborted ? undefined : next;
+  }
+
+  /** A raw request; the caller handles the body (used for streams). */
+  async raw(method: string, path: string, body?: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<Response> {
+    return (await this.rawOn(method, path, body, signal, contentType)).res;
+  }
+
+  /** raw(), also saying which server answered. */
+  private async rawOn(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    contentType: string,
+  ): Promise<{ res: Response; index: number }> {
+    const call = this.begin(method);
+    let index: number | undefined = call.start;
+    while (index !== undefined) {
+      call.tries++;
+      let res: Response;
+      try {
+        res = await this.send(this.pool.servers[index], method, path, body, signal, contentType);
+      } catch (err) {
+        const next = this.tryFailed(call, index, err, signal);
+        if (next === undefined) {
+          if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
+          throw this.unreachable(call);
+        }
+        index = next;
+        continue;
+      }
+      if (res.status === 503) {
+        const next = this.pool.record(call, index, 'unavailable');
+        if (next !== undefined && !signal?.aborted) {
+          await res.body?.cancel().catch(() => undefined);
+          index = next;
+          continue;
+        }
+      } else this.pool.record(call, index, 'answered');
+      if (!res.ok) throw errorOfBody(res.status, await res.text());
+      return { res, index };
+    }
+    throw this.unreachable(call);
+  }
+
+  /** A network or TLS failure of every server tried, worded for the user. */
+  private unreachable(call: CallState): ApiError {
+    const one = (server: string, err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (TLS_ERROR.test(code) || TLS_ERROR.test((err as Error).message)) {
+        return {
+          tls: true,
+          text: `TLS verification of the berth controller at ${server} failed: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+        };
+      }
+      return { tls: false, text: `${server}: ${code && !(err instanceof ConnectTimeoutError) ? code : (err as Error).message}` };
+    };
+    const tlsHint = 'its certificate is not signed by the CA this client trusts (certificate-authority-data in the config file, or --certificate-authority)';
+    if (call.failures.length === 1) {
+      const { server, err } = call.failures[0];
+      const f = one(server, err);
+      if (f.tls) return new ApiError(0, `${f.text}; ${tlsHint}`);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
       return new ApiError(
         0,
-        `TLS verification of the berth controller at ${this.server} failed: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
-          'its certificate is not signed by the CA this client trusts (certificate-authority-data in the config file, or --certificate-authority)',
+        `cannot reach the berth controller at ${server}: ${code && !(err instanceof ConnectTimeoutError) ? code : (err as Error).message}`,
       );
     }
-    return new ApiError(0, `cannot reach the berth controller at ${this.server}: ${code || (err as Error).message}`);
+    const all = call.failures.map((x) => one(x.server, x.err));
+    return new ApiError(
+      0,
+      `cannot reach any of the ${call.failures.length} berth controllers tried: ${all.map((f) => f.text).join('; ')}${all.some((f) => f.tls) ? ` (TLS: ${tlsHint})` : ''}`,
+    );
   }
 
   /**
    * An HTTP/1.1 Upgrade to `protocol`: resolves with the raw bidirectional stream once the
-   * server answers 101; any other answer rejects as an ApiError with the server's Status.
+   * server answers 101; any other answer rejects as an ApiError with the server's Status. A
+   * server that cannot be reached (or answers 503) hands over to the next one; a stream that
+   * breaks later is not moved (the session on the other end is gone).
    */
-  upgrade(method: string, path: string, protocol: string): Promise<Duplex> {
-    const url = new URL(this.server + path);
+  async upgrade(method: string, path: string, protocol: string): Promise<Duplex> {
+    const call = this.begin(method);
+    let index: number | undefined = call.start;
+    while (index !== undefined) {
+      call.tries++;
+      const i = index;
+      try {
+        const socket = await this.upgradeOn(this.pool.servers[i], method, path, protocol);
+        this.pool.record(call, i, 'answered');
+        return socket;
+      } catch (err) {
+        if (err instanceof ApiError) {
+          const next = this.pool.record(call, i, err.status === 503 ? 'unavailable' : 'answered');
+          if (next !== undefined) {
+            index = next;
+            continue;
+          }
+          throw err;
+        }
+        index = this.tryFailed(call, i, err, undefined);
+      }
+    }
+    throw this.unreachable(call);
+  }
+
+  private upgradeOn(server: string, method: string, path: string, protocol: string): Promise<Duplex> {
+    const url = new URL(server + path);
     const secure = url.protocol === 'https:';
     if (!secure && url.protocol !== 'http:') return Promise.reject(new ApiError(0, `unsupported URL scheme ${url.protocol} (use https:// or http://)`));
     return new Promise<Duplex>((resolve, reject) => {
+      let connected = false;
       const req = (secure ? https : http).request(url, {
         method,
         headers: this.headers({ connection: 'Upgrade', upgrade: protocol, 'content-length': '0' }),
         ...(secure ? tlsRequestOptions(this.tls) : {}),
       });
+      watchConnection(req, secure, url.host, this.connectTimeoutMs, () => (connected = true));
       req.once('upgrade', (_res, socket, head) => {
         if (head.length > 0) socket.unshift(head);
         resolve(socket);
@@ -184,22 +343,51 @@ export class ApiClient {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.once('end', () => reject(errorOfBody(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8'))));
-        res.once('error', (err) => reject(this.unreachable(err)));
+        res.once('error', (err) => reject(err));
       });
-      req.once('error', (err) => reject(this.unreachable(err)));
+      req.once('error', (err) => {
+        if (!connected) beforeConnection.add(err);
+        reject(err);
+      });
       req.end();
     });
   }
 
-  private send(method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<Response> {
+  private send(server: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<Response> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headers(payload === undefined ? {} : { 'content-type': contentType });
-    return fetchWithTls(this.server + path, { method, headers, ...(payload !== undefined ? { body: payload } : {}), ...(signal ? { signal } : {}) }, this.tls);
+    return fetchWithTls(
+      server + path,
+      {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+        ...(signal ? { signal } : {}),
+        ...(this.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.connectTimeoutMs } : {}),
+      },
+      this.tls,
+    );
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    const res = await this.raw(method, path, body, AbortSignal.timeout(this.timeoutMs), contentType);
-    const text = await res.text();
+  /**
+   * A call whose answer is read whole. `signal` replaces the client's own time limit. An answer
+   * that breaks off or runs out of time while its body is read counts against its server too, so
+   * the next call starts with the next one.
+   */
+  async request<T>(method: string, path: string, body?: unknown, contentType?: string, signal?: AbortSignal): Promise<T> {
+    const limit = signal ?? AbortSignal.timeout(this.timeoutMs);
+    const { res, index } = await this.rawOn(method, path, body, limit, contentType ?? 'application/json');
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      const name = (err as Error).name;
+      const timedOut = name === 'TimeoutError' || (limit.reason instanceof Error && limit.reason.name === 'TimeoutError');
+      if (name === 'AbortError' && !timedOut) throw err;
+      this.pool.record({ start: index, tries: this.pool.servers.length, method }, index, 'dropped');
+      if (timedOut) throw err;
+      throw new ApiError(0, `the answer of ${this.pool.servers[index]} broke off: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -213,7 +401,9 @@ export class ApiClient {
 
   /**
    * Streams watch events (newline-delimited JSON) until the signal aborts or the server ends
-   * the stream. Resolves when the stream ends.
+   * the stream. Resolves when the stream ends. A stream that breaks, or whose server another
+   * call found failing, rejects as unreachable (status 0): the caller resumes it, on the next
+   * server, from the last resourceVersion it saw.
    */
   async watch<T extends AnyObject>(
     path: string,
@@ -221,8 +411,34 @@ export class ApiClient {
     onEvent: (e: WatchEvent<T>) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    const res = await this.raw('GET', path + queryString({ ...query, watch: 'true' }), undefined, signal);
-    await readLines(res, (line) => onEvent(JSON.parse(line) as WatchEvent<T>));
+    const stream = new AbortController();
+    const onAbort = () => stream.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let index = -1;
+    let lost: ApiError | undefined;
+    const stop = this.pool.onFailure((failed) => {
+      if (failed !== index || stream.signal.aborted) return;
+      lost = new ApiError(0, `${this.pool.servers[failed]} stopped answering other calls; moving the watch`);
+      stream.abort();
+    });
+    try {
+      const opened = await this.rawOn('GET', path + queryString({ ...query, watch: 'true' }), undefined, stream.signal, 'application/json');
+      index = opened.index;
+      try {
+        await readLines(opened.res, (line) => onEvent(JSON.parse(line) as WatchEvent<T>));
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        stop();
+        const server = this.pool.servers[index];
+        this.pool.record({ start: index, tries: this.pool.servers.length, method: 'GET' }, index, 'dropped', false);
+        throw new ApiError(0, `the watch stream from ${server} broke off: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      if (lost) throw lost;
+    } finally {
+      stop();
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 }
 

@@ -391,15 +391,19 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
   writeFileSync(fileDefault, 'server: http://default:7443\ntoken: token-default\n');
   const missing = join(dir, 'missing.conf');
 
-  t.same(resolveConnection({ flags: {}, env: {}, defaultPath: fileDefault }), { server: 'http://default:7443', token: 'token-default' }, 'default file last');
+  t.same(
+    resolveConnection({ flags: {}, env: {}, defaultPath: fileDefault }),
+    { server: 'http://default:7443', servers: ['http://default:7443'], token: 'token-default' },
+    'default file last',
+  );
   t.same(
     resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA }, defaultPath: fileDefault }),
-    { server: 'http://file-a:7443', token: 'token-a' },
+    { server: 'http://file-a:7443', servers: ['http://file-a:7443'], token: 'token-a' },
     'BERTH_CONFIG over the default',
   );
   t.same(
     resolveConnection({ flags: {}, env: { BERTH_CONFIG: fileA, BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 'env-token' }, defaultPath: fileDefault }),
-    { server: 'http://env:1', token: 'env-token' },
+    { server: 'http://env:1', servers: ['http://env:1'], token: 'env-token' },
     'env over files',
   );
   t.same(
@@ -408,12 +412,12 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
       env: { BERTH_SERVER: 'http://env:1', BERTH_TOKEN: 'env-token' },
       defaultPath: fileDefault,
     }),
-    { server: 'http://flag:2', token: 'flag-token' },
+    { server: 'http://flag:2', servers: ['http://flag:2'], token: 'flag-token' },
     'flags over env',
   );
   t.same(
     resolveConnection({ flags: { server: 'http://flag:2' }, env: { BERTH_CONFIG: fileA }, defaultPath: fileDefault }),
-    { server: 'http://flag:2', token: 'token-a' },
+    { server: 'http://flag:2', servers: ['http://flag:2'], token: 'token-a' },
     'each field from its own first source',
   );
   t.same(
@@ -423,7 +427,7 @@ t.test('config: flags, then env, then BERTH_CONFIG, then the default file', asyn
       defaultPath: missing,
       readFile: () => t.fail('no file needed') as never,
     }),
-    { server: 'http://env:1', token: 't' },
+    { server: 'http://env:1', servers: ['http://env:1'], token: 't' },
     'no file is read when flags and env suffice',
   );
   t.equal(

@@ -1,18 +1,28 @@
-// The agent's ApiClient; its token changes from the join token to the node token.
+// The agent's ApiClient; its token changes from the join token to the node token. Every client
+// it makes shares one pool of controller URLs, so all calls start with the controller that last
+// answered any of them (shared/failover.ts).
 import { ApiClient } from '../../shared/client.js';
+import { ServerPool } from '../../shared/failover.js';
 import type { ClientTls } from '../../shared/tls.js';
 
 export class ControllerConnection {
   private client: ApiClient;
+  readonly pool: ServerPool;
 
   constructor(
-    readonly server: string,
+    servers: string | readonly string[] | ServerPool,
     token: string,
     private readonly timeoutMs = 10_000,
     /** The controller's CA (saved at the first join), or none for an http controller. */
     readonly tls?: ClientTls,
   ) {
-    this.client = new ApiClient({ server, token, timeoutMs, ...(tls ? { tls } : {}) });
+    this.pool = servers instanceof ServerPool ? servers : new ServerPool(typeof servers === 'string' ? [servers] : servers);
+    this.client = this.clientWith(token);
+  }
+
+  /** The controller the next call starts with. */
+  get server(): string {
+    return this.pool.current;
   }
 
   get api(): ApiClient {
@@ -20,7 +30,11 @@ export class ControllerConnection {
   }
 
   setToken(token: string): void {
-    this.client = new ApiClient({ server: this.server, token, timeoutMs: this.timeoutMs, ...(this.tls ? { tls: this.tls } : {}) });
+    this.client = this.clientWith(token);
+  }
+
+  private clientWith(token: string): ApiClient {
+    return new ApiClient({ pool: this.pool, token, timeoutMs: this.timeoutMs, ...(this.tls ? { tls: this.tls } : {}) });
   }
 }
 

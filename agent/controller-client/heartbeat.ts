@@ -3,6 +3,7 @@
 // pods keep running. A condition change is sent at once, not at the next beat.
 import type { Condition, NodeFacts } from '../../shared/types.js';
 import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_TIMEOUT_MS, heartbeatDelay } from '../../shared/heartbeat.js';
+import { deadline } from '../../shared/async.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
@@ -70,13 +71,18 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
       const conditions = opts.conditions?.() ?? [];
       // Its own timeout, shorter than the node grace period: a half-open connection is
       // abandoned and the next attempt opens a new one (shared/heartbeat.ts).
-      const res = await opts.conn.api.raw(
-        'POST',
-        `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`,
-        { facts, ...(conditions.length > 0 ? { conditions } : {}) },
-        AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      );
-      await res.text();
+      const limit = deadline(signal, timeoutMs);
+      try {
+        await opts.conn.api.request(
+          'POST',
+          `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`,
+          { facts, ...(conditions.length > 0 ? { conditions } : {}) },
+          undefined,
+          limit.signal,
+        );
+      } finally {
+        limit.clear();
+      }
       opts.health.ok();
       failures = 0;
       triedRejoin = false;

@@ -1,6 +1,7 @@
 // Registration: the join token once, then the node token saved in the data directory.
 import path from 'node:path';
 import { ApiClient, ApiError } from '../../shared/client.js';
+import { ServerPool } from '../../shared/failover.js';
 import type { ClientTls } from '../../shared/tls.js';
 import type { NodeFacts } from '../../shared/types.js';
 import { sleep } from '../../shared/async.js';
@@ -90,7 +91,8 @@ export interface RegisterBody {
 }
 
 export interface RegisterOptions {
-  server: string;
+  /** The controllers (a pool shared with the agent's other calls, or URLs). */
+  servers: ServerPool | string | readonly string[];
   /** The join token (may be empty when a node token is saved). */
   joinToken: string;
   dataDir: string;
@@ -125,8 +127,8 @@ export interface Registration {
 }
 
 /** Registers with `token`; the answer carries a new node token only for a join (`isJoin`). */
-async function post(server: string, token: string, body: RegisterBody, isJoin: boolean, tls: ClientTls | undefined): Promise<Registration> {
-  const api = new ApiClient({ server, token, timeoutMs: 15_000, ...(tls ? { tls } : {}) });
+async function post(pool: ServerPool, token: string, body: RegisterBody, isJoin: boolean, tls: ClientTls | undefined): Promise<Registration> {
+  const api = new ApiClient({ pool, token, timeoutMs: 15_000, ...(tls ? { tls } : {}) });
   const res = await api.request<{ nodeToken?: string; zone?: string; podCIDR?: string; clusterCIDR?: string; serviceCIDR?: string }>(
     'POST',
     '/api/v1/nodes/register',
@@ -151,16 +153,17 @@ export async function registerNode(opts: RegisterOptions): Promise<Registration 
   let delay = 1000;
   let attempts = 0;
   let skipSaved = opts.preferJoin === true;
+  const pool = opts.servers instanceof ServerPool ? opts.servers : new ServerPool(typeof opts.servers === 'string' ? [opts.servers] : opts.servers);
   while (!opts.signal.aborted) {
     attempts++;
     const saved = skipSaved ? undefined : await readSecret(file);
     const token = saved ?? opts.joinToken;
     try {
       if (!token) throw new Error(`no node token in ${file} and no join token given: pass --token <join token>`);
-      const reg = await post(opts.server, token, await opts.body(), !saved, opts.tls);
+      const reg = await post(pool, token, await opts.body(), !saved, opts.tls);
       if (reg.nodeToken !== saved) await saveNodeToken(file, reg.nodeToken, opts.log, opts.signal, opts.writeToken);
       opts.health.ok();
-      opts.log.info({ server: opts.server, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
+      opts.log.info({ server: pool.current, with: saved ? 'node token' : 'join token', zone: reg.zone }, 'registered with the controller');
       return reg;
     } catch (err) {
       if (saved && isUnauthorized(err) && opts.joinToken && opts.joinToken !== saved) {
@@ -170,7 +173,7 @@ export async function registerNode(opts: RegisterOptions): Promise<Registration 
       }
       if (isUnauthorized(err) || (err instanceof ApiError && err.status === 403)) {
         opts.log.error(
-          { server: opts.server, status: (err as ApiError).status, err: errorMessage(err), with: saved ? 'node token' : 'join token' },
+          { server: pool.current, status: (err as ApiError).status, err: errorMessage(err), with: saved ? 'node token' : 'join token' },
           saved ? 'the controller rejects the saved node token; pass a join token with --token to register again' : 'the controller rejects the join token',
         );
         delay = 30_000;

@@ -6,6 +6,7 @@ import { parseHostPortList } from '../../shared/hostport.js';
 import { CliError } from '../errors.js';
 import { POD_SECURITY_LEVELS, parseAllowedHostPaths, type PodSecurityLevel } from '../../shared/manifest/pod-security.js';
 import { normalizeServer, plainHttpWarning } from '../../shared/server-url.js';
+import { serverListProblem, splitServerList } from '../../shared/failover.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../shared/moves.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
@@ -32,7 +33,8 @@ export interface ControllerUpOptions {
 }
 
 export interface AgentCliOptions {
-  server?: string;
+  /** --server, repeatable, each a URL or a comma list. */
+  server?: string | string[];
   token?: string;
   nodeName?: string;
   dataDir: string;
@@ -166,13 +168,19 @@ export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUp
 }
 
 export function agentOptions(opts: AgentCliOptions, env: Record<string, string | undefined>) {
-  const server = opts.server || env.BERTH_SERVER;
-  if (!server) throw new CliError('berth agent needs the controller address: --server URL or BERTH_SERVER');
-  const url = normalizeServer(server.trim());
-  const warning = plainHttpWarning(url);
-  if (warning) process.stderr.write(`${warning}\n`);
+  // Several controllers: --server repeated or a comma list. None: the list saved in the data dir
+  // (agent/controller-client/servers.ts).
+  const given = splitServerList(typeof opts.server === 'string' ? [opts.server] : (opts.server ?? []));
+  const urls = [...new Set((given.length > 0 ? given : splitServerList([env.BERTH_SERVER])).map(normalizeServer))];
+  const problem = serverListProblem(urls);
+  if (problem) throw new CliError(`invalid --server: ${problem}`);
+  for (const url of urls) {
+    const warning = plainHttpWarning(url);
+    if (warning) process.stderr.write(`${warning}\n`);
+  }
   return {
-    server: url,
+    ...(urls[0] ? { server: urls[0] } : {}),
+    servers: urls,
     // Empty when the agent registered before and kept its node token in the data directory.
     token: opts.token || env.BERTH_JOIN_TOKEN || '',
     nodeName: opts.nodeName || hostname(),

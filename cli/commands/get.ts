@@ -8,7 +8,7 @@ import { CliError, errorLines, isNotFound, SilentFailure } from '../errors.js';
 import { renderTable, sortObjects, tableHeaders, tableRow, type TableOptions } from '../format.js';
 import { namesOf, parseOutputFormat, serialize, toJson, toYaml, type OutputFormat } from '../output.js';
 import { TableWriter } from '../tabwriter.js';
-import { listWatch } from '../../shared/async.js';
+import { listWatch, WATCH_IDLE_TIMEOUT_MS } from '../../shared/async.js';
 import { parseTargets, type Target } from '../targets.js';
 
 export interface GetOptions {
@@ -210,5 +210,7 @@ async function watch(client: ApiClient, target: Target, opts: GetOptions, g: Glo
       event: (_type, o) => show([o]),
     },
     new AbortController().signal,
+    // A controller gone without closing the stream is left after this long (docs/ha-clients.md).
+    { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS },
   );
 }

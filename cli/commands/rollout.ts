@@ -21,7 +21,7 @@ import {
 } from '../rollout-progress.js';
 import { parseSingleTarget } from '../targets.js';
 import { parseBool } from '../flags.js';
-import { listWatch } from '../../shared/async.js';
+import { listWatch, WATCH_IDLE_TIMEOUT_MS } from '../../shared/async.js';
 
 const STS = resourceForKind('StatefulSet')!;
 const REVISIONS = resourceForKind('ControllerRevision')!;
@@ -87,6 +87,7 @@ export async function rolloutStatusCommand(args: string[], opts: StatusOptions, 
           event: guard((type, sts) => onSet(type === 'DELETED' ? undefined : sts)),
         },
         ac.signal,
+        { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS },
       ).catch(reject);
 
       // Progress of the set's own pods, one line per change.
@@ -118,6 +119,7 @@ export async function rolloutStatusCommand(args: string[], opts: StatusOptions, 
           }),
         },
         ac.signal,
+        { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS },
       ).catch(() => {
         /* pod lines are a courtesy; the set's status decides */
       });

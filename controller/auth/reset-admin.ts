@@ -71,6 +71,11 @@ export function resetAdmin(dataDir: string, busyTimeoutMs = 10_000): ResetAdminR
       : existsSync(caFile)
         ? Buffer.from(readFileSync(caFile, 'utf8')).toString('base64')
         : undefined;
-  writeSecretFile(adminConf, YAML.stringify({ server: serverOf(dataDir, old), token, ...(caData ? { 'certificate-authority-data': caData } : {}) }));
+  // The list of every controller (docs/ha-clients.md) is kept as it was.
+  const servers = Array.isArray(old?.servers) && old.servers.every((x) => typeof x === 'string') ? { servers: old.servers as string[] } : {};
+  writeSecretFile(
+    adminConf,
+    YAML.stringify({ server: serverOf(dataDir, old), ...servers, token, ...(caData ? { 'certificate-authority-data': caData } : {}) }),
+  );
   return { id, token, adminConf };
 }

@@ -1,5 +1,6 @@
-// What a host runs to join: `berth agent --server URL --token TOKEN --ca-hash sha256:HEX`,
-// printed at the first start and kept in <data-dir>/join-command (read by automation).
+// What a host runs to join: `berth agent --server URL --token TOKEN --ca-hash sha256:HEX`
+// (one --server per controller with --api-servers), printed at the first start and kept in
+// <data-dir>/join-command (read by automation).
 import os from 'node:os';
 import { isIP } from 'node:net';
 
@@ -26,7 +27,18 @@ export function urlOf(scheme: 'http' | 'https', host: string, port: number): str
   return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
-/** The one line to run on a host; no --ca-hash over plain http (--insecure). */
-export function joinCommand(server: string, token: string, caHash: string | undefined): string {
-  return `berth agent --server ${server} --token ${token}${caHash && server.startsWith('https:') ? ` --ca-hash ${caHash}` : ''}`;
+/** The one line to run on a host, with one --server per controller; no --ca-hash over plain http (--insecure). */
+export function joinCommand(servers: string | readonly string[], token: string, caHash: string | undefined): string {
+  const list = typeof servers === 'string' ? [servers] : servers;
+  const https = list.every((s) => s.startsWith('https:'));
+  return `berth agent ${list.map((s) => `--server ${s}`).join(' ')} --token ${token}${caHash && https ? ` --ca-hash ${caHash}` : ''}`;
+}
+
+/**
+ * What admin.conf and the join command list: with --api-servers every controller (this one
+ * reached at `local` first in admin.conf), else only this one.
+ */
+export function clusterServers(local: string, join: string, apiServers: readonly string[]): { adminConf: string[]; join: string[] } {
+  if (apiServers.length === 0) return { adminConf: [local], join: [join] };
+  return { adminConf: [...new Set([local, ...apiServers])], join: [...apiServers] };
 }
