@@ -538,7 +538,7 @@ t.test("the store holds no agent credential after registration, and the agent AP
 
   // A store written by an older version: its agent tokens are deleted at start.
   await c.store.setMeta('agent-token/old-node', 'x'.repeat(64));
-  t.equal(forgetAgentTokens(c.store), 1, 'one agent token deleted');
+  t.equal(await forgetAgentTokens(c.store), 1, 'one agent token deleted');
   t.same(c.store.listMeta('agent-token/'), [], 'none left');
   t.ok(c.store.getMeta('agent-cert/n1'), 'the pinned agent certificates stay');
   await answersWithin1s(t, c);
