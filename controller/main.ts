@@ -111,6 +111,8 @@ async function sharedSecrets(store: Store): Promise<{ secrets: SharedSecrets; cr
 
 /** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
 const SHUTDOWN_DEADLINE_MS = 8_000;
+/** How long a stopping leader waits for its lease to be revoked before it closes the API anyway. */
+const HANDOVER_WAIT_MS = 3_000;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
@@ -376,7 +378,13 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       }, SHUTDOWN_DEADLINE_MS).unref();
       loopsStopped = soleLoops?.stop();
       // A leader hands over first: its lease revoked, another controller leads at once.
-      const handover = elector ? elector.stop().catch((err: unknown) => log.error({ err }, 'resigning leadership failed')) : Promise.resolve();
+      // Bounded: with etcd unreachable the lease ends by itself, and the API stops all the same.
+      const handover = elector
+        ? Promise.race([
+            elector.stop().catch((err: unknown) => log.error({ err }, 'resigning leadership failed')),
+            new Promise<void>((ok) => setTimeout(ok, HANDOVER_WAIT_MS).unref()),
+          ])
+        : Promise.resolve();
       void handover.then(() => {
         server.close(() => done());
         // Watches never end by themselves.

@@ -694,7 +694,11 @@ export class NodeRegistry {
 
   /** The last call this process received from the node's agent (its start, if none since). */
   lastContactOf(name: string): number {
-    return this.lastContact.get(name) ?? this.startedAt;
+    const own = this.lastContact.get(name) ?? this.startedAt;
+    // A heartbeat another controller received: recorded at most every quarter of the grace
+    // period, so the agent may have been heard up to that much after the record was seen.
+    const other = this.renewSeen.get(name);
+    return other ? Math.max(own, other.at + this.graceMs / 4) : own;
   }
 
   /** How long the node's self-fencing pods may still run (fencing-wait.ts). */
