@@ -71,7 +71,10 @@ controller
   .option('--max-replicas-per-set <n>', 'largest spec.replicas a StatefulSet may ask for', '10000')
   .option('--max-pods <n>', 'largest sum of spec.replicas over all StatefulSets', '20000')
   .option('--watch-buffer-total-bytes <n>', 'unsent bytes all watches together may hold; past it the watch holding the most ends with 410 Expired', '67108864')
-  .option('--store-sync <mode>', 'sqlite: full (default): every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits')
+  .option(
+    '--store-sync <mode>',
+    'sqlite: full (default): every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits',
+  )
   .option('--store <kind>', 'sqlite: a file in the data dir, one controller; etcd: an etcd cluster, several controllers with one leader (docs/ha.md)', 'sqlite')
   .option('--etcd-endpoints <urls>', '--store etcd: the etcd client URLs, comma list (https://HOST:2379,...)')
   .option('--etcd-ca <file>', '--store etcd: CA certificate (PEM) that signed the etcd members')

@@ -69,9 +69,7 @@ export interface ControllerOptions {
   name?: string;
 }
 
-export type StoreChoice =
-  | { kind: 'sqlite' }
-  | { kind: 'etcd'; endpoints: string[]; ca?: string; cert?: string; key?: string; prefix: string };
+export type StoreChoice = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: string[]; ca?: string; cert?: string; key?: string; prefix: string };
 
 /**
  * What every controller on one etcd prefix shares, made once by the first to start (docs/ha.md):
@@ -268,7 +266,16 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const soleLoops = etcd ? undefined : makeLoops(store, events);
   const moves =
     soleLoops?.moves ??
-    new MoveController(store, ops, events, log, () => {}, agentTransfer(agentClient), opts.volumeCopy ?? DEFAULT_COPY_POLICY, (node) => nodes.fencingWaitOf(node).remainingMs);
+    new MoveController(
+      store,
+      ops,
+      events,
+      log,
+      () => {},
+      agentTransfer(agentClient),
+      opts.volumeCopy ?? DEFAULT_COPY_POLICY,
+      (node) => nodes.fencingWaitOf(node).remainingMs,
+    );
   if (!soleLoops) moves.takesSteps = false;
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
@@ -326,7 +333,9 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   else if (choice.kind === 'etcd') {
     elector = new LeaderElector({
       endpoints: choice.endpoints,
-      ...(choice.ca ? { tls: { ca: readFileSync(choice.ca), ...(choice.cert && choice.key ? { cert: readFileSync(choice.cert), key: readFileSync(choice.key) } : {}) } } : {}),
+      ...(choice.ca
+        ? { tls: { ca: readFileSync(choice.ca), ...(choice.cert && choice.key ? { cert: readFileSync(choice.cert), key: readFileSync(choice.key) } : {}) } }
+        : {}),
       prefix: choice.prefix,
       identity: `${name} ${joinServer}`,
       log,
@@ -350,7 +359,10 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     );
     elector.start();
   }
-  log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange, store: store.backend, name }, 'controller up');
+  log.info(
+    { listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange, store: store.backend, name },
+    'controller up',
+  );
   if (opts.insecure) {
     const warning = 'INSECURE: serving plain HTTP without TLS (--insecure); tokens cross the network in the clear. Use this for development only.';
     log.warn({ listen: `${bound.address}:${bound.port}` }, warning);

@@ -150,7 +150,7 @@ t.test('three controllers on one etcd: one leads, all serve, heartbeats anywhere
     t.ok(exitS < 8, `exited ${exitS.toFixed(2)} s after SIGTERM`);
   });
 
-  await t.test('a second controller on a running controller\'s data dir is refused', async (t) => {
+  await t.test("a second controller on a running controller's data dir is refused", async (t) => {
     const dir = ctl[leader]!.dataDir;
     const r = await runCli(['controller', 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', ...flags, '--name', 'dup'], {});
     t.not(r.code, 0, 'exits non-zero');

@@ -159,11 +159,11 @@ export function storeChoice(opts: ControllerUpOptions, exists: (path: string) =>
   const https = endpoints.some((e) => e.startsWith('https:'));
   if (https && endpoints.some((e) => e.startsWith('http:'))) throw new CliError('--etcd-endpoints: all https or all http, not both');
   if (!https && (opts.etcdCa || opts.etcdCert || opts.etcdKey)) throw new CliError('--etcd-ca, --etcd-cert and --etcd-key need https:// --etcd-endpoints');
-  if (https && !opts.etcdCa) throw new CliError('--etcd-ca is needed with https:// --etcd-endpoints (the CA that signed the etcd members\' certificates)');
+  if (https && !opts.etcdCa) throw new CliError("--etcd-ca is needed with https:// --etcd-endpoints (the CA that signed the etcd members' certificates)");
   if ((opts.etcdCert === undefined) !== (opts.etcdKey === undefined)) throw new CliError('--etcd-cert and --etcd-key: give both or neither');
   for (const [flag, v] of etcdFlags.slice(1, 4)) if (v !== undefined && !exists(v)) throw new CliError(`${flag}: no such file ${v}`);
   const prefix = opts.etcdPrefix ?? '/berth';
-  if (!/^\/[A-Za-z0-9._\/-]*$/.test(prefix) || prefix.includes('//'))
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(prefix) || prefix.includes('//'))
     throw new CliError(`invalid --etcd-prefix "${prefix}": must start with / and hold only letters, digits, . _ - /`);
   return {
     kind: 'etcd' as const,
@@ -178,7 +178,8 @@ export function storeChoice(opts: ControllerUpOptions, exists: (path: string) =>
 /** --name: this controller among several; a DNS label-ish name, default the host name. */
 export function controllerName(v: string | undefined): string {
   const name = v ?? hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(name)) throw new CliError(`invalid --name "${name}": letters, digits, . _ - only, starting with a letter or digit`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(name))
+    throw new CliError(`invalid --name "${name}": letters, digits, . _ - only, starting with a letter or digit`);
   return name;
 }
 
