@@ -185,7 +185,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   const advertise = opts.advertiseAddresses ?? [];
   const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise), shared?.ca);
-  if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');
+  if (pki?.createdCa)
+    log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, shared ? "wrote the store's cluster CA into the data dir" : 'created the cluster CA');
   if (pki?.issuedServing) log.info({ pki: pkiDir(dataDir) }, 'issued the serving certificate');
   if (pki?.issuedClient) log.info({ pki: pkiDir(dataDir) }, "issued the controller's client certificate for the agents' API");
   // What the controller presents to every agent it calls; none with --insecure (no agent API call then).
