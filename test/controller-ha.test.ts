@@ -191,3 +191,13 @@ t.test('bad --store combinations are refused naming the flag', async (t) => {
     t.match(r.stderr, flag, `${args.join(' ')}: names ${flag}`);
   }
 });
+
+t.test('berth controller status on the SQLite store: this controller leads', async (t) => {
+  const cluster = new Cluster('ha-sqlite');
+  t.teardown(() => cluster.teardown());
+  await cluster.startController(['--name', 'solo']);
+  const out = await cluster.ok(['controller', 'status']);
+  t.match(out, /Controller: +solo \(leader\)/);
+  t.match(out, /Store: +sqlite/);
+  t.match(out, new RegExp(`Leader: +solo ${cluster.server.replace(/[.]/g, '\\.')}`));
+});
