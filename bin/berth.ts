@@ -13,7 +13,7 @@ import { logs, type LogsOptions } from '../cli/commands/logs.js';
 import { patch, type PatchOptions } from '../cli/commands/patch.js';
 import { rolloutHistory, rolloutRestart, rolloutStatusCommand, rolloutUndo, type HistoryOptions, type StatusOptions } from '../cli/commands/rollout.js';
 import { scale } from '../cli/commands/scale.js';
-import { version } from '../cli/commands/version.js';
+import { controllerStatus, version } from '../cli/commands/version.js';
 import { globalsOf } from '../cli/context.js';
 import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
@@ -80,7 +80,17 @@ controller
   .option('--max-replicas-per-set <n>', 'largest spec.replicas a StatefulSet may ask for', '10000')
   .option('--max-pods <n>', 'largest sum of spec.replicas over all StatefulSets', '20000')
   .option('--watch-buffer-total-bytes <n>', 'unsent bytes all watches together may hold; past it the watch holding the most ends with 410 Expired', '67108864')
-  .option('--store-sync <mode>', 'full: every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits', 'full')
+  .option(
+    '--store-sync <mode>',
+    'sqlite: full (default): every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits',
+  )
+  .option('--store <kind>', 'sqlite: a file in the data dir, one controller; etcd: an etcd cluster, several controllers with one leader (docs/ha.md)', 'sqlite')
+  .option('--etcd-endpoints <urls>', '--store etcd: the etcd client URLs, comma list (https://HOST:2379,...)')
+  .option('--etcd-ca <file>', '--store etcd: CA certificate (PEM) that signed the etcd members')
+  .option('--etcd-cert <file>', "--store etcd: this controller's client certificate (PEM) for etcd")
+  .option('--etcd-key <file>', "--store etcd: this controller's client key (PEM) for etcd")
+  .option('--etcd-prefix <prefix>', '--store etcd: the key prefix of this cluster in etcd (default /berth)')
+  .option('--name <name>', 'this controller among several: its identity in the leader election (default: the host name)')
   .option(
     '--advertise-address <addr>',
     'address or name agents reach the controller at: in the serving certificate and the join command (repeatable or comma list)',
@@ -108,6 +118,11 @@ controller
       await runController({ ...opts, ...tls, ...(options.manifests ? { manifestsDir: options.manifests } : {}) });
     }),
   );
+
+controller
+  .command('status')
+  .description('show the store backend, the controller that answers and the one that leads')
+  .action((_o: unknown, cmd: Command) => run(() => controllerStatus(globalsOf(cmd))));
 
 controller
   .command('reset-admin')

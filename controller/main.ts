@@ -25,7 +25,14 @@ import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { takeSqliteSnapshot } from './backup/snapshot.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
-import type { StoreReader } from './store/types.js';
+import type { Store, StoreReader } from './store/types.js';
+import { EtcdStore } from './store/etcd.js';
+import { LeaderElector } from './ha/leader.js';
+import { runWhileLeading, type LeaderLoops } from './ha/loops.js';
+import { newCa } from './tls/pki.js';
+import type { KeyAndCert } from '../shared/certs.js';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
 import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { KeyedRetry } from './retry/keyed-retry.js';
@@ -58,10 +65,54 @@ export interface ControllerOptions {
   storeSync?: StoreSynchronous;
   /** --watch-buffer-total-bytes: unsent bytes all watches together may hold; default 64 MiB. */
   watchBufferTotalBytes?: number;
+  /** --store and its --etcd-* flags; default the SQLite file in the data dir. */
+  store?: StoreChoice;
+  /** --name: this controller among several (the elector's identity); default the host name. */
+  name?: string;
+}
+
+export type StoreChoice = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: string[]; ca?: string; cert?: string; key?: string; prefix: string };
+
+/**
+ * What every controller on one etcd prefix shares, made once by the first to start (docs/ha.md):
+ * the CA, and the admin, join and metrics tokens each controller writes into its own files.
+ * Read only by controllers: etcd access is cluster admin (docs/security.md).
+ */
+export const SHARED_SECRETS_META = 'controller/shared-secrets';
+
+interface SharedSecrets {
+  ca: KeyAndCert;
+  adminToken: string;
+  joinToken: string;
+  metricsToken: string;
+}
+
+/** Loads the shared secrets, or makes them if this is the first controller (create-if-absent, one transaction). */
+async function sharedSecrets(store: Store): Promise<{ secrets: SharedSecrets; created: boolean }> {
+  const parse = (v: string) => JSON.parse(v) as SharedSecrets;
+  const have = store.getMeta(SHARED_SECRETS_META);
+  if (have) return { secrets: parse(have), created: false };
+  // Made outside the transaction, which may run more than once; unused if another won the race.
+  const ca = newCa();
+  return store.transaction((tx) => {
+    const raced = tx.getMeta(SHARED_SECRETS_META);
+    if (raced) return { secrets: parse(raced), created: false };
+    const secrets: SharedSecrets = {
+      ca,
+      adminToken: issueToken(tx, 'admin', 'admin', { description: 'admin.conf' }),
+      joinToken: issueToken(tx, 'join', 'join', { description: 'created by controller up', ttlMs: JOIN_TOKEN_TTL_MS }),
+      metricsToken: newToken('metrics'),
+    };
+    tx.setMeta(SHARED_SECRETS_META, JSON.stringify(secrets));
+    tx.setMeta('initialized', new Date().toISOString());
+    return { secrets, created: true };
+  });
 }
 
 /** A stopping controller exits by this long after SIGTERM/SIGINT, finished or not. */
 const SHUTDOWN_DEADLINE_MS = 8_000;
+/** How long a stopping leader waits for its lease to be revoked before it closes the API anyway. */
+const HANDOVER_WAIT_MS = 3_000;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
@@ -88,14 +139,41 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const { host, port } = parseListen(opts.listen);
   // Before the store opens: a second controller on this data dir ends here, before listening.
   const lock = lockDataDir(dataDir);
-  const store = new SqliteStore(storeFile(dataDir), { synchronous: opts.storeSync ?? 'full' });
-  restrictStoreFiles(storeFile(dataDir));
+  const choice = opts.store ?? { kind: 'sqlite' };
+  const name = opts.name ?? hostname();
+  let store: Store;
+  if (choice.kind === 'etcd') {
+    try {
+      store = await EtcdStore.open({
+        endpoints: choice.endpoints,
+        prefix: choice.prefix,
+        ...(choice.ca ? { ca: choice.ca } : {}),
+        ...(choice.cert ? { cert: choice.cert } : {}),
+        ...(choice.key ? { key: choice.key } : {}),
+      });
+    } catch (err) {
+      lock.release();
+      throw new Error(`--etcd-endpoints: the store could not be opened: ${(err as Error).message}`);
+    }
+    log.info({ endpoints: choice.endpoints, prefix: choice.prefix, name }, 'store: etcd');
+  } else {
+    store = new SqliteStore(storeFile(dataDir), { synchronous: opts.storeSync ?? 'full' });
+    restrictStoreFiles(storeFile(dataDir));
+  }
+  const etcd = choice.kind === 'etcd';
 
   const adminConfPath = `${dataDir}/admin.conf`;
   const joinPath = `${dataDir}/join-token`;
   let adminToken: string | undefined;
-  if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
-  if (!store.getMeta('initialized') || !adminToken) {
+  let shared: SharedSecrets | undefined;
+  if (etcd) {
+    const got = await sharedSecrets(store);
+    shared = got.secrets;
+    adminToken = shared.adminToken;
+    writeSecretFile(joinPath, `${shared.joinToken}\n`);
+    if (got.created) log.info({ prefix: choice.prefix }, 'initialized a new etcd prefix: CA, admin, join and metrics tokens');
+  } else if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
+  if (!etcd && (!store.getMeta('initialized') || !adminToken)) {
     // Both tokens and the mark in one commit; a crash before admin.conf is written issues them again.
     const joinToken = await store.transaction((tx) => {
       adminToken = issueToken(tx, 'admin', 'admin', { description: 'admin.conf' });
@@ -108,8 +186,9 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   }
 
   const advertise = opts.advertiseAddresses ?? [];
-  const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise));
-  if (pki?.createdCa) log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, 'created the cluster CA');
+  const pki = opts.insecure ? undefined : ensurePki(dataDir, servingSans(advertise), shared?.ca);
+  if (pki?.createdCa)
+    log.info({ pki: pkiDir(dataDir), caHash: pki.caHash }, shared ? "wrote the store's cluster CA into the data dir" : 'created the cluster CA');
   if (pki?.issuedServing) log.info({ pki: pkiDir(dataDir) }, 'issued the serving certificate');
   if (pki?.issuedClient) log.info({ pki: pkiDir(dataDir) }, "issued the controller's client certificate for the agents' API");
   // What the controller presents to every agent it calls; none with --insecure (no agent API call then).
@@ -120,7 +199,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const events = new EventRecorder(store, 'statefulset-controller');
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
-  const ops = new Operations(store, events, serviceRange, opts.podSecurity ?? { level: 'baseline', allowedHostPaths: [] }, limits);
+  const podSecurity = opts.podSecurity ?? { level: 'baseline' as const, allowedHostPaths: [] };
+  const ops = new Operations(store, events, serviceRange, podSecurity, limits);
   const nodes = new NodeRegistry(
     store,
     events,
@@ -133,22 +213,77 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     opts.insecure ? 'any' : 'https-only',
     agentClient,
   );
+  if (etcd) nodes.shareLiveness();
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
-  const sets = new StatefulSetController(store, ops, events, log, (ms) => metrics.observeSync(ms), undefined, limits);
-  const claims = new ClaimCollector(store, events, log);
-  const moves = new MoveController(
-    store,
-    ops,
-    events,
-    log,
-    (ns, set) => sets.enqueue(`${ns}/${set}`),
-    agentTransfer(agentClient),
-    opts.volumeCopy ?? DEFAULT_COPY_POLICY,
-    (node) => nodes.fencingWaitOf(node).remainingMs,
-  );
+  const manifestsDir = resolve(opts.manifestsDir ?? `${dataDir}/manifests`);
+  /** The control loops on `loopStore` (the leader's fenced store with etcd; the store itself alone). */
+  const makeLoops = (loopStore: Store, loopEvents: EventRecorder) => {
+    const loopOps = loopStore === store ? ops : new Operations(loopStore, loopEvents, serviceRange, podSecurity, limits);
+    const sets = new StatefulSetController(loopStore, loopOps, loopEvents, log, (ms) => metrics.observeSync(ms), undefined, limits);
+    const claims = new ClaimCollector(loopStore, loopEvents, log);
+    const moves = new MoveController(
+      loopStore,
+      loopOps,
+      loopEvents,
+      log,
+      (ns, set) => sets.enqueue(`${ns}/${set}`),
+      agentTransfer(agentClient),
+      opts.volumeCopy ?? DEFAULT_COPY_POLICY,
+      (node) => nodes.fencingWaitOf(node).remainingMs,
+    );
+    const manifests = new ManifestDirectory({ dir: manifestsDir, store: loopStore, ops: loopOps, events: loopEvents, log });
+    // A failed pruning is tried again at the next minute, logged once per change of error.
+    const pruning = new KeyedRetry(log, 'event pruning', 'task');
+    let prune: NodeJS.Timeout | undefined;
+    return {
+      moves,
+      async start() {
+        nodes.start(loopStore, loopEvents);
+        sets.start();
+        claims.start();
+        moves.start();
+        await manifests.start();
+        prune = setInterval(() => {
+          if (!pruning.due('prune')) return;
+          loopEvents.prune().then(
+            () => pruning.succeeded('prune'),
+            (err: unknown) => pruning.failed('prune', err),
+          );
+        }, 60_000);
+        prune.unref();
+      },
+      /** Stops the timers and watchers at once; the promise settles once a file change being applied finished. */
+      stop(): Promise<void> {
+        sets.stop();
+        claims.stop();
+        moves.stop();
+        nodes.stop();
+        clearInterval(prune);
+        return manifests.stop();
+      },
+    };
+  };
+  // Alone on its store (SQLite) the controller always leads: its loops are the store's own. With
+  // etcd every controller serves the API, whose pod moves are only recorded here and carried out
+  // by the leader's loops.
+  const soleLoops = etcd ? undefined : makeLoops(store, events);
+  const moves =
+    soleLoops?.moves ??
+    new MoveController(
+      store,
+      ops,
+      events,
+      log,
+      () => {},
+      agentTransfer(agentClient),
+      opts.volumeCopy ?? DEFAULT_COPY_POLICY,
+      (node) => nodes.fencingWaitOf(node).remainingMs,
+    );
+  if (!soleLoops) moves.takesSteps = false;
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
-  if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
+  if (shared) writeSecretFile(metricsTokenPath, `${shared.metricsToken}\n`);
+  else if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
   const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
   // Known once the port is bound (it may be 0).
   let joinServers: string[] = [];
@@ -164,12 +299,18 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     moves,
     watchBufferBytes: watchBufferLimit(),
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
-    backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, resolve(opts.manifestsDir ?? `${dataDir}/manifests`)), controllerVersion: VERSION },
+    ...(store instanceof SqliteStore ? { backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, manifestsDir), controllerVersion: VERSION } } : {}),
+    controllerStatus: () => ({
+      name,
+      backend: store.backend,
+      leading: elector ? elector.isLeader() : true,
+      leader: elector ? (elector.leader()?.identity ?? null) : `${name} ${joinServer}`,
+    }),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServers, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
   });
-  const manifests = new ManifestDirectory({ dir: resolve(opts.manifestsDir ?? `${dataDir}/manifests`), store, ops, events, log });
+  let elector: LeaderElector | undefined;
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -197,22 +338,41 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     }),
   );
 
-  nodes.start();
-  sets.start();
-  claims.start();
-  moves.start();
-  await manifests.start();
-  // A failed pruning is tried again at the next minute, logged once per change of error.
-  const pruning = new KeyedRetry(log, 'event pruning', 'task');
-  const prune = setInterval(() => {
-    if (!pruning.due('prune')) return;
-    events.prune().then(
-      () => pruning.succeeded('prune'),
-      (err: unknown) => pruning.failed('prune', err),
+  let leaderLoops: LeaderLoops | undefined;
+  if (soleLoops) await soleLoops.start();
+  else if (choice.kind === 'etcd') {
+    elector = new LeaderElector({
+      endpoints: choice.endpoints,
+      ...(choice.ca
+        ? { tls: { ca: readFileSync(choice.ca), ...(choice.cert && choice.key ? { cert: readFileSync(choice.cert), key: readFileSync(choice.key) } : {}) } }
+        : {}),
+      prefix: choice.prefix,
+      identity: `${name} ${joinServer}`,
+      log,
+    });
+    const etcdStore = store;
+    leaderLoops = runWhileLeading(
+      elector,
+      async (fence, signal) => {
+        const fenced = etcdStore.fenced(fence);
+        const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller'));
+        try {
+          await loops.start();
+        } catch (err) {
+          await loops.stop();
+          throw err;
+        }
+        if (!signal.aborted) await once(signal, 'abort');
+        await loops.stop();
+      },
+      { log },
     );
-  }, 60_000);
-  prune.unref();
-  log.info({ listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange }, 'controller up');
+    elector.start();
+  }
+  log.info(
+    { listen: `${bound.address}:${bound.port}`, server: serverUrl, dataDir, version: VERSION, serviceRange, store: store.backend, name },
+    'controller up',
+  );
   if (opts.insecure) {
     const warning = 'INSECURE: serving plain HTTP without TLS (--insecure); tokens cross the network in the clear. Use this for development only.';
     log.warn({ listen: `${bound.address}:${bound.port}` }, warning);
@@ -228,6 +388,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       joinTokenNotice(store, existsSync(joinPath) ? readFileSync(joinPath, 'utf8').trim() : undefined),
   );
 
+  let loopsStopped: Promise<void> | undefined;
   await new Promise<void>((done) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'controller stopping');
@@ -237,20 +398,27 @@ export async function runController(opts: ControllerOptions): Promise<void> {
         log.error({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'controller did not stop in time; exiting');
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS).unref();
-      sets.stop();
-      claims.stop();
-      moves.stop();
-      nodes.stop();
-      clearInterval(prune);
-      server.close(() => done());
-      // Watches never end by themselves.
-      server.closeAllConnections();
+      loopsStopped = soleLoops?.stop();
+      // A leader hands over first: its lease revoked, another controller leads at once.
+      // Bounded: with etcd unreachable the lease ends by itself, and the API stops all the same.
+      const handover = elector
+        ? Promise.race([
+            elector.stop().catch((err: unknown) => log.error({ err }, 'resigning leadership failed')),
+            new Promise<void>((ok) => setTimeout(ok, HANDOVER_WAIT_MS).unref()),
+          ])
+        : Promise.resolve();
+      void handover.then(() => {
+        server.close(() => done());
+        // Watches never end by themselves.
+        server.closeAllConnections();
+      });
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
   // A file change being applied finishes before the store closes.
-  await manifests.stop();
+  await loopsStopped;
+  await leaderLoops?.stop();
   await store.close();
   lock.release();
 }

@@ -1,5 +1,6 @@
 // `berth controller up` and `berth agent`: options of the long-running processes (their code
 // is imported by bin/berth.ts only when one starts).
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dnsSubdomainProblem } from '../../shared/naming.js';
 import { parseHostPortList } from '../../shared/hostport.js';
@@ -30,6 +31,13 @@ export interface ControllerUpOptions {
   allowedHostPaths?: string[];
   storeSync?: string;
   watchBufferTotalBytes?: string;
+  store?: string;
+  etcdEndpoints?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdPrefix?: string;
+  name?: string;
 }
 
 export interface AgentCliOptions {
@@ -115,6 +123,68 @@ export function volumeCopyPolicy(opts: ControllerUpOptions): CopyPolicy {
   return policy;
 }
 
+/**
+ * --store and the --etcd-* flags (docs/ha.md). Every flag that does not fit the chosen store, and
+ * every missing or unreadable one, is refused naming it, before the controller listens.
+ */
+export function storeChoice(opts: ControllerUpOptions, exists: (path: string) => boolean = existsSync) {
+  const kind = opts.store ?? 'sqlite';
+  const etcdFlags: [string, string | undefined][] = [
+    ['--etcd-endpoints', opts.etcdEndpoints],
+    ['--etcd-ca', opts.etcdCa],
+    ['--etcd-cert', opts.etcdCert],
+    ['--etcd-key', opts.etcdKey],
+    ['--etcd-prefix', opts.etcdPrefix],
+  ];
+  if (kind === 'sqlite') {
+    const stray = etcdFlags.find(([, v]) => v !== undefined);
+    if (stray) throw new CliError(`${stray[0]} is only for --store etcd (the store is sqlite)`);
+    return { kind: 'sqlite' as const };
+  }
+  if (kind !== 'etcd') throw new CliError(`invalid --store "${kind}": must be sqlite or etcd`);
+  if (opts.storeSync !== undefined) throw new CliError('--store-sync is only for --store sqlite (etcd makes every commit durable on a quorum)');
+  if (!opts.etcdEndpoints?.trim()) throw new CliError('--store etcd needs --etcd-endpoints https://HOST:2379,... (the etcd client URLs)');
+  const endpoints = opts.etcdEndpoints
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  for (const e of endpoints) {
+    let u: URL;
+    try {
+      u = new URL(e);
+    } catch {
+      throw new CliError(`invalid --etcd-endpoints entry "${e}": must be a URL such as https://10.0.0.1:2379`);
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new CliError(`invalid --etcd-endpoints entry "${e}": the scheme must be https or http`);
+    if (!u.port || (u.pathname !== '/' && u.pathname !== '')) throw new CliError(`invalid --etcd-endpoints entry "${e}": must be SCHEME://HOST:PORT`);
+  }
+  const https = endpoints.some((e) => e.startsWith('https:'));
+  if (https && endpoints.some((e) => e.startsWith('http:'))) throw new CliError('--etcd-endpoints: all https or all http, not both');
+  if (!https && (opts.etcdCa || opts.etcdCert || opts.etcdKey)) throw new CliError('--etcd-ca, --etcd-cert and --etcd-key need https:// --etcd-endpoints');
+  if (https && !opts.etcdCa) throw new CliError("--etcd-ca is needed with https:// --etcd-endpoints (the CA that signed the etcd members' certificates)");
+  if ((opts.etcdCert === undefined) !== (opts.etcdKey === undefined)) throw new CliError('--etcd-cert and --etcd-key: give both or neither');
+  for (const [flag, v] of etcdFlags.slice(1, 4)) if (v !== undefined && !exists(v)) throw new CliError(`${flag}: no such file ${v}`);
+  const prefix = opts.etcdPrefix ?? '/berth';
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(prefix) || prefix.includes('//'))
+    throw new CliError(`invalid --etcd-prefix "${prefix}": must start with / and hold only letters, digits, . _ - /`);
+  return {
+    kind: 'etcd' as const,
+    endpoints,
+    prefix: prefix.replace(/\/+$/, '') || '/berth',
+    ...(opts.etcdCa ? { ca: opts.etcdCa } : {}),
+    ...(opts.etcdCert ? { cert: opts.etcdCert } : {}),
+    ...(opts.etcdKey ? { key: opts.etcdKey } : {}),
+  };
+}
+
+/** --name: this controller among several; a DNS label-ish name, default the host name. */
+export function controllerName(v: string | undefined): string {
+  const name = v ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(name))
+    throw new CliError(`invalid --name "${name}": letters, digits, . _ - only, starting with a letter or digit`);
+  return name;
+}
+
 export function controllerOptions(opts: ControllerUpOptions) {
   let podNetwork;
   let serviceRange;
@@ -146,6 +216,8 @@ export function controllerOptions(opts: ControllerUpOptions) {
       maxReplicasPerSet: parseCount('--max-replicas-per-set', opts.maxReplicasPerSet ?? String(DEFAULT_POD_LIMITS.maxReplicasPerSet)),
       maxPods: parseCount('--max-pods', opts.maxPods ?? String(DEFAULT_POD_LIMITS.maxPods)),
     },
+    store: storeChoice(opts),
+    name: controllerName(opts.name),
     storeSync: parseStoreSync(opts.storeSync ?? 'full'),
     watchBufferTotalBytes: parseWatchBufferTotal(opts.watchBufferTotalBytes ?? String(WATCH_BUFFER_TOTAL_BYTES)),
   };

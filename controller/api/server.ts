@@ -50,12 +50,16 @@ export interface ApiDeps {
   watchBufferTotalBytes?: number;
   /** `GET /api/v1/backup`; undefined: no such route. */
   backup?: BackupRouteDeps;
+  /** `GET /api/v1/controller`: the store backend, this controller's name and who leads (docs/ha.md). */
+  controllerStatus?: () => object;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
 function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
   router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
+  const status = deps.controllerStatus;
+  if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.res, 200, { version: deps.version, ...status() }));
   addTokenRoutes(router, { store: deps.store, onRevokeFailed: (id, err) => deps.log.error({ err, token: id }, 'revoking a token failed'), ...deps.tokens });
   if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   addAgentRoutes(router, deps);

@@ -76,6 +76,9 @@ export class MoveController {
     this.retry = new KeyedRetry(log, 'pod move step', 'move');
   }
 
+  /** Whether `request` takes a move's first step itself; false on a controller that serves only the API (docs/ha.md). */
+  takesSteps = true;
+
   start(): void {
     this.store.changes.on('change', this.onChange);
     this.timer = setInterval(() => this.kick(), 1000);
@@ -117,6 +120,8 @@ export class MoveController {
   /** Starts a move (or returns the one under way for that pod: the call is idempotent). */
   async request(namespace: string, pod: string, body: unknown): Promise<PodMove> {
     const move = await this.exclusive(() => this.requestNow(namespace, pod, body));
+    // Only recorded when another controller leads: its move controller takes the steps.
+    if (!this.takesSteps) return move;
     // Its first step (the pod's graceful stop) is taken before the answer.
     await this.tick().catch((err: unknown) => this.log.error({ err }, 'pod moves: a pass failed'));
     return move;

@@ -154,6 +154,13 @@ const OVERLOADED_UTILIZATION = 0.9;
 /** How often a heartbeat that changes nothing but the time is written to the store. */
 const HEARTBEAT_WRITE_MS = 30_000;
 
+/**
+ * With several controllers (docs/ha.md) a heartbeat reaches whichever controller the agent talks
+ * to: that one records its renew time under this meta key, like a Kubernetes node Lease's
+ * renewTime, and the leader judges liveness by when it saw the value change.
+ */
+export const NODE_RENEW_PREFIX = 'node-renew/';
+
 export class NodeRegistry {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
@@ -175,6 +182,16 @@ export class NodeRegistry {
   private readonly perNode = new KeyedSerial();
   /** A heartbeat check under way: the timer skips a tick rather than start a second. */
   private checking = false;
+  /** Where the loops' writes go while started (the leader's fenced store); the API's store otherwise. */
+  private loopStore: Store;
+  private loopEvents: EventRecorder;
+  /** Heartbeats are recorded in the store for other controllers (several controllers on etcd). */
+  private shared = false;
+  private terms = 0;
+  /** When this process last wrote each node's renew time. */
+  private readonly renewWritten = new Map<string, number>();
+  /** Each node's stored renew time as last read, and when (this process's clock) it was seen to change. */
+  private readonly renewSeen = new Map<string, { value: string; at: number }>();
 
   constructor(
     private readonly store: Store,
@@ -197,6 +214,8 @@ export class NodeRegistry {
     // After a controller restart no node is judged before the restart grace (liveness.ts); its
     // agent may have been told nothing for a while, so contact counts from now.
     this.lifecycle = new KeyedRetry(log, 'node lifecycle', 'node', undefined, clock);
+    this.loopStore = store;
+    this.loopEvents = events;
     const now = clock();
     this.startedAt = now;
     for (const n of store.list<Node>('Node')) {
@@ -208,7 +227,31 @@ export class NodeRegistry {
   private lastElu = performance.eventLoopUtilization();
   private lastOverloadLog = 0;
 
-  start(): void {
+  /**
+   * Several controllers share the store: every heartbeat this one receives is also recorded there
+   * (at most one write per node per quarter of the grace period), and the check counts what others
+   * recorded. Call before `start`.
+   */
+  shareLiveness(): void {
+    this.shared = true;
+  }
+
+  /**
+   * Starts judging heartbeats (the leader's loop). `loopStore`/`loopEvents`: where its writes go
+   * (the leader's fenced store). No node is judged before the restart grace from now: a new
+   * leader has heard from nobody yet (liveness.ts).
+   */
+  start(loopStore: Store = this.store, loopEvents: EventRecorder = this.events): void {
+    this.loopStore = loopStore;
+    this.loopEvents = loopEvents;
+    const begun = this.clock();
+    // Alone on its store, a controller judges from its construction; with others, from each
+    // start of a term of leadership.
+    if (this.shared || this.terms++ > 0) {
+      this.startedAt = begun;
+      this.lastCheck = undefined;
+      this.renewSeen.clear();
+    }
     const everyMs = Math.min(1000, this.graceMs / 2);
     this.timer = setInterval(() => {
       // A check that runs late means this process was busy (a long sync), not that the agents
@@ -230,6 +273,7 @@ export class NodeRegistry {
       }
       if (uncounted > 0) {
         for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
+        for (const r of this.renewSeen.values()) r.at += uncounted;
         this.startedAt += uncounted;
       }
       if (this.checking) return;
@@ -245,6 +289,28 @@ export class NodeRegistry {
 
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
+    this.loopStore = this.store;
+    this.loopEvents = this.events;
+  }
+
+  /** Reads the stored renew times; a changed value counts as seen now, on this process's clock. */
+  private observeRenewals(now: number): void {
+    if (!this.shared) return;
+    for (const { key, value } of this.store.listMeta(NODE_RENEW_PREFIX)) {
+      const name = key.slice(NODE_RENEW_PREFIX.length);
+      const was = this.renewSeen.get(name);
+      if (was?.value !== value) this.renewSeen.set(name, { value, at: now });
+    }
+  }
+
+  /** The newest sign of life: this process's last heartbeat, or a stored renewal seen changing. */
+  private seenOf(name: string): number | undefined {
+    const own = this.lastSeen.get(name);
+    const other = this.renewSeen.get(name)?.at;
+    if (own === undefined) return other;
+    if (other === undefined) return own;
+    return Math.max(own, other);
   }
 
   async register(who: Principal, body: unknown): Promise<{ nodeToken?: string; name: string; zone: string; podCIDR?: string; clusterCIDR?: string }> {
@@ -437,6 +503,11 @@ export class NodeRegistry {
     const becameReady = !nodeReady(node);
     const conditions = agentConditions(body, node, timestamp(now));
     const changed = agentConditionsChanged(node, conditions);
+    if (this.shared && now - (this.renewWritten.get(name) ?? 0) >= this.graceMs / 4) {
+      // The value only has to change: the leader times it by its own clock.
+      this.renewWritten.set(name, now);
+      await this.store.setMeta(`${NODE_RENEW_PREFIX}${name}`, timestamp(now));
+    }
     if (!becameReady && !changed && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
@@ -476,22 +547,24 @@ export class NodeRegistry {
   /** Marks nodes NotReady whose agent missed heartbeats for the grace period. */
   async checkHeartbeats(now = this.clock()): Promise<void> {
     const lost: string[] = [];
+    this.observeRenewals(now);
     for (const listed of this.store.list<Node>('Node')) {
       const name = listed.metadata.name;
       const missed = (node: Node | undefined, seen: number | undefined) =>
         !!node && nodeReady(node) && heartbeatMissed({ now, lastSeen: seen, startedAt: this.startedAt, graceMs: this.graceMs });
-      if (!missed(listed, this.lastSeen.get(name))) continue;
+      if (!missed(listed, this.seenOf(name))) continue;
       // Judged again and marked behind the node's heartbeat in progress, on the node as it is then.
       const marked = await this.perNode.run(name, async () => {
         const node = this.store.get<Node>('Node', undefined, name);
-        const seen = this.lastSeen.get(name);
+        this.observeRenewals(this.clock());
+        const seen = this.seenOf(name);
         if (!node || !missed(node, seen)) return undefined;
         if (!this.lifecycle.due(name)) return undefined;
         try {
-          await this.store.mutate<Node>('Node', undefined, name, (n) => {
+          await this.loopStore.mutate<Node>('Node', undefined, name, (n) => {
             n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
           });
-          await this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
+          await this.loopEvents.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
           this.lifecycle.succeeded(name);
         } catch (err) {
           // Tried again at a later check, once its back-off is over.
@@ -511,7 +584,7 @@ export class NodeRegistry {
     const pending = [...this.podsLostPending].filter((n) => this.lifecycle.due(`${n}/pods`));
     if (pending.length === 0) return;
     try {
-      await this.markPodsLost(pending, now);
+      await this.markPodsLost(pending, now, this.loopStore);
       for (const n of pending) {
         this.podsLostPending.delete(n);
         this.lifecycle.succeeded(`${n}/pods`);
@@ -525,10 +598,10 @@ export class NodeRegistry {
    * Pods of a NotReady node: Unknown and not Ready, so DNS withdraws them. Nothing else changes:
    * they may still run there, so nothing replaces them (F18); the agent reports again when back.
    */
-  async markPodsLost(nodeNames: string | string[], now = this.clock()): Promise<void> {
+  async markPodsLost(nodeNames: string | string[], now = this.clock(), store: Store = this.store): Promise<void> {
     const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
-    await this.store.transaction((tx) => {
+    await store.transaction((tx) => {
       for (const pod of tx.list<Pod>('Pod')) {
         const nodeName = pod.spec.nodeName;
         if (nodeName === undefined || !lost.has(nodeName) || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
@@ -621,7 +694,11 @@ export class NodeRegistry {
 
   /** The last call this process received from the node's agent (its start, if none since). */
   lastContactOf(name: string): number {
-    return this.lastContact.get(name) ?? this.startedAt;
+    const own = this.lastContact.get(name) ?? this.startedAt;
+    // A heartbeat another controller received: recorded at most every quarter of the grace
+    // period, so the agent may have been heard up to that much after the record was seen.
+    const other = this.renewSeen.get(name);
+    return other ? Math.max(own, other.at + this.graceMs / 4) : own;
   }
 
   /** How long the node's self-fencing pods may still run (fencing-wait.ts). */
@@ -632,7 +709,9 @@ export class NodeRegistry {
 
   /** Seconds since each node's last heartbeat (or since this controller started). */
   heartbeatAges(now = this.clock()): Map<string, number> {
-    return new Map([...this.lastSeen].filter(([name]) => this.store.get('Node', undefined, name)).map(([name, t]) => [name, (now - t) / 1000]));
+    return new Map(
+      [...this.lastSeen].filter(([name]) => this.store.get('Node', undefined, name)).map(([name]) => [name, (now - (this.seenOf(name) ?? now)) / 1000]),
+    );
   }
 
   /** A revoked node credential: the node is NotReady now, not after the grace period. */

@@ -97,13 +97,24 @@ function signedBy(certPem: string, caPem: string): boolean {
   return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
-/** Loads or makes the CA, the serving certificate for these SANs and the controller's client certificate. */
-export function ensurePki(dataDir: string, sans: string[]): ControllerPki {
+/** A new CA (10 years). */
+export function newCa(): KeyAndCert {
+  return createCertificate({ commonName: 'berth-ca', days: CA_DAYS, isCa: true });
+}
+
+/** Loads or makes (or, given `sharedCa`, takes) the CA, the serving certificate for these SANs and the controller's client certificate. */
+export function ensurePki(dataDir: string, sans: string[], sharedCa?: KeyAndCert): ControllerPki {
   const dir = pkiDir(dataDir);
   mkdirDurableSync(dir, 0o700);
   let ca = readPair(dir, 'ca');
-  const createdCa = !ca;
-  if (!ca) {
+  let createdCa = !ca;
+  if (sharedCa) {
+    // Several controllers (etcd store): the CA is the cluster's, kept in the store; the copy in
+    // this data dir follows it, and what it signed here is made again when it changed.
+    createdCa = ca?.certPem !== sharedCa.certPem || ca?.keyPem !== sharedCa.keyPem;
+    ca = sharedCa;
+    if (createdCa) writePair(dir, 'ca', ca);
+  } else if (!ca) {
     ca = createCertificate({ commonName: 'berth-ca', days: CA_DAYS, isCa: true });
     writePair(dir, 'ca', ca);
   }

@@ -49,6 +49,17 @@ export interface AgentProc {
   log: () => string;
 }
 
+/** A running controller process, its data dir and what its admin.conf says. */
+export interface ControllerProc {
+  proc: ChildProcess;
+  dataDir: string;
+  server: string;
+  adminToken: string;
+  /** PEM of its CA; '' for --insecure. */
+  ca: string;
+  log: () => string;
+}
+
 export class Cluster {
   readonly dir: string;
   readonly controllerDir: string;
@@ -61,6 +72,8 @@ export class Cluster {
   /** PEM of the controller's CA (certificate-authority-data of admin.conf); '' for --insecure. */
   ca = '';
   private readonly logs = new Map<ChildProcess, string[]>();
+  /** Every controller process started here (stopped by PID in teardown). */
+  readonly controllers: ControllerProc[] = [];
 
   constructor(readonly prefix: string) {
     this.dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
@@ -84,26 +97,46 @@ export class Cluster {
 
   /** Starts the controller; `listen` defaults to a free port on loopback. */
   async startController(extra: string[] = [], listen = '127.0.0.1:0'): Promise<void> {
-    this.controller = this.spawnLogged(['controller', 'up', '--data-dir', this.controllerDir, '--listen', listen, ...extra]);
-    const conf = join(this.controllerDir, 'admin.conf');
+    const c = await this.launchController(this.controllerDir, extra, listen);
+    this.controller = c.proc;
+    this.server = c.server;
+    this.adminToken = c.adminToken;
+    this.joinToken = readFileSync(join(this.controllerDir, 'join-token'), 'utf8').trim();
+    this.ca = c.ca;
+    this.api = this.client(this.adminToken);
+  }
+
+  /**
+   * Starts a controller process on `dataDir` and resolves once it wrote its admin.conf for the
+   * port it listens on (one of several controllers, or the cluster's one: startController).
+   */
+  async launchController(dataDir: string, extra: string[] = [], listen = '127.0.0.1:0'): Promise<ControllerProc> {
+    const proc = this.spawnLogged(['controller', 'up', '--data-dir', dataDir, '--listen', listen, ...extra]);
+    const conf = join(dataDir, 'admin.conf');
     const started = Date.now();
     const parsed = await waitFor(
       'admin.conf',
       () => {
+        if (proc.exitCode !== null) throw new Error(`the controller exited with ${proc.exitCode}`);
         if (!existsSync(conf)) return undefined;
         const c = YAML.parse(readFileSync(conf, 'utf8')) as { server: string; token: string; 'certificate-authority-data'?: string };
         // A stale file from a previous start must not count: wait for the new port.
-        return this.logOf(this.controller!).includes(c.server) ? c : undefined;
+        return this.logOf(proc).includes(c.server) ? c : undefined;
       },
       20_000,
     ).catch((err: Error) => {
-      throw new Error(`${err.message} (${Date.now() - started} ms)\n${this.logOf(this.controller!)}`);
+      throw new Error(`${err.message} (${Date.now() - started} ms)\n${this.logOf(proc)}`);
     });
-    this.server = parsed.server;
-    this.adminToken = parsed.token;
-    this.joinToken = readFileSync(join(this.controllerDir, 'join-token'), 'utf8').trim();
-    this.ca = parsed['certificate-authority-data'] ? Buffer.from(parsed['certificate-authority-data'], 'base64').toString('utf8') : '';
-    this.api = this.client(this.adminToken);
+    const c: ControllerProc = {
+      proc,
+      dataDir,
+      server: parsed.server,
+      adminToken: parsed.token,
+      ca: parsed['certificate-authority-data'] ? Buffer.from(parsed['certificate-authority-data'], 'base64').toString('utf8') : '',
+      log: () => this.logOf(proc),
+    };
+    this.controllers.push(c);
+    return c;
   }
 
   /** An API client of this cluster with another token (a join or node token), trusting its CA. */
@@ -216,6 +249,7 @@ export class Cluster {
     }
     for (const a of this.agents) await stopProcess(a.proc);
     await this.stopController();
+    for (const c of this.controllers) await stopProcess(c.proc);
     await this.removeLeftoverContainers();
     rmSync(this.dir, { recursive: true, force: true });
   }
