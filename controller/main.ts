@@ -287,6 +287,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const metricsToken = readFileSync(metricsTokenPath, 'utf8').trim();
   // Known once the port is bound (it may be 0).
   let joinServers: string[] = [];
+  /** This controller's URL as hosts reach it (the elector's identity). */
+  let ownUrl = '';
   const server = createApiServer({
     store,
     ops,
@@ -304,7 +306,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       name,
       backend: store.backend,
       leading: elector ? elector.isLeader() : true,
-      leader: elector ? (elector.leader()?.identity ?? null) : `${name} ${joinServer}`,
+      leader: elector ? (elector.leader()?.identity ?? null) : `${name} ${ownUrl}`,
     }),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
@@ -320,7 +322,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const advertised = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const scheme = pki ? 'https' : 'http';
   const serverUrl = urlOf(scheme, advertised, bound.port);
-  const listed = clusterServers(serverUrl, urlOf(scheme, joinAddress(advertise, host), bound.port), opts.apiServers ?? []);
+  ownUrl = urlOf(scheme, joinAddress(advertise, host), bound.port);
+  const listed = clusterServers(serverUrl, ownUrl, opts.apiServers ?? []);
   joinServers = listed.join;
   const joinCommandPath = `${dataDir}/join-command`;
   const firstJoinCommand = !existsSync(joinCommandPath);
@@ -347,7 +350,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
         ? { tls: { ca: readFileSync(choice.ca), ...(choice.cert && choice.key ? { cert: readFileSync(choice.cert), key: readFileSync(choice.key) } : {}) } }
         : {}),
       prefix: choice.prefix,
-      identity: `${name} ${joinServer}`,
+      identity: `${name} ${ownUrl}`,
       log,
     });
     const etcdStore = store;
