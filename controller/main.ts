@@ -24,6 +24,7 @@ import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { takeSqliteSnapshot } from './backup/snapshot.js';
+import { RestoreHoldController } from './backup/hold-controller.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { StoreReader } from './store/types.js';
 import { prepareDataDir, restrictStoreFiles, storeFile } from './store/permissions.js';
@@ -144,6 +145,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     opts.volumeCopy ?? DEFAULT_COPY_POLICY,
     (node) => nodes.fencingWaitOf(node).remainingMs,
   );
+  const restoreHold = new RestoreHoldController(store, events, log, nodes, opts.nodeGraceSeconds * 1000);
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (!existsSync(metricsTokenPath)) writeSecretFile(metricsTokenPath, `${newToken('metrics')}\n`);
@@ -162,6 +164,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     moves,
     watchBufferBytes: watchBufferLimit(),
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
+    restoreHold,
     backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, resolve(opts.manifestsDir ?? `${dataDir}/manifests`)), controllerVersion: VERSION },
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
@@ -192,6 +195,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   sets.start();
   claims.start();
   moves.start();
+  restoreHold.start();
   await manifests.start();
   // A failed pruning is tried again at the next minute, logged once per change of error.
   const pruning = new KeyedRetry(log, 'event pruning', 'task');
@@ -231,6 +235,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       sets.stop();
       claims.stop();
       moves.stop();
+      restoreHold.stop();
       nodes.stop();
       clearInterval(prune);
       server.close(() => done());
