@@ -1,4 +1,5 @@
-// The restore hold on simulated hosts (test/helpers/hosts.ts): web-0 runs on one host, a backup
+// The restore hold on simulated hosts (test/helpers/hosts.ts): web-0 (with a volume, so its
+// binding decides where it runs) runs on one host, a backup
 // is taken, web-0 moves to the other host, the controller is stopped and restored from the
 // backup (web-0 bound to its first host again) and started on the same address. Every pod is held
 // until the host that ran the moved copy has stopped it; the first host then starts web-0. The
@@ -18,7 +19,7 @@ t.test('restore hold on simulated hosts: web-0 never runs twice after a restore'
   if (!(await requireDocker(t))) return;
   if (!(await requireRoot(t))) return;
   const c = await HostCluster.create(t, 'e2e-restore-hold', 2);
-  await c.ok(['apply', '-f', '-'], sleeperSet({ name: 'web', replicas: 1 }));
+  await c.ok(['apply', '-f', '-'], sleeperSet({ name: 'web', replicas: 1, volume: true }));
   const first = await c.waitForPods('web-0 Ready', (ps) => ps.some((p) => p.metadata.name === 'web-0' && podReady(p)), 120_000);
   const from = first.find((p) => p.metadata.name === 'web-0')!.spec.nodeName!;
   const to = from === 'h1' ? 'h2' : 'h1';
