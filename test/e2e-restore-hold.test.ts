@@ -2,7 +2,8 @@
 // binding decides where it runs) runs on one host, a backup
 // is taken, web-0 moves to the other host, the controller is stopped and restored from the
 // backup (web-0 bound to its first host again) and started on the same address. Every pod is held
-// until the host that ran the moved copy has stopped it; the first host then starts web-0. The
+// until the host that ran the moved copy has stopped it (its container ignores SIGTERM, so that
+// takes the 8 s grace period); the first host then starts web-0. The
 // at-most-one monitor of the chaos suite (test/chaos/lib/monitor.ts) asks both engines every
 // 100 ms throughout and never sees web-0 running on both.
 import t from 'tap';
@@ -19,7 +20,11 @@ t.test('restore hold on simulated hosts: web-0 never runs twice after a restore'
   if (!(await requireDocker(t))) return;
   if (!(await requireRoot(t))) return;
   const c = await HostCluster.create(t, 'e2e-restore-hold', 2);
-  await c.ok(['apply', '-f', '-'], sleeperSet({ name: 'web', replicas: 1, volume: true }));
+  // Its container ignores SIGTERM: a copy being stopped runs on for the whole grace period (8 s),
+  // long enough for another host to start one meanwhile if nothing held it back.
+  const set = sleeperSet({ name: 'web', replicas: 1, volume: true, grace: 8 }).replace("trap 'exit 0' TERM", "trap '' TERM");
+  t.match(set, /trap '' TERM/);
+  await c.ok(['apply', '-f', '-'], set);
   const first = await c.waitForPods('web-0 Ready', (ps) => ps.some((p) => p.metadata.name === 'web-0' && podReady(p)), 120_000);
   const from = first.find((p) => p.metadata.name === 'web-0')!.spec.nodeName!;
   const to = from === 'h1' ? 'h2' : 'h1';
