@@ -490,7 +490,11 @@ function startLoops(
   loops.push(engine.run(signal));
   loops.push(
     runHeartbeat(
-      { conn, nodeName: opts.nodeName, facts: host.facts, conditions: () => [runtimeCondition(engine.health)],
+      {
+        conn,
+        nodeName: opts.nodeName,
+        facts: host.facts,
+        conditions: () => [runtimeCondition(engine.health)],
         pods: () => (manager.engineDown === undefined ? manager.podReport() : Promise.reject(new Error('engine down'))),
         health,
         log,

@@ -82,11 +82,17 @@ t.test('restore hold', async (t) => {
   const cert = await agentCertPem();
   const n1 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n1', cert));
   // A 3 s self-fencing delay with 1 s termination grace: 3 + 1 + 3 s to notice = 7 s.
-  const apply = await runCli(['apply', '-f', '-'], env, sleeperSet({ name: 'web', replicas: 1, grace: 1, annotations: { 'berth.io/disconnect-stop-after': '3s' } }));
-  t.equal(apply.code, 0, `apply: ${apply.stderr}`);
-  const before = await waitFor('web-0 on n1', async () => (await c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0').catch(() => undefined))?.spec.nodeName === 'n1' || undefined, 20_000).then(() =>
-    c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0'),
+  const apply = await runCli(
+    ['apply', '-f', '-'],
+    env,
+    sleeperSet({ name: 'web', replicas: 1, grace: 1, annotations: { 'berth.io/disconnect-stop-after': '3s' } }),
   );
+  t.equal(apply.code, 0, `apply: ${apply.stderr}`);
+  const before = await waitFor(
+    'web-0 on n1',
+    async () => (await c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0').catch(() => undefined))?.spec.nodeName === 'n1' || undefined,
+    20_000,
+  ).then(() => c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0'));
   const n2 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n2', cert));
   await c.client(n1.nodeToken).request('POST', '/api/v1/nodes/n1/heartbeat', {});
   await c.client(n2.nodeToken).request('POST', '/api/v1/nodes/n2/heartbeat', {});

@@ -56,14 +56,19 @@ t.test('restore hold on simulated hosts: web-0 never runs twice after a restore'
     90_000,
   );
   t.ok(ready, `web-0 Ready on ${from} ${Date.now() - started} ms after the restored controller was started`);
-  const events = (await c.api.list<Event>('/api/v1/namespaces/default/events')).items.filter(
-    (e) => e.reason === 'RestoreHoldEnded',
-  );
+  const events = (await c.api.list<Event>('/api/v1/namespaces/default/events')).items.filter((e) => e.reason === 'RestoreHoldEnded');
   t.equal(events.length, 1, `RestoreHoldEnded on web-0: ${events[0]?.message}`);
-  await waitFor(`no copy of web-0 on ${to}`, async () => ((await c.docker(to, ['ps', '-q', '--filter', 'label=dev.berth.pod.name=web-0'])).trim() === '' ? true : undefined), 30_000);
+  await waitFor(
+    `no copy of web-0 on ${to}`,
+    async () => ((await c.docker(to, ['ps', '-q', '--filter', 'label=dev.berth.pod.name=web-0'])).trim() === '' ? true : undefined),
+    30_000,
+  );
   await mon.settle();
   await mon.stop();
   const report = mon.report();
-  t.ok(report.samples > 20, `${report.samples} rounds of both engines (longest gap ${report.maxGapMs} ms, ${report.unknownRounds} with an engine not answering)`);
+  t.ok(
+    report.samples > 20,
+    `${report.samples} rounds of both engines (longest gap ${report.maxGapMs} ms, ${report.unknownRounds} with an engine not answering)`,
+  );
   t.same(report.violations, [], 'web-0 never ran on both hosts');
 });

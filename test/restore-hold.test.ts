@@ -72,7 +72,11 @@ t.test('agent: a held pod that runs is kept; one that does not run is not starte
   t.same(plan(pod({ held: true }), [], false).actions, [{ type: 'create', container: 'app', index: 0 }], 'not held: created as usual');
   t.same(plan(pod({ held: true }), [], true).actions, [], 'held and absent: not created');
   const created = [observed('app', { running: false, status: 'created', startedAtMs: undefined })];
-  t.same(plan(pod(), created, false).actions.map((a) => a.type), ['start'], 'a created container is started when not held');
+  t.same(
+    plan(pod(), created, false).actions.map((a) => a.type),
+    ['start'],
+    'a created container is started when not held',
+  );
   t.same(plan(pod(), created, true).actions, [], 'held: not started');
   const crashed = [observed('app', { running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + 1000 })];
   const free = plan(pod(), crashed, false);
@@ -82,7 +86,11 @@ t.test('agent: a held pod that runs is kept; one that does not run is not starte
   t.equal(held.wakeAt, undefined, 'and no wake-up for a back-off: the end of the hold changes the pod');
   // With a holder (init containers): the sandbox is not re-created either.
   t.same(plan(pod({ init: true }), [], true).actions, [], 'held pod with init containers: no holder created');
-  t.same(plan(pod({ init: true }), [], false).actions.map((a) => a.type), ['create'], 'not held: its holder is created');
+  t.same(
+    plan(pod({ init: true }), [], false).actions.map((a) => a.type),
+    ['create'],
+    'not held: its holder is created',
+  );
   // A liveness restart is a start: not while held.
   const unhealthy = { app: { id: 'app-id', startedAtMs: T0 + 100, probe: 'liveness' as const, message: 'probe failed' } };
   t.same(
@@ -125,7 +133,14 @@ t.test('agent: the status of a held pod says RestoreHold; a running one stays Ru
 });
 
 t.test('restore: every pod is held and the store marked', async (t) => {
-  const header = { kind: 'BerthBackup', version: 1, createdAt: '2026-01-01T00:00:00.000Z', resourceVersion: 7, controllerVersion: 'test', backend: 'sqlite' } as const;
+  const header = {
+    kind: 'BerthBackup',
+    version: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    resourceVersion: 7,
+    controllerVersion: 'test',
+    backend: 'sqlite',
+  } as const;
   const p = pod();
   const r = planRestore(header, [{ type: 'object', object: p }], { file: '/b', now: new Date(T0 + 5000) });
   t.equal((r.objects[0].object as Pod).metadata.annotations?.[ANN_START_HELD], START_HELD_RESTORE, 'the pod carries berth.io/start-held: restore');
@@ -141,7 +156,10 @@ t.test('controller: when the hold may end', async (t) => {
   const serving = T0;
   const grace = 5000;
   // web-0 bound to a (restored); b ran web-0 (another uid) after a move made after the backup.
-  const pods = [pod({ name: 'web-0', uid: 'u0', node: 'a', held: true, stopAfter: '30s', grace: 10 }), pod({ name: 'web-1', uid: 'u1', node: 'b', held: true })];
+  const pods = [
+    pod({ name: 'web-0', uid: 'u0', node: 'a', held: true, stopAfter: '30s', grace: 10 }),
+    pod({ name: 'web-1', uid: 'u1', node: 'b', held: true }),
+  ];
   const delay = 30_000 + 10_000 + 3000;
   t.same(holdDelay(pods, []), { delayMs: delay, longest: 'default/web-0: 30s + 10s grace' }, 'the longest self-fencing delay of the pods');
   const input = (now: number, nodes: HoldNode[], sets: StatefulSet[] = [], cleared: Set<string> = new Set()): HoldInput => ({
@@ -153,36 +171,36 @@ t.test('controller: when the hold may end', async (t) => {
     nodes,
     cleared,
   });
-  const clean = (n: string, at: number, desired: string[], running: string[] = desired) => ({
+  const clean = (at: number, desired: string[], running: string[] = desired) => ({
     at,
     pods: { desired, running: running.map((uid) => ({ uid, namespace: 'default', name: uid === 'u0' ? 'web-0' : uid === 'u1' ? 'web-1' : 'x' })) },
   });
 
-  const a = node('a', { report: clean('a', T0 + 1000, ['u0']) });
-  const bOld = node('b', { report: clean('b', T0 + 1000, ['u1', 'moved'], ['u1', 'moved']) });
+  const a = node('a', { report: clean(T0 + 1000, ['u0']) });
+  const bOld = node('b', { report: clean(T0 + 1000, ['u1', 'moved'], ['u1', 'moved']) });
   let d = decideHold(input(T0 + 60_000, [a, bOld]));
   t.equal(d.end, false, 'b still runs the moved copy: the hold stays');
   t.same(d.cleared, ['a']);
   t.equal(d.waiting.length, 1);
   t.match(d.waiting[0], { node: 'b', reason: /runs a copy of default\/x \(uid moved\) that is not in the store/ });
 
-  const bListed = node('b', { report: clean('b', T0 + 2000, ['u1'], ['u1', 'moved']) });
+  const bListed = node('b', { report: clean(T0 + 2000, ['u1'], ['u1', 'moved']) });
   d = decideHold(input(T0 + 60_000, [a, bListed]));
   t.equal(d.end, false, 'listed but the copy still runs (it is stopping): the hold stays');
 
-  const bStale = node('b', { report: clean('b', T0 + 2000, ['u1', 'moved'], ['u1']) });
+  const bStale = node('b', { report: clean(T0 + 2000, ['u1', 'moved'], ['u1']) });
   d = decideHold(input(T0 + 60_000, [a, bStale]));
   t.equal(d.end, false, 'the copy does not run, but b still means to run it (its pod list is from before): the hold stays');
   t.match(d.waiting[0].reason, /has not listed the restored pods yet/);
 
-  const bClean = node('b', { report: clean('b', T0 + 3000, ['u1']) });
+  const bClean = node('b', { report: clean(T0 + 3000, ['u1']) });
   d = decideHold(input(serving + delay + grace - 1, [a, bClean]));
   t.equal(d.end, false, 'every node clear, 1 ms before the delay + grace: not yet (a node unknown to the store may still run a copy)');
   t.equal(d.notBefore, serving + delay + grace);
   d = decideHold(input(serving + delay + grace, [a, bClean]));
   t.equal(d.end, true, 'every node clear and the delay + grace passed: the hold ends');
 
-  const early = node('b', { report: clean('b', serving - 1, ['u1']) });
+  const early = node('b', { report: clean(serving - 1, ['u1']) });
   d = decideHold(input(serving + delay + grace, [a, early]));
   t.equal(d.end, false, 'a report from before the controller started counts for nothing');
 

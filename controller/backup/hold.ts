@@ -72,7 +72,8 @@ export function reportProblem(node: string, report: AgentPodReport, podsByUid: M
   }
   for (const uid of report.desired) {
     const p = podsByUid.get(uid);
-    if (!p || p.spec.nodeName !== node) return `it has not listed the restored pods yet (it means to run pod uid ${uid}, ${p ? `bound to ${p.spec.nodeName ?? 'no node'}` : 'not in the store'})`;
+    if (!p || p.spec.nodeName !== node)
+      return `it has not listed the restored pods yet (it means to run pod uid ${uid}, ${p ? `bound to ${p.spec.nodeName ?? 'no node'}` : 'not in the store'})`;
   }
   return undefined;
 }
@@ -82,7 +83,11 @@ export function holdDelay(pods: Pod[], sets: StatefulSet[]): { delayMs: number; 
   const templates = sets.map(
     (s) =>
       ({
-        metadata: { name: `${s.metadata.name} (StatefulSet)`, namespace: s.metadata.namespace, annotations: { ...(s.spec.template.metadata?.annotations ?? {}), ...(s.metadata.annotations ?? {}) } },
+        metadata: {
+          name: `${s.metadata.name} (StatefulSet)`,
+          namespace: s.metadata.namespace,
+          annotations: { ...(s.spec.template.metadata?.annotations ?? {}), ...(s.metadata.annotations ?? {}) },
+        },
         spec: s.spec.template.spec,
       }) as unknown as Pod,
   );
@@ -110,7 +115,10 @@ export function decideHold(input: HoldInput): HoldDecision {
     }
     const fencedAt = n.lastContact + delayMs + input.graceMs;
     if (!n.ready && input.now >= fencedAt) continue;
-    waiting.push({ node: n.name, reason: n.ready ? problem : `${problem}; it is NotReady and its self-fencing pods have stopped in ${secondsUp(fencedAt - input.now)}s` });
+    waiting.push({
+      node: n.name,
+      reason: n.ready ? problem : `${problem}; it is NotReady and its self-fencing pods have stopped in ${secondsUp(fencedAt - input.now)}s`,
+    });
   }
   return {
     end: input.now >= notBefore && waiting.length === 0,

@@ -15,9 +15,11 @@ export function addRestoreHoldRoutes(router: Router<ApiContext>, hold: RestoreHo
     requireAdmin(c, 'ending the restore hold needs the admin token');
     const body = (await readJson(c.req)) as { force?: unknown } | null;
     if (body?.force !== true) {
-      throw new StatusError('Invalid', 'force: must be true: ending the hold early is only safe once you checked that no host runs a copy of a pod bound elsewhere', [
-        { field: 'force', message: 'must be true' },
-      ]);
+      throw new StatusError(
+        'Invalid',
+        'force: must be true: ending the hold early is only safe once you checked that no host runs a copy of a pod bound elsewhere',
+        [{ field: 'force', message: 'must be true' }],
+      );
     }
     if (!hold.held) throw new StatusError('Conflict', 'no restore hold: the store holds no pods');
     await hold.end('forced by an admin (berth controller restore-hold end --force)');
