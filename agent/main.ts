@@ -501,7 +501,17 @@ function startLoops(
   loops.push(engine.run(signal));
   loops.push(
     runHeartbeat(
-      { conn, nodeName: opts.nodeName, facts: host.facts, conditions: () => [runtimeCondition(engine.health)], health, log, onRejected: registerAgain, wake },
+      {
+        conn,
+        nodeName: opts.nodeName,
+        facts: host.facts,
+        conditions: () => [runtimeCondition(engine.health)],
+        pods: () => (manager.engineDown === undefined ? manager.podReport() : Promise.reject(new Error('engine down'))),
+        health,
+        log,
+        onRejected: registerAgain,
+        wake,
+      },
       signal,
     ),
   );

@@ -19,7 +19,7 @@ import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
 import { CliError, printError, SilentFailure } from '../cli/errors.js';
 import { nodeForget, podMove, type ForgetOptions, type MoveOptions } from '../cli/commands/host-loss.js';
-import { controllerBackupCommand } from '../cli/commands/controller-backup.js';
+import { controllerBackupCommand, restoreHoldEndCommand, restoreHoldStatusCommand } from '../cli/commands/controller-backup.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -171,10 +171,21 @@ controller
           (r.movedAside ? `  the data dir that was there is now ${r.movedAside}\n` : '') +
           `  resourceVersions continue after ${r.resourceVersion}; every fencing epoch went up by ${r.epochStep}\n` +
           `  start the controller on it: berth controller up --data-dir ${r.dataDir} (it writes a new admin.conf and join token)\n` +
-          '  nodes that joined after the backup get 401 and register again with their join token, or need berth agent --token\n',
+          '  nodes that joined after the backup get 401 and register again with their join token, or need berth agent --token\n' +
+          '  every pod is held (agents keep what runs, start nothing) until the controller knows no other copy runs: berth controller restore-hold\n',
       );
     }),
   );
+
+const restoreHold = controller
+  .command('restore-hold')
+  .description('after a restore: whether pods are still held (agents start none) and what the controller waits for')
+  .action((_o: unknown, cmd: Command) => run(() => restoreHoldStatusCommand(globalsOf(cmd))));
+restoreHold
+  .command('end')
+  .description('end the restore hold now, without waiting: only once you checked that no host runs a copy of a pod bound elsewhere')
+  .option('--force', 'required: you checked the hosts by hand')
+  .action((o: { force?: boolean }, cmd: Command) => run(() => restoreHoldEndCommand(o.force === true, globalsOf(cmd))));
 
 program
   .command('agent')

@@ -1,5 +1,6 @@
 // The columns of `berth get`, computed like kubectl's printers. Pure: objects and `now` in,
 // strings out.
+import { REASON_RESTORE_HOLD, startHeld } from '../shared/restore-hold.js';
 import { resourceForKind } from '../shared/resources.js';
 import { formatBytes } from '../shared/quantity.js';
 import type { AnyObject, ConfigMap, Event, Kind, Node, Pod, Secret, Service } from '../shared/types.js';
@@ -106,6 +107,8 @@ export function podColumns(pod: Pod): PodColumns {
       reason = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
     }
   }
+  // The restore hold (docs/operations.md#backup-and-restore), like a node's Ready,SchedulingDisabled.
+  if (startHeld(pod) && reason !== REASON_RESTORE_HOLD) reason = `${reason},${REASON_RESTORE_HOLD}`;
   if (pod.metadata.deletionTimestamp) reason = pod.status?.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
   return { ready: `${readyContainers}/${total}`, status: reason, restarts };
 }

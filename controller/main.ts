@@ -24,6 +24,7 @@ import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { takeSqliteSnapshot } from './backup/snapshot.js';
+import { RestoreHoldController } from './backup/hold-controller.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { Store, StoreReader } from './store/types.js';
 import { EtcdStore } from './store/etcd.js';
@@ -280,6 +281,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       (node) => nodes.fencingWaitOf(node).remainingMs,
     );
   if (!soleLoops) moves.takesSteps = false;
+  // The restore hold (docs/operations.md#the-restore-hold) follows a restore, which is SQLite's.
+  const restoreHold = soleLoops ? new RestoreHoldController(store, events, log, nodes, opts.nodeGraceSeconds * 1000) : undefined;
   // Read-only scrape credential for Prometheus (`bearer_token_file`); not an API token.
   const metricsTokenPath = `${dataDir}/metrics-token`;
   if (shared) writeSecretFile(metricsTokenPath, `${shared.metricsToken}\n`);
@@ -308,6 +311,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       leading: elector ? elector.isLeader() : true,
       leader: elector ? (elector.leader()?.identity ?? null) : `${name} ${ownUrl}`,
     }),
+    ...(restoreHold ? { restoreHold } : {}),
     // The CA follows the serving certificate, so a joining agent finds it in the TLS chain.
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServers, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
@@ -342,8 +346,10 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   );
 
   let leaderLoops: LeaderLoops | undefined;
-  if (soleLoops) await soleLoops.start();
-  else if (choice.kind === 'etcd') {
+  if (soleLoops) {
+    await soleLoops.start();
+    restoreHold?.start();
+  } else if (choice.kind === 'etcd') {
     elector = new LeaderElector({
       endpoints: choice.endpoints,
       ...(choice.ca
@@ -401,6 +407,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
         log.error({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'controller did not stop in time; exiting');
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS).unref();
+      restoreHold?.stop();
       loopsStopped = soleLoops?.stop();
       // A leader hands over first: its lease revoked, another controller leads at once.
       // Bounded: with etcd unreachable the lease ends by itself, and the API stops all the same.

@@ -9,6 +9,7 @@ import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
 import type { ControllerHealth } from './health.js';
 import { isUnauthorized } from './health.js';
+import type { AgentPodReport } from '../../shared/restore-hold.js';
 
 export const HEARTBEAT_INTERVAL_MS = AGENT_HEARTBEAT_INTERVAL_MS;
 
@@ -26,6 +27,20 @@ export interface HeartbeatOptions {
   timeoutMs?: number;
   /** Sends the next heartbeat now instead of after the pause. */
   wake?: HeartbeatWake;
+  /** The pods the agent means to run and those running (the restore hold); skipped when it takes over 1 s. */
+  pods?: () => Promise<AgentPodReport>;
+}
+
+/** The pod report, or undefined when it fails or the engine takes too long: the heartbeat goes anyway. */
+function podReport(fn: (() => Promise<AgentPodReport>) | undefined, ms: number): Promise<AgentPodReport | undefined> {
+  if (!fn) return Promise.resolve(undefined);
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    fn().catch(() => undefined),
+    new Promise<undefined>((ok) => {
+      timer = setTimeout(() => ok(undefined), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Cuts the pause before the next heartbeat short (a condition changed). */
@@ -69,6 +84,8 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
     try {
       const facts = await opts.facts();
       const conditions = opts.conditions?.() ?? [];
+      // Without the engine's answer the heartbeat goes without it (the engine's outage is a condition).
+      const pods = await podReport(opts.pods, 1000);
       // Its own timeout, shorter than the node grace period: a half-open connection is
       // abandoned and the next attempt opens a new one (shared/heartbeat.ts).
       const limit = deadline(signal, timeoutMs);
@@ -76,7 +93,7 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
         await opts.conn.api.request(
           'POST',
           `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`,
-          { facts, ...(conditions.length > 0 ? { conditions } : {}) },
+          { facts, ...(conditions.length > 0 ? { conditions } : {}), ...(pods ? { pods } : {}) },
           undefined,
           limit.signal,
         );

@@ -1,6 +1,7 @@
 import { DEFAULT_ZONE, DOCKER_LABEL } from '../../shared/naming.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH, LABEL_FENCING_EPOCH, epochOf, parseDuration } from '../../shared/fencing.js';
 import type { Pod } from '../../shared/types.js';
+import { startHeld, type AgentPodReport } from '../../shared/restore-hold.js';
 import { errorMessage } from '../log.js';
 import type { DockerEvent } from '../runtime/docker.js';
 import { podNamespace, POD_IP_LABEL } from './spec.js';
@@ -116,6 +117,20 @@ export class PodManager {
     this.listed = true;
     if (first) this.opts.log.info({ pods: next.size }, 'pods of this node listed');
     void this.resync();
+  }
+
+  /**
+   * What the heartbeat reports for the restore hold (docs/operations.md#backup-and-restore): the
+   * pods this agent means to run, and the pods with a running container here, from the engine.
+   */
+  async podReport(): Promise<AgentPodReport> {
+    const running = new Map<string, AgentPodReport['running'][number]>();
+    for (const c of await this.opts.runtime.listManaged(this.opts.nodeName)) {
+      const uid = c.Labels?.[DOCKER_LABEL.podUid];
+      if (!uid || c.State !== 'running' || running.has(uid)) continue;
+      running.set(uid, { uid, namespace: c.Labels?.[DOCKER_LABEL.namespace] ?? '', name: c.Labels?.[DOCKER_LABEL.podName] ?? '' });
+    }
+    return { desired: [...this.desired.keys()], running: [...running.values()] };
   }
 
   onWatchEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
@@ -277,7 +292,14 @@ export class PodManager {
     const w = this.workers.get(uid);
     if (w) w.setPod(pod);
     // A status-only change (usually our own report coming back) needs no sync.
-    if (!prev || !w || prev.metadata.deletionTimestamp !== pod.metadata.deletionTimestamp || JSON.stringify(prev.spec) !== JSON.stringify(pod.spec)) {
+    // The end of a restore hold (its annotation removed) lets the pod start.
+    if (
+      !prev ||
+      !w ||
+      prev.metadata.deletionTimestamp !== pod.metadata.deletionTimestamp ||
+      startHeld(prev) !== startHeld(pod) ||
+      JSON.stringify(prev.spec) !== JSON.stringify(pod.spec)
+    ) {
       this.trigger(uid);
     }
   }

@@ -72,6 +72,11 @@ export interface PlanInput {
   bootedAtMs?: number;
   /** Whether the pod has a holder (usesHolder); default: when it has init containers. */
   holder?: boolean;
+  /**
+   * The restore hold (berth.io/start-held): containers that run are kept, none is created,
+   * started or restarted (docs/operations.md#backup-and-restore).
+   */
+  held?: boolean;
 }
 
 export interface Plan {
@@ -385,7 +390,17 @@ export function planPod(input: PlanInput): Plan {
   p.unhealthy(byName);
   if (hasHolder(pod, input.holder)) planWithHolder(p, byName);
   else planFirstOwns(p, byName);
-  return p.result();
+  const plan = p.result();
+  return input.held ? holdPlan(plan) : plan;
+}
+
+/**
+ * A held pod's plan: what runs is kept (and stopped or removed as the plan says), nothing is
+ * created, started or restarted; the pod is looked at again when the hold ends (its pod changes).
+ */
+export function holdPlan(plan: Plan): Plan {
+  const { wakeAt: _, ...rest } = plan;
+  return { ...rest, actions: plan.actions.filter((a) => a.type === 'stop' || a.type === 'remove') };
 }
 
 /** A pod without init containers: its first app container owns the network namespace. */

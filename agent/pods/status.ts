@@ -2,6 +2,7 @@
 import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
 import { initProgress, networkOwner, pickContainers, podContainers, sandboxGone, terminatedState, type PodContainer } from './plan.js';
+import { REASON_RESTORE_HOLD } from '../../shared/restore-hold.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
 export interface StatusInput {
@@ -22,6 +23,8 @@ export interface StatusInput {
   bootedAtMs?: number;
   /** Whether the pod has a holder (usesHolder); default: when it has init containers. */
   holder?: boolean;
+  /** The restore hold: a container that does not run waits with reason RestoreHold. */
+  held?: boolean;
 }
 
 interface PodView {
@@ -70,6 +73,14 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
       };
       lastState = { terminated };
     }
+  }
+  if (input.held && !input.terminating && state.waiting) {
+    state = {
+      waiting: {
+        reason: REASON_RESTORE_HOLD,
+        message: 'not started while the controller holds pods after a restore (docs/operations.md#backup-and-restore)',
+      },
+    };
   }
   return {
     name: spec.name,

@@ -38,6 +38,7 @@ import { readHostResolvConf } from './steps/files.js';
 import { ensureImage } from './steps/image.js';
 import { stopGroup } from './steps/stop.js';
 import { createOwner, podNetwork, withEpoch, type NetworkStepContext } from './steps/network.js';
+import { startHeld } from '../../shared/restore-hold.js';
 import type { NodeNetwork, PodManagerOptions } from './options.js';
 
 const SAFE_UID = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
@@ -253,6 +254,7 @@ export class PodWorker {
       started: this.probes.started,
       unhealthy: this.probes.unhealthy,
       holder: this.holder,
+      held: startHeld(pod),
       ...(this.opts.bootedAtMs !== undefined ? { bootedAtMs: this.opts.bootedAtMs } : {}),
     });
     this.backoff = plan.backoff;
@@ -287,6 +289,7 @@ export class PodWorker {
       terminating,
       ...(this.opts.bootedAtMs !== undefined ? { bootedAtMs: this.opts.bootedAtMs } : {}),
       ...(this.holder !== undefined ? { holder: this.holder } : {}),
+      held: startHeld(pod),
     });
     // A hostNetwork pod's address is the node's (Docker reports none for the host network).
     if (pod.spec.hostNetwork && status.phase === 'Running') Object.assign(status, { podIP: this.opts.hostIP(), podIPs: [{ ip: this.opts.hostIP() }] });

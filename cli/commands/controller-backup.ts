@@ -121,3 +121,41 @@ export async function controllerBackupCommand(file: string, g: Globals): Promise
   out(`backup of resourceVersion ${s.resourceVersion} taken at ${s.createdAt} written to ${s.file} (${s.records} records, ${s.bytes} bytes)\n`);
   err(`${s.file} holds the cluster CA key and every token hash: keep it as secret as the CA key\n`);
 }
+
+interface HoldStatus {
+  held: boolean;
+  since?: string;
+  servingSince?: string;
+  notBefore?: string;
+  delaySeconds?: number;
+  longest?: string;
+  cleared?: string[];
+  waiting?: { node: string; reason: string }[];
+}
+
+function holdText(s: HoldStatus): string {
+  if (!s.held) return 'no restore hold: agents start pods as usual\n';
+  let text = `pods are held after the restore of ${s.since ?? '(unknown time)'}: agents keep what runs and start nothing\n`;
+  if (s.notBefore) {
+    text += `  not before ${s.notBefore} (controller serving since ${s.servingSince}; self-fencing delay ${s.delaySeconds}s${s.longest ? `, ${s.longest}` : ''}, plus the node grace period)\n`;
+  }
+  if (s.cleared?.length) text += `  nodes clear: ${s.cleared.join(', ')}\n`;
+  for (const w of s.waiting ?? []) text += `  waiting for ${w.node}: ${w.reason}\n`;
+  return text;
+}
+
+/** `berth controller restore-hold`: whether the restored store still holds its pods, and why. */
+export async function restoreHoldStatusCommand(g: Globals): Promise<void> {
+  out(holdText(await clientFor(g).request<HoldStatus>('GET', '/api/v1/restore-hold')));
+}
+
+/** `berth controller restore-hold end --force`: for an operator who checked every host by hand. */
+export async function restoreHoldEndCommand(force: boolean, g: Globals): Promise<void> {
+  if (!force) {
+    throw new CliError(
+      '--force is required: end the hold early only once you checked that no host (also one that joined after the backup) runs a copy of a pod bound to another node',
+    );
+  }
+  await clientFor(g).request('POST', '/api/v1/restore-hold/end', { force: true });
+  out('restore hold ended: agents start the pods bound to them\n');
+}

@@ -19,6 +19,8 @@ import { OpenStreams } from './open-streams.js';
 import { Router, sendError, sendJson } from './http.js';
 import { addAgentRoutes } from './routes/agents.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
+import { addRestoreHoldRoutes } from './routes/restore-hold.js';
+import type { RestoreHoldController } from '../backup/hold-controller.js';
 import { isMetricsPath, serveMetrics } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
@@ -52,6 +54,8 @@ export interface ApiDeps {
   backup?: BackupRouteDeps;
   /** `GET /api/v1/controller`: the store backend, this controller's name and who leads (docs/ha.md). */
   controllerStatus?: () => object;
+  /** `/api/v1/restore-hold`; undefined: no such route. */
+  restoreHold?: RestoreHoldController;
 }
 
 /** Every route; specific paths first, the generic object routes last. */
@@ -62,6 +66,7 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.res, 200, { version: deps.version, ...status() }));
   addTokenRoutes(router, { store: deps.store, onRevokeFailed: (id, err) => deps.log.error({ err, token: id }, 'revoking a token failed'), ...deps.tokens });
   if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
+  if (deps.restoreHold) addRestoreHoldRoutes(router, deps.restoreHold);
   addAgentRoutes(router, deps);
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);

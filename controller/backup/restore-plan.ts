@@ -14,6 +14,9 @@
 //   `berth pod move`; never a million of them between a backup and its restore). Every pod and
 //   binding of the restored controller is then newer than any copy an agent still holds from
 //   before the restore, and no epoch is ever handed out twice.
+// - the restore hold: meta restore-hold and, on every pod, berth.io/start-held: restore. A pod
+//   may run on another node than the backup says (moved after it); its agent keeps a running
+//   copy but starts none until the restored controller ends the hold (controller/backup/hold.ts).
 //
 // The record of which objects came from which file of the manifest directory is dropped: a
 // restored controller started with another --manifests dir, or before the files are back, would
@@ -29,6 +32,7 @@ import {
   type FileRecord,
   type TokenRecord,
 } from '../../shared/backup-format.js';
+import { ANN_START_HELD, META_RESTORE_HOLD, START_HELD_RESTORE, type RestoreHoldMeta } from '../../shared/restore-hold.js';
 import type { AnyObject } from '../../shared/types.js';
 import { META_KEY as MANIFEST_FILES_META } from '../manifests/directory.js';
 
@@ -97,6 +101,8 @@ export function planRestore(header: BackupHeader, records: BackupRecord[], sourc
           o.metadata.annotations = {
             ...(o.metadata.annotations ?? {}),
             [ANN_FENCING_EPOCH]: String(epochOf(o.metadata.annotations?.[ANN_FENCING_EPOCH]) + EPOCH_STEP),
+            // The restore hold: no agent starts it until the controller knows no other copy runs.
+            [ANN_START_HELD]: START_HELD_RESTORE,
           };
         }
         objects.set(k, { object: o, rv });
@@ -120,6 +126,7 @@ export function planRestore(header: BackupHeader, records: BackupRecord[], sourc
   const resourceVersion = restoredResourceVersion(header, source.now, objectsMax);
   meta.set('rv', String(resourceVersion));
   meta.set('restoredAt', source.now.toISOString());
+  meta.set(META_RESTORE_HOLD, JSON.stringify({ since: source.now.toISOString() } satisfies RestoreHoldMeta));
   meta.set(
     'restoredFrom',
     JSON.stringify({

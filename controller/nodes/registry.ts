@@ -20,6 +20,7 @@ import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js'
 import { StatusError, badRequest, forbidden } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
+import type { AgentPodReport } from '../../shared/restore-hold.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 import { KeyedSerial } from '../serial.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
@@ -111,6 +112,13 @@ const heartbeatSchema = z.object({
     )
     .max(16)
     .optional(),
+  /** The agent's pods, for the restore hold (controller/backup/hold.ts); older agents send none. */
+  pods: z
+    .object({
+      desired: z.array(z.string().max(128)).max(100_000),
+      running: z.array(z.object({ uid: z.string().max(128), namespace: z.string().max(256), name: z.string().max(256) })).max(100_000),
+    })
+    .optional(),
 });
 
 /**
@@ -192,6 +200,8 @@ export class NodeRegistry {
   private readonly renewWritten = new Map<string, number>();
   /** Each node's stored renew time as last read, and when (this process's clock) it was seen to change. */
   private readonly renewSeen = new Map<string, { value: string; at: number }>();
+  /** Each agent's latest pod report (heartbeat `pods`) and when it arrived, for the restore hold. */
+  private readonly podReports = new Map<string, { at: number; pods: AgentPodReport }>();
 
   constructor(
     private readonly store: Store,
@@ -499,6 +509,7 @@ export class NodeRegistry {
     const now = this.clock();
     this.lastSeen.set(name, now);
     this.lastContact.set(name, now);
+    if (valid.data.pods) this.podReports.set(name, { at: now, pods: valid.data.pods });
     this.podsLostPending.delete(name);
     const becameReady = !nodeReady(node);
     const conditions = agentConditions(body, node, timestamp(now));
@@ -690,6 +701,11 @@ export class NodeRegistry {
   /** A call from the node's agent arrived (any call: the agent counts them all as contact). */
   contact(name: string): void {
     if (this.lastContact.has(name) || this.store.get('Node', undefined, name)) this.lastContact.set(name, this.clock());
+  }
+
+  /** The node's latest pod report from its agent's heartbeats in this process (none: not yet). */
+  podReportOf(name: string): { at: number; pods: AgentPodReport } | undefined {
+    return this.podReports.get(name);
   }
 
   /** The last call this process received from the node's agent (its start, if none since). */

@@ -18,9 +18,10 @@ import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
-import type { Store, StoredChange, StoreTx } from '../store/types.js';
+import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.js';
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
+import { ANN_START_HELD, META_RESTORE_HOLD, START_HELD_RESTORE } from '../../shared/restore-hold.js';
 import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMessage, type SetAction, type WaitingReason } from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
@@ -425,7 +426,7 @@ export class StatefulSetController {
           const epoch = tx.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
           const pod = tx.mutate<Pod>('Pod', ns, a.name, (p) => {
             p.spec.nodeName = target;
-            p.metadata.annotations = { ...(p.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch) };
+            p.metadata.annotations = { ...(p.metadata.annotations ?? {}), [ANN_FENCING_EPOCH]: String(epoch), ...heldDuringRestore(tx) };
             p.status = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), scheduledCondition(true)] };
           });
           if (pod) this.events.recordIn(tx, pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${a.name} to ${target}`);
@@ -433,7 +434,9 @@ export class StatefulSetController {
         }
         const template = templates.get(a.revision) ?? set.spec.template;
         const epoch = tx.binding(ns, set.metadata.name, a.ordinal)?.epoch ?? 1;
-        const pod = tx.create(newPod(set, a.ordinal, target, { name: a.revision, template }, epoch) as Pod);
+        const fresh = newPod(set, a.ordinal, target, { name: a.revision, template }, epoch) as Pod;
+        fresh.metadata.annotations = { ...(fresh.metadata.annotations ?? {}), ...heldDuringRestore(tx) };
+        const pod = tx.create(fresh);
         this.events.recordIn(tx, set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
         this.events.recordIn(tx, pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata.name} to ${target}`);
         return;
@@ -474,4 +477,12 @@ export class StatefulSetController {
 
 function nodeSignature(n: Node): string {
   return JSON.stringify([nodeReady(n), nodeRuntimeReady(n), n.spec, n.metadata.labels ?? {}, n.metadata.annotations ?? {}, n.status.addresses]);
+}
+
+/**
+ * A pod placed while a restore hold lasts is held too: another node may still run a copy of its
+ * ordinal (controller/backup/hold.ts).
+ */
+function heldDuringRestore(tx: StoreReader): Record<string, string> {
+  return tx.getMeta(META_RESTORE_HOLD) === undefined ? {} : { [ANN_START_HELD]: START_HELD_RESTORE };
 }
