@@ -51,15 +51,19 @@ export interface ObjectRecord {
   object: AnyObject;
 }
 
-export interface TokenRecord {
-  type: 'token';
-  hash: string;
+/** A bearer token's record, as the store keeps it; only the hash of its secret is kept. */
+export interface StoredToken {
   id: string;
   role: string;
   subject: string;
   created: string;
   expires: string | null;
   description: string | null;
+}
+
+export interface TokenRecord extends StoredToken {
+  type: 'token';
+  hash: string;
 }
 
 export interface BindingRecord {

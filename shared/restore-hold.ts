@@ -28,3 +28,18 @@ export interface AgentPodReport {
   /** Pods with a running container on the node. */
   running: { uid: string; namespace: string; name: string }[];
 }
+
+/** The answer of GET /api/v1/restore-hold. */
+export interface RestoreHoldStatus {
+  held: boolean;
+  /** When the restore was made. */
+  since?: string;
+  /** When the controller started serving, from which the wait counts. */
+  servingSince?: string;
+  /** The earliest end: servingSince + the longest self-fencing delay + the node grace period. */
+  notBefore?: string;
+  delaySeconds?: number;
+  longest?: string;
+  cleared?: string[];
+  waiting?: { node: string; reason: string }[];
+}

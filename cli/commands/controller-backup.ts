@@ -10,6 +10,7 @@
 import { existsSync, promises as fs, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BackupDecoder, BackupFormatError } from '../../shared/backup-format.js';
+import type { RestoreHoldStatus } from '../../shared/restore-hold.js';
 import { fsyncDir } from '../../shared/fs-durable.js';
 import { clientFor, err, out, type Globals } from '../context.js';
 import { CliError } from '../errors.js';
@@ -122,18 +123,7 @@ export async function controllerBackupCommand(file: string, g: Globals): Promise
   err(`${s.file} holds the cluster CA key and every token hash: keep it as secret as the CA key\n`);
 }
 
-interface HoldStatus {
-  held: boolean;
-  since?: string;
-  servingSince?: string;
-  notBefore?: string;
-  delaySeconds?: number;
-  longest?: string;
-  cleared?: string[];
-  waiting?: { node: string; reason: string }[];
-}
-
-function holdText(s: HoldStatus): string {
+function holdText(s: RestoreHoldStatus): string {
   if (!s.held) return 'no restore hold: agents start pods as usual\n';
   let text = `pods are held after the restore of ${s.since ?? '(unknown time)'}: agents keep what runs and start nothing\n`;
   if (s.notBefore) {
@@ -146,7 +136,7 @@ function holdText(s: HoldStatus): string {
 
 /** `berth controller restore-hold`: whether the restored store still holds its pods, and why. */
 export async function restoreHoldStatusCommand(g: Globals): Promise<void> {
-  out(holdText(await clientFor(g).request<HoldStatus>('GET', '/api/v1/restore-hold')));
+  out(holdText(await clientFor(g).request<RestoreHoldStatus>('GET', '/api/v1/restore-hold')));
 }
 
 /** `berth controller restore-hold end --force`: for an operator who checked every host by hand. */

@@ -4,27 +4,13 @@
 // event on each pod — so agents see the pods change and start what they do not run. A controller
 // stopped midway leaves the hold as it was, and the next one starts counting from its own start.
 import type { Logger } from 'pino';
-import { ANN_START_HELD, META_RESTORE_HOLD, startHeld, type RestoreHoldMeta } from '../../shared/restore-hold.js';
+import { ANN_START_HELD, META_RESTORE_HOLD, startHeld, type RestoreHoldMeta, type RestoreHoldStatus } from '../../shared/restore-hold.js';
 import { nodeReady, type Node, type Pod, type StatefulSet } from '../../shared/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import { KeyedRetry } from '../retry/keyed-retry.js';
 import type { Store } from '../store/types.js';
 import { decideHold, type HoldDecision } from './hold.js';
-
-export interface RestoreHoldStatus {
-  held: boolean;
-  /** When the restore was made. */
-  since?: string;
-  /** When this controller started serving, from which the wait counts. */
-  servingSince?: string;
-  /** The earliest end: servingSince + the longest self-fencing delay + the node grace period. */
-  notBefore?: string;
-  delaySeconds?: number;
-  longest?: string;
-  cleared?: string[];
-  waiting?: { node: string; reason: string }[];
-}
 
 export class RestoreHoldController {
   private timer?: NodeJS.Timeout;

@@ -11,6 +11,7 @@
 // keys a transaction wrote), which meta, token and binding writes move on too.
 import type { EventEmitter } from 'node:events';
 import type { AnyObject, Kind, WatchEvent } from '../../shared/types.js';
+import type { StoredToken } from '../../shared/backup-format.js';
 
 export interface StoredChange {
   rv: number;
@@ -31,15 +32,7 @@ export class ConflictError extends Error {}
  */
 export class FencedError extends Error {}
 
-/** A bearer token's record; only the hash of its secret is kept. */
-export interface StoredToken {
-  id: string;
-  role: string;
-  subject: string;
-  created: string;
-  expires: string | null;
-  description: string | null;
-}
+export type { StoredToken };
 
 export interface TokenExtra {
   id?: string;
