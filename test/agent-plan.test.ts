@@ -26,9 +26,9 @@ import { holderOptions } from '../agent/pods/holder.js';
 import { resolvePort } from '../agent/probes/handlers.js';
 import { demuxBuffer } from '../agent/runtime/demux.js';
 import { dockerConnection, dockerTime, toObserved } from '../agent/runtime/observe.js';
+import { observedContainer, POD_UID, T0 } from './helpers/agent-fixture.js';
 
-const UID = '0a1b2c3d-1111-2222-3333-444455556666';
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const UID = POD_UID;
 
 function container(name: string, extra: Partial<Container> = {}): Container {
   return { name, image: 'berth.local/busybox:1', imagePullPolicy: 'Never', ...extra } as Container;
@@ -59,26 +59,7 @@ function makePod(containers: Container[] = [container('app')], extra: Partial<Po
   };
 }
 
-function observed(name: string, extra: Partial<ObservedContainer> = {}): ObservedContainer {
-  return {
-    id: `${name}-id`,
-    name: `berth_${name}_web-1_prod_0a1b2c3d`,
-    podUid: UID,
-    podName: 'web-1',
-    namespace: 'prod',
-    container: name,
-    status: 'running',
-    running: true,
-    exitCode: 0,
-    oomKilled: false,
-    createdAtMs: T0,
-    startedAtMs: T0 + 100,
-    image: 'berth.local/busybox:1',
-    imageID: 'sha256:abc',
-    networkMode: 'bridge',
-    ...extra,
-  };
-}
+const observed = (name: string, extra: Partial<ObservedContainer> = {}) => observedContainer('web-1', 'prod', name, extra);
 
 function exited(name: string, finishedAtMs: number, extra: Partial<ObservedContainer> = {}): ObservedContainer {
   return observed(name, { status: 'exited', running: false, exitCode: 1, finishedAtMs, ...extra });

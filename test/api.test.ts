@@ -4,6 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { ApiError, fetchWithTls } from '../shared/client.js';
 import type { StatefulSet, WatchEvent } from '../shared/types.js';
+import { certRegistration } from './helpers/node-fixture.js';
 import { Cluster } from './helpers/cluster.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 import { EXEC_PROTOCOL, execQuery } from '../shared/exec-stream.js';
@@ -131,25 +132,7 @@ t.test('controller API', async (t) => {
   });
 
   t.test('a node token is scoped to its node', async (t) => {
-    const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', {
-      name: 'n-api',
-      address: '127.0.0.1',
-      agentUrl: 'https://127.0.0.1:9',
-      agentCertificate: await agentCertPem(),
-      dataDir: '/tmp/n-api',
-      facts: {
-        hostname: 'h',
-        os: 'linux',
-        kernel: 'k',
-        arch: 'x64',
-        cpuModel: 'c',
-        cpus: 2,
-        memoryBytes: 1,
-        memoryAvailableBytes: 1,
-        diskBytes: 1,
-        diskAvailableBytes: 1,
-      },
-    });
+    const reg = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', certRegistration('n-api', await agentCertPem()));
     t.match(reg.nodeToken, /^[a-z0-9]{6}\./, 'tokens are <id>.<secret>');
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/other/heartbeat', {}), 403);
     t.equal(await status(reg.nodeToken, 'POST', '/api/v1/nodes/n-api/heartbeat', {}), 200);

@@ -16,31 +16,9 @@ import type { AnyObject, ConfigMap, Pod, WatchEvent } from '../shared/types.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 import { BIN, Cluster, runCli, waitFor } from './helpers/cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
+import { certRegistration } from './helpers/node-fixture.js';
 
 const EPOCH_STEP = 1_000_000;
-
-function registration(name: string, cert: string) {
-  return {
-    name,
-    address: '127.0.0.1',
-    agentUrl: 'https://127.0.0.1:9',
-    agentCertificate: cert,
-    agentToken: `agent-token-of-${name}-0123456789`,
-    dataDir: `/tmp/${name}`,
-    facts: {
-      hostname: name,
-      os: 'linux',
-      kernel: 'k',
-      arch: 'x64',
-      cpuModel: 'c',
-      cpus: 2,
-      memoryBytes: 8 * 2 ** 30,
-      memoryAvailableBytes: 8 * 2 ** 30,
-      diskBytes: 100 * 2 ** 30,
-      diskAvailableBytes: 100 * 2 ** 30,
-    },
-  };
-}
 
 async function status(fn: () => Promise<unknown>): Promise<number> {
   try {
@@ -86,13 +64,25 @@ function relay(target: URL, limit: number, mode: 'stall' | 'cut'): Promise<{ ser
   );
 }
 
+/** `berth controller backup FILE` of the built CLI against `server`: the process, its exit code, what it said so far, its partial file. */
+function backupVia(server: string, file: string, env: Record<string, string>) {
+  const p = spawn(process.execPath, [BIN, '--server', server, 'controller', 'backup', file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+  return { p, exited, stderr: () => stderr, tmp: `${file}.tmp-${p.pid}` };
+}
+
 t.test('controller backup and restore', async (t) => {
   const c = new Cluster('backup');
   t.teardown(() => c.teardown());
   await c.startController(['--node-grace-seconds', '600']);
   const env = { BERTH_CONFIG: join(c.controllerDir, 'admin.conf') };
   const cert = await agentCertPem();
-  const n1 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n1', cert));
+  const n1 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', certRegistration('n1', cert));
   const apply = await runCli(['apply', '-f', '-'], env, sleeperSet({ name: 'web', replicas: 2, spec: '  podManagementPolicy: Parallel' }));
   t.equal(apply.code, 0, `apply: ${apply.stderr}`);
   const pods = await waitFor(
@@ -177,7 +167,7 @@ t.test('controller backup and restore', async (t) => {
   t.equal(await status(() => c.client(n1.nodeToken).raw('GET', '/api/v1/backup')), 403, 'nor a node token');
 
   // After the backup: another node joins; more writes are seen.
-  const n2 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n2', cert));
+  const n2 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', certRegistration('n2', cert));
   const seen = Number((await c.api.list('/api/v1/namespaces/default/configmaps')).metadata.resourceVersion);
   t.ok(seen > header.resourceVersion, `the old controller handed out resourceVersion ${seen} after the backup's ${header.resourceVersion}`);
 
@@ -186,17 +176,10 @@ t.test('controller backup and restore', async (t) => {
     for (const mode of ['stall-term', 'stall', 'cut'] as const) {
       const r = await relay(new URL(c.server), 256 * 1024, mode === 'cut' ? 'cut' : 'stall');
       t.teardown(() => r.server.close());
-      const p = spawn(process.execPath, [BIN, '--server', r.url, 'controller', 'backup', file], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
-      const tmp = `${file}.tmp-${p.pid}`;
+      const { p, exited, stderr, tmp } = backupVia(r.url, file, env);
       if (mode !== 'cut') {
         await waitFor('the partial download', () => (existsSync(tmp) && statSync(tmp).size > 0) || undefined, 20_000).catch((err: Error) => {
-          throw new Error(`${err.message}; relayed ${r.sent()} bytes; the command said: ${stderr}`);
+          throw new Error(`${err.message}; relayed ${r.sent()} bytes; the command said: ${stderr()}`);
         });
         t.equal(statSync(tmp).mode & 0o777, 0o600, 'the partial file is 0600 too');
         const size = statSync(tmp).size;
@@ -212,7 +195,11 @@ t.test('controller backup and restore', async (t) => {
       } else {
         const code = await exited;
         t.equal(code, 1, 'a cut connection fails the command');
-        t.match(stderr, /^error: the backup did not complete: the connection broke off .*; .*backup.jsonl was not written\n$/, `it says so: ${stderr.trim()}`);
+        t.match(
+          stderr(),
+          /^error: the backup did not complete: the connection broke off .*; .*backup.jsonl was not written\n$/,
+          `it says so: ${stderr().trim()}`,
+        );
         t.notOk(existsSync(tmp), 'and removes its partial file');
       }
       t.same(readFileSync(file), before, `${mode}: FILE is still the earlier backup, whole`);
@@ -227,20 +214,13 @@ t.test('controller backup and restore', async (t) => {
     // The controller stops while it sends: its shutdown ends the connection, the command fails.
     const r = await relay(new URL(c.server), 256 * 1024, 'stall');
     t.teardown(() => r.server.close());
-    const p = spawn(process.execPath, [BIN, '--server', r.url, 'controller', 'backup', file], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
-    const tmp = `${file}.tmp-${p.pid}`;
+    const { exited, stderr, tmp } = backupVia(r.url, file, env);
     await waitFor('the partial download', () => (existsSync(tmp) && statSync(tmp).size > 0) || undefined, 20_000);
     await c.stopController();
     // A paused relay does not notice its upstream is gone: the network to a dead controller breaks.
     r.server.close();
     t.equal(await exited, 1, 'a controller stopping mid-backup fails the command');
-    t.match(stderr, /the backup did not complete: .*backup.jsonl was not written/, stderr.trim());
+    t.match(stderr(), /the backup did not complete: .*backup.jsonl was not written/, stderr().trim());
     t.notOk(existsSync(tmp), 'no partial file');
     t.match(c.logOf(c.controller!), /backup not sent whole/, 'the controller was still sending when it stopped');
     t.same(readFileSync(file), before, 'FILE is still the earlier backup, whole');

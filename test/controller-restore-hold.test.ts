@@ -8,43 +8,12 @@
 import t from 'tap';
 import { join } from 'node:path';
 import type { ApiClient } from '../shared/client.js';
-import { ANN_START_HELD, START_HELD_RESTORE, type AgentPodReport } from '../shared/restore-hold.js';
+import { ANN_START_HELD, START_HELD_RESTORE, type AgentPodReport, type RestoreHoldStatus } from '../shared/restore-hold.js';
 import type { Event, Pod } from '../shared/types.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 import { Cluster, runCli, waitFor } from './helpers/cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
-
-function registration(name: string, cert: string) {
-  return {
-    name,
-    address: '127.0.0.1',
-    agentUrl: 'https://127.0.0.1:9',
-    agentCertificate: cert,
-    agentToken: `agent-token-of-${name}-0123456789`,
-    dataDir: `/tmp/${name}`,
-    facts: {
-      hostname: name,
-      os: 'linux',
-      kernel: 'k',
-      arch: 'x64',
-      cpuModel: 'c',
-      cpus: 2,
-      memoryBytes: 8 * 2 ** 30,
-      memoryAvailableBytes: 8 * 2 ** 30,
-      diskBytes: 100 * 2 ** 30,
-      diskAvailableBytes: 100 * 2 ** 30,
-    },
-  };
-}
-
-interface HoldStatus {
-  held: boolean;
-  servingSince?: string;
-  notBefore?: string;
-  delaySeconds?: number;
-  cleared?: string[];
-  waiting?: { node: string; reason: string }[];
-}
+import { certRegistration } from './helpers/node-fixture.js';
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
@@ -67,7 +36,7 @@ function heartbeating(client: ApiClient, node: string, report: () => AgentPodRep
 async function holdEnd(r: Cluster, timeoutMs: number): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const s = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+    const s = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
     if (!s.held) return Date.now();
     await sleep(100);
   }
@@ -80,7 +49,7 @@ t.test('restore hold', async (t) => {
   await c.startController(['--node-grace-seconds', '600']);
   const env = { BERTH_CONFIG: join(c.controllerDir, 'admin.conf') };
   const cert = await agentCertPem();
-  const n1 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n1', cert));
+  const n1 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', certRegistration('n1', cert));
   // A 3 s self-fencing delay with 1 s termination grace: 3 + 1 + 3 s to notice = 7 s.
   const apply = await runCli(
     ['apply', '-f', '-'],
@@ -93,7 +62,7 @@ t.test('restore hold', async (t) => {
     async () => (await c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0').catch(() => undefined))?.spec.nodeName === 'n1' || undefined,
     20_000,
   ).then(() => c.api.get<Pod>('/api/v1/namespaces/default/pods/web-0'));
-  const n2 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', registration('n2', cert));
+  const n2 = await c.client(c.joinToken).request<{ nodeToken: string }>('POST', '/api/v1/nodes/register', certRegistration('n2', cert));
   await c.client(n1.nodeToken).request('POST', '/api/v1/nodes/n1/heartbeat', {});
   await c.client(n2.nodeToken).request('POST', '/api/v1/nodes/n2/heartbeat', {});
 
@@ -129,7 +98,7 @@ t.test('restore hold', async (t) => {
       [['web-0', START_HELD_RESTORE]],
       "n1's agent lists it held",
     );
-    const s0 = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+    const s0 = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
     t.equal(s0.held, true);
     t.equal(s0.delaySeconds, delayMs / 1000, 'the self-fencing delay: 3s + 1s grace + 3s');
     const servingSince = Date.parse(s0.servingSince!);
@@ -148,7 +117,7 @@ t.test('restore hold', async (t) => {
     await waitFor(
       'n1 clear, n2 waited for',
       async () => {
-        const s = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+        const s = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
         return s.cleared?.includes('n1') && s.waiting?.some((w) => w.node === 'n2' && /runs a copy of default\/web-0/.test(w.reason)) ? s : undefined;
       },
       10_000,
@@ -158,7 +127,7 @@ t.test('restore hold', async (t) => {
     t.match(status.stdout, /waiting for n2: it runs a copy of default\/web-0/, status.stdout);
     // Past the earliest end: n2 still runs its copy, the hold stays.
     await sleep(Math.max(0, notBefore + 1500 - Date.now()));
-    const s1 = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+    const s1 = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
     t.equal(s1.held, true, 'past the delay the hold stays while n2 runs the moved copy');
     t.equal((await r.api.get<Pod>('/api/v1/namespaces/default/pods/web-0')).metadata.annotations?.[ANN_START_HELD], START_HELD_RESTORE);
     // n2's agent lists the restored pods and stops its copy.
@@ -186,13 +155,13 @@ t.test('restore hold', async (t) => {
     const pod = await r.api.get<Pod>('/api/v1/namespaces/default/pods/web-0');
     const stop1 = heartbeating(r.client(n1.nodeToken), 'n1', () => ({ desired: [pod.metadata.uid], running: [] }));
     t.teardown(stop1);
-    const s0 = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+    const s0 = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
     const servingSince = Date.parse(s0.servingSince!);
     const notBefore = Date.parse(s0.notBefore!);
     await waitFor(
       'n2 waited for as silent',
       async () => {
-        const s = await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold');
+        const s = await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold');
         return s.waiting?.some((w) => w.node === 'n2' && /has not reported its pods/.test(w.reason)) ? s : undefined;
       },
       10_000,
@@ -214,7 +183,7 @@ t.test('restore hold', async (t) => {
     const no = await runCli(['controller', 'restore-hold', 'end'], renv);
     t.equal(no.code, 1);
     t.match(no.stderr, /--force is required/);
-    t.equal((await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold')).held, true, 'still held');
+    t.equal((await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold')).held, true, 'still held');
     t.equal(
       await r
         .client(n1.nodeToken)
@@ -228,7 +197,7 @@ t.test('restore hold', async (t) => {
     );
     const yes = await runCli(['controller', 'restore-hold', 'end', '--force'], renv);
     t.equal(yes.code, 0, yes.stderr);
-    t.equal((await r.api.request<HoldStatus>('GET', '/api/v1/restore-hold')).held, false, 'ended');
+    t.equal((await r.api.request<RestoreHoldStatus>('GET', '/api/v1/restore-hold')).held, false, 'ended');
     t.notOk((await r.api.get<Pod>('/api/v1/namespaces/default/pods/web-0')).metadata.annotations?.[ANN_START_HELD], 'web-0 is no longer held');
     await r.stopController();
   });

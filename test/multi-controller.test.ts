@@ -25,18 +25,18 @@ import { createCertificate } from '../shared/certs.js';
 import { ApiClient, ApiError } from '../shared/client.js';
 import { listWatch, sleep } from '../shared/async.js';
 import { ServerPool } from '../shared/failover.js';
-import type { AnyObject, NodeFacts } from '../shared/types.js';
+import type { AnyObject } from '../shared/types.js';
 import { ControllerConnection } from '../agent/controller-client/connection.js';
 import { ControllerHealth } from '../agent/controller-client/health.js';
 import { runHeartbeat } from '../agent/controller-client/heartbeat.js';
 import { registerNode } from '../agent/controller-client/register.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 import { BIN, Cluster, runCli, stopProcess } from './helpers/cluster.js';
+import { nodeFacts } from './helpers/node-fixture.js';
 import { caHash } from '../shared/tls.js';
 import { AGENT_HEARTBEAT_INTERVAL_MS, AGENT_HEARTBEAT_TIMEOUT_MS, heartbeatDelay } from '../shared/heartbeat.js';
 
 const log = pino({ level: 'silent' });
-const GI = 2 ** 30;
 
 /** Closes a server and every connection to it: a controller that stops. */
 function stop(server: http.Server | net.Server): Promise<void> {
@@ -336,18 +336,7 @@ t.test('an agent heartbeats through the loss of a controller; its disconnect clo
   const health = new ControllerHealth(log, pool.servers.join(','), dataDir);
   const ac = new AbortController();
   t.teardown(() => ac.abort());
-  const facts: NodeFacts = {
-    hostname: 'n1',
-    os: 'linux',
-    kernel: '6',
-    arch: 'amd64',
-    cpuModel: 'x',
-    cpus: 2,
-    memoryBytes: 8 * GI,
-    memoryAvailableBytes: 8 * GI,
-    diskBytes: 100 * GI,
-    diskAvailableBytes: 100 * GI,
-  };
+  const facts = nodeFacts('n1');
   const certificate = await agentCertPem();
   const reg = await registerNode({
     servers: pool,

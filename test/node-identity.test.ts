@@ -10,9 +10,8 @@ import { authenticate, createToken } from '../controller/auth/tokens.js';
 import { identityProofProblem, IDENTITY_MAX_SKEW_MS } from '../shared/node-identity.js';
 import { identityKeyFile, loadOrCreateIdentity, type AgentIdentity } from '../agent/controller-client/identity.js';
 import { saveNodeToken, tokenWriteDelay } from '../agent/controller-client/register.js';
+import { nodeFacts } from './helpers/node-fixture.js';
 import { controllerOnStore } from './helpers/store-harness.js';
-
-const GI = 2 ** 30;
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-identity-'));
@@ -26,18 +25,7 @@ function body(name: string, identity: AgentIdentity | undefined, now = Date.now(
     address: '10.0.0.1',
     agentUrl: 'http://10.0.0.1:7444',
     dataDir: `/var/lib/berth/${name}`,
-    facts: {
-      hostname: name,
-      os: 'linux',
-      kernel: '6',
-      arch: 'amd64',
-      cpuModel: 'x',
-      cpus: 2,
-      memoryBytes: 8 * GI,
-      memoryAvailableBytes: 8 * GI,
-      diskBytes: 100 * GI,
-      diskAvailableBytes: 100 * GI,
-    },
+    facts: nodeFacts(name),
     ...(identity ? { identity: identity.proof(name, now) } : {}),
   };
 }

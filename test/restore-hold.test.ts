@@ -13,9 +13,9 @@ import { podColumns } from '../cli/format.js';
 import { ANN_DISCONNECT_STOP_AFTER } from '../shared/fencing.js';
 import { ANN_START_HELD, META_RESTORE_HOLD, REASON_RESTORE_HOLD, START_HELD_RESTORE } from '../shared/restore-hold.js';
 import type { Pod, StatefulSet } from '../shared/types.js';
+import { observedContainer, POD_UID, T0 } from './helpers/agent-fixture.js';
 
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-const UID = '0a1b2c3d-1111-2222-3333-444455556666';
+const UID = POD_UID;
 
 function pod(opts: { name?: string; uid?: string; node?: string; held?: boolean; stopAfter?: string; grace?: number; init?: boolean } = {}): Pod {
   return {
@@ -43,26 +43,7 @@ function pod(opts: { name?: string; uid?: string; node?: string; held?: boolean;
   } as unknown as Pod;
 }
 
-function observed(name: string, extra: Partial<ObservedContainer> = {}): ObservedContainer {
-  return {
-    id: `${name}-id`,
-    name: `berth_${name}_web-0_default_0a1b2c3d`,
-    podUid: UID,
-    podName: 'web-0',
-    namespace: 'default',
-    container: name,
-    status: 'running',
-    running: true,
-    exitCode: 0,
-    oomKilled: false,
-    createdAtMs: T0,
-    startedAtMs: T0 + 100,
-    image: 'berth.local/busybox:1',
-    imageID: 'sha256:abc',
-    networkMode: 'bridge',
-    ...extra,
-  };
-}
+const observed = (name: string, extra: Partial<ObservedContainer> = {}) => observedContainer('web-0', 'default', name, extra);
 
 const plan = (p: Pod, obs: ObservedContainer[], held: boolean) => planPod({ pod: p, observed: obs, backoff: {}, errors: {}, now: T0 + 60_000, held });
 

@@ -23,9 +23,9 @@ import { SqliteStore } from '../controller/store/sqlite.js';
 import { StatefulSetController } from '../controller/statefulset/sync-loop.js';
 import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
 import { WATCH_BUFFER_TOTAL_BYTES, type PodLimits } from '../shared/limits.js';
-import { registration } from './helpers/node-fixture.js';
+import { certRegistration, registration } from './helpers/node-fixture.js';
 import { ensurePki } from '../controller/tls/pki.js';
-import { startAgentApi } from '../agent/api/server.js';
+import { startAgentApi, type AgentApiOptions } from '../agent/api/server.js';
 import { loadOrCreateAgentCert } from '../agent/api/cert.js';
 import { restrictCredentialFiles } from '../agent/credential-files.js';
 import { writeAtomic } from '../agent/config/atomic.js';
@@ -107,6 +107,27 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
   return { dir, store, nodes, url, port, admin, ca: pki.ca.certPem, pki, call, json, client };
 }
 
+/**
+ * An agent API on loopback with its own certificate (made in a fresh dir named after `name`),
+ * answering only clients of the controller's CA; `opts` replaces its runtime, pod lookup...
+ */
+async function agentApi(t: Test, c: { ca: string }, name: string, opts: Partial<AgentApiOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `berth-security-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = await loadOrCreateAgentCert(dir, '127.0.0.1');
+  const agent = await startAgentApi({
+    host: '127.0.0.1',
+    port: 0,
+    runtime: {} as DockerRuntime,
+    findPod: async () => undefined,
+    log: pino({ level: 'silent' }),
+    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
+    ...opts,
+  });
+  t.teardown(() => agent.close());
+  return { agent, cert };
+}
+
 /** The controller still serves GET /api/v1/nodes, within a second (measured). */
 async function answersWithin1s(t: Test, c: { call: (m: string, p: string) => Promise<Reply> }): Promise<void> {
   const started = performance.now();
@@ -157,18 +178,7 @@ t.test('deeply nested JSON bodies are refused with 400, on the controller and th
   const blockDeep = parseManifests(`a:\n${'- '.repeat(2000)}x\n`, 'block.yaml');
   t.match(blockDeep.errors, [{ line: 2, message: /indented more than 1000 columns/ }], 'deeply nested block YAML too');
 
-  const dir = mkdtempSync(join(tmpdir(), 'berth-security-agent-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = await loadOrCreateAgentCert(dir, '127.0.0.1');
-  const agent = await startAgentApi({
-    host: '127.0.0.1',
-    port: 0,
-    runtime: {} as DockerRuntime,
-    findPod: async () => undefined,
-    log: pino({ level: 'silent' }),
-    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
-  });
-  t.teardown(() => agent.close());
+  const { agent, cert } = await agentApi(t, c, 'agent');
   const res = await fetchWithTls(
     `https://127.0.0.1:${agent.port}/pods/default/web-0/exec`,
     { method: 'POST', body: `{"command":${'['.repeat(100_000)}${']'.repeat(100_000)}}` },
@@ -403,18 +413,7 @@ t.test('a --server without a scheme means https and never sends the token in the
 
 t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred, on the controller and the agent', async (t) => {
   const c = await controller(t);
-  const dir = mkdtempSync(join(tmpdir(), 'berth-security-tls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = await loadOrCreateAgentCert(dir, '127.0.0.1');
-  const agent = await startAgentApi({
-    host: '127.0.0.1',
-    port: 0,
-    runtime: {} as DockerRuntime,
-    findPod: async () => undefined,
-    log: pino({ level: 'silent' }),
-    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
-  });
-  t.teardown(() => agent.close());
+  const { agent } = await agentApi(t, c, 'tls');
   const handshake = (port: number, opts: { ciphers?: string; maxVersion?: 'TLSv1.2' }) =>
     new Promise<{ ok: boolean; protocol?: string; cipher?: string; error?: string }>((resolve) => {
       const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts });
@@ -442,45 +441,14 @@ t.test('TLS 1.2 offers only forward-secret ECDHE suites and TLS 1.3 is preferred
 
 t.test("the store holds no agent credential after registration, and the agent API answers only the controller's client certificate", async (t) => {
   const c = await controller(t);
-  const dir = mkdtempSync(join(tmpdir(), 'berth-security-mtls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const agentCert = await loadOrCreateAgentCert(dir, '127.0.0.1');
-  const agent = await startAgentApi({
-    host: '127.0.0.1',
-    port: 0,
-    runtime: {} as DockerRuntime,
-    findPod: async () => undefined,
-    log: pino({ level: 'silent' }),
-    tls: { key: agentCert.keyPem, cert: agentCert.certPem, clientCa: c.ca },
-    metrics: async () => 'berth_agent_pods{phase="Running"} 1\n',
-  });
-  t.teardown(() => agent.close());
+  const { agent, cert: agentCert } = await agentApi(t, c, 'mtls', { metrics: async () => 'berth_agent_pods{phase="Running"} 1\n' });
 
   // An agent of the previous version still sends a bearer token for its API: accepted, ignored, never stored.
   const oldToken = `old-agent-token-${randomBytes(16).toString('hex')}`;
   const reg = await c.json(
     'POST',
     '/api/v1/nodes/register',
-    {
-      name: 'n1',
-      address: '127.0.0.1',
-      agentUrl: `https://127.0.0.1:${agent.port}`,
-      agentCertificate: agentCert.certPem,
-      agentToken: oldToken,
-      dataDir: '/tmp/n1',
-      facts: {
-        hostname: 'n1',
-        os: 'linux',
-        kernel: '6',
-        arch: 'x64',
-        cpuModel: 'c',
-        cpus: 2,
-        memoryBytes: 1,
-        memoryAvailableBytes: 1,
-        diskBytes: 1,
-        diskAvailableBytes: 1,
-      },
-    },
+    certRegistration('n1', agentCert.certPem, { agentUrl: `https://127.0.0.1:${agent.port}`, agentToken: oldToken }),
     await createToken(c.store, 'join', 'join'),
   );
   t.equal(reg.status, 200, `the node registers (${reg.body.message})`);
@@ -919,9 +887,6 @@ t.test(
 t.test('revoking a token closes its open watch and log stream at once, and nothing made after the revoke reaches it', async (t) => {
   const c = await controller(t, undefined, { sets: true });
   // An agent API in front of a container runtime whose log never ends: a line every 50 ms.
-  const agentDir = mkdtempSync(join(tmpdir(), 'berth-security-logs-'));
-  t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
-  const cert = await loadOrCreateAgentCert(agentDir, '127.0.0.1');
   let lines = 0;
   const runtime = {
     logs: async (_id: string, _opts: unknown, sink: (kind: 'stdout', data: Buffer) => void, signal?: AbortSignal) => {
@@ -931,15 +896,10 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
       }
     },
   } as unknown as DockerRuntime;
-  const agent = await startAgentApi({
-    host: '127.0.0.1',
-    port: 0,
+  const { agent, cert } = await agentApi(t, c, 'logs', {
     runtime,
     findPod: async () => ({ uid: 'u', containers: [{ name: 'c', id: 'container-id', running: true }] }),
-    log: pino({ level: 'silent' }),
-    tls: { key: cert.keyPem, cert: cert.certPem, clientCa: c.ca },
   });
-  t.teardown(() => agent.close());
   const tokens = await joinNodes(c, ['n1'], { agentUrl: `https://127.0.0.1:${agent.port}`, agentCertificate: cert.certPem });
   t.equal((await c.json('POST', '/api/v1/apply', { objects: [secretOf('s1'), setOnNode('web', 'n1', ['s1', 'late'])] })).status, 200);
   await bound(c, { 'web-0': 'n1' });

@@ -17,6 +17,7 @@ import { parseAdvertiseAddresses } from '../cli/tls-options.js';
 import { ApiError, fetchWithTls } from '../shared/client.js';
 import { caHash, controllerClientProblem, fingerprint256, parseCaHash } from '../shared/tls.js';
 import type { Node } from '../shared/types.js';
+import { certRegistration } from './helpers/node-fixture.js';
 import { Cluster, requireDocker, runCli, stopProcess, waitFor } from './helpers/cluster.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 
@@ -38,27 +39,8 @@ class TlsCluster extends Cluster {
   }
 }
 
-const facts = {
-  hostname: 'h',
-  os: 'linux',
-  kernel: 'k',
-  arch: 'x64',
-  cpuModel: 'c',
-  cpus: 2,
-  memoryBytes: 1,
-  memoryAvailableBytes: 1,
-  diskBytes: 1,
-  diskAvailableBytes: 1,
-};
 const AGENT_CERT = await agentCertPem();
-const registration = (name: string) => ({
-  name,
-  address: '127.0.0.1',
-  agentUrl: 'https://127.0.0.1:9',
-  agentCertificate: AGENT_CERT,
-  dataDir: '/tmp/x',
-  facts,
-});
+const registration = (name: string) => certRegistration(name, AGENT_CERT);
 
 /** The HTTP status a call failed with; 0 when it did not fail. */
 const statusOf = (p: Promise<unknown>) =>

@@ -32,3 +32,8 @@ export function registration(name: string, extra: Record<string, unknown> = {}) 
     ...extra,
   };
 }
+
+/** A registration presenting the agent certificate `cert` for an https agent URL, as agents register. */
+export function certRegistration(name: string, cert: string, extra: Record<string, unknown> = {}) {
+  return registration(name, { agentUrl: 'https://127.0.0.1:9', agentCertificate: cert, ...extra });
+}
