@@ -1,5 +1,6 @@
 // What users do to objects: apply (create or update, all or nothing), merge-patch, scale,
 // delete. Every input is validated again here; a refused request changes nothing.
+import { budgetOf, chunkByCost } from '../store/chunks.js';
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
@@ -175,7 +176,13 @@ export class Operations {
       throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
     }
     if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
-    const results = await this.store.transaction((tx) => valid.map((o) => this.applyOne(tx, tx, o)));
+    // One transaction when the request fits in one (always with SQLite): all or none. A request
+    // larger than the store takes in one transaction (etcd's --max-txn-ops, --max-request-bytes)
+    // is written in order in several, each object whole, as kubectl apply sends one request per
+    // object: if one fails, the objects before it stay applied (docs/api.md).
+    const results: ApplyResult[] = [];
+    const chunks = chunkByCost(valid, (o) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(o)) }), budgetOf(this.store));
+    for (const chunk of chunks) results.push(...(await this.store.transaction((tx) => chunk.map((o) => this.applyOne(tx, tx, o)))));
     return { results, warnings };
   }
 
