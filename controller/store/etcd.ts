@@ -851,11 +851,13 @@ function checks(
   // written over); then the ranges listed; then keys only read, one by one while they fit, else
   // by their directory, else the whole prefix.
   const written = [...tx.writes.keys()];
-  if (compare.length + written.length > maxOps) {
-    throw new Error(`a transaction writes at most ${maxOps - compare.length} keys (etcd's --max-txn-ops); this one writes ${written.length}`);
+  const readOnly = [...tx.reads].filter(([key]) => !tx.writes.has(key));
+  // What fn only read takes one compare at least (the whole prefix at most).
+  const forReads = tx.ranges.size + readOnly.length > 0 ? 1 : 0;
+  if (compare.length + forReads + written.length > maxOps) {
+    throw new Error(`a transaction writes at most ${maxOps - compare.length - forReads} keys (etcd's --max-txn-ops); this one writes ${written.length}`);
   }
   for (const key of written) point(key, tx.reads.get(key) ?? 0);
-  const readOnly = [...tx.reads].filter(([key]) => !tx.writes.has(key));
   const room = maxOps - compare.length;
   if (tx.ranges.size + readOnly.length <= room) {
     for (const prefix of tx.ranges) range(prefix);
