@@ -253,6 +253,18 @@ t.test(`no transaction of the bulk paths writes more than ${LIMIT} keys`, async 
   );
   t.equal(store.list<Pod>('Pod').filter((p) => p.spec.nodeName === 'h1').length, 0, 'no pod left on h1');
   t.ok(worst(from) <= LIMIT, `node forget: at most ${LIMIT} keys a transaction (largest ${worst(from)})`);
+
+  // The set deleted with its pods (cascading).
+  from = sizes.length;
+  await ops.delete('StatefulSet', 'default', 'big', undefined);
+  t.equal(store.get('StatefulSet', 'default', 'big'), undefined, 'the set is gone');
+  const left = store.list<Pod>('Pod', 'default');
+  t.ok(left.length > 1000, `${left.length} pods of h2 and h3 wait for their agents`);
+  t.ok(
+    left.every((p) => p.metadata.deletionTimestamp),
+    'every pod left is terminating',
+  );
+  t.ok(worst(from) <= LIMIT, `deleting the set: at most ${LIMIT} keys a transaction (largest ${worst(from)}, ${sizes.length - from} transactions)`);
 });
 
 t.test('an apply that fits one transaction is all or none', async (t) => {
