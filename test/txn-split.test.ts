@@ -53,10 +53,11 @@ t.test('actionCost counts a placed pod with its binding, claims and events', asy
 });
 
 /** The keys each transaction wrote, in commit order; the store says it takes at most LIMIT. */
-function recording(inner: SqliteStore): { store: Store; sizes: number[] } {
+function recording(inner: SqliteStore): { store: Store; sizes: number[]; bytes: number[] } {
   const sizes: number[] = [];
+  const bytes: number[] = [];
   const objKey = (kind: string, ns: string | undefined, name: string) => `o/${kind}/${ns ?? ''}/${name}`;
-  const wrapTx = (tx: StoreTx, keys: Set<string>): StoreTx =>
+  const wrapTx = (tx: StoreTx, keys: Set<string>, size: { bytes: number }): StoreTx =>
     new Proxy(tx, {
       get(target, prop, receiver) {
         const v = Reflect.get(target, prop, receiver);
@@ -67,13 +68,18 @@ function recording(inner: SqliteStore): { store: Store; sizes: number[] } {
           case 'update':
             return (o: { kind: string; metadata: { namespace?: string; name: string } }, ...rest: unknown[]) => {
               keys.add(objKey(o.kind, o.metadata.namespace, o.metadata.name));
+              size.bytes += Buffer.byteLength(JSON.stringify(o));
               return f(o, ...rest);
             };
           case 'mutate':
             return (kind: string, ns: string | undefined, name: string, fn: unknown) => {
               const before = JSON.stringify(target.get(kind as never, ns, name));
               const r = f(kind, ns, name, fn);
-              if (JSON.stringify(target.get(kind as never, ns, name)) !== before) keys.add(objKey(kind, ns, name));
+              const after = JSON.stringify(target.get(kind as never, ns, name));
+              if (after !== before) {
+                keys.add(objKey(kind, ns, name));
+                size.bytes += Buffer.byteLength(after ?? '');
+              }
               return r;
             };
           case 'delete':
@@ -119,15 +125,19 @@ function recording(inner: SqliteStore): { store: Store; sizes: number[] } {
         return <T>(fn: (tx: StoreTx) => T) =>
           target.transaction((tx) => {
             const keys = new Set<string>();
-            const r = fn(wrapTx(tx, keys));
-            if (keys.size > 0) sizes.push(keys.size);
+            const size = { bytes: 0 };
+            const r = fn(wrapTx(tx, keys, size));
+            if (keys.size > 0) {
+              sizes.push(keys.size);
+              bytes.push(size.bytes);
+            }
             return r;
           });
       }
       return Reflect.get(target, prop, receiver);
     },
   }) as Store;
-  return { store, sizes };
+  return { store, sizes, bytes };
 }
 
 function setup(t: Test) {
@@ -135,7 +145,7 @@ function setup(t: Test) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const inner = new SqliteStore(join(dir, 'store.db'));
   t.teardown(() => inner.close());
-  const { store, sizes } = recording(inner);
+  const { store, sizes, bytes } = recording(inner);
   const log = pino({ level: 'silent' });
   const limits = { maxReplicasPerSet: 10_000, maxPods: 10_000 };
   const events = new EventRecorder(store, 'statefulset-controller');
@@ -143,7 +153,7 @@ function setup(t: Test) {
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log, () => {}, DEFAULT_BACKOFF, limits);
   t.teardown(() => sets.stop());
-  return { inner, store, sizes, events, ops, nodes, sets };
+  return { inner, store, sizes, bytes, events, ops, nodes, sets };
 }
 
 const bigDisk = { diskBytes: 2 ** 44, diskAvailableBytes: 2 ** 43, memoryBytes: 2 ** 36, memoryAvailableBytes: 2 ** 35 };
@@ -279,4 +289,30 @@ t.test('an apply that fits one transaction is all or none', async (t) => {
   await ops.apply(maps);
   t.same(sizes.slice(from), [40], 'one transaction of 40 keys');
   t.equal(store.list<ConfigMap>('ConfigMap', 'default').length, 40);
+});
+
+t.test('pods of a large template are created in transactions of at most 1 MiB', async (t) => {
+  const { store, bytes, ops, nodes, sets } = setup(t);
+  await registerNodes(store, nodes, [{ name: 'h1', facts: bigDisk }]);
+  sets.start();
+  const from = bytes.length;
+  const big = 'x'.repeat(60 * 1024);
+  await ops.apply([
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'fat', namespace: 'default' },
+      spec: {
+        replicas: 200,
+        podManagementPolicy: 'Parallel',
+        serviceName: 'fat',
+        selector: { matchLabels: { app: 'fat' } },
+        template: { metadata: { labels: { app: 'fat' }, annotations: { big } }, spec: { containers: [{ name: 'main', image: 'berth.local/busybox:1' }] } },
+      },
+    },
+  ]);
+  await waitFor('200 pods', () => store.list<Pod>('Pod', 'default').length === 200 || undefined, 120_000, 50);
+  const worst = Math.max(...bytes.slice(from));
+  t.ok(worst <= 1024 * 1024, `no transaction writes over 1 MiB (largest ${worst} bytes, ${bytes.length - from} transactions)`);
+  t.ok(worst > 512 * 1024, 'the chunks are filled, not one pod each');
 });

@@ -309,7 +309,22 @@ export class StatefulSetController {
     // as Kubernetes creates pods one request each; a chunk that fails ends this sync (retried),
     // and the next sync plans again from what was committed.
     const revisionWrites = revClaim.adopt.length + (plan.create ? 1 : 0) + (plan.renumber ? 1 : 0) + plan.truncate.length;
-    const found = chunkByCost(decision.actions, actionCost, budgetOf(this.store, { writes: revisionWrites + 1 }));
+    // Bytes: a pod is about its template; its claims, binding and events add a few KiB.
+    const templateBytes = new Map<string, number>();
+    const bytesOf = (a: SetAction) => {
+      const rev = 'revision' in a ? a.revision : '';
+      let n = templateBytes.get(rev);
+      if (n === undefined) {
+        n = Buffer.byteLength(JSON.stringify(templates.get(rev) ?? set.spec.template));
+        templateBytes.set(rev, n);
+      }
+      return n + POD_OVERHEAD_BYTES;
+    };
+    const found = chunkByCost(
+      decision.actions,
+      (a) => ({ ...actionCost(a), bytes: bytesOf(a) }),
+      budgetOf(this.store, { writes: revisionWrites + 1, bytes: Buffer.byteLength(JSON.stringify(set)) * (revisionWrites + 1) }),
+    );
     const chunks = found.length > 0 ? found : [[]];
     for (const [i, chunk] of chunks.entries()) {
       await this.store.transaction((tx) => {
@@ -495,6 +510,9 @@ export class StatefulSetController {
     }
   }
 }
+
+/** What a pod's claims, binding and events add to its template, in bytes, at most (about). */
+const POD_OVERHEAD_BYTES = 8 * 1024;
 
 /**
  * The most keys an action writes (apply() below): each event is one key (a new event, or a
