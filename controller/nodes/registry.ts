@@ -612,7 +612,7 @@ export class NodeRegistry {
     await commitInChunks(
       store,
       candidates,
-      () => ({ writes: 1 }),
+      (p) => ({ writes: 1, bytes: Buffer.byteLength(JSON.stringify(p)) + 1024 }),
       (tx, candidate) => {
         const pod = tx.get<Pod>('Pod', candidate.metadata.namespace, candidate.metadata.name);
         if (!pod) return;

@@ -403,7 +403,11 @@ export class Operations {
     const ns = set.metadata.namespace;
     const owned = this.store.list<Pod>('Pod', ns).filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
     const revisions = ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', ns)).length;
-    const chunks = chunkByCost(owned, () => ({ writes: 2 }), budgetOf(this.store, { writes: revisions + 1 }));
+    const chunks = chunkByCost(
+      owned,
+      (p) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(p)) + 1024 }),
+      budgetOf(this.store, { writes: revisions + 1, bytes: Buffer.byteLength(JSON.stringify(set)) * (revisions + 1) }),
+    );
     for (const chunk of chunks.slice(0, -1)) {
       await this.store.transaction((tx) => {
         for (const p of chunk) {

@@ -255,7 +255,7 @@ export class StatefulSetController {
       await commitInChunks(
         this.store,
         work,
-        (w) => ({ writes: w.adopt ? 2 : 1 }),
+        (w) => ({ writes: w.adopt ? 2 : 1, bytes: Buffer.byteLength(JSON.stringify(w.p)) + 1024 }),
         (tx, { p, adopt }) => {
           if (adopt) {
             tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
