@@ -1,5 +1,5 @@
 // Splitting a bulk write into transactions the store accepts. etcd refuses a Txn with more than
-// --max-txn-ops operations or a request over --max-request-bytes (docs/ha.md); the Store says how
+// --max-txn-ops operations or a request over --max-request-bytes (docs/architecture.md); the Store says how
 // much one transaction may hold (`maxWritesPerTransaction`, `maxTransactionBytes`). A bulk write
 // whose parts are each a valid state on their own (pods created by a sync, events pruned, stale
 // tokens deleted) is committed in chunks that fit; a unit that must stay atomic (a pod with its
