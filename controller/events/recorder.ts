@@ -7,6 +7,7 @@
 // counts) so that repeats are recognised.
 import { randomBytes } from 'node:crypto';
 import { timestamp, type AnyObject, type Event } from '../../shared/types.js';
+import { commitInChunks } from '../store/chunks.js';
 import type { Store, StoreReader, StoreTx } from '../store/types.js';
 
 const DEDUPE_MS = 10 * 60_000;
@@ -133,12 +134,17 @@ export class EventRecorder {
   prune(now = this.clock()): Promise<void> {
     return this.serial(async () => {
       this.load(this.store);
-      // One commit (one fsync) for the whole sweep, not one per event.
-      await this.store.transaction((tx) => {
-        for (const e of tx.list<Event>('Event')) {
-          if (Date.parse(e.lastTimestamp) + KEEP_MS < now) tx.delete('Event', e.metadata.namespace, e.metadata.name);
-        }
-      });
+      // As few commits (fsyncs) as the store allows for the whole sweep, not one per event.
+      const old = this.store.list<Event>('Event').filter((e) => Date.parse(e.lastTimestamp) + KEEP_MS < now);
+      await commitInChunks(
+        this.store,
+        old,
+        () => ({ writes: 1 }),
+        (tx, e) => {
+          const cur = tx.get<Event>('Event', e.metadata.namespace, e.metadata.name);
+          if (cur && Date.parse(cur.lastTimestamp) + KEEP_MS < now) tx.delete('Event', e.metadata.namespace, e.metadata.name);
+        },
+      );
       // What is past the dedupe window is never a target again.
       for (const [key, g] of this.groups) {
         for (const [m, x] of g.byMessage) if (x.last + DEDUPE_MS < now) g.byMessage.delete(m);

@@ -26,6 +26,7 @@ import { KeyedSerial } from '../serial.js';
 import { fencingProblem, fencingWait, secondsUp, type FencingWait } from './fencing-wait.js';
 import { labelKeyProblem, labelValueProblem, NODE_RESTRICTED_LABEL_PREFIXES } from '../../shared/labels.js';
 import { canonicalPublicKey, identityProofProblem, type IdentityProof } from '../../shared/node-identity.js';
+import { commitInChunks } from '../store/chunks.js';
 
 const fact = z.string().max(256);
 const amount = z.number().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -81,7 +82,12 @@ const registerSchema = z.object({
  */
 export async function forgetAgentTokens(store: Store): Promise<number> {
   const rows = store.listMeta('agent-token/');
-  if (rows.length > 0) await store.transaction((tx) => rows.forEach(({ key }) => tx.deleteMeta(key)));
+  await commitInChunks(
+    store,
+    rows,
+    () => ({ writes: 1 }),
+    (tx, { key }) => tx.deleteMeta(key),
+  );
   return rows.length;
 }
 
@@ -612,32 +618,41 @@ export class NodeRegistry {
   async markPodsLost(nodeNames: string | string[], now = this.clock(), store: Store = this.store): Promise<void> {
     const lost = new Set(typeof nodeNames === 'string' ? [nodeNames] : nodeNames);
     const ts = timestamp(now);
-    await store.transaction((tx) => {
-      for (const pod of tx.list<Pod>('Pod')) {
-        const nodeName = pod.spec.nodeName;
-        if (nodeName === undefined || !lost.has(nodeName) || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
-        const message = `node ${nodeName} which was running the pod is not responding`;
-        tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
-          const prev = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
-          const lost = {
-            status: 'False' as const,
-            reason: REASON_NODE_LOST,
-            message,
-            lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : ts,
-          };
-          // The reason lives on the conditions: `get pods` shows the phase, Unknown.
-          p.status.phase = 'Unknown';
-          delete p.status.reason;
-          p.status.message = message;
-          p.status.conditions = [
-            ...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'),
-            { type: 'ContainersReady', ...lost },
-            { type: 'Ready', ...lost },
-          ];
-          for (const c of p.status.containerStatuses ?? []) c.ready = false;
-        });
-      }
-    });
+    const candidates = store.list<Pod>('Pod').filter((p) => p.spec.nodeName !== undefined && lost.has(p.spec.nodeName));
+    // Each pod marked on its own is a valid state: in chunks the store accepts.
+    await commitInChunks(
+      store,
+      candidates,
+      (p) => ({ writes: 1, bytes: Buffer.byteLength(JSON.stringify(p)) + 1024 }),
+      (tx, candidate) => {
+        const pod = tx.get<Pod>('Pod', candidate.metadata.namespace, candidate.metadata.name);
+        if (!pod) return;
+        {
+          const nodeName = pod.spec.nodeName;
+          if (nodeName === undefined || !lost.has(nodeName) || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') return;
+          const message = `node ${nodeName} which was running the pod is not responding`;
+          tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+            const prev = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
+            const lost = {
+              status: 'False' as const,
+              reason: REASON_NODE_LOST,
+              message,
+              lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : ts,
+            };
+            // The reason lives on the conditions: `get pods` shows the phase, Unknown.
+            p.status.phase = 'Unknown';
+            delete p.status.reason;
+            p.status.message = message;
+            p.status.conditions = [
+              ...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'),
+              { type: 'ContainersReady', ...lost },
+              { type: 'Ready', ...lost },
+            ];
+            for (const c of p.status.containerStatuses ?? []) c.ready = false;
+          });
+        }
+      },
+    );
   }
 
   /**
@@ -667,27 +682,36 @@ export class NodeRegistry {
       const problem = fencingProblem(name, w, now, this.lastContactOf(name), `Try again then, or run "berth node forget ${name} --wait".`);
       if (problem) throw new StatusError('Conflict', problem, undefined, secondsUp(w.remainingMs));
     }
-    let removedPods: string[] = [];
+    // The node is marked and its credential revoked first; its pods go after, in chunks the
+    // store accepts (etcd's --max-txn-ops). Should that stop midway, the node is forgotten
+    // already and `berth node forget` again removes the pods left.
     const updated = await this.store.transaction((tx) => {
-      removedPods = [];
       const n = tx.mutate<Node>('Node', undefined, name, (x) => {
         x.spec.forgotten = true;
       })!;
-      for (const pod of tx.list<Pod>('Pod')) {
-        if (pod.spec.nodeName !== name) continue;
+      tx.deleteTokens('node', name);
+      return n;
+    });
+    const removedPods: string[] = [];
+    const pods = this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name);
+    await commitInChunks(
+      this.store,
+      pods,
+      () => ({ writes: 2 }),
+      (tx, pod) => {
+        const cur = tx.get<Pod>('Pod', pod.metadata.namespace, pod.metadata.name);
+        if (cur?.spec.nodeName !== name) return;
         tx.delete('Pod', pod.metadata.namespace, pod.metadata.name);
-        removedPods.push(`${pod.metadata.namespace}/${pod.metadata.name}`);
         this.events.recordIn(
           tx,
-          pod,
+          cur,
           'Warning',
           'NodeForgotten',
           `pod ${pod.metadata.name} removed: node ${name} was forgotten; if the node comes back its agent stops the pod`,
         );
-      }
-      tx.deleteTokens('node', name);
-      return n;
-    });
+      },
+    );
+    for (const pod of pods) removedPods.push(`${pod.metadata.namespace}/${pod.metadata.name}`);
     await this.events.record(
       updated,
       'Warning',

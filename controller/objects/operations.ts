@@ -1,5 +1,6 @@
 // What users do to objects: apply (create or update, all or nothing), merge-patch, scale,
 // delete. Every input is validated again here; a refused request changes nothing.
+import { budgetOf, chunkByCost } from '../store/chunks.js';
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
 import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
@@ -175,7 +176,13 @@ export class Operations {
       throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
     }
     if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
-    const results = await this.store.transaction((tx) => valid.map((o) => this.applyOne(tx, tx, o)));
+    // One transaction when the request fits in one (always with SQLite): all or none. A request
+    // larger than the store takes in one transaction (etcd's --max-txn-ops, --max-request-bytes)
+    // is written in order in several, each object whole, as kubectl apply sends one request per
+    // object: if one fails, the objects before it stay applied (docs/api.md).
+    const results: ApplyResult[] = [];
+    const chunks = chunkByCost(valid, (o) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(o)) }), budgetOf(this.store));
+    for (const chunk of chunks) results.push(...(await this.store.transaction((tx) => chunk.map((o) => this.applyOne(tx, tx, o)))));
     return { results, warnings };
   }
 
@@ -346,7 +353,7 @@ export class Operations {
     }
     switch (kind) {
       case 'StatefulSet':
-        return this.store.transaction((tx) => this.deleteStatefulSet(tx, cur as StatefulSet, policy === 'Orphan'));
+        return this.deleteStatefulSetInChunks(cur as StatefulSet, policy === 'Orphan');
       case 'Pod':
         return this.store.transaction((tx) => this.deletePod(tx, cur as Pod, 'deleted by a user'));
       case 'PersistentVolumeClaim':
@@ -386,6 +393,44 @@ export class Operations {
     return 'rolled back';
   }
 
+  /**
+   * A set's pods are released or marked for deletion first, in transactions the store accepts
+   * (etcd's --max-txn-ops), each pod a valid state on its own; the set goes last, with its
+   * revisions and the pods left. Should it stop midway, the set is still there and a delete
+   * again finishes it.
+   */
+  private async deleteStatefulSetInChunks(set: StatefulSet, orphan: boolean): Promise<AnyObject> {
+    const ns = set.metadata.namespace;
+    const owned = this.store.list<Pod>('Pod', ns).filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
+    const revisions = ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', ns)).length;
+    const chunks = chunkByCost(
+      owned,
+      (p) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(p)) + 1024 }),
+      budgetOf(this.store, { writes: revisions + 1, bytes: Buffer.byteLength(JSON.stringify(set)) * (revisions + 1) }),
+    );
+    for (const chunk of chunks.slice(0, -1)) {
+      await this.store.transaction((tx) => {
+        for (const p of chunk) {
+          const cur = tx.get<Pod>('Pod', ns, p.metadata.name);
+          if (cur && cur.metadata.uid === p.metadata.uid) this.releaseOrDeletePod(tx, set, cur, orphan);
+        }
+      });
+    }
+    return this.store.transaction((tx) => this.deleteStatefulSet(tx, set, orphan));
+  }
+
+  private releaseOrDeletePod(tx: StoreTx, set: StatefulSet, pod: Pod, orphan: boolean): void {
+    if (orphan) {
+      tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
+        p.metadata.ownerReferences = p.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
+        if (p.metadata.ownerReferences?.length === 0) delete p.metadata.ownerReferences;
+      });
+    } else {
+      // Cascading delete: all pods terminate at once, as Kubernetes' garbage collector does (F17).
+      this.deletePod(tx, pod, `StatefulSet ${set.metadata.name} deleted`);
+    }
+  }
+
   private deleteStatefulSet(tx: StoreTx, set: StatefulSet, orphan: boolean): AnyObject {
     for (const r of ownedRevisions(set, tx.list<ControllerRevision>('ControllerRevision', set.metadata.namespace))) {
       if (orphan) {
@@ -397,17 +442,7 @@ export class Operations {
     const owned = tx
       .list<Pod>('Pod', set.metadata.namespace)
       .filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
-    for (const pod of owned) {
-      if (orphan) {
-        tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
-          p.metadata.ownerReferences = p.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
-          if (p.metadata.ownerReferences?.length === 0) delete p.metadata.ownerReferences;
-        });
-      } else {
-        // Cascading delete: all pods terminate at once, as Kubernetes' garbage collector does (F17).
-        this.deletePod(tx, pod, `StatefulSet ${set.metadata.name} deleted`);
-      }
-    }
+    for (const pod of owned) this.releaseOrDeletePod(tx, set, pod, orphan);
     return tx.delete('StatefulSet', set.metadata.namespace, set.metadata.name)!;
   }
 

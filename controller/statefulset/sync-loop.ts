@@ -18,6 +18,7 @@ import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
+import { budgetOf, chunkByCost, commitInChunks, type Cost } from '../store/chunks.js';
 import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.js';
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
@@ -250,19 +251,25 @@ export class StatefulSetController {
     if (await this.refuseOverLimit(key, set)) return;
     const claim = claimPods(set, this.store.list<Pod>('Pod', namespace));
     if (claim.adopt.length > 0 || claim.release.length > 0) {
-      await this.store.transaction((tx) => {
-        for (const p of claim.adopt) {
-          tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
-            x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []), setOwnerRef(set)];
-          });
-          this.events.recordIn(tx, set, 'Normal', 'Adopted', `adopted pod ${p.metadata.name}`);
-        }
-        for (const p of claim.release) {
-          tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
-            x.metadata.ownerReferences = x.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
-          });
-        }
-      });
+      // Each pod adopted or released on its own is a valid state: in chunks the store accepts.
+      const work = [...claim.adopt.map((p) => ({ p, adopt: true })), ...claim.release.map((p) => ({ p, adopt: false }))];
+      await commitInChunks(
+        this.store,
+        work,
+        (w) => ({ writes: w.adopt ? 2 : 1, bytes: Buffer.byteLength(JSON.stringify(w.p)) + 1024 }),
+        (tx, { p, adopt }) => {
+          if (adopt) {
+            tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
+              x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []), setOwnerRef(set)];
+            });
+            this.events.recordIn(tx, set, 'Normal', 'Adopted', `adopted pod ${p.metadata.name}`);
+          } else {
+            tx.mutate<Pod>('Pod', namespace, p.metadata.name, (x) => {
+              x.metadata.ownerReferences = x.metadata.ownerReferences?.filter((r) => r.uid !== set.metadata.uid);
+            });
+          }
+        },
+      );
       return; // the writes above enqueue this set again
     }
 
@@ -297,27 +304,40 @@ export class StatefulSetController {
     decision.status.conditions = [progress.condition];
     if (progress.recheckInMs !== undefined) decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? Infinity, progress.recheckInMs);
 
-    await this.store.transaction((tx) => {
-      // Orphaned revisions of a re-created set are adopted, as its pods are (F6 step 1).
-      for (const r of revClaim.adopt) {
-        tx.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
-          x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []).filter((o) => !o.controller), setOwnerRef(set)];
-        });
+    // The actions are committed in as many transactions as the store needs (etcd's
+    // --max-txn-ops): each action whole (a pod with its binding, claims and events), the
+    // revisions with the first chunk, the status with the last. Each chunk leaves a valid state,
+    // as Kubernetes creates pods one request each; a chunk that fails ends this sync (retried),
+    // and the next sync plans again from what was committed.
+    const revisionWrites = revClaim.adopt.length + (plan.create ? 1 : 0) + (plan.renumber ? 1 : 0) + plan.truncate.length;
+    // Bytes: a pod is about its template; its claims, binding and events add a few KiB.
+    const templateBytes = new Map<string, number>();
+    const bytesOf = (a: SetAction) => {
+      const rev = 'revision' in a ? a.revision : '';
+      let n = templateBytes.get(rev);
+      if (n === undefined) {
+        n = Buffer.byteLength(JSON.stringify(templates.get(rev) ?? set.spec.template));
+        templateBytes.set(rev, n);
       }
-      if (plan.create) tx.create(plan.create as ControllerRevision);
-      if (plan.renumber) {
-        const { name: rn, revision } = plan.renumber;
-        tx.mutate<ControllerRevision>('ControllerRevision', namespace, rn, (x) => {
-          x.revision = revision;
+      return n + POD_OVERHEAD_BYTES;
+    };
+    const found = chunkByCost(
+      decision.actions,
+      (a) => ({ ...actionCost(a), bytes: bytesOf(a) }),
+      budgetOf(this.store, { writes: revisionWrites + 1, bytes: Buffer.byteLength(JSON.stringify(set)) * (revisionWrites + 1) }),
+    );
+    const chunks = found.length > 0 ? found : [[]];
+    for (const [i, chunk] of chunks.entries()) {
+      await this.store.transaction((tx) => {
+        if (i === 0) this.writeRevisions(tx, set, revClaim.adopt, plan);
+        for (const a of chunk) this.apply(tx, set, a, nodes, templates);
+        if (i < chunks.length - 1) return;
+        const status = decision.status;
+        tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
+          s.status = status;
         });
-      }
-      for (const rn of plan.truncate) tx.delete('ControllerRevision', namespace, rn);
-      for (const a of decision.actions) this.apply(tx, set, a, nodes, templates);
-      const status = decision.status;
-      tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
-        s.status = status;
       });
-    });
+    }
 
     this.slowStart.record(key, decision.actions.filter((a) => a.type === 'createPod').length, performance.now() - began);
     if (waiting !== this.lastWaiting.get(key)?.text) {
@@ -381,6 +401,25 @@ export class StatefulSetController {
     })!;
     this.events.recordIn(tx, claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
     this.log.info({ claim: `${ns}/${name}`, node: node.metadata.name, pod }, 'claim bound on first use');
+  }
+
+  /** The set's revisions: orphans adopted, the new one created, renumbered, old ones truncated. */
+  private writeRevisions(tx: StoreTx, set: StatefulSet, adopt: ControllerRevision[], plan: ReturnType<typeof planRevisions>): void {
+    const namespace = set.metadata.namespace!;
+    // Orphaned revisions of a re-created set are adopted, as its pods are (F6 step 1).
+    for (const r of adopt) {
+      tx.mutate<ControllerRevision>('ControllerRevision', namespace, r.metadata.name, (x) => {
+        x.metadata.ownerReferences = [...(x.metadata.ownerReferences ?? []).filter((o) => !o.controller), setOwnerRef(set)];
+      });
+    }
+    if (plan.create) tx.create(plan.create as ControllerRevision);
+    if (plan.renumber) {
+      const { name: rn, revision } = plan.renumber;
+      tx.mutate<ControllerRevision>('ControllerRevision', namespace, rn, (x) => {
+        x.revision = revision;
+      });
+    }
+    for (const rn of plan.truncate) tx.delete('ControllerRevision', namespace, rn);
   }
 
   private apply(tx: StoreTx, set: StatefulSet, a: SetAction, nodes: Node[], templates: Map<string, StatefulSet['spec']['template']>): void {
@@ -472,6 +511,34 @@ export class StatefulSetController {
         return;
       }
     }
+  }
+}
+
+/** What a pod's claims, binding and events add to its template, in bytes, at most (about). */
+const POD_OVERHEAD_BYTES = 8 * 1024;
+
+/**
+ * The most keys an action writes (apply() below): each event is one key (a new event, or a
+ * repeat counted on one), a claim bound or created is the claim and its event.
+ */
+export function actionCost(a: SetAction): Cost {
+  switch (a.type) {
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: a placed new pod costs as a bound one
+    case 'createPod':
+      if (a.node === undefined) return { writes: 3 }; // the pod, SuccessfulCreate, FailedScheduling
+    // falls through
+    case 'bindPod':
+    case 'createClaims': {
+      const claims = 2 * ((a.type === 'createClaims' ? 0 : (a.bindClaims?.length ?? 0)) + a.missingClaims.length);
+      // the binding, the pod, SuccessfulCreate and Scheduled (bindPod: Scheduled only)
+      return { writes: claims + (a.type === 'createClaims' ? 0 : 4) };
+    }
+    case 'markUnschedulable':
+      return { writes: 2 };
+    case 'setClaimOwners':
+      return { writes: 1 };
+    case 'deletePod':
+      return { writes: 3 }; // the pod, Killing, SuccessfulDelete
   }
 }
 

@@ -76,6 +76,8 @@ export interface EtcdStoreOptions {
    * (fewer when fenced), and compares at most this many keys or ranges.
    */
   maxTxnOps?: number;
+  /** The etcd members' --max-request-bytes (default 1.5 MiB): what one Txn may carry. */
+  maxRequestBytes?: number;
 }
 
 /** Changes kept for watches that resume from a resourceVersion (as the SQLite store). */
@@ -84,6 +86,8 @@ const WATCH_WINDOW = 5000;
 const MAX_ATTEMPTS = 10;
 /** etcd's default --max-txn-ops: compares, success ops and failure ops each at most this many. */
 const DEFAULT_MAX_TXN_OPS = 128;
+/** etcd's default --max-request-bytes. */
+const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 /** Keys per page when listing the prefix (gRPC messages are limited to 4 MiB). */
 const PAGE = 1000;
 /** How long a failed commit waits for the mirror to catch up before running fn again. */
@@ -339,6 +343,7 @@ class Core {
     readonly layout: Layout,
     readonly watchTimeoutMs: number,
     readonly maxTxnOps: number,
+    readonly maxRequestBytes: number,
   ) {
     this.mirror = new Mirror(layout);
     this.changes.setMaxListeners(0);
@@ -846,11 +851,13 @@ function checks(
   // written over); then the ranges listed; then keys only read, one by one while they fit, else
   // by their directory, else the whole prefix.
   const written = [...tx.writes.keys()];
-  if (compare.length + written.length > maxOps) {
-    throw new Error(`a transaction writes at most ${maxOps - compare.length} keys (etcd's --max-txn-ops); this one writes ${written.length}`);
+  const readOnly = [...tx.reads].filter(([key]) => !tx.writes.has(key));
+  // What fn only read takes one compare at least (the whole prefix at most).
+  const forReads = tx.ranges.size + readOnly.length > 0 ? 1 : 0;
+  if (compare.length + forReads + written.length > maxOps) {
+    throw new Error(`a transaction writes at most ${maxOps - compare.length - forReads} keys (etcd's --max-txn-ops); this one writes ${written.length}`);
   }
   for (const key of written) point(key, tx.reads.get(key) ?? 0);
-  const readOnly = [...tx.reads].filter(([key]) => !tx.writes.has(key));
   const room = maxOps - compare.length;
   if (tx.ranges.size + readOnly.length <= room) {
     for (const prefix of tx.ranges) range(prefix);
@@ -870,11 +877,21 @@ function checks(
 /** The controller's store in etcd; `fenced(...)` views share its client, mirror and watch. */
 export class EtcdStore implements Store {
   readonly backend = 'etcd' as const;
+  /**
+   * A Txn compares every key it writes, plus the fence and at least one range for what fn only
+   * read (checks() above): writes + 2 must fit in --max-txn-ops.
+   */
+  readonly maxWritesPerTransaction: number;
+  /** Two thirds of --max-request-bytes for the values: keys, compares and framing take the rest. */
+  readonly maxTransactionBytes: number;
 
   private constructor(
     private readonly core: Core,
     private readonly fence?: Fence,
-  ) {}
+  ) {
+    this.maxWritesPerTransaction = core.maxTxnOps - 2;
+    this.maxTransactionBytes = Math.floor((core.maxRequestBytes * 2) / 3);
+  }
 
   /** Connects, loads everything under the prefix and starts the watch that keeps it current. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
@@ -890,7 +907,13 @@ export class EtcdStore implements Store {
         }
       : undefined;
     const client = new Etcd3({ hosts: opts.endpoints, credentials });
-    const core = new Core(client, new Layout(prefix), opts.watchTimeoutMs ?? 30_000, opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS);
+    const core = new Core(
+      client,
+      new Layout(prefix),
+      opts.watchTimeoutMs ?? 30_000,
+      opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS,
+      opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    );
     try {
       await core.load();
     } catch (err) {

@@ -44,6 +44,9 @@ export type StoreSynchronous = 'full' | 'normal';
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
+  /** One SQLite transaction holds any number of writes. */
+  readonly maxWritesPerTransaction = Number.POSITIVE_INFINITY;
+  readonly maxTransactionBytes = Number.POSITIVE_INFINITY;
   private readonly db: Database.Database;
   private readonly objects = new Map<string, AnyObject>();
   /** The keys of each kind's objects, so a list does not walk every object of every kind. */

@@ -101,6 +101,14 @@ export interface Fence {
 export interface Store extends StoreReader {
   /** Which implementation: shown by `berth controller status` and in logs. */
   readonly backend: 'sqlite' | 'etcd';
+  /**
+   * The most keys (objects, meta entries, tokens, bindings) one transaction may write: etcd
+   * refuses a Txn with more than its --max-txn-ops operations, and the compares count too.
+   * Infinity for SQLite. Bulk writes are split to fit (controller/store/chunks.ts).
+   */
+  readonly maxWritesPerTransaction: number;
+  /** The most bytes of stored values one transaction should write (etcd: under --max-request-bytes). */
+  readonly maxTransactionBytes: number;
   /** Every committed change, in resourceVersion order. */
   readonly changes: EventEmitter<{ change: [StoredChange] }>;
   /** Ids of tokens just deleted (revoked), so what they opened (watches, streams) can be closed. */

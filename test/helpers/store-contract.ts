@@ -13,6 +13,7 @@
 import type { Test } from 'tap';
 import type { ConfigMap, Node } from '../../shared/types.js';
 import { ConflictError, type Fence, FencedError, type NewObject, type Store, type StoredChange } from '../../controller/store/types.js';
+import { commitInChunks } from '../../controller/store/chunks.js';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -591,6 +592,39 @@ export function storeContract(t: Test, opts: StoreContractOptions): void {
       t.equal(store.getMeta('m'), '1');
     });
   }
+
+  t.test('a transaction of maxWritesPerTransaction keys commits while it reads 300 others; one key more is refused and writes nothing', async (t) => {
+    const { store, data } = await fresh(t);
+    const bounded = Number.isFinite(store.maxWritesPerTransaction);
+    t.ok(store.maxWritesPerTransaction > 0 && store.maxTransactionBytes > 0, 'the store says what one transaction holds');
+    const n = bounded ? store.maxWritesPerTransaction : 500;
+    const others = Array.from({ length: 300 }, (_, i) => configMap('r', `o${i}`));
+    const txs = await commitInChunks(
+      store,
+      others,
+      () => ({ writes: 1 }),
+      (tx, o) => tx.create(o),
+    );
+    t.ok(txs >= 1 && store.list('ConfigMap', 'r').length === 300, `300 objects written in ${txs} transaction(s)`);
+    const writer = opts.fence ? store.fenced(await opts.fence.take(data)) : store;
+    await writer.transaction((tx) => {
+      for (let i = 0; i < 300; i++) tx.get('ConfigMap', 'r', `o${i}`);
+      for (let i = 0; i < n; i++) tx.create(configMap('w', `a${i}`));
+    });
+    t.equal(store.list('ConfigMap', 'w').length, n, `${n} keys written in one transaction`);
+    if (bounded) {
+      const err = await rejection(
+        t,
+        writer.transaction((tx) => {
+          for (let i = 0; i < 300; i++) tx.get('ConfigMap', 'r', `o${i}`);
+          for (let i = 0; i <= n; i++) tx.create(configMap('x', `b${i}`));
+        }),
+        'one key over the limit',
+      );
+      t.match(String(err), /at most \d+ keys/, 'refused by the store, naming its limit');
+      t.equal(store.list('ConfigMap', 'x').length, 0, 'nothing of it written');
+    }
+  });
 
   t.test('backup writes a non-empty file while the store runs', async (t) => {
     const { store } = await fresh(t);
