@@ -12,7 +12,7 @@ import { EtcdStore } from '../controller/store/etcd.js';
 import type { PersistentVolumeClaim, Pod, StatefulSet } from '../shared/types.js';
 import { waitFor } from './helpers/cluster.js';
 import { startEtcd } from './helpers/etcd.js';
-import { registerNodes } from './helpers/store-harness.js';
+import { parallelSet, registerNodes } from './helpers/store-harness.js';
 
 const bigDisk = { diskBytes: 2 ** 44, diskAvailableBytes: 2 ** 43, memoryBytes: 2 ** 36, memoryAvailableBytes: 2 ** 35 };
 
@@ -40,21 +40,7 @@ t.test('on etcd with its default limits, a 1,000-pod Parallel set with claims is
   ]);
   sets.start();
   const started = performance.now();
-  await ops.apply([
-    {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'big', namespace: 'default' },
-      spec: {
-        replicas: 1000,
-        podManagementPolicy: 'Parallel',
-        serviceName: 'big',
-        selector: { matchLabels: { app: 'big' } },
-        template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'main', image: 'berth.local/busybox:1' }] } },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: '10Mi' } } } }],
-      },
-    },
-  ]);
+  await ops.apply([parallelSet('big', 1000)]);
   await waitFor(
     '1,000 pods and the status saying so',
     () =>

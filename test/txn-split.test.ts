@@ -17,7 +17,7 @@ import type { Store, StoreTx } from '../controller/store/types.js';
 import { DEFAULT_BACKOFF } from '../controller/retry/backoff.js';
 import { timestamp, type ConfigMap, type Event, type Node, type Pod, type PersistentVolumeClaim } from '../shared/types.js';
 import { waitFor } from './helpers/cluster.js';
-import { registerNodes } from './helpers/store-harness.js';
+import { parallelSet, registerNodes } from './helpers/store-harness.js';
 
 const LIMIT = 126;
 
@@ -171,21 +171,7 @@ t.test(`no transaction of the bulk paths writes more than ${LIMIT} keys`, async 
   // A 2,000-pod Parallel set, each pod with its claim.
   let from = sizes.length;
   const started = performance.now();
-  await ops.apply([
-    {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'big', namespace: 'default' },
-      spec: {
-        replicas: 2000,
-        podManagementPolicy: 'Parallel',
-        serviceName: 'big',
-        selector: { matchLabels: { app: 'big' } },
-        template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'main', image: 'berth.local/busybox:1' }] } },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: '10Mi' } } } }],
-      },
-    },
-  ]);
+  await ops.apply([parallelSet('big', 2000)]);
   await waitFor('2,000 pods', () => store.list<Pod>('Pod', 'default').length === 2000 || undefined, 180_000, 50);
   const took = performance.now() - started;
   t.equal(store.list<PersistentVolumeClaim>('PersistentVolumeClaim', 'default').length, 2000, 'every pod has its claim');
@@ -297,20 +283,7 @@ t.test('pods of a large template are created in transactions of at most 1 MiB', 
   sets.start();
   const from = bytes.length;
   const big = 'x'.repeat(60 * 1024);
-  await ops.apply([
-    {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'fat', namespace: 'default' },
-      spec: {
-        replicas: 200,
-        podManagementPolicy: 'Parallel',
-        serviceName: 'fat',
-        selector: { matchLabels: { app: 'fat' } },
-        template: { metadata: { labels: { app: 'fat' }, annotations: { big } }, spec: { containers: [{ name: 'main', image: 'berth.local/busybox:1' }] } },
-      },
-    },
-  ]);
+  await ops.apply([parallelSet('fat', 200, { claims: false, annotations: { big } })]);
   await waitFor('200 pods', () => store.list<Pod>('Pod', 'default').length === 200 || undefined, 120_000, 50);
   const worst = Math.max(...bytes.slice(from));
   t.ok(worst <= 1024 * 1024, `no transaction writes over 1 MiB (largest ${worst} bytes, ${bytes.length - from} transactions)`);

@@ -59,6 +59,7 @@ import {
   type StoreTx,
   type TokenExtra,
 } from './types.js';
+import { StoreShorthands } from './shorthands.js';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. `https://10.0.0.1:2379`. */
@@ -875,7 +876,7 @@ function checks(
 }
 
 /** The controller's store in etcd; `fenced(...)` views share its client, mirror and watch. */
-export class EtcdStore implements Store {
+export class EtcdStore extends StoreShorthands implements Store {
   readonly backend = 'etcd' as const;
   /**
    * A Txn compares every key it writes, plus the fence and at least one range for what fn only
@@ -889,6 +890,7 @@ export class EtcdStore implements Store {
     private readonly core: Core,
     private readonly fence?: Fence,
   ) {
+    super();
     this.maxWritesPerTransaction = core.maxTxnOps - 2;
     this.maxTransactionBytes = Math.floor((core.maxRequestBytes * 2) / 3);
   }
@@ -1027,43 +1029,8 @@ export class EtcdStore implements Store {
     }
   }
 
-  create<T extends AnyObject>(input: NewObject<T>): Promise<T> {
-    return this.transaction((tx) => tx.create(input));
-  }
-  update<T extends AnyObject>(o: T, expectRv?: string): Promise<T> {
-    return this.transaction((tx) => tx.update(o, expectRv));
-  }
-  mutate<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string, fn: (o: T) => void): Promise<T | undefined> {
-    return this.transaction((tx) => tx.mutate(kind, namespace, name, fn));
-  }
-  delete(kind: Kind, namespace: string | undefined, name: string): Promise<AnyObject | undefined> {
-    return this.transaction((tx) => tx.delete(kind, namespace, name));
-  }
-  setMeta(key: string, value: string): Promise<void> {
-    return this.transaction((tx) => tx.setMeta(key, value));
-  }
-  deleteMeta(key: string): Promise<void> {
-    return this.transaction((tx) => tx.deleteMeta(key));
-  }
-  addToken(hash: string, role: string, subject: string, extra?: TokenExtra): Promise<void> {
-    return this.transaction((tx) => tx.addToken(hash, role, subject, extra));
-  }
-  deleteTokenById(id: string): Promise<number> {
-    return this.transaction((tx) => tx.deleteTokenById(id));
-  }
-  deleteTokens(role: string, subject: string): Promise<void> {
-    return this.transaction((tx) => tx.deleteTokens(role, subject));
-  }
-  bind(namespace: string, set: string, ordinal: number, node: string): Promise<void> {
-    return this.transaction((tx) => tx.bind(namespace, set, ordinal, node));
-  }
-
   changesSince(rv: number): StoredChange[] | undefined {
     return this.core.changesSince(rv);
-  }
-
-  toWatchEvent(c: StoredChange): WatchEvent {
-    return { type: c.type, object: c.object };
   }
 
   /** etcd's snapshot of its whole keyspace (restore with `etcdctl snapshot restore`). */

@@ -19,6 +19,7 @@ import {
   type StoreTx,
   type TokenExtra,
 } from './types.js';
+import { StoreShorthands } from './shorthands.js';
 
 export { ConflictError, FencedError } from './types.js';
 export type { Binding, Fence, NewObject, Store, StoredChange, StoredToken, StoreReader, StoreTx, TokenExtra } from './types.js';
@@ -42,7 +43,7 @@ export interface StoreOptions {
 
 export type StoreSynchronous = 'full' | 'normal';
 
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreShorthands implements Store {
   readonly backend = 'sqlite' as const;
   /** One SQLite transaction holds any number of writes. */
   readonly maxWritesPerTransaction = Number.POSITIVE_INFINITY;
@@ -77,6 +78,7 @@ export class SqliteStore implements Store {
   readonly revocations = new EventEmitter<{ revoked: [ids: string[]] }>();
 
   constructor(file: string, opts: StoreOptions = {}) {
+    super();
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // FULL: every commit is fsynced to the WAL before it returns, so an acknowledged write
@@ -367,10 +369,6 @@ export class SqliteStore implements Store {
     return this.window.filter((c) => c.rv > rv);
   }
 
-  toWatchEvent(c: StoredChange): WatchEvent {
-    return { type: c.type, object: c.object };
-  }
-
   // --- small tables that are not API objects ---
 
   getMeta(k: string): string | undefined {
@@ -479,47 +477,5 @@ export class SqliteStore implements Store {
       deleteTokens: (role, subject) => s.txDeleteTokens(role, subject),
       bind: (namespace, set, ordinal, node) => s.txBind(namespace, set, ordinal, node),
     };
-  }
-
-  // --- one-write shorthands: each is transaction((tx) => tx.<same>(…)) ---
-
-  create<T extends AnyObject>(input: NewObject<T>): Promise<T> {
-    return this.transaction((tx) => tx.create(input));
-  }
-
-  update<T extends AnyObject>(o: T, expectRv?: string): Promise<T> {
-    return this.transaction((tx) => tx.update(o, expectRv));
-  }
-
-  mutate<T extends AnyObject>(kind: T['kind'], namespace: string | undefined, name: string, fn: (o: T) => void): Promise<T | undefined> {
-    return this.transaction((tx) => tx.mutate(kind, namespace, name, fn));
-  }
-
-  delete(kind: Kind, namespace: string | undefined, name: string): Promise<AnyObject | undefined> {
-    return this.transaction((tx) => tx.delete(kind, namespace, name));
-  }
-
-  setMeta(k: string, value: string): Promise<void> {
-    return this.transaction((tx) => tx.setMeta(k, value));
-  }
-
-  deleteMeta(k: string): Promise<void> {
-    return this.transaction((tx) => tx.deleteMeta(k));
-  }
-
-  addToken(hash: string, role: string, subject: string, extra?: TokenExtra): Promise<void> {
-    return this.transaction((tx) => tx.addToken(hash, role, subject, extra));
-  }
-
-  deleteTokenById(id: string): Promise<number> {
-    return this.transaction((tx) => tx.deleteTokenById(id));
-  }
-
-  deleteTokens(role: string, subject: string): Promise<void> {
-    return this.transaction((tx) => tx.deleteTokens(role, subject));
-  }
-
-  bind(namespace: string, set: string, ordinal: number, node: string): Promise<void> {
-    return this.transaction((tx) => tx.bind(namespace, set, ordinal, node));
   }
 }

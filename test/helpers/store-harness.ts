@@ -12,7 +12,7 @@ import { NodeRegistry } from '../../controller/nodes/registry.js';
 import { Operations } from '../../controller/objects/operations.js';
 import { StatefulSetController } from '../../controller/statefulset/sync-loop.js';
 import { SqliteStore, type Store } from '../../controller/store/sqlite.js';
-import type { NodeFacts } from '../../shared/types.js';
+import type { AnyObject, NodeFacts } from '../../shared/types.js';
 import { nodeFacts } from './node-fixture.js';
 
 export interface TestNode {
@@ -50,4 +50,27 @@ export function controllerOnStore(t: Test, prefix: string) {
   const nodes = new NodeRegistry(store, events, log, 5000);
   const sets = new StatefulSetController(store, ops, events, log);
   return { store, log, events, ops, nodes, sets };
+}
+
+/**
+ * A Parallel StatefulSet of busybox pods, as `apply` takes it: with a 10Mi claim per pod unless
+ * `claims` is false; `annotations` go on the pod template.
+ */
+export function parallelSet(name: string, replicas: number, opts: { claims?: boolean; annotations?: Record<string, string> } = {}): AnyObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      podManagementPolicy: 'Parallel',
+      serviceName: name,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+        spec: { containers: [{ name: 'main', image: 'berth.local/busybox:1' }] },
+      },
+      ...(opts.claims === false ? {} : { volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: '10Mi' } } } }] }),
+    },
+  } as unknown as AnyObject;
 }
