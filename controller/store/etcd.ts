@@ -78,6 +78,12 @@ export interface EtcdStoreOptions {
   maxTxnOps?: number;
 }
 
+/**
+ * Meta key of the number added to every etcd revision to make a resourceVersion, written by a
+ * restore into the prefix (controller/backup/etcd-restore.ts, docs/operations.md#backup-and-restore).
+ */
+export const RV_OFFSET_META = 'rvOffset';
+
 /** Changes kept for watches that resume from a resourceVersion (as the SQLite store). */
 const WATCH_WINDOW = 5000;
 /** Runs of a transaction's fn whose commit found the mirror behind, before ConflictError. */
@@ -184,6 +190,12 @@ class Layout {
 /** Everything under the prefix as of `revision`, the watch cache. */
 class Mirror {
   revision = 0;
+  /**
+   * Added to every etcd revision this store shows as a resourceVersion: 0, or after a restore
+   * into this prefix the resourceVersion the restore planned (meta RV_OFFSET_META), so every
+   * resourceVersion handed out is past every one of the cluster the backup came from.
+   */
+  offset = 0;
   /** Every key's value and mod revision. */
   readonly entries = new Map<string, { e: Entry; rev: number }>();
   private readonly keysByKind = new Map<string, Set<string>>();
@@ -369,11 +381,18 @@ class Core {
   /** Loads the mirror and starts the watch after it. */
   async load(): Promise<void> {
     const { revision, kvs } = await this.listAll();
+    const offsetKey = this.layout.meta(RV_OFFSET_META);
+    const offset = kvs.find((kv) => kv.key.toString() === offsetKey)?.value.toString();
+    if (offset !== undefined) {
+      const n = Number(offset);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`meta ${RV_OFFSET_META} holds ${JSON.stringify(offset)}, not a resourceVersion`);
+      this.mirror.offset = n;
+    }
     for (const kv of kvs) {
       const key = kv.key.toString();
       const e = this.layout.decode(key, kv.value.toString());
       if (!e) continue;
-      if (e.t === 'object') e.o.metadata.resourceVersion = kv.mod_revision;
+      if (e.t === 'object') e.o.metadata.resourceVersion = this.rvOf(kv.mod_revision);
       this.mirror.set(key, e, Number(kv.mod_revision));
     }
     this.mirror.revision = revision;
@@ -400,15 +419,15 @@ class Core {
       if (!e) continue;
       const before = this.mirror.object(key);
       if (e.t === 'object') {
-        e.o.metadata.resourceVersion = kv.mod_revision;
-        out.push({ rv: rev, type: before ? 'MODIFIED' : 'ADDED', object: e.o });
+        e.o.metadata.resourceVersion = this.rvOf(rev);
+        out.push({ rv: rev + this.mirror.offset, type: before ? 'MODIFIED' : 'ADDED', object: e.o });
       }
       this.mirror.set(key, e, rev);
     }
     for (const key of [...this.mirror.entries.keys()]) {
       if (seen.has(key)) continue;
       const gone = this.mirror.remove(key);
-      if (gone?.t === 'object') out.push({ rv: revision, type: 'DELETED', object: this.deleted(gone.o, revision) });
+      if (gone?.t === 'object') out.push({ rv: revision + this.mirror.offset, type: 'DELETED', object: this.deleted(gone.o, revision) });
       if (gone?.t === 'token') revoked.push(gone.token.id);
     }
     this.mirror.revision = Math.max(this.mirror.revision, revision);
@@ -422,8 +441,13 @@ class Core {
 
   private deleted(o: AnyObject, rev: number): AnyObject {
     const gone = structuredClone(o);
-    gone.metadata.resourceVersion = String(rev);
+    gone.metadata.resourceVersion = this.rvOf(rev);
     return gone;
+  }
+
+  /** The resourceVersion an etcd revision is shown as. */
+  rvOf(rev: number | string): string {
+    return String(Number(rev) + this.mirror.offset);
   }
 
   /** One watch on the prefix from the mirror's revision on. */
@@ -502,8 +526,8 @@ class Core {
         if (e) {
           const existed = this.mirror.object(key) !== undefined;
           if (e.t === 'object') {
-            e.o.metadata.resourceVersion = ev.kv.mod_revision;
-            out.push({ rv: rev, type: existed ? 'MODIFIED' : 'ADDED', object: e.o });
+            e.o.metadata.resourceVersion = this.rvOf(rev);
+            out.push({ rv: rev + this.mirror.offset, type: existed ? 'MODIFIED' : 'ADDED', object: e.o });
           }
           this.mirror.set(key, e, rev);
         } else {
@@ -511,7 +535,7 @@ class Core {
         }
       } else {
         const gone = this.mirror.remove(key);
-        if (gone?.t === 'object') out.push({ rv: rev, type: 'DELETED', object: this.deleted(gone.o, rev) });
+        if (gone?.t === 'object') out.push({ rv: rev + this.mirror.offset, type: 'DELETED', object: this.deleted(gone.o, rev) });
         if (gone?.t === 'token') revoked.push(gone.token.id);
       }
     }
@@ -529,15 +553,16 @@ class Core {
       let cut = this.window.length - WATCH_WINDOW;
       const rv = this.window[cut - 1]!.rv;
       while (cut < this.window.length && this.window[cut]!.rv === rv) cut++;
-      this.floor = Math.max(this.floor, rv);
+      this.floor = Math.max(this.floor, rv - this.mirror.offset);
       this.window.splice(0, cut);
     }
     this.changes.emit('change', c);
   }
 
+  /** `rv` is a resourceVersion as shown (the offset included); so are the changes' rv. */
   changesSince(rv: number): StoredChange[] | undefined {
-    if (rv >= this.mirror.revision) return [];
-    if (rv < this.floor) return undefined;
+    if (rv >= this.mirror.revision + this.mirror.offset) return [];
+    if (rv < this.floor + this.mirror.offset) return undefined;
     return this.window.filter((c) => c.rv > rv);
   }
 
@@ -608,7 +633,7 @@ class EtcdTx implements StoreTx {
   }
 
   get resourceVersion(): number {
-    return this.m.revision;
+    return this.m.revision + this.m.offset;
   }
 
   private touch(key: string): void {
@@ -867,6 +892,103 @@ function checks(
   return { compare, failure, catchUp };
 }
 
+/** A client for the options' endpoints, and the prefix without a trailing slash. */
+async function etcdClient(opts: EtcdStoreOptions): Promise<{ prefix: string; client: Etcd3 }> {
+  const prefix = (opts.prefix ?? '/berth').replace(/\/+$/, '');
+  if (opts.endpoints.length === 0) throw new Error('etcd endpoints: at least one is needed');
+  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new Error('etcd cert and key: give both or neither');
+  const tls = opts.ca !== undefined || opts.cert !== undefined;
+  const credentials = tls
+    ? {
+        rootCertificate: opts.ca !== undefined ? await readFile(opts.ca) : (undefined as unknown as Buffer),
+        certChain: opts.cert !== undefined ? await readFile(opts.cert) : undefined,
+        privateKey: opts.key !== undefined ? await readFile(opts.key) : undefined,
+      }
+    : undefined;
+  return { prefix, client: new Etcd3({ hosts: opts.endpoints, credentials }) };
+}
+
+/** What a store holds, as `EtcdStore.contents()` copies it and `loadEmptyPrefix` writes it. */
+export interface StoreContents {
+  meta: { key: string; value: string }[];
+  objects: AnyObject[];
+  tokens: (StoredToken & { hash: string })[];
+  bindings: { namespace: string; statefulset: string; ordinal: number; node: string; epoch: number }[];
+}
+
+/** A prefix that has keys already: a restore writes only into an empty one. */
+export class PrefixNotEmptyError extends Error {
+  override name = 'PrefixNotEmptyError';
+}
+
+/** Bytes of keys and values in one restore Txn: under etcd's default request limit (1.5 MiB). */
+const LOAD_TXN_BYTES = 1024 * 1024;
+
+/**
+ * Writes `contents` into an empty prefix, in Txns of at most maxTxnOps - 1 puts and
+ * LOAD_TXN_BYTES (etcd's default limits), the `last` meta entries in the final one. Every Txn
+ * commits only while meta `guardMeta` is absent: a controller started on the prefix meanwhile
+ * writes it (controller/main.ts), and the load stops. PrefixNotEmptyError if any key is under
+ * `<prefix>/` before the first write.
+ */
+export async function loadEmptyPrefix(
+  opts: EtcdStoreOptions,
+  contents: StoreContents,
+  last: { key: string; value: string }[],
+  guardMeta: string,
+): Promise<{ revision: number; txns: number; keys: number }> {
+  const { prefix, client } = await etcdClient(opts);
+  const layout = new Layout(prefix);
+  try {
+    const start = Buffer.from(`${prefix}/`);
+    const found = await client.kv.range({ key: start, range_end: prefixEnd(`${prefix}/`), count_only: true });
+    if (Number(found.count) > 0) throw new PrefixNotEmptyError(`etcd prefix ${prefix}/ holds ${found.count} keys`);
+    const entries: [string, string][] = [
+      ...contents.meta.map((m) => layout.encode({ t: 'meta', key: m.key, value: m.value })),
+      ...contents.objects.map((o) => layout.encode({ t: 'object', o })),
+      ...contents.tokens.map(({ hash, ...token }) => layout.encode({ t: 'token', hash, token })),
+      ...contents.bindings.map((b) =>
+        layout.encode({ t: 'binding', b: { namespace: b.namespace, set: b.statefulset, ordinal: b.ordinal, node: b.node, epoch: b.epoch } }),
+      ),
+    ];
+    const final = last.map((m) => layout.encode({ t: 'meta', key: m.key, value: m.value }));
+    const maxPuts = (opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS) - 1;
+    const batches: [string, string][][] = [];
+    let batch: [string, string][] = [];
+    let bytes = 0;
+    const size = ([k, v]: [string, string]) => Buffer.byteLength(k) + Buffer.byteLength(v);
+    for (const e of [...entries, ...final]) {
+      if (size(e) > LOAD_TXN_BYTES) throw new Error(`${e[0]} is ${size(e)} bytes, more than one etcd request may carry`);
+      if (batch.length >= maxPuts || bytes + size(e) > LOAD_TXN_BYTES) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(e);
+      bytes += size(e);
+    }
+    batches.push(batch);
+    const guard = Buffer.from(layout.meta(guardMeta));
+    let revision = 0;
+    for (const [i, b] of batches.entries()) {
+      const res = await client.kv.txn({
+        compare: [{ key: guard, target: CompareTarget.Version, result: CompareResult.Equal, version: 0 }],
+        success: b.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+        failure: [],
+      });
+      if (!res.succeeded) {
+        throw new Error(
+          `a controller started on etcd prefix ${prefix}/ while it was loaded (after ${i} of ${batches.length} writes): the prefix is incomplete; stop that controller and restore into a new prefix`,
+        );
+      }
+      revision = Number(res.header.revision);
+    }
+    return { revision, txns: batches.length, keys: entries.length + final.length };
+  } finally {
+    client.close();
+  }
+}
+
 /** The controller's store in etcd; `fenced(...)` views share its client, mirror and watch. */
 export class EtcdStore implements Store {
   readonly backend = 'etcd' as const;
@@ -878,18 +1000,7 @@ export class EtcdStore implements Store {
 
   /** Connects, loads everything under the prefix and starts the watch that keeps it current. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
-    const prefix = (opts.prefix ?? '/berth').replace(/\/+$/, '');
-    if (opts.endpoints.length === 0) throw new Error('etcd endpoints: at least one is needed');
-    if ((opts.cert === undefined) !== (opts.key === undefined)) throw new Error('etcd cert and key: give both or neither');
-    const tls = opts.ca !== undefined || opts.cert !== undefined;
-    const credentials = tls
-      ? {
-          rootCertificate: opts.ca !== undefined ? await readFile(opts.ca) : (undefined as unknown as Buffer),
-          certChain: opts.cert !== undefined ? await readFile(opts.cert) : undefined,
-          privateKey: opts.key !== undefined ? await readFile(opts.key) : undefined,
-        }
-      : undefined;
-    const client = new Etcd3({ hosts: opts.endpoints, credentials });
+    const { prefix, client } = await etcdClient(opts);
     const core = new Core(client, new Layout(prefix), opts.watchTimeoutMs ?? 30_000, opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS);
     try {
       await core.load();
@@ -909,7 +1020,23 @@ export class EtcdStore implements Store {
   }
 
   get resourceVersion(): number {
-    return this.core.revision;
+    return this.core.revision + this.core.mirror.offset;
+  }
+
+  /**
+   * Everything the store holds, copied from the mirror in one synchronous step: consistent as of
+   * `resourceVersion` (the etcd revision the watch applied, offset included).
+   */
+  contents(): StoreContents & { resourceVersion: number } {
+    const out: StoreContents & { resourceVersion: number } = { resourceVersion: this.resourceVersion, meta: [], objects: [], tokens: [], bindings: [] };
+    const sorted = [...this.core.mirror.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [, { e }] of sorted) {
+      if (e.t === 'meta') out.meta.push({ key: e.key, value: e.value });
+      else if (e.t === 'object') out.objects.push(structuredClone(e.o));
+      else if (e.t === 'token') out.tokens.push({ hash: e.hash, ...e.token });
+      else out.bindings.push({ namespace: e.b.namespace, statefulset: e.b.set, ordinal: e.b.ordinal, node: e.b.node, epoch: e.b.epoch });
+    }
+    return out;
   }
 
   /** The etcd key prefix of this store's data. */
@@ -974,7 +1101,7 @@ export class EtcdStore implements Store {
       const res = await core.client.kv.txn({ compare, success, failure });
       const revision = Number(res.header.revision);
       if (res.succeeded) {
-        for (const o of tx.returned) o.metadata.resourceVersion = String(revision);
+        for (const o of tx.returned) o.metadata.resourceVersion = core.rvOf(revision);
         await core.until(() => core.revision >= revision, core.watchTimeoutMs, `the commit's revision ${revision}`);
         return result;
       }
