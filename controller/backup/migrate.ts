@@ -4,11 +4,11 @@
 // admin and join tokens of the data dir (admin.conf, join-token) keep working on etcd.
 //
 // The data dir's lock is held while the store is read: a controller running on it makes the
-// migration fail before anything is written. The store is opened read-only and copied into a
-// temporary directory outside the data dir, which is otherwise left as it was: starting the
+// migration fail before anything is written. The store's files are copied into a temporary
+// directory outside the data dir and read there; the data dir is left as it was: starting the
 // SQLite controller on it again is the way back.
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
@@ -31,11 +31,20 @@ export async function migrateToEtcd(dataDirArg: string, target: EtcdTarget, opts
     throw new RestoreError(`--data-dir ${dataDir}: ${(err as Error).message}; stop the controller first. Nothing was migrated`);
   }
   try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
     let header;
     let records: BackupRecord[];
-    try {
-      const snap = await takeSqliteSnapshot({ backup: async (to) => void (await db.backup(to)) }, dataDir, opts.manifestsDir ?? join(dataDir, 'manifests'), tmpdir());
+    {
+      // The files copied as they are (the lock keeps them still): even a read-only connection
+      // would leave -shm and -wal files in the data dir.
+      const copy = async (to: string) => {
+        copyFileSync(file, to);
+        if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${to}-wal`);
+        // Applies the copied WAL to the copy, so the snapshot's read-only connection finds it all.
+        const db = new Database(to);
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+      };
+      const snap = await takeSqliteSnapshot({ backup: copy }, dataDir, opts.manifestsDir ?? join(dataDir, 'manifests'), tmpdir());
       try {
         records = [...snap.records()];
         header = {
@@ -49,8 +58,6 @@ export async function migrateToEtcd(dataDirArg: string, target: EtcdTarget, opts
       } finally {
         snap.close();
       }
-    } finally {
-      db.close();
     }
     const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
     const adminToken = (YAML.parse(read(join(dataDir, 'admin.conf')) ?? '') as { token?: unknown } | null)?.token;
