@@ -13,7 +13,9 @@
 //
 // resourceVersion is etcd's revision: an object's is its key's mod revision, a deletion's the
 // revision that deleted it, and the store's the newest revision its watch applied. All writes of
-// one transaction share one revision.
+// one transaction share one revision. A prefix made by a restore adds an offset to every one
+// (meta rvOffset, read at open: docs/operations.md#into-etcd), so they go on past the
+// resourceVersions of the controllers the backup came from.
 //
 // Transactions are optimistic: fn runs against the mirror with its writes buffered, and the
 // commit is one etcd Txn that compares the mod revision of every key fn wrote or read with what
