@@ -231,7 +231,9 @@ etcdFlags(controller.commands[controller.commands.length - 1]!);
 etcdFlags(
   controller
     .command('migrate')
-    .description('load a stopped SQLite controller (store, CA, tokens) into an empty etcd prefix, as a restore of its backup would; the data dir is left as it is')
+    .description(
+      'load a stopped SQLite controller (store, CA, tokens) into an empty etcd prefix, as a restore of its backup would; the data dir is left as it is',
+    )
     .requiredOption('--to <store>', 'the store to move to: etcd')
     .option('--data-dir <dir>', "the SQLite controller's data dir", '/var/lib/berth/controller')
     .option('--manifests <dir>', 'its manifest directory, if not <data-dir>/manifests (the files travel in the restore record only)'),

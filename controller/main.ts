@@ -304,7 +304,10 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
     backup: {
       snapshot: () =>
-        (store instanceof EtcdStore ? etcdSnapshotSource(store, dataDir, manifestsDir) : sqliteSnapshotSource(store as SqliteStore, dataDir, manifestsDir)).take(),
+        (store instanceof EtcdStore
+          ? etcdSnapshotSource(store, dataDir, manifestsDir)
+          : sqliteSnapshotSource(store as SqliteStore, dataDir, manifestsDir)
+        ).take(),
       controllerVersion: VERSION,
     },
     controllerStatus: () => ({

@@ -65,7 +65,9 @@ t.test('backup of a controller on etcd, restore into a new prefix', async (t) =>
   t.teardown(() => c.teardown());
   await c.startController([...storeFlags('/berth-old'), '--node-grace-seconds', '600', '--name', 'old']);
   const env = { BERTH_CONFIG: join(c.controllerDir, 'admin.conf') };
-  await c.client(c.joinToken).request('POST', '/api/v1/nodes/register', registration('n1', { agentUrl: 'https://127.0.0.1:9', agentCertificate: await agentCertPem() }));
+  await c
+    .client(c.joinToken)
+    .request('POST', '/api/v1/nodes/register', registration('n1', { agentUrl: 'https://127.0.0.1:9', agentCertificate: await agentCertPem() }));
   const apply = await runCli(['apply', '-f', '-'], env, sleeperSet({ name: 'web', replicas: 2, spec: '  podManagementPolicy: Parallel' }));
   t.equal(apply.code, 0, `apply: ${apply.stderr}`);
   const pods = await podsOnN1(c.api);
@@ -189,7 +191,9 @@ t.test('migrate a stopped SQLite controller to etcd', async (t) => {
   t.teardown(() => c.teardown());
   await c.startController(['--node-grace-seconds', '600']);
   const env = { BERTH_CONFIG: join(c.controllerDir, 'admin.conf') };
-  await c.client(c.joinToken).request('POST', '/api/v1/nodes/register', registration('n1', { agentUrl: 'https://127.0.0.1:9', agentCertificate: await agentCertPem() }));
+  await c
+    .client(c.joinToken)
+    .request('POST', '/api/v1/nodes/register', registration('n1', { agentUrl: 'https://127.0.0.1:9', agentCertificate: await agentCertPem() }));
   const apply = await runCli(['apply', '-f', '-'], env, sleeperSet({ name: 'web', replicas: 2, spec: '  podManagementPolicy: Parallel' }));
   t.equal(apply.code, 0, `apply: ${apply.stderr}`);
   const pods = await podsOnN1(c.api);
@@ -211,7 +215,10 @@ t.test('migrate a stopped SQLite controller to etcd', async (t) => {
   await c.stopController();
   const listing = readdirSync(c.controllerDir).sort();
   const db = readFileSync(join(c.controllerDir, 'berth.db'));
-  const migrate = await runCli(['controller', 'migrate', '--to', 'etcd', '--data-dir', c.controllerDir, '--etcd-endpoints', endpoints, '--etcd-prefix', '/berth-migrated'], {});
+  const migrate = await runCli(
+    ['controller', 'migrate', '--to', 'etcd', '--data-dir', c.controllerDir, '--etcd-endpoints', endpoints, '--etcd-prefix', '/berth-migrated'],
+    {},
+  );
   t.equal(migrate.code, 0, `migrate: ${migrate.stderr}`);
   t.match(migrate.stdout, /into etcd prefix \/berth-migrated\/: \d+ objects, \d+ tokens, 2 bindings/);
   t.match(migrate.stdout, /the admin token of the old admin\.conf works/);

@@ -129,7 +129,8 @@ export function volumeCopyPolicy(opts: ControllerUpOptions): CopyPolicy {
  */
 export function storeChoice(
   opts: Pick<ControllerUpOptions, 'store' | 'storeSync' | 'etcdEndpoints' | 'etcdCa' | 'etcdCert' | 'etcdKey' | 'etcdPrefix'>,
-  exists: (path: string) => boolean = existsSync) {
+  exists: (path: string) => boolean = existsSync,
+) {
   const kind = opts.store ?? 'sqlite';
   const etcdFlags: [string, string | undefined][] = [
     ['--etcd-endpoints', opts.etcdEndpoints],

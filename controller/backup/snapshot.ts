@@ -91,7 +91,16 @@ export function etcdSnapshotSource(store: Pick<EtcdStore, 'contents'>, dataDir: 
           for (const m of c.meta) yield { type: 'meta', key: m.key, value: m.value };
           for (const o of c.objects) yield { type: 'object', object: o };
           for (const t of c.tokens) {
-            yield { type: 'token', hash: t.hash, id: t.id, role: t.role, subject: t.subject, created: t.created, expires: t.expires, description: t.description };
+            yield {
+              type: 'token',
+              hash: t.hash,
+              id: t.id,
+              role: t.role,
+              subject: t.subject,
+              created: t.created,
+              expires: t.expires,
+              description: t.description,
+            };
           }
           for (const b of c.bindings) yield { type: 'binding', ...b };
         },
