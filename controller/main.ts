@@ -27,7 +27,7 @@ import { SHARED_SECRETS_KEY } from './backup/etcd-restore.js';
 import { etcdSnapshotSource, sqliteSnapshotSource } from './backup/snapshot.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { Store, StoreReader } from './store/types.js';
-import { EtcdStore } from './store/etcd.js';
+import { EtcdStore, RESTORE_INCOMPLETE_META } from './store/etcd.js';
 import { LeaderElector } from './ha/leader.js';
 import { runWhileLeading, type LeaderLoops } from './ha/loops.js';
 import { newCa } from './tls/pki.js';
@@ -155,6 +155,13 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     } catch (err) {
       lock.release();
       throw new Error(`--etcd-endpoints: the store could not be opened: ${(err as Error).message}`);
+    }
+    if (store.getMeta(RESTORE_INCOMPLETE_META) !== undefined) {
+      await store.close();
+      lock.release();
+      throw new Error(
+        `--etcd-prefix ${choice.prefix}: a restore into it did not finish (meta ${RESTORE_INCOMPLETE_META}); restore again into a new prefix (docs/operations.md#into-etcd)`,
+      );
     }
     log.info({ endpoints: choice.endpoints, prefix: choice.prefix, name }, 'store: etcd');
   } else {

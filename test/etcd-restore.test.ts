@@ -10,11 +10,13 @@ import { restoreRecordsIntoEtcd, SHARED_SECRETS_KEY } from '../controller/backup
 import { RestoreError } from '../controller/backup/restore.js';
 import { etcdSnapshotSource } from '../controller/backup/snapshot.js';
 import { hashToken } from '../controller/auth/tokens.js';
-import { EtcdStore, RV_OFFSET_META } from '../controller/store/etcd.js';
+import { EtcdStore, RESTORE_INCOMPLETE_META, RV_OFFSET_META } from '../controller/store/etcd.js';
 import { newCa } from '../controller/tls/pki.js';
 import { BACKUP_KIND, BACKUP_VERSION, type BackupHeader, type BackupRecord } from '../shared/backup-format.js';
 import { ANN_FENCING_EPOCH } from '../shared/fencing.js';
 import type { ConfigMap, Pod } from '../shared/types.js';
+import { Etcd3 } from 'etcd3';
+import { runCli } from './helpers/cluster.js';
 import { startEtcd } from './helpers/etcd.js';
 
 const etcd = await startEtcd(t);
@@ -116,6 +118,46 @@ if (etcd) {
     t.type(err, RestoreError);
     t.match((err as Error).message, /etcd prefix \/restore-full\/ holds 1 keys: .*pick a new --etcd-prefix\. Nothing was restored/);
     t.same(s.listMeta(''), [{ key: 'something', value: 'x' }], 'the prefix is as it was');
+  });
+
+  t.test('a controller started midway stops the load; no controller starts on the incomplete prefix', async (t) => {
+    const client = new Etcd3({ hosts: etcd.endpoints });
+    t.teardown(() => client.close());
+    const loading = restoreRecordsIntoEtcd(header, records, target('/restore-cut', 4), { source: 'test' }).catch((e: unknown) => e);
+    // What a controller starting on the prefix does first: its shared secrets.
+    for (let i = 0; i < 200 && (await client.get(`/restore-cut/meta/${RESTORE_INCOMPLETE_META}`).string()) === null; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await client.put(`/restore-cut/meta/${SHARED_SECRETS_KEY}`).value('{}');
+    const err = await loading;
+    t.type(err, RestoreError);
+    t.match((err as Error).message, /a controller started on etcd prefix \/restore-cut\/ while it was loaded \(after \d+ of \d+ writes\)/);
+    t.ok(await client.get(`/restore-cut/meta/${RESTORE_INCOMPLETE_META}`).string(), 'the prefix is marked incomplete');
+    const dir = mkdtempSync(join(tmpdir(), 'etcd-restore-ctl-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const up = await runCli(
+      [
+        'controller',
+        'up',
+        '--data-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        'etcd',
+        '--etcd-endpoints',
+        etcd.endpoints.join(','),
+        '--etcd-prefix',
+        '/restore-cut',
+      ],
+      {},
+    );
+    t.not(up.code, 0, 'controller up on it exits non-zero');
+    t.match(up.stderr, /--etcd-prefix \/restore-cut: a restore into it did not finish/, up.stderr.trim().split('\n').pop() ?? '');
+
+    const whole = await restoreRecordsIntoEtcd(header, records, target('/restore-whole', 4), { source: 'test' });
+    t.ok(whole.txns > 1);
+    t.equal(await client.get(`/restore-whole/meta/${RESTORE_INCOMPLETE_META}`).string(), null, 'a finished load leaves no marker');
   });
 
   t.test('a backup without a CA is refused before anything is written', async (t) => {

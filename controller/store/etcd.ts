@@ -86,6 +86,12 @@ export interface EtcdStoreOptions {
  */
 export const RV_OFFSET_META = 'rvOffset';
 
+/**
+ * Meta key present while a restore loads the prefix (written by its first Txn, deleted by its
+ * last): a controller refuses to start on a prefix that holds it (controller/main.ts).
+ */
+export const RESTORE_INCOMPLETE_META = 'restore-incomplete';
+
 /** Changes kept for watches that resume from a resourceVersion (as the SQLite store). */
 const WATCH_WINDOW = 5000;
 /** Runs of a transaction's fn whose commit found the mirror behind, before ConflictError. */
@@ -954,6 +960,7 @@ export async function loadEmptyPrefix(
       ),
     ];
     const final = last.map((m) => layout.encode({ t: 'meta', key: m.key, value: m.value }));
+    // Each Txn: one compare; its puts and the marker's put or delete (etcd counts each list).
     const maxPuts = (opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS) - 1;
     const batches: [string, string][][] = [];
     let batch: [string, string][] = [];
@@ -971,11 +978,17 @@ export async function loadEmptyPrefix(
     }
     batches.push(batch);
     const guard = Buffer.from(layout.meta(guardMeta));
+    const marker = Buffer.from(layout.meta(RESTORE_INCOMPLETE_META));
     let revision = 0;
     for (const [i, b] of batches.entries()) {
+      const ops: IRequestOp[] = b.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } }));
+      // One op more than the puts: the marker, put by the first Txn, deleted by the last (a
+      // load of one Txn needs none).
+      if (batches.length > 1 && i === 0) ops.push({ request_put: { key: marker, value: Buffer.from(new Date().toISOString()) } });
+      if (batches.length > 1 && i === batches.length - 1) ops.push({ request_delete_range: { key: marker } });
       const res = await client.kv.txn({
         compare: [{ key: guard, target: CompareTarget.Version, result: CompareResult.Equal, version: 0 }],
-        success: b.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+        success: ops,
         failure: [],
       });
       if (!res.succeeded) {
