@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { apply } from '../cli/commands/apply.js';
 import { cordon, drain, uncordon, type DrainOptions } from '../cli/commands/cordon.js';
-import { agentOptions, controllerOptions, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
+import { agentOptions, controllerOptions, storeChoice, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
 import { del, type DeleteOptions } from '../cli/commands/delete.js';
 import { describe, type DescribeOptions } from '../cli/commands/describe.js';
 import { exec, type ExecOptions } from '../cli/commands/exec.js';
@@ -150,14 +150,65 @@ controller
   .argument('<file>', 'where the backup goes (written whole or not at all, mode 0600); - for stdout (the exit status says whether it was whole)')
   .action((file: string, _o: unknown, cmd: Command) => run(() => controllerBackupCommand(file, globalsOf(cmd))));
 
+type EtcdFlags = Pick<ControllerUpOptions, 'etcdEndpoints' | 'etcdCa' | 'etcdCert' | 'etcdKey' | 'etcdPrefix'>;
+
+/** The --etcd-* flags of restore and migrate, on the command given. */
+function etcdFlags(cmd: Command): Command {
+  return cmd
+    .option('--etcd-endpoints <urls>', '--store etcd: the etcd client URLs, comma list (https://HOST:2379,...)')
+    .option('--etcd-ca <file>', '--store etcd: CA certificate (PEM) that signed the etcd members')
+    .option('--etcd-cert <file>', '--store etcd: client certificate (PEM) for etcd')
+    .option('--etcd-key <file>', '--store etcd: client key (PEM) for etcd')
+    .option('--etcd-prefix <prefix>', '--store etcd: the key prefix to load into; it must hold no key (default /berth)');
+}
+
+/** What to print after a load into etcd, and how to start the controllers on it. */
+function etcdLoaded(r: import('../controller/backup/etcd-restore.js').EtcdRestoreResult, flags: EtcdFlags, what: string): string {
+  const store =
+    `--store etcd --etcd-endpoints ${flags.etcdEndpoints}` +
+    (flags.etcdPrefix ? ` --etcd-prefix ${r.prefix}` : '') +
+    (flags.etcdCa ? ` --etcd-ca ${flags.etcdCa}` : '') +
+    (flags.etcdCert ? ` --etcd-cert ${flags.etcdCert} --etcd-key ${flags.etcdKey}` : '');
+  return (
+    `${what} into etcd prefix ${r.prefix}/: ${r.objects} objects, ${r.tokens} tokens, ${r.bindings} bindings (${r.txns} etcd transactions, revision ${r.revision})\n` +
+    `  resourceVersions continue after ${r.resourceVersion}; every fencing epoch went up by ${r.epochStep}\n` +
+    (r.newAdminToken
+      ? `  the backup held no admin token to keep: a new one is in the store; each controller writes it to its admin.conf\n`
+      : '  the admin token of the old admin.conf works on the controllers on etcd\n') +
+    `  start each controller on it with a new, empty data dir:\n    berth controller up --data-dir DIR ${store} --name NAME --advertise-address ADDR --api-servers URL,URL,...\n` +
+    '  (docs/ha.md); the agents keep their CA and tokens; point them at the new controllers with --server\n'
+  );
+}
+
 controller
   .command('restore')
-  .description('make a controller data dir from a backup (the controller stopped); epochs and resourceVersions move past the old ones')
+  .description(
+    'make a controller data dir (or, with --store etcd, an etcd prefix) from a backup, the controller stopped; epochs and resourceVersions move past the old ones',
+  )
   .argument('<file>', 'a file written by berth controller backup')
-  .requiredOption('--data-dir <dir>', 'the data dir to create')
-  .option('--force', 'move a non-empty data dir aside to DIR.before-restore-TIME (never deleted) instead of refusing')
-  .action((file: string, o: { dataDir: string; force?: boolean }) =>
+  .option('--data-dir <dir>', 'the data dir to create (--store sqlite)')
+  .option('--force', 'move a non-empty data dir aside to DIR.before-restore-TIME (never deleted) instead of refusing (--store sqlite)')
+  .option('--store <kind>', 'sqlite: a new data dir; etcd: an empty prefix of an etcd cluster (docs/ha.md)', 'sqlite')
+  .addHelpText('after', '\nWith --store etcd the prefix must hold no key: a restore never deletes nor moves keys; pick a new --etcd-prefix.')
+  .action((file: string, o: { dataDir?: string; force?: boolean; store?: string } & EtcdFlags) =>
     run(async () => {
+      if (o.store === 'etcd') {
+        if (o.dataDir !== undefined) throw new CliError('--data-dir is only for --store sqlite (with etcd the backup goes into --etcd-prefix)');
+        if (o.force) throw new CliError('--force is only for --store sqlite: a restore into etcd never deletes nor moves keys; pick a new --etcd-prefix');
+        const choice = storeChoice({ ...o, store: 'etcd' });
+        if (choice.kind !== 'etcd') throw new CliError('--store etcd expected');
+        const { restoreBackupIntoEtcd } = await import('../controller/backup/etcd-restore.js');
+        let r;
+        try {
+          r = await restoreBackupIntoEtcd(file, choice);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+        process.stdout.write(etcdLoaded(r, o, `restored the backup taken at ${r.header.createdAt} (resourceVersion ${r.header.resourceVersion})`));
+        return;
+      }
+      storeChoice({ ...o, store: o.store });
+      if (!o.dataDir) throw new CliError('--data-dir is required (the data dir to create), or --store etcd with --etcd-endpoints');
       const { restoreBackup } = await import('../controller/backup/restore.js');
       let r;
       try {
@@ -176,6 +227,35 @@ controller
       );
     }),
   );
+etcdFlags(controller.commands[controller.commands.length - 1]!);
+
+etcdFlags(
+  controller
+    .command('migrate')
+    .description(
+      'load a stopped SQLite controller (store, CA, tokens) into an empty etcd prefix, as a restore of its backup would; the data dir is left as it is',
+    )
+    .requiredOption('--to <store>', 'the store to move to: etcd')
+    .option('--data-dir <dir>', "the SQLite controller's data dir", '/var/lib/berth/controller')
+    .option('--manifests <dir>', 'its manifest directory, if not <data-dir>/manifests (the files travel in the restore record only)'),
+).action((o: { to: string; dataDir: string; manifests?: string } & EtcdFlags) =>
+  run(async () => {
+    if (o.to !== 'etcd') throw new CliError(`invalid --to "${o.to}": must be etcd`);
+    const choice = storeChoice({ ...o, store: 'etcd' });
+    if (choice.kind !== 'etcd') throw new CliError('--to etcd expected');
+    const { migrateToEtcd } = await import('../controller/backup/migrate.js');
+    let r;
+    try {
+      r = await migrateToEtcd(o.dataDir, choice, o.manifests ? { manifestsDir: o.manifests } : {});
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    process.stdout.write(
+      etcdLoaded(r, o, `migrated the SQLite controller of ${o.dataDir} (resourceVersion ${r.header.resourceVersion})`) +
+        `  ${o.dataDir} is unchanged: do not start the SQLite controller on it again once controllers on etcd took over\n`,
+    );
+  }),
+);
 
 const restoreHold = controller
   .command('restore-hold')

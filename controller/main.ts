@@ -23,11 +23,12 @@ import { StatefulSetController } from './statefulset/sync-loop.js';
 import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
-import { takeSqliteSnapshot } from './backup/snapshot.js';
 import { RestoreHoldController } from './backup/hold-controller.js';
+import { SHARED_SECRETS_KEY } from './backup/etcd-restore.js';
+import { etcdSnapshotSource, sqliteSnapshotSource } from './backup/snapshot.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { Store, StoreReader } from './store/types.js';
-import { EtcdStore } from './store/etcd.js';
+import { EtcdStore, RESTORE_INCOMPLETE_META } from './store/etcd.js';
 import { LeaderElector } from './ha/leader.js';
 import { runWhileLeading, type LeaderLoops } from './ha/loops.js';
 import { newCa } from './tls/pki.js';
@@ -79,7 +80,7 @@ export type StoreChoice = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: string
  * the CA, and the admin, join and metrics tokens each controller writes into its own files.
  * Read only by controllers: etcd access is cluster admin (docs/security.md).
  */
-export const SHARED_SECRETS_META = 'controller/shared-secrets';
+export const SHARED_SECRETS_META = SHARED_SECRETS_KEY;
 
 interface SharedSecrets {
   ca: KeyAndCert;
@@ -155,6 +156,13 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     } catch (err) {
       lock.release();
       throw new Error(`--etcd-endpoints: the store could not be opened: ${(err as Error).message}`);
+    }
+    if (store.getMeta(RESTORE_INCOMPLETE_META) !== undefined) {
+      await store.close();
+      lock.release();
+      throw new Error(
+        `--etcd-prefix ${choice.prefix}: a restore into it did not finish (meta ${RESTORE_INCOMPLETE_META}); restore again into a new prefix (docs/operations.md#into-etcd)`,
+      );
     }
     log.info({ endpoints: choice.endpoints, prefix: choice.prefix, name }, 'store: etcd');
   } else {
@@ -304,7 +312,14 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     moves,
     watchBufferBytes: watchBufferLimit(),
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
-    ...(store instanceof SqliteStore ? { backup: { snapshot: () => takeSqliteSnapshot(store, dataDir, manifestsDir), controllerVersion: VERSION } } : {}),
+    backup: {
+      snapshot: () =>
+        (store instanceof EtcdStore
+          ? etcdSnapshotSource(store, dataDir, manifestsDir)
+          : sqliteSnapshotSource(store as SqliteStore, dataDir, manifestsDir)
+        ).take(),
+      controllerVersion: VERSION,
+    },
     controllerStatus: () => ({
       name,
       backend: store.backend,

@@ -127,7 +127,10 @@ export function volumeCopyPolicy(opts: ControllerUpOptions): CopyPolicy {
  * --store and the --etcd-* flags (docs/ha.md). Every flag that does not fit the chosen store, and
  * every missing or unreadable one, is refused naming it, before the controller listens.
  */
-export function storeChoice(opts: ControllerUpOptions, exists: (path: string) => boolean = existsSync) {
+export function storeChoice(
+  opts: Pick<ControllerUpOptions, 'store' | 'storeSync' | 'etcdEndpoints' | 'etcdCa' | 'etcdCert' | 'etcdKey' | 'etcdPrefix'>,
+  exists: (path: string) => boolean = existsSync,
+) {
   const kind = opts.store ?? 'sqlite';
   const etcdFlags: [string, string | undefined][] = [
     ['--etcd-endpoints', opts.etcdEndpoints],

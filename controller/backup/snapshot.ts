@@ -12,10 +12,16 @@ import { join } from 'node:path';
 import { BACKUP_FILES, MANIFESTS_PREFIX, type BackupRecord, type FileRecord } from '../../shared/backup-format.js';
 import { isManifestFile } from '../manifests/plan.js';
 import type { AnyObject } from '../../shared/types.js';
+import type { EtcdStore } from '../store/etcd.js';
 
 /** What a backup needs of the store. */
 export interface BackupStore {
   backup(file: string): Promise<void>;
+}
+
+/** Where the route's snapshots come from: one implementation per store (SQLite, etcd). */
+export interface SnapshotSource {
+  take(): Promise<Snapshot>;
 }
 
 export interface Snapshot {
@@ -50,13 +56,69 @@ function manifestFiles(dir: string | undefined): FileRecord[] {
     .map((e) => ({ type: 'file', path: `${MANIFESTS_PREFIX}${e.name}`, mode: 0o600, data: readFileSync(join(dir, e.name)).toString('base64') }));
 }
 
+/** The data-dir files a backup carries (CA, metrics token) and the manifest directory's. */
+function dataDirFiles(dataDir: string, manifestsDir: string | undefined): BackupRecord[] {
+  return [
+    ...BACKUP_FILES.filter((f) => existsSync(join(dataDir, f.path))).map(
+      (f): FileRecord => ({ type: 'file', path: f.path, mode: f.mode, data: readFileSync(join(dataDir, f.path)).toString('base64') }),
+    ),
+    ...manifestFiles(manifestsDir),
+  ];
+}
+
+export function sqliteSnapshotSource(store: BackupStore, dataDir: string, manifestsDir?: string): SnapshotSource {
+  return { take: () => takeSqliteSnapshot(store, dataDir, manifestsDir) };
+}
+
+/**
+ * A snapshot of an etcd store: its mirror copied in one synchronous step, which is every key of
+ * the prefix as of one etcd revision (the watch applies whole revisions). The CA and the
+ * tokens controllers share are in it (meta controller/shared-secrets, controller/main.ts); the
+ * data dir's copies of the CA and metrics token and this controller's manifest directory come along.
+ */
+export function etcdSnapshotSource(store: Pick<EtcdStore, 'contents'>, dataDir: string, manifestsDir?: string): SnapshotSource {
+  return {
+    take: async () => {
+      const c = store.contents();
+      const takenAt = new Date();
+      const files = dataDirFiles(dataDir, manifestsDir);
+      return {
+        backend: 'etcd',
+        resourceVersion: c.resourceVersion,
+        takenAt,
+        *records() {
+          yield* files;
+          for (const m of c.meta) yield { type: 'meta', key: m.key, value: m.value };
+          for (const o of c.objects) yield { type: 'object', object: o };
+          for (const t of c.tokens) {
+            yield {
+              type: 'token',
+              hash: t.hash,
+              id: t.id,
+              role: t.role,
+              subject: t.subject,
+              created: t.created,
+              expires: t.expires,
+              description: t.description,
+            };
+          }
+          for (const b of c.bindings) yield { type: 'binding', ...b };
+        },
+        close() {},
+      };
+    },
+  };
+}
+
 /**
  * A snapshot of a SQLite store (controller/store/store.ts's tables), of the data-dir files and
- * of the manifest directory's files.
+ * of the manifest directory's files. The store's copy is made in a new directory under
+ * `copyParent` (default: the data dir) and removed by `close`.
  */
-export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, manifestsDir?: string): Promise<Snapshot> {
-  removeStaleCopies(dataDir);
-  const dir = mkdtempSync(join(dataDir, `${TMP_PREFIX}${process.pid}-`));
+export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, manifestsDir?: string, copyParent?: string): Promise<Snapshot> {
+  // The copy goes in the data dir unless told otherwise (a migration leaves the data dir as it is).
+  if (copyParent === undefined) removeStaleCopies(dataDir);
+  const dir = mkdtempSync(join(copyParent ?? dataDir, `${TMP_PREFIX}${process.pid}-`));
   let db: Database.Database | undefined;
   try {
     const file = join(dir, 'berth.db');
@@ -68,12 +130,7 @@ export async function takeSqliteSnapshot(store: BackupStore, dataDir: string, ma
     const newest = opened.prepare('SELECT max(rv) AS rv FROM objects').get() as { rv: number | null };
     const resourceVersion = Math.max(stored ? Number(stored.value) : 0, newest.rv ?? 0);
     // Read with the copy: the CA and the metrics token never change while the controller runs.
-    const files: BackupRecord[] = [
-      ...BACKUP_FILES.filter((f) => existsSync(join(dataDir, f.path))).map(
-        (f): FileRecord => ({ type: 'file', path: f.path, mode: f.mode, data: readFileSync(join(dataDir, f.path)).toString('base64') }),
-      ),
-      ...manifestFiles(manifestsDir),
-    ];
+    const files = dataDirFiles(dataDir, manifestsDir);
     return {
       backend: 'sqlite',
       resourceVersion,

@@ -13,7 +13,9 @@
 //
 // resourceVersion is etcd's revision: an object's is its key's mod revision, a deletion's the
 // revision that deleted it, and the store's the newest revision its watch applied. All writes of
-// one transaction share one revision.
+// one transaction share one revision. A prefix made by a restore adds an offset to every one
+// (meta rvOffset, read at open: docs/operations.md#into-etcd), so they go on past the
+// resourceVersions of the controllers the backup came from.
 //
 // Transactions are optimistic: fn runs against the mirror with its writes buffered, and the
 // commit is one etcd Txn that compares the mod revision of every key fn wrote or read with what
@@ -80,6 +82,18 @@ export interface EtcdStoreOptions {
   /** The etcd members' --max-request-bytes (default 1.5 MiB): what one Txn may carry. */
   maxRequestBytes?: number;
 }
+
+/**
+ * Meta key of the number added to every etcd revision to make a resourceVersion, written by a
+ * restore into the prefix (controller/backup/etcd-restore.ts, docs/operations.md#backup-and-restore).
+ */
+export const RV_OFFSET_META = 'rvOffset';
+
+/**
+ * Meta key present while a restore loads the prefix (written by its first Txn, deleted by its
+ * last): a controller refuses to start on a prefix that holds it (controller/main.ts).
+ */
+export const RESTORE_INCOMPLETE_META = 'restore-incomplete';
 
 /** Changes kept for watches that resume from a resourceVersion (as the SQLite store). */
 const WATCH_WINDOW = 5000;
@@ -189,6 +203,12 @@ class Layout {
 /** Everything under the prefix as of `revision`, the watch cache. */
 class Mirror {
   revision = 0;
+  /**
+   * Added to every etcd revision this store shows as a resourceVersion: 0, or after a restore
+   * into this prefix the resourceVersion the restore planned (meta RV_OFFSET_META), so every
+   * resourceVersion handed out is past every one of the cluster the backup came from.
+   */
+  offset = 0;
   /** Every key's value and mod revision. */
   readonly entries = new Map<string, { e: Entry; rev: number }>();
   private readonly keysByKind = new Map<string, Set<string>>();
@@ -375,11 +395,18 @@ class Core {
   /** Loads the mirror and starts the watch after it. */
   async load(): Promise<void> {
     const { revision, kvs } = await this.listAll();
+    const offsetKey = this.layout.meta(RV_OFFSET_META);
+    const offset = kvs.find((kv) => kv.key.toString() === offsetKey)?.value.toString();
+    if (offset !== undefined) {
+      const n = Number(offset);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`meta ${RV_OFFSET_META} holds ${JSON.stringify(offset)}, not a resourceVersion`);
+      this.mirror.offset = n;
+    }
     for (const kv of kvs) {
       const key = kv.key.toString();
       const e = this.layout.decode(key, kv.value.toString());
       if (!e) continue;
-      if (e.t === 'object') e.o.metadata.resourceVersion = kv.mod_revision;
+      if (e.t === 'object') e.o.metadata.resourceVersion = this.rvOf(kv.mod_revision);
       this.mirror.set(key, e, Number(kv.mod_revision));
     }
     this.mirror.revision = revision;
@@ -406,15 +433,15 @@ class Core {
       if (!e) continue;
       const before = this.mirror.object(key);
       if (e.t === 'object') {
-        e.o.metadata.resourceVersion = kv.mod_revision;
-        out.push({ rv: rev, type: before ? 'MODIFIED' : 'ADDED', object: e.o });
+        e.o.metadata.resourceVersion = this.rvOf(rev);
+        out.push({ rv: rev + this.mirror.offset, type: before ? 'MODIFIED' : 'ADDED', object: e.o });
       }
       this.mirror.set(key, e, rev);
     }
     for (const key of [...this.mirror.entries.keys()]) {
       if (seen.has(key)) continue;
       const gone = this.mirror.remove(key);
-      if (gone?.t === 'object') out.push({ rv: revision, type: 'DELETED', object: this.deleted(gone.o, revision) });
+      if (gone?.t === 'object') out.push({ rv: revision + this.mirror.offset, type: 'DELETED', object: this.deleted(gone.o, revision) });
       if (gone?.t === 'token') revoked.push(gone.token.id);
     }
     this.mirror.revision = Math.max(this.mirror.revision, revision);
@@ -428,8 +455,13 @@ class Core {
 
   private deleted(o: AnyObject, rev: number): AnyObject {
     const gone = structuredClone(o);
-    gone.metadata.resourceVersion = String(rev);
+    gone.metadata.resourceVersion = this.rvOf(rev);
     return gone;
+  }
+
+  /** The resourceVersion an etcd revision is shown as. */
+  rvOf(rev: number | string): string {
+    return String(Number(rev) + this.mirror.offset);
   }
 
   /** One watch on the prefix from the mirror's revision on. */
@@ -508,8 +540,8 @@ class Core {
         if (e) {
           const existed = this.mirror.object(key) !== undefined;
           if (e.t === 'object') {
-            e.o.metadata.resourceVersion = ev.kv.mod_revision;
-            out.push({ rv: rev, type: existed ? 'MODIFIED' : 'ADDED', object: e.o });
+            e.o.metadata.resourceVersion = this.rvOf(rev);
+            out.push({ rv: rev + this.mirror.offset, type: existed ? 'MODIFIED' : 'ADDED', object: e.o });
           }
           this.mirror.set(key, e, rev);
         } else {
@@ -517,7 +549,7 @@ class Core {
         }
       } else {
         const gone = this.mirror.remove(key);
-        if (gone?.t === 'object') out.push({ rv: rev, type: 'DELETED', object: this.deleted(gone.o, rev) });
+        if (gone?.t === 'object') out.push({ rv: rev + this.mirror.offset, type: 'DELETED', object: this.deleted(gone.o, rev) });
         if (gone?.t === 'token') revoked.push(gone.token.id);
       }
     }
@@ -535,15 +567,16 @@ class Core {
       let cut = this.window.length - WATCH_WINDOW;
       const rv = this.window[cut - 1]!.rv;
       while (cut < this.window.length && this.window[cut]!.rv === rv) cut++;
-      this.floor = Math.max(this.floor, rv);
+      this.floor = Math.max(this.floor, rv - this.mirror.offset);
       this.window.splice(0, cut);
     }
     this.changes.emit('change', c);
   }
 
+  /** `rv` is a resourceVersion as shown (the offset included); so are the changes' rv. */
   changesSince(rv: number): StoredChange[] | undefined {
-    if (rv >= this.mirror.revision) return [];
-    if (rv < this.floor) return undefined;
+    if (rv >= this.mirror.revision + this.mirror.offset) return [];
+    if (rv < this.floor + this.mirror.offset) return undefined;
     return this.window.filter((c) => c.rv > rv);
   }
 
@@ -614,7 +647,7 @@ class EtcdTx implements StoreTx {
   }
 
   get resourceVersion(): number {
-    return this.m.revision;
+    return this.m.revision + this.m.offset;
   }
 
   private touch(key: string): void {
@@ -875,6 +908,110 @@ function checks(
   return { compare, failure, catchUp };
 }
 
+/** A client for the options' endpoints, and the prefix without a trailing slash. */
+async function etcdClient(opts: EtcdStoreOptions): Promise<{ prefix: string; client: Etcd3 }> {
+  const prefix = (opts.prefix ?? '/berth').replace(/\/+$/, '');
+  if (opts.endpoints.length === 0) throw new Error('etcd endpoints: at least one is needed');
+  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new Error('etcd cert and key: give both or neither');
+  const tls = opts.ca !== undefined || opts.cert !== undefined;
+  const credentials = tls
+    ? {
+        rootCertificate: opts.ca !== undefined ? await readFile(opts.ca) : (undefined as unknown as Buffer),
+        certChain: opts.cert !== undefined ? await readFile(opts.cert) : undefined,
+        privateKey: opts.key !== undefined ? await readFile(opts.key) : undefined,
+      }
+    : undefined;
+  return { prefix, client: new Etcd3({ hosts: opts.endpoints, credentials }) };
+}
+
+/** What a store holds, as `EtcdStore.contents()` copies it and `loadEmptyPrefix` writes it. */
+export interface StoreContents {
+  meta: { key: string; value: string }[];
+  objects: AnyObject[];
+  tokens: (StoredToken & { hash: string })[];
+  bindings: { namespace: string; statefulset: string; ordinal: number; node: string; epoch: number }[];
+}
+
+/** A prefix that has keys already: a restore writes only into an empty one. */
+export class PrefixNotEmptyError extends Error {
+  override name = 'PrefixNotEmptyError';
+}
+
+/** Bytes of keys and values in one restore Txn: under etcd's default request limit (1.5 MiB). */
+const LOAD_TXN_BYTES = 1024 * 1024;
+
+/**
+ * Writes `contents` into an empty prefix, in Txns of at most maxTxnOps - 1 puts and
+ * LOAD_TXN_BYTES (etcd's default limits), the `last` meta entries in the final one. Every Txn
+ * commits only while meta `guardMeta` is absent: a controller started on the prefix meanwhile
+ * writes it (controller/main.ts), and the load stops. PrefixNotEmptyError if any key is under
+ * `<prefix>/` before the first write.
+ */
+export async function loadEmptyPrefix(
+  opts: EtcdStoreOptions,
+  contents: StoreContents,
+  last: { key: string; value: string }[],
+  guardMeta: string,
+): Promise<{ revision: number; txns: number; keys: number }> {
+  const { prefix, client } = await etcdClient(opts);
+  const layout = new Layout(prefix);
+  try {
+    const start = Buffer.from(`${prefix}/`);
+    const found = await client.kv.range({ key: start, range_end: prefixEnd(`${prefix}/`), count_only: true });
+    if (Number(found.count) > 0) throw new PrefixNotEmptyError(`etcd prefix ${prefix}/ holds ${found.count} keys`);
+    const entries: [string, string][] = [
+      ...contents.meta.map((m) => layout.encode({ t: 'meta', key: m.key, value: m.value })),
+      ...contents.objects.map((o) => layout.encode({ t: 'object', o })),
+      ...contents.tokens.map(({ hash, ...token }) => layout.encode({ t: 'token', hash, token })),
+      ...contents.bindings.map((b) =>
+        layout.encode({ t: 'binding', b: { namespace: b.namespace, set: b.statefulset, ordinal: b.ordinal, node: b.node, epoch: b.epoch } }),
+      ),
+    ];
+    const final = last.map((m) => layout.encode({ t: 'meta', key: m.key, value: m.value }));
+    // Each Txn: one compare; its puts and the marker's put or delete (etcd counts each list).
+    const maxPuts = (opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS) - 1;
+    const batches: [string, string][][] = [];
+    let batch: [string, string][] = [];
+    let bytes = 0;
+    const size = ([k, v]: [string, string]) => Buffer.byteLength(k) + Buffer.byteLength(v);
+    for (const e of [...entries, ...final]) {
+      if (size(e) > LOAD_TXN_BYTES) throw new Error(`${e[0]} is ${size(e)} bytes, more than one etcd request may carry`);
+      if (batch.length >= maxPuts || bytes + size(e) > LOAD_TXN_BYTES) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(e);
+      bytes += size(e);
+    }
+    batches.push(batch);
+    const guard = Buffer.from(layout.meta(guardMeta));
+    const marker = Buffer.from(layout.meta(RESTORE_INCOMPLETE_META));
+    let revision = 0;
+    for (const [i, b] of batches.entries()) {
+      const ops: IRequestOp[] = b.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } }));
+      // One op more than the puts: the marker, put by the first Txn, deleted by the last (a
+      // load of one Txn needs none).
+      if (batches.length > 1 && i === 0) ops.push({ request_put: { key: marker, value: Buffer.from(new Date().toISOString()) } });
+      if (batches.length > 1 && i === batches.length - 1) ops.push({ request_delete_range: { key: marker } });
+      const res = await client.kv.txn({
+        compare: [{ key: guard, target: CompareTarget.Version, result: CompareResult.Equal, version: 0 }],
+        success: ops,
+        failure: [],
+      });
+      if (!res.succeeded) {
+        throw new Error(
+          `a controller started on etcd prefix ${prefix}/ while it was loaded (after ${i} of ${batches.length} writes): the prefix is incomplete; stop that controller and restore into a new prefix`,
+        );
+      }
+      revision = Number(res.header.revision);
+    }
+    return { revision, txns: batches.length, keys: entries.length + final.length };
+  } finally {
+    client.close();
+  }
+}
+
 /** The controller's store in etcd; `fenced(...)` views share its client, mirror and watch. */
 export class EtcdStore extends StoreShorthands implements Store {
   readonly backend = 'etcd' as const;
@@ -897,18 +1034,7 @@ export class EtcdStore extends StoreShorthands implements Store {
 
   /** Connects, loads everything under the prefix and starts the watch that keeps it current. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
-    const prefix = (opts.prefix ?? '/berth').replace(/\/+$/, '');
-    if (opts.endpoints.length === 0) throw new Error('etcd endpoints: at least one is needed');
-    if ((opts.cert === undefined) !== (opts.key === undefined)) throw new Error('etcd cert and key: give both or neither');
-    const tls = opts.ca !== undefined || opts.cert !== undefined;
-    const credentials = tls
-      ? {
-          rootCertificate: opts.ca !== undefined ? await readFile(opts.ca) : (undefined as unknown as Buffer),
-          certChain: opts.cert !== undefined ? await readFile(opts.cert) : undefined,
-          privateKey: opts.key !== undefined ? await readFile(opts.key) : undefined,
-        }
-      : undefined;
-    const client = new Etcd3({ hosts: opts.endpoints, credentials });
+    const { prefix, client } = await etcdClient(opts);
     const core = new Core(
       client,
       new Layout(prefix),
@@ -934,7 +1060,23 @@ export class EtcdStore extends StoreShorthands implements Store {
   }
 
   get resourceVersion(): number {
-    return this.core.revision;
+    return this.core.revision + this.core.mirror.offset;
+  }
+
+  /**
+   * Everything the store holds, copied from the mirror in one synchronous step: consistent as of
+   * `resourceVersion` (the etcd revision the watch applied, offset included).
+   */
+  contents(): StoreContents & { resourceVersion: number } {
+    const out: StoreContents & { resourceVersion: number } = { resourceVersion: this.resourceVersion, meta: [], objects: [], tokens: [], bindings: [] };
+    const sorted = [...this.core.mirror.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [, { e }] of sorted) {
+      if (e.t === 'meta') out.meta.push({ key: e.key, value: e.value });
+      else if (e.t === 'object') out.objects.push(structuredClone(e.o));
+      else if (e.t === 'token') out.tokens.push({ hash: e.hash, ...e.token });
+      else out.bindings.push({ namespace: e.b.namespace, statefulset: e.b.set, ordinal: e.b.ordinal, node: e.b.node, epoch: e.b.epoch });
+    }
+    return out;
   }
 
   /** The etcd key prefix of this store's data. */
@@ -999,7 +1141,7 @@ export class EtcdStore extends StoreShorthands implements Store {
       const res = await core.client.kv.txn({ compare, success, failure });
       const revision = Number(res.header.revision);
       if (res.succeeded) {
-        for (const o of tx.returned) o.metadata.resourceVersion = String(revision);
+        for (const o of tx.returned) o.metadata.resourceVersion = core.rvOf(revision);
         await core.until(() => core.revision >= revision, core.watchTimeoutMs, `the commit's revision ${revision}`);
         return result;
       }
