@@ -5,6 +5,8 @@ import {
   DEFAULT_TIMING,
   actingDeadline,
   afterRenewal,
+  attemptEndpoint,
+  attemptMsOf,
   candidateKey,
   candidatesPrefix,
   electedOf,
@@ -62,6 +64,18 @@ t.test('timings that cannot work are refused, naming the field', async (t) => {
   t.match(timingProblem({ ttlMs: 5000, renewMs: 1000, marginMs: 5000 }), /^marginMs must be less than the TTL/);
   t.match(timingProblem({ ttlMs: 5000, renewMs: 0, marginMs: 1500 }), /^renewMs must be a positive number/);
   t.match(timingProblem({ ttlMs: 5000, renewMs: 2000, marginMs: 1500 }), /^renewMs must be at most half of TTL − margin \(1750 ms\)/);
+  t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 0 }), /^attemptMs must be a positive number/);
+  t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 1600 }), /^attemptMs must be .* at most renewMs \(1500 ms\)/);
+  t.equal(attemptMsOf({ ttlMs: 5000, renewMs: 1500, marginMs: 1500 }), 1000, 'an attempt waits 1 s by default');
+  t.equal(attemptMsOf({ ttlMs: 2000, renewMs: 500, marginMs: 500 }), 500, '…never longer than the renewal period');
+  t.equal(timingProblem({ ttlMs: 2000, renewMs: 500, marginMs: 500 }), undefined, 'a short renewal period with the default attempt time works');
+});
+
+t.test('a renewal tries the endpoint that answered last first, then each other once, in turn', async (t) => {
+  t.same([0, 1, 2, 3].map((i) => attemptEndpoint(3, 1, i)), [1, 2, 0, undefined], 'from endpoint 1 of 3');
+  t.same([0, 1, 2, 3].map((i) => attemptEndpoint(3, 0, i)), [0, 1, 2, undefined], 'from endpoint 0 of 3');
+  t.same([0, 1].map((i) => attemptEndpoint(1, 0, i)), [0, undefined], 'one endpoint: one attempt');
+  t.equal(attemptEndpoint(0, 0, 0), undefined, 'no endpoints: no attempt');
 });
 
 t.test('the elector refuses bad options before it connects anywhere', async (t) => {

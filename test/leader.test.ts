@@ -46,6 +46,7 @@ function candidate(t: Test, name: string, prefix: string, hosts: string[]): Reco
     renewals: 0,
     elector: new LeaderElector({
       client,
+      endpoints: hosts,
       prefix,
       identity: name,
       ttlSeconds: TTL_MS / 1000,
@@ -279,3 +280,35 @@ t.test('leader election on a 3-member etcd that loses quorum: nobody acts until 
   t.ok(await fencedPut(observer, newFence, '/quorum/data', 'new'), 'a write fenced by the new key commits');
   t.notOk(await fencedPut(observer, aFence, '/quorum/data', 'old'), 'a write fenced by the old key does not commit');
 });
+
+// One member of three lost must not cost the leader its leadership (docs/ha.md): etcd keeps
+// quorum, so a renewal that reaches either of the other two members is answered. Each round
+// loses another member (every member in turn: the client may be talking to any of them), keeps
+// it lost for 6 s (longer than the 3.5 s a leader has between its last answered renewal and its
+// deadline), then brings it back.
+for (const how of ['stopped (SIGKILL)', 'hung (SIGSTOP)'] as const) {
+  t.test(`leader election on a 3-member etcd, one member ${how} in turn for 10 rounds: the leader never steps down`, async (t) => {
+    const etcd = await startEtcd(t, { members: 3 });
+    if (!etcd) return;
+    const a = candidate(t, 'a', '/one-lost', etcd.endpoints);
+    await waitFor('a leads', () => a.elector.isLeader(), 5000);
+    const ROUNDS = 10;
+    const stepDowns: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const i = round % 3;
+      const m = etcd.members[i]!;
+      const before = a.stops.length;
+      if (how === 'stopped (SIGKILL)') await etcd.stopMember(i, 'SIGKILL');
+      else m.pause();
+      await new Promise((r) => setTimeout(r, 6000));
+      const lost = a.stops.slice(before);
+      if (lost.length > 0) stepDowns.push(`round ${round + 1} (member ${m.name}): ${lost.map((s) => s.reason).join(', ')}`);
+      if (how === 'stopped (SIGKILL)') await etcd.startMember(i);
+      else m.resume();
+      await waitFor('a leads again', () => a.elector.isLeader(), 15_000);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    t.comment(`${stepDowns.length} step-downs in ${ROUNDS} rounds${stepDowns.length ? `: ${stepDowns.join('; ')}` : ''}`);
+    t.same(stepDowns, [], `the leader never stepped down while one member was ${how}`);
+  });
+}

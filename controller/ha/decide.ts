@@ -16,9 +16,19 @@ export interface LeaseTiming {
   readonly renewMs: number;
   /** How long before the earliest end of the lease the leader stops acting. */
   readonly marginMs: number;
+  /**
+   * How long one renewal attempt waits for its answer before the same renewal is also sent to
+   * the next etcd endpoint (a failed attempt moves on at once). Default: `attemptMsOf`.
+   */
+  readonly attemptMs?: number;
 }
 
-export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1500, marginMs: 1500 };
+export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1500, marginMs: 1500, attemptMs: 1000 };
+
+/** The attempt time of a timing: as given, else 1 s, but never more than the renewal period. */
+export function attemptMsOf(t: LeaseTiming): number {
+  return t.attemptMs ?? Math.min(1000, t.renewMs);
+}
 
 /** A field of LeaseTiming that cannot work, naming it; undefined when all can. */
 export function timingProblem(t: LeaseTiming): string | undefined {
@@ -29,6 +39,11 @@ export function timingProblem(t: LeaseTiming): string | undefined {
   // At least two renewals fit before the leader must stop: one lost renewal is not a step-down.
   if (2 * t.renewMs > t.ttlMs - t.marginMs)
     return `renewMs must be at most half of TTL − margin (${(t.ttlMs - t.marginMs) / 2} ms), so one lost renewal does not end leadership (got ${t.renewMs})`;
+  // With renewMs ≤ (TTL − margin)/2 this lets a renewal that an endpoint leaves unanswered reach
+  // another endpoint before the leader must stop.
+  const attemptMs = attemptMsOf(t);
+  if (!Number.isFinite(attemptMs) || attemptMs <= 0 || attemptMs > t.renewMs)
+    return `attemptMs must be a positive number, at most renewMs (${t.renewMs} ms), so an unanswered renewal reaches another endpoint in time (got ${attemptMs})`;
   return undefined;
 }
 
@@ -59,6 +74,17 @@ export function afterRenewal(
   if (!(answeredTtlSeconds > 0)) return undefined;
   if (sentAt <= previous.lastRenewSentAt) return previous;
   return { lastRenewSentAt: sentAt, grantedTtlMs: Math.min(askedTtlMs, answeredTtlSeconds * 1000) };
+}
+
+/**
+ * The endpoint (index among `count`) of a renewal's attempt number `tried` (0 first), starting at
+ * `first` (the endpoint that answered last) and going round; undefined once every endpoint was
+ * tried: the renewal gives up until the next period. One etcd member lost costs a renewal at most
+ * one attempt time (docs/ha.md).
+ */
+export function attemptEndpoint(count: number, first: number, tried: number): number | undefined {
+  if (count <= 0 || tried >= count) return undefined;
+  return (((first + tried) % count) + count) % count;
 }
 
 /** A candidate's key under `<prefix>/leader/`. */

@@ -14,6 +14,13 @@
 // then etcd has long given the lease away and another controller leads. Here the holder times
 // its lease from when each renewal was SENT and stops acting `margin` before the earliest moment
 // etcd could end it (controller/ha/decide.ts), whether or not etcd can be reached to say so.
+//
+// Renewals go through one etcd client per endpoint, not through the shared client: etcd3 picks a
+// random host for each call and keeps a call to a hung host waiting until its deadline, so with
+// one member of three lost, two renewals in a row could go to it and the leader would stop
+// although etcd kept quorum. Here a renewal goes first to the endpoint that answered last; when
+// that fails, or has not answered within `attemptMs` (1 s), the same renewal is sent to the next
+// endpoint, each attempt timed from its own send time (docs/ha.md).
 import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Watcher } from 'etcd3';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +31,8 @@ import {
   type LeaseTiming,
   actingDeadline,
   afterRenewal,
+  attemptEndpoint,
+  attemptMsOf,
   candidateKey,
   candidatesPrefix,
   mayAct,
@@ -61,7 +70,11 @@ interface Log {
 }
 
 export interface LeaderElectorOptions {
-  /** An etcd client to use (not closed by `stop()`); or `endpoints` (and `tls`) to make one. */
+  /**
+   * An etcd client to use (not closed by `stop()`); or `endpoints` (and `tls`) to make one. With
+   * `endpoints`, renewals go through one client per endpoint (made here, closed by `stop()`);
+   * with only `client`, through that client.
+   */
   client?: Etcd3;
   endpoints?: string[];
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
@@ -75,6 +88,8 @@ export interface LeaderElectorOptions {
   renewMs?: number;
   /** Default 1500. */
   marginMs?: number;
+  /** How long a renewal attempt waits before the renewal also goes to the next endpoint. Default 1000 (at most renewMs). */
+  attemptMs?: number;
   /**
    * Called when this controller starts leading. The signal aborts when it stops leading (before
    * `onStoppedLeading`); everything started here must stop on it and write only under `fence`.
@@ -126,6 +141,11 @@ export class LeaderElector extends EventEmitter<{
   readonly timing: LeaseTiming;
   private readonly client: Etcd3;
   private readonly ownsClient: boolean;
+  /** One client per endpoint for renewals (owned), or the shared client alone (not owned). */
+  private readonly renewClients: Etcd3[];
+  private readonly ownsRenewClients: boolean;
+  /** The index in renewClients of the endpoint that answered the last renewal. */
+  private preferred = 0;
   private readonly prefix: string;
   private readonly log: Log;
   private readonly now: () => number;
@@ -151,11 +171,12 @@ export class LeaderElector extends EventEmitter<{
     super();
     if (!opts.identity) throw new Error('identity: must name this controller (its name and API address)');
     if (!opts.prefix?.startsWith('/')) throw new Error(`prefix: must start with / (got ${JSON.stringify(opts.prefix)})`);
-    this.timing = {
+    const timing: LeaseTiming = {
       ttlMs: (opts.ttlSeconds ?? DEFAULT_TIMING.ttlMs / 1000) * 1000,
       renewMs: opts.renewMs ?? DEFAULT_TIMING.renewMs,
       marginMs: opts.marginMs ?? DEFAULT_TIMING.marginMs,
     };
+    this.timing = { ...timing, attemptMs: opts.attemptMs ?? attemptMsOf(timing) };
     const problem = timingProblem(this.timing);
     if (problem) throw new Error(problem);
     if (opts.client) {
@@ -164,6 +185,14 @@ export class LeaderElector extends EventEmitter<{
     } else {
       this.client = new Etcd3(clientOptions(opts.endpoints ?? [], opts.tls));
       this.ownsClient = true;
+    }
+    if (opts.endpoints?.length) {
+      const endpoints = opts.endpoints;
+      this.renewClients = endpoints.map((e) => new Etcd3(clientOptions([e], opts.tls)));
+      this.ownsRenewClients = true;
+    } else {
+      this.renewClients = [this.client];
+      this.ownsRenewClients = false;
     }
     this.identity = opts.identity;
     this.prefix = opts.prefix.replace(/\/+$/, '');
@@ -228,6 +257,7 @@ export class LeaderElector extends EventEmitter<{
     this.watcher = undefined;
     await w?.cancel().catch(() => {});
     if (this.ownsClient) this.client.close();
+    if (this.ownsRenewClients) for (const c of this.renewClients) c.close();
   }
 
   /** Terms one after another, pausing a renewal period after a failed or ended one. */
@@ -350,10 +380,37 @@ export class LeaderElector extends EventEmitter<{
     this.emit('leader', info);
   }
 
-  /** One keepalive on its own stream, bounded by the TTL; its answer extends the term. */
+  /**
+   * One renewal: a keepalive to the endpoint that answered last; when that fails, or has not
+   * answered within `attemptMs`, also to the next endpoint, and so on once round the endpoints.
+   * Every answer extends the term from the send time of its own attempt (an earlier attempt
+   * answered later counts for its earlier time only: `afterRenewal`).
+   */
   private renew(term: Term): void {
     if (term.ended) return;
+    const round = { first: this.preferred, tried: 0, answered: false };
+    this.renewAttempt(term, round);
+    // A leader also checks on each renewal that its key is still there; a follower looks again.
+    this.wake();
+  }
+
+  /** One attempt of a renewal on its own stream, bounded by TTL − margin (an answer later is of no use). */
+  private renewAttempt(term: Term, round: { first: number; tried: number; answered: boolean }): void {
+    if (term.ended || round.answered) return;
+    const index = attemptEndpoint(this.renewClients.length, round.first, round.tried);
+    if (index === undefined) return;
+    round.tried++;
+    const client = this.renewClients[index] as Etcd3;
     const sentAt = this.now();
+    // The next endpoint gets the renewal once, when this attempt fails or is not answered in time.
+    let movedOn = false;
+    const moveOn = () => {
+      if (movedOn) return;
+      movedOn = true;
+      clearTimeout(hedge);
+      if (!term.ended && !round.answered) this.renewAttempt(term, round);
+    };
+    const hedge = setTimeout(moveOn, attemptMsOf(this.timing));
     // One answer (or error) per stream, which is then half-closed (etcd ends it); anything it
     // says later is ignored. Not cancelled: etcd3 takes a cancelled stream's error for a failed
     // host and closes every connection to it (lib/rpc.js, leaseKeepAlive).
@@ -366,21 +423,32 @@ export class LeaderElector extends EventEmitter<{
       stream?.end();
       return true;
     };
-    const handle = { cancel: () => void settle() };
+    const handle = {
+      cancel: () => {
+        clearTimeout(hedge);
+        settle();
+      },
+    };
     term.streams.add(handle);
-    this.client.leaseClient
-      .leaseKeepAlive(this.callDeadline(this.timing.ttlMs))
+    const failed = (err: Error) => {
+      if (!settle() || term.ended) return;
+      this.log.warn({ err: err.message, endpoint: index }, 'leader election: lease renewal failed');
+      moveOn();
+    };
+    client.leaseClient
+      .leaseKeepAlive(this.callDeadline(this.timing.ttlMs - this.timing.marginMs))
       .then((s) => {
         stream = s;
-        s.on('error', (err: Error) => {
-          if (settle() && !term.ended) this.log.warn({ err: err.message }, 'leader election: lease renewal failed');
-        });
+        s.on('error', failed);
         if (settled) {
           s.end();
           return;
         }
         s.on('data', (res: { TTL: string }) => {
           if (!settle() || term.ended) return;
+          clearTimeout(hedge);
+          round.answered = true;
+          this.preferred = index;
           const next = afterRenewal(term, sentAt, Number(res.TTL), this.timing.ttlMs);
           if (!next) {
             void this.endTerm(term, 'lease-lost');
@@ -393,11 +461,7 @@ export class LeaderElector extends EventEmitter<{
         });
         s.write({ ID: term.leaseId });
       })
-      .catch((err: Error) => {
-        if (settle() && !term.ended) this.log.warn({ err: err.message }, 'leader election: lease renewal failed');
-      });
-    // A leader also checks on each renewal that its key is still there; a follower looks again.
-    this.wake();
+      .catch(failed);
   }
 
   /** Ends the term at its acting deadline unless a renewal moves it first. */
