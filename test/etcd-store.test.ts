@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import t, { type Test } from 'tap';
 import { EtcdStore } from '../controller/store/etcd.js';
 import { SqliteStore as SqliteFileStore } from '../controller/store/sqlite.js';
@@ -300,14 +301,18 @@ if (etcd) {
       // One member down at a time: the two others still commit, and a store given every
       // member's endpoint goes on writing and watching through them.
       await cluster.stopMember(stop);
+      const stoppedAt = performance.now();
       const up = stores[(stop + 1) % 3]!;
       await up.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: `up-${stop}` }));
       t.ok(
         await eventually(() => everywhere.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === `up-${stop}`),
         `member ${stop} down: the store on every endpoint sees the write`,
       );
+      const seenAt = performance.now();
       let wrote: string | undefined;
+      let tries = 0;
       for (let i = 0; i < 20 && wrote === undefined; i++) {
+        tries++;
         wrote = await everywhere
           .mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: `all-${stop}` }))
           .then(
@@ -316,6 +321,9 @@ if (etcd) {
           );
         if (wrote === undefined) await new Promise((r) => setTimeout(r, 250));
       }
+      t.comment(
+        `member ${stop} stopped → the store on every endpoint sees a write ${(seenAt - stoppedAt).toFixed(0)} ms after; its own write commits ${(performance.now() - stoppedAt).toFixed(0)} ms after (${tries} tries)`,
+      );
       t.equal(wrote, 'ok', `member ${stop} down: the store on every endpoint writes`);
       t.ok(await eventually(() => up.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === `all-${stop}`), 'and a store on a live member sees it');
       await cluster.startMember(stop);

@@ -10,6 +10,7 @@ import {
   candidateKey,
   candidatesPrefix,
   electedOf,
+  firstEndpointAfter,
   mayAct,
   observe,
   timingProblem,
@@ -66,16 +67,23 @@ t.test('timings that cannot work are refused, naming the field', async (t) => {
   t.match(timingProblem({ ttlMs: 5000, renewMs: 2000, marginMs: 1500 }), /^renewMs must be at most half of TTL − margin \(1750 ms\)/);
   t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 0 }), /^attemptMs must be a positive number/);
   t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 1600 }), /^attemptMs must be .* at most renewMs \(1500 ms\)/);
-  t.equal(attemptMsOf({ ttlMs: 5000, renewMs: 1500, marginMs: 1500 }), 1000, 'an attempt waits 1 s by default');
-  t.equal(attemptMsOf({ ttlMs: 2000, renewMs: 500, marginMs: 500 }), 500, '…never longer than the renewal period');
-  t.equal(timingProblem({ ttlMs: 2000, renewMs: 500, marginMs: 500 }), undefined, 'a short renewal period with the default attempt time works');
+  t.equal(attemptMsOf({ ttlMs: 5000, renewMs: 1500, marginMs: 1500 }), 500, 'an attempt waits 0.5 s by default');
+  t.equal(attemptMsOf({ ttlMs: 2000, renewMs: 400, marginMs: 1000 }), 400, '…never longer than the renewal period');
+  t.equal(timingProblem({ ttlMs: 2000, renewMs: 400, marginMs: 1000 }), undefined, 'a short renewal period with the default attempt time works');
 });
 
-t.test('a renewal tries the endpoint that answered last first, then each other once, in turn', async (t) => {
-  t.same([0, 1, 2, 3].map((i) => attemptEndpoint(3, 1, i)), [1, 2, 0, undefined], 'from endpoint 1 of 3');
-  t.same([0, 1, 2, 3].map((i) => attemptEndpoint(3, 0, i)), [0, 1, 2, undefined], 'from endpoint 0 of 3');
-  t.same([0, 1].map((i) => attemptEndpoint(1, 0, i)), [0, undefined], 'one endpoint: one attempt');
+t.test('a renewal goes round the endpoints from the one it starts at', async (t) => {
+  t.same([0, 1, 2, 3, 4].map((i) => attemptEndpoint(3, 1, i)), [1, 2, 0, 1, 2], 'from endpoint 1 of 3');
+  t.same([0, 1, 2].map((i) => attemptEndpoint(1, 0, i)), [0, 0, 0], 'one endpoint: always that one');
   t.equal(attemptEndpoint(0, 0, 0), undefined, 'no endpoints: no attempt');
+});
+
+t.test('the next renewal starts at the endpoint that answered, or past one that did not', async (t) => {
+  t.equal(firstEndpointAfter(3, 0, 2, true), 2, 'an answer from endpoint 2: start there');
+  t.equal(firstEndpointAfter(3, 1, 1, false), 2, 'the start endpoint failed: start at the next');
+  t.equal(firstEndpointAfter(3, 2, 2, false), 0, '…going round');
+  t.equal(firstEndpointAfter(3, 2, 1, false), 2, 'another endpoint failed: the start stays');
+  t.equal(firstEndpointAfter(1, 0, 0, false), 0, 'one endpoint: stays');
 });
 
 t.test('the elector refuses bad options before it connects anywhere', async (t) => {

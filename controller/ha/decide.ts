@@ -23,11 +23,11 @@ export interface LeaseTiming {
   readonly attemptMs?: number;
 }
 
-export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1500, marginMs: 1500, attemptMs: 1000 };
+export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1500, marginMs: 1500, attemptMs: 500 };
 
-/** The attempt time of a timing: as given, else 1 s, but never more than the renewal period. */
+/** The attempt time of a timing: as given, else 0.5 s, but never more than the renewal period. */
 export function attemptMsOf(t: LeaseTiming): number {
-  return t.attemptMs ?? Math.min(1000, t.renewMs);
+  return t.attemptMs ?? Math.min(500, t.renewMs);
 }
 
 /** A field of LeaseTiming that cannot work, naming it; undefined when all can. */
@@ -77,14 +77,25 @@ export function afterRenewal(
 }
 
 /**
- * The endpoint (index among `count`) of a renewal's attempt number `tried` (0 first), starting at
- * `first` (the endpoint that answered last) and going round; undefined once every endpoint was
- * tried: the renewal gives up until the next period. One etcd member lost costs a renewal at most
- * one attempt time (docs/ha.md).
+ * The endpoint (index among `count`) of a renewal's attempt number `tried` (0 first): from
+ * `first` on, going round. A renewal not answered is sent again to the next endpoint every
+ * attempt time until one answers or the next renewal starts (docs/ha.md); undefined without
+ * endpoints.
  */
 export function attemptEndpoint(count: number, first: number, tried: number): number | undefined {
-  if (count <= 0 || tried >= count) return undefined;
+  if (count <= 0) return undefined;
   return (((first + tried) % count) + count) % count;
+}
+
+/**
+ * The endpoint the next renewal starts at, after an attempt to `endpoint` was answered (that
+ * one) or failed or went unanswered for the attempt time (the one after it, unless the start
+ * had already moved elsewhere).
+ */
+export function firstEndpointAfter(count: number, first: number, endpoint: number, answered: boolean): number {
+  if (answered) return endpoint;
+  if (first !== endpoint || count <= 0) return first;
+  return (endpoint + 1) % count;
 }
 
 /** A candidate's key under `<prefix>/leader/`. */

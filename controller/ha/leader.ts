@@ -19,8 +19,9 @@
 // random host for each call and keeps a call to a hung host waiting until its deadline, so with
 // one member of three lost, two renewals in a row could go to it and the leader would stop
 // although etcd kept quorum. Here a renewal goes first to the endpoint that answered last; when
-// that fails, or has not answered within `attemptMs` (1 s), the same renewal is sent to the next
-// endpoint, each attempt timed from its own send time (docs/ha.md).
+// that fails, or has not answered within `attemptMs` (0.5 s), the renewal is sent again to the
+// next endpoint, and so on until one answers or the next renewal starts; each answer counts from
+// the send time of its own attempt (docs/ha.md).
 import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Watcher } from 'etcd3';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +34,7 @@ import {
   afterRenewal,
   attemptEndpoint,
   attemptMsOf,
+  firstEndpointAfter,
   candidateKey,
   candidatesPrefix,
   mayAct,
@@ -88,7 +90,7 @@ export interface LeaderElectorOptions {
   renewMs?: number;
   /** Default 1500. */
   marginMs?: number;
-  /** How long a renewal attempt waits before the renewal also goes to the next endpoint. Default 1000 (at most renewMs). */
+  /** How long a renewal attempt waits before the renewal also goes to the next endpoint. Default 500 (at most renewMs). */
   attemptMs?: number;
   /**
    * Called when this controller starts leading. The signal aborts when it stops leading (before
@@ -144,8 +146,10 @@ export class LeaderElector extends EventEmitter<{
   /** One client per endpoint for renewals (owned), or the shared client alone (not owned). */
   private readonly renewClients: Etcd3[];
   private readonly ownsRenewClients: boolean;
-  /** The index in renewClients of the endpoint that answered the last renewal. */
+  /** The index in renewClients of the endpoint the next renewal goes to first. */
   private preferred = 0;
+  /** The renewal under way; an earlier one sends no more attempts. */
+  private round: { first: number; tried: number; answered: boolean } | undefined;
   private readonly prefix: string;
   private readonly log: Log;
   private readonly now: () => number;
@@ -382,13 +386,15 @@ export class LeaderElector extends EventEmitter<{
 
   /**
    * One renewal: a keepalive to the endpoint that answered last; when that fails, or has not
-   * answered within `attemptMs`, also to the next endpoint, and so on once round the endpoints.
-   * Every answer extends the term from the send time of its own attempt (an earlier attempt
-   * answered later counts for its earlier time only: `afterRenewal`).
+   * answered within `attemptMs`, again to the next endpoint, and so on (round the endpoints)
+   * until one answers or the next renewal starts. Every answer extends the term from the send
+   * time of its own attempt (an earlier attempt answered later counts for its earlier time only:
+   * `afterRenewal`).
    */
   private renew(term: Term): void {
     if (term.ended) return;
     const round = { first: this.preferred, tried: 0, answered: false };
+    this.round = round;
     this.renewAttempt(term, round);
     // A leader also checks on each renewal that its key is still there; a follower looks again.
     this.wake();
@@ -396,19 +402,23 @@ export class LeaderElector extends EventEmitter<{
 
   /** One attempt of a renewal on its own stream, bounded by TTL − margin (an answer later is of no use). */
   private renewAttempt(term: Term, round: { first: number; tried: number; answered: boolean }): void {
-    if (term.ended || round.answered) return;
-    const index = attemptEndpoint(this.renewClients.length, round.first, round.tried);
+    if (term.ended || round.answered || this.round !== round) return;
+    const count = this.renewClients.length;
+    const index = attemptEndpoint(count, round.first, round.tried);
     if (index === undefined) return;
     round.tried++;
     const client = this.renewClients[index] as Etcd3;
     const sentAt = this.now();
-    // The next endpoint gets the renewal once, when this attempt fails or is not answered in time.
+    // The next endpoint gets the renewal once after this attempt: when it fails (at once while
+    // not every endpoint was tried, so a refused connection costs nothing; else at the attempt
+    // time, so a renewal that fails everywhere does not spin) or when it is not answered in time.
     let movedOn = false;
     const moveOn = () => {
       if (movedOn) return;
       movedOn = true;
       clearTimeout(hedge);
-      if (!term.ended && !round.answered) this.renewAttempt(term, round);
+      this.preferred = firstEndpointAfter(count, this.preferred, index, false);
+      this.renewAttempt(term, round);
     };
     const hedge = setTimeout(moveOn, attemptMsOf(this.timing));
     // One answer (or error) per stream, which is then half-closed (etcd ends it); anything it
@@ -433,7 +443,7 @@ export class LeaderElector extends EventEmitter<{
     const failed = (err: Error) => {
       if (!settle() || term.ended) return;
       this.log.warn({ err: err.message, endpoint: index }, 'leader election: lease renewal failed');
-      moveOn();
+      if (round.tried < count) moveOn();
     };
     client.leaseClient
       .leaseKeepAlive(this.callDeadline(this.timing.ttlMs - this.timing.marginMs))
@@ -448,7 +458,7 @@ export class LeaderElector extends EventEmitter<{
           if (!settle() || term.ended) return;
           clearTimeout(hedge);
           round.answered = true;
-          this.preferred = index;
+          this.preferred = firstEndpointAfter(count, this.preferred, index, true);
           const next = afterRenewal(term, sentAt, Number(res.TTL), this.timing.ttlMs);
           if (!next) {
             void this.endTerm(term, 'lease-lost');
