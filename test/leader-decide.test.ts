@@ -73,8 +73,16 @@ t.test('timings that cannot work are refused, naming the field', async (t) => {
 });
 
 t.test('a renewal goes round the endpoints from the one it starts at', async (t) => {
-  t.same([0, 1, 2, 3, 4].map((i) => attemptEndpoint(3, 1, i)), [1, 2, 0, 1, 2], 'from endpoint 1 of 3');
-  t.same([0, 1, 2].map((i) => attemptEndpoint(1, 0, i)), [0, 0, 0], 'one endpoint: always that one');
+  t.same(
+    [0, 1, 2, 3, 4].map((i) => attemptEndpoint(3, 1, i)),
+    [1, 2, 0, 1, 2],
+    'from endpoint 1 of 3',
+  );
+  t.same(
+    [0, 1, 2].map((i) => attemptEndpoint(1, 0, i)),
+    [0, 0, 0],
+    'one endpoint: always that one',
+  );
   t.equal(attemptEndpoint(0, 0, 0), undefined, 'no endpoints: no attempt');
 });
 

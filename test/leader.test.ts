@@ -289,39 +289,43 @@ t.test('leader election on a 3-member etcd that loses quorum: nobody acts until 
 // answers a renewal until etcd has elected another (1–2 s with its 1 s election timeout): those
 // rounds are counted apart.
 for (const how of ['stopped (SIGKILL)', 'hung (SIGSTOP)'] as const) {
-  t.test(`leader election on a 3-member etcd, one member ${how} in turn for 12 rounds: the leader never steps down unless the member lost is etcd's Raft leader`, async (t) => {
-    const etcd = await startEtcd(t, { members: 3 });
-    if (!etcd) return;
-    const a = candidate(t, 'a', '/one-lost', etcd.endpoints);
-    await waitFor('a leads', () => a.elector.isLeader(), 5000);
-    const ROUNDS = 12;
-    const stepDowns: string[] = [];
-    const raftLeaderStepDowns: string[] = [];
-    let raftLeaderRounds = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const i = round % 3;
-      const m = etcd.members[i]!;
-      // Which member is etcd's Raft leader, asked of a member that stays.
-      const asked = new Etcd3({ hosts: [etcd.members[(i + 1) % 3]!.clientUrl] });
-      const [status, list] = await Promise.all([asked.maintenance.status(), asked.cluster.memberList({})]);
-      asked.close();
-      const raftLeader = list.members.find((x) => String(x.ID) === String(status.leader))?.name === m.name;
-      if (raftLeader) raftLeaderRounds++;
-      const before = a.stops.length;
-      if (how === 'stopped (SIGKILL)') await etcd.stopMember(i, 'SIGKILL');
-      else m.pause();
-      await new Promise((r) => setTimeout(r, 6000));
-      const lost = a.stops.slice(before);
-      if (lost.length > 0) (raftLeader ? raftLeaderStepDowns : stepDowns).push(`round ${round + 1} (member ${m.name}): ${lost.map((s) => s.reason).join(', ')}`);
-      if (how === 'stopped (SIGKILL)') await etcd.startMember(i);
-      else m.resume();
-      await waitFor('a leads again', () => a.elector.isLeader(), 15_000);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    t.comment(
-      `${stepDowns.length} step-downs in ${ROUNDS - raftLeaderRounds} rounds that lost a member other than etcd's Raft leader${stepDowns.length ? `: ${stepDowns.join('; ')}` : ''}; ` +
-        `${raftLeaderStepDowns.length} in ${raftLeaderRounds} rounds that lost the Raft leader${raftLeaderStepDowns.length ? `: ${raftLeaderStepDowns.join('; ')}` : ''}`,
-    );
-    t.same(stepDowns, [], `the leader never stepped down while a member other than etcd's Raft leader was ${how}`);
-  });
+  t.test(
+    `leader election on a 3-member etcd, one member ${how} in turn for 12 rounds: the leader never steps down unless the member lost is etcd's Raft leader`,
+    async (t) => {
+      const etcd = await startEtcd(t, { members: 3 });
+      if (!etcd) return;
+      const a = candidate(t, 'a', '/one-lost', etcd.endpoints);
+      await waitFor('a leads', () => a.elector.isLeader(), 5000);
+      const ROUNDS = 12;
+      const stepDowns: string[] = [];
+      const raftLeaderStepDowns: string[] = [];
+      let raftLeaderRounds = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const i = round % 3;
+        const m = etcd.members[i]!;
+        // Which member is etcd's Raft leader, asked of a member that stays.
+        const asked = new Etcd3({ hosts: [etcd.members[(i + 1) % 3]!.clientUrl] });
+        const [status, list] = await Promise.all([asked.maintenance.status(), asked.cluster.memberList({})]);
+        asked.close();
+        const raftLeader = list.members.find((x) => String(x.ID) === String(status.leader))?.name === m.name;
+        if (raftLeader) raftLeaderRounds++;
+        const before = a.stops.length;
+        if (how === 'stopped (SIGKILL)') await etcd.stopMember(i, 'SIGKILL');
+        else m.pause();
+        await new Promise((r) => setTimeout(r, 6000));
+        const lost = a.stops.slice(before);
+        if (lost.length > 0)
+          (raftLeader ? raftLeaderStepDowns : stepDowns).push(`round ${round + 1} (member ${m.name}): ${lost.map((s) => s.reason).join(', ')}`);
+        if (how === 'stopped (SIGKILL)') await etcd.startMember(i);
+        else m.resume();
+        await waitFor('a leads again', () => a.elector.isLeader(), 15_000);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      t.comment(
+        `${stepDowns.length} step-downs in ${ROUNDS - raftLeaderRounds} rounds that lost a member other than etcd's Raft leader${stepDowns.length ? `: ${stepDowns.join('; ')}` : ''}; ` +
+          `${raftLeaderStepDowns.length} in ${raftLeaderRounds} rounds that lost the Raft leader${raftLeaderStepDowns.length ? `: ${raftLeaderStepDowns.join('; ')}` : ''}`,
+      );
+      t.same(stepDowns, [], `the leader never stepped down while a member other than etcd's Raft leader was ${how}`);
+    },
+  );
 }
