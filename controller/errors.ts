@@ -12,6 +12,7 @@ export const STATUS_CODES = {
   Conflict: 409,
   Expired: 410,
   RequestEntityTooLarge: 413,
+  UnsupportedMediaType: 415,
   Invalid: 422,
   TooManyRequests: 429,
   InternalError: 500,

@@ -1,4 +1,4 @@
-// What users do to objects: apply (create or update, all or nothing), merge-patch, scale,
+// What users do to objects: apply (create or update, all or nothing), patch, scale,
 // delete. Every input is validated again here; a refused request changes nothing.
 import { budgetOf, chunkByCost } from '../store/chunks.js';
 import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
@@ -23,6 +23,7 @@ import type { Store, StoreReader, StoreTx } from '../store/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound } from '../errors.js';
 import { replicaLimitProblems } from './limits.js';
+import { applyPatch, CONTENT_TYPES, mergePatch } from './patch/index.js';
 import { labelKeyProblem, labelValueProblem } from '../../shared/labels.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
 
@@ -257,12 +258,20 @@ export class Operations {
     return 'error' in a ? { field, error: a.error } : a;
   }
 
-  /** RFC 7386 merge patch of a StatefulSet, validated as if the result had been applied. */
-  async patchStatefulSet(namespace: string, name: string, patch: unknown): Promise<{ object: StatefulSet; changed: boolean }> {
+  /**
+   * A patch of a StatefulSet, of the type `contentType` names (JSON merge, JSON or strategic
+   * merge patch: patch/index.ts), applied to its user-owned part (userView: what an apply
+   * sets) and validated as if the result had been applied.
+   */
+  async patchStatefulSet(
+    namespace: string,
+    name: string,
+    patch: unknown,
+    contentType: string = CONTENT_TYPES.merge,
+  ): Promise<{ object: StatefulSet; changed: boolean }> {
     const cur = this.store.get<StatefulSet>('StatefulSet', namespace, name);
     if (!cur) throw notFound('statefulsets.apps', name);
-    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
-    const merged = mergePatch(userView(cur), patch) as Record<string, unknown>;
+    const merged = applyPatch(contentType, userView(cur), patch, 'StatefulSet');
     const meta = (merged.metadata ?? {}) as Record<string, unknown>;
     if (meta.name !== name || (meta.namespace ?? 'default') !== namespace) {
       throw new StatusError('Invalid', 'metadata.name and metadata.namespace cannot be changed by a patch');
@@ -509,16 +518,6 @@ function immutableChanges(cur: StatefulSet, next: Extract<UserObject, { kind: 'S
         `Forbidden: updates to statefulset spec for fields other than ${MUTABLE_SET_FIELDS.map((f) => `'${f}'`).join(', ')} are forbidden`,
       ]);
     }
-  }
-  return out;
-}
-
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
   }
   return out;
 }
