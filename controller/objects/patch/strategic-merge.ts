@@ -334,7 +334,7 @@ function mergeList(original: unknown[], patch: unknown[], schema: Schema, mergeK
 function applyListDirectives(original: unknown[], patch: unknown[], mergeKey: string, path: string): { original: unknown[]; patch: unknown[] } {
   const rest: unknown[] = [];
   let replace = false;
-  let base = original;
+  const deleted = new Set<unknown>();
   for (const v of patch) {
     const m = asMap(v, path);
     if (!hasOwn(m, DIRECTIVE)) {
@@ -342,11 +342,9 @@ function applyListDirectives(original: unknown[], patch: unknown[], mergeKey: st
       continue;
     }
     switch (m[DIRECTIVE]) {
-      case 'delete': {
-        const key = keyOf(m, mergeKey, path);
-        base = base.filter((x) => !(isObject(x) && hasOwn(x, mergeKey) && x[mergeKey] === key));
+      case 'delete':
+        deleted.add(keyOf(m, mergeKey, path));
         break;
-      }
       case 'replace':
         replace = true;
         break;
@@ -356,7 +354,9 @@ function applyListDirectives(original: unknown[], patch: unknown[], mergeKey: st
         throw new PatchError('MalformedPatch', `unknown patch type ${JSON.stringify(m[DIRECTIVE])} in a list element`, path);
     }
   }
-  return replace ? { original: rest, patch: [] } : { original: base, patch: rest };
+  if (replace) return { original: rest, patch: [] };
+  const base = deleted.size === 0 ? original : original.filter((x) => !(isObject(x) && hasOwn(x, mergeKey) && deleted.has(x[mergeKey])));
+  return { original: base, patch: rest };
 }
 
 /** Merges each patch element into the first original element with its merge key, or appends it. */
