@@ -148,6 +148,20 @@ const CHOSEN: { name: string; doc: () => Json; type: PatchKind; patch: unknown }
     patch: { spec: { template: { metadata: { $patch: 'replace', labels: { app: 'web' } } } } },
   },
   {
+    name: 'rollout undo: the template replaced whole ($patch: replace, as kubectl sends a revision)',
+    doc: set,
+    type: 'strategic',
+    patch: {
+      spec: {
+        template: {
+          $patch: 'replace',
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'nginx', image: 'nginx:0', ports: [{ containerPort: 80 }] }] },
+        },
+      },
+    },
+  },
+  {
     name: 'probe deleted with $patch: delete',
     doc: set,
     type: 'strategic',
