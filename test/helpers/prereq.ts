@@ -35,6 +35,7 @@ export const PREREQS = {
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
   etcd: 'the etcd server binary, `etcd` on PATH or BERTH_ETCD (scripts/setup installs etcd-server: /usr/bin/etcd)',
+  kubectl: 'kubectl v1.32, `kubectl` on PATH or BERTH_KUBECTL',
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
@@ -134,4 +135,14 @@ export function requireCommand(t: PrereqTest, name: PrereqName, cmd: string, arg
       return `${cmd} ${args.join(' ')} fails (${firstLine(err)})`;
     }
   });
+}
+
+/** The kubectl binary tests run: BERTH_KUBECTL, else `kubectl` on PATH. */
+export function kubectlBinary(): string {
+  return process.env.BERTH_KUBECTL ?? 'kubectl';
+}
+
+/** kubectl runs (`kubectl version --client`). */
+export function requireKubectl(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'kubectl', kubectlBinary(), ['version', '--client']);
 }
