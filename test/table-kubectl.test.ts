@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { negotiateOutput } from '../controller/api/accept.js';
 import { parseIncludeObject, toTable, watchEventTable } from '../controller/api/table.js';
-import type { ContainerStatus, Event, Pod, StatefulSet } from '../shared/types.js';
+import type { ContainerStatus, Event, ObjectMeta, Pod, StatefulSet } from '../shared/types.js';
 import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
 
 const S = 1000;
@@ -57,6 +57,14 @@ const statefulSet = () =>
     status: { readyReplicas: 1 },
   }) as unknown as StatefulSet;
 
+// A kind without a printer: the default table.
+const lease = () => ({
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  metadata: { name: 'leader', namespace: 'default', uid: 'l1', resourceVersion: '13', creationTimestamp: '2024-05-01T11:58:30.250Z' },
+  spec: { holderIdentity: 'a' },
+});
+
 const events = (): Event[] => [
   {
     apiVersion: 'v1',
@@ -78,6 +86,7 @@ const RESOURCES = {
     { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch'], shortNames: ['po'] },
     { name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['get', 'list', 'watch'], shortNames: ['ev'] },
   ],
+  coordination: [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['get', 'list', 'watch'], shortNames: [] }],
   apps: [{ name: 'statefulsets', singularName: 'statefulset', namespaced: true, kind: 'StatefulSet', verbs: ['get', 'list', 'watch'], shortNames: ['sts'] }],
 };
 
@@ -111,17 +120,36 @@ function route(req: IncomingMessage): Reply {
   const url = new URL(req.url ?? '/', 'http://stub');
   const p = url.pathname;
   const apps = { groupVersion: 'apps/v1', version: 'v1' };
+  const coordination = { groupVersion: 'coordination.k8s.io/v1', version: 'v1' };
   if (p === '/api') return { code: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] } };
   if (p === '/apis')
-    return { code: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [apps], preferredVersion: apps }] } };
+    return {
+      code: 200,
+      body: {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [
+          { name: 'apps', versions: [apps], preferredVersion: apps },
+          { name: 'coordination.k8s.io', versions: [coordination], preferredVersion: coordination },
+        ],
+      },
+    };
   if (p === '/api/v1') return { code: 200, body: { kind: 'APIResourceList', groupVersion: 'v1', resources: RESOURCES.v1 } };
+  if (p === '/apis/coordination.k8s.io/v1')
+    return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'coordination.k8s.io/v1', resources: RESOURCES.coordination } };
   if (p === '/apis/apps/v1') return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'apps/v1', resources: RESOURCES.apps } };
-  const m = /^\/(?:api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/(pods|statefulsets|events)$/.exec(p);
+  const m = /^\/(?:api\/v1|apis\/apps\/v1|apis\/coordination\.k8s\.io\/v1)(?:\/namespaces\/([^/]+))?\/(pods|statefulsets|events|leases)$/.exec(p);
   if (!m) return status(404, 'NotFound', `${p} not found`);
   const [, ns, plural] = m;
   now = Date.now();
-  const all = plural === 'pods' ? pods() : plural === 'statefulsets' ? [statefulSet()] : events();
-  const kind = plural === 'pods' ? 'Pod' : plural === 'statefulsets' ? 'StatefulSet' : 'Event';
+  const objects: Record<string, { kind: string; metadata: ObjectMeta }[]> = {
+    pods: pods(),
+    statefulsets: [statefulSet()],
+    events: events(),
+    leases: [lease()],
+  };
+  const all = objects[plural];
+  const kind = all[0].kind;
   return objectsReply(
     req,
     url,
@@ -207,6 +235,20 @@ t.test('kubectl get prints the Tables as for a real cluster', async (t) => {
   t.equal(
     await kubectl('get', 'events'),
     ['LAST SEEN   TYPE      REASON    OBJECT      MESSAGE', '30s         Warning   BackOff   pod/web-0   Back-off restarting failed container', ''].join('\n'),
+  );
+  t.equal(
+    await kubectl('get', 'events', '-o', 'wide'),
+    [
+      'LAST SEEN   TYPE      REASON    OBJECT      SUBOBJECT   SOURCE            MESSAGE                                FIRST SEEN   COUNT   NAME',
+      '30s         Warning   BackOff   pod/web-0               berth-agent, n1   Back-off restarting failed container   10m          4       web-0.17a',
+      '',
+    ].join('\n'),
+    'events -o wide: the priority 1 columns between the others, as kubectl orders them',
+  );
+  t.equal(
+    await kubectl('get', 'leases'),
+    ['NAME     CREATED AT', 'leader   2024-05-01T11:58:30Z', ''].join('\n'),
+    'a kind without a printer: the default table',
   );
   t.equal(
     await kubectl('get', 'pods', '--watch', '--request-timeout', '30s'),
