@@ -143,6 +143,12 @@ t.test('kubectl explain prints fields and descriptions from the documents', asyn
   t.not(unknown.code, 0, 'a field berth does not have: explain fails');
   t.match(unknown.stderr, 'field "externalName" does not exist');
 
+  for (const r of RESOURCES) {
+    const kind = await kubectl(['explain', r.plural]);
+    t.equal(kind.code, 0, `explain ${r.plural} exits 0 (${kind.stderr})`);
+    t.match(kind.stdout, new RegExp(`KIND:\\s+${r.kind}\\nVERSION:\\s+v1\\n\\nDESCRIPTION:\\n\\s+\\S`), `explain ${r.plural}: the kind and its description`);
+  }
+
   t.notOk(
     seen.some((s) => s.url.startsWith('/openapi/v2')),
     'OpenAPI v2 is never asked for',

@@ -8,7 +8,9 @@ import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { validateObject } from '../shared/manifest/validate.js';
 import { RESOURCES } from '../shared/resources.js';
+import { z } from 'zod';
 import {
+  attachedDescription,
   GROUP_VERSIONS,
   openapiDocument,
   openapiDocumentJSON,
@@ -195,6 +197,12 @@ t.test('every type and every field has a description', async (t) => {
   const container = apps['io.k8s.api.core.v1.Container'].properties as Record<string, JsonSchema>;
   t.match(container.image.description, /Container image name/);
   t.match(container.restartPolicy.description, /sidecar/);
+});
+
+t.test('a description attached to a zod schema is found under its optional and default wrappers', async (t) => {
+  t.equal(attachedDescription(z.string().describe('A name.').optional()), 'A name.');
+  t.equal(attachedDescription(z.number().meta({ description: 'A count.' }).default(1)), 'A count.');
+  t.equal(attachedDescription(z.string().optional()), undefined);
 });
 
 t.test('lists carry Kubernetes patch strategies and merge keys', async (t) => {

@@ -1,7 +1,10 @@
 // What `kubectl explain` prints for berth's types and fields: Kubernetes' wording, shortened, and
 // saying where berth differs. Keyed `Type` (a definition) and `Type.field` (a field of it; an
 // inline object's fields go on: `Type.field.sub`). apiVersion, kind, metadata and the items of
-// lists are described once for every type (describe()).
+// lists are described once for every type (describe()). Keyed by place rather than attached to
+// the zod schemas because one schema serves several Kubernetes types (a key selector of a
+// ConfigMap and of a Secret, a DNS label as container, port and volume name). A field without an
+// entry here takes the description attached to its schema (`.describe()`, `.meta()`), if any.
 
 const API_VERSION =
   'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values.';

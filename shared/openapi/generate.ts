@@ -89,6 +89,18 @@ function leaf(s: z.ZodType): JsonSchema {
   return json;
 }
 
+/** A description given on the schema itself (`.describe()` or `.meta({ description })`), under its wrappers too. */
+export function attachedDescription(s: z.ZodType): string | undefined {
+  let cur: z.ZodType | undefined = s;
+  while (cur) {
+    const d = z.globalRegistry.get(cur)?.description;
+    if (d) return d;
+    const def = defOf(cur);
+    cur = def.innerType ?? def.in;
+  }
+  return undefined;
+}
+
 /** A union of a number and a string: IntOrString when the number is an integer, else a Quantity. */
 function numberOrString(s: z.ZodType): 'IntOrString' | 'Quantity' | undefined {
   const d = defOf(s);
@@ -111,8 +123,9 @@ class Builder {
     if (!DEFINITIONS[type]) throw new Error(`openapi: type ${type} has no Kubernetes definition name`);
     const placeholder: JsonSchema = {};
     this.components.set(type, placeholder);
-    const schema = this.object(unwrap(CANONICAL[type] ?? s).inner, type);
-    const description = describe(type);
+    const source = CANONICAL[type] ?? s;
+    const schema = this.object(unwrap(source).inner, type);
+    const description = describe(type) ?? attachedDescription(source);
     Object.assign(placeholder, description ? { description, ...schema } : schema);
   }
 
@@ -127,7 +140,7 @@ class Builder {
       const u = unwrap(field);
       if (!u.optional) required.push(key);
       let prop = this.node(field, at);
-      const description = describe(at);
+      const description = describe(at) ?? attachedDescription(field);
       if (typeof prop.$ref === 'string') {
         // As Kubernetes: a reference with a description of the field beside it.
         prop = { allOf: [prop], ...(description ? { description } : {}), ...(u.hasDefault ? { default: u.defaultValue } : {}) };
