@@ -22,6 +22,7 @@
 // A prerequisite this file does not know yet: add its name to PREREQS (so BERTH_TEST_SKIP accepts
 // it) and check it with `requirePrereq(t, name, async () => problem | undefined)`.
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
 
@@ -35,6 +36,9 @@ export const PREREQS = {
   ansible: 'ansible and ansible-playbook (scripts/setup installs ansible-core)',
   systemd: 'systemd-analyze, to verify unit files (the systemd package)',
   etcd: 'the etcd server binary, `etcd` on PATH or BERTH_ETCD (scripts/setup installs etcd-server: /usr/bin/etcd)',
+  kubectl: 'kubectl v1.32 in .tools/bin of the checkout or BERTH_KUBECTL (scripts/test-clients, run by scripts/setup)',
+  helm: 'helm v3 in .tools/bin of the checkout or BERTH_HELM (scripts/test-clients, run by scripts/setup)',
+  'python-kubernetes': "Python 3 with the official Kubernetes client, /usr/bin/python3 or BERTH_PYTHON (scripts/setup installs Debian's python3-kubernetes)",
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
@@ -122,6 +126,55 @@ export function etcdBinary(): string {
 /** The etcd server binary runs (`etcd --version`); tests start their own members (test/helpers/etcd.ts). */
 export function requireEtcd(t: PrereqTest): Promise<boolean> {
   return requireCommand(t, 'etcd', etcdBinary(), ['--version']);
+}
+
+/** Where scripts/test-clients puts kubectl and helm: .tools/bin of this checkout, used by tests only. */
+export const TOOLS_BIN = join(new URL('../../', import.meta.url).pathname, '.tools', 'bin');
+
+/** The kubectl tests run: BERTH_KUBECTL, else .tools/bin/kubectl (never the one on PATH). */
+export function kubectlBinary(): string {
+  return process.env.BERTH_KUBECTL || join(TOOLS_BIN, 'kubectl');
+}
+
+/** The helm tests run: BERTH_HELM, else .tools/bin/helm (never the one on PATH). */
+export function helmBinary(): string {
+  return process.env.BERTH_HELM || join(TOOLS_BIN, 'helm');
+}
+
+/** The Python with the Kubernetes client: BERTH_PYTHON, else Debian's /usr/bin/python3 (python3-kubernetes). */
+export function pythonBinary(): string {
+  return process.env.BERTH_PYTHON || '/usr/bin/python3';
+}
+
+/** kubectl runs (`kubectl version --client`). */
+export function requireKubectl(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'kubectl', kubectlBinary(), ['version', '--client']);
+}
+
+/** helm runs (`helm version`), with a scratch home so it writes nothing to the user's. */
+export function requireHelm(t: PrereqTest): Promise<boolean> {
+  return requirePrereq(t, 'helm', async () => {
+    const home = join(new URL('../../', import.meta.url).pathname, '.tools');
+    try {
+      await pexec(helmBinary(), ['version', '--short'], {
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(home, 'helm-cache'),
+          HELM_CONFIG_HOME: join(home, 'helm-config'),
+          HELM_DATA_HOME: join(home, 'helm-data'),
+        },
+      });
+      return undefined;
+    } catch (err) {
+      return `${helmBinary()} version fails (${firstLine(err)})`;
+    }
+  });
+}
+
+/** Python imports the official Kubernetes client. */
+export function requirePythonKubernetes(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'python-kubernetes', pythonBinary(), ['-c', 'import kubernetes.client, kubernetes.config, kubernetes.watch']);
 }
 
 /** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */
