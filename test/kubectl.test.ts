@@ -2,14 +2,14 @@
 // kubectl v1.32 and helm v3 (scripts/test-clients), the official Python and JavaScript clients,
 // all given the kubeconfig `berth config kubeconfig` writes from the controller's admin.conf.
 // What is checked here is the connection (kubeconfig, TLS with the cluster CA, the bearer token)
-// and reads of the /api/v1 paths berth serves today. The StatefulSet tutorial with kubectl is in
+// and reads and watches of the /api/v1 paths berth serves today. The StatefulSet tutorial with kubectl is in
 // test/kubectl-tutorial.test.ts.pending until the server side speaks the rest of the API.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import YAML from 'yaml';
 import { createCertificate } from '../shared/certs.js';
-import { Cluster, ROOT } from './helpers/cluster.js';
+import { Cluster, ROOT, waitFor } from './helpers/cluster.js';
 import {
   helm,
   kubectl,
@@ -18,6 +18,7 @@ import {
   requireHelm,
   requireKubectl,
   requirePythonKubernetes,
+  kubectlStream,
   runClient,
   runPython,
   writeKubeconfig,
@@ -121,6 +122,41 @@ t.test('the official clients against a berth controller', async (t) => {
     const { core } = await nodeClients(kubeconfig);
     const list = await core.listNamespacedConfigMap({ namespace: 'default' });
     t.same(list.items.find((m) => m.metadata?.name === 'greeting')?.data, { hello: 'world' });
+  });
+
+  /** A ConfigMap made with berth's CLI while a client watches. */
+  const configMap = (name: string) => c.ok(['apply', '-f', '-'], `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  n: "${name}"\n`);
+
+  t.test('kubectl get --raw with watch=true streams the events: a ConfigMap made meanwhile is ADDED', async (t) => {
+    const w = kubectlStream(['get', '--raw', '/api/v1/namespaces/default/configmaps?watch=true'], { kubeconfig });
+    t.teardown(() => w.stop());
+    await w.waitFor(/"name":"greeting"/, 30_000);
+    await configMap('watched-by-kubectl');
+    const out = await w.waitFor(/"name":"watched-by-kubectl"/, 30_000);
+    const events = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    t.ok(
+      events.some((e) => e.type === 'ADDED' && e.object.metadata.name === 'watched-by-kubectl'),
+      'an ADDED event for the new ConfigMap',
+    );
+  });
+
+  t.test('the JavaScript client watches the ConfigMaps from a list', async (t) => {
+    const { core, watch } = await nodeClients(kubeconfig);
+    const list = await core.listNamespacedConfigMap({ namespace: 'default' });
+    const events: string[] = [];
+    const stop = await watch('/api/v1/namespaces/default/configmaps', { resourceVersion: list.metadata?.resourceVersion }, (type, obj) =>
+      events.push(`${type} ${obj.metadata?.name}`),
+    );
+    t.teardown(stop);
+    await configMap('watched-by-node');
+    await waitFor('the ADDED event on the watch', () => (events.includes('ADDED watched-by-node') ? true : undefined), 30_000, 100);
+    t.notOk(
+      events.some((e) => e.endsWith(' greeting')),
+      'nothing from before the list is replayed',
+    );
   });
 
   t.test('runClient reports a client that runs past its time as timed out', async (t) => {
