@@ -77,6 +77,18 @@ t.test('the official clients against a berth controller', async (t) => {
     );
   });
 
+  t.test('with two controller URLs: kubectl --context berth-2 talks to the second one', async (t) => {
+    // Two names of the one controller (its certificate names both): the second context must dial the second.
+    const port = new URL(c.server).port;
+    const two = await writeKubeconfig(c, ['--server', `https://127.0.0.1:${port},https://localhost:${port}`], join(c.dir, 'kubeconfig-two'));
+    t.equal(
+      (await kubectlOk(['config', 'view', '--context', 'berth-2', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'], { kubeconfig: two })).trim(),
+      `https://localhost:${port}`,
+    );
+    const list = JSON.parse(await kubectlOk(['--context', 'berth-2', 'get', '--raw', '/api/v1/namespaces/default/configmaps'], { kubeconfig: two }));
+    t.ok(list.items.some((m: { metadata: { name: string } }) => m.metadata.name === 'greeting'));
+  });
+
   t.test('a token the controller does not know: kubectl fails as for a 401 ("You must be logged in")', async (t) => {
     const bad = await writeKubeconfig(c, ['--token', 'abcdef.0123456789abcdef'], join(c.dir, 'kubeconfig-bad-token'));
     const r = await kubectl(['get', '--raw', '/api/v1/namespaces/default/configmaps'], { kubeconfig: bad });
