@@ -19,6 +19,7 @@ import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
 import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
 import { CliError, printError, SilentFailure } from '../cli/errors.js';
 import { nodeForget, podMove, type ForgetOptions, type MoveOptions } from '../cli/commands/host-loss.js';
+import { configKubeconfig, type KubeconfigOptions } from '../cli/commands/kubeconfig.js';
 import { controllerBackupCommand, restoreHoldEndCommand, restoreHoldStatusCommand } from '../cli/commands/controller-backup.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -484,6 +485,16 @@ token
   .description('revoke a token or a node credential by its ID')
   .argument('<id>', 'token ID (the part before the dot), as token list shows it')
   .action((id: string, _o: unknown, cmd: Command) => run(() => tokenRevoke(id, globalsOf(cmd))));
+
+const configCmd = program.command('config').description('the connection to the controller, for other clients');
+configCmd
+  .command('kubeconfig')
+  .description(
+    'print a kubeconfig for kubectl, Helm and the Kubernetes client libraries, made from the connection this command uses (--server/--token, BERTH_*, the config file such as admin.conf); -n sets the namespace of its contexts (docs/kubectl.md)',
+  )
+  .option('-o, --output <file>', 'write it to FILE (mode 0600, replaced whole) instead of stdout')
+  .option('--context <name>', 'name of the context, its cluster and its user', 'berth')
+  .action((opts: KubeconfigOptions, cmd: Command) => run(() => configKubeconfig(opts, globalsOf(cmd))));
 
 program
   .command('version')

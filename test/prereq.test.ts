@@ -64,5 +64,7 @@ t.test('a check that throws counts as missing', async (t) => {
 t.test('an unknown name in BERTH_TEST_SKIP fails, even when the prerequisite is there', async (t) => {
   const r = recorder();
   t.equal(await withEnv('dokcer', () => requirePrereq(r.fake, 'docker', () => undefined)), false);
-  t.match(r.calls, [/^fail: BERTH_TEST_SKIP names unknown prerequisites: dokcer \(known: docker, images, root, ansible, systemd, etcd, kubectl\)/]);
+  t.match(r.calls, [
+    /^fail: BERTH_TEST_SKIP names unknown prerequisites: dokcer \(known: docker, images, root, ansible, systemd, etcd, kubectl, helm, python-kubernetes\)/,
+  ]);
 });
