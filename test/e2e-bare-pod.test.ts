@@ -10,6 +10,7 @@ import { DOCKER_LABEL } from '../shared/naming.js';
 import { Cluster, docker, requireDocker, requireImage, waitFor } from './helpers/cluster.js';
 
 const BUSYBOX = 'berth.local/busybox:1';
+const WEB = 'berth.local/web:1';
 
 const byName = (pods: Pod[], name: string) => pods.find((p) => p.metadata.name === name);
 
@@ -19,9 +20,16 @@ async function containersOf(uid: string): Promise<string[]> {
   return out.split('\n').filter(Boolean).sort();
 }
 
+/** Image of the running container `name` of the pod with this uid. */
+async function runningImage(uid: string, name: string): Promise<string> {
+  return (
+    await docker(['ps', '--filter', `label=${DOCKER_LABEL.podUid}=${uid}`, '--filter', `label=${DOCKER_LABEL.container}=${name}`, '--format', '{{.Image}}'])
+  ).trim();
+}
+
 t.test('bare pods on Docker', async (t) => {
   if (!(await requireDocker(t))) return;
-  if (!(await requireImage(t, BUSYBOX))) return;
+  if (!(await requireImage(t, BUSYBOX, WEB))) return;
   const c = new Cluster('barepod');
   t.teardown(() => c.teardown());
   // The long-running pod writes to a host directory below logs/ (allowed under baseline).
@@ -30,6 +38,25 @@ t.test('bare pods on Docker', async (t) => {
   await c.startController(['--allowed-host-paths', logs]);
   const node = `bp-${process.pid}`;
   await c.startAgent(node);
+  const sleeperPod = (image = BUSYBOX, command = 'while true; do sleep 1; done') => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'sleeper', labels: { app: 'sleeper' } },
+    spec: {
+      terminationGracePeriodSeconds: 60,
+      volumes: [{ name: 'logs', hostPath: { path: logs } }],
+      containers: [
+        {
+          name: 'main',
+          image,
+          imagePullPolicy: 'Never',
+          // SIGTERM is noted on the host, then the container ends on its own.
+          command: ['sh', '-c', `trap "echo term >> /logs/sleeper; exit 0" TERM; echo started >> /logs/sleeper; ${command}`],
+          volumeMounts: [{ name: 'logs', mountPath: '/logs' }],
+        },
+      ],
+    },
+  });
 
   const pods = [
     {
@@ -41,25 +68,7 @@ t.test('bare pods on Docker', async (t) => {
         containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'Never', command: ['sh', '-c', 'echo hi; exit 0'] }],
       },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'sleeper', labels: { app: 'sleeper' } },
-      spec: {
-        terminationGracePeriodSeconds: 60,
-        volumes: [{ name: 'logs', hostPath: { path: logs } }],
-        containers: [
-          {
-            name: 'main',
-            image: BUSYBOX,
-            imagePullPolicy: 'Never',
-            // SIGTERM is noted on the host, then the container ends on its own.
-            command: ['sh', '-c', 'trap "echo term >> /logs/sleeper; exit 0" TERM; echo started >> /logs/sleeper; while true; do sleep 1; done'],
-            volumeMounts: [{ name: 'logs', mountPath: '/logs' }],
-          },
-        ],
-      },
-    },
+    sleeperPod(),
   ];
   const applied = await c.ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }));
   t.match(applied, /pod\/once created/i, 'apply creates a bare pod');
@@ -82,14 +91,29 @@ t.test('bare pods on Docker', async (t) => {
   t.equal(later.status.containerStatuses?.[0].restartCount, 0, 'still never restarted');
   t.same(await containersOf(once.metadata.uid), ['POD', 'main'], 'one container and its (stopped) holder');
 
-  // The long-running pod: deleted with a grace period, it gets SIGTERM and ends on its own.
+  // An update may change an image: the container is stopped (SIGTERM) and made again from it.
   const sleeper = byName(await c.pods(), 'sleeper')!;
   t.equal(sleeper.spec.nodeName, node);
+  t.equal(await runningImage(sleeper.metadata.uid, 'main'), BUSYBOX);
+  t.match(await c.ok(['apply', '-f', '-'], JSON.stringify(sleeperPod(WEB))), /pod\/sleeper configured/i, 'a new image is accepted');
+  await c.waitForPods('sleeper restarted on the new image', (ps) => {
+    const s = byName(ps, 'sleeper')?.status.containerStatuses?.[0];
+    return s?.restartCount === 1 && s.state.running !== undefined;
+  });
+  await waitFor('the new container runs the new image', async () => (await runningImage(sleeper.metadata.uid, 'main')) === WEB, 30_000);
+  await waitFor('the new container noted its start', async () => readFileSync(join(logs, 'sleeper'), 'utf8').trim().split('\n').length === 3, 30_000);
+  // Any other change is refused, naming the field, and changes nothing.
+  const refused = await c.cli(['apply', '-f', '-'], JSON.stringify(sleeperPod(WEB, 'sleep 3600')));
+  t.not(refused.code, 0, 'a changed command is refused');
+  t.match(refused.stderr, /spec\.containers\[0\]\.command.*Forbidden: pod updates may not change fields other than/);
+  t.equal(byName(await c.pods(), 'sleeper')?.status.containerStatuses?.[0].restartCount, 1, 'not restarted by the refused update');
+
+  // The long-running pod: deleted with a grace period, it gets SIGTERM and ends on its own.
   await c.api.request('DELETE', '/api/v1/namespaces/default/pods/sleeper?gracePeriodSeconds=20');
   const terminating = byName(await c.pods(), 'sleeper');
   t.equal(terminating?.metadata.deletionGracePeriodSeconds, 20, 'the delete names its grace period');
   await c.waitForPods('sleeper gone', (ps) => !byName(ps, 'sleeper'));
-  t.same(readFileSync(join(logs, 'sleeper'), 'utf8').trim().split('\n'), ['started', 'term'], 'it got SIGTERM (graceful)');
+  t.same(readFileSync(join(logs, 'sleeper'), 'utf8').trim().split('\n'), ['started', 'term', 'started', 'term'], 'both runs got SIGTERM (graceful)');
   t.same(await containersOf(sleeper.metadata.uid), [], 'its containers are removed');
 
   // A finished pod is deleted like any other: its containers go.

@@ -112,6 +112,11 @@ export class Operations {
   ) {}
 
   async apply(raws: unknown[], dryRun = false): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
+    return this.applyObjects(raws, dryRun, false);
+  }
+
+  /** `create`: a Pod's generateName is honoured (apply refuses it, as kubectl apply does). */
+  private async applyObjects(raws: unknown[], dryRun: boolean, create: boolean): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
     if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
@@ -129,8 +134,14 @@ export class Operations {
       if (v.ok && v.object.kind === 'Pod') {
         // The same checks as a set's template (docs/pods.md).
         problems.push(...podSecurityProblems((raw as { spec?: unknown }).spec, this.podSecurity, ['spec']));
-        if (v.object.metadata.generateName !== undefined)
-          v.object.metadata.name = this.freshPodName(v.object.metadata.namespace, v.object.metadata.generateName);
+        if (v.object.metadata.generateName !== undefined) {
+          if (create) v.object.metadata.name = this.freshPodName(v.object.metadata.namespace, v.object.metadata.generateName);
+          else
+            problems.push({
+              path: ['metadata', 'generateName'],
+              message: 'cannot be used with apply (every apply would create another pod): give metadata.name, or create the pod',
+            });
+        }
       }
       for (const e of problems) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
       if (v.ok && problems.length === 0) valid.push(v.object);
@@ -317,10 +328,14 @@ export class Operations {
     const ns = typeof meta?.namespace === 'string' ? meta.namespace : 'default';
     if (typeof meta?.name === 'string' && meta.name !== '' && this.store.get('Pod', ns, meta.name))
       throw new StatusError('AlreadyExists', `pods "${meta.name}" already exists`);
-    const { results } = await this.apply([raw], dryRun);
+    const { results } = await this.applyObjects([raw], dryRun, true);
     const r = results[0];
     if (r.result !== 'created') throw new StatusError('AlreadyExists', `pods "${r.name}" already exists`);
-    if (dryRun) return newBarePod({ name: r.name, namespace: r.namespace }, (raw as { spec: never }).spec) as Pod;
+    if (dryRun) {
+      const v = validateObject(raw);
+      if (!v.ok || v.object.kind !== 'Pod') throw new StatusError('InternalError', 'a pod that passed validation did not validate again');
+      return newBarePod({ ...v.object.metadata, name: r.name }, v.object.spec) as Pod;
+    }
     return this.store.get<Pod>('Pod', r.namespace, r.name)!;
   }
 
