@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import type { Container } from '../shared/manifest/schema.js';
 import { validateObject } from '../shared/manifest/validate.js';
-import type { Node, PersistentVolumeClaim, Pod } from '../shared/types.js';
+import type { Event, Node, PersistentVolumeClaim, Pod } from '../shared/types.js';
 import { finishedPhase, HOLDER, pickContainers, planPod, usesHolder } from '../agent/pods/plan.js';
 import { podStatus } from '../agent/pods/status.js';
 import type { ObservedContainer } from '../agent/pods/types.js';
@@ -385,6 +385,13 @@ t.test('apply a Pod: created Pending for the bare pod loop; with nodeName bound 
   const pinned = store.get<Pod>('Pod', 'default', 'pinned')!;
   t.equal(pinned.spec.nodeName, 'n1');
   t.match(pinned.status.conditions, [{ type: 'PodScheduled', status: 'True' }]);
+  await store.transaction((tx) =>
+    tx.mutate<Node>('Node', undefined, 'n1', (n) => {
+      n.status.conditions = n.status.conditions.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c));
+    }),
+  );
+  await ops.apply([rawPod({ nodeName: 'n1' }, { name: 'waits' })]);
+  t.equal(store.get<Pod>('Pod', 'default', 'waits')?.spec.nodeName, 'n1', 'bound to a NotReady node too: it starts when the node is back');
   const err = await refused(t, ops.apply([rawPod({ nodeName: 'ghost' }, { name: 'nowhere' })]));
   t.equal(err.reason, 'Invalid');
   t.match(err.causes, [{ field: 'Pod/default/nowhere: spec.nodeName', message: 'node "ghost" is not registered' }]);
@@ -443,4 +450,33 @@ t.test('delete a Pod: graceful with the spec grace period, or the gracePeriodSec
   t.equal(p.metadata.deletionGracePeriodSeconds, 2);
   await ops.delete('Pod', 'default', 'other', undefined);
   t.equal(store.get<Pod>('Pod', 'default', 'other')!.metadata.deletionGracePeriodSeconds, 7, "the spec's grace period");
+});
+
+t.test('the bare pod loop places waiting pods, marks the ones no node fits, and places them once a node fits', async (t) => {
+  const { store, ops, nodes, events, log } = controllerOnStore(t, 'bare-loop');
+  const { BarePodController } = await import('../controller/pods/bare-pod-loop.js');
+  await registerNodes(store, nodes, ['n1']);
+  const loop = new BarePodController(store, events, log);
+  loop.start();
+  t.teardown(() => loop.stop());
+  const until = async (what: string, check: () => boolean) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+    t.ok(check(), what);
+  };
+  await ops.apply([rawPod(), rawPod({ nodeSelector: { disk: 'ssd' } }, { name: 'picky' })]);
+  const pod = (name: string) => store.get<Pod>('Pod', 'default', name)!;
+  await until('dns-test is placed on n1', () => pod('dns-test').spec.nodeName === 'n1');
+  t.match(pod('dns-test').status.conditions, [{ type: 'PodScheduled', status: 'True' }]);
+  await until('picky is marked unschedulable', () => pod('picky').status.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False') === true);
+  t.equal(pod('picky').spec.nodeName, undefined);
+  t.match(
+    pod('picky').status.conditions?.find((c) => c.type === 'PodScheduled')?.message,
+    "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+  );
+  t.ok(
+    store.list<Event>('Event').some((e) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'picky'),
+    'a FailedScheduling event',
+  );
+  await ops.patchNode('n1', { metadata: { labels: { disk: 'ssd' } } });
+  await until('picky is placed once n1 has the label', () => pod('picky').spec.nodeName === 'n1');
 });
