@@ -480,3 +480,27 @@ t.test('the bare pod loop places waiting pods, marks the ones no node fits, and 
   await ops.patchNode('n1', { metadata: { labels: { disk: 'ssd' } } });
   await until('picky is placed once n1 has the label', () => pod('picky').spec.nodeName === 'n1');
 });
+
+t.test('DNS: a bare pod with hostname and subdomain under a headless Service that selects it gets <hostname>.<subdomain>', async (t) => {
+  const { buildZone } = await import('../agent/dns/records.js');
+  const running = (name: string, ip: string, spec: Partial<Pod['spec']>): Pod => {
+    const p = podNamed(name, { nodeName: 'n1', ...spec }, { labels: { app: 'tools' } });
+    p.status = { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: iso(T0) }] };
+    return p;
+  };
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'tools', namespace: 'default', uid: 'svc', resourceVersion: '1', creationTimestamp: iso(T0) },
+    spec: { clusterIP: 'None', selector: { app: 'tools' }, ports: [] },
+  } as never;
+  const zone = buildZone([running('named', '10.0.0.5', { hostname: 'box', subdomain: 'tools' }), running('plain', '10.0.0.6', {})], [svc], {
+    zone: 'cluster.local',
+    ttl: 5,
+    serial: 1,
+  });
+  const names = zone.namespaces.get('default')!.names;
+  t.same(names.get('box.tools.default.svc.cluster.local')?.a, ['10.0.0.5'], 'the hostname under the subdomain');
+  t.same(names.get('10-0-0-6.tools.default.svc.cluster.local')?.a, ['10.0.0.6'], 'without hostname and subdomain: the address-named record only');
+  t.notOk(names.has('plain.tools.default.svc.cluster.local'), 'no name of its own');
+});
