@@ -12,6 +12,8 @@ import { decideBarePods, unschedulableMessageOf, waitsForPlacement, type BarePod
 
 /** A failed pass is tried again after this long. */
 const RETRY_MS = 2000;
+/** Node and claim changes start at most one pass this often. */
+const NODE_PASS_MS = 1000;
 
 export class BarePodController {
   private scheduled = false;
@@ -19,6 +21,8 @@ export class BarePodController {
   private again = false;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  private throttle: NodeJS.Timeout | undefined;
+  private lastPass = 0;
   /** Pods waiting for a node, by uid: node and claim changes only matter while there are some. */
   private readonly waiting = new Set<string>();
 
@@ -38,6 +42,7 @@ export class BarePodController {
     this.stopped = true;
     this.store.changes.off('change', this.onChange);
     clearTimeout(this.retry);
+    clearTimeout(this.throttle);
   }
 
   private readonly onChange = (c: StoredChange) => {
@@ -51,8 +56,23 @@ export class BarePodController {
         // A pod gone or finished frees resources and ports a waiting pod may need.
         if (this.waiting.size > 0 && (c.type === 'DELETED' || o.status?.phase === 'Succeeded' || o.status?.phase === 'Failed')) this.kick();
       }
-    } else if ((o.kind === 'Node' || o.kind === 'PersistentVolumeClaim') && this.waiting.size > 0) this.kick();
+    } else if ((o.kind === 'Node' || o.kind === 'PersistentVolumeClaim') && this.waiting.size > 0) this.kickThrottled();
   };
+
+  /**
+   * Node changes (every heartbeat rewrites its node's facts) and claim changes: at most one pass
+   * per NODE_PASS_MS for them, however many nodes report, while pods wait.
+   */
+  private kickThrottled(): void {
+    if (this.throttle || this.stopped) return;
+    const wait = Math.max(0, this.lastPass + NODE_PASS_MS - Date.now());
+    if (wait === 0) return this.kick();
+    this.throttle = setTimeout(() => {
+      this.throttle = undefined;
+      this.kick();
+    }, wait);
+    this.throttle.unref();
+  }
 
   private kick(): void {
     if (this.stopped) return;
@@ -73,6 +93,7 @@ export class BarePodController {
   async pass(): Promise<void> {
     if (this.stopped) return;
     this.running = true;
+    this.lastPass = Date.now();
     try {
       const pods = this.store.list<Pod>('Pod');
       const claims = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
