@@ -66,7 +66,10 @@ export class BarePodController {
   private kickThrottled(): void {
     if (this.throttle || this.stopped) return;
     const wait = Math.max(0, this.lastPass + NODE_PASS_MS - Date.now());
-    if (wait === 0) return this.kick();
+    if (wait === 0) {
+      this.kick();
+      return;
+    }
     this.throttle = setTimeout(() => {
       this.throttle = undefined;
       this.kick();
