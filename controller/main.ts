@@ -20,6 +20,7 @@ import { Operations } from './objects/operations.js';
 import { DEFAULT_SERVICE_CIDR } from '../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../shared/limits.js';
 import { StatefulSetController } from './statefulset/sync-loop.js';
+import { BarePodController } from './pods/bare-pod-loop.js';
 import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
@@ -230,6 +231,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     const loopOps = loopStore === store ? ops : new Operations(loopStore, loopEvents, serviceRange, podSecurity, limits);
     const sets = new StatefulSetController(loopStore, loopOps, loopEvents, log, (ms) => metrics.observeSync(ms), undefined, limits);
     const claims = new ClaimCollector(loopStore, loopEvents, log);
+    const barePods = new BarePodController(loopStore, loopEvents, log);
     const moves = new MoveController(
       loopStore,
       loopOps,
@@ -249,6 +251,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       async start() {
         nodes.start(loopStore, loopEvents);
         sets.start();
+        barePods.start();
         claims.start();
         moves.start();
         await manifests.start();
@@ -264,6 +267,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       /** Stops the timers and watchers at once; the promise settles once a file change being applied finished. */
       stop(): Promise<void> {
         sets.stop();
+        barePods.stop();
         claims.stop();
         moves.stop();
         nodes.stop();

@@ -13,7 +13,7 @@ export interface ResourceInfo {
 }
 
 export const RESOURCES: ResourceInfo[] = [
-  { kind: 'Pod', apiVersion: 'v1', plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, userCreatable: false },
+  { kind: 'Pod', apiVersion: 'v1', plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, userCreatable: true },
   {
     kind: 'StatefulSet',
     apiVersion: 'apps/v1',

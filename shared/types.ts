@@ -18,6 +18,8 @@ export interface ObjectMeta {
   generation?: number;
   creationTimestamp: string;
   deletionTimestamp?: string;
+  /** Pods: the seconds their containers get to stop, set with deletionTimestamp (the delete's gracePeriodSeconds, else the spec's). */
+  deletionGracePeriodSeconds?: number;
   /** Set by berth: `kubernetes.io/pvc-protection` on standalone claims (docs/api.md). */
   finalizers?: string[];
   labels?: Record<string, string>;

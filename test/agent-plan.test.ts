@@ -543,10 +543,11 @@ t.test('a running holder made by an older agent (app image, /bin/sh) is adopted 
   const pod = initPod([container('setup')], [container('app', { image: 'berth.local/web:1' })]);
   const old = holder({ image: 'berth.local/web:1' });
   const setupDone = joined('setup', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 200 });
-  const p = plan(pod, [old, setupDone, joined('app', T0 + 300)]);
+  const app = joined('app', T0 + 300, { image: 'berth.local/web:1' });
+  const p = plan(pod, [old, setupDone, app]);
   t.same(p.actions, []);
   t.equal(p.sandboxChanged, false);
-  const s = podStatus(statusInput({ pod, observed: [old, setupDone, joined('app', T0 + 300)] }));
+  const s = podStatus(statusInput({ pod, observed: [old, setupDone, app] }));
   t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
 });
 

@@ -34,7 +34,7 @@ t.test('not YAML: file and line', async (t) => {
 t.test('unknown kind', async (t) => {
   const r = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n', 'd.yaml');
   t.same(r.errors.map(formatProblem), [
-    'd.yaml:2: kind: unknown kind "Deployment"; berth accepts StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)',
+    'd.yaml:2: kind: unknown kind "Deployment"; berth accepts StatefulSet (apps/v1), Service, ConfigMap, Secret, PersistentVolumeClaim and Pod (v1)',
   ]);
 });
 

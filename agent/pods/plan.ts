@@ -12,8 +12,8 @@
 // once, without back-off, and shown as waiting (ContainerCreating / PodInitializing), never as
 // CrashLoopBackOff. The holder is re-created at once too (kubelet: the sandbox is re-created on
 // the next sync); only one that keeps exiting soon after its re-creation backs off.
-import type { Container } from '../../shared/manifest/schema.js';
-import type { Pod, PodStatus } from '../../shared/types.js';
+import type { Container, RestartPolicy } from '../../shared/manifest/schema.js';
+import type { Pod, PodPhase, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
 import type { BackoffMap, BackoffState, ErrorMap, ObservedContainer } from './types.js';
 
@@ -45,8 +45,13 @@ export type PodAction =
    * or (probe set) because its liveness or startup probe failed.
    */
   | { type: 'restart'; container: string; id: string; reason: string; probe?: 'liveness' | 'startup' }
-  /** Stop a running container that sits in a pod sandbox that is gone or was re-created. */
+  /** Stop a running container that sits in a pod sandbox that is gone or was re-created (or whose pod finished). */
   | { type: 'stop'; container: string; id: string; reason: string }
+  /**
+   * The container's image changed (a bare pod's update): stop it if it runs, remove it and
+   * create it again from the spec, whatever the restart policy (as the kubelet does).
+   */
+  | { type: 'replace'; container: string; id: string; index: number; networkOf?: string; kind?: 'init'; reason: string }
   | { type: 'remove'; container: string; id: string; reason: string };
 
 /** A liveness or startup probe gave up on one run of a container. */
@@ -98,6 +103,45 @@ export function isSidecar(c: Pick<Container, 'restartPolicy'>): boolean {
   return c.restartPolicy === 'Always';
 }
 
+/** The pod's restartPolicy: Always unless a bare pod says otherwise (a set's pods always restart). */
+export function restartPolicyOf(pod: Pod): RestartPolicy {
+  return pod.spec.restartPolicy ?? 'Always';
+}
+
+/**
+ * Whether a container (app or plain init) that exited with `exitCode` is started again under
+ * the pod's restart policy: Always, OnFailure when it failed, never under Never. Sidecars always
+ * restart while the pod runs.
+ */
+export function mayRestart(policy: RestartPolicy, exitCode: number): boolean {
+  return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+}
+
+/** An exited container that ran and stays exited under the pod's restart policy. */
+function doneForGood(pod: Pod, c: ObservedContainer | undefined): c is ObservedContainer {
+  return c !== undefined && !c.running && c.startedAtMs !== undefined && !mayRestart(restartPolicyOf(pod), c.exitCode);
+}
+
+/**
+ * Whether the pod has finished, as the kubelet decides it, and how: Succeeded when every app
+ * container exited for good with code 0, Failed when every one exited for good and one of them
+ * failed, or (restartPolicy Never) a plain init container failed. Never under Always. Pure.
+ */
+export function finishedPhase(pod: Pod, byName: Map<string, ObservedContainer>): Extract<PodPhase, 'Succeeded' | 'Failed'> | undefined {
+  const policy = restartPolicyOf(pod);
+  if (policy === 'Always') return undefined;
+  if (policy === 'Never') {
+    for (const spec of pod.spec.initContainers ?? []) {
+      if (isSidecar(spec)) continue;
+      const c = byName.get(spec.name);
+      if (doneForGood(pod, c) && c.exitCode !== 0) return 'Failed';
+    }
+  }
+  const apps = pod.spec.containers.map((s) => byName.get(s.name));
+  if (!apps.every((c) => doneForGood(pod, c))) return undefined;
+  return apps.every((c) => c!.exitCode === 0) ? 'Succeeded' : 'Failed';
+}
+
 /**
  * Whether the pod's network namespace lives in a holder container: `holder` when the caller
  * decided (see usesHolder), else when the pod has init containers.
@@ -124,6 +168,9 @@ export function usesHolder(pod: Pod, observed: ObservedContainer[], staticAddres
   if (observed.some((o) => o.container === HOLDER)) return true;
   const first = pod.spec.containers[0];
   if (observed.some((o) => o.container === first.name && !o.networkMode.startsWith('container:'))) return false;
+  // A pod that may finish (restartPolicy OnFailure, Never) keeps its network in a holder, as
+  // every Kubernetes pod does: its containers may exit for good one by one.
+  if (restartPolicyOf(pod) !== 'Always') return true;
   return !pod.spec.hostNetwork && !staticAddress && readsPodIP(first);
 }
 
@@ -355,6 +402,26 @@ class Planner {
     return this.backoff[name]?.handledExit !== exitKey(c);
   }
 
+  /**
+   * The container's image is not the spec's: replaced (true) when it runs, or when it exited
+   * and would start again; an exited container that stays exited under the policy is left.
+   */
+  imageChanged(pc: PodContainer, c: ObservedContainer, networkOf: string | undefined): boolean {
+    if (c.image === pc.spec.image || c.startedAtMs === undefined || this.busy.has(pc.spec.name)) return false;
+    if (!c.running && pc.kind !== 'sidecar' && !mayRestart(restartPolicyOf(this.input.pod), c.exitCode)) return false;
+    if (this.blocked(pc.spec.name)) return true;
+    this.push({
+      type: 'replace',
+      container: pc.spec.name,
+      id: c.id,
+      index: pc.index,
+      ...(networkOf ? { networkOf } : {}),
+      ...(pc.kind === 'app' ? {} : { kind: 'init' as const }),
+      reason: `its image changed from ${c.image} to ${pc.spec.image}`,
+    });
+    return true;
+  }
+
   /** Restarts for containers a liveness or startup probe gave up on (their current run only). */
   unhealthy(byName: Map<string, ObservedContainer>): void {
     for (const [name, u] of Object.entries(this.input.unhealthy ?? {})) {
@@ -386,6 +453,14 @@ export function planPod(input: PlanInput): Plan {
       id: o.id,
       reason: byName.has(o.container) ? 'duplicate container' : 'container is not in the pod spec',
     });
+  }
+  const finished = finishedPhase(pod, byName);
+  if (finished) {
+    // The pod is done (restartPolicy OnFailure or Never): what still runs (sidecars, the
+    // holder) stops, as the kubelet kills a finished pod's sandbox; nothing starts again.
+    for (const [name, c] of byName)
+      if (c.running) p.push({ type: 'stop', container: name, id: c.id, reason: `the pod ${finished === 'Succeeded' ? 'completed' : 'failed'}` });
+    return p.result();
   }
   p.unhealthy(byName);
   if (hasHolder(pod, input.holder)) planWithHolder(p, byName);
@@ -420,6 +495,7 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
       }
     }
     const networkOf = index > 0 ? first!.id : undefined;
+    if (c && p.imageChanged({ spec, kind: 'app', index }, c, networkOf)) return;
     if (!c) {
       if (!p.blocked(spec.name)) p.push({ type: 'create', container: spec.name, index, ...(networkOf ? { networkOf } : {}) });
       return;
@@ -435,6 +511,8 @@ function planFirstOwns(p: Planner, byName: Map<string, ObservedContainer>): void
       if (!p.blocked(spec.name)) p.push({ type: 'start', container: spec.name, id: c.id, restart: false });
       return;
     }
+    // Exited for good under the pod's restartPolicy (OnFailure, Never).
+    if (doneForGood(p.input.pod, c)) return;
     if (sandboxGone(p.input.pod, byName, c, p.input.bootedAtMs, p.input.holder)) {
       // The host rebooted under it, or it ran in an earlier namespace of the first container.
       if (index === 0 && p.newExit(spec.name, c)) p.sandboxChanged = true;
@@ -507,9 +585,12 @@ function planWithHolder(p: Planner, found: Map<string, ObservedContainer>): void
       }
       return false;
     }
+    if (p.imageChanged(pc, c, holder.id)) return false;
     if (c.running) return true;
     if (c.startedAtMs === undefined) {
       if (!p.blocked(name)) p.push({ type: 'start', container: name, id: c.id, restart: false });
+    } else if (pc.kind === 'app' && doneForGood(pod, c)) {
+      // Exited for good under the pod's restartPolicy (OnFailure, Never).
     } else if (sandboxGone(pod, found, c, p.input.bootedAtMs, p.input.holder)) {
       // It ran in an earlier sandbox: run it again now, without back-off.
       p.restartNow(name, c);

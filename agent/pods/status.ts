@@ -1,7 +1,18 @@
 // Pure PodStatus from what Docker shows, the probes and the previous status.
 import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from '../../shared/types.js';
 import { timestamp } from '../../shared/types.js';
-import { initProgress, networkOwner, pickContainers, podContainers, sandboxGone, terminatedState, type PodContainer } from './plan.js';
+import {
+  finishedPhase,
+  initProgress,
+  mayRestart,
+  networkOwner,
+  pickContainers,
+  podContainers,
+  restartPolicyOf,
+  sandboxGone,
+  terminatedState,
+  type PodContainer,
+} from './plan.js';
 import { REASON_RESTORE_HOLD } from '../../shared/restore-hold.js';
 import type { BackoffMap, ErrorMap, ObservedContainer } from './types.js';
 
@@ -29,6 +40,8 @@ export interface StatusInput {
 
 interface PodView {
   initialized: boolean;
+  /** The pod finished (restartPolicy OnFailure, Never): its phase, Succeeded or Failed. */
+  finished?: 'Succeeded' | 'Failed';
   byName: Map<string, ObservedContainer>;
 }
 
@@ -46,7 +59,17 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
   // Its sandbox went away (holder down or re-created, host rebooted): it did not crash, it
   // waits to be started again in the new sandbox, and is not ready meanwhile.
   const gone = c !== undefined && !input.terminating && sandboxGone(input.pod, view.byName, c, input.bootedAtMs, input.holder);
-  if (!c || (gone && !c.running)) {
+  // Exited for good under the pod's restartPolicy (OnFailure, Never): terminated, not waiting.
+  const done =
+    c !== undefined &&
+    !c.running &&
+    c.startedAtMs !== undefined &&
+    pc.kind !== 'sidecar' &&
+    (view.finished || (pc.kind === 'app' && !mayRestart(restartPolicyOf(input.pod), c.exitCode)));
+  if (done) {
+    state = { terminated: terminatedState(c, input.now) };
+    ready = pc.kind === 'init' && c.exitCode === 0;
+  } else if (!c || (gone && !c.running)) {
     state = waiting();
   } else if (c.running) {
     state = { running: { startedAt: timestamp(c.startedAtMs ?? c.createdAtMs) } };
@@ -107,7 +130,8 @@ export function podStatus(input: StatusInput): PodStatus {
   const { pod, prev, now } = input;
   const { byName } = pickContainers(pod, input.observed, input.holder);
   const progress = initProgress(pod, byName, input.started ?? {});
-  const view: PodView = { initialized: progress.initialized, byName };
+  const finished = finishedPhase(pod, byName);
+  const view: PodView = { initialized: progress.initialized, byName, ...(finished ? { finished } : {}) };
   const all = podContainers(pod);
   const statusOf = (pc: PodContainer) => containerStatus(input, pc, byName.get(pc.spec.name), view);
   const initStatuses = all.filter((pc) => pc.kind !== 'app').map(statusOf);
@@ -116,13 +140,17 @@ export function podStatus(input: StatusInput): PodStatus {
     const c = byName.get(spec.name);
     return (c !== undefined && c.startedAtMs !== undefined) || (input.backoff[spec.name]?.restartCount ?? 0) > 0;
   });
-  // Phase never goes back from Running (restartPolicy Always: no Succeeded or Failed either).
-  const phase = prev?.phase === 'Running' || (allStarted && progress.initialized) ? 'Running' : 'Pending';
+  // Phase never goes back: from Running to Pending, nor from Succeeded or Failed (only pods
+  // with restartPolicy OnFailure or Never get there).
+  const ended = prev?.phase === 'Succeeded' || prev?.phase === 'Failed' ? prev.phase : finished;
+  const phase = ended ?? (prev?.phase === 'Running' || (allStarted && progress.initialized) ? 'Running' : 'Pending');
   // Sidecars count for readiness like app containers (F21).
   const sidecars = new Set(all.filter((pc) => pc.kind === 'sidecar').map((pc) => pc.spec.name));
   const notReady = [...initStatuses.filter((s) => sidecars.has(s.name)), ...statuses].filter((s) => !s.ready).map((s) => s.name);
   const containersReady = notReady.length === 0;
   const message = `containers with unready status: [${notReady.join(' ')}]`;
+  // A finished pod is not ready, for that reason (the kubelet's PodCompleted).
+  const notReadyReason = ended ? 'PodCompleted' : 'ContainersNotReady';
   const owner = networkOwner(pod, byName, input.holder);
   const podIP = owner?.running && owner.ip ? owner.ip : prev?.podIP;
   return {
@@ -137,8 +165,8 @@ export function podStatus(input: StatusInput): PodStatus {
         'ContainersNotInitialized',
         `containers with incomplete status: [${progress.pending.join(' ')}]`,
       ),
-      condition(prev, 'ContainersReady', containersReady, now, 'ContainersNotReady', message),
-      condition(prev, 'Ready', phase === 'Running' && containersReady && progress.initialized, now, 'ContainersNotReady', message),
+      condition(prev, 'ContainersReady', containersReady && !ended, now, notReadyReason, ended ? undefined : message),
+      condition(prev, 'Ready', phase === 'Running' && containersReady && progress.initialized, now, notReadyReason, ended ? undefined : message),
     ],
     hostIP: input.hostIP,
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),

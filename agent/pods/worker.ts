@@ -391,6 +391,31 @@ export class PodWorker {
           );
           break;
         }
+        case 'replace': {
+          // The image is pulled (or found) first, so a bad image leaves the old container be.
+          const spec = a.kind === 'init' ? pod.spec.initContainers?.[a.index] : pod.spec.containers[a.index];
+          if (spec) await ensureImage(this.ctx, spec);
+          this.log.info({ container: a.container, reason: a.reason }, 'replacing container');
+          this.event('Normal', 'Killing', `Container ${a.container} definition changed (${a.reason}), will be restarted`);
+          this.probes.stop(a.container);
+          const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
+          const begun = Date.now();
+          await this.preStop(pod, a.container, a.id, begun + grace * 1000);
+          await engineStep(this.log, 'stop', a.container, () => this.opts.runtime.stop(a.id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
+          const ended = await this.opts.runtime.inspect(a.id).catch(() => undefined);
+          await engineStep(this.log, 'remove', a.container, () => this.opts.runtime.remove(a.id), 'KillContainerError');
+          const prev = this.backoff[a.container];
+          this.backoff = {
+            ...this.backoff,
+            [a.container]: {
+              ...afterRestart(prev),
+              delayMs: 0,
+              ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
+            },
+          };
+          await this.create(pod, a.index, a.networkOf, observed, a.kind === 'init');
+          break;
+        }
         case 'remove':
           this.log.info({ container: a.container, id: a.id.slice(0, 12), reason: a.reason }, 'removing container');
           await engineStep(this.log, 'remove', a.container, () => this.opts.runtime.remove(a.id), 'CreateContainerError');
@@ -574,7 +599,8 @@ export class PodWorker {
     }
     this.terminationStartedAt ??= Date.now();
     const started = this.terminationStartedAt;
-    const grace = spec?.spec.terminationGracePeriodSeconds;
+    // The delete's grace period (deletionGracePeriodSeconds), else the spec's.
+    const grace = spec?.metadata.deletionGracePeriodSeconds ?? spec?.spec.terminationGracePeriodSeconds;
     // No probe may restart anything from here on.
     this.probes.stopAll();
     const { groups, owner } = stopGroups(

@@ -26,6 +26,7 @@ import { replicaLimitProblems } from './limits.js';
 import { applyPatch, CONTENT_TYPES, mergePatch } from './patch/index.js';
 import { labelKeyProblem, labelValueProblem } from '../../shared/labels.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
+import { generatedName, imageChanges, mergedPodSpec, newBarePod, podUpdateProblems } from './pods.js';
 
 export interface ApplyResult {
   kind: string;
@@ -112,6 +113,11 @@ export class Operations {
   ) {}
 
   async apply(raws: unknown[], dryRun = false): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
+    return this.applyObjects(raws, dryRun, false);
+  }
+
+  /** `create`: a Pod's generateName is honoured (apply refuses it, as kubectl apply does). */
+  private async applyObjects(raws: unknown[], dryRun: boolean, create: boolean): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
     if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
@@ -126,6 +132,18 @@ export class Operations {
         const template = (raw as { spec?: { template?: { spec?: unknown } } }).spec?.template?.spec;
         problems.push(...podSecurityProblems(template, this.podSecurity, ['spec', 'template', 'spec']));
       }
+      if (v.ok && v.object.kind === 'Pod') {
+        // The same checks as a set's template (docs/pods.md).
+        problems.push(...podSecurityProblems((raw as { spec?: unknown }).spec, this.podSecurity, ['spec']));
+        if (v.object.metadata.generateName !== undefined) {
+          if (create) v.object.metadata.name = this.freshPodName(v.object.metadata.namespace, v.object.metadata.generateName);
+          else
+            problems.push({
+              path: ['metadata', 'generateName'],
+              message: 'cannot be used with apply (every apply would create another pod): give metadata.name, or create the pod',
+            });
+        }
+      }
       for (const e of problems) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
       if (v.ok && problems.length === 0) valid.push(v.object);
     });
@@ -138,6 +156,8 @@ export class Operations {
       if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
       }
+      if (o.kind === 'Pod')
+        for (const c of this.podProblems(o, cur?.kind === 'Pod' ? cur : undefined)) causes.push({ field: `${k}: ${c.field}`, message: c.message });
       if (cur?.kind === 'PersistentVolumeClaim' && o.kind === 'PersistentVolumeClaim') {
         if (cur.metadata.deletionTimestamp)
           causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
@@ -202,6 +222,10 @@ export class Operations {
           status: { phase: 'Pending' },
         } as never);
         this.events.recordIn(tx, created as AnyObject, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+      } else if (tx && o.kind === 'Pod') {
+        const created = tx.create(newBarePod(o.metadata, o.spec) as Pod) as Pod;
+        if (created.spec.nodeName)
+          this.events.recordIn(tx, created, 'Normal', 'Scheduled', `Bound to ${created.spec.nodeName} by its spec.nodeName (no scheduling)`);
       } else if (tx) {
         const created = tx.create({
           ...structuredClone(o),
@@ -211,6 +235,7 @@ export class Operations {
       }
       return { ...res, result: 'created' };
     }
+    if (cur.kind === 'Pod' && o.kind === 'Pod') return this.updatePodIn(cur, tx, o);
     if (stable(userView(cur)) === stable(o)) return { ...res, result: 'unchanged' };
     if (tx) {
       const next = {
@@ -236,6 +261,83 @@ export class Operations {
       tx.update(next);
     }
     return { ...res, result: 'configured' };
+  }
+
+  /** A name for a pod from its generateName that no pod of the namespace has. */
+  private freshPodName(namespace: string, prefix: string): string {
+    for (let i = 0; i < 8; i++) {
+      const name = generatedName(prefix);
+      if (!this.store.get('Pod', namespace, name)) return name;
+    }
+    throw new StatusError('AlreadyExists', `could not find a free name for generateName "${prefix}" after 8 tries; try again`);
+  }
+
+  /**
+   * What is wrong with applying bare pod `o` over `cur` (undefined: a create): an update may
+   * change only container images (and labels, annotations); a create may name a node, which
+   * must be registered and not forgotten (it may be NotReady: the pod waits for it).
+   */
+  private podProblems(o: Extract<UserObject, { kind: 'Pod' }>, cur: Pod | undefined): { field: string; message: string }[] {
+    if (cur) return podUpdateProblems(cur, o.spec);
+    const node = o.spec.nodeName;
+    if (node === undefined) return [];
+    const n = this.store.get<Node>('Node', undefined, node);
+    if (!n) return [{ field: 'spec.nodeName', message: `node "${node}" is not registered` }];
+    if (n.spec.forgotten) return [{ field: 'spec.nodeName', message: `node "${node}" was forgotten (berth node forget): nothing will run the pod there` }];
+    return [];
+  }
+
+  /** An apply of a pod that exists: labels, annotations and container images may change. */
+  private updatePodIn(cur: Pod, tx: StoreTx | undefined, o: Extract<UserObject, { kind: 'Pod' }>): ApplyResult {
+    const { namespace, name } = o.metadata;
+    const spec = mergedPodSpec(cur, o.spec);
+    const same =
+      stable(spec) === stable(cur.spec) &&
+      stable(o.metadata.labels ?? {}) === stable(cur.metadata.labels ?? {}) &&
+      stable(o.metadata.annotations ?? {}) === stable(cur.metadata.annotations ?? {});
+    const res = { kind: 'Pod', namespace, name };
+    if (same) return { ...res, result: 'unchanged' };
+    if (tx) {
+      const images = imageChanges(cur, o.spec);
+      const next = tx.mutate<Pod>('Pod', namespace, name, (p) => {
+        p.spec = spec;
+        if (o.metadata.labels) p.metadata.labels = o.metadata.labels;
+        else delete p.metadata.labels;
+        if (o.metadata.annotations) p.metadata.annotations = o.metadata.annotations;
+        else delete p.metadata.annotations;
+      });
+      if (next && images.length > 0)
+        this.events.recordIn(
+          tx,
+          next,
+          'Normal',
+          'ImageChanged',
+          `container image changed: ${images.join(', ')}; the agent restarts ${images.length === 1 ? 'it' : 'them'}`,
+        );
+    }
+    return { ...res, result: 'configured' };
+  }
+
+  /**
+   * Creates one Pod (the create of the Kubernetes API: POST .../pods): validated as an apply of
+   * it, refused with AlreadyExists when a pod of its name exists. A generateName gets a name.
+   */
+  async createPod(raw: unknown, dryRun = false): Promise<Pod> {
+    const kind = (raw as { kind?: unknown } | null)?.kind;
+    if (kind !== 'Pod') throw new StatusError('BadRequest', `kind must be "Pod", got ${JSON.stringify(kind ?? null)}`);
+    const meta = (raw as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    const ns = typeof meta?.namespace === 'string' ? meta.namespace : 'default';
+    if (typeof meta?.name === 'string' && meta.name !== '' && this.store.get('Pod', ns, meta.name))
+      throw new StatusError('AlreadyExists', `pods "${meta.name}" already exists`);
+    const { results } = await this.applyObjects([raw], dryRun, true);
+    const r = results[0];
+    if (r.result !== 'created') throw new StatusError('AlreadyExists', `pods "${r.name}" already exists`);
+    if (dryRun) {
+      const v = validateObject(raw);
+      if (!v.ok || v.object.kind !== 'Pod') throw new StatusError('InternalError', 'a pod that passed validation did not validate again');
+      return newBarePod({ ...v.object.metadata, name: r.name }, v.object.spec) as Pod;
+    }
+    return this.store.get<Pod>('Pod', r.namespace, r.name)!;
   }
 
   /**
@@ -352,7 +454,14 @@ export class Operations {
     return (await this.patchStatefulSet(namespace, name, { spec: { replicas } })).object;
   }
 
-  async delete(kind: AnyObject['kind'], namespace: string | undefined, name: string, propagation: string | undefined): Promise<AnyObject> {
+  async delete(
+    kind: AnyObject['kind'],
+    namespace: string | undefined,
+    name: string,
+    propagation: string | undefined,
+    /** Pods: `gracePeriodSeconds` of the delete, overriding spec.terminationGracePeriodSeconds. */
+    opts: { gracePeriodSeconds?: unknown } = {},
+  ): Promise<AnyObject> {
     const r = resourceForKind(kind)!;
     const cur = this.store.get(kind, namespace, name);
     if (!cur) throw notFound(r.plural, name);
@@ -363,8 +472,14 @@ export class Operations {
     switch (kind) {
       case 'StatefulSet':
         return this.deleteStatefulSetInChunks(cur as StatefulSet, policy === 'Orphan');
-      case 'Pod':
-        return this.store.transaction((tx) => this.deletePod(tx, cur as Pod, 'deleted by a user'));
+      case 'Pod': {
+        const g = opts.gracePeriodSeconds;
+        if (g !== undefined && (typeof g !== 'number' || !Number.isInteger(g) || g < 0))
+          throw new StatusError('Invalid', `gracePeriodSeconds: must be a non-negative integer, got ${JSON.stringify(g)}`, [
+            { field: 'gracePeriodSeconds', message: 'must be a non-negative integer' },
+          ]);
+        return this.store.transaction((tx) => this.deletePod(tx, cur as Pod, 'deleted by a user', g));
+      }
       case 'PersistentVolumeClaim':
         return this.store.transaction((tx) => this.deleteClaim(tx, cur as PersistentVolumeClaim));
       case 'Node':
@@ -490,7 +605,7 @@ export class Operations {
   }
 
   /** Graceful delete, part of the transaction `tx`: the pod stays Terminating until its agent reports its containers gone. */
-  deletePod(tx: StoreTx, pod: Pod, why: string): Pod {
+  deletePod(tx: StoreTx, pod: Pod, why: string, gracePeriodSeconds?: number): Pod {
     if (pod.metadata.deletionTimestamp) return pod;
     const node = pod.spec.nodeName ? tx.get('Node', undefined, pod.spec.nodeName) : undefined;
     if (!node) {
@@ -500,6 +615,8 @@ export class Operations {
     }
     const next = tx.mutate<Pod>('Pod', pod.metadata.namespace, pod.metadata.name, (p) => {
       p.metadata.deletionTimestamp = timestamp();
+      // What the agent gives the containers to stop (Kubernetes' deletionGracePeriodSeconds).
+      p.metadata.deletionGracePeriodSeconds = gracePeriodSeconds ?? p.spec.terminationGracePeriodSeconds ?? 30;
     })!;
     this.events.recordIn(tx, pod, 'Normal', 'Killing', `Stopping pod: ${why}`);
     return next;

@@ -37,8 +37,11 @@ export interface PlacementRequest {
   claims: ClaimRef[];
   /** Node recorded for this ordinal (sticky binding), if any. */
   bound?: string;
-  /** The set's selector: its pods are spread by default and, with hostNetwork, never share a host. */
-  setSelector: LabelSelector;
+  /**
+   * The set's selector: its pods are spread by default and, with hostNetwork, never share a
+   * host. None for a bare pod (no set): it is spread only by the pods per node.
+   */
+  setSelector?: LabelSelector;
 }
 
 interface PlacedPod {

@@ -2,18 +2,9 @@
 // key one sync = observe the store, decide with reconcileStatefulSet (pure), apply the
 // actions in one store transaction.
 import type { Logger } from 'pino';
-import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
-import {
-  nodeReady,
-  nodeRuntimeReady,
-  timestamp,
-  type Condition,
-  type ControllerRevision,
-  type Node,
-  type PersistentVolumeClaim,
-  type Pod,
-  type StatefulSet,
-} from '../../shared/types.js';
+import { claimName, parentAndOrdinal, podName, volumeHostPath } from '../../shared/naming.js';
+import { bindClaimOnFirstUse } from '../volumes/bind.js';
+import { nodeReady, nodeRuntimeReady, type ControllerRevision, type Node, type PersistentVolumeClaim, type Pod, type StatefulSet } from '../../shared/types.js';
 import { ANN_FENCING_EPOCH } from '../../shared/fencing.js';
 import { nodeUsage } from '../placement/usage.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -31,14 +22,8 @@ import { heldOrdinals } from '../moves/move-controller.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from '../retry/backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
 import { SlowStart } from '../objects/limits.js';
+import { scheduledCondition } from '../objects/pods.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
-
-/** PodScheduled, as the scheduler sets it. */
-function scheduledCondition(scheduled: boolean, message?: string): Condition {
-  return scheduled
-    ? { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp() }
-    : { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: timestamp() };
-}
 
 /** A sync longer than this is logged: the event loop serves nothing else meanwhile. */
 const SLOW_SYNC_MS = 500;
@@ -377,30 +362,8 @@ export class StatefulSetController {
     return this.lastWaiting.get(keyOf(namespace, name))?.text;
   }
 
-  /**
-   * Binds a claim to the node of the first pod that uses it (WaitForFirstConsumer): the agent
-   * there creates its directory. A claim bound meanwhile to another node aborts the sync's
-   * transaction (retried), so no pod is ever placed away from its data.
-   */
   private bindClaim(tx: StoreTx, ns: string, name: string, node: Node, pod: string): void {
-    const cur = tx.get<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name);
-    if (!cur || cur.metadata.deletionTimestamp) throw new Error(`claim ${name} vanished or is being deleted while placing ${pod}`);
-    if (cur.spec.nodeName === node.metadata.name) return;
-    if (cur.spec.nodeName) throw new Error(`claim ${name} is bound to ${cur.spec.nodeName}, not ${node.metadata.name}`);
-    const hostPath = volumeHostPath(node.status.agent.dataDir, ns, name);
-    const claim = tx.mutate<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name, (c) => {
-      c.spec.nodeName = node.metadata.name;
-      c.spec.hostPath = hostPath;
-      c.metadata.annotations = { ...(c.metadata.annotations ?? {}), [ANN_VOLUME_NODE]: node.metadata.name, [ANN_VOLUME_PATH]: hostPath };
-      const storage = c.spec.resources?.requests?.storage;
-      c.status = {
-        phase: 'Bound',
-        accessModes: c.spec.accessModes ?? ['ReadWriteOnce'],
-        ...(storage !== undefined ? { capacity: { storage: String(storage) } } : {}),
-      };
-    })!;
-    this.events.recordIn(tx, claim, 'Normal', 'ProvisioningSucceeded', `Bound to node ${node.metadata.name} at ${hostPath}: ${pod} is the first pod to use it`);
-    this.log.info({ claim: `${ns}/${name}`, node: node.metadata.name, pod }, 'claim bound on first use');
+    bindClaimOnFirstUse(tx, this.events, this.log, ns, name, node, pod);
   }
 
   /** The set's revisions: orphans adopted, the new one created, renumbered, old ones truncated. */

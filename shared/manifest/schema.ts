@@ -268,33 +268,54 @@ const dnsConfigSchema = z.object({
     .optional(),
 });
 
-export const podSpecSchema = z
+const podSpecFields = {
+  initContainers: z.array(containerSchema).optional(),
+  containers: z.array(containerSchema).min(1, 'must have at least one container'),
+  volumes: z.array(volumeSchema).optional(),
+  restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
+  terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+  nodeSelector: labelMap.optional(),
+  affinity: affinitySchema.optional(),
+  topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
+  /** The pod uses the host's network namespace: its container ports are host ports. */
+  hostNetwork: z.boolean().optional(),
+  /**
+   * The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet),
+   * the host's (Default) or only dnsConfig (None).
+   */
+  dnsPolicy: z
+    .enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'], 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None')
+    .optional(),
+  /** Added to what dnsPolicy gives (Kubernetes' PodDNSConfig). */
+  dnsConfig: dnsConfigSchema.optional(),
+};
+
+function dnsPolicyProblems(spec: { dnsPolicy?: string; dnsConfig?: { nameservers?: string[] } }, ctx: z.RefinementCtx): void {
+  if (spec.dnsPolicy === 'None' && (spec.dnsConfig?.nameservers ?? []).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['dnsConfig', 'nameservers'], message: 'must name at least one nameserver when dnsPolicy is None' });
+  }
+}
+
+/** A StatefulSet's pod template spec: its pods always restart (restartPolicy Always). */
+export const podSpecSchema = z.object(podSpecFields).superRefine(dnsPolicyProblems);
+
+export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+/**
+ * The spec of a Pod a user creates directly (a bare pod, docs/pods.md): the template's fields,
+ * any restartPolicy, and the fields Kubernetes lets a pod name itself: the node it is bound to
+ * (no placement then) and the hostname and subdomain its DNS name is made of.
+ */
+export const barePodSpecSchema = z
   .object({
-    initContainers: z.array(containerSchema).optional(),
-    containers: z.array(containerSchema).min(1, 'must have at least one container'),
-    volumes: z.array(volumeSchema).optional(),
-    restartPolicy: z.literal('Always', 'a StatefulSet pod template only allows "Always"').optional(),
-    terminationGracePeriodSeconds: z.number().int().min(0).default(30),
-    nodeSelector: labelMap.optional(),
-    affinity: affinitySchema.optional(),
-    topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
-    /** The pod uses the host's network namespace: its container ports are host ports. */
-    hostNetwork: z.boolean().optional(),
-    /**
-     * The pod's resolv.conf: cluster DNS (ClusterFirst; with hostNetwork only ClusterFirstWithHostNet),
-     * the host's (Default) or only dnsConfig (None).
-     */
-    dnsPolicy: z
-      .enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'], 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None')
-      .optional(),
-    /** Added to what dnsPolicy gives (Kubernetes' PodDNSConfig). */
-    dnsConfig: dnsConfigSchema.optional(),
+    ...podSpecFields,
+    restartPolicy: z.enum(RESTART_POLICIES, 'must be Always, OnFailure or Never').default('Always'),
+    nodeName: z.string().min(1, 'must not be empty').regex(DNS1123_SUBDOMAIN, 'must be a lowercase RFC 1123 subdomain (a node name)').optional(),
+    hostname: label.optional(),
+    subdomain: label.optional(),
   })
-  .superRefine((spec, ctx) => {
-    if (spec.dnsPolicy === 'None' && (spec.dnsConfig?.nameservers ?? []).length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['dnsConfig', 'nameservers'], message: 'must name at least one nameserver when dnsPolicy is None' });
-    }
-  });
+  .superRefine(dnsPolicyProblems);
 
 const claimTemplateSchema = z.object({
   metadata: z.object({ name: label, labels: labelMap.optional(), annotations: labelMap.optional() }),
@@ -448,7 +469,8 @@ export const secretBodySchema = z
 
 export type Probe = z.infer<typeof probeSchema>;
 export type Container = z.infer<typeof containerSchema>;
-export type PodSpec = z.infer<typeof podSpecSchema>;
+export type PodSpec = Omit<z.infer<typeof podSpecSchema>, 'restartPolicy'> & { restartPolicy?: RestartPolicy };
+export type BarePodSpec = z.infer<typeof barePodSpecSchema>;
 export type PodDnsConfig = z.infer<typeof dnsConfigSchema>;
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 export type Affinity = z.infer<typeof affinitySchema>;

@@ -7,13 +7,16 @@ import { selectorMatches } from '../selector.js';
 import { ANN_DISCONNECT_STOP_AFTER, disconnectStopAfterProblem } from '../fencing.js';
 import { bytesOf, isQuantity } from '../quantity.js';
 import {
+  barePodSpecSchema,
   claimSpecSchema,
   configMapBodySchema,
   metadataSchema,
   secretBodySchema,
   serviceSpecSchema,
   statefulSetSpecSchema,
+  type BarePodSpec,
   type ClaimSpec,
+  type PodSpec,
   type ServiceSpec,
   type StatefulSetSpec,
 } from './schema.js';
@@ -30,19 +33,28 @@ export type UserObject =
   | { apiVersion: 'v1'; kind: 'Service'; metadata: UserMeta; spec: ServiceSpec }
   | { apiVersion: 'v1'; kind: 'ConfigMap'; metadata: UserMeta; data?: Record<string, string>; binaryData?: Record<string, string> }
   | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string> }
-  | { apiVersion: 'v1'; kind: 'PersistentVolumeClaim'; metadata: UserMeta; spec: ClaimSpec };
+  | { apiVersion: 'v1'; kind: 'PersistentVolumeClaim'; metadata: UserMeta; spec: ClaimSpec }
+  | { apiVersion: 'v1'; kind: 'Pod'; metadata: UserMeta; spec: BarePodSpec };
 
 export interface UserMeta {
   name: string;
   namespace: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /**
+   * Pods only: the prefix of a name the server makes up (Kubernetes' generateName); `name` is
+   * empty until the controller fills it in (docs/pods.md).
+   */
+  generateName?: string;
 }
 
 export type Validation = { ok: true; object: UserObject; warnings: Problem[] } | { ok: false; errors: Problem[]; warnings: Problem[] };
 
-const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1', PersistentVolumeClaim: 'v1' };
-const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret and PersistentVolumeClaim (v1)';
+const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1', PersistentVolumeClaim: 'v1', Pod: 'v1' };
+const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret, PersistentVolumeClaim and Pod (v1)';
+
+/** Kubernetes' limit of a generated name's prefix: the name may take 63 characters, 5 are random. */
+export const GENERATE_NAME_SUFFIX_LENGTH = 5;
 
 /** Fields of a claim's spec berth fills in when it binds the claim (shown by `get -o yaml`). */
 const SERVER_CLAIM_SPEC = ['nodeName', 'hostPath', 'volumeName'];
@@ -108,20 +120,34 @@ export function validateObject(raw: unknown): Validation {
     errors.push({ path: ['apiVersion'], message: `must be "${KINDS[kind]}" for kind ${kind}, got ${JSON.stringify(obj.apiVersion ?? null)}` });
   }
 
-  const meta = metadataSchema.safeParse(obj.metadata ?? {});
+  const rawMeta = (obj.metadata ?? {}) as Record<string, unknown>;
+  // A Pod may leave its name to the server (generateName), as with `kubectl create`.
+  const generateName =
+    kind === 'Pod' && rawMeta && typeof rawMeta === 'object' && (rawMeta.name === undefined || rawMeta.name === '') ? rawMeta.generateName : undefined;
+  const meta = metadataSchema.safeParse(generateName === undefined ? rawMeta : { ...rawMeta, name: '' });
   if (!meta.success) {
     errors.push(...zodProblems(meta.error, ['metadata']));
+    if (kind === 'Pod' && meta.error.issues.some((i) => i.path[0] === 'name'))
+      errors.push({ path: ['metadata', 'generateName'], message: 'or metadata.name is required: a Pod needs a name, or a prefix to make one from' });
     return { ok: false, errors, warnings };
   }
   const name = meta.data.name;
-  const nameProblem = kind === 'ConfigMap' || kind === 'Secret' || kind === 'PersistentVolumeClaim' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
-  if (nameProblem) errors.push({ path: ['metadata', 'name'], message: `invalid name "${name}": ${nameProblem}` });
+  if (generateName !== undefined) {
+    const p =
+      typeof generateName !== 'string' || generateName === ''
+        ? 'must be a non-empty string when metadata.name is not given'
+        : dnsLabelProblem(`${generateName}${'x'.repeat(GENERATE_NAME_SUFFIX_LENGTH)}`);
+    if (p) errors.push({ path: ['metadata', 'generateName'], message: `invalid generateName ${JSON.stringify(generateName)}: ${p}` });
+  } else {
+    const nameProblem = kind === 'ConfigMap' || kind === 'Secret' || kind === 'PersistentVolumeClaim' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
+    if (nameProblem) errors.push({ path: ['metadata', 'name'], message: `invalid name "${name}": ${nameProblem}` });
+  }
   const namespace = meta.data.namespace ?? DEFAULT_NAMESPACE;
   const nsProblem = dnsLabelProblem(namespace);
   if (nsProblem) errors.push({ path: ['metadata', 'namespace'], message: `invalid namespace "${namespace}": ${nsProblem}` });
-  const metadata: UserMeta = { ...meta.data, namespace };
+  const metadata: UserMeta = { ...meta.data, namespace, ...(typeof generateName === 'string' && generateName !== '' ? { generateName } : {}) };
   for (const k of Object.keys((obj.metadata as object) ?? {})) {
-    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k))
+    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k) && !(kind === 'Pod' && k === 'generateName'))
       warnings.push({ path: ['metadata', k], message: 'is not supported by berth yet and is ignored' });
   }
 
@@ -152,6 +178,21 @@ export function validateObject(raw: unknown): Validation {
       }
       for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
       errors.push(...serviceProblems(spec.data));
+      object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
+      break;
+    }
+    case 'Pod': {
+      bodyKeys.add('spec');
+      const spec = barePodSpecSchema.safeParse(obj.spec);
+      if (!spec.success) {
+        errors.push(...zodProblems(spec.error, ['spec']));
+        break;
+      }
+      for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
+      errors.push(...podSpecProblems(spec.data as PodSpec, ['spec'], new Set(), 'spec.volumes'));
+      const stopAfter = metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
+      const stopAfterProblem = stopAfter === undefined ? undefined : disconnectStopAfterProblem(stopAfter);
+      if (stopAfterProblem) errors.push({ path: ['metadata', 'annotations', ANN_DISCONNECT_STOP_AFTER], message: stopAfterProblem });
       object = { apiVersion: 'v1', kind, metadata, spec: spec.data };
       break;
     }
@@ -253,9 +294,19 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
       out.push({ path: ['spec', 'volumeClaimTemplates', i, 'metadata', 'name'], message: `duplicate claim template "${c.metadata.name}"` });
     claims.add(c.metadata.name);
   });
+  out.push(...podSpecProblems(spec.template.spec, ['spec', 'template', 'spec'], claims, 'spec.template.spec.volumes and no spec.volumeClaimTemplates entry'));
+  return out;
+}
+
+/**
+ * Checks of a pod spec the schema cannot express (volumes, container names, mounts, probes),
+ * with paths below `prefix`; `claims` are the volume names claim templates provide.
+ */
+function podSpecProblems(spec: PodSpec, prefix: FieldPath, claims: Set<string>, volumesWhere: string): Problem[] {
+  const out: Problem[] = [];
   const volumes = new Set<string>();
-  (spec.template.spec.volumes ?? []).forEach((v, i) => {
-    const path = ['spec', 'template', 'spec', 'volumes', i];
+  (spec.volumes ?? []).forEach((v, i) => {
+    const path = [...prefix, 'volumes', i];
     if (volumes.has(v.name)) out.push({ path: [...path, 'name'], message: `duplicate volume "${v.name}"` });
     volumes.add(v.name);
     if (!claims.has(v.name) && [v.emptyDir, v.hostPath, v.configMap, v.secret, v.persistentVolumeClaim].filter(Boolean).length !== 1) {
@@ -264,11 +315,11 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
   });
   const containers = new Set<string>();
   const all = [
-    ...(spec.template.spec.initContainers ?? []).map((c, i) => ({ c, field: 'initContainers', i, init: true })),
-    ...spec.template.spec.containers.map((c, i) => ({ c, field: 'containers', i, init: false })),
+    ...(spec.initContainers ?? []).map((c, i) => ({ c, field: 'initContainers', i, init: true })),
+    ...spec.containers.map((c, i) => ({ c, field: 'containers', i, init: false })),
   ];
   all.forEach(({ c, field, i: ci, init }) => {
-    const cpath = ['spec', 'template', 'spec', field, ci];
+    const cpath = [...prefix, field, ci];
     if (containers.has(c.name)) out.push({ path: [...cpath, 'name'], message: `duplicate container name "${c.name}"` });
     containers.add(c.name);
     if (!init && c.restartPolicy !== undefined) {
@@ -289,7 +340,7 @@ function statefulSetProblems(name: string, spec: StatefulSetSpec): Problem[] {
       if (!claims.has(m.name) && !volumes.has(m.name)) {
         out.push({
           path: [...cpath, 'volumeMounts', mi, 'name'],
-          message: `volume mount "${m.name}" matches no volume in spec.template.spec.volumes and no spec.volumeClaimTemplates entry`,
+          message: `volume mount "${m.name}" matches no volume in ${volumesWhere}`,
         });
       }
       if (mountPaths.has(m.mountPath)) out.push({ path: [...cpath, 'volumeMounts', mi, 'mountPath'], message: `"${m.mountPath}" is mounted twice` });

@@ -133,7 +133,11 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
 
   const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
     const r = resourceFor(p.resource);
-    const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
+    const grace = c.url.searchParams.get('gracePeriodSeconds');
+    const gracePeriodSeconds = grace === null ? undefined : /^[0-9]+$/.test(grace) ? Number(grace) : grace;
+    const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined, {
+      gracePeriodSeconds,
+    });
     sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   });
 
