@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESOURCES } from '../shared/resources.js';
 import { openapiHash, openapiV3Answer } from '../shared/openapi/generate.js';
-import { kubectlBinary } from './helpers/kubectl-binary.js';
+import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
 
 interface Seen {
   method: string;
@@ -87,7 +87,7 @@ async function fakeServer(t: Test): Promise<{ url: string; seen: Seen[] }> {
 function kubectlRunner(t: Test, url: string) {
   const home = mkdtempSync(join(tmpdir(), 'berth-openapi-kubectl-'));
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
-  const bin = kubectlBinary(home);
+  const bin = kubectlBinary();
   const kubeconfig = join(home, 'config');
   writeFileSync(
     kubeconfig,
@@ -113,6 +113,7 @@ function kubectlRunner(t: Test, url: string) {
 }
 
 t.test('kubectl explain prints fields and descriptions from the documents', async (t) => {
+  if (!(await requireKubectl(t))) return;
   const { url, seen } = await fakeServer(t);
   const kubectl = kubectlRunner(t, url);
 
@@ -156,6 +157,7 @@ t.test('kubectl explain prints fields and descriptions from the documents', asyn
 });
 
 t.test('kubectl apply leaves validation to the server (fieldValidation=Strict), without OpenAPI v2', async (t) => {
+  if (!(await requireKubectl(t))) return;
   const { url, seen } = await fakeServer(t);
   const kubectl = kubectlRunner(t, url);
   const home = mkdtempSync(join(tmpdir(), 'berth-openapi-apply-'));
@@ -178,6 +180,7 @@ t.test('kubectl apply leaves validation to the server (fieldValidation=Strict), 
 });
 
 t.test('kubectl apply of a change patches lists by their merge keys, silently, fields berth lacks included', async (t) => {
+  if (!(await requireKubectl(t))) return;
   const { url, seen } = await fakeServer(t);
   const kubectl = kubectlRunner(t, url);
   const home = mkdtempSync(join(tmpdir(), 'berth-openapi-apply-'));

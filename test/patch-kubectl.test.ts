@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { jsonPatch, KIND_DEFINITIONS, mergePatch, PATCH_META, PatchError, strategicMergePatch } from '../controller/objects/patch/index.js';
-import { requireCommand } from './helpers/prereq.js';
+import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
 
 const pexec = promisify(execFile);
 type Json = Record<string, unknown>;
@@ -20,7 +20,7 @@ async function kubectlPatch(dir: string, doc: Json, type: PatchKind, patch: unkn
   const file = join(dir, 'doc.json');
   writeFileSync(file, JSON.stringify(doc));
   try {
-    const { stdout } = await pexec('kubectl', ['patch', '--local', '-f', file, `--type=${type}`, '-p', JSON.stringify(patch), '-o', 'json'], {
+    const { stdout } = await pexec(kubectlBinary(), ['patch', '--local', '-f', file, `--type=${type}`, '-p', JSON.stringify(patch), '-o', 'json'], {
       env: { ...process.env, KUBECONFIG: join(dir, 'none') },
       timeout: 30_000,
     });
@@ -342,7 +342,7 @@ function randomPatch(r: () => number): Json {
 }
 
 t.test('the same results as kubectl patch --local', async (t) => {
-  if (!(await requireCommand(t, 'kubectl', 'kubectl', ['version', '--client']))) return;
+  if (!(await requireKubectl(t))) return;
   const dir = mkdtempSync(join(tmpdir(), 'berth-patch-kubectl-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const c of CHOSEN) {
