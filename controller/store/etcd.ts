@@ -413,6 +413,7 @@ class Core {
   private stallTimer?: NodeJS.Timeout;
   private probeTimer?: NodeJS.Timeout;
   private switching = false;
+  private probing = false;
   /**
    * Transactions whose outcome this store tracks, by the id each writes to the marker key:
    * the revision the watch saw that id committed at, undefined until then.
@@ -664,12 +665,15 @@ class Core {
 
   /** Asks a member for etcd's revision (a linearizable read of one key), which the watch must then reach. */
   private async probe(): Promise<void> {
-    if (this.closed || !this.watcher || this.stallTimer) return;
+    if (this.closed || !this.watcher || this.stallTimer || this.probing) return;
+    this.probing = true;
     try {
       const res = await this.read('reading the revision', (c, o) => c.kv.range({ key: Buffer.from(this.marker), keys_only: true }, o), 1);
       this.expect(Number(res.header.revision));
     } catch {
       // No member answered: nothing to compare with; the next probe asks again.
+    } finally {
+      this.probing = false;
     }
   }
 
