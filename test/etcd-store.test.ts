@@ -331,6 +331,42 @@ if (etcd) {
     }
   });
 
+  t.test('a commit whose answer is lost: sent again to another endpoint, reported written once, not as a conflict', async (t) => {
+    // One member reached two ways: through a proxy that keeps back what etcd answers (the
+    // request gets through and commits; its answer never comes), and directly. Each store
+    // talks through the proxy first; its first write after the hold loses its answer.
+    const proxy = await cuttableProxy(t, etcd.endpoints[0] as string);
+    const p = prefix();
+    const endpoints = [proxy.url, etcd.endpoints[0] as string];
+    const creator = await open(t, p, endpoints);
+    const incrementer = await open(t, p, endpoints);
+    await creator.create(configMap('d', 'counter', { n: '0' }));
+    await eventually(() => incrementer.get('ConfigMap', 'd', 'counter') !== undefined);
+    proxy.hold();
+    t.teardown(() => proxy.release());
+    const started = performance.now();
+    const created = await creator.create(configMap('d', 'made-once')).then(
+      (o) => o,
+      (e: Error) => e,
+    );
+    const createdMs = performance.now() - started;
+    t.notOk(created instanceof Error, `the creation is reported written (${created instanceof Error ? created.message : 'ok'})`);
+    const kv = (await client.kv.range({ key: Buffer.from(`${p}/ConfigMap/d/made-once`) })).kvs[0];
+    t.ok(kv, 'it is in etcd');
+    t.equal(kv?.version, '1', 'written once (version 1)');
+    if (!(created instanceof Error)) t.equal(created.metadata.resourceVersion, kv?.mod_revision, 'its resourceVersion is the revision it committed at');
+    // A read-modify-write: run again after its own commit, it would add one more.
+    const incremented = await incrementer
+      .mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: String(Number(o.data?.n) + 1) }))
+      .then(
+        () => 'ok',
+        (e: Error) => e.message,
+      );
+    t.equal(incremented, 'ok', 'an increment is reported written');
+    t.equal(JSON.parse((await client.get(`${p}/ConfigMap/d/counter`).string())!).data.n, '1', 'the counter went up once');
+    t.comment(`a creation whose answer was kept back: reported written after ${createdMs.toFixed(0)} ms`);
+  });
+
   t.test('three members, one hung (SIGSTOP) in turn: every write completes, none lost or made twice', async (t) => {
     const cluster: EtcdCluster | undefined = await startEtcd(t, { members: 3 });
     if (!cluster) return;
