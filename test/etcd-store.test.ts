@@ -60,7 +60,8 @@ if (etcd) {
     await s.addToken('abcdef0123', 'admin', 'alice');
     await s.bind('d', 'web', 0, 'n1');
     const keys = (await client.getAll().prefix(`${p}/`).keys()).sort();
-    t.same(keys, [`${p}/ConfigMap/d/a`, `${p}/Node//n1`, `${p}/bindings/d/web/0`, `${p}/meta/agent-token/n1`, `${p}/tokens/abcdef0123`]);
+    // <prefix>/txn: every transaction writes its own id there (how a write whose answer was lost is told apart).
+    t.same(keys, [`${p}/ConfigMap/d/a`, `${p}/Node//n1`, `${p}/bindings/d/web/0`, `${p}/meta/agent-token/n1`, `${p}/tokens/abcdef0123`, `${p}/txn`]);
     t.same(JSON.parse((await client.get(`${p}/bindings/d/web/0`).string())!), { node: 'n1', epoch: 1 });
     const stored = JSON.parse((await client.get(`${p}/ConfigMap/d/a`).string())!);
     t.equal(stored.metadata.resourceVersion, undefined, 'the resourceVersion is not stored: it is the mod revision');
@@ -328,6 +329,97 @@ if (etcd) {
       t.ok(await eventually(() => up.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n === `all-${stop}`), 'and a store on a live member sees it');
       await cluster.startMember(stop);
     }
+  });
+
+  t.test('a commit whose answer is lost: sent again to another endpoint, reported written once, not as a conflict', async (t) => {
+    // One member reached two ways: through a proxy that keeps back what etcd answers (the
+    // request gets through and commits; its answer never comes), and directly. Each store
+    // talks through the proxy first; its first write after the hold loses its answer.
+    const proxy = await cuttableProxy(t, etcd.endpoints[0] as string);
+    const p = prefix();
+    const endpoints = [proxy.url, etcd.endpoints[0] as string];
+    const creator = await open(t, p, endpoints);
+    const incrementer = await open(t, p, endpoints);
+    await creator.create(configMap('d', 'counter', { n: '0' }));
+    await eventually(() => incrementer.get('ConfigMap', 'd', 'counter') !== undefined);
+    proxy.hold();
+    t.teardown(() => proxy.release());
+    const started = performance.now();
+    const created = await creator.create(configMap('d', 'made-once')).then(
+      (o) => o,
+      (e: Error) => e,
+    );
+    const createdMs = performance.now() - started;
+    t.notOk(created instanceof Error, `the creation is reported written (${created instanceof Error ? created.message : 'ok'})`);
+    const kv = (await client.kv.range({ key: Buffer.from(`${p}/ConfigMap/d/made-once`) })).kvs[0];
+    t.ok(kv, 'it is in etcd');
+    t.equal(kv?.version, '1', 'written once (version 1)');
+    if (!(created instanceof Error)) t.equal(created.metadata.resourceVersion, kv?.mod_revision, 'its resourceVersion is the revision it committed at');
+    // A read-modify-write: run again after its own commit, it would add one more.
+    const incremented = await incrementer
+      .mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: String(Number(o.data?.n) + 1) }))
+      .then(
+        () => 'ok',
+        (e: Error) => e.message,
+      );
+    t.equal(incremented, 'ok', 'an increment is reported written');
+    t.equal(JSON.parse((await client.get(`${p}/ConfigMap/d/counter`).string())!).data.n, '1', 'the counter went up once');
+    t.comment(`a creation whose answer was kept back: reported written after ${createdMs.toFixed(0)} ms`);
+  });
+
+  t.test('three members, one hung (SIGSTOP) in turn: every write completes, none lost or made twice', async (t) => {
+    const cluster: EtcdCluster | undefined = await startEtcd(t, { members: 3 });
+    if (!cluster) return;
+    const s = await open(t, '/hung', cluster.endpoints);
+    await s.create(configMap('d', 'counter', { n: '0' }));
+    const times: number[] = [];
+    const failures: string[] = [];
+    let increments = 0;
+    let created = 0;
+    const timed = async (what: string, write: () => Promise<unknown>) => {
+      const start = performance.now();
+      await write().then(
+        () => undefined,
+        (e: Error) => failures.push(`${what}: ${e.message}`),
+      );
+      times.push(performance.now() - start);
+    };
+    const perMember: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const m = cluster.members[i]!;
+      m.pause();
+      t.teardown(() => m.resume());
+      const from = times.length;
+      // Six writes while the member hangs: a read-modify-write of one counter and a creation,
+      // three times. A write lost would leave the counter short or a name missing; a write
+      // made twice would leave it long (each increment reads the value it writes over).
+      for (let k = 0; k < 3; k++) {
+        await timed(`increment ${i}.${k}`, () =>
+          s.mutate<ConfigMap>('ConfigMap', 'd', 'counter', (o) => void (o.data = { n: String(Number(o.data?.n) + 1) })).then(() => increments++),
+        );
+        await timed(`create ${i}.${k}`, () => s.create(configMap('d', `c-${i}-${k}`)).then(() => created++));
+      }
+      m.resume();
+      const mine = times.slice(from);
+      perMember.push(`member ${i} hung: writes took ${mine.map((x) => (x / 1000).toFixed(2)).join(', ')} s`);
+      // Back in the cluster before the next one hangs (etcd needs two of three).
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    t.comment(`${perMember.join('; ')}; longest ${(Math.max(...times) / 1000).toFixed(2)} s`);
+    t.same(failures, [], 'no write failed');
+    t.equal(increments, 9, 'every increment reported written');
+    t.equal(s.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n, '9', 'the counter was incremented 9 times, no more, no less');
+    const fresh = await open(t, '/hung', cluster.endpoints);
+    t.equal(fresh.get<ConfigMap>('ConfigMap', 'd', 'counter')?.data?.n, '9', 'a fresh store reads the same counter from etcd');
+    t.same(
+      fresh
+        .list('ConfigMap')
+        .map((o) => o.metadata.name)
+        .filter((n) => n.startsWith('c-')),
+      [0, 1, 2].flatMap((i) => [0, 1, 2].map((k) => `c-${i}-${k}`)),
+      'every creation is there once',
+    );
+    t.equal(created, 9, 'every creation reported written');
   });
 
   t.test('the change window keeps the newest 5,000 changes, whole revisions: older resourceVersions get 410', async (t) => {

@@ -5,15 +5,14 @@ import {
   DEFAULT_TIMING,
   actingDeadline,
   afterRenewal,
-  attemptEndpoint,
   attemptMsOf,
   candidateKey,
   candidatesPrefix,
   electedOf,
-  firstEndpointAfter,
   mayAct,
   observe,
   timingProblem,
+  renewalTargets,
 } from '../controller/ha/decide.js';
 import { LeaderElector, clientOptions } from '../controller/ha/leader.js';
 
@@ -58,7 +57,7 @@ t.test('candidate keys are <prefix>/leader/<lease id in hex>', async (t) => {
 });
 
 t.test('timings that cannot work are refused, naming the field', async (t) => {
-  t.equal(timingProblem(DEFAULT_TIMING), undefined, 'the defaults (5 s, 1.5 s, 1.5 s) work');
+  t.equal(timingProblem(DEFAULT_TIMING), undefined, 'the defaults (5 s, 1 s, 1.5 s) work');
   t.match(timingProblem({ ttlMs: 1000, renewMs: 200, marginMs: 300 }), /^ttlSeconds must be .* at least 2/);
   t.match(timingProblem({ ttlMs: 2500, renewMs: 200, marginMs: 300 }), /^ttlSeconds must be a whole number/);
   t.match(timingProblem({ ttlMs: 5000, renewMs: 1500, marginMs: 0 }), /^marginMs must be a positive number/);
@@ -66,32 +65,18 @@ t.test('timings that cannot work are refused, naming the field', async (t) => {
   t.match(timingProblem({ ttlMs: 5000, renewMs: 0, marginMs: 1500 }), /^renewMs must be a positive number/);
   t.match(timingProblem({ ttlMs: 5000, renewMs: 2000, marginMs: 1500 }), /^renewMs must be at most half of TTL − margin \(1750 ms\)/);
   t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 0 }), /^attemptMs must be a positive number/);
-  t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 1600 }), /^attemptMs must be .* at most renewMs \(1500 ms\)/);
-  t.equal(attemptMsOf({ ttlMs: 5000, renewMs: 1500, marginMs: 1500 }), 500, 'an attempt waits 0.5 s by default');
-  t.equal(attemptMsOf({ ttlMs: 2000, renewMs: 400, marginMs: 1000 }), 400, '…never longer than the renewal period');
+  t.match(timingProblem({ ...DEFAULT_TIMING, attemptMs: 1100 }), /^attemptMs must be .* at most renewMs \(1000 ms\)/);
+  t.equal(attemptMsOf({ ttlMs: 5000, renewMs: 1000, marginMs: 1500 }), 250, 'an attempt waits 0.25 s by default');
+  t.equal(attemptMsOf({ ttlMs: 2000, renewMs: 200, marginMs: 1000 }), 200, '…never longer than the renewal period');
   t.equal(timingProblem({ ttlMs: 2000, renewMs: 400, marginMs: 1000 }), undefined, 'a short renewal period with the default attempt time works');
 });
 
-t.test('a renewal goes round the endpoints from the one it starts at', async (t) => {
-  t.same(
-    [0, 1, 2, 3, 4].map((i) => attemptEndpoint(3, 1, i)),
-    [1, 2, 0, 1, 2],
-    'from endpoint 1 of 3',
-  );
-  t.same(
-    [0, 1, 2].map((i) => attemptEndpoint(1, 0, i)),
-    [0, 0, 0],
-    'one endpoint: always that one',
-  );
-  t.equal(attemptEndpoint(0, 0, 0), undefined, 'no endpoints: no attempt');
-});
-
-t.test('the next renewal starts at the endpoint that answered, or past one that did not', async (t) => {
-  t.equal(firstEndpointAfter(3, 0, 2, true), 2, 'an answer from endpoint 2: start there');
-  t.equal(firstEndpointAfter(3, 1, 1, false), 2, 'the start endpoint failed: start at the next');
-  t.equal(firstEndpointAfter(3, 2, 2, false), 0, '…going round');
-  t.equal(firstEndpointAfter(3, 2, 1, false), 2, 'another endpoint failed: the start stays');
-  t.equal(firstEndpointAfter(1, 0, 0, false), 0, 'one endpoint: stays');
+t.test('a renewal goes to the endpoint that answered last, or to every endpoint from it on', async (t) => {
+  t.same(renewalTargets(3, 1, false), [1], 'the first attempt: the preferred endpoint alone');
+  t.same(renewalTargets(3, 1, true), [1, 2, 0], 'sent again: every endpoint, from the preferred one on');
+  t.same(renewalTargets(3, 5, true), [2, 0, 1], 'a preferred index past the end goes round');
+  t.same(renewalTargets(1, 0, true), [0], 'one endpoint: that one');
+  t.same(renewalTargets(0, 0, true), [], 'no endpoints: none');
 });
 
 t.test('the elector refuses bad options before it connects anywhere', async (t) => {
@@ -102,7 +87,7 @@ t.test('the elector refuses bad options before it connects anywhere', async (t) 
   t.throws(() => new LeaderElector({ ...base, renewMs: 3000 }), /renewMs must be at most half/);
   t.throws(() => new LeaderElector({ ...base, endpoints: [] }), /^endpoints: at least one/);
   const e = new LeaderElector(base);
-  t.same(e.timing, DEFAULT_TIMING, 'defaults: TTL 5 s, renewal every 1.5 s, margin 1.5 s');
+  t.same(e.timing, DEFAULT_TIMING, 'defaults: TTL 5 s, renewal every 1 s, margin 1.5 s, attempt 0.25 s');
   t.same(e.status(), { identity: base.identity, leading: false }, 'before any term: not leading, no leader known');
   t.equal(e.isLeader(), false);
   t.equal(e.leader(), undefined);

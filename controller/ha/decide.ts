@@ -18,16 +18,17 @@ export interface LeaseTiming {
   readonly marginMs: number;
   /**
    * How long one renewal attempt waits for its answer before the same renewal is also sent to
-   * the next etcd endpoint (a failed attempt moves on at once). Default: `attemptMsOf`.
+   * every etcd endpoint, and how often it is sent everywhere again until one answers (a failed
+   * first attempt goes everywhere at once). Default: `attemptMsOf`.
    */
   readonly attemptMs?: number;
 }
 
-export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1500, marginMs: 1500, attemptMs: 500 };
+export const DEFAULT_TIMING: LeaseTiming = { ttlMs: 5000, renewMs: 1000, marginMs: 1500, attemptMs: 250 };
 
-/** The attempt time of a timing: as given, else 0.5 s, but never more than the renewal period. */
+/** The attempt time of a timing: as given, else 0.25 s, but never more than the renewal period. */
 export function attemptMsOf(t: LeaseTiming): number {
-  return t.attemptMs ?? Math.min(500, t.renewMs);
+  return t.attemptMs ?? Math.min(250, t.renewMs);
 }
 
 /** A field of LeaseTiming that cannot work, naming it; undefined when all can. */
@@ -77,25 +78,18 @@ export function afterRenewal(
 }
 
 /**
- * The endpoint (index among `count`) of a renewal's attempt number `tried` (0 first): from
- * `first` on, going round. A renewal not answered is sent again to the next endpoint every
- * attempt time until one answers or the next renewal starts (docs/ha.md); undefined without
- * endpoints.
+ * The endpoints (indices among `count`) a renewal is sent to at one go: the preferred one (the
+ * one that answered last) alone, or, when `everywhere`, every endpoint from the preferred on.
+ * A renewal goes everywhere when its first attempt failed or was not answered within the
+ * attempt time (and again every attempt time until one answers), and at once when the previous
+ * renewal got no answer: while etcd elects a new leader no member answers, and afterwards the
+ * first renewal to reach a live member is answered at once (docs/ha.md).
  */
-export function attemptEndpoint(count: number, first: number, tried: number): number | undefined {
-  if (count <= 0) return undefined;
-  return (((first + tried) % count) + count) % count;
-}
-
-/**
- * The endpoint the next renewal starts at, after an attempt to `endpoint` was answered (that
- * one) or failed or went unanswered for the attempt time (the one after it, unless the start
- * had already moved elsewhere).
- */
-export function firstEndpointAfter(count: number, first: number, endpoint: number, answered: boolean): number {
-  if (answered) return endpoint;
-  if (first !== endpoint || count <= 0) return first;
-  return (endpoint + 1) % count;
+export function renewalTargets(count: number, preferred: number, everywhere: boolean): number[] {
+  if (count <= 0) return [];
+  const first = ((preferred % count) + count) % count;
+  if (!everywhere) return [first];
+  return Array.from({ length: count }, (_, i) => (first + i) % count);
 }
 
 /** A candidate's key under `<prefix>/leader/`. */

@@ -19,9 +19,12 @@
 // random host for each call and keeps a call to a hung host waiting until its deadline, so with
 // one member of three lost, two renewals in a row could go to it and the leader would stop
 // although etcd kept quorum. Here a renewal goes first to the endpoint that answered last; when
-// that fails, or has not answered within `attemptMs` (0.5 s), the renewal is sent again to the
-// next endpoint, and so on until one answers or the next renewal starts; each answer counts from
-// the send time of its own attempt (docs/ha.md).
+// that fails, or has not answered within `attemptMs` (0.25 s), the renewal is sent to every
+// endpoint, and again every `attemptMs` until one answers or the next renewal starts; a renewal
+// that follows an unanswered one goes everywhere at once. When etcd's own leader is lost no
+// member answers until etcd has elected another, and the first renewal that reaches a live
+// member afterwards is answered: sending everywhere often finds that moment soonest. Each answer
+// counts from the send time of its own attempt (docs/ha.md).
 import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Watcher } from 'etcd3';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -32,13 +35,12 @@ import {
   type LeaseTiming,
   actingDeadline,
   afterRenewal,
-  attemptEndpoint,
   attemptMsOf,
-  firstEndpointAfter,
   candidateKey,
   candidatesPrefix,
   mayAct,
   observe,
+  renewalTargets,
   timingProblem,
 } from './decide.js';
 
@@ -86,11 +88,11 @@ export interface LeaderElectorOptions {
   identity: string;
   /** Default 5. */
   ttlSeconds?: number;
-  /** Default 1500. */
+  /** Default 1000. */
   renewMs?: number;
   /** Default 1500. */
   marginMs?: number;
-  /** How long a renewal attempt waits before the renewal also goes to the next endpoint. Default 500 (at most renewMs). */
+  /** How long a renewal attempt waits before the renewal goes to every endpoint, and how often it goes there again. Default 250 (at most renewMs). */
   attemptMs?: number;
   /**
    * Called when this controller starts leading. The signal aborts when it stops leading (before
@@ -103,6 +105,19 @@ export interface LeaderElectorOptions {
   now?: () => number;
 }
 
+/** What became of one renewal attempt (monotonic ms), for measurements and logs. */
+export interface RenewAttempt {
+  /** The index of the endpoint (among `endpoints`) it went to. */
+  readonly endpoint: number;
+  readonly sentAt: number;
+  /** When its answer or error arrived. */
+  readonly at: number;
+  /** The TTL etcd answered with (seconds), when answered. */
+  readonly ttl?: number;
+  /** The error, when it failed. */
+  readonly error?: string;
+}
+
 const silent: Log = { info() {}, warn() {} };
 
 /** etcd3 client options for endpoints and TLS material. */
@@ -112,6 +127,14 @@ export function clientOptions(endpoints: string[], tls?: LeaderElectorOptions['t
     hosts: endpoints,
     ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.key ? { privateKey: tls.key } : {}), ...(tls.cert ? { certChain: tls.cert } : {}) } } : {}),
   };
+}
+
+/** One renewal: whether an attempt was answered, whether it went everywhere, its next send. */
+interface Round {
+  readonly term: Term;
+  answered: boolean;
+  everywhere: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 /** One lease and the key under it, from grant to end. */
@@ -138,6 +161,8 @@ export class LeaderElector extends EventEmitter<{
   leader: [LeaderInfo | undefined];
   /** A grant or renewal etcd answered, with the monotonic time it was sent. */
   renewed: [sentAt: number];
+  /** One renewal attempt settled: answered, or failed (not emitted for one never answered). */
+  attempt: [RenewAttempt];
 }> {
   readonly identity: string;
   readonly timing: LeaseTiming;
@@ -149,7 +174,7 @@ export class LeaderElector extends EventEmitter<{
   /** The index in renewClients of the endpoint the next renewal goes to first. */
   private preferred = 0;
   /** The renewal under way; an earlier one sends no more attempts. */
-  private round: { first: number; tried: number; answered: boolean } | undefined;
+  private round: Round | undefined;
   private readonly prefix: string;
   private readonly log: Log;
   private readonly now: () => number;
@@ -386,41 +411,36 @@ export class LeaderElector extends EventEmitter<{
 
   /**
    * One renewal: a keepalive to the endpoint that answered last; when that fails, or has not
-   * answered within `attemptMs`, again to the next endpoint, and so on (round the endpoints)
-   * until one answers or the next renewal starts. Every answer extends the term from the send
-   * time of its own attempt (an earlier attempt answered later counts for its earlier time only:
-   * `afterRenewal`).
+   * answered within `attemptMs`, to every endpoint, and again to every endpoint each
+   * `attemptMs` until one answers or the next renewal starts. A renewal that starts while the
+   * previous one got no answer goes to every endpoint at once. Every answer extends the term
+   * from the send time of its own attempt (an earlier attempt answered later counts for its
+   * earlier time only: `afterRenewal`).
    */
   private renew(term: Term): void {
     if (term.ended) return;
-    const round = { first: this.preferred, tried: 0, answered: false };
+    const previous = this.round;
+    if (previous) clearTimeout(previous.timer);
+    const round: Round = { term, answered: false, everywhere: false };
     this.round = round;
-    this.renewAttempt(term, round);
+    this.sendRenewal(term, round, previous !== undefined && !previous.answered);
     // A leader also checks on each renewal that its key is still there; a follower looks again.
     this.wake();
   }
 
-  /** One attempt of a renewal on its own stream, bounded by TTL − margin (an answer later is of no use). */
-  private renewAttempt(term: Term, round: { first: number; tried: number; answered: boolean }): void {
+  /** Sends the renewal of `round` to the preferred endpoint, or to every endpoint; arms the next send. */
+  private sendRenewal(term: Term, round: Round, everywhere: boolean): void {
     if (term.ended || round.answered || this.round !== round) return;
-    const count = this.renewClients.length;
-    const index = attemptEndpoint(count, round.first, round.tried);
-    if (index === undefined) return;
-    round.tried++;
+    clearTimeout(round.timer);
+    if (everywhere) round.everywhere = true;
+    for (const index of renewalTargets(this.renewClients.length, this.preferred, everywhere)) this.renewAttempt(term, round, index);
+    round.timer = setTimeout(() => this.sendRenewal(term, round, true), attemptMsOf(this.timing));
+  }
+
+  /** One attempt of a renewal on its own stream, bounded by TTL − margin (an answer later is of no use). */
+  private renewAttempt(term: Term, round: Round, index: number): void {
     const client = this.renewClients[index] as Etcd3;
     const sentAt = this.now();
-    // The next endpoint gets the renewal once after this attempt: when it fails (at once while
-    // not every endpoint was tried, so a refused connection costs nothing; else at the attempt
-    // time, so a renewal that fails everywhere does not spin) or when it is not answered in time.
-    let movedOn = false;
-    const moveOn = () => {
-      if (movedOn) return;
-      movedOn = true;
-      clearTimeout(hedge);
-      this.preferred = firstEndpointAfter(count, this.preferred, index, false);
-      this.renewAttempt(term, round);
-    };
-    const hedge = setTimeout(moveOn, attemptMsOf(this.timing));
     // One answer (or error) per stream, which is then half-closed (etcd ends it); anything it
     // says later is ignored. Not cancelled: etcd3 takes a cancelled stream's error for a failed
     // host and closes every connection to it (lib/rpc.js, leaseKeepAlive).
@@ -433,17 +453,15 @@ export class LeaderElector extends EventEmitter<{
       stream?.end();
       return true;
     };
-    const handle = {
-      cancel: () => {
-        clearTimeout(hedge);
-        settle();
-      },
-    };
+    const handle = { cancel: () => void settle() };
     term.streams.add(handle);
     const failed = (err: Error) => {
       if (!settle() || term.ended) return;
+      this.emit('attempt', { endpoint: index, sentAt, at: this.now(), error: err.message });
       this.log.warn({ err: err.message, endpoint: index }, 'leader election: lease renewal failed');
-      if (round.tried < count) moveOn();
+      // The first attempt failed: everywhere now rather than after the attempt time. Once the
+      // renewal goes everywhere, failures wait for the next send (no spinning).
+      if (!round.everywhere) this.sendRenewal(term, round, true);
     };
     client.leaseClient
       .leaseKeepAlive(this.callDeadline(this.timing.ttlMs - this.timing.marginMs))
@@ -456,9 +474,12 @@ export class LeaderElector extends EventEmitter<{
         }
         s.on('data', (res: { TTL: string }) => {
           if (!settle() || term.ended) return;
-          clearTimeout(hedge);
-          round.answered = true;
-          this.preferred = firstEndpointAfter(count, this.preferred, index, true);
+          this.emit('attempt', { endpoint: index, sentAt, at: this.now(), ttl: Number(res.TTL) });
+          if (!round.answered && this.round === round) {
+            round.answered = true;
+            clearTimeout(round.timer);
+            this.preferred = index;
+          }
           const next = afterRenewal(term, sentAt, Number(res.TTL), this.timing.ttlMs);
           if (!next) {
             void this.endTerm(term, 'lease-lost');
@@ -500,6 +521,10 @@ export class LeaderElector extends EventEmitter<{
     term.ended = true;
     clearInterval(term.renewTimer);
     clearTimeout(term.deadlineTimer);
+    if (this.round?.term === term) {
+      clearTimeout(this.round.timer);
+      this.round = undefined;
+    }
     for (const s of [...term.streams]) s.cancel();
     const led = term.leading;
     if (led) {

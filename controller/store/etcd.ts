@@ -44,9 +44,13 @@ import {
   type IKeyValue,
   type IRequestOp,
   type IWatchResponse,
+  type IOptions,
+  type ITxnRequest,
+  type ITxnResponse,
   SortOrder,
   SortTarget,
   type Watcher,
+  isRecoverableError,
 } from 'etcd3';
 import { timestamp, type AnyObject, type Kind, type WatchEvent } from '../../shared/types.js';
 import {
@@ -72,8 +76,16 @@ export interface EtcdStoreOptions {
   key?: string;
   /** Every key of this store starts with `<prefix>/`. Default `/berth`. */
   prefix?: string;
-  /** How long a write waits for its commit to come back through the watch. Default 30 s. */
+  /**
+   * How long a write waits for its commit to come back through the watch, and how long a call
+   * goes on trying the members before it gives up. Default 30 s.
+   */
   watchTimeoutMs?: number;
+  /**
+   * The deadline of every call to one etcd member (a Txn, a read, a watch's creation); when it
+   * passes, the call goes to the next member. Default 2 s.
+   */
+  callTimeoutMs?: number;
   /**
    * The etcd members' --max-txn-ops (default 128): a transaction writes at most this many keys
    * (fewer when fenced), and compares at most this many keys or ranges.
@@ -107,6 +119,30 @@ const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 const PAGE = 1000;
 /** How long a failed commit waits for the mirror to catch up before running fn again. */
 const CATCH_UP_MS = 5000;
+/** How often an idle store asks etcd for its revision, to find a watch that stopped delivering. */
+const PROBE_MS = 5000;
+
+/**
+ * Errors after which the same call may work on another member: the transport and server faults
+ * (gRPC status) that etcd3 retries itself — a deadline, an unavailable or restarting member,
+ * etcd without a leader. Other errors (a bad request, permission denied) would be the same on
+ * every member.
+ */
+function transient(err: unknown): boolean {
+  return err instanceof Error && isRecoverableError(err);
+}
+
+/** A fault-handling policy that runs each call once: the store picks the members itself. */
+const once = {
+  execute: <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal })),
+  onSuccess: () => ({ dispose() {} }),
+  onFailure: () => ({ dispose() {} }),
+} as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+
+/** The outcome of a write is not known: no member answered it in time, and it may have committed. */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+}
 
 const byNamespace = new Intl.Collator();
 const byName = new Intl.Collator(undefined, { numeric: true });
@@ -345,6 +381,16 @@ interface CatchUp {
   rev: number;
 }
 
+/**
+ * Lets go of a watcher whose member may hang: its events are ignored from now on, and its
+ * cancellation is not waited for (it would wait for that member).
+ */
+function drop(w: Watcher): void {
+  w.removeAllListeners();
+  w.on('error', () => {});
+  void w.cancel().catch(() => {});
+}
+
 /** The shared state of a store and its fenced views. */
 class Core {
   readonly mirror: Mirror;
@@ -358,15 +404,37 @@ class Core {
   private closed = false;
   /** Why the watch stopped, when it did and could not be started again. */
   private watchError?: Error;
+  /** The member calls go to first: the one that answered last. */
+  private preferred = 0;
+  /** The member the watch runs on. */
+  private watchIndex = 0;
+  /** A revision etcd is known to have reached, that the watch must deliver soon, and its check. */
+  private expected = 0;
+  private stallTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
+  private switching = false;
+  private probing = false;
+  /**
+   * Transactions whose outcome this store tracks, by the id each writes to the marker key:
+   * the revision the watch saw that id committed at, undefined until then.
+   */
+  private readonly outcomes = new Map<string, number | undefined>();
+  /** The key every transaction writes its id to (never read, never compared). */
+  readonly marker: string;
 
   constructor(
+    /** A client on every endpoint, for the snapshot stream of backup(). */
     readonly client: Etcd3,
+    /** One client per endpoint: the store chooses the member of each call. */
+    readonly clients: Etcd3[],
     readonly layout: Layout,
     readonly watchTimeoutMs: number,
     readonly maxTxnOps: number,
     readonly maxRequestBytes: number,
+    readonly callTimeoutMs: number,
   ) {
     this.mirror = new Mirror(layout);
+    this.marker = `${layout.prefix}/txn`;
     this.changes.setMaxListeners(0);
     this.revocations.setMaxListeners(0);
   }
@@ -375,15 +443,16 @@ class Core {
     return this.mirror.revision;
   }
 
-  /** Every key under the prefix at one revision, a page at a time. */
-  private async listAll(): Promise<{ revision: number; kvs: IKeyValue[] }> {
+  /** Every key under the prefix at one revision, a page at a time; `rounds` as for read(). */
+  private async listAll(rounds?: number): Promise<{ revision: number; kvs: IKeyValue[] }> {
     const start = Buffer.from(`${this.layout.prefix}/`);
     const end = prefixEnd(`${this.layout.prefix}/`);
     const kvs: IKeyValue[] = [];
     let revision: number | undefined;
     let from = start;
     for (;;) {
-      const res = await this.client.kv.range({ key: from, range_end: end, limit: PAGE, revision: revision ?? 0 });
+      const page = { key: from, range_end: end, limit: PAGE, revision: revision ?? 0 };
+      const res = await this.read(`listing ${this.layout.prefix}/`, (c, o) => c.kv.range(page, o), rounds);
       revision ??= Number(res.header.revision);
       kvs.push(...res.kvs);
       if (!res.more || res.kvs.length === 0) break;
@@ -394,7 +463,7 @@ class Core {
 
   /** Loads the mirror and starts the watch after it. */
   async load(): Promise<void> {
-    const { revision, kvs } = await this.listAll();
+    const { revision, kvs } = await this.listAll(1);
     const offsetKey = this.layout.meta(RV_OFFSET_META);
     const offset = kvs.find((kv) => kv.key.toString() === offsetKey)?.value.toString();
     if (offset !== undefined) {
@@ -411,7 +480,9 @@ class Core {
     }
     this.mirror.revision = revision;
     this.floor = revision;
-    await this.watch();
+    await this.watch(1);
+    this.probeTimer = setInterval(() => void this.probe(), PROBE_MS);
+    this.probeTimer.unref();
   }
 
   /**
@@ -428,6 +499,7 @@ class Core {
       const key = kv.key.toString();
       const rev = Number(kv.mod_revision);
       seen.add(key);
+      if (key === this.marker) this.sawMarker(kv.value.toString(), rev);
       if (this.mirror.rev(key) === rev) continue;
       const e = this.layout.decode(key, kv.value.toString());
       if (!e) continue;
@@ -464,9 +536,35 @@ class Core {
     return String(Number(rev) + this.mirror.offset);
   }
 
-  /** One watch on the prefix from the mirror's revision on. */
-  private async watch(): Promise<void> {
-    const w = this.client
+  /**
+   * One watch on the prefix from the mirror's revision on, on the watch's member or the next
+   * ones: each gets `callTimeoutMs` to establish it. `rounds` as for read().
+   */
+  private async watch(rounds?: number): Promise<void> {
+    const n = this.clients.length;
+    const started = Date.now();
+    let last: Error | undefined;
+    for (let round = 0; ; round++) {
+      for (let i = 0; i < n; i++) {
+        if (this.closed) throw new Error('store closed');
+        const index = (this.watchIndex + i) % n;
+        try {
+          await this.watchOn(index);
+          this.watchIndex = index;
+          return;
+        } catch (err) {
+          last = err as Error;
+        }
+      }
+      if ((rounds !== undefined && round + 1 >= rounds) || Date.now() - started >= this.watchTimeoutMs) break;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** round)));
+    }
+    throw new Error(`etcd watch on ${this.layout.prefix}/ not established on any member: ${last?.message}`);
+  }
+
+  /** The watch on the member `index`; rejects when not established within `callTimeoutMs`. */
+  private async watchOn(index: number): Promise<void> {
+    const w = (this.clients[index] as Etcd3)
       .watch()
       .prefix(`${this.layout.prefix}/`)
       .startRevision(String(this.mirror.revision + 1))
@@ -478,7 +576,9 @@ class Core {
     w.on('connecting', () => {
       w.request.start_revision = this.mirror.revision + 1;
     });
-    w.on('data', (res) => this.apply(res));
+    w.on('data', (res) => {
+      if (this.watcher === w) this.apply(res);
+    });
     let established = false;
     w.on('error', (err) => {
       // Cancelled once running (its start revision compacted away, or ended by etcd): start
@@ -487,12 +587,17 @@ class Core {
       this.watcher = undefined;
       void this.restart(err);
     });
+    // The stream broke (the member went away): go on on another member rather than wait for
+    // this one to come back.
+    w.on('disconnected', () => {
+      if (established && this.watcher === w) void this.switchWatch();
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.watcher === w) this.watcher = undefined;
-        void w.cancel().catch(() => {});
-        reject(new Error(`etcd watch on ${this.layout.prefix}/ not established within ${this.watchTimeoutMs} ms`));
-      }, this.watchTimeoutMs);
+        drop(w);
+        reject(new Error(`not established within ${this.callTimeoutMs} ms`));
+      }, this.callTimeoutMs);
       w.once('connected', () => {
         clearTimeout(timer);
         established = true;
@@ -504,6 +609,27 @@ class Core {
         reject(err);
       });
     });
+  }
+
+  /**
+   * Moves the watch to the next member, from the mirror's revision on: the member it ran on
+   * stopped delivering (hung, or gone).
+   */
+  private async switchWatch(): Promise<void> {
+    const old = this.watcher;
+    // No watch: a restart is under way, and it starts one.
+    if (this.switching || this.closed || !old) return;
+    this.switching = true;
+    this.watcher = undefined;
+    drop(old);
+    this.watchIndex = (this.watchIndex + 1) % this.clients.length;
+    try {
+      await this.watch();
+    } catch (err) {
+      void this.restart(err as Error);
+    } finally {
+      this.switching = false;
+    }
   }
 
   private async restart(cause: Error): Promise<void> {
@@ -521,6 +647,129 @@ class Core {
     }
   }
 
+  /**
+   * etcd has reached `revision` (a member said so): the watch must deliver it. When it has not
+   * within `callTimeoutMs`, the watch's member stopped delivering, and the watch moves on.
+   */
+  expect(revision: number): void {
+    if (revision <= this.mirror.revision || this.closed) return;
+    this.expected = Math.max(this.expected, revision);
+    if (this.stallTimer) return;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.closed || this.mirror.revision >= this.expected) return;
+      void this.switchWatch().then(() => this.expect(this.expected));
+    }, this.callTimeoutMs);
+    this.stallTimer.unref();
+  }
+
+  /** Asks a member for etcd's revision (a linearizable read of one key), which the watch must then reach. */
+  private async probe(): Promise<void> {
+    if (this.closed || !this.watcher || this.stallTimer || this.probing) return;
+    this.probing = true;
+    try {
+      const res = await this.read('reading the revision', (c, o) => c.kv.range({ key: Buffer.from(this.marker), keys_only: true }, o), 1);
+      this.expect(Number(res.header.revision));
+    } catch {
+      // No member answered: nothing to compare with; the next probe asks again.
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /**
+   * A call to one member after another, from the one that answered last: each has
+   * `callTimeoutMs`; a transient failure (`transient`) goes on to the next member, after a full
+   * round with a pause, for `rounds` rounds (default: until `watchTimeoutMs` has passed). Only
+   * for calls that may be repeated: reads.
+   */
+  async read<T>(what: string, call: (client: Etcd3, options: { deadline: Date }) => Promise<T>, rounds?: number): Promise<T> {
+    const n = this.clients.length;
+    const started = Date.now();
+    let last: Error | undefined;
+    for (let round = 0; ; round++) {
+      for (let i = 0; i < n; i++) {
+        if (this.closed) throw new Error('store closed');
+        const index = (this.preferred + i) % n;
+        try {
+          const res = await call(this.clients[index] as Etcd3, { deadline: new Date(Date.now() + this.callTimeoutMs) });
+          this.preferred = index;
+          return res;
+        } catch (err) {
+          if (!transient(err)) throw err;
+          last = err as Error;
+          this.suspect(index);
+        }
+      }
+      if ((rounds !== undefined && round + 1 >= rounds) || Date.now() - started >= this.watchTimeoutMs) break;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** round)));
+    }
+    throw new Error(`${what}: no etcd member answered (${last?.message})`, { cause: last });
+  }
+
+  /**
+   * Sends a Txn to one member after another until one answers it: after a deadline or a
+   * transient failure the same request goes to the next member. `resent` says an earlier copy
+   * went unanswered, so it may have committed (transaction() tells by the marker). Gives up
+   * after `watchTimeoutMs` with OutcomeUnknownError when a copy went unanswered.
+   */
+  async commit(req: ITxnRequest): Promise<{ res: ITxnResponse; resent: boolean }> {
+    const n = this.clients.length;
+    const started = Date.now();
+    let resent = false;
+    let last: Error | undefined;
+    for (let round = 0; ; round++) {
+      for (let i = 0; i < n; i++) {
+        if (this.closed) throw new Error('store closed');
+        const index = (this.preferred + i) % n;
+        try {
+          const res = await (this.clients[index] as Etcd3).kv.txn(req, { deadline: new Date(Date.now() + this.callTimeoutMs) });
+          this.preferred = index;
+          this.expect(Number(res.header.revision));
+          return { res, resent };
+        } catch (err) {
+          // A refusal (a bad request, permission denied) is the same on every member, so no
+          // earlier copy committed either.
+          if (!transient(err)) throw err;
+          resent = true;
+          last = err as Error;
+          this.suspect(index);
+        }
+      }
+      if (Date.now() - started >= this.watchTimeoutMs) break;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** round)));
+    }
+    throw new OutcomeUnknownError(
+      `no etcd member answered the transaction within ${this.watchTimeoutMs} ms; it may or may not have been written (${last?.message})`,
+      {
+        cause: last,
+      },
+    );
+  }
+
+  /** A call to the member `index` failed or went unanswered: if the watch runs there, it moves on now. */
+  private suspect(index: number): void {
+    if (index === this.watchIndex && this.watcher) void this.switchWatch();
+  }
+
+  /** Tracks the transaction that writes `id` to the marker key. */
+  track(id: string): void {
+    this.outcomes.set(id, undefined);
+  }
+
+  untrack(id: string): void {
+    this.outcomes.delete(id);
+  }
+
+  /** The revision the watch saw the transaction `id` committed at, if it did. */
+  committedAt(id: string): number | undefined {
+    return this.outcomes.get(id);
+  }
+
+  private sawMarker(id: string, rev: number): void {
+    if (this.outcomes.has(id) && this.outcomes.get(id) === undefined) this.outcomes.set(id, rev);
+  }
+
   /** Applies one watch response to the mirror, then publishes its changes. */
   private apply(res: IWatchResponse): void {
     if (res.events.length === 0) {
@@ -535,6 +784,10 @@ class Core {
       const key = ev.kv.key.toString();
       const rev = Number(ev.kv.mod_revision);
       if (rev <= this.mirror.revision) continue;
+      if (key === this.marker) {
+        if (ev.type === 'Put') this.sawMarker(ev.kv.value.toString(), rev);
+        continue;
+      }
       if (ev.type === 'Put') {
         const e = this.layout.decode(key, ev.kv.value.toString());
         if (e) {
@@ -615,6 +868,8 @@ class Core {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.stallTimer);
+    clearInterval(this.probeTimer);
     const w = this.watcher;
     this.watcher = undefined;
     for (const waiter of this.waiters) {
@@ -624,6 +879,7 @@ class Core {
     this.waiters = [];
     if (w) await Promise.race([w.cancel().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
     this.client.close();
+    for (const c of this.clients) c.close();
   }
 }
 
@@ -908,8 +1164,11 @@ function checks(
   return { compare, failure, catchUp };
 }
 
-/** A client for the options' endpoints, and the prefix without a trailing slash. */
-async function etcdClient(opts: EtcdStoreOptions): Promise<{ prefix: string; client: Etcd3 }> {
+/**
+ * A client for the options' endpoints, the prefix without a trailing slash, and (with `each`)
+ * one client per endpoint that makes every call once, on that member only.
+ */
+async function etcdClient(opts: EtcdStoreOptions, each = false): Promise<{ prefix: string; client: Etcd3; clients: Etcd3[] }> {
   const prefix = (opts.prefix ?? '/berth').replace(/\/+$/, '');
   if (opts.endpoints.length === 0) throw new Error('etcd endpoints: at least one is needed');
   if ((opts.cert === undefined) !== (opts.key === undefined)) throw new Error('etcd cert and key: give both or neither');
@@ -921,7 +1180,8 @@ async function etcdClient(opts: EtcdStoreOptions): Promise<{ prefix: string; cli
         privateKey: opts.key !== undefined ? await readFile(opts.key) : undefined,
       }
     : undefined;
-  return { prefix, client: new Etcd3({ hosts: opts.endpoints, credentials }) };
+  const clients = each ? opts.endpoints.map((e) => new Etcd3({ hosts: [e], credentials, faultHandling: { host: () => once, global: once } })) : [];
+  return { prefix, client: new Etcd3({ hosts: opts.endpoints, credentials }), clients };
 }
 
 /** What a store holds, as `EtcdStore.contents()` copies it and `loadEmptyPrefix` writes it. */
@@ -1034,13 +1294,17 @@ export class EtcdStore extends StoreShorthands implements Store {
 
   /** Connects, loads everything under the prefix and starts the watch that keeps it current. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
-    const { prefix, client } = await etcdClient(opts);
+    const callTimeoutMs = opts.callTimeoutMs ?? 2000;
+    if (!(Number.isFinite(callTimeoutMs) && callTimeoutMs > 0)) throw new Error(`callTimeoutMs: must be a positive number of ms (got ${callTimeoutMs})`);
+    const { prefix, client, clients } = await etcdClient(opts, true);
     const core = new Core(
       client,
+      clients,
       new Layout(prefix),
       opts.watchTimeoutMs ?? 30_000,
       opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS,
       opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      callTimeoutMs,
     );
     try {
       await core.load();
@@ -1138,14 +1402,51 @@ export class EtcdStore extends StoreShorthands implements Store {
         else success.push({ request_put: { key: Buffer.from(key), value: Buffer.from(layout.encode(e)[1]) } });
       }
 
-      const res = await core.client.kv.txn({ compare, success, failure });
-      const revision = Number(res.header.revision);
-      if (res.succeeded) {
+      // Every Txn writes its own id to the marker key: when a copy of it went unanswered (its
+      // member hung, the deadline passed) and was sent again, the watch tells whether that
+      // copy committed. Another copy cannot commit after this one did or after it failed a
+      // compare: every key it writes is compared, and its write changes it.
+      const id = randomUUID();
+      success.push({ request_put: { key: Buffer.from(core.marker), value: Buffer.from(id) } });
+      const done = async (revision: number): Promise<T> => {
         for (const o of tx.returned) o.metadata.resourceVersion = core.rvOf(revision);
+        core.expect(revision);
         await core.until(() => core.revision >= revision, core.watchTimeoutMs, `the commit's revision ${revision}`);
         return result;
+      };
+      core.track(id);
+      let res: ITxnResponse;
+      try {
+        let resent: boolean;
+        try {
+          ({ res, resent } = await core.commit({ compare, success, failure }));
+        } catch (err) {
+          const at = core.committedAt(id);
+          if (at !== undefined) return await done(at);
+          throw err;
+        }
+        const revision = Number(res.header.revision);
+        if (res.succeeded) return await done(revision);
+        if (resent) {
+          // A compare failed, maybe because an earlier copy committed: the watch shows its id
+          // by this revision if it did.
+          const seen = await core
+            .until(() => core.revision >= revision || core.committedAt(id) !== undefined, core.watchTimeoutMs, `revision ${revision}`)
+            .then(
+              () => true,
+              () => false,
+            );
+          const at = core.committedAt(id);
+          if (at !== undefined) return await done(at);
+          if (!seen)
+            throw new OutcomeUnknownError(
+              `not known whether written: an unanswered copy of the transaction may have committed, and the watch did not reach revision ${revision}`,
+            );
+        }
+      } finally {
+        core.untrack(id);
       }
-
+      const revision = Number(res.header.revision);
       let responses = res.responses;
       if (fence) {
         const kv = responses[0]?.response_range.kvs[0];
