@@ -52,7 +52,7 @@ import {
   type Watcher,
   isRecoverableError,
 } from 'etcd3';
-import { timestamp, type AnyObject, type Kind, type WatchEvent } from '../../shared/types.js';
+import { timestamp, type AnyObject, type Kind } from '../../shared/types.js';
 import {
   type Binding,
   ConflictError,

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { timestamp, type AnyObject, type Kind, type WatchEvent } from '../../shared/types.js';
+import { timestamp, type AnyObject, type Kind } from '../../shared/types.js';
 import {
   ConflictError,
   type Binding,
