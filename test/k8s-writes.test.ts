@@ -398,6 +398,11 @@ t.test('delete: DeleteOptions, preconditions, terminating objects, Status for im
   t.equal(fg.body.kind, 'Status', 'Foreground: the set is gone once its pods are marked');
   t.equal(fg.warnings.length, 1, 'with a warning saying Foreground is done as Background');
   t.notOk(store.get('StatefulSet', 'default', 'web'), 'set deleted');
+  const ev = store.list('Event')[0];
+  if (!ev) throw new Error('no event recorded to delete');
+  t.equal((await writes.delete('Event', ev.metadata.namespace, ev.metadata.name)).body.kind, 'Status', 'an event may be deleted');
+  t.equal((await rejection(writes.delete('Namespace', undefined, 'default'))).code, 405, 'a Namespace: 405');
+  t.equal((await rejection(writes.delete('Job', 'default', 'x'))).code, 404, 'a kind berth does not serve: 404');
   const bad = await rejection(writes.delete('ConfigMap', 'default', 'x', { propagationPolicy: 'Later' }));
   t.equal(bad.causes?.[0].field, 'propagationPolicy', 'an unknown policy names the field');
 });
@@ -469,6 +474,11 @@ t.test("a set's pod: kubectl label works, its spec cannot change, and the set ke
   t.equal(r.object.metadata.labels?.app, 'web', "the set's labels kept");
   t.same(r.object.metadata.ownerReferences, pod.metadata.ownerReferences, 'still owned by the set');
   t.same((r.object as Pod).spec, pod.spec, 'the spec unchanged');
+  const read = structuredClone(store.get<Pod>('Pod', 'default', 'web-0')!);
+  read.metadata.annotations = { ...(read.metadata.annotations ?? {}), note: 'put' };
+  const put = await writes.update('Pod', 'default', 'web-0', read, { fieldValidation: 'Strict' });
+  t.equal(put.object.metadata.annotations?.note, 'put', 'a PUT of the pod as read, with an annotation added, under Strict');
+  t.same((put.object as Pod).spec, pod.spec, 'the spec unchanged by it');
   const e = await rejection(writes.patch('Pod', 'default', 'web-0', { spec: { hostname: 'other' } }, 'application/merge-patch+json'));
   t.equal(e.code, 422, 'a spec field: 422');
   t.equal(e.causes?.[0].field, 'spec.hostname', 'names it');
