@@ -190,6 +190,9 @@ t.test('update (PUT): resourceVersion preconditions, name checks, no create', as
   const otherNs = await rejection(writes.update('StatefulSet', 'default', 'web', { ...body, metadata: { ...noRv, namespace: 'x' } }));
   t.equal(otherNs.code, 400, 'another namespace in the body: 400');
 
+  const { apiVersion: _a, kind: _k, ...bare } = structuredClone(body);
+  const noTypeMeta = await writes.update('StatefulSet', 'default', 'web', { ...bare, metadata: noRv, spec: { ...bare.spec, replicas: 2 } });
+  t.equal(noTypeMeta.object.apiVersion, 'apps/v1', 'a body without apiVersion and kind takes those of the URL');
   const absent = await rejection(writes.update('ConfigMap', 'default', 'nothing', cm('nothing')));
   t.equal(absent.code, 404, 'PUT of an object that does not exist: 404 (no create on update)');
   t.notOk(store.get('ConfigMap', 'default', 'nothing'), 'not created');

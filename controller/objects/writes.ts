@@ -192,10 +192,13 @@ export class ObjectWrites {
     refuseReadOnly(kind, 'create');
     if (kind === 'Node')
       throw new StatusError('MethodNotAllowed', 'create nodes: a node is registered by its agent joining with a token (berth agent --token)');
-    knownKind(kind);
+    const k = knownKind(kind);
     const meta = isObject(raw.metadata) ? raw.metadata : {};
     if (raw.metadata !== undefined && !isObject(raw.metadata)) throw new StatusError('BadRequest', 'metadata: must be an object');
-    const body = { ...raw, metadata: { ...meta } } as { metadata: Record<string, unknown> } & Record<string, unknown>;
+    // As kube-apiserver, an absent apiVersion is the one of the resource the request is for.
+    const body = { ...raw, apiVersion: raw.apiVersion ?? resourceForKind(k)?.apiVersion, metadata: { ...meta } } as {
+      metadata: Record<string, unknown>;
+    } & Record<string, unknown>;
     if (opts.namespace !== undefined) {
       if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== opts.namespace)
         throw new StatusError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request', [
@@ -247,7 +250,12 @@ export class ObjectWrites {
       ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}),
       ...(typeof meta.uid === 'string' ? { uid: meta.uid } : {}),
     };
-    const body = { ...raw, kind: k, metadata: { ...meta, ...(namespace !== undefined ? { namespace } : {}) } };
+    const body = {
+      ...raw,
+      apiVersion: raw.apiVersion ?? resourceForKind(k)?.apiVersion,
+      kind: k,
+      metadata: { ...meta, ...(namespace !== undefined ? { namespace } : {}) },
+    };
     if (k === 'Node') return this.writeNode(cur as Node, body, pre, mode, dryRun);
     const unknown = unknownPaths(k, body);
     fieldWarnings(mode, k, unknown, []);
