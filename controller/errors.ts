@@ -29,6 +29,16 @@ export interface StatusCause {
   message: string;
 }
 
+/** What a `Status`'s `details` names besides causes: the object the error is about. */
+export interface StatusDetails {
+  name?: string;
+  /** The API group ('' for the core group, 'apps' for StatefulSets and ControllerRevisions). */
+  group?: string;
+  /** The resource's plural, as Kubernetes fills `details.kind` (`statefulsets`, `pods`). */
+  kind?: string;
+  uid?: string;
+}
+
 /** An error with a Kubernetes reason (and so an HTTP status), like apimachinery's StatusError. */
 export class StatusError extends Error {
   readonly code: number;
@@ -39,6 +49,8 @@ export class StatusError extends Error {
     readonly causes?: StatusCause[],
     /** When the same request may succeed: `details.retryAfterSeconds` and a Retry-After header. */
     readonly retryAfterSeconds?: number,
+    /** `details.name`, `group`, `kind` of the Status (AlreadyExists, Conflict, NotFound as Kubernetes fills them). */
+    readonly details?: StatusDetails,
   ) {
     super(message);
     this.code = STATUS_CODES[reason];

@@ -26,7 +26,7 @@ export interface ApiErrorBody {
   reason: string;
   message: string;
   /** retryAfterSeconds: when the same request may succeed (Kubernetes' StatusDetails). */
-  details?: { causes?: { field: string; message: string }[]; retryAfterSeconds?: number };
+  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: { field: string; message: string }[]; retryAfterSeconds?: number };
 }
 
 export interface ClientOptions {

@@ -137,6 +137,7 @@ export interface ConfigMap {
   metadata: ObjectMeta;
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
+  immutable?: boolean;
 }
 
 export interface Secret {
@@ -146,6 +147,7 @@ export interface Secret {
   type?: string;
   /** Always base64, as in Kubernetes; stringData is folded into data on apply. */
   data?: Record<string, string>;
+  immutable?: boolean;
 }
 
 /** Finalizer of standalone claims: removed once no pod uses the claim (Kubernetes' pvc-protection). */

@@ -17,9 +17,10 @@ export function sendError(res: ServerResponse, err: StatusError): void {
     code: err.code,
     reason: err.reason,
     message: err.message,
-    ...(err.causes || err.retryAfterSeconds !== undefined
+    ...(err.causes || err.retryAfterSeconds !== undefined || err.details
       ? {
           details: {
+            ...(err.details ?? {}),
             ...(err.causes ? { causes: err.causes } : {}),
             ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
           },

@@ -9,10 +9,12 @@ import {
   PVC_PROTECTION,
   timestamp,
   type AnyObject,
+  type ConfigMap,
   type ControllerRevision,
   type Node,
   type PersistentVolumeClaim,
   type Pod,
+  type Secret,
   type Service,
   type StatefulSet,
 } from '../../shared/types.js';
@@ -21,7 +23,7 @@ import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/servic
 import { ownedRevisions } from '../statefulset/revisions.js';
 import type { Store, StoreReader, StoreTx } from '../store/types.js';
 import type { EventRecorder } from '../events/recorder.js';
-import { StatusError, notFound } from '../errors.js';
+import { StatusError, notFound, type StatusDetails } from '../errors.js';
 import { replicaLimitProblems } from './limits.js';
 import { applyPatch, CONTENT_TYPES, mergePatch } from './patch/index.js';
 import { labelKeyProblem, labelValueProblem } from '../../shared/labels.js';
@@ -80,9 +82,14 @@ export function userView(o: AnyObject): Record<string, unknown> {
     case 'Service':
       return { ...base, spec: o.spec };
     case 'ConfigMap':
-      return { ...base, ...(o.data ? { data: o.data } : {}), ...(o.binaryData ? { binaryData: o.binaryData } : {}) };
+      return {
+        ...base,
+        ...(o.data ? { data: o.data } : {}),
+        ...(o.binaryData ? { binaryData: o.binaryData } : {}),
+        ...(o.immutable !== undefined ? { immutable: o.immutable } : {}),
+      };
     case 'Secret':
-      return { ...base, type: o.type, ...(o.data ? { data: o.data } : {}) };
+      return { ...base, type: o.type, ...(o.data ? { data: o.data } : {}), ...(o.immutable !== undefined ? { immutable: o.immutable } : {}) };
     case 'PersistentVolumeClaim': {
       const { nodeName: _n, hostPath: _h, ...spec } = o.spec;
       const ann = withoutKeys(annotations, CLAIM_SERVER_ANNOTATIONS);
@@ -116,9 +123,27 @@ export class Operations {
     return this.applyObjects(raws, dryRun, false);
   }
 
-  /** `create`: a Pod's generateName is honoured (apply refuses it, as kubectl apply does). */
+  /** `create`: a generateName is honoured (apply refuses it, as kubectl apply does). */
   private async applyObjects(raws: unknown[], dryRun: boolean, create: boolean): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
     if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
+    const { valid, warnings } = this.validated(raws, create);
+    if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
+    // One transaction when the request fits in one (always with SQLite): all or none. A request
+    // larger than the store takes in one transaction (etcd's --max-txn-ops, --max-request-bytes)
+    // is written in order in several, each object whole, as kubectl apply sends one request per
+    // object: if one fails, the objects before it stay applied (docs/api.md).
+    const results: ApplyResult[] = [];
+    const chunks = chunkByCost(valid, (o) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(o)) }), budgetOf(this.store));
+    for (const chunk of chunks) results.push(...(await this.store.transaction((tx) => chunk.map((o) => this.applyOne(tx, tx, o)))));
+    return { results, warnings };
+  }
+
+  /**
+   * Validates the objects of an apply or a write against the store: each on its own, then
+   * against what is stored (immutable fields, limits, virtual IPs). Throws Invalid naming every
+   * problem. `create`: a generateName gets a fresh name.
+   */
+  private validated(raws: unknown[], create: boolean): { valid: UserObject[]; warnings: ApplyWarning[] } {
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
     const valid: UserObject[] = [];
@@ -135,14 +160,14 @@ export class Operations {
       if (v.ok && v.object.kind === 'Pod') {
         // The same checks as a set's template (docs/pods.md).
         problems.push(...podSecurityProblems((raw as { spec?: unknown }).spec, this.podSecurity, ['spec']));
-        if (v.object.metadata.generateName !== undefined) {
-          if (create) v.object.metadata.name = this.freshPodName(v.object.metadata.namespace, v.object.metadata.generateName);
-          else
-            problems.push({
-              path: ['metadata', 'generateName'],
-              message: 'cannot be used with apply (every apply would create another pod): give metadata.name, or create the pod',
-            });
-        }
+      }
+      if (v.ok && v.object.metadata.generateName !== undefined) {
+        if (create) v.object.metadata.name = this.freshName(v.object.kind, v.object.metadata.namespace, v.object.metadata.generateName);
+        else
+          problems.push({
+            path: ['metadata', 'generateName'],
+            message: `cannot be used with apply (every apply would create another ${v.object.kind}): give metadata.name, or create the object`,
+          });
       }
       for (const e of problems) causes.push({ field: `${label}: ${describePath(e.path)}`, message: e.message });
       if (v.ok && problems.length === 0) valid.push(v.object);
@@ -158,6 +183,8 @@ export class Operations {
       }
       if (o.kind === 'Pod')
         for (const c of this.podProblems(o, cur?.kind === 'Pod' ? cur : undefined)) causes.push({ field: `${k}: ${c.field}`, message: c.message });
+      if ((cur?.kind === 'ConfigMap' && o.kind === 'ConfigMap') || (cur?.kind === 'Secret' && o.kind === 'Secret'))
+        for (const c of immutableConfigProblems(cur, o)) causes.push({ field: `${k}: ${c.field}`, message: c.message });
       if (cur?.kind === 'PersistentVolumeClaim' && o.kind === 'PersistentVolumeClaim') {
         if (cur.metadata.deletionTimestamp)
           causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
@@ -196,15 +223,61 @@ export class Operations {
     if (causes.length > 0) {
       throw new StatusError('Invalid', `${causes.length} problem(s) in the request; nothing was changed`, causes);
     }
-    if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
-    // One transaction when the request fits in one (always with SQLite): all or none. A request
-    // larger than the store takes in one transaction (etcd's --max-txn-ops, --max-request-bytes)
-    // is written in order in several, each object whole, as kubectl apply sends one request per
-    // object: if one fails, the objects before it stay applied (docs/api.md).
-    const results: ApplyResult[] = [];
-    const chunks = chunkByCost(valid, (o) => ({ writes: 2, bytes: Buffer.byteLength(JSON.stringify(o)) }), budgetOf(this.store));
-    for (const chunk of chunks) results.push(...(await this.store.transaction((tx) => chunk.map((o) => this.applyOne(tx, tx, o)))));
-    return { results, warnings };
+    return { valid, warnings };
+  }
+
+  /**
+   * One object written as the Kubernetes API's create (POST) or update (PUT, PATCH) does:
+   * validated as an apply of it, then, in one transaction, refused with AlreadyExists (create)
+   * or NotFound (update), or with Conflict when `pre` (the resourceVersion or uid the request
+   * expects) no longer holds. `dryRun`: the same transaction, rolled back; the object it would
+   * have stored is returned (a created one without resourceVersion, as Kubernetes answers).
+   * Problems name fields without the object (`spec.replicas`), as a Kubernetes Status does.
+   */
+  async writeOne(
+    raw: unknown,
+    mode: 'create' | 'update',
+    pre: { resourceVersion?: string; uid?: string } | undefined,
+    dryRun: boolean,
+  ): Promise<{ object: AnyObject; warnings: ApplyWarning[] }> {
+    const meta = (raw as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    const rawKind = (raw as { kind?: unknown }).kind;
+    const r0 = typeof rawKind === 'string' ? resourceForKind(rawKind) : undefined;
+    if (mode === 'create' && r0 && typeof meta?.name === 'string' && meta.name !== '') {
+      const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+      if (this.store.get(r0.kind, ns, meta.name)) throw alreadyExists(r0.kind, meta.name);
+    }
+    let checked: { valid: UserObject[]; warnings: ApplyWarning[] };
+    try {
+      checked = this.validated([raw], mode === 'create');
+    } catch (err) {
+      throw err instanceof StatusError && err.reason === 'Invalid' ? invalidObject(raw, err) : err;
+    }
+    const o = checked.valid[0];
+    const { namespace, name } = o.metadata;
+    try {
+      const object = await this.store.transaction((tx) => {
+        const cur = tx.get(o.kind, namespace, name);
+        if (mode === 'create' && cur) throw alreadyExists(o.kind, name);
+        if (mode === 'update') {
+          if (!cur) throw notFoundObject(o.kind, name);
+          preconditionProblem(o.kind, cur, pre);
+        }
+        this.applyOne(tx, tx, o);
+        const out = tx.get(o.kind, namespace, name)!;
+        if (dryRun) {
+          const shown = structuredClone(out);
+          if (cur) shown.metadata.resourceVersion = cur.metadata.resourceVersion;
+          else (shown.metadata as Partial<AnyObject['metadata']>).resourceVersion = undefined;
+          throw new DryRunResult(shown);
+        }
+        return out;
+      });
+      return { object: this.store.get(o.kind, namespace, name) ?? object, warnings: checked.warnings };
+    } catch (err) {
+      if (err instanceof DryRunResult) return { object: err.object, warnings: checked.warnings };
+      throw err;
+    }
   }
 
   /** One object of an apply: written through `tx`, or only compared when there is none (dry run). */
@@ -253,7 +326,8 @@ export class Operations {
       }
       if (o.kind === 'ConfigMap' || o.kind === 'Secret') {
         // A key removed from the manifest is removed from the object.
-        for (const f of ['data', 'binaryData'] as const) if (!(f in o)) delete (next as unknown as Record<string, unknown>)[f];
+        for (const f of ['data', 'binaryData', 'immutable'] as const)
+          if ((o as Record<string, unknown>)[f] === undefined) delete (next as unknown as Record<string, unknown>)[f];
       }
       if (cur.kind === 'StatefulSet' && o.kind === 'StatefulSet' && stable(cur.spec) !== stable(o.spec)) {
         next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
@@ -263,11 +337,11 @@ export class Operations {
     return { ...res, result: 'configured' };
   }
 
-  /** A name for a pod from its generateName that no pod of the namespace has. */
-  private freshPodName(namespace: string, prefix: string): string {
+  /** A name from a generateName that no object of the kind in the namespace has. */
+  private freshName(kind: UserObject['kind'], namespace: string, prefix: string): string {
     for (let i = 0; i < 8; i++) {
       const name = generatedName(prefix);
-      if (!this.store.get('Pod', namespace, name)) return name;
+      if (!this.store.get(kind, namespace, name)) return name;
     }
     throw new StatusError('AlreadyExists', `could not find a free name for generateName "${prefix}" after 8 tries; try again`);
   }
@@ -386,7 +460,8 @@ export class Operations {
    * RFC 7386 merge patch of a node. Only `spec.unschedulable` (cordon, uncordon) and
    * `metadata.labels` may change; anything else is refused, naming the field.
    */
-  async patchNode(name: string, patch: unknown): Promise<{ object: Node; changed: boolean }> {
+  /** What patchNode checks of a merge patch of node `name`, without writing: the node, or a StatusError. */
+  checkNodePatch(name: string, patch: unknown): Node {
     const cur = this.store.get<Node>('Node', undefined, name);
     if (!cur) throw notFound('nodes', name);
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError('BadRequest', 'a merge patch must be a JSON object');
@@ -429,7 +504,12 @@ export class Operations {
     }
     if (causes.length > 0)
       throw new StatusError('Invalid', `node "${name}": ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}; nothing was changed`, causes);
-    const next = mergePatch(structuredClone(cur), patch) as Node;
+    return cur;
+  }
+
+  async patchNode(name: string, patch: unknown): Promise<{ object: Node; changed: boolean }> {
+    const cur = this.checkNodePatch(name, patch);
+    const next = mergePatch(structuredClone(cur), patch as object) as Node;
     if (next.spec.unschedulable === false) delete next.spec.unschedulable;
     if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
     if (stable(next) === stable(cur)) return { object: cur, changed: false };
@@ -487,6 +567,30 @@ export class Operations {
       default:
         return (await this.store.delete(kind, namespace, name))!;
     }
+  }
+
+  /**
+   * What `delete` does, in one transaction `tx` (a dry run: the caller rolls it back). The
+   * object as it would be afterwards (Terminating), or undefined when it would be gone.
+   */
+  deleteIn(tx: StoreTx, cur: AnyObject, orphan: boolean, gracePeriodSeconds?: number): AnyObject | undefined {
+    const { namespace, name } = cur.metadata;
+    switch (cur.kind) {
+      case 'StatefulSet':
+        this.deleteStatefulSet(tx, cur, orphan);
+        break;
+      case 'Pod':
+        this.deletePod(tx, cur, 'deleted by a user', gracePeriodSeconds);
+        break;
+      case 'PersistentVolumeClaim':
+        this.deleteClaim(tx, cur);
+        break;
+      case 'Node':
+        throw new StatusError('MethodNotAllowed', `nodes "${name}": removing a node is not supported yet`);
+      default:
+        tx.delete(cur.kind, namespace, name);
+    }
+    return tx.get(cur.kind, namespace, name);
   }
 
   /**
@@ -621,6 +725,110 @@ export class Operations {
     this.events.recordIn(tx, pod, 'Normal', 'Killing', `Stopping pod: ${why}`);
     return next;
   }
+}
+
+/**
+ * Kubernetes' checks of an update of a ConfigMap or Secret: once `immutable` is true, its data
+ * and `immutable` itself cannot change; a Secret's type never changes.
+ */
+function immutableConfigProblems(
+  cur: ConfigMap | Secret,
+  o: Extract<UserObject, { kind: 'ConfigMap' } | { kind: 'Secret' }>,
+): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  const a = cur as unknown as Record<string, unknown>;
+  const b = o as unknown as Record<string, unknown>;
+  if (cur.kind === 'Secret' && o.kind === 'Secret' && (cur.type ?? 'Opaque') !== (o.type ?? 'Opaque'))
+    out.push({ field: 'type', message: `Invalid value: "${o.type ?? 'Opaque'}": field is immutable` });
+  if (cur.immutable === true) {
+    const fields = cur.kind === 'ConfigMap' ? ['data', 'binaryData'] : ['data'];
+    for (const f of fields) {
+      const empty = (v: unknown) => v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+      if (!(empty(a[f]) && empty(b[f])) && stable(a[f]) !== stable(b[f]))
+        out.push({ field: f, message: 'Forbidden: field is immutable when `immutable` is set' });
+    }
+    if (b.immutable !== true) out.push({ field: 'immutable', message: 'Forbidden: field is immutable when `immutable` is set' });
+  }
+  return out;
+}
+
+/** Thrown inside a dry run's transaction so it rolls back; carries what would have been stored. */
+export class DryRunResult extends Error {
+  constructor(readonly object: AnyObject) {
+    super('dry run');
+  }
+}
+
+/** `statefulsets.apps`, `pods`: how Kubernetes names a resource in its messages. */
+export function qualifiedResource(kind: string): string {
+  const r = resourceForKind(kind);
+  if (!r) return kind.toLowerCase();
+  return r.apiVersion.includes('/') ? `${r.plural}.${r.apiVersion.split('/')[0]}` : r.plural;
+}
+
+/** Status details naming an object: its name, API group and resource plural. */
+export function detailsOf(kind: string, name: string, uid?: string): StatusDetails {
+  const r = resourceForKind(kind);
+  return {
+    name,
+    group: r?.apiVersion.includes('/') ? r.apiVersion.split('/')[0] : '',
+    kind: r?.plural ?? kind.toLowerCase(),
+    ...(uid ? { uid } : {}),
+  };
+}
+
+export function alreadyExists(kind: string, name: string): StatusError {
+  return new StatusError('AlreadyExists', `${qualifiedResource(kind)} "${name}" already exists`, undefined, undefined, detailsOf(kind, name));
+}
+
+export function notFoundObject(kind: string, name: string): StatusError {
+  return new StatusError('NotFound', `${qualifiedResource(kind)} "${name}" not found`, undefined, undefined, detailsOf(kind, name));
+}
+
+/** Kubernetes' 409 for an update whose resourceVersion is not the stored one. */
+export function conflict(
+  kind: string,
+  name: string,
+  why = 'the object has been modified; please apply your changes to the latest version and try again',
+): StatusError {
+  return new StatusError(
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualifiedResource(kind)} "${name}": ${why}`,
+    undefined,
+    undefined,
+    detailsOf(kind, name),
+  );
+}
+
+/**
+ * Throws Conflict when `cur` is not what the request expects: another uid (the object was
+ * deleted and made again) or another resourceVersion (it changed since the client read it).
+ */
+export function preconditionProblem(kind: string, cur: AnyObject, pre: { resourceVersion?: string; uid?: string } | undefined): void {
+  if (!pre) return;
+  if (pre.uid !== undefined && pre.uid !== '' && pre.uid !== cur.metadata.uid)
+    throw conflict(kind, cur.metadata.name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+  if (pre.resourceVersion !== undefined && pre.resourceVersion !== '' && pre.resourceVersion !== cur.metadata.resourceVersion)
+    throw conflict(kind, cur.metadata.name);
+}
+
+/**
+ * A validation error of one object as Kubernetes words it (`StatefulSet.apps "web" is invalid:
+ * spec.x: ...`), its causes naming fields without the object label an apply puts before them.
+ */
+function invalidObject(raw: unknown, err: StatusError): StatusError {
+  const r = raw as { kind?: unknown; metadata?: { name?: unknown; generateName?: unknown } } | null;
+  const kind = typeof r?.kind === 'string' ? r.kind : 'object';
+  const res = resourceForKind(kind);
+  const group = res?.apiVersion.includes('/') ? `.${res.apiVersion.split('/')[0]}` : '';
+  const name = typeof r?.metadata?.name === 'string' && r.metadata.name !== '' ? r.metadata.name : String(r?.metadata?.generateName ?? '');
+  const causes = (err.causes ?? []).map((c) => {
+    const at = c.field.indexOf(': ');
+    return at >= 0 && c.field.slice(0, at).split('/').length === 3 ? { field: c.field.slice(at + 2), message: c.message } : c;
+  });
+  const list = causes.map((c) => `${c.field}: ${c.message}`);
+  const text = list.length === 1 ? list[0] : `[${list.join(', ')}]`;
+  return new StatusError('Invalid', `${kind}${group} "${name}" is invalid: ${text}`, causes, undefined, detailsOf(kind, name));
 }
 
 function immutableChanges(cur: StatefulSet, next: Extract<UserObject, { kind: 'StatefulSet' }>): [string, string][] {

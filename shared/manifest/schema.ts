@@ -431,6 +431,8 @@ export const configMapBodySchema = z
   .object({
     data: configRecord(z.string()).optional(),
     binaryData: configRecord(z.base64()).optional(),
+    /** Kubernetes: once true, data, binaryData and immutable itself can no longer change. */
+    immutable: z.boolean().optional(),
   })
   .superRefine((b, ctx) => {
     for (const k of Object.keys(b.binaryData ?? {})) {
@@ -452,6 +454,8 @@ export const secretBodySchema = z
     type: z.string().optional(),
     data: configRecord(z.base64('must be base64-encoded')).optional(),
     stringData: configRecord(z.string()).optional(),
+    /** Kubernetes: once true, data and immutable itself can no longer change. */
+    immutable: z.boolean().optional(),
   })
   .superRefine((b, ctx) => {
     // As Kubernetes: stringData is folded into data (its keys win), then the total is checked.

@@ -31,8 +31,8 @@ export interface Problem {
 export type UserObject =
   | { apiVersion: 'apps/v1'; kind: 'StatefulSet'; metadata: UserMeta; spec: StatefulSetSpec }
   | { apiVersion: 'v1'; kind: 'Service'; metadata: UserMeta; spec: ServiceSpec }
-  | { apiVersion: 'v1'; kind: 'ConfigMap'; metadata: UserMeta; data?: Record<string, string>; binaryData?: Record<string, string> }
-  | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string> }
+  | { apiVersion: 'v1'; kind: 'ConfigMap'; metadata: UserMeta; data?: Record<string, string>; binaryData?: Record<string, string>; immutable?: boolean }
+  | { apiVersion: 'v1'; kind: 'Secret'; metadata: UserMeta; type?: string; data?: Record<string, string>; immutable?: boolean }
   | { apiVersion: 'v1'; kind: 'PersistentVolumeClaim'; metadata: UserMeta; spec: ClaimSpec }
   | { apiVersion: 'v1'; kind: 'Pod'; metadata: UserMeta; spec: BarePodSpec };
 
@@ -42,8 +42,8 @@ export interface UserMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   /**
-   * Pods only: the prefix of a name the server makes up (Kubernetes' generateName); `name` is
-   * empty until the controller fills it in (docs/pods.md).
+   * The prefix of a name the server makes up (Kubernetes' generateName) on a create; `name` is
+   * empty until the controller fills it in (docs/pods.md). An apply refuses it.
    */
   generateName?: string;
 }
@@ -121,14 +121,13 @@ export function validateObject(raw: unknown): Validation {
   }
 
   const rawMeta = (obj.metadata ?? {}) as Record<string, unknown>;
-  // A Pod may leave its name to the server (generateName), as with `kubectl create`.
-  const generateName =
-    kind === 'Pod' && rawMeta && typeof rawMeta === 'object' && (rawMeta.name === undefined || rawMeta.name === '') ? rawMeta.generateName : undefined;
+  // An object may leave its name to the server (generateName), as with `kubectl create`.
+  const generateName = rawMeta && typeof rawMeta === 'object' && (rawMeta.name === undefined || rawMeta.name === '') ? rawMeta.generateName : undefined;
   const meta = metadataSchema.safeParse(generateName === undefined ? rawMeta : { ...rawMeta, name: '' });
   if (!meta.success) {
     errors.push(...zodProblems(meta.error, ['metadata']));
-    if (kind === 'Pod' && meta.error.issues.some((i) => i.path[0] === 'name'))
-      errors.push({ path: ['metadata', 'generateName'], message: 'or metadata.name is required: a Pod needs a name, or a prefix to make one from' });
+    if (meta.error.issues.some((i) => i.path[0] === 'name'))
+      errors.push({ path: ['metadata', 'generateName'], message: `or metadata.name is required: a ${kind} needs a name, or a prefix to make one from` });
     return { ok: false, errors, warnings };
   }
   const name = meta.data.name;
@@ -136,10 +135,12 @@ export function validateObject(raw: unknown): Validation {
     const p =
       typeof generateName !== 'string' || generateName === ''
         ? 'must be a non-empty string when metadata.name is not given'
-        : dnsLabelProblem(`${generateName}${'x'.repeat(GENERATE_NAME_SUFFIX_LENGTH)}`);
+        : subdomainNamed(kind)
+          ? dnsSubdomainProblem(`${generateName}${'x'.repeat(GENERATE_NAME_SUFFIX_LENGTH)}`)
+          : dnsLabelProblem(`${generateName}${'x'.repeat(GENERATE_NAME_SUFFIX_LENGTH)}`);
     if (p) errors.push({ path: ['metadata', 'generateName'], message: `invalid generateName ${JSON.stringify(generateName)}: ${p}` });
   } else {
-    const nameProblem = kind === 'ConfigMap' || kind === 'Secret' || kind === 'PersistentVolumeClaim' ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
+    const nameProblem = subdomainNamed(kind) ? dnsSubdomainProblem(name) : dnsLabelProblem(name);
     if (nameProblem) errors.push({ path: ['metadata', 'name'], message: `invalid name "${name}": ${nameProblem}` });
   }
   const namespace = meta.data.namespace ?? DEFAULT_NAMESPACE;
@@ -147,7 +148,7 @@ export function validateObject(raw: unknown): Validation {
   if (nsProblem) errors.push({ path: ['metadata', 'namespace'], message: `invalid namespace "${namespace}": ${nsProblem}` });
   const metadata: UserMeta = { ...meta.data, namespace, ...(typeof generateName === 'string' && generateName !== '' ? { generateName } : {}) };
   for (const k of Object.keys((obj.metadata as object) ?? {})) {
-    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k) && !(kind === 'Pod' && k === 'generateName'))
+    if (!Object.hasOwn(meta.data, k) && !SERVER_METADATA.has(k) && k !== 'generateName')
       warnings.push({ path: ['metadata', k], message: 'is not supported by berth yet and is ignored' });
   }
 
@@ -162,7 +163,8 @@ export function validateObject(raw: unknown): Validation {
         break;
       }
       for (const p of droppedFields(obj.spec, spec.data, ['spec'])) warnings.push({ path: p, message: 'is not supported by berth yet and is ignored' });
-      errors.push(...statefulSetProblems(name, spec.data));
+      // A generated name is checked with the longest it can be (the prefix and 5 characters).
+      errors.push(...statefulSetProblems(generateName === undefined ? name : `${String(generateName)}${'x'.repeat(GENERATE_NAME_SUFFIX_LENGTH)}`, spec.data));
       const stopAfter = metadata.annotations?.[ANN_DISCONNECT_STOP_AFTER];
       const stopAfterProblem = stopAfter === undefined ? undefined : disconnectStopAfterProblem(stopAfter);
       if (stopAfterProblem) errors.push({ path: ['metadata', 'annotations', ANN_DISCONNECT_STOP_AFTER], message: stopAfterProblem });
@@ -217,8 +219,12 @@ export function validateObject(raw: unknown): Validation {
       break;
     }
     case 'ConfigMap': {
-      bodyKeys.add('data').add('binaryData');
-      const body = configMapBodySchema.safeParse({ data: obj.data ?? undefined, binaryData: obj.binaryData ?? undefined });
+      bodyKeys.add('data').add('binaryData').add('immutable');
+      const body = configMapBodySchema.safeParse({
+        data: obj.data ?? undefined,
+        binaryData: obj.binaryData ?? undefined,
+        immutable: obj.immutable ?? undefined,
+      });
       if (!body.success) {
         errors.push(...zodProblems(body.error, []));
         break;
@@ -227,8 +233,13 @@ export function validateObject(raw: unknown): Validation {
       break;
     }
     case 'Secret': {
-      bodyKeys.add('data').add('stringData').add('type');
-      const body = secretBodySchema.safeParse({ type: obj.type, data: obj.data ?? undefined, stringData: obj.stringData ?? undefined });
+      bodyKeys.add('data').add('stringData').add('type').add('immutable');
+      const body = secretBodySchema.safeParse({
+        type: obj.type,
+        data: obj.data ?? undefined,
+        stringData: obj.stringData ?? undefined,
+        immutable: obj.immutable ?? undefined,
+      });
       if (!body.success) {
         errors.push(...zodProblems(body.error, []));
         break;
@@ -236,7 +247,14 @@ export function validateObject(raw: unknown): Validation {
       // Fold stringData into data as the API server does; stringData wins.
       const data = { ...(body.data.data ?? {}) };
       for (const [k, v] of Object.entries(body.data.stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
-      object = { apiVersion: 'v1', kind, metadata, type: body.data.type ?? 'Opaque', data };
+      object = {
+        apiVersion: 'v1',
+        kind,
+        metadata,
+        type: body.data.type ?? 'Opaque',
+        data,
+        ...(body.data.immutable !== undefined ? { immutable: body.data.immutable } : {}),
+      };
       break;
     }
   }
@@ -245,6 +263,11 @@ export function validateObject(raw: unknown): Validation {
   }
   if (errors.length > 0 || !object) return { ok: false, errors, warnings };
   return { ok: true, object, warnings };
+}
+
+/** Kinds whose names are DNS subdomains (dots allowed); the others' are DNS labels. */
+function subdomainNamed(kind: string): boolean {
+  return kind === 'ConfigMap' || kind === 'Secret' || kind === 'PersistentVolumeClaim';
 }
 
 /** What Kubernetes requires of a claim: at least one access mode and a storage request. */
