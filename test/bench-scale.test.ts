@@ -60,7 +60,6 @@ t.test('--store both: a summary with a column per store and etcd ÷ sqlite; etcd
   const num = '[\\d.]+';
   for (const [label, etcdOnly] of [
     ['controller, 4 nodes: µs/heartbeat', false],
-    ['  ÷ baseline', false],
     ['1 × 3 pods at once: all bound, s', false],
     ['3 pods \\(Parallel\\), 3 in place: all bound, s', false],
     ['  all Ready, s', false],

@@ -174,8 +174,9 @@ async function startOnce(size) {
     /** Bytes of every member's data dir (WAL, snapshots, bbolt db). */
     dataBytes: () => members.reduce((s, m) => s + dirBytes(m.dataDir), 0),
     /**
-     * Counters of every member, summed, from /metrics: proposals committed (one per Txn or lease
-     * call, counted on each member), WAL fsyncs and their seconds, backend commits and seconds,
+     * Counters of every member, summed, from /metrics: Raft proposals committed (one per write:
+     * Txn, put, delete, lease grant or revoke; counted on each member), keys put, Txns of more
+     * than one operation (etcd_mvcc_txn_total counts only those), WAL fsyncs and their seconds, backend commits and seconds,
      * the bbolt db's size and the part of it in use.
      * `leader`: the same, of the member that leads now.
      */
