@@ -78,11 +78,13 @@ function parseMetrics(text) {
 /**
  * Starts `members` (1 or 3) members; resolves once every one answers /health. A start that fails
  * (a port taken between choosing and binding it) is retried on new ports, three times in all.
+ * `track(stop)` is called before any member is started, with what stops them and removes their
+ * directory (for a caller that must clean up when interrupted while they start).
  */
-export async function startEtcdCluster({ members = 3 } = {}) {
+export async function startEtcdCluster({ members = 3, track = () => {} } = {}) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(members);
+      return await startOnce(members, track);
     } catch (err) {
       if (attempt >= 3) throw err;
       console.error(`etcd did not start (${err.message.split('\n')[0]}); again on new ports`);
@@ -90,7 +92,7 @@ export async function startEtcdCluster({ members = 3 } = {}) {
   }
 }
 
-async function startOnce(size) {
+async function startOnce(size, track) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-etcd-'));
   const token = `berth-bench-${randomBytes(6).toString('hex')}`;
   const members = [];
@@ -109,13 +111,12 @@ async function startOnce(size) {
     await exited;
     clearTimeout(killer);
   };
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await Promise.all(members.map(stopMember));
-    rmSync(dir, { recursive: true, force: true });
+  let stopping;
+  const stop = () => {
+    stopping ??= Promise.all(members.map(stopMember)).then(() => rmSync(dir, { recursive: true, force: true }));
+    return stopping;
   };
+  track(stop);
   try {
     const ports = await freePorts(2 * size);
     for (let i = 0; i < size; i++)

@@ -141,9 +141,13 @@ class Simulator {
     return { ...sum, latencies: all.flatMap((a) => a.latencies) };
   }
 
-  async stop() {
-    await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  /** Stops the workers; a second call waits for the first. */
+  stop() {
+    this.stopping ??= (async () => {
+      await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    })();
+    return this.stopping;
   }
 }
 
@@ -344,9 +348,11 @@ async function runBaseline(dir, names, tls) {
   const file = join(dir, 'baseline-tokens.json');
   writeFileSync(file, JSON.stringify(tokens.map((t, i) => [createHash('sha256').update(t).digest('hex'), names[i]])));
   const cert = tls ? selfSigned(dir) : undefined;
+  notInterrupted();
   const proc = spawn(process.execPath, [join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  cleanups.push(() => stopProcess(proc));
   let sim;
   try {
     const port = await new Promise((ok, fail) => {
@@ -356,7 +362,9 @@ async function runBaseline(dir, names, tls) {
       });
       proc.once('exit', (code) => fail(new Error(`baseline server exited (${code})`)));
     });
+    notInterrupted();
     sim = new Simulator({ server: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, ca: cert?.ca, names, tokens, watchPods: false });
+    cleanups.push(() => sim.stop());
     await sim.start();
     await sleep(HEARTBEAT_MS * 2); // every connection open, JIT warm
     return await cpuWindow(proc.pid, sim);
@@ -370,6 +378,10 @@ async function runBaseline(dir, names, tls) {
 const cleanups = [];
 let cleaning;
 let interrupted = false;
+/** Throws once SIGINT/SIGTERM arrived: nothing new is started while the cleanups run. */
+function notInterrupted() {
+  if (interrupted) throw new Error('interrupted');
+}
 /** Runs the cleanups; a second call while they run waits for the same run. */
 function runCleanups() {
   cleaning ??= (async () => {
@@ -431,13 +443,14 @@ async function runStore(kind, profDir) {
   const r = { kind };
   let etcd;
   if (kind === 'etcd') {
-    etcd = await startEtcdCluster({ members: ETCD_MEMBERS });
-    cleanups.push(() => etcd.stop());
+    notInterrupted();
+    etcd = await startEtcdCluster({ members: ETCD_MEMBERS, track: (stop) => cleanups.push(stop) });
     await sleep(2000);
     r.etcdMemStart = memorySum(etcd.pids());
   }
   if (profDir) mkdirSync(join(profDir, kind), { recursive: true });
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, kind)}`] : [];
+  notInterrupted();
   const controller = spawn(
     process.execPath,
     [
@@ -509,6 +522,7 @@ async function runStore(kind, profDir) {
 
   // The certificate an agent serving https registers (pinned by the controller; never used here).
   const agentCertificate = tls ? selfSigned(dir, 'agent').ca : undefined;
+  notInterrupted();
   const sim = new Simulator({ server: conf.server, ca: conf.ca, joinToken, agentCertificate, names, watchPods: true });
   cleanups.push(() => sim.stop());
   const tReg = performance.now();
