@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from './scale-http.mjs';
 
-const { server, ca, joinToken, names, tokens, watchPods, heartbeatMs } = workerData;
+const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs } = workerData;
 const client = connect({ server, ca });
 const enc = encodeURIComponent;
 
@@ -64,7 +64,9 @@ class SimNode {
     const body = {
       name: this.name,
       address: '127.0.0.1',
-      agentUrl: `http://127.0.0.1:1/${this.name}`,
+      // Never called by the benchmark; https unless the controller runs --insecure, as it requires.
+      agentUrl: `${new URL(server).protocol}//127.0.0.1:1/${this.name}`,
+      ...(agentCertificate ? { agentCertificate } : {}),
       dataDir: `/var/lib/berth-sim/${this.name}`,
       facts: facts(this.name),
       version: 'sim',
@@ -79,10 +81,12 @@ class SimNode {
         }
         throw new Error(`HTTP ${res.status}: ${res.body?.message ?? ''}`);
       } catch (err) {
+        // Also a 409 (the etcd store found what the registration read changed, too often):
+        // tried again, up to about a minute.
         stats.registerErrors++;
         noteError('register', err);
-        if (attempt >= 5) throw err;
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        if (attempt >= 15) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5000) * (0.5 + Math.random())));
       }
     }
   }

@@ -5,9 +5,13 @@
 //   2. the time to place a Parallel set with a claim template on the nodes while the other sets'
 //      pods exist: apply → all pods bound (spec.nodeName), apply → all Ready; pods per node;
 //   3. the controller's memory (VmRSS/VmHWM) idle, with the nodes, with all pods; the store's size.
+// With `--store etcd` the controller keeps its state in local etcd members started for the run
+// (etcd-cluster.mjs; 3 by default), whose CPU and memory are measured too; `--store both` runs
+// the whole workload on SQLite, then on etcd, and prints the figures side by side.
 //
 // Usage: node scripts/bench/scale.mjs [--nodes 1000] [--pods-per-set 1000] [--sets 10]
-//          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--insecure]   (after `npm run build`)
+//          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--insecure]
+//          [--store sqlite|etcd|both] [--etcd-members 3|1]   (after `npm run build`)
 // --insecure starts the controller with plain HTTP; by default it speaks what it defaults to
 // (HTTPS when admin.conf carries a CA), and so do the simulated agents and the baseline.
 // --node-grace-seconds is passed to the controller (default: the controller's own default).
@@ -18,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { startEtcdCluster } from './etcd-cluster.mjs';
 import { sleep, waitFor } from './lib.mjs';
 import { connect, readAdminConf } from './scale-http.mjs';
 
@@ -35,8 +40,14 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     insecure: { type: 'boolean', default: false },
     'node-grace-seconds': { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
+    'etcd-members': { type: 'string', default: '3' },
   },
 });
+const STORE = values.store;
+if (!['sqlite', 'etcd', 'both'].includes(STORE)) throw new Error(`--store must be sqlite, etcd or both, got "${STORE}"`);
+const ETCD_MEMBERS = Number(values['etcd-members']);
+if (ETCD_MEMBERS !== 1 && ETCD_MEMBERS !== 3) throw new Error(`--etcd-members must be 1 or 3, got "${values['etcd-members']}"`);
 const quick = values.quick;
 const NODES = Number(values.nodes ?? (quick ? 50 : 1000));
 const PER_SET = Number(values['pods-per-set'] ?? (quick ? 50 : 1000));
@@ -82,7 +93,16 @@ class Simulator {
       if (names.length === 0) continue;
       const tokens = opts.tokens?.slice(w * per, (w + 1) * per);
       const worker = new Worker(new URL('./scale-sim.mjs', import.meta.url), {
-        workerData: { server: opts.server, ca: opts.ca, joinToken: opts.joinToken, names, tokens, watchPods: opts.watchPods, heartbeatMs: HEARTBEAT_MS },
+        workerData: {
+          server: opts.server,
+          ca: opts.ca,
+          joinToken: opts.joinToken,
+          agentCertificate: opts.agentCertificate,
+          names,
+          tokens,
+          watchPods: opts.watchPods,
+          heartbeatMs: HEARTBEAT_MS,
+        },
       });
       worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));
       this.workers.push(worker);
@@ -121,20 +141,30 @@ class Simulator {
     return { ...sum, latencies: all.flatMap((a) => a.latencies) };
   }
 
-  async stop() {
-    await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  /** Stops the workers; a second call waits for the first. */
+  stop() {
+    this.stopping ??= (async () => {
+      await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    })();
+    return this.stopping;
   }
 }
 
-/** Controller CPU (or the baseline's) while the simulator heartbeats for WINDOW_S seconds. */
-async function cpuWindow(pid, sim) {
+/**
+ * Controller CPU (or the baseline's) while the simulator heartbeats for WINDOW_S seconds; and
+ * that of `extra` processes (etcd's members) in the same window, summed.
+ */
+async function cpuWindow(pid, sim, extra = []) {
   await sim.stats(true);
   const before = await sim.stats();
+  const extraCpu = () => extra.reduce((s, p) => s + cpuSeconds(p), 0);
   const cpu0 = cpuSeconds(pid);
+  const x0 = extraCpu();
   const t0 = performance.now();
   await sleep(WINDOW_S * 1000);
   const cpu1 = cpuSeconds(pid);
+  const x1 = extraCpu();
   const secs = (performance.now() - t0) / 1000;
   const after = await sim.stats(true);
   const beats = after.heartbeats - before.heartbeats;
@@ -142,6 +172,8 @@ async function cpuWindow(pid, sim) {
   return {
     cpuPct: (cpu / secs) * 100,
     usPerBeat: (cpu * 1e6) / Math.max(1, beats),
+    extraCpuPct: ((x1 - x0) / secs) * 100,
+    extraUsPerBeat: ((x1 - x0) * 1e6) / Math.max(1, beats),
     beatsPerSec: beats / secs,
     errors: after.heartbeatErrors - before.heartbeatErrors,
     p50: pct(after.latencies, 50),
@@ -152,6 +184,8 @@ async function cpuWindow(pid, sim) {
 const fmtCpu = (r) =>
   `${r.cpuPct.toFixed(1)} % of a core, ${r.usPerBeat.toFixed(0)} µs/heartbeat (${r.beatsPerSec.toFixed(0)} heartbeats/s, ${r.errors} failed, ` +
   `latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms)`;
+
+const fmtExtraCpu = (r) => `${r.extraCpuPct.toFixed(1)} % of a core, ${r.extraUsPerBeat.toFixed(0)} µs/heartbeat`;
 
 // ---- the workload -----------------------------------------------------------------------------
 
@@ -280,9 +314,9 @@ function stopProcess(p, timeoutMs = 20_000) {
 }
 
 /** A self-signed certificate for the baseline, so it speaks TLS when the controller does. */
-function selfSigned(dir) {
-  const key = join(dir, 'baseline-key.pem');
-  const cert = join(dir, 'baseline-cert.pem');
+function selfSigned(dir, name = 'baseline') {
+  const key = join(dir, `${name}-key.pem`);
+  const cert = join(dir, `${name}-cert.pem`);
   execFileSync(
     'openssl',
     [
@@ -314,9 +348,11 @@ async function runBaseline(dir, names, tls) {
   const file = join(dir, 'baseline-tokens.json');
   writeFileSync(file, JSON.stringify(tokens.map((t, i) => [createHash('sha256').update(t).digest('hex'), names[i]])));
   const cert = tls ? selfSigned(dir) : undefined;
+  notInterrupted();
   const proc = spawn(process.execPath, [join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  cleanups.push(() => stopProcess(proc));
   let sim;
   try {
     const port = await new Promise((ok, fail) => {
@@ -326,7 +362,9 @@ async function runBaseline(dir, names, tls) {
       });
       proc.once('exit', (code) => fail(new Error(`baseline server exited (${code})`)));
     });
+    notInterrupted();
     sim = new Simulator({ server: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, ca: cert?.ca, names, tokens, watchPods: false });
+    cleanups.push(() => sim.stop());
     await sim.start();
     await sleep(HEARTBEAT_MS * 2); // every connection open, JIT warm
     return await cpuWindow(proc.pid, sim);
@@ -336,147 +374,351 @@ async function runBaseline(dir, names, tls) {
   }
 }
 
-async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-scale-'));
-  const controllerDir = join(dir, 'controller');
-  const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
-  if (profDir) mkdirSync(profDir, { recursive: true });
-  let controller;
-  let sim;
-  let observer;
-  const cleanup = async () => {
-    observer?.stop();
-    await sim?.stop();
-    if (controller) await stopProcess(controller);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void cleanup().then(() => process.exit(130)));
-  try {
-    const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-    controller = spawn(
-      process.execPath,
-      [
-        ...nodeArgs,
-        BIN,
-        'controller',
-        'up',
-        '--data-dir',
-        controllerDir,
-        '--listen',
-        '127.0.0.1:0',
-        ...(values.insecure ? ['--insecure'] : []),
-        ...(values['node-grace-seconds'] ? ['--node-grace-seconds', values['node-grace-seconds']] : []),
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
-      },
-    );
-    let controllerLog = '';
-    controller.stderr.on('data', (d) => (controllerLog = (controllerLog + d.toString()).slice(-4000)));
-    if (process.env.BENCH_CONTROLLER_LOG) controller.stderr.pipe(createWriteStream(process.env.BENCH_CONTROLLER_LOG));
-    const confFile = join(controllerDir, 'admin.conf');
-    const conf = await waitFor('admin.conf', () => existsSync(confFile) && controllerLog.includes('listening') && readAdminConf(confFile), 20_000);
-    const joinToken = readFileSync(join(controllerDir, 'join-token'), 'utf8').trim();
-    const client = connect(conf);
-    const pid = controller.pid;
-    const tls = client.tls;
-    const names = Array.from({ length: NODES }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
-    const total = PER_SET * SETS;
-
-    console.log(`berth scale benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods (${total} pods), ${WORKERS} simulator threads`);
-    const grace = values['node-grace-seconds'] ? `, node grace ${values['node-grace-seconds']} s` : '';
-    console.log(
-      `controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'}), ${process.version}${grace}${profDir ? `, CPU profile to ${profDir}` : ''}\n`,
-    );
-    await sleep(2000);
-    const memIdle = memory(pid);
-    console.log(`controller idle: ${fmtMem(memIdle)}`);
-
-    // 1. Heartbeats: the baseline server first, then the controller, same load.
-    const base = await runBaseline(dir, names, tls);
-    console.log(`baseline node:${tls ? 'https' : 'http'} server, ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(base)}`);
-
-    sim = new Simulator({ server: conf.server, ca: conf.ca, joinToken, names, watchPods: true });
-    const tReg = performance.now();
-    await sim.start();
-    const regMs = performance.now() - tReg;
-    const admin = client.newAgent();
-    await waitFor(
-      `${NODES} nodes Ready`,
-      async () => {
-        const res = await client.request(admin, 'GET', '/api/v1/nodes', conf.token);
-        return res.body.items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).length === NODES;
-      },
-      60_000,
-      500,
-    );
-    console.log(`registered ${NODES} nodes in ${(regMs / 1000).toFixed(1)} s (25 at a time per thread), all Ready`);
-    observer = new PodObserver(client, conf.token);
-    await observer.start();
-    await sleep(HEARTBEAT_MS * 2);
-    const hb = await cpuWindow(pid, sim);
-    console.log(`controller, ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(hb)}`);
-    console.log(`  ratio controller / baseline: ${(hb.usPerBeat / base.usPerBeat).toFixed(2)} × CPU per heartbeat`);
-    const memNodes = memory(pid);
-    console.log(`controller with ${NODES} nodes: ${fmtMem(memNodes)}`);
-
-    // 2. The other sets first, all Ready; then the timed one.
-    const setNames = Array.from({ length: SETS }, (_, i) => `scale${i}`);
-    let fill;
-    if (SETS > 1) {
-      fill = await applyAndWait(client, conf.token, observer, setNames.slice(0, -1));
-      console.log(
-        `\n${SETS - 1} sets × ${PER_SET} pods applied at once: all bound in ${(fill.boundMs / 1000).toFixed(1)} s, all Ready in ${(fill.readyMs / 1000).toFixed(1)} s`,
-      );
-      await sleep(3000);
+/** Stops everything a store's run started, also on SIGINT/SIGTERM; the last added runs first. */
+const cleanups = [];
+let cleaning;
+let interrupted = false;
+/** Throws once SIGINT/SIGTERM arrived: nothing new is started while the cleanups run. */
+function notInterrupted() {
+  if (interrupted) throw new Error('interrupted');
+}
+/** Runs the cleanups; a second call while they run waits for the same run. */
+function runCleanups() {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      try {
+        await cleanups.pop()();
+      } catch (err) {
+        console.error(`cleanup: ${err.message}`);
+      }
     }
-    const timed = setNames.at(-1);
-    const t = await applyAndWait(client, conf.token, observer, [timed]);
-    console.log(`\nset ${timed} (${PER_SET} pods, Parallel, one claim each) with ${total - PER_SET} other pods in place:`);
-    console.log(`  apply → all ${PER_SET} bound: ${(t.boundMs / 1000).toFixed(2)} s`);
-    console.log(`  apply → all ${PER_SET} Ready: ${(t.readyMs / 1000).toFixed(2)} s`);
-    console.log(`  pods of ${timed} per node: ${observer.spread(timed)}`);
-    console.log(`  all ${total} pods per node:  ${observer.spread()}`);
+  })().finally(() => (cleaning = undefined));
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.once(sig, () => {
+    interrupted = true;
+    console.error(`\n${sig}: stopping what the benchmark started`);
+    void runCleanups().then(() => process.exit(130));
+  });
 
-    // 3. Memory and store with everything in place; heartbeat CPU again, now with the pods.
+/** Sum of VmRSS/VmHWM of the processes (etcd's members). */
+function memorySum(pids) {
+  return pids.map(memory).reduce((s, m) => ({ rssMiB: s.rssMiB + m.rssMiB, hwmMiB: s.hwmMiB + m.hwmMiB }), { rssMiB: 0, hwmMiB: 0 });
+}
+
+/** etcd counters between two `metrics()` readings: of the leader, and summed over members. */
+function etcdDelta(a, b) {
+  const d = (x, y) => ({
+    proposals: y.proposals - x.proposals,
+    txns: y.txns - x.txns,
+    puts: y.puts - x.puts,
+    fsyncs: y.fsyncs - x.fsyncs,
+    fsyncMs: y.fsyncs > x.fsyncs ? ((y.fsyncSeconds - x.fsyncSeconds) * 1000) / (y.fsyncs - x.fsyncs) : NaN,
+    commits: y.commits - x.commits,
+    commitMs: y.commits > x.commits ? ((y.commitSeconds - x.commitSeconds) * 1000) / (y.commits - x.commits) : NaN,
+  });
+  return { leader: d(a.leader, b.leader), all: d(a, b) };
+}
+
+/** What etcd did per heartbeat in a heartbeat window, and how fast its db grew. */
+function etcdWindow(a, b, cpu) {
+  const d = etcdDelta(a, b);
+  const beats = cpu.beatsPerSec * WINDOW_S;
+  return { ...d, writesPerBeat: d.leader.proposals / Math.max(1, beats), dbMiBPerMin: ((b.leader.dbBytes - a.leader.dbBytes) / 2 ** 20 / WINDOW_S) * 60 };
+}
+
+const fmtEtcdWindow = (w) =>
+  `${w.writesPerBeat.toFixed(2)} writes (Raft proposals) per heartbeat, WAL fsync mean ${w.leader.fsyncMs.toFixed(1)} ms, db +${w.dbMiBPerMin.toFixed(1)} MiB/min`;
+
+const fmtEtcd = (e) =>
+  `${e.leader.proposals} writes (Raft proposals: Txns, puts, lease grants) committed, ${e.leader.puts} keys put, ` +
+  `on the leader ${e.leader.fsyncs} WAL fsyncs (mean ${e.leader.fsyncMs.toFixed(1)} ms) and ${e.leader.commits} backend commits (mean ${e.leader.commitMs.toFixed(1)} ms)`;
+
+/** One whole run against one store: controller (and etcd), baseline, heartbeats, placement, memory. */
+async function runStore(kind, profDir) {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-scale-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const controllerDir = join(dir, 'controller');
+  const r = { kind };
+  let etcd;
+  if (kind === 'etcd') {
+    notInterrupted();
+    etcd = await startEtcdCluster({ members: ETCD_MEMBERS, track: (stop) => cleanups.push(stop) });
+    await sleep(2000);
+    r.etcdMemStart = memorySum(etcd.pids());
+  }
+  if (profDir) mkdirSync(join(profDir, kind), { recursive: true });
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, kind)}`] : [];
+  notInterrupted();
+  const controller = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      BIN,
+      'controller',
+      'up',
+      '--data-dir',
+      controllerDir,
+      '--listen',
+      '127.0.0.1:0',
+      ...(etcd ? ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')] : []),
+      ...(values.insecure ? ['--insecure'] : []),
+      ...(values['node-grace-seconds'] ? ['--node-grace-seconds', values['node-grace-seconds']] : []),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
+    },
+  );
+  cleanups.push(() => stopProcess(controller));
+  let controllerLog = '';
+  controller.stderr.on('data', (d) => (controllerLog = (controllerLog + d.toString()).slice(-4000)));
+  if (process.env.BENCH_CONTROLLER_LOG) controller.stderr.pipe(createWriteStream(`${process.env.BENCH_CONTROLLER_LOG}.${kind}`));
+  const confFile = join(controllerDir, 'admin.conf');
+  const conf = await waitFor(
+    'admin.conf',
+    () => {
+      if (controller.exitCode !== null) throw new Error(`controller exited (${controller.exitCode}):\n${controllerLog}`);
+      return existsSync(confFile) && controllerLog.includes('listening') && readAdminConf(confFile);
+    },
+    30_000,
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${controllerLog}`);
+  });
+  const joinToken = readFileSync(join(controllerDir, 'join-token'), 'utf8').trim();
+  const client = connect(conf);
+  const pid = controller.pid;
+  const tls = client.tls;
+  const names = Array.from({ length: NODES }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
+  const total = PER_SET * SETS;
+  const etcdPids = etcd ? etcd.pids() : [];
+
+  console.log(
+    `\n==== store: ${kind}${etcd ? ` (${ETCD_MEMBERS} local etcd member${ETCD_MEMBERS === 1 ? '' : 's'}, ${etcd.endpoints.join(', ')})` : ' (in the controller process)'}`,
+  );
+  console.log(
+    `controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'})${etcd ? `; etcd pids ${etcdPids.join(', ')}, data in ${etcd.dir}` : ''}${profDir ? `, CPU profile to ${join(profDir, kind)}` : ''}\n`,
+  );
+  await sleep(2000);
+  r.memIdle = memory(pid);
+  console.log(`controller idle: ${fmtMem(r.memIdle)}`);
+  if (etcd) {
+    r.etcdMemIdle = memorySum(etcdPids);
+    console.log(`etcd, sum of ${ETCD_MEMBERS} members: ${fmtMem(r.etcdMemStart)} before the controller, ${fmtMem(r.etcdMemIdle)} with it idle`);
+  }
+
+  // 1. Heartbeats: the baseline server first, then the controller, same load. The controller
+  // (and etcd) sit idle meanwhile, without nodes: their background CPU (leader election, ...).
+  const idle0 = { c: cpuSeconds(pid), e: etcdPids.reduce((s, p) => s + cpuSeconds(p), 0), t: performance.now() };
+  r.base = await runBaseline(dir, names, tls);
+  const idleSecs = (performance.now() - idle0.t) / 1000;
+  r.idleCpuPct = ((cpuSeconds(pid) - idle0.c) / idleSecs) * 100;
+  r.etcdIdleCpuPct = ((etcdPids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0.e) / idleSecs) * 100;
+  console.log(`baseline node:${tls ? 'https' : 'http'} server, ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(r.base)}`);
+  console.log(
+    `controller without nodes meanwhile: ${r.idleCpuPct.toFixed(1)} % of a core${etcd ? `; etcd (all members): ${r.etcdIdleCpuPct.toFixed(1)} % of a core` : ''}`,
+  );
+
+  // The certificate an agent serving https registers (pinned by the controller; never used here).
+  const agentCertificate = tls ? selfSigned(dir, 'agent').ca : undefined;
+  notInterrupted();
+  const sim = new Simulator({ server: conf.server, ca: conf.ca, joinToken, agentCertificate, names, watchPods: true });
+  cleanups.push(() => sim.stop());
+  const tReg = performance.now();
+  await sim.start();
+  r.regMs = performance.now() - tReg;
+  const admin = client.newAgent();
+  cleanups.push(async () => admin.destroy());
+  await waitFor(
+    `${NODES} nodes Ready`,
+    async () => {
+      const res = await client.request(admin, 'GET', '/api/v1/nodes', conf.token);
+      return res.body.items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).length === NODES;
+    },
+    60_000,
+    500,
+  );
+  r.registerErrors = (await sim.stats()).registerErrors;
+  console.log(
+    `registered ${NODES} nodes in ${(r.regMs / 1000).toFixed(1)} s (25 at a time per thread, ${r.registerErrors} attempts failed and were retried), all Ready`,
+  );
+  const observer = new PodObserver(client, conf.token);
+  cleanups.push(async () => observer.stop());
+  await observer.start();
+  await sleep(HEARTBEAT_MS * 2);
+  let m0 = etcd && (await etcd.metrics());
+  r.hb = await cpuWindow(pid, sim, etcdPids);
+  if (etcd) r.hbEtcd = etcdWindow(m0, await etcd.metrics(), r.hb);
+  console.log(`controller, ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(r.hb)}`);
+  console.log(`  ratio controller / baseline: ${(r.hb.usPerBeat / r.base.usPerBeat).toFixed(2)} × CPU per heartbeat`);
+  if (etcd) console.log(`  etcd (all members) in the same window: ${fmtExtraCpu(r.hb)}; ${fmtEtcdWindow(r.hbEtcd)}`);
+  r.memNodes = memory(pid);
+  console.log(`controller with ${NODES} nodes: ${fmtMem(r.memNodes)}`);
+  if (etcd) {
+    r.etcdMemNodes = memorySum(etcdPids);
+    console.log(`etcd with ${NODES} nodes: ${fmtMem(r.etcdMemNodes)}`);
+  }
+
+  // 2. The other sets first, all Ready; then the timed one.
+  const setNames = Array.from({ length: SETS }, (_, i) => `scale${i}`);
+  if (SETS > 1) {
+    const e0 = etcd && (await etcd.metrics());
+    r.fill = await applyAndWait(client, conf.token, observer, setNames.slice(0, -1));
+    console.log(
+      `\n${SETS - 1} set${SETS === 2 ? '' : 's'} × ${PER_SET} pods applied at once: all bound in ${(r.fill.boundMs / 1000).toFixed(1)} s, all Ready in ${(r.fill.readyMs / 1000).toFixed(1)} s`,
+    );
+    if (etcd) {
+      r.fillEtcd = etcdDelta(e0, await etcd.metrics());
+      console.log(`  etcd: ${fmtEtcd(r.fillEtcd)}`);
+    }
     await sleep(3000);
-    const memPods = memory(pid);
-    const dbBytes = ['berth.db', 'berth.db-wal']
+  }
+  const timed = setNames.at(-1);
+  const e0 = etcd && (await etcd.metrics());
+  r.timed = await applyAndWait(client, conf.token, observer, [timed]);
+  console.log(`\nset ${timed} (${PER_SET} pods, Parallel, one claim each) with ${total - PER_SET} other pods in place:`);
+  console.log(`  apply → all ${PER_SET} bound: ${(r.timed.boundMs / 1000).toFixed(2)} s`);
+  console.log(`  apply → all ${PER_SET} Ready: ${(r.timed.readyMs / 1000).toFixed(2)} s`);
+  if (etcd) {
+    r.timedEtcd = etcdDelta(e0, await etcd.metrics());
+    console.log(`  etcd: ${fmtEtcd(r.timedEtcd)}`);
+  }
+  console.log(`  pods of ${timed} per node: ${observer.spread(timed)}`);
+  console.log(`  all ${total} pods per node:  ${observer.spread()}`);
+
+  // 3. Memory and store with everything in place; heartbeat CPU again, now with the pods.
+  await sleep(3000);
+  r.memPods = memory(pid);
+  console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(r.memPods)}`);
+  if (etcd) {
+    r.etcdMemPods = memorySum(etcdPids);
+    r.etcdDataBytes = etcd.dataBytes();
+    const m = await etcd.metrics();
+    r.storeBytes = m.leader.dbBytes;
+    console.log(`etcd with ${NODES} nodes and ${total} pods: ${fmtMem(r.etcdMemPods)}`);
+    console.log(
+      `etcd store: db ${(m.leader.dbBytes / 2 ** 20).toFixed(1)} MiB (${(m.leader.dbInUseBytes / 2 ** 20).toFixed(1)} MiB in use) per member; ` +
+        `data dirs of all ${ETCD_MEMBERS} members (WAL files of 64 MiB preallocated, snapshots, db): ${(r.etcdDataBytes / 2 ** 20).toFixed(1)} MiB`,
+    );
+  } else {
+    r.storeBytes = ['berth.db', 'berth.db-wal']
       .map((f) => join(controllerDir, f))
       .filter(existsSync)
       .reduce((s, f) => s + statSync(f).size, 0);
-    console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(memPods)}`);
-    console.log(`SQLite store (berth.db + WAL): ${(dbBytes / 2 ** 20).toFixed(1)} MiB`);
-    const hbPods = await cpuWindow(pid, sim);
-    console.log(`controller, ${NODES} nodes heartbeating with ${total} pods in place, ${WINDOW_S} s: ${fmtCpu(hbPods)}`);
-    console.log(`  ratio controller / baseline: ${(hbPods.usPerBeat / base.usPerBeat).toFixed(2)} × CPU per heartbeat`);
-
-    const s = await sim.stats();
-    console.log(
-      `\nsimulator: ${s.registered} registered, ${s.heartbeats} heartbeats (${s.heartbeatErrors} failed), ${s.statusReports} status reports (${s.statusErrors} failed), ` +
-        `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
-    );
-    console.log(
-      `heartbeats: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
-        `(interval ${HEARTBEAT_MS / 1000} s), slowest heartbeat ${(s.maxHeartbeatMs / 1000).toFixed(1)} s, simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(1)} s`,
-    );
-    const metrics = await client.request(admin, 'GET', '/metrics', conf.token);
-    const sum = Number(/^berth_statefulset_sync_duration_seconds_sum(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
-    const count = Number(/^berth_statefulset_sync_duration_seconds_count(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
-    console.log(
-      metrics.status === 200 && count > 0
-        ? `StatefulSet syncs (from /metrics): ${count}, mean ${((sum / count) * 1000).toFixed(1)} ms`
-        : `StatefulSet sync durations: /metrics answered ${metrics.status}`,
-    );
-    admin.destroy();
-  } finally {
-    await cleanup();
+    console.log(`SQLite store (berth.db + WAL): ${(r.storeBytes / 2 ** 20).toFixed(1)} MiB`);
   }
-  if (profDir) console.log(`CPU profile written to ${profDir} (summary: node scripts/bench/cpuprofile-top.mjs ${profDir}/*.cpuprofile)`);
+  m0 = etcd && (await etcd.metrics());
+  r.hbPods = await cpuWindow(pid, sim, etcdPids);
+  if (etcd) r.hbPodsEtcd = etcdWindow(m0, await etcd.metrics(), r.hbPods);
+  console.log(`controller, ${NODES} nodes heartbeating with ${total} pods in place, ${WINDOW_S} s: ${fmtCpu(r.hbPods)}`);
+  console.log(`  ratio controller / baseline: ${(r.hbPods.usPerBeat / r.base.usPerBeat).toFixed(2)} × CPU per heartbeat`);
+  if (etcd) console.log(`  etcd (all members) in the same window: ${fmtExtraCpu(r.hbPods)}; ${fmtEtcdWindow(r.hbPodsEtcd)}`);
+
+  const s = await sim.stats();
+  r.sim = s;
+  r.nodeNotReady = observer.nodeNotReady;
+  console.log(
+    `\nsimulator: ${s.registered} registered, ${s.heartbeats} heartbeats (${s.heartbeatErrors} failed), ${s.statusReports} status reports (${s.statusErrors} failed), ` +
+      `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
+  );
+  console.log(
+    `heartbeats: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
+      `(interval ${HEARTBEAT_MS / 1000} s), slowest heartbeat ${(s.maxHeartbeatMs / 1000).toFixed(1)} s, simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(1)} s`,
+  );
+  const metrics = await client.request(admin, 'GET', '/metrics', conf.token);
+  const sum = Number(/^berth_statefulset_sync_duration_seconds_sum(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
+  const count = Number(/^berth_statefulset_sync_duration_seconds_count(?:\{\})? (\S+)$/m.exec(String(metrics.body))?.[1]);
+  r.syncs = metrics.status === 200 && count > 0 ? { count, meanMs: (sum / count) * 1000 } : undefined;
+  console.log(
+    r.syncs
+      ? `StatefulSet syncs (from /metrics): ${count}, mean ${r.syncs.meanMs.toFixed(1)} ms`
+      : `StatefulSet sync durations: /metrics answered ${metrics.status}`,
+  );
+  await runCleanups();
+  return r;
+}
+
+/** The figures of each store side by side, and etcd ÷ SQLite. */
+function summary(results) {
+  const by = Object.fromEntries(results.map((r) => [r.kind, r]));
+  const cols = results.map((r) => r.kind);
+  const both = by.sqlite && by.etcd;
+  const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+  const rows = [];
+  const row = (label, get, d = 0, unit = '') => {
+    const v = cols.map((k) => get(by[k]));
+    const ratio = both
+      ? Number.isFinite(v[cols.indexOf('etcd')]) && v[cols.indexOf('sqlite')] > 0
+        ? v[cols.indexOf('etcd')] / v[cols.indexOf('sqlite')]
+        : NaN
+      : undefined;
+    rows.push([
+      label,
+      ...v.map((x) => (Number.isFinite(x) ? `${f(x, d)}${unit}` : '—')),
+      ...(both ? [Number.isFinite(ratio) ? `${ratio.toFixed(2)} ×` : '—'] : []),
+    ]);
+  };
+  const total = PER_SET * SETS;
+  row('baseline node:https, µs/heartbeat', (r) => r.base.usPerBeat);
+  row(`controller, ${NODES} nodes: µs/heartbeat`, (r) => r.hb.usPerBeat);
+  row('  ÷ baseline', (r) => r.hb.usPerBeat / r.base.usPerBeat, 2, ' ×');
+  row('  etcd members, µs/heartbeat', (r) => (r.kind === 'etcd' ? r.hb.extraUsPerBeat : NaN));
+  row('  etcd writes (Raft proposals) per heartbeat', (r) => (r.kind === 'etcd' ? r.hbEtcd.writesPerBeat : NaN), 2);
+  row(`controller, ${total} pods in place: µs/heartbeat`, (r) => r.hbPods.usPerBeat);
+  row('  ÷ baseline', (r) => r.hbPods.usPerBeat / r.base.usPerBeat, 2, ' ×');
+  row('  etcd members, µs/heartbeat', (r) => (r.kind === 'etcd' ? r.hbPods.extraUsPerBeat : NaN));
+  row('  etcd db growth, MiB/min', (r) => (r.kind === 'etcd' ? r.hbPodsEtcd.dbMiBPerMin : NaN), 1);
+  row('controller CPU without nodes, % of a core', (r) => r.idleCpuPct, 1);
+  row('  etcd members, % of a core', (r) => (r.kind === 'etcd' ? r.etcdIdleCpuPct : NaN), 1);
+  row(`registration of ${NODES} nodes, s`, (r) => r.regMs / 1000, 1);
+  row('  failed attempts (retried)', (r) => r.registerErrors);
+  if (SETS > 1) {
+    row(`${SETS - 1} × ${PER_SET} pods at once: all bound, s`, (r) => r.fill.boundMs / 1000, 1);
+    row('  all Ready, s', (r) => r.fill.readyMs / 1000, 1);
+  }
+  row(`${PER_SET} pods (Parallel), ${total - PER_SET} in place: all bound, s`, (r) => r.timed.boundMs / 1000, 2);
+  row('  all Ready, s', (r) => r.timed.readyMs / 1000, 2);
+  row('controller VmRSS idle, MiB', (r) => r.memIdle.rssMiB);
+  row(`  with ${NODES} nodes, MiB`, (r) => r.memNodes.rssMiB);
+  row(`  with ${total} pods, MiB`, (r) => r.memPods.rssMiB);
+  row('etcd VmRSS (sum of members) idle, MiB', (r) => (r.kind === 'etcd' ? r.etcdMemIdle.rssMiB : NaN));
+  row(`  with ${total} pods, MiB`, (r) => (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : NaN));
+  row(`controller + etcd VmRSS with ${total} pods, MiB`, (r) => r.memPods.rssMiB + (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : 0));
+  row('store: berth.db + WAL / etcd db of one member, MiB', (r) => r.storeBytes / 2 ** 20, 1);
+  row('nodes that went NotReady', (r) => r.nodeNotReady);
+  row('StatefulSet syncs, mean ms', (r) => r.syncs?.meanMs ?? NaN, 1);
+  const head = ['', ...cols, ...(both ? ['etcd ÷ sqlite'] : [])];
+  const lines = [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`);
+  console.log(`\n==== summary (${NODES} nodes, ${SETS} sets × ${PER_SET} pods, ${WINDOW_S} s windows)\n${lines.join('\n')}`);
+}
+
+async function main() {
+  const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
+  const kinds = STORE === 'both' ? ['sqlite', 'etcd'] : [STORE];
+  const t0 = performance.now();
+  console.log(
+    `berth scale benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods (${PER_SET * SETS} pods), ${WORKERS} simulator threads, ` +
+      `store ${kinds.join(' then ')}, ${process.version}${values['node-grace-seconds'] ? `, node grace ${values['node-grace-seconds']} s` : ''}`,
+  );
+  const results = [];
+  try {
+    for (const kind of kinds) {
+      if (interrupted) return;
+      const t = performance.now();
+      results.push(await runStore(kind, profDir));
+      console.log(`(${kind}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    }
+  } finally {
+    await runCleanups();
+  }
+  summary(results);
+  console.log(`\nrun time: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (profDir) console.log(`CPU profiles written under ${profDir} (summary: node scripts/bench/cpuprofile-top.mjs ${profDir}/<store>/*.cpuprofile)`);
 }
 
 main().catch((err) => {
+  if (interrupted) return; // the signal handler exits once everything is stopped
   console.error(`bench failed: ${err.stack ?? err.message}`);
   process.exit(1);
 });
