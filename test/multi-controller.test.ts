@@ -71,7 +71,7 @@ async function cluster(t: Test) {
   });
   /** A controller's API server on `port` (0: any); returns it and its URL. */
   const api = async (port = 0) => {
-    const server = createApiServer({ store, ops, nodes, events, log, version: 'test', tls });
+    const server = await createApiServer({ store, ops, nodes, events, log, version: 'test', tls });
     servers.add(server);
     const p = await listen(server, port);
     return { server, port: p, url: `https://127.0.0.1:${p}` };

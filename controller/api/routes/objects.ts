@@ -8,7 +8,7 @@ import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, type ApiContext } from '../context.js';
-import { readJson, sendJson, type Params, type Router } from '../http.js';
+import { sendJson, type Params, type Router } from '../http.js';
 import { serveWatch, WatchHub, type WatchDeps } from './watch.js';
 
 export interface ObjectRouteDeps extends WatchDeps {
@@ -112,11 +112,12 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const watch = c.url.searchParams.get('watch');
     if (watch === 'true' || watch === '1') {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
+      c.hijack();
       serveWatch(deps, c, filter, c.url.searchParams.get('resourceVersion'), WatchHub.index(r.kind, onNode?.value));
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    sendJson(c.res, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
+    sendJson(c.reply, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
   const getOne = (c: ApiContext, p: Params) => {
@@ -128,13 +129,13 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const ref = { kind: r.kind, metadata: { namespace: p.ns, name: p.name } } as AnyObject;
     if (scope && !scope(ref)) throw forbidden(`${r.plural} "${p.name}" is forbidden: no pod bound to node ${(c.who as { node: string }).node} refers to it`);
     if (!o) throw notFound(r.plural, p.name);
-    sendJson(c.res, 200, o);
+    sendJson(c.reply, 200, o);
   };
 
   const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
     const r = resourceFor(p.resource);
     const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined);
-    sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
+    sendJson(c.reply, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   });
 
   router
@@ -142,9 +143,9 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       'POST',
       '/api/v1/apply',
       adminOnly(async (c) => {
-        const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
+        const body = c.body as { objects?: unknown[]; dryRun?: boolean } | undefined;
         if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
-        sendJson(c.res, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
+        sendJson(c.reply, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
       }),
     )
     .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)

@@ -2,7 +2,7 @@
 // subresource and rollback to a revision.
 import type { Operations } from '../../objects/operations.js';
 import { adminOnly, type ApiContext } from '../context.js';
-import { readJson, sendJson, type Router } from '../http.js';
+import { sendJson, type Router } from '../http.js';
 
 export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Operations }): void {
   const { ops } = deps;
@@ -11,26 +11,26 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
       'PATCH',
       '/api/v1/namespaces/:ns/statefulsets/:name',
       adminOnly(async (c, p) => {
-        const { object, changed } = await ops.patchStatefulSet(p.ns, p.name, await readJson(c.req));
-        c.res.setHeader('x-berth-changed', String(changed));
-        sendJson(c.res, 200, object);
+        const { object, changed } = await ops.patchStatefulSet(p.ns, p.name, c.body);
+        c.reply.header('x-berth-changed', String(changed));
+        sendJson(c.reply, 200, object);
       }),
     )
     .on(
       'POST',
       '/api/v1/namespaces/:ns/statefulsets/:name/rollback',
       adminOnly(async (c, p) => {
-        const body = (await readJson(c.req)) as { toRevision?: unknown } | undefined;
-        sendJson(c.res, 200, { kind: 'Status', status: 'Success', message: await ops.rollback(p.ns, p.name, body?.toRevision) });
+        const body = c.body as { toRevision?: unknown } | undefined;
+        sendJson(c.reply, 200, { kind: 'Status', status: 'Success', message: await ops.rollback(p.ns, p.name, body?.toRevision) });
       }),
     )
     .on(
       'PUT',
       '/api/v1/namespaces/:ns/statefulsets/:name/scale',
       adminOnly(async (c, p) => {
-        const body = (await readJson(c.req)) as { spec?: { replicas?: unknown } } | undefined;
+        const body = c.body as { spec?: { replicas?: unknown } } | undefined;
         const set = await ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas);
-        sendJson(c.res, 200, {
+        sendJson(c.reply, 200, {
           apiVersion: 'autoscaling/v1',
           kind: 'Scale',
           metadata: { name: p.name, namespace: p.ns, resourceVersion: set.metadata.resourceVersion },
