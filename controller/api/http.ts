@@ -24,9 +24,17 @@ export function statusBody(err: StatusError): ApiErrorBody {
   };
 }
 
+/**
+ * A body of the given content type through fastify: as bytes, so that fastify sends the
+ * content type as it is (it adds `; charset=utf-8` to JSON types given as a string).
+ */
+export function sendText(reply: FastifyReply, code: number, contentType: string, text: string): void {
+  reply.code(code).header('content-type', contentType).send(Buffer.from(text));
+}
+
 /** A JSON answer through fastify. */
 export function sendJson(reply: FastifyReply, code: number, body: unknown): void {
-  reply.code(code).header('content-type', 'application/json').send(JSON.stringify(body));
+  sendText(reply, code, 'application/json', JSON.stringify(body));
 }
 
 /** A JSON answer on a raw response (a stream route, after `hijack()`). */

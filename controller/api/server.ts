@@ -21,6 +21,7 @@ import type { ApiContext } from './context.js';
 import { MAX_BODY, type Params, Router, sendJson, statusBody, writeError } from './http.js';
 import { OpenStreams } from './open-streams.js';
 import { addAgentRoutes } from './routes/agents.js';
+import { addDiscoveryRoutes } from './routes/discovery.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
 import { addMetricsRoutes, isMetricsPath } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
@@ -72,7 +73,7 @@ export interface ApiDeps {
 /** Every route of the API. */
 export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
-  router.on('GET', '/version', (c) => sendJson(c.reply, 200, { version: deps.version }));
+  addDiscoveryRoutes(router, deps);
   const status = deps.controllerStatus;
   if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.reply, 200, { version: deps.version, ...status() }));
   if (deps.metrics) addMetricsRoutes(router, { ...deps, metrics: deps.metrics });

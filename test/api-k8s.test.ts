@@ -1,0 +1,103 @@
+// The Kubernetes API conventions over real HTTP: /version, discovery (legacy and aggregated),
+// typed lists, Status bodies, namespaces, the apps/v1 paths and watch parameters.
+import t from 'tap';
+import { startApi } from './helpers/api-server.js';
+
+const AGGREGATED = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+// What kubectl 1.32 sends for discovery.
+const KUBECTL_DISCOVERY_ACCEPT = `${AGGREGATED},application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json`;
+
+type Doc = Record<string, unknown> & {
+  resources?: { name: string; kind: string; verbs: string[]; namespaced: boolean; shortNames?: string[]; categories?: string[] }[];
+};
+
+t.test('/version answers in Kubernetes shape and keeps berth version', async (t) => {
+  const api = await startApi(t);
+  const v = await api.call('GET', '/version');
+  t.equal(v.status, 200);
+  t.match(v.json, { major: '1', minor: '32', gitVersion: 'v1.32.0-berth.0.1.0', gitTreeState: 'clean', compiler: 'node', version: '0.1.0' });
+  t.match((v.json as Doc).goVersion, /^node v\d+/, 'goVersion names the node version');
+  t.match((v.json as Doc).platform, /^[a-z0-9]+\/[a-z0-9]+$/, 'platform is os/arch');
+  t.match((v.json as Doc).buildDate, /^\d{4}-\d\d-\d\dT/, 'buildDate is RFC 3339');
+});
+
+t.test('legacy discovery: /api, /api/v1, /apis, /apis/apps, /apis/apps/v1', async (t) => {
+  const api = await startApi(t);
+  const root = await api.call('GET', '/api');
+  t.match(root.json, { kind: 'APIVersions', versions: ['v1'] });
+  t.equal(root.headers.get('content-type'), 'application/json');
+
+  const v1 = (await api.call('GET', '/api/v1')).json as Doc;
+  t.match(v1, { kind: 'APIResourceList', groupVersion: 'v1' });
+  const byName = new Map(v1.resources!.map((r) => [r.name, r]));
+  t.match(byName.get('pods'), { kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'] });
+  t.ok(
+    ['get', 'list', 'watch', 'delete'].every((v) => byName.get('pods')!.verbs.includes(v)),
+    'pods: get, list, watch, delete',
+  );
+  t.match(byName.get('services'), { categories: ['all'], shortNames: ['svc'] });
+  t.match(byName.get('nodes'), { kind: 'Node', namespaced: false });
+  t.match(byName.get('namespaces'), { kind: 'Namespace', namespaced: false, verbs: ['get', 'list'], shortNames: ['ns'] });
+  for (const s of ['pods/log', 'pods/exec', 'pods/status']) t.ok(byName.has(s), `subresource ${s}`);
+  t.notOk(byName.has('statefulsets'), 'statefulsets are in apps/v1, not v1');
+
+  const groups = (await api.call('GET', '/apis')).json;
+  t.match(groups, {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1' } }],
+  });
+  t.match((await api.call('GET', '/apis/apps')).json, { kind: 'APIGroup', name: 'apps' });
+
+  const apps = (await api.call('GET', '/apis/apps/v1')).json as Doc;
+  t.match(apps, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'apps/v1' });
+  const appsByName = new Map(apps.resources!.map((r) => [r.name, r]));
+  t.match(appsByName.get('statefulsets'), { kind: 'StatefulSet', namespaced: true, shortNames: ['sts'], categories: ['all'] });
+  t.ok(appsByName.get('statefulsets')!.verbs.includes('patch'), 'statefulsets can be patched');
+  t.match(appsByName.get('statefulsets/scale'), { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+  t.ok(appsByName.has('statefulsets/status'), 'subresource statefulsets/status');
+  t.match(appsByName.get('controllerrevisions'), { kind: 'ControllerRevision' });
+
+  t.equal((await api.call('GET', '/apis/batch/v1')).status, 404, 'a group berth does not have: 404');
+  t.equal((await api.call('GET', '/apis/batch')).status, 404);
+});
+
+t.test('aggregated discovery when the Accept header asks for it first, as kubectl does', async (t) => {
+  const api = await startApi(t);
+  for (const path of ['/api', '/apis']) {
+    const a = await api.call('GET', path, { headers: { accept: KUBECTL_DISCOVERY_ACCEPT } });
+    t.equal(a.status, 200);
+    t.equal(a.headers.get('content-type'), AGGREGATED, `${path}: the content type says aggregated v2`);
+    t.match(a.json, { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2' });
+  }
+  const core = (await api.call('GET', '/api', { headers: { accept: AGGREGATED } })).json as {
+    items: { versions: { version: string; freshness: string; resources: { resource: string; scope: string; subresources?: { subresource: string }[] }[] }[] }[];
+  };
+  t.equal(core.items.length, 1, 'one core group');
+  t.equal(core.items[0].versions[0].freshness, 'Current');
+  const pods = core.items[0].versions[0].resources.find((r) => r.resource === 'pods');
+  t.match(pods, { scope: 'Namespaced', responseKind: { group: '', version: 'v1', kind: 'Pod' }, singularResource: 'pod' });
+  t.same(
+    pods?.subresources?.map((s) => s.subresource),
+    ['log', 'exec', 'status'],
+  );
+  t.match(
+    core.items[0].versions[0].resources.find((r) => r.resource === 'nodes'),
+    { scope: 'Cluster' },
+  );
+
+  const apis = (await api.call('GET', '/apis', { headers: { accept: AGGREGATED } })).json as {
+    items: { metadata: { name: string }; versions: { resources: { resource: string }[] }[] }[];
+  };
+  t.same(
+    apis.items.map((i) => i.metadata.name),
+    ['apps'],
+  );
+  t.same(apis.items[0].versions[0].resources.map((r) => r.resource).sort(), ['controllerrevisions', 'statefulsets']);
+
+  const legacy = await api.call('GET', '/apis', { headers: { accept: 'application/json, */*' } });
+  t.match(legacy.json, { kind: 'APIGroupList' }, 'a plain JSON Accept gets the legacy document');
+  const none = await api.call('GET', '/apis', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+  t.equal(none.status, 406, 'an Accept the server cannot answer: 406');
+  t.match(none.json, { kind: 'Status', reason: 'NotAcceptable' });
+});
