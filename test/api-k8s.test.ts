@@ -1,7 +1,18 @@
 // The Kubernetes API conventions over real HTTP: /version, discovery (legacy and aggregated),
 // typed lists, Status bodies, namespaces, the apps/v1 paths and watch parameters.
+import { readFileSync } from 'node:fs';
 import t from 'tap';
+import YAML from 'yaml';
 import { startApi } from './helpers/api-server.js';
+
+const example = YAML.parseAllDocuments(readFileSync(new URL('../examples/web.yaml', import.meta.url), 'utf8')).map((d) => d.toJSON() as unknown);
+const JSON_TYPE = { 'content-type': 'application/json' };
+const MERGE = { 'content-type': 'application/merge-patch+json' };
+
+async function applyExample(api: Awaited<ReturnType<typeof startApi>>) {
+  const a = await api.call('POST', '/api/v1/apply', { body: JSON.stringify({ objects: example }), headers: JSON_TYPE });
+  if (a.status !== 200) throw new Error(`apply: ${a.status} ${a.text}`);
+}
 
 const AGGREGATED = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 // What kubectl 1.32 sends for discovery.
@@ -100,4 +111,50 @@ t.test('aggregated discovery when the Accept header asks for it first, as kubect
   const none = await api.call('GET', '/apis', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
   t.equal(none.status, 406, 'an Accept the server cannot answer: 406');
   t.match(none.json, { kind: 'Status', reason: 'NotAcceptable' });
+});
+
+t.test('StatefulSets and ControllerRevisions under /apis/apps/v1, the old /api/v1 paths still served', async (t) => {
+  const api = await startApi(t);
+  await applyExample(api);
+  const one = await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets/web');
+  t.equal(one.status, 200, 'GET one under apps/v1');
+  t.match(one.json, { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'web' } });
+  const old = await api.call('GET', '/api/v1/namespaces/default/statefulsets/web');
+  t.equal(old.status, 200, 'the path of earlier berth versions still answers');
+  t.match((await api.call('GET', '/apis/apps/v1/statefulsets')).json, { items: [{ metadata: { name: 'web' } }] }, 'list across namespaces');
+  t.match((await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets')).json, { items: [{ metadata: { name: 'web' } }] }, 'list in a namespace');
+  t.equal((await api.call('GET', '/apis/apps/v1/namespaces/default/controllerrevisions')).status, 200, 'controllerrevisions under apps/v1');
+
+  const patched = await api.call('PATCH', '/apis/apps/v1/namespaces/default/statefulsets/web', {
+    body: JSON.stringify({ metadata: { labels: { tier: 'web' } } }),
+    headers: MERGE,
+  });
+  t.equal(patched.status, 200, 'merge patch under apps/v1');
+  t.match(patched.json, { metadata: { labels: { tier: 'web' } } });
+
+  const scale = await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets/web/scale');
+  t.match(scale.json, { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 2 } });
+  const scaled = await api.call('PATCH', '/apis/apps/v1/namespaces/default/statefulsets/web/scale', {
+    body: JSON.stringify({ spec: { replicas: 3 } }),
+    headers: MERGE,
+  });
+  t.equal(scaled.status, 200, 'kubectl scale: a merge patch of the scale subresource');
+  t.match(scaled.json, { kind: 'Scale', spec: { replicas: 3 } });
+  const put = await api.call('PUT', '/api/v1/namespaces/default/statefulsets/web/scale', {
+    body: JSON.stringify({ spec: { replicas: 1 } }),
+    headers: JSON_TYPE,
+  });
+  t.match(put.json, { kind: 'Scale', spec: { replicas: 1 } }, 'PUT scale on the old path');
+  t.match(
+    (await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets/web/status')).json,
+    { kind: 'StatefulSet', spec: { replicas: 1 } },
+    'the status subresource',
+  );
+
+  t.equal((await api.call('GET', '/apis/apps/v1/namespaces/default/configmaps')).status, 404, 'a core kind is not under apps/v1');
+  t.equal((await api.call('GET', '/apis/apps/v1/pods')).status, 404);
+  t.equal((await api.call('GET', '/apis/batch/v1/namespaces/default/statefulsets')).status, 404, 'nor under another group');
+  const del = await api.call('DELETE', '/apis/apps/v1/namespaces/default/statefulsets/web');
+  t.equal(del.status, 200, 'DELETE under apps/v1');
+  t.equal((await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets/web')).status, 404, 'gone');
 });

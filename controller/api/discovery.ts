@@ -42,7 +42,7 @@ const EXTRA: Record<string, { verbs?: string[]; subresources?: SubresourceInfo[]
     verbs: ['patch'],
     categories: ['all'],
     subresources: [
-      { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['update'] },
+      { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
       { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' }, verbs: ['get'] },
     ],
   },

@@ -138,20 +138,32 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     sendJson(c.reply, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   });
 
-  router
-    .on(
-      'POST',
-      '/api/v1/apply',
-      adminOnly(async (c) => {
-        const body = c.body as { objects?: unknown[]; dryRun?: boolean } | undefined;
-        if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
-        sendJson(c.reply, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
-      }),
-    )
-    .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)
-    .on('GET', '/api/v1/namespaces/:ns/:resource/:name', getOne)
-    .on('DELETE', '/api/v1/namespaces/:ns/:resource/:name', deleteOne)
-    .on('GET', '/api/v1/:resource', listOrWatch)
-    .on('GET', '/api/v1/:resource/:name', (c, p) => getOne(c, { ...p, ns: undefined as unknown as string }))
-    .on('DELETE', '/api/v1/:resource/:name', deleteOne);
+  /** The resource of a path's plural in its group version: `/api/v1` (core, and apps kinds on the paths of earlier berth versions) or `/apis/{group}/{version}`. */
+  const inGroup =
+    (h: (c: ApiContext, p: Params) => Promise<void> | void) =>
+    (c: ApiContext, p: Params): Promise<void> | void => {
+      if (p.group !== undefined && resourceFor(p.resource).apiVersion !== `${p.group}/${p.version}`)
+        throw notFound('resource', `${p.group}/${p.version}/${p.resource}`);
+      return h(c, p);
+    };
+  const clusterGet = (c: ApiContext, p: Params) => getOne(c, { ...p, ns: undefined as unknown as string });
+
+  router.on(
+    'POST',
+    '/api/v1/apply',
+    adminOnly(async (c) => {
+      const body = c.body as { objects?: unknown[]; dryRun?: boolean } | undefined;
+      if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
+      sendJson(c.reply, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
+    }),
+  );
+  for (const base of ['/api/v1', '/apis/:group/:version']) {
+    router
+      .on('GET', `${base}/namespaces/:ns/:resource`, inGroup(listOrWatch))
+      .on('GET', `${base}/namespaces/:ns/:resource/:name`, inGroup(getOne))
+      .on('DELETE', `${base}/namespaces/:ns/:resource/:name`, inGroup(deleteOne))
+      .on('GET', `${base}/:resource`, inGroup(listOrWatch))
+      .on('GET', `${base}/:resource/:name`, inGroup(clusterGet))
+      .on('DELETE', `${base}/:resource/:name`, inGroup(deleteOne));
+  }
 }
