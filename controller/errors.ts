@@ -40,6 +40,8 @@ export class StatusError extends Error {
     readonly causes?: StatusCause[],
     /** When the same request may succeed: `details.retryAfterSeconds` and a Retry-After header. */
     readonly retryAfterSeconds?: number,
+    /** The object the error is about: `details.name` and `details.kind` (the resource's plural, as Kubernetes puts it). */
+    readonly about?: { name: string; kind: string; group?: string },
   ) {
     super(message);
     this.code = STATUS_CODES[reason];
@@ -48,4 +50,4 @@ export class StatusError extends Error {
 
 export const badRequest = (message: string) => new StatusError('BadRequest', message);
 export const forbidden = (message: string) => new StatusError('Forbidden', message);
-export const notFound = (what: string, name: string) => new StatusError('NotFound', `${what} "${name}" not found`);
+export const notFound = (what: string, name: string) => new StatusError('NotFound', `${what} "${name}" not found`, undefined, undefined, { name, kind: what });

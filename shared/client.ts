@@ -21,12 +21,14 @@ export class ApiError extends Error {
 /** Error body of every non-2xx answer: a Kubernetes-style Status. */
 export interface ApiErrorBody {
   kind: 'Status';
+  apiVersion?: 'v1';
+  metadata?: Record<string, unknown>;
   status: 'Failure';
   code: number;
   reason: string;
   message: string;
   /** retryAfterSeconds: when the same request may succeed (Kubernetes' StatusDetails). */
-  details?: { causes?: { field: string; message: string }[]; retryAfterSeconds?: number };
+  details?: { name?: string; group?: string; kind?: string; causes?: { field: string; message: string }[]; retryAfterSeconds?: number };
 }
 
 export interface ClientOptions {

@@ -158,3 +158,63 @@ t.test('StatefulSets and ControllerRevisions under /apis/apps/v1, the old /api/v
   t.equal(del.status, 200, 'DELETE under apps/v1');
   t.equal((await api.call('GET', '/apis/apps/v1/namespaces/default/statefulsets/web')).status, 404, 'gone');
 });
+
+t.test('lists are typed, errors are full Status objects, namespaces are those in use', async (t) => {
+  const api = await startApi(t);
+  await applyExample(api);
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1', namespace: 'team-a' }, data: {} };
+  t.equal((await api.call('POST', '/api/v1/apply', { body: JSON.stringify({ objects: [cm] }), headers: JSON_TYPE })).status, 200);
+
+  const rv = String(api.store.resourceVersion);
+  t.match((await api.call('GET', '/api/v1/namespaces/default/services')).json, { apiVersion: 'v1', kind: 'ServiceList', metadata: { resourceVersion: rv } });
+  t.match((await api.call('GET', '/api/v1/configmaps')).json, { apiVersion: 'v1', kind: 'ConfigMapList', items: [{ metadata: { name: 'c1' } }] });
+  t.match((await api.call('GET', '/apis/apps/v1/statefulsets')).json, { apiVersion: 'apps/v1', kind: 'StatefulSetList' });
+  t.match((await api.call('GET', '/api/v1/nodes')).json, { apiVersion: 'v1', kind: 'NodeList', items: [] });
+
+  const missing = await api.call('GET', '/api/v1/namespaces/default/configmaps/nope');
+  t.equal(missing.status, 404);
+  t.same(
+    missing.json,
+    {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      code: 404,
+      reason: 'NotFound',
+      message: 'configmaps "nope" not found',
+      details: { name: 'nope', kind: 'configmaps' },
+    },
+    'a 404 is a whole Status naming the object',
+  );
+  for (const [m, p, body] of [
+    ['GET', '/no/such'],
+    ['PUT', '/api/v1/pods', '{}'],
+    ['POST', '/api/v1/apply', '{'],
+  ] as [string, string, string?][]) {
+    const a = await api.call(m, p, { ...(body === undefined ? {} : { body }), headers: JSON_TYPE });
+    t.match(a.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: a.status }, `${m} ${p}: a Status with apiVersion and metadata`);
+  }
+  const unauth = await api.call('GET', '/api/v1/pods', { token: null });
+  t.match(unauth.json, { kind: 'Status', apiVersion: 'v1', code: 401, reason: 'Unauthorized' });
+
+  const nss = (await api.call('GET', '/api/v1/namespaces')).json as {
+    kind: string;
+    items: { metadata: { name: string; uid: string }; status: { phase: string } }[];
+  };
+  t.equal(nss.kind, 'NamespaceList');
+  t.same(
+    nss.items.map((n) => n.metadata.name),
+    ['default', 'team-a'],
+    'default always, and those objects are in',
+  );
+  t.ok(
+    nss.items.every((n) => n.status.phase === 'Active' && /^[0-9a-f-]{36}$/.test(n.metadata.uid)),
+    'each Active, with a uid',
+  );
+  const one = await api.call('GET', '/api/v1/namespaces/team-a');
+  t.match(one.json, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' }, status: { phase: 'Active' } });
+  t.match(await api.call('GET', '/api/v1/namespaces/kube-nothing'), { status: 404 }, 'a namespace nothing is in: 404');
+  t.match(await api.call('GET', '/api/v1/namespaces?watch=true'), { status: 405 }, 'namespaces cannot be watched');
+  t.match(await api.call('GET', '/api/v1/namespaces/default/configmaps'), { status: 200 }, 'the namespaced paths still route');
+});

@@ -5,17 +5,20 @@ import type { FastifyReply } from 'fastify';
 import type { ApiErrorBody } from '../../shared/client.js';
 import type { StatusError } from '../errors.js';
 
-/** The Status body of an error (Kubernetes' metav1.Status). */
+/** The Status body of an error (Kubernetes' metav1.Status); `details` only when there are any. */
 export function statusBody(err: StatusError): ApiErrorBody {
   return {
     kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
     status: 'Failure',
     code: err.code,
     reason: err.reason,
     message: err.message,
-    ...(err.causes || err.retryAfterSeconds !== undefined
+    ...(err.causes || err.retryAfterSeconds !== undefined || err.about
       ? {
           details: {
+            ...(err.about ? { name: err.about.name, ...(err.about.group ? { group: err.about.group } : {}), kind: err.about.kind } : {}),
             ...(err.causes ? { causes: err.causes } : {}),
             ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
           },

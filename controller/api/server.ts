@@ -24,6 +24,7 @@ import { addAgentRoutes } from './routes/agents.js';
 import { addDiscoveryRoutes } from './routes/discovery.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
 import { addMetricsRoutes, isMetricsPath } from './routes/metrics.js';
+import { addNamespaceRoutes } from './routes/namespaces.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
@@ -84,6 +85,7 @@ export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
   addStatefulSetRoutes(router, deps);
+  addNamespaceRoutes(router, deps);
   addObjectRoutes(router, { ...deps, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
   return router;
 }

@@ -117,7 +117,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    sendJson(c.reply, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
+    sendJson(c.reply, 200, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
   const getOne = (c: ApiContext, p: Params) => {
