@@ -28,6 +28,8 @@ export type StatusReason = keyof typeof STATUS_CODES;
 export interface StatusCause {
   field: string;
   message: string;
+  /** Kubernetes' cause type, e.g. FieldValueForbidden. */
+  reason?: string;
 }
 
 /** An error with a Kubernetes reason (and so an HTTP status), like apimachinery's StatusError. */

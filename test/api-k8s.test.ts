@@ -218,3 +218,63 @@ t.test('lists are typed, errors are full Status objects, namespaces are those in
   t.match(await api.call('GET', '/api/v1/namespaces?watch=true'), { status: 405 }, 'namespaces cannot be watched');
   t.match(await api.call('GET', '/api/v1/namespaces/default/configmaps'), { status: 200 }, 'the namespaced paths still route');
 });
+
+t.test('watch as client-go asks for it: ParseBool, bookmarks only when asked, timeoutSeconds, sendInitialEvents refused', async (t) => {
+  const api = await startApi(t, { watchBookmarkMs: 20 });
+  await applyExample(api);
+  type Ev = { type: string; object: { kind?: string; apiVersion?: string; metadata?: { name?: string; resourceVersion?: string } } };
+  const events = (text: string): Ev[] =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Ev);
+
+  for (const w of ['true', '1', 'True', 't', 'TRUE']) {
+    const a = await api.call('GET', `/api/v1/services?watch=${w}&timeoutSeconds=1`);
+    t.equal(a.status, 200, `watch=${w} watches`);
+    t.same(
+      events(a.text).map((e) => `${e.type} ${e.object.metadata?.name}`),
+      ['ADDED nginx'],
+      `watch=${w}: the current objects as ADDED, then the stream ends after timeoutSeconds`,
+    );
+  }
+  const off = await api.call('GET', '/api/v1/services?watch=false');
+  t.match(off.json, { kind: 'ServiceList' }, 'watch=false lists');
+  const bad = await api.call('GET', '/api/v1/services?watch=yes');
+  t.equal(bad.status, 400, 'watch=yes: 400');
+  t.match(bad.json, { reason: 'BadRequest', message: /watch/ });
+  t.equal((await api.call('GET', '/api/v1/services?watch=true&timeoutSeconds=soon')).status, 400, 'a timeoutSeconds that is not a number: 400');
+
+  const rv0 = await api.call('GET', '/apis/apps/v1/statefulsets?watch=true&resourceVersion=0&timeoutSeconds=1');
+  t.same(
+    events(rv0.text).map((e) => `${e.type} ${e.object.kind}`),
+    ['ADDED StatefulSet'],
+    'resourceVersion=0: the current objects as ADDED',
+  );
+
+  const quiet = await api.call('GET', '/apis/apps/v1/statefulsets?watch=true&timeoutSeconds=1');
+  t.notOk(
+    events(quiet.text).some((e) => e.type === 'BOOKMARK'),
+    'no BOOKMARK unless asked',
+  );
+
+  const asked = events((await api.call('GET', '/apis/apps/v1/statefulsets?watch=true&allowWatchBookmarks=true&timeoutSeconds=1')).text);
+  const bm = asked.find((e) => e.type === 'BOOKMARK');
+  t.ok(bm, 'allowWatchBookmarks=true: BOOKMARK events');
+  t.same(
+    bm?.object,
+    { kind: 'StatefulSet', apiVersion: 'apps/v1', metadata: { resourceVersion: String(api.store.resourceVersion) } },
+    'a bookmark names the kind, its apiVersion and the resourceVersion',
+  );
+
+  const sie = await api.call('GET', '/api/v1/pods?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan');
+  t.equal(sie.status, 422, 'sendInitialEvents: 422, as Kubernetes without the WatchList feature');
+  t.match(sie.json, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    reason: 'Invalid',
+    message: /sendInitialEvents is forbidden for watch/,
+    details: { group: 'meta.k8s.io', kind: 'ListOptions', causes: [{ reason: 'FieldValueForbidden', field: 'sendInitialEvents' }] },
+  });
+  t.match(await api.call('GET', '/api/v1/pods?sendInitialEvents=false'), { status: 422 }, 'on a list too');
+});

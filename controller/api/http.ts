@@ -18,7 +18,9 @@ export function statusBody(err: StatusError): ApiErrorBody {
     ...(err.causes || err.retryAfterSeconds !== undefined || err.about
       ? {
           details: {
-            ...(err.about ? { name: err.about.name, ...(err.about.group ? { group: err.about.group } : {}), kind: err.about.kind } : {}),
+            ...(err.about
+              ? { ...(err.about.name ? { name: err.about.name } : {}), ...(err.about.group ? { group: err.about.group } : {}), kind: err.about.kind }
+              : {}),
             ...(err.causes ? { causes: err.causes } : {}),
             ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
           },

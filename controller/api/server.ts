@@ -61,6 +61,8 @@ export interface ApiDeps {
   watchBufferBytes?: number;
   /** Unsent bytes all watches together may hold (routes/watch.ts, WatchBudget). */
   watchBufferTotalBytes?: number;
+  /** How often watches that asked for bookmarks get one (default 10 s). */
+  watchBookmarkMs?: number;
   /** `GET /api/v1/backup`; undefined: no such route. */
   backup?: BackupRouteDeps;
   /** `GET /api/v1/controller`: the store backend, this controller's name and who leads (docs/ha.md). */

@@ -9,7 +9,8 @@ import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, type ApiContext } from '../context.js';
 import { sendJson, type Params, type Router } from '../http.js';
-import { serveWatch, WatchHub, type WatchDeps } from './watch.js';
+import { parseBool, parseCount } from '../query.js';
+import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
 
 export interface ObjectRouteDeps extends WatchDeps {
   store: Store;
@@ -58,6 +59,22 @@ function refuseLargeObjects(objects: unknown[]): void {
     const what = typeof m.kind === 'string' && typeof m.metadata?.name === 'string' ? `${m.kind}/${m.metadata.name}` : `objects[${i}]`;
     throw new StatusError('RequestEntityTooLarge', `${what} is ${size} bytes, over the limit of ${MAX_OBJECT_BYTES} bytes per object; nothing was changed`);
   });
+}
+
+/**
+ * sendInitialEvents (streaming lists) is not supported: answered as Kubernetes answers with the
+ * WatchList feature off, a 422 the client falls back from to list and watch.
+ */
+function refuseSendInitialEvents(q: URLSearchParams, watch: boolean): void {
+  if (!q.has('sendInitialEvents')) return;
+  const why = watch ? 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled' : 'sendInitialEvents is forbidden for list';
+  throw new StatusError(
+    'Invalid',
+    `ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: ${why}`,
+    [{ field: 'sendInitialEvents', message: `Forbidden: ${why}`, reason: 'FieldValueForbidden' }],
+    undefined,
+    { name: '', group: 'meta.k8s.io', kind: 'ListOptions' },
+  );
 }
 
 function parseFieldSelector(text: string | null): FieldRequirement[] {
@@ -109,11 +126,21 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const selected = filterFor(r, p.ns, labels, fields);
     const scope = nodeScope(c, r, access);
     const filter = scope ? (o: AnyObject) => selected(o) && scope(o) : selected;
-    const watch = c.url.searchParams.get('watch');
-    if (watch === 'true' || watch === '1') {
+    const q = c.url.searchParams;
+    const watch = parseBool(q, 'watch');
+    refuseSendInitialEvents(q, watch);
+    if (watch) {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
+      const timeoutSeconds = parseCount(q, 'timeoutSeconds');
+      const opts: WatchOptions = {
+        fromRv: q.get('resourceVersion'),
+        bookmarks: parseBool(q, 'allowWatchBookmarks'),
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        kind: r.kind,
+        apiVersion: r.apiVersion,
+      };
       c.hijack();
-      serveWatch(deps, c, filter, c.url.searchParams.get('resourceVersion'), WatchHub.index(r.kind, onNode?.value));
+      serveWatch(deps, c, filter, opts, WatchHub.index(r.kind, onNode?.value));
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
