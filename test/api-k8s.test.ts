@@ -278,3 +278,17 @@ t.test('watch as client-go asks for it: ParseBool, bookmarks only when asked, ti
   });
   t.match(await api.call('GET', '/api/v1/pods?sendInitialEvents=false'), { status: 422 }, 'on a list too');
 });
+
+t.test('limit and a protobuf-first Accept do not break lists', async (t) => {
+  const api = await startApi(t);
+  await applyExample(api);
+  const limited = await api.call('GET', '/api/v1/services?limit=500');
+  t.equal(limited.status, 200, 'limit=500, as kubectl get sends');
+  const body = limited.json as { items: unknown[]; metadata: Record<string, unknown> };
+  t.equal(body.items.length, 1, 'the whole list');
+  t.notOk('continue' in body.metadata, 'without continue: nothing more to fetch');
+  const proto = await api.call('GET', '/api/v1/services', { headers: { accept: 'application/vnd.kubernetes.protobuf, application/json' } });
+  t.equal(proto.status, 200);
+  t.equal(proto.headers.get('content-type'), 'application/json', 'JSON, the second choice of kube clients');
+  t.match(proto.json, { kind: 'ServiceList' });
+});

@@ -1,5 +1,6 @@
 // An in-process controller API (SQLite store, operations, node registry) on loopback, plain
-// HTTP, and a raw HTTP caller for it: for tests of the API's HTTP behaviour.
+// HTTP (or HTTPS with the cluster's own CA: `https: true`), and a raw HTTP caller for it: for
+// tests of the API's HTTP behaviour.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,8 @@ import { EventRecorder } from '../../controller/events/recorder.js';
 import { NodeRegistry } from '../../controller/nodes/registry.js';
 import { Operations } from '../../controller/objects/operations.js';
 import { SqliteStore } from '../../controller/store/sqlite.js';
+import { ensurePki } from '../../controller/tls/pki.js';
+import { fetchWithTls } from '../../shared/client.js';
 
 export interface Answer {
   status: number;
@@ -28,14 +31,17 @@ export interface CallOptions {
 }
 
 /** Starts the API; `t.teardown` stops it and removes its data. */
-export async function startApi(t: { teardown(fn: () => unknown): void }, extra: Partial<ApiDeps> = {}) {
+export async function startApi(t: { teardown(fn: () => unknown): void }, extra: Partial<ApiDeps> & { https?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-api-'));
   const store = new SqliteStore(join(dir, 'berth.db'));
   const log = pino({ level: 'silent' });
   const events = new EventRecorder(store, 'statefulset-controller');
   const ops = new Operations(store, events);
   const nodes = new NodeRegistry(store, events, log, 5000);
-  const server = await createApiServer({ store, ops, nodes, events, log, version: '0.1.0', ...extra });
+  const { https, ...deps } = extra;
+  const pki = https ? ensurePki(dir, ['127.0.0.1']) : undefined;
+  const tls = pki ? { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } : undefined;
+  const server = await createApiServer({ store, ops, nodes, events, log, version: '0.1.0', ...(tls ? { tls } : {}), ...deps });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   t.teardown(async () => {
     server.closeAllConnections();
@@ -43,15 +49,15 @@ export async function startApi(t: { teardown(fn: () => unknown): void }, extra: 
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${pki ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ca = pki?.ca.certPem;
   const admin = await createToken(store, 'admin', 'admin', { description: 'test' });
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Answer> => {
     const token = o.token === undefined ? admin : o.token;
-    const res = await fetch(url + path, {
-      method,
-      headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...o.headers },
-      ...(o.body === undefined ? {} : { body: typeof o.body === 'string' ? o.body : new Uint8Array(o.body) }),
-    });
+    const headers = { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...o.headers };
+    const res = ca
+      ? await fetchWithTls(url + path, { method, headers, ...(o.body === undefined ? {} : { body: o.body }) }, { ca })
+      : await fetch(url + path, { method, headers, ...(o.body === undefined ? {} : { body: typeof o.body === 'string' ? o.body : new Uint8Array(o.body) }) });
     const text = await res.text();
     let json: unknown;
     try {
@@ -61,5 +67,5 @@ export async function startApi(t: { teardown(fn: () => unknown): void }, extra: 
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  return { store, ops, nodes, server, url, admin, call };
+  return { store, ops, nodes, server, url, ca, admin, call };
 }
