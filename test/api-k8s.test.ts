@@ -292,3 +292,32 @@ t.test('limit and a protobuf-first Accept do not break lists', async (t) => {
   t.equal(proto.headers.get('content-type'), 'application/json', 'JSON, the second choice of kube clients');
   t.match(proto.json, { kind: 'ServiceList' });
 });
+
+t.test('get and list answer in the representation the Accept header prefers', async (t) => {
+  const TABLE = { mediaType: 'application/json', params: { as: 'Table', g: 'meta.k8s.io', v: 'v1' } };
+  const api = await startApi(t, {
+    representations: [
+      {
+        ...TABLE,
+        render: (body, r) => ({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', resource: r.plural, of: body.kind }),
+      },
+    ],
+  });
+  await applyExample(api);
+  // What kubectl get sends.
+  const kubectlAccept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+  const table = await api.call('GET', '/api/v1/namespaces/default/services', { headers: { accept: kubectlAccept } });
+  t.same(table.json, { kind: 'Table', apiVersion: 'meta.k8s.io/v1', resource: 'services', of: 'ServiceList' }, 'the list, rendered as asked');
+  t.equal(table.headers.get('content-type'), 'application/json;as=Table;g=meta.k8s.io;v=v1', 'with the content type naming it');
+  const one = await api.call('GET', '/api/v1/namespaces/default/services/nginx', { headers: { accept: kubectlAccept } });
+  t.match(one.json, { kind: 'Table', of: 'Service' }, 'one object too');
+  t.match((await api.call('GET', '/api/v1/namespaces/default/services')).json, { kind: 'ServiceList' }, 'no Accept: plain JSON');
+  t.match(
+    (await api.call('GET', '/api/v1/namespaces/default/services', { headers: { accept: 'application/json' } })).json,
+    { kind: 'ServiceList' },
+    'Accept JSON: plain JSON',
+  );
+  const proto = await api.call('GET', '/api/v1/namespaces/default/services', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+  t.equal(proto.status, 406, 'protobuf alone: 406, as Kubernetes without protobuf');
+  t.match(proto.json, { kind: 'Status', reason: 'NotAcceptable' });
+});

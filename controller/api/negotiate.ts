@@ -1,7 +1,10 @@
 // Content negotiation on the Accept header, as the Kubernetes API server does it: a handler
 // names the representations it can answer with (offers: a media type and the parameters that
 // select a representation, such as `g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList` or
-// `as=Table;g=meta.k8s.io;v=v1`), and gets the one the client prefers, or none (406). Pure.
+// `as=Table;g=meta.k8s.io;v=v1`), and gets the one the client prefers, or none (406).
+// `negotiate` is pure; `negotiated` is the handlers' entry point.
+import { StatusError } from '../errors.js';
+import type { ApiContext } from './context.js';
 
 export interface Offer {
   /** `application/json`. */
@@ -79,6 +82,18 @@ export function negotiate<T extends Offer>(accept: string | undefined, offers: r
 export function contentTypeOf(offer: Offer): string {
   const ps = Object.entries(offer.params ?? {}).map(([k, v]) => `;${k}=${v}`);
   return offer.mediaType + ps.join('');
+}
+
+/** The offer the request's Accept header takes of `offers`; 406 NotAcceptable when none. */
+export function negotiated<T extends Offer>(c: Pick<ApiContext, 'req'>, offers: readonly T[]): T {
+  const o = negotiate(c.req.headers.accept, offers);
+  if (!o) {
+    throw new StatusError(
+      'NotAcceptable',
+      `none of the media types in the Accept header "${c.req.headers.accept}" can be served; use ${offers.map(contentTypeOf).join(' or ')}`,
+    );
+  }
+  return o;
 }
 
 /** Plain JSON, the representation of every route. */

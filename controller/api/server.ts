@@ -26,7 +26,7 @@ import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
 import { addMetricsRoutes, isMetricsPath } from './routes/metrics.js';
 import { addNamespaceRoutes } from './routes/namespaces.js';
 import { addNodeRoutes } from './routes/nodes.js';
-import { addObjectRoutes } from './routes/objects.js';
+import { addObjectRoutes, type ObjectRepresentation } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addRestoreHoldRoutes } from './routes/restore-hold.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
@@ -69,6 +69,8 @@ export interface ApiDeps {
   controllerStatus?: () => object;
   /** `/api/v1/restore-hold`; undefined: no such route. */
   restoreHold?: RestoreHoldController;
+  /** Representations of get and list answers beyond plain JSON (a Table): routes/objects.ts. */
+  representations?: readonly ObjectRepresentation[];
   /** Request body parsers beyond those registered with registerBodyType (content-types.ts). */
   bodyTypes?: Iterable<[string, BodyParser]>;
 }

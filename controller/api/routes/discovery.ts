@@ -1,22 +1,11 @@
 // Kubernetes discovery (docs/api.md, "Kubernetes API"): /version, /api, /api/v1, /apis,
 // /apis/{group}, /apis/{group}/{version}; /api and /apis also as aggregated discovery when the
 // Accept header asks for apidiscovery.k8s.io/v2. Every token may read them.
-import { StatusError, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import { AGGREGATED_DISCOVERY, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from '../discovery.js';
 import { sendText, type Router } from '../http.js';
-import { contentTypeOf, JSON_OFFER, negotiate, type Offer } from '../negotiate.js';
-
-/** The offer the request's Accept header takes of `offers`; 406 when none. */
-export function negotiated<T extends Offer>(c: ApiContext, offers: readonly T[]): T {
-  const o = negotiate(c.req.headers.accept, offers);
-  if (!o)
-    throw new StatusError(
-      'NotAcceptable',
-      `none of the media types in the Accept header "${c.req.headers.accept}" can be served; use ${offers.map(contentTypeOf).join(' or ')}`,
-    );
-  return o;
-}
+import { contentTypeOf, JSON_OFFER, negotiated, type Offer } from '../negotiate.js';
 
 function send(c: ApiContext, offer: Offer, body: unknown): void {
   c.reply.header('vary', 'Accept');

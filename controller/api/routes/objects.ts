@@ -2,19 +2,31 @@
 // selectors, get and delete, for every kind of shared/resources.ts.
 import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
-import type { AnyObject, Pod } from '../../../shared/types.js';
+import type { AnyObject, List, Pod } from '../../../shared/types.js';
 import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
 import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, type ApiContext } from '../context.js';
-import { sendJson, type Params, type Router } from '../http.js';
+import { sendJson, sendText, type Params, type Router } from '../http.js';
+import { contentTypeOf, JSON_OFFER, negotiated, type Offer } from '../negotiate.js';
 import { parseBool, parseCount } from '../query.js';
 import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
+
+/**
+ * Another representation of the answers of get and list (a Table, as `kubectl get` asks for
+ * with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`): served when the Accept header
+ * prefers it to plain JSON. `render` gets the object or the typed list as it would be sent.
+ */
+export interface ObjectRepresentation extends Offer {
+  render(body: AnyObject | List, resource: ResourceInfo, query: URLSearchParams): unknown;
+}
 
 export interface ObjectRouteDeps extends WatchDeps {
   store: Store;
   ops: Operations;
+  /** Representations beyond plain JSON (ApiDeps.representations). */
+  representations?: readonly ObjectRepresentation[];
 }
 
 /**
@@ -117,6 +129,15 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     if (ch.object.kind === 'Pod') access.podChanged(ch.object, ch.type === 'DELETED');
   });
 
+  const offers: readonly (Offer & { render?: ObjectRepresentation['render'] })[] = [JSON_OFFER, ...(deps.representations ?? [])];
+  /** The answer of a get or list, in the representation the Accept header prefers. */
+  const respond = (c: ApiContext, r: ResourceInfo, body: AnyObject | List) => {
+    const offer = negotiated(c, offers);
+    if (!offer.render) return sendJson(c.reply, 200, body);
+    c.reply.header('vary', 'Accept');
+    sendText(c.reply, 200, contentTypeOf(offer), JSON.stringify(offer.render(body, r, c.url.searchParams)));
+  };
+
   const listOrWatch = (c: ApiContext, p: Params) => {
     const r = resourceFor(p.resource);
     requireReader(c, r);
@@ -144,7 +165,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    sendJson(c.reply, 200, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
+    respond(c, r, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
   const getOne = (c: ApiContext, p: Params) => {
@@ -156,7 +177,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const ref = { kind: r.kind, metadata: { namespace: p.ns, name: p.name } } as AnyObject;
     if (scope && !scope(ref)) throw forbidden(`${r.plural} "${p.name}" is forbidden: no pod bound to node ${(c.who as { node: string }).node} refers to it`);
     if (!o) throw notFound(r.plural, p.name);
-    sendJson(c.reply, 200, o);
+    respond(c, r, o);
   };
 
   const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
