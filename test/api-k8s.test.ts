@@ -321,3 +321,20 @@ t.test('get and list answer in the representation the Accept header prefers', as
   t.equal(proto.status, 406, 'protobuf alone: 406, as Kubernetes without protobuf');
   t.match(proto.json, { kind: 'Status', reason: 'NotAcceptable' });
 });
+
+t.test('the legacy /watch/ paths watch, one object when the path names it', async (t) => {
+  const api = await startApi(t);
+  await applyExample(api);
+  const cm = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: {} });
+  await api.call('POST', '/api/v1/apply', { body: JSON.stringify({ objects: [cm('a'), cm('b')] }), headers: JSON_TYPE });
+  const names = (text: string) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `${(JSON.parse(l) as { type: string }).type} ${(JSON.parse(l) as { object: { metadata: { name: string } } }).object.metadata.name}`);
+  t.same(names((await api.call('GET', '/api/v1/watch/namespaces/default/configmaps?timeoutSeconds=1')).text), ['ADDED a', 'ADDED b'], 'a namespace');
+  t.same(names((await api.call('GET', '/api/v1/watch/configmaps?timeoutSeconds=1')).text), ['ADDED a', 'ADDED b'], 'all namespaces');
+  t.same(names((await api.call('GET', '/api/v1/watch/namespaces/default/configmaps/b?timeoutSeconds=1')).text), ['ADDED b'], 'one object');
+  t.same(names((await api.call('GET', '/apis/apps/v1/watch/namespaces/default/statefulsets?timeoutSeconds=1')).text), ['ADDED web'], 'apps/v1');
+  t.equal((await api.call('GET', '/apis/apps/v1/watch/configmaps?timeoutSeconds=1')).status, 404, 'a core kind under apps/v1: 404');
+});

@@ -138,17 +138,19 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     sendText(c.reply, 200, contentTypeOf(offer), JSON.stringify(offer.render(body, r, c.url.searchParams)));
   };
 
-  const listOrWatch = (c: ApiContext, p: Params) => {
+  /** `legacyWatch`: a `/watch/` path (deprecated in Kubernetes, still served): a watch, of one object when the path names it. */
+  const listOrWatch = (c: ApiContext, p: Params, legacyWatch = false) => {
     const r = resourceFor(p.resource);
     requireReader(c, r);
     if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
     const labels = parseLabelSelector(c.url.searchParams.get('labelSelector'));
     const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
+    if (legacyWatch && p.name !== undefined) fields.push({ path: 'metadata.name', value: p.name, negate: false });
     const selected = filterFor(r, p.ns, labels, fields);
     const scope = nodeScope(c, r, access);
     const filter = scope ? (o: AnyObject) => selected(o) && scope(o) : selected;
     const q = c.url.searchParams;
-    const watch = parseBool(q, 'watch');
+    const watch = legacyWatch || parseBool(q, 'watch');
     refuseSendInitialEvents(q, watch);
     if (watch) {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
@@ -213,5 +215,11 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
       .on('GET', `${base}/:resource`, inGroup(listOrWatch))
       .on('GET', `${base}/:resource/:name`, inGroup(clusterGet))
       .on('DELETE', `${base}/:resource/:name`, inGroup(deleteOne));
+    const watchPath = inGroup((c, p) => listOrWatch(c, p, true));
+    router
+      .on('GET', `${base}/watch/namespaces/:ns/:resource`, watchPath)
+      .on('GET', `${base}/watch/namespaces/:ns/:resource/:name`, watchPath)
+      .on('GET', `${base}/watch/:resource`, watchPath)
+      .on('GET', `${base}/watch/:resource/:name`, watchPath);
   }
 }
