@@ -8,6 +8,7 @@ export const STATUS_CODES = {
   Forbidden: 403,
   NotFound: 404,
   MethodNotAllowed: 405,
+  NotAcceptable: 406,
   AlreadyExists: 409,
   Conflict: 409,
   Expired: 410,
@@ -27,6 +28,8 @@ export type StatusReason = keyof typeof STATUS_CODES;
 export interface StatusCause {
   field: string;
   message: string;
+  /** Kubernetes' cause type, e.g. FieldValueForbidden. */
+  reason?: string;
 }
 
 /** What a `Status`'s `details` names besides causes: the object the error is about. */
@@ -59,4 +62,4 @@ export class StatusError extends Error {
 
 export const badRequest = (message: string) => new StatusError('BadRequest', message);
 export const forbidden = (message: string) => new StatusError('Forbidden', message);
-export const notFound = (what: string, name: string) => new StatusError('NotFound', `${what} "${name}" not found`);
+export const notFound = (what: string, name: string) => new StatusError('NotFound', `${what} "${name}" not found`, undefined, undefined, { name, kind: what });

@@ -304,7 +304,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   let joinServers: string[] = [];
   /** This controller's URL as hosts reach it (the elector's identity). */
   let ownUrl = '';
-  const server = createApiServer({
+  const server = await createApiServer({
     store,
     ops,
     nodes,

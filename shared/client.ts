@@ -21,6 +21,8 @@ export class ApiError extends Error {
 /** Error body of every non-2xx answer: a Kubernetes-style Status. */
 export interface ApiErrorBody {
   kind: 'Status';
+  apiVersion?: 'v1';
+  metadata?: Record<string, unknown>;
   status: 'Failure';
   code: number;
   reason: string;
@@ -423,7 +425,14 @@ export class ApiClient {
       stream.abort();
     });
     try {
-      const opened = await this.rawOn('GET', path + queryString({ ...query, watch: 'true' }), undefined, stream.signal, 'application/json');
+      // Bookmarks keep a quiet stream from looking dead (listWatch's idle timeout).
+      const opened = await this.rawOn(
+        'GET',
+        path + queryString({ ...query, watch: 'true', allowWatchBookmarks: 'true' }),
+        undefined,
+        stream.signal,
+        'application/json',
+      );
       index = opened.index;
       try {
         await readLines(opened.res, (line) => onEvent(JSON.parse(line) as WatchEvent<T>));

@@ -242,9 +242,10 @@ export interface TokenInfo {
 export type AnyObject = Pod | StatefulSet | Service | ConfigMap | Secret | PersistentVolumeClaim | Node | Event | ControllerRevision;
 export type Kind = AnyObject['kind'];
 
+/** A list: `List`, or a typed list (`PodList`, apps/v1 `StatefulSetList`) as the API answers. */
 export interface List<T = AnyObject> {
-  apiVersion: 'v1';
-  kind: 'List';
+  apiVersion: string;
+  kind: string;
   metadata: { resourceVersion: string };
   items: T[];
 }

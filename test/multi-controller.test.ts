@@ -71,7 +71,7 @@ async function cluster(t: Test) {
   });
   /** A controller's API server on `port` (0: any); returns it and its URL. */
   const api = async (port = 0) => {
-    const server = createApiServer({ store, ops, nodes, events, log, version: 'test', tls });
+    const server = await createApiServer({ store, ops, nodes, events, log, version: 'test', tls });
     servers.add(server);
     const p = await listen(server, port);
     return { server, port: p, url: `https://127.0.0.1:${p}` };
@@ -185,7 +185,7 @@ t.test('the client skips a blackholed, a refusing and a wrongly named controller
   let started = performance.now();
   const list = await client.list('/api/v1/nodes');
   const first = performance.now() - started;
-  t.equal(list.kind, 'List', 'the fourth controller answered');
+  t.equal(list.kind, 'NodeList', 'the fourth controller answered');
   t.equal(hole.accepted(), 1, 'the blackholed one was tried');
   t.equal(wrongNameServed, 0, 'nothing was sent to the one whose certificate names another host');
   t.ok(first >= 950 && first < 2500, `one connect timeout (1 s) spent on the blackhole: ${first.toFixed(0)} ms`);
@@ -227,7 +227,7 @@ t.test('503 hands the call to the next controller; a dropped POST is not sent ag
     }),
   );
   const viaBusy = new ApiClient({ pool: new ServerPool([busy.url, a.url]), token: c.admin, tls: { ca: c.ca } });
-  t.equal((await viaBusy.list('/api/v1/nodes')).kind, 'List');
+  t.equal((await viaBusy.list('/api/v1/nodes')).kind, 'NodeList');
   t.equal(unavailable, 1, 'the 503 was seen, then the next controller answered');
   const onlyBusy = new ApiClient({ pool: new ServerPool([busy.url]), token: c.admin, tls: { ca: c.ca } });
   const e503 = await onlyBusy.list('/api/v1/nodes').catch((e: unknown) => e);
@@ -242,7 +242,7 @@ t.test('503 hands the call to the next controller; a dropped POST is not sent ag
   t.equal(pool.current, a.url, 'the next call starts with the other controller');
   pool.record({ start: 1, tries: 1, method: 'GET' }, 1, 'unavailable'); // back to the dropper first
   t.equal(pool.current, dropper.url);
-  t.equal((await client.list(CM)).kind, 'List', 'a GET whose connection dropped goes to the next controller');
+  t.equal((await client.list(CM)).kind, 'ConfigMapList', 'a GET whose connection dropped goes to the next controller');
   t.equal(dropped, 2);
   t.equal(pool.current, a.url);
 });

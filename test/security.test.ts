@@ -69,7 +69,7 @@ async function controller(t: Test, policy: PodSecurityPolicy = { level: 'baselin
     key: pki.client.keyPem,
     cert: pki.client.certPem,
   });
-  const server = createApiServer({
+  const server = await createApiServer({
     store,
     ops,
     nodes,

@@ -1,6 +1,7 @@
-// What every API route handler gets (the request, the response, the parsed URL and the
-// authenticated caller), and the authorization checks routes run before their work.
+// What every API route handler gets (the request, the response, the parsed URL, the body and
+// the authenticated caller), and the authorization checks routes run before their work.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Duplex } from 'node:stream';
 import type { Pod } from '../../shared/types.js';
 import type { Principal } from '../auth/tokens.js';
@@ -8,10 +9,20 @@ import { forbidden } from '../errors.js';
 import type { Handler, Params } from './http.js';
 
 export interface ApiContext {
+  /** The raw request and response (node:http). Answer through `reply`, or `hijack()` first. */
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
   who: Principal;
+  /** The request body as its content-type's parser gave it (content-types.ts); undefined if none. */
+  body: unknown;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /**
+   * Takes the response over from fastify (a watch, a log or a backup stream) and returns it: the
+   * handler writes and ends it itself; an error thrown afterwards is written on it (http.ts, writeError).
+   */
+  hijack(): ServerResponse;
 }
 
 export type ApiHandler = Handler<ApiContext>;

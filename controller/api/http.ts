@@ -1,18 +1,16 @@
-// Small helpers over node:http: Status responses for the errors of ../errors.ts, JSON bodies, a path router.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// Small helpers of the HTTP layer: Status bodies for the errors of ../errors.ts, JSON answers,
+// body limits, and the route table the route modules fill in (server.ts hands it to fastify).
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import type { ApiErrorBody } from '../../shared/client.js';
-import { StatusError, badRequest } from '../errors.js';
-import { BodyError, parseJsonBody } from '../../shared/body.js';
+import type { StatusError } from '../errors.js';
 
-export function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, err: StatusError): void {
-  const body: ApiErrorBody = {
+/** The Status body of an error (Kubernetes' metav1.Status); `details` only when there are any. */
+export function statusBody(err: StatusError): ApiErrorBody {
+  return {
     kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
     status: 'Failure',
     code: err.code,
     reason: err.reason,
@@ -27,12 +25,36 @@ export function sendError(res: ServerResponse, err: StatusError): void {
         }
       : {}),
   };
+}
+
+/**
+ * A body of the given content type through fastify: as bytes, so that fastify sends the
+ * content type as it is (it adds `; charset=utf-8` to JSON types given as a string).
+ */
+export function sendText(reply: FastifyReply, code: number, contentType: string, text: string): void {
+  reply.code(code).header('content-type', contentType).send(Buffer.from(text));
+}
+
+/** A JSON answer through fastify. */
+export function sendJson(reply: FastifyReply, code: number, body: unknown): void {
+  sendText(reply, code, 'application/json', JSON.stringify(body));
+}
+
+/** A JSON answer on a raw response (a stream route, after `hijack()`). */
+export function writeJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The Status answer of an error on a raw response; once headers are out, only the end. */
+export function writeError(res: ServerResponse, err: StatusError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(err.retryAfterSeconds));
-  sendJson(res, err.code, body);
+  writeJson(res, err.code, statusBody(err));
 }
 
 /** Largest request body of any route (an apply of many objects). */
@@ -41,68 +63,43 @@ export const MAX_BODY = 8 << 20;
 /** Largest body of the small calls agents make (heartbeat, registration, events): 64 KiB. */
 export const SMALL_BODY = 64 << 10;
 
-/**
- * The request's JSON body (strict UTF-8, nesting bounded: shared/body.ts); undefined if empty.
- * A body over `limit` bytes is refused (413) without reading the rest of it.
- */
-export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(c as Buffer);
-  }
-  try {
-    return parseJsonBody(Buffer.concat(chunks));
-  } catch (err) {
-    if (err instanceof BodyError) throw badRequest(err.message);
-    throw err;
-  }
-}
-
-function tooLarge(limit: number): StatusError {
-  return new StatusError('RequestEntityTooLarge', `request body exceeds ${limit} bytes`);
-}
-
 export type Params = Record<string, string>;
 export type Handler<C> = (ctx: C, params: Params) => Promise<void> | void;
 
-interface Route<C> {
-  method: string;
-  parts: string[];
-  handler: Handler<C>;
+export interface RouteOptions {
+  /** Largest request body, in bytes (default MAX_BODY); a larger one is refused (413) unread. */
+  bodyLimit?: number;
 }
 
-/** Matches `/api/v1/namespaces/:ns/:resource/:name` style patterns. */
-export class Router<C> {
-  private readonly routes: Route<C>[] = [];
+export interface Route<C> {
+  method: string;
+  /** `/api/v1/namespaces/:ns/:resource/:name` style, as fastify takes it. */
+  pattern: string;
+  handler: Handler<C>;
+  options: RouteOptions;
+}
 
-  on(method: string, pattern: string, handler: Handler<C>): this {
-    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
+/**
+ * The routes of the route modules, registered on fastify by server.ts; it also answers whether
+ * any route has a path, for the 405 of a known path asked with another method.
+ */
+export class Router<C> {
+  private readonly list: Route<C>[] = [];
+  private readonly shapes: string[][] = [];
+
+  on(method: string, pattern: string, handler: Handler<C>, options: RouteOptions = {}): this {
+    this.list.push({ method, pattern, handler, options });
+    this.shapes.push(pattern.split('/').filter(Boolean));
     return this;
   }
 
-  match(method: string, path: string): { handler: Handler<C>; params: Params } | 'method' | undefined {
-    const segs = path
-      .split('/')
-      .filter(Boolean)
-      .map((s) => decodeURIComponent(s));
-    let pathMatched = false;
-    for (const r of this.routes) {
-      if (r.parts.length !== segs.length) continue;
-      const params: Params = {};
-      const ok = r.parts.every((p, i) => {
-        if (!p.startsWith(':')) return p === segs[i];
-        params[p.slice(1)] = segs[i];
-        return true;
-      });
-      if (!ok) continue;
-      pathMatched = true;
-      if (r.method === method) return { handler: r.handler, params };
-    }
-    return pathMatched ? 'method' : undefined;
+  get routes(): readonly Route<C>[] {
+    return this.list;
+  }
+
+  /** Whether some route (of any method) has this path. */
+  hasPath(path: string): boolean {
+    const segs = path.split('/').filter(Boolean);
+    return this.shapes.some((parts) => parts.length === segs.length && parts.every((p, i) => p.startsWith(':') || p === segs[i]));
   }
 }

@@ -1,12 +1,14 @@
-// The controller's HTTP API (docs/api.md): authenticates every request, routes it to one of
-// the route modules in routes/, and turns the errors of ../errors.ts into Status responses.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+// The controller's HTTP API (docs/api.md) on fastify: authenticates every request (onRequest
+// hook), routes it to one of the route modules in routes/, and turns the errors of ../errors.ts,
+// the store's and fastify's own into Status responses.
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { rejectUpgrade } from '../../shared/upgrade.js';
-import { SERVER_TLS_OPTIONS } from '../../shared/tls.js';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { authenticate } from '../auth/tokens.js';
+import { SERVER_TLS_OPTIONS } from '../../shared/tls.js';
+import { rejectUpgrade } from '../../shared/upgrade.js';
+import { authenticate, type Principal } from '../auth/tokens.js';
+import type { RestoreHoldController } from '../backup/hold-controller.js';
 import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metrics.js';
@@ -14,20 +16,29 @@ import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
 import { ConflictError, FencedError, type Store } from '../store/types.js';
+import { type BodyParser, bodyTypes, installBodyTypes } from './content-types.js';
 import type { ApiContext } from './context.js';
+import { MAX_BODY, type Params, Router, sendJson, statusBody, writeError } from './http.js';
 import { OpenStreams } from './open-streams.js';
-import { Router, sendError, sendJson } from './http.js';
 import { addAgentRoutes } from './routes/agents.js';
+import { addDiscoveryRoutes } from './routes/discovery.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
-import { addRestoreHoldRoutes } from './routes/restore-hold.js';
-import type { RestoreHoldController } from '../backup/hold-controller.js';
-import { isMetricsPath, serveMetrics } from './routes/metrics.js';
+import { addMetricsRoutes, isMetricsPath } from './routes/metrics.js';
+import { addNamespaceRoutes } from './routes/namespaces.js';
 import { addNodeRoutes } from './routes/nodes.js';
-import { addObjectRoutes } from './routes/objects.js';
+import { addObjectRoutes, type ObjectRepresentation } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
+import { addRestoreHoldRoutes } from './routes/restore-hold.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (onRequest); null on the metrics routes, which check their own token. */
+    who: Principal | null;
+  }
+}
 
 export interface ApiDeps {
   store: Store;
@@ -50,20 +61,27 @@ export interface ApiDeps {
   watchBufferBytes?: number;
   /** Unsent bytes all watches together may hold (routes/watch.ts, WatchBudget). */
   watchBufferTotalBytes?: number;
+  /** How often watches that asked for bookmarks get one (default 10 s). */
+  watchBookmarkMs?: number;
   /** `GET /api/v1/backup`; undefined: no such route. */
   backup?: BackupRouteDeps;
   /** `GET /api/v1/controller`: the store backend, this controller's name and who leads (docs/ha.md). */
   controllerStatus?: () => object;
   /** `/api/v1/restore-hold`; undefined: no such route. */
   restoreHold?: RestoreHoldController;
+  /** Representations of get and list answers beyond plain JSON (a Table): routes/objects.ts. */
+  representations?: readonly ObjectRepresentation[];
+  /** Request body parsers beyond those registered with registerBodyType (content-types.ts). */
+  bodyTypes?: Iterable<[string, BodyParser]>;
 }
 
-/** Every route; specific paths first, the generic object routes last. */
-function apiRouter(deps: ApiDeps): Router<ApiContext> {
+/** Every route of the API. */
+export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
-  router.on('GET', '/version', (c) => sendJson(c.res, 200, { version: deps.version }));
+  addDiscoveryRoutes(router, deps);
   const status = deps.controllerStatus;
-  if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.res, 200, { version: deps.version, ...status() }));
+  if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.reply, 200, { version: deps.version, ...status() }));
+  if (deps.metrics) addMetricsRoutes(router, { ...deps, metrics: deps.metrics });
   addTokenRoutes(router, { store: deps.store, onRevokeFailed: (id, err) => deps.log.error({ err, token: id }, 'revoking a token failed'), ...deps.tokens });
   if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   if (deps.restoreHold) addRestoreHoldRoutes(router, deps.restoreHold);
@@ -71,54 +89,131 @@ function apiRouter(deps: ApiDeps): Router<ApiContext> {
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
   addStatefulSetRoutes(router, deps);
+  addNamespaceRoutes(router, deps);
   addObjectRoutes(router, { ...deps, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
   return router;
 }
 
-export function createApiServer(deps: ApiDeps): Server {
+/** The path of a request target, without its query. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/**
+ * An error as the Status it is answered with: the domain's StatusError as is, the store's
+ * refusals (a write that lost a race, or one made after this controller lost its fence; the
+ * client may try again), fastify's own (body too large, bad content type, bad URL), else 500.
+ */
+export function statusOf(err: unknown, request: { routeOptions?: { bodyLimit?: number } } | undefined, log: Logger, path: string): StatusError {
+  if (err instanceof StatusError) return err;
+  if (err instanceof ConflictError) return new StatusError('Conflict', err.message);
+  if (err instanceof FencedError) return new StatusError('ServiceUnavailable', err.message);
+  const e = err as { code?: unknown; statusCode?: unknown; message?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('FST_')) {
+    switch (e.statusCode) {
+      case 413:
+        return new StatusError('RequestEntityTooLarge', `request body exceeds ${request?.routeOptions?.bodyLimit ?? MAX_BODY} bytes`);
+      case 415:
+        return new StatusError('UnsupportedMediaType', e.message ?? 'unsupported content type');
+      case 404:
+        return new StatusError('NotFound', `no route for ${path}`);
+      case 400:
+        return new StatusError('BadRequest', e.message ?? 'bad request');
+    }
+  }
+  log.error({ err, path }, 'request failed');
+  return new StatusError('InternalError', e.message ?? String(err));
+}
+
+export async function createApiServer(deps: ApiDeps): Promise<Server> {
   const { store, log, metrics } = deps;
   const router = apiRouter(deps);
   const open = new OpenStreams(store);
+  const app = Fastify({
+    // berth logs each request itself (at debug), as before; fastify logs nothing of its own.
+    logger: false,
+    bodyLimit: MAX_BODY,
+    exposeHeadRoutes: false,
+    // node:http's own timeouts, as the API had before.
+    keepAliveTimeout: 5000,
+    requestTimeout: 300_000,
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
+    ...(deps.tls ? { https: { ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert } } : {}),
+  }) as unknown as FastifyInstance;
+  app.decorateRequest('who', null);
+  installBodyTypes(app, bodyTypes(deps.bodyTypes));
 
-  const route = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    if (metrics && isMetricsPath(req.method, url.pathname)) return serveMetrics({ ...deps, metrics }, req, res, url);
+  app.addHook('onRequest', (request, reply, done) => {
+    const req = request.raw;
+    const res = reply.raw;
+    const path = pathOf(request.url);
+    const started = Date.now();
+    let forget: (() => void) | undefined;
+    // Once per response, however it ended (answered, streamed, cut).
+    res.once('close', () => {
+      forget?.();
+      metrics?.request(req.method ?? 'GET', path, res.statusCode);
+      log.debug({ method: req.method, path, status: res.statusCode, ms: Date.now() - started }, 'request');
+    });
+    // The metrics routes take the metrics token too, and check it themselves.
+    if (metrics && isMetricsPath(req.method, path)) return done();
     const who = authenticate(store, req.headers.authorization);
-    if (!who) throw new StatusError('Unauthorized', 'a valid bearer token is required');
+    if (!who) return done(new StatusError('Unauthorized', 'a valid bearer token is required'));
+    request.who = who;
     // A watch or log stream ends the moment its token is revoked or expires.
-    res.once(
-      'close',
-      open.track(who, () => req.socket.destroy()),
-    );
+    forget = open.track(who, () => req.socket.destroy());
     // Any call of an agent shows it still reaches the controller (the fencing wait of forget).
     if (who.role === 'node' && who.node) deps.nodes.contact(who.node);
-    const m = router.match(req.method ?? 'GET', url.pathname);
-    if (!m) throw new StatusError('NotFound', `no route for ${url.pathname}`);
-    if (m === 'method') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
-    await m.handler({ req, res, url, who }, m.params);
-  };
+    done();
+  });
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://controller');
-    const started = Date.now();
-    route(req, res, url)
-      .catch((err: unknown) => {
-        if (err instanceof StatusError) return sendError(res, err);
-        // The store's refusals (store/types.ts): a write that lost a race, or one made after this
-        // controller lost its fence; the client may try again.
-        if (err instanceof ConflictError) return sendError(res, new StatusError('Conflict', err.message));
-        if (err instanceof FencedError) return sendError(res, new StatusError('ServiceUnavailable', err.message));
-        log.error({ err, path: url.pathname }, 'request failed');
-        sendError(res, new StatusError('InternalError', (err as Error).message ?? String(err)));
-      })
-      .finally(() => {
-        metrics?.request(req.method ?? 'GET', url.pathname, res.statusCode);
-        log.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'request');
-      });
-  };
-  // An https.Server has the same listen/close/closeAllConnections as an http.Server.
-  const server = deps.tls
-    ? (createHttpsServer({ ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert }, handle) as unknown as Server)
-    : createServer(handle);
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const e = statusOf(err, request, log, pathOf(request.url));
+    if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
+    sendJson(reply, e.code, statusBody(e));
+  });
+
+  // No route for the path and method: 405 when the path has routes of other methods.
+  app.setNotFoundHandler((request) => {
+    const path = pathOf(request.url);
+    if (router.hasPath(path)) throw new StatusError('MethodNotAllowed', `${request.method} is not allowed on ${path}`);
+    throw new StatusError('NotFound', `no route for ${path}`);
+  });
+
+  for (const r of router.routes) {
+    app.route({
+      method: r.method,
+      url: r.pattern,
+      bodyLimit: r.options.bodyLimit ?? MAX_BODY,
+      handler: async (request, reply) => {
+        let hijacked = false;
+        const c: ApiContext = {
+          req: request.raw,
+          res: reply.raw,
+          url: new URL(request.url, 'http://controller'),
+          who: request.who as Principal,
+          body: request.body,
+          request,
+          reply,
+          hijack: () => {
+            if (!hijacked) reply.hijack();
+            hijacked = true;
+            return reply.raw;
+          },
+        };
+        try {
+          await r.handler(c, request.params as Params);
+        } catch (err) {
+          if (!hijacked) throw err;
+          writeError(reply.raw, statusOf(err, request, log, pathOf(request.url)));
+        }
+      },
+    });
+  }
+  await app.ready();
+  const server = app.server as Server;
   serveUpgrades(server, deps, open);
   return server;
 }

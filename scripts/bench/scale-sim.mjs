@@ -127,7 +127,7 @@ class SimNode {
         if (list.status !== 200) throw new Error(`list: HTTP ${list.status}`);
         for (const p of list.body.items) this.onPod('ADDED', p);
         let rv = list.body.metadata.resourceVersion;
-        this.stream = client.watch(`/api/v1/pods?${q}&watch=true&resourceVersion=${rv}`, this.token, (e) => {
+        this.stream = client.watch(`/api/v1/pods?${q}&watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, this.token, (e) => {
           if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
           if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
           this.onPod(e.type, e.object);

@@ -8,7 +8,7 @@ import type { EventRecorder } from '../../events/recorder.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Store } from '../../store/types.js';
 import { requireOwnPod, type ApiContext } from '../context.js';
-import { readJson, sendJson, SMALL_BODY, type Params, type Router } from '../http.js';
+import { sendJson, SMALL_BODY, type Params, type Router } from '../http.js';
 import { podStatusSchema, STATUS_BODY_LIMIT } from '../../../shared/status-schema.js';
 
 export interface AgentRouteDeps {
@@ -37,69 +37,99 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
     return requireOwnPod(c, pod);
   };
 
+  const small = { bodyLimit: SMALL_BODY };
   router
-    .on('POST', '/api/v1/nodes/register', async (c) => {
-      const body = await readJson(c.req, SMALL_BODY);
-      if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
-      sendJson(c.res, 200, await nodes.register(c.who, body));
-    })
-    .on('POST', '/api/v1/nodes/:name/heartbeat', async (c, p) => {
-      if (c.who.role !== 'node' || c.who.node !== p.name) throw forbidden(`only node ${p.name} may send its heartbeat`);
-      await nodes.heartbeat(p.name, await readJson(c.req, SMALL_BODY));
-      sendJson(c.res, 200, { ok: true });
-    })
-    .on('PUT', '/api/v1/namespaces/:ns/pods/:name/status', async (c, p) => {
-      const pod = ownPod(c, p);
-      const body = await readJson(c.req, STATUS_BODY_LIMIT);
-      const uid = c.url.searchParams.get('uid');
-      if (uid !== null) rejectOtherUid('pod', p.name, pod.metadata.uid, uid);
-      rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
-      const parsed = podStatusSchema.safeParse(body);
-      if (!parsed.success) {
-        const causes = parsed.error.issues.map((i) => ({ field: `status.${i.path.join('.')}`.replace(/\.$/, ''), message: i.message }));
-        throw new StatusError('Invalid', `invalid pod status: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
-      }
-      const status = parsed.data as Pod['status'];
-      const updated = await store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
-        x.status = status;
-      });
-      sendJson(c.res, 200, updated ?? pod);
-    })
-    .on('POST', '/api/v1/namespaces/:ns/pods/:name/finalize', async (c, p) => {
-      const pod = ownPod(c, p);
-      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string; epoch?: unknown } | undefined;
-      rejectOtherUid('pod', p.name, pod.metadata.uid, body?.uid);
-      rejectStaleEpoch(pod, body?.epoch);
-      if (!pod.metadata.deletionTimestamp) throw new StatusError('Conflict', `pod ${p.name} is not terminating`);
-      await store.delete('Pod', p.ns, p.name);
-      sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
-    })
-    .on('POST', '/api/v1/namespaces/:ns/persistentvolumeclaims/:name/finalize', async (c, p) => {
-      const claim = store.get<PersistentVolumeClaim>('PersistentVolumeClaim', p.ns, p.name);
-      if (!claim) throw notFound('persistentvolumeclaims', p.name);
-      if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node)
-        throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
-      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string } | undefined;
-      rejectOtherUid('claim', p.name, claim.metadata.uid, body?.uid);
-      if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
-      if ((claim.metadata.finalizers?.length ?? 0) > 0)
-        throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
-      await store.delete('PersistentVolumeClaim', p.ns, p.name);
-      sendJson(c.res, 200, { kind: 'Status', status: 'Success' });
-    })
-    .on('POST', '/api/v1/namespaces/:ns/pods/:name/events', async (c, p) => {
-      const pod = ownPod(c, p);
-      const body = (await readJson(c.req, SMALL_BODY)) as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
-      if (body?.uid !== undefined) rejectOtherUid('pod', p.name, pod.metadata.uid, body.uid);
-      if (
-        typeof body?.reason !== 'string' ||
-        !/^[A-Za-z]{1,64}$/.test(body.reason) ||
-        typeof body.message !== 'string' ||
-        !['Normal', 'Warning'].includes(body.type ?? '')
-      ) {
-        throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
-      }
-      await events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);
-      sendJson(c.res, 201, { kind: 'Status', status: 'Success' });
-    });
+    .on(
+      'POST',
+      '/api/v1/nodes/register',
+      async (c) => {
+        if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
+        sendJson(c.reply, 200, await nodes.register(c.who, c.body));
+      },
+      small,
+    )
+    .on(
+      'POST',
+      '/api/v1/nodes/:name/heartbeat',
+      async (c, p) => {
+        if (c.who.role !== 'node' || c.who.node !== p.name) throw forbidden(`only node ${p.name} may send its heartbeat`);
+        await nodes.heartbeat(p.name, c.body);
+        sendJson(c.reply, 200, { ok: true });
+      },
+      small,
+    )
+    .on(
+      'PUT',
+      '/api/v1/namespaces/:ns/pods/:name/status',
+      async (c, p) => {
+        const pod = ownPod(c, p);
+        const body = c.body;
+        const uid = c.url.searchParams.get('uid');
+        if (uid !== null) rejectOtherUid('pod', p.name, pod.metadata.uid, uid);
+        rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
+        const parsed = podStatusSchema.safeParse(body);
+        if (!parsed.success) {
+          const causes = parsed.error.issues.map((i) => ({ field: `status.${i.path.join('.')}`.replace(/\.$/, ''), message: i.message }));
+          throw new StatusError('Invalid', `invalid pod status: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
+        }
+        const status = parsed.data as Pod['status'];
+        const updated = await store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
+          x.status = status;
+        });
+        sendJson(c.reply, 200, updated ?? pod);
+      },
+      { bodyLimit: STATUS_BODY_LIMIT },
+    )
+    .on(
+      'POST',
+      '/api/v1/namespaces/:ns/pods/:name/finalize',
+      async (c, p) => {
+        const pod = ownPod(c, p);
+        const body = c.body as { uid?: string; epoch?: unknown } | undefined;
+        rejectOtherUid('pod', p.name, pod.metadata.uid, body?.uid);
+        rejectStaleEpoch(pod, body?.epoch);
+        if (!pod.metadata.deletionTimestamp) throw new StatusError('Conflict', `pod ${p.name} is not terminating`);
+        await store.delete('Pod', p.ns, p.name);
+        sendJson(c.reply, 200, { kind: 'Status', status: 'Success' });
+      },
+      small,
+    )
+    .on(
+      'POST',
+      '/api/v1/namespaces/:ns/persistentvolumeclaims/:name/finalize',
+      async (c, p) => {
+        const claim = store.get<PersistentVolumeClaim>('PersistentVolumeClaim', p.ns, p.name);
+        if (!claim) throw notFound('persistentvolumeclaims', p.name);
+        if (c.who.role !== 'node' || claim.spec.nodeName !== c.who.node)
+          throw forbidden(`claim ${p.name} is not on ${c.who.role === 'node' ? `node ${c.who.node}` : 'the caller'}`);
+        const body = c.body as { uid?: string } | undefined;
+        rejectOtherUid('claim', p.name, claim.metadata.uid, body?.uid);
+        if (!claim.metadata.deletionTimestamp) throw new StatusError('Conflict', `claim ${p.name} is not being deleted`);
+        if ((claim.metadata.finalizers?.length ?? 0) > 0)
+          throw new StatusError('Conflict', `claim ${p.name} still has finalizers ${claim.metadata.finalizers!.join(', ')}: pods use it`);
+        await store.delete('PersistentVolumeClaim', p.ns, p.name);
+        sendJson(c.reply, 200, { kind: 'Status', status: 'Success' });
+      },
+      small,
+    )
+    .on(
+      'POST',
+      '/api/v1/namespaces/:ns/pods/:name/events',
+      async (c, p) => {
+        const pod = ownPod(c, p);
+        const body = c.body as { uid?: string; type?: string; reason?: unknown; message?: unknown } | undefined;
+        if (body?.uid !== undefined) rejectOtherUid('pod', p.name, pod.metadata.uid, body.uid);
+        if (
+          typeof body?.reason !== 'string' ||
+          !/^[A-Za-z]{1,64}$/.test(body.reason) ||
+          typeof body.message !== 'string' ||
+          !['Normal', 'Warning'].includes(body.type ?? '')
+        ) {
+          throw badRequest('an event needs type Normal or Warning, a reason (letters) and a message');
+        }
+        await events.record(pod, body.type as 'Normal' | 'Warning', body.reason, body.message.slice(0, 1024), (c.who as { node: string }).node);
+        sendJson(c.reply, 201, { kind: 'Status', status: 'Success' });
+      },
+      small,
+    );
 }

@@ -30,16 +30,17 @@ export function addBackupRoute(router: Router<ApiContext>, deps: BackupRouteCont
     requireAdmin(c, 'a backup needs the admin token: it holds the CA key and every token hash');
     const started = Date.now();
     const snap = await deps.snapshot();
+    const res = c.hijack();
     let records = 0;
     let bytes = 0;
     const send = (text: string) => {
       bytes += Buffer.byteLength(text);
-      return write(c.res, text);
+      return write(res, text);
     };
     try {
       const enc = new BackupEncoder();
       const createdAt = snap.takenAt.toISOString();
-      c.res.writeHead(200, {
+      res.writeHead(200, {
         'content-type': 'application/x-ndjson',
         'cache-control': 'no-store',
         'content-disposition': `attachment; filename="berth-backup-${createdAt.replace(/[:.]/g, '-')}.jsonl"`,
@@ -51,11 +52,11 @@ export function addBackupRoute(router: Router<ApiContext>, deps: BackupRouteCont
       }
       const end = enc.end();
       bytes += Buffer.byteLength(end);
-      c.res.end(end);
+      res.end(end);
       deps.log.info({ resourceVersion: snap.resourceVersion, records, bytes, ms: Date.now() - started }, 'backup sent');
     } catch (err) {
       // Headers are out: only breaking the connection tells the client the stream is not whole.
-      if (c.res.headersSent) c.res.destroy();
+      if (res.headersSent) res.destroy();
       deps.log.warn({ err: (err as Error).message, records, bytes }, 'backup not sent whole');
       throw err;
     } finally {

@@ -2,18 +2,31 @@
 // selectors, get and delete, for every kind of shared/resources.ts.
 import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
-import type { AnyObject, Pod } from '../../../shared/types.js';
+import type { AnyObject, List, Pod } from '../../../shared/types.js';
 import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
 import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, type ApiContext } from '../context.js';
-import { readJson, sendJson, type Params, type Router } from '../http.js';
-import { serveWatch, WatchHub, type WatchDeps } from './watch.js';
+import { sendJson, sendText, type Params, type Router } from '../http.js';
+import { contentTypeOf, JSON_OFFER, negotiated, type Offer } from '../negotiate.js';
+import { parseBool, parseCount } from '../query.js';
+import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
+
+/**
+ * Another representation of the answers of get and list (a Table, as `kubectl get` asks for
+ * with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`): served when the Accept header
+ * prefers it to plain JSON. `render` gets the object or the typed list as it would be sent.
+ */
+export interface ObjectRepresentation extends Offer {
+  render(body: AnyObject | List, resource: ResourceInfo, query: URLSearchParams): unknown;
+}
 
 export interface ObjectRouteDeps extends WatchDeps {
   store: Store;
   ops: Operations;
+  /** Representations beyond plain JSON (ApiDeps.representations). */
+  representations?: readonly ObjectRepresentation[];
 }
 
 /**
@@ -60,6 +73,22 @@ function refuseLargeObjects(objects: unknown[]): void {
   });
 }
 
+/**
+ * sendInitialEvents (streaming lists) is not supported: answered as Kubernetes answers with the
+ * WatchList feature off, a 422 the client falls back from to list and watch.
+ */
+function refuseSendInitialEvents(q: URLSearchParams, watch: boolean): void {
+  if (!q.has('sendInitialEvents')) return;
+  const why = watch ? 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled' : 'sendInitialEvents is forbidden for list';
+  throw new StatusError(
+    'Invalid',
+    `ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: ${why}`,
+    [{ field: 'sendInitialEvents', message: `Forbidden: ${why}`, reason: 'FieldValueForbidden' }],
+    undefined,
+    { name: '', group: 'meta.k8s.io', kind: 'ListOptions' },
+  );
+}
+
 function parseFieldSelector(text: string | null): FieldRequirement[] {
   if (!text) return [];
   return text.split(',').map((term) => {
@@ -100,23 +129,45 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     if (ch.object.kind === 'Pod') access.podChanged(ch.object, ch.type === 'DELETED');
   });
 
-  const listOrWatch = (c: ApiContext, p: Params) => {
+  const offers: readonly (Offer & { render?: ObjectRepresentation['render'] })[] = [JSON_OFFER, ...(deps.representations ?? [])];
+  /** The answer of a get or list, in the representation the Accept header prefers. */
+  const respond = (c: ApiContext, r: ResourceInfo, body: AnyObject | List) => {
+    const offer = negotiated(c, offers);
+    if (!offer.render) return sendJson(c.reply, 200, body);
+    c.reply.header('vary', 'Accept');
+    sendText(c.reply, 200, contentTypeOf(offer), JSON.stringify(offer.render(body, r, c.url.searchParams)));
+  };
+
+  /** `legacyWatch`: a `/watch/` path (deprecated in Kubernetes, still served): a watch, of one object when the path names it. */
+  const listOrWatch = (c: ApiContext, p: Params, legacyWatch = false) => {
     const r = resourceFor(p.resource);
     requireReader(c, r);
     if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
     const labels = parseLabelSelector(c.url.searchParams.get('labelSelector'));
     const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
+    if (legacyWatch && p.name !== undefined) fields.push({ path: 'metadata.name', value: p.name, negate: false });
     const selected = filterFor(r, p.ns, labels, fields);
     const scope = nodeScope(c, r, access);
     const filter = scope ? (o: AnyObject) => selected(o) && scope(o) : selected;
-    const watch = c.url.searchParams.get('watch');
-    if (watch === 'true' || watch === '1') {
+    const q = c.url.searchParams;
+    const watch = legacyWatch || parseBool(q, 'watch');
+    refuseSendInitialEvents(q, watch);
+    if (watch) {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
-      serveWatch(deps, c, filter, c.url.searchParams.get('resourceVersion'), WatchHub.index(r.kind, onNode?.value));
+      const timeoutSeconds = parseCount(q, 'timeoutSeconds');
+      const opts: WatchOptions = {
+        fromRv: q.get('resourceVersion'),
+        bookmarks: parseBool(q, 'allowWatchBookmarks'),
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        kind: r.kind,
+        apiVersion: r.apiVersion,
+      };
+      c.hijack();
+      serveWatch(deps, c, filter, opts, WatchHub.index(r.kind, onNode?.value));
       return;
     }
     const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    sendJson(c.res, 200, { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(store.resourceVersion) }, items });
+    respond(c, r, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
   const getOne = (c: ApiContext, p: Params) => {
@@ -128,7 +179,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const ref = { kind: r.kind, metadata: { namespace: p.ns, name: p.name } } as AnyObject;
     if (scope && !scope(ref)) throw forbidden(`${r.plural} "${p.name}" is forbidden: no pod bound to node ${(c.who as { node: string }).node} refers to it`);
     if (!o) throw notFound(r.plural, p.name);
-    sendJson(c.res, 200, o);
+    respond(c, r, o);
   };
 
   const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
@@ -138,23 +189,41 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined, {
       gracePeriodSeconds,
     });
-    sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
+    sendJson(c.reply, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
   });
 
-  router
-    .on(
-      'POST',
-      '/api/v1/apply',
-      adminOnly(async (c) => {
-        const body = (await readJson(c.req)) as { objects?: unknown[]; dryRun?: boolean } | undefined;
-        if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
-        sendJson(c.res, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
-      }),
-    )
-    .on('GET', '/api/v1/namespaces/:ns/:resource', listOrWatch)
-    .on('GET', '/api/v1/namespaces/:ns/:resource/:name', getOne)
-    .on('DELETE', '/api/v1/namespaces/:ns/:resource/:name', deleteOne)
-    .on('GET', '/api/v1/:resource', listOrWatch)
-    .on('GET', '/api/v1/:resource/:name', (c, p) => getOne(c, { ...p, ns: undefined as unknown as string }))
-    .on('DELETE', '/api/v1/:resource/:name', deleteOne);
+  /** The resource of a path's plural in its group version: `/api/v1` (core, and apps kinds on the paths of earlier berth versions) or `/apis/{group}/{version}`. */
+  const inGroup =
+    (h: (c: ApiContext, p: Params) => Promise<void> | void) =>
+    (c: ApiContext, p: Params): Promise<void> | void => {
+      if (p.group !== undefined && resourceFor(p.resource).apiVersion !== `${p.group}/${p.version}`)
+        throw notFound('resource', `${p.group}/${p.version}/${p.resource}`);
+      return h(c, p);
+    };
+  const clusterGet = (c: ApiContext, p: Params) => getOne(c, { ...p, ns: undefined as unknown as string });
+
+  router.on(
+    'POST',
+    '/api/v1/apply',
+    adminOnly(async (c) => {
+      const body = c.body as { objects?: unknown[]; dryRun?: boolean } | undefined;
+      if (Array.isArray(body?.objects)) refuseLargeObjects(body.objects);
+      sendJson(c.reply, 200, await ops.apply(body?.objects as unknown[], body?.dryRun === true));
+    }),
+  );
+  for (const base of ['/api/v1', '/apis/:group/:version']) {
+    router
+      .on('GET', `${base}/namespaces/:ns/:resource`, inGroup(listOrWatch))
+      .on('GET', `${base}/namespaces/:ns/:resource/:name`, inGroup(getOne))
+      .on('DELETE', `${base}/namespaces/:ns/:resource/:name`, inGroup(deleteOne))
+      .on('GET', `${base}/:resource`, inGroup(listOrWatch))
+      .on('GET', `${base}/:resource/:name`, inGroup(clusterGet))
+      .on('DELETE', `${base}/:resource/:name`, inGroup(deleteOne));
+    const watchPath = inGroup((c, p) => listOrWatch(c, p, true));
+    router
+      .on('GET', `${base}/watch/namespaces/:ns/:resource`, watchPath)
+      .on('GET', `${base}/watch/namespaces/:ns/:resource/:name`, watchPath)
+      .on('GET', `${base}/watch/:resource`, watchPath)
+      .on('GET', `${base}/watch/:resource/:name`, watchPath);
+  }
 }

@@ -7,7 +7,7 @@ import type { MoveController } from '../../moves/move-controller.js';
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, requireAdmin, type ApiContext, type UpgradeContext } from '../context.js';
-import { readJson, sendJson, type Params, type Router } from '../http.js';
+import { sendJson, type Params, type Router } from '../http.js';
 
 export interface PodRouteDeps {
   store: Store;
@@ -52,8 +52,8 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       '/api/v1/namespaces/:ns/pods/:name/move',
       adminOnly(async (c, p) => {
         if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
-        const body = await readJson(c.req);
-        sendJson(c.res, 200, await deps.moves.request(p.ns, p.name, body));
+        const body = c.body;
+        sendJson(c.reply, 200, await deps.moves.request(p.ns, p.name, body));
       }),
     )
     .on(
@@ -62,7 +62,7 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       adminOnly((c, p) => {
         const move = deps.moves?.forPod(p.ns, p.name);
         if (!move) throw notFound('pod moves', p.name);
-        sendJson(c.res, 200, move);
+        sendJson(c.reply, 200, move);
       }),
     )
     .on(
@@ -70,22 +70,24 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       '/api/v1/namespaces/:ns/pods/:name/move',
       adminOnly(async (c, p) => {
         if (!deps.moves) throw new StatusError('NotImplemented', 'this controller does not move pods');
-        sendJson(c.res, 200, await deps.moves.cancel(p.ns, p.name));
+        sendJson(c.reply, 200, await deps.moves.cancel(p.ns, p.name));
       }),
     )
     .on(
       'GET',
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
-        await nodes.proxyToAgent(podOf(store, p), 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.res);
+        const pod = podOf(store, p);
+        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.hijack());
       }),
     )
     .on(
       'POST',
       '/api/v1/namespaces/:ns/pods/:name/exec',
       adminOnly(async (c, p) => {
-        const body = await readJson(c.req);
-        await nodes.proxyToAgent(podOf(store, p), 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.res);
+        const body = c.body;
+        const pod = podOf(store, p);
+        await nodes.proxyToAgent(pod, 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.hijack());
       }),
     );
 }

@@ -4,16 +4,16 @@
 import type { RestoreHoldController } from '../../backup/hold-controller.js';
 import { StatusError } from '../../errors.js';
 import { requireAdmin, type ApiContext } from '../context.js';
-import { readJson, sendJson, type Router } from '../http.js';
+import { sendJson, type Router } from '../http.js';
 
 export function addRestoreHoldRoutes(router: Router<ApiContext>, hold: RestoreHoldController): void {
   router.on('GET', '/api/v1/restore-hold', (c) => {
     requireAdmin(c, 'the restore hold needs the admin token');
-    sendJson(c.res, 200, hold.status());
+    sendJson(c.reply, 200, hold.status());
   });
   router.on('POST', '/api/v1/restore-hold/end', async (c) => {
     requireAdmin(c, 'ending the restore hold needs the admin token');
-    const body = (await readJson(c.req)) as { force?: unknown } | null;
+    const body = c.body as { force?: unknown } | null;
     if (body?.force !== true) {
       throw new StatusError(
         'Invalid',
@@ -23,6 +23,6 @@ export function addRestoreHoldRoutes(router: Router<ApiContext>, hold: RestoreHo
     }
     if (!hold.held) throw new StatusError('Conflict', 'no restore hold: the store holds no pods');
     await hold.end('forced by an admin (berth controller restore-hold end --force)');
-    sendJson(c.res, 200, hold.status());
+    sendJson(c.reply, 200, hold.status());
   });
 }

@@ -2,7 +2,7 @@
 // one by id. A revoked node credential makes the node NotReady at once.
 import { z } from 'zod';
 import { StatusError, notFound } from '../../errors.js';
-import { readJson, sendJson, type Router } from '../http.js';
+import { sendJson, type Router } from '../http.js';
 import { requireAdmin, type ApiContext } from '../context.js';
 import type { Store } from '../../store/types.js';
 import { createToken, expired, JOIN_TOKEN_TTL_MS, tokenInfo } from '../../auth/tokens.js';
@@ -38,11 +38,11 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
   router
     .on('GET', '/api/v1/tokens', (c) => {
       requireAdmin(c, TOKENS_ADMIN);
-      sendJson(c.res, 200, { apiVersion: 'v1', kind: 'TokenList', items: store.listTokens().map((t) => tokenInfo(t)) });
+      sendJson(c.reply, 200, { apiVersion: 'v1', kind: 'TokenList', items: store.listTokens().map((t) => tokenInfo(t)) });
     })
     .on('POST', '/api/v1/tokens', async (c) => {
       requireAdmin(c, TOKENS_ADMIN);
-      const parsed = createSchema.safeParse((await readJson(c.req)) ?? {});
+      const parsed = createSchema.safeParse(c.body ?? {});
       if (!parsed.success) {
         const causes = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
         throw new StatusError('Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
@@ -52,7 +52,7 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       const ttlMs = ttlSeconds === undefined ? JOIN_TOKEN_TTL_MS : ttlSeconds * 1000;
       const token = await createToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
       const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
-      sendJson(c.res, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
+      sendJson(c.reply, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
     })
     .on('DELETE', '/api/v1/tokens/:id', async (c, p) => {
       requireAdmin(c, TOKENS_ADMIN);
@@ -73,7 +73,7 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
       // revoking its own token gets the answer first.
       const self = c.who.token?.id === p.id;
       if (!self) await revoke();
-      sendJson(c.res, 200, { kind: 'Status', status: 'Success', details: { name: p.id, kind: 'tokens' } });
+      sendJson(c.reply, 200, { kind: 'Status', status: 'Success', details: { name: p.id, kind: 'tokens' } });
       if (self)
         c.res.once('finish', () => {
           revoke().catch((err: unknown) => deps.onRevokeFailed?.(p.id, err));

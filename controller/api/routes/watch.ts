@@ -1,6 +1,7 @@
 // Watch streams: one JSON line per change, from a resourceVersion (replayed from the store's
-// window of recent changes, 410 Expired when it is older) or from a full listing, with
-// bookmarks every 10 s so clients can tell a quiet stream from a dead one. A watcher that does
+// window of recent changes, 410 Expired when it is older) or from a full listing; with
+// allowWatchBookmarks, bookmarks every 10 s so clients can tell a quiet stream from a dead one;
+// with timeoutSeconds, ended cleanly after that long. A watcher that does
 // not read is not buffered for without bound: once its unsent bytes pass a limit the watch ends
 // with a 410 Expired ERROR, as Kubernetes' watch cache ends a watcher that falls behind, and the
 // client lists again. All watches together are bounded too (WatchBudget): past that total the
@@ -194,10 +195,31 @@ export interface WatchDeps {
   /** The bound on all watches together; none: only each watch's own limit. */
   budget?: WatchBudget;
   log?: { warn(obj: object, msg: string): void };
+  /** How often a watch that asked for bookmarks gets one (default 10 s). */
+  watchBookmarkMs?: number;
+}
+
+/** What a watch request asked for, beyond its selectors. */
+export interface WatchOptions {
+  /** resourceVersion: "", "0" or absent: the current objects first, as ADDED. */
+  fromRv: string | null;
+  /** allowWatchBookmarks=true: a BOOKMARK every 10 s. */
+  bookmarks: boolean;
+  /** timeoutSeconds: the stream ends (cleanly) after that long. */
+  timeoutSeconds?: number;
+  /** The kind and apiVersion a BOOKMARK's object carries. */
+  kind: string;
+  apiVersion: string;
+}
+
+/** A BOOKMARK event as client-go reads it: the watched kind, its apiVersion, the resourceVersion. */
+export function bookmarkEvent(kind: string, apiVersion: string, resourceVersion: number): WatchEvent {
+  return { type: 'BOOKMARK', object: { kind, apiVersion, metadata: { resourceVersion: String(resourceVersion) } } as unknown as AnyObject };
 }
 
 /** Streams the changes that pass `filter`; `index` says which changes can match it (see WatchHub). */
-export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject) => boolean, fromRv: string | null, index: string): void {
+export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject) => boolean, opts: WatchOptions, index: string): void {
+  const { fromRv } = opts;
   const { store, hub, metrics } = deps;
   const limit = deps.watchBufferBytes ?? WATCH_BUFFER_LIMIT_BYTES;
   const { res, req } = c;
@@ -246,16 +268,25 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   hub.add(index, onChange);
   const resource = c.url.pathname.split('/').at(-1) ?? '';
   metrics?.watchOpened(resource);
-  const bookmark = setInterval(() => {
-    send({ type: 'BOOKMARK', object: { kind: 'Bookmark', metadata: { resourceVersion: String(store.resourceVersion) } } as unknown as AnyObject });
-  }, BOOKMARK_MS);
+  const bookmark = opts.bookmarks
+    ? setInterval(() => send(bookmarkEvent(opts.kind, opts.apiVersion, store.resourceVersion)), deps.watchBookmarkMs ?? BOOKMARK_MS)
+    : undefined;
   const stop = () => {
     if (stopped) return;
     stopped = true;
     metrics?.watchClosed(resource);
     clearInterval(bookmark);
+    clearTimeout(timeout);
     hub.remove(index, onChange);
   };
+  // timeoutSeconds: the end of the stream, as the API server ends it; the client watches again.
+  const timeout =
+    opts.timeoutSeconds !== undefined
+      ? setTimeout(() => {
+          stop();
+          res.end();
+        }, opts.timeoutSeconds * 1000)
+      : undefined;
   /**
    * The client reads too slowly (or, `total` given, holds the most while all watches together
    * hold more than that): nothing more is queued for it; it lists again on the 410.
