@@ -35,6 +35,8 @@ export interface ExecSessionOptions {
   containerRunning: () => Promise<boolean>;
   containerName: string;
   log: Logger;
+  /** The status once the stream ends, instead of the command's exit code (attach). */
+  endStatus?: () => Promise<ExecStatus>;
 }
 
 /** The status of a command whose stream ended: its exit code, unless its container went away. */
@@ -121,7 +123,7 @@ export function runExecSession(opts: ExecSessionOptions): Promise<void> {
       if (ended || finished) return;
       ended = true;
       demux?.end();
-      void statusAfterEnd().then(finish);
+      void (opts.endStatus ?? statusAfterEnd)().then(finish);
     };
     docker.once('end', onEnd);
     docker.once('close', onEnd);

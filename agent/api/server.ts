@@ -13,7 +13,7 @@ import type { PodContainers } from '../pods/directory.js';
 import { IncomingCopies, claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
 import type { Duplex } from 'node:stream';
 import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
-import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
+import { EXEC_PROTOCOL, parseAttachQuery, parseExecQuery } from '../../shared/exec-stream.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
@@ -222,6 +222,42 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     });
   }
 
+  /** The attach stream: POST /pods/NS/NAME/attach?container=&stdin=&tty= with Upgrade (the exec stream's frames). */
+  async function attachStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    const r = parseAttachQuery(url.searchParams);
+    if ('problem' in r) return reply(400, 'BadRequest', r.problem);
+    const c = await resolveContainer(reply, ns, name, r.container);
+    if (!c) return;
+    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
+    let attached: Awaited<ReturnType<DockerRuntime['attach']>>;
+    try {
+      attached = await opts.runtime.attach(c.id, { stdin: r.stdin });
+    } catch (err) {
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker attach failed');
+      const code = statusCode(err);
+      return reply(code === 409 ? 409 : 500, code === 409 ? 'Conflict' : 'InternalError', `attach to container ${c.name}: ${errorMessage(err)}`);
+    }
+    if (socket.destroyed) {
+      attached.stream.destroy();
+      return;
+    }
+    acceptUpgrade(socket, EXEC_PROTOCOL);
+    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin: r.stdin, tty: attached.tty }, 'attach stream started');
+    await runExecSession({
+      client: socket,
+      exec: attached,
+      stdin: r.stdin,
+      tty: attached.tty,
+      containerName: c.name,
+      containerRunning: async () => true,
+      // The process's output ended (it exited, or its stdin closed with StdinOnce): the attach
+      // itself succeeded; the container's exit code is in the pod's status.
+      endStatus: async () => ({ kind: 'Status', apiVersion: 'v1', status: 'Success' }),
+      log,
+    });
+  }
+
   /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
   function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
     let where: ReturnType<typeof claimDir>;
@@ -329,11 +365,11 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       log.debug({ method: req.method, path: url.pathname, peer: req.socket.remoteAddress, problem }, 'agent API call refused');
       return rejectUpgrade(socket, 401, 'Unauthorized', UNAUTHORIZED);
     }
-    const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
+    const m = /^\/pods\/([^/]+)\/([^/]+)\/(exec|attach)$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
-    if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');
+    if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', `${m[3]} takes POST`);
     if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL)
-      return rejectUpgrade(socket, 400, 'BadRequest', `exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+      return rejectUpgrade(socket, 400, 'BadRequest', `${m[3]} upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
     let ns: string;
     let name: string;
     try {
@@ -342,8 +378,8 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     } catch {
       return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
     }
-    execStream(socket, url, ns, name).catch((err: unknown) => {
-      log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'exec stream failed');
+    (m[3] === 'attach' ? attachStream : execStream)(socket, url, ns, name).catch((err: unknown) => {
+      log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, `${m[3]} stream failed`);
       socket.destroy();
     });
   });

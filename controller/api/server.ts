@@ -25,6 +25,7 @@ import { isMetricsPath, serveMetrics } from './routes/metrics.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
+import { isWebSocketUpgrade, upgradePodWebSocket } from './routes/pod-streams.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
@@ -137,7 +138,8 @@ function serveUpgrades(server: Server, deps: ApiDeps, open: OpenStreams): void {
       'close',
       open.track(who, () => socket.destroy()),
     );
-    await upgradeExec(deps, { req, socket, url, who });
+    if (isWebSocketUpgrade(req.headers)) await upgradePodWebSocket(deps, { req, socket, url, who });
+    else await upgradeExec(deps, { req, socket, url, who });
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     streams.add(socket);
