@@ -7,7 +7,11 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
-import { kubectl, requireKubectl, writeKubeconfig } from './helpers/kubectl.js';
+import { kubectl, requireKubectl } from './helpers/kubectl.js';
+import { startDiscoveryFront } from './helpers/discovery-front.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
 import type { Pod } from '../shared/types.js';
 
 interface Status {
@@ -208,7 +212,22 @@ t.test('exec and attach over WebSocket (v5.channel.k8s.io)', async (t) => {
 
   t.test('kubectl exec runs a command over WebSocket', async (t) => {
     if (!(await requireKubectl(t))) return;
-    const kubeconfig = await writeKubeconfig(c);
+    // kubectl asks for API discovery first; the front answers it where the controller does not yet.
+    const front = await startDiscoveryFront(c.server, c.ca, c.adminToken);
+    t.teardown(() => front.close());
+    const kubeconfig = join(c.dir, 'kubeconfig-front');
+    writeFileSync(
+      kubeconfig,
+      YAML.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'b', cluster: { server: front.url } }],
+        users: [{ name: 'b', user: {} }],
+        contexts: [{ name: 'b', context: { cluster: 'b', user: 'b', namespace: 'default' } }],
+        'current-context': 'b',
+      }),
+      { mode: 0o600 },
+    );
     const r = await kubectl(['exec', 'bb-0', '--', 'sh', '-c', 'hostname; echo err >&2'], { kubeconfig });
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout, 'bb-0\n', "the pod's hostname on stdout");
@@ -217,5 +236,7 @@ t.test('exec and attach over WebSocket (v5.channel.k8s.io)', async (t) => {
     t.equal(fail.code, 4, "kubectl ends with the command's exit code");
     const input = await kubectl(['exec', '-i', 'bb-0', '--', 'wc', '-c'], { kubeconfig, input: 'hello kubectl' });
     t.equal(input.stdout.trim(), '13', 'stdin reaches the command and its end too');
+    const verbose = await kubectl(['exec', 'bb-0', '-v=4', '--', 'true'], { kubeconfig });
+    t.match(verbose.stderr, /subprotocol is v5\.channel\.k8s\.io/, 'kubectl negotiated v5 over WebSocket (no SPDY fallback)');
   });
 });
