@@ -4,6 +4,7 @@
 // 255 close (v5).
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
@@ -60,7 +61,28 @@ const ttyPodSet = (name: string, tty: boolean) =>
     '',
   ].join('\n');
 
-t.test('exec and attach over WebSocket (v5.channel.k8s.io)', async (t) => {
+/** busybox httpd serving one file on 8080. */
+const webSet = [
+  'apiVersion: apps/v1',
+  'kind: StatefulSet',
+  'metadata: {name: web}',
+  'spec:',
+  '  replicas: 1',
+  '  selector: {matchLabels: {app: web}}',
+  '  template:',
+  '    metadata: {labels: {app: web}}',
+  '    spec:',
+  '      terminationGracePeriodSeconds: 1',
+  '      containers:',
+  '        - name: main',
+  '          image: berth.local/busybox:1',
+  '          imagePullPolicy: Never',
+  `          command: ["sh", "-c", "mkdir -p /www && echo served-by-$(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]`,
+  '          ports: [{containerPort: 8080}]',
+  '',
+].join('\n');
+
+t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)', async (t) => {
   if (!(await requireDocker(t))) return;
   const c = new Cluster('k8s-ws');
   t.teardown(() => c.teardown());
@@ -69,7 +91,10 @@ t.test('exec and attach over WebSocket (v5.channel.k8s.io)', async (t) => {
   await c.ok(['apply', '-f', '-'], sleeperSet({ name: 'bb', grace: 1 }));
   await c.ok(['apply', '-f', '-'], ttyPodSet('tt', true));
   await c.ok(['apply', '-f', '-'], ttyPodSet('ln', false));
-  await c.waitForPods('bb-0, tt-0 and ln-0 ready', (ps) => ['bb-0', 'tt-0', 'ln-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))));
+  await c.ok(['apply', '-f', '-'], webSet);
+  await c.waitForPods('bb-0, tt-0, ln-0 and web-0 ready', (ps) =>
+    ['bb-0', 'tt-0', 'ln-0', 'web-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
+  );
   const base = c.server.replace(/^http/, 'ws');
 
   const open = (path: string, query: Record<string, string | string[]>, protocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'], token = c.adminToken) =>
@@ -208,6 +233,75 @@ t.test('exec and attach over WebSocket (v5.channel.k8s.io)', async (t) => {
     t.equal(s.err(), 'err:one\n');
     s.ws.close();
     await s.done;
+  });
+
+  t.test('port forwarding: an HTTP request on the data channel gets the served bytes back', async (t) => {
+    const s = await session('/api/v1/namespaces/default/pods/web-0/portforward', { ports: '8080' }, ['v4.channel.k8s.io']);
+    t.equal(s.protocol, 'v4.channel.k8s.io');
+    const firsts: Buffer[] = [];
+    const data: Buffer[] = [];
+    const errors: Buffer[] = [];
+    const seen = new Set<number>();
+    s.ws.on('message', (m: Buffer) => {
+      if (!seen.has(m[0])) {
+        seen.add(m[0]);
+        firsts.push(Buffer.from(m));
+        return;
+      }
+      (m[0] === 0 ? data : errors).push(Buffer.from(m.subarray(1)));
+    });
+    s.send(0, 'GET /index.html HTTP/1.0\r\n\r\n');
+    await s.done;
+    t.same(
+      firsts.map((b) => [b[0], b.readUInt16LE(1)]),
+      [
+        [0, 8080],
+        [1, 8080],
+      ],
+      'each channel starts with the port, little endian',
+    );
+    const answer = Buffer.concat(data).toString();
+    t.match(answer, /^HTTP\/1\.[01] 200/, 'an HTTP answer from the pod');
+    t.match(answer, /served-by-web-0/, 'with the bytes the pod serves');
+    t.equal(Buffer.concat(errors).toString(), '', 'nothing on the error channel');
+  });
+
+  t.test('port forwarding to a closed port says why on the error channel', async (t) => {
+    const s = await session('/api/v1/namespaces/default/pods/web-0/portforward', { ports: '8081' }, ['v4.channel.k8s.io']);
+    const errs: string[] = [];
+    let n = 0;
+    s.ws.on('message', (m: Buffer) => {
+      if (n++ >= 2 && m[0] === 1) errs.push(m.subarray(1).toString());
+    });
+    await s.done;
+    t.match(errs.join(''), /8081/, 'the error names the port');
+    const bad = await refusal('/api/v1/namespaces/default/pods/web-0/portforward', { ports: '0' }, ['v4.channel.k8s.io']);
+    t.equal(bad.code, 400);
+    t.match(bad.body.message, /ports/);
+    // What kubectl 1.32 port-forward offers (the ws client refuses to send a '/' in a subprotocol).
+    const spdy = await new Promise<{ code: number; body: Status }>((resolve, reject) => {
+      const req = httpsRequest(`${c.server}/api/v1/namespaces/default/pods/web-0/portforward?ports=8080`, {
+        ...(c.ca ? { ca: c.ca } : {}),
+        headers: {
+          authorization: `Bearer ${c.adminToken}`,
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+          'sec-websocket-protocol': 'SPDY/3.1+portforward.k8s.io',
+        },
+      });
+      req.once('response', (res) => {
+        const body: Buffer[] = [];
+        res.on('data', (d: Buffer) => body.push(d));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(body).toString()) as Status }));
+      });
+      req.once('upgrade', () => reject(new Error('the SPDY tunnel was accepted')));
+      req.once('error', reject);
+      req.end();
+    });
+    t.equal(spdy.code, 501, "kubectl's SPDY tunnel is refused as not implemented");
+    t.match(spdy.body.message, /SPDY/);
   });
 
   t.test('kubectl exec runs a command over WebSocket', async (t) => {

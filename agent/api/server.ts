@@ -4,7 +4,7 @@
 // pinned at its join, with the controller's subject (docs/security.md, "The agent's API").
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -16,6 +16,7 @@ import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/do
 import { EXEC_PROTOCOL, parseAttachQuery, parseExecQuery } from '../../shared/exec-stream.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
+import { PORT_FORWARD_PROTOCOL, parsePort } from '../../shared/port-forward.js';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
 import { controllerClientProblem, SERVER_TLS_OPTIONS } from '../../shared/tls.js';
 
@@ -258,6 +259,44 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     });
   }
 
+  /**
+   * Port forwarding: POST /pods/NS/NAME/portforward?port=N with Upgrade; after the switch the
+   * connection carries the bytes of one TCP connection to the pod's address (loopback for a
+   * pod on the host's network), opened before switching so a refused port is an HTTP error.
+   */
+  async function portForwardStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    const port = parsePort(url.searchParams);
+    if (typeof port !== 'number') return reply(400, 'BadRequest', port.problem);
+    const c = await resolveContainer(reply, ns, name, undefined);
+    if (!c) return;
+    const seen = c.running ? await opts.runtime.inspect(c.id) : undefined;
+    if (!seen?.running) return reply(409, 'Conflict', `pod ${name} is not running`);
+    const host = seen.networkMode === 'host' ? '127.0.0.1' : seen.ip;
+    if (!host) return reply(409, 'Conflict', `pod ${name} has no address to forward to`);
+    const conn: Socket = tcpConnect({ host, port });
+    const connected = await new Promise<Error | undefined>((resolve) => {
+      conn.once('connect', () => resolve(undefined));
+      conn.once('error', (err) => resolve(err));
+    });
+    if (connected) return reply(502, 'BadGateway', `error forwarding port ${port} to pod ${name}: ${errorMessage(connected)}`);
+    if (socket.destroyed) {
+      conn.destroy();
+      return;
+    }
+    acceptUpgrade(socket, PORT_FORWARD_PROTOCOL);
+    log.debug({ pod: `${ns}/${name}`, port }, 'port forward started');
+    conn.setKeepAlive(true, 15_000);
+    socket.pipe(conn);
+    conn.pipe(socket);
+    conn.on('error', () => socket.destroy());
+    socket.on('error', () => conn.destroy());
+    socket.once('close', () => conn.destroy());
+    conn.once('close', () => {
+      if (!socket.writableEnded) socket.end();
+    });
+  }
+
   /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
   function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
     let where: ReturnType<typeof claimDir>;
@@ -365,11 +404,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       log.debug({ method: req.method, path: url.pathname, peer: req.socket.remoteAddress, problem }, 'agent API call refused');
       return rejectUpgrade(socket, 401, 'Unauthorized', UNAUTHORIZED);
     }
-    const m = /^\/pods\/([^/]+)\/([^/]+)\/(exec|attach)$/.exec(url.pathname);
+    const m = /^\/pods\/([^/]+)\/([^/]+)\/(exec|attach|portforward)$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
     if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', `${m[3]} takes POST`);
-    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL)
-      return rejectUpgrade(socket, 400, 'BadRequest', `${m[3]} upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+    const protocol = m[3] === 'portforward' ? PORT_FORWARD_PROTOCOL : EXEC_PROTOCOL;
+    if ((req.headers.upgrade ?? '').toLowerCase() !== protocol)
+      return rejectUpgrade(socket, 400, 'BadRequest', `${m[3]} upgrades to ${protocol}, not "${req.headers.upgrade}"`);
     let ns: string;
     let name: string;
     try {
@@ -378,10 +418,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     } catch {
       return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
     }
-    (m[3] === 'attach' ? attachStream : execStream)(socket, url, ns, name).catch((err: unknown) => {
-      log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, `${m[3]} stream failed`);
-      socket.destroy();
-    });
+    ({ exec: execStream, attach: attachStream, portforward: portForwardStream })
+      [m[3] as 'exec' | 'attach' | 'portforward'](socket, url, ns, name)
+      .catch((err: unknown) => {
+        log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, `${m[3]} stream failed`);
+        socket.destroy();
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

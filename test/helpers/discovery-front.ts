@@ -69,7 +69,9 @@ export async function startDiscoveryFront(controller: string, ca: string, token:
   server.on('upgrade', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
     sockets.add(client);
     const port = Number(target.port);
-    const upstream: Duplex = secure ? tls.connect({ host: target.hostname, port, ca, servername: target.hostname }) : net.connect(port, target.hostname);
+    const upstream: Duplex = secure
+      ? tls.connect({ host: target.hostname, port, ca, ...(net.isIP(target.hostname) ? {} : { servername: target.hostname }) })
+      : net.connect(port, target.hostname);
     sockets.add(upstream);
     const lines = [`${req.method} ${req.url} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {

@@ -23,11 +23,12 @@ import {
   parseStreamFlags,
 } from '../../../shared/exec-stream.js';
 import type { Pod } from '../../../shared/types.js';
+import { PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOL, SPDY_TUNNEL_PREFIX, parsePorts, portPrefix } from '../../../shared/port-forward.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import { requireAdmin, type UpgradeContext } from '../context.js';
 import type { PodRouteDeps } from './pods.js';
 
-const STREAM_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach)$/;
+const STREAM_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/;
 /** Output the client has not taken yet beyond which the agent's side is paused. */
 const HIGH_WATER = 1 << 20;
 
@@ -35,7 +36,7 @@ const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   maxPayload: MAX_FRAME + 1,
-  handleProtocols: (offered) => chooseStreamProtocol(offered) ?? false,
+  handleProtocols: (offered, req) => (req.url?.split('?')[0].endsWith('/portforward') ? PORT_FORWARD_WS_PROTOCOL : (chooseStreamProtocol(offered) ?? false)),
 });
 
 /** Whether the request asks for a WebSocket (kubectl's exec, attach and port-forward). */
@@ -51,6 +52,7 @@ export async function upgradePodWebSocket(deps: PodRouteDeps, c: UpgradeContext)
   if (req.method !== 'GET' && req.method !== 'POST') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
   requireAdmin(c);
   const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
+  if (m[3] === 'portforward') return upgradePortForward(deps, c, m, offered);
   const protocol = chooseStreamProtocol(offered);
   if (!protocol) throw badRequest(`Sec-WebSocket-Protocol must offer v5.channel.k8s.io or v4.channel.k8s.io, not "${offered.join(',').trim()}"`);
   if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
@@ -154,4 +156,93 @@ function bridge(ws: WebSocket, agent: Duplex, head: Buffer, o: { v5: boolean; st
     agent.destroy();
   });
   ws.on('error', () => close(1011));
+}
+
+/**
+ * GET .../pods/NAME/portforward?ports=80 with Upgrade: websocket and v4.channel.k8s.io: port i
+ * on data channel 2i and error channel 2i+1, one TCP connection per port through the agent.
+ */
+async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegExpExecArray, offered: string[]): Promise<void> {
+  const { req, url, socket } = c;
+  const protocols = offered.map((p) => p.trim());
+  if (!protocols.includes(PORT_FORWARD_WS_PROTOCOL)) {
+    if (protocols.some((p) => p.startsWith(SPDY_TUNNEL_PREFIX))) {
+      throw new StatusError(
+        'NotImplemented',
+        `port forwarding speaks ${PORT_FORWARD_WS_PROTOCOL} (a channel pair per port), not SPDY/3.1 tunnelled through the WebSocket as kubectl port-forward does`,
+      );
+    }
+    throw badRequest(`Sec-WebSocket-Protocol must offer ${PORT_FORWARD_WS_PROTOCOL}, not "${offered.join(',').trim()}"`);
+  }
+  if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
+    throw badRequest('not a WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key are required)');
+  let ns: string;
+  let name: string;
+  try {
+    ns = decodeURIComponent(m[1]);
+    name = decodeURIComponent(m[2]);
+  } catch {
+    throw badRequest('malformed path');
+  }
+  const ports = parsePorts(url.searchParams);
+  if ('problem' in ports) throw badRequest(ports.problem);
+  const pod = deps.store.get<Pod>('Pod', ns, name);
+  if (!pod) throw notFound('pods', name);
+  if (!pod.spec.nodeName) throw new StatusError('ServiceUnavailable', `pod ${name} is not running on a registered node`);
+  req.method = 'GET';
+  wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
+    const agents: (Duplex | undefined)[] = ports.map(() => undefined);
+    let open = ports.length;
+    const portDone = () => {
+      open -= 1;
+      if (open === 0 && ws.readyState === ws.OPEN) ws.close(1000);
+    };
+    ws.once('close', () => {
+      for (const a of agents) a?.destroy();
+    });
+    ws.on('error', () => ws.terminate());
+    ports.forEach((port, i) => {
+      ws.send(portPrefix(2 * i, port));
+      ws.send(portPrefix(2 * i + 1, port));
+    });
+    // Data from the client before a port's connection is up waits for it.
+    const waiting: Buffer[][] = ports.map(() => []);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) return;
+      const msg = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      if (msg.length === 0 || msg[0] % 2 !== 0) return;
+      const i = msg[0] / 2;
+      if (i >= ports.length || msg.length === 1) return;
+      const agent = agents[i];
+      if (!agent) return void waiting[i].push(msg.subarray(1));
+      if (!agent.write(msg.subarray(1))) {
+        ws.pause();
+        agent.once('drain', () => ws.resume());
+      }
+    });
+    ports.forEach((port, i) => {
+      const enc = encodeURIComponent;
+      deps.nodes.dialAgentUpgrade(pod, `/pods/${enc(ns)}/${enc(name)}/portforward?port=${port}`, PORT_FORWARD_PROTOCOL).then(
+        ({ agent, head }) => {
+          if (ws.readyState !== ws.OPEN) return void agent.destroy();
+          agents[i] = agent;
+          for (const b of waiting[i].splice(0)) agent.write(b);
+          const fromAgent = (chunk: Buffer) => {
+            ws.send(Buffer.concat([Buffer.from([2 * i]), chunk]), { binary: true }, () => {
+              if (agent.isPaused() && ws.bufferedAmount < HIGH_WATER) agent.resume();
+            });
+            if (ws.bufferedAmount >= HIGH_WATER) agent.pause();
+          };
+          if (head.length > 0) fromAgent(head);
+          agent.on('data', fromAgent);
+          agent.once('close', portDone);
+          agent.on('error', () => agent.destroy());
+        },
+        (err: unknown) => {
+          if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([2 * i + 1]), Buffer.from((err as Error).message)]));
+          portDone();
+        },
+      );
+    });
+  });
 }
