@@ -231,6 +231,11 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
     await waitFor('both lines', () => (s.out().includes('got:one') && s.err().includes('err:one') ? true : undefined), 15_000);
     t.equal(s.out(), 'got:one\n');
     t.equal(s.err(), 'err:one\n');
+    // Without stdinOnce the end of this client's stdin leaves the process's stdin open.
+    s.send(0, 'two\n');
+    s.send(255, Buffer.from([0]));
+    await waitFor('the second line', () => (s.out().includes('got:two') ? true : undefined), 15_000);
+    t.equal(s.out(), 'got:one\ngot:two\n', 'output still comes after the client closed its stdin');
     s.ws.close();
     await s.done;
   });

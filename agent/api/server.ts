@@ -252,6 +252,7 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       tty: attached.tty,
       containerName: c.name,
       containerRunning: async () => true,
+      closeStdin: attached.stdinOnce,
       // The process's output ended (it exited, or its stdin closed with StdinOnce): the attach
       // itself succeeded; the container's exit code is in the pod's status.
       endStatus: async () => ({ kind: 'Status', apiVersion: 'v1', status: 'Success' }),

@@ -231,7 +231,7 @@ export class DockerRuntime implements ContainerRuntime {
    * container keeps stdin open), its output from now on; a raw stream when the container has a
    * terminal (`tty`), else multiplexed. exitCode is always undefined: the process is not ours.
    */
-  async attach(id: string, opts: { stdin: boolean }): Promise<AttachedExec & { tty: boolean }> {
+  async attach(id: string, opts: { stdin: boolean }): Promise<AttachedExec & { tty: boolean; stdinOnce: boolean }> {
     const info = await this.docker.getContainer(id).inspect();
     const tty = info.Config?.Tty === true;
     const stdin = opts.stdin && info.Config?.OpenStdin === true;
@@ -239,6 +239,7 @@ export class DockerRuntime implements ContainerRuntime {
     return {
       stream,
       tty,
+      stdinOnce: info.Config?.StdinOnce === true,
       resize: async (s) => {
         if (tty) await this.docker.getContainer(id).resize({ w: s.width, h: s.height });
       },
