@@ -39,7 +39,7 @@ interface Refusal {
   body: Status;
 }
 
-const ttyPodSet = (name: string, tty: boolean) =>
+const ttyPodSet = (name: string, tty: boolean, stdinOnce = false) =>
   [
     'apiVersion: apps/v1',
     'kind: StatefulSet',
@@ -58,6 +58,7 @@ const ttyPodSet = (name: string, tty: boolean) =>
     tty ? '          command: ["sh"]' : `          command: ["sh", "-c", "while read l; do echo got:$l; echo err:$l >&2; done"]`,
     '          stdin: true',
     ...(tty ? ['          tty: true'] : []),
+    ...(stdinOnce ? ['          stdinOnce: true'] : []),
     '',
   ].join('\n');
 
@@ -89,11 +90,14 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
   await c.startController();
   await c.startAgent(`k8sws-${process.pid}`);
   await c.ok(['apply', '-f', '-'], sleeperSet({ name: 'bb', grace: 1 }));
-  await c.ok(['apply', '-f', '-'], ttyPodSet('tt', true));
+  const applied = await c.cli(['apply', '-f', '-'], ttyPodSet('tt', true));
+  t.equal(applied.code, 0, applied.stderr);
+  t.notMatch(applied.stderr, /stdin|tty|ignored/, 'stdin and tty are fields berth takes, not ignored with a warning');
+  await c.ok(['apply', '-f', '-'], ttyPodSet('once', true, true));
   await c.ok(['apply', '-f', '-'], ttyPodSet('ln', false));
   await c.ok(['apply', '-f', '-'], webSet);
   await c.waitForPods('bb-0, tt-0, ln-0 and web-0 ready', (ps) =>
-    ['bb-0', 'tt-0', 'ln-0', 'web-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
+    ['bb-0', 'tt-0', 'ln-0', 'web-0', 'once-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
   );
   const base = c.server.replace(/^http/, 'ws');
 
@@ -223,6 +227,15 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
     t.match(log, /hi-42/, "the container's log is the terminal's raw output");
     const pod = await c.api.get<Pod>('/api/v1/namespaces/default/pods/tt-0');
     t.ok(podReady(pod), 'closing the attach leaves the container running');
+  });
+
+  t.test("attach with stdinOnce: the end of the client's stdin is the end of the shell's, and the attach ends with Success", async (t) => {
+    const s = await session('/api/v1/namespaces/default/pods/once-0/attach', { stdin: 'true', stdout: 'true', tty: 'true' });
+    s.send(0, 'echo once-$((2+3))\n');
+    await waitFor('once-5 on the terminal', () => (s.out().includes('once-5') ? true : undefined), 15_000);
+    s.send(255, Buffer.from([0]));
+    const { status } = await s.done;
+    t.match(status, { status: 'Success' }, 'the shell read the end of its input and exited; the attach ended by itself');
   });
 
   t.test('attach without a tty: stdout and stderr of the main process, apart', async (t) => {
