@@ -62,6 +62,28 @@ const ttyPodSet = (name: string, tty: boolean, stdinOnce = false) =>
     '',
   ].join('\n');
 
+/** Reads lines from its stdin (stdinOnce, no terminal) until its end, then says bye and exits. */
+const readerSet = [
+  'apiVersion: apps/v1',
+  'kind: StatefulSet',
+  'metadata: {name: rd}',
+  'spec:',
+  '  replicas: 1',
+  '  selector: {matchLabels: {app: rd}}',
+  '  template:',
+  '    metadata: {labels: {app: rd}}',
+  '    spec:',
+  '      terminationGracePeriodSeconds: 1',
+  '      containers:',
+  '        - name: main',
+  '          image: berth.local/busybox:1',
+  '          imagePullPolicy: Never',
+  `          command: ["sh", "-c", "while read l; do echo got:$l; done; echo bye"]`,
+  '          stdin: true',
+  '          stdinOnce: true',
+  '',
+].join('\n');
+
 /** busybox httpd serving one file on 8080. */
 const webSet = [
   'apiVersion: apps/v1',
@@ -94,10 +116,11 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
   t.equal(applied.code, 0, applied.stderr);
   t.notMatch(applied.stderr, /stdin|tty|ignored/, 'stdin and tty are fields berth takes, not ignored with a warning');
   await c.ok(['apply', '-f', '-'], ttyPodSet('once', true, true));
+  await c.ok(['apply', '-f', '-'], readerSet);
   await c.ok(['apply', '-f', '-'], ttyPodSet('ln', false));
   await c.ok(['apply', '-f', '-'], webSet);
   await c.waitForPods('bb-0, tt-0, ln-0 and web-0 ready', (ps) =>
-    ['bb-0', 'tt-0', 'ln-0', 'web-0', 'once-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
+    ['bb-0', 'tt-0', 'ln-0', 'web-0', 'once-0', 'rd-0'].every((n) => ps.some((p) => p.metadata.name === n && podReady(p))),
   );
   const base = c.server.replace(/^http/, 'ws');
 
@@ -348,6 +371,9 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
     t.equal(fail.code, 4, "kubectl ends with the command's exit code");
     const input = await kubectl(['exec', '-i', 'bb-0', '--', 'wc', '-c'], { kubeconfig, input: 'hello kubectl' });
     t.equal(input.stdout.trim(), '13', 'stdin reaches the command and its end too');
+    const attach = await kubectl(['attach', 'rd-0', '-i'], { kubeconfig, input: 'zzz\nyyy\n' });
+    t.equal(attach.code, 0, attach.stderr);
+    t.equal(attach.stdout, 'got:zzz\ngot:yyy\nbye\n', 'kubectl attach -i: the lines reached the process, the end of input too, and its output came back');
     const verbose = await kubectl(['exec', 'bb-0', '-v=4', '--', 'true'], { kubeconfig });
     t.match(verbose.stderr, /subprotocol is v5\.channel\.k8s\.io/, 'kubectl negotiated v5 over WebSocket (no SPDY fallback)');
   });
