@@ -80,6 +80,8 @@ export async function upgradePodWebSocket(deps: PodRouteDeps, c: UpgradeContext)
   }
   // RFC 6455 handshakes are GETs; Kubernetes takes POST as well, as does this route.
   req.method = 'GET';
+  // A handshake ws refuses itself (it answers 400) never reaches the callback: the agent's side goes with the socket.
+  socket.once('close', () => agent.destroy());
   wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => bridge(ws, agent, head, { v5: protocol === 'v5.channel.k8s.io', ...flags }));
 }
 
@@ -205,8 +207,13 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
       ws.send(portPrefix(2 * i, port));
       ws.send(portPrefix(2 * i + 1, port));
     });
-    // Data from the client before a port's connection is up waits for it.
-    const waiting: Buffer[][] = ports.map(() => []);
+    // The client's data waits in the socket until every port's connection is up (or failed).
+    ws.pause();
+    let pending = ports.length;
+    const settled = () => {
+      pending -= 1;
+      if (pending === 0) ws.resume();
+    };
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) return;
       const msg = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -214,7 +221,8 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
       const i = msg[0] / 2;
       if (i >= ports.length || msg.length === 1) return;
       const agent = agents[i];
-      if (!agent) return void waiting[i].push(msg.subarray(1));
+      // A port whose connection failed: its error channel said why; its data goes nowhere.
+      if (!agent) return;
       if (!agent.write(msg.subarray(1))) {
         ws.pause();
         agent.once('drain', () => ws.resume());
@@ -224,9 +232,9 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
       const enc = encodeURIComponent;
       deps.nodes.dialAgentUpgrade(pod, `/pods/${enc(ns)}/${enc(name)}/portforward?port=${port}`, PORT_FORWARD_PROTOCOL).then(
         ({ agent, head }) => {
+          settled();
           if (ws.readyState !== ws.OPEN) return void agent.destroy();
           agents[i] = agent;
-          for (const b of waiting[i].splice(0)) agent.write(b);
           const fromAgent = (chunk: Buffer) => {
             ws.send(Buffer.concat([Buffer.from([2 * i]), chunk]), { binary: true }, () => {
               if (agent.isPaused() && ws.bufferedAmount < HIGH_WATER) agent.resume();
@@ -239,6 +247,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
           agent.on('error', () => agent.destroy());
         },
         (err: unknown) => {
+          settled();
           if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([2 * i + 1]), Buffer.from((err as Error).message)]));
           portDone();
         },
