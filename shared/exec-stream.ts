@@ -193,3 +193,45 @@ export function statusOutcome(payload: Buffer): { exitCode: number; message?: st
   if (s?.reason === REASON_NON_ZERO_EXIT && cause) return { exitCode };
   return { exitCode, message: s?.message || `exec failed (${s?.reason ?? 'no reason given'})` };
 }
+
+// ---- attach: the same stream, to the container's main process ----
+
+export interface AttachRequest {
+  container?: string;
+  stdin: boolean;
+  tty: boolean;
+}
+
+/** `?container=c&stdin=true&tty=true` of an attach (no command). */
+export function parseAttachQuery(q: URLSearchParams): AttachRequest | { problem: string } {
+  const container = q.get('container');
+  const stdin = flag(q, 'stdin');
+  if (typeof stdin === 'string') return { problem: stdin };
+  const tty = flag(q, 'tty');
+  if (typeof tty === 'string') return { problem: tty };
+  return { ...(container !== null && container !== '' ? { container } : {}), stdin, tty };
+}
+
+// ---- Kubernetes' WebSocket channel protocols (kubectl 1.29+ exec/attach) ----
+
+/** v5 adds the CLOSE signal (channel 255) to v4; both carry the Status on channel 3. */
+export const K8S_STREAM_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
+export type K8sStreamProtocol = (typeof K8S_STREAM_PROTOCOLS)[number];
+
+/** The protocol to speak among those the client offers (Sec-WebSocket-Protocol), newest first. */
+export function chooseStreamProtocol(offered: Iterable<string>): K8sStreamProtocol | undefined {
+  const set = new Set([...offered].map((p) => p.trim()));
+  return K8S_STREAM_PROTOCOLS.find((p) => set.has(p));
+}
+
+/** Which output streams the client asked for (`stdout`, `stderr`); at least one of stdin/stdout/stderr. */
+export function parseStreamFlags(q: URLSearchParams): { stdin: boolean; stdout: boolean; stderr: boolean } | { problem: string } {
+  const out: Record<'stdin' | 'stdout' | 'stderr', boolean> = { stdin: false, stdout: false, stderr: false };
+  for (const name of ['stdin', 'stdout', 'stderr'] as const) {
+    const v = flag(q, name);
+    if (typeof v === 'string') return { problem: v };
+    out[name] = v;
+  }
+  if (!out.stdin && !out.stdout && !out.stderr) return { problem: 'you must specify at least 1 of stdin, stdout, stderr' };
+  return out;
+}

@@ -35,6 +35,13 @@ export interface ExecSessionOptions {
   containerRunning: () => Promise<boolean>;
   containerName: string;
   log: Logger;
+  /** The status once the stream ends, instead of the command's exit code (attach). */
+  endStatus?: () => Promise<ExecStatus>;
+  /**
+   * Whether the client's end of stdin closes the process's stdin (default). An attach to a
+   * container without stdinOnce keeps it open for the next attach, as Kubernetes does.
+   */
+  closeStdin?: boolean;
 }
 
 /** The status of a command whose stream ended: its exit code, unless its container went away. */
@@ -86,7 +93,7 @@ export function runExecSession(opts: ExecSessionOptions): Promise<void> {
           if (f.payload[0] === CH_STDIN && stdinOpen) {
             stdinOpen = false;
             // Half-closes the engine's connection: the command reads the end of its stdin.
-            docker.end();
+            if (opts.closeStdin !== false) docker.end();
           }
         } else if (f.channel === CH_RESIZE) {
           if (!opts.tty) continue;
@@ -121,7 +128,7 @@ export function runExecSession(opts: ExecSessionOptions): Promise<void> {
       if (ended || finished) return;
       ended = true;
       demux?.end();
-      void statusAfterEnd().then(finish);
+      void (opts.endStatus ?? statusAfterEnd)().then(finish);
     };
     docker.once('end', onEnd);
     docker.once('close', onEnd);

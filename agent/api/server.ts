@@ -4,7 +4,7 @@
 // pinned at its join, with the controller's subject (docs/security.md, "The agent's API").
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -13,9 +13,10 @@ import type { PodContainers } from '../pods/directory.js';
 import { IncomingCopies, claimDir, receiveVolumeArchive, sendVolumeArchive } from '../volumes/archive.js';
 import type { Duplex } from 'node:stream';
 import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
-import { EXEC_PROTOCOL, parseExecQuery } from '../../shared/exec-stream.js';
+import { EXEC_PROTOCOL, parseAttachQuery, parseExecQuery } from '../../shared/exec-stream.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
+import { PORT_FORWARD_PROTOCOL, parsePort } from '../../shared/port-forward.js';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
 import { controllerClientProblem, SERVER_TLS_OPTIONS } from '../../shared/tls.js';
 
@@ -222,6 +223,81 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     });
   }
 
+  /** The attach stream: POST /pods/NS/NAME/attach?container=&stdin=&tty= with Upgrade (the exec stream's frames). */
+  async function attachStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    const r = parseAttachQuery(url.searchParams);
+    if ('problem' in r) return reply(400, 'BadRequest', r.problem);
+    const c = await resolveContainer(reply, ns, name, r.container);
+    if (!c) return;
+    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
+    let attached: Awaited<ReturnType<DockerRuntime['attach']>>;
+    try {
+      attached = await opts.runtime.attach(c.id, { stdin: r.stdin });
+    } catch (err) {
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker attach failed');
+      const code = statusCode(err);
+      return reply(code === 409 ? 409 : 500, code === 409 ? 'Conflict' : 'InternalError', `attach to container ${c.name}: ${errorMessage(err)}`);
+    }
+    if (socket.destroyed) {
+      attached.stream.destroy();
+      return;
+    }
+    acceptUpgrade(socket, EXEC_PROTOCOL);
+    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin: r.stdin, tty: attached.tty }, 'attach stream started');
+    await runExecSession({
+      client: socket,
+      exec: attached,
+      stdin: r.stdin,
+      tty: attached.tty,
+      containerName: c.name,
+      containerRunning: async () => true,
+      closeStdin: attached.stdinOnce,
+      // The process's output ended (it exited, or its stdin closed with StdinOnce): the attach
+      // itself succeeded; the container's exit code is in the pod's status.
+      endStatus: async () => ({ kind: 'Status', apiVersion: 'v1', status: 'Success' }),
+      log,
+    });
+  }
+
+  /**
+   * Port forwarding: POST /pods/NS/NAME/portforward?port=N with Upgrade; after the switch the
+   * connection carries the bytes of one TCP connection to the pod's address (loopback for a
+   * pod on the host's network), opened before switching so a refused port is an HTTP error.
+   */
+  async function portForwardStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    const port = parsePort(url.searchParams);
+    if (typeof port !== 'number') return reply(400, 'BadRequest', port.problem);
+    const c = await resolveContainer(reply, ns, name, undefined);
+    if (!c) return;
+    const seen = c.running ? await opts.runtime.inspect(c.id) : undefined;
+    if (!seen?.running) return reply(409, 'Conflict', `pod ${name} is not running`);
+    const host = seen.networkMode === 'host' ? '127.0.0.1' : seen.ip;
+    if (!host) return reply(409, 'Conflict', `pod ${name} has no address to forward to`);
+    const conn: Socket = tcpConnect({ host, port });
+    const connected = await new Promise<Error | undefined>((resolve) => {
+      conn.once('connect', () => resolve(undefined));
+      conn.once('error', (err) => resolve(err));
+    });
+    if (connected) return reply(502, 'BadGateway', `error forwarding port ${port} to pod ${name}: ${errorMessage(connected)}`);
+    if (socket.destroyed) {
+      conn.destroy();
+      return;
+    }
+    acceptUpgrade(socket, PORT_FORWARD_PROTOCOL);
+    log.debug({ pod: `${ns}/${name}`, port }, 'port forward started');
+    conn.setKeepAlive(true, 15_000);
+    socket.pipe(conn);
+    conn.pipe(socket);
+    conn.on('error', () => socket.destroy());
+    socket.on('error', () => conn.destroy());
+    socket.once('close', () => conn.destroy());
+    conn.once('close', () => {
+      if (!socket.writableEnded) socket.end();
+    });
+  }
+
   /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
   function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
     let where: ReturnType<typeof claimDir>;
@@ -329,11 +405,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       log.debug({ method: req.method, path: url.pathname, peer: req.socket.remoteAddress, problem }, 'agent API call refused');
       return rejectUpgrade(socket, 401, 'Unauthorized', UNAUTHORIZED);
     }
-    const m = /^\/pods\/([^/]+)\/([^/]+)\/exec$/.exec(url.pathname);
+    const m = /^\/pods\/([^/]+)\/([^/]+)\/(exec|attach|portforward)$/.exec(url.pathname);
     if (!m) return rejectUpgrade(socket, 404, 'NotFound', `no upgrade route ${req.method} ${url.pathname}`);
-    if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', 'exec takes POST');
-    if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL)
-      return rejectUpgrade(socket, 400, 'BadRequest', `exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
+    if (req.method !== 'POST') return rejectUpgrade(socket, 405, 'MethodNotAllowed', `${m[3]} takes POST`);
+    const protocol = m[3] === 'portforward' ? PORT_FORWARD_PROTOCOL : EXEC_PROTOCOL;
+    if ((req.headers.upgrade ?? '').toLowerCase() !== protocol)
+      return rejectUpgrade(socket, 400, 'BadRequest', `${m[3]} upgrades to ${protocol}, not "${req.headers.upgrade}"`);
     let ns: string;
     let name: string;
     try {
@@ -342,10 +419,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     } catch {
       return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
     }
-    execStream(socket, url, ns, name).catch((err: unknown) => {
-      log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'exec stream failed');
-      socket.destroy();
-    });
+    ({ exec: execStream, attach: attachStream, portforward: portForwardStream })
+      [m[3] as 'exec' | 'attach' | 'portforward'](socket, url, ns, name)
+      .catch((err: unknown) => {
+        log.warn({ pod: `${ns}/${name}`, err: errorMessage(err) }, `${m[3]} stream failed`);
+        socket.destroy();
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -327,5 +327,11 @@ export function createOptions(pod: Pod, index: number, ctx: CreateContext): Crea
   if (c.command) options.Entrypoint = c.command.map((s) => expand(s, lookup));
   if (c.args) options.Cmd = c.args.map((s) => expand(s, lookup));
   if (c.workingDir) options.WorkingDir = c.workingDir;
+  // Attachable stdio (kubectl run -i -t, kubectl attach): Docker's own flags of the same meaning.
+  if (c.stdin) {
+    options.OpenStdin = true;
+    if (c.stdinOnce) options.StdinOnce = true;
+  }
+  if (c.tty) options.Tty = true;
   return { options, dirs, warnings };
 }

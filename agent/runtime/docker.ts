@@ -226,19 +226,42 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
+  /**
+   * Attaches to a container's main process (docker attach): its stdin when asked (and the
+   * container keeps stdin open), its output from now on; a raw stream when the container has a
+   * terminal (`tty`), else multiplexed. exitCode is always undefined: the process is not ours.
+   */
+  async attach(id: string, opts: { stdin: boolean }): Promise<AttachedExec & { tty: boolean; stdinOnce: boolean }> {
+    const info = await this.docker.getContainer(id).inspect();
+    const tty = info.Config?.Tty === true;
+    const stdin = opts.stdin && info.Config?.OpenStdin === true;
+    const stream = (await this.streams.getContainer(id).attach({ stream: true, stdin, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    return {
+      stream,
+      tty,
+      stdinOnce: info.Config?.StdinOnce === true,
+      resize: async (s) => {
+        if (tty) await this.docker.getContainer(id).resize({ w: s.width, h: s.height });
+      },
+      exitCode: async () => undefined,
+    };
+  }
+
   /** Writes a container's log; with follow, until the container stops or the signal aborts. */
   async logs(id: string, opts: { follow: boolean; tail?: number; timestamps: boolean }, sink: FrameSink, signal?: AbortSignal): Promise<void> {
     const c = this.streams.getContainer(id);
     const base = { stdout: true, stderr: true, timestamps: opts.timestamps, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
+    // A container with a terminal logs one raw stream, not stdout and stderr multiplexed.
+    const tty = (await this.docker.getContainer(id).inspect()).Config?.Tty === true;
     if (!opts.follow) {
       const buf = (await c.logs({ ...base, follow: false })) as unknown as Buffer | string;
-      const d = new Demuxer(sink);
+      const d = splitter(tty, sink);
       d.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf));
       d.end();
       return;
     }
     const stream = (await c.logs({ ...base, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
-    await pumpFrames(stream, sink, signal);
+    await pumpFrames(stream, sink, signal, tty);
   }
 
   /**
@@ -308,8 +331,14 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-async function pumpFrames(stream: NodeJS.ReadableStream & { destroy(): void }, sink: FrameSink, signal?: AbortSignal): Promise<void> {
-  const d = new Demuxer(sink);
+/** Splits the engine's output: multiplexed, or (a container with a terminal) all of it stdout. */
+function splitter(tty: boolean, sink: FrameSink): { push(chunk: Buffer): void; end(): void } {
+  if (!tty) return new Demuxer(sink);
+  return { push: (chunk) => sink('stdout', chunk), end: () => undefined };
+}
+
+async function pumpFrames(stream: NodeJS.ReadableStream & { destroy(): void }, sink: FrameSink, signal?: AbortSignal, tty = false): Promise<void> {
+  const d = splitter(tty, sink);
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     const abort = () => {

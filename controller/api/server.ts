@@ -29,6 +29,7 @@ import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes, type ObjectRepresentation } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addRestoreHoldRoutes } from './routes/restore-hold.js';
+import { isWebSocketUpgrade, upgradePodWebSocket } from './routes/pod-streams.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
@@ -232,7 +233,8 @@ function serveUpgrades(server: Server, deps: ApiDeps, open: OpenStreams): void {
       'close',
       open.track(who, () => socket.destroy()),
     );
-    await upgradeExec(deps, { req, socket, url, who });
+    if (isWebSocketUpgrade(req.headers)) await upgradePodWebSocket(deps, { req, socket, url, who });
+    else await upgradeExec(deps, { req, socket, url, who });
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     streams.add(socket);

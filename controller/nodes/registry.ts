@@ -17,7 +17,7 @@ import { REASON_NODE_LOST } from '../../shared/fencing.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Store } from '../store/types.js';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
-import { StatusError, badRequest, forbidden } from '../errors.js';
+import { STATUS_CODES, StatusError, badRequest, forbidden, type StatusReason } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
 import { heartbeatMissed } from './liveness.js';
 import type { AgentPodReport } from '../../shared/restore-hold.js';
@@ -793,6 +793,44 @@ export class NodeRegistry {
       if (err instanceof AgentUnavailable) throw new StatusError(err.reason, err.message);
       throw err;
     }
+  }
+
+  /**
+   * Opens an upgraded connection (`protocol`) to the agent of the pod's node, with the
+   * controller's client certificate; the agent's refusal becomes a StatusError with its
+   * reason and message (a reason the controller does not know becomes BadGateway).
+   */
+  dialAgentUpgrade(pod: Pod, path: string, protocol: string, method = 'POST'): Promise<{ agent: Duplex; head: Buffer }> {
+    const nodeName = pod.spec.nodeName;
+    if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName)) {
+      return Promise.reject(new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`));
+    }
+    const { target, url, tls } = this.agentTarget(nodeName, path);
+    return new Promise((resolve, reject) => {
+      const up = httpsRequest(target, { ...tls, method, headers: { connection: 'Upgrade', upgrade: protocol, 'content-length': '0' } });
+      up.once('upgrade', (_res, agent: Duplex, head: Buffer) => {
+        (agent as Socket).setKeepAlive?.(true, 15_000);
+        resolve({ agent, head });
+      });
+      up.once('response', (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.once('error', (err) => reject(new StatusError('BadGateway', `the agent of node ${nodeName} failed: ${err.message}`)));
+        upRes.once('end', () => {
+          let body: { reason?: unknown; message?: unknown } = {};
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+          } catch {
+            // not a Status: the code alone says what went wrong
+          }
+          const reason = typeof body?.reason === 'string' && body.reason in STATUS_CODES ? (body.reason as StatusReason) : 'BadGateway';
+          const message = typeof body?.message === 'string' ? body.message : `the agent of node ${nodeName} answered ${upRes.statusCode}`;
+          reject(new StatusError(reason, message));
+        });
+      });
+      up.once('error', (err) => reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${url}: ${err.message}`)));
+      up.end();
+    });
   }
 
   /**

@@ -88,6 +88,10 @@ export const containerSchema = z.object({
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   workingDir: z.string().optional(),
+  /** Keep the main process's stdin open for attach (kubectl run -i); stdinOnce closes it after the first attach ends. */
+  stdin: z.boolean().optional(),
+  stdinOnce: z.boolean().optional(),
+  tty: z.boolean().optional(),
   env: z.array(envVar).optional(),
   envFrom: z.array(envFromSource).optional(),
   ports: z

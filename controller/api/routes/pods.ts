@@ -27,6 +27,9 @@ function podOf(store: Store, p: Params): Pod {
 /** The exec stream: the exec route, upgraded (docs/api.md, "Exec stream"); checked before switching. */
 export async function upgradeExec(deps: PodRouteDeps, c: UpgradeContext): Promise<void> {
   const { req, url } = c;
+  if ((req.headers.upgrade ?? '').toLowerCase().startsWith('spdy/')) {
+    throw new StatusError('NotImplemented', 'berth does not speak SPDY: exec, attach and port forwarding take WebSockets (docs/api.md)');
+  }
   const m = EXEC_PATH.exec(url.pathname);
   if (!m) throw new StatusError('NotFound', `no upgrade route for ${url.pathname}`);
   if (req.method !== 'POST') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
