@@ -163,6 +163,13 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
     const who = authenticate(store, req.headers.authorization);
     if (!who) return done(new StatusError('Unauthorized', 'a valid bearer token is required'));
     request.who = who;
+    // A declared body over the route's limit is refused here, before fastify's body reader would
+    // (which closes the connection while the client may still be sending: it would see EPIPE, not
+    // this Status); node reads and drops the body after the answer, keeping the connection.
+    const limit = request.routeOptions?.bodyLimit;
+    const declared = Number(req.headers['content-length']);
+    if (limit !== undefined && Number.isFinite(declared) && declared > limit)
+      return done(new StatusError('RequestEntityTooLarge', `request body exceeds ${limit} bytes`));
     // A watch or log stream ends the moment its token is revoked or expires.
     forget = open.track(who, () => req.socket.destroy());
     // Any call of an agent shows it still reaches the controller (the fencing wait of forget).
