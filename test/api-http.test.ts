@@ -61,3 +61,26 @@ t.test('bodies over the route limit are refused with 413 before the handler runs
   const list = await api.call('GET', '/api/v1/configmaps');
   t.equal(list.status, 200, 'the server still answers');
 });
+
+t.test('a declared body over the limit gets its 413 on a connection that stays open', async (t) => {
+  const api = await startApi(t);
+  const node = await createToken(api.store, 'node', 'n1');
+  const { request } = await import('node:http');
+  const size = 2 << 20;
+  const req = request(`${api.url}/api/v1/nodes/n1/heartbeat`, {
+    method: 'POST',
+    headers: { ...JSON_TYPE, authorization: `Bearer ${node}`, 'content-length': String(size) },
+  });
+  const writeErrors: string[] = [];
+  req.on('error', (err) => writeErrors.push(err.message));
+  // The answer comes before the body is sent; the client then sends all of it.
+  req.write('x'.repeat(16 << 10));
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.once('response', resolve));
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  t.equal(res.statusCode, 413, '413 for a declared 2 MiB heartbeat');
+  t.match(JSON.parse(Buffer.concat(chunks).toString()), { kind: 'Status', reason: 'RequestEntityTooLarge' });
+  t.not(res.headers.connection, 'close', 'the connection is not closed under the client while it sends');
+  await new Promise<void>((resolve) => req.end('x'.repeat(size - (16 << 10)), () => resolve()));
+  t.same(writeErrors, [], 'the rest of the body is taken without a write error');
+});
