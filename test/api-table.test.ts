@@ -1,7 +1,8 @@
 // The meta.k8s.io Table on the controller's API over real HTTP (kubectl get's Accept header): list,
 // get and watch of every kind, includeObject, v1 and v1beta1, 406 for what is not served; then
 // kubectl itself against the in-process API (objects applied through it; no agent, so pods stay
-// Pending and sets have no pods).
+// Pending and sets have no pods); and kubectl against a controller process (dist/, no agent:
+// its set's pods made and Pending).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { expiredEvent } from '../controller/api/routes/watch.js';
 import type { ResourceInfo } from '../shared/resources.js';
 import { startApi } from './helpers/api-server.js';
 import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
+import { Cluster } from './helpers/cluster.js';
 import { registerNodes } from './helpers/store-harness.js';
 
 const TABLE_V1 = 'application/json;as=Table;v=v1;g=meta.k8s.io';
@@ -254,7 +256,7 @@ t.test('a kind without a printer gets the default table: Name, Created At', asyn
 });
 
 /** kubectl against the API; `run` waits for it, `start` leaves it running (stopped at teardown). */
-function kubectlOn(t: { teardown(fn: () => unknown): void }, api: Api) {
+function kubectlOn(t: { teardown(fn: () => unknown): void }, api: { url: string; admin: string; ca?: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-api-table-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'config');
@@ -370,6 +372,43 @@ t.test('kubectl get prints the controller’s Tables: pods, -o wide, sts, events
       ['web-c', '0/1', 'Pending'],
     ],
     'get -w: the pods, then the new one',
+  );
+  w.child.kill('SIGTERM');
+});
+
+t.test('kubectl against a controller process with no agent: the set’s pods Pending, get -w sees a new pod', async (t) => {
+  if (!(await requireKubectl(t))) return;
+  const c = new Cluster('api-table');
+  t.teardown(() => c.teardown());
+  await c.startController();
+  await c.api.request('POST', '/api/v1/apply', { objects: [statefulSet] });
+  await c.waitForPods('the set’s first pod', (pods) => pods.length >= 1, 30_000);
+  const k = kubectlOn(t, { url: c.server, admin: c.adminToken, ca: c.ca });
+
+  const pods = lines(await k.run('get', 'pods', '-o', 'wide'));
+  t.same(pods[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
+  t.same(pods[1].slice(0, 3), ['web-0', '0/1', 'Pending'], 'the set’s first pod, Pending with no node to run on');
+  const sts = lines(await k.run('get', 'sts'));
+  t.same(sts[0], ['NAME', 'READY', 'AGE']);
+  t.same(sts[1].slice(0, 2), ['web', '0/2']);
+  const evs = lines(await k.run('get', 'events'));
+  t.same(evs[0], ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'], 'get events: the header');
+  t.ok(
+    evs.slice(1).some((r) => r[3] === 'statefulset/web'),
+    `the set's events\n${evs.map((r) => r.join(' | ')).join('\n')}`,
+  );
+
+  const w = k.start('get', 'pods', '-w');
+  await until('web-0 in get -w', () => w.output().includes('web-0'));
+  await c.api.request('POST', '/api/v1/apply', {
+    objects: [{ ...pod('bare'), metadata: { name: 'bare', namespace: 'default' } }],
+  });
+  await until('the row of a new pod in get -w', () => w.output().includes('bare'));
+  const watched = lines(w.output());
+  t.same(watched[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], 'get -w: one header');
+  t.ok(
+    watched.slice(1).every((r) => r.length === 5),
+    `get -w: every line a row of five cells\n${w.output()}`,
   );
   w.child.kill('SIGTERM');
 });
