@@ -1,7 +1,7 @@
 // The tables of `berth get`: the columns of shared/printers.ts (kubectl's printers), laid out
 // as kubectl lays out a server-side Table. Pure: objects and `now` in, strings out.
 import { resourceForKind } from '../shared/resources.js';
-import { columnsFor, formatLabels, type Printable } from '../shared/printers.js';
+import { type Column, columnsFor, formatLabels, type Printable, rowCells } from '../shared/printers.js';
 import type { AnyObject, Kind } from '../shared/types.js';
 import { TableWriter } from './tabwriter.js';
 
@@ -38,8 +38,8 @@ export function tableHeaders(kind: Kind, opts: Omit<TableOptions, 'now'>): strin
 }
 
 export function tableRow(obj: AnyObject, opts: TableOptions): string[] {
-  const columns = columnsFor(obj.kind, 'cli', opts.wide === true) as { cell: (o: Printable, now: number) => string | number }[];
-  const cells = columns.map((c) => String(c.cell(obj, opts.now)));
+  const columns = columnsFor(obj.kind, 'cli', opts.wide === true) as Column<Printable>[];
+  const cells = rowCells(columns, obj, opts.now).map(String);
   // Events have no NAME column.
   if (opts.kindPrefix && obj.kind !== 'Event') cells[0] = `${resourceName(obj.kind)}/${cells[0]}`;
   return [...(opts.allNamespaces ? [obj.metadata.namespace ?? ''] : []), ...cells, ...(opts.showLabels ? [formatLabels(obj.metadata.labels)] : [])];

@@ -158,9 +158,16 @@ export function podColumns(pod: Pod): PodColumns {
   return { ready, status, restarts };
 }
 
+/** The pod's summary, computed once per row when the row's memo is given. */
+function summaryIn(pod: Pod, row: RowMemo | undefined): PodSummary {
+  if (!row) return podSummary(pod);
+  row.pod ??= podSummary(pod);
+  return row.pod;
+}
+
 /** RESTARTS as kubectl prints it: `3`, or `3 (2m ago)` once a container has ended before. */
-export function podRestarts(pod: Pod, now: number): string {
-  const s = podSummary(pod);
+export function podRestarts(pod: Pod, now: number, row?: RowMemo): string {
+  const s = summaryIn(pod, row);
   return s.restarts !== 0 && s.lastRestart ? `${s.restarts} (${since(s.lastRestart, now)} ago)` : String(s.restarts);
 }
 
@@ -312,7 +319,19 @@ export interface Column<T> {
   priority: 0 | 1;
   /** Shown only in the API's Table, or only by berth's CLI; both when absent. */
   only?: 'table' | 'cli';
-  cell: (obj: T, now: number) => Cell;
+  /** `row`: shared by the cells of one row (see {@link rowCells}), for what several columns compute. */
+  cell: (obj: T, now: number, row?: RowMemo) => Cell;
+}
+
+/** What the cells of one row compute once: the pod's READY, STATUS and RESTARTS. */
+export interface RowMemo {
+  pod?: PodSummary;
+}
+
+/** The cells of one object's row, in the columns' order; what several columns need is computed once. */
+export function rowCells<T>(columns: readonly Column<T>[], obj: T, now: number): Cell[] {
+  const row: RowMemo = {};
+  return columns.map((c) => c.cell(obj, now, row));
 }
 
 export type Audience = 'table' | 'cli';
@@ -340,10 +359,10 @@ const WIDE = { priority: 1 } as const;
 
 const POD: Column<Pod>[] = [
   nameColumn(),
-  col('Ready', 'The aggregate readiness state of this pod for accepting traffic.', (p) => podColumns(p).ready),
-  col('Status', 'The aggregate status of the containers in this pod.', (p) => podColumns(p).status),
-  col('Restarts', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.', (p, now) =>
-    podRestarts(p, now),
+  col('Ready', 'The aggregate readiness state of this pod for accepting traffic.', (p, _now, row) => summaryIn(p, row).ready),
+  col('Status', 'The aggregate status of the containers in this pod.', (p, _now, row) => summaryIn(p, row).status),
+  col('Restarts', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.', (p, now, row) =>
+    podRestarts(p, now, row),
   ),
   ageColumn(),
   col('IP', 'podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', podIP, WIDE),

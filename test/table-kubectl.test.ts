@@ -1,6 +1,7 @@
-// kubectl v1.32 prints berth's Tables: a loopback stub answers discovery and serves lists and
-// watches through negotiateOutput and toTable/watchEventTable; kubectl's output is compared
-// with the text kubectl prints for a real cluster. No controller: only the printing is checked.
+// kubectl v1.32 prints berth's Tables exactly: a loopback stub serves pods, sets, events and a kind
+// without a printer made when kubectl asks (so AGE, RESTARTS and the other durations are fixed
+// and compared character for character, which test/api-table.test.ts against the controller
+// cannot), through the same negotiation and representations as the controller's API.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { negotiateOutput } from '../controller/api/accept.js';
+import { JSON_OFFER, negotiate } from '../controller/api/negotiate.js';
+import { TABLE_REPRESENTATIONS } from '../controller/api/table-representation.js';
 import { parseIncludeObject, toTable, watchEventTable } from '../controller/api/table.js';
 import type { ContainerStatus, Event, ObjectMeta, Pod, StatefulSet } from '../shared/types.js';
 import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
@@ -99,11 +101,11 @@ const status = (code: number, reason: string, message: string): Reply => ({
 
 /** A list, or a watch that sends every object as ADDED and ends. */
 function objectsReply(req: IncomingMessage, url: URL, kind: string, objects: { metadata: { resourceVersion: string } }[]): Reply {
-  const neg = negotiateOutput(req.headers.accept);
-  if (!neg.ok) return status(neg.code, neg.reason, neg.message);
+  const offer = negotiate(req.headers.accept, [JSON_OFFER, ...TABLE_REPRESENTATIONS]);
+  if (!offer) return status(406, 'NotAcceptable', 'not acceptable');
+  const rep = offer.params ? { kind: 'table', version: offer.params.v as 'v1' | 'v1beta1' } : { kind: 'json' as const };
   const include = parseIncludeObject(url.searchParams.get('includeObject') ?? undefined);
   if (!include.ok) return status(400, 'BadRequest', include.message);
-  const rep = neg.representation;
   if (url.searchParams.get('watch') === 'true') {
     return {
       watch: objects.map((o, i) => ({

@@ -2,7 +2,6 @@
 // row objects includeObject asks for, one-row Tables for watch events, the default table of
 // kinds without a printer, Accept negotiation, and AGE against kubectl's HumanDuration cases.
 import t from 'tap';
-import { negotiateOutput, parseAccept } from '../controller/api/accept.js';
 import { bookmarkTable, DEFAULT_COLUMNS, parseIncludeObject, type Table, tableRow, toTable, watchEventTable } from '../controller/api/table.js';
 import { columnsFor, humanDuration, type NamespaceObject, type PrintableKind } from '../shared/printers.js';
 import type {
@@ -478,86 +477,4 @@ t.test("berth's CLI uses the same columns, but for the differences it keeps", as
     t.same({ tableOnly, cliOnly }, want, kind);
   }
   t.throws(() => columnsFor('Lease' as PrintableKind, 'table', true), /no printer for kind "Lease"/);
-});
-
-t.test('Accept: kubectl get asks for Table v1, then v1beta1, then JSON', async (t) => {
-  const kubectl = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
-  t.same(negotiateOutput(kubectl), { ok: true, representation: { kind: 'table', version: 'v1' } });
-  t.same(negotiateOutput('application/json;as=Table;v=v1beta1;g=meta.k8s.io, application/json'), {
-    ok: true,
-    representation: { kind: 'table', version: 'v1beta1' },
-  });
-  t.same(negotiateOutput('application/json'), { ok: true, representation: { kind: 'json' } });
-  t.same(negotiateOutput(undefined), { ok: true, representation: { kind: 'json' } }, 'no header: JSON');
-  t.same(negotiateOutput('  '), { ok: true, representation: { kind: 'json' } }, 'empty header: JSON');
-  t.same(negotiateOutput('*/*'), { ok: true, representation: { kind: 'json' } });
-  t.same(negotiateOutput('application/*'), { ok: true, representation: { kind: 'json' } });
-  t.same(negotiateOutput('application/json; charset=utf-8'), { ok: true, representation: { kind: 'json' } }, 'unknown parameters are ignored');
-
-  // client-go's default for typed clients: protobuf first.
-  t.same(
-    negotiateOutput('application/vnd.kubernetes.protobuf,application/json'),
-    { ok: true, representation: { kind: 'json' } },
-    'protobuf passed over for JSON',
-  );
-  t.same(
-    negotiateOutput('application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io'),
-    { ok: true, representation: { kind: 'table', version: 'v1' } },
-    'a protobuf Table passed over for a JSON one',
-  );
-  const refused = negotiateOutput('application/vnd.kubernetes.protobuf');
-  t.match(refused, { ok: false, code: 406, reason: 'NotAcceptable' }, 'protobuf alone: 406');
-  t.match((refused as { message: string }).message, /^only the following media types are accepted: application\/json, /);
-  t.match(negotiateOutput('application/yaml'), { ok: false, code: 406 }, 'YAML alone: 406');
-  t.match(negotiateOutput('text/html'), { ok: false, code: 406 });
-  t.match(negotiateOutput('application/json;q=0'), { ok: false, code: 406 }, 'q=0 refuses');
-
-  t.same(
-    negotiateOutput('application/json;as=Table;g=other.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json'),
-    { ok: true, representation: { kind: 'json' } },
-    'Tables of other groups and other conversions are passed over',
-  );
-  t.match(negotiateOutput('application/json;as=Table;g=meta.k8s.io'), { ok: false }, 'a Table without a version is not served');
-  t.match(negotiateOutput('application/json;as=Table;v=v2;g=meta.k8s.io'), { ok: false }, 'nor one of an unknown version');
-  t.same(
-    negotiateOutput('application/json;q=0.5, application/json;as=Table;v=v1;g=meta.k8s.io'),
-    { ok: true, representation: { kind: 'table', version: 'v1' } },
-    'higher q first',
-  );
-  t.same(
-    negotiateOutput('*/*;as=Table;v=v1;g=meta.k8s.io'),
-    { ok: true, representation: { kind: 'table', version: 'v1' } },
-    'a Table in any media type is a JSON Table',
-  );
-  t.same(
-    negotiateOutput('APPLICATION/JSON;AS=Table;V=v1;G=meta.k8s.io'),
-    { ok: true, representation: { kind: 'table', version: 'v1' } },
-    'names are case-insensitive',
-  );
-});
-
-t.test('Accept parsing: clauses, parameters, quotes, order', async (t) => {
-  t.same(parseAccept('application/json;as=Table;v=v1;g=meta.k8s.io, text/plain;q=0.2'), [
-    { type: 'application', subtype: 'json', params: { as: 'Table', v: 'v1', g: 'meta.k8s.io' }, q: 1 },
-    { type: 'text', subtype: 'plain', params: {}, q: 0.2 },
-  ]);
-  t.same(
-    parseAccept('*/*, application/*, application/json').map((c) => `${c.type}/${c.subtype}`),
-    ['application/json', 'application/*', '*/*'],
-    'at equal q, specific before wildcard',
-  );
-  t.same(
-    parseAccept('a/b;x="1,2;3", c/d').map((c) => [c.type, c.params]),
-    [
-      ['a', { x: '1,2;3' }],
-      ['c', {}],
-    ],
-    'quoted values may hold separators',
-  );
-  t.same(parseAccept('garbage, /json, application/, */json, application/json;q=abc'), [], 'malformed clauses and bad q are dropped');
-  t.same(
-    parseAccept('a/a;q=0.3, b/b;q=0.3, c/c;q=0.9').map((c) => c.type),
-    ['c', 'a', 'b'],
-    'equal q keeps the client order',
-  );
 });

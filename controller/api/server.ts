@@ -33,6 +33,7 @@ import { isWebSocketUpgrade, upgradePodWebSocket } from './routes/pod-streams.js
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
+import { TABLE_REPRESENTATIONS } from './table-representation.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -70,7 +71,7 @@ export interface ApiDeps {
   controllerStatus?: () => object;
   /** `/api/v1/restore-hold`; undefined: no such route. */
   restoreHold?: RestoreHoldController;
-  /** Representations of get and list answers beyond plain JSON (a Table): routes/objects.ts. */
+  /** Representations of get and list answers beyond plain JSON, before the Tables (table-representation.ts): routes/objects.ts. */
   representations?: readonly ObjectRepresentation[];
   /** Request body parsers beyond those registered with registerBodyType (content-types.ts). */
   bodyTypes?: Iterable<[string, BodyParser]>;
@@ -90,8 +91,10 @@ export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   addNodeRoutes(router, deps);
   addPodRoutes(router, deps);
   addStatefulSetRoutes(router, deps);
-  addNamespaceRoutes(router, deps);
-  addObjectRoutes(router, { ...deps, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
+  // Those given first: one of the same media type and parameters replaces the built-in Table.
+  const representations = [...(deps.representations ?? []), ...TABLE_REPRESENTATIONS];
+  addNamespaceRoutes(router, { store: deps.store, representations });
+  addObjectRoutes(router, { ...deps, representations, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
   return router;
 }
 

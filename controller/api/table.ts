@@ -1,8 +1,9 @@
 // Server-side printing: objects as a meta.k8s.io Table, which `kubectl get` asks for and prints
-// (Accept: application/json;as=Table;v=v1;g=meta.k8s.io, see accept.ts). Columns come from
-// shared/printers.ts; the shape and the row objects follow kube-apiserver (TableConvertor with
-// Wide: true, then asTable for includeObject). Pure: objects, options and `now` in, a Table out.
-import { type Cell, columnsFor, hasPrinter, type Printable } from '../../shared/printers.js';
+// (Accept: application/json;as=Table;v=v1;g=meta.k8s.io, negotiated by negotiate.ts and served by
+// table-representation.ts). Columns come from shared/printers.ts; the shape and the row objects
+// follow kube-apiserver (TableConvertor with Wide: true, then asTable for includeObject). Pure:
+// objects, options and `now` in, a Table out.
+import { type Cell, type Column, columnsFor, hasPrinter, type Printable, rowCells } from '../../shared/printers.js';
 import type { ObjectMeta } from '../../shared/types.js';
 
 export type TableVersion = 'v1' | 'v1beta1';
@@ -135,8 +136,8 @@ export function tableRow(kind: string, obj: AnyMetaObject, opts: TableOptions = 
   const now = opts.now ?? Date.now();
   const row: TableRow = { cells: [], object: null };
   if (hasPrinter(kind)) {
-    const columns = columnsFor(kind, 'table', opts.wide !== false) as { cell: (o: Printable, now: number) => Cell }[];
-    row.cells = columns.map((c) => c.cell(obj as Printable, now));
+    const columns = columnsFor(kind, 'table', opts.wide !== false) as Column<Printable>[];
+    row.cells = rowCells(columns, obj as Printable, now);
     if (kind === 'Pod') {
       const phase = (obj as { status?: { phase?: string } }).status?.phase;
       if (phase === 'Succeeded') row.conditions = POD_SUCCEEDED.map((c) => ({ ...c }));

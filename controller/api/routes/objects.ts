@@ -2,7 +2,7 @@
 // selectors, get and delete, for every kind of shared/resources.ts.
 import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
-import type { AnyObject, List, Pod } from '../../../shared/types.js';
+import type { AnyObject, List, Pod, WatchEvent } from '../../../shared/types.js';
 import { NODE_SCOPED_KINDS, NodeAccess } from '../../auth/node-access.js';
 import { StatusError, badRequest, forbidden, notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
@@ -20,6 +20,11 @@ import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch
  */
 export interface ObjectRepresentation extends Offer {
   render(body: AnyObject | List, resource: ResourceInfo, query: URLSearchParams): unknown;
+  /**
+   * For a watch in this representation: the transform of each of its events (WatchOptions.transform),
+   * made once per watch before it starts (so a bad query is still an error response).
+   */
+  watch?(resource: ResourceInfo, query: URLSearchParams): (e: WatchEvent) => WatchEvent;
 }
 
 export interface ObjectRouteDeps extends WatchDeps {
@@ -129,7 +134,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     if (ch.object.kind === 'Pod') access.podChanged(ch.object, ch.type === 'DELETED');
   });
 
-  const offers: readonly (Offer & { render?: ObjectRepresentation['render'] })[] = [JSON_OFFER, ...(deps.representations ?? [])];
+  const offers: readonly (Offer & Partial<Pick<ObjectRepresentation, 'render' | 'watch'>>)[] = [JSON_OFFER, ...(deps.representations ?? [])];
   /** The answer of a get or list, in the representation the Accept header prefers. */
   const respond = (c: ApiContext, r: ResourceInfo, body: AnyObject | List) => {
     const offer = negotiated(c, offers);
@@ -162,6 +167,8 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         kind: r.kind,
         apiVersion: r.apiVersion,
       };
+      const offer = negotiated(c, offers);
+      if (offer.watch) opts.transform = offer.watch(r, q);
       c.hijack();
       serveWatch(deps, c, filter, opts, WatchHub.index(r.kind, onNode?.value));
       return;

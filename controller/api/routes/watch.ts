@@ -210,6 +210,13 @@ export interface WatchOptions {
   /** The kind and apiVersion a BOOKMARK's object carries. */
   kind: string;
   apiVersion: string;
+  /**
+   * Another representation of each event (a Table: routes/objects.ts), called once per event
+   * this watch sends, in order, an expired resourceVersion's ERROR included (the final 410 of a
+   * watch that fell behind is not passed); none: the event as is, serialized once for all
+   * watches (WatchHub.line).
+   */
+  transform?: (e: WatchEvent) => WatchEvent;
 }
 
 /** A BOOKMARK event as client-go reads it: the watched kind, its apiVersion, the resourceVersion. */
@@ -255,7 +262,8 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     if (watchOverflowed(res.writableLength, limit)) expire();
     recount?.();
   };
-  const send = (e: WatchEvent) => write(JSON.stringify(e) + '\n');
+  const { transform } = opts;
+  const send = (e: WatchEvent) => write(JSON.stringify(transform ? transform(e) : e) + '\n');
   const onChange = (ch: StoredChange) => {
     if (!live) {
       queued.push(ch);
@@ -263,7 +271,10 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     }
     if (ch.rv <= lastRv) return;
     lastRv = ch.rv;
-    if (filter(ch.object)) write(hub.line(ch));
+    if (filter(ch.object)) {
+      if (transform) send(store.toWatchEvent(ch));
+      else write(hub.line(ch));
+    }
   };
   hub.add(index, onChange);
   const resource = c.url.pathname.split('/').at(-1) ?? '';
