@@ -67,6 +67,7 @@ export class SpdyProtocolError extends Error {
     readonly streamId = 0,
   ) {
     super(message);
+    this.name = 'SpdyProtocolError';
   }
 }
 
@@ -295,6 +296,8 @@ class FlushingZlib {
   private size = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private failed: Error | undefined;
+  /** The run under way: a zlib error ends it (no flush callback follows an error). */
+  private current: ((err: Error) => void) | undefined;
 
   constructor(
     private readonly z: Deflate | Inflate,
@@ -307,6 +310,7 @@ class FlushingZlib {
     });
     z.on('error', (err: Error) => {
       this.failed ??= err;
+      this.current?.(err);
     });
   }
 
@@ -316,8 +320,10 @@ class FlushingZlib {
       () =>
         new Promise<Buffer>((resolve, reject) => {
           if (this.failed) return reject(this.failed);
+          this.current = reject;
           this.z.write(input);
           this.z.flush(constants.Z_SYNC_FLUSH, () => {
+            this.current = undefined;
             const r = Buffer.concat(this.out);
             this.out = [];
             this.size = 0;
