@@ -5,7 +5,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { Cluster, podReady, requireDocker } from './helpers/cluster.js';
+import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
 import { type ClientStream, kubectlStream, requireKubectl, writeKubeconfig } from './helpers/kubectl.js';
 
 const BIG = 5 * 1024 * 1024;
@@ -116,6 +116,20 @@ t.test('kubectl port-forward reaches a pod through SPDY over WebSocket and over 
       t.same(complaints(pf.stderr()), [], 'kubectl reported no error');
     });
   }
+
+  await t.test('a port nothing listens on: the error stream says why and kubectl prints it', async (t) => {
+    const pf = kubectlStream(['port-forward', 'pod/pfweb-0', ':9'], { kubeconfig });
+    t.teardown(() => pf.stop());
+    const out = await pf.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 9/, 60_000);
+    const port = Number(/Forwarding from 127\.0\.0\.1:(\d+) -> 9/.exec(out)?.[1]);
+    const r = await get(port, '/').then(
+      (res) => `answered ${res.status}`,
+      (err: Error) => err.message,
+    );
+    t.notMatch(r, /answered/, `the local connection gets no HTTP answer (${r})`);
+    await waitFor('kubectl to print the error', () => /error forwarding port 9 to pod pfweb-0/.test(pf.stderr()), 30_000);
+    t.match(pf.stderr(), /error forwarding port 9 to pod pfweb-0/, "kubectl prints the agent's reason");
+  });
 
   await t.test('svc/NAME: kubectl picks the pod by the service’s selector', async (t) => {
     const { pf, port } = await forward('svc/pfweb', 80, {});

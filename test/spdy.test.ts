@@ -313,16 +313,12 @@ t.test('port forwarding pairs error and data streams and joins the data stream t
   const peer = new FakePeer();
   t.teardown(() => peer.close());
   const pods: { port: number; pod: Duplex }[] = [];
-  const session = portForwardSession(
-    peer.transport,
-    async (port) => {
-      if (port === 81) throw new Error('connection refused');
-      const [agent, pod] = duplexPair();
-      pods.push({ port, pod });
-      return { agent, head: Buffer.alloc(0) };
-    },
-    'web-0',
-  );
+  const session = portForwardSession(peer.transport, async (port) => {
+    if (port === 81) throw new Error('connection refused');
+    const [agent, pod] = duplexPair();
+    pods.push({ port, pod });
+    return { agent, head: Buffer.alloc(0) };
+  });
   await peer.syn(session, 1, { streamtype: ['error'], port: ['80'], requestid: ['0'] });
   await peer.syn(session, 3, { streamtype: ['data'], port: ['80'], requestid: ['0'] });
   await peer.until(() => peer.frame('syn_reply', (f) => f.streamId === 3), 'the replies');
@@ -351,7 +347,7 @@ t.test('port forwarding pairs error and data streams and joins the data stream t
   await peer.syn(session, 5, { streamtype: ['error'], port: ['81'], requestid: ['1'] });
   await peer.syn(session, 7, { streamtype: ['data'], port: ['81'], requestid: ['1'] });
   const err = await peer.until(() => peer.frame('data', (f) => f.streamId === 5 && f.data.length > 0), 'the error text');
-  t.match(err.data.toString(), /error forwarding port 81 to pod web-0: connection refused/, 'a failed dial is reported on the error stream');
+  t.match(err.data.toString(), /^connection refused$/, 'a failed dial is reported on the error stream');
   await peer.until(() => peer.frame('data', (f) => f.streamId === 7 && (f.flags & FLAG_FIN) !== 0), 'FIN on the data stream');
   t.pass('and its data stream ends');
 

@@ -225,7 +225,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
         resume: () => ws.resume(),
         end: () => ws.close(1000),
       };
-      const session = portForwardSession(transport, dialPort(deps, pod), name);
+      const session = portForwardSession(transport, dialPort(deps, pod, ns, name));
       ws.on('message', (data: RawData, isBinary: boolean) => {
         if (!isBinary) return;
         session.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
@@ -311,14 +311,10 @@ function forwardedPod(deps: PodRouteDeps, ns: string, name: string): Pod {
   return pod;
 }
 
-function dialPort(deps: PodRouteDeps, pod: Pod) {
+/** One TCP connection to a port of the pod, through its node's agent. */
+function dialPort(deps: PodRouteDeps, pod: Pod, ns: string, name: string) {
   const enc = encodeURIComponent;
-  return (port: number) =>
-    deps.nodes.dialAgentUpgrade(
-      pod,
-      `/pods/${enc(pod.metadata.namespace ?? 'default')}/${enc(pod.metadata.name)}/portforward?port=${port}`,
-      PORT_FORWARD_PROTOCOL,
-    );
+  return (port: number) => deps.nodes.dialAgentUpgrade(pod, `/pods/${enc(ns)}/${enc(name)}/portforward?port=${port}`, PORT_FORWARD_PROTOCOL);
 }
 
 /** Whether the request asks for SPDY/3.1 (kubectl port-forward without WebSockets). */
@@ -363,7 +359,7 @@ export async function upgradePodSpdy(deps: PodRouteDeps, c: UpgradeContext): Pro
     resume: () => socket.resume(),
     end: () => socket.end(),
   };
-  const session = portForwardSession(transport, dialPort(deps, pod), name);
+  const session = portForwardSession(transport, dialPort(deps, pod, ns, name));
   socket.on('data', (b: Buffer) => session.receive(b));
   socket.once('close', () => session.transportClosed());
   return session;

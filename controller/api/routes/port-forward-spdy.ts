@@ -24,7 +24,7 @@ export function portForwardStreamProblem(h: { streamtype?: string; port?: string
 }
 
 /** Serves port forwarding on `transport`; the caller feeds it with session.receive and transportClosed. */
-export function portForwardSession(transport: SpdyTransport, dial: PortDialer, podName: string): SpdySession {
+export function portForwardSession(transport: SpdyTransport, dial: PortDialer): SpdySession {
   const pairs = new Map<string, { error?: SpdyStream; data?: SpdyStream }>();
   const agents = new Set<Duplex>();
   const session = new SpdySession(
@@ -86,7 +86,8 @@ export function portForwardSession(transport: SpdyTransport, dial: PortDialer, p
       },
       (err: unknown) => {
         data.resume();
-        endBoth(`error forwarding port ${port} to pod ${podName}: ${(err as Error).message}`);
+        // kubectl prints it after "an error occurred forwarding LOCAL -> PORT: ".
+        endBoth((err as Error).message);
       },
     );
   };
