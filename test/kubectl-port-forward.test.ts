@@ -5,6 +5,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
 import { type ClientStream, kubectlStream, requireKubectl, writeKubeconfig } from './helpers/kubectl.js';
 
@@ -129,6 +130,40 @@ t.test('kubectl port-forward reaches a pod through SPDY over WebSocket and over 
     t.notMatch(r, /answered/, `the local connection gets no HTTP answer (${r})`);
     await waitFor('kubectl to print the error', () => /error forwarding port 9 to pod pfweb-0/.test(pf.stderr()), 30_000);
     t.match(pf.stderr(), /error forwarding port 9 to pod pfweb-0/, "kubectl prints the agent's reason");
+  });
+
+  await t.test('a plain SPDY upgrade is refused before the switch when it is not port forwarding', async (t) => {
+    const upgrade = (path: string, headers: Record<string, string>, token = c.adminToken) =>
+      new Promise<{ code: number; message: string }>((resolve, reject) => {
+        const req = httpsRequest(`${c.server}${path}`, {
+          method: 'POST',
+          ...(c.ca ? { ca: c.ca } : {}),
+          headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'SPDY/3.1', ...headers },
+        });
+        req.once('response', (res) => {
+          const body: Buffer[] = [];
+          res.on('data', (d: Buffer) => body.push(d));
+          res.on('end', () =>
+            resolve({ code: res.statusCode ?? 0, message: String((JSON.parse(Buffer.concat(body).toString()) as { message?: string }).message) }),
+          );
+        });
+        req.once('upgrade', (_res, socket) => {
+          socket.destroy();
+          reject(new Error(`${path} switched protocols`));
+        });
+        req.once('error', reject);
+        req.end();
+      });
+    const pf = '/api/v1/namespaces/default/pods/pfweb-0/portforward';
+    const noVersion = await upgrade(pf, {});
+    t.equal(noVersion.code, 400, 'no X-Stream-Protocol-Version: 400');
+    t.match(noVersion.message, /X-Stream-Protocol-Version/, 'the message names the header');
+    const missing = await upgrade('/api/v1/namespaces/default/pods/nope-0/portforward', { 'x-stream-protocol-version': 'portforward.k8s.io' });
+    t.equal(missing.code, 404, 'a pod that does not exist: 404 before the switch');
+    const exec = await upgrade('/api/v1/namespaces/default/pods/pfweb-0/exec?command=true&stdout=true', { 'x-stream-protocol-version': 'v4.channel.k8s.io' });
+    t.equal(exec.code, 501, 'exec over SPDY: 501');
+    const anon = await upgrade(pf, { 'x-stream-protocol-version': 'portforward.k8s.io' }, 'not-a-token');
+    t.equal(anon.code, 401, 'a bad token: 401 before the switch');
   });
 
   await t.test('svc/NAME: kubectl picks the pod by the service’s selector', async (t) => {
