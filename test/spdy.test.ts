@@ -351,10 +351,22 @@ t.test('port forwarding pairs error and data streams and joins the data stream t
   await peer.until(() => peer.frame('data', (f) => f.streamId === 7 && (f.flags & FLAG_FIN) !== 0), 'FIN on the data stream');
   t.pass('and its data stream ends');
 
-  await peer.syn(session, 9, { streamtype: ['bogus'], port: ['80'] });
-  await peer.until(() => peer.frame('rst_stream', (f) => f.streamId === 9 && f.status === 1), 'the reset');
+  await peer.syn(session, 13, { streamtype: ['error'], port: ['80'], requestid: ['7'] });
+  await peer.until(() => peer.frame('syn_reply', (f) => f.streamId === 13), 'the reply to a lone error stream');
+  session.receive(encodeFrame({ type: 'rst_stream', streamId: 13, status: 5 }));
+  await new Promise((r) => setTimeout(r, 20));
+  t.pass('the client resetting a stream still waiting for its pair harms nothing');
+
+  await peer.syn(session, 17, { streamtype: ['bogus'], port: ['80'] });
+  await peer.until(() => peer.frame('rst_stream', (f) => f.streamId === 17 && f.status === 1), 'the reset');
   t.pass('a stream with a bad streamtype is reset with PROTOCOL_ERROR');
-  await peer.syn(session, 11, { streamtype: ['data'], port: ['0'] });
-  await peer.until(() => peer.frame('rst_stream', (f) => f.streamId === 11), 'the reset');
+  await peer.syn(session, 19, { streamtype: ['data'], port: ['0'] });
+  await peer.until(() => peer.frame('rst_stream', (f) => f.streamId === 19), 'the reset');
   t.pass('a stream with a bad port is reset');
+
+  await peer.syn(session, 21, { streamtype: ['error'], port: ['80'], requestid: ['8'] });
+  await peer.until(() => peer.frame('syn_reply', (f) => f.streamId === 21), 'the reply');
+  session.transportClosed();
+  await new Promise((r) => setTimeout(r, 20));
+  t.pass('the transport closing under an unpaired stream harms nothing');
 });

@@ -30,6 +30,8 @@ export function portForwardSession(transport: SpdyTransport, dial: PortDialer): 
   const session = new SpdySession(
     transport,
     (s) => {
+      // A reset by the client or the session's end destroys the stream with an error: expected here.
+      s.on('error', () => {});
       const type = s.header('streamtype');
       const portRaw = s.header('port');
       if (portForwardStreamProblem({ streamtype: type, port: portRaw })) return s.reset(RST_PROTOCOL_ERROR);
@@ -57,9 +59,7 @@ export function portForwardSession(transport: SpdyTransport, dial: PortDialer): 
 
   const forward = (error: SpdyStream, data: SpdyStream, port: number) => {
     // The client sends nothing on the error stream but its end.
-    error.on('error', () => {});
     error.resume();
-    data.on('error', () => {});
     const endBoth = (message?: string) => {
       if (!error.destroyed && !error.writableEnded) error.end(message);
       if (!data.destroyed && !data.writableEnded) data.end();
