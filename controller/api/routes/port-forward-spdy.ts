@@ -5,12 +5,13 @@
 // are there the data stream is joined to one TCP connection through the agent (berth.portforward.v1)
 // and the error stream carries a failure's text. Both streams end when the pod's side does.
 import type { Duplex } from 'node:stream';
+import { SPDY_TUNNEL_PREFIX } from '../../../shared/port-forward.js';
 import { RST_PROTOCOL_ERROR } from '../spdy/frames.js';
 import { SpdySession, type SpdyStream, type SpdyTransport } from '../spdy/session.js';
 
 export const SPDY_PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 /** The WebSocket subprotocol of a tunnelled session. */
-export const SPDY_WS_PORT_FORWARD_PROTOCOL = `SPDY/3.1+${SPDY_PORT_FORWARD_PROTOCOL}`;
+export const SPDY_WS_PORT_FORWARD_PROTOCOL = `${SPDY_TUNNEL_PREFIX}${SPDY_PORT_FORWARD_PROTOCOL}`;
 
 /** One TCP connection to `port` of the pod, through its agent. */
 export type PortDialer = (port: number) => Promise<{ agent: Duplex; head: Buffer }>;
