@@ -3,11 +3,11 @@
 // connection carries the raw bytes of one TCP connection to the pod's port. Towards clients: a
 // WebSocket speaking v4.channel.k8s.io as kubelet does for WebSocket clients, each port i on a
 // data channel 2i and an error channel 2i+1, each channel's first message being the port
-// (uint16, little endian).
+// (uint16, little endian); and kubectl's SPDY/3.1 sessions (controller/api/routes/port-forward-spdy.ts).
 
 export const PORT_FORWARD_PROTOCOL = 'berth.portforward.v1';
 export const PORT_FORWARD_WS_PROTOCOL = 'v4.channel.k8s.io';
-/** What kubectl 1.31+ offers: SPDY/3.1 sessions carried in WebSocket messages (not spoken here). */
+/** The prefix of kubectl's subprotocol for SPDY/3.1 carried in WebSocket messages. */
 export const SPDY_TUNNEL_PREFIX = 'SPDY/3.1+';
 
 /** The ports of `?ports=80&ports=8080` or `?ports=80,8080`, or the problem naming the parameter. */

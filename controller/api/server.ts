@@ -29,7 +29,7 @@ import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes, type ObjectRepresentation } from './routes/objects.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addRestoreHoldRoutes } from './routes/restore-hold.js';
-import { isWebSocketUpgrade, upgradePodWebSocket } from './routes/pod-streams.js';
+import { isSpdyUpgrade, isWebSocketUpgrade, upgradePodSpdy, upgradePodWebSocket } from './routes/pod-streams.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
@@ -244,6 +244,7 @@ function serveUpgrades(server: Server, deps: ApiDeps, open: OpenStreams): void {
       open.track(who, () => socket.destroy()),
     );
     if (isWebSocketUpgrade(req.headers)) await upgradePodWebSocket(deps, { req, socket, url, who });
+    else if (isSpdyUpgrade(req.headers)) await upgradePodSpdy(deps, { req, socket, url, who });
     else await upgradeExec(deps, { req, socket, url, who });
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

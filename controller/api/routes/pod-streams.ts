@@ -23,8 +23,10 @@ import {
   parseStreamFlags,
 } from '../../../shared/exec-stream.js';
 import type { Pod } from '../../../shared/types.js';
-import { PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOL, SPDY_TUNNEL_PREFIX, parsePorts, portPrefix } from '../../../shared/port-forward.js';
+import { PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOL, parsePorts, portPrefix } from '../../../shared/port-forward.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
+import type { SpdySession, SpdyTransport } from '../spdy/session.js';
+import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_WS_PORT_FORWARD_PROTOCOL, portForwardSession } from './port-forward-spdy.js';
 import { requireAdmin, type UpgradeContext } from '../context.js';
 import type { PodRouteDeps } from './pods.js';
 
@@ -36,8 +38,25 @@ const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   maxPayload: MAX_FRAME + 1,
-  handleProtocols: (offered, req) => (req.url?.split('?')[0].endsWith('/portforward') ? PORT_FORWARD_WS_PROTOCOL : (chooseStreamProtocol(offered) ?? false)),
+  handleProtocols: (offered, req) => {
+    if (!req.url?.split('?')[0].endsWith('/portforward')) return chooseStreamProtocol(offered) ?? false;
+    return offered.has(SPDY_TUNNEL_TOKEN) ? SPDY_WS_PORT_FORWARD_PROTOCOL : portForwardProtocol([...offered]);
+  },
 });
+
+/**
+ * ws takes subprotocols for RFC 7230 tokens, which "SPDY/3.1+portforward.k8s.io" (with its "/") is
+ * not, and refuses the handshake; the route checks the offer itself and hands ws this in its stead.
+ */
+const SPDY_TUNNEL_TOKEN = 'berth-spdy-tunnel';
+
+/** The port-forward subprotocol answered: the channel pairs of v4.channel.k8s.io, else SPDY/3.1 tunnelled. */
+function portForwardProtocol(offered: string[]): string | false {
+  const protocols = offered.map((p) => p.trim());
+  if (protocols.includes(PORT_FORWARD_WS_PROTOCOL)) return PORT_FORWARD_WS_PROTOCOL;
+  if (protocols.includes(SPDY_WS_PORT_FORWARD_PROTOCOL)) return SPDY_WS_PORT_FORWARD_PROTOCOL;
+  return false;
+}
 
 /** Whether the request asks for a WebSocket (kubectl's exec, attach and port-forward). */
 export function isWebSocketUpgrade(headers: { upgrade?: string }): boolean {
@@ -166,16 +185,9 @@ function bridge(ws: WebSocket, agent: Duplex, head: Buffer, o: { v5: boolean; st
  */
 async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegExpExecArray, offered: string[]): Promise<void> {
   const { req, url, socket } = c;
-  const protocols = offered.map((p) => p.trim());
-  if (!protocols.includes(PORT_FORWARD_WS_PROTOCOL)) {
-    if (protocols.some((p) => p.startsWith(SPDY_TUNNEL_PREFIX))) {
-      throw new StatusError(
-        'NotImplemented',
-        `port forwarding speaks ${PORT_FORWARD_WS_PROTOCOL} (a channel pair per port), not SPDY/3.1 tunnelled through the WebSocket as kubectl port-forward does`,
-      );
-    }
-    throw badRequest(`Sec-WebSocket-Protocol must offer ${PORT_FORWARD_WS_PROTOCOL}, not "${offered.join(',').trim()}"`);
-  }
+  const protocol = portForwardProtocol(offered);
+  if (!protocol)
+    throw badRequest(`Sec-WebSocket-Protocol must offer ${PORT_FORWARD_WS_PROTOCOL} or ${SPDY_WS_PORT_FORWARD_PROTOCOL}, not "${offered.join(',').trim()}"`);
   if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
     throw badRequest('not a WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key are required)');
   let ns: string;
@@ -186,11 +198,46 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
   } catch {
     throw badRequest('malformed path');
   }
+  if (protocol === SPDY_WS_PORT_FORWARD_PROTOCOL) {
+    const pod = forwardedPod(deps, ns, name);
+    req.method = 'GET';
+    req.headers['sec-websocket-protocol'] = SPDY_TUNNEL_TOKEN;
+    wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
+      let drainWaiting = false;
+      let onDrain = () => {};
+      const transport: SpdyTransport = {
+        write: (b) => {
+          if (ws.readyState !== ws.OPEN) return true;
+          ws.send(b, { binary: true }, () => {
+            if (drainWaiting && ws.bufferedAmount < HIGH_WATER) {
+              drainWaiting = false;
+              onDrain();
+            }
+          });
+          const ok = ws.bufferedAmount < HIGH_WATER;
+          if (!ok) drainWaiting = true;
+          return ok;
+        },
+        onDrain: (cb) => {
+          onDrain = cb;
+        },
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+        end: () => ws.close(1000),
+      };
+      const session = portForwardSession(transport, dialPort(deps, pod, ns, name));
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        if (!isBinary) return;
+        session.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+      });
+      ws.once('close', () => session.transportClosed());
+      ws.on('error', () => ws.terminate());
+    });
+    return;
+  }
   const ports = parsePorts(url.searchParams);
   if ('problem' in ports) throw badRequest(ports.problem);
-  const pod = deps.store.get<Pod>('Pod', ns, name);
-  if (!pod) throw notFound('pods', name);
-  if (!pod.spec.nodeName) throw new StatusError('ServiceUnavailable', `pod ${name} is not running on a registered node`);
+  const pod = forwardedPod(deps, ns, name);
   req.method = 'GET';
   wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
     const agents: (Duplex | undefined)[] = ports.map(() => undefined);
@@ -254,4 +301,66 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
       );
     });
   });
+}
+
+/** The pod a port-forward names, or the error answered before the switch. */
+function forwardedPod(deps: PodRouteDeps, ns: string, name: string): Pod {
+  const pod = deps.store.get<Pod>('Pod', ns, name);
+  if (!pod) throw notFound('pods', name);
+  if (!pod.spec.nodeName) throw new StatusError('ServiceUnavailable', `pod ${name} is not running on a registered node`);
+  return pod;
+}
+
+/** One TCP connection to a port of the pod, through its node's agent. */
+function dialPort(deps: PodRouteDeps, pod: Pod, ns: string, name: string) {
+  const enc = encodeURIComponent;
+  return (port: number) => deps.nodes.dialAgentUpgrade(pod, `/pods/${enc(ns)}/${enc(name)}/portforward?port=${port}`, PORT_FORWARD_PROTOCOL);
+}
+
+/** Whether the request asks for SPDY/3.1 (kubectl port-forward without WebSockets). */
+export function isSpdyUpgrade(headers: { upgrade?: string }): boolean {
+  return (headers.upgrade ?? '').toLowerCase().startsWith('spdy/');
+}
+
+/**
+ * POST .../pods/NAME/portforward with Upgrade: SPDY/3.1 and X-Stream-Protocol-Version:
+ * portforward.k8s.io: 101, then a SPDY/3.1 session on the connection itself.
+ */
+export async function upgradePodSpdy(deps: PodRouteDeps, c: UpgradeContext): Promise<SpdySession | undefined> {
+  const { req, url, socket } = c;
+  const m = STREAM_PATH.exec(url.pathname);
+  if (!m) throw new StatusError('NotFound', `no SPDY route for ${url.pathname}`);
+  if (m[3] !== 'portforward')
+    throw new StatusError('NotImplemented', `${m[3]} takes WebSockets (v5.channel.k8s.io or v4.channel.k8s.io), not SPDY (docs/api.md)`);
+  if (req.method !== 'POST' && req.method !== 'GET') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
+  requireAdmin(c);
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'spdy/3.1') throw badRequest(`Upgrade: only SPDY/3.1 is spoken, not "${req.headers.upgrade}"`);
+  const raw = req.headers['x-stream-protocol-version'];
+  const versions = (Array.isArray(raw) ? raw : [raw ?? '']).flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (!versions.includes(SPDY_PORT_FORWARD_PROTOCOL))
+    throw badRequest(`X-Stream-Protocol-Version must offer ${SPDY_PORT_FORWARD_PROTOCOL}, not "${versions.join(',')}"`);
+  let ns: string;
+  let name: string;
+  try {
+    ns = decodeURIComponent(m[1]);
+    name = decodeURIComponent(m[2]);
+  } catch {
+    throw badRequest('malformed path');
+  }
+  const pod = forwardedPod(deps, ns, name);
+  if (socket.destroyed) return undefined;
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${SPDY_PORT_FORWARD_PROTOCOL}\r\n\r\n`,
+  );
+  const transport: SpdyTransport = {
+    write: (b) => (socket.writable ? socket.write(b) : true),
+    onDrain: (cb) => socket.on('drain', cb),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    end: () => socket.end(),
+  };
+  const session = portForwardSession(transport, dialPort(deps, pod, ns, name));
+  socket.on('data', (b: Buffer) => session.receive(b));
+  socket.once('close', () => session.transportClosed());
+  return session;
 }

@@ -28,7 +28,7 @@ function podOf(store: Store, p: Params): Pod {
 export async function upgradeExec(deps: PodRouteDeps, c: UpgradeContext): Promise<void> {
   const { req, url } = c;
   if ((req.headers.upgrade ?? '').toLowerCase().startsWith('spdy/')) {
-    throw new StatusError('NotImplemented', 'berth does not speak SPDY: exec, attach and port forwarding take WebSockets (docs/api.md)');
+    throw new StatusError('NotImplemented', 'exec and attach take WebSockets (v5.channel.k8s.io or v4.channel.k8s.io), not SPDY (docs/api.md)');
   }
   const m = EXEC_PATH.exec(url.pathname);
   if (!m) throw new StatusError('NotFound', `no upgrade route for ${url.pathname}`);
