@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import YAML from 'yaml';
+import { EventRecorder } from '../controller/events/recorder.js';
+import type { AnyObject } from '../shared/types.js';
 import { startApi } from './helpers/api-server.js';
 
 const example = YAML.parseAllDocuments(readFileSync(new URL('../examples/web.yaml', import.meta.url), 'utf8')).map((d) => d.toJSON() as unknown);
@@ -187,4 +189,16 @@ t.test('OpenAPI v3 is served to every token, v2 is 404; discovery lists the writ
   t.same(verbs('nodes'), ['get', 'list', 'patch', 'update', 'watch'], 'nodes: no create or delete');
   t.same(verbs('events'), ['delete', 'deletecollection', 'get', 'list', 'watch'], 'events: read and delete');
   t.same(verbs('namespaces'), ['get', 'list']);
+});
+
+t.test('the events of an object with the field selector kubectl describe sends (name, namespace, kind, uid)', async (t) => {
+  const api = await startApi(t);
+  const made = (await api.call('POST', '/api/v1/namespaces/default/configmaps', { body: cm('a', {}), headers: JSON_TYPE })).json as AnyObject;
+  await new EventRecorder(api.store, 'test').record(made, 'Normal', 'Tested', 'an event about a');
+  const selector = `involvedObject.name=a,involvedObject.namespace=default,involvedObject.kind=ConfigMap,involvedObject.uid=${made.metadata.uid}`;
+  const r = await api.call('GET', `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent(selector)}&limit=500`);
+  t.equal(r.status, 200, r.text);
+  t.match(r.json, { kind: 'EventList', items: [{ reason: 'Tested', involvedObject: { name: 'a', kind: 'ConfigMap' } }] });
+  const other = await api.call('GET', `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent('involvedObject.namespace=elsewhere')}`);
+  t.same((other.json as { items: unknown[] }).items, [], 'another namespace: none');
 });

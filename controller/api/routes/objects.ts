@@ -35,7 +35,15 @@ export interface ObjectRouteDeps extends WatchDeps {
  */
 const NODE_READABLE = new Set(['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'PersistentVolumeClaim']);
 
-const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'involvedObject.name', 'involvedObject.kind', 'involvedObject.uid'];
+const FIELD_SELECTORS = [
+  'metadata.name',
+  'metadata.namespace',
+  'spec.nodeName',
+  'involvedObject.name',
+  'involvedObject.namespace',
+  'involvedObject.kind',
+  'involvedObject.uid',
+];
 
 type FieldRequirement = { path: string; value: string; negate: boolean };
 
