@@ -8,11 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
 import { Cluster, podReady, requireDocker, waitFor } from './helpers/cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
-import { kubectl, requireKubectl } from './helpers/kubectl.js';
-import { startDiscoveryFront } from './helpers/discovery-front.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import YAML from 'yaml';
+import { kubectl, requireKubectl, writeKubeconfig } from './helpers/kubectl.js';
 import type { Pod } from '../shared/types.js';
 
 interface Status {
@@ -346,22 +342,8 @@ t.test('exec, attach and port forwarding over WebSocket (v5/v4.channel.k8s.io)',
 
   t.test('kubectl exec runs a command over WebSocket', async (t) => {
     if (!(await requireKubectl(t))) return;
-    // kubectl asks for API discovery first; the front answers it where the controller does not yet.
-    const front = await startDiscoveryFront(c.server, c.ca, c.adminToken);
-    t.teardown(() => front.close());
-    const kubeconfig = join(c.dir, 'kubeconfig-front');
-    writeFileSync(
-      kubeconfig,
-      YAML.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'b', cluster: { server: front.url } }],
-        users: [{ name: 'b', user: {} }],
-        contexts: [{ name: 'b', context: { cluster: 'b', user: 'b', namespace: 'default' } }],
-        'current-context': 'b',
-      }),
-      { mode: 0o600 },
-    );
+    // kubectl reads the controller's discovery, then execs against it directly.
+    const kubeconfig = await writeKubeconfig(c);
     const r = await kubectl(['exec', 'bb-0', '--', 'sh', '-c', 'hostname; echo err >&2'], { kubeconfig });
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout, 'bb-0\n', "the pod's hostname on stdout");

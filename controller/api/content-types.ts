@@ -1,11 +1,12 @@
 // Request body decoding by content type: the one place that says which media types a request
-// body may have and how each is parsed. JSON and merge patches come built in; more (json-patch,
-// strategic-merge-patch, apply-patch+yaml) are added with registerBodyType before the server is
+// body may have and how each is parsed. JSON and the three patch types come built in, and
+// server-side apply's types are refused with the patch module's 415; more are added with registerBodyType before the server is
 // created, or through ApiDeps.bodyTypes. A body of another type is refused with 415; a body
 // without a content-type is read as JSON, as berth always did.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
 import { StatusError, badRequest } from '../errors.js';
+import { patchTypeOf } from '../objects/patch/index.js';
 
 /** Decodes a whole request body (at most the route's bodyLimit bytes); throws StatusError. */
 export type BodyParser = (body: Buffer, request: FastifyRequest) => unknown;
@@ -26,6 +27,13 @@ export type BodyTypes = ReadonlyMap<string, BodyParser>;
 const registered = new Map<string, BodyParser>([
   ['application/json', parseJson],
   ['application/merge-patch+json', parseJson],
+  ['application/json-patch+json', parseJson],
+  ['application/strategic-merge-patch+json', parseJson],
+  // Server-side apply: refused before the body is read (415 saying to apply client-side), not a JSON error.
+  ...['application/apply-patch+yaml', 'application/apply-patch+cbor'].map((t): [string, BodyParser] => [
+    t,
+    (_body, request) => patchTypeOf(request.headers['content-type']),
+  ]),
 ]);
 
 /** Adds (or replaces) the parser of a media type for every API server created afterwards. */

@@ -27,28 +27,35 @@ export interface ApiResource {
 }
 
 const READ = ['get', 'list', 'watch'];
+/** What ObjectWrites serves of a kind a user writes (controller/objects/writes.ts). */
+const WRITE = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 
 /** Verbs berth serves per resource, beyond READ and delete; and subresources. */
-const EXTRA: Record<string, { verbs?: string[]; subresources?: SubresourceInfo[]; categories?: string[]; readOnly?: boolean }> = {
+const EXTRA: Record<string, { verbs?: string[]; subresources?: SubresourceInfo[]; categories?: string[]; readOnly?: boolean; writeVerbs?: string[] }> = {
   pods: {
     categories: ['all'],
     subresources: [
       { name: 'log', kind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get'] },
       { name: 'exec', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, verbs: ['create', 'get'] },
-      { name: 'status', kind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['update'] },
+      { name: 'status', kind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['patch', 'update'] },
     ],
   },
   statefulsets: {
-    verbs: ['patch'],
     categories: ['all'],
     subresources: [
       { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
-      { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' }, verbs: ['get'] },
+      { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' }, verbs: ['get', 'patch', 'update'] },
     ],
   },
   services: { categories: ['all'] },
-  nodes: { verbs: ['patch'], subresources: [{ name: 'proxy', kind: { group: '', version: 'v1', kind: 'NodeProxyOptions' }, verbs: ['get'] }] },
-  namespaces: { readOnly: true },
+  persistentvolumeclaims: { subresources: [{ name: 'status', kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' }, verbs: ['patch', 'update'] }] },
+  controllerrevisions: { readOnly: true, verbs: ['delete', 'deletecollection'] },
+  events: { readOnly: true, verbs: ['delete', 'deletecollection'] },
+  nodes: {
+    writeVerbs: ['get', 'list', 'watch', 'patch', 'update'],
+    subresources: [{ name: 'proxy', kind: { group: '', version: 'v1', kind: 'NodeProxyOptions' }, verbs: ['get'] }],
+  },
+  namespaces: { writeVerbs: ['get', 'list'] },
 };
 
 /** Every resource the Kubernetes API paths serve: berth's kinds and the namespaces in use. */
@@ -68,7 +75,7 @@ export const API_RESOURCES: ApiResource[] = [
   return {
     ...r,
     categories: x.categories ?? [],
-    verbs: [...(x.readOnly ? ['get', 'list'] : [...READ, 'delete']), ...(x.verbs ?? [])].sort(),
+    verbs: x.writeVerbs ? [...x.writeVerbs].sort() : [...(x.readOnly ? READ : [...READ, ...WRITE]), ...(x.verbs ?? [])].sort(),
     subresources: x.subresources ?? [],
   };
 });

@@ -15,6 +15,7 @@ import type { ControllerMetrics, MetricsAuth } from '../metrics/controller-metri
 import type { MoveController } from '../moves/move-controller.js';
 import type { NodeRegistry } from '../nodes/registry.js';
 import type { Operations } from '../objects/operations.js';
+import { ObjectWrites } from '../objects/writes.js';
 import { ConflictError, FencedError, type Store } from '../store/types.js';
 import { type BodyParser, bodyTypes, installBodyTypes } from './content-types.js';
 import type { ApiContext } from './context.js';
@@ -27,6 +28,7 @@ import { addMetricsRoutes, isMetricsPath } from './routes/metrics.js';
 import { addNamespaceRoutes } from './routes/namespaces.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addObjectRoutes, type ObjectRepresentation } from './routes/objects.js';
+import { addOpenApiRoutes } from './routes/openapi.js';
 import { addPodRoutes, upgradeExec } from './routes/pods.js';
 import { addRestoreHoldRoutes } from './routes/restore-hold.js';
 import { isSpdyUpgrade, isWebSocketUpgrade, upgradePodSpdy, upgradePodWebSocket } from './routes/pod-streams.js';
@@ -34,6 +36,7 @@ import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
 import { TABLE_REPRESENTATIONS } from './table-representation.js';
+import { addWriteRoutes } from './routes/writes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,7 +83,9 @@ export interface ApiDeps {
 /** Every route of the API. */
 export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   const router = new Router<ApiContext>();
+  const writes = new ObjectWrites(deps.store, deps.ops);
   addDiscoveryRoutes(router, deps);
+  addOpenApiRoutes(router);
   const status = deps.controllerStatus;
   if (status) router.on('GET', '/api/v1/controller', (c) => sendJson(c.reply, 200, { version: deps.version, ...status() }));
   if (deps.metrics) addMetricsRoutes(router, { ...deps, metrics: deps.metrics });
@@ -88,13 +93,14 @@ export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   if (deps.backup) addBackupRoute(router, { ...deps.backup, log: deps.log });
   if (deps.restoreHold) addRestoreHoldRoutes(router, deps.restoreHold);
   addAgentRoutes(router, deps);
-  addNodeRoutes(router, deps);
+  addNodeRoutes(router, { ...deps, writes });
   addPodRoutes(router, deps);
-  addStatefulSetRoutes(router, deps);
+  addStatefulSetRoutes(router, { ...deps, writes });
   // Those given first: one of the same media type and parameters replaces the built-in Table.
   const representations = [...(deps.representations ?? []), ...TABLE_REPRESENTATIONS];
   addNamespaceRoutes(router, { store: deps.store, representations });
   addObjectRoutes(router, { ...deps, representations, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
+  addWriteRoutes(router, { writes });
   return router;
 }
 

@@ -178,6 +178,12 @@ export class ObjectWrites {
     private readonly ops: Operations,
   ) {}
 
+  /** The stored object, if any (the HTTP layer compares versions before and after a patch). */
+  current(kind: string, namespace: string | undefined, name: string): AnyObject | undefined {
+    const r = resourceForKind(kind);
+    return r ? this.store.get(r.kind, r.namespaced ? namespace : undefined, name) : undefined;
+  }
+
   /**
    * POST /api/v1/namespaces/{ns}/{resource} (and /apis/apps/v1/...): creates one object. The
    * namespace of the URL fills an absent metadata.namespace; a different one is 400. A

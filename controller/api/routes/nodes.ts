@@ -1,11 +1,13 @@
 // User routes on nodes: cordon/uncordon and labels (a node patch), and `berth node forget`.
 import type { NodeRegistry } from '../../nodes/registry.js';
 import type { Operations } from '../../objects/operations.js';
+import type { ObjectWrites } from '../../objects/writes.js';
 import { adminOnly, type ApiContext } from '../context.js';
 import { sendJson, type Router } from '../http.js';
+import { legacyPatch } from './statefulsets.js';
 
-export function addNodeRoutes(router: Router<ApiContext>, deps: { ops: Operations; nodes: NodeRegistry }): void {
-  const { ops, nodes } = deps;
+export function addNodeRoutes(router: Router<ApiContext>, deps: { ops: Operations; nodes: NodeRegistry; writes: ObjectWrites }): void {
+  const { nodes, writes } = deps;
   router
     .on(
       'POST',
@@ -18,10 +20,6 @@ export function addNodeRoutes(router: Router<ApiContext>, deps: { ops: Operation
     .on(
       'PATCH',
       '/api/v1/nodes/:name',
-      adminOnly(async (c, p) => {
-        const { object, changed } = await ops.patchNode(p.name, c.body);
-        c.reply.header('x-berth-changed', String(changed));
-        sendJson(c.reply, 200, object);
-      }),
+      adminOnly((c, p) => legacyPatch(c, writes, 'Node', undefined, p.name)),
     );
 }

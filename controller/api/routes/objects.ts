@@ -1,5 +1,5 @@
 // Generic object routes: apply (all or nothing), list or watch with label and field
-// selectors, get and delete, for every kind of shared/resources.ts.
+// selectors, and get, for every kind of shared/resources.ts (the write verbs: writes.ts).
 import { RESOURCES, type ResourceInfo } from '../../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../../shared/selector.js';
 import type { AnyObject, List, Pod, WatchEvent } from '../../../shared/types.js';
@@ -40,7 +40,15 @@ export interface ObjectRouteDeps extends WatchDeps {
  */
 const NODE_READABLE = new Set(['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'PersistentVolumeClaim']);
 
-const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'involvedObject.name', 'involvedObject.kind', 'involvedObject.uid'];
+const FIELD_SELECTORS = [
+  'metadata.name',
+  'metadata.namespace',
+  'spec.nodeName',
+  'involvedObject.name',
+  'involvedObject.namespace',
+  'involvedObject.kind',
+  'involvedObject.uid',
+];
 
 type FieldRequirement = { path: string; value: string; negate: boolean };
 
@@ -189,16 +197,6 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     respond(c, r, o);
   };
 
-  const deleteOne = adminOnly(async (c: ApiContext, p: Params) => {
-    const r = resourceFor(p.resource);
-    const grace = c.url.searchParams.get('gracePeriodSeconds');
-    const gracePeriodSeconds = grace === null ? undefined : /^[0-9]+$/.test(grace) ? Number(grace) : grace;
-    const gone = await ops.delete(r.kind, r.namespaced ? p.ns : undefined, p.name, c.url.searchParams.get('propagationPolicy') ?? undefined, {
-      gracePeriodSeconds,
-    });
-    sendJson(c.reply, 200, { kind: 'Status', status: 'Success', details: { name: gone.metadata.name, kind: r.plural, uid: gone.metadata.uid } });
-  });
-
   /** The resource of a path's plural in its group version: `/api/v1` (core, and apps kinds on the paths of earlier berth versions) or `/apis/{group}/{version}`. */
   const inGroup =
     (h: (c: ApiContext, p: Params) => Promise<void> | void) =>
@@ -222,10 +220,8 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     router
       .on('GET', `${base}/namespaces/:ns/:resource`, inGroup(listOrWatch))
       .on('GET', `${base}/namespaces/:ns/:resource/:name`, inGroup(getOne))
-      .on('DELETE', `${base}/namespaces/:ns/:resource/:name`, inGroup(deleteOne))
       .on('GET', `${base}/:resource`, inGroup(listOrWatch))
-      .on('GET', `${base}/:resource/:name`, inGroup(clusterGet))
-      .on('DELETE', `${base}/:resource/:name`, inGroup(deleteOne));
+      .on('GET', `${base}/:resource/:name`, inGroup(clusterGet));
     const watchPath = inGroup((c, p) => listOrWatch(c, p, true));
     router
       .on('GET', `${base}/watch/namespaces/:ns/:resource`, watchPath)

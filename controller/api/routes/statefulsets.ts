@@ -5,9 +5,40 @@
 import type { StatefulSet } from '../../../shared/types.js';
 import { notFound } from '../../errors.js';
 import type { Operations } from '../../objects/operations.js';
+import { applyPatch, CONTENT_TYPES, patchTypeOf } from '../../objects/patch/index.js';
+import { parseDryRun, type ObjectWrites } from '../../objects/writes.js';
 import type { Store } from '../../store/types.js';
 import { adminOnly, requireAdmin, type ApiContext } from '../context.js';
 import { sendJson, type Router } from '../http.js';
+import { MAX_WRITE_BODY, sendWarnings } from './writes.js';
+
+/**
+ * The patch type of a PATCH on the paths berth's CLI has always used (a set, a node): a body
+ * sent as plain JSON or without a content type is a merge patch there, as before.
+ */
+export function legacyPatchType(contentType: string | undefined): string {
+  const media = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (media === '' || media === 'application/json') return CONTENT_TYPES.merge;
+  patchTypeOf(contentType);
+  return contentType as string;
+}
+
+/** A PATCH through ObjectWrites, answering `x-berth-changed` (whether the object was written) as before. */
+export async function legacyPatch(c: ApiContext, writes: ObjectWrites, kind: string, ns: string | undefined, name: string): Promise<void> {
+  const type = legacyPatchType(c.req.headers['content-type']);
+  const q = c.url.searchParams;
+  const before = writes.current(kind, ns, name);
+  const dry = q.getAll('dryRun');
+  const fv = q.get('fieldValidation');
+  const res = await writes.patch(kind, ns, name, c.body, type, {
+    ...(dry.length > 0 ? { dryRun: dry } : {}),
+    ...(fv !== null ? { fieldValidation: fv } : {}),
+  });
+  const changed = before !== undefined && res.object.metadata.resourceVersion !== before.metadata.resourceVersion;
+  c.reply.header('x-berth-changed', String(changed && !parseDryRun(dry.length > 0 ? dry : undefined)));
+  sendWarnings(c, res.warnings);
+  sendJson(c.reply, res.code, res.object);
+}
 
 /** Where StatefulSets are served: apps/v1, and the core path of earlier berth versions. */
 export const STATEFULSET_BASES = ['/apis/apps/v1', '/api/v1'] as const;
@@ -28,16 +59,32 @@ function scaleOf(set: StatefulSet): object {
   };
 }
 
-export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Operations; store: Store }): void {
-  const { ops, store } = deps;
+export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Operations; store: Store; writes: ObjectWrites }): void {
+  const { ops, store, writes } = deps;
   const setOf = (ns: string, name: string): StatefulSet => {
     const set = store.get<StatefulSet>('StatefulSet', ns, name);
     if (!set) throw notFound('statefulsets', name);
     return set;
   };
-  const scale = adminOnly(async (c, p) => {
-    const body = c.body as { spec?: { replicas?: unknown } } | undefined;
-    sendJson(c.reply, 200, scaleOf(await ops.scaleStatefulSet(p.ns, p.name, body?.spec?.replicas)));
+  /** Sets spec.replicas from a Scale (a PUT's body, or the Scale a PATCH made); dryRun: the Scale it would be. */
+  const setReplicas = async (c: ApiContext, p: Record<string, string>, next: { spec?: { replicas?: unknown } } | undefined) => {
+    const replicas = next?.spec?.replicas;
+    const dry = c.url.searchParams.getAll('dryRun');
+    if (parseDryRun(dry.length > 0 ? dry : undefined)) {
+      const cur = setOf(p.ns, p.name);
+      // The same check as the write.
+      if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) await ops.scaleStatefulSet(p.ns, p.name, replicas);
+      return sendJson(c.reply, 200, { ...scaleOf(cur), spec: { replicas } });
+    }
+    sendJson(c.reply, 200, scaleOf(await ops.scaleStatefulSet(p.ns, p.name, replicas)));
+  };
+  const putScale = adminOnly((c, p) => setReplicas(c, p, c.body as { spec?: { replicas?: unknown } } | undefined));
+  // kubectl scale: a merge patch of the Scale; a strategic merge patch of it is the same (no lists), a JSON patch too.
+  const patchScale = adminOnly((c, p) => {
+    const type = legacyPatchType(c.req.headers['content-type']);
+    const asMerge = patchTypeOf(type) === 'strategic' ? CONTENT_TYPES.merge : type;
+    const next = applyPatch(asMerge, scaleOf(setOf(p.ns, p.name)), c.body, 'Scale') as { spec?: { replicas?: unknown } };
+    return setReplicas(c, p, next);
   });
   for (const base of STATEFULSET_BASES) {
     const one = `${base}/namespaces/:ns/statefulsets/:name`;
@@ -45,11 +92,8 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
       .on(
         'PATCH',
         one,
-        adminOnly(async (c, p) => {
-          const { object, changed } = await ops.patchStatefulSet(p.ns, p.name, c.body);
-          c.reply.header('x-berth-changed', String(changed));
-          sendJson(c.reply, 200, object);
-        }),
+        adminOnly((c, p) => legacyPatch(c, writes, 'StatefulSet', p.ns, p.name)),
+        { bodyLimit: MAX_WRITE_BODY },
       )
       .on(
         'POST',
@@ -63,9 +107,8 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
         requireAdmin(c);
         sendJson(c.reply, 200, scaleOf(setOf(p.ns, p.name)));
       })
-      .on('PUT', `${one}/scale`, scale)
-      // A merge patch of the Scale (kubectl scale): only spec.replicas.
-      .on('PATCH', `${one}/scale`, scale)
+      .on('PUT', `${one}/scale`, putScale)
+      .on('PATCH', `${one}/scale`, patchScale)
       .on('GET', `${one}/status`, (c, p) => {
         requireAdmin(c);
         sendJson(c.reply, 200, setOf(p.ns, p.name));
