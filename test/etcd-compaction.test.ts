@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { COMPACT_REV_KEY, EtcdCompactor } from '../controller/store/etcd-compactor.js';
 import { EtcdStore } from '../controller/store/etcd.js';
+import { storeChoice } from '../cli/commands/daemons.js';
 import { waitFor } from './helpers/cluster.js';
 import { startEtcd } from './helpers/etcd.js';
 
@@ -83,4 +84,18 @@ t.test('an interval of 0 never compacts', async (t) => {
   await new Promise((r) => setImmediate(r));
   c.stop();
   t.equal(calls, 0, 'etcd was never called');
+});
+
+t.test('--etcd-compaction-interval: default 5m, 0 never, anything else refused naming the flag', async (t) => {
+  const base = { store: 'etcd', etcdEndpoints: 'http://127.0.0.1:2379' };
+  const interval = (v?: string) => {
+    const c = storeChoice({ ...base, ...(v === undefined ? {} : { etcdCompactionInterval: v }) });
+    return c.kind === 'etcd' ? c.compactionIntervalMs : undefined;
+  };
+  t.equal(interval(), 300_000, 'default: 5 minutes');
+  t.equal(interval('0'), 0, '0: never');
+  t.equal(interval('90s'), 90_000, '90s');
+  for (const bad of ['5', 'soon', '500ms', '-1m'])
+    t.throws(() => interval(bad), { message: /--etcd-compaction-interval/ }, `"${bad}" is refused naming the flag`);
+  t.throws(() => storeChoice({ etcdCompactionInterval: '5m' }), { message: /--etcd-compaction-interval is only for --store etcd/ }, 'refused with sqlite');
 });
