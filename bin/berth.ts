@@ -91,6 +91,10 @@ controller
   .option('--etcd-cert <file>', "--store etcd: this controller's client certificate (PEM) for etcd")
   .option('--etcd-key <file>', "--store etcd: this controller's client key (PEM) for etcd")
   .option('--etcd-prefix <prefix>', '--store etcd: the key prefix of this cluster in etcd (default /berth)')
+  .option(
+    '--etcd-compaction-interval <duration>',
+    "--store etcd: how often etcd's history is compacted (one controller per interval compacts, as kube-apiserver); 0: never (default 5m)",
+  )
   .option('--name <name>', 'this controller among several: its identity in the leader election (default: the host name)')
   .option(
     '--advertise-address <addr>',

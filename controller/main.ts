@@ -30,6 +30,7 @@ import { etcdSnapshotSource, sqliteSnapshotSource } from './backup/snapshot.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { Store, StoreReader } from './store/types.js';
 import { EtcdStore, RESTORE_INCOMPLETE_META } from './store/etcd.js';
+import { DEFAULT_COMPACTION_INTERVAL_MS, EtcdCompactor } from './store/etcd-compactor.js';
 import { LeaderElector } from './ha/leader.js';
 import { runWhileLeading, type LeaderLoops } from './ha/loops.js';
 import { newCa } from './tls/pki.js';
@@ -74,7 +75,18 @@ export interface ControllerOptions {
   name?: string;
 }
 
-export type StoreChoice = { kind: 'sqlite' } | { kind: 'etcd'; endpoints: string[]; ca?: string; cert?: string; key?: string; prefix: string };
+export type StoreChoice =
+  | { kind: 'sqlite' }
+  | {
+      kind: 'etcd';
+      endpoints: string[];
+      ca?: string;
+      cert?: string;
+      key?: string;
+      prefix: string;
+      /** --etcd-compaction-interval in ms (0: never; default 5 minutes). */
+      compactionIntervalMs?: number;
+    };
 
 /**
  * What every controller on one etcd prefix shares, made once by the first to start (docs/ha.md):
@@ -224,6 +236,12 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     agentClient,
   );
   if (etcd) nodes.shareLiveness();
+  // Every controller takes part; one compacts per interval (etcd-compactor.ts).
+  const compactor =
+    store instanceof EtcdStore && choice.kind === 'etcd'
+      ? new EtcdCompactor((what, call) => store.etcdCall(what, call), choice.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS, log)
+      : undefined;
+  compactor?.start();
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const manifestsDir = resolve(opts.manifestsDir ?? `${dataDir}/manifests`);
   /** The control loops on `loopStore` (the leader's fenced store with etcd; the store itself alone). */
@@ -448,6 +466,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   // A file change being applied finishes before the store closes.
   await loopsStopped;
   await leaderLoops?.stop();
+  compactor?.stop();
+  nodes.stopSharing();
   await store.close();
   lock.release();
 }

@@ -36,25 +36,37 @@ t.test('heartbeats to a follower keep a node Ready at the leader; silence marks 
   leader.stop(); // driven by hand below, with checkHeartbeats
   const ready = (n: string) => nodeReady(store.get<Node>('Node', undefined, n)!);
 
-  let writes = 0;
-  const setMeta = store.setMeta.bind(store);
-  store.setMeta = (key: string, value: string) => {
-    if (key.startsWith(NODE_RENEW_PREFIX)) writes++;
-    return setMeta(key, value);
-  };
-  // 30 s: h1 beats every 2 s to the follower only, h2 only to the leader.
-  for (let ms = 0; ms <= 30_000; ms += 500) {
+  let transactions = 0;
+  const transaction = store.transaction.bind(store);
+  store.transaction = ((fn) => {
+    transactions++;
+    return transaction(fn);
+  }) as typeof store.transaction;
+  // 30 s: h1 beats every 2 s to the follower only, h2 only to the leader; each controller writes
+  // the renew times it heard every quarter grace (its timer, driven by hand here).
+  for (let ms = 0; ms <= 30_000; ms += 250) {
     if (ms % 2000 === 0) {
+      const before = transactions;
       await follower.heartbeat('h1', {});
       await leader.heartbeat('h2', {});
+      // (the node object itself is written every 30 s: HEARTBEAT_WRITE_MS)
+      if (ms > 0 && ms < 30_000) t.equal(transactions, before, `the heartbeats at ${ms} ms wrote nothing themselves`);
+    }
+    if (ms % (GRACE / 4) === 0) {
+      await follower.flushRenewals();
+      await leader.flushRenewals();
+    }
+    if (ms % 500 !== 0) {
+      now += 250;
+      continue;
     }
     await leader.checkHeartbeats();
     t.ok(ready('h1') && ready('h2'), `both Ready at ${ms} ms`) || t.bailout();
-    now += 500;
+    now += 250;
   }
-  // Each controller writes at most once per node per quarter grace (1.25 s): with a beat every
-  // 2 s, once per beat at most, 16 beats each.
-  t.ok(writes <= 32, `${writes} renew writes in 30 s for two nodes`);
+  // Each controller writes one batch per quarter grace with a node heard in it: with a beat every
+  // 2 s, one batch per beat, 16 beats each (and the node writes of every 30 s).
+  t.ok(transactions <= 32 + 4, `${transactions} transactions in 30 s for two nodes`);
 
   // h1 falls silent: NotReady once the leader has not seen its record change for the grace period.
   const silentFrom = now;
@@ -99,4 +111,50 @@ t.test('a new leader judges no node before the restart grace from its takeover',
   now += GRACE + 1000;
   await next.checkHeartbeats();
   t.notOk(ready(), 'silent for the grace after that: NotReady');
+});
+
+t.test('renew times are written in batches; a failed batch is kept for the next and heartbeats are refused meanwhile', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-liveness-batch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore(join(dir, 'store.db'));
+  t.teardown(() => store.close());
+  let now = 1_700_000_000_000;
+  const follower = new NodeRegistry(store, new EventRecorder(store, 'test'), log, GRACE, undefined, undefined, undefined, () => now);
+  follower.shareLiveness();
+  t.teardown(() => follower.stopSharing());
+  await registerNodes(store, follower, ['h1', 'h2', 'h3']);
+  const renew = (n: string) => store.getMeta(`${NODE_RENEW_PREFIX}${n}`);
+  let transactions = 0;
+  let failing = false;
+  const transaction = store.transaction.bind(store);
+  store.transaction = ((fn) => {
+    transactions++;
+    if (failing) return Promise.reject(new Error('the store is unreachable'));
+    return transaction(fn);
+  }) as typeof store.transaction;
+  for (const n of ['h1', 'h2', 'h3']) await follower.heartbeat(n, {});
+  t.equal(renew('h1'), undefined, 'a heartbeat alone writes no renew time');
+  await follower.flushRenewals();
+  t.equal(transactions, 1, 'the renew times of three nodes in one transaction');
+  t.ok(renew('h1') && renew('h2') && renew('h3'), 'each node has its renew time');
+  const first = renew('h1');
+
+  now += GRACE / 4;
+  await follower.heartbeat('h1', {});
+  failing = true;
+  await follower.flushRenewals();
+  t.equal(renew('h1'), first, 'the failed batch wrote nothing');
+  const refused = await follower.heartbeat('h2', {}).then(
+    () => undefined,
+    (err: unknown) => (err as { reason?: string }).reason,
+  );
+  t.equal(refused, 'ServiceUnavailable', 'heartbeats are refused (503) while the renew times cannot be written');
+  failing = false;
+  now += GRACE / 4;
+  await follower.flushRenewals();
+  t.not(renew('h1'), first, 'the next batch wrote what the failed one held');
+  await follower.heartbeat('h2', {});
+  t.pass('heartbeats are answered again once a batch was written');
+  await follower.flushRenewals();
+  t.equal(transactions, 4, 'nothing but the batches wrote');
 });

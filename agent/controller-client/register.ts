@@ -145,6 +145,15 @@ async function post(pool: ServerPool, token: string, body: RegisterBody, isJoin:
 }
 
 /**
+ * A 409 whose Status reason is Conflict: the controller's store met a concurrent write (worth
+ * another attempt). Decided by the reason, never by the message; a 409 AlreadyExists (the name is
+ * registered with another identity key) is not.
+ */
+export function isStoreConflict(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 409 && err.body?.reason === 'Conflict';
+}
+
+/**
  * Registers until it succeeds (or the signal aborts: undefined). Resolves with the node token
  * and the zone. Errors that retrying cannot fix (bad request, no usable token) reject.
  */
@@ -177,13 +186,18 @@ export async function registerNode(opts: RegisterOptions): Promise<Registration 
           saved ? 'the controller rejects the saved node token; pass a join token with --token to register again' : 'the controller rejects the join token',
         );
         delay = 30_000;
+      } else if (isStoreConflict(err)) {
+        // Concurrent writes in the controller's store (reason Conflict): the same request succeeds
+        // on a later attempt. A name registered with another key is AlreadyExists, not retried.
+        opts.log.warn({ server: pool.current, err: errorMessage(err) }, 'registration met a concurrent write in the controller; trying again');
       } else if (!isUnreachable(err)) {
         throw new Error(`registration failed: ${errorMessage(err)}`);
       } else {
         opts.health.failed(err, 'register');
       }
       if (opts.maxAttempts !== undefined && attempts >= opts.maxAttempts) throw err;
-      await sleep(delay, opts.signal);
+      // Jittered, so that hosts joining together do not come back together.
+      await sleep(isStoreConflict(err) ? Math.round(delay * (0.5 + Math.random())) : delay, opts.signal);
       delay = Math.min(delay * 2, 30_000);
     }
   }

@@ -12,6 +12,7 @@ import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../../shared/moves.js';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_CIDR_MASK_SIZE, validatePodNetworkPlan } from '../../shared/net/cidr.js';
 import { DEFAULT_SERVICE_CIDR, validateServiceRange } from '../../shared/net/service-ip.js';
 import { DEFAULT_POD_LIMITS, WATCH_BUFFER_TOTAL_BYTES } from '../../shared/limits.js';
+import { parseDuration } from '../../shared/fencing.js';
 
 export interface ControllerUpOptions {
   dataDir: string;
@@ -37,6 +38,7 @@ export interface ControllerUpOptions {
   etcdCert?: string;
   etcdKey?: string;
   etcdPrefix?: string;
+  etcdCompactionInterval?: string;
   name?: string;
 }
 
@@ -128,7 +130,7 @@ export function volumeCopyPolicy(opts: ControllerUpOptions): CopyPolicy {
  * every missing or unreadable one, is refused naming it, before the controller listens.
  */
 export function storeChoice(
-  opts: Pick<ControllerUpOptions, 'store' | 'storeSync' | 'etcdEndpoints' | 'etcdCa' | 'etcdCert' | 'etcdKey' | 'etcdPrefix'>,
+  opts: Pick<ControllerUpOptions, 'store' | 'storeSync' | 'etcdEndpoints' | 'etcdCa' | 'etcdCert' | 'etcdKey' | 'etcdPrefix' | 'etcdCompactionInterval'>,
   exists: (path: string) => boolean = existsSync,
 ) {
   const kind = opts.store ?? 'sqlite';
@@ -138,6 +140,7 @@ export function storeChoice(
     ['--etcd-cert', opts.etcdCert],
     ['--etcd-key', opts.etcdKey],
     ['--etcd-prefix', opts.etcdPrefix],
+    ['--etcd-compaction-interval', opts.etcdCompactionInterval],
   ];
   if (kind === 'sqlite') {
     const stray = etcdFlags.find(([, v]) => v !== undefined);
@@ -170,7 +173,12 @@ export function storeChoice(
   const prefix = opts.etcdPrefix ?? '/berth';
   if (!/^\/[A-Za-z0-9._/-]*$/.test(prefix) || prefix.includes('//'))
     throw new CliError(`invalid --etcd-prefix "${prefix}": must start with / and hold only letters, digits, . _ - /`);
+  const interval = opts.etcdCompactionInterval ?? '5m';
+  const compactionIntervalMs = interval === '0' ? 0 : parseDuration(interval);
+  if (compactionIntervalMs === undefined || (compactionIntervalMs > 0 && compactionIntervalMs < 1000))
+    throw new CliError(`invalid --etcd-compaction-interval "${interval}": a duration of 1s or more such as "5m", or 0 to never compact`);
   return {
+    compactionIntervalMs,
     kind: 'etcd' as const,
     endpoints,
     prefix: prefix.replace(/\/+$/, '') || '/berth',

@@ -36,12 +36,21 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function newId(store: StoreReader): string {
-  const taken = new Set(store.listTokens().map((t) => t.id));
+/**
+ * Each token id issued is reserved under this meta key for good: ids are never reused, and the
+ * uniqueness check is a read of that one key, so on etcd the transaction compares only it
+ * (create-if-absent) and concurrent issues (many hosts joining at once) do not conflict.
+ */
+export const TOKEN_ID_PREFIX = 'token-id/';
+
+/** A random id, reserved in `tx`; a taken one (reserved before) is drawn again. */
+function newId(tx: StoreTx): string {
   for (;;) {
     let id = '';
     for (let i = 0; i < 6; i++) id += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
-    if (!taken.has(id)) return id;
+    if (tx.getMeta(`${TOKEN_ID_PREFIX}${id}`) !== undefined) continue;
+    tx.setMeta(`${TOKEN_ID_PREFIX}${id}`, '');
+    return id;
   }
 }
 

@@ -202,8 +202,12 @@ export class NodeRegistry {
   /** Heartbeats are recorded in the store for other controllers (several controllers on etcd). */
   private shared = false;
   private terms = 0;
-  /** When this process last wrote each node's renew time. */
-  private readonly renewWritten = new Map<string, number>();
+  /** Nodes heard since the last batch of renew times was written (several controllers). */
+  private readonly renewPending = new Set<string>();
+  private renewTimer?: NodeJS.Timeout;
+  private renewFlushing?: Promise<void>;
+  /** The last batch's failure (undefined: it was written), logged once per change. */
+  private renewFailure?: string;
   /** Each node's stored renew time as last read, and when (this process's clock) it was seen to change. */
   private readonly renewSeen = new Map<string, { value: string; at: number }>();
   /** Each agent's latest pod report (heartbeat `pods`) and when it arrived, for the restore hold. */
@@ -244,12 +248,60 @@ export class NodeRegistry {
   private lastOverloadLog = 0;
 
   /**
-   * Several controllers share the store: every heartbeat this one receives is also recorded there
-   * (at most one write per node per quarter of the grace period), and the check counts what others
-   * recorded. Call before `start`.
+   * Several controllers share the store: the heartbeats this one receives are also recorded there,
+   * the renew times of every node heard in one batch per quarter of the grace period (not awaited
+   * by the heartbeats), and the check counts what others recorded. Call before `start`;
+   * `stopSharing` ends the batches.
    */
   shareLiveness(): void {
     this.shared = true;
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => void this.flushRenewals(), this.graceMs / 4);
+    this.renewTimer.unref();
+  }
+
+  /** Stops writing renew times (the controller is shutting down). */
+  stopSharing(): void {
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  /**
+   * Writes the renew time of every node heard since the last batch, in as few transactions as the
+   * store accepts (one for up to its --max-txn-ops). A failed batch is kept and written with the
+   * next one; its failure is logged once per change, and heartbeats are refused until a batch is
+   * written (an agent must not count as contact a heartbeat the leader cannot hear of).
+   * The value only has to change: the leader times it by its own clock (observeRenewals).
+   */
+  flushRenewals(): Promise<void> {
+    if (this.renewFlushing) return this.renewFlushing;
+    if (!this.shared || this.renewPending.size === 0) return Promise.resolve();
+    const names = [...this.renewPending];
+    this.renewPending.clear();
+    const value = timestamp(this.clock());
+    this.renewFlushing = commitInChunks(
+      this.store,
+      names,
+      () => ({ writes: 1 }),
+      (tx, name) => {
+        if (tx.get('Node', undefined, name)) tx.setMeta(`${NODE_RENEW_PREFIX}${name}`, value);
+      },
+    )
+      .then(() => {
+        if (this.renewFailure !== undefined) this.log.info({ nodes: names.length }, 'node renew times recorded again');
+        this.renewFailure = undefined;
+      })
+      .catch((err: unknown) => {
+        for (const n of names) this.renewPending.add(n);
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== this.renewFailure)
+          this.log.error({ err, nodes: names.length }, 'cannot record node renew times; heartbeats are refused until they are');
+        this.renewFailure = message;
+      })
+      .finally(() => {
+        this.renewFlushing = undefined;
+      });
+    return this.renewFlushing;
   }
 
   /**
@@ -512,6 +564,9 @@ export class NodeRegistry {
       const causes = valid.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
       throw new StatusError('Invalid', `invalid heartbeat: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
     }
+    if (this.shared && this.renewFailure !== undefined) {
+      throw new StatusError('ServiceUnavailable', `this controller cannot record heartbeats in its store now (${this.renewFailure}); try another controller`);
+    }
     const now = this.clock();
     this.lastSeen.set(name, now);
     this.lastContact.set(name, now);
@@ -520,11 +575,8 @@ export class NodeRegistry {
     const becameReady = !nodeReady(node);
     const conditions = agentConditions(body, node, timestamp(now));
     const changed = agentConditionsChanged(node, conditions);
-    if (this.shared && now - (this.renewWritten.get(name) ?? 0) >= this.graceMs / 4) {
-      // The value only has to change: the leader times it by its own clock.
-      this.renewWritten.set(name, now);
-      await this.store.setMeta(`${NODE_RENEW_PREFIX}${name}`, timestamp(now));
-    }
+    // Written with the next batch (flushRenewals); the answer does not wait for it.
+    if (this.shared) this.renewPending.add(name);
     if (!becameReady && !changed && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
@@ -735,8 +787,9 @@ export class NodeRegistry {
   /** The last call this process received from the node's agent (its start, if none since). */
   lastContactOf(name: string): number {
     const own = this.lastContact.get(name) ?? this.startedAt;
-    // A heartbeat another controller received: recorded at most every quarter of the grace
-    // period, so the agent may have been heard up to that much after the record was seen.
+    // A heartbeat another controller received: recorded in its next batch of renew times, one
+    // per quarter of the grace period (heartbeats are refused while its batches fail), so the
+    // agent may have been heard up to that much after the record was seen.
     const other = this.renewSeen.get(name);
     return other ? Math.max(own, other.at + this.graceMs / 4) : own;
   }

@@ -1315,6 +1315,14 @@ export class EtcdStore extends StoreShorthands implements Store {
     return new EtcdStore(core);
   }
 
+  /**
+   * A call to etcd outside the store's keys (the compactor's), to one member after another like
+   * the store's reads: only for calls that may be repeated.
+   */
+  etcdCall<T>(what: string, call: (client: Etcd3, options: { deadline: Date }) => Promise<T>): Promise<T> {
+    return this.core.read(what, call, 1);
+  }
+
   get changes(): EventEmitter<{ change: [StoredChange] }> {
     return this.core.changes;
   }
