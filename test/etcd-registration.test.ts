@@ -11,6 +11,7 @@ import { NodeRegistry } from '../controller/nodes/registry.js';
 import { EtcdStore } from '../controller/store/etcd.js';
 import { ConflictError } from '../controller/store/types.js';
 import { ApiError } from '../shared/client.js';
+import type { Node } from '../shared/types.js';
 import { startEtcd } from './helpers/etcd.js';
 import { nodeFacts } from './helpers/node-fixture.js';
 
@@ -19,7 +20,10 @@ t.test('50 concurrent registrations against a controller on one etcd member all 
   if (!etcd) return;
   const store = await EtcdStore.open({ endpoints: etcd.endpoints });
   t.teardown(() => store.close());
-  const nodes = new NodeRegistry(store, new EventRecorder(store, 'node-controller'), pino({ level: 'silent' }), 5000);
+  const nodes = new NodeRegistry(store, new EventRecorder(store, 'node-controller'), pino({ level: 'silent' }), 5000, undefined, {
+    clusterCidr: '10.244.0.0/16',
+    nodeMaskSize: 24,
+  });
   const join = authenticate(store, `Bearer ${await createToken(store, 'join', 'join')}`);
   if (!join) throw new Error('the join token does not authenticate');
   const names = Array.from({ length: 50 }, (_, i) => `host-${i}`);
@@ -39,6 +43,12 @@ t.test('50 concurrent registrations against a controller on one etcd member all 
   t.equal(conflicts, 0, 'no registration ran out of conflict retries');
   t.same(failed, [], 'every registration succeeded');
   t.equal(store.list('Node').length, 50, '50 nodes registered');
+  const subnets = store.list<Node>('Node').map((n) => n.spec.podCIDR);
+  t.ok(
+    subnets.every((c) => c !== undefined),
+    'every node got a pod subnet',
+  );
+  t.equal(new Set(subnets).size, 50, 'no two nodes got the same pod subnet');
   const nodeTokens = store.listTokens().filter((x) => x.role === 'node');
   t.equal(nodeTokens.length, 50, 'one node token each');
   t.equal(new Set(nodeTokens.map((x) => x.id)).size, 50, 'their ids are unique');

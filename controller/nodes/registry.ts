@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { fingerprint256 } from '../../shared/tls.js';
@@ -15,7 +16,10 @@ import type { Principal } from '../auth/tokens.js';
 import { issueToken } from '../auth/tokens.js';
 import { REASON_NODE_LOST } from '../../shared/fencing.js';
 import type { EventRecorder } from '../events/recorder.js';
-import type { Store } from '../store/types.js';
+import type { Store, StoreTx } from '../store/types.js';
+
+/** Meta keys reserving a pod subnet for a node (the value is the node's name). */
+export const POD_CIDR_PREFIX = 'pod-cidr/';
 import { allocateNodeCidr, type PodNetworkPlan } from '../../shared/net/cidr.js';
 import { STATUS_CODES, StatusError, badRequest, forbidden, type StatusReason } from '../errors.js';
 import { acceptUpgrade, rawResponse } from '../../shared/upgrade.js';
@@ -426,7 +430,7 @@ export class NodeRegistry {
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     this.checkAgentEndpoint(r, existing, identityKey, recordedKey);
     const now = timestamp();
-    const { podCIDR, problem: noPodCidr } = this.podCidrFor(r.name, existing);
+    const others = this.podNetwork ? this.store.list<Node>('Node').filter((n) => n.metadata.name !== r.name) : [];
     // A forgotten node that registers again (join token) is a member again, with a new credential.
     const { podCIDR: _old, forgotten: _forgotten, ...otherSpec } = existing?.spec ?? {};
     const node: Node = {
@@ -443,7 +447,7 @@ export class NodeRegistry {
           'kubernetes.io/arch': r.facts.arch,
         },
       },
-      spec: { ...otherSpec, ...(podCIDR ? { podCIDR } : {}) },
+      spec: otherSpec,
       status: {
         conditions: [readyCondition(existing, true, 'AgentReady', 'berth agent is posting ready status', now)],
         addresses: [
@@ -477,13 +481,21 @@ export class NodeRegistry {
       ]);
     }
     // The node, its agent's credentials and its new node token in one commit.
+    let subnet: { podCIDR?: string; problem?: string; assigned?: boolean } = {};
+    let attempts = 0;
     const nodeToken = await this.store.transaction((tx) => {
+      attempts++;
+      // Chosen in the transaction, each subnet reserved under its own key: registrations that
+      // run at once (several controllers, or writes that interleave) never get the same one.
+      subnet = this.podCidrIn(tx, r.name, existing, others, attempts > 1);
+      const { podCIDR } = subnet;
+      node.spec = { ...otherSpec, ...(podCIDR ? { podCIDR } : {}) };
       if (identityKey) tx.setMeta(`agent-identity/${r.name}`, identityKey);
       // The credential the agent lost stops working: it gets a new one below.
       if (rejoin) tx.deleteTokens('node', r.name);
       if (r.agentCertificate) tx.setMeta(`agent-cert/${r.name}`, r.agentCertificate);
       const stored = existing ? tx.update(node) : tx.create(node);
-      if (noPodCidr) this.events.recordIn(tx, stored, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${noPodCidr}`);
+      if (subnet.problem) this.events.recordIn(tx, stored, 'Warning', 'CIDRNotAvailable', `Node ${r.name} has no pod subnet: ${subnet.problem}`);
       this.events.recordIn(tx, stored, 'Normal', existing ? 'Reregistered' : 'Registered', `Node ${r.name} registered (${r.agentUrl})`);
       return who.role === 'join' ? issueToken(tx, 'node', r.name) : undefined;
     });
@@ -491,6 +503,9 @@ export class NodeRegistry {
     this.lastWritten.set(r.name, this.clock());
     this.lastContact.set(r.name, this.clock());
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
+    const { podCIDR } = subnet;
+    if (subnet.problem) this.log.warn({ node: r.name, clusterCidr: this.podNetwork?.clusterCidr }, `node ${r.name} gets no pod subnet: ${subnet.problem}`);
+    else if (subnet.assigned) this.log.info({ node: r.name, podCIDR, previous: existing?.spec.podCIDR }, 'pod subnet assigned to the node');
     const net =
       podCIDR && this.podNetwork ? { podCIDR, clusterCIDR: this.podNetwork.clusterCidr, ...(this.serviceRange ? { serviceCIDR: this.serviceRange } : {}) } : {};
     if (nodeToken !== undefined) return { name: r.name, zone: this.zone, ...net, nodeToken };
@@ -535,21 +550,38 @@ export class NodeRegistry {
     return key;
   }
 
-  /** The node's pod subnet: the one it holds (sticky), else a free one; none when none is left. */
-  private podCidrFor(name: string, existing: Node | undefined): { podCIDR?: string; problem?: string } {
+  /**
+   * The node's pod subnet: the one it holds (sticky), else a free one; none when none is left.
+   * A subnet is reserved under `pod-cidr/<subnet>` (the node's name) in the same transaction as the
+   * node, so two registrations committing at once cannot both take it: on etcd the second one's
+   * transaction compares that key, runs again and finds it held. A reservation counts while the
+   * node it names still has that subnet.
+   */
+  private podCidrIn(
+    tx: StoreTx,
+    name: string,
+    existing: Node | undefined,
+    others: Node[],
+    again: boolean,
+  ): { podCIDR?: string; problem?: string; assigned?: boolean } {
     const held = existing?.spec.podCIDR;
     if (!this.podNetwork) return held ? { podCIDR: held } : {};
-    const others = this.store
-      .list<Node>('Node')
-      .filter((n) => n.metadata.name !== name)
-      .map((n) => n.spec.podCIDR);
-    const a = allocateNodeCidr(this.podNetwork, held, others);
-    if ('error' in a) {
-      this.log.warn({ node: name, clusterCidr: this.podNetwork.clusterCidr }, `node ${name} gets no pod subnet: ${a.error}`);
-      return { problem: a.error };
+    const taken = others.map((n) => n.spec.podCIDR);
+    // The lowest free subnet first; when the transaction runs again (another registration took
+    // something it read), from a random place in the range, so that registrations running at once
+    // seldom want the same one again (they would otherwise retry one after another).
+    const start = again ? randomInt(2 ** 31) : 0;
+    for (;;) {
+      const a = allocateNodeCidr(this.podNetwork, held, taken, start);
+      if ('error' in a) return { problem: a.error };
+      const key = `${POD_CIDR_PREFIX}${a.podCidr}`;
+      const owner = tx.getMeta(key);
+      if (owner === undefined || owner === name || tx.get<Node>('Node', undefined, owner)?.spec.podCIDR !== a.podCidr) {
+        if (owner !== name) tx.setMeta(key, name);
+        return { podCIDR: a.podCidr, assigned: !a.reused };
+      }
+      taken.push(a.podCidr);
     }
-    if (!a.reused) this.log.info({ node: name, podCIDR: a.podCidr, previous: held }, 'pod subnet assigned to the node');
-    return { podCIDR: a.podCidr };
   }
 
   heartbeat(name: string, body: unknown): Promise<void> {

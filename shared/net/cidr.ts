@@ -102,10 +102,11 @@ export function fitsPlan(plan: PodNetworkPlan, podCidr: string | undefined): boo
 export type Allocation = { podCidr: string; reused: boolean } | { error: string };
 
 /**
- * The subnet for a node: the one it has if it still fits the plan (sticky), else the lowest
- * subnet no other node holds. `taken` are the podCIDRs of the other nodes.
+ * The subnet for a node: the one it has if it still fits the plan (sticky), else the first
+ * subnet no other node holds, looking from subnet number `start` on (round the range; 0: the
+ * lowest). `taken` are the podCIDRs of the other nodes.
  */
-export function allocateNodeCidr(plan: PodNetworkPlan, current: string | undefined, taken: Iterable<string | undefined>): Allocation {
+export function allocateNodeCidr(plan: PodNetworkPlan, current: string | undefined, taken: Iterable<string | undefined>, start = 0): Allocation {
   const used = new Set<number>();
   const cluster = parseCidr(plan.clusterCidr, '--cluster-cidr');
   for (const t of taken) {
@@ -119,7 +120,8 @@ export function allocateNodeCidr(plan: PodNetworkPlan, current: string | undefin
   }
   const step = 2 ** (32 - plan.nodeMaskSize);
   const count = subnetCount(plan);
-  for (let i = 0; i < count; i++) {
+  for (let k = 0; k < count; k++) {
+    const i = (((start + k) % count) + count) % count;
     const base = cluster.base + i * step;
     if (!used.has(base)) return { podCidr: formatNet({ base, bits: plan.nodeMaskSize }), reused: false };
   }
