@@ -3,7 +3,7 @@
 // listing, watching and patching. Only the offline images of scripts/images are used; nothing
 // is pulled. Where the tutorial uses nginx and busybox from a registry, this uses
 // berth.local/web:1 (busybox httpd serving /usr/share/nginx/html) and berth.local/busybox:1.
-// The tutorial's `kubectl run` with nslookup is in kubectl-run-dns.test.ts.pending.
+// The tutorial's `kubectl run` with nslookup is in kubectl-run-dns.test.ts.
 // `kubectl get` prints with custom columns here (client-side): until the server answers with
 // Tables, kubectl's default printing shows NAME and AGE only. Port forwarding is tested apart
 // (kubectl-port-forward.test.ts.pending: kubectl 1.32 port-forward speaks SPDY).
