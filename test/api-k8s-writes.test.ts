@@ -1,6 +1,6 @@
 // The Kubernetes write verbs over real HTTP (routes/writes.ts): create, update, patch of each
 // patch type, the status subresource, delete with a DeleteOptions body, deletecollection,
-// dryRun, fieldValidation warnings, body limits; the scale subresource as kubectl scale patches
+// dryRun, fieldValidation warnings, body limits, protobuf bodies; the scale subresource as kubectl scale patches
 // it; the OpenAPI documents; the verbs discovery lists.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
@@ -201,4 +201,44 @@ t.test('the events of an object with the field selector kubectl describe sends (
   t.match(r.json, { kind: 'EventList', items: [{ reason: 'Tested', involvedObject: { name: 'a', kind: 'ConfigMap' } }] });
   const other = await api.call('GET', `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent('involvedObject.namespace=elsewhere')}`);
   t.same((other.json as { items: unknown[] }).items, [], 'another namespace: none');
+});
+
+t.test('a protobuf Secret is created and replaced, a protobuf DeleteOptions deletes it, another kind is 415, a malformed body 400', async (t) => {
+  // Hand-built Kubernetes protobuf, as client-go's typed client (Helm) sends it.
+  const varint = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...varint(n >>> 7)]);
+  const field = (no: number, b: number[] | string): number[] => {
+    const body = typeof b === 'string' ? [...Buffer.from(b)] : b;
+    return [(no << 3) | 2, ...varint(body.length), ...body];
+  };
+  const entry = (no: number, k: string, v: string) => field(no, [...field(1, k), ...field(2, v)]);
+  const wire = (kind: string, raw: number[]) => Buffer.from([0x6b, 0x38, 0x73, 0x00, ...field(1, [...field(1, 'v1'), ...field(2, kind)]), ...field(2, raw)]);
+  const secret = (status: string) =>
+    wire('Secret', [...field(1, [...field(1, 'rel'), ...entry(11, 'status', status)]), ...entry(2, 'release', 'abc'), ...field(3, 'helm.sh/release.v1')]);
+  const PB = type('application/vnd.kubernetes.protobuf');
+  const api = await startApi(t);
+  const base = '/api/v1/namespaces/default/secrets';
+  const made = await api.call('POST', base, { body: secret('deployed'), headers: { ...PB, accept: 'application/vnd.kubernetes.protobuf,application/json' } });
+  t.equal(made.status, 201, 'create: 201');
+  t.match(made.headers.get('content-type'), /^application\/json/, 'answered in JSON');
+  t.match(made.json, {
+    kind: 'Secret',
+    type: 'helm.sh/release.v1',
+    metadata: { name: 'rel', labels: { status: 'deployed' } },
+    data: { release: Buffer.from('abc').toString('base64') },
+  });
+  const replaced = await api.call('PUT', `${base}/rel`, { body: secret('superseded'), headers: PB });
+  t.equal(replaced.status, 200, 'update: 200');
+  t.match((await api.call('GET', `${base}/rel`)).json, { metadata: { labels: { status: 'superseded' } } });
+  const sts = await api.call('POST', '/apis/apps/v1/namespaces/default/statefulsets', {
+    body: Buffer.from([0x6b, 0x38, 0x73, 0x00, ...field(1, [...field(1, 'apps/v1'), ...field(2, 'StatefulSet')])]),
+    headers: PB,
+  });
+  t.equal(sts.status, 415, 'a protobuf StatefulSet: 415');
+  t.match(sts.json, { reason: 'UnsupportedMediaType', message: /StatefulSet.*application\/json/ });
+  const bad = await api.call('POST', base, { body: Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x12, 0x40, 1]), headers: PB });
+  t.equal(bad.status, 400, 'a truncated body: 400');
+  t.match(bad.json, { reason: 'BadRequest', message: /malformed protobuf body/ });
+  const gone = await api.call('DELETE', `${base}/rel`, { body: wire('DeleteOptions', [0x22, ...varint(10), ...Buffer.from('Background')]), headers: PB });
+  t.equal(gone.status, 200, 'delete with a protobuf DeleteOptions: 200');
+  t.equal((await api.call('GET', `${base}/rel`)).status, 404, 'the Secret is gone');
 });

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
 import { StatusError, badRequest } from '../errors.js';
 import { patchTypeOf } from '../objects/patch/index.js';
+import { PROTOBUF_MEDIA_TYPE, decodeProtobufBody } from './protobuf-body.js';
 
 /** Decodes a whole request body (at most the route's bodyLimit bytes); throws StatusError. */
 export type BodyParser = (body: Buffer, request: FastifyRequest) => unknown;
@@ -34,6 +35,8 @@ const registered = new Map<string, BodyParser>([
     t,
     (_body, request) => patchTypeOf(request.headers['content-type']),
   ]),
+  // client-go's typed clients (Helm's release Secrets): Secret, ConfigMap and DeleteOptions decoded, other kinds 415.
+  [PROTOBUF_MEDIA_TYPE, (body, request) => decodeProtobufBody(body, request.url)],
 ]);
 
 /** Adds (or replaces) the parser of a media type for every API server created afterwards. */

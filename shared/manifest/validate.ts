@@ -251,7 +251,8 @@ export function validateObject(raw: unknown): Validation {
         apiVersion: 'v1',
         kind,
         metadata,
-        type: body.data.type ?? 'Opaque',
+        // Empty or absent: Opaque, as the API server defaults it.
+        type: body.data.type || 'Opaque',
         data,
         ...(body.data.immutable !== undefined ? { immutable: body.data.immutable } : {}),
       };

@@ -1,7 +1,6 @@
-// Not yet part of the suite (its name does not end in .test.ts): Helm 3 writes its release
-// records (Secrets) with Content-Type application/vnd.kubernetes.protobuf, which the controller
-// does not decode (415). Rename it to test/helm.test.ts once it does. It was the last part of
-// the StatefulSet tutorial scenario (kubectl-tutorial.test.ts).
+// Helm 3 against a real controller and agent: install, upgrade, rollback and uninstall of a local
+// chart. Helm writes and deletes its release Secrets in Kubernetes protobuf
+// (controller/api/protobuf-body.ts); the chart's objects go as JSON. kubectl create configmap|secret too.
 import { join } from 'node:path';
 import t from 'tap';
 import { Cluster, ROOT, requireDocker, requireImage, waitFor } from './helpers/cluster.js';
@@ -35,6 +34,16 @@ t.test('Helm against berth', async (t) => {
       .sort();
   const waitReady = (names: string[], selector: string, timeoutMs = 180_000) =>
     waitFor(`ready pods ${names.join(',')}`, async () => ((await readyNames(selector)).join() === names.join() ? true : undefined), timeoutMs, 500);
+
+  t.test('kubectl create configmap and secret store what was given', async (t) => {
+    await k(['create', 'configmap', 'kc-cm', '--from-literal=a=1', '--from-literal=b=two']);
+    await k(['create', 'secret', 'generic', 'kc-secret', '--from-literal=user=admin']);
+    t.same(JSON.parse(await k(['get', 'cm', 'kc-cm', '-o', 'json'])).data, { a: '1', b: 'two' });
+    const s = JSON.parse(await k(['get', 'secret', 'kc-secret', '-o', 'json']));
+    t.equal(s.type, 'Opaque');
+    t.same(s.data, { user: Buffer.from('admin').toString('base64') });
+    await k(['delete', 'cm/kc-cm', 'secret/kc-secret']);
+  });
 
   t.test('helm install, upgrade, rollback and uninstall a local chart', async (t) => {
     const h = async (args: string[]) => {
