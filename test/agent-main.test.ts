@@ -166,7 +166,13 @@ t.test('the agent against a real controller', async (t) => {
       watchStop.signal,
     )
     .catch(() => undefined);
-  await until('the pod watch to be open', () => answered('GET', `/api/v1/namespaces/${NS}/pods`) > 0, 10_000);
+  // The request log has a line for a watch when it ends; that it is open shows in the controller's metrics.
+  const podWatchers = async (): Promise<number> => {
+    const res = await fetchWithTls(`${c.server}/metrics`, { headers: { authorization: `Bearer ${c.adminToken}` } }, { ca: c.ca });
+    const m = /^berth_api_watchers\{resource="pods"\} (\d+)$/m.exec(await res.text());
+    return m ? Number(m[1]) : 0;
+  };
+  await until('the pod watch to be open', async () => (await podWatchers()) > 0, 10_000);
 
   const getPod = async (name: string): Promise<Pod | undefined> => {
     try {

@@ -862,12 +862,12 @@ export class NodeRegistry {
   }
 
   /** Streams a request through to the agent that runs the pod. */
-  async proxyToAgent(pod: Pod, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async proxyToAgent(pod: Pod, method: string, path: string, body: unknown, res: ServerResponse): Promise<void> {
     const nodeName = pod.spec.nodeName;
     if (!nodeName || !this.store.get<Node>('Node', undefined, nodeName)) {
       throw new StatusError('ServiceUnavailable', `pod ${pod.metadata.name} is not running on a registered node`);
     }
-    await this.proxyToNode(nodeName, method, path, body, req, res);
+    await this.proxyToNode(nodeName, method, path, body, res);
   }
 
   /** How to reach a node's agent: its URL for `path`, its pinned certificate and the controller's client certificate. */
@@ -983,7 +983,7 @@ export class NodeRegistry {
   }
 
   /** Streams a request through to a node's agent, with the controller's client certificate. */
-  async proxyToNode(nodeName: string, method: string, path: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async proxyToNode(nodeName: string, method: string, path: string, body: unknown, res: ServerResponse): Promise<void> {
     const { target, url, tls } = this.agentTarget(nodeName, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     await new Promise<void>((resolve, reject) => {
@@ -1005,8 +1005,11 @@ export class NodeRegistry {
         },
       );
       up.on('error', (err) => reject(new StatusError('BadGateway', `cannot reach the agent of node ${nodeName} at ${url}: ${err.message}`)));
-      // The CLI hanging up (Ctrl-C on `logs -f`) ends the upstream request too.
-      req.on('close', () => up.destroy());
+      // The CLI hanging up (Ctrl-C on `logs -f`) ends the upstream request too. The answer's
+      // close, not the request's: a request's 'close' comes as soon as its body was read.
+      res.once('close', () => {
+        if (!res.writableFinished) up.destroy();
+      });
       up.end(payload);
     });
   }

@@ -39,6 +39,6 @@ export function addMetricsRoutes(router: Router<ApiContext>, deps: MetricsRouteD
     })
     .on('GET', '/api/v1/nodes/:name/proxy/metrics', async (c, p) => {
       requireMetricsToken(deps, c.req.headers.authorization);
-      await deps.nodes.proxyToNode(p.name, 'GET', '/metrics', undefined, c.req, c.hijack());
+      await deps.nodes.proxyToNode(p.name, 'GET', '/metrics', undefined, c.hijack());
     });
 }

@@ -81,7 +81,7 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
         const pod = podOf(store, p);
-        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.req, c.hijack());
+        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.hijack());
       }),
     )
     .on(
@@ -90,7 +90,7 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       adminOnly(async (c, p) => {
         const body = c.body;
         const pod = podOf(store, p);
-        await nodes.proxyToAgent(pod, 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.req, c.hijack());
+        await nodes.proxyToAgent(pod, 'POST', `/pods/${enc(p.ns)}/${enc(p.name)}/exec`, body, c.hijack());
       }),
     );
 }
