@@ -342,7 +342,7 @@ export class ObjectWrites {
     const cur = this.store.get(k, namespace, name);
     if (!cur) throw notFoundObject(k, name);
     preconditionProblem(k, cur, o.preconditions);
-    const policy = o.propagationPolicy === 'Orphan' || o.propagationPolicy === 'Foreground' ? o.propagationPolicy : 'Background';
+    const policy = o.propagationPolicy;
     let after: AnyObject | undefined;
     if (o.dryRun) {
       try {
