@@ -394,12 +394,12 @@ t.test('delete: DeleteOptions, preconditions, terminating objects, Status for im
   t.ok(store.get('Pod', 'default', 'p'), 'still stored until its agent confirms (no force delete: never two copies)');
 
   await writes.create(parallelSet('web', 2, { claims: false }));
-  const dryBg = await writes.delete('StatefulSet', 'default', 'web', { propagationPolicy: 'Foreground' }, { dryRun: 'All' });
+  const dryBg = await writes.delete('StatefulSet', 'default', 'web', {}, { dryRun: 'All' });
   t.equal(dryBg.body.kind, 'Status', 'dry-run delete of a set');
   t.ok(store.get('StatefulSet', 'default', 'web'), 'the set stays');
-  const fg = await writes.delete('StatefulSet', 'default', 'web', { propagationPolicy: 'Foreground' });
-  t.equal(fg.body.kind, 'Status', 'Foreground: the set is gone once its pods are marked');
-  t.equal(fg.warnings.length, 1, 'with a warning saying Foreground is done as Background');
+  const fg = await writes.delete('StatefulSet', 'default', 'web', {});
+  t.equal(fg.body.kind, 'Status', 'Background: the set is gone once its pods are marked');
+  t.same(fg.warnings, [], 'without a warning');
   t.notOk(store.get('StatefulSet', 'default', 'web'), 'set deleted');
   const ev = store.list('Event')[0];
   if (!ev) throw new Error('no event recorded to delete');

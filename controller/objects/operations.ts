@@ -21,6 +21,7 @@ import {
 import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
+import { FOREGROUND_DELETION, foregroundDeletionDone, ownedPods } from '../statefulset/foreground.js';
 import type { Store, StoreReader, StoreTx } from '../store/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound, type StatusDetails } from '../errors.js';
@@ -179,6 +180,8 @@ export class Operations {
       seen.add(k);
       const cur = this.store.get(o.kind, o.metadata.namespace, o.metadata.name);
       if (cur?.kind === 'StatefulSet' && o.kind === 'StatefulSet') {
+        if (cur.metadata.deletionTimestamp)
+          causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the set is being deleted; apply it again once it is gone' });
         for (const [field, message] of immutableChanges(cur, o)) causes.push({ field: `${k}: ${field}`, message });
       }
       if (o.kind === 'Pod')
@@ -547,10 +550,13 @@ export class Operations {
     if (!cur) throw notFound(r.plural, name);
     const policy = propagation ?? 'Background';
     if (!['Background', 'Orphan', 'Foreground'].includes(policy)) {
-      throw new StatusError('BadRequest', `propagationPolicy must be Background or Orphan, got "${policy}"`);
+      throw new StatusError('BadRequest', `propagationPolicy must be Background, Orphan or Foreground, got "${policy}"`);
     }
     switch (kind) {
       case 'StatefulSet':
+        // A set already terminating (foreground) is answered as it is.
+        if (cur.metadata.deletionTimestamp) return cur;
+        if (policy === 'Foreground') return this.deleteStatefulSetInChunks(cur as StatefulSet, false, true);
         return this.deleteStatefulSetInChunks(cur as StatefulSet, policy === 'Orphan');
       case 'Pod': {
         const g = opts.gracePeriodSeconds;
@@ -573,11 +579,13 @@ export class Operations {
    * What `delete` does, in one transaction `tx` (a dry run: the caller rolls it back). The
    * object as it would be afterwards (Terminating), or undefined when it would be gone.
    */
-  deleteIn(tx: StoreTx, cur: AnyObject, orphan: boolean, gracePeriodSeconds?: number): AnyObject | undefined {
+  deleteIn(tx: StoreTx, cur: AnyObject, policy: 'Orphan' | 'Background' | 'Foreground', gracePeriodSeconds?: number): AnyObject | undefined {
     const { namespace, name } = cur.metadata;
     switch (cur.kind) {
       case 'StatefulSet':
-        this.deleteStatefulSet(tx, cur, orphan);
+        if (cur.metadata.deletionTimestamp) break;
+        if (policy === 'Foreground') this.markForForegroundDeletion(tx, cur);
+        else this.deleteStatefulSet(tx, cur, policy === 'Orphan');
         break;
       case 'Pod':
         this.deletePod(tx, cur, 'deleted by a user', gracePeriodSeconds);
@@ -627,7 +635,7 @@ export class Operations {
    * revisions and the pods left. Should it stop midway, the set is still there and a delete
    * again finishes it.
    */
-  private async deleteStatefulSetInChunks(set: StatefulSet, orphan: boolean): Promise<AnyObject> {
+  private async deleteStatefulSetInChunks(set: StatefulSet, orphan: boolean, foreground = false): Promise<AnyObject> {
     const ns = set.metadata.namespace;
     const owned = this.store.list<Pod>('Pod', ns).filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === set.metadata.uid));
     const revisions = ownedRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', ns)).length;
@@ -644,7 +652,37 @@ export class Operations {
         }
       });
     }
-    return this.store.transaction((tx) => this.deleteStatefulSet(tx, set, orphan));
+    return this.store.transaction((tx) => (foreground ? this.markForForegroundDeletion(tx, set) : this.deleteStatefulSet(tx, set, orphan)));
+  }
+
+  /**
+   * Foreground deletion: the set gets deletionTimestamp and the foregroundDeletion finalizer and
+   * stays; its pods are marked for deletion (gracefully, as a background delete does). The
+   * StatefulSet sync loop removes the set once no pod it owns is left (`finishForegroundDeletion`).
+   */
+  private markForForegroundDeletion(tx: StoreTx, set: StatefulSet): StatefulSet {
+    const { namespace, name } = set.metadata;
+    const now = tx.get<StatefulSet>('StatefulSet', namespace, name);
+    if (!now || now.metadata.uid !== set.metadata.uid) throw notFound('statefulsets.apps', name);
+    if (now.metadata.deletionTimestamp) return now;
+    for (const pod of ownedPods(now, tx.list<Pod>('Pod', namespace))) this.deletePod(tx, pod, `StatefulSet ${name} deleted`);
+    return tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
+      s.metadata.deletionTimestamp = timestamp();
+      s.metadata.finalizers = [...(s.metadata.finalizers ?? []).filter((f) => f !== FOREGROUND_DELETION), FOREGROUND_DELETION];
+    })!;
+  }
+
+  /**
+   * Part of a sync-loop transaction: a set in foreground deletion whose pods are all gone is
+   * removed with its revisions (its claims then follow its retention policy, as after any delete).
+   * True when it was removed.
+   */
+  finishForegroundDeletion(tx: StoreTx, namespace: string, name: string, uid: string): boolean {
+    const set = tx.get<StatefulSet>('StatefulSet', namespace, name);
+    if (!set || set.metadata.uid !== uid) return false;
+    if (!foregroundDeletionDone(set, tx.list<Pod>('Pod', namespace))) return false;
+    this.deleteStatefulSet(tx, set, false);
+    return true;
   }
 
   private releaseOrDeletePod(tx: StoreTx, set: StatefulSet, pod: Pod, orphan: boolean): void {

@@ -342,29 +342,26 @@ export class ObjectWrites {
     const cur = this.store.get(k, namespace, name);
     if (!cur) throw notFoundObject(k, name);
     preconditionProblem(k, cur, o.preconditions);
-    const orphan = o.propagationPolicy === 'Orphan';
+    const policy = o.propagationPolicy;
     let after: AnyObject | undefined;
     if (o.dryRun) {
       try {
         await this.store.transaction((tx) => {
           const now = tx.get(k, namespace, name);
           if (!now || now.metadata.uid !== cur.metadata.uid) throw notFoundObject(k, name);
-          throw new DryRunResult(this.ops.deleteIn(tx, now, orphan, o.gracePeriodSeconds) ?? ({ gone: true } as never));
+          throw new DryRunResult(this.ops.deleteIn(tx, now, policy, o.gracePeriodSeconds) ?? ({ gone: true } as never));
         });
       } catch (err) {
         if (!(err instanceof DryRunResult)) throw err;
         after = (err.object as unknown as { gone?: boolean }).gone ? undefined : err.object;
       }
     } else {
-      // Foreground is done as Background (docs/api.md): the set goes once its pods are marked for deletion.
-      await this.ops.delete(k, namespace, name, orphan ? 'Orphan' : 'Background', { gracePeriodSeconds: o.gracePeriodSeconds });
+      // Foreground: a set stays (deletionTimestamp, finalizer foregroundDeletion) until its pods are gone.
+      await this.ops.delete(k, namespace, name, policy, { gracePeriodSeconds: o.gracePeriodSeconds });
       const now = this.store.get(k, namespace, name);
       after = now && now.metadata.uid === cur.metadata.uid ? now : undefined;
     }
-    const warnings =
-      o.propagationPolicy === 'Foreground'
-        ? ['propagationPolicy Foreground is done as Background: the owner is removed once its dependents are marked for deletion']
-        : [];
+    const warnings: string[] = [];
     if (after) return { code: o.orphanDependentsFalse ? 202 : 200, body: after, warnings };
     const d = detailsOf(k, name, cur.metadata.uid);
     return {

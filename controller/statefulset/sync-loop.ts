@@ -18,6 +18,7 @@ import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMe
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
+import { foregroundDeletionDone } from './foreground.js';
 import { heldOrdinals } from '../moves/move-controller.js';
 import { DEFAULT_BACKOFF, SyncBackoff, errorKey, type BackoffOptions } from '../retry/backoff.js';
 import { isStandaloneClaim } from '../volumes/claim-collector.js';
@@ -231,6 +232,16 @@ export class StatefulSetController {
       this.lastWaiting.delete(key);
       this.slowStart.forget(key);
       this.overLimit.delete(key);
+      return;
+    }
+    if (set.metadata.deletionTimestamp) {
+      // Being deleted: no pod is created, adopted or replaced. In foreground deletion the set
+      // goes once its last pod is gone (a pod's removal wakes this set).
+      if (foregroundDeletionDone(set, this.store.list<Pod>('Pod', namespace))) {
+        await this.store.transaction((tx) => {
+          this.ops.finishForegroundDeletion(tx, namespace, name, set.metadata.uid);
+        });
+      }
       return;
     }
     if (await this.refuseOverLimit(key, set)) return;
