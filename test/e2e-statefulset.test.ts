@@ -137,9 +137,10 @@ t.test('StatefulSet end to end on Docker', async (t) => {
     t.equal(r.code, 1);
     t.match(r.stderr, /error: -?.*:24: spec\.replicas: .*>=0/);
     t.equal((await ok(['get', 'sts', '-o', 'name'])).trim(), 'statefulset.apps/web', 'no set was created');
-    const unknown = await c.cli(['apply', '-f', '-'], 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n');
+    const unknown = await c.cli(['apply', '-f', '-'], 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n');
     t.equal(unknown.code, 1);
-    t.match(unknown.stderr, /kind: unknown kind "Pod"/);
+    t.match(unknown.stderr, /:2: kind: unknown kind "Deployment"/, 'a kind berth does not have is refused naming the field and line');
+    t.equal((await ok(['get', 'sts', '-o', 'name'])).trim(), 'statefulset.apps/web', 'nothing was created');
   });
 
   t.test('Parallel creates every pod without waiting for readiness', async (t) => {
