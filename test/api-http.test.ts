@@ -84,3 +84,65 @@ t.test('a declared body over the limit gets its 413 on a connection that stays o
   await new Promise<void>((resolve) => req.end('x'.repeat(size - (16 << 10)), () => resolve()));
   t.same(writeErrors, [], 'the rest of the body is taken without a write error');
 });
+
+t.test('heartbeats answered ahead of the router: the same answers as the route, odd ones left to it', async (t) => {
+  const api = await startApi(t);
+  const registered = await api.call('POST', '/api/v1/nodes/register', {
+    token: await createToken(api.store, 'join', 'join'),
+    headers: JSON_TYPE,
+    body: JSON.stringify({
+      name: 'n1',
+      address: '10.0.0.1',
+      agentUrl: 'http://10.0.0.1:10250',
+      dataDir: '/var/lib/berth',
+      facts: {
+        hostname: 'n1',
+        os: 'linux',
+        kernel: '6',
+        arch: 'amd64',
+        cpuModel: 'x',
+        cpus: 2,
+        memoryBytes: 1,
+        memoryAvailableBytes: 1,
+        diskBytes: 1,
+        diskAvailableBytes: 1,
+      },
+    }),
+  });
+  t.equal(registered.status, 200, 'node n1 registered');
+  const node = (registered.json as { nodeToken: string }).nodeToken;
+  const beat = (path: string, body: string, o: { token?: string | null; headers?: Record<string, string> } = {}) =>
+    api.call('POST', path, { body, headers: o.headers ?? JSON_TYPE, token: o.token === undefined ? node : o.token });
+
+  const ok = await beat('/api/v1/nodes/n1/heartbeat', '{}');
+  t.equal(ok.status, 200, 'a heartbeat of its own node: 200');
+  t.same(ok.json, { ok: true }, 'with {"ok":true}');
+  t.equal(ok.headers.get('content-type'), 'application/json');
+
+  const invalid = await beat('/api/v1/nodes/n1/heartbeat', '{"conditions": "no"}');
+  t.equal(invalid.status, 422, 'a body that is not a heartbeat: 422');
+  t.match(invalid.json, { kind: 'Status', reason: 'Invalid', details: { causes: [{ field: 'conditions' }] } }, 'naming the field');
+
+  const badJson = await beat('/api/v1/nodes/n1/heartbeat', '{"facts": ');
+  t.equal(badJson.status, 400, 'JSON that does not parse: 400');
+  t.match(badJson.json, { kind: 'Status', reason: 'BadRequest' });
+
+  const other = await beat('/api/v1/nodes/n2/heartbeat', '{}');
+  t.equal(other.status, 403, "another node's heartbeat: 403, from the route");
+  t.match(other.json, { kind: 'Status', reason: 'Forbidden' });
+
+  const unauth = await beat('/api/v1/nodes/n1/heartbeat', '{}', { token: null });
+  t.equal(unauth.status, 401, 'no token: 401');
+  const admin = await beat('/api/v1/nodes/n1/heartbeat', '{}', { token: api.admin });
+  t.equal(admin.status, 403, 'the admin token: 403');
+
+  // A Buffer body: fetch sends no content type for it.
+  const noType = await api.call('POST', '/api/v1/nodes/n1/heartbeat', { body: Buffer.from('{}'), token: node });
+  t.equal(noType.status, 200, 'without a content type the route reads the body as JSON: 200');
+  const form = await beat('/api/v1/nodes/n1/heartbeat', 'a=1', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  t.equal(form.status, 415, 'another content type: 415 from the route');
+
+  const ghost = await beat('/api/v1/nodes/ghost/heartbeat', '{}', { token: await createToken(api.store, 'node', 'ghost') });
+  t.equal(ghost.status, 404, 'the token of a node that is not registered: 404');
+  t.match(ghost.json, { kind: 'Status', reason: 'NotFound' });
+});

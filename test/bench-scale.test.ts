@@ -81,6 +81,8 @@ t.test('--store both: a summary with a column per store and etcd ÷ sqlite; etcd
     ['1 × 3 pods at once: all bound, s', false],
     ['3 pods \\(Parallel\\), 3 in place: all bound, s', false],
     ['  all Ready, s', false],
+    ['  meanwhile: slowest heartbeat answer, s', false],
+    ['  meanwhile: longest gap between heartbeats of a node, s', false],
     ['controller VmRSS idle, MiB', false],
     ['  with 6 pods, MiB', false],
     ['etcd VmRSS \\(sum of members\\) idle, MiB', true],

@@ -1,7 +1,7 @@
 // The controller's HTTP API (docs/api.md) on fastify: authenticates every request (onRequest
 // hook), routes it to one of the route modules in routes/, and turns the errors of ../errors.ts,
 // the store's and fastify's own into Status responses.
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,6 +21,7 @@ import { type BodyParser, bodyTypes, installBodyTypes } from './content-types.js
 import type { ApiContext } from './context.js';
 import { MAX_BODY, type Params, Router, sendJson, statusBody, writeError } from './http.js';
 import { OpenStreams } from './open-streams.js';
+import { heartbeatPath } from './heartbeat-path.js';
 import { addAgentRoutes } from './routes/agents.js';
 import { addDiscoveryRoutes } from './routes/discovery.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
@@ -206,10 +207,15 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
       bodyLimit: r.options.bodyLimit ?? MAX_BODY,
       handler: async (request, reply) => {
         let hijacked = false;
+        let url: URL | undefined;
         const c: ApiContext = {
           req: request.raw,
           res: reply.raw,
-          url: new URL(request.url, 'http://controller'),
+          // Parsed when a route asks (most read only their params: a heartbeat, a status report).
+          get url() {
+            url ??= new URL(request.url, 'http://controller');
+            return url;
+          },
           who: request.who as Principal,
           body: request.body,
           request,
@@ -231,6 +237,14 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
   }
   await app.ready();
   const server = app.server as Server;
+  // Plain heartbeats are answered ahead of the router (heartbeat-path.ts); the rest is fastify's.
+  const heartbeat = heartbeatPath({ store, nodes: deps.nodes, log, metrics, statusOf: (err, path) => statusOf(err, undefined, log, path) });
+  const routes = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (heartbeat(req, res)) return;
+    for (const route of routes) route.call(server, req, res);
+  });
   serveUpgrades(server, deps, open);
   return server;
 }

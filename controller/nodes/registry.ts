@@ -4,7 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { fingerprint256 } from '../../shared/tls.js';
 import { agentEndpoint, AgentUnavailable, type AgentClientCertificate } from './agent-endpoint.js';
@@ -166,9 +165,6 @@ function agentConditionsChanged(node: Node, next: Condition[]): boolean {
   });
 }
 
-/** Event-loop utilization above which heartbeats are probably waiting unread in sockets. */
-const OVERLOADED_UTILIZATION = 0.9;
-
 /** How often a heartbeat that changes nothing but the time is written to the store. */
 const HEARTBEAT_WRITE_MS = 30_000;
 
@@ -248,9 +244,6 @@ export class NodeRegistry {
     }
   }
 
-  private lastElu = performance.eventLoopUtilization();
-  private lastOverloadLog = 0;
-
   /**
    * Several controllers share the store: the heartbeats this one receives are also recorded there,
    * the renew times of every node heard in one batch per quarter of the grace period (not awaited
@@ -321,32 +314,26 @@ export class NodeRegistry {
     // start of a term of leadership.
     if (this.shared || this.terms++ > 0) {
       this.startedAt = begun;
-      this.lastCheck = undefined;
       this.renewSeen.clear();
     }
+    // The first tick is late, too, when the loop stalled right after the start.
+    this.lastCheck = begun;
     const everyMs = Math.min(1000, this.graceMs / 2);
     this.timer = setInterval(() => {
-      // A check that runs late means this process was busy (a long sync), not that the agents
-      // were silent: their heartbeats are waiting in socket buffers, read after this timer.
-      // The time lost does not count against them.
+      // A check that runs late means this process was stalled (one long synchronous step), not
+      // that the agents were silent: their heartbeats are waiting in socket buffers, read after
+      // this timer. The time the timer could not run does not count against them. Time the
+      // loop was merely busy does count: heartbeats are answered between other work (the
+      // StatefulSet syncs and status reports yield to them), so a node silent for the grace
+      // period is NotReady however loaded the controller is.
       const now = this.clock();
       const since = this.lastCheck === undefined ? 0 : now - this.lastCheck;
       const late = since - everyMs;
       this.lastCheck = now;
-      // Likewise a loop that was busy almost all the time (a burst of thousands of status
-      // reports) reads heartbeats seconds after they arrived: that whole interval is not
-      // counted, so an overloaded controller never declares healthy nodes lost.
-      const elu = performance.eventLoopUtilization(this.lastElu);
-      this.lastElu = performance.eventLoopUtilization();
-      const uncounted = elu.utilization > OVERLOADED_UTILIZATION ? since : late;
-      if (elu.utilization > OVERLOADED_UTILIZATION && now - this.lastOverloadLog > 30_000) {
-        this.lastOverloadLog = now;
-        this.log.warn({ utilization: Number(elu.utilization.toFixed(2)) }, 'controller overloaded: missing heartbeats are not counted until it catches up');
-      }
-      if (uncounted > 0) {
-        for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + uncounted);
-        for (const r of this.renewSeen.values()) r.at += uncounted;
-        this.startedAt += uncounted;
+      if (late > 0) {
+        for (const [name, seen] of this.lastSeen) this.lastSeen.set(name, seen + late);
+        for (const r of this.renewSeen.values()) r.at += late;
+        this.startedAt += late;
       }
       if (this.checking) return;
       this.checking = true;
@@ -613,14 +600,17 @@ export class NodeRegistry {
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
     this.lastWritten.set(name, now);
-    await this.store.mutate<Node>('Node', undefined, name, (n) => {
-      const ts = timestamp(now);
-      n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts), ...conditions];
-      if (facts.success) {
-        n.status.facts = facts.data;
-        Object.assign(n.status, capacityOf(facts.data));
-      }
-    });
+    // With the other heartbeats and status reports of this turn: one commit for all.
+    await this.store.groupedTransaction((tx) =>
+      tx.mutate<Node>('Node', undefined, name, (n) => {
+        const ts = timestamp(now);
+        n.status.conditions = [readyCondition(n, true, 'AgentReady', 'berth agent is posting ready status', ts), ...conditions];
+        if (facts.success) {
+          n.status.facts = facts.data;
+          Object.assign(n.status, capacityOf(facts.data));
+        }
+      }),
+    );
     if (becameReady) await this.events.record(node, 'Normal', 'NodeReady', `Node ${name} status is now: NodeReady`);
     if (changed) await this.recordRuntimeChange(node, conditions);
   }

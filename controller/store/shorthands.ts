@@ -6,6 +6,11 @@ import type { NewObject, StoredChange, StoreTx, TokenExtra } from './types.js';
 export abstract class StoreShorthands {
   abstract transaction<T>(fn: (tx: StoreTx) => T): Promise<T>;
 
+  /** A store without group commits runs each on its own. */
+  groupedTransaction<T>(fn: (tx: StoreTx) => T): Promise<T> {
+    return this.transaction(fn);
+  }
+
   create<T extends AnyObject>(input: NewObject<T>): Promise<T> {
     return this.transaction((tx) => tx.create(input));
   }

@@ -36,6 +36,15 @@ const byName = new Intl.Collator(undefined, { numeric: true });
 const listOrder = (a: AnyObject, b: AnyObject) =>
   byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
 
+/** A transaction function's result; a promise (an async function) is refused. */
+function synchronousResult<T>(r: T): T {
+  if (r instanceof Promise) {
+    r.catch(() => {});
+    throw new Error('a transaction function must be synchronous');
+  }
+  return r;
+}
+
 export interface StoreOptions {
   /** SQLite's `synchronous`: `full` (default) fsyncs every commit; `normal` only at checkpoints. */
   synchronous?: StoreSynchronous;
@@ -154,26 +163,77 @@ export class SqliteStore extends StoreShorthands implements Store {
     }
   }
 
+  /** Grouped writes waiting for their commit (see groupedTransaction), and whether one is due. */
+  private group: { fn: (tx: StoreTx) => unknown; resolve: (v: unknown) => void; reject: (err: unknown) => void }[] = [];
+  private groupDue = false;
+
+  /**
+   * Queues fn for the group commit at the end of this turn of the event loop: all grouped
+   * writes of a turn commit in one SQLite transaction (one fsync), each fn in a savepoint of
+   * its own, so one that throws undoes only its writes, in the file and in memory.
+   */
+  override groupedTransaction<T>(fn: (tx: StoreTx) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.groupDue) return;
+      this.groupDue = true;
+      setImmediate(() => this.commitGroup());
+    });
+  }
+
+  private commitGroup(): void {
+    this.groupDue = false;
+    const batch = this.group;
+    this.group = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      this.run(() => {
+        for (const { fn } of batch) {
+          const mark = { undo: this.undo.length, pending: this.pending.length, revoked: this.pendingRevoked.length, rv: this.rv };
+          try {
+            // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone when fn throws.
+            outcomes.push({ ok: true, value: this.db.transaction(() => synchronousResult(fn(this.tx)))() });
+          } catch (err) {
+            this.rollBackMemory(mark.undo);
+            this.rv = mark.rv;
+            this.pending.length = mark.pending;
+            this.pendingRevoked.length = mark.revoked;
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      // The commit failed (or a listener of what committed threw): every write of the group hears it.
+      for (const { reject } of batch) reject(err);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, i) => {
+      const o = outcomes[i];
+      if (o.ok) resolve(o.value);
+      else reject(o.err);
+    });
+  }
+
+  /** Puts the memory mirror back as it was before the undo entries from `from` on. */
+  private rollBackMemory(from: number): void {
+    for (let i = this.undo.length - 1; i >= from; i--) {
+      const [k, prev] = this.undo[i];
+      if (prev) this.put(k, prev);
+      else this.drop(k);
+    }
+    this.undo.length = from;
+  }
+
   private run<T>(fn: (tx: StoreTx) => T): T {
     if (this.inTx) throw new Error('a store write inside a transaction must go through its tx');
     this.inTx = true;
     const rvBefore = this.rv;
     let result: T;
     try {
-      result = this.db.transaction(() => {
-        const r = fn(this.tx);
-        if (r instanceof Promise) {
-          r.catch(() => {});
-          throw new Error('a transaction function must be synchronous');
-        }
-        return r;
-      })();
+      result = this.db.transaction(() => synchronousResult(fn(this.tx)))();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
-      for (const [k, prev] of this.undo.reverse()) {
-        if (prev) this.put(k, prev);
-        else this.drop(k);
-      }
+      this.rollBackMemory(0);
       this.rv = rvBefore;
       this.pending = [];
       this.pendingRevoked = [];

@@ -122,6 +122,15 @@ export interface Store extends StoreReader {
    */
   transaction<T>(fn: (tx: StoreTx) => T): Promise<T>;
 
+  /**
+   * As `transaction(fn)`, for many small independent writes (agents' status reports): fn may
+   * share one commit with the other grouped writes queued in the same turn of the event loop,
+   * each still all-or-nothing on its own (fn's error undoes only fn's writes). It runs later
+   * than `transaction` would, so it reads what is stored then. SQLite: one fsync for the group
+   * (a commit per write would block the event loop on one fsync each); etcd: `transaction`.
+   */
+  groupedTransaction<T>(fn: (tx: StoreTx) => T): Promise<T>;
+
   /** This store's writes, each made only while `fence` holds (FencedError otherwise). */
   fenced(fence: Fence): Store;
 

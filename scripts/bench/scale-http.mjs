@@ -26,8 +26,12 @@ export function connect({ server, ca }) {
   const tlsOpts = tls && ca ? { ca } : {};
   const newAgent = (opts = {}) => new mod.Agent({ keepAlive: true, ...tlsOpts, ...opts });
 
-  /** One request; resolves { status, body } (parsed JSON when it is JSON). Never rejects on HTTP status. */
-  function request(agent, method, path, token, body, timeoutMs = 30_000) {
+  /**
+   * One request; resolves { status, body } (parsed JSON when it is JSON). Never rejects on HTTP
+   * status. A request that met a kept-alive connection the server had just closed (it idled out)
+   * is sent again at once on a new one, as Node's documentation advises (`request.reusedSocket`).
+   */
+  function request(agent, method, path, token, body, timeoutMs = 30_000, retried = false) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((ok, fail) => {
       const req = mod.request(
@@ -61,7 +65,11 @@ export function connect({ server, ca }) {
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
-      req.on('error', fail);
+      req.on('error', (err) => {
+        if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+          request(agent, method, path, token, body, timeoutMs, true).then(ok, fail);
+        else fail(err);
+      });
       req.end(payload);
     });
   }

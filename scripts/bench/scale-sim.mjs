@@ -53,8 +53,13 @@ class SimNode {
   constructor(name, token) {
     this.name = name;
     this.token = token;
-    // One keep-alive connection for calls, as the agent's fetch pool has; the watch has its own.
+    // Keep-alive connections for calls; the watch has its own. The agent's client
+    // (https.globalAgent) opens another connection for a call when none is free, so a heartbeat
+    // never waits behind the agent's own status reports: here it goes on a free call connection
+    // (keeping it open, as the agent's heartbeats do) or else on a connection of its own. Its
+    // time is then the controller's alone.
     this.agent = client.newAgent({ maxSockets: 2 });
+    this.beatAgent = client.newAgent({ maxSockets: 1 });
     /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
     this.pods = new Map();
     this.stream = undefined;
@@ -99,7 +104,14 @@ class SimNode {
       const t0 = performance.now();
       if (due > 0) stats.maxTimerLateMs = Math.max(stats.maxTimerLateMs, t0 - due);
       try {
-        const res = await client.request(this.agent, 'POST', `/api/v1/nodes/${enc(this.name)}/heartbeat`, this.token, { facts: facts(this.name) }, 10_000);
+        const res = await client.request(
+          hasFreeSocket(this.agent) ? this.agent : this.beatAgent,
+          'POST',
+          `/api/v1/nodes/${enc(this.name)}/heartbeat`,
+          this.token,
+          { facts: facts(this.name) },
+          10_000,
+        );
         if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
         stats.heartbeats++;
         const t1 = performance.now();
@@ -218,7 +230,13 @@ class SimNode {
     clearTimeout(this.timer);
     this.stream?.close();
     this.agent.destroy();
+    this.beatAgent.destroy();
   }
+}
+
+/** Whether a request on `agent` would go out at once on a kept-alive connection. */
+function hasFreeSocket(agent) {
+  return Object.keys(agent.requests).length === 0 && Object.values(agent.freeSockets).some((l) => l.length > 0);
 }
 
 function isRunningReady(pod) {
@@ -253,7 +271,9 @@ parentPort.on('message', async (m) => {
     case 'stats': {
       const l = latencies;
       if (m.resetLatency) latencies = [];
-      parentPort.postMessage({ type: 'stats', stats: { ...stats }, latencies: l });
+      const copy = { ...stats };
+      if (m.resetMax) stats.maxHeartbeatMs = stats.maxHeartbeatGapMs = stats.maxTimerLateMs = 0;
+      parentPort.postMessage({ type: 'stats', stats: copy, latencies: l });
       break;
     }
     case 'stop':

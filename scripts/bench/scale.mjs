@@ -10,14 +10,14 @@
 // the whole workload on SQLite, then on etcd, and prints the figures side by side.
 //
 // Usage: node scripts/bench/scale.mjs [--nodes 1000] [--pods-per-set 1000] [--sets 10]
-//          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--insecure]
+//          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--heap-snapshot DIR] [--insecure]
 //          [--store sqlite|etcd|both] [--etcd-members 3|1]   (after `npm run build`)
 // --insecure starts the controller with plain HTTP; by default it speaks what it defaults to
 // (HTTPS when admin.conf carries a CA), and so do the simulated agents and the baseline.
 // --node-grace-seconds is passed to the controller (default: the controller's own default).
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'heap-snapshot': { type: 'string' },
     insecure: { type: 'boolean', default: false },
     'node-grace-seconds': { type: 'string' },
     store: { type: 'string', default: 'sqlite' },
@@ -131,9 +132,12 @@ class Simulator {
     return this.ask({ type: 'start' }, 'started');
   }
 
-  /** Counters summed over the workers, and heartbeat latencies since the last reset. */
-  async stats(resetLatency = false) {
-    const all = await this.ask({ type: 'stats', resetLatency }, 'stats');
+  /**
+   * Counters summed over the workers, and heartbeat latencies since the last reset; `resetMax`
+   * starts the slowest heartbeat and the longest gap afresh (a phase's own figures).
+   */
+  async stats(resetLatency = false, resetMax = false) {
+    const all = await this.ask({ type: 'stats', resetLatency, resetMax }, 'stats');
     const sum = {};
     for (const { stats } of all)
       for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
@@ -450,6 +454,11 @@ async function runStore(kind, profDir) {
   }
   if (profDir) mkdirSync(join(profDir, kind), { recursive: true });
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, kind)}`] : [];
+  const heapDir = values['heap-snapshot'] ? join(resolve(values['heap-snapshot']), kind) : undefined;
+  if (heapDir) {
+    mkdirSync(heapDir, { recursive: true });
+    nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`);
+  }
   notInterrupted();
   const controller = spawn(
     process.execPath,
@@ -564,10 +573,13 @@ async function runStore(kind, profDir) {
   const setNames = Array.from({ length: SETS }, (_, i) => `scale${i}`);
   if (SETS > 1) {
     const e0 = etcd && (await etcd.metrics());
+    await sim.stats(false, true);
     r.fill = await applyAndWait(client, conf.token, observer, setNames.slice(0, -1));
+    r.fillBeats = await sim.stats(false, true);
     console.log(
       `\n${SETS - 1} set${SETS === 2 ? '' : 's'} × ${PER_SET} pods applied at once: all bound in ${(r.fill.boundMs / 1000).toFixed(1)} s, all Ready in ${(r.fill.readyMs / 1000).toFixed(1)} s`,
     );
+    console.log(`  meanwhile: ${fmtBeats(r.fillBeats)}`);
     if (etcd) {
       r.fillEtcd = etcdDelta(e0, await etcd.metrics());
       console.log(`  etcd: ${fmtEtcd(r.fillEtcd)}`);
@@ -576,10 +588,13 @@ async function runStore(kind, profDir) {
   }
   const timed = setNames.at(-1);
   const e0 = etcd && (await etcd.metrics());
+  await sim.stats(false, true);
   r.timed = await applyAndWait(client, conf.token, observer, [timed]);
+  r.timedBeats = await sim.stats(false, true);
   console.log(`\nset ${timed} (${PER_SET} pods, Parallel, one claim each) with ${total - PER_SET} other pods in place:`);
   console.log(`  apply → all ${PER_SET} bound: ${(r.timed.boundMs / 1000).toFixed(2)} s`);
   console.log(`  apply → all ${PER_SET} Ready: ${(r.timed.readyMs / 1000).toFixed(2)} s`);
+  console.log(`  meanwhile: ${fmtBeats(r.timedBeats)}`);
   if (etcd) {
     r.timedEtcd = etcdDelta(e0, await etcd.metrics());
     console.log(`  etcd: ${fmtEtcd(r.timedEtcd)}`);
@@ -591,6 +606,7 @@ async function runStore(kind, profDir) {
   await sleep(3000);
   r.memPods = memory(pid);
   console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(r.memPods)}`);
+  if (heapDir) await heapSnapshot(pid, heapDir);
   if (etcd) {
     r.etcdMemPods = memorySum(etcdPids);
     r.etcdDataBytes = etcd.dataBytes();
@@ -623,7 +639,7 @@ async function runStore(kind, profDir) {
       `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
   );
   console.log(
-    `heartbeats: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
+    `heartbeats after the last placement: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
       `(interval ${HEARTBEAT_MS / 1000} s), slowest heartbeat ${(s.maxHeartbeatMs / 1000).toFixed(1)} s, simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(1)} s`,
   );
   const metrics = await client.request(admin, 'GET', '/metrics', conf.token);
@@ -637,6 +653,31 @@ async function runStore(kind, profDir) {
   );
   await runCleanups();
   return r;
+}
+
+/** Has the controller write a heap snapshot (SIGUSR2, --heapsnapshot-signal) and waits until it is complete. */
+async function heapSnapshot(pid, dir) {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const t0 = performance.now();
+  for (let last = -1; ; ) {
+    await sleep(1000);
+    const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    const size = file ? statSync(join(dir, file)).size : -1;
+    if (file && size > 0 && size === last) {
+      console.log(`heap snapshot: ${join(dir, file)} (${(size / 2 ** 20).toFixed(0)} MiB, ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      return;
+    }
+    last = size;
+  }
+}
+
+/** The slowest heartbeat answer and the longest gap between two heartbeats of one node, in a phase. */
+function fmtBeats(s) {
+  return (
+    `slowest heartbeat answer ${(s.maxHeartbeatMs / 1000).toFixed(2)} s, longest gap between two heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(2)} s ` +
+    `(interval ${HEARTBEAT_MS / 1000} s), simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(2)} s`
+  );
 }
 
 /** The figures of each store side by side, and etcd ÷ SQLite. */
@@ -676,9 +717,13 @@ function summary(results) {
   if (SETS > 1) {
     row(`${SETS - 1} × ${PER_SET} pods at once: all bound, s`, (r) => r.fill.boundMs / 1000, 1);
     row('  all Ready, s', (r) => r.fill.readyMs / 1000, 1);
+    row('  meanwhile: slowest heartbeat answer, s', (r) => r.fillBeats.maxHeartbeatMs / 1000, 2);
+    row('  meanwhile: longest gap between heartbeats of a node, s', (r) => r.fillBeats.maxHeartbeatGapMs / 1000, 2);
   }
   row(`${PER_SET} pods (Parallel), ${total - PER_SET} in place: all bound, s`, (r) => r.timed.boundMs / 1000, 2);
   row('  all Ready, s', (r) => r.timed.readyMs / 1000, 2);
+  row('  meanwhile: slowest heartbeat answer, s', (r) => r.timedBeats.maxHeartbeatMs / 1000, 2);
+  row('  meanwhile: longest gap between heartbeats of a node, s', (r) => r.timedBeats.maxHeartbeatGapMs / 1000, 2);
   row('controller VmRSS idle, MiB', (r) => r.memIdle.rssMiB);
   row(`  with ${NODES} nodes, MiB`, (r) => r.memNodes.rssMiB);
   row(`  with ${total} pods, MiB`, (r) => r.memPods.rssMiB);

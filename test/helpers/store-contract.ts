@@ -319,6 +319,58 @@ export function storeContract(t: Test, opts: StoreContractOptions): void {
     t.equal(seen.length, 2);
   });
 
+  t.test('grouped transactions queued together: each all or nothing on its own, results and errors to each', async (t) => {
+    const { store } = await fresh(t);
+    await store.create(configMap('g', 'taken'));
+    const seen = record(t, store);
+    const rv = store.resourceVersion;
+    const boom = new Error('boom');
+    const [a, b, c] = await Promise.allSettled([
+      store.groupedTransaction((tx) => {
+        tx.create(configMap('g', 'a'));
+        tx.setMeta('ga', '1');
+        return 'a done';
+      }),
+      store.groupedTransaction((tx) => {
+        tx.create(configMap('g', 'b'));
+        tx.setMeta('gb', '1');
+        tx.mutate<ConfigMap>('ConfigMap', 'g', 'taken', (x) => {
+          x.data = { changed: 'yes' };
+        });
+        throw boom;
+      }),
+      store.groupedTransaction((tx) => {
+        tx.create(configMap('g', 'c'));
+        tx.create(configMap('g', 'taken'));
+      }),
+    ]);
+    t.same(a, { status: 'fulfilled', value: 'a done' }, "the first resolves with its fn's result");
+    t.same(b, { status: 'rejected', reason: boom }, "the second rejects with its fn's error");
+    t.ok(c.status === 'rejected' && c.reason instanceof ConflictError, 'the third: ConflictError');
+    t.equal(store.getMeta('ga'), '1', 'the first wrote');
+    t.ok(store.get('ConfigMap', 'g', 'a'));
+    t.equal(store.get('ConfigMap', 'g', 'b'), undefined, 'nothing of the second');
+    t.equal(store.getMeta('gb'), undefined);
+    t.same(store.get<ConfigMap>('ConfigMap', 'g', 'taken')?.data, configMap('g', 'taken').data, 'the object the second changed is as before');
+    t.equal(store.get('ConfigMap', 'g', 'c'), undefined, 'nothing of the third');
+    const changed = await store.groupedTransaction((tx) =>
+      tx.mutate<ConfigMap>('ConfigMap', 'g', 'a', (x) => {
+        x.data = { n: '2' };
+      }),
+    );
+    t.equal(changed?.data?.n, '2', 'a grouped write resolves with what it wrote');
+    t.same(
+      seen.map((x) => `${x.type} ${x.object.metadata.name}`),
+      ['ADDED a', 'MODIFIED a'],
+      'only the changes of the writes that succeeded are emitted, in order',
+    );
+    t.ok(
+      seen.every((x, i) => x.rv > (i === 0 ? rv : seen[i - 1]!.rv)),
+      'resourceVersions increase',
+    );
+    t.equal(store.get('ConfigMap', 'g', 'a')?.metadata.resourceVersion, String(seen[1]?.rv), 'memory holds the last write');
+  });
+
   t.test("a transaction's reads see its own writes", async (t) => {
     const { store } = await fresh(t);
     await store.create(configMap('d', 'web-2'));

@@ -62,21 +62,31 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       'PUT',
       '/api/v1/namespaces/:ns/pods/:name/status',
       async (c, p) => {
-        const pod = ownPod(c, p);
-        const body = c.body;
         const uid = c.url.searchParams.get('uid');
-        if (uid !== null) rejectOtherUid('pod', p.name, pod.metadata.uid, uid);
-        rejectStaleEpoch(pod, c.url.searchParams.get('epoch'));
-        const parsed = podStatusSchema.safeParse(body);
+        const epoch = c.url.searchParams.get('epoch');
+        const check = (pod: Pod) => {
+          if (uid !== null) rejectOtherUid('pod', p.name, pod.metadata.uid, uid);
+          rejectStaleEpoch(pod, epoch);
+        };
+        check(ownPod(c, p));
+        const parsed = podStatusSchema.safeParse(c.body);
         if (!parsed.success) {
           const causes = parsed.error.issues.map((i) => ({ field: `status.${i.path.join('.')}`.replace(/\.$/, ''), message: i.message }));
           throw new StatusError('Invalid', `invalid pod status: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
         }
         const status = parsed.data as Pod['status'];
-        const updated = await store.mutate<Pod>('Pod', p.ns, p.name, (x) => {
-          x.status = status;
+        // Reports come by the thousand when many pods start at once: they share commits (one
+        // fsync per turn of the event loop, not one each), and are checked again on the pod as
+        // it is when theirs is written.
+        const updated = await store.groupedTransaction((tx) => {
+          const pod = tx.get<Pod>('Pod', p.ns, p.name);
+          if (!pod) throw notFound('pods', p.name);
+          check(requireOwnPod(c, pod));
+          return tx.mutate<Pod>('Pod', p.ns, p.name, (x) => {
+            x.status = status;
+          })!;
         });
-        sendJson(c.reply, 200, updated ?? pod);
+        sendJson(c.reply, 200, updated);
       },
       { bodyLimit: STATUS_BODY_LIMIT },
     )
