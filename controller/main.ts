@@ -42,6 +42,8 @@ import type { PodSecurityPolicy } from '../shared/manifest/pod-security.js';
 import { KeyedRetry } from './retry/keyed-retry.js';
 import { ClaimCollector } from './volumes/claim-collector.js';
 
+/** The listening socket's accept queue (see where the API server listens). */
+const LISTEN_BACKLOG = 8192;
 export interface ControllerOptions {
   dataDir: string;
   listen: string;
@@ -357,7 +359,11 @@ export async function runController(opts: ControllerOptions): Promise<void> {
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(port, host, () => ok());
+    // A deep accept queue: when many pods start at once every agent opens connections for its
+    // status reports at the same moment, thousands with 1,000 nodes. With Node's default of
+    // 511 the kernel drops the rest, and each client waits out SYN retries (1, 3, 7, 15, 31 s),
+    // heartbeats included. The kernel caps it at net.core.somaxconn (4096 by default).
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => ok());
   });
   const bound = server.address() as AddressInfo;
   const advertised = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;

@@ -59,7 +59,7 @@ export function connect({ server, ca }) {
             } catch {
               /* not JSON */
             }
-            ok({ status: res.statusCode ?? 0, body: parsed });
+            ok({ status: res.statusCode ?? 0, body: parsed, reused: req.reusedSocket });
           });
           res.on('error', fail);
         },

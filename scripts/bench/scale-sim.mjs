@@ -22,6 +22,10 @@ const stats = {
   /** Longest time between two successful heartbeats of one node, and the slowest heartbeat (ms). */
   maxHeartbeatGapMs: 0,
   maxHeartbeatMs: 0,
+  /** The slowest heartbeat that had to open a connection (a kept-alive one was closed meanwhile). */
+  maxHeartbeatNewConnectionMs: 0,
+  /** The slowest heartbeat sent on a free connection of the agent's calls. */
+  maxHeartbeatOnCallsMs: 0,
   /** Longest delay of a heartbeat timer in this thread beyond its due time (ms): simulator load. */
   maxTimerLateMs: 0,
   lastError: '',
@@ -104,8 +108,9 @@ class SimNode {
       const t0 = performance.now();
       if (due > 0) stats.maxTimerLateMs = Math.max(stats.maxTimerLateMs, t0 - due);
       try {
+        const onCalls = hasFreeSocket(this.agent);
         const res = await client.request(
-          hasFreeSocket(this.agent) ? this.agent : this.beatAgent,
+          onCalls ? this.agent : this.beatAgent,
           'POST',
           `/api/v1/nodes/${enc(this.name)}/heartbeat`,
           this.token,
@@ -117,6 +122,8 @@ class SimNode {
         const t1 = performance.now();
         latencies.push(t1 - t0);
         stats.maxHeartbeatMs = Math.max(stats.maxHeartbeatMs, t1 - t0);
+        if (onCalls) stats.maxHeartbeatOnCallsMs = Math.max(stats.maxHeartbeatOnCallsMs, t1 - t0);
+        if (!res.reused) stats.maxHeartbeatNewConnectionMs = Math.max(stats.maxHeartbeatNewConnectionMs, t1 - t0);
         if (lastOk > 0) stats.maxHeartbeatGapMs = Math.max(stats.maxHeartbeatGapMs, t1 - lastOk);
         lastOk = t1;
       } catch (err) {
@@ -272,7 +279,8 @@ parentPort.on('message', async (m) => {
       const l = latencies;
       if (m.resetLatency) latencies = [];
       const copy = { ...stats };
-      if (m.resetMax) stats.maxHeartbeatMs = stats.maxHeartbeatGapMs = stats.maxTimerLateMs = 0;
+      if (m.resetMax)
+        stats.maxHeartbeatMs = stats.maxHeartbeatNewConnectionMs = stats.maxHeartbeatOnCallsMs = stats.maxHeartbeatGapMs = stats.maxTimerLateMs = 0;
       parentPort.postMessage({ type: 'stats', stats: copy, latencies: l });
       break;
     }

@@ -675,7 +675,7 @@ async function heapSnapshot(pid, dir) {
 /** The slowest heartbeat answer and the longest gap between two heartbeats of one node, in a phase. */
 function fmtBeats(s) {
   return (
-    `slowest heartbeat answer ${(s.maxHeartbeatMs / 1000).toFixed(2)} s, longest gap between two heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(2)} s ` +
+    `slowest heartbeat answer ${(s.maxHeartbeatMs / 1000).toFixed(2)} s (on a new connection: ${(s.maxHeartbeatNewConnectionMs / 1000).toFixed(2)} s, on a call connection: ${(s.maxHeartbeatOnCallsMs / 1000).toFixed(2)} s), longest gap between two heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(2)} s ` +
     `(interval ${HEARTBEAT_MS / 1000} s), simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(2)} s`
   );
 }
