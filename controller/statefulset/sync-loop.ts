@@ -44,6 +44,8 @@ export class StatefulSetController {
   /** Sets stored over --max-replicas-per-set (before it was lowered), by the replicas they ask for. */
   private readonly overLimit = new Map<string, number>();
   private scheduled = false;
+  /** While started: each set's pods and the orphans, so a sync need not walk every pod of its namespace. */
+  private podIndex?: PodsByController;
   /** A sync is under way: syncs run one at a time, never two of one set at once. */
   private draining = false;
   private stopped = false;
@@ -62,6 +64,7 @@ export class StatefulSetController {
   }
 
   start(): void {
+    this.podIndex = new PodsByController(this.store);
     this.store.changes.on('change', this.onChange);
     for (const set of this.store.list<StatefulSet>('StatefulSet')) this.enqueue(keyOf(set.metadata.namespace, set.metadata.name));
   }
@@ -69,11 +72,13 @@ export class StatefulSetController {
   stop(): void {
     this.stopped = true;
     this.store.changes.off('change', this.onChange);
+    this.podIndex = undefined;
     for (const t of this.timers.values()) clearTimeout(t);
   }
 
   private readonly onChange = (c: StoredChange) => {
     const o = c.object;
+    if (o.kind === 'Pod') this.podIndex?.apply(c);
     switch (o.kind) {
       case 'StatefulSet': {
         // A failing sync writes nothing to its set: a change came from outside (an edit, a
@@ -245,7 +250,8 @@ export class StatefulSetController {
       return;
     }
     if (await this.refuseOverLimit(key, set)) return;
-    const claim = claimPods(set, this.store.list<Pod>('Pod', namespace));
+    // Pods controlled by other sets are never this set's: only its own and the orphans are looked at.
+    const claim = claimPods(set, this.podIndex ? this.podIndex.candidates(this.store, namespace, set.metadata.uid) : this.store.list<Pod>('Pod', namespace));
     if (claim.adopt.length > 0 || claim.release.length > 0) {
       // Each pod adopted or released on its own is a valid state: in chunks the store accepts.
       const work = [...claim.adopt.map((p) => ({ p, adopt: true })), ...claim.release.map((p) => ({ p, adopt: false }))];
@@ -526,4 +532,63 @@ function nodeSignature(n: Node): string {
  */
 function heldDuringRestore(tx: StoreReader): Record<string, string> {
   return tx.getMeta(META_RESTORE_HOLD) === undefined ? {} : { [ANN_START_HELD]: START_HELD_RESTORE };
+}
+
+/**
+ * The keys of the pods each set controls (by the set's uid) and of the pods no one controls,
+ * kept up to date from the store's changes. claimPods looks only at those two groups: a pod
+ * controlled by another set is never adopted, so the result is the same as over every pod of
+ * the namespace, at the cost of the set's own pods.
+ */
+export class PodsByController {
+  /** Controller uid ('' for none) → keys (`namespace/name`) of its pods. */
+  private readonly byOwner = new Map<string, Set<string>>();
+  /** Key → the controller uid it is filed under. */
+  private readonly ownerOf = new Map<string, string>();
+
+  constructor(store: StoreReader) {
+    for (const p of store.list<Pod>('Pod')) this.file(keyOf(p.metadata.namespace, p.metadata.name), controllerOf(p)?.uid ?? '');
+  }
+
+  apply(c: StoredChange): void {
+    const k = keyOf(c.object.metadata.namespace, c.object.metadata.name);
+    this.unfile(k);
+    if (c.type !== 'DELETED') this.file(k, controllerOf(c.object as Pod)?.uid ?? '');
+  }
+
+  /** The namespace's pods controlled by `uid` and those controlled by no one, in ordinal order. */
+  candidates(store: StoreReader, namespace: string, uid: string): Pod[] {
+    const out: Pod[] = [];
+    for (const owner of [uid, '']) {
+      for (const k of this.byOwner.get(owner) ?? []) {
+        const slash = k.indexOf('/');
+        if (k.slice(0, slash) !== namespace) continue;
+        const pod = store.get<Pod>('Pod', namespace, k.slice(slash + 1));
+        if (pod) out.push(pod);
+      }
+    }
+    // Names `<set>-<n>`: shorter first, then by text, is by ordinal within one set.
+    return out.sort(
+      (a, b) => a.metadata.name.length - b.metadata.name.length || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
+    );
+  }
+
+  private file(k: string, owner: string): void {
+    let keys = this.byOwner.get(owner);
+    if (!keys) {
+      keys = new Set();
+      this.byOwner.set(owner, keys);
+    }
+    keys.add(k);
+    this.ownerOf.set(k, owner);
+  }
+
+  private unfile(k: string): void {
+    const owner = this.ownerOf.get(k);
+    if (owner === undefined) return;
+    this.ownerOf.delete(k);
+    const keys = this.byOwner.get(owner);
+    keys?.delete(k);
+    if (keys?.size === 0) this.byOwner.delete(owner);
+  }
 }

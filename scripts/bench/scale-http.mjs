@@ -33,6 +33,8 @@ export function connect({ server, ca }) {
    */
   function request(agent, method, path, token, body, timeoutMs = 30_000, retried = false) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    // When the request got its socket, was written out, and its answer's head arrived.
+    const times = { start: performance.now(), socket: 0, connected: 0, sent: 0, response: 0 };
     return new Promise((ok, fail) => {
       const req = mod.request(
         {
@@ -59,11 +61,17 @@ export function connect({ server, ca }) {
             } catch {
               /* not JSON */
             }
-            ok({ status: res.statusCode ?? 0, body: parsed, reused: req.reusedSocket });
+            ok({ status: res.statusCode ?? 0, body: parsed, reused: req.reusedSocket, times: { ...times, end: performance.now() } });
           });
           res.on('error', fail);
         },
       );
+      req.once('socket', (sock) => {
+        times.socket = performance.now();
+        if (!req.reusedSocket) sock.once(tls ? 'secureConnect' : 'connect', () => (times.connected = performance.now()));
+      });
+      req.once('finish', () => (times.sent = performance.now()));
+      req.once('response', () => (times.response = performance.now()));
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
       req.on('error', (err) => {
         if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))

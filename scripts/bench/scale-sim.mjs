@@ -29,6 +29,8 @@ const stats = {
   /** Longest delay of a heartbeat timer in this thread beyond its due time (ms): simulator load. */
   maxTimerLateMs: 0,
   lastError: '',
+  /** Where the slowest heartbeat since the last reset spent its time. */
+  slowestHeartbeat: '',
 };
 /** Heartbeat round-trip times (ms) since the last `resetLatency`. */
 let latencies = [];
@@ -121,6 +123,12 @@ class SimNode {
         stats.heartbeats++;
         const t1 = performance.now();
         latencies.push(t1 - t0);
+        if (t1 - t0 > stats.maxHeartbeatMs) {
+          // Where the slowest one spent its time: waiting for a socket, connecting, being written, answered.
+          const x = res.times;
+          const ms = (a, b) => (a && b ? Math.round(b - a) : -1);
+          stats.slowestHeartbeat = `socket ${ms(x.start, x.socket)} ms, connect ${ms(x.socket, x.connected)} ms, written ${ms(x.socket, x.sent)} ms, answer head ${ms(x.sent, x.response)} ms, body ${ms(x.response, x.end)} ms`;
+        }
         stats.maxHeartbeatMs = Math.max(stats.maxHeartbeatMs, t1 - t0);
         if (onCalls) stats.maxHeartbeatOnCallsMs = Math.max(stats.maxHeartbeatOnCallsMs, t1 - t0);
         if (!res.reused) stats.maxHeartbeatNewConnectionMs = Math.max(stats.maxHeartbeatNewConnectionMs, t1 - t0);

@@ -142,6 +142,7 @@ class Simulator {
     for (const { stats } of all)
       for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
     sum.lastError = all.map((a) => a.stats.lastError).filter(Boolean)[0] ?? '';
+    sum.slowestHeartbeat = all.reduce((a, b) => (b.stats.maxHeartbeatMs > a.stats.maxHeartbeatMs ? b : a)).stats.slowestHeartbeat;
     return { ...sum, latencies: all.flatMap((a) => a.latencies) };
   }
 
@@ -676,7 +677,8 @@ async function heapSnapshot(pid, dir) {
 function fmtBeats(s) {
   return (
     `slowest heartbeat answer ${(s.maxHeartbeatMs / 1000).toFixed(2)} s (on a new connection: ${(s.maxHeartbeatNewConnectionMs / 1000).toFixed(2)} s, on a call connection: ${(s.maxHeartbeatOnCallsMs / 1000).toFixed(2)} s), longest gap between two heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(2)} s ` +
-    `(interval ${HEARTBEAT_MS / 1000} s), simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(2)} s`
+    `(interval ${HEARTBEAT_MS / 1000} s), simulator timers late by up to ${(s.maxTimerLateMs / 1000).toFixed(2)} s` +
+    (s.slowestHeartbeat ? `; the slowest: ${s.slowestHeartbeat}` : '')
   );
 }
 
