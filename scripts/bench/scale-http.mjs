@@ -68,7 +68,9 @@ export function connect({ server, ca }) {
       );
       req.once('socket', (sock) => {
         times.socket = performance.now();
-        if (!req.reusedSocket) sock.once(tls ? 'secureConnect' : 'connect', () => (times.connected = performance.now()));
+        // Not yet connected (a new connection): when it is, for TLS once its handshake is done.
+        if (tls ? !sock._secureEstablished : sock.connecting) sock.once(tls ? 'secureConnect' : 'connect', () => (times.connected = performance.now()));
+        else times.connected = times.socket;
       });
       req.once('finish', () => (times.sent = performance.now()));
       req.once('response', () => (times.response = performance.now()));
