@@ -15,8 +15,9 @@ import { MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, handleRequest } from './wire.js';
 
 /** What the parser found in a query the fast path may answer. */
 export interface FastQuery {
-  /** Lower-cased question name in wire form, then the type: the table key (latin1). */
-  key: string;
+  /** Lower-cased question name in wire form without its root label (latin1): the table key, with `type`. */
+  name: string;
+  type: number;
   /** Offset just past the question (name, type, class). */
   qEnd: number;
   /** The query carried an EDNS OPT record (version 0). */
@@ -58,7 +59,6 @@ export function parseQuery(raw: Buffer): FastQuery | undefined {
   const arcount = raw[11];
   if (arcount > 1) return undefined;
   let i = 12;
-  let key = '';
   let total = 1;
   for (;;) {
     if (i >= len) return undefined;
@@ -67,12 +67,7 @@ export function parseQuery(raw: Buffer): FastQuery | undefined {
     if (l > 63) return undefined; // compression pointers and reserved label types
     total += l + 1;
     if (total > 255 || i + 1 + l > len) return undefined;
-    key += String.fromCharCode(l);
-    for (let k = i + 1; k <= i + l; k++) {
-      const c = raw[k];
-      if (NAME_BYTE[c] === 0) return undefined;
-      key += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-    }
+    for (let k = i + 1; k <= i + l; k++) if (NAME_BYTE[raw[k]] === 0) return undefined;
     i += l + 1;
   }
   if (i === 12) return undefined; // the root name
@@ -82,7 +77,6 @@ export function parseQuery(raw: Buffer): FastQuery | undefined {
   const qclass = (raw[i + 3] << 8) | raw[i + 4];
   if (qclass !== 1 && qclass !== 255) return undefined;
   if (qtype === TYPE.OPT || qtype === TYPE.AXFR || qtype === TYPE.IXFR) return undefined;
-  key += String.fromCharCode(raw[i + 1], raw[i + 2]);
   let edns = false;
   let limit = MIN_UDP_PAYLOAD;
   if (arcount === 0) {
@@ -105,7 +99,8 @@ export function parseQuery(raw: Buffer): FastQuery | undefined {
     const size = (raw[o + 3] << 8) | raw[o + 4];
     limit = Math.min(Math.max(size, MIN_UDP_PAYLOAD), MAX_UDP_PAYLOAD);
   }
-  return { key, qEnd, edns, limit, rd: flags & 1 };
+  // Label lengths are below 64 and the label bytes ASCII: toLowerCase changes letters only.
+  return { name: raw.toString('latin1', 12, i).toLowerCase(), type: qtype, qEnd, edns, limit, rd: flags & 1 };
 }
 
 // An entry is one latin1 string: META bytes, then the answer, authority and additional sections
@@ -175,6 +170,42 @@ function syntheticQuery(name: string, type: number): Buffer | undefined {
   return b;
 }
 
+/** Entries by type, then by name (one lookup string per query, no key to build). */
+class Table {
+  private readonly byType = new Map<number, Map<string, string>>();
+  private count = 0;
+
+  get(type: number, name: string): string | undefined {
+    return this.byType.get(type)?.get(name);
+  }
+
+  set(type: number, name: string, e: string): void {
+    let m = this.byType.get(type);
+    if (!m) this.byType.set(type, (m = new Map()));
+    if (!m.has(name)) this.count++;
+    m.set(name, e);
+  }
+
+  delete(type: number, name: string): void {
+    if (this.byType.get(type)?.delete(name)) this.count--;
+  }
+
+  clear(): void {
+    this.byType.clear();
+    this.count = 0;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  bytes(): number {
+    let n = 0;
+    for (const m of this.byType.values()) for (const [k, v] of m) n += k.length + 2 + v.length;
+    return n;
+  }
+}
+
 export interface FastStats {
   /** Answers made before any query (the zone's names and PTRs). */
   ready: number;
@@ -193,13 +224,13 @@ export interface FastStats {
 export class FastAnswers {
   private zone: ZoneSnapshot | undefined;
   /** Made before any query: key → entry. */
-  private readonly ready = new Map<string, string>();
+  private readonly ready = new Table();
   /** Per namespace: the records the ready entries were made from. */
   private readonly made = new Map<string, NamespaceZone>();
   /** The PTR names the ready entries were made from. */
   private madePtr = new Map<string, string[]>();
   /** Kept from the dns2 path, dropped at every zone change and when full. */
-  private readonly learned = new Map<string, string>();
+  private readonly learned = new Table();
   /** Equal sections share one string. */
   private readonly interned = new Map<string, string>();
 
@@ -210,7 +241,7 @@ export class FastAnswers {
     if (zone !== this.zone) return undefined;
     const q = parseQuery(raw);
     if (!q) return undefined;
-    const e = this.ready.get(q.key) ?? this.learned.get(q.key);
+    const e = this.ready.get(q.type, q.name) ?? this.learned.get(q.type, q.name);
     if (e === undefined) return undefined;
     const qEnd = q.qEnd;
     const end = qEnd + e.length - META;
@@ -245,11 +276,11 @@ export class FastAnswers {
   learn(raw: Buffer, reply: Buffer, zone: ZoneSnapshot, shuffleType?: number): void {
     if (zone !== this.zone) return;
     const q = parseQuery(raw);
-    if (!q || this.ready.has(q.key)) return;
+    if (!q || this.ready.get(q.type, q.name) !== undefined) return;
     const e = this.entry(q, reply, zone, shuffleType);
     if (e === undefined) return;
     if (this.learned.size >= this.maxLearned) this.learned.clear();
-    this.learned.set(q.key, e);
+    this.learned.set(q.type, q.name, e);
   }
 
   /** Follows a new zone snapshot; `changed` and `removed` are the namespaces the update named. */
@@ -285,9 +316,7 @@ export class FastAnswers {
   }
 
   stats(): FastStats {
-    let bytes = 0;
-    for (const m of [this.ready, this.learned]) for (const [k, v] of m) bytes += k.length + v.length;
-    return { ready: this.ready.size, learned: this.learned.size, bytes };
+    return { ready: this.ready.size, learned: this.learned.size, bytes: this.ready.bytes() + this.learned.bytes() };
   }
 
   private syncNamespace(ns: string): void {
@@ -298,10 +327,11 @@ export class FastAnswers {
     for (const [name, rec] of now) {
       const old = before.get(name);
       if (old && rec.srv.length === 0 && sameRecords(old, rec)) continue;
-      this.drop(name);
-      this.make(name, TYPE.A);
-      this.make(name, TYPE.AAAA);
-      if (rec.srv.length > 0) this.make(name, TYPE.SRV);
+      const key = this.drop(name);
+      // Answers too big for any UDP reply are not made (TC=1 by the dns2 path, then TCP).
+      if (rec.a.length * 16 <= MAX_UDP_PAYLOAD) this.make(name, key, TYPE.A);
+      if (rec.aaaa.length * 28 <= MAX_UDP_PAYLOAD) this.make(name, key, TYPE.AAAA);
+      if (rec.srv.length > 0 && rec.srv.length * 20 <= MAX_UDP_PAYLOAD) this.make(name, key, TYPE.SRV);
     }
     for (const name of before.keys()) if (!now.has(name)) this.drop(name);
     if (nz) this.made.set(ns, nz);
@@ -313,20 +343,21 @@ export class FastAnswers {
     for (const [name, targets] of zone.ptr) {
       const old = this.madePtr.get(name);
       if (old && sameList(old, targets)) continue;
-      this.drop(name);
-      this.make(name, TYPE.PTR);
+      this.make(name, this.drop(name), TYPE.PTR);
     }
     for (const name of this.madePtr.keys()) if (!zone.ptr.has(name)) this.drop(name);
     this.madePtr = zone.ptr;
   }
 
-  private drop(name: string): void {
-    const prefix = wireName(name);
-    for (const t of [TYPE.A, TYPE.AAAA, TYPE.SRV, TYPE.PTR]) this.ready.delete(prefix + String.fromCharCode(t >> 8, t & 0xff));
+  /** Drops the ready answers of a name; returns its key. */
+  private drop(name: string): string {
+    const key = wireName(name);
+    for (const t of [TYPE.A, TYPE.AAAA, TYPE.SRV, TYPE.PTR]) this.ready.delete(t, key);
+    return key;
   }
 
-  /** Runs the dns2 path for a lower-case question and keeps its reply. */
-  private make(name: string, type: number): void {
+  /** Runs the dns2 path for a lower-case question and keeps its reply under `key` (one string for all types). */
+  private make(name: string, key: string, type: number): void {
     const raw = syntheticQuery(name, type);
     if (!raw) return;
     const q = parseQuery(raw);
@@ -340,7 +371,7 @@ export class FastAnswers {
     const out = handleRequest(req, this.zone!, { transport: 'udp', recursion: false });
     if (out.kind !== 'reply' || !out.cache) return;
     const e = this.entry(q, out.buffer, this.zone!, out.cache.shuffleType);
-    if (e !== undefined) this.ready.set(q.key, e);
+    if (e !== undefined && q.name === key) this.ready.set(type, key, e);
   }
 
   /** The entry for a dns2-path reply to `q`, or undefined when it cannot be replayed exactly. */
@@ -399,7 +430,7 @@ export class FastAnswers {
   }
 }
 
-/** The latin1 key prefix of a lower-case dotted name. */
+/** The table key of a lower-case dotted name. */
 function wireName(name: string): string {
   let s = '';
   for (const l of name.split('.')) if (l) s += String.fromCharCode(l.length) + l;
