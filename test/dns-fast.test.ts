@@ -333,3 +333,59 @@ t.test('the parser takes plain queries only', async (t) => {
   t.equal(parseQuery(reply), undefined, 'a reply');
   t.equal(parseQuery(Buffer.concat([q('x.cluster.local'), Buffer.from([0])])), undefined, 'trailing bytes');
 });
+
+t.test('over UDP on loopback: the listener answers from the fast path, dns2 answers the rest', async (t) => {
+  const { LocalBackend } = await import('../agent/dns/backend.js');
+  const dgram = await import('node:dgram');
+  const { pods, services } = world(0);
+  const ep = pods.map(toEndpointPod);
+  const sv = services.map(toDnsService);
+  const backend = new LocalBackend(() => undefined);
+  t.teardown(() => backend.stop());
+  const [bound] = await backend.bind([{ host: '127.0.0.1', port: 0 }]);
+  t.ok(bound?.ok, 'bound a free port on loopback');
+  const changed = ['default', 'big', 'team-b'].map((ns) => buildNamespaceZone(ns, ep, sv, Z));
+  backend.update({ zone: Z, ttl: 5, synced: true, serial: 77, changed, removed: [], full: true });
+  const zone = assembleZone(changed, { zone: Z, ttl: 5, synced: true, serial: 77 });
+
+  const sock = dgram.createSocket('udp4');
+  t.teardown(() => sock.close());
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const ask = (raw: Buffer) =>
+    new Promise<Buffer | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 2000);
+      sock.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      sock.send(raw, bound!.port, '127.0.0.1');
+    });
+  const query = (name: string, type: number, edns: boolean) => {
+    const p = new Packet();
+    p.header = new Packet.Header({ id: 321, rd: 1 });
+    p.questions.push(new Packet.Question(name, type, 1));
+    if (edns) p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: 1232 }));
+    return p.toBuffer();
+  };
+  for (const [name, type, edns] of [
+    ['WEB-0.web.Default.svc.cluster.local', TYPE.A, false],
+    ['web-0.web.default.svc.cluster.local', TYPE.AAAA, true],
+    ['NoSuch.default.svc.cluster.local', TYPE.A, true],
+    ['_web._tcp.web.default.svc.cluster.local', TYPE.SRV, false],
+    ['5.0.0.10.in-addr.arpa', TYPE.PTR, false],
+    ['big.big.svc.cluster.local', TYPE.A, false],
+  ] as const) {
+    const raw = query(name, type, edns);
+    const got = await ask(raw);
+    const want = slowPath(raw, zone, false, '127.0.0.1');
+    if (!got || want.kind !== 'reply') throw new Error(`${name}: no reply`);
+    t.equal(canonical(got), canonical(want.buffer), `${name} type ${type}${edns ? ' with EDNS' : ''}: the dns2 path's bytes`);
+  }
+  t.equal(backend.fastStats().hits, 4, 'the four answers made in advance came from the fast path');
+  const nx = query('nosuch.DEFAULT.svc.cluster.local', TYPE.A, false);
+  const nxWant = slowPath(nx, zone, false, '127.0.0.1');
+  t.equal(canonical((await ask(nx))!), nxWant.kind === 'reply' ? canonical(nxWant.buffer) : '', 'NXDOMAIN asked again, in another case');
+  t.equal(backend.fastStats().hits, 5, 'learned from the dns2 path: from the fast path now');
+  const big = Packet.parse((await ask(query('big.big.svc.cluster.local', TYPE.A, false)))!);
+  t.equal(big.header.tc, 1, '60 addresses without EDNS: TC=1 from the dns2 path');
+});

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Packet } from 'dns2';
 import { addDnsCounts } from '../metrics/agent-metrics.js';
-import { FastAnswers } from './fast.js';
+import { FastAnswers, type FastStats } from './fast.js';
 import { Forwarder, formatHostPort, type HostPort } from './forward.js';
 import { RCODE } from './lookup.js';
 import { assembleZone, type NamespaceZone, type ZoneSnapshot } from './records.js';
@@ -112,6 +112,11 @@ export class LocalBackend implements DnsBackend {
       }
     }
     return out;
+  }
+
+  /** The fast path's counts (tests, benchmarks). */
+  fastStats(): FastStats {
+    return this.responder.fast.stats();
   }
 
   update(u: ZoneUpdate): void {

@@ -213,6 +213,8 @@ export interface FastStats {
   learned: number;
   /** Bytes in the entries (latin1: one byte a character) and their keys. */
   bytes: number;
+  /** Replies made by the fast path so far. */
+  hits: number;
 }
 
 /**
@@ -233,6 +235,7 @@ export class FastAnswers {
   private readonly learned = new Table();
   /** Equal sections share one string. */
   private readonly interned = new Map<string, string>();
+  private hits = 0;
 
   constructor(private readonly maxLearned = 4096) {}
 
@@ -266,6 +269,7 @@ export class FastAnswers {
     if (serialAt > 0) out.writeUInt32BE(zone.serial >>> 0, qEnd + serialAt - 1);
     const size = e.charCodeAt(8);
     if (size > 0) shuffleBlocks(out, qEnd, size, (e.charCodeAt(2) << 8) | e.charCodeAt(3), random);
+    this.hits++;
     return out;
   }
 
@@ -316,7 +320,7 @@ export class FastAnswers {
   }
 
   stats(): FastStats {
-    return { ready: this.ready.size, learned: this.learned.size, bytes: this.ready.bytes() + this.learned.bytes() };
+    return { ready: this.ready.size, learned: this.learned.size, bytes: this.ready.bytes() + this.learned.bytes(), hits: this.hits };
   }
 
   private syncNamespace(ns: string): void {
