@@ -6,7 +6,7 @@ import { Packet } from 'dns2';
 import type { Pod, Service } from '../shared/types.js';
 import { parseHostPort, parseHostPortList } from '../shared/hostport.js';
 import { agentDnsOptions, parseZone } from '../cli/commands/daemons.js';
-import { ReplyCache } from '../agent/dns/cache.js';
+import { FastAnswers } from '../agent/dns/fast.js';
 import { questionEnd, resolvConfNameservers } from '../agent/dns/forward.js';
 import { RCODE, TYPE, lookup, type Resolution } from '../agent/dns/lookup.js';
 import { inSubnet, networkGateway } from '../agent/dns/network.js';
@@ -371,39 +371,35 @@ t.test('message handling: UDP size, TC=1, TCP', async (t) => {
   t.ok(orders.size > 1, "the service's addresses come in a different order");
 });
 
-t.test('reply cache: same bytes, same reply, new id; shuffled service answers; cleared per zone', async (t) => {
+t.test('fast path: ready answers with a new id, the asked case, shuffled service answers; followed per zone', async (t) => {
   const z = buildZone(
     Array.from({ length: 5 }, (_, i) => pod(`web-${i}`, `10.0.0.${i + 1}`)),
     [svc('nginx')],
     { zone: Z, ttl: 5 },
   );
-  const cache = new ReplyCache();
-  const raw = query('nginx.default.svc.cluster.local', TYPE.A, { edns: 1232 }).toBuffer();
-  const out = handleRequest(Packet.parse(raw), z, udp);
-  if (out.kind !== 'reply') throw new Error('no reply');
-  t.same(out.cache, { shuffleType: TYPE.A }, 'a service answer may be cached, shuffled');
-  cache.put(raw, out.buffer, z, out.cache!.shuffleType);
-  const again = Buffer.from(raw);
-  again.writeUInt16BE(999, 0);
+  const fast = new FastAnswers();
+  fast.update(z, [], [], true);
+  const raw = query('NGINX.default.svc.Cluster.Local', TYPE.A, { edns: 1232 }).toBuffer();
+  raw.writeUInt16BE(999, 0);
   const orders = new Set<string>();
   for (let i = 0; i < 30; i++) {
-    const hit = cache.get(again, z);
-    if (!hit) throw new Error('no hit');
+    const hit = fast.answer(raw, z, false);
+    if (!hit) throw new Error('the service name has no ready answer');
     const p = Packet.parse(hit);
     t.equal(p.header.id, 999);
+    t.equal(p.questions[0].name, 'NGINX.default.svc.Cluster.Local', 'the question keeps its letter case');
+    t.equal(p.answers[0].name, 'NGINX.default.svc.Cluster.Local', 'so does the owner name (a pointer to it)');
     orders.add(p.answers.map((a) => a.address).join());
     t.same(p.answers.map((a) => a.address).sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
     t.ok(p.additionals.some((x) => x.type === TYPE.OPT));
   }
-  t.ok(orders.size > 1, 'cached replies are shuffled too');
-  const other = Buffer.from(raw);
-  other[2] ^= 0x01; // RD off: another key
-  t.equal(cache.get(other, z), undefined);
-  t.equal(cache.get(again, basic()), undefined, 'a new zone snapshot empties the cache');
-  t.equal(cache.size, 0);
-  const search = handleRequest(query('web-0.nginx', TYPE.A), basic(), { ...udp, client: '10.0.0.5' });
+  t.ok(orders.size > 1, 'service answers are shuffled per reply');
+  t.equal(fast.answer(raw, basic(), false), undefined, 'nothing for a snapshot it was not made for');
+
+  const search = handleRequest(query('web-0.nginx', TYPE.A), z, { ...udp, client: '10.0.0.5' });
   t.match(search, { kind: 'reply' });
-  t.notOk(search.kind === 'reply' && search.cache, 'answers that depend on the client are not cached');
+  t.notOk(search.kind === 'reply' && search.cache, 'answers that depend on the client are not kept');
+  t.equal(fast.answer(query('web-0.nginx', TYPE.A).toBuffer(), z, false), undefined, 'a relative name has no ready answer');
 });
 
 // ---- parsers ----

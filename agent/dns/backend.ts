@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Packet } from 'dns2';
 import { addDnsCounts } from '../metrics/agent-metrics.js';
-import { ReplyCache } from './cache.js';
+import { FastAnswers, type FastStats } from './fast.js';
 import { Forwarder, formatHostPort, type HostPort } from './forward.js';
 import { RCODE } from './lookup.js';
 import { assembleZone, type NamespaceZone, type ZoneSnapshot } from './records.js';
@@ -50,7 +50,7 @@ export interface DnsBackend {
 class Responder implements DnsRequestHandler {
   zone: ZoneSnapshot = assembleZone([], { zone: 'cluster.local', ttl: 5, synced: false, serial: 0 });
   forwarder = new Forwarder([]);
-  private readonly cache = new ReplyCache();
+  readonly fast = new FastAnswers();
   private bad = 0;
   private lastBadLog = 0;
 
@@ -73,15 +73,11 @@ class Responder implements DnsRequestHandler {
   }
 
   cached(raw: Buffer): Buffer | undefined {
-    return this.cache.get(raw, this.zone);
+    return this.fast.answer(raw, this.zone, this.forwarder.enabled);
   }
 
   remember(raw: Buffer, reply: Buffer, shuffleType?: number): void {
-    this.cache.put(raw, reply, this.zone, shuffleType);
-  }
-
-  clearCache(): void {
-    this.cache.clear();
+    this.fast.learn(raw, reply, this.zone, shuffleType);
   }
 
   onError(err: Error, transport: Transport): void {
@@ -118,18 +114,28 @@ export class LocalBackend implements DnsBackend {
     return out;
   }
 
+  /** The fast path's counts (tests, benchmarks). */
+  fastStats(): FastStats {
+    return this.responder.fast.stats();
+  }
+
   update(u: ZoneUpdate): void {
     if (u.full) this.built.clear();
     for (const ns of u.removed) this.built.delete(ns);
     for (const nz of u.changed) this.built.set(nz.namespace, nz);
-    this.responder.zone = assembleZone(this.built.values(), { zone: u.zone, ttl: u.ttl, synced: u.synced, serial: u.serial });
+    const zone = assembleZone(this.built.values(), { zone: u.zone, ttl: u.ttl, synced: u.synced, serial: u.serial });
+    this.responder.zone = zone;
+    this.responder.fast.update(
+      zone,
+      u.changed.map((nz) => nz.namespace),
+      u.removed,
+      !!u.full,
+    );
   }
 
   setUpstreams(upstreams: HostPort[], timeoutMs: number): void {
     const old = this.responder.forwarder;
     this.responder.forwarder = new Forwarder(upstreams, { timeoutMs, onError: (err) => this.log('debug', { err: err.message }, 'upstream socket error') });
-    // Cached replies carry the RA flag, which depends on having upstreams.
-    this.responder.clearCache();
     old.close();
   }
 

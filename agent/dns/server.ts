@@ -77,7 +77,9 @@ export class DnsListener {
     const family = addr.host.includes(':') ? 'udp6' : 'udp4';
     let lastErr: unknown;
     for (let attempt = 0; attempt < (addr.port === 0 ? 8 : 1); attempt++) {
-      const udp = new CachingUdpServer({ type: family });
+      // dns2 passes `type` on to dgram.Socket, which takes options there too. The lookup: every
+      // reply goes to an address literal, so no dns.lookup (and no extra tick) per packet.
+      const udp = new CachingUdpServer({ type: { type: family, lookup: literalLookup } as never });
       const tcp = new (TCPServer as unknown as new (o: { idleTimeout: number }) => TCPServer)({ idleTimeout: opts.tcpIdleMs ?? 10_000 });
       tcp.maxConnections = opts.maxTcpConnections ?? 512;
       try {
@@ -160,6 +162,11 @@ export class DnsListener {
       }),
     ]);
   }
+}
+
+/** dgram's address lookup for addresses that are already literals. */
+function literalLookup(address: string, family: number | object, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4);
 }
 
 /** Resolves once the socket listens; rejects with the error that kept it from listening. */
