@@ -88,7 +88,9 @@ const READ_ONLY: Record<string, string> = {
 const STATUS_KINDS = ['StatefulSet', 'Pod', 'PersistentVolumeClaim', 'Node'];
 
 /** Field selectors deletecollection understands (as the list routes). */
-const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace'];
+const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'status.phase'];
+/** Fields only some kinds can be selected by. */
+const KIND_FIELDS: Record<string, readonly string[]> = { 'status.phase': ['Pod'] };
 
 export function parseDryRun(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === '') return false;
@@ -400,7 +402,7 @@ export class ObjectWrites {
     } catch (err) {
       throw new StatusError('BadRequest', `labelSelector: ${(err as Error).message}`);
     }
-    const fields = parseFieldSelector(selectors.fieldSelector);
+    const fields = parseFieldSelector(selectors.fieldSelector, k);
     const targets = this.store
       .list(k, namespace)
       .filter((o) => matches(labels, o.metadata.labels) && fields.every((f) => (fieldOf(o, f.path) === f.value) !== f.negate));
@@ -531,17 +533,21 @@ interface FieldRequirement {
   negate: boolean;
 }
 
-function parseFieldSelector(text: string | undefined): FieldRequirement[] {
+function parseFieldSelector(text: string | undefined, kind: string): FieldRequirement[] {
   if (!text) return [];
   return text.split(',').map((term) => {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
     if (!m) throw new StatusError('BadRequest', `fieldSelector: invalid term "${term}"`);
     if (!FIELD_SELECTORS.includes(m[1]))
       throw new StatusError('BadRequest', `fieldSelector: "${m[1]}" is not supported here; use one of ${FIELD_SELECTORS.join(', ')}`);
+    const kinds = KIND_FIELDS[m[1]];
+    if (kinds && !kinds.includes(kind))
+      throw new StatusError('BadRequest', `fieldSelector: "${m[1]}" is not supported for ${kind}; only for ${kinds.join(', ')}`);
     return { path: m[1], value: m[3], negate: m[2] === '!=' };
   });
 }
 
 function fieldOf(o: AnyObject, path: string): string {
+  if (path === 'status.phase') return String((o as { status?: { phase?: unknown } }).status?.phase ?? '');
   return path === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? '');
 }
