@@ -14,6 +14,7 @@ import { IncomingCopies, claimDir, receiveVolumeArchive, sendVolumeArchive } fro
 import type { Duplex } from 'node:stream';
 import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
 import { EXEC_PROTOCOL, parseAttachQuery, parseExecQuery } from '../../shared/exec-stream.js';
+import { engineRange, lastLines, parseLogQuery } from '../../shared/pod-logs.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
 import { runExecSession } from './exec-session.js';
 import { PORT_FORWARD_PROTOCOL, parsePort } from '../../shared/port-forward.js';
@@ -112,16 +113,16 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   }
 
   async function logs(req: http.IncomingMessage, res: http.ServerResponse, url: URL, ns: string, name: string): Promise<void> {
-    const c = await resolveContainer(res, ns, name, url.searchParams.get('container'));
+    const q = parseLogQuery(url.searchParams);
+    if ('problem' in q) return sendStatus(res, 400, 'BadRequest', q.problem);
+    const c = await resolveContainer(res, ns, name, q.container);
     if (!c) return;
-    const follow = ['true', '1'].includes(url.searchParams.get('follow') ?? '');
-    const timestamps = ['true', '1'].includes(url.searchParams.get('timestamps') ?? '');
-    const tailRaw = url.searchParams.get('tailLines');
-    let tail: number | undefined;
-    if (tailRaw !== null && tailRaw !== '') {
-      tail = Number(tailRaw);
-      if (!Number.isInteger(tail) || tail < 0) return sendStatus(res, 400, 'BadRequest', `tailLines must be a non-negative integer, not "${tailRaw}"`);
-    }
+    // A previous run is over: nothing to follow.
+    const follow = q.follow && !q.previous;
+    const range = engineRange(q, Date.now());
+    // The engine takes the last lines of the whole log before it cuts at `until`: the last lines
+    // of a range that ends before the log does are taken here.
+    const tailHere = q.tailLines !== undefined && range.until !== undefined && !follow;
     const ac = clientGone(req, res);
     let started = false;
     const head = () => {
@@ -131,20 +132,39 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       res.flushHeaders();
     };
     if (follow) head();
+    // limitBytes: the answer ends once that much is written.
+    let left = q.limitBytes ?? Number.POSITIVE_INFINITY;
+    const out = (data: Buffer) => {
+      if (left <= 0) return;
+      head();
+      const part = data.length > left ? data.subarray(0, left) : data;
+      left -= part.length;
+      res.write(part);
+      if (left <= 0) ac.abort();
+    };
+    const held: Buffer[] = [];
     try {
       await opts.runtime.logs(
         c.id,
-        { follow, timestamps, ...(tail !== undefined ? { tail } : {}) },
-        (_kind, data) => {
-          head();
-          res.write(data);
+        {
+          follow,
+          timestamps: q.timestamps,
+          ...(q.tailLines !== undefined && !tailHere ? { tail: q.tailLines } : {}),
+          ...(range.since !== undefined ? { since: range.since } : {}),
+          ...(range.until !== undefined ? { until: range.until } : {}),
         },
+        (_kind, data) => (tailHere ? held.push(data) : out(data)),
         ac.signal,
       );
+      if (tailHere) out(lastLines(Buffer.concat(held), q.tailLines!));
       head();
       res.end();
     } catch (err) {
-      if (ac.signal.aborted) return;
+      if (ac.signal.aborted) {
+        // Cut at limitBytes (the client is still there), or the client went away.
+        if (!res.writableEnded && left <= 0) res.end();
+        return;
+      }
       log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker logs failed');
       if (!started) sendStatus(res, 500, 'InternalError', `logs: ${errorMessage(err)}`);
       else res.end();

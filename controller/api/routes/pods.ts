@@ -1,6 +1,7 @@
 // User routes on one pod: logs and exec (proxied to the agent of the pod's node; exec also as
 // an upgraded stream) and `berth pod move` (docs/host-loss.md).
 import { EXEC_PROTOCOL, parseExecQuery } from '../../../shared/exec-stream.js';
+import { logQueryString, logWindow, parseLogQuery, withWindow } from '../../../shared/pod-logs.js';
 import type { Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { MoveController } from '../../moves/move-controller.js';
@@ -80,8 +81,15 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       'GET',
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
+        const q = parseLogQuery(c.url.searchParams);
+        if ('problem' in q) throw badRequest(q.problem);
         const pod = podOf(store, p);
-        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.hijack());
+        // The run of the container the request shows, as the pod's status has its runs.
+        const container = q.container ?? pod.spec.containers[0]?.name;
+        const w = container === undefined ? {} : logWindow(pod, container, q.previous);
+        if ('problem' in w) throw badRequest(w.problem);
+        const query = logQueryString(withWindow({ ...q, ...(container !== undefined ? { container } : {}) }, w));
+        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${query}`, undefined, c.hijack());
       }),
     )
     .on(
