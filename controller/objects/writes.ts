@@ -72,6 +72,12 @@ export interface DeleteResult {
 /** Kubernetes' DeleteOptions, checked. */
 export interface DeleteOptions {
   propagationPolicy: 'Orphan' | 'Background' | 'Foreground';
+  /**
+   * The propagation the request states: its propagationPolicy, or Orphan / Background for
+   * orphanDependents true / false; undefined when it states none (what the object already
+   * carries stays, for one being deleted).
+   */
+  stated?: 'Orphan' | 'Background' | 'Foreground';
   orphanDependentsFalse: boolean;
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
@@ -344,22 +350,22 @@ export class ObjectWrites {
     const cur = this.store.get(k, namespace, name);
     if (!cur) throw notFoundObject(k, name);
     preconditionProblem(k, cur, o.preconditions);
-    const policy = o.propagationPolicy;
     let after: AnyObject | undefined;
     if (o.dryRun) {
       try {
         await this.store.transaction((tx) => {
           const now = tx.get(k, namespace, name);
           if (!now || now.metadata.uid !== cur.metadata.uid) throw notFoundObject(k, name);
-          throw new DryRunResult(this.ops.deleteIn(tx, now, policy, o.gracePeriodSeconds) ?? ({ gone: true } as never));
+          throw new DryRunResult(this.ops.deleteIn(tx, now, o.stated, o.gracePeriodSeconds) ?? ({ gone: true } as never));
         });
       } catch (err) {
         if (!(err instanceof DryRunResult)) throw err;
         after = (err.object as unknown as { gone?: boolean }).gone ? undefined : err.object;
       }
     } else {
-      // Foreground: a set stays (deletionTimestamp, finalizer foregroundDeletion) until its pods are gone.
-      await this.ops.delete(k, namespace, name, policy, { gracePeriodSeconds: o.gracePeriodSeconds });
+      // Foreground: a set stays (deletionTimestamp, finalizer foregroundDeletion) until its pods are gone;
+      // a later DELETE of it does what it states (Operations.delete, deleteAgain).
+      await this.ops.delete(k, namespace, name, o.stated, { gracePeriodSeconds: o.gracePeriodSeconds });
       const now = this.store.get(k, namespace, name);
       after = now && now.metadata.uid === cur.metadata.uid ? now : undefined;
     }
@@ -511,8 +517,10 @@ export function parseDeleteOptions(body: unknown, dryRunParam?: unknown): Delete
   if (causes.length > 0) throw new StatusError('Invalid', `DeleteOptions is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes);
   const propagationPolicy = (policy ?? (orphanDeps === true ? 'Orphan' : 'Background')) as DeleteOptions['propagationPolicy'];
   const pre = isObject(p) ? p : undefined;
+  const stated = (policy ?? (orphanDeps === true ? 'Orphan' : orphanDeps === false ? 'Background' : undefined)) as DeleteOptions['stated'];
   return {
     propagationPolicy,
+    ...(stated ? { stated } : {}),
     orphanDependentsFalse: orphanDeps === false,
     ...(typeof g === 'number' ? { gracePeriodSeconds: g } : {}),
     ...(pre
