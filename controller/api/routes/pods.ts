@@ -2,6 +2,7 @@
 // an upgraded stream) and `berth pod move` (docs/host-loss.md).
 import { EXEC_PROTOCOL, parseExecQuery } from '../../../shared/exec-stream.js';
 import { logQueryString, logWindow, parseLogQuery, withWindow } from '../../../shared/pod-logs.js';
+import { decodeSegments, MALFORMED_PATH } from '../../../shared/path.js';
 import type { Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { MoveController } from '../../moves/move-controller.js';
@@ -36,12 +37,9 @@ export async function upgradeExec(deps: PodRouteDeps, c: UpgradeContext): Promis
   if (req.method !== 'POST') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
   requireAdmin(c);
   if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) throw badRequest(`exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
-  let p: Params;
-  try {
-    p = { ns: decodeURIComponent(m[1]), name: decodeURIComponent(m[2]) };
-  } catch {
-    throw badRequest('malformed path');
-  }
+  const seg = decodeSegments([m[1], m[2]] as const);
+  if (!seg) throw badRequest(MALFORMED_PATH);
+  const p: Params = { ns: seg[0], name: seg[1] };
   const query = parseExecQuery(url.searchParams);
   if ('problem' in query) throw badRequest(query.problem);
   await deps.nodes.upgradeToAgent(podOf(deps.store, p), `/pods/${enc(p.ns)}/${enc(p.name)}/exec${url.search}`, EXEC_PROTOCOL, req, c.socket);
