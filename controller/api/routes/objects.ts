@@ -115,7 +115,7 @@ function refuseSendInitialEvents(q: URLSearchParams, watch: boolean): void {
   );
 }
 
-export function parseFieldSelector(text: string | null, kind: string): FieldRequirement[] {
+function parseFieldSelector(text: string | null, kind: string): FieldRequirement[] {
   if (!text) return [];
   return text.split(',').map((term) => {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
