@@ -99,6 +99,12 @@ t.test('logWindow: previous is the run lastState.terminated describes, up to hal
   });
   t.same(logWindow(waiting, 'web', true), { since: ms(5) - RUN_START_SLACK_MS }, 'waiting to run again: previous is the run that ended');
   t.same(logWindow(waiting, 'web', false), { since: ms(5) - RUN_START_SLACK_MS }, 'and so is the current log, as the kubelet shows it');
+  const finished = podWith({
+    state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: T(40), finishedAt: T(50) } },
+    lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: T(5), finishedAt: T(20) } },
+  });
+  t.same(logWindow(finished, 'web', false), { since: ms(30) }, 'a finished container: its last run');
+  t.same(logWindow(finished, 'web', true), { since: ms(5) - RUN_START_SLACK_MS, until: ms(30) }, 'and the run before it');
 });
 
 t.test('logWindow: a container that never ended has no previous run and its whole log', async (t) => {
