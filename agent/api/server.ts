@@ -14,8 +14,10 @@ import { IncomingCopies, claimDir, receiveVolumeArchive, sendVolumeArchive } fro
 import type { Duplex } from 'node:stream';
 import { statusCode, type AttachedExec, type DockerRuntime } from '../runtime/docker.js';
 import { EXEC_PROTOCOL, parseAttachQuery, parseExecQuery } from '../../shared/exec-stream.js';
+import { engineRange, lastLines, parseLogQuery } from '../../shared/pod-logs.js';
 import { acceptUpgrade, rejectUpgrade } from '../../shared/upgrade.js';
-import { runExecSession } from './exec-session.js';
+import { decodeSegments, MALFORMED_PATH } from '../../shared/path.js';
+import { runExecSession, type ExecSessionOptions } from './exec-session.js';
 import { PORT_FORWARD_PROTOCOL, parsePort } from '../../shared/port-forward.js';
 import { BodyError, parseJsonBody } from '../../shared/body.js';
 import { controllerClientProblem, SERVER_TLS_OPTIONS } from '../../shared/tls.js';
@@ -112,16 +114,16 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
   }
 
   async function logs(req: http.IncomingMessage, res: http.ServerResponse, url: URL, ns: string, name: string): Promise<void> {
-    const c = await resolveContainer(res, ns, name, url.searchParams.get('container'));
+    const q = parseLogQuery(url.searchParams);
+    if ('problem' in q) return sendStatus(res, 400, 'BadRequest', q.problem);
+    const c = await resolveContainer(res, ns, name, q.container);
     if (!c) return;
-    const follow = ['true', '1'].includes(url.searchParams.get('follow') ?? '');
-    const timestamps = ['true', '1'].includes(url.searchParams.get('timestamps') ?? '');
-    const tailRaw = url.searchParams.get('tailLines');
-    let tail: number | undefined;
-    if (tailRaw !== null && tailRaw !== '') {
-      tail = Number(tailRaw);
-      if (!Number.isInteger(tail) || tail < 0) return sendStatus(res, 400, 'BadRequest', `tailLines must be a non-negative integer, not "${tailRaw}"`);
-    }
+    // A previous run is over: nothing to follow.
+    const follow = q.follow && !q.previous;
+    const range = engineRange(q, Date.now());
+    // The engine takes the last lines of the whole log before it cuts at `until`: the last lines
+    // of a range that ends before the log does are taken here.
+    const tailHere = q.tailLines !== undefined && range.until !== undefined && !follow;
     const ac = clientGone(req, res);
     let started = false;
     const head = () => {
@@ -131,20 +133,39 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       res.flushHeaders();
     };
     if (follow) head();
+    // limitBytes: the answer ends once that much is written.
+    let left = q.limitBytes ?? Number.POSITIVE_INFINITY;
+    const out = (data: Buffer) => {
+      if (left <= 0) return;
+      head();
+      const part = data.length > left ? data.subarray(0, left) : data;
+      left -= part.length;
+      res.write(part);
+      if (left <= 0) ac.abort();
+    };
+    const held: Buffer[] = [];
     try {
       await opts.runtime.logs(
         c.id,
-        { follow, timestamps, ...(tail !== undefined ? { tail } : {}) },
-        (_kind, data) => {
-          head();
-          res.write(data);
+        {
+          follow,
+          timestamps: q.timestamps,
+          ...(q.tailLines !== undefined && !tailHere ? { tail: q.tailLines } : {}),
+          ...(range.since !== undefined ? { since: range.since } : {}),
+          ...(range.until !== undefined ? { until: range.until } : {}),
         },
+        (_kind, data) => (tailHere ? held.push(data) : out(data)),
         ac.signal,
       );
+      if (tailHere) out(lastLines(Buffer.concat(held), q.tailLines!));
       head();
       res.end();
     } catch (err) {
-      if (ac.signal.aborted) return;
+      if (ac.signal.aborted) {
+        // Cut at limitBytes (the client is still there), or the client went away.
+        if (!res.writableEnded && left <= 0) res.end();
+        return;
+      }
       log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker logs failed');
       if (!started) sendStatus(res, 500, 'InternalError', `logs: ${errorMessage(err)}`);
       else res.end();
@@ -185,6 +206,42 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     }
   }
 
+  /**
+   * Opens an exec or attach on a running container and, once the engine has it, switches the
+   * connection to the exec stream and runs the session; every refusal before the switch is an
+   * HTTP Status (409 when the engine says the container does not run).
+   */
+  async function streamSession<T extends AttachedExec & { tty?: boolean }>(
+    socket: Duplex,
+    ns: string,
+    name: string,
+    c: { name: string; id: string; running: boolean },
+    what: 'exec' | 'attach',
+    stdin: boolean,
+    open: () => Promise<T>,
+    session: (opened: T) => Omit<ExecSessionOptions, 'client' | 'exec' | 'stdin' | 'containerName' | 'log'>,
+  ): Promise<void> {
+    const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
+    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
+    let opened: T;
+    try {
+      opened = await open();
+    } catch (err) {
+      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, `docker ${what} failed`);
+      const conflict = statusCode(err) === 409;
+      const doing = what === 'exec' ? 'exec in' : 'attach to';
+      return reply(conflict ? 409 : 500, conflict ? 'Conflict' : 'InternalError', `${doing} container ${c.name}: ${errorMessage(err)}`);
+    }
+    if (socket.destroyed) {
+      opened.stream.destroy();
+      return;
+    }
+    acceptUpgrade(socket, EXEC_PROTOCOL);
+    const more = session(opened);
+    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin, tty: more.tty }, `${what} stream started`);
+    await runExecSession({ client: socket, exec: opened, stdin, containerName: c.name, log, ...more });
+  }
+
   /** The exec stream (docs/api.md): POST /pods/NS/NAME/exec?command=... with Upgrade. */
   async function execStream(socket: Duplex, url: URL, ns: string, name: string): Promise<void> {
     const reply: Reply = (code, reason, message) => rejectUpgrade(socket, code, reason, message);
@@ -192,35 +249,24 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     if ('problem' in r) return reply(400, 'BadRequest', r.problem);
     const c = await resolveContainer(reply, ns, name, r.container);
     if (!c) return;
-    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
     // The container the command runs in: the same one only while it runs with the same start.
-    const startedAt = (await opts.runtime.inspect(c.id))?.startedAtMs;
-    let exec: AttachedExec;
-    try {
-      exec = await opts.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty });
-    } catch (err) {
-      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker exec failed');
-      const code = statusCode(err);
-      return reply(code === 409 ? 409 : 500, code === 409 ? 'Conflict' : 'InternalError', `exec in container ${c.name}: ${errorMessage(err)}`);
-    }
-    if (socket.destroyed) {
-      exec.stream.destroy();
-      return;
-    }
-    acceptUpgrade(socket, EXEC_PROTOCOL);
-    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin: r.stdin, tty: r.tty }, 'exec stream started');
-    await runExecSession({
-      client: socket,
-      exec,
-      stdin: r.stdin,
-      tty: r.tty,
-      containerName: c.name,
-      containerRunning: async () => {
-        const now = await opts.runtime.inspect(c.id);
-        return now?.running === true && now.startedAtMs === startedAt;
-      },
-      log,
-    });
+    const startedAt = c.running ? (await opts.runtime.inspect(c.id))?.startedAtMs : undefined;
+    await streamSession(
+      socket,
+      ns,
+      name,
+      c,
+      'exec',
+      r.stdin,
+      () => opts.runtime.execAttach(c.id, r.command, { stdin: r.stdin, tty: r.tty }),
+      () => ({
+        tty: r.tty,
+        containerRunning: async () => {
+          const now = await opts.runtime.inspect(c.id);
+          return now?.running === true && now.startedAtMs === startedAt;
+        },
+      }),
+    );
   }
 
   /** The attach stream: POST /pods/NS/NAME/attach?container=&stdin=&tty= with Upgrade (the exec stream's frames). */
@@ -230,34 +276,23 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     if ('problem' in r) return reply(400, 'BadRequest', r.problem);
     const c = await resolveContainer(reply, ns, name, r.container);
     if (!c) return;
-    if (!c.running) return reply(409, 'Conflict', `container ${c.name} is not running`);
-    let attached: Awaited<ReturnType<DockerRuntime['attach']>>;
-    try {
-      attached = await opts.runtime.attach(c.id, { stdin: r.stdin });
-    } catch (err) {
-      log.warn({ pod: `${ns}/${name}`, container: c.name, err: errorMessage(err) }, 'docker attach failed');
-      const code = statusCode(err);
-      return reply(code === 409 ? 409 : 500, code === 409 ? 'Conflict' : 'InternalError', `attach to container ${c.name}: ${errorMessage(err)}`);
-    }
-    if (socket.destroyed) {
-      attached.stream.destroy();
-      return;
-    }
-    acceptUpgrade(socket, EXEC_PROTOCOL);
-    log.debug({ pod: `${ns}/${name}`, container: c.name, stdin: r.stdin, tty: attached.tty }, 'attach stream started');
-    await runExecSession({
-      client: socket,
-      exec: attached,
-      stdin: r.stdin,
-      tty: attached.tty,
-      containerName: c.name,
-      containerRunning: async () => true,
-      closeStdin: attached.stdinOnce,
-      // The process's output ended (it exited, or its stdin closed with StdinOnce): the attach
-      // itself succeeded; the container's exit code is in the pod's status.
-      endStatus: async () => ({ kind: 'Status', apiVersion: 'v1', status: 'Success' }),
-      log,
-    });
+    await streamSession(
+      socket,
+      ns,
+      name,
+      c,
+      'attach',
+      r.stdin,
+      () => opts.runtime.attach(c.id, { stdin: r.stdin }),
+      (attached) => ({
+        tty: attached.tty,
+        containerRunning: async () => true,
+        closeStdin: attached.stdinOnce,
+        // The process's output ended (it exited, or its stdin closed with StdinOnce): the attach
+        // itself succeeded; the container's exit code is in the pod's status.
+        endStatus: async () => ({ kind: 'Status', apiVersion: 'v1', status: 'Success' }),
+      }),
+    );
   }
 
   /**
@@ -300,13 +335,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
 
   /** GET packs a claim's data, PUT unpacks it (berth pod move --copy-volume). */
   function volumeArchive(req: http.IncomingMessage, res: http.ServerResponse, dataDir: string, rawNs: string, rawClaim: string): void {
-    let where: ReturnType<typeof claimDir>;
-    try {
-      where = claimDir(dataDir, decodeURIComponent(rawNs), decodeURIComponent(rawClaim));
-    } catch {
-      sendStatus(res, 400, 'BadRequest', 'malformed path');
+    const seg = decodeSegments([rawNs, rawClaim] as const);
+    if (!seg) {
+      sendStatus(res, 400, 'BadRequest', MALFORMED_PATH);
       return;
     }
+    const where = claimDir(dataDir, seg[0], seg[1]);
     if ('problem' in where) {
       sendStatus(res, 400, 'BadRequest', where.problem);
       return;
@@ -353,15 +387,12 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
       sendStatus(res, 404, 'NotFound', `no route ${req.method} ${url.pathname}`);
       return;
     }
-    let ns: string;
-    let name: string;
-    try {
-      ns = decodeURIComponent(m[1]);
-      name = decodeURIComponent(m[2]);
-    } catch {
-      sendStatus(res, 400, 'BadRequest', 'malformed path');
+    const seg = decodeSegments([m[1], m[2]] as const);
+    if (!seg) {
+      sendStatus(res, 400, 'BadRequest', MALFORMED_PATH);
       return;
     }
+    const [ns, name] = seg;
     const route = m[3];
     const want = route === 'log' ? 'GET' : 'POST';
     if (req.method !== want) {
@@ -411,14 +442,9 @@ export async function startAgentApi(opts: AgentApiOptions): Promise<AgentApi> {
     const protocol = m[3] === 'portforward' ? PORT_FORWARD_PROTOCOL : EXEC_PROTOCOL;
     if ((req.headers.upgrade ?? '').toLowerCase() !== protocol)
       return rejectUpgrade(socket, 400, 'BadRequest', `${m[3]} upgrades to ${protocol}, not "${req.headers.upgrade}"`);
-    let ns: string;
-    let name: string;
-    try {
-      ns = decodeURIComponent(m[1]);
-      name = decodeURIComponent(m[2]);
-    } catch {
-      return rejectUpgrade(socket, 400, 'BadRequest', 'malformed path');
-    }
+    const seg = decodeSegments([m[1], m[2]] as const);
+    if (!seg) return rejectUpgrade(socket, 400, 'BadRequest', MALFORMED_PATH);
+    const [ns, name] = seg;
     ({ exec: execStream, attach: attachStream, portforward: portForwardStream })
       [m[3] as 'exec' | 'attach' | 'portforward'](socket, url, ns, name)
       .catch((err: unknown) => {

@@ -247,10 +247,25 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
-  /** Writes a container's log; with follow, until the container stops or the signal aborts. */
-  async logs(id: string, opts: { follow: boolean; tail?: number; timestamps: boolean }, sink: FrameSink, signal?: AbortSignal): Promise<void> {
+  /**
+   * Writes a container's log; with follow, until the container stops or the signal aborts.
+   * since and until (epoch ms): only lines the engine received in [since, until).
+   */
+  async logs(
+    id: string,
+    opts: { follow: boolean; tail?: number; timestamps: boolean; since?: number; until?: number },
+    sink: FrameSink,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const c = this.streams.getContainer(id);
-    const base = { stdout: true, stderr: true, timestamps: opts.timestamps, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
+    const base = {
+      stdout: true,
+      stderr: true,
+      timestamps: opts.timestamps,
+      ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+      ...(opts.since !== undefined ? { since: engineTime(opts.since) } : {}),
+      ...(opts.until !== undefined ? { until: engineTime(opts.until) } : {}),
+    };
     // A container with a terminal logs one raw stream, not stdout and stderr multiplexed.
     const tty = (await this.docker.getContainer(id).inspect()).Config?.Tty === true;
     if (!opts.follow) {
@@ -329,6 +344,12 @@ export class DockerRuntime implements ContainerRuntime {
       if (!signal.aborted) await sleep(1000, signal);
     }
   }
+}
+
+/** Epoch ms as the engine's log API takes a time: Unix seconds with a fraction ("1700000000.123"). */
+export function engineTime(ms: number): string {
+  const t = Math.max(0, Math.floor(ms));
+  return `${Math.floor(t / 1000)}.${String(t % 1000).padStart(3, '0')}`;
 }
 
 /** Splits the engine's output: multiplexed, or (a container with a terminal) all of it stdout. */

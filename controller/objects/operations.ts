@@ -21,7 +21,7 @@ import {
 import { claimUsers, forgottenNodes, isStandaloneClaim, protectedClaimsToRelease, releaseClaim } from '../volumes/claim-collector.js';
 import { allocateClusterIP, DEFAULT_SERVICE_CIDR } from '../../shared/net/service-ip.js';
 import { ownedRevisions } from '../statefulset/revisions.js';
-import { FOREGROUND_DELETION, foregroundDeletionDone, ownedPods } from '../statefulset/foreground.js';
+import { deleteAgain, FOREGROUND_DELETION, foregroundDeletionDone, ownedPods, type Propagation } from '../statefulset/foreground.js';
 import type { Store, StoreReader, StoreTx } from '../store/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { StatusError, notFound, type StatusDetails } from '../errors.js';
@@ -554,8 +554,11 @@ export class Operations {
     }
     switch (kind) {
       case 'StatefulSet':
-        // A set already terminating (foreground) is answered as it is.
-        if (cur.metadata.deletionTimestamp) return cur;
+        // A set already terminating (foreground): what the request states decides (deleteAgain).
+        if (cur.metadata.deletionTimestamp) {
+          const done = await this.store.transaction((tx) => this.deleteTerminatingSet(tx, cur as StatefulSet, propagation as Propagation | undefined));
+          return done ?? cur;
+        }
         if (policy === 'Foreground') return this.deleteStatefulSetInChunks(cur as StatefulSet, false, true);
         return this.deleteStatefulSetInChunks(cur as StatefulSet, policy === 'Orphan');
       case 'Pod': {
@@ -579,11 +582,15 @@ export class Operations {
    * What `delete` does, in one transaction `tx` (a dry run: the caller rolls it back). The
    * object as it would be afterwards (Terminating), or undefined when it would be gone.
    */
-  deleteIn(tx: StoreTx, cur: AnyObject, policy: 'Orphan' | 'Background' | 'Foreground', gracePeriodSeconds?: number): AnyObject | undefined {
+  deleteIn(tx: StoreTx, cur: AnyObject, stated: Propagation | undefined, gracePeriodSeconds?: number): AnyObject | undefined {
     const { namespace, name } = cur.metadata;
+    const policy = stated ?? 'Background';
     switch (cur.kind) {
       case 'StatefulSet':
-        if (cur.metadata.deletionTimestamp) break;
+        if (cur.metadata.deletionTimestamp) {
+          this.deleteTerminatingSet(tx, cur, stated);
+          break;
+        }
         if (policy === 'Foreground') this.markForForegroundDeletion(tx, cur);
         else this.deleteStatefulSet(tx, cur, policy === 'Orphan');
         break;
@@ -683,6 +690,34 @@ export class Operations {
     if (!foregroundDeletionDone(set, tx.list<Pod>('Pod', namespace))) return false;
     this.deleteStatefulSet(tx, set, false);
     return true;
+  }
+
+  /**
+   * Another DELETE of a set in foreground deletion (deleteAgain): unchanged, or its pods and
+   * revisions released (Orphan) or deleted with it (Background), the set removed unless other
+   * finalizers hold it. The set as it is afterwards, undefined when it is gone.
+   */
+  private deleteTerminatingSet(tx: StoreTx, set: StatefulSet, stated: Propagation | undefined): StatefulSet | undefined {
+    const { namespace, name } = set.metadata;
+    const now = tx.get<StatefulSet>('StatefulSet', namespace, name);
+    if (!now || now.metadata.uid !== set.metadata.uid) throw notFound('statefulsets.apps', name);
+    const d = deleteAgain(now, stated);
+    if (d.action === 'unchanged') return now;
+    if (d.remove) {
+      this.deleteStatefulSet(tx, now, d.orphan);
+      return undefined;
+    }
+    if (d.orphan) {
+      for (const pod of ownedPods(now, tx.list<Pod>('Pod', namespace))) this.releaseOrDeletePod(tx, now, pod, true);
+      for (const r of ownedRevisions(now, tx.list<ControllerRevision>('ControllerRevision', namespace)))
+        tx.mutate<ControllerRevision>('ControllerRevision', r.metadata.namespace, r.metadata.name, (x) => {
+          delete x.metadata.ownerReferences;
+        });
+    }
+    return tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
+      s.metadata.finalizers = d.finalizers;
+      if (d.finalizers.length === 0) delete s.metadata.finalizers;
+    });
   }
 
   private releaseOrDeletePod(tx: StoreTx, set: StatefulSet, pod: Pod, orphan: boolean): void {

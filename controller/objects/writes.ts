@@ -72,6 +72,12 @@ export interface DeleteResult {
 /** Kubernetes' DeleteOptions, checked. */
 export interface DeleteOptions {
   propagationPolicy: 'Orphan' | 'Background' | 'Foreground';
+  /**
+   * The propagation the request states: its propagationPolicy, or Orphan / Background for
+   * orphanDependents true / false; undefined when it states none (what the object already
+   * carries stays, for one being deleted).
+   */
+  stated?: 'Orphan' | 'Background' | 'Foreground';
   orphanDependentsFalse: boolean;
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
@@ -88,7 +94,9 @@ const READ_ONLY: Record<string, string> = {
 const STATUS_KINDS = ['StatefulSet', 'Pod', 'PersistentVolumeClaim', 'Node'];
 
 /** Field selectors deletecollection understands (as the list routes). */
-const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace'];
+const FIELD_SELECTORS = ['metadata.name', 'metadata.namespace', 'status.phase'];
+/** Fields only some kinds can be selected by. */
+const KIND_FIELDS: Record<string, readonly string[]> = { 'status.phase': ['Pod'] };
 
 export function parseDryRun(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === '') return false;
@@ -342,22 +350,22 @@ export class ObjectWrites {
     const cur = this.store.get(k, namespace, name);
     if (!cur) throw notFoundObject(k, name);
     preconditionProblem(k, cur, o.preconditions);
-    const policy = o.propagationPolicy;
     let after: AnyObject | undefined;
     if (o.dryRun) {
       try {
         await this.store.transaction((tx) => {
           const now = tx.get(k, namespace, name);
           if (!now || now.metadata.uid !== cur.metadata.uid) throw notFoundObject(k, name);
-          throw new DryRunResult(this.ops.deleteIn(tx, now, policy, o.gracePeriodSeconds) ?? ({ gone: true } as never));
+          throw new DryRunResult(this.ops.deleteIn(tx, now, o.stated, o.gracePeriodSeconds) ?? ({ gone: true } as never));
         });
       } catch (err) {
         if (!(err instanceof DryRunResult)) throw err;
         after = (err.object as unknown as { gone?: boolean }).gone ? undefined : err.object;
       }
     } else {
-      // Foreground: a set stays (deletionTimestamp, finalizer foregroundDeletion) until its pods are gone.
-      await this.ops.delete(k, namespace, name, policy, { gracePeriodSeconds: o.gracePeriodSeconds });
+      // Foreground: a set stays (deletionTimestamp, finalizer foregroundDeletion) until its pods are gone;
+      // a later DELETE of it does what it states (Operations.delete, deleteAgain).
+      await this.ops.delete(k, namespace, name, o.stated, { gracePeriodSeconds: o.gracePeriodSeconds });
       const now = this.store.get(k, namespace, name);
       after = now && now.metadata.uid === cur.metadata.uid ? now : undefined;
     }
@@ -400,7 +408,7 @@ export class ObjectWrites {
     } catch (err) {
       throw new StatusError('BadRequest', `labelSelector: ${(err as Error).message}`);
     }
-    const fields = parseFieldSelector(selectors.fieldSelector);
+    const fields = parseFieldSelector(selectors.fieldSelector, k);
     const targets = this.store
       .list(k, namespace)
       .filter((o) => matches(labels, o.metadata.labels) && fields.every((f) => (fieldOf(o, f.path) === f.value) !== f.negate));
@@ -509,8 +517,10 @@ export function parseDeleteOptions(body: unknown, dryRunParam?: unknown): Delete
   if (causes.length > 0) throw new StatusError('Invalid', `DeleteOptions is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes);
   const propagationPolicy = (policy ?? (orphanDeps === true ? 'Orphan' : 'Background')) as DeleteOptions['propagationPolicy'];
   const pre = isObject(p) ? p : undefined;
+  const stated = (policy ?? (orphanDeps === true ? 'Orphan' : orphanDeps === false ? 'Background' : undefined)) as DeleteOptions['stated'];
   return {
     propagationPolicy,
+    ...(stated ? { stated } : {}),
     orphanDependentsFalse: orphanDeps === false,
     ...(typeof g === 'number' ? { gracePeriodSeconds: g } : {}),
     ...(pre
@@ -531,17 +541,21 @@ interface FieldRequirement {
   negate: boolean;
 }
 
-function parseFieldSelector(text: string | undefined): FieldRequirement[] {
+function parseFieldSelector(text: string | undefined, kind: string): FieldRequirement[] {
   if (!text) return [];
   return text.split(',').map((term) => {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
     if (!m) throw new StatusError('BadRequest', `fieldSelector: invalid term "${term}"`);
     if (!FIELD_SELECTORS.includes(m[1]))
       throw new StatusError('BadRequest', `fieldSelector: "${m[1]}" is not supported here; use one of ${FIELD_SELECTORS.join(', ')}`);
+    const kinds = KIND_FIELDS[m[1]];
+    if (kinds && !kinds.includes(kind))
+      throw new StatusError('BadRequest', `fieldSelector: "${m[1]}" is not supported for ${kind}; only for ${kinds.join(', ')}`);
     return { path: m[1], value: m[3], negate: m[2] === '!=' };
   });
 }
 
 function fieldOf(o: AnyObject, path: string): string {
+  if (path === 'status.phase') return String((o as { status?: { phase?: unknown } }).status?.phase ?? '');
   return path === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? '');
 }

@@ -48,7 +48,20 @@ const FIELD_SELECTORS = [
   'involvedObject.namespace',
   'involvedObject.kind',
   'involvedObject.uid',
+  'status.phase',
 ];
+
+/**
+ * Fields only some kinds can be selected by (Kubernetes' per-kind field label conversions); the
+ * others above apply to every kind.
+ */
+const KIND_FIELDS: Record<string, readonly string[]> = { 'status.phase': ['Pod'] };
+
+/**
+ * Fields that change while an object lives: a watch selecting by one shows an object that comes
+ * to match as ADDED and one that stops matching as DELETED, as Kubernetes does.
+ */
+const MUTABLE_FIELDS = new Set(['status.phase']);
 
 type FieldRequirement = { path: string; value: string; negate: boolean };
 
@@ -102,12 +115,14 @@ function refuseSendInitialEvents(q: URLSearchParams, watch: boolean): void {
   );
 }
 
-function parseFieldSelector(text: string | null): FieldRequirement[] {
+function parseFieldSelector(text: string | null, kind: string): FieldRequirement[] {
   if (!text) return [];
   return text.split(',').map((term) => {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
     if (!m) throw badRequest(`invalid field selector term "${term}"`);
     if (!FIELD_SELECTORS.includes(m[1])) throw badRequest(`field selector "${m[1]}" is not supported; use one of ${FIELD_SELECTORS.join(', ')}`);
+    const kinds = KIND_FIELDS[m[1]];
+    if (kinds && !kinds.includes(kind)) throw badRequest(`field selector "${m[1]}" is not supported for ${kind}; only for ${kinds.join(', ')}`);
     return { path: m[1], value: m[3], negate: m[2] === '!=' };
   });
 }
@@ -157,7 +172,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     requireReader(c, r);
     if (p.ns !== undefined && !r.namespaced) throw notFound('resource', `namespaces/${p.ns}/${p.resource}`);
     const labels = parseLabelSelector(c.url.searchParams.get('labelSelector'));
-    const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'));
+    const fields = parseFieldSelector(c.url.searchParams.get('fieldSelector'), r.kind);
     if (legacyWatch && p.name !== undefined) fields.push({ path: 'metadata.name', value: p.name, negate: false });
     const selected = filterFor(r, p.ns, labels, fields);
     const scope = nodeScope(c, r, access);
@@ -174,6 +189,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
         kind: r.kind,
         apiVersion: r.apiVersion,
+        transitions: fields.some((f) => MUTABLE_FIELDS.has(f.path)),
       };
       const offer = negotiated(c, offers);
       if (offer.watch) opts.transform = offer.watch(r, q);

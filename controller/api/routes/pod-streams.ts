@@ -24,6 +24,7 @@ import {
 } from '../../../shared/exec-stream.js';
 import type { Pod } from '../../../shared/types.js';
 import { PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOL, parsePorts, portPrefix } from '../../../shared/port-forward.js';
+import { decodeSegments, MALFORMED_PATH } from '../../../shared/path.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { SpdySession, SpdyTransport } from '../spdy/session.js';
 import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_WS_PORT_FORWARD_PROTOCOL, portForwardSession } from './port-forward-spdy.js';
@@ -58,6 +59,24 @@ function portForwardProtocol(offered: string[]): string | false {
   return false;
 }
 
+/** The namespace and pod name of a matched STREAM_PATH, decoded. */
+function podSegments(m: RegExpExecArray): readonly [string, string] {
+  const seg = decodeSegments([m[1], m[2]] as const);
+  if (!seg) throw badRequest(MALFORMED_PATH);
+  return seg;
+}
+
+/** Refuses what ws would not take for a handshake, as an ordinary Status before the switch. */
+function requireHandshake(req: UpgradeContext['req']): void {
+  if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
+    throw badRequest('not a WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key are required)');
+}
+
+/** A WebSocket message's bytes, however ws hands them over. */
+function messageBytes(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+}
+
 /** Whether the request asks for a WebSocket (kubectl's exec, attach and port-forward). */
 export function isWebSocketUpgrade(headers: { upgrade?: string }): boolean {
   return (headers.upgrade ?? '').toLowerCase() === 'websocket';
@@ -74,16 +93,8 @@ export async function upgradePodWebSocket(deps: PodRouteDeps, c: UpgradeContext)
   if (m[3] === 'portforward') return upgradePortForward(deps, c, m, offered);
   const protocol = chooseStreamProtocol(offered);
   if (!protocol) throw badRequest(`Sec-WebSocket-Protocol must offer v5.channel.k8s.io or v4.channel.k8s.io, not "${offered.join(',').trim()}"`);
-  if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
-    throw badRequest('not a WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key are required)');
-  let ns: string;
-  let name: string;
-  try {
-    ns = decodeURIComponent(m[1]);
-    name = decodeURIComponent(m[2]);
-  } catch {
-    throw badRequest('malformed path');
-  }
+  requireHandshake(req);
+  const [ns, name] = podSegments(m);
   const kind = m[3] as 'exec' | 'attach';
   const flags = parseStreamFlags(url.searchParams);
   if ('problem' in flags) throw badRequest(flags.problem);
@@ -158,7 +169,7 @@ function bridge(ws: WebSocket, agent: Duplex, head: Buffer, o: { v5: boolean; st
   // client → agent
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (!isBinary || done) return;
-    const msg = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const msg = messageBytes(data);
     if (msg.length === 0) return;
     const channel = msg[0];
     const payload = msg.subarray(1);
@@ -188,16 +199,8 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
   const protocol = portForwardProtocol(offered);
   if (!protocol)
     throw badRequest(`Sec-WebSocket-Protocol must offer ${PORT_FORWARD_WS_PROTOCOL} or ${SPDY_WS_PORT_FORWARD_PROTOCOL}, not "${offered.join(',').trim()}"`);
-  if (req.headers['sec-websocket-version'] !== '13' || !req.headers['sec-websocket-key'])
-    throw badRequest('not a WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key are required)');
-  let ns: string;
-  let name: string;
-  try {
-    ns = decodeURIComponent(m[1]);
-    name = decodeURIComponent(m[2]);
-  } catch {
-    throw badRequest('malformed path');
-  }
+  requireHandshake(req);
+  const [ns, name] = podSegments(m);
   if (protocol === SPDY_WS_PORT_FORWARD_PROTOCOL) {
     const pod = forwardedPod(deps, ns, name);
     req.method = 'GET';
@@ -228,7 +231,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
       const session = portForwardSession(transport, dialPort(deps, pod, ns, name));
       ws.on('message', (data: RawData, isBinary: boolean) => {
         if (!isBinary) return;
-        session.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+        session.receive(messageBytes(data));
       });
       ws.once('close', () => session.transportClosed());
       ws.on('error', () => ws.terminate());
@@ -263,7 +266,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
     };
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) return;
-      const msg = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const msg = messageBytes(data);
       if (msg.length === 0 || msg[0] % 2 !== 0) return;
       const i = msg[0] / 2;
       if (i >= ports.length || msg.length === 1) return;
@@ -339,14 +342,7 @@ export async function upgradePodSpdy(deps: PodRouteDeps, c: UpgradeContext): Pro
   const versions = (Array.isArray(raw) ? raw : [raw ?? '']).flatMap((v) => v.split(',')).map((v) => v.trim());
   if (!versions.includes(SPDY_PORT_FORWARD_PROTOCOL))
     throw badRequest(`X-Stream-Protocol-Version must offer ${SPDY_PORT_FORWARD_PROTOCOL}, not "${versions.join(',')}"`);
-  let ns: string;
-  let name: string;
-  try {
-    ns = decodeURIComponent(m[1]);
-    name = decodeURIComponent(m[2]);
-  } catch {
-    throw badRequest('malformed path');
-  }
+  const [ns, name] = podSegments(m);
   const pod = forwardedPod(deps, ns, name);
   if (socket.destroyed) return undefined;
   socket.write(

@@ -1,6 +1,8 @@
 // User routes on one pod: logs and exec (proxied to the agent of the pod's node; exec also as
 // an upgraded stream) and `berth pod move` (docs/host-loss.md).
 import { EXEC_PROTOCOL, parseExecQuery } from '../../../shared/exec-stream.js';
+import { logQueryString, logWindow, parseLogQuery, withWindow } from '../../../shared/pod-logs.js';
+import { decodeSegments, MALFORMED_PATH } from '../../../shared/path.js';
 import type { Pod } from '../../../shared/types.js';
 import { StatusError, badRequest, notFound } from '../../errors.js';
 import type { MoveController } from '../../moves/move-controller.js';
@@ -35,12 +37,9 @@ export async function upgradeExec(deps: PodRouteDeps, c: UpgradeContext): Promis
   if (req.method !== 'POST') throw new StatusError('MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
   requireAdmin(c);
   if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) throw badRequest(`exec upgrades to ${EXEC_PROTOCOL}, not "${req.headers.upgrade}"`);
-  let p: Params;
-  try {
-    p = { ns: decodeURIComponent(m[1]), name: decodeURIComponent(m[2]) };
-  } catch {
-    throw badRequest('malformed path');
-  }
+  const seg = decodeSegments([m[1], m[2]] as const);
+  if (!seg) throw badRequest(MALFORMED_PATH);
+  const p: Params = { ns: seg[0], name: seg[1] };
   const query = parseExecQuery(url.searchParams);
   if ('problem' in query) throw badRequest(query.problem);
   await deps.nodes.upgradeToAgent(podOf(deps.store, p), `/pods/${enc(p.ns)}/${enc(p.name)}/exec${url.search}`, EXEC_PROTOCOL, req, c.socket);
@@ -80,8 +79,15 @@ export function addPodRoutes(router: Router<ApiContext>, deps: PodRouteDeps): vo
       'GET',
       '/api/v1/namespaces/:ns/pods/:name/log',
       adminOnly(async (c, p) => {
+        const q = parseLogQuery(c.url.searchParams);
+        if ('problem' in q) throw badRequest(q.problem);
         const pod = podOf(store, p);
-        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${c.url.search}`, undefined, c.hijack());
+        // The run of the container the request shows, as the pod's status has its runs.
+        const container = q.container ?? pod.spec.containers[0]?.name;
+        const w = container === undefined ? {} : logWindow(pod, container, q.previous);
+        if ('problem' in w) throw badRequest(w.problem);
+        const query = logQueryString(withWindow({ ...q, ...(container !== undefined ? { container } : {}) }, w));
+        await nodes.proxyToAgent(pod, 'GET', `/pods/${enc(p.ns)}/${enc(p.name)}/log${query}`, undefined, c.hijack());
       }),
     )
     .on(

@@ -217,6 +217,34 @@ export interface WatchOptions {
    * watches (WatchHub.line).
    */
   transform?: (e: WatchEvent) => WatchEvent;
+  /**
+   * The filter's answer for one object may change while it lives (a field selector on
+   * status.phase): an object that comes to match is sent as ADDED, one that stops matching
+   * (or is deleted while it matched) as DELETED, one that never matched not at all.
+   */
+  transitions?: boolean;
+}
+
+/**
+ * The event type a watch whose filter may change its answer sends for a change, or undefined
+ * for none: `shown` holds the uids the client was last shown as present (updated here), `prior`
+ * says whether an object not in `shown` was matching before this change, when that is unknown.
+ * Pure apart from `shown`.
+ */
+export function selectedChange(
+  shown: Set<string>,
+  type: 'ADDED' | 'MODIFIED' | 'DELETED',
+  uid: string,
+  matchesNow: boolean,
+  prior: boolean,
+): 'ADDED' | 'MODIFIED' | 'DELETED' | undefined {
+  const was = shown.has(uid) || (type !== 'ADDED' && prior);
+  if (type === 'DELETED' || !matchesNow) {
+    shown.delete(uid);
+    return was ? 'DELETED' : undefined;
+  }
+  shown.add(uid);
+  return was ? 'MODIFIED' : 'ADDED';
 }
 
 /** A BOOKMARK event as client-go reads it: the watched kind, its apiVersion, the resourceVersion. */
@@ -264,6 +292,21 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   };
   const { transform } = opts;
   const send = (e: WatchEvent) => write(JSON.stringify(transform ? transform(e) : e) + '\n');
+  // transitions: what the client was shown, and (objects there when the watch started, not
+  // changed since) whether each matched then.
+  const shown = new Set<string>();
+  const atStart = opts.transitions ? new Map(store.list(opts.kind as Parameters<Store['list']>[0]).map((o) => [o.metadata.uid, filter(o)])) : undefined;
+  /** The change as this watch sends it, or undefined. `replayed`: from the history after fromRv, whose prior state is unknown. */
+  const selected = (ch: StoredChange, replayed: boolean): WatchEvent | undefined => {
+    const matchesNow = filter(ch.object);
+    if (!atStart) return matchesNow ? store.toWatchEvent(ch) : undefined;
+    const uid = ch.object.metadata.uid;
+    // Before this change: unknown for the history (taken as matching when the change does), else as at the start.
+    const prior = replayed ? matchesNow : (atStart.get(uid) ?? matchesNow);
+    atStart.delete(uid);
+    const type = selectedChange(shown, ch.type, uid, matchesNow, prior);
+    return type === undefined ? undefined : { ...store.toWatchEvent(ch), type };
+  };
   const onChange = (ch: StoredChange) => {
     if (!live) {
       queued.push(ch);
@@ -271,7 +314,10 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     }
     if (ch.rv <= lastRv) return;
     lastRv = ch.rv;
-    if (filter(ch.object)) {
+    if (atStart) {
+      const e = selected(ch, false);
+      if (e) send(e);
+    } else if (filter(ch.object)) {
       if (transform) send(store.toWatchEvent(ch));
       else write(hub.line(ch));
     }
@@ -335,10 +381,17 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
       res.end();
       return;
     }
-    for (const ch of since) if (filter(ch.object)) send(store.toWatchEvent(ch));
+    for (const ch of since) {
+      const e = selected(ch, true);
+      if (e) send(e);
+    }
     lastRv = since.at(-1)?.rv ?? Number(fromRv);
   } else {
-    for (const o of store.all()) if (filter(o)) send({ type: 'ADDED', object: o });
+    for (const o of store.all())
+      if (filter(o)) {
+        shown.add(o.metadata.uid);
+        send({ type: 'ADDED', object: o });
+      }
     lastRv = store.resourceVersion;
   }
   if (stopped) return;
