@@ -132,17 +132,31 @@ t.test('an image that is not there with imagePullPolicy Never: ErrImageNeverPull
   );
 });
 
-t.test('a crashed container is reported with its exit code and waits out the back-off', async (t) => {
+t.test('a crashed container is started again at once the first time; a second crash waits out the back-off', async (t) => {
   const h = harness(t);
   h.manager.setDesired([makePod()]);
   await until('Ready reported', () => h.statuses.find(ready));
+  const starts = () => h.runtime.calls.filter((c) => c.startsWith('start ')).length;
   const [app] = h.runtime.byContainer('app');
+  const die = () => h.manager.onDockerEvent({ Type: 'container', Action: 'die', Actor: { ID: app.id, Attributes: app.labels }, time: 0, timeNano: 0 });
   h.runtime.exit(app.id, 3);
-  h.manager.onDockerEvent({ Type: 'container', Action: 'die', Actor: { ID: app.id, Attributes: app.labels }, time: 0, timeNano: 0 });
+  die();
+  const back = await until('restarted', () =>
+    h.statuses.find((x) => x.containerStatuses?.[0].restartCount === 1 && x.containerStatuses[0].state.running !== undefined),
+  );
+  t.equal(back.containerStatuses?.[0].lastState?.terminated?.exitCode, 3, 'the crash is its last state');
+  t.equal(starts(), 2, 'started again without waiting');
+  t.notOk(
+    h.statuses.some((x) => x.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'),
+    'never CrashLoopBackOff for the first crash',
+  );
+  h.runtime.exit(app.id, 4);
+  die();
   const s = await until('CrashLoopBackOff', () => h.statuses.find((x) => x.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'));
-  t.equal(s.containerStatuses?.[0].lastState?.terminated?.exitCode, 3);
+  t.equal(s.containerStatuses?.[0].lastState?.terminated?.exitCode, 4);
+  t.match(s.containerStatuses?.[0].state.waiting?.message, /back-off 10s/);
   t.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'False', 'not Ready while crashed');
-  t.equal(h.runtime.calls.filter((c) => c.startsWith('start ')).length, 1, 'not started again before the back-off');
+  t.equal(starts(), 2, 'not started again before the back-off');
 });
 
 t.test('a deleted pod: its containers are stopped and removed, then the pod is finalized', async (t) => {

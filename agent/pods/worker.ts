@@ -11,9 +11,9 @@ import type { PodAction } from './plan.js';
 import {
   BACKOFF_INITIAL_MS,
   BACKOFF_MAX_MS,
-  BACKOFF_RESET_MS,
   HOLDER,
   afterRestart,
+  exitDelay,
   initialBackoff,
   networkOwner,
   pickContainers,
@@ -358,7 +358,7 @@ export class PodWorker {
         case 'start':
           await engineStep(this.log, 'start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
           if (a.restart) {
-            this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+            this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container], Date.now()) };
             this.log.info({ container: a.container, restartCount: this.backoff[a.container].restartCount }, 'container restarted');
             this.event('Normal', 'Started', `Restarted container ${a.container} (restart ${this.backoff[a.container].restartCount})`);
           } else {
@@ -375,7 +375,7 @@ export class PodWorker {
           this.event('Normal', 'Killing', `Restarting container ${a.container}: ${a.reason}`);
           await engineStep(this.log, 'stop', a.container, () => this.opts.runtime.stop(a.id, grace), 'RunContainerError');
           await engineStep(this.log, 'start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
-          this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+          this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container], Date.now()) };
           break;
         }
         case 'stop': {
@@ -404,11 +404,12 @@ export class PodWorker {
           await engineStep(this.log, 'stop', a.container, () => this.opts.runtime.stop(a.id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
           const ended = await this.opts.runtime.inspect(a.id).catch(() => undefined);
           await engineStep(this.log, 'remove', a.container, () => this.opts.runtime.remove(a.id), 'KillContainerError');
-          const prev = this.backoff[a.container];
+          // A new container: no back-off entry (the kubelet's key holds the container's hash).
+          const { lastRestartMs: _, ...prev } = afterRestart(this.backoff[a.container], Date.now());
           this.backoff = {
             ...this.backoff,
             [a.container]: {
-              ...afterRestart(prev),
+              ...prev,
               delayMs: 0,
               ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
             },
@@ -431,10 +432,10 @@ export class PodWorker {
   }
 
   /**
-   * A liveness or startup probe gave up: preStop hook, stop within the grace period, then start
-   * again at once (restartCount + 1, the run that ended as lastState). As in Kubernetes, only
-   * the first such restart is immediate: a container that keeps failing waits out the usual
-   * back-off (10 s, 20 s, ...), restarted by the plan like a crashed one.
+   * A liveness or startup probe gave up: preStop hook, stop within the grace period, then, as
+   * the kubelet does with the container it killed, start it again at once unless its back-off
+   * says to wait (exitDelay: the first restart is immediate, the next ones wait 10 s, 20 s, ...);
+   * a waiting one is restarted by the plan like a crashed one.
    */
   private async probeRestart(pod: Pod, name: string, id: string): Promise<void> {
     const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
@@ -445,8 +446,7 @@ export class PodWorker {
     this.probes.handled(name);
     const ended = await this.opts.runtime.inspect(id).catch(() => undefined);
     const prev = this.backoff[name];
-    const ran = ended?.startedAtMs !== undefined ? (ended.finishedAtMs ?? Date.now()) - ended.startedAtMs : 0;
-    if (prev && prev.delayMs > 0 && ran < BACKOFF_RESET_MS) {
+    if (exitDelay(prev, ended?.finishedAtMs ?? Date.now()) > 0) {
       this.log.info({ container: name }, 'container stopped after a failed probe; it restarts after its back-off');
       return;
     }
@@ -454,9 +454,8 @@ export class PodWorker {
     this.backoff = {
       ...this.backoff,
       [name]: {
-        ...afterRestart(prev),
-        // Half the initial delay, so the next failure (which doubles it) waits the initial back-off.
-        delayMs: BACKOFF_INITIAL_MS / 2,
+        ...afterRestart(prev, Date.now()),
+        delayMs: 0,
         ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
       },
     };
