@@ -1,6 +1,6 @@
 // Small helpers the benchmarks share.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,8 +43,14 @@ export async function startCluster() {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   const node = `bench-${process.pid}`;
   const procs = [];
+  // BERTH_BENCH_LOGS=<dir>: each process logs at debug level to <dir>/<controller|agent>.log.
+  const logs = process.env.BERTH_BENCH_LOGS;
   const start = (args) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } });
+    const out = logs ? openSync(join(logs, `${args[0]}.log`), 'w') : 'ignore';
+    const p = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', out, out],
+      env: { ...process.env, BERTH_LOG_LEVEL: logs ? 'debug' : 'warn' },
+    });
     procs.push(p);
     return p;
   };
