@@ -250,3 +250,30 @@ t.test('a pod first seen while the engine is away is reported not Ready', async 
   );
   t.same(h.runtime.calls, [], 'no engine calls');
 });
+
+t.test('a readiness probe that passes is reported Ready without another look at Docker', async (t) => {
+  const h = harness(t);
+  // How many statuses had been reported at each list-and-inspect of the containers.
+  const observedAt: number[] = [];
+  const observe = h.runtime.observe.bind(h.runtime);
+  h.runtime.observe = (node, uid) => {
+    observedAt.push(h.statuses.length);
+    return observe(node, uid);
+  };
+  // exec probes answer 0 in the fake runtime: the first probe passes.
+  h.manager.setDesired([
+    makePod({ containers: [container('app', { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 5 } as Container['readinessProbe'] })] }),
+  ]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  const iReady = h.statuses.findIndex(ready);
+  const iRunning = h.statuses
+    .slice(0, iReady)
+    .map((s) => s.containerStatuses?.[0].state.running !== undefined)
+    .lastIndexOf(true);
+  t.ok(iRunning >= 0, 'reported running (not Ready) before the probe passed');
+  t.same(
+    observedAt.filter((n) => n > iRunning && n <= iReady),
+    [],
+    'no list and inspect between that report and the Ready one',
+  );
+});

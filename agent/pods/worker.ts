@@ -82,6 +82,10 @@ export class PodWorker {
   private terminationStartedAt: number | undefined;
   private running: Promise<void> | undefined;
   private dirty = false;
+  /** The next pass must look at Docker (not reuse lastObserved). */
+  private observeNeeded = true;
+  /** What the last pass saw of the pod's containers. */
+  private lastObserved: ObservedContainer[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private retryMs = 0;
@@ -103,7 +107,7 @@ export class PodWorker {
       log: this.log,
       podIP: () => this.podIP,
       event: (type, reason, message) => this.event(type, reason, message),
-      changed: () => this.trigger(),
+      changed: () => this.kick(),
     });
   }
 
@@ -129,7 +133,19 @@ export class PodWorker {
     for (const [name, e] of Object.entries(this.errors)) if (e.reason === 'CreateContainerConfigError') delete this.errors[name];
   }
 
+  /** Something may have changed (a Docker event, the pod, a timer): sync, looking at Docker afresh. */
   trigger(): void {
+    this.observeNeeded = true;
+    this.kick();
+  }
+
+  /**
+   * Syncs without a new look at Docker unless something else asked for one: a probe result
+   * (readiness, startup, liveness) changes nothing Docker shows, and any change of the
+   * containers comes as a Docker event (trigger) anyway. Saves a list and inspect per probe flip,
+   * so a Ready pod is reported sooner.
+   */
+  private kick(): void {
     // Without an engine there is nothing to observe or do: the manager triggers every pod
     // again once it answers.
     if (this.done || this.m.isStopped || this.m.engineDown !== undefined) return;
@@ -139,7 +155,7 @@ export class PodWorker {
     }
     this.running = this.loop().finally(() => {
       this.running = undefined;
-      if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.trigger());
+      if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.kick());
     });
   }
 
@@ -203,6 +219,7 @@ export class PodWorker {
     } catch (err) {
       // The engine went away meanwhile: the manager triggers the pod again once it answers.
       if (this.m.engineDown !== undefined) return;
+      this.observeNeeded = true;
       // Docker or the controller is away: back off, and log a failure once, not at every retry.
       this.retryMs = Math.min(Math.max(this.retryMs * 2, 2000), 30_000);
       const message = errorMessage(err);
@@ -227,7 +244,10 @@ export class PodWorker {
 
   /** One pass; true when it changed something and should look again. */
   private async syncOnce(): Promise<boolean> {
-    const observed = await this.observe();
+    const reuse = !this.observeNeeded && this.lastObserved !== undefined;
+    this.observeNeeded = false;
+    const observed = reuse ? this.lastObserved! : await this.observe();
+    this.lastObserved = observed;
     const pod = this.pod;
     if (!pod || this.gone || pod.metadata.deletionTimestamp) {
       await this.terminate(observed);
@@ -269,6 +289,8 @@ export class PodWorker {
     for (const action of plan.actions) {
       if (this.m.isStopped) break;
       acted = true;
+      // What Docker shows changes with every action: the next pass looks again.
+      this.observeNeeded = true;
       if (!(await this.execute(pod, action, observed))) break;
     }
     this.wakeAt(plan.wakeAt);
