@@ -260,10 +260,9 @@ t.test('a readiness probe that passes is reported Ready without another look at 
     observedAt.push(h.statuses.length);
     return observe(node, uid);
   };
-  // exec probes answer 0 in the fake runtime: the first probe passes.
-  h.manager.setDesired([
-    makePod({ containers: [container('app', { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 5 } as Container['readinessProbe'] })] }),
-  ]);
+  // exec probes answer 0 in the fake runtime: the first probe, 1 s after the start, passes.
+  const probe = { exec: { command: ['true'] }, initialDelaySeconds: 1, periodSeconds: 5 } as Container['readinessProbe'];
+  h.manager.setDesired([makePod({ containers: [container('app', { readinessProbe: probe })] })]);
   await until('Ready reported', () => h.statuses.find(ready));
   const iReady = h.statuses.findIndex(ready);
   const iRunning = h.statuses
@@ -276,4 +275,13 @@ t.test('a readiness probe that passes is reported Ready without another look at 
     [],
     'no list and inspect between that report and the Ready one',
   );
+});
+
+t.test('a container whose first readiness probe passes at once is first reported Ready, not running and unready', async (t) => {
+  const h = harness(t);
+  const probe = { exec: { command: ['true'] }, periodSeconds: 5 } as Container['readinessProbe'];
+  h.manager.setDesired([makePod({ containers: [container('app', { readinessProbe: probe })] })]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  const running = h.statuses.filter((s) => s.containerStatuses?.[0].state.running !== undefined);
+  t.ok(ready(running[0]), 'its first report as running is already Ready');
 });

@@ -25,7 +25,7 @@ import {
   terminatedState,
 } from './plan.js';
 import { runPreStop } from './prestop.js';
-import { PodProbes } from './probes.js';
+import { FIRST_PROBE_WAIT_MS, PodProbes } from './probes.js';
 import { ConfigError, createOptions, podDir, podNamespace, type DirSpec, type PodNetworkContext } from './spec.js';
 import type { PodIpam } from '../network/bridge.js';
 import { podStatus, runtimeLostStatus } from './status.js';
@@ -257,14 +257,23 @@ export class PodWorker {
       await this.stopFenced(pod, observed);
       return false;
     }
-    const now = Date.now();
+    let now = Date.now();
     if (!this.backoffLoaded) {
       this.backoff = initialBackoff(pod.status, observed);
       this.backoffLoaded = true;
       if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
     }
     this.holder = usesHolder(pod, observed, this.m.node.ipam !== undefined);
-    this.updateProbers(pod, observed);
+    const firstProbes = this.updateProbers(pod, observed);
+    if (firstProbes.length > 0) {
+      // A container just started and its first probe runs now: wait briefly for its result,
+      // so the report says Ready at once rather than "running, not ready" and, one report
+      // later (after that one's round trip), Ready.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(firstProbes), new Promise<void>((r) => (timer = setTimeout(r, FIRST_PROBE_WAIT_MS)))]);
+      clearTimeout(timer);
+      now = Date.now();
+    }
     const plan = planPod({
       pod,
       observed,
@@ -327,15 +336,16 @@ export class PodWorker {
 
   // ---- probes -----------------------------------------------------------------------------
 
-  private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
+  /** Probers follow the running containers; returns the first results of new ones that probe at once. */
+  private updateProbers(pod: Pod, observed: ObservedContainer[]): Promise<void>[] {
     if (this.m.engineDown !== undefined) {
       this.probes.reset();
-      return;
+      return [];
     }
     const owner = networkOwner(pod, pickContainers(pod, observed, this.holder).byName, this.holder);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
     if (pod.spec.hostNetwork) this.podIP = this.opts.hostIP();
-    this.probes.update(pod, observed, this.lastStatus);
+    return this.probes.update(pod, observed, this.lastStatus);
   }
 
   /** A container's latest exit put it into back-off (for the holder: it exited soon after its start). */
