@@ -13,6 +13,8 @@ import {
   afterRestart,
   initialBackoff,
   nextBackoff,
+  exitDelay,
+  BACKOFF_RESET_MS,
   planPod,
   remainingGrace,
   stopGroups,
@@ -259,43 +261,84 @@ t.test('plan: a created but never started container is started', async (t) => {
   t.same(planPod({ pod, observed: obs, backoff: {}, errors: {}, now: T0 }).actions, [{ type: 'start', container: 'app', id: 'app-id', restart: false }]);
 });
 
-t.test('plan: crash loop back-off 10s doubling to 300s, reset after 10 min running', async (t) => {
+t.test('plan: crash loop restarts wait 0, 10, 20, 40 ... 300 s (kubelet doBackOff), and start over after 10 min running', async (t) => {
   const pod = makePod();
   const finished = T0 + 1000;
   let obs = [exited('app', finished)];
-  // First crash: wait 10 s from the exit.
+  // First crash: no back-off entry yet, so it starts again at once.
   let plan = planPod({ pod, observed: obs, backoff: {}, errors: {}, now: finished + 1 });
-  t.same(plan.actions, []);
-  t.equal(plan.wakeAt, finished + BACKOFF_INITIAL_MS);
-  t.equal(plan.backoff.app.delayMs, 10_000);
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }], 'the first crash restarts at once');
+  t.same(plan.backingOff, [], 'no BackOff event for it');
+  t.equal(plan.wakeAt, undefined);
+  t.equal(plan.backoff.app.delayMs, 0);
   t.same(plan.backoff.app.lastTerminated, { exitCode: 1, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:01.000Z' });
-  // Same exit seen again: nothing doubles.
-  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: finished + 5000 });
+  let restartedAt = finished + 1;
+  let b: BackoffMap = { app: afterRestart(plan.backoff.app, restartedAt) };
+  t.equal(b.app.restartCount, 1);
+  t.equal(b.app.lastRestartMs, restartedAt, 'the restart is remembered (the back-off entry)');
+  // Second crash, 1 s after the restart: 10 s from the exit.
+  let at = restartedAt + 1000;
+  obs = [exited('app', at, { startedAtMs: restartedAt })];
+  plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at + 1 });
+  t.same(plan.actions, [], 'the second crash waits');
+  t.same(plan.backingOff, ['app']);
+  t.equal(plan.wakeAt, at + BACKOFF_INITIAL_MS);
   t.equal(plan.backoff.app.delayMs, 10_000);
+  // Same exit seen again: nothing doubles, no second event.
+  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: at + 5000 });
+  t.equal(plan.backoff.app.delayMs, 10_000);
+  t.same(plan.backingOff, []);
   t.same(plan.actions, []);
   // Time is up: restart in place.
-  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: finished + 10_000 });
+  plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: at + 10_000 });
   t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
-  let b: BackoffMap = { app: afterRestart(plan.backoff.app) };
-  t.equal(b.app.restartCount, 1);
-  // It crashes again quickly: 20 s, then 40, 80, 160, 300, 300.
+  restartedAt = at + 10_000;
+  b = { app: afterRestart(plan.backoff.app, restartedAt) };
+  // It keeps crashing 1 s after each restart: 20 s, then 40, 80, 160, 300, 300.
   const delays: number[] = [];
-  let at = finished;
   for (let i = 0; i < 6; i++) {
-    at += 60_000;
-    obs = [exited('app', at, { startedAtMs: at - 1000 })];
+    at = restartedAt + 1000;
+    obs = [exited('app', at, { startedAtMs: restartedAt })];
     plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at });
     delays.push(plan.backoff.app.delayMs);
-    b = { app: afterRestart(plan.backoff.app) };
+    t.equal(plan.wakeAt, at + plan.backoff.app.delayMs);
+    restartedAt = plan.backoff.app.restartAt!;
+    plan = planPod({ pod, observed: obs, backoff: plan.backoff, errors: {}, now: restartedAt });
+    t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
+    b = { app: afterRestart(plan.backoff.app, restartedAt) };
   }
   t.same(delays, [20_000, 40_000, 80_000, 160_000, 300_000, BACKOFF_MAX_MS]);
-  t.equal(b.app.restartCount, 7);
-  // Ran for 10 minutes before exiting: back to 10 s.
-  at += 3_600_000;
-  obs = [exited('app', at, { startedAtMs: at - 600_000 })];
+  t.equal(b.app.restartCount, 8);
+  // Exactly 10 min after its last restart: still the long back-off (the entry expires only after).
+  at = restartedAt + BACKOFF_RESET_MS;
+  obs = [exited('app', at, { startedAtMs: restartedAt })];
+  t.equal(planPod({ pod, observed: obs, backoff: b, errors: {}, now: at }).backoff.app.delayMs, BACKOFF_MAX_MS);
+  // Ran for more than 10 minutes before exiting: at once again, then 10 s.
+  at = restartedAt + BACKOFF_RESET_MS + 1;
+  obs = [exited('app', at, { startedAtMs: restartedAt })];
   plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at });
-  t.equal(plan.backoff.app.delayMs, BACKOFF_INITIAL_MS);
-  t.equal(plan.backoff.app.restartCount, 7);
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }], 'after 10 min running: at once');
+  t.equal(plan.backoff.app.delayMs, 0);
+  t.equal(plan.backoff.app.restartCount, 8, 'the restart count goes on');
+  restartedAt = at;
+  b = { app: afterRestart(plan.backoff.app, restartedAt) };
+  at = restartedAt + 1000;
+  obs = [exited('app', at, { startedAtMs: restartedAt })];
+  plan = planPod({ pod, observed: obs, backoff: b, errors: {}, now: at });
+  t.same(plan.actions, []);
+  t.equal(plan.backoff.app.delayMs, BACKOFF_INITIAL_MS, 'and the next crash waits 10 s again');
+});
+
+t.test('exitDelay follows flowcontrol.Backoff: no entry, expired entry, doubling, cap', async (t) => {
+  t.equal(exitDelay(undefined, T0), 0, 'never restarted: at once');
+  t.equal(exitDelay({ restartCount: 5, delayMs: 0 }, T0), 0, 'restart count from an earlier agent, no entry: at once');
+  t.equal(exitDelay({ restartCount: 1, delayMs: 0, lastRestartMs: T0 }, T0 + 1), BACKOFF_INITIAL_MS);
+  t.equal(exitDelay({ restartCount: 2, delayMs: 10_000, lastRestartMs: T0 }, T0 + 1), 20_000);
+  t.equal(exitDelay({ restartCount: 7, delayMs: 160_000, lastRestartMs: T0 }, T0 + 1), BACKOFF_MAX_MS, 'capped at 5 min');
+  t.equal(exitDelay({ restartCount: 8, delayMs: BACKOFF_MAX_MS, lastRestartMs: T0 }, T0 + 1), BACKOFF_MAX_MS);
+  t.equal(exitDelay({ restartCount: 8, delayMs: BACKOFF_MAX_MS, lastRestartMs: T0 }, T0 + BACKOFF_RESET_MS), BACKOFF_MAX_MS);
+  t.equal(exitDelay({ restartCount: 8, delayMs: BACKOFF_MAX_MS, lastRestartMs: T0 }, T0 + BACKOFF_RESET_MS + 1), 0, 'expired after 10 min');
+  t.equal(BACKOFF_RESET_MS, 600_000);
 });
 
 t.test('plan: an exit long ago restarts at once (agent was down)', async (t) => {
@@ -315,8 +358,17 @@ t.test('nextBackoff counts one exit once and records OOM kills', async (t) => {
 t.test('plan: other containers wait while the first one is down, and rejoin its new network', async (t) => {
   const pod = makePod([container('app'), container('side')]);
   const side = observed('side', { networkMode: 'container:app-id', startedAtMs: T0 + 200 });
-  // First container crashed: back-off for it, nothing for the sidecar.
+  // First container crashed: started again (its first crash: at once), nothing for the sidecar.
   let plan = planPod({ pod, observed: [exited('app', T0 + 1000), side], backoff: {}, errors: {}, now: T0 + 1001 });
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }]);
+  // In back-off (a later crash): nothing for either.
+  plan = planPod({
+    pod,
+    observed: [exited('app', T0 + 1000), side],
+    backoff: { app: { restartCount: 1, delayMs: 0, lastRestartMs: T0 } },
+    errors: {},
+    now: T0 + 1001,
+  });
   t.same(plan.actions, []);
   // First container restarted later: the sidecar sits in the old namespace and is restarted.
   plan = planPod({ pod, observed: [observed('app', { startedAtMs: T0 + 20_000 }), side], backoff: {}, errors: {}, now: T0 + 20_001 });
@@ -466,7 +518,8 @@ t.test('status: readiness probe gates Ready; transition time moves only on flips
 
 t.test('status: crash loop, restart count and last state', async (t) => {
   const obs = [exited('app', T0 + 1000)];
-  const plan = planPod({ pod: makePod(), observed: obs, backoff: { app: { restartCount: 3, delayMs: 0 } }, errors: {}, now: T0 + 1001 });
+  // Restarted at T0 (not its first crash): it waits 10 s.
+  const plan = planPod({ pod: makePod(), observed: obs, backoff: { app: { restartCount: 3, delayMs: 0, lastRestartMs: T0 } }, errors: {}, now: T0 + 1001 });
   const prev: PodStatus = { phase: 'Running', podIP: '172.17.0.3', startTime: '2025-12-31T00:00:00.000Z' };
   const s = podStatus(statusInput({ observed: obs, backoff: plan.backoff, prev, now: T0 + 1001 }));
   t.equal(s.phase, 'Running');
@@ -480,11 +533,22 @@ t.test('status: crash loop, restart count and last state', async (t) => {
   t.same(cs.lastState, { terminated: { exitCode: 1, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:01.000Z' } });
   t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
   // After the restart: running, last state kept.
-  const b = { app: afterRestart(plan.backoff.app) };
+  const b = { app: afterRestart(plan.backoff.app, T0 + 11_000) };
   const s2 = podStatus(statusInput({ observed: [observed('app', { startedAtMs: T0 + 11_000 })], backoff: b, prev: s, now: T0 + 11_000 }));
   t.equal(s2.containerStatuses![0].restartCount, 4);
   t.ok(s2.containerStatuses![0].state.running);
   t.equal(s2.containerStatuses![0].lastState?.terminated?.exitCode, 1);
+});
+
+t.test('status: a first crash is shown terminated (it restarts at once), not CrashLoopBackOff', async (t) => {
+  const obs = [exited('app', T0 + 1000)];
+  const plan = planPod({ pod: makePod(), observed: obs, backoff: {}, errors: {}, now: T0 + 1001 });
+  const s = podStatus(statusInput({ observed: obs, backoff: plan.backoff, now: T0 + 1001 }));
+  const cs = s.containerStatuses![0];
+  t.equal(cs.state.waiting, undefined, 'not waiting');
+  t.same(cs.state.terminated, { exitCode: 1, reason: 'Error', startedAt: '2026-01-01T00:00:00.100Z', finishedAt: '2026-01-01T00:00:01.000Z' });
+  t.equal(cs.ready, false);
+  t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
 });
 
 t.test('status: image errors and termination', async (t) => {
@@ -572,7 +636,12 @@ t.test('a failing init container is retried with back-off; the pod waits', async
   const pod = initPod([container('a'), container('b')]);
   const h = holder();
   const failed = joined('a', T0 + 100, { running: false, status: 'exited', exitCode: 1, finishedAtMs: T0 + 1000 });
+  // Its first failure: run again at once.
   let p = planPod({ pod, observed: [h, failed], backoff: {}, errors: {}, now: T0 + 1001 });
+  t.same(p.actions, [{ type: 'start', container: 'a', id: 'a-id', restart: true }]);
+  t.same(p.backingOff, []);
+  // Failed again after that restart (at T0): back-off.
+  p = planPod({ pod, observed: [h, failed], backoff: { a: { restartCount: 1, delayMs: 0, lastRestartMs: T0 } }, errors: {}, now: T0 + 1001 });
   t.same(p.actions, []);
   t.same(p.backingOff, ['a']);
   t.equal(p.wakeAt, T0 + 1000 + BACKOFF_INITIAL_MS);
@@ -593,10 +662,16 @@ t.test('sidecars: started (and past their startup probe) before the next init co
   t.same(plan(pod, [h, proxy, setupDone], { started: { proxy: true } }).actions, [{ type: 'create', container: 'app', index: 0, networkOf: h.id }]);
   // After initialization a crashed sidecar is restarted after its back-off; the app is left alone.
   const crashed = joined('proxy', T0 + 100, { running: false, status: 'exited', exitCode: 0, finishedAtMs: T0 + 50_000 });
-  const p = plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 50_001 });
+  t.same(
+    plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 50_001 }).actions,
+    [{ type: 'start', container: 'proxy', id: 'proxy-id', restart: true }],
+    'a sidecar restarts even after exit code 0, its first time at once',
+  );
+  const backoff = { proxy: { restartCount: 1, delayMs: 0, lastRestartMs: T0 + 100 } };
+  const p = plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 50_001, backoff });
   t.same(p.actions, []);
-  t.same(p.backingOff, ['proxy'], 'a sidecar restarts even after exit code 0');
-  t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000 }).actions, [
+  t.same(p.backingOff, ['proxy'], 'a later exit backs off');
+  t.same(plan(pod, [h, crashed, setupDone, joined('app', T0 + 400)], { now: T0 + 70_000, backoff }).actions, [
     { type: 'start', container: 'proxy', id: 'proxy-id', restart: true },
   ]);
 });
@@ -654,7 +729,7 @@ t.test('a re-created holder that exits again soon after its start backs off; a r
   t.same(p.actions, [{ type: 'start', container: HOLDER, id: `${HOLDER}-id`, restart: true }], 'its first exit: at once, however short it ran');
   t.equal(p.sandboxChanged, true);
   // After a re-creation, exiting soon again backs off from the initial delay.
-  const b = { [HOLDER]: { restartCount: 1, delayMs: 0 } };
+  const b = { [HOLDER]: { restartCount: 1, delayMs: 0, lastRestartMs: T0 } };
   p = planPod({ pod, observed: [quick, app], backoff: b, errors: {}, now: T0 + HOLDER_STABLE_MS });
   t.same(p.actions, []);
   t.same(p.backingOff, [HOLDER]);
@@ -751,8 +826,14 @@ t.test('after a host reboot: exited containers start at once and wait as Contain
   t.equal(p.sandboxChanged, false);
   s = podStatus(statusInput({ pod, observed: [firstAgain, side], now: now + 200, bootedAtMs: booted }));
   t.equal(s.containerStatuses![1].state.waiting?.reason, 'ContainerCreating');
-  // Without a reboot, the same exit is a crash with back-off.
-  p = planPod({ pod, observed: [first, side], backoff: {}, errors: {}, now: T0 + 3_000_001 });
+  // Without a reboot, the same exit is a crash: with back-off once it was restarted before.
+  p = planPod({
+    pod,
+    observed: [first, side],
+    backoff: { app: { restartCount: 1, delayMs: 0, lastRestartMs: T0 + 2_999_000 } },
+    errors: {},
+    now: T0 + 3_000_001,
+  });
   t.same(p.actions, []);
   t.same(p.backingOff, ['app']);
   t.equal(p.sandboxChanged, false);

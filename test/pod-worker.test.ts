@@ -132,17 +132,31 @@ t.test('an image that is not there with imagePullPolicy Never: ErrImageNeverPull
   );
 });
 
-t.test('a crashed container is reported with its exit code and waits out the back-off', async (t) => {
+t.test('a crashed container is started again at once the first time; a second crash waits out the back-off', async (t) => {
   const h = harness(t);
   h.manager.setDesired([makePod()]);
   await until('Ready reported', () => h.statuses.find(ready));
+  const starts = () => h.runtime.calls.filter((c) => c.startsWith('start ')).length;
   const [app] = h.runtime.byContainer('app');
+  const die = () => h.manager.onDockerEvent({ Type: 'container', Action: 'die', Actor: { ID: app.id, Attributes: app.labels }, time: 0, timeNano: 0 });
   h.runtime.exit(app.id, 3);
-  h.manager.onDockerEvent({ Type: 'container', Action: 'die', Actor: { ID: app.id, Attributes: app.labels }, time: 0, timeNano: 0 });
+  die();
+  const back = await until('restarted', () =>
+    h.statuses.find((x) => x.containerStatuses?.[0].restartCount === 1 && x.containerStatuses[0].state.running !== undefined),
+  );
+  t.equal(back.containerStatuses?.[0].lastState?.terminated?.exitCode, 3, 'the crash is its last state');
+  t.equal(starts(), 2, 'started again without waiting');
+  t.notOk(
+    h.statuses.some((x) => x.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'),
+    'never CrashLoopBackOff for the first crash',
+  );
+  h.runtime.exit(app.id, 4);
+  die();
   const s = await until('CrashLoopBackOff', () => h.statuses.find((x) => x.containerStatuses?.[0].state.waiting?.reason === 'CrashLoopBackOff'));
-  t.equal(s.containerStatuses?.[0].lastState?.terminated?.exitCode, 3);
+  t.equal(s.containerStatuses?.[0].lastState?.terminated?.exitCode, 4);
+  t.match(s.containerStatuses?.[0].state.waiting?.message, /back-off 10s/);
   t.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'False', 'not Ready while crashed');
-  t.equal(h.runtime.calls.filter((c) => c.startsWith('start ')).length, 1, 'not started again before the back-off');
+  t.equal(starts(), 2, 'not started again before the back-off');
 });
 
 t.test('a deleted pod: its containers are stopped and removed, then the pod is finalized', async (t) => {
@@ -235,4 +249,39 @@ t.test('a pod first seen while the engine is away is reported not Ready', async 
     { status: 'False', reason: 'ContainerRuntimeUnreachable' },
   );
   t.same(h.runtime.calls, [], 'no engine calls');
+});
+
+t.test('a readiness probe that passes is reported Ready without another look at Docker', async (t) => {
+  const h = harness(t);
+  // How many statuses had been reported at each list-and-inspect of the containers.
+  const observedAt: number[] = [];
+  const observe = h.runtime.observe.bind(h.runtime);
+  h.runtime.observe = (node, uid) => {
+    observedAt.push(h.statuses.length);
+    return observe(node, uid);
+  };
+  // exec probes answer 0 in the fake runtime: the first probe, 1 s after the start, passes.
+  const probe = { exec: { command: ['true'] }, initialDelaySeconds: 1, periodSeconds: 5 } as Container['readinessProbe'];
+  h.manager.setDesired([makePod({ containers: [container('app', { readinessProbe: probe })] })]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  const iReady = h.statuses.findIndex(ready);
+  const iRunning = h.statuses
+    .slice(0, iReady)
+    .map((s) => s.containerStatuses?.[0].state.running !== undefined)
+    .lastIndexOf(true);
+  t.ok(iRunning >= 0, 'reported running (not Ready) before the probe passed');
+  t.same(
+    observedAt.filter((n) => n > iRunning && n <= iReady),
+    [],
+    'no list and inspect between that report and the Ready one',
+  );
+});
+
+t.test('a container whose first readiness probe passes at once is first reported Ready, not running and unready', async (t) => {
+  const h = harness(t);
+  const probe = { exec: { command: ['true'] }, periodSeconds: 5 } as Container['readinessProbe'];
+  h.manager.setDesired([makePod({ containers: [container('app', { readinessProbe: probe })] })]);
+  await until('Ready reported', () => h.statuses.find(ready));
+  const running = h.statuses.filter((s) => s.containerStatuses?.[0].state.running !== undefined);
+  t.ok(ready(running[0]), 'its first report as running is already Ready');
 });

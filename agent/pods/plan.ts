@@ -19,8 +19,11 @@ import type { BackoffMap, BackoffState, ErrorMap, ObservedContainer } from './ty
 
 export const BACKOFF_INITIAL_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
-/** A container that ran this long before exiting starts over at the initial back-off. */
-export const BACKOFF_RESET_MS = 600_000;
+/**
+ * A container that exits more than this long after its last restart (2 × BACKOFF_MAX_MS, as
+ * flowcontrol.Backoff's hasExpired) restarts at once again, and its back-off starts over.
+ */
+export const BACKOFF_RESET_MS = 2 * BACKOFF_MAX_MS;
 /** A holder that ran at least this long before it exited is re-created at once (shorter runs back off after its first re-creation). */
 export const HOLDER_STABLE_MS = 10_000;
 
@@ -295,25 +298,41 @@ export function terminatedState(c: ObservedContainer, now: number): NonNullable<
   };
 }
 
-/** Accounts for an exited container's latest exit once: the next restart time, doubling the delay. */
+/**
+ * How long an exit that ended at `finishedAtMs` waits before its restart, as the kubelet's
+ * doBackOff with client-go's flowcontrol.Backoff decides it: a container that was never
+ * restarted (no back-off entry), or whose exit came more than BACKOFF_RESET_MS after its last
+ * restart (the entry expired), restarts at once; otherwise it waits the entry's delay, which
+ * starts at BACKOFF_INITIAL_MS and doubles with every restart up to BACKOFF_MAX_MS. So the
+ * restarts of a crash loop wait 0, 10, 20, 40, 80, 160, 300, 300 ... seconds.
+ */
+export function exitDelay(prev: BackoffState | undefined, finishedAtMs: number): number {
+  if (prev?.lastRestartMs === undefined || finishedAtMs - prev.lastRestartMs > BACKOFF_RESET_MS) return 0;
+  return prev.delayMs === 0 ? BACKOFF_INITIAL_MS : Math.min(prev.delayMs * 2, BACKOFF_MAX_MS);
+}
+
+/** Accounts for an exited container's latest exit once: when it may start again (exitDelay after its end). */
 export function nextBackoff(prev: BackoffState | undefined, c: ObservedContainer, now: number): BackoffState {
   const key = exitKey(c);
   if (prev?.handledExit === key) return prev;
   const finished = c.finishedAtMs ?? now;
-  const ran = c.startedAtMs !== undefined ? finished - c.startedAtMs : 0;
-  const delayMs = !prev || prev.delayMs === 0 || ran >= BACKOFF_RESET_MS ? BACKOFF_INITIAL_MS : Math.min(prev.delayMs * 2, BACKOFF_MAX_MS);
+  const delayMs = exitDelay(prev, finished);
   return {
     restartCount: prev?.restartCount ?? 0,
     delayMs,
+    ...(prev?.lastRestartMs !== undefined ? { lastRestartMs: prev.lastRestartMs } : {}),
     restartAt: finished + delayMs,
     handledExit: key,
     lastTerminated: terminatedState(c, now),
   };
 }
 
-/** Back-off state after a restart was carried out. */
-export function afterRestart(b: BackoffState | undefined): BackoffState {
-  return { ...(b ?? { delayMs: 0, restartCount: 0 }), restartCount: (b?.restartCount ?? 0) + 1, restartAt: undefined };
+/**
+ * Back-off state after a restart was carried out at `now` (the kubelet's backOff.Next): the
+ * next exit's delay is counted from this one, and the entry expires BACKOFF_RESET_MS after it.
+ */
+export function afterRestart(b: BackoffState | undefined, now: number): BackoffState {
+  return { ...(b ?? { delayMs: 0, restartCount: 0 }), restartCount: (b?.restartCount ?? 0) + 1, restartAt: undefined, lastRestartMs: now };
 }
 
 /**

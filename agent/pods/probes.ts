@@ -33,6 +33,12 @@ export interface PodProbesOptions {
   changed: () => void;
 }
 
+/**
+ * How long a sync pass waits for the first probe of a container that just started (due within
+ * this long) before it reports, so the report can say Ready at once.
+ */
+export const FIRST_PROBE_WAIT_MS = 100;
+
 const PROBE_NAME: Record<ProbeKind, string> = { readiness: 'Readiness', liveness: 'Liveness', startup: 'Startup' };
 
 export class PodProbes {
@@ -65,8 +71,14 @@ export class PodProbes {
     delete this.unhealthyMap[name];
   }
 
-  /** Follows what runs now: new probers for new runs, none for stopped containers. */
-  update(pod: Pod, observed: ObservedContainer[], reported: PodStatus | undefined): void {
+  /**
+   * Follows what runs now: new probers for new runs, none for stopped containers. Returns the
+   * first results of the new readiness and startup probers whose first probe is due within
+   * FIRST_PROBE_WAIT_MS, for a caller that would rather report them than the moment before.
+   */
+  update(pod: Pod, observed: ObservedContainer[], reported: PodStatus | undefined): Promise<void>[] {
+    const firsts: Promise<void>[] = [];
+    const now = Date.now();
     const { byName } = pickContainers(pod, observed);
     const probed = podContainers(pod).filter((pc) => pc.kind !== 'init');
     const names = new Set(probed.map((pc) => pc.spec.name));
@@ -83,8 +95,11 @@ export class PodProbes {
       const key = `${c.id}@${c.startedAtMs}`;
       if (existing?.key === key) continue;
       this.stop(spec.name);
-      this.sets.set(spec.name, this.newSet(spec, c, key, reported));
+      const set = this.newSet(spec, c, key, reported);
+      this.sets.set(spec.name, set);
+      for (const p of [set.startup, set.readiness]) if (p && p.firstProbeAt <= now + FIRST_PROBE_WAIT_MS) firsts.push(p.firstResult);
     }
+    return firsts;
   }
 
   stop(name: string): void {

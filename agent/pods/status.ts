@@ -87,6 +87,10 @@ function containerStatus(input: StatusInput, pc: PodContainer, c: ObservedContai
       state = { terminated };
       // A completed init container counts as ready, as in Kubernetes.
       ready = pc.kind === 'init' && c.exitCode === 0;
+    } else if (!err && !input.held && b?.restartAt !== undefined && b.restartAt <= input.now) {
+      // Not in back-off (its first crash, or its back-off is over): it is started again now,
+      // and shows the run that ended until then, as the kubelet shows an exited container.
+      state = { terminated };
     } else {
       const delay = Math.round((b?.delayMs ?? 0) / 1000);
       state = {

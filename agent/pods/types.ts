@@ -36,8 +36,13 @@ export interface ObservedContainer {
 /** Restart bookkeeping of one container of a pod (F24). */
 export interface BackoffState {
   restartCount: number;
-  /** Current back-off delay; 0 before the first crash. */
+  /** The delay the latest exit waits before its restart (exitDelay); 0 when it restarts at once. */
   delayMs: number;
+  /**
+   * When the container was last restarted by this agent (kubelet: the back-off entry's
+   * lastUpdate); undefined while there is no back-off entry (never restarted, or replaced).
+   */
+  lastRestartMs?: number;
   /** When the exited container may be started again. */
   restartAt?: number;
   /** `<id>@<finishedAt>` of the exit already accounted for, so one exit is counted once. */

@@ -11,9 +11,9 @@ import type { PodAction } from './plan.js';
 import {
   BACKOFF_INITIAL_MS,
   BACKOFF_MAX_MS,
-  BACKOFF_RESET_MS,
   HOLDER,
   afterRestart,
+  exitDelay,
   initialBackoff,
   networkOwner,
   pickContainers,
@@ -25,7 +25,7 @@ import {
   terminatedState,
 } from './plan.js';
 import { runPreStop } from './prestop.js';
-import { PodProbes } from './probes.js';
+import { FIRST_PROBE_WAIT_MS, PodProbes } from './probes.js';
 import { ConfigError, createOptions, podDir, podNamespace, type DirSpec, type PodNetworkContext } from './spec.js';
 import type { PodIpam } from '../network/bridge.js';
 import { podStatus, runtimeLostStatus } from './status.js';
@@ -82,6 +82,10 @@ export class PodWorker {
   private terminationStartedAt: number | undefined;
   private running: Promise<void> | undefined;
   private dirty = false;
+  /** The next pass must look at Docker (not reuse lastObserved). */
+  private observeNeeded = true;
+  /** What the last pass saw of the pod's containers. */
+  private lastObserved: ObservedContainer[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private retryMs = 0;
@@ -103,7 +107,7 @@ export class PodWorker {
       log: this.log,
       podIP: () => this.podIP,
       event: (type, reason, message) => this.event(type, reason, message),
-      changed: () => this.trigger(),
+      changed: () => this.kick(),
     });
   }
 
@@ -129,7 +133,19 @@ export class PodWorker {
     for (const [name, e] of Object.entries(this.errors)) if (e.reason === 'CreateContainerConfigError') delete this.errors[name];
   }
 
+  /** Something may have changed (a Docker event, the pod, a timer): sync, looking at Docker afresh. */
   trigger(): void {
+    this.observeNeeded = true;
+    this.kick();
+  }
+
+  /**
+   * Syncs without a new look at Docker unless something else asked for one: a probe result
+   * (readiness, startup, liveness) changes nothing Docker shows, and any change of the
+   * containers comes as a Docker event (trigger) anyway. Saves a list and inspect per probe flip,
+   * so a Ready pod is reported sooner.
+   */
+  private kick(): void {
     // Without an engine there is nothing to observe or do: the manager triggers every pod
     // again once it answers.
     if (this.done || this.m.isStopped || this.m.engineDown !== undefined) return;
@@ -139,7 +155,7 @@ export class PodWorker {
     }
     this.running = this.loop().finally(() => {
       this.running = undefined;
-      if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.trigger());
+      if (this.dirty && !this.done && !this.m.isStopped) setImmediate(() => this.kick());
     });
   }
 
@@ -203,6 +219,7 @@ export class PodWorker {
     } catch (err) {
       // The engine went away meanwhile: the manager triggers the pod again once it answers.
       if (this.m.engineDown !== undefined) return;
+      this.observeNeeded = true;
       // Docker or the controller is away: back off, and log a failure once, not at every retry.
       this.retryMs = Math.min(Math.max(this.retryMs * 2, 2000), 30_000);
       const message = errorMessage(err);
@@ -227,7 +244,10 @@ export class PodWorker {
 
   /** One pass; true when it changed something and should look again. */
   private async syncOnce(): Promise<boolean> {
-    const observed = await this.observe();
+    const reuse = !this.observeNeeded && this.lastObserved !== undefined;
+    this.observeNeeded = false;
+    const observed = reuse ? this.lastObserved! : await this.observe();
+    this.lastObserved = observed;
     const pod = this.pod;
     if (!pod || this.gone || pod.metadata.deletionTimestamp) {
       await this.terminate(observed);
@@ -237,14 +257,23 @@ export class PodWorker {
       await this.stopFenced(pod, observed);
       return false;
     }
-    const now = Date.now();
+    let now = Date.now();
     if (!this.backoffLoaded) {
       this.backoff = initialBackoff(pod.status, observed);
       this.backoffLoaded = true;
       if (observed.some((o) => o.running)) this.log.info({ containers: observed.map((o) => o.container) }, 'adopted running containers');
     }
     this.holder = usesHolder(pod, observed, this.m.node.ipam !== undefined);
-    this.updateProbers(pod, observed);
+    const firstProbes = this.updateProbers(pod, observed);
+    if (firstProbes.length > 0) {
+      // A container just started and its first probe runs now: wait briefly for its result,
+      // so the report says Ready at once rather than "running, not ready" and, one report
+      // later (after that one's round trip), Ready.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(firstProbes), new Promise<void>((r) => (timer = setTimeout(r, FIRST_PROBE_WAIT_MS)))]);
+      clearTimeout(timer);
+      now = Date.now();
+    }
     const plan = planPod({
       pod,
       observed,
@@ -269,6 +298,8 @@ export class PodWorker {
     for (const action of plan.actions) {
       if (this.m.isStopped) break;
       acted = true;
+      // What Docker shows changes with every action: the next pass looks again.
+      this.observeNeeded = true;
       if (!(await this.execute(pod, action, observed))) break;
     }
     this.wakeAt(plan.wakeAt);
@@ -305,15 +336,16 @@ export class PodWorker {
 
   // ---- probes -----------------------------------------------------------------------------
 
-  private updateProbers(pod: Pod, observed: ObservedContainer[]): void {
+  /** Probers follow the running containers; returns the first results of new ones that probe at once. */
+  private updateProbers(pod: Pod, observed: ObservedContainer[]): Promise<void>[] {
     if (this.m.engineDown !== undefined) {
       this.probes.reset();
-      return;
+      return [];
     }
     const owner = networkOwner(pod, pickContainers(pod, observed, this.holder).byName, this.holder);
     if (owner?.running && owner.ip) this.podIP = owner.ip;
     if (pod.spec.hostNetwork) this.podIP = this.opts.hostIP();
-    this.probes.update(pod, observed, this.lastStatus);
+    return this.probes.update(pod, observed, this.lastStatus);
   }
 
   /** A container's latest exit put it into back-off (for the holder: it exited soon after its start). */
@@ -358,7 +390,7 @@ export class PodWorker {
         case 'start':
           await engineStep(this.log, 'start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
           if (a.restart) {
-            this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+            this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container], Date.now()) };
             this.log.info({ container: a.container, restartCount: this.backoff[a.container].restartCount }, 'container restarted');
             this.event('Normal', 'Started', `Restarted container ${a.container} (restart ${this.backoff[a.container].restartCount})`);
           } else {
@@ -375,7 +407,7 @@ export class PodWorker {
           this.event('Normal', 'Killing', `Restarting container ${a.container}: ${a.reason}`);
           await engineStep(this.log, 'stop', a.container, () => this.opts.runtime.stop(a.id, grace), 'RunContainerError');
           await engineStep(this.log, 'start', a.container, () => this.opts.runtime.start(a.id), 'RunContainerError');
-          this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container]) };
+          this.backoff = { ...this.backoff, [a.container]: afterRestart(this.backoff[a.container], Date.now()) };
           break;
         }
         case 'stop': {
@@ -404,11 +436,12 @@ export class PodWorker {
           await engineStep(this.log, 'stop', a.container, () => this.opts.runtime.stop(a.id, remainingGrace(grace, begun, Date.now())), 'KillContainerError');
           const ended = await this.opts.runtime.inspect(a.id).catch(() => undefined);
           await engineStep(this.log, 'remove', a.container, () => this.opts.runtime.remove(a.id), 'KillContainerError');
-          const prev = this.backoff[a.container];
+          // A new container: no back-off entry (the kubelet's key holds the container's hash).
+          const { lastRestartMs: _, ...prev } = afterRestart(this.backoff[a.container], Date.now());
           this.backoff = {
             ...this.backoff,
             [a.container]: {
-              ...afterRestart(prev),
+              ...prev,
               delayMs: 0,
               ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
             },
@@ -431,10 +464,10 @@ export class PodWorker {
   }
 
   /**
-   * A liveness or startup probe gave up: preStop hook, stop within the grace period, then start
-   * again at once (restartCount + 1, the run that ended as lastState). As in Kubernetes, only
-   * the first such restart is immediate: a container that keeps failing waits out the usual
-   * back-off (10 s, 20 s, ...), restarted by the plan like a crashed one.
+   * A liveness or startup probe gave up: preStop hook, stop within the grace period, then, as
+   * the kubelet does with the container it killed, start it again at once unless its back-off
+   * says to wait (exitDelay: the first restart is immediate, the next ones wait 10 s, 20 s, ...);
+   * a waiting one is restarted by the plan like a crashed one.
    */
   private async probeRestart(pod: Pod, name: string, id: string): Promise<void> {
     const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
@@ -445,8 +478,7 @@ export class PodWorker {
     this.probes.handled(name);
     const ended = await this.opts.runtime.inspect(id).catch(() => undefined);
     const prev = this.backoff[name];
-    const ran = ended?.startedAtMs !== undefined ? (ended.finishedAtMs ?? Date.now()) - ended.startedAtMs : 0;
-    if (prev && prev.delayMs > 0 && ran < BACKOFF_RESET_MS) {
+    if (exitDelay(prev, ended?.finishedAtMs ?? Date.now()) > 0) {
       this.log.info({ container: name }, 'container stopped after a failed probe; it restarts after its back-off');
       return;
     }
@@ -454,9 +486,8 @@ export class PodWorker {
     this.backoff = {
       ...this.backoff,
       [name]: {
-        ...afterRestart(prev),
-        // Half the initial delay, so the next failure (which doubles it) waits the initial back-off.
-        delayMs: BACKOFF_INITIAL_MS / 2,
+        ...afterRestart(prev, Date.now()),
+        delayMs: 0,
         ...(ended && ended.startedAtMs !== undefined ? { lastTerminated: terminatedState(ended, Date.now()) } : {}),
       },
     };

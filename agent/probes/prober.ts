@@ -91,6 +91,11 @@ export class Prober {
   /** Retry delay while the container has never been ready/started; undefined once it has. */
   private startupRetryMs: number | undefined;
   private lastFailedSlot = -1;
+  private firstDone!: () => void;
+  /** Settles once the first probe has a result (or the prober stopped before it). */
+  readonly firstResult = new Promise<void>((resolve) => {
+    this.firstDone = resolve;
+  });
 
   constructor(private readonly opts: ProberOptions) {
     this.kind = opts.kind ?? 'readiness';
@@ -116,8 +121,14 @@ export class Prober {
     this.schedule(this.base - this.now());
   }
 
+  /** When the first probe runs (epoch ms): the start plus initialDelaySeconds. */
+  get firstProbeAt(): number {
+    return this.base;
+  }
+
   stop(): void {
     this.stopped = true;
+    this.firstDone();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -136,6 +147,8 @@ export class Prober {
       outcome = { ok: false, message: (err as Error).message };
     }
     if (this.stopped) return;
+    // Settled after the result is applied below (a microtask later).
+    queueMicrotask(this.firstDone);
     probeResults.inc({ type: this.kind, result: outcome.ok ? 'success' : 'failure' });
     const periodMs = this.opts.timing.periodSeconds * 1000;
     if (this.kind === 'readiness') {

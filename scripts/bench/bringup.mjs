@@ -2,17 +2,18 @@
 // Ready under berth, against a baseline shell loop doing `docker run` + wait-until-ready for the
 // same ten containers one after another, in the same run. Prints both and the ratio.
 //
-// Usage: node scripts/bench/bringup.mjs [--replicas N] [--rounds R]   (after `npm run build`)
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Readiness is read from the controller's API every 20 ms (not through a CLI process per poll).
+// --hops adds where the time went per ordinal, from the pods' timestamps.
+//
+// Usage: node scripts/bench/bringup.mjs [--replicas N] [--rounds R] [--hops]   (after `npm run build`)
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { waitFor } from './lib.mjs';
+import { cli, isReady, median, startCluster, waitFor } from './lib.mjs';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const BIN = join(ROOT, 'dist/bin/berth.js');
-const { values } = parseArgs({ options: { replicas: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { replicas: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, hops: { type: 'boolean', default: false } },
+});
+const HOPS = values.hops;
 const REPLICAS = Number(values.replicas);
 const ROUNDS = Number(values.rounds);
 const IMAGE = 'berth.local/web:1';
@@ -67,100 +68,78 @@ spec:
 `;
 }
 
-function cli(env, args, input) {
-  return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
+const ms = (iso) => Date.parse(iso);
+
+/**
+ * Where the time of one bring-up went, per ordinal, from the pods' own timestamps (ms, one host
+ * clock): the previous pod Ready → this pod created (status report, controller), created →
+ * container started (agent watch, Docker create and start), started → Ready (first passing
+ * readiness probe).
+ */
+function hopsOf(pods, appliedAt) {
+  const byOrdinal = [...pods].sort((a, b) => Number(a.metadata.name.split('-').pop()) - Number(b.metadata.name.split('-').pop()));
+  return byOrdinal.map((p, i) => {
+    const created = ms(p.metadata.creationTimestamp);
+    const started = ms(p.status.containerStatuses[0].state.running.startedAt);
+    const ready = ms(p.status.conditions.find((c) => c.type === 'Ready').lastTransitionTime);
+    const prevReady = i === 0 ? appliedAt : ms(byOrdinal[i - 1].status.conditions.find((c) => c.type === 'Ready').lastTransitionTime);
+    return { created: created - prevReady, started: started - created, ready: ready - started };
+  });
 }
 
-async function berthRound(dir, round) {
-  const conf = join(dir, 'controller/admin.conf');
-  const env = { BERTH_CONFIG: conf };
+async function berthRound(c, round) {
   const name = `bench${round}`;
-  // Through the CLI, which trusts the controller's CA from admin.conf.
-  const pods = () => JSON.parse(cli(env, ['get', 'pods', '-l', `app=${name}`, '-o', 'json']));
-  const ready = async () => {
-    const list = pods();
-    const n = list.items.filter((p) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
-    return n === REPLICAS;
-  };
+  const appliedAt = Date.now();
   const t0 = performance.now();
-  cli(env, ['apply', '-f', '-'], manifest(name));
-  await waitFor(`${name} all Ready`, ready, 300_000);
-  const ms = performance.now() - t0;
-  cli(env, ['delete', 'statefulset', name]);
-  await waitFor(
-    `${name} pods gone`,
+  cli(c.env, ['apply', '-f', '-'], manifest(name));
+  const pods = await waitFor(
+    `${name} all Ready`,
     async () => {
-      return pods().items.length === 0;
+      const list = await c.pods(`app=${name}`);
+      return list.filter(isReady).length === REPLICAS ? list : undefined;
     },
-    120_000,
+    300_000,
   );
-  return ms;
+  const total = performance.now() - t0;
+  const hops = hopsOf(pods, appliedAt);
+  cli(c.env, ['delete', 'statefulset', name]);
+  await waitFor(`${name} pods gone`, async () => (await c.pods(`app=${name}`)).length === 0, 120_000);
+  return { total, hops };
 }
 
 async function main() {
   execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
-  const procs = [];
-  const start = (args) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } });
-    procs.push(p);
-    return p;
-  };
+  const c = await startCluster();
   try {
-    start(['controller', 'up', '--data-dir', join(dir, 'controller'), '--listen', '127.0.0.1:0']);
-    await waitFor('controller', () => existsSync(join(dir, 'controller/admin.conf')), 20_000);
-    const conf = readFileSync(join(dir, 'controller/admin.conf'), 'utf8');
-    const server = /server: (\S+)/.exec(conf)[1];
-    const join_ = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
-    const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
-    start([
-      'agent',
-      '--server',
-      server,
-      '--token',
-      join_,
-      ...(caHash ? ['--ca-hash', caHash] : []),
-      '--node-name',
-      `bench-${process.pid}`,
-      '--data-dir',
-      join(dir, 'agent'),
-      '--listen',
-      '127.0.0.1:0',
-      '--pod-network',
-      'bridge',
-    ]);
-    await waitFor(
-      'agent registered',
-      () => cli({ BERTH_CONFIG: join(dir, 'controller/admin.conf') }, ['get', 'nodes', '-o', 'name']).includes('node/'),
-      30_000,
-    );
-
     const base = [];
     const berth = [];
     for (let r = 0; r < ROUNDS; r++) {
       base.push(baseline(r));
-      berth.push(await berthRound(dir, r));
-      console.log(`round ${r + 1}: docker loop ${(base[r] / 1000).toFixed(2)} s, berth ${(berth[r] / 1000).toFixed(2)} s`);
+      berth.push(await berthRound(c, r));
+      console.log(`round ${r + 1}: docker loop ${(base[r] / 1000).toFixed(2)} s, berth ${(berth[r].total / 1000).toFixed(2)} s`);
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const b = median(base);
-    const s = median(berth);
+    const s = median(berth.map((x) => x.total));
     console.log(`\n${REPLICAS}-replica OrderedReady bring-up, median of ${ROUNDS} rounds`);
     console.log(`  docker run + wait-ready loop: ${(b / 1000).toFixed(2)} s`);
     console.log(`  berth (apply → all Ready):   ${(s / 1000).toFixed(2)} s`);
     console.log(`  ratio berth / loop:           ${(s / b).toFixed(2)}`);
-  } finally {
-    for (const p of procs.reverse()) {
-      p.kill('SIGTERM');
-      await new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)));
+    if (HOPS) {
+      // Median over rounds for each ordinal; ordinal 0 counts from the apply (CLI included).
+      console.log('\nhops per ordinal, median ms: previous Ready (apply for 0) → created → container started → Ready');
+      console.log('  ordinal  →created  →started  →ready');
+      for (let i = 0; i < REPLICAS; i++) {
+        const h = (k) => String(Math.round(median(berth.map((x) => x.hops[i][k])))).padStart(8);
+        console.log(`  ${String(i).padStart(7)}  ${h('created')}  ${h('started')}  ${h('ready')}`);
+      }
+      const sum = (k) => Math.round(median(berth.map((x) => x.hops.slice(1).reduce((a, y) => a + y[k], 0))));
+      console.log(
+        `  sum 1..${REPLICAS - 1}  ${String(sum('created')).padStart(8)}  ${String(sum('started')).padStart(8)}  ${String(sum('ready')).padStart(8)}`,
+      );
     }
+  } finally {
     cleanupBaseline(`${process.pid}`);
-    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=bench-${process.pid}`])
-      .toString()
-      .split('\n')
-      .filter(Boolean);
-    if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
+    await c.stop();
   }
 }
 

@@ -1,4 +1,8 @@
 // Small helpers the benchmarks share.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,5 +18,89 @@ export async function waitFor(what, fn, timeoutMs, everyMs = 20) {
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const BIN = join(ROOT, 'dist/bin/berth.js');
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The berth CLI (dist/) with the given environment; stdout as a string. */
+export function cli(env, args, input, stderr = 'inherit') {
+  return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', stderr] }).toString();
+}
+
+/** A pod's Ready condition is True. */
+export const isReady = (p) => p?.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+/**
+ * A controller and one agent on this host (loopback, a fresh data directory), for benchmarks.
+ * `api` talks to the controller directly (no CLI process per call), with admin.conf's token
+ * and CA. `stop()` ends both processes and removes what the agent left.
+ */
+export async function startCluster() {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  const node = `bench-${process.pid}`;
+  const procs = [];
+  // BERTH_BENCH_LOGS=<dir>: each process logs at debug level to <dir>/<controller|agent>.log.
+  const logs = process.env.BERTH_BENCH_LOGS;
+  const start = (args) => {
+    const out = logs ? openSync(join(logs, `${args[0]}.log`), 'w') : 'ignore';
+    const p = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', out, out],
+      env: { ...process.env, BERTH_LOG_LEVEL: logs ? 'debug' : 'warn' },
+    });
+    procs.push(p);
+    return p;
+  };
+  const conf = join(dir, 'controller/admin.conf');
+  const env = { BERTH_CONFIG: conf };
+  const stop = async () => {
+    for (const p of procs.reverse()) {
+      if (p.exitCode === null) p.kill('SIGTERM');
+      await new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)));
+    }
+    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${node}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    start(['controller', 'up', '--data-dir', join(dir, 'controller'), '--listen', '127.0.0.1:0']);
+    await waitFor('controller', () => existsSync(conf), 20_000);
+    const server = /server: (\S+)/.exec(readFileSync(conf, 'utf8'))[1];
+    const token = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
+    const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
+    start([
+      'agent',
+      '--server',
+      server,
+      '--token',
+      token,
+      ...(caHash ? ['--ca-hash', caHash] : []),
+      '--node-name',
+      node,
+      '--data-dir',
+      join(dir, 'agent'),
+      '--listen',
+      '127.0.0.1:0',
+      '--pod-network',
+      'bridge',
+    ]);
+    await waitFor('agent registered', () => cli(env, ['get', 'nodes', '-o', 'name'], undefined, 'ignore').includes('node/'), 30_000);
+    const { resolveConnection } = await import(join(ROOT, 'dist/cli/config.js'));
+    const { ApiClient } = await import(join(ROOT, 'dist/shared/client.js'));
+    const c = resolveConnection({ flags: {}, env, defaultPath: conf });
+    const api = new ApiClient({ server: c.servers, token: c.token, ...(c.ca ? { tls: { ca: c.ca } } : {}) });
+    const pod = (name, ns = 'default') => api.request('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+    const pods = async (selector, ns = 'default') =>
+      (await api.request('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`)).items;
+    return { dir, env, node, api, pod, pods, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }

@@ -24,8 +24,11 @@ export class StepError extends Error {
 
 /** Runs one engine call; failures are logged with the pod name and become a StepError. */
 export async function engineStep<T>(log: Logger, what: string, container: string, call: () => Promise<T>, reason: string): Promise<T> {
+  const t0 = performance.now();
   try {
-    return await call();
+    const r = await call();
+    log.debug({ container, call: what, ms: Math.round(performance.now() - t0) }, `docker ${what}`);
+    return r;
   } catch (err) {
     log.warn({ container, call: what, status: statusCode(err), err: errorMessage(err) }, `docker ${what} failed`);
     throw new StepError(reason, errorMessage(err));
