@@ -1,0 +1,227 @@
+// The status page (docs/ui.md) in headless Chromium against a real controller and two agents on
+// Docker: log in, a 3-replica set appears ordinal by ordinal, scaled to 5 from the page, a node
+// NotReady once its agent stops (after a controller restart the page lists again and stays
+// live), and a viewer token sees no action and is refused by the API. Screenshots of each page
+// are saved under .tap/ui-screenshots (printed as a comment).
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { fetchWithTls } from '../shared/client.js';
+import type { StatefulSet } from '../shared/types.js';
+import { Cluster, ROOT, requireDocker, requireImage } from './helpers/cluster.js';
+import { chromiumBinary, requireChromium } from './helpers/prereq.js';
+
+const SET = (replicas: number) => `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: ${replicas}
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: berth.local/web:1
+          imagePullPolicy: Never
+          readinessProbe:
+            tcpSocket:
+              port: 80
+            periodSeconds: 1
+          volumeMounts:
+            - name: www
+              mountPath: /usr/share/nginx/html
+  volumeClaimTemplates:
+    - metadata:
+        name: www
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: 1Gi
+`;
+
+/** Records, in the page, each pod element's readiness the first time it is seen in that state: the order the page showed them in. */
+function recordPods(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const w = window as unknown as { seenPods: string[] };
+    w.seenPods = [];
+    const seen = new Set<string>();
+    const scan = () => {
+      for (const el of document.querySelectorAll('.gcell[data-pod]')) {
+        const k = `${el.getAttribute('data-pod')}:${el.getAttribute('data-ready')}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        w.seenPods.push(k);
+      }
+    };
+    new MutationObserver(scan).observe(document.body, { subtree: true, childList: true, attributes: true });
+    scan();
+  });
+}
+
+t.test('status page in headless Chromium', async (t) => {
+  if (!(await requireDocker(t))) return;
+  if (!(await requireImage(t, 'berth.local/web:1'))) return;
+  if (!(await requireChromium(t))) return;
+  const c = new Cluster('ui');
+  t.teardown(() => c.teardown());
+  await c.startController();
+  const nodeA = `ui-${process.pid}-a`;
+  const nodeB = `ui-${process.pid}-b`;
+  await c.startAgent(nodeA);
+  await c.startAgent(nodeB);
+
+  const shots = join(ROOT, '.tap', 'ui-screenshots');
+  mkdirSync(shots, { recursive: true });
+  t.comment(`screenshots: ${shots}`);
+  const browser = await chromium.launch({ executablePath: chromiumBinary(), args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 860 } });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  const requests: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('request', (r) => requests.push(r.url()));
+  const shot = async (p: Page, name: string) => {
+    const path = join(shots, `${name}.png`);
+    await p.screenshot({ path });
+    t.comment(`screenshot ${path}`);
+  };
+  const login = async (p: Page, token: string) => {
+    await p.goto(`${c.server}/ui/`);
+    await p.fill('#token', token);
+    await p.click('#login button[type=submit]');
+    await p.waitForSelector('#live[data-status=live]', { timeout: 20_000 });
+  };
+
+  t.test('the page is served on the API port with a strict Content-Security-Policy', async (t) => {
+    const res = await fetchWithTls(`${c.server}/ui/`, {}, { ca: c.ca });
+    t.equal(res.status, 200, 'no token is needed for the page itself');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    t.match(csp, /default-src 'none'/);
+    t.match(csp, /script-src 'self'(;|$)/, 'scripts only from the controller');
+    t.notMatch(csp, /unsafe-inline|unsafe-eval/, 'no inline script or eval');
+    const html = await res.text();
+    t.notMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script in the HTML');
+    t.notMatch(html, /https?:\/\//, 'no external asset');
+  });
+
+  t.test('log in with the admin token: the token is kept in sessionStorage, never in a URL', async (t) => {
+    await login(page, c.adminToken);
+    t.equal(await page.textContent('#role'), 'admin');
+    t.equal(await page.evaluate(() => sessionStorage.getItem('berth.token')), c.adminToken);
+    t.notOk(
+      requests.some((u) => u.includes(c.adminToken)),
+      'no request URL holds the token',
+    );
+    t.ok(
+      requests.every((u) => u.startsWith(c.server)),
+      'every request goes to the controller',
+    );
+  });
+
+  t.test('a 3-replica set appears ordinal by ordinal as its pods become Ready', async (t) => {
+    await recordPods(page);
+    await c.ok(['apply', '-f', '-'], SET(3));
+    await page.waitForSelector('.gcell[data-pod=web-2][data-ready=true]', { timeout: 120_000 });
+    const seen = await page.evaluate(() => (window as unknown as { seenPods: string[] }).seenPods);
+    t.comment(`the page showed: ${seen.join(' ')}`);
+    for (const i of [0, 1, 2]) t.ok(seen.includes(`web-${i}:true`), `web-${i} shown Ready`);
+    for (const i of [1, 2]) {
+      const first = seen.findIndex((k) => k.startsWith(`web-${i}:`));
+      const prevReady = seen.indexOf(`web-${i - 1}:true`);
+      t.ok(first > prevReady && prevReady >= 0, `web-${i} appeared (#${first}) only after web-${i - 1} was shown Ready (#${prevReady})`);
+    }
+    const columns = await page.$$eval('.ghead[data-node]', (els) => els.map((e) => e.getAttribute('data-node')));
+    t.ok(columns.includes(nodeA) && columns.includes(nodeB), 'both hosts are columns');
+    await shot(page, 'cluster');
+  });
+
+  t.test('scale the set to 5 from its page: the new ordinals appear', async (t) => {
+    await page.click('.chip[data-set=web]');
+    await page.waitForSelector('.tr[data-pod=web-2][data-ready=true]');
+    await page.click('[data-action=scale]');
+    await page.fill('#confirm input[name=replicas]', '5');
+    await page.click('#confirm [data-confirm]');
+    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await page.waitForSelector('.tr[data-pod=web-4][data-ready=true]', { timeout: 120_000 });
+    const set = await c.api.get<StatefulSet>('/apis/apps/v1/namespaces/default/statefulsets/web');
+    t.equal(set.spec.replicas, 5, 'the set has 5 replicas');
+    t.equal(await page.getAttribute('#rollout', 'data-replicas'), '5', 'the progress bar counts 5');
+    t.match(await page.textContent('#set-replicas'), /5\/5 Ready/);
+    await shot(page, 'set');
+  });
+
+  t.test('the node and events pages', async (t) => {
+    await page.goto(`${c.server}/ui/#/node/${nodeA}`);
+    await page.waitForSelector('#node-state[data-state=ready]');
+    t.ok((await page.$$('.nodepods .tr[data-pod]')).length > 0, 'the node lists its pods');
+    await shot(page, 'node');
+    await page.goto(`${c.server}/ui/#/events`);
+    await page.waitForSelector('.eventlist .ev');
+    const all = Number((await page.textContent('#ev-count'))?.split(' ')[0]);
+    await page.fill('#ev-text', 'web-4');
+    await page.waitForFunction((n) => Number(document.querySelector('#ev-count')?.textContent?.split(' ')[0]) < n, all);
+    const texts = await page.$$eval('.eventlist .ev', (els) => els.map((e) => e.textContent ?? ''));
+    t.ok(texts.length > 0 && texts.every((x) => x.includes('web-4')), 'the filter keeps only the events naming web-4');
+    await page.fill('#ev-text', '');
+    await shot(page, 'events');
+  });
+
+  t.test('a viewer token sees the cluster, has no action, and the API refuses its writes', async (t) => {
+    const viewer = (await c.ok(['token', 'create', '--role', 'viewer'])).trim();
+    const vctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 860 } });
+    t.teardown(() => vctx.close());
+    const vpage = await vctx.newPage();
+    await login(vpage, viewer);
+    t.equal(await vpage.textContent('#role'), 'viewer');
+    await vpage.goto(`${c.server}/ui/#/set/default/web`);
+    await vpage.waitForSelector('.tr[data-pod=web-4]');
+    t.equal((await vpage.$$('[data-action]')).length, 0, 'no action button on the set page');
+    await vpage.goto(`${c.server}/ui/#/node/${nodeA}`);
+    await vpage.waitForSelector('#node-state');
+    t.equal((await vpage.$$('[data-action]')).length, 0, 'no action button on the node page');
+    await shot(vpage, 'viewer-node');
+    const api = c.client(viewer);
+    for (const [method, path, body] of [
+      ['PUT', '/api/v1/namespaces/default/statefulsets/web/scale', { spec: { replicas: 1 } }],
+      ['PATCH', `/api/v1/nodes/${nodeA}`, { spec: { unschedulable: true } }],
+      ['DELETE', '/api/v1/namespaces/default/pods/web-0', undefined],
+    ] as const) {
+      const err = await api.request(method, path, body).then(
+        () => undefined,
+        (e: { status?: number }) => e,
+      );
+      t.equal(err?.status, 403, `${method} ${path}: 403 for the viewer`);
+    }
+  });
+
+  t.test('after a controller restart the page lists again; a node goes NotReady when its agent stops', async (t) => {
+    await page.goto(`${c.server}/ui/#/cluster`);
+    await page.waitForSelector(`.ghead[data-node=${nodeB}][data-state=ready]`);
+    const listsBefore = Number(await page.getAttribute('#live', 'data-lists'));
+    await c.restartController();
+    await c.stopAgent(nodeB);
+    await page.waitForSelector(`.ghead[data-node=${nodeB}][data-state=notready]`, { timeout: 60_000 });
+    t.pass(`${nodeB} shown NotReady in the cluster page`);
+    await page.waitForSelector('#live[data-status=live]', { timeout: 20_000 });
+    const listsAfter = Number(await page.getAttribute('#live', 'data-lists'));
+    t.ok(listsAfter >= listsBefore + 4, `the page listed its 4 kinds again after the restart (${listsBefore} lists before, ${listsAfter} after)`);
+    await shot(page, 'cluster-notready');
+    await page.goto(`${c.server}/ui/#/node/${nodeB}`);
+    await page.waitForSelector('#node-state[data-state=notready]');
+    await shot(page, 'node-notready');
+  });
+
+  t.test('no script error in the page', async (t) => {
+    t.same(pageErrors, []);
+  });
+});
