@@ -44,13 +44,29 @@ let session: Session | undefined;
 let view: { render(): void; dispose?(): void } | undefined;
 let frame = 0;
 
-/** Renders the current view on the next frame (many watch events, one render). */
+/** What the last render cost (ms) and when it ended: renders are spaced by four times their cost. */
+let renderCost = 0;
+let renderedAt = 0;
+
+/**
+ * Renders the current view on the next frame (many watch events, one render). A render that
+ * recomputes over 10,000 pods costs milliseconds, so under a steady stream of changes (1,000
+ * nodes' heartbeats) renders are spaced to keep the page's share of the CPU near a fifth;
+ * scrolling draws the rows and columns in view at once, without waiting for this.
+ */
 function schedule(): void {
   if (frame) return;
-  frame = requestAnimationFrame(() => {
-    frame = 0;
-    view?.render();
-  });
+  frame = -1;
+  const wait = Math.max(0, renderedAt + renderCost * 4 - performance.now());
+  setTimeout(() => {
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      const started = performance.now();
+      view?.render();
+      renderedAt = performance.now();
+      renderCost = renderedAt - started;
+    });
+  }, wait);
 }
 
 function changed(): void {
