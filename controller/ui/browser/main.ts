@@ -38,6 +38,7 @@ interface Session {
   events: Informer<Event>;
   /** Bumped on every change: views recompute what they derive only when it moved. */
   version: number;
+  eventsStarted: boolean;
 }
 
 let session: Session | undefined;
@@ -70,7 +71,16 @@ function schedule(): void {
 }
 
 function changed(): void {
-  if (session) session.version++;
+  if (session) {
+    session.version++;
+    // Events (often the longest list) are listed once nodes and pods arrived: they do not hold
+    // up the first drawing of the cluster.
+    const s = session;
+    if (!s.eventsStarted && s.nodes.synced && s.pods.synced) {
+      s.eventsStarted = true;
+      s.events.start();
+    }
+  }
   schedule();
 }
 
@@ -124,12 +134,13 @@ function start(api: Api, role: string): void {
     api,
     role,
     version: 0,
+    eventsStarted: false,
     pods: new Informer<Pod>(api, '/api/v1/pods', changed),
     nodes: new Informer<Node>(api, '/api/v1/nodes', changed),
     sets: new Informer<StatefulSet>(api, '/apis/apps/v1/statefulsets', changed),
     events: new Informer<Event>(api, '/api/v1/events', changed),
   };
-  for (const i of [session.nodes, session.pods, session.sets, session.events]) i.start();
+  for (const i of [session.nodes, session.pods, session.sets]) i.start();
   route();
 }
 
