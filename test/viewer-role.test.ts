@@ -2,6 +2,7 @@
 // their data) and is refused every write with 403, changing nothing; GET /api/v1/whoami names
 // the role; the status page's files need no token and carry a strict Content-Security-Policy.
 import t from 'tap';
+import { tokenCreate } from '../cli/commands/token.js';
 import { createToken } from '../controller/auth/tokens.js';
 import { redactForViewer } from '../controller/api/routes/objects.js';
 import { RESOURCES } from '../shared/resources.js';
@@ -126,4 +127,10 @@ t.test('redactForViewer drops data and stringData of Secrets only', async (t) =>
   t.same(redactForViewer(s), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, type: 'Opaque' });
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: 'b' } } as unknown as AnyObject;
   t.equal(redactForViewer(cm), cm);
+});
+
+t.test('berth token create --role: a bad role or a join command for a viewer is refused before any call', async (t) => {
+  const g = { namespace: 'default', namespaceExplicit: false, server: 'http://127.0.0.1:9', token: 'x.y' };
+  await t.rejects(tokenCreate({ role: 'admin' }, g), { message: /invalid --role value "admin": must be join or viewer/ });
+  await t.rejects(tokenCreate({ role: 'viewer', printJoinCommand: true }, g), { message: /--print-join-command is for join tokens/ });
 });
