@@ -6,6 +6,7 @@ import {
   clusterColumns,
   clusterSummary,
   filterEvents,
+  heartbeatText,
   moveProblem,
   nodeState,
   podProblem,
@@ -195,4 +196,14 @@ t.test('age', async (t) => {
   t.equal(age('2026-01-01T03:00:00Z', now), '5m');
   t.equal(age('2026-01-01T00:00:00Z', now), '3h5m');
   t.equal(age(undefined, now), '');
+});
+
+t.test('heartbeat: the age of the last one while Ready; since when none came once NotReady', async (t) => {
+  const now = Date.parse('2026-01-01T00:01:00Z');
+  const n = node('n');
+  n.status.conditions[0].lastHeartbeatTime = '2026-01-01T00:00:50Z';
+  t.equal(heartbeatText(n, now), '10s ago');
+  const lost = node('m', { ready: false });
+  lost.status.conditions[0] = { type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:30Z', lastHeartbeatTime: '2026-01-01T00:00:30Z' };
+  t.equal(heartbeatText(lost, now), 'none since the node went NotReady 30s ago');
 });

@@ -176,6 +176,39 @@ t.test('status page in headless Chromium', async (t) => {
     await shot(page, 'events');
   });
 
+  t.test('cordon and uncordon from the node page, delete a pod from the set page', async (t) => {
+    const unschedulable = async () => (await c.api.get<{ spec: { unschedulable?: boolean } }>(`/api/v1/nodes/${nodeA}`)).spec.unschedulable === true;
+    await page.goto(`${c.server}/ui/#/node/${nodeA}`);
+    await page.click('[data-action=cordon]');
+    await page.click('#confirm [data-confirm]');
+    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await page.waitForSelector('#node-state[data-state=cordoned]');
+    t.ok(await unschedulable(), 'the node is cordoned');
+    await page.waitForSelector('#confirm', { state: 'detached' });
+    await page.click('[data-action=uncordon]');
+    await page.click('#confirm [data-confirm]');
+    await page.waitForSelector('#node-state[data-state=ready]');
+    t.notOk(await unschedulable(), 'the node is uncordoned');
+    await page.waitForSelector('#confirm', { state: 'detached' });
+
+    const before = (await c.pods()).find((p) => p.metadata.name === 'web-4')!;
+    await page.goto(`${c.server}/ui/#/set/default/web`);
+    await page.click('.tr[data-pod=web-4] [data-action=delete-pod]');
+    await page.click('#confirm [data-confirm]');
+    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await page.waitForFunction(
+      (uid) => {
+        const row = document.querySelector('.tr[data-pod=web-4]');
+        return row?.getAttribute('data-ready') === 'true' && row.getAttribute('data-uid') !== uid;
+      },
+      before.metadata.uid,
+      { timeout: 120_000 },
+    );
+    const after = (await c.pods()).find((p) => p.metadata.name === 'web-4')!;
+    t.not(after.metadata.uid, before.metadata.uid, 'web-4 was made again');
+    t.equal(after.spec.nodeName, before.spec.nodeName, 'on the node of its volume');
+  });
+
   t.test('a viewer token sees the cluster, has no action, and the API refuses its writes', async (t) => {
     const viewer = (await c.ok(['token', 'create', '--role', 'viewer'])).trim();
     const vctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 860 } });

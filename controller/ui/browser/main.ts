@@ -11,7 +11,7 @@ import {
   clusterColumns,
   clusterSummary,
   filterEvents,
-  heartbeatOf,
+  heartbeatText,
   keyOf,
   moveProblem,
   nodeState,
@@ -486,7 +486,7 @@ function setView(ns: string, name: string): { render(): void } {
       );
       return h(
         'div',
-        { class: `tr st-row-${st}`, 'data-pod': p.metadata.name, 'data-state': st, 'data-ready': podReady(p) ? 'true' : 'false' },
+        { class: `tr st-row-${st}`, 'data-pod': p.metadata.name, 'data-uid': p.metadata.uid, 'data-state': st, 'data-ready': podReady(p) ? 'true' : 'false' },
         h('span', { class: `dot st-${st}` }),
         h('span', { class: 'c-name', text: p.metadata.name }),
         h('span', { class: 'c-ord', text: String(ordinalOf(p)) }),
@@ -629,7 +629,7 @@ function nodeView(name: string): { render(): void } {
         const gib = (b?: number) => (b === undefined ? '—' : `${(b / 2 ** 30).toFixed(1)} GiB`);
         const facts: [string, string][] = [
           ['State', st === 'ready' ? 'Ready' : st === 'notready' ? 'NotReady' : st],
-          ['Heartbeat', `${age(heartbeatOf(n), Date.now()) || '—'} ago`],
+          ['Heartbeat', heartbeatText(n, Date.now())],
           ['Address', n.status.addresses?.map((a) => a.address).join(', ') ?? ''],
           ['OS', f?.os ?? n.status.nodeInfo?.osImage ?? ''],
           ['Kernel', f?.kernel ?? n.status.nodeInfo?.kernelVersion ?? ''],

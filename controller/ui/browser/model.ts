@@ -264,9 +264,16 @@ export function age(iso: string | undefined, now: number): string {
   return `${Math.floor(h / 24)}d`;
 }
 
-/** When a node's agent was last heard (the Ready condition's lastHeartbeatTime). */
-export function heartbeatOf(n: Node): string | undefined {
-  return n.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime;
+/**
+ * How long ago a node's agent was last heard, as the node page says it: for a Ready node the age of
+ * the Ready condition's lastHeartbeatTime; for one that is not, the controller wrote that time when
+ * it marked the node NotReady, so the page says since when none came instead.
+ */
+export function heartbeatText(n: Node, now: number): string {
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!ready) return 'never';
+  if (ready.status === 'True') return ready.lastHeartbeatTime ? `${age(ready.lastHeartbeatTime, now)} ago` : 'unknown';
+  return `none since the node went NotReady ${age(ready.lastTransitionTime, now)} ago`;
 }
 
 /**
