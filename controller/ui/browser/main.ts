@@ -113,9 +113,18 @@ function showLogin(message = ''): void {
 
 async function login(token: string): Promise<void> {
   const api = new Api(token);
-  const who = await api.request<{ role: string }>('GET', '/api/v1/whoami').catch((e: ApiFailure) => {
-    throw new Error(e.status === 401 ? 'the controller does not accept this token' : e.message);
-  });
+  let who: { role: string } | undefined;
+  // A request that failed without an answer (the browser saw the network change, the controller
+  // restarting) is tried again twice; an answer is final.
+  for (let attempt = 1; !who; attempt++) {
+    try {
+      who = await api.request<{ role: string }>('GET', '/api/v1/whoami');
+    } catch (e) {
+      if (e instanceof ApiFailure) throw new Error(e.status === 401 ? 'the controller does not accept this token' : e.message);
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   if (who.role !== 'admin' && who.role !== 'viewer') throw new Error(`a ${who.role} token cannot see the cluster: use the admin token or a viewer token`);
   saveToken(token);
   start(api, who.role);
