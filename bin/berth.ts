@@ -472,10 +472,11 @@ podCmd
   .option('--cancel', 'cancel the move under way (or failed) of the pod: it starts again on its old node, where its data is')
   .action((pod: string, opts: MoveOptions, cmd: Command) => run(() => podMove(pod, opts, globalsOf(cmd))));
 
-const token = program.command('token').description('join tokens and node credentials');
+const token = program.command('token').description('join tokens, viewer tokens and node credentials');
 token
   .command('create')
-  .description('create a join token and print it')
+  .description('create a join token (or, with --role viewer, a read-only token for people) and print it')
+  .option('--role <role>', "join (a host joins with it) or viewer (reads everything but Secrets' data, changes nothing: the status page, berth get)", 'join')
   .option('--ttl <duration>', 'how long the token is valid, e.g. 30m, 24h, 7d (0: never expires)', '24h')
   .option('--description <text>', 'what the token is for, shown by token list')
   .option('--print-join-command', 'print the whole berth agent command line instead of the token')

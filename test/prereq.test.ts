@@ -65,6 +65,6 @@ t.test('an unknown name in BERTH_TEST_SKIP fails, even when the prerequisite is 
   const r = recorder();
   t.equal(await withEnv('dokcer', () => requirePrereq(r.fake, 'docker', () => undefined)), false);
   t.match(r.calls, [
-    /^fail: BERTH_TEST_SKIP names unknown prerequisites: dokcer \(known: docker, images, root, ansible, systemd, etcd, kubectl, helm, python-kubernetes\)/,
+    /^fail: BERTH_TEST_SKIP names unknown prerequisites: dokcer \(known: docker, images, root, ansible, systemd, etcd, kubectl, helm, python-kubernetes, chromium\)/,
   ]);
 });

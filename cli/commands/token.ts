@@ -10,6 +10,8 @@ export interface TokenCreateOptions {
   ttl?: string;
   description?: string;
   printJoinCommand?: boolean;
+  /** `join` (default) or `viewer` (read-only, for people: the status page, `berth get`). */
+  role?: string;
 }
 
 /** `24h`, `30m`, `7d`, `1h30m` or seconds; 0: never expires. In whole seconds. */
@@ -23,8 +25,12 @@ export function parseTtl(v: string | undefined): number {
 
 export async function tokenCreate(opts: TokenCreateOptions, g: Globals): Promise<void> {
   const ttlSeconds = parseTtl(opts.ttl ?? '24h');
+  const role = opts.role ?? 'join';
+  if (role !== 'join' && role !== 'viewer') throw new CliError(`invalid --role value "${role}": must be join or viewer`);
+  if (role === 'viewer' && opts.printJoinCommand) throw new CliError('--print-join-command is for join tokens; a viewer token joins no host');
   const created = await clientFor(g).request<TokenInfo & { token: string; joinCommand?: string }>('POST', '/api/v1/tokens', {
     ttlSeconds,
+    ...(role === 'viewer' ? { role } : {}),
     ...(opts.description ? { description: opts.description } : {}),
   });
   if (opts.printJoinCommand) {

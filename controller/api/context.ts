@@ -39,6 +39,11 @@ export function requireAdmin(c: Pick<ApiContext, 'who'>, message = 'this call ne
   if (c.who.role !== 'admin') throw forbidden(message);
 }
 
+/** Reads of the cluster's state: the admin token and viewer tokens (read-only). */
+export function requireReadAccess(c: Pick<ApiContext, 'who'>, message = 'this call needs the admin token or a viewer token'): void {
+  if (c.who.role !== 'admin' && c.who.role !== 'viewer') throw forbidden(message);
+}
+
 /** The handler, run only for the admin token. */
 export function adminOnly(handler: ApiHandler): ApiHandler {
   return (c: ApiContext, p: Params) => {

@@ -35,6 +35,7 @@ import { addRestoreHoldRoutes } from './routes/restore-hold.js';
 import { isSpdyUpgrade, isWebSocketUpgrade, upgradePodSpdy, upgradePodWebSocket } from './routes/pod-streams.js';
 import { addStatefulSetRoutes } from './routes/statefulsets.js';
 import { addTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
+import { addUiRoutes, isUiPath } from './routes/ui.js';
 import { WatchBudget, WatchHub } from './routes/watch.js';
 import { TABLE_REPRESENTATIONS } from './table-representation.js';
 import { addWriteRoutes } from './routes/writes.js';
@@ -102,6 +103,7 @@ export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   addNamespaceRoutes(router, { store: deps.store, representations });
   addObjectRoutes(router, { ...deps, representations, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
   addWriteRoutes(router, { writes });
+  addUiRoutes(router);
   return router;
 }
 
@@ -170,6 +172,8 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
     });
     // The metrics routes take the metrics token too, and check it themselves.
     if (metrics && isMetricsPath(req.method, path)) return done();
+    // The status page's files hold no cluster data; the page calls the API with its token.
+    if (isUiPath(req.method, path)) return done();
     const who = authenticate(store, req.headers.authorization);
     if (!who) return done(new StatusError('Unauthorized', 'a valid bearer token is required'));
     request.who = who;

@@ -6,7 +6,7 @@ import type { Store, StoreReader, StoredToken, StoreTx } from '../store/types.js
 import type { TokenInfo } from '../../shared/types.js';
 
 /** Who a request comes from; `token` says which token (its id and end), for closing what it opened when it is revoked. */
-export type Principal = ({ role: 'admin' } | { role: 'join' } | { role: 'node'; node: string }) & { token?: TokenRef };
+export type Principal = ({ role: 'admin' } | { role: 'viewer' } | { role: 'join' } | { role: 'node'; node: string }) & { token?: TokenRef };
 
 export interface TokenRef {
   id: string;
@@ -14,7 +14,8 @@ export interface TokenRef {
   expires?: number;
 }
 
-export type TokenRole = 'admin' | 'join' | 'node';
+/** `viewer`: reads every kind (Secrets without their data) and changes nothing (docs/security.md). */
+export type TokenRole = 'admin' | 'viewer' | 'join' | 'node';
 
 export interface IssueOptions {
   /** Lifetime in milliseconds; undefined or 0: never expires. */
@@ -65,6 +66,7 @@ export function authenticate(store: StoreReader, header: string | undefined, now
   if (!found || expired(found, now)) return undefined;
   const token: TokenRef = { id: found.id, ...(found.expires ? { expires: Date.parse(found.expires) } : {}) };
   if (found.role === 'admin') return { role: 'admin', token };
+  if (found.role === 'viewer') return { role: 'viewer', token };
   if (found.role === 'join') return { role: 'join', token };
   if (found.role === 'node') return { role: 'node', node: found.subject, token };
   return undefined;

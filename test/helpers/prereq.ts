@@ -39,6 +39,7 @@ export const PREREQS = {
   kubectl: 'kubectl v1.32 in .tools/bin of the checkout or BERTH_KUBECTL (scripts/test-clients, run by scripts/setup)',
   helm: 'helm v3 in .tools/bin of the checkout or BERTH_HELM (scripts/test-clients, run by scripts/setup)',
   'python-kubernetes': "Python 3 with the official Kubernetes client, /usr/bin/python3 or BERTH_PYTHON (scripts/setup installs Debian's python3-kubernetes)",
+  chromium: "Debian's chromium, /usr/bin/chromium or BERTH_CHROMIUM, driven headless by playwright-core (scripts/setup installs it)",
 } as const;
 export type PrereqName = keyof typeof PREREQS;
 
@@ -175,6 +176,16 @@ export function requireHelm(t: PrereqTest): Promise<boolean> {
 /** Python imports the official Kubernetes client. */
 export function requirePythonKubernetes(t: PrereqTest): Promise<boolean> {
   return requireCommand(t, 'python-kubernetes', pythonBinary(), ['-c', 'import kubernetes.client, kubernetes.config, kubernetes.watch']);
+}
+
+/** The Chromium the UI tests drive: BERTH_CHROMIUM, else Debian's /usr/bin/chromium. */
+export function chromiumBinary(): string {
+  return process.env.BERTH_CHROMIUM || '/usr/bin/chromium';
+}
+
+/** Chromium runs (`chromium --version`). */
+export function requireChromium(t: PrereqTest): Promise<boolean> {
+  return requireCommand(t, 'chromium', chromiumBinary(), ['--version']);
 }
 
 /** `cmd args` runs and exits 0 (e.g. `ansible-playbook --version`), under the prerequisite `name`. */

@@ -43,7 +43,7 @@ export function addAgentRoutes(router: Router<ApiContext>, deps: AgentRouteDeps)
       'POST',
       '/api/v1/nodes/register',
       async (c) => {
-        if (c.who.role === 'admin') throw forbidden('agents register with the join token or their node token');
+        if (c.who.role === 'admin' || c.who.role === 'viewer') throw forbidden('agents register with the join token or their node token');
         sendJson(c.reply, 200, await nodes.register(c.who, c.body));
       },
       small,

@@ -4,7 +4,7 @@ import type { ResourceInfo } from '../../../shared/resources.js';
 import type { AnyObject } from '../../../shared/types.js';
 import { StatusError, notFound } from '../../errors.js';
 import type { Store } from '../../store/types.js';
-import { requireAdmin, type ApiContext } from '../context.js';
+import { requireReadAccess, type ApiContext } from '../context.js';
 import { sendJson, sendText, type Router } from '../http.js';
 import { contentTypeOf, JSON_OFFER, negotiated } from '../negotiate.js';
 import { namespacesInUse } from '../namespaces.js';
@@ -34,7 +34,7 @@ export function addNamespaceRoutes(router: Router<ApiContext>, deps: { store: St
   };
   router
     .on('GET', '/api/v1/namespaces', (c) => {
-      requireAdmin(c, 'namespaces need the admin token');
+      requireReadAccess(c, 'namespaces need the admin token or a viewer token');
       if (parseBool(c.url.searchParams, 'watch'))
         throw new StatusError('MethodNotAllowed', 'namespaces cannot be watched: berth derives them from the objects in them');
       respond(c, {
@@ -45,7 +45,7 @@ export function addNamespaceRoutes(router: Router<ApiContext>, deps: { store: St
       });
     })
     .on('GET', '/api/v1/namespaces/:name', (c, p) => {
-      requireAdmin(c, 'namespaces need the admin token');
+      requireReadAccess(c, 'namespaces need the admin token or a viewer token');
       const ns = namespacesInUse(store.all()).find((n) => n.metadata.name === p.name);
       if (!ns) throw notFound('namespaces', p.name);
       respond(c, ns);

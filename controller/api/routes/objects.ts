@@ -71,9 +71,9 @@ function resourceFor(plural: string): ResourceInfo {
   return r;
 }
 
-/** Nodes may read what their pods need; users may read everything. */
+/** Nodes may read what their pods need; the admin and viewers may read everything. */
 function requireReader(c: ApiContext, r: ResourceInfo): void {
-  if (c.who.role === 'admin') return;
+  if (c.who.role === 'admin' || c.who.role === 'viewer') return;
   if (c.who.role === 'node' && NODE_READABLE.has(r.kind)) return;
   throw forbidden(`a ${c.who.role} token may not read ${r.plural}`);
 }
@@ -83,6 +83,18 @@ function nodeScope(c: ApiContext, r: ResourceInfo, access: NodeAccess): ((o: Any
   if (c.who.role !== 'node' || !NODE_SCOPED_KINDS.has(r.kind)) return undefined;
   const node = c.who.node;
   return (o) => access.allows(node, o);
+}
+
+/** A Secret as a viewer token sees it: its metadata and type, without `data` and `stringData`; any other object unchanged. Pure. */
+export function redactForViewer<T extends AnyObject>(o: T): T {
+  if (o.kind !== 'Secret') return o;
+  const { data: _data, stringData: _stringData, ...rest } = o as T & { data?: unknown; stringData?: unknown };
+  return rest as T;
+}
+
+/** For a viewer and Secrets: the redaction of each object answered; else undefined. */
+function viewerRedaction(c: ApiContext, r: ResourceInfo): (<T extends AnyObject>(o: T) => T) | undefined {
+  return c.who.role === 'viewer' && r.kind === 'Secret' ? redactForViewer : undefined;
 }
 
 /** Largest object a request may store, serialized: etcd's default request limit, as in Kubernetes. */
@@ -192,12 +204,18 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         transitions: fields.some((f) => MUTABLE_FIELDS.has(f.path)),
       };
       const offer = negotiated(c, offers);
-      if (offer.watch) opts.transform = offer.watch(r, q);
+      const represent = offer.watch?.(r, q);
+      const redact = viewerRedaction(c, r);
+      if (redact)
+        opts.transform = (e) => (represent ?? ((x: WatchEvent) => x))(e.type === 'ERROR' || e.type === 'BOOKMARK' ? e : { ...e, object: redact(e.object) });
+      else if (represent) opts.transform = represent;
       c.hijack();
       serveWatch(deps, c, filter, opts, WatchHub.index(r.kind, onNode?.value));
       return;
     }
-    const items = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
+    const redact = viewerRedaction(c, r);
+    const selectedItems = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
+    const items = redact ? selectedItems.map(redact) : selectedItems;
     respond(c, r, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 
@@ -210,7 +228,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const ref = { kind: r.kind, metadata: { namespace: p.ns, name: p.name } } as AnyObject;
     if (scope && !scope(ref)) throw forbidden(`${r.plural} "${p.name}" is forbidden: no pod bound to node ${(c.who as { node: string }).node} refers to it`);
     if (!o) throw notFound(r.plural, p.name);
-    respond(c, r, o);
+    respond(c, r, viewerRedaction(c, r)?.(o) ?? o);
   };
 
   /** The resource of a path's plural in its group version: `/api/v1` (core, and apps kinds on the paths of earlier berth versions) or `/apis/{group}/{version}`. */

@@ -8,7 +8,7 @@ import type { Operations } from '../../objects/operations.js';
 import { applyPatch, CONTENT_TYPES, patchTypeOf } from '../../objects/patch/index.js';
 import { parseDryRun, type ObjectWrites } from '../../objects/writes.js';
 import type { Store } from '../../store/types.js';
-import { adminOnly, requireAdmin, type ApiContext } from '../context.js';
+import { adminOnly, requireReadAccess, type ApiContext } from '../context.js';
 import { sendJson, type Router } from '../http.js';
 import { MAX_WRITE_BODY, sendWarnings } from './writes.js';
 
@@ -104,13 +104,13 @@ export function addStatefulSetRoutes(router: Router<ApiContext>, deps: { ops: Op
         }),
       )
       .on('GET', `${one}/scale`, (c, p) => {
-        requireAdmin(c);
+        requireReadAccess(c);
         sendJson(c.reply, 200, scaleOf(setOf(p.ns, p.name)));
       })
       .on('PUT', `${one}/scale`, putScale)
       .on('PATCH', `${one}/scale`, patchScale)
       .on('GET', `${one}/status`, (c, p) => {
-        requireAdmin(c);
+        requireReadAccess(c);
         sendJson(c.reply, 200, setOf(p.ns, p.name));
       });
   }

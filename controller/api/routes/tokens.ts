@@ -1,4 +1,4 @@
-// Admin routes for tokens (docs/api.md): create join tokens, list every credential, revoke
+// Admin routes for tokens (docs/api.md): create join and viewer tokens, list every credential, revoke
 // one by id. A revoked node credential makes the node NotReady at once.
 import { z } from 'zod';
 import { StatusError, notFound } from '../../errors.js';
@@ -29,6 +29,8 @@ const createSchema = z.strictObject({
     .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (a year)`)
     .optional(),
   description: z.string().max(256, 'must be at most 256 characters').optional(),
+  /** Omitted: a join token; `viewer`: a read-only token for people (the status page, `berth get`). */
+  role: z.enum(['join', 'viewer'], { message: 'must be "join" or "viewer"' }).optional(),
 });
 
 const TOKENS_ADMIN = 'tokens need the admin token';
@@ -36,6 +38,17 @@ const TOKENS_ADMIN = 'tokens need the admin token';
 export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps): void {
   const { store } = deps;
   router
+    // Who the caller is (any valid token): the status page shows its actions to the admin only.
+    .on('GET', '/api/v1/whoami', (c) => {
+      const who = c.who;
+      sendJson(c.reply, 200, {
+        apiVersion: 'v1',
+        kind: 'WhoAmI',
+        role: who.role,
+        ...(who.role === 'node' ? { node: who.node } : {}),
+        ...(who.token ? { token: { id: who.token.id, ...(who.token.expires ? { expires: new Date(who.token.expires).toISOString() } : {}) } } : {}),
+      });
+    })
     .on('GET', '/api/v1/tokens', (c) => {
       requireAdmin(c, TOKENS_ADMIN);
       sendJson(c.reply, 200, { apiVersion: 'v1', kind: 'TokenList', items: store.listTokens().map((t) => tokenInfo(t)) });
@@ -47,12 +60,13 @@ export function addTokenRoutes(router: Router<ApiContext>, deps: TokenRouteDeps)
         const causes = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
         throw new StatusError('Invalid', `invalid token request: ${causes.map((x) => `${x.field}: ${x.message}`).join('; ')}`, causes);
       }
-      const { ttlSeconds, description } = parsed.data;
+      const { ttlSeconds, description, role = 'join' } = parsed.data;
       // No ttlSeconds: a day, as kubeadm; 0: never expires.
       const ttlMs = ttlSeconds === undefined ? JOIN_TOKEN_TTL_MS : ttlSeconds * 1000;
-      const token = await createToken(store, 'join', 'join', { ttlMs, ...(description ? { description } : {}) });
+      const token = await createToken(store, role, role, { ttlMs, ...(description ? { description } : {}) });
       const info = tokenInfo(store.listTokens().find((t) => t.id === token.split('.')[0])!);
-      sendJson(c.reply, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...(deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {}) });
+      const join = role === 'join' && deps.joinCommand ? { joinCommand: deps.joinCommand(token) } : {};
+      sendJson(c.reply, 201, { apiVersion: 'v1', kind: 'Token', ...info, token, ...join });
     })
     .on('DELETE', '/api/v1/tokens/:id', async (c, p) => {
       requireAdmin(c, TOKENS_ADMIN);
