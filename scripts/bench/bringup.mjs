@@ -8,7 +8,7 @@
 // Usage: node scripts/bench/bringup.mjs [--replicas N] [--rounds R] [--hops]   (after `npm run build`)
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cli, isReady, median, startCluster, waitFor } from './lib.mjs';
+import { cli, isReady, median, startCluster, waitFor, webSet } from './lib.mjs';
 
 const { values } = parseArgs({
   options: { replicas: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, hops: { type: 'boolean', default: false } },
@@ -43,31 +43,6 @@ function cleanupBaseline(tag) {
   if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
-function manifest(name) {
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-spec:
-  replicas: ${REPLICAS}
-  serviceName: ${name}
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          image: ${IMAGE}
-          imagePullPolicy: Never
-          readinessProbe:
-            tcpSocket: {port: 80}
-            periodSeconds: 1
-`;
-}
-
 const ms = (iso) => Date.parse(iso);
 
 /**
@@ -91,7 +66,7 @@ async function berthRound(c, round) {
   const name = `bench${round}`;
   const appliedAt = Date.now();
   const t0 = performance.now();
-  cli(c.env, ['apply', '-f', '-'], manifest(name));
+  cli(c.env, ['apply', '-f', '-'], webSet({ name, replicas: REPLICAS }));
   const pods = await waitFor(
     `${name} all Ready`,
     async () => {

@@ -35,6 +35,61 @@ export function cli(env, args, input, stderr = 'inherit') {
 export const isReady = (p) => p?.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 /**
+ * A StatefulSet of `image` (berth.local/web:1 by default: busybox httpd on port 80) with a TCP
+ * readiness probe, as YAML for `berth apply -f -`.
+ */
+export function webSet({ name, replicas, image = 'berth.local/web:1', parallel = false, grace = 2, probeSeconds = 1 }) {
+  return `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: ${name}
+spec:
+  replicas: ${replicas}
+${parallel ? '  podManagementPolicy: Parallel\n' : ''}  serviceName: ${name}
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      terminationGracePeriodSeconds: ${grace}
+      containers:
+        - name: web
+          image: ${image}
+          imagePullPolicy: Never
+          readinessProbe:
+            tcpSocket: {port: 80}
+            periodSeconds: ${probeSeconds}
+`;
+}
+
+/**
+ * The arguments of `berth agent` joining the controller whose data directory is `dir/controller`
+ * (its join token and CA hash), as node `node` with its data in `dir/agent`, on loopback.
+ */
+export function agentArgs(dir, server, node, extra = []) {
+  const token = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
+  const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
+  return [
+    'agent',
+    '--server',
+    server,
+    '--token',
+    token,
+    ...(caHash ? ['--ca-hash', caHash] : []),
+    '--node-name',
+    node,
+    '--data-dir',
+    join(dir, 'agent'),
+    '--listen',
+    '127.0.0.1:0',
+    '--pod-network',
+    'bridge',
+    ...extra,
+  ];
+}
+
+/**
  * A controller and one agent on this host (loopback, a fresh data directory), for benchmarks.
  * `api` talks to the controller directly (no CLI process per call), with admin.conf's token
  * and CA. `stop()` ends both processes and removes what the agent left.
@@ -72,24 +127,7 @@ export async function startCluster() {
     start(['controller', 'up', '--data-dir', join(dir, 'controller'), '--listen', '127.0.0.1:0']);
     await waitFor('controller', () => existsSync(conf), 20_000);
     const server = /server: (\S+)/.exec(readFileSync(conf, 'utf8'))[1];
-    const token = readFileSync(join(dir, 'controller/join-token'), 'utf8').trim();
-    const caHash = /--ca-hash (\S+)/.exec(readFileSync(join(dir, 'controller/join-command'), 'utf8'))?.[1];
-    start([
-      'agent',
-      '--server',
-      server,
-      '--token',
-      token,
-      ...(caHash ? ['--ca-hash', caHash] : []),
-      '--node-name',
-      node,
-      '--data-dir',
-      join(dir, 'agent'),
-      '--listen',
-      '127.0.0.1:0',
-      '--pod-network',
-      'bridge',
-    ]);
+    start(agentArgs(dir, server, node));
     await waitFor('agent registered', () => cli(env, ['get', 'nodes', '-o', 'name'], undefined, 'ignore').includes('node/'), 30_000);
     const { resolveConnection } = await import(join(ROOT, 'dist/cli/config.js'));
     const { ApiClient } = await import(join(ROOT, 'dist/shared/client.js'));
@@ -103,4 +141,69 @@ export async function startCluster() {
     await stop();
     throw err;
   }
+}
+
+/** Ends a process started by a benchmark: SIGTERM, then SIGKILL after `timeoutMs`. */
+export function stopProcess(p, timeoutMs = 20_000) {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+/** A self-signed certificate (loopback), e.g. for a baseline server that speaks TLS as the controller does. */
+export function selfSigned(dir, name = 'baseline') {
+  const key = join(dir, `${name}-key.pem`);
+  const cert = join(dir, `${name}-cert.pem`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { key, cert, ca: readFileSync(cert, 'utf8') };
+}
+
+/** A Parallel StatefulSet of `replicas` pods, each with one volume claim, as an apply object. */
+export function claimSet(name, replicas) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      serviceName: name,
+      podManagementPolicy: 'Parallel',
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [{ name: 'app', image: 'berth.local/web:1', imagePullPolicy: 'Never', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+        },
+      },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+    },
+  };
 }

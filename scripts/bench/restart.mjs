@@ -8,7 +8,7 @@
 // Usage: node scripts/bench/restart.mjs [--rounds R]   (after `npm run build`)
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cli, isReady, median, startCluster, waitFor } from './lib.mjs';
+import { cli, isReady, median, startCluster, waitFor, webSet } from './lib.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -38,38 +38,13 @@ function cleanupBaseline() {
   if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
-function manifest(name) {
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-spec:
-  replicas: 1
-  serviceName: ${name}
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          image: ${IMAGE}
-          imagePullPolicy: Never
-          readinessProbe:
-            tcpSocket: {port: 80}
-            periodSeconds: 1
-`;
-}
-
 const ms = (iso) => Date.parse(iso);
 
 /** One berth round: a new set, Ready, kill its container, time until Ready again; with the hops. */
 async function berthRound(c, round) {
   const name = `restart${round}`;
   const podName = `${name}-0`;
-  cli(c.env, ['apply', '-f', '-'], manifest(name));
+  cli(c.env, ['apply', '-f', '-'], webSet({ name, replicas: 1 }));
   const before = await waitFor(`${podName} Ready`, async () => ((p) => (isReady(p) ? p : undefined))(await c.pod(podName)), 120_000);
   const cs = before.status.containerStatuses[0];
   const id = cs.containerID.replace('docker://', '');

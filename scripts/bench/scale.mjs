@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { startEtcdCluster } from './etcd-cluster.mjs';
-import { sleep, waitFor } from './lib.mjs';
+import { claimSet, selfSigned, sleep, stopProcess, waitFor } from './lib.mjs';
 import { connect, readAdminConf } from './scale-http.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -194,27 +194,6 @@ const fmtExtraCpu = (r) => `${r.extraCpuPct.toFixed(1)} % of a core, ${r.extraUs
 
 // ---- the workload -----------------------------------------------------------------------------
 
-function statefulSet(name, replicas) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      serviceName: name,
-      podManagementPolicy: 'Parallel',
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [{ name: 'app', image: 'berth.local/web:1', imagePullPolicy: 'Never', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
-        },
-      },
-      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
-    },
-  };
-}
-
 /** Every pod's node and readiness, kept current by an admin list+watch (as `get pods -w`). */
 class PodObserver {
   constructor(client, token) {
@@ -286,7 +265,7 @@ class PodObserver {
 async function applyAndWait(client, token, observer, names) {
   const agent = client.newAgent();
   const t0 = performance.now();
-  const res = await client.request(agent, 'POST', '/api/v1/apply', token, { objects: names.map((n) => statefulSet(n, PER_SET)) }, 120_000);
+  const res = await client.request(agent, 'POST', '/api/v1/apply', token, { objects: names.map((n) => claimSet(n, PER_SET)) }, 120_000);
   agent.destroy();
   if (res.status !== 200) throw new Error(`apply: HTTP ${res.status}: ${res.body?.message ?? ''}`);
   let boundMs;
@@ -305,48 +284,6 @@ async function applyAndWait(client, token, observer, names) {
 }
 
 // ---- run ------------------------------------------------------------------------------------------
-
-function stopProcess(p, timeoutMs = 20_000) {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    p.kill('SIGTERM');
-  });
-}
-
-/** A self-signed certificate for the baseline, so it speaks TLS when the controller does. */
-function selfSigned(dir, name = 'baseline') {
-  const key = join(dir, `${name}-key.pem`);
-  const cert = join(dir, `${name}-cert.pem`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key, cert, ca: readFileSync(cert, 'utf8') };
-}
 
 async function runBaseline(dir, names, tls) {
   const tokens = names.map(() => `node.${randomBytes(24).toString('base64url')}`);

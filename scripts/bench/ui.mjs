@@ -8,14 +8,14 @@
 //
 // Usage: node scripts/bench/ui.mjs [--nodes 1000] [--pods-per-set 1000] [--sets 10] [--runs 5]
 //          [--quick] [--screenshot FILE]      (after `npm run build`; needs /usr/bin/chromium)
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { chromium } from 'playwright-core';
-import { sleep, waitFor } from './lib.mjs';
+import { claimSet, median, selfSigned, sleep, stopProcess, waitFor } from './lib.mjs';
 import { connect, readAdminConf } from './scale-http.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -48,72 +48,6 @@ async function cleanup() {
 }
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
-function stopProcess(p, timeoutMs = 20_000) {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    p.kill('SIGTERM');
-  });
-}
-
-/** The certificate a simulated agent registers (the controller pins it; never used here). */
-function agentCertificate(dir) {
-  const key = join(dir, 'agent-key.pem');
-  const cert = join(dir, 'agent-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return readFileSync(cert, 'utf8');
-}
-
-function statefulSet(name, replicas) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      serviceName: name,
-      podManagementPolicy: 'Parallel',
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'berth.local/web:1', imagePullPolicy: 'Never', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] },
-      },
-      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
-    },
-  };
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
-
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-ui-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -136,7 +70,8 @@ async function main() {
   );
   const joinToken = readFileSync(join(controllerDir, 'join-token'), 'utf8').trim();
   const client = connect(conf);
-  const cert = client.tls ? agentCertificate(dir) : undefined;
+  // The certificate a simulated agent registers (the controller pins it; never used here).
+  const cert = client.tls ? selfSigned(dir, 'agent').ca : undefined;
   console.log(`berth UI benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods, ${RUNS} page loads; controller ${conf.server}`);
 
   const names = Array.from({ length: NODES }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
@@ -180,7 +115,7 @@ async function main() {
     'POST',
     '/api/v1/apply',
     conf.token,
-    { objects: Array.from({ length: SETS }, (_, i) => statefulSet(`set-${i}`, PER_SET)) },
+    { objects: Array.from({ length: SETS }, (_, i) => claimSet(`set-${i}`, PER_SET)) },
     120_000,
   );
   if (res.status !== 200) throw new Error(`apply: HTTP ${res.status}: ${res.body?.message ?? ''}`);
