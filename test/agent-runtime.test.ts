@@ -138,6 +138,11 @@ if (ready) {
     await runtime.stop(webId, 5);
     t.ok(Date.now() - began < 4000, 'SIGTERM stops the containers without waiting for SIGKILL');
     await runtime.stop(webId, 5); // 304: already stopped
+    const refused = await runtime.attach(webId, { stdin: false }).then(
+      () => undefined,
+      (err: { statusCode?: number }) => err,
+    );
+    t.equal(refused?.statusCode, 409, 'attaching to a stopped container is refused with 409');
     const stopped = await runtime.observe(nodeName, uid);
     t.equal(stopped.length, 2);
     t.ok(stopped.every((o) => !o.running && o.finishedAtMs !== undefined));

@@ -236,6 +236,14 @@ export class DockerRuntime implements ContainerRuntime {
     const tty = info.Config?.Tty === true;
     const stdin = opts.stdin && info.Config?.OpenStdin === true;
     const stream = (await this.streams.getContainer(id).attach({ stream: true, stdin, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    // The process may have ended between the caller's look and the attach, and the engine's
+    // attach to a stopped container never ends. Refused as the kubelet refuses it ("container not
+    // running"), so that a client falls back to the log (kubectl run -i does).
+    const now = await this.docker.getContainer(id).inspect();
+    if (now.State?.Running !== true) {
+      stream.destroy();
+      throw Object.assign(new Error(`container ${id.slice(0, 12)} is not running`), { statusCode: 409 });
+    }
     return {
       stream,
       tty,
