@@ -355,6 +355,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     ...(pki ? { tls: { key: pki.serving.keyPem, cert: pki.serving.certPem + pki.ca.certPem } } : {}),
     tokens: { joinCommand: (token) => joinCommand(joinServers, token, pki?.caHash), onNodeRevoked: (name) => nodes.credentialRevoked(name) },
   });
+  metrics.connectionsFrom(() => new Promise((ok, fail) => server.getConnections((err, n) => (err ? fail(err) : ok(n)))));
   let elector: LeaderElector | undefined;
 
   await new Promise<void>((ok, fail) => {

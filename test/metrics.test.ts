@@ -1,13 +1,14 @@
 // /metrics: the exposition encoder checked by a strict parser of the Prometheus text format,
 // the pure pieces (route patterns, pull progress), then a running cluster scraped through the
 // controller, for itself and for its agent.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MetricsRegistry } from '../shared/metrics.js';
 import { routeOf } from '../controller/metrics/controller-metrics.js';
+import { parseMaxFds, parseProcStatus } from '../shared/process-metrics.js';
 import { PullProgressTracker, describePull } from '../agent/metrics/pull-progress.js';
 import { ApiError, fetchWithTls } from '../shared/client.js';
 import { fingerprint256 } from '../shared/tls.js';
@@ -246,6 +247,23 @@ t.test('API routes are counted by pattern, never by object name', async (t) => {
   t.equal(routeOf('/some/random/path'), '/:other');
 });
 
+t.test('process readings come from /proc/self/status and /proc/self/limits', async (t) => {
+  const status = 'Name:\tnode\nVmPeak:\t 1200000 kB\nVmSize:\t 1100000 kB\nVmHWM:\t   90000 kB\nVmRSS:\t   80000 kB\n';
+  t.same(parseProcStatus(status), { vmRssBytes: 80000 * 1024, vmSizeBytes: 1100000 * 1024 });
+  t.same(parseProcStatus('Name:\tnode\n'), {}, 'a kernel thread has no VmRSS line');
+  const limits = [
+    'Limit                     Soft Limit           Hard Limit           Units     ',
+    'Max cpu time              unlimited            unlimited            seconds   ',
+    'Max open files            1048576              1048576              files     ',
+  ].join('\n');
+  t.equal(parseMaxFds(limits), 1048576);
+  t.equal(parseMaxFds(limits.replace('1048576              1048576', 'unlimited            unlimited')), undefined);
+  // The real files of this process.
+  const own = parseProcStatus(readFileSync('/proc/self/status', 'utf8'));
+  t.ok((own.vmRssBytes ?? 0) > 0 && (own.vmSizeBytes ?? 0) >= (own.vmRssBytes ?? 0), 'VmSize holds VmRSS');
+  t.ok((parseMaxFds(readFileSync('/proc/self/limits', 'utf8')) ?? 0) > 0);
+});
+
 t.test('pull progress folds layer messages into one summary', async (t) => {
   // Recorded from `docker pull` of a two-layer image; one layer was already present.
   const recorded = [
@@ -280,6 +298,28 @@ const manifest = sleeperSet({ name: 'probed', readiness: 'true' });
 function loopbackDnsPort(a: AgentProc): number | undefined {
   const m = /"address":"127\.0\.0\.1:(\d+)","msg":"DNS listening"/.exec(a.log());
   return m ? Number(m[1]) : undefined;
+}
+
+/** The process metrics of a scrape agree with what /proc says of the process that served it. */
+function checkProcessMetrics(t: Test, fams: Map<string, Family>, pid: number | undefined) {
+  if (pid === undefined) throw new Error('no pid');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) * 1024;
+  const scraped = value(fams, 'process_resident_memory_bytes') ?? 0;
+  // Read a moment apart: the same process's RSS, not another's (a factor of 2 either way).
+  t.ok(scraped > rss / 2 && scraped < rss * 2, `process_resident_memory_bytes ${scraped} is that process's VmRSS (${rss} now)`);
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
+  const scrapedFds = value(fams, 'process_open_fds') ?? 0;
+  t.ok(scrapedFds > 0 && Math.abs(scrapedFds - fds) <= fds / 2 + 5, `process_open_fds ${scrapedFds} (${fds} now)`);
+  const started = value(fams, 'process_start_time_seconds') ?? 0;
+  const now = Date.now() / 1000;
+  t.ok(started > now - 3600 && started <= now + 1, 'started within the last hour');
+  t.ok((value(fams, 'process_cpu_seconds_total') ?? 0) > 0, 'has used CPU');
+  const used = value(fams, 'nodejs_heap_size_used_bytes') ?? 0;
+  t.ok(used > 0 && used <= (value(fams, 'nodejs_heap_size_total_bytes') ?? 0), 'heap used within heap total');
+  t.ok((value(fams, 'nodejs_heap_space_size_used_bytes', { space: 'old' }) ?? 0) > 0, 'old space by name');
+  t.equal(fams.get('nodejs_version_info')?.samples[0]?.labels.version, process.version, 'the same Node.js as the tests');
+  for (const name of ['nodejs_eventloop_lag_p99_seconds', 'process_max_fds', 'nodejs_external_memory_bytes']) t.ok(fams.has(name), `has ${name}`);
 }
 
 t.test('metrics of a running cluster', async (t) => {
@@ -335,6 +375,8 @@ t.test('metrics of a running cluster', async (t) => {
     t.ok((value(fams, 'berth_api_requests_total', { route: '/api/v1/apply', method: 'POST', code: '200' }) ?? 0) >= 1, 'the apply was counted');
     t.ok((value(fams, 'berth_api_requests_total', { route: '/api/v1/nodes/:name/heartbeat' }) ?? 0) >= 1, 'heartbeats were counted');
     t.ok((value(fams, 'berth_api_watchers', { resource: 'pods' }) ?? 0) >= 1, 'the agent watches pods');
+    checkProcessMetrics(t, fams, c.controller?.pid);
+    t.ok((value(fams, 'berth_api_connections') ?? 0) >= 2, 'the agent and this client are connected');
   });
 
   await t.test('the metrics token may scrape, other tokens may not', async (t) => {
@@ -377,6 +419,7 @@ t.test('metrics of a running cluster', async (t) => {
     t.ok((value(fams, 'berth_agent_dns_queries_total', { rcode: 'REFUSED' }) ?? 0) >= 1, 'the out-of-zone name was refused');
     t.equal(value(fams, 'berth_agent_image_pull_bytes_total'), 0, 'nothing was pulled');
     t.equal(value(fams, 'berth_agent_controller_reachable'), 1);
+    checkProcessMetrics(t, fams, agent.proc.pid);
     t.equal(await statusOf(c.client(c.adminToken).raw('GET', '/api/v1/nodes/no-such-node/proxy/metrics')), 404);
   });
 

@@ -1,6 +1,7 @@
 // The agent's /metrics. Counters live in this module so probes, pulls and DNS count with one
 // call; gauges of pods, containers and the controller link are read at scrape time.
 import { MetricsRegistry } from '../../shared/metrics.js';
+import { addProcessMetrics } from '../../shared/process-metrics.js';
 import { takeReplyCounts } from './dns-counts.js';
 
 export const agentMetrics = new MetricsRegistry();
@@ -40,6 +41,7 @@ const pods = agentMetrics.gauge('berth_agent_pods', 'Pods bound to this node by 
 const containers = agentMetrics.gauge('berth_agent_containers', 'Managed containers on this node by Docker state.');
 const reachable = agentMetrics.gauge('berth_agent_controller_reachable', '1 while the controller answers, 0 while it does not.');
 let sources: AgentStateSources | undefined;
+let processMetrics = false;
 
 agentMetrics.collect(async () => {
   if (!sources) return;
@@ -62,7 +64,11 @@ agentMetrics.collect(() => {
 // Replies of a DNS server in this thread (the worker's arrive by message).
 agentMetrics.collect(() => addDnsCounts(takeReplyCounts()));
 
-/** Where the scrape-time gauges read from (the running agent). */
+/** Where the scrape-time gauges read from (the running agent); also adds the process metrics. */
 export function collectAgentState(src: AgentStateSources): void {
   sources = src;
+  if (!processMetrics) {
+    processMetrics = true;
+    addProcessMetrics(agentMetrics);
+  }
 }

@@ -2,6 +2,7 @@
 // and histograms fed by the API server and the StatefulSet loop as things happen.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { MetricsRegistry } from '../../shared/metrics.js';
+import { addProcessMetrics } from '../../shared/process-metrics.js';
 import { RESOURCES } from '../../shared/resources.js';
 import type { Node, Pod, StatefulSet } from '../../shared/types.js';
 import type { Store } from '../store/types.js';
@@ -52,7 +53,17 @@ export class ControllerMetrics {
     SYNC_BUCKETS,
   );
 
+  private readonly connections = this.registry.gauge(
+    'berth_api_connections',
+    'Open TCP connections to the API server (kept-alive, watches and streams included).',
+  );
+  private countConnections: (() => Promise<number>) | undefined;
+
   constructor(src: ControllerMetricsSources) {
+    addProcessMetrics(this.registry);
+    this.registry.collect(async () => {
+      if (this.countConnections) this.connections.set({}, await this.countConnections());
+    });
     const pods = this.registry.gauge('berth_pods', 'Pods by namespace and phase (Terminating for pods being deleted).');
     const setReplicas = this.registry.gauge('berth_statefulset_replicas', 'Desired replicas (spec.replicas) of each StatefulSet.');
     const setCurrent = this.registry.gauge('berth_statefulset_status_replicas', 'Pods the StatefulSet controller has created (status.replicas).');
@@ -104,6 +115,11 @@ export class ControllerMetrics {
 
   watchClosed(resource: string): void {
     this.watchers.inc({ resource }, -1);
+  }
+
+  /** Where the open connections are counted (the API server, once it exists). */
+  connectionsFrom(count: () => Promise<number>): void {
+    this.countConnections = count;
   }
 
   render(): Promise<string> {

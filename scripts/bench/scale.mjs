@@ -77,6 +77,22 @@ function memory(pid) {
 }
 
 const fmtMem = (m) => `VmRSS ${m.rssMiB.toFixed(0)} MiB, VmHWM ${m.hwmMiB.toFixed(0)} MiB`;
+
+/** The controller's own account of that memory, from its /metrics: V8's heap, external memory, open connections. */
+async function memoryParts(client, agent, token) {
+  const res = await client.request(agent, 'GET', '/metrics', token);
+  const num = (name) => Number(new RegExp(`^${name}(?:\\{\\})? (\\S+)$`, 'm').exec(String(res.body))?.[1]);
+  const mib = (name) => num(name) / 2 ** 20;
+  return {
+    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
+    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
+    externalMiB: mib('nodejs_external_memory_bytes'),
+    connections: num('berth_api_connections'),
+  };
+}
+
+const fmtParts = (p) =>
+  `V8 heap ${p.heapUsedMiB.toFixed(0)} MiB used of ${p.heapTotalMiB.toFixed(0)} MiB, external ${p.externalMiB.toFixed(0)} MiB, ${p.connections} open connections`;
 const pct = (xs, p) => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -501,7 +517,8 @@ async function runStore(kind, profDir) {
   console.log(`  ratio controller / baseline: ${(r.hb.usPerBeat / r.base.usPerBeat).toFixed(2)} × CPU per heartbeat`);
   if (etcd) console.log(`  etcd (all members) in the same window: ${fmtExtraCpu(r.hb)}; ${fmtEtcdWindow(r.hbEtcd)}`);
   r.memNodes = memory(pid);
-  console.log(`controller with ${NODES} nodes: ${fmtMem(r.memNodes)}`);
+  r.partsNodes = await memoryParts(client, admin, conf.token);
+  console.log(`controller with ${NODES} nodes: ${fmtMem(r.memNodes)}; ${fmtParts(r.partsNodes)}`);
   if (etcd) {
     r.etcdMemNodes = memorySum(etcdPids);
     console.log(`etcd with ${NODES} nodes: ${fmtMem(r.etcdMemNodes)}`);
@@ -543,7 +560,8 @@ async function runStore(kind, profDir) {
   // 3. Memory and store with everything in place; heartbeat CPU again, now with the pods.
   await sleep(3000);
   r.memPods = memory(pid);
-  console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(r.memPods)}`);
+  r.partsPods = await memoryParts(client, admin, conf.token);
+  console.log(`\ncontroller with ${NODES} nodes and ${total} pods: ${fmtMem(r.memPods)}; ${fmtParts(r.partsPods)}`);
   if (heapDir) await heapSnapshot(pid, heapDir);
   if (etcd) {
     r.etcdMemPods = memorySum(etcdPids);
@@ -666,6 +684,9 @@ function summary(results) {
   row('controller VmRSS idle, MiB', (r) => r.memIdle.rssMiB);
   row(`  with ${NODES} nodes, MiB`, (r) => r.memNodes.rssMiB);
   row(`  with ${total} pods, MiB`, (r) => r.memPods.rssMiB);
+  row('  V8 heap total, MiB', (r) => r.partsPods.heapTotalMiB);
+  row('  V8 heap used, MiB', (r) => r.partsPods.heapUsedMiB);
+  row('  open API connections', (r) => r.partsPods.connections);
   row('etcd VmRSS (sum of members) idle, MiB', (r) => (r.kind === 'etcd' ? r.etcdMemIdle.rssMiB : NaN));
   row(`  with ${total} pods, MiB`, (r) => (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : NaN));
   row(`controller + etcd VmRSS with ${total} pods, MiB`, (r) => r.memPods.rssMiB + (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : 0));
