@@ -446,7 +446,11 @@ program
   .argument('<pod>', 'pod name')
   .option('-c, --container <name>', 'container name (default: the first)')
   .option('-f, --follow', 'keep streaming new lines')
-  .option('--tail <lines>', 'only the last N lines')
+  .option('-p, --previous', 'the run of the container before the current one (it restarted)')
+  .option('--tail <lines>', 'only the last N lines (-1: all)')
+  .option('--since <duration>', 'only lines newer than this, e.g. 30s, 5m, 1h (not with --since-time)')
+  .option('--since-time <time>', 'only lines from this time on, RFC 3339, e.g. 2026-01-02T15:04:05Z (not with --since)')
+  .option('--limit-bytes <bytes>', 'at most this many bytes of the log')
   .option('--timestamps', 'prefix each line with its time')
   .action((pod: string, opts: LogsOptions, cmd: Command) => run(() => logs(pod, opts, globalsOf(cmd))));
 

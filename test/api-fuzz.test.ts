@@ -8,20 +8,9 @@ import { fetchWithTls } from '../shared/client.js';
 import type { Pod } from '../shared/types.js';
 import { agentCertPem } from './helpers/agent-cert.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { mulberry32 } from './helpers/random.js';
 
 const REQUESTS = 5000;
-
-/** mulberry32: the same mutations every run, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -147,7 +136,7 @@ t.test(`${REQUESTS} mutated requests: no 5xx, the controller lives, its memory s
   );
   t.ok(pod, 'a pod of the set is bound to the fuzzed node');
 
-  const r = rng(20261203);
+  const r = mulberry32(20261203);
   const targets: { method: string; path: string; token: string; base: Json; wrap?: (b: Json) => Json }[] = [
     { method: 'POST', path: '/api/v1/apply', token: c.adminToken, base: SET, wrap: (b) => ({ objects: [b] }) },
     { method: 'POST', path: '/api/v1/apply', token: c.adminToken, base: SERVICE, wrap: (b) => ({ objects: [b] }) },

@@ -15,7 +15,7 @@ import { listOf, namesOf, parseOutputFormat, serialize, toYaml } from '../cli/ou
 import { tabwrite, TableWriter, TABLE_TABS } from '../cli/tabwriter.js';
 import { parseTargets } from '../cli/targets.js';
 import { propagationPolicy } from '../cli/commands/delete.js';
-import { parseTimeout } from '../cli/flags.js';
+import { parseGoDuration, parseTimeout } from '../cli/flags.js';
 import { parseReplicas } from '../cli/commands/scale.js';
 import { parsePatch } from '../cli/commands/patch.js';
 import { parseLabels } from '../cli/commands/daemons.js';
@@ -582,4 +582,22 @@ t.test('command helpers', async (t) => {
   t.throws(() => parseLabels(['nope']), /KEY=VALUE/);
   t.equal(logsQuery({ follow: true, tail: '10', container: 'c' }), '?container=c&follow=true&tailLines=10');
   t.equal(logsQuery({}), '');
+  t.equal(logsQuery({ previous: true, since: '1h30m', limitBytes: '100' }), '?previous=true&sinceSeconds=5400&limitBytes=100');
+  t.equal(logsQuery({ since: '1.5s' }), '?sinceSeconds=2', '--since rounds to the nearest second');
+  t.equal(logsQuery({ since: '0' }), '', '--since=0: no limit');
+  t.equal(logsQuery({ sinceTime: '2026-01-02T15:04:05+01:00' }), '?sinceTime=2026-01-02T15%3A04%3A05%2B01%3A00');
+  t.equal(logsQuery({ tail: '-1' }), '', '--tail=-1: all');
+  for (const bad of [{ since: '5' }, { since: '5d' }, { since: '-1s' }, { since: '400ms' }, { since: '' }])
+    t.throws(() => logsQuery(bad), /--since /, `--since=${bad.since}`);
+  for (const bad of ['2026-01-02', '2026-13-02T00:00:00Z', 'now']) t.throws(() => logsQuery({ sinceTime: bad }), /--since-time/, `--since-time=${bad}`);
+  for (const bad of ['0', '-5', '1e3', '']) t.throws(() => logsQuery({ limitBytes: bad }), /--limit-bytes/, `--limit-bytes=${bad}`);
+  t.throws(() => logsQuery({ tail: '-2' }), /--tail/);
+  t.throws(() => logsQuery({ since: '1m', sinceTime: '2026-01-02T15:04:05Z' }), /--since or --since-time/);
+  t.equal(parseGoDuration('90s'), 90_000);
+  t.equal(parseGoDuration('1.5h'), 5_400_000);
+  t.equal(parseGoDuration('2h45m30.5s'), 9_930_500);
+  t.equal(parseGoDuration('300ms'), 300);
+  t.equal(parseGoDuration('-5m'), -300_000);
+  t.equal(parseGoDuration('0'), 0);
+  for (const bad of ['', '5', 'm', '5 m', '1h 30m', '.s', '5mm']) t.equal(parseGoDuration(bad), undefined, `"${bad}" is not a duration`);
 });

@@ -10,20 +10,9 @@ import { FastAnswers, parseQuery } from '../agent/dns/fast.js';
 import { TYPE } from '../agent/dns/lookup.js';
 import { assembleZone, buildNamespaceZone, toDnsService, toEndpointPod, type ZoneSnapshot } from '../agent/dns/records.js';
 import { handleRequest } from '../agent/dns/wire.js';
+import { mulberry32 } from './helpers/random.js';
 
 const Z = 'cluster.local';
-
-/** mulberry32: the same queries every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pod(ns: string, name: string, ips: string[], o: { app: string; subdomain?: string; ready?: boolean }): Pod {
   return {
@@ -138,7 +127,7 @@ const TYPES = [
 ];
 
 function makeQueries(z: ZoneSnapshot, n: number, seed: number): Buffer[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const names = vocabulary(z);
   const out: Buffer[] = [];
@@ -257,7 +246,7 @@ interface PassResult {
 }
 
 function pass(fast: FastAnswers, z: ZoneSnapshot, queries: Buffer[], seed: number): PassResult {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const res: PassResult = { fast: 0, compared: 0, mismatches: [] };
   const podIPs = [...z.podIPs.keys()];
   for (const raw of queries) {

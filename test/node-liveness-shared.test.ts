@@ -11,7 +11,7 @@ import { EventRecorder } from '../controller/events/recorder.js';
 import { NODE_RENEW_PREFIX, NodeRegistry } from '../controller/nodes/registry.js';
 import { restartGraceMs } from '../controller/nodes/liveness.js';
 import { SqliteStore } from '../controller/store/sqlite.js';
-import { nodeReady, type Node } from '../shared/types.js';
+import { nodeReady, timestamp, type Node } from '../shared/types.js';
 import { registerNodes } from './helpers/store-harness.js';
 
 const log = pino({ level: 'silent' });
@@ -44,10 +44,12 @@ t.test('heartbeats to a follower keep a node Ready at the leader; silence marks 
   }) as typeof store.transaction;
   // 30 s: h1 beats every 2 s to the follower only, h2 only to the leader; each controller writes
   // the renew times it heard every quarter grace (its timer, driven by hand here).
+  let h1Beat = 0;
   for (let ms = 0; ms <= 30_000; ms += 250) {
     if (ms % 2000 === 0) {
       const before = transactions;
       await follower.heartbeat('h1', {});
+      h1Beat = followerClock();
       await leader.heartbeat('h2', {});
       // (the node object itself is written every 30 s: HEARTBEAT_WRITE_MS)
       if (ms > 0 && ms < 30_000) t.equal(transactions, before, `the heartbeats at ${ms} ms wrote nothing themselves`);
@@ -77,6 +79,11 @@ t.test('heartbeats to a follower keep a node Ready at the leader; silence marks 
     if (now - silentFrom > 20_000) break;
   }
   t.notOk(ready('h1'), 'h1 NotReady');
+  t.equal(
+    store.get<Node>('Node', undefined, 'h1')!.status.conditions.find((c) => c.type === 'Ready')?.lastHeartbeatTime,
+    timestamp(h1Beat),
+    'its lastHeartbeatTime: its last heartbeat, as the follower that received it recorded it',
+  );
   t.ok(now - silentFrom <= GRACE + 2500, `after ${now - silentFrom} ms of silence`);
   t.ok(ready('h2'));
 });

@@ -198,12 +198,14 @@ t.test('age', async (t) => {
   t.equal(age(undefined, now), '');
 });
 
-t.test('heartbeat: the age of the last one while Ready; since when none came once NotReady', async (t) => {
+t.test('heartbeat: the age of the last one, Ready or not; since when a node is NotReady', async (t) => {
   const now = Date.parse('2026-01-01T00:01:00Z');
   const n = node('n');
   n.status.conditions[0].lastHeartbeatTime = '2026-01-01T00:00:50Z';
   t.equal(heartbeatText(n, now), '10s ago');
   const lost = node('m', { ready: false });
-  lost.status.conditions[0] = { type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:30Z', lastHeartbeatTime: '2026-01-01T00:00:30Z' };
-  t.equal(heartbeatText(lost, now), 'none since the node went NotReady 30s ago');
+  lost.status.conditions[0] = { type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:30Z', lastHeartbeatTime: '2026-01-01T00:00:18Z' };
+  t.equal(heartbeatText(lost, now), 'last heartbeat 42s ago; NotReady for 30s');
+  lost.status.conditions[0] = { type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:30Z' };
+  t.equal(heartbeatText(lost, now), 'no heartbeat recorded; NotReady for 30s');
 });

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { fetchWithTls } from '../shared/client.js';
-import type { StatefulSet } from '../shared/types.js';
+import type { Node, StatefulSet } from '../shared/types.js';
 import { Cluster, ROOT, requireDocker, requireImage } from './helpers/cluster.js';
 import { chromiumBinary, requireChromium } from './helpers/prereq.js';
 
@@ -277,6 +277,16 @@ t.test('status page in headless Chromium', async (t) => {
     await shot(page, 'cluster-notready');
     await page.goto(`${c.server}/ui/#/node/${nodeB}`);
     await page.waitForSelector('#node-state[data-state=notready]');
+    const ready = (await c.api.get<Node>(`/api/v1/nodes/${nodeB}`)).status.conditions.find((x) => x.type === 'Ready');
+    t.ok(
+      ready?.lastHeartbeatTime && ready.lastTransitionTime && Date.parse(ready.lastHeartbeatTime) < Date.parse(ready.lastTransitionTime),
+      `the NotReady node keeps the time of its last heartbeat (${ready?.lastHeartbeatTime}), before it was marked (${ready?.lastTransitionTime})`,
+    );
+    const heartbeat = await page.$eval(
+      'dl.facts',
+      (dl) => [...dl.querySelectorAll('dt')].find((d) => d.textContent === 'Heartbeat')?.nextElementSibling?.textContent ?? '',
+    );
+    t.match(heartbeat, /^last heartbeat \d+(s|m|h\d*m?|d) ago/, `the node page says how long ago its last heartbeat was: "${heartbeat}"`);
     await shot(page, 'node-notready');
   });
 

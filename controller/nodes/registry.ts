@@ -202,8 +202,14 @@ export class NodeRegistry {
   /** Heartbeats are recorded in the store for other controllers (several controllers on etcd). */
   private shared = false;
   private terms = 0;
-  /** Nodes heard since the last batch of renew times was written (several controllers). */
-  private readonly renewPending = new Set<string>();
+  /** Nodes heard since the last batch of renew times was written, with when (several controllers). */
+  private readonly renewPending = new Map<string, number>();
+  /**
+   * When this process last heard each node's heartbeat (or registration), unshifted: the node's
+   * lastHeartbeatTime when it is marked NotReady, as the stored one may be up to
+   * HEARTBEAT_WRITE_MS older.
+   */
+  private readonly heardAt = new Map<string, number>();
   private renewTimer?: NodeJS.Timeout;
   private renewFlushing?: Promise<void>;
   /** The last batch's failure (undefined: it was written), logged once per change. */
@@ -273,15 +279,16 @@ export class NodeRegistry {
   flushRenewals(): Promise<void> {
     if (this.renewFlushing) return this.renewFlushing;
     if (!this.shared || this.renewPending.size === 0) return Promise.resolve();
-    const names = [...this.renewPending];
+    const heard = [...this.renewPending];
+    const names = heard.map(([name]) => name);
     this.renewPending.clear();
-    const value = timestamp(this.clock());
     this.renewFlushing = commitInChunks(
       this.store,
-      names,
+      heard,
       () => ({ writes: 1 }),
-      (tx, name) => {
-        if (tx.get('Node', undefined, name)) tx.setMeta(`${NODE_RENEW_PREFIX}${name}`, value);
+      (tx, [name, at]) => {
+        // The time of the node's last heartbeat here: another controller that marks it NotReady keeps it.
+        if (tx.get('Node', undefined, name)) tx.setMeta(`${NODE_RENEW_PREFIX}${name}`, timestamp(at));
       },
     )
       .then(() => {
@@ -289,7 +296,7 @@ export class NodeRegistry {
         this.renewFailure = undefined;
       })
       .catch((err: unknown) => {
-        for (const n of names) this.renewPending.add(n);
+        for (const [n, at] of heard) this.renewPending.set(n, Math.max(at, this.renewPending.get(n) ?? at));
         const message = err instanceof Error ? err.message : String(err);
         if (message !== this.renewFailure)
           this.log.error({ err, nodes: names.length }, 'cannot record node renew times; heartbeats are refused until they are');
@@ -363,6 +370,12 @@ export class NodeRegistry {
     }
   }
 
+  /** The times of the node's last heartbeat known here: heard by this process, and recorded by another controller. */
+  private heardOf(name: string): (string | undefined)[] {
+    const own = this.heardAt.get(name);
+    return [own === undefined ? undefined : timestamp(own), this.renewSeen.get(name)?.value];
+  }
+
   /** The newest sign of life: this process's last heartbeat, or a stored renewal seen changing. */
   private seenOf(name: string): number | undefined {
     const own = this.lastSeen.get(name);
@@ -416,7 +429,7 @@ export class NodeRegistry {
     }
     if (who.role !== 'join' && who.role !== 'node') throw forbidden('registration needs the join token');
     this.checkAgentEndpoint(r, existing, identityKey, recordedKey);
-    const now = timestamp();
+    const now = timestamp(this.clock());
     const others = this.podNetwork ? this.store.list<Node>('Node').filter((n) => n.metadata.name !== r.name) : [];
     // A forgotten node that registers again (join token) is a member again, with a new credential.
     const { podCIDR: _old, forgotten: _forgotten, ...otherSpec } = existing?.spec ?? {};
@@ -487,6 +500,7 @@ export class NodeRegistry {
       return who.role === 'join' ? issueToken(tx, 'node', r.name) : undefined;
     });
     this.lastSeen.set(r.name, this.clock());
+    this.heardAt.set(r.name, this.clock());
     this.lastWritten.set(r.name, this.clock());
     this.lastContact.set(r.name, this.clock());
     this.log.info({ node: r.name, url: r.agentUrl }, existing ? 'node re-registered' : 'node registered');
@@ -588,6 +602,7 @@ export class NodeRegistry {
     }
     const now = this.clock();
     this.lastSeen.set(name, now);
+    this.heardAt.set(name, now);
     this.lastContact.set(name, now);
     if (valid.data.pods) this.podReports.set(name, { at: now, pods: valid.data.pods });
     this.podsLostPending.delete(name);
@@ -595,7 +610,7 @@ export class NodeRegistry {
     const conditions = agentConditions(body, node, timestamp(now));
     const changed = agentConditionsChanged(node, conditions);
     // Written with the next batch (flushRenewals); the answer does not wait for it.
-    if (this.shared) this.renewPending.add(name);
+    if (this.shared) this.renewPending.set(name, now);
     if (!becameReady && !changed && now - (this.lastWritten.get(name) ?? 0) < HEARTBEAT_WRITE_MS) return;
     // Validated only when written: most heartbeats only refresh lastSeen.
     const facts = factsSchema.safeParse((body as { facts?: unknown } | undefined)?.facts);
@@ -653,7 +668,7 @@ export class NodeRegistry {
         if (!this.lifecycle.due(name)) return undefined;
         try {
           await this.loopStore.mutate<Node>('Node', undefined, name, (n) => {
-            n.status.conditions = [readyCondition(n, false, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now))];
+            n.status.conditions = [notReadyCondition(n, 'NodeStatusUnknown', 'berth agent stopped posting node status', timestamp(now), this.heardOf(name))];
           });
           await this.loopEvents.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (no heartbeat within the grace period)`);
           this.lifecycle.succeeded(name);
@@ -844,7 +859,7 @@ export class NodeRegistry {
     this.lastContact.set(name, Math.max(this.lastContact.get(name) ?? 0, now));
     if (!nodeReady(node)) return;
     await this.store.mutate<Node>('Node', undefined, name, (n) => {
-      n.status.conditions = [readyCondition(n, false, 'CredentialRevoked', 'the node credential was revoked', timestamp(now))];
+      n.status.conditions = [notReadyCondition(n, 'CredentialRevoked', 'the node credential was revoked', timestamp(now), this.heardOf(name))];
     });
     await this.events.record(node, 'Warning', 'NodeNotReady', `Node ${name} status is now: NodeNotReady (its credential was revoked)`);
     this.log.warn({ node: name }, 'node credential revoked: NotReady');
@@ -1003,6 +1018,30 @@ export class NodeRegistry {
       up.end(payload);
     });
   }
+}
+
+/**
+ * The Ready condition of a node the controller judges NotReady at `now`. Its lastHeartbeatTime
+ * stays the time of the node's last heartbeat, as Kubernetes' node lifecycle controller keeps it:
+ * the latest of the one the condition holds (written at most every HEARTBEAT_WRITE_MS) and
+ * `heard`, the heartbeat times known to the controller but maybe not written yet (each on the
+ * clock of the controller that received it); absent when none is known. Pure.
+ */
+export function notReadyCondition(node: Node | undefined, reason: string, message: string, now: string, heard: readonly (string | undefined)[]): Condition {
+  const prev = node?.status.conditions.find((c) => c.type === 'Ready');
+  let last: { at: number; text: string } | undefined;
+  for (const text of [prev?.lastHeartbeatTime, ...heard]) {
+    const at = text === undefined ? Number.NaN : Date.parse(text);
+    if (!Number.isNaN(at) && (last === undefined || at > last.at)) last = { at, text: timestamp(at) };
+  }
+  return {
+    type: 'Ready',
+    status: 'False',
+    reason,
+    message,
+    ...(last ? { lastHeartbeatTime: last.text } : {}),
+    lastTransitionTime: prev && prev.status === 'False' ? prev.lastTransitionTime : now,
+  };
 }
 
 function readyCondition(node: Node | undefined, ready: boolean, reason: string, message: string, now: string): Condition {

@@ -8,7 +8,7 @@
 // Usage: node scripts/bench/bringup.mjs [--replicas N] [--rounds R] [--hops]   (after `npm run build`)
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cli, isReady, median, startCluster, waitFor, webSet } from './lib.mjs';
+import { BENCH_LABEL, cli, isReady, median, removeBenchContainers, requireImage, startCluster, WAIT_READY_SH, waitFor, webSet } from './lib.mjs';
 
 const { values } = parseArgs({
   options: { replicas: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, hops: { type: 'boolean', default: false } },
@@ -24,23 +24,15 @@ function baseline(round) {
   const script = `
     set -e
     for i in $(seq 0 ${REPLICAS - 1}); do
-      id=$(docker run -d --init --name bench-${tag}-${round}-$i --label dev.berth.bench=${tag} ${IMAGE})
+      id=$(docker run -d --init --name bench-${tag}-${round}-$i --label ${BENCH_LABEL}=${tag} ${IMAGE})
       ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' $id)
-      until timeout 1 bash -c "</dev/tcp/$ip/80" 2>/dev/null; do sleep 0.05; done
+      ${WAIT_READY_SH}
     done`;
   const t0 = performance.now();
   execFileSync('bash', ['-c', script], { stdio: 'inherit' });
   const ms = performance.now() - t0;
-  cleanupBaseline(tag);
+  removeBenchContainers(tag);
   return ms;
-}
-
-function cleanupBaseline(tag) {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.bench=${tag}`])
-    .toString()
-    .split('\n')
-    .filter(Boolean);
-  if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
 const ms = (iso) => Date.parse(iso);
@@ -83,7 +75,7 @@ async function berthRound(c, round) {
 }
 
 async function main() {
-  execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  requireImage(IMAGE);
   const c = await startCluster();
   try {
     const base = [];
@@ -113,7 +105,7 @@ async function main() {
       );
     }
   } finally {
-    cleanupBaseline(`${process.pid}`);
+    removeBenchContainers(`${process.pid}`);
     await c.stop();
   }
 }

@@ -3,6 +3,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -206,4 +207,108 @@ export function claimSet(name, replicas) {
       volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
     },
   };
+}
+
+/**
+ * Simulated agents (no containers): worker threads running scale-sim.mjs, `workers` of them
+ * sharing `names` (with their node `tokens`, else each registers with `joinToken`), each
+ * heartbeating every `heartbeatMs`; `watchPods`: they watch their pods and report them Ready.
+ */
+export class Simulator {
+  constructor(opts) {
+    this.workers = [];
+    const per = Math.ceil(opts.names.length / opts.workers);
+    for (let w = 0; w < opts.workers; w++) {
+      const names = opts.names.slice(w * per, (w + 1) * per);
+      if (names.length === 0) continue;
+      const tokens = opts.tokens?.slice(w * per, (w + 1) * per);
+      const worker = new Worker(new URL('./scale-sim.mjs', import.meta.url), {
+        workerData: {
+          server: opts.server,
+          ca: opts.ca,
+          joinToken: opts.joinToken,
+          agentCertificate: opts.agentCertificate,
+          names,
+          tokens,
+          watchPods: opts.watchPods,
+          heartbeatMs: opts.heartbeatMs,
+        },
+      });
+      worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));
+      this.workers.push(worker);
+    }
+  }
+
+  /** Sends `msg` to every worker; their `answer` messages (a `failed` one rejects). */
+  ask(msg, answer) {
+    return Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise((ok, fail) => {
+            const on = (m) => {
+              if (m.type === 'failed') fail(new Error(m.error));
+              if (m.type !== answer) return;
+              w.off('message', on);
+              ok(m);
+            };
+            w.on('message', on);
+            w.postMessage(msg);
+          }),
+      ),
+    );
+  }
+
+  start() {
+    return this.ask({ type: 'start' }, 'started');
+  }
+
+  /**
+   * Counters summed over the workers, and heartbeat latencies since the last reset; `resetMax`
+   * starts the slowest heartbeat and the longest gap afresh (a phase's own figures).
+   */
+  async stats(resetLatency = false, resetMax = false) {
+    const all = await this.ask({ type: 'stats', resetLatency, resetMax }, 'stats');
+    const sum = {};
+    for (const { stats } of all)
+      for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
+    sum.lastError = all.map((a) => a.stats.lastError).filter(Boolean)[0] ?? '';
+    sum.slowestHeartbeat = all.reduce((a, b) => (b.stats.maxHeartbeatMs > a.stats.maxHeartbeatMs ? b : a)).stats.slowestHeartbeat;
+    return { ...sum, latencies: all.flatMap((a) => a.latencies) };
+  }
+
+  /** Stops the workers; a second call waits for the first. */
+  stop() {
+    this.stopping ??= (async () => {
+      await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    })();
+    return this.stopping;
+  }
+}
+
+/** The label of the bare containers a benchmark's baseline runs (value: its tag). */
+export const BENCH_LABEL = 'dev.berth.bench';
+
+/**
+ * Shell lines that wait until `$ip` accepts a TCP connection on port 80, trying every 50 ms: the
+ * readiness check of the bare-container baselines (the pods' probe is a TCP connect to :80 too).
+ */
+export const WAIT_READY_SH = `until timeout 1 bash -c "</dev/tcp/$ip/80" 2>/dev/null; do sleep 0.05; done`;
+
+/** Fails, naming the image and scripts/setup, unless Docker has `image` (nothing is pulled). */
+export function requireImage(image) {
+  try {
+    execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`image ${image} is missing from the Docker engine (scripts/setup builds it)`);
+  }
+}
+
+/** Removes every container (any state) a baseline labelled with `tag`. */
+export function removeBenchContainers(tag) {
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${BENCH_LABEL}=${tag}`])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }

@@ -8,7 +8,7 @@
 // Usage: node scripts/bench/restart.mjs [--rounds R]   (after `npm run build`)
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { cli, isReady, median, startCluster, waitFor, webSet } from './lib.mjs';
+import { BENCH_LABEL, cli, isReady, median, removeBenchContainers, requireImage, startCluster, WAIT_READY_SH, waitFor, webSet } from './lib.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -17,9 +17,6 @@ const TAG = `${process.pid}`;
 
 const docker = (...args) => execFileSync('docker', args).toString().trim();
 
-/** The same readiness check as the bring-up baseline: a TCP connect to :80, every 50 ms. */
-const WAIT_READY = `until timeout 1 bash -c "</dev/tcp/$ip/80" 2>/dev/null; do sleep 0.05; done`;
-
 /** Bare container: kill, start, wait until it serves; ms. */
 function baselineRound(id) {
   const script = `
@@ -27,15 +24,10 @@ function baselineRound(id) {
     docker kill -s KILL ${id} >/dev/null
     docker start ${id} >/dev/null
     ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' ${id})
-    ${WAIT_READY}`;
+    ${WAIT_READY_SH}`;
   const t0 = performance.now();
   execFileSync('bash', ['-c', script], { stdio: 'inherit' });
   return performance.now() - t0;
-}
-
-function cleanupBaseline() {
-  const ids = docker('ps', '-aq', '--filter', `label=dev.berth.bench=${TAG}`).split('\n').filter(Boolean);
-  if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
 const ms = (iso) => Date.parse(iso);
@@ -76,12 +68,12 @@ async function berthRound(c, round) {
 }
 
 async function main() {
-  execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  requireImage(IMAGE);
   const c = await startCluster();
   try {
     // The bare container, started once and ready, killed and started again every round.
-    const id = docker('run', '-d', '--init', '--name', `bench-restart-${TAG}`, '--label', `dev.berth.bench=${TAG}`, IMAGE);
-    execFileSync('bash', ['-c', `ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' ${id}); ${WAIT_READY}`]);
+    const id = docker('run', '-d', '--init', '--name', `bench-restart-${TAG}`, '--label', `${BENCH_LABEL}=${TAG}`, IMAGE);
+    execFileSync('bash', ['-c', `ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' ${id}); ${WAIT_READY_SH}`]);
     const base = [];
     const berth = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -100,7 +92,7 @@ async function main() {
     console.log('\nberth hops, median ms (from the pod status: lastState.finishedAt, state.startedAt, Ready transition):');
     for (const k of Object.keys(berth[0].hops)) console.log(`  ${k.padEnd(58)} ${Math.round(median(berth.map((x) => x.hops[k])))}`);
   } finally {
-    cleanupBaseline();
+    removeBenchContainers(TAG);
     await c.stop();
   }
 }

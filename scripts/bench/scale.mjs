@@ -21,9 +21,8 @@ import { createWriteStream, existsSync, mkdtempSync, mkdirSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { startEtcdCluster } from './etcd-cluster.mjs';
-import { claimSet, selfSigned, sleep, stopProcess, waitFor } from './lib.mjs';
+import { claimSet, selfSigned, Simulator, sleep, stopProcess, waitFor } from './lib.mjs';
 import { connect, readAdminConf } from './scale-http.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -98,79 +97,6 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-
-// ---- simulated agents -------------------------------------------------------------------------
-
-class Simulator {
-  constructor(opts) {
-    this.workers = [];
-    const per = Math.ceil(opts.names.length / WORKERS);
-    for (let w = 0; w < WORKERS; w++) {
-      const names = opts.names.slice(w * per, (w + 1) * per);
-      if (names.length === 0) continue;
-      const tokens = opts.tokens?.slice(w * per, (w + 1) * per);
-      const worker = new Worker(new URL('./scale-sim.mjs', import.meta.url), {
-        workerData: {
-          server: opts.server,
-          ca: opts.ca,
-          joinToken: opts.joinToken,
-          agentCertificate: opts.agentCertificate,
-          names,
-          tokens,
-          watchPods: opts.watchPods,
-          heartbeatMs: HEARTBEAT_MS,
-        },
-      });
-      worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));
-      this.workers.push(worker);
-    }
-  }
-
-  ask(msg, answer) {
-    return Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise((ok, fail) => {
-            const on = (m) => {
-              if (m.type === 'failed') fail(new Error(m.error));
-              if (m.type !== answer) return;
-              w.off('message', on);
-              ok(m);
-            };
-            w.on('message', on);
-            w.postMessage(msg);
-          }),
-      ),
-    );
-  }
-
-  start() {
-    return this.ask({ type: 'start' }, 'started');
-  }
-
-  /**
-   * Counters summed over the workers, and heartbeat latencies since the last reset; `resetMax`
-   * starts the slowest heartbeat and the longest gap afresh (a phase's own figures).
-   */
-  async stats(resetLatency = false, resetMax = false) {
-    const all = await this.ask({ type: 'stats', resetLatency, resetMax }, 'stats');
-    const sum = {};
-    for (const { stats } of all)
-      for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sum[k] = k.startsWith('max') ? Math.max(sum[k] ?? 0, v) : (sum[k] ?? 0) + v;
-    sum.lastError = all.map((a) => a.stats.lastError).filter(Boolean)[0] ?? '';
-    sum.slowestHeartbeat = all.reduce((a, b) => (b.stats.maxHeartbeatMs > a.stats.maxHeartbeatMs ? b : a)).stats.slowestHeartbeat;
-    return { ...sum, latencies: all.flatMap((a) => a.latencies) };
-  }
-
-  /** Stops the workers; a second call waits for the first. */
-  stop() {
-    this.stopping ??= (async () => {
-      await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
-      await Promise.all(this.workers.map((w) => w.terminate()));
-    })();
-    return this.stopping;
-  }
-}
 
 /**
  * Controller CPU (or the baseline's) while the simulator heartbeats for WINDOW_S seconds; and
@@ -321,7 +247,15 @@ async function runBaseline(dir, names, tls) {
       proc.once('exit', (code) => fail(new Error(`baseline server exited (${code})`)));
     });
     notInterrupted();
-    sim = new Simulator({ server: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, ca: cert?.ca, names, tokens, watchPods: false });
+    sim = new Simulator({
+      server: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+      ca: cert?.ca,
+      names,
+      tokens,
+      watchPods: false,
+      workers: WORKERS,
+      heartbeatMs: HEARTBEAT_MS,
+    });
     cleanups.push(() => sim.stop());
     await sim.start();
     await sleep(HEARTBEAT_MS * 2); // every connection open, JIT warm
@@ -486,7 +420,16 @@ async function runStore(kind, profDir) {
   // The certificate an agent serving https registers (pinned by the controller; never used here).
   const agentCertificate = tls ? selfSigned(dir, 'agent').ca : undefined;
   notInterrupted();
-  const sim = new Simulator({ server: conf.server, ca: conf.ca, joinToken, agentCertificate, names, watchPods: true });
+  const sim = new Simulator({
+    server: conf.server,
+    ca: conf.ca,
+    joinToken,
+    agentCertificate,
+    names,
+    watchPods: true,
+    workers: WORKERS,
+    heartbeatMs: HEARTBEAT_MS,
+  });
   cleanups.push(() => sim.stop());
   const tReg = performance.now();
   await sim.start();

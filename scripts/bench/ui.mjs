@@ -13,9 +13,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { chromium } from 'playwright-core';
-import { claimSet, median, selfSigned, sleep, stopProcess, waitFor } from './lib.mjs';
+import { claimSet, median, selfSigned, Simulator, sleep, stopProcess, waitFor } from './lib.mjs';
 import { connect, readAdminConf } from './scale-http.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -75,38 +74,18 @@ async function main() {
   console.log(`berth UI benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods, ${RUNS} page loads; controller ${conf.server}`);
 
   const names = Array.from({ length: NODES }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
-  const per = Math.ceil(NODES / WORKERS);
-  const workers = [];
-  for (let w = 0; w < WORKERS; w++) {
-    const slice = names.slice(w * per, (w + 1) * per);
-    if (slice.length === 0) continue;
-    const worker = new Worker(new URL('./scale-sim.mjs', import.meta.url), {
-      workerData: { server: conf.server, ca: conf.ca, joinToken, agentCertificate: cert, names: slice, watchPods: true, heartbeatMs: 2000 },
-    });
-    worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));
-    workers.push(worker);
-  }
-  const ask = (msg, answer) =>
-    Promise.all(
-      workers.map(
-        (w) =>
-          new Promise((ok, fail) => {
-            const on = (m) => {
-              if (m.type === 'failed') fail(new Error(m.error));
-              if (m.type !== answer) return;
-              w.off('message', on);
-              ok(m);
-            };
-            w.on('message', on);
-            w.postMessage(msg);
-          }),
-      ),
-    );
-  cleanups.push(async () => {
-    await ask({ type: 'stop' }, 'stopped').catch(() => {});
-    await Promise.all(workers.map((w) => w.terminate()));
+  const sim = new Simulator({
+    server: conf.server,
+    ca: conf.ca,
+    joinToken,
+    agentCertificate: cert,
+    names,
+    watchPods: true,
+    workers: WORKERS,
+    heartbeatMs: 2000,
   });
-  await ask({ type: 'start' }, 'started');
+  cleanups.push(() => sim.stop());
+  await sim.start();
   const admin = client.newAgent();
   cleanups.push(() => admin.destroy());
   const t0 = performance.now();

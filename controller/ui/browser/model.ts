@@ -265,15 +265,17 @@ export function age(iso: string | undefined, now: number): string {
 }
 
 /**
- * How long ago a node's agent was last heard, as the node page says it: for a Ready node the age of
- * the Ready condition's lastHeartbeatTime; for one that is not, the controller wrote that time when
- * it marked the node NotReady, so the page says since when none came instead.
+ * How long ago a node's agent was last heard, as the node page says it: the age of the Ready
+ * condition's lastHeartbeatTime. A NotReady node keeps the time of its last heartbeat there (the
+ * controller changes only lastTransitionTime when it marks it), so the page says how long ago that
+ * was, and since when the node is NotReady.
  */
 export function heartbeatText(n: Node, now: number): string {
   const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
   if (!ready) return 'never';
   if (ready.status === 'True') return ready.lastHeartbeatTime ? `${age(ready.lastHeartbeatTime, now)} ago` : 'unknown';
-  return `none since the node went NotReady ${age(ready.lastTransitionTime, now)} ago`;
+  const last = ready.lastHeartbeatTime ? `last heartbeat ${age(ready.lastHeartbeatTime, now)} ago` : 'no heartbeat recorded';
+  return ready.lastTransitionTime ? `${last}; NotReady for ${age(ready.lastTransitionTime, now)}` : last;
 }
 
 /**
