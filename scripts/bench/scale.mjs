@@ -143,15 +143,14 @@ class PodObserver {
     this.token = token;
     this.pods = new Map(); // name → { set, node, ready }
     this.nodeNotReady = 0;
+    this.watchRestarts = 0;
+    this.watchErrors = 0;
+    this.stopped = false;
   }
 
   async start() {
+    await this.watchPods();
     const agent = this.client.newAgent();
-    const list = await this.client.request(agent, 'GET', '/api/v1/pods', this.token);
-    for (const p of list.body.items) this.apply('ADDED', p);
-    this.podWatch = this.client.watch(`/api/v1/pods?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, this.token, (e) =>
-      this.apply(e.type, e.object),
-    );
     const nodes = await this.client.request(agent, 'GET', '/api/v1/nodes', this.token);
     const ready = new Map();
     this.nodeWatch = this.client.watch(`/api/v1/nodes?watch=true&resourceVersion=${nodes.body.metadata.resourceVersion}`, this.token, (e) => {
@@ -161,6 +160,45 @@ class PodObserver {
       ready.set(e.object.metadata.name, isReady);
     });
     agent.destroy();
+  }
+
+  /**
+   * Lists the pods and watches from there; when the controller ends the watch (an ERROR event
+   * such as 410 Expired, when this watch held too much unsent, or the stream closing), lists and
+   * watches again, as client-go's reflector does, so a slow observer never freezes the counts.
+   */
+  async watchPods() {
+    const agent = this.client.newAgent();
+    const list = await this.client.request(agent, 'GET', '/api/v1/pods', this.token);
+    agent.destroy();
+    if (list.status !== 200) throw new Error(`list pods: HTTP ${list.status}`);
+    this.pods = new Map();
+    for (const p of list.body.items) this.apply('ADDED', p);
+    let ended = false;
+    const w = this.client.watch(`/api/v1/pods?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, this.token, (e) => {
+      if (e.type === 'ERROR') {
+        this.watchErrors++;
+        ended = true;
+        w.close();
+        return;
+      }
+      if (!ended) this.apply(e.type, e.object);
+    });
+    this.podWatch = w;
+    w.done.then(
+      () => this.rewatch(w),
+      () => this.rewatch(w),
+    );
+  }
+
+  rewatch(w) {
+    if (this.stopped || this.podWatch !== w) return;
+    this.watchRestarts++;
+    const again = () =>
+      this.watchPods().catch(() => {
+        if (!this.stopped) setTimeout(again, 500);
+      });
+    again();
   }
 
   apply(type, p) {
@@ -198,6 +236,7 @@ class PodObserver {
   }
 
   stop() {
+    this.stopped = true;
     this.podWatch?.close();
     this.nodeWatch?.close();
   }
@@ -536,6 +575,10 @@ async function runStore(kind, profDir) {
   console.log(
     `\nsimulator: ${s.registered} registered, ${s.heartbeats} heartbeats (${s.heartbeatErrors} failed), ${s.statusReports} status reports (${s.statusErrors} failed), ` +
       `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
+  );
+  r.observerRestarts = observer.watchRestarts;
+  console.log(
+    `admin pod watch (the observer): ended by the controller ${observer.watchRestarts} times (${observer.watchErrors} with an ERROR event such as 410 Expired), listed and watched again each time`,
   );
   console.log(
     `heartbeats after the last placement: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
