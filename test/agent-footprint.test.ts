@@ -3,6 +3,7 @@
 // agent (cluster DNS on, two pods) has loaded: none of the libraries it does without. Memory
 // figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
+import { createSocket } from 'node:dgram';
 import { readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -145,4 +146,55 @@ t.test('a running agent with cluster DNS and two pods has loaded none of the lib
   }
   t.notOk(/agent\/dns\/worker\.(js|ts)/.test(loaded), "DNS answers in the agent's own thread: no worker thread was started");
   t.notOk(/\/cli\/commands\/(?!daemons)/.test(loaded), 'no kubectl-shaped command module');
+});
+
+/** A free UDP port on loopback (bound, read, released). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(r));
+  return port;
+}
+
+/** One A question for `name` to 127.0.0.1:port; resolves with the reply's bytes. */
+async function askA(port: number, name: string, id: number): Promise<Buffer> {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')]));
+  const query = Buffer.concat([Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  const s = createSocket('udp4');
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const reply = await new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 500);
+        s.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        s.send(query, port, '127.0.0.1');
+      });
+      if (reply) return reply;
+    }
+    throw new Error(`no DNS answer from 127.0.0.1:${port}`);
+  } finally {
+    s.close();
+  }
+}
+
+t.test('with --dns-thread the agent answers DNS from its worker thread', async (t) => {
+  if (!(await requireDocker(t))) return;
+  const c = new LoggedCluster('footprint-thread');
+  t.teardown(() => c.teardown());
+  await c.startController();
+  const port = await freeUdpPort();
+  await c.startAgent(`footprint-thread-${process.pid}`, ['--dns-listen', `127.0.0.1:${port}`, '--dns-upstream', 'none', '--dns-thread']);
+  // Until the zone is synced the agent may answer SERVFAIL: ask again then.
+  let reply = await askA(port, 'nothing-here.default.svc.cluster.local', 0x4242);
+  for (let i = 0; i < 50 && (reply[3]! & 0x0f) === 2; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    reply = await askA(port, 'nothing-here.default.svc.cluster.local', 0x4242);
+  }
+  t.equal(reply.readUInt16BE(0), 0x4242, 'the answer to our question');
+  t.equal(reply[2]! & 0x04, 0x04, 'authoritative: the cluster zone');
+  t.equal(reply[3]! & 0x0f, 3, 'NXDOMAIN for a service that does not exist');
+  t.ok(/agent\/dns\/worker\.(js|ts)/.test(readFileSync(c.moduleLog, 'utf8')), 'the DNS worker thread was started');
 });
