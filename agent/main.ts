@@ -84,6 +84,8 @@ export interface AgentDnsOptions {
   upstreams?: HostPort[];
   /** Record and negative TTL in seconds. */
   ttl: number;
+  /** Answer in a worker thread of its own (a second V8 heap) rather than in the agent's thread. */
+  thread?: boolean;
 }
 
 const RESYNC_INTERVAL_MS = 10_000;
@@ -379,7 +381,7 @@ async function bootDns(
     if (proxy) life.loops.push(...proxy.watch(link.conn, link.health, life.signal));
     return undefined;
   }
-  const { listen, upstreams, ttl } = opts.dns;
+  const { listen, upstreams, ttl, thread } = opts.dns;
   const dns = new ClusterDns(
     {
       conn: link.conn,
@@ -388,6 +390,7 @@ async function bootDns(
       runtime: host.runtime,
       podNetwork: podNetwork.network,
       ttl,
+      thread: thread === true,
       ...(proxy ? { observer: proxy } : {}),
       ...(listen ? { listen } : {}),
       ...(upstreams ? { upstreams } : {}),

@@ -2,25 +2,55 @@
 // The berth command: the controller, the agent, and kubectl-shaped commands for users.
 import { Command, Option } from 'commander';
 import { VERSION } from '../shared/version.js';
-import { apply } from '../cli/commands/apply.js';
-import { cordon, drain, uncordon, type DrainOptions } from '../cli/commands/cordon.js';
+import type { DrainOptions } from '../cli/commands/cordon.js';
 import { agentOptions, controllerOptions, storeChoice, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
-import { del, type DeleteOptions } from '../cli/commands/delete.js';
-import { describe, type DescribeOptions } from '../cli/commands/describe.js';
-import { exec, type ExecOptions } from '../cli/commands/exec.js';
-import { get, type GetOptions } from '../cli/commands/get.js';
-import { logs, type LogsOptions } from '../cli/commands/logs.js';
-import { patch, type PatchOptions } from '../cli/commands/patch.js';
-import { rolloutHistory, rolloutRestart, rolloutStatusCommand, rolloutUndo, type HistoryOptions, type StatusOptions } from '../cli/commands/rollout.js';
-import { scale } from '../cli/commands/scale.js';
-import { controllerStatus, version } from '../cli/commands/version.js';
-import { globalsOf } from '../cli/context.js';
+import type { DeleteOptions } from '../cli/commands/delete.js';
+import type { DescribeOptions } from '../cli/commands/describe.js';
+import type { ExecOptions } from '../cli/commands/exec.js';
+import type { GetOptions } from '../cli/commands/get.js';
+import type { LogsOptions } from '../cli/commands/logs.js';
+import type { PatchOptions } from '../cli/commands/patch.js';
+import type { HistoryOptions, StatusOptions } from '../cli/commands/rollout.js';
+import { globalsOf } from '../cli/globals.js';
 import { agentTlsOptions, controllerTlsOptions } from '../cli/tls-options.js';
-import { tokenCreate, tokenList, tokenRevoke, type TokenCreateOptions } from '../cli/commands/token.js';
+import type { TokenCreateOptions } from '../cli/commands/token.js';
 import { CliError, printError, SilentFailure } from '../cli/errors.js';
-import { nodeForget, podMove, type ForgetOptions, type MoveOptions } from '../cli/commands/host-loss.js';
-import { configKubeconfig, type KubeconfigOptions } from '../cli/commands/kubeconfig.js';
-import { controllerBackupCommand, restoreHoldEndCommand, restoreHoldStatusCommand } from '../cli/commands/controller-backup.js';
+import type { ForgetOptions, MoveOptions } from '../cli/commands/host-loss.js';
+import type { KubeconfigOptions } from '../cli/commands/kubeconfig.js';
+
+/**
+ * A command's function whose module is loaded only when that command runs: `berth agent` and
+ * `berth controller up` never load the kubectl-shaped commands (nor YAML, tables, manifests).
+ */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
+  return (async (...args: unknown[]) => ((await load())[name] as (...a: unknown[]) => unknown)(...args)) as M[K];
+}
+const apply = lazy(() => import('../cli/commands/apply.js'), 'apply');
+const cordon = lazy(() => import('../cli/commands/cordon.js'), 'cordon');
+const drain = lazy(() => import('../cli/commands/cordon.js'), 'drain');
+const uncordon = lazy(() => import('../cli/commands/cordon.js'), 'uncordon');
+const del = lazy(() => import('../cli/commands/delete.js'), 'del');
+const describe = lazy(() => import('../cli/commands/describe.js'), 'describe');
+const exec = lazy(() => import('../cli/commands/exec.js'), 'exec');
+const get = lazy(() => import('../cli/commands/get.js'), 'get');
+const logs = lazy(() => import('../cli/commands/logs.js'), 'logs');
+const patch = lazy(() => import('../cli/commands/patch.js'), 'patch');
+const rolloutHistory = lazy(() => import('../cli/commands/rollout.js'), 'rolloutHistory');
+const rolloutRestart = lazy(() => import('../cli/commands/rollout.js'), 'rolloutRestart');
+const rolloutStatusCommand = lazy(() => import('../cli/commands/rollout.js'), 'rolloutStatusCommand');
+const rolloutUndo = lazy(() => import('../cli/commands/rollout.js'), 'rolloutUndo');
+const scale = lazy(() => import('../cli/commands/scale.js'), 'scale');
+const controllerStatus = lazy(() => import('../cli/commands/version.js'), 'controllerStatus');
+const version = lazy(() => import('../cli/commands/version.js'), 'version');
+const tokenCreate = lazy(() => import('../cli/commands/token.js'), 'tokenCreate');
+const tokenList = lazy(() => import('../cli/commands/token.js'), 'tokenList');
+const tokenRevoke = lazy(() => import('../cli/commands/token.js'), 'tokenRevoke');
+const nodeForget = lazy(() => import('../cli/commands/host-loss.js'), 'nodeForget');
+const podMove = lazy(() => import('../cli/commands/host-loss.js'), 'podMove');
+const configKubeconfig = lazy(() => import('../cli/commands/kubeconfig.js'), 'configKubeconfig');
+const controllerBackupCommand = lazy(() => import('../cli/commands/controller-backup.js'), 'controllerBackupCommand');
+const restoreHoldEndCommand = lazy(() => import('../cli/commands/controller-backup.js'), 'restoreHoldEndCommand');
+const restoreHoldStatusCommand = lazy(() => import('../cli/commands/controller-backup.js'), 'restoreHoldStatusCommand');
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -294,6 +324,7 @@ program
   )
   .option('--dns-upstream <addrs>', 'ADDR[:PORT],... resolvers for names outside the zone ("none": refuse them) (default: the nameservers in /etc/resolv.conf)')
   .option('--dns-ttl <seconds>', 'TTL of DNS records and of negative answers', '5')
+  .option('--dns-thread', "answer DNS in a worker thread of its own (a second V8 heap, about 10 MB more) instead of the agent's thread")
   .option('--pause-binary <path>', "statically linked catatonit the pods' network holder image is built from (package catatonit)", '/usr/bin/catatonit')
   .option(
     '--ca-hash <sha256:hex>',

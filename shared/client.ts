@@ -2,7 +2,7 @@
 // a pinned CA (global fetch on Node 20 cannot be given one), and http for --insecure.
 import http from 'node:http';
 import https from 'node:https';
-import { Readable, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 import type { ClientTls } from './tls.js';
 import { ServerPool } from './failover.js';
@@ -113,10 +113,10 @@ function watchConnection(req: http.ClientRequest, secure: boolean, host: string,
 
 /**
  * A fetch over node:http/https that can trust a given CA or pinned certificate; resolves with
- * a fetch Response whose body streams. Network and TLS errors reject as Node raises them;
+ * an ApiResponse whose body streams. Network and TLS errors reject as Node raises them;
  * failedBeforeConnection tells those that happened before a connection stood.
  */
-export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: ClientTls): Promise<Response> {
+export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: ClientTls): Promise<ApiResponse> {
   const url = new URL(target);
   const { signal } = init;
   const payload = init.body === undefined ? undefined : Buffer.from(init.body);
@@ -124,7 +124,7 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
   const secure = url.protocol === 'https:';
   if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol} (use https:// or http://)`));
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<ApiResponse>((resolve, reject) => {
     const opts: https.RequestOptions = { method: init.method ?? 'GET', headers, ...(secure ? tlsRequestOptions(tls) : {}) };
     let connected = false;
     const req = (secure ? https : http).request(url, opts, (msg) => {
@@ -149,17 +149,100 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
   });
 }
 
-/** The IncomingMessage as a fetch Response, so callers stream it the same way. */
-function toResponse(msg: http.IncomingMessage): Response {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(msg.headers)) {
-    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    else if (v !== undefined) headers.set(k, v);
+/**
+ * An answer as fetch's Response gives it (status, headers, a body read once: whole, as text or
+ * JSON, or streamed), over the IncomingMessage itself. Node's Response, Headers and web streams
+ * would load its whole fetch implementation (undici) into every agent for this.
+ */
+export class ApiResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: ResponseHeaders;
+  private used = false;
+
+  constructor(
+    private readonly msg: http.IncomingMessage | undefined,
+    status: number,
+    statusText = '',
+    headers: http.IncomingHttpHeaders = {},
+  ) {
+    this.status = status;
+    this.statusText = statusText;
+    this.headers = new ResponseHeaders(headers);
   }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  /** The body as it arrives (async iterable chunks; cancel() drops the rest); null when it has none. */
+  get body(): ResponseBody | null {
+    const msg = this.msg;
+    if (!msg) return null;
+    return {
+      [Symbol.asyncIterator]: () => {
+        this.used = true;
+        return msg[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      },
+      cancel: async () => {
+        this.used = true;
+        msg.destroy();
+      },
+    };
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.bytes();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse(await this.text()) as T;
+  }
+
+  private async bytes(): Promise<Buffer> {
+    if (this.used) throw new TypeError('the body of this answer was read already');
+    this.used = true;
+    if (!this.msg) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const c of this.msg) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+}
+
+export interface ResponseBody extends AsyncIterable<Uint8Array> {
+  cancel(): Promise<void>;
+}
+
+/** The headers of an answer, looked up by name in any case. */
+export class ResponseHeaders {
+  constructor(private readonly h: http.IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const v = this.h[name.toLowerCase()];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  has(name: string): boolean {
+    return this.h[name.toLowerCase()] !== undefined;
+  }
+}
+
+/** The IncomingMessage as an ApiResponse, so callers stream it the same way. */
+function toResponse(msg: http.IncomingMessage): ApiResponse {
   const status = msg.statusCode ?? 502;
   const noBody = status === 204 || status === 304;
   if (noBody) msg.resume();
-  return new Response(noBody ? null : (Readable.toWeb(msg) as unknown as ReadableStream<Uint8Array>), { status, statusText: msg.statusMessage ?? '', headers });
+  return new ApiResponse(noBody ? undefined : msg, status, msg.statusMessage ?? '', msg.headers);
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -222,7 +305,7 @@ export class ApiClient {
   }
 
   /** A raw request; the caller handles the body (used for streams). */
-  async raw(method: string, path: string, body?: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<Response> {
+  async raw(method: string, path: string, body?: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<ApiResponse> {
     return (await this.rawOn(method, path, body, signal, contentType)).res;
   }
 
@@ -233,12 +316,12 @@ export class ApiClient {
     body: unknown,
     signal: AbortSignal | undefined,
     contentType: string,
-  ): Promise<{ res: Response; index: number }> {
+  ): Promise<{ res: ApiResponse; index: number }> {
     const call = this.begin(method);
     let index: number | undefined = call.start;
     while (index !== undefined) {
       call.tries++;
-      let res: Response;
+      let res: ApiResponse;
       try {
         res = await this.send(this.pool.servers[index], method, path, body, signal, contentType);
       } catch (err) {
@@ -355,7 +438,7 @@ export class ApiClient {
     });
   }
 
-  private send(server: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<Response> {
+  private send(server: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<ApiResponse> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headers(payload === undefined ? {} : { 'content-type': contentType });
     return fetchWithTls(
@@ -470,12 +553,12 @@ export function queryString(q: Record<string, string | undefined>): string {
 }
 
 /** Calls onLine for each complete line of a streamed response body. */
-export async function readLines(res: Response, onLine: (line: string) => void): Promise<void> {
+export async function readLines(res: ApiResponse, onLine: (line: string) => void): Promise<void> {
   if (!res.body) return;
   const decoder = new TextDecoder();
   let buf = '';
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       buf += decoder.decode(chunk, { stream: true });
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ApiError, fetchWithTls, type FetchInit } from '../shared/client.js';
+import { ApiError, fetchWithTls, type ApiResponse, type FetchInit } from '../shared/client.js';
 import { fingerprint256 } from '../shared/tls.js';
 import { DOCKER_LABEL, volumeHostPath } from '../shared/naming.js';
 import type { Event, Node, PersistentVolumeClaim, Pod, PodStatus } from '../shared/types.js';
@@ -303,7 +303,7 @@ t.test('the agent against a real controller', async (t) => {
   });
 
   type Frame = { stream?: string; data?: string; exitCode?: number; error?: string };
-  const frames = async (res: Response) =>
+  const frames = async (res: ApiResponse) =>
     (await res.text())
       .trim()
       .split('\n')
@@ -345,8 +345,7 @@ t.test('the agent against a real controller', async (t) => {
     // Follow: the stream stays open; aborting it must not hurt the agent.
     const ac = new AbortController();
     const follow = await fetch(`${url}/pods/${NS}/web-0/log?container=side&follow=true`, { signal: ac.signal });
-    const reader = follow.body!.getReader();
-    const first = await reader.read();
+    const first = await follow.body![Symbol.asyncIterator]().next();
     t.match(Buffer.from(first.value!).toString(), /started 0/);
     ac.abort();
 
@@ -388,7 +387,7 @@ t.test('the agent against a real controller', async (t) => {
   t.test('a crashed first container is restarted in place at once (its first crash); the others rejoin its network', async (t) => {
     const before = (await getPod('web-0'))!.status;
     const id = before.containerStatuses![0].containerID!.replace('docker://', '');
-    await runtime.docker.getContainer(id).kill();
+    await runtime.engine.json('POST', `/containers/${id}/kill`);
     const back = await until(
       'restart',
       async () => {

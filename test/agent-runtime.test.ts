@@ -99,7 +99,7 @@ if (ready) {
     }
     t.equal(greeting, 'hello from rt-0 $(GREETING)\n', '$(VAR) expanded in args and env, $$ escaped, written through the bind mount');
 
-    const sideInfo = await runtime.docker.getContainer(sideId).inspect();
+    const sideInfo = await runtime.inspectContainer(sideId);
     t.same([sideInfo.HostConfig.Memory, sideInfo.HostConfig.NanoCpus, sideInfo.HostConfig.Init], [64 * 1024 * 1024, 5e8, true], 'limits and init');
     t.equal(sideInfo.HostConfig.NetworkMode, `container:${webId}`);
 

@@ -937,13 +937,8 @@ t.test('revoking a token closes its open watch and log stream at once, and nothi
   const chunks: { at: number; bytes: number }[] = [];
   let logEnded: number | undefined;
   const reading = (async () => {
-    const reader = logRes.body!.getReader();
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push({ at: performance.now(), bytes: value.length });
-      }
+      for await (const value of logRes.body!) chunks.push({ at: performance.now(), bytes: value.length });
     } catch {
       /* cut */
     }

@@ -32,7 +32,10 @@ export interface ClusterDnsOptions {
   /** Record and negative TTL, seconds. */
   ttl: number;
   upstreamTimeoutMs?: number;
-  /** Answer in a worker thread (default: yes, when the compiled worker is there). */
+  /**
+   * Answer in a worker thread (when the compiled worker is there) rather than in this thread.
+   * Default no: the fast path answers from ready bytes, and a worker is a second V8 heap.
+   */
   thread?: boolean;
   /** Also gets every pod and service the watches deliver (the ClusterIP service rules). */
   observer?: ClusterObserver;
@@ -67,7 +70,7 @@ export class ClusterDns {
   ) {
     this.zone = normalizeZone(zone);
     const log: BackendLog = (level, obj, msg) => this.opts.log[level](obj, msg);
-    const file = opts.thread === false ? undefined : workerFile();
+    const file = opts.thread === true ? workerFile() : undefined;
     this.backend = file ? new ThreadBackend(file, log, () => this.fullUpdate()) : new LocalBackend(log);
     this.backend.update(this.fullUpdate());
   }
@@ -280,7 +283,7 @@ export class ClusterDns {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('docker network inspect took over 5 s')), 5000);
       });
-      const info = (await Promise.race([this.opts.runtime.docker.getNetwork(this.opts.podNetwork).inspect(), timeout])) as NetworkInspect;
+      const info = (await Promise.race([this.opts.runtime.inspectNetwork(this.opts.podNetwork), timeout])) as unknown as NetworkInspect;
       const gw = networkGateway(info);
       if (!gw) this.opts.log.warn({ network: this.opts.podNetwork }, "the pod network has no IPv4 gateway; pods get Docker's default DNS");
       return gw;

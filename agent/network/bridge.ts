@@ -15,7 +15,7 @@ interface Inspect extends NetworkInspect {
 
 async function inspect(runtime: DockerRuntime, name: string): Promise<Inspect | undefined> {
   try {
-    return (await runtime.docker.getNetwork(name).inspect()) as Inspect;
+    return (await runtime.inspectNetwork(name)) as unknown as Inspect;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return undefined;
     throw err;
@@ -31,7 +31,7 @@ function existing(info: Inspect | undefined): ExistingNetwork | undefined {
 }
 
 async function create(runtime: DockerRuntime, podCidr: string): Promise<void> {
-  await runtime.docker.createNetwork({
+  await runtime.createNetwork({
     Name: AUTO_NETWORK,
     Driver: 'bridge',
     CheckDuplicate: true,
@@ -54,7 +54,7 @@ export async function ensurePodBridge(runtime: DockerRuntime, podCidr: string, l
       log.info({ network: AUTO_NETWORK, bridge: AUTO_BRIDGE, podCIDR: podCidr }, 'pod network created');
       break;
     case 'replace':
-      await runtime.docker.getNetwork(info!.Id).remove();
+      await runtime.removeNetwork(info!.Id);
       await create(runtime, podCidr);
       log.warn({ network: AUTO_NETWORK, from: plan.from, podCIDR: podCidr }, 'pod network had another subnet and no containers: replaced');
       break;

@@ -3,7 +3,7 @@
 // cluster DNS directly, never Docker's embedded resolver (docs/dns.md). Pure: the host's
 // resolv.conf and the cluster DNS address come in as arguments.
 import { isIP } from 'node:net';
-import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCHES, MAX_DNS_SEARCH_CHARS } from '../../shared/manifest/schema.js';
+import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCHES, MAX_DNS_SEARCH_CHARS } from '../../shared/resolv-limits.js';
 import type { Pod } from '../../shared/types.js';
 import { podNamespace } from './spec.js';
 

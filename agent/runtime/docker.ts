@@ -1,7 +1,8 @@
-// Thin adapter over dockerode: every call the agent makes to the engine, with Docker's
-// "not an error" answers (304 on stop/start, 404 on remove) folded in.
+// Thin adapter over the Docker Engine API (engine.ts): every call the agent makes to the engine,
+// with Docker's "not an error" answers (304 on stop/start, 404 on remove) folded in.
 import type { Duplex } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { Engine, followJsonLines, repositoryTag } from './engine.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
 import { Demuxer } from './demux.js';
@@ -33,20 +34,20 @@ export interface AttachedExec {
 
 export class DockerRuntime implements ContainerRuntime {
   /** Calls with a bounded duration. */
-  readonly docker: Docker;
-  /** No timeout: docker-modem's timeout would cut quiet streams and long stops. */
-  readonly streams: Docker;
+  readonly engine: Engine;
+  /** No timeout: a quiet stream (logs, events, a pull) or a long stop is not a dead engine. */
+  readonly streams: Engine;
 
   constructor(dockerHost: string, timeoutMs = 60_000) {
     const conn = dockerConnection(dockerHost);
-    this.docker = new Docker({ ...conn, timeout: timeoutMs });
-    this.streams = new Docker(conn);
+    this.engine = new Engine(conn, timeoutMs);
+    this.streams = new Engine(conn);
   }
 
   /** Rejects when the engine does not answer within `timeoutMs`. */
   async ping(timeoutMs: number): Promise<void> {
     const signal = AbortSignal.timeout(timeoutMs);
-    const ping = (this.docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal: signal });
+    const ping = this.engine.json('GET', '/_ping', { signal });
     ping.catch(() => undefined);
     await Promise.race([
       ping,
@@ -55,8 +56,26 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async version(): Promise<string> {
-    const v = await this.docker.version();
+    const v = await this.engine.json<{ Version: string }>('GET', '/version');
     return v.Version;
+  }
+
+  /** `docker network inspect`; rejects with statusCode 404 when there is none. */
+  inspectNetwork(network: string): Promise<Record<string, unknown>> {
+    return this.engine.json('GET', `/networks/${encodeURIComponent(network)}`);
+  }
+
+  createNetwork(options: Record<string, unknown>): Promise<{ Id: string }> {
+    return this.engine.json('POST', '/networks/create', { body: options });
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    await this.engine.json('DELETE', `/networks/${encodeURIComponent(id)}`);
+  }
+
+  /** `docker inspect` of a container, as the engine gives it; rejects with statusCode 404 when there is none. */
+  inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
+    return this.engine.json('GET', `/containers/${encodeURIComponent(id)}/json`);
   }
 
   labelFilter(nodeName: string, extra: Record<string, string> = {}): string[] {
@@ -65,17 +84,17 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** This node's managed containers, optionally narrowed by more labels. */
   listManaged(nodeName: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
-    return this.docker.listContainers({ all: true, filters: { label: this.labelFilter(nodeName, extra) } });
+    return this.engine.json('GET', '/containers/json', { query: { all: true, filters: { label: this.labelFilter(nodeName, extra) } } });
   }
 
   listLabelled(label: string): Promise<Docker.ContainerInfo[]> {
-    return this.docker.listContainers({ all: true, filters: { label: [label] } });
+    return this.engine.json('GET', '/containers/json', { query: { all: true, filters: { label: [label] } } });
   }
 
   async networkAddresses(network: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     try {
-      const info = (await this.docker.getNetwork(network).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+      const info = (await this.inspectNetwork(network)) as { Containers?: Record<string, { IPv4Address?: string }> };
       for (const [id, c] of Object.entries(info.Containers ?? {})) {
         const ip = c.IPv4Address?.split('/')[0];
         if (ip) out.set(id, ip);
@@ -88,7 +107,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async inspect(id: string): Promise<ObservedContainer | undefined> {
     try {
-      return toObserved(await this.docker.getContainer(id).inspect());
+      return toObserved(await this.inspectContainer(id));
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -104,7 +123,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async imageExists(image: string): Promise<boolean> {
     try {
-      await this.docker.getImage(image).inspect();
+      await this.engine.json('GET', `/images/${encodeURIComponent(image)}/json`);
       return true;
     } catch (err) {
       if (statusCode(err) === 404) return false;
@@ -115,7 +134,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** The image's labels ({} when it has none); undefined when no image has this name. */
   async imageLabels(image: string): Promise<Record<string, string> | undefined> {
     try {
-      const info = await this.docker.getImage(image).inspect();
+      const info = await this.engine.json<Docker.ImageInspectInfo>('GET', `/images/${encodeURIComponent(image)}/json`);
       return info.Config?.Labels ?? {};
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
@@ -126,10 +145,12 @@ export class DockerRuntime implements ContainerRuntime {
   /** `docker import`: an image from a root file system tarball, with Dockerfile `changes`. */
   async importImage(tar: Buffer, tag: string, changes: string[]): Promise<void> {
     const [repo, version] = tag.split(/:(?=[^:/]+$)/);
-    const stream = await this.docker.importImage(tar as unknown as NodeJS.ReadableStream, { repo, tag: version ?? 'latest', changes } as unknown as object);
-    const output = await new Promise<unknown[]>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out ?? [])));
+    const stream = await this.streams.stream('POST', '/images/create', {
+      query: { fromSrc: '-', repo, tag: version ?? 'latest', changes },
+      body: tar,
+      contentType: 'application/tar',
     });
+    const output = await followJsonLines(stream);
     const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
     if (failed) throw new Error(failed.error);
   }
@@ -138,16 +159,12 @@ export class DockerRuntime implements ContainerRuntime {
   async pull(image: string, onProgress?: (p: PullProgress, summary: PullSummary) => void): Promise<void> {
     const tracker = new PullProgressTracker();
     try {
-      const stream = await this.streams.pull(image);
-      const output = await new Promise<unknown[]>((resolve, reject) => {
-        this.streams.modem.followProgress(
-          stream,
-          (err, out) => (err ? reject(err) : resolve(out ?? [])),
-          (p: PullProgress) => {
-            imagePullBytes.inc({}, tracker.add(p));
-            onProgress?.(p, tracker.summary());
-          },
-        );
+      const { repository, tag } = repositoryTag(image);
+      const stream = await this.streams.stream('POST', '/images/create', { query: { fromImage: repository, tag: tag ?? 'latest' } });
+      const output = await followJsonLines(stream, (o) => {
+        const p = o as PullProgress;
+        imagePullBytes.inc({}, tracker.add(p));
+        onProgress?.(p, tracker.summary());
       });
       // followProgress reports failures as output entries, not as err.
       const failed = output.find((e) => (e as { error?: string })?.error) as { error: string } | undefined;
@@ -161,13 +178,16 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(options: Docker.ContainerCreateOptions): Promise<string> {
-    const c = await this.docker.createContainer(options);
-    return c.id;
+    const c = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: options.name, platform: (options as { platform?: string }).platform },
+      body: options,
+    });
+    return c.Id;
   }
 
   async start(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.engine.json('POST', `/containers/${encodeURIComponent(id)}/start`);
     } catch (err) {
       if (statusCode(err) !== 304) throw err;
     }
@@ -176,7 +196,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** SIGTERM, then SIGKILL after `t` seconds (the container's StopTimeout when undefined). */
   async stop(id: string, t?: number): Promise<void> {
     try {
-      await this.streams.getContainer(id).stop(t === undefined ? {} : { t });
+      await this.streams.json('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t } });
     } catch (err) {
       const code = statusCode(err);
       if (code !== 304 && code !== 404) throw err;
@@ -185,7 +205,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true });
+      await this.engine.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: true } });
     } catch (err) {
       const code = statusCode(err);
       // 409: a removal is already in progress.
@@ -196,11 +216,13 @@ export class DockerRuntime implements ContainerRuntime {
   /** Runs a command in a running container; resolves with its exit code. */
   async exec(id: string, cmd: string[], sink: FrameSink, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    const ex = await this.streams.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
-    const stream = (await ex.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy(): void };
+    const ex = await this.streams.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(id)}/exec`, {
+      body: { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false },
+    });
+    const stream = (await this.streams.hijack('POST', `/exec/${ex.Id}/start`, { body: { Detach: false, Tty: false } })) as Duplex;
     await pumpFrames(stream, sink, signal);
     signal?.throwIfAborted();
-    const info = await ex.inspect();
+    const info = await this.streams.json<{ ExitCode?: number | null }>('GET', `/exec/${ex.Id}/json`);
     return info.ExitCode ?? -1;
   }
 
@@ -210,17 +232,18 @@ export class DockerRuntime implements ContainerRuntime {
    * unless `tty`). Creating fails on a container that is not running.
    */
   async execAttach(id: string, cmd: string[], opts: { stdin: boolean; tty: boolean }): Promise<AttachedExec> {
-    const ex = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdin: opts.stdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty });
+    const ex = await this.engine.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(id)}/exec`, {
+      body: { Cmd: cmd, AttachStdin: opts.stdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty },
+    });
     // The stream outlives docker's request timeout, so it comes from the client without one.
-    const started = this.streams.getExec(ex.id);
-    const stream = (await started.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty })) as Duplex;
+    const stream = await this.streams.hijack('POST', `/exec/${ex.Id}/start`, { body: { Detach: false, Tty: opts.tty } });
     return {
       stream,
       resize: async (s) => {
-        await this.docker.getExec(ex.id).resize({ w: s.width, h: s.height });
+        await this.engine.json('POST', `/exec/${ex.Id}/resize`, { query: { w: s.width, h: s.height } });
       },
       exitCode: async () => {
-        const info = await this.docker.getExec(ex.id).inspect();
+        const info = await this.engine.json<{ Running?: boolean; ExitCode?: number | null }>('GET', `/exec/${ex.Id}/json`);
         return info.Running ? undefined : (info.ExitCode ?? undefined);
       },
     };
@@ -232,14 +255,16 @@ export class DockerRuntime implements ContainerRuntime {
    * terminal (`tty`), else multiplexed. exitCode is always undefined: the process is not ours.
    */
   async attach(id: string, opts: { stdin: boolean }): Promise<AttachedExec & { tty: boolean; stdinOnce: boolean }> {
-    const info = await this.docker.getContainer(id).inspect();
+    const info = await this.inspectContainer(id);
     const tty = info.Config?.Tty === true;
     const stdin = opts.stdin && info.Config?.OpenStdin === true;
-    const stream = (await this.streams.getContainer(id).attach({ stream: true, stdin, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    const stream = await this.streams.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
+      query: { stream: true, stdin, stdout: true, stderr: true },
+    });
     // The process may have ended between the caller's look and the attach, and the engine's
     // attach to a stopped container never ends. Refused as the kubelet refuses it ("container not
     // running"), so that a client falls back to the log (kubectl run -i does).
-    const now = await this.docker.getContainer(id).inspect();
+    const now = await this.inspectContainer(id);
     if (now.State?.Running !== true) {
       stream.destroy();
       throw Object.assign(new Error(`container ${id.slice(0, 12)} is not running`), { statusCode: 409 });
@@ -249,7 +274,7 @@ export class DockerRuntime implements ContainerRuntime {
       tty,
       stdinOnce: info.Config?.StdinOnce === true,
       resize: async (s) => {
-        if (tty) await this.docker.getContainer(id).resize({ w: s.width, h: s.height });
+        if (tty) await this.engine.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { w: s.width, h: s.height } });
       },
       exitCode: async () => undefined,
     };
@@ -265,7 +290,7 @@ export class DockerRuntime implements ContainerRuntime {
     sink: FrameSink,
     signal?: AbortSignal,
   ): Promise<void> {
-    const c = this.streams.getContainer(id);
+    const path = `/containers/${encodeURIComponent(id)}/logs`;
     const base = {
       stdout: true,
       stderr: true,
@@ -275,15 +300,8 @@ export class DockerRuntime implements ContainerRuntime {
       ...(opts.until !== undefined ? { until: engineTime(opts.until) } : {}),
     };
     // A container with a terminal logs one raw stream, not stdout and stderr multiplexed.
-    const tty = (await this.docker.getContainer(id).inspect()).Config?.Tty === true;
-    if (!opts.follow) {
-      const buf = (await c.logs({ ...base, follow: false })) as unknown as Buffer | string;
-      const d = splitter(tty, sink);
-      d.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf));
-      d.end();
-      return;
-    }
-    const stream = (await c.logs({ ...base, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
+    const tty = (await this.inspectContainer(id)).Config?.Tty === true;
+    const stream = await this.streams.stream('GET', path, { query: { ...base, follow: opts.follow } });
     await pumpFrames(stream, sink, signal, tty);
   }
 
@@ -302,7 +320,7 @@ export class DockerRuntime implements ContainerRuntime {
     let lastNano = 0;
     while (!signal.aborted) {
       try {
-        const opts: Docker.GetEventsOptions = {
+        const query = {
           filters: {
             type: ['container'],
             label: this.labelFilter(nodeName),
@@ -310,7 +328,7 @@ export class DockerRuntime implements ContainerRuntime {
           },
           ...(lastNano ? { since: Number((lastNano / 1e9).toFixed(9)) } : {}),
         };
-        const s = (await this.streams.getEvents(opts)) as NodeJS.ReadableStream & { destroy(): void };
+        const s = await this.streams.stream('GET', '/events', { query });
         onConnect();
         let buf = '';
         await new Promise<void>((done) => {

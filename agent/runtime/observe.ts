@@ -1,5 +1,6 @@
 // Pure mapping of `docker inspect` output to what the pod logic needs.
 import type Docker from 'dockerode';
+import type { EngineAddress } from './engine.js';
 import { DOCKER_LABEL } from '../../shared/naming.js';
 import type { ObservedContainer } from '../pods/types.js';
 
@@ -44,7 +45,7 @@ export function toObserved(info: Docker.ContainerInspectInfo): ObservedContainer
 }
 
 /** `unix:///path`, `/path`, `tcp://host:port`, `http(s)://host:port`; empty means the default socket. */
-export function dockerConnection(dockerHost: string | undefined): Docker.DockerOptions {
+export function dockerConnection(dockerHost: string | undefined): EngineAddress {
   const h = (dockerHost ?? '').trim();
   if (h === '') return { socketPath: '/var/run/docker.sock' };
   if (h.startsWith('unix://')) return { socketPath: h.slice('unix://'.length) };

@@ -56,6 +56,7 @@ export interface AgentCliOptions {
   dnsListen?: string;
   dnsUpstream?: string;
   dnsTtl: string;
+  dnsThread?: boolean;
   pauseBinary?: string;
 }
 
@@ -234,8 +235,8 @@ export function controllerOptions(opts: ControllerUpOptions) {
   };
 }
 
-/** --dns-listen, --dns-upstream and --dns-ttl; undefined when DNS is off (`--dns-listen none`). */
-export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUpstream' | 'dnsTtl'>) {
+/** --dns-listen, --dns-upstream, --dns-ttl and --dns-thread; undefined when DNS is off (`--dns-listen none`). */
+export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUpstream' | 'dnsTtl' | 'dnsThread'>) {
   const ttl = Number(opts.dnsTtl);
   if (!/^\d+$/.test(opts.dnsTtl.trim()) || ttl > 3600) throw new CliError(`invalid --dns-ttl "${opts.dnsTtl}": must be whole seconds from 0 to 3600`);
   if (opts.dnsListen?.trim() === 'none') return undefined;
@@ -244,7 +245,7 @@ export function agentDnsOptions(opts: Pick<AgentCliOptions, 'dnsListen' | 'dnsUp
     if (listen && listen.length === 0) throw new Error('--dns-listen: no address given (write "none" to turn DNS off)');
     const upstreams =
       opts.dnsUpstream === undefined ? undefined : opts.dnsUpstream.trim() === 'none' ? [] : parseHostPortList(opts.dnsUpstream, 53, '--dns-upstream');
-    return { ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}) };
+    return { ttl, ...(listen ? { listen } : {}), ...(upstreams ? { upstreams } : {}), ...(opts.dnsThread ? { thread: true } : {}) };
   } catch (err) {
     throw new CliError((err as Error).message);
   }

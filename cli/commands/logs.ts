@@ -1,6 +1,6 @@
 // `berth logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--since D | --since-time T] [--limit-bytes N]
 // [--timestamps]`: the container's log, streamed, with kubectl's options and checks.
-import { ApiError, queryString, type ApiClient } from '../../shared/client.js';
+import { ApiError, queryString, type ApiClient, type ApiResponse } from '../../shared/client.js';
 import { sleep } from '../../shared/async.js';
 import { resourceForKind, resourcePath } from '../../shared/resources.js';
 import { clientFor, type Globals } from '../context.js';
@@ -107,7 +107,7 @@ export async function logs(podArg: string, opts: LogsOptions, g: Globals): Promi
   }
 }
 
-async function refollow(client: ApiClient, path: string, broke: Error): Promise<Response> {
+async function refollow(client: ApiClient, path: string, broke: Error): Promise<ApiResponse> {
   const until = Date.now() + REFOLLOW_FOR_MS;
   for (;;) {
     try {

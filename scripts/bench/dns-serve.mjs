@@ -1,14 +1,16 @@
-// The agent's DNS server alone, for `scripts/bench/dns --synthetic`: the same worker thread
-// (dist/agent/dns/backend.js, ThreadBackend) answering a zone built from a StatefulSet of N pods
-// behind a headless service, without a controller, an agent or Docker. Prints one JSON line
-// (the pods, the RSS) once it answers; stops on SIGTERM.
+// The agent's DNS server alone, for `scripts/bench/dns --synthetic`: the agent's backend
+// (dist/agent/dns/backend.js: LocalBackend in this thread, as the agent answers by default, or
+// ThreadBackend, a worker thread, as with `berth agent --dns-thread`) answering a zone built from
+// a StatefulSet of N pods behind a headless service, without a controller, an agent or Docker.
+// Prints one JSON line (the pods) once it answers; stops on SIGTERM.
 //
-// Usage: node scripts/bench/dns-serve.mjs PORT REPLICAS
-import { ThreadBackend, workerFile } from '../../dist/agent/dns/backend.js';
+// Usage: node scripts/bench/dns-serve.mjs PORT REPLICAS [local|thread]
+import { LocalBackend, ThreadBackend, workerFile } from '../../dist/agent/dns/backend.js';
 import { buildNamespaceZone, toDnsService, toEndpointPod } from '../../dist/agent/dns/records.js';
 
 const port = Number(process.argv[2]);
 const replicas = Number(process.argv[3] ?? 10);
+const backendKind = process.argv[4] ?? 'local';
 const ZONE = 'cluster.local';
 
 const pods = Array.from({ length: replicas }, (_, i) => ({
@@ -30,7 +32,7 @@ const service = {
 };
 
 const file = workerFile();
-if (!file) throw new Error('dist/agent/dns/worker.js is missing: npm run build');
+if (backendKind === 'thread' && !file) throw new Error('dist/agent/dns/worker.js is missing: npm run build');
 const serial = Math.floor(Date.now() / 1000);
 const update = () => ({
   zone: ZONE,
@@ -41,7 +43,8 @@ const update = () => ({
   removed: [],
   full: true,
 });
-const backend = new ThreadBackend(file, (level, obj, msg) => level !== 'debug' && console.error(level, msg, JSON.stringify(obj)), update);
+const log = (level, obj, msg) => level !== 'debug' && console.error(level, msg, JSON.stringify(obj));
+const backend = backendKind === 'thread' ? new ThreadBackend(file, log, update) : new LocalBackend(log);
 backend.update(update());
 const [bound] = await backend.bind([{ host: '127.0.0.1', port }]);
 if (!bound?.ok) throw new Error(`cannot bind 127.0.0.1:${port}: ${bound?.message}`);

@@ -10,7 +10,10 @@
 // StatefulSet without containers: no controller, agent or Docker, so only the DNS server is
 // measured (and a busy Docker cannot hold the run up).
 //
-// Usage: scripts/bench/dns [--replicas N] [--seconds S] [--rate QPS] [--synthetic]   (after scripts/setup)
+// The agent answers DNS in its own thread; --dns-thread measures it answering in a worker thread
+// (`berth agent --dns-thread`).
+//
+// Usage: scripts/bench/dns [--replicas N] [--seconds S] [--rate QPS] [--synthetic] [--dns-thread]   (after scripts/setup)
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rate: { type: 'string', default: '5000' },
     synthetic: { type: 'boolean', default: false },
+    'dns-thread': { type: 'boolean', default: false },
   },
 });
 const REPLICAS = Number(values.replicas);
@@ -134,7 +138,12 @@ async function main() {
   try {
     if (SYNTHETIC) {
       berthPort = await freePort();
-      dnsServer = start(process.execPath, [join(ROOT, 'scripts/bench/dns-serve.mjs'), String(berthPort), String(REPLICAS)]);
+      dnsServer = start(process.execPath, [
+        join(ROOT, 'scripts/bench/dns-serve.mjs'),
+        String(berthPort),
+        String(REPLICAS),
+        values['dns-thread'] ? 'thread' : 'local',
+      ]);
       let out = '';
       pods = await new Promise((resolve, reject) => {
         dnsServer.once('exit', (code) => reject(new Error(`dns-serve exited with ${code}: ${dnsServer.errText()}`)));
@@ -172,6 +181,7 @@ async function main() {
           `127.0.0.1:${berthPort}`,
           '--dns-upstream',
           'none',
+          ...(values['dns-thread'] ? ['--dns-thread'] : []),
         ],
         { BERTH_LOG_LEVEL: 'warn' },
       );

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, MAX_LABEL_LENGTH } from '../naming.js';
 import { isQuantity } from '../quantity.js';
+import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCHES, MAX_DNS_SEARCH_CHARS } from '../resolv-limits.js';
 
 const labelMap = z.record(z.string(), z.string());
 
@@ -237,10 +238,7 @@ const topologySpreadConstraint = z.object({
   minDomains: z.number().int().min(1, 'must be at least 1').optional(),
 });
 
-/** Kubernetes' limits for a pod's resolv.conf (MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars). */
-export const MAX_DNS_NAMESERVERS = 3;
-export const MAX_DNS_SEARCHES = 32;
-export const MAX_DNS_SEARCH_CHARS = 2048;
+export { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCHES, MAX_DNS_SEARCH_CHARS };
 
 const dnsConfigSchema = z.object({
   nameservers: z

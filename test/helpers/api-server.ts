@@ -17,7 +17,7 @@ import { fetchWithTls } from '../../shared/client.js';
 
 export interface Answer {
   status: number;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   text: string;
   /** The body as JSON; undefined when it is not JSON. */
   json: unknown;
