@@ -1,13 +1,20 @@
 // The agent's ApiClient; its token changes from the join token to the node token. Every client
 // it makes shares one pool of controller URLs, so all calls start with the controller that last
-// answered any of them (shared/failover.ts).
-import { ApiClient } from '../../shared/client.js';
+// answered any of them (shared/failover.ts). Heartbeats go on a kept-alive connection of their
+// own (one to each controller), kept across token changes: when the agent's other calls keep
+// every other connection busy (thousands of pods starting at once), a heartbeat still goes out
+// at once on a connection that stands, instead of waiting for a new TCP and TLS connection to a
+// controller that is slow to accept one.
+import { ApiClient, KeptConnections } from '../../shared/client.js';
 import { ServerPool } from '../../shared/failover.js';
 import type { ClientTls } from '../../shared/tls.js';
 
 export class ControllerConnection {
   private client: ApiClient;
+  private heartbeatClient: ApiClient;
   readonly pool: ServerPool;
+  /** The heartbeats' connection: one to each controller, closed when idle 4 s or on close(). */
+  readonly heartbeatConnections = new KeptConnections({ maxSockets: 1 });
 
   constructor(
     servers: string | readonly string[] | ServerPool,
@@ -18,6 +25,7 @@ export class ControllerConnection {
   ) {
     this.pool = servers instanceof ServerPool ? servers : new ServerPool(typeof servers === 'string' ? [servers] : servers);
     this.client = this.clientWith(token);
+    this.heartbeatClient = this.clientWith(token, this.heartbeatConnections);
   }
 
   /** The controller the next call starts with. */
@@ -29,12 +37,33 @@ export class ControllerConnection {
     return this.client;
   }
 
-  setToken(token: string): void {
-    this.client = this.clientWith(token);
+  /**
+   * The client for heartbeats: its calls go on the heartbeats' own kept-alive connection (same
+   * pool, same token). A heartbeat that runs out of time destroys that connection (it may be
+   * half-open), so the next one opens a new connection, to the controller the pool prefers then.
+   */
+  get heartbeatApi(): ApiClient {
+    return this.heartbeatClient;
   }
 
-  private clientWith(token: string): ApiClient {
-    return new ApiClient({ pool: this.pool, token, timeoutMs: this.timeoutMs, ...(this.tls ? { tls: this.tls } : {}) });
+  setToken(token: string): void {
+    this.client = this.clientWith(token);
+    this.heartbeatClient = this.clientWith(token, this.heartbeatConnections);
+  }
+
+  /** Closes the heartbeats' connections (at shutdown): nothing of this connection keeps the process alive. */
+  close(): void {
+    this.heartbeatConnections.destroy();
+  }
+
+  private clientWith(token: string, connections?: KeptConnections): ApiClient {
+    return new ApiClient({
+      pool: this.pool,
+      token,
+      timeoutMs: this.timeoutMs,
+      ...(this.tls ? { tls: this.tls } : {}),
+      ...(connections ? { connections } : {}),
+    });
   }
 }
 
