@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadOrCreateAgentCert } from '../agent/api/cert.js';
-import { ControllerConnection } from '../agent/controller-client/connection.js';
+import { AGENT_CALL_CONNECTIONS, ControllerConnection } from '../agent/controller-client/connection.js';
 import { ControllerHealth } from '../agent/controller-client/health.js';
 import { runHeartbeat } from '../agent/controller-client/heartbeat.js';
 import { ServerPool } from '../shared/failover.js';
@@ -33,6 +33,10 @@ class FakeController {
   readonly beats: Beat[] = [];
   readonly held: { socket: number; res: ServerResponse }[] = [];
   readonly heldBeats: { socket: number; res: ServerResponse }[] = [];
+  /** Every call other than a heartbeat, as it arrived. */
+  readonly calls: { socket: number; method: string }[] = [];
+  /** Answer calls at once instead of holding them. */
+  answerCalls = false;
   /** Sockets by id, and the ids of those closed. */
   readonly sockets = new Map<number, TLSSocket>();
   readonly closed = new Set<number>();
@@ -76,7 +80,11 @@ class FakeController {
           this.beats.push({ socket, token: (req.headers.authorization ?? '').replace(/^Bearer /, '') });
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
         }
-      } else this.held.push({ socket, res });
+      } else {
+        this.calls.push({ socket, method: req.method ?? '' });
+        if (this.answerCalls) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        else this.held.push({ socket, res });
+      }
       this.changed();
     });
   }
@@ -141,24 +149,23 @@ t.test('heartbeats keep going on one connection of their own while other calls h
   const c = await new FakeController().start();
   t.teardown(() => c.stop());
   const { conn, health } = agentLink([c.url], 'join-token');
-  // 30 status reports the server does not answer (and 20 more below): each holds a connection of the agent's calls.
+  // 30 status reports the server does not answer: the first ones hold every connection of the
+  // agent's calls (AGENT_CALL_CONNECTIONS), the others wait for one.
   const calls = Array.from({ length: 30 }, (_, i) => conn.api.request('PUT', `/api/v1/namespaces/default/pods/p-${i}/status`, {}).catch((e: unknown) => e));
-  await c.until(() => c.held.length === 30, '30 held calls');
+  await c.until(() => c.held.length === AGENT_CALL_CONNECTIONS, 'the calls’ connections all busy');
+  // A watch is a stream: a connection of its own, not one of the calls'.
+  const watchStop = new AbortController();
+  const watch = conn.api.raw('GET', '/api/v1/pods?watch=true', undefined, watchStop.signal).catch((e: unknown) => e);
+  await c.until(() => c.held.length === AGENT_CALL_CONNECTIONS + 1, 'the watch open');
   const stop = beat(conn, health);
-  await c.until(() => c.beats.length >= 3, '3 heartbeats');
-  // 20 more while the heartbeats go on: none of them takes the heartbeats' connection.
-  for (let i = 30; i < 50; i++) {
-    calls.push(conn.api.request('PUT', `/api/v1/namespaces/default/pods/p-${i}/status`, {}).catch((e: unknown) => e));
-    await new Promise((ok) => setTimeout(ok, 10));
-  }
-  await c.until(() => c.held.length === 50 && c.beats.length >= 10, '50 held calls and 10 heartbeats');
-  t.equal(c.held.length, 50, 'every other call is still unanswered');
+  await c.until(() => c.beats.length >= 10, '10 heartbeats');
+  t.equal(c.held.length, AGENT_CALL_CONNECTIONS + 1, 'the other calls still wait');
   const heldSockets = new Set(c.held.map((h) => h.socket));
-  t.equal(heldSockets.size, 50, 'the held calls have a connection each');
+  t.equal(heldSockets.size, AGENT_CALL_CONNECTIONS + 1, 'the busy calls and the watch have a connection each');
   const beatSockets = new Set(c.beats.map((b) => b.socket));
   t.equal(beatSockets.size, 1, 'all heartbeats on one connection');
   const [beatSocket] = beatSockets;
-  t.notOk(heldSockets.has(beatSocket), 'not one of the calls’ connections');
+  t.notOk(heldSockets.has(beatSocket), 'not one of the calls’ connections nor the watch’s');
   t.same(
     c.beats.map((b) => b.token),
     c.beats.map(() => 'join-token'),
@@ -175,14 +182,21 @@ t.test('heartbeats keep going on one connection of their own while other calls h
   );
   t.same(new Set(c.beats.map((b) => b.socket)), new Set([beatSocket]), 'still the one connection');
   t.equal(conn.heartbeatConnections.openSockets, 1);
-
   await stop();
+
+  // From now on calls are answered: the 30 go over the calls' connections, never more of them.
+  watchStop.abort();
+  await watch;
+  c.answerCalls = true;
   c.release();
   const results = await Promise.all(calls);
   t.ok(
     results.every((r) => !(r instanceof Error)),
-    'the held calls are answered once released',
+    'every call answered',
   );
+  const puts = c.calls.filter((x) => x.method === 'PUT');
+  t.equal(puts.length, 30);
+  t.equal(new Set(puts.map((x) => x.socket)).size, AGENT_CALL_CONNECTIONS, 'all on the calls’ connections');
   conn.close();
 });
 

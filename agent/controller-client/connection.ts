@@ -9,12 +9,23 @@ import { ApiClient, KeptConnections } from '../../shared/client.js';
 import { ServerPool } from '../../shared/failover.js';
 import type { ClientTls } from '../../shared/tls.js';
 
+/**
+ * How many kept-alive connections to each controller the agent's calls read whole (status
+ * reports, finalizes, events, lists, config reads) share; more wait for a free one. Watches and
+ * other streams hold a connection for their lifetime and are not counted. When thousands of pods
+ * start at once, a thousand agents then open two connections each instead of one per pod
+ * (docs/benchmarks.md, "Heartbeats on a connection of their own").
+ */
+export const AGENT_CALL_CONNECTIONS = 2;
+
 export class ControllerConnection {
   private client: ApiClient;
   private heartbeatClient: ApiClient;
   readonly pool: ServerPool;
   /** The heartbeats' connection: one to each controller, closed when idle 4 s or on close(). */
   readonly heartbeatConnections = new KeptConnections({ maxSockets: 1 });
+  /** The other calls' connections (not the streams'): AGENT_CALL_CONNECTIONS to each controller. */
+  readonly callConnections = new KeptConnections({ maxSockets: AGENT_CALL_CONNECTIONS });
 
   constructor(
     servers: string | readonly string[] | ServerPool,
@@ -24,7 +35,7 @@ export class ControllerConnection {
     readonly tls?: ClientTls,
   ) {
     this.pool = servers instanceof ServerPool ? servers : new ServerPool(typeof servers === 'string' ? [servers] : servers);
-    this.client = this.clientWith(token);
+    this.client = this.clientWith(token, this.callConnections);
     this.heartbeatClient = this.clientWith(token, this.heartbeatConnections);
   }
 
@@ -33,6 +44,7 @@ export class ControllerConnection {
     return this.pool.current;
   }
 
+  /** The client for everything but heartbeats: calls read whole on the calls' connections, streams each on a connection of its own. */
   get api(): ApiClient {
     return this.client;
   }
@@ -47,22 +59,23 @@ export class ControllerConnection {
   }
 
   setToken(token: string): void {
-    this.client = this.clientWith(token);
+    this.client = this.clientWith(token, this.callConnections);
     this.heartbeatClient = this.clientWith(token, this.heartbeatConnections);
   }
 
-  /** Closes the heartbeats' connections (at shutdown): nothing of this connection keeps the process alive. */
+  /** Closes the kept-alive connections of the heartbeats and of the calls (at shutdown). */
   close(): void {
     this.heartbeatConnections.destroy();
+    this.callConnections.destroy();
   }
 
-  private clientWith(token: string, connections?: KeptConnections): ApiClient {
+  private clientWith(token: string, connections: KeptConnections): ApiClient {
     return new ApiClient({
       pool: this.pool,
       token,
       timeoutMs: this.timeoutMs,
       ...(this.tls ? { tls: this.tls } : {}),
-      ...(connections ? { connections } : {}),
+      connections,
     });
   }
 }

@@ -65,10 +65,10 @@ class SimNode {
     // As the agent (agent/controller-client/connection.ts): heartbeats on a kept-alive
     // connection of their own (one socket, closed by this side after 4 s idle, before the
     // controller's 5 s keep-alive timeout), so a heartbeat never waits behind the node's status
-    // reports nor for a new connection; the other calls on keep-alive connections of their own,
-    // `callConnections` at most (Infinity: another one whenever none is free, as Node's global
-    // agent does); the watch on a connection of its own.
-    this.agent = client.newAgent({ maxSockets: callConnections ?? Number.POSITIVE_INFINITY, timeout: 4000 });
+    // reports nor for a new connection; the other calls on kept-alive connections of their own,
+    // `callConnections` at most (2 in the agent; 0: another one whenever none is free, as Node's
+    // global agent does); the watch on a connection of its own.
+    this.agent = client.newAgent({ maxSockets: callConnections || Number.POSITIVE_INFINITY, timeout: 4000 });
     this.beatAgent = client.newAgent({ maxSockets: 1, maxFreeSockets: 1, timeout: 4000 });
     /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
     this.pods = new Map();

@@ -57,10 +57,12 @@ const SETS = Number(values.sets ?? (quick ? 3 : 10));
 const WINDOW_S = Number(values.window ?? (quick ? 5 : 30));
 const WORKERS = Math.max(1, Math.min(Number(values.workers), NODES));
 const HEARTBEAT_MS = 2000;
-// How many kept-alive connections each simulated agent's calls (status reports, finalizes, lists) may use at once; default as the agent: no bound.
-const CALL_CONNECTIONS = values['call-connections'] === undefined ? undefined : Number(values['call-connections']);
-if (CALL_CONNECTIONS !== undefined && !(Number.isInteger(CALL_CONNECTIONS) && CALL_CONNECTIONS >= 1))
-  throw new Error(`--call-connections must be a positive integer, got "${values['call-connections']}"`);
+// How many kept-alive connections each simulated agent's calls (status reports, finalizes, lists)
+// share, as the agent's AGENT_CALL_CONNECTIONS (agent/controller-client/connection.ts); 0: no
+// bound (another connection whenever none is free, as Node's global agent).
+const CALL_CONNECTIONS = Number(values['call-connections'] ?? 2);
+if (!(Number.isInteger(CALL_CONNECTIONS) && CALL_CONNECTIONS >= 0))
+  throw new Error(`--call-connections must be a whole number (0: no bound), got "${values['call-connections']}"`);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 for (const [k, v] of Object.entries({ nodes: NODES, 'pods-per-set': PER_SET, sets: SETS, window: WINDOW_S, workers: WORKERS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
