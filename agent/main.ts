@@ -236,6 +236,8 @@ async function bootTrust(opts: AgentOptions, servers: string[], host: Host, life
     signal: life.signal,
   });
   const conn = new ControllerConnection(pool, opts.token, undefined, tls);
+  // Last of all (cleanups run in reverse): the heartbeats' kept-alive connection.
+  life.cleanups.push(() => conn.close());
   const health = new ControllerHealth(log, servers.join(','), host.dataDir);
   const reporter = new StatusReporter(conn, health, log);
   // Back after an outage or a new registration: the controller may have marked our pods Unknown.

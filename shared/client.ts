@@ -43,6 +43,57 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Whom to trust for an https server; default: the system's CAs. */
   tls?: ClientTls;
+  /**
+   * Kept-alive connections of their own for the calls whose answer is read whole (request(),
+   * get(), list()); streams (watch(), raw(), upgrade()) stay on Node's global agent. Default:
+   * the global agent, which opens another connection whenever none is free.
+   */
+  connections?: KeptConnections;
+}
+
+/**
+ * A small set of kept-alive connections of its own (an http.Agent and an https.Agent, made on
+ * first use, each https one with its own TLS session cache), at most `maxSockets` to each
+ * controller. A client given it never opens a new connection to send a call while one of these
+ * is busy: the call waits for it. The agent's heartbeats use one of these with one connection,
+ * so a heartbeat never needs a new TCP+TLS connection while the agent's other calls keep theirs
+ * busy (docs/ha-clients.md). A socket idle for `idleMs` is closed by this side, before the
+ * controller's keep-alive timeout (5 s) would close it under a request being sent.
+ */
+export class KeptConnections {
+  private httpAgent: http.Agent | undefined;
+  private httpsAgent: https.Agent | undefined;
+  readonly maxSockets: number;
+  readonly idleMs: number;
+
+  constructor(opts: { maxSockets: number; idleMs?: number }) {
+    if (!Number.isInteger(opts.maxSockets) || opts.maxSockets < 1) throw new Error(`maxSockets must be a whole number ≥ 1, not ${opts.maxSockets}`);
+    this.maxSockets = opts.maxSockets;
+    this.idleMs = opts.idleMs ?? 4000;
+  }
+
+  /** The agent for http or https URLs. */
+  agent(secure: boolean): http.Agent {
+    const o = { keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, timeout: this.idleMs, scheduling: 'lifo' as const };
+    if (secure) return (this.httpsAgent ??= new https.Agent(o));
+    return (this.httpAgent ??= new http.Agent(o));
+  }
+
+  /** Open sockets (busy or free) to all servers. */
+  get openSockets(): number {
+    let n = 0;
+    for (const a of [this.httpAgent, this.httpsAgent]) {
+      if (!a) continue;
+      for (const list of [...Object.values(a.sockets), ...Object.values(a.freeSockets)]) n += list?.length ?? 0;
+    }
+    return n;
+  }
+
+  /** Closes every socket (calls on them fail); a later call opens a new one. */
+  destroy(): void {
+    this.httpAgent?.destroy();
+    this.httpsAgent?.destroy();
+  }
 }
 
 /** TLS failures (a certificate the pinned CA did not sign, a wrong name) are worded as such. */
@@ -74,7 +125,12 @@ export interface FetchInit {
   signal?: AbortSignal;
   /** A new connection not set up (TCP, and TLS for https) within this long fails: a dead host is left quickly. */
   connectTimeoutMs?: number;
+  /** Connections to send it on (default: Node's global agent). */
+  connections?: KeptConnections;
 }
+
+/** Errors of a request written to a kept-alive socket the server had closed meanwhile. */
+const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 /** Errors raised before a connection to the server was set up (nothing of the request reached it). */
 const beforeConnection = new WeakSet<object>();
@@ -124,29 +180,42 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
   const secure = url.protocol === 'https:';
   if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol} (use https:// or http://)`));
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  return new Promise<ApiResponse>((resolve, reject) => {
-    const opts: https.RequestOptions = { method: init.method ?? 'GET', headers, ...(secure ? tlsRequestOptions(tls) : {}) };
-    let connected = false;
-    const req = (secure ? https : http).request(url, opts, (msg) => {
-      // Aborting later (the end of a watch) ends the body stream like fetch does.
-      if (signal) {
-        const onLateAbort = () => msg.destroy(abortError(signal));
-        signal.addEventListener('abort', onLateAbort, { once: true });
-        msg.once('close', () => signal.removeEventListener('abort', onLateAbort));
-      }
-      resolve(toResponse(msg));
+  const agent = init.connections?.agent(secure);
+  const once = (resend: boolean): Promise<ApiResponse> =>
+    new Promise<ApiResponse>((resolve, reject) => {
+      const opts: https.RequestOptions = { method: init.method ?? 'GET', headers, ...(secure ? tlsRequestOptions(tls) : {}), ...(agent ? { agent } : {}) };
+      let connected = false;
+      let answered = false;
+      const req = (secure ? https : http).request(url, opts, (msg) => {
+        answered = true;
+        // Aborting later (the end of a watch) ends the body stream like fetch does.
+        if (signal) {
+          const onLateAbort = () => msg.destroy(abortError(signal));
+          signal.addEventListener('abort', onLateAbort, { once: true });
+          msg.once('close', () => signal.removeEventListener('abort', onLateAbort));
+        }
+        resolve(toResponse(msg));
+      });
+      watchConnection(req, secure, url.host, init.connectTimeoutMs, () => (connected = true));
+      const onAbort = () => req.destroy(abortError(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        signal?.removeEventListener('abort', onAbort);
+        // A kept-alive connection of our own that the server closed as the request went out (it
+        // idled out there first): nothing was read, so the request goes once more on a new
+        // connection, as Node's documentation advises. Should that one not even connect, the
+        // first error stands: the server may be gone with the request (a dropped try).
+        if (resend && req.reusedSocket && !answered && !signal?.aborted && STALE_SOCKET.has(err.code ?? '')) {
+          once(false).then(resolve, (again: unknown) => reject(failedBeforeConnection(again) ? err : again));
+          return;
+        }
+        if (!connected) beforeConnection.add(err);
+        reject(err);
+      });
+      req.once('response', () => signal?.removeEventListener('abort', onAbort));
+      req.end(payload);
     });
-    watchConnection(req, secure, url.host, init.connectTimeoutMs, () => (connected = true));
-    const onAbort = () => req.destroy(abortError(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    req.once('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (!connected) beforeConnection.add(err);
-      reject(err);
-    });
-    req.once('response', () => signal?.removeEventListener('abort', onAbort));
-    req.end(payload);
-  });
+  return once(agent !== undefined);
 }
 
 /**
@@ -269,6 +338,7 @@ export class ApiClient {
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number | undefined;
   private readonly tls: ClientTls | undefined;
+  private readonly connections: KeptConnections | undefined;
 
   constructor(opts: ClientOptions) {
     this.pool = opts.pool ?? ServerPool.for(typeof opts.server === 'string' ? [opts.server] : (opts.server ?? []));
@@ -276,6 +346,7 @@ export class ApiClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? (this.pool.servers.length > 1 ? FAILOVER_CONNECT_TIMEOUT_MS : undefined);
     this.tls = opts.tls;
+    this.connections = opts.connections;
   }
 
   /** The server the next call starts with (the one that last worked). */
@@ -316,6 +387,8 @@ export class ApiClient {
     body: unknown,
     signal: AbortSignal | undefined,
     contentType: string,
+    /** On the client's own kept-alive connections, if it has them (a call read whole, not a stream). */
+    kept = false,
   ): Promise<{ res: ApiResponse; index: number }> {
     const call = this.begin(method);
     let index: number | undefined = call.start;
@@ -323,7 +396,7 @@ export class ApiClient {
       call.tries++;
       let res: ApiResponse;
       try {
-        res = await this.send(this.pool.servers[index], method, path, body, signal, contentType);
+        res = await this.send(this.pool.servers[index], method, path, body, signal, contentType, kept ? this.connections : undefined);
       } catch (err) {
         const next = this.tryFailed(call, index, err, signal);
         if (next === undefined) {
@@ -438,7 +511,15 @@ export class ApiClient {
     });
   }
 
-  private send(server: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined, contentType: string): Promise<ApiResponse> {
+  private send(
+    server: string,
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    contentType: string,
+    connections: KeptConnections | undefined,
+  ): Promise<ApiResponse> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headers(payload === undefined ? {} : { 'content-type': contentType });
     return fetchWithTls(
@@ -449,6 +530,7 @@ export class ApiClient {
         ...(payload !== undefined ? { body: payload } : {}),
         ...(signal ? { signal } : {}),
         ...(this.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.connectTimeoutMs } : {}),
+        ...(connections ? { connections } : {}),
       },
       this.tls,
     );
@@ -461,7 +543,7 @@ export class ApiClient {
    */
   async request<T>(method: string, path: string, body?: unknown, contentType?: string, signal?: AbortSignal): Promise<T> {
     const limit = signal ?? AbortSignal.timeout(this.timeoutMs);
-    const { res, index } = await this.rawOn(method, path, body, limit, contentType ?? 'application/json');
+    const { res, index } = await this.rawOn(method, path, body, limit, contentType ?? 'application/json', true);
     let text: string;
     try {
       text = await res.text();

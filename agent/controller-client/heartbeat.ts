@@ -86,11 +86,13 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
       const conditions = opts.conditions?.() ?? [];
       // Without the engine's answer the heartbeat goes without it (the engine's outage is a condition).
       const pods = await podReport(opts.pods, 1000);
-      // Its own timeout, shorter than the node grace period: a half-open connection is
-      // abandoned and the next attempt opens a new one (shared/heartbeat.ts).
+      // On the heartbeats' own kept-alive connection (connection.ts), so a heartbeat never waits
+      // for a new connection while the agent's other calls are busy. Its own timeout, shorter
+      // than the node grace period: a half-open connection is destroyed with the call and the
+      // next attempt opens a new one (shared/heartbeat.ts).
       const limit = deadline(signal, timeoutMs);
       try {
-        await opts.conn.api.request(
+        await opts.conn.heartbeatApi.request(
           'POST',
           `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/heartbeat`,
           { facts, ...(conditions.length > 0 ? { conditions } : {}), ...(pods ? { pods } : {}) },

@@ -232,6 +232,7 @@ export class Simulator {
           tokens,
           watchPods: opts.watchPods,
           heartbeatMs: opts.heartbeatMs,
+          callConnections: opts.callConnections ?? 2, // as the agent (AGENT_CALL_CONNECTIONS)
         },
       });
       worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));

@@ -35,6 +35,8 @@ export function connect({ server, ca }) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     // When the request got its socket, was written out, and its answer's head arrived.
     const times = { start: performance.now(), socket: 0, connected: 0, sent: 0, response: 0 };
+    // Whether it opened a connection (`reusedSocket` is also false for a request that waited for a busy one).
+    let opened = false;
     return new Promise((ok, fail) => {
       const req = mod.request(
         {
@@ -61,7 +63,7 @@ export function connect({ server, ca }) {
             } catch {
               /* not JSON */
             }
-            ok({ status: res.statusCode ?? 0, body: parsed, reused: req.reusedSocket, times: { ...times, end: performance.now() } });
+            ok({ status: res.statusCode ?? 0, body: parsed, reused: !opened, times: { ...times, end: performance.now() } });
           });
           res.on('error', fail);
         },
@@ -69,8 +71,10 @@ export function connect({ server, ca }) {
       req.once('socket', (sock) => {
         times.socket = performance.now();
         // Not yet connected (a new connection): when it is, for TLS once its handshake is done.
-        if (tls ? !sock._secureEstablished : sock.connecting) sock.once(tls ? 'secureConnect' : 'connect', () => (times.connected = performance.now()));
-        else times.connected = times.socket;
+        if (tls ? !sock._secureEstablished : sock.connecting) {
+          opened = true;
+          sock.once(tls ? 'secureConnect' : 'connect', () => (times.connected = performance.now()));
+        } else times.connected = times.socket;
       });
       req.once('finish', () => (times.sent = performance.now()));
       req.once('response', () => (times.response = performance.now()));

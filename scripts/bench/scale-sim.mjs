@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from './scale-http.mjs';
 
-const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs } = workerData;
+const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs, callConnections } = workerData;
 const client = connect({ server, ca });
 const enc = encodeURIComponent;
 
@@ -15,6 +15,9 @@ const stats = {
   registerErrors: 0,
   heartbeats: 0,
   heartbeatErrors: 0,
+  /** Heartbeats that had to open a connection, and calls (status reports, lists, finalizes) that did. */
+  heartbeatConnects: 0,
+  callConnects: 0,
   statusReports: 0,
   statusErrors: 0,
   finalized: 0,
@@ -22,10 +25,10 @@ const stats = {
   /** Longest time between two successful heartbeats of one node, and the slowest heartbeat (ms). */
   maxHeartbeatGapMs: 0,
   maxHeartbeatMs: 0,
-  /** The slowest heartbeat that had to open a connection (a kept-alive one was closed meanwhile). */
+  /** The slowest heartbeat that had to open a connection (its kept-alive one was closed meanwhile). */
   maxHeartbeatNewConnectionMs: 0,
-  /** The slowest heartbeat sent on a free connection of the agent's calls. */
-  maxHeartbeatOnCallsMs: 0,
+  /** The slowest heartbeat sent on the heartbeats' kept-alive connection. */
+  maxHeartbeatKeptMs: 0,
   /** Longest delay of a heartbeat timer in this thread beyond its due time (ms): simulator load. */
   maxTimerLateMs: 0,
   lastError: '',
@@ -59,16 +62,24 @@ class SimNode {
   constructor(name, token) {
     this.name = name;
     this.token = token;
-    // Keep-alive connections for calls; the watch has its own. The agent's client
-    // (https.globalAgent) opens another connection for a call when none is free, so a heartbeat
-    // never waits behind the agent's own status reports: here it goes on a free call connection
-    // (keeping it open, as the agent's heartbeats do) or else on a connection of its own. Its
-    // time is then the controller's alone.
-    this.agent = client.newAgent({ maxSockets: 2 });
-    this.beatAgent = client.newAgent({ maxSockets: 1 });
+    // As the agent (agent/controller-client/connection.ts): heartbeats on a kept-alive
+    // connection of their own (one socket, closed by this side after 4 s idle, before the
+    // controller's 5 s keep-alive timeout), so a heartbeat never waits behind the node's status
+    // reports nor for a new connection; the other calls on kept-alive connections of their own,
+    // `callConnections` at most (2 in the agent; 0: another one whenever none is free, as Node's
+    // global agent does); the watch on a connection of its own.
+    this.agent = client.newAgent({ maxSockets: callConnections || Number.POSITIVE_INFINITY, timeout: 4000 });
+    this.beatAgent = client.newAgent({ maxSockets: 1, maxFreeSockets: 1, timeout: 4000 });
     /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
     this.pods = new Map();
     this.stream = undefined;
+  }
+
+  /** A call on the calls' connections (counted when it had to open one). */
+  async call(method, path, token, body) {
+    const res = await client.request(this.agent, method, path, token, body);
+    if (!res.reused) stats.callConnects++;
+    return res;
   }
 
   async register() {
@@ -84,7 +95,7 @@ class SimNode {
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await client.request(this.agent, 'POST', '/api/v1/nodes/register', joinToken, body);
+        const res = await this.call('POST', '/api/v1/nodes/register', joinToken, body);
         if (res.status === 200 && res.body?.nodeToken) {
           this.token = res.body.nodeToken;
           stats.registered++;
@@ -110,15 +121,7 @@ class SimNode {
       const t0 = performance.now();
       if (due > 0) stats.maxTimerLateMs = Math.max(stats.maxTimerLateMs, t0 - due);
       try {
-        const onCalls = hasFreeSocket(this.agent);
-        const res = await client.request(
-          onCalls ? this.agent : this.beatAgent,
-          'POST',
-          `/api/v1/nodes/${enc(this.name)}/heartbeat`,
-          this.token,
-          { facts: facts(this.name) },
-          10_000,
-        );
+        const res = await client.request(this.beatAgent, 'POST', `/api/v1/nodes/${enc(this.name)}/heartbeat`, this.token, { facts: facts(this.name) }, 10_000);
         if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
         stats.heartbeats++;
         const t1 = performance.now();
@@ -130,8 +133,9 @@ class SimNode {
           stats.slowestHeartbeat = `socket ${ms(x.start, x.socket)} ms, connect ${ms(x.socket, x.connected)} ms, written ${ms(x.socket, x.sent)} ms, answer head ${ms(x.sent, x.response)} ms, body ${ms(x.response, x.end)} ms`;
         }
         stats.maxHeartbeatMs = Math.max(stats.maxHeartbeatMs, t1 - t0);
-        if (onCalls) stats.maxHeartbeatOnCallsMs = Math.max(stats.maxHeartbeatOnCallsMs, t1 - t0);
-        if (!res.reused) stats.maxHeartbeatNewConnectionMs = Math.max(stats.maxHeartbeatNewConnectionMs, t1 - t0);
+        if (!res.reused) stats.heartbeatConnects++;
+        if (res.reused) stats.maxHeartbeatKeptMs = Math.max(stats.maxHeartbeatKeptMs, t1 - t0);
+        else stats.maxHeartbeatNewConnectionMs = Math.max(stats.maxHeartbeatNewConnectionMs, t1 - t0);
         if (lastOk > 0) stats.maxHeartbeatGapMs = Math.max(stats.maxHeartbeatGapMs, t1 - lastOk);
         lastOk = t1;
       } catch (err) {
@@ -150,7 +154,7 @@ class SimNode {
     const q = `fieldSelector=${enc(`spec.nodeName=${this.name}`)}`;
     while (!stopped) {
       try {
-        const list = await client.request(this.agent, 'GET', `/api/v1/pods?${q}`, this.token);
+        const list = await this.call('GET', `/api/v1/pods?${q}`, this.token);
         if (list.status !== 200) throw new Error(`list: HTTP ${list.status}`);
         for (const p of list.body.items) this.onPod('ADDED', p);
         let rv = list.body.metadata.resourceVersion;
@@ -215,7 +219,7 @@ class SimNode {
     const path = `/api/v1/namespaces/${enc(pod.metadata.namespace ?? 'default')}/pods/${enc(pod.metadata.name)}/status?uid=${enc(pod.metadata.uid)}`;
     for (let attempt = 0; !stopped; attempt++) {
       try {
-        const res = await client.request(this.agent, 'PUT', path, this.token, status);
+        const res = await this.call('PUT', path, this.token, status);
         if (res.status === 200) {
           stats.statusReports++;
           return;
@@ -233,7 +237,7 @@ class SimNode {
   async finalize(pod) {
     try {
       const path = `/api/v1/namespaces/${enc(pod.metadata.namespace ?? 'default')}/pods/${enc(pod.metadata.name)}/finalize`;
-      const res = await client.request(this.agent, 'POST', path, this.token, { uid: pod.metadata.uid });
+      const res = await this.call('POST', path, this.token, { uid: pod.metadata.uid });
       if (res.status === 200) stats.finalized++;
     } catch (err) {
       noteError('finalize', err);
@@ -247,11 +251,6 @@ class SimNode {
     this.agent.destroy();
     this.beatAgent.destroy();
   }
-}
-
-/** Whether a request on `agent` would go out at once on a kept-alive connection. */
-function hasFreeSocket(agent) {
-  return Object.keys(agent.requests).length === 0 && Object.values(agent.freeSockets).some((l) => l.length > 0);
 }
 
 function isRunningReady(pod) {
@@ -287,8 +286,7 @@ parentPort.on('message', async (m) => {
       const l = latencies;
       if (m.resetLatency) latencies = [];
       const copy = { ...stats };
-      if (m.resetMax)
-        stats.maxHeartbeatMs = stats.maxHeartbeatNewConnectionMs = stats.maxHeartbeatOnCallsMs = stats.maxHeartbeatGapMs = stats.maxTimerLateMs = 0;
+      if (m.resetMax) stats.maxHeartbeatMs = stats.maxHeartbeatNewConnectionMs = stats.maxHeartbeatKeptMs = stats.maxHeartbeatGapMs = stats.maxTimerLateMs = 0;
       parentPort.postMessage({ type: 'stats', stats: copy, latencies: l });
       break;
     }
