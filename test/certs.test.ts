@@ -176,21 +176,30 @@ t.test("Node's TLS accepts the chains both ways: EC under EC, EC under RSA", asy
   t.notOk(r.clientAuthorized, 'a chain from another CA with the same name: refused');
 });
 
-t.test('bad input: an issuer key that signs nothing berth knows, an unknown key type; damaged files do not match', async (t) => {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const edCa = {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    certPem: createCertificate({ commonName: 'x', days: 1, isCa: true }).certPem,
-  };
-  t.throws(() => createCertificate({ commonName: 'y', days: 1, issuer: edCa }), /issuer's key is ed25519/);
-  t.throws(() => createCertificate({ commonName: 'y', days: 1, keyType: 'dsa' as 'ec' }), /keyType must be "ec" or "rsa", got "dsa"/);
-  const a = createCertificate({ commonName: 'a', days: 1 });
-  const b = createCertificate({ commonName: 'b', days: 1 });
-  t.notOk(keyMatches(a.keyPem, b.certPem), "another certificate's key");
-  t.notOk(keyMatches(a.keyPem.slice(0, 60), a.certPem), 'half a key file');
-  t.notOk(keyMatches(a.keyPem, a.certPem.slice(0, 100)), 'half a certificate file');
-  t.ok(keyMatches(a.keyPem, a.certPem));
-});
+t.test(
+  'bad input: an issuer key that signs nothing berth knows, an unknown key type, an issuer key of another certificate; damaged files do not match',
+  async (t) => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const edCa = {
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      certPem: createCertificate({ commonName: 'x', days: 1, isCa: true }).certPem,
+    };
+    t.throws(() => createCertificate({ commonName: 'y', days: 1, issuer: edCa }), /issuer's key is ed25519/);
+    t.throws(() => createCertificate({ commonName: 'y', days: 1, keyType: 'dsa' as 'ec' }), /keyType must be "ec" or "rsa", got "dsa"/);
+    const ca = createCertificate({ commonName: 'ca', days: 1, isCa: true });
+    const otherKey = createCertificate({ commonName: 'other', days: 1 }).keyPem;
+    t.throws(
+      () => createCertificate({ commonName: 'y', days: 1, issuer: { keyPem: otherKey, certPem: ca.certPem } }),
+      /issuer's key is not the key of its certificate/,
+    );
+    const a = createCertificate({ commonName: 'a', days: 1 });
+    const b = createCertificate({ commonName: 'b', days: 1 });
+    t.notOk(keyMatches(a.keyPem, b.certPem), "another certificate's key");
+    t.notOk(keyMatches(a.keyPem.slice(0, 60), a.certPem), 'half a key file');
+    t.notOk(keyMatches(a.keyPem, a.certPem.slice(0, 100)), 'half a certificate file');
+    t.ok(keyMatches(a.keyPem, a.certPem));
+  },
+);
 
 /** A data dir whose pki/ holds what an earlier version made: RSA-2048 CA, serving and client certificates. */
 function rsaPki(sans: string[]): { dataDir: string; ca: KeyAndCert; server: KeyAndCert; client: KeyAndCert } {
