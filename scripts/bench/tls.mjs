@@ -8,7 +8,8 @@
 // TLS 1.3 PSK from a session ticket). Reports the server's CPU per handshake (utime + stime from
 // /proc/PID/stat over the run) and handshakes per second, medians over the rounds, and the ratios
 // against the RSA node:https baseline of the same run.
-// Then checks whether the agent's client (shared/client.ts: Node's global https agent) and the
+// Then checks whether the agent's client (agent/controller-client/connection.ts: kept-alive https
+// agents for its calls and its heartbeats) and the
 // scale benchmark's simulator (scale-http.mjs: a keep-alive agent per node for calls, another for
 // its watch) resume their sessions with the controller when they open a new connection.
 //
@@ -17,7 +18,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ for (const [k, v] of Object.entries({ connections: N, concurrency: C, rounds: RO
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const { createCertificate } = await import(join(ROOT, 'dist/shared/certs.js'));
 const { servingSans, CLIENT_NAME } = await import(join(ROOT, 'dist/controller/tls/pki.js'));
-const { ApiClient } = await import(join(ROOT, 'dist/shared/client.js'));
+const { ControllerConnection } = await import(join(ROOT, 'dist/agent/controller-client/connection.js'));
 
 /** CPU seconds (user + system) the process has used so far. */
 function cpuSeconds(pid) {
@@ -235,23 +235,33 @@ async function dropIdle(agent) {
 async function resumption(controller) {
   const { conf } = controller;
   const out = [];
-  // The agent: ApiClient over Node's global https agent, trusting the CA (as after a join).
-  const api = new ApiClient({ server: conf.server, token: conf.token, tls: { ca: conf.ca } });
+  // The agent's own client (agent/controller-client/connection.ts): kept-alive connections for
+  // its calls and for its heartbeats, streams on connections of their own.
+  const conn = new ControllerConnection(conf.server, conf.token, 10_000, { ca: conf.ca });
+  const calls = conn.callConnections.agent(true);
+  const beats = conn.heartbeatConnections.agent(true);
   out.push([
-    "agent's calls (shared/client.ts, https.globalAgent): call, idle connection closed, call",
+    "agent's calls (ControllerConnection.api): call, idle connection closed, call",
     await connections(async () => {
-      await api.request('GET', '/api/v1/nodes');
-      await dropIdle(https.globalAgent);
-      await api.request('GET', '/api/v1/nodes');
+      await conn.api.request('GET', '/api/v1/nodes');
+      await dropIdle(calls);
+      await conn.api.request('GET', '/api/v1/nodes');
     }),
   ]);
   out.push([
-    "agent's watch (shared/client.ts): watch, ended by the agent (abort), watch again",
+    "agent's heartbeat connection (ControllerConnection.heartbeatApi): call, connection closed, call",
     await connections(async () => {
-      await dropIdle(https.globalAgent);
+      await conn.heartbeatApi.request('GET', '/api/v1/nodes');
+      await dropIdle(beats);
+      await conn.heartbeatApi.request('GET', '/api/v1/nodes');
+    }),
+  ]);
+  out.push([
+    "agent's watch (ControllerConnection.api.watch): watch, ended by the agent (abort), watch again",
+    await connections(async () => {
       for (let i = 0; i < 2; i++) {
         const stop = new AbortController();
-        const done = api.watch('/api/v1/pods', {}, () => {}, stop.signal).catch(() => {});
+        const done = conn.api.watch('/api/v1/pods', {}, () => {}, stop.signal).catch(() => {});
         await sleep(300);
         stop.abort();
         await done;
@@ -261,10 +271,11 @@ async function resumption(controller) {
   out.push([
     "agent's calls after that: call",
     await connections(async () => {
-      await dropIdle(https.globalAgent);
-      await api.request('GET', '/api/v1/nodes');
+      await dropIdle(calls);
+      await conn.api.request('GET', '/api/v1/nodes');
     }),
   ]);
+  conn.close();
   // The scale benchmark's simulated agent.
   const sim = connect({ server: conf.server, ca: conf.ca });
   const agent = sim.newAgent({ maxSockets: 2 });
