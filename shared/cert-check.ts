@@ -22,9 +22,15 @@ export function normalizeV6(address: string): string {
   return groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
 }
 
-/** Whether `keyPem` is the private key of `certPem`. */
+/** Whether `keyPem` is the private key of `certPem`; false when either is not one (a damaged file). */
 export function keyMatches(keyPem: string, certPem: string): boolean {
-  const fromKey = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
-  const fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  let fromKey: Buffer;
+  let fromCert: Buffer;
+  try {
+    fromKey = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+    fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  } catch {
+    return false;
+  }
   return Buffer.compare(fromKey, fromCert) === 0;
 }

@@ -1,10 +1,11 @@
 // X.509 certificates for the controller's CA, its serving and client certificates and the
-// agents' own certificates. Node's crypto makes the keys and signs; the certificate itself (Node
-// cannot build one) is assembled here in DER, with the extensions RFC 5280 asks of a CA, a TLS
-// server and a TLS client.
+// agents' own certificates. Node's crypto makes the keys (ECDSA P-256 by default: a TLS handshake
+// costs the server a fraction of what an RSA-2048 signature does) and signs; the certificate
+// itself (Node cannot build one) is assembled here in DER, with the extensions RFC 5280 asks of a
+// CA, a TLS server and a TLS client.
 import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { normalizeV6 } from './cert-check.js';
+import { keyMatches, normalizeV6 } from './cert-check.js';
 
 export interface KeyAndCert {
   keyPem: string;
@@ -29,14 +30,36 @@ export interface CertRequest {
   issuer?: KeyAndCert;
   /** Also valid as a TLS client certificate (extended key usage clientAuth). */
   clientAuth?: boolean;
+  /** The new key's type; default `ec`. */
+  keyType?: KeyType;
+}
+
+/** The key a new certificate is made for: ECDSA on P-256 (default), or RSA-2048. */
+export type KeyType = 'ec' | 'rsa';
+
+function newKey(type: KeyType): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (type === 'rsa') return generateKeyPairSync('rsa', { modulusLength: 2048 });
+  if (type === 'ec') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  throw new Error(`keyType must be "ec" or "rsa", got "${String(type)}"`);
+}
+
+/** The AlgorithmIdentifier of a signature by `key`: SHA-256 with RSA (NULL parameters) or ECDSA (no parameters). */
+function signatureAlgorithmOf(key: KeyObject): Buffer {
+  if (key.asymmetricKeyType === 'rsa') return seq(oid(OID.sha256WithRSAEncryption), tlv(0x05, Buffer.alloc(0)));
+  if (key.asymmetricKeyType === 'ec') return seq(oid(OID.ecdsaWithSHA256));
+  throw new Error(`the issuer's key is ${key.asymmetricKeyType ?? 'of an unknown type'}; certificates are signed with RSA or ECDSA keys only`);
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** A new RSA key and a certificate for it. */
+/** A new key (ECDSA P-256 unless `keyType` says otherwise) and a certificate for it. */
 export function createCertificate(req: CertRequest): KeyAndCert {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyType = req.keyType ?? 'ec';
+  const { privateKey, publicKey } = newKey(keyType);
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const signer = req.issuer ? createPrivateKey(req.issuer.keyPem) : privateKey;
+  const signatureAlgorithm = signatureAlgorithmOf(signer);
+  if (req.issuer && !keyMatches(req.issuer.keyPem, req.issuer.certPem)) throw new Error("the issuer's key is not the key of its certificate");
   const subject = name(req.commonName, req.organization ?? 'berth');
   const issuer = req.issuer ? new X509Certificate(req.issuer.certPem) : undefined;
   const extensions: Buffer[] = [extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(publicKey)))];
@@ -49,7 +72,8 @@ export function createCertificate(req: CertRequest): KeyAndCert {
   } else {
     extensions.push(
       extension(OID.basicConstraints, true, seq()),
-      extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: req.usage !== 'client' })),
+      // keyEncipherment is RSA key transport (TLS 1.2 RSA suites); an ECDSA key only signs.
+      extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: req.usage !== 'client' && keyType === 'rsa' })),
       extension(
         OID.extKeyUsage,
         false,
@@ -62,7 +86,6 @@ export function createCertificate(req: CertRequest): KeyAndCert {
   }
   // Positive, 16 random bytes: unique per certificate as RFC 5280 asks.
   const serial = Buffer.concat([Buffer.from([0x01]), randomBytes(15)]);
-  const signatureAlgorithm = seq(oid(OID.sha256WithRSAEncryption), tlv(0x05, Buffer.alloc(0)));
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))),
     integer(serial),
@@ -74,7 +97,8 @@ export function createCertificate(req: CertRequest): KeyAndCert {
     publicKey.export({ type: 'spki', format: 'der' }),
     tlv(0xa3, seq(...extensions)),
   );
-  const signature = sign('sha256', tbs, createPrivateKey(req.issuer ? req.issuer.keyPem : keyPem));
+  // RSA: PKCS#1 v1.5; ECDSA: the DER Ecdsa-Sig-Value, as Node returns it.
+  const signature = sign('sha256', tbs, signer);
   const der = seq(tbs, signatureAlgorithm, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return { keyPem, certPem: `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n` };
@@ -86,6 +110,7 @@ const OID = {
   commonName: '2.5.4.3',
   organizationName: '2.5.4.10',
   sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
+  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
@@ -161,8 +186,17 @@ function keyUsage(u: { digitalSignature?: boolean; keyEncipherment?: boolean; ke
   return tlv(0x03, Buffer.from([7 - last, byte]));
 }
 
-/** The key identifier of RFC 5280 4.2.1.2 (1): SHA-1 of the RSAPublicKey. */
+/**
+ * The key identifier of RFC 5280 4.2.1.2 (1): SHA-1 of the subjectPublicKey's bits, the
+ * RSAPublicKey of an RSA key or the uncompressed point (04 || x || y) of an EC key.
+ */
 function keyIdentifier(key: KeyObject): Buffer {
+  if (key.asymmetricKeyType === 'ec') {
+    const { x, y } = key.export({ format: 'jwk' });
+    return createHash('sha1')
+      .update(Buffer.concat([Buffer.from([4]), Buffer.from(x ?? '', 'base64url'), Buffer.from(y ?? '', 'base64url')]))
+      .digest();
+  }
   return createHash('sha1')
     .update(key.export({ type: 'pkcs1', format: 'der' }))
     .digest();

@@ -1,5 +1,6 @@
 // The agent API's own certificate: self-signed, kept in the data directory, sent to the
-// controller at registration so that the controller trusts exactly this one.
+// controller at registration so that the controller trusts exactly this one. A new one has an
+// ECDSA P-256 key; one made by an earlier version (RSA) is kept while it matches its address.
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';

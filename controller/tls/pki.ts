@@ -1,6 +1,7 @@
 // The controller's PKI in <data-dir>/pki/: a CA made once (10 years), a serving certificate
 // it signs, made again whenever the set of names and addresses changes, and the client
-// certificate the controller presents to the agents' API (docs/security.md).
+// certificate the controller presents to the agents' API (docs/security.md). New keys are
+// ECDSA P-256; a CA or certificate already there (RSA from older versions) is kept as it is.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -73,13 +74,19 @@ export function sansEqual(certPem: string, wanted: string[]): boolean {
   return have.size === want.size && [...want].every((s) => have.has(s));
 }
 
-function readPair(dir: string, name: string): KeyAndCert | undefined {
+/**
+ * The pair `<name>.{key,crt}`, undefined when either file is missing. A key that is not the
+ * certificate's (a crash between the two writes, a file edited by hand) throws, naming both files;
+ * with `remake` (what the CA signs, made again from it at will) it counts as missing instead.
+ */
+function readPair(dir: string, name: string, remake = false): KeyAndCert | undefined {
   const key = join(dir, `${name}.key`);
   const crt = join(dir, `${name}.crt`);
   if (!existsSync(key) || !existsSync(crt)) return undefined;
   const pair = { keyPem: readFileSync(key, 'utf8'), certPem: readFileSync(crt, 'utf8') };
-  if (!keyMatches(pair.keyPem, pair.certPem)) throw new Error(`${key} is not the key of ${crt}; remove both to have them made again`);
-  return pair;
+  if (keyMatches(pair.keyPem, pair.certPem)) return pair;
+  if (remake) return undefined;
+  throw new Error(`${key} is not the key of ${crt}; remove both to have them made again`);
 }
 
 function writePair(dir: string, name: string, pair: KeyAndCert): void {
@@ -97,7 +104,7 @@ function signedBy(certPem: string, caPem: string): boolean {
   return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
-/** A new CA (10 years). */
+/** A new CA (10 years, ECDSA P-256). A CA already on disk or in the store is kept, whatever its key. */
 export function newCa(): KeyAndCert {
   return createCertificate({ commonName: 'berth-ca', days: CA_DAYS, isCa: true });
 }
@@ -115,17 +122,17 @@ export function ensurePki(dataDir: string, sans: string[], sharedCa?: KeyAndCert
     ca = sharedCa;
     if (createdCa) writePair(dir, 'ca', ca);
   } else if (!ca) {
-    ca = createCertificate({ commonName: 'berth-ca', days: CA_DAYS, isCa: true });
+    ca = newCa();
     writePair(dir, 'ca', ca);
   }
-  let serving = readPair(dir, 'server');
+  let serving = readPair(dir, 'server', true);
   let issuedServing = false;
   if (!serving || createdCa || !sansEqual(serving.certPem, sans) || !signedBy(serving.certPem, ca.certPem) || expiresSoon(serving.certPem)) {
     serving = createCertificate({ commonName: 'berth-controller', days: SERVING_DAYS, sans, issuer: ca });
     writePair(dir, 'server', serving);
     issuedServing = true;
   }
-  let client = readPair(dir, CLIENT_NAME);
+  let client = readPair(dir, CLIENT_NAME, true);
   let issuedClient = false;
   if (!client || createdCa || !signedBy(client.certPem, ca.certPem) || expiresSoon(client.certPem)) {
     client = createCertificate({

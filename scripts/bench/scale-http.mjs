@@ -90,9 +90,10 @@ export function connect({ server, ca }) {
 
   /**
    * A watch stream (one connection of its own): calls onEvent for every line. Resolves when the
-   * stream ends; `close()` ends it from this side.
+   * stream ends; `close()` ends it from this side. `agent`: one whose TLS session a new stream
+   * resumes, as the agent's watches do over https.globalAgent (default: none, a full handshake).
    */
-  function watch(path, token, onEvent) {
+  function watch(path, token, onEvent, agent = false) {
     let req;
     const done = new Promise((ok, fail) => {
       req = mod.request(
@@ -103,7 +104,7 @@ export function connect({ server, ca }) {
           port: base.port,
           method: 'GET',
           path,
-          agent: false,
+          agent,
           headers: { authorization: `Bearer ${token}` },
         },
         (res) => {

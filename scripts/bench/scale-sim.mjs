@@ -70,6 +70,8 @@ class SimNode {
     // global agent does); the watch on a connection of its own.
     this.agent = client.newAgent({ maxSockets: callConnections || Number.POSITIVE_INFINITY, timeout: 4000 });
     this.beatAgent = client.newAgent({ maxSockets: 1, maxFreeSockets: 1, timeout: 4000 });
+    // The watch's own connection; a new one resumes the TLS session of the last, as the agent's does.
+    this.watchAgent = client.newAgent({ keepAlive: false });
     /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
     this.pods = new Map();
     this.stream = undefined;
@@ -158,11 +160,16 @@ class SimNode {
         if (list.status !== 200) throw new Error(`list: HTTP ${list.status}`);
         for (const p of list.body.items) this.onPod('ADDED', p);
         let rv = list.body.metadata.resourceVersion;
-        this.stream = client.watch(`/api/v1/pods?${q}&watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, this.token, (e) => {
-          if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
-          if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
-          this.onPod(e.type, e.object);
-        });
+        this.stream = client.watch(
+          `/api/v1/pods?${q}&watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`,
+          this.token,
+          (e) => {
+            if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
+            if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
+            this.onPod(e.type, e.object);
+          },
+          this.watchAgent,
+        );
         await this.stream.done;
       } catch (err) {
         noteError('watch', err);
