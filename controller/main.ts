@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
 import { createLogger } from '../shared/log.js';
+import type { Logger } from 'pino';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
 import { expired, issueToken, JOIN_TOKEN_TTL_MS, newToken, tokenId } from './auth/tokens.js';
@@ -25,13 +26,13 @@ import { MoveController, agentTransfer } from './moves/move-controller.js';
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from './moves/decide.js';
 import { lockDataDir } from './store/lock.js';
 import { RestoreHoldController } from './backup/hold-controller.js';
-import { SHARED_SECRETS_KEY } from './backup/etcd-restore.js';
+import { SHARED_SECRETS_KEY } from './store/meta-keys.js';
 import { etcdSnapshotSource, sqliteSnapshotSource } from './backup/snapshot.js';
 import { SqliteStore, type StoreSynchronous } from './store/sqlite.js';
 import type { Store, StoreReader } from './store/types.js';
-import { EtcdStore, RESTORE_INCOMPLETE_META } from './store/etcd.js';
-import { DEFAULT_COMPACTION_INTERVAL_MS, EtcdCompactor } from './store/etcd-compactor.js';
-import { LeaderElector } from './ha/leader.js';
+// The etcd client (etcd3, gRPC, protobufjs: about 28 MiB) is loaded only with --store etcd.
+import type { EtcdStore } from './store/etcd.js';
+import type { LeaderElector } from './ha/leader.js';
 import { runWhileLeading, type LeaderLoops } from './ha/loops.js';
 import { newCa } from './tls/pki.js';
 import type { KeyAndCert } from '../shared/certs.js';
@@ -159,9 +160,11 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const choice = opts.store ?? { kind: 'sqlite' };
   const name = opts.name ?? hostname();
   let store: Store;
+  let etcdStore: EtcdStore | undefined;
   if (choice.kind === 'etcd') {
+    const { EtcdStore, RESTORE_INCOMPLETE_META } = await import('./store/etcd.js');
     try {
-      store = await EtcdStore.open({
+      store = etcdStore = await EtcdStore.open({
         endpoints: choice.endpoints,
         prefix: choice.prefix,
         ...(choice.ca ? { ca: choice.ca } : {}),
@@ -239,10 +242,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   );
   if (etcd) nodes.shareLiveness();
   // Every controller takes part; one compacts per interval (etcd-compactor.ts).
-  const compactor =
-    store instanceof EtcdStore && choice.kind === 'etcd'
-      ? new EtcdCompactor((what, call) => store.etcdCall(what, call), choice.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS, log)
-      : undefined;
+  const compactor = await etcdCompactor(etcdStore, choice, log);
   compactor?.start();
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const manifestsDir = resolve(opts.manifestsDir ?? `${dataDir}/manifests`);
@@ -338,10 +338,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     ...(opts.watchBufferTotalBytes ? { watchBufferTotalBytes: opts.watchBufferTotalBytes } : {}),
     backup: {
       snapshot: () =>
-        (store instanceof EtcdStore
-          ? etcdSnapshotSource(store, dataDir, manifestsDir)
-          : sqliteSnapshotSource(store as SqliteStore, dataDir, manifestsDir)
-        ).take(),
+        (etcdStore ? etcdSnapshotSource(etcdStore, dataDir, manifestsDir) : sqliteSnapshotSource(store as SqliteStore, dataDir, manifestsDir)).take(),
       controllerVersion: VERSION,
     },
     controllerStatus: () => ({
@@ -393,7 +390,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (soleLoops) {
     await soleLoops.start();
     restoreHold?.start();
-  } else if (choice.kind === 'etcd') {
+  } else if (choice.kind === 'etcd' && etcdStore) {
+    const { LeaderElector } = await import('./ha/leader.js');
     elector = new LeaderElector({
       endpoints: choice.endpoints,
       ...(choice.ca
@@ -403,11 +401,11 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       identity: `${name} ${ownUrl}`,
       log,
     });
-    const etcdStore = store;
+    const shared = etcdStore;
     leaderLoops = runWhileLeading(
       elector,
       async (fence, signal) => {
-        const fenced = etcdStore.fenced(fence);
+        const fenced = shared.fenced(fence);
         const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller'));
         try {
           await loops.start();
@@ -477,4 +475,11 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   nodes.stopSharing();
   await store.close();
   lock.release();
+}
+
+/** The etcd history compactor every controller on etcd runs (one compacts per interval); none on SQLite. */
+async function etcdCompactor(store: EtcdStore | undefined, choice: StoreChoice, log: Logger): Promise<{ start(): void; stop(): void } | undefined> {
+  if (!store || choice.kind !== 'etcd') return undefined;
+  const { DEFAULT_COMPACTION_INTERVAL_MS, EtcdCompactor } = await import('./store/etcd-compactor.js');
+  return new EtcdCompactor((what, call) => store.etcdCall(what, call), choice.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS, log);
 }

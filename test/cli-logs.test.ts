@@ -9,31 +9,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Pod } from '../shared/types.js';
+import { loggerPod } from './helpers/manifests.js';
 import { Cluster, requireDocker, requireImage, runCli, waitFor } from './helpers/cluster.js';
 
 const BUSYBOX = 'berth.local/busybox:1';
 
-const LOGGER = {
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name: 'logger' },
-  spec: {
-    terminationGracePeriodSeconds: 1,
-    containers: [
-      {
-        name: 'log',
-        image: BUSYBOX,
-        imagePullPolicy: 'Never',
-        command: [
-          'sh',
-          '-c',
-          'rm -f /tmp/stop; m=$(cat /proc/sys/kernel/random/uuid); echo "start $m"; echo "second $m"; ' +
-            'while [ ! -e /tmp/stop ]; do sleep 0.2; done; echo "stop $m"; exit 3',
-        ],
-      },
-    ],
-  },
-};
+const LOGGER = loggerPod(BUSYBOX);
 
 /** Bad values of `berth logs` flags and the flag each must name. */
 const BAD: { args: string[]; flag: RegExp }[] = [

@@ -10,33 +10,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { loggerPod } from './helpers/manifests.js';
 import { Cluster, requireDocker, requireImage, waitFor } from './helpers/cluster.js';
 import { kubectl, kubectlOk, requireKubectl, writeKubeconfig } from './helpers/kubectl.js';
 
 const BUSYBOX = 'berth.local/busybox:1';
 const WEB = 'berth.local/web:1';
 
-const LOGGER = {
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name: 'logger', labels: { app: 'logger' } },
-  spec: {
-    terminationGracePeriodSeconds: 1,
-    containers: [
-      {
-        name: 'log',
-        image: BUSYBOX,
-        imagePullPolicy: 'Never',
-        command: [
-          'sh',
-          '-c',
-          'rm -f /tmp/stop; m=$(cat /proc/sys/kernel/random/uuid); echo "start $m"; echo "second $m"; ' +
-            'while [ ! -e /tmp/stop ]; do sleep 0.2; done; echo "stop $m"; exit 3',
-        ],
-      },
-    ],
-  },
-};
+const LOGGER = loggerPod(BUSYBOX, { app: 'logger' });
 
 interface PodJson {
   metadata: { name: string };

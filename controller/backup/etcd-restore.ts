@@ -23,9 +23,7 @@ import { expired, hashToken, JOIN_TOKEN_TTL_MS, tokenId } from '../auth/tokens.j
 import { loadEmptyPrefix, PrefixNotEmptyError, RV_OFFSET_META, type EtcdStoreOptions } from '../store/etcd.js';
 import { EPOCH_STEP, planRestore } from './restore-plan.js';
 import { RestoreError } from './restore.js';
-
-/** Where the shared secrets live on etcd; the same key as controller/main.ts's SHARED_SECRETS_META. */
-export const SHARED_SECRETS_KEY = 'controller/shared-secrets';
+import { SHARED_SECRETS_KEY } from '../store/meta-keys.js';
 
 export interface EtcdTarget extends EtcdStoreOptions {
   prefix: string;

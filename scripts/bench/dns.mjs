@@ -16,11 +16,10 @@
 // Usage: scripts/bench/dns [--replicas N] [--seconds S] [--rate QPS] [--synthetic] [--dns-thread]   (after scripts/setup)
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { waitFor } from './lib.mjs';
+import { freePort, waitFor } from './lib.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'dist/bin/berth.js');
@@ -39,18 +38,6 @@ const RATE = Number(values.rate);
 const ZONE = 'cluster.local';
 const NODE = `bench-dns-${process.pid}`;
 const SYNTHETIC = values.synthetic;
-
-/** A port free for both UDP and TCP on loopback (checked for TCP; dnsmasq and the agent bind both). */
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function dig(port, args) {
   return execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=2', '+noall', '+answer', '+comments', ...args]).toString();

@@ -12,11 +12,10 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createServer as createHttps } from 'node:https';
-import { createServer as createNet } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { agentArgs, BIN, cli, isReady, median, selfSigned, sleep, stopProcess, waitFor, webSet } from './lib.mjs';
+import { agentArgs, BIN, cli, freePort, isReady, median, removeNodeContainers, requireImage, selfSigned, sleep, stopProcess, waitFor, webSet } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -54,17 +53,6 @@ async function settled(procs) {
   );
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNet();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The baseline: node -e holding a keep-alive https connection to `port` and a bound UDP socket. */
 function baselineProcess(port, ca) {
   const script = `
@@ -84,7 +72,7 @@ function baselineProcess(port, ca) {
 const mib = (b) => (b / MiB).toFixed(1);
 
 async function main() {
-  execFileSync('docker', ['image', 'inspect', 'berth.local/web:1'], { stdio: 'ignore' });
+  requireImage('berth.local/web:1');
   const dir = mkdtempSync(join(tmpdir(), 'berth-footprint-'));
   const node = `bench-footprint-${process.pid}`;
   const conf = join(dir, 'controller/admin.conf');
@@ -148,11 +136,7 @@ async function main() {
     }
     for (const p of procs.reverse()) await stopProcess(p);
     server.close();
-    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${node}`])
-      .toString()
-      .split('\n')
-      .filter(Boolean);
-    if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
+    removeNodeContainers(node);
     rmSync(dir, { recursive: true, force: true });
   }
 }

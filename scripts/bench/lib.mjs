@@ -1,4 +1,5 @@
 // Small helpers the benchmarks share.
+import { createServer as createNetServer } from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,11 +118,7 @@ export async function startCluster() {
       if (p.exitCode === null) p.kill('SIGTERM');
       await new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)));
     }
-    const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${node}`])
-      .toString()
-      .split('\n')
-      .filter(Boolean);
-    if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
+    removeNodeContainers(node);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -312,4 +309,25 @@ export function removeBenchContainers(tag) {
     .split('\n')
     .filter(Boolean);
   if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+}
+
+/** Removes the containers an agent of `node` left (its pods' and their holders'). */
+export function removeNodeContainers(node) {
+  const leftover = execFileSync('docker', ['ps', '-aq', '--filter', `label=dev.berth.node=${node}`])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+  if (leftover.length) execFileSync('docker', ['rm', '-f', ...leftover], { stdio: 'ignore' });
+}
+
+/** A port free on loopback (checked for TCP; a DNS server binds UDP and TCP on it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }

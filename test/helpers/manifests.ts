@@ -40,3 +40,32 @@ export function sleeperSet(o: SleeperSetOptions): string {
     '',
   ].join('\n');
 }
+
+/**
+ * A bare pod `logger` whose container prints `start MARK` and `second MARK` (MARK: its run's own
+ * uuid), waits until /tmp/stop exists, prints `stop MARK` and exits 3; started again in the same
+ * container, it removes /tmp/stop first, so each run has lines of its own.
+ */
+export function loggerPod(image: string, labels?: Record<string, string>) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'logger', ...(labels ? { labels } : {}) },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'log',
+          image,
+          imagePullPolicy: 'Never',
+          command: [
+            'sh',
+            '-c',
+            'rm -f /tmp/stop; m=$(cat /proc/sys/kernel/random/uuid); echo "start $m"; echo "second $m"; ' +
+              'while [ ! -e /tmp/stop ]; do sleep 0.2; done; echo "stop $m"; exit 3',
+          ],
+        },
+      ],
+    },
+  };
+}
