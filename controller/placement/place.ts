@@ -60,6 +60,7 @@ export class PlacementView {
   /** Pods matching a (namespaces, selector, terminating?) key, per node; filled on first use. */
   private readonly counts = new Map<string, { namespaces: string[] | undefined; reqs: Requirement[]; terminating: boolean; perNode: Map<string, number> }>();
   private readonly eligible = new Map<string, Set<Node>>();
+  private readonly problems = new Map<Node, string | undefined>();
   /** Number of selector scans, for tests that check placement does not rescan pods. */
   scans = 0;
 
@@ -92,6 +93,22 @@ export class PlacementView {
 
   node(name: string): Node | undefined {
     return this.byName.get(name);
+  }
+
+  /** Why no new pod may go to the node whatever the pod (not Ready, cordoned, …), once per view. */
+  nodeProblem(n: Node): string | undefined {
+    if (this.problems.has(n)) return this.problems.get(n);
+    const why = !nodeReady(n)
+      ? NOT_READY
+      : !nodeRuntimeReady(n)
+        ? RUNTIME_NOT_READY
+        : n.spec.forgotten
+          ? FORGOTTEN
+          : n.spec.unschedulable
+            ? UNSCHEDULABLE
+            : undefined;
+    this.problems.set(n, why);
+    return why;
   }
 
   usageOf(node: string): NodeUsage {
@@ -316,10 +333,8 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
 
   const candidates: Node[] = [];
   for (const n of view.nodes) {
-    if (!nodeReady(n)) fail([NOT_READY]);
-    else if (!nodeRuntimeReady(n)) fail([RUNTIME_NOT_READY]);
-    else if (n.spec.forgotten) fail([FORGOTTEN]);
-    else if (n.spec.unschedulable) fail([UNSCHEDULABLE]);
+    const problem = view.nodeProblem(n);
+    if (problem) fail([problem]);
     else if (!matchesSelector.has(n)) fail([NODE_AFFINITY]);
     else if (pinned.some((p) => p !== n.metadata.name)) fail([VOLUME_CONFLICT]);
     else {

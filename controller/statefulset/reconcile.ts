@@ -30,9 +30,9 @@ export interface SetObservation {
   /** Pods owned by this set (claimed by the adoption step), terminating ones included. */
   pods: Pod[];
   /** Names of claims that exist in the set's namespace. */
-  claims: Set<string>;
+  claims: Pick<ReadonlySet<string>, 'has'>;
   /** The claims themselves, by name (owner references, deletion); optional for callers that only count. */
-  claimObjects?: Map<string, PersistentVolumeClaim>;
+  claimObjects?: ClaimLookup;
   /** Ordinal → node where its volume lives (sticky binding). */
   bindings: Map<number, string>;
   nodes: Node[];
@@ -56,6 +56,13 @@ export interface SetObservation {
    * sync, which the decision asks for at once (requeueAfterMs 0). Unbounded when omitted.
    */
   maxCreates?: number;
+}
+
+/** The namespace's claims by name: a Map, or a view of the store that reads only the names asked for. */
+export interface ClaimLookup {
+  get(name: string): PersistentVolumeClaim | undefined;
+  /** Every claim of the namespace (only to count usage when no `usage` is given). */
+  values(): Iterable<PersistentVolumeClaim>;
 }
 
 /** A move holding an ordinal, as the waiting reason names it. */
@@ -218,6 +225,21 @@ export function computeStatus(
   return status;
 }
 
+function sameOwnerRefs(a: OwnerReference[], b: OwnerReference[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (r, i) =>
+        r.uid === b[i].uid &&
+        r.name === b[i].name &&
+        r.kind === b[i].kind &&
+        r.apiVersion === b[i].apiVersion &&
+        r.controller === b[i].controller &&
+        r.blockOwnerDeletion === b[i].blockOwnerDeletion,
+    )
+  );
+}
+
 /** maxUnavailable as a count: a percentage of replicas rounded up, never below 1 (F10). */
 export function maxUnavailableOf(set: StatefulSet): number {
   const v = set.spec.updateStrategy.rollingUpdate?.maxUnavailable ?? 1;
@@ -324,7 +346,7 @@ class SetSync {
       const claim = this.obs.claimObjects?.get(n);
       if (!claim || claim.metadata.deletionTimestamp) continue;
       const want = desiredClaimOwners(this.set, claim.metadata.ownerReferences, condemnedPod);
-      if (JSON.stringify(want ?? []) !== JSON.stringify(claim.metadata.ownerReferences ?? [])) {
+      if (!sameOwnerRefs(want ?? [], claim.metadata.ownerReferences ?? [])) {
         actions.push({ type: 'setClaimOwners', claim: n, ownerReferences: want });
       }
     }

@@ -77,6 +77,8 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** Previous values of what the open transaction wrote, to roll the memory mirror back. */
   private undo: [string, AnyObject | undefined][] = [];
   private inTx = false;
+  /** Each set's committed bindings (ordinal → node), read once from the table: every sync asks. */
+  private readonly bindingCache = new Map<string, Map<number, string>>();
   /** Committed changes and revocations not yet announced, oldest first (see announce). */
   private readonly outbox: ({ change: StoredChange } | { revoked: string[] })[] = [];
   private announcing = false;
@@ -472,11 +474,17 @@ export class SqliteStore extends StoreShorthands implements Store {
   }
 
   bindings(namespace: string, set: string): Map<number, string> {
+    const k = `${namespace}/${set}`;
+    const cached = this.bindingCache.get(k);
+    if (cached) return new Map(cached);
     const rows = this.sql('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as {
       ordinal: number;
       node: string;
     }[];
-    return new Map(rows.map((r) => [r.ordinal, r.node]));
+    const out = new Map(rows.map((r) => [r.ordinal, r.node]));
+    // Only what is committed is kept: a transaction's own binds may still roll back.
+    if (!this.inTx) this.bindingCache.set(k, new Map(out));
+    return out;
   }
 
   /**
@@ -485,6 +493,7 @@ export class SqliteStore extends StoreShorthands implements Store {
    */
   private txBind(namespace: string, set: string, ordinal: number, node: string): void {
     this.writing();
+    this.bindingCache.delete(`${namespace}/${set}`);
     this.db
       .prepare(
         'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
@@ -502,7 +511,11 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   /** Meta entries whose key starts with `prefix` (e.g. pending pod moves). */
   listMeta(prefix: string): { key: string; value: string }[] {
-    return this.sql('SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key').all(prefix.length, prefix) as { key: string; value: string }[];
+    if (prefix === '') return this.sql('SELECT key, value FROM meta ORDER BY key').all() as { key: string; value: string }[];
+    // A range over the primary key (every key that starts with the prefix sorts between it and
+    // the prefix with its last character raised), not a scan of the table.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.sql('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key').all(prefix, end) as { key: string; value: string }[];
   }
 
   private txDeleteMeta(k: string): void {
