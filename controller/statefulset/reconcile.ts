@@ -41,8 +41,8 @@ export interface SetObservation {
    * only when something is placed; computed from `pods` when omitted.
    */
   usage?: Map<string, NodeUsage> | (() => Map<string, NodeUsage>);
-  /** Every pod of the cluster, for pod (anti-)affinity and topology spread; `pods` when omitted. */
-  clusterPods?: Pod[];
+  /** Every pod of the cluster (or a function reading them, called only when something is placed), for pod (anti-)affinity and topology spread; `pods` when omitted. */
+  clusterPods?: Pod[] | (() => Pod[]);
   now: number;
   /**
    * Current and update revision names (F13), both the set's own template hash when omitted, and
@@ -390,7 +390,7 @@ class SetSync {
   /** Built on first use: a set with nothing to place costs no placement work. */
   private placementView(): PlacementView {
     if (this.view) return this.view;
-    const all = this.obs.clusterPods ?? this.obs.pods;
+    const all = (typeof this.obs.clusterPods === 'function' ? this.obs.clusterPods() : this.obs.clusterPods) ?? this.obs.pods;
     const usage = typeof this.obs.usage === 'function' ? this.obs.usage() : (this.obs.usage ?? nodeUsage(all, this.obs.claimObjects?.values()));
     return (this.view = new PlacementView(this.obs.nodes, all, usage));
   }

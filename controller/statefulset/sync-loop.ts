@@ -333,9 +333,11 @@ export class StatefulSetController {
     }
 
     const nodes = this.store.list<Node>('Node');
-    const clusterPods = this.store.list<Pod>('Pod');
+    // Every pod of the cluster, read only by a sync that places a pod.
+    let cluster: Pod[] | undefined;
+    const clusterPods = () => (cluster ??= this.store.list<Pod>('Pod'));
     // Only a sync that places a pod pays for the usage of every node.
-    const usage = () => nodeUsage(clusterPods, this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
+    const usage = () => nodeUsage(clusterPods(), this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
     // Revisions left by an orphan delete of an earlier set of this name are adopted, and the
     // plan sees them in this same sync: a template they already hold is reused, not re-created.
     const revClaim = claimRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', namespace));
