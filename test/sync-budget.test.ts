@@ -31,7 +31,10 @@ const readyStatus = (p: Pod) => {
   p.status = {
     ...p.status,
     phase: 'Running',
-    conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready'), { type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
+    conditions: [
+      ...(p.status.conditions ?? []).filter((c) => c.type !== 'Ready'),
+      { type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() },
+    ],
   };
 };
 

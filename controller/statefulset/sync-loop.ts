@@ -14,7 +14,15 @@ import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.j
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { ANN_START_HELD, META_RESTORE_HOLD, START_HELD_RESTORE } from '../../shared/restore-hold.js';
-import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMessage, type ClaimLookup, type SetAction, type WaitingReason } from './reconcile.js';
+import {
+  describeWaiting,
+  isPlacementWait,
+  reconcileStatefulSet,
+  unschedulableMessage,
+  type ClaimLookup,
+  type SetAction,
+  type WaitingReason,
+} from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
@@ -114,8 +122,7 @@ export class StatefulSetController {
         if (ref?.kind === 'StatefulSet') {
           if (c.type === 'MODIFIED') this.wakeWithinBudget(keyOf(o.metadata.namespace, ref.name));
           else this.wake(keyOf(o.metadata.namespace, ref.name));
-        }
-        else {
+        } else {
           // An orphan may be adopted by a set of its name's parent.
           const { parent } = parentAndOrdinal(o.metadata.name);
           if (parent && this.store.get('StatefulSet', o.metadata.namespace, parent)) this.wake(keyOf(o.metadata.namespace, parent));

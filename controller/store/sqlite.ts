@@ -36,6 +36,26 @@ const byName = new Intl.Collator(undefined, { numeric: true });
 const listOrder = (a: AnyObject, b: AnyObject) =>
   byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
 
+/** The first index whose object does not sort before `o` (binary search in list order). */
+function firstNotBefore(items: AnyObject[], o: AnyObject): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (listOrder(items[mid], o) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Where the object of `o`'s namespace and name sits, or -1 (names equal in list order, as `a01` and `a1`, are told apart). */
+function indexOf(items: AnyObject[], o: AnyObject): number {
+  for (let i = firstNotBefore(items, o); i < items.length && listOrder(items[i], o) === 0; i++) {
+    if (items[i].metadata.name === o.metadata.name && items[i].metadata.namespace === o.metadata.namespace) return i;
+  }
+  return -1;
+}
+
 /** A transaction function's result; a promise (an async function) is refused. */
 function synchronousResult<T>(r: T): T {
   if (r instanceof Promise) {
@@ -62,10 +82,10 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** The keys of each kind's objects, so a list does not walk every object of every kind. */
   private readonly keysByKind = new Map<string, Set<string>>();
   /**
-   * Each kind's objects in list order and where each key sits: an update replaces its object in
-   * place, an addition or removal drops the kind's entry (sorted again on the next list).
+   * Each kind's objects in list order, once listed: an update replaces its object in place, an
+   * addition or removal is inserted or cut out where it sorts.
    */
-  private readonly sorted = new Map<string, { items: AnyObject[]; at: Map<string, number> }>();
+  private readonly sorted = new Map<string, AnyObject[]>();
   /** Compiled statements by SQL text: compiling costs more than most of the queries. */
   private readonly statements = new Map<string, Database.Statement>();
   private rv = 0;
@@ -303,12 +323,15 @@ export class SqliteStore extends StoreShorthands implements Store {
       keys = new Set();
       this.keysByKind.set(o.kind, keys);
     }
+    const items = this.sorted.get(o.kind);
     if (!keys.has(k)) {
       keys.add(k);
-      this.sorted.delete(o.kind);
-    } else {
-      const cached = this.sorted.get(o.kind);
-      if (cached) cached.items[cached.at.get(k)!] = o;
+      // Inserted where it sorts: thousands of pods created in a row must not each cost a sort.
+      items?.splice(firstNotBefore(items, o), 0, o);
+    } else if (items) {
+      const i = indexOf(items, o);
+      if (i >= 0) items[i] = o;
+      else this.sorted.delete(o.kind);
     }
     this.objects.set(k, o);
   }
@@ -318,7 +341,10 @@ export class SqliteStore extends StoreShorthands implements Store {
     if (!o) return;
     this.objects.delete(k);
     this.keysByKind.get(o.kind)?.delete(k);
-    this.sorted.delete(o.kind);
+    const items = this.sorted.get(o.kind);
+    const i = items ? indexOf(items, o) : -1;
+    if (i >= 0) items!.splice(i, 1);
+    else this.sorted.delete(o.kind);
   }
 
   /** Within the write's transaction: the counter, and the change published after commit. */
@@ -338,14 +364,13 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   /** A kind's objects by namespace, then name (numbers in names by value). */
   list<T extends AnyObject>(kind: T['kind'], namespace?: string): T[] {
-    let cached = this.sorted.get(kind);
-    if (!cached) {
-      const items = [...(this.keysByKind.get(kind) ?? [])].map((k) => this.objects.get(k)!).sort(listOrder);
-      cached = { items, at: new Map(items.map((o, i) => [key(o.kind, o.metadata.namespace, o.metadata.name), i])) };
-      this.sorted.set(kind, cached);
+    let items = this.sorted.get(kind);
+    if (!items) {
+      items = [...(this.keysByKind.get(kind) ?? [])].map((k) => this.objects.get(k)!).sort(listOrder);
+      this.sorted.set(kind, items);
     }
-    if (namespace === undefined) return cached.items.slice() as T[];
-    return cached.items.filter((o) => o.metadata.namespace === namespace) as T[];
+    if (namespace === undefined) return items.slice() as T[];
+    return items.filter((o) => o.metadata.namespace === namespace) as T[];
   }
 
   all(): AnyObject[] {
