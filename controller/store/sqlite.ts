@@ -33,26 +33,31 @@ function key(kind: string, namespace: string | undefined, name: string): string 
 // One collator each: localeCompare with options builds a new one per call, which dominated lists.
 const byNamespace = new Intl.Collator();
 const byName = new Intl.Collator(undefined, { numeric: true });
-const listOrder = (a: AnyObject, b: AnyObject) =>
-  byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
+/** An object's place in its kind's list order. */
+interface Entry {
+  k: string;
+  namespace: string;
+  name: string;
+}
 
-/** The first index whose object does not sort before `o` (binary search in list order). */
-function firstNotBefore(items: AnyObject[], o: AnyObject): number {
+const entryOf = (k: string, o: AnyObject): Entry => ({ k, namespace: o.metadata.namespace ?? '', name: o.metadata.name });
+const entryOrder = (a: Entry, b: Entry) => byNamespace.compare(a.namespace, b.namespace) || byName.compare(a.name, b.name);
+
+/** The first index whose entry does not sort before `e` (binary search in list order). */
+function firstNotBefore(order: Entry[], e: Entry): number {
   let lo = 0;
-  let hi = items.length;
+  let hi = order.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (listOrder(items[mid], o) < 0) lo = mid + 1;
+    if (entryOrder(order[mid], e) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Where the object of `o`'s namespace and name sits, or -1 (names equal in list order, as `a01` and `a1`, are told apart). */
-function indexOf(items: AnyObject[], o: AnyObject): number {
-  for (let i = firstNotBefore(items, o); i < items.length && listOrder(items[i], o) === 0; i++) {
-    if (items[i].metadata.name === o.metadata.name && items[i].metadata.namespace === o.metadata.namespace) return i;
-  }
+/** Where `e`'s key sits, or -1 (names equal in list order, as `a01` and `a1`, are told apart). */
+function indexOf(order: Entry[], e: Entry): number {
+  for (let i = firstNotBefore(order, e); i < order.length && entryOrder(order[i], e) === 0; i++) if (order[i].k === e.k) return i;
   return -1;
 }
 
@@ -82,10 +87,10 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** The keys of each kind's objects, so a list does not walk every object of every kind. */
   private readonly keysByKind = new Map<string, Set<string>>();
   /**
-   * Each kind's objects in list order, once listed: an update replaces its object in place, an
-   * addition or removal is inserted or cut out where it sorts.
+   * Each kind's keys in list order, once listed: an addition or removal is inserted or cut out
+   * where it sorts; an update changes nothing here (the objects are read from `objects`).
    */
-  private readonly sorted = new Map<string, AnyObject[]>();
+  private readonly sorted = new Map<string, Entry[]>();
   /** Compiled statements by SQL text: compiling costs more than most of the queries. */
   private readonly statements = new Map<string, Database.Statement>();
   private rv = 0;
@@ -323,15 +328,12 @@ export class SqliteStore extends StoreShorthands implements Store {
       keys = new Set();
       this.keysByKind.set(o.kind, keys);
     }
-    const items = this.sorted.get(o.kind);
     if (!keys.has(k)) {
       keys.add(k);
       // Inserted where it sorts: thousands of pods created in a row must not each cost a sort.
-      items?.splice(firstNotBefore(items, o), 0, o);
-    } else if (items) {
-      const i = indexOf(items, o);
-      if (i >= 0) items[i] = o;
-      else this.sorted.delete(o.kind);
+      const order = this.sorted.get(o.kind);
+      const e = entryOf(k, o);
+      order?.splice(firstNotBefore(order, e), 0, e);
     }
     this.objects.set(k, o);
   }
@@ -341,9 +343,10 @@ export class SqliteStore extends StoreShorthands implements Store {
     if (!o) return;
     this.objects.delete(k);
     this.keysByKind.get(o.kind)?.delete(k);
-    const items = this.sorted.get(o.kind);
-    const i = items ? indexOf(items, o) : -1;
-    if (i >= 0) items!.splice(i, 1);
+    const order = this.sorted.get(o.kind);
+    if (!order) return;
+    const i = indexOf(order, entryOf(k, o));
+    if (i >= 0) order.splice(i, 1);
     else this.sorted.delete(o.kind);
   }
 
@@ -364,13 +367,14 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   /** A kind's objects by namespace, then name (numbers in names by value). */
   list<T extends AnyObject>(kind: T['kind'], namespace?: string): T[] {
-    let items = this.sorted.get(kind);
-    if (!items) {
-      items = [...(this.keysByKind.get(kind) ?? [])].map((k) => this.objects.get(k)!).sort(listOrder);
-      this.sorted.set(kind, items);
+    let order = this.sorted.get(kind);
+    if (!order) {
+      order = [...(this.keysByKind.get(kind) ?? [])].map((k) => entryOf(k, this.objects.get(k)!)).sort(entryOrder);
+      this.sorted.set(kind, order);
     }
-    if (namespace === undefined) return items.slice() as T[];
-    return items.filter((o) => o.metadata.namespace === namespace) as T[];
+    const out: AnyObject[] = [];
+    for (const e of order) if (namespace === undefined || e.namespace === namespace) out.push(this.objects.get(e.k)!);
+    return out as T[];
   }
 
   all(): AnyObject[] {
