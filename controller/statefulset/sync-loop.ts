@@ -165,7 +165,9 @@ export class StatefulSetController {
         if (changed) {
           for (const set of this.store.list<StatefulSet>('StatefulSet')) this.wake(keyOf(set.metadata.namespace, set.metadata.name));
         } else {
-          for (const key of this.lastWaiting.keys()) this.wake(key);
+          // A thousand nodes rewrite themselves every 30 s: within the budget, and only sets
+          // that wait for a node (free memory or disk may let their pods in now).
+          for (const [key, w] of this.lastWaiting) if (isPlacementWait(w.reason)) this.wakeWithinBudget(key);
         }
         break;
       }
