@@ -266,7 +266,13 @@ export class SqliteStore extends StoreShorthands implements Store {
     const rvBefore = this.rv;
     let result: T;
     try {
-      result = this.db.transaction(() => synchronousResult(fn(this.tx)))();
+      result = this.db.transaction(() => {
+        const r = synchronousResult(fn(this.tx));
+        // The counter once per transaction, with its writes: both commit or neither.
+        if (this.rv !== rvBefore)
+          this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
+        return r;
+      })();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       this.rollBackMemory(0);
@@ -359,9 +365,8 @@ export class SqliteStore extends StoreShorthands implements Store {
     else this.sorted.delete(o.kind);
   }
 
-  /** Within the write's transaction: the counter, and the change published after commit. */
+  /** Within the write's transaction: the change, published after commit (the counter is written once at its end). */
   private record(c: StoredChange): void {
-    this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
     this.pending.push(c);
   }
 
