@@ -1,7 +1,8 @@
 // Placement decisions without Docker or a store: filters and their reasons, scores, spread,
 // topology constraints, host network, resource arithmetic, sticky bindings, cost.
 import t from 'tap';
-import { place, PlacementView, termMatches, type PlacementRequest } from '../controller/placement/place.js';
+import { place, placeByScan, PlacementView, termMatches, type PlacementRequest } from '../controller/placement/place.js';
+import { mulberry32 } from './helpers/random.js';
 import { nodeUsage, podDemand, type NodeUsage } from '../controller/placement/usage.js';
 import { podSpecSchema, statefulSetSpecSchema } from '../shared/manifest/schema.js';
 import { validateObject } from '../shared/manifest/validate.js';
@@ -527,4 +528,70 @@ t.test('a node whose container runtime does not answer gets no new pod; a bound 
   t.same(place(view([nodes[0]]), request()), { unplaceable: '0/1 nodes are available: 1 node(s) had a container runtime that does not answer.' });
   t.same(place(view(nodes), request({}, { bound: 'a' })), { wait: 'bound to node a, whose container runtime does not answer' });
   t.same(place(view(nodes), request({}, { bound: 'c' })), { node: 'c' }, 'a node that reports no runtime condition is placed on as before');
+});
+
+t.test('placing in order of counts chooses the node the full scan chooses, for every kind of request, placement after placement', async (t) => {
+  const rand = mulberry32(20261204);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const templates: Record<string, unknown>[] = [
+    {},
+    { nodeSelector: { disk: 'ssd' } },
+    mem('2Gi'),
+    mem('3Gi'),
+    {
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'kubernetes.io/hostname' }],
+        },
+      },
+    },
+    { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'db' } } }] },
+    { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'db' } } }] },
+    { hostNetwork: true, containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 8080 }] }] },
+    {
+      affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'zone' }] } },
+    },
+    {
+      affinity: {
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 10, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } },
+          ],
+        },
+      },
+    },
+  ];
+  let placements = 0;
+  let unplaceable = 0;
+  const differ: string[] = [];
+  for (let round = 0; round < 60; round++) {
+    const nodes = Array.from({ length: 2 + Math.floor(rand() * 60) }, (_, i) =>
+      node(`n${String(i).padStart(2, '0')}`, {
+        labels: { zone: pick(['a', 'b', 'c']), disk: pick(['ssd', 'hdd']) },
+        ready: rand() > 0.1,
+        unschedulable: rand() < 0.1,
+        forgotten: rand() < 0.05,
+        runtimeReady: rand() < 0.05 ? false : undefined,
+        memory: (1 + Math.floor(rand() * 8)) * GI,
+      }),
+    );
+    const pods = Array.from({ length: Math.floor(rand() * 100) }, (_, i) =>
+      pod(`p${i}`, pick(nodes).metadata.name, { app: pick(['db', 'web']) }, rand() < 0.3 ? mem(pick(['512Mi', '1Gi'])) : {}),
+    );
+    const fast = view(nodes, pods);
+    const scan = view(nodes, pods);
+    for (let i = 0; i < 40; i++) {
+      const req = request(pick(templates), rand() < 0.1 ? { setSelector: undefined } : {});
+      const a = place(fast, req);
+      const b = placeByScan(scan, req);
+      if (JSON.stringify(a) !== JSON.stringify(b)) differ.push(`round ${round}, request ${i}: in order ${JSON.stringify(a)}, scan ${JSON.stringify(b)}`);
+      if ('node' in a) {
+        placements++;
+        fast.assume(req, a.node);
+        if ('node' in b) scan.assume(req, b.node);
+      } else unplaceable++;
+    }
+  }
+  t.same(differ, [], 'the same answer every time');
+  t.ok(placements > 1000 && unplaceable > 50, `${placements} placed, ${unplaceable} unplaceable`);
 });

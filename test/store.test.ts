@@ -9,6 +9,7 @@ import { controllerOptions } from '../cli/commands/daemons.js';
 import { DataDirInUseError, lockDataDir } from '../controller/store/lock.js';
 import { SqliteStore, type StoredChange, type StoreTx } from '../controller/store/sqlite.js';
 import type { ConfigMap } from '../shared/types.js';
+import { mulberry32 } from './helpers/random.js';
 
 const cm = (name: string, a = '1'): Omit<ConfigMap, 'metadata'> & { metadata: { name: string; namespace: string } } => ({
   apiVersion: 'v1',
@@ -300,4 +301,61 @@ t.test('backup: a consistent copy of a store in use', async (t) => {
   t.equal(copy.resourceVersion, 1);
   await copy.close();
   await s.close();
+});
+
+t.test('lists stay in order across creates, updates, deletes and rolled-back transactions, as a store opened afresh lists them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-order-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'berth.db');
+  const s = new SqliteStore(file);
+  const rand = mulberry32(17);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const names = Array.from({ length: 60 }, (_, i) => `web-${i}`).concat(['db-2', 'db-10', 'a', 'z-1']);
+  const namespaces = ['default', 'kube-system', 'apps'];
+  const withNs = (name: string, namespace: string) => ({ ...cm(name), metadata: { name, namespace } });
+  const listed = () => s.list<ConfigMap>('ConfigMap').map((c) => `${c.metadata.namespace}/${c.metadata.name}/${c.data?.a}`);
+  s.list('ConfigMap'); // the kind's order is kept from here on
+  for (let step = 0; step < 400; step++) {
+    const name = pick(names);
+    const ns = pick(namespaces);
+    const exists = !!s.get('ConfigMap', ns, name);
+    const op = rand();
+    if (op < 0.1) {
+      // A transaction that writes, then fails: nothing of it stays, in the list either.
+      await t.rejects(
+        s.transaction((tx) => {
+          if (exists) tx.delete('ConfigMap', ns, name);
+          else tx.create(withNs(name, ns));
+          throw new Error('boom');
+        }),
+      );
+    } else if (!exists) await s.create(withNs(name, ns));
+    else if (op < 0.55) await s.mutate<ConfigMap>('ConfigMap', ns, name, (c) => void (c.data = { a: String(step) }));
+    else await s.delete('ConfigMap', ns, name);
+  }
+  const now = listed();
+  s.close();
+  const fresh = new SqliteStore(file);
+  t.teardown(() => fresh.close());
+  t.same(
+    now,
+    fresh.list<ConfigMap>('ConfigMap').map((c) => `${c.metadata.namespace}/${c.metadata.name}/${c.data?.a}`),
+    'same objects, same order',
+  );
+  t.ok(now.length > 20, `${now.length} objects listed`);
+});
+
+t.test('names equal in list order (a01 and a1) are kept apart when one of them changes or goes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-numeric-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = new SqliteStore(join(dir, 'berth.db'));
+  t.teardown(() => s.close());
+  await s.create(cm('a1'));
+  s.list('ConfigMap');
+  await s.create(cm('a01'));
+  await s.mutate<ConfigMap>('ConfigMap', 'default', 'a1', (c) => void (c.data = { a: 'changed' }));
+  const byName = () => Object.fromEntries(s.list<ConfigMap>('ConfigMap').map((c) => [c.metadata.name, c.data?.a]));
+  t.same(byName(), { a1: 'changed', a01: '1' });
+  await s.delete('ConfigMap', 'default', 'a01');
+  t.same(byName(), { a1: 'changed' });
 });

@@ -226,13 +226,14 @@ export class MoveController {
     return parent && ordinal >= 0 ? this.get(namespace, parent, ordinal) : undefined;
   }
 
-  private save(move: PodMove): Promise<void> {
-    return this.store.transaction((tx) => this.saveIn(tx, move));
+  /** `at`: when what is saved was decided (default now), so times derived from it line up. */
+  private save(move: PodMove, at?: number): Promise<void> {
+    return this.store.transaction((tx) => this.saveIn(tx, move, at));
   }
 
   /** Writes the move as part of the transaction `tx`. */
-  private saveIn(tx: StoreTx, move: PodMove): void {
-    move.updatedAt = new Date().toISOString();
+  private saveIn(tx: StoreTx, move: PodMove, at = Date.now()): void {
+    move.updatedAt = new Date(at).toISOString();
     tx.setMeta(keyOf(move.namespace, move.set, move.ordinal), JSON.stringify(move));
   }
 
@@ -438,11 +439,12 @@ export class MoveController {
               this.log.info({ pod: move.pod, claim, err: message }, 'volume copy ended after its move was cancelled or replaced');
               return;
             }
-            const tries = copyAttemptFailed(cur, claim, message, Date.now(), this.policy);
+            const failedAt = Date.now();
+            const tries = copyAttemptFailed(cur, claim, message, failedAt, this.policy);
             cur.copyAttempts = tries;
             const next = tries.retryAt ? `; next attempt at ${tries.retryAt}` : '; no attempts left';
             cur.message = `copying ${claim} failed (attempt ${tries.attempts} of ${this.policy.maxAttempts}: ${message})${tries.retryAt ? '; retrying' : ''}`;
-            await this.save(cur);
+            await this.save(cur, failedAt);
             this.log.warn({ pod: move.pod, claim, attempt: tries.attempts, retryAt: tries.retryAt, err: message }, 'volume copy failed');
             await this.podEvent(
               cur,

@@ -60,6 +60,8 @@ export class PlacementView {
   /** Pods matching a (namespaces, selector, terminating?) key, per node; filled on first use. */
   private readonly counts = new Map<string, { namespaces: string[] | undefined; reqs: Requirement[]; terminating: boolean; perNode: Map<string, number> }>();
   private readonly eligible = new Map<string, Set<Node>>();
+  private readonly problems = new Map<Node, string | undefined>();
+  private readonly rankings = new Map<string, NodeRanking>();
   /** Number of selector scans, for tests that check placement does not rescan pods. */
   scans = 0;
 
@@ -92,6 +94,36 @@ export class PlacementView {
 
   node(name: string): Node | undefined {
     return this.byName.get(name);
+  }
+
+  /**
+   * The nodes by (pods of the set, pods, name), fewest first, for the pods of one set: built
+   * once per view, kept as placements add pods (see NodeRanking).
+   */
+  ranking(namespace: string, setSelector: LabelSelector | undefined, setCount: (node: string) => number): NodeRanking {
+    const key = JSON.stringify([namespace, setSelector ?? null]);
+    let r = this.rankings.get(key);
+    if (!r) {
+      r = new NodeRanking(this.nodes, (name) => [setCount(name), this.usageOf(name).pods]);
+      this.rankings.set(key, r);
+    }
+    return r;
+  }
+
+  /** Why no new pod may go to the node whatever the pod (not Ready, cordoned, …), once per view. */
+  nodeProblem(n: Node): string | undefined {
+    if (this.problems.has(n)) return this.problems.get(n);
+    const why = !nodeReady(n)
+      ? NOT_READY
+      : !nodeRuntimeReady(n)
+        ? RUNTIME_NOT_READY
+        : n.spec.forgotten
+          ? FORGOTTEN
+          : n.spec.unschedulable
+            ? UNSCHEDULABLE
+            : undefined;
+    this.problems.set(n, why);
+    return why;
   }
 
   usageOf(node: string): NodeUsage {
@@ -133,6 +165,76 @@ export class PlacementView {
       if (countable(placed, c.namespaces, c.reqs, c.terminating)) c.perNode.set(node, (c.perNode.get(node) ?? 0) + 1);
     }
   }
+}
+
+interface Ranked {
+  node: Node;
+  /** The counts when it was filed: never above the node's counts now, as a view only adds pods. */
+  a: number;
+  b: number;
+}
+
+/**
+ * A binary heap of nodes by two counts, then name. Counts only grow while a view lives, so an
+ * entry filed with old counts is filed again with its counts now when it comes to the top; the
+ * first that comes up with its counts right is the least.
+ */
+export class NodeRanking {
+  private readonly heap: Ranked[] = [];
+
+  constructor(
+    nodes: Node[],
+    private readonly counts: (name: string) => [number, number],
+  ) {
+    for (const n of nodes) this.push(n);
+  }
+
+  push(node: Node): void {
+    const [a, b] = this.counts(node.metadata.name);
+    const h = this.heap;
+    h.push({ node, a, b });
+    let i = h.length - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!less(h[i], h[up])) break;
+      [h[i], h[up]] = [h[up], h[i]];
+      i = up;
+    }
+  }
+
+  /** Takes the node with the fewest counts out (push it back when done with it), or undefined when empty. */
+  popBest(): Node | undefined {
+    for (;;) {
+      const top = this.take();
+      if (!top) return undefined;
+      const [a, b] = this.counts(top.node.metadata.name);
+      if (a === top.a && b === top.b) return top.node;
+      this.push(top.node);
+    }
+  }
+
+  private take(): Ranked | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length === 0 || !last) return top;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && less(h[l], h[m])) m = l;
+      if (r < h.length && less(h[r], h[m])) m = r;
+      if (m === i) return top;
+      [h[i], h[m]] = [h[m], h[i]];
+      i = m;
+    }
+  }
+}
+
+function less(x: Ranked, y: Ranked): boolean {
+  return x.a !== y.a ? x.a < y.a : x.b !== y.b ? x.b < y.b : x.node.metadata.name < y.node.metadata.name;
 }
 
 function countable(p: PlacedPod, namespaces: string[] | undefined, reqs: Requirement[], terminating: boolean): boolean {
@@ -292,17 +394,23 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
   const problem = claimProblem(req.claims);
   if (problem) return { unplaceable: `0/${view.nodes.length} nodes are available: ${problem}.` };
   if (req.bound !== undefined) return placeBound(view, req, req.bound);
+  const filter = nodeFilter(view, req);
+  return (filter.ordered && placeInOrder(view, req, filter)) || placeByScan(view, req, filter);
+}
+
+/** Why a node cannot take the pod (every filter of the scheduler), and whether ranking is by counts alone. */
+interface NodeFilter {
+  reasons(n: Node): string[] | undefined;
+  /** No preference and no soft spread: the best node is the one with the fewest pods of the set, then pods, then by name. */
+  ordered: boolean;
+}
+
+function nodeFilter(view: PlacementView, req: PlacementRequest): NodeFilter {
   const pinned = claimNodes(req.claims);
-  const failed = new Map<string, number>();
-  const fail = (reasons: string[]) => {
-    for (const r of reasons) failed.set(r, (failed.get(r) ?? 0) + 1);
-  };
   // Nodes that may hold pods of this template: they define the topology domains.
   const eligible = view.nodesMatching(req.spec);
-  const matchesSelector = eligible;
   const local = nodeLocalCheck(view, req);
   const affinity = req.spec.affinity;
-
   const hardSpread = (req.spec.topologySpreadConstraints ?? []).map((c) => spreadOf(view, eligible, req, c));
   const affinityTerms = (affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((term) => {
     const namespaces = termNamespaces(term, req.namespace);
@@ -313,33 +421,74 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
     const self = total === 0 && namespaces.includes(req.namespace) && !!term.labelSelector && matches(requirementsOf(term.labelSelector), req.labels);
     return { term, self, domains: domainCounts(view.nodes, term.topologyKey, perNode) };
   });
-
-  const candidates: Node[] = [];
-  for (const n of view.nodes) {
-    if (!nodeReady(n)) fail([NOT_READY]);
-    else if (!nodeRuntimeReady(n)) fail([RUNTIME_NOT_READY]);
-    else if (n.spec.forgotten) fail([FORGOTTEN]);
-    else if (n.spec.unschedulable) fail([UNSCHEDULABLE]);
-    else if (!matchesSelector.has(n)) fail([NODE_AFFINITY]);
-    else if (pinned.some((p) => p !== n.metadata.name)) fail([VOLUME_CONFLICT]);
-    else {
+  const ordered =
+    pinned.length === 0 &&
+    hardSpread.every((s) => s.hard) &&
+    (affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0 &&
+    (affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0 &&
+    (affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0;
+  return {
+    ordered,
+    reasons(n) {
+      const problem = view.nodeProblem(n);
+      if (problem) return [problem];
+      if (!eligible.has(n)) return [NODE_AFFINITY];
+      if (pinned.some((p) => p !== n.metadata.name)) return [VOLUME_CONFLICT];
       const why = local.reasons(n);
-      if (why) fail(why);
-      else if (
+      if (why) return why;
+      if (
         affinityTerms.some(({ term, self, domains }) => {
           if (self) return false;
           const v = n.metadata.labels?.[term.topologyKey];
           return v === undefined || (domains.get(v) ?? 0) === 0;
         })
       ) {
-        fail([POD_AFFINITY]);
-      } else if (hardSpread.some((s) => s.hard && !s.allows(n))) fail([SPREAD]);
-      else candidates.push(n);
+        return [POD_AFFINITY];
+      }
+      if (hardSpread.some((s) => s.hard && !s.allows(n))) return [SPREAD];
+      return undefined;
+    },
+  };
+}
+
+/**
+ * Most pods: nodes in the order of their counts (a heap kept by the view), the first one that
+ * passes the filters wins, as the scan would choose it; a placement that passes over many nodes
+ * (most of them full or unfit) leaves it to the scan, which also says why none fits.
+ */
+function placeInOrder(view: PlacementView, req: PlacementRequest, filter: NodeFilter): Placement | undefined {
+  const setPods = view.matching([req.namespace], req.setSelector, false);
+  const heap = view.ranking(req.namespace, req.setSelector, (name) => setPods.get(name) ?? 0);
+  const passed: Node[] = [];
+  try {
+    for (;;) {
+      if (passed.length >= MAX_PASSED_IN_ORDER) return undefined;
+      const n = heap.popBest();
+      if (!n) return undefined;
+      passed.push(n);
+      if (!filter.reasons(n)) return { node: n.metadata.name };
     }
+  } finally {
+    for (const n of passed) heap.push(n);
+  }
+}
+
+/** Unfit nodes a placement in order passes over before it leaves the pod to the scan. */
+const MAX_PASSED_IN_ORDER = 32;
+
+/** Every node through the filters, then the best by preference, soft spread and counts (Kubernetes' scoring). */
+export function placeByScan(view: PlacementView, req: PlacementRequest, filter = nodeFilter(view, req)): Placement {
+  const failed = new Map<string, number>();
+  const candidates: Node[] = [];
+  for (const n of view.nodes) {
+    const why = filter.reasons(n);
+    if (!why) candidates.push(n);
+    else for (const r of why) failed.set(r, (failed.get(r) ?? 0) + 1);
   }
   if (candidates.length === 0) return { unplaceable: fitError(view.nodes.length, failed) };
 
   // Scores: preferences first (higher is better), then soft spread, then the default spread.
+  const affinity = req.spec.affinity;
   const preferredNode = affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
   const preferredPods = [
     ...(affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => ({ ...p, sign: 1 })),
@@ -348,7 +497,9 @@ export function place(view: PlacementView, req: PlacementRequest): Placement {
     const perNode = view.matching(termNamespaces(p.podAffinityTerm, req.namespace), p.podAffinityTerm.labelSelector, false);
     return { weight: p.weight * p.sign, key: p.podAffinityTerm.topologyKey, domains: domainCounts(view.nodes, p.podAffinityTerm.topologyKey, perNode) };
   });
-  const softSpread = hardSpread.filter((s) => !s.hard);
+  const softSpread = (req.spec.topologySpreadConstraints ?? [])
+    .filter((c) => c.whenUnsatisfiable !== 'DoNotSchedule')
+    .map((c) => spreadOf(view, view.nodesMatching(req.spec), req, c));
   const setPods = view.matching([req.namespace], req.setSelector, false);
   // Lexicographic: [-preference, soft spread, pods of the set, pods], then the name.
   let best: Node | undefined;

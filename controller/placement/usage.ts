@@ -78,10 +78,15 @@ export function nodeUsage(pods: Iterable<Pod>, claims: Iterable<PersistentVolume
     if (!node || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
     addPod(usage, node, demandOf(pod));
   }
+  // Claims of one template ask for the same size: each size is parsed once.
+  const sizes = new Map<string | number | undefined, number>();
   for (const c of claims) {
     if (!c.spec.nodeName) continue;
     const u = usage.get(c.spec.nodeName) ?? emptyUsage();
-    u.storage += bytesOf(c.spec.resources?.requests?.storage);
+    const q = c.spec.resources?.requests?.storage;
+    let bytes = sizes.get(q);
+    if (bytes === undefined) sizes.set(q, (bytes = bytesOf(q)));
+    u.storage += bytes;
     usage.set(c.spec.nodeName, u);
   }
   return usage;

@@ -30,9 +30,9 @@ export interface SetObservation {
   /** Pods owned by this set (claimed by the adoption step), terminating ones included. */
   pods: Pod[];
   /** Names of claims that exist in the set's namespace. */
-  claims: Set<string>;
+  claims: Pick<ReadonlySet<string>, 'has'>;
   /** The claims themselves, by name (owner references, deletion); optional for callers that only count. */
-  claimObjects?: Map<string, PersistentVolumeClaim>;
+  claimObjects?: ClaimLookup;
   /** Ordinal → node where its volume lives (sticky binding). */
   bindings: Map<number, string>;
   nodes: Node[];
@@ -41,8 +41,8 @@ export interface SetObservation {
    * only when something is placed; computed from `pods` when omitted.
    */
   usage?: Map<string, NodeUsage> | (() => Map<string, NodeUsage>);
-  /** Every pod of the cluster, for pod (anti-)affinity and topology spread; `pods` when omitted. */
-  clusterPods?: Pod[];
+  /** Every pod of the cluster (or a function reading them, called only when something is placed), for pod (anti-)affinity and topology spread; `pods` when omitted. */
+  clusterPods?: Pod[] | (() => Pod[]);
   now: number;
   /**
    * Current and update revision names (F13), both the set's own template hash when omitted, and
@@ -56,6 +56,13 @@ export interface SetObservation {
    * sync, which the decision asks for at once (requeueAfterMs 0). Unbounded when omitted.
    */
   maxCreates?: number;
+}
+
+/** The namespace's claims by name: a Map, or a view of the store that reads only the names asked for. */
+export interface ClaimLookup {
+  get(name: string): PersistentVolumeClaim | undefined;
+  /** Every claim of the namespace (only to count usage when no `usage` is given). */
+  values(): Iterable<PersistentVolumeClaim>;
 }
 
 /** A move holding an ordinal, as the waiting reason names it. */
@@ -218,6 +225,21 @@ export function computeStatus(
   return status;
 }
 
+function sameOwnerRefs(a: OwnerReference[], b: OwnerReference[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (r, i) =>
+        r.uid === b[i].uid &&
+        r.name === b[i].name &&
+        r.kind === b[i].kind &&
+        r.apiVersion === b[i].apiVersion &&
+        r.controller === b[i].controller &&
+        r.blockOwnerDeletion === b[i].blockOwnerDeletion,
+    )
+  );
+}
+
 /** maxUnavailable as a count: a percentage of replicas rounded up, never below 1 (F10). */
 export function maxUnavailableOf(set: StatefulSet): number {
   const v = set.spec.updateStrategy.rollingUpdate?.maxUnavailable ?? 1;
@@ -324,7 +346,7 @@ class SetSync {
       const claim = this.obs.claimObjects?.get(n);
       if (!claim || claim.metadata.deletionTimestamp) continue;
       const want = desiredClaimOwners(this.set, claim.metadata.ownerReferences, condemnedPod);
-      if (JSON.stringify(want ?? []) !== JSON.stringify(claim.metadata.ownerReferences ?? [])) {
+      if (!sameOwnerRefs(want ?? [], claim.metadata.ownerReferences ?? [])) {
         actions.push({ type: 'setClaimOwners', claim: n, ownerReferences: want });
       }
     }
@@ -368,7 +390,7 @@ class SetSync {
   /** Built on first use: a set with nothing to place costs no placement work. */
   private placementView(): PlacementView {
     if (this.view) return this.view;
-    const all = this.obs.clusterPods ?? this.obs.pods;
+    const all = (typeof this.obs.clusterPods === 'function' ? this.obs.clusterPods() : this.obs.clusterPods) ?? this.obs.pods;
     const usage = typeof this.obs.usage === 'function' ? this.obs.usage() : (this.obs.usage ?? nodeUsage(all, this.obs.claimObjects?.values()));
     return (this.view = new PlacementView(this.obs.nodes, all, usage));
   }

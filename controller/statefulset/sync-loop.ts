@@ -14,7 +14,15 @@ import type { Store, StoredChange, StoreReader, StoreTx } from '../store/types.j
 import { claimPods, claimRevisions, controllerOf } from './adopt.js';
 import { newClaim, newPod, setOwnerRef } from './identity.js';
 import { ANN_START_HELD, META_RESTORE_HOLD, START_HELD_RESTORE } from '../../shared/restore-hold.js';
-import { describeWaiting, isPlacementWait, reconcileStatefulSet, unschedulableMessage, type SetAction, type WaitingReason } from './reconcile.js';
+import {
+  describeWaiting,
+  isPlacementWait,
+  reconcileStatefulSet,
+  unschedulableMessage,
+  type ClaimLookup,
+  type SetAction,
+  type WaitingReason,
+} from './reconcile.js';
 import { desiredClaimOwners } from './retention.js';
 import { planRevisions } from './revisions.js';
 import { progressCondition } from './progress.js';
@@ -25,6 +33,7 @@ import { isStandaloneClaim } from '../volumes/claim-collector.js';
 import { SlowStart } from '../objects/limits.js';
 import { scheduledCondition } from '../objects/pods.js';
 import { DEFAULT_POD_LIMITS, type PodLimits } from '../../shared/limits.js';
+import { DEFAULT_SYNC_BUDGET, SyncBudget, type SyncBudgetOptions } from './sync-budget.js';
 
 /** A sync longer than this is logged: the event loop serves nothing else meanwhile. */
 const SLOW_SYNC_MS = 500;
@@ -44,6 +53,15 @@ export class StatefulSetController {
   /** Sets stored over --max-replicas-per-set (before it was lowered), by the replicas they ask for. */
   private readonly overLimit = new Map<string, number>();
   private scheduled = false;
+  /** Sync time of sets woken only by their pods' status changes (see sync-budget.ts). */
+  private readonly budget: SyncBudget;
+  /** Sets woken only by status changes while the budget was spent: synced when it refills. */
+  private readonly deferred = new Set<string>();
+  /** Keys in the queue only because of status changes: their syncs are charged to the budget. */
+  private readonly budgeted = new Set<string>();
+  private deferTimer?: NodeJS.Timeout;
+  /** The set as each sync's status write left it (without its resourceVersion), to tell that write's change from others. */
+  private readonly ownStatus = new Map<string, string>();
   /** While started: each set's pods and the orphans, so a sync need not walk every pod of its namespace. */
   private podIndex?: PodsByController;
   /** A sync is under way: syncs run one at a time, never two of one set at once. */
@@ -59,8 +77,10 @@ export class StatefulSetController {
     private readonly onSynced: (ms: number) => void = () => {},
     backoff: BackoffOptions = DEFAULT_BACKOFF,
     private readonly limits: PodLimits = DEFAULT_POD_LIMITS,
+    budget: SyncBudgetOptions = DEFAULT_SYNC_BUDGET,
   ) {
     this.backoff = new SyncBackoff(backoff);
+    this.budget = new SyncBudget(budget);
   }
 
   start(): void {
@@ -74,6 +94,7 @@ export class StatefulSetController {
     this.store.changes.off('change', this.onChange);
     this.podIndex = undefined;
     for (const t of this.timers.values()) clearTimeout(t);
+    clearTimeout(this.deferTimer);
   }
 
   private readonly onChange = (c: StoredChange) => {
@@ -81,9 +102,13 @@ export class StatefulSetController {
     if (o.kind === 'Pod') this.podIndex?.apply(c);
     switch (o.kind) {
       case 'StatefulSet': {
+        const key = keyOf(o.metadata.namespace, o.metadata.name);
+        // The status a sync wrote changes nothing that sync did not already decide on.
+        const own = this.ownStatus.get(key);
+        this.ownStatus.delete(key);
+        if (own !== undefined && c.type === 'MODIFIED' && own === withoutVersion(o)) break;
         // A failing sync writes nothing to its set: a change came from outside (an edit, a
         // scale, a delete), which may be the fix, so it is tried at once.
-        const key = keyOf(o.metadata.namespace, o.metadata.name);
         this.backoff.reset(key);
         this.enqueue(key);
         break;
@@ -92,8 +117,12 @@ export class StatefulSetController {
         // A pod gone frees its node's resources and ports: unscheduled pods may fit now.
         if (c.type === 'DELETED') for (const [k, w] of this.lastWaiting) if (isPlacementWait(w.reason)) this.wake(k);
         const ref = controllerOf(o);
-        if (ref?.kind === 'StatefulSet') this.wake(keyOf(o.metadata.namespace, ref.name));
-        else {
+        // A pod that changed (its status, mostly: agents report every start and probe) is
+        // synced within the budget; one created or gone, at once.
+        if (ref?.kind === 'StatefulSet') {
+          if (c.type === 'MODIFIED') this.wakeWithinBudget(keyOf(o.metadata.namespace, ref.name));
+          else this.wake(keyOf(o.metadata.namespace, ref.name));
+        } else {
           // An orphan may be adopted by a set of its name's parent.
           const { parent } = parentAndOrdinal(o.metadata.name);
           if (parent && this.store.get('StatefulSet', o.metadata.namespace, parent)) this.wake(keyOf(o.metadata.namespace, parent));
@@ -136,7 +165,9 @@ export class StatefulSetController {
         if (changed) {
           for (const set of this.store.list<StatefulSet>('StatefulSet')) this.wake(keyOf(set.metadata.namespace, set.metadata.name));
         } else {
-          for (const key of this.lastWaiting.keys()) this.wake(key);
+          // A thousand nodes rewrite themselves every 30 s: within the budget, and only sets
+          // that wait for a node (free memory or disk may let their pods in now).
+          for (const [key, w] of this.lastWaiting) if (isPlacementWait(w.reason)) this.wakeWithinBudget(key);
         }
         break;
       }
@@ -148,8 +179,41 @@ export class StatefulSetController {
     if (!this.backoff.waiting(key, Date.now())) this.enqueue(key);
   }
 
+  /** A change to one of the set's pods: synced at once while the budget lasts, else when it refills. */
+  private wakeWithinBudget(key: string): void {
+    if (this.queue.has(key) || this.deferred.has(key) || this.backoff.waiting(key, Date.now())) return;
+    const wait = this.budget.waitMs(Date.now());
+    if (wait === 0) {
+      this.enqueue(key);
+      this.budgeted.add(key);
+      return;
+    }
+    this.deferred.add(key);
+    this.releaseDeferredIn(wait);
+  }
+
+  private releaseDeferredIn(ms: number): void {
+    if (this.deferTimer || this.stopped) return;
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = undefined;
+      const wait = this.budget.waitMs(Date.now());
+      if (wait > 0) return this.releaseDeferredIn(wait);
+      // All at once, in the order they were woken: the queue runs them one per turn, and their
+      // time is charged as they run.
+      for (const key of this.deferred) {
+        this.enqueue(key);
+        this.budgeted.add(key);
+      }
+      this.deferred.clear();
+    }, ms);
+    this.deferTimer.unref();
+  }
+
   /** Syncs the set soon, whatever its back-off. */
   enqueue(key: string): void {
+    // Any other reason to sync is not held back by the budget.
+    this.budgeted.delete(key);
+    this.deferred.delete(key);
     this.queue.add(key);
     if (this.scheduled || this.draining || this.stopped) return;
     this.scheduled = true;
@@ -171,6 +235,7 @@ export class StatefulSetController {
     if (next.done || this.stopped) return;
     const key = next.value;
     this.queue.delete(key);
+    const charged = this.budgeted.delete(key);
     this.draining = true;
     const t0 = performance.now();
     try {
@@ -184,6 +249,7 @@ export class StatefulSetController {
     }
     const ms = performance.now() - t0;
     this.onSynced(ms);
+    if (charged) this.budget.spend(ms, Date.now());
     // Nothing else runs meanwhile (heartbeats wait): worth knowing when it happens.
     if (ms > SLOW_SYNC_MS) this.log.warn({ statefulset: key, ms: Math.round(ms) }, 'slow StatefulSet sync');
     if (this.queue.size > 0 && !this.scheduled) {
@@ -276,9 +342,11 @@ export class StatefulSetController {
     }
 
     const nodes = this.store.list<Node>('Node');
-    const clusterPods = this.store.list<Pod>('Pod');
+    // Every pod of the cluster, read only by a sync that places a pod.
+    let cluster: Pod[] | undefined;
+    const clusterPods = () => (cluster ??= this.store.list<Pod>('Pod'));
     // Only a sync that places a pod pays for the usage of every node.
-    const usage = () => nodeUsage(clusterPods, this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
+    const usage = () => nodeUsage(clusterPods(), this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim'));
     // Revisions left by an orphan delete of an earlier set of this name are adopted, and the
     // plan sees them in this same sync: a template they already hold is reused, not re-created.
     const revClaim = claimRevisions(set, this.store.list<ControllerRevision>('ControllerRevision', namespace));
@@ -286,10 +354,14 @@ export class StatefulSetController {
     const plan = planRevisions(set, revs, claim.owned, revClaim.taken);
     const templates = new Map<string, StatefulSet['spec']['template']>(revs.map((r) => [r.metadata.name, r.data.spec.template]));
     templates.set(plan.update.name, plan.update.template);
-    const claimObjects = new Map(this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace).map((c) => [c.metadata.name, c]));
+    // The set looks up its own claims by name: a sync of one set need not copy every claim of the namespace.
+    const claimObjects: ClaimLookup = {
+      get: (n) => this.store.get<PersistentVolumeClaim>('PersistentVolumeClaim', namespace, n),
+      values: () => this.store.list<PersistentVolumeClaim>('PersistentVolumeClaim', namespace),
+    };
     const decision = reconcileStatefulSet(set, {
       pods: claim.owned,
-      claims: new Set(claimObjects.keys()),
+      claims: { has: (n) => claimObjects.get(n) !== undefined },
       claimObjects,
       bindings: this.store.bindings(namespace, name),
       // An ordinal being moved (`berth pod move`) gets no pod anywhere until it is re-homed.
@@ -335,9 +407,10 @@ export class StatefulSetController {
         for (const a of chunk) this.apply(tx, set, a, nodes, templates);
         if (i < chunks.length - 1) return;
         const status = decision.status;
-        tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
+        const written = tx.mutate<StatefulSet>('StatefulSet', namespace, name, (s) => {
           s.status = status;
         });
+        if (written && written !== set) this.ownStatus.set(key, withoutVersion(written));
       });
     }
 
@@ -522,6 +595,11 @@ export function actionCost(a: SetAction): Cost {
   }
 }
 
+/** The object as JSON without its resourceVersion. */
+function withoutVersion(o: StatefulSet | StoredChange['object']): string {
+  return JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+}
+
 function nodeSignature(n: Node): string {
   return JSON.stringify([nodeReady(n), nodeRuntimeReady(n), n.spec, n.metadata.labels ?? {}, n.metadata.annotations ?? {}, n.status.addresses]);
 }
@@ -532,6 +610,11 @@ function nodeSignature(n: Node): string {
  */
 function heldDuringRestore(tx: StoreReader): Record<string, string> {
   return tx.getMeta(META_RESTORE_HOLD) === undefined ? {} : { [ANN_START_HELD]: START_HELD_RESTORE };
+}
+
+/** Names `<set>-<n>`: shorter first, then by text, is by ordinal within one set. */
+function byOrdinalName(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /**
@@ -545,6 +628,8 @@ export class PodsByController {
   private readonly byOwner = new Map<string, Set<string>>();
   /** Key → the controller uid it is filed under. */
   private readonly ownerOf = new Map<string, string>();
+  /** Owner → its keys in ordinal order, until its pods change. */
+  private readonly sorted = new Map<string, string[]>();
 
   constructor(store: StoreReader) {
     for (const p of store.list<Pod>('Pod')) this.file(keyOf(p.metadata.namespace, p.metadata.name), controllerOf(p)?.uid ?? '');
@@ -552,25 +637,36 @@ export class PodsByController {
 
   apply(c: StoredChange): void {
     const k = keyOf(c.object.metadata.namespace, c.object.metadata.name);
+    const owner = c.type === 'DELETED' ? undefined : (controllerOf(c.object as Pod)?.uid ?? '');
+    // Most changes are a pod's status: it stays where it is filed.
+    if (owner !== undefined && this.ownerOf.get(k) === owner) return;
     this.unfile(k);
-    if (c.type !== 'DELETED') this.file(k, controllerOf(c.object as Pod)?.uid ?? '');
+    if (owner !== undefined) this.file(k, owner);
   }
 
   /** The namespace's pods controlled by `uid` and those controlled by no one, in ordinal order. */
   candidates(store: StoreReader, namespace: string, uid: string): Pod[] {
     const out: Pod[] = [];
-    for (const owner of [uid, '']) {
-      for (const k of this.byOwner.get(owner) ?? []) {
+    const orphans = this.sortedKeys('');
+    for (const keys of orphans.length > 0 ? [this.sortedKeys(uid), orphans] : [this.sortedKeys(uid)]) {
+      for (const k of keys) {
         const slash = k.indexOf('/');
         if (k.slice(0, slash) !== namespace) continue;
         const pod = store.get<Pod>('Pod', namespace, k.slice(slash + 1));
         if (pod) out.push(pod);
       }
     }
-    // Names `<set>-<n>`: shorter first, then by text, is by ordinal within one set.
-    return out.sort(
-      (a, b) => a.metadata.name.length - b.metadata.name.length || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
-    );
+    return orphans.length > 0 ? out.sort((a, b) => byOrdinalName(a.metadata.name, b.metadata.name)) : out;
+  }
+
+  /** An owner's keys in ordinal order, sorted again only after its pods came or went. */
+  private sortedKeys(owner: string): string[] {
+    let keys = this.sorted.get(owner);
+    if (!keys) {
+      keys = [...(this.byOwner.get(owner) ?? [])].sort((a, b) => byOrdinalName(a.slice(a.indexOf('/') + 1), b.slice(b.indexOf('/') + 1)));
+      this.sorted.set(owner, keys);
+    }
+    return keys;
   }
 
   private file(k: string, owner: string): void {
@@ -581,12 +677,14 @@ export class PodsByController {
     }
     keys.add(k);
     this.ownerOf.set(k, owner);
+    this.sorted.delete(owner);
   }
 
   private unfile(k: string): void {
     const owner = this.ownerOf.get(k);
     if (owner === undefined) return;
     this.ownerOf.delete(k);
+    this.sorted.delete(owner);
     const keys = this.byOwner.get(owner);
     keys?.delete(k);
     if (keys?.size === 0) this.byOwner.delete(owner);

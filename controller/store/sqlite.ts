@@ -26,6 +26,9 @@ export type { Binding, Fence, NewObject, Store, StoredChange, StoredToken, Store
 
 const WATCH_WINDOW = 5000;
 
+/** Grouped writes commit at most this often (ms): one fsync per group, not one per request. */
+const GROUP_COMMIT_MS = 4;
+
 function key(kind: string, namespace: string | undefined, name: string): string {
   return `${kind}/${namespace ?? ''}/${name}`;
 }
@@ -33,8 +36,33 @@ function key(kind: string, namespace: string | undefined, name: string): string 
 // One collator each: localeCompare with options builds a new one per call, which dominated lists.
 const byNamespace = new Intl.Collator();
 const byName = new Intl.Collator(undefined, { numeric: true });
-const listOrder = (a: AnyObject, b: AnyObject) =>
-  byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
+/** An object's place in its kind's list order. */
+interface Entry {
+  k: string;
+  namespace: string;
+  name: string;
+}
+
+const entryOf = (k: string, o: AnyObject): Entry => ({ k, namespace: o.metadata.namespace ?? '', name: o.metadata.name });
+const entryOrder = (a: Entry, b: Entry) => byNamespace.compare(a.namespace, b.namespace) || byName.compare(a.name, b.name);
+
+/** The first index whose entry does not sort before `e` (binary search in list order). */
+function firstNotBefore(order: Entry[], e: Entry): number {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entryOrder(order[mid], e) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Where `e`'s key sits, or -1 (names equal in list order, as `a01` and `a1`, are told apart). */
+function indexOf(order: Entry[], e: Entry): number {
+  for (let i = firstNotBefore(order, e); i < order.length && entryOrder(order[i], e) === 0; i++) if (order[i].k === e.k) return i;
+  return -1;
+}
 
 /** A transaction function's result; a promise (an async function) is refused. */
 function synchronousResult<T>(r: T): T {
@@ -62,10 +90,10 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** The keys of each kind's objects, so a list does not walk every object of every kind. */
   private readonly keysByKind = new Map<string, Set<string>>();
   /**
-   * Each kind's objects in list order and where each key sits: an update replaces its object in
-   * place, an addition or removal drops the kind's entry (sorted again on the next list).
+   * Each kind's keys in list order, once listed: an addition or removal is inserted or cut out
+   * where it sorts; an update changes nothing here (the objects are read from `objects`).
    */
-  private readonly sorted = new Map<string, { items: AnyObject[]; at: Map<string, number> }>();
+  private readonly sorted = new Map<string, Entry[]>();
   /** Compiled statements by SQL text: compiling costs more than most of the queries. */
   private readonly statements = new Map<string, Database.Statement>();
   private rv = 0;
@@ -77,6 +105,8 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** Previous values of what the open transaction wrote, to roll the memory mirror back. */
   private undo: [string, AnyObject | undefined][] = [];
   private inTx = false;
+  /** Each set's committed bindings (ordinal → node), read once from the table: every sync asks. */
+  private readonly bindingCache = new Map<string, Map<number, string>>();
   /** Committed changes and revocations not yet announced, oldest first (see announce). */
   private readonly outbox: ({ change: StoredChange } | { revoked: string[] })[] = [];
   private announcing = false;
@@ -166,6 +196,7 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** Grouped writes waiting for their commit (see groupedTransaction), and whether one is due. */
   private group: { fn: (tx: StoreTx) => unknown; resolve: (v: unknown) => void; reject: (err: unknown) => void }[] = [];
   private groupDue = false;
+  private lastGroupAt = Number.NEGATIVE_INFINITY;
 
   /**
    * Queues fn for the group commit at the end of this turn of the event loop: all grouped
@@ -177,12 +208,17 @@ export class SqliteStore extends StoreShorthands implements Store {
       this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (this.groupDue) return;
       this.groupDue = true;
-      setImmediate(() => this.commitGroup());
+      // At the end of this turn; in a burst (the last group committed less than
+      // GROUP_COMMIT_MS ago) a little later, so that each commit and its fsync carries more.
+      const wait = this.lastGroupAt + GROUP_COMMIT_MS - performance.now();
+      if (wait > 0) setTimeout(() => this.commitGroup(), wait);
+      else setImmediate(() => this.commitGroup());
     });
   }
 
   private commitGroup(): void {
     this.groupDue = false;
+    this.lastGroupAt = performance.now();
     const batch = this.group;
     this.group = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
@@ -230,7 +266,13 @@ export class SqliteStore extends StoreShorthands implements Store {
     const rvBefore = this.rv;
     let result: T;
     try {
-      result = this.db.transaction(() => synchronousResult(fn(this.tx)))();
+      result = this.db.transaction(() => {
+        const r = synchronousResult(fn(this.tx));
+        // The counter once per transaction, with its writes: both commit or neither.
+        if (this.rv !== rvBefore)
+          this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
+        return r;
+      })();
     } catch (err) {
       // SQLite rolled back; roll the memory mirror back too.
       this.rollBackMemory(0);
@@ -303,10 +345,10 @@ export class SqliteStore extends StoreShorthands implements Store {
     }
     if (!keys.has(k)) {
       keys.add(k);
-      this.sorted.delete(o.kind);
-    } else {
-      const cached = this.sorted.get(o.kind);
-      if (cached) cached.items[cached.at.get(k)!] = o;
+      // Inserted where it sorts: thousands of pods created in a row must not each cost a sort.
+      const order = this.sorted.get(o.kind);
+      const e = entryOf(k, o);
+      order?.splice(firstNotBefore(order, e), 0, e);
     }
     this.objects.set(k, o);
   }
@@ -316,12 +358,15 @@ export class SqliteStore extends StoreShorthands implements Store {
     if (!o) return;
     this.objects.delete(k);
     this.keysByKind.get(o.kind)?.delete(k);
-    this.sorted.delete(o.kind);
+    const order = this.sorted.get(o.kind);
+    if (!order) return;
+    const i = indexOf(order, entryOf(k, o));
+    if (i >= 0) order.splice(i, 1);
+    else this.sorted.delete(o.kind);
   }
 
-  /** Within the write's transaction: the counter, and the change published after commit. */
+  /** Within the write's transaction: the change, published after commit (the counter is written once at its end). */
   private record(c: StoredChange): void {
-    this.sql("INSERT INTO meta (key, value) VALUES ('rv', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(this.rv));
     this.pending.push(c);
   }
 
@@ -336,14 +381,14 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   /** A kind's objects by namespace, then name (numbers in names by value). */
   list<T extends AnyObject>(kind: T['kind'], namespace?: string): T[] {
-    let cached = this.sorted.get(kind);
-    if (!cached) {
-      const items = [...(this.keysByKind.get(kind) ?? [])].map((k) => this.objects.get(k)!).sort(listOrder);
-      cached = { items, at: new Map(items.map((o, i) => [key(o.kind, o.metadata.namespace, o.metadata.name), i])) };
-      this.sorted.set(kind, cached);
+    let order = this.sorted.get(kind);
+    if (!order) {
+      order = [...(this.keysByKind.get(kind) ?? [])].map((k) => entryOf(k, this.objects.get(k)!)).sort(entryOrder);
+      this.sorted.set(kind, order);
     }
-    if (namespace === undefined) return cached.items.slice() as T[];
-    return cached.items.filter((o) => o.metadata.namespace === namespace) as T[];
+    const out: AnyObject[] = [];
+    for (const e of order) if (namespace === undefined || e.namespace === namespace) out.push(this.objects.get(e.k)!);
+    return out as T[];
   }
 
   all(): AnyObject[] {
@@ -472,11 +517,17 @@ export class SqliteStore extends StoreShorthands implements Store {
   }
 
   bindings(namespace: string, set: string): Map<number, string> {
+    const k = `${namespace}/${set}`;
+    const cached = this.bindingCache.get(k);
+    if (cached) return new Map(cached);
     const rows = this.sql('SELECT ordinal, node FROM bindings WHERE namespace = ? AND statefulset = ?').all(namespace, set) as {
       ordinal: number;
       node: string;
     }[];
-    return new Map(rows.map((r) => [r.ordinal, r.node]));
+    const out = new Map(rows.map((r) => [r.ordinal, r.node]));
+    // Only what is committed is kept: a transaction's own binds may still roll back.
+    if (!this.inTx) this.bindingCache.set(k, new Map(out));
+    return out;
   }
 
   /**
@@ -485,6 +536,7 @@ export class SqliteStore extends StoreShorthands implements Store {
    */
   private txBind(namespace: string, set: string, ordinal: number, node: string): void {
     this.writing();
+    this.bindingCache.delete(`${namespace}/${set}`);
     this.db
       .prepare(
         'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
@@ -502,7 +554,11 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   /** Meta entries whose key starts with `prefix` (e.g. pending pod moves). */
   listMeta(prefix: string): { key: string; value: string }[] {
-    return this.sql('SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key').all(prefix.length, prefix) as { key: string; value: string }[];
+    if (prefix === '') return this.sql('SELECT key, value FROM meta ORDER BY key').all() as { key: string; value: string }[];
+    // A range over the primary key (every key that starts with the prefix sorts between it and
+    // the prefix with its last character raised), not a scan of the table.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.sql('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key').all(prefix, end) as { key: string; value: string }[];
   }
 
   private txDeleteMeta(k: string): void {
