@@ -9,12 +9,26 @@
 /** Strings longer than this are kept as they are: hashing them costs more than they repeat. */
 export const INTERN_MAX_LENGTH = 4096;
 
+/**
+ * One object in dictionary mode, for every string: a key added to it is made V8's one copy, and
+ * no hidden class is made per key (an object literal with a computed key would add one for each
+ * new string).
+ */
+const box: Record<string, 0> = Object.create(null) as Record<string, 0>;
+box.a = 0;
+delete box.a;
+
 /** V8's one copy of `s` (the same characters). */
 export function internString(s: string): string {
   if (s.length > INTERN_MAX_LENGTH) return s;
-  const box: Record<string, 0> = { [s]: 0 };
-  for (const k in box) return k;
-  return s;
+  box[s] = 0;
+  let one = s;
+  for (const k in box) {
+    one = k;
+    break;
+  }
+  delete box[s];
+  return one;
 }
 
 /**
