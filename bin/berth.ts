@@ -149,6 +149,8 @@ controller
     run(async () => {
       const opts = controllerOptions(options);
       const tls = controllerTlsOptions(options);
+      // Before the store is loaded: how the heap grows (controller/v8-heap.ts).
+      (await import('../controller/v8-heap.js')).applyControllerHeapFlags();
       const { runController } = await import('../controller/main.js');
       await runController({ ...opts, ...tls, ...(options.manifests ? { manifestsDir: options.manifests } : {}) });
     }),

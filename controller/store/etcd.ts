@@ -66,6 +66,7 @@ import {
   type TokenExtra,
 } from './types.js';
 import { StoreShorthands } from './shorthands.js';
+import { internStrings } from './intern.js';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. `https://10.0.0.1:2379`. */
@@ -214,7 +215,7 @@ class Layout {
         if (namespace === undefined || set === undefined || ordinal === undefined) return undefined;
         return { t: 'binding', b: { namespace, set, ordinal: Number(ordinal), node: b.node, epoch: b.epoch } };
       }
-      return { t: 'object', o: JSON.parse(value) as AnyObject };
+      return { t: 'object', o: internStrings(JSON.parse(value) as AnyObject) };
     } catch {
       return undefined;
     }

@@ -20,6 +20,7 @@ import {
   type TokenExtra,
 } from './types.js';
 import { StoreShorthands } from './shorthands.js';
+import { internStrings } from './intern.js';
 
 export { ConflictError, FencedError } from './types.js';
 export type { Binding, Fence, NewObject, Store, StoredChange, StoredToken, StoreReader, StoreTx, TokenExtra } from './types.js';
@@ -141,7 +142,7 @@ export class SqliteStore extends StoreShorthands implements Store {
     }
     this.changes.setMaxListeners(0);
     for (const row of this.db.prepare('SELECT json FROM objects').all() as { json: string }[]) {
-      const o = JSON.parse(row.json) as AnyObject;
+      const o = internStrings(JSON.parse(row.json) as AnyObject);
       this.put(key(o.kind, o.metadata.namespace, o.metadata.name), o);
     }
     // The highest resourceVersion ever handed out: meta's counter (it also counts deletions) or
@@ -404,6 +405,8 @@ export class SqliteStore extends StoreShorthands implements Store {
     this.sql(
       'INSERT INTO objects (kind, namespace, name, rv, json) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, namespace, name) DO UPDATE SET rv = excluded.rv, json = excluded.json',
     ).run(o.kind, o.metadata.namespace ?? '', o.metadata.name, this.rv, JSON.stringify(o));
+    // One copy of each string in memory, shared with the objects that hold the same (intern.ts).
+    internStrings(o);
     this.undo.push([k, this.objects.get(k)]);
     this.put(k, o);
     this.record({ rv: this.rv, type, object: o });
@@ -460,7 +463,7 @@ export class SqliteStore extends StoreShorthands implements Store {
     this.undo.push([k, cur]);
     this.drop(k);
     this.rv++;
-    const gone = structuredClone(cur);
+    const gone = internStrings(structuredClone(cur));
     gone.metadata.resourceVersion = String(this.rv);
     this.record({ rv: this.rv, type: 'DELETED', object: gone });
     return gone;

@@ -374,6 +374,18 @@ const fmtEtcd = (e) =>
   `${e.leader.proposals} writes (Raft proposals: Txns, puts, lease grants) committed, ${e.leader.puts} keys put, ` +
   `on the leader ${e.leader.fsyncs} WAL fsyncs (mean ${e.leader.fsyncMs.toFixed(1)} ms) and ${e.leader.commits} backend commits (mean ${e.leader.commitMs.toFixed(1)} ms)`;
 
+/**
+ * The NODE_OPTIONS the controller's systemd unit sets (scripts/systemd/berth-controller.service:
+ * the young generation's size, which V8 takes only at start), so the benchmark runs the
+ * controller as installed. The caller's NODE_OPTIONS, if any, come after them, so a flag given
+ * there wins (e.g. NODE_OPTIONS=--max-semi-space-size=16 to run a build as it ran before).
+ */
+function controllerNodeOptions() {
+  const unit = readFileSync(new URL('../systemd/berth-controller.service', import.meta.url), 'utf8');
+  const fromUnit = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? '';
+  return [fromUnit, process.env.NODE_OPTIONS].filter(Boolean).join(' ');
+}
+
 /** One whole run against one store: controller (and etcd), baseline, heartbeats, placement, memory. */
 async function runStore(kind, profDir) {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-scale-'));
@@ -412,7 +424,7 @@ async function runStore(kind, profDir) {
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
+      env: { ...process.env, BERTH_LOG_LEVEL: 'warn', NODE_OPTIONS: controllerNodeOptions() },
     },
   );
   cleanups.push(() => stopProcess(controller));
