@@ -1,5 +1,6 @@
-// What the controller keeps in memory while idle: the OpenAPI generator (every kind's schema and
-// the field descriptions) is loaded by the first write or OpenAPI request, not at start-up.
+// What the controller keeps in memory while idle: the manifest validation (every kind's schema),
+// the manifest parser and the OpenAPI generator (the schemas and field descriptions it serves) are
+// loaded by the first write, manifest file or OpenAPI request, not at start-up.
 // Memory figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -20,15 +21,19 @@ class LoggedCluster extends Cluster {
 }
 
 const GENERATOR = /shared\/openapi\/generate\.(js|ts)/;
+const SCHEMAS = /shared\/manifest\/schema\.(js|ts)/;
+const PARSER = /shared\/manifest\/parse\.(js|ts)/;
 
-t.test('the controller loads the OpenAPI generator with the first write, not at start-up', async (t) => {
+t.test('the controller loads the manifest schemas and the OpenAPI generator with the first write, not at start-up', async (t) => {
   const c = new LoggedCluster('controller-footprint');
   t.teardown(() => c.teardown());
   await c.startController();
   await c.ok(['get', 'pods']);
   const idle = readFileSync(c.moduleLog, 'utf8');
   t.ok(/controller\/objects\/writes\.(js|ts)/.test(idle), 'the log sees the controller modules loaded at start-up');
-  t.notOk(GENERATOR.test(idle), 'started and answering reads: the generator is not loaded');
+  t.notOk(GENERATOR.test(idle), 'started and answering reads: the OpenAPI generator is not loaded');
+  t.notOk(SCHEMAS.test(idle), 'nor the manifest schemas');
+  t.notOk(PARSER.test(idle), 'nor the manifest parser (the manifests directory is empty)');
   const res = await c.api.raw('POST', '/api/v1/namespaces/default/configmaps', {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -36,7 +41,9 @@ t.test('the controller loads the OpenAPI generator with the first write, not at 
     data: { a: 'b' },
     dataa: { c: 'd' },
   });
-  t.equal(res.status, 201, 'the write is stored');
+  t.equal(res.status, 201, 'the write is validated and stored');
   t.match(res.headers.get('warning') ?? '', /unknown field \\?"dataa\\?"/, 'and its unknown field is reported, which needs the generator');
-  t.ok(GENERATOR.test(readFileSync(c.moduleLog, 'utf8')), 'the generator is loaded now');
+  const after = readFileSync(c.moduleLog, 'utf8');
+  t.ok(GENERATOR.test(after), 'the OpenAPI generator is loaded now');
+  t.ok(SCHEMAS.test(after), 'and the manifest schemas');
 });

@@ -3,7 +3,7 @@
 // deletecollection, each with `dryRun=All` and `fieldValidation=Strict|Warn|Ignore`. The HTTP
 // layer parses the request and calls these; every refusal is a StatusError and changes nothing.
 // Semantics and the choices berth makes: docs/api.md, "Kubernetes write verbs".
-import { describePath, type FieldPath } from '../../shared/manifest/validate.js';
+import { describePath, type FieldPath } from '../../shared/manifest/field-path.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../shared/selector.js';
 import type { AnyObject, Kind, Node } from '../../shared/types.js';
