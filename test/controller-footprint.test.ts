@@ -1,6 +1,7 @@
 // What the controller keeps in memory while idle: the manifest validation (every kind's schema),
 // the manifest parser and the OpenAPI generator (the schemas and field descriptions it serves) are
-// loaded by the first write, manifest file or OpenAPI request, not at start-up.
+// loaded by the first write, manifest file or OpenAPI request, not at start-up; admin.conf is
+// written without a YAML library.
 // Memory figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ t.test('the controller loads the manifest schemas and the OpenAPI generator with
   t.notOk(GENERATOR.test(idle), 'started and answering reads: the OpenAPI generator is not loaded');
   t.notOk(SCHEMAS.test(idle), 'nor the manifest schemas');
   t.notOk(PARSER.test(idle), 'nor the manifest parser (the manifests directory is empty)');
+  t.notOk(idle.includes('/node_modules/yaml/'), 'nor a YAML library (admin.conf is written and read without one)');
   const res = await c.api.raw('POST', '/api/v1/namespaces/default/configmaps', {
     apiVersion: 'v1',
     kind: 'ConfigMap',
