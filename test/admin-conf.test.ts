@@ -14,11 +14,34 @@ t.test('the text of the values a controller writes is what the yaml package writ
     { server: 'http://[fd00::1]:7443', token: '0123ab.x' },
   ];
   for (const c of cases) t.equal(adminConfText(c), YAML.stringify(c), c.server);
-  t.equal(adminConfText({ server: 'https://a:1', token: undefined }), YAML.stringify({ server: 'https://a:1', token: undefined }), 'an undefined value is left out');
+  t.equal(
+    adminConfText({ server: 'https://a:1', token: undefined }),
+    YAML.stringify({ server: 'https://a:1', token: undefined }),
+    'an undefined value is left out',
+  );
 });
 
 t.test('values that need quotes read back unchanged', async (t) => {
-  for (const v of ['123', '1.5', '0x1f', '1e3', '.inf', 'true', 'NULL', '~', '', 'a: b', 'a #b', '-x', 'é', 'ends:', "it's", 'say "hi"', 'back\\slash', ' lead']) {
+  for (const v of [
+    '123',
+    '1.5',
+    '0x1f',
+    '1e3',
+    '.inf',
+    'true',
+    'NULL',
+    '~',
+    '',
+    'a: b',
+    'a #b',
+    '-x',
+    'é',
+    'ends:',
+    "it's",
+    'say "hi"',
+    'back\\slash',
+    ' lead',
+  ]) {
     const conf = { server: v, servers: [v, 'https://b:1'], token: v };
     t.same(YAML.parse(adminConfText(conf)), conf, JSON.stringify(v));
     t.equal(await adminConfToken(adminConfText(conf)), v, `token ${JSON.stringify(v)}`);
