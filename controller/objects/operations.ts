@@ -46,8 +46,19 @@ export interface ApplyWarning {
 }
 
 let validation: Promise<(raw: unknown) => Validation> | undefined;
-/** The manifest validation (every kind's schema): loaded by the first write, not when the controller starts. */
-const objectValidator = () => (validation ??= import('../../shared/manifest/validate.js').then((m) => m.validateObject));
+/**
+ * The manifest validation (every kind's schema): loaded by the first write, not when the
+ * controller starts. If loading fails (its files replaced or removed under a running controller),
+ * that write fails with the error and the next one loads it again.
+ */
+const objectValidator = () =>
+  (validation ??= import('../../shared/manifest/validate.js').then(
+    (m) => m.validateObject,
+    (err: unknown) => {
+      validation = undefined;
+      throw err;
+    },
+  ));
 
 /** Fields of a StatefulSet spec that may change after creation (F1). */
 const MUTABLE_SET_FIELDS = [

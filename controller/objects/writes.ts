@@ -129,8 +129,15 @@ function knownKind(kind: string): Kind {
 }
 
 let generator: Promise<typeof import('../../shared/openapi/generate.js')> | undefined;
-/** The OpenAPI generator (every kind's schema and descriptions): loaded by the first write, not when the controller starts. */
-const openapiGenerator = () => (generator ??= import('../../shared/openapi/generate.js'));
+/**
+ * The OpenAPI generator (every kind's schema and descriptions): loaded by the first write, not
+ * when the controller starts; a failed load fails that write, and the next one loads it again.
+ */
+const openapiGenerator = () =>
+  (generator ??= import('../../shared/openapi/generate.js').catch((err: unknown) => {
+    generator = undefined;
+    throw err;
+  }));
 
 /**
  * The fields of `obj` that berth's schema of the kind does not have (the served OpenAPI:
