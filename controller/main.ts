@@ -3,11 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeSecretFile } from '../shared/file-modes.js';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import YAML from 'yaml';
 import { createLogger } from '../shared/log.js';
 import type { Logger } from 'pino';
 import { VERSION } from '../shared/version.js';
 import { createApiServer } from './api/server.js';
+import { adminConfText, adminConfToken } from './auth/admin-conf.js';
 import { expired, issueToken, JOIN_TOKEN_TTL_MS, newToken, tokenId } from './auth/tokens.js';
 import { watchBufferLimit } from './api/routes/watch.js';
 import { clusterServers, joinAddress, joinCommand, urlOf } from './tls/join.js';
@@ -199,7 +199,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
     adminToken = shared.adminToken;
     writeSecretFile(joinPath, `${shared.joinToken}\n`);
     if (got.created) log.info({ prefix: choice.prefix }, 'initialized a new etcd prefix: CA, admin, join and metrics tokens');
-  } else if (existsSync(adminConfPath)) adminToken = (YAML.parse(readFileSync(adminConfPath, 'utf8')) as { token?: string } | null)?.token;
+  } else if (existsSync(adminConfPath)) adminToken = await adminConfToken(readFileSync(adminConfPath, 'utf8'));
   if (!etcd && (!store.getMeta('initialized') || !adminToken)) {
     // Both tokens and the mark in one commit; a crash before admin.conf is written issues them again.
     const joinToken = await store.transaction((tx) => {
@@ -377,7 +377,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (joinLine) writeSecretFile(joinCommandPath, `${joinLine}\n`);
   writeSecretFile(
     adminConfPath,
-    YAML.stringify({
+    adminConfText({
       server: serverUrl,
       // Every controller, for clients that fail over (docs/ha-clients.md); `server` stays the first.
       ...(listed.adminConf.length > 1 ? { servers: listed.adminConf } : {}),

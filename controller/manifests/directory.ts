@@ -5,9 +5,8 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { formatProblem, type SourceProblem } from '../../shared/manifest/parse.js';
+import type { SourceProblem } from '../../shared/manifest/parse.js';
 import type { Kind } from '../../shared/types.js';
-import { loadManifests } from '../../shared/manifest/load.js';
 import { StatusError } from '../errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { Operations } from '../objects/operations.js';
@@ -154,6 +153,8 @@ export class ManifestDirectory {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.remove(file);
       return this.refuse(file, [{ file: path, line: 1, field: '(file)', message: `cannot read: ${(err as Error).message}` }]);
     }
+    // The manifest parser and validation are loaded by the first file, not when the controller starts.
+    const [{ loadManifests }, { formatProblem }] = await Promise.all([import('../../shared/manifest/load.js'), import('../../shared/manifest/parse.js')]);
     const loaded = loadManifests([{ file: path, text }], 'default', false);
     for (const w of loaded.warnings) this.log.warn({ file }, formatProblem(w));
     if (loaded.errors.length > 0) return this.refuse(file, loaded.errors);
@@ -225,6 +226,7 @@ export class ManifestDirectory {
 
   /** A bad file changes nothing: what its last good version applied keeps running. */
   private async refuse(file: string, problems: SourceProblem[]): Promise<void> {
+    const { formatProblem } = await import('../../shared/manifest/parse.js');
     for (const p of problems) this.log.warn({ file }, `manifest file refused: ${formatProblem(p)}`);
     const message = `${file} not applied, nothing changed: ${problems.map(formatProblem).join('; ')}`.slice(0, 1024);
     await this.opts.events.record(fileObject(file), 'Warning', 'InvalidManifest', message);

@@ -1,7 +1,8 @@
 // What users do to objects: apply (create or update, all or nothing), patch, scale,
 // delete. Every input is validated again here; a refused request changes nothing.
 import { budgetOf, chunkByCost } from '../store/chunks.js';
-import { describePath, validateObject, type UserObject } from '../../shared/manifest/validate.js';
+import { describePath } from '../../shared/manifest/field-path.js';
+import type { UserObject, Validation } from '../../shared/manifest/validate.js';
 import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
@@ -43,6 +44,21 @@ export interface ApplyWarning {
   field: string;
   message: string;
 }
+
+let validation: Promise<(raw: unknown) => Validation> | undefined;
+/**
+ * The manifest validation (every kind's schema): loaded by the first write, not when the
+ * controller starts. If loading fails (its files replaced or removed under a running controller),
+ * that write fails with the error and the next one loads it again.
+ */
+const objectValidator = () =>
+  (validation ??= import('../../shared/manifest/validate.js').then(
+    (m) => m.validateObject,
+    (err: unknown) => {
+      validation = undefined;
+      throw err;
+    },
+  ));
 
 /** Fields of a StatefulSet spec that may change after creation (F1). */
 const MUTABLE_SET_FIELDS = [
@@ -127,7 +143,7 @@ export class Operations {
   /** `create`: a generateName is honoured (apply refuses it, as kubectl apply does). */
   private async applyObjects(raws: unknown[], dryRun: boolean, create: boolean): Promise<{ results: ApplyResult[]; warnings: ApplyWarning[] }> {
     if (!Array.isArray(raws) || raws.length === 0) throw new StatusError('BadRequest', 'body must be {"objects": [...]} with at least one object');
-    const { valid, warnings } = this.validated(raws, create);
+    const { valid, warnings } = this.validated(raws, create, await objectValidator());
     if (dryRun) return { results: valid.map((o) => this.applyOne(this.store, undefined, o)), warnings };
     // One transaction when the request fits in one (always with SQLite): all or none. A request
     // larger than the store takes in one transaction (etcd's --max-txn-ops, --max-request-bytes)
@@ -144,7 +160,7 @@ export class Operations {
    * against what is stored (immutable fields, limits, virtual IPs). Throws Invalid naming every
    * problem. `create`: a generateName gets a fresh name.
    */
-  private validated(raws: unknown[], create: boolean): { valid: UserObject[]; warnings: ApplyWarning[] } {
+  private validated(raws: unknown[], create: boolean, validateObject: (raw: unknown) => Validation): { valid: UserObject[]; warnings: ApplyWarning[] } {
     const causes: { field: string; message: string }[] = [];
     const warnings: ApplyWarning[] = [];
     const valid: UserObject[] = [];
@@ -250,9 +266,10 @@ export class Operations {
       const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
       if (this.store.get(r0.kind, ns, meta.name)) throw alreadyExists(r0.kind, meta.name);
     }
+    const validateObject = await objectValidator();
     let checked: { valid: UserObject[]; warnings: ApplyWarning[] };
     try {
-      checked = this.validated([raw], mode === 'create');
+      checked = this.validated([raw], mode === 'create', validateObject);
     } catch (err) {
       throw err instanceof StatusError && err.reason === 'Invalid' ? invalidObject(raw, err) : err;
     }
@@ -410,7 +427,7 @@ export class Operations {
     const r = results[0];
     if (r.result !== 'created') throw new StatusError('AlreadyExists', `pods "${r.name}" already exists`);
     if (dryRun) {
-      const v = validateObject(raw);
+      const v = (await objectValidator())(raw);
       if (!v.ok || v.object.kind !== 'Pod') throw new StatusError('InternalError', 'a pod that passed validation did not validate again');
       return newBarePod({ ...v.object.metadata, name: r.name }, v.object.spec) as Pod;
     }

@@ -2,7 +2,7 @@
 // object written on create, and what an update may change. Pure.
 import type { BarePodSpec } from '../../shared/manifest/schema.js';
 import type { UserMeta } from '../../shared/manifest/validate.js';
-import { GENERATE_NAME_SUFFIX_LENGTH } from '../../shared/manifest/validate.js';
+import { GENERATE_NAME_SUFFIX_LENGTH } from '../../shared/manifest/field-path.js';
 import { timestamp, type Condition, type Pod } from '../../shared/types.js';
 import type { Unsaved } from '../statefulset/identity.js';
 

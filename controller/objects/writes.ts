@@ -3,8 +3,7 @@
 // deletecollection, each with `dryRun=All` and `fieldValidation=Strict|Warn|Ignore`. The HTTP
 // layer parses the request and calls these; every refusal is a StatusError and changes nothing.
 // Semantics and the choices berth makes: docs/api.md, "Kubernetes write verbs".
-import { describePath, type FieldPath } from '../../shared/manifest/validate.js';
-import { unknownFields } from '../../shared/openapi/generate.js';
+import { describePath, type FieldPath } from '../../shared/manifest/field-path.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { matches, parseSelector, type Requirement } from '../../shared/selector.js';
 import type { AnyObject, Kind, Node } from '../../shared/types.js';
@@ -129,14 +128,26 @@ function knownKind(kind: string): Kind {
   return r.kind;
 }
 
+let generator: Promise<typeof import('../../shared/openapi/generate.js')> | undefined;
+/**
+ * The OpenAPI generator (every kind's schema and descriptions): loaded by the first write, not
+ * when the controller starts; a failed load fails that write, and the next one loads it again.
+ */
+const openapiGenerator = () =>
+  (generator ??= import('../../shared/openapi/generate.js').catch((err: unknown) => {
+    generator = undefined;
+    throw err;
+  }));
+
 /**
  * The fields of `obj` that berth's schema of the kind does not have (the served OpenAPI:
  * fields Kubernetes has that berth does not act on, and misspellings), as Kubernetes prints
  * them: `spec.template.spec.containers[0].foo`. `except`: paths already there before a patch.
  */
-function unknownPaths(kind: string, obj: unknown, except: Set<string> = new Set()): string[] {
+async function unknownPaths(kind: string, obj: unknown, except: Set<string> = new Set()): Promise<string[]> {
   const r = resourceForKind(kind);
   if (!r) return [];
+  const { unknownFields } = await openapiGenerator();
   const paths = (unknownFields(r.apiVersion, kind, obj) ?? []).filter(
     // Server metadata the schema leaves out and the name prefix of a create are known to Kubernetes.
     (p: FieldPath) => !(p[0] === 'metadata' && p.length === 2 && ['generateName', 'deletionGracePeriodSeconds'].includes(String(p[1]))),
@@ -226,7 +237,7 @@ export class ObjectWrites {
       ]);
     // What the server sets is not taken from a create.
     for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'generation']) delete body.metadata[k];
-    const unknown = unknownPaths(kind, body);
+    const unknown = await unknownPaths(kind, body);
     fieldWarnings(mode, kind, unknown, []);
     const { object, warnings } = await this.ops.writeOne(body, 'create', undefined, dryRun);
     return { code: 201, object, warnings: fieldWarnings(mode, kind, unknown, warnings) };
@@ -271,7 +282,7 @@ export class ObjectWrites {
       metadata: { ...meta, ...(namespace !== undefined ? { namespace } : {}) },
     };
     if (k === 'Node') return this.writeNode(cur as Node, body, pre, mode, dryRun);
-    const unknown = unknownPaths(k, body);
+    const unknown = await unknownPaths(k, body);
     fieldWarnings(mode, k, unknown, []);
     const { object, warnings } = await this.ops.writeOne(body, 'update', pre, dryRun);
     return { code: 200, object, warnings: fieldWarnings(mode, k, unknown, warnings) };
@@ -314,7 +325,7 @@ export class ObjectWrites {
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== cur.metadata.resourceVersion) throw conflict(k, name);
     const pre = { resourceVersion: cur.metadata.resourceVersion, uid: cur.metadata.uid };
     if (k === 'Node') return this.writeNode(cur as Node, result, pre, mode, dryRun);
-    const unknown = unknownPaths(k, result, new Set(unknownPaths(k, view)));
+    const unknown = await unknownPaths(k, result, new Set(await unknownPaths(k, view)));
     fieldWarnings(mode, k, unknown, []);
     const { object, warnings } = await this.ops.writeOne(result, 'update', pre, dryRun);
     return { code: 200, object, warnings: fieldWarnings(mode, k, unknown, warnings) };
@@ -435,7 +446,7 @@ export class ObjectWrites {
     dryRun: boolean,
   ): Promise<WriteResult> {
     preconditionProblem('Node', cur, pre);
-    const unknown = unknownPaths('Node', body);
+    const unknown = await unknownPaths('Node', body);
     const next = body as { metadata?: { labels?: Record<string, string> }; spec?: Record<string, unknown> };
     const causes: { field: string; message: string }[] = [];
     const curSpec: Record<string, unknown> = { ...cur.spec };

@@ -21,7 +21,9 @@ import {
   type StatefulSetSpec,
 } from './schema.js';
 
-export type FieldPath = (string | number)[];
+import { describePath, GENERATE_NAME_SUFFIX_LENGTH, type FieldPath } from './field-path.js';
+
+export { describePath, GENERATE_NAME_SUFFIX_LENGTH, type FieldPath };
 export interface Problem {
   path: FieldPath;
   message: string;
@@ -53,9 +55,6 @@ export type Validation = { ok: true; object: UserObject; warnings: Problem[] } |
 const KINDS: Record<string, string> = { StatefulSet: 'apps/v1', Service: 'v1', ConfigMap: 'v1', Secret: 'v1', PersistentVolumeClaim: 'v1', Pod: 'v1' };
 const KIND_LIST = 'StatefulSet (apps/v1), Service, ConfigMap, Secret, PersistentVolumeClaim and Pod (v1)';
 
-/** Kubernetes' limit of a generated name's prefix: the name may take 63 characters, 5 are random. */
-export const GENERATE_NAME_SUFFIX_LENGTH = 5;
-
 /** Fields of a claim's spec berth fills in when it binds the claim (shown by `get -o yaml`). */
 const SERVER_CLAIM_SPEC = ['nodeName', 'hostPath', 'volumeName'];
 
@@ -71,12 +70,6 @@ const SERVER_METADATA = new Set([
   'ownerReferences',
   'finalizers',
 ]);
-
-export function describePath(path: FieldPath): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
-  return s || '(document)';
-}
 
 function zodProblems(err: z.ZodError, prefix: FieldPath): Problem[] {
   return err.issues.map((i) => ({ path: [...prefix, ...(i.path as (string | number)[])], message: i.message }));

@@ -1,13 +1,14 @@
 // The OpenAPI documents kubectl reads (explain, apply's field validation, edit): `/openapi/v3`
 // (the index) and `/openapi/v3/{group-version}` as shared/openapi/generate.ts answers them.
 // `/openapi/v2` is not served: a 404 Status, after which kubectl uses v3. Every token may read
-// them, as discovery.
-import { openapiV3Answer } from '../../../shared/openapi/generate.js';
+// them, as discovery. The generator (the schemas and descriptions of every kind) is loaded on the
+// first request for a document, not when the controller starts.
 import { StatusError } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import type { Router } from '../http.js';
 
-function v3(c: ApiContext): void {
+async function v3(c: ApiContext): Promise<void> {
+  const { openapiV3Answer } = await import('../../../shared/openapi/generate.js');
   const q = c.url.searchParams;
   const a = openapiV3Answer(c.url.pathname, {
     ...(q.get('hash') !== null ? { hash: q.get('hash') as string } : {}),
