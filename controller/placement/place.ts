@@ -5,8 +5,9 @@
 // (anti-)affinity, topology spread), the best by preference, then spread: fewest pods of the
 // set, then fewest pods.
 //
-// Cost: a PlacementView is built once per sync in O(nodes + pods); each placement is
-// O(nodes × constraints), never O(nodes × pods).
+// Cost: a PlacementView is built once per sync in O(nodes + pods); a placement without
+// preferences or soft spread takes nodes in order of their counts from a heap (O(log nodes) when
+// the first fits), any other is O(nodes × constraints), never O(nodes × pods).
 import type { LabelSelector, NodeSelectorTerm, PodAffinityTerm, PodSpec } from '../../shared/manifest/schema.js';
 import { matches, requirementsOf, type Requirement } from '../../shared/selector.js';
 import { nodeReady, nodeRuntimeReady, type Node, type Pod } from '../../shared/types.js';
