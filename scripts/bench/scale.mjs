@@ -56,6 +56,11 @@ const SETS = Number(values.sets ?? (quick ? 3 : 10));
 const WINDOW_S = Number(values.window ?? (quick ? 5 : 30));
 const WORKERS = Math.max(1, Math.min(Number(values.workers), NODES));
 const HEARTBEAT_MS = 2000;
+// Before a heartbeat CPU window: the simulated agents close a call connection after 4 s idle
+// (scale-sim.mjs, as the agent does), so the connections of registration or of the last
+// placement's status reports are all closed before the window starts, and the window counts
+// heartbeats only (the baseline has no calls: it waits as long, for the same conditions).
+const SETTLE_MS = 4000 + HEARTBEAT_MS;
 // How many kept-alive connections each simulated agent's calls (status reports, finalizes, lists)
 // share, as the agent's AGENT_CALL_CONNECTIONS (agent/controller-client/connection.ts); 0: no
 // bound (another connection whenever none is free, as Node's global agent).
@@ -292,7 +297,7 @@ async function runBaseline(dir, names, tls, profDir) {
     });
     cleanups.push(() => sim.stop());
     await sim.start();
-    await sleep(HEARTBEAT_MS * 2); // every connection open, JIT warm
+    await sleep(SETTLE_MS); // every connection open, JIT warm
     return await cpuWindow(proc.pid, sim);
   } finally {
     await sim?.stop();
@@ -487,7 +492,7 @@ async function runStore(kind, profDir) {
   const observer = new PodObserver(client, conf.token);
   cleanups.push(async () => observer.stop());
   await observer.start();
-  await sleep(HEARTBEAT_MS * 2);
+  await sleep(SETTLE_MS);
   let m0 = etcd && (await etcd.metrics());
   r.hb = await cpuWindow(pid, sim, etcdPids);
   if (etcd) r.hbEtcd = etcdWindow(m0, await etcd.metrics(), r.hb);
@@ -558,6 +563,7 @@ async function runStore(kind, profDir) {
       .reduce((s, f) => s + statSync(f).size, 0);
     console.log(`SQLite store (berth.db + WAL): ${(r.storeBytes / 2 ** 20).toFixed(1)} MiB`);
   }
+  await sleep(SETTLE_MS);
   m0 = etcd && (await etcd.metrics());
   r.hbPods = await cpuWindow(pid, sim, etcdPids);
   if (etcd) r.hbPodsEtcd = etcdWindow(m0, await etcd.metrics(), r.hbPods);
