@@ -8,14 +8,18 @@ export class KeyedSerial {
   run<T>(key: string, fn: () => Promise<T> | T): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const result = prev.then(fn);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
+    // Forgotten as soon as fn settles (before those awaiting its result go on), so `busy` is
+    // false for them at once.
+    const settled = () => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
+    };
+    const tail: Promise<void> = result.then(settled, settled);
+    this.tails.set(key, tail);
     return result;
+  }
+
+  /** Whether something runs or waits for `key` (a run queued now would wait for it). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
   }
 }

@@ -234,6 +234,18 @@ t.test('the registry writes valid exposition text', async (t) => {
   t.throws(() => g.set({ 'bad-label': 'x' }, 1), /invalid label name/);
 });
 
+t.test('a bound counter adds to the same series as inc', async (t) => {
+  const r = new MetricsRegistry();
+  const c = r.counter('demo_requests_total', 'Requests.');
+  const ok = c.bind({ route: '/a', code: '200' });
+  t.notOk(parseExposition(await r.render()).get('demo_requests_total')?.samples.length, 'no series before the first call');
+  ok();
+  ok();
+  c.inc({ code: '200', route: '/a' });
+  t.equal(value(parseExposition(await r.render()), 'demo_requests_total', { route: '/a', code: '200' }), 3, 'one series, labels in any order');
+  t.throws(() => c.bind({ 'bad-label': 'x' })(), /invalid label name/);
+});
+
 t.test('API routes are counted by pattern, never by object name', async (t) => {
   t.equal(routeOf('/api/v1/namespaces/default/pods/web-0'), '/api/v1/namespaces/:ns/pods/:name');
   t.equal(routeOf('/api/v1/namespaces/prod/statefulsets'), '/api/v1/namespaces/:ns/statefulsets');

@@ -17,7 +17,9 @@ import { parseJson } from './content-types.js';
 import { SMALL_BODY, writeError } from './http.js';
 
 const HEARTBEAT = /^\/api\/v1\/nodes\/([a-z0-9.-]+)\/heartbeat$/;
-const OK = Buffer.from('{"ok":true}');
+/** The answer to a heartbeat taken; a string, so node writes it with the head in one write. */
+const OK = '{"ok":true}';
+const OK_HEADERS = { 'content-type': 'application/json', 'content-length': OK.length };
 
 export interface HeartbeatPathDeps {
   store: StoreReader;
@@ -45,40 +47,52 @@ export function plainHeartbeatNode(store: StoreReader, req: IncomingMessage): st
 /**
  * Returns a request listener's front: true when it answered the request (a plain heartbeat),
  * false when the request is for the router.
+ *
+ * A heartbeat is counted in the request metrics with the code it is answered with (as the
+ * router counts its requests), and logged at debug level only when that level is on; one cut
+ * before its answer is counted with the 200 it was about to get (as a response's default code).
  */
 export function heartbeatPath(deps: HeartbeatPathDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { store, nodes, log, metrics } = deps;
+  const debug = log.isLevelEnabled('debug');
+  const answered = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    metrics?.heartbeat(res.statusCode);
+    if (debug) log.debug({ method: 'POST', path: req.url, status: res.statusCode, ms: Date.now() - started }, 'request');
+  };
+  const ok = (res: ServerResponse) => {
+    res.writeHead(200, OK_HEADERS);
+    res.end(OK);
+  };
   return (req, res) => {
     const name = plainHeartbeatNode(store, req);
     if (name === undefined) return false;
-    const path = req.url as string;
-    const started = Date.now();
-    res.once('close', () => {
-      metrics?.request('POST', path, res.statusCode);
-      log.debug({ method: 'POST', path, status: res.statusCode, ms: Date.now() - started }, 'request');
-    });
+    const started = debug ? Date.now() : 0;
+    // Once per response however it ended (answered, or the connection cut before that).
+    res.once('close', () => answered(req, res, started));
     nodes.contact(name);
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      chunks.push(c);
+      if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
     });
     req.once('error', () => res.destroy());
     req.once('end', () => {
+      const path = req.url as string;
       // The declared length was within the limit; a body longer than declared is node's to refuse.
       if (size > SMALL_BODY) return writeError(res, new StatusError('RequestEntityTooLarge', `request body exceeds ${SMALL_BODY} bytes`));
       let body: unknown;
       try {
-        body = parseJson(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), undefined as never);
+        body = parseJson(more ? Buffer.concat(more) : (first ?? Buffer.alloc(0)), undefined as never);
       } catch (err) {
         return writeError(res, deps.statusOf(err, path));
       }
+      // Most heartbeats change nothing to write: answered at once, without a promise.
+      if (nodes.heartbeatAtOnce(name, body)) return ok(res);
       nodes.heartbeat(name, body).then(
-        () => {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': OK.length });
-          res.end(OK);
-        },
+        () => ok(res),
         (err: unknown) => writeError(res, deps.statusOf(err, path)),
       );
     });

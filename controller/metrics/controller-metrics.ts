@@ -43,6 +43,9 @@ export function routeOf(path: string): string {
   return `/${out.join('/')}`;
 }
 
+/** The route label of every node's heartbeat (POST /api/v1/nodes/NAME/heartbeat). */
+const HEARTBEAT_ROUTE = routeOf('/api/v1/nodes/node/heartbeat');
+
 export class ControllerMetrics {
   readonly registry = new MetricsRegistry();
   private readonly requests = this.registry.counter('berth_api_requests_total', 'API requests by route pattern, method and HTTP status code.');
@@ -107,6 +110,18 @@ export class ControllerMetrics {
 
   request(method: string, path: string, code: number): void {
     this.requests.inc({ route: routeOf(path), method, code: String(code) });
+  }
+
+  private readonly heartbeats = new Map<number, () => void>();
+
+  /** A node's heartbeat was answered with `code`: the same series as `request('POST', its path, code)`. */
+  heartbeat(code: number): void {
+    let count = this.heartbeats.get(code);
+    if (!count) {
+      count = this.requests.bind({ route: HEARTBEAT_ROUTE, method: 'POST', code: String(code) });
+      this.heartbeats.set(code, count);
+    }
+    count();
   }
 
   watchOpened(resource: string): void {

@@ -94,15 +94,25 @@ export class MoveController {
   }
 
   private tickScheduled = false;
+  /**
+   * Nodes changed since the last pass: a move from or to one of them that backs off after a
+   * failed step tries again at once (the pass looks, as it reads every move anyway).
+   */
+  private readonly changedNodes = new Set<string>();
+  /**
+   * Whether a move may be under way: the last pass saw one unfinished, or one was saved since.
+   * While none is, a Node change (each node's status is rewritten every 30 s) wakes no pass; the
+   * 1 s timer's pass still finds a move another controller recorded.
+   */
+  private movesOpen = true;
   private readonly onChange = (c: StoredChange) => {
     if (c.object.kind !== 'Pod' && c.object.kind !== 'Node') return;
     // What a move looks at changed: a move backing off after a failed step tries again at once.
     if (c.object.kind === 'Pod') this.retry.changed(`${c.object.metadata.namespace ?? 'default'}/${c.object.metadata.name}`);
-    else
-      for (const { value } of this.store.listMeta(PREFIX)) {
-        const m = JSON.parse(value) as PodMove;
-        if (!isFinished(m) && (m.from === c.object.metadata.name || m.to === c.object.metadata.name)) this.retry.changed(`${m.namespace}/${m.pod}`);
-      }
+    else {
+      this.changedNodes.add(c.object.metadata.name);
+      if (!this.movesOpen) return;
+    }
     if (this.tickScheduled) return;
     // One look per batch of changes.
     this.tickScheduled = true;
@@ -234,6 +244,7 @@ export class MoveController {
   /** Writes the move as part of the transaction `tx`. */
   private saveIn(tx: StoreTx, move: PodMove, at = Date.now()): void {
     move.updatedAt = new Date(at).toISOString();
+    if (!isFinished(move)) this.movesOpen = true;
     tx.setMeta(keyOf(move.namespace, move.set, move.ordinal), JSON.stringify(move));
   }
 
@@ -252,6 +263,9 @@ export class MoveController {
     const pass = this.exclusive(async () => {
       do {
         this.again = false;
+        const changed = new Set(this.changedNodes);
+        this.changedNodes.clear();
+        let open = false;
         for (const { value } of this.store.listMeta(PREFIX)) {
           if (this.stopped) return;
           const move = JSON.parse(value) as PodMove;
@@ -260,6 +274,8 @@ export class MoveController {
             this.retry.drop(key);
             continue;
           }
+          open = true;
+          if (changed.has(move.from) || changed.has(move.to)) this.retry.changed(key);
           // The 1 s timer ticks; a move whose step failed is tried again when its back-off is over.
           if (!this.retry.due(key)) continue;
           try {
@@ -269,6 +285,7 @@ export class MoveController {
             this.retry.failed(key, err, { phase: move.phase });
           }
         }
+        this.movesOpen = open;
       } while (this.again);
     });
     const ticking = pass.finally(() => {

@@ -26,6 +26,8 @@ export { ConflictError, FencedError } from './types.js';
 export type { Binding, Fence, NewObject, Store, StoredChange, StoredToken, StoreReader, StoreTx, TokenExtra } from './types.js';
 
 const WATCH_WINDOW = 5000;
+/** Tokens the lookup cache holds at most (emptied when full: every node's token and a few more fit). */
+const TOKEN_CACHE_MAX = 100_000;
 
 /** Grouped writes commit at most this often (ms): one fsync per group, not one per request. */
 const GROUP_COMMIT_MS = 4;
@@ -108,6 +110,16 @@ export class SqliteStore extends StoreShorthands implements Store {
   private inTx = false;
   /** Each set's committed bindings (ordinal → node), read once from the table: every sync asks. */
   private readonly bindingCache = new Map<string, Map<number, string>>();
+  /**
+   * Tokens found by hash, so that a request (500 heartbeats a second with 1,000 nodes) is not a
+   * query each. Only tokens found are kept: `reset-admin` may add a token to the file while the
+   * controller runs (found by the query on a miss), but nothing outside this process deletes
+   * one. Emptied by every token write of this process, and bypassed from that write until its
+   * transaction ends (committed or rolled back), so a lookup never sees what was revoked nor
+   * keeps what was rolled back.
+   */
+  private readonly tokenCache = new Map<string, StoredToken>();
+  private tokensWritten = false;
   /** Committed changes and revocations not yet announced, oldest first (see announce). */
   private readonly outbox: ({ change: StoredChange } | { revoked: string[] })[] = [];
   private announcing = false;
@@ -284,6 +296,10 @@ export class SqliteStore extends StoreShorthands implements Store {
     } finally {
       this.undo = [];
       this.inTx = false;
+      if (this.tokensWritten) {
+        this.tokenCache.clear();
+        this.tokensWritten = false;
+      }
     }
     // Committed. Announced outside the transaction, so a listener that writes commits its own
     // transaction, and one that throws cannot roll back what is on disk.
@@ -490,13 +506,32 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   private txAddToken(hash: string, role: string, subject: string, extra: TokenExtra = {}): void {
     this.writing();
+    this.tokenWrite();
     this.db
       .prepare('INSERT OR REPLACE INTO tokens (hash, role, subject, created, id, expires, description) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(hash, role, subject, timestamp(), extra.id ?? hash.slice(0, 6), extra.expires ?? null, extra.description ?? null);
   }
 
   findToken(hash: string): StoredToken | undefined {
+    if (this.tokensWritten) return this.queryToken(hash);
+    const cached = this.tokenCache.get(hash);
+    if (cached) return cached;
+    const found = this.queryToken(hash);
+    if (found) {
+      if (this.tokenCache.size >= TOKEN_CACHE_MAX) this.tokenCache.clear();
+      this.tokenCache.set(hash, Object.freeze(found));
+    }
+    return found;
+  }
+
+  private queryToken(hash: string): StoredToken | undefined {
     return this.sql('SELECT id, role, subject, created, expires, description FROM tokens WHERE hash = ?').get(hash) as StoredToken | undefined;
+  }
+
+  /** A token write of the open transaction: the cache is emptied and bypassed until it ends. */
+  private tokenWrite(): void {
+    this.tokenCache.clear();
+    this.tokensWritten = true;
   }
 
   /** Every token without its hash, oldest first. */
@@ -507,6 +542,7 @@ export class SqliteStore extends StoreShorthands implements Store {
   /** Deletes the tokens with this id; how many there were. */
   private txDeleteTokenById(id: string): number {
     this.writing();
+    this.tokenWrite();
     const n = this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
     if (n > 0) this.pendingRevoked.push(id);
     return n;
@@ -514,6 +550,7 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   private txDeleteTokens(role: string, subject: string): void {
     this.writing();
+    this.tokenWrite();
     const ids = (this.sql('SELECT id FROM tokens WHERE role = ? AND subject = ?').all(role, subject) as { id: string }[]).map((r) => r.id);
     this.db.prepare('DELETE FROM tokens WHERE role = ? AND subject = ?').run(role, subject);
     this.pendingRevoked.push(...ids);

@@ -135,5 +135,63 @@ export function connect({ server, ca }) {
     return { done, close: () => req.destroy() };
   }
 
-  return { tls, newAgent, request, watch };
+  /**
+   * Lists `path`, then watches it from the list's resourceVersion; when the controller ends the
+   * watch (an ERROR event such as 410 Expired, when the watch held too much unsent, or the stream
+   * closing) or a list or watch fails, lists and watches again (after 500 ms when it failed), as
+   * client-go's reflector does, so a slow observer never freezes. `onList(items)` gets each list
+   * (what the caller holds is to be replaced by it), `onEvent(e)` each ADDED, MODIFIED or DELETED
+   * event (BOOKMARK and ERROR are handled here). Answers { ready: the first list and watch
+   * started (rejects when that list fails), stats: { restarts, errors }, stop() }.
+   */
+  function listWatch(path, token, onList, onEvent) {
+    const stats = { restarts: 0, errors: 0 };
+    let stopped = false;
+    let current;
+    const sep = path.includes('?') ? '&' : '?';
+    const start = async () => {
+      const agent = newAgent();
+      let list;
+      try {
+        list = await request(agent, 'GET', path, token);
+      } finally {
+        agent.destroy();
+      }
+      if (list.status !== 200) throw new Error(`list ${path}: HTTP ${list.status}`);
+      if (stopped) return;
+      onList(list.body.items);
+      let ended = false;
+      const w = watch(`${path}${sep}watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, token, (e) => {
+        if (ended || e.type === 'BOOKMARK') return;
+        if (e.type === 'ERROR') {
+          stats.errors++;
+          ended = true;
+          w.close();
+          return;
+        }
+        onEvent(e);
+      });
+      current = w;
+      w.done.then(again, again);
+    };
+    const again = () => {
+      if (stopped) return;
+      stats.restarts++;
+      const retry = () =>
+        start().catch(() => {
+          if (!stopped) setTimeout(retry, 500);
+        });
+      retry();
+    };
+    return {
+      ready: start(),
+      stats,
+      stop() {
+        stopped = true;
+        current?.close();
+      },
+    };
+  }
+
+  return { tls, newAgent, request, watch, listWatch };
 }

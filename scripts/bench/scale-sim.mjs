@@ -280,8 +280,14 @@ parentPort.on('message', async (m) => {
   switch (m.type) {
     case 'start': {
       try {
-        if (joinToken) await pool(nodes, 25, (n) => n.register());
-        for (const n of nodes) n.startHeartbeats();
+        // Each node heartbeats from its registration on, as an agent does: a node registered early
+        // must not stay silent (longer than the grace period) while the others register.
+        if (joinToken)
+          await pool(nodes, 25, async (n) => {
+            await n.register();
+            n.startHeartbeats();
+          });
+        else for (const n of nodes) n.startHeartbeats();
         if (watchPods) for (const n of nodes) void n.runPodWatch();
         parentPort.postMessage({ type: 'started' });
       } catch (err) {

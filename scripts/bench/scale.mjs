@@ -56,6 +56,11 @@ const SETS = Number(values.sets ?? (quick ? 3 : 10));
 const WINDOW_S = Number(values.window ?? (quick ? 5 : 30));
 const WORKERS = Math.max(1, Math.min(Number(values.workers), NODES));
 const HEARTBEAT_MS = 2000;
+// Before a heartbeat CPU window: the simulated agents close a call connection after 4 s idle
+// (scale-sim.mjs, as the agent does), so the connections of registration or of the last
+// placement's status reports are all closed before the window starts, and the window counts
+// heartbeats only (the baseline has no calls: it waits as long, for the same conditions).
+const SETTLE_MS = 4000 + HEARTBEAT_MS;
 // How many kept-alive connections each simulated agent's calls (status reports, finalizes, lists)
 // share, as the agent's AGENT_CALL_CONNECTIONS (agent/controller-client/connection.ts); 0: no
 // bound (another connection whenever none is free, as Node's global agent).
@@ -143,69 +148,55 @@ const fmtExtraCpu = (r) => `${r.extraCpuPct.toFixed(1)} % of a core, ${r.extraUs
 
 // ---- the workload -----------------------------------------------------------------------------
 
-/** Every pod's node and readiness, kept current by an admin list+watch (as `get pods -w`). */
+/**
+ * Every pod's node and readiness, and nodes going NotReady, kept current by an admin list+watch
+ * of each (as `get pods -w`), listed and watched again whenever the controller ends a watch.
+ */
 class PodObserver {
   constructor(client, token) {
     this.client = client;
     this.token = token;
     this.pods = new Map(); // name → { set, node, ready }
+    this.nodeReady = new Map(); // name → Ready
     this.nodeNotReady = 0;
-    this.watchRestarts = 0;
-    this.watchErrors = 0;
-    this.stopped = false;
   }
 
   async start() {
-    await this.watchPods();
-    const agent = this.client.newAgent();
-    const nodes = await this.client.request(agent, 'GET', '/api/v1/nodes', this.token);
-    const ready = new Map();
-    this.nodeWatch = this.client.watch(`/api/v1/nodes?watch=true&resourceVersion=${nodes.body.metadata.resourceVersion}`, this.token, (e) => {
-      if (e.type === 'BOOKMARK' || e.type === 'ERROR') return;
-      const isReady = e.object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      if (ready.get(e.object.metadata.name) === true && !isReady) this.nodeNotReady++;
-      ready.set(e.object.metadata.name, isReady);
-    });
-    agent.destroy();
-  }
-
-  /**
-   * Lists the pods and watches from there; when the controller ends the watch (an ERROR event
-   * such as 410 Expired, when this watch held too much unsent, or the stream closing), lists and
-   * watches again, as client-go's reflector does, so a slow observer never freezes the counts.
-   */
-  async watchPods() {
-    const agent = this.client.newAgent();
-    const list = await this.client.request(agent, 'GET', '/api/v1/pods', this.token);
-    agent.destroy();
-    if (list.status !== 200) throw new Error(`list pods: HTTP ${list.status}`);
-    this.pods = new Map();
-    for (const p of list.body.items) this.apply('ADDED', p);
-    let ended = false;
-    const w = this.client.watch(`/api/v1/pods?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, this.token, (e) => {
-      if (e.type === 'ERROR') {
-        this.watchErrors++;
-        ended = true;
-        w.close();
-        return;
-      }
-      if (!ended) this.apply(e.type, e.object);
-    });
-    this.podWatch = w;
-    w.done.then(
-      () => this.rewatch(w),
-      () => this.rewatch(w),
+    this.podWatch = this.client.listWatch(
+      '/api/v1/pods',
+      this.token,
+      (items) => {
+        this.pods = new Map();
+        for (const p of items) this.apply('ADDED', p);
+      },
+      (e) => this.apply(e.type, e.object),
     );
+    await this.podWatch.ready;
+    this.nodeWatch = this.client.listWatch(
+      '/api/v1/nodes',
+      this.token,
+      (items) => {
+        for (const n of items) this.noteNode(n);
+      },
+      (e) => this.noteNode(e.object, e.type),
+    );
+    await this.nodeWatch.ready;
   }
 
-  rewatch(w) {
-    if (this.stopped || this.podWatch !== w) return;
-    this.watchRestarts++;
-    const again = () =>
-      this.watchPods().catch(() => {
-        if (!this.stopped) setTimeout(again, 500);
-      });
-    again();
+  /** A node as listed or watched: counted when it was Ready and is not (also across a new list). */
+  noteNode(n, type) {
+    if (type === 'DELETED') {
+      this.nodeReady.delete(n.metadata.name);
+      return;
+    }
+    const isReady = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    if (this.nodeReady.get(n.metadata.name) === true && !isReady) this.nodeNotReady++;
+    this.nodeReady.set(n.metadata.name, isReady);
+  }
+
+  /** How often the controller ended each watch (and of those, with an ERROR event), each time listed and watched again. */
+  get watchStats() {
+    return { pods: this.podWatch?.stats ?? { restarts: 0, errors: 0 }, nodes: this.nodeWatch?.stats ?? { restarts: 0, errors: 0 } };
   }
 
   apply(type, p) {
@@ -243,9 +234,8 @@ class PodObserver {
   }
 
   stop() {
-    this.stopped = true;
-    this.podWatch?.close();
-    this.nodeWatch?.close();
+    this.podWatch?.stop();
+    this.nodeWatch?.stop();
   }
 }
 
@@ -273,13 +263,15 @@ async function applyAndWait(client, token, observer, names) {
 
 // ---- run ------------------------------------------------------------------------------------------
 
-async function runBaseline(dir, names, tls) {
+async function runBaseline(dir, names, tls, profDir) {
   const tokens = names.map(() => `node.${randomBytes(24).toString('base64url')}`);
   const file = join(dir, 'baseline-tokens.json');
   writeFileSync(file, JSON.stringify(tokens.map((t, i) => [createHash('sha256').update(t).digest('hex'), names[i]])));
   const cert = tls ? selfSigned(dir) : undefined;
   notInterrupted();
-  const proc = spawn(process.execPath, [join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
+  // With --cpu-prof the baseline's profile goes beside the controller's (DIR/<store>/baseline), to compare function by function.
+  const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, 'baseline')}`] : [];
+  const proc = spawn(process.execPath, [...profArgs, join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanups.push(() => stopProcess(proc));
@@ -305,7 +297,7 @@ async function runBaseline(dir, names, tls) {
     });
     cleanups.push(() => sim.stop());
     await sim.start();
-    await sleep(HEARTBEAT_MS * 2); // every connection open, JIT warm
+    await sleep(SETTLE_MS); // every connection open, JIT warm
     return await cpuWindow(proc.pid, sim);
   } finally {
     await sim?.stop();
@@ -467,7 +459,7 @@ async function runStore(kind, profDir) {
   // 1. Heartbeats: the baseline server first, then the controller, same load. The controller
   // (and etcd) sit idle meanwhile, without nodes: their background CPU (leader election, ...).
   const idle0 = { c: cpuSeconds(pid), e: etcdPids.reduce((s, p) => s + cpuSeconds(p), 0), t: performance.now() };
-  r.base = await runBaseline(dir, names, tls);
+  r.base = await runBaseline(dir, names, tls, profDir && join(profDir, kind));
   const idleSecs = (performance.now() - idle0.t) / 1000;
   r.idleCpuPct = ((cpuSeconds(pid) - idle0.c) / idleSecs) * 100;
   r.etcdIdleCpuPct = ((etcdPids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0.e) / idleSecs) * 100;
@@ -512,7 +504,7 @@ async function runStore(kind, profDir) {
   const observer = new PodObserver(client, conf.token);
   cleanups.push(async () => observer.stop());
   await observer.start();
-  await sleep(HEARTBEAT_MS * 2);
+  await sleep(SETTLE_MS);
   let m0 = etcd && (await etcd.metrics());
   r.hb = await cpuWindow(pid, sim, etcdPids);
   if (etcd) r.hbEtcd = etcdWindow(m0, await etcd.metrics(), r.hb);
@@ -583,6 +575,7 @@ async function runStore(kind, profDir) {
       .reduce((s, f) => s + statSync(f).size, 0);
     console.log(`SQLite store (berth.db + WAL): ${(r.storeBytes / 2 ** 20).toFixed(1)} MiB`);
   }
+  await sleep(SETTLE_MS);
   m0 = etcd && (await etcd.metrics());
   r.hbPods = await cpuWindow(pid, sim, etcdPids);
   if (etcd) r.hbPodsEtcd = etcdWindow(m0, await etcd.metrics(), r.hbPods);
@@ -598,9 +591,11 @@ async function runStore(kind, profDir) {
       `${s.heartbeatConnects} connections opened for heartbeats and ${s.callConnects} for other calls, ` +
       `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
   );
-  r.observerRestarts = observer.watchRestarts;
+  const ws = observer.watchStats;
+  r.observerRestarts = ws.pods.restarts + ws.nodes.restarts;
   console.log(
-    `admin pod watch (the observer): ended by the controller ${observer.watchRestarts} times (${observer.watchErrors} with an ERROR event such as 410 Expired), listed and watched again each time`,
+    `admin watches (the observer), each listed and watched again when ended: pods ended by the controller ${ws.pods.restarts} times ` +
+      `(${ws.pods.errors} with an ERROR event such as 410 Expired), nodes ${ws.nodes.restarts} times (${ws.nodes.errors} with an ERROR event)`,
   );
   console.log(
     `heartbeats after the last placement: longest gap between two successful heartbeats of one node ${(s.maxHeartbeatGapMs / 1000).toFixed(1)} s ` +
