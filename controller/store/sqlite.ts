@@ -543,7 +543,7 @@ export class SqliteStore extends StoreShorthands implements Store {
   private txDeleteTokenById(id: string): number {
     this.writing();
     this.tokenWrite();
-    const n = this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes;
+    const n = this.sql('DELETE FROM tokens WHERE id = ?').run(id).changes;
     if (n > 0) this.pendingRevoked.push(id);
     return n;
   }
@@ -552,7 +552,7 @@ export class SqliteStore extends StoreShorthands implements Store {
     this.writing();
     this.tokenWrite();
     const ids = (this.sql('SELECT id FROM tokens WHERE role = ? AND subject = ?').all(role, subject) as { id: string }[]).map((r) => r.id);
-    this.db.prepare('DELETE FROM tokens WHERE role = ? AND subject = ?').run(role, subject);
+    this.sql('DELETE FROM tokens WHERE role = ? AND subject = ?').run(role, subject);
     this.pendingRevoked.push(...ids);
   }
 
@@ -577,17 +577,15 @@ export class SqliteStore extends StoreShorthands implements Store {
   private txBind(namespace: string, set: string, ordinal: number, node: string): void {
     this.writing();
     this.bindingCache.delete(`${namespace}/${set}`);
-    this.db
-      .prepare(
-        'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
-          'ON CONFLICT(namespace, statefulset, ordinal) DO UPDATE SET epoch = CASE WHEN bindings.node = excluded.node THEN bindings.epoch ELSE bindings.epoch + 1 END, node = excluded.node',
-      )
-      .run(namespace, set, ordinal, node);
+    this.sql(
+      'INSERT INTO bindings (namespace, statefulset, ordinal, node, epoch) VALUES (?, ?, ?, ?, 1) ' +
+        'ON CONFLICT(namespace, statefulset, ordinal) DO UPDATE SET epoch = CASE WHEN bindings.node = excluded.node THEN bindings.epoch ELSE bindings.epoch + 1 END, node = excluded.node',
+    ).run(namespace, set, ordinal, node);
   }
 
   /** An ordinal's binding with its fencing epoch. */
   binding(namespace: string, set: string, ordinal: number): Binding | undefined {
-    return this.db.prepare('SELECT node, epoch FROM bindings WHERE namespace = ? AND statefulset = ? AND ordinal = ?').get(namespace, set, ordinal) as
+    return this.sql('SELECT node, epoch FROM bindings WHERE namespace = ? AND statefulset = ? AND ordinal = ?').get(namespace, set, ordinal) as
       | Binding
       | undefined;
   }
@@ -603,7 +601,7 @@ export class SqliteStore extends StoreShorthands implements Store {
 
   private txDeleteMeta(k: string): void {
     this.writing();
-    this.db.prepare('DELETE FROM meta WHERE key = ?').run(k);
+    this.sql('DELETE FROM meta WHERE key = ?').run(k);
   }
 
   /** The transaction view: reads see the transaction's own writes (same connection, same mirror). */
