@@ -404,6 +404,8 @@ interface NodeFilter {
   reasons(n: Node): string[] | undefined;
   /** No preference and no soft spread: the best node is the one with the fewest pods of the set, then pods, then by name. */
   ordered: boolean;
+  /** The ScheduleAnyway spread constraints, for the scan's scoring. */
+  softSpread: Spread[];
 }
 
 function nodeFilter(view: PlacementView, req: PlacementRequest): NodeFilter {
@@ -412,7 +414,9 @@ function nodeFilter(view: PlacementView, req: PlacementRequest): NodeFilter {
   const eligible = view.nodesMatching(req.spec);
   const local = nodeLocalCheck(view, req);
   const affinity = req.spec.affinity;
-  const hardSpread = (req.spec.topologySpreadConstraints ?? []).map((c) => spreadOf(view, eligible, req, c));
+  const spreads = (req.spec.topologySpreadConstraints ?? []).map((c) => spreadOf(view, eligible, req, c));
+  const hardSpread = spreads.filter((s) => s.hard);
+  const softSpread = spreads.filter((s) => !s.hard);
   const affinityTerms = (affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((term) => {
     const namespaces = termNamespaces(term, req.namespace);
     const perNode = view.matching(namespaces, term.labelSelector, true);
@@ -424,12 +428,13 @@ function nodeFilter(view: PlacementView, req: PlacementRequest): NodeFilter {
   });
   const ordered =
     pinned.length === 0 &&
-    hardSpread.every((s) => s.hard) &&
+    softSpread.length === 0 &&
     (affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0 &&
     (affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0 &&
     (affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).length === 0;
   return {
     ordered,
+    softSpread,
     reasons(n) {
       const problem = view.nodeProblem(n);
       if (problem) return [problem];
@@ -446,7 +451,7 @@ function nodeFilter(view: PlacementView, req: PlacementRequest): NodeFilter {
       ) {
         return [POD_AFFINITY];
       }
-      if (hardSpread.some((s) => s.hard && !s.allows(n))) return [SPREAD];
+      if (hardSpread.some((s) => !s.allows(n))) return [SPREAD];
       return undefined;
     },
   };
@@ -498,9 +503,7 @@ export function placeByScan(view: PlacementView, req: PlacementRequest, filter =
     const perNode = view.matching(termNamespaces(p.podAffinityTerm, req.namespace), p.podAffinityTerm.labelSelector, false);
     return { weight: p.weight * p.sign, key: p.podAffinityTerm.topologyKey, domains: domainCounts(view.nodes, p.podAffinityTerm.topologyKey, perNode) };
   });
-  const softSpread = (req.spec.topologySpreadConstraints ?? [])
-    .filter((c) => c.whenUnsatisfiable !== 'DoNotSchedule')
-    .map((c) => spreadOf(view, view.nodesMatching(req.spec), req, c));
+  const softSpread = filter.softSpread;
   const setPods = view.matching([req.namespace], req.setSelector, false);
   // Lexicographic: [-preference, soft spread, pods of the set, pods], then the name.
   let best: Node | undefined;
@@ -539,6 +542,8 @@ export function placeByScan(view: PlacementView, req: PlacementRequest, filter =
  * One topology spread constraint: pods matching its selector per domain of its key, over the
  * nodes the pod may use. A node fits if placing there keeps (count + self − min) ≤ maxSkew.
  */
+type Spread = ReturnType<typeof spreadOf>;
+
 function spreadOf(
   view: PlacementView,
   eligible: Iterable<Node>,
