@@ -1,7 +1,7 @@
 // What the controller keeps in memory while idle: the manifest validation (every kind's schema),
 // the manifest parser and the OpenAPI generator (the schemas and field descriptions it serves) are
 // loaded by the first write, manifest file or OpenAPI request, not at start-up; admin.conf is
-// written without a YAML library.
+// written without a YAML library; fastify's JSON schema compilers are never loaded.
 // Memory figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -36,6 +36,9 @@ t.test('the controller loads the manifest schemas and the OpenAPI generator with
   t.notOk(SCHEMAS.test(idle), 'nor the manifest schemas');
   t.notOk(PARSER.test(idle), 'nor the manifest parser (the manifests directory is empty)');
   t.notOk(idle.includes('/node_modules/yaml/'), 'nor a YAML library (admin.conf is written and read without one)');
+  t.ok(idle.includes('/node_modules/fastify/'), 'fastify is loaded');
+  t.notOk(idle.includes('/node_modules/ajv/'), "but not fastify's JSON schema validator (no route declares a schema)");
+  t.notOk(idle.includes('/node_modules/@fastify/fast-json-stringify-compiler/'), 'nor its schema serializer compiler');
   const res = await c.api.raw('POST', '/api/v1/namespaces/default/configmaps', {
     apiVersion: 'v1',
     kind: 'ConfigMap',
