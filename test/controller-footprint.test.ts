@@ -1,7 +1,8 @@
 // What the controller keeps in memory while idle: the manifest validation (every kind's schema),
 // the manifest parser and the OpenAPI generator (the schemas and field descriptions it serves) are
 // loaded by the first write, manifest file or OpenAPI request, not at start-up; admin.conf is
-// written without a YAML library; fastify's JSON schema compilers are never loaded.
+// written without a YAML library; fastify's JSON schema compilers are never loaded, the WebSocket library
+// only with the first exec, attach or port-forward.
 // Memory figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ t.test('the controller loads the manifest schemas and the OpenAPI generator with
   t.ok(idle.includes('/node_modules/fastify/'), 'fastify is loaded');
   t.notOk(idle.includes('/node_modules/ajv/'), "but not fastify's JSON schema validator (no route declares a schema)");
   t.notOk(idle.includes('/node_modules/@fastify/fast-json-stringify-compiler/'), 'nor its schema serializer compiler');
+  t.notOk(idle.includes('/node_modules/ws/'), 'nor the WebSocket library (exec, attach and port-forward load it)');
   const res = await c.api.raw('POST', '/api/v1/namespaces/default/configmaps', {
     apiVersion: 'v1',
     kind: 'ConfigMap',

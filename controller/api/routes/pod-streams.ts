@@ -4,7 +4,7 @@
 // same channels in length-prefixed frames, so the agent speaks no WebSocket. Every error before
 // the switch (pod, container, query, the agent's refusal) is an ordinary HTTP Status.
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import {
   CH_CLOSE,
   CH_RESIZE,
@@ -35,15 +35,28 @@ const STREAM_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attac
 /** Output the client has not taken yet beyond which the agent's side is paused. */
 const HIGH_WATER = 1 << 20;
 
-const wss = new WebSocketServer({
-  noServer: true,
-  perMessageDeflate: false,
-  maxPayload: MAX_FRAME + 1,
-  handleProtocols: (offered, req) => {
-    if (!req.url?.split('?')[0].endsWith('/portforward')) return chooseStreamProtocol(offered) ?? false;
-    return offered.has(SPDY_TUNNEL_TOKEN) ? SPDY_WS_PORT_FORWARD_PROTOCOL : portForwardProtocol([...offered]);
-  },
-});
+/** The WebSocket server of these routes, loaded with the first stream (an idle controller does without ws). */
+let wss: Promise<WebSocketServer> | undefined;
+function websockets(): Promise<WebSocketServer> {
+  wss ??= import('ws').then(
+    ({ WebSocketServer }) =>
+      new WebSocketServer({
+        noServer: true,
+        perMessageDeflate: false,
+        maxPayload: MAX_FRAME + 1,
+        handleProtocols: (offered, req) => {
+          if (!req.url?.split('?')[0].endsWith('/portforward')) return chooseStreamProtocol(offered) ?? false;
+          return offered.has(SPDY_TUNNEL_TOKEN) ? SPDY_WS_PORT_FORWARD_PROTOCOL : portForwardProtocol([...offered]);
+        },
+      }),
+    (err: unknown) => {
+      // A failed load fails this stream only; the next one tries again.
+      wss = undefined;
+      throw err;
+    },
+  );
+  return wss;
+}
 
 /**
  * ws takes subprotocols for RFC 7230 tokens, which "SPDY/3.1+portforward.k8s.io" (with its "/") is
@@ -112,7 +125,7 @@ export async function upgradePodWebSocket(deps: PodRouteDeps, c: UpgradeContext)
   req.method = 'GET';
   // A handshake ws refuses itself (it answers 400) never reaches the callback: the agent's side goes with the socket.
   socket.once('close', () => agent.destroy());
-  wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => bridge(ws, agent, head, { v5: protocol === 'v5.channel.k8s.io', ...flags }));
+  (await websockets()).handleUpgrade(req, socket, Buffer.alloc(0), (ws) => bridge(ws, agent, head, { v5: protocol === 'v5.channel.k8s.io', ...flags }));
 }
 
 /** Carries frames both ways until either side ends; the agent's status (channel 3) closes the WebSocket. */
@@ -205,7 +218,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
     const pod = forwardedPod(deps, ns, name);
     req.method = 'GET';
     req.headers['sec-websocket-protocol'] = SPDY_TUNNEL_TOKEN;
-    wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
+    (await websockets()).handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
       let drainWaiting = false;
       let onDrain = () => {};
       const transport: SpdyTransport = {
@@ -242,7 +255,7 @@ async function upgradePortForward(deps: PodRouteDeps, c: UpgradeContext, m: RegE
   if ('problem' in ports) throw badRequest(ports.problem);
   const pod = forwardedPod(deps, ns, name);
   req.method = 'GET';
-  wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
+  (await websockets()).handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
     const agents: (Duplex | undefined)[] = ports.map(() => undefined);
     let open = ports.length;
     const portDone = () => {
