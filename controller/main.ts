@@ -223,7 +223,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   const staleAgentTokens = await forgetAgentTokens(store);
   if (staleAgentTokens > 0) log.info({ count: staleAgentTokens }, 'deleted the agent tokens an older version stored: agents now take the client certificate');
 
-  const events = new EventRecorder(store, 'statefulset-controller');
+  const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
+  const events = new EventRecorder(store, 'statefulset-controller', undefined, () => metrics.eventDropped());
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
   const podSecurity = opts.podSecurity ?? { level: 'baseline' as const, allowedHostPaths: [] };
@@ -244,7 +245,6 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   // Every controller takes part; one compacts per interval (etcd-compactor.ts).
   const compactor = await etcdCompactor(etcdStore, choice, log);
   compactor?.start();
-  const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
   const manifestsDir = resolve(opts.manifestsDir ?? `${dataDir}/manifests`);
   /** The control loops on `loopStore` (the leader's fenced store with etcd; the store itself alone). */
   const makeLoops = (loopStore: Store, loopEvents: EventRecorder) => {
@@ -406,7 +406,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       elector,
       async (fence, signal) => {
         const fenced = shared.fenced(fence);
-        const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller'));
+        const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller', undefined, () => metrics.eventDropped()));
         try {
           await loops.start();
         } catch (err) {

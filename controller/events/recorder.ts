@@ -4,7 +4,10 @@
 // counts up (`count`, `lastTimestamp`) on the one event instead of adding another; after 10
 // different messages of similar events within 10 minutes, further ones are folded into one
 // "(combined from similar events)" event. Messages carry no changing numbers (seconds, byte
-// counts) so that repeats are recognised.
+// counts) so that repeats are recognised. Before any of that, a spam filter as client-go's
+// EventSourceObjectSpamFilter lets 25 similar events through at once and then one per 5 minutes
+// (client-go keys it by source and object alone; here reason and type are part of the key, so a
+// flood of one reason never hides another, such as FailedScheduling after a set's creates).
 import { randomBytes } from 'node:crypto';
 import { timestamp, type AnyObject, type Event } from '../../shared/types.js';
 import { commitInChunks } from '../store/chunks.js';
@@ -20,6 +23,41 @@ export const COMBINED_PREFIX = '(combined from similar events): ';
 export function similarKey(e: Pick<Event, 'involvedObject' | 'reason' | 'type' | 'source'>): string {
   const o = e.involvedObject;
   return JSON.stringify([o.kind, o.namespace ?? 'default', o.name, o.uid ?? '', e.reason, e.type, e.source.component, e.source.host ?? '']);
+}
+
+/** Similar events let through at once, then one per SPAM_REFILL_MS (client-go: defaultSpamBurst 25, defaultSpamQPS 1/300). */
+export const SPAM_BURST = 25;
+export const SPAM_REFILL_MS = 300_000;
+/** Keys the spam filter remembers, least recently used first out (client-go: maxLruCacheEntries 4096). */
+const SPAM_KEYS = 4096;
+
+/** A token bucket per key of similar events; a key not seen for long is forgotten, full again. */
+export class SpamFilter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly burst = SPAM_BURST,
+    private readonly refillMs = SPAM_REFILL_MS,
+    private readonly keys = SPAM_KEYS,
+  ) {}
+
+  /** Whether an event of `key` may be written now; takes its token if so. */
+  allow(key: string, now: number): boolean {
+    let b = this.buckets.get(key);
+    if (b) {
+      this.buckets.delete(key);
+      b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) / this.refillMs);
+      b.at = now;
+    } else {
+      b = { tokens: this.burst, at: now };
+    }
+    // Map order is insertion order: re-inserted, the key is the most recently used.
+    this.buckets.set(key, b);
+    if (this.buckets.size > this.keys) this.buckets.delete(this.buckets.keys().next().value as string);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
 }
 
 interface Similar {
@@ -46,8 +84,21 @@ export function correlate(group: Similar | undefined, message: string, now: numb
   return { action: 'create', message: combined };
 }
 
+interface Admitted {
+  ns: string;
+  nowMs: number;
+  involvedObject: Event['involvedObject'];
+  source: Event['source'];
+  key: string;
+  type: Event['type'];
+  reason: string;
+  /** The involved object's name, the prefix of the event's. */
+  name: string;
+}
+
 export class EventRecorder {
   private readonly groups = new Map<string, Similar>();
+  private readonly spam = new SpamFilter();
   private loaded = false;
   /** record() and prune() one after the other: a repeat must see the event the one before it wrote. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -56,6 +107,8 @@ export class EventRecorder {
     private readonly store: Store,
     private readonly component: string,
     private readonly clock: () => number = Date.now,
+    /** Called for each event the spam filter drops. */
+    private readonly onDrop: () => void = () => {},
   ) {}
 
   /** After a restart the events still in the store are repeats' targets too. */
@@ -89,18 +142,34 @@ export class EventRecorder {
    * (container events); otherwise the controller did.
    */
   record(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): Promise<void> {
-    return this.serial(() => this.store.transaction((tx) => this.recordIn(tx, obj, type, reason, message, host)));
+    const e = this.admit(obj, type, reason, host);
+    if (!e) return Promise.resolve();
+    return this.serial(() => this.store.transaction((tx) => this.write(tx, e, message)));
   }
 
   /** Records an event as part of the transaction `tx` (committed, or not, with its other writes). */
   recordIn(tx: StoreTx, obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, message: string, host?: string): void {
-    this.load(tx);
-    const ns = obj.metadata.namespace ?? 'default';
+    const e = this.admit(obj, type, reason, host);
+    if (e) this.write(tx, e, message);
+  }
+
+  /** The event's identity, or undefined when the spam filter drops it. */
+  private admit(obj: Pick<AnyObject, 'kind' | 'metadata'>, type: Event['type'], reason: string, host: string | undefined): Admitted | undefined {
     const nowMs = this.clock();
-    const now = timestamp(nowMs);
     const involvedObject = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
     const source = host ? { component: 'berth-agent', host } : { component: this.component };
     const key = similarKey({ involvedObject, reason, type, source });
+    if (!this.spam.allow(key, nowMs)) {
+      this.onDrop();
+      return undefined;
+    }
+    return { ns: obj.metadata.namespace ?? 'default', nowMs, involvedObject, source, key, type, reason, name: obj.metadata.name };
+  }
+
+  private write(tx: StoreTx, a: Admitted, message: string): void {
+    this.load(tx);
+    const { ns, nowMs, involvedObject, source, key, type, reason } = a;
+    const now = timestamp(nowMs);
     const c = correlate(this.groups.get(key), message, nowMs);
     if (c.action === 'update') {
       const updated = tx.mutate<Event>('Event', ns, c.name, (e) => {
@@ -113,7 +182,7 @@ export class EventRecorder {
         return;
       }
     }
-    const name = `${obj.metadata.name}.${randomBytes(8).toString('hex')}`;
+    const name = `${a.name}.${randomBytes(8).toString('hex')}`;
     const created = tx.create<Event>({
       apiVersion: 'v1',
       kind: 'Event',

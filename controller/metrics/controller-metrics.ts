@@ -56,6 +56,11 @@ export class ControllerMetrics {
     SYNC_BUCKETS,
   );
 
+  private readonly eventsDropped = this.registry.counter(
+    'berth_events_dropped_total',
+    'Events not written: more than 25 similar events (same object, reason, type and source) within 5 minutes.',
+  );
+
   private readonly connections = this.registry.gauge(
     'berth_api_connections',
     'Open TCP connections to the API server (kept-alive, watches and streams included).',
@@ -101,6 +106,11 @@ export class ControllerMetrics {
       for (const [node, age] of src.heartbeatAges()) heartbeat.set({ node }, age);
       rv.set({}, store.resourceVersion);
     });
+  }
+
+  /** The event recorder's spam filter dropped an event. */
+  eventDropped(): void {
+    this.eventsDropped.inc();
   }
 
   /** One StatefulSet sync took `ms` milliseconds. */
