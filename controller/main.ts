@@ -224,7 +224,8 @@ export async function runController(opts: ControllerOptions): Promise<void> {
   if (staleAgentTokens > 0) log.info({ count: staleAgentTokens }, 'deleted the agent tokens an older version stored: agents now take the client certificate');
 
   const metrics = new ControllerMetrics({ store, heartbeatAges: () => nodes.heartbeatAges() });
-  const events = new EventRecorder(store, 'statefulset-controller', undefined, () => metrics.eventDropped());
+  const eventDropped = () => metrics.eventDropped();
+  const events = new EventRecorder(store, 'statefulset-controller', undefined, eventDropped);
   const serviceRange = opts.serviceRange ?? DEFAULT_SERVICE_CIDR;
   const limits = opts.limits ?? DEFAULT_POD_LIMITS;
   const podSecurity = opts.podSecurity ?? { level: 'baseline' as const, allowedHostPaths: [] };
@@ -406,7 +407,7 @@ export async function runController(opts: ControllerOptions): Promise<void> {
       elector,
       async (fence, signal) => {
         const fenced = shared.fenced(fence);
-        const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller', undefined, () => metrics.eventDropped()));
+        const loops = makeLoops(fenced, new EventRecorder(fenced, 'statefulset-controller', undefined, eventDropped));
         try {
           await loops.start();
         } catch (err) {

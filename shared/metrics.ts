@@ -62,11 +62,8 @@ class Scalar extends Family {
   protected readonly values = new Map<string, { labels: Labels; value: number }>();
 
   protected add(labels: Labels, by: number, set: boolean): void {
-    this.check(labels);
-    const k = keyOf(labels);
-    const cur = this.values.get(k);
-    if (cur) cur.value = set ? by : cur.value + by;
-    else this.values.set(k, { labels: { ...labels }, value: by });
+    const cur = this.series(labels);
+    cur.value = set ? by : cur.value + by;
   }
 
   get(labels: Labels = {}): number {

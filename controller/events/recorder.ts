@@ -85,15 +85,12 @@ export function correlate(group: Similar | undefined, message: string, now: numb
 }
 
 interface Admitted {
-  ns: string;
   nowMs: number;
   involvedObject: Event['involvedObject'];
   source: Event['source'];
   key: string;
   type: Event['type'];
   reason: string;
-  /** The involved object's name, the prefix of the event's. */
-  name: string;
 }
 
 export class EventRecorder {
@@ -163,12 +160,13 @@ export class EventRecorder {
       this.onDrop();
       return undefined;
     }
-    return { ns: obj.metadata.namespace ?? 'default', nowMs, involvedObject, source, key, type, reason, name: obj.metadata.name };
+    return { nowMs, involvedObject, source, key, type, reason };
   }
 
   private write(tx: StoreTx, a: Admitted, message: string): void {
     this.load(tx);
-    const { ns, nowMs, involvedObject, source, key, type, reason } = a;
+    const { nowMs, involvedObject, source, key, type, reason } = a;
+    const ns = involvedObject.namespace ?? 'default';
     const now = timestamp(nowMs);
     const c = correlate(this.groups.get(key), message, nowMs);
     if (c.action === 'update') {
@@ -182,7 +180,7 @@ export class EventRecorder {
         return;
       }
     }
-    const name = `${a.name}.${randomBytes(8).toString('hex')}`;
+    const name = `${involvedObject.name}.${randomBytes(8).toString('hex')}`;
     const created = tx.create<Event>({
       apiVersion: 'v1',
       kind: 'Event',

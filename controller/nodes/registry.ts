@@ -717,7 +717,7 @@ export class NodeRegistry {
     if (valid && !valid.success) return false;
     // The pod report as sent (checked above; only its known fields are ever read).
     this.heard(name, now, sent?.pods);
-    if (valid && due) {
+    if (valid) {
       this.lastWritten.set(name, now);
       this.refreshes.set(name, { at: now, facts: valid.data.facts });
       this.refreshTimer ??= setTimeout(() => void this.flushRefreshes(), REFRESH_BATCH_MS).unref();

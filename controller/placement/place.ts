@@ -503,7 +503,6 @@ export function placeByScan(view: PlacementView, req: PlacementRequest, filter =
     const perNode = view.matching(termNamespaces(p.podAffinityTerm, req.namespace), p.podAffinityTerm.labelSelector, false);
     return { weight: p.weight * p.sign, key: p.podAffinityTerm.topologyKey, domains: domainCounts(view.nodes, p.podAffinityTerm.topologyKey, perNode) };
   });
-  const softSpread = filter.softSpread;
   const setPods = view.matching([req.namespace], req.setSelector, false);
   // Lexicographic: [-preference, soft spread, pods of the set, pods], then the name.
   let best: Node | undefined;
@@ -519,7 +518,7 @@ export function placeByScan(view: PlacementView, req: PlacementRequest, filter =
       if (v !== undefined) pref += p.weight * (p.domains.get(v) ?? 0);
     }
     let soft = 0;
-    for (const s of softSpread) soft += s.countIn(n);
+    for (const s of filter.softSpread) soft += s.countIn(n);
     const s0 = -pref;
     const s2 = setPods.get(n.metadata.name) ?? 0;
     const s3 = view.usageOf(n.metadata.name).pods;
@@ -538,12 +537,12 @@ export function placeByScan(view: PlacementView, req: PlacementRequest, filter =
   return { node: best!.metadata.name };
 }
 
+type Spread = ReturnType<typeof spreadOf>;
+
 /**
  * One topology spread constraint: pods matching its selector per domain of its key, over the
  * nodes the pod may use. A node fits if placing there keeps (count + self − min) ≤ maxSkew.
  */
-type Spread = ReturnType<typeof spreadOf>;
-
 function spreadOf(
   view: PlacementView,
   eligible: Iterable<Node>,
