@@ -6,10 +6,9 @@ import t from 'tap';
 import { createSocket } from 'node:dgram';
 import { readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { collectStaticFacts, cpuModelOf, currentFacts, memAvailableOf, osNameOf, parseKeyValues } from '../agent/facts.js';
-import { Cluster, podReady, requireDocker } from './helpers/cluster.js';
+import { podReady, requireDocker } from './helpers/cluster.js';
+import { ModuleLoggedCluster } from './helpers/module-log-cluster.js';
 import { sleeperSet } from './helpers/manifests.js';
 import type { Logger } from '../agent/log.js';
 
@@ -104,21 +103,9 @@ t.test("this host's facts from /proc and /etc agree with node:os", { skip: os.pl
   t.ok(f.diskBytes > 0 && f.diskAvailableBytes <= f.diskBytes, 'the data dir file system');
 });
 
-/** Starts agents with the module log hook; everything else as Cluster does. */
-class LoggedCluster extends Cluster {
-  readonly moduleLog = join(this.dir, 'agent-modules.log');
-
-  protected override spawnLogged(args: string[], env: Record<string, string> = {}, wrapper: string[] = []) {
-    if (args[0] !== 'agent') return super.spawnLogged(args, env, wrapper);
-    const hook = fileURLToPath(new URL('./helpers/module-log.mjs', import.meta.url));
-    const options = `${process.env.NODE_OPTIONS ?? ''} --import ${hook}`.trim();
-    return super.spawnLogged(args, { ...env, NODE_OPTIONS: options, BERTH_TEST_MODULE_LOG: this.moduleLog }, wrapper);
-  }
-}
-
 t.test('a running agent with cluster DNS and two pods has loaded none of the libraries it does without', async (t) => {
   if (!(await requireDocker(t))) return;
-  const c = new LoggedCluster('footprint');
+  const c = new ModuleLoggedCluster('footprint', 'agent');
   t.teardown(() => c.teardown());
   await c.startController();
   const node = `footprint-${process.pid}`;
@@ -182,7 +169,7 @@ async function askA(port: number, name: string, id: number): Promise<Buffer> {
 
 t.test('with --dns-thread the agent answers DNS from its worker thread', async (t) => {
   if (!(await requireDocker(t))) return;
-  const c = new LoggedCluster('footprint-thread');
+  const c = new ModuleLoggedCluster('footprint-thread', 'agent');
   t.teardown(() => c.teardown());
   await c.startController();
   const port = await freeUdpPort();

@@ -1,33 +1,19 @@
 // What the controller keeps in memory while idle: the manifest validation (every kind's schema),
 // the manifest parser and the OpenAPI generator (the schemas and field descriptions it serves) are
 // loaded by the first write, manifest file or OpenAPI request, not at start-up; admin.conf is
-// written without a YAML library; fastify's JSON schema compilers are never loaded, the WebSocket library
-// only with the first exec, attach or port-forward.
+// written without a YAML library; fastify's JSON schema compilers are never loaded, the
+// WebSocket library only with the first exec, attach or port-forward.
 // Memory figures themselves are measured by scripts/bench/footprint.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Cluster } from './helpers/cluster.js';
-
-/** Starts controllers with the module log hook; everything else as Cluster does. */
-class LoggedCluster extends Cluster {
-  readonly moduleLog = join(this.dir, 'controller-modules.log');
-
-  protected override spawnLogged(args: string[], env: Record<string, string> = {}, wrapper: string[] = []) {
-    if (args[0] !== 'controller') return super.spawnLogged(args, env, wrapper);
-    const hook = fileURLToPath(new URL('./helpers/module-log.mjs', import.meta.url));
-    const options = `${process.env.NODE_OPTIONS ?? ''} --import ${hook}`.trim();
-    return super.spawnLogged(args, { ...env, NODE_OPTIONS: options, BERTH_TEST_MODULE_LOG: this.moduleLog }, wrapper);
-  }
-}
+import { ModuleLoggedCluster } from './helpers/module-log-cluster.js';
 
 const GENERATOR = /shared\/openapi\/generate\.(js|ts)/;
 const SCHEMAS = /shared\/manifest\/schema\.(js|ts)/;
 const PARSER = /shared\/manifest\/parse\.(js|ts)/;
 
 t.test('the controller loads the manifest schemas and the OpenAPI generator with the first write, not at start-up', async (t) => {
-  const c = new LoggedCluster('controller-footprint');
+  const c = new ModuleLoggedCluster('controller-footprint', 'controller');
   t.teardown(() => c.teardown());
   await c.startController();
   await c.ok(['get', 'pods']);
