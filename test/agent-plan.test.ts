@@ -551,6 +551,16 @@ t.test('status: a first crash is shown terminated (it restarts at once), not Cra
   t.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
 });
 
+t.test('a first crash whose exit time reads after the planning clock restarts at once, not CrashLoopBackOff', async (t) => {
+  const obs = [exited('app', T0 + 1003)];
+  const plan = planPod({ pod: makePod(), observed: obs, backoff: {}, errors: {}, now: T0 + 1001 });
+  t.same(plan.actions, [{ type: 'start', container: 'app', id: 'app-id', restart: true }], 'started in this pass');
+  t.equal(plan.wakeAt, undefined, 'no wake-up to wait for');
+  const s = podStatus(statusInput({ observed: obs, backoff: plan.backoff, now: T0 + 1001 }));
+  t.equal(s.containerStatuses![0].state.waiting, undefined, 'not waiting');
+  t.equal(s.containerStatuses![0].state.terminated?.exitCode, 1);
+});
+
 t.test('status: image errors and termination', async (t) => {
   const errors = {
     app: { reason: 'ErrImageNeverPull', message: 'Container image "x" is not present with pull policy of Never', retryAt: T0 + 10_000, delayMs: 10_000 },

@@ -321,7 +321,9 @@ export function nextBackoff(prev: BackoffState | undefined, c: ObservedContainer
     restartCount: prev?.restartCount ?? 0,
     delayMs,
     ...(prev?.lastRestartMs !== undefined ? { lastRestartMs: prev.lastRestartMs } : {}),
-    restartAt: finished + delayMs,
+    // No delay means at once, even when the engine's exit time reads a few ms ahead of `now`
+    // (clocks of different resolution): such an exit is never shown as CrashLoopBackOff.
+    restartAt: delayMs === 0 ? Math.min(finished, now) : finished + delayMs,
     handledExit: key,
     lastTerminated: terminatedState(c, now),
   };
