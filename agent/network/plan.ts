@@ -2,6 +2,7 @@
 // have, compared with what it has, as the `ip` and `iptables` commands that close the gap.
 import { isIPv4 } from 'node:net';
 import type { Node } from '../../shared/types.js';
+import { collate } from '../../shared/collate.js';
 import { netContains, tryParseCidr } from '../../shared/net/cidr.js';
 
 /** Routes berth installs carry this protocol number, so it finds (and removes) only its own. */
@@ -42,7 +43,7 @@ export function desiredRoutes(nodes: Node[], self: Self, clusterCidr: string): P
   const cluster = tryParseCidr(clusterCidr);
   if (!cluster) return [];
   const out = new Map<string, PodRoute>();
-  for (const n of [...nodes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+  for (const n of [...nodes].sort((a, b) => collate(a.metadata.name, b.metadata.name))) {
     if (n.metadata.name === self.name || n.spec.forgotten) continue;
     const cidr = n.spec.podCIDR ? tryParseCidr(n.spec.podCIDR) : undefined;
     const via = internalIP(n);

@@ -2,6 +2,7 @@
 // exists while some object is in it (and `default` always), always Active. Pure.
 import { createHash } from 'node:crypto';
 import type { AnyObject } from '../../shared/types.js';
+import { collate } from '../../shared/collate.js';
 
 export interface NamespaceObject {
   apiVersion: 'v1';
@@ -31,7 +32,7 @@ export function namespacesInUse(objects: Iterable<AnyObject>): NamespaceObject[]
     if (cur === undefined || (at !== null && (cur === null || at < cur))) oldest.set(ns, at);
   }
   return [...oldest]
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => collate(a, b))
     .map(([name, at]) => ({
       apiVersion: 'v1',
       kind: 'Namespace',

@@ -6,6 +6,7 @@ import type { UserObject, Validation } from '../../shared/manifest/validate.js';
 import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
+import { collate } from '../../shared/collate.js';
 import {
   PVC_PROTECTION,
   timestamp,
@@ -120,7 +121,7 @@ export function userView(o: AnyObject): Record<string, unknown> {
 
 function stable(v: unknown): string {
   return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b))) : val,
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => collate(a, b))) : val,
   );
 }
 

@@ -4,6 +4,7 @@
 // templates, no spread by set. A pod placed once stays where it is: a lost node leaves it
 // Unknown, and nothing re-creates it elsewhere. Pure.
 import { bytesOf } from '../../shared/quantity.js';
+import { collate } from '../../shared/collate.js';
 import type { Node, PersistentVolumeClaim, Pod } from '../../shared/types.js';
 import { place, PlacementView, type ClaimRef, type PlacementRequest } from '../placement/place.js';
 import { nodeUsage, podDemand, type NodeUsage } from '../placement/usage.js';
@@ -42,8 +43,8 @@ export function decideBarePods(input: BarePodInput): BarePodAction[] {
     .filter(waitsForPlacement)
     .sort(
       (a, b) =>
-        a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp) ||
-        `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+        collate(a.metadata.creationTimestamp, b.metadata.creationTimestamp) ||
+        collate(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`),
     );
   if (waiting.length === 0) return [];
   const usage = input.usage ?? nodeUsage(input.pods, input.claims.values());

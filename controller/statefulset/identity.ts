@@ -1,6 +1,7 @@
 // What the controller stamps on every pod and claim of a set (F3, F4). Pure: the store adds
 // uid, resourceVersion and timestamps when the objects are written.
 import { createHash } from 'node:crypto';
+import { collate } from '../../shared/collate.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, LABEL_POD_INDEX, LABEL_POD_NAME, LABEL_REVISION, claimName, podName } from '../../shared/naming.js';
 import type { ClaimTemplate } from '../../shared/manifest/schema.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH } from '../../shared/fencing.js';
@@ -11,10 +12,13 @@ export type Unsaved<T extends { metadata: object }> = Omit<T, 'metadata'> & {
   metadata: Omit<T['metadata'], 'uid' | 'resourceVersion' | 'creationTimestamp'>;
 };
 
-/** The template as JSON with object keys sorted: the same template written in another order is equal. */
+/**
+ * The template as JSON with object keys sorted: the same template written in another order is
+ * equal. Its hash names the revision, so the order is `collate`'s, the same under every locale.
+ */
 export function canonicalTemplate(template: StatefulSet['spec']['template']): string {
   return JSON.stringify(template, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v,
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => collate(x, y))) : v,
   );
 }
 

@@ -53,6 +53,7 @@ import {
   isRecoverableError,
 } from 'etcd3';
 import { timestamp, type AnyObject, type Kind } from '../../shared/types.js';
+import { collate, collateNumeric } from '../../shared/collate.js';
 import {
   type Binding,
   ConflictError,
@@ -145,10 +146,8 @@ export class OutcomeUnknownError extends Error {
   override name = 'OutcomeUnknownError';
 }
 
-const byNamespace = new Intl.Collator();
-const byName = new Intl.Collator(undefined, { numeric: true });
 const listOrder = (a: AnyObject, b: AnyObject) =>
-  byNamespace.compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byName.compare(a.metadata.name, b.metadata.name);
+  collate(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || collateNumeric(a.metadata.name, b.metadata.name);
 const tokenOrder = (a: StoredToken, b: StoredToken) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** The end of the key range of every key starting with `prefix` (etcd's range_end). */

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { timestamp, type AnyObject, type Kind } from '../../shared/types.js';
+import { collate, collateNumeric } from '../../shared/collate.js';
 import {
   ConflictError,
   type Binding,
@@ -41,9 +42,6 @@ function key(kind: string, namespace: string | undefined, name: string): string 
   return `${kind}/${namespace ?? ''}/${name}`;
 }
 
-// One collator each: localeCompare with options builds a new one per call, which dominated lists.
-const byNamespace = new Intl.Collator();
-const byName = new Intl.Collator(undefined, { numeric: true });
 /** An object's place in its kind's list order. */
 interface Entry {
   k: string;
@@ -52,7 +50,7 @@ interface Entry {
 }
 
 const entryOf = (k: string, o: AnyObject): Entry => ({ k, namespace: o.metadata.namespace ?? '', name: o.metadata.name });
-const entryOrder = (a: Entry, b: Entry) => byNamespace.compare(a.namespace, b.namespace) || byName.compare(a.name, b.name);
+const entryOrder = (a: Entry, b: Entry) => collate(a.namespace, b.namespace) || collateNumeric(a.name, b.name);
 
 /** The first index whose entry does not sort before `e` (binary search in list order). */
 function firstNotBefore(order: Entry[], e: Entry): number {
