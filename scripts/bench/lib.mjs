@@ -230,6 +230,7 @@ export class Simulator {
           watchPods: opts.watchPods,
           heartbeatMs: opts.heartbeatMs,
           callConnections: opts.callConnections ?? 2, // as the agent (AGENT_CALL_CONNECTIONS)
+          clusterWatches: opts.clusterWatches === true,
         },
       });
       worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));

@@ -92,8 +92,9 @@ export function connect({ server, ca }) {
    * A watch stream (one connection of its own): calls onEvent for every line. Resolves when the
    * stream ends; `close()` ends it from this side. `agent`: one whose TLS session a new stream
    * resumes, as the agent's watches do over https.globalAgent (default: none, a full handshake).
+   * `raw`: onEvent(bytes, lines) for every chunk instead, nothing parsed.
    */
-  function watch(path, token, onEvent, agent = false) {
+  function watch(path, token, onEvent, agent = false, raw = false) {
     let req;
     const done = new Promise((ok, fail) => {
       req = mod.request(
@@ -114,6 +115,19 @@ export function connect({ server, ca }) {
             return;
           }
           let buf = '';
+          if (raw) {
+            // Bytes and lines (events) only, nothing parsed: what a watcher receives, at the
+            // least cost to the simulator.
+            res.on('data', (chunk) => {
+              let lines = 0;
+              for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+              onEvent(chunk.length, lines);
+            });
+            res.on('end', ok);
+            res.on('close', ok);
+            res.on('error', ok);
+            return;
+          }
           res.setEncoding('utf8');
           res.on('data', (chunk) => {
             buf += chunk;

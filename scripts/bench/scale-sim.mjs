@@ -2,11 +2,15 @@
 // agent does over HTTP, without containers. Each node registers with the join token (or is
 // given a token, for the baseline server), heartbeats every 2 s with facts, keeps a pod
 // list+watch open (fieldSelector spec.nodeName=<node>), reports each of its pods Running and
-// Ready through the status route, and finalizes pods that are being deleted.
+// Ready through the status route, and finalizes pods that are being deleted. With
+// `clusterWatches` each node also holds the watches an agent with cluster DNS and the service
+// proxy holds, each on a connection of its own: every pod, every service and every node of the
+// cluster (pods and nodes in the compact view the agent asks for), and the claims of its node
+// (received and counted, not parsed).
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from './scale-http.mjs';
 
-const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs, callConnections } = workerData;
+const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs, callConnections, clusterWatches } = workerData;
 const client = connect({ server, ca });
 const enc = encodeURIComponent;
 
@@ -22,6 +26,10 @@ const stats = {
   statusErrors: 0,
   finalized: 0,
   watchRestarts: 0,
+  /** What the cluster-wide watches received: bytes and events (lines), and how often they ended. */
+  clusterWatchBytes: 0,
+  clusterWatchEvents: 0,
+  clusterWatchRestarts: 0,
   /** Longest time between two successful heartbeats of one node, and the slowest heartbeat (ms). */
   maxHeartbeatGapMs: 0,
   maxHeartbeatMs: 0,
@@ -180,6 +188,51 @@ class SimNode {
     }
   }
 
+  /**
+   * The watches of cluster DNS, the service proxy, the pod network and the claim cleaner
+   * (agent/dns/service.ts, agent/network/host-gw.ts, agent/volumes/claim-cleaner.ts). Each starts
+   * without a resourceVersion, so the controller sends every object first as ADDED: the size of
+   * the list an agent reads first.
+   */
+  runClusterWatches() {
+    // As the agent asks (COMPACT_VIEW): a controller that does not know `view` sends whole objects.
+    const paths = [
+      '/api/v1/pods?view=compact',
+      '/api/v1/services',
+      '/api/v1/nodes?view=compact',
+      `/api/v1/persistentvolumeclaims?fieldSelector=${enc(`spec.nodeName=${this.name}`)}`,
+    ];
+    this.clusterStreams = [];
+    for (const path of paths) {
+      const agent = client.newAgent({ keepAlive: false });
+      const sep = path.includes('?') ? '&' : '?';
+      const run = async () => {
+        while (!stopped) {
+          try {
+            const s = client.watch(
+              `${path}${sep}watch=true&allowWatchBookmarks=true`,
+              this.token,
+              (bytes, lines) => {
+                stats.clusterWatchBytes += bytes;
+                stats.clusterWatchEvents += lines;
+              },
+              agent,
+              true,
+            );
+            this.clusterStreams.push(s);
+            await s.done;
+          } catch (err) {
+            noteError('cluster watch', err);
+          }
+          if (stopped) return;
+          stats.clusterWatchRestarts++;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      };
+      void run();
+    }
+  }
+
   onPod(type, pod) {
     const uid = pod.metadata.uid;
     if (type === 'DELETED') {
@@ -255,6 +308,7 @@ class SimNode {
   stop() {
     clearTimeout(this.timer);
     this.stream?.close();
+    for (const s of this.clusterStreams ?? []) s.close();
     this.agent.destroy();
     this.beatAgent.destroy();
   }
@@ -289,6 +343,7 @@ parentPort.on('message', async (m) => {
           });
         else for (const n of nodes) n.startHeartbeats();
         if (watchPods) for (const n of nodes) void n.runPodWatch();
+        if (clusterWatches) for (const n of nodes) n.runClusterWatches();
         parentPort.postMessage({ type: 'started' });
       } catch (err) {
         parentPort.postMessage({ type: 'failed', error: String(err?.message ?? err) });

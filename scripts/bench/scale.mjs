@@ -11,7 +11,10 @@
 //
 // Usage: node scripts/bench/scale.mjs [--nodes 1000] [--pods-per-set 1000] [--sets 10]
 //          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--heap-snapshot DIR] [--insecure]
-//          [--store sqlite|etcd|both] [--etcd-members 3|1]   (after `npm run build`)
+//          [--store sqlite|etcd|both] [--etcd-members 3|1] [--cluster-watches]   (after `npm run build`)
+// --cluster-watches: each simulated agent also holds the cluster-wide watches a real agent with
+// cluster DNS and the service proxy holds (every pod, service and node), each on its own
+// connection; without it a simulated agent watches only the pods bound to it.
 // --insecure starts the controller with plain HTTP; by default it speaks what it defaults to
 // (HTTPS when admin.conf carries a CA), and so do the simulated agents and the baseline.
 // --node-grace-seconds is passed to the controller (default: the controller's own default).
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     'etcd-members': { type: 'string', default: '3' },
     'call-connections': { type: 'string' },
+    'cluster-watches': { type: 'boolean', default: false },
   },
 });
 const STORE = values.store;
@@ -481,6 +485,7 @@ async function runStore(kind, profDir) {
     workers: WORKERS,
     heartbeatMs: HEARTBEAT_MS,
     callConnections: CALL_CONNECTIONS,
+    clusterWatches: values['cluster-watches'],
   });
   cleanups.push(() => sim.stop());
   const tReg = performance.now();
@@ -591,6 +596,11 @@ async function runStore(kind, profDir) {
       `${s.heartbeatConnects} connections opened for heartbeats and ${s.callConnects} for other calls, ` +
       `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
   );
+  if (values['cluster-watches'])
+    console.log(
+      `cluster-wide watches (pods, services, nodes; claims of the node): ${(s.clusterWatchBytes / 2 ** 20).toFixed(0)} MiB and ` +
+        `${s.clusterWatchEvents} events received by the ${NODES} nodes, ${(s.clusterWatchBytes / NODES / 2 ** 20).toFixed(1)} MiB per node; ended ${s.clusterWatchRestarts} times`,
+    );
   const ws = observer.watchStats;
   r.observerRestarts = ws.pods.restarts + ws.nodes.restarts;
   console.log(
