@@ -7,6 +7,13 @@ import { errorMessage } from '../log.js';
 import type { ControllerConnection } from './connection.js';
 import type { ControllerHealth } from './health.js';
 
+/**
+ * The query of a cluster-wide list and watch of pods or nodes that reads only what the agent
+ * uses of them (controller/api/views.ts): a change to anything else is not sent. A controller
+ * that does not know the parameter ignores it and sends whole objects, which read the same.
+ */
+export const COMPACT_VIEW: Readonly<Record<string, string>> = { view: 'compact' };
+
 export interface ListWatchHandlers<T extends AnyObject> {
   /** The complete set of matching objects (after every list). */
   onList(items: T[]): void;

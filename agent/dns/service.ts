@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import type { Pod, Service } from '../../shared/types.js';
 import type { ControllerConnection } from '../controller-client/connection.js';
 import type { ControllerHealth } from '../controller-client/health.js';
-import { runListWatch } from '../controller-client/list-watch.js';
+import { COMPACT_VIEW, runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import type { ClusterObserver } from '../network/service-proxy.js';
 import { errorMessage } from '../log.js';
@@ -96,7 +96,13 @@ export class ClusterDns {
     const common = { conn: this.opts.conn, health: this.opts.health, log: this.opts.log, query: {} };
     loops.push(
       runListWatch<Pod>(
-        { ...common, path: '/api/v1/pods', what: 'dns pods', handlers: { onList: (items) => this.setPods(items), onEvent: (t, p) => this.podEvent(t, p) } },
+        {
+          ...common,
+          query: COMPACT_VIEW,
+          path: '/api/v1/pods',
+          what: 'dns pods',
+          handlers: { onList: (items) => this.setPods(items), onEvent: (t, p) => this.podEvent(t, p) },
+        },
         signal,
       ),
       runListWatch<Service>(

@@ -4,7 +4,7 @@
 import type { Node } from '../../shared/types.js';
 import type { ControllerConnection } from '../controller-client/connection.js';
 import type { ControllerHealth } from '../controller-client/health.js';
-import { runListWatch } from '../controller-client/list-watch.js';
+import { COMPACT_VIEW, runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { firewallState, iptables, ip, listPodRoutes } from './commands.js';
@@ -43,7 +43,7 @@ export class HostGw {
         health: this.opts.health,
         log: this.opts.log,
         path: '/api/v1/nodes',
-        query: {},
+        query: COMPACT_VIEW,
         what: 'nodes',
         handlers: {
           onList: (items) => {

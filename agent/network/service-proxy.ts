@@ -6,7 +6,7 @@
 import type { Pod, Service } from '../../shared/types.js';
 import type { ControllerConnection } from '../controller-client/connection.js';
 import type { ControllerHealth } from '../controller-client/health.js';
-import { runListWatch } from '../controller-client/list-watch.js';
+import { COMPACT_VIEW, runListWatch } from '../controller-client/list-watch.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 import { CommandError, ip, iptablesRestore, iptablesSave } from './commands.js';
@@ -84,7 +84,13 @@ export class ServiceProxy implements ClusterObserver {
     const common = { conn, health, log: this.opts.log, query: {} };
     return [
       runListWatch<Pod>(
-        { ...common, path: '/api/v1/pods', what: 'service pods', handlers: { onList: (i) => this.setPods(i), onEvent: (t, p) => this.podEvent(t, p) } },
+        {
+          ...common,
+          query: COMPACT_VIEW,
+          path: '/api/v1/pods',
+          what: 'service pods',
+          handlers: { onList: (i) => this.setPods(i), onEvent: (t, p) => this.podEvent(t, p) },
+        },
         signal,
       ),
       runListWatch<Service>(

@@ -12,6 +12,7 @@ import { sendJson, sendText, type Params, type Router } from '../http.js';
 import { contentTypeOf, JSON_OFFER, negotiated, type Offer } from '../negotiate.js';
 import { parseBool, parseCount } from '../query.js';
 import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
+import { parseView } from '../views.js';
 
 /**
  * Another representation of the answers of get and list (a Table, as `kubectl get` asks for
@@ -192,6 +193,8 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const q = c.url.searchParams;
     const watch = legacyWatch || parseBool(q, 'watch');
     refuseSendInitialEvents(q, watch);
+    const view = parseView(q, r.kind);
+    if (view && negotiated(c, offers).render) throw badRequest('view: "compact" is served as JSON only, not together with another representation (as=Table)');
     if (watch) {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
       const timeoutSeconds = parseCount(q, 'timeoutSeconds');
@@ -202,6 +205,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         kind: r.kind,
         apiVersion: r.apiVersion,
         transitions: fields.some((f) => MUTABLE_FIELDS.has(f.path)),
+        ...(view ? { view } : {}),
       };
       const offer = negotiated(c, offers);
       const represent = offer.watch?.(r, q);
@@ -215,7 +219,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     }
     const redact = viewerRedaction(c, r);
     const selectedItems = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    const items = redact ? selectedItems.map(redact) : selectedItems;
+    const items = view ? selectedItems.map(view) : redact ? selectedItems.map(redact) : selectedItems;
     respond(c, r, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 

@@ -7,10 +7,11 @@
 // client lists again. All watches together are bounded too (WatchBudget): past that total the
 // watch holding the most unsent bytes is ended the same way (docs/security.md, Limits).
 import { WATCH_BUFFER_TOTAL_BYTES } from '../../../shared/limits.js';
-import type { AnyObject, WatchEvent } from '../../../shared/types.js';
+import type { AnyObject, Kind, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
 import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
+import type { View } from '../views.js';
 
 const BOOKMARK_MS = 10_000;
 
@@ -148,6 +149,13 @@ type WatchListener = (ch: StoredChange) => void;
 export class WatchHub {
   private readonly byIndex = new Map<string, Set<WatchListener>>();
   private last?: { ch: StoredChange; line: string };
+  /**
+   * Per kind with open watches of a view: how many, the last form of each object in that view
+   * (JSON without its resourceVersion) and each change's line in it (null: the change left the
+   * view as it was). Tracked only while such watches are open, and forgotten when the last
+   * closes, so a form is never compared with one from before a gap.
+   */
+  private readonly views = new Map<string, { view: View; watchers: number; last: Map<string, string>; lines: WeakMap<StoredChange, string | null> }>();
 
   constructor(private readonly store: Store) {
     store.changes.on('change', (ch) => this.dispatch(ch));
@@ -172,6 +180,50 @@ export class WatchHub {
     if (set?.size === 0) this.byIndex.delete(index);
   }
 
+  /**
+   * A watch of `kind` in `view` opened, before it reads the store: the first one starts the
+   * tracking with the forms of the objects as they are now, the state its first events show.
+   */
+  addViewer(kind: string, view: View): void {
+    let v = this.views.get(kind);
+    if (!v) {
+      const last = new Map<string, string>();
+      for (const o of this.store.list(kind as Kind)) last.set(o.metadata.uid, viewForm(view(o)));
+      v = { view, watchers: 0, last, lines: new WeakMap() };
+      this.views.set(kind, v);
+    }
+    v.watchers++;
+  }
+
+  removeViewer(kind: string): void {
+    const v = this.views.get(kind);
+    if (v && --v.watchers === 0) this.views.delete(kind);
+  }
+
+  /**
+   * The change in `view` as a watch stream line, made once however many watches send it; null
+   * for a MODIFIED that left the object's view as it was when the change came (the watches
+   * skip it). A change from before the tracking began is always a line.
+   */
+  viewLine(ch: StoredChange, view: View): string | null {
+    const decided = this.views.get(ch.object.kind)?.lines.get(ch);
+    return decided !== undefined ? decided : viewedLine(this.store.toWatchEvent(ch), view);
+  }
+
+  /** Decides the change's line in the view of its kind, if tracked, before any watch hears of it. */
+  private track(ch: StoredChange): void {
+    const v = this.views.get(ch.object.kind);
+    if (!v) return;
+    const e = this.store.toWatchEvent(ch);
+    const object = v.view(e.object);
+    const form = viewForm(object);
+    const uid = ch.object.metadata.uid;
+    const prev = v.last.get(uid);
+    if (ch.type === 'DELETED') v.last.delete(uid);
+    else v.last.set(uid, form);
+    v.lines.set(ch, ch.type === 'MODIFIED' && prev === form ? null : JSON.stringify({ type: e.type, object }) + '\n');
+  }
+
   /** The change as a watch stream line, serialized once however many watches send it. */
   line(ch: StoredChange): string {
     if (this.last?.ch !== ch) this.last = { ch, line: JSON.stringify(this.store.toWatchEvent(ch)) + '\n' };
@@ -180,6 +232,7 @@ export class WatchHub {
 
   private dispatch(ch: StoredChange): void {
     const kind = ch.object.kind;
+    this.track(ch);
     this.byIndex.get(kind)?.forEach((fn) => fn(ch));
     const node = (ch.object as { spec?: { nodeName?: unknown } }).spec?.nodeName;
     if (typeof node === 'string' && node !== '') this.byIndex.get(WatchHub.index(kind, node))?.forEach((fn) => fn(ch));
@@ -223,6 +276,11 @@ export interface WatchOptions {
    * (or is deleted while it matched) as DELETED, one that never matched not at all.
    */
   transitions?: boolean;
+  /**
+   * Objects in this view (views.ts), never together with `transform`. Unless `transitions`, a
+   * MODIFIED that leaves an object's view as it was is not sent.
+   */
+  view?: View;
 }
 
 /**
@@ -245,6 +303,17 @@ export function selectedChange(
   }
   shown.add(uid);
   return was ? 'MODIFIED' : 'ADDED';
+}
+
+/** An object in a view as JSON without its resourceVersion: equal forms read the same to the view's readers. */
+function viewForm(object: AnyObject): string {
+  const { resourceVersion: _, ...meta } = object.metadata;
+  return JSON.stringify({ ...object, metadata: meta });
+}
+
+/** A watch event in `view` as a stream line. */
+function viewedLine(e: WatchEvent, view: View): string {
+  return JSON.stringify({ type: e.type, object: view(e.object) }) + '\n';
 }
 
 /** A BOOKMARK event as client-go reads it: the watched kind, its apiVersion, the resourceVersion. */
@@ -290,8 +359,17 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     if (watchOverflowed(res.writableLength, limit)) expire();
     recount?.();
   };
-  const { transform } = opts;
-  const send = (e: WatchEvent) => write(JSON.stringify(transform ? transform(e) : e) + '\n');
+  const { transform, view } = opts;
+  const viewed = (e: WatchEvent): WatchEvent => (view && e.type !== 'ERROR' && e.type !== 'BOOKMARK' ? { type: e.type, object: view(e.object) } : e);
+  const send = (e: WatchEvent) => write(JSON.stringify(transform ? transform(e) : viewed(e)) + '\n');
+  /** A change that passed the filter, without transitions: in the view (unless it left that as it was), or as is. */
+  const sendChange = (ch: StoredChange) => {
+    if (view) {
+      const line = hub.viewLine(ch, view);
+      if (line !== null) write(line);
+    } else if (transform) send(store.toWatchEvent(ch));
+    else write(hub.line(ch));
+  };
   // transitions: what the client was shown, and (objects there when the watch started, not
   // changed since) whether each matched then.
   const shown = new Set<string>();
@@ -317,11 +395,9 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     if (atStart) {
       const e = selected(ch, false);
       if (e) send(e);
-    } else if (filter(ch.object)) {
-      if (transform) send(store.toWatchEvent(ch));
-      else write(hub.line(ch));
-    }
+    } else if (filter(ch.object)) sendChange(ch);
   };
+  if (view) hub.addViewer(opts.kind, view);
   hub.add(index, onChange);
   const resource = c.url.pathname.split('/').at(-1) ?? '';
   metrics?.watchOpened(resource);
@@ -335,6 +411,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     clearInterval(bookmark);
     clearTimeout(timeout);
     hub.remove(index, onChange);
+    if (view) hub.removeViewer(opts.kind);
   };
   // timeoutSeconds: the end of the stream, as the API server ends it; the client watches again.
   const timeout =
@@ -382,6 +459,10 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
       return;
     }
     for (const ch of since) {
+      if (view && !atStart) {
+        if (filter(ch.object)) sendChange(ch);
+        continue;
+      }
       const e = selected(ch, true);
       if (e) send(e);
     }

@@ -1,0 +1,211 @@
+// `?view=compact` on lists and watches of pods and nodes (controller/api/views.ts): the fields
+// the agents' DNS, service proxy and pod network read, and a watch that leaves out the changes
+// that do not alter them, whichever watches are open. Bad uses are refused by name. A real API
+// server over HTTP on a SQLite store; the hub's tracking on its own.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { WatchHub } from '../controller/api/routes/watch.js';
+import { SqliteStore } from '../controller/store/sqlite.js';
+import type { StoredChange } from '../controller/store/types.js';
+import { compactNode, compactPod } from '../controller/api/views.js';
+import { toEndpointPod } from '../agent/dns/records.js';
+import { toProxyPod } from '../agent/network/services.js';
+import type { AnyObject, Node, Pod } from '../shared/types.js';
+import { startApi } from './helpers/api-server.js';
+
+const NS = 'default';
+
+function pod(name: string): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { app: 'web' }, annotations: { note: 'x' } },
+    spec: {
+      nodeName: 'n1',
+      hostname: name,
+      subdomain: 'web',
+      containers: [
+        { name: 'c', image: 'busybox', env: [{ name: 'A', value: '1' }], ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }, { containerPort: 81 }] },
+      ],
+    },
+    status: { phase: 'Pending' },
+  } as unknown as Pod;
+}
+
+type Api = Awaited<ReturnType<typeof startApi>>;
+
+/** A watch's events as they arrive. */
+function watch(api: Api, path: string) {
+  const events: { type: string; object: AnyObject }[] = [];
+  let buf = '';
+  const req = request(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.admin}` } });
+  const ready = new Promise<number>((ok, fail) => {
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          events.push(JSON.parse(buf.slice(0, i)));
+          buf = buf.slice(i + 1);
+        }
+      });
+      ok(res.statusCode ?? 0);
+    });
+    req.on('error', fail);
+  });
+  req.end();
+  const until = async (n: number) => {
+    for (let i = 0; i < 500 && events.length < n; i++) await new Promise((ok) => setTimeout(ok, 10));
+    return events;
+  };
+  return { ready, events, until, stop: () => req.destroy() };
+}
+
+const running = (p: Pod, ip: string) => {
+  p.status = {
+    phase: 'Running',
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+  } as Pod['status'];
+};
+
+t.test('the compact pod reads the same to the DNS and the service proxy as the whole pod, without what they do not use', async (t) => {
+  const p = pod('web-0');
+  p.metadata.uid = 'u1';
+  p.metadata.resourceVersion = '7';
+  running(p, '10.244.0.5');
+  p.status.containerStatuses = [{ name: 'c', ready: true, restartCount: 0, state: { running: { startedAt: 'x' } } }] as Pod['status']['containerStatuses'];
+  const c = compactPod(p) as Pod;
+  t.same(toEndpointPod(c), toEndpointPod(p), 'the DNS reads the same');
+  t.same(toProxyPod(c), toProxyPod(p), 'the service proxy reads the same');
+  t.equal(c.metadata.resourceVersion, '7');
+  t.notOk(c.metadata.annotations, 'no annotations');
+  t.notOk(c.status.containerStatuses, 'no container statuses');
+  t.notOk((c.spec.containers[0] as { env?: unknown }).env, 'no environment');
+  t.same(c.spec.containers[0].ports, [{ name: 'http', containerPort: 80, protocol: 'TCP' }], 'named ports only');
+  const n = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1', uid: 'n', resourceVersion: '3', labels: { a: 'b' } },
+    spec: { podCIDR: '10.244.1.0/24', unschedulable: true },
+    status: {
+      addresses: [{ type: 'InternalIP', address: '192.0.2.1' }],
+      conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: 'x' }],
+      facts: { load1: 1 },
+    },
+  } as unknown as Node;
+  t.same(compactNode(n), {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1', uid: 'n', resourceVersion: '3' },
+    spec: { podCIDR: '10.244.1.0/24' },
+    status: { addresses: [{ type: 'InternalIP', address: '192.0.2.1' }] },
+  });
+});
+
+t.test('a compact watch sends what changes the view and leaves out the rest; a whole-object watch beside it gets every change', async (t) => {
+  const api = await startApi(t);
+  await api.store.create(pod('web-0'));
+  const compact = watch(api, '/api/v1/pods?watch=true&view=compact');
+  const whole = watch(api, `/api/v1/namespaces/${NS}/pods?watch=true`);
+  t.equal(await compact.ready, 200);
+  t.equal(await whole.ready, 200);
+  await compact.until(1);
+  t.equal(compact.events[0].type, 'ADDED');
+  t.notOk((compact.events[0].object as Pod).metadata.annotations, 'the initial ADDED is compact');
+
+  // Changes the view does not show: annotations, container statuses, a probe time.
+  await api.store.mutate<Pod>('Pod', NS, 'web-0', (p) => void (p.metadata.annotations = { note: 'y' }));
+  await api.store.mutate<Pod>('Pod', NS, 'web-0', (p) => void (p.status.containerStatuses = [] as Pod['status']['containerStatuses']));
+  // Then one it shows: an address and the phase.
+  await api.store.mutate<Pod>('Pod', NS, 'web-0', (p) => running(p, '10.244.0.9'));
+  // Ready's transition time alone: not shown; Ready itself: shown.
+  await api.store.mutate<Pod>('Pod', NS, 'web-0', (p) => void (p.status.conditions![0].lastTransitionTime = '2026-01-01T00:00:01Z'));
+  await api.store.mutate<Pod>('Pod', NS, 'web-0', (p) => void (p.status.conditions![0].status = 'True'));
+  await api.store.delete('Pod', NS, 'web-0');
+  await whole.until(7);
+  await compact.until(4);
+  await new Promise((ok) => setTimeout(ok, 100));
+  t.equal(whole.events.length, 7, 'the whole-object watch: ADDED, five MODIFIED, DELETED');
+  t.same(
+    compact.events.map((e) => [e.type, (e.object as Pod).status?.podIP ?? '', (e.object as Pod).status?.conditions?.[0]?.status ?? '']),
+    [
+      ['ADDED', '', ''],
+      ['MODIFIED', '10.244.0.9', 'False'],
+      ['MODIFIED', '10.244.0.9', 'True'],
+      ['DELETED', '10.244.0.9', 'True'],
+    ],
+    'the compact watch: only the changes it shows',
+  );
+  const last = compact.events.at(-2)!.object;
+  t.equal(last.metadata.resourceVersion, whole.events.at(-2)!.object.metadata.resourceVersion, 'each carries its resourceVersion');
+  compact.stop();
+  whole.stop();
+});
+
+t.test('a compact watch resumed from a resourceVersion gets the changes after it, in the view', async (t) => {
+  const api = await startApi(t);
+  const created = await api.store.create(pod('web-1'));
+  await api.store.mutate<Pod>('Pod', NS, 'web-1', (p) => running(p, '10.244.0.7'));
+  const w = watch(api, `/api/v1/pods?watch=true&view=compact&resourceVersion=${created.metadata.resourceVersion}`);
+  t.equal(await w.ready, 200);
+  await w.until(1);
+  t.same(
+    w.events.map((e) => [e.type, (e.object as Pod).status?.podIP]),
+    [['MODIFIED', '10.244.0.7']],
+  );
+  t.notOk((w.events[0].object as Pod).metadata.annotations, 'compact');
+  w.stop();
+});
+
+t.test('a compact list of pods and of nodes; bad uses of view refused by name, nothing else served', async (t) => {
+  const api = await startApi(t);
+  await api.store.create(pod('web-2'));
+  const list = await api.call('GET', '/api/v1/pods?view=compact');
+  t.equal(list.status, 200);
+  const items = (list.json as { items: Pod[] }).items;
+  t.equal(items.length, 1);
+  t.notOk(items[0].metadata.annotations, 'items are compact');
+  t.equal((await api.call('GET', '/api/v1/nodes?view=compact')).status, 200);
+  const bad = await api.call('GET', '/api/v1/pods?view=small');
+  t.equal(bad.status, 400);
+  t.match((bad.json as { message: string }).message, /view: "small" is not a view/);
+  const svc = await api.call('GET', '/api/v1/services?view=compact');
+  t.equal(svc.status, 400);
+  t.match((svc.json as { message: string }).message, /view: "compact" is served for Pod and Node only, not Service/);
+  const table = await api.call('GET', '/api/v1/pods?view=compact', { headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } });
+  t.equal(table.status, 400);
+  t.match((table.json as { message: string }).message, /view: "compact" is served as JSON only/);
+});
+
+t.test('the hub tracks forms only while compact watches are open, and starts afresh from the store', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-view-'));
+  const store = new SqliteStore(join(dir, 'berth.db'));
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const hub = new WatchHub(store);
+  const changes: StoredChange[] = [];
+  store.changes.on('change', (ch: StoredChange) => changes.push(ch));
+  const setIp = (ip: string) => store.mutate<Pod>('Pod', NS, 'web-3', (p) => running(p, ip));
+  await store.create(pod('web-3'));
+  await setIp('10.244.0.1');
+  hub.addViewer('Pod', compactPod);
+  await store.mutate<Pod>('Pod', NS, 'web-3', (p) => void (p.metadata.annotations = { note: 'z' }));
+  t.equal(hub.viewLine(changes.at(-1)!, compactPod), null, 'a change the view does not show, compared with the store at the start: left out');
+  hub.removeViewer('Pod');
+  // Not tracked now: the address changes and comes back.
+  await setIp('10.244.0.2');
+  t.not(hub.viewLine(changes.at(-1)!, compactPod), null, 'untracked: always a line');
+  hub.addViewer('Pod', compactPod);
+  await setIp('10.244.0.1');
+  const line = hub.viewLine(changes.at(-1)!, compactPod);
+  t.match(line, /"podIP":"10\.244\.0\.1"/, 'back to the address of the first tracking: a line, as the forms started afresh');
+  hub.removeViewer('Pod');
+});
