@@ -209,3 +209,31 @@ t.test('the hub tracks forms only while compact watches are open, and starts afr
   t.match(line, /"podIP":"10\.244\.0\.1"/, 'back to the address of the first tracking: a line, as the forms started afresh');
   hub.removeViewer('Pod');
 });
+
+t.test('a compact watch with bookmarks every 20 ms: every change arrives, and events and bookmarks come in resourceVersion order', async (t) => {
+  const api = await startApi(t, { watchBookmarkMs: 20 });
+  await api.store.create(pod('web-4'));
+  const w = watch(api, '/api/v1/pods?watch=true&view=compact&allowWatchBookmarks=true');
+  t.equal(await w.ready, 200);
+  await w.until(1);
+  for (let i = 1; i <= 30; i++) {
+    await api.store.mutate<Pod>('Pod', NS, 'web-4', (p) => running(p, `10.244.1.${i}`));
+    if (i % 10 === 0) await new Promise((ok) => setTimeout(ok, 30));
+  }
+  const sent = await w.until(31 + 1);
+  for (let i = 0; i < 40 && sent.filter((e) => e.type === 'MODIFIED').length < 30; i++) await new Promise((ok) => setTimeout(ok, 20));
+  const modified = sent.filter((e) => e.type === 'MODIFIED');
+  t.equal(modified.length, 30, 'every change of the address arrived');
+  t.equal((modified.at(-1)!.object as Pod).status.podIP, '10.244.1.30', 'the last one last');
+  t.ok(
+    sent.some((e) => e.type === 'BOOKMARK'),
+    'bookmarks came between them',
+  );
+  const rvs = sent.map((e) => Number(e.object.metadata.resourceVersion));
+  t.same(
+    rvs.filter((rv, i) => i > 0 && rv < rvs[i - 1]),
+    [],
+    'no event or bookmark older than the one before it',
+  );
+  w.stop();
+});
