@@ -3,7 +3,6 @@
 // that do not alter them, whichever watches are open. Bad uses are refused by name. A real API
 // server over HTTP on a SQLite store; the hub's tracking on its own.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -13,8 +12,9 @@ import type { StoredChange } from '../controller/store/types.js';
 import { compactNode, compactPod } from '../controller/api/views.js';
 import { toEndpointPod } from '../agent/dns/records.js';
 import { toProxyPod } from '../agent/network/services.js';
-import type { AnyObject, Node, Pod } from '../shared/types.js';
+import type { Node, Pod } from '../shared/types.js';
 import { startApi } from './helpers/api-server.js';
+import { watchStream } from './helpers/watch-stream.js';
 
 const NS = 'default';
 
@@ -38,32 +38,7 @@ function pod(name: string): Pod {
 type Api = Awaited<ReturnType<typeof startApi>>;
 
 /** A watch's events as they arrive. */
-function watch(api: Api, path: string) {
-  const events: { type: string; object: AnyObject }[] = [];
-  let buf = '';
-  const req = request(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.admin}` } });
-  const ready = new Promise<number>((ok, fail) => {
-    req.on('response', (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          events.push(JSON.parse(buf.slice(0, i)));
-          buf = buf.slice(i + 1);
-        }
-      });
-      ok(res.statusCode ?? 0);
-    });
-    req.on('error', fail);
-  });
-  req.end();
-  const until = async (n: number) => {
-    for (let i = 0; i < 500 && events.length < n; i++) await new Promise((ok) => setTimeout(ok, 10));
-    return events;
-  };
-  return { ready, events, until, stop: () => req.destroy() };
-}
+const watch = (api: Api, path: string) => watchStream(`${api.url}${path}`, api.admin);
 
 const running = (p: Pod, ip: string) => {
   p.status = {

@@ -2,11 +2,11 @@
 // Kubernetes serves it: a watch shows a pod that comes to match as ADDED and one that stops
 // matching as DELETED. Other kinds refuse it. The decision of a watch's event type is
 // checked on its own (selectedChange).
-import { request } from 'node:http';
 import t from 'tap';
 import { selectedChange } from '../controller/api/routes/watch.js';
 import type { Pod } from '../shared/types.js';
 import { startApi } from './helpers/api-server.js';
+import { watchStream } from './helpers/watch-stream.js';
 
 const NS = 'default';
 
@@ -30,31 +30,10 @@ const names = async (api: Api, selector: string) => {
 
 /** A watch's events as they arrive: [type, name, phase]. */
 function watch(api: Api, query: string) {
-  const events: [string, string, string][] = [];
-  let buf = '';
-  const req = request(`${api.url}/api/v1/namespaces/${NS}/pods?watch=true&${query}`, { headers: { authorization: `Bearer ${api.admin}` } });
-  const ready = new Promise<number>((ok, fail) => {
-    req.on('response', (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const e = JSON.parse(buf.slice(0, i)) as { type: string; object: Pod };
-          buf = buf.slice(i + 1);
-          events.push([e.type, e.object.metadata.name, e.object.status?.phase ?? '']);
-        }
-      });
-      ok(res.statusCode ?? 0);
-    });
-    req.on('error', fail);
+  return watchStream<[string, string, string]>(`${api.url}/api/v1/namespaces/${NS}/pods?watch=true&${query}`, api.admin, (e) => {
+    const p = e.object as Pod;
+    return [e.type, p.metadata.name, p.status?.phase ?? ''];
   });
-  req.end();
-  const until = async (n: number) => {
-    for (let i = 0; i < 500 && events.length < n; i++) await new Promise((ok) => setTimeout(ok, 10));
-    return events;
-  };
-  return { ready, events, until, stop: () => req.destroy() };
 }
 
 t.test('selectedChange: an object that comes to match is ADDED, one that stops matching DELETED', async (t) => {

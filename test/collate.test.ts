@@ -3,25 +3,14 @@
 // strings it hands to ICU (other characters, very long numbers).
 import t from 'tap';
 import { collate, collateNumeric } from '../shared/collate.js';
+import { mulberry32 } from './helpers/random.js';
 
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).join('');
 // Weighted towards what names and keys are made of, so ties and case differences are common.
 const ALPHABETS = [PRINTABLE, 'aAbB01-._', 'abcABC0123456789', 'web-0123456789', 'hostPIDnameIPC'];
 
-/** A deterministic generator (mulberry32), so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function strings(n: number, seed: number, alphabets = ALPHABETS): string[] {
-  const r = random(seed);
+  const r = mulberry32(seed);
   const out: string[] = [];
   for (let k = 0; k < n; k++) {
     const alphabet = alphabets[Math.floor(r() * alphabets.length)];

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { jsonPatch, KIND_DEFINITIONS, mergePatch, PATCH_META, PatchError, strategicMergePatch } from '../controller/objects/patch/index.js';
 import { kubectlBinary, requireKubectl } from './helpers/prereq.js';
+import { mulberry32 } from './helpers/random.js';
 
 const pexec = promisify(execFile);
 type Json = Record<string, unknown>;
@@ -268,18 +269,6 @@ const CHOSEN: { name: string; doc: () => Json; type: PatchKind; patch: unknown }
   },
 ];
 
-/** A small seeded generator, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A strategic merge patch of set() made of a few random edits, as kubectl apply and users write them. */
 function randomPatch(r: () => number): Json {
   const pick = <T>(l: T[]): T => l[Math.floor(r() * l.length)];
@@ -350,7 +339,7 @@ t.test('the same results as kubectl patch --local', async (t) => {
     const got = ours(c.doc(), c.type, c.patch);
     t.same(got, want, `${c.name}: ${want ? 'same result' : 'refused by both'}`);
   }
-  const r = rng(20261204);
+  const r = mulberry32(20261204);
   let refused = 0;
   const cases = 60;
   for (let i = 0; i < cases; i++) {
