@@ -7,6 +7,7 @@ import { describePodTemplate, PrefixWriter } from './describe.js';
 import { NONE, podColumns, resourceName } from './format.js';
 import { CliError } from './errors.js';
 import { DESCRIBE_TABS, TableWriter } from './tabwriter.js';
+import { collateNumeric } from '../shared/collate.js';
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
@@ -97,7 +98,7 @@ export class PodProgress {
    */
   baseline(pods: Pod[]): string[] {
     const lines: string[] = [];
-    for (const p of [...pods].sort((a, b) => byName(a.metadata.name, b.metadata.name))) {
+    for (const p of [...pods].sort((a, b) => collateNumeric(a.metadata.name, b.metadata.name))) {
       const state = podState(p);
       this.seen.set(p.metadata.name, state);
       if (p.metadata.deletionTimestamp || !isReady(p)) lines.push(podLine(p.metadata.name, state));
@@ -119,11 +120,6 @@ export class PodProgress {
     if (before === state || (!pod && before === undefined)) return undefined;
     return podLine(name, state);
   }
-}
-
-/** Pod names by ordinal: web-2 before web-10. */
-function byName(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 // ---- history ----

@@ -95,3 +95,10 @@ export function collate(a: string, b: string): number {
 export function collateNumeric(a: string, b: string): number {
   return a === b ? 0 : compare(a, b, true);
 }
+
+/** `v` as JSON with the keys of every object in `collate` order: equal values written in another key order give the same text. */
+export function sortedKeysJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => collate(a, b))) : val,
+  );
+}

@@ -6,7 +6,7 @@ import type { UserObject, Validation } from '../../shared/manifest/validate.js';
 import { podSecurityProblems, PRIVILEGED_POLICY, type PodSecurityPolicy } from '../../shared/manifest/pod-security.js';
 import { resourceForKind } from '../../shared/resources.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH } from '../../shared/naming.js';
-import { collate } from '../../shared/collate.js';
+import { sortedKeysJson } from '../../shared/collate.js';
 import {
   PVC_PROTECTION,
   timestamp,
@@ -119,12 +119,6 @@ export function userView(o: AnyObject): Record<string, unknown> {
   }
 }
 
-function stable(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => collate(a, b))) : val,
-  );
-}
-
 export class Operations {
   constructor(
     private readonly store: Store,
@@ -208,7 +202,7 @@ export class Operations {
       if (cur?.kind === 'PersistentVolumeClaim' && o.kind === 'PersistentVolumeClaim') {
         if (cur.metadata.deletionTimestamp)
           causes.push({ field: `${k}: metadata.deletionTimestamp`, message: 'the claim is being deleted; apply it again once it is gone' });
-        else if (stable((userView(cur) as { spec: unknown }).spec) !== stable(o.spec)) {
+        else if (sortedKeysJson((userView(cur) as { spec: unknown }).spec) !== sortedKeysJson(o.spec)) {
           causes.push({
             field: `${k}: spec`,
             message: 'Forbidden: spec is immutable after creation (a local volume cannot be resized or changed); only labels and annotations may change',
@@ -330,7 +324,7 @@ export class Operations {
       return { ...res, result: 'created' };
     }
     if (cur.kind === 'Pod' && o.kind === 'Pod') return this.updatePodIn(cur, tx, o);
-    if (stable(userView(cur)) === stable(o)) return { ...res, result: 'unchanged' };
+    if (sortedKeysJson(userView(cur)) === sortedKeysJson(o)) return { ...res, result: 'unchanged' };
     if (tx) {
       const next = {
         ...structuredClone(cur),
@@ -350,7 +344,7 @@ export class Operations {
         for (const f of ['data', 'binaryData', 'immutable'] as const)
           if ((o as Record<string, unknown>)[f] === undefined) delete (next as unknown as Record<string, unknown>)[f];
       }
-      if (cur.kind === 'StatefulSet' && o.kind === 'StatefulSet' && stable(cur.spec) !== stable(o.spec)) {
+      if (cur.kind === 'StatefulSet' && o.kind === 'StatefulSet' && sortedKeysJson(cur.spec) !== sortedKeysJson(o.spec)) {
         next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
       }
       tx.update(next);
@@ -387,9 +381,9 @@ export class Operations {
     const { namespace, name } = o.metadata;
     const spec = mergedPodSpec(cur, o.spec);
     const same =
-      stable(spec) === stable(cur.spec) &&
-      stable(o.metadata.labels ?? {}) === stable(cur.metadata.labels ?? {}) &&
-      stable(o.metadata.annotations ?? {}) === stable(cur.metadata.annotations ?? {});
+      sortedKeysJson(spec) === sortedKeysJson(cur.spec) &&
+      sortedKeysJson(o.metadata.labels ?? {}) === sortedKeysJson(cur.metadata.labels ?? {}) &&
+      sortedKeysJson(o.metadata.annotations ?? {}) === sortedKeysJson(cur.metadata.annotations ?? {});
     const res = { kind: 'Pod', namespace, name };
     if (same) return { ...res, result: 'unchanged' };
     if (tx) {
@@ -533,7 +527,7 @@ export class Operations {
     const next = mergePatch(structuredClone(cur), patch as object) as Node;
     if (next.spec.unschedulable === false) delete next.spec.unschedulable;
     if (next.metadata.labels && Object.keys(next.metadata.labels).length === 0) delete next.metadata.labels;
-    if (stable(next) === stable(cur)) return { object: cur, changed: false };
+    if (sortedKeysJson(next) === sortedKeysJson(cur)) return { object: cur, changed: false };
     const object = await this.store.update(next);
     if (!!cur.spec.unschedulable !== !!object.spec.unschedulable) {
       await this.events.record(
@@ -645,7 +639,7 @@ export class Operations {
       target = revisions.find((r) => r.revision === toRevision);
       if (!target) throw new StatusError('NotFound', `unable to find specified revision ${toRevision} in history`);
     }
-    if (stable(target.data.spec.template) === stable(set.spec.template)) {
+    if (sortedKeysJson(target.data.spec.template) === sortedKeysJson(set.spec.template)) {
       return `skipped rollback (current template already matches revision ${target.revision})`;
     }
     const next = userView(set) as { spec: Record<string, unknown> };
@@ -835,7 +829,7 @@ function immutableConfigProblems(
     const fields = cur.kind === 'ConfigMap' ? ['data', 'binaryData'] : ['data'];
     for (const f of fields) {
       const empty = (v: unknown) => v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
-      if (!(empty(a[f]) && empty(b[f])) && stable(a[f]) !== stable(b[f]))
+      if (!(empty(a[f]) && empty(b[f])) && sortedKeysJson(a[f]) !== sortedKeysJson(b[f]))
         out.push({ field: f, message: 'Forbidden: field is immutable when `immutable` is set' });
     }
     if (b.immutable !== true) out.push({ field: 'immutable', message: 'Forbidden: field is immutable when `immutable` is set' });
@@ -928,7 +922,7 @@ function immutableChanges(cur: StatefulSet, next: Extract<UserObject, { kind: 'S
   const b = next.spec as unknown as Record<string, unknown>;
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (MUTABLE_SET_FIELDS.includes(k)) continue;
-    if (stable(a[k]) !== stable(b[k])) {
+    if (sortedKeysJson(a[k]) !== sortedKeysJson(b[k])) {
       out.push([
         `spec.${k}`,
         `Forbidden: updates to statefulset spec for fields other than ${MUTABLE_SET_FIELDS.map((f) => `'${f}'`).join(', ')} are forbidden`,

@@ -1,7 +1,7 @@
 // What the controller stamps on every pod and claim of a set (F3, F4). Pure: the store adds
 // uid, resourceVersion and timestamps when the objects are written.
 import { createHash } from 'node:crypto';
-import { collate } from '../../shared/collate.js';
+import { sortedKeysJson } from '../../shared/collate.js';
 import { ANN_VOLUME_NODE, ANN_VOLUME_PATH, LABEL_POD_INDEX, LABEL_POD_NAME, LABEL_REVISION, claimName, podName } from '../../shared/naming.js';
 import type { ClaimTemplate } from '../../shared/manifest/schema.js';
 import { ANN_DISCONNECT_STOP_AFTER, ANN_FENCING_EPOCH } from '../../shared/fencing.js';
@@ -17,9 +17,7 @@ export type Unsaved<T extends { metadata: object }> = Omit<T, 'metadata'> & {
  * equal. Its hash names the revision, so the order is `collate`'s, the same under every locale.
  */
 export function canonicalTemplate(template: StatefulSet['spec']['template']): string {
-  return JSON.stringify(template, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => collate(x, y))) : v,
-  );
+  return sortedKeysJson(template);
 }
 
 /**

@@ -194,7 +194,8 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     const watch = legacyWatch || parseBool(q, 'watch');
     refuseSendInitialEvents(q, watch);
     const view = parseView(q, r.kind);
-    if (view && negotiated(c, offers).render) throw badRequest('view: "compact" is served as JSON only, not together with another representation (as=Table)');
+    const offer = negotiated(c, offers);
+    if (view && offer.render) throw badRequest('view: "compact" is served as JSON only, not together with another representation (as=Table)');
     if (watch) {
       const onNode = fields.find((f) => f.path === 'spec.nodeName' && !f.negate && f.value !== '');
       const timeoutSeconds = parseCount(q, 'timeoutSeconds');
@@ -207,7 +208,6 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         transitions: fields.some((f) => MUTABLE_FIELDS.has(f.path)),
         ...(view ? { view } : {}),
       };
-      const offer = negotiated(c, offers);
       const represent = offer.watch?.(r, q);
       const redact = viewerRedaction(c, r);
       if (redact)

@@ -374,16 +374,24 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   // changed since) whether each matched then.
   const shown = new Set<string>();
   const atStart = opts.transitions ? new Map(store.list(opts.kind as Parameters<Store['list']>[0]).map((o) => [o.metadata.uid, filter(o)])) : undefined;
-  /** The change as this watch sends it, or undefined. `replayed`: from the history after fromRv, whose prior state is unknown. */
-  const selected = (ch: StoredChange, replayed: boolean): WatchEvent | undefined => {
+  /** With transitions: the change as this watch sends it, or undefined. `replayed`: from the history after fromRv, whose prior state is unknown. */
+  const selected = (ch: StoredChange, replayed: boolean, atStart: Map<string, boolean>): WatchEvent | undefined => {
     const matchesNow = filter(ch.object);
-    if (!atStart) return matchesNow ? store.toWatchEvent(ch) : undefined;
     const uid = ch.object.metadata.uid;
     // Before this change: unknown for the history (taken as matching when the change does), else as at the start.
     const prior = replayed ? matchesNow : (atStart.get(uid) ?? matchesNow);
     atStart.delete(uid);
     const type = selectedChange(shown, ch.type, uid, matchesNow, prior);
     return type === undefined ? undefined : { ...store.toWatchEvent(ch), type };
+  };
+  /** Sends a change, replayed from the history or live: through the transitions, or when it passes the filter. */
+  const deliver = (ch: StoredChange, replayed: boolean) => {
+    if (!atStart) {
+      if (filter(ch.object)) sendChange(ch);
+      return;
+    }
+    const e = selected(ch, replayed, atStart);
+    if (e) send(e);
   };
   const onChange = (ch: StoredChange) => {
     if (!live) {
@@ -392,10 +400,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     }
     if (ch.rv <= lastRv) return;
     lastRv = ch.rv;
-    if (atStart) {
-      const e = selected(ch, false);
-      if (e) send(e);
-    } else if (filter(ch.object)) sendChange(ch);
+    deliver(ch, false);
   };
   if (view) hub.addViewer(opts.kind, view);
   hub.add(index, onChange);
@@ -458,14 +463,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
       res.end();
       return;
     }
-    for (const ch of since) {
-      if (view && !atStart) {
-        if (filter(ch.object)) sendChange(ch);
-        continue;
-      }
-      const e = selected(ch, true);
-      if (e) send(e);
-    }
+    for (const ch of since) deliver(ch, true);
     lastRv = since.at(-1)?.rv ?? Number(fromRv);
   } else {
     for (const o of store.all())
