@@ -423,9 +423,20 @@ async function runStore(kind, profDir) {
       env: { ...process.env, BERTH_LOG_LEVEL: 'warn', NODE_OPTIONS: controllerNodeOptions() },
     },
   );
-  cleanups.push(() => stopProcess(controller));
+  let stopping = false;
+  cleanups.push(() => {
+    stopping = true;
+    return stopProcess(controller);
+  });
   let controllerLog = '';
   controller.stderr.on('data', (d) => (controllerLog = (controllerLog + d.toString()).slice(-4000)));
+  // A controller that dies mid-run ends the run (the simulated agents would retry for ever).
+  controller.once('exit', (code, signal) => {
+    if (stopping || interrupted) return;
+    interrupted = true;
+    console.error(`\ncontroller exited during the run (${code ?? signal}); its last output:\n${controllerLog}`);
+    void runCleanups().then(() => process.exit(1));
+  });
   if (process.env.BENCH_CONTROLLER_LOG) controller.stderr.pipe(createWriteStream(`${process.env.BENCH_CONTROLLER_LOG}.${kind}`));
   const confFile = join(controllerDir, 'admin.conf');
   const conf = await waitFor(
