@@ -1,9 +1,11 @@
 // HTTP client for the controller's API, used by the CLI and the agents. It speaks https with
 // a pinned CA (global fetch on Node 20 cannot be given one), and http for --insecure.
 import http from 'node:http';
+import http2, { type ClientHttp2Stream } from 'node:http2';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
-import type { PeerCertificate } from 'node:tls';
+import type { Duplex, Readable } from 'node:stream';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
+import { ConnectTimeoutError, type Http2Sessions, type SessionFor } from './h2-sessions.js';
 import type { ClientTls } from './tls.js';
 import { ServerPool } from './failover.js';
 import type { AnyObject, List, WatchEvent } from './types.js';
@@ -49,6 +51,12 @@ export interface ClientOptions {
    * the global agent, which opens another connection whenever none is free.
    */
   connections?: KeptConnections;
+  /**
+   * HTTP/2 connections (one to each https controller) for every call and stream of this client
+   * (shared/h2-sessions.ts); a controller that offers only HTTP/1.1 gets `connections` or Node's
+   * global agent, as without it. Exec and attach upgrades always go over HTTP/1.1.
+   */
+  sessions?: Http2Sessions;
 }
 
 /**
@@ -127,6 +135,8 @@ export interface FetchInit {
   connectTimeoutMs?: number;
   /** Connections to send it on (default: Node's global agent). */
   connections?: KeptConnections;
+  /** HTTP/2 connections to send it on, for an https server that offers HTTP/2. */
+  sessions?: Http2Sessions;
 }
 
 /** Errors of a request written to a kept-alive socket the server had closed meanwhile. */
@@ -140,14 +150,7 @@ export function failedBeforeConnection(err: unknown): boolean {
   return typeof err === 'object' && err !== null && beforeConnection.has(err);
 }
 
-/** No TCP (and TLS) connection within the connect timeout. */
-export class ConnectTimeoutError extends Error {
-  readonly code = 'ECONNECTTIMEOUT';
-  constructor(host: string, ms: number) {
-    super(`no connection to ${host} within ${ms} ms`);
-    this.name = 'ConnectTimeoutError';
-  }
-}
+export { ConnectTimeoutError };
 
 /** Starts the connect timeout of a new socket and notes when the connection stands. */
 function watchConnection(req: http.ClientRequest, secure: boolean, host: string, timeoutMs: number | undefined, connected: () => void): void {
@@ -180,6 +183,20 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
   const secure = url.protocol === 'https:';
   if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol} (use https:// or http://)`));
   if (signal?.aborted) return Promise.reject(abortError(signal));
+  const sessions = init.sessions;
+  if (secure && sessions) {
+    const viaHttp1 = { ...init, sessions: undefined };
+    const onSession = (fresh: boolean): Promise<ApiResponse> =>
+      sessions.get(url, tlsRequestOptions(tls) as ConnectionOptions, init.connectTimeoutMs).then(
+        (got) =>
+          got ? requestOnSession(sessions, got, url, init, headers, payload, fresh ? undefined : () => onSession(true)) : fetchWithTls(url, viaHttp1, tls),
+        (err: unknown) => {
+          if (typeof err === 'object' && err !== null) beforeConnection.add(err);
+          throw err;
+        },
+      );
+    return onSession(false);
+  }
   const agent = init.connections?.agent(secure);
   const once = (resend: boolean): Promise<ApiResponse> =>
     new Promise<ApiResponse>((resolve, reject) => {
@@ -219,6 +236,62 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
 }
 
 /**
+ * A request as a stream of an HTTP/2 connection. A stream the server refused unprocessed (a
+ * connection it was closing: GOAWAY), or a connection found closed as the stream was opened, is
+ * sent once more on a new connection (`again`). A call that runs out of time has its
+ * connection PINGed (Http2Sessions.suspect): a half-open one is closed, not reused.
+ */
+function requestOnSession(
+  sessions: Http2Sessions,
+  got: SessionFor,
+  url: URL,
+  init: FetchInit,
+  headers: Record<string, string>,
+  payload: Buffer | undefined,
+  again: (() => Promise<ApiResponse>) | undefined,
+): Promise<ApiResponse> {
+  const { session } = got;
+  const { signal } = init;
+  return new Promise<ApiResponse>((resolve, reject) => {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request({ ':method': init.method ?? 'GET', ':path': url.pathname + url.search, ...headers }, { endStream: payload === undefined });
+    } catch (err) {
+      if (again) again().then(resolve, reject);
+      else reject(err);
+      return;
+    }
+    sessions.opened(session);
+    let answered = false;
+    const onAbort = () => {
+      const reason = abortError(signal!);
+      if (reason.name === 'TimeoutError') sessions.suspect(session);
+      stream.destroy(reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.once('close', () => {
+      sessions.closedStream(session);
+      signal?.removeEventListener('abort', onAbort);
+    });
+    stream.once('response', (h) => {
+      answered = true;
+      const status = Number(h[':status'] ?? 502);
+      const noBody = status === 204 || status === 304;
+      if (noBody) stream.resume();
+      const { ':status': _, ...rest } = h;
+      resolve(new ApiResponse(noBody ? undefined : stream, status, '', rest as http.IncomingHttpHeaders));
+    });
+    // After the answer its reader sees the error (as the body stream's error).
+    stream.on('error', (err) => {
+      if (answered) return;
+      if (again && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM && !signal?.aborted) again().then(resolve, reject);
+      else reject(err);
+    });
+    if (payload !== undefined) stream.end(payload);
+  });
+}
+
+/**
  * An answer as fetch's Response gives it (status, headers, a body read once: whole, as text or
  * JSON, or streamed), over the IncomingMessage itself. Node's Response, Headers and web streams
  * would load its whole fetch implementation (undici) into every agent for this.
@@ -230,7 +303,7 @@ export class ApiResponse {
   private used = false;
 
   constructor(
-    private readonly msg: http.IncomingMessage | undefined,
+    private readonly msg: Readable | undefined,
     status: number,
     statusText = '',
     headers: http.IncomingHttpHeaders = {},
@@ -339,6 +412,7 @@ export class ApiClient {
   private readonly connectTimeoutMs: number | undefined;
   private readonly tls: ClientTls | undefined;
   private readonly connections: KeptConnections | undefined;
+  private readonly sessions: Http2Sessions | undefined;
 
   constructor(opts: ClientOptions) {
     this.pool = opts.pool ?? ServerPool.for(typeof opts.server === 'string' ? [opts.server] : (opts.server ?? []));
@@ -347,6 +421,7 @@ export class ApiClient {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? (this.pool.servers.length > 1 ? FAILOVER_CONNECT_TIMEOUT_MS : undefined);
     this.tls = opts.tls;
     this.connections = opts.connections;
+    this.sessions = opts.sessions;
   }
 
   /** The server the next call starts with (the one that last worked). */
@@ -531,6 +606,7 @@ export class ApiClient {
         ...(signal ? { signal } : {}),
         ...(this.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.connectTimeoutMs } : {}),
         ...(connections ? { connections } : {}),
+        ...(this.sessions ? { sessions: this.sessions } : {}),
       },
       this.tls,
     );

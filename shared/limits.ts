@@ -17,6 +17,9 @@ export const DEFAULT_POD_LIMITS: PodLimits = { maxReplicasPerSet: 10_000, maxPod
 /**
  * `--watch-buffer-total-bytes`: unsent bytes all open watches together may hold (each one also
  * at most BERTH_WATCH_BUFFER_BYTES, 16 MiB); past it the watch holding the most is ended with
- * 410 Expired (docs/security.md, Limits).
+ * 410 Expired (docs/security.md, Limits). Sized, as the pod limits, for 1,000 hosts: with every
+ * agent's cluster-wide watches on one HTTP/2 connection each, 9,000 pods created at once had
+ * them hold at most 95 MiB (`scripts/bench/scale --cluster-watches`); 64 MiB ended watches whose
+ * clients were reading, and each ended one listed again, which added more to send.
  */
-export const WATCH_BUFFER_TOTAL_BYTES = 64 * 1024 * 1024;
+export const WATCH_BUFFER_TOTAL_BYTES = 256 * 1024 * 1024;

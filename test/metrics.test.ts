@@ -373,6 +373,8 @@ t.test('metrics of a running cluster', async (t) => {
       'berth_statefulset_sync_duration_seconds',
       'berth_api_requests_total',
       'berth_api_watchers',
+      'berth_api_watch_unsent_bytes',
+      'berth_api_watch_unsent_bytes_max',
       'berth_node_heartbeat_age_seconds',
       'berth_nodes',
     ]) {
@@ -387,6 +389,8 @@ t.test('metrics of a running cluster', async (t) => {
     t.ok((value(fams, 'berth_api_requests_total', { route: '/api/v1/apply', method: 'POST', code: '200' }) ?? 0) >= 1, 'the apply was counted');
     t.ok((value(fams, 'berth_api_requests_total', { route: '/api/v1/nodes/:name/heartbeat' }) ?? 0) >= 1, 'heartbeats were counted');
     t.ok((value(fams, 'berth_api_watchers', { resource: 'pods' }) ?? 0) >= 1, 'the agent watches pods');
+    const unsent = value(fams, 'berth_api_watch_unsent_bytes') ?? -1;
+    t.ok(unsent >= 0 && unsent <= (value(fams, 'berth_api_watch_unsent_bytes_max') ?? -1), `unsent watch bytes ${unsent}, at most the most held at once`);
     checkProcessMetrics(t, fams, c.controller?.pid);
     t.ok((value(fams, 'berth_api_connections') ?? 0) >= 2, 'the agent and this client are connected');
   });

@@ -28,8 +28,8 @@ t.test('the limit: default 16 MiB, from the environment, bad values refused by n
 });
 
 t.test('the total: past --watch-buffer-total-bytes the watch holding the most ends with 410, and one that ended but still holds the most is cut', async (t) => {
-  t.equal(WATCH_BUFFER_TOTAL_BYTES, 64 * MIB, 'default 64 MiB');
-  t.equal(new WatchBudget().limit, 64 * MIB);
+  t.equal(WATCH_BUFFER_TOTAL_BYTES, 256 * MIB, 'default 256 MiB');
+  t.equal(new WatchBudget().limit, 256 * MIB);
   t.equal(
     watchToShed(
       [
@@ -93,6 +93,7 @@ t.test('the total: past --watch-buffer-total-bytes the watch holding the most en
   t.notOk(a.ended, 'a stays');
   t.equal(budget.total, 61);
   t.equal(budget.size, 2, 'b is no longer counted');
+  t.equal(budget.peak, 116, 'the most held at once, before b was cut, is kept (berth_api_watch_unsent_bytes_max)');
   a.bytes = 0;
   budget.update(a);
   t.equal(budget.total, 20, 'a read what it held');
@@ -101,8 +102,8 @@ t.test('the total: past --watch-buffer-total-bytes the watch holding the most en
   t.equal(budget.total, 0, 'a removed watch is not counted again');
 
   const flags = { dataDir: '/tmp/x', listen: '127.0.0.1:0', zone: 'cluster.local', nodeGraceSeconds: '5' };
-  t.equal(controllerOptions(flags).watchBufferTotalBytes, 64 * MIB, 'controller up: 64 MiB unless --watch-buffer-total-bytes says otherwise');
-  t.equal(controllerOptions({ ...flags, watchBufferTotalBytes: '268435456' }).watchBufferTotalBytes, 256 * MIB);
+  t.equal(controllerOptions(flags).watchBufferTotalBytes, 256 * MIB, 'controller up: 256 MiB unless --watch-buffer-total-bytes says otherwise');
+  t.equal(controllerOptions({ ...flags, watchBufferTotalBytes: '67108864' }).watchBufferTotalBytes, 64 * MIB);
   t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '1000' }), /invalid --watch-buffer-total-bytes value "1000": must be at least 1048576/);
   t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '64Mi' }), /invalid --watch-buffer-total-bytes value "64Mi"/);
 });
@@ -223,7 +224,12 @@ t.test('controller up --watch-buffer-total-bytes: a stalled watcher under its ow
     }));
     await c.api.request('POST', '/api/v1/apply', { objects });
   }
-  await waitFor('the controller to end the stalled watcher for the total', () => /passed --watch-buffer-total-bytes/.test(c.logOf(c.controller!)), 10_000);
+  const metrics = async () => (await fetch(`${c.server}/metrics`, { headers: { authorization: `Bearer ${c.adminToken}` } })).text();
+  const ended = /^berth_api_watches_ended_total\{resource="configmaps",reason="budget"\} 1$/m;
+  await waitFor('the controller to end the stalled watcher for the total (its metrics)', async () => ended.test(await metrics()), 10_000);
+  const most = Number(/^berth_api_watch_unsent_bytes_max(?:\{\})? (\S+)$/m.exec(await metrics())?.[1]);
+  t.ok(most > MIB, `berth_api_watch_unsent_bytes_max shows the total passed 1 MiB (${most} bytes)`);
+  t.notMatch(await metrics(), /reason="behind"/, 'no watch ended for its own limit');
   let tail = '';
   sock.on('data', (d: Buffer) => {
     tail = (tail + d.toString('latin1')).slice(-4096);

@@ -1,12 +1,16 @@
 // The agent's ApiClient; its token changes from the join token to the node token. Every client
 // it makes shares one pool of controller URLs, so all calls start with the controller that last
-// answered any of them (shared/failover.ts). Heartbeats go on a kept-alive connection of their
-// own (one to each controller), kept across token changes: when the agent's other calls keep
-// every other connection busy (thousands of pods starting at once), a heartbeat still goes out
-// at once on a connection that stands, instead of waiting for a new TCP and TLS connection to a
-// controller that is slow to accept one.
+// answered any of them (shared/failover.ts).
+//
+// To an https controller, everything the agent sends (heartbeats, status reports, lists, every
+// watch) goes as streams of one HTTP/2 connection (shared/h2-sessions.ts), kept across token
+// changes: the controller holds one connection per agent, and a heartbeat never waits for a free
+// connection or a new TLS handshake while thousands of pods start at once. To a controller that
+// speaks only HTTP/1.1 (an older one, or http), heartbeats go on a kept-alive connection of their
+// own and the other calls share AGENT_CALL_CONNECTIONS, each watch on a connection of its own.
 import { ApiClient, KeptConnections } from '../../shared/client.js';
 import { ServerPool } from '../../shared/failover.js';
+import { Http2Sessions } from '../../shared/h2-sessions.js';
 import type { ClientTls } from '../../shared/tls.js';
 
 /**
@@ -26,6 +30,8 @@ export class ControllerConnection {
   readonly heartbeatConnections = new KeptConnections({ maxSockets: 1 });
   /** The other calls' connections (not the streams'): AGENT_CALL_CONNECTIONS to each controller. */
   readonly callConnections = new KeptConnections({ maxSockets: AGENT_CALL_CONNECTIONS });
+  /** The HTTP/2 connection to each https controller, for every call and stream. */
+  readonly sessions = new Http2Sessions();
 
   constructor(
     servers: string | readonly string[] | ServerPool,
@@ -44,15 +50,17 @@ export class ControllerConnection {
     return this.pool.current;
   }
 
-  /** The client for everything but heartbeats: calls read whole on the calls' connections, streams each on a connection of its own. */
+  /** The client for everything but heartbeats (over HTTP/1.1: calls read whole on the calls' connections, streams each on a connection of its own). */
   get api(): ApiClient {
     return this.client;
   }
 
   /**
-   * The client for heartbeats: its calls go on the heartbeats' own kept-alive connection (same
-   * pool, same token). A heartbeat that runs out of time destroys that connection (it may be
-   * half-open), so the next one opens a new connection, to the controller the pool prefers then.
+   * The client for heartbeats (same pool, same token). Over HTTP/2 a heartbeat that runs out of
+   * time has the connection PINGed, and closed when that goes unanswered; over HTTP/1.1 it goes on
+   * the heartbeats' own kept-alive connection, destroyed with a heartbeat that runs out of time
+   * (it may be half-open). Either way the next one goes on a new connection, to the controller
+   * the pool prefers then.
    */
   get heartbeatApi(): ApiClient {
     return this.heartbeatClient;
@@ -63,8 +71,9 @@ export class ControllerConnection {
     this.heartbeatClient = this.clientWith(token, this.heartbeatConnections);
   }
 
-  /** Closes the kept-alive connections of the heartbeats and of the calls (at shutdown). */
+  /** Closes the connections of the heartbeats, of the calls and of the streams (at shutdown). */
   close(): void {
+    this.sessions.destroy(true);
     this.heartbeatConnections.destroy();
     this.callConnections.destroy();
   }
@@ -76,6 +85,7 @@ export class ControllerConnection {
       timeoutMs: this.timeoutMs,
       ...(this.tls ? { tls: this.tls } : {}),
       connections,
+      sessions: this.sessions,
     });
   }
 }

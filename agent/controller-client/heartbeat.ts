@@ -86,10 +86,11 @@ export async function runHeartbeat(opts: HeartbeatOptions, signal: AbortSignal):
       const conditions = opts.conditions?.() ?? [];
       // Without the engine's answer the heartbeat goes without it (the engine's outage is a condition).
       const pods = await podReport(opts.pods, 1000);
-      // On the heartbeats' own kept-alive connection (connection.ts), so a heartbeat never waits
-      // for a new connection while the agent's other calls are busy. Its own timeout, shorter
-      // than the node grace period: a half-open connection is destroyed with the call and the
-      // next attempt opens a new one (shared/heartbeat.ts).
+      // A stream of the agent's HTTP/2 connection, or over HTTP/1.1 on the heartbeats' own
+      // kept-alive connection (connection.ts): a heartbeat never waits for a new connection while
+      // the agent's other calls are busy. Its own timeout, shorter than the node grace period: a
+      // half-open connection is closed (unanswered PING, or destroyed with the call) and the next
+      // attempt opens a new one (shared/heartbeat.ts).
       const limit = deadline(signal, timeoutMs);
       try {
         await opts.conn.heartbeatApi.request(

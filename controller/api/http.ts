@@ -48,6 +48,17 @@ export function writeJson(res: ServerResponse, code: number, body: unknown): voi
 }
 
 /** The Status answer of an error on a raw response; once headers are out, only the end. */
+/**
+ * Whether nothing written to `res` can reach its client any more: its connection (HTTP/1.1) or
+ * its stream (HTTP/2, node:http2's compatibility response) closed. Such a response takes no
+ * more writes: over HTTP/2 each would make (and throw away) an error.
+ */
+export function responseGone(res: ServerResponse): boolean {
+  const stream = (res as unknown as { stream?: { destroyed: boolean; closed: boolean } }).stream;
+  if (stream) return stream.destroyed || stream.closed;
+  return res.destroyed || res.socket?.destroyed === true;
+}
+
 export function writeError(res: ServerResponse, err: StatusError): void {
   if (res.headersSent) {
     res.end();

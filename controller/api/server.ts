@@ -2,6 +2,7 @@
 // hook), routes it to one of the route modules in routes/, and turns the errors of ../errors.ts,
 // the store's and fastify's own into Status responses.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +23,7 @@ import type { ApiContext } from './context.js';
 import { MAX_BODY, type Params, Router, sendJson, statusBody, writeError } from './http.js';
 import { OpenStreams } from './open-streams.js';
 import { heartbeatPath } from './heartbeat-path.js';
+import { HTTP2_MAX_STREAMS, serveHttp2 } from './http2.js';
 import { addAgentRoutes } from './routes/agents.js';
 import { addDiscoveryRoutes } from './routes/discovery.js';
 import { addBackupRoute, type BackupRouteDeps } from './routes/backup.js';
@@ -101,7 +103,9 @@ export function apiRouter(deps: ApiDeps): Router<ApiContext> {
   // Those given first: one of the same media type and parameters replaces the built-in Table.
   const representations = [...(deps.representations ?? []), ...TABLE_REPRESENTATIONS];
   addNamespaceRoutes(router, { store: deps.store, representations });
-  addObjectRoutes(router, { ...deps, representations, hub: new WatchHub(deps.store), budget: new WatchBudget(deps.watchBufferTotalBytes) });
+  const budget = new WatchBudget(deps.watchBufferTotalBytes);
+  deps.metrics?.watchBytesFrom(budget);
+  addObjectRoutes(router, { ...deps, representations, hub: new WatchHub(deps.store), budget });
   addWriteRoutes(router, { writes });
   addUiRoutes(router);
   return router;
@@ -161,8 +165,18 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
     // JSON schema, so fastify's ajv and fast-json-stringify compilers (about 120 modules) are never
     // loaded. A route that declared one would fail at start.
     schemaController: { compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas } },
-    ...(deps.tls ? { https: { ...SERVER_TLS_OPTIONS, key: deps.tls.key, cert: deps.tls.cert } } : {}),
-  }) as unknown as FastifyInstance;
+    // Over TLS, HTTP/2 and HTTP/1.1 by ALPN (http2.ts). Handlers see node:http2's compatibility
+    // request and response, which serve as node:http's here; upgrades come over HTTP/1.1 only.
+    // Idle HTTP/2 connections are reaped by serveHttp2, not by fastify's session timeout (which
+    // would also cut a quiet `kubectl logs -f`).
+    ...(deps.tls
+      ? {
+          http2: true as const,
+          http2SessionTimeout: 0,
+          https: { ...SERVER_TLS_OPTIONS, allowHTTP1: true, settings: { maxConcurrentStreams: HTTP2_MAX_STREAMS }, key: deps.tls.key, cert: deps.tls.cert },
+        }
+      : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.decorateRequest('who', null);
   installBodyTypes(app, bodyTypes(deps.bodyTypes));
 
@@ -249,6 +263,7 @@ export async function createApiServer(deps: ApiDeps): Promise<Server> {
   }
   await app.ready();
   const server = app.server as Server;
+  if (deps.tls) serveHttp2(app.server as unknown as Http2SecureServer);
   // Plain heartbeats are answered ahead of the router (heartbeat-path.ts); the rest is fastify's.
   const heartbeat = heartbeatPath({ store, nodes: deps.nodes, log, metrics, statusOf: (err, path) => statusOf(err, undefined, log, path) });
   const routes = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];

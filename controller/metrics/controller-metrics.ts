@@ -50,6 +50,10 @@ export class ControllerMetrics {
   readonly registry = new MetricsRegistry();
   private readonly requests = this.registry.counter('berth_api_requests_total', 'API requests by route pattern, method and HTTP status code.');
   private readonly watchers = this.registry.gauge('berth_api_watchers', 'Open watch streams by resource.');
+  private readonly watchesEnded = this.registry.counter(
+    'berth_api_watches_ended_total',
+    'Watches the controller ended because their client fell behind, by reason: behind (over its own limit) or budget (over --watch-buffer-total-bytes).',
+  );
   private readonly syncSeconds = this.registry.histogram(
     'berth_statefulset_sync_duration_seconds',
     'Time one StatefulSet reconcile (sync) took.',
@@ -65,12 +69,25 @@ export class ControllerMetrics {
     'berth_api_connections',
     'Open TCP connections to the API server (kept-alive, watches and streams included).',
   );
+  private readonly watchUnsent = this.registry.gauge(
+    'berth_api_watch_unsent_bytes',
+    'Bytes all watch streams hold, not yet sent (counted against --watch-buffer-total-bytes).',
+  );
+  private readonly watchUnsentMax = this.registry.gauge(
+    'berth_api_watch_unsent_bytes_max',
+    'The most bytes all watch streams held unsent at once since the controller started.',
+  );
+  private budget: { readonly total: number; readonly peak: number } | undefined;
   private countConnections: (() => Promise<number>) | undefined;
 
   constructor(src: ControllerMetricsSources) {
     addProcessMetrics(this.registry);
     this.registry.collect(async () => {
       if (this.countConnections) this.connections.set({}, await this.countConnections());
+      if (this.budget) {
+        this.watchUnsent.set({}, this.budget.total);
+        this.watchUnsentMax.set({}, this.budget.peak);
+      }
     });
     const pods = this.registry.gauge('berth_pods', 'Pods by namespace and phase (Terminating for pods being deleted).');
     const setReplicas = this.registry.gauge('berth_statefulset_replicas', 'Desired replicas (spec.replicas) of each StatefulSet.');
@@ -140,6 +157,16 @@ export class ControllerMetrics {
 
   watchClosed(resource: string): void {
     this.watchers.inc({ resource }, -1);
+  }
+
+  /** A watch ended with 410 Expired: `behind` its own limit, or shed by the `budget` of all watches. */
+  watchEnded(resource: string, reason: 'behind' | 'budget'): void {
+    this.watchesEnded.inc({ resource, reason });
+  }
+
+  /** Where the unsent bytes of all watches are counted (the WatchBudget, once it exists). */
+  watchBytesFrom(budget: { readonly total: number; readonly peak: number }): void {
+    this.budget = budget;
   }
 
   /** Where the open connections are counted (the API server, once it exists). */

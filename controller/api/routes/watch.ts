@@ -12,6 +12,7 @@ import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
 import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import type { View } from '../views.js';
+import { responseGone } from '../http.js';
 
 const BOOKMARK_MS = 10_000;
 
@@ -81,6 +82,7 @@ export interface BudgetedWatch {
 export class WatchBudget {
   private readonly sizes = new Map<BudgetedWatch, number>();
   private sum = 0;
+  private most = 0;
   private shedding = false;
 
   constructor(readonly limit: number = WATCH_BUFFER_TOTAL_BYTES) {}
@@ -88,6 +90,11 @@ export class WatchBudget {
   /** Unsent bytes of all open watches, as last reported. */
   get total(): number {
     return this.sum;
+  }
+
+  /** The highest total since start. */
+  get peak(): number {
+    return this.most;
   }
 
   /** How many watches are counted (open, or ended and still draining). */
@@ -108,6 +115,7 @@ export class WatchBudget {
     const n = w.unsent();
     this.sum += n - before;
     this.sizes.set(w, n);
+    if (this.sum > this.most) this.most = this.sum;
     if (this.sum > this.limit && !this.shedding) this.shed();
   }
 
@@ -327,7 +335,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const { store, hub, metrics } = deps;
   const limit = deps.watchBufferBytes ?? WATCH_BUFFER_LIMIT_BYTES;
   const { res, req } = c;
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
   res.flushHeaders();
   let stopped = false;
   // Subscribe first, so nothing falls between the replay and the live stream.
@@ -354,6 +362,11 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   /** Writes a line unless the watch ended; ends it when the client has fallen too far behind. */
   const write = (line: string) => {
     if (stopped) return;
+    // Its client went away before the close below was seen (or before this watch started).
+    if (responseGone(res)) {
+      stop();
+      return;
+    }
     res.write(line, recount);
     // writableLength: what the response and its socket still hold, unsent.
     if (watchOverflowed(res.writableLength, limit)) expire();
@@ -433,6 +446,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const expire = (total?: number) => {
     const unsent = res.writableLength;
     stop();
+    metrics?.watchEnded(resource, total === undefined ? 'behind' : 'budget');
     const why =
       total === undefined
         ? `the client fell ${unsent} bytes behind (limit ${limit})`
@@ -454,7 +468,13 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     budget.add(counted);
   }
   req.on('close', stop);
+  res.once('close', stop);
   res.on('error', stop);
+  // A client gone before these listeners were added closes nothing any more: end it now.
+  if (responseGone(res)) {
+    stop();
+    return;
+  }
   if (fromRv !== null && fromRv !== '' && fromRv !== '0') {
     const since = store.changesSince(Number(fromRv));
     if (!since) {
