@@ -209,7 +209,8 @@ export function claimSet(name, replicas) {
 /**
  * Simulated agents (no containers): worker threads running scale-sim.mjs, `workers` of them
  * sharing `names` (with their node `tokens`, else each registers with `joinToken`), each
- * heartbeating every `heartbeatMs`; `watchPods`: they watch their pods and report them Ready.
+ * heartbeating every `heartbeatMs`; `watchPods`: they watch their pods and report them Ready;
+ * `http2`: each node sends everything as streams of one HTTP/2 session (else over HTTP/1.1).
  */
 export class Simulator {
   constructor(opts) {
@@ -231,6 +232,8 @@ export class Simulator {
           heartbeatMs: opts.heartbeatMs,
           callConnections: opts.callConnections ?? 2, // as the agent (AGENT_CALL_CONNECTIONS)
           clusterWatches: opts.clusterWatches === true,
+          // One HTTP/2 session per node for all its traffic (https servers only); else HTTP/1.1.
+          http2: opts.http2 === true,
         },
       });
       worker.on('error', (err) => console.error(`simulator worker failed: ${err.message}`));

@@ -4,13 +4,15 @@
 // list+watch open (fieldSelector spec.nodeName=<node>), reports each of its pods Running and
 // Ready through the status route, and finalizes pods that are being deleted. With
 // `clusterWatches` each node also holds the watches an agent with cluster DNS and the service
-// proxy holds, each on a connection of its own: every pod, every service and every node of the
-// cluster (pods and nodes in the compact view the agent asks for), and the claims of its node
-// (received and counted, not parsed).
+// proxy holds: every pod, every service and every node of the cluster (pods and nodes in the
+// compact view the agent asks for), and the claims of its node (received and counted, not
+// parsed). With `http2` (an https controller) each node sends all of that — calls, heartbeats,
+// every watch — as streams of one HTTP/2 session, as the agent does; without it, over HTTP/1.1:
+// heartbeats, calls and each watch on connections of their own.
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from './scale-http.mjs';
 
-const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs, callConnections, clusterWatches } = workerData;
+const { server, ca, joinToken, agentCertificate, names, tokens, watchPods, heartbeatMs, callConnections, clusterWatches, http2 } = workerData;
 const client = connect({ server, ca });
 const enc = encodeURIComponent;
 
@@ -19,7 +21,10 @@ const stats = {
   registerErrors: 0,
   heartbeats: 0,
   heartbeatErrors: 0,
-  /** Heartbeats that had to open a connection, and calls (status reports, lists, finalizes) that did. */
+  /**
+   * Heartbeats that had to open a connection, and calls (status reports, lists, finalizes) that
+   * did (over HTTP/2: that opened the node's session, its first or a new one after it closed).
+   */
   heartbeatConnects: 0,
   callConnects: 0,
   statusReports: 0,
@@ -29,6 +34,7 @@ const stats = {
   /** What the cluster-wide watches received: bytes and events (lines), and how often they ended. */
   clusterWatchBytes: 0,
   clusterWatchEvents: 0,
+  clusterListItems: 0,
   clusterWatchRestarts: 0,
   /** Longest time between two successful heartbeats of one node, and the slowest heartbeat (ms). */
   maxHeartbeatGapMs: 0,
@@ -70,16 +76,24 @@ class SimNode {
   constructor(name, token) {
     this.name = name;
     this.token = token;
-    // As the agent (agent/controller-client/connection.ts): heartbeats on a kept-alive
-    // connection of their own (one socket, closed by this side after 4 s idle, before the
-    // controller's 5 s keep-alive timeout), so a heartbeat never waits behind the node's status
-    // reports nor for a new connection; the other calls on kept-alive connections of their own,
-    // `callConnections` at most (2 in the agent; 0: another one whenever none is free, as Node's
-    // global agent does); the watch on a connection of its own.
-    this.agent = client.newAgent({ maxSockets: callConnections || Number.POSITIVE_INFINITY, timeout: 4000 });
-    this.beatAgent = client.newAgent({ maxSockets: 1, maxFreeSockets: 1, timeout: 4000 });
-    // The watch's own connection; a new one resumes the TLS session of the last, as the agent's does.
-    this.watchAgent = client.newAgent({ keepAlive: false });
+    if (http2) {
+      // As the agent: one HTTP/2 session to the controller for everything (heartbeats, calls,
+      // watches), each a stream of its own, so a heartbeat never waits for a connection nor
+      // behind a status report; a new session when it closed or failed.
+      this.session = client.newSession();
+      this.agent = this.beatAgent = this.watchAgent = this.session;
+    } else {
+      // HTTP/1.1 (--http1), as the agent did before HTTP/2 (agent/controller-client/connection.ts):
+      // heartbeats on a kept-alive connection of their own (one socket, closed by this side after
+      // 4 s idle, before the controller's 5 s keep-alive timeout), so a heartbeat never waits
+      // behind the node's status reports nor for a new connection; the other calls on kept-alive
+      // connections of their own, `callConnections` at most (2 in the agent; 0: another one
+      // whenever none is free, as Node's global agent does); the watch on a connection of its own.
+      this.agent = client.newAgent({ maxSockets: callConnections || Number.POSITIVE_INFINITY, timeout: 4000 });
+      this.beatAgent = client.newAgent({ maxSockets: 1, maxFreeSockets: 1, timeout: 4000 });
+      // The watch's own connection; a new one resumes the TLS session of the last, as the agent's does.
+      this.watchAgent = client.newAgent({ keepAlive: false });
+    }
     /** uid → where it is: 'reporting' (a status report in flight) | 'reported' | 'finalizing'. */
     this.pods = new Map();
     this.stream = undefined;
@@ -190,9 +204,10 @@ class SimNode {
 
   /**
    * The watches of cluster DNS, the service proxy, the pod network and the claim cleaner
-   * (agent/dns/service.ts, agent/network/host-gw.ts, agent/volumes/claim-cleaner.ts). Each starts
-   * without a resourceVersion, so the controller sends every object first as ADDED: the size of
-   * the list an agent reads first.
+   * (agent/dns/service.ts, agent/network/host-gw.ts, agent/volumes/claim-cleaner.ts), as the
+   * agent runs them (agent/controller-client/list-watch.ts): a list on the calls' connection,
+   * then a watch from the list's resourceVersion; when the controller ends the watch (410 Expired
+   * when it fell too far behind) or it fails, the same again.
    */
   runClusterWatches() {
     // As the agent asks (COMPACT_VIEW): a controller that does not know `view` sends whole objects.
@@ -204,13 +219,17 @@ class SimNode {
     ];
     this.clusterStreams = [];
     for (const path of paths) {
-      const agent = client.newAgent({ keepAlive: false });
+      // Over HTTP/2 a stream of the node's session; over HTTP/1.1 a connection of its own.
+      const agent = this.session ?? client.newAgent({ keepAlive: false });
       const sep = path.includes('?') ? '&' : '?';
       const run = async () => {
         while (!stopped) {
           try {
+            const list = await this.call('GET', path, this.token);
+            if (list.status !== 200) throw new Error(`list ${path}: HTTP ${list.status}`);
+            stats.clusterListItems += list.body.items.length;
             const s = client.watch(
-              `${path}${sep}watch=true&allowWatchBookmarks=true`,
+              `${path}${sep}watch=true&allowWatchBookmarks=true&resourceVersion=${list.body.metadata.resourceVersion}`,
               this.token,
               (bytes, lines) => {
                 stats.clusterWatchBytes += bytes;
@@ -309,6 +328,11 @@ class SimNode {
     clearTimeout(this.timer);
     this.stream?.close();
     for (const s of this.clusterStreams ?? []) s.close();
+    if (this.session) {
+      this.session.close();
+      if (this.beatAgent !== this.session) this.beatAgent.destroy();
+      return;
+    }
     this.agent.destroy();
     this.beatAgent.destroy();
   }

@@ -1,7 +1,8 @@
 // Scale benchmark: a real controller process and N simulated agents (no containers; worker
 // threads speak the agent's HTTP protocol, see scale-sim.mjs). Measures
 //   1. heartbeat handling CPU of the controller over a window with every node heartbeating,
-//      against a minimal node:http server doing the same bearer check for the same load;
+//      against a minimal node:http server (node:http2 when the agents speak HTTP/2) doing the
+//      same bearer check for the same load;
 //   2. the time to place a Parallel set with a claim template on the nodes while the other sets'
 //      pods exist: apply → all pods bound (spec.nodeName), apply → all Ready; pods per node;
 //   3. the controller's memory (VmRSS/VmHWM) idle, with the nodes, with all pods; the store's size.
@@ -11,12 +12,24 @@
 //
 // Usage: node scripts/bench/scale.mjs [--nodes 1000] [--pods-per-set 1000] [--sets 10]
 //          [--window 30] [--workers 2] [--quick] [--cpu-prof DIR] [--heap-snapshot DIR] [--insecure]
-//          [--store sqlite|etcd|both] [--etcd-members 3|1] [--cluster-watches]   (after `npm run build`)
+//          [--store sqlite|etcd|both] [--etcd-members 3|1] [--cluster-watches] [--http1]
+//          [--call-connections 2]   (after `npm run build`)
 // --cluster-watches: each simulated agent also holds the cluster-wide watches a real agent with
-// cluster DNS and the service proxy holds (every pod, service and node), each on its own
-// connection; without it a simulated agent watches only the pods bound to it.
+// cluster DNS and the service proxy holds (every pod, service and node: listed, then watched from
+// the list's resourceVersion, as the agent does); without it a simulated
+// agent watches only the pods bound to it.
+// By default each simulated agent sends everything — registration, heartbeats, status reports,
+// finalizes, lists and every watch — as streams of ONE HTTP/2 session to the controller (TLS,
+// ALPN h2), as the agent does; the baseline server is then node:http2's (HTTP/1.1 allowed, as
+// the controller's API) and each simulated node heartbeats to it over one session too.
+// --http1: the simulated agents speak HTTP/1.1 as the agent did before: heartbeats on a kept-alive
+// connection of their own, other calls on up to --call-connections kept-alive ones (2, as the
+// agent; 0: no bound), every watch on a connection of its own; the baseline is node:https. To
+// compare the two in the same tree. The summary names the protocol and counts the TCP
+// connections the controller holds once the nodes are in (ESTABLISHED, from /proc/net/tcp).
 // --insecure starts the controller with plain HTTP; by default it speaks what it defaults to
-// (HTTPS when admin.conf carries a CA), and so do the simulated agents and the baseline.
+// (HTTPS when admin.conf carries a CA), and so do the simulated agents and the baseline. The
+// controller speaks HTTP/2 over TLS only: with --insecure everything is HTTP/1.1.
 // --node-grace-seconds is passed to the controller (default: the controller's own default).
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -30,6 +43,8 @@ import { connect, readAdminConf } from './scale-http.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 // BERTH_BIN: another build of the CLI, to compare builds in the same conditions.
+// BENCH_CONTROLLER_ARGS: more flags for the controller, space-separated (for example
+// "--watch-buffer-total-bytes 268435456"); BENCH_CONTROLLER_LOG=PATH keeps its stderr.
 const BIN = process.env.BERTH_BIN ? resolve(process.env.BERTH_BIN) : join(ROOT, 'dist/bin/berth.js');
 const { values } = parseArgs({
   options: {
@@ -47,6 +62,7 @@ const { values } = parseArgs({
     'etcd-members': { type: 'string', default: '3' },
     'call-connections': { type: 'string' },
     'cluster-watches': { type: 'boolean', default: false },
+    http1: { type: 'boolean', default: false },
   },
 });
 const STORE = values.store;
@@ -71,6 +87,8 @@ const SETTLE_MS = 4000 + HEARTBEAT_MS;
 const CALL_CONNECTIONS = Number(values['call-connections'] ?? 2);
 if (!(Number.isInteger(CALL_CONNECTIONS) && CALL_CONNECTIONS >= 0))
   throw new Error(`--call-connections must be a whole number (0: no bound), got "${values['call-connections']}"`);
+/** The simulated agents' protocol for a controller that speaks TLS (plain HTTP: HTTP/1.1 only). */
+const HTTP1 = values.http1;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 for (const [k, v] of Object.entries({ nodes: NODES, 'pods-per-set': PER_SET, sets: SETS, window: WINDOW_S, workers: WORKERS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
@@ -91,6 +109,31 @@ function memory(pid) {
   return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
 }
 
+/**
+ * TCP connections ESTABLISHED to `port` on this host, counted at the server's end (the local
+ * port is `port`): the controller's connections, as it runs here and every client is on
+ * loopback. From /proc/net/tcp and tcp6 (no process to start; hex ports, state 01).
+ */
+function establishedTo(port) {
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 3 && f[3] === '01' && parseInt(f[1].slice(f[1].lastIndexOf(':') + 1), 16) === port) n++;
+    }
+  }
+  return n;
+}
+
+/** The protocol of the simulated agents (and of the baseline), for the output. */
+const protocolOf = (h2) => (h2 ? 'HTTP/2' : 'HTTP/1.1');
+
 const fmtMem = (m) => `VmRSS ${m.rssMiB.toFixed(0)} MiB, VmHWM ${m.hwmMiB.toFixed(0)} MiB`;
 
 /** The controller's own account of that memory, from its /metrics: V8's heap, external memory, open connections. */
@@ -103,11 +146,14 @@ async function memoryParts(client, agent, token) {
     heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
     externalMiB: mib('nodejs_external_memory_bytes'),
     connections: num('berth_api_connections'),
+    watchUnsentMaxMiB: mib('berth_api_watch_unsent_bytes_max'),
+    watchesEnded: [...String(res.body).matchAll(/^berth_api_watches_ended_total\{[^}]*\} (\S+)$/gm)].reduce((s, m) => s + Number(m[1]), 0),
   };
 }
 
 const fmtParts = (p) =>
-  `V8 heap ${p.heapUsedMiB.toFixed(0)} MiB used of ${p.heapTotalMiB.toFixed(0)} MiB, external ${p.externalMiB.toFixed(0)} MiB, ${p.connections} open connections`;
+  `V8 heap ${p.heapUsedMiB.toFixed(0)} MiB used of ${p.heapTotalMiB.toFixed(0)} MiB, external ${p.externalMiB.toFixed(0)} MiB, ${p.connections} open connections; ` +
+  `watches: at most ${p.watchUnsentMaxMiB.toFixed(1)} MiB unsent at once, ${p.watchesEnded} ended for falling behind`;
 const pct = (xs, p) => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -267,7 +313,7 @@ async function applyAndWait(client, token, observer, names) {
 
 // ---- run ------------------------------------------------------------------------------------------
 
-async function runBaseline(dir, names, tls, profDir) {
+async function runBaseline(dir, names, tls, h2, profDir) {
   const tokens = names.map(() => `node.${randomBytes(24).toString('base64url')}`);
   const file = join(dir, 'baseline-tokens.json');
   writeFileSync(file, JSON.stringify(tokens.map((t, i) => [createHash('sha256').update(t).digest('hex'), names[i]])));
@@ -275,7 +321,9 @@ async function runBaseline(dir, names, tls, profDir) {
   notInterrupted();
   // With --cpu-prof the baseline's profile goes beside the controller's (DIR/<store>/baseline), to compare function by function.
   const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, 'baseline')}`] : [];
-  const proc = spawn(process.execPath, [...profArgs, join(ROOT, 'scripts/bench/scale-baseline.mjs'), file, ...(cert ? [cert.key, cert.cert] : [])], {
+  // Over HTTP/2 as the simulated agents then speak to the controller: node:http2's server.
+  const baselineArgs = [...(h2 ? ['--http2'] : []), file, ...(cert ? [cert.key, cert.cert] : [])];
+  const proc = spawn(process.execPath, [...profArgs, join(ROOT, 'scripts/bench/scale-baseline.mjs'), ...baselineArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanups.push(() => stopProcess(proc));
@@ -298,6 +346,7 @@ async function runBaseline(dir, names, tls, profDir) {
       workers: WORKERS,
       heartbeatMs: HEARTBEAT_MS,
       callConnections: CALL_CONNECTIONS,
+      http2: h2,
     });
     cleanups.push(() => sim.stop());
     await sim.start();
@@ -417,6 +466,7 @@ async function runStore(kind, profDir) {
       ...(etcd ? ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')] : []),
       ...(values.insecure ? ['--insecure'] : []),
       ...(values['node-grace-seconds'] ? ['--node-grace-seconds', values['node-grace-seconds']] : []),
+      ...(process.env.BENCH_CONTROLLER_ARGS ? process.env.BENCH_CONTROLLER_ARGS.split(' ') : []),
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -453,6 +503,10 @@ async function runStore(kind, profDir) {
   const client = connect(conf);
   const pid = controller.pid;
   const tls = client.tls;
+  // HTTP/2 needs TLS (ALPN): the controller speaks no HTTP/2 over plain HTTP.
+  const h2 = tls && !HTTP1;
+  r.protocol = protocolOf(h2);
+  const port = Number(new URL(conf.server).port);
   const names = Array.from({ length: NODES }, (_, i) => `sim-${String(i).padStart(4, '0')}`);
   const total = PER_SET * SETS;
   const etcdPids = etcd ? etcd.pids() : [];
@@ -461,7 +515,13 @@ async function runStore(kind, profDir) {
     `\n==== store: ${kind}${etcd ? ` (${ETCD_MEMBERS} local etcd member${ETCD_MEMBERS === 1 ? '' : 's'}, ${etcd.endpoints.join(', ')})` : ' (in the controller process)'}`,
   );
   console.log(
-    `controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'})${etcd ? `; etcd pids ${etcdPids.join(', ')}, data in ${etcd.dir}` : ''}${profDir ? `, CPU profile to ${join(profDir, kind)}` : ''}\n`,
+    `controller: pid ${pid}, ${conf.server} (${tls ? 'HTTPS' : 'plain HTTP'})${etcd ? `; etcd pids ${etcdPids.join(', ')}, data in ${etcd.dir}` : ''}${profDir ? `, CPU profile to ${join(profDir, kind)}` : ''}`,
+  );
+  console.log(
+    h2
+      ? 'simulated agents: HTTP/2, one session per node for registration, heartbeats, calls and every watch\n'
+      : `simulated agents: HTTP/1.1 (${tls ? '--http1' : 'plain HTTP: the controller speaks HTTP/2 over TLS only'}), heartbeats on a kept-alive connection of their own, ` +
+          `calls on up to ${CALL_CONNECTIONS || 'any number of'} kept-alive ones, each watch on a connection of its own\n`,
   );
   await sleep(2000);
   r.memIdle = memory(pid);
@@ -474,11 +534,12 @@ async function runStore(kind, profDir) {
   // 1. Heartbeats: the baseline server first, then the controller, same load. The controller
   // (and etcd) sit idle meanwhile, without nodes: their background CPU (leader election, ...).
   const idle0 = { c: cpuSeconds(pid), e: etcdPids.reduce((s, p) => s + cpuSeconds(p), 0), t: performance.now() };
-  r.base = await runBaseline(dir, names, tls, profDir && join(profDir, kind));
+  r.base = await runBaseline(dir, names, tls, h2, profDir && join(profDir, kind));
   const idleSecs = (performance.now() - idle0.t) / 1000;
   r.idleCpuPct = ((cpuSeconds(pid) - idle0.c) / idleSecs) * 100;
   r.etcdIdleCpuPct = ((etcdPids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0.e) / idleSecs) * 100;
-  console.log(`baseline node:${tls ? 'https' : 'http'} server, ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(r.base)}`);
+  r.baseServer = `node:${h2 ? 'http2' : tls ? 'https' : 'http'}`;
+  console.log(`baseline ${r.baseServer} server (${r.protocol}), ${NODES} nodes heartbeating, ${WINDOW_S} s: ${fmtCpu(r.base)}`);
   console.log(
     `controller without nodes meanwhile: ${r.idleCpuPct.toFixed(1)} % of a core${etcd ? `; etcd (all members): ${r.etcdIdleCpuPct.toFixed(1)} % of a core` : ''}`,
   );
@@ -497,6 +558,7 @@ async function runStore(kind, profDir) {
     heartbeatMs: HEARTBEAT_MS,
     callConnections: CALL_CONNECTIONS,
     clusterWatches: values['cluster-watches'],
+    http2: h2,
   });
   cleanups.push(() => sim.stop());
   const tReg = performance.now();
@@ -530,6 +592,15 @@ async function runStore(kind, profDir) {
   r.memNodes = memory(pid);
   r.partsNodes = await memoryParts(client, admin, conf.token);
   console.log(`controller with ${NODES} nodes: ${fmtMem(r.memNodes)}; ${fmtParts(r.partsNodes)}`);
+  // The controller's TCP connections now, the nodes in and heartbeating (loopback: the
+  // simulated nodes' and this benchmark's admin's, whose own are its 2 watches (the observer's,
+  // HTTP/1.1, each on a connection of its own) and its calls' kept-alive connection(s)).
+  r.connsNodes = establishedTo(port);
+  const adminConns = 2 + [...Object.values(admin.sockets), ...Object.values(admin.freeSockets)].reduce((n, l) => n + l.length, 0);
+  console.log(
+    `controller's TCP connections with ${NODES} nodes (ESTABLISHED to port ${port}, /proc/net/tcp): ${r.connsNodes}, ` +
+      `of which ${adminConns} the benchmark's admin's: ${((r.connsNodes - adminConns) / NODES).toFixed(2)} per simulated node (${r.protocol})`,
+  );
   if (etcd) {
     r.etcdMemNodes = memorySum(etcdPids);
     console.log(`etcd with ${NODES} nodes: ${fmtMem(r.etcdMemNodes)}`);
@@ -604,12 +675,12 @@ async function runStore(kind, profDir) {
   r.nodeNotReady = observer.nodeNotReady;
   console.log(
     `\nsimulator: ${s.registered} registered, ${s.heartbeats} heartbeats (${s.heartbeatErrors} failed), ${s.statusReports} status reports (${s.statusErrors} failed), ` +
-      `${s.heartbeatConnects} connections opened for heartbeats and ${s.callConnects} for other calls, ` +
+      `${s.heartbeatConnects} ${h2 ? 'HTTP/2 sessions' : 'connections'} opened for heartbeats and ${s.callConnects} for other calls, ` +
       `${s.watchRestarts} watch restarts; nodes that went NotReady: ${observer.nodeNotReady}${s.lastError ? `; last error: ${s.lastError}` : ''}`,
   );
   if (values['cluster-watches'])
     console.log(
-      `cluster-wide watches (pods, services, nodes; claims of the node): ${(s.clusterWatchBytes / 2 ** 20).toFixed(0)} MiB and ` +
+      `cluster-wide lists and watches (pods, services, nodes; claims of the node): ${s.clusterListItems} objects listed, ${(s.clusterWatchBytes / 2 ** 20).toFixed(0)} MiB and ` +
         `${s.clusterWatchEvents} events received by the ${NODES} nodes, ${(s.clusterWatchBytes / NODES / 2 ** 20).toFixed(1)} MiB per node; ended ${s.clusterWatchRestarts} times`,
     );
   const ws = observer.watchStats;
@@ -682,7 +753,10 @@ function summary(results) {
     ]);
   };
   const total = PER_SET * SETS;
-  row('baseline node:https, µs/heartbeat', (r) => r.base.usPerBeat);
+  // Text rows: the same in every column (one protocol per run), no ratio.
+  const text = (label, get) => rows.push([label, ...cols.map((k) => get(by[k])), ...(both ? ['—'] : [])]);
+  text("simulated agents' protocol", (r) => (r.protocol === 'HTTP/2' ? 'HTTP/2 (one session per node)' : r.protocol));
+  row(`baseline ${results[0]?.baseServer} server, µs/heartbeat`, (r) => r.base.usPerBeat);
   row(`controller, ${NODES} nodes: µs/heartbeat`, (r) => r.hb.usPerBeat);
   row('  ÷ baseline', (r) => r.hb.usPerBeat / r.base.usPerBeat, 2, ' ×');
   row('  etcd members, µs/heartbeat', (r) => (r.kind === 'etcd' ? r.hb.extraUsPerBeat : NaN));
@@ -711,6 +785,7 @@ function summary(results) {
   row('  V8 heap total, MiB', (r) => r.partsPods.heapTotalMiB);
   row('  V8 heap used, MiB', (r) => r.partsPods.heapUsedMiB);
   row('  open API connections', (r) => r.partsPods.connections);
+  row(`controller's TCP connections with ${NODES} nodes (ESTABLISHED)`, (r) => r.connsNodes);
   row('etcd VmRSS (sum of members) idle, MiB', (r) => (r.kind === 'etcd' ? r.etcdMemIdle.rssMiB : NaN));
   row(`  with ${total} pods, MiB`, (r) => (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : NaN));
   row(`controller + etcd VmRSS with ${total} pods, MiB`, (r) => r.memPods.rssMiB + (r.kind === 'etcd' ? r.etcdMemPods.rssMiB : 0));
@@ -719,7 +794,9 @@ function summary(results) {
   row('StatefulSet syncs, mean ms', (r) => r.syncs?.meanMs ?? NaN, 1);
   const head = ['', ...cols, ...(both ? ['etcd ÷ sqlite'] : [])];
   const lines = [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`);
-  console.log(`\n==== summary (${NODES} nodes, ${SETS} sets × ${PER_SET} pods, ${WINDOW_S} s windows)\n${lines.join('\n')}`);
+  console.log(
+    `\n==== summary (${NODES} nodes, ${SETS} sets × ${PER_SET} pods, ${WINDOW_S} s windows, simulated agents over ${results[0]?.protocol})\n${lines.join('\n')}`,
+  );
 }
 
 async function main() {
@@ -728,7 +805,7 @@ async function main() {
   const t0 = performance.now();
   console.log(
     `berth scale benchmark: ${NODES} simulated nodes, ${SETS} Parallel sets × ${PER_SET} pods (${PER_SET * SETS} pods), ${WORKERS} simulator threads, ` +
-      `store ${kinds.join(' then ')}, ${process.version}${values['node-grace-seconds'] ? `, node grace ${values['node-grace-seconds']} s` : ''}`,
+      `store ${kinds.join(' then ')}, simulated agents over ${values.insecure || HTTP1 ? 'HTTP/1.1' : 'HTTP/2'}, ${process.version}${values['node-grace-seconds'] ? `, node grace ${values['node-grace-seconds']} s` : ''}`,
   );
   const results = [];
   try {
