@@ -9,6 +9,16 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 /** Reads admin.conf (flat YAML): server, token and, when the controller speaks TLS, its CA. */
+/** An answer's body: parsed JSON, the text when it is not JSON, undefined when empty. */
+function bodyOf(chunks) {
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
 export function readAdminConf(file) {
   const fields = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -166,13 +176,7 @@ export function connect({ server, ca }) {
           const chunks = [];
           res.on('data', (c) => chunks.push(c));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed = text;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              /* not JSON */
-            }
+            const parsed = bodyOf(chunks);
             ok({ status: res.statusCode ?? 0, body: parsed, reused: !opened, times: { ...times, end: performance.now() } });
           });
           res.on('error', fail);
@@ -247,13 +251,7 @@ export function connect({ server, ca }) {
       const chunks = [];
       stream.on('data', (c) => chunks.push(c));
       stream.once('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed = text;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          /* not JSON */
-        }
+        const parsed = bodyOf(chunks);
         settle(ok, { status, body: parsed, reused: !created, times: { ...times, end: performance.now() } });
       });
       stream.once('finish', () => (times.sent = performance.now()));
