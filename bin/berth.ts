@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The berth command: the controller, the agent, and kubectl-shaped commands for users.
 import { Command, Option } from 'commander';
+import { WATCH_BUFFER_TOTAL_BYTES } from '../shared/limits.js';
 import { VERSION } from '../shared/version.js';
 import type { DrainOptions } from '../cli/commands/cordon.js';
 import { agentOptions, controllerOptions, storeChoice, type AgentCliOptions, type ControllerUpOptions } from '../cli/commands/daemons.js';
@@ -110,7 +111,11 @@ controller
   .option('--manifests <dir>', 'directory of manifests kept applied (default: <data-dir>/manifests)')
   .option('--max-replicas-per-set <n>', 'largest spec.replicas a StatefulSet may ask for', '10000')
   .option('--max-pods <n>', 'largest sum of spec.replicas over all StatefulSets', '20000')
-  .option('--watch-buffer-total-bytes <n>', 'unsent bytes all watches together may hold; past it the watch holding the most ends with 410 Expired', '67108864')
+  .option(
+    '--watch-buffer-total-bytes <n>',
+    'unsent bytes all watches together may hold; past it the watch holding the most ends with 410 Expired',
+    String(WATCH_BUFFER_TOTAL_BYTES),
+  )
   .option(
     '--store-sync <mode>',
     'sqlite: full (default): every store commit is on disk before it is acknowledged; normal: faster, a power cut can undo the last commits',

@@ -70,7 +70,7 @@ export interface ControllerOptions {
   podSecurity?: PodSecurityPolicy;
   /** --store-sync; default full (docs/operations.md#durability). */
   storeSync?: StoreSynchronous;
-  /** --watch-buffer-total-bytes: unsent bytes all watches together may hold; default 64 MiB. */
+  /** --watch-buffer-total-bytes: unsent bytes all watches together may hold; default WATCH_BUFFER_TOTAL_BYTES (256 MiB). */
   watchBufferTotalBytes?: number;
   /** --store and its --etcd-* flags; default the SQLite file in the data dir. */
   store?: StoreChoice;

@@ -4,6 +4,7 @@
 // controller held for it stays within that limit, and a watcher that reads keeps receiving
 // everything through listWatch. A real controller process over real HTTP.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { createServer } from 'node:http';
 import { ApiClient } from '../shared/client.js';
@@ -12,7 +13,7 @@ import { expiredEvent, watchBufferLimit, watchOverflowed, watchToShed, WatchBudg
 import { WATCH_BUFFER_TOTAL_BYTES } from '../shared/limits.js';
 import { controllerOptions } from '../cli/commands/daemons.js';
 import type { AnyObject } from '../shared/types.js';
-import { Cluster, waitFor } from './helpers/cluster.js';
+import { BIN, Cluster, waitFor } from './helpers/cluster.js';
 
 const MIB = 1024 * 1024;
 
@@ -103,6 +104,8 @@ t.test('the total: past --watch-buffer-total-bytes the watch holding the most en
 
   const flags = { dataDir: '/tmp/x', listen: '127.0.0.1:0', zone: 'cluster.local', nodeGraceSeconds: '5' };
   t.equal(controllerOptions(flags).watchBufferTotalBytes, 256 * MIB, 'controller up: 256 MiB unless --watch-buffer-total-bytes says otherwise');
+  const help = execFileSync(process.execPath, [BIN, 'controller', 'up', '--help'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+  t.match(help, /--watch-buffer-total-bytes <n> [^(]*\(default: "268435456"\)/, 'berth controller up takes the same default');
   t.equal(controllerOptions({ ...flags, watchBufferTotalBytes: '67108864' }).watchBufferTotalBytes, 64 * MIB);
   t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '1000' }), /invalid --watch-buffer-total-bytes value "1000": must be at least 1048576/);
   t.throws(() => controllerOptions({ ...flags, watchBufferTotalBytes: '64Mi' }), /invalid --watch-buffer-total-bytes value "64Mi"/);
