@@ -19,7 +19,7 @@ export const DEFAULT_POD_LIMITS: PodLimits = { maxReplicasPerSet: 10_000, maxPod
  * at most BERTH_WATCH_BUFFER_BYTES, 16 MiB); past it the watch holding the most is ended with
  * 410 Expired (docs/security.md, Limits). Sized, as the pod limits, for 1,000 hosts: with every
  * agent's cluster-wide watches on one HTTP/2 connection each, 9,000 pods created at once had
- * them hold at most 95 MiB (`scripts/bench/scale --cluster-watches`); 64 MiB ended watches whose
- * clients were reading, and each ended one listed again, which added more to send.
+ * them hold at most 95 to 102 MiB (`scripts/bench/scale --cluster-watches`); 64 MiB ended
+ * watches whose clients were reading, and each ended one listed again, which added more to send.
  */
 export const WATCH_BUFFER_TOTAL_BYTES = 256 * 1024 * 1024;
