@@ -5,7 +5,9 @@
 // TLS handshake (docs/benchmarks.md, "One connection per agent").
 //
 // The protocol is chosen by TLS (ALPN): a controller that offers only HTTP/1.1 (an older one)
-// is remembered as such and the client's calls to it go over HTTP/1.1 as before. A connection
+// is remembered as such for `http1RecheckMs` and the client's calls to it go over HTTP/1.1 as
+// before; after that the next call asks again, so a controller upgraded in place is spoken to
+// over HTTP/2 without restarting its clients. A connection
 // that stops answering is found by PING: one every `pingIntervalMs`, and one at once when a
 // call on it runs out of time; no answer within `pingTimeoutMs` closes it, failing its streams
 // (the watches list or resume again on a new one). A connection on which a call ran out of time
@@ -40,6 +42,8 @@ export interface Http2SessionsOptions {
   pingIntervalMs?: number;
   /** A PING not answered within this long closes the connection (default 10 s). */
   pingTimeoutMs?: number;
+  /** How long a server that offered only HTTP/1.1 is taken to speak only that (default 5 min). */
+  http1RecheckMs?: number;
 }
 
 /** Flow-control windows this side grants: each stream, and the whole connection. */
@@ -60,17 +64,19 @@ export interface SessionFor {
 
 export class Http2Sessions {
   private readonly entries = new Map<string, Entry>();
-  /** Origins that answered TLS without offering HTTP/2: calls to them go over HTTP/1.1. */
-  private readonly http1 = new Set<string>();
+  /** Origins that answered TLS without offering HTTP/2, and when: calls to them go over HTTP/1.1. */
+  private readonly http1 = new Map<string, number>();
   private readonly streams = new WeakMap<ClientHttp2Session, number>();
   private readonly probing = new WeakSet<ClientHttp2Session>();
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
+  private readonly http1RecheckMs: number;
   private closed = false;
 
   constructor(opts: Http2SessionsOptions = {}) {
     this.pingIntervalMs = opts.pingIntervalMs ?? 15_000;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 10_000;
+    this.http1RecheckMs = opts.http1RecheckMs ?? 5 * 60_000;
   }
 
   /**
@@ -79,7 +85,7 @@ export class Http2Sessions {
    */
   async get(url: URL, tlsOptions: ConnectionOptions, connectTimeoutMs: number | undefined): Promise<SessionFor | undefined> {
     const origin = url.origin;
-    if (this.http1.has(origin) || this.closed) return undefined;
+    if (this.closed || this.speaksHttp1(origin)) return undefined;
     const have = this.entries.get(origin);
     if (have?.current && usable(have.current)) return { session: have.current, fresh: false };
     if (have && !have.current) {
@@ -100,6 +106,15 @@ export class Http2Sessions {
       if (this.entries.get(origin) === entry) this.entries.delete(origin);
       throw err;
     }
+  }
+
+  /** Whether `origin` offered only HTTP/1.1 within the last `http1RecheckMs`. */
+  private speaksHttp1(origin: string): boolean {
+    const since = this.http1.get(origin);
+    if (since === undefined) return false;
+    if (Date.now() - since < this.http1RecheckMs) return true;
+    this.http1.delete(origin);
+    return false;
   }
 
   /** A stream of `session` opened: the connection keeps the process alive while any is open. */
@@ -162,8 +177,8 @@ export class Http2Sessions {
       socket.once('secureConnect', () => {
         clearTimeout(timer);
         if (socket.alpnProtocol !== 'h2') {
-          // An older controller: HTTP/1.1 for it from now on (its own connections, as before).
-          this.http1.add(origin);
+          // An older controller: HTTP/1.1 for it for a while (its own connections, as before).
+          this.http1.set(origin, Date.now());
           socket.destroy();
           resolve(undefined);
           return;

@@ -134,6 +134,29 @@ t.test('a server that offers only HTTP/1.1 gets HTTP/1.1', async (t) => {
   t.equal(conn.sessions.openSessions, 0, 'no HTTP/2 connection held');
 });
 
+t.test('a server that offered only HTTP/1.1 and now offers HTTP/2 is spoken to over HTTP/2 once the re-check time passed', async (t) => {
+  const old = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ version: req.httpVersion }));
+  });
+  await new Promise<void>((ok) => old.listen(0, '127.0.0.1', ok));
+  const port = (old.address() as net.AddressInfo).port;
+  const sessions = new Http2Sessions({ http1RecheckMs: 1500 });
+  t.teardown(() => sessions.destroy(true));
+  const client = new ApiClient({ server: `https://127.0.0.1:${port}`, token: 'tok', tls, sessions });
+  t.equal((await client.get<{ version: string }>('/x')).version, '1.1', 'HTTP/1.1 from the older server');
+  old.closeAllConnections();
+  await new Promise<void>((ok) => old.close(() => ok()));
+  // The client's kept-alive HTTP/1.1 connection sees its server close it.
+  await new Promise((r) => setTimeout(r, 100));
+  const upgraded = await new FakeH2().start(port);
+  t.teardown(() => upgraded.stop());
+  t.equal((await client.get<{ version: string }>('/y')).version, '1.1', 'within the re-check time: still HTTP/1.1');
+  await new Promise((r) => setTimeout(r, 1600));
+  t.equal((await client.get<{ version: string }>('/z')).version, '2.0', 'after it: HTTP/2');
+  t.equal(sessions.openSessions, 1, 'on one HTTP/2 connection');
+});
+
 t.test('a call that runs out of time moves later calls to a new connection; the old one keeps its watch', async (t) => {
   const s = await new FakeH2().start();
   t.teardown(() => s.stop());
