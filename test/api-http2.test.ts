@@ -13,12 +13,12 @@ import { waitFor } from './helpers/cluster.js';
 
 /** Counts the open watch streams as the controller's metrics would. */
 function watchCounter() {
-  const open = { n: 0 };
+  const open = { n: 0, budget: undefined as { readonly total: number } | undefined };
   const metrics = {
     watchOpened: () => open.n++,
     watchClosed: () => open.n--,
     watchEnded: () => undefined,
-    watchBytesFrom: () => undefined,
+    watchBytesFrom: (b: { readonly total: number }) => (open.budget = b),
     request: () => undefined,
     heartbeat: () => undefined,
   } as unknown as ControllerMetrics;
@@ -133,4 +133,35 @@ t.test('HTTP/1.1 connections idle past the keep-alive timeout are closed; closeA
   api.server.closeAllConnections();
   await Promise.all([h1Closed, h2Closed]);
   t.pass('both closed');
+});
+
+t.test('a watch of one connection far behind (12 MiB unsent, under its own limit) does not stop other calls on that connection', async (t) => {
+  const { open, metrics } = watchCounter();
+  const api = await startApi(t, { https: true, metrics });
+  // The default 64 KiB window: the server can send little before the unread bytes wait on its side.
+  const s = await connect(api.url, api.ca!);
+  t.teardown(() => s.destroy());
+  const st = s.request({ ':path': '/api/v1/namespaces/default/configmaps?watch=true', authorization: `Bearer ${api.admin}` });
+  st.on('error', () => undefined);
+  await new Promise<void>((ok) => st.once('response', () => ok()));
+  st.pause();
+  const value = 'x'.repeat(256 * 1024);
+  for (let batch = 0; batch < 48; batch += 8) {
+    const objects = Array.from({ length: 8 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${batch + i}`, namespace: 'default' },
+      data: { v: value },
+    }));
+    const r = await api.call('POST', '/api/v1/apply', { body: JSON.stringify({ objects }), headers: { 'content-type': 'application/json' } });
+    t.equal(r.status, 200, `ConfigMaps ${batch}..${batch + 7} applied`);
+  }
+  // Over node:http2's default 10 MB of session memory: the server holds it, not the client.
+  t.ok((open.budget?.total ?? 0) > 10 << 20, `the watch holds ${((open.budget?.total ?? 0) / 2 ** 20).toFixed(1)} MiB unsent`);
+  t.equal(open.n, 1, 'and is still open');
+  const answer = await h2get(s, '/api/v1/namespaces', api.admin).then(
+    (r) => `HTTP ${r.status}`,
+    (err: NodeJS.ErrnoException) => `${err.code}: ${err.message}`,
+  );
+  t.equal(answer, 'HTTP 200', 'a call on the same connection is answered');
 });
