@@ -171,13 +171,30 @@ t.test('status page in headless Chromium', async (t) => {
     await shot(page, 'cluster');
   });
 
+  /**
+   * Confirms the open dialog and waits for its answer. Chromium drops every request of its
+   * connection with ERR_NETWORK_CHANGED when an interface appears or goes (Docker on this
+   * machine): the dialog then says no answer came, and, as a user would, the test confirms again.
+   */
+  const confirm = async () => {
+    for (let i = 1; ; i++) {
+      await page.click('#confirm [data-confirm]');
+      const done = await page.waitForSelector('#dialog-result[data-done]');
+      const how = await done.getAttribute('data-done');
+      if (how === 'ok') return;
+      const text = await done.textContent();
+      if (how !== 'no-answer' || i >= 3) throw new Error(`the dialog answered ${how}: ${text}`);
+      t.comment(`confirmed again after: ${text}`);
+      await page.waitForSelector('#confirm [data-confirm]:not([disabled])');
+    }
+  };
+
   t.test('scale the set to 5 from its page: the new ordinals appear', async (t) => {
     await page.click('.chip[data-set=web]');
     await page.waitForSelector('.tr[data-pod=web-2][data-ready=true]');
     await page.click('[data-action=scale]');
     await page.fill('#confirm input[name=replicas]', '5');
-    await page.click('#confirm [data-confirm]');
-    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await confirm();
     await page.waitForSelector('.tr[data-pod=web-4][data-ready=true]', { timeout: 120_000 });
     const set = await c.api.get<StatefulSet>('/apis/apps/v1/namespaces/default/statefulsets/web');
     t.equal(set.spec.replicas, 5, 'the set has 5 replicas');
@@ -206,13 +223,12 @@ t.test('status page in headless Chromium', async (t) => {
     const unschedulable = async () => (await c.api.get<{ spec: { unschedulable?: boolean } }>(`/api/v1/nodes/${nodeA}`)).spec.unschedulable === true;
     await page.goto(`${c.server}/ui/#/node/${nodeA}`);
     await page.click('[data-action=cordon]');
-    await page.click('#confirm [data-confirm]');
-    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await confirm();
     await page.waitForSelector('#node-state[data-state=cordoned]');
     t.ok(await unschedulable(), 'the node is cordoned');
     await page.waitForSelector('#confirm', { state: 'detached' });
     await page.click('[data-action=uncordon]');
-    await page.click('#confirm [data-confirm]');
+    await confirm();
     await page.waitForSelector('#node-state[data-state=ready]');
     t.notOk(await unschedulable(), 'the node is uncordoned');
     await page.waitForSelector('#confirm', { state: 'detached' });
@@ -220,8 +236,7 @@ t.test('status page in headless Chromium', async (t) => {
     const before = (await c.pods()).find((p) => p.metadata.name === 'web-4')!;
     await page.goto(`${c.server}/ui/#/set/default/web`);
     await page.click('.tr[data-pod=web-4] [data-action=delete-pod]');
-    await page.click('#confirm [data-confirm]');
-    await page.waitForSelector('#dialog-result[data-done=ok]');
+    await confirm();
     await page.waitForFunction(
       (uid) => {
         const row = document.querySelector('.tr[data-pod=web-4]');

@@ -229,6 +229,7 @@ function confirmAction(
     if (check?.(form)) return validate();
     ok.disabled = true;
     result.textContent = 'working…';
+    result.removeAttribute('data-done');
     act(form).then(
       (msg) => {
         result.textContent = msg;
@@ -237,9 +238,12 @@ function confirmAction(
         setTimeout(() => dialog.close(), 800);
       },
       (err: Error) => {
-        result.textContent = err instanceof ApiFailure ? `${err.status}: ${err.message}` : err.message;
+        // An answer of the API (a refusal) or none at all (the request or its answer was lost
+        // on the way): the second may have been carried out; the page shows what happened.
+        const answered = err instanceof ApiFailure;
+        result.textContent = answered ? `${err.status}: ${err.message}` : `no answer from the controller (${err.message}); it may or may not have been done`;
         result.className = 'result error';
-        result.setAttribute('data-done', 'error');
+        result.setAttribute('data-done', answered ? 'error' : 'no-answer');
         ok.disabled = false;
       },
     );
