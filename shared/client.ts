@@ -211,7 +211,7 @@ export function fetchWithTls(target: string | URL, init: FetchInit = {}, tls?: C
           signal.addEventListener('abort', onLateAbort, { once: true });
           msg.once('close', () => signal.removeEventListener('abort', onLateAbort));
         }
-        resolve(toResponse(msg));
+        resolve(toResponse(msg, msg.statusCode ?? 502, msg.statusMessage ?? '', msg.headers));
       });
       watchConnection(req, secure, url.host, init.connectTimeoutMs, () => (connected = true));
       const onAbort = () => req.destroy(abortError(signal!));
@@ -275,11 +275,8 @@ function requestOnSession(
     });
     stream.once('response', (h) => {
       answered = true;
-      const status = Number(h[':status'] ?? 502);
-      const noBody = status === 204 || status === 304;
-      if (noBody) stream.resume();
-      const { ':status': _, ...rest } = h;
-      resolve(new ApiResponse(noBody ? undefined : stream, status, '', rest as http.IncomingHttpHeaders));
+      const { ':status': status, ...rest } = h;
+      resolve(toResponse(stream, Number(status ?? 502), '', rest as http.IncomingHttpHeaders));
     });
     // After the answer its reader sees the error (as the body stream's error).
     stream.on('error', (err) => {
@@ -379,12 +376,11 @@ export class ResponseHeaders {
   }
 }
 
-/** The IncomingMessage as an ApiResponse, so callers stream it the same way. */
-function toResponse(msg: http.IncomingMessage): ApiResponse {
-  const status = msg.statusCode ?? 502;
+/** An answer (HTTP/1.1 message or HTTP/2 stream) as an ApiResponse, so callers stream it the same way; a 204 or 304 has no body. */
+function toResponse(body: Readable, status: number, statusText: string, headers: http.IncomingHttpHeaders): ApiResponse {
   const noBody = status === 204 || status === 304;
-  if (noBody) msg.resume();
-  return new ApiResponse(noBody ? undefined : msg, status, msg.statusMessage ?? '', msg.headers);
+  if (noBody) body.resume();
+  return new ApiResponse(noBody ? undefined : body, status, statusText, headers);
 }
 
 function abortError(signal: AbortSignal): Error {

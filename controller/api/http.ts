@@ -47,7 +47,6 @@ export function writeJson(res: ServerResponse, code: number, body: unknown): voi
   res.end(text);
 }
 
-/** The Status answer of an error on a raw response; once headers are out, only the end. */
 /**
  * Whether nothing written to `res` can reach its client any more: its connection (HTTP/1.1) or
  * its stream (HTTP/2, node:http2's compatibility response) closed. Such a response takes no
@@ -59,6 +58,7 @@ export function responseGone(res: ServerResponse): boolean {
   return res.destroyed || res.socket?.destroyed === true;
 }
 
+/** The Status answer of an error on a raw response; once headers are out, only the end. */
 export function writeError(res: ServerResponse, err: StatusError): void {
   if (res.headersSent) {
     res.end();
