@@ -7,7 +7,12 @@
 import { badRequest } from '../errors.js';
 import type { AnyObject, Node, Pod } from '../../shared/types.js';
 
-export type View = (o: AnyObject) => AnyObject;
+export interface View {
+  /** The object as the view shows it. */
+  (o: AnyObject): AnyObject;
+  /** Whether the object is in the view at all; absent: every object is. */
+  includes?: (o: AnyObject) => boolean;
+}
 
 /**
  * What agent/dns/records.ts (toEndpointPod) and agent/network/services.ts (toProxyPod) read
@@ -68,7 +73,18 @@ export function compactNode(o: AnyObject): AnyObject {
   } as unknown as AnyObject;
 }
 
-const COMPACT: Record<string, View> = { Pod: compactPod, Node: compactNode };
+/**
+ * Whether a pod has an address. The compact view of pods holds only those: the agents' DNS
+ * makes no record of a pod without one and the service proxy sends nothing to it (as an
+ * EndpointSlice lists only endpoints with addresses). So an agent hears nothing of a pod until
+ * it runs, then hears it ADDED; one that loses its address is DELETED from the view.
+ */
+export function hasAddress(o: AnyObject): boolean {
+  const s = (o as Pod).status;
+  return !!s?.podIP || !!s?.podIPs?.some((x) => x.ip);
+}
+
+const COMPACT: Record<string, View> = { Pod: Object.assign((o: AnyObject) => compactPod(o), { includes: hasAddress }), Node: compactNode };
 
 /** The view a list or watch asked for (`view`), or undefined for whole objects; 400 naming the parameter for anything else. */
 export function parseView(q: URLSearchParams, kind: string): View | undefined {

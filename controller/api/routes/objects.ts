@@ -11,7 +11,7 @@ import { adminOnly, type ApiContext } from '../context.js';
 import { sendJson, sendText, type Params, type Router } from '../http.js';
 import { contentTypeOf, JSON_OFFER, negotiated, type Offer } from '../negotiate.js';
 import { parseBool, parseCount } from '../query.js';
-import { serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
+import { inView, serveWatch, WatchHub, type WatchDeps, type WatchOptions } from './watch.js';
 import { parseView } from '../views.js';
 
 /**
@@ -207,6 +207,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
         apiVersion: r.apiVersion,
         transitions: fields.some((f) => MUTABLE_FIELDS.has(f.path)),
         ...(view ? { view } : {}),
+        everything: p.ns === undefined && labels.length === 0 && fields.length === 0 && scope === undefined,
       };
       const represent = offer.watch?.(r, q);
       const redact = viewerRedaction(c, r);
@@ -219,7 +220,7 @@ export function addObjectRoutes(router: Router<ApiContext>, deps: ObjectRouteDep
     }
     const redact = viewerRedaction(c, r);
     const selectedItems = store.list(r.kind, r.namespaced ? p.ns : undefined).filter(filter);
-    const items = view ? selectedItems.map(view) : redact ? selectedItems.map(redact) : selectedItems;
+    const items = view ? selectedItems.filter((o) => inView(view, o)).map(view) : redact ? selectedItems.map(redact) : selectedItems;
     respond(c, r, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items });
   };
 

@@ -5,7 +5,8 @@
 // not read is not buffered for without bound: once its unsent bytes pass a limit the watch ends
 // with a 410 Expired ERROR, as Kubernetes' watch cache ends a watcher that falls behind, and the
 // client lists again. All watches together are bounded too (WatchBudget): past that total the
-// watch holding the most unsent bytes is ended the same way (docs/security.md, Limits).
+// watch holding the most unsent bytes is ended the same way (docs/security.md, Limits). Watches
+// in a view send each turn's changes together, each object at its latest (watch-coalesce.ts).
 import { WATCH_BUFFER_TOTAL_BYTES } from '../../../shared/limits.js';
 import type { AnyObject, Kind, WatchEvent } from '../../../shared/types.js';
 import type { ControllerMetrics } from '../../metrics/controller-metrics.js';
@@ -13,6 +14,7 @@ import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import type { View } from '../views.js';
 import { responseGone } from '../http.js';
+import { batchAfter, holdLine, takeHeld, ViewFeed, type HeldLine, type ViewBatch } from './watch-coalesce.js';
 
 const BOOKMARK_MS = 10_000;
 
@@ -165,8 +167,32 @@ export class WatchHub {
    */
   private readonly views = new Map<string, { view: View; watchers: number; last: Map<string, string>; lines: WeakMap<StoredChange, string | null> }>();
 
+  /** Per kind: the feed of the watches of every object in its view (watch-coalesce.ts). */
+  private readonly feeds = new Map<string, ViewFeed>();
+
   constructor(private readonly store: Store) {
     store.changes.on('change', (ch) => this.dispatch(ch));
+  }
+
+  /** A watch of every object of `kind` in its view (after addViewer): from now on it gets each turn's changes as one batch. */
+  subscribeView(kind: string, fn: (b: ViewBatch) => void): void {
+    let feed = this.feeds.get(kind);
+    if (!feed) {
+      feed = new ViewFeed();
+      this.feeds.set(kind, feed);
+    }
+    feed.watchers.add(fn);
+  }
+
+  unsubscribeView(kind: string, fn: (b: ViewBatch) => void): void {
+    const feed = this.feeds.get(kind);
+    feed?.watchers.delete(fn);
+    if (feed?.watchers.size === 0) this.feeds.delete(kind);
+  }
+
+  /** Whether changes of `kind` wait to go out to the watches of every object in its view. */
+  viewPending(kind: string): boolean {
+    return this.feeds.get(kind)?.pending ?? false;
   }
 
   static index(kind: string, nodeName?: string): string {
@@ -196,7 +222,7 @@ export class WatchHub {
     let v = this.views.get(kind);
     if (!v) {
       const last = new Map<string, string>();
-      for (const o of this.store.list(kind as Kind)) last.set(o.metadata.uid, viewForm(view(o)));
+      for (const o of this.store.list(kind as Kind)) if (inView(view, o)) last.set(o.metadata.uid, viewForm(view(o)));
       v = { view, watchers: 0, last, lines: new WeakMap() };
       this.views.set(kind, v);
     }
@@ -224,12 +250,18 @@ export class WatchHub {
     if (!v) return;
     const e = this.store.toWatchEvent(ch);
     const object = v.view(e.object);
-    const form = viewForm(object);
     const uid = ch.object.metadata.uid;
     const prev = v.last.get(uid);
-    if (ch.type === 'DELETED') v.last.delete(uid);
-    else v.last.set(uid, form);
-    v.lines.set(ch, ch.type === 'MODIFIED' && prev === form ? null : JSON.stringify({ type: e.type, object }) + '\n');
+    // Deleted, or out of the view now: DELETED if the view held it, else nothing.
+    if (ch.type === 'DELETED' || !inView(v.view, e.object)) {
+      v.last.delete(uid);
+      v.lines.set(ch, prev === undefined ? null : JSON.stringify({ type: 'DELETED', object }) + '\n');
+      return;
+    }
+    const form = viewForm(object);
+    v.last.set(uid, form);
+    // New to the view: ADDED; changed in it: MODIFIED; as it was: nothing.
+    v.lines.set(ch, prev === form ? null : JSON.stringify({ type: prev === undefined ? 'ADDED' : 'MODIFIED', object }) + '\n');
   }
 
   /** The change as a watch stream line, serialized once however many watches send it. */
@@ -241,6 +273,12 @@ export class WatchHub {
   private dispatch(ch: StoredChange): void {
     const kind = ch.object.kind;
     this.track(ch);
+    const feed = this.feeds.get(kind);
+    const view = feed && this.views.get(kind)?.view;
+    if (view) {
+      const line = this.viewLine(ch, view);
+      if (line !== null) feed.hold(ch.object.metadata.uid, ch.type, line, ch.rv);
+    }
     this.byIndex.get(kind)?.forEach((fn) => fn(ch));
     const node = (ch.object as { spec?: { nodeName?: unknown } }).spec?.nodeName;
     if (typeof node === 'string' && node !== '') this.byIndex.get(WatchHub.index(kind, node))?.forEach((fn) => fn(ch));
@@ -286,9 +324,15 @@ export interface WatchOptions {
   transitions?: boolean;
   /**
    * Objects in this view (views.ts), never together with `transform`. Unless `transitions`, a
-   * MODIFIED that leaves an object's view as it was is not sent.
+   * MODIFIED that leaves an object's view as it was is not sent, and an object the view does not
+   * include is not sent, or sent as DELETED when it leaves the view.
    */
   view?: View;
+  /**
+   * The filter passes every object of the kind (no selector, every namespace, no scope): with a
+   * view, the watch takes its changes from the kind's shared feed (WatchHub.subscribeView).
+   */
+  everything?: boolean;
 }
 
 /**
@@ -319,6 +363,11 @@ function viewForm(object: AnyObject): string {
   return JSON.stringify({ ...object, metadata: meta });
 }
 
+/** Whether the view holds the object. */
+export function inView(view: View, o: AnyObject): boolean {
+  return view.includes ? view.includes(o) : true;
+}
+
 /** A watch event in `view` as a stream line. */
 function viewedLine(e: WatchEvent, view: View): string {
   return JSON.stringify({ type: e.type, object: view(e.object) }) + '\n';
@@ -345,8 +394,19 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   // Counted in the controller-wide budget (from below, once it can be shed) until the
   // connection closes; each write reports again once it reached the socket.
   const budget = deps.budget;
+  // A watch in a view with a selector holds the latest line per object through one turn of the
+  // event loop (a transaction's changes), then writes them together (watch-coalesce.ts).
+  const held = new Map<string, HeldLine>();
+  let flushing = false;
+  const flush = () => {
+    flushing = false;
+    if (held.size > 0) write(takeHeld(held));
+  };
   const counted: BudgetedWatch = {
-    unsent: () => res.writableLength,
+    // Without the feed's batches: each is one buffer, however many watches hold it. The budget
+    // bounds memory; the watch's own limit (write, below) counts them, and bounds them too: each
+    // watch holds the latest batches, so all hold no more than the one furthest behind.
+    unsent: () => Math.max(0, res.writableLength - shared),
     live: () => !stopped,
     shed: () => (stopped ? cut() : expire(budget?.limit)),
   };
@@ -359,15 +419,17 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     res.destroy();
   };
   const recount = budget ? () => budget.update(counted) : undefined;
+  /** Bytes of the feed's batches written and not yet sent (see `unsent`). */
+  let shared = 0;
   /** Writes a line unless the watch ended; ends it when the client has fallen too far behind. */
-  const write = (line: string) => {
+  const write = (line: string | Buffer, sent: (() => void) | undefined = recount) => {
     if (stopped) return;
     // Its client went away before the close below was seen (or before this watch started).
     if (responseGone(res)) {
       stop();
       return;
     }
-    res.write(line, recount);
+    res.write(line, sent);
     // writableLength: what the response and its socket still hold, unsent.
     if (watchOverflowed(res.writableLength, limit)) expire();
     recount?.();
@@ -379,7 +441,17 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   const sendChange = (ch: StoredChange) => {
     if (view) {
       const line = hub.viewLine(ch, view);
-      if (line !== null) write(line);
+      if (line === null) return;
+      // The history replayed before the watch is live goes out at once, ahead of any batch.
+      if (!live) {
+        write(line);
+        return;
+      }
+      holdLine(held, ch.object.metadata.uid, ch.type, line, ch.rv);
+      if (!flushing) {
+        flushing = true;
+        setImmediate(flush);
+      }
     } else if (transform) send(store.toWatchEvent(ch));
     else write(hub.line(ch));
   };
@@ -415,12 +487,32 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     lastRv = ch.rv;
     deliver(ch, false);
   };
+  // A watch of every object in a view: each turn's changes from the kind's feed, as one batch.
+  const fed = view !== undefined && opts.everything === true && !opts.transitions;
+  const onBatch = (b: ViewBatch) => {
+    const data = batchAfter(b, lastRv);
+    if (data === undefined) return;
+    lastRv = b.lastRv;
+    if (typeof data === 'string') {
+      write(data);
+      return;
+    }
+    shared += data.length;
+    write(data, () => {
+      shared -= data.length;
+      recount?.();
+    });
+  };
   if (view) hub.addViewer(opts.kind, view);
-  hub.add(index, onChange);
+  if (fed) hub.subscribeView(opts.kind, onBatch);
+  else hub.add(index, onChange);
   const resource = c.url.pathname.split('/').at(-1) ?? '';
   metrics?.watchOpened(resource);
+  // A bookmark while changes are held would carry a resourceVersion past them: it waits for the next.
   const bookmark = opts.bookmarks
-    ? setInterval(() => send(bookmarkEvent(opts.kind, opts.apiVersion, store.resourceVersion)), deps.watchBookmarkMs ?? BOOKMARK_MS)
+    ? setInterval(() => {
+        if (held.size === 0 && !(fed && hub.viewPending(opts.kind))) send(bookmarkEvent(opts.kind, opts.apiVersion, store.resourceVersion));
+      }, deps.watchBookmarkMs ?? BOOKMARK_MS)
     : undefined;
   const stop = () => {
     if (stopped) return;
@@ -428,13 +520,16 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     metrics?.watchClosed(resource);
     clearInterval(bookmark);
     clearTimeout(timeout);
-    hub.remove(index, onChange);
+    if (fed) hub.unsubscribeView(opts.kind, onBatch);
+    else hub.remove(index, onChange);
     if (view) hub.removeViewer(opts.kind);
+    held.clear();
   };
   // timeoutSeconds: the end of the stream, as the API server ends it; the client watches again.
   const timeout =
     opts.timeoutSeconds !== undefined
       ? setTimeout(() => {
+          if (held.size > 0) write(takeHeld(held));
           stop();
           res.end();
         }, opts.timeoutSeconds * 1000)
@@ -487,7 +582,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     lastRv = since.at(-1)?.rv ?? Number(fromRv);
   } else {
     for (const o of store.all())
-      if (filter(o)) {
+      if (filter(o) && (!view || inView(view, o))) {
         shown.add(o.metadata.uid);
         send({ type: 'ADDED', object: o });
       }
