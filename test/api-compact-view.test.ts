@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { WatchHub } from '../controller/api/routes/watch.js';
 import { SqliteStore } from '../controller/store/sqlite.js';
 import type { StoredChange } from '../controller/store/types.js';
@@ -49,6 +49,16 @@ const running = (p: Pod, ip: string) => {
     podIPs: [{ ip }],
     conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-01-01T00:00:00Z' }],
   } as Pod['status'];
+};
+
+/** Checks that no event's resourceVersion is lower than the one before it. */
+const inOrder = (t: Test, events: { object: { metadata: { resourceVersion?: string } } }[], what: string) => {
+  const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+  t.same(
+    rvs.filter((rv, i) => i > 0 && rv < rvs[i - 1]),
+    [],
+    what,
+  );
 };
 
 /** A pod that runs at `ip`: in the compact view. */
@@ -229,12 +239,7 @@ t.test(
       sent.some((e) => e.type === 'BOOKMARK'),
       'bookmarks came between them',
     );
-    const rvs = sent.map((e) => Number(e.object.metadata.resourceVersion));
-    t.same(
-      rvs.filter((rv, i) => i > 0 && rv < rvs[i - 1]),
-      [],
-      'no event or bookmark older than the one before it',
-    );
+    inOrder(t, sent, 'no event or bookmark older than the one before it');
     w.stop();
   },
 );
@@ -296,12 +301,7 @@ t.test(
       ['ADDED'],
       'a pod added after: ADDED',
     );
-    const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
-    t.same(
-      rvs.filter((rv, i) => i > 0 && rv < rvs[i - 1]),
-      [],
-      'no event older than the one before it',
-    );
+    inOrder(t, events, 'no event older than the one before it');
     st.close();
   },
 );
@@ -338,21 +338,21 @@ t.test('a pod is in the compact view while it has an address: ADDED when it gets
   t.equal(await w.ready, 200);
   t.equal(await whole.ready, 200);
   const turn = () => new Promise((ok) => setImmediate(ok));
-  await api.store.create(pod('addr-0'));
-  await turn();
-  await api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => void (p.metadata.annotations = { bound: 'yes' }));
-  await turn();
-  await api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => running(p, '10.244.3.1'));
-  await turn();
-  await api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => void (p.status = { phase: 'Pending' } as Pod['status']));
-  await turn();
-  await api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => running(p, '10.244.3.2'));
-  await turn();
-  await api.store.delete('Pod', NS, 'addr-0');
-  await turn();
-  await api.store.create(pod('never'));
-  await turn();
-  await api.store.delete('Pod', NS, 'never');
+  // Each in a turn of its own.
+  const steps = [
+    () => api.store.create(pod('addr-0')),
+    () => api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => void (p.metadata.annotations = { bound: 'yes' })),
+    () => api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => running(p, '10.244.3.1')),
+    () => api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => void (p.status = { phase: 'Pending' } as Pod['status'])),
+    () => api.store.mutate<Pod>('Pod', NS, 'addr-0', (p) => running(p, '10.244.3.2')),
+    () => api.store.delete('Pod', NS, 'addr-0'),
+    () => api.store.create(pod('never')),
+    () => api.store.delete('Pod', NS, 'never'),
+  ];
+  for (const step of steps) {
+    await step();
+    await turn();
+  }
   await whole.until(8);
   await w.until(4);
   await new Promise((ok) => setTimeout(ok, 100));
