@@ -61,6 +61,17 @@ const inOrder = (t: Test, events: { object: { metadata: { resourceVersion?: stri
   );
 };
 
+/** An HTTP/2 session to the API (the default 64 KiB window: what the client does not read waits on the server), closed at the end of the test. */
+async function connectH2(t: Test, api: Api): Promise<http2.ClientHttp2Session> {
+  const s = await new Promise<http2.ClientHttp2Session>((ok, fail) => {
+    const c = http2.connect(api.url, { ca: api.ca });
+    c.once('connect', () => ok(c));
+    c.once('error', fail);
+  });
+  t.teardown(() => s.destroy());
+  return s;
+}
+
 /** A pod that runs at `ip`: in the compact view. */
 const addressed = (name: string, ip: string) => {
   const p = pod(name);
@@ -251,12 +262,7 @@ t.test(
     const names = Array.from({ length: 10 }, (_, i) => `held-${i}`);
     for (const [i, n] of names.entries()) await api.store.create(addressed(n, `10.244.${i}.0`));
     // HTTP/2 with its default 64 KiB window: what the client does not read waits on the server.
-    const s = await new Promise<http2.ClientHttp2Session>((ok, fail) => {
-      const c = http2.connect(api.url, { ca: api.ca });
-      c.once('connect', () => ok(c));
-      c.once('error', fail);
-    });
-    t.teardown(() => s.destroy());
+    const s = await connectH2(t, api);
     const st = s.request({ ':path': '/api/v1/pods?watch=true&view=compact', authorization: `Bearer ${api.admin}` });
     const events: { type: string; object: Pod }[] = [];
     let buf = '';
@@ -384,12 +390,7 @@ t.test(
       heartbeat: () => undefined,
     } as unknown as ControllerMetrics;
     const api = await startApi(t, { https: true, metrics });
-    const s = await new Promise<http2.ClientHttp2Session>((ok, fail) => {
-      const c = http2.connect(api.url, { ca: api.ca });
-      c.once('connect', () => ok(c));
-      c.once('error', fail);
-    });
-    t.teardown(() => s.destroy());
+    const s = await connectH2(t, api);
     const open = async (path: string) => {
       const st = s.request({ ':path': path, authorization: `Bearer ${api.admin}` });
       st.on('error', () => undefined);
@@ -414,3 +415,34 @@ t.test(
     t.ok(total < 2 * 1024 * 1024, 'the five that share the batch add less than two copies more (counted once each: over 5 MiB)');
   },
 );
+
+t.test('a watch of every pod in the compact view whose client never reads ends at its own limit, the shared batches counted in it', async (t) => {
+  const ended: string[] = [];
+  const metrics = {
+    watchOpened: () => undefined,
+    watchClosed: () => undefined,
+    watchEnded: (_resource: string, reason: string) => ended.push(reason),
+    watchBytesFrom: () => undefined,
+    request: () => undefined,
+    heartbeat: () => undefined,
+  } as unknown as ControllerMetrics;
+  const api = await startApi(t, { https: true, metrics, watchBufferBytes: 256 * 1024 });
+  const s = await connectH2(t, api);
+  const st = s.request({ ':path': '/api/v1/pods?watch=true&view=compact', authorization: `Bearer ${api.admin}` });
+  st.on('error', () => undefined);
+  await new Promise<void>((ok) => st.once('response', () => ok()));
+  st.pause();
+  // Batches of about 200 KiB, one per turn: past 256 KiB and the 64 KiB window by the third.
+  for (let b = 0; b < 4; b++) {
+    await api.store.transaction((tx) => {
+      for (let i = 0; i < 80; i++) {
+        const p = addressed(`stall-${b}-${i}`, `10.246.${b}.${i}`);
+        p.metadata.labels = { ...p.metadata.labels, blob: 'b'.repeat(2048) };
+        tx.create(p);
+      }
+    });
+    await new Promise((ok) => setImmediate(ok));
+  }
+  for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((ok) => setTimeout(ok, 10));
+  t.same(ended, ['behind'], 'ended once, for falling behind');
+});
