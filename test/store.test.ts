@@ -99,6 +99,14 @@ t.test('every commit is synced (synchronous=FULL) unless the store is opened wit
   await normal.close();
 });
 
+t.test("the store's SQLite page cache is 2 MiB (SQLite's default), not better-sqlite3's 16 MB", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore(join(dir, 'a.db'));
+  t.equal(store.pageCacheKib, 2048);
+  await store.close();
+});
+
 t.test('an object and the resourceVersion counter commit together: a failed counter write leaves no object', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
