@@ -4,7 +4,8 @@
 // (a transaction that binds a pod and then writes its status) tells them nothing. The watches
 // of every object in a view (each host's cluster-wide watches) share one feed: a change costs
 // one line however many watch, and each watch one write per turn, not one per change.
-// Kubernetes' EndpointSlice controller batches its updates for the same reason. Pure.
+// Kubernetes' EndpointSlice controller batches its updates for the same reason. Pure, but for the
+// feed's turn, which is handed in (setImmediate by default).
 
 /** A held line: the object's latest event in the view, and whether the client has not seen the object (its first event, ADDED, is held). */
 export interface HeldLine {
