@@ -2,7 +2,14 @@
 // the latest line per object, in the order of each object's last change; and the feed that hands
 // one turn's changes to every watch of a view as one batch. Pure.
 import t from 'tap';
-import { batchAfter, holdLine, takeHeld, ViewFeed, type HeldLine, type ViewBatch } from '../controller/api/routes/watch-coalesce.js';
+import { batchAfter, holdLine, ViewFeed, type HeldLine, type ViewBatch } from '../controller/api/routes/watch-coalesce.js';
+
+/** What is held, in order, as one text; empties `held`. */
+function takeHeld(held: Map<string, HeldLine>): string {
+  const out = [...held.values()].map((h) => h.line).join('');
+  held.clear();
+  return out;
+}
 
 const line = (type: string, name: string, rv: number) => `${JSON.stringify({ type, object: { metadata: { name, resourceVersion: String(rv) } } })}\n`;
 

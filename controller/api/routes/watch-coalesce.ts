@@ -40,13 +40,6 @@ function asAdded(line: string): string {
   return line.startsWith(MODIFIED_PREFIX) ? ADDED_PREFIX + line.slice(MODIFIED_PREFIX.length) : line;
 }
 
-/** Everything held, as one write, in order; empties `held`. */
-export function takeHeld(held: Map<string, HeldLine>): string {
-  const out = takeLines([...held.values()]);
-  held.clear();
-  return out;
-}
-
 /** The changes of one turn of the event loop in a view, once for all the watches of every object in it. */
 export interface ViewBatch {
   /** The lines, one per object changed, in resourceVersion order: one buffer every watch writes. */

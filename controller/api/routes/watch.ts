@@ -14,7 +14,7 @@ import type { Store, StoredChange } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import type { View } from '../views.js';
 import { responseGone } from '../http.js';
-import { batchAfter, holdLine, takeHeld, ViewFeed, type HeldLine, type ViewBatch } from './watch-coalesce.js';
+import { batchAfter, ViewFeed, type ViewBatch } from './watch-coalesce.js';
 
 const BOOKMARK_MS = 10_000;
 
@@ -394,14 +394,10 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   // Counted in the controller-wide budget (from below, once it can be shed) until the
   // connection closes; each write reports again once it reached the socket.
   const budget = deps.budget;
-  // A watch in a view with a selector holds the latest line per object through one turn of the
-  // event loop (a transaction's changes), then writes them together (watch-coalesce.ts).
-  const held = new Map<string, HeldLine>();
-  let flushing = false;
-  const flush = () => {
-    flushing = false;
-    if (held.size > 0) write(takeHeld(held));
-  };
+  // A watch in a view with a selector has a feed of its own: the latest line per object through
+  // one turn of the event loop (a transaction's changes), written together (watch-coalesce.ts).
+  const own = opts.view && !(opts.everything === true && !opts.transitions) ? new ViewFeed() : undefined;
+  own?.watchers.add((b) => write(b.data));
   const counted: BudgetedWatch = {
     // Without the feed's batches: each is one buffer, however many watches hold it. The budget
     // bounds memory; the watch's own limit (write, below) counts them, and bounds them too: each
@@ -447,11 +443,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
         write(line);
         return;
       }
-      holdLine(held, ch.object.metadata.uid, ch.type, line, ch.rv);
-      if (!flushing) {
-        flushing = true;
-        setImmediate(flush);
-      }
+      own?.hold(ch.object.metadata.uid, ch.type, line, ch.rv);
     } else if (transform) send(store.toWatchEvent(ch));
     else write(hub.line(ch));
   };
@@ -488,7 +480,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     deliver(ch, false);
   };
   // A watch of every object in a view: each turn's changes from the kind's feed, as one batch.
-  const fed = view !== undefined && opts.everything === true && !opts.transitions;
+  const fed = view !== undefined && own === undefined;
   const onBatch = (b: ViewBatch) => {
     const data = batchAfter(b, lastRv);
     if (data === undefined) return;
@@ -511,7 +503,7 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
   // A bookmark while changes are held would carry a resourceVersion past them: it waits for the next.
   const bookmark = opts.bookmarks
     ? setInterval(() => {
-        if (held.size === 0 && !(fed && hub.viewPending(opts.kind))) send(bookmarkEvent(opts.kind, opts.apiVersion, store.resourceVersion));
+        if (!own?.pending && !(fed && hub.viewPending(opts.kind))) send(bookmarkEvent(opts.kind, opts.apiVersion, store.resourceVersion));
       }, deps.watchBookmarkMs ?? BOOKMARK_MS)
     : undefined;
   const stop = () => {
@@ -523,13 +515,12 @@ export function serveWatch(deps: WatchDeps, c: ApiContext, filter: (o: AnyObject
     if (fed) hub.unsubscribeView(opts.kind, onBatch);
     else hub.remove(index, onChange);
     if (view) hub.removeViewer(opts.kind);
-    held.clear();
   };
   // timeoutSeconds: the end of the stream, as the API server ends it; the client watches again.
   const timeout =
     opts.timeoutSeconds !== undefined
       ? setTimeout(() => {
-          if (held.size > 0) write(takeHeld(held));
+          own?.flush();
           stop();
           res.end();
         }, opts.timeoutSeconds * 1000)
